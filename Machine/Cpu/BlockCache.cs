@@ -1,0 +1,184 @@
+using Iced.Intel;
+
+namespace Lab.Machine.Cpu;
+
+/// <summary>
+/// A run of decoded instructions starting at one guest address, ending at a control transfer, a trap
+/// instruction, <see cref="Cpu.MaxBlockOps"/> instructions or the end of the page. Immutable once
+/// built; invalidation only clears <see cref="Valid"/>.
+/// </summary>
+internal sealed class Block
+{
+    public ulong Va;
+    /// <summary>Physical address of the first byte.</summary>
+    public ulong Pa;
+    /// <summary>Physical page of the last instruction's tail when it crosses into the next page, else ulong.MaxValue.</summary>
+    public ulong SecondPage = ulong.MaxValue;
+    public Op[] Ops = [];
+    public int Count;
+    /// <summary>Address after the last instruction (fall-through).</summary>
+    public ulong EndIp;
+    public bool Valid = true;
+    /// <summary>#UD descriptions, indexed by the Invalid op's Imm.</summary>
+    public string[]? Texts;
+    // Chained successors (same virtual page only, so the same translation holds).
+    public Block? LinkA, LinkB;
+}
+
+/// <summary>Decoded-block cache keyed by (virtual, physical) start address, invalidated per physical page.</summary>
+public sealed unsafe partial class Cpu : ICodeWriteObserver
+{
+    internal const int MaxBlockOps = 64;
+    private const int L1Size = 4096;
+
+    private readonly Block?[] _l1 = new Block?[L1Size];
+    private readonly Dictionary<(ulong Va, ulong Pa), Block> _blocks = new();
+    private readonly Dictionary<ulong, List<Block>> _blocksByPage = new();
+    private readonly GuestCodeReader _codeReader = new();
+    private readonly Decoder _decoder;  // created in the constructor over _codeReader
+    private readonly Op[] _scratchOps = new Op[MaxBlockOps];
+    private readonly List<string> _scratchTexts = new();
+
+    /// <summary>Number of blocks decoded since creation (for tests and statistics).</summary>
+    public long BlocksDecoded { get; private set; }
+    /// <summary>Number of code pages invalidated by writes (self-modifying code, program loads).</summary>
+    public long CodeInvalidations { get; private set; }
+
+    private void ClearBlockLookupCache() => Array.Clear(_l1);
+
+    /// <summary>Finds or decodes the block at rip. Returns null after recording a fetch fault.</summary>
+    private Block? LookupBlock(ulong rip)
+    {
+        if (!TranslateFetch(rip, out ulong pa)) return null;
+        int slot = (int)((rip ^ (rip >> 12)) & (L1Size - 1));
+        Block? b = _l1[slot];
+        if (b != null && b.Va == rip && b.Pa == pa && b.Valid) return b;
+        if (!_blocks.TryGetValue((rip, pa), out b))
+        {
+            b = DecodeBlock(rip, pa);
+            if (b == null) return null;
+        }
+        _l1[slot] = b;
+        return b;
+    }
+
+    /// <summary>Decodes a new block at rip (physical pa) and registers it for invalidation.</summary>
+    private Block? DecodeBlock(ulong rip, ulong pa)
+    {
+        // Bytes available: the rest of this page, plus up to 15 bytes of the next page if it is
+        // executable (an instruction may straddle the boundary).
+        int inPage = (int)(0x1000 - (rip & 0xFFF));
+        byte[] buf = _codeReader.Buffer;
+        new ReadOnlySpan<byte>(_memory.Base + pa, inPage).CopyTo(buf);
+        int avail = inPage;
+        ulong secondPa = ulong.MaxValue;
+        ulong nextPage = (rip & ~0xFFFUL) + 0x1000;
+        bool nextFetchable = TranslateFetch(nextPage, out ulong nextPa);
+        if (nextFetchable)
+        {
+            new ReadOnlySpan<byte>(_memory.Base + nextPa, 15).CopyTo(buf.AsSpan(inPage));
+            avail += 15;
+            secondPa = nextPa >> 12;
+        }
+        _codeReader.Reset(avail);
+        _decoder.IP = rip;
+
+        int count = 0;
+        bool crossed = false;
+        _scratchTexts.Clear();
+        while (count < MaxBlockOps)
+        {
+            ulong ip = _decoder.IP;
+            if (ip - rip >= (ulong)inPage) break;          // next instruction starts on the next page
+            _decoder.Decode(out Instruction instr);
+            if (instr.IsInvalid && _decoder.LastError == DecoderError.NoMoreBytes)
+            {
+                // The instruction runs into a page we cannot fetch.
+                if (count == 0)
+                {
+                    TranslateFetch(nextPage, out _);   // fails again and records the precise #PF
+                    return null;
+                }
+                break;
+            }
+            ref Op op = ref _scratchOps[count];
+            OpTranslator.Translate(in instr, ref op, _scratchTexts);
+            count++;
+            if (_codeReader.Position > inPage) crossed = true;
+            if (crossed || OpTranslator.EndsBlock(op.Kind)) break;
+        }
+
+        var block = new Block
+        {
+            Va = rip,
+            Pa = pa,
+            Ops = _scratchOps.AsSpan(0, count).ToArray(),
+            Count = count,
+            EndIp = _decoder.IP,
+            Texts = _scratchTexts.Count > 0 ? _scratchTexts.ToArray() : null,
+            SecondPage = crossed ? secondPa : ulong.MaxValue,
+        };
+        _blocks[(rip, pa)] = block;
+        RegisterCodePage(pa >> 12, block);
+        if (crossed) RegisterCodePage(secondPa, block);
+        BlocksDecoded++;
+        return block;
+    }
+
+    private void RegisterCodePage(ulong page, Block block)
+    {
+        if (!_blocksByPage.TryGetValue(page, out var list))
+        {
+            list = new List<Block>();
+            _blocksByPage[page] = list;
+        }
+        list.Add(block);
+        if (_memory.CodePages[page] == 0)
+        {
+            _memory.CodePages[page] = 1;
+            RevokeFastWrites(page);
+        }
+    }
+
+    /// <summary>A write reached a physical page holding decoded code: drop every block on it.</summary>
+    public void OnCodePageWritten(ulong page)
+    {
+        if (_blocksByPage.Remove(page, out var list))
+        {
+            foreach (Block b in list)
+            {
+                if (!b.Valid) continue;
+                b.Valid = false;
+                _blocks.Remove((b.Va, b.Pa));
+            }
+        }
+        _memory.CodePages[page] = 0;
+        CodeInvalidations++;
+    }
+
+    /// <summary>Drops every decoded block (used after restoring a snapshot).</summary>
+    internal void ClearAllBlocks()
+    {
+        foreach (var b in _blocks.Values) b.Valid = false;
+        _blocks.Clear();
+        _blocksByPage.Clear();
+        Array.Clear(_memory.CodePages);
+        ClearBlockLookupCache();
+    }
+
+    /// <summary>Feeds Iced from a reusable buffer.</summary>
+    private sealed class GuestCodeReader : CodeReader
+    {
+        public readonly byte[] Buffer = new byte[0x1000 + 16];
+        private int _length;
+        public int Position { get; private set; }
+
+        public void Reset(int length)
+        {
+            _length = length;
+            Position = 0;
+        }
+
+        public override int ReadByte() => Position < _length ? Buffer[Position++] : -1;
+    }
+}

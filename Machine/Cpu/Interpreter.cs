@@ -1,0 +1,386 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Lab.Machine.Cpu;
+
+/// <summary>
+/// The dispatch loop: find the block at rip (chained successor, L1 cache, dictionary, or decode),
+/// run its ops through one switch, account retired instructions exactly, and turn a recorded fault
+/// into a <see cref="Trap"/>. The one fault path is <see cref="FinishTrap"/>.
+/// </summary>
+public sealed unsafe partial class Cpu
+{
+    private ulong _retired;
+    private ulong _extraTime;
+    /// <summary>Set by a handler whose trap retires the instruction (syscall, int n, int3, hlt).</summary>
+    private bool _trapRetires;
+
+    /// <summary>Exact number of retired instructions.</summary>
+    public ulong InstructionsRetired { get => _retired; internal set => _retired = value; }
+
+    /// <summary>Machine-time units that were not instructions (interrupted rep-string chunks).</summary>
+    public ulong ExtraTime { get => _extraTime; internal set => _extraTime = value; }
+
+    /// <summary>
+    /// Executes until <paramref name="limit"/> units of time have passed (returns false) or a trap
+    /// occurs (returns true with the trap; rip and the instruction count are already architectural).
+    /// </summary>
+    internal bool Execute(ulong limit, out Trap trap)
+    {
+        ulong start = _retired + _extraTime;
+        Block? prev = null;
+        while (true)
+        {
+            ulong used = _retired + _extraTime - start;
+            if (used >= limit) { trap = default; return false; }
+            ulong rip = _rip;
+
+            // Chained successor (same virtual page as the previous block, so the same translation).
+            Block? b = null;
+            if (prev != null)
+            {
+                Block? l = prev.LinkA;
+                if (l != null && l.Va == rip && l.Valid) b = l;
+                else
+                {
+                    l = prev.LinkB;
+                    if (l != null && l.Va == rip && l.Valid) b = l;
+                }
+            }
+            if (b == null)
+            {
+                _trapKind = TrapKind.None;
+                b = LookupBlock(rip);
+                if (b == null)
+                {
+                    trap = FinishTrap(rip, retires: false);
+                    return true;
+                }
+                if (prev != null && prev.Valid && ((prev.Va ^ rip) >> 12) == 0)
+                {
+                    if (prev.LinkA == null || !prev.LinkA.Valid) prev.LinkA = b;
+                    else prev.LinkB = b;
+                }
+            }
+
+            int n = b.Count;
+            ulong left = limit - used;
+            if ((ulong)n > left) n = (int)left;
+            _trapKind = TrapKind.None;
+            int done = RunBlock(b, n);
+            if (done == n)
+            {
+                _retired += (ulong)n;
+                prev = b;
+                continue;
+            }
+
+            // Op `done` stopped: a fault, a trapping instruction, or an interrupted rep chunk.
+            ref Op op = ref b.Ops[done];
+            if (_trapKind == TrapKind.None)
+            {
+                // A long rep-string instruction yielded: not retired; rip stays on it.
+                _retired += (ulong)done;
+                _extraTime++;
+                _rip = op.Ip;
+                prev = null;
+                continue;
+            }
+            if (_trapRetires)
+            {
+                _retired += (ulong)done + 1;
+                _rip = op.NextIp;
+            }
+            else
+            {
+                _retired += (ulong)done;
+                _rip = op.Ip;
+            }
+            if (_trapKind == TrapKind.InvalidOpcode && op.Kind == OpKind.Invalid && b.Texts != null)
+                _trapDetail = b.Texts[(int)op.Imm];
+            trap = FinishTrap(op.Ip, _trapRetires);
+            return true;
+        }
+    }
+
+    private Trap FinishTrap(ulong instructionAddress, bool retires)
+    {
+        if (!retires) _rip = instructionAddress;
+        _trapRetires = false;
+        return TakeRecordedTrap(instructionAddress);
+    }
+
+    /// <summary>Effective address of an op's memory operand (segment base and address size applied).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong EA(ref Op op)
+    {
+        ulong a = (ulong)op.Disp + _regs[op.Base] + (_regs[op.Index] << op.Scale);
+        if ((op.Flags & OpFlags.Addr32) != 0) a = (uint)a;
+        if (op.Seg != 0) a += op.Seg == 1 ? FsBase : GsBase;
+        return a;
+    }
+
+    /// <summary>Effective address without segment or address-size adjustments (specialised ops only).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong PlainEA(ref Op op) => (ulong)op.Disp + _regs[op.Base] + (_regs[op.Index] << op.Scale);
+
+    /// <summary>
+    /// Runs ops [0, n) of a block. Returns n when all completed, else the index of the op that
+    /// recorded a trap (or yielded). Control-transfer ops, always last, set <c>_rip</c>.
+    /// </summary>
+    private int RunBlock(Block b, int n)
+    {
+        Op[] ops = b.Ops;
+        _rip = n == b.Count ? b.EndIp : ops[n].Ip;
+        ref Op first = ref MemoryMarshal.GetArrayDataReference(ops);
+        ulong* regs = _regs;
+        for (int i = 0; i < n; i++)
+        {
+            ref Op op = ref Unsafe.Add(ref first, i);
+            ulong a, v;
+            switch (op.Kind)
+            {
+                case OpKind.MovRR64: regs[op.R0] = regs[op.R1]; break;
+                case OpKind.MovRR32: regs[op.R0] = (uint)regs[op.R1]; break;
+                case OpKind.MovRI64: regs[op.R0] = op.Imm; break;
+                case OpKind.MovRI32: regs[op.R0] = (uint)op.Imm; break;
+                case OpKind.MovRM64:
+                    if (!Read64(PlainEA(ref op), out v)) return i;
+                    regs[op.R0] = v; break;
+                case OpKind.MovRM32:
+                    if (!Read32(PlainEA(ref op), out v)) return i;
+                    regs[op.R0] = v; break;
+                case OpKind.MovMR64:
+                    if (!Write64(PlainEA(ref op), regs[op.R1])) return i;
+                    break;
+                case OpKind.MovMR32:
+                    if (!Write32(PlainEA(ref op), regs[op.R1])) return i;
+                    break;
+                case OpKind.Lea:
+                    a = (ulong)op.Disp + regs[op.Base] + (regs[op.Index] << op.Scale);
+                    if ((op.Flags & OpFlags.Addr32) != 0) a = (uint)a;
+                    SetReg(op.R0, op.Size, a);
+                    break;
+                case OpKind.AddRR64:
+                    a = regs[op.R0]; v = regs[op.R1];
+                    regs[op.R0] = a + v; SetFlags(FlagOp.Add, 8, a, v, a + v); break;
+                case OpKind.AddRR32:
+                    a = (uint)regs[op.R0]; v = (uint)regs[op.R1];
+                    regs[op.R0] = (uint)(a + v); SetFlags(FlagOp.Add, 4, a, v, (uint)(a + v)); break;
+                case OpKind.AddRI64:
+                    a = regs[op.R0]; v = op.Imm;
+                    regs[op.R0] = a + v; SetFlags(FlagOp.Add, 8, a, v, a + v); break;
+                case OpKind.AddRI32:
+                    a = (uint)regs[op.R0]; v = (uint)op.Imm;
+                    regs[op.R0] = (uint)(a + v); SetFlags(FlagOp.Add, 4, a, v, (uint)(a + v)); break;
+                case OpKind.AddRM64:
+                    if (!Read64(PlainEA(ref op), out v)) return i;
+                    a = regs[op.R0];
+                    regs[op.R0] = a + v; SetFlags(FlagOp.Add, 8, a, v, a + v); break;
+                case OpKind.SubRR64:
+                    a = regs[op.R0]; v = regs[op.R1];
+                    regs[op.R0] = a - v; SetFlags(FlagOp.Sub, 8, a, v, a - v); break;
+                case OpKind.SubRR32:
+                    a = (uint)regs[op.R0]; v = (uint)regs[op.R1];
+                    regs[op.R0] = (uint)(a - v); SetFlags(FlagOp.Sub, 4, a, v, (uint)(a - v)); break;
+                case OpKind.SubRI64:
+                    a = regs[op.R0]; v = op.Imm;
+                    regs[op.R0] = a - v; SetFlags(FlagOp.Sub, 8, a, v, a - v); break;
+                case OpKind.CmpRR64:
+                    a = regs[op.R0]; v = regs[op.R1];
+                    SetFlags(FlagOp.Sub, 8, a, v, a - v); break;
+                case OpKind.CmpRR32:
+                    a = (uint)regs[op.R0]; v = (uint)regs[op.R1];
+                    SetFlags(FlagOp.Sub, 4, a, v, (uint)(a - v)); break;
+                case OpKind.CmpRI64:
+                    a = regs[op.R0]; v = op.Imm;
+                    SetFlags(FlagOp.Sub, 8, a, v, a - v); break;
+                case OpKind.CmpRI32:
+                    a = (uint)regs[op.R0]; v = (uint)op.Imm;
+                    SetFlags(FlagOp.Sub, 4, a, v, (uint)(a - v)); break;
+                case OpKind.CmpRM64:
+                    if (!Read64(PlainEA(ref op), out v)) return i;
+                    a = regs[op.R0];
+                    SetFlags(FlagOp.Sub, 8, a, v, a - v); break;
+                case OpKind.CmpRM32:
+                    if (!Read32(PlainEA(ref op), out v)) return i;
+                    a = (uint)regs[op.R0];
+                    SetFlags(FlagOp.Sub, 4, a, v, (uint)(a - v)); break;
+                case OpKind.XorRR32:
+                    a = (uint)(regs[op.R0] ^ regs[op.R1]);
+                    regs[op.R0] = a; SetFlags(FlagOp.Logic, 4, 0, 0, a); break;
+                case OpKind.AndRI32:
+                    a = (uint)(regs[op.R0] & op.Imm);
+                    regs[op.R0] = a; SetFlags(FlagOp.Logic, 4, 0, 0, a); break;
+                case OpKind.TestRR64:
+                    SetFlags(FlagOp.Logic, 8, 0, 0, regs[op.R0] & regs[op.R1]); break;
+                case OpKind.TestRR32:
+                    SetFlags(FlagOp.Logic, 4, 0, 0, (uint)(regs[op.R0] & regs[op.R1])); break;
+                case OpKind.Jcc:
+                    if (Condition(op.Cond)) _rip = op.Imm;
+                    break;
+                case OpKind.Jmp: _rip = op.Imm; break;
+                case OpKind.Call:
+                    a = regs[4] - 8;
+                    if (!Write64(a, op.NextIp)) return i;
+                    regs[4] = a; _rip = op.Imm; break;
+                case OpKind.Ret:
+                    a = regs[4];
+                    if (!Read64(a, out v)) return i;
+                    regs[4] = a + 8 + op.Imm; _rip = v; break;
+                case OpKind.PushR64:
+                    a = regs[4] - 8;
+                    if (!Write64(a, regs[op.R0])) return i;
+                    regs[4] = a; break;
+                case OpKind.PopR64:
+                    a = regs[4];
+                    if (!Read64(a, out v)) return i;
+                    regs[4] = a + 8; regs[op.R0] = v; break;
+                case OpKind.Nop: break;
+                default:
+                    if (!ExecuteOp(ref op)) return i;
+                    break;
+            }
+        }
+        return n;
+    }
+
+    /// <summary>The rest of the dispatch table: one handler per family (see Ops/). False = trap recorded.</summary>
+    private bool ExecuteOp(ref Op op) => op.Kind switch
+    {
+        OpKind.Invalid => InvalidOpcode(),
+        OpKind.Privileged => Privileged(),
+        OpKind.Syscall => Syscall(ref op),
+        OpKind.Int => SoftwareInterrupt(ref op),
+        OpKind.Int3 => Breakpoint(),
+        OpKind.Hlt => Halt(),
+        OpKind.Cpuid => Cpuid(),
+        OpKind.Rdtsc => Rdtsc(),
+
+        OpKind.Mov => Mov(ref op),
+        OpKind.Movzx => Movzx(ref op),
+        OpKind.Movsx => Movsx(ref op),
+        OpKind.Xchg => Xchg(ref op),
+        OpKind.Bswap => Bswap(ref op),
+        OpKind.Cbw => Cbw(ref op),
+        OpKind.Cwd => Cwd(ref op),
+        OpKind.Push => Push(ref op),
+        OpKind.Pop => Pop(ref op),
+        OpKind.Leave => Leave(),
+        OpKind.Enter => Enter(ref op),
+        OpKind.Cmov => Cmov(ref op),
+        OpKind.Setcc => Setcc(ref op),
+
+        OpKind.Alu => Alu(ref op),
+        OpKind.Inc => IncDec(ref op, inc: true),
+        OpKind.Dec => IncDec(ref op, inc: false),
+        OpKind.Neg => Neg(ref op),
+        OpKind.Not => Not(ref op),
+        OpKind.Cmpxchg => Cmpxchg(ref op),
+        OpKind.Xadd => Xadd(ref op),
+
+        OpKind.Shift => Shift(ref op),
+        OpKind.Shld => DoubleShift(ref op, left: true),
+        OpKind.Shrd => DoubleShift(ref op, left: false),
+
+        OpKind.Bt => BitTest(ref op),
+        OpKind.Bsf => BitScan(ref op, forward: true),
+        OpKind.Bsr => BitScan(ref op, forward: false),
+        OpKind.Tzcnt => CountZeros(ref op, trailing: true),
+        OpKind.Lzcnt => CountZeros(ref op, trailing: false),
+        OpKind.Popcnt => Popcnt(ref op),
+
+        OpKind.Mul1 => Mul(ref op),
+        OpKind.Imul1 => Imul1(ref op),
+        OpKind.Imul2 => Imul2(ref op),
+        OpKind.Imul3 => Imul2(ref op),
+        OpKind.Div => Div(ref op),
+        OpKind.Idiv => Idiv(ref op),
+
+        OpKind.JmpIndirect => JmpIndirect(ref op),
+        OpKind.CallIndirect => CallIndirect(ref op),
+        OpKind.Jrcxz => Jrcxz(ref op),
+        OpKind.Loop => Loop(ref op),
+
+        OpKind.Clc or OpKind.Stc or OpKind.Cmc or OpKind.Cld or OpKind.Std => FlagOpSimple(ref op),
+        OpKind.Lahf => Lahf(),
+        OpKind.Sahf => Sahf(),
+        OpKind.Pushf => Pushf(ref op),
+        OpKind.Popf => Popf(ref op),
+
+        OpKind.Movs => Movs(ref op),
+        OpKind.Stos => Stos(ref op),
+        OpKind.Lods => Lods(ref op),
+        OpKind.Cmps => Cmps(ref op),
+        OpKind.Scas => Scas(ref op),
+
+        OpKind.SseMov => SseMov(ref op),
+        OpKind.SseMovq => SseMovq(ref op),
+        OpKind.SseMovdToXmm => SseMovdToXmm(ref op),
+        OpKind.SseMovdFromXmm => SseMovdFromXmm(ref op),
+        OpKind.SseMovLowHigh => SseMovLowHigh(ref op),
+        OpKind.SseBinary => SseBinary(ref op),
+        OpKind.SseShiftImm => SseShiftImm(ref op),
+        OpKind.SseShuffle => SseShuffle(ref op),
+        OpKind.Pmovmskb => Pmovmskb(ref op),
+        OpKind.Pextrw => Pextrw(ref op),
+        OpKind.Pinsrw => Pinsrw(ref op),
+
+        _ => ExecuteSpecialisedGeneric(ref op),
+    };
+
+    /// <summary>Specialised kinds reached outside RunBlock's fast switch (never in practice): run them generically.</summary>
+    private bool ExecuteSpecialisedGeneric(ref Op op) =>
+        throw new InvalidOperationException($"no handler for {op.Kind}");
+
+    // ------------------------------------------------------------------------------------------
+    // Operand access shared by the handlers.
+
+    /// <summary>Reads the destination (first) operand: register R0 or memory.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool ReadDst(ref Op op, out ulong v, out ulong ea)
+    {
+        if (op.Form is Form.M or Form.MR or Form.MI)
+        {
+            ea = EA(ref op);
+            return Read(ea, op.Size, out v);
+        }
+        ea = 0;
+        v = GetReg(op.R0, op.Size);
+        return true;
+    }
+
+    /// <summary>Writes the destination operand (register R0, or memory at ea from <see cref="ReadDst"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool WriteDst(ref Op op, ulong ea, ulong v)
+    {
+        if (op.Form is Form.M or Form.MR or Form.MI) return Write(ea, op.Size, v);
+        SetReg(op.R0, op.Size, v);
+        return true;
+    }
+
+    /// <summary>Reads the source operand: R1, memory (RM form) or the immediate, truncated to size.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool ReadSrc(ref Op op, int size, out ulong v)
+    {
+        switch (op.Form)
+        {
+            case Form.RR:
+            case Form.MR:
+                v = GetReg(op.R1, size); return true;
+            case Form.RM:
+                return Read(EA(ref op), size, out v);
+            default:
+                v = op.Imm & FlagMath.Mask(size); return true;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool Push64(ulong v)
+    {
+        ulong sp = _regs[4] - 8;
+        if (!Write64(sp, v)) return false;
+        _regs[4] = sp;
+        return true;
+    }
+}

@@ -1,0 +1,451 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Lab.Machine.Cpu;
+
+/// <summary>One software-TLB entry (QEMU style): a tag per access kind and a host addend.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct TlbEntry
+{
+    /// <summary>Page-aligned VA when reads are allowed, else <see cref="Cpu.NoTag"/>.</summary>
+    public ulong ReadTag;
+    /// <summary>Page-aligned VA when writes may go straight to RAM (writable, dirty, no decoded code).</summary>
+    public ulong WriteTag;
+    /// <summary>Page-aligned VA when instruction fetch is allowed.</summary>
+    public ulong ExecTag;
+    /// <summary>host pointer = VA + Addend.</summary>
+    public long Addend;
+    /// <summary>Physical page number the entry maps to.</summary>
+    public ulong PhysPage;
+    /// <summary>Effective permissions: bit 1 writable, bit 2 user, bit 63 no-execute, bit 6 dirty.</summary>
+    public ulong Perm;
+}
+
+/// <summary>
+/// The MMU: x86-64 4-level page walk over guest physical memory with P/W/U/NX checks, A/D bits and
+/// architectural #PF error codes, a direct-mapped software TLB, and guest memory access helpers.
+/// Accesses return false after recording a fault (no exceptions on guest-visible paths).
+/// </summary>
+public sealed unsafe partial class Cpu
+{
+    internal const int TlbSize = 256;
+    internal const ulong NoTag = ulong.MaxValue;
+    private const ulong AddrMask = 0x000F_FFFF_FFFF_F000UL;
+
+    private TlbEntry* _tlb;
+
+    // The pending trap recorded by a failing access or handler.
+    private TrapKind _trapKind;
+    private byte _trapVector;
+    private ulong _trapError;
+    private ulong _trapAddr;
+    private string? _trapDetail;
+
+    private enum Access { Read, Write, Execute }
+
+    /// <summary>Drops every TLB entry (CR3 write, or the kernel changed mappings).</summary>
+    public void FlushTlb()
+    {
+        for (int i = 0; i < TlbSize; i++)
+        {
+            _tlb[i] = new TlbEntry { ReadTag = NoTag, WriteTag = NoTag, ExecTag = NoTag };
+        }
+        ClearBlockLookupCache();
+    }
+
+    /// <summary>Drops the TLB entry for one virtual page (invlpg).</summary>
+    public void InvalidatePage(VirtAddr va)
+    {
+        ref TlbEntry e = ref _tlb[(int)((va.Value >> 12) & (TlbSize - 1))];
+        if (e.ReadTag == va.PageBase.Value || e.ExecTag == va.PageBase.Value || e.WriteTag == va.PageBase.Value)
+            e = new TlbEntry { ReadTag = NoTag, WriteTag = NoTag, ExecTag = NoTag };
+        ClearBlockLookupCache();
+    }
+
+    private void RecordPageFault(ulong va, ulong error)
+    {
+        _trapKind = TrapKind.PageFault;
+        _trapVector = 14;
+        _trapError = error;
+        _trapAddr = va;
+        Cr2 = va;
+    }
+
+    private void RecordGeneralProtection(ulong error = 0)
+    {
+        _trapKind = TrapKind.GeneralProtection;
+        _trapVector = 13;
+        _trapError = error;
+        _trapAddr = 0;
+    }
+
+    /// <summary>
+    /// Walks the page tables for a user-mode access and fills the TLB. Returns false after recording
+    /// #PF (or #GP for a non-canonical address).
+    /// </summary>
+    private bool Walk(ulong va, Access access, out TlbEntry* entry)
+    {
+        entry = null;
+        if ((ulong)((long)va << 16 >> 16) != va)
+        {
+            RecordGeneralProtection();
+            return false;
+        }
+        ulong errBase = (ulong)PageFaultError.User
+            | (access == Access.Write ? (ulong)PageFaultError.Write : 0)
+            | (access == Access.Execute ? (ulong)PageFaultError.InstructionFetch : 0);
+
+        byte* ram = _memory.Base;
+        ulong ramSize = _memory.Size;
+        ulong table = _cr3;
+        bool writable = true, user = true, noExec = false;
+        ulong* entryPtrs = stackalloc ulong[4];
+        int levels = 0;
+        ulong leaf = 0, pageBase = 0, pageMask = 0xFFF;
+        for (int level = 4; level >= 1; level--)
+        {
+            int index = (int)((va >> (12 + 9 * (level - 1))) & 511);
+            ulong pteAddr = table + (ulong)index * 8;
+            if (pteAddr + 8 > ramSize)
+            {
+                RecordPageFault(va, errBase);   // table outside RAM: treated as not present
+                return false;
+            }
+            ulong pte = *(ulong*)(ram + pteAddr);
+            if ((pte & (ulong)PteFlags.Present) == 0)
+            {
+                RecordPageFault(va, errBase);
+                return false;
+            }
+            entryPtrs[levels++] = pteAddr;
+            writable &= (pte & (ulong)PteFlags.Writable) != 0;
+            user &= (pte & (ulong)PteFlags.User) != 0;
+            noExec |= (pte & (ulong)PteFlags.NoExecute) != 0;
+            if (level == 1 || (level <= 3 && (pte & (ulong)PteFlags.PageSize) != 0))
+            {
+                leaf = pte;
+                pageMask = (1UL << (12 + 9 * (level - 1))) - 1;
+                pageBase = pte & AddrMask & ~pageMask;
+                break;
+            }
+            table = pte & AddrMask;
+        }
+
+        bool allowed = user
+            && (access != Access.Write || writable)
+            && (access != Access.Execute || !noExec);
+        if (!allowed)
+        {
+            RecordPageFault(va, errBase | (ulong)PageFaultError.Present);
+            return false;
+        }
+
+        // Set Accessed on every level and Dirty on the leaf for writes.
+        for (int i = 0; i < levels; i++)
+        {
+            ulong* p = (ulong*)(ram + entryPtrs[i]);
+            ulong want = *p | (ulong)PteFlags.Accessed;
+            if (i == levels - 1 && access == Access.Write) want |= (ulong)PteFlags.Dirty;
+            if (want != *p)
+            {
+                if (_memory.CodePages[entryPtrs[i] >> 12] != 0) OnCodePageWritten(entryPtrs[i] >> 12);
+                *p = want;
+            }
+        }
+        bool dirty = access == Access.Write || (leaf & (ulong)PteFlags.Dirty) != 0;
+
+        ulong pa = pageBase | (va & pageMask & ~0xFFFUL);
+        ulong vpage = va & ~0xFFFUL;
+        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        e->PhysPage = pa >> 12;
+        e->Perm = (writable ? (ulong)PteFlags.Writable : 0) | (ulong)PteFlags.User
+                  | (noExec ? (ulong)PteFlags.NoExecute : 0) | (dirty ? (ulong)PteFlags.Dirty : 0);
+        if (pa + 0x1000 > ramSize)
+        {
+            // Mapped beyond RAM: no fast path; the slow path reads all-ones and drops writes.
+            e->ReadTag = e->WriteTag = e->ExecTag = NoTag;
+            e->Addend = 0;
+        }
+        else
+        {
+            e->Addend = (long)(ram + pa) - (long)vpage;
+            e->ReadTag = vpage;
+            e->ExecTag = noExec ? NoTag : vpage;
+            e->WriteTag = writable && dirty && _memory.CodePages[pa >> 12] == 0 ? vpage : NoTag;
+        }
+        entry = e;
+        return true;
+    }
+
+    /// <summary>Translates one byte address for an access, through the TLB or a walk. Returns a host pointer or null (fault recorded / beyond RAM).</summary>
+    private bool TranslateByte(ulong va, Access access, out byte* host)
+    {
+        host = null;
+        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        ulong vpage = va & ~0xFFFUL;
+        bool hit = access switch
+        {
+            Access.Read => e->ReadTag == vpage,
+            Access.Write => e->WriteTag == vpage,
+            _ => e->ExecTag == vpage,
+        };
+        if (!hit)
+        {
+            // A write to a present, writable page that holds code (or is not dirty yet) also comes here.
+            if (!Walk(va, access, out e)) return false;
+        }
+        ulong pa = (e->PhysPage << 12) | (va & 0xFFF);
+        if (pa >= _memory.Size) return true;   // beyond RAM: host stays null
+        if (access == Access.Write && _memory.CodePages[e->PhysPage] != 0)
+            OnCodePageWritten(e->PhysPage);
+        host = _memory.Base + pa;
+        return true;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Fast paths (inlined into handlers) and their slow paths.
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool Read64(ulong va, out ulong v)
+    {
+        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        if (e->ReadTag == (va & ~0xFFFUL) && (va & 0xFFF) <= 0xFF8)
+        {
+            v = Unsafe.ReadUnaligned<ulong>((void*)((long)va + e->Addend));
+            return true;
+        }
+        return ReadSlow(va, 8, out v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool Read32(ulong va, out ulong v)
+    {
+        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        if (e->ReadTag == (va & ~0xFFFUL) && (va & 0xFFF) <= 0xFFC)
+        {
+            v = Unsafe.ReadUnaligned<uint>((void*)((long)va + e->Addend));
+            return true;
+        }
+        return ReadSlow(va, 4, out v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool Read16(ulong va, out ulong v)
+    {
+        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        if (e->ReadTag == (va & ~0xFFFUL) && (va & 0xFFF) <= 0xFFE)
+        {
+            v = Unsafe.ReadUnaligned<ushort>((void*)((long)va + e->Addend));
+            return true;
+        }
+        return ReadSlow(va, 2, out v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool Read8(ulong va, out ulong v)
+    {
+        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        if (e->ReadTag == (va & ~0xFFFUL))
+        {
+            v = *(byte*)((long)va + e->Addend);
+            return true;
+        }
+        return ReadSlow(va, 1, out v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool Read(ulong va, int size, out ulong v)
+    {
+        switch (size)
+        {
+            case 8: return Read64(va, out v);
+            case 4: return Read32(va, out v);
+            case 2: return Read16(va, out v);
+            default: return Read8(va, out v);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool Write64(ulong va, ulong v)
+    {
+        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        if (e->WriteTag == (va & ~0xFFFUL) && (va & 0xFFF) <= 0xFF8)
+        {
+            Unsafe.WriteUnaligned((void*)((long)va + e->Addend), v);
+            return true;
+        }
+        return WriteSlow(va, 8, v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool Write32(ulong va, ulong v)
+    {
+        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        if (e->WriteTag == (va & ~0xFFFUL) && (va & 0xFFF) <= 0xFFC)
+        {
+            Unsafe.WriteUnaligned((void*)((long)va + e->Addend), (uint)v);
+            return true;
+        }
+        return WriteSlow(va, 4, v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool Write16(ulong va, ulong v)
+    {
+        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        if (e->WriteTag == (va & ~0xFFFUL) && (va & 0xFFF) <= 0xFFE)
+        {
+            Unsafe.WriteUnaligned((void*)((long)va + e->Addend), (ushort)v);
+            return true;
+        }
+        return WriteSlow(va, 2, v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool Write8(ulong va, ulong v)
+    {
+        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        if (e->WriteTag == (va & ~0xFFFUL))
+        {
+            *(byte*)((long)va + e->Addend) = (byte)v;
+            return true;
+        }
+        return WriteSlow(va, 1, v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool Write(ulong va, int size, ulong v)
+    {
+        switch (size)
+        {
+            case 8: return Write64(va, v);
+            case 4: return Write32(va, v);
+            case 2: return Write16(va, v);
+            default: return Write8(va, v);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool ReadSlow(ulong va, int size, out ulong v)
+    {
+        v = 0;
+        Span<byte> buf = stackalloc byte[8];
+        if (!ReadBytes(va, buf[..size])) return false;
+        v = Unsafe.ReadUnaligned<ulong>(ref buf[0]);
+        if (size < 8) v &= (1UL << (size * 8)) - 1;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool WriteSlow(ulong va, int size, ulong v)
+    {
+        Span<byte> buf = stackalloc byte[8];
+        Unsafe.WriteUnaligned(ref buf[0], v);
+        return WriteBytes(va, buf[..size]);
+    }
+
+    /// <summary>Reads guest virtual memory with user permissions; false after recording a fault.</summary>
+    internal bool ReadBytes(ulong va, Span<byte> dest)
+    {
+        int done = 0;
+        while (done < dest.Length)
+        {
+            ulong addr = va + (ulong)done;
+            int chunk = (int)Math.Min((ulong)(dest.Length - done), 0x1000 - (addr & 0xFFF));
+            if (!TranslateByte(addr, Access.Read, out byte* host)) return false;
+            if (host == null) dest.Slice(done, chunk).Fill(0xFF);
+            else new ReadOnlySpan<byte>(host, chunk).CopyTo(dest.Slice(done, chunk));
+            done += chunk;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Writes guest virtual memory with user permissions. Every page is checked before any byte is
+    /// written, so a faulting write changes nothing. False after recording a fault.
+    /// </summary>
+    internal bool WriteBytes(ulong va, ReadOnlySpan<byte> src)
+    {
+        // Check (and dirty) every page first.
+        ulong end = va + (ulong)src.Length;
+        for (ulong page = va & ~0xFFFUL; page < end; page += 0x1000)
+        {
+            ulong probe = page < va ? va : page;
+            if (!TranslateByte(probe, Access.Write, out _)) return false;
+        }
+        int done = 0;
+        while (done < src.Length)
+        {
+            ulong addr = va + (ulong)done;
+            int chunk = (int)Math.Min((ulong)(src.Length - done), 0x1000 - (addr & 0xFFF));
+            if (!TranslateByte(addr, Access.Write, out byte* host)) return false;
+            if (host != null) src.Slice(done, chunk).CopyTo(new Span<byte>(host, chunk));
+            done += chunk;
+        }
+        return true;
+    }
+
+    /// <summary>Translates an instruction-fetch address to a physical address (fills the TLB).</summary>
+    private bool TranslateFetch(ulong va, out ulong pa)
+    {
+        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        if (e->ExecTag != (va & ~0xFFFUL))
+        {
+            if (!Walk(va, Access.Execute, out e)) { pa = 0; return false; }
+            if (e->ExecTag == NoTag)
+            {
+                // Executable but mapped beyond RAM: nothing to fetch.
+                RecordPageFault(va, (ulong)(PageFaultError.User | PageFaultError.InstructionFetch | PageFaultError.Present));
+                pa = 0;
+                return false;
+            }
+        }
+        pa = (e->PhysPage << 12) | (va & 0xFFF);
+        return true;
+    }
+
+    /// <summary>Makes every TLB entry that maps physical page <paramref name="page"/> take the slow path on writes.</summary>
+    private void RevokeFastWrites(ulong page)
+    {
+        for (int i = 0; i < TlbSize; i++)
+            if (_tlb[i].PhysPage == page) _tlb[i].WriteTag = NoTag;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Host-side access to guest virtual memory (for the kernel and debugger): same checks as user
+    // code, but the result is a value, not a trap.
+
+    /// <summary>Reads user memory as guest code would; on failure returns the fault it would raise.</summary>
+    public bool TryReadVirtual(VirtAddr va, Span<byte> destination, out Trap fault)
+    {
+        _trapKind = TrapKind.None;
+        bool ok = ReadBytes(va.Value, destination);
+        fault = ok ? default : TakeRecordedTrap(va.Value);
+        return ok;
+    }
+
+    /// <summary>Writes user memory as guest code would; on failure nothing is written and the fault is returned.</summary>
+    public bool TryWriteVirtual(VirtAddr va, ReadOnlySpan<byte> source, out Trap fault)
+    {
+        _trapKind = TrapKind.None;
+        bool ok = WriteBytes(va.Value, source);
+        fault = ok ? default : TakeRecordedTrap(va.Value);
+        return ok;
+    }
+
+    private Trap TakeRecordedTrap(ulong instructionAddress)
+    {
+        var t = new Trap
+        {
+            Kind = _trapKind,
+            Vector = _trapVector,
+            ErrorCode = _trapError,
+            FaultAddress = new VirtAddr(_trapAddr),
+            InstructionAddress = new VirtAddr(instructionAddress),
+            Detail = _trapDetail,
+        };
+        _trapKind = TrapKind.None;
+        _trapDetail = null;
+        return t;
+    }
+}

@@ -1,0 +1,70 @@
+namespace Lab.Machine.Cpu;
+
+/// <summary>
+/// Interpreter handler kinds: one per instruction family and operand form, plus specialised forms for
+/// the hottest instructions. The dispatch table (<see cref="Cpu.RunBlock"/>) switches on this.
+/// </summary>
+internal enum OpKind : ushort
+{
+    // --- traps and the unsupported -------------------------------------------------------------
+    Invalid = 0,        // #UD; Imm indexes the block's text table
+    Privileged,         // #GP(0): instruction needs CPL 0
+    Nop,
+    Syscall, Int, Int3, Hlt, Cpuid, Rdtsc,
+
+    // --- data movement (DataMove.cs) ----------------------------------------------------------
+    MovRR64, MovRR32, MovRM64, MovRM32, MovMR64, MovMR32, MovRI64, MovRI32,
+    Mov,                // generic: any size/form
+    Movzx, Movsx,       // Size = dst size, Size2 = src size (movsxd is Movsx 8<-4)
+    Lea,
+    Xchg, Bswap,
+    Cbw,                // cbw/cwde/cdqe (Size = dst size)
+    Cwd,                // cwd/cdq/cqo
+    Push, Pop, PushR64, PopR64, Leave, Enter,
+    Cmov, Setcc,
+
+    // --- integer arithmetic (Arith.cs) --------------------------------------------------------
+    Alu,                // Cond = AluOp; generic form
+    AddRR64, AddRI64, SubRI64, CmpRR64, CmpRR32, CmpRI64, CmpRI32, CmpRM32, CmpRM64,
+    AddRR32, AddRI32, SubRR64, SubRR32, XorRR32, AndRI32, TestRR64, TestRR32, AddRM64,
+    Inc, Dec, Neg, Not,
+    Cmpxchg, Xadd,
+
+    // --- shifts and rotates (Shift.cs) --------------------------------------------------------
+    Shift,              // Cond = ShiftOp; count from Imm (HasImm) or CL
+    Shld, Shrd,
+
+    // --- bit instructions (Bits.cs) -----------------------------------------------------------
+    Bt,                 // Cond: 0 bt, 1 bts, 2 btr, 3 btc
+    Bsf, Bsr, Tzcnt, Lzcnt, Popcnt,
+
+    // --- multiply and divide (MulDiv.cs) ------------------------------------------------------
+    Mul1, Imul1, Imul2, Imul3, Div, Idiv,
+
+    // --- control transfer (Control.cs) ---------------------------------------------------------
+    Jmp, JmpIndirect, Jcc, Call, CallIndirect, Ret, Jrcxz, Loop,
+
+    // --- flags (FlagOps.cs) --------------------------------------------------------------------
+    Clc, Stc, Cmc, Cld, Std, Lahf, Sahf, Pushf, Popf,
+
+    // --- string instructions (StringOps.cs) ------------------------------------------------------
+    Movs, Stos, Lods, Cmps, Scas,
+
+    // --- SSE/SSE2 (Sse.cs) ---------------------------------------------------------------------
+    SseMov,             // 128-bit load/store/copy; Cond bit 0 = alignment required
+    SseMovq,            // movq xmm, xmm/m64 (zero upper); store form writes m64
+    SseMovdToXmm,       // movd/movq xmm, r/m32|64 (zero upper)
+    SseMovdFromXmm,     // movd/movq r/m32|64, xmm
+    SseMovLowHigh,      // movlps/movhps/movlpd/movhpd/movlhps/movhlps; Cond selects
+    SseBinary,          // xmm op= xmm/m128; Cond = SseOp
+    SseShiftImm,        // psllw/d/q, psrlw/d/q, psraw/d, pslldq, psrldq by imm; Cond = SseOp
+    SseShuffle,         // pshufd/pshuflw/pshufhw/shufps with imm8; Cond selects
+    Pmovmskb,
+    Pextrw, Pinsrw,
+}
+
+/// <summary>Sub-operation of <see cref="OpKind.Alu"/>, in the order of the x86 /r encoding, plus test.</summary>
+internal enum AluOp : byte { Add = 0, Or, Adc, Sbb, And, Sub, Xor, Cmp, Test }
+
+/// <summary>Sub-operation of <see cref="OpKind.Shift"/>, in the order of the x86 /r encoding.</summary>
+internal enum ShiftOp : byte { Rol = 0, Ror, Rcl, Rcr, Shl, Shr, Sal, Sar }

@@ -1,0 +1,75 @@
+namespace Lab.Machine.Cpu;
+
+/// <summary>Saving and restoring the CPU: registers, flags, control registers, counters and the TLB.</summary>
+public sealed unsafe partial class Cpu
+{
+    internal void Save(BinaryWriter w)
+    {
+        for (int i = 0; i < 16; i++) w.Write(_regs[i]);
+        for (int i = 0; i < 16; i++)
+        {
+            UInt128 x = GetXmm(i);
+            w.Write((ulong)x);
+            w.Write((ulong)(x >> 64));
+        }
+        w.Write(_rip);
+        w.Write(RFlags);
+        w.Write(FsBase);
+        w.Write(GsBase);
+        w.Write(Cr2);
+        w.Write(_cr3);
+        w.Write(_retired);
+        w.Write(_extraTime);
+        // The TLB is architecturally visible (a stale entry may be used until invalidated), so it is
+        // part of the state: valid entries as (virtual page, physical page, permissions).
+        int valid = 0;
+        for (int i = 0; i < TlbSize; i++) if (_tlb[i].ReadTag != NoTag || _tlb[i].ExecTag != NoTag) valid++;
+        w.Write(valid);
+        for (int i = 0; i < TlbSize; i++)
+        {
+            ref TlbEntry e = ref _tlb[i];
+            if (e.ReadTag == NoTag && e.ExecTag == NoTag) continue;
+            w.Write(i);
+            w.Write(e.ReadTag);
+            w.Write(e.ExecTag);
+            w.Write(e.WriteTag != NoTag);
+            w.Write(e.PhysPage);
+            w.Write(e.Perm);
+        }
+    }
+
+    internal void Load(BinaryReader r)
+    {
+        for (int i = 0; i < 16; i++) _regs[i] = r.ReadUInt64();
+        for (int i = 0; i < 16; i++)
+        {
+            ulong lo = r.ReadUInt64(), hi = r.ReadUInt64();
+            SetXmm(i, ((UInt128)hi << 64) | lo);
+        }
+        _rip = r.ReadUInt64();
+        RFlags = r.ReadUInt64();
+        FsBase = r.ReadUInt64();
+        GsBase = r.ReadUInt64();
+        Cr2 = r.ReadUInt64();
+        _cr3 = r.ReadUInt64();
+        _retired = r.ReadUInt64();
+        _extraTime = r.ReadUInt64();
+        FlushTlb();
+        int valid = r.ReadInt32();
+        for (int k = 0; k < valid; k++)
+        {
+            int i = r.ReadInt32();
+            if ((uint)i >= TlbSize) throw new InvalidDataException("bad TLB index in snapshot");
+            ref TlbEntry e = ref _tlb[i];
+            e.ReadTag = r.ReadUInt64();
+            e.ExecTag = r.ReadUInt64();
+            bool fastWrite = r.ReadBoolean();
+            e.PhysPage = r.ReadUInt64();
+            e.Perm = r.ReadUInt64();
+            ulong vpage = e.ReadTag != NoTag ? e.ReadTag : e.ExecTag;
+            if ((e.PhysPage << 12) + 0x1000 > _memory.Size) throw new InvalidDataException("TLB entry beyond memory in snapshot");
+            e.Addend = (long)(_memory.Base + (e.PhysPage << 12)) - (long)vpage;
+            e.WriteTag = fastWrite ? vpage : NoTag;
+        }
+    }
+}

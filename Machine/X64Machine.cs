@@ -1,0 +1,197 @@
+using Lab.Machine.Cpu;
+using Lab.Machine.Devices;
+
+namespace Lab.Machine;
+
+/// <summary>
+/// One emulated x86-64 machine: CPU (user mode), physical memory, CGA text buffer, keyboard and an
+/// instruction-count timer. Deterministic: a run is a pure function of the initial state and the
+/// inputs (keys, register changes) and the instruction count at which each arrived.
+/// Not thread-safe: one thread drives a machine at a time (except <see cref="Stop"/>).
+/// </summary>
+public sealed class X64Machine : IDisposable
+{
+    public MachineOptions Options { get; }
+    public PhysicalMemory Memory { get; private set; }
+    public Cpu.Cpu Cpu { get; private set; }
+    public CgaText Cga { get; private set; }
+    public Keyboard Keyboard { get; } = new();
+
+    /// <summary>Receives every trap. Without one, <see cref="Run"/> returns at the first trap.</summary>
+    public ITrapHandler? TrapHandler { get; set; }
+
+    /// <summary>Instructions between timer interrupts (0 = no timer). May be changed between runs.</summary>
+    public ulong TimerInterval { get; set; }
+
+    /// <summary>Machine time at which the timer next fires.</summary>
+    public ulong NextTimerAt { get; private set; }
+
+    /// <summary>
+    /// Machine time, in instruction units: instructions retired, plus time skipped while idle
+    /// (<see cref="WaitForTimer"/>), plus one unit per interrupted chunk of a long rep-string instruction.
+    /// </summary>
+    public ulong Clock => Cpu.InstructionsRetired + Cpu.ExtraTime + _idleTime;
+
+    /// <summary>Exact count of retired guest instructions.</summary>
+    public ulong InstructionsRetired => Cpu.InstructionsRetired;
+
+    private ulong _idleTime;
+    private volatile bool _stopRequested;
+
+    public X64Machine(MachineOptions? options = null)
+    {
+        Options = options ?? new MachineOptions();
+        Memory = new PhysicalMemory(Options.MemorySize);
+        Cpu = new Cpu.Cpu(Memory);
+        Cga = new CgaText(Memory);
+        TimerInterval = Options.TimerInterval;
+        NextTimerAt = TimerInterval;
+    }
+
+    public void Dispose()
+    {
+        Cpu.Dispose();
+        Memory.Dispose();
+    }
+
+    /// <summary>Asks <see cref="Run"/> to return at the next instruction boundary. Safe from any thread.</summary>
+    public void Stop() => _stopRequested = true;
+
+    /// <summary>Restarts the timer so that it next fires <see cref="TimerInterval"/> units from now.</summary>
+    public void ResetTimer()
+    {
+        NextTimerAt = Clock + TimerInterval;
+    }
+
+    /// <summary>
+    /// Idles until the timer is due (the guest has nothing to run): advances the clock to the next
+    /// timer deadline without retiring instructions. The next <see cref="Run"/> delivers the timer trap first.
+    /// </summary>
+    public void WaitForTimer()
+    {
+        if (TimerInterval == 0) throw new InvalidOperationException("the timer is off: nothing to wait for");
+        if (Clock < NextTimerAt) _idleTime += NextTimerAt - Clock;
+    }
+
+    /// <summary>
+    /// Runs guest code for at most <paramref name="budget"/> units of machine time, delivering traps to
+    /// <see cref="TrapHandler"/> as they happen. Returns when the budget is spent, when
+    /// <see cref="Stop"/> was called, or (with no handler) at the first trap.
+    /// </summary>
+    public RunResult Run(ulong budget)
+    {
+        _stopRequested = false;
+        ulong start = Clock;
+        ulong end = start + budget < start ? ulong.MaxValue : start + budget;
+        while (true)
+        {
+            if (_stopRequested) return new RunResult(RunExit.Stopped, default, Clock - start);
+
+            // The timer fires between instructions once its deadline has passed.
+            if (TimerInterval != 0 && Clock >= NextTimerAt)
+            {
+                NextTimerAt = Math.Max(NextTimerAt + TimerInterval, Clock + 1);
+                var timer = new Trap { Kind = TrapKind.Timer, Vector = 32, InstructionAddress = new VirtAddr(Cpu.Rip) };
+                if (Deliver(in timer, start, out RunResult r)) return r;
+                continue;
+            }
+            if (Clock >= end) return new RunResult(RunExit.BudgetExhausted, default, Clock - start);
+
+            ulong limit = end - Clock;
+            if (TimerInterval != 0) limit = Math.Min(limit, NextTimerAt - Clock);
+            if (Cpu.Execute(limit, out Trap trap))
+            {
+                if (Deliver(in trap, start, out RunResult r)) return r;
+            }
+        }
+    }
+
+    private bool Deliver(in Trap trap, ulong start, out RunResult result)
+    {
+        if (TrapHandler is null)
+        {
+            result = new RunResult(RunExit.Trap, trap, Clock - start);
+            return true;
+        }
+        TrapHandler.OnTrap(this, in trap);
+        result = default;
+        return false;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Snapshots.
+
+    /// <summary>Saves the complete machine state (CPU, TLB, memory, devices, clock) to bytes.</summary>
+    public byte[] SaveState()
+    {
+        using var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms))
+        {
+            w.Write(0x4D42414C); // "LABM"
+            w.Write(1);          // format version
+            w.Write(Memory.Size);
+            w.Write(TimerInterval);
+            w.Write(NextTimerAt);
+            w.Write(_idleTime);
+            Cpu.Save(w);
+            byte[] keys = Keyboard.ToArray();
+            w.Write(keys.Length);
+            w.Write(keys);
+            SaveMemory(w);
+        }
+        return ms.ToArray();
+    }
+
+    /// <summary>Restores a state saved by <see cref="SaveState"/>; the machine then continues exactly as the original would.</summary>
+    public void RestoreState(ReadOnlySpan<byte> state)
+    {
+        using var ms = new MemoryStream(state.ToArray());
+        using var r = new BinaryReader(ms);
+        if (r.ReadInt32() != 0x4D42414C) throw new InvalidDataException("not a Lab machine snapshot");
+        int version = r.ReadInt32();
+        if (version != 1) throw new InvalidDataException($"unsupported machine snapshot version {version}");
+        ulong memSize = r.ReadUInt64();
+        if (memSize != Memory.Size)
+        {
+            Cpu.Dispose();
+            Memory.Dispose();
+            Memory = new PhysicalMemory(memSize);
+            Cpu = new Cpu.Cpu(Memory);
+            Cga = new CgaText(Memory);
+        }
+        TimerInterval = r.ReadUInt64();
+        NextTimerAt = r.ReadUInt64();
+        _idleTime = r.ReadUInt64();
+        Cpu.Load(r);
+        int keyCount = r.ReadInt32();
+        Keyboard.Load(r.ReadBytes(keyCount));
+        LoadMemory(r);
+    }
+
+    /// <summary>Memory is saved sparsely: a page count, then (page number, 4096 bytes) for each non-zero page.</summary>
+    private void SaveMemory(BinaryWriter w)
+    {
+        var nonZero = new List<ulong>();
+        for (ulong p = 0; p < Memory.PageCount; p++)
+            if (!Memory.IsPageZero(p)) nonZero.Add(p);
+        w.Write(nonZero.Count);
+        foreach (ulong p in nonZero)
+        {
+            w.Write(p);
+            w.Write(Memory.View(PhysAddr.FromPage(p), (int)PhysAddr.PageSize));
+        }
+    }
+
+    private void LoadMemory(BinaryReader r)
+    {
+        Memory.Fill(new PhysAddr(0), Memory.Size, 0);
+        int count = r.ReadInt32();
+        for (int i = 0; i < count; i++)
+        {
+            ulong p = r.ReadUInt64();
+            if (p >= Memory.PageCount) throw new InvalidDataException($"snapshot page {p} beyond memory");
+            Memory.Write(PhysAddr.FromPage(p), r.ReadBytes((int)PhysAddr.PageSize));
+        }
+        Cpu.ClearAllBlocks();
+    }
+}
