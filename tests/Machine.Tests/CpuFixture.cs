@@ -1,0 +1,83 @@
+using Iced.Intel;
+using Lab.TestSupport;
+using MReg = Lab.Machine.Register;
+
+namespace Lab.Machine.Tests;
+
+/// <summary>
+/// The small shared helper for per-family tests: a machine with code at <see cref="CodeBase"/>
+/// (user, read-only), data at <see cref="DataBase"/> (user, writable) and a stack below
+/// <see cref="StackTop"/>. Assemble code with Iced, run it to the final int3, inspect the state.
+/// </summary>
+public sealed class CpuFixture : IDisposable
+{
+    public const ulong CodeBase = 0x400000;
+    public const ulong DataBase = 0x600000;
+    public const ulong DataSize = 0x10000;
+    public const ulong StackTop = 0x800000;
+
+    public X64Machine Machine { get; }
+    public Cpu.Cpu Cpu => Machine.Cpu;
+    public PageTableBuilder Tables { get; }
+
+    public static readonly PhysAddr CodePhys = new(0x100000);
+    public static readonly PhysAddr DataPhys = new(0x200000);
+    public static readonly PhysAddr StackPhys = new(0x280000);
+
+    public CpuFixture()
+    {
+        Machine = new X64Machine(new MachineOptions { MemorySize = 8 << 20 });
+        Tables = new PageTableBuilder(Machine.Memory, new PhysAddr(0x600000), 0x100000);
+        Tables.Map(new VirtAddr(CodeBase), CodePhys, 0x10000, PteFlags.User);
+        Tables.Map(new VirtAddr(DataBase), DataPhys, DataSize, PteFlags.User | PteFlags.Writable | PteFlags.NoExecute);
+        Tables.Map(new VirtAddr(StackTop - 0x10000), StackPhys, 0x10000, PteFlags.User | PteFlags.Writable | PteFlags.NoExecute);
+        Machine.Cpu.Cr3 = Tables.Root.Value;
+        Machine.Cpu[MReg.Rsp] = StackTop;
+    }
+
+    public void Dispose() => Machine.Dispose();
+
+    /// <summary>Assembles the code (an int3 is appended), loads it at CodeBase and sets rip.</summary>
+    public void Load(Action<Assembler> build)
+    {
+        var a = new Assembler(64);
+        build(a);
+        a.int3();
+        var ms = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(ms), CodeBase);
+        LoadBytes(ms.ToArray());
+    }
+
+    public void LoadBytes(byte[] code)
+    {
+        Machine.Memory.Write(CodePhys, code);
+        Cpu.Rip = CodeBase;
+    }
+
+    /// <summary>Runs until a trap; returns it. The final int3 gives TrapKind.Breakpoint.</summary>
+    public Trap Run(ulong budget = 10_000_000)
+    {
+        var r = Machine.Run(budget);
+        Assert.Equal(RunExit.Trap, r.Exit);
+        return r.Trap;
+    }
+
+    /// <summary>Runs and asserts the code reached the final int3.</summary>
+    public void RunToEnd()
+    {
+        var t = Run();
+        Assert.True(t.Kind == TrapKind.Breakpoint, $"expected to reach int3, got {t}");
+    }
+
+    public ulong this[MReg r] { get => Cpu[r]; set => Cpu[r] = value; }
+
+    public ulong Flags => Cpu.RFlags;
+    public bool CF => (Flags & 1) != 0;
+    public bool ZF => (Flags & 0x40) != 0;
+    public bool SF => (Flags & 0x80) != 0;
+    public bool OF => (Flags & 0x800) != 0;
+    public bool PF => (Flags & 4) != 0;
+
+    public ulong ReadData64(ulong offset) => Machine.Memory.ReadU64(DataPhys + offset);
+    public void WriteData64(ulong offset, ulong v) => Machine.Memory.WriteU64(DataPhys + offset, v);
+}
