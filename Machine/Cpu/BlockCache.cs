@@ -52,9 +52,10 @@ public sealed unsafe partial class Cpu : ICodeWriteObserver
         if (!TranslateFetch(rip, out ulong pa)) return null;
         int slot = (int)((rip ^ (rip >> 12)) & (L1Size - 1));
         Block? b = _l1[slot];
-        if (b != null && b.Va == rip && b.Pa == pa && b.Valid) return b;
-        if (!_blocks.TryGetValue((rip, pa), out b))
+        if (b != null && b.Va == rip && b.Pa == pa && b.Valid && SecondPageMatches(b)) return b;
+        if (!_blocks.TryGetValue((rip, pa), out b) || !SecondPageMatches(b))
         {
+            if (b != null) { b.Valid = false; _blocks.Remove((b.Va, b.Pa)); }
             b = DecodeBlock(rip, pa);
             if (b == null) return null;
         }
@@ -62,25 +63,24 @@ public sealed unsafe partial class Cpu : ICodeWriteObserver
         return b;
     }
 
+    /// <summary>A block whose last instruction straddles into the next page is only valid while that page maps to the same physical page.</summary>
+    private bool SecondPageMatches(Block b)
+    {
+        if (b.SecondPage == ulong.MaxValue) return true;
+        return TranslateFetch((b.Va & ~0xFFFUL) + 0x1000, out ulong pa2) && (pa2 >> 12) == b.SecondPage;
+    }
+
     /// <summary>Decodes a new block at rip (physical pa) and registers it for invalidation.</summary>
     private Block? DecodeBlock(ulong rip, ulong pa)
     {
-        // Bytes available: the rest of this page, plus up to 15 bytes of the next page if it is
-        // executable (an instruction may straddle the boundary).
+        // Decode from the rest of this page only. The next page is translated (and can fault) only
+        // when an instruction really straddles the boundary, and then only for a block that starts
+        // with that instruction.
         int inPage = (int)(0x1000 - (rip & 0xFFF));
         byte[] buf = _codeReader.Buffer;
         new ReadOnlySpan<byte>(_memory.Base + pa, inPage).CopyTo(buf);
-        int avail = inPage;
         ulong secondPa = ulong.MaxValue;
-        ulong nextPage = (rip & ~0xFFFUL) + 0x1000;
-        bool nextFetchable = TranslateFetch(nextPage, out ulong nextPa);
-        if (nextFetchable)
-        {
-            new ReadOnlySpan<byte>(_memory.Base + nextPa, 15).CopyTo(buf.AsSpan(inPage));
-            avail += 15;
-            secondPa = nextPa >> 12;
-        }
-        _codeReader.Reset(avail);
+        _codeReader.Reset(inPage);
         _decoder.IP = rip;
 
         int count = 0;
@@ -93,13 +93,14 @@ public sealed unsafe partial class Cpu : ICodeWriteObserver
             _decoder.Decode(out Instruction instr);
             if (instr.IsInvalid && _decoder.LastError == DecoderError.NoMoreBytes)
             {
-                // The instruction runs into a page we cannot fetch.
-                if (count == 0)
-                {
-                    TranslateFetch(nextPage, out _);   // fails again and records the precise #PF
-                    return null;
-                }
-                break;
+                if (count > 0 || secondPa != ulong.MaxValue) break;   // let the straddling instruction start its own block
+                ulong nextPage = (rip & ~0xFFFUL) + 0x1000;
+                if (!TranslateFetch(nextPage, out ulong nextPa)) return null;   // #PF on the second page
+                new ReadOnlySpan<byte>(_memory.Base + nextPa, 15).CopyTo(buf.AsSpan(inPage));
+                secondPa = nextPa >> 12;
+                _codeReader.Reset(inPage + 15);
+                _decoder.IP = rip;
+                continue;
             }
             ref Op op = ref _scratchOps[count];
             OpTranslator.Translate(in instr, ref op, _scratchTexts);

@@ -28,7 +28,7 @@ internal struct TlbEntry
 /// </summary>
 public sealed unsafe partial class Cpu
 {
-    internal const int TlbSize = 256;
+    internal const int TlbSize = 512;
     internal const ulong NoTag = ulong.MaxValue;
     private const ulong AddrMask = 0x000F_FFFF_FFFF_F000UL;
 
@@ -43,6 +43,14 @@ public sealed unsafe partial class Cpu
 
     private enum Access { Read, Write, Execute }
 
+    /// <summary>
+    /// The TLB slot for a virtual address. The page number is folded (xor of its low bits with the
+    /// next bits) so that typical layouts (text at 0x400000, data at 0x600000, stack near the top)
+    /// do not all land in the same slot of a direct-mapped table.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private TlbEntry* TlbSlot(ulong va) => _tlb + (((va >> 12) ^ (va >> 21)) & (TlbSize - 1));
+
     /// <summary>Drops every TLB entry (CR3 write, or the kernel changed mappings).</summary>
     public void FlushTlb()
     {
@@ -56,7 +64,7 @@ public sealed unsafe partial class Cpu
     /// <summary>Drops the TLB entry for one virtual page (invlpg).</summary>
     public void InvalidatePage(VirtAddr va)
     {
-        ref TlbEntry e = ref _tlb[(int)((va.Value >> 12) & (TlbSize - 1))];
+        ref TlbEntry e = ref *TlbSlot(va.Value);
         if (e.ReadTag == va.PageBase.Value || e.ExecTag == va.PageBase.Value || e.WriteTag == va.PageBase.Value)
             e = new TlbEntry { ReadTag = NoTag, WriteTag = NoTag, ExecTag = NoTag };
         ClearBlockLookupCache();
@@ -156,7 +164,7 @@ public sealed unsafe partial class Cpu
 
         ulong pa = pageBase | (va & pageMask & ~0xFFFUL);
         ulong vpage = va & ~0xFFFUL;
-        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        TlbEntry* e = TlbSlot(va);
         e->PhysPage = pa >> 12;
         e->Perm = (writable ? (ulong)PteFlags.Writable : 0) | (ulong)PteFlags.User
                   | (noExec ? (ulong)PteFlags.NoExecute : 0) | (dirty ? (ulong)PteFlags.Dirty : 0);
@@ -181,7 +189,7 @@ public sealed unsafe partial class Cpu
     private bool TranslateByte(ulong va, Access access, out byte* host)
     {
         host = null;
-        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        TlbEntry* e = TlbSlot(va);
         ulong vpage = va & ~0xFFFUL;
         bool hit = access switch
         {
@@ -208,7 +216,7 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool Read64(ulong va, out ulong v)
     {
-        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        TlbEntry* e = TlbSlot(va);
         if (e->ReadTag == (va & ~0xFFFUL) && (va & 0xFFF) <= 0xFF8)
         {
             v = Unsafe.ReadUnaligned<ulong>((void*)((long)va + e->Addend));
@@ -220,7 +228,7 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool Read32(ulong va, out ulong v)
     {
-        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        TlbEntry* e = TlbSlot(va);
         if (e->ReadTag == (va & ~0xFFFUL) && (va & 0xFFF) <= 0xFFC)
         {
             v = Unsafe.ReadUnaligned<uint>((void*)((long)va + e->Addend));
@@ -232,7 +240,7 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool Read16(ulong va, out ulong v)
     {
-        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        TlbEntry* e = TlbSlot(va);
         if (e->ReadTag == (va & ~0xFFFUL) && (va & 0xFFF) <= 0xFFE)
         {
             v = Unsafe.ReadUnaligned<ushort>((void*)((long)va + e->Addend));
@@ -244,7 +252,7 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool Read8(ulong va, out ulong v)
     {
-        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        TlbEntry* e = TlbSlot(va);
         if (e->ReadTag == (va & ~0xFFFUL))
         {
             v = *(byte*)((long)va + e->Addend);
@@ -268,7 +276,7 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool Write64(ulong va, ulong v)
     {
-        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        TlbEntry* e = TlbSlot(va);
         if (e->WriteTag == (va & ~0xFFFUL) && (va & 0xFFF) <= 0xFF8)
         {
             Unsafe.WriteUnaligned((void*)((long)va + e->Addend), v);
@@ -280,7 +288,7 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool Write32(ulong va, ulong v)
     {
-        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        TlbEntry* e = TlbSlot(va);
         if (e->WriteTag == (va & ~0xFFFUL) && (va & 0xFFF) <= 0xFFC)
         {
             Unsafe.WriteUnaligned((void*)((long)va + e->Addend), (uint)v);
@@ -292,7 +300,7 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool Write16(ulong va, ulong v)
     {
-        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        TlbEntry* e = TlbSlot(va);
         if (e->WriteTag == (va & ~0xFFFUL) && (va & 0xFFF) <= 0xFFE)
         {
             Unsafe.WriteUnaligned((void*)((long)va + e->Addend), (ushort)v);
@@ -304,7 +312,7 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool Write8(ulong va, ulong v)
     {
-        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        TlbEntry* e = TlbSlot(va);
         if (e->WriteTag == (va & ~0xFFFUL))
         {
             *(byte*)((long)va + e->Addend) = (byte)v;
@@ -388,7 +396,7 @@ public sealed unsafe partial class Cpu
     /// <summary>Translates an instruction-fetch address to a physical address (fills the TLB).</summary>
     private bool TranslateFetch(ulong va, out ulong pa)
     {
-        TlbEntry* e = _tlb + ((va >> 12) & (TlbSize - 1));
+        TlbEntry* e = TlbSlot(va);
         if (e->ExecTag != (va & ~0xFFFUL))
         {
             if (!Walk(va, Access.Execute, out e)) { pa = 0; return false; }
