@@ -24,15 +24,16 @@ public sealed unsafe partial class Cpu
     /// <summary>
     /// Executes until <paramref name="limit"/> units of time have passed (returns false) or a trap
     /// occurs (returns true with the trap; rip and the instruction count are already architectural).
+    /// Block lookup, chaining and op dispatch share one method so a block transition is a jump, not a call.
     /// </summary>
     internal bool Execute(ulong limit, out Trap trap)
     {
-        ulong start = _retired + _extraTime;
+        ulong budget = limit;
         Block? prev = null;
+        ulong* regs = _regs;
         while (true)
         {
-            ulong used = _retired + _extraTime - start;
-            if (used >= limit) { trap = default; return false; }
+            if (budget == 0) { trap = default; return false; }
             ulong rip = _rip;
 
             // Chained successor (same virtual page as the previous block, so the same translation).
@@ -64,42 +65,178 @@ public sealed unsafe partial class Cpu
             }
 
             int n = b.Count;
-            ulong left = limit - used;
-            if ((ulong)n > left) n = (int)left;
-            _trapKind = TrapKind.None;
-            int done = RunBlock(b, n);
-            if (done == n)
+            if ((ulong)n > budget) n = (int)budget;
+            Op[] ops = b.Ops;
+            _rip = n == b.Count ? b.EndIp : ops[n].Ip;
+            ref Op first = ref MemoryMarshal.GetArrayDataReference(ops);
+            int i = 0;
+            for (; i < n; i++)
             {
-                _retired += (ulong)n;
-                prev = b;
-                continue;
+                ref Op op = ref Unsafe.Add(ref first, i);
+                ulong a, v;
+                    switch (op.Kind)
+                    {
+                        case OpKind.MovRR64: regs[op.R0] = regs[op.R1]; break;
+                        case OpKind.MovRR32: regs[op.R0] = (uint)regs[op.R1]; break;
+                        case OpKind.MovRI64: regs[op.R0] = op.Imm; break;
+                        case OpKind.MovRI32: regs[op.R0] = (uint)op.Imm; break;
+                        case OpKind.MovRM64:
+                            if (!Read64(PlainEA(ref op), out v)) goto Stopped;
+                            regs[op.R0] = v; break;
+                        case OpKind.MovRM32:
+                            if (!Read32(PlainEA(ref op), out v)) goto Stopped;
+                            regs[op.R0] = v; break;
+                        case OpKind.MovMR64:
+                            if (!Write64(PlainEA(ref op), regs[op.R1])) goto Stopped;
+                            break;
+                        case OpKind.MovMR32:
+                            if (!Write32(PlainEA(ref op), regs[op.R1])) goto Stopped;
+                            break;
+                        case OpKind.Lea:
+                            a = (ulong)op.Disp + regs[op.Base] + (regs[op.Index] << op.Scale);
+                            if ((op.Flags & OpFlags.Addr32) != 0) a = (uint)a;
+                            SetReg(op.R0, op.Size, a);
+                            break;
+                        case OpKind.AddRR64:
+                            a = regs[op.R0]; v = regs[op.R1];
+                            regs[op.R0] = a + v; SetFlags(FlagOp.Add, 8, a, v, a + v); break;
+                        case OpKind.AddRR32:
+                            a = (uint)regs[op.R0]; v = (uint)regs[op.R1];
+                            regs[op.R0] = (uint)(a + v); SetFlags(FlagOp.Add, 4, a, v, (uint)(a + v)); break;
+                        case OpKind.AddRI64:
+                            a = regs[op.R0]; v = op.Imm;
+                            regs[op.R0] = a + v; SetFlags(FlagOp.Add, 8, a, v, a + v); break;
+                        case OpKind.AddRI32:
+                            a = (uint)regs[op.R0]; v = (uint)op.Imm;
+                            regs[op.R0] = (uint)(a + v); SetFlags(FlagOp.Add, 4, a, v, (uint)(a + v)); break;
+                        case OpKind.AddRM64:
+                            if (!Read64(PlainEA(ref op), out v)) goto Stopped;
+                            a = regs[op.R0];
+                            regs[op.R0] = a + v; SetFlags(FlagOp.Add, 8, a, v, a + v); break;
+                        case OpKind.SubRR64:
+                            a = regs[op.R0]; v = regs[op.R1];
+                            regs[op.R0] = a - v; SetFlags(FlagOp.Sub, 8, a, v, a - v); break;
+                        case OpKind.SubRR32:
+                            a = (uint)regs[op.R0]; v = (uint)regs[op.R1];
+                            regs[op.R0] = (uint)(a - v); SetFlags(FlagOp.Sub, 4, a, v, (uint)(a - v)); break;
+                        case OpKind.SubRI64:
+                            a = regs[op.R0]; v = op.Imm;
+                            regs[op.R0] = a - v; SetFlags(FlagOp.Sub, 8, a, v, a - v); break;
+                        case OpKind.CmpRR64:
+                            a = regs[op.R0]; v = regs[op.R1];
+                            SetFlags(FlagOp.Sub, 8, a, v, a - v); break;
+                        case OpKind.CmpRR32:
+                            a = (uint)regs[op.R0]; v = (uint)regs[op.R1];
+                            SetFlags(FlagOp.Sub, 4, a, v, (uint)(a - v)); break;
+                        case OpKind.CmpRI64:
+                            a = regs[op.R0]; v = op.Imm;
+                            SetFlags(FlagOp.Sub, 8, a, v, a - v); break;
+                        case OpKind.CmpRI32:
+                            a = (uint)regs[op.R0]; v = (uint)op.Imm;
+                            SetFlags(FlagOp.Sub, 4, a, v, (uint)(a - v)); break;
+                        case OpKind.CmpRM64:
+                            if (!Read64(PlainEA(ref op), out v)) goto Stopped;
+                            a = regs[op.R0];
+                            SetFlags(FlagOp.Sub, 8, a, v, a - v); break;
+                        case OpKind.CmpRM32:
+                            if (!Read32(PlainEA(ref op), out v)) goto Stopped;
+                            a = (uint)regs[op.R0];
+                            SetFlags(FlagOp.Sub, 4, a, v, (uint)(a - v)); break;
+                        case OpKind.XorRR32:
+                            a = (uint)(regs[op.R0] ^ regs[op.R1]);
+                            regs[op.R0] = a; SetFlags(FlagOp.Logic, 4, 0, 0, a); break;
+                        case OpKind.AndRI32:
+                            a = (uint)(regs[op.R0] & op.Imm);
+                            regs[op.R0] = a; SetFlags(FlagOp.Logic, 4, 0, 0, a); break;
+                        case OpKind.TestRR64:
+                            SetFlags(FlagOp.Logic, 8, 0, 0, regs[op.R0] & regs[op.R1]); break;
+                        case OpKind.TestRR32:
+                            SetFlags(FlagOp.Logic, 4, 0, 0, (uint)(regs[op.R0] & regs[op.R1])); break;
+                        case OpKind.AluRR64: Alu64(ref op, regs[op.R0], regs[op.R1]); break;
+                        case OpKind.AluRR32: Alu32(ref op, regs[op.R0], regs[op.R1]); break;
+                        case OpKind.AluRI64: Alu64(ref op, regs[op.R0], op.Imm); break;
+                        case OpKind.AluRI32: Alu32(ref op, regs[op.R0], op.Imm); break;
+                        case OpKind.AluRM64:
+                            if (!Read64(PlainEA(ref op), out v)) goto Stopped;
+                            Alu64(ref op, regs[op.R0], v); break;
+                        case OpKind.AluRM32:
+                            if (!Read32(PlainEA(ref op), out v)) goto Stopped;
+                            Alu32(ref op, regs[op.R0], v); break;
+                        case OpKind.IncDecR64: IncDecReg(ref op, 8); break;
+                        case OpKind.IncDecR32: IncDecReg(ref op, 4); break;
+                        case OpKind.ShiftRI64: ShiftRegImm(ref op, 8); break;
+                        case OpKind.ShiftRI32: ShiftRegImm(ref op, 4); break;
+                        case OpKind.MovzxRR: regs[op.R0] = GetReg(op.R1, op.Size2); break;
+                        case OpKind.MovzxRM:
+                            if (!Read(PlainEA(ref op), op.Size2, out v)) goto Stopped;
+                            regs[op.R0] = v; break;
+                        case OpKind.MovsxRR:
+                            v = (ulong)FlagMath.SignExtend(GetReg(op.R1, op.Size2), op.Size2);
+                            regs[op.R0] = op.Size == 8 ? v : (uint)v; break;
+                        case OpKind.MovsxRM:
+                            if (!Read(PlainEA(ref op), op.Size2, out v)) goto Stopped;
+                            v = (ulong)FlagMath.SignExtend(v, op.Size2);
+                            regs[op.R0] = op.Size == 8 ? v : (uint)v; break;
+                        case OpKind.Jcc:
+                            if (Condition(op.Cond)) _rip = op.Imm;
+                            break;
+                        case OpKind.Jmp: _rip = op.Imm; break;
+                        case OpKind.Call:
+                            a = regs[4] - 8;
+                            if (!Write64(a, op.NextIp)) goto Stopped;
+                            regs[4] = a; _rip = op.Imm; break;
+                        case OpKind.Ret:
+                            a = regs[4];
+                            if (!Read64(a, out v)) goto Stopped;
+                            regs[4] = a + 8 + op.Imm; _rip = v; break;
+                        case OpKind.PushR64:
+                            a = regs[4] - 8;
+                            if (!Write64(a, regs[op.R0])) goto Stopped;
+                            regs[4] = a; break;
+                        case OpKind.PopR64:
+                            a = regs[4];
+                            if (!Read64(a, out v)) goto Stopped;
+                            regs[4] = a + 8; regs[op.R0] = v; break;
+                        case OpKind.Nop: break;
+                        default:
+                            if (!ExecuteOp(ref op)) goto Stopped;
+                            break;
+                    }
             }
+            _retired += (ulong)n;
+            budget -= (ulong)n;
+            prev = b;
+            continue;
 
-            // Op `done` stopped: a fault, a trapping instruction, or an interrupted rep chunk.
-            ref Op op = ref b.Ops[done];
-            if (_trapKind == TrapKind.None)
+        Stopped:
+            // Op i stopped: a fault, a trapping instruction, or an interrupted rep chunk.
             {
-                // A long rep-string instruction yielded: not retired; rip stays on it.
-                _retired += (ulong)done;
-                _extraTime++;
-                _rip = op.Ip;
-                prev = null;
-                continue;
+                ref Op op = ref ops[i];
+                if (_trapKind == TrapKind.None)
+                {
+                    // A long rep-string instruction yielded: not retired; rip stays on it; one unit of time passes.
+                    _retired += (ulong)i;
+                    _extraTime++;
+                    budget -= Math.Min(budget, (ulong)i + 1);
+                    _rip = op.Ip;
+                    prev = null;
+                    continue;
+                }
+                if (_trapRetires)
+                {
+                    _retired += (ulong)i + 1;
+                    _rip = op.NextIp;
+                }
+                else
+                {
+                    _retired += (ulong)i;
+                    _rip = op.Ip;
+                }
+                if (_trapKind == TrapKind.InvalidOpcode && op.Kind == OpKind.Invalid && b.Texts != null)
+                    _trapDetail = b.Texts[(int)op.Imm];
+                trap = FinishTrap(op.Ip, _trapRetires);
+                return true;
             }
-            if (_trapRetires)
-            {
-                _retired += (ulong)done + 1;
-                _rip = op.NextIp;
-            }
-            else
-            {
-                _retired += (ulong)done;
-                _rip = op.Ip;
-            }
-            if (_trapKind == TrapKind.InvalidOpcode && op.Kind == OpKind.Invalid && b.Texts != null)
-                _trapDetail = b.Texts[(int)op.Imm];
-            trap = FinishTrap(op.Ip, _trapRetires);
-            return true;
         }
     }
 
@@ -123,127 +260,6 @@ public sealed unsafe partial class Cpu
     /// <summary>Effective address without segment or address-size adjustments (specialised ops only).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong PlainEA(ref Op op) => (ulong)op.Disp + _regs[op.Base] + (_regs[op.Index] << op.Scale);
-
-    /// <summary>
-    /// Runs ops [0, n) of a block. Returns n when all completed, else the index of the op that
-    /// recorded a trap (or yielded). Control-transfer ops, always last, set <c>_rip</c>.
-    /// </summary>
-    private int RunBlock(Block b, int n)
-    {
-        Op[] ops = b.Ops;
-        _rip = n == b.Count ? b.EndIp : ops[n].Ip;
-        ref Op first = ref MemoryMarshal.GetArrayDataReference(ops);
-        ulong* regs = _regs;
-        for (int i = 0; i < n; i++)
-        {
-            ref Op op = ref Unsafe.Add(ref first, i);
-            ulong a, v;
-            switch (op.Kind)
-            {
-                case OpKind.MovRR64: regs[op.R0] = regs[op.R1]; break;
-                case OpKind.MovRR32: regs[op.R0] = (uint)regs[op.R1]; break;
-                case OpKind.MovRI64: regs[op.R0] = op.Imm; break;
-                case OpKind.MovRI32: regs[op.R0] = (uint)op.Imm; break;
-                case OpKind.MovRM64:
-                    if (!Read64(PlainEA(ref op), out v)) return i;
-                    regs[op.R0] = v; break;
-                case OpKind.MovRM32:
-                    if (!Read32(PlainEA(ref op), out v)) return i;
-                    regs[op.R0] = v; break;
-                case OpKind.MovMR64:
-                    if (!Write64(PlainEA(ref op), regs[op.R1])) return i;
-                    break;
-                case OpKind.MovMR32:
-                    if (!Write32(PlainEA(ref op), regs[op.R1])) return i;
-                    break;
-                case OpKind.Lea:
-                    a = (ulong)op.Disp + regs[op.Base] + (regs[op.Index] << op.Scale);
-                    if ((op.Flags & OpFlags.Addr32) != 0) a = (uint)a;
-                    SetReg(op.R0, op.Size, a);
-                    break;
-                case OpKind.AddRR64:
-                    a = regs[op.R0]; v = regs[op.R1];
-                    regs[op.R0] = a + v; SetFlags(FlagOp.Add, 8, a, v, a + v); break;
-                case OpKind.AddRR32:
-                    a = (uint)regs[op.R0]; v = (uint)regs[op.R1];
-                    regs[op.R0] = (uint)(a + v); SetFlags(FlagOp.Add, 4, a, v, (uint)(a + v)); break;
-                case OpKind.AddRI64:
-                    a = regs[op.R0]; v = op.Imm;
-                    regs[op.R0] = a + v; SetFlags(FlagOp.Add, 8, a, v, a + v); break;
-                case OpKind.AddRI32:
-                    a = (uint)regs[op.R0]; v = (uint)op.Imm;
-                    regs[op.R0] = (uint)(a + v); SetFlags(FlagOp.Add, 4, a, v, (uint)(a + v)); break;
-                case OpKind.AddRM64:
-                    if (!Read64(PlainEA(ref op), out v)) return i;
-                    a = regs[op.R0];
-                    regs[op.R0] = a + v; SetFlags(FlagOp.Add, 8, a, v, a + v); break;
-                case OpKind.SubRR64:
-                    a = regs[op.R0]; v = regs[op.R1];
-                    regs[op.R0] = a - v; SetFlags(FlagOp.Sub, 8, a, v, a - v); break;
-                case OpKind.SubRR32:
-                    a = (uint)regs[op.R0]; v = (uint)regs[op.R1];
-                    regs[op.R0] = (uint)(a - v); SetFlags(FlagOp.Sub, 4, a, v, (uint)(a - v)); break;
-                case OpKind.SubRI64:
-                    a = regs[op.R0]; v = op.Imm;
-                    regs[op.R0] = a - v; SetFlags(FlagOp.Sub, 8, a, v, a - v); break;
-                case OpKind.CmpRR64:
-                    a = regs[op.R0]; v = regs[op.R1];
-                    SetFlags(FlagOp.Sub, 8, a, v, a - v); break;
-                case OpKind.CmpRR32:
-                    a = (uint)regs[op.R0]; v = (uint)regs[op.R1];
-                    SetFlags(FlagOp.Sub, 4, a, v, (uint)(a - v)); break;
-                case OpKind.CmpRI64:
-                    a = regs[op.R0]; v = op.Imm;
-                    SetFlags(FlagOp.Sub, 8, a, v, a - v); break;
-                case OpKind.CmpRI32:
-                    a = (uint)regs[op.R0]; v = (uint)op.Imm;
-                    SetFlags(FlagOp.Sub, 4, a, v, (uint)(a - v)); break;
-                case OpKind.CmpRM64:
-                    if (!Read64(PlainEA(ref op), out v)) return i;
-                    a = regs[op.R0];
-                    SetFlags(FlagOp.Sub, 8, a, v, a - v); break;
-                case OpKind.CmpRM32:
-                    if (!Read32(PlainEA(ref op), out v)) return i;
-                    a = (uint)regs[op.R0];
-                    SetFlags(FlagOp.Sub, 4, a, v, (uint)(a - v)); break;
-                case OpKind.XorRR32:
-                    a = (uint)(regs[op.R0] ^ regs[op.R1]);
-                    regs[op.R0] = a; SetFlags(FlagOp.Logic, 4, 0, 0, a); break;
-                case OpKind.AndRI32:
-                    a = (uint)(regs[op.R0] & op.Imm);
-                    regs[op.R0] = a; SetFlags(FlagOp.Logic, 4, 0, 0, a); break;
-                case OpKind.TestRR64:
-                    SetFlags(FlagOp.Logic, 8, 0, 0, regs[op.R0] & regs[op.R1]); break;
-                case OpKind.TestRR32:
-                    SetFlags(FlagOp.Logic, 4, 0, 0, (uint)(regs[op.R0] & regs[op.R1])); break;
-                case OpKind.Jcc:
-                    if (Condition(op.Cond)) _rip = op.Imm;
-                    break;
-                case OpKind.Jmp: _rip = op.Imm; break;
-                case OpKind.Call:
-                    a = regs[4] - 8;
-                    if (!Write64(a, op.NextIp)) return i;
-                    regs[4] = a; _rip = op.Imm; break;
-                case OpKind.Ret:
-                    a = regs[4];
-                    if (!Read64(a, out v)) return i;
-                    regs[4] = a + 8 + op.Imm; _rip = v; break;
-                case OpKind.PushR64:
-                    a = regs[4] - 8;
-                    if (!Write64(a, regs[op.R0])) return i;
-                    regs[4] = a; break;
-                case OpKind.PopR64:
-                    a = regs[4];
-                    if (!Read64(a, out v)) return i;
-                    regs[4] = a + 8; regs[op.R0] = v; break;
-                case OpKind.Nop: break;
-                default:
-                    if (!ExecuteOp(ref op)) return i;
-                    break;
-            }
-        }
-        return n;
-    }
 
     /// <summary>The rest of the dispatch table: one handler per family (see Ops/). False = trap recorded.</summary>
     private bool ExecuteOp(ref Op op) => op.Kind switch
@@ -329,7 +345,7 @@ public sealed unsafe partial class Cpu
         _ => ExecuteSpecialisedGeneric(ref op),
     };
 
-    /// <summary>Specialised kinds reached outside RunBlock's fast switch (never in practice): run them generically.</summary>
+    /// <summary>Specialised kinds reached outside Execute's fast switch (never in practice): run them generically.</summary>
     private bool ExecuteSpecialisedGeneric(ref Op op) =>
         throw new InvalidOperationException($"no handler for {op.Kind}");
 

@@ -2,7 +2,7 @@ namespace Lab.Machine.Cpu;
 
 /// <summary>
 /// Interpreter handler kinds: one per instruction family and operand form, plus specialised forms for
-/// the hottest instructions. The dispatch table (<see cref="Cpu.RunBlock"/>) switches on this.
+/// the hottest instructions. The dispatch switch in <c>Cpu.Execute</c> switches on this.
 /// </summary>
 internal enum OpKind : ushort
 {
@@ -16,6 +16,7 @@ internal enum OpKind : ushort
     MovRR64, MovRR32, MovRM64, MovRM32, MovMR64, MovMR32, MovRI64, MovRI32,
     Mov,                // generic: any size/form
     Movzx, Movsx,       // Size = dst size, Size2 = src size (movsxd is Movsx 8<-4)
+    MovzxRR, MovzxRM, MovsxRR, MovsxRM,   // 32/64-bit destinations
     Lea,
     Xchg, Bswap,
     Cbw,                // cbw/cwde/cdqe (Size = dst size)
@@ -27,6 +28,9 @@ internal enum OpKind : ushort
     Alu,                // Cond = AluOp; generic form
     AddRR64, AddRI64, SubRI64, CmpRR64, CmpRR32, CmpRI64, CmpRI32, CmpRM32, CmpRM64,
     AddRR32, AddRI32, SubRR64, SubRR32, XorRR32, AndRI32, TestRR64, TestRR32, AddRM64,
+    AluRR64, AluRR32, AluRI64, AluRI32, AluRM64, AluRM32,     // any AluOp, register destination
+    IncDecR64, IncDecR32,                                       // Cond 0 inc, 1 dec
+    ShiftRI64, ShiftRI32,                                       // shl/shr/sar by a non-zero immediate
     Inc, Dec, Neg, Not,
     Cmpxchg, Xadd,
 

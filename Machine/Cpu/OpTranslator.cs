@@ -95,6 +95,11 @@ internal static class OpTranslator
                 TwoOperands(in ins, ref op);
                 op.Size2 = (byte)SourceSize(in ins, 1);
                 op.Kind = m == Mnemonic.Movzx ? OpKind.Movzx : OpKind.Movsx;
+                if (op.Size >= 4 && op.Seg == 0 && (op.Flags & OpFlags.Addr32) == 0)
+                {
+                    if (op.Form == Form.RR) op.Kind = m == Mnemonic.Movzx ? OpKind.MovzxRR : OpKind.MovsxRR;
+                    else if (op.Form == Form.RM) op.Kind = m == Mnemonic.Movzx ? OpKind.MovzxRM : OpKind.MovsxRM;
+                }
                 return true;
             case Mnemonic.Lea:
                 TwoOperands(in ins, ref op);
@@ -145,8 +150,15 @@ internal static class OpTranslator
             case Mnemonic.Xor: return Alu(in ins, ref op, AluOp.Xor);
             case Mnemonic.Cmp: return Alu(in ins, ref op, AluOp.Cmp);
             case Mnemonic.Test: return Alu(in ins, ref op, AluOp.Test);
-            case Mnemonic.Inc: OneOperand(in ins, ref op); op.Kind = OpKind.Inc; return true;
-            case Mnemonic.Dec: OneOperand(in ins, ref op); op.Kind = OpKind.Dec; return true;
+            case Mnemonic.Inc: case Mnemonic.Dec:
+                OneOperand(in ins, ref op);
+                op.Kind = m == Mnemonic.Inc ? OpKind.Inc : OpKind.Dec;
+                if (op.Form == Form.R && op.Size >= 4)
+                {
+                    op.Kind = op.Size == 8 ? OpKind.IncDecR64 : OpKind.IncDecR32;
+                    op.Cond = (byte)(m == Mnemonic.Inc ? 0 : 1);
+                }
+                return true;
             case Mnemonic.Neg: OneOperand(in ins, ref op); op.Kind = OpKind.Neg; return true;
             case Mnemonic.Not: OneOperand(in ins, ref op); op.Kind = OpKind.Not; return true;
             case Mnemonic.Cmpxchg: TwoOperands(in ins, ref op); op.Kind = OpKind.Cmpxchg; return true;
@@ -277,6 +289,12 @@ internal static class OpTranslator
                 (AluOp.And, Form.RI, 4) => OpKind.AndRI32,
                 (AluOp.Test, Form.RR, 8) => OpKind.TestRR64,
                 (AluOp.Test, Form.RR, 4) => OpKind.TestRR32,
+                (_, Form.RR, 8) => OpKind.AluRR64,
+                (_, Form.RR, 4) => OpKind.AluRR32,
+                (_, Form.RI, 8) => OpKind.AluRI64,
+                (_, Form.RI, 4) => OpKind.AluRI32,
+                (_, Form.RM, 8) => OpKind.AluRM64,
+                (_, Form.RM, 4) => OpKind.AluRM32,
                 _ => OpKind.Alu,
             };
         }
@@ -292,6 +310,12 @@ internal static class OpTranslator
         {
             op.Flags |= OpFlags.HasImm;
             op.Imm = ins.GetImmediate(1);
+            ulong count = op.Imm & (op.Size == 8 ? 63UL : 31UL);
+            if (op.Form == Form.R && op.Size >= 4 && count != 0 && sub is ShiftOp.Shl or ShiftOp.Sal or ShiftOp.Shr or ShiftOp.Sar)
+            {
+                op.Kind = op.Size == 8 ? OpKind.ShiftRI64 : OpKind.ShiftRI32;
+                op.Imm = count;
+            }
         }
         return true;
     }
