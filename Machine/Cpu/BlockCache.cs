@@ -23,6 +23,9 @@ internal sealed class Block
     public string[]? Texts;
     // Chained successors (same virtual page only, so the same translation holds).
     public Block? LinkA, LinkB;
+    /// <summary>For blocks ending in an indirect jmp/call: several cached targets (switch dispatch).</summary>
+    public Block?[]? IndirectLinks;
+    public int NextIndirectSlot;
 }
 
 /// <summary>Decoded-block cache keyed by (virtual, physical) start address, invalidated per physical page.</summary>
@@ -119,6 +122,8 @@ public sealed unsafe partial class Cpu : ICodeWriteObserver
             Texts = _scratchTexts.Count > 0 ? _scratchTexts.ToArray() : null,
             SecondPage = crossed ? secondPa : ulong.MaxValue,
         };
+        if (count > 0 && _scratchOps[count - 1].Kind is OpKind.JmpIndirect or OpKind.CallIndirect)
+            block.IndirectLinks = new Block?[8];
         _blocks[(rip, pa)] = block;
         RegisterCodePage(pa >> 12, block);
         if (crossed) RegisterCodePage(secondPa, block);

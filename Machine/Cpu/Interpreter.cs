@@ -38,7 +38,17 @@ public sealed unsafe partial class Cpu
 
             // Chained successor (same virtual page as the previous block, so the same translation).
             Block? b = null;
-            if (prev != null)
+            if (prev != null && prev.IndirectLinks != null)
+            {
+                // A block ending in an indirect jump/call (a switch dispatch) keeps a few targets.
+                Block?[] links = prev.IndirectLinks;
+                for (int k = 0; k < links.Length; k++)
+                {
+                    Block? l = links[k];
+                    if (l != null && l.Va == rip && l.Valid) { b = l; break; }
+                }
+            }
+            else if (prev != null)
             {
                 Block? l = prev.LinkA;
                 if (l != null && l.Va == rip && l.Valid) b = l;
@@ -59,7 +69,12 @@ public sealed unsafe partial class Cpu
                 }
                 if (prev != null && prev.Valid && ((prev.Va ^ rip) >> 12) == 0)
                 {
-                    if (prev.LinkA == null || !prev.LinkA.Valid) prev.LinkA = b;
+                    if (prev.IndirectLinks != null)
+                    {
+                        prev.IndirectLinks[prev.NextIndirectSlot] = b;
+                        prev.NextIndirectSlot = (prev.NextIndirectSlot + 1) % prev.IndirectLinks.Length;
+                    }
+                    else if (prev.LinkA == null || !prev.LinkA.Valid) prev.LinkA = b;
                     else prev.LinkB = b;
                 }
             }
@@ -92,7 +107,16 @@ public sealed unsafe partial class Cpu
                         case OpKind.MovMR32:
                             if (!Write32(PlainEA(ref op), regs[op.R1])) goto Stopped;
                             break;
-                        case OpKind.Lea:
+                        case OpKind.MovMI:
+                        if (!Write(PlainEA(ref op), op.Size, op.Imm)) goto Stopped;
+                        break;
+                    case OpKind.MovMR:
+                        if (!Write(PlainEA(ref op), op.Size, GetReg(op.R1, op.Size))) goto Stopped;
+                        break;
+                    case OpKind.MovRM:
+                        if (!Read(PlainEA(ref op), op.Size, out v)) goto Stopped;
+                        SetReg(op.R0, op.Size, v); break;
+                    case OpKind.Lea:
                             a = (ulong)op.Disp + regs[op.Base] + (regs[op.Index] << op.Scale);
                             if ((op.Flags & OpFlags.Addr32) != 0) a = (uint)a;
                             SetReg(op.R0, op.Size, a);

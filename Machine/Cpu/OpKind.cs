@@ -15,6 +15,7 @@ internal enum OpKind : ushort
     // --- data movement (DataMove.cs) ----------------------------------------------------------
     MovRR64, MovRR32, MovRM64, MovRM32, MovMR64, MovMR32, MovRI64, MovRI32,
     Mov,                // generic: any size/form
+    MovMI, MovMR, MovRM,   // plain memory forms of any size (RM of 1/2 bytes merges into the register)
     Movzx, Movsx,       // Size = dst size, Size2 = src size (movsxd is Movsx 8<-4)
     MovzxRR, MovzxRM, MovsxRR, MovsxRM,   // 32/64-bit destinations
     Lea,

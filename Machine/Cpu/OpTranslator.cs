@@ -88,6 +88,9 @@ internal static class OpTranslator
                     (Form.MR, 4) when plain => OpKind.MovMR32,
                     (Form.RI, 8) => OpKind.MovRI64,
                     (Form.RI, 4) => OpKind.MovRI32,
+                    (Form.MI, _) when plain => OpKind.MovMI,
+                    (Form.MR, _) when plain => OpKind.MovMR,
+                    (Form.RM, _) when plain => OpKind.MovRM,
                     _ => OpKind.Mov,
                 };
                 return true;
