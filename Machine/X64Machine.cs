@@ -55,7 +55,11 @@ public sealed class X64Machine : IDisposable
     }
 
     /// <summary>Asks <see cref="Run"/> to return at the next instruction boundary. Safe from any thread.</summary>
-    public void Stop() => _stopRequested = true;
+    public void Stop()
+    {
+        _stopRequested = true;
+        Cpu.StopRequested = true;
+    }
 
     /// <summary>Restarts the timer so that it next fires <see cref="TimerInterval"/> units from now.</summary>
     public void ResetTimer()
@@ -81,6 +85,7 @@ public sealed class X64Machine : IDisposable
     public RunResult Run(ulong budget)
     {
         _stopRequested = false;
+        Cpu.StopRequested = false;
         ulong start = Clock;
         ulong end = start + budget < start ? ulong.MaxValue : start + budget;
         while (true)

@@ -23,6 +23,10 @@ internal sealed class Block
     public string[]? Texts;
     // Chained successors (same virtual page only, so the same translation holds).
     public Block? LinkA, LinkB;
+    /// <summary>1 when the block ends with a call, 2 with a ret (for the return-address predictor).</summary>
+    public byte EndKind;
+    /// <summary>For call-ending blocks: the block at the return address (same page only).</summary>
+    public Block? ReturnBlock;
     /// <summary>For blocks ending in an indirect jmp/call: several cached targets (switch dispatch).</summary>
     public Block?[]? IndirectLinks;
     public int NextIndirectSlot;
@@ -122,8 +126,12 @@ public sealed unsafe partial class Cpu : ICodeWriteObserver
             Texts = _scratchTexts.Count > 0 ? _scratchTexts.ToArray() : null,
             SecondPage = crossed ? secondPa : ulong.MaxValue,
         };
-        if (count > 0 && _scratchOps[count - 1].Kind is OpKind.JmpIndirect or OpKind.CallIndirect)
-            block.IndirectLinks = new Block?[8];
+        if (count > 0)
+        {
+            OpKind last = _scratchOps[count - 1].Kind;
+            if (last is OpKind.JmpIndirect or OpKind.CallIndirect) block.IndirectLinks = new Block?[8];
+            block.EndKind = last is OpKind.Call or OpKind.CallIndirect ? (byte)1 : last == OpKind.Ret ? (byte)2 : (byte)0;
+        }
         _blocks[(rip, pa)] = block;
         RegisterCodePage(pa >> 12, block);
         if (crossed) RegisterCodePage(secondPa, block);

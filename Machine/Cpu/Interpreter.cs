@@ -15,6 +15,12 @@ public sealed unsafe partial class Cpu
     /// <summary>Set by a handler whose trap retires the instruction (syscall, int n, int3, hlt).</summary>
     private bool _trapRetires;
 
+    private const int ReturnStackSize = 32;
+    private readonly Block?[] _returnStack = new Block?[ReturnStackSize];
+
+    /// <summary>Set from any thread to make <see cref="Execute"/> return at the next block boundary.</summary>
+    internal volatile bool StopRequested;
+
     /// <summary>Exact number of retired instructions.</summary>
     public ulong InstructionsRetired { get => _retired; internal set => _retired = value; }
 
@@ -30,15 +36,28 @@ public sealed unsafe partial class Cpu
     {
         ulong budget = limit;
         Block? prev = null;
+        // Return-address predictor: call blocks pushed on call, popped on ret. Reset per call of
+        // Execute, so every entry was executed under the current address space.
+        Block?[] rsb = _returnStack;
+        int rsbTop = 0;
+        Block? returnFrom = null;   // the call block whose return we are resolving
         ulong* regs = _regs;
         while (true)
         {
-            if (budget == 0) { trap = default; return false; }
+            if (budget == 0 || StopRequested) { trap = default; return false; }
             ulong rip = _rip;
 
             // Chained successor (same virtual page as the previous block, so the same translation).
             Block? b = null;
-            if (prev != null && prev.IndirectLinks != null)
+            Block? caller = returnFrom;   // only meaningful for the block right after a ret
+            returnFrom = null;
+            if (caller != null)
+            {
+                Block? r = caller.ReturnBlock;
+                if (r != null && r.Va == rip && r.Valid) b = r;
+            }
+            if (b != null) { }
+            else if (prev != null && prev.IndirectLinks != null)
             {
                 // A block ending in an indirect jump/call (a switch dispatch) keeps a few targets.
                 Block?[] links = prev.IndirectLinks;
@@ -67,7 +86,11 @@ public sealed unsafe partial class Cpu
                     trap = FinishTrap(rip, retires: false);
                     return true;
                 }
-                if (prev != null && prev.Valid && ((prev.Va ^ rip) >> 12) == 0)
+                if (caller != null)
+                {
+                    if (((caller.Va ^ rip) >> 12) == 0 && caller.Valid) caller.ReturnBlock = b;
+                }
+                else if (prev != null && prev.Valid && ((prev.Va ^ rip) >> 12) == 0)
                 {
                     if (prev.IndirectLinks != null)
                     {
@@ -230,6 +253,20 @@ public sealed unsafe partial class Cpu
             _retired += (ulong)n;
             budget -= (ulong)n;
             prev = b;
+            if (b.EndKind != 0 && n == b.Count)
+            {
+                if (b.EndKind == 1)
+                {
+                    rsb[rsbTop & (ReturnStackSize - 1)] = b;
+                    rsbTop++;
+                }
+                else if (rsbTop > 0)
+                {
+                    rsbTop--;
+                    Block? top = rsb[rsbTop & (ReturnStackSize - 1)];
+                    returnFrom = top != null && top.EndIp == _rip ? top : null;
+                }
+            }
             continue;
 
         Stopped:
