@@ -10,8 +10,6 @@ namespace Lab.Machine.Cpu;
 /// </summary>
 internal static class OpTranslator
 {
-    private static readonly GasFormatter Formatter = new();
-
     /// <summary>Kinds after which a block must end (they change rip or trap).</summary>
     public static bool EndsBlock(OpKind k) => k switch
     {
@@ -34,8 +32,10 @@ internal static class OpTranslator
         if (ins.HasRepnePrefix) op.Flags |= OpFlags.Repne;
         if (!TranslateKnown(in ins, ref op))
         {
+            // A formatter per unsupported instruction: formatters hold state, and many machines
+            // decode concurrently in one process (no shared mutable statics).
             var output = new StringOutput();
-            Formatter.Format(in ins, output);
+            new GasFormatter().Format(in ins, output);
             string text = ins.IsInvalid ? "invalid instruction encoding" : output.ToStringAndReset();
             op.Kind = OpKind.Invalid;
             op.Imm = (ulong)texts.Count;

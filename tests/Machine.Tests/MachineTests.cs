@@ -142,6 +142,24 @@ public class MachineTests
     }
 
     [Fact]
+    public void ManyMachinesRunConcurrentlyWithoutSharingState()
+    {
+        using var reference = new CpuFixture();
+        LoadHashProgram(reference);
+        RunFor(reference, 300_000);
+        var expected = Capture(reference);
+        var results = new ulong[4][];
+        Parallel.For(0, 4, i =>
+        {
+            using var f = new CpuFixture();
+            LoadHashProgram(f);
+            RunFor(f, 300_000);
+            results[i] = Capture(f).Regs;
+        });
+        foreach (var r in results) Assert.Equal(expected.Regs, r);
+    }
+
+    [Fact]
     public void RestoredSnapshotContinuesExactlyAsTheOriginal()
     {
         using var f = new CpuFixture();
