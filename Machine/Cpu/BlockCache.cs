@@ -116,6 +116,12 @@ public sealed unsafe partial class Cpu : ICodeWriteObserver
             if (crossed || OpTranslator.EndsBlock(op.Kind)) break;
         }
 
+        if (count == 0)
+        {
+            // Cannot happen for a fetchable page (an instruction is at most 15 bytes); never loop on an empty block.
+            throw new InvalidOperationException($"empty block decoded at 0x{rip:x}");
+        }
+
         var block = new Block
         {
             Va = rip,

@@ -209,6 +209,18 @@ public sealed unsafe partial class Cpu : IDisposable
                 case 9: case 13: return (r & FlagMath.SignBit(_fsize)) == 0;
             }
         }
+        else if (_fop != FlagOp.Explicit)
+        {
+            // Every lazy op keeps its result truncated to the operand size, so ZF and SF come
+            // straight from it (the dec/jnz loop case).
+            switch (cc)
+            {
+                case 4: return _fr == 0;
+                case 5: return _fr != 0;
+                case 8: return (_fr & FlagMath.SignBit(_fsize)) != 0;
+                case 9: return (_fr & FlagMath.SignBit(_fsize)) == 0;
+            }
+        }
         return FlagMath.Evaluate(cc, StatusFlags());
     }
 
