@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Threading.Channels;
+
+namespace Lab.TuiClient.Terminal;
+
+/// <summary>An input event from the terminal: a key, or a new size.</summary>
+public abstract record TerminalEvent;
+public sealed record KeyPressed(KeyEvent Key) : TerminalEvent;
+public sealed record Resized(int Width, int Height) : TerminalEvent;
+
+/// <summary>
+/// The real terminal: raw mode (stty), the alternate screen, a hidden cursor, raw key bytes read from
+/// stdin and parsed by <see cref="KeyParser"/>, resizes from SIGWINCH (and polling as a fallback).
+/// Everything is restored on <see cref="Dispose"/>, including after Ctrl+C or an exception.
+/// This class is the only place that touches the console; panes draw into a <see cref="ScreenBuffer"/>.
+/// </summary>
+public sealed class TerminalHost : IDisposable
+{
+    private readonly Channel<TerminalEvent> _events = Channel.CreateUnbounded<TerminalEvent>();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Stream _stdout = Console.OpenStandardOutput();
+    private readonly Stream _stdin = Console.OpenStandardInput();
+    private readonly AnsiRenderer _renderer = new();
+    private PosixSignalRegistration? _winch;
+    private string? _savedStty;
+    private int _width, _height;
+    private bool _disposed;
+
+    public int Width => _width;
+    public int Height => _height;
+    public ChannelReader<TerminalEvent> Events => _events.Reader;
+    public ColorMode Colors { get => _renderer.Colors; set => _renderer.Colors = value; }
+
+    public TerminalHost()
+    {
+        (_width, _height) = CurrentSize();
+        _savedStty = RunStty("-g")?.Trim();
+        RunStty("raw -echo");
+        Write("\e[?1049h\e[?25l\e[2J");   // alternate screen, hide cursor, clear
+        _winch = PosixSignalRegistration.Create(PosixSignal.SIGWINCH, ctx => { ctx.Cancel = true; CheckResize(); });
+        _ = Task.Run(ReadInputAsync);
+        _ = Task.Run(PollSizeAsync);
+    }
+
+    /// <summary>Draws a frame: only the cells that changed since the last one are written.</summary>
+    public void Present(ScreenBuffer frame)
+    {
+        string s = _renderer.Render(frame);
+        if (s.Length > 0) Write(s);
+    }
+
+    /// <summary>Forces the next frame to redraw everything (after a resize).</summary>
+    public void Invalidate() => _renderer.Invalidate();
+
+    private void Write(string s)
+    {
+        byte[] bytes = System.Text.Encoding.UTF8.GetBytes(s);
+        lock (_stdout)
+        {
+            _stdout.Write(bytes);
+            _stdout.Flush();
+        }
+    }
+
+    private async Task ReadInputAsync()
+    {
+        var parser = new KeyParser();
+        var buf = new byte[256];
+        var token = _stop.Token;
+        while (!token.IsCancellationRequested)
+        {
+            int n;
+            try
+            {
+                var read = _stdin.ReadAsync(buf, token).AsTask();
+                // A lone ESC is only the Escape key if nothing follows quickly.
+                var first = await Task.WhenAny(read, Task.Delay(50, token)).ConfigureAwait(false);
+                if (first != read)
+                {
+                    foreach (var k in parser.Flush()) _events.Writer.TryWrite(new KeyPressed(k));
+                    n = await read.ConfigureAwait(false);
+                }
+                else n = read.Result;
+            }
+            catch (OperationCanceledException) { break; }
+            catch (IOException) { break; }
+            if (n <= 0) break;
+            foreach (var k in parser.Feed(buf.AsSpan(0, n))) _events.Writer.TryWrite(new KeyPressed(k));
+        }
+        _events.Writer.TryComplete();
+    }
+
+    private async Task PollSizeAsync()
+    {
+        // SIGWINCH covers real terminals; polling once a second also catches a multiplexer that
+        // resized us while the signal was not delivered.
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                await Task.Delay(1000, _stop.Token).ConfigureAwait(false);
+                CheckResize();
+            }
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    private void CheckResize()
+    {
+        var (w, h) = CurrentSize();
+        if (w == _width && h == _height) return;
+        _width = w;
+        _height = h;
+        _renderer.Invalidate();
+        _events.Writer.TryWrite(new Resized(w, h));
+    }
+
+    private static (int Width, int Height) CurrentSize()
+    {
+        string? size = RunStty("size");
+        if (size != null)
+        {
+            var parts = size.Trim().Split(' ');
+            if (parts.Length == 2 && int.TryParse(parts[0], out int rows) && int.TryParse(parts[1], out int cols) && rows > 0 && cols > 0)
+                return (cols, rows);
+        }
+        try { return (Math.Max(1, Console.WindowWidth), Math.Max(1, Console.WindowHeight)); }
+        catch (IOException) { return (80, 25); }
+    }
+
+    /// <summary>Runs stty on the controlling terminal; null if that is not possible (no tty).</summary>
+    private static string? RunStty(string args)
+    {
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return null;
+        try
+        {
+            var psi = new ProcessStartInfo("/bin/sh", ["-c", $"stty {args} < /dev/tty"])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            using var p = Process.Start(psi)!;
+            string output = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            return p.ExitCode == 0 ? output : null;
+        }
+        catch (System.ComponentModel.Win32Exception) { return null; }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _stop.Cancel();
+        _winch?.Dispose();
+        Write("\e[0m\e[?25h\e[?1049l");   // reset colours, show cursor, leave the alternate screen
+        if (_savedStty != null) RunStty(_savedStty);
+        else RunStty("sane");
+    }
+}
