@@ -1,1 +1,41 @@
-﻿Console.WriteLine("Hello, World!");
+using Lab.Bench;
+
+// Benchmark runner: `dotnet run -c Release --project bench -- <command> [options]`.
+// Each command is a separate class; add new ones to the table below.
+var commands = new Dictionary<string, (string Summary, Func<string[], int> Run)>
+{
+    ["emulator"] = ("guest MIPS of the Machine vs native and qemu-user on a C workload", EmulatorBenchmark.Run),
+};
+string[] planned = ["processes", "fanout"];
+
+if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+{
+    PrintUsage(Console.Out);
+    return args.Length == 0 ? 2 : 0;
+}
+if (commands.TryGetValue(args[0], out var command))
+{
+    try
+    {
+        return command.Run(args[1..]);
+    }
+    catch (BenchmarkException e)
+    {
+        Console.Error.WriteLine($"bench {args[0]}: {e.Message}");
+        return 1;
+    }
+}
+Console.Error.WriteLine(planned.Contains(args[0])
+    ? $"bench: command '{args[0]}' is not yet implemented"
+    : $"bench: unknown command '{args[0]}'");
+PrintUsage(Console.Error);
+return 2;
+
+void PrintUsage(TextWriter w)
+{
+    w.WriteLine("usage: bench <command> [options]   (dotnet run -c Release --project bench -- <command>)");
+    w.WriteLine("commands:");
+    foreach (var (name, c) in commands) w.WriteLine($"  {name,-10} {c.Summary}");
+    foreach (var name in planned) w.WriteLine($"  {name,-10} (not yet implemented)");
+    w.WriteLine("run 'bench <command> --help' for a command's options");
+}

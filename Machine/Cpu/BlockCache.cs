@@ -100,7 +100,13 @@ public sealed unsafe partial class Cpu : ICodeWriteObserver
             _decoder.Decode(out Instruction instr);
             if (instr.IsInvalid && _decoder.LastError == DecoderError.NoMoreBytes)
             {
-                if (count > 0 || secondPa != ulong.MaxValue) break;   // let the straddling instruction start its own block
+                if (count > 0 || secondPa != ulong.MaxValue)
+                {
+                    // Let the straddling instruction start its own block: the block falls through to it,
+                    // not to where the failed decode left the decoder.
+                    _decoder.IP = ip;
+                    break;
+                }
                 ulong nextPage = (rip & ~0xFFFUL) + 0x1000;
                 if (!TranslateFetch(nextPage, out ulong nextPa)) return null;   // #PF on the second page
                 new ReadOnlySpan<byte>(_memory.Base + nextPa, 15).CopyTo(buf.AsSpan(inPage));

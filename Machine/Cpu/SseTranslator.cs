@@ -136,7 +136,8 @@ internal static class SseTranslator
             case Mnemonic.Pmovmskb: return Mask(in ins, ref op, 0);
             case Mnemonic.Movmskps: return Mask(in ins, ref op, 1);
             case Mnemonic.Movmskpd: return Mask(in ins, ref op, 2);
-            case Mnemonic.Pextrw when ins.Code == Code.Pextrw_r32_xmm_imm8:
+            // The r64 form (REX.W) is the same instruction: the word is zero-extended into the whole register.
+            case Mnemonic.Pextrw when ins.Code is Code.Pextrw_r32_xmm_imm8 or Code.Pextrw_r64_xmm_imm8:
                 op.Kind = OpKind.Pextrw;
                 op.R0 = OpTranslator.Gpr(ins.Op0Register);
                 op.R1 = OpTranslator.Gpr(ins.Op1Register);

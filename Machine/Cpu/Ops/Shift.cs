@@ -44,10 +44,11 @@ public sealed unsafe partial class Cpu
         return true;
     }
 
-    /// <summary>A masked count of 0 changes nothing, except that a 32-bit register destination is still zero-extended.</summary>
+    /// <summary>A masked count of 0 changes nothing, except that a 32-bit register destination is still
+    /// zero-extended (Form.R for shifts and rotates, Form.RR for shld/shrd).</summary>
     private bool ZeroCountShift(ref Op op)
     {
-        if (op.Form == Form.R && op.Size == 4) _regs[op.R0] = (uint)_regs[op.R0];
+        if (op.Form is Form.R or Form.RR && op.Size == 4) _regs[op.R0] = (uint)_regs[op.R0];
         return true;
     }
 

@@ -1,0 +1,201 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Lab.TestSupport;
+
+namespace Lab.Bench;
+
+/// <summary>
+/// `bench emulator`: builds the freestanding C workload (workloads/bench.c: sieve, fib, bytecode
+/// interpreter, memcpy, hash), then runs it natively, under qemu-x86_64 and in our Machine
+/// (<see cref="BareElfProcess"/>), interleaved over several rounds, checking that all three print the
+/// same output. The instruction count is the exact number our Machine retires; the program is
+/// deterministic, so the same count applies natively and under qemu. MIPS = count / median wall time.
+/// Native and qemu times are whole process runs (start-up included, reported separately); ours is
+/// the guest run only (loading excluded), after a warm-up so .NET tiering has settled.
+/// </summary>
+public static class EmulatorBenchmark
+{
+    private sealed record Options(int Rounds, double TargetSeconds, ulong? Scale, bool AllowInstall);
+
+    private static readonly string[] GccFlags = ["-O2", "-mgeneral-regs-only"];
+
+    private enum Engine { Native, Qemu, Ours }
+
+    public static int Run(string[] args)
+    {
+        var o = ParseOptions(args);
+        if (o is null) return 0;
+        var inv = CultureInfo.InvariantCulture;
+        CultureInfo.CurrentCulture = inv;
+
+        Console.WriteLine($"== emulator benchmark: {Environment.ProcessorCount} CPUs, .NET {Environment.Version}, {RuntimeInfo()}");
+
+        // 1. Build the workload.
+        string source = Path.Combine(AppContext.BaseDirectory, "workloads", "bench.c");
+        if (!File.Exists(source)) throw new BenchmarkException($"workload source not found: {source}");
+        string elf = FreestandingGcc.Build([source], GccFlags, "bench.elf");
+        Console.WriteLine($"workload: {source}\n  gcc {string.Join(' ', FreestandingGcc.BaseFlags.Concat(GccFlags))} ... -lgcc -> {elf}");
+
+        // 2. qemu-user.
+        string qemu = Qemu.FindOrInstall(o.AllowInstall);
+        Console.WriteLine($"qemu: {qemu} ({Qemu.Version(qemu)})");
+
+        // 3. Warm up our interpreter: .NET promotes hot methods after about 30 calls (plus a
+        //    background compile), so do at least 40 short runs and 1.5 s. Then size the workload:
+        //    a probe gives a first guess, one run at that size refines it.
+        var warm = Stopwatch.StartNew();
+        var warmMips = new List<double>();
+        while (warmMips.Count < 40 || warm.Elapsed.TotalSeconds < 1.5)
+        {
+            var (r, t) = RunOurs(elf, 1);
+            warmMips.Add(r.InstructionsRetired / t.TotalSeconds / 1e6);
+        }
+        Console.WriteLine($"warm-up: {warmMips.Count} runs at scale 1 in {warm.Elapsed.TotalSeconds:F2} s; "
+            + $"MIPS first {warmMips[0]:F0}, median of the last 10 {Stats.Median(warmMips.TakeLast(10)):F0}");
+
+        ulong scale;
+        if (o.Scale is ulong fixedScale) scale = fixedScale;
+        else
+        {
+            const ulong probeScale = 6;
+            var (_, probe) = RunOurs(elf, probeScale);
+            ulong guess = ScaleFor(o.TargetSeconds, probeScale, probe);
+            var (_, check) = RunOurs(elf, guess);
+            scale = ScaleFor(o.TargetSeconds, guess, check);
+            Console.WriteLine($"calibration: scale {probeScale} took {probe.TotalSeconds:F3} s, scale {guess} took {check.TotalSeconds:F3} s; "
+                + $"using scale {scale} for ~{o.TargetSeconds:F1} s in our Machine");
+        }
+        string[] workloadArgs = [scale.ToString(CultureInfo.InvariantCulture)];
+
+        // 4. Start-up cost of a process (scale 0: load, print, exit), for reference.
+        double nativeStartup = Stats.Median(Enumerable.Range(0, 5).Select(_ => RunProcess(elf, ["0"]).WallTime.TotalSeconds));
+        double qemuStartup = Stats.Median(Enumerable.Range(0, 5).Select(_ => RunProcess(qemu, [elf, "0"]).WallTime.TotalSeconds));
+        Console.WriteLine($"process start-up (scale 0, median of 5): native {nativeStartup * 1e3:F1} ms, qemu {qemuStartup * 1e3:F1} ms (included in their times below)");
+
+        // 5. Interleaved rounds.
+        byte[]? expected = null;
+        ulong instructions = 0;
+        var times = new Dictionary<Engine, List<double>> { [Engine.Native] = [], [Engine.Qemu] = [], [Engine.Ours] = [] };
+        Engine[] order = [Engine.Native, Engine.Qemu, Engine.Ours];
+        for (int round = 1; round <= o.Rounds; round++)
+        {
+            var roundTimes = new Dictionary<Engine, double>();
+            for (int k = 0; k < order.Length; k++)
+            {
+                var engine = order[(k + round - 1) % order.Length];   // rotate who goes first
+                byte[] stdout;
+                double seconds;
+                switch (engine)
+                {
+                    case Engine.Ours:
+                        var (r, t) = RunOurs(elf, scale);
+                        if (instructions != 0 && r.InstructionsRetired != instructions)
+                            throw new BenchmarkException($"our instruction count changed between runs: {instructions:N0} then {r.InstructionsRetired:N0}");
+                        instructions = r.InstructionsRetired;
+                        stdout = r.Stdout;
+                        seconds = t.TotalSeconds;
+                        break;
+                    default:
+                        var n = engine == Engine.Native ? RunProcess(elf, workloadArgs) : RunProcess(qemu, [elf, .. workloadArgs]);
+                        if (n.ExitCode != 0) throw new BenchmarkException($"{engine} run exited with {n.ExitCode}: {Encoding.UTF8.GetString(n.Stderr)}");
+                        stdout = n.Stdout;
+                        seconds = n.WallTime.TotalSeconds;
+                        break;
+                }
+                expected ??= stdout;
+                if (!stdout.AsSpan().SequenceEqual(expected))
+                    throw new BenchmarkException($"outputs differ: {engine} printed\n{Encoding.UTF8.GetString(stdout)}\nbut an earlier run printed\n{Encoding.UTF8.GetString(expected)}");
+                roundTimes[engine] = seconds;
+                times[engine].Add(seconds);
+            }
+            PrintTable($"round {round}/{o.Rounds} (scale {scale}, {instructions:N0} instructions)", instructions, roundTimes);
+        }
+
+        Console.WriteLine($"output (identical for all three engines):\n  {Encoding.UTF8.GetString(expected!).TrimEnd().Replace("\n", "\n  ")}");
+        var medians = times.ToDictionary(kv => kv.Key, kv => Stats.Median(kv.Value));
+        PrintTable($"median of {o.Rounds} rounds", instructions, medians);
+
+        double Mips(Engine e) => instructions / medians[e] / 1e6;
+        Console.WriteLine($"emulator mips={Mips(Engine.Ours):F1} qemu_mips={Mips(Engine.Qemu):F1} native_mips={Mips(Engine.Native):F1} qemu_over_ours={Mips(Engine.Qemu) / Mips(Engine.Ours):F2}");
+        return 0;
+    }
+
+    private static ulong ScaleFor(double targetSeconds, ulong scale, TimeSpan took) =>
+        (ulong)Math.Clamp(Math.Round(targetSeconds / took.TotalSeconds * scale), 1, 100_000);
+
+    private static void PrintTable(string title, ulong instructions, IReadOnlyDictionary<Engine, double> seconds)
+    {
+        Console.WriteLine();
+        Console.WriteLine(title);
+        Console.WriteLine($"  {"engine",-8} {"wall s",9} {"MIPS",10} {"vs native",10}");
+        foreach (var e in new[] { Engine.Native, Engine.Qemu, Engine.Ours })
+        {
+            if (!seconds.TryGetValue(e, out double s)) continue;
+            string name = e switch { Engine.Native => "native", Engine.Qemu => "qemu", _ => "ours" };
+            Console.WriteLine($"  {name,-8} {s,9:F3} {instructions / s / 1e6,10:F1} {s / seconds[Engine.Native],9:F2}x");
+        }
+    }
+
+    /// <summary>Loads the ELF (untimed), then times only the guest run.</summary>
+    private static (BareElfResult Result, TimeSpan Time) RunOurs(string elf, ulong scale)
+    {
+        var options = new BareElfOptions { InstructionBudget = 200_000_000_000UL };
+        using var process = BareElfProcess.Load(File.ReadAllBytes(elf), ["bench", scale.ToString(CultureInfo.InvariantCulture)], options);
+        var sw = Stopwatch.StartNew();
+        var r = process.Run();
+        sw.Stop();
+        if (r.Outcome != BareElfOutcome.Exited || r.ExitCode != 0)
+            throw new BenchmarkException($"the workload failed in our Machine: {r.Describe()}\n{r.StdoutText}");
+        return (r, sw.Elapsed);
+    }
+
+    private static NativeResult RunProcess(string program, IReadOnlyList<string> args)
+    {
+        var r = NativeProcess.Run(program, args, timeoutMs: 600_000);
+        if (r.ExitCode != 0) throw new BenchmarkException($"{program} {string.Join(' ', args)} exited with {r.ExitCode}: {Encoding.UTF8.GetString(r.Stderr)}");
+        return r;
+    }
+
+    private static string RuntimeInfo()
+    {
+        var flags = new List<string>();
+        foreach (var v in new[] { "DOTNET_TieredPGO", "DOTNET_TieredCompilation", "DOTNET_TC_QuickJitForLoops", "DOTNET_ReadyToRun" })
+            if (Environment.GetEnvironmentVariable(v) is string s) flags.Add($"{v}={s}");
+#if DEBUG
+        flags.Add("DEBUG build: use -c Release");
+#endif
+        return flags.Count == 0 ? "default runtime settings" : string.Join(", ", flags);
+    }
+
+    private static Options? ParseOptions(string[] args)
+    {
+        int rounds = 5;
+        double seconds = 4.0;
+        ulong? scale = null;
+        bool install = true;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new BenchmarkException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--rounds": rounds = int.TryParse(Value(), out int r) && r > 0 ? r : throw new BenchmarkException("--rounds takes a positive integer"); break;
+                case "--seconds": seconds = double.TryParse(Value(), CultureInfo.InvariantCulture, out double s) && s > 0 ? s : throw new BenchmarkException("--seconds takes a positive number"); break;
+                case "--scale": scale = ulong.TryParse(Value(), out ulong sc) && sc > 0 ? sc : throw new BenchmarkException("--scale takes a positive integer"); break;
+                case "--no-install": install = false; break;
+                case "-h" or "--help":
+                    Console.WriteLine("""
+                        usage: bench emulator [--rounds N] [--seconds S] [--scale N] [--no-install]
+                          --rounds N     interleaved rounds of native / qemu / ours (default 5); medians are reported
+                          --seconds S    size the workload so our Machine runs about S seconds (default 4)
+                          --scale N      use this workload scale instead of calibrating
+                          --no-install   fail instead of installing qemu-user with apt-get when qemu-x86_64 is missing
+                        The last line is: emulator mips=<ours> qemu_mips=<qemu-user> native_mips=<native> qemu_over_ours=<ratio>
+                        """);
+                    return null;
+                default: throw new BenchmarkException($"unknown option '{args[i]}' (see --help)");
+            }
+        }
+        return new Options(rounds, seconds, scale, install);
+    }
+}
