@@ -1,0 +1,132 @@
+using Lab.Server.Sessions;
+using Lab.Shared.Wire;
+using Microsoft.AspNetCore.SignalR;
+
+namespace Lab.Server.Hubs;
+
+/// <summary>
+/// One per joined connection: sends that client its frames. It keeps only what the client last
+/// received (never a queue): when woken it diffs the session's latest snapshot against that copy and
+/// sends one frame, at most 30 per second. A client that reads slowly therefore gets coalesced
+/// frames, and memory per client stays bounded; a client whose send is stuck for
+/// <see cref="SendTimeout"/> is disconnected. Other clients never wait for it.
+/// </summary>
+public sealed class ClientSender
+{
+    public static readonly TimeSpan MinInterval = TimeSpan.FromSeconds(1.0 / 30);
+    public static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly IHubContext<LabHub> _hub;
+    private readonly LabSession _session;
+    private readonly string _connectionId;
+    private readonly Action _abort;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ushort[] _screen = new ushort[FrameCodec.ScreenCells];
+    private byte[] _pages = [];
+    private ProcessRow[]? _processes;
+    private SessionSummary? _status;
+    private long _participantsVersion = -1, _followVersion = -1, _eventSeq;
+    private Role? _role;
+    private long _seq;
+    private bool _sentFull;
+
+    public long FramesSent => _seq;
+
+    public ClientSender(IHubContext<LabHub> hub, LabSession session, string connectionId, Action abort)
+    {
+        _hub = hub;
+        _session = session;
+        _connectionId = connectionId;
+        _abort = abort;
+        // A late joiner starts from the latest events, not the whole history.
+        _eventSeq = Math.Max(0, session.LastEventSeq - 50);
+        _ = Task.Run(RunAsync);
+    }
+
+    public void Stop() => _stop.Cancel();
+
+    private async Task RunAsync()
+    {
+        var token = _stop.Token;
+        long seen = -1;
+        var last = DateTime.MinValue;
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                await _session.Changed.WaitAsync(seen, token);
+                var wait = MinInterval - (DateTime.UtcNow - last);
+                if (wait > TimeSpan.Zero) await Task.Delay(wait, token);
+                seen = _session.Changed.Version;
+                var frame = BuildFrame();
+                if (frame == null) continue;
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+                timeout.CancelAfter(SendTimeout);
+                await _hub.Clients.Client(_connectionId).SendCoreAsync("Frame", [frame], timeout.Token);
+                last = DateTime.UtcNow;
+            }
+        }
+        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        {
+            _abort();   // stuck for SendTimeout: drop this client, nobody else is affected
+        }
+        catch (OperationCanceledException) { }
+        catch (Exception) when (!token.IsCancellationRequested)
+        {
+            _abort();
+        }
+    }
+
+    /// <summary>What changed since this client's previous frame; null when nothing did.</summary>
+    private Frame? BuildFrame()
+    {
+        var snap = _session.Latest;
+        bool full = !_sentFull;
+        byte[]? screen = full ? FrameCodec.PackScreenFull(snap.Screen) : FrameCodec.PackScreenDiff(_screen, snap.Screen);
+        if (screen != null) snap.Screen.CopyTo(_screen, 0);
+        byte[]? pages = full || _pages.Length != snap.Pages.Length ? FrameCodec.PackPagesFull(snap.Pages) : FrameCodec.PackPagesDiff(_pages, snap.Pages);
+        if (pages != null) _pages = snap.Pages;
+        ProcessRow[]? processes = full || _processes == null || !_processes.SequenceEqual(snap.Processes) ? snap.Processes : null;
+        if (processes != null) _processes = processes;
+        var status = snap.Status with { Participants = _session.ParticipantCount };
+        SessionSummary? statusPart = full || status != _status ? status : null;
+        if (statusPart != null) _status = status;
+        Participant[]? participants = null;
+        if (full || _session.ParticipantsVersion != _participantsVersion)
+        {
+            _participantsVersion = _session.ParticipantsVersion;
+            participants = _session.Participants();
+        }
+        FollowState? follow = null;
+        if (full || _session.FollowVersion != _followVersion)
+        {
+            _followVersion = _session.FollowVersion;
+            follow = _session.Follow;
+        }
+        LabEvent[] events = _session.EventsSince(_eventSeq);
+        if (events.Length > 0) _eventSeq = events[^1].Seq;
+        Role? role = _session.Lookup(_connectionId)?.Role;
+        Role? rolePart = full || role != _role ? role : null;
+        _role = role;
+
+        if (!full && screen == null && pages == null && processes == null && statusPart == null
+            && participants == null && follow == null && events.Length == 0 && rolePart == null)
+            return null;
+        _sentFull = true;
+        return new Frame
+        {
+            Seq = ++_seq,
+            Full = full,
+            Tick = snap.Tick,
+            ServerTimeMicros = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000,
+            Screen = screen,
+            Pages = pages,
+            Processes = processes,
+            Events = events.Length > 0 ? events : null,
+            Participants = participants,
+            Status = statusPart,
+            Follow = follow,
+            YourRole = rolePart,
+        };
+    }
+}

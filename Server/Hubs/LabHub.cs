@@ -1,0 +1,217 @@
+using Lab.Kernel;
+using Lab.Server.Sessions;
+using Lab.Shared.Wire;
+using Microsoft.AspNetCore.SignalR;
+
+namespace Lab.Server.Hubs;
+
+/// <summary>
+/// The hub at /hubs/lab (documented in docs/PROTOCOL.md). Thin: it checks roles and rates and hands
+/// work to the session (commands go through the session's channel; the machine is never touched here).
+/// Errors reach the caller as HubException text that says why.
+/// </summary>
+public sealed class LabHub : Hub
+{
+    private const int MaxFloodRefusals = 50;
+    private readonly SessionManager _sessions;
+    private readonly ConnectionTracker _connections;
+    private readonly IHubContext<LabHub> _context;
+
+    public LabHub(SessionManager sessions, ConnectionTracker connections, IHubContext<LabHub> context)
+    {
+        _sessions = sessions;
+        _connections = connections;
+        _context = context;
+    }
+
+    private ConnectionState State => _connections.Get(Context.ConnectionId);
+
+    /// <summary>Public and private sessions with their status (private ones do not reveal codes).</summary>
+    public SessionSummary[] ListSessions() =>
+        _sessions.All.Select(s => s.Latest.Status with { Participants = s.ParticipantCount }).OrderBy(s => s.Name).ToArray();
+
+    /// <summary>Creates a session. The caller receives the instructor key (and a join code for a private session).</summary>
+    public CreateSessionResult CreateSession(CreateSessionOptions options)
+    {
+        Limit(State.Creates, "session creations");
+        var settings = new SessionSettings
+        {
+            Name = options.Name,
+            Program = options.Program,
+            Step = options.Step,
+            Profile = options.Profile,
+            Private = options.Private,
+            InstructorKey = SessionSettings.NewSecret(),
+            JoinCode = options.Private ? SessionSettings.NewJoinCode() : null,
+        };
+        var (session, error) = _sessions.Create(settings);
+        if (session == null) throw new HubException(error);
+        return new CreateSessionResult(settings.Name, settings.InstructorKey, settings.JoinCode);
+    }
+
+    /// <summary>
+    /// Joins a session. <paramref name="code"/> is the join code of a private session, or the
+    /// instructor key (which makes the caller an instructor). A wrong code or key gets nothing.
+    /// </summary>
+    public JoinResult Join(string session, string name, string? code)
+    {
+        var state = State;
+        Limit(state.Joins, "joins");
+        var target = _sessions.Find(session ?? "") ?? throw new HubException($"no session named '{session}' on this server");
+        name = (name ?? "").Trim();
+        if (name.Length == 0 || name.Length > 32 || name.Any(char.IsControl))
+            throw new HubException("a name of 1-32 printable characters is required");
+
+        Role role;
+        if (!string.IsNullOrEmpty(code) && code == target.Settings.InstructorKey) role = Role.Instructor;
+        else if (target.Settings.Private && code != target.Settings.JoinCode)
+            throw new HubException(code == null ? "this session is private: a join code is required" : "wrong join code or instructor key");
+        else if (!target.Settings.Private && !string.IsNullOrEmpty(code))
+            throw new HubException("wrong instructor key");
+        else role = Role.Viewer;
+
+        LeaveCurrent(state);
+        var participant = target.Add(Context.ConnectionId, name, role);
+        state.Session = target;
+        var connection = Context;
+        state.Sender = new ClientSender(_context, target, Context.ConnectionId, () => connection.Abort());
+        return new JoinResult(target.Name, role, participant.Id, participant.Name);
+    }
+
+    public void Leave() => LeaveCurrent(State);
+
+    /// <summary>Types a key into the machine (drivers and instructors). Keys are single characters; "Enter" and "Esc" are named.</summary>
+    public void Key(string key)
+    {
+        var (session, who, _) = RequireRole(Role.Driver, "type into the machine");
+        Limit(State.Keys, "keys");
+        char c = key switch
+        {
+            "Enter" => '\n',
+            "Esc" => '\x1b',
+            { Length: 1 } => key[0],
+            _ => throw new HubException($"unknown key '{key}': send one character, 'Enter' or 'Esc'"),
+        };
+        if (!session.Post(new KeyCommand(who, c))) throw new HubException("the session is busy: slow down");
+    }
+
+    /// <summary>
+    /// A session command (see docs/PROTOCOL.md): pause, resume, speed X, reboot [program] [step],
+    /// grant NAME, revoke NAME, follow PANE [PID], unfollow, close. Returns a confirmation text.
+    /// </summary>
+    public string Command(string command)
+    {
+        var words = (command ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (words.Length == 0) throw new HubException("empty command");
+        Limit(State.Commands, "commands");
+        string verb = words[0].ToLowerInvariant();
+        switch (verb)
+        {
+            case "pause":
+                {
+                    var (s, who, _) = RequireRole(Role.Driver, "pause the machine");
+                    Post(s, new PauseCommand(who));
+                    return "paused";
+                }
+            case "resume":
+            case "continue":
+                {
+                    var (s, who, _) = RequireRole(Role.Driver, "resume the machine");
+                    Post(s, new ResumeCommand(who));
+                    return "resumed";
+                }
+            case "speed":
+                {
+                    var (s, who, _) = RequireRole(Role.Driver, "change the speed");
+                    if (words.Length != 2 || SessionSettings.ParseSpeed(words[1]) is not { } tps)
+                        throw new HubException("usage: speed realtime|slow|max|<factor>x (e.g. speed 0.5x)");
+                    Post(s, new SpeedCommand(who, tps));
+                    return $"speed {words[1]}";
+                }
+            case "reboot":
+                {
+                    var (s, who, _) = RequireRole(Role.Driver, "reboot the machine");
+                    string? program = words.Length > 1 ? words[1].ToLowerInvariant() : null;
+                    string? step = words.Length > 2 ? words[2].ToLowerInvariant() : null;
+                    var check = s.Settings with { Program = program ?? s.Settings.Program, Step = step ?? s.Settings.Step };
+                    if (check.Validate() is { } error) throw new HubException(error);
+                    Post(s, new RebootCommand(who, program, step));
+                    return $"rebooting into {check.Program} at step {check.Step}";
+                }
+            case "grant":
+            case "revoke":
+                {
+                    var (s, who, _) = RequireRole(Role.Instructor, $"{verb} driving");
+                    if (words.Length != 2) throw new HubException($"usage: {verb} NAME");
+                    if (s.SetRole(words[1], verb == "grant" ? Role.Driver : Role.Viewer, who) is null)
+                        throw new HubException($"nobody named '{words[1]}' is in this session");
+                    return $"{verb}ed {words[1]}";
+                }
+            case "follow":
+                {
+                    var (s, who, _) = RequireRole(Role.Instructor, "lead follow mode");
+                    if (words.Length < 2) throw new HubException("usage: follow PANE [PID]");
+                    int pid = words.Length > 2 && int.TryParse(words[2], out int p) ? p : 0;
+                    s.SetFollow(new FollowState(true, words[1].ToLowerInvariant(), pid, who));
+                    return "following";
+                }
+            case "unfollow":
+                {
+                    var (s, who, _) = RequireRole(Role.Instructor, "end follow mode");
+                    s.SetFollow(new FollowState(false, "", 0, who));
+                    return "follow mode off";
+                }
+            case "close":
+                {
+                    var (s, _, _) = RequireRole(Role.Instructor, "close the session");
+                    _sessions.Close(s.Name);
+                    return "closed";
+                }
+            default:
+                throw new HubException($"unknown command '{verb}' (try: pause, resume, speed, reboot, grant, revoke, follow, unfollow, close)");
+        }
+    }
+
+    public override Task OnDisconnectedAsync(Exception? exception)
+    {
+        var state = _connections.Remove(Context.ConnectionId);
+        if (state != null) LeaveCurrent(state);
+        return Task.CompletedTask;
+    }
+
+    private void LeaveCurrent(ConnectionState state)
+    {
+        state.Sender?.Stop();
+        state.Sender = null;
+        state.Session?.Remove(Context.ConnectionId);
+        state.Session = null;
+    }
+
+    private static void Post(LabSession session, SessionCommand command)
+    {
+        if (!session.Post(command)) throw new HubException("the session is busy: slow down");
+    }
+
+    /// <summary>The caller's session, name and role, if the role is at least <paramref name="needed"/>; otherwise a refusal that says why.</summary>
+    private (LabSession Session, string Name, Role Role) RequireRole(Role needed, string action)
+    {
+        var session = State.Session ?? throw new HubException("join a session first");
+        var who = session.Lookup(Context.ConnectionId) ?? throw new HubException("join a session first");
+        if (who.Role < needed)
+        {
+            string reason = needed == Role.Instructor
+                ? $"only the instructor may {action}"
+                : $"viewers cannot {action}: ask the instructor to grant you driving";
+            session.Log(EventKind.Action, 0, $"{who.Name} tried to {action} (refused: {who.Role.ToString().ToLowerInvariant()})");
+            throw new HubException(reason);
+        }
+        return (session, who.Name, who.Role);
+    }
+
+    private void Limit(RateLimiter limiter, string what)
+    {
+        if (limiter.TryTake()) return;
+        if (limiter.Refusals > MaxFloodRefusals) Context.Abort();
+        throw new HubException($"too many {what}: slow down");
+    }
+}

@@ -1,0 +1,44 @@
+using Lab.Server.Hubs;
+using Lab.Server.Persistence;
+using Lab.Server.Sessions;
+using Lab.Shared.Protocol;
+
+namespace Lab.Server;
+
+/// <summary>Builds the server application (used by Program and by tests that start a real server on loopback).</summary>
+public static class LabServerHost
+{
+    public const string DefaultUrl = "http://localhost:5080";
+
+    /// <param name="args">Command line: --urls URL, --data DIR, and ASP.NET Core's usual settings.</param>
+    /// <param name="configure">Adjusts options after the command line (tests use it for short intervals).</param>
+    public static WebApplication Create(string[] args, Action<LabServerOptions>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ASPNETCORE_URLS")))
+            builder.WebHost.UseUrls(DefaultUrl);
+
+        var options = new LabServerOptions();
+        builder.Configuration.GetSection("Lab").Bind(options);
+        if (builder.Configuration["data"] is { } dataDir) options.DataDirectory = dataDir;
+        configure?.Invoke(options);
+
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(sp => new SessionStore(options.DataDirectory, sp.GetRequiredService<ILogger<SessionStore>>()));
+        builder.Services.AddSingleton<SessionManager>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<SessionManager>());
+        builder.Services.AddSingleton<ConnectionTracker>();
+        builder.Services.AddSignalR(o =>
+        {
+            o.MaximumReceiveMessageSize = 32 * 1024;   // hub calls are small; anything bigger closes the connection
+            o.EnableDetailedErrors = false;
+            o.MaximumParallelInvocationsPerClient = 1;
+        }).AddLabMessagePackProtocol();
+
+        var app = builder.Build();
+        app.UseWebSockets();
+        app.MapHub<LabHub>("/hubs/lab");
+        app.MapGet("/", () => Results.Text("Lab server: connect with `tui connect HOST/SESSION`; the SignalR hub is at /hubs/lab (messagepack).\n"));
+        return app;
+    }
+}

@@ -1,0 +1,380 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Lab.Kernel;
+using Lab.Kernel.Core;
+using Lab.Shared.Wire;
+
+namespace Lab.Server.Sessions;
+
+/// <summary>
+/// One lab session: a WeensyOS machine, its participants and their roles, and the event log.
+/// The machine belongs to the session's own loop thread (not a thread-pool work item): it runs
+/// the machine at the chosen speed, applies commands from a bounded channel between slices, and
+/// publishes an immutable <see cref="SessionSnapshot"/> that client senders read without locks.
+/// </summary>
+public sealed class LabSession : IDisposable
+{
+    private const int EventRingSize = 2048;
+    private static readonly TimeSpan PublishInterval = TimeSpan.FromMilliseconds(16);
+
+    private readonly Channel<SessionCommand> _commands =
+        Channel.CreateBounded<SessionCommand>(new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Thread _thread;
+    private readonly ILogger _log;
+    private readonly object _stateLock = new();
+    private readonly List<ParticipantEntry> _participants = new();
+    private readonly LabEvent?[] _events = new LabEvent?[EventRingSize];
+    private long _eventSeq;
+    private FollowState _follow = new(false, "", 0, "");
+    private volatile bool _closing;
+    private volatile SessionSnapshot _latest;
+    private WeensyMachine _machine;
+    private bool _running = true;
+    private long _snapshotVersion;
+    private ProcessRow[] _lastProcesses = [];
+
+    /// <summary>Bumped whenever anything a client sees changes (machine snapshot, participants, follow, events).</summary>
+    public ChangeSignal Changed { get; } = new();
+    /// <summary>Bumped when the participant list changes.</summary>
+    public long ParticipantsVersion { get; private set; }
+    public long FollowVersion { get; private set; }
+
+    public SessionSettings Settings { get; private set; }
+    public string Name => Settings.Name;
+    public DateTime LastActivityUtc { get; private set; } = DateTime.UtcNow;
+    public SessionSnapshot Latest => _latest;
+
+    public LabSession(SessionSettings settings, byte[]? restoreState, ILogger log)
+    {
+        Settings = settings;
+        _log = log;
+        _machine = new WeensyMachine(settings.ToKernelOptions());
+        if (restoreState != null)
+        {
+            try
+            {
+                _machine.RestoreState(restoreState);
+            }
+            catch (Exception e) when (e is InvalidDataException or EndOfStreamException or ArgumentException)
+            {
+                _log.LogWarning("session {Name}: saved state could not be restored ({Error}); starting fresh", settings.Name, e.Message);
+                _machine.Dispose();
+                _machine = new WeensyMachine(settings.ToKernelOptions());
+            }
+        }
+        _latest = BuildSnapshot();
+        _thread = new Thread(Loop) { IsBackground = true, Name = $"session {settings.Name}" };
+        _thread.Start();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Participants and roles (called from hub threads).
+
+    private sealed record ParticipantEntry(string ConnectionId, string Id, string Name, Role Role);
+
+    public Participant[] Participants()
+    {
+        lock (_stateLock) return _participants.Select(p => new Participant(p.Id, p.Name, p.Role)).ToArray();
+    }
+
+    public int ParticipantCount { get { lock (_stateLock) return _participants.Count; } }
+
+    public Participant Add(string connectionId, string name, Role role)
+    {
+        Participant p;
+        lock (_stateLock)
+        {
+            string unique = name;
+            for (int i = 2; _participants.Any(x => x.Name == unique); i++) unique = $"{name}{i}";
+            var entry = new ParticipantEntry(connectionId, SessionSettings.NewSecret(6), unique, role);
+            _participants.Add(entry);
+            ParticipantsVersion++;
+            p = new Participant(entry.Id, entry.Name, entry.Role);
+        }
+        LastActivityUtc = DateTime.UtcNow;
+        Log(EventKind.Action, 0, $"{p.Name} joined as {p.Role.ToString().ToLowerInvariant()}");
+        return p;
+    }
+
+    public void Remove(string connectionId)
+    {
+        string? name = null;
+        lock (_stateLock)
+        {
+            int i = _participants.FindIndex(p => p.ConnectionId == connectionId);
+            if (i < 0) return;
+            name = _participants[i].Name;
+            _participants.RemoveAt(i);
+            ParticipantsVersion++;
+        }
+        LastActivityUtc = DateTime.UtcNow;
+        Log(EventKind.Action, 0, $"{name} left");
+    }
+
+    public (string Name, Role Role)? Lookup(string connectionId)
+    {
+        lock (_stateLock)
+        {
+            var p = _participants.Find(x => x.ConnectionId == connectionId);
+            return p is null ? null : (p.Name, p.Role);
+        }
+    }
+
+    /// <summary>Sets a participant's role by name; returns the connection id changed, or null if no such participant.</summary>
+    public string? SetRole(string name, Role role, string by)
+    {
+        string? connection = null;
+        lock (_stateLock)
+        {
+            int i = _participants.FindIndex(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
+            if (i < 0) return null;
+            if (_participants[i].Role == Role.Instructor) return _participants[i].ConnectionId;   // instructors stay instructors
+            _participants[i] = _participants[i] with { Role = role };
+            connection = _participants[i].ConnectionId;
+            ParticipantsVersion++;
+        }
+        Log(EventKind.Action, 0, role == Role.Driver ? $"{by} granted driving to {name}" : $"{by} revoked driving from {name}");
+        return connection;
+    }
+
+    public FollowState Follow { get { lock (_stateLock) return _follow; } }
+
+    public void SetFollow(FollowState follow)
+    {
+        lock (_stateLock)
+        {
+            _follow = follow;
+            FollowVersion++;
+        }
+        Log(EventKind.Action, 0, follow.Enabled ? $"{follow.By} is showing {follow.Pane}{(follow.Pid > 0 ? $" of pid {follow.Pid}" : "")} to everyone" : $"{follow.By} stopped follow mode");
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Event log.
+
+    /// <summary>Appends an event (any thread) and wakes the senders.</summary>
+    public void Log(EventKind kind, int pid, string text)
+    {
+        lock (_stateLock)
+        {
+            long seq = ++_eventSeq;
+            _events[seq % EventRingSize] = new LabEvent(seq, _latest?.Tick ?? 0, kind, pid, text);
+        }
+        Changed.Bump();
+    }
+
+    public long LastEventSeq { get { lock (_stateLock) return _eventSeq; } }
+
+    /// <summary>Events after <paramref name="afterSeq"/> (at most the ring's size; older ones are summarised).</summary>
+    public LabEvent[] EventsSince(long afterSeq, int max = 256)
+    {
+        lock (_stateLock)
+        {
+            if (afterSeq >= _eventSeq) return [];
+            long first = Math.Max(afterSeq + 1, _eventSeq - Math.Min(max, EventRingSize - 1) + 1);
+            var list = new List<LabEvent>();
+            if (first > afterSeq + 1)
+                list.Add(new LabEvent(first - 1, _latest.Tick, EventKind.System, 0, $"({first - 1 - afterSeq} earlier events not shown)"));
+            for (long s = first; s <= _eventSeq; s++)
+                if (_events[s % EventRingSize] is { } e) list.Add(e);
+            return list.ToArray();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Commands.
+
+    /// <summary>Queues a command for the loop. False when the queue is full (the caller is told to slow down).</summary>
+    public bool Post(SessionCommand command)
+    {
+        LastActivityUtc = DateTime.UtcNow;
+        return _commands.Writer.TryWrite(command);
+    }
+
+    /// <summary>Takes a machine snapshot on the loop thread (for persistence).</summary>
+    public async Task<byte[]?> SaveStateAsync(TimeSpan timeout)
+    {
+        var tcs = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_commands.Writer.TryWrite(new SaveCommand(tcs))) return null;
+        try { return await tcs.Task.WaitAsync(timeout); }
+        catch (TimeoutException) { return null; }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // The loop (session thread only below this line).
+
+    private void Loop()
+    {
+        var clock = Stopwatch.StartNew();
+        double nextTickAt = 0;
+        TimeSpan lastPublish = TimeSpan.Zero;
+        try
+        {
+            while (!_closing)
+            {
+                while (_commands.Reader.TryRead(out var command)) Apply(command);
+                bool halted = _machine.Halted;
+                if (!_running || halted)
+                {
+                    MaybePublish(clock, ref lastPublish, force: false);
+                    _commands.Reader.WaitToReadAsync().AsTask().Wait(50);
+                    nextTickAt = clock.Elapsed.TotalSeconds;
+                    continue;
+                }
+                double tps = Settings.TicksPerSecond;
+                ulong perTick = _machine.Kernel.Options.InstructionsPerTick;
+                if (tps <= 0)
+                {
+                    _machine.Run(perTick * 50);   // unthrottled: big slices, commands still checked between them
+                }
+                else
+                {
+                    double now = clock.Elapsed.TotalSeconds;
+                    if (now < nextTickAt)
+                    {
+                        MaybePublish(clock, ref lastPublish, force: false);
+                        double wait = nextTickAt - clock.Elapsed.TotalSeconds;
+                        if (wait > 0) _commands.Reader.WaitToReadAsync().AsTask().Wait(TimeSpan.FromSeconds(Math.Min(wait, 0.05)));
+                        continue;
+                    }
+                    // Run the ticks that are due (at most a few, so a stall does not become a burst).
+                    int due = (int)Math.Clamp((now - nextTickAt) * tps + 1, 1, 10);
+                    _machine.Run(perTick * (ulong)due);
+                    nextTickAt += due / tps;
+                    if (now - nextTickAt > 0.25) nextTickAt = now;
+                }
+                MaybePublish(clock, ref lastPublish, force: false);
+            }
+        }
+        catch (Exception e)
+        {
+            // Our bug, not the guest's: keep the server and other sessions alive, stop this machine.
+            _log.LogError(e, "session {Name}: machine loop failed", Name);
+            _running = false;
+            Log(EventKind.System, 0, $"the session's machine stopped after an internal error: {e.Message}");
+            Publish();
+        }
+    }
+
+    private void MaybePublish(Stopwatch clock, ref TimeSpan lastPublish, bool force)
+    {
+        if (!force && clock.Elapsed - lastPublish < PublishInterval) return;
+        lastPublish = clock.Elapsed;
+        Publish();
+    }
+
+    private void Publish()
+    {
+        var snap = BuildSnapshot();
+        var prev = _latest;
+        if (prev != null && prev.Tick == snap.Tick && prev.Status == snap.Status && prev.Screen.AsSpan().SequenceEqual(snap.Screen)
+            && prev.Pages.AsSpan().SequenceEqual(snap.Pages) && prev.Processes.SequenceEqual(snap.Processes))
+            return;   // nothing changed
+        DeriveProcessEvents(snap.Processes);
+        _latest = snap;
+        Changed.Bump();
+    }
+
+    private SessionSnapshot BuildSnapshot()
+    {
+        var screen = new ushort[FrameCodec.ScreenCells];
+        _machine.Machine.Cga.CopyTo(screen);
+        var kernel = _machine.Kernel;
+        int pageCount = kernel.Pages.Count;
+        var pages = new byte[pageCount * 2];
+        var owned = new int[16];
+        for (int p = 0; p < pageCount; p++)
+        {
+            sbyte owner = kernel.Pages.Owner(p), refs = kernel.Pages.Refcount(p);
+            pages[2 * p] = (byte)owner;
+            pages[2 * p + 1] = (byte)refs;
+            if (refs > 0 && owner > 0 && owner < owned.Length) owned[owner]++;
+        }
+        var procs = new List<ProcessRow>();
+        foreach (var proc in kernel.Processes)
+        {
+            if (proc.Pid == 0 || proc.State == ProcState.Free) continue;
+            procs.Add(new ProcessRow(proc.Pid, 0, proc.State.ToString().ToLowerInvariant(), $"pid {proc.Pid}", proc.Pid < owned.Length ? owned[proc.Pid] : 0));
+        }
+        return new SessionSnapshot(++_snapshotVersion, kernel.Ticks, screen, pages, procs.ToArray(), Summary(), LastEventSeq);
+    }
+
+    /// <summary>Forks, exits and faults as the process table shows them, for the event log.</summary>
+    private void DeriveProcessEvents(ProcessRow[] now)
+    {
+        foreach (var p in now)
+        {
+            var before = Array.Find(_lastProcesses, x => x.Pid == p.Pid);
+            if (before is null) Log(EventKind.Fork, p.Pid, $"pid {p.Pid} created");
+            else if (before.State != p.State && p.State == "broken") Log(EventKind.Fault, p.Pid, $"pid {p.Pid} faulted and was stopped");
+        }
+        foreach (var p in _lastProcesses)
+            if (!Array.Exists(now, x => x.Pid == p.Pid)) Log(EventKind.Exit, p.Pid, $"pid {p.Pid} exited");
+        _lastProcesses = now;
+    }
+
+    public SessionSummary Summary()
+    {
+        var kernel = _machine.Kernel;
+        string? halted = kernel.InvariantFailure is { } inv ? $"invariant failed: {inv}"
+            : kernel.PanicMessage is { } panic ? $"PANIC: {panic}"
+            : kernel.PoweredOff ? "powered off" : null;
+        return new SessionSummary(Name, Settings.Program, Settings.Step, Settings.Profile, Settings.Private,
+            ParticipantCount, kernel.Ticks, _running && halted == null, Settings.SpeedName, halted);
+    }
+
+    private void Apply(SessionCommand command)
+    {
+        switch (command)
+        {
+            case KeyCommand k:
+                _machine.PressKey(k.Key);
+                Log(EventKind.Action, 0, $"{k.By} pressed '{Printable(k.Key)}'");
+                break;
+            case PauseCommand p:
+                _running = false;
+                Log(EventKind.Action, 0, $"{p.By} paused the machine at tick {_machine.Ticks}");
+                break;
+            case ResumeCommand r:
+                _running = true;
+                Log(EventKind.Action, 0, $"{r.By} resumed the machine");
+                break;
+            case SpeedCommand s:
+                Settings = Settings with { TicksPerSecond = s.TicksPerSecond };
+                Log(EventKind.Action, 0, $"{s.By} set the speed to {Settings.SpeedName}");
+                break;
+            case RebootCommand rb:
+                {
+                    var next = Settings with { Program = rb.Program ?? Settings.Program, Step = rb.Step ?? Settings.Step };
+                    _machine.Dispose();
+                    _machine = new WeensyMachine(next.ToKernelOptions());
+                    Settings = next;
+                    _running = true;
+                    _lastProcesses = [];
+                    Log(EventKind.Action, 0, $"{rb.By} rebooted into {next.Program} at step {next.Step}");
+                    break;
+                }
+            case SaveCommand save:
+                try { save.Result.TrySetResult(_machine.SaveState()); }
+                catch (Exception e) { save.Result.TrySetException(e); }
+                return;
+        }
+        Publish();
+    }
+
+    private static string Printable(char c) => c switch
+    {
+        '\n' or '\r' => "Enter",
+        '\x1b' => "Esc",
+        < ' ' => $"Ctrl+{(char)('A' + c - 1)}",
+        _ => c.ToString(),
+    };
+
+    public void Dispose()
+    {
+        _closing = true;
+        _commands.Writer.TryComplete();
+        if (Thread.CurrentThread != _thread) _thread.Join(TimeSpan.FromSeconds(5));
+        _machine.Dispose();
+    }
+}

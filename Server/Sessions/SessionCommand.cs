@@ -1,0 +1,16 @@
+namespace Lab.Server.Sessions;
+
+/// <summary>
+/// A request to the session loop, which owns the machine. Commands arrive through a bounded channel
+/// and are applied between slices of machine time, in order, on the loop's own thread.
+/// </summary>
+public abstract record SessionCommand(string By);
+
+public sealed record KeyCommand(string By, char Key) : SessionCommand(By);
+public sealed record PauseCommand(string By) : SessionCommand(By);
+public sealed record ResumeCommand(string By) : SessionCommand(By);
+public sealed record SpeedCommand(string By, double TicksPerSecond) : SessionCommand(By);
+/// <summary>Cold reboot into a program and step (null keeps the current one).</summary>
+public sealed record RebootCommand(string By, string? Program, string? Step) : SessionCommand(By);
+/// <summary>Takes a snapshot of the machine for persistence (completed on the loop thread).</summary>
+public sealed record SaveCommand(TaskCompletionSource<byte[]> Result) : SessionCommand("server");

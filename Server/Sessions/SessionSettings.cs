@@ -1,0 +1,84 @@
+using System.Security.Cryptography;
+using Lab.Kernel;
+
+namespace Lab.Server.Sessions;
+
+/// <summary>
+/// What defines a session apart from its machine state: name, program, lab step, profile, privacy,
+/// the secrets (instructor key, join code) and the speed. Persisted as JSON beside the snapshot.
+/// </summary>
+public sealed record SessionSettings
+{
+    public required string Name { get; init; }
+    public string Program { get; init; } = "forkexit";
+    public string Step { get; init; } = "cow";
+    public string Profile { get; init; } = "weensyos";
+    public bool Private { get; init; }
+    public required string InstructorKey { get; init; }
+    public string? JoinCode { get; init; }
+    /// <summary>Timer ticks per wall-clock second; 0 = unthrottled. WeensyOS real time is 100.</summary>
+    public double TicksPerSecond { get; init; } = KernelOptions.Hz;
+    /// <summary>Kept when nobody is connected (the built-in demo).</summary>
+    public bool Pinned { get; init; }
+
+    public static readonly string[] Programs = ["allocator", "fork", "forkexit"];
+
+    /// <summary>Checks a session name: 1-40 of letters, digits, '-', '_' (it becomes a URL part and a directory name).</summary>
+    public static string? ValidateName(string? name)
+    {
+        if (string.IsNullOrWhiteSpace(name)) return "a session needs a name";
+        if (name.Length > 40) return "session names are at most 40 characters";
+        foreach (char c in name)
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '_')) return $"session names may use letters, digits, '-' and '_' only (got '{name}')";
+        return null;
+    }
+
+    /// <summary>Parses a lab step: 0..7 or "cow".</summary>
+    public static LabStep? ParseStep(string? step) => step?.Trim().ToLowerInvariant() switch
+    {
+        "cow" or "8" => LabStep.CopyOnWrite,
+        "0" => LabStep.Handout, "1" => LabStep.KernelIsolation, "2" => LabStep.PerProcessPageTables,
+        "3" => LabStep.AnyFreePage, "4" => LabStep.OverlappingAddressSpaces, "5" => LabStep.ForkCopy,
+        "6" => LabStep.SharedText, "7" => LabStep.Exit,
+        _ => null,
+    };
+
+    public static string StepName(LabStep step) => step == LabStep.CopyOnWrite ? "cow" : ((int)step).ToString();
+
+    /// <summary>Checks program, step and profile; returns an error text or null.</summary>
+    public string? Validate()
+    {
+        if (ValidateName(Name) is { } nameError) return nameError;
+        if (!Programs.Contains(Program)) return $"unknown program '{Program}' (choose {string.Join(", ", Programs)})";
+        if (ParseStep(Step) is null) return $"unknown lab step '{Step}' (choose 0..7 or cow)";
+        if (Profile != "weensyos") return $"profile '{Profile}' is not available yet on this server (only weensyos)";
+        return null;
+    }
+
+    public KernelOptions ToKernelOptions() => new()
+    {
+        Boot = Program,
+        Step = ParseStep(Step) ?? LabStep.CopyOnWrite,
+        Invariants = InvariantChecks.EveryTick,
+    };
+
+    public static string NewSecret(int bytes = 12) =>
+        Convert.ToBase64String(RandomNumberGenerator.GetBytes(bytes)).Replace('+', 'x').Replace('/', 'y').TrimEnd('=');
+
+    /// <summary>A join code people can read aloud: 6 digits.</summary>
+    public static string NewJoinCode() => RandomNumberGenerator.GetInt32(0, 1_000_000).ToString("D6");
+
+    public string SpeedName => TicksPerSecond <= 0 ? "max" : TicksPerSecond == KernelOptions.Hz ? "realtime" : $"{TicksPerSecond / KernelOptions.Hz:0.##}x";
+
+    /// <summary>Parses a speed: realtime, slow (0.1x), max, or a multiplier like 0.5x / 2x.</summary>
+    public static double? ParseSpeed(string text)
+    {
+        text = text.Trim().ToLowerInvariant();
+        if (text is "realtime" or "normal" or "1x") return KernelOptions.Hz;
+        if (text == "slow") return KernelOptions.Hz / 10.0;
+        if (text is "max" or "unthrottled" or "fast") return 0;
+        if (text.EndsWith('x') && double.TryParse(text[..^1], System.Globalization.CultureInfo.InvariantCulture, out double m) && m > 0 && m <= 1000)
+            return KernelOptions.Hz * m;
+        return null;
+    }
+}

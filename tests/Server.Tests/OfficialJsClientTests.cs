@@ -1,0 +1,41 @@
+using System.Text.Json;
+using Lab.TestSupport;
+
+namespace Lab.Server.Tests;
+
+/// <summary>
+/// The official JavaScript SignalR client (@microsoft/signalr + @microsoft/signalr-protocol-msgpack from
+/// npm) against a real server on loopback: it connects unchanged, joins demo, receives frames, and gets
+/// a clear error when it sends a key as a viewer.
+/// </summary>
+public class OfficialJsClientTests
+{
+    /// <summary>The js/ folder beside this source file (found at compile time, so any output path works).</summary>
+    private static string JsDirectory([System.Runtime.CompilerServices.CallerFilePath] string source = "") =>
+        Path.Combine(Path.GetDirectoryName(source)!, "js");
+
+    private static void EnsureNodeModules(string js)
+    {
+        if (Directory.Exists(Path.Combine(js, "node_modules", "@microsoft", "signalr-protocol-msgpack"))) return;
+        var (code, stdout, stderr) = Gcc.Run("npm", ["ci", "--no-audit", "--no-fund", "--prefix", js], timeoutMs: 300_000);
+        if (code != 0) throw new InvalidOperationException($"npm ci failed in {js} (run it by hand):\n{stderr}{stdout}");
+    }
+
+    [Fact]
+    public async Task OfficialClientJoinsDemoReceivesFramesAndIsRefusedKeysAsViewer()
+    {
+        string js = JsDirectory();
+        EnsureNodeModules(js);
+        await using var server = await LabServerFixture.StartAsync();
+        var (code, stdout, stderr) = Gcc.Run("node", [Path.Combine(js, "official-client.mjs"), server.Url], timeoutMs: 120_000);
+        Assert.True(code == 0, $"node client failed ({code}):\n{stderr}\n{stdout}");
+        using var doc = JsonDocument.Parse(stdout.Trim().Split('\n').Last());
+        var r = doc.RootElement;
+        Assert.Contains("demo", r.GetProperty("sessions").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(0, r.GetProperty("role").GetInt32());                 // viewer
+        Assert.True(r.GetProperty("firstFrameFull").GetBoolean());
+        Assert.Equal(4000, r.GetProperty("screenBytes").GetInt32());       // 80x25 cells of 2 bytes
+        Assert.Contains("viewers cannot type", r.GetProperty("keyError").GetString());
+        Assert.Contains("Method does not exist", r.GetProperty("unknownMethodError").GetString());
+    }
+}

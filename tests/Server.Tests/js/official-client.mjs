@@ -1,0 +1,55 @@
+// Drives the Lab server with the official SignalR JavaScript client and its MessagePack protocol,
+// exactly as a third-party web client would. Prints one JSON object with what it observed and exits 0;
+// any failure prints the error and exits 1. Usage: node official-client.mjs http://127.0.0.1:PORT
+import * as signalR from "@microsoft/signalr";
+import { MessagePackHubProtocol } from "@microsoft/signalr-protocol-msgpack";
+
+const base = process.argv[2];
+const result = {};
+const conn = new signalR.HubConnectionBuilder()
+  .withUrl(`${base}/hubs/lab`, { transport: signalR.HttpTransportType.WebSockets })
+  .withHubProtocol(new MessagePackHubProtocol())
+  .configureLogging(signalR.LogLevel.Warning)
+  .build();
+
+let frames = 0;
+let firstFrame = null;
+let gotFrame;
+const frameArrived = new Promise(resolve => (gotFrame = resolve));
+conn.on("Frame", frame => {
+  frames++;
+  if (!firstFrame) { firstFrame = frame; gotFrame(); }
+});
+
+const timeout = (ms, what) => new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms));
+
+try {
+  await conn.start();
+  const sessions = await conn.invoke("ListSessions");
+  result.sessions = sessions.map(s => s[0]);            // key 0 = Name
+  const join = await conn.invoke("Join", "demo", "js-viewer", null);
+  result.role = join[1];                                 // key 1 = Role (0 = viewer)
+  await Promise.race([frameArrived, timeout(30000, "the first frame")]);
+  result.firstFrameFull = firstFrame[1];                 // key 1 = Full
+  result.screenBytes = firstFrame[4]?.length ?? 0;       // key 4 = Screen (Uint8Array)
+  result.tick = Number(firstFrame[2]);
+  try {
+    await conn.invoke("Key", "f");
+    result.keyError = null;
+  } catch (e) {
+    result.keyError = String(e.message ?? e);
+  }
+  try {
+    await conn.invoke("NoSuchMethod");
+    result.unknownMethodError = null;
+  } catch (e) {
+    result.unknownMethodError = String(e.message ?? e);
+  }
+  result.framesSoFar = frames;
+  await conn.stop();
+  console.log(JSON.stringify(result));
+  process.exit(0);
+} catch (e) {
+  console.error(`official client failed: ${e?.stack ?? e}`);
+  process.exit(1);
+}
