@@ -29,7 +29,7 @@ public sealed class LabSession : IDisposable
     private volatile bool _closing;
     private volatile SessionSnapshot _latest;
     private WeensyMachine _machine;
-    private bool _running = true;
+    private bool _running;
     private long _snapshotVersion;
     private ProcessRow[] _lastProcesses = [];
 
@@ -62,6 +62,7 @@ public sealed class LabSession : IDisposable
                 _machine = new WeensyMachine(settings.ToKernelOptions());
             }
         }
+        _running = !settings.Paused;
         _latest = BuildSnapshot();
         _thread = new Thread(Loop) { IsBackground = true, Name = $"session {settings.Name}" };
         _thread.Start();
@@ -333,10 +334,12 @@ public sealed class LabSession : IDisposable
                 break;
             case PauseCommand p:
                 _running = false;
+                Settings = Settings with { Paused = true };
                 Log(EventKind.Action, 0, $"{p.By} paused the machine at tick {_machine.Ticks}");
                 break;
             case ResumeCommand r:
                 _running = true;
+                Settings = Settings with { Paused = false };
                 Log(EventKind.Action, 0, $"{r.By} resumed the machine");
                 break;
             case SpeedCommand s:
@@ -348,7 +351,7 @@ public sealed class LabSession : IDisposable
                     var next = Settings with { Program = rb.Program ?? Settings.Program, Step = rb.Step ?? Settings.Step };
                     _machine.Dispose();
                     _machine = new WeensyMachine(next.ToKernelOptions());
-                    Settings = next;
+                    Settings = next with { Paused = false };
                     _running = true;
                     _lastProcesses = [];
                     Log(EventKind.Action, 0, $"{rb.By} rebooted into {next.Program} at step {next.Step}");

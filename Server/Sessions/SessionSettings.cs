@@ -18,6 +18,8 @@ public sealed record SessionSettings
     public string? JoinCode { get; init; }
     /// <summary>Timer ticks per wall-clock second; 0 = unthrottled. WeensyOS real time is 100.</summary>
     public double TicksPerSecond { get; init; } = KernelOptions.Hz;
+    /// <summary>The machine is paused (kept across restarts).</summary>
+    public bool Paused { get; init; }
     /// <summary>Kept when nobody is connected (the built-in demo).</summary>
     public bool Pinned { get; init; }
 

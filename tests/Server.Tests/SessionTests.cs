@@ -1,0 +1,215 @@
+using System.Net.WebSockets;
+using System.Text;
+using Lab.Shared.Client;
+using Lab.Shared.Wire;
+
+namespace Lab.Server.Tests;
+
+/// <summary>Real Kestrel on loopback with several real WebSocket clients.</summary>
+public class SessionTests
+{
+    private static async Task<(TestClient Instructor, CreateSessionResult Created)> CreateAsync(LabServerFixture server, string name, string program = "forkexit", bool isPrivate = false)
+    {
+        var instructor = await TestClient.ConnectAsync(server.Url);
+        var created = await instructor.Connection.InvokeAsync<CreateSessionResult>("CreateSession",
+            [new CreateSessionOptions(name, program, "cow", "weensyos", isPrivate)]);
+        var joined = await instructor.JoinAsync(name, "prof", created.InstructorKey);
+        Assert.Equal(Role.Instructor, joined.Role);
+        return (instructor, created);
+    }
+
+    private static bool SameScreen(SessionMirror a, SessionMirror b)
+    {
+        lock (a.SyncRoot) lock (b.SyncRoot) return a.Screen.AsSpan().SequenceEqual(b.Screen);
+    }
+
+    [Fact]
+    public async Task TwoDriversAndAViewerSeeIdenticalScreensAndALateJoinerCatchesUp()
+    {
+        await using var server = await LabServerFixture.StartAsync();
+        var (instructor, _) = await CreateAsync(server, "lecture", program: "allocator");
+        await using var _i = instructor;
+        await using var driver = await TestClient.ConnectAsync(server.Url);
+        await using var viewer = await TestClient.ConnectAsync(server.Url);
+        Assert.Equal(Role.Viewer, (await driver.JoinAsync("lecture", "bob")).Role);
+        Assert.Equal(Role.Viewer, (await viewer.JoinAsync("lecture", "carol")).Role);
+        Assert.Equal("granted bob", await instructor.CommandAsync("grant bob"));
+        await driver.WaitForAsync(m => m.Role == Role.Driver, "bob's role to become driver");
+
+        // The driver presses 'f' (soft reboot into p-fork); everyone sees fork's memory map.
+        await driver.KeyAsync("f");
+        foreach (var c in new[] { instructor, driver, viewer })
+            await c.WaitForAsync(m => m.Events.Any(e => e.Text.Contains("bob pressed 'f'")), "the key press in the event log");
+        await instructor.CommandAsync("speed max");
+        await viewer.WaitForAsync(m => m.Processes.Length >= 4, "p-fork's four processes");
+        await instructor.CommandAsync("pause");
+        foreach (var c in new[] { instructor, driver, viewer })
+            await c.WaitForAsync(m => m.Status is { Running: false }, "the paused status");
+
+        // Paused: every client converges on the same screen and tick.
+        await viewer.WaitForAsync(m => SameScreen(m, instructor.Mirror) && SameScreen(m, driver.Mirror), "identical screens");
+        Assert.Equal(instructor.Mirror.Tick, viewer.Mirror.Tick);
+        Assert.Equal(server.Sessions.Find("lecture")!.Latest.Screen, viewer.Mirror.Screen);
+        Assert.Contains("PHYSICAL MEMORY", string.Join("\n", viewer.Mirror.ScreenText()));
+
+        // A late joiner gets a full snapshot and reaches the same state.
+        await using var late = await TestClient.ConnectAsync(server.Url);
+        await late.JoinAsync("lecture", "dave");
+        await late.WaitForAsync(m => m.FramesApplied > 0 && SameScreen(m, viewer.Mirror), "the late joiner's screen");
+        Assert.Equal(viewer.Mirror.Pages, late.Mirror.Pages);
+        Assert.Equal(4, late.Mirror.Participants.Length);
+    }
+
+    [Fact]
+    public async Task ViewersAreRefusedWithAReasonAndWrongCodesGetNothing()
+    {
+        await using var server = await LabServerFixture.StartAsync();
+        var (instructor, created) = await CreateAsync(server, "private-lab", isPrivate: true);
+        await using var _i = instructor;
+        Assert.NotNull(created.JoinCode);
+
+        await using var stranger = await TestClient.ConnectAsync(server.Url);
+        var e = await Assert.ThrowsAsync<HubInvocationException>(() => stranger.JoinAsync("private-lab", "eve", "000000" == created.JoinCode ? "111111" : "000000"));
+        Assert.Contains("wrong join code", e.ServerError);
+        e = await Assert.ThrowsAsync<HubInvocationException>(() => stranger.JoinAsync("private-lab", "eve"));
+        Assert.Contains("join code is required", e.ServerError);
+        e = await Assert.ThrowsAsync<HubInvocationException>(() => stranger.KeyAsync("q"));
+        Assert.Contains("join a session first", e.ServerError);
+        e = await Assert.ThrowsAsync<HubInvocationException>(() => stranger.JoinAsync("nope", "eve"));
+        Assert.Contains("no session named 'nope'", e.ServerError);
+
+        await using var student = await TestClient.ConnectAsync(server.Url);
+        Assert.Equal(Role.Viewer, (await student.JoinAsync("private-lab", "sam", created.JoinCode)).Role);
+        e = await Assert.ThrowsAsync<HubInvocationException>(() => student.KeyAsync("q"));
+        Assert.Contains("viewers cannot type", e.ServerError);
+        e = await Assert.ThrowsAsync<HubInvocationException>(() => student.CommandAsync("pause"));
+        Assert.Contains("viewers cannot pause", e.ServerError);
+        e = await Assert.ThrowsAsync<HubInvocationException>(() => student.CommandAsync("grant sam"));
+        Assert.Contains("only the instructor", e.ServerError);
+        // The refusal is shown to everyone, with who tried.
+        await instructor.WaitForAsync(m => m.Events.Any(ev => ev.Text.Contains("sam tried to type into the machine")), "the refusal in the log");
+    }
+
+    [Fact]
+    public async Task AClientThatStopsReadingDelaysNobodyAndHoldsNoBacklog()
+    {
+        await using var server = await LabServerFixture.StartAsync();
+        var (instructor, _) = await CreateAsync(server, "busy");
+        await using var _i = instructor;
+        await instructor.CommandAsync("speed max");
+
+        // A raw WebSocket client that handshakes, joins, and then never reads again.
+        using var stalled = new ClientWebSocket();
+        await stalled.ConnectAsync(new Uri(server.Url.Replace("http", "ws") + "/hubs/lab"), CancellationToken.None);
+        await stalled.SendAsync(Encoding.UTF8.GetBytes("{\"protocol\":\"messagepack\",\"version\":1}\u001e"), WebSocketMessageType.Text, true, CancellationToken.None);
+        var protocol = new Lab.Shared.Protocol.MsgPackHubProtocol();
+        var join = new Microsoft.AspNetCore.SignalR.Protocol.InvocationMessage("1", "Join", ["busy", "sleepy", null]);
+        await stalled.SendAsync(protocol.GetMessageBytes(join), WebSocketMessageType.Binary, true, CancellationToken.None);
+
+        await using var watcher = await TestClient.ConnectAsync(server.Url);
+        await watcher.JoinAsync("busy", "watcher");
+        long before = GC.GetTotalMemory(forceFullCollection: true);
+        long framesBefore = watcher.Mirror.FramesApplied;
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        long frames = watcher.Mirror.FramesApplied - framesBefore;
+        long after = GC.GetTotalMemory(forceFullCollection: true);
+
+        // The healthy client kept receiving frames (a stalled peer must not stop it; the bound is
+        // loose because this machine is shared), and the server kept no growing queue for the stalled one.
+        Assert.True(frames >= 5, $"the watcher got only {frames} frames in 4 s while another client stalled");
+        Assert.True(after - before < 32L << 20, $"server memory grew by {(after - before) >> 20} MiB while a client stalled");
+    }
+
+    [Fact]
+    public async Task ARestartBringsASessionBackAtTheSameTick()
+    {
+        string data = Path.Combine(Path.GetTempPath(), "lab-restart-" + Guid.NewGuid().ToString("N"));
+        ulong tick;
+        ushort[] screen;
+        string key;
+        int port;
+        {
+            var server = await LabServerFixture.StartAsync(data);
+            port = server.Port;
+            var (instructor, created) = await CreateAsync(server, "persist", program: "allocator");
+            key = created.InstructorKey;
+            await instructor.WaitForAsync(m => m.Tick > 50, "some ticks");
+            await instructor.CommandAsync("pause");
+            await instructor.WaitForAsync(m => m.Status is { Running: false }, "pause");
+            tick = server.Sessions.Find("persist")!.Latest.Tick;
+            screen = server.Sessions.Find("persist")!.Latest.Screen;
+            await instructor.DisposeAsync();
+            await server.StopAsync();   // graceful shutdown saves every session
+            await server.DisposeAsync();
+        }
+        await using var restarted = await LabServerFixture.StartAsync(data);
+        var session = restarted.Sessions.Find("persist");
+        Assert.NotNull(session);
+        Assert.Equal(tick, session!.Latest.Tick);
+        Assert.Equal(screen, session.Latest.Screen);
+        // The codes survive too: the old instructor key still makes you the instructor.
+        await using var back = await TestClient.ConnectAsync(restarted.Url);
+        Assert.Equal(Role.Instructor, (await back.JoinAsync("persist", "prof", key)).Role);
+        _ = port;
+    }
+
+    [Fact]
+    public async Task MalformedAndOversizedInputClosesOnlyThatConnection()
+    {
+        await using var server = await LabServerFixture.StartAsync();
+        await using var good = await TestClient.ConnectAsync(server.Url);
+        await good.JoinAsync("demo", "good");
+
+        async Task<WebSocketCloseStatus?> SendRaw(byte[] payload)
+        {
+            using var ws = new ClientWebSocket();
+            await ws.ConnectAsync(new Uri(server.Url.Replace("http", "ws") + "/hubs/lab"), CancellationToken.None);
+            await ws.SendAsync(Encoding.UTF8.GetBytes("{\"protocol\":\"messagepack\",\"version\":1}\u001e"), WebSocketMessageType.Text, true, CancellationToken.None);
+            await ws.SendAsync(payload, WebSocketMessageType.Binary, true, CancellationToken.None);
+            var buf = new byte[64 * 1024];
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            try
+            {
+                while (true)
+                {
+                    var r = await ws.ReceiveAsync(buf, cts.Token);
+                    if (r.MessageType == WebSocketMessageType.Close) return ws.CloseStatus;
+                }
+            }
+            catch (WebSocketException) { return WebSocketCloseStatus.EndpointUnavailable; }
+        }
+
+        // Garbage after the handshake, then a frame far over the 32 KiB limit.
+        Assert.NotNull(await SendRaw([0x05, 0xC1, 0xC1, 0xC1, 0xC1, 0xC1]));
+        var huge = new byte[100_000];
+        huge[0] = 0xA0; huge[1] = 0x8D; huge[2] = 0x06;   // varint length 100000
+        Assert.NotNull(await SendRaw(huge));
+
+        // The server and the other client are unaffected.
+        long frames = good.Mirror.FramesApplied;
+        await good.WaitForAsync(m => m.FramesApplied > frames, "more frames for the good client");
+        var sessions = await good.Connection.InvokeAsync<SessionSummary[]>("ListSessions", []);
+        Assert.Contains(sessions, s => s.Name == "demo");
+    }
+
+    [Fact]
+    public async Task KeyFloodsAreRefusedThenTheConnectionIsClosed()
+    {
+        await using var server = await LabServerFixture.StartAsync();
+        var (instructor, _) = await CreateAsync(server, "flood");
+        await using var _i = instructor;
+        int refused = 0;
+        Exception? last = null;
+        for (int i = 0; i < 400 && last is not HubConnectionLostException and not HubServerClosedException; i++)
+        {
+            try { await instructor.KeyAsync("x"); }
+            catch (HubInvocationException e) { refused++; Assert.Contains("too many keys", e.ServerError); }
+            catch (Exception e) { last = e; }
+        }
+        Assert.True(refused > 0, "a flood of keys was never refused");
+        // Other clients can still use the server.
+        await using var other = await TestClient.ConnectAsync(server.Url);
+        await other.JoinAsync("flood", "other");
+        await other.WaitForAsync(m => m.FramesApplied > 0, "a frame for another client");
+    }
+}
