@@ -118,7 +118,7 @@ public sealed class ClientSender
             Seq = ++_seq,
             Full = full,
             Tick = snap.Tick,
-            ServerTimeMicros = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000,
+            ServerTimeMicros = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10,
             Screen = screen,
             Pages = pages,
             Processes = processes,

@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Lab.Shared.Client;
+using Lab.Shared.MsgPack;
+using Lab.Shared.Wire;
+
+namespace Lab.Bench;
+
+/// <summary>
+/// `bench fanout`: one session (demo, WeensyOS forkexit at real time) and N viewers on loopback.
+/// The server runs as a child process (this program with --serve) so its CPU and memory are its own.
+/// For each N it reports frames per second delivered per client, p50/p99 latency from the server's
+/// frame stamp to the client's receipt, server CPU and memory, and bytes per second per viewer.
+/// Target (issue 5): 500 viewers at 30 frames/s with p99 under 100 ms, at most 20 KB/s per viewer.
+/// </summary>
+public static class FanoutBenchmark
+{
+    public static int Run(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "--serve")
+        {
+            Lab.Server.LabServerHost.Create(args[1..]).Run();
+            return 0;
+        }
+        int[] counts = [100, 500, 1000];
+        int seconds = 10;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--clients": counts = args[++i].Split(',').Select(int.Parse).ToArray(); break;
+                case "--seconds": seconds = int.Parse(args[++i]); break;
+                case "--help":
+                    Console.WriteLine("usage: bench fanout [--clients 100,500,1000] [--seconds 10]");
+                    return 0;
+                default: throw new BenchmarkException($"unknown option '{args[i]}'");
+            }
+        }
+        Console.WriteLine($"fanout: demo session (forkexit, real time), {seconds} s measured per run, server in a child process");
+        Console.WriteLine($"{"viewers",8} {"frames/s",9} {"p50 ms",8} {"p99 ms",8} {"KB/s/viewer",12} {"server CPU",11} {"server MB",10}");
+        string? summary = null;
+        foreach (int n in counts)
+        {
+            var r = RunOne(n, seconds).GetAwaiter().GetResult();
+            Console.WriteLine($"{n,8} {r.FramesPerSecond,9:F1} {r.P50Ms,8:F1} {r.P99Ms,8:F1} {r.KBytesPerSecond,12:F2} {r.ServerCpuPercent,10:F0}% {r.ServerMegabytes,10:F0}");
+            summary += $" v{n}_fps={r.FramesPerSecond:F1} v{n}_p99_ms={r.P99Ms:F1} v{n}_kbps={r.KBytesPerSecond:F2}";
+        }
+        Console.WriteLine($"fanout{summary}");
+        return 0;
+    }
+
+    private sealed record Result(double FramesPerSecond, double P50Ms, double P99Ms, double KBytesPerSecond, double ServerCpuPercent, double ServerMegabytes);
+
+    private static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    private static async Task<Result> RunOne(int viewers, int seconds)
+    {
+        int port = FreePort();
+        string url = $"http://127.0.0.1:{port}";
+        string data = Path.Combine(Path.GetTempPath(), "lab-fanout-" + Guid.NewGuid().ToString("N"));
+        var psi = new ProcessStartInfo(Environment.ProcessPath!)
+        {
+            ArgumentList = { "fanout", "--serve", "--urls", url, "--data", data, "--Logging:LogLevel:Default=Warning" },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        using var server = Process.Start(psi) ?? throw new BenchmarkException("cannot start the server");
+        _ = server.StandardOutput.ReadToEndAsync();
+        _ = server.StandardError.ReadToEndAsync();
+        try
+        {
+            using (var http = new HttpClient())
+            {
+                for (int i = 0; ; i++)
+                {
+                    try { await http.GetStringAsync(url); break; }
+                    catch (HttpRequestException) when (i < 300) { await Task.Delay(100); }
+                }
+            }
+
+            var clients = new LabHubConnection[viewers];
+            var frames = new long[viewers];
+            var latencies = new List<double>[viewers];
+            var bytes = new long[viewers];
+            var serializer = new MsgPackSerializer();
+            bool measuring = false;
+            for (int i = 0; i < viewers; i++) latencies[i] = new List<double>();
+            using var gate = new SemaphoreSlim(32);
+            await Task.WhenAll(Enumerable.Range(0, viewers).Select(async i =>
+            {
+                await gate.WaitAsync();
+                try
+                {
+                    var c = new LabHubConnection(url + "/hubs/lab");
+                    int index = i;
+                    c.On("Frame", [typeof(Frame)], a =>
+                    {
+                        var f = (Frame)a[0]!;
+                        if (!Volatile.Read(ref measuring)) return Task.CompletedTask;
+                        long nowMicros = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10;
+                        frames[index]++;
+                        lock (latencies[index]) latencies[index].Add((nowMicros - f.ServerTimeMicros) / 1000.0);
+                        // Wire size: measured exactly on a sample of clients (re-encoding every frame of 1000 clients would dominate).
+                        if (index < 8) bytes[index] += serializer.SerializeToArray(f).Length + 3;
+                        return Task.CompletedTask;
+                    });
+                    await c.StartAsync();
+                    await c.InvokeAsync<JoinResult>("Join", ["demo", $"viewer{i}", null]);
+                    clients[i] = c;
+                }
+                finally { gate.Release(); }
+            }));
+
+            await Task.Delay(TimeSpan.FromSeconds(2));   // settle: initial full frames out of the way
+            server.Refresh();
+            var cpuStart = server.TotalProcessorTime;
+            var clock = Stopwatch.StartNew();
+            Volatile.Write(ref measuring, true);
+            await Task.Delay(TimeSpan.FromSeconds(seconds));
+            Volatile.Write(ref measuring, false);
+            double elapsed = clock.Elapsed.TotalSeconds;
+            server.Refresh();
+            double cpu = (server.TotalProcessorTime - cpuStart).TotalSeconds / elapsed * 100;
+            double mem = server.WorkingSet64 / (1024.0 * 1024.0);
+
+            var all = latencies.SelectMany(l => l).OrderBy(x => x).ToArray();
+            double P(double q) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
+            double fps = frames.Average() / elapsed;
+            int sampled = Math.Min(8, viewers);
+            double kbps = bytes.Take(sampled).Average() / elapsed / 1024.0;
+            await Task.WhenAll(clients.Where(c => c != null).Select(c => c.DisposeAsync().AsTask()));
+            return new Result(fps, P(0.5), P(0.99), kbps, cpu, mem);
+        }
+        finally
+        {
+            if (!server.HasExited) server.Kill(entireProcessTree: true);
+            try { Directory.Delete(data, recursive: true); } catch (IOException) { }
+        }
+    }
+}
