@@ -54,7 +54,10 @@ public sealed class X64Machine : IDisposable
         Memory.Dispose();
     }
 
-    /// <summary>Asks <see cref="Run"/> to return at the next instruction boundary. Safe from any thread.</summary>
+    /// <summary>
+    /// Asks <see cref="Run"/> to return (with <see cref="RunExit.Stopped"/>) at the next block boundary.
+    /// Safe from any thread. A request made while no Run is active ends the next Run at once.
+    /// </summary>
     public void Stop()
     {
         _stopRequested = true;
@@ -84,13 +87,20 @@ public sealed class X64Machine : IDisposable
     /// </summary>
     public RunResult Run(ulong budget)
     {
-        _stopRequested = false;
-        Cpu.StopRequested = false;
         ulong start = Clock;
         ulong end = start + budget < start ? ulong.MaxValue : start + budget;
         while (true)
         {
-            if (_stopRequested) return new RunResult(RunExit.Stopped, default, Clock - start);
+            if (_stopRequested)
+            {
+                // A stop request (made during this run or before it) ends exactly one Run.
+                _stopRequested = false;
+                Cpu.StopRequested = false;
+                return new RunResult(RunExit.Stopped, default, Clock - start);
+            }
+            // The budget is checked first: a handler that idles (WaitForTimer) makes the timer due at
+            // once, and must not keep one Run going forever.
+            if (Clock >= end) return new RunResult(RunExit.BudgetExhausted, default, Clock - start);
 
             // The timer fires between instructions once its deadline has passed.
             if (TimerInterval != 0 && Clock >= NextTimerAt)
@@ -100,7 +110,6 @@ public sealed class X64Machine : IDisposable
                 if (Deliver(in timer, start, out RunResult r)) return r;
                 continue;
             }
-            if (Clock >= end) return new RunResult(RunExit.BudgetExhausted, default, Clock - start);
 
             ulong limit = end - Clock;
             if (TimerInterval != 0) limit = Math.Min(limit, NextTimerAt - Clock);

@@ -1,1 +1,3 @@
-﻿Console.WriteLine("Hello, World!");
+using Lab.TuiClient;
+
+return Cli.Run(args, Console.Out, Console.Error);

@@ -38,7 +38,8 @@ public sealed class TerminalHost : IDisposable
         _savedStty = RunStty("-g")?.Trim();
         RunStty("raw -echo");
         Write("\e[?1049h\e[?25l\e[2J");   // alternate screen, hide cursor, clear
-        _winch = PosixSignalRegistration.Create(PosixSignal.SIGWINCH, ctx => { ctx.Cancel = true; CheckResize(); });
+        if (!OperatingSystem.IsWindows())
+            _winch = PosixSignalRegistration.Create(PosixSignal.SIGWINCH, ctx => { ctx.Cancel = true; CheckResize(); });
         _ = Task.Run(ReadInputAsync);
         _ = Task.Run(PollSizeAsync);
     }

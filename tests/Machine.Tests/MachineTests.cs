@@ -63,6 +63,41 @@ public class MachineTests
         for (int i = 0; i < at.Count; i++) Assert.Equal((ulong)(i + 1) * 1000, at[i]);
     }
 
+    private sealed class IdlingKernel : ITrapHandler
+    {
+        public int Timers;
+        public void OnTrap(X64Machine machine, in Trap trap)
+        {
+            if (trap.Kind == TrapKind.Timer) { Timers++; machine.WaitForTimer(); }   // nothing runnable: idle
+            else machine.Stop();
+        }
+    }
+
+    [Fact]
+    public void AKernelThatIdlesOnEveryTimerStillReturnsFromRun()
+    {
+        using var f = new CpuFixture();
+        f.Load(a => { var l = a.CreateLabel(); a.Label(ref l); a.jmp(l); });
+        var kernel = new IdlingKernel();
+        f.Machine.TrapHandler = kernel;
+        f.Machine.TimerInterval = 100;
+        f.Machine.ResetTimer();
+        var r = f.Machine.Run(10_000);
+        Assert.Equal(RunExit.BudgetExhausted, r.Exit);
+        Assert.InRange(kernel.Timers, 1, 101);
+    }
+
+    [Fact]
+    public void StopBeforeRunEndsTheNextRunAtOnce()
+    {
+        using var f = new CpuFixture();
+        f.Load(a => { var l = a.CreateLabel(); a.Label(ref l); a.jmp(l); });
+        f.Machine.Stop();
+        Assert.Equal(RunExit.Stopped, f.Machine.Run(1000).Exit);
+        Assert.Equal(0UL, f.Machine.InstructionsRetired);
+        Assert.Equal(RunExit.BudgetExhausted, f.Machine.Run(1000).Exit);
+    }
+
     [Fact]
     public void BudgetStopsAtAnExactInstructionCount()
     {

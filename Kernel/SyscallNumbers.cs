@@ -1,0 +1,27 @@
+namespace Lab.Kernel;
+
+/// <summary>
+/// System-call numbers: the C# half of the one list (userland/include/syscall_numbers.h is the C
+/// half; a test checks that both agree name by name). Linux x86-64 numbers for POSIX calls,
+/// private numbers from 1000 up, and WeensyOS's own <c>int $N</c> vectors.
+/// </summary>
+public static class SyscallNumbers
+{
+    public const int SYS_sched_yield = 24;
+    public const int SYS_getpid = 39;
+    public const int SYS_fork = 57;
+    public const int SYS_exit = 60;
+    public const int SYS_exit_group = 231;
+    public const int SYS_page_alloc = 1000;
+    public const int SYS_panic = 1001;
+
+    public const int INT_SYS_PANIC = 48;
+    public const int INT_SYS_GETPID = 49;
+    public const int INT_SYS_YIELD = 50;
+    public const int INT_SYS_PAGE_ALLOC = 51;
+    public const int INT_SYS_FORK = 52;
+    public const int INT_SYS_EXIT = 53;
+
+    /// <summary>Linux's ENOSYS: an unknown system-call number returns -ENOSYS.</summary>
+    public const int ENOSYS = 38;
+}

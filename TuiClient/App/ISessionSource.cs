@@ -1,0 +1,24 @@
+using Lab.Shared.Wire;
+
+namespace Lab.TuiClient.App;
+
+/// <summary>
+/// Where the TUI's picture of a session comes from: a server (<see cref="RemoteSession"/>) or a machine
+/// running in this process (<see cref="LocalSession"/>). Both keep a <see cref="SessionMirror"/> that the
+/// panes draw, so the UI is the same either way.
+/// </summary>
+public interface ISessionSource : IAsyncDisposable
+{
+    string SessionName { get; }
+    SessionMirror Mirror { get; }
+    /// <summary>"connected", "reconnecting…", "disconnected: …" or "local".</summary>
+    string ConnectionStatus { get; }
+    /// <summary>Raised (on any thread) after a frame was applied or the connection status changed.</summary>
+    event Action? Changed;
+    Task KeyAsync(char key);
+    /// <summary>Runs a session command; returns the confirmation or throws <see cref="CommandFailedException"/> with the reason.</summary>
+    Task<string> CommandAsync(string command);
+}
+
+/// <summary>A command or key the session refused; the message says why (shown on the status line).</summary>
+public sealed class CommandFailedException(string message) : Exception(message);

@@ -1,0 +1,121 @@
+using Lab.Shared.Wire;
+using Lab.TuiClient.Terminal;
+
+namespace Lab.TuiClient.App;
+
+/// <summary>A rectangle of the screen a pane draws into.</summary>
+public readonly record struct Rect(int X, int Y, int Width, int Height)
+{
+    public bool IsEmpty => Width <= 0 || Height <= 0;
+}
+
+/// <summary>The panes: each draws a part of the mirror into a rectangle of the screen buffer.</summary>
+public static class Panes
+{
+    public const byte Grey = 7, White = 15, Black = 0, Cyan = 11, Yellow = 14, Red = 12;
+
+    /// <summary>A frame line with a title; returns the inner rectangle.</summary>
+    public static Rect Box(ScreenBuffer buf, Rect r, string title, bool focused)
+    {
+        if (r.IsEmpty) return r;
+        byte color = focused ? Yellow : Grey;
+        buf.Fill(r.X, r.Y, r.Width, 1, new Cell('─', color, Cell.DefaultColor));
+        buf.Write(r.X + 1, r.Y, $" {title} ", focused ? Black : White, focused ? Yellow : Cell.DefaultColor, maxWidth: r.Width - 2);
+        return new Rect(r.X, r.Y + 1, r.Width, r.Height - 1);
+    }
+
+    /// <summary>The CGA screen with its exact characters and colours (code page 437).</summary>
+    public static void Cga(ScreenBuffer buf, Rect r, SessionMirror m)
+    {
+        lock (m.SyncRoot)
+        {
+            for (int row = 0; row < Math.Min(25, r.Height); row++)
+                for (int col = 0; col < Math.Min(80, r.Width); col++)
+                    buf[r.X + col, r.Y + row] = Cell.FromCga(m.Screen[row * 80 + col]);
+        }
+    }
+
+    /// <summary>The owner character and colour WeensyOS uses for a page (K kernel, R reserved, . free, 1-9A-F pids).</summary>
+    public static Cell PageCell(sbyte owner, byte refcount)
+    {
+        if (refcount == 0) return new Cell('.', Grey, Black);
+        if (owner == -2) return new Cell('K', 13, Black);
+        if (owner == -1) return new Cell('R', Grey, Black);
+        if (owner <= 0) return new Cell('?', Red, Black);
+        byte[] colors = [12, 10, 9, 14, 15];
+        char ch = owner < 10 ? (char)('0' + owner) : (char)('A' + owner - 10);
+        byte color = colors[(owner - 1) % 5];
+        if (refcount > 1) color &= 7;   // shared pages are drawn dim, as in WeensyOS
+        return new Cell(ch, color, Black);
+    }
+
+    /// <summary>Physical memory from pageinfo, 64 pages per row; the selected page is detailed on the last line.</summary>
+    public static void Memory(ScreenBuffer buf, Rect r, SessionMirror m, int selected)
+    {
+        byte[] pages;
+        lock (m.SyncRoot) pages = m.Pages.ToArray();
+        int count = pages.Length / 2;
+        if (count == 0) { buf.Write(r.X, r.Y, "(no page information yet)", Grey); return; }
+        int perRow = 64, rows = (count + perRow - 1) / perRow;
+        for (int row = 0; row < Math.Min(rows, r.Height - 1); row++)
+        {
+            buf.Write(r.X, r.Y + row, $"0x{row * perRow * 4096:X6}", White);
+            for (int i = 0; i < perRow && row * perRow + i < count; i++)
+            {
+                int p = row * perRow + i;
+                var cell = PageCell((sbyte)pages[2 * p], pages[2 * p + 1]);
+                if (p == selected) cell = cell with { Style = CellStyle.Reverse };
+                buf[r.X + 9 + i, r.Y + row] = cell;
+            }
+        }
+        if (selected >= 0 && selected < count)
+        {
+            sbyte owner = (sbyte)pages[2 * selected];
+            byte refs = pages[2 * selected + 1];
+            string who = refs == 0 ? "free" : owner switch { -2 => "kernel", -1 => "reserved", _ => $"pid {owner}" };
+            buf.Write(r.X, r.Y + Math.Min(rows, r.Height - 1), $"page 0x{selected * 4096:X6}  owner {who}  refcount {refs}  (arrows move)", Cyan, maxWidth: r.Width);
+        }
+    }
+
+    public static void Processes(ScreenBuffer buf, Rect r, SessionMirror m)
+    {
+        buf.Write(r.X, r.Y, $"{"PID",4} {"PARENT",6} {"STATE",-9} {"PAGES",5} NAME", White, maxWidth: r.Width);
+        var rows = m.Processes;
+        for (int i = 0; i < Math.Min(rows.Length, r.Height - 1); i++)
+        {
+            var p = rows[i];
+            byte color = p.State == "broken" ? Red : Grey;
+            buf.Write(r.X, r.Y + 1 + i, $"{p.Pid,4} {(p.Parent == 0 ? "-" : p.Parent.ToString()),6} {p.State,-9} {p.Pages,5} {p.Name}", color, maxWidth: r.Width);
+        }
+    }
+
+    public static void Participants(ScreenBuffer buf, Rect r, SessionMirror m)
+    {
+        var list = m.Participants;
+        for (int i = 0; i < Math.Min(list.Length, r.Height); i++)
+        {
+            var p = list[i];
+            byte color = p.Role switch { Role.Instructor => Yellow, Role.Driver => 10, _ => Grey };
+            buf.Write(r.X, r.Y + i, $"{p.Name} ({p.Role.ToString().ToLowerInvariant()})", color, maxWidth: r.Width);
+        }
+    }
+
+    /// <summary>The newest events that pass the filter, newest at the bottom.</summary>
+    public static void Events(ScreenBuffer buf, Rect r, SessionMirror m, EventFilter filter)
+    {
+        var shown = m.Events.Where(filter.Matches).TakeLast(r.Height).ToArray();
+        for (int i = 0; i < shown.Length; i++)
+        {
+            var e = shown[i];
+            byte color = e.Kind switch { EventKind.Fault => Red, EventKind.Fork => 10, EventKind.Exit => 9, EventKind.Action => Cyan, _ => Grey };
+            buf.Write(r.X, r.Y + i, $"{e.Tick,6} {e.Kind,-8} {e.Text}", color, maxWidth: r.Width);
+        }
+    }
+}
+
+/// <summary>Which events the log shows: all, one pid, or one kind.</summary>
+public sealed record EventFilter(int? Pid = null, EventKind? Kind = null)
+{
+    public bool Matches(LabEvent e) => (Pid is null || e.Pid == Pid) && (Kind is null || e.Kind == Kind);
+    public override string ToString() => Pid is { } p ? $"pid {p}" : Kind is { } k ? k.ToString().ToLowerInvariant() : "all";
+}

@@ -1,0 +1,95 @@
+using Lab.Shared.Client;
+using Lab.Shared.Wire;
+
+namespace Lab.TuiClient.App;
+
+/// <summary>`tui connect`: a session on a server, through our SignalR client; reconnects by itself.</summary>
+public sealed class RemoteSession : ISessionSource
+{
+    private readonly LabHubConnection _connection;
+    private readonly string _name, _user;
+    private readonly string? _code;
+    private string _status = "connecting…";
+
+    public string SessionName => _name;
+    public SessionMirror Mirror { get; } = new();
+    public string ConnectionStatus => _status;
+    public event Action? Changed;
+    public JoinResult? Joined { get; private set; }
+
+    private RemoteSession(string baseUrl, string session, string user, string? code)
+    {
+        _name = session;
+        _user = user;
+        _code = code;
+        _connection = new LabHubConnection(baseUrl.TrimEnd('/') + "/hubs/lab",
+            new LabHubConnectionOptions { ReconnectPolicy = LabReconnectPolicy.Default });
+        _connection.On("Frame", [typeof(Frame)], args =>
+        {
+            Mirror.Apply((Frame)args[0]!);
+            Changed?.Invoke();
+            return Task.CompletedTask;
+        });
+        _connection.Reconnecting += _ => { _status = "connection lost: reconnecting…"; Changed?.Invoke(); return Task.CompletedTask; };
+        _connection.Reconnected += async _ =>
+        {
+            try
+            {
+                Joined = await _connection.InvokeAsync<JoinResult>("Join", [_name, _user, _code]);
+                _status = "reconnected";
+            }
+            catch (HubInvocationException e) { _status = $"rejoin failed: {e.ServerError}"; }
+            Changed?.Invoke();
+        };
+        _connection.Closed += e => { _status = $"disconnected{(e != null ? ": " + e.Message : "")}"; Changed?.Invoke(); return Task.CompletedTask; };
+    }
+
+    /// <summary>Connects and joins; failures throw <see cref="CommandFailedException"/> with one clear line.</summary>
+    public static async Task<RemoteSession> ConnectAsync(string baseUrl, string session, string user, string? code, CancellationToken cancellation)
+    {
+        var s = new RemoteSession(baseUrl, session, user, code);
+        try
+        {
+            await s._connection.StartAsync(cancellation);
+        }
+        catch (Exception e) when (e is HttpRequestException or System.Net.WebSockets.WebSocketException or HubConnectionLostException or TimeoutException or OperationCanceledException or IOException)
+        {
+            await s._connection.DisposeAsync();
+            throw new CommandFailedException($"cannot reach {baseUrl}: {Root(e).Message}");
+        }
+        try
+        {
+            s.Joined = await s._connection.InvokeAsync<JoinResult>("Join", [session, user, code], cancellation);
+            s._status = "connected";
+            return s;
+        }
+        catch (HubInvocationException e)
+        {
+            await s._connection.DisposeAsync();
+            throw new CommandFailedException(e.ServerError);
+        }
+    }
+
+    private static Exception Root(Exception e)
+    {
+        while (e.InnerException != null) e = e.InnerException;
+        return e;
+    }
+
+    public async Task KeyAsync(char key)
+    {
+        string k = key switch { '\n' or '\r' => "Enter", '\x1b' => "Esc", _ => key.ToString() };
+        try { await _connection.InvokeAsync("Key", [k]); }
+        catch (HubInvocationException e) { throw new CommandFailedException(e.ServerError); }
+        catch (HubConnectionLostException e) { throw new CommandFailedException(e.Message); }
+    }
+
+    public async Task<string> CommandAsync(string command)
+    {
+        try { return await _connection.InvokeAsync<string>("Command", [command]); }
+        catch (HubInvocationException e) { throw new CommandFailedException(e.ServerError); }
+        catch (HubConnectionLostException e) { throw new CommandFailedException(e.Message); }
+    }
+
+    public async ValueTask DisposeAsync() => await _connection.DisposeAsync();
+}

@@ -1,0 +1,172 @@
+using Lab.Kernel;
+using Lab.Shared.Client;
+using Lab.Shared.Wire;
+using Lab.TuiClient.Terminal;
+
+namespace Lab.TuiClient.App;
+
+/// <summary>
+/// The interactive subcommands: connect, local, sessions, create. Connection problems give one clear
+/// line on stderr and a non-zero exit status, never a stack trace.
+/// </summary>
+public static class SessionCommands
+{
+    public const int DefaultPort = 5080;
+
+    /// <summary>Parses HOST[:PORT][/SESSION] into a base URL and the session name.</summary>
+    public static (string BaseUrl, string? Session)? ParseTarget(string target)
+    {
+        string t = target;
+        if (t.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) t = t[7..];
+        else if (t.StartsWith("https://", StringComparison.OrdinalIgnoreCase)) return null;
+        int slash = t.IndexOf('/');
+        string hostPort = slash < 0 ? t : t[..slash];
+        string? session = slash < 0 ? null : t[(slash + 1)..].Trim('/');
+        if (hostPort.Length == 0) return null;
+        if (!hostPort.Contains(':')) hostPort += $":{DefaultPort}";
+        if (!Uri.TryCreate($"http://{hostPort}", UriKind.Absolute, out var uri)) return null;
+        return ($"http://{uri.Host}:{uri.Port}", string.IsNullOrEmpty(session) ? null : session);
+    }
+
+    private static Dictionary<string, string?> Options(string[] args, int start, out List<string> positional)
+    {
+        var options = new Dictionary<string, string?>();
+        positional = new List<string>();
+        for (int i = start; i < args.Length; i++)
+        {
+            if (args[i].StartsWith("--"))
+            {
+                string name = args[i][2..];
+                bool flag = name is "private";
+                options[name] = flag || i + 1 >= args.Length ? null : args[++i];
+            }
+            else positional.Add(args[i]);
+        }
+        return options;
+    }
+
+    public static int Connect(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var opts = Options(args, 0, out var pos);
+        if (pos.Count != 1 || ParseTarget(pos[0]) is not { Session: not null } target)
+        {
+            stderr.WriteLine("usage: tui connect HOST[:PORT]/SESSION [--name NAME] [--code CODE] [--key INSTRUCTOR_KEY]");
+            return 2;
+        }
+        string name = opts.GetValueOrDefault("name") ?? Environment.UserName;
+        string? code = opts.GetValueOrDefault("key") ?? opts.GetValueOrDefault("code");
+        RemoteSession session;
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            session = RemoteSession.ConnectAsync(target.BaseUrl, target.Session!, name, code, cts.Token).GetAwaiter().GetResult();
+        }
+        catch (CommandFailedException e)
+        {
+            stderr.WriteLine($"tui connect: {e.Message}");
+            return 1;
+        }
+        return RunInteractive(session);
+    }
+
+    public static int Local(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var opts = Options(args, 0, out var pos);
+        if (opts.ContainsKey("profile") && opts["profile"] != "weensyos")
+        {
+            stderr.WriteLine($"tui local: profile '{opts["profile"]}' is not available yet (only weensyos)");
+            return 2;
+        }
+        string program = opts.GetValueOrDefault("weensyos") ?? (pos.Count > 0 ? pos[0] : "forkexit");
+        if (program is not ("allocator" or "fork" or "forkexit"))
+        {
+            stderr.WriteLine($"tui local: unknown program '{program}' (allocator, fork, forkexit)");
+            return 2;
+        }
+        string stepText = opts.GetValueOrDefault("step") ?? "cow";
+        LabStep? step = stepText == "cow" ? LabStep.CopyOnWrite : int.TryParse(stepText, out int s) && s is >= 0 and <= 7 ? (LabStep)s : null;
+        if (step == null)
+        {
+            stderr.WriteLine($"tui local: unknown lab step '{stepText}' (0..7 or cow)");
+            return 2;
+        }
+        var session = new LocalSession(new KernelOptions { Boot = program, Step = step.Value, Invariants = InvariantChecks.EveryTick });
+        return RunInteractive(session);
+    }
+
+    private static int RunInteractive(ISessionSource session)
+    {
+        try
+        {
+            using var terminal = new TerminalHost();
+            return new TuiApp(session).RunAsync(terminal).GetAwaiter().GetResult();
+        }
+        finally
+        {
+            session.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    public static int Sessions(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        if (args.Length != 1 || ParseTarget(args[0]) is not { } target)
+        {
+            stderr.WriteLine("usage: tui sessions HOST[:PORT]");
+            return 2;
+        }
+        return WithConnection(target.BaseUrl, "sessions", stderr, async c =>
+        {
+            var list = await c.InvokeAsync<SessionSummary[]>("ListSessions", []);
+            stdout.WriteLine($"{"SESSION",-20} {"PROGRAM",-10} {"STEP",-5} {"WHO",4} {"TICK",8}  STATE");
+            foreach (var s in list)
+                stdout.WriteLine($"{s.Name,-20} {s.Program,-10} {s.Step,-5} {s.Participants,4} {s.Tick,8}  {(s.Halted ?? (s.Running ? "running" : "paused"))}{(s.Private ? " (private)" : "")}");
+            return 0;
+        });
+    }
+
+    public static int Create(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var opts = Options(args, 0, out var pos);
+        if (pos.Count != 1 || ParseTarget(pos[0]) is not { Session: not null } target)
+        {
+            stderr.WriteLine("usage: tui create HOST[:PORT]/SESSION [--program allocator|fork|forkexit] [--step 0..7|cow] [--private]");
+            return 2;
+        }
+        var options = new CreateSessionOptions(target.Session!, opts.GetValueOrDefault("program") ?? "forkexit",
+            opts.GetValueOrDefault("step") ?? "cow", "weensyos", opts.ContainsKey("private"));
+        return WithConnection(target.BaseUrl, "create", stderr, async c =>
+        {
+            var created = await c.InvokeAsync<CreateSessionResult>("CreateSession", [options]);
+            stdout.WriteLine($"session:        {created.Name}");
+            stdout.WriteLine($"instructor key: {created.InstructorKey}   (keep it secret: tui connect {pos[0]} --key {created.InstructorKey})");
+            if (created.JoinCode != null) stdout.WriteLine($"join code:      {created.JoinCode}   (students: tui connect {pos[0]} --code {created.JoinCode})");
+            return 0;
+        });
+    }
+
+    private static int WithConnection(string baseUrl, string verb, TextWriter stderr, Func<LabHubConnection, Task<int>> body)
+    {
+        try
+        {
+            return Task.Run(async () =>
+            {
+                await using var c = new LabHubConnection(baseUrl + "/hubs/lab");
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+                await c.StartAsync(cts.Token);
+                return await body(c);
+            }).GetAwaiter().GetResult();
+        }
+        catch (HubInvocationException e)
+        {
+            stderr.WriteLine($"tui {verb}: {e.ServerError}");
+            return 1;
+        }
+        catch (Exception e) when (e is HttpRequestException or HubConnectFailedException or HubConnectionLostException or OperationCanceledException or TimeoutException or System.Net.WebSockets.WebSocketException or IOException)
+        {
+            Exception root = e;
+            while (root.InnerException != null) root = root.InnerException;
+            stderr.WriteLine($"tui {verb}: cannot reach {baseUrl}: {root.Message}");
+            return 1;
+        }
+    }
+}

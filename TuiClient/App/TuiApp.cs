@@ -1,0 +1,240 @@
+using Lab.Shared.Wire;
+using Lab.TuiClient.Terminal;
+
+namespace Lab.TuiClient.App;
+
+/// <summary>
+/// The interactive client: lays out the panes, routes keys (to the machine when the CGA pane has
+/// focus and you may drive; to the UI otherwise), runs the ':' command bar, and redraws only what
+/// changed. The same app serves `tui connect` (remote session) and `tui local`.
+/// </summary>
+public sealed class TuiApp
+{
+    private enum Focus { Cga, Memory, Events }
+
+    private readonly ISessionSource _session;
+    private readonly ScreenBuffer _buffer = new(80, 25);
+    private Focus _focus = Focus.Cga;
+    private bool _showProcesses = true, _showEvents = true, _showMemory = true, _showParticipants = true;
+    private bool _help;
+    private string? _commandLine;
+    private string _message = "F1 help · Tab focus · : command · F10 quit";
+    private int _selectedPage;
+    private EventFilter _filter = new();
+    private bool _quit;
+    private volatile bool _dirty = true;
+
+    public TuiApp(ISessionSource session)
+    {
+        _session = session;
+        _session.Changed += () => _dirty = true;
+    }
+
+    public static readonly string[] HelpLines =
+    [
+        "Lab TUI — keys",
+        "",
+        "  Tab          move focus: CGA screen → memory map → event log",
+        "  keys         with the CGA screen focused, keys go to the machine (drivers only):",
+        "               WeensyOS: a allocator, f fork, e forkexit, q power off",
+        "  arrows       memory map: move the selected page (owner, refcount shown)",
+        "  :            command bar (Enter runs, Esc cancels)",
+        "  F1 / ?       this help          F2 processes   F3 events   F4 memory   F5 participants",
+        "  F10, Ctrl+C  quit",
+        "",
+        "Commands (':'):",
+        "  pause | resume | speed realtime|slow|max|<f>x | reboot [allocator|fork|forkexit] [0..7|cow]",
+        "  grant NAME | revoke NAME | follow PANE [PID] | unfollow | close        (instructor)",
+        "  filter pid N | filter kind fork|exit|fault|action|syscall | filter off  (event log)",
+        "  quit",
+        "",
+        "Every action is shown to the whole session with who did it.",
+        "Press any key to close this help.",
+    ];
+
+    public async Task<int> RunAsync(TerminalHost terminal)
+    {
+        _buffer.Resize(terminal.Width, terminal.Height);
+        using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(33));
+        var events = terminal.Events;
+        while (!_quit)
+        {
+            while (events.TryRead(out var ev))
+            {
+                switch (ev)
+                {
+                    case KeyPressed k: await HandleKeyAsync(k.Key); break;
+                    case Resized r: _buffer.Resize(r.Width, r.Height); terminal.Invalidate(); break;
+                }
+                _dirty = true;
+            }
+            if (events.Completion.IsCompleted) break;
+            if (_dirty)
+            {
+                _dirty = false;
+                Draw();
+                terminal.Present(_buffer);
+            }
+            await tick.WaitForNextTickAsync();
+        }
+        return 0;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Keys.
+
+    internal async Task HandleKeyAsync(KeyEvent key)
+    {
+        if (_help) { _help = false; return; }
+        if (_commandLine != null) { await CommandBarKeyAsync(key); return; }
+        if (key.Code == KeyCode.F10 || (key.Code == KeyCode.Ctrl && key.Char == 'c')) { _quit = true; return; }
+        switch (key.Code)
+        {
+            case KeyCode.F1: _help = true; return;
+            case KeyCode.F2: _showProcesses = !_showProcesses; return;
+            case KeyCode.F3: _showEvents = !_showEvents; return;
+            case KeyCode.F4: _showMemory = !_showMemory; return;
+            case KeyCode.F5: _showParticipants = !_showParticipants; return;
+            case KeyCode.Tab: _focus = (Focus)(((int)_focus + 1) % 3); return;
+        }
+        if (key.Code == KeyCode.Char && key.Char == ':' ) { _commandLine = ""; return; }
+        if (_focus == Focus.Memory)
+        {
+            int count = Math.Max(1, _session.Mirror.Pages.Length / 2);
+            _selectedPage = key.Code switch
+            {
+                KeyCode.Left => Math.Max(0, _selectedPage - 1),
+                KeyCode.Right => Math.Min(count - 1, _selectedPage + 1),
+                KeyCode.Up => Math.Max(0, _selectedPage - 64),
+                KeyCode.Down => Math.Min(count - 1, _selectedPage + 64),
+                _ => _selectedPage,
+            };
+            return;
+        }
+        if (_focus == Focus.Cga && key.Code is KeyCode.Char or KeyCode.Enter or KeyCode.Escape)
+        {
+            char c = key.Code switch { KeyCode.Enter => '\n', KeyCode.Escape => '\x1b', _ => key.Char };
+            try { await _session.KeyAsync(c); }
+            catch (CommandFailedException e) { _message = "refused: " + e.Message; }
+            return;
+        }
+        if (key.Code == KeyCode.Char && key.Char == '?') _help = true;
+    }
+
+    private async Task CommandBarKeyAsync(KeyEvent key)
+    {
+        switch (key.Code)
+        {
+            case KeyCode.Escape: _commandLine = null; return;
+            case KeyCode.Backspace:
+                _commandLine = _commandLine!.Length > 0 ? _commandLine[..^1] : _commandLine;
+                return;
+            case KeyCode.Enter:
+                string command = _commandLine!.Trim();
+                _commandLine = null;
+                if (command.Length > 0) await RunCommandAsync(command);
+                return;
+            case KeyCode.Char:
+                if (_commandLine!.Length < 200) _commandLine += key.Char;
+                return;
+        }
+    }
+
+    /// <summary>Client-side commands (quit, filter) run here; everything else goes to the session.</summary>
+    internal async Task RunCommandAsync(string command)
+    {
+        var words = command.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        switch (words[0].ToLowerInvariant())
+        {
+            case "quit" or "q" or "exit":
+                _quit = true;
+                return;
+            case "help":
+                _help = true;
+                return;
+            case "filter":
+                _filter = words switch
+                {
+                    [_, "off"] or [_] => new EventFilter(),
+                    [_, "pid", var p] when int.TryParse(p, out int pid) => new EventFilter(Pid: pid),
+                    [_, "kind", var k] when Enum.TryParse<EventKind>(k, true, out var kind) => new EventFilter(Kind: kind),
+                    _ => _filter,
+                };
+                _message = $"event filter: {_filter}";
+                return;
+        }
+        try { _message = await _session.CommandAsync(command); }
+        catch (CommandFailedException e) { _message = "refused: " + e.Message; }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Drawing.
+
+    internal ScreenBuffer Draw()
+    {
+        var m = _session.Mirror;
+        _buffer.Clear();
+        int w = _buffer.Width, h = _buffer.Height;
+        if (_help)
+        {
+            for (int i = 0; i < HelpLines.Length; i++) _buffer.Write(1, i, HelpLines[i], i == 0 ? Panes.Yellow : Panes.Grey, maxWidth: w - 2);
+            DrawStatus(m);
+            return _buffer;
+        }
+        // CGA screen top-left (80x25 plus a title line); side column to its right; bottom row of panes below.
+        var cga = Panes.Box(_buffer, new Rect(0, 0, Math.Min(80, w), Math.Min(26, h - 1)), FollowTitle(m, $"CGA · {_session.SessionName}"), _focus == Focus.Cga);
+        Panes.Cga(_buffer, cga, m);
+        int sideX = 81, sideW = w - sideX;
+        if (sideW >= 20)
+        {
+            int y = 0;
+            if (_showProcesses)
+            {
+                int height = Math.Min(18, h - 1);
+                Panes.Processes(_buffer, Panes.Box(_buffer, new Rect(sideX, y, sideW, height), "processes", false), m);
+                y += height;
+            }
+            if (_showParticipants && y < h - 2)
+            {
+                int height = Math.Min(8, h - 1 - y);
+                Panes.Participants(_buffer, Panes.Box(_buffer, new Rect(sideX, y, sideW, height), "participants", false), m);
+            }
+        }
+        int bottomY = 26, bottomH = h - 1 - bottomY;
+        if (bottomH >= 3)
+        {
+            int x = 0;
+            if (_showMemory)
+            {
+                int mw = Math.Min(74, w);
+                var inner = Panes.Box(_buffer, new Rect(0, bottomY, mw, Math.Min(bottomH, 11)), "physical memory (pageinfo)", _focus == Focus.Memory);
+                Panes.Memory(_buffer, inner, m, _selectedPage);
+                x = mw + 1;
+            }
+            if (_showEvents && w - x >= 20)
+                Panes.Events(_buffer, Panes.Box(_buffer, new Rect(x, bottomY, w - x, bottomH), $"events ({_filter})", _focus == Focus.Events), m, _filter);
+        }
+        DrawStatus(m);
+        return _buffer;
+    }
+
+    private static string FollowTitle(SessionMirror m, string title) =>
+        m.Follow is { Enabled: true } f ? $"{title} · following {f.By}: {f.Pane}{(f.Pid > 0 ? $" pid {f.Pid}" : "")}" : title;
+
+    /// <summary>The last row: session, role, tick, speed, running or paused, connection, and the message or command bar.</summary>
+    private void DrawStatus(SessionMirror m)
+    {
+        int y = _buffer.Height - 1;
+        _buffer.Fill(0, y, _buffer.Width, 1, new Cell(' ', Panes.Black, 7));
+        if (_commandLine != null)
+        {
+            _buffer.Write(0, y, ":" + _commandLine + "█", Panes.Black, 7, maxWidth: _buffer.Width);
+            return;
+        }
+        var s = m.Status;
+        string state = s == null ? "waiting for the first frame" : s.Halted ?? (s.Running ? "running" : "paused");
+        string left = $" {_session.SessionName} │ {m.Role.ToString().ToLowerInvariant()} │ tick {m.Tick} │ {s?.Speed ?? "-"} │ {state} │ {_session.ConnectionStatus} │ ";
+        int n = _buffer.Write(0, y, left, Panes.Black, 7);
+        _buffer.Write(n, y, _message, 1, 7, maxWidth: _buffer.Width - n);
+    }
+}

@@ -1,0 +1,47 @@
+namespace Lab.TuiClient;
+
+/// <summary>The `tui` command line: dispatches subcommands.</summary>
+public static class Cli
+{
+    public const string Usage = """
+        usage: tui <command> [options]
+
+        commands:
+          run --weensyos allocator|fork|forkexit [--step 0..7|cow] [--ticks N] [--no-slowdown]
+              [--log FILE] [--screen[=text|ansi]]
+                              run a WeensyOS machine headless until N ticks (default 1000) or power-off
+          connect HOST[:PORT]/SESSION [--name NAME] [--code CODE] [--key INSTRUCTOR_KEY]
+                              watch and drive a session on a server (port 5080 by default)
+          local [--weensyos allocator|fork|forkexit] [--step 0..7|cow]
+                              the same interface with the machine running in this process
+          sessions HOST[:PORT]          list a server's sessions
+          create HOST[:PORT]/SESSION [--program allocator|fork|forkexit] [--step 0..7|cow] [--private]
+                              create a session; prints the instructor key (and the join code)
+        """;
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            stdout.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+        switch (args[0])
+        {
+            case "run":
+                return RunCommand.Execute(args[1..], stdout, stderr);
+            case "connect":
+                return App.SessionCommands.Connect(args[1..], stdout, stderr);
+            case "local":
+                return App.SessionCommands.Local(args[1..], stdout, stderr);
+            case "sessions":
+                return App.SessionCommands.Sessions(args[1..], stdout, stderr);
+            case "create":
+                return App.SessionCommands.Create(args[1..], stdout, stderr);
+            default:
+                stderr.WriteLine($"tui: unknown command '{args[0]}'");
+                stderr.WriteLine(Usage);
+                return 2;
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using Lab.TuiClient;
+
+namespace Lab.Kernel.Tests;
+
+/// <summary>`tui run` end to end (in-process).</summary>
+public class TuiRunTests
+{
+    private static (int Code, string Out, string Err) Tui(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = Cli.Run(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void Run_prints_the_screen_and_writes_the_log()
+    {
+        string log = Path.Combine(Path.GetTempPath(), $"weensy-{Guid.NewGuid():N}.log");
+        try
+        {
+            var (code, output, err) = Tui("run", "--weensyos", "allocator", "--ticks", "300", "--no-slowdown",
+                "--log", log, "--screen", "--instructions-per-tick", "300");
+            Assert.True(code == 0, err);
+            string[] lines = output.Split('\n');
+            Assert.Equal("                                PHYSICAL MEMORY", lines[0]);
+            Assert.StartsWith("   0x000000 R", lines[1]);
+            var oracle = new GradingOracle(File.ReadAllText(log));
+            Assert.Equal([0, 100, 200], oracle.Physical.Keys);
+            Assert.True(oracle.Stage(1).Passed);
+        }
+        finally { File.Delete(log); }
+    }
+
+    [Fact]
+    public void Ansi_screen_has_colours()
+    {
+        var (code, output, _) = Tui("run", "--weensyos", "fork", "--ticks", "50", "--screen=ansi");
+        Assert.Equal(0, code);
+        Assert.Contains("\x1b[0;95;40mK", output);                 // light magenta kernel page
+    }
+
+    [Fact]
+    public void Panic_gives_non_zero_status_and_the_reason()
+    {
+        var (code, _, err) = Tui("run", "--weensyos", "fork", "--step", "0", "--ticks", "100");
+        Assert.Equal(1, code);
+        Assert.Contains("Unexpected exception 52!", err);
+    }
+
+    [Fact]
+    public void Bad_usage_and_unimplemented_commands()
+    {
+        Assert.Equal(2, Tui("run", "--weensyos", "nope").Code);
+        Assert.Equal(2, Tui("run", "--weensyos", "fork", "--step", "9").Code);
+        var (code, _, err) = Tui("connect", "lab.host/s1");
+        Assert.Equal(2, code);
+        Assert.Contains("not yet implemented", err);
+    }
+}
