@@ -52,7 +52,7 @@ public sealed class RemoteSession : ISessionSource
         {
             await s._connection.StartAsync(cancellation);
         }
-        catch (Exception e) when (e is HttpRequestException or System.Net.WebSockets.WebSocketException or HubConnectionLostException or TimeoutException or OperationCanceledException or IOException)
+        catch (Exception e) when (e is HubConnectFailedException or HttpRequestException or System.Net.WebSockets.WebSocketException or HubConnectionLostException or TimeoutException or OperationCanceledException or IOException)
         {
             await s._connection.DisposeAsync();
             throw new CommandFailedException($"cannot reach {baseUrl}: {Root(e).Message}");

@@ -80,6 +80,9 @@ public sealed class TuiApp
         return 0;
     }
 
+    /// <summary>Sets the screen size (the terminal reports it; tests choose one).</summary>
+    internal void Resize(int width, int height) => _buffer.Resize(width, height);
+
     // ------------------------------------------------------------------------------------------
     // Keys.
 

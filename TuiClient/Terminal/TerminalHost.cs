@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
 
@@ -10,7 +9,7 @@ public sealed record KeyPressed(KeyEvent Key) : TerminalEvent;
 public sealed record Resized(int Width, int Height) : TerminalEvent;
 
 /// <summary>
-/// The real terminal: raw mode (stty), the alternate screen, a hidden cursor, raw key bytes read from
+/// The real terminal: raw mode (termios), the alternate screen, a hidden cursor, raw key bytes read from
 /// stdin and parsed by <see cref="KeyParser"/>, resizes from SIGWINCH (and polling as a fallback).
 /// Everything is restored on <see cref="Dispose"/>, including after Ctrl+C or an exception.
 /// This class is the only place that touches the console; panes draw into a <see cref="ScreenBuffer"/>.
@@ -20,10 +19,12 @@ public sealed class TerminalHost : IDisposable
     private readonly Channel<TerminalEvent> _events = Channel.CreateUnbounded<TerminalEvent>();
     private readonly CancellationTokenSource _stop = new();
     private readonly Stream _stdout = Console.OpenStandardOutput();
-    private readonly Stream _stdin = Console.OpenStandardInput();
+    // fd 0 itself: Console.OpenStandardInput() on a terminal reads through .NET's line editor
+    // (buffered until Enter, echoed by the runtime), which is exactly what raw mode must avoid.
+    private readonly Stream _stdin = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0);
     private readonly AnsiRenderer _renderer = new();
     private PosixSignalRegistration? _winch;
-    private string? _savedStty;
+    private byte[]? _saved;
     private int _width, _height;
     private bool _disposed;
 
@@ -35,8 +36,9 @@ public sealed class TerminalHost : IDisposable
     public TerminalHost()
     {
         (_width, _height) = CurrentSize();
-        _savedStty = RunStty("-g")?.Trim();
-        RunStty("raw -echo");
+        // termios through libc, not a child stty: .NET re-applies its own terminal settings whenever
+        // a child process exits, which would silently undo raw mode.
+        _saved = PosixTerminal.EnterRawMode();
         Write("\e[?1049h\e[?25l\e[2J");   // alternate screen, hide cursor, clear
         if (!OperatingSystem.IsWindows())
             _winch = PosixSignalRegistration.Create(PosixSignal.SIGWINCH, ctx => { ctx.Cancel = true; CheckResize(); });
@@ -119,35 +121,8 @@ public sealed class TerminalHost : IDisposable
 
     private static (int Width, int Height) CurrentSize()
     {
-        string? size = RunStty("size");
-        if (size != null)
-        {
-            var parts = size.Trim().Split(' ');
-            if (parts.Length == 2 && int.TryParse(parts[0], out int rows) && int.TryParse(parts[1], out int cols) && rows > 0 && cols > 0)
-                return (cols, rows);
-        }
-        try { return (Math.Max(1, Console.WindowWidth), Math.Max(1, Console.WindowHeight)); }
-        catch (IOException) { return (80, 25); }
-    }
-
-    /// <summary>Runs stty on the controlling terminal; null if that is not possible (no tty).</summary>
-    private static string? RunStty(string args)
-    {
-        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return null;
-        try
-        {
-            var psi = new ProcessStartInfo("/bin/sh", ["-c", $"stty {args} < /dev/tty"])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            using var p = Process.Start(psi)!;
-            string output = p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            return p.ExitCode == 0 ? output : null;
-        }
-        catch (System.ComponentModel.Win32Exception) { return null; }
+        if (PosixTerminal.TryGetSize(out int cols, out int rows)) return (cols, rows);
+        return (80, 25);
     }
 
     public void Dispose()
@@ -157,7 +132,6 @@ public sealed class TerminalHost : IDisposable
         _stop.Cancel();
         _winch?.Dispose();
         Write("\e[0m\e[?25h\e[?1049l");   // reset colours, show cursor, leave the alternate screen
-        if (_savedStty != null) RunStty(_savedStty);
-        else RunStty("sane");
+        if (_saved != null) PosixTerminal.Restore(_saved);
     }
 }

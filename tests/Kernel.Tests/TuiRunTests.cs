@@ -49,12 +49,20 @@ public class TuiRunTests
     }
 
     [Fact]
-    public void Bad_usage_and_unimplemented_commands()
+    public void Bad_usage_and_unreachable_servers_give_one_clear_line()
     {
         Assert.Equal(2, Tui("run", "--weensyos", "nope").Code);
         Assert.Equal(2, Tui("run", "--weensyos", "fork", "--step", "9").Code);
-        var (code, _, err) = Tui("connect", "lab.host/s1");
+        var (code, _, err) = Tui("connect");
         Assert.Equal(2, code);
-        Assert.Contains("not yet implemented", err);
+        Assert.Contains("usage: tui connect", err);
+        // Nothing listens on port 1 of loopback: one line, no stack trace, non-zero exit.
+        (code, _, err) = Tui("connect", "127.0.0.1:1/s1");
+        Assert.Equal(1, code);
+        Assert.Contains("cannot reach http://127.0.0.1:1", err);
+        Assert.DoesNotContain("   at ", err);
+        (code, _, err) = Tui("sessions", "127.0.0.1:1");
+        Assert.Equal(1, code);
+        Assert.Single(err.Trim().Split('\n'));
     }
 }
