@@ -38,7 +38,7 @@ public sealed class RemoteSession : ISessionSource
                 Joined = await _connection.InvokeAsync<JoinResult>("Join", [_name, _user, _code]);
                 _status = "reconnected";
             }
-            catch (HubInvocationException e) { _status = $"rejoin failed: {e.ServerError}"; }
+            catch (HubInvocationException e) { _status = $"rejoin failed: {ServerErrors.Reason(e.ServerError)}"; }
             Changed?.Invoke();
         };
         _connection.Closed += e => { _status = $"disconnected{(e != null ? ": " + e.Message : "")}"; Changed?.Invoke(); return Task.CompletedTask; };
@@ -66,7 +66,7 @@ public sealed class RemoteSession : ISessionSource
         catch (HubInvocationException e)
         {
             await s._connection.DisposeAsync();
-            throw new CommandFailedException(e.ServerError);
+            throw new CommandFailedException(ServerErrors.Reason(e.ServerError));
         }
     }
 
@@ -80,14 +80,14 @@ public sealed class RemoteSession : ISessionSource
     {
         string k = key switch { '\n' or '\r' => "Enter", '\x1b' => "Esc", _ => key.ToString() };
         try { await _connection.InvokeAsync("Key", [k]); }
-        catch (HubInvocationException e) { throw new CommandFailedException(e.ServerError); }
+        catch (HubInvocationException e) { throw new CommandFailedException(ServerErrors.Reason(e.ServerError)); }
         catch (HubConnectionLostException e) { throw new CommandFailedException(e.Message); }
     }
 
     public async Task<string> CommandAsync(string command)
     {
         try { return await _connection.InvokeAsync<string>("Command", [command]); }
-        catch (HubInvocationException e) { throw new CommandFailedException(e.ServerError); }
+        catch (HubInvocationException e) { throw new CommandFailedException(ServerErrors.Reason(e.ServerError)); }
         catch (HubConnectionLostException e) { throw new CommandFailedException(e.Message); }
     }
 

@@ -158,7 +158,7 @@ public static class SessionCommands
         }
         catch (HubInvocationException e)
         {
-            stderr.WriteLine($"tui {verb}: {e.ServerError}");
+            stderr.WriteLine($"tui {verb}: {ServerErrors.Reason(e.ServerError)}");
             return 1;
         }
         catch (Exception e) when (e is HttpRequestException or HubConnectFailedException or HubConnectionLostException or OperationCanceledException or TimeoutException or System.Net.WebSockets.WebSocketException or IOException)

@@ -145,3 +145,13 @@ public class KeyParserTests
         Assert.Equal([KeyEvent.Printable('q')], keys);
     }
 }
+
+public class ServerErrorTests
+{
+    [Fact]
+    public void TheSignalRPrefixIsStripped()
+    {
+        Assert.Equal("viewers cannot type", Lab.TuiClient.App.ServerErrors.Reason("An unexpected error occurred invoking 'Key' on the server. HubException: viewers cannot type"));
+        Assert.Equal("plain", Lab.TuiClient.App.ServerErrors.Reason("plain"));
+    }
+}

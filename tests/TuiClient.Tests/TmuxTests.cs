@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using Lab.Server;
+using Lab.Server.Sessions;
+using Lab.TestSupport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Lab.TuiClient.Tests;
+
+/// <summary>
+/// The TUI as a person uses it: a real server on loopback, `tui connect` as the instructor and as a
+/// student in two tmux panes, keys sent with send-keys, screens read with capture-pane.
+/// </summary>
+public sealed class TmuxTests : IAsyncLifetime
+{
+    private readonly string _tmux = "lab-tui-" + Guid.NewGuid().ToString("N")[..8];
+    private WebApplication? _server;
+    private string _url = "";
+
+    public async Task InitializeAsync()
+    {
+        string data = Path.Combine(Path.GetTempPath(), "lab-tmux-" + Guid.NewGuid().ToString("N"));
+        _server = LabServerHost.Create(["--urls", "http://127.0.0.1:0", "--data", data]);
+        await _server.StartAsync();
+        _url = _server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+    }
+
+    public async Task DisposeAsync()
+    {
+        Tmux("kill-session", "-t", _tmux);
+        if (_server != null) { await _server.StopAsync(); await _server.DisposeAsync(); }
+    }
+
+    private static string Tmux(params string[] args)
+    {
+        var (code, stdout, stderr) = Gcc.Run("tmux", args);
+        return code == 0 ? stdout : stderr;
+    }
+
+    private static string TuiCommand()
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "tui.dll");
+        return $"dotnet {dll}";
+    }
+
+    private string Pane(int index) => Tmux("capture-pane", "-p", "-t", $"{_tmux}.{index}");
+
+    private async Task<string> WaitForPane(int index, Func<string, bool> condition, string what)
+    {
+        string text = "";
+        for (int i = 0; i < 300; i++)
+        {
+            text = Pane(index);
+            if (condition(text)) return text;
+            await Task.Delay(200);
+        }
+        throw new TimeoutException($"pane {index}: timed out waiting for {what}; the pane shows:\n{text}");
+    }
+
+    private static string Status(string pane) => pane.TrimEnd('\n').Split('\n').Last();
+
+    private static string CgaPart(string pane) =>
+        string.Join("\n", pane.Split('\n').Skip(1).Take(25).Select(l => l.Length > 80 ? l[..80] : l));
+
+    [Fact]
+    public async Task InstructorAndStudentDriveAndWatchTheSameSession()
+    {
+        var sessions = _server!.Services.GetRequiredService<SessionManager>();
+        var (session, error) = sessions.Create(new SessionSettings { Name = "lecture", Program = "allocator", InstructorKey = "prof-key-123" });
+        Assert.Null(error);
+
+        string tui = TuiCommand();
+        string target = _url.Replace("http://", "") + "/lecture";
+        Tmux("new-session", "-d", "-s", _tmux, "-x", "220", "-y", "45", $"{tui} connect {target} --name prof --key prof-key-123; sleep 30");
+        Tmux("split-window", "-h", "-t", _tmux, $"{tui} connect {target} --name student; sleep 30");
+
+        // Both see the WeensyOS screen.
+        await WaitForPane(0, p => p.Contains("PHYSICAL MEMORY") && Status(p).Contains("instructor"), "the instructor's screen");
+        await WaitForPane(1, p => p.Contains("PHYSICAL MEMORY") && Status(p).Contains("viewer"), "the student's screen");
+
+        // The student is a viewer: a key is refused, and says why.
+        Tmux("send-keys", "-t", $"{_tmux}.1", "f");
+        await WaitForPane(1, p => Status(p).Contains("viewers cannot type"), "the refusal");
+
+        // The instructor grants driving; the student presses 'f' and both see fork's memory map.
+        Tmux("send-keys", "-t", $"{_tmux}.0", ":grant student", "Enter");
+        await WaitForPane(1, p => Status(p).Contains("driver"), "the driver role");
+        Tmux("send-keys", "-t", $"{_tmux}.1", "f");
+        await WaitForPane(0, p => p.Contains("student pressed 'f'"), "the key press in the instructor's log");
+
+        // Pause: both panes converge on the same screen.
+        Tmux("send-keys", "-t", $"{_tmux}.0", ":pause", "Enter");
+        string a = await WaitForPane(0, p => Status(p).Contains("paused"), "pause on the instructor's side");
+        string b = await WaitForPane(1, p => Status(p).Contains("paused") && CgaPart(p) == CgaPart(Pane(0)), "the same paused screen");
+        Assert.Contains("VIRTUAL ADDRESS SPACE", CgaPart(b));
+
+        // Resize the window: the status line moves to the new bottom row.
+        Tmux("resize-window", "-t", _tmux, "-x", "200", "-y", "34");
+        await WaitForPane(0, p => p.Split('\n').Length <= 35 && Status(p).Contains("paused"), "the status line after a resize");
+    }
+}
