@@ -1,7 +1,28 @@
 #!/usr/bin/env bash
-# The test command (README): builds everything (gcc builds the userland and test programs as part
-# of the build) and runs every xunit project.
+# The test command (README): installs what a fresh machine lacks (gcc, make, tmux, node/npm with
+# apt-get; the pinned npm packages with npm ci), builds everything (gcc builds the userland and the
+# test programs as part of the build) and runs every xunit project.
 set -euo pipefail
 cd "$(dirname "$0")"
+
+need_apt=()
+command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
+command -v make >/dev/null 2>&1 || need_apt+=(make)
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)      # the TUI is tested under tmux, as a person uses it
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)  # the official JS SignalR client and @msgpack/msgpack
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need_apt[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+command -v dotnet >/dev/null 2>&1 || { echo "test.sh: the .NET 10 SDK (dotnet) is required" >&2; exit 1; }
+
+# npm packages pinned by package-lock.json: @msgpack/msgpack (codec cross-check) and the official
+# SignalR client with its MessagePack protocol (interop test).
+for js in tests/Shared.Tests/js tests/Server.Tests/js; do
+  [ -d "$js/node_modules" ] || (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+done
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Lab.sln -c Release -nologo -v q
 dotnet test Lab.sln -c Release --no-build -nologo -v q "$@"
