@@ -63,6 +63,12 @@ public sealed partial class WeensyKernel : ITrapHandler
     /// <summary>Called at the end of every trap (tests use it to check invariants). Not machine state.</summary>
     public Action<WeensyKernel, Trap>? AfterTrap { get; set; }
 
+    /// <summary>
+    /// Sees what the kernel does, for event logs: every system call with its argument and result,
+    /// copy-on-write faults fixed up, and user faults. Called on the machine's thread; keep it cheap.
+    /// </summary>
+    public Action<KernelEvent>? Observer { get; set; }
+
     public WeensyKernel(X64Machine machine, KernelOptions options)
     {
         if (options.InstructionsPerTick == 0) throw new ArgumentException("InstructionsPerTick must be > 0", nameof(options));
@@ -298,11 +304,21 @@ public sealed partial class WeensyKernel : ITrapHandler
                 rescheduled = true;
                 break;
             case TrapKind.Syscall:
-                rescheduled = Syscall(p!, DecodeLinuxSyscall(p![Register.Rax]), p[Register.Rdi]);
-                break;
+                {
+                    var call = DecodeLinuxSyscall(p![Register.Rax]);
+                    ulong arg = p[Register.Rdi];
+                    rescheduled = Syscall(p, call, arg);
+                    Observe(p, call, arg);
+                    break;
+                }
             case TrapKind.SoftwareInterrupt when trap.Vector is >= 48 and <= 53:
-                rescheduled = Syscall(p!, (WeensyCall)trap.Vector, p![Register.Rdi]);
-                break;
+                {
+                    var call = (WeensyCall)trap.Vector;
+                    ulong arg = p![Register.Rdi];
+                    rescheduled = Syscall(p, call, arg);
+                    Observe(p, call, arg);
+                    break;
+                }
             case TrapKind.SoftwareInterrupt when trap.Vector is >= 54 and <= 63:
                 Panic($"Unexpected exception {trap.Vector}!");
                 break;
@@ -323,6 +339,20 @@ public sealed partial class WeensyKernel : ITrapHandler
             else Schedule();
         }
         AfterTrapChecks(trap);
+    }
+
+    /// <summary>Reports a finished system call to the observer (results are in the caller's saved rax).</summary>
+    private void Observe(Process p, WeensyCall call, ulong arg)
+    {
+        if (Observer is not { } observer) return;
+        string name = call switch
+        {
+            WeensyCall.GetPid => "getpid", WeensyCall.Yield => "yield", WeensyCall.PageAlloc => "page_alloc",
+            WeensyCall.Fork => "fork", WeensyCall.Exit => "exit", WeensyCall.Panic => "panic", _ => "unknown",
+        };
+        bool hasResult = call is WeensyCall.GetPid or WeensyCall.PageAlloc or WeensyCall.Fork or WeensyCall.Unknown;
+        long result = hasResult ? (long)p[Register.Rax] : 0;
+        observer(new KernelEvent(KernelEventKind.Syscall, p.Pid, name, arg, result, hasResult, _ticks));
     }
 
     /// <summary>The system calls, numbered by their WeensyOS interrupt vector.</summary>
@@ -411,7 +441,11 @@ public sealed partial class WeensyKernel : ITrapHandler
         bool write = (error & PageFaultError.Write) != 0;
         bool present = (error & PageFaultError.Present) != 0;
         if (Step == LabStep.CopyOnWrite && write && present && CopyOnWrite(p, trap.FaultAddress))
+        {
+            Observer?.Invoke(new KernelEvent(KernelEventKind.CopyOnWrite, p.Pid, "cow", trap.FaultAddress.Value, 0, false, _ticks));
             return;
+        }
+        Observer?.Invoke(new KernelEvent(KernelEventKind.Fault, p.Pid, write ? "write" : "read", trap.FaultAddress.Value, (long)trap.InstructionAddress.Value, false, _ticks));
 
         ConsolePrintf(Display.Cpos(24, 0), 0x0C00,
             $"Process {p.Pid} page fault for 0x{trap.FaultAddress.Value:x} ({(write ? "write" : "read")} " +

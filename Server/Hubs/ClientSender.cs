@@ -27,8 +27,12 @@ public sealed class ClientSender
     private SessionSummary? _status;
     private long _participantsVersion = -1, _followVersion = -1, _eventSeq;
     private Role? _role;
-    private long _seq;
+    private long _seq, _detailSeq;
     private bool _sentFull;
+    private IReadOnlySet<int> _watched = new HashSet<int>();
+
+    /// <summary>The pids whose every system call this client wants to see (follow detail).</summary>
+    public void Watch(IReadOnlySet<int> pids) => _watched = pids;
 
     public long FramesSent => _seq;
 
@@ -105,6 +109,14 @@ public sealed class ClientSender
         }
         LabEvent[] events = _session.EventsSince(_eventSeq);
         if (events.Length > 0) _eventSeq = events[^1].Seq;
+        var watched = _watched;
+        if (watched.Count > 0)
+        {
+            var detail = _session.DetailsSince(_detailSeq, watched, out _detailSeq);
+            // Detail entries carry their own sequence space; clients tell them apart by kind and text.
+            if (detail.Length > 0) events = events.Concat(detail).ToArray();
+        }
+        else _detailSeq = 0;
         Role? role = _session.Lookup(_connectionId)?.Role;
         Role? rolePart = full || role != _role ? role : null;
         _role = role;

@@ -80,6 +80,14 @@ public sealed class LabHub : Hub
 
     public void Leave() => LeaveCurrent(State);
 
+    /// <summary>Asks for every system call of these pids in this client's frames (the aggregated log stays as it is). An empty list stops it.</summary>
+    public void Watch(int[] pids)
+    {
+        var sender = State.Sender ?? throw new HubException("join a session first");
+        if (pids.Length > 16) throw new HubException("watch at most 16 pids");
+        sender.Watch(pids.ToHashSet());
+    }
+
     /// <summary>Types a key into the machine (drivers and instructors). Keys are single characters; "Enter" and "Esc" are named.</summary>
     public void Key(string key)
     {

@@ -63,6 +63,7 @@ public sealed class LabSession : IDisposable
             }
         }
         _running = !settings.Paused;
+        _machine.Kernel.Observer = OnKernelEvent;
         _latest = BuildSnapshot();
         _thread = new Thread(Loop) { IsBackground = true, Name = $"session {settings.Name}" };
         _thread.Start();
@@ -264,8 +265,78 @@ public sealed class LabSession : IDisposable
         Publish();
     }
 
+    // ------------------------------------------------------------------------------------------
+    // Kernel events: syscalls come far faster than a person reads, so each publish turns the ones
+    // gathered since the last into a few log lines (one per pid when there are many); the full
+    // detail goes to a separate ring that clients read only for the pids they watch.
+
+    private const int MaxPendingKernelEvents = 20_000;
+    private const int IndividualSyscallLimit = 8;
+    private const int DetailRingSize = 4096;
+    private readonly List<KernelEvent> _kernelEvents = new();
+    private long _droppedKernelEvents;
+    private readonly KernelEvent[] _details = new KernelEvent[DetailRingSize];   // formatted only when a watcher asks
+    private long _detailSeq;
+
+    private void OnKernelEvent(KernelEvent e)
+    {
+        if (_kernelEvents.Count < MaxPendingKernelEvents) _kernelEvents.Add(e);
+        else _droppedKernelEvents++;
+    }
+
+    private void FlushKernelEvents()
+    {
+        if (_kernelEvents.Count == 0) return;
+        var syscalls = new List<KernelEvent>();
+        foreach (var e in _kernelEvents)
+        {
+            lock (_stateLock) _details[++_detailSeq % DetailRingSize] = e;
+            if (e.Kind == KernelEventKind.Fault) Log(EventKind.Fault, e.Pid, $"pid {e.Pid}: {e}");
+            else syscalls.Add(e);
+        }
+        if (syscalls.Count <= IndividualSyscallLimit)
+        {
+            foreach (var e in syscalls) Log(EventKind.Syscall, e.Pid, $"pid {e.Pid}: {e}");
+        }
+        else
+        {
+            foreach (var group in syscalls.GroupBy(e => e.Pid).OrderBy(g => g.Key))
+            {
+                string counts = string.Join(", ", group.GroupBy(e => e.Name).Select(g => $"{g.Key} ×{g.Count()}"));
+                Log(EventKind.SyscallSummary, group.Key, $"pid {group.Key}: {counts}");
+            }
+        }
+        if (_droppedKernelEvents > 0)
+        {
+            Log(EventKind.System, 0, $"({_droppedKernelEvents} kernel events not recorded: too many at once)");
+            _droppedKernelEvents = 0;
+        }
+        _kernelEvents.Clear();
+    }
+
+    /// <summary>Full syscall detail after <paramref name="afterSeq"/> for the given pids (bounded).</summary>
+    public LabEvent[] DetailsSince(long afterSeq, IReadOnlySet<int> pids, out long lastSeq, int max = 256)
+    {
+        lock (_stateLock)
+        {
+            lastSeq = _detailSeq;
+            if (pids.Count == 0 || afterSeq >= _detailSeq) return [];
+            long first = Math.Max(afterSeq + 1, _detailSeq - DetailRingSize + 1);
+            var list = new List<LabEvent>();
+            for (long s = first; s <= _detailSeq; s++)
+            {
+                var e = _details[s % DetailRingSize];
+                if (!pids.Contains(e.Pid)) continue;
+                var kind = e.Kind == KernelEventKind.Fault ? EventKind.Fault : EventKind.Syscall;
+                list.Add(new LabEvent(s, e.Tick, kind, e.Pid, e.ToString()));
+            }
+            return list.Count > max ? list.GetRange(list.Count - max, max).ToArray() : list.ToArray();
+        }
+    }
+
     private void Publish()
     {
+        FlushKernelEvents();
         var snap = BuildSnapshot();
         var prev = _latest;
         if (prev != null && prev.Tick == snap.Tick && prev.Status == snap.Status && prev.Screen.AsSpan().SequenceEqual(snap.Screen)
@@ -351,6 +422,7 @@ public sealed class LabSession : IDisposable
                     var next = Settings with { Program = rb.Program ?? Settings.Program, Step = rb.Step ?? Settings.Step };
                     _machine.Dispose();
                     _machine = new WeensyMachine(next.ToKernelOptions());
+                    _machine.Kernel.Observer = OnKernelEvent;
                     Settings = next with { Paused = false };
                     _running = true;
                     _lastProcesses = [];

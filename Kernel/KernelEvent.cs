@@ -1,0 +1,22 @@
+namespace Lab.Kernel;
+
+public enum KernelEventKind : byte
+{
+    /// <summary>A system call finished: Name, Arg (rdi), Result when HasResult.</summary>
+    Syscall,
+    /// <summary>A write to a shared page was fixed up by copy-on-write: Arg is the address.</summary>
+    CopyOnWrite,
+    /// <summary>A user fault parked the process: Name is read/write, Arg the address, Result the rip.</summary>
+    Fault,
+}
+
+/// <summary>Something the kernel did, as reported to <see cref="Core.WeensyKernel.Observer"/>.</summary>
+public readonly record struct KernelEvent(KernelEventKind Kind, int Pid, string Name, ulong Arg, long Result, bool HasResult, ulong Tick)
+{
+    public override string ToString() => Kind switch
+    {
+        KernelEventKind.Syscall => HasResult ? $"sys_{Name}(0x{Arg:x}) = {Result}" : $"sys_{Name}(0x{Arg:x})",
+        KernelEventKind.CopyOnWrite => $"copy-on-write fault at 0x{Arg:x} fixed",
+        _ => $"{Name} fault at 0x{Arg:x} (rip 0x{Result:x}): process stopped",
+    };
+}
