@@ -32,11 +32,11 @@ public sealed class WeensyMachine : IDisposable
     /// or an invariant failed.</summary>
     public bool Halted => Kernel.PoweredOff || Kernel.Failed || Kernel.InvariantFailure is not null;
 
-    /// <summary>Runs at most <paramref name="budget"/> instruction units (less if the machine halts).</summary>
-    public void Run(ulong budget)
+    /// <summary>Runs at most <paramref name="budget"/> instruction units (less if the machine halts, stops or hits a debugger breakpoint).</summary>
+    public RunResult Run(ulong budget)
     {
-        if (Kernel.PoweredOff || Kernel.InvariantFailure is not null) return;
-        Machine.Run(budget);
+        if (Kernel.PoweredOff || Kernel.InvariantFailure is not null) return new RunResult(RunExit.Stopped, default, 0);
+        return Machine.Run(budget);
     }
 
     /// <summary>Runs until the tick counter reaches <paramref name="ticks"/> or the machine halts.</summary>

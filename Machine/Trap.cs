@@ -69,6 +69,8 @@ public enum RunExit : byte
     Stopped,
     /// <summary>A trap occurred and no handler is installed; <see cref="RunResult.Trap"/> says which.</summary>
     Trap,
+    /// <summary>The next instruction is at a debugger breakpoint (not executed yet; Cpu.Rip is there).</summary>
+    Breakpoint,
 }
 
 public readonly record struct RunResult(RunExit Exit, Trap Trap, ulong InstructionsExecuted);

@@ -89,6 +89,7 @@ public sealed class X64Machine : IDisposable
     {
         ulong start = Clock;
         ulong end = start + budget < start ? ulong.MaxValue : start + budget;
+        Cpu.SkipBreakpointAt(Cpu.Rip);
         while (true)
         {
             if (_stopRequested)
@@ -116,6 +117,11 @@ public sealed class X64Machine : IDisposable
             if (Cpu.Execute(limit, out Trap trap))
             {
                 if (Deliver(in trap, start, out RunResult r)) return r;
+            }
+            else if (Cpu.BreakpointHit)
+            {
+                Cpu.BreakpointHit = false;
+                return new RunResult(RunExit.Breakpoint, default, Clock - start);
             }
         }
     }

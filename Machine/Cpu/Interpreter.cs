@@ -104,6 +104,18 @@ public sealed unsafe partial class Cpu
 
             int n = b.Count;
             if ((ulong)n > budget) n = (int)budget;
+            if (_breakpoints.Count != 0)
+            {
+                int at = FirstBreakpoint(b, n);
+                if (at == 0)
+                {
+                    BreakpointHit = true;   // stop before the instruction at the breakpoint
+                    trap = default;
+                    return false;
+                }
+                if (at > 0) n = at;         // run up to it; the next round stops there
+            }
+            _skipBreakpointAt = ulong.MaxValue;
             Op[] ops = b.Ops;
             _rip = n == b.Count ? b.EndIp : ops[n].Ip;
             ref Op first = ref MemoryMarshal.GetArrayDataReference(ops);

@@ -25,7 +25,7 @@ public sealed class ClientSender
     private byte[] _pages = [];
     private ProcessRow[]? _processes;
     private SessionSummary? _status;
-    private long _participantsVersion = -1, _followVersion = -1, _eventSeq;
+    private long _participantsVersion = -1, _followVersion = -1, _debugVersion = 0, _eventSeq;
     private Role? _role;
     private long _seq, _detailSeq;
     private bool _sentFull;
@@ -107,6 +107,12 @@ public sealed class ClientSender
             _followVersion = _session.FollowVersion;
             follow = _session.Follow;
         }
+        DebuggerState? debugger = null;
+        if ((full && _session.DebugVersion > 0) || _session.DebugVersion != _debugVersion)
+        {
+            _debugVersion = _session.DebugVersion;
+            debugger = _session.Debugger;
+        }
         LabEvent[] events = _session.EventsSince(_eventSeq);
         if (events.Length > 0) _eventSeq = events[^1].Seq;
         var watched = _watched;
@@ -122,7 +128,7 @@ public sealed class ClientSender
         _role = role;
 
         if (!full && screen == null && pages == null && processes == null && statusPart == null
-            && participants == null && follow == null && events.Length == 0 && rolePart == null)
+            && participants == null && follow == null && events.Length == 0 && rolePart == null && debugger == null)
             return null;
         _sentFull = true;
         return new Frame
@@ -139,6 +145,7 @@ public sealed class ClientSender
             Status = statusPart,
             Follow = follow,
             YourRole = rolePart,
+            Debugger = debugger,
         };
     }
 }

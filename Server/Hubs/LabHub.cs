@@ -107,12 +107,20 @@ public sealed class LabHub : Hub
     /// A session command (see docs/PROTOCOL.md): pause, resume, speed X, reboot [program] [step],
     /// grant NAME, revoke NAME, follow PANE [PID], unfollow, close. Returns a confirmation text.
     /// </summary>
-    public string Command(string command)
+    public async Task<string> Command(string command)
     {
         var words = (command ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (words.Length == 0) throw new HubException("empty command");
         Limit(State.Commands, "commands");
         string verb = words[0].ToLowerInvariant();
+        if (LabSession.IsDebuggerVerb(verb))
+        {
+            var (s, who, _) = RequireRole(Role.Driver, "use the debugger");
+            try { return await s.DebugAsync(who, words); }
+            catch (ArgumentException e) { throw new HubException(e.Message); }
+            catch (InvalidOperationException e) { throw new HubException(e.Message); }
+            catch (TimeoutException) { throw new HubException("the session did not answer in time"); }
+        }
         switch (verb)
         {
             case "pause":
@@ -176,7 +184,7 @@ public sealed class LabHub : Hub
                     return "closed";
                 }
             default:
-                throw new HubException($"unknown command '{verb}' (try: pause, resume, speed, reboot, grant, revoke, follow, unfollow, close)");
+                throw new HubException($"unknown command '{verb}' (try: pause, resume, speed, reboot, grant, revoke, follow, unfollow, close; debugger: {LabSession.DebuggerHelp})");
         }
     }
 

@@ -12,7 +12,7 @@ namespace Lab.Server.Sessions;
 /// the machine at the chosen speed, applies commands from a bounded channel between slices, and
 /// publishes an immutable <see cref="SessionSnapshot"/> that client senders read without locks.
 /// </summary>
-public sealed class LabSession : IDisposable
+public sealed partial class LabSession : IDisposable
 {
     private const int EventRingSize = 2048;
     private static readonly TimeSpan PublishInterval = TimeSpan.FromMilliseconds(16);
@@ -227,7 +227,7 @@ public sealed class LabSession : IDisposable
                 ulong perTick = _machine.Kernel.Options.InstructionsPerTick;
                 if (tps <= 0)
                 {
-                    _machine.Run(perTick * 50);   // unthrottled: big slices, commands still checked between them
+                    RunSlice(perTick * 50);   // unthrottled: big slices, commands still checked between them
                 }
                 else
                 {
@@ -241,7 +241,7 @@ public sealed class LabSession : IDisposable
                     }
                     // Run the ticks that are due (at most a few, so a stall does not become a burst).
                     int due = (int)Math.Clamp((now - nextTickAt) * tps + 1, 1, 10);
-                    _machine.Run(perTick * (ulong)due);
+                    RunSlice(perTick * (ulong)due);
                     nextTickAt += due / tps;
                     if (now - nextTickAt > 0.25) nextTickAt = now;
                 }
@@ -282,6 +282,7 @@ public sealed class LabSession : IDisposable
     {
         if (_kernelEvents.Count < MaxPendingKernelEvents) _kernelEvents.Add(e);
         else _droppedKernelEvents++;
+        CheckBreakConditions(e);
     }
 
     private void FlushKernelEvents()
@@ -423,6 +424,7 @@ public sealed class LabSession : IDisposable
                     _machine.Dispose();
                     _machine = new WeensyMachine(next.ToKernelOptions());
                     _machine.Kernel.Observer = OnKernelEvent;
+                    foreach (var b in _breaks.Where(b => b.Kind == BreakKind.Address)) _machine.Machine.Cpu.AddBreakpoint(new Lab.Machine.VirtAddr(b.Address));
                     Settings = next with { Paused = false };
                     _running = true;
                     _lastProcesses = [];
@@ -433,6 +435,9 @@ public sealed class LabSession : IDisposable
                 try { save.Result.TrySetResult(_machine.SaveState()); }
                 catch (Exception e) { save.Result.TrySetException(e); }
                 return;
+            case DebugCommand debug:
+                ApplyDebug(debug);
+                break;
         }
         Publish();
     }

@@ -14,3 +14,6 @@ public sealed record SpeedCommand(string By, double TicksPerSecond) : SessionCom
 public sealed record RebootCommand(string By, string? Program, string? Step) : SessionCommand(By);
 /// <summary>Takes a snapshot of the machine for persistence (completed on the loop thread).</summary>
 public sealed record SaveCommand(TaskCompletionSource<byte[]> Result) : SessionCommand("server");
+
+/// <summary>A debugger command (step, break, x, walk, ...); the loop answers through <see cref="Result"/>.</summary>
+public sealed record DebugCommand(string By, string[] Words, TaskCompletionSource<string> Result) : SessionCommand(By);

@@ -28,12 +28,14 @@ public sealed record Frame : IMsgPackSerializable<Frame>
     public FollowState? Follow { get; init; }
     /// <summary>The receiving client's role, when it changed (granted or revoked driving).</summary>
     public Role? YourRole { get; init; }
+    /// <summary>The shared debugger view, when it changed.</summary>
+    public DebuggerState? Debugger { get; init; }
 
     public void WriteTo(MsgPackWriter w)
     {
         int count = 4 + (Screen != null ? 1 : 0) + (Pages != null ? 1 : 0) + (Processes != null ? 1 : 0)
             + (Events != null ? 1 : 0) + (Participants != null ? 1 : 0) + (Status != null ? 1 : 0)
-            + (Follow != null ? 1 : 0) + (YourRole != null ? 1 : 0);
+            + (Follow != null ? 1 : 0) + (YourRole != null ? 1 : 0) + (Debugger != null ? 1 : 0);
         w.WriteMapHeader(count);
         w.Write(0); w.Write(Seq);
         w.Write(1); w.Write(Full);
@@ -47,6 +49,7 @@ public sealed record Frame : IMsgPackSerializable<Frame>
         if (Status != null) { w.Write(9); Status.WriteTo(w); }
         if (Follow != null) { w.Write(10); Follow.WriteTo(w); }
         if (YourRole != null) { w.Write(11); w.Write((int)YourRole.Value); }
+        if (Debugger != null) { w.Write(12); Debugger.WriteTo(w); }
     }
 
     private static void WriteArray<T>(MsgPackWriter w, T[] items) where T : IMsgPackSerializable<T>
@@ -74,6 +77,7 @@ public sealed record Frame : IMsgPackSerializable<Frame>
                 case 9: r.EnterContainer(); f = f with { Status = SessionSummary.ReadFrom(ref r) }; r.ExitContainer(); break;
                 case 10: r.EnterContainer(); f = f with { Follow = FollowState.ReadFrom(ref r) }; r.ExitContainer(); break;
                 case 11: f = f with { YourRole = (Role)r.ReadInt32() }; break;
+                case 12: r.EnterContainer(); f = f with { Debugger = DebuggerState.ReadFrom(ref r) }; r.ExitContainer(); break;
                 default: r.Skip(); break;
             }
         }

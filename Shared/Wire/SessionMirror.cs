@@ -18,6 +18,7 @@ public sealed class SessionMirror
     public SessionSummary? Status { get; private set; }
     public FollowState? Follow { get; private set; }
     public Role Role { get; private set; }
+    public DebuggerState? Debugger { get; private set; }
     public ulong Tick { get; private set; }
     public long FramesApplied { get; private set; }
     public long LastSeq { get; private set; }
@@ -47,6 +48,7 @@ public sealed class SessionMirror
             if (frame.Status != null) Status = frame.Status;
             if (frame.Follow != null) Follow = frame.Follow;
             if (frame.YourRole is { } role) Role = role;
+            if (frame.Debugger != null) Debugger = frame.Debugger;
             if (frame.Events != null)
             {
                 _events.AddRange(frame.Events);

@@ -73,6 +73,56 @@ public class SessionTests
     }
 
     [Fact]
+    public async Task PairDebuggingBreakOnForkStepInspectAndContinue()
+    {
+        await using var server = await LabServerFixture.StartAsync();
+        var (instructor, _) = await CreateAsync(server, "debug", program: "allocator");
+        await using var _i = instructor;
+        await using var partner = await TestClient.ConnectAsync(server.Url);
+        await partner.JoinAsync("debug", "pat");
+        await instructor.CommandAsync("grant pat");
+        await partner.WaitForAsync(m => m.Role == Role.Driver, "driving");
+
+        // Break on fork, then reboot into p-fork: the machine stops at the first fork.
+        Assert.Contains("on fork", await partner.CommandAsync("break fork"));
+        await instructor.CommandAsync("reboot fork");
+        await instructor.WaitForAsync(m => m.Debugger is { Stopped: true } d && d.Reason.Contains("fork"), "the fork breakpoint");
+        await partner.WaitForAsync(m => m.Debugger is { Stopped: true } d && d.Reason.Contains("fork"), "the same stop for the partner");
+        var stop = partner.Mirror.Debugger!;
+        Assert.Equal(18, stop.Registers.Length);
+        Assert.Contains(stop.Disassembly, l => l.StartsWith("=>"));
+        Assert.Equal(Role.Driver, partner.Mirror.Role);
+
+        // Step exactly 5 instructions (with the breakpoint gone: p-fork forks again right away);
+        // everyone sees who did it.
+        Assert.Equal("deleted 1", await partner.CommandAsync("delete 1"));
+        Assert.Equal("stepped 5 instructions", await partner.CommandAsync("step 5"));
+        await instructor.WaitForAsync(m => m.Debugger is { } d && d.By == "pat" && d.Reason.StartsWith("stepped 5"), "pat's step");
+
+        // Inspect: registers, memory, page-table walk of the program's text page.
+        await instructor.CommandAsync("walk 0x100000");
+        await partner.WaitForAsync(m => m.Debugger is { } d && d.Output.Length == 5 && d.Output[^1].StartsWith("PT"), "the walk's four levels");
+        Assert.Contains(partner.Mirror.Debugger!.Output, l => l.StartsWith("PML4"));
+        await instructor.CommandAsync("x 0x100000 32");
+        await partner.WaitForAsync(m => m.Debugger is { } d && d.Output.Length == 2 && d.Output[0].StartsWith("0x00100000:"), "the memory dump");
+        await instructor.CommandAsync("x 0x40000 16");   // kernel memory is not user-readable from step 1 on
+        await instructor.WaitForAsync(m => m.Debugger!.Output[0].StartsWith("cannot read"), "the unreadable-memory message");
+
+        // Continue: the machine runs again and the log says who did what.
+        await partner.CommandAsync("continue");
+        await instructor.WaitForAsync(m => m.Status is { Running: true }, "running again");
+        Assert.Contains(instructor.Mirror.Events, ev => ev.Text.Contains("pat stepped 5 instructions"));
+        Assert.Contains(instructor.Mirror.Events, ev => ev.Text.Contains("prof walked the page tables for 0x100000"));
+
+        // Viewers watch but cannot drive the debugger.
+        await using var viewer = await TestClient.ConnectAsync(server.Url);
+        await viewer.JoinAsync("debug", "val");
+        var refused = await Assert.ThrowsAsync<HubInvocationException>(() => viewer.CommandAsync("step"));
+        Assert.Contains("viewers cannot use the debugger", refused.ServerError);
+        await viewer.WaitForAsync(m => m.Debugger != null, "the debugger state for a late joiner");
+    }
+
+    [Fact]
     public async Task ViewersAreRefusedWithAReasonAndWrongCodesGetNothing()
     {
         await using var server = await LabServerFixture.StartAsync();

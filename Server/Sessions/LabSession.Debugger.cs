@@ -1,0 +1,329 @@
+using System.Globalization;
+using System.Text;
+using Iced.Intel;
+using Lab.Kernel;
+using Lab.Kernel.Core;
+using Lab.Machine;
+using Lab.Shared.Wire;
+
+namespace Lab.Server.Sessions;
+
+/// <summary>
+/// The session's shared debugger: commands run on the session loop (the machine's thread) and their
+/// results go into one <see cref="DebuggerState"/> that every participant receives, with who did it.
+/// Breakpoints: an address (checked by the CPU), or a kernel event (a syscall, fork, exit of a pid,
+/// a page fault) seen through the kernel's observer.
+/// </summary>
+public sealed partial class LabSession
+{
+    private enum BreakKind { Address, Syscall, Fork, Exit, Fault }
+    private sealed record BreakCondition(int Id, BreakKind Kind, ulong Address, string? Syscall, int? Pid)
+    {
+        public override string ToString() => Kind switch
+        {
+            BreakKind.Address => $"{Id}: at 0x{Address:x}",
+            BreakKind.Syscall => $"{Id}: on syscall {Syscall}",
+            BreakKind.Fork => $"{Id}: on fork{(Pid is { } p ? $" by pid {p}" : "")}",
+            BreakKind.Exit => $"{Id}: on exit{(Pid is { } p ? $" of pid {p}" : "")}",
+            _ => $"{Id}: on page fault{(Pid is { } p ? $" in pid {p}" : "")}",
+        };
+    }
+
+    private readonly List<BreakCondition> _breaks = new();
+    private int _nextBreakId = 1;
+    private string? _pendingBreak;
+    private DebuggerState _debug = new();
+
+    /// <summary>Bumped when the debugger view changes.</summary>
+    public long DebugVersion { get; private set; }
+    public DebuggerState Debugger { get { lock (_stateLock) return _debug; } }
+
+    public const string DebuggerHelp =
+        "step [N] | continue | break ADDR | break syscall NAME|NUMBER | break fork [PID] | break exit [PID] | break fault [PID] | delete N|all | breaks | regs | disas [ADDR] | x ADDR [N] | walk ADDR | ps";
+
+    public static bool IsDebuggerVerb(string verb) =>
+        verb is "step" or "s" or "continue" or "c" or "break" or "b" or "delete" or "breaks" or "regs" or "disas" or "x" or "walk" or "ps";
+
+    /// <summary>Runs a debugger command on the loop thread; returns its one-line answer (or throws with the reason).</summary>
+    public async Task<string> DebugAsync(string by, string[] words)
+    {
+        var tcs = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!Post(new DebugCommand(by, words, tcs))) throw new InvalidOperationException("the session is busy: slow down");
+        return await tcs.Task.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>Kernel events that match a break condition stop the machine (called on the loop thread).</summary>
+    private void CheckBreakConditions(KernelEvent e)
+    {
+        if (_breaks.Count == 0 || _pendingBreak != null) return;
+        foreach (var b in _breaks)
+        {
+            bool hit = b.Kind switch
+            {
+                BreakKind.Syscall => e.Kind == KernelEventKind.Syscall && e.Name == b.Syscall,
+                BreakKind.Fork => e.Kind == KernelEventKind.Syscall && e.Name == "fork" && (b.Pid is null || b.Pid == e.Pid),
+                BreakKind.Exit => e.Kind == KernelEventKind.Syscall && e.Name == "exit" && (b.Pid is null || b.Pid == e.Pid),
+                BreakKind.Fault => e.Kind == KernelEventKind.Fault && (b.Pid is null || b.Pid == e.Pid),
+                _ => false,
+            };
+            if (!hit) continue;
+            _pendingBreak = $"breakpoint {b}: pid {e.Pid} {e}";
+            _machine.Machine.Stop();
+            return;
+        }
+    }
+
+    /// <summary>Runs the machine for a slice and stops it for the debugger if a breakpoint was hit.</summary>
+    private void RunSlice(ulong budget)
+    {
+        var result = _machine.Run(budget);
+        if (result.Exit == RunExit.Breakpoint)
+        {
+            var b = _breaks.Find(x => x.Kind == BreakKind.Address && x.Address == _machine.Machine.Cpu.Rip);
+            StopForDebugger($"breakpoint {(b != null ? b.ToString() : $"at 0x{_machine.Machine.Cpu.Rip:x}")}", "breakpoint");
+        }
+        else if (_pendingBreak != null)
+        {
+            string reason = _pendingBreak;
+            _pendingBreak = null;
+            StopForDebugger(reason, "breakpoint");
+        }
+    }
+
+    private void StopForDebugger(string reason, string by)
+    {
+        _running = false;
+        Settings = Settings with { Paused = true };
+        SetDebugState(stopped: true, reason, by, output: null);
+        Log(EventKind.Action, CurrentPid(), $"stopped: {reason}");
+    }
+
+    private int CurrentPid() => _machine.Kernel.Current?.Pid ?? 0;
+
+    private void SetDebugState(bool stopped, string reason, string by, string[]? output)
+    {
+        var cpu = _machine.Machine.Cpu;
+        var regs = new ulong[18];
+        cpu.GetRegisters(regs);
+        regs[16] = cpu.Rip;
+        regs[17] = cpu.RFlags;
+        var state = new DebuggerState
+        {
+            Stopped = stopped,
+            Reason = reason,
+            Pid = CurrentPid(),
+            Registers = regs,
+            Disassembly = Disassemble(cpu.Rip, 8, markRip: true),
+            Output = output ?? _debug.Output,
+            Breakpoints = _breaks.Select(b => b.ToString()).ToArray(),
+            By = by,
+            Tick = _machine.Ticks,
+        };
+        lock (_stateLock)
+        {
+            _debug = state;
+            DebugVersion++;
+        }
+        Changed.Bump();
+    }
+
+    /// <summary>Applies one debugger command (loop thread).</summary>
+    private void ApplyDebug(DebugCommand c)
+    {
+        try
+        {
+            string answer = RunDebug(c.By, c.Words);
+            c.Result.TrySetResult(answer);
+        }
+        catch (FormatException e)
+        {
+            c.Result.TrySetException(new ArgumentException(e.Message));
+        }
+        catch (ArgumentException e)
+        {
+            c.Result.TrySetException(e);
+        }
+    }
+
+    private static ulong ParseAddress(string text)
+    {
+        string t = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? text[2..] : text;
+        if (ulong.TryParse(t, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong v)) return v;
+        throw new ArgumentException($"'{text}' is not an address (hex, e.g. 0x100040)");
+    }
+
+    private string RunDebug(string by, string[] w)
+    {
+        string verb = w[0].ToLowerInvariant();
+        bool machineHalted = _machine.Halted;
+        switch (verb)
+        {
+            case "step":
+            case "s":
+                {
+                    ulong n = w.Length > 1 && ulong.TryParse(w[1], out ulong k) && k > 0 ? Math.Min(k, 10_000_000) : 1;
+                    if (machineHalted) throw new ArgumentException("the machine has halted; reboot it first");
+                    _running = false;
+                    Settings = Settings with { Paused = true };
+                    ulong before = _machine.Machine.InstructionsRetired;
+                    _pendingBreak = null;
+                    var result = _machine.Run(n);
+                    ulong done = _machine.Machine.InstructionsRetired - before;
+                    string reason = result.Exit == RunExit.Breakpoint ? $"stepped {done} instructions, then reached a breakpoint at 0x{_machine.Machine.Cpu.Rip:x}"
+                        : _pendingBreak != null ? $"stepped {done} instructions, then {_pendingBreak}"
+                        : $"stepped {done} instruction{(done == 1 ? "" : "s")}";
+                    _pendingBreak = null;
+                    SetDebugState(true, $"{reason} (by {by})", by, null);
+                    Log(EventKind.Action, CurrentPid(), $"{by} {reason}");
+                    return reason;
+                }
+            case "continue":
+            case "c":
+                _running = true;
+                Settings = Settings with { Paused = false };
+                SetDebugState(false, $"continued by {by}", by, null);
+                Log(EventKind.Action, 0, $"{by} continued");
+                return "continuing";
+            case "break":
+            case "b":
+                {
+                    if (w.Length < 2) throw new ArgumentException("usage: " + DebuggerHelp);
+                    string what = w[1].ToLowerInvariant();
+                    int? pid = w.Length > 2 && int.TryParse(w[2], out int p) ? p : null;
+                    BreakCondition b = what switch
+                    {
+                        "syscall" when w.Length > 2 => new BreakCondition(_nextBreakId, BreakKind.Syscall, 0, SyscallName(w[2]), null),
+                        "fork" => new BreakCondition(_nextBreakId, BreakKind.Fork, 0, null, pid),
+                        "exit" => new BreakCondition(_nextBreakId, BreakKind.Exit, 0, null, pid),
+                        "fault" => new BreakCondition(_nextBreakId, BreakKind.Fault, 0, null, pid),
+                        _ => new BreakCondition(_nextBreakId, BreakKind.Address, ParseAddress(w[1]), null, null),
+                    };
+                    _nextBreakId++;
+                    _breaks.Add(b);
+                    if (b.Kind == BreakKind.Address) _machine.Machine.Cpu.AddBreakpoint(new VirtAddr(b.Address));
+                    SetDebugState(_debug.Stopped, $"{by} set breakpoint {b}", by, null);
+                    Log(EventKind.Action, 0, $"{by} set breakpoint {b}");
+                    return $"breakpoint {b}";
+                }
+            case "delete":
+                {
+                    if (w.Length < 2) throw new ArgumentException("usage: delete N|all");
+                    var removed = w[1] == "all" ? _breaks.ToList() : _breaks.Where(b => b.Id.ToString() == w[1]).ToList();
+                    if (removed.Count == 0) throw new ArgumentException($"no breakpoint {w[1]}");
+                    foreach (var b in removed)
+                    {
+                        _breaks.Remove(b);
+                        if (b.Kind == BreakKind.Address && !_breaks.Any(x => x.Kind == BreakKind.Address && x.Address == b.Address))
+                            _machine.Machine.Cpu.RemoveBreakpoint(new VirtAddr(b.Address));
+                    }
+                    SetDebugState(_debug.Stopped, $"{by} deleted {removed.Count} breakpoint(s)", by, null);
+                    Log(EventKind.Action, 0, $"{by} deleted breakpoint {w[1]}");
+                    return $"deleted {removed.Count}";
+                }
+            case "breaks":
+                SetDebugState(_debug.Stopped, $"{by} listed breakpoints", by, _breaks.Select(b => b.ToString()).DefaultIfEmpty("(no breakpoints)").ToArray());
+                return $"{_breaks.Count} breakpoint(s)";
+            case "regs":
+                {
+                    var cpu = _machine.Machine.Cpu;
+                    var lines = new List<string> { $"pid {CurrentPid()}  rip 0x{cpu.Rip:x}  rflags 0x{cpu.RFlags:x}" };
+                    var regs = new ulong[16];
+                    cpu.GetRegisters(regs);
+                    for (int i = 0; i < 16; i += 4)
+                        lines.Add(string.Join("  ", Enumerable.Range(i, 4).Select(r => $"{DebuggerState.RegisterNames[r],-3} {regs[r]:x16}")));
+                    SetDebugState(_debug.Stopped, $"{by} showed the registers", by, lines.ToArray());
+                    Log(EventKind.Action, 0, $"{by} showed the registers");
+                    return "registers";
+                }
+            case "disas":
+                {
+                    ulong at = w.Length > 1 ? ParseAddress(w[1]) : _machine.Machine.Cpu.Rip;
+                    SetDebugState(_debug.Stopped, $"{by} disassembled 0x{at:x}", by, Disassemble(at, 16, markRip: true));
+                    Log(EventKind.Action, 0, $"{by} disassembled 0x{at:x}");
+                    return $"disassembly at 0x{at:x}";
+                }
+            case "x":
+                {
+                    if (w.Length < 2) throw new ArgumentException("usage: x ADDR [N]");
+                    ulong at = ParseAddress(w[1]);
+                    int n = w.Length > 2 && int.TryParse(w[2], out int k) ? Math.Clamp(k, 1, 512) : 64;
+                    SetDebugState(_debug.Stopped, $"{by} examined 0x{at:x}", by, Dump(at, n));
+                    Log(EventKind.Action, 0, $"{by} examined {n} bytes at 0x{at:x}");
+                    return $"{n} bytes at 0x{at:x}";
+                }
+            case "walk":
+                {
+                    if (w.Length < 2) throw new ArgumentException("usage: walk ADDR");
+                    ulong at = ParseAddress(w[1]);
+                    var steps = _machine.Machine.Cpu.DescribeWalk(new VirtAddr(at));
+                    var lines = new List<string> { $"page-table walk of 0x{at:x} for pid {CurrentPid()} (cr3 0x{_machine.Machine.Cpu.Cr3:x})" };
+                    lines.AddRange(steps.Select(s => s.ToString()));
+                    SetDebugState(_debug.Stopped, $"{by} walked the page tables for 0x{at:x}", by, lines.ToArray());
+                    Log(EventKind.Action, 0, $"{by} walked the page tables for 0x{at:x}");
+                    return $"walk of 0x{at:x}";
+                }
+            case "ps":
+                {
+                    var lines = new List<string> { "PID  STATE      PAGETABLE  RIP" };
+                    foreach (var p in _machine.Kernel.Processes)
+                        if (p.Pid != 0 && p.State != ProcState.Free)
+                            lines.Add($"{p.Pid,3}  {p.State.ToString().ToLowerInvariant(),-9}  {p.PageTable}  0x{p.InstructionPointer:x}{(p.Pid == CurrentPid() ? "  <- current" : "")}");
+                    SetDebugState(_debug.Stopped, $"{by} listed processes", by, lines.ToArray());
+                    return $"{lines.Count - 1} processes";
+                }
+        }
+        throw new ArgumentException($"unknown debugger command '{verb}' ({DebuggerHelp})");
+    }
+
+    private static string SyscallName(string text) => text.ToLowerInvariant() switch
+    {
+        "39" or "getpid" => "getpid",
+        "24" or "yield" or "sched_yield" => "yield",
+        "1000" or "page_alloc" => "page_alloc",
+        "57" or "fork" => "fork",
+        "60" or "231" or "exit" => "exit",
+        var other => throw new ArgumentException($"unknown syscall '{other}' (getpid, yield, page_alloc, fork, exit or their numbers)"),
+    };
+
+    /// <summary>Disassembles from <paramref name="at"/> in the current address space (user view).</summary>
+    private string[] Disassemble(ulong at, int count, bool markRip)
+    {
+        var bytes = new byte[count * 15];
+        int available = bytes.Length;
+        var cpu = _machine.Machine.Cpu;
+        while (available > 0 && !cpu.TryReadVirtual(new VirtAddr(at), bytes.AsSpan(0, available), out _))
+            available = available > 16 ? available / 2 : 0;
+        if (available == 0) return [$"0x{at:x}: (not readable in pid {CurrentPid()}'s address space)"];
+        var decoder = Iced.Intel.Decoder.Create(64, new ByteArrayCodeReader(bytes, 0, available), at);
+        var formatter = new GasFormatter();
+        var output = new StringOutput();
+        var lines = new List<string>();
+        while (lines.Count < count && decoder.IP < at + (ulong)available)
+        {
+            decoder.Decode(out var ins);
+            if (ins.IsInvalid && decoder.LastError == DecoderError.NoMoreBytes) break;
+            formatter.Format(in ins, output);
+            string mark = markRip && ins.IP == cpu.Rip ? "=>" : "  ";
+            lines.Add($"{mark} 0x{ins.IP:x}: {output.ToStringAndReset()}");
+        }
+        return lines.ToArray();
+    }
+
+    private string[] Dump(ulong at, int n)
+    {
+        var bytes = new byte[n];
+        if (!_machine.Machine.Cpu.TryReadVirtual(new VirtAddr(at), bytes, out var fault))
+            return [$"cannot read {n} bytes at 0x{at:x} in pid {CurrentPid()}: page fault at {fault.FaultAddress} ({fault.PageFaultError})"];
+        var lines = new List<string>();
+        for (int off = 0; off < n; off += 16)
+        {
+            var row = bytes.AsSpan(off, Math.Min(16, n - off));
+            var sb = new StringBuilder($"0x{at + (ulong)off:x8}: ");
+            foreach (byte b in row) sb.Append($"{b:x2} ");
+            sb.Append(' ', (16 - row.Length) * 3 + 1);
+            foreach (byte b in row) sb.Append(b is >= 0x20 and < 0x7F ? (char)b : '.');
+            lines.Add(sb.ToString());
+        }
+        return lines.ToArray();
+    }
+}
