@@ -12,9 +12,11 @@ public static class LabServerHost
 
     /// <param name="args">Command line: --urls URL, --data DIR, and ASP.NET Core's usual settings.</param>
     /// <param name="configure">Adjusts options after the command line (tests use it for short intervals).</param>
-    public static WebApplication Create(string[] args, Action<LabServerOptions>? configure = null)
+    /// <param name="quiet">No log output at all (the TUI hosts a server in-process for `tui local`).</param>
+    public static WebApplication Create(string[] args, Action<LabServerOptions>? configure = null, bool quiet = false)
     {
         var builder = WebApplication.CreateBuilder(args);
+        if (quiet) builder.Logging.ClearProviders();
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ASPNETCORE_URLS")))
             builder.WebHost.UseUrls(DefaultUrl);
 

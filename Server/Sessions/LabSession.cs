@@ -266,9 +266,9 @@ public sealed partial class LabSession : IDisposable
     }
 
     // ------------------------------------------------------------------------------------------
-    // Kernel events: syscalls come far faster than a person reads, so each publish turns the ones
-    // gathered since the last into a few log lines (one per pid when there are many); the full
-    // detail goes to a separate ring that clients read only for the pids they watch.
+    // Kernel events: syscalls come far faster than a person reads, so the log gets them once a
+    // second: each call when there were few, one line per pid with counts when there were many.
+    // The full detail goes to a separate ring that clients read only for the pids they watch.
 
     private const int MaxPendingKernelEvents = 20_000;
     private const int IndividualSyscallLimit = 8;
@@ -285,34 +285,50 @@ public sealed partial class LabSession : IDisposable
         CheckBreakConditions(e);
     }
 
+    // Syscall counts gathered for the current summary window (one window per second of wall time).
+    private readonly Dictionary<(int Pid, string Name), int> _syscallCounts = new();
+    private readonly List<KernelEvent> _windowSyscalls = new();
+    private DateTime _windowStart = DateTime.UtcNow;
+    private static readonly TimeSpan SummaryWindow = TimeSpan.FromSeconds(1);
+
     private void FlushKernelEvents()
     {
-        if (_kernelEvents.Count == 0) return;
-        var syscalls = new List<KernelEvent>();
         foreach (var e in _kernelEvents)
         {
             lock (_stateLock) _details[++_detailSeq % DetailRingSize] = e;
-            if (e.Kind == KernelEventKind.Fault) Log(EventKind.Fault, e.Pid, $"pid {e.Pid}: {e}");
-            else syscalls.Add(e);
-        }
-        if (syscalls.Count <= IndividualSyscallLimit)
-        {
-            foreach (var e in syscalls) Log(EventKind.Syscall, e.Pid, $"pid {e.Pid}: {e}");
-        }
-        else
-        {
-            foreach (var group in syscalls.GroupBy(e => e.Pid).OrderBy(g => g.Key))
+            if (e.Kind == KernelEventKind.Fault)
             {
-                string counts = string.Join(", ", group.GroupBy(e => e.Name).Select(g => $"{g.Key} ×{g.Count()}"));
-                Log(EventKind.SyscallSummary, group.Key, $"pid {group.Key}: {counts}");
+                Log(EventKind.Fault, e.Pid, $"pid {e.Pid}: {e}");
+                continue;
             }
+            var key = (e.Pid, e.Name);
+            _syscallCounts[key] = _syscallCounts.GetValueOrDefault(key) + 1;
+            if (_windowSyscalls.Count <= IndividualSyscallLimit) _windowSyscalls.Add(e);
         }
+        _kernelEvents.Clear();
         if (_droppedKernelEvents > 0)
         {
             Log(EventKind.System, 0, $"({_droppedKernelEvents} kernel events not recorded: too many at once)");
             _droppedKernelEvents = 0;
         }
-        _kernelEvents.Clear();
+        if (DateTime.UtcNow - _windowStart < SummaryWindow) return;
+
+        // A person reads a few lines a second: a quiet window shows each call, a busy one a line per pid.
+        if (_windowSyscalls.Count <= IndividualSyscallLimit)
+        {
+            foreach (var e in _windowSyscalls) Log(EventKind.Syscall, e.Pid, $"pid {e.Pid}: {e}");
+        }
+        else
+        {
+            foreach (var group in _syscallCounts.GroupBy(kv => kv.Key.Pid).OrderBy(g => g.Key))
+            {
+                string counts = string.Join(", ", group.OrderBy(kv => kv.Key.Name).Select(kv => $"{kv.Key.Name} ×{kv.Value}"));
+                Log(EventKind.SyscallSummary, group.Key, $"pid {group.Key}: {counts} in the last second");
+            }
+        }
+        _syscallCounts.Clear();
+        _windowSyscalls.Clear();
+        _windowStart = DateTime.UtcNow;
     }
 
     /// <summary>Full syscall detail after <paramref name="afterSeq"/> for the given pids (bounded).</summary>

@@ -11,8 +11,8 @@ public sealed class LabServerOptions
     public TimeSpan SaveInterval { get; set; } = TimeSpan.FromSeconds(30);
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
     public int MaxSessions { get; set; } = 64;
-    /// <summary>The built-in public session created at start.</summary>
-    public string DemoSession { get; set; } = "demo";
+    /// <summary>The built-in public session created at start (null or empty: none).</summary>
+    public string? DemoSession { get; set; } = "demo";
 }
 
 /// <summary>
@@ -81,7 +81,7 @@ public sealed class SessionManager : IHostedService, IDisposable
             if (error != null) _log.LogWarning("could not restore session {Name}: {Error}", settings.Name, error);
             else _log.LogInformation("restored session {Name}", settings.Name);
         }
-        if (Find(_options.DemoSession) is null)
+        if (!string.IsNullOrEmpty(_options.DemoSession) && Find(_options.DemoSession) is null)
         {
             Create(new SessionSettings
             {

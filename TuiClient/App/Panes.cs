@@ -77,6 +77,37 @@ public static class Panes
         }
     }
 
+    /// <summary>The shared debugger: why it stopped and who acted, registers, disassembly at rip, the last output, breakpoints.</summary>
+    public static void Debugger(ScreenBuffer buf, Rect r, SessionMirror m)
+    {
+        var d = m.Debugger;
+        if (d == null)
+        {
+            buf.Write(r.X, r.Y, "no debugger activity yet: try :break fork, :step 10, :regs, :walk 0x100000", Grey, maxWidth: r.Width);
+            return;
+        }
+        int y = r.Y, bottom = r.Y + r.Height;
+        buf.Write(r.X, y++, $"{(d.Stopped ? "STOPPED" : "running")} · {d.Reason}{(d.By.Length > 0 ? $" · by {d.By}" : "")} · pid {d.Pid} · tick {d.Tick}", d.Stopped ? Red : Cyan, maxWidth: r.Width);
+        for (int i = 0; i + 1 < d.Registers.Length && y < bottom; i += 4)
+        {
+            var parts = Enumerable.Range(i, Math.Min(4, d.Registers.Length - i))
+                .Select(k => $"{DebuggerState.RegisterNames[k],-6}{d.Registers[k]:x16}");
+            buf.Write(r.X, y++, string.Join(" ", parts), Grey, maxWidth: r.Width);
+        }
+        foreach (var line in d.Disassembly)
+        {
+            if (y >= bottom) return;
+            buf.Write(r.X, y++, line, line.StartsWith("=>") ? Yellow : Grey, maxWidth: r.Width);
+        }
+        foreach (var line in d.Output)
+        {
+            if (y >= bottom) return;
+            buf.Write(r.X, y++, line, White, maxWidth: r.Width);
+        }
+        if (d.Breakpoints.Length > 0 && y < bottom)
+            buf.Write(r.X, y, "breakpoints: " + string.Join("; ", d.Breakpoints), 10, maxWidth: r.Width);
+    }
+
     public static void Processes(ScreenBuffer buf, Rect r, SessionMirror m)
     {
         buf.Write(r.X, r.Y, $"{"PID",4} {"PARENT",6} {"STATE",-9} {"PAGES",5} NAME", White, maxWidth: r.Width);

@@ -1,4 +1,4 @@
-using Lab.Kernel;
+using Lab.Server.Sessions;
 using Lab.Shared.Client;
 using Lab.Shared.Wire;
 using Lab.TuiClient.Terminal;
@@ -83,15 +83,27 @@ public static class SessionCommands
             stderr.WriteLine($"tui local: unknown program '{program}' (allocator, fork, forkexit)");
             return 2;
         }
-        string stepText = opts.GetValueOrDefault("step") ?? "cow";
-        LabStep? step = stepText == "cow" ? LabStep.CopyOnWrite : int.TryParse(stepText, out int s) && s is >= 0 and <= 7 ? (LabStep)s : null;
-        if (step == null)
+        string step = opts.GetValueOrDefault("step") ?? "cow";
+        if (SessionSettings.ParseStep(step) is null)
         {
-            stderr.WriteLine($"tui local: unknown lab step '{stepText}' (0..7 or cow)");
+            stderr.WriteLine($"tui local: unknown lab step '{step}' (0..7 or cow)");
             return 2;
         }
-        var session = new LocalSession(new KernelOptions { Boot = program, Step = step.Value, Invariants = InvariantChecks.EveryTick });
-        return RunInteractive(session);
+        LocalServer server;
+        RemoteSession session;
+        try
+        {
+            server = LocalServer.StartAsync(program, step).GetAwaiter().GetResult();
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            session = server.ConnectAsync(cts.Token).GetAwaiter().GetResult();
+        }
+        catch (CommandFailedException e)
+        {
+            stderr.WriteLine($"tui local: {e.Message}");
+            return 1;
+        }
+        try { return RunInteractive(session); }
+        finally { server.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
     }
 
     private static int RunInteractive(ISessionSource session)

@@ -15,7 +15,8 @@ public sealed class TuiApp
     private readonly ISessionSource _session;
     private readonly ScreenBuffer _buffer = new(80, 25);
     private Focus _focus = Focus.Cga;
-    private bool _showProcesses = true, _showEvents = true, _showMemory = true, _showParticipants = true;
+    private bool _showProcesses = true, _showEvents = true, _showMemory = true, _showParticipants = true, _showDebugger;
+    private DebuggerState? _lastDebugger;
     private bool _help;
     private string? _commandLine;
     private string _message = "F1 help · Tab focus · : command · F10 quit";
@@ -39,13 +40,16 @@ public sealed class TuiApp
         "               WeensyOS: a allocator, f fork, e forkexit, q power off",
         "  arrows       memory map: move the selected page (owner, refcount shown)",
         "  :            command bar (Enter runs, Esc cancels)",
-        "  F1 / ?       this help          F2 processes   F3 events   F4 memory   F5 participants",
+        "  F1 / ?       this help      F2 processes  F3 events  F4 memory  F5 participants  F6 debugger",
         "  F10, Ctrl+C  quit",
         "",
         "Commands (':'):",
         "  pause | resume | speed realtime|slow|max|<f>x | reboot [allocator|fork|forkexit] [0..7|cow]",
         "  grant NAME | revoke NAME | follow PANE [PID] | unfollow | close        (instructor)",
         "  filter pid N | filter kind fork|exit|fault|action|syscall | filter off  (event log)",
+        "Debugger (drivers; everyone sees the result and who did it):",
+        "  step [N] | continue | break ADDR | break syscall NAME | break fork [PID] | break exit [PID]",
+        "  break fault [PID] | delete N|all | breaks | regs | disas [ADDR] | x ADDR [N] | walk ADDR | ps",
         "  quit",
         "",
         "Every action is shown to the whole session with who did it.",
@@ -98,6 +102,7 @@ public sealed class TuiApp
             case KeyCode.F3: _showEvents = !_showEvents; return;
             case KeyCode.F4: _showMemory = !_showMemory; return;
             case KeyCode.F5: _showParticipants = !_showParticipants; return;
+            case KeyCode.F6: _showDebugger = !_showDebugger; return;
             case KeyCode.Tab: _focus = (Focus)(((int)_focus + 1) % 3); return;
         }
         if (key.Code == KeyCode.Char && key.Char == ':' ) { _commandLine = ""; return; }
@@ -204,10 +209,22 @@ public sealed class TuiApp
             }
         }
         int bottomY = 26, bottomH = h - 1 - bottomY;
+        // The debugger pane appears by itself when the machine stops for the debugger.
+        if (m.Debugger is { } dbg && !ReferenceEquals(dbg, _lastDebugger))
+        {
+            if (dbg.Stopped) _showDebugger = true;
+            _lastDebugger = dbg;
+        }
         if (bottomH >= 3)
         {
             int x = 0;
-            if (_showMemory)
+            if (_showDebugger)
+            {
+                int dw = Math.Min(90, w);
+                Panes.Debugger(_buffer, Panes.Box(_buffer, new Rect(0, bottomY, dw, bottomH), "debugger (F6)", false), m);
+                x = dw + 1;
+            }
+            else if (_showMemory)
             {
                 int mw = Math.Min(74, w);
                 var inner = Panes.Box(_buffer, new Rect(0, bottomY, mw, Math.Min(bottomH, 11)), "physical memory (pageinfo)", _focus == Focus.Memory);

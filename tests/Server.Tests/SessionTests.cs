@@ -123,6 +123,25 @@ public class SessionTests
     }
 
     [Fact]
+    public async Task BreakOnASyscallStopsTheRunningMachine()
+    {
+        await using var server = await LabServerFixture.StartAsync();
+        var (instructor, _) = await CreateAsync(server, "probe", program: "allocator");
+        await using var _i = instructor;
+        await instructor.WaitForAsync(m => m.Tick > 5, "a few ticks");
+        await instructor.CommandAsync("break syscall page_alloc");
+        try
+        {
+            await instructor.WaitForAsync(m => m.Debugger is { Stopped: true }, "the page_alloc breakpoint", 20);
+        }
+        catch (TimeoutException)
+        {
+            throw new Xunit.Sdk.XunitException("no stop; events:\n" + string.Join("\n", instructor.Mirror.Events.Where(e => e.Kind != EventKind.SyscallSummary).TakeLast(15).Select(e => e.Text)));
+        }
+        Assert.Contains("page_alloc", instructor.Mirror.Debugger!.Reason);
+    }
+
+    [Fact]
     public async Task ViewersAreRefusedWithAReasonAndWrongCodesGetNothing()
     {
         await using var server = await LabServerFixture.StartAsync();

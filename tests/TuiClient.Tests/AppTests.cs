@@ -1,10 +1,9 @@
-using Lab.Kernel;
 using Lab.TuiClient.App;
 using Lab.TuiClient.Terminal;
 
 namespace Lab.TuiClient.Tests;
 
-/// <summary>The app against a local machine, without a terminal: keys in, screen buffer out.</summary>
+/// <summary>The app against `tui local`'s in-process server, without a terminal: keys in, screen buffer out.</summary>
 public class AppTests
 {
     private static async Task WaitFor(Func<bool> condition, string what)
@@ -15,12 +14,21 @@ public class AppTests
 
     private static string Text(ScreenBuffer b) => string.Join("\n", Enumerable.Range(0, b.Height).Select(b.RowText));
 
+    private static async Task<(LocalServer Server, RemoteSession Session, TuiApp App)> Local(string program)
+    {
+        var server = await LocalServer.StartAsync(program, "cow");
+        var session = await server.ConnectAsync(CancellationToken.None);
+        var app = new TuiApp(session);
+        app.Resize(130, 45);
+        return (server, session, app);
+    }
+
     [Fact]
     public async Task KeysInTheCgaPaneReachTheMachine()
     {
-        await using var session = new LocalSession(new KernelOptions { Boot = "fork" });
-        var app = new TuiApp(session);
-        app.Resize(130, 40);
+        var (server, session, app) = await Local("fork");
+        await using var _s = server;
+        await using var _c = session;
         // p-fork shares pages copy-on-write (refcount > 1); the allocators share nothing.
         bool SharedUserPage()
         {
@@ -35,26 +43,43 @@ public class AppTests
         await app.RunCommandAsync("pause");
         await WaitFor(() => session.Mirror.Status is { Running: false }, "pause");
         var screen = app.Draw();
-        string text = Text(screen);
-        Assert.Contains("PHYSICAL MEMORY", text);
+        Assert.Contains("PHYSICAL MEMORY", Text(screen));
         Assert.Contains("paused", screen.RowText(screen.Height - 1));
+    }
+
+    [Fact]
+    public async Task TheDebuggerPaneOpensWhenABreakpointHits()
+    {
+        var (server, session, app) = await Local("allocator");
+        await using var _s = server;
+        await using var _c = session;
+        await app.RunCommandAsync("break syscall page_alloc");
+        await WaitFor(() => session.Mirror.Debugger is { Stopped: true }, "the page_alloc breakpoint");
+        string text = Text(app.Draw());
+        Assert.Contains("debugger (F6)", text);
+        Assert.Contains("STOPPED", text);
+        Assert.Contains("=> 0x", text);          // disassembly at rip
+        Assert.Contains("rax", text);
+        await app.RunCommandAsync("walk 0x100000");
+        await WaitFor(() => session.Mirror.Debugger!.Output.Any(l => l.StartsWith("PML4")), "the walk");
+        Assert.Contains("PML4", Text(app.Draw()));
     }
 
     [Fact]
     public async Task CommandBarHelpAndFilters()
     {
-        await using var session = new LocalSession(new KernelOptions { Boot = "forkexit" });
-        var app = new TuiApp(session);
-        app.Resize(130, 40);
-        foreach (char c in ":filter kind fork") await app.HandleKeyAsync(c == ':' ? KeyEvent.Printable(':') : KeyEvent.Printable(c));
-        Assert.Contains(":filter kind fork", app.Draw().RowText(39));
+        var (server, session, app) = await Local("forkexit");
+        await using var _s = server;
+        await using var _c = session;
+        foreach (char c in ":filter kind fork") await app.HandleKeyAsync(KeyEvent.Printable(c));
+        Assert.Contains(":filter kind fork", app.Draw().RowText(44));
         await app.HandleKeyAsync(new KeyEvent(KeyCode.Enter));
-        Assert.Contains("event filter: fork", app.Draw().RowText(39));
+        Assert.Contains("event filter: fork", app.Draw().RowText(44));
         await app.HandleKeyAsync(new KeyEvent(KeyCode.F1));
         Assert.Contains("Lab TUI", Text(app.Draw()));
         await app.HandleKeyAsync(KeyEvent.Printable('x'));   // any key closes help
         Assert.DoesNotContain("Lab TUI — keys", Text(app.Draw()));
         await app.RunCommandAsync("frobnicate");
-        Assert.Contains("refused: 'frobnicate' is not available", app.Draw().RowText(39));
+        Assert.Contains("refused: unknown command 'frobnicate'", app.Draw().RowText(44));
     }
 }

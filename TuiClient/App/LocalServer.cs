@@ -1,0 +1,68 @@
+using Lab.Server;
+using Lab.Server.Sessions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Lab.TuiClient.App;
+
+/// <summary>
+/// `tui local`: the real server runs inside this process on a loopback port, with one session that
+/// you own as instructor, and the TUI connects to it like to any server. Local mode therefore has
+/// exactly the server's behaviour (debugger, event log, commands) with no second implementation.
+/// (A deliberate change from DESIGN.md, where TuiClient used Kernel/Machine directly for local mode.)
+/// </summary>
+public sealed class LocalServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly string _data;
+
+    public string Url { get; }
+    public string SessionName { get; }
+    public string InstructorKey { get; }
+
+    private LocalServer(WebApplication app, string data, string url, string session, string key)
+    {
+        _app = app;
+        _data = data;
+        Url = url;
+        SessionName = session;
+        InstructorKey = key;
+    }
+
+    /// <summary>Starts the in-process server with one session running <paramref name="program"/> at <paramref name="step"/>.</summary>
+    public static async Task<LocalServer> StartAsync(string program, string step)
+    {
+        string data = Path.Combine(Path.GetTempPath(), "lab-local-" + Guid.NewGuid().ToString("N"));
+        var app = LabServerHost.Create(["--urls", "http://127.0.0.1:0", "--data", data], o => o.DemoSession = null, quiet: true);
+        await app.StartAsync();
+        string url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        string key = SessionSettings.NewSecret();
+        var (_, error) = app.Services.GetRequiredService<SessionManager>().Create(new SessionSettings
+        {
+            Name = "local",
+            Program = program,
+            Step = step,
+            InstructorKey = key,
+        });
+        if (error != null)
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            throw new CommandFailedException(error);
+        }
+        return new LocalServer(app, data, url, "local", key);
+    }
+
+    /// <summary>Connects the TUI's session source to the local session as its instructor.</summary>
+    public Task<RemoteSession> ConnectAsync(CancellationToken cancellation) =>
+        RemoteSession.ConnectAsync(Url, SessionName, Environment.UserName is { Length: > 0 } u ? u : "me", InstructorKey, cancellation);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        try { Directory.Delete(_data, recursive: true); } catch (IOException) { }
+    }
+}
