@@ -96,8 +96,22 @@ public sealed class TmuxTests : IAsyncLifetime
         string b = await WaitForPane(1, p => Status(p).Contains("paused") && CgaPart(p) == CgaPart(Pane(0)), "the same paused screen");
         Assert.Contains("VIRTUAL ADDRESS SPACE", CgaPart(b));
 
+        // Pair-debug: the student steps; a breakpoint on fork set by the instructor stops the machine
+        // after a reboot into p-fork, in both panes; continue runs on.
+        Tmux("send-keys", "-t", $"{_tmux}.1", ":step 3", "Enter");
+        await WaitForPane(0, p => p.Contains("stepped 3 instructions") && p.Contains("by student"), "the student's step in the instructor's debugger pane");
+        Tmux("send-keys", "-t", $"{_tmux}.0", ":break fork", "Enter");
+        await WaitForPane(1, p => p.Contains("breakpoints: 1: on fork"), "the breakpoint in the student's pane");
+        Tmux("send-keys", "-t", $"{_tmux}.0", ":reboot fork", "Enter");
+        await WaitForPane(0, p => p.Contains("STOPPED") && p.Contains("breakpoint 1: on fork"), "the fork breakpoint hit (instructor)");
+        await WaitForPane(1, p => p.Contains("STOPPED") && p.Contains("breakpoint 1: on fork") && p.Contains("=> 0x"), "the fork breakpoint hit with disassembly (student)");
+        Tmux("send-keys", "-t", $"{_tmux}.1", ":delete all", "Enter");
+        await WaitForPane(0, p => p.Contains("student deleted 1 breakpoint"), "the deleted breakpoint");
+        Tmux("send-keys", "-t", $"{_tmux}.1", ":continue", "Enter");
+        await WaitForPane(0, p => p.Contains("continued by student") && Status(p).Contains("running"), "continue");
+
         // Resize the window: the status line moves to the new bottom row.
         Tmux("resize-window", "-t", _tmux, "-x", "200", "-y", "34");
-        await WaitForPane(0, p => p.Split('\n').Length <= 35 && Status(p).Contains("paused"), "the status line after a resize");
+        await WaitForPane(0, p => p.TrimEnd('\n').Split('\n').Length <= 34 && Status(p).Contains("running"), "the status line after a resize");
     }
 }
