@@ -64,10 +64,10 @@ public sealed class ClientSender
                 seen = _session.Changed.Version;
                 var frame = BuildFrame();
                 if (frame == null) continue;
+                last = DateTime.UtcNow;   // pace start to start, so a send's own time does not lower the rate
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
                 timeout.CancelAfter(SendTimeout);
                 await _hub.Clients.Client(_connectionId).SendCoreAsync("Frame", [frame], timeout.Token);
-                last = DateTime.UtcNow;
             }
         }
         catch (OperationCanceledException) when (!token.IsCancellationRequested)
