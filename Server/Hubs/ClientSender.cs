@@ -31,6 +31,16 @@ public sealed class ClientSender
     private bool _sentFull;
     private IReadOnlySet<int> _watched = new HashSet<int>();
 
+    private int _viewPid;
+    private byte[]? _sentMap;
+
+    /// <summary>The pid whose virtual memory map this client shows (0: none).</summary>
+    public void ViewMemory(int pid)
+    {
+        _viewPid = pid;
+        _sentMap = null;
+    }
+
     /// <summary>The pids whose every system call this client wants to see (follow detail).</summary>
     public void Watch(IReadOnlySet<int> pids) => _watched = pids;
 
@@ -113,6 +123,21 @@ public sealed class ClientSender
             _debugVersion = _session.DebugVersion;
             debugger = _session.Debugger;
         }
+        VirtualMap? vmap = null;
+        int viewPid = _viewPid;
+        if (viewPid > 0)
+        {
+            if (snap.VirtualMaps.TryGetValue(viewPid, out var entries))
+            {
+                if (_sentMap == null || !_sentMap.AsSpan().SequenceEqual(entries)) vmap = new VirtualMap(viewPid, entries);
+                _sentMap = entries;
+            }
+            else if (_sentMap == null || _sentMap.Length != 0)
+            {
+                vmap = new VirtualMap(viewPid, []);   // the process is gone
+                _sentMap = [];
+            }
+        }
         LabEvent[] events = _session.EventsSince(_eventSeq);
         if (events.Length > 0) _eventSeq = events[^1].Seq;
         var watched = _watched;
@@ -128,7 +153,7 @@ public sealed class ClientSender
         _role = role;
 
         if (!full && screen == null && pages == null && processes == null && statusPart == null
-            && participants == null && follow == null && events.Length == 0 && rolePart == null && debugger == null)
+            && participants == null && follow == null && events.Length == 0 && rolePart == null && debugger == null && vmap == null)
             return null;
         _sentFull = true;
         return new Frame
@@ -146,6 +171,7 @@ public sealed class ClientSender
             Follow = follow,
             YourRole = rolePart,
             Debugger = debugger,
+            VirtualMap = vmap,
         };
     }
 }

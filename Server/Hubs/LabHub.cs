@@ -80,6 +80,14 @@ public sealed class LabHub : Hub
 
     public void Leave() => LeaveCurrent(State);
 
+    /// <summary>Asks for the virtual memory map of a pid in this client's frames (0 stops it).</summary>
+    public void ViewMemory(int pid)
+    {
+        var sender = State.Sender ?? throw new HubException("join a session first");
+        if (pid < 0 || pid > 4096) throw new HubException($"no such pid {pid}");
+        sender.ViewMemory(pid);
+    }
+
     /// <summary>Asks for every system call of these pids in this client's frames (the aggregated log stays as it is). An empty list stops it.</summary>
     public void Watch(int[] pids)
     {

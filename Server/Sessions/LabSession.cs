@@ -385,7 +385,41 @@ public sealed partial class LabSession : IDisposable
             if (proc.Pid == 0 || proc.State == ProcState.Free) continue;
             procs.Add(new ProcessRow(proc.Pid, 0, proc.State.ToString().ToLowerInvariant(), $"pid {proc.Pid}", proc.Pid < owned.Length ? owned[proc.Pid] : 0));
         }
-        return new SessionSnapshot(++_snapshotVersion, kernel.Ticks, screen, pages, procs.ToArray(), Summary(), LastEventSeq);
+        return new SessionSnapshot(++_snapshotVersion, kernel.Ticks, screen, pages, procs.ToArray(), Summary(), LastEventSeq, VirtualMaps());
+    }
+
+    private static readonly TimeSpan VirtualMapInterval = TimeSpan.FromMilliseconds(100);
+    private IReadOnlyDictionary<int, byte[]> _virtualMaps = new Dictionary<int, byte[]>();
+    private DateTime _virtualMapsAt = DateTime.MinValue;
+
+    /// <summary>
+    /// Every live process's virtual map (owner, refcount, effective P/W/U per page), rebuilt at most
+    /// ten times a second: cheap (present entries only) and shared by all viewers.
+    /// </summary>
+    private IReadOnlyDictionary<int, byte[]> VirtualMaps()
+    {
+        if (DateTime.UtcNow - _virtualMapsAt < VirtualMapInterval) return _virtualMaps;
+        _virtualMapsAt = DateTime.UtcNow;
+        var kernel = _machine.Kernel;
+        var maps = new Dictionary<int, byte[]>();
+        int pages = (int)(Lab.Kernel.Memory.Layout.MemSizeVirtual / 4096);
+        foreach (var p in kernel.Processes)
+        {
+            if (p.Pid == 0 || p.State == ProcState.Free) continue;
+            var map = new byte[pages * VirtualMap.BytesPerPage];
+            foreach (var m in kernel.Tables.Mappings(p.PageTable, new Lab.Machine.VirtAddr(0), new Lab.Machine.VirtAddr(Lab.Kernel.Memory.Layout.MemSizeVirtual)))
+            {
+                int vp = (int)(m.Va.Value / 4096);
+                if (vp >= pages || m.Pa.Value >= (ulong)kernel.Pages.Count * 4096) continue;
+                int pp = (int)m.Pa.PageNumber;
+                map[vp * 3] = (byte)kernel.Pages.Owner(pp);
+                map[vp * 3 + 1] = (byte)kernel.Pages.Refcount(pp);
+                map[vp * 3 + 2] = (byte)((ulong)m.Perm & 7);
+            }
+            maps[p.Pid] = map;
+        }
+        _virtualMaps = maps;
+        return maps;
     }
 
     /// <summary>Forks, exits and faults as the process table shows them, for the event log.</summary>

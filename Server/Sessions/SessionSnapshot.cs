@@ -14,4 +14,5 @@ public sealed record SessionSnapshot(
     byte[] Pages,
     ProcessRow[] Processes,
     SessionSummary Status,
-    long LastEventSeq);
+    long LastEventSeq,
+    IReadOnlyDictionary<int, byte[]> VirtualMaps);

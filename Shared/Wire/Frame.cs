@@ -30,12 +30,14 @@ public sealed record Frame : IMsgPackSerializable<Frame>
     public Role? YourRole { get; init; }
     /// <summary>The shared debugger view, when it changed.</summary>
     public DebuggerState? Debugger { get; init; }
+    /// <summary>The virtual memory map of the pid this client views (hub method ViewMemory), when it changed.</summary>
+    public VirtualMap? VirtualMap { get; init; }
 
     public void WriteTo(MsgPackWriter w)
     {
         int count = 4 + (Screen != null ? 1 : 0) + (Pages != null ? 1 : 0) + (Processes != null ? 1 : 0)
             + (Events != null ? 1 : 0) + (Participants != null ? 1 : 0) + (Status != null ? 1 : 0)
-            + (Follow != null ? 1 : 0) + (YourRole != null ? 1 : 0) + (Debugger != null ? 1 : 0);
+            + (Follow != null ? 1 : 0) + (YourRole != null ? 1 : 0) + (Debugger != null ? 1 : 0) + (VirtualMap != null ? 1 : 0);
         w.WriteMapHeader(count);
         w.Write(0); w.Write(Seq);
         w.Write(1); w.Write(Full);
@@ -50,6 +52,7 @@ public sealed record Frame : IMsgPackSerializable<Frame>
         if (Follow != null) { w.Write(10); Follow.WriteTo(w); }
         if (YourRole != null) { w.Write(11); w.Write((int)YourRole.Value); }
         if (Debugger != null) { w.Write(12); Debugger.WriteTo(w); }
+        if (VirtualMap != null) { w.Write(13); VirtualMap.WriteTo(w); }
     }
 
     private static void WriteArray<T>(MsgPackWriter w, T[] items) where T : IMsgPackSerializable<T>
@@ -78,6 +81,7 @@ public sealed record Frame : IMsgPackSerializable<Frame>
                 case 10: r.EnterContainer(); f = f with { Follow = FollowState.ReadFrom(ref r) }; r.ExitContainer(); break;
                 case 11: f = f with { YourRole = (Role)r.ReadInt32() }; break;
                 case 12: r.EnterContainer(); f = f with { Debugger = DebuggerState.ReadFrom(ref r) }; r.ExitContainer(); break;
+                case 13: r.EnterContainer(); f = f with { VirtualMap = VirtualMap.ReadFrom(ref r) }; r.ExitContainer(); break;
                 default: r.Skip(); break;
             }
         }

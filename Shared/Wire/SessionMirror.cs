@@ -19,6 +19,7 @@ public sealed class SessionMirror
     public FollowState? Follow { get; private set; }
     public Role Role { get; private set; }
     public DebuggerState? Debugger { get; private set; }
+    public VirtualMap? VirtualMap { get; private set; }
     public ulong Tick { get; private set; }
     public long FramesApplied { get; private set; }
     public long LastSeq { get; private set; }
@@ -49,6 +50,7 @@ public sealed class SessionMirror
             if (frame.Follow != null) Follow = frame.Follow;
             if (frame.YourRole is { } role) Role = role;
             if (frame.Debugger != null) Debugger = frame.Debugger;
+            if (frame.VirtualMap != null) VirtualMap = frame.VirtualMap.PageCount == 0 ? null : frame.VirtualMap;
             if (frame.Events != null)
             {
                 _events.AddRange(frame.Events);

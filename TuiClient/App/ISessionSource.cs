@@ -18,6 +18,8 @@ public interface ISessionSource : IAsyncDisposable
     Task KeyAsync(char key);
     /// <summary>Runs a session command; returns the confirmation or throws <see cref="CommandFailedException"/> with the reason.</summary>
     Task<string> CommandAsync(string command);
+    /// <summary>Asks for the virtual memory map of a pid in the frames (0: none).</summary>
+    Task ViewMemoryAsync(int pid);
 }
 
 /// <summary>A command or key the session refused; the message says why (shown on the status line).</summary>

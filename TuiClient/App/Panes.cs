@@ -108,6 +108,42 @@ public static class Panes
             buf.Write(r.X, y, "breakpoints: " + string.Join("; ", d.Breakpoints), 10, maxWidth: r.Width);
     }
 
+    /// <summary>
+    /// A process's virtual address space as WeensyOS draws it: 64 pages per row from 0x000000, owner
+    /// characters, reverse video for user-accessible pages, dim for shared ones, blank when unmapped;
+    /// the selected page's owner, refcount and permissions on the last line.
+    /// </summary>
+    public static void VirtualMemory(ScreenBuffer buf, Rect r, SessionMirror m, int pid, int selected)
+    {
+        var map = m.VirtualMap;
+        if (map == null || map.Pid != pid)
+        {
+            buf.Write(r.X, r.Y, $"(waiting for pid {pid}'s virtual map; :pmap shows physical memory)", Grey, maxWidth: r.Width);
+            return;
+        }
+        int count = map.PageCount, perRow = 64, rows = (count + perRow - 1) / perRow;
+        for (int row = 0; row < Math.Min(rows, r.Height - 1); row++)
+        {
+            buf.Write(r.X, r.Y + row, $"0x{row * perRow * 4096:X6}", White);
+            for (int i = 0; i < perRow && row * perRow + i < count; i++)
+            {
+                int p = row * perRow + i;
+                var (owner, refs, perm) = map[p];
+                Cell cell = perm == 0 ? new Cell(' ', Black, Black) : PageCell(owner, refs);
+                if (perm != 0 && (perm & 4) != 0) cell = cell with { Foreground = cell.Background, Background = cell.Foreground };
+                if (p == selected) cell = cell with { Style = CellStyle.Reverse };
+                buf[r.X + 9 + i, r.Y + row] = cell;
+            }
+        }
+        if (selected >= 0 && selected < count)
+        {
+            var (owner, refs, perm) = map[selected];
+            string who = perm == 0 ? "not mapped" : refs == 0 ? "free" : owner switch { -2 => "kernel", -1 => "reserved", _ => $"pid {owner}" };
+            string bits = perm == 0 ? "" : $"  perm {((perm & 1) != 0 ? "P" : "-")}{((perm & 2) != 0 ? "W" : "-")}{((perm & 4) != 0 ? "U" : "-")}";
+            buf.Write(r.X, r.Y + Math.Min(rows, r.Height - 1), $"va 0x{selected * 4096:X6}  {who}  refcount {refs}{bits}", Cyan, maxWidth: r.Width);
+        }
+    }
+
     public static void Processes(ScreenBuffer buf, Rect r, SessionMirror m)
     {
         buf.Write(r.X, r.Y, $"{"PID",4} {"PARENT",6} {"STATE",-9} {"PAGES",5} NAME", White, maxWidth: r.Width);

@@ -91,5 +91,12 @@ public sealed class RemoteSession : ISessionSource
         catch (HubConnectionLostException e) { throw new CommandFailedException(e.Message); }
     }
 
+    public async Task ViewMemoryAsync(int pid)
+    {
+        try { await _connection.InvokeAsync("ViewMemory", [pid]); }
+        catch (HubInvocationException e) { throw new CommandFailedException(ServerErrors.Reason(e.ServerError)); }
+        catch (HubConnectionLostException e) { throw new CommandFailedException(e.Message); }
+    }
+
     public async ValueTask DisposeAsync() => await _connection.DisposeAsync();
 }

@@ -17,6 +17,8 @@ public sealed class TuiApp
     private Focus _focus = Focus.Cga;
     private bool _showProcesses = true, _showEvents = true, _showMemory = true, _showParticipants = true, _showDebugger;
     private DebuggerState? _lastDebugger;
+    private int _virtualPid;                 // 0: the memory pane shows physical memory
+    private FollowState? _lastFollow;
     private bool _help;
     private string? _commandLine;
     private string _message = "F1 help · Tab focus · : command · F10 quit";
@@ -47,6 +49,8 @@ public sealed class TuiApp
         "  pause | resume | speed realtime|slow|max|<f>x | reboot [allocator|fork|forkexit] [0..7|cow]",
         "  grant NAME | revoke NAME | follow PANE [PID] | unfollow | close        (instructor)",
         "  filter pid N | filter kind fork|exit|fault|action|syscall | filter off  (event log)",
+        "  vmap PID (a process's virtual memory) | pmap (physical memory)",
+        "  follow memory|vmap|debugger|events|cga [PID] (instructor: everyone's view follows)",
         "Debugger (drivers; everyone sees the result and who did it):",
         "  step [N] | continue | break ADDR | break syscall NAME | break fork [PID] | break exit [PID]",
         "  break fault [PID] | delete N|all | breaks | regs | disas [ADDR] | x ADDR [N] | walk ADDR | ps",
@@ -108,7 +112,7 @@ public sealed class TuiApp
         if (key.Code == KeyCode.Char && key.Char == ':' ) { _commandLine = ""; return; }
         if (_focus == Focus.Memory)
         {
-            int count = Math.Max(1, _session.Mirror.Pages.Length / 2);
+            int count = Math.Max(1, _virtualPid > 0 ? _session.Mirror.VirtualMap?.PageCount ?? 1 : _session.Mirror.Pages.Length / 2);
             _selectedPage = key.Code switch
             {
                 KeyCode.Left => Math.Max(0, _selectedPage - 1),
@@ -160,6 +164,12 @@ public sealed class TuiApp
             case "help":
                 _help = true;
                 return;
+            case "vmap" when words.Length == 2 && int.TryParse(words[1], out int vpid) && vpid > 0:
+                await ShowVirtualAsync(vpid);
+                return;
+            case "pmap":
+                await ShowVirtualAsync(0);
+                return;
             case "filter":
                 _filter = words switch
                 {
@@ -175,12 +185,57 @@ public sealed class TuiApp
         catch (CommandFailedException e) { _message = "refused: " + e.Message; }
     }
 
+    private async Task ShowVirtualAsync(int pid)
+    {
+        try
+        {
+            await _session.ViewMemoryAsync(pid);
+            _virtualPid = pid;
+            _showMemory = true;
+            _showDebugger = false;
+            _message = pid > 0 ? $"virtual memory of pid {pid}" : "physical memory";
+        }
+        catch (CommandFailedException e) { _message = "refused: " + e.Message; }
+    }
+
+    /// <summary>Follow mode: when someone else leads, show what they show (pane and pid).</summary>
+    private void ApplyFollow(SessionMirror m)
+    {
+        var f = m.Follow;
+        if (f == null || ReferenceEquals(f, _lastFollow)) return;
+        _lastFollow = f;
+        if (!f.Enabled || f.By == MyName(m)) return;   // the leader's own view is already what it shows
+        switch (f.Pane)
+        {
+            case "memory" or "vmap" or "virtual":
+                _ = ShowVirtualAsync(f.Pane == "memory" && f.Pid == 0 ? 0 : f.Pid);
+                break;
+            case "pmap" or "physical":
+                _ = ShowVirtualAsync(0);
+                break;
+            case "debugger":
+                _showDebugger = true;
+                break;
+            case "events":
+                _showEvents = true;
+                _filter = f.Pid > 0 ? new EventFilter(Pid: f.Pid) : new EventFilter();
+                break;
+            case "cga":
+                _focus = Focus.Cga;
+                break;
+        }
+        _message = $"following {f.By}: {f.Pane}{(f.Pid > 0 ? $" pid {f.Pid}" : "")}";
+    }
+
+    private string? MyName(SessionMirror m) => _session is RemoteSession r ? r.Joined?.Name : null;
+
     // ------------------------------------------------------------------------------------------
     // Drawing.
 
     internal ScreenBuffer Draw()
     {
         var m = _session.Mirror;
+        ApplyFollow(m);
         _buffer.Clear();
         int w = _buffer.Width, h = _buffer.Height;
         if (_help)
@@ -227,8 +282,16 @@ public sealed class TuiApp
             else if (_showMemory)
             {
                 int mw = Math.Min(74, w);
-                var inner = Panes.Box(_buffer, new Rect(0, bottomY, mw, Math.Min(bottomH, 11)), "physical memory (pageinfo)", _focus == Focus.Memory);
-                Panes.Memory(_buffer, inner, m, _selectedPage);
+                if (_virtualPid > 0)
+                {
+                    var inner = Panes.Box(_buffer, new Rect(0, bottomY, mw, Math.Min(bottomH, 15)), $"virtual memory of pid {_virtualPid} (:pmap for physical)", _focus == Focus.Memory);
+                    Panes.VirtualMemory(_buffer, inner, m, _virtualPid, _selectedPage);
+                }
+                else
+                {
+                    var inner = Panes.Box(_buffer, new Rect(0, bottomY, mw, Math.Min(bottomH, 11)), "physical memory (pageinfo; :vmap PID for a process)", _focus == Focus.Memory);
+                    Panes.Memory(_buffer, inner, m, _selectedPage);
+                }
                 x = mw + 1;
             }
             if (_showEvents && w - x >= 20)

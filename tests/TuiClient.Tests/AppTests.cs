@@ -66,6 +66,33 @@ public class AppTests
     }
 
     [Fact]
+    public async Task VirtualMemoryOfAPidAndFollowMode()
+    {
+        var (server, session, app) = await Local("allocator");
+        await using var _s = server;
+        await using var _c = session;
+        await WaitFor(() => session.Mirror.Processes.Length == 4, "four allocators");
+        await app.RunCommandAsync("vmap 2");
+        await WaitFor(() => session.Mirror.VirtualMap is { Pid: 2 }, "pid 2's virtual map");
+        var map = session.Mirror.VirtualMap!;
+        Assert.Equal(768, map.PageCount);
+        Assert.Equal(7, map[0xB8].Perm);                  // the console page: P|W|U
+        Assert.Equal(0, map[0x40].Perm & 4);              // kernel pages are not user-accessible (step >= 1)
+        string text = Text(app.Draw());
+        Assert.Contains("virtual memory of pid 2", text);
+        Assert.Contains("0x2C0000", text);
+
+        // Follow mode: a viewer's pane follows what the instructor shows.
+        await using var viewer = await RemoteSession.ConnectAsync(server.Url, "local", "viewer", null, CancellationToken.None);
+        var viewerApp = new TuiApp(viewer);
+        viewerApp.Resize(130, 45);
+        await app.RunCommandAsync("follow vmap 3");
+        await WaitFor(() => { viewerApp.Draw(); return viewer.Mirror.VirtualMap is { Pid: 3 }; }, "the viewer following pid 3");
+        Assert.Contains("virtual memory of pid 3", Text(viewerApp.Draw()));
+        Assert.Contains("following", Text(viewerApp.Draw()));
+    }
+
+    [Fact]
     public async Task CommandBarHelpAndFilters()
     {
         var (server, session, app) = await Local("forkexit");
