@@ -27,6 +27,10 @@ public sealed class Process
         get => _pageTable;
         internal set { _pageTable = value; _changes.Bump(); }
     }
+    /// <summary>The pid that forked this process (0 for the processes the kernel started).</summary>
+    public int Parent { get; internal set; }
+    /// <summary>The program it runs (a fork child keeps its parent's).</summary>
+    public string Name { get; internal set; } = "";
     private ProcState _state;
     private PhysAddr _pageTable;
     private readonly Memory.ChangeCounter _changes;
@@ -57,6 +61,8 @@ public sealed class Process
     {
         State = ProcState.Free;
         PageTable = default;
+        Parent = 0;
+        Name = "";
         Array.Clear(Regs);
         Rip = 0;
         RFlags = 0x202;    // IF (bit 1 always reads as 1)
@@ -96,6 +102,8 @@ public sealed class Process
         w.Write(PageTable.Value);
         foreach (ulong r in Regs) w.Write(r);
         w.Write(Rip); w.Write(RFlags); w.Write(FsBase); w.Write(GsBase);
+        w.Write(Parent);
+        w.Write(Name);
     }
 
     internal void Load(BinaryReader r)
@@ -104,5 +112,7 @@ public sealed class Process
         PageTable = new PhysAddr(r.ReadUInt64());
         for (int i = 0; i < Regs.Length; i++) Regs[i] = r.ReadUInt64();
         Rip = r.ReadUInt64(); RFlags = r.ReadUInt64(); FsBase = r.ReadUInt64(); GsBase = r.ReadUInt64();
+        Parent = r.ReadInt32();
+        Name = r.ReadString();
     }
 }

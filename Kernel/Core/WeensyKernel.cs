@@ -162,6 +162,7 @@ public sealed partial class WeensyKernel : ITrapHandler
     {
         Process p = _procs[pid];
         p.Reset();
+        p.Name = program;
         if (Step < LabStep.PerProcessPageTables)
         {
             p.PageTable = Layout.KernelPageTable;
@@ -550,6 +551,8 @@ public sealed partial class WeensyKernel : ITrapHandler
         }
 
         child.CopyRegistersFrom(parent);
+        child.Parent = parent.Pid;
+        child.Name = parent.Name;
         child[Register.Rax] = 0;
         child.State = ProcState.Runnable;
         return child.Pid;

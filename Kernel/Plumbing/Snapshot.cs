@@ -10,7 +10,7 @@ namespace Lab.Kernel.Core;
 public sealed partial class WeensyKernel
 {
     private const int SnapshotMagic = 0x4E45454B;   // "KEEN"
-    private const int SnapshotVersion = 1;
+    private const int SnapshotVersion = 2;   // 2: process parent and name
 
     /// <summary>Saves machine + kernel to bytes.</summary>
     public byte[] SaveState()

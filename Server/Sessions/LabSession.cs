@@ -383,7 +383,7 @@ public sealed partial class LabSession : IDisposable
         foreach (var proc in kernel.Processes)
         {
             if (proc.Pid == 0 || proc.State == ProcState.Free) continue;
-            procs.Add(new ProcessRow(proc.Pid, 0, proc.State.ToString().ToLowerInvariant(), $"pid {proc.Pid}", proc.Pid < owned.Length ? owned[proc.Pid] : 0));
+            procs.Add(new ProcessRow(proc.Pid, proc.Parent, proc.State.ToString().ToLowerInvariant(), proc.Name, proc.Pid < owned.Length ? owned[proc.Pid] : 0));
         }
         return new SessionSnapshot(++_snapshotVersion, kernel.Ticks, screen, pages, procs.ToArray(), Summary(), LastEventSeq, VirtualMaps());
     }
@@ -428,7 +428,7 @@ public sealed partial class LabSession : IDisposable
         foreach (var p in now)
         {
             var before = Array.Find(_lastProcesses, x => x.Pid == p.Pid);
-            if (before is null) Log(EventKind.Fork, p.Pid, $"pid {p.Pid} created");
+            if (before is null) Log(EventKind.Fork, p.Pid, p.Parent > 0 ? $"pid {p.Parent} forked pid {p.Pid} ({p.Name})" : $"pid {p.Pid} started ({p.Name})");
             else if (before.State != p.State && p.State == "broken") Log(EventKind.Fault, p.Pid, $"pid {p.Pid} faulted and was stopped");
         }
         foreach (var p in _lastProcesses)

@@ -42,6 +42,9 @@ public class SessionTests
             await c.WaitForAsync(m => m.Events.Any(e => e.Text.Contains("bob pressed 'f'")), "the key press in the event log");
         await instructor.CommandAsync("speed max");
         await viewer.WaitForAsync(m => m.Processes.Length >= 4, "p-fork's four processes");
+        // The process table knows who forked whom and what runs.
+        Assert.Contains(viewer.Mirror.Processes, p => p.Pid == 1 && p.Parent == 0 && p.Name == "p-fork");
+        Assert.Contains(viewer.Mirror.Processes, p => p.Parent == 1 && p.Name == "p-fork");
         await instructor.CommandAsync("pause");
         foreach (var c in new[] { instructor, driver, viewer })
             await c.WaitForAsync(m => m.Status is { Running: false }, "the paused status");
