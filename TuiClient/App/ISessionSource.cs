@@ -20,6 +20,8 @@ public interface ISessionSource : IAsyncDisposable
     Task<string> CommandAsync(string command);
     /// <summary>Asks for the virtual memory map of a pid in the frames (0: none).</summary>
     Task ViewMemoryAsync(int pid);
+    /// <summary>Asks for every system call (with arguments and results) of these pids in the event log.</summary>
+    Task WatchAsync(int[] pids);
 }
 
 /// <summary>A command or key the session refused; the message says why (shown on the status line).</summary>

@@ -98,5 +98,12 @@ public sealed class RemoteSession : ISessionSource
         catch (HubConnectionLostException e) { throw new CommandFailedException(e.Message); }
     }
 
+    public async Task WatchAsync(int[] pids)
+    {
+        try { await _connection.InvokeAsync("Watch", [pids]); }
+        catch (HubInvocationException e) { throw new CommandFailedException(ServerErrors.Reason(e.ServerError)); }
+        catch (HubConnectionLostException e) { throw new CommandFailedException(e.Message); }
+    }
+
     public async ValueTask DisposeAsync() => await _connection.DisposeAsync();
 }

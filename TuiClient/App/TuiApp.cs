@@ -48,7 +48,7 @@ public sealed class TuiApp
         "Commands (':'):",
         "  pause | resume | speed realtime|slow|max|<f>x | reboot [allocator|fork|forkexit] [0..7|cow]",
         "  grant NAME | revoke NAME | follow PANE [PID] | unfollow | close        (instructor)",
-        "  filter pid N | filter kind fork|exit|fault|action|syscall | filter off  (event log)",
+        "  filter pid N (also shows its every syscall with arguments and results) | filter kind K | filter off",
         "  vmap PID (a process's virtual memory) | pmap (physical memory)",
         "  follow memory|vmap|debugger|events|cga [PID] (instructor: everyone's view follows)",
         "Debugger (drivers; everyone sees the result and who did it):",
@@ -179,6 +179,9 @@ public sealed class TuiApp
                     _ => _filter,
                 };
                 _message = $"event filter: {_filter}";
+                // A pid filter also asks for that pid's every system call, with arguments and results.
+                try { await _session.WatchAsync(_filter.Pid is { } watched ? [watched] : []); }
+                catch (CommandFailedException e) { _message = "refused: " + e.Message; }
                 return;
         }
         try { _message = await _session.CommandAsync(command); }

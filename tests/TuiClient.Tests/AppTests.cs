@@ -93,6 +93,17 @@ public class AppTests
     }
 
     [Fact]
+    public async Task FilteringOnAPidShowsItsSyscallsWithArgumentsAndResults()
+    {
+        var (server, session, app) = await Local("allocator");
+        await using var _s = server;
+        await using var _c = session;
+        await app.RunCommandAsync("filter pid 2");
+        await WaitFor(() => session.Mirror.Events.Any(e => e.Pid == 2 && e.Text.StartsWith("sys_page_alloc(0x") && e.Text.Contains(") = ")), "pid 2's page_alloc calls");
+        await WaitFor(() => Text(app.Draw()).Contains("sys_page_alloc(0x"), "the calls in the events pane");
+    }
+
+    [Fact]
     public async Task CommandBarHelpAndFilters()
     {
         var (server, session, app) = await Local("forkexit");
