@@ -219,7 +219,7 @@ public sealed partial class LabSession : IDisposable
                 if (!_running || halted)
                 {
                     MaybePublish(clock, ref lastPublish, force: false);
-                    _commands.Reader.WaitToReadAsync().AsTask().Wait(50);
+                    WaitForCommand(TimeSpan.FromMilliseconds(50));
                     nextTickAt = clock.Elapsed.TotalSeconds;
                     continue;
                 }
@@ -236,7 +236,7 @@ public sealed partial class LabSession : IDisposable
                     {
                         MaybePublish(clock, ref lastPublish, force: false);
                         double wait = nextTickAt - clock.Elapsed.TotalSeconds;
-                        if (wait > 0) _commands.Reader.WaitToReadAsync().AsTask().Wait(TimeSpan.FromSeconds(Math.Min(wait, 0.05)));
+                        if (wait > 0) WaitForCommand(TimeSpan.FromSeconds(Math.Min(wait, 0.05)));
                         continue;
                     }
                     // Run the ticks that are due (at most a few, so a stall does not become a burst).
@@ -256,6 +256,19 @@ public sealed partial class LabSession : IDisposable
             Log(EventKind.System, 0, $"the session's machine stopped after an internal error: {e.Message}");
             Publish();
         }
+    }
+
+    private Task<bool>? _commandWait;
+
+    /// <summary>
+    /// Sleeps until a command arrives or the timeout passes. One wait is kept until it completes:
+    /// every WaitToReadAsync registers a waiter in the channel, so starting a new one on each timeout
+    /// would pile up waiters (and memory) for as long as nobody sends a command.
+    /// </summary>
+    private void WaitForCommand(TimeSpan timeout)
+    {
+        if (_commandWait == null || _commandWait.IsCompleted) _commandWait = _commands.Reader.WaitToReadAsync().AsTask();
+        _commandWait.Wait(timeout);
     }
 
     private void MaybePublish(Stopwatch clock, ref TimeSpan lastPublish, bool force)
