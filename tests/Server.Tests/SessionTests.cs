@@ -240,6 +240,18 @@ public class SessionTests
     }
 
     [Fact]
+    public async Task IdleSessionsAreReapedButTheDemoStays()
+    {
+        await using var server = await LabServerFixture.StartAsync(configure: o => o.IdleTimeout = TimeSpan.FromSeconds(1));
+        var (instructor, _) = await CreateAsync(server, "short-lived");
+        await instructor.DisposeAsync();   // everyone leaves
+        for (int i = 0; i < 300 && server.Sessions.Find("short-lived") != null; i++) await Task.Delay(100);
+        Assert.Null(server.Sessions.Find("short-lived"));
+        Assert.NotNull(server.Sessions.Find("demo"));   // pinned
+        Assert.False(Directory.Exists(Path.Combine(server.DataDirectory, "sessions", "short-lived")));
+    }
+
+    [Fact]
     public async Task MalformedAndOversizedInputClosesOnlyThatConnection()
     {
         await using var server = await LabServerFixture.StartAsync();
