@@ -72,6 +72,19 @@ public sealed class ClientSender
                 var wait = MinInterval - (DateTime.UtcNow - last);
                 if (wait > TimeSpan.Zero) await Task.Delay(wait, token);
                 seen = _session.Changed.Version;
+                if (_session.Closed)
+                {
+                    var closed = _session.Latest.Status with { Running = false, Halted = "the session was closed", Participants = 0 };
+                    var final = new Frame
+                    {
+                        Seq = ++_seq, Tick = _session.Latest.Tick, Status = closed,
+                        ServerTimeMicros = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10,
+                    };
+                    using var t = CancellationTokenSource.CreateLinkedTokenSource(token);
+                    t.CancelAfter(SendTimeout);
+                    await _hub.Clients.Client(_connectionId).SendCoreAsync("Frame", [final], t.Token);
+                    return;
+                }
                 var frame = BuildFrame();
                 if (frame == null) continue;
                 last = DateTime.UtcNow;   // pace start to start, so a send's own time does not lower the rate

@@ -513,9 +513,13 @@ public sealed partial class LabSession : IDisposable
         _ => c.ToString(),
     };
 
+    /// <summary>True once the session was closed; senders send a last frame saying so and stop.</summary>
+    public bool Closed => _closing;
+
     public void Dispose()
     {
         _closing = true;
+        Changed.Bump();
         _commands.Writer.TryComplete();
         if (Thread.CurrentThread != _thread) _thread.Join(TimeSpan.FromSeconds(5));
         _machine.Dispose();

@@ -240,6 +240,24 @@ public class SessionTests
     }
 
     [Fact]
+    public async Task ClosingASessionTellsEveryoneInIt()
+    {
+        await using var server = await LabServerFixture.StartAsync();
+        var (instructor, _) = await CreateAsync(server, "closing");
+        await using var _i = instructor;
+        await using var viewer = await TestClient.ConnectAsync(server.Url);
+        await viewer.JoinAsync("closing", "vic");
+        await viewer.WaitForAsync(m => m.FramesApplied > 0, "a frame");
+        var refused = await Assert.ThrowsAsync<HubInvocationException>(() => viewer.CommandAsync("close"));
+        Assert.Contains("only the instructor", refused.ServerError);
+        Assert.Equal("closed", await instructor.CommandAsync("close"));
+        await viewer.WaitForAsync(m => m.Status?.Halted == "the session was closed", "the closed status");
+        Assert.Null(server.Sessions.Find("closing"));
+        var e = await Assert.ThrowsAsync<HubInvocationException>(() => viewer.JoinAsync("closing", "vic"));
+        Assert.Contains("no session named 'closing'", e.ServerError);
+    }
+
+    [Fact]
     public async Task IdleSessionsAreReapedButTheDemoStays()
     {
         await using var server = await LabServerFixture.StartAsync(configure: o => o.IdleTimeout = TimeSpan.FromSeconds(1));
