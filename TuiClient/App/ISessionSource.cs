@@ -4,7 +4,7 @@ namespace Lab.TuiClient.App;
 
 /// <summary>
 /// Where the TUI's picture of a session comes from: a server (<see cref="RemoteSession"/>) or a machine
-/// running in this process (<see cref="LocalSession"/>). Both keep a <see cref="SessionMirror"/> that the
+/// hosted in this process (`tui local` starts <see cref="LocalServer"/> and connects to it). Both keep a <see cref="SessionMirror"/> that the
 /// panes draw, so the UI is the same either way.
 /// </summary>
 public interface ISessionSource : IAsyncDisposable
