@@ -2,6 +2,8 @@ using Lab.Server.Hubs;
 using Lab.Server.Persistence;
 using Lab.Server.Sessions;
 using Lab.Shared.Protocol;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 
 namespace Lab.Server;
 
@@ -43,4 +45,9 @@ public static class LabServerHost
         app.MapGet("/", () => Results.Text("Lab server: connect with `tui connect HOST/SESSION`; the SignalR hub is at /hubs/lab (messagepack).\n"));
         return app;
     }
+
+    /// <summary>The address a started app listens on (the real port when it was started with port 0).</summary>
+    public static string BoundUrl(WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()
+            .Replace("[::]", "127.0.0.1").Replace("localhost", "127.0.0.1");
 }

@@ -52,18 +52,10 @@ public static class FanoutBenchmark
 
     private sealed record Result(double FramesPerSecond, double P50Ms, double P99Ms, double KBytesPerSecond, double ServerCpuPercent, double ServerMegabytes);
 
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
 
     private static async Task<Result> RunOne(int viewers, int seconds)
     {
-        int port = FreePort();
+        int port = Lab.TestSupport.Network.FreeLoopbackPort();
         string url = $"http://127.0.0.1:{port}";
         string data = Path.Combine(Path.GetTempPath(), "lab-fanout-" + Guid.NewGuid().ToString("N"));
         var psi = new ProcessStartInfo(Environment.ProcessPath!)

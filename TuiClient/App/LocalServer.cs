@@ -1,8 +1,6 @@
 using Lab.Server;
 using Lab.Server.Sessions;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Lab.TuiClient.App;
@@ -37,7 +35,7 @@ public sealed class LocalServer : IAsyncDisposable
         string data = Path.Combine(Path.GetTempPath(), "lab-local-" + Guid.NewGuid().ToString("N"));
         var app = LabServerHost.Create(["--urls", "http://127.0.0.1:0", "--data", data], o => o.DemoSession = null, quiet: true);
         await app.StartAsync();
-        string url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        string url = LabServerHost.BoundUrl(app);
         string key = SessionSettings.NewSecret();
         var (_, error) = app.Services.GetRequiredService<SessionManager>().Create(new SessionSettings
         {

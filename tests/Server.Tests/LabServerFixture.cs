@@ -1,8 +1,6 @@
 using Lab.Server;
 using Lab.Server.Sessions;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Lab.Server.Tests;
@@ -27,8 +25,7 @@ public sealed class LabServerFixture : IAsyncDisposable
         var app = LabServerHost.Create(["--urls", $"http://127.0.0.1:{port}", "--data", dataDirectory], configure);
         var fixture = new LabServerFixture(app, dataDirectory);
         await app.StartAsync();
-        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
-        fixture.Url = addresses.First().Replace("[::]", "127.0.0.1").Replace("localhost", "127.0.0.1");
+        fixture.Url = LabServerHost.BoundUrl(app);
         return fixture;
     }
 

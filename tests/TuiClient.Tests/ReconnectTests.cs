@@ -10,14 +10,6 @@ namespace Lab.TuiClient.Tests;
 
 public class ReconnectTests
 {
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
 
     private static async Task WaitFor(Func<bool> condition, string what)
     {
@@ -28,7 +20,7 @@ public class ReconnectTests
     [Fact]
     public async Task ADroppedConnectionReconnectsAndSaysSoOnTheStatusLine()
     {
-        int port = FreePort();
+        int port = Lab.TestSupport.Network.FreeLoopbackPort();
         string data = Path.Combine(Path.GetTempPath(), "lab-reconnect-" + Guid.NewGuid().ToString("N"));
         string url = $"http://127.0.0.1:{port}";
         WebApplication Start() => LabServerHost.Create(["--urls", url, "--data", data], quiet: true);

@@ -3,8 +3,6 @@ using Lab.Server;
 using Lab.Server.Sessions;
 using Lab.TestSupport;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Lab.TuiClient.Tests;
@@ -24,7 +22,7 @@ public sealed class TmuxTests : IAsyncLifetime
         string data = Path.Combine(Path.GetTempPath(), "lab-tmux-" + Guid.NewGuid().ToString("N"));
         _server = LabServerHost.Create(["--urls", "http://127.0.0.1:0", "--data", data]);
         await _server.StartAsync();
-        _url = _server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        _url = LabServerHost.BoundUrl(_server);
     }
 
     public async Task DisposeAsync()
