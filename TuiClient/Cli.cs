@@ -10,6 +10,9 @@ public static class Cli
           run --weensyos allocator|fork|forkexit [--step 0..7|cow] [--ticks N] [--no-slowdown]
               [--log FILE] [--screen[=text|ansi]]
                               run a WeensyOS machine headless until N ticks (default 1000) or power-off
+          run --profile posix [--mem SIZE] PROGRAM [ARGS...]
+                              run a POSIX program (a /bin name or a host ELF) in the emulator;
+                              console on stdout/stdin, exit status = the program's (128+signal if killed)
           connect HOST[:PORT]/SESSION [--name NAME] [--code CODE] [--key INSTRUCTOR_KEY]
                               watch and drive a session on a server (port 5080 by default)
           local [--weensyos allocator|fork|forkexit] [--step 0..7|cow]

@@ -17,6 +17,8 @@ public static class RunCommand
 
     public static int Execute(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        if (args.Length > 0 && (args[0] == "--profile" || args[0].StartsWith("--profile=", StringComparison.Ordinal)))
+            return PosixRun.Execute(args, stdout, stderr, Console.OpenStandardInput);
         Arguments a;
         try { a = Parse(args); }
         catch (ArgumentException e)
@@ -144,5 +146,118 @@ public static class RunCommand
         if (s == "cow") return LabStep.CopyOnWrite;
         if (int.TryParse(s, out int n) && n is >= 0 and <= 7) return (LabStep)n;
         throw new ArgumentException($"--step {s}: expected 0..7 or cow");
+    }
+}
+
+/// <summary>
+/// `tui run --profile posix [--mem SIZE] PROGRAM [ARGS...]`: boots the POSIX profile and runs
+/// PROGRAM (a /bin name, or a host ELF copied into the file system) with the console on
+/// stdout/stdin. Exit status: the program's, 128+signal if killed, 126 not an executable,
+/// 127 not found, 2 usage.
+/// </summary>
+public static class PosixRun
+{
+    public static int Execute(string[] args, TextWriter stdout, TextWriter stderr, Func<Stream> stdin)
+    {
+        string? profile = null;
+        ulong mem = 64UL << 20;
+        int i = 0;
+        for (; i < args.Length; i++)
+        {
+            string arg = args[i];
+            if (arg.StartsWith("--profile=", StringComparison.Ordinal)) profile = arg["--profile=".Length..];
+            else if (arg == "--profile" && i + 1 < args.Length) profile = args[++i];
+            else if (arg.StartsWith("--mem=", StringComparison.Ordinal) && TryParseSize(arg[6..], out ulong m1)) mem = m1;
+            else if (arg == "--mem" && i + 1 < args.Length && TryParseSize(args[i + 1], out ulong m2)) { mem = m2; i++; }
+            else if (arg.StartsWith("--", StringComparison.Ordinal))
+            {
+                stderr.WriteLine($"tui run: bad option '{arg}'");
+                stderr.WriteLine(Cli.Usage);
+                return 2;
+            }
+            else break;
+        }
+        if (profile != "posix" || i >= args.Length || mem < (4UL << 20) || mem > (4UL << 30))
+        {
+            stderr.WriteLine(profile != "posix" ? $"tui run: unknown profile '{profile}' (only 'posix')"
+                : i >= args.Length ? "tui run: PROGRAM is missing" : "tui run: --mem must be between 4M and 4G");
+            stderr.WriteLine(Cli.Usage);
+            return 2;
+        }
+        string program = args[i];
+        var rest = args[(i + 1)..];
+
+        using var machine = new Lab.Kernel.Posix.PosixMachine(new Lab.Kernel.Posix.PosixOptions { MemorySize = mem });
+        string path;
+        if (program.Contains('/'))
+        {
+            if (!File.Exists(program)) { stderr.WriteLine($"tui run: {program}: No such file or directory"); return 127; }
+            path = "/bin/" + Path.GetFileName(program);
+            machine.Fs.WriteFile(path, File.ReadAllBytes(program));
+        }
+        else
+        {
+            path = "/bin/" + program;
+            if (machine.Fs.Lookup(path) is null) { stderr.WriteLine($"tui run: {program}: not found in /bin"); return 127; }
+        }
+        var data = machine.Fs.Lookup(path)!;
+        if (data.Length < 4 || data.Data[0] != 0x7F || data.Data[1] != (byte)'E' || data.Data[2] != (byte)'L' || data.Data[3] != (byte)'F')
+        {
+            stderr.WriteLine($"tui run: {program}: not an ELF executable");
+            return 126;
+        }
+
+        machine.Console.CaptureOutput = false;
+        var decoder = System.Text.Encoding.UTF8.GetDecoder();
+        var outLock = new object();
+        machine.Console.Output = (fd, bytes) =>
+        {
+            lock (outLock)
+            {
+                var chars = new char[bytes.Length + 4];
+                int n = decoder.GetChars(bytes.Span, chars, flush: false);
+                var w = fd == 2 ? stderr : stdout;
+                w.Write(chars, 0, n);
+                w.Flush();
+            }
+        };
+        var reader = new Thread(() =>
+        {
+            try
+            {
+                using var s = stdin();
+                var buf = new byte[4096];
+                int n;
+                while ((n = s.Read(buf, 0, buf.Length)) > 0) machine.Console.Feed(buf.AsSpan(0, n));
+            }
+            catch (IOException) { }
+            machine.Console.CloseInput();
+        }) { IsBackground = true, Name = "posix-stdin" };
+        reader.Start();
+
+        string? error = machine.Start(path, rest);
+        if (error is not null)
+        {
+            stderr.WriteLine($"tui run: {error}");
+            return error.Contains("not an ELF") ? 126 : 127;
+        }
+        machine.RunUntilAllExit(ulong.MaxValue, idleWait: () => { Thread.Sleep(5); return true; });
+        if (machine.Kernel.KernelError is not null)
+        {
+            stderr.WriteLine($"tui run: kernel error: {machine.Kernel.KernelError}");
+            return 1;
+        }
+        return machine.ExitCode ?? 1;
+    }
+
+    private static bool TryParseSize(string s, out ulong bytes)
+    {
+        bytes = 0;
+        if (s.Length == 0) return false;
+        ulong mult = char.ToUpperInvariant(s[^1]) switch { 'K' => 1UL << 10, 'M' => 1UL << 20, 'G' => 1UL << 30, _ => 1 };
+        if (mult != 1) s = s[..^1];
+        if (!ulong.TryParse(s, out ulong v)) return false;
+        bytes = v * mult;
+        return true;
     }
 }

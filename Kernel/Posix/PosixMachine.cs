@@ -1,0 +1,67 @@
+using Lab.Machine;
+
+namespace Lab.Kernel.Posix;
+
+public sealed record PosixOptions
+{
+    /// <summary>Guest RAM (default 64 MiB).</summary>
+    public ulong MemorySize { get; init; } = 64UL << 20;
+    /// <summary>Instructions between timer interrupts (preemption).</summary>
+    public ulong TimerInterval { get; init; } = 100_000;
+}
+
+/// <summary>
+/// Host facade of the POSIX profile: a machine, the kernel, the file system with /bin holding
+/// every userland/posix program, and the console (output captured; input from a host queue).
+/// </summary>
+public sealed class PosixMachine : IDisposable
+{
+    public X64Machine Machine { get; }
+    public PosixKernel Kernel { get; }
+    public PosixFs Fs { get; } = new();
+    public ConsoleIo Console { get; } = new();
+    public int InitialFreePages { get; }
+
+    public PosixMachine(PosixOptions? options = null)
+    {
+        options ??= new PosixOptions();
+        Machine = new X64Machine(new MachineOptions { MemorySize = options.MemorySize, TimerInterval = options.TimerInterval });
+        foreach (var (name, bytes) in PosixFs.EmbeddedPrograms) Fs.WriteFile("/bin/" + name, bytes);
+        Kernel = new PosixKernel(Machine, Fs, Console);
+        Machine.TrapHandler = Kernel;
+        InitialFreePages = Kernel.FreePages;
+    }
+
+    public static IReadOnlyCollection<string> Programs => PosixFs.EmbeddedPrograms.Keys.ToList();
+
+    /// <summary>Starts PROGRAM (an absolute path or a /bin name) with argv; null or an error message.</summary>
+    public string? Start(string program, IReadOnlyList<string>? args = null, IReadOnlyList<string>? env = null)
+    {
+        string path = program.Contains('/') ? program : "/bin/" + program;
+        var argv = new List<string> { path };
+        if (args != null) argv.AddRange(args);
+        return Kernel.Spawn(path, argv, env ?? ["PATH=/bin"]);
+    }
+
+    /// <summary>Runs until every process has exited, the kernel failed, or the instruction budget is used.
+    /// Returns true when all processes exited.</summary>
+    public bool RunUntilAllExit(ulong maxInstructions = 20_000_000_000, Func<bool>? idleWait = null)
+    {
+        ulong start = Machine.Clock;
+        while (!Kernel.AllExited && Kernel.KernelError is null)
+        {
+            if (Machine.Clock - start >= maxInstructions) return false;
+            if (Kernel.IdleWaitingForInput && !Console.HasInput && !Console.InputClosed)
+            {
+                if (idleWait is null || !idleWait()) return false;
+            }
+            Machine.Run(Math.Min(10_000_000, maxInstructions - (Machine.Clock - start)));
+        }
+        return Kernel.AllExited;
+    }
+
+    /// <summary>The main program's status as a shell reports it: exit code, or 128+signal.</summary>
+    public int? ExitCode => Kernel.MainStatus is int st ? ((st & 0x7f) != 0 ? 128 + (st & 0x7f) : (st >> 8) & 0xff) : null;
+
+    public void Dispose() => Machine.Dispose();
+}
