@@ -13,6 +13,9 @@ public static class Cli
           run --profile posix [--mem SIZE] PROGRAM [ARGS...]
                               run a POSIX program (a /bin name or a host ELF) in the emulator;
                               console on stdout/stdin, exit status = the program's (128+signal if killed)
+          cc [GCC OPTIONS] FILE.c... -o OUT
+                              compile a C program against the POSIX profile's libc (needs gcc);
+                              run the result with `tui run --profile posix OUT`
           connect HOST[:PORT]/SESSION [--name NAME] [--code CODE] [--key INSTRUCTOR_KEY]
                               watch and drive a session on a server (port 5080 by default)
           local [--weensyos allocator|fork|forkexit] [--step 0..7|cow]
@@ -33,6 +36,8 @@ public static class Cli
         {
             case "run":
                 return RunCommand.Execute(args[1..], stdout, stderr);
+            case "cc":
+                return CcCommand.Execute(args[1..], stdout, stderr);
             case "connect":
                 return App.SessionCommands.Connect(args[1..], stdout, stderr);
             case "local":

@@ -85,6 +85,9 @@ public sealed class PosixKernel : ITrapHandler
     public int ProcessCount => _procs.Count;
     public string? KernelError { get; private set; }
     public bool IdleWaitingForInput { get; private set; }
+    /// <summary>Fork shares writable pages copy-on-write (default); false copies every page at fork
+    /// (the eager mode the processes benchmark compares against).</summary>
+    public bool CopyOnWriteFork { get; set; } = true;
 
     public PosixKernel(X64Machine machine, PosixFs fs, ConsoleIo console)
     {
@@ -377,6 +380,29 @@ public sealed class PosixKernel : ITrapHandler
         if (p.Parent == 1) Remove(p);
         if (_cur == p) _cur = null;
         WakeAll();
+    }
+
+    /// <summary>Host control: kills (SIGKILL) every live process running program NAME, as a session's
+    /// "kill" button would. Call only between runs. Returns the number of processes killed.</summary>
+    public int KillProgram(string name)
+    {
+        if (KernelError is not null) return 0;
+        int n = 0;
+        foreach (var q in _procs.Where(q => q.Name == name && q.State != PState.Zombie).ToList())
+        {
+            if (q.State == PState.Zombie) continue;      // may have been reaped by an earlier kill
+            if (!_byPid.ContainsKey(q.Pid)) continue;
+            Terminate(q, SignalStatus(9), 128 + 9);
+            n++;
+        }
+        if (_runNext is { } rn && (rn.State != PState.Runnable || !_byPid.ContainsKey(rn.Pid))) _runNext = null;
+        if (_cur is null)
+        {
+            // the running process died: load another one (or idle) so the CPU never runs freed memory
+            _m.Cpu.Cr3 = IdleRoot;
+            if (_procs.Count > 0) Schedule();
+        }
+        return n;
     }
 
     private static int SignalStatus(int sig) => sig & 0x7f;
@@ -914,6 +940,14 @@ public sealed class PosixKernel : ITrapHandler
         var maps = _pt.Mappings(p.Root, new VirtAddr(0), new VirtAddr(UserLimit));
         foreach (var m in maps)
         {
+            if (!CopyOnWriteFork && (m.Writable || m.IsCow))
+            {
+                var copy = Alloc();
+                if (copy is null) { ok = false; break; }
+                _m.Memory.Write(copy.Value, _m.Memory.View(m.Pa, (int)Page));
+                if (!MapPage(c.Root, m.Va.Value, copy.Value, PageTables.PWU)) { Release(copy.Value); ok = false; break; }
+                continue;
+            }
             PteFlags perm = m.Perm & PageTables.PWU;
             bool cow = m.Writable || m.IsCow;
             if (cow) perm = PageTables.PU | Cow;

@@ -1,0 +1,52 @@
+using Lab.TuiClient;
+
+namespace Lab.Kernel.Tests;
+
+/// <summary>`tui cc` builds a user's C program that `tui run --profile posix` runs.</summary>
+public class PosixCcTests
+{
+    private const string Program = """
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <unistd.h>
+        #include <sys/wait.h>
+
+        int main(int argc, char **argv)
+        {
+            pid_t p = fork();
+            if (p == 0) { printf("child says %s\n", argc > 1 ? argv[1] : "nothing"); return 5; }
+            int st = 0;
+            waitpid(p, &st, 0);
+            printf("parent saw %d\n", WEXITSTATUS(st));
+            return 42;
+        }
+        """;
+
+    [Fact]
+    public void Tui_cc_output_runs_in_the_posix_profile()
+    {
+        string dir = Directory.CreateTempSubdirectory("lab-tui-cc-").FullName;
+        try
+        {
+            string src = Path.Combine(dir, "hello.c"), exe = Path.Combine(dir, "hello");
+            File.WriteAllText(src, Program);
+            var o = new StringWriter(); var e = new StringWriter();
+            int rc = CcCommand.Execute(["-Wall", src, "-o", exe], o, e);
+            Assert.True(rc == 0, $"tui cc failed ({rc}):\n{o}{e}");
+            Assert.True(File.Exists(exe));
+
+            var ro = new StringWriter(); var re = new StringWriter();
+            int code = PosixRun.Execute(["--profile", "posix", exe, "hi"], ro, re, () => new MemoryStream());
+            Assert.Equal(42, code);
+            Assert.Equal("child says hi\nparent saw 5\n", ro.ToString());
+
+            // through the command line dispatcher as well, and a compile error is reported with gcc's status
+            File.WriteAllText(src, "int main(void) { return undeclared; }\n");
+            var eo = new StringWriter(); var ee = new StringWriter();
+            Assert.NotEqual(0, Cli.Run(["cc", src, "-o", exe], eo, ee));
+            Assert.Contains("undeclared", ee.ToString());
+            Assert.Equal(2, Cli.Run(["cc", "-o", exe], eo, ee));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}
