@@ -75,22 +75,13 @@ public sealed class ClientSender
                 if (_session.Closed)
                 {
                     var closed = _session.Latest.Status with { Running = false, Halted = "the session was closed", Participants = 0 };
-                    var final = new Frame
-                    {
-                        Seq = ++_seq, Tick = _session.Latest.Tick, Status = closed,
-                        ServerTimeMicros = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10,
-                    };
-                    using var t = CancellationTokenSource.CreateLinkedTokenSource(token);
-                    t.CancelAfter(SendTimeout);
-                    await _hub.Clients.Client(_connectionId).SendCoreAsync("Frame", [final], t.Token);
+                    await SendAsync(new Frame { Seq = ++_seq, Tick = _session.Latest.Tick, Status = closed, ServerTimeMicros = Frame.NowMicros() }, token);
                     return;
                 }
                 var frame = BuildFrame();
                 if (frame == null) continue;
                 last = DateTime.UtcNow;   // pace start to start, so a send's own time does not lower the rate
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
-                timeout.CancelAfter(SendTimeout);
-                await _hub.Clients.Client(_connectionId).SendCoreAsync("Frame", [frame], timeout.Token);
+                await SendAsync(frame, token);
             }
         }
         catch (OperationCanceledException) when (!token.IsCancellationRequested)
@@ -102,6 +93,14 @@ public sealed class ClientSender
         {
             _abort();
         }
+    }
+
+    /// <summary>Sends one frame; a send stuck for <see cref="SendTimeout"/> is cancelled (and the client dropped by the caller).</summary>
+    private async Task SendAsync(Frame frame, CancellationToken token)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+        timeout.CancelAfter(SendTimeout);
+        await _hub.Clients.Client(_connectionId).SendCoreAsync("Frame", [frame], timeout.Token);
     }
 
     /// <summary>What changed since this client's previous frame; null when nothing did.</summary>
@@ -174,7 +173,7 @@ public sealed class ClientSender
             Seq = ++_seq,
             Full = full,
             Tick = snap.Tick,
-            ServerTimeMicros = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10,
+            ServerTimeMicros = Frame.NowMicros(),
             Screen = screen,
             Pages = pages,
             Processes = processes,

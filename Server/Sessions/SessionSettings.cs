@@ -45,8 +45,6 @@ public sealed record SessionSettings
         _ => null,
     };
 
-    public static string StepName(LabStep step) => step == LabStep.CopyOnWrite ? "cow" : ((int)step).ToString();
-
     /// <summary>Checks program, step and profile; returns an error text or null.</summary>
     public string? Validate()
     {

@@ -17,8 +17,11 @@ public sealed record Frame : IMsgPackSerializable<Frame>
     public long Seq { get; init; }
     public bool Full { get; init; }
     public ulong Tick { get; init; }
-    /// <summary>Server clock when the frame was built (Unix time in microseconds), for latency measurement.</summary>
+    /// <summary>Server clock when the frame was built (Unix time in microseconds, <see cref="NowMicros"/>), for latency measurement.</summary>
     public long ServerTimeMicros { get; init; }
+
+    /// <summary>The clock frames are stamped with: Unix time in microseconds.</summary>
+    public static long NowMicros() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10;
     public byte[]? Screen { get; init; }
     public byte[]? Pages { get; init; }
     public ProcessRow[]? Processes { get; init; }

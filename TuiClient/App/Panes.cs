@@ -56,6 +56,28 @@ public static class Panes
         lock (m.SyncRoot) pages = m.Pages.ToArray();
         int count = pages.Length / 2;
         if (count == 0) { buf.Write(r.X, r.Y, "(no page information yet)", Grey); return; }
+        string? detail = null;
+        if (selected >= 0 && selected < count)
+        {
+            sbyte owner = (sbyte)pages[2 * selected];
+            byte refs = pages[2 * selected + 1];
+            string who = OwnerName(owner, refs);
+            detail = $"page 0x{selected * 4096:X6}  owner {who}  refcount {refs}  (arrows move)";
+        }
+        PageGrid(buf, r, count, p => PageCell((sbyte)pages[2 * p], pages[2 * p + 1]), selected, detail);
+    }
+
+    /// <summary>A pageinfo owner in words (refcount 0 means free whatever the owner says).</summary>
+    private static string OwnerName(sbyte owner, byte refcount) =>
+        refcount == 0 ? "free" : owner switch { -2 => "kernel", -1 => "reserved", _ => $"pid {owner}" };
+
+    /// <summary>
+    /// Draws pages 64 to a row (address label, then one cell per page, the selected one in reverse
+    /// video) and the selected page's description on the line below: WeensyOS's layout, shared by
+    /// the physical and the virtual map.
+    /// </summary>
+    private static void PageGrid(ScreenBuffer buf, Rect r, int count, Func<int, Cell> cellOf, int selected, string? detail)
+    {
         int perRow = 64, rows = (count + perRow - 1) / perRow;
         for (int row = 0; row < Math.Min(rows, r.Height - 1); row++)
         {
@@ -63,18 +85,12 @@ public static class Panes
             for (int i = 0; i < perRow && row * perRow + i < count; i++)
             {
                 int p = row * perRow + i;
-                var cell = PageCell((sbyte)pages[2 * p], pages[2 * p + 1]);
+                var cell = cellOf(p);
                 if (p == selected) cell = cell with { Style = CellStyle.Reverse };
                 buf[r.X + 9 + i, r.Y + row] = cell;
             }
         }
-        if (selected >= 0 && selected < count)
-        {
-            sbyte owner = (sbyte)pages[2 * selected];
-            byte refs = pages[2 * selected + 1];
-            string who = refs == 0 ? "free" : owner switch { -2 => "kernel", -1 => "reserved", _ => $"pid {owner}" };
-            buf.Write(r.X, r.Y + Math.Min(rows, r.Height - 1), $"page 0x{selected * 4096:X6}  owner {who}  refcount {refs}  (arrows move)", Cyan, maxWidth: r.Width);
-        }
+        if (detail != null) buf.Write(r.X, r.Y + Math.Min(rows, r.Height - 1), detail, Cyan, maxWidth: r.Width);
     }
 
     /// <summary>The shared debugger: why it stopped and who acted, registers, disassembly at rip, the last output, breakpoints.</summary>
@@ -121,27 +137,22 @@ public static class Panes
             buf.Write(r.X, r.Y, $"(waiting for pid {pid}'s virtual map; :pmap shows physical memory)", Grey, maxWidth: r.Width);
             return;
         }
-        int count = map.PageCount, perRow = 64, rows = (count + perRow - 1) / perRow;
-        for (int row = 0; row < Math.Min(rows, r.Height - 1); row++)
-        {
-            buf.Write(r.X, r.Y + row, $"0x{row * perRow * 4096:X6}", White);
-            for (int i = 0; i < perRow && row * perRow + i < count; i++)
-            {
-                int p = row * perRow + i;
-                var (owner, refs, perm) = map[p];
-                Cell cell = perm == 0 ? new Cell(' ', Black, Black) : PageCell(owner, refs);
-                if (perm != 0 && (perm & 4) != 0) cell = cell with { Foreground = cell.Background, Background = cell.Foreground };
-                if (p == selected) cell = cell with { Style = CellStyle.Reverse };
-                buf[r.X + 9 + i, r.Y + row] = cell;
-            }
-        }
-        if (selected >= 0 && selected < count)
+        string? detail = null;
+        if (selected >= 0 && selected < map.PageCount)
         {
             var (owner, refs, perm) = map[selected];
-            string who = perm == 0 ? "not mapped" : refs == 0 ? "free" : owner switch { -2 => "kernel", -1 => "reserved", _ => $"pid {owner}" };
+            string who = perm == 0 ? "not mapped" : OwnerName(owner, refs);
             string bits = perm == 0 ? "" : $"  perm {((perm & 1) != 0 ? "P" : "-")}{((perm & 2) != 0 ? "W" : "-")}{((perm & 4) != 0 ? "U" : "-")}";
-            buf.Write(r.X, r.Y + Math.Min(rows, r.Height - 1), $"va 0x{selected * 4096:X6}  {who}  refcount {refs}{bits}", Cyan, maxWidth: r.Width);
+            detail = $"va 0x{selected * 4096:X6}  {who}  refcount {refs}{bits}";
         }
+        PageGrid(buf, r, map.PageCount, p =>
+        {
+            var (owner, refs, perm) = map[p];
+            if (perm == 0) return new Cell(' ', Black, Black);
+            var cell = PageCell(owner, refs);
+            // User-accessible pages in reverse video, as WeensyOS draws them.
+            return (perm & 4) != 0 ? cell with { Foreground = cell.Background, Background = cell.Foreground } : cell;
+        }, selected, detail);
     }
 
     public static void Processes(ScreenBuffer buf, Rect r, SessionMirror m)

@@ -55,7 +55,7 @@ public sealed class RemoteSession : ISessionSource
         catch (Exception e) when (e is HubConnectFailedException or HttpRequestException or System.Net.WebSockets.WebSocketException or HubConnectionLostException or TimeoutException or OperationCanceledException or IOException)
         {
             await s._connection.DisposeAsync();
-            throw new CommandFailedException($"cannot reach {baseUrl}: {Root(e).Message}");
+            throw new CommandFailedException($"cannot reach {baseUrl}: {ServerErrors.Innermost(e).Message}");
         }
         try
         {
@@ -70,37 +70,24 @@ public sealed class RemoteSession : ISessionSource
         }
     }
 
-    private static Exception Root(Exception e)
-    {
-        while (e.InnerException != null) e = e.InnerException;
-        return e;
-    }
-
-    public async Task KeyAsync(char key)
-    {
-        string k = key switch { '\n' or '\r' => "Enter", '\x1b' => "Esc", _ => key.ToString() };
-        try { await _connection.InvokeAsync("Key", [k]); }
-        catch (HubInvocationException e) { throw new CommandFailedException(ServerErrors.Reason(e.ServerError)); }
-        catch (HubConnectionLostException e) { throw new CommandFailedException(e.Message); }
-    }
+    public Task KeyAsync(char key) =>
+        Call(() => _connection.InvokeAsync("Key", [key switch { '\n' or '\r' => "Enter", '\x1b' => "Esc", _ => key.ToString() }]));
 
     public async Task<string> CommandAsync(string command)
     {
-        try { return await _connection.InvokeAsync<string>("Command", [command]); }
-        catch (HubInvocationException e) { throw new CommandFailedException(ServerErrors.Reason(e.ServerError)); }
-        catch (HubConnectionLostException e) { throw new CommandFailedException(e.Message); }
+        string result = "";
+        await Call(async () => result = await _connection.InvokeAsync<string>("Command", [command]));
+        return result;
     }
 
-    public async Task ViewMemoryAsync(int pid)
-    {
-        try { await _connection.InvokeAsync("ViewMemory", [pid]); }
-        catch (HubInvocationException e) { throw new CommandFailedException(ServerErrors.Reason(e.ServerError)); }
-        catch (HubConnectionLostException e) { throw new CommandFailedException(e.Message); }
-    }
+    public Task ViewMemoryAsync(int pid) => Call(() => _connection.InvokeAsync("ViewMemory", [pid]));
 
-    public async Task WatchAsync(int[] pids)
+    public Task WatchAsync(int[] pids) => Call(() => _connection.InvokeAsync("Watch", [pids]));
+
+    /// <summary>Runs a hub call; a refusal or a lost connection becomes a <see cref="CommandFailedException"/> with the reason.</summary>
+    private static async Task Call(Func<Task> call)
     {
-        try { await _connection.InvokeAsync("Watch", [pids]); }
+        try { await call(); }
         catch (HubInvocationException e) { throw new CommandFailedException(ServerErrors.Reason(e.ServerError)); }
         catch (HubConnectionLostException e) { throw new CommandFailedException(e.Message); }
     }

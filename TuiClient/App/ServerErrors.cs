@@ -9,4 +9,11 @@ public static class ServerErrors
         int i = serverError.IndexOf(marker, StringComparison.Ordinal);
         return i >= 0 ? serverError[(i + marker.Length)..] : serverError;
     }
+
+    /// <summary>The innermost exception: the one that says what actually failed (connection refused, ...).</summary>
+    public static Exception Innermost(Exception e)
+    {
+        while (e.InnerException != null) e = e.InnerException;
+        return e;
+    }
 }

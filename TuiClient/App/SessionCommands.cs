@@ -175,9 +175,7 @@ public static class SessionCommands
         }
         catch (Exception e) when (e is HttpRequestException or HubConnectFailedException or HubConnectionLostException or OperationCanceledException or TimeoutException or System.Net.WebSockets.WebSocketException or IOException)
         {
-            Exception root = e;
-            while (root.InnerException != null) root = root.InnerException;
-            stderr.WriteLine($"tui {verb}: cannot reach {baseUrl}: {root.Message}");
+            stderr.WriteLine($"tui {verb}: cannot reach {baseUrl}: {ServerErrors.Innermost(e).Message}");
             return 1;
         }
     }
