@@ -50,7 +50,7 @@ public readonly record struct PosixFault(int Pid, string Name, int Signal, strin
 /// fork, execve, wait4, pipes and an in-memory file system. High-level emulated like WeensyKernel:
 /// it runs as C# on every trap. Nothing a guest does may throw out of <see cref="OnTrap"/>.
 /// </summary>
-public sealed class PosixKernel : ITrapHandler
+public sealed partial class PosixKernel : ITrapHandler
 {
     public const int MaxFds = 128;
     public const int MaxProcs = 4096;
@@ -384,15 +384,19 @@ public sealed class PosixKernel : ITrapHandler
 
     /// <summary>Host control: kills (SIGKILL) every live process running program NAME, as a session's
     /// "kill" button would. Call only between runs. Returns the number of processes killed.</summary>
-    public int KillProgram(string name)
+    public int KillProgram(string name) => KillWhere(q => q.Name == name, 9);
+
+    /// <summary>Host control: ends every live process matching <paramref name="match"/> with signal
+    /// <paramref name="sig"/>. Call only between runs. Returns the number of processes killed.</summary>
+    public int KillWhere(Func<PProcess, bool> match, int sig)
     {
         if (KernelError is not null) return 0;
         int n = 0;
-        foreach (var q in _procs.Where(q => q.Name == name && q.State != PState.Zombie).ToList())
+        foreach (var q in _procs.Where(q => q.State != PState.Zombie && match(q)).ToList())
         {
             if (q.State == PState.Zombie) continue;      // may have been reaped by an earlier kill
             if (!_byPid.ContainsKey(q.Pid)) continue;
-            Terminate(q, SignalStatus(9), 128 + 9);
+            Terminate(q, SignalStatus(sig), 128 + sig);
             n++;
         }
         if (_runNext is { } rn && (rn.State != PState.Runnable || !_byPid.ContainsKey(rn.Pid))) _runNext = null;
@@ -474,6 +478,7 @@ public sealed class PosixKernel : ITrapHandler
     private void Kill(PProcess p, int sig, in Trap trap)
     {
         Faults.Add(new PosixFault(p.Pid, p.Name, sig, trap.ToString()));
+        ReportFault(p, sig, trap);
         Terminate(p, SignalStatus(sig), 128 + sig);
     }
 
@@ -530,12 +535,16 @@ public sealed class PosixKernel : ITrapHandler
             110 => p.Parent,
             217 => Getdents(p, a1, a2, a3),
             228 => ClockGettime(p, a2),
+            1000 => PageAlloc(p, a1),
             1002 => TrackSelf(p),
             1003 => TrackWait(p, a1),
             _ => -ENOSYS,
         };
         if (p.State == PState.Runnable && _byPid.ContainsKey(p.Pid) && !p.Restarting)
             p.Regs[(int)Register.Rax] = (ulong)r;
+        // Observers (the session's event log, debugger breakpoints) see each call once: a blocked
+        // call is reported when it finally completes, not each time it re-executes.
+        if (!p.Restarting) Report(p, nr, a1, r);
     }
 
     private long Yield(PProcess p)
@@ -876,6 +885,21 @@ public sealed class PosixKernel : ITrapHandler
         if (newTop < oldTop) UnmapRange(p, newTop, oldTop);
         p.Brk = addr;
         return (long)addr;
+    }
+
+    /// <summary>
+    /// page_alloc(addr), Lab's private call as in WeensyOS: maps a fresh zeroed page, readable and
+    /// writable by the user, at the page-aligned user address <paramref name="addr"/>, replacing any
+    /// page mapped there. 0, -EINVAL (misaligned, the null page or not user space), -ENOMEM.
+    /// </summary>
+    private long PageAlloc(PProcess p, ulong addr)
+    {
+        if ((addr & (Page - 1)) != 0 || addr < Page || addr >= UserLimit) return -EINVAL;
+        var pa = Alloc();
+        if (pa is null) return -ENOMEM;
+        UnmapRange(p, addr, addr + Page);
+        if (!MapPage(p.Root, addr, pa.Value, PageTables.PWU)) { Release(pa.Value); return -ENOMEM; }
+        return 0;
     }
 
     private void UnmapRange(PProcess p, ulong start, ulong end)

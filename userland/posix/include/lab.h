@@ -18,6 +18,9 @@ struct track_metrics {
     uint64_t counts[TRACK_NSYSCALLS]; /* calls per syscall number, counted at entry */
 };
 
+/* Maps a fresh zeroed user page at page-aligned addr (replacing what was there), as WeensyOS's
+ * sys_page_alloc does. 0, or -1 with errno EINVAL / ENOMEM (ENOSYS on the Linux host). */
+int page_alloc(void *addr);
 /* Return 0 or -1 with errno (ENOSYS on the Linux host). */
 int track_self(void);
 /* Returns the reaped child's pid, or -1 with errno (ECHILD, EFAULT, ENOSYS on Linux). */

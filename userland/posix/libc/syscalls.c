@@ -124,6 +124,7 @@ sighandler_t signal(int sig, sighandler_t handler)
     return (sighandler_t)old.handler;
 }
 
+int page_alloc(void *addr) { return (int)__ret(__sc1(SYS_page_alloc, addr)); }
 int track_self(void) { return (int)__ret(__sc0(SYS_track_self)); }
 int track_wait(struct track_metrics *m) { return (int)__ret(__sc1(SYS_track_wait, m)); }
 int lab_on_linux_host(void)

@@ -17,6 +17,7 @@ int main(int argc, char **argv)
     if (!on_lab()) {
         CHECK_ERR(track_self(), ENOSYS);
         CHECK_ERR(track_wait(&m), ENOSYS);
+        CHECK_ERR(page_alloc((void *)0x10000000), ENOSYS);
         pass("track-enosys-on-host");
         skip("track-report", "Lab kernel only");
         return 0;
@@ -51,5 +52,21 @@ int main(int argc, char **argv)
     CHECK(m.pt_pages[0] == 1 && m.pt_pages[1] >= 1 && m.pt_pages[2] >= 1 && m.pt_pages[3] >= 1);
     CHECK_ERR(waitpid(p, 0, 0), ECHILD);        /* track_wait reaped it */
     pass("track-report");
+
+    /* page_alloc: a fresh zeroed writable page, replacing what was mapped; bad addresses refused */
+    char *pg = (char *)0x10000000;
+    CHECK(page_alloc(pg) == 0);
+    CHECK(pg[0] == 0 && pg[4095] == 0);
+    pg[0] = 'x'; pg[4095] = 'y';
+    CHECK(page_alloc(pg) == 0);
+    CHECK(pg[0] == 0 && pg[4095] == 0);            /* replaced by a new zeroed page */
+    CHECK_ERR(page_alloc(pg + 1), EINVAL);
+    CHECK_ERR(page_alloc((void *)0), EINVAL);
+    CHECK_ERR(page_alloc((void *)0xffff800000000000UL), EINVAL);
+    pid_t c = fork();                               /* the page is private after fork, like any other */
+    CHECK(c >= 0);
+    if (c == 0) { pg[1] = 'c'; _exit(pg[1] == 'c' ? 0 : 1); }
+    CHECK(exit_code_of(c) == 0 && pg[1] == 0);
+    pass("page-alloc");
     return 0;
 }

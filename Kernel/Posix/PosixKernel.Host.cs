@@ -1,0 +1,101 @@
+using Lab.Machine;
+
+namespace Lab.Kernel.Posix;
+
+/// <summary>A live process as the host shows it (process table, debugger `ps`).</summary>
+public readonly record struct PosixProcessInfo(int Pid, int Parent, PState State, string Name, PhysAddr Root, ulong Rip);
+
+/// <summary>
+/// The kernel's host-facing views (plumbing, apart from the core students read): events for
+/// observers, the process list, the current process, console interrupt, and the virtual pages of a
+/// process for memory views. Nothing here changes what a guest sees, except <see cref="Interrupt"/>.
+/// </summary>
+public sealed partial class PosixKernel
+{
+    /// <summary>Called on the machine's thread after each completed system call and each fatal fault.</summary>
+    public Action<KernelEvent>? Observer { get; set; }
+
+    /// <summary>Timer ticks so far (machine time / timer interval).</summary>
+    public ulong Ticks => _m.TimerInterval == 0 ? 0 : _m.Clock / _m.TimerInterval;
+
+    /// <summary>The pid on the CPU, or 0 when the kernel is idle.</summary>
+    public int CurrentPid => _cur?.Pid ?? 0;
+
+    /// <summary>Live processes and zombies, in scheduling order.</summary>
+    public IReadOnlyList<PosixProcessInfo> ProcessList()
+    {
+        var list = new List<PosixProcessInfo>(_procs.Count);
+        foreach (var p in _procs) list.Add(new PosixProcessInfo(p.Pid, p.Parent, p.State, p.Name, p.Root, p == _cur ? _m.Cpu.Rip : p.Rip));
+        return list;
+    }
+
+    /// <summary>Visits every user page mapped by <paramref name="pid"/> (virtual address, physical page,
+    /// effective P/W/U bits). False when there is no such live process.</summary>
+    public bool VisitUserPages(int pid, Action<ulong, int, byte> visit)
+    {
+        if (!_byPid.TryGetValue(pid, out var p) || p.State == PState.Zombie) return false;
+        _pt.ForEach(p.Root, new VirtAddr(0), new VirtAddr(UserLimit),
+            (in Memory.Mapping m) => visit(m.Va.Value, (int)m.Pa.PageNumber, (byte)((ulong)m.Perm & 7)));
+        return true;
+    }
+
+    /// <summary>
+    /// Ctrl-C on the console: ends the foreground work with SIGINT. With an interactive program as the
+    /// main process (a shell) that is everything else it started; when the main program runs alone, the
+    /// main program itself. Returns the number of processes ended. Call only between runs.
+    /// </summary>
+    public int Interrupt()
+    {
+        const int SIGINT = 2;
+        int others = _procs.Count(q => q.State != PState.Zombie && q.Pid != MainPid);
+        return others > 0 ? KillWhere(q => q.Pid != MainPid, SIGINT) : KillWhere(_ => true, SIGINT);
+    }
+
+    private void Report(PProcess p, ulong nr, ulong arg, long result)
+    {
+        if (Observer is not { } observe) return;
+        observe(new KernelEvent(KernelEventKind.Syscall, p.Pid, SyscallName(nr), arg, result, HasResult: nr is not (60 or 231), Ticks));
+    }
+
+    private void ReportFault(PProcess p, int sig, in Trap trap)
+    {
+        if (Observer is not { } observe) return;
+        string what = trap.Kind == TrapKind.PageFault
+            ? ((trap.PageFaultError & PageFaultError.Write) != 0 ? "write" : "read")
+            : SignalName(sig);
+        ulong at = trap.Kind == TrapKind.PageFault ? trap.FaultAddress.Value : _m.Cpu.Rip;
+        observe(new KernelEvent(KernelEventKind.Fault, p.Pid, what, at, (long)p.Rip, HasResult: true, Ticks));
+    }
+
+    /// <summary>The Linux name of a system call number this kernel knows ("syscall_N" otherwise).</summary>
+    public static string SyscallName(ulong nr) => nr switch
+    {
+        0 => "read", 1 => "write", 2 => "open", 3 => "close", 4 => "stat", 5 => "fstat", 8 => "lseek",
+        12 => "brk", 22 => "pipe", 24 => "sched_yield", 32 => "dup", 33 => "dup2", 35 => "nanosleep",
+        39 => "getpid", 57 => "fork", 59 => "execve", 60 => "exit", 61 => "wait4", 62 => "kill",
+        87 => "unlink", 110 => "getppid", 217 => "getdents64", 228 => "clock_gettime", 231 => "exit_group",
+        1000 => "page_alloc", 1002 => "track_self", 1003 => "track_wait",
+        _ => $"syscall_{nr}",
+    };
+
+    /// <summary>A system call number from its name or number text; null when unknown.</summary>
+    public static ulong? SyscallNumber(string text)
+    {
+        if (ulong.TryParse(text, out ulong n)) return n;
+        for (ulong nr = 0; nr < 1100; nr++)
+            if (SyscallName(nr) == text) return nr;
+        return null;
+    }
+
+    /// <summary>SIGKILL, SIGSEGV, ... for the signal numbers the kernel delivers.</summary>
+    public static string SignalName(int sig) => sig switch
+    {
+        2 => "SIGINT", 4 => "SIGILL", 5 => "SIGTRAP", 8 => "SIGFPE", 9 => "SIGKILL", 11 => "SIGSEGV", 15 => "SIGTERM",
+        _ => $"signal {sig}",
+    };
+
+    // Temporary page views until the allocator tracks owners (replaced by the CoW-table change).
+    public int PageCount => _ref.Length;
+    public int PageRefcount(int page) => _ref[page];
+    public int PageOwner(int page) => page < _firstUsable ? -1 : _ref[page] == 0 ? 0 : int.MaxValue;
+}
