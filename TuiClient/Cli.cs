@@ -19,9 +19,12 @@ public static class Cli
           connect HOST[:PORT]/SESSION [--name NAME] [--code CODE] [--key INSTRUCTOR_KEY]
                               watch and drive a session on a server (port 5080 by default)
           local [--weensyos allocator|fork|forkexit] [--step 0..7|cow]
+          local --profile posix [--mem SIZE] [PROGRAM [ARGS...]]
                               the same interface with the machine running in this process
+                              (POSIX: a console running PROGRAM, by default the shell `sh -i`)
           sessions HOST[:PORT]          list a server's sessions
           create HOST[:PORT]/SESSION [--program allocator|fork|forkexit] [--step 0..7|cow] [--private]
+          create HOST[:PORT]/SESSION --profile posix [--program "sh -i"] [--mem SIZE] [--private]
                               create a session; prints the instructor key (and the join code)
         """;
 

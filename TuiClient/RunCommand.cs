@@ -250,7 +250,8 @@ public static class PosixRun
         return machine.ExitCode ?? 1;
     }
 
-    private static bool TryParseSize(string s, out ulong bytes)
+    /// <summary>Parses a memory size: bytes, or a number with K, M or G.</summary>
+    internal static bool TryParseSize(string s, out ulong bytes)
     {
         bytes = 0;
         if (s.Length == 0) return false;

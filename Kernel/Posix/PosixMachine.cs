@@ -63,5 +63,9 @@ public sealed class PosixMachine : IDisposable
     /// <summary>The main program's status as a shell reports it: exit code, or 128+signal.</summary>
     public int? ExitCode => Kernel.MainStatus is int st ? ((st & 0x7f) != 0 ? 128 + (st & 0x7f) : (st >> 8) & 0xff) : null;
 
+    // Placeholder until the POSIX snapshot lands (replaced by PosixSnapshot).
+    public byte[] SaveState() => throw new NotSupportedException("POSIX machine snapshots are not implemented yet");
+    public void RestoreState(ReadOnlySpan<byte> state) => throw new NotSupportedException("POSIX machine snapshots are not implemented yet");
+
     public void Dispose() => Machine.Dispose();
 }

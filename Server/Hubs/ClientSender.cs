@@ -23,6 +23,7 @@ public sealed class ClientSender
     private readonly CancellationTokenSource _stop = new();
     private readonly ushort[] _screen = new ushort[FrameCodec.ScreenCells];
     private byte[] _pages = [];
+    private bool _widePages;
     private ProcessRow[]? _processes;
     private SessionSummary? _status;
     private long _participantsVersion = -1, _followVersion = -1, _debugVersion = 0, _eventSeq;
@@ -32,7 +33,7 @@ public sealed class ClientSender
     private IReadOnlySet<int> _watched = new HashSet<int>();
 
     private int _viewPid;
-    private byte[]? _sentMap;
+    private VirtualMap? _sentMap;
 
     /// <summary>The pid whose virtual memory map this client shows (0: none).</summary>
     public void ViewMemory(int pid)
@@ -107,11 +108,13 @@ public sealed class ClientSender
     private Frame? BuildFrame()
     {
         var snap = _session.Latest;
-        bool full = !_sentFull;
+        // A reboot into another memory size or profile changes the page layout: start the client afresh.
+        bool full = !_sentFull || _pages.Length != snap.Pages.Length || _widePages != snap.WidePages;
         byte[]? screen = full ? FrameCodec.PackScreenFull(snap.Screen) : FrameCodec.PackScreenDiff(_screen, snap.Screen);
         if (screen != null) snap.Screen.CopyTo(_screen, 0);
-        byte[]? pages = full || _pages.Length != snap.Pages.Length ? FrameCodec.PackPagesFull(snap.Pages) : FrameCodec.PackPagesDiff(_pages, snap.Pages);
-        if (pages != null) _pages = snap.Pages;
+        byte[]? pages = full ? FrameCodec.PackPagesFull(snap.Pages)
+            : snap.WidePages ? FrameCodec.PackWidePagesDiff(_pages, snap.Pages) : FrameCodec.PackPagesDiff(_pages, snap.Pages);
+        if (pages != null) (_pages, _widePages) = (snap.Pages, snap.WidePages);
         ProcessRow[]? processes = full || _processes == null || !_processes.SequenceEqual(snap.Processes) ? snap.Processes : null;
         if (processes != null) _processes = processes;
         var status = snap.Status with { Participants = _session.ParticipantCount };
@@ -139,15 +142,15 @@ public sealed class ClientSender
         int viewPid = _viewPid;
         if (viewPid > 0)
         {
-            if (snap.VirtualMaps.TryGetValue(viewPid, out var entries))
+            if (snap.VirtualMaps.TryGetValue(viewPid, out var map))
             {
-                if (_sentMap == null || !_sentMap.AsSpan().SequenceEqual(entries)) vmap = new VirtualMap(viewPid, entries);
-                _sentMap = entries;
+                if (!map.SameAs(_sentMap)) vmap = map;
+                _sentMap = map;
             }
-            else if (_sentMap == null || _sentMap.Length != 0)
+            else if (_sentMap == null || _sentMap.PageCount != 0)
             {
-                vmap = new VirtualMap(viewPid, []);   // the process is gone
-                _sentMap = [];
+                vmap = new VirtualMap(viewPid, []);   // the process is gone (or its map is not built yet)
+                _sentMap = vmap;
             }
         }
         LabEvent[] events = _session.EventsSince(_eventSeq);
@@ -175,7 +178,8 @@ public sealed class ClientSender
             Tick = snap.Tick,
             ServerTimeMicros = Frame.NowMicros(),
             Screen = screen,
-            Pages = pages,
+            Pages = snap.WidePages ? null : pages,
+            WidePages = snap.WidePages ? pages : null,
             Processes = processes,
             Events = events.Length > 0 ? events : null,
             Participants = participants,

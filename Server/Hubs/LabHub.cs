@@ -37,9 +37,11 @@ public sealed class LabHub : Hub
         var settings = new SessionSettings
         {
             Name = options.Name,
-            Program = options.Program,
+            Program = SessionSettings.ProgramFor(options.Profile, options.Program),
             Step = options.Step,
             Profile = options.Profile,
+            MemoryMiB = options.MemoryMiB > 0 ? options.MemoryMiB : 64,
+            TicksPerSecond = SessionSettings.DefaultSpeed(options.Profile),
             Private = options.Private,
             InstructorKey = SessionSettings.NewSecret(),
             JoinCode = options.Private ? SessionSettings.NewJoinCode() : null,
@@ -84,8 +86,9 @@ public sealed class LabHub : Hub
     public void ViewMemory(int pid)
     {
         var sender = State.Sender ?? throw new HubException("join a session first");
-        if (pid < 0 || pid > 4096) throw new HubException($"no such pid {pid}");
+        if (pid < 0 || pid > Lab.Kernel.Posix.PosixKernel.MaxPid) throw new HubException($"no such pid {pid}");
         sender.ViewMemory(pid);
+        State.Session?.SetViewedPid(Context.ConnectionId, pid);
     }
 
     /// <summary>Asks for every system call of these pids in this client's frames (the aggregated log stays as it is). An empty list stops it.</summary>
@@ -96,7 +99,8 @@ public sealed class LabHub : Hub
         sender.Watch(pids.ToHashSet());
     }
 
-    /// <summary>Types a key into the machine (drivers and instructors). Keys are single characters; "Enter" and "Esc" are named.</summary>
+    /// <summary>Types a key into the machine (drivers and instructors). Keys are single characters
+    /// (control characters included, e.g. "\u0003" for Ctrl-C); "Enter", "Esc", "Backspace" and "Tab" are named.</summary>
     public void Key(string key)
     {
         var (session, who, _) = RequireRole(Role.Driver, "type into the machine");
@@ -105,8 +109,10 @@ public sealed class LabHub : Hub
         {
             "Enter" => '\n',
             "Esc" => '\x1b',
+            "Backspace" => '\x7f',
+            "Tab" => '\t',
             { Length: 1 } => key[0],
-            _ => throw new HubException($"unknown key '{key}': send one character, 'Enter' or 'Esc'"),
+            _ => throw new HubException($"unknown key '{key}': send one character, 'Enter', 'Esc', 'Backspace' or 'Tab'"),
         };
         if (!session.Post(new KeyCommand(who, c))) throw new HubException("the session is busy: slow down");
     }
@@ -155,12 +161,14 @@ public sealed class LabHub : Hub
             case "reboot":
                 {
                     var (s, who, _) = RequireRole(Role.Driver, "reboot the machine");
-                    string? program = words.Length > 1 ? words[1].ToLowerInvariant() : null;
-                    string? step = words.Length > 2 ? words[2].ToLowerInvariant() : null;
+                    bool posix = s.Settings.Profile == SessionSettings.PosixProfile;
+                    // A POSIX session reboots into a command line (reboot sh -i, reboot t-fork); WeensyOS into a program and a step.
+                    string? program = words.Length <= 1 ? null : posix ? string.Join(' ', words[1..]) : words[1].ToLowerInvariant();
+                    string? step = !posix && words.Length > 2 ? words[2].ToLowerInvariant() : null;
                     var check = s.Settings with { Program = program ?? s.Settings.Program, Step = step ?? s.Settings.Step };
                     if (check.Validate() is { } error) throw new HubException(error);
                     Post(s, new RebootCommand(who, program, step));
-                    return $"rebooting into {check.Program} at step {check.Step}";
+                    return posix ? $"rebooting into {check.Program}" : $"rebooting into {check.Program} at step {check.Step}";
                 }
             case "grant":
             case "revoke":

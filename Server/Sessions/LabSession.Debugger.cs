@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using Iced.Intel;
 using Lab.Kernel;
-using Lab.Kernel.Core;
 using Lab.Machine;
 using Lab.Shared.Wire;
 
@@ -62,7 +61,7 @@ public sealed partial class LabSession
             {
                 BreakKind.Syscall => e.Kind == KernelEventKind.Syscall && e.Name == b.Syscall,
                 BreakKind.Fork => e.Kind == KernelEventKind.Syscall && e.Name == "fork" && (b.Pid is null || b.Pid == e.Pid),
-                BreakKind.Exit => e.Kind == KernelEventKind.Syscall && e.Name == "exit" && (b.Pid is null || b.Pid == e.Pid),
+                BreakKind.Exit => _machine.IsExit(e) && (b.Pid is null || b.Pid == e.Pid),
                 BreakKind.Fault => e.Kind == KernelEventKind.Fault && (b.Pid is null || b.Pid == e.Pid),
                 _ => false,
             };
@@ -98,7 +97,7 @@ public sealed partial class LabSession
         Log(EventKind.Action, CurrentPid(), $"stopped: {reason}");
     }
 
-    private int CurrentPid() => _machine.Kernel.Current?.Pid ?? 0;
+    private int CurrentPid() => _machine.CurrentPid;
 
     private void SetDebugState(bool stopped, string reason, string by, string[]? output)
     {
@@ -192,7 +191,7 @@ public sealed partial class LabSession
                     int? pid = w.Length > 2 && int.TryParse(w[2], out int p) ? p : null;
                     BreakCondition b = what switch
                     {
-                        "syscall" when w.Length > 2 => new BreakCondition(_nextBreakId, BreakKind.Syscall, 0, SyscallName(w[2]), null),
+                        "syscall" when w.Length > 2 => new BreakCondition(_nextBreakId, BreakKind.Syscall, 0, _machine.SyscallBreakName(w[2]), null),
                         "fork" => new BreakCondition(_nextBreakId, BreakKind.Fork, 0, null, pid),
                         "exit" => new BreakCondition(_nextBreakId, BreakKind.Exit, 0, null, pid),
                         "fault" => new BreakCondition(_nextBreakId, BreakKind.Fault, 0, null, pid),
@@ -264,26 +263,13 @@ public sealed partial class LabSession
                 }
             case "ps":
                 {
-                    var lines = new List<string> { "PID  STATE      PAGETABLE  RIP" };
-                    foreach (var p in _machine.Kernel.Processes)
-                        if (p.Pid != 0 && p.State != ProcState.Free)
-                            lines.Add($"{p.Pid,3}  {p.State.ToString().ToLowerInvariant(),-9}  {p.PageTable}  0x{p.InstructionPointer:x}{(p.Pid == CurrentPid() ? "  <- current" : "")}");
-                    SetDebugState(_debug.Stopped, $"{by} listed processes", by, lines.ToArray());
-                    return $"{lines.Count - 1} processes";
+                    var lines = _machine.ProcessListing();
+                    SetDebugState(_debug.Stopped, $"{by} listed processes", by, lines);
+                    return $"{lines.Length - 1} processes";
                 }
         }
         throw new ArgumentException($"unknown debugger command '{verb}' ({DebuggerHelp})");
     }
-
-    private static string SyscallName(string text) => text.ToLowerInvariant() switch
-    {
-        "39" or "getpid" => "getpid",
-        "24" or "yield" or "sched_yield" => "yield",
-        "1000" or "page_alloc" => "page_alloc",
-        "57" or "fork" => "fork",
-        "60" or "231" or "exit" => "exit",
-        var other => throw new ArgumentException($"unknown syscall '{other}' (getpid, yield, page_alloc, fork, exit or their numbers)"),
-    };
 
     /// <summary>Disassembles from <paramref name="at"/> in the current address space (user view).</summary>
     private string[] Disassemble(ulong at, int count, bool markRip)

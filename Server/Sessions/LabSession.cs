@@ -1,13 +1,12 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Lab.Kernel;
-using Lab.Kernel.Core;
 using Lab.Shared.Wire;
 
 namespace Lab.Server.Sessions;
 
 /// <summary>
-/// One lab session: a WeensyOS machine, its participants and their roles, and the event log.
+/// One lab session: a machine (WeensyOS or POSIX, see <see cref="SessionMachine"/>), its participants and their roles, and the event log.
 /// The machine belongs to the session's own loop thread (not a thread-pool work item): it runs
 /// the machine at the chosen speed, applies commands from a bounded channel between slices, and
 /// publishes an immutable <see cref="SessionSnapshot"/> that client senders read without locks.
@@ -28,7 +27,7 @@ public sealed partial class LabSession : IDisposable
     private FollowState _follow = new(false, "", 0, "");
     private volatile bool _closing;
     private volatile SessionSnapshot _latest;
-    private WeensyMachine _machine;
+    private SessionMachine _machine;
     private bool _running;
     private long _snapshotVersion;
     private ProcessRow[] _lastProcesses = [];
@@ -48,22 +47,22 @@ public sealed partial class LabSession : IDisposable
     {
         Settings = settings;
         _log = log;
-        _machine = new WeensyMachine(settings.ToKernelOptions());
+        _machine = SessionMachine.Create(settings);
         if (restoreState != null)
         {
             try
             {
                 _machine.RestoreState(restoreState);
             }
-            catch (Exception e) when (e is InvalidDataException or EndOfStreamException or ArgumentException)
+            catch (Exception e) when (e is InvalidDataException or EndOfStreamException or ArgumentException or NotSupportedException)
             {
                 _log.LogWarning("session {Name}: saved state could not be restored ({Error}); starting fresh", settings.Name, e.Message);
                 _machine.Dispose();
-                _machine = new WeensyMachine(settings.ToKernelOptions());
+                _machine = SessionMachine.Create(settings);
             }
         }
         _running = !settings.Paused;
-        _machine.Kernel.Observer = OnKernelEvent;
+        _machine.Observer = OnKernelEvent;
         _latest = BuildSnapshot();
         _thread = new Thread(Loop) { IsBackground = true, Name = $"session {settings.Name}" };
         _thread.Start();
@@ -107,6 +106,7 @@ public sealed partial class LabSession : IDisposable
             if (i < 0) return;
             name = _participants[i].Name;
             _participants.RemoveAt(i);
+            _viewedPids.Remove(connectionId);
             ParticipantsVersion++;
         }
         LastActivityUtc = DateTime.UtcNow;
@@ -216,7 +216,7 @@ public sealed partial class LabSession : IDisposable
             {
                 while (_commands.Reader.TryRead(out var command)) Apply(command);
                 bool halted = _machine.Halted;
-                if (!_running || halted)
+                if (!_running || halted || _machine.WaitingForInput)
                 {
                     MaybePublish(clock, ref lastPublish, force: false);
                     WaitForCommand(TimeSpan.FromMilliseconds(50));
@@ -224,7 +224,7 @@ public sealed partial class LabSession : IDisposable
                     continue;
                 }
                 double tps = Settings.TicksPerSecond;
-                ulong perTick = _machine.Kernel.Options.InstructionsPerTick;
+                ulong perTick = _machine.InstructionsPerTick;
                 if (tps <= 0)
                 {
                     RunSlice(perTick * 50);   // unthrottled: big slices, commands still checked between them
@@ -271,12 +271,28 @@ public sealed partial class LabSession : IDisposable
         _commandWait.Wait(timeout);
     }
 
+    private static readonly TimeSpan InvariantInterval = TimeSpan.FromSeconds(1);
+    private DateTime _invariantsCheckedAt = DateTime.MinValue;
+
     private void MaybePublish(Stopwatch clock, ref TimeSpan lastPublish, bool force)
     {
         if (!force && clock.Elapsed - lastPublish < PublishInterval) return;
         lastPublish = clock.Elapsed;
+        if (DateTime.UtcNow - _invariantsCheckedAt >= InvariantInterval)
+        {
+            // WeensyOS checks itself every tick; the POSIX kernel's check walks every page table, so
+            // the session asks once a second. A failure halts the machine and says why.
+            _invariantsCheckedAt = DateTime.UtcNow;
+            if (_machine.CheckInvariants() is { } failure && _reportedInvariant != failure)
+            {
+                _reportedInvariant = failure;
+                Log(EventKind.System, 0, $"kernel invariant failed: {failure}");
+            }
+        }
         Publish();
     }
+
+    private string? _reportedInvariant;
 
     // ------------------------------------------------------------------------------------------
     // Kernel events: syscalls come far faster than a person reads, so the log gets them once a
@@ -370,7 +386,8 @@ public sealed partial class LabSession : IDisposable
         var snap = BuildSnapshot();
         var prev = _latest;
         if (prev != null && prev.Tick == snap.Tick && prev.Status == snap.Status && prev.Screen.AsSpan().SequenceEqual(snap.Screen)
-            && prev.Pages.AsSpan().SequenceEqual(snap.Pages) && prev.Processes.SequenceEqual(snap.Processes))
+            && prev.Pages.AsSpan().SequenceEqual(snap.Pages) && prev.Processes.SequenceEqual(snap.Processes)
+            && ReferenceEquals(prev.VirtualMaps, snap.VirtualMaps))
             return;   // nothing changed
         DeriveProcessEvents(snap.Processes);
         _latest = snap;
@@ -380,57 +397,46 @@ public sealed partial class LabSession : IDisposable
     private SessionSnapshot BuildSnapshot()
     {
         var screen = new ushort[FrameCodec.ScreenCells];
-        _machine.Machine.Cga.CopyTo(screen);
-        var kernel = _machine.Kernel;
-        int pageCount = kernel.Pages.Count;
-        var pages = new byte[pageCount * 2];
-        var owned = new int[16];
-        for (int p = 0; p < pageCount; p++)
-        {
-            sbyte owner = kernel.Pages.Owner(p), refs = kernel.Pages.Refcount(p);
-            pages[2 * p] = (byte)owner;
-            pages[2 * p + 1] = (byte)refs;
-            if (refs > 0 && owner > 0 && owner < owned.Length) owned[owner]++;
-        }
-        var procs = new List<ProcessRow>();
-        foreach (var proc in kernel.Processes)
-        {
-            if (proc.Pid == 0 || proc.State == ProcState.Free) continue;
-            procs.Add(new ProcessRow(proc.Pid, proc.Parent, proc.State.ToString().ToLowerInvariant(), proc.Name, proc.Pid < owned.Length ? owned[proc.Pid] : 0));
-        }
-        return new SessionSnapshot(++_snapshotVersion, kernel.Ticks, screen, pages, procs.ToArray(), Summary(), LastEventSeq, VirtualMaps());
+        _machine.CopyScreen(screen);
+        var owned = new Dictionary<int, int>();
+        var pages = _machine.Pages(owned);
+        var procs = _machine.Processes(owned);
+        return new SessionSnapshot(++_snapshotVersion, _machine.Ticks, screen, pages, _machine.WidePages, procs, Summary(), LastEventSeq, VirtualMaps());
     }
 
-    private static readonly TimeSpan VirtualMapInterval = TimeSpan.FromMilliseconds(100);
-    private IReadOnlyDictionary<int, byte[]> _virtualMaps = new Dictionary<int, byte[]>();
-    private DateTime _virtualMapsAt = DateTime.MinValue;
+    // ------------------------------------------------------------------------------------------
+    // Virtual memory maps: built only for the pids somebody views (a POSIX machine can have
+    // thousands of processes), at most ten times a second, and shared by all who view them.
 
-    /// <summary>
-    /// Every live process's virtual map (owner, refcount, effective P/W/U per page), rebuilt at most
-    /// ten times a second: cheap (present entries only) and shared by all viewers.
-    /// </summary>
-    private IReadOnlyDictionary<int, byte[]> VirtualMaps()
+    private static readonly TimeSpan VirtualMapInterval = TimeSpan.FromMilliseconds(100);
+    private IReadOnlyDictionary<int, VirtualMap> _virtualMaps = new Dictionary<int, VirtualMap>();
+    private DateTime _virtualMapsAt = DateTime.MinValue;
+    private readonly Dictionary<string, int> _viewedPids = new();   // connection id -> pid (under _stateLock)
+
+    /// <summary>Says which pid's virtual map a connection shows (0: none).</summary>
+    public void SetViewedPid(string connectionId, int pid)
+    {
+        lock (_stateLock)
+        {
+            if (pid > 0) _viewedPids[connectionId] = pid;
+            else _viewedPids.Remove(connectionId);
+        }
+        _virtualMapsAt = DateTime.MinValue;   // build the new one at the next publish
+        Changed.Bump();
+    }
+
+    private IReadOnlyDictionary<int, VirtualMap> VirtualMaps()
     {
         if (DateTime.UtcNow - _virtualMapsAt < VirtualMapInterval) return _virtualMaps;
         _virtualMapsAt = DateTime.UtcNow;
-        var kernel = _machine.Kernel;
-        var maps = new Dictionary<int, byte[]>();
-        int pages = (int)(Lab.Kernel.Memory.Layout.MemSizeVirtual / 4096);
-        foreach (var p in kernel.Processes)
-        {
-            if (p.Pid == 0 || p.State == ProcState.Free) continue;
-            var map = new byte[pages * VirtualMap.BytesPerPage];
-            foreach (var m in kernel.Tables.Mappings(p.PageTable, new Lab.Machine.VirtAddr(0), new Lab.Machine.VirtAddr(Lab.Kernel.Memory.Layout.MemSizeVirtual)))
-            {
-                int vp = (int)(m.Va.Value / 4096);
-                if (vp >= pages || m.Pa.Value >= (ulong)kernel.Pages.Count * 4096) continue;
-                int pp = (int)m.Pa.PageNumber;
-                map[vp * 3] = (byte)kernel.Pages.Owner(pp);
-                map[vp * 3 + 1] = (byte)kernel.Pages.Refcount(pp);
-                map[vp * 3 + 2] = (byte)((ulong)m.Perm & 7);
-            }
-            maps[p.Pid] = map;
-        }
+        int[] pids;
+        lock (_stateLock) pids = _viewedPids.Values.Distinct().ToArray();
+        var maps = new Dictionary<int, VirtualMap>();
+        foreach (int pid in pids)
+            if (_machine.VirtualMap(pid) is { } map) maps[pid] = map;
+        // Keep the old dictionary when nothing changed, so an idle session publishes nothing new.
+        if (maps.Count == _virtualMaps.Count && maps.All(kv => _virtualMaps.TryGetValue(kv.Key, out var old) && old.SameAs(kv.Value)))
+            return _virtualMaps;
         _virtualMaps = maps;
         return maps;
     }
@@ -438,25 +444,26 @@ public sealed partial class LabSession : IDisposable
     /// <summary>Forks, exits and faults as the process table shows them, for the event log.</summary>
     private void DeriveProcessEvents(ProcessRow[] now)
     {
+        var before = _lastProcesses.ToDictionary(p => p.Pid);
+        var after = now.ToDictionary(p => p.Pid);
         foreach (var p in now)
         {
-            var before = Array.Find(_lastProcesses, x => x.Pid == p.Pid);
-            if (before is null) Log(EventKind.Fork, p.Pid, p.Parent > 0 ? $"pid {p.Parent} forked pid {p.Pid} ({p.Name})" : $"pid {p.Pid} started ({p.Name})");
-            else if (before.State != p.State && p.State == "broken") Log(EventKind.Fault, p.Pid, $"pid {p.Pid} faulted and was stopped");
+            if (!before.TryGetValue(p.Pid, out var old))
+                Log(EventKind.Fork, p.Pid, p.Parent > 1 ? $"pid {p.Parent} forked pid {p.Pid} ({p.Name})" : $"pid {p.Pid} started ({p.Name})");
+            else if (old.State != p.State && p.State == "broken") Log(EventKind.Fault, p.Pid, $"pid {p.Pid} faulted and was stopped");
+            else if (old.State != p.State && p.State == "zombie") Log(EventKind.Exit, p.Pid, $"pid {p.Pid} ({p.Name}) exited; a zombie until pid {p.Parent} waits");
+            else if (old.Name != p.Name) Log(EventKind.Action, p.Pid, $"pid {p.Pid} now runs {p.Name}");
         }
         foreach (var p in _lastProcesses)
-            if (!Array.Exists(now, x => x.Pid == p.Pid)) Log(EventKind.Exit, p.Pid, $"pid {p.Pid} exited");
+            if (!after.ContainsKey(p.Pid) && p.State != "zombie") Log(EventKind.Exit, p.Pid, $"pid {p.Pid} ({p.Name}) exited");
         _lastProcesses = now;
     }
 
     public SessionSummary Summary()
     {
-        var kernel = _machine.Kernel;
-        string? halted = kernel.InvariantFailure is { } inv ? $"invariant failed: {inv}"
-            : kernel.PanicMessage is { } panic ? $"PANIC: {panic}"
-            : kernel.PoweredOff ? "powered off" : null;
+        string? halted = _machine.HaltReason;
         return new SessionSummary(Name, Settings.Program, Settings.Step, Settings.Profile, Settings.Private,
-            ParticipantCount, kernel.Ticks, _running && halted == null, Settings.SpeedName, halted);
+            ParticipantCount, _machine.Ticks, _running && halted == null, Settings.SpeedName, halted);
     }
 
     private void Apply(SessionCommand command)
@@ -464,8 +471,7 @@ public sealed partial class LabSession : IDisposable
         switch (command)
         {
             case KeyCommand k:
-                _machine.PressKey(k.Key);
-                Log(EventKind.Action, 0, $"{k.By} pressed '{Printable(k.Key)}'");
+                if (_machine.PressKey(k.Key) is { } said) Log(EventKind.Action, 0, $"{k.By} {said}");
                 break;
             case PauseCommand p:
                 _running = false;
@@ -485,13 +491,15 @@ public sealed partial class LabSession : IDisposable
                 {
                     var next = Settings with { Program = rb.Program ?? Settings.Program, Step = rb.Step ?? Settings.Step };
                     _machine.Dispose();
-                    _machine = new WeensyMachine(next.ToKernelOptions());
-                    _machine.Kernel.Observer = OnKernelEvent;
+                    _machine = SessionMachine.Create(next);
+                    _machine.Observer = OnKernelEvent;
+                    _reportedInvariant = null;
                     foreach (var b in _breaks.Where(b => b.Kind == BreakKind.Address)) _machine.Machine.Cpu.AddBreakpoint(new Lab.Machine.VirtAddr(b.Address));
                     Settings = next with { Paused = false };
                     _running = true;
                     _lastProcesses = [];
-                    Log(EventKind.Action, 0, $"{rb.By} rebooted into {next.Program} at step {next.Step}");
+                    Log(EventKind.Action, 0, next.Profile == SessionSettings.PosixProfile
+                        ? $"{rb.By} rebooted into {next.Program}" : $"{rb.By} rebooted into {next.Program} at step {next.Step}");
                     break;
                 }
             case SaveCommand save:
@@ -504,14 +512,6 @@ public sealed partial class LabSession : IDisposable
         }
         Publish();
     }
-
-    private static string Printable(char c) => c switch
-    {
-        '\n' or '\r' => "Enter",
-        '\x1b' => "Esc",
-        < ' ' => $"Ctrl+{(char)('A' + c - 1)}",
-        _ => c.ToString(),
-    };
 
     /// <summary>True once the session was closed; senders send a last frame saying so and stop.</summary>
     public bool Closed => _closing;

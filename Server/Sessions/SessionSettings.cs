@@ -12,7 +12,9 @@ public sealed record SessionSettings
     public required string Name { get; init; }
     public string Program { get; init; } = "forkexit";
     public string Step { get; init; } = "cow";
-    public string Profile { get; init; } = "weensyos";
+    public string Profile { get; init; } = WeensyProfile;
+    /// <summary>Guest RAM of a POSIX session in MiB (WeensyOS machines are always 2 MiB).</summary>
+    public int MemoryMiB { get; init; } = 64;
     public bool Private { get; init; }
     public required string InstructorKey { get; init; }
     public string? JoinCode { get; init; }
@@ -23,7 +25,16 @@ public sealed record SessionSettings
     /// <summary>Kept when nobody is connected (the built-in demo).</summary>
     public bool Pinned { get; init; }
 
+    public const string WeensyProfile = "weensyos", PosixProfile = "posix";
     public static readonly string[] Programs = ["allocator", "fork", "forkexit"];
+    /// <summary>What a POSIX session runs when nobody says: an interactive shell.</summary>
+    public const string PosixDefaultProgram = "sh -i";
+
+    /// <summary>The program a new session of <paramref name="profile"/> runs when the creator named none
+    /// (or named WeensyOS's default, which older clients always send).</summary>
+    public static string ProgramFor(string profile, string? program) =>
+        profile == PosixProfile && (string.IsNullOrWhiteSpace(program) || program == "forkexit") ? PosixDefaultProgram
+        : string.IsNullOrWhiteSpace(program) ? "forkexit" : program.Trim();
 
     /// <summary>Checks a session name: 1-40 of letters, digits, '-', '_' (it becomes a URL part and a directory name).</summary>
     public static string? ValidateName(string? name)
@@ -49,9 +60,19 @@ public sealed record SessionSettings
     public string? Validate()
     {
         if (ValidateName(Name) is { } nameError) return nameError;
+        if (Profile == PosixProfile)
+        {
+            string first = Program.Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? "";
+            var programs = Lab.Kernel.Posix.PosixMachine.Programs.Where(p => !p.StartsWith("t-") && !p.StartsWith("s-")).Order();
+            if (!Lab.Kernel.Posix.PosixMachine.Programs.Contains(first))
+                return $"unknown program '{first}' in /bin (choose {string.Join(", ", programs)}, a t-* test or an s-* stress program)";
+            if (Program.Length > 1000) return "the command line is too long (1000 characters at most)";
+            if (MemoryMiB is < 4 or > 1024) return $"memory of {MemoryMiB} MiB is out of range (4 to 1024)";
+            return null;
+        }
+        if (Profile != WeensyProfile) return $"unknown profile '{Profile}' (weensyos or posix)";
         if (!Programs.Contains(Program)) return $"unknown program '{Program}' (choose {string.Join(", ", Programs)})";
         if (ParseStep(Step) is null) return $"unknown lab step '{Step}' (choose 0..7 or cow)";
-        if (Profile != "weensyos") return $"profile '{Profile}' is not available yet on this server (only weensyos)";
         return null;
     }
 
@@ -67,6 +88,11 @@ public sealed record SessionSettings
 
     /// <summary>A join code people can read aloud: 6 digits.</summary>
     public static string NewJoinCode() => RandomNumberGenerator.GetInt32(0, 1_000_000).ToString("D6");
+
+    /// <summary>Timer ticks per second a new session of <paramref name="profile"/> runs at: WeensyOS in
+    /// real time (its programs are made to be watched), POSIX as fast as it goes (its programs are
+    /// ordinary programs; they sleep or wait for input when idle).</summary>
+    public static double DefaultSpeed(string profile) => profile == PosixProfile ? 0 : KernelOptions.Hz;
 
     public string SpeedName => TicksPerSecond <= 0 ? "max" : TicksPerSecond == KernelOptions.Hz ? "realtime" : $"{TicksPerSecond / KernelOptions.Hz:0.##}x";
 

@@ -35,12 +35,15 @@ public sealed record Frame : IMsgPackSerializable<Frame>
     public DebuggerState? Debugger { get; init; }
     /// <summary>The virtual memory map of the pid this client views (hub method ViewMemory), when it changed.</summary>
     public VirtualMap? VirtualMap { get; init; }
+    /// <summary>Physical pages in the wide form (POSIX profile, pids beyond a byte): full = (owner i32,
+    /// refcount u16) per page; diff = (u32 page, owner i32, refcount u16). Sent instead of <see cref="Pages"/>.</summary>
+    public byte[]? WidePages { get; init; }
 
     public void WriteTo(MsgPackWriter w)
     {
         int count = 4 + (Screen != null ? 1 : 0) + (Pages != null ? 1 : 0) + (Processes != null ? 1 : 0)
             + (Events != null ? 1 : 0) + (Participants != null ? 1 : 0) + (Status != null ? 1 : 0)
-            + (Follow != null ? 1 : 0) + (YourRole != null ? 1 : 0) + (Debugger != null ? 1 : 0) + (VirtualMap != null ? 1 : 0);
+            + (Follow != null ? 1 : 0) + (YourRole != null ? 1 : 0) + (Debugger != null ? 1 : 0) + (VirtualMap != null ? 1 : 0) + (WidePages != null ? 1 : 0);
         w.WriteMapHeader(count);
         w.Write(0); w.Write(Seq);
         w.Write(1); w.Write(Full);
@@ -56,6 +59,7 @@ public sealed record Frame : IMsgPackSerializable<Frame>
         if (YourRole != null) { w.Write(11); w.Write((int)YourRole.Value); }
         if (Debugger != null) { w.Write(12); Debugger.WriteTo(w); }
         if (VirtualMap != null) { w.Write(13); VirtualMap.WriteTo(w); }
+        if (WidePages != null) { w.Write(14); w.WriteBinary(WidePages); }
     }
 
     private static void WriteArray<T>(MsgPackWriter w, T[] items) where T : IMsgPackSerializable<T>
@@ -85,6 +89,7 @@ public sealed record Frame : IMsgPackSerializable<Frame>
                 case 11: f = f with { YourRole = (Role)r.ReadInt32() }; break;
                 case 12: r.EnterContainer(); f = f with { Debugger = DebuggerState.ReadFrom(ref r) }; r.ExitContainer(); break;
                 case 13: r.EnterContainer(); f = f with { VirtualMap = VirtualMap.ReadFrom(ref r) }; r.ExitContainer(); break;
+                case 14: f = f with { WidePages = r.ReadBinary() }; break;
                 default: r.Skip(); break;
             }
         }
@@ -174,6 +179,50 @@ public static class FrameCodec
         }
         return bytes;
     }
+
+    /// <summary>Bytes per page in the wide form: owner i32 LE, refcount u16 LE.</summary>
+    public const int WidePageSize = 6;
+
+    /// <summary>The changed pages of the wide form as (u32 page, owner, refcount); null when nothing changed.</summary>
+    public static byte[]? PackWidePagesDiff(ReadOnlySpan<byte> before, ReadOnlySpan<byte> after)
+    {
+        int pages = after.Length / WidePageSize, changed = 0;
+        for (int p = 0; p < pages; p++)
+            if (!before.Slice(p * WidePageSize, WidePageSize).SequenceEqual(after.Slice(p * WidePageSize, WidePageSize))) changed++;
+        if (changed == 0) return null;
+        var bytes = new byte[changed * (4 + WidePageSize)];
+        int k = 0;
+        for (int p = 0; p < pages; p++)
+        {
+            var entry = after.Slice(p * WidePageSize, WidePageSize);
+            if (before.Slice(p * WidePageSize, WidePageSize).SequenceEqual(entry)) continue;
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(k), (uint)p);
+            entry.CopyTo(bytes.AsSpan(k + 4));
+            k += 4 + WidePageSize;
+        }
+        return bytes;
+    }
+
+    /// <summary>Applies a wide pages part (full or diff) to a client's copy.</summary>
+    public static void ApplyWidePages(Span<byte> entries, byte[] part, bool full)
+    {
+        if (full)
+        {
+            part.AsSpan(0, Math.Min(part.Length, entries.Length)).CopyTo(entries);
+            return;
+        }
+        for (int k = 0; k + 4 + WidePageSize <= part.Length; k += 4 + WidePageSize)
+        {
+            uint p = BinaryPrimitives.ReadUInt32LittleEndian(part.AsSpan(k));
+            if (p < (uint)(entries.Length / WidePageSize))
+                part.AsSpan(k + 4, WidePageSize).CopyTo(entries.Slice((int)p * WidePageSize));
+        }
+    }
+
+    /// <summary>Owner and refcount of page <paramref name="page"/> in the wide form.</summary>
+    public static (int Owner, int Refcount) WidePage(ReadOnlySpan<byte> entries, int page) =>
+        (BinaryPrimitives.ReadInt32LittleEndian(entries.Slice(page * WidePageSize)),
+         BinaryPrimitives.ReadUInt16LittleEndian(entries.Slice(page * WidePageSize + 4)));
 
     public static void ApplyPages(Span<byte> pairs, byte[] part, bool full)
     {

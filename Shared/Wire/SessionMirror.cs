@@ -13,6 +13,8 @@ public sealed class SessionMirror
 
     public ushort[] Screen { get; } = new ushort[FrameCodec.ScreenCells];
     public byte[] Pages { get; private set; } = [];
+    /// <summary>Physical pages in the wide form (POSIX profile; <see cref="FrameCodec.WidePageSize"/> bytes each); empty otherwise.</summary>
+    public byte[] WidePages { get; private set; } = [];
     public ProcessRow[] Processes { get; private set; } = [];
     public Participant[] Participants { get; private set; } = [];
     public SessionSummary? Status { get; private set; }
@@ -43,6 +45,11 @@ public sealed class SessionMirror
             {
                 if (frame.Full || Pages.Length == 0) Pages = new byte[frame.Pages.Length];
                 FrameCodec.ApplyPages(Pages, frame.Pages, frame.Full);
+            }
+            if (frame.WidePages != null)
+            {
+                if (frame.Full || WidePages.Length == 0) WidePages = new byte[frame.WidePages.Length];
+                FrameCodec.ApplyWidePages(WidePages, frame.WidePages, frame.Full);
             }
             if (frame.Processes != null) Processes = frame.Processes;
             if (frame.Participants != null) Participants = frame.Participants;

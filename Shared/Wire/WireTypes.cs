@@ -45,16 +45,18 @@ public sealed record CreateSessionOptions(
     string Program = "forkexit",
     string Step = "cow",
     string Profile = "weensyos",
-    bool Private = false) : IMsgPackSerializable<CreateSessionOptions>
+    bool Private = false,
+    int MemoryMiB = 0) : IMsgPackSerializable<CreateSessionOptions>
 {
     public void WriteTo(MsgPackWriter w)
     {
-        w.WriteMapHeader(5);
+        w.WriteMapHeader(MemoryMiB != 0 ? 6 : 5);
         w.Write(0); w.WriteString(Name);
         w.Write(1); w.WriteString(Program);
         w.Write(2); w.WriteString(Step);
         w.Write(3); w.WriteString(Profile);
         w.Write(4); w.Write(Private);
+        if (MemoryMiB != 0) { w.Write(5); w.Write(MemoryMiB); }
     }
 
     public static CreateSessionOptions ReadFrom(ref MsgPackReader r)
@@ -69,6 +71,7 @@ public sealed record CreateSessionOptions(
                 case 2: o = o with { Step = Wire.Str(ref r) }; break;
                 case 3: o = o with { Profile = Wire.Str(ref r) }; break;
                 case 4: o = o with { Private = r.ReadBoolean() }; break;
+                case 5: o = o with { MemoryMiB = r.ReadInt32() }; break;
                 default: r.Skip(); break;
             }
         }

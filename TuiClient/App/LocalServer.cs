@@ -29,21 +29,15 @@ public sealed class LocalServer : IAsyncDisposable
         InstructorKey = key;
     }
 
-    /// <summary>Starts the in-process server with one session running <paramref name="program"/> at <paramref name="step"/>.</summary>
-    public static async Task<LocalServer> StartAsync(string program, string step)
+    /// <summary>Starts the in-process server with one session as <paramref name="settings"/> describe (name "local").</summary>
+    public static async Task<LocalServer> StartAsync(SessionSettings settings)
     {
         string data = Path.Combine(Path.GetTempPath(), "lab-local-" + Guid.NewGuid().ToString("N"));
         var app = LabServerHost.Create(["--urls", "http://127.0.0.1:0", "--data", data], o => o.DemoSession = null, quiet: true);
         await app.StartAsync();
         string url = LabServerHost.BoundUrl(app);
-        string key = SessionSettings.NewSecret();
-        var (_, error) = app.Services.GetRequiredService<SessionManager>().Create(new SessionSettings
-        {
-            Name = "local",
-            Program = program,
-            Step = step,
-            InstructorKey = key,
-        });
+        string key = settings.InstructorKey;
+        var (_, error) = app.Services.GetRequiredService<SessionManager>().Create(settings with { Name = "local" });
         if (error != null)
         {
             await app.StopAsync();
@@ -52,6 +46,10 @@ public sealed class LocalServer : IAsyncDisposable
         }
         return new LocalServer(app, data, url, "local", key);
     }
+
+    /// <summary>Starts the in-process server with one WeensyOS session running <paramref name="program"/> at <paramref name="step"/>.</summary>
+    public static Task<LocalServer> StartAsync(string program, string step) =>
+        StartAsync(new SessionSettings { Name = "local", Program = program, Step = step, InstructorKey = SessionSettings.NewSecret() });
 
     /// <summary>Connects the TUI's session source to the local session as its instructor.</summary>
     public Task<RemoteSession> ConnectAsync(CancellationToken cancellation) =>

@@ -71,7 +71,7 @@ public sealed class RemoteSession : ISessionSource
     }
 
     public Task KeyAsync(char key) =>
-        Call(() => _connection.InvokeAsync("Key", [key switch { '\n' or '\r' => "Enter", '\x1b' => "Esc", _ => key.ToString() }]));
+        Call(() => _connection.InvokeAsync("Key", [key switch { '\n' or '\r' => "Enter", '\x1b' => "Esc", '\x7f' => "Backspace", _ => key.ToString() }]));
 
     public async Task<string> CommandAsync(string command)
     {

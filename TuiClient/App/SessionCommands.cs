@@ -71,29 +71,45 @@ public static class SessionCommands
 
     public static int Local(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var opts = Options(args, 0, out var pos);
-        if (opts.ContainsKey("profile") && opts["profile"] != "weensyos")
+        // Options come first; for the POSIX profile everything from the first other word on is the
+        // command line to run (so its own options, like sh -i, are left alone).
+        var opts = new Dictionary<string, string?>();
+        int i = 0;
+        for (; i < args.Length && args[i].StartsWith("--"); i++)
+            opts[args[i][2..]] = i + 1 < args.Length ? args[++i] : null;
+        var pos = args[i..].ToList();
+        string profile = opts.GetValueOrDefault("profile") ?? SessionSettings.WeensyProfile;
+        var settings = new SessionSettings { Name = "local", InstructorKey = SessionSettings.NewSecret(), Profile = profile };
+        if (profile == SessionSettings.PosixProfile)
         {
-            stderr.WriteLine($"tui local: profile '{opts["profile"]}' is not available yet (only weensyos)");
-            return 2;
+            ulong mem = 64UL << 20;
+            if (opts.TryGetValue("mem", out var size) && (size is null || !PosixRun.TryParseSize(size, out mem)))
+            {
+                stderr.WriteLine($"tui local: --mem needs a size such as 64M (got '{size}')");
+                return 2;
+            }
+            settings = settings with
+            {
+                Program = SessionSettings.ProgramFor(profile, pos.Count > 0 ? string.Join(' ', pos) : null),
+                MemoryMiB = (int)Math.Min(int.MaxValue, mem >> 20),
+                TicksPerSecond = SessionSettings.DefaultSpeed(profile),
+            };
         }
-        string program = opts.GetValueOrDefault("weensyos") ?? (pos.Count > 0 ? pos[0] : "forkexit");
-        if (program is not ("allocator" or "fork" or "forkexit"))
+        else
         {
-            stderr.WriteLine($"tui local: unknown program '{program}' (allocator, fork, forkexit)");
-            return 2;
+            string program = opts.GetValueOrDefault("weensyos") ?? (pos.Count > 0 ? pos[0] : "forkexit");
+            settings = settings with { Program = program, Step = opts.GetValueOrDefault("step") ?? "cow" };
         }
-        string step = opts.GetValueOrDefault("step") ?? "cow";
-        if (SessionSettings.ParseStep(step) is null)
+        if (settings.Validate() is { } invalid)
         {
-            stderr.WriteLine($"tui local: unknown lab step '{step}' (0..7 or cow)");
+            stderr.WriteLine($"tui local: {invalid}");
             return 2;
         }
         LocalServer server;
         RemoteSession session;
         try
         {
-            server = LocalServer.StartAsync(program, step).GetAwaiter().GetResult();
+            server = LocalServer.StartAsync(settings).GetAwaiter().GetResult();
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
             session = server.ConnectAsync(cts.Token).GetAwaiter().GetResult();
         }
@@ -141,11 +157,19 @@ public static class SessionCommands
         var opts = Options(args, 0, out var pos);
         if (pos.Count != 1 || ParseTarget(pos[0]) is not { Session: not null } target)
         {
-            stderr.WriteLine("usage: tui create HOST[:PORT]/SESSION [--program allocator|fork|forkexit] [--step 0..7|cow] [--private]");
+            stderr.WriteLine("usage: tui create HOST[:PORT]/SESSION [--program allocator|fork|forkexit] [--step 0..7|cow] [--private]\n" +
+                             "       tui create HOST[:PORT]/SESSION --profile posix [--program \"sh -i\"] [--mem 64M] [--private]");
             return 2;
         }
-        var options = new CreateSessionOptions(target.Session!, opts.GetValueOrDefault("program") ?? "forkexit",
-            opts.GetValueOrDefault("step") ?? "cow", "weensyos", opts.ContainsKey("private"));
+        string profile = opts.GetValueOrDefault("profile") ?? SessionSettings.WeensyProfile;
+        ulong mem = 0;
+        if (opts.TryGetValue("mem", out var size) && (size is null || !PosixRun.TryParseSize(size, out mem)))
+        {
+            stderr.WriteLine($"tui create: --mem needs a size such as 64M (got '{size}')");
+            return 2;
+        }
+        var options = new CreateSessionOptions(target.Session!, SessionSettings.ProgramFor(profile, opts.GetValueOrDefault("program")),
+            opts.GetValueOrDefault("step") ?? "cow", profile, opts.ContainsKey("private"), (int)Math.Min(int.MaxValue, mem >> 20));
         return WithConnection(target.BaseUrl, "create", stderr, async c =>
         {
             var created = await c.InvokeAsync<CreateSessionResult>("CreateSession", [options]);

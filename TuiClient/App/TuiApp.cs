@@ -23,6 +23,7 @@ public sealed class TuiApp
     private string? _commandLine;
     private string _message = "F1 help · Tab focus · : command · F10 quit";
     private int _selectedPage;
+    private int _memoryCells = 1;            // cells in the memory pane as last drawn (the selection's range)
     private EventFilter _filter = new();
     private bool _quit;
     private volatile bool _dirty = true;
@@ -40,13 +41,16 @@ public sealed class TuiApp
         "  Tab          move focus: CGA screen → memory map → event log",
         "  keys         with the CGA screen focused, keys go to the machine (drivers only):",
         "               WeensyOS: a allocator, f fork, e forkexit, q power off",
+        "               POSIX console: type a line, Enter sends it, Backspace edits,",
+        "               Ctrl+C interrupts the running program, Ctrl+D ends input",
         "  arrows       memory map: move the selected page (owner, refcount shown)",
         "  :            command bar (Enter runs, Esc cancels)",
         "  F1 / ?       this help      F2 processes  F3 events  F4 memory  F5 participants  F6 debugger",
-        "  F10, Ctrl+C  quit",
+        "  F10, Ctrl+C  quit (on a POSIX console you drive, Ctrl+C goes to the machine: use F10)",
         "",
         "Commands (':'):",
         "  pause | resume | speed realtime|slow|max|<f>x | reboot [allocator|fork|forkexit] [0..7|cow]",
+        "  reboot COMMAND LINE (POSIX: e.g. reboot sh -i, reboot t-fork)",
         "  grant NAME | revoke NAME | follow PANE [PID] | unfollow | close        (instructor)",
         "  filter pid N (also shows its every syscall with arguments and results) | filter kind K | filter off",
         "  vmap PID (a process's virtual memory) | pmap (physical memory)",
@@ -98,6 +102,13 @@ public sealed class TuiApp
     {
         if (_help) { _help = false; return; }
         if (_commandLine != null) { await CommandBarKeyAsync(key); return; }
+        if (ConsoleControlKey(key) is { } control)
+        {
+            // On a POSIX console you drive, Ctrl+C and Ctrl+D belong to the program, as in a terminal.
+            try { await _session.KeyAsync(control); }
+            catch (CommandFailedException e) { _message = "refused: " + e.Message; }
+            return;
+        }
         if (key.Code == KeyCode.F10 || (key.Code == KeyCode.Ctrl && key.Char == 'c')) { _quit = true; return; }
         switch (key.Code)
         {
@@ -112,7 +123,7 @@ public sealed class TuiApp
         if (key.Code == KeyCode.Char && key.Char == ':' ) { _commandLine = ""; return; }
         if (_focus == Focus.Memory)
         {
-            int count = Math.Max(1, _virtualPid > 0 ? _session.Mirror.VirtualMap?.PageCount ?? 1 : _session.Mirror.Pages.Length / 2);
+            int count = Math.Max(1, _memoryCells);
             _selectedPage = key.Code switch
             {
                 KeyCode.Left => Math.Max(0, _selectedPage - 1),
@@ -123,9 +134,9 @@ public sealed class TuiApp
             };
             return;
         }
-        if (_focus == Focus.Cga && key.Code is KeyCode.Char or KeyCode.Enter or KeyCode.Escape)
+        if (_focus == Focus.Cga && (key.Code is KeyCode.Char or KeyCode.Enter or KeyCode.Escape || (key.Code == KeyCode.Backspace && IsPosix)))
         {
-            char c = key.Code switch { KeyCode.Enter => '\n', KeyCode.Escape => '\x1b', _ => key.Char };
+            char c = key.Code switch { KeyCode.Enter => '\n', KeyCode.Escape => '\x1b', KeyCode.Backspace => '\x7f', _ => key.Char };
             try { await _session.KeyAsync(c); }
             catch (CommandFailedException e) { _message = "refused: " + e.Message; }
             return;
@@ -248,7 +259,8 @@ public sealed class TuiApp
             return _buffer;
         }
         // CGA screen top-left (80x25 plus a title line); side column to its right; bottom row of panes below.
-        var cga = Panes.Box(_buffer, new Rect(0, 0, Math.Min(80, w), Math.Min(26, h - 1)), FollowTitle(m, $"CGA · {_session.SessionName}"), _focus == Focus.Cga);
+        var cga = Panes.Box(_buffer, new Rect(0, 0, Math.Min(80, w), Math.Min(26, h - 1)),
+            FollowTitle(m, IsPosix ? $"console · {_session.SessionName} · {m.Status?.Program}" : $"CGA · {_session.SessionName}"), _focus == Focus.Cga);
         Panes.Cga(_buffer, cga, m);
         int sideX = 81, sideW = w - sideX;
         if (sideW >= 20)
@@ -288,12 +300,12 @@ public sealed class TuiApp
                 if (_virtualPid > 0)
                 {
                     var inner = Panes.Box(_buffer, new Rect(0, bottomY, mw, Math.Min(bottomH, 15)), $"virtual memory of pid {_virtualPid} (:pmap for physical)", _focus == Focus.Memory);
-                    Panes.VirtualMemory(_buffer, inner, m, _virtualPid, _selectedPage);
+                    _memoryCells = Panes.VirtualMemory(_buffer, inner, m, _virtualPid, _selectedPage);
                 }
                 else
                 {
-                    var inner = Panes.Box(_buffer, new Rect(0, bottomY, mw, Math.Min(bottomH, 11)), "physical memory (pageinfo; :vmap PID for a process)", _focus == Focus.Memory);
-                    Panes.Memory(_buffer, inner, m, _selectedPage);
+                    var inner = Panes.Box(_buffer, new Rect(0, bottomY, mw, Math.Min(bottomH, IsPosix ? 20 : 11)), "physical memory (pageinfo; :vmap PID for a process)", _focus == Focus.Memory);
+                    _memoryCells = Panes.Memory(_buffer, inner, m, _selectedPage);
                 }
                 x = mw + 1;
             }
@@ -303,6 +315,13 @@ public sealed class TuiApp
         DrawStatus(m);
         return _buffer;
     }
+
+    private bool IsPosix => _session.Mirror.Status?.Profile == "posix";
+
+    /// <summary>Ctrl+C / Ctrl+D as console characters when they go to a POSIX machine (console focused, you drive); else null.</summary>
+    private char? ConsoleControlKey(KeyEvent key) =>
+        key.Code == KeyCode.Ctrl && key.Char is 'c' or 'd' && _focus == Focus.Cga && IsPosix && _session.Mirror.Role != Role.Viewer
+            ? (char)(key.Char - 'a' + 1) : null;
 
     private static string FollowTitle(SessionMirror m, string title) =>
         m.Follow is { Enabled: true } f ? $"{title} · following {f.By}: {f.Pane}{(f.Pid > 0 ? $" pid {f.Pid}" : "")}" : title;

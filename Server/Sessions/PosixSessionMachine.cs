@@ -1,0 +1,225 @@
+using System.Text;
+using Lab.Kernel;
+using Lab.Kernel.Posix;
+using Lab.Machine;
+using Lab.Shared.Wire;
+
+namespace Lab.Server.Sessions;
+
+/// <summary>
+/// A session running the POSIX profile: its console drawn as an 80×25 text screen in place of the
+/// CGA screen, keys going through a terminal's line discipline (echo, Backspace, Enter sends the
+/// line, Ctrl-C interrupts, Ctrl-D ends input), physical pages in the wide form (pids beyond a
+/// byte, many MiB), and virtual maps that send only the rows a process maps.
+/// </summary>
+public sealed class PosixSessionMachine : SessionMachine
+{
+    /// <summary>At most this many 64-page rows in a virtual map (a 64 MiB heap is 256 rows).</summary>
+    private const int MaxVirtualRows = 1024;
+
+    private readonly PosixMachine _m;
+    private ConsoleScreen _screen = new();
+    private readonly StringBuilder _line = new();
+    private readonly string _program;
+    private string? _startError;
+    private string? _invariantFailure;
+
+    public PosixSessionMachine(SessionSettings settings)
+    {
+        _m = new PosixMachine(new PosixOptions { MemorySize = (ulong)settings.MemoryMiB << 20 });
+        _m.Console.CaptureOutput = false;           // a session runs for days: output goes to the screen only
+        _m.Console.Output = (_, data) => _screen.Write(data.Span);
+        var words = settings.Program.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        _program = words.Length > 0 ? words[0] : "sh";
+        _startError = _m.Start(_program, words.Skip(1).ToArray());
+        if (_startError != null) _screen.Write($"cannot start {settings.Program}: {_startError}\n");
+    }
+
+    public override X64Machine Machine => _m.Machine;
+    public override ulong Ticks => _m.Kernel.Ticks;
+    public override ulong InstructionsPerTick => _m.Machine.TimerInterval;
+    public override int CurrentPid => _m.Kernel.CurrentPid;
+    public override Action<KernelEvent>? Observer { set => _m.Kernel.Observer = value; }
+
+    public override string? HaltReason =>
+        _startError is { } start ? $"cannot start {_program}: {start}"
+        : _m.Kernel.KernelError is { } error ? $"kernel error: {error.Split('\n')[0]}"
+        : _invariantFailure is { } inv ? $"invariant failed: {inv}"
+        : _m.Kernel.AllExited ? $"{_program} exited{ExitText()}; every process has ended (reboot to start again)"
+        : null;
+
+    private string ExitText() => _m.ExitCode is int code ? $" with status {code}" : "";
+
+    public override bool WaitingForInput =>
+        _m.Kernel.IdleWaitingForInput && !_m.Console.HasInput && !_m.Console.InputClosed;
+
+    public override RunResult Run(ulong budget) =>
+        Halted ? new RunResult(RunExit.Stopped, default, 0) : _m.Machine.Run(budget);
+
+    /// <summary>
+    /// The terminal's line discipline: printable keys are echoed and collected, Enter echoes a newline
+    /// and hands the line to the kernel (so a program's read returns a whole line, as on a tty),
+    /// Backspace edits, Ctrl-C ends the foreground programs with SIGINT, Ctrl-D sends the collected
+    /// text without a newline, or ends input when nothing was typed. Returns the event-log text, or
+    /// null for keys not worth a log line (letters of a line being typed).
+    /// </summary>
+    public override string? PressKey(char key)
+    {
+        switch (key)
+        {
+            case '\r' or '\n':
+                {
+                    string line = _line.ToString();
+                    _line.Clear();
+                    _screen.Write("\n");
+                    _m.Console.Feed(line + "\n");
+                    return $"typed \"{line}\"";
+                }
+            case '\b' or '\x7f':
+                if (_line.Length > 0)
+                {
+                    _line.Length--;
+                    _screen.Write("\b \b");
+                }
+                return null;
+            case '\x03':
+                {
+                    _line.Clear();
+                    _screen.Write("^C\n");
+                    int ended = _m.Kernel.Interrupt();
+                    return $"pressed Ctrl+C (SIGINT to {ended} process{(ended == 1 ? "" : "es")})";
+                }
+            case '\x04':
+                if (_line.Length == 0)
+                {
+                    _m.Console.CloseInput();
+                    return "pressed Ctrl+D (end of input)";
+                }
+                _m.Console.Feed(_line.ToString());
+                _line.Clear();
+                return "pressed Ctrl+D";
+            case >= ' ' and < '\x7f':
+                if (_line.Length < 4096)
+                {
+                    _line.Append(key);
+                    _screen.Write(key.ToString());
+                }
+                return null;
+            default:
+                return $"pressed {SessionText.Printable(key)} (no meaning on the console)";
+        }
+    }
+
+    public override void CopyScreen(Span<ushort> cells) => _screen.CopyTo(cells);
+
+    public override bool WidePages => true;
+
+    public override byte[] Pages(Dictionary<int, int> ownedByPid)
+    {
+        var kernel = _m.Kernel;
+        int count = kernel.PageCount;
+        var pages = new byte[count * FrameCodec.WidePageSize];
+        for (int p = 0; p < count; p++)
+        {
+            int owner = kernel.PageOwner(p), refs = kernel.PageRefcount(p);
+            var entry = pages.AsSpan(p * FrameCodec.WidePageSize);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(entry, owner);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(entry[4..], (ushort)Math.Clamp(refs, 0, ushort.MaxValue));
+            if (refs > 0 && owner > 0) ownedByPid[owner] = ownedByPid.GetValueOrDefault(owner) + 1;
+        }
+        return pages;
+    }
+
+    public override ProcessRow[] Processes(IReadOnlyDictionary<int, int> ownedByPid)
+    {
+        int current = CurrentPid;
+        return _m.Kernel.ProcessList()
+            .Select(p => new ProcessRow(p.Pid, p.Parent, p.Pid == current ? "running" : p.State.ToString().ToLowerInvariant(), p.Name, ownedByPid.GetValueOrDefault(p.Pid)))
+            .ToArray();
+    }
+
+    /// <summary>The rows of 64 pages that hold at least one mapping, in address order, in the wide form.</summary>
+    public override VirtualMap? VirtualMap(int pid)
+    {
+        var kernel = _m.Kernel;
+        var pages = new List<(ulong Va, int Page, byte Perm)>();
+        if (!kernel.VisitUserPages(pid, (va, page, perm) => pages.Add((va, page, perm)))) return null;
+        const ulong rowBytes = Lab.Shared.Wire.VirtualMap.PagesPerRow * 4096UL;
+        var rows = new List<ulong>();
+        foreach (var (va, _, _) in pages)
+        {
+            ulong start = va & ~(rowBytes - 1);
+            if (rows.Count == 0 || rows[^1] != start)
+            {
+                if (rows.Count == MaxVirtualRows) break;
+                rows.Add(start);
+            }
+        }
+        var entries = new byte[rows.Count * Lab.Shared.Wire.VirtualMap.PagesPerRow * Lab.Shared.Wire.VirtualMap.WideBytesPerPage];
+        int row = 0;
+        foreach (var (va, page, perm) in pages)
+        {
+            ulong start = va & ~(rowBytes - 1);
+            while (row < rows.Count && rows[row] < start) row++;
+            if (row == rows.Count) break;
+            int index = row * Lab.Shared.Wire.VirtualMap.PagesPerRow + (int)((va - start) / 4096);
+            Lab.Shared.Wire.VirtualMap.WriteWide(entries, index, kernel.PageOwner(page), kernel.PageRefcount(page), perm);
+        }
+        return new VirtualMap(pid, entries, Lab.Shared.Wire.VirtualMap.WideBytesPerPage, rows.ToArray());
+    }
+
+    public override string[] ProcessListing()
+    {
+        var lines = new List<string> { "  PID PARENT  STATE      CR3         RIP               NAME" };
+        int current = CurrentPid;
+        foreach (var p in _m.Kernel.ProcessList())
+            lines.Add($"{p.Pid,5} {p.Parent,6}  {p.State.ToString().ToLowerInvariant(),-9}  {p.Root,-10}  0x{p.Rip:x14}  {p.Name}{(p.Pid == current ? "  <- current" : "")}");
+        return lines.ToArray();
+    }
+
+    public override string SyscallBreakName(string text) =>
+        PosixKernel.SyscallNumber(text.ToLowerInvariant()) is { } nr
+            ? PosixKernel.SyscallName(nr)
+            : throw new ArgumentException($"unknown syscall '{text}' (a Linux name such as read, write, fork, execve, wait4, exit_group, or a number)");
+
+    public override string? CheckInvariants()
+    {
+        if (_invariantFailure == null && _m.Kernel.KernelError == null) _invariantFailure = _m.Kernel.CheckInvariants();
+        return _invariantFailure;
+    }
+
+    // Session state = the console screen and the line being typed, then the machine and kernel.
+    private const uint StateMagic = 0x5053_4C42;   // "BLSP"
+
+    public override byte[] SaveState()
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(StateMagic);
+            _screen.Save(w);
+            w.Write(_line.ToString());
+            byte[] machine = _m.SaveState();
+            w.Write(machine.Length);
+            w.Write(machine);
+        }
+        return buffer.ToArray();
+    }
+
+    public override void RestoreState(ReadOnlySpan<byte> state)
+    {
+        using var r = new BinaryReader(new MemoryStream(state.ToArray()), Encoding.UTF8);
+        if (r.ReadUInt32() != StateMagic) throw new InvalidDataException("not a POSIX session state");
+        var screen = new ConsoleScreen();
+        screen.Restore(r);
+        string line = r.ReadString();
+        int length = r.ReadInt32();
+        if (length < 0 || length > state.Length) throw new InvalidDataException("machine state length out of range");
+        _m.RestoreState(r.ReadBytes(length));
+        _screen = screen;
+        _line.Clear().Append(line);
+        _startError = null;
+    }
+
+    public override void Dispose() => _m.Dispose();
+}

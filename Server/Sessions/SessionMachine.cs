@@ -1,0 +1,84 @@
+using Lab.Kernel;
+using Lab.Machine;
+using Lab.Shared.Wire;
+
+namespace Lab.Server.Sessions;
+
+/// <summary>
+/// The machine a session runs, whatever its profile (WeensyOS or POSIX). The session loop, the
+/// shared debugger and the snapshot builder talk only to this; each profile says how its kernel
+/// answers. Every member is called on the session's loop thread.
+/// </summary>
+public abstract class SessionMachine : IDisposable
+{
+    /// <summary>The emulated CPU and memory (the debugger reads registers, memory and page tables here).</summary>
+    public abstract X64Machine Machine { get; }
+
+    /// <summary>Timer ticks since boot.</summary>
+    public abstract ulong Ticks { get; }
+
+    /// <summary>Instructions between timer ticks (the loop's unit of speed).</summary>
+    public abstract ulong InstructionsPerTick { get; }
+
+    /// <summary>Why nothing more will happen without a reboot (powered off, panic, failed invariant,
+    /// every process gone); null while the machine can run.</summary>
+    public abstract string? HaltReason { get; }
+
+    public bool Halted => HaltReason != null;
+
+    /// <summary>True when every process waits for keyboard input: the loop sleeps until a key comes.</summary>
+    public virtual bool WaitingForInput => false;
+
+    /// <summary>The pid on the CPU (0 when idle).</summary>
+    public abstract int CurrentPid { get; }
+
+    /// <summary>Receives system calls and faults as the kernel reports them.</summary>
+    public abstract Action<KernelEvent>? Observer { set; }
+
+    /// <summary>Runs at most <paramref name="budget"/> instructions (less at a halt, stop or breakpoint).</summary>
+    public abstract RunResult Run(ulong budget);
+
+    /// <summary>A key typed by a driver; returns what the event log says about it (null: nothing).</summary>
+    public abstract string? PressKey(char key);
+
+    /// <summary>The 80×25 text screen (CGA cells: character | attribute &lt;&lt; 8).</summary>
+    public abstract void CopyScreen(Span<ushort> cells);
+
+    /// <summary>True when <see cref="Pages"/> uses the wide form (<see cref="FrameCodec.WidePageSize"/> bytes a page).</summary>
+    public abstract bool WidePages { get; }
+
+    /// <summary>Physical pages for the memory view, plus the number of pages each pid owns.</summary>
+    public abstract byte[] Pages(Dictionary<int, int> ownedByPid);
+
+    /// <summary>Live processes for the process table (pid, parent, state, name; pages filled from <see cref="Pages"/>).</summary>
+    public abstract ProcessRow[] Processes(IReadOnlyDictionary<int, int> ownedByPid);
+
+    /// <summary>The virtual memory map of <paramref name="pid"/>; null when there is no such process.</summary>
+    public abstract VirtualMap? VirtualMap(int pid);
+
+    /// <summary>Lines for the debugger's `ps`.</summary>
+    public abstract string[] ProcessListing();
+
+    /// <summary>The kernel event name a `break syscall TEXT` waits for (throws ArgumentException with the choices).</summary>
+    public abstract string SyscallBreakName(string text);
+
+    /// <summary>True for the event that ends a process (a `break exit` stops there).</summary>
+    public virtual bool IsExit(in KernelEvent e) => e.Kind == KernelEventKind.Syscall && e.Name is "exit" or "exit_group";
+
+    /// <summary>Checks the kernel's invariants (the loop calls this now and then); null when they hold.</summary>
+    public abstract string? CheckInvariants();
+
+    public abstract byte[] SaveState();
+
+    /// <summary>Restores a saved state (throws InvalidDataException or EndOfStreamException on a bad one).</summary>
+    public abstract void RestoreState(ReadOnlySpan<byte> state);
+
+    public abstract void Dispose();
+
+    /// <summary>Boots the machine a session's settings describe.</summary>
+    public static SessionMachine Create(SessionSettings settings) => settings.Profile switch
+    {
+        SessionSettings.PosixProfile => new PosixSessionMachine(settings),
+        _ => new WeensySessionMachine(settings),
+    };
+}
