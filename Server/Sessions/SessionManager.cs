@@ -67,9 +67,17 @@ public sealed class SessionManager : IHostedService, IDisposable
         }
     }
 
+    /// <summary>Saves a session's settings and machine. A machine that cannot be snapshot (our bug) is
+    /// logged and keeps its last good snapshot; it never stops the saving of the others or shutdown.</summary>
     public async Task SaveAsync(LabSession session)
     {
-        byte[]? state = await session.SaveStateAsync(TimeSpan.FromSeconds(10));
+        byte[]? state;
+        try { state = await session.SaveStateAsync(TimeSpan.FromSeconds(10)); }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _log.LogError(e, "session {Name}: the machine snapshot failed; its settings are saved and its last good snapshot kept", session.Name);
+            state = null;
+        }
         _store.Save(session.Settings, state);
     }
 

@@ -88,7 +88,7 @@ public static class Panes
     private static int WideMemory(ScreenBuffer buf, Rect r, byte[] wide, int selected)
     {
         int count = wide.Length / FrameCodec.WidePageSize;
-        int perCell = PagesPerCell(count, r.Height - 1);
+        int perCell = PagesPerCell(count, r.Height - 2);   // a title line and a detail line besides the rows
         int cells = (count + perCell - 1) / perCell;
         Cell CellOf(int cell)
         {

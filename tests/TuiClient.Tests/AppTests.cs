@@ -120,4 +120,39 @@ public class AppTests
         await app.RunCommandAsync("frobnicate");
         Assert.Contains("refused: unknown command 'frobnicate'", app.Draw().RowText(44));
     }
+
+    [Fact]
+    public async Task A_posix_session_shows_a_console_and_a_scaled_memory_map_and_a_sparse_virtual_map()
+    {
+        var server = await LocalServer.StartAsync(new Lab.Server.Sessions.SessionSettings
+        {
+            Name = "local", Profile = "posix", Program = "sh -i", MemoryMiB = 64, TicksPerSecond = 0, InstructorKey = "k",
+        });
+        await using var _s = server;
+        var session = await server.ConnectAsync(CancellationToken.None);
+        await using var _c = session;
+        var app = new TuiApp(session);
+        app.Resize(160, 50);
+        await WaitFor(() => session.Mirror.ScreenText()[0].StartsWith("$"), "the prompt");
+        foreach (char c in "echo hi") await app.HandleKeyAsync(KeyEvent.Printable(c));
+        await app.HandleKeyAsync(new KeyEvent(KeyCode.Enter));
+        await WaitFor(() => session.Mirror.ScreenText()[1].StartsWith("hi"), "echo's output");
+        string text = Text(app.Draw());
+        Assert.Contains("console · local · sh -i", text);
+        Assert.Contains("16384 pages (64 MiB), 16 pages per cell", text);   // 256 rows of 64 would not fit: 16 pages a cell
+        Assert.Contains("0x3C00000", text);                                  // the last row's label (16 rows): all of memory is shown
+
+        int sh = session.Mirror.Processes.First(p => p.Name == "sh").Pid;
+        await app.RunCommandAsync($"vmap {sh}");
+        await WaitFor(() => session.Mirror.VirtualMap is { PageCount: > 0 } m && m.Pid == sh, "sh's virtual map");
+        text = Text(app.Draw());
+        Assert.Contains($"virtual memory of pid {sh}", text);
+        Assert.Contains("0x400000", text);                                   // the program image
+        // The stack rows are at the top of the address space: move the cursor to the last page.
+        await app.HandleKeyAsync(new KeyEvent(KeyCode.Tab));
+        for (int i = 0; i < 40; i++) await app.HandleKeyAsync(new KeyEvent(KeyCode.Down));
+        text = Text(app.Draw());
+        Assert.Contains("0x7FFFFFF", text);
+    }
 }
+

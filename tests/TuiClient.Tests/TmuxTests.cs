@@ -112,4 +112,35 @@ public sealed class TmuxTests : IAsyncLifetime
         Tmux("resize-window", "-t", _tmux, "-x", "200", "-y", "34");
         await WaitForPane(0, p => p.TrimEnd('\n').Split('\n').Length <= 34 && Status(p).Contains("running"), "the status line after a resize");
     }
+
+    [Fact]
+    public async Task A_student_uses_the_posix_shell_in_tui_local()
+    {
+        static string Console(string pane) => string.Join("\n", CgaPart(pane).Split('\n').Select(l => l.TrimEnd()));
+        // `tui local --profile posix` without any server: the console pane runs an interactive shell.
+        Tmux("new-session", "-d", "-s", _tmux, "-x", "160", "-y", "50", $"{TuiCommand()} local --profile posix --mem 32M; sleep 30");
+        await WaitForPane(0, p => p.Contains("console · local · sh -i") && Console(p).StartsWith("$"), "the shell prompt in the console pane");
+        Assert.Contains("8192 pages (32 MiB)", Pane(0));
+
+        Tmux("send-keys", "-t", _tmux, "echo one two | wc", "Enter");
+        await WaitForPane(0, p => Console(p).Contains("$ echo one two | wc\n      1       2       8\n$"), "the pipeline's output");
+
+        // A typo is fixed with Backspace before the shell sees the line.
+        Tmux("send-keys", "-t", _tmux, "ecgo", "BSpace", "BSpace", "ho hi", "Enter");
+        await WaitForPane(0, p => Console(p).Contains("$ echo hi\nhi\n$"), "the edited command's output");
+
+        // Ctrl-C interrupts the program the shell waits for (and does not quit the TUI).
+        Tmux("send-keys", "-t", _tmux, "cat", "Enter");
+        await WaitForPane(0, p => p.Contains(" cat") && p.Contains("blocked"), "cat waiting for input in the process table");
+        Tmux("send-keys", "-t", _tmux, "C-c");
+        await WaitForPane(0, p => Console(p).Contains("^C\nsh: cat: killed by signal 2\n$"), "cat interrupted");
+
+        // The scaled physical memory view shows who owns the pages under the cursor.
+        Tmux("send-keys", "-t", _tmux, "Tab");
+        await WaitForPane(0, p => p.Contains("pages): reserved ×"), "the selected cell's owners");
+
+        // F10 quits.
+        Tmux("send-keys", "-t", _tmux, "F10");
+        await WaitForPane(0, p => !p.Contains("console · local"), "the TUI to exit");
+    }
 }

@@ -1,0 +1,144 @@
+using Lab.Shared.Client;
+using Lab.Shared.Wire;
+
+namespace Lab.Server.Tests;
+
+/// <summary>POSIX-profile sessions on real Kestrel with real clients: the console, keys through the
+/// line discipline, processes, wide pages, sparse virtual maps, the debugger and reboots.</summary>
+public class PosixSessionTests
+{
+    private static async Task<TestClient> CreateAsync(LabServerFixture server, string name, string program = "", int memoryMiB = 0)
+    {
+        var instructor = await TestClient.ConnectAsync(server.Url);
+        var created = await instructor.Connection.InvokeAsync<CreateSessionResult>("CreateSession",
+            [new CreateSessionOptions(name, program, "cow", "posix", false, memoryMiB)]);
+        await instructor.JoinAsync(name, "prof", created.InstructorKey);
+        return instructor;
+    }
+
+    private static string Screen(SessionMirror m) => string.Join("\n", m.ScreenText().Select(l => l.TrimEnd()));
+
+    private static async Task TypeAsync(TestClient c, string line)
+    {
+        foreach (char ch in line) await c.KeyAsync(ch.ToString());
+        await c.KeyAsync("Enter");
+    }
+
+    [Fact]
+    public async Task A_shell_session_runs_typed_commands_and_everyone_sees_the_console()
+    {
+        await using var server = await LabServerFixture.StartAsync();
+        await using var prof = await CreateAsync(server, "shell");
+        await using var student = await TestClient.ConnectAsync(server.Url);
+        await student.JoinAsync("shell", "ann");
+        await prof.WaitForAsync(m => m.Status is { Profile: "posix", Program: "sh -i" } && Screen(m).StartsWith("$"), "the shell's prompt");
+
+        await TypeAsync(prof, "echo hello from the lab | wc");
+        await student.WaitForAsync(m => Screen(m).Contains("$ echo hello from the lab | wc\n      1       4      19\n$"), "the pipeline's output on the student's console");
+        Assert.Contains(prof.Mirror.Events, e => e.Text.Contains("prof typed \"echo hello from the lab | wc\""));
+
+        // A viewer may not type.
+        var refused = await Assert.ThrowsAsync<HubInvocationException>(() => student.KeyAsync("x"));
+        Assert.Contains("driver", refused.Message);
+
+        // Backspace edits the line before the program sees it.
+        foreach (char ch in "echo abX") await prof.KeyAsync(ch.ToString());
+        await prof.KeyAsync("Backspace");
+        await prof.KeyAsync("c");
+        await prof.KeyAsync("Enter");
+        await student.WaitForAsync(m => Screen(m).Contains("$ echo abc\nabc\n$"), "the edited line's output");
+
+        // Ctrl-C ends the program the shell waits for, and the shell reports it.
+        await TypeAsync(prof, "cat");
+        await prof.WaitForAsync(m => m.Processes.Any(p => p.Name == "cat"), "cat in the process table");
+        var cat = prof.Mirror.Processes.First(p => p.Name == "cat");
+        var sh = prof.Mirror.Processes.First(p => p.Name == "sh");
+        Assert.Equal(sh.Pid, cat.Parent);
+        await prof.KeyAsync("\u0003");
+        await student.WaitForAsync(m => Screen(m).Contains("^C\nsh: cat: killed by signal 2\n$"), "the interrupted cat");
+        await student.WaitForAsync(m => !m.Processes.Any(p => p.Name == "cat"), "cat gone from the process table");
+        Assert.Contains(prof.Mirror.Events, e => e.Kind == EventKind.Fork && e.Text.Contains($"pid {sh.Pid} forked pid {cat.Pid}"));
+
+        // Physical memory arrives in the wide form: 64 MiB, every user page owned by a live pid.
+        Assert.Empty(student.Mirror.Pages);
+        Assert.Equal(16384 * FrameCodec.WidePageSize, student.Mirror.WidePages.Length);
+        int shPages = Enumerable.Range(0, 16384).Count(p => FrameCodec.WidePage(student.Mirror.WidePages, p) is { Owner: var o, Refcount: > 0 } && o == sh.Pid);
+        Assert.True(shPages > 4, $"sh owns {shPages} pages");
+        Assert.Equal(shPages, student.Mirror.Processes.First(p => p.Pid == sh.Pid).Pages);
+
+        // Ctrl-D on an empty line ends the shell's input: it exits and the machine says so.
+        await prof.KeyAsync("\u0004");
+        await student.WaitForAsync(m => m.Status?.Halted?.Contains("sh -i exited") == true || m.Status?.Halted?.Contains("sh exited with status 0") == true, "the shell's exit");
+    }
+
+    [Fact]
+    public async Task The_virtual_map_of_a_posix_process_holds_only_its_mapped_rows()
+    {
+        await using var server = await LabServerFixture.StartAsync();
+        await using var prof = await CreateAsync(server, "vmap");
+        await prof.WaitForAsync(m => m.Processes.Any(p => p.Name == "sh"), "the shell");
+        int sh = prof.Mirror.Processes.First(p => p.Name == "sh").Pid;
+        await prof.Connection.InvokeAsync("ViewMemory", [sh]);
+        await prof.WaitForAsync(m => m.VirtualMap is { } v && v.Pid == sh && v.PageCount > 0, "sh's virtual map");
+        var map = prof.Mirror.VirtualMap!;
+        Assert.Equal(VirtualMap.WideBytesPerPage, map.EntrySize);
+        Assert.NotNull(map.RowStarts);
+        Assert.Equal(map.RowStarts!.Length * 64, map.PageCount);
+        // The program's image sits low (0x400000 and up) and its stack just below 0x7fff_ffff_0000.
+        var mapped = Enumerable.Range(0, map.PageCount).Where(p => map[p].Perm != 0).Select(map.AddressOf).ToList();
+        Assert.Contains(mapped, va => va >= 0x400000 && va < 0x1000_0000);
+        Assert.Contains(mapped, va => va >= 0x7FFF_0000_0000 && va < 0x7FFF_FFFF_0000);
+        Assert.All(Enumerable.Range(0, map.PageCount).Where(p => map[p].Perm != 0), p =>
+        {
+            var (owner, refs, perm) = map[p];
+            Assert.True(refs >= 1);
+            Assert.True((perm & 5) == 5, $"user page at 0x{map.AddressOf(p):x} has perm {perm}");
+        });
+        // A text page is not writable; a stack page is.
+        Assert.Contains(Enumerable.Range(0, map.PageCount), p => map[p].Perm == 5 && map.AddressOf(p) < 0x1000_0000);
+        Assert.Contains(Enumerable.Range(0, map.PageCount), p => map[p].Perm == 7 && map.AddressOf(p) >= 0x7FFF_0000_0000);
+    }
+
+    [Fact]
+    public async Task Pair_debugging_a_posix_program_breaks_on_a_linux_syscall_and_lists_processes()
+    {
+        await using var server = await LabServerFixture.StartAsync();
+        await using var prof = await CreateAsync(server, "debug");
+        await prof.WaitForAsync(m => Screen(m).StartsWith("$"), "the prompt");
+        Assert.Contains("breakpoint 1: on syscall execve", await prof.CommandAsync("break syscall execve"));
+        await Assert.ThrowsAsync<HubInvocationException>(() => prof.CommandAsync("break syscall nosuchcall"));
+        await TypeAsync(prof, "echo hi");
+        await prof.WaitForAsync(m => m.Debugger is { Stopped: true } d && d.Reason.Contains("execve"), "the break on execve");
+        Assert.True(prof.Mirror.Status is { Running: false });
+        await prof.CommandAsync("ps");
+        await prof.WaitForAsync(m => m.Debugger!.Output.Any(l => l.Contains(" sh")) && m.Debugger.Output.Count(l => l.Contains("<- current")) == 1, "ps output");
+        await prof.CommandAsync("regs");
+        await prof.WaitForAsync(m => m.Debugger!.Output.Any(l => l.StartsWith("rax")), "registers");
+        await prof.CommandAsync("delete all");
+        await prof.CommandAsync("continue");
+        await prof.WaitForAsync(m => Screen(m).Contains("$ echo hi\nhi\n$"), "echo's output after continuing");
+    }
+
+    [Fact]
+    public async Task A_session_reboots_into_a_test_program_and_bad_programs_are_refused()
+    {
+        await using var server = await LabServerFixture.StartAsync();
+        await using var prof = await CreateAsync(server, "tests", program: "t-fork", memoryMiB: 16);
+        await prof.WaitForAsync(m => m.Status?.Halted != null, "t-fork to finish");
+        Assert.Contains("t-fork exited with status 0", prof.Mirror.Status!.Halted);
+        Assert.Contains("PASS fork-returns", Screen(prof.Mirror));
+        Assert.Equal(4096 * FrameCodec.WidePageSize, prof.Mirror.WidePages.Length);
+
+        Assert.Equal("rebooting into t-pipe", await prof.CommandAsync("reboot t-pipe"));
+        await prof.WaitForAsync(m => m.Status?.Program == "t-pipe" && m.Status.Halted != null, "t-pipe to finish");
+        Assert.Contains("PASS pipe-basic", Screen(prof.Mirror));
+        Assert.DoesNotContain("PASS fork-returns", Screen(prof.Mirror));
+
+        var bad = await Assert.ThrowsAsync<HubInvocationException>(() => prof.CommandAsync("reboot nosuch"));
+        Assert.Contains("unknown program 'nosuch'", bad.Message);
+        await using var other = await TestClient.ConnectAsync(server.Url);
+        var refused = await Assert.ThrowsAsync<HubInvocationException>(() => other.Connection.InvokeAsync<CreateSessionResult>("CreateSession",
+            [new CreateSessionOptions("big", "sh", "cow", "posix", false, 100_000)]));
+        Assert.Contains("out of range", refused.Message);
+    }
+}
