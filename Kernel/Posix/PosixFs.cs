@@ -20,7 +20,7 @@ public sealed class Inode
 }
 
 /// <summary>A flat in-memory file system: absolute paths to inodes; directories are path prefixes.</summary>
-public sealed class PosixFs
+public sealed partial class PosixFs
 {
     private readonly Dictionary<string, Inode> _nodes = new(StringComparer.Ordinal);
     private long _nextIno = 1;
@@ -142,7 +142,7 @@ public sealed class OpenFile
 }
 
 /// <summary>The host side of the console: output sink and an input queue.</summary>
-public sealed class ConsoleIo
+public sealed partial class ConsoleIo
 {
     private readonly ConcurrentQueue<byte> _input = new();
     private volatile bool _inputClosed;

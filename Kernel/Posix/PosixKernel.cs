@@ -50,7 +50,7 @@ public readonly record struct PosixFault(int Pid, string Name, int Signal, strin
 /// fork, execve, wait4, pipes and an in-memory file system. High-level emulated like WeensyKernel:
 /// it runs as C# on every trap. Nothing a guest does may throw out of <see cref="OnTrap"/>.
 /// </summary>
-public sealed class PosixKernel : ITrapHandler
+public sealed partial class PosixKernel : ITrapHandler
 {
     public const int MaxFds = 128;
     public const int MaxProcs = 4096;
