@@ -141,8 +141,11 @@ public sealed class X64Machine : IDisposable
     // ------------------------------------------------------------------------------------------
     // Snapshots.
 
-    /// <summary>Saves the complete machine state (CPU, TLB, memory, devices, clock) to bytes.</summary>
-    public byte[] SaveState()
+    /// <summary>Saves the complete machine state (CPU, TLB, memory, devices, clock) to bytes.
+    /// <paramref name="keepPage"/> lets a kernel that zeroes pages when it hands them out leave out its
+    /// free pages (their stale contents are invisible to the guest; they restore as zero). Pages that
+    /// a valid TLB entry points at are always kept.</summary>
+    public byte[] SaveState(Func<ulong, bool>? keepPage = null)
     {
         using var ms = new MemoryStream();
         using (var w = new BinaryWriter(ms))
@@ -157,7 +160,7 @@ public sealed class X64Machine : IDisposable
             byte[] keys = Keyboard.ToArray();
             w.Write(keys.Length);
             w.Write(keys);
-            SaveMemory(w);
+            SaveMemory(w, keepPage);
         }
         return ms.ToArray();
     }
@@ -184,16 +187,18 @@ public sealed class X64Machine : IDisposable
         _idleTime = r.ReadUInt64();
         Cpu.Load(r);
         int keyCount = r.ReadInt32();
-        Keyboard.Load(r.ReadBytes(keyCount));
+        if (keyCount < 0 || keyCount > Keyboard.Capacity) throw new InvalidDataException($"bad keyboard queue length {keyCount} in snapshot");
+        Keyboard.Load(ReadExactly(r, keyCount));
         LoadMemory(r);
     }
 
     /// <summary>Memory is saved sparsely: a page count, then (page number, 4096 bytes) for each non-zero page.</summary>
-    private void SaveMemory(BinaryWriter w)
+    private void SaveMemory(BinaryWriter w, Func<ulong, bool>? keepPage)
     {
+        var inTlb = keepPage is null ? null : new HashSet<ulong>(Cpu.TlbPhysPages());
         var nonZero = new List<ulong>();
         for (ulong p = 0; p < Memory.PageCount; p++)
-            if (!Memory.IsPageZero(p)) nonZero.Add(p);
+            if ((keepPage is null || keepPage(p) || inTlb!.Contains(p)) && !Memory.IsPageZero(p)) nonZero.Add(p);
         w.Write(nonZero.Count);
         foreach (ulong p in nonZero)
         {
@@ -210,8 +215,16 @@ public sealed class X64Machine : IDisposable
         {
             ulong p = r.ReadUInt64();
             if (p >= Memory.PageCount) throw new InvalidDataException($"snapshot page {p} beyond memory");
-            Memory.Write(PhysAddr.FromPage(p), r.ReadBytes((int)PhysAddr.PageSize));
+            Memory.Write(PhysAddr.FromPage(p), ReadExactly(r, (int)PhysAddr.PageSize));
         }
         Cpu.ClearAllBlocks();
+    }
+
+    // BinaryReader.ReadBytes returns short at the end of the stream; a truncated snapshot must fail instead.
+    private static byte[] ReadExactly(BinaryReader r, int count)
+    {
+        byte[] b = r.ReadBytes(count);
+        if (b.Length != count) throw new EndOfStreamException("snapshot truncated");
+        return b;
     }
 }

@@ -10,8 +10,21 @@ public sealed class Inode
     public int Length;
     public long Ino;
 
+    /// <summary>True while <see cref="Data"/> is an array the host shares (the embedded /bin programs,
+    /// one copy for every machine in the process): the first write copies it, so a guest writing
+    /// into /bin/ls changes its own machine's file only.</summary>
+    public bool SharedData;
+
+    /// <summary>Makes room for <paramref name="n"/> bytes in a private array the guest may write.</summary>
     public void EnsureCapacity(long n)
     {
+        if (SharedData)
+        {
+            var own = new byte[Math.Max(n, Length)];
+            Data.AsSpan(0, Length).CopyTo(own);
+            Data = own;
+            SharedData = false;
+        }
         if (n <= Data.Length) return;
         var d = new byte[Math.Max(n, Math.Max(64, (long)Data.Length * 2))];
         Data.AsSpan(0, Length).CopyTo(d);
@@ -20,7 +33,7 @@ public sealed class Inode
 }
 
 /// <summary>A flat in-memory file system: absolute paths to inodes; directories are path prefixes.</summary>
-public sealed class PosixFs
+public sealed partial class PosixFs
 {
     private readonly Dictionary<string, Inode> _nodes = new(StringComparer.Ordinal);
     private long _nextIno = 1;
@@ -69,6 +82,7 @@ public sealed class PosixFs
         var node = Lookup(path) ?? Create(path) ?? throw new ArgumentException($"cannot create {path}");
         node.Data = bytes;
         node.Length = bytes.Length;
+        node.SharedData = true;   // the caller's array: copied before the guest first writes to it
     }
 
     public bool Remove(string path)
@@ -142,7 +156,7 @@ public sealed class OpenFile
 }
 
 /// <summary>The host side of the console: output sink and an input queue.</summary>
-public sealed class ConsoleIo
+public sealed partial class ConsoleIo
 {
     private readonly ConcurrentQueue<byte> _input = new();
     private volatile bool _inputClosed;

@@ -63,9 +63,15 @@ public sealed class PosixMachine : IDisposable
     /// <summary>The main program's status as a shell reports it: exit code, or 128+signal.</summary>
     public int? ExitCode => Kernel.MainStatus is int st ? ((st & 0x7f) != 0 ? 128 + (st & 0x7f) : (st >> 8) & 0xff) : null;
 
-    // Placeholder until the POSIX snapshot lands (replaced by PosixSnapshot).
-    public byte[] SaveState() => throw new NotSupportedException("POSIX machine snapshots are not implemented yet");
-    public void RestoreState(ReadOnlySpan<byte> state) => throw new NotSupportedException("POSIX machine snapshots are not implemented yet");
+    /// <summary>Saves the whole machine (CPU, memory, clock) and kernel (processes, descriptors, pipes,
+    /// file system, console input and captured output) to bytes. Call between runs.</summary>
+    public byte[] SaveState() => Kernel.SaveSnapshot();
+
+    /// <summary>Restores a state saved by <see cref="SaveState"/> into this machine (normally freshly
+    /// constructed with the same options); it then continues exactly as the saved one would. A bad,
+    /// truncated or foreign state (another memory size) throws InvalidDataException or
+    /// EndOfStreamException and leaves this machine as it was.</summary>
+    public void RestoreState(ReadOnlySpan<byte> state) => Kernel.RestoreSnapshot(state);
 
     public void Dispose() => Machine.Dispose();
 }

@@ -38,6 +38,15 @@ public sealed unsafe partial class Cpu
         }
     }
 
+    /// <summary>The physical pages that valid TLB entries point at (still reachable by the guest).</summary>
+    internal IEnumerable<ulong> TlbPhysPages()
+    {
+        var pages = new List<ulong>();
+        for (int i = 0; i < TlbSize; i++)
+            if (_tlb[i].ReadTag != NoTag || _tlb[i].ExecTag != NoTag) pages.Add(_tlb[i].PhysPage);
+        return pages;
+    }
+
     internal void Load(BinaryReader r)
     {
         for (int i = 0; i < 16; i++) _regs[i] = r.ReadUInt64();

@@ -27,6 +27,15 @@ public class PosixKernelTests
     }
 
     [Fact]
+    public void A_guest_overwriting_a_bin_program_changes_its_own_machine_only()
+    {
+        // /bin's programs start as the host's embedded copies, shared by every machine in the process.
+        var r = Run("sh", ["-c", "echo garbage > /bin/true; true"]);
+        Assert.Contains("true: Exec format error", r.Out);
+        Assert.Equal(0, Run("true").Code);      // a new machine still has the real /bin/true
+    }
+
+    [Fact]
     public void True_false_echo()
     {
         Assert.Equal(0, Run("true").Code);
