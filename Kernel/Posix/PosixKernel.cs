@@ -996,29 +996,41 @@ public sealed class PosixKernel : ITrapHandler
             if (pa is null || !MapPage(p.Pid, p.Root, va, pa.Value, PageTables.PWU))
             {
                 if (pa is not null) Release(pa.Value);
-                UnmapRange(p, oldTop, va);
+                UnmapRange(p, oldTop, va);     // just mapped, so their tables are private: cannot fail
                 return (long)p.Brk;
             }
         }
-        if (newTop < oldTop) UnmapRange(p, newTop, oldTop);
+        if (newTop < oldTop)
+        {
+            ulong left = UnmapRange(p, newTop, oldTop);
+            if (left != newTop) { p.Brk = left; return (long)left; }   // out of memory to unshare: shrunk part way
+        }
         p.Brk = addr;
         return (long)addr;
     }
 
-    /// <summary>Unmaps [start, end) of p (page aligned), dropping each page's reference. A shared leaf
-    /// table is copied first; if that finds no memory the page stays mapped (brk shrink is advisory).</summary>
-    private void UnmapRange(PProcess p, ulong start, ulong end)
+    /// <summary>
+    /// Unmaps [start, end) of p (page aligned), top down, dropping each page's reference. A shared
+    /// leaf table is copied first; when that finds no memory it stops and returns the address from
+    /// which everything up to <paramref name="end"/> is unmapped (else <paramref name="start"/>).
+    /// </summary>
+    private ulong UnmapRange(PProcess p, ulong start, ulong end)
     {
-        for (ulong va = start; va < end; va += Page)
+        ulong va = end;
+        while (va > start)
         {
-            var m = _pt.Lookup(p.Root, new VirtAddr(va));
-            if (m is null) continue;
-            if (!UnshareLeafTable(p.Pid, p.Root, va)) continue;
-            m = _pt.Lookup(p.Root, new VirtAddr(va));
-            Release(m.Value.Pa);
-            _pt.SetLeaf(p.Root, m.Value, new PhysAddr(0), 0);
+            ulong page = va - Page;
+            if (_pt.Lookup(p.Root, new VirtAddr(page)) is not null)
+            {
+                if (!UnshareLeafTable(p.Pid, p.Root, page)) break;
+                var m = _pt.Lookup(p.Root, new VirtAddr(page))!.Value;   // the table may have moved
+                Release(m.Pa);
+                _pt.SetLeaf(p.Root, m, new PhysAddr(0), 0);
+            }
+            va = page;
         }
         _m.Cpu.FlushTlb();
+        return va;
     }
 
     private long Nanosleep(PProcess p, ulong req)
