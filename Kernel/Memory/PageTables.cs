@@ -23,8 +23,9 @@ public delegate void MappingVisitor(in Mapping mapping);
 /// THE page-table walker: every piece of kernel code that reads or changes page tables goes
 /// through here. Tables are real x86-64 4-level tables in guest physical memory. Levels are
 /// numbered as the hardware does: 4 is the top (WeensyOS calls it L1), 1 holds the leaves
-/// (WeensyOS's L4). Interior entries are always P|W|U so the leaf decides; the effective
-/// permission is nevertheless computed as the AND over all levels, like the MMU.
+/// (WeensyOS's L4). Interior entries made here are always P|W|U so the leaf decides; the effective
+/// permission is nevertheless computed as the AND over all levels, like the MMU (the POSIX kernel
+/// clears Writable in the PD entries of leaf tables that fork shares).
 /// Changing a leaf of the table currently in CR3 invalidates that TLB entry.
 /// </summary>
 public sealed class PageTables
