@@ -23,8 +23,9 @@ public delegate void MappingVisitor(in Mapping mapping);
 /// THE page-table walker: every piece of kernel code that reads or changes page tables goes
 /// through here. Tables are real x86-64 4-level tables in guest physical memory. Levels are
 /// numbered as the hardware does: 4 is the top (WeensyOS calls it L1), 1 holds the leaves
-/// (WeensyOS's L4). Interior entries are always P|W|U so the leaf decides; the effective
-/// permission is nevertheless computed as the AND over all levels, like the MMU.
+/// (WeensyOS's L4). Interior entries made here are always P|W|U so the leaf decides; the effective
+/// permission is nevertheless computed as the AND over all levels, like the MMU (the POSIX kernel
+/// clears Writable in the PD entries of leaf tables that fork shares).
 /// Changing a leaf of the table currently in CR3 invalidates that TLB entry.
 /// </summary>
 public sealed class PageTables
@@ -167,6 +168,40 @@ public sealed class PageTables
             if ((e & (ulong)PteFlags.Present) != 0 && (e & AddrMask) < Memory.Size)
                 CollectTables(new PhysAddr(e & AddrMask), level - 1, list);
         }
+    }
+
+    // ---- raw entry access (for kernels that share or clone table pages themselves) -------------
+
+    /// <summary>The page an interior or leaf entry points to.</summary>
+    public static PhysAddr Target(ulong entry) => new(entry & AddrMask);
+
+    /// <summary>The 512 entries of table page <paramref name="table"/>: a live, read-only view of guest memory.</summary>
+    public ReadOnlySpan<ulong> TableEntries(PhysAddr table) => Entries(table);
+
+    /// <summary>
+    /// Physical address of the entry at <paramref name="level"/> (4 = PML4 ... 1 = leaf) that
+    /// covers <paramref name="va"/>, or null when a table above that level is missing.
+    /// </summary>
+    public PhysAddr? EntryAddress(PhysAddr root, VirtAddr va, int level)
+    {
+        PhysAddr table = root;
+        for (int l = 4; l > level; l--)
+        {
+            ulong e = Memory.ReadU64(table + (ulong)va.TableIndex(l) * 8);
+            if ((e & (ulong)PteFlags.Present) == 0) return null;
+            table = new PhysAddr(e & AddrMask);
+        }
+        return table + (ulong)va.TableIndex(level) * 8;
+    }
+
+    /// <summary>
+    /// Writes one raw entry at <paramref name="entryAddr"/> (any level). The caller keeps the TLB
+    /// coherent: this cannot know which address spaces or virtual pages the entry serves.
+    /// </summary>
+    public void WriteEntry(PhysAddr entryAddr, ulong entry)
+    {
+        Memory.WriteU64(entryAddr, entry);
+        _changes.Bump();
     }
 
     /// <summary>Copies the kernel's mappings of [start, end) into another table, with the same permissions.</summary>

@@ -93,9 +93,4 @@ public sealed partial class PosixKernel
         2 => "SIGINT", 4 => "SIGILL", 5 => "SIGTRAP", 8 => "SIGFPE", 9 => "SIGKILL", 11 => "SIGSEGV", 15 => "SIGTERM",
         _ => $"signal {sig}",
     };
-
-    // Temporary page views until the allocator tracks owners (replaced by the CoW-table change).
-    public int PageCount => _ref.Length;
-    public int PageRefcount(int page) => _ref[page];
-    public int PageOwner(int page) => page < _firstUsable ? -1 : _ref[page] == 0 ? 0 : int.MaxValue;
 }

@@ -66,8 +66,16 @@ public sealed partial class PosixKernel : ITrapHandler
     private readonly X64Machine _m;
     private readonly PageTables _pt;
     private readonly int[] _ref;
+    /// <summary>Per physical page: the pid whose kernel work allocated it, -1 reserved, 0 free (for memory views).</summary>
+    private readonly int[] _owner;
     private readonly int _firstUsable;
+    /// <summary>Owner of the interior tables <see cref="PageTables.Map"/> allocates through <see cref="_allocTable"/>
+    /// (set by <see cref="MapPage"/>; one cached delegate instead of a closure per call).</summary>
+    private int _tableOwner;
+    private readonly Func<PhysAddr?> _allocTable;
     private int _allocHint;
+    /// <summary>Pages with refcount 0 (kept by Alloc and Release so fork can test its reserve cheaply).</summary>
+    private int _free;
     private readonly Dictionary<int, PProcess> _byPid = new();
     private readonly List<PProcess> _procs = new();
     private int _rr;
@@ -96,8 +104,11 @@ public sealed partial class PosixKernel : ITrapHandler
         Console = console;
         _pt = new PageTables(machine, new ChangeCounter());
         _ref = new int[(int)(machine.Memory.Size / Page)];
+        _owner = new int[_ref.Length];
         _firstUsable = 256;                       // the first MiB (CGA, BIOS area) is never handed out
-        for (int i = 0; i < _firstUsable && i < _ref.Length; i++) _ref[i] = 1;
+        for (int i = 0; i < _firstUsable && i < _ref.Length; i++) { _ref[i] = 1; _owner[i] = -1; }
+        _allocTable = () => Alloc(_tableOwner);
+        _free = Math.Max(0, _ref.Length - _firstUsable);
         _allocHint = _firstUsable;
         _nextPid = 2;                             // pid 1 is init (inside the kernel: it reaps orphans)
     }
@@ -105,9 +116,25 @@ public sealed partial class PosixKernel : ITrapHandler
     // =========================================================================================
     // physical pages
 
-    public int FreePages { get { int n = 0; for (int i = _firstUsable; i < _ref.Length; i++) if (_ref[i] == 0) n++; return n; } }
+    public int FreePages => _free;
 
-    private PhysAddr? Alloc()
+    /// <summary>
+    /// Pages a copy-on-write fork leaves free beyond the tables it allocates. Such a fork costs a
+    /// few table pages, but right after it both processes fault on their stack and data (a leaf
+    /// table and a page each); with less memory than this fork fails with ENOMEM instead of handing
+    /// out an address space whose first write would kill a process for lack of memory.
+    /// </summary>
+    private const int ForkReserve = 32;
+
+    /// <summary>Physical pages in the machine (the reserved first MiB included).</summary>
+    public int PageCount => _ref.Length;
+    /// <summary>References to physical page <paramref name="page"/> (0 = free).</summary>
+    public int PageRefcount(int page) => _ref[page];
+    /// <summary>The pid that allocated page <paramref name="page"/>; -1 reserved, 0 free.</summary>
+    public int PageOwner(int page) => _owner[page];
+
+    /// <summary>A zeroed page with one reference, recorded as allocated for <paramref name="owner"/>; null when memory is full.</summary>
+    private PhysAddr? Alloc(int owner)
     {
         int n = _ref.Length;
         for (int k = 0; k < n; k++)
@@ -117,6 +144,8 @@ public sealed partial class PosixKernel : ITrapHandler
             if (i < _firstUsable) continue;
             if (_ref[i] != 0) continue;
             _ref[i] = 1;
+            _owner[i] = owner;
+            _free--;
             _allocHint = i + 1 >= n ? _firstUsable : i + 1;
             var pa = PhysAddr.FromPage((ulong)i);
             _m.Memory.Fill(pa, Page, 0);
@@ -125,24 +154,106 @@ public sealed partial class PosixKernel : ITrapHandler
         return null;
     }
 
-    private void Release(PhysAddr pa)
+    /// <summary>Drops one reference to a page; true when that was the last (the page is free again).</summary>
+    private bool Release(PhysAddr pa)
     {
         int i = (int)pa.PageNumber;
         if (_ref[i] <= 0) throw new InvalidOperationException($"kernel bug: releasing free page {pa}");
-        _ref[i]--;
+        if (--_ref[i] > 0) return false;
+        _owner[i] = 0;
+        _free++;
+        return true;
     }
 
-    private bool MapPage(PhysAddr root, ulong va, PhysAddr pa, PteFlags perm) =>
-        _pt.Map(root, new VirtAddr(va), pa, perm, Alloc);
+    private static bool Present(ulong entry) => (entry & (ulong)PteFlags.Present) != 0;
 
-    /// <summary>Frees every user page and every page-table page of an address space.</summary>
+    /// <summary>Maps one page of the address space at <paramref name="root"/> (a perm of 0 unmaps);
+    /// a shared leaf table is unshared first and new tables are allocated for <paramref name="owner"/>.
+    /// False when memory is full.</summary>
+    private bool MapPage(int owner, PhysAddr root, ulong va, PhysAddr pa, PteFlags perm)
+    {
+        if (!UnshareLeafTable(owner, root, va)) return false;
+        _tableOwner = owner;
+        return _pt.Map(root, new VirtAddr(va), pa, perm, _allocTable);
+    }
+
+    /// <summary>
+    /// Frees an address space: its PML4, PDPTs and PDs (never shared) and one reference per leaf
+    /// table; a leaf table's data pages lose their reference only when the table's last reference
+    /// goes (until then another process still maps them through it).
+    /// </summary>
     private void FreeSpace(PhysAddr root)
     {
-        var pages = new List<PhysAddr>();
-        _pt.ForEach(root, new VirtAddr(0), new VirtAddr(UserLimit), (in Mapping m) => pages.Add(m.Pa));
-        foreach (var pa in pages) Release(pa);
-        foreach (var (t, _) in _pt.TablePages(root)) Release(t);
+        var l4 = _pt.TableEntries(root);
+        for (int i4 = 0; i4 < 512; i4++)
+        {
+            if (!Present(l4[i4])) continue;
+            var pdpt = PageTables.Target(l4[i4]);
+            var l3 = _pt.TableEntries(pdpt);
+            for (int i3 = 0; i3 < 512; i3++)
+            {
+                if (!Present(l3[i3])) continue;
+                var pd = PageTables.Target(l3[i3]);
+                var l2 = _pt.TableEntries(pd);
+                for (int i2 = 0; i2 < 512; i2++)
+                {
+                    if (!Present(l2[i2])) continue;
+                    var leaf = PageTables.Target(l2[i2]);
+                    if (!Release(leaf)) continue;
+                    var l1 = _pt.TableEntries(leaf);
+                    for (int i1 = 0; i1 < 512; i1++)
+                        if (Present(l1[i1])) Release(PageTables.Target(l1[i1]));
+                }
+                Release(pd);
+            }
+            Release(pdpt);
+        }
+        Release(root);
         if (_m.Cpu.Cr3 == root.Value) _m.Cpu.FlushTlb();
+    }
+
+    /// <summary>
+    /// Makes the leaf table that maps <paramref name="va"/> in the space at <paramref name="root"/>
+    /// private, so its entries may be changed. Called before any change to a leaf entry. A PD entry
+    /// without Writable marks a table that fork shared (or once shared): if other PD entries still
+    /// reference it, this space gets a copy, and every writable page in both copies becomes
+    /// copy-on-write (each page is now mapped by two tables); a table referenced only here just gets
+    /// Writable back. The copy is allocated for <paramref name="owner"/>. False when memory is full
+    /// (nothing changed).
+    /// </summary>
+    private bool UnshareLeafTable(int owner, PhysAddr root, ulong va)
+    {
+        var pdeAddr = _pt.EntryAddress(root, new VirtAddr(va & ~(Page - 1)), 2);
+        if (pdeAddr is null) return true;
+        ulong pde = _m.Memory.ReadU64(pdeAddr.Value);
+        if (!Present(pde) || (pde & (ulong)PteFlags.Writable) != 0) return true;
+        var table = PageTables.Target(pde);
+        int ti = (int)table.PageNumber;
+        if (_ref[ti] > 1)
+        {
+            var fresh = Alloc(owner);
+            if (fresh is null) return false;
+            const ulong w = (ulong)PteFlags.Writable;
+            var old = _pt.TableEntries(table);
+            for (int i = 0; i < 512; i++)
+            {
+                ulong e = old[i];
+                if (!Present(e)) continue;
+                if ((e & w) != 0)
+                {
+                    // the other sharers' PD entries are read-only, so no TLB holds a writable copy of this entry
+                    e = (e & ~w) | (ulong)Cow;
+                    _pt.WriteEntry(table + (ulong)i * 8, e);
+                }
+                _m.Memory.WriteU64(fresh.Value + (ulong)i * 8, e);
+                _ref[(int)PageTables.Target(e).PageNumber]++;
+            }
+            _ref[ti]--;
+            table = fresh.Value;
+        }
+        _pt.WriteEntry(pdeAddr.Value, table.Value | (ulong)PageTables.PWU);
+        if (_m.Cpu.Cr3 == root.Value) _m.Cpu.FlushTlb();
+        return true;
     }
 
     // =========================================================================================
@@ -157,16 +268,16 @@ public sealed partial class PosixKernel : ITrapHandler
         if (m is null)
         {
             if (!InStack(va)) return null;
-            var pa = Alloc();
+            var pa = Alloc(p.Pid);
             if (pa is null) return null;
-            if (!MapPage(p.Root, va & ~(Page - 1), pa.Value, PageTables.PWU)) { Release(pa.Value); return null; }
+            if (!MapPage(p.Pid, p.Root, va & ~(Page - 1), pa.Value, PageTables.PWU)) { Release(pa.Value); return null; }
             return pa;
         }
         var mm = m.Value;
         if (!mm.User) return null;
         if (write && !mm.Writable)
         {
-            if (!mm.IsCow || !BreakCow(p, mm)) return null;
+            if (!MakeWritable(p, mm)) return null;
             return _pt.Lookup(p.Root, mm.Va)!.Value.Pa;
         }
         return mm.Pa;
@@ -244,6 +355,22 @@ public sealed partial class PosixKernel : ITrapHandler
         }
     }
 
+    /// <summary>
+    /// Handles a write to present, user-accessible mapping <paramref name="m"/> that is not writable:
+    /// unshares its leaf table and breaks copy-on-write as needed. False when the page is really
+    /// read-only (its table is then left as it was) or memory is full.
+    /// </summary>
+    private bool MakeWritable(PProcess p, in Mapping m)
+    {
+        if ((m.Pte & (ulong)PteFlags.Writable) == 0 && !m.IsCow) return false;
+        if (!UnshareLeafTable(p.Pid, p.Root, m.Va.Value)) return false;
+        var now = _pt.Lookup(p.Root, m.Va)!.Value;       // the table may have moved
+        if (now.Writable) return true;
+        return now.IsCow && BreakCow(p, now);
+    }
+
+    /// <summary>Gives p a private, writable copy of copy-on-write page <paramref name="m"/> (the
+    /// page itself when no one else maps it). Its leaf table must be private. False when memory is full.</summary>
     private bool BreakCow(PProcess p, in Mapping m)
     {
         var perm = PageTables.PWU;
@@ -252,7 +379,7 @@ public sealed partial class PosixKernel : ITrapHandler
             _pt.SetLeaf(p.Root, m, m.Pa, perm);
             return true;
         }
-        var fresh = Alloc();
+        var fresh = Alloc(p.Pid);
         if (fresh is null) return false;
         _m.Memory.Write(fresh.Value, _m.Memory.View(m.Pa, (int)Page));
         Release(m.Pa);
@@ -279,7 +406,7 @@ public sealed partial class PosixKernel : ITrapHandler
         if (_procs.Count >= MaxProcs) return null;
         int pid = NewPid();
         if (pid < 0) return null;
-        var root = Alloc();
+        var root = Alloc(pid);
         if (root is null) return null;
         var p = new PProcess { Pid = pid, Parent = parent, Root = root.Value };
         _byPid[pid] = p;
@@ -491,7 +618,7 @@ public sealed partial class PosixKernel : ITrapHandler
             var m = _pt.Lookup(p.Root, new VirtAddr(va & ~(Page - 1)));
             if (m is null && InStack(va) && UserPage(p, va, write: false) is not null) return;
             if (m is { } mm && (err & PageFaultError.Write) != 0 && (err & PageFaultError.Present) != 0
-                && mm.User && !mm.Writable && mm.IsCow && BreakCow(p, mm)) return;
+                && mm.User && !mm.Writable && MakeWritable(p, mm)) return;
         }
         Kill(p, 11, trap);
     }
@@ -874,15 +1001,19 @@ public sealed partial class PosixKernel : ITrapHandler
         ulong oldTop = (p.Brk + Page - 1) & ~(Page - 1), newTop = (addr + Page - 1) & ~(Page - 1);
         for (ulong va = oldTop; va < newTop; va += Page)
         {
-            var pa = Alloc();
-            if (pa is null || !MapPage(p.Root, va, pa.Value, PageTables.PWU))
+            var pa = Alloc(p.Pid);
+            if (pa is null || !MapPage(p.Pid, p.Root, va, pa.Value, PageTables.PWU))
             {
                 if (pa is not null) Release(pa.Value);
-                UnmapRange(p, oldTop, va);
+                UnmapRange(p, oldTop, va);     // just mapped, so their tables are private: cannot fail
                 return (long)p.Brk;
             }
         }
-        if (newTop < oldTop) UnmapRange(p, newTop, oldTop);
+        if (newTop < oldTop)
+        {
+            ulong left = UnmapRange(p, newTop, oldTop);
+            if (left != newTop) { p.Brk = left; return (long)left; }   // out of memory to unshare: shrunk part way
+        }
         p.Brk = addr;
         return (long)addr;
     }
@@ -895,23 +1026,38 @@ public sealed partial class PosixKernel : ITrapHandler
     private long PageAlloc(PProcess p, ulong addr)
     {
         if ((addr & (Page - 1)) != 0 || addr < Page || addr >= UserLimit) return -EINVAL;
-        var pa = Alloc();
+        var pa = Alloc(p.Pid);
         if (pa is null) return -ENOMEM;
-        UnmapRange(p, addr, addr + Page);
-        if (!MapPage(p.Root, addr, pa.Value, PageTables.PWU)) { Release(pa.Value); return -ENOMEM; }
+        if (UnmapRange(p, addr, addr + Page) != addr || !MapPage(p.Pid, p.Root, addr, pa.Value, PageTables.PWU))
+        {
+            Release(pa.Value);
+            return -ENOMEM;   // no memory to unshare the page's table: nothing changed but maybe the old page's mapping
+        }
         return 0;
     }
 
-    private void UnmapRange(PProcess p, ulong start, ulong end)
+    /// <summary>
+    /// Unmaps [start, end) of p (page aligned), top down, dropping each page's reference. A shared
+    /// leaf table is copied first; when that finds no memory it stops and returns the address from
+    /// which everything up to <paramref name="end"/> is unmapped (else <paramref name="start"/>).
+    /// </summary>
+    private ulong UnmapRange(PProcess p, ulong start, ulong end)
     {
-        for (ulong va = start; va < end; va += Page)
+        ulong va = end;
+        while (va > start)
         {
-            var m = _pt.Lookup(p.Root, new VirtAddr(va));
-            if (m is null) continue;
-            Release(m.Value.Pa);
-            _pt.SetLeaf(p.Root, m.Value, new PhysAddr(0), 0);
+            ulong page = va - Page;
+            if (_pt.Lookup(p.Root, new VirtAddr(page)) is not null)
+            {
+                if (!UnshareLeafTable(p.Pid, p.Root, page)) break;
+                var m = _pt.Lookup(p.Root, new VirtAddr(page))!.Value;   // the table may have moved
+                Release(m.Pa);
+                _pt.SetLeaf(p.Root, m, new PhysAddr(0), 0);
+            }
+            va = page;
         }
         _m.Cpu.FlushTlb();
+        return va;
     }
 
     private long Nanosleep(PProcess p, ulong req)
@@ -958,27 +1104,10 @@ public sealed partial class PosixKernel : ITrapHandler
 
     private long Fork(PProcess p)
     {
+        if (CopyOnWriteFork && _free < ForkReserve) return _procs.Count >= MaxProcs ? -EAGAIN : -ENOMEM;
         var c = NewProcess(p.Pid);
         if (c is null) return _procs.Count >= MaxProcs ? -EAGAIN : -ENOMEM;
-        bool ok = true;
-        var maps = _pt.Mappings(p.Root, new VirtAddr(0), new VirtAddr(UserLimit));
-        foreach (var m in maps)
-        {
-            if (!CopyOnWriteFork && (m.Writable || m.IsCow))
-            {
-                var copy = Alloc();
-                if (copy is null) { ok = false; break; }
-                _m.Memory.Write(copy.Value, _m.Memory.View(m.Pa, (int)Page));
-                if (!MapPage(c.Root, m.Va.Value, copy.Value, PageTables.PWU)) { Release(copy.Value); ok = false; break; }
-                continue;
-            }
-            PteFlags perm = m.Perm & PageTables.PWU;
-            bool cow = m.Writable || m.IsCow;
-            if (cow) perm = PageTables.PU | Cow;
-            if (!MapPage(c.Root, m.Va.Value, m.Pa, perm)) { ok = false; break; }
-            _ref[(int)m.Pa.PageNumber]++;
-            if (cow && m.Writable) _pt.SetLeaf(p.Root, m, m.Pa, PageTables.PU | Cow);
-        }
+        bool ok = CopyOnWriteFork ? ShareSpace(p, c) : CopySpace(p, c);
         if (!ok)
         {
             FreeSpace(c.Root);
@@ -996,6 +1125,70 @@ public sealed partial class PosixKernel : ITrapHandler
         c.State = PState.Runnable;
         _runNext = c;               // the child runs first (it often execs or exits at once, freeing memory)
         return c.Pid;
+    }
+
+    /// <summary>
+    /// Copy-on-write fork of p's address space into c's (empty) one: c gets its own PDPTs and PDs,
+    /// whose entries point at p's leaf tables (each gains one reference), and both sides' PD entries
+    /// lose Writable, so the first write through either faults and unshares that table
+    /// (<see cref="UnshareLeafTable"/>). The cost is one pass over p's upper-level tables; no leaf
+    /// entry and no data page is touched. False when memory is full (c's space is then partial but
+    /// consistent; p's read-only PD entries are harmless: unsharing restores them).
+    /// </summary>
+    private bool ShareSpace(PProcess p, PProcess c)
+    {
+        const ulong w = (ulong)PteFlags.Writable;
+        var l4 = _pt.TableEntries(p.Root);
+        int userSlots = (int)(UserLimit >> 39);
+        for (int i4 = 0; i4 < userSlots; i4++)
+        {
+            if (!Present(l4[i4])) continue;
+            var pdpt = Alloc(c.Pid);
+            if (pdpt is null) return false;
+            _pt.WriteEntry(c.Root + (ulong)i4 * 8, pdpt.Value.Value | (ulong)PageTables.PWU);
+            var l3 = _pt.TableEntries(PageTables.Target(l4[i4]));
+            for (int i3 = 0; i3 < 512; i3++)
+            {
+                if (!Present(l3[i3])) continue;
+                var pd = Alloc(c.Pid);
+                if (pd is null) return false;
+                _pt.WriteEntry(pdpt.Value + (ulong)i3 * 8, pd.Value.Value | (ulong)PageTables.PWU);
+                var parentPd = PageTables.Target(l3[i3]);
+                var l2 = _pt.TableEntries(parentPd);
+                for (int i2 = 0; i2 < 512; i2++)
+                {
+                    ulong e = l2[i2];
+                    if (!Present(e)) continue;
+                    ulong shared = e & ~w;
+                    if (shared != e) _pt.WriteEntry(parentPd + (ulong)i2 * 8, shared);
+                    _pt.WriteEntry(pd.Value + (ulong)i2 * 8, shared);
+                    _ref[(int)PageTables.Target(e).PageNumber]++;
+                }
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Eager fork (<see cref="CopyOnWriteFork"/> false): c gets a private copy of every page
+    /// p may write; read-only pages are shared. False when memory is full (c's space is partial).</summary>
+    private bool CopySpace(PProcess p, PProcess c)
+    {
+        var maps = _pt.Mappings(p.Root, new VirtAddr(0), new VirtAddr(UserLimit));
+        foreach (var m in maps)
+        {
+            // the leaf's own bits: the effective permission is read-only under a shared table
+            if ((m.Pte & (ulong)PteFlags.Writable) != 0 || m.IsCow)
+            {
+                var copy = Alloc(c.Pid);
+                if (copy is null) return false;
+                _m.Memory.Write(copy.Value, _m.Memory.View(m.Pa, (int)Page));
+                if (!MapPage(c.Pid, c.Root, m.Va.Value, copy.Value, PageTables.PWU)) { Release(copy.Value); return false; }
+                continue;
+            }
+            if (!MapPage(c.Pid, c.Root, m.Va.Value, m.Pa, m.Perm & PageTables.PWU)) return false;
+            _ref[(int)m.Pa.PageNumber]++;
+        }
+        return true;
     }
 
     // ---- execve -------------------------------------------------------------------------------
@@ -1049,7 +1242,7 @@ public sealed partial class PosixKernel : ITrapHandler
                 || s.VirtualAddress < 0x10000) return -ENOEXEC;
         if (image.Entry >= UserLimit) return -ENOEXEC;
 
-        var rootPa = Alloc();
+        var rootPa = Alloc(p.Pid);
         if (rootPa is null) return -ENOMEM;
         var root = rootPa.Value;
         ulong brk = 0;
@@ -1068,8 +1261,8 @@ public sealed partial class PosixKernel : ITrapHandler
                     if (s.Writable && !ex.Writable) _pt.SetLeaf(root, ex, ex.Pa, PageTables.PWU);
                     continue;
                 }
-                var pa = Alloc();
-                if (pa is null || !MapPage(root, va, pa.Value, perm)) { if (pa is not null) Release(pa.Value); ok = false; }
+                var pa = Alloc(p.Pid);
+                if (pa is null || !MapPage(p.Pid, root, va, pa.Value, perm)) { if (pa is not null) Release(pa.Value); ok = false; }
             }
             if (!ok) break;
             ulong copied = 0;
@@ -1116,8 +1309,8 @@ public sealed partial class PosixKernel : ITrapHandler
             Put(0); Put(0);           // AT_NULL
             for (ulong va = sp & ~(Page - 1); va < StackTop && ok; va += Page)
             {
-                var pa = Alloc();
-                if (pa is null || !MapPage(root, va, pa.Value, PageTables.PWU)) { if (pa is not null) Release(pa.Value); ok = false; break; }
+                var pa = Alloc(p.Pid);
+                if (pa is null || !MapPage(p.Pid, root, va, pa.Value, PageTables.PWU)) { if (pa is not null) Release(pa.Value); ok = false; break; }
                 ulong lo = Math.Max(va, sp), hi = Math.Min(va + Page, StackTop);
                 _m.Memory.Write(pa.Value + (lo - va), stack.AsSpan((int)(lo - sp), (int)(hi - lo)));
             }
@@ -1243,19 +1436,66 @@ public sealed partial class PosixKernel : ITrapHandler
     // =========================================================================================
     // invariants
 
-    /// <summary>Checks refcounts against mappings; returns null when everything is consistent.</summary>
+    /// <summary>
+    /// Checks refcounts against the page tables; null when everything is consistent. Walks the
+    /// distinct table pages reachable from the live processes: a table page's count must equal the
+    /// upper-level entries referencing it, a data page's the leaf entries (in distinct leaf tables)
+    /// referencing it, +1 for the reserved first MiB. A table referenced more than once must be
+    /// read-only in every referencing entry, a writable leaf entry's page must have no other
+    /// reference, and exactly the free pages have owner 0.
+    /// </summary>
     public string? CheckInvariants()
     {
-        var expected = new int[_ref.Length];
+        int n = _ref.Length;
+        var expected = new int[n];
+        var writableRefs = new int[n];       // Writable upper-level entries referencing a table page
+        var visited = new bool[n];
+        var writableLeaf = new bool[n];      // a data page some leaf entry maps writable
+        string? error = null;
         for (int i = 0; i < _firstUsable; i++) expected[i] = 1;
+
+        void Walk(PhysAddr table, int level)
+        {
+            var entries = _pt.TableEntries(table);
+            for (int i = 0; i < 512 && error is null; i++)
+            {
+                ulong e = entries[i];
+                if (!Present(e)) continue;
+                ulong page = PageTables.Target(e).PageNumber;
+                if (page >= (ulong)n) { error = $"table {table} entry {i} points beyond RAM"; return; }
+                expected[page]++;
+                bool writable = (e & (ulong)PteFlags.Writable) != 0;
+                if (level == 1) { if (writable) writableLeaf[page] = true; continue; }
+                if (writable) writableRefs[page]++;
+                if (visited[page]) continue;
+                visited[page] = true;
+                Walk(PageTables.Target(e), level - 1);
+            }
+        }
+
         foreach (var p in _procs)
         {
             if (p.State == PState.Zombie) continue;
-            _pt.ForEach(p.Root, new VirtAddr(0), new VirtAddr(UserLimit), (in Mapping m) => expected[(int)m.Pa.PageNumber]++);
-            foreach (var (t, _) in _pt.TablePages(p.Root)) expected[(int)t.PageNumber]++;
+            int r = (int)p.Root.PageNumber;
+            expected[r]++;
+            if (visited[r]) return $"process {p.Pid}: root {p.Root} is shared";
+            visited[r] = true;
+            Walk(p.Root, 4);
+            if (error is not null) return error;
         }
-        for (int i = 0; i < _ref.Length; i++)
+        int free = 0;
+        for (int i = _firstUsable; i < n; i++) if (_ref[i] == 0) free++;
+        if (free != _free) return $"free-page count {_free}, but {free} pages are free";
+        for (int i = 0; i < n; i++)
+        {
             if (expected[i] != _ref[i]) return $"page {i:x}: refcount {_ref[i]}, mappings {expected[i]}";
+            if (visited[i] && expected[i] > 1 && writableRefs[i] > 0)
+                return $"table page {i:x}: shared by {expected[i]} entries, {writableRefs[i]} of them writable";
+            if (writableLeaf[i] && expected[i] != 1) return $"page {i:x}: mapped writable but has {expected[i]} references";
+            int owner = _owner[i];
+            if (i < _firstUsable ? owner != -1 : (owner == 0) != (_ref[i] == 0))
+                return $"page {i:x}: owner {owner} with refcount {_ref[i]}";
+        }
         return null;
     }
 }

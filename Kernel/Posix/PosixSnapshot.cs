@@ -10,7 +10,7 @@ namespace Lab.Kernel.Posix;
 /// snapshot (CPU, TLB, memory, clock); restoring it continues exactly as the original would.
 ///
 /// Format (little-endian, BinaryWriter encodings; strings are an int32 byte count and UTF-8):
-///   int32 magic "LPSX", int32 version, uint64 memory size,
+///   int32 magic "LPSX", int32 version (2), uint64 memory size,
 ///   inodes, directory tree, pipes, open files, segment lists, processes (objects that are shared
 ///   in the kernel, as an open file shared by fork or dup, are written once and referred to by index),
 ///   kernel scalars and page refcounts, faults, console, the machine snapshot (length-prefixed,
@@ -23,7 +23,7 @@ namespace Lab.Kernel.Posix;
 public sealed partial class PosixKernel
 {
     private const int SnapshotMagic = 0x5853504C;   // "LPSX"
-    private const int SnapshotVersion = 1;
+    private const int SnapshotVersion = 2;   // 2: page owners
     private const int HashSize = 32;
 
     /// <summary>The process table, for tests that compare object sharing across a restore.</summary>
@@ -108,6 +108,7 @@ public sealed partial class PosixKernel
 
             w.Write(_ref.Length);
             foreach (int r in _ref) w.Write(r);
+            foreach (int o in _owner) w.Write(o);
             w.Write(_allocHint);
             w.Write(_rr);
             w.Write(_nextPid);
@@ -288,6 +289,10 @@ public sealed partial class PosixKernel
         var refs = new int[refCount];
         for (int i = 0; i < refCount; i++)
             if ((refs[i] = r.ReadInt32()) < 0) throw new InvalidDataException($"page {i:x}: negative refcount");
+        var owners = new int[refCount];
+        for (int i = 0; i < refCount; i++) owners[i] = r.ReadInt32();
+        int free = 0;
+        for (int i = _firstUsable; i < refCount; i++) if (refs[i] == 0) free++;
         int allocHint = r.ReadInt32(), rr = r.ReadInt32(), nextPid = r.ReadInt32();
         if (allocHint < _firstUsable || allocHint >= _ref.Length || rr < 0 || nextPid < 2 || nextPid >= MaxPid)
             throw new InvalidDataException("bad scheduler or allocator state");
@@ -330,6 +335,8 @@ public sealed partial class PosixKernel
         _byPid.Clear();
         foreach (var p in procs) _byPid[p.Pid] = p;
         refs.CopyTo(_ref, 0);
+        owners.CopyTo(_owner, 0);
+        _free = free;             // a counter kept beside the refcounts: recomputed, not trusted from the file
         _allocHint = allocHint;
         _rr = rr;
         _nextPid = nextPid;

@@ -206,4 +206,34 @@ public class MmuTests
         Assert.Equal(TrapKind.PageFault, fault.Kind);
         Assert.False(f.Cpu.TryReadVirtual(new VirtAddr(Supervisor), buf, out _));
     }
+
+    [Fact]
+    public void AReadOnlyPageDirectoryEntryMakesWritableLeavesReadOnly()
+    {
+        // Copy-on-write fork with shared leaf tables relies on this: the effective permission is the
+        // AND over all levels, so clearing Writable in a PD entry write-protects its 2 MiB.
+        using var f = new CpuFixture();
+        var va = new VirtAddr(CpuFixture.DataBase + 0x2000);
+        var pde = f.Tables.EntryAddress(va, 2);
+        ulong writablePde = f.Machine.Memory.ReadU64(pde);
+        f.Machine.Memory.WriteU64(pde, writablePde & ~(ulong)PteFlags.Writable);
+        f.Cpu.FlushTlb();
+        f.WriteData64(0x2000, 77);
+
+        f.Load(a => { a.mov(rdi, va.Value); a.mov(rax, __qword_ptr[rdi]); });
+        f.RunToEnd();
+        Assert.Equal(77UL, f[R.Rax]);                  // reads still work
+
+        f.Load(a => { a.mov(rdi, va.Value); a.mov(__qword_ptr[rdi], rdi); });
+        var t = f.Run();                               // the TLB entry from the read must not allow the write
+        Assert.Equal(TrapKind.PageFault, t.Kind);
+        Assert.Equal(PageFaultError.User | PageFaultError.Write | PageFaultError.Present, t.PageFaultError);
+        Assert.Equal(77UL, f.ReadData64(0x2000));
+        Assert.NotEqual(0UL, f.Machine.Memory.ReadU64(f.Tables.LeafEntryAddress(va)) & (ulong)PteFlags.Writable);
+
+        f.Machine.Memory.WriteU64(pde, writablePde);   // restoring Writable needs no flush: a write miss walks again
+        f.Load(a => { a.mov(rdi, va.Value); a.mov(__qword_ptr[rdi], rdi); });
+        f.RunToEnd();
+        Assert.Equal(va.Value, f.ReadData64(0x2000));
+    }
 }

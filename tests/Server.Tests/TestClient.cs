@@ -45,7 +45,8 @@ public sealed class TestClient : IAsyncDisposable
         while (!condition(Mirror))
         {
             var left = deadline - DateTime.UtcNow;
-            if (left <= TimeSpan.Zero) throw new TimeoutException($"timed out waiting for {what} (tick {Mirror.Tick}, {Mirror.FramesApplied} frames)");
+            if (left <= TimeSpan.Zero) throw new TimeoutException($"timed out waiting for {what} (tick {Mirror.Tick}, {Mirror.FramesApplied} frames); the screen shows:\n"
+                + string.Join("\n", Mirror.ScreenText().Select(l => l.TrimEnd())).TrimEnd());
             await _frameArrived.WaitAsync(left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1));
         }
     }
