@@ -474,7 +474,8 @@ public sealed partial class PosixKernel : ITrapHandler
         }
         // nothing to run: idle until the next timer interrupt
         _cur = null;
-        IdleWaitingForInput = _procs.Any(q => q.State == PState.Blocked);
+        // Only keyboard input can wake a blocked process now, unless one sleeps (time wakes it).
+        IdleWaitingForInput = _procs.Any(q => q.State == PState.Blocked) && !_procs.Any(q => q.State == PState.Blocked && q.WakeAt != 0);
         _m.Cpu.Cr3 = IdleRoot;       // an empty page table: nothing user-visible is left mapped
         if (_procs.Count > 0 && _m.TimerInterval != 0) _m.WaitForTimer();
         _m.Stop();
