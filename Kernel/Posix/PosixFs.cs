@@ -45,6 +45,36 @@ public sealed partial class PosixFs
 
     public void MkDir(string path) => _nodes[path] = new Inode { IsDir = true, Ino = _nextIno++ };
 
+    /// <summary>
+    /// The small data files every machine boots with, for students to cat, grep and wc: /etc/motd,
+    /// /etc/passwd, /usr/share/dict/words, and the (writable, like every directory here) /home and
+    /// /home/student. The arrays are shared by every machine; a guest write copies them first.
+    /// </summary>
+    public void AddDataFiles()
+    {
+        foreach (var dir in new[] { "/etc", "/home", "/home/student", "/usr", "/usr/share", "/usr/share/dict" })
+            if (Lookup(dir) is null) MkDir(dir);
+        foreach (var (path, bytes) in DataFiles) WriteFile(path, bytes);
+    }
+
+    /// <summary>The contents of the boot-time data files, by absolute path.</summary>
+    public static readonly IReadOnlyList<(string Path, byte[] Bytes)> DataFiles =
+    [
+        ("/etc/motd", "Welcome to Lab, an x86-64 emulator running a small POSIX teaching kernel. Try: ls /bin\n"u8.ToArray()),
+        ("/etc/passwd", ("root:x:0:0:root:/root:/bin/sh\n"u8 +
+                         "student:x:1000:1000:Lab student:/home/student:/bin/sh\n"u8 +
+                         "nobody:x:65534:65534:nobody:/:/bin/false\n"u8).ToArray()),
+        ("/usr/share/dict/words", System.Text.Encoding.ASCII.GetBytes(string.Concat(new[]
+        {
+            "address", "alpha", "apple", "array", "binary", "buffer", "byte", "cache", "child", "clock",
+            "console", "copy", "descriptor", "directory", "echo", "emulator", "exec", "exit", "file", "fork",
+            "frame", "grep", "heap", "inode", "interrupt", "kernel", "lab", "memory", "offset", "page",
+            "parent", "pipe", "pointer", "process", "program", "queue", "read", "register", "scheduler", "shell",
+            "signal", "stack", "syscall", "table", "timer", "track", "trap", "user", "virtual", "wait",
+            "word", "write", "zombie",
+        }.Select(w => w + "\n")))),
+    ];
+
     public static string? Normalize(string path)
     {
         if (path.Length == 0) return null;

@@ -12,7 +12,8 @@ public sealed record PosixOptions
 
 /// <summary>
 /// Host facade of the POSIX profile: a machine, the kernel, the file system with /bin holding
-/// every userland/posix program, and the console (output captured; input from a host queue).
+/// every userland/posix program and a few data files (/etc/motd, /etc/passwd, /usr/share/dict/words,
+/// /home), and the console (output captured; input from a host queue).
 /// </summary>
 public sealed class PosixMachine : IDisposable
 {
@@ -27,6 +28,7 @@ public sealed class PosixMachine : IDisposable
         options ??= new PosixOptions();
         Machine = new X64Machine(new MachineOptions { MemorySize = options.MemorySize, TimerInterval = options.TimerInterval });
         foreach (var (name, bytes) in PosixFs.EmbeddedPrograms) Fs.WriteFile("/bin/" + name, bytes);
+        Fs.AddDataFiles();
         Kernel = new PosixKernel(Machine, Fs, Console);
         Machine.TrapHandler = Kernel;
         InitialFreePages = Kernel.FreePages;
