@@ -117,7 +117,7 @@ public class PosixSessionTests
         await Assert.ThrowsAsync<HubInvocationException>(() => prof.CommandAsync("break syscall nosuchcall"));
         await TypeAsync(prof, "echo hi");
         await prof.WaitForAsync(m => m.Debugger is { Stopped: true } d && d.Reason.Contains("execve"), "the break on execve");
-        Assert.True(prof.Mirror.Status is { Running: false });
+        await prof.WaitForAsync(m => m.Status is { Running: false }, "the stopped status");
         await prof.CommandAsync("ps");
         await prof.WaitForAsync(m => m.Debugger!.Output.Any(l => l.Contains(" sh")) && m.Debugger.Output.Count(l => l.Contains("<- current")) == 1, "ps output");
         await prof.CommandAsync("regs");

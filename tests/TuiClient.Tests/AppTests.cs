@@ -54,6 +54,9 @@ public class AppTests
         await using var _s = server;
         await using var _c = session;
         await app.RunCommandAsync("break syscall page_alloc");
+        // The allocators stop calling page_alloc once memory is full (on a loaded machine that can be
+        // before the breakpoint is set): a reboot makes them allocate again.
+        await app.RunCommandAsync("reboot allocator");
         await WaitFor(() => session.Mirror.Debugger is { Stopped: true }, "the page_alloc breakpoint");
         string text = Text(app.Draw());
         Assert.Contains("debugger (F6)", text);
@@ -99,6 +102,7 @@ public class AppTests
         await using var _s = server;
         await using var _c = session;
         await app.RunCommandAsync("filter pid 2");
+        await app.RunCommandAsync("reboot allocator");   // pid 2 allocates again after the watch began (see above)
         await WaitFor(() => session.Mirror.Events.Any(e => e.Pid == 2 && e.Text.StartsWith("sys_page_alloc(0x") && e.Text.Contains(") = ")), "pid 2's page_alloc calls");
         await WaitFor(() => Text(app.Draw()).Contains("sys_page_alloc(0x"), "the calls in the events pane");
     }
