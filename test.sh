@@ -25,4 +25,4 @@ done
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Lab.sln -c Release -nologo -v q
-dotnet test Lab.sln -c Release --no-build -nologo -v q "$@"
+dotnet test Lab.sln -c Release --no-build -nologo -v q --logger "console;verbosity=minimal" "$@"

@@ -1,5 +1,19 @@
 namespace Lab.Kernel;
 
+/// <summary>Lab steps as people write them: "0".."7" or "cow" (also "8"), any case. The one parser
+/// the server, `tui run` and `tui local` share.</summary>
+public static class LabSteps
+{
+    public static LabStep? Parse(string? text) => text?.Trim().ToLowerInvariant() switch
+    {
+        "cow" or "8" => LabStep.CopyOnWrite,
+        { Length: 1 } d when d[0] is >= '0' and <= '7' => (LabStep)(d[0] - '0'),
+        _ => null,
+    };
+
+    public const string Choices = "0..7 or cow";
+}
+
 /// <summary>The WeensyOS lab steps (WEENSYOS.md §10). Each includes every step before it.</summary>
 public enum LabStep
 {

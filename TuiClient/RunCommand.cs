@@ -140,13 +140,9 @@ public static class RunCommand
         return new Arguments(program, options, logFile, screen);
     }
 
-    /// <summary>"0".."7" or "cow".</summary>
-    public static LabStep ParseStep(string s)
-    {
-        if (s == "cow") return LabStep.CopyOnWrite;
-        if (int.TryParse(s, out int n) && n is >= 0 and <= 7) return (LabStep)n;
-        throw new ArgumentException($"--step {s}: expected 0..7 or cow");
-    }
+    /// <summary>"0".."7" or "cow" (see <see cref="LabSteps"/>).</summary>
+    public static LabStep ParseStep(string s) =>
+        LabSteps.Parse(s) ?? throw new ArgumentException($"--step {s}: expected {LabSteps.Choices}");
 }
 
 /// <summary>

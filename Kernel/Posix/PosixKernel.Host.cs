@@ -57,6 +57,11 @@ public sealed partial class PosixKernel
         observe(new KernelEvent(KernelEventKind.Syscall, p.Pid, SyscallName(nr), arg, result, HasResult: nr is not (60 or 231), Ticks));
     }
 
+    private void ReportTrack(PProcess collector, PProcess child)
+    {
+        Observer?.Invoke(new KernelEvent(KernelEventKind.Track, collector.Pid, child.Name, (ulong)child.Pid, child.ExitCode, HasResult: true, Ticks));
+    }
+
     private void ReportFault(PProcess p, int sig, in Trap trap)
     {
         if (Observer is not { } observe) return;

@@ -1396,6 +1396,7 @@ public sealed partial class PosixKernel : ITrapHandler
         if (!CanWrite(p, va, TrackRecordSize)) return -EFAULT;
         if (zombie is null) { Block(p); return 0; }
         if (!CopyOut(p, va, zombie.TrackRecord!)) return -EFAULT;
+        ReportTrack(p, zombie);
         Remove(zombie);
         return zombie.Pid;
     }

@@ -325,9 +325,9 @@ public sealed partial class LabSession : IDisposable
         foreach (var e in _kernelEvents)
         {
             lock (_stateLock) _details[++_detailSeq % DetailRingSize] = e;
-            if (e.Kind == KernelEventKind.Fault)
+            if (e.Kind is KernelEventKind.Fault or KernelEventKind.Track)
             {
-                Log(EventKind.Fault, e.Pid, $"pid {e.Pid}: {e}");
+                Log(e.Kind == KernelEventKind.Fault ? EventKind.Fault : EventKind.Track, e.Pid, $"pid {e.Pid}: {e}");
                 continue;
             }
             var key = (e.Pid, e.Name);
@@ -373,7 +373,7 @@ public sealed partial class LabSession : IDisposable
             {
                 var e = _details[s % DetailRingSize];
                 if (!pids.Contains(e.Pid)) continue;
-                var kind = e.Kind == KernelEventKind.Fault ? EventKind.Fault : EventKind.Syscall;
+                var kind = e.Kind switch { KernelEventKind.Fault => EventKind.Fault, KernelEventKind.Track => EventKind.Track, _ => EventKind.Syscall };
                 list.Add(new LabEvent(s, e.Tick, kind, e.Pid, e.ToString()));
             }
             return list.Count > max ? list.GetRange(list.Count - max, max).ToArray() : list.ToArray();

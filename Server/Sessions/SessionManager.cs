@@ -63,14 +63,18 @@ public sealed class SessionManager : IHostedService, IDisposable
         {
             session.Log(EventKind.System, 0, "the session was closed");
             session.Dispose();
-            _store.Delete(name);
+            try { lock (_storeLock) _store.Delete(name); }
+            catch (IOException e) { _log.LogWarning("session {Name} closed, but its saved files could not be deleted: {Error}", name, e.Message); }
         }
     }
 
     /// <summary>Saves a session's settings and machine. A machine that cannot be snapshot (our bug) is
     /// logged and keeps its last good snapshot; it never stops the saving of the others or shutdown.</summary>
+    private readonly object _storeLock = new();
+
     public async Task SaveAsync(LabSession session)
     {
+        if (session.Closed) return;
         byte[]? state;
         try { state = await session.SaveStateAsync(TimeSpan.FromSeconds(10)); }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -78,7 +82,13 @@ public sealed class SessionManager : IHostedService, IDisposable
             _log.LogError(e, "session {Name}: the machine snapshot failed; its settings are saved and its last good snapshot kept", session.Name);
             state = null;
         }
-        _store.Save(session.Settings, state);
+        // A session closed while its snapshot was taken must not come back on disk (nor after a
+        // restart): Close marks it closed before it deletes the folder under the same lock.
+        lock (_storeLock)
+        {
+            if (session.Closed) return;
+            _store.Save(session.Settings, state);
+        }
     }
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -116,7 +126,9 @@ public sealed class SessionManager : IHostedService, IDisposable
                 if (!s.Settings.Pinned && s.ParticipantCount == 0 && DateTime.UtcNow - s.LastActivityUtc > _options.IdleTimeout)
                 {
                     _log.LogInformation("closing idle session {Name}", s.Name);
-                    Close(s.Name);
+                    // Maintenance must outlive any one session's trouble (it also saves all the others).
+                    try { Close(s.Name); }
+                    catch (Exception e) { _log.LogError(e, "closing idle session {Name} failed", s.Name); }
                 }
             }
             if (DateTime.UtcNow - lastSave >= _options.SaveInterval)

@@ -46,15 +46,8 @@ public sealed record SessionSettings
         return null;
     }
 
-    /// <summary>Parses a lab step: 0..7 or "cow".</summary>
-    public static LabStep? ParseStep(string? step) => step?.Trim().ToLowerInvariant() switch
-    {
-        "cow" or "8" => LabStep.CopyOnWrite,
-        "0" => LabStep.Handout, "1" => LabStep.KernelIsolation, "2" => LabStep.PerProcessPageTables,
-        "3" => LabStep.AnyFreePage, "4" => LabStep.OverlappingAddressSpaces, "5" => LabStep.ForkCopy,
-        "6" => LabStep.SharedText, "7" => LabStep.Exit,
-        _ => null,
-    };
+    /// <summary>Parses a lab step: 0..7 or "cow" (see <see cref="LabSteps"/>).</summary>
+    public static LabStep? ParseStep(string? step) => LabSteps.Parse(step);
 
     /// <summary>Checks program, step and profile; returns an error text or null.</summary>
     public string? Validate()

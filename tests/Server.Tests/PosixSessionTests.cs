@@ -142,6 +142,12 @@ public class PosixSessionTests
         Assert.Contains("PASS pipe-basic", Screen(prof.Mirror));
         Assert.DoesNotContain("PASS fork-returns", Screen(prof.Mirror));
 
+        // A track report shows in the event log as a Track event, beside the report on the console.
+        await prof.CommandAsync("reboot track wc /etc/motd");
+        await prof.WaitForAsync(m => m.Status?.Program == "track wc /etc/motd" && m.Status.Halted != null, "track to finish");
+        Assert.Contains("=== track report ===", Screen(prof.Mirror));
+        await prof.WaitForAsync(m => m.Events.Any(e => e.Kind == EventKind.Track && e.Text.Contains("collected the track report of pid") && e.Text.Contains("(wc, exit code 0)")), "the Track event");
+
         var bad = await Assert.ThrowsAsync<HubInvocationException>(() => prof.CommandAsync("reboot nosuch"));
         Assert.Contains("unknown program 'nosuch'", bad.Message);
         await using var other = await TestClient.ConnectAsync(server.Url);
