@@ -40,15 +40,16 @@ public sealed partial class PosixKernel
     }
 
     /// <summary>
-    /// Ctrl-C on the console: ends the foreground work with SIGINT. With an interactive program as the
-    /// main process (a shell) that is everything else it started; when the main program runs alone, the
-    /// main program itself. Returns the number of processes ended. Call only between runs.
+    /// Ctrl-C on the console: SIGINT to the foreground, as a terminal sends it to its foreground
+    /// process group. When the main program is the shell, that is what the shell started (the shell
+    /// itself stays); otherwise it is every process, the main program and all it forked. Returns the
+    /// number of processes ended. Call only between runs.
     /// </summary>
     public int Interrupt()
     {
         const int SIGINT = 2;
-        int others = _procs.Count(q => q.State != PState.Zombie && q.Pid != MainPid);
-        return others > 0 ? KillWhere(q => q.Pid != MainPid, SIGINT) : KillWhere(_ => true, SIGINT);
+        bool shell = MainPid is int main && _byPid.TryGetValue(main, out var p) && p.State != PState.Zombie && p.Name == "sh";
+        return shell ? KillWhere(q => q.Pid != MainPid, SIGINT) : KillWhere(_ => true, SIGINT);
     }
 
     private void Report(PProcess p, ulong nr, ulong arg, long result)

@@ -301,6 +301,7 @@ public sealed partial class LabSession : IDisposable
 
     private const int MaxPendingKernelEvents = 20_000;
     private const int IndividualSyscallLimit = 8;
+    private const int MaxSummaryLines = 16;
     private const int DetailRingSize = 4096;
     private readonly List<KernelEvent> _kernelEvents = new();
     private long _droppedKernelEvents;
@@ -309,8 +310,17 @@ public sealed partial class LabSession : IDisposable
 
     private void OnKernelEvent(KernelEvent e)
     {
+        bool logged = e.Kind is KernelEventKind.Fault or KernelEventKind.Track;
+        if (!logged)
+        {
+            // Counted at once, so the summary is exact however many calls come (a fork bomb makes
+            // hundreds of thousands a second); only the per-call detail below is bounded.
+            var key = (e.Pid, e.Name);
+            _syscallCounts[key] = _syscallCounts.GetValueOrDefault(key) + 1;
+            if (_windowSyscalls.Count <= IndividualSyscallLimit) _windowSyscalls.Add(e);
+        }
         if (_kernelEvents.Count < MaxPendingKernelEvents) _kernelEvents.Add(e);
-        else _droppedKernelEvents++;
+        else if (logged) _droppedKernelEvents++;
         CheckBreakConditions(e);
     }
 
@@ -322,22 +332,22 @@ public sealed partial class LabSession : IDisposable
 
     private void FlushKernelEvents()
     {
+        lock (_stateLock)
+            foreach (var e in _kernelEvents) _details[++_detailSeq % DetailRingSize] = e;
+        // Faults and track reports are logged one by one, unless a flood (memory running out under a
+        // fork bomb) brings many at once: then the first few and one line for the rest.
+        int shown = 0, more = 0;
         foreach (var e in _kernelEvents)
         {
-            lock (_stateLock) _details[++_detailSeq % DetailRingSize] = e;
-            if (e.Kind is KernelEventKind.Fault or KernelEventKind.Track)
-            {
-                Log(e.Kind == KernelEventKind.Fault ? EventKind.Fault : EventKind.Track, e.Pid, $"pid {e.Pid}: {e}");
-                continue;
-            }
-            var key = (e.Pid, e.Name);
-            _syscallCounts[key] = _syscallCounts.GetValueOrDefault(key) + 1;
-            if (_windowSyscalls.Count <= IndividualSyscallLimit) _windowSyscalls.Add(e);
+            if (e.Kind is not (KernelEventKind.Fault or KernelEventKind.Track)) continue;
+            if (shown++ < MaxSummaryLines) Log(e.Kind == KernelEventKind.Fault ? EventKind.Fault : EventKind.Track, e.Pid, $"pid {e.Pid}: {e}");
+            else more++;
         }
+        _droppedKernelEvents += more;
         _kernelEvents.Clear();
         if (_droppedKernelEvents > 0)
         {
-            Log(EventKind.System, 0, $"({_droppedKernelEvents} kernel events not recorded: too many at once)");
+            Log(EventKind.System, 0, $"({_droppedKernelEvents} more faults and track reports not shown: too many at once)");
             _droppedKernelEvents = 0;
         }
         if (DateTime.UtcNow - _windowStart < SummaryWindow) return;
@@ -349,10 +359,20 @@ public sealed partial class LabSession : IDisposable
         }
         else
         {
-            foreach (var group in _syscallCounts.GroupBy(kv => kv.Key.Pid).OrderBy(g => g.Key))
+            var byPid = _syscallCounts.GroupBy(kv => kv.Key.Pid).OrderBy(g => g.Key).ToList();
+            if (byPid.Count > MaxSummaryLines)
             {
-                string counts = string.Join(", ", group.OrderBy(kv => kv.Key.Name).Select(kv => $"{kv.Key.Name} ×{kv.Value}"));
-                Log(EventKind.SyscallSummary, group.Key, $"pid {group.Key}: {counts} in the last second");
+                // Thousands of processes (a fork bomb) would bury the log: one line for all of them.
+                string counts = string.Join(", ", _syscallCounts.GroupBy(kv => kv.Key.Name).OrderBy(g => g.Key).Select(g => $"{g.Key} ×{g.Sum(kv => kv.Value)}"));
+                Log(EventKind.SyscallSummary, 0, $"{byPid.Count} processes: {counts} in the last second");
+            }
+            else
+            {
+                foreach (var group in byPid)
+                {
+                    string counts = string.Join(", ", group.OrderBy(kv => kv.Key.Name).Select(kv => $"{kv.Key.Name} ×{kv.Value}"));
+                    Log(EventKind.SyscallSummary, group.Key, $"pid {group.Key}: {counts} in the last second");
+                }
             }
         }
         _syscallCounts.Clear();
@@ -446,17 +466,38 @@ public sealed partial class LabSession : IDisposable
     {
         var before = _lastProcesses.ToDictionary(p => p.Pid);
         var after = now.ToDictionary(p => p.Pid);
+        var events = new List<(EventKind Kind, int Pid, string Text)>();
         foreach (var p in now)
         {
             if (!before.TryGetValue(p.Pid, out var old))
-                Log(EventKind.Fork, p.Pid, p.Parent > 1 ? $"pid {p.Parent} forked pid {p.Pid} ({p.Name})" : $"pid {p.Pid} started ({p.Name})");
-            else if (old.State != p.State && p.State == "broken") Log(EventKind.Fault, p.Pid, $"pid {p.Pid} faulted and was stopped");
-            else if (old.State != p.State && p.State == "zombie") Log(EventKind.Exit, p.Pid, $"pid {p.Pid} ({p.Name}) exited; a zombie until pid {p.Parent} waits");
-            else if (old.Name != p.Name) Log(EventKind.Action, p.Pid, $"pid {p.Pid} now runs {p.Name}");
+                events.Add((EventKind.Fork, p.Pid, p.Parent > 1 ? $"pid {p.Parent} forked pid {p.Pid} ({p.Name})" : $"pid {p.Pid} started ({p.Name})"));
+            else if (old.State != p.State && p.State == "broken") events.Add((EventKind.Fault, p.Pid, $"pid {p.Pid} faulted and was stopped"));
+            else if (old.State != p.State && p.State == "zombie") events.Add((EventKind.Exit, p.Pid, $"pid {p.Pid} ({p.Name}) exited; a zombie until pid {p.Parent} waits"));
+            else if (old.Name != p.Name) events.Add((EventKind.Action, p.Pid, $"pid {p.Pid} now runs {p.Name}"));
         }
         foreach (var p in _lastProcesses)
-            if (!after.ContainsKey(p.Pid) && p.State != "zombie") Log(EventKind.Exit, p.Pid, $"pid {p.Pid} ({p.Name}) exited");
+            if (!after.ContainsKey(p.Pid) && p.State != "zombie") events.Add((EventKind.Exit, p.Pid, $"pid {p.Pid} ({p.Name}) exited"));
         _lastProcesses = now;
+
+        // A person reads a few lines at a time: many of one kind at once (a fork bomb, a killed
+        // process tree) become one line with the count and the range of pids.
+        foreach (var group in events.GroupBy(e => e.Kind))
+        {
+            if (group.Count() <= MaxSummaryLines)
+            {
+                foreach (var e in group) Log(e.Kind, e.Pid, e.Text);
+                continue;
+            }
+            int first = group.Min(e => e.Pid), last = group.Max(e => e.Pid);
+            string what = group.Key switch
+            {
+                EventKind.Fork => "processes started",
+                EventKind.Exit => "processes exited",
+                EventKind.Fault => "processes faulted",
+                _ => "processes changed program",
+            };
+            Log(group.Key, 0, $"{group.Count()} {what} (pids {first}..{last})");
+        }
     }
 
     public SessionSummary Summary()

@@ -195,5 +195,28 @@ public class PosixSessionTests
         await back.KeyAsync("Enter");
         await back.WaitForAsync(m => Screen(m).Contains("$ cat /tmp/note\nkept across restarts\n$"), "the line finished after the restart");
     }
+
+    [Fact]
+    public async Task A_fork_bomb_stays_in_its_session_and_ctrl_c_ends_it_with_every_page_back()
+    {
+        await using var server = await LabServerFixture.StartAsync();
+        await using var prof = await CreateAsync(server, "bomb", program: "s-forkbomb", memoryMiB: 16);
+        await prof.WaitForAsync(m => m.Processes.Length > 300, "hundreds of processes");
+        // The log stays readable: starts are summarised, not one line each.
+        await prof.WaitForAsync(m => m.Events.Any(e => e.Kind == EventKind.Fork && e.Text.Contains("processes started (pids")), "a summarised fork line");
+        Assert.True(prof.Mirror.Events.Count(e => e.Kind == EventKind.Fork) < 100, "fork lines are summarised");
+        // Another session on the same server keeps running meanwhile.
+        var demo = server.Sessions.Find("demo")!;
+        ulong before = demo.Latest.Tick;
+        await prof.WaitForAsync(_ => demo.Latest.Tick > before + 20, "the demo session to keep ticking");
+
+        await prof.KeyAsync("\u0003");
+        await prof.WaitForAsync(m => m.Status?.Halted?.Contains("s-forkbomb exited with status 130") == true, "the bomb ended by Ctrl-C");
+        Assert.Empty(prof.Mirror.Processes);
+        // Every page is back: only the reserved first MiB is still in use.
+        var pages = prof.Mirror.WidePages;
+        for (int p = 256; p < pages.Length / FrameCodec.WidePageSize; p++)
+            Assert.Equal(0, FrameCodec.WidePage(pages, p).Refcount);
+    }
 }
 
