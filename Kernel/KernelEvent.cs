@@ -8,6 +8,9 @@ public enum KernelEventKind : byte
     CopyOnWrite,
     /// <summary>A user fault parked the process: Name is read/write, Arg the address, Result the rip.</summary>
     Fault,
+    /// <summary>A fault killed a POSIX process: Name says how (e.g. "SIGSEGV (write)", "SIGKILL (out of
+    /// memory)"), Arg is the fault address, Result the rip.</summary>
+    Killed,
     /// <summary>track_wait collected a tracked child's report (POSIX): Pid is the collector, Name the
     /// child's program, Arg the child's pid, Result its exit code.</summary>
     Track,
@@ -20,6 +23,7 @@ public readonly record struct KernelEvent(KernelEventKind Kind, int Pid, string 
     {
         KernelEventKind.Syscall => HasResult ? $"sys_{Name}(0x{Arg:x}) = {Result}" : $"sys_{Name}(0x{Arg:x})",
         KernelEventKind.CopyOnWrite => $"copy-on-write fault at 0x{Arg:x} fixed",
+        KernelEventKind.Killed => $"killed by {Name} at 0x{Arg:x} (rip 0x{Result:x})",
         KernelEventKind.Track => $"collected the track report of pid {Arg} ({Name}, exit code {Result})",
         _ => $"{Name} fault at 0x{Arg:x} (rip 0x{Result:x}): process stopped",
     };

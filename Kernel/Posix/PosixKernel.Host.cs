@@ -63,14 +63,14 @@ public sealed partial class PosixKernel
         Observer?.Invoke(new KernelEvent(KernelEventKind.Track, collector.Pid, child.Name, (ulong)child.Pid, child.ExitCode, HasResult: true, Ticks));
     }
 
-    private void ReportFault(PProcess p, int sig, in Trap trap)
+    private void ReportFault(PProcess p, int sig, in Trap trap, bool outOfMemory)
     {
         if (Observer is not { } observe) return;
-        string what = trap.Kind == TrapKind.PageFault
-            ? ((trap.PageFaultError & PageFaultError.Write) != 0 ? "write" : "read")
-            : SignalName(sig);
-        ulong at = trap.Kind == TrapKind.PageFault ? trap.FaultAddress.Value : _m.Cpu.Rip;
-        observe(new KernelEvent(KernelEventKind.Fault, p.Pid, what, at, (long)p.Rip, HasResult: true, Ticks));
+        string how = outOfMemory ? "out of memory"
+            : trap.Kind == TrapKind.PageFault ? ((trap.PageFaultError & PageFaultError.Write) != 0 ? "write" : "read")
+            : trap.Kind.ToString();
+        ulong at = trap.Kind == TrapKind.PageFault ? trap.FaultAddress.Value : p.Rip;
+        observe(new KernelEvent(KernelEventKind.Killed, p.Pid, $"{SignalName(sig)} ({how})", at, (long)p.Rip, HasResult: true, Ticks));
     }
 
     /// <summary>The Linux name of a system call number this kernel knows ("syscall_N" otherwise).</summary>

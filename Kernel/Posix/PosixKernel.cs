@@ -603,10 +603,10 @@ public sealed partial class PosixKernel : ITrapHandler
         else Schedule();
     }
 
-    private void Kill(PProcess p, int sig, in Trap trap)
+    private void Kill(PProcess p, int sig, in Trap trap, bool outOfMemory = false)
     {
-        Faults.Add(new PosixFault(p.Pid, p.Name, sig, trap.ToString()));
-        ReportFault(p, sig, trap);
+        Faults.Add(new PosixFault(p.Pid, p.Name, sig, outOfMemory ? "out of memory: " + trap : trap.ToString()));
+        ReportFault(p, sig, trap, outOfMemory);
         Terminate(p, SignalStatus(sig), 128 + sig);
     }
 
@@ -614,14 +614,21 @@ public sealed partial class PosixKernel : ITrapHandler
     {
         ulong va = trap.FaultAddress.Value;
         var err = trap.PageFaultError;
+        bool legal = false;   // a fault the kernel resolves: stack growth or a write to a copy-on-write page
         if ((err & PageFaultError.User) != 0 && va < UserLimit)
         {
             var m = _pt.Lookup(p.Root, new VirtAddr(va & ~(Page - 1)));
-            if (m is null && InStack(va) && UserPage(p, va, write: false) is not null) return;
-            if (m is { } mm && (err & PageFaultError.Write) != 0 && (err & PageFaultError.Present) != 0
-                && mm.User && !mm.Writable && MakeWritable(p, mm)) return;
+            legal = m is null && InStack(va);
+            if (legal && UserPage(p, va, write: false) is not null) return;
+            if (m is { } mm && (err & PageFaultError.Write) != 0 && (err & PageFaultError.Present) != 0 && mm.User && !mm.Writable)
+            {
+                legal = (mm.Pte & (ulong)PteFlags.Writable) != 0 || mm.IsCow;   // writable once its page or table is copied
+                if (MakeWritable(p, mm)) return;
+            }
         }
-        Kill(p, 11, trap);
+        // A legal fault that still failed found no free page: the kernel's lack, not the program's
+        // mistake. Kill it as Linux's out-of-memory killer does (SIGKILL), not with SIGSEGV.
+        Kill(p, legal ? 9 : 11, trap, outOfMemory: legal);
     }
 
     // =========================================================================================

@@ -310,7 +310,7 @@ public sealed partial class LabSession : IDisposable
 
     private void OnKernelEvent(KernelEvent e)
     {
-        bool logged = e.Kind is KernelEventKind.Fault or KernelEventKind.Track;
+        bool logged = e.Kind is KernelEventKind.Fault or KernelEventKind.Killed or KernelEventKind.Track;
         if (!logged)
         {
             // Counted at once, so the summary is exact however many calls come (a fork bomb makes
@@ -339,8 +339,8 @@ public sealed partial class LabSession : IDisposable
         int shown = 0, more = 0;
         foreach (var e in _kernelEvents)
         {
-            if (e.Kind is not (KernelEventKind.Fault or KernelEventKind.Track)) continue;
-            if (shown++ < MaxSummaryLines) Log(e.Kind == KernelEventKind.Fault ? EventKind.Fault : EventKind.Track, e.Pid, $"pid {e.Pid}: {e}");
+            if (e.Kind is not (KernelEventKind.Fault or KernelEventKind.Killed or KernelEventKind.Track)) continue;
+            if (shown++ < MaxSummaryLines) Log(e.Kind == KernelEventKind.Track ? EventKind.Track : EventKind.Fault, e.Pid, $"pid {e.Pid}: {e}");
             else more++;
         }
         _droppedKernelEvents += more;
@@ -393,7 +393,7 @@ public sealed partial class LabSession : IDisposable
             {
                 var e = _details[s % DetailRingSize];
                 if (!pids.Contains(e.Pid)) continue;
-                var kind = e.Kind switch { KernelEventKind.Fault => EventKind.Fault, KernelEventKind.Track => EventKind.Track, _ => EventKind.Syscall };
+                var kind = e.Kind switch { KernelEventKind.Fault or KernelEventKind.Killed => EventKind.Fault, KernelEventKind.Track => EventKind.Track, _ => EventKind.Syscall };
                 list.Add(new LabEvent(s, e.Tick, kind, e.Pid, e.ToString()));
             }
             return list.Count > max ? list.GetRange(list.Count - max, max).ToArray() : list.ToArray();

@@ -49,4 +49,35 @@ public class PosixCcTests
         }
         finally { Directory.Delete(dir, true); }
     }
+
+    // Recursion that wants more stack than the machine has memory: each frame touches a page.
+    private const string DeepRecursion = """
+        #include <stdio.h>
+        static int down(int n) { volatile char page[4096]; page[0] = (char)n; return n == 0 ? 0 : down(n - 1) + page[0]; }
+        int main(void) { printf("start\n"); return down(1900) & 1; }
+        """;
+
+    [Fact]
+    public void A_program_that_runs_the_machine_out_of_memory_is_killed_like_linux_does_it()
+    {
+        string dir = Directory.CreateTempSubdirectory("lab-tui-cc-").FullName;
+        try
+        {
+            string src = Path.Combine(dir, "deep.c"), exe = Path.Combine(dir, "deep");
+            File.WriteAllText(src, DeepRecursion);
+            var o = new StringWriter(); var e = new StringWriter();
+            Assert.True(CcCommand.Execute(["-O0", src, "-o", exe], o, e) == 0, $"tui cc failed:\n{o}{e}");
+            // 1900 pages of stack (7.4 MiB, within the 8 MiB stack limit) in a 6 MiB machine: the stack
+            // cannot grow, which is the kernel running out of memory, not a bad access. Linux's OOM
+            // killer sends SIGKILL, so the status is 128+9, not SIGSEGV's 139.
+            var ro = new StringWriter(); var re = new StringWriter();
+            int code = PosixRun.Execute(["--profile", "posix", "--mem", "6M", exe], ro, re, () => new MemoryStream());
+            Assert.Equal("start\n", ro.ToString());
+            Assert.Equal(137, code);
+            // With room for it, the same program ends normally.
+            Assert.Equal(0, PosixRun.Execute(["--profile", "posix", "--mem", "16M", exe], new StringWriter(), new StringWriter(), () => new MemoryStream()));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }
+
