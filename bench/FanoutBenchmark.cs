@@ -25,24 +25,28 @@ public static class FanoutBenchmark
         }
         int[] counts = [100, 500, 1000];
         int seconds = 10;
+        string? posix = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
                 case "--clients": counts = args[++i].Split(',').Select(int.Parse).ToArray(); break;
                 case "--seconds": seconds = int.Parse(args[++i]); break;
+                case "--posix": posix = args[++i]; break;
                 case "--help":
-                    Console.WriteLine("usage: bench fanout [--clients 100,500,1000] [--seconds 10]");
+                    Console.WriteLine("usage: bench fanout [--clients 100,500,1000] [--seconds 10] [--posix \"COMMAND\"]");
                     return 0;
                 default: throw new BenchmarkException($"unknown option '{args[i]}'");
             }
         }
-        Console.WriteLine($"fanout: demo session (forkexit, real time), {seconds} s measured per run, server in a child process");
+        Console.WriteLine(posix == null
+            ? $"fanout: demo session (forkexit, real time), {seconds} s measured per run, server in a child process"
+            : $"fanout: a POSIX session running '{posix}' at full speed, {seconds} s measured per run, server in a child process");
         Console.WriteLine($"{"viewers",8} {"frames/s",9} {"p50 ms",8} {"p99 ms",8} {"KB/s/viewer",12} {"server CPU",11} {"server MB",10}");
         string? summary = null;
         foreach (int n in counts)
         {
-            var r = RunOne(n, seconds).GetAwaiter().GetResult();
+            var r = RunOne(n, seconds, posix).GetAwaiter().GetResult();
             Console.WriteLine($"{n,8} {r.FramesPerSecond,9:F1} {r.P50Ms,8:F1} {r.P99Ms,8:F1} {r.KBytesPerSecond,12:F2} {r.ServerCpuPercent,10:F0}% {r.ServerMegabytes,10:F0}");
             summary += $" v{n}_fps={r.FramesPerSecond:F1} v{n}_p99_ms={r.P99Ms:F1} v{n}_kbps={r.KBytesPerSecond:F2}";
         }
@@ -53,7 +57,7 @@ public static class FanoutBenchmark
     private sealed record Result(double FramesPerSecond, double P50Ms, double P99Ms, double KBytesPerSecond, double ServerCpuPercent, double ServerMegabytes);
 
 
-    private static async Task<Result> RunOne(int viewers, int seconds)
+    private static async Task<Result> RunOne(int viewers, int seconds, string? posix)
     {
         int port = Lab.TestSupport.Network.FreeLoopbackPort();
         string url = $"http://127.0.0.1:{port}";
@@ -79,6 +83,15 @@ public static class FanoutBenchmark
                 }
             }
 
+            string session = "demo";
+            await using var creator = new LabHubConnection(url + "/hubs/lab");
+            if (posix != null)
+            {
+                // A POSIX session (console, wide pages, up to thousands of processes) made for the run.
+                await creator.StartAsync();
+                session = "fanout-posix";
+                await creator.InvokeAsync<CreateSessionResult>("CreateSession", [new CreateSessionOptions(session, posix, "cow", "posix")]);
+            }
             var clients = new LabHubConnection[viewers];
             var frames = new long[viewers];
             var latencies = new List<double>[viewers];
@@ -106,7 +119,7 @@ public static class FanoutBenchmark
                         return Task.CompletedTask;
                     });
                     await c.StartAsync();
-                    await c.InvokeAsync<JoinResult>("Join", ["demo", $"viewer{i}", null]);
+                    await c.InvokeAsync<JoinResult>("Join", [session, $"viewer{i}", null]);
                     clients[i] = c;
                 }
                 finally { gate.Release(); }

@@ -15,6 +15,12 @@ public sealed class ClientSender
 {
     public static readonly TimeSpan MinInterval = TimeSpan.FromSeconds(1.0 / 30);
     public static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>Big parts (a POSIX machine's wide page map, a process table of hundreds of rows) go at
+    /// most this often; the screen, events and everything else still go at up to 30 frames a second.</summary>
+    public static readonly TimeSpan HeavyInterval = TimeSpan.FromMilliseconds(250);
+    private const int HeavyProcessRows = 64;
+    private DateTime _heavySentAt = DateTime.MinValue;
+    private bool _heavyHeldBack;
 
     private readonly IHubContext<LabHub> _hub;
     private readonly LabSession _session;
@@ -69,7 +75,13 @@ public sealed class ClientSender
         {
             while (!token.IsCancellationRequested)
             {
-                await _session.Changed.WaitAsync(seen, token);
+                if (_heavyHeldBack)
+                {
+                    // A held-back heavy part must still arrive when nothing else changes afterwards.
+                    try { await _session.Changed.WaitAsync(seen, token).WaitAsync(HeavyInterval, token); }
+                    catch (TimeoutException) { }
+                }
+                else await _session.Changed.WaitAsync(seen, token);
                 var wait = MinInterval - (DateTime.UtcNow - last);
                 if (wait > TimeSpan.Zero) await Task.Delay(wait, token);
                 seen = _session.Changed.Version;
@@ -112,11 +124,20 @@ public sealed class ClientSender
         bool full = !_sentFull || _pages.Length != snap.Pages.Length || _widePages != snap.WidePages;
         byte[]? screen = full ? FrameCodec.PackScreenFull(snap.Screen) : FrameCodec.PackScreenDiff(_screen, snap.Screen);
         if (screen != null) snap.Screen.CopyTo(_screen, 0);
+        // A busy POSIX machine changes thousands of pages and processes a second: those parts wait for
+        // HeavyInterval (what changed meanwhile goes in one later diff), so a lecture hall of viewers
+        // is not sent megabytes a second each.
+        bool heavyDue = full || DateTime.UtcNow - _heavySentAt >= HeavyInterval;
         byte[]? pages = full ? FrameCodec.PackPagesFull(snap.Pages)
+            : snap.WidePages && !heavyDue ? null
             : snap.WidePages ? FrameCodec.PackWidePagesDiff(_pages, snap.Pages) : FrameCodec.PackPagesDiff(_pages, snap.Pages);
         if (pages != null) (_pages, _widePages) = (snap.Pages, snap.WidePages);
-        ProcessRow[]? processes = full || _processes == null || !_processes.SequenceEqual(snap.Processes) ? snap.Processes : null;
+        bool bigTable = snap.Processes.Length > HeavyProcessRows || (_processes?.Length ?? 0) > HeavyProcessRows;
+        ProcessRow[]? processes = (full || _processes == null || !_processes.SequenceEqual(snap.Processes)) && (!bigTable || heavyDue) ? snap.Processes : null;
         if (processes != null) _processes = processes;
+        if ((pages != null && snap.WidePages) || (processes != null && bigTable)) _heavySentAt = DateTime.UtcNow;
+        _heavyHeldBack = (pages == null && snap.WidePages && !snap.Pages.AsSpan().SequenceEqual(_pages))
+            || (processes == null && _processes != null && !_processes.SequenceEqual(snap.Processes));
         var status = snap.Status with { Participants = _session.ParticipantCount };
         SessionSummary? statusPart = full || status != _status ? status : null;
         if (statusPart != null) _status = status;

@@ -15,6 +15,7 @@ public sealed partial class LabSession : IDisposable
 {
     private const int EventRingSize = 2048;
     private static readonly TimeSpan PublishInterval = TimeSpan.FromMilliseconds(16);
+    private static readonly TimeSpan UnthrottledSlice = TimeSpan.FromMilliseconds(15);
 
     private readonly Channel<SessionCommand> _commands =
         Channel.CreateBounded<SessionCommand>(new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.DropWrite });
@@ -227,7 +228,12 @@ public sealed partial class LabSession : IDisposable
                 ulong perTick = _machine.InstructionsPerTick;
                 if (tps <= 0)
                 {
-                    RunSlice(perTick * 50);   // unthrottled: big slices, commands still checked between them
+                    // Unthrottled: tick-sized slices for up to UnthrottledSlice of wall time, so commands
+                    // (a Ctrl-C, a pause) and frames keep flowing however heavy the guest's work is.
+                    var sliceStart = clock.Elapsed;
+                    do RunSlice(perTick);
+                    while (_running && !_machine.Halted && !_machine.WaitingForInput && _commands.Reader.Count == 0
+                           && clock.Elapsed - sliceStart < UnthrottledSlice);
                 }
                 else
                 {
