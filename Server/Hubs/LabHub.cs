@@ -114,8 +114,22 @@ public sealed class LabHub : Hub
             { Length: 1 } => key[0],
             _ => throw new HubException($"unknown key '{key}': send one character, 'Enter', 'Esc', 'Backspace' or 'Tab'"),
         };
-        if (!session.Post(new KeyCommand(who, c))) throw new HubException("the session is busy: slow down");
+        if (!session.Post(new KeyCommand(who, c.ToString()))) throw new HubException("the session is busy: slow down");
     }
+
+    /// <summary>Types a run of keys at once (typing ahead, a paste; drivers and instructors): up to
+    /// <see cref="MaxTypedKeys"/> characters, "\n" or "\r" for Enter, counted as one key against the
+    /// rate limit so a pasted command line is not refused halfway.</summary>
+    public void Type(string text)
+    {
+        var (session, who, _) = RequireRole(Role.Driver, "type into the machine");
+        Limit(State.Keys, "keys");
+        if (string.IsNullOrEmpty(text)) throw new HubException("nothing to type");
+        if (text.Length > MaxTypedKeys) throw new HubException($"type at most {MaxTypedKeys} characters at once");
+        if (!session.Post(new KeyCommand(who, text.Replace('\r', '\n')))) throw new HubException("the session is busy: slow down");
+    }
+
+    public const int MaxTypedKeys = 1024;
 
     /// <summary>
     /// A session command (see docs/PROTOCOL.md): pause, resume, speed X, reboot [program] [step],

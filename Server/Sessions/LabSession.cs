@@ -518,8 +518,15 @@ public sealed partial class LabSession : IDisposable
         switch (command)
         {
             case KeyCommand k:
-                if (_machine.PressKey(k.Key) is { } said) Log(EventKind.Action, 0, $"{k.By} {said}");
-                break;
+                {
+                    var said = new List<string>();
+                    foreach (char key in k.Keys)
+                        if (_machine.PressKey(key) is { } text) said.Add(text);
+                    // A paste of many keys is one line in the log, not one per key.
+                    if (said.Count <= 4) foreach (var text in said) Log(EventKind.Action, 0, $"{k.By} {text}");
+                    else Log(EventKind.Action, 0, $"{k.By} typed {k.Keys.Length} keys: \"{Shorten(string.Concat(k.Keys.Select(SessionText.Printable)), 60)}\"");
+                    break;
+                }
             case PauseCommand p:
                 _running = false;
                 Settings = Settings with { Paused = true };
@@ -559,6 +566,8 @@ public sealed partial class LabSession : IDisposable
         }
         Publish();
     }
+
+    private static string Shorten(string text, int max) => text.Length <= max ? text : text[..(max - 1)] + "…";
 
     /// <summary>True once the session was closed; senders send a last frame saying so and stop.</summary>
     public bool Closed => _closing;

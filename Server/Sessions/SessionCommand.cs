@@ -6,7 +6,8 @@ namespace Lab.Server.Sessions;
 /// </summary>
 public abstract record SessionCommand(string By);
 
-public sealed record KeyCommand(string By, char Key) : SessionCommand(By);
+/// <summary>Keys typed by a driver, in order: one key, or a run of them (typing ahead, a paste).</summary>
+public sealed record KeyCommand(string By, string Keys) : SessionCommand(By);
 public sealed record PauseCommand(string By) : SessionCommand(By);
 public sealed record ResumeCommand(string By) : SessionCommand(By);
 public sealed record SpeedCommand(string By, double TicksPerSecond) : SessionCommand(By);

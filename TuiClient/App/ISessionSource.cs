@@ -16,6 +16,8 @@ public interface ISessionSource : IAsyncDisposable
     /// <summary>Raised (on any thread) after a frame was applied or the connection status changed.</summary>
     event Action? Changed;
     Task KeyAsync(char key);
+    /// <summary>Types several keys at once (typing ahead or a paste): one request, in order.</summary>
+    Task TypeAsync(string keys);
     /// <summary>Runs a session command; returns the confirmation or throws <see cref="CommandFailedException"/> with the reason.</summary>
     Task<string> CommandAsync(string command);
     /// <summary>Asks for the virtual memory map of a pid in the frames (0: none).</summary>

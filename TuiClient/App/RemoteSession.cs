@@ -73,6 +73,8 @@ public sealed class RemoteSession : ISessionSource
     public Task KeyAsync(char key) =>
         Call(() => _connection.InvokeAsync("Key", [key switch { '\n' or '\r' => "Enter", '\x1b' => "Esc", '\x7f' => "Backspace", _ => key.ToString() }]));
 
+    public Task TypeAsync(string keys) => Call(() => _connection.InvokeAsync("Type", [keys]));
+
     public async Task<string> CommandAsync(string command)
     {
         string result = "";

@@ -71,10 +71,22 @@ public sealed class TuiApp
         var events = terminal.Events;
         while (!_quit)
         {
-            while (events.TryRead(out var ev))
+            var batch = new List<TerminalEvent>();
+            while (events.TryRead(out var ev)) batch.Add(ev);
+            for (int i = 0; i < batch.Count; i++)
             {
-                switch (ev)
+                switch (batch[i])
                 {
+                    case KeyPressed k when MachineKey(k.Key) is not null:
+                        {
+                            // Keys that arrived together (typing ahead, a paste) go as one request, so a
+                            // pasted command line is neither reordered nor refused by the key rate limit.
+                            var typed = new System.Text.StringBuilder();
+                            for (; i < batch.Count && batch[i] is KeyPressed more && MachineKey(more.Key) is { } c; i++) typed.Append(c);
+                            i--;
+                            await TypeAsync(typed.ToString());
+                            break;
+                        }
                     case KeyPressed k: await HandleKeyAsync(k.Key); break;
                     case Resized r: _buffer.Resize(r.Width, r.Height); terminal.Invalidate(); break;
                 }
@@ -134,11 +146,9 @@ public sealed class TuiApp
             };
             return;
         }
-        if (_focus == Focus.Cga && (key.Code is KeyCode.Char or KeyCode.Enter or KeyCode.Escape || (key.Code == KeyCode.Backspace && IsPosix)))
+        if (MachineKey(key) is { } c)
         {
-            char c = key.Code switch { KeyCode.Enter => '\n', KeyCode.Escape => '\x1b', KeyCode.Backspace => '\x7f', _ => key.Char };
-            try { await _session.KeyAsync(c); }
-            catch (CommandFailedException e) { _message = "refused: " + e.Message; }
+            await TypeAsync(c.ToString());
             return;
         }
         if (key.Code == KeyCode.Char && key.Char == '?') _help = true;
@@ -317,6 +327,32 @@ public sealed class TuiApp
     }
 
     private bool IsPosix => _session.Mirror.Status?.Profile == "posix";
+
+    /// <summary>The character a key sends to the machine (CGA or console pane focused, no help or
+    /// command bar open; ':' opens the command bar instead), or null when the key is for the UI.</summary>
+    private char? MachineKey(KeyEvent key)
+    {
+        if (_help || _commandLine != null || _focus != Focus.Cga) return null;
+        return key.Code switch
+        {
+            KeyCode.Char when key.Char != ':' => key.Char,
+            KeyCode.Enter => '\n',
+            KeyCode.Escape => '\x1b',
+            KeyCode.Backspace when IsPosix => '\x7f',
+            _ => null,
+        };
+    }
+
+    /// <summary>Sends keys to the machine: one key as a key, several as one typed run.</summary>
+    private async Task TypeAsync(string keys)
+    {
+        try
+        {
+            if (keys.Length == 1) await _session.KeyAsync(keys[0]);
+            else await _session.TypeAsync(keys);
+        }
+        catch (CommandFailedException e) { _message = "refused: " + e.Message; }
+    }
 
     /// <summary>Ctrl+C / Ctrl+D as console characters when they go to a POSIX machine (console focused, you drive); else null.</summary>
     private char? ConsoleControlKey(KeyEvent key) =>

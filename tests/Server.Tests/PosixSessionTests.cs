@@ -48,6 +48,13 @@ public class PosixSessionTests
         var refused = await Assert.ThrowsAsync<HubInvocationException>(() => student.KeyAsync("x"));
         Assert.Contains("viewers cannot type", refused.Message);
 
+        // A run of keys (a paste) goes in one call; a viewer may not, and a huge one is refused.
+        await prof.Connection.InvokeAsync("Type", ["echo pasted in one go\n"]);
+        await student.WaitForAsync(m => Screen(m).Contains("$ echo pasted in one go\npasted in one go\n$"), "the pasted line's output");
+        await Assert.ThrowsAsync<HubInvocationException>(() => student.Connection.InvokeAsync("Type", ["ls\n"]));
+        var tooMuch = await Assert.ThrowsAsync<HubInvocationException>(() => prof.Connection.InvokeAsync("Type", [new string('y', 5000)]));
+        Assert.Contains("at most 1024", tooMuch.Message);
+
         // Backspace edits the line before the program sees it.
         foreach (char ch in "echo abX") await KeyAsync(prof, ch.ToString());
         await prof.KeyAsync("Backspace");

@@ -129,6 +129,11 @@ public sealed class TmuxTests : IAsyncLifetime
         Tmux("send-keys", "-t", _tmux, "ecgo", "BSpace", "BSpace", "ho hi", "Enter");
         await WaitForPane(0, p => Console(p).Contains("$ echo hi\nhi\n$"), "the edited command's output");
 
+        // A pasted line (more keys at once than the per-key rate limit allows) arrives whole.
+        Tmux("send-keys", "-t", _tmux, "-l", "echo " + new string('x', 150));
+        Tmux("send-keys", "-t", _tmux, "Enter");
+        await WaitForPane(0, p => Console(p).Contains("\n" + new string('x', 80) + "\n" + new string('x', 70) + "\n$"), "the pasted command's output");
+
         // Ctrl-C interrupts the program the shell waits for (and does not quit the TUI).
         Tmux("send-keys", "-t", _tmux, "cat", "Enter");
         await WaitForPane(0, p => p.Contains(" cat") && p.Contains("blocked"), "cat waiting for input in the process table");
