@@ -145,9 +145,12 @@ public static class SessionCommands
         return WithConnection(target.BaseUrl, "sessions", stderr, async c =>
         {
             var list = await c.InvokeAsync<SessionSummary[]>("ListSessions", []);
-            stdout.WriteLine($"{"SESSION",-20} {"PROGRAM",-10} {"STEP",-5} {"WHO",4} {"TICK",8}  STATE");
+            stdout.WriteLine($"{"SESSION",-20} {"PROFILE",-8} {"PROGRAM",-14} {"STEP",-5} {"WHO",4} {"TICK",8}  STATE");
             foreach (var s in list)
-                stdout.WriteLine($"{s.Name,-20} {s.Program,-10} {s.Step,-5} {s.Participants,4} {s.Tick,8}  {(s.Halted ?? (s.Running ? "running" : "paused"))}{(s.Private ? " (private)" : "")}");
+            {
+                string step = s.Profile == SessionSettings.PosixProfile ? "-" : s.Step;   // lab steps are WeensyOS's
+                stdout.WriteLine($"{s.Name,-20} {s.Profile,-8} {s.Program,-14} {step,-5} {s.Participants,4} {s.Tick,8}  {(s.Halted ?? (s.Running ? "running" : "paused"))}{(s.Private ? " (private)" : "")}");
+            }
             return 0;
         });
     }
