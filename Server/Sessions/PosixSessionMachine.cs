@@ -114,11 +114,16 @@ public sealed class PosixSessionMachine : SessionMachine
 
     public override bool WidePages => true;
 
+    // The last page map handed out and a scratch buffer: an unchanged map (most publishes) costs a
+    // pass over the pages but no allocation, even for a 1 GiB machine's 262,144 pages.
+    private byte[] _pages = [], _scratch = [];
+
     public override byte[] Pages(Dictionary<int, int> ownedByPid)
     {
         var kernel = _m.Kernel;
         int count = kernel.PageCount;
-        var pages = new byte[count * FrameCodec.WidePageSize];
+        if (_scratch.Length != count * FrameCodec.WidePageSize) _scratch = new byte[count * FrameCodec.WidePageSize];
+        var pages = _scratch;
         for (int p = 0; p < count; p++)
         {
             int owner = kernel.PageOwner(p), refs = kernel.PageRefcount(p);
@@ -127,7 +132,11 @@ public sealed class PosixSessionMachine : SessionMachine
             System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(entry[4..], (ushort)Math.Clamp(refs, 0, ushort.MaxValue));
             if (refs > 0 && owner > 0) ownedByPid[owner] = ownedByPid.GetValueOrDefault(owner) + 1;
         }
-        return pages;
+        if (pages.AsSpan().SequenceEqual(_pages)) return _pages;
+        // Published arrays are never written again (senders diff against them): hand out the scratch
+        // buffer and start a new one next time.
+        (_pages, _scratch) = (pages, []);
+        return _pages;
     }
 
     public override ProcessRow[] Processes(IReadOnlyDictionary<int, int> ownedByPid)
