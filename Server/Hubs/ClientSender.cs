@@ -128,16 +128,21 @@ public sealed class ClientSender
         // HeavyInterval (what changed meanwhile goes in one later diff), so a lecture hall of viewers
         // is not sent megabytes a second each.
         bool heavyDue = full || DateTime.UtcNow - _heavySentAt >= HeavyInterval;
+        // The session hands out a new page array only when a snapshot is new (a POSIX machine's only
+        // when its pages changed), so the same array needs no diff.
+        bool pagesNew = !ReferenceEquals(_pages, snap.Pages);
+        bool pagesHeld = !full && pagesNew && snap.WidePages && !heavyDue;
         byte[]? pages = full ? FrameCodec.PackPagesFull(snap.Pages)
-            : snap.WidePages && !heavyDue ? null
+            : !pagesNew || pagesHeld ? null
             : snap.WidePages ? FrameCodec.PackWidePagesDiff(_pages, snap.Pages) : FrameCodec.PackPagesDiff(_pages, snap.Pages);
-        if (pages != null) (_pages, _widePages) = (snap.Pages, snap.WidePages);
+        if (!pagesHeld) (_pages, _widePages) = (snap.Pages, snap.WidePages);
         bool bigTable = snap.Processes.Length > HeavyProcessRows || (_processes?.Length ?? 0) > HeavyProcessRows;
-        ProcessRow[]? processes = (full || _processes == null || !_processes.SequenceEqual(snap.Processes)) && (!bigTable || heavyDue) ? snap.Processes : null;
+        bool processesChanged = full || _processes == null || !_processes.SequenceEqual(snap.Processes);
+        bool processesHeld = processesChanged && bigTable && !heavyDue;
+        ProcessRow[]? processes = processesChanged && !processesHeld ? snap.Processes : null;
         if (processes != null) _processes = processes;
         if ((pages != null && snap.WidePages) || (processes != null && bigTable)) _heavySentAt = DateTime.UtcNow;
-        _heavyHeldBack = (pages == null && snap.WidePages && !snap.Pages.AsSpan().SequenceEqual(_pages))
-            || (processes == null && _processes != null && !_processes.SequenceEqual(snap.Processes));
+        _heavyHeldBack = pagesHeld || processesHeld;
         var status = snap.Status with { Participants = _session.ParticipantCount };
         SessionSummary? statusPart = full || status != _status ? status : null;
         if (statusPart != null) _status = status;

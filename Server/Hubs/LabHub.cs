@@ -101,32 +101,33 @@ public sealed class LabHub : Hub
 
     /// <summary>Types a key into the machine (drivers and instructors). Keys are single characters
     /// (control characters included, e.g. "\u0003" for Ctrl-C); "Enter", "Esc", "Backspace" and "Tab" are named.</summary>
-    public void Key(string key)
+    public void Key(string key) => PostKeys(() => key switch
     {
-        var (session, who, _) = RequireRole(Role.Driver, "type into the machine");
-        Limit(State.Keys, "keys");
-        char c = key switch
-        {
-            "Enter" => '\n',
-            "Esc" => '\x1b',
-            "Backspace" => '\x7f',
-            "Tab" => '\t',
-            { Length: 1 } => key[0],
-            _ => throw new HubException($"unknown key '{key}': send one character, 'Enter', 'Esc', 'Backspace' or 'Tab'"),
-        };
-        if (!session.Post(new KeyCommand(who, c.ToString()))) throw new HubException("the session is busy: slow down");
-    }
+        "Enter" => "\n",
+        "Esc" => "\x1b",
+        "Backspace" => "\x7f",
+        "Tab" => "\t",
+        { Length: 1 } => key,
+        _ => throw new HubException($"unknown key '{key}': send one character, 'Enter', 'Esc', 'Backspace' or 'Tab'"),
+    });
 
     /// <summary>Types a run of keys at once (typing ahead, a paste; drivers and instructors): up to
     /// <see cref="MaxTypedKeys"/> characters, "\n" or "\r" for Enter, counted as one key against the
     /// rate limit so a pasted command line is not refused halfway.</summary>
-    public void Type(string text)
+    public void Type(string text) => PostKeys(() =>
+    {
+        if (string.IsNullOrEmpty(text)) throw new HubException("nothing to type");
+        if (text.Length > MaxTypedKeys) throw new HubException($"type at most {MaxTypedKeys} characters at once");
+        return text.Replace('\r', '\n');
+    });
+
+    /// <summary>What Key and Type share: drivers only, one token of the key rate limit, then the keys
+    /// (checked by <paramref name="keys"/> only after the role and the limit) go to the session.</summary>
+    private void PostKeys(Func<string> keys)
     {
         var (session, who, _) = RequireRole(Role.Driver, "type into the machine");
         Limit(State.Keys, "keys");
-        if (string.IsNullOrEmpty(text)) throw new HubException("nothing to type");
-        if (text.Length > MaxTypedKeys) throw new HubException($"type at most {MaxTypedKeys} characters at once");
-        if (!session.Post(new KeyCommand(who, text.Replace('\r', '\n')))) throw new HubException("the session is busy: slow down");
+        if (!session.Post(new KeyCommand(who, keys()))) throw new HubException("the session is busy: slow down");
     }
 
     public const int MaxTypedKeys = 1024;

@@ -127,9 +127,7 @@ public sealed class PosixSessionMachine : SessionMachine
         for (int p = 0; p < count; p++)
         {
             int owner = kernel.PageOwner(p), refs = kernel.PageRefcount(p);
-            var entry = pages.AsSpan(p * FrameCodec.WidePageSize);
-            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(entry, owner);
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(entry[4..], (ushort)Math.Clamp(refs, 0, ushort.MaxValue));
+            FrameCodec.WriteWidePage(pages, p, owner, refs);
             if (refs > 0 && owner > 0) ownedByPid[owner] = ownedByPid.GetValueOrDefault(owner) + 1;
         }
         if (pages.AsSpan().SequenceEqual(_pages)) return _pages;

@@ -63,7 +63,7 @@ public abstract class SessionMachine : IDisposable
     public abstract string SyscallBreakName(string text);
 
     /// <summary>True for the event that ends a process (a `break exit` stops there).</summary>
-    public virtual bool IsExit(in KernelEvent e) => e.Kind == KernelEventKind.Syscall && e.Name is "exit" or "exit_group";
+    public bool IsExit(in KernelEvent e) => e.Kind == KernelEventKind.Syscall && e.Name is "exit" or "exit_group";
 
     /// <summary>Checks the kernel's invariants (the loop calls this now and then); null when they hold.</summary>
     public abstract string? CheckInvariants();

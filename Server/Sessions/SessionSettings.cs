@@ -46,9 +46,6 @@ public sealed record SessionSettings
         return null;
     }
 
-    /// <summary>Parses a lab step: 0..7 or "cow" (see <see cref="LabSteps"/>).</summary>
-    public static LabStep? ParseStep(string? step) => LabSteps.Parse(step);
-
     /// <summary>Checks program, step and profile; returns an error text or null.</summary>
     public string? Validate()
     {
@@ -65,14 +62,14 @@ public sealed record SessionSettings
         }
         if (Profile != WeensyProfile) return $"unknown profile '{Profile}' (weensyos or posix)";
         if (!Programs.Contains(Program)) return $"unknown program '{Program}' (choose {string.Join(", ", Programs)})";
-        if (ParseStep(Step) is null) return $"unknown lab step '{Step}' (choose 0..7 or cow)";
+        if (LabSteps.Parse(Step) is null) return $"unknown lab step '{Step}' (choose {LabSteps.Choices})";
         return null;
     }
 
     public KernelOptions ToKernelOptions() => new()
     {
         Boot = Program,
-        Step = ParseStep(Step) ?? LabStep.CopyOnWrite,
+        Step = LabSteps.Parse(Step) ?? LabStep.CopyOnWrite,
         Invariants = InvariantChecks.EveryTick,
     };
 

@@ -219,6 +219,14 @@ public static class FrameCodec
         }
     }
 
+    /// <summary>Writes page <paramref name="page"/>'s owner and refcount (clamped to u16) in the wide form.</summary>
+    public static void WriteWidePage(Span<byte> entries, int page, int owner, int refcount)
+    {
+        var entry = entries.Slice(page * WidePageSize, WidePageSize);
+        BinaryPrimitives.WriteInt32LittleEndian(entry, owner);
+        BinaryPrimitives.WriteUInt16LittleEndian(entry[4..], (ushort)Math.Clamp(refcount, 0, ushort.MaxValue));
+    }
+
     /// <summary>Owner and refcount of page <paramref name="page"/> in the wide form.</summary>
     public static (int Owner, int Refcount) WidePage(ReadOnlySpan<byte> entries, int page) =>
         (BinaryPrimitives.ReadInt32LittleEndian(entries.Slice(page * WidePageSize)),

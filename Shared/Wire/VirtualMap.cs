@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Lab.Shared.MsgPack;
 
 namespace Lab.Shared.Wire;
@@ -27,7 +26,10 @@ public sealed record VirtualMap(int Pid, byte[] Entries, int EntrySize = Virtual
         {
             int at = page * EntrySize;
             if (EntrySize == WideBytesPerPage)
-                return (BinaryPrimitives.ReadInt32LittleEndian(Entries.AsSpan(at)), BinaryPrimitives.ReadUInt16LittleEndian(Entries.AsSpan(at + 4)), Entries[at + 6]);
+            {
+                var (owner, refcount) = FrameCodec.WidePage(Entries.AsSpan(at), 0);
+                return (owner, refcount, Entries[at + 6]);
+            }
             return ((sbyte)Entries[at], Entries[at + 1], Entries[at + 2]);
         }
     }
@@ -40,9 +42,9 @@ public sealed record VirtualMap(int Pid, byte[] Entries, int EntrySize = Virtual
     /// <summary>Writes one wide entry (POSIX form) at page index <paramref name="page"/>.</summary>
     public static void WriteWide(Span<byte> entries, int page, int owner, int refcount, byte perm)
     {
+        // The same owner and refcount layout as a wide physical page, then the permission byte.
         var e = entries.Slice(page * WideBytesPerPage, WideBytesPerPage);
-        BinaryPrimitives.WriteInt32LittleEndian(e, owner);
-        BinaryPrimitives.WriteUInt16LittleEndian(e[4..], (ushort)Math.Clamp(refcount, 0, ushort.MaxValue));
+        FrameCodec.WriteWidePage(e, 0, owner, refcount);
         e[6] = perm;
     }
 
