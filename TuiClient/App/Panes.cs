@@ -120,8 +120,9 @@ public static class Panes
             string parts = string.Join(", ", owners.OrderByDescending(kv => kv.Value.Pages)
                 .Select(kv => $"{kv.Key} ×{kv.Value.Pages}{(kv.Value.Shared > 0 ? $" ({kv.Value.Shared} shared)" : "")}"));
             string range = perCell == 1 ? $"page 0x{(long)first * 4096:X7}" : $"0x{(long)first * 4096:X7}-0x{(long)(last + 1) * 4096 - 1:X7}";
+            var (firstOwner, firstRefs) = FrameCodec.WidePage(wide, first);
             detail = perCell == 1 && last == first
-                ? $"{range}  owner {OwnerName(FrameCodec.WidePage(wide, first).Owner, FrameCodec.WidePage(wide, first).Refcount)}  refcount {FrameCodec.WidePage(wide, first).Refcount}"
+                ? $"{range}  owner {OwnerName(firstOwner, firstRefs)}  refcount {firstRefs}"
                 : $"{range} ({last - first + 1} pages): {parts}";
         }
         PageGrid(buf, r, cells, CellOf, selected, detail, row => $"0x{(long)row * 64 * perCell * 4096:X7}", labelWidth: 10,

@@ -171,7 +171,8 @@ public static class SessionCommands
             stderr.WriteLine($"tui create: --mem needs a size such as 64M (got '{size}')");
             return 2;
         }
-        var options = new CreateSessionOptions(target.Session!, SessionSettings.ProgramFor(profile, opts.GetValueOrDefault("program")),
+        // No program given: the server picks the profile's default (SessionSettings.ProgramFor).
+        var options = new CreateSessionOptions(target.Session!, opts.GetValueOrDefault("program") ?? "",
             opts.GetValueOrDefault("step") ?? "cow", profile, opts.ContainsKey("private"), (int)Math.Min(int.MaxValue, mem >> 20));
         return WithConnection(target.BaseUrl, "create", stderr, async c =>
         {
