@@ -55,6 +55,28 @@ public sealed partial class WeensyKernel : ITrapHandler
     /// <summary>The first host-side invariant failure (see <see cref="KernelOptions.Invariants"/>), or null.</summary>
     public string? InvariantFailure { get; private set; }
 
+    /// <summary>
+    /// Why the kernel, though neither panicked nor powered off, will never run user code again
+    /// on its own: no process is runnable (every one broke on a fault, or all exited). Null while
+    /// some process can run. Only a key ('a', 'f', 'e') or a reboot gets it going again.
+    /// </summary>
+    public string? Stalled
+    {
+        get
+        {
+            if (Failed || PoweredOff) return null;
+            int broken = 0;
+            foreach (Process p in _procs)
+            {
+                if (p.State == ProcState.Runnable) return null;
+                if (p.State == ProcState.Broken) broken++;
+            }
+            return broken > 0
+                ? $"stalled: every process is broken ({broken} faulted); press a, f or e, or reboot"
+                : "stalled: every process has exited; press a, f or e, or reboot";
+        }
+    }
+
     /// <summary>Forks that failed (no free slot or out of memory) since the cold boot. Diagnostic.</summary>
     public int ForkFailures { get; private set; }
 
@@ -246,12 +268,15 @@ public sealed partial class WeensyKernel : ITrapHandler
     }
 
     /// <summary>
-    /// Drops process <paramref name="pid"/>'s reference to a user page. If others still share the
-    /// page and pid owned it, ownership passes to a live sharer (pageinfo must never name a dead
-    /// process).
+    /// Drops process <paramref name="pid"/>'s reference to the user page that mapping
+    /// <paramref name="m"/> names. If others still share the page and pid owned it, ownership
+    /// passes to a live sharer (pageinfo must never name a dead process). A copy-on-write page
+    /// that loses a sharer needs one copy fewer: its promise of a free page is withdrawn.
     /// </summary>
-    private void ReleaseUserPage(int pid, PhysAddr pa)
+    private void ReleaseUserPage(int pid, in Mapping m)
     {
+        PhysAddr pa = m.Pa;
+        if (m.IsCow && Pages.Refcount(pa) > 1) Pages.ReleaseCowCopy();
         int left = Pages.Release(pa);
         if (left > 0 && Pages.Owner(pa) == pid)
             Pages.SetOwner(pa, (sbyte)FindSharer(pa, excludePid: pid));
@@ -425,7 +450,7 @@ public sealed partial class WeensyKernel : ITrapHandler
             if (Tables.Lookup(p.PageTable, va) is Mapping old && old.User)
             {
                 Tables.Map(p.PageTable, va, default, PteFlags.None, () => null);
-                ReleaseUserPage(p.Pid, old.Pa);
+                ReleaseUserPage(p.Pid, old);
             }
         }
         return AllocateUserPage(p, va, PageTables.PWU) ? 0 : -1;
@@ -457,7 +482,10 @@ public sealed partial class WeensyKernel : ITrapHandler
     /// <summary>
     /// The copy-on-write fault: if nobody else shares the page any more, take it over (make it
     /// writable again); otherwise copy it into a fresh page of our own and drop the reference to
-    /// the shared one. False if the page is not COW, or memory ran out (then it is a real fault).
+    /// the shared one. The copy cannot run out of memory: fork promised this page a free one
+    /// (<see cref="PageInfo.CowReserve"/>), and dropping our reference first withdraws that
+    /// promise, which leaves a free page no one else may take. False if the page is not COW
+    /// (then it is a real fault).
     /// </summary>
     private bool CopyOnWrite(Process p, VirtAddr va)
     {
@@ -468,10 +496,10 @@ public sealed partial class WeensyKernel : ITrapHandler
             Tables.SetLeaf(p.PageTable, m, m.Pa, PageTables.PWU);
             return true;
         }
+        ReleaseUserPage(p.Pid, m);          // still in use by the other sharers: its bytes stay put
         PhysAddr? copy = Pages.Allocate((sbyte)p.Pid);
-        if (copy is null) return false;
-        _machine.Memory.CopyPage(m.Pa, copy.Value);
-        ReleaseUserPage(p.Pid, m.Pa);
+        if (!Assert(copy is not null, "copy-on-write page available")) return false;
+        _machine.Memory.CopyPage(m.Pa, copy!.Value);
         Tables.SetLeaf(p.PageTable, m, copy.Value, PageTables.PWU);
         return true;
     }
@@ -577,12 +605,18 @@ public sealed partial class WeensyKernel : ITrapHandler
         if (share)
         {
             PteFlags perm = (PteFlags)(m.Pte & (ulong)(PageTables.PWU | PageTables.Cow));
-            if (Step == LabStep.CopyOnWrite && Options.Bug != LabBug.ForkNoCopy && m.Writable)
+            bool cow = Step == LabStep.CopyOnWrite && Options.Bug != LabBug.ForkNoCopy && (m.Writable || m.IsCow);
+            if (cow && !Pages.ReserveCowCopy()) return false;       // a later write must find its copy
+            if (cow && m.Writable)
             {
                 perm = PageTables.PU | PageTables.Cow;
                 Tables.SetLeaf(parent.PageTable, m, m.Pa, perm);
             }
-            if (!Tables.Map(child.PageTable, m.Va, m.Pa, perm, tables)) return false;
+            if (!Tables.Map(child.PageTable, m.Va, m.Pa, perm, tables))
+            {
+                if (cow) Pages.ReleaseCowCopy();
+                return false;
+            }
             Pages.AddRef(m.Pa);
             return true;
         }
@@ -614,7 +648,7 @@ public sealed partial class WeensyKernel : ITrapHandler
     {
         if (p.PageTable == default) return;
         foreach (Mapping m in Tables.Mappings(p.PageTable, new VirtAddr(Layout.ProcStartAddr), new VirtAddr(Layout.MemSizeVirtual)))
-            ReleaseUserPage(p.Pid, m.Pa);
+            ReleaseUserPage(p.Pid, m);
         if (Options.Bug != LabBug.ForkLeaksPageTables) FreePageTable(p.PageTable);
         p.PageTable = default;
     }

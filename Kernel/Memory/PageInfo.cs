@@ -19,6 +19,15 @@ public sealed class PageInfo
 
     private readonly ChangeCounter _changes;
 
+    /// <summary>
+    /// Free pages promised to future copy-on-write faults: for every page shared copy-on-write,
+    /// refcount - 1 (the last sharer takes the page over instead of copying it). Ordinary
+    /// allocations never dip into these, so a copy-on-write fault always finds its page and
+    /// running out of memory shows up where WeensyOS reports it: fork and page_alloc return -1.
+    /// Invariant: <see cref="FreeCount"/> &gt;= <see cref="CowReserve"/>. Zero before the cow step.
+    /// </summary>
+    private int _cowReserve;
+
     public PageInfo(PhysicalMemory memory, ChangeCounter changes)
     {
         _memory = memory;
@@ -30,6 +39,8 @@ public sealed class PageInfo
     public sbyte Refcount(int page) => _refcount[page];
     public sbyte Owner(PhysAddr pa) => _owner[pa.PageNumber];
     public sbyte Refcount(PhysAddr pa) => _refcount[pa.PageNumber];
+    /// <summary>Free pages promised to future copy-on-write copies (see the field's comment).</summary>
+    public int CowReserve => _cowReserve;
 
     /// <summary>pageinfo_init: reserved, kernel and free pages of the boot layout, refcount 1 unless free.</summary>
     public void Initialize()
@@ -42,6 +53,7 @@ public sealed class PageInfo
             _owner[pn] = owner;
             _refcount[pn] = owner == Free ? (sbyte)0 : (sbyte)1;
         }
+        _cowReserve = 0;
     }
 
     /// <summary>
@@ -61,10 +73,12 @@ public sealed class PageInfo
 
     /// <summary>
     /// The physical page allocator: the lowest free page, given to <paramref name="owner"/> with
-    /// refcount 1 and filled with zeros. Null when memory is full.
+    /// refcount 1 and filled with zeros. Null when memory is full, counting the pages promised to
+    /// copy-on-write faults (<see cref="CowReserve"/>) as taken.
     /// </summary>
     public PhysAddr? Allocate(sbyte owner)
     {
+        if (_cowReserve > 0 && FreeCount() <= _cowReserve) return null;
         for (int pn = 0; pn < Layout.PhysicalPages; pn++)
         {
             if (_refcount[pn] != 0) continue;
@@ -93,6 +107,30 @@ public sealed class PageInfo
         if (--_refcount[pn] == 0) _owner[pn] = Free;
         return _refcount[pn];
     }
+
+    /// <summary>
+    /// Promises one free page to a future copy-on-write fault (fork is sharing a writable page).
+    /// False, promising nothing, when every free page is already promised: fork must fail then.
+    /// </summary>
+    public bool ReserveCowCopy()
+    {
+        if (FreeCount() <= _cowReserve) return false;
+        _cowReserve++;
+        return true;
+    }
+
+    /// <summary>
+    /// Withdraws one promise: a copy-on-write page lost a sharer (it exited, or copied the page
+    /// at its write fault). Callers withdraw before allocating the copy, so the copy always fits.
+    /// </summary>
+    public void ReleaseCowCopy()
+    {
+        if (_cowReserve <= 0) throw new InvalidOperationException("kernel bug: copy-on-write reserve underflow");
+        _cowReserve--;
+    }
+
+    /// <summary>Sets the promise count (a restored snapshot recomputes it from the page tables).</summary>
+    internal void SetCowReserve(int pages) => _cowReserve = pages;
 
     /// <summary>Gives a page in use to another owner (exit re-owns shared pages to a live sharer).</summary>
     public void SetOwner(PhysAddr pa, sbyte owner)

@@ -149,20 +149,23 @@ public sealed partial class WeensyKernel
     private void ShowMemory()
     {
         AdvanceAnimation();
-        int drawnLength = _drawnCells.Length;
-        Span<ushort> screen = stackalloc ushort[Display.Cells];
-        _machine.Cga.CopyTo(screen);
-        if (_changes.Value == _drawnVersion && _showing == _drawnShowing
-            && screen[..drawnLength].SequenceEqual(_drawnCells))
+        if (_changes.Value == _drawnVersion && _showing == _drawnShowing && DrawnRowsIntact())
             return;
         ShowPhysicalMemory();
         if (_procs[_showing].State != ProcState.Free)
             ShowVirtualMemory(_procs[_showing]);
-        _machine.Cga.CopyTo(screen);
-        screen[..drawnLength].CopyTo(_drawnCells);
+        DrawnRows().CopyTo(_drawnCells);
         _drawnVersion = _changes.Value;
         _drawnShowing = _showing;
     }
+
+    /// <summary>Rows 0-22 of the CGA buffer as they are in guest RAM now (read in place: this runs on every trap).</summary>
+    private ReadOnlySpan<ushort> DrawnRows() =>
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(
+            _machine.Memory.View(Machine.Devices.CgaText.BufferAddress, _drawnCells.Length * sizeof(ushort)));
+
+    /// <summary>True when no one (a user program, a stray store) changed rows 0-22 since they were drawn.</summary>
+    private bool DrawnRowsIntact() => DrawnRows().SequenceEqual(_drawnCells);
 
     private ulong _drawnVersion = ulong.MaxValue;
     private int _drawnShowing = -1;

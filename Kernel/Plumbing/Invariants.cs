@@ -121,7 +121,11 @@ public sealed partial class WeensyKernel
         var problems = new List<string>();
         if (VirtualMemoryProblem() is string vm) problems.Add("check_virtual_memory: " + vm);
 
+        // One walk per distinct page table checks each mapping and counts references: one per
+        // distinct page table mapping a page at >= 0x100000, one per page-table page of a
+        // process's own table.
         var uses = new int[Layout.PhysicalPages];
+        var cowMapped = new bool[Layout.PhysicalPages];
         var roots = new HashSet<PhysAddr>();
         foreach (Process p in _procs)
         {
@@ -131,38 +135,22 @@ public sealed partial class WeensyKernel
             if (console is not Mapping c || c.Pa.Value != Layout.Console || !c.User || !c.Writable)
                 problems.Add($"pid {p.Pid}: console page 0xb8000 is not user-writable");
 
-            foreach (Mapping m in Tables.Mappings(p.PageTable, new VirtAddr(0), new VirtAddr(Layout.MemSizeVirtual)))
-            {
-                if (m.Pa.Value >= Layout.MemSizePhysical) { problems.Add($"pid {p.Pid}: {m.Va} maps {m.Pa} beyond RAM"); continue; }
-                int owner = Pages.Owner(m.Pa), refs = Pages.Refcount(m.Pa);
-                if (m.Va.Value < Layout.ProcStartAddr)
-                {
-                    if (Step >= LabStep.KernelIsolation && m.User && m.Va.Value != Layout.Console)
-                        problems.Add($"pid {p.Pid}: kernel address {m.Va} is user-accessible");
-                    continue;
-                }
-                if (refs == 0 && p.PageTable != Layout.KernelPageTable)   // the shared handout table maps all RAM
-                    problems.Add($"pid {p.Pid}: {m.Va} maps free page {m.Pa}");
-                if (owner == p.Pid && !m.User) problems.Add($"pid {p.Pid}: owns {m.Va} but cannot access it");
-                if (Step >= LabStep.PerProcessPageTables && Options.Bug != LabBug.ForkNoCopy
-                    && m.User && m.Writable && owner != p.Pid)
-                    problems.Add($"pid {p.Pid}: {m.Va} is writable but owned by {owner}");
-            }
-        }
-
-        // Count references: one per distinct page table mapping a page at >= 0x100000, one per
-        // page-table page of a process's own table.
-        foreach (Process p in _procs)
-        {
-            if (p.State == ProcState.Free || p.PageTable == default || !roots.Add(p.PageTable)) continue;
-            Tables.ForEach(p.PageTable, new VirtAddr(Layout.ProcStartAddr), new VirtAddr(Layout.MemSizeVirtual), (in Mapping m) =>
-            {
-                if (m.Pa.Value < Layout.MemSizePhysical) uses[m.Pa.PageNumber]++;
-            });
-            if (p.PageTable != Layout.KernelPageTable)
+            bool countUses = roots.Add(p.PageTable);
+            Tables.ForEach(p.PageTable, new VirtAddr(0), new VirtAddr(Layout.MemSizeVirtual),
+                (in Mapping m) => CheckMapping(p, m, countUses, uses, cowMapped, problems));
+            if (countUses && p.PageTable != Layout.KernelPageTable)
                 foreach (var (page, _) in Tables.TablePages(p.PageTable))
                     if (page.Value < Layout.MemSizePhysical) uses[page.PageNumber]++;
         }
+
+        int cowReserve = 0;
+        for (int pn = 0; pn < Layout.PhysicalPages; pn++)
+            if (cowMapped[pn]) cowReserve += Math.Max(0, Pages.Refcount(pn) - 1);
+        int free = Pages.FreeCount();
+        if (Pages.CowReserve != cowReserve)
+            problems.Add($"copy-on-write reserve is {Pages.CowReserve} pages but the shared pages need {cowReserve}");
+        if (free < Pages.CowReserve)
+            problems.Add($"{free} free pages cannot cover the {Pages.CowReserve} promised to copy-on-write faults");
         for (int pn = 0; pn < Layout.PhysicalPages; pn++)
         {
             int owner = Pages.Owner(pn), refs = Pages.Refcount(pn);
@@ -173,6 +161,58 @@ public sealed partial class WeensyKernel
             else if (uses[pn] != refs) problems.Add($"page 0x{pn << 12:x}: refcount {refs} but {uses[pn]} references");
         }
         return problems;
+    }
+
+    /// <summary>
+    /// The per-mapping part of <see cref="CheckInvariants"/> for live process p: kernel addresses
+    /// are not user-accessible from step 1 on, user pages are in use, owned pages are accessible,
+    /// writable pages belong to p. When <paramref name="countUses"/> (p's table is seen for the
+    /// first time) it also counts the reference and notes copy-on-write pages.
+    /// </summary>
+    private void CheckMapping(Process p, in Mapping m, bool countUses, int[] uses, bool[] cowMapped, List<string> problems)
+    {
+        if (m.Pa.Value >= Layout.MemSizePhysical) { problems.Add($"pid {p.Pid}: {m.Va} maps {m.Pa} beyond RAM"); return; }
+        int owner = Pages.Owner(m.Pa), refs = Pages.Refcount(m.Pa);
+        if (m.Va.Value < Layout.ProcStartAddr)
+        {
+            if (Step >= LabStep.KernelIsolation && m.User && m.Va.Value != Layout.Console)
+                problems.Add($"pid {p.Pid}: kernel address {m.Va} is user-accessible");
+            return;
+        }
+        if (countUses)
+        {
+            uses[m.Pa.PageNumber]++;
+            if (m.IsCow) cowMapped[m.Pa.PageNumber] = true;
+        }
+        if (refs == 0 && p.PageTable != Layout.KernelPageTable)   // the shared handout table maps all RAM
+            problems.Add($"pid {p.Pid}: {m.Va} maps free page {m.Pa}");
+        if (owner == p.Pid && !m.User) problems.Add($"pid {p.Pid}: owns {m.Va} but cannot access it");
+        if (Step >= LabStep.PerProcessPageTables && Options.Bug != LabBug.ForkNoCopy
+            && m.User && m.Writable && owner != p.Pid)
+            problems.Add($"pid {p.Pid}: {m.Va} is writable but owned by {owner}");
+    }
+
+    /// <summary>
+    /// The free pages copy-on-write faults may still need: for every page some live process maps
+    /// copy-on-write, its refcount - 1 (the last sharer takes the page over without copying).
+    /// Computed from the page tables, to restore <see cref="PageInfo.CowReserve"/> from a snapshot.
+    /// </summary>
+    private int CountCowReserve()
+    {
+        var cowMapped = new bool[Layout.PhysicalPages];
+        var roots = new HashSet<PhysAddr>();
+        foreach (Process p in _procs)
+        {
+            if (p.State == ProcState.Free || p.PageTable == default || !roots.Add(p.PageTable)) continue;
+            Tables.ForEach(p.PageTable, new VirtAddr(Layout.ProcStartAddr), new VirtAddr(Layout.MemSizeVirtual), (in Mapping m) =>
+            {
+                if (m.IsCow && m.Pa.Value < Layout.MemSizePhysical) cowMapped[m.Pa.PageNumber] = true;
+            });
+        }
+        int reserve = 0;
+        for (int pn = 0; pn < Layout.PhysicalPages; pn++)
+            if (cowMapped[pn]) reserve += Math.Max(0, Pages.Refcount(pn) - 1);
+        return reserve;
     }
 
     /// <summary>Runs <see cref="CheckInvariants"/> as configured; the first failure stops the machine.</summary>

@@ -87,5 +87,6 @@ public sealed partial class WeensyKernel
         int length = r.ReadInt32();
         _machine.RestoreState(r.ReadBytes(length));
         _machine.TrapHandler = this;
+        Pages.SetCowReserve(CountCowReserve());   // derived state: recomputed, not stored
     }
 }

@@ -40,7 +40,7 @@ public sealed unsafe partial class Cpu : IDisposable
         _xmm = (Vector128<byte>*)NativeMemory.AlignedAlloc(16 * 16, 16);
         NativeMemory.Clear(_xmm, 16 * 16);
         _tlb = (TlbEntry*)NativeMemory.AlignedAlloc((nuint)(TlbSize * sizeof(TlbEntry)), 64);
-        FlushTlb();
+        ResetTlb();
         _decoder = Iced.Intel.Decoder.Create(64, _codeReader, Iced.Intel.DecoderOptions.None);
         memory.CodeObserver = this;
     }

@@ -33,6 +33,10 @@ public sealed unsafe partial class Cpu
     private const ulong AddrMask = 0x000F_FFFF_FFFF_F000UL;
 
     private TlbEntry* _tlb;
+    /// <summary>Slots filled since the last flush (each listed once; see <see cref="FlushTlb"/>).</summary>
+    private readonly ushort[] _tlbFilled = new ushort[TlbSize];
+    private readonly bool[] _tlbListed = new bool[TlbSize];
+    private int _tlbFilledCount;
 
     // The pending trap recorded by a failing access or handler.
     private TrapKind _trapKind;
@@ -51,14 +55,44 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private TlbEntry* TlbSlot(ulong va) => _tlb + (((va >> 12) ^ (va >> 21)) & (TlbSize - 1));
 
-    /// <summary>Drops every TLB entry (CR3 write, or the kernel changed mappings).</summary>
+    /// <summary>
+    /// Drops every TLB entry (CR3 write, or the kernel changed mappings). The block lookup cache
+    /// stays: every hit there is checked against the physical address that the fetch translation
+    /// (through the freshly emptied TLB) gives, so it cannot run code from the old address space,
+    /// and a kernel that switches address spaces on every yield does not pay for refilling it.
+    /// </summary>
     public void FlushTlb()
+    {
+        // Only the slots filled since the last flush can hold a translation: a kernel that
+        // switches address spaces on every yield empties a handful of slots, not all 512.
+        for (int k = 0; k < _tlbFilledCount; k++)
+        {
+            int i = _tlbFilled[k];
+            _tlb[i] = new TlbEntry { ReadTag = NoTag, WriteTag = NoTag, ExecTag = NoTag };
+            _tlbListed[i] = false;
+        }
+        _tlbFilledCount = 0;
+    }
+
+    /// <summary>Empties every slot, listed or not (a new TLB's memory holds garbage).</summary>
+    private void ResetTlb()
     {
         for (int i = 0; i < TlbSize; i++)
         {
             _tlb[i] = new TlbEntry { ReadTag = NoTag, WriteTag = NoTag, ExecTag = NoTag };
+            _tlbListed[i] = false;
         }
-        ClearBlockLookupCache();
+        _tlbFilledCount = 0;
+    }
+
+    /// <summary>Records that slot <paramref name="e"/> is about to hold a translation, so the next flush empties it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void NoteTlbFill(TlbEntry* e)
+    {
+        int i = (int)(e - _tlb);
+        if (_tlbListed[i]) return;
+        _tlbListed[i] = true;
+        _tlbFilled[_tlbFilledCount++] = (ushort)i;
     }
 
     /// <summary>Drops the TLB entry for one virtual page (invlpg).</summary>
@@ -165,6 +199,7 @@ public sealed unsafe partial class Cpu
         ulong pa = pageBase | (va & pageMask & ~0xFFFUL);
         ulong vpage = va & ~0xFFFUL;
         TlbEntry* e = TlbSlot(va);
+        NoteTlbFill(e);
         e->PhysPage = pa >> 12;
         e->Perm = (writable ? (ulong)PteFlags.Writable : 0) | (ulong)PteFlags.User
                   | (noExec ? (ulong)PteFlags.NoExecute : 0) | (dirty ? (ulong)PteFlags.Dirty : 0);

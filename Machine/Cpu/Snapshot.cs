@@ -69,6 +69,7 @@ public sealed unsafe partial class Cpu
         {
             int i = r.ReadInt32();
             if ((uint)i >= TlbSize) throw new InvalidDataException("bad TLB index in snapshot");
+            NoteTlbFill(_tlb + i);
             ref TlbEntry e = ref _tlb[i];
             e.ReadTag = r.ReadUInt64();
             e.ExecTag = r.ReadUInt64();

@@ -508,7 +508,8 @@ public sealed partial class LabSession : IDisposable
 
     public SessionSummary Summary()
     {
-        string? halted = _machine.HaltReason;
+        // A stalled kernel still runs (a key may reboot it) but is not "running" to anyone watching.
+        string? halted = _machine.HaltReason ?? _machine.StallReason;
         return new SessionSummary(Name, Settings.Program, Settings.Step, Settings.Profile, Settings.Private,
             ParticipantCount, _machine.Ticks, _running && halted == null, Settings.SpeedName, halted);
     }

@@ -26,6 +26,10 @@ public abstract class SessionMachine : IDisposable
 
     public bool Halted => HaltReason != null;
 
+    /// <summary>Why the kernel, though it still runs (keys and reboots work), makes no progress on
+    /// its own (e.g. every process broke on a fault); null while it does.</summary>
+    public virtual string? StallReason => null;
+
     /// <summary>True when every process waits for keyboard input: the loop sleeps until a key comes.</summary>
     public virtual bool WaitingForInput => false;
 

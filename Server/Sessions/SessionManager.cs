@@ -37,9 +37,10 @@ public sealed class SessionManager : IHostedService, IDisposable
         _log = loggers.CreateLogger<SessionManager>();
     }
 
-    public LabSession? Find(string name) => _sessions.TryGetValue(name, out var s) ? s : null;
+    /// <summary>The open session of that name (a session being closed is no longer found).</summary>
+    public LabSession? Find(string name) => _sessions.TryGetValue(name, out var s) && !s.Closed ? s : null;
 
-    public IReadOnlyCollection<LabSession> All => _sessions.Values.ToArray();
+    public IReadOnlyCollection<LabSession> All => _sessions.Values.Where(s => !s.Closed).ToArray();
 
     /// <summary>Creates a session; the error text explains a refusal.</summary>
     public (LabSession? Session, string? Error) Create(SessionSettings settings, byte[]? state = null)
@@ -57,15 +58,19 @@ public sealed class SessionManager : IHostedService, IDisposable
         return (session, null);
     }
 
+    /// <summary>
+    /// Closes a session: it stops, its saved folder is deleted, and only then is its name free
+    /// again, so a new session of the same name never loses its files to this close (and whoever
+    /// sees the name gone also sees the folder gone).
+    /// </summary>
     public void Close(string name)
     {
-        if (_sessions.TryRemove(name, out var session))
-        {
-            session.Log(EventKind.System, 0, "the session was closed");
-            session.Dispose();
-            try { lock (_storeLock) _store.Delete(name); }
-            catch (IOException e) { _log.LogWarning("session {Name} closed, but its saved files could not be deleted: {Error}", name, e.Message); }
-        }
+        if (!_sessions.TryGetValue(name, out var session) || session.Closed) return;
+        session.Log(EventKind.System, 0, "the session was closed");
+        session.Dispose();   // Closed from here on: a save in progress does not write it back
+        try { lock (_storeLock) _store.Delete(name); }
+        catch (IOException e) { _log.LogWarning("session {Name} closed, but its saved files could not be deleted: {Error}", name, e.Message); }
+        _sessions.TryRemove(new KeyValuePair<string, LabSession>(name, session));
     }
 
     /// <summary>Saves a session's settings and machine. A machine that cannot be snapshot (our bug) is

@@ -30,6 +30,8 @@ public sealed class WeensySessionMachine : SessionMachine
         }
     }
 
+    public override string? StallReason => _m.Kernel.Stalled;
+
     public override RunResult Run(ulong budget) => _m.Run(budget);
 
     public override string? PressKey(char key)

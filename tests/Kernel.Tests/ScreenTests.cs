@@ -144,9 +144,15 @@ public class ScreenTests
         Assert.Equal(0x0C20, Cell(m, 24, 79));
         Assert.Equal(Core.ProcState.Broken, m.Kernel.Processes[1].State);
         Assert.InRange(rip, 0x100000UL, 0x101000UL);
-        // the machine keeps running: ticks advance while nothing is runnable
+        // the machine keeps running: ticks advance while nothing is runnable, and it says it is stuck
         m.RunUntilTick(40);
         Assert.Equal(40UL, m.Ticks);
+        Assert.Equal("stalled: every process is broken (1 faulted); press a, f or e, or reboot", m.Kernel.Stalled);
+        // a key still reboots it
+        m.PressKey('a');
+        m.RunUntilTick(60);
+        Assert.Null(m.Kernel.Stalled);
+        Assert.Equal("allocator", m.Kernel.BootCommand);
     }
 
     [Theory]

@@ -126,6 +126,80 @@ public class MmuTests
     }
 
     [Fact]
+    public void EveryCr3WriteForgetsEveryTranslationCachedSinceTheLastOne()
+    {
+        // The flush empties only the slots filled since the previous flush; this checks that no
+        // slot is forgotten across several rounds (all 16 data pages, then some, then all again).
+        using var f = new CpuFixture();
+        const int pages = (int)(CpuFixture.DataSize / 0x1000);
+        ulong Target(int round, int i) => 0x320000UL + (ulong)(round * pages + i) * 0x1000;
+        void MapRound(int round)
+        {
+            for (int i = 0; i < pages; i++)
+            {
+                f.Machine.Memory.WriteU64(new PhysAddr(Target(round, i)), (ulong)(round * 100 + i));
+                f.Tables.MapPage(new VirtAddr(CpuFixture.DataBase + (ulong)i * 0x1000), new PhysAddr(Target(round, i)),
+                    PteFlags.User | PteFlags.Writable | PteFlags.NoExecute);
+            }
+            f.Cpu.Cr3 = f.Cpu.Cr3;
+        }
+        ulong SumOfPages(int stride)
+        {
+            f.Load(a =>
+            {
+                a.xor(eax, eax);
+                for (int i = 0; i < pages; i += stride)
+                {
+                    a.mov(rdi, CpuFixture.DataBase + (ulong)i * 0x1000);
+                    a.add(rax, __qword_ptr[rdi]);
+                }
+            });
+            f.RunToEnd();
+            return f[R.Rax];
+        }
+        ulong Expected(int round, int stride)
+        {
+            ulong sum = 0;
+            for (int i = 0; i < pages; i += stride) sum += (ulong)(round * 100 + i);
+            return sum;
+        }
+
+        MapRound(0);
+        Assert.Equal(Expected(0, 1), SumOfPages(1));
+        MapRound(1);
+        Assert.Equal(Expected(1, 3), SumOfPages(3));
+        MapRound(2);
+        Assert.Equal(Expected(2, 1), SumOfPages(1));
+        byte[] state = f.Machine.SaveState();      // restored TLB entries must be flushed too
+        f.Machine.RestoreState(state);
+        MapRound(3);
+        Assert.Equal(Expected(3, 1), SumOfPages(1));
+    }
+
+    [Fact]
+    public void CodeAtTheSameAddressInAnotherAddressSpaceRunsAfterACr3Write()
+    {
+        // Decoded blocks outlive a CR3 write; each one is checked against the physical page the
+        // new translation gives, so the old space's code must not run.
+        using var f = new CpuFixture();
+        f.Load(a => a.mov(eax, 1));
+        f.RunToEnd();
+        Assert.Equal(1UL, f[R.Rax]);
+
+        var a2 = new Assembler(64);
+        a2.mov(eax, 2);
+        a2.int3();
+        var ms = new MemoryStream();
+        a2.Assemble(new StreamCodeWriter(ms), CpuFixture.CodeBase);
+        f.Machine.Memory.Write(new PhysAddr(0x340000), ms.ToArray());
+        f.Tables.MapPage(new VirtAddr(CpuFixture.CodeBase), new PhysAddr(0x340000), PteFlags.User);
+        f.Cpu.Cr3 = f.Cpu.Cr3;
+        f.Cpu.Rip = CpuFixture.CodeBase;
+        f.RunToEnd();
+        Assert.Equal(2UL, f[R.Rax]);
+    }
+
+    [Fact]
     public void DataAccessesThatCrossAPageBoundaryWork()
     {
         using var f = new CpuFixture();

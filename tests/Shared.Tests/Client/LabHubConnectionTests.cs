@@ -295,13 +295,14 @@ public class LabHubConnectionTests(ITestOutputHelper output)
         connection.Closed += e => { dropped.TrySetResult(e); return Task.CompletedTask; };
         await connection.StartAsync().WaitAsync(Guard);
 
-        // Idle for longer than both timeouts: only pings keep the connection alive.
+        // Idle for longer than both timeouts: only pings keep the connection alive. The client
+        // sends at most one ping per 100 ms, so 50 of them span at least 5 s (more than the 2 s
+        // and 3 s timeouts) however slow the machine is; no wall-clock wait is needed.
         using (var guard = new CancellationTokenSource(Guard))
         {
-            while (counting.Pings < 10)
+            while (counting.Pings < 50 && !dropped.Task.IsCompleted)
                 await Task.Delay(50, guard.Token);
         }
-        await Task.Delay(TimeSpan.FromSeconds(4));
 
         Assert.False(dropped.Task.IsCompleted, "the connection dropped despite keep-alive pings");
         Assert.Equal(LabHubConnectionState.Connected, connection.State);
