@@ -151,9 +151,12 @@ public sealed class PageTables
     }
 
     /// <summary>Every page-table page reachable from <paramref name="root"/> (root first, then depth first), with its level.</summary>
-    public List<(PhysAddr Page, int Level)> TablePages(PhysAddr root)
+    public List<(PhysAddr Page, int Level)> TablePages(PhysAddr root) => TablePages(root, new List<(PhysAddr, int)>());
+
+    /// <summary>As <see cref="TablePages(PhysAddr)"/>, into <paramref name="list"/> (cleared first; checks that run every tick reuse one).</summary>
+    public List<(PhysAddr Page, int Level)> TablePages(PhysAddr root, List<(PhysAddr Page, int Level)> list)
     {
-        var list = new List<(PhysAddr, int)>();
+        list.Clear();
         CollectTables(root, 4, list);
         return list;
     }

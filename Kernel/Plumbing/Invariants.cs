@@ -139,7 +139,7 @@ public sealed partial class WeensyKernel
             Tables.ForEach(p.PageTable, new VirtAddr(0), new VirtAddr(Layout.MemSizeVirtual),
                 (in Mapping m) => CheckMapping(p, m, countUses, uses, cowMapped, problems));
             if (countUses && p.PageTable != Layout.KernelPageTable)
-                foreach (var (page, _) in Tables.TablePages(p.PageTable))
+                foreach (var (page, _) in Tables.TablePages(p.PageTable, _tablePagesScratch))
                     if (page.Value < Layout.MemSizePhysical) uses[page.PageNumber]++;
         }
 
@@ -162,6 +162,8 @@ public sealed partial class WeensyKernel
         }
         return problems;
     }
+
+    private readonly List<(PhysAddr Page, int Level)> _tablePagesScratch = new();
 
     /// <summary>
     /// The per-mapping part of <see cref="CheckInvariants"/> for live process p: kernel addresses

@@ -191,7 +191,9 @@ public sealed partial class LabSession : IDisposable
     public bool Post(SessionCommand command)
     {
         LastActivityUtc = DateTime.UtcNow;
-        return _commands.Writer.TryWrite(command);
+        if (!_commands.Writer.TryWrite(command)) return false;
+        _commandPosted.Set();
+        return true;
     }
 
     /// <summary>Takes a machine snapshot on the loop thread (for persistence).</summary>
@@ -199,6 +201,7 @@ public sealed partial class LabSession : IDisposable
     {
         var tcs = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!_commands.Writer.TryWrite(new SaveCommand(tcs))) return null;
+        _commandPosted.Set();
         try { return await tcs.Task.WaitAsync(timeout); }
         catch (TimeoutException) { return null; }
     }
@@ -264,17 +267,19 @@ public sealed partial class LabSession : IDisposable
         }
     }
 
-    private Task<bool>? _commandWait;
+    /// <summary>Set whenever a command is queued; the loop sleeps on it between ticks.</summary>
+    private readonly ManualResetEventSlim _commandPosted = new(false, spinCount: 0);
 
     /// <summary>
-    /// Sleeps until a command arrives or the timeout passes. One wait is kept until it completes:
-    /// every WaitToReadAsync registers a waiter in the channel, so starting a new one on each timeout
-    /// would pile up waiters (and memory) for as long as nobody sends a command.
+    /// Sleeps until a command arrives or the timeout passes. The event does not spin (a realtime
+    /// session sleeps a hundred times a second; spinning before each sleep cost more than running
+    /// the machine). It is reset before the loop drains the queue, so a command queued after the
+    /// drain sets it again and is never slept through.
     /// </summary>
     private void WaitForCommand(TimeSpan timeout)
     {
-        if (_commandWait == null || _commandWait.IsCompleted) _commandWait = _commands.Reader.WaitToReadAsync().AsTask();
-        _commandWait.Wait(timeout);
+        if (_commands.Reader.Count == 0) _commandPosted.Wait(timeout);
+        _commandPosted.Reset();
     }
 
     private static readonly TimeSpan InvariantInterval = TimeSpan.FromSeconds(1);
@@ -578,6 +583,7 @@ public sealed partial class LabSession : IDisposable
         _closing = true;
         Changed.Bump();
         _commands.Writer.TryComplete();
+        _commandPosted.Set();   // wake the loop now, so it sees _closing
         if (Thread.CurrentThread != _thread) _thread.Join(TimeSpan.FromSeconds(5));
         _machine.Dispose();
     }

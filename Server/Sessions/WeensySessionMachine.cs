@@ -23,7 +23,7 @@ public sealed class WeensySessionMachine : SessionMachine
         get
         {
             var kernel = _m.Kernel;
-            return kernel.InvariantFailure is { } inv ? $"invariant failed: {inv}"
+            return (kernel.InvariantFailure ?? _invariantFailure) is { } inv ? $"invariant failed: {inv}"
                 : kernel.PanicMessage is { } panic ? $"PANIC: {panic}"
                 : kernel.PoweredOff ? "powered off"
                 : _m.Halted ? "halted" : null;
@@ -109,10 +109,22 @@ public sealed class WeensySessionMachine : SessionMachine
     };
 
     // WeensyOS checks its invariants itself (every tick); a failure shows in HaltReason.
-    public override string? CheckInvariants() => _m.Kernel.InvariantFailure;
+    private string? _invariantFailure;
+
+    /// <summary>The full WeensyOS invariants (a failure halts the session, as a failure at a tick does in `tui run`).</summary>
+    public override string? CheckInvariants()
+    {
+        if (_invariantFailure == null && _m.Kernel.InvariantFailure == null && !_m.Kernel.PoweredOff)
+            _invariantFailure = _m.Kernel.CheckInvariants() is [var first, ..] ? $"tick {_m.Ticks}: {first}" : null;
+        return _m.Kernel.InvariantFailure ?? _invariantFailure;
+    }
 
     public override byte[] SaveState() => _m.SaveState();
-    public override void RestoreState(ReadOnlySpan<byte> state) => _m.RestoreState(state);
+    public override void RestoreState(ReadOnlySpan<byte> state)
+    {
+        _m.RestoreState(state);
+        _invariantFailure = null;
+    }
     public override void Dispose() => _m.Dispose();
 }
 
