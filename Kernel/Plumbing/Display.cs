@@ -65,6 +65,7 @@ public sealed partial class WeensyKernel
     /// console_printf: writes text at cell pos in attribute color (high byte); "\n" pads the row
     /// with spaces; past cell 1999 wraps to 0. Returns the next cell.
     /// </summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit]   // every cell is read from the screen first
     internal int ConsolePrintf(int pos, ushort color, string text)
     {
         Span<ushort> cells = stackalloc ushort[Display.Cells];
@@ -88,21 +89,26 @@ public sealed partial class WeensyKernel
         foreach (char c in text) cells[pos++] = (ushort)((byte)c | color);
     }
 
+    /// <summary>"0x000000 ", "0x040000 ", ...: the address label of each 64-page row (built once, not per redraw).</summary>
+    private static readonly string[] RowLabels =
+        Enumerable.Range(0, Layout.VirtualPages / 64).Select(r => $"0x{r * 64 << 12:X6} ").ToArray();
+
     /// <summary>memshow_physical: "PHYSICAL MEMORY" on row 0, then 64 pages per row on rows 1-8.</summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit]   // every cell is read from the screen first
     private void ShowPhysicalMemory()
     {
-        Span<ushort> cells = stackalloc ushort[Display.Cells];
-        _machine.Cga.CopyTo(cells);
+        Span<ushort> cells = stackalloc ushort[Display.Cpos(9, 0)];
+        _machine.Memory.Read(new PhysAddr(Layout.Console), MemoryMarshal.AsBytes(cells));
         PutString(cells, Display.Cpos(0, 32), 0x0F00, "PHYSICAL MEMORY");
         for (int pn = 0; pn < Layout.PhysicalPages; pn++)
         {
             if (pn % 64 == 0)
-                PutString(cells, Display.Cpos(1 + pn / 64, 3), 0x0F00, $"0x{pn << 12:X6} ");
+                PutString(cells, Display.Cpos(1 + pn / 64, 3), 0x0F00, RowLabels[pn / 64]);
             ushort cell = Display.OwnerCell(Pages.Owner(pn), Pages.Refcount(pn));
             if (Pages.Refcount(pn) > 1) cell = Display.Dim(cell);
             cells[Display.Cpos(1 + pn / 64, 12 + pn % 64)] = cell;
         }
-        WriteCells(0, cells[..Display.Cpos(9, 0)]);
+        WriteCells(0, cells);
     }
 
     /// <summary>
@@ -110,15 +116,16 @@ public sealed partial class WeensyKernel
     /// blank if unmapped, else the owner of the physical page, reversed if user-accessible,
     /// dimmed if shared.
     /// </summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit]   // every cell is read from the screen first
     private void ShowVirtualMemory(Process p)
     {
         Span<ushort> cells = stackalloc ushort[Display.Cells];
         _machine.Cga.CopyTo(cells);
-        PutString(cells, Display.Cpos(10, 26), 0x0F00, $"VIRTUAL ADDRESS SPACE FOR {p.Pid} ");
+        PutString(cells, Display.Cpos(10, 26), 0x0F00, VirtualTitles[p.Pid]);
         for (int vpn = 0; vpn < Layout.VirtualPages; vpn++)
         {
             if (vpn % 64 == 0)
-                PutString(cells, Display.Cpos(11 + vpn / 64, 3), 0x0F00, $"0x{vpn << 12:X6} ");
+                PutString(cells, Display.Cpos(11 + vpn / 64, 3), 0x0F00, RowLabels[vpn / 64]);
             cells[Display.Cpos(11 + vpn / 64, 12 + vpn % 64)] = ' ';
         }
         var pages = Pages;
@@ -137,6 +144,9 @@ public sealed partial class WeensyKernel
             cells[Display.Cpos(11 + vpn / 64, 12 + vpn % 64)] = row[vpn];
         WriteCells(Display.Cpos(10, 0), cells[Display.Cpos(10, 0)..Display.Cpos(23, 0)]);
     }
+
+    private static readonly string[] VirtualTitles =
+        Enumerable.Range(0, Layout.NProc).Select(pid => $"VIRTUAL ADDRESS SPACE FOR {pid} ").ToArray();
 
     private readonly ushort[] _vmCells = new ushort[Layout.VirtualPages];
 
