@@ -59,6 +59,7 @@ public sealed partial class WeensyKernel
     private string? PageTableMappingsProblem(PhysAddr pt)
     {
         if (!pt.IsPageAligned) return "assertion 'PAGEOFFSET(pt) == 0' failed";
+        if (KernelImageMappedAsExpected(pt)) return null;
         for (ulong va = Layout.KernelStart; va < Layout.KernelEnd; va += Layout.PageSize)
         {
             Mapping? m = Tables.Lookup(pt, new VirtAddr(va));
@@ -73,6 +74,23 @@ public sealed partial class WeensyKernel
         if (s is null || s.Value.Pa.Value != Layout.KernelStackPage) return "assertion 'vam.pa == kstack' failed";
         if (!s.Value.Writable) return "assertion 'vam.perm & PTE_W' failed";
         return null;
+    }
+
+    /// <summary>
+    /// The fast path of <see cref="PageTableMappingsProblem"/> (it runs whenever a page table
+    /// changed): one walk over the kernel image instead of a lookup per page. False sends the caller
+    /// to the page-by-page check, which finds and reports the first problem as WeensyOS does.
+    /// </summary>
+    private bool KernelImageMappedAsExpected(PhysAddr pt)
+    {
+        int expected = (int)((Layout.KernelEnd - Layout.KernelStart + Layout.PageSize - 1) / Layout.PageSize), good = 0;
+        Tables.ForEach(pt, new VirtAddr(Layout.KernelStart), new VirtAddr(Layout.KernelEnd), (in Mapping m) =>
+        {
+            if (m.Pa.Value == m.Va.Value && (m.Va.Value < Layout.KernelStartData || m.Writable)) good++;
+        });
+        if (good != expected) return false;
+        Mapping? s = Tables.Lookup(pt, new VirtAddr(Layout.KernelStackPage));
+        return s is { } stack && stack.Pa.Value == Layout.KernelStackPage && stack.Writable;
     }
 
     /// <summary>
