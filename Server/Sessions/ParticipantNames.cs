@@ -30,7 +30,7 @@ public static class ParticipantNames
                 || (category == UnicodeCategory.SpaceSeparator && rune.Value != ' '))
                 return "names may not contain invisible or unusual space characters";
         }
-        var scripts = name.Where(char.IsLetter).Select(ScriptOf).Where(s => s != Script.Other).Distinct().ToList();
+        var scripts = name.Where(char.IsLetter).Select(ScriptOf).Where(s => s != Script.Other).Distinct().Order().ToList();
         if (scripts.Count > 1)
             return $"the name '{name}' mixes {string.Join(" and ", scripts.Select(s => s.ToString()))} letters, which look alike: write it in one script";
         if (IsIdLike(name)) return $"'{name}' looks like a participant id (p1, p2, ...): choose another name";
