@@ -253,31 +253,49 @@ public sealed class SessionManager : IHostedService, IDisposable
     // ------------------------------------------------------------------------------------------
     // Start, background restore, maintenance, shutdown.
 
+    /// <summary>Finds the saved sessions (their settings only: quick) so they are listed as
+    /// restoring from the first request on, creates the demo if it is not among them, and leaves
+    /// reading the machines back to a background task: the server listens at once.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        // Listening must not wait for dozens of machines to be read back: restore in the background.
-        _restore = Task.Run(() => RestoreAllAsync(_stop.Token));
-        _maintenance = Task.Run(() => MaintainAsync(_stop.Token));
-        return Task.CompletedTask;
-    }
-
-    /// <summary>Restores every saved session, one at a time; a damaged or unreadable one is refused
-    /// with a log line (and moved to data/quarantine), never stopping the others or the server.</summary>
-    private async Task RestoreAllAsync(CancellationToken stop)
-    {
+        IReadOnlyList<SavedSession> saved = [];
         try
         {
             int removed = _store.RemoveTemporaryFiles();
             if (removed > 0) _log.LogWarning("removed {Count} temporary files left by an interrupted save", removed);
-            IReadOnlyList<SavedSession> saved;
-            try { saved = _store.List(); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                _log.LogError("no saved session restored: {Dir} cannot be read ({Error})", _store.Directory, e.Message);
-                saved = [];
-            }
-            lock (_admission)
-                foreach (var s in saved) _restoring[s.Name] = s.Settings;
+            saved = _store.List();
+        }
+        catch (Exception e)
+        {
+            _log.LogError("no saved session restored: {Dir} cannot be read ({Error})", _store.Directory, e.Message);
+        }
+        lock (_admission)
+            foreach (var s in saved) _restoring[s.Name] = s.Settings;
+        if (!string.IsNullOrEmpty(_options.DemoSession) && !saved.Any(s => string.Equals(s.Name, _options.DemoSession, StringComparison.OrdinalIgnoreCase)))
+            CreateDemo();
+        _restore = Task.Run(() => RestoreAllAsync(saved, _stop.Token));
+        _maintenance = Task.Run(() => MaintainAsync(_stop.Token));
+        return Task.CompletedTask;
+    }
+
+    private void CreateDemo()
+    {
+        var (_, error) = Create(new SessionSettings
+        {
+            Name = _options.DemoSession!,
+            Program = "forkexit",
+            InstructorKey = SessionSettings.NewSecret(),
+            Pinned = true,
+        });
+        if (error != null) _log.LogError("the demo session {Name} could not be created: {Error}", _options.DemoSession, error);
+    }
+
+    /// <summary>Restores every saved session, one at a time; a damaged or unreadable one is refused
+    /// with a log line (and moved to data/quarantine), never stopping the others or the server.</summary>
+    private async Task RestoreAllAsync(IReadOnlyList<SavedSession> saved, CancellationToken stop)
+    {
+        try
+        {
             int restored = 0, refused = 0;
             foreach (var s in saved)
             {
@@ -289,17 +307,8 @@ public sealed class SessionManager : IHostedService, IDisposable
             if (saved.Count > 0)
                 _log.LogInformation("restored {Restored} of {Count} saved sessions{Refused}", restored, saved.Count,
                     refused > 0 ? $" ({refused} not restored: see the errors above)" : "");
-            if (!stop.IsCancellationRequested && !string.IsNullOrEmpty(_options.DemoSession) && Find(_options.DemoSession) is null)
-            {
-                var (_, error) = Create(new SessionSettings
-                {
-                    Name = _options.DemoSession,
-                    Program = "forkexit",
-                    InstructorKey = SessionSettings.NewSecret(),
-                    Pinned = true,
-                });
-                if (error != null) _log.LogError("the demo session {Name} could not be created: {Error}", _options.DemoSession, error);
-            }
+            // A saved demo that could not be restored is made anew.
+            if (!stop.IsCancellationRequested && !string.IsNullOrEmpty(_options.DemoSession) && Find(_options.DemoSession) is null) CreateDemo();
         }
         catch (Exception e)
         {
