@@ -189,9 +189,9 @@ public sealed class LabHub : Hub
     /// </summary>
     public async Task<string> Command(string command)
     {
+        Limit(State.Commands, "commands");   // first: a refused command counts too
         var words = (command ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (words.Length == 0) throw new HubException("empty command");
-        Limit(State.Commands, "commands");
         string verb = words[0].ToLowerInvariant();
         if (LabSession.IsDebuggerVerb(verb))
         {

@@ -43,8 +43,9 @@ public sealed class SessionStore
     {
         string folder = FolderOf(settings.Name);
         CreatePrivateDirectory(folder);
-        WriteAtomically(Path.Combine(folder, "settings.json"), JsonSerializer.SerializeToUtf8Bytes(settings, Json));
-        if (machineState != null) WriteAtomically(Path.Combine(folder, "machine.bin"), SnapshotFile.Wrap(machineState));
+        byte[] json = JsonSerializer.SerializeToUtf8Bytes(settings, Json);
+        WriteAtomically(Path.Combine(folder, "settings.json"), file => file.Write(json));
+        if (machineState != null) WriteAtomically(Path.Combine(folder, "machine.bin"), file => SnapshotFile.Write(file, machineState));
     }
 
     public void Delete(string name)
@@ -81,18 +82,12 @@ public sealed class SessionStore
 
     /// <summary>The saved machine of a session (null when it has none yet), verified against its
     /// SHA-256; throws InvalidDataException saying what is wrong with a damaged file.</summary>
-    public byte[]? LoadMachine(SavedSession saved)
+    public ReadOnlyMemory<byte>? LoadMachine(SavedSession saved)
     {
         string path = Path.Combine(saved.Folder, "machine.bin");
         if (!File.Exists(path)) return null;
-        return SnapshotFile.Unwrap(File.ReadAllBytes(path), out bool legacy) is var state && legacy
-            ? LegacyWarning(saved, state)
-            : state;
-    }
-
-    private byte[] LegacyWarning(SavedSession saved, byte[] state)
-    {
-        _log.LogWarning("session {Name}: machine.bin has no integrity hash (saved by an older server); it is hashed at the next save", saved.Name);
+        var state = SnapshotFile.Unwrap(File.ReadAllBytes(path), out bool legacy);
+        if (legacy) _log.LogWarning("session {Name}: machine.bin has no integrity hash (saved by an older server); it is hashed at the next save", saved.Name);
         return state;
     }
 
@@ -130,7 +125,7 @@ public sealed class SessionStore
 
     /// <summary>Writes <paramref name="path"/>.tmp (0600, flushed to disk), then renames it over the
     /// file. On any failure the temporary file is removed and the old file is left as it was.</summary>
-    private static void WriteAtomically(string path, byte[] bytes)
+    private static void WriteAtomically(string path, Action<FileStream> write)
     {
         string tmp = path + ".tmp";
         try
@@ -139,7 +134,7 @@ public sealed class SessionStore
             if (!OperatingSystem.IsWindows()) options.UnixCreateMode = FileMode600;
             using (var file = new FileStream(tmp, options))
             {
-                file.Write(bytes);
+                write(file);
                 file.Flush(flushToDisk: true);
             }
             if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tmp, FileMode600);
@@ -174,18 +169,26 @@ public static class SnapshotFile
     private static ReadOnlySpan<byte> Magic => "LABSNAP1"u8;
     private const int HeaderSize = 8 + SHA256.HashSizeInBytes;
 
-    public static byte[] Wrap(ReadOnlySpan<byte> payload)
+    /// <summary>Writes the header and the payload to <paramref name="file"/> (no copy of the payload is made).</summary>
+    public static void Write(Stream file, ReadOnlySpan<byte> payload)
     {
-        var file = new byte[HeaderSize + payload.Length];
-        Magic.CopyTo(file);
-        SHA256.HashData(payload, file.AsSpan(8, SHA256.HashSizeInBytes));
-        payload.CopyTo(file.AsSpan(HeaderSize));
-        return file;
+        Span<byte> header = stackalloc byte[HeaderSize];
+        Magic.CopyTo(header);
+        SHA256.HashData(payload, header[8..]);
+        file.Write(header);
+        file.Write(payload);
     }
 
-    /// <summary>The payload of a hashed file; an older unhashed file is returned whole with
-    /// <paramref name="legacy"/> set. Throws InvalidDataException when the hash does not match.</summary>
-    public static byte[] Unwrap(byte[] file, out bool legacy)
+    public static byte[] Wrap(ReadOnlySpan<byte> payload)
+    {
+        using var file = new MemoryStream(HeaderSize + payload.Length);
+        Write(file, payload);
+        return file.ToArray();
+    }
+
+    /// <summary>The payload of a hashed file (a view into <paramref name="file"/>); an older unhashed file
+    /// is returned whole with <paramref name="legacy"/> set. Throws InvalidDataException when the hash does not match.</summary>
+    public static ReadOnlyMemory<byte> Unwrap(byte[] file, out bool legacy)
     {
         legacy = false;
         if (file.Length < 8 || !file.AsSpan(0, 8).SequenceEqual(Magic))
@@ -200,6 +203,6 @@ public static class SnapshotFile
         SHA256.HashData(file.AsSpan(HeaderSize), hash);
         if (!hash.SequenceEqual(file.AsSpan(8, SHA256.HashSizeInBytes)))
             throw new InvalidDataException("machine.bin is damaged: its SHA-256 does not match its contents");
-        return file[HeaderSize..];
+        return file.AsMemory(HeaderSize);
     }
 }

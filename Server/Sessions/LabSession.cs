@@ -44,7 +44,7 @@ public sealed partial class LabSession : IDisposable
     public DateTime LastActivityUtc { get; private set; } = DateTime.UtcNow;
     public SessionSnapshot Latest => _latest;
 
-    public LabSession(SessionSettings settings, byte[]? restoreState, ILogger log)
+    public LabSession(SessionSettings settings, ReadOnlyMemory<byte>? restoreState, ILogger log)
     {
         Settings = settings;
         _log = log;
@@ -55,7 +55,7 @@ public sealed partial class LabSession : IDisposable
             // silently replaced by a fresh machine: that would lose the student's work without a word.
             try
             {
-                _machine.RestoreState(restoreState);
+                _machine.RestoreState(restoreState.Value.Span);
             }
             catch (Exception e)
             {

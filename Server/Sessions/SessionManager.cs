@@ -328,7 +328,7 @@ public sealed class SessionManager : IHostedService, IDisposable
         bool plainSecrets = saved.Settings.InstructorKey != null || saved.Settings.JoinCode != null;
         try
         {
-            byte[]? state = _store.LoadMachine(saved);
+            var state = _store.LoadMachine(saved);
             if (Admit(settings, null, restoring: true) is { } refused)
             {
                 _log.LogError("session {Name} not restored: {Error}", saved.Name, refused);

@@ -154,7 +154,7 @@ public class PersistenceTests
         bytes[bytes.Length / 2] ^= 0x10;
         File.WriteAllBytes(badMachine, bytes);
         string legacyMachine = Path.Combine(data, "sessions", "legacy", "machine.bin");
-        byte[] payload = SnapshotFile.Unwrap(File.ReadAllBytes(legacyMachine), out _);
+        byte[] payload = SnapshotFile.Unwrap(File.ReadAllBytes(legacyMachine), out _).ToArray();
         int machineAt = payload.AsSpan().IndexOf("LABM"u8);   // the machine part, after its length field
         payload.AsSpan(machineAt - 4, 5).Fill(0xFF);
         File.WriteAllBytes(legacyMachine, payload);
@@ -198,11 +198,11 @@ public class PersistenceTests
             damaged[i] ^= 0x01;
             try
             {
-                byte[] payload = SnapshotFile.Unwrap(damaged, out bool legacy);
+                var payload = SnapshotFile.Unwrap(damaged, out bool legacy);
                 // A damaged magic makes the file look like an older unhashed one: its own parser refuses it.
                 Assert.True(legacy, $"a flip at byte {i} passed the hash");
                 using var target = new WeensySessionMachine(new SessionSettings { Name = "x", Program = "forkexit", InstructorKey = "k" });
-                Assert.ThrowsAny<Exception>(() => target.RestoreState(payload));
+                Assert.ThrowsAny<Exception>(() => target.RestoreState(payload.Span));
                 refused++;
             }
             catch (InvalidDataException) { refused++; }
