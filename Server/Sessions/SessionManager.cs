@@ -51,7 +51,7 @@ public sealed class SessionManager : IHostedService, IDisposable
     private readonly object _admission = new();
     private readonly Dictionary<string, Admitted> _admitted = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, SessionSettings> _restoring = new(StringComparer.OrdinalIgnoreCase);
-    private sealed record Admitted(long CostMiB, string? Address, bool Live);
+    private sealed record Admitted(long CostMiB, string? Address);
 
     public SessionManager(SessionStore store, LabServerOptions options, ILoggerFactory loggers)
     {
@@ -90,12 +90,6 @@ public sealed class SessionManager : IHostedService, IDisposable
     /// <summary>What a session of these settings is charged against the memory budgets (MiB).</summary>
     public static long CostMiB(SessionSettings settings) =>
         (settings.Profile == SessionSettings.PosixProfile ? settings.MemoryMiB : 2) + SessionOverheadMiB;
-
-    /// <summary>Guest memory admitted now (MiB), in total and for one address.</summary>
-    public long MemoryInUseMiB(string? address = null)
-    {
-        lock (_admission) return _admitted.Values.Where(a => address == null || a.Address == address).Sum(a => a.CostMiB);
-    }
 
     /// <summary>Creates a new session on behalf of a client at <paramref name="address"/> (null: the
     /// server itself). Refused, with a text that says why, over the session cap or a memory budget, or
@@ -159,7 +153,7 @@ public sealed class SessionManager : IHostedService, IDisposable
                         return $"sessions created from your address already use {mine} of the {limit} MiB one address may use, and this one needs {cost} MiB (close one of them first)";
                 }
             }
-            _admitted[settings.Name] = new Admitted(cost, address, Live: false);
+            _admitted[settings.Name] = new Admitted(cost, address);
             return null;
         }
     }
@@ -169,13 +163,10 @@ public sealed class SessionManager : IHostedService, IDisposable
         lock (_admission) _admitted.Remove(name);
     }
 
+    /// <summary>An admitted session that started: from now on it is found and listed.</summary>
     private void Go(LabSession session)
     {
-        lock (_admission)
-        {
-            _admitted[session.Name] = _admitted[session.Name] with { Live = true };
-            _sessions[session.Name] = session;
-        }
+        lock (_admission) _sessions[session.Name] = session;
     }
 
     /// <summary>Closes a session: it stops, its files are deleted, and only then does it leave the
