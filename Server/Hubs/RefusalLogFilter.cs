@@ -31,7 +31,8 @@ public sealed class RefusalLogFilter : IHubFilter
         {
             string id = context.Context.ConnectionId;
             if (_connections.Get(id).Refusals.ShouldLog(DateTime.UtcNow, out long suppressed))
-                _log.LogInformation("refused {Method} from connection {Connection}: {Reason}{Suppressed}", context.HubMethodName, id, e.Message,
+                _log.LogInformation("refused {Method} from connection {Connection} ({Address}): {Reason}{Suppressed}", context.HubMethodName, id,
+                    context.Context.GetHttpContext()?.Connection.RemoteIpAddress, e.Message,
                     suppressed > 0 ? $" ({suppressed} more refusals of this connection not logged)" : "");
             throw;
         }

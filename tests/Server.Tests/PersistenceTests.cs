@@ -110,7 +110,12 @@ public class PersistenceTests
         byte[] saved = File.ReadAllBytes(machine);
 
         // The next write of machine.bin goes to /dev/full: ENOSPC, like a full disk.
-        File.CreateSymbolicLink(tmp, "/dev/full");
+        while (true)
+        {
+            // A periodic save may own the temporary file right now: try again once it has renamed it.
+            try { File.CreateSymbolicLink(tmp, "/dev/full"); break; }
+            catch (IOException) { await Task.Delay(10); }
+        }
         var failure = await server.Log.WaitForAsync(e => e.Text.StartsWith("session full could not be saved"), "the failed save");
         Assert.Contains("No space left on device", failure.Text);
         Assert.Null(new FileInfo(tmp).LinkTarget);   // the failed write's temporary file is gone (a retry may be writing a new one)
