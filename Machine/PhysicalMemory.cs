@@ -10,7 +10,9 @@ namespace Lab.Machine;
 /// Out-of-range accesses from the host side are bugs in our code and throw.
 /// On Linux the RAM is an anonymous private mapping reserved without commitment: a page costs host
 /// memory only once the guest (or a kernel) writes it, so a 1 GiB machine whose programs use 10 MiB
-/// costs about 10 MiB. Reading an untouched page sees zeros without committing it.
+/// costs about 10 MiB. Reading an untouched page sees zeros without committing it. (Nothing is
+/// reserved up front, so the server's memory budget for sessions is what keeps the pages guests can
+/// touch within the host's memory.)
 /// </summary>
 public sealed unsafe class PhysicalMemory : IDisposable
 {
