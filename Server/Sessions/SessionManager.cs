@@ -249,6 +249,8 @@ public sealed class SessionManager : IHostedService, IDisposable
     /// reading the machines back to a background task: the server listens at once.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        _log.LogInformation("session limits: {Max} sessions, {Budget} MiB of guest memory in all, {PerAddress} MiB per client address",
+            _options.MaxSessions, MemoryBudgetMiB, Math.Min(_options.MemoryBudgetPerAddressMiB, MemoryBudgetMiB));
         IReadOnlyList<SavedSession> saved = [];
         try
         {
