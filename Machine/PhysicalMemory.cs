@@ -8,6 +8,11 @@ namespace Lab.Machine;
 /// the CPU's fast path). Every write made through this API tells the CPU's decoded-instruction cache,
 /// so a kernel that loads a program into a reused page never runs stale decoded code.
 /// Out-of-range accesses from the host side are bugs in our code and throw.
+/// On Linux the RAM is an anonymous private mapping reserved without commitment: a page costs host
+/// memory only once the guest (or a kernel) writes it, so a 1 GiB machine whose programs use 10 MiB
+/// costs about 10 MiB. Reading an untouched page sees zeros without committing it. (Nothing is
+/// reserved up front, so the server's memory budget for sessions is what keeps the pages guests can
+/// touch within the host's memory.)
 /// </summary>
 public sealed unsafe class PhysicalMemory : IDisposable
 {
@@ -29,9 +34,17 @@ public sealed unsafe class PhysicalMemory : IDisposable
         if (size == 0 || (size & (PhysAddr.PageSize - 1)) != 0 || size > (1UL << 36))
             throw new ArgumentOutOfRangeException(nameof(size), "memory size must be a non-zero multiple of 4096 up to 64 GiB");
         Size = size;
-        _base = (byte*)NativeMemory.AlignedAlloc((nuint)size, 4096);
-        NativeMemory.Clear(_base, (nuint)size);
+        _base = LazyRam.Reserve(size);
         CodePages = new byte[PageCount];
+    }
+
+    /// <summary>Sets all of RAM to zero, giving the host back every page (a restore starts from here,
+    /// so restoring a snapshot costs only the pages it holds).</summary>
+    public void ZeroAll()
+    {
+        if (!LazyRam.Decommit(_base, Size)) NativeMemory.Clear(_base, (nuint)Size);
+        for (ulong page = 0; page < PageCount; page++)
+            if (CodePages[page] != 0) CodeObserver?.OnCodePageWritten(page);
     }
 
     ~PhysicalMemory() => Free();
@@ -46,7 +59,7 @@ public sealed unsafe class PhysicalMemory : IDisposable
     {
         if (_base != null)
         {
-            NativeMemory.AlignedFree(_base);
+            LazyRam.Release(_base, Size);
             _base = null;
         }
     }
@@ -116,6 +129,47 @@ public sealed unsafe class PhysicalMemory : IDisposable
     {
         var span = new ReadOnlySpan<byte>(At(PhysAddr.FromPage(pageNumber), PhysAddr.PageSize), (int)PhysAddr.PageSize);
         return !span.ContainsAnyExcept((byte)0);
+    }
+}
+
+/// <summary>
+/// Zero-filled memory that is committed page by page as it is written: mmap(MAP_PRIVATE|MAP_ANONYMOUS|
+/// MAP_NORESERVE) on Linux, where madvise(MADV_DONTNEED) also returns pages and reads them back as
+/// zeros. Elsewhere an eagerly zeroed allocation.
+/// </summary>
+internal static unsafe class LazyRam
+{
+    private const int ProtRead = 1, ProtWrite = 2, MapPrivate = 0x02, MapAnonymous = 0x20, MapNoReserve = 0x4000, MadvDontNeed = 4;
+
+    [DllImport("libc", EntryPoint = "mmap", SetLastError = true)]
+    private static extern void* Mmap(void* addr, nuint length, int prot, int flags, int fd, nint offset);
+
+    [DllImport("libc", EntryPoint = "munmap", SetLastError = true)]
+    private static extern int Munmap(void* addr, nuint length);
+
+    [DllImport("libc", EntryPoint = "madvise", SetLastError = true)]
+    private static extern int Madvise(void* addr, nuint length, int advice);
+
+    public static byte* Reserve(ulong size)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            void* p = Mmap(null, (nuint)size, ProtRead | ProtWrite, MapPrivate | MapAnonymous | MapNoReserve, -1, 0);
+            if (p == (void*)-1) throw new OutOfMemoryException($"cannot reserve {size >> 20} MiB of guest memory (errno {Marshal.GetLastPInvokeError()})");
+            return (byte*)p;
+        }
+        byte* b = (byte*)NativeMemory.AlignedAlloc((nuint)size, 4096);
+        NativeMemory.Clear(b, (nuint)size);
+        return b;
+    }
+
+    /// <summary>Returns every page to the host; they read as zeros afterwards. False where that is not available.</summary>
+    public static bool Decommit(byte* p, ulong size) => OperatingSystem.IsLinux() && Madvise(p, (nuint)size, MadvDontNeed) == 0;
+
+    public static void Release(byte* p, ulong size)
+    {
+        if (OperatingSystem.IsLinux()) Munmap(p, (nuint)size);
+        else NativeMemory.AlignedFree(p);
     }
 }
 

@@ -209,7 +209,7 @@ public sealed class X64Machine : IDisposable
 
     private void LoadMemory(BinaryReader r)
     {
-        Memory.Fill(new PhysAddr(0), Memory.Size, 0);
+        Memory.ZeroAll();   // gives the pages back: a restore commits only the pages the snapshot holds
         int count = r.ReadInt32();
         for (int i = 0; i < count; i++)
         {

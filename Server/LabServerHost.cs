@@ -3,6 +3,8 @@ using Lab.Server.Persistence;
 using Lab.Server.Sessions;
 using Lab.Shared.Protocol;
 using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 
 namespace Lab.Server;
@@ -15,10 +17,12 @@ public static class LabServerHost
     /// <param name="args">Command line: --urls URL, --data DIR, and ASP.NET Core's usual settings.</param>
     /// <param name="configure">Adjusts options after the command line (tests use it for short intervals).</param>
     /// <param name="quiet">No log output at all (the TUI hosts a server in-process for `tui local`).</param>
-    public static WebApplication Create(string[] args, Action<LabServerOptions>? configure = null, bool quiet = false)
+    /// <param name="logging">Adds log providers (tests read what the server logs).</param>
+    public static WebApplication Create(string[] args, Action<LabServerOptions>? configure = null, bool quiet = false, Action<ILoggingBuilder>? logging = null)
     {
         var builder = WebApplication.CreateBuilder(args);
         if (quiet) builder.Logging.ClearProviders();
+        logging?.Invoke(builder.Logging);
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ASPNETCORE_URLS")))
             builder.WebHost.UseUrls(DefaultUrl);
 
@@ -32,16 +36,24 @@ public static class LabServerHost
         builder.Services.AddSingleton<SessionManager>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<SessionManager>());
         builder.Services.AddSingleton<ConnectionTracker>();
+        builder.Services.AddSingleton(sp => new AddressLimits(options));
+        builder.Services.AddSingleton<RefusalLogFilter>();
+        // SignalR's dispatcher logs every failed call (a refused key too) as an error with a stack
+        // trace; RefusalLogFilter logs refusals as one line and real failures with their stack instead.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.SignalR.Internal.DefaultHubDispatcher", LogLevel.None);
         builder.Services.AddSignalR(o =>
         {
             o.MaximumReceiveMessageSize = 32 * 1024;   // hub calls are small; anything bigger closes the connection
             o.EnableDetailedErrors = false;
             o.MaximumParallelInvocationsPerClient = 1;
+            o.AddFilter<RefusalLogFilter>();
         }).AddLabMessagePackProtocol();
+        // docs/PROTOCOL.md: MessagePack over WebSockets, nothing else (no JSON protocol, no long polling or SSE).
+        builder.Services.Configure<HubOptions>(o => o.SupportedProtocols = [MsgPackHubProtocol.ProtocolName]);
 
         var app = builder.Build();
         app.UseWebSockets();
-        app.MapHub<LabHub>("/hubs/lab");
+        app.MapHub<LabHub>("/hubs/lab", o => o.Transports = HttpTransportType.WebSockets);
         app.MapGet("/", () => Results.Text("Lab server: connect with `tui connect HOST/SESSION`; the SignalR hub is at /hubs/lab (messagepack).\n"));
         return app;
     }

@@ -36,20 +36,29 @@ public sealed class ClientSender
     private Role? _role;
     private long _seq, _detailSeq;
     private bool _sentFull;
-    private IReadOnlySet<int> _watched = new HashSet<int>();
+    private IReadOnlySet<int> _watched = new HashSet<int>();   // replaced whole by Watch, read with Volatile
 
+    // What the hub asks for (hub threads, under _requestLock) and what the send loop acts on (the
+    // loop only): the loop takes the request at the start of each frame, so a change of pid always
+    // sends the new pid's map, never a stale one.
+    private readonly object _requestLock = new();
+    private int _requestedPid;
+    private long _requestVersion, _takenVersion;
     private int _viewPid;
     private VirtualMap? _sentMap;
 
-    /// <summary>The pid whose virtual memory map this client shows (0: none).</summary>
+    /// <summary>The pid whose virtual memory map this client shows (0: none). Called from hub threads.</summary>
     public void ViewMemory(int pid)
     {
-        _viewPid = pid;
-        _sentMap = null;
+        lock (_requestLock)
+        {
+            _requestedPid = pid;
+            _requestVersion++;
+        }
     }
 
-    /// <summary>The pids whose every system call this client wants to see (follow detail).</summary>
-    public void Watch(IReadOnlySet<int> pids) => _watched = pids;
+    /// <summary>The pids whose every system call this client wants to see (follow detail). Called from hub threads.</summary>
+    public void Watch(IReadOnlySet<int> pids) => Volatile.Write(ref _watched, pids);
 
     public long FramesSent => _seq;
 
@@ -75,13 +84,12 @@ public sealed class ClientSender
         {
             while (!token.IsCancellationRequested)
             {
-                if (_heavyHeldBack)
-                {
-                    // A held-back heavy part must still arrive when nothing else changes afterwards.
-                    try { await _session.Changed.WaitAsync(seen, token).WaitAsync(HeavyInterval, token); }
-                    catch (TimeoutException) { }
-                }
-                else await _session.Changed.WaitAsync(seen, token);
+                var changed = _session.Changed.WaitAsync(seen, token);
+                // A held-back heavy part must still arrive when nothing else changes afterwards: wake
+                // at the next change or when HeavyInterval has passed, whichever comes first.
+                if (_heavyHeldBack) await Task.WhenAny(changed, Task.Delay(HeavyInterval, token));
+                else await changed;
+                token.ThrowIfCancellationRequested();
                 var wait = MinInterval - (DateTime.UtcNow - last);
                 if (wait > TimeSpan.Zero) await Task.Delay(wait, token);
                 seen = _session.Changed.Version;
@@ -165,6 +173,13 @@ public sealed class ClientSender
             debugger = _session.Debugger;
         }
         VirtualMap? vmap = null;
+        lock (_requestLock)
+        {
+            if (_takenVersion != _requestVersion)
+            {
+                (_viewPid, _takenVersion, _sentMap) = (_requestedPid, _requestVersion, null);
+            }
+        }
         int viewPid = _viewPid;
         if (viewPid > 0)
         {
@@ -181,7 +196,7 @@ public sealed class ClientSender
         }
         LabEvent[] events = _session.EventsSince(_eventSeq);
         if (events.Length > 0) _eventSeq = events[^1].Seq;
-        var watched = _watched;
+        var watched = Volatile.Read(ref _watched);
         if (watched.Count > 0)
         {
             var detail = _session.DetailsSince(_detailSeq, watched, out _detailSeq);

@@ -12,6 +12,12 @@ public sealed class ConnectionState
     public RateLimiter Commands { get; } = new(perSecond: 10, burst: 20);
     public RateLimiter Creates { get; } = new(perSecond: 0.1, burst: 3);
     public RateLimiter Joins { get; } = new(perSecond: 1, burst: 5);
+    /// <summary>ListSessions.</summary>
+    public RateLimiter Queries { get; } = new(perSecond: 2, burst: 10);
+    /// <summary>ViewMemory and Watch (each makes the session build and send more).</summary>
+    public RateLimiter Views { get; } = new(perSecond: 5, burst: 20);
+    /// <summary>Refusals logged for this connection: the first of a run, then one line with the count (see <see cref="RefusalLogFilter"/>).</summary>
+    public RefusalLog Refusals { get; } = new();
 }
 
 /// <summary>The registry of connection states (a singleton service, not a static).</summary>

@@ -16,24 +16,48 @@ public sealed class LabHub : Hub
     private readonly SessionManager _sessions;
     private readonly ConnectionTracker _connections;
     private readonly IHubContext<LabHub> _context;
+    private readonly AddressLimits _addresses;
+    private readonly ILogger<LabHub> _log;
 
-    public LabHub(SessionManager sessions, ConnectionTracker connections, IHubContext<LabHub> context)
+    public LabHub(SessionManager sessions, ConnectionTracker connections, IHubContext<LabHub> context, AddressLimits addresses, ILogger<LabHub> log)
     {
         _sessions = sessions;
         _connections = connections;
         _context = context;
+        _addresses = addresses;
+        _log = log;
     }
 
     private ConnectionState State => _connections.Get(Context.ConnectionId);
 
-    /// <summary>Public and private sessions with their status (private ones do not reveal codes).</summary>
-    public SessionSummary[] ListSessions() =>
-        _sessions.All.Select(s => s.Latest.Status with { Participants = s.ParticipantCount }).OrderBy(s => s.Name).ToArray();
+    /// <summary>The caller's IP address (IPv4 as dotted quad even on a dual-stack socket): limits that a new
+    /// connection must not reset are kept per address.</summary>
+    private string ClientAddress
+    {
+        get
+        {
+            var ip = Context.GetHttpContext()?.Connection.RemoteIpAddress;
+            if (ip == null) return "unknown";
+            return (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip).ToString();
+        }
+    }
+
+    /// <summary>Public and private sessions with their status (private ones do not reveal codes);
+    /// sessions still being restored after a restart are listed as such.</summary>
+    public SessionSummary[] ListSessions()
+    {
+        Limit(State.Queries, "session lists");
+        return _sessions.All.Select(s => s.Latest.Status with { Participants = s.ParticipantCount })
+            .Concat(_sessions.RestoringSummaries()).OrderBy(s => s.Name).ToArray();
+    }
 
     /// <summary>Creates a session. The caller receives the instructor key (and a join code for a private session).</summary>
     public CreateSessionResult CreateSession(CreateSessionOptions options)
     {
         Limit(State.Creates, "session creations");
+        string address = ClientAddress;
+        if (!_addresses.TryCreate(address))
+            throw new HubException("too many session creations from your address: slow down (try again in a minute)");
         var settings = new SessionSettings
         {
             Name = options.Name,
@@ -46,38 +70,55 @@ public sealed class LabHub : Hub
             InstructorKey = SessionSettings.NewSecret(),
             JoinCode = options.Private ? SessionSettings.NewJoinCode() : null,
         };
-        var (session, error) = _sessions.Create(settings);
+        var (session, error) = _sessions.Create(settings, address);
         if (session == null) throw new HubException(error);
         return new CreateSessionResult(settings.Name, settings.InstructorKey, settings.JoinCode);
     }
 
     /// <summary>
     /// Joins a session. <paramref name="code"/> is the join code of a private session, or the
-    /// instructor key (which makes the caller an instructor). A wrong code or key gets nothing.
+    /// instructor key (which makes the caller an instructor). A wrong code or key gets nothing, counts
+    /// against the caller's address and the session (with a growing lockout), and is logged.
     /// </summary>
     public JoinResult Join(string session, string name, string? code)
     {
         var state = State;
         Limit(state.Joins, "joins");
-        var target = _sessions.Find(session ?? "") ?? throw new HubException($"no session named '{session}' on this server");
-        name = (name ?? "").Trim();
-        if (name.Length == 0 || name.Length > 32 || name.Any(char.IsControl))
-            throw new HubException("a name of 1-32 printable characters is required");
+        var target = _sessions.Find(session ?? "");
+        if (target == null || target.Closed)
+            throw new HubException(_sessions.IsRestoring(session ?? "")
+                ? $"session '{session}' is still being restored after a server restart: try again in a few seconds"
+                : $"no session named '{session}' on this server");
+        if (ParticipantNames.Check(name) is { } badName) throw new HubException(badName);
 
+        string address = ClientAddress;
+        bool withCode = !string.IsNullOrEmpty(code);
+        if ((withCode || target.Settings.Private) && _addresses.JoinRefusal(address, target.Name) is { } locked)
+            throw new HubException(locked);
         Role role;
-        if (!string.IsNullOrEmpty(code) && code == target.Settings.InstructorKey) role = Role.Instructor;
-        else if (target.Settings.Private && code != target.Settings.JoinCode)
-            throw new HubException(code == null ? "this session is private: a join code is required" : "wrong join code or instructor key");
-        else if (!target.Settings.Private && !string.IsNullOrEmpty(code))
-            throw new HubException("wrong instructor key");
+        if (withCode && target.Settings.IsInstructorKey(code!)) role = Role.Instructor;
+        else if (target.Settings.Private && !withCode) throw new HubException("this session is private: a join code is required");
+        else if (target.Settings.Private && target.Settings.IsJoinCode(code!)) role = Role.Viewer;
+        else if (withCode) throw WrongCode(target, address, name, target.Settings.Private ? "wrong join code or instructor key" : "wrong instructor key");
         else role = Role.Viewer;
+        if (withCode) _addresses.JoinSucceeded(address);
 
         LeaveCurrent(state);
-        var participant = target.Add(Context.ConnectionId, name, role);
+        var (participant, refused) = target.Add(Context.ConnectionId, name, role);
+        if (participant == null) throw new HubException(refused);
         state.Session = target;
         var connection = Context;
         state.Sender = new ClientSender(_context, target, Context.ConnectionId, () => connection.Abort());
         return new JoinResult(target.Name, role, participant.Id, participant.Name);
+    }
+
+    /// <summary>Counts and logs a wrong code; the refusal says when the caller may try again.</summary>
+    private HubException WrongCode(LabSession target, string address, string name, string reason)
+    {
+        var (lockout, failures) = _addresses.JoinFailed(address, target.Name);
+        _log.LogWarning("wrong code for session {Session} from {Address} (as '{Name}'): failure {Failures}{Lockout}",
+            target.Name, address, name, failures, lockout > TimeSpan.Zero ? $", address locked out for {lockout.TotalSeconds:0} s" : "");
+        return new HubException(lockout > TimeSpan.Zero ? $"{reason} (too many wrong codes: try again in {lockout.TotalSeconds:0} s)" : reason);
     }
 
     public void Leave() => LeaveCurrent(State);
@@ -85,6 +126,7 @@ public sealed class LabHub : Hub
     /// <summary>Asks for the virtual memory map of a pid in this client's frames (0 stops it).</summary>
     public void ViewMemory(int pid)
     {
+        Limit(State.Views, "view changes");
         var sender = State.Sender ?? throw new HubException("join a session first");
         if (pid < 0 || pid > Lab.Kernel.Posix.PosixKernel.MaxPid) throw new HubException($"no such pid {pid}");
         sender.ViewMemory(pid);
@@ -94,8 +136,9 @@ public sealed class LabHub : Hub
     /// <summary>Asks for every system call of these pids in this client's frames (the aggregated log stays as it is). An empty list stops it.</summary>
     public void Watch(int[] pids)
     {
+        Limit(State.Views, "view changes");
         var sender = State.Sender ?? throw new HubException("join a session first");
-        if (pids.Length > 16) throw new HubException("watch at most 16 pids");
+        if (pids is null || pids.Length > 16) throw new HubException("watch at most 16 pids");
         sender.Watch(pids.ToHashSet());
     }
 
@@ -121,13 +164,21 @@ public sealed class LabHub : Hub
         return text.Replace('\r', '\n');
     });
 
-    /// <summary>What Key and Type share: drivers only, one token of the key rate limit, then the keys
-    /// (checked by <paramref name="keys"/> only after the role and the limit) go to the session.</summary>
+    /// <summary>What Key and Type share: one token of the key rate limit (refused keys count too, so a
+    /// viewer's flood is throttled like a driver's), drivers only, then the keys (checked by
+    /// <paramref name="keys"/> after the role and the limit) go to the session if its input has room.</summary>
     private void PostKeys(Func<string> keys)
     {
-        var (session, who, _) = RequireRole(Role.Driver, "type into the machine");
         Limit(State.Keys, "keys");
-        if (!session.Post(new KeyCommand(who, keys()))) throw new HubException("the session is busy: slow down");
+        var (session, who, _) = RequireRole(Role.Driver, "type into the machine");
+        string text = keys();
+        if (!session.TryReserveInput(text.Length))
+            throw new HubException($"the machine is not reading its input: at most {LabSession.MaxPendingInput / 1024} KiB of typed input may wait (is it paused?); try again when it has read some");
+        if (!session.Post(new KeyCommand(who, text)))
+        {
+            session.ReleaseInput(text.Length);
+            throw new HubException("the session is busy: slow down");
+        }
     }
 
     public const int MaxTypedKeys = 1024;
@@ -138,9 +189,9 @@ public sealed class LabHub : Hub
     /// </summary>
     public async Task<string> Command(string command)
     {
+        Limit(State.Commands, "commands");   // first: a refused command counts too
         var words = (command ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (words.Length == 0) throw new HubException("empty command");
-        Limit(State.Commands, "commands");
         string verb = words[0].ToLowerInvariant();
         if (LabSession.IsDebuggerVerb(verb))
         {
@@ -189,10 +240,10 @@ public sealed class LabHub : Hub
             case "revoke":
                 {
                     var (s, who, _) = RequireRole(Role.Instructor, $"{verb} driving");
-                    if (words.Length != 2) throw new HubException($"usage: {verb} NAME");
-                    if (s.SetRole(words[1], verb == "grant" ? Role.Driver : Role.Viewer, who) is null)
-                        throw new HubException($"nobody named '{words[1]}' is in this session");
-                    return $"{verb}ed {words[1]}";
+                    if (words.Length != 2) throw new HubException($"usage: {verb} ID|NAME (the id, e.g. p3, is shown in the participants list)");
+                    var (name, error) = s.SetRole(words[1], verb == "grant" ? Role.Driver : Role.Viewer, who);
+                    if (name == null) throw new HubException(error);
+                    return $"{verb}ed {name}";
                 }
             case "follow":
                 {
@@ -249,7 +300,7 @@ public sealed class LabHub : Hub
             string reason = needed == Role.Instructor
                 ? $"only the instructor may {action}"
                 : $"viewers cannot {action}: ask the instructor to grant you driving";
-            session.Log(EventKind.Action, 0, $"{who.Name} tried to {action} (refused: {who.Role.ToString().ToLowerInvariant()})");
+            session.LogRefusal(who.Name, action, who.Role);
             throw new HubException(reason);
         }
         return (session, who.Name, who.Role);

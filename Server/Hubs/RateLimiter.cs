@@ -21,6 +21,9 @@ public sealed class RateLimiter
         _last = _now();
     }
 
+    /// <summary>How long since the last attempt (an idle entry can be forgotten).</summary>
+    public TimeSpan IdleFor { get { lock (this) return _now() - _last; } }
+
     /// <summary>Consecutive refusals; a client that keeps flooding is disconnected.</summary>
     public int Refusals { get; private set; }
 

@@ -28,6 +28,8 @@ public sealed partial class LabSession
         };
     }
 
+    /// <summary>Breakpoints a session may hold (each is checked on every kernel event or block).</summary>
+    public const int MaxBreakpoints = 64;
     private readonly List<BreakCondition> _breaks = new();
     private int _nextBreakId = 1;
     private string? _pendingBreak;
@@ -187,6 +189,8 @@ public sealed partial class LabSession
             case "b":
                 {
                     if (w.Length < 2) throw new ArgumentException("usage: " + DebuggerHelp);
+                    if (_breaks.Count >= MaxBreakpoints)
+                        throw new ArgumentException($"this session already has {MaxBreakpoints} breakpoints, the most it may have: delete some first (delete N|all)");
                     string what = w[1].ToLowerInvariant();
                     int? pid = w.Length > 2 && int.TryParse(w[2], out int p) ? p : null;
                     BreakCondition b = what switch

@@ -44,22 +44,23 @@ public sealed partial class LabSession : IDisposable
     public DateTime LastActivityUtc { get; private set; } = DateTime.UtcNow;
     public SessionSnapshot Latest => _latest;
 
-    public LabSession(SessionSettings settings, byte[]? restoreState, ILogger log)
+    public LabSession(SessionSettings settings, ReadOnlyMemory<byte>? restoreState, ILogger log)
     {
         Settings = settings;
         _log = log;
         _machine = SessionMachine.Create(settings);
         if (restoreState != null)
         {
+            // A state that cannot be restored is refused (the manager says so and keeps the files), never
+            // silently replaced by a fresh machine: that would lose the student's work without a word.
             try
             {
-                _machine.RestoreState(restoreState);
+                _machine.RestoreState(restoreState.Value.Span);
             }
-            catch (Exception e) when (e is InvalidDataException or EndOfStreamException or ArgumentException or NotSupportedException)
+            catch (Exception e)
             {
-                _log.LogWarning("session {Name}: saved state could not be restored ({Error}); starting fresh", settings.Name, e.Message);
                 _machine.Dispose();
-                _machine = SessionMachine.Create(settings);
+                throw new InvalidDataException($"its saved machine cannot be restored ({e.GetType().Name}: {e.Message})", e);
             }
         }
         _running = !settings.Paused;
@@ -81,21 +82,33 @@ public sealed partial class LabSession : IDisposable
 
     public int ParticipantCount { get { lock (_stateLock) return _participants.Count; } }
 
-    public Participant Add(string connectionId, string name, Role role)
+    private int _nextParticipant;
+
+    /// <summary>
+    /// Adds a participant. Each gets a short id (p1, p2, ...) that grant and revoke accept. A name is
+    /// normalised (NFKC); the same name again gets a suffix (a second tab of the same student), but a
+    /// name that only looks like a present one (other case, look-alike letters) is refused, so nobody
+    /// can pass for somebody else. Returns the participant, or null and the reason.
+    /// </summary>
+    public (Participant? Participant, string? Error) Add(string connectionId, string name, Role role)
     {
+        if (ParticipantNames.Check(name) is { } bad) return (null, bad);
+        name = ParticipantNames.Normalize(name);
         Participant p;
         lock (_stateLock)
         {
             string unique = name;
             for (int i = 2; _participants.Any(x => x.Name == unique); i++) unique = $"{name}{i}";
-            var entry = new ParticipantEntry(connectionId, SessionSettings.NewSecret(6), unique, role);
+            if (ParticipantNames.LookAlike(unique, _participants.Select(x => x.Name)) is { } other)
+                return (null, $"the name '{unique}' looks too much like '{other}', who is already in this session: choose another");
+            var entry = new ParticipantEntry(connectionId, $"p{++_nextParticipant}", unique, role);
             _participants.Add(entry);
             ParticipantsVersion++;
             p = new Participant(entry.Id, entry.Name, entry.Role);
         }
         LastActivityUtc = DateTime.UtcNow;
         Log(EventKind.Action, 0, $"{p.Name} joined as {p.Role.ToString().ToLowerInvariant()}");
-        return p;
+        return (p, null);
     }
 
     public void Remove(string connectionId)
@@ -123,21 +136,56 @@ public sealed partial class LabSession : IDisposable
         }
     }
 
-    /// <summary>Sets a participant's role by name; returns the connection id changed, or null if no such participant.</summary>
-    public string? SetRole(string name, Role role, string by)
+    /// <summary>Sets a participant's role. <paramref name="who"/> is a participant id (p3) or an exact
+    /// name (names are unique in a session). Returns the participant's name, or null and why not.</summary>
+    public (string? Name, string? Error) SetRole(string who, Role role, string by)
     {
-        string? connection = null;
+        string name;
         lock (_stateLock)
         {
-            int i = _participants.FindIndex(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
-            if (i < 0) return null;
-            if (_participants[i].Role == Role.Instructor) return _participants[i].ConnectionId;   // instructors stay instructors
+            int i = _participants.FindIndex(p => string.Equals(p.Id, who, StringComparison.OrdinalIgnoreCase));
+            if (i < 0) i = _participants.FindIndex(p => p.Name == who);
+            if (i < 0)
+            {
+                var near = _participants.Where(p => string.Equals(p.Name, who, StringComparison.OrdinalIgnoreCase)
+                                                    || ParticipantNames.Skeleton(p.Name) == ParticipantNames.Skeleton(who)).ToList();
+                return (null, near.Count == 0
+                    ? $"nobody with the id or name '{who}' is in this session (ids are shown in the participants list)"
+                    : $"nobody is named exactly '{who}'; did you mean {string.Join(" or ", near.Select(p => $"{p.Name} (id {p.Id})"))}? Use the id");
+            }
+            name = _participants[i].Name;
+            if (_participants[i].Role == Role.Instructor) return (name, null);   // instructors stay instructors
             _participants[i] = _participants[i] with { Role = role };
-            connection = _participants[i].ConnectionId;
             ParticipantsVersion++;
         }
         Log(EventKind.Action, 0, role == Role.Driver ? $"{by} granted driving to {name}" : $"{by} revoked driving from {name}");
-        return connection;
+        return (name, null);
+    }
+
+    // A refused action goes to the log once per participant and action per RefusalWindow; repeats
+    // are counted into the next line (a viewer holding a key down must not bury the real events).
+    private static readonly TimeSpan RefusalWindow = TimeSpan.FromSeconds(10);
+    private readonly Dictionary<(string Name, string Action), (DateTime LoggedAt, int Suppressed)> _refusals = new();
+
+    /// <summary>Logs that <paramref name="name"/> tried something their role does not allow (summarised).</summary>
+    public void LogRefusal(string name, string action, Role role)
+    {
+        int suppressed;
+        lock (_stateLock)
+        {
+            var now = DateTime.UtcNow;
+            var key = (name, action);
+            if (_refusals.TryGetValue(key, out var last) && now - last.LoggedAt < RefusalWindow)
+            {
+                _refusals[key] = last with { Suppressed = last.Suppressed + 1 };
+                return;
+            }
+            if (_refusals.Count > 256) _refusals.Clear();
+            suppressed = last.Suppressed;
+            _refusals[key] = (now, 0);
+        }
+        Log(EventKind.Action, 0, $"{name} tried to {action} (refused: {role.ToString().ToLowerInvariant()})"
+            + (suppressed > 0 ? $"; {suppressed} more attempts refused before this" : ""));
     }
 
     public FollowState Follow { get { lock (_stateLock) return _follow; } }
@@ -186,6 +234,22 @@ public sealed partial class LabSession : IDisposable
 
     // ------------------------------------------------------------------------------------------
     // Commands.
+
+    /// <summary>Typed input that may wait for the machine to read it (queued keys, the console's
+    /// unread input, the line being edited): beyond it typing is refused.</summary>
+    public const int MaxPendingInput = 64 * 1024;
+    private int _queuedInput;          // characters in KeyCommands not yet applied (hub threads add, the loop subtracts)
+    private volatile int _machineInput; // what the machine holds unread, as the loop last saw it
+
+    /// <summary>Reserves room for <paramref name="chars"/> typed characters; false when the input is full.</summary>
+    public bool TryReserveInput(int chars)
+    {
+        if (Interlocked.Add(ref _queuedInput, chars) + _machineInput <= MaxPendingInput) return true;
+        Interlocked.Add(ref _queuedInput, -chars);
+        return false;
+    }
+
+    public void ReleaseInput(int chars) => Interlocked.Add(ref _queuedInput, -chars);
 
     /// <summary>Queues a command for the loop. False when the queue is full (the caller is told to slow down).</summary>
     public bool Post(SessionCommand command)
@@ -263,7 +327,34 @@ public sealed partial class LabSession : IDisposable
             _log.LogError(e, "session {Name}: machine loop failed", Name);
             _running = false;
             Log(EventKind.System, 0, $"the session's machine stopped after an internal error: {e.Message}");
-            Publish();
+            try { Publish(); }
+            catch (Exception again) { _log.LogError(again, "session {Name}: publishing after the failure failed too", Name); }
+            // The machine stays until the session is closed (its last state is what people see);
+            // then the loop below frees it.
+            while (!_closing)
+            {
+                WaitForCommand(TimeSpan.FromSeconds(1));
+                while (_commands.Reader.TryRead(out var command)) Refuse(command);
+            }
+        }
+        finally
+        {
+            // The loop thread owns the machine: it frees the native memory itself, once nothing can
+            // touch it any more (see Dispose).
+            _machine.Dispose();
+            _machineFreed.Set();
+        }
+    }
+
+    /// <summary>Answers a command the stopped machine cannot carry out.</summary>
+    private void Refuse(SessionCommand command)
+    {
+        var stopped = new InvalidOperationException("the session's machine stopped after an internal error");
+        switch (command)
+        {
+            case SaveCommand save: save.Result.TrySetException(stopped); break;
+            case DebugCommand debug: debug.Result.TrySetException(stopped); break;
+            case KeyCommand key: ReleaseInput(key.Keys.Length); break;
         }
     }
 
@@ -289,6 +380,7 @@ public sealed partial class LabSession : IDisposable
     {
         if (!force && clock.Elapsed - lastPublish < PublishInterval) return;
         lastPublish = clock.Elapsed;
+        _machineInput = _machine.PendingInput;   // room for typing frees up as programs read
         if (DateTime.UtcNow - _invariantsCheckedAt >= InvariantInterval)
         {
             // WeensyOS checks itself every tick; the POSIX kernel's check walks every page table, so
@@ -528,6 +620,8 @@ public sealed partial class LabSession : IDisposable
                     var said = new List<string>();
                     foreach (char key in k.Keys)
                         if (_machine.PressKey(key) is { } text) said.Add(text);
+                    ReleaseInput(k.Keys.Length);
+                    _machineInput = _machine.PendingInput;
                     // A paste of many keys is one line in the log, not one per key.
                     if (said.Count <= 4) foreach (var text in said) Log(EventKind.Action, 0, $"{k.By} {text}");
                     else Log(EventKind.Action, 0, $"{k.By} typed {k.Keys.Length} keys: \"{Shorten(string.Concat(k.Keys.Select(SessionText.Printable)), 60)}\"");
@@ -578,13 +672,21 @@ public sealed partial class LabSession : IDisposable
     /// <summary>True once the session was closed; senders send a last frame saying so and stop.</summary>
     public bool Closed => _closing;
 
+    private readonly ManualResetEventSlim _machineFreed = new();
+
+    /// <summary>Set once the loop has ended and freed the machine (tests and shutdown may wait for it).</summary>
+    public WaitHandle MachineFreed => _machineFreed.WaitHandle;
+
+    /// <summary>
+    /// Closes the session. The machine's native memory is freed by the loop thread as it exits, never
+    /// here: a slice still running on that thread must not find its memory gone, however long it
+    /// takes. Dispose therefore does not wait (a hub call or the reaper is never held up).
+    /// </summary>
     public void Dispose()
     {
         _closing = true;
         Changed.Bump();
         _commands.Writer.TryComplete();
         _commandPosted.Set();   // wake the loop now, so it sees _closing
-        if (Thread.CurrentThread != _thread) _thread.Join(TimeSpan.FromSeconds(5));
-        _machine.Dispose();
     }
 }

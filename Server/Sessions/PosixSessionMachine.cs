@@ -50,6 +50,26 @@ public sealed class PosixSessionMachine : SessionMachine
 
     private string ExitText() => _m.ExitCode is int code ? $" with status {code}" : "";
 
+    // Bytes handed to the console since its input was last seen empty: an upper bound of what the
+    // programs have not read yet (exact whenever they read everything, as a shell does).
+    private int _fed;
+
+    /// <summary>The console's unread input (bounded from above, see _fed) plus the line being edited.</summary>
+    public override int PendingInput
+    {
+        get
+        {
+            if (!_m.Console.HasInput) _fed = 0;
+            return _fed + _line.Length;
+        }
+    }
+
+    private void Feed(string text)
+    {
+        _m.Console.Feed(text);
+        _fed += Encoding.UTF8.GetByteCount(text);
+    }
+
     public override bool WaitingForInput =>
         _m.Kernel.IdleWaitingForInput && !_m.Console.HasInput && !_m.Console.InputClosed;
 
@@ -72,7 +92,7 @@ public sealed class PosixSessionMachine : SessionMachine
                     string line = _line.ToString();
                     _line.Clear();
                     _screen.Write("\n");
-                    _m.Console.Feed(line + "\n");
+                    Feed(line + "\n");
                     return $"typed \"{line}\"";
                 }
             case '\b' or '\x7f':
@@ -95,7 +115,7 @@ public sealed class PosixSessionMachine : SessionMachine
                     _m.Console.CloseInput();
                     return "pressed Ctrl+D (end of input)";
                 }
-                _m.Console.Feed(_line.ToString());
+                Feed(_line.ToString());
                 _line.Clear();
                 return "pressed Ctrl+D";
             case >= ' ' and < '\x7f':

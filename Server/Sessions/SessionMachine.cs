@@ -33,6 +33,9 @@ public abstract class SessionMachine : IDisposable
     /// <summary>True when every process waits for keyboard input: the loop sleeps until a key comes.</summary>
     public virtual bool WaitingForInput => false;
 
+    /// <summary>Typed input the machine holds but its programs have not read yet (bytes).</summary>
+    public virtual int PendingInput => 0;
+
     /// <summary>The pid on the CPU (0 when idle).</summary>
     public abstract int CurrentPid { get; }
 

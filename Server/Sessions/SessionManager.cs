@@ -10,24 +10,48 @@ public sealed class LabServerOptions
     public string DataDirectory { get; set; } = "data";
     public TimeSpan SaveInterval { get; set; } = TimeSpan.FromSeconds(30);
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
+    /// <summary>New sessions are refused beyond this many (restored sessions are always restored).</summary>
     public int MaxSessions { get; set; } = 64;
+    /// <summary>Guest memory all sessions together may use, in MiB; 0: three quarters of the memory
+    /// this process may use (the machine's, or its container's limit).</summary>
+    public long MemoryBudgetMiB { get; set; }
+    /// <summary>Guest memory the sessions created from one client address may use, in MiB.</summary>
+    public long MemoryBudgetPerAddressMiB { get; set; } = 4096;
+    /// <summary>Session creations one client address may make: a burst, then one per this many seconds.</summary>
+    public int CreationsPerAddressBurst { get; set; } = 20;
+    public double CreationIntervalPerAddressSeconds { get; set; } = 3;
     /// <summary>The built-in public session created at start (null or empty: none).</summary>
     public string? DemoSession { get; set; } = "demo";
+    /// <summary>Test hook: awaited before each saved session is restored (null in production).</summary>
+    public Func<string, Task>? BeforeRestore { get; set; }
 }
 
 /// <summary>
-/// The singleton that owns every session: create, list, find, close; restores saved sessions at
-/// start, saves them periodically and at shutdown, and reaps idle ones.
+/// The singleton that owns every session: create, list, find, close; restores saved sessions in the
+/// background after the server listens, saves them periodically (each on its own: one that fails is
+/// logged and retried, the others go on) and at shutdown, and reaps idle ones.
+/// Admission is atomic: the session cap and the memory budgets are checked and reserved under one lock.
 /// </summary>
 public sealed class SessionManager : IHostedService, IDisposable
 {
+    /// <summary>Host memory a session costs beyond its guest RAM (decoded code, tables, snapshots).</summary>
+    public const int SessionOverheadMiB = 16;
+
     private readonly ConcurrentDictionary<string, LabSession> _sessions = new(StringComparer.OrdinalIgnoreCase);
     private readonly SessionStore _store;
     private readonly LabServerOptions _options;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger<SessionManager> _log;
     private readonly CancellationTokenSource _stop = new();
-    private Task? _maintenance;
+    private readonly TaskCompletionSource _restored = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task? _maintenance, _restore;
+
+    // Admission state, under _admission: sessions being created (name -> cost), sessions waiting to be
+    // restored, what each live session costs and which address created it.
+    private readonly object _admission = new();
+    private readonly Dictionary<string, Admitted> _admitted = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, SessionSettings> _restoring = new(StringComparer.OrdinalIgnoreCase);
+    private sealed record Admitted(long CostMiB, string? Address);
 
     public SessionManager(SessionStore store, LabServerOptions options, ILoggerFactory loggers)
     {
@@ -35,90 +59,308 @@ public sealed class SessionManager : IHostedService, IDisposable
         _options = options;
         _loggers = loggers;
         _log = loggers.CreateLogger<SessionManager>();
+        MemoryBudgetMiB = options.MemoryBudgetMiB > 0 ? options.MemoryBudgetMiB
+            : GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4 * 3 >> 20;
     }
+
+    /// <summary>The guest memory all sessions together may use (MiB).</summary>
+    public long MemoryBudgetMiB { get; }
 
     /// <summary>The open session of that name (a session being closed is no longer found).</summary>
     public LabSession? Find(string name) => _sessions.TryGetValue(name, out var s) && !s.Closed ? s : null;
 
     public IReadOnlyCollection<LabSession> All => _sessions.Values.Where(s => !s.Closed).ToArray();
 
-    /// <summary>Creates a session; the error text explains a refusal.</summary>
-    public (LabSession? Session, string? Error) Create(SessionSettings settings, byte[]? state = null)
+    /// <summary>Completes when every saved session was restored (or refused) and the demo exists.</summary>
+    public Task Restored => _restored.Task;
+
+    /// <summary>True while a saved session of this name waits to be restored.</summary>
+    public bool IsRestoring(string name)
+    {
+        lock (_admission) return _restoring.ContainsKey(name);
+    }
+
+    /// <summary>Sessions still waiting to be restored, as the session list shows them.</summary>
+    public SessionSummary[] RestoringSummaries()
+    {
+        lock (_admission)
+            return _restoring.Values.Select(s => new SessionSummary(s.Name, s.Program, s.Step, s.Profile, s.Private, 0, 0, false, s.SpeedName,
+                "restoring after a server restart")).ToArray();
+    }
+
+    /// <summary>What a session of these settings is charged against the memory budgets (MiB).</summary>
+    public static long CostMiB(SessionSettings settings) =>
+        (settings.Profile == SessionSettings.PosixProfile ? settings.MemoryMiB : 2) + SessionOverheadMiB;
+
+    /// <summary>Creates a new session on behalf of a client at <paramref name="address"/> (null: the
+    /// server itself). Refused, with a text that says why, over the session cap or a memory budget, or
+    /// when its folder cannot be written (then nothing is left running).</summary>
+    public (LabSession? Session, string? Error) Create(SessionSettings settings, string? address = null)
     {
         if (settings.Validate() is { } error) return (null, error);
-        if (_sessions.Count >= _options.MaxSessions) return (null, $"this server already runs {_options.MaxSessions} sessions");
-        var session = new LabSession(settings, state, _loggers.CreateLogger($"session.{settings.Name}"));
-        if (!_sessions.TryAdd(settings.Name, session))
+        settings = settings.WithHashedSecrets();   // from here on only the hashes exist on the server
+        if (Admit(settings, address, restoring: false) is { } refused) return (null, refused);
+        LabSession session;
+        try
         {
-            session.Dispose();
-            return (null, $"a session named '{settings.Name}' already exists");
+            session = new LabSession(settings, null, _loggers.CreateLogger($"session.{settings.Name}"));
         }
-        _store.Save(settings, null);
-        _log.LogInformation("session {Name} created ({Program}, step {Step})", settings.Name, settings.Program, settings.Step);
+        catch (Exception e)
+        {
+            Withdraw(settings.Name);
+            _log.LogError(e, "session {Name} could not be created", settings.Name);
+            return (null, $"the session could not be started: {e.Message}");
+        }
+        try
+        {
+            lock (_storeLock) _store.Save(settings, null);
+        }
+        catch (Exception e)
+        {
+            // A session nobody can save would vanish at the next restart with the student's work: refuse it now.
+            session.Dispose();
+            Withdraw(settings.Name);
+            _log.LogError("session {Name} not created: its folder cannot be written ({Error})", settings.Name, e.Message);
+            return (null, $"the server cannot save sessions right now ({e.Message}); nothing was created");
+        }
+        Go(session);
+        _log.LogInformation("session {Name} created ({Profile} {Program}, {Cost} MiB{From})", settings.Name, settings.Profile,
+            settings.Program, CostMiB(settings), address == null ? "" : $", from {address}");
         return (session, null);
     }
 
-    /// <summary>
-    /// Closes a session: it stops, its saved folder is deleted, and only then is its name free
-    /// again, so a new session of the same name never loses its files to this close (and whoever
-    /// sees the name gone also sees the folder gone).
-    /// </summary>
-    public void Close(string name)
+    /// <summary>Checks and reserves a name, a place under the cap and memory, all under one lock
+    /// (so concurrent creations cannot overshoot). Restored sessions are not refused for the cap or
+    /// memory: they existed before the restart, and a restart must not lose them.</summary>
+    private string? Admit(SessionSettings settings, string? address, bool restoring)
     {
-        if (!_sessions.TryGetValue(name, out var session) || session.Closed) return;
-        session.Log(EventKind.System, 0, "the session was closed");
-        session.Dispose();   // Closed from here on: a save in progress does not write it back
-        try { lock (_storeLock) _store.Delete(name); }
-        catch (IOException e) { _log.LogWarning("session {Name} closed, but its saved files could not be deleted: {Error}", name, e.Message); }
-        _sessions.TryRemove(new KeyValuePair<string, LabSession>(name, session));
+        long cost = CostMiB(settings);
+        lock (_admission)
+        {
+            if (_admitted.ContainsKey(settings.Name) || (!restoring && _restoring.ContainsKey(settings.Name)))
+                return $"a session named '{settings.Name}' already exists";
+            if (!restoring)
+            {
+                if (_admitted.Count >= _options.MaxSessions)
+                    return $"this server already runs {_admitted.Count} sessions (at most {_options.MaxSessions}): close one first";
+                long used = _admitted.Values.Sum(a => a.CostMiB);
+                if (used + cost > MemoryBudgetMiB)
+                    return $"the server's memory for sessions is spent: {used} of {MemoryBudgetMiB} MiB are in use and this session needs {cost} MiB (close a session, or ask for less memory)";
+                if (address != null)
+                {
+                    long mine = _admitted.Values.Where(a => a.Address == address).Sum(a => a.CostMiB);
+                    long limit = Math.Min(_options.MemoryBudgetPerAddressMiB, MemoryBudgetMiB);
+                    if (mine + cost > limit)
+                        return $"sessions created from your address already use {mine} of the {limit} MiB one address may use, and this one needs {cost} MiB (close one of them first)";
+                }
+            }
+            _admitted[settings.Name] = new Admitted(cost, address);
+            return null;
+        }
     }
 
-    /// <summary>Saves a session's settings and machine. A machine that cannot be snapshot (our bug) is
-    /// logged and keeps its last good snapshot; it never stops the saving of the others or shutdown.</summary>
-    private readonly object _storeLock = new();
-
-    public async Task SaveAsync(LabSession session)
+    private void Withdraw(string name)
     {
-        if (session.Closed) return;
+        lock (_admission) _admitted.Remove(name);
+    }
+
+    /// <summary>An admitted session that started: from now on it is found and listed.</summary>
+    private void Go(LabSession session)
+    {
+        lock (_admission) _sessions[session.Name] = session;
+    }
+
+    /// <summary>Closes a session: it stops, its files are deleted, and only then does it leave the
+    /// list (so a session that is no longer listed has nothing left on disk).</summary>
+    public void Close(string name)
+    {
+        if (!_sessions.TryGetValue(name, out var session)) return;
+        session.Log(EventKind.System, 0, "the session was closed");
+        session.Dispose();
+        try { lock (_storeLock) _store.Delete(name); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.LogWarning("session {Name} closed, but its saved files could not be deleted: {Error}", name, e.Message);
+        }
+        lock (_admission)
+            if (_sessions.TryRemove(new KeyValuePair<string, LabSession>(name, session))) _admitted.Remove(name);
+        _saveHealth.TryRemove(name, out _);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Saving: each session on its own. A failure is logged with the reason and retried after a
+    // backoff (2 s, 4 s, ... up to the save interval); the other sessions are saved meanwhile.
+
+    private readonly object _storeLock = new();
+    private sealed class SaveHealth
+    {
+        public int Failures;
+        public DateTime RetryAt;
+    }
+    private readonly ConcurrentDictionary<string, SaveHealth> _saveHealth = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Saves a session's settings and machine; returns null, or why it could not be saved
+    /// (already logged). Never throws. A machine that cannot be snapshot keeps its last good snapshot
+    /// on disk and its settings are still written.</summary>
+    public async Task<string?> SaveAsync(LabSession session)
+    {
+        if (session.Closed) return null;
         byte[]? state;
         try { state = await session.SaveStateAsync(TimeSpan.FromSeconds(10)); }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
             _log.LogError(e, "session {Name}: the machine snapshot failed; its settings are saved and its last good snapshot kept", session.Name);
             state = null;
         }
-        // A session closed while its snapshot was taken must not come back on disk (nor after a
-        // restart): Close marks it closed before it deletes the folder under the same lock.
-        lock (_storeLock)
+        var health = _saveHealth.GetOrAdd(session.Name, _ => new SaveHealth());
+        try
         {
-            if (session.Closed) return;
-            _store.Save(session.Settings, state);
-        }
-    }
-
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        foreach (var (settings, state) in _store.LoadAll())
-        {
-            var (_, error) = Create(settings, state);
-            if (error != null) _log.LogWarning("could not restore session {Name}: {Error}", settings.Name, error);
-            else _log.LogInformation("restored session {Name}", settings.Name);
-        }
-        if (!string.IsNullOrEmpty(_options.DemoSession) && Find(_options.DemoSession) is null)
-        {
-            Create(new SessionSettings
+            // A session closed while its snapshot was taken must not come back on disk (nor after a
+            // restart): Close marks it closed before it deletes the folder under the same lock.
+            lock (_storeLock)
             {
-                Name = _options.DemoSession,
-                Program = "forkexit",
-                InstructorKey = SessionSettings.NewSecret(),
-                Pinned = true,
-            });
+                if (session.Closed) return null;
+                _store.Save(session.Settings, state);
+            }
         }
-        _maintenance = Task.Run(() => MaintainAsync(_stop.Token));
-        await Task.CompletedTask;
+        catch (Exception e)
+        {
+            health.Failures++;
+            var backoff = TimeSpan.FromSeconds(Math.Min(_options.SaveInterval.TotalSeconds, Math.Pow(2, Math.Min(health.Failures, 16))));
+            health.RetryAt = DateTime.UtcNow + backoff;
+            _log.LogError("session {Name} could not be saved ({Error}); failure {Count}, retrying in {Seconds:0} s",
+                session.Name, e.Message, health.Failures, backoff.TotalSeconds);
+            return e.Message;
+        }
+        if (health.Failures > 0)
+            _log.LogInformation("session {Name} saved again after {Count} failed attempts", session.Name, health.Failures);
+        health.Failures = 0;
+        return null;
     }
 
-    /// <summary>Periodic saving and idle reaping.</summary>
+    /// <summary>Sessions whose last save failed and whose retry is due.</summary>
+    private IEnumerable<LabSession> RetriesDue() =>
+        All.Where(s => _saveHealth.TryGetValue(s.Name, out var h) && h.Failures > 0 && DateTime.UtcNow >= h.RetryAt);
+
+    // ------------------------------------------------------------------------------------------
+    // Start, background restore, maintenance, shutdown.
+
+    /// <summary>Finds the saved sessions (their settings only: quick) so they are listed as
+    /// restoring from the first request on, creates the demo if it is not among them, and leaves
+    /// reading the machines back to a background task: the server listens at once.</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _log.LogInformation("session limits: {Max} sessions, {Budget} MiB of guest memory in all, {PerAddress} MiB per client address",
+            _options.MaxSessions, MemoryBudgetMiB, Math.Min(_options.MemoryBudgetPerAddressMiB, MemoryBudgetMiB));
+        IReadOnlyList<SavedSession> saved = [];
+        try
+        {
+            int removed = _store.RemoveTemporaryFiles();
+            if (removed > 0) _log.LogWarning("removed {Count} temporary files left by an interrupted save", removed);
+            saved = _store.List();
+        }
+        catch (Exception e)
+        {
+            _log.LogError("no saved session restored: {Dir} cannot be read ({Error})", _store.Directory, e.Message);
+        }
+        lock (_admission)
+            foreach (var s in saved) _restoring[s.Name] = s.Settings;
+        if (!string.IsNullOrEmpty(_options.DemoSession) && !saved.Any(s => string.Equals(s.Name, _options.DemoSession, StringComparison.OrdinalIgnoreCase)))
+            CreateDemo();
+        _restore = Task.Run(() => RestoreAllAsync(saved, _stop.Token));
+        _maintenance = Task.Run(() => MaintainAsync(_stop.Token));
+        return Task.CompletedTask;
+    }
+
+    private void CreateDemo()
+    {
+        var (_, error) = Create(new SessionSettings
+        {
+            Name = _options.DemoSession!,
+            Program = "forkexit",
+            InstructorKey = SessionSettings.NewSecret(),
+            Pinned = true,
+        });
+        if (error != null) _log.LogError("the demo session {Name} could not be created: {Error}", _options.DemoSession, error);
+    }
+
+    /// <summary>Restores every saved session, one at a time; a damaged or unreadable one is refused
+    /// with a log line (and moved to data/quarantine), never stopping the others or the server.</summary>
+    private async Task RestoreAllAsync(IReadOnlyList<SavedSession> saved, CancellationToken stop)
+    {
+        try
+        {
+            int restored = 0, refused = 0;
+            foreach (var s in saved)
+            {
+                if (stop.IsCancellationRequested) break;
+                if (_options.BeforeRestore is { } hook) await hook(s.Name);
+                if (Restore(s)) restored++;
+                else refused++;
+            }
+            if (saved.Count > 0)
+                _log.LogInformation("restored {Restored} of {Count} saved sessions{Refused}", restored, saved.Count,
+                    refused > 0 ? $" ({refused} not restored: see the errors above)" : "");
+            // A saved demo that could not be restored is made anew.
+            if (!stop.IsCancellationRequested && !string.IsNullOrEmpty(_options.DemoSession) && Find(_options.DemoSession) is null) CreateDemo();
+        }
+        catch (Exception e)
+        {
+            _log.LogError(e, "restoring saved sessions failed");
+        }
+        finally
+        {
+            lock (_admission) _restoring.Clear();
+            _restored.TrySetResult();
+        }
+    }
+
+    /// <summary>Restores one saved session; false (logged) when it cannot be.</summary>
+    private bool Restore(SavedSession saved)
+    {
+        var settings = saved.Settings.WithHashedSecrets();
+        bool plainSecrets = saved.Settings.InstructorKey != null || saved.Settings.JoinCode != null;
+        try
+        {
+            var state = _store.LoadMachine(saved);
+            if (Admit(settings, null, restoring: true) is { } refused)
+            {
+                _log.LogError("session {Name} not restored: {Error}", saved.Name, refused);
+                return false;
+            }
+            LabSession session;
+            try { session = new LabSession(settings, state, _loggers.CreateLogger($"session.{settings.Name}")); }
+            catch
+            {
+                Withdraw(settings.Name);
+                throw;
+            }
+            Go(session);
+            _log.LogInformation("restored session {Name}", saved.Name);
+            if (plainSecrets)
+            {
+                // An older server's settings.json holds the key and code in plain text: replace it now.
+                try { lock (_storeLock) _store.Save(settings, null); }
+                catch (Exception e) { _log.LogWarning("session {Name}: its settings still hold plain secrets ({Error}); retried at the next save", saved.Name, e.Message); }
+            }
+            return true;
+        }
+        catch (Exception e)
+        {
+            string where;
+            try { where = $"its files were moved to {_store.Quarantine(saved)}"; }
+            catch (Exception q) when (q is IOException or UnauthorizedAccessException) { where = $"its files stay in {saved.Folder} ({q.Message})"; }
+            _log.LogError("session {Name} not restored: {Error}; {Where}", saved.Name,
+                e is InvalidDataException or EndOfStreamException ? e.Message : $"{e.GetType().Name}: {e.Message}", where);
+            return false;
+        }
+        finally
+        {
+            lock (_admission) _restoring.Remove(saved.Name);
+        }
+    }
+
+    /// <summary>Periodic saving and idle reaping. Nothing one session does stops it.</summary>
     private async Task MaintainAsync(CancellationToken stop)
     {
         var lastSave = DateTime.UtcNow;
@@ -126,24 +368,30 @@ public sealed class SessionManager : IHostedService, IDisposable
         {
             try { await Task.Delay(TimeSpan.FromSeconds(1), stop); }
             catch (OperationCanceledException) { break; }
-            foreach (var s in All)
+            try
             {
-                if (!s.Settings.Pinned && s.ParticipantCount == 0 && DateTime.UtcNow - s.LastActivityUtc > _options.IdleTimeout)
-                {
-                    _log.LogInformation("closing idle session {Name}", s.Name);
-                    // Maintenance must outlive any one session's trouble (it also saves all the others).
-                    try { Close(s.Name); }
-                    catch (Exception e) { _log.LogError(e, "closing idle session {Name} failed", s.Name); }
-                }
-            }
-            if (DateTime.UtcNow - lastSave >= _options.SaveInterval)
-            {
-                lastSave = DateTime.UtcNow;
                 foreach (var s in All)
                 {
-                    try { await SaveAsync(s); }
-                    catch (IOException e) { _log.LogWarning("saving {Name} failed: {Error}", s.Name, e.Message); }
+                    if (!s.Settings.Pinned && s.ParticipantCount == 0 && DateTime.UtcNow - s.LastActivityUtc > _options.IdleTimeout)
+                    {
+                        _log.LogInformation("closing idle session {Name}", s.Name);
+                        try { Close(s.Name); }
+                        catch (Exception e) { _log.LogError(e, "closing idle session {Name} failed", s.Name); }
+                    }
                 }
+                if (DateTime.UtcNow - lastSave >= _options.SaveInterval)
+                {
+                    lastSave = DateTime.UtcNow;
+                    foreach (var s in All) await SaveAsync(s);
+                }
+                else
+                {
+                    foreach (var s in RetriesDue()) await SaveAsync(s);
+                }
+            }
+            catch (Exception e)
+            {
+                _log.LogError(e, "session maintenance failed; it goes on");
             }
         }
     }
@@ -151,13 +399,20 @@ public sealed class SessionManager : IHostedService, IDisposable
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _stop.Cancel();
-        if (_maintenance != null) await _maintenance;
-        foreach (var s in All)
+        foreach (var task in new[] { _maintenance, _restore })
         {
-            try { await SaveAsync(s); }
-            catch (IOException e) { _log.LogWarning("saving {Name} at shutdown failed: {Error}", s.Name, e.Message); }
+            if (task == null) continue;
+            try { await task; }
+            catch (Exception e) { _log.LogError(e, "a background task failed at shutdown"); }
         }
-        _log.LogInformation("saved {Count} sessions to {Dir}", _sessions.Count, _store.Directory);
+        var sessions = All;
+        var failed = new List<string>();
+        foreach (var s in sessions)
+            if (await SaveAsync(s) is { } error) failed.Add($"{s.Name} ({error})");
+        if (failed.Count == 0) _log.LogInformation("saved {Count} sessions to {Dir}", sessions.Count, _store.Directory);
+        else
+            _log.LogError("saved {Saved} of {Count} sessions to {Dir}; NOT saved: {Failed}",
+                sessions.Count - failed.Count, sessions.Count, _store.Directory, string.Join(", ", failed));
     }
 
     public void Dispose()

@@ -1,4 +1,6 @@
 using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Serialization;
 using Lab.Kernel;
 
 namespace Lab.Server.Sessions;
@@ -16,8 +18,17 @@ public sealed record SessionSettings
     /// <summary>Guest RAM of a POSIX session in MiB (WeensyOS machines are always 2 MiB).</summary>
     public int MemoryMiB { get; init; } = 64;
     public bool Private { get; init; }
-    public required string InstructorKey { get; init; }
+    /// <summary>The instructor key in plain text: only between its creation and <see cref="WithHashedSecrets"/>
+    /// (and in settings files of older servers, converted when loaded). Never written.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? InstructorKey { get; init; }
+    /// <summary>The join code in plain text, like <see cref="InstructorKey"/>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? JoinCode { get; init; }
+    /// <summary>What is stored instead: salted SHA-256 of the key ("sha256:SALT:HASH", base64).</summary>
+    public string? InstructorKeyHash { get; init; }
+    /// <summary>Salted SHA-256 of the join code in its canonical form (see <see cref="CanonicalJoinCode"/>).</summary>
+    public string? JoinCodeHash { get; init; }
     /// <summary>Timer ticks per wall-clock second; 0 = unthrottled. WeensyOS real time is 100.</summary>
     public double TicksPerSecond { get; init; } = KernelOptions.Hz;
     /// <summary>The machine is paused (kept across restarts).</summary>
@@ -50,6 +61,8 @@ public sealed record SessionSettings
     public string? Validate()
     {
         if (ValidateName(Name) is { } nameError) return nameError;
+        if (InstructorKey is null && InstructorKeyHash is null) return "a session needs an instructor key";
+        if (Private && JoinCode is null && JoinCodeHash is null) return "a private session needs a join code";
         if (Profile == PosixProfile)
         {
             string first = Program.Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? "";
@@ -79,8 +92,77 @@ public sealed record SessionSettings
     public static string NewSecret(int bytes = 12) =>
         Convert.ToBase64String(RandomNumberGenerator.GetBytes(bytes)).Replace('+', 'x').Replace('/', 'y').TrimEnd('=');
 
-    /// <summary>A join code people can read aloud: 6 digits.</summary>
-    public static string NewJoinCode() => RandomNumberGenerator.GetInt32(0, 1_000_000).ToString("D6");
+    // ------------------------------------------------------------------------------------------
+    // Secrets. Only salted hashes are kept (in memory once created, and on disk); the plain key and
+    // code are shown once, to their creator. The secrets are random and long (96 and 80 bits), so a
+    // single salted SHA-256 is enough: nobody can guess their way back from the hash.
+
+    /// <summary>Crockford's base32: no I, L, O or U, so nothing is misread.</summary>
+    private const string Crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    public const int JoinCodeGroups = 4, JoinCodeGroupLength = 4;
+
+    /// <summary>A join code people can read aloud and type: 4 groups of 4 Crockford base32 characters
+    /// (80 random bits), like 7K2M-9QXD-R4TB-H3WN.</summary>
+    public static string NewJoinCode()
+    {
+        var groups = new string[JoinCodeGroups];
+        for (int g = 0; g < JoinCodeGroups; g++)
+            groups[g] = string.Concat(Enumerable.Range(0, JoinCodeGroupLength).Select(_ => Crockford[RandomNumberGenerator.GetInt32(Crockford.Length)]));
+        return string.Join('-', groups);
+    }
+
+    /// <summary>A typed join code as it is compared: upper case, dashes and spaces dropped, O read as
+    /// 0 and I, L as 1 (Crockford's rules). Older 6-digit codes stay as they are.</summary>
+    public static string CanonicalJoinCode(string code)
+    {
+        var sb = new StringBuilder(code.Length);
+        foreach (char c in code.Trim().ToUpperInvariant())
+        {
+            if (c is '-' or ' ') continue;
+            sb.Append(c switch { 'O' => '0', 'I' or 'L' => '1', _ => c });
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>These settings with the plain key and code replaced by their hashes (idempotent; older
+    /// settings files with plain secrets are converted this way when they are loaded).</summary>
+    public SessionSettings WithHashedSecrets() => this with
+    {
+        InstructorKey = null,
+        JoinCode = null,
+        InstructorKeyHash = InstructorKey is { } key ? HashSecret(key) : InstructorKeyHash,
+        JoinCodeHash = JoinCode is { } code ? HashSecret(CanonicalJoinCode(code)) : JoinCodeHash,
+    };
+
+    public bool IsInstructorKey(string candidate) =>
+        InstructorKey is { } plain ? FixedEquals(plain, candidate) : VerifySecret(InstructorKeyHash, candidate);
+
+    public bool IsJoinCode(string candidate) =>
+        JoinCode is { } plain ? FixedEquals(CanonicalJoinCode(plain), CanonicalJoinCode(candidate)) : VerifySecret(JoinCodeHash, CanonicalJoinCode(candidate));
+
+    private static string HashSecret(string secret)
+    {
+        byte[] salt = RandomNumberGenerator.GetBytes(16);
+        return $"sha256:{Convert.ToBase64String(salt)}:{Convert.ToBase64String(SaltedHash(salt, secret))}";
+    }
+
+    private static bool VerifySecret(string? stored, string candidate)
+    {
+        if (stored is null) return false;
+        var parts = stored.Split(':');
+        if (parts.Length != 3 || parts[0] != "sha256") return false;
+        try
+        {
+            byte[] salt = Convert.FromBase64String(parts[1]), expected = Convert.FromBase64String(parts[2]);
+            return CryptographicOperations.FixedTimeEquals(SaltedHash(salt, candidate), expected);
+        }
+        catch (FormatException) { return false; }
+    }
+
+    private static byte[] SaltedHash(byte[] salt, string secret) => SHA256.HashData([.. salt, .. Encoding.UTF8.GetBytes(secret)]);
+
+    private static bool FixedEquals(string a, string b) =>
+        CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(a), Encoding.UTF8.GetBytes(b));
 
     /// <summary>Timer ticks per second a new session of <paramref name="profile"/> runs at: WeensyOS in
     /// real time (its programs are made to be watched), POSIX as fast as it goes (its programs are

@@ -251,7 +251,8 @@ public static class Panes
         {
             var p = list[i];
             byte color = p.Role switch { Role.Instructor => Yellow, Role.Driver => 10, _ => Grey };
-            buf.Write(r.X, r.Y + i, $"{p.Name} ({p.Role.ToString().ToLowerInvariant()})", color, maxWidth: r.Width);
+            // The id first: `grant p3` names exactly this participant, whatever the names look like.
+            buf.Write(r.X, r.Y + i, $"{p.Id,-3} {p.Name} ({p.Role.ToString().ToLowerInvariant()})", color, maxWidth: r.Width);
         }
     }
 

@@ -51,7 +51,7 @@ public sealed class TuiApp
         "Commands (':'):",
         "  pause | resume | speed realtime|slow|max|<f>x | reboot [allocator|fork|forkexit] [0..7|cow]",
         "  reboot COMMAND LINE (POSIX: e.g. reboot sh -i, reboot t-fork)",
-        "  grant NAME | revoke NAME | follow PANE [PID] | unfollow | close        (instructor)",
+        "  grant ID|NAME | revoke ID|NAME (ids: participants pane) | follow PANE [PID] | unfollow | close  (instructor)",
         "  filter pid N (also shows its every syscall with arguments and results) | filter kind K | filter off",
         "  vmap PID (a process's virtual memory) | pmap (physical memory)",
         "  follow memory|vmap|debugger|events|cga [PID] (instructor: everyone's view follows)",

@@ -2,6 +2,7 @@ using Lab.Server;
 using Lab.Server.Sessions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Lab.Server.Tests;
 
@@ -12,20 +13,28 @@ public sealed class LabServerFixture : IAsyncDisposable
     public string Url { get; private set; } = "";
     public string DataDirectory { get; }
     public SessionManager Sessions => App.Services.GetRequiredService<SessionManager>();
+    /// <summary>Everything the server logged.</summary>
+    public TestLog Log { get; }
 
-    private LabServerFixture(WebApplication app, string dataDirectory)
+    private LabServerFixture(WebApplication app, string dataDirectory, TestLog log)
     {
         App = app;
         DataDirectory = dataDirectory;
+        Log = log;
     }
 
-    public static async Task<LabServerFixture> StartAsync(string? dataDirectory = null, int port = 0, Action<LabServerOptions>? configure = null)
+    /// <param name="waitForRestore">Return only once saved sessions are restored and the demo exists
+    /// (the server listens before that); false for tests of the restoring phase itself.</param>
+    public static async Task<LabServerFixture> StartAsync(string? dataDirectory = null, int port = 0, Action<LabServerOptions>? configure = null, bool waitForRestore = true)
     {
         dataDirectory ??= Path.Combine(Path.GetTempPath(), "lab-server-test-" + Guid.NewGuid().ToString("N"));
-        var app = LabServerHost.Create(["--urls", $"http://127.0.0.1:{port}", "--data", dataDirectory], configure);
-        var fixture = new LabServerFixture(app, dataDirectory);
+        var log = new TestLog();
+        var app = LabServerHost.Create(["--urls", $"http://127.0.0.1:{port}", "--data", dataDirectory], configure,
+            logging: l => l.AddProvider(log));
+        var fixture = new LabServerFixture(app, dataDirectory, log);
         await app.StartAsync();
         fixture.Url = LabServerHost.BoundUrl(app);
+        if (waitForRestore) await fixture.Sessions.Restored;
         return fixture;
     }
 

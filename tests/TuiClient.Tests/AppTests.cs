@@ -93,6 +93,11 @@ public class AppTests
         await WaitFor(() => { viewerApp.Draw(); return viewer.Mirror.VirtualMap is { Pid: 3 }; }, "the viewer following pid 3");
         Assert.Contains("virtual memory of pid 3", Text(viewerApp.Draw()));
         Assert.Contains("following", Text(viewerApp.Draw()));
+
+        // The participants pane shows each id, and grant takes one.
+        await WaitFor(() => Text(app.Draw()).Contains("p2  viewer (viewer)"), "the viewer's id in the participants pane");
+        await app.RunCommandAsync("grant p2");
+        await WaitFor(() => Text(app.Draw()).Contains("p2  viewer (driver)"), "the viewer driving");
     }
 
     [Fact]
