@@ -1,3 +1,4 @@
+using Lab.Kernel.Common;
 using Lab.Machine;
 
 namespace Lab.Kernel.Core;
@@ -12,8 +13,8 @@ public enum ProcState : byte
     Broken = 3,
 }
 
-/// <summary>A process descriptor: pid, saved user registers, state, page table.</summary>
-public sealed class Process
+/// <summary>A process descriptor: pid, saved user registers (<see cref="UserContext"/>), state, page table.</summary>
+public sealed class Process : UserContext
 {
     public int Pid { get; }
     public ProcState State
@@ -34,13 +35,6 @@ public sealed class Process
     private ProcState _state;
     private PhysAddr _pageTable;
     private readonly Memory.ChangeCounter _changes;
-
-    /// <summary>rax..r15 in encoding order.</summary>
-    internal readonly ulong[] Regs = new ulong[16];
-    internal ulong Rip;
-    internal ulong RFlags;
-    internal ulong FsBase;
-    internal ulong GsBase;
 
     public Process(int pid, Memory.ChangeCounter changes)
     {
@@ -63,37 +57,7 @@ public sealed class Process
         PageTable = default;
         Parent = 0;
         Name = "";
-        Array.Clear(Regs);
-        Rip = 0;
-        RFlags = 0x202;    // IF (bit 1 always reads as 1)
-        FsBase = GsBase = 0;
-    }
-
-    internal void CopyRegistersFrom(Process other)
-    {
-        other.Regs.CopyTo(Regs, 0);
-        Rip = other.Rip;
-        RFlags = other.RFlags;
-        FsBase = other.FsBase;
-        GsBase = other.GsBase;
-    }
-
-    internal void SaveFrom(Machine.Cpu.Cpu cpu)
-    {
-        cpu.GetRegisters(Regs);
-        Rip = cpu.Rip;
-        RFlags = cpu.RFlags;
-        FsBase = cpu.FsBase;
-        GsBase = cpu.GsBase;
-    }
-
-    internal void LoadInto(Machine.Cpu.Cpu cpu)
-    {
-        cpu.SetRegisters(Regs);
-        cpu.Rip = Rip;
-        cpu.RFlags = RFlags;
-        cpu.FsBase = FsBase;
-        cpu.GsBase = GsBase;
+        ClearRegisters();
     }
 
     internal void Save(BinaryWriter w)

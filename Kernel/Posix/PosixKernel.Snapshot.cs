@@ -89,7 +89,7 @@ public sealed partial class PosixKernel
                 w.Write(nodes.Id(f.Node));
                 w.Write(pipes.Id(f.Pipe));
                 w.Write(f.Offset);
-                w.Write(f.Flags);
+                w.Write((int)f.Flags);
                 w.Write(f.Refs);
                 w.Write(f.Readable);
                 w.Write(f.Writable);
@@ -248,7 +248,7 @@ public sealed partial class PosixKernel
             f.Node = node < 0 ? null : nodes[node];
             f.Pipe = pipe < 0 ? null : pipes[pipe];
             f.Offset = r.ReadInt64();
-            f.Flags = r.ReadInt32();
+            f.Flags = (OpenFlags)r.ReadInt32();
             f.Refs = r.ReadInt32();
             f.Readable = r.ReadBoolean();
             f.Writable = r.ReadBoolean();
@@ -388,7 +388,7 @@ public sealed partial class PosixKernel
         if (r.ReadBoolean())
         {
             int n = s.Count("syscall counts");
-            if (n != 1024) throw new InvalidDataException($"pid {p.Pid}: {n} syscall counters");
+            if (n != TrackedSyscalls) throw new InvalidDataException($"pid {p.Pid}: {n} syscall counters");
             p.Counts = new long[n];
             for (int i = 0; i < n; i++) p.Counts[i] = r.ReadInt64();
         }
