@@ -132,10 +132,10 @@ public sealed partial class WeensyKernel : ITrapHandler
         for (int i = 0; i < Layout.KernelPageTablePages; i++)
             _machine.Memory.Fill(top + (ulong)i * Layout.PageSize, Layout.PageSize, 0);
         const ulong link = (ulong)PageTables.PWU;
-        _machine.Memory.WriteU64(top, (top.Value + 0x1000) | link);                 // L1[0] -> L2
-        _machine.Memory.WriteU64(top + 0x1000, (top.Value + 0x2000) | link);        // L2[0] -> L3
-        _machine.Memory.WriteU64(top + 0x2000, (top.Value + 0x3000) | link);        // L3[0] -> L4 (0-2 MiB)
-        _machine.Memory.WriteU64(top + 0x2000 + 8, (top.Value + 0x4000) | link);    // L3[1] -> L4 (2-4 MiB)
+        Tables.WriteEntry(top, (top.Value + 0x1000) | link);                 // L1[0] -> L2
+        Tables.WriteEntry(top + 0x1000, (top.Value + 0x2000) | link);        // L2[0] -> L3
+        Tables.WriteEntry(top + 0x2000, (top.Value + 0x3000) | link);        // L3[0] -> L4 (0-2 MiB)
+        Tables.WriteEntry(top + 0x2000 + 8, (top.Value + 0x4000) | link);    // L3[1] -> L4 (2-4 MiB)
         Cpu.Cr3 = top.Value;
 
         for (ulong va = 0; va < Layout.MemSizePhysical; va += Layout.PageSize)

@@ -20,12 +20,34 @@ public readonly record struct Mapping(VirtAddr Va, PhysAddr Pa, PteFlags Perm, P
 public delegate void MappingVisitor(in Mapping mapping);
 
 /// <summary>
+/// What the walker needs from a kernel's physical-page allocator for the operations that share,
+/// copy and free whole tables (<see cref="PageTables.ShareLeafTables"/>,
+/// <see cref="PageTables.UnshareLeafTable"/>, <see cref="PageTables.FreeTree"/>).
+/// </summary>
+public interface IPageRefcounts
+{
+    /// <summary>References to the page (0 = free).</summary>
+    int Refcount(PhysAddr page);
+    /// <summary>One more reference to a page in use.</summary>
+    void AddRef(PhysAddr page);
+    /// <summary>Drops one reference; true when that was the last (the page is free again).</summary>
+    bool Release(PhysAddr page);
+}
+
+/// <summary>Visits one present entry during <see cref="PageTables.VisitEntries"/>: the table page it is
+/// in, that table's level, its index and value. Returns whether to descend into the table it points
+/// to (ignored for leaves, level 1).</summary>
+public delegate bool EntryVisitor(PhysAddr table, int level, int index, ulong entry);
+
+/// <summary>
 /// THE page-table walker: every piece of kernel code that reads or changes page tables goes
-/// through here. Tables are real x86-64 4-level tables in guest physical memory. Levels are
-/// numbered as the hardware does: 4 is the top (WeensyOS calls it L1), 1 holds the leaves
+/// through here, in both kernels. Tables are real x86-64 4-level tables in guest physical memory.
+/// Levels are numbered as the hardware does: 4 is the top (WeensyOS calls it L1), 1 holds the leaves
 /// (WeensyOS's L4). Interior entries made here are always P|W|U so the leaf decides; the effective
-/// permission is nevertheless computed as the AND over all levels, like the MMU (the POSIX kernel
-/// clears Writable in the PD entries of leaf tables that fork shares).
+/// permission is nevertheless computed as the AND over all levels, like the MMU: the POSIX kernel's
+/// copy-on-write fork shares whole leaf tables between address spaces and marks them read-only by
+/// clearing Writable in the PD entries that point at them (<see cref="ShareLeafTables"/>,
+/// <see cref="UnshareLeafTable"/>).
 /// Changing a leaf of the table currently in CR3 invalidates that TLB entry.
 /// </summary>
 public sealed class PageTables
@@ -170,19 +192,174 @@ public sealed class PageTables
         }
     }
 
-    // ---- raw entry access (for kernels that share or clone table pages themselves) -------------
+    // ---- whole tables: sharing, unsharing, freeing, visiting -------------------------------
 
-    /// <summary>The page an interior or leaf entry points to.</summary>
-    public static PhysAddr Target(ulong entry) => new(entry & AddrMask);
+    private static bool Present(ulong entry) => (entry & (ulong)PteFlags.Present) != 0;
+    private static PhysAddr Target(ulong entry) => new(entry & AddrMask);
 
-    /// <summary>The 512 entries of table page <paramref name="table"/>: a live, read-only view of guest memory.</summary>
-    public ReadOnlySpan<ulong> TableEntries(PhysAddr table) => Entries(table);
+    /// <summary>
+    /// Writes one raw entry (any level) at <paramref name="entryAddr"/>: for a kernel that builds a
+    /// static table by hand (WeensyOS's kernel_pagetable links its five pages). The caller keeps the
+    /// TLB coherent: this cannot know which address spaces or virtual pages the entry serves.
+    /// </summary>
+    public void WriteEntry(PhysAddr entryAddr, ulong entry)
+    {
+        Memory.WriteU64(entryAddr, entry);
+        _changes.Bump();
+    }
+
+    /// <summary>
+    /// Copy-on-write fork at the table level: gives the (empty) space at <paramref name="to"/> its own
+    /// PDPTs and PDs for [0, <paramref name="end"/>) of <paramref name="from"/> (end a multiple of
+    /// 512 GiB), whose entries point at <paramref name="from"/>'s leaf tables; each leaf table gains a
+    /// reference, and both sides' PD entries lose Writable, so the first write through either faults
+    /// and the kernel unshares that table (<see cref="UnshareLeafTable"/>). One pass over the
+    /// upper-level tables: no leaf entry and no data page is touched. The caller flushes the TLB.
+    /// False when <paramref name="allocateTable"/> found no memory (the new space is then partial but
+    /// consistent; the read-only PD entries left in <paramref name="from"/> are harmless: unsharing
+    /// restores them).
+    /// </summary>
+    public bool ShareLeafTables(PhysAddr from, PhysAddr to, VirtAddr end, Func<PhysAddr?> allocateTable, IPageRefcounts refs)
+    {
+        if ((end.Value & ((1UL << 39) - 1)) != 0) throw new ArgumentException($"kernel bug: {end} is not a multiple of 512 GiB");
+        const ulong w = (ulong)PteFlags.Writable;
+        var l4 = Entries(from);
+        int slots = (int)(end.Value >> 39);
+        for (int i4 = 0; i4 < slots; i4++)
+        {
+            if (!Present(l4[i4])) continue;
+            var pdpt = allocateTable();
+            if (pdpt is null) return false;
+            WriteEntry(to + (ulong)i4 * 8, pdpt.Value.Value | PermMask);
+            var l3 = Entries(Target(l4[i4]));
+            for (int i3 = 0; i3 < 512; i3++)
+            {
+                if (!Present(l3[i3])) continue;
+                var pd = allocateTable();
+                if (pd is null) return false;
+                WriteEntry(pdpt.Value + (ulong)i3 * 8, pd.Value.Value | PermMask);
+                var fromPd = Target(l3[i3]);
+                var l2 = Entries(fromPd);
+                for (int i2 = 0; i2 < 512; i2++)
+                {
+                    ulong e = l2[i2];
+                    if (!Present(e)) continue;
+                    ulong shared = e & ~w;
+                    if (shared != e) WriteEntry(fromPd + (ulong)i2 * 8, shared);
+                    WriteEntry(pd.Value + (ulong)i2 * 8, shared);
+                    refs.AddRef(Target(e));
+                }
+            }
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Makes the leaf table that maps <paramref name="va"/> in the space at <paramref name="root"/>
+    /// private, so its entries may be changed: call it before changing a leaf entry of a space whose
+    /// tables may be shared. A PD entry without Writable marks a leaf table that
+    /// <see cref="ShareLeafTables"/> shared (or once shared): if other PD entries still reference it,
+    /// this space gets a copy (from <paramref name="allocateTable"/>), and every writable page in both
+    /// copies becomes copy-on-write (read-only with <see cref="Cow"/>: each page is now mapped by two
+    /// tables and gains a reference); a table referenced only here just gets Writable back. Flushes the
+    /// TLB when <paramref name="root"/> is in CR3. False when memory is full (nothing changed).
+    /// </summary>
+    public bool UnshareLeafTable(PhysAddr root, VirtAddr va, Func<PhysAddr?> allocateTable, IPageRefcounts refs)
+    {
+        var pdeAddr = EntryAddress(root, va.PageBase, 2);
+        if (pdeAddr is null) return true;
+        ulong pde = Memory.ReadU64(pdeAddr.Value);
+        if (!Present(pde) || (pde & (ulong)PteFlags.Writable) != 0) return true;
+        var table = Target(pde);
+        if (refs.Refcount(table) > 1)
+        {
+            var fresh = allocateTable();
+            if (fresh is null) return false;
+            const ulong w = (ulong)PteFlags.Writable;
+            var old = Entries(table);
+            for (int i = 0; i < 512; i++)
+            {
+                ulong e = old[i];
+                if (!Present(e)) continue;
+                if ((e & w) != 0)
+                {
+                    // the other sharers' PD entries are read-only, so no TLB holds a writable copy of this entry
+                    e = (e & ~w) | (ulong)Cow;
+                    WriteEntry(table + (ulong)i * 8, e);
+                }
+                WriteEntry(fresh.Value + (ulong)i * 8, e);
+                refs.AddRef(Target(e));
+            }
+            refs.Release(table);             // others still hold it
+            table = fresh.Value;
+        }
+        WriteEntry(pdeAddr.Value, table.Value | PermMask);
+        if (_machine.Cpu.Cr3 == root.Value) _machine.Cpu.FlushTlb();
+        return true;
+    }
+
+    /// <summary>
+    /// Frees the address space at <paramref name="root"/>: one reference to each of its PML4, PDPTs,
+    /// PDs and leaf tables; a leaf table's pages lose their reference only when the table's last
+    /// reference goes (until then another space still maps them through it). Flushes the TLB when
+    /// <paramref name="root"/> is in CR3.
+    /// </summary>
+    public void FreeTree(PhysAddr root, IPageRefcounts refs)
+    {
+        var l4 = Entries(root);
+        for (int i4 = 0; i4 < 512; i4++)
+        {
+            if (!Present(l4[i4])) continue;
+            var pdpt = Target(l4[i4]);
+            var l3 = Entries(pdpt);
+            for (int i3 = 0; i3 < 512; i3++)
+            {
+                if (!Present(l3[i3])) continue;
+                var pd = Target(l3[i3]);
+                var l2 = Entries(pd);
+                for (int i2 = 0; i2 < 512; i2++)
+                {
+                    if (!Present(l2[i2])) continue;
+                    var leaf = Target(l2[i2]);
+                    if (!refs.Release(leaf)) continue;
+                    var l1 = Entries(leaf);
+                    for (int i1 = 0; i1 < 512; i1++)
+                        if (Present(l1[i1])) refs.Release(Target(l1[i1]));
+                }
+                refs.Release(pd);
+            }
+            refs.Release(pdpt);
+        }
+        refs.Release(root);
+        if (_machine.Cpu.Cr3 == root.Value) _machine.Cpu.FlushTlb();
+    }
+
+    /// <summary>
+    /// Visits every present entry of the tables under <paramref name="root"/>, depth first: each
+    /// entry of a table, and the table it points to where <paramref name="visit"/> returns true (so a
+    /// table several entries share can be visited once, and an entry pointing beyond memory not
+    /// followed). For checks that look at the raw entries at every level.
+    /// </summary>
+    public void VisitEntries(PhysAddr root, EntryVisitor visit) => VisitEntries(root, 4, visit);
+
+    private void VisitEntries(PhysAddr table, int level, EntryVisitor visit)
+    {
+        for (int i = 0; i < 512; i++)
+        {
+            ulong e = Memory.ReadU64(table + (ulong)i * 8);
+            if (!Present(e)) continue;
+            if (visit(table, level, i, e) && level > 1) VisitEntries(Target(e), level - 1, visit);
+        }
+    }
+
+    /// <summary>The physical page an entry points to (a table, or the page a leaf maps).</summary>
+    public static PhysAddr EntryTarget(ulong entry) => Target(entry);
 
     /// <summary>
     /// Physical address of the entry at <paramref name="level"/> (4 = PML4 ... 1 = leaf) that
     /// covers <paramref name="va"/>, or null when a table above that level is missing.
     /// </summary>
-    public PhysAddr? EntryAddress(PhysAddr root, VirtAddr va, int level)
+    private PhysAddr? EntryAddress(PhysAddr root, VirtAddr va, int level)
     {
         PhysAddr table = root;
         for (int l = 4; l > level; l--)
@@ -192,16 +369,6 @@ public sealed class PageTables
             table = new PhysAddr(e & AddrMask);
         }
         return table + (ulong)va.TableIndex(level) * 8;
-    }
-
-    /// <summary>
-    /// Writes one raw entry at <paramref name="entryAddr"/> (any level). The caller keeps the TLB
-    /// coherent: this cannot know which address spaces or virtual pages the entry serves.
-    /// </summary>
-    public void WriteEntry(PhysAddr entryAddr, ulong entry)
-    {
-        Memory.WriteU64(entryAddr, entry);
-        _changes.Bump();
     }
 
     /// <summary>Copies the kernel's mappings of [start, end) into another table, with the same permissions.</summary>

@@ -28,7 +28,7 @@ public sealed partial class PosixKernel
                 || s.VirtualAddress < 0x10000) return -ENOEXEC;
         if (image.Entry >= UserLimit) return -ENOEXEC;
 
-        var rootPa = Alloc(p.Pid);
+        var rootPa = _pages.Allocate(p.Pid);
         if (rootPa is null) return -ENOMEM;
         var root = rootPa.Value;
         ulong brk = 0;
@@ -48,8 +48,8 @@ public sealed partial class PosixKernel
                     if (s.Writable && !ex.Writable) _pt.SetLeaf(root, ex, ex.Pa, PageTables.PWU);
                     continue;
                 }
-                var pa = Alloc(p.Pid);
-                if (pa is null || !MapPage(p.Pid, root, va, pa.Value, perm)) { if (pa is not null) Release(pa.Value); ok = false; }
+                var pa = _pages.Allocate(p.Pid);
+                if (pa is null || !MapPage(p.Pid, root, new VirtAddr(va), pa.Value, perm)) { if (pa is not null) _pages.Release(pa.Value); ok = false; }
             }
             if (!ok) break;
             ulong copied = 0;
@@ -125,8 +125,8 @@ public sealed partial class PosixKernel
         rsp = sp;
         for (ulong va = sp & ~(Page - 1); va < StackTop; va += Page)
         {
-            var pa = Alloc(p.Pid);
-            if (pa is null || !MapPage(p.Pid, root, va, pa.Value, PageTables.PWU)) { if (pa is not null) Release(pa.Value); return false; }
+            var pa = _pages.Allocate(p.Pid);
+            if (pa is null || !MapPage(p.Pid, root, new VirtAddr(va), pa.Value, PageTables.PWU)) { if (pa is not null) _pages.Release(pa.Value); return false; }
             ulong lo = Math.Max(va, sp), hi = Math.Min(va + Page, StackTop);
             _m.Memory.Write(pa.Value + (lo - va), stack.AsSpan((int)(lo - sp), (int)(hi - lo)));
         }

@@ -17,31 +17,27 @@ public sealed partial class PosixKernel
     /// </summary>
     public string? CheckInvariants()
     {
-        int n = _ref.Length;
+        int n = _pages.Count;
         var expected = new int[n];
         var writableRefs = new int[n];       // Writable upper-level entries referencing a table page
         var visited = new bool[n];
         var writableLeaf = new bool[n];      // a data page some leaf entry maps writable
         string? error = null;
-        for (int i = 0; i < _firstUsable; i++) expected[i] = 1;
+        for (int i = 0; i < PageFrames.FirstUsable; i++) expected[i] = 1;
 
-        void Walk(PhysAddr table, int level)
+        // Each entry counts one reference to the page it points to; a table is entered once.
+        bool Visit(PhysAddr table, int level, int index, ulong e)
         {
-            var entries = _pt.TableEntries(table);
-            for (int i = 0; i < 512 && error is null; i++)
-            {
-                ulong e = entries[i];
-                if (!Present(e)) continue;
-                ulong page = PageTables.Target(e).PageNumber;
-                if (page >= (ulong)n) { error = $"table {table} entry {i} points beyond RAM"; return; }
-                expected[page]++;
-                bool writable = (e & (ulong)PteFlags.Writable) != 0;
-                if (level == 1) { if (writable) writableLeaf[page] = true; continue; }
-                if (writable) writableRefs[page]++;
-                if (visited[page]) continue;
-                visited[page] = true;
-                Walk(PageTables.Target(e), level - 1);
-            }
+            if (error is not null) return false;
+            ulong page = PageTables.EntryTarget(e).PageNumber;
+            if (page >= (ulong)n) { error = $"table {table} entry {index} points beyond RAM"; return false; }
+            expected[page]++;
+            bool writable = (e & (ulong)PteFlags.Writable) != 0;
+            if (level == 1) { if (writable) writableLeaf[page] = true; return false; }
+            if (writable) writableRefs[page]++;
+            if (visited[page]) return false;
+            visited[page] = true;
+            return true;
         }
 
         foreach (var p in _procs)
@@ -51,21 +47,21 @@ public sealed partial class PosixKernel
             expected[r]++;
             if (visited[r]) return $"process {p.Pid}: root {p.Root} is shared";
             visited[r] = true;
-            Walk(p.Root, 4);
+            _pt.VisitEntries(p.Root, Visit);
             if (error is not null) return error;
         }
-        int free = 0;
-        for (int i = _firstUsable; i < n; i++) if (_ref[i] == 0) free++;
-        if (free != _free) return $"free-page count {_free}, but {free} pages are free";
+        int free = _pages.CountFree();
+        if (free != _pages.Free) return $"free-page count {_pages.Free}, but {free} pages are free";
         for (int i = 0; i < n; i++)
         {
-            if (expected[i] != _ref[i]) return $"page {i:x}: refcount {_ref[i]}, mappings {expected[i]}";
+            int refs = _pages.Refcount(i);
+            if (expected[i] != refs) return $"page {i:x}: refcount {refs}, mappings {expected[i]}";
             if (visited[i] && expected[i] > 1 && writableRefs[i] > 0)
                 return $"table page {i:x}: shared by {expected[i]} entries, {writableRefs[i]} of them writable";
             if (writableLeaf[i] && expected[i] != 1) return $"page {i:x}: mapped writable but has {expected[i]} references";
-            int owner = _owner[i];
-            if (i < _firstUsable ? owner != -1 : (owner == 0) != (_ref[i] == 0))
-                return $"page {i:x}: owner {owner} with refcount {_ref[i]}";
+            int owner = _pages.Owner(i);
+            if (i < PageFrames.FirstUsable ? owner != -1 : (owner == 0) != (refs == 0))
+                return $"page {i:x}: owner {owner} with refcount {refs}";
         }
         return null;
     }

@@ -32,7 +32,7 @@ public sealed partial class PosixKernel
         if (_procs.Count >= MaxProcs) return null;
         int pid = NewPid();
         if (pid < 0) return null;
-        var root = Alloc(pid);
+        var root = _pages.Allocate(pid);
         if (root is null) return null;
         var p = new PProcess { Pid = pid, Parent = parent, Root = root.Value };
         _byPid[pid] = p;
@@ -65,7 +65,7 @@ public sealed partial class PosixKernel
         if (err != 0)
         {
             for (int fd = 0; fd < 3; fd++) p.Fds[fd] = null;
-            Release(p.Root);
+            _pages.Release(p.Root);
             Remove(p);
             return err == -ENOEXEC ? $"{path}: not an ELF64 x86-64 executable" : $"{path}: exec failed ({err})";
         }
@@ -137,7 +137,7 @@ public sealed partial class PosixKernel
     /// </summary>
     private long Fork(PProcess p)
     {
-        if (CopyOnWriteFork && _free < ForkReserve) return _procs.Count >= MaxProcs ? -EAGAIN : -ENOMEM;
+        if (CopyOnWriteFork && _pages.Free < ForkReserve) return _procs.Count >= MaxProcs ? -EAGAIN : -ENOMEM;
         var c = NewProcess(p.Pid);
         if (c is null) return _procs.Count >= MaxProcs ? -EAGAIN : -ENOMEM;
         bool ok = CopyOnWriteFork ? ShareSpace(p, c) : CopySpace(p, c);

@@ -106,10 +106,10 @@ public sealed partial class PosixKernel
             w.Write(_procs.Count);
             foreach (var p in _procs) SaveProcess(w, p, files, segLists);
 
-            w.Write(_ref.Length);
-            foreach (int r in _ref) w.Write(r);
-            foreach (int o in _owner) w.Write(o);
-            w.Write(_allocHint);
+            w.Write(_pages.Count);
+            foreach (int r in _pages.Refcounts) w.Write(r);
+            foreach (int o in _pages.Owners) w.Write(o);
+            w.Write(_pages.Hint);
             w.Write(_rr);
             w.Write(_nextPid);
             w.Write(_cur is null ? -1 : _procs.IndexOf(_cur));
@@ -141,7 +141,7 @@ public sealed partial class PosixKernel
 
             // Free pages are left out: Alloc zeroes a page before handing it out, so what a freed page
             // still holds can never be seen again (this makes a snapshot MBs instead of all of memory).
-            byte[] machine = _m.SaveState(page => page >= (ulong)_ref.Length || _ref[page] != 0);
+            byte[] machine = _m.SaveState(page => page >= (ulong)_pages.Count || _pages.Refcount((int)page) != 0);
             w.Write(machine.Length);
             w.Write(machine);
         }
@@ -285,16 +285,14 @@ public sealed partial class PosixKernel
         }
 
         int refCount = r.ReadInt32();
-        if (refCount != _ref.Length) throw new InvalidDataException($"{refCount} page refcounts for {_ref.Length} pages");
+        if (refCount != _pages.Count) throw new InvalidDataException($"{refCount} page refcounts for {_pages.Count} pages");
         var refs = new int[refCount];
         for (int i = 0; i < refCount; i++)
             if ((refs[i] = r.ReadInt32()) < 0) throw new InvalidDataException($"page {i:x}: negative refcount");
         var owners = new int[refCount];
         for (int i = 0; i < refCount; i++) owners[i] = r.ReadInt32();
-        int free = 0;
-        for (int i = _firstUsable; i < refCount; i++) if (refs[i] == 0) free++;
         int allocHint = r.ReadInt32(), rr = r.ReadInt32(), nextPid = r.ReadInt32();
-        if (allocHint < _firstUsable || allocHint >= _ref.Length || rr < 0 || nextPid < 2 || nextPid >= MaxPid)
+        if (allocHint < PageFrames.FirstUsable || allocHint >= _pages.Count || rr < 0 || nextPid < 2 || nextPid >= MaxPid)
             throw new InvalidDataException("bad scheduler or allocator state");
         int cur = s.OptionalIndex(procs.Count, "current process"), runNext = s.OptionalIndex(procs.Count, "run-next process");
         int? mainPid = ReadNullableInt(r), mainStatus = ReadNullableInt(r);
@@ -334,10 +332,7 @@ public sealed partial class PosixKernel
         _procs.AddRange(procs);
         _byPid.Clear();
         foreach (var p in procs) _byPid[p.Pid] = p;
-        refs.CopyTo(_ref, 0);
-        owners.CopyTo(_owner, 0);
-        _free = free;             // a counter kept beside the refcounts: recomputed, not trusted from the file
-        _allocHint = allocHint;
+        _pages.Restore(refs, owners, allocHint);
         _rr = rr;
         _nextPid = nextPid;
         _cur = cur < 0 ? null : procs[cur];

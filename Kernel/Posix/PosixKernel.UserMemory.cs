@@ -28,9 +28,9 @@ public sealed partial class PosixKernel
         if (m is null)
         {
             if (!InStack(va)) return null;
-            var pa = Alloc(p.Pid);
+            var pa = _pages.Allocate(p.Pid);
             if (pa is null) return null;
-            if (!MapPage(p.Pid, p.Root, va & ~(Page - 1), pa.Value, PageTables.PWU)) { Release(pa.Value); return null; }
+            if (!MapPage(p.Pid, p.Root, new VirtAddr(va).PageBase, pa.Value, PageTables.PWU)) { _pages.Release(pa.Value); return null; }
             return pa;
         }
         var mm = m.Value;

@@ -10,8 +10,7 @@ namespace Lab.Kernel.Posix;
 /// the CPU traps (high-level emulation, like <see cref="Core.WeensyKernel"/>). Nothing a guest does may
 /// throw out of <see cref="OnTrap"/>: errors at the user boundary are values (-errno).
 ///
-/// This file is the core: the kernel's state, physical pages, the trap handler, the scheduler and
-/// page faults. The rest of the class, one file per part:
+/// This file is the core: the kernel's state, the trap handler, the scheduler and page faults. The rest of the class, one file per part:
 ///   PosixKernel.Syscalls.cs   THE system-call table (number, name, handler) and the dispatch
 ///   PosixKernel.Process.cs    process table; fork, execve, exit, wait4, getpid, getppid, sched_yield
 ///   PosixKernel.Exec.cs       building a program image: ELF segments and the System V stack
@@ -23,6 +22,8 @@ namespace Lab.Kernel.Posix;
 ///   PosixKernel.Time.cs       nanosleep, clock_gettime
 ///   PosixKernel.Track.cs      Lab's process tracking (track_self, track_wait)
 ///   PosixKernel.Invariants.cs, PosixKernel.Host.cs, PosixKernel.Snapshot.cs: checks, host views, snapshots
+/// Physical pages are <see cref="PageFrames"/>; page tables are only ever read or written through
+/// <see cref="PageTables"/>, the walker both kernels share.
 /// Constants crossing the user boundary (errno, signals, open flags) are Linux's, in Linux.cs.
 /// </summary>
 public sealed partial class PosixKernel : ITrapHandler
@@ -38,22 +39,17 @@ public sealed partial class PosixKernel : ITrapHandler
     /// <summary>Bytes of argv and envp strings (and their pointers) execve accepts.</summary>
     public const int ArgMax = 256 * 1024;
     private const ulong Page = 4096;
-    private const PteFlags Cow = PageTables.Cow;
     private const ulong IdleRoot = 0x1000;   // a reserved, always-zero page used as CR3 while idle
 
     private readonly X64Machine _m;
+    /// <summary>The page-table walker: every read or change of a page table goes through it.</summary>
     private readonly PageTables _pt;
-    private readonly int[] _ref;
-    /// <summary>Per physical page: the pid whose kernel work allocated it, -1 reserved, 0 free (for memory views).</summary>
-    private readonly int[] _owner;
-    private readonly int _firstUsable;
-    /// <summary>Owner of the interior tables <see cref="PageTables.Map"/> allocates through <see cref="_allocTable"/>
-    /// (set by <see cref="MapPage"/>; one cached delegate instead of a closure per call).</summary>
+    /// <summary>Physical pages: refcounts and owners, the allocator.</summary>
+    private readonly PageFrames _pages;
+    /// <summary>Owner of the tables the walker allocates through <see cref="_allocTable"/> (set just
+    /// before each walker call that may allocate; one cached delegate instead of a closure per call).</summary>
     private int _tableOwner;
     private readonly Func<PhysAddr?> _allocTable;
-    private int _allocHint;
-    /// <summary>Pages with refcount 0 (kept by Alloc and Release so fork can test its reserve cheaply).</summary>
-    private int _free;
     private readonly Dictionary<int, PProcess> _byPid = new();
     /// <summary>Every process, live or zombie, in scheduling order.</summary>
     private readonly List<PProcess> _procs = new();
@@ -85,20 +81,15 @@ public sealed partial class PosixKernel : ITrapHandler
         Fs = fs;
         Console = console;
         _pt = new PageTables(machine, new ChangeCounter());
-        _ref = new int[(int)(machine.Memory.Size / Page)];
-        _owner = new int[_ref.Length];
-        _firstUsable = 256;                       // the first MiB (CGA, BIOS area) is never handed out
-        for (int i = 0; i < _firstUsable && i < _ref.Length; i++) { _ref[i] = 1; _owner[i] = -1; }
-        _allocTable = () => Alloc(_tableOwner);
-        _free = Math.Max(0, _ref.Length - _firstUsable);
-        _allocHint = _firstUsable;
+        _pages = new PageFrames(machine.Memory);
+        _allocTable = () => _pages.Allocate(_tableOwner);
         _nextPid = 2;                             // pid 1 is init (inside the kernel: it reaps orphans)
     }
 
     // =========================================================================================
     // physical pages
 
-    public int FreePages => _free;
+    public int FreePages => _pages.Free;
 
     /// <summary>
     /// Pages a copy-on-write fork leaves free beyond the tables it allocates. Such a fork costs a
@@ -109,43 +100,11 @@ public sealed partial class PosixKernel : ITrapHandler
     private const int ForkReserve = 32;
 
     /// <summary>Physical pages in the machine (the reserved first MiB included).</summary>
-    public int PageCount => _ref.Length;
+    public int PageCount => _pages.Count;
     /// <summary>References to physical page <paramref name="page"/> (0 = free).</summary>
-    public int PageRefcount(int page) => _ref[page];
+    public int PageRefcount(int page) => _pages.Refcount(page);
     /// <summary>The pid that allocated page <paramref name="page"/>; -1 reserved, 0 free.</summary>
-    public int PageOwner(int page) => _owner[page];
-
-    /// <summary>A zeroed page with one reference, recorded as allocated for <paramref name="owner"/>; null when memory is full.</summary>
-    private PhysAddr? Alloc(int owner)
-    {
-        int n = _ref.Length;
-        for (int k = 0; k < n; k++)
-        {
-            int i = _allocHint + k;
-            if (i >= n) i = _firstUsable + (i - n) % (n - _firstUsable);
-            if (i < _firstUsable) continue;
-            if (_ref[i] != 0) continue;
-            _ref[i] = 1;
-            _owner[i] = owner;
-            _free--;
-            _allocHint = i + 1 >= n ? _firstUsable : i + 1;
-            var pa = PhysAddr.FromPage((ulong)i);
-            _m.Memory.Fill(pa, Page, 0);
-            return pa;
-        }
-        return null;
-    }
-
-    /// <summary>Drops one reference to a page; true when that was the last (the page is free again).</summary>
-    private bool Release(PhysAddr pa)
-    {
-        int i = (int)pa.PageNumber;
-        if (_ref[i] <= 0) throw new InvalidOperationException($"kernel bug: releasing free page {pa}");
-        if (--_ref[i] > 0) return false;
-        _owner[i] = 0;
-        _free++;
-        return true;
-    }
+    public int PageOwner(int page) => _pages.Owner(page);
 
     // =========================================================================================
     // traps
