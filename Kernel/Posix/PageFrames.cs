@@ -1,4 +1,4 @@
-using Lab.Kernel.Memory;
+using Lab.Kernel.Common;
 using Lab.Machine;
 
 namespace Lab.Kernel.Posix;

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
-using Lab.Kernel.Memory;
-using Lab.Kernel.Plumbing;
+using Lab.Kernel.Common;
 using Lab.Machine;
 using static Lab.Kernel.Posix.AuxVector;
 using static Lab.Kernel.Posix.Errno;

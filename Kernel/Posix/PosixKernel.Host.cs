@@ -1,3 +1,4 @@
+using Lab.Kernel.Common;
 using Lab.Machine;
 
 namespace Lab.Kernel.Posix;
@@ -35,7 +36,7 @@ public sealed partial class PosixKernel
     {
         if (!_byPid.TryGetValue(pid, out var p) || p.State == PState.Zombie) return false;
         _pt.ForEach(p.Root, new VirtAddr(0), new VirtAddr(UserLimit),
-            (in Memory.Mapping m) => visit(m.Va.Value, (int)m.Pa.PageNumber, (byte)((ulong)m.Perm & 7)));
+            (in Mapping m) => visit(m.Va.Value, (int)m.Pa.PageNumber, (byte)((ulong)m.Perm & 7)));
         return true;
     }
 

@@ -1,4 +1,4 @@
-using Lab.Kernel.Memory;
+using Lab.Kernel.Common;
 using Lab.Machine;
 using static Lab.Kernel.Posix.Errno;
 

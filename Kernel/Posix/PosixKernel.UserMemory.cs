@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
-using Lab.Kernel.Memory;
+using Lab.Kernel.Common;
 using Lab.Machine;
 using static Lab.Kernel.Posix.Errno;
 

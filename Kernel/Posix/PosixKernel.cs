@@ -1,4 +1,4 @@
-using Lab.Kernel.Memory;
+using Lab.Kernel.Common;
 using Lab.Machine;
 using static Lab.Kernel.Posix.Signals;
 
@@ -7,7 +7,7 @@ namespace Lab.Kernel.Posix;
 /// <summary>
 /// The POSIX profile kernel: Linux x86-64 system calls for userland/posix, processes with
 /// copy-on-write fork, execve, wait4, pipes and an in-memory file system. Written in C# and run when
-/// the CPU traps (high-level emulation, like <see cref="Core.WeensyKernel"/>). Nothing a guest does may
+/// the CPU traps (high-level emulation, like <see cref="Weensy.Core.WeensyKernel"/>). Nothing a guest does may
 /// throw out of <see cref="OnTrap"/>: errors at the user boundary are values (-errno).
 ///
 /// This file is the core: the kernel's state, the trap handler, the scheduler and page faults. The rest of the class, one file per part:

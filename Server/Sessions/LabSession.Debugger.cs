@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Iced.Intel;
-using Lab.Kernel;
+using Lab.Kernel.Common;
 using Lab.Machine;
 using Lab.Shared.Wire;
 

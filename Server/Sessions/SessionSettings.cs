@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Lab.Kernel;
+using Lab.Kernel.Weensy;
 
 namespace Lab.Server.Sessions;
 

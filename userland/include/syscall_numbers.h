@@ -1,6 +1,6 @@
 /* WeensyOS's system-call numbers, shared by its user programs and the kernel.
  *
- * THE single list: Kernel/SyscallNumbers.cs holds the same constants and the test
+ * THE single list: Kernel/Weensy/SyscallNumbers.cs holds the same constants and the test
  * Kernel.Tests/SyscallNumbersTests checks, name by name, that the two agree. (The POSIX
  * userland's numbers are generated from the POSIX kernel's table: userland/posix/Makefile.)
  *

@@ -1,4 +1,4 @@
-namespace Lab.Kernel;
+namespace Lab.Kernel.Common;
 
 public enum KernelEventKind : byte
 {
@@ -16,7 +16,7 @@ public enum KernelEventKind : byte
     Track,
 }
 
-/// <summary>Something the kernel did, as reported to <see cref="Core.WeensyKernel.Observer"/>.</summary>
+/// <summary>Something the kernel did, as reported to <see cref="Weensy.Core.WeensyKernel.Observer"/> and <see cref="Posix.PosixKernel.Observer"/>.</summary>
 public readonly record struct KernelEvent(KernelEventKind Kind, int Pid, string Name, ulong Arg, long Result, bool HasResult, ulong Tick)
 {
     public override string ToString() => Kind switch

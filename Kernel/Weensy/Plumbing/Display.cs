@@ -1,8 +1,9 @@
 using System.Runtime.InteropServices;
-using Lab.Kernel.Memory;
+using Lab.Kernel.Common;
+using Lab.Kernel.Weensy.Memory;
 using Lab.Machine;
 
-namespace Lab.Kernel.Core;
+namespace Lab.Kernel.Weensy.Core;
 
 /// <summary>Console geometry and the memory-map glyphs (WEENSYOS.md §3).</summary>
 public static class Display

@@ -1,8 +1,9 @@
-using Lab.Kernel.Memory;
-using Lab.Kernel.Plumbing;
+using Lab.Kernel.Common;
+using Lab.Kernel.Weensy.Memory;
+using Lab.Kernel.Weensy.Plumbing;
 using Lab.Machine;
 
-namespace Lab.Kernel.Core;
+namespace Lab.Kernel.Weensy.Core;
 
 /// <summary>
 /// The WeensyOS kernel, written in C# and run when the CPU traps (high-level emulation).

@@ -1,6 +1,7 @@
+using Lab.Kernel.Common;
 using Lab.Machine;
 
-namespace Lab.Kernel.Memory;
+namespace Lab.Kernel.Weensy.Memory;
 
 /// <summary>
 /// pageinfo: for every physical page, who owns it and how many references it has

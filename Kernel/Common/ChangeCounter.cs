@@ -1,4 +1,4 @@
-namespace Lab.Kernel.Memory;
+namespace Lab.Kernel.Common;
 
 /// <summary>
 /// Counts changes to the state the memory views and check_virtual_memory depend on (pageinfo,

@@ -1,7 +1,7 @@
 using Lab.Kernel.Common;
 using Lab.Machine;
 
-namespace Lab.Kernel.Core;
+namespace Lab.Kernel.Weensy.Core;
 
 /// <summary>Process states (WEENSYOS.md §4).</summary>
 public enum ProcState : byte
@@ -34,9 +34,9 @@ public sealed class Process : UserContext
     public string Name { get; internal set; } = "";
     private ProcState _state;
     private PhysAddr _pageTable;
-    private readonly Memory.ChangeCounter _changes;
+    private readonly ChangeCounter _changes;
 
-    public Process(int pid, Memory.ChangeCounter changes)
+    public Process(int pid, ChangeCounter changes)
     {
         Pid = pid;
         _changes = changes;

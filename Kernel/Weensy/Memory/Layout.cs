@@ -1,6 +1,6 @@
 using Lab.Machine;
 
-namespace Lab.Kernel.Memory;
+namespace Lab.Kernel.Weensy.Memory;
 
 /// <summary>
 /// The WeensyOS memory layout (WEENSYOS.md §1): where the kernel image, its stack, its page table,

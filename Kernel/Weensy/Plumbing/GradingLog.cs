@@ -1,8 +1,9 @@
 using System.Text;
-using Lab.Kernel.Memory;
+using Lab.Kernel.Common;
+using Lab.Kernel.Weensy.Memory;
 using Lab.Machine;
 
-namespace Lab.Kernel.Core;
+namespace Lab.Kernel.Weensy.Core;
 
 /// <summary>
 /// Plumbing: the grading log of the NYU/UCL WeensyOS (WEENSYOS.md §7), byte for byte, so the

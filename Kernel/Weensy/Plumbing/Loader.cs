@@ -1,8 +1,8 @@
-using Lab.Kernel.Core;
-using Lab.Kernel.Memory;
+using Lab.Kernel.Common;
+using Lab.Kernel.Weensy.Memory;
 using Lab.Machine;
 
-namespace Lab.Kernel.Core;
+namespace Lab.Kernel.Weensy.Core;
 
 /// <summary>Plumbing: the ELF program loader (WeensyOS k-loader.c).</summary>
 public sealed partial class WeensyKernel
@@ -14,7 +14,7 @@ public sealed partial class WeensyKernel
     /// write flag (text) are mapped P|U, so fork can share them. On failure prints the WeensyOS
     /// row-22 message and returns false.
     /// </summary>
-    private bool LoadProgram(Process p, Plumbing.ElfImage image)
+    private bool LoadProgram(Process p, ElfImage image)
     {
         foreach (var seg in image.Segments)
         {

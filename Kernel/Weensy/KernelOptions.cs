@@ -1,4 +1,4 @@
-namespace Lab.Kernel;
+namespace Lab.Kernel.Weensy;
 
 /// <summary>Lab steps as people write them: "0".."7" or "cow" (also "8"), any case. The one parser
 /// the server, `tui run` and `tui local` share.</summary>

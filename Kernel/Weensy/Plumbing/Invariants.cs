@@ -1,7 +1,8 @@
-using Lab.Kernel.Memory;
+using Lab.Kernel.Common;
+using Lab.Kernel.Weensy.Memory;
 using Lab.Machine;
 
-namespace Lab.Kernel.Core;
+namespace Lab.Kernel.Weensy.Core;
 
 /// <summary>
 /// Plumbing: invariant checks.

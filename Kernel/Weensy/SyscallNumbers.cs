@@ -1,10 +1,10 @@
-namespace Lab.Kernel;
+namespace Lab.Kernel.Weensy;
 
 /// <summary>
 /// WeensyOS's system-call numbers: the C# half of its one list (userland/include/syscall_numbers.h
 /// is the C half; a test checks that both agree name by name). The `syscall` ABI uses Linux x86-64's
 /// numbers for the calls Linux has and private numbers from 1000 up; WeensyOS's own ABI uses the
-/// <c>int $N</c> vectors. (The POSIX kernel's list is its own: Posix/PosixKernel.Syscalls.cs.)
+/// <c>int $N</c> vectors. (The POSIX kernel's list is its own: Kernel/Posix/PosixKernel.Syscalls.cs.)
 /// </summary>
 public static class SyscallNumbers
 {

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Lab.Kernel.Core;
+namespace Lab.Kernel.Weensy.Core;
 
 /// <summary>
 /// Plumbing: snapshots. The kernel's state (options, pageinfo, process table, scheduler, ticks,

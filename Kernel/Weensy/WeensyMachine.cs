@@ -1,7 +1,7 @@
-using Lab.Kernel.Core;
+using Lab.Kernel.Weensy.Core;
 using Lab.Machine;
 
-namespace Lab.Kernel;
+namespace Lab.Kernel.Weensy;
 
 /// <summary>
 /// A machine running the WeensyOS kernel: the host-side facade used by the TUI, the server and

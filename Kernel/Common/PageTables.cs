@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Lab.Machine;
 
-namespace Lab.Kernel.Memory;
+namespace Lab.Kernel.Common;
 
 /// <summary>One present leaf entry found by a walk.</summary>
 /// <param name="Va">Virtual page address.</param>
@@ -74,7 +74,7 @@ public sealed class PageTables
 
     /// <summary>The 512 entries of a table page (a live view of guest memory; read-only).</summary>
     private ReadOnlySpan<ulong> Entries(PhysAddr table) =>
-        MemoryMarshal.Cast<byte, ulong>(Memory.View(table, (int)Layout.PageSize));
+        MemoryMarshal.Cast<byte, ulong>(Memory.View(table, (int)PhysAddr.PageSize));
 
     /// <summary>virtual_memory_lookup: the present leaf for <paramref name="va"/>, or null if unmapped.</summary>
     public Mapping? Lookup(PhysAddr root, VirtAddr va)
