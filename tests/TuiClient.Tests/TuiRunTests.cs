@@ -1,8 +1,8 @@
-using Lab.TuiClient;
+using Lab.TestSupport;
 
-namespace Lab.Kernel.Tests;
+namespace Lab.TuiClient.Tests;
 
-/// <summary>`tui run` end to end (in-process).</summary>
+/// <summary>`tui run` end to end (in-process): WeensyOS screens and logs, POSIX exit statuses.</summary>
 public class TuiRunTests
 {
     private static (int Code, string Out, string Err) Tui(params string[] args)
@@ -64,5 +64,28 @@ public class TuiRunTests
         (code, _, err) = Tui("sessions", "127.0.0.1:1");
         Assert.Equal(1, code);
         Assert.Single(err.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void Tui_run_posix_profile_exit_statuses()
+    {
+        static (int, string) Posix(string[] args, string stdin = "")
+        {
+            var o = new StringWriter(); var e = new StringWriter();
+            int rc = PosixRun.Execute(args, o, e, () => new MemoryStream(System.Text.Encoding.UTF8.GetBytes(stdin)));
+            return (rc, o.ToString() + e.ToString());
+        }
+        Assert.Equal((0, "      1       2       9\n"), Posix(["--profile", "posix", "wc"], "hi there\n"));
+        Assert.Equal(1, Posix(["--profile", "posix", "false"]).Item1);
+        Assert.Equal(127, Posix(["--profile", "posix", "nope"]).Item1);
+        string notElf = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(notElf, "#!/bin/sh\n");
+            var (rc, text) = Posix(["--profile", "posix", "--mem", "16M", notElf]);
+            Assert.Equal(126, rc);
+            Assert.Contains("not an ELF", text);
+        }
+        finally { File.Delete(notElf); }
     }
 }

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Lab.Kernel.Tests;
+namespace Lab.TestSupport;
 
 /// <summary>
 /// The WeensyOS grader (WEENSYOS.md §7, parse_log.py's checks) implemented in C# as a test

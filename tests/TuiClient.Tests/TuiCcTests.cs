@@ -1,9 +1,7 @@
-using Lab.TuiClient;
-
-namespace Lab.Kernel.Tests;
+namespace Lab.TuiClient.Tests;
 
 /// <summary>`tui cc` builds a user's C program that `tui run --profile posix` runs.</summary>
-public class PosixCcTests
+public class TuiCcTests
 {
     private const string Program = """
         #include <stdio.h>
