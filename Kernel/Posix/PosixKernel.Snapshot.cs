@@ -10,12 +10,13 @@ namespace Lab.Kernel.Posix;
 /// snapshot (CPU, TLB, memory, clock); restoring it continues exactly as the original would.
 ///
 /// Format (little-endian, BinaryWriter encodings; strings are an int32 byte count and UTF-8):
-///   int32 magic "LPSX", int32 version (2), uint64 memory size,
+///   int32 magic "LPSX", int32 version (3), uint64 memory size,
 ///   inodes, directory tree, pipes, open files, segment lists, processes (objects that are shared
 ///   in the kernel, as an open file shared by fork or dup, are written once and referred to by index),
-///   kernel scalars and page refcounts, faults, console, the machine snapshot (length-prefixed,
-///   without the contents of free pages),
+///   kernel scalars and page refcounts, faults (int64 total, then the last FaultLog.Capacity),
+///   console, the machine snapshot (without the contents of free pages; it runs up to the hash),
 ///   and a SHA-256 of everything before it, so that a damaged file is refused rather than half-believed.
+/// Version 2 (still read) kept every fault and length-prefixed the machine snapshot.
 /// Any state added to the kernel (a field of PosixKernel, PProcess, OpenFile, Pipe, Inode, PosixFs or
 /// ConsoleIo) must be added here too, with the version bumped; the round-trip test (save, restore,
 /// save again gives the same bytes) cannot see a field that is saved nowhere.
@@ -23,19 +24,24 @@ namespace Lab.Kernel.Posix;
 public sealed partial class PosixKernel
 {
     private const int SnapshotMagic = 0x5853504C;   // "LPSX"
-    private const int SnapshotVersion = 2;   // 2: page owners
+    private const int SnapshotVersion = 3;   // 2: page owners; 3: bounded faults, machine part up to the hash
+    /// <summary>The oldest version <see cref="RestoreSnapshot"/> still reads.</summary>
+    private const int OldestSnapshotVersion = 2;
     private const int HashSize = 32;
 
     /// <summary>The process table, for tests that compare object sharing across a restore.</summary>
     internal IReadOnlyList<PProcess> Processes => _procs;
 
-    internal byte[] SaveSnapshot()
+    /// <summary>Saves the kernel and the machine (see the format above). <paramref name="formatVersion"/>
+    /// other than the current one is for tests that prove old snapshots still restore.</summary>
+    internal byte[] SaveSnapshot(int formatVersion = SnapshotVersion)
     {
+        if (formatVersion is < OldestSnapshotVersion or > SnapshotVersion) throw new ArgumentOutOfRangeException(nameof(formatVersion));
         using var ms = new MemoryStream();
         using (var w = new BinaryWriter(ms, Encoding.UTF8, leaveOpen: true))
         {
             w.Write(SnapshotMagic);
-            w.Write(SnapshotVersion);
+            w.Write(formatVersion);
             w.Write(_m.Memory.Size);
 
             // Give every shared object an index, in a fixed order (tree first, then descriptors),
@@ -119,6 +125,7 @@ public sealed partial class PosixKernel
             WriteNullableString(w, KernelError);
             w.Write(IdleWaitingForInput);
             w.Write(CopyOnWriteFork);
+            if (formatVersion >= 3) w.Write(Faults.Total);
             w.Write(Faults.Count);
             foreach (var fault in Faults)
             {
@@ -142,7 +149,7 @@ public sealed partial class PosixKernel
             // Free pages are left out: Alloc zeroes a page before handing it out, so what a freed page
             // still holds can never be seen again (this makes a snapshot MBs instead of all of memory).
             byte[] machine = _m.SaveState(page => page >= (ulong)_pages.Count || _pages.Refcount((int)page) != 0);
-            w.Write(machine.Length);
+            if (formatVersion < 3) w.Write(machine.Length);
             w.Write(machine);
         }
         byte[] hash = SHA256.HashData(ms.GetBuffer().AsSpan(0, (int)ms.Length));
@@ -191,7 +198,8 @@ public sealed partial class PosixKernel
         if (state.Length < 8) throw new EndOfStreamException("snapshot truncated");
         if (BitConverter.ToInt32(state) != SnapshotMagic) throw new InvalidDataException("not a Lab POSIX snapshot");
         int version = BitConverter.ToInt32(state[4..]);
-        if (version != SnapshotVersion) throw new InvalidDataException($"unsupported POSIX snapshot version {version}");
+        if (version is < OldestSnapshotVersion or > SnapshotVersion)
+            throw new InvalidDataException($"unsupported POSIX snapshot version {version} (this server reads {OldestSnapshotVersion} to {SnapshotVersion})");
         if (state.Length < 8 + 8 + HashSize) throw new EndOfStreamException("snapshot truncated");
         var body = state[..^HashSize];
         if (!SHA256.HashData(body).AsSpan().SequenceEqual(state[^HashSize..]))
@@ -298,15 +306,23 @@ public sealed partial class PosixKernel
         int? mainPid = ReadNullableInt(r), mainStatus = ReadNullableInt(r);
         string? kernelError = s.NullableString();
         bool idleWaiting = r.ReadBoolean(), cowFork = r.ReadBoolean();
-        var faults = new List<PosixFault>();
+        long faultTotal = version >= 3 ? r.ReadInt64() : -1;
         int faultCount = s.Count("fault");
-        for (int i = 0; i < faultCount; i++) faults.Add(new PosixFault(r.ReadInt32(), s.String(), r.ReadInt32(), s.String()));
+        if (version >= 3 && (faultCount > FaultLog.Capacity || faultTotal < faultCount))
+            throw new InvalidDataException($"{faultCount} faults kept of {faultTotal} (at most {FaultLog.Capacity} kept)");
+        var faults = new List<PosixFault>(Math.Min(faultCount, FaultLog.Capacity));
+        for (int i = 0; i < faultCount; i++)
+        {
+            var fault = new PosixFault(r.ReadInt32(), s.String(), r.ReadInt32(), s.String());
+            if (i >= faultCount - FaultLog.Capacity) faults.Add(fault);    // version 2 kept them all: the last ones
+        }
+        if (faultTotal < 0) faultTotal = faultCount;
 
         byte[] input = s.Bytes(s.Count("console input"));
         bool inputClosed = r.ReadBoolean(), capture = r.ReadBoolean();
         byte[] captured = s.Bytes(s.Count("console output"));
 
-        byte[] machine = s.Bytes(s.Count("machine snapshot"));
+        byte[] machine = s.Bytes(version >= 3 ? (int)(ms.Length - ms.Position) : s.Count("machine snapshot"));
         if (ms.Position != ms.Length) throw new InvalidDataException("trailing bytes in snapshot");
         // The machine snapshot carries its own memory size; a different one would make the machine
         // reallocate its memory under the kernel's refcount array.
@@ -342,8 +358,7 @@ public sealed partial class PosixKernel
         KernelError = kernelError;
         IdleWaitingForInput = idleWaiting;
         CopyOnWriteFork = cowFork;
-        Faults.Clear();
-        Faults.AddRange(faults);
+        Faults.Restore(faults, faultTotal);
     }
 
     private static PProcess LoadProcess(BinaryReader r, Reader s, OpenFile[] files,

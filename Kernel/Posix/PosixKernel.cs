@@ -63,7 +63,8 @@ public sealed partial class PosixKernel : ITrapHandler
 
     public PosixFs Fs { get; }
     public ConsoleIo Console { get; }
-    public List<PosixFault> Faults { get; } = new();
+    /// <summary>The faults that killed processes: the most recent ones, and a total.</summary>
+    public FaultLog Faults { get; } = new();
     public int? MainPid { get; private set; }
     /// <summary>The wait status word of the main program once it has exited.</summary>
     public int? MainStatus { get; private set; }
