@@ -190,6 +190,7 @@ public sealed class X64Machine : IDisposable
         if (keyCount < 0 || keyCount > Keyboard.Capacity) throw new InvalidDataException($"bad keyboard queue length {keyCount} in snapshot");
         Keyboard.Load(ReadExactly(r, keyCount));
         LoadMemory(r);
+        if (ms.Position != ms.Length) throw new InvalidDataException("trailing bytes after the machine snapshot");
     }
 
     /// <summary>Memory is saved sparsely: a page count, then (page number, 4096 bytes) for each non-zero page.</summary>

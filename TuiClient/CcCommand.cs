@@ -5,7 +5,7 @@ namespace Lab.TuiClient;
 
 /// <summary>
 /// `tui cc [gcc options] FILE.c... -o OUT`: compiles a user's C program against the POSIX userland's
-/// freestanding libc (userland/posix/include, userland/build/posix/libc.a, built with make when
+/// freestanding libc (userland/posix/include, userland/build/posix/{include,libc.a}, built with make when
 /// missing) into a static ELF that `tui run --profile posix OUT` runs. Exit status: gcc's, 2 for usage
 /// errors, 127 when gcc (or make) cannot be started.
 /// </summary>
@@ -50,7 +50,8 @@ public static class CcCommand
         string cc = Environment.GetEnvironmentVariable("CC") is { Length: > 0 } envCc ? envCc : "gcc";
         string build = Path.GetFullPath(Path.Combine(posix, "..", "build", "posix"));
         string libc = Path.Combine(build, "libc.a"), crt0 = Path.Combine(build, "obj", "libc", "crt0.S.o");
-        if (!File.Exists(libc) || !File.Exists(crt0))
+        string generated = Path.Combine(build, "include");   // posix_syscalls.h, made from the kernel's table
+        if (!File.Exists(libc) || !File.Exists(crt0) || !File.Exists(Path.Combine(generated, "posix_syscalls.h")))
         {
             int rc = Exec("make", ["-s", "-C", posix, "CC=" + cc, "../build/posix/libc.a"], stdout, stderr, out bool missing);
             if (missing) { stderr.WriteLine("tui cc: make not found: it is needed to build libc.a"); return 127; }
@@ -63,7 +64,7 @@ public static class CcCommand
         var gccArgs = new List<string>(CFlags)
         {
             "-I" + Path.Combine(posix, "include"),
-            "-I" + Path.GetFullPath(Path.Combine(posix, "..", "include")),
+            "-I" + generated,
         };
         gccArgs.AddRange(LdFlags);
         gccArgs.Add(crt0);

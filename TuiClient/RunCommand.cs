@@ -1,4 +1,4 @@
-using Lab.Kernel;
+using Lab.Kernel.Weensy;
 
 namespace Lab.TuiClient;
 
@@ -123,7 +123,7 @@ public static class RunCommand
             }
         }
         if (program is null) throw new ArgumentException("--weensyos allocator|fork|forkexit is required");
-        if (program is not ("allocator" or "fork" or "forkexit") && !Lab.Kernel.Plumbing.EmbeddedPrograms.Exists(program, ProgramFlavour.Standard))
+        if (program is not ("allocator" or "fork" or "forkexit") && !Lab.Kernel.Weensy.Plumbing.EmbeddedPrograms.Exists(program, ProgramFlavour.Standard))
             throw new ArgumentException($"--weensyos {program}: expected allocator, fork or forkexit");
         if (noSlowdown && flavourInt) throw new ArgumentException("--no-slowdown and --int-abi cannot be combined");
 

@@ -180,7 +180,7 @@ public sealed class OpenFile
     public Inode? Node;
     public Pipe? Pipe;
     public long Offset;
-    public int Flags;
+    public OpenFlags Flags;
     public int Refs = 1;
     public bool Readable, Writable;
 }

@@ -1,3 +1,4 @@
+using Lab.Kernel.Common;
 using Lab.Machine;
 
 namespace Lab.Kernel.Posix;
@@ -35,7 +36,7 @@ public sealed partial class PosixKernel
     {
         if (!_byPid.TryGetValue(pid, out var p) || p.State == PState.Zombie) return false;
         _pt.ForEach(p.Root, new VirtAddr(0), new VirtAddr(UserLimit),
-            (in Memory.Mapping m) => visit(m.Va.Value, (int)m.Pa.PageNumber, (byte)((ulong)m.Perm & 7)));
+            (in Mapping m) => visit(m.Va.Value, (int)m.Pa.PageNumber, (byte)((ulong)m.Perm & 7)));
         return true;
     }
 
@@ -47,15 +48,15 @@ public sealed partial class PosixKernel
     /// </summary>
     public int Interrupt()
     {
-        const int SIGINT = 2;
         bool shell = MainPid is int main && _byPid.TryGetValue(main, out var p) && p.State != PState.Zombie && p.Name == "sh";
-        return shell ? KillWhere(q => q.Pid != MainPid, SIGINT) : KillWhere(_ => true, SIGINT);
+        return shell ? KillWhere(q => q.Pid != MainPid, Signals.SIGINT) : KillWhere(_ => true, Signals.SIGINT);
     }
 
-    private void Report(PProcess p, ulong nr, ulong arg, long result)
+    /// <summary>A completed system call (<paramref name="call"/> null: a number not in the table).</summary>
+    private void Report(PProcess p, ulong nr, PosixSyscall? call, ulong arg, long result)
     {
         if (Observer is not { } observe) return;
-        observe(new KernelEvent(KernelEventKind.Syscall, p.Pid, SyscallName(nr), arg, result, HasResult: nr is not (60 or 231), Ticks));
+        observe(new KernelEvent(KernelEventKind.Syscall, p.Pid, call?.Name ?? SyscallName(nr), arg, result, HasResult: call?.Returns ?? true, Ticks));
     }
 
     private void ReportTrack(PProcess collector, PProcess child)
@@ -70,33 +71,6 @@ public sealed partial class PosixKernel
             : trap.Kind == TrapKind.PageFault ? ((trap.PageFaultError & PageFaultError.Write) != 0 ? "write" : "read")
             : trap.Kind.ToString();
         ulong at = trap.Kind == TrapKind.PageFault ? trap.FaultAddress.Value : p.Rip;
-        observe(new KernelEvent(KernelEventKind.Killed, p.Pid, $"{SignalName(sig)} ({how})", at, (long)p.Rip, HasResult: true, Ticks));
+        observe(new KernelEvent(KernelEventKind.Killed, p.Pid, $"{Signals.Name(sig)} ({how})", at, (long)p.Rip, HasResult: true, Ticks));
     }
-
-    /// <summary>The Linux name of a system call number this kernel knows ("syscall_N" otherwise).</summary>
-    public static string SyscallName(ulong nr) => nr switch
-    {
-        0 => "read", 1 => "write", 2 => "open", 3 => "close", 4 => "stat", 5 => "fstat", 8 => "lseek",
-        12 => "brk", 22 => "pipe", 24 => "sched_yield", 32 => "dup", 33 => "dup2", 35 => "nanosleep",
-        39 => "getpid", 57 => "fork", 59 => "execve", 60 => "exit", 61 => "wait4", 62 => "kill",
-        87 => "unlink", 110 => "getppid", 217 => "getdents64", 228 => "clock_gettime", 231 => "exit_group",
-        1000 => "page_alloc", 1002 => "track_self", 1003 => "track_wait",
-        _ => $"syscall_{nr}",
-    };
-
-    /// <summary>A system call number from its name or number text; null when unknown.</summary>
-    public static ulong? SyscallNumber(string text)
-    {
-        if (ulong.TryParse(text, out ulong n)) return n;
-        for (ulong nr = 0; nr < 1100; nr++)
-            if (SyscallName(nr) == text) return nr;
-        return null;
-    }
-
-    /// <summary>SIGKILL, SIGSEGV, ... for the signal numbers the kernel delivers.</summary>
-    public static string SignalName(int sig) => sig switch
-    {
-        2 => "SIGINT", 4 => "SIGILL", 5 => "SIGTRAP", 8 => "SIGFPE", 9 => "SIGKILL", 11 => "SIGSEGV", 15 => "SIGTERM",
-        _ => $"signal {sig}",
-    };
 }

@@ -63,7 +63,7 @@ public sealed class PosixMachine : IDisposable
     }
 
     /// <summary>The main program's status as a shell reports it: exit code, or 128+signal.</summary>
-    public int? ExitCode => Kernel.MainStatus is int st ? ((st & 0x7f) != 0 ? 128 + (st & 0x7f) : (st >> 8) & 0xff) : null;
+    public int? ExitCode => Kernel.MainStatus is int st ? WaitStatus.ShellCode(st) : null;
 
     /// <summary>Saves the whole machine (CPU, memory, clock) and kernel (processes, descriptors, pipes,
     /// file system, console input and captured output) to bytes. Call between runs.</summary>

@@ -1,4 +1,3 @@
-using Lab.Kernel;
 using Lab.Server.Sessions;
 using Lab.Shared.Wire;
 using Microsoft.AspNetCore.SignalR;

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Iced.Intel;
-using Lab.Kernel;
+using Lab.Kernel.Common;
 using Lab.Machine;
 using Lab.Shared.Wire;
 
@@ -278,25 +277,10 @@ public sealed partial class LabSession
     /// <summary>Disassembles from <paramref name="at"/> in the current address space (user view).</summary>
     private string[] Disassemble(ulong at, int count, bool markRip)
     {
-        var bytes = new byte[count * 15];
-        int available = bytes.Length;
         var cpu = _machine.Machine.Cpu;
-        while (available > 0 && !cpu.TryReadVirtual(new VirtAddr(at), bytes.AsSpan(0, available), out _))
-            available = available > 16 ? available / 2 : 0;
-        if (available == 0) return [$"0x{at:x}: (not readable in pid {CurrentPid()}'s address space)"];
-        var decoder = Iced.Intel.Decoder.Create(64, new ByteArrayCodeReader(bytes, 0, available), at);
-        var formatter = new GasFormatter();
-        var output = new StringOutput();
-        var lines = new List<string>();
-        while (lines.Count < count && decoder.IP < at + (ulong)available)
-        {
-            decoder.Decode(out var ins);
-            if (ins.IsInvalid && decoder.LastError == DecoderError.NoMoreBytes) break;
-            formatter.Format(in ins, output);
-            string mark = markRip && ins.IP == cpu.Rip ? "=>" : "  ";
-            lines.Add($"{mark} 0x{ins.IP:x}: {output.ToStringAndReset()}");
-        }
-        return lines.ToArray();
+        var lines = Disassembler.DecodeVirtual(cpu, new VirtAddr(at), count);
+        if (lines is null) return [$"0x{at:x}: (not readable in pid {CurrentPid()}'s address space)"];
+        return lines.Select(l => $"{(markRip && l.Address.Value == cpu.Rip ? "=>" : "  ")} 0x{l.Address.Value:x}: {l.Text}").ToArray();
     }
 
     private string[] Dump(ulong at, int n)

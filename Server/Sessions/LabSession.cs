@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
-using Lab.Kernel;
+using Lab.Kernel.Common;
 using Lab.Shared.Wire;
 
 namespace Lab.Server.Sessions;

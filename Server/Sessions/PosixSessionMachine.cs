@@ -1,5 +1,5 @@
 using System.Text;
-using Lab.Kernel;
+using Lab.Kernel.Common;
 using Lab.Kernel.Posix;
 using Lab.Machine;
 using Lab.Shared.Wire;

@@ -1,4 +1,4 @@
-using Lab.Kernel;
+using Lab.Kernel.Common;
 using Lab.Machine;
 using Lab.Shared.Wire;
 

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Serialization;
 using Lab.Kernel;
+using Lab.Kernel.Weensy;
 
 namespace Lab.Server.Sessions;
 

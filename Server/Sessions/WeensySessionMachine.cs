@@ -1,5 +1,6 @@
-using Lab.Kernel;
-using Lab.Kernel.Core;
+using Lab.Kernel.Common;
+using Lab.Kernel.Weensy;
+using Lab.Kernel.Weensy.Core;
 using Lab.Machine;
 using Lab.Shared.Wire;
 
@@ -75,9 +76,9 @@ public sealed class WeensySessionMachine : SessionMachine
         var kernel = _m.Kernel;
         var proc = kernel.Processes.FirstOrDefault(p => p.Pid == pid && p.Pid != 0 && p.State != ProcState.Free);
         if (proc is null) return null;
-        int pages = (int)(Lab.Kernel.Memory.Layout.MemSizeVirtual / 4096);
+        int pages = (int)(Lab.Kernel.Weensy.Memory.Layout.MemSizeVirtual / 4096);
         var map = new byte[pages * Lab.Shared.Wire.VirtualMap.BytesPerPage];
-        foreach (var m in kernel.Tables.Mappings(proc.PageTable, new VirtAddr(0), new VirtAddr(Lab.Kernel.Memory.Layout.MemSizeVirtual)))
+        foreach (var m in kernel.Tables.Mappings(proc.PageTable, new VirtAddr(0), new VirtAddr(Lab.Kernel.Weensy.Memory.Layout.MemSizeVirtual)))
         {
             int vp = (int)(m.Va.Value / 4096);
             if (vp >= pages || m.Pa.Value >= (ulong)kernel.Pages.Count * 4096) continue;

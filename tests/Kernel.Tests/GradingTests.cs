@@ -1,4 +1,6 @@
+using Lab.Kernel.Weensy;
 using static Lab.Kernel.Tests.KernelRun;
+using Lab.TestSupport;
 
 namespace Lab.Kernel.Tests;
 

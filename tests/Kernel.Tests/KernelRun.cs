@@ -1,4 +1,5 @@
-using Lab.Kernel.Core;
+using Lab.Kernel.Weensy;
+using Lab.Kernel.Weensy.Core;
 using Lab.Machine;
 
 namespace Lab.Kernel.Tests;

@@ -1,4 +1,5 @@
-using Lab.Kernel.Core;
+using Lab.Kernel.Weensy;
+using Lab.Kernel.Weensy.Core;
 using static Lab.Kernel.Tests.KernelRun;
 
 namespace Lab.Kernel.Tests;

@@ -75,29 +75,6 @@ public class PosixKernelTests : PosixUtilityExpectations
         Assert.Contains("  write           1      bytes:        3\n", r.Out);
         Assert.Contains("Page Tables (", r.Out);
     }
-
-    [Fact]
-    public void Tui_run_posix_profile_exit_statuses()
-    {
-        static (int, string) Tui(string[] args, string stdin = "")
-        {
-            var o = new StringWriter(); var e = new StringWriter();
-            int rc = Lab.TuiClient.PosixRun.Execute(args, o, e, () => new MemoryStream(System.Text.Encoding.UTF8.GetBytes(stdin)));
-            return (rc, o.ToString() + e.ToString());
-        }
-        Assert.Equal((0, "      1       2       9\n"), Tui(["--profile", "posix", "wc"], "hi there\n"));
-        Assert.Equal(1, Tui(["--profile", "posix", "false"]).Item1);
-        Assert.Equal(127, Tui(["--profile", "posix", "nope"]).Item1);
-        string notElf = Path.GetTempFileName();
-        try
-        {
-            File.WriteAllText(notElf, "#!/bin/sh\n");
-            var (rc, text) = Tui(["--profile", "posix", "--mem", "16M", notElf]);
-            Assert.Equal(126, rc);
-            Assert.Contains("not an ELF", text);
-        }
-        finally { File.Delete(notElf); }
-    }
 }
 
 public class PosixKernelConformanceTests

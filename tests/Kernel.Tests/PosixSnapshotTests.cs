@@ -339,4 +339,74 @@ public class PosixSnapshotTests
         using var same = Restored(state, new PosixOptions { MemorySize = 32UL << 20 });
         Assert.Equal(Finish(small), Finish(same));
     }
+
+    /// <summary>A machine whose program has had <paramref name="children"/> children killed by SIGSEGV.</summary>
+    private static PosixMachine AfterFaults(int children)
+    {
+        var m = new PosixMachine();
+        m.Console.CloseInput();
+        Assert.Null(m.Start("s-faults", [children.ToString()]));
+        Assert.True(m.RunUntilAllExit(), m.Console.OutputText);
+        Assert.Equal($"faults: {children} of {children} children killed by SIGSEGV\nPASS faults\n", m.Console.OutputText);
+        return m;
+    }
+
+    [Fact]
+    public void The_fault_record_keeps_the_last_faults_and_a_total_so_snapshots_stop_growing()
+    {
+        using var few = AfterFaults(FaultLog.Capacity);
+        using var many = AfterFaults(300);
+        Assert.Equal(FaultLog.Capacity, few.Kernel.Faults.Count);
+        Assert.Equal(FaultLog.Capacity, many.Kernel.Faults.Count);
+        Assert.Equal(300, many.Kernel.Faults.Total);
+        Assert.All(many.Kernel.Faults, f => Assert.Equal((Signals.SIGSEGV, "s-faults"), (f.Signal, f.Name)));
+        // the newest are kept, oldest first: pids 3..302 were the children (pid 2 the parent)
+        Assert.Equal(Enumerable.Range(302 - FaultLog.Capacity + 1, FaultLog.Capacity), many.Kernel.Faults.Select(f => f.Pid));
+
+        // 236 more deaths cost a snapshot nothing but the total's digits (the pids and names differ by a few bytes)
+        byte[] fewState = few.SaveState(), manyState = many.SaveState();
+        Assert.InRange(manyState.Length - fewState.Length, -64, 64 * 2);
+
+        using var restored = Restored(manyState);
+        Assert.Equal(300, restored.Kernel.Faults.Total);
+        Assert.Equal(many.Kernel.Faults, restored.Kernel.Faults);
+    }
+
+    [Fact]
+    public void A_version_2_snapshot_still_restores()
+    {
+        // Version 2 kept every fault (this kernel keeps the last FaultLog.Capacity, so it writes a
+        // version 2 state with fewer) and length-prefixed the machine part.
+        using var many = AfterFaults(40);
+        byte[] v2 = many.Kernel.SaveSnapshot(formatVersion: 2);
+        Assert.Equal(2, BitConverter.ToInt32(v2, 4));
+        using var restored = new PosixMachine();
+        restored.RestoreState(v2);
+        Assert.Null(restored.Kernel.CheckInvariants());
+        Assert.Equal(40, restored.Kernel.Faults.Total);
+        Assert.Equal(many.Kernel.Faults, restored.Kernel.Faults);
+        Assert.Equal(many.SaveState(), restored.SaveState());      // now saved in the current format, same state
+        // it runs on as the original would
+        Assert.Null(restored.Start("echo", ["still", "here"]));
+        Assert.True(restored.RunUntilAllExit());
+        Assert.EndsWith("still here\n", restored.Console.OutputText);
+
+        // a version this kernel does not know is refused with the versions it reads
+        byte[] future = (byte[])v2.Clone();
+        BitConverter.TryWriteBytes(future.AsSpan(4), 99);
+        SHA256.HashData(future.AsSpan(0, future.Length - 32)).CopyTo(future, future.Length - 32);
+        var e = Assert.Throws<InvalidDataException>(() => new PosixMachine().RestoreState(future));
+        Assert.Contains("version 99", e.Message);
+    }
+
+    [Fact]
+    public void A_fault_record_restored_from_a_longer_list_keeps_its_last_faults()
+    {
+        var faults = Enumerable.Range(1, 100).Select(i => new PosixFault(i, "p", Signals.SIGSEGV, $"fault {i}")).ToList();
+        var log = new FaultLog();
+        log.Restore(faults, 100);
+        Assert.Equal(faults.Skip(100 - FaultLog.Capacity), log);
+        Assert.Equal(100, log.Total);
+        Assert.Throws<ArgumentException>(() => log.Restore(faults, 99));
+    }
 }

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
-using Lab.Kernel.Plumbing;
+using Lab.Kernel.Common;
 using Lab.Kernel.Posix;
 
 namespace Lab.Kernel.Tests;

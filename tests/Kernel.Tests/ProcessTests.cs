@@ -1,4 +1,5 @@
-using Lab.Kernel.Core;
+using Lab.Kernel.Weensy;
+using Lab.Kernel.Weensy.Core;
 using Lab.Machine;
 using static Lab.Kernel.Tests.KernelRun;
 
@@ -78,7 +79,7 @@ public class ProcessTests
         var k = m.Kernel;
         // Take all free memory away (as kernel pages), then give back n pages at a time.
         var hoard = new List<PhysAddr>();
-        while (k.Pages.Allocate(Memory.PageInfo.KernelOwner) is PhysAddr pa) hoard.Add(pa);
+        while (k.Pages.Allocate(Weensy.Memory.PageInfo.KernelOwner) is PhysAddr pa) hoard.Add(pa);
         int partialFailures = 0;
         for (int n = 0; n <= 12; n++)
         {

@@ -1,4 +1,4 @@
-using Lab.Kernel.Memory;
+using Lab.Kernel.Weensy;
 using static Lab.Kernel.Tests.KernelRun;
 
 namespace Lab.Kernel.Tests;
@@ -80,8 +80,8 @@ public class ScreenTests
             ushort phys = Cell(m, pr, pc);
             ushort virt = Cell(m, vr, vc);
             int refs = m.Kernel.Pages.Refcount(pn);
-            ushort expected = Core.Display.Reverse(Core.Display.OwnerCell(m.Kernel.Pages.Owner(pn), refs));
-            if (refs > 1) expected = Core.Display.Dim(expected);
+            ushort expected = Weensy.Core.Display.Reverse(Weensy.Core.Display.OwnerCell(m.Kernel.Pages.Owner(pn), refs));
+            if (refs > 1) expected = Weensy.Core.Display.Dim(expected);
             Assert.Equal(expected, virt);
             Assert.Equal((byte)phys, (byte)virt);
         }
@@ -107,7 +107,7 @@ public class ScreenTests
         using var m = new WeensyMachine(Options("fork", step));
         m.RunUntilTick(100);
         Assert.False(m.Halted, m.Kernel.PanicMessage ?? m.Kernel.InvariantFailure);
-        Assert.Equal(4, m.Kernel.Processes.Count(p => p.State == Core.ProcState.Runnable));
+        Assert.Equal(4, m.Kernel.Processes.Count(p => p.State == Weensy.Core.ProcState.Runnable));
         var (r, c) = VirtualCell(0x100);
         ushort cell = Cell(m, r, c);
         if (step >= LabStep.SharedText)
@@ -142,7 +142,7 @@ public class ScreenTests
         Assert.Equal($"Process 1 page fault for 0x40000 (write protection problem, rip=0x{rip:x})!".PadRight(80), row);
         Assert.Equal(0x0C50, Cell(m, 24, 0));
         Assert.Equal(0x0C20, Cell(m, 24, 79));
-        Assert.Equal(Core.ProcState.Broken, m.Kernel.Processes[1].State);
+        Assert.Equal(Weensy.Core.ProcState.Broken, m.Kernel.Processes[1].State);
         Assert.InRange(rip, 0x100000UL, 0x101000UL);
         // the machine keeps running: ticks advance while nothing is runnable, and it says it is stuck
         m.RunUntilTick(40);

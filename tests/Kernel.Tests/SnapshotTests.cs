@@ -1,3 +1,4 @@
+using Lab.Kernel.Weensy;
 using static Lab.Kernel.Tests.KernelRun;
 
 namespace Lab.Kernel.Tests;

@@ -1,4 +1,6 @@
-using Lab.Kernel.Core;
+using Lab.Kernel.Common;
+using Lab.Kernel.Weensy;
+using Lab.Kernel.Weensy.Core;
 using Lab.Machine;
 using static Lab.Kernel.Tests.KernelRun;
 

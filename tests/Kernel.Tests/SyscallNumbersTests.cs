@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
+using Lab.Kernel.Weensy;
 
 namespace Lab.Kernel.Tests;
 
@@ -35,9 +36,9 @@ public class SyscallNumbersTests
     {
         foreach (var flavour in Enum.GetValues<ProgramFlavour>())
         {
-            var names = Plumbing.EmbeddedPrograms.Names(flavour);
+            var names = Weensy.Plumbing.EmbeddedPrograms.Names(flavour);
             Assert.Contains("p-allocator4", names);
-            var elf = Plumbing.EmbeddedPrograms.Load("p-allocator3", flavour);
+            var elf = Weensy.Plumbing.EmbeddedPrograms.Load("p-allocator3", flavour);
             Assert.Equal(0x180000UL, elf.Entry);
             Assert.Equal(2, elf.Segments.Count);
             Assert.False(elf.Segments[0].Writable);

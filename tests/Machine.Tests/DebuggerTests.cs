@@ -53,4 +53,24 @@ public class DebuggerTests
         var missing = f.Cpu.DescribeWalk(new VirtAddr(0x7000_0000));
         Assert.False(missing[^1].Present);
     }
+
+    [Fact]
+    public void DisassemblyComesFromTheMachineWithAddressesBytesAndText()
+    {
+        // push %rbp; mov %rsp,%rbp; ret; then an opcode that is no instruction in 64-bit mode; then half an instruction
+        byte[] code = [0x55, 0x48, 0x89, 0xe5, 0xc3, 0x06, 0xb8, 0x01];
+        var lines = Disassembler.Decode(code, new VirtAddr(0x401000), 10);
+        Assert.Equal([0x401000UL, 0x401001UL, 0x401004UL, 0x401005UL], lines.Select(l => l.Address.Value));
+        Assert.Equal(["push %rbp", "mov %rsp,%rbp", "ret"], lines.Take(3).Select(l => l.Text));
+        Assert.Equal("48 89 e5", lines[1].HexBytes);
+        Assert.Equal("(bad)", lines[3].Text);
+        Assert.Equal(2, Disassembler.Decode(code, new VirtAddr(0x401000), 2).Count);
+
+        // through the current address space: the fixture's code, and nothing where nothing is mapped
+        using var f = new CpuFixture();
+        f.Load(a => { a.mov(eax, 1); a.ret(); });
+        var live = Disassembler.DecodeVirtual(f.Cpu, new VirtAddr(CpuFixture.CodeBase), 2)!;
+        Assert.Equal(["mov $1,%eax", "ret"], live.Select(l => l.Text));
+        Assert.Null(Disassembler.DecodeVirtual(f.Cpu, new VirtAddr(0x7000_0000), 4));
+    }
 }

@@ -7,41 +7,15 @@
 #include <unistd.h>
 #include <errno.h>
 #include <sys/wait.h>
-#include <syscall_numbers.h>
+#include <posix_syscalls.h>
 #include <lab.h>
 
 static const char *syscall_name(int n)
 {
     switch (n) {
-    case SYS_read: return "read";
-    case SYS_write: return "write";
-    case SYS_open: return "open";
-    case SYS_close: return "close";
-    case SYS_stat: return "stat";
-    case SYS_fstat: return "fstat";
-    case SYS_lseek: return "lseek";
-    case SYS_brk: return "brk";
-    case SYS_rt_sigaction: return "rt_sigaction";
-    case SYS_pipe: return "pipe";
-    case SYS_sched_yield: return "sched_yield";
-    case SYS_dup: return "dup";
-    case SYS_dup2: return "dup2";
-    case SYS_nanosleep: return "nanosleep";
-    case SYS_getpid: return "getpid";
-    case SYS_fork: return "fork";
-    case SYS_execve: return "execve";
-    case SYS_exit: return "exit";
-    case SYS_wait4: return "wait4";
-    case SYS_kill: return "kill";
-    case SYS_unlink: return "unlink";
-    case SYS_getppid: return "getppid";
-    case SYS_getdents64: return "getdents64";
-    case SYS_clock_gettime: return "clock_gettime";
-    case SYS_exit_group: return "exit_group";
-    case SYS_page_alloc: return "page_alloc";
-    case SYS_panic: return "panic";
-    case SYS_track_self: return "track_self";
-    case SYS_track_wait: return "track_wait";
+#define X(number, name) case number: return #name;
+    LAB_SYSCALLS(X)
+#undef X
     default: return 0;
     }
 }

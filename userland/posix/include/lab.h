@@ -1,6 +1,6 @@
 #ifndef _LAB_H
 #define _LAB_H
-/* Lab's private system calls (numbers from 1000 up, see userland/include/syscall_numbers.h). */
+/* Lab's private system calls (numbers from 1000 up, see posix_syscalls.h, generated from the kernel's table). */
 #include <stdint.h>
 
 #define TRACK_NSYSCALLS 1024   /* counts[] covers syscall numbers 0..1023 */

@@ -1,7 +1,7 @@
 /* libc-internal: the raw `syscall` instruction. */
 #ifndef _LIBC_SYS_H
 #define _LIBC_SYS_H
-#include <syscall_numbers.h>
+#include <posix_syscalls.h>
 #include <errno.h>
 
 static inline long __sc6(long n, long a, long b, long c, long d, long e, long f)

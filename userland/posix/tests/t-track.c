@@ -1,7 +1,7 @@
 /* Process tracking: track_self/track_wait (Lab's private calls). On the host both fail with
  * ENOSYS, which is checked; the rest is Lab only. */
 #include "t.h"
-#include <syscall_numbers.h>
+#include <posix_syscalls.h>
 
 static struct track_metrics m;
 

@@ -1,0 +1,335 @@
+using System.Buffers.Binary;
+using System.Text;
+using static Lab.Kernel.Posix.Errno;
+using static Lab.Kernel.Posix.OpenFlags;
+using static Lab.Kernel.Posix.StatMode;
+
+namespace Lab.Kernel.Posix;
+
+// The files family: descriptors and the system calls on them, for every kind of open file (the
+// console, regular files and directories of the in-memory file system, pipes: their reading and
+// writing is in PosixKernel.Pipes.cs). An open file (OpenFile, Linux's struct file) is shared by the
+// descriptors dup and fork make, with one offset.
+public sealed partial class PosixKernel
+{
+    /// <summary>Bytes one read or write moves at most (a larger count is a short transfer, as Linux's
+    /// MAX_RW_COUNT).</summary>
+    private const int MaxTransfer = 1 << 20;
+
+    /// <summary>The largest regular file (writes beyond it fail with -EFBIG, as beyond RLIMIT_FSIZE).</summary>
+    private const long MaxFileSize = 256L << 20;
+
+    // =========================================================================================
+    // descriptors
+
+    /// <summary>The open file behind descriptor <paramref name="fd"/>, or null (-EBADF for the caller).</summary>
+    private OpenFile? Fd(PProcess p, ulong fd) => fd < MaxFds ? p.Fds[fd] : null;
+
+    /// <summary>The lowest free descriptor (POSIX requires the lowest), or -1 (-EMFILE for the caller).</summary>
+    private int LowestFreeFd(PProcess p, int from = 0)
+    {
+        for (int i = from; i < MaxFds; i++) if (p.Fds[i] is null) return i;
+        return -1;
+    }
+
+    /// <summary>Frees descriptor <paramref name="fd"/>; the open file goes with its last descriptor
+    /// (a pipe end then counts one reader or writer less, which may wake the other side).</summary>
+    private void CloseFd(PProcess p, int fd)
+    {
+        var f = p.Fds[fd];
+        if (f is null) return;
+        p.Fds[fd] = null;
+        if (--f.Refs > 0) return;
+        if (f.Kind == FileKind.PipeRead) f.Pipe!.Readers--;
+        if (f.Kind == FileKind.PipeWrite) f.Pipe!.Writers--;
+        WakeAll();
+    }
+
+    // =========================================================================================
+    // system calls
+
+    /// <summary>
+    /// read(fd, buf, count): reads up to <paramref name="count"/> bytes (at most 1 MiB) into
+    /// <paramref name="buf"/>; returns how many, 0 at end of file. The console returns at most one
+    /// line and blocks while no input is queued (0 once input is closed); a pipe blocks while empty
+    /// and has writers (0 when it has none); a file reads at its offset. Linux: read(2).
+    /// Fails: -EBADF (not open for reading), -EISDIR, -EFAULT (buf not writable; console input
+    /// already taken is lost, as on a tty).
+    /// </summary>
+    private long Read(PProcess p, ulong fd, UserPtr buf, ulong count)
+    {
+        var f = Fd(p, fd);
+        if (f is null || !f.Readable) return -EBADF;
+        if (f.Kind == FileKind.Dir) return -EISDIR;
+        if (count == 0) return 0;
+        if (buf.Value >= UserLimit || count > UserLimit - buf.Value) return -EFAULT;
+        int n = (int)Math.Min(count, MaxTransfer);
+        long r = f.Kind switch
+        {
+            FileKind.Console => ReadConsole(p, buf, n),
+            FileKind.PipeRead => ReadPipe(p, f.Pipe!, buf, n),
+            _ => ReadFile(p, f, buf, n),
+        };
+        if (r > 0 && p.TrackArmed) p.BytesRead += (ulong)r;
+        return r;
+    }
+
+    private long ReadConsole(PProcess p, UserPtr buf, int n)
+    {
+        if (!Console.HasInput)
+        {
+            if (Console.InputClosed) return 0;
+            Block(p);
+            return 0;
+        }
+        var line = new List<byte>();
+        while (line.Count < n && Console.TryDequeue(out byte b)) { line.Add(b); if (b == '\n') break; }
+        var data = line.ToArray();
+        if (!CopyOut(p, buf, data)) return -EFAULT;   // (input consumed, like a tty)
+        return data.Length;
+    }
+
+    private long ReadFile(PProcess p, OpenFile f, UserPtr buf, int n)
+    {
+        var node = f.Node!;
+        long off = f.Offset;
+        if (off >= node.Length) return 0;
+        int k = (int)Math.Min(n, node.Length - off);
+        if (!CopyOut(p, buf, node.Data.AsSpan((int)off, k))) return -EFAULT;
+        f.Offset += k;
+        return k;
+    }
+
+    /// <summary>
+    /// write(fd, buf, count): writes up to <paramref name="count"/> bytes (at most 1 MiB) from
+    /// <paramref name="buf"/>; returns how many. The console takes all; a pipe takes what fits and
+    /// blocks while full; a file writes at its offset (at the end with O_APPEND), growing as needed.
+    /// Linux: write(2).
+    /// Fails: -EBADF (not open for writing), -EISDIR, -EFAULT (buf not readable), -EPIPE (a pipe with
+    /// no reader left; Linux also sends SIGPIPE), -EFBIG (beyond <see cref="MaxFileSize"/>).
+    /// </summary>
+    private long Write(PProcess p, ulong fd, UserPtr buf, ulong count)
+    {
+        var f = Fd(p, fd);
+        if (f is null || !f.Writable) return -EBADF;
+        if (f.Kind == FileKind.Dir) return -EISDIR;
+        if (count == 0) return 0;
+        if (buf.Value >= UserLimit || count > UserLimit - buf.Value) return -EFAULT;
+        int n = (int)Math.Min(count, MaxTransfer);
+        long r = f.Kind switch
+        {
+            FileKind.Console => WriteConsole(p, (int)fd, buf, n),
+            FileKind.PipeWrite => WritePipe(p, f.Pipe!, buf, n),
+            _ => WriteFile(p, f, buf, n),
+        };
+        if (r > 0 && p.TrackArmed) p.BytesWritten += (ulong)r;
+        return r;
+    }
+
+    private long WriteConsole(PProcess p, int fd, UserPtr buf, int n)
+    {
+        var data = new byte[n];
+        if (!CopyIn(p, buf, data)) return -EFAULT;
+        Console.Write(fd, data);
+        return n;
+    }
+
+    private long WriteFile(PProcess p, OpenFile f, UserPtr buf, int n)
+    {
+        var node = f.Node!;
+        var data = new byte[n];
+        if (!CopyIn(p, buf, data)) return -EFAULT;
+        if ((f.Flags & O_APPEND) != 0) f.Offset = node.Length;
+        long end = f.Offset + n;
+        if (end > MaxFileSize) return -EFBIG;
+        node.EnsureCapacity(end);
+        data.CopyTo(node.Data, (int)f.Offset);
+        if (end > node.Length) node.Length = (int)end;
+        f.Offset = end;
+        return n;
+    }
+
+    /// <summary>
+    /// open(path, flags, mode): opens (with O_CREAT creates) the file at <paramref name="path"/> and
+    /// returns the lowest free descriptor. O_TRUNC empties a file opened for writing; O_EXCL with
+    /// O_CREAT refuses an existing one; a directory opens read-only (for getdents64). The mode is
+    /// ignored (no permissions here). Linux: open(2).
+    /// Fails: -EINVAL (unknown flags, or O_WRONLY|O_RDWR), -EFAULT, -ENAMETOOLONG, -ENOENT, -EMFILE,
+    /// -ENOTDIR (a parent is a file, or O_DIRECTORY on a file), -EEXIST, -EISDIR (a directory for writing).
+    /// </summary>
+    private long Open(PProcess p, UserPtr pathPtr, ulong flagsArg)
+    {
+        const OpenFlags known = O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK
+                                | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_DSYNC | O_SYNC;
+        var flags = (OpenFlags)(int)flagsArg;
+        if ((flagsArg & ~(ulong)(uint)known) != 0 || (flags & O_ACCMODE) == O_ACCMODE) return -EINVAL;
+        long e = ReadPath(p, pathPtr, out string path);
+        if (e != 0) return e;
+        int fd = LowestFreeFd(p);
+        if (fd < 0) return -EMFILE;
+        var node = Fs.Lookup(path);
+        var access = flags & O_ACCMODE;
+        if (node is null)
+        {
+            if ((flags & O_CREAT) == 0) return -ENOENT;
+            node = Fs.Create(path);
+            if (node is null) return Fs.Lookup(PosixFs.Parent(PosixFs.Normalize(path)!)) is { } d && !d.IsDir ? -ENOTDIR : -ENOENT;
+        }
+        else if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) return -EEXIST;
+        if (node.IsDir)
+        {
+            if (access != O_RDONLY) return -EISDIR;
+            p.Fds[fd] = new OpenFile { Kind = FileKind.Dir, Node = node, Readable = true, Flags = flags };
+            return fd;
+        }
+        if ((flags & O_DIRECTORY) != 0) return -ENOTDIR;
+        if ((flags & O_TRUNC) != 0 && access != O_RDONLY) node.Length = 0;
+        p.Fds[fd] = new OpenFile { Kind = FileKind.File, Node = node, Flags = flags, Readable = access != O_WRONLY, Writable = access != O_RDONLY };
+        return fd;
+    }
+
+    /// <summary>close(fd): frees the descriptor (see <see cref="CloseFd"/>). Linux: close(2). Fails: -EBADF.</summary>
+    private long Close(PProcess p, ulong fd)
+    {
+        if (Fd(p, fd) is null) return -EBADF;
+        CloseFd(p, (int)fd);
+        return 0;
+    }
+
+    /// <summary>unlink(path): removes a file's name; descriptors open on it keep working. Linux:
+    /// unlink(2). Fails: -EFAULT, -ENAMETOOLONG, -ENOENT, -EISDIR (a directory: Linux says EISDIR too).</summary>
+    private long Unlink(PProcess p, UserPtr pathPtr)
+    {
+        long e = ReadPath(p, pathPtr, out string path);
+        if (e != 0) return e;
+        var node = Fs.Lookup(path);
+        if (node is null) return -ENOENT;
+        if (node.IsDir) return -EISDIR;
+        Fs.Remove(path);
+        return 0;
+    }
+
+    /// <summary>
+    /// lseek(fd, offset, whence): sets the file offset to <paramref name="off"/> from the start
+    /// (SEEK_SET), the current offset (SEEK_CUR) or the end (SEEK_END), and returns it; beyond the end
+    /// is allowed. Linux: lseek(2). Fails: -EBADF, -ESPIPE (the console or a pipe), -EINVAL (bad whence,
+    /// or a negative result).
+    /// </summary>
+    private long Lseek(PProcess p, ulong fd, long off, ulong whence)
+    {
+        var f = Fd(p, fd);
+        if (f is null) return -EBADF;
+        if (f.Kind != FileKind.File && f.Kind != FileKind.Dir) return -ESPIPE;
+        long b = whence switch { Seek.SEEK_SET => 0, Seek.SEEK_CUR => f.Offset, Seek.SEEK_END => f.Node!.Length, _ => long.MinValue };
+        if (b == long.MinValue) return -EINVAL;
+        long n = b + off;
+        if (n < 0) return -EINVAL;
+        f.Offset = n;
+        return n;
+    }
+
+    /// <summary>Fills a struct stat (Linux x86-64 layout, 144 bytes: st_ino at 8, st_nlink 16, st_mode
+    /// 24, st_size 48, st_blksize 56, st_blocks 64) at <paramref name="dst"/>. 0 or -EFAULT.</summary>
+    private long WriteStat(PProcess p, UserPtr dst, FileKind kind, Inode? node)
+    {
+        var st = new byte[144];
+        uint mode = kind switch
+        {
+            FileKind.Console => S_IFCHR | 0x190,                        // crw--w----
+            FileKind.PipeRead or FileKind.PipeWrite => S_IFIFO | 0x180, // prw-------
+            FileKind.Dir => S_IFDIR | 0x1ED,                            // drwxr-xr-x
+            _ => S_IFREG | 0x1ED,                                       // -rwxr-xr-x
+        };
+        BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(8), node?.Ino ?? 0);
+        BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(16), 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(24), mode);
+        BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(48), node is null || node.IsDir ? 0 : node.Length);
+        BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(56), 4096);
+        BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(64), node is null ? 0 : (node.Length + 511) / 512);
+        return CopyOut(p, dst, st) ? 0 : -EFAULT;
+    }
+
+    /// <summary>fstat(fd, st): the open file's type, inode number and size into *st. Linux: fstat(2).
+    /// Fails: -EBADF, -EFAULT.</summary>
+    private long Fstat(PProcess p, ulong fd, UserPtr st)
+    {
+        var f = Fd(p, fd);
+        if (f is null) return -EBADF;
+        return WriteStat(p, st, f.Kind, f.Node);
+    }
+
+    /// <summary>stat(path, st): as fstat for the file at <paramref name="pathPtr"/>. Linux: stat(2).
+    /// Fails: -EFAULT, -ENAMETOOLONG, -ENOENT.</summary>
+    private long Stat(PProcess p, UserPtr pathPtr, UserPtr st)
+    {
+        long e = ReadPath(p, pathPtr, out string path);
+        if (e != 0) return e;
+        var node = Fs.Lookup(path);
+        if (node is null) return -ENOENT;
+        return WriteStat(p, st, node.IsDir ? FileKind.Dir : FileKind.File, node);
+    }
+
+    /// <summary>
+    /// getdents64(fd, buf, count): fills <paramref name="buf"/> with as many struct linux_dirent64
+    /// records (d_ino, d_off, d_reclen, d_type, NUL-terminated d_name, 8-byte aligned) as fit, from the
+    /// directory's offset ("." and ".." first, then the names in order); returns the bytes used, 0 at
+    /// the end. Linux: getdents64(2).
+    /// Fails: -EBADF, -ENOTDIR, -EINVAL (the next record does not fit), -EFAULT.
+    /// </summary>
+    private long Getdents64(PProcess p, ulong fd, UserPtr buf, ulong count)
+    {
+        var f = Fd(p, fd);
+        if (f is null) return -EBADF;
+        if (f.Kind != FileKind.Dir) return -ENOTDIR;
+        var entries = Fs.List(Fs.PathOf(f.Node!) ?? "/");
+        var all = new List<(string, Inode?, bool)> { (".", f.Node, true), ("..", null, true) };
+        all.AddRange(entries.Select(x => (x.Name, (Inode?)x.Node, x.Node.IsDir)));
+        var outBuf = new List<byte>();
+        long idx = f.Offset;
+        while (idx < all.Count)
+        {
+            var (name, node, isDir) = all[(int)idx];
+            var nb = Encoding.UTF8.GetBytes(name);
+            int reclen = (19 + nb.Length + 1 + 7) & ~7;
+            if ((ulong)(outBuf.Count + reclen) > count) break;
+            var rec = new byte[reclen];
+            BinaryPrimitives.WriteInt64LittleEndian(rec, node?.Ino ?? 1);
+            BinaryPrimitives.WriteInt64LittleEndian(rec.AsSpan(8), idx + 1);
+            BinaryPrimitives.WriteUInt16LittleEndian(rec.AsSpan(16), (ushort)reclen);
+            rec[18] = isDir ? DT_DIR : DT_REG;
+            nb.CopyTo(rec, 19);
+            outBuf.AddRange(rec);
+            idx++;
+        }
+        if (outBuf.Count == 0 && idx < all.Count) return -EINVAL;
+        if (outBuf.Count > 0 && !CopyOut(p, buf, outBuf.ToArray())) return -EFAULT;
+        f.Offset = idx;
+        return outBuf.Count;
+    }
+
+    /// <summary>dup(fd): a new descriptor, the lowest free, for the same open file. Linux: dup(2).
+    /// Fails: -EBADF, -EMFILE.</summary>
+    private long Dup(PProcess p, ulong fd)
+    {
+        var f = Fd(p, fd);
+        if (f is null) return -EBADF;
+        int n = LowestFreeFd(p);
+        if (n < 0) return -EMFILE;
+        f.Refs++;
+        p.Fds[n] = f;
+        return n;
+    }
+
+    /// <summary>dup2(fd, fd2): makes <paramref name="fd2"/> a descriptor for fd's open file, closing what
+    /// fd2 had; returns fd2 (nothing happens when they are equal). Linux: dup2(2). Fails: -EBADF.</summary>
+    private long Dup2(PProcess p, ulong fd, ulong fd2)
+    {
+        var f = Fd(p, fd);
+        if (f is null || fd2 >= MaxFds) return -EBADF;
+        if (fd == fd2) return (long)fd2;
+        CloseFd(p, (int)fd2);
+        f.Refs++;
+        p.Fds[fd2] = f;
+        return (long)fd2;
+    }
+}

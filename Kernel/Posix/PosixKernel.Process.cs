@@ -1,0 +1,250 @@
+using System.Buffers.Binary;
+using System.Text;
+using Lab.Machine;
+using static Lab.Kernel.Posix.Errno;
+
+namespace Lab.Kernel.Posix;
+
+// The process family: the process table, starting the first program, ending a process, and the
+// system calls fork, execve, exit/exit_group, wait4, getpid, getppid and sched_yield.
+public sealed partial class PosixKernel
+{
+    // =========================================================================================
+    // the process table
+
+    /// <summary>The next free pid, counting up from 2 and wrapping below <see cref="MaxPid"/> (Linux's
+    /// pid_max); -1 when every pid is taken.</summary>
+    private int NewPid()
+    {
+        for (int tries = 0; tries < MaxPid; tries++)
+        {
+            int pid = _nextPid++;
+            if (_nextPid >= MaxPid) _nextPid = 2;
+            if (pid >= 2 && !_byPid.ContainsKey(pid)) return pid;
+        }
+        return -1;
+    }
+
+    /// <summary>A new process with an empty address space (a zeroed root table), child of
+    /// <paramref name="parent"/>; null when the table or memory is full.</summary>
+    private PProcess? NewProcess(int parent)
+    {
+        if (_procs.Count >= MaxProcs) return null;
+        int pid = NewPid();
+        if (pid < 0) return null;
+        var root = _pages.Allocate(pid);
+        if (root is null) return null;
+        var p = new PProcess { Pid = pid, Parent = parent, Root = root.Value };
+        _byPid[pid] = p;
+        _procs.Add(p);
+        return p;
+    }
+
+    /// <summary>Takes <paramref name="p"/> out of the process table (it was reaped or never started).</summary>
+    private void Remove(PProcess p)
+    {
+        _byPid.Remove(p.Pid);
+        int i = _procs.IndexOf(p);
+        _procs.RemoveAt(i);
+        if (_rr > i) _rr--;
+    }
+
+    /// <summary>Starts the first program (its parent is init, pid 1), its descriptors 0-2 on the
+    /// console. Returns null, or an error message for the host.</summary>
+    public string? Spawn(string path, IReadOnlyList<string> argv, IReadOnlyList<string> envp)
+    {
+        var node = Fs.Lookup(path);
+        if (node is null || node.IsDir) return $"{path}: not found";
+        var p = NewProcess(1);
+        if (p is null) return "out of memory";
+        for (int fd = 0; fd < 3; fd++)
+            p.Fds[fd] = new OpenFile { Kind = FileKind.Console, Readable = true, Writable = true, Refs = 1 };
+        var args = argv.Select(a => Encoding.UTF8.GetBytes(a)).ToList();
+        var envs = envp.Select(a => Encoding.UTF8.GetBytes(a)).ToList();
+        long err = BuildImage(p, PosixFs.Normalize(path)!, node, args, envs);
+        if (err != 0)
+        {
+            for (int fd = 0; fd < 3; fd++) p.Fds[fd] = null;
+            _pages.Release(p.Root);
+            Remove(p);
+            return err == -ENOEXEC ? $"{path}: not an ELF64 x86-64 executable" : $"{path}: exec failed ({err})";
+        }
+        MainPid ??= p.Pid;
+        if (_cur is null) RunProcess(p);
+        return null;
+    }
+
+    /// <summary>
+    /// do_exit: ends a process with wait status <paramref name="waitStatus"/>. Its descriptors are
+    /// closed and its memory freed at once; a zombie stays for the parent's wait4. Its children go
+    /// to init (pid 1), which reaps zombies at once, as does a process whose parent is init.
+    /// </summary>
+    private void Terminate(PProcess p, int waitStatus, int exitCode)
+    {
+        if (p.State == PState.Zombie) return;
+        if (p.Tracked) p.TrackRecord = MakeTrackRecord(p, exitCode);
+        for (int fd = 0; fd < MaxFds; fd++) CloseFd(p, fd);
+        FreeSpace(p.Root);
+        p.Root = default;
+        p.State = PState.Zombie;
+        p.WaitStatus = waitStatus;
+        p.ExitCode = exitCode;
+        if (p.Pid == MainPid) MainStatus = waitStatus;
+        foreach (var c in _procs.Where(c => c.Parent == p.Pid).ToList())
+        {
+            c.Parent = 1;
+            if (c.State == PState.Zombie) Remove(c);     // init reaps at once
+        }
+        if (p.Parent == 1) Remove(p);
+        if (_cur == p) _cur = null;
+        WakeAll();
+    }
+
+    // =========================================================================================
+    // system calls
+
+    /// <summary>getpid(): the caller's pid. Linux: getpid(2). Never fails.</summary>
+    private long GetPid(PProcess p) => p.Pid;
+
+    /// <summary>getppid(): the parent's pid (1 once the parent has exited). Linux: getppid(2). Never fails.</summary>
+    private long GetPpid(PProcess p) => p.Parent;
+
+    /// <summary>sched_yield(): gives the CPU to the next runnable process, returning 0 when the caller
+    /// runs again. Linux: sched_yield(2). Never fails.</summary>
+    private long SchedYield(PProcess p)
+    {
+        p.Regs[(int)Register.Rax] = 0;
+        _cur = null;
+        return 0;
+    }
+
+    /// <summary>exit(code), exit_group(code): ends the caller with status code &amp; 0xff (one thread
+    /// per process, so both are the same). Linux: _exit(2), exit_group(2). Does not return.</summary>
+    private long Exit(PProcess p, int code)
+    {
+        Terminate(p, WaitStatus.Exited(code), code & 0xff);
+        return 0;
+    }
+
+    /// <summary>
+    /// fork(): a new process with a copy of the caller's address space, registers and descriptors
+    /// (the open files are shared, as after dup). The copy is copy-on-write: the child shares the
+    /// parent's leaf page tables read-only (<see cref="ShareSpace"/>), so fork costs one pass over the
+    /// upper-level tables whatever the size. Returns the child's pid to the parent and 0 to the child,
+    /// which runs first. Linux: fork(2).
+    /// Fails: -EAGAIN when the process table is full, -ENOMEM when memory is (or is nearly: a fork
+    /// must leave <see cref="ForkReserve"/> pages for the first copy-on-write faults).
+    /// </summary>
+    private long Fork(PProcess p)
+    {
+        if (CopyOnWriteFork && _pages.Free < ForkReserve) return _procs.Count >= MaxProcs ? -EAGAIN : -ENOMEM;
+        var c = NewProcess(p.Pid);
+        if (c is null) return _procs.Count >= MaxProcs ? -EAGAIN : -ENOMEM;
+        bool ok = CopyOnWriteFork ? ShareSpace(p, c) : CopySpace(p, c);
+        if (!ok)
+        {
+            FreeSpace(c.Root);
+            Remove(c);
+            return -ENOMEM;
+        }
+        _m.Cpu.FlushTlb();
+        c.CopyRegistersFrom(p);
+        c.Regs[(int)Register.Rax] = 0;
+        c.Name = p.Name;
+        c.BrkStart = p.BrkStart; c.Brk = p.Brk;
+        c.Segments = p.Segments;
+        for (int i = 0; i < MaxFds; i++) if (p.Fds[i] is { } f) { f.Refs++; c.Fds[i] = f; }
+        c.State = PState.Runnable;
+        _runNext = c;               // the child runs first (it often execs or exits at once, freeing memory)
+        return c.Pid;
+    }
+
+    /// <summary>
+    /// execve(path, argv, envp): replaces the caller's program with the ELF file at
+    /// <paramref name="path"/>, with argv and envp (NULL-terminated arrays of strings; envp may be
+    /// NULL) on a fresh System V stack. Descriptors stay open. Does not return on success (the new
+    /// program starts). Linux: execve(2).
+    /// Fails, leaving the caller as it was: -EFAULT (a bad pointer, or argv NULL), -ENAMETOOLONG,
+    /// -EINVAL (empty path), -E2BIG (strings beyond <see cref="ArgMax"/>), -ENOENT, -EACCES (a
+    /// directory), -ENOEXEC (not a static x86-64 ELF this kernel can load), -ENOMEM.
+    /// </summary>
+    private long Execve(PProcess p, UserPtr pathPtr, UserPtr argv, UserPtr envp)
+    {
+        if (pathPtr.IsNull) return -EFAULT;
+        var pb = ReadCString(p, pathPtr, 4096, out bool tooLong);
+        if (tooLong) return -ENAMETOOLONG;
+        if (pb is null) return -EFAULT;
+        if (pb.Length == 0) return -EINVAL;
+        if (argv.IsNull) return -EFAULT;
+        var args = new List<byte[]>();
+        var envs = new List<byte[]>();
+        long total = 0;
+        long e = ReadStringArray(p, argv, args, ref total);
+        if (e != 0) return e;
+        e = ReadStringArray(p, envp, envs, ref total);
+        if (e != 0) return e;
+        string path = Encoding.UTF8.GetString(pb);
+        var node = Fs.Lookup(path);
+        if (node is null) return -ENOENT;
+        if (node.IsDir) return -EACCES;
+        return BuildImage(p, PosixFs.Normalize(path)!, node, args, envs);
+    }
+
+    /// <summary>Reads a NULL-terminated array of string pointers (argv, envp) into <paramref name="list"/>,
+    /// adding their size to <paramref name="total"/>. 0, -EFAULT or -E2BIG. A NULL array is empty.</summary>
+    private long ReadStringArray(PProcess p, UserPtr array, List<byte[]> list, ref long total)
+    {
+        if (array.IsNull) return 0;
+        for (int i = 0; ; i++)
+        {
+            if (!ReadU64(p, array + (ulong)i * 8, out ulong s)) return -EFAULT;
+            if (s == 0) return 0;
+            var b = ReadCString(p, new UserPtr(s), ArgMax, out bool tooLong);
+            if (tooLong) return -E2BIG;
+            if (b is null) return -EFAULT;
+            total += b.Length + 1 + 8;
+            if (total > ArgMax) return -E2BIG;
+            list.Add(b);
+        }
+    }
+
+    /// <summary>
+    /// wait4(pid, status, options, rusage): reaps a child that has exited (<paramref name="pid"/> &gt; 0:
+    /// that one; -1 or 0: any, all processes being in one process group), storing its wait status at
+    /// <paramref name="status"/> unless NULL, and returns its pid. Blocks while the children are all
+    /// alive; with WNOHANG returns 0 instead. rusage is not filled in. Linux: wait4(2).
+    /// Fails: -EINVAL (unknown options), -ECHILD (no such child; pid &lt; -1, another process group,
+    /// has none), -EFAULT (status not writable: the child stays a zombie).
+    /// </summary>
+    private long Wait4(PProcess p, int pid, UserPtr status, ulong options)
+    {
+        const WaitOptions known = WaitOptions.WNOHANG | WaitOptions.WUNTRACED | WaitOptions.WCONTINUED
+                                  | WaitOptions.__WALL | WaitOptions.__WCLONE;
+        if ((options & ~(ulong)known) != 0) return -EINVAL;
+        if (pid < -1) return -ECHILD;
+        PProcess? zombie = null;
+        bool any = false;
+        foreach (var c in _procs)
+        {
+            if (c.Parent != p.Pid) continue;
+            if (pid > 0 && c.Pid != pid) continue;
+            any = true;
+            if (c.State == PState.Zombie) { zombie = c; break; }
+        }
+        if (!any) return -ECHILD;
+        if (zombie is null)
+        {
+            if ((options & (ulong)WaitOptions.WNOHANG) != 0) return 0;
+            Block(p);
+            return 0;
+        }
+        if (!status.IsNull)
+        {
+            Span<byte> st = stackalloc byte[4];
+            BinaryPrimitives.WriteInt32LittleEndian(st, zombie.WaitStatus);
+            if (!CopyOut(p, status, st)) return -EFAULT;
+        }
+        Remove(zombie);
+        return zombie.Pid;
+    }
+}

@@ -1,0 +1,139 @@
+using System.Collections.Frozen;
+using System.Collections.Immutable;
+using Lab.Machine;
+using static Lab.Kernel.Posix.Errno;
+using Family = Lab.Kernel.Posix.SyscallFamily;
+
+namespace Lab.Kernel.Posix;
+
+/// <summary>Which file of the kernel a system call's handler lives in (PosixKernel.FAMILY.cs).</summary>
+public enum SyscallFamily { Process, Memory, Files, Pipes, Signals, Time, Track }
+
+/// <summary>
+/// A system call's arguments as the `syscall` instruction leaves them (Linux x86-64 ABI): rdi, rsi,
+/// rdx, r10, r8, r9 of the caller's saved registers. Raw 64-bit values; the table decodes each into
+/// the handler's typed parameters (a <see cref="UserPtr"/> for a pointer, an int where Linux's
+/// prototype has one).
+/// </summary>
+public readonly struct SyscallArgs(ulong[] regs)
+{
+    private static ReadOnlySpan<byte> Order => [(byte)Register.Rdi, (byte)Register.Rsi, (byte)Register.Rdx,
+        (byte)Register.R10, (byte)Register.R8, (byte)Register.R9];
+
+    /// <summary>Argument <paramref name="i"/> (0-5), all 64 bits.</summary>
+    public ulong this[int i] => regs[Order[i]];
+    /// <summary>Argument <paramref name="i"/> as a user pointer.</summary>
+    public UserPtr Ptr(int i) => new(this[i]);
+    /// <summary>Argument <paramref name="i"/> as C's int: its low 32 bits, signed.</summary>
+    public int Int(int i) => (int)this[i];
+    /// <summary>Argument <paramref name="i"/> as C's long (off_t).</summary>
+    public long Long(int i) => (long)this[i];
+}
+
+/// <summary>Runs one system call for <paramref name="caller"/>; returns the value for rax (negative errno on failure).</summary>
+public delegate long SyscallHandler(PosixKernel kernel, PProcess caller, SyscallArgs args);
+
+/// <summary>One row of the system-call table. <paramref name="Handler"/> null: the number is known
+/// (the libc uses it) but not implemented yet, and the call returns -ENOSYS. <paramref name="Returns"/>
+/// false: the call never returns to its caller (exit), so observers see no result.</summary>
+public sealed record PosixSyscall(int Number, string Name, SyscallFamily Family, SyscallHandler? Handler, bool Returns = true);
+
+public sealed partial class PosixKernel
+{
+    /// <summary>
+    /// THE list of system calls: number (Linux x86-64's, Lab's private calls from 1000 up), name,
+    /// family, and how the raw arguments become the handler's. Everything else comes from it: the
+    /// dispatch below, the names observers and the debugger use (`break syscall NAME`), and the C
+    /// header the libc is built with (userland/build/posix/include/posix_syscalls.h, generated from
+    /// the Row lines of this file by userland/posix/gen-syscalls.sh at build time; a test compares
+    /// the two). Keep each row on one line. Adding a system call is one row here and one handler,
+    /// with its contract comment, in its family's file.
+    /// </summary>
+    public static readonly ImmutableArray<PosixSyscall> Syscalls =
+    [
+        Row(0,    "read",          Family.Files,    static (k, p, a) => k.Read(p, a[0], a.Ptr(1), a[2])),
+        Row(1,    "write",         Family.Files,    static (k, p, a) => k.Write(p, a[0], a.Ptr(1), a[2])),
+        Row(2,    "open",          Family.Files,    static (k, p, a) => k.Open(p, a.Ptr(0), a[1])),
+        Row(3,    "close",         Family.Files,    static (k, p, a) => k.Close(p, a[0])),
+        Row(4,    "stat",          Family.Files,    static (k, p, a) => k.Stat(p, a.Ptr(0), a.Ptr(1))),
+        Row(5,    "fstat",         Family.Files,    static (k, p, a) => k.Fstat(p, a[0], a.Ptr(1))),
+        Row(8,    "lseek",         Family.Files,    static (k, p, a) => k.Lseek(p, a[0], a.Long(1), a[2])),
+        Row(12,   "brk",           Family.Memory,   static (k, p, a) => k.Brk(p, a.Ptr(0))),
+        Row(13,   "rt_sigaction",  Family.Signals,  null),
+        Row(22,   "pipe",          Family.Pipes,    static (k, p, a) => k.Pipe(p, a.Ptr(0))),
+        Row(24,   "sched_yield",   Family.Process,  static (k, p, a) => k.SchedYield(p)),
+        Row(32,   "dup",           Family.Files,    static (k, p, a) => k.Dup(p, a[0])),
+        Row(33,   "dup2",          Family.Files,    static (k, p, a) => k.Dup2(p, a[0], a[1])),
+        Row(35,   "nanosleep",     Family.Time,     static (k, p, a) => k.Nanosleep(p, a.Ptr(0))),
+        Row(39,   "getpid",        Family.Process,  static (k, p, a) => k.GetPid(p)),
+        Row(57,   "fork",          Family.Process,  static (k, p, a) => k.Fork(p)),
+        Row(59,   "execve",        Family.Process,  static (k, p, a) => k.Execve(p, a.Ptr(0), a.Ptr(1), a.Ptr(2))),
+        Row(60,   "exit",          Family.Process,  static (k, p, a) => k.Exit(p, a.Int(0)), returns: false),
+        Row(61,   "wait4",         Family.Process,  static (k, p, a) => k.Wait4(p, a.Int(0), a.Ptr(1), a[2])),
+        Row(62,   "kill",          Family.Signals,  static (k, p, a) => k.Kill(p, a.Int(0), a.Int(1))),
+        Row(87,   "unlink",        Family.Files,    static (k, p, a) => k.Unlink(p, a.Ptr(0))),
+        Row(110,  "getppid",       Family.Process,  static (k, p, a) => k.GetPpid(p)),
+        Row(217,  "getdents64",    Family.Files,    static (k, p, a) => k.Getdents64(p, a[0], a.Ptr(1), a[2])),
+        Row(228,  "clock_gettime", Family.Time,     static (k, p, a) => k.ClockGettime(p, a.Ptr(1))),
+        Row(231,  "exit_group",    Family.Process,  static (k, p, a) => k.Exit(p, a.Int(0)), returns: false),
+        Row(1000, "page_alloc",    Family.Memory,   static (k, p, a) => k.PageAlloc(p, a.Ptr(0))),
+        Row(1002, "track_self",    Family.Track,    static (k, p, a) => k.TrackSelf(p)),
+        Row(1003, "track_wait",    Family.Track,    static (k, p, a) => k.TrackWait(p, a.Ptr(0))),
+    ];
+
+    private static PosixSyscall Row(int number, string name, SyscallFamily family, SyscallHandler? handler, bool returns = true) =>
+        new(number, name, family, handler, returns);
+
+    /// <summary>The table indexed by number (null where no call has that number), for the dispatch.</summary>
+    private static readonly ImmutableArray<PosixSyscall?> ByNumber = IndexByNumber(Syscalls);
+
+    private static readonly FrozenDictionary<string, PosixSyscall> ByName = Syscalls.ToFrozenDictionary(s => s.Name, StringComparer.Ordinal);
+
+    private static ImmutableArray<PosixSyscall?> IndexByNumber(ImmutableArray<PosixSyscall> table)
+    {
+        var byNumber = new PosixSyscall?[table.Max(s => s.Number) + 1];
+        foreach (var s in table)
+        {
+            if (byNumber[s.Number] is not null) throw new InvalidOperationException($"kernel bug: syscall number {s.Number} twice");
+            byNumber[s.Number] = s;
+        }
+        return [.. byNumber];
+    }
+
+    /// <summary>Per-process call counts kept for track (lab.h's TRACK_NSYSCALLS): numbers 0..1023.</summary>
+    public const int TrackedSyscalls = 1024;
+
+    /// <summary>
+    /// The `syscall` instruction: number in rax, arguments in rdi, rsi, rdx, r10 (r8, r9), result to
+    /// rax. Looks the number up in <see cref="Syscalls"/> (unknown: -ENOSYS, as Linux). A handler that
+    /// blocks (<see cref="Block"/>) leaves rax alone: the instruction runs again when the process
+    /// wakes, and observers see the call once, when it completes.
+    /// </summary>
+    private void Syscall(PProcess p)
+    {
+        ulong nr = p.Regs[(int)Register.Rax];
+        var args = new SyscallArgs(p.Regs);
+        ulong firstArg = args[0];            // for the observer (execve replaces the registers)
+        if (p.TrackArmed && !p.Restarting && nr < TrackedSyscalls) p.Counts![nr]++;
+        p.Restarting = false;
+        var call = nr < (ulong)ByNumber.Length ? ByNumber[(int)nr] : null;
+        long r = call?.Handler is { } handler ? handler(this, p, args) : -ENOSYS;
+        if (p.State == PState.Runnable && _byPid.ContainsKey(p.Pid) && !p.Restarting)
+            p.Regs[(int)Register.Rax] = (ulong)r;
+        if (!p.Restarting) Report(p, nr, call, firstArg, r);
+    }
+
+    /// <summary>The Linux name of a system call number this kernel knows ("syscall_N" otherwise).</summary>
+    public static string SyscallName(ulong nr) =>
+        nr < (ulong)ByNumber.Length && ByNumber[(int)nr] is { } s ? s.Name : $"syscall_{nr}";
+
+    /// <summary>A system call number from its name, its number, or "syscall_N"; null when unknown.</summary>
+    public static ulong? SyscallNumber(string text)
+    {
+        if (ulong.TryParse(text, out ulong n)) return n;
+        if (ByName.TryGetValue(text, out var s)) return (ulong)s.Number;
+        if (text.StartsWith("syscall_", StringComparison.Ordinal) && ulong.TryParse(text["syscall_".Length..], out n)
+            && SyscallName(n) == text) return n;
+        return null;
+    }
+}

@@ -1,0 +1,91 @@
+using Lab.TestSupport;
+
+namespace Lab.TuiClient.Tests;
+
+/// <summary>`tui run` end to end (in-process): WeensyOS screens and logs, POSIX exit statuses.</summary>
+public class TuiRunTests
+{
+    private static (int Code, string Out, string Err) Tui(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = Cli.Run(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void Run_prints_the_screen_and_writes_the_log()
+    {
+        string log = Path.Combine(Path.GetTempPath(), $"weensy-{Guid.NewGuid():N}.log");
+        try
+        {
+            var (code, output, err) = Tui("run", "--weensyos", "allocator", "--ticks", "300", "--no-slowdown",
+                "--log", log, "--screen", "--instructions-per-tick", "300");
+            Assert.True(code == 0, err);
+            string[] lines = output.Split('\n');
+            Assert.Equal("                                PHYSICAL MEMORY", lines[0]);
+            Assert.StartsWith("   0x000000 R", lines[1]);
+            var oracle = new GradingOracle(File.ReadAllText(log));
+            Assert.Equal([0, 100, 200], oracle.Physical.Keys);
+            Assert.True(oracle.Stage(1).Passed);
+        }
+        finally { File.Delete(log); }
+    }
+
+    [Fact]
+    public void Ansi_screen_has_colours()
+    {
+        var (code, output, _) = Tui("run", "--weensyos", "fork", "--ticks", "50", "--screen=ansi");
+        Assert.Equal(0, code);
+        Assert.Contains("\x1b[0;95;40mK", output);                 // light magenta kernel page
+    }
+
+    [Fact]
+    public void Panic_gives_non_zero_status_and_the_reason()
+    {
+        var (code, _, err) = Tui("run", "--weensyos", "fork", "--step", "0", "--ticks", "100");
+        Assert.Equal(1, code);
+        Assert.Contains("Unexpected exception 52!", err);
+    }
+
+    [Fact]
+    public void Bad_usage_and_unreachable_servers_give_one_clear_line()
+    {
+        Assert.Equal(2, Tui("run", "--weensyos", "nope").Code);
+        Assert.Equal(2, Tui("run", "--weensyos", "fork", "--step", "9").Code);
+        var (code, _, err) = Tui("connect");
+        Assert.Equal(2, code);
+        Assert.Contains("usage: tui connect", err);
+        // Nothing listens on port 1 of loopback: one line, no stack trace, non-zero exit.
+        (code, _, err) = Tui("connect", "127.0.0.1:1/s1");
+        Assert.Equal(1, code);
+        Assert.Contains("cannot reach http://127.0.0.1:1", err);
+        Assert.DoesNotContain("   at ", err);
+        (code, _, err) = Tui("sessions", "127.0.0.1:1");
+        Assert.Equal(1, code);
+        Assert.Single(err.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void Tui_run_posix_profile_exit_statuses()
+    {
+        static (int, string) Posix(string[] args, string stdin = "")
+        {
+            var o = new StringWriter(); var e = new StringWriter();
+            int rc = PosixRun.Execute(args, o, e, () => new MemoryStream(System.Text.Encoding.UTF8.GetBytes(stdin)));
+            return (rc, o.ToString() + e.ToString());
+        }
+        Assert.Equal((0, "      1       2       9\n"), Posix(["--profile", "posix", "wc"], "hi there\n"));
+        Assert.Equal(1, Posix(["--profile", "posix", "false"]).Item1);
+        Assert.Equal(127, Posix(["--profile", "posix", "nope"]).Item1);
+        string notElf = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(notElf, "#!/bin/sh\n");
+            var (rc, text) = Posix(["--profile", "posix", "--mem", "16M", notElf]);
+            Assert.Equal(126, rc);
+            Assert.Contains("not an ELF", text);
+        }
+        finally { File.Delete(notElf); }
+    }
+}
