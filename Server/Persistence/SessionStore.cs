@@ -24,12 +24,22 @@ public sealed class SessionStore
 
     private string FolderOf(string name) => Path.Combine(Directory, "sessions", name);
 
-    public void Save(SessionSettings settings, byte[]? machineState)
+    public void Save(SessionSettings settings)
     {
         string folder = FolderOf(settings.Name);
         System.IO.Directory.CreateDirectory(folder);
         WriteAtomically(Path.Combine(folder, "settings.json"), JsonSerializer.SerializeToUtf8Bytes(settings, Json));
-        if (machineState != null) WriteAtomically(Path.Combine(folder, "machine.bin"), machineState);
+    }
+
+    /// <summary>Writes a session's machine.bin through <paramref name="write"/>, which streams the state
+    /// into the file (to a temporary file renamed into place). The session's folder must exist: a
+    /// session closed meanwhile (its folder deleted) is not brought back.</summary>
+    public void SaveMachine(string name, Action<Stream> write)
+    {
+        string path = Path.Combine(FolderOf(name), "machine.bin"), tmp = path + ".tmp";
+        using (var file = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+            write(file);
+        File.Move(tmp, path, overwrite: true);
     }
 
     public void Delete(string name)
@@ -38,18 +48,19 @@ public sealed class SessionStore
         if (System.IO.Directory.Exists(folder)) System.IO.Directory.Delete(folder, recursive: true);
     }
 
-    /// <summary>Every saved session that can be read; unreadable ones are reported and skipped.</summary>
-    public IEnumerable<(SessionSettings Settings, byte[]? State)> LoadAll()
+    /// <summary>Every saved session that can be read, with its machine.bin (null when there is none);
+    /// unreadable ones are reported and skipped.</summary>
+    public IEnumerable<(SessionSettings Settings, string? MachineFile)> LoadAll()
     {
         foreach (string folder in System.IO.Directory.EnumerateDirectories(Path.Combine(Directory, "sessions")))
         {
             SessionSettings? settings = null;
-            byte[]? state = null;
+            string? state = null;
             try
             {
                 settings = JsonSerializer.Deserialize<SessionSettings>(File.ReadAllBytes(Path.Combine(folder, "settings.json")));
                 string machine = Path.Combine(folder, "machine.bin");
-                if (File.Exists(machine)) state = File.ReadAllBytes(machine);
+                if (File.Exists(machine)) state = machine;
             }
             catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
             {

@@ -44,7 +44,7 @@ public sealed partial class LabSession : IDisposable
     public DateTime LastActivityUtc { get; private set; } = DateTime.UtcNow;
     public SessionSnapshot Latest => _latest;
 
-    public LabSession(SessionSettings settings, byte[]? restoreState, ILogger log)
+    public LabSession(SessionSettings settings, Stream? restoreState, ILogger log)
     {
         Settings = settings;
         _log = log;
@@ -55,7 +55,7 @@ public sealed partial class LabSession : IDisposable
             {
                 _machine.RestoreState(restoreState);
             }
-            catch (Exception e) when (e is InvalidDataException or EndOfStreamException or ArgumentException or NotSupportedException)
+            catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or NotSupportedException)
             {
                 _log.LogWarning("session {Name}: saved state could not be restored ({Error}); starting fresh", settings.Name, e.Message);
                 _machine.Dispose();
@@ -194,13 +194,15 @@ public sealed partial class LabSession : IDisposable
         return _commands.Writer.TryWrite(command);
     }
 
-    /// <summary>Takes a machine snapshot on the loop thread (for persistence).</summary>
-    public async Task<byte[]?> SaveStateAsync(TimeSpan timeout)
+    /// <summary>Saves the machine on the loop thread (for persistence): <paramref name="store"/> runs
+    /// there with the machine's streaming save, which it points at its file, so nothing the size of
+    /// the machine is built in memory. False when the queue is full or it did not finish in time.</summary>
+    public async Task<bool> SaveStateAsync(Action<Action<Stream>> store, TimeSpan timeout)
     {
-        var tcs = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_commands.Writer.TryWrite(new SaveCommand(tcs))) return null;
+        var tcs = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_commands.Writer.TryWrite(new SaveCommand(store, tcs))) return false;
         try { return await tcs.Task.WaitAsync(timeout); }
-        catch (TimeoutException) { return null; }
+        catch (TimeoutException) { return false; }
     }
 
     // ------------------------------------------------------------------------------------------
@@ -557,7 +559,7 @@ public sealed partial class LabSession : IDisposable
                     break;
                 }
             case SaveCommand save:
-                try { save.Result.TrySetResult(_machine.SaveState()); }
+                try { save.Store(_machine.SaveState); save.Result.TrySetResult(true); }
                 catch (Exception e) { save.Result.TrySetException(e); }
                 return;
             case DebugCommand debug:

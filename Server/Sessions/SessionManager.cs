@@ -42,7 +42,7 @@ public sealed class SessionManager : IHostedService, IDisposable
     public IReadOnlyCollection<LabSession> All => _sessions.Values.ToArray();
 
     /// <summary>Creates a session; the error text explains a refusal.</summary>
-    public (LabSession? Session, string? Error) Create(SessionSettings settings, byte[]? state = null)
+    public (LabSession? Session, string? Error) Create(SessionSettings settings, Stream? state = null)
     {
         if (settings.Validate() is { } error) return (null, error);
         if (_sessions.Count >= _options.MaxSessions) return (null, $"this server already runs {_options.MaxSessions} sessions");
@@ -52,7 +52,7 @@ public sealed class SessionManager : IHostedService, IDisposable
             session.Dispose();
             return (null, $"a session named '{settings.Name}' already exists");
         }
-        _store.Save(settings, null);
+        _store.Save(settings);
         _log.LogInformation("session {Name} created ({Program}, step {Step})", settings.Name, settings.Program, settings.Step);
         return (session, null);
     }
@@ -75,29 +75,39 @@ public sealed class SessionManager : IHostedService, IDisposable
     public async Task SaveAsync(LabSession session)
     {
         if (session.Closed) return;
-        byte[]? state;
-        try { state = await session.SaveStateAsync(TimeSpan.FromSeconds(10)); }
+        // The session's thread streams its machine into the file (SessionStore.SaveMachine).
+        try { await session.SaveStateAsync(write => _store.SaveMachine(session.Name, write), TimeSpan.FromSeconds(10)); }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            _log.LogError(e, "session {Name}: the machine snapshot failed; its settings are saved and its last good snapshot kept", session.Name);
-            state = null;
+            if (!session.Closed)
+                _log.LogError(e, "session {Name}: the machine snapshot failed; its settings are saved and its last good snapshot kept", session.Name);
         }
         // A session closed while its snapshot was taken must not come back on disk (nor after a
         // restart): Close marks it closed before it deletes the folder under the same lock.
         lock (_storeLock)
         {
             if (session.Closed) return;
-            _store.Save(session.Settings, state);
+            _store.Save(session.Settings);
         }
     }
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        foreach (var (settings, state) in _store.LoadAll())
+        foreach (var (settings, machineFile) in _store.LoadAll())
         {
-            var (_, error) = Create(settings, state);
-            if (error != null) _log.LogWarning("could not restore session {Name}: {Error}", settings.Name, error);
-            else _log.LogInformation("restored session {Name}", settings.Name);
+            FileStream? state;
+            try { state = machineFile is null ? null : File.OpenRead(machineFile); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _log.LogWarning("skipping saved session {Name}: {Error}", settings.Name, e.Message);
+                continue;
+            }
+            using (state)
+            {
+                var (_, error) = Create(settings, state);
+                if (error != null) _log.LogWarning("could not restore session {Name}: {Error}", settings.Name, error);
+                else _log.LogInformation("restored session {Name}", settings.Name);
+            }
         }
         if (!string.IsNullOrEmpty(_options.DemoSession) && Find(_options.DemoSession) is null)
         {

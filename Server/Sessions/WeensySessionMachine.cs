@@ -110,8 +110,15 @@ public sealed class WeensySessionMachine : SessionMachine
     // WeensyOS checks its invariants itself (every tick); a failure shows in HaltReason.
     public override string? CheckInvariants() => _m.Kernel.InvariantFailure;
 
-    public override byte[] SaveState() => _m.SaveState();
-    public override void RestoreState(ReadOnlySpan<byte> state) => _m.RestoreState(state);
+    // A WeensyOS machine is 2 MiB: its state is made in memory, then written.
+    public override void SaveState(Stream output) => output.Write(_m.SaveState());
+
+    public override void RestoreState(Stream input)
+    {
+        using var state = new MemoryStream();
+        input.CopyTo(state);
+        _m.RestoreState(state.GetBuffer().AsSpan(0, (int)state.Length));
+    }
     public override void Dispose() => _m.Dispose();
 }
 
