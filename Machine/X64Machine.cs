@@ -148,28 +148,42 @@ public sealed class X64Machine : IDisposable
     public byte[] SaveState(Func<ulong, bool>? keepPage = null)
     {
         using var ms = new MemoryStream();
-        using (var w = new BinaryWriter(ms))
-        {
-            w.Write(0x4D42414C); // "LABM"
-            w.Write(1);          // format version
-            w.Write(Memory.Size);
-            w.Write(TimerInterval);
-            w.Write(NextTimerAt);
-            w.Write(_idleTime);
-            Cpu.Save(w);
-            byte[] keys = Keyboard.ToArray();
-            w.Write(keys.Length);
-            w.Write(keys);
-            SaveMemory(w, keepPage);
-        }
+        SaveState(ms, keepPage);
         return ms.ToArray();
     }
 
-    /// <summary>Restores a state saved by <see cref="SaveState"/>; the machine then continues exactly as the original would.</summary>
+    /// <summary>Writes the state <see cref="SaveState(Func{ulong, bool}?)"/> saves to
+    /// <paramref name="output"/> (left open): memory pages go from guest memory straight to the stream,
+    /// so saving a machine of any size allocates little.</summary>
+    public void SaveState(Stream output, Func<ulong, bool>? keepPage = null)
+    {
+        using var w = new BinaryWriter(output, System.Text.Encoding.UTF8, leaveOpen: true);
+        w.Write(0x4D42414C); // "LABM"
+        w.Write(1);          // format version
+        w.Write(Memory.Size);
+        w.Write(TimerInterval);
+        w.Write(NextTimerAt);
+        w.Write(_idleTime);
+        Cpu.Save(w);
+        byte[] keys = Keyboard.ToArray();
+        w.Write(keys.Length);
+        w.Write(keys);
+        SaveMemory(w, keepPage);
+    }
+
+    /// <summary>Restores a state saved by <see cref="SaveState(Func{ulong, bool}?)"/>; the machine then continues exactly as the original would.</summary>
     public void RestoreState(ReadOnlySpan<byte> state)
     {
         using var ms = new MemoryStream(state.ToArray());
-        using var r = new BinaryReader(ms);
+        RestoreState(ms);
+        if (ms.Position != ms.Length) throw new InvalidDataException("trailing bytes after the machine snapshot");
+    }
+
+    /// <summary>Restores a state from <paramref name="input"/> at its position, reading exactly the
+    /// saved state (memory pages go straight into guest memory); the stream is left open after it.</summary>
+    public void RestoreState(Stream input)
+    {
+        using var r = new BinaryReader(input, System.Text.Encoding.UTF8, leaveOpen: true);
         if (r.ReadInt32() != 0x4D42414C) throw new InvalidDataException("not a Lab machine snapshot");
         int version = r.ReadInt32();
         if (version != 1) throw new InvalidDataException($"unsupported machine snapshot version {version}");
@@ -190,7 +204,6 @@ public sealed class X64Machine : IDisposable
         if (keyCount < 0 || keyCount > Keyboard.Capacity) throw new InvalidDataException($"bad keyboard queue length {keyCount} in snapshot");
         Keyboard.Load(ReadExactly(r, keyCount));
         LoadMemory(r);
-        if (ms.Position != ms.Length) throw new InvalidDataException("trailing bytes after the machine snapshot");
     }
 
     /// <summary>Memory is saved sparsely: a page count, then (page number, 4096 bytes) for each non-zero page.</summary>
@@ -212,11 +225,13 @@ public sealed class X64Machine : IDisposable
     {
         Memory.ZeroAll();   // gives the pages back: a restore commits only the pages the snapshot holds
         int count = r.ReadInt32();
+        Span<byte> page = stackalloc byte[(int)PhysAddr.PageSize];
         for (int i = 0; i < count; i++)
         {
             ulong p = r.ReadUInt64();
             if (p >= Memory.PageCount) throw new InvalidDataException($"snapshot page {p} beyond memory");
-            Memory.Write(PhysAddr.FromPage(p), ReadExactly(r, (int)PhysAddr.PageSize));
+            r.BaseStream.ReadExactly(page);
+            Memory.Write(PhysAddr.FromPage(p), page);
         }
         Cpu.ClearAllBlocks();
     }

@@ -6,6 +6,7 @@ namespace Lab.Kernel.Posix;
 public sealed class Inode
 {
     public bool IsDir;
+    /// <summary>The contents: the first <see cref="Length"/> bytes (the rest of the array is zero).</summary>
     public byte[] Data = [];
     public int Length;
     public long Ino;
@@ -15,35 +16,53 @@ public sealed class Inode
     /// into /bin/ls changes its own machine's file only.</summary>
     public bool SharedData;
 
-    /// <summary>Makes room for <paramref name="n"/> bytes in a private array the guest may write.</summary>
-    public void EnsureCapacity(long n)
-    {
-        if (SharedData)
-        {
-            var own = new byte[Math.Max(n, Length)];
-            Data.AsSpan(0, Length).CopyTo(own);
-            Data = own;
-            SharedData = false;
-        }
-        if (n <= Data.Length) return;
-        var d = new byte[Math.Max(n, Math.Max(64, (long)Data.Length * 2))];
-        Data.AsSpan(0, Length).CopyTo(d);
-        Data = d;
-    }
+    /// <summary>The inode has a name in the tree (unlink clears it).</summary>
+    internal bool Linked;
+    /// <summary>Open files (OpenFile objects, each shared by dup and fork) that refer to it. An inode
+    /// lives, and counts against the quota, while it is linked or open (as on Linux).</summary>
+    internal int OpenFiles;
+    /// <summary>What the node and its name cost, charged while it lives.</summary>
+    internal long MetaBytes;
+    /// <summary>Data bytes charged: its private array (a shared one costs this machine nothing).</summary>
+    internal long DataBytes => SharedData ? 0 : Data.Length;
 }
 
-/// <summary>A flat in-memory file system: absolute paths to inodes; directories are path prefixes.</summary>
+/// <summary>
+/// A flat in-memory file system: absolute paths to inodes; directories are path prefixes.
+/// Everything it holds counts against <see cref="Quota"/> (Linux: a full disk): each live inode's
+/// data array and a cost for the node and its name. A write that would go beyond it is short or
+/// fails with ENOSPC, and so does creating a file, so a guest cannot grow the host without bound.
+/// </summary>
 public sealed partial class PosixFs
 {
     private readonly Dictionary<string, Inode> _nodes = new(StringComparer.Ordinal);
     private long _nextIno = 1;
 
-    public PosixFs()
+    /// <summary>Bytes the file system may hold (the machine options' quota; default its memory size).</summary>
+    public long Quota { get; }
+    /// <summary>Bytes it holds now: the private data arrays of the live inodes and their metadata.</summary>
+    public long Used { get; private set; }
+
+    public PosixFs(long quota = long.MaxValue)
     {
+        Quota = quota;
         MkDir("/"); MkDir("/bin"); MkDir("/tmp");
     }
 
-    public void MkDir(string path) => _nodes[path] = new Inode { IsDir = true, Ino = _nextIno++ };
+    /// <summary>What an inode costs besides its data: the node and its name in the tree.</summary>
+    private static long MetaCost(string path) => 256 + 2L * path.Length;
+
+    private Inode Link(string path, Inode node)
+    {
+        if (_nodes.Remove(path, out var old)) Unlinked(old);
+        node.Linked = true;
+        node.MetaBytes = MetaCost(path);
+        Used += node.MetaBytes + node.DataBytes;
+        _nodes[path] = node;
+        return node;
+    }
+
+    public void MkDir(string path) => Link(path, new Inode { IsDir = true, Ino = _nextIno++ });
 
     /// <summary>
     /// The small data files every machine boots with, for students to cat, grep and wc: /etc/motd,
@@ -96,29 +115,96 @@ public sealed partial class PosixFs
         return s <= 0 ? "/" : normalized[..s];
     }
 
-    /// <summary>Creates a regular file (parent must be a directory). Returns null when it cannot.</summary>
+    /// <summary>Creates a regular file (parent must be a directory). Returns null when it cannot.
+    /// The host may go beyond the quota; the kernel asks <see cref="HasRoomFor"/> first.</summary>
     public Inode? Create(string path)
     {
         var n = Normalize(path);
         if (n is null || n == "/") return null;
         if (!_nodes.TryGetValue(Parent(n), out var dir) || !dir.IsDir) return null;
-        var node = new Inode { Ino = _nextIno++ };
-        _nodes[n] = node;
-        return node;
+        return Link(n, new Inode { Ino = _nextIno++ });
     }
 
+    /// <summary>True when a new file at <paramref name="path"/> fits in the quota.</summary>
+    public bool HasRoomFor(string path) => Used + MetaCost(Normalize(path) ?? path) <= Quota;
+
+    /// <summary>Host: makes <paramref name="path"/> a file holding <paramref name="bytes"/>, which stay
+    /// the caller's (shared, not charged) until the guest writes.</summary>
     public void WriteFile(string path, byte[] bytes)
     {
         var node = Lookup(path) ?? Create(path) ?? throw new ArgumentException($"cannot create {path}");
+        Used -= node.DataBytes;
         node.Data = bytes;
         node.Length = bytes.Length;
         node.SharedData = true;   // the caller's array: copied before the guest first writes to it
     }
 
+    /// <summary>unlink: removes a file's name; its memory goes once no open file refers to it.</summary>
     public bool Remove(string path)
     {
         var n = Normalize(path);
-        return n is not null && _nodes.TryGetValue(n, out var i) && !i.IsDir && _nodes.Remove(n);
+        if (n is null || !_nodes.TryGetValue(n, out var i) || i.IsDir) return false;
+        _nodes.Remove(n);
+        Unlinked(i);
+        return true;
+    }
+
+    private void Unlinked(Inode node)
+    {
+        node.Linked = false;
+        FreeIfDead(node);
+    }
+
+    /// <summary>A new open file refers to <paramref name="node"/> (open).</summary>
+    internal void Opened(Inode node) => node.OpenFiles++;
+
+    /// <summary>An open file that referred to <paramref name="node"/> went (its last descriptor closed).</summary>
+    internal void Closed(Inode node)
+    {
+        node.OpenFiles--;
+        FreeIfDead(node);
+    }
+
+    private void FreeIfDead(Inode node)
+    {
+        if (node.Linked || node.OpenFiles > 0) return;
+        Used -= node.MetaBytes + node.DataBytes;
+        node.MetaBytes = 0;
+        node.Data = [];
+        node.SharedData = false;
+    }
+
+    /// <summary>The largest data array <paramref name="node"/> may have within the quota.</summary>
+    internal long Room(Inode node) => Quota - Used + node.DataBytes;
+
+    /// <summary>
+    /// Makes room for <paramref name="n"/> bytes of <paramref name="node"/> in a private array the
+    /// guest may write (a shared one is copied first). The array grows by doubling, but never beyond
+    /// what the quota allows. False when even <paramref name="n"/> bytes would not fit: nothing changes.
+    /// </summary>
+    internal bool Reserve(Inode node, long n)
+    {
+        if (!node.SharedData && n <= node.Data.Length) return true;
+        long room = Room(node);
+        if (n > room) return false;
+        long size = node.SharedData
+            ? Math.Max(n, node.Length)
+            : Math.Max(n, Math.Min(Math.Max(64, (long)node.Data.Length * 2), room));
+        var d = new byte[size];
+        node.Data.AsSpan(0, node.Length).CopyTo(d);
+        Used += size - node.DataBytes;
+        node.Data = d;
+        node.SharedData = false;
+        return true;
+    }
+
+    /// <summary>O_TRUNC: the file becomes empty and gives its memory back.</summary>
+    internal void Truncate(Inode node)
+    {
+        Used -= node.DataBytes;
+        node.Data = [];
+        node.SharedData = false;
+        node.Length = 0;
     }
 
     /// <summary>The entries directly inside a directory (names only), sorted.</summary>

@@ -33,13 +33,15 @@ public sealed partial class PosixKernel
     }
 
     /// <summary>Frees descriptor <paramref name="fd"/>; the open file goes with its last descriptor
-    /// (a pipe end then counts one reader or writer less, which may wake the other side).</summary>
+    /// (a pipe end then counts one reader or writer less, which may wake the other side; an unlinked
+    /// file's memory goes with its last open file).</summary>
     private void CloseFd(PProcess p, int fd)
     {
         var f = p.Fds[fd];
         if (f is null) return;
         p.Fds[fd] = null;
         if (--f.Refs > 0) return;
+        if (f.Node is not null) Fs.Closed(f.Node);
         if (f.Kind == FileKind.PipeRead) f.Pipe!.Readers--;
         if (f.Kind == FileKind.PipeWrite) f.Pipe!.Writers--;
         WakeAll();
@@ -103,10 +105,12 @@ public sealed partial class PosixKernel
     /// <summary>
     /// write(fd, buf, count): writes up to <paramref name="count"/> bytes (at most 1 MiB) from
     /// <paramref name="buf"/>; returns how many. The console takes all; a pipe takes what fits and
-    /// blocks while full; a file writes at its offset (at the end with O_APPEND), growing as needed.
+    /// blocks while full; a file writes at its offset (at the end with O_APPEND), growing as needed:
+    /// when the file system is full it writes what fits (a short count), and the next write fails.
     /// Linux: write(2).
     /// Fails: -EBADF (not open for writing), -EISDIR, -EFAULT (buf not readable), -EPIPE (a pipe with
-    /// no reader left; Linux also sends SIGPIPE), -EFBIG (beyond <see cref="MaxFileSize"/>).
+    /// no reader left; Linux also sends SIGPIPE), -EFBIG (beyond <see cref="MaxFileSize"/>), -ENOSPC
+    /// (the file system's quota is used up: not one byte fits).
     /// </summary>
     private long Write(PProcess p, ulong fd, UserPtr buf, ulong count)
     {
@@ -142,8 +146,15 @@ public sealed partial class PosixKernel
         if ((f.Flags & O_APPEND) != 0) f.Offset = node.Length;
         long end = f.Offset + n;
         if (end > MaxFileSize) return -EFBIG;
-        node.EnsureCapacity(end);
-        data.CopyTo(node.Data, (int)f.Offset);
+        if (!Fs.Reserve(node, end))
+        {
+            // the file system is full: write what still fits, as a short count, or nothing
+            long fits = Fs.Room(node) - f.Offset;
+            if (fits <= 0 || !Fs.Reserve(node, f.Offset + fits)) return -ENOSPC;
+            n = (int)fits;
+            end = f.Offset + n;
+        }
+        data.AsSpan(0, n).CopyTo(node.Data.AsSpan((int)f.Offset));
         if (end > node.Length) node.Length = (int)end;
         f.Offset = end;
         return n;
@@ -155,7 +166,8 @@ public sealed partial class PosixKernel
     /// O_CREAT refuses an existing one; a directory opens read-only (for getdents64). The mode is
     /// ignored (no permissions here). Linux: open(2).
     /// Fails: -EINVAL (unknown flags, or O_WRONLY|O_RDWR), -EFAULT, -ENAMETOOLONG, -ENOENT, -EMFILE,
-    /// -ENOTDIR (a parent is a file, or O_DIRECTORY on a file), -EEXIST, -EISDIR (a directory for writing).
+    /// -ENOTDIR (a parent is a file, or O_DIRECTORY on a file), -EEXIST, -EISDIR (a directory for
+    /// writing), -ENOSPC (no room for a new file in the file system's quota).
     /// </summary>
     private long Open(PProcess p, UserPtr pathPtr, ulong flagsArg)
     {
@@ -172,19 +184,24 @@ public sealed partial class PosixKernel
         if (node is null)
         {
             if ((flags & O_CREAT) == 0) return -ENOENT;
-            node = Fs.Create(path);
-            if (node is null) return Fs.Lookup(PosixFs.Parent(PosixFs.Normalize(path)!)) is { } d && !d.IsDir ? -ENOTDIR : -ENOENT;
+            var parent = Fs.Lookup(PosixFs.Parent(PosixFs.Normalize(path)!));
+            if (parent is null) return -ENOENT;
+            if (!parent.IsDir) return -ENOTDIR;
+            if (!Fs.HasRoomFor(path)) return -ENOSPC;
+            node = Fs.Create(path)!;
         }
         else if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) return -EEXIST;
         if (node.IsDir)
         {
             if (access != O_RDONLY) return -EISDIR;
             p.Fds[fd] = new OpenFile { Kind = FileKind.Dir, Node = node, Readable = true, Flags = flags };
+            Fs.Opened(node);
             return fd;
         }
         if ((flags & O_DIRECTORY) != 0) return -ENOTDIR;
-        if ((flags & O_TRUNC) != 0 && access != O_RDONLY) node.Length = 0;
+        if ((flags & O_TRUNC) != 0 && access != O_RDONLY) Fs.Truncate(node);
         p.Fds[fd] = new OpenFile { Kind = FileKind.File, Node = node, Flags = flags, Readable = access != O_WRONLY, Writable = access != O_RDONLY };
+        Fs.Opened(node);
         return fd;
     }
 

@@ -32,13 +32,26 @@ public sealed partial class PosixKernel
     /// <summary>The process table, for tests that compare object sharing across a restore.</summary>
     internal IReadOnlyList<PProcess> Processes => _procs;
 
-    /// <summary>Saves the kernel and the machine (see the format above). <paramref name="formatVersion"/>
-    /// other than the current one is for tests that prove old snapshots still restore.</summary>
+    /// <summary>Saves the kernel and the machine (see the format above) to bytes.</summary>
     internal byte[] SaveSnapshot(int formatVersion = SnapshotVersion)
     {
-        if (formatVersion is < OldestSnapshotVersion or > SnapshotVersion) throw new ArgumentOutOfRangeException(nameof(formatVersion));
         using var ms = new MemoryStream();
-        using (var w = new BinaryWriter(ms, Encoding.UTF8, leaveOpen: true))
+        SaveSnapshot(ms, formatVersion);
+        return ms.ToArray();
+    }
+
+    /// <summary>
+    /// Writes the snapshot to <paramref name="output"/> (left open) as it is made, hashing as it goes:
+    /// file contents and memory pages go from where they are straight to the stream, so saving needs
+    /// little memory beyond the machine itself, whatever its size. <paramref name="formatVersion"/>
+    /// other than the current one is for tests that prove old snapshots still restore.
+    /// </summary>
+    internal void SaveSnapshot(Stream output, int formatVersion = SnapshotVersion)
+    {
+        if (formatVersion is < OldestSnapshotVersion or > SnapshotVersion) throw new ArgumentOutOfRangeException(nameof(formatVersion));
+        var hashing = new HashingStream(output);    // disposed with the BufferedStream on it
+        using (var buffered = new BufferedStream(hashing, 1 << 16))
+        using (var w = new BinaryWriter(buffered, Encoding.UTF8, leaveOpen: true))
         {
             w.Write(SnapshotMagic);
             w.Write(formatVersion);
@@ -70,8 +83,7 @@ public sealed partial class PosixKernel
                 w.Write(n.IsDir);
                 w.Write(n.Ino);
                 w.Write(n.Length);
-                // The whole buffer, not just Length bytes: bytes past the end (after O_TRUNC) show
-                // through a later write beyond the end, so they are part of what the guest can see.
+                // The whole buffer (its size is what the file system is charged), past the end zero.
                 w.Write(n.Data.Length);
                 w.Write(n.Data);
             }
@@ -148,13 +160,20 @@ public sealed partial class PosixKernel
 
             // Free pages are left out: Alloc zeroes a page before handing it out, so what a freed page
             // still holds can never be seen again (this makes a snapshot MBs instead of all of memory).
-            byte[] machine = _m.SaveState(page => page >= (ulong)_pages.Count || _pages.Refcount((int)page) != 0);
-            if (formatVersion < 3) w.Write(machine.Length);
-            w.Write(machine);
+            Func<ulong, bool> inUse = page => page >= (ulong)_pages.Count || _pages.Refcount((int)page) != 0;
+            if (formatVersion >= 3)
+            {
+                w.Flush();
+                _m.SaveState(buffered, inUse);
+            }
+            else
+            {
+                byte[] machine = _m.SaveState(inUse);    // version 2 (tests only) prefixed the machine part with its length
+                w.Write(machine.Length);
+                w.Write(machine);
+            }
         }
-        byte[] hash = SHA256.HashData(ms.GetBuffer().AsSpan(0, (int)ms.Length));
-        ms.Write(hash);
-        return ms.ToArray();
+        output.Write(hashing.Hash());
     }
 
     private static void SaveProcess(BinaryWriter w, PProcess p, Indexer<OpenFile> files,
@@ -191,24 +210,42 @@ public sealed partial class PosixKernel
         if (p.TrackRecord is not null) { w.Write(p.TrackRecord.Length); w.Write(p.TrackRecord); }
     }
 
+    /// <summary>Restores a snapshot held in memory (see the stream overload).</summary>
     internal void RestoreSnapshot(ReadOnlySpan<byte> state)
     {
-        // Everything is read and checked into locals first; the live kernel, file system and console
-        // change only once the whole state has been accepted (and the machine restored).
-        if (state.Length < 8) throw new EndOfStreamException("snapshot truncated");
-        if (BitConverter.ToInt32(state) != SnapshotMagic) throw new InvalidDataException("not a Lab POSIX snapshot");
-        int version = BitConverter.ToInt32(state[4..]);
+        using var ms = new MemoryStream(state.ToArray(), writable: false);
+        RestoreSnapshot(ms);
+    }
+
+    /// <summary>
+    /// Restores the snapshot that runs from <paramref name="input"/>'s position to its end (a seekable
+    /// stream, e.g. the file). First the hash of the whole body is checked, reading it in chunks; then
+    /// the kernel part is read and checked into locals; then the machine part is read straight into
+    /// the machine (with a way back: the machine's state before, which for the fresh machine a restore
+    /// normally targets is small). The live kernel, file system and console change only once
+    /// everything has been accepted: a refused snapshot (InvalidDataException, EndOfStreamException)
+    /// leaves this machine as it was.
+    /// </summary>
+    internal void RestoreSnapshot(Stream input)
+    {
+        if (!input.CanSeek) throw new ArgumentException("a snapshot is restored from a seekable stream", nameof(input));
+        long start = input.Position, end = input.Length;
+        Span<byte> header = stackalloc byte[8];
+        if (end - start < 8) throw new EndOfStreamException("snapshot truncated");
+        input.ReadExactly(header);
+        if (BitConverter.ToInt32(header) != SnapshotMagic) throw new InvalidDataException("not a Lab POSIX snapshot");
+        int version = BitConverter.ToInt32(header[4..]);
         if (version is < OldestSnapshotVersion or > SnapshotVersion)
             throw new InvalidDataException($"unsupported POSIX snapshot version {version} (this server reads {OldestSnapshotVersion} to {SnapshotVersion})");
-        if (state.Length < 8 + 8 + HashSize) throw new EndOfStreamException("snapshot truncated");
-        var body = state[..^HashSize];
-        if (!SHA256.HashData(body).AsSpan().SequenceEqual(state[^HashSize..]))
+        if (end - start < 8 + 8 + HashSize) throw new EndOfStreamException("snapshot truncated");
+        long bodyEnd = end - HashSize;
+        input.Position = start;
+        if (!HashingStream.HashOf(input, bodyEnd - start).AsSpan().SequenceEqual(ReadHash(input)))
             throw new InvalidDataException("POSIX snapshot damaged or truncated (checksum mismatch)");
 
-        using var ms = new MemoryStream(body.ToArray(), writable: false);
-        using var r = new BinaryReader(ms, Encoding.UTF8);
-        var s = new Reader(r, ms);
-        r.ReadInt64();   // magic and version, checked above
+        input.Position = start + 8;   // magic and version, checked above
+        using var r = new BinaryReader(input, Encoding.UTF8, leaveOpen: true);
+        var s = new Reader(r, input, bodyEnd);
         ulong memSize = r.ReadUInt64();
         if (memSize != _m.Memory.Size)
             throw new InvalidDataException(
@@ -221,6 +258,7 @@ public sealed partial class PosixKernel
             n.Length = r.ReadInt32();
             n.Data = s.Bytes(s.Count("inode data"));
             if (n.Length < 0 || n.Length > n.Data.Length) throw new InvalidDataException($"inode {i}: length {n.Length} beyond its data");
+            Array.Clear(n.Data, n.Length, n.Data.Length - n.Length);   // past the end is zero (version 2 could keep old bytes there)
             nodes[i] = n;
         }
         var tree = new List<(string, Inode)>();
@@ -318,23 +356,30 @@ public sealed partial class PosixKernel
         }
         if (faultTotal < 0) faultTotal = faultCount;
 
-        byte[] input = s.Bytes(s.Count("console input"));
+        byte[] pendingInput = s.Bytes(s.Count("console input"));
         bool inputClosed = r.ReadBoolean(), capture = r.ReadBoolean();
         byte[] captured = s.Bytes(s.Count("console output"));
 
-        byte[] machine = s.Bytes(version >= 3 ? (int)(ms.Length - ms.Position) : s.Count("machine snapshot"));
-        if (ms.Position != ms.Length) throw new InvalidDataException("trailing bytes in snapshot");
-        // The machine snapshot carries its own memory size; a different one would make the machine
-        // reallocate its memory under the kernel's refcount array.
-        if (machine.Length < 16 || BitConverter.ToUInt64(machine, 8) != memSize)
+        // The machine part runs to the hash (version 2: after its length). It carries its own memory
+        // size; a different one would make the machine reallocate its memory under the kernel's
+        // refcount array.
+        long machineLength = version >= 3 ? bodyEnd - input.Position : s.Count("machine snapshot");
+        if (input.Position + machineLength != bodyEnd) throw new InvalidDataException("trailing bytes in snapshot");
+        long machineStart = input.Position;
+        Span<byte> machineHeader = stackalloc byte[16];
+        if (machineLength < 16) throw new InvalidDataException("machine snapshot too short");
+        input.ReadExactly(machineHeader);
+        if (BitConverter.ToUInt64(machineHeader[8..]) != memSize)
             throw new InvalidDataException("machine snapshot does not match the POSIX snapshot's memory size");
+        input.Position = machineStart;
 
         // The machine is the one part that can still refuse the state (its own checks): restore it
         // with a way back, then commit the rest, which cannot fail.
         byte[] backup = _m.SaveState();
         try
         {
-            _m.RestoreState(machine);
+            _m.RestoreState(input);
+            if (input.Position != bodyEnd) throw new InvalidDataException("trailing bytes after the machine snapshot");
         }
         catch
         {
@@ -342,8 +387,8 @@ public sealed partial class PosixKernel
             throw;
         }
 
-        Fs.Replace(tree, nextIno);
-        Console.Restore(input, inputClosed, capture, captured);
+        Fs.Replace(tree, nextIno, files);
+        Console.Restore(pendingInput, inputClosed, capture, captured);
         _procs.Clear();
         _procs.AddRange(procs);
         _byPid.Clear();
@@ -439,6 +484,73 @@ public sealed partial class PosixKernel
         return has ? v : null;
     }
 
+    private static byte[] ReadHash(Stream input)
+    {
+        var hash = new byte[HashSize];
+        input.ReadExactly(hash);
+        return hash;
+    }
+
+    /// <summary>A write-only stream that passes everything on to <paramref name="inner"/> (left open)
+    /// and keeps the SHA-256 of it, so a snapshot is hashed as it is written.</summary>
+    private sealed class HashingStream(Stream inner) : Stream
+    {
+        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private byte[]? _final;
+
+        /// <summary>The hash of everything written (also after disposal: a BufferedStream on top
+        /// disposes this stream when it is disposed).</summary>
+        public byte[] Hash() => _final ?? _hash.GetCurrentHash();
+
+        /// <summary>The SHA-256 of the next <paramref name="length"/> bytes of <paramref name="input"/>,
+        /// read in chunks (EndOfStreamException when it is shorter).</summary>
+        public static byte[] HashOf(Stream input, long length)
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            byte[] chunk = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+            try
+            {
+                while (length > 0)
+                {
+                    int n = input.Read(chunk, 0, (int)Math.Min(chunk.Length, length));
+                    if (n == 0) throw new EndOfStreamException("snapshot truncated");
+                    hash.AppendData(chunk, 0, n);
+                    length -= n;
+                }
+            }
+            finally { System.Buffers.ArrayPool<byte>.Shared.Return(chunk); }
+            return hash.GetCurrentHash();
+        }
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            inner.Write(buffer);
+            _hash.AppendData(buffer);
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+        public override void WriteByte(byte value) => Write([value]);
+        public override void Flush() => inner.Flush();
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing && _final is null)
+            {
+                _final = _hash.GetHashAndReset();
+                _hash.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+
     /// <summary>Numbers objects by first sight (by reference), so shared ones are written once.</summary>
     private sealed class Indexer<T> where T : class
     {
@@ -461,13 +573,14 @@ public sealed partial class PosixKernel
 
     /// <summary>Checked reads: every count and index is validated against what can exist, so that
     /// a crafted state fails with InvalidDataException or EndOfStreamException, never otherwise.</summary>
-    private sealed class Reader(BinaryReader r, MemoryStream ms)
+    private sealed class Reader(BinaryReader r, Stream input, long end)
     {
-        /// <summary>A non-negative count no larger than the bytes left (every item takes at least one).</summary>
+        /// <summary>A non-negative count no larger than the bytes left before <paramref name="end"/>
+        /// (every item takes at least one).</summary>
         public int Count(string what)
         {
             int n = r.ReadInt32();
-            if (n < 0 || n > ms.Length - ms.Position) throw new InvalidDataException($"bad {what} count {n}");
+            if (n < 0 || n > end - input.Position) throw new InvalidDataException($"bad {what} count {n}");
             return n;
         }
 
@@ -514,12 +627,44 @@ public sealed partial class PosixFs
     internal IEnumerable<KeyValuePair<string, Inode>> Entries => _nodes;
     internal long NextIno => _nextIno;
 
-    /// <summary>Replaces the whole tree (snapshot restore).</summary>
-    internal void Replace(List<(string Path, Inode Node)> entries, long nextIno)
+    /// <summary>Replaces the whole tree (snapshot restore) and recounts what it holds: the inodes in
+    /// <paramref name="entries"/> and those only <paramref name="openFiles"/> refer to (unlinked while
+    /// open). Files whose contents are still those of the host's boot files share the host's copy again.</summary>
+    internal void Replace(List<(string Path, Inode Node)> entries, long nextIno, IEnumerable<OpenFile> openFiles)
     {
         _nodes.Clear();
-        foreach (var (path, node) in entries) _nodes[path] = node;
+        Used = 0;
         _nextIno = nextIno;
+        foreach (var (path, node) in entries)
+        {
+            node.Linked = false;
+            node.OpenFiles = 0;
+            ShareBootData(path, node);
+            Link(path, node);
+        }
+        foreach (var f in openFiles)
+        {
+            if (f.Node is not { } node) continue;
+            if (!node.Linked && node.OpenFiles == 0)
+            {
+                node.MetaBytes = MetaCost("");
+                Used += node.MetaBytes + node.DataBytes;
+            }
+            node.OpenFiles++;
+        }
+    }
+
+    /// <summary>A restored /bin program or boot data file with its boot contents uses the host's
+    /// shared array again instead of a private copy.</summary>
+    private static void ShareBootData(string path, Inode node)
+    {
+        byte[]? boot = path.StartsWith("/bin/", StringComparison.Ordinal) && EmbeddedPrograms.TryGetValue(path[5..], out var program)
+            ? program
+            : DataFiles.FirstOrDefault(d => d.Path == path).Bytes;
+        if (boot is null || node.IsDir || node.Length != boot.Length || node.Data.Length != boot.Length) return;
+        if (!node.Data.AsSpan().SequenceEqual(boot)) return;
+        node.Data = boot;
+        node.SharedData = true;
     }
 }
 

@@ -8,6 +8,9 @@ public sealed record PosixOptions
     public ulong MemorySize { get; init; } = 64UL << 20;
     /// <summary>Instructions between timer interrupts (preemption).</summary>
     public ulong TimerInterval { get; init; } = 100_000;
+    /// <summary>Bytes the file system may hold (files' data and metadata; writes beyond it get ENOSPC).
+    /// Default: the machine's memory size, so a session costs the host at most about twice its memory.</summary>
+    public ulong? FileSystemQuota { get; init; }
 }
 
 /// <summary>
@@ -19,7 +22,7 @@ public sealed class PosixMachine : IDisposable
 {
     public X64Machine Machine { get; }
     public PosixKernel Kernel { get; }
-    public PosixFs Fs { get; } = new();
+    public PosixFs Fs { get; }
     public ConsoleIo Console { get; } = new();
     public int InitialFreePages { get; }
 
@@ -27,6 +30,7 @@ public sealed class PosixMachine : IDisposable
     {
         options ??= new PosixOptions();
         Machine = new X64Machine(new MachineOptions { MemorySize = options.MemorySize, TimerInterval = options.TimerInterval });
+        Fs = new PosixFs((long)Math.Min(options.FileSystemQuota ?? options.MemorySize, long.MaxValue));
         foreach (var (name, bytes) in PosixFs.EmbeddedPrograms) Fs.WriteFile("/bin/" + name, bytes);
         Fs.AddDataFiles();
         Kernel = new PosixKernel(Machine, Fs, Console);
@@ -69,11 +73,21 @@ public sealed class PosixMachine : IDisposable
     /// file system, console input and captured output) to bytes. Call between runs.</summary>
     public byte[] SaveState() => Kernel.SaveSnapshot();
 
-    /// <summary>Restores a state saved by <see cref="SaveState"/> into this machine (normally freshly
+    /// <summary>Writes what <see cref="SaveState()"/> saves to <paramref name="output"/> (left open) as
+    /// it is made: memory pages and file contents go straight into the stream, hashed on the way, so
+    /// saving into a file needs little memory whatever the machine's size. Call between runs.</summary>
+    public void SaveState(Stream output) => Kernel.SaveSnapshot(output);
+
+    /// <summary>Restores a state saved by <see cref="SaveState()"/> into this machine (normally freshly
     /// constructed with the same options); it then continues exactly as the saved one would. A bad,
     /// truncated or foreign state (another memory size) throws InvalidDataException or
     /// EndOfStreamException and leaves this machine as it was.</summary>
     public void RestoreState(ReadOnlySpan<byte> state) => Kernel.RestoreSnapshot(state);
+
+    /// <summary>Restores the state that runs from <paramref name="input"/>'s position to its end (a
+    /// seekable stream such as the saved file), reading it without a copy in memory; otherwise as
+    /// <see cref="RestoreState(ReadOnlySpan{byte})"/>.</summary>
+    public void RestoreState(Stream input) => Kernel.RestoreSnapshot(input);
 
     public void Dispose() => Machine.Dispose();
 }

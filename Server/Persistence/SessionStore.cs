@@ -37,15 +37,27 @@ public sealed class SessionStore
 
     private string FolderOf(string name) => Path.Combine(SessionsDirectory, name);
 
-    /// <summary>Writes a session's settings and (when given) its machine. Throws (IOException,
+    /// <summary>Writes a session's settings (creating its folder). Throws (IOException,
     /// UnauthorizedAccessException, ...) when the disk refuses; nothing half-written stays behind.</summary>
-    public void Save(SessionSettings settings, byte[]? machineState)
+    public void Save(SessionSettings settings)
     {
         string folder = FolderOf(settings.Name);
         CreatePrivateDirectory(folder);
         byte[] json = JsonSerializer.SerializeToUtf8Bytes(settings, Json);
         WriteAtomically(Path.Combine(folder, "settings.json"), file => file.Write(json));
-        if (machineState != null) WriteAtomically(Path.Combine(folder, "machine.bin"), file => SnapshotFile.Write(file, machineState));
+    }
+
+    /// <summary>
+    /// Writes a session's machine.bin: <paramref name="write"/> streams the machine's state into
+    /// the file (nothing the size of the machine is built in memory), hashed on the way. The
+    /// session's folder must exist (a session closed meanwhile is not brought back: this throws).
+    /// Same failure contract as <see cref="Save"/>.
+    /// </summary>
+    public void SaveMachine(string name, Action<Stream> write)
+    {
+        string folder = FolderOf(name);
+        if (!System.IO.Directory.Exists(folder)) throw new DirectoryNotFoundException($"the folder of session {name} is gone");
+        WriteAtomically(Path.Combine(folder, "machine.bin"), file => SnapshotFile.Write(file, write));
     }
 
     public void Delete(string name)
@@ -55,7 +67,7 @@ public sealed class SessionStore
     }
 
     /// <summary>Every saved session whose settings can be read, without its machine (that is read by
-    /// <see cref="LoadMachine"/>, one session at a time). Unreadable folders are logged and skipped.</summary>
+    /// <see cref="OpenMachine"/>, one session at a time). Unreadable folders are logged and skipped.</summary>
     public IReadOnlyList<SavedSession> List()
     {
         var found = new List<SavedSession>();
@@ -80,15 +92,25 @@ public sealed class SessionStore
         return found;
     }
 
-    /// <summary>The saved machine of a session (null when it has none yet), verified against its
-    /// SHA-256; throws InvalidDataException saying what is wrong with a damaged file.</summary>
-    public ReadOnlyMemory<byte>? LoadMachine(SavedSession saved)
+    /// <summary>The saved machine of a session as a stream positioned at its payload (null when it has
+    /// none yet), verified against its SHA-256 first (a pass over the file, not a copy in memory);
+    /// throws InvalidDataException saying what is wrong with a damaged file. The caller disposes it.</summary>
+    public Stream? OpenMachine(SavedSession saved)
     {
         string path = Path.Combine(saved.Folder, "machine.bin");
         if (!File.Exists(path)) return null;
-        var state = SnapshotFile.Unwrap(File.ReadAllBytes(path), out bool legacy);
-        if (legacy) _log.LogWarning("session {Name}: machine.bin has no integrity hash (saved by an older server); it is hashed at the next save", saved.Name);
-        return state;
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        try
+        {
+            SnapshotFile.Verify(file, out bool legacy);
+            if (legacy) _log.LogWarning("session {Name}: machine.bin has no integrity hash (saved by an older server); it is hashed at the next save", saved.Name);
+            return file;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Moves a session folder that cannot be restored to data/quarantine (its name becomes
@@ -169,6 +191,53 @@ public static class SnapshotFile
     private static ReadOnlySpan<byte> Magic => "LABSNAP1"u8;
     private const int HeaderSize = 8 + SHA256.HashSizeInBytes;
 
+    /// <summary>
+    /// Writes the header and then the payload that <paramref name="writePayload"/> streams into
+    /// <paramref name="file"/> (which must be seekable): the hash is computed on the way and filled
+    /// into the header at the end.
+    /// </summary>
+    public static void Write(Stream file, Action<Stream> writePayload)
+    {
+        long start = file.Position;
+        Span<byte> header = stackalloc byte[HeaderSize];
+        header.Clear();
+        Magic.CopyTo(header);
+        file.Write(header);
+        using (var hashing = new HashingWriteStream(file))
+        {
+            writePayload(hashing);
+            hashing.Hash(header[8..]);
+        }
+        long end = file.Position;
+        file.Position = start;
+        file.Write(header);
+        file.Position = end;
+    }
+
+    /// <summary>
+    /// Checks a hashed file's SHA-256 by reading it once, then leaves <paramref name="file"/> at the
+    /// start of the payload; an older unhashed file is left at its start with <paramref name="legacy"/>
+    /// set. Throws InvalidDataException when the header or hash is wrong.
+    /// </summary>
+    public static void Verify(Stream file, out bool legacy)
+    {
+        legacy = false;
+        Span<byte> header = stackalloc byte[HeaderSize];
+        int got = file.ReadAtLeast(header, HeaderSize, throwOnEndOfStream: false);
+        if (got < 8 || !header[..8].SequenceEqual(Magic))
+        {
+            legacy = true;   // see Unwrap
+            file.Position = 0;
+            return;
+        }
+        if (got < HeaderSize) throw new InvalidDataException($"machine.bin is truncated ({got} bytes, shorter than its header)");
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(file, hash);
+        if (!hash.SequenceEqual(header[8..]))
+            throw new InvalidDataException("machine.bin is damaged: its SHA-256 does not match its contents");
+        file.Position = HeaderSize;
+    }
+
     /// <summary>Writes the header and the payload to <paramref name="file"/> (no copy of the payload is made).</summary>
     public static void Write(Stream file, ReadOnlySpan<byte> payload)
     {
@@ -204,5 +273,36 @@ public static class SnapshotFile
         if (!hash.SequenceEqual(file.AsSpan(8, SHA256.HashSizeInBytes)))
             throw new InvalidDataException("machine.bin is damaged: its SHA-256 does not match its contents");
         return file.AsMemory(HeaderSize);
+    }
+}
+
+/// <summary>A write-only stream that hashes (SHA-256) what passes through it to the stream beneath.</summary>
+internal sealed class HashingWriteStream(Stream inner) : Stream
+{
+    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+    public void Hash(Span<byte> destination) => _hash.GetHashAndReset(destination);
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        _hash.AppendData(buffer);
+        inner.Write(buffer);
+    }
+    public override void WriteByte(byte value) => Write([value]);
+    public override void Flush() => inner.Flush();
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _hash.Dispose();
+        base.Dispose(disposing);
     }
 }

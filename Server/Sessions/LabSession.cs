@@ -44,7 +44,7 @@ public sealed partial class LabSession : IDisposable
     public DateTime LastActivityUtc { get; private set; } = DateTime.UtcNow;
     public SessionSnapshot Latest => _latest;
 
-    public LabSession(SessionSettings settings, ReadOnlyMemory<byte>? restoreState, ILogger log)
+    public LabSession(SessionSettings settings, Stream? restoreState, ILogger log)
     {
         Settings = settings;
         _log = log;
@@ -55,7 +55,7 @@ public sealed partial class LabSession : IDisposable
             // silently replaced by a fresh machine: that would lose the student's work without a word.
             try
             {
-                _machine.RestoreState(restoreState.Value.Span);
+                _machine.RestoreState(restoreState);
             }
             catch (Exception e)
             {
@@ -260,14 +260,16 @@ public sealed partial class LabSession : IDisposable
         return true;
     }
 
-    /// <summary>Takes a machine snapshot on the loop thread (for persistence).</summary>
-    public async Task<byte[]?> SaveStateAsync(TimeSpan timeout)
+    /// <summary>Saves the machine on the loop thread (for persistence): <paramref name="store"/> runs
+    /// there with the machine's streaming save, which it points at its file, so nothing the size of
+    /// the machine is built in memory. False when the queue is full or it did not finish in time.</summary>
+    public async Task<bool> SaveStateAsync(Action<Action<Stream>> store, TimeSpan timeout)
     {
-        var tcs = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_commands.Writer.TryWrite(new SaveCommand(tcs))) return null;
+        var tcs = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_commands.Writer.TryWrite(new SaveCommand(store, tcs))) return false;
         _commandPosted.Set();
         try { return await tcs.Task.WaitAsync(timeout); }
-        catch (TimeoutException) { return null; }
+        catch (TimeoutException) { return false; }
     }
 
     // ------------------------------------------------------------------------------------------
@@ -657,7 +659,7 @@ public sealed partial class LabSession : IDisposable
                     break;
                 }
             case SaveCommand save:
-                try { save.Result.TrySetResult(_machine.SaveState()); }
+                try { save.Store(_machine.SaveState); save.Result.TrySetResult(true); }
                 catch (Exception e) { save.Result.TrySetException(e); }
                 return;
             case DebugCommand debug:

@@ -215,34 +215,36 @@ public sealed class PosixSessionMachine : SessionMachine
         return _invariantFailure;
     }
 
-    // Session state = the console screen and the line being typed, then the machine and kernel.
-    private const uint StateMagic = 0x5053_4C42;   // "BLSP"
+    // Session state = the console screen and the line being typed, then the machine and kernel, which
+    // run to the end (streamed straight into the file). The first format length-prefixed the machine.
+    private const uint StateMagic = 0x3253_4C42;            // "BLS2"
+    private const uint LengthPrefixedStateMagic = 0x5053_4C42;   // "BLSP" (still read)
 
-    public override byte[] SaveState()
+    public override void SaveState(Stream output)
     {
-        using var buffer = new MemoryStream();
-        using (var w = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
+        using (var w = new BinaryWriter(output, Encoding.UTF8, leaveOpen: true))
         {
             w.Write(StateMagic);
             _screen.Save(w);
             w.Write(_line.ToString());
-            byte[] machine = _m.SaveState();
-            w.Write(machine.Length);
-            w.Write(machine);
         }
-        return buffer.ToArray();
+        _m.SaveState(output);
     }
 
-    public override void RestoreState(ReadOnlySpan<byte> state)
+    public override void RestoreState(Stream input)
     {
-        using var r = new BinaryReader(new MemoryStream(state.ToArray()), Encoding.UTF8);
-        if (r.ReadUInt32() != StateMagic) throw new InvalidDataException("not a POSIX session state");
         var screen = new ConsoleScreen();
-        screen.Restore(r);
-        string line = r.ReadString();
-        int length = r.ReadInt32();
-        if (length < 0 || length > state.Length) throw new InvalidDataException("machine state length out of range");
-        _m.RestoreState(r.ReadBytes(length));
+        string line;
+        using (var r = new BinaryReader(input, Encoding.UTF8, leaveOpen: true))
+        {
+            uint magic = r.ReadUInt32();
+            if (magic is not (StateMagic or LengthPrefixedStateMagic)) throw new InvalidDataException("not a POSIX session state");
+            screen.Restore(r);
+            line = r.ReadString();
+            if (magic == LengthPrefixedStateMagic && r.ReadInt32() != input.Length - input.Position)
+                throw new InvalidDataException("machine state length out of range");
+        }
+        _m.RestoreState(input);
         _screen = screen;
         _line.Clear().Append(line);
         _startError = null;

@@ -13,8 +13,9 @@ public sealed record ResumeCommand(string By) : SessionCommand(By);
 public sealed record SpeedCommand(string By, double TicksPerSecond) : SessionCommand(By);
 /// <summary>Cold reboot into a program and step (null keeps the current one).</summary>
 public sealed record RebootCommand(string By, string? Program, string? Step) : SessionCommand(By);
-/// <summary>Takes a snapshot of the machine for persistence (completed on the loop thread).</summary>
-public sealed record SaveCommand(TaskCompletionSource<byte[]> Result) : SessionCommand("server");
+/// <summary>Saves the machine for persistence on the loop thread: <see cref="Store"/> is given the
+/// machine's streaming save and writes it where it keeps it (completed on the loop thread).</summary>
+public sealed record SaveCommand(Action<Action<Stream>> Store, TaskCompletionSource<bool> Result) : SessionCommand("server");
 
 /// <summary>A debugger command (step, break, x, walk, ...); the loop answers through <see cref="Result"/>.</summary>
 public sealed record DebugCommand(string By, string[] Words, TaskCompletionSource<string> Result) : SessionCommand(By);

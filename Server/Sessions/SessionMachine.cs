@@ -75,10 +75,13 @@ public abstract class SessionMachine : IDisposable
     /// <summary>Checks the kernel's invariants (the loop calls this now and then); null when they hold.</summary>
     public abstract string? CheckInvariants();
 
-    public abstract byte[] SaveState();
+    /// <summary>Writes the session's machine state to <paramref name="output"/> as it is made (a big
+    /// machine is not built in memory first).</summary>
+    public abstract void SaveState(Stream output);
 
-    /// <summary>Restores a saved state (throws InvalidDataException or EndOfStreamException on a bad one).</summary>
-    public abstract void RestoreState(ReadOnlySpan<byte> state);
+    /// <summary>Restores a saved state from <paramref name="input"/>, a seekable stream holding it from
+    /// its position to its end (throws InvalidDataException or EndOfStreamException on a bad one).</summary>
+    public abstract void RestoreState(Stream input);
 
     public abstract void Dispose();
 

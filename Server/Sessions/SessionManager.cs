@@ -113,7 +113,7 @@ public sealed class SessionManager : IHostedService, IDisposable
         }
         try
         {
-            lock (_storeLock) _store.Save(settings, null);
+            lock (_storeLock) _store.Save(settings);
         }
         catch (Exception e)
         {
@@ -205,26 +205,38 @@ public sealed class SessionManager : IHostedService, IDisposable
     public async Task<string?> SaveAsync(LabSession session)
     {
         if (session.Closed) return null;
-        byte[]? state;
-        try { state = await session.SaveStateAsync(TimeSpan.FromSeconds(10)); }
-        catch (Exception e)
-        {
-            _log.LogError(e, "session {Name}: the machine snapshot failed; its settings are saved and its last good snapshot kept", session.Name);
-            state = null;
-        }
         var health = _saveHealth.GetOrAdd(session.Name, _ => new SaveHealth());
         try
         {
-            // A session closed while its snapshot was taken must not come back on disk (nor after a
-            // restart): Close marks it closed before it deletes the folder under the same lock.
+            // A session closed while it is saved must not come back on disk (nor after a restart):
+            // Close marks it closed before it deletes the folder under the same lock.
             lock (_storeLock)
             {
                 if (session.Closed) return null;
-                _store.Save(session.Settings, state);
+                _store.Save(session.Settings);
             }
+            // The session's own thread streams its machine into machine.bin (nothing the size of the
+            // machine is built in memory); it takes the same lock for the write.
+            bool saved = await session.SaveStateAsync(write =>
+            {
+                lock (_storeLock)
+                {
+                    if (!session.Closed) _store.SaveMachine(session.Name, write);
+                }
+            }, TimeSpan.FromSeconds(10));
+            if (!saved && !session.Closed) throw new TimeoutException("its machine did not answer within 10 s");
+        }
+        catch (Exception e) when (e is not (IOException or UnauthorizedAccessException or TimeoutException))
+        {
+            // Our bug in the snapshot, not the disk's: its settings are saved and its last good
+            // machine.bin kept (the failed write removed its temporary file).
+            if (!session.Closed)
+                _log.LogError(e, "session {Name}: the machine snapshot failed; its settings are saved and its last good snapshot kept", session.Name);
+            return null;
         }
         catch (Exception e)
         {
+            if (session.Closed) return null;
             health.Failures++;
             var backoff = TimeSpan.FromSeconds(Math.Min(_options.SaveInterval.TotalSeconds, Math.Pow(2, Math.Min(health.Failures, 16))));
             health.RetryAt = DateTime.UtcNow + backoff;
@@ -322,7 +334,7 @@ public sealed class SessionManager : IHostedService, IDisposable
         bool plainSecrets = saved.Settings.InstructorKey != null || saved.Settings.JoinCode != null;
         try
         {
-            var state = _store.LoadMachine(saved);
+            using var state = _store.OpenMachine(saved);
             if (Admit(settings, null, restoring: true) is { } refused)
             {
                 _log.LogError("session {Name} not restored: {Error}", saved.Name, refused);
@@ -340,7 +352,7 @@ public sealed class SessionManager : IHostedService, IDisposable
             if (plainSecrets)
             {
                 // An older server's settings.json holds the key and code in plain text: replace it now.
-                try { lock (_storeLock) _store.Save(settings, null); }
+                try { lock (_storeLock) _store.Save(settings); }
                 catch (Exception e) { _log.LogWarning("session {Name}: its settings still hold plain secrets ({Error}); retried at the next save", saved.Name, e.Message); }
             }
             return true;

@@ -109,7 +109,6 @@ public sealed class WeensySessionMachine : SessionMachine
         var other => throw new ArgumentException($"unknown syscall '{other}' (getpid, yield, page_alloc, fork, exit or their numbers)"),
     };
 
-    // WeensyOS checks its invariants itself (every tick); a failure shows in HaltReason.
     private string? _invariantFailure;
 
     /// <summary>The full WeensyOS invariants (a failure halts the session, as a failure at a tick does in `tui run`).</summary>
@@ -120,10 +119,14 @@ public sealed class WeensySessionMachine : SessionMachine
         return _m.Kernel.InvariantFailure ?? _invariantFailure;
     }
 
-    public override byte[] SaveState() => _m.SaveState();
-    public override void RestoreState(ReadOnlySpan<byte> state)
+    // A WeensyOS machine is 2 MiB: its state is made in memory, then written.
+    public override void SaveState(Stream output) => output.Write(_m.SaveState());
+
+    public override void RestoreState(Stream input)
     {
-        _m.RestoreState(state);
+        using var state = new MemoryStream();
+        input.CopyTo(state);
+        _m.RestoreState(state.GetBuffer().AsSpan(0, (int)state.Length));
         _invariantFailure = null;
     }
     public override void Dispose() => _m.Dispose();

@@ -409,4 +409,84 @@ public class PosixSnapshotTests
         Assert.Equal(100, log.Total);
         Assert.Throws<ArgumentException>(() => log.Restore(faults, 99));
     }
+
+    /// <summary>A stream that only counts what is written to it.</summary>
+    private sealed class CountingStream : Stream
+    {
+        public long Written;
+        public override void Write(ReadOnlySpan<byte> buffer) => Written += buffer.Length;
+        public override void Write(byte[] buffer, int offset, int count) => Written += count;
+        public override void Flush() { }
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => Written;
+        public override long Position { get => Written; set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public void A_big_machine_is_saved_to_a_file_and_restored_from_it_without_copies_of_its_size_in_memory()
+    {
+        // 40 MiB of heap and a 2 MiB file in a 64 MiB machine, idle waiting for input
+        using var big = new PosixMachine();
+        Assert.Null(big.Start("s-hold", ["40", "2048"]));
+        Assert.False(big.RunUntilAllExit());
+        Assert.Equal("holding\n", big.Console.OutputText);
+        Assert.True(big.Kernel.IdleWaitingForInput);
+
+        var counter = new CountingStream();
+        big.SaveState(counter);                                   // warm-up (JIT), and the size
+        long size = counter.Written;
+        Assert.True(size > 42L << 20, $"state of {size} bytes");
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        big.SaveState(new CountingStream());
+        long saving = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(saving < size / 16, $"saving a {size >> 20} MiB state allocated {saving >> 10} KiB");
+
+        string path = Path.Combine(Path.GetTempPath(), $"lab-posix-{Guid.NewGuid():N}.bin");
+        try
+        {
+            using (var file = File.Create(path)) big.SaveState(file);
+            Assert.Equal(size, new FileInfo(path).Length);
+            Assert.Equal(big.SaveState(), File.ReadAllBytes(path));   // the same bytes as in memory
+
+            using var restored = new PosixMachine();
+            long fileBytes = 0;
+            before = GC.GetAllocatedBytesForCurrentThread();
+            using (var file = File.OpenRead(path)) restored.RestoreState(file);
+            long restoring = GC.GetAllocatedBytesForCurrentThread() - before;
+            foreach (var (_, node) in restored.Fs.Entries) fileBytes += node.SharedData ? 0 : node.Data.Length;
+            // the files' contents must be allocated (they live in managed arrays); memory pages are not
+            Assert.True(restoring < fileBytes + size / 16, $"restoring a {size >> 20} MiB state ({fileBytes >> 10} KiB of files) allocated {restoring >> 10} KiB");
+            Assert.Equal(big.Fs.Used, restored.Fs.Used);
+
+            foreach (var m in new[] { big, restored }) m.Console.CloseInput();
+            Assert.Equal(Finish(big), Finish(restored));
+            Assert.EndsWith("PASS hold\n", restored.Console.OutputText);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void A_snapshot_after_a_session_prefix_restores_from_its_position_in_the_stream()
+    {
+        // The server writes its own header (the console screen) before the machine in one file.
+        byte[] state = MidRunState(out var source);
+        using (source)
+        {
+            var file = new MemoryStream();
+            file.Write("session header"u8);
+            source.SaveState(file);
+            file.Position = "session header"u8.Length;
+            using var restored = new PosixMachine();
+            restored.RestoreState(file);
+            Assert.Equal(state, restored.SaveState());
+            // not seekable: refused with the reason
+            Assert.Throws<ArgumentException>(() => new PosixMachine().RestoreState(new CountingStream()));
+        }
+    }
 }

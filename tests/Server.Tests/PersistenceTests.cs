@@ -194,7 +194,9 @@ public class PersistenceTests
     {
         using var machine = new WeensySessionMachine(new SessionSettings { Name = "x", Program = "forkexit", InstructorKey = "k" });
         machine.Run(200_000);
-        byte[] file = SnapshotFile.Wrap(machine.SaveState());
+        var written = new MemoryStream();
+        SnapshotFile.Write(written, machine.SaveState);   // as the store writes machine.bin: streamed, hashed on the way
+        byte[] file = written.ToArray();
         int refused = 0, positions = 0;
         for (int i = 0; i < file.Length; i += i < 64 ? 1 : 997)
         {
@@ -203,11 +205,12 @@ public class PersistenceTests
             damaged[i] ^= 0x01;
             try
             {
-                var payload = SnapshotFile.Unwrap(damaged, out bool legacy);
+                using var stream = new MemoryStream(damaged);
+                SnapshotFile.Verify(stream, out bool legacy);
                 // A damaged magic makes the file look like an older unhashed one: its own parser refuses it.
                 Assert.True(legacy, $"a flip at byte {i} passed the hash");
                 using var target = new WeensySessionMachine(new SessionSettings { Name = "x", Program = "forkexit", InstructorKey = "k" });
-                Assert.ThrowsAny<Exception>(() => target.RestoreState(payload.Span));
+                Assert.ThrowsAny<Exception>(() => target.RestoreState(stream));
                 refused++;
             }
             catch (InvalidDataException) { refused++; }

@@ -1,3 +1,4 @@
+using Lab.Server.Sessions;
 using Lab.Shared.Client;
 using Lab.Shared.Wire;
 
@@ -227,5 +228,42 @@ public class PosixSessionTests
         await prof.WaitForAsync(m => Enumerable.Range(256, m.WidePages.Length / FrameCodec.WidePageSize - 256)
             .All(p => FrameCodec.WidePage(m.WidePages, p).Refcount == 0), "every page free");
     }
-}
 
+    [Fact]
+    public void A_posix_session_state_streams_to_a_file_and_the_first_length_prefixed_format_still_restores()
+    {
+        var settings = new SessionSettings { Name = "fmt", Program = "sh -i", Profile = SessionSettings.PosixProfile, MemoryMiB = 16, InstructorKey = "k" };
+        using var original = (PosixSessionMachine)SessionMachine.Create(settings);
+        for (int i = 0; i < 1000 && !original.WaitingForInput; i++) original.Run(1_000_000);
+        Assert.True(original.WaitingForInput, "the shell waits for a line");
+        foreach (char c in "echo hi") original.PressKey(c);
+        var current = new MemoryStream();
+        original.SaveState(current);
+
+        // The first format: the same header, then the machine's length before it.
+        current.Position = 0;
+        var old = new MemoryStream();
+        using (var r = new BinaryReader(current, System.Text.Encoding.UTF8, leaveOpen: true))
+        using (var w = new BinaryWriter(old, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            Assert.Equal(0x3253_4C42u, r.ReadUInt32());
+            w.Write(0x5053_4C42u);
+            var screen = new ConsoleScreen();
+            screen.Restore(r);
+            screen.Save(w);
+            w.Write(r.ReadString());
+            byte[] machine = r.ReadBytes((int)(current.Length - current.Position));
+            w.Write(machine.Length);
+            w.Write(machine);
+        }
+        foreach (var state in new[] { current, old })
+        {
+            using var restored = (PosixSessionMachine)SessionMachine.Create(settings);
+            state.Position = 0;
+            restored.RestoreState(state);
+            var again = new MemoryStream();
+            restored.SaveState(again);
+            Assert.Equal(current.ToArray(), again.ToArray());
+        }
+    }
+}
