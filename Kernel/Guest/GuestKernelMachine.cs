@@ -117,13 +117,41 @@ public sealed class GuestKernelMachine : IDisposable
         }
     }
 
-    /// <summary>Runs until <paramref name="ticks"/> timer interrupts have been delivered, or the machine stops.</summary>
-    public void RunUntilTimerInterrupts(ulong ticks, ulong slice = 1_000_000)
+    /// <summary>
+    /// Runs until exactly <paramref name="ticks"/> timer interrupts have been delivered (stopping as the
+    /// last one enters the kernel), the machine stops, or <paramref name="maxUnits"/> of machine time
+    /// pass (a kernel spinning with interrupts off takes no more). True when the count was reached.
+    /// </summary>
+    public bool RunUntilTimerInterrupts(ulong ticks, ulong maxUnits = ulong.MaxValue)
     {
-        while (!Stopped && TimerInterrupts < ticks)
+        ulong start = Machine.Clock;
+        var stopper = new StopAtTimerInterrupt(ticks);
+        _observers.Add(stopper);
+        try
         {
-            var r = Run(slice);
-            if (r.Exit is RunExit.Stopped or RunExit.Breakpoint) return;
+            while (!Stopped && TimerInterrupts < ticks && Machine.Clock - start < maxUnits)
+            {
+                var r = Run(Math.Min(100_000_000, maxUnits - (Machine.Clock - start)));
+                if (r.Exit == RunExit.Breakpoint || (r.Exit == RunExit.Stopped && !stopper.Fired)) break;
+            }
+        }
+        finally
+        {
+            _observers.Remove(stopper);
+        }
+        return TimerInterrupts >= ticks;
+    }
+
+    private sealed class StopAtTimerInterrupt(ulong target) : IGuestEventObserver
+    {
+        public bool Fired;
+        public void OnGuestEvent(X64Machine machine, in GuestEvent e)
+        {
+            if (e.Kind == GuestEventKind.Interrupt && e.Irq == 0 && machine.InterruptsDelivered(0) >= target)
+            {
+                Fired = true;
+                machine.Stop();
+            }
         }
     }
 
