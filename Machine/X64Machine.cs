@@ -4,12 +4,16 @@ using Lab.Machine.Devices;
 namespace Lab.Machine;
 
 /// <summary>
-/// One emulated x86-64 machine: CPU (user mode), physical memory, CGA text buffer, keyboard and an
-/// instruction-count timer. Deterministic: a run is a pure function of the initial state and the
-/// inputs (keys, register changes) and the instruction count at which each arrived.
+/// One emulated x86-64 machine: CPU, physical memory, CGA text buffer, keyboard and an
+/// instruction-count clock. In user-mode HLE (the default) guest code runs at CPL 3 and every trap
+/// goes to <see cref="TrapHandler"/> (a kernel in C#), with a timer every <see cref="TimerInterval"/>
+/// instructions. In system mode (X64Machine.System.cs) the guest kernel runs at CPL 0 on a small PC
+/// (<see cref="Board"/>) and the CPU delivers events through the guest's IDT.
+/// Deterministic: a run is a pure function of the initial state and the inputs (keys, register
+/// changes) and the instruction count at which each arrived.
 /// Not thread-safe: one thread drives a machine at a time (except <see cref="Stop"/>).
 /// </summary>
-public sealed class X64Machine : IDisposable
+public sealed partial class X64Machine : IDisposable
 {
     public MachineOptions Options { get; }
     public PhysicalMemory Memory { get; private set; }
@@ -42,10 +46,11 @@ public sealed class X64Machine : IDisposable
     {
         Options = options ?? new MachineOptions();
         Memory = new PhysicalMemory(Options.MemorySize);
-        Cpu = new Cpu.Cpu(Memory);
+        Cpu = new Cpu.Cpu(Memory, Options.Mode == MachineMode.System);
         Cga = new CgaText(Memory);
         TimerInterval = Options.TimerInterval;
         NextTimerAt = TimerInterval;
+        if (Options.Mode == MachineMode.System) Board = CreateBoard();
     }
 
     public void Dispose()
@@ -87,6 +92,7 @@ public sealed class X64Machine : IDisposable
     /// </summary>
     public RunResult Run(ulong budget)
     {
+        if (Board is not null) return RunSystem(budget);
         ulong start = Clock;
         ulong end = start + budget < start ? ulong.MaxValue : start + budget;
         Cpu.SkipBreakpointAt(Cpu.Rip);
@@ -159,7 +165,7 @@ public sealed class X64Machine : IDisposable
     {
         using var w = new BinaryWriter(output, System.Text.Encoding.UTF8, leaveOpen: true);
         w.Write(0x4D42414C); // "LABM"
-        w.Write(1);          // format version
+        w.Write(2);          // format version (2: CPU mode and system state, devices)
         w.Write(Memory.Size);
         w.Write(TimerInterval);
         w.Write(NextTimerAt);
@@ -168,6 +174,7 @@ public sealed class X64Machine : IDisposable
         byte[] keys = Keyboard.ToArray();
         w.Write(keys.Length);
         w.Write(keys);
+        SaveSystem(w);
         SaveMemory(w, keepPage);
     }
 
@@ -186,23 +193,25 @@ public sealed class X64Machine : IDisposable
         using var r = new BinaryReader(input, System.Text.Encoding.UTF8, leaveOpen: true);
         if (r.ReadInt32() != 0x4D42414C) throw new InvalidDataException("not a Lab machine snapshot");
         int version = r.ReadInt32();
-        if (version != 1) throw new InvalidDataException($"unsupported machine snapshot version {version}");
+        if (version is not (1 or 2)) throw new InvalidDataException($"unsupported machine snapshot version {version}");
         ulong memSize = r.ReadUInt64();
         if (memSize != Memory.Size)
         {
             Cpu.Dispose();
             Memory.Dispose();
             Memory = new PhysicalMemory(memSize);
-            Cpu = new Cpu.Cpu(Memory);
+            Cpu = new Cpu.Cpu(Memory, Board is not null);
             Cga = new CgaText(Memory);
+            if (Board is not null) Cpu.Ports = Board;
         }
         TimerInterval = r.ReadUInt64();
         NextTimerAt = r.ReadUInt64();
         _idleTime = r.ReadUInt64();
-        Cpu.Load(r);
+        Cpu.Load(r, version);
         int keyCount = r.ReadInt32();
         if (keyCount < 0 || keyCount > Keyboard.Capacity) throw new InvalidDataException($"bad keyboard queue length {keyCount} in snapshot");
         Keyboard.Load(ReadExactly(r, keyCount));
+        if (version >= 2) LoadSystem(r);
         LoadMemory(r);
     }
 

@@ -10,6 +10,10 @@ public static class Cli
           run --weensyos allocator|fork|forkexit [--step 0..7|cow] [--ticks N] [--no-slowdown]
               [--log FILE] [--screen[=text|ansi]]
                               run a WeensyOS machine headless until N ticks (default 1000) or power-off
+          run --kernel FILE [--ticks N] [--log FILE] [--screen[=text|ansi]] [--instructions-per-second N]
+                              boot a kernel built from C (WeensyOS obj/kernel, obj/kernel.full or
+                              weensyos.img) headless until it powers off, or for N timer interrupts;
+                              --log gets the parallel-port output (what the course's grader reads)
           run --profile posix [--mem SIZE] PROGRAM [ARGS...]
                               run a POSIX program (a /bin name or a host ELF) in the emulator;
                               console on stdout/stdin, exit status = the program's (128+signal if killed)

@@ -19,6 +19,7 @@ public static class RunCommand
     {
         if (args.Length > 0 && (args[0] == "--profile" || args[0].StartsWith("--profile=", StringComparison.Ordinal)))
             return PosixRun.Execute(args, stdout, stderr, Console.OpenStandardInput);
+        if (KernelRunCommand.Wants(args)) return KernelRunCommand.Execute(args, stdout, stderr);
         Arguments a;
         try { a = Parse(args); }
         catch (ArgumentException e)

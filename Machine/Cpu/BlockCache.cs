@@ -116,7 +116,13 @@ public sealed unsafe partial class Cpu : ICodeWriteObserver
                 continue;
             }
             ref Op op = ref _scratchOps[count];
-            OpTranslator.Translate(in instr, ref op, _scratchTexts);
+            OpTranslator.Translate(in instr, ref op, _scratchTexts, SystemMode);
+            if (count > 0 && SystemTranslator.StartsBlock(op.Kind))
+            {
+                // Port I/O starts its own block, so devices read the exact instruction count when it runs.
+                _decoder.IP = ip;
+                break;
+            }
             count++;
             if (_codeReader.Position > inPage) crossed = true;
             if (crossed || OpTranslator.EndsBlock(op.Kind)) break;

@@ -5,9 +5,12 @@ using System.Runtime.Intrinsics;
 namespace Lab.Machine.Cpu;
 
 /// <summary>
-/// The x86-64 CPU in user mode (CPL 3): registers, lazy flags, the software TLB and the decoded-block
-/// cache. It executes guest code until a trap and reports the trap as a value; it knows nothing of any
-/// kernel. Split over files: Cpu.cs (state), Mmu.cs (page walk, TLB, guest memory access),
+/// The x86-64 CPU: registers, lazy flags, the software TLB and the decoded-block cache. It executes
+/// guest code until a trap and reports the trap as a value; it knows nothing of any kernel.
+/// In user-mode HLE (the default) it runs at CPL 3 only and every trap goes to the owner; in system
+/// mode it also has CPL 0, segments, descriptor tables, control registers and MSRs, and delivers
+/// events through the guest's IDT (SystemState.cs, Interrupts.cs, Ops/System.cs, Ops/Segments.cs).
+/// Split over files: Cpu.cs (state), Mmu.cs (page walk, TLB, guest memory access),
 /// BlockCache.cs (decode and cache), Interpreter.cs (dispatch), and one file per instruction family
 /// under Ops/.
 /// </summary>
@@ -33,13 +36,22 @@ public sealed unsafe partial class Cpu : IDisposable
 
     private readonly PhysicalMemory _memory;
 
-    internal Cpu(PhysicalMemory memory)
+    internal Cpu(PhysicalMemory memory, bool systemMode = false)
     {
         _memory = memory;
+        SystemMode = systemMode;
         _regs = (ulong*)NativeMemory.AllocZeroed(256 * sizeof(ulong));
         _xmm = (Vector128<byte>*)NativeMemory.AlignedAlloc(16 * 16, 16);
         NativeMemory.Clear(_xmm, 16 * 16);
-        _tlb = (TlbEntry*)NativeMemory.AlignedAlloc((nuint)(TlbSize * sizeof(TlbEntry)), 64);
+        // System mode keeps a second TLB for supervisor (CPL 0-2) accesses, so a translation cached
+        // for the kernel never grants user code anything; a privilege change only switches _tlb.
+        _tlbCount = systemMode ? 2 * TlbSize : TlbSize;
+        _tlbUser = (TlbEntry*)NativeMemory.AlignedAlloc((nuint)(_tlbCount * sizeof(TlbEntry)), 64);
+        _tlbSupervisor = systemMode ? _tlbUser + TlbSize : _tlbUser;
+        _tlb = _tlbUser;
+        _tlbFilled = new ushort[_tlbCount];
+        _tlbListed = new bool[_tlbCount];
+        if (systemMode) ResetSystemState();
         ResetTlb();
         _decoder = Iced.Intel.Decoder.Create(64, _codeReader, Iced.Intel.DecoderOptions.None);
         memory.CodeObserver = this;
@@ -57,7 +69,7 @@ public sealed unsafe partial class Cpu : IDisposable
     {
         if (_regs != null) { NativeMemory.Free(_regs); _regs = null; }
         if (_xmm != null) { NativeMemory.AlignedFree(_xmm); _xmm = null; }
-        if (_tlb != null) { NativeMemory.AlignedFree(_tlb); _tlb = null; }
+        if (_tlbUser != null) { NativeMemory.AlignedFree(_tlbUser); _tlbUser = _tlbSupervisor = _tlb = null; }
     }
 
     // ------------------------------------------------------------------------------------------

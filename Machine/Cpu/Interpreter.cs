@@ -18,8 +18,28 @@ public sealed unsafe partial class Cpu
     private const int ReturnStackSize = 32;
     private readonly Block?[] _returnStack = new Block?[ReturnStackSize];
 
+    private const int ExitStop = 1, ExitLeave = 2;
+    /// <summary>
+    /// Non-zero makes <see cref="Execute"/> return at the next block boundary: bit 0 a stop request
+    /// (any thread), bit 1 a system instruction that changed privilege, IF, paging or a device (the
+    /// next block must be looked up afresh and pending interrupts checked). One field, so the hot loop
+    /// tests one value as before.
+    /// </summary>
+    private volatile int _exitRequest;
+
     /// <summary>Set from any thread to make <see cref="Execute"/> return at the next block boundary.</summary>
-    internal volatile bool StopRequested;
+    internal bool StopRequested
+    {
+        get => (_exitRequest & ExitStop) != 0;
+        set
+        {
+            if (value) Interlocked.Or(ref _exitRequest, ExitStop);
+            else Interlocked.And(ref _exitRequest, ~ExitStop);
+        }
+    }
+
+    /// <summary>Makes Execute return after the current block (which a leaving instruction always ends).</summary>
+    private void RequestLeave() => Interlocked.Or(ref _exitRequest, ExitLeave);
 
     /// <summary>Exact number of retired instructions.</summary>
     public ulong InstructionsRetired { get => _retired; internal set => _retired = value; }
@@ -34,6 +54,8 @@ public sealed unsafe partial class Cpu
     /// </summary>
     internal bool Execute(ulong limit, out Trap trap)
     {
+        // A leave request ended the previous Execute; it has served its purpose.
+        if ((_exitRequest & ExitLeave) != 0) Interlocked.And(ref _exitRequest, ~ExitLeave);
         ulong budget = limit;
         Block? prev = null;
         // Return-address predictor: call blocks pushed on call, popped on ret. Reset per call of
@@ -44,7 +66,7 @@ public sealed unsafe partial class Cpu
         ulong* regs = _regs;
         while (true)
         {
-            if (budget == 0 || StopRequested) { trap = default; return false; }
+            if (budget == 0 || _exitRequest != 0) { trap = default; return false; }
             ulong rip = _rip;
 
             // Chained successor (same virtual page as the previous block, so the same translation).
@@ -305,7 +327,7 @@ public sealed unsafe partial class Cpu
                     _retired += (ulong)i;
                     _rip = op.Ip;
                 }
-                if (_trapKind == TrapKind.InvalidOpcode && op.Kind == OpKind.Invalid && b.Texts != null)
+                if (_trapKind == TrapKind.InvalidOpcode && op.Kind is OpKind.Invalid or OpKind.UnsupportedSystem && b.Texts != null)
                     _trapDetail = b.Texts[(int)op.Imm];
                 trap = FinishTrap(op.Ip, _trapRetires);
                 return true;
@@ -414,6 +436,36 @@ public sealed unsafe partial class Cpu
         OpKind.Pmovmskb => Pmovmskb(ref op),
         OpKind.Pextrw => Pextrw(ref op),
         OpKind.Pinsrw => Pinsrw(ref op),
+
+        OpKind.Cli => Cli(),
+        OpKind.Sti => Sti(),
+        OpKind.HltSystem => HaltSystem(),
+        OpKind.PopfSystem => PopfSystem(ref op),
+        OpKind.SyscallSystem => SyscallSystem(ref op),
+        OpKind.UnsupportedSystem => UnsupportedSystem(),
+        OpKind.InPort => InPort(ref op),
+        OpKind.OutPort => OutPort(ref op),
+        OpKind.MovFromCr => MovFromCr(ref op),
+        OpKind.MovToCr => MovToCr(ref op),
+        OpKind.Clts => Clts(),
+        OpKind.CacheControl => CacheControl(),
+        OpKind.Invlpg => Invlpg(ref op),
+        OpKind.LoadTableRegister => LoadTableRegister(ref op),
+        OpKind.StoreTableRegister => StoreTableRegister(ref op),
+        OpKind.Lldt => Lldt(ref op),
+        OpKind.Ltr => Ltr(ref op),
+        OpKind.StoreSystemSelector => StoreSystemSelector(ref op),
+        OpKind.Rdmsr => Rdmsr(),
+        OpKind.Wrmsr => Wrmsr(),
+        OpKind.Swapgs => Swapgs(),
+        OpKind.MovToSreg => MovToSreg(ref op),
+        OpKind.MovFromSreg => MovFromSreg(ref op),
+        OpKind.PushSreg => PushSreg(ref op),
+        OpKind.PopSreg => PopSreg(ref op),
+        OpKind.Iret => Iret(ref op),
+        OpKind.Retf => Retf(ref op),
+        OpKind.JmpFar => JmpFar(ref op),
+        OpKind.Sysret => Sysret(ref op),
 
         _ => ExecuteSpecialisedGeneric(ref op),
     };

@@ -32,10 +32,25 @@ public sealed unsafe partial class Cpu
     internal const ulong NoTag = ulong.MaxValue;
     private const ulong AddrMask = 0x000F_FFFF_FFFF_F000UL;
 
+    /// <summary>The TLB used by the current privilege level (the fast paths index it).</summary>
     private TlbEntry* _tlb;
-    /// <summary>Slots filled since the last flush (each listed once; see <see cref="FlushTlb"/>).</summary>
-    private readonly ushort[] _tlbFilled = new ushort[TlbSize];
-    private readonly bool[] _tlbListed = new bool[TlbSize];
+    /// <summary>The TLB for CPL 3 accesses, and the one for supervisor accesses (the same in HLE mode).</summary>
+    private TlbEntry* _tlbUser, _tlbSupervisor;
+    /// <summary>Entries in both TLBs together (one block starting at _tlbUser).</summary>
+    private readonly int _tlbCount;
+
+    // What the page walk checks. HLE: always a user access, NX always honoured, as before system mode.
+    /// <summary>Accesses are made with user privilege (CPL 3); false for CPL 0-2 and implicit supervisor accesses.</summary>
+    private bool _userAccess = true;
+    /// <summary>CR0.WP: supervisor writes honour read-only pages.</summary>
+    private bool _writeProtect;
+    /// <summary>EFER.NXE: bit 63 of an entry means no-execute (else it is a reserved bit).</summary>
+    private bool _noExecuteEnabled = true;
+    /// <summary>CR4.SMEP: the supervisor may not fetch from user pages.</summary>
+    private bool _smep;
+    /// <summary>Slots (of both TLBs, counted from _tlbUser) filled since the last flush, each listed once; see <see cref="FlushTlb"/>.</summary>
+    private readonly ushort[] _tlbFilled;
+    private readonly bool[] _tlbListed;
     private int _tlbFilledCount;
 
     // The pending trap recorded by a failing access or handler.
@@ -64,22 +79,22 @@ public sealed unsafe partial class Cpu
     public void FlushTlb()
     {
         // Only the slots filled since the last flush can hold a translation: a kernel that
-        // switches address spaces on every yield empties a handful of slots, not all 512.
+        // switches address spaces on every yield empties a handful of slots, not all of them.
         for (int k = 0; k < _tlbFilledCount; k++)
         {
             int i = _tlbFilled[k];
-            _tlb[i] = new TlbEntry { ReadTag = NoTag, WriteTag = NoTag, ExecTag = NoTag };
+            _tlbUser[i] = new TlbEntry { ReadTag = NoTag, WriteTag = NoTag, ExecTag = NoTag };
             _tlbListed[i] = false;
         }
         _tlbFilledCount = 0;
     }
 
-    /// <summary>Empties every slot, listed or not (a new TLB's memory holds garbage).</summary>
+    /// <summary>Empties every slot of both TLBs, listed or not (a new TLB's memory holds garbage).</summary>
     private void ResetTlb()
     {
-        for (int i = 0; i < TlbSize; i++)
+        for (int i = 0; i < _tlbCount; i++)
         {
-            _tlb[i] = new TlbEntry { ReadTag = NoTag, WriteTag = NoTag, ExecTag = NoTag };
+            _tlbUser[i] = new TlbEntry { ReadTag = NoTag, WriteTag = NoTag, ExecTag = NoTag };
             _tlbListed[i] = false;
         }
         _tlbFilledCount = 0;
@@ -89,19 +104,25 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void NoteTlbFill(TlbEntry* e)
     {
-        int i = (int)(e - _tlb);
+        int i = (int)(e - _tlbUser);
         if (_tlbListed[i]) return;
         _tlbListed[i] = true;
         _tlbFilled[_tlbFilledCount++] = (ushort)i;
     }
 
-    /// <summary>Drops the TLB entry for one virtual page (invlpg).</summary>
+    /// <summary>Drops the TLB entries for one virtual page (invlpg), in both TLBs.</summary>
     public void InvalidatePage(VirtAddr va)
     {
-        ref TlbEntry e = ref *TlbSlot(va.Value);
+        InvalidateSlot(_tlbUser, va);
+        if (_tlbSupervisor != _tlbUser) InvalidateSlot(_tlbSupervisor, va);
+        ClearBlockLookupCache();
+    }
+
+    private static void InvalidateSlot(TlbEntry* tlb, VirtAddr va)
+    {
+        ref TlbEntry e = ref tlb[((va.Value >> 12) ^ (va.Value >> 21)) & (TlbSize - 1)];
         if (e.ReadTag == va.PageBase.Value || e.ExecTag == va.PageBase.Value || e.WriteTag == va.PageBase.Value)
             e = new TlbEntry { ReadTag = NoTag, WriteTag = NoTag, ExecTag = NoTag };
-        ClearBlockLookupCache();
     }
 
     private void RecordPageFault(ulong va, ulong error)
@@ -122,8 +143,11 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>
-    /// Walks the page tables for a user-mode access and fills the TLB. Returns false after recording
-    /// #PF (or #GP for a non-canonical address).
+    /// Walks the page tables for an access at the current privilege (<see cref="_userAccess"/>) and
+    /// fills the current TLB. Returns false after recording #PF (or #GP for a non-canonical address).
+    /// User accesses need U, and W for writes, at every level; supervisor accesses may read anything
+    /// present and write read-only pages unless CR0.WP. NX forbids fetches (when EFER.NXE; without it
+    /// bit 63 is reserved), SMEP forbids supervisor fetches from user pages.
     /// </summary>
     private bool Walk(ulong va, Access access, out TlbEntry* entry)
     {
@@ -133,7 +157,7 @@ public sealed unsafe partial class Cpu
             RecordGeneralProtection();
             return false;
         }
-        ulong errBase = (ulong)PageFaultError.User
+        ulong errBase = (_userAccess ? (ulong)PageFaultError.User : 0)
             | (access == Access.Write ? (ulong)PageFaultError.Write : 0)
             | (access == Access.Execute ? (ulong)PageFaultError.InstructionFetch : 0);
 
@@ -173,9 +197,16 @@ public sealed unsafe partial class Cpu
             table = pte & AddrMask;
         }
 
-        bool allowed = user
-            && (access != Access.Write || writable)
-            && (access != Access.Execute || !noExec);
+        if (noExec && !_noExecuteEnabled)
+        {
+            RecordPageFault(va, errBase | (ulong)(PageFaultError.Present | PageFaultError.ReservedBit));
+            return false;
+        }
+        bool canWrite = writable || (!_userAccess && !_writeProtect);
+        bool canExec = !noExec && (_userAccess || !_smep || !user);
+        bool allowed = (user || !_userAccess)
+            && (access != Access.Write || canWrite)
+            && (access != Access.Execute || canExec);
         if (!allowed)
         {
             RecordPageFault(va, errBase | (ulong)PageFaultError.Present);
@@ -201,7 +232,7 @@ public sealed unsafe partial class Cpu
         TlbEntry* e = TlbSlot(va);
         NoteTlbFill(e);
         e->PhysPage = pa >> 12;
-        e->Perm = (writable ? (ulong)PteFlags.Writable : 0) | (ulong)PteFlags.User
+        e->Perm = (writable ? (ulong)PteFlags.Writable : 0) | (user ? (ulong)PteFlags.User : 0)
                   | (noExec ? (ulong)PteFlags.NoExecute : 0) | (dirty ? (ulong)PteFlags.Dirty : 0);
         if (pa + 0x1000 > ramSize)
         {
@@ -213,8 +244,8 @@ public sealed unsafe partial class Cpu
         {
             e->Addend = (long)(ram + pa) - (long)vpage;
             e->ReadTag = vpage;
-            e->ExecTag = noExec ? NoTag : vpage;
-            e->WriteTag = writable && dirty && _memory.CodePages[pa >> 12] == 0 ? vpage : NoTag;
+            e->ExecTag = canExec ? vpage : NoTag;
+            e->WriteTag = canWrite && dirty && _memory.CodePages[pa >> 12] == 0 ? vpage : NoTag;
         }
         entry = e;
         return true;
@@ -438,7 +469,7 @@ public sealed unsafe partial class Cpu
             if (e->ExecTag == NoTag)
             {
                 // Executable but mapped beyond RAM: nothing to fetch.
-                RecordPageFault(va, (ulong)(PageFaultError.User | PageFaultError.InstructionFetch | PageFaultError.Present));
+                RecordPageFault(va, (_userAccess ? (ulong)PageFaultError.User : 0) | (ulong)(PageFaultError.InstructionFetch | PageFaultError.Present));
                 pa = 0;
                 return false;
             }
@@ -450,15 +481,15 @@ public sealed unsafe partial class Cpu
     /// <summary>Makes every TLB entry that maps physical page <paramref name="page"/> take the slow path on writes.</summary>
     private void RevokeFastWrites(ulong page)
     {
-        for (int i = 0; i < TlbSize; i++)
-            if (_tlb[i].PhysPage == page) _tlb[i].WriteTag = NoTag;
+        for (int i = 0; i < _tlbCount; i++)
+            if (_tlbUser[i].PhysPage == page) _tlbUser[i].WriteTag = NoTag;
     }
 
     // ------------------------------------------------------------------------------------------
-    // Host-side access to guest virtual memory (for the kernel and debugger): same checks as user
-    // code, but the result is a value, not a trap.
+    // Host-side access to guest virtual memory (for the kernel and debugger): same checks as guest
+    // code at the current privilege (user code in HLE mode), but the result is a value, not a trap.
 
-    /// <summary>Reads user memory as guest code would; on failure returns the fault it would raise.</summary>
+    /// <summary>Reads memory as guest code at the current privilege would; on failure returns the fault it would raise.</summary>
     public bool TryReadVirtual(VirtAddr va, Span<byte> destination, out Trap fault)
     {
         _trapKind = TrapKind.None;
@@ -467,7 +498,7 @@ public sealed unsafe partial class Cpu
         return ok;
     }
 
-    /// <summary>Writes user memory as guest code would; on failure nothing is written and the fault is returned.</summary>
+    /// <summary>Writes memory as guest code at the current privilege would; on failure nothing is written and the fault is returned.</summary>
     public bool TryWriteVirtual(VirtAddr va, ReadOnlySpan<byte> source, out Trap fault)
     {
         _trapKind = TrapKind.None;

@@ -66,6 +66,18 @@ internal enum OpKind : ushort
     SseShuffle,         // pshufd/pshuflw/pshufhw/shufps with imm8; Cond selects
     Pmovmskb,
     Pextrw, Pinsrw,
+
+    // --- system mode only (Ops/System.cs, Ops/Segments.cs; SystemTranslator.cs decodes them) --------
+    Cli, Sti, HltSystem, PopfSystem, SyscallSystem,
+    UnsupportedSystem,  // a privileged instruction we do not implement: #GP at CPL 3, #UD (Imm = text) at CPL 0
+    InPort, OutPort,    // Size = 1/2/4; Cond bit 0: port in dx, else Imm
+    MovFromCr, MovToCr, // Cond = CR number; R0 = destination / R1 = source
+    Clts, CacheControl, Invlpg,
+    LoadTableRegister, StoreTableRegister,   // Cond 0 GDTR, 1 IDTR
+    Lldt, Ltr, StoreSystemSelector,          // StoreSystemSelector: Cond 0 sldt, 1 str
+    Rdmsr, Wrmsr, Swapgs,
+    MovToSreg, MovFromSreg, PushSreg, PopSreg,   // Cond = SegmentRegister
+    Iret, Retf, JmpFar, Sysret,              // Size = operand size; Retf: Imm = bytes to release
 }
 
 /// <summary>Sub-operation of <see cref="OpKind.Alu"/>, in the order of the x86 /r encoding, plus test.</summary>

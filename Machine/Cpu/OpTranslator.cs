@@ -16,10 +16,12 @@ internal static class OpTranslator
         OpKind.Jmp or OpKind.JmpIndirect or OpKind.Jcc or OpKind.Call or OpKind.CallIndirect or OpKind.Ret
             or OpKind.Jrcxz or OpKind.Loop or OpKind.Syscall or OpKind.Int or OpKind.Int3 or OpKind.Hlt
             or OpKind.Invalid or OpKind.Privileged or OpKind.Popf => true,
-        _ => false,
+        _ => SystemTranslator.EndsBlock(k),
     };
 
-    public static void Translate(in Instruction ins, ref Op op, List<string> texts)
+    /// <param name="system">The CPU runs in system mode: privileged and segment instructions decode to
+    /// their handlers (<see cref="SystemTranslator"/>) instead of #GP / #UD.</param>
+    public static void Translate(in Instruction ins, ref Op op, List<string> texts, bool system = false)
     {
         op = default;
         op.Ip = ins.IP;
@@ -30,6 +32,7 @@ internal static class OpTranslator
         op.R1 = Op.NoReg;
         if (ins.HasRepPrefix || ins.HasRepePrefix) op.Flags |= OpFlags.Rep;
         if (ins.HasRepnePrefix) op.Flags |= OpFlags.Repne;
+        if (system && SystemTranslator.Translate(in ins, ref op, texts)) return;
         if (!TranslateKnown(in ins, ref op))
         {
             // A formatter per unsupported instruction: formatters hold state, and many machines

@@ -1,10 +1,15 @@
 namespace Lab.Machine.Cpu;
 
-/// <summary>Saving and restoring the CPU: registers, flags, control registers, counters and the TLB.</summary>
+/// <summary>
+/// Saving and restoring the CPU: registers, flags, control registers, counters and the TLB (both TLBs
+/// and the system state in system mode). Format 2 (machine snapshot version 2) adds the system state;
+/// format 1 snapshots (HLE machines before system mode) still load.
+/// </summary>
 public sealed unsafe partial class Cpu
 {
     internal void Save(BinaryWriter w)
     {
+        w.Write(SystemMode);
         for (int i = 0; i < 16; i++) w.Write(_regs[i]);
         for (int i = 0; i < 16; i++)
         {
@@ -23,11 +28,11 @@ public sealed unsafe partial class Cpu
         // The TLB is architecturally visible (a stale entry may be used until invalidated), so it is
         // part of the state: valid entries as (virtual page, physical page, permissions).
         int valid = 0;
-        for (int i = 0; i < TlbSize; i++) if (_tlb[i].ReadTag != NoTag || _tlb[i].ExecTag != NoTag) valid++;
+        for (int i = 0; i < _tlbCount; i++) if (_tlbUser[i].ReadTag != NoTag || _tlbUser[i].ExecTag != NoTag) valid++;
         w.Write(valid);
-        for (int i = 0; i < TlbSize; i++)
+        for (int i = 0; i < _tlbCount; i++)
         {
-            ref TlbEntry e = ref _tlb[i];
+            ref TlbEntry e = ref _tlbUser[i];
             if (e.ReadTag == NoTag && e.ExecTag == NoTag) continue;
             w.Write(i);
             w.Write(e.ReadTag);
@@ -36,19 +41,24 @@ public sealed unsafe partial class Cpu
             w.Write(e.PhysPage);
             w.Write(e.Perm);
         }
+        if (SystemMode) SaveSystem(w);
     }
 
     /// <summary>The physical pages that valid TLB entries point at (still reachable by the guest).</summary>
     internal IEnumerable<ulong> TlbPhysPages()
     {
         var pages = new List<ulong>();
-        for (int i = 0; i < TlbSize; i++)
-            if (_tlb[i].ReadTag != NoTag || _tlb[i].ExecTag != NoTag) pages.Add(_tlb[i].PhysPage);
+        for (int i = 0; i < _tlbCount; i++)
+            if (_tlbUser[i].ReadTag != NoTag || _tlbUser[i].ExecTag != NoTag) pages.Add(_tlbUser[i].PhysPage);
         return pages;
     }
 
-    internal void Load(BinaryReader r)
+    /// <param name="version">The machine snapshot version: 1 has no mode flag and no system state.</param>
+    internal void Load(BinaryReader r, int version)
     {
+        bool system = version >= 2 && r.ReadBoolean();
+        if (system != SystemMode)
+            throw new InvalidDataException($"snapshot of a {(system ? "system-mode" : "user-mode")} CPU cannot restore into a {(SystemMode ? "system-mode" : "user-mode")} one");
         for (int i = 0; i < 16; i++) _regs[i] = r.ReadUInt64();
         for (int i = 0; i < 16; i++)
         {
@@ -68,9 +78,9 @@ public sealed unsafe partial class Cpu
         for (int k = 0; k < valid; k++)
         {
             int i = r.ReadInt32();
-            if ((uint)i >= TlbSize) throw new InvalidDataException("bad TLB index in snapshot");
-            NoteTlbFill(_tlb + i);
-            ref TlbEntry e = ref _tlb[i];
+            if ((uint)i >= (uint)_tlbCount) throw new InvalidDataException("bad TLB index in snapshot");
+            NoteTlbFill(_tlbUser + i);
+            ref TlbEntry e = ref _tlbUser[i];
             e.ReadTag = r.ReadUInt64();
             e.ExecTag = r.ReadUInt64();
             bool fastWrite = r.ReadBoolean();
@@ -81,5 +91,7 @@ public sealed unsafe partial class Cpu
             e.Addend = (long)(_memory.Base + (e.PhysPage << 12)) - (long)vpage;
             e.WriteTag = fastWrite ? vpage : NoTag;
         }
+        if (SystemMode) LoadSystem(r);
+        else SetCpl(3);
     }
 }

@@ -66,8 +66,9 @@ public sealed class SessionManager : IHostedService, IDisposable
     /// <summary>The guest memory all sessions together may use (MiB).</summary>
     public long MemoryBudgetMiB { get; }
 
-    /// <summary>The open session of that name (a session being closed is no longer found).</summary>
-    public LabSession? Find(string name) => _sessions.TryGetValue(name, out var s) && !s.Closed ? s : null;
+    /// <summary>The session of that name. A session being closed is found until its files are gone
+    /// (Close removes it last), so whoever no longer finds it also finds nothing on disk.</summary>
+    public LabSession? Find(string name) => _sessions.TryGetValue(name, out var s) ? s : null;
 
     public IReadOnlyCollection<LabSession> All => _sessions.Values.Where(s => !s.Closed).ToArray();
 

@@ -1,0 +1,153 @@
+using Lab.Kernel.Guest;
+using Lab.Machine;
+
+namespace Lab.TuiClient;
+
+/// <summary>
+/// `tui run --kernel FILE`: boots a kernel built from C (a WeensyOS obj/kernel, obj/kernel.full or
+/// weensyos.img) as guest code, headless, as QEMU would with <c>-nographic -parallel file:LOG</c>.
+/// Runs until the guest powers off, or for <c>--ticks N</c> timer interrupts; writes the
+/// parallel-port output (the kernel's log, what the course's grader reads) to <c>--log FILE</c>;
+/// optionally prints the final screen. Ports nothing answers are noted on stderr once each.
+/// Exit status 0 (powered off, or the ticks ran), 1 (a bad kernel file, a triple fault, a hlt with
+/// interrupts off, or no power-off within <see cref="DefaultGuestSeconds"/> seconds of guest time
+/// without --ticks), 2 usage.
+/// </summary>
+public static class KernelRunCommand
+{
+    /// <summary>Without --ticks, give up after this much guest time (a graded WeensyOS run takes 10 s).</summary>
+    public const int DefaultGuestSeconds = 120;
+
+    public sealed record Arguments(string Kernel, ulong? Ticks, string? LogFile, RunCommand.ScreenFormat Screen, ulong InstructionsPerSecond);
+
+    public static bool Wants(string[] args) => args.Any(a => a == "--kernel" || a.StartsWith("--kernel=", StringComparison.Ordinal));
+
+    public static int Execute(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        Arguments a;
+        try { a = Parse(args); }
+        catch (ArgumentException e)
+        {
+            stderr.WriteLine($"tui run: {e.Message}");
+            stderr.WriteLine(Cli.Usage);
+            return 2;
+        }
+
+        GuestKernelMachine machine;
+        try
+        {
+            machine = GuestKernelMachine.Load(a.Kernel, new GuestKernelOptions { InstructionsPerSecond = a.InstructionsPerSecond });
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"tui run: {e.Message}");
+            return 1;
+        }
+        using (machine)
+        {
+            var notes = new Notes(stderr);
+            machine.AddObserver(notes);
+            int code;
+            if (a.Ticks is ulong ticks)
+            {
+                // A kernel that stops taking interrupts gets ten times the guest time the ticks would take.
+                ulong perTick = a.InstructionsPerSecond / 100;
+                machine.RunUntilTimerInterrupts(ticks, ticks * perTick * 10 + a.InstructionsPerSecond);
+                code = Verdict(machine, stderr, reachedTicks: machine.TimerInterrupts >= ticks);
+            }
+            else
+            {
+                machine.RunUntilStopped(DefaultGuestSeconds * a.InstructionsPerSecond);
+                code = Verdict(machine, stderr, reachedTicks: false);
+                if (!machine.Stopped)
+                    stderr.WriteLine($"tui run: the kernel did not power off within {DefaultGuestSeconds} s of guest time (give --ticks N to run a fixed time)");
+            }
+            if (a.LogFile is not null)
+            {
+                try { File.WriteAllBytes(a.LogFile, machine.LogBytes.ToArray()); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    stderr.WriteLine($"tui run: cannot write the log: {e.Message}");
+                    code = 1;
+                }
+            }
+            if (a.Screen == RunCommand.ScreenFormat.Text) ScreenRenderer.WriteText(machine.Machine.Cga, stdout);
+            else if (a.Screen == RunCommand.ScreenFormat.Ansi) ScreenRenderer.WriteAnsi(machine.Machine.Cga, stdout);
+            return code;
+        }
+    }
+
+    private static int Verdict(GuestKernelMachine m, TextWriter stderr, bool reachedTicks)
+    {
+        if (m.PoweredOff || reachedTicks) return 0;
+        if (m.ShutDown)
+        {
+            stderr.WriteLine($"tui run: triple fault (the CPU shut down) at rip 0x{m.Machine.Cpu.Rip:x} after {m.TimerInterrupts} timer interrupts");
+            return 1;
+        }
+        if (m.HaltedForGood)
+        {
+            stderr.WriteLine($"tui run: the kernel halted with interrupts disabled at rip 0x{m.Machine.Cpu.Rip:x}");
+            return 1;
+        }
+        return 1;
+    }
+
+    /// <summary>Tells the user, once per port, about I/O ports nothing on the machine answers.</summary>
+    private sealed class Notes(TextWriter stderr) : IGuestEventObserver
+    {
+        public void OnGuestEvent(X64Machine machine, in GuestEvent e)
+        {
+            if (e.Kind == GuestEventKind.UnansweredPort)
+                stderr.WriteLine($"tui run: note: the kernel {(e.PortWrite ? "wrote" : "read")} port 0x{e.Port:x} at rip {e.Rip}; nothing answers it (reads give all ones)");
+            else if (e.Kind == GuestEventKind.TripleFault)
+                stderr.WriteLine($"tui run: {e}");
+        }
+    }
+
+    /// <summary>Parses `run --kernel` options; throws ArgumentException with a message for the user.</summary>
+    public static Arguments Parse(string[] args)
+    {
+        string? kernel = null, logFile = null;
+        ulong? ticks = null;
+        ulong ips = new GuestKernelOptions().InstructionsPerSecond;
+        var screen = RunCommand.ScreenFormat.None;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string arg = args[i];
+            string? inline = null;
+            int eq = arg.IndexOf('=');
+            if (arg.StartsWith("--", StringComparison.Ordinal) && eq > 0) { inline = arg[(eq + 1)..]; arg = arg[..eq]; }
+            string Value()
+            {
+                if (inline is not null) return inline;
+                if (i + 1 >= args.Length) throw new ArgumentException($"{arg} needs a value");
+                return args[++i];
+            }
+            switch (arg)
+            {
+                case "--kernel": kernel = Value(); break;
+                case "--ticks":
+                    if (!ulong.TryParse(Value(), out ulong t) || t == 0) throw new ArgumentException("--ticks needs a positive number");
+                    ticks = t;
+                    break;
+                case "--log": logFile = Value(); break;
+                case "--screen":
+                    screen = (inline ?? "text") switch
+                    {
+                        "text" => RunCommand.ScreenFormat.Text,
+                        "ansi" => RunCommand.ScreenFormat.Ansi,
+                        var s => throw new ArgumentException($"--screen={s}: expected text or ansi"),
+                    };
+                    break;
+                case "--instructions-per-second":
+                    if (!ulong.TryParse(Value(), out ips) || ips < 1_000_000 || ips > 100_000_000_000)
+                        throw new ArgumentException("--instructions-per-second needs a number from 1000000 to 100000000000");
+                    break;
+                default: throw new ArgumentException($"unknown option '{args[i]}' for run --kernel");
+            }
+        }
+        if (string.IsNullOrEmpty(kernel)) throw new ArgumentException("--kernel needs a file");
+        return new Arguments(kernel, ticks, logFile, screen, ips);
+    }
+}
