@@ -59,96 +59,66 @@ public static class FanoutBenchmark
 
     private static async Task<Result> RunOne(int viewers, int seconds, string? posix)
     {
-        int port = Lab.TestSupport.Network.FreeLoopbackPort();
-        string url = $"http://127.0.0.1:{port}";
-        string data = Path.Combine(Path.GetTempPath(), "lab-fanout-" + Guid.NewGuid().ToString("N"));
-        var psi = new ProcessStartInfo(Environment.ProcessPath!)
+        await using var server = await ServerProcess.StartAsync("fanout");
+        string url = server.Url;
+        string session = "demo";
+        await using var creator = new LabHubConnection(url + "/hubs/lab");
+        if (posix != null)
         {
-            ArgumentList = { "fanout", "--serve", "--urls", url, "--data", data, "--Logging:LogLevel:Default=Warning" },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        using var server = Process.Start(psi) ?? throw new BenchmarkException("cannot start the server");
-        _ = server.StandardOutput.ReadToEndAsync();
-        _ = server.StandardError.ReadToEndAsync();
-        try
-        {
-            using (var http = new HttpClient())
-            {
-                for (int i = 0; ; i++)
-                {
-                    try { await http.GetStringAsync(url); break; }
-                    catch (HttpRequestException) when (i < 300) { await Task.Delay(100); }
-                }
-            }
-
-            string session = "demo";
-            await using var creator = new LabHubConnection(url + "/hubs/lab");
-            if (posix != null)
-            {
-                // A POSIX session (console, wide pages, up to thousands of processes) made for the run.
-                await creator.StartAsync();
-                session = "fanout-posix";
-                await creator.InvokeAsync<CreateSessionResult>("CreateSession", [new CreateSessionOptions(session, posix, "cow", "posix")]);
-            }
-            var clients = new LabHubConnection[viewers];
-            var frames = new long[viewers];
-            var latencies = new List<double>[viewers];
-            var bytes = new long[viewers];
-            var serializer = new MsgPackSerializer();
-            bool measuring = false;
-            for (int i = 0; i < viewers; i++) latencies[i] = new List<double>();
-            using var gate = new SemaphoreSlim(32);
-            await Task.WhenAll(Enumerable.Range(0, viewers).Select(async i =>
-            {
-                await gate.WaitAsync();
-                try
-                {
-                    var c = new LabHubConnection(url + "/hubs/lab");
-                    int index = i;
-                    c.On("Frame", [typeof(Frame)], a =>
-                    {
-                        var f = (Frame)a[0]!;
-                        if (!Volatile.Read(ref measuring)) return Task.CompletedTask;
-                        long nowMicros = Frame.NowMicros();
-                        frames[index]++;
-                        lock (latencies[index]) latencies[index].Add((nowMicros - f.ServerTimeMicros) / 1000.0);
-                        // Wire size: measured exactly on a sample of clients (re-encoding every frame of 1000 clients would dominate).
-                        if (index < 8) bytes[index] += serializer.SerializeToArray(f).Length + 3;
-                        return Task.CompletedTask;
-                    });
-                    await c.StartAsync();
-                    await c.InvokeAsync<JoinResult>("Join", [session, $"viewer{i}", null]);
-                    clients[i] = c;
-                }
-                finally { gate.Release(); }
-            }));
-
-            await Task.Delay(TimeSpan.FromSeconds(2));   // settle: initial full frames out of the way
-            server.Refresh();
-            var cpuStart = server.TotalProcessorTime;
-            var clock = Stopwatch.StartNew();
-            Volatile.Write(ref measuring, true);
-            await Task.Delay(TimeSpan.FromSeconds(seconds));
-            Volatile.Write(ref measuring, false);
-            double elapsed = clock.Elapsed.TotalSeconds;
-            server.Refresh();
-            double cpu = (server.TotalProcessorTime - cpuStart).TotalSeconds / elapsed * 100;
-            double mem = server.WorkingSet64 / (1024.0 * 1024.0);
-
-            var all = latencies.SelectMany(l => l).OrderBy(x => x).ToArray();
-            double P(double q) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
-            double fps = frames.Average() / elapsed;
-            int sampled = Math.Min(8, viewers);
-            double kbps = bytes.Take(sampled).Average() / elapsed / 1024.0;
-            await Task.WhenAll(clients.Where(c => c != null).Select(c => c.DisposeAsync().AsTask()));
-            return new Result(fps, P(0.5), P(0.99), kbps, cpu, mem);
+            // A POSIX session (console, wide pages, up to thousands of processes) made for the run.
+            await creator.StartAsync();
+            session = "fanout-posix";
+            await creator.InvokeAsync<CreateSessionResult>("CreateSession", [new CreateSessionOptions(session, posix, "cow", "posix")]);
         }
-        finally
+        var clients = new LabHubConnection[viewers];
+        var frames = new long[viewers];
+        var latencies = new List<double>[viewers];
+        var bytes = new long[viewers];
+        var serializer = new MsgPackSerializer();
+        bool measuring = false;
+        for (int i = 0; i < viewers; i++) latencies[i] = new List<double>();
+        using var gate = new SemaphoreSlim(32);
+        await Task.WhenAll(Enumerable.Range(0, viewers).Select(async i =>
         {
-            if (!server.HasExited) server.Kill(entireProcessTree: true);
-            try { Directory.Delete(data, recursive: true); } catch (IOException) { }
-        }
+            await gate.WaitAsync();
+            try
+            {
+                var c = new LabHubConnection(url + "/hubs/lab");
+                int index = i;
+                c.On("Frame", [typeof(Frame)], a =>
+                {
+                    var f = (Frame)a[0]!;
+                    if (!Volatile.Read(ref measuring)) return Task.CompletedTask;
+                    long nowMicros = Frame.NowMicros();
+                    frames[index]++;
+                    lock (latencies[index]) latencies[index].Add((nowMicros - f.ServerTimeMicros) / 1000.0);
+                    // Wire size: measured exactly on a sample of clients (re-encoding every frame of 1000 clients would dominate).
+                    if (index < 8) bytes[index] += serializer.SerializeToArray(f).Length + 3;
+                    return Task.CompletedTask;
+                });
+                await c.StartAsync();
+                await c.InvokeAsync<JoinResult>("Join", [session, $"viewer{i}", null]);
+                clients[i] = c;
+            }
+            finally { gate.Release(); }
+        }));
+
+        await Task.Delay(TimeSpan.FromSeconds(2));   // settle: initial full frames out of the way
+        var cpuStart = server.CpuTime;
+        var clock = Stopwatch.StartNew();
+        Volatile.Write(ref measuring, true);
+        await Task.Delay(TimeSpan.FromSeconds(seconds));
+        Volatile.Write(ref measuring, false);
+        double elapsed = clock.Elapsed.TotalSeconds;
+        double cpu = (server.CpuTime - cpuStart).TotalSeconds / elapsed * 100;
+        double mem = server.WorkingSetMegabytes;
+
+        var all = latencies.SelectMany(l => l).OrderBy(x => x).ToArray();
+        double P(double q) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
+        double fps = frames.Average() / elapsed;
+        int sampled = Math.Min(8, viewers);
+        double kbps = bytes.Take(sampled).Average() / elapsed / 1024.0;
+        await Task.WhenAll(clients.Where(c => c != null).Select(c => c.DisposeAsync().AsTask()));
+        return new Result(fps, P(0.5), P(0.99), kbps, cpu, mem);
     }
 }

@@ -54,31 +54,12 @@ public static class SessionCostBenchmark
 
     private static async Task<Result> Measure(int sessions, int seconds, string program)
     {
-        int port = Lab.TestSupport.Network.FreeLoopbackPort();
-        string url = $"http://127.0.0.1:{port}";
-        string data = Path.Combine(Path.GetTempPath(), "lab-session-cost-" + Guid.NewGuid().ToString("N"));
-        var psi = new ProcessStartInfo(Environment.ProcessPath!)
-        {
-            ArgumentList = { "session-cost", "--serve", "--urls", url, "--data", data, "--Lab:DemoSession=",
-                "--Lab:MaxSessions=" + Math.Max(64, sessions), "--Logging:LogLevel:Default=Warning" },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        using var server = Process.Start(psi) ?? throw new BenchmarkException("cannot start the server");
-        _ = server.StandardOutput.ReadToEndAsync();
-        _ = server.StandardError.ReadToEndAsync();
+        await using var server = await ServerProcess.StartAsync("session-cost", "--Lab:DemoSession=",
+            "--Lab:MaxSessions=" + Math.Max(64, sessions));
+        string url = server.Url;
         var viewers = new List<LabHubConnection>();
         try
         {
-            using (var http = new HttpClient())
-            {
-                for (int i = 0; ; i++)
-                {
-                    try { await http.GetStringAsync(url); break; }
-                    catch (HttpRequestException) when (i < 300) { await Task.Delay(100); }
-                }
-            }
             var frames = new long[sessions];
             var lastTick = new ulong[sessions];
             bool measuring = false;
@@ -101,25 +82,21 @@ public static class SessionCostBenchmark
             }
 
             await Task.Delay(TimeSpan.FromSeconds(2));   // settle: boot, first full frames, JIT tiering
-            server.Refresh();
-            var cpuStart = server.TotalProcessorTime;
+            var cpuStart = server.CpuTime;
             ulong ticksStart = (ulong)lastTick.Sum(t => (long)Volatile.Read(ref t));
             var clock = Stopwatch.StartNew();
             Volatile.Write(ref measuring, true);
             await Task.Delay(TimeSpan.FromSeconds(seconds));
             Volatile.Write(ref measuring, false);
             double elapsed = clock.Elapsed.TotalSeconds;
-            server.Refresh();
-            double cpu = (server.TotalProcessorTime - cpuStart).TotalSeconds / elapsed * 100;
+            double cpu = (server.CpuTime - cpuStart).TotalSeconds / elapsed * 100;
             ulong ticksEnd = (ulong)lastTick.Sum(t => (long)Volatile.Read(ref t));
             return new Result(cpu, (ticksEnd - ticksStart) / elapsed / sessions, frames.Average() / elapsed,
-                server.WorkingSet64 / (1024.0 * 1024.0));
+                server.WorkingSetMegabytes);
         }
         finally
         {
             foreach (var c in viewers) await c.DisposeAsync();
-            if (!server.HasExited) server.Kill(entireProcessTree: true);
-            try { Directory.Delete(data, recursive: true); } catch (IOException) { }
         }
     }
 }

@@ -1,0 +1,76 @@
+using System.Diagnostics;
+
+namespace Lab.Bench;
+
+/// <summary>
+/// A Lab server running as a child process of the benchmark (this program with `COMMAND --serve`),
+/// so its CPU and memory are its own: started on a free loopback port with a fresh data folder,
+/// ready once it answers HTTP, killed and its folder deleted on dispose.
+/// </summary>
+public sealed class ServerProcess : IAsyncDisposable
+{
+    public Process Process { get; }
+    public string Url { get; }
+    private readonly string _data;
+
+    private ServerProcess(Process process, string url, string data)
+    {
+        Process = process;
+        Url = url;
+        _data = data;
+    }
+
+    /// <summary>Starts `COMMAND --serve --urls ... --data ...` plus <paramref name="extraArgs"/> and waits until it answers.</summary>
+    public static async Task<ServerProcess> StartAsync(string command, params string[] extraArgs)
+    {
+        int port = Lab.TestSupport.Network.FreeLoopbackPort();
+        string url = $"http://127.0.0.1:{port}";
+        string data = Path.Combine(Path.GetTempPath(), $"lab-{command}-" + Guid.NewGuid().ToString("N"));
+        var psi = new ProcessStartInfo(Environment.ProcessPath!)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in new[] { command, "--serve", "--urls", url, "--data", data, "--Logging:LogLevel:Default=Warning" }.Concat(extraArgs))
+            psi.ArgumentList.Add(a);
+        var process = Process.Start(psi) ?? throw new BenchmarkException("cannot start the server");
+        _ = process.StandardOutput.ReadToEndAsync();
+        _ = process.StandardError.ReadToEndAsync();
+        var server = new ServerProcess(process, url, data);
+        try
+        {
+            using var http = new HttpClient();
+            for (int i = 0; ; i++)
+            {
+                try { await http.GetStringAsync(url); break; }
+                catch (HttpRequestException) when (i < 300) { await Task.Delay(100); }
+            }
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The server's CPU time so far.</summary>
+    public TimeSpan CpuTime
+    {
+        get { Process.Refresh(); return Process.TotalProcessorTime; }
+    }
+
+    public double WorkingSetMegabytes
+    {
+        get { Process.Refresh(); return Process.WorkingSet64 / (1024.0 * 1024.0); }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        if (!Process.HasExited) Process.Kill(entireProcessTree: true);
+        Process.Dispose();
+        try { Directory.Delete(_data, recursive: true); } catch (IOException) { }
+        return ValueTask.CompletedTask;
+    }
+}
