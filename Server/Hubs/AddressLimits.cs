@@ -19,7 +19,7 @@ public sealed class AddressLimits
     public AddressLimits(LabServerOptions options, Func<DateTime>? now = null)
     {
         _options = options;
-        _now = now ?? (() => DateTime.UtcNow);
+        _now = now ?? (() => options.Clock.GetUtcNow().UtcDateTime);
         _swept = _now();
     }
 

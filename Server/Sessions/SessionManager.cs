@@ -8,6 +8,10 @@ namespace Lab.Server.Sessions;
 public sealed class LabServerOptions
 {
     public string DataDirectory { get; set; } = "data";
+    /// <summary>The clock the per-address limits (join-code lockouts, creation allowances) read; tests
+    /// replace it so a lockout cannot run out while they look at it. Not configuration.</summary>
+    [Microsoft.Extensions.Configuration.ConfigurationKeyName("__clock_not_configurable")]
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
     public TimeSpan SaveInterval { get; set; } = TimeSpan.FromSeconds(30);
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
     /// <summary>New sessions are refused beyond this many (restored sessions are always restored).</summary>
