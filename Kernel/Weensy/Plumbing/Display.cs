@@ -120,15 +120,13 @@ public sealed partial class WeensyKernel
     [System.Runtime.CompilerServices.SkipLocalsInit]   // every cell is read from the screen first
     private void ShowVirtualMemory(Process p)
     {
-        Span<ushort> cells = stackalloc ushort[Display.Cells];
-        _machine.Cga.CopyTo(cells);
-        PutString(cells, Display.Cpos(10, 26), 0x0F00, VirtualTitles[p.Pid]);
-        for (int vpn = 0; vpn < Layout.VirtualPages; vpn++)
-        {
-            if (vpn % 64 == 0)
-                PutString(cells, Display.Cpos(11 + vpn / 64, 3), 0x0F00, RowLabels[vpn / 64]);
-            cells[Display.Cpos(11 + vpn / 64, 12 + vpn % 64)] = ' ';
-        }
+        // Rows 10-22 only (read first: columns the view does not draw keep what is there).
+        int first = Display.Cpos(10, 0);
+        Span<ushort> cells = stackalloc ushort[Display.Cpos(23, 0) - first];
+        _machine.Memory.Read(new PhysAddr(Layout.Console + (ulong)first * 2), MemoryMarshal.AsBytes(cells));
+        PutString(cells, Display.Cpos(10, 26) - first, 0x0F00, VirtualTitles[p.Pid]);
+        for (int r = 0; r < Layout.VirtualPages / 64; r++)
+            PutString(cells, Display.Cpos(11 + r, 3) - first, 0x0F00, RowLabels[r]);
         var pages = Pages;
         ushort[] row = _vmCells;
         Array.Fill(row, (ushort)' ');
@@ -142,8 +140,8 @@ public sealed partial class WeensyKernel
             row[m.Va.PageNumber] = cell;
         });
         for (int vpn = 0; vpn < Layout.VirtualPages; vpn++)
-            cells[Display.Cpos(11 + vpn / 64, 12 + vpn % 64)] = row[vpn];
-        WriteCells(Display.Cpos(10, 0), cells[Display.Cpos(10, 0)..Display.Cpos(23, 0)]);
+            cells[Display.Cpos(11 + vpn / 64, 12 + vpn % 64) - first] = row[vpn];
+        WriteCells(first, cells);
     }
 
     private static readonly string[] VirtualTitles =
