@@ -371,7 +371,11 @@ public sealed partial class LabSession : IDisposable
     /// </summary>
     private void WaitForCommand(TimeSpan timeout)
     {
-        if (_commands.Reader.Count == 0) _commandPosted.Wait(timeout);
+        // Whole milliseconds, rounded up: a wait of less than one would return at once, and the
+        // loop would spin through the end of every tick (that spin was most of what an idle
+        // realtime session cost).
+        int ms = (int)Math.Clamp(Math.Ceiling(timeout.TotalMilliseconds), 1, int.MaxValue);
+        if (_commands.Reader.Count == 0) _commandPosted.Wait(ms);
         _commandPosted.Reset();
     }
 
