@@ -123,7 +123,8 @@ public readonly record struct GuestEvent
     public ulong ErrorCode { get; init; }
     /// <summary>For #PF: CR2.</summary>
     public VirtAddr FaultAddress { get; init; }
-    /// <summary>The instruction address the event refers to (the return address for int n, syscall and interrupts).</summary>
+    /// <summary>The instruction address the event refers to (the return address for int n, syscall and interrupts;
+    /// the in/out instruction for an unanswered port).</summary>
     public VirtAddr Rip { get; init; }
     /// <summary>Privilege level the event interrupted.</summary>
     public int Cpl { get; init; }

@@ -41,7 +41,7 @@ public sealed partial class X64Machine : IDeviceClock
         board.Bus.Unanswered = (port, write) => Observe(new GuestEvent
         {
             Kind = GuestEventKind.UnansweredPort, Port = port, PortWrite = write,
-            Rip = new VirtAddr(Cpu.Rip), Cpl = Cpu.Cpl,
+            Rip = new VirtAddr(Cpu.PortInstruction), Cpl = Cpu.Cpl,
         });
         Cpu.Ports = board;
         AwaitingBoot = true;

@@ -19,6 +19,9 @@ public sealed unsafe partial class Cpu
     /// <summary>The port space (set by the machine in system mode).</summary>
     internal IPortIo? Ports;
 
+    /// <summary>The address of the in/out instruction being executed (devices report it).</summary>
+    internal ulong PortInstruction { get; private set; }
+
     /// <summary>cli: clears IF; needs CPL &lt;= IOPL.</summary>
     private bool Cli()
     {
@@ -86,6 +89,7 @@ public sealed unsafe partial class Cpu
     {
         ushort port = (op.Cond & 1) != 0 ? (ushort)_regs[2] : (ushort)op.Imm;
         if (_cpl > Iopl && !IoPermitted(port, op.Size)) return false;
+        PortInstruction = op.Ip;
         uint v = Ports is null ? uint.MaxValue : Ports.ReadPort(port, op.Size);
         SetReg(0, op.Size, v);
         RequestLeave();
@@ -97,6 +101,7 @@ public sealed unsafe partial class Cpu
     {
         ushort port = (op.Cond & 1) != 0 ? (ushort)_regs[2] : (ushort)op.Imm;
         if (_cpl > Iopl && !IoPermitted(port, op.Size)) return false;
+        PortInstruction = op.Ip;
         Ports?.WritePort(port, op.Size, (uint)GetReg(0, op.Size));
         RequestLeave();
         return true;

@@ -176,18 +176,26 @@ public class DeviceTests
     public void AnUnansweredPortReadsAllOnesAndIsReportedOnce()
     {
         using var f = new SystemFixture();
-        f.Kernel(a =>
+        Label first = default, wide = default;
+        var result = f.Kernel(a =>
         {
+            first = a.CreateLabel();
+            wide = a.CreateLabel();
             a.mov(dx, 0x2F8);
+            a.Label(ref first);
             a.@in(al, dx);
             a.@in(al, dx);
+            a.Label(ref wide);
             a.@in(ax, dx);      // 0x2F8 and 0x2F9
             a.mov(ebx, eax);
             a.hlt();
         });
         f.RunToHalt();
         Assert.Equal(0xFFFFUL, f.Cpu[R.Rbx] & 0xFFFF);
-        Assert.Equal([(ushort)0x2F8, (ushort)0x2F9], f.Events.Where(e => e.Kind == GuestEventKind.UnansweredPort).Select(e => e.Port));
+        var reports = f.Events.Where(e => e.Kind == GuestEventKind.UnansweredPort).ToList();
+        Assert.Equal([(ushort)0x2F8, (ushort)0x2F9], reports.Select(e => e.Port));
+        Assert.Equal(result.GetLabelRIP(first), reports[0].Rip.Value);     // the instruction that touched it
+        Assert.Equal(result.GetLabelRIP(wide), reports[1].Rip.Value);
     }
 
     [Fact]
