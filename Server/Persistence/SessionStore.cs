@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using Lab.Kernel.Common;
 using Lab.Server.Sessions;
 
 namespace Lab.Server.Persistence;
@@ -203,10 +204,10 @@ public static class SnapshotFile
         header.Clear();
         Magic.CopyTo(header);
         file.Write(header);
-        using (var hashing = new HashingWriteStream(file))
+        using (var hashing = new HashingStream(file))
         {
             writePayload(hashing);
-            hashing.Hash(header[8..]);
+            hashing.Hash().CopyTo(header[8..]);
         }
         long end = file.Position;
         file.Position = start;
@@ -273,36 +274,5 @@ public static class SnapshotFile
         if (!hash.SequenceEqual(file.AsSpan(8, SHA256.HashSizeInBytes)))
             throw new InvalidDataException("machine.bin is damaged: its SHA-256 does not match its contents");
         return file.AsMemory(HeaderSize);
-    }
-}
-
-/// <summary>A write-only stream that hashes (SHA-256) what passes through it to the stream beneath.</summary>
-internal sealed class HashingWriteStream(Stream inner) : Stream
-{
-    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-
-    public void Hash(Span<byte> destination) => _hash.GetHashAndReset(destination);
-
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-    public override void Write(ReadOnlySpan<byte> buffer)
-    {
-        _hash.AppendData(buffer);
-        inner.Write(buffer);
-    }
-    public override void WriteByte(byte value) => Write([value]);
-    public override void Flush() => inner.Flush();
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
-    public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing) _hash.Dispose();
-        base.Dispose(disposing);
     }
 }

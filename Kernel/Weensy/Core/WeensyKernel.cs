@@ -56,28 +56,6 @@ public sealed partial class WeensyKernel : ITrapHandler
     /// <summary>The first host-side invariant failure (see <see cref="KernelOptions.Invariants"/>), or null.</summary>
     public string? InvariantFailure { get; private set; }
 
-    /// <summary>
-    /// Why the kernel, though neither panicked nor powered off, will never run user code again
-    /// on its own: no process is runnable (every one broke on a fault, or all exited). Null while
-    /// some process can run. Only a key ('a', 'f', 'e') or a reboot gets it going again.
-    /// </summary>
-    public string? Stalled
-    {
-        get
-        {
-            if (Failed || PoweredOff) return null;
-            int broken = 0;
-            foreach (Process p in _procs)
-            {
-                if (p.State == ProcState.Runnable) return null;
-                if (p.State == ProcState.Broken) broken++;
-            }
-            return broken > 0
-                ? $"stalled: every process is broken ({broken} faulted); press a, f or e, or reboot"
-                : "stalled: every process has exited; press a, f or e, or reboot";
-        }
-    }
-
     /// <summary>Forks that failed (no free slot or out of memory) since the cold boot. Diagnostic.</summary>
     public int ForkFailures { get; private set; }
 

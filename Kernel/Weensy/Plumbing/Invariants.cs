@@ -10,10 +10,32 @@ namespace Lab.Kernel.Weensy.Core;
 /// (a failure panics, as the C kernel's asserts do). <see cref="CheckInvariants"/> is the full
 /// host-side list of WEENSYOS.md §7 and DESIGN.md (console accessible, no owned-but-inaccessible
 /// page, refcounts equal mappings, no leaked page), run per <see cref="KernelOptions.Invariants"/>
-/// and by tests.
+/// and by tests. <see cref="Stalled"/> tells a host that the kernel makes no progress any more.
 /// </summary>
 public sealed partial class WeensyKernel
 {
+    /// <summary>
+    /// Why the kernel, though neither panicked nor powered off, will never run user code again
+    /// on its own: no process is runnable (every one broke on a fault, or all exited). Null while
+    /// some process can run. Only a key ('a', 'f', 'e') or a reboot gets it going again.
+    /// </summary>
+    public string? Stalled
+    {
+        get
+        {
+            if (Failed || PoweredOff) return null;
+            int broken = 0;
+            foreach (Process p in _procs)
+            {
+                if (p.State == ProcState.Runnable) return null;
+                if (p.State == ProcState.Broken) broken++;
+            }
+            return broken > 0
+                ? $"stalled: every process is broken ({broken} faulted); press a, f or e, or reboot"
+                : "stalled: every process has exited; press a, f or e, or reboot";
+        }
+    }
+
     /// <summary>check_virtual_memory: panics with the first problem found.</summary>
     private void CheckVirtualMemory()
     {
@@ -162,9 +184,7 @@ public sealed partial class WeensyKernel
                     if (page.Value < Layout.MemSizePhysical) uses[page.PageNumber]++;
         }
 
-        int cowReserve = 0;
-        for (int pn = 0; pn < Layout.PhysicalPages; pn++)
-            if (cowMapped[pn]) cowReserve += Math.Max(0, Pages.Refcount(pn) - 1);
+        int cowReserve = CowReserveOf(cowMapped);
         int free = Pages.FreeCount();
         if (Pages.CowReserve != cowReserve)
             problems.Add($"copy-on-write reserve is {Pages.CowReserve} pages but the shared pages need {cowReserve}");
@@ -230,6 +250,12 @@ public sealed partial class WeensyKernel
                 if (m.IsCow && m.Pa.Value < Layout.MemSizePhysical) cowMapped[m.Pa.PageNumber] = true;
             });
         }
+        return CowReserveOf(cowMapped);
+    }
+
+    /// <summary>refcount - 1 summed over the pages some live process maps copy-on-write.</summary>
+    private int CowReserveOf(bool[] cowMapped)
+    {
         int reserve = 0;
         for (int pn = 0; pn < Layout.PhysicalPages; pn++)
             if (cowMapped[pn]) reserve += Math.Max(0, Pages.Refcount(pn) - 1);
