@@ -9,7 +9,7 @@ need_apt=()
 command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)      # the TUI is tested under tmux, as a person uses it
-command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)  # the official JS SignalR client and @msgpack/msgpack
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)  # the official JS SignalR client (interop test)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
@@ -17,9 +17,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 command -v dotnet >/dev/null 2>&1 || { echo "test.sh: the .NET 10 SDK (dotnet) is required" >&2; exit 1; }
 
-# npm packages pinned by package-lock.json: @msgpack/msgpack (codec cross-check) and the official
-# SignalR client with its MessagePack protocol (interop test).
-for js in tests/Shared.Tests/js tests/Server.Tests/js; do
+# npm packages pinned by package-lock.json: the official SignalR client with its MessagePack protocol
+# (interop test).
+for js in tests/Server.Tests/js; do
   [ -d "$js/node_modules" ] || (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
 done
 

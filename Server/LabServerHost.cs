@@ -1,7 +1,7 @@
 using Lab.Server.Hubs;
 using Lab.Server.Persistence;
 using Lab.Server.Sessions;
-using Lab.Shared.Protocol;
+using Lab.Shared.Wire;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR;
@@ -13,6 +13,9 @@ namespace Lab.Server;
 public static class LabServerHost
 {
     public const string DefaultUrl = "http://localhost:5080";
+
+    /// <summary>The name SignalR's MessagePack hub protocol announces in the handshake.</summary>
+    public const string MessagePackProtocolName = "messagepack";
 
     /// <param name="args">Command line: --urls URL, --data DIR, and ASP.NET Core's usual settings.</param>
     /// <param name="configure">Adjusts options after the command line (tests use it for short intervals).</param>
@@ -47,13 +50,13 @@ public static class LabServerHost
             o.EnableDetailedErrors = false;
             o.MaximumParallelInvocationsPerClient = 1;
             o.AddFilter<RefusalLogFilter>();
-        }).AddLabMessagePackProtocol();
+        }).AddMessagePackProtocol(o => o.SerializerOptions = LabMessagePack.Options);
         // docs/PROTOCOL.md: MessagePack over WebSockets, nothing else (no JSON protocol, no long polling or SSE).
-        builder.Services.Configure<HubOptions>(o => o.SupportedProtocols = [MsgPackHubProtocol.ProtocolName]);
+        builder.Services.Configure<HubOptions>(o => o.SupportedProtocols = [MessagePackProtocolName]);
 
         var app = builder.Build();
         app.UseWebSockets();
-        app.MapHub<LabHub>("/hubs/lab", o => o.Transports = HttpTransportType.WebSockets);
+        app.MapHub<LabHub>(LabHubRoute.Path, o => o.Transports = HttpTransportType.WebSockets);
         app.MapGet("/", () => Results.Text("Lab server: connect with `tui connect HOST/SESSION`; the SignalR hub is at /hubs/lab (messagepack).\n"));
         return app;
     }

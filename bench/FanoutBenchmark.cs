@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Lab.Shared.Client;
-using Lab.Shared.MsgPack;
 using Lab.Shared.Wire;
+using Lab.TuiClient.Net;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
+using Microsoft.Extensions.Options;
 
 namespace Lab.Bench;
 
@@ -62,19 +64,20 @@ public static class FanoutBenchmark
         await using var server = await ServerProcess.StartAsync("fanout");
         string url = server.Url;
         string session = "demo";
-        await using var creator = new LabHubConnection(url + "/hubs/lab");
+        await using var creator = new LabClient(url, reconnect: false);
         if (posix != null)
         {
             // A POSIX session (console, wide pages, up to thousands of processes) made for the run.
             await creator.StartAsync();
             session = "fanout-posix";
-            await creator.InvokeAsync<CreateSessionResult>("CreateSession", [new CreateSessionOptions(session, posix, "cow", "posix")]);
+            await creator.CreateSession(new CreateSessionOptions(session, posix, "cow", "posix"));
         }
-        var clients = new LabHubConnection[viewers];
+        var clients = new LabClient[viewers];
         var frames = new long[viewers];
         var latencies = new List<double>[viewers];
         var bytes = new long[viewers];
-        var serializer = new MsgPackSerializer();
+        // The exact bytes a frame takes on the wire: SignalR's MessagePack protocol with Lab's options.
+        var protocol = new MessagePackHubProtocol(Options.Create(new MessagePackHubProtocolOptions { SerializerOptions = LabMessagePack.Options }));
         bool measuring = false;
         for (int i = 0; i < viewers; i++) latencies[i] = new List<double>();
         using var gate = new SemaphoreSlim(32);
@@ -83,21 +86,19 @@ public static class FanoutBenchmark
             await gate.WaitAsync();
             try
             {
-                var c = new LabHubConnection(url + "/hubs/lab");
+                var c = new LabClient(url, reconnect: false);
                 int index = i;
-                c.On("Frame", [typeof(Frame)], a =>
+                c.OnFrame(f =>
                 {
-                    var f = (Frame)a[0]!;
-                    if (!Volatile.Read(ref measuring)) return Task.CompletedTask;
+                    if (!Volatile.Read(ref measuring)) return;
                     long nowMicros = Frame.NowMicros();
                     frames[index]++;
                     lock (latencies[index]) latencies[index].Add((nowMicros - f.ServerTimeMicros) / 1000.0);
                     // Wire size: measured exactly on a sample of clients (re-encoding every frame of 1000 clients would dominate).
-                    if (index < 8) bytes[index] += serializer.SerializeToArray(f).Length + 3;
-                    return Task.CompletedTask;
+                    if (index < 8) bytes[index] += protocol.GetMessageBytes(new InvocationMessage(nameof(ILabClient.Frame), [f])).Length;
                 });
                 await c.StartAsync();
-                await c.InvokeAsync<JoinResult>("Join", [session, $"viewer{i}", null]);
+                await c.Join(session, $"viewer{i}", null);
                 clients[i] = c;
             }
             finally { gate.Release(); }

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Lab.Shared.Client;
+using Lab.TuiClient.Net;
 using Lab.Shared.Wire;
 
 namespace Lab.Bench;
@@ -57,7 +57,7 @@ public static class SessionCostBenchmark
         await using var server = await ServerProcess.StartAsync("session-cost", "--Lab:DemoSession=",
             "--Lab:MaxSessions=" + Math.Max(64, sessions));
         string url = server.Url;
-        var viewers = new List<LabHubConnection>();
+        var viewers = new List<LabClient>();
         try
         {
             var frames = new long[sessions];
@@ -65,19 +65,16 @@ public static class SessionCostBenchmark
             bool measuring = false;
             for (int i = 0; i < sessions; i++)
             {
-                var c = new LabHubConnection(url + "/hubs/lab");
+                var c = new LabClient(url, reconnect: false);
                 int index = i;
-                c.On("Frame", [typeof(Frame)], a =>
+                c.OnFrame(f =>
                 {
-                    var f = (Frame)a[0]!;
                     if (f.Status is { } s) Volatile.Write(ref lastTick[index], s.Tick);
                     if (Volatile.Read(ref measuring)) Interlocked.Increment(ref frames[index]);
-                    return Task.CompletedTask;
                 });
                 await c.StartAsync();
-                var created = await c.InvokeAsync<CreateSessionResult>("CreateSession",
-                    [new CreateSessionOptions($"cost{i}", program, "cow", "weensyos")]);
-                await c.InvokeAsync<JoinResult>("Join", [$"cost{i}", "viewer", created.InstructorKey]);
+                var created = await c.CreateSession(new CreateSessionOptions($"cost{i}", program, "cow", "weensyos"));
+                await c.Join($"cost{i}", "viewer", created.InstructorKey);
                 viewers.Add(c);
             }
 

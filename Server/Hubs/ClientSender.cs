@@ -22,7 +22,7 @@ public sealed class ClientSender
     private DateTime _heavySentAt = DateTime.MinValue;
     private bool _heavyHeldBack;
 
-    private readonly IHubContext<LabHub> _hub;
+    private readonly IHubContext<LabHub, ILabClient> _hub;
     private readonly LabSession _session;
     private readonly string _connectionId;
     private readonly Action _abort;
@@ -62,7 +62,7 @@ public sealed class ClientSender
 
     public long FramesSent => _seq;
 
-    public ClientSender(IHubContext<LabHub> hub, LabSession session, string connectionId, Action abort)
+    public ClientSender(IHubContext<LabHub, ILabClient> hub, LabSession session, string connectionId, Action abort)
     {
         _hub = hub;
         _session = session;
@@ -116,13 +116,10 @@ public sealed class ClientSender
         }
     }
 
-    /// <summary>Sends one frame; a send stuck for <see cref="SendTimeout"/> is cancelled (and the client dropped by the caller).</summary>
-    private async Task SendAsync(Frame frame, CancellationToken token)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
-        timeout.CancelAfter(SendTimeout);
-        await _hub.Clients.Client(_connectionId).SendCoreAsync("Frame", [frame], timeout.Token);
-    }
+    /// <summary>Sends one frame through the typed client; a send stuck for <see cref="SendTimeout"/> throws
+    /// TimeoutException (and the caller drops the client, which also ends the stuck write).</summary>
+    private Task SendAsync(Frame frame, CancellationToken token) =>
+        _hub.Clients.Client(_connectionId).Frame(frame).WaitAsync(SendTimeout, token);
 
     /// <summary>What changed since this client's previous frame; null when nothing did.</summary>
     private Frame? BuildFrame()

@@ -9,16 +9,16 @@ namespace Lab.Server.Hubs;
 /// work to the session (commands go through the session's channel; the machine is never touched here).
 /// Errors reach the caller as HubException text that says why.
 /// </summary>
-public sealed class LabHub : Hub
+public sealed class LabHub : Hub<ILabClient>, ILabHub
 {
     private const int MaxFloodRefusals = 50;
     private readonly SessionManager _sessions;
     private readonly ConnectionTracker _connections;
-    private readonly IHubContext<LabHub> _context;
+    private readonly IHubContext<LabHub, ILabClient> _context;
     private readonly AddressLimits _addresses;
     private readonly ILogger<LabHub> _log;
 
-    public LabHub(SessionManager sessions, ConnectionTracker connections, IHubContext<LabHub> context, AddressLimits addresses, ILogger<LabHub> log)
+    public LabHub(SessionManager sessions, ConnectionTracker connections, IHubContext<LabHub, ILabClient> context, AddressLimits addresses, ILogger<LabHub> log)
     {
         _sessions = sessions;
         _connections = connections;
@@ -43,17 +43,20 @@ public sealed class LabHub : Hub
 
     /// <summary>Public and private sessions with their status (private ones do not reveal codes);
     /// sessions still being restored after a restart are listed as such.</summary>
-    public SessionSummary[] ListSessions()
+    public Task<SessionSummary[]> ListSessions()
     {
         Limit(State.Queries, "session lists");
-        return _sessions.All.Select(s => s.Latest.Status with { Participants = s.ParticipantCount })
-            .Concat(_sessions.RestoringSummaries()).OrderBy(s => s.Name).ToArray();
+        return Task.FromResult(_sessions.All.Select(s => s.Latest.Status with { Participants = s.ParticipantCount })
+            .Concat(_sessions.RestoringSummaries()).OrderBy(s => s.Name).ToArray());
     }
 
     /// <summary>Creates a session. The caller receives the instructor key (and a join code for a private session).</summary>
-    public CreateSessionResult CreateSession(CreateSessionOptions options)
+    public Task<CreateSessionResult> CreateSession(CreateSessionOptions options)
     {
         Limit(State.Creates, "session creations");
+        // A stranger's message may leave any field nil (MessagePack arrays): read those as empty.
+        if (options is null) throw new HubException("CreateSession needs its options (see docs/PROTOCOL.md)");
+        options = options with { Name = options.Name ?? "", Program = options.Program ?? "", Step = options.Step ?? "", Profile = options.Profile ?? "" };
         string address = ClientAddress;
         if (!_addresses.TryCreate(address))
             throw new HubException("too many session creations from your address: slow down (try again in a minute)");
@@ -71,7 +74,7 @@ public sealed class LabHub : Hub
         };
         var (session, error) = _sessions.Create(settings, address);
         if (session == null) throw new HubException(error);
-        return new CreateSessionResult(settings.Name, settings.InstructorKey, settings.JoinCode);
+        return Task.FromResult(new CreateSessionResult(settings.Name, settings.InstructorKey, settings.JoinCode));
     }
 
     /// <summary>
@@ -79,7 +82,7 @@ public sealed class LabHub : Hub
     /// instructor key (which makes the caller an instructor). A wrong code or key gets nothing, counts
     /// against the caller's address and the session (with a growing lockout), and is logged.
     /// </summary>
-    public JoinResult Join(string session, string name, string? code)
+    public Task<JoinResult> Join(string session, string name, string? code)
     {
         var state = State;
         Limit(state.Joins, "joins");
@@ -108,7 +111,7 @@ public sealed class LabHub : Hub
         state.Session = target;
         var connection = Context;
         state.Sender = new ClientSender(_context, target, Context.ConnectionId, () => connection.Abort());
-        return new JoinResult(target.Name, role, participant.Id, participant.Name);
+        return Task.FromResult(new JoinResult(target.Name, role, participant.Id, participant.Name));
     }
 
     /// <summary>Counts and logs a wrong code; the refusal says when the caller may try again.</summary>
@@ -120,30 +123,36 @@ public sealed class LabHub : Hub
         return new HubException(lockout > TimeSpan.Zero ? $"{reason} (too many wrong codes: try again in {lockout.TotalSeconds:0} s)" : reason);
     }
 
-    public void Leave() => LeaveCurrent(State);
+    public Task Leave()
+    {
+        LeaveCurrent(State);
+        return Task.CompletedTask;
+    }
 
     /// <summary>Asks for the virtual memory map of a pid in this client's frames (0 stops it).</summary>
-    public void ViewMemory(int pid)
+    public Task ViewMemory(int pid)
     {
         Limit(State.Views, "view changes");
         var sender = State.Sender ?? throw new HubException("join a session first");
         if (pid < 0 || pid > Lab.Kernel.Posix.PosixKernel.MaxPid) throw new HubException($"no such pid {pid}");
         sender.ViewMemory(pid);
         State.Session?.SetViewedPid(Context.ConnectionId, pid);
+        return Task.CompletedTask;
     }
 
     /// <summary>Asks for every system call of these pids in this client's frames (the aggregated log stays as it is). An empty list stops it.</summary>
-    public void Watch(int[] pids)
+    public Task Watch(int[] pids)
     {
         Limit(State.Views, "view changes");
         var sender = State.Sender ?? throw new HubException("join a session first");
         if (pids is null || pids.Length > 16) throw new HubException("watch at most 16 pids");
         sender.Watch(pids.ToHashSet());
+        return Task.CompletedTask;
     }
 
     /// <summary>Types a key into the machine (drivers and instructors). Keys are single characters
     /// (control characters included, e.g. "\u0003" for Ctrl-C); "Enter", "Esc", "Backspace" and "Tab" are named.</summary>
-    public void Key(string key) => PostKeys(() => key switch
+    public Task Key(string key) => PostKeys(() => key switch
     {
         "Enter" => "\n",
         "Esc" => "\x1b",
@@ -156,7 +165,7 @@ public sealed class LabHub : Hub
     /// <summary>Types a run of keys at once (typing ahead, a paste; drivers and instructors): up to
     /// <see cref="MaxTypedKeys"/> characters, "\n" or "\r" for Enter, counted as one key against the
     /// rate limit so a pasted command line is not refused halfway.</summary>
-    public void Type(string text) => PostKeys(() =>
+    public Task Type(string text) => PostKeys(() =>
     {
         if (string.IsNullOrEmpty(text)) throw new HubException("nothing to type");
         if (text.Length > MaxTypedKeys) throw new HubException($"type at most {MaxTypedKeys} characters at once");
@@ -166,7 +175,7 @@ public sealed class LabHub : Hub
     /// <summary>What Key and Type share: one token of the key rate limit (refused keys count too, so a
     /// viewer's flood is throttled like a driver's), drivers only, then the keys (checked by
     /// <paramref name="keys"/> after the role and the limit) go to the session if its input has room.</summary>
-    private void PostKeys(Func<string> keys)
+    private Task PostKeys(Func<string> keys)
     {
         Limit(State.Keys, "keys");
         var (session, who, _) = RequireRole(Role.Driver, "type into the machine");
@@ -178,6 +187,7 @@ public sealed class LabHub : Hub
             session.ReleaseInput(text.Length);
             throw new HubException("the session is busy: slow down");
         }
+        return Task.CompletedTask;
     }
 
     public const int MaxTypedKeys = 1024;

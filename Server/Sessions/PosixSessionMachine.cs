@@ -192,7 +192,7 @@ public sealed class PosixSessionMachine : SessionMachine
             int index = row * Lab.Shared.Wire.VirtualMap.PagesPerRow + (int)((va - start) / 4096);
             Lab.Shared.Wire.VirtualMap.WriteWide(entries, index, kernel.PageOwner(page), kernel.PageRefcount(page), perm);
         }
-        return new VirtualMap(pid, entries, Lab.Shared.Wire.VirtualMap.WideBytesPerPage, rows.ToArray());
+        return new VirtualMap(pid, entries, RowStarts: rows.ToArray(), EntrySize: Lab.Shared.Wire.VirtualMap.WideBytesPerPage);
     }
 
     public override string[] ProcessListing()

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Lab.Shared.MsgPack;
+using MessagePack;
 
 namespace Lab.Shared.Wire;
 
@@ -7,109 +7,38 @@ namespace Lab.Shared.Wire;
 /// One update of a session's state for one client, sent with the client method <c>Frame</c>. A late
 /// joiner's first frame is full (<see cref="Full"/>); later frames carry only what changed since the
 /// previous frame that client received. Absent parts (null) did not change.
-/// Screen and page parts are packed binary (see docs/PROTOCOL.md):
+/// Screen and page parts are Lab's own packed binary (see <see cref="FrameCodec"/> and docs/PROTOCOL.md):
 /// screen full = 2000 little-endian u16 cells; screen diff = (u16 index, u16 cell) pairs;
 /// pages full = (owner i8, refcount u8) per physical page; pages diff = (u16 page, owner i8, refcount u8).
 /// </summary>
-public sealed record Frame : IMsgPackSerializable<Frame>
+[MessagePackObject]
+public sealed record Frame
 {
     /// <summary>Per-client frame counter, from 1.</summary>
-    public long Seq { get; init; }
-    public bool Full { get; init; }
-    public ulong Tick { get; init; }
+    [Key(0)] public long Seq { get; init; }
+    [Key(1)] public bool Full { get; init; }
+    [Key(2)] public ulong Tick { get; init; }
     /// <summary>Server clock when the frame was built (Unix time in microseconds, <see cref="NowMicros"/>), for latency measurement.</summary>
-    public long ServerTimeMicros { get; init; }
+    [Key(3)] public long ServerTimeMicros { get; init; }
+    [Key(4)] public byte[]? Screen { get; init; }
+    [Key(5)] public byte[]? Pages { get; init; }
+    [Key(6)] public ProcessRow[]? Processes { get; init; }
+    [Key(7)] public LabEvent[]? Events { get; init; }
+    [Key(8)] public Participant[]? Participants { get; init; }
+    [Key(9)] public SessionSummary? Status { get; init; }
+    [Key(10)] public FollowState? Follow { get; init; }
+    /// <summary>The receiving client's role, when it changed (granted or revoked driving).</summary>
+    [Key(11)] public Role? YourRole { get; init; }
+    /// <summary>The shared debugger view, when it changed.</summary>
+    [Key(12)] public DebuggerState? Debugger { get; init; }
+    /// <summary>The virtual memory map of the pid this client views (hub method ViewMemory), when it changed.</summary>
+    [Key(13)] public VirtualMap? VirtualMap { get; init; }
+    /// <summary>Physical pages in the wide form (POSIX profile, pids beyond a byte): full = (owner i32,
+    /// refcount u16) per page; diff = (u32 page, owner i32, refcount u16). Sent instead of <see cref="Pages"/>.</summary>
+    [Key(14)] public byte[]? WidePages { get; init; }
 
     /// <summary>The clock frames are stamped with: Unix time in microseconds.</summary>
     public static long NowMicros() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10;
-    public byte[]? Screen { get; init; }
-    public byte[]? Pages { get; init; }
-    public ProcessRow[]? Processes { get; init; }
-    public LabEvent[]? Events { get; init; }
-    public Participant[]? Participants { get; init; }
-    public SessionSummary? Status { get; init; }
-    public FollowState? Follow { get; init; }
-    /// <summary>The receiving client's role, when it changed (granted or revoked driving).</summary>
-    public Role? YourRole { get; init; }
-    /// <summary>The shared debugger view, when it changed.</summary>
-    public DebuggerState? Debugger { get; init; }
-    /// <summary>The virtual memory map of the pid this client views (hub method ViewMemory), when it changed.</summary>
-    public VirtualMap? VirtualMap { get; init; }
-    /// <summary>Physical pages in the wide form (POSIX profile, pids beyond a byte): full = (owner i32,
-    /// refcount u16) per page; diff = (u32 page, owner i32, refcount u16). Sent instead of <see cref="Pages"/>.</summary>
-    public byte[]? WidePages { get; init; }
-
-    public void WriteTo(MsgPackWriter w)
-    {
-        int count = 4 + (Screen != null ? 1 : 0) + (Pages != null ? 1 : 0) + (Processes != null ? 1 : 0)
-            + (Events != null ? 1 : 0) + (Participants != null ? 1 : 0) + (Status != null ? 1 : 0)
-            + (Follow != null ? 1 : 0) + (YourRole != null ? 1 : 0) + (Debugger != null ? 1 : 0) + (VirtualMap != null ? 1 : 0) + (WidePages != null ? 1 : 0);
-        w.WriteMapHeader(count);
-        w.Write(0); w.Write(Seq);
-        w.Write(1); w.Write(Full);
-        w.Write(2); w.Write(Tick);
-        w.Write(3); w.Write(ServerTimeMicros);
-        if (Screen != null) { w.Write(4); w.WriteBinary(Screen); }
-        if (Pages != null) { w.Write(5); w.WriteBinary(Pages); }
-        if (Processes != null) { w.Write(6); WriteArray(w, Processes); }
-        if (Events != null) { w.Write(7); WriteArray(w, Events); }
-        if (Participants != null) { w.Write(8); WriteArray(w, Participants); }
-        if (Status != null) { w.Write(9); Status.WriteTo(w); }
-        if (Follow != null) { w.Write(10); Follow.WriteTo(w); }
-        if (YourRole != null) { w.Write(11); w.Write((int)YourRole.Value); }
-        if (Debugger != null) { w.Write(12); Debugger.WriteTo(w); }
-        if (VirtualMap != null) { w.Write(13); VirtualMap.WriteTo(w); }
-        if (WidePages != null) { w.Write(14); w.WriteBinary(WidePages); }
-    }
-
-    private static void WriteArray<T>(MsgPackWriter w, T[] items) where T : IMsgPackSerializable<T>
-    {
-        w.WriteArrayHeader(items.Length);
-        foreach (var item in items) item.WriteTo(w);
-    }
-
-    public static Frame ReadFrom(ref MsgPackReader r)
-    {
-        var f = new Frame();
-        for (int n = r.ReadMapHeader(); n > 0; n--)
-        {
-            switch (r.ReadInt32())
-            {
-                case 0: f = f with { Seq = r.ReadInt64() }; break;
-                case 1: f = f with { Full = r.ReadBoolean() }; break;
-                case 2: f = f with { Tick = r.ReadUInt64() }; break;
-                case 3: f = f with { ServerTimeMicros = r.ReadInt64() }; break;
-                case 4: f = f with { Screen = r.ReadBinary() }; break;
-                case 5: f = f with { Pages = r.ReadBinary() }; break;
-                case 6: f = f with { Processes = ReadArray<ProcessRow>(ref r) }; break;
-                case 7: f = f with { Events = ReadArray<LabEvent>(ref r) }; break;
-                case 8: f = f with { Participants = ReadArray<Participant>(ref r) }; break;
-                case 9: r.EnterContainer(); f = f with { Status = SessionSummary.ReadFrom(ref r) }; r.ExitContainer(); break;
-                case 10: r.EnterContainer(); f = f with { Follow = FollowState.ReadFrom(ref r) }; r.ExitContainer(); break;
-                case 11: f = f with { YourRole = (Role)r.ReadInt32() }; break;
-                case 12: r.EnterContainer(); f = f with { Debugger = DebuggerState.ReadFrom(ref r) }; r.ExitContainer(); break;
-                case 13: r.EnterContainer(); f = f with { VirtualMap = VirtualMap.ReadFrom(ref r) }; r.ExitContainer(); break;
-                case 14: f = f with { WidePages = r.ReadBinary() }; break;
-                default: r.Skip(); break;
-            }
-        }
-        return f;
-    }
-
-    private static T[] ReadArray<T>(ref MsgPackReader r) where T : IMsgPackSerializable<T>
-    {
-        int count = r.ReadArrayHeader();
-        var items = new T[count];
-        r.EnterContainer();
-        for (int i = 0; i < count; i++)
-        {
-            r.EnterContainer();
-            items[i] = T.ReadFrom(ref r);
-            r.ExitContainer();
-        }
-        r.ExitContainer();
-        return items;
-    }
 }
 
 /// <summary>Packing and applying the binary screen and page parts of frames.</summary>

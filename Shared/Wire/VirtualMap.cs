@@ -1,4 +1,4 @@
-using Lab.Shared.MsgPack;
+using MessagePack;
 
 namespace Lab.Shared.Wire;
 
@@ -11,15 +11,23 @@ namespace Lab.Shared.Wire;
 /// empty, so only rows holding a mapping are sent, each with its start address in
 /// <see cref="RowStarts"/>; each page is owner (i32 LE, a pid), refcount (u16 LE), permission (u8).
 /// </summary>
-public sealed record VirtualMap(int Pid, byte[] Entries, int EntrySize = VirtualMap.BytesPerPage, ulong[]? RowStarts = null)
-    : IMsgPackSerializable<VirtualMap>
+[MessagePackObject]
+public sealed record VirtualMap(
+    [property: Key(0)] int Pid,
+    [property: Key(1)] byte[] Entries,
+    // Written only in the POSIX form (see docs/PROTOCOL.md); the WeensyOS form leaves them nil.
+    [property: Key(2)] ulong[]? RowStarts = null,
+    [property: Key(3)] int EntrySize = VirtualMap.BytesPerPage)
 {
     public const int BytesPerPage = 3;
     public const int WideBytesPerPage = 7;
     public const int PagesPerRow = 64;
 
-    public int PageCount => EntrySize <= 0 ? 0 : Entries.Length / EntrySize;
+    [IgnoreMember]
+    // A form this client does not know (another EntrySize) shows as empty.
+    public int PageCount => EntrySize is BytesPerPage or WideBytesPerPage ? (Entries?.Length ?? 0) / EntrySize : 0;
 
+    [IgnoreMember]
     public (int Owner, int Refcount, byte Perm) this[int page]
     {
         get
@@ -51,47 +59,4 @@ public sealed record VirtualMap(int Pid, byte[] Entries, int EntrySize = Virtual
     public bool SameAs(VirtualMap? other) => other != null && other.Pid == Pid && other.EntrySize == EntrySize
         && other.Entries.AsSpan().SequenceEqual(Entries)
         && (other.RowStarts ?? []).AsSpan().SequenceEqual(RowStarts ?? []);
-
-    public void WriteTo(MsgPackWriter w)
-    {
-        bool wide = EntrySize != BytesPerPage;
-        w.WriteMapHeader(2 + (wide ? 1 : 0) + (RowStarts != null ? 1 : 0));
-        w.Write(0); w.Write(Pid);
-        w.Write(1); w.WriteBinary(Entries);
-        if (RowStarts != null)
-        {
-            w.Write(2);
-            w.WriteArrayHeader(RowStarts.Length);
-            foreach (ulong start in RowStarts) w.Write(start);
-        }
-        if (wide) { w.Write(3); w.Write(EntrySize); }
-    }
-
-    public static VirtualMap ReadFrom(ref MsgPackReader r)
-    {
-        int pid = 0, entrySize = BytesPerPage;
-        byte[] entries = [];
-        ulong[]? rows = null;
-        for (int n = r.ReadMapHeader(); n > 0; n--)
-        {
-            switch (r.ReadInt32())
-            {
-                case 0: pid = r.ReadInt32(); break;
-                case 1: entries = r.ReadBinary() ?? []; break;
-                case 2:
-                    {
-                        int count = r.ReadArrayHeader();
-                        rows = new ulong[count];
-                        r.EnterContainer();
-                        for (int i = 0; i < count; i++) rows[i] = r.ReadUInt64();
-                        r.ExitContainer();
-                        break;
-                    }
-                case 3: entrySize = r.ReadInt32(); break;
-                default: r.Skip(); break;
-            }
-        }
-        if (entrySize is not (BytesPerPage or WideBytesPerPage)) entries = [];   // a form this client does not know: show nothing
-        return new VirtualMap(pid, entries, entrySize, rows);
-    }
 }

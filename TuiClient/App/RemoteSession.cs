@@ -1,12 +1,14 @@
-using Lab.Shared.Client;
 using Lab.Shared.Wire;
+using Lab.TuiClient.Net;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Client;
 
 namespace Lab.TuiClient.App;
 
-/// <summary>`tui connect`: a session on a server, through our SignalR client; reconnects by itself.</summary>
+/// <summary>`tui connect`: a session on a server, through the official SignalR client; reconnects by itself.</summary>
 public sealed class RemoteSession : ISessionSource
 {
-    private readonly LabHubConnection _connection;
+    private readonly LabClient _client;
     private readonly string _name, _user;
     private readonly string? _code;
     private string _status = "connecting…";
@@ -22,26 +24,27 @@ public sealed class RemoteSession : ISessionSource
         _name = session;
         _user = user;
         _code = code;
-        _connection = new LabHubConnection(baseUrl.TrimEnd('/') + "/hubs/lab",
-            new LabHubConnectionOptions { ReconnectPolicy = LabReconnectPolicy.Default });
-        _connection.On("Frame", [typeof(Frame)], args =>
+        _client = new LabClient(baseUrl);
+        _client.OnFrame(frame =>
         {
-            Mirror.Apply((Frame)args[0]!);
+            Mirror.Apply(frame);
             Changed?.Invoke();
-            return Task.CompletedTask;
         });
-        _connection.Reconnecting += _ => { _status = "connection lost: reconnecting…"; Changed?.Invoke(); return Task.CompletedTask; };
-        _connection.Reconnected += async _ =>
+        var connection = _client.Connection;
+        connection.Reconnecting += _ => { _status = "connection lost: reconnecting…"; Changed?.Invoke(); return Task.CompletedTask; };
+        // A reconnected client is a new connection to the server: join again (the first frame is full).
+        connection.Reconnected += async _ =>
         {
             try
             {
-                Joined = await _connection.InvokeAsync<JoinResult>("Join", [_name, _user, _code]);
+                Joined = await _client.Join(_name, _user, _code);
                 _status = "reconnected";
             }
-            catch (HubInvocationException e) { _status = $"rejoin failed: {ServerErrors.Reason(e.ServerError)}"; }
+            catch (HubException e) { _status = $"rejoin failed: {ServerErrors.Reason(e.Message)}"; }
+            catch (Exception e) when (IsConnectionFailure(e)) { _status = $"rejoin failed: {ServerErrors.Innermost(e).Message}"; }
             Changed?.Invoke();
         };
-        _connection.Closed += e => { _status = $"disconnected{(e != null ? ": " + e.Message : "")}"; Changed?.Invoke(); return Task.CompletedTask; };
+        connection.Closed += e => { _status = $"disconnected{(e != null ? ": " + ServerErrors.Innermost(e).Message : "")}"; Changed?.Invoke(); return Task.CompletedTask; };
     }
 
     /// <summary>Connects and joins; failures throw <see cref="CommandFailedException"/> with one clear line.</summary>
@@ -50,49 +53,56 @@ public sealed class RemoteSession : ISessionSource
         var s = new RemoteSession(baseUrl, session, user, code);
         try
         {
-            await s._connection.StartAsync(cancellation);
+            await s._client.StartAsync(cancellation);
         }
-        catch (Exception e) when (e is HubConnectFailedException or HttpRequestException or System.Net.WebSockets.WebSocketException or HubConnectionLostException or TimeoutException or OperationCanceledException or IOException)
+        catch (Exception e) when (IsConnectionFailure(e))
         {
-            await s._connection.DisposeAsync();
+            await s._client.DisposeAsync();
             throw new CommandFailedException($"cannot reach {baseUrl}: {ServerErrors.Innermost(e).Message}");
         }
         try
         {
-            s.Joined = await s._connection.InvokeAsync<JoinResult>("Join", [session, user, code], cancellation);
+            s.Joined = await s._client.Join(session, user, code, cancellation);
             s._status = "connected";
             return s;
         }
-        catch (HubInvocationException e)
+        catch (HubException e)
         {
-            await s._connection.DisposeAsync();
-            throw new CommandFailedException(ServerErrors.Reason(e.ServerError));
+            await s._client.DisposeAsync();
+            throw new CommandFailedException(ServerErrors.Reason(e.Message));
         }
     }
 
-    public Task KeyAsync(char key) =>
-        Call(() => _connection.InvokeAsync("Key", [key switch { '\n' or '\r' => "Enter", '\x1b' => "Esc", '\x7f' => "Backspace", _ => key.ToString() }]));
+    /// <summary>What a lost or unreachable server looks like through the SignalR client (as opposed to a refusal, a HubException).</summary>
+    public static bool IsConnectionFailure(Exception e) =>
+        e is HttpRequestException or System.Net.WebSockets.WebSocketException or TimeoutException or OperationCanceledException
+            or IOException or InvalidOperationException or InvalidDataException;
 
-    public Task TypeAsync(string keys) => Call(() => _connection.InvokeAsync("Type", [keys]));
+    public Task KeyAsync(char key) =>
+        Call(() => _client.Key(key switch { '\n' or '\r' => "Enter", '\x1b' => "Esc", '\x7f' => "Backspace", _ => key.ToString() }));
+
+    public Task TypeAsync(string keys) => Call(() => _client.Type(keys));
 
     public async Task<string> CommandAsync(string command)
     {
         string result = "";
-        await Call(async () => result = await _connection.InvokeAsync<string>("Command", [command]));
+        await Call(async () => result = await _client.Command(command));
         return result;
     }
 
-    public Task ViewMemoryAsync(int pid) => Call(() => _connection.InvokeAsync("ViewMemory", [pid]));
+    public Task ViewMemoryAsync(int pid) => Call(() => _client.ViewMemory(pid));
 
-    public Task WatchAsync(int[] pids) => Call(() => _connection.InvokeAsync("Watch", [pids]));
+    public Task WatchAsync(int[] pids) => Call(() => _client.Watch(pids));
 
     /// <summary>Runs a hub call; a refusal or a lost connection becomes a <see cref="CommandFailedException"/> with the reason.</summary>
-    private static async Task Call(Func<Task> call)
+    private async Task Call(Func<Task> call)
     {
+        if (_client.Connection.State != HubConnectionState.Connected)
+            throw new CommandFailedException($"not connected ({_status}): try again when the connection is back");
         try { await call(); }
-        catch (HubInvocationException e) { throw new CommandFailedException(ServerErrors.Reason(e.ServerError)); }
-        catch (HubConnectionLostException e) { throw new CommandFailedException(e.Message); }
+        catch (HubException e) { throw new CommandFailedException(ServerErrors.Reason(e.Message)); }
+        catch (Exception e) when (IsConnectionFailure(e)) { throw new CommandFailedException($"the connection was lost: {ServerErrors.Innermost(e).Message}"); }
     }
 
-    public async ValueTask DisposeAsync() => await _connection.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _client.DisposeAsync();
 }

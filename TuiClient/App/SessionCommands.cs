@@ -1,5 +1,6 @@
 using Lab.Server.Sessions;
-using Lab.Shared.Client;
+using Lab.TuiClient.Net;
+using Microsoft.AspNetCore.SignalR;
 using Lab.Shared.Wire;
 using Lab.TuiClient.Terminal;
 
@@ -144,7 +145,7 @@ public static class SessionCommands
         }
         return WithConnection(target.BaseUrl, "sessions", stderr, async c =>
         {
-            var list = await c.InvokeAsync<SessionSummary[]>("ListSessions", []);
+            var list = await c.ListSessions();
             stdout.WriteLine($"{"SESSION",-20} {"PROFILE",-8} {"PROGRAM",-14} {"STEP",-5} {"WHO",4} {"TICK",8}  STATE");
             foreach (var s in list)
             {
@@ -176,7 +177,7 @@ public static class SessionCommands
             opts.GetValueOrDefault("step") ?? "cow", profile, opts.ContainsKey("private"), (int)Math.Min(int.MaxValue, mem >> 20));
         return WithConnection(target.BaseUrl, "create", stderr, async c =>
         {
-            var created = await c.InvokeAsync<CreateSessionResult>("CreateSession", [options]);
+            var created = await c.CreateSession(options);
             stdout.WriteLine($"session:        {created.Name}");
             stdout.WriteLine($"instructor key: {created.InstructorKey}   (keep it secret: tui connect {pos[0]} --key {created.InstructorKey})");
             if (created.JoinCode != null) stdout.WriteLine($"join code:      {created.JoinCode}   (students: tui connect {pos[0]} --code {created.JoinCode})");
@@ -184,24 +185,24 @@ public static class SessionCommands
         });
     }
 
-    private static int WithConnection(string baseUrl, string verb, TextWriter stderr, Func<LabHubConnection, Task<int>> body)
+    private static int WithConnection(string baseUrl, string verb, TextWriter stderr, Func<LabClient, Task<int>> body)
     {
         try
         {
             return Task.Run(async () =>
             {
-                await using var c = new LabHubConnection(baseUrl + "/hubs/lab");
+                await using var c = new LabClient(baseUrl, reconnect: false);
                 using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
                 await c.StartAsync(cts.Token);
                 return await body(c);
             }).GetAwaiter().GetResult();
         }
-        catch (HubInvocationException e)
+        catch (HubException e)
         {
-            stderr.WriteLine($"tui {verb}: {ServerErrors.Reason(e.ServerError)}");
+            stderr.WriteLine($"tui {verb}: {ServerErrors.Reason(e.Message)}");
             return 1;
         }
-        catch (Exception e) when (e is HttpRequestException or HubConnectFailedException or HubConnectionLostException or OperationCanceledException or TimeoutException or System.Net.WebSockets.WebSocketException or IOException)
+        catch (Exception e) when (RemoteSession.IsConnectionFailure(e))
         {
             stderr.WriteLine($"tui {verb}: cannot reach {baseUrl}: {ServerErrors.Innermost(e).Message}");
             return 1;

@@ -4,7 +4,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Lab.Server.Hubs;
 using Lab.Server.Sessions;
-using Lab.Shared.Client;
+using Microsoft.AspNetCore.SignalR;
 using Lab.Shared.Wire;
 using Microsoft.Extensions.Logging;
 
@@ -21,8 +21,7 @@ public class AbuseTests
         bool isPrivate = false, string profile = "weensyos", string program = "allocator")
     {
         var instructor = await TestClient.ConnectAsync(server.Url);
-        var created = await instructor.Connection.InvokeAsync<CreateSessionResult>("CreateSession",
-            [new CreateSessionOptions(name, program, "cow", profile, isPrivate, profile == "posix" ? 16 : 0)]);
+        var created = await instructor.Hub.CreateSession(new CreateSessionOptions(name, program, "cow", profile, isPrivate, profile == "posix" ? 16 : 0));
         await instructor.JoinAsync(name, "prof", created.InstructorKey);
         return (instructor, created);
     }
@@ -51,15 +50,15 @@ public class AbuseTests
         for (int i = 0; i < AddressLimits.FreeFailures; i++)
         {
             await using var guesser = await TestClient.ConnectAsync(server.Url);
-            var e = await Assert.ThrowsAsync<HubInvocationException>(() => guesser.JoinAsync("exam", $"eve{i}", $"AAAA-AAAA-AAAA-AAA{i}"));
-            answers.Add(e.ServerError!);
+            var e = await Assert.ThrowsAsync<HubException>(() => guesser.JoinAsync("exam", $"eve{i}", $"AAAA-AAAA-AAAA-AAA{i}"));
+            answers.Add(e.Message);
         }
         Assert.All(answers, a => Assert.Contains("wrong join code or instructor key", a));
         Assert.Contains("too many wrong codes: try again in 10 s", answers[^1]);
         await using (var late = await TestClient.ConnectAsync(server.Url))
         {
-            var e = await Assert.ThrowsAsync<HubInvocationException>(() => late.JoinAsync("exam", "eve", created.JoinCode));
-            Assert.Contains("too many wrong codes from your address", e.ServerError);
+            var e = await Assert.ThrowsAsync<HubException>(() => late.JoinAsync("exam", "eve", created.JoinCode));
+            Assert.Contains("too many wrong codes from your address", e.Message);
         }
         // Every wrong code is one warning line naming the session and the address.
         var warnings = server.Log.Entries.Where(e => e.Text.StartsWith("wrong code for session exam from 127.0.0.1")).ToList();
@@ -111,8 +110,8 @@ public class AbuseTests
         for (int i = 0; i < 1000 && !throttled; i++)
         {
             try { await viewer.KeyAsync("x"); }
-            catch (HubInvocationException e) when (e.ServerError!.Contains("viewers cannot type")) { refusedRole++; }
-            catch (HubInvocationException e) when (e.ServerError!.Contains("too many keys")) { throttled = true; }
+            catch (HubException e) when (e.Message.Contains("viewers cannot type")) { refusedRole++; }
+            catch (HubException e) when (e.Message.Contains("too many keys")) { throttled = true; }
         }
         Assert.True(throttled, "a viewer's refused keys were never throttled");
         double allowed = 60 + 30 * (DateTime.UtcNow - started).TotalSeconds + 1;
@@ -140,21 +139,21 @@ public class AbuseTests
             for (int i = 0; i < times; i++)
             {
                 try { await call(); }
-                catch (HubInvocationException e) { return e.ServerError; }
+                catch (HubException e) { return e.Message; }
             }
             return null;
         }
         await using (var c = await TestClient.ConnectAsync(server.Url))
-            Assert.Contains("too many session lists", await FloodAsync(() => c.Connection.InvokeAsync<SessionSummary[]>("ListSessions", []), 40));
+            Assert.Contains("too many session lists", await FloodAsync(() => c.Hub.ListSessions(), 40));
         await using (var c = await TestClient.ConnectAsync(server.Url))
         {
             await c.JoinAsync("bounds", "v");
-            Assert.Contains("too many view changes", await FloodAsync(() => c.Connection.InvokeAsync("ViewMemory", [1]), 60));
+            Assert.Contains("too many view changes", await FloodAsync(() => c.Hub.ViewMemory(1), 60));
         }
         await using (var c = await TestClient.ConnectAsync(server.Url))
         {
             await c.JoinAsync("bounds", "w");
-            Assert.Contains("too many view changes", await FloodAsync(() => c.Connection.InvokeAsync("Watch", [new[] { 1 }]), 60));
+            Assert.Contains("too many view changes", await FloodAsync(() => c.Hub.Watch(new[] { 1 }), 60));
         }
 
         // Breakpoints: 64, then a clear refusal (commands are 10/s, so pace them).
@@ -163,15 +162,15 @@ public class AbuseTests
             while (true)
             {
                 try { await instructor.CommandAsync($"break 0x{0x100000 + i:x}"); break; }
-                catch (HubInvocationException e) when (e.ServerError!.Contains("too many commands")) { await Task.Delay(100); }
+                catch (HubException e) when (e.Message.Contains("too many commands")) { await Task.Delay(100); }
             }
         }
         string? refused = null;
         while (refused == null)
         {
             try { await instructor.CommandAsync("break fork"); Assert.Fail("a 65th breakpoint was accepted"); }
-            catch (HubInvocationException e) when (e.ServerError!.Contains("too many commands")) { await Task.Delay(100); }
-            catch (HubInvocationException e) { refused = e.ServerError; }
+            catch (HubException e) when (e.Message.Contains("too many commands")) { await Task.Delay(100); }
+            catch (HubException e) { refused = e.Message; }
         }
         Assert.Contains($"already has {LabSession.MaxBreakpoints} breakpoints", refused);
         Assert.Contains("delete", refused);
@@ -192,9 +191,9 @@ public class AbuseTests
         int accepted = 0;
         while (refusal == null && accepted < 200)
         {
-            try { await prof.Connection.InvokeAsync("Type", [line]); accepted++; }
-            catch (HubInvocationException e) when (e.ServerError!.Contains("too many keys")) { await Task.Delay(100); }
-            catch (HubInvocationException e) { refusal = e.ServerError; }
+            try { await prof.Hub.Type(line); accepted++; }
+            catch (HubException e) when (e.Message.Contains("too many keys")) { await Task.Delay(100); }
+            catch (HubException e) { refusal = e.Message; }
         }
         Assert.NotNull(refusal);
         Assert.Contains("not reading its input", refusal);
@@ -205,8 +204,8 @@ public class AbuseTests
         await prof.WaitForAsync(m => m.Status is { Running: true }, "running again");
         while (true)
         {
-            try { await prof.Connection.InvokeAsync("Type", ["echo done\n"]); break; }
-            catch (HubInvocationException e) when (e.ServerError!.Contains("not reading its input") || e.ServerError.Contains("too many keys")) { await Task.Delay(100); }
+            try { await prof.Hub.Type("echo done\n"); break; }
+            catch (HubException e) when (e.Message.Contains("not reading its input") || e.Message.Contains("too many keys")) { await Task.Delay(100); }
         }
         // (The typed line echoes where the cursor is when it is typed, so only the output's end is certain.)
         await prof.WaitForAsync(m => Screen(m).TrimEnd().EndsWith("done\n$"), "the last line's output", 120);
@@ -232,18 +231,18 @@ public class AbuseTests
             ("p7", "looks like a participant id"),
         })
         {
-            var e = await Assert.ThrowsAsync<HubInvocationException>(() => other.JoinAsync("names", name));
-            Assert.Contains(reason, e.ServerError);
+            var e = await Assert.ThrowsAsync<HubException>(() => other.JoinAsync("names", name));
+            Assert.Contains(reason, e.Message);
         }
         await using var teacher = await TestClient.ConnectAsync(server.Url);
         await teacher.JoinAsync("names", "Teacher");
         await using var fake = await TestClient.ConnectAsync(server.Url);
-        var spoof = await Assert.ThrowsAsync<HubInvocationException>(() => fake.JoinAsync("names", "Теасһег"));   // every letter Cyrillic
-        Assert.Contains("looks too much like 'Teacher'", spoof.ServerError);
+        var spoof = await Assert.ThrowsAsync<HubException>(() => fake.JoinAsync("names", "Теасһег"));   // every letter Cyrillic
+        Assert.Contains("looks too much like 'Teacher'", spoof.Message);
 
         // grant by a name that is not exact says who is meant and asks for the id; the id grants exactly that one.
-        var near = await Assert.ThrowsAsync<HubInvocationException>(() => instructor.CommandAsync("grant bob"));
-        Assert.Contains($"did you mean BOB (id {joined.ParticipantId})", near.ServerError);
+        var near = await Assert.ThrowsAsync<HubException>(() => instructor.CommandAsync("grant bob"));
+        Assert.Contains($"did you mean BOB (id {joined.ParticipantId})", near.Message);
         Assert.Equal("granted BOB", await instructor.CommandAsync($"grant {joined.ParticipantId}"));
         await upper.WaitForAsync(m => m.Role == Role.Driver, "BOB driving");
         Assert.Equal("granted Teacher", await instructor.CommandAsync("grant Teacher"));   // an exact name still works

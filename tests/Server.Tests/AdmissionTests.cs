@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Lab.Server.Sessions;
-using Lab.Shared.Client;
+using Microsoft.AspNetCore.SignalR;
 using Lab.Shared.Wire;
 
 namespace Lab.Server.Tests;
@@ -13,7 +13,7 @@ namespace Lab.Server.Tests;
 public class AdmissionTests
 {
     private static Task<CreateSessionResult> CreateAsync(TestClient client, string name, string profile = "weensyos", int memoryMiB = 0) =>
-        client.Connection.InvokeAsync<CreateSessionResult>("CreateSession", [new CreateSessionOptions(name, "", "cow", profile, false, memoryMiB)]);
+        client.Hub.CreateSession(new CreateSessionOptions(name, "", "cow", profile, false, memoryMiB));
 
     [Fact]
     public async Task Concurrent_creations_never_exceed_the_cap_and_a_restart_restores_sessions_over_a_lower_cap()
@@ -29,7 +29,7 @@ public class AdmissionTests
         var results = await Task.WhenAll(clients.Select(async (c, i) =>
         {
             try { await CreateAsync(c, $"race{i}"); return null; }
-            catch (HubInvocationException e) { return e.ServerError; }
+            catch (HubException e) { return e.Message; }
         }));
         // The demo holds one place: exactly cap - 1 creations succeed, the others are told why.
         Assert.Equal(cap - 1, results.Count(r => r == null));
@@ -44,8 +44,8 @@ public class AdmissionTests
         Assert.Equal(cap, restarted.Sessions.All.Count);
         Assert.Contains(restarted.Log.Entries, e => e.Text.StartsWith($"restored {cap} of {cap} saved sessions"));
         await using var late = await TestClient.ConnectAsync(restarted.Url);
-        var refused = await Assert.ThrowsAsync<HubInvocationException>(() => CreateAsync(late, "one-more"));
-        Assert.Contains("at most 3", refused.ServerError);
+        var refused = await Assert.ThrowsAsync<HubException>(() => CreateAsync(late, "one-more"));
+        Assert.Contains("at most 3", refused.Message);
     }
 
     [Fact]
@@ -62,8 +62,8 @@ public class AdmissionTests
             await CreateAsync(c, $"mine{i}");
         }
         await using var fresh = await TestClient.ConnectAsync(server.Url);
-        var refused = await Assert.ThrowsAsync<HubInvocationException>(() => CreateAsync(fresh, "one-too-many"));
-        Assert.Contains("too many session creations from your address", refused.ServerError);
+        var refused = await Assert.ThrowsAsync<HubException>(() => CreateAsync(fresh, "one-too-many"));
+        Assert.Contains("too many session creations from your address", refused.Message);
         Assert.Null(server.Sessions.Find("one-too-many"));
     }
 
@@ -78,9 +78,9 @@ public class AdmissionTests
             await using var c = await TestClient.ConnectAsync(server.Url);
             await CreateAsync(c, "a", "posix", 64);
             await CreateAsync(c, "b", "posix", 64);
-            var refused = await Assert.ThrowsAsync<HubInvocationException>(() => CreateAsync(c, "c", "posix", 64));
-            Assert.Contains("the server's memory for sessions is spent", refused.ServerError);
-            Assert.Contains($"needs {posix64} MiB", refused.ServerError);
+            var refused = await Assert.ThrowsAsync<HubException>(() => CreateAsync(c, "c", "posix", 64));
+            Assert.Contains("the server's memory for sessions is spent", refused.Message);
+            Assert.Contains($"needs {posix64} MiB", refused.Message);
             // Asking for less fits once a session is closed.
             server.Sessions.Close("b");
             await using var next = await TestClient.ConnectAsync(server.Url);
@@ -92,8 +92,8 @@ public class AdmissionTests
             await using var c = await TestClient.ConnectAsync(server.Url);
             await CreateAsync(c, "a", "posix", 64);
             await using var other = await TestClient.ConnectAsync(server.Url);
-            var refused = await Assert.ThrowsAsync<HubInvocationException>(() => CreateAsync(other, "b", "posix", 64));
-            Assert.Contains("sessions created from your address already use", refused.ServerError);
+            var refused = await Assert.ThrowsAsync<HubException>(() => CreateAsync(other, "b", "posix", 64));
+            Assert.Contains("sessions created from your address already use", refused.Message);
             Assert.Null(server.Sessions.Find("b"));
         }
     }
@@ -123,7 +123,7 @@ public class LazyGuestMemoryTests(Xunit.Abstractions.ITestOutputHelper output)
         {
             var server = await LabServerFixture.StartAsync(data);
             await using var c = await TestClient.ConnectAsync(server.Url);
-            var created = await c.Connection.InvokeAsync<CreateSessionResult>("CreateSession", [new CreateSessionOptions("big", "", "cow", "posix", false, 1024)]);
+            var created = await c.Hub.CreateSession(new CreateSessionOptions("big", "", "cow", "posix", false, 1024));
             await c.JoinAsync("big", "prof", created.InstructorKey);
             await c.WaitForAsync(m => Screen(m).StartsWith("$"), "the shell's prompt");
             long grown = ResidentBytes() - before;

@@ -6,7 +6,8 @@ namespace Lab.Server.Tests;
 /// <summary>
 /// The official JavaScript SignalR client (@microsoft/signalr + @microsoft/signalr-protocol-msgpack from
 /// npm) against a real server on loopback: it connects unchanged, joins demo, receives frames, and gets
-/// a clear error when it sends a key as a viewer.
+/// a clear error when it sends a key as a viewer; it creates a private session from JS (options as the
+/// documented array) and joins it as the instructor.
 /// </summary>
 public class OfficialJsClientTests
 {
@@ -37,5 +38,12 @@ public class OfficialJsClientTests
         Assert.Equal(4000, r.GetProperty("screenBytes").GetInt32());       // 80x25 cells of 2 bytes
         Assert.Contains("viewers cannot type", r.GetProperty("keyError").GetString());
         Assert.Contains("Method does not exist", r.GetProperty("unknownMethodError").GetString());
+        // Wire format 2 both ways: frames and results are arrays; JS writes session options as one.
+        Assert.True(r.GetProperty("frameIsArray").GetBoolean());
+        Assert.Equal("js-made", r.GetProperty("createdName").GetString());
+        Assert.Matches("^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$", r.GetProperty("joinCode").GetString());
+        Assert.Equal(2, r.GetProperty("madeRole").GetInt32());            // instructor
+        Assert.Equal("fork", r.GetProperty("madeProgram").GetString());
+        Assert.Equal("3", r.GetProperty("madeStep").GetString());
     }
 }

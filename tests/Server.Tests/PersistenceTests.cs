@@ -1,6 +1,6 @@
 using Lab.Server.Persistence;
 using Lab.Server.Sessions;
-using Lab.Shared.Client;
+using Microsoft.AspNetCore.SignalR;
 using Lab.Shared.Wire;
 using Microsoft.Extensions.Logging;
 
@@ -19,8 +19,7 @@ public class PersistenceTests
     private static async Task<(TestClient Client, CreateSessionResult Created)> CreateAsync(LabServerFixture server, string name, string program = "allocator", bool join = true)
     {
         var client = await TestClient.ConnectAsync(server.Url);
-        var created = await client.Connection.InvokeAsync<CreateSessionResult>("CreateSession",
-            [new CreateSessionOptions(name, program, "cow", "weensyos", false)]);
+        var created = await client.Hub.CreateSession(new CreateSessionOptions(name, program, "cow", "weensyos", false));
         if (join) await client.JoinAsync(name, "prof", created.InstructorKey);
         return (client, created);
     }
@@ -82,19 +81,17 @@ public class PersistenceTests
         string sessions = Path.Combine(data, "sessions");
         ReplaceWithFile(sessions);
         await using var client = await TestClient.ConnectAsync(server.Url);
-        var refused = await Assert.ThrowsAsync<HubInvocationException>(() => client.Connection.InvokeAsync<CreateSessionResult>("CreateSession",
-            [new CreateSessionOptions("orphan", "allocator", "cow", "weensyos", false)]));
-        Assert.Contains("cannot save sessions right now", refused.ServerError);
-        Assert.Contains("nothing was created", refused.ServerError);
+        var refused = await Assert.ThrowsAsync<HubException>(() => client.Hub.CreateSession(new CreateSessionOptions("orphan", "allocator", "cow", "weensyos", false)));
+        Assert.Contains("cannot save sessions right now", refused.Message);
+        Assert.Contains("nothing was created", refused.Message);
         Assert.Null(server.Sessions.Find("orphan"));
-        var listed = await client.Connection.InvokeAsync<SessionSummary[]>("ListSessions", []);
+        var listed = await client.Hub.ListSessions();
         Assert.DoesNotContain(listed, s => s.Name == "orphan");
 
         // The name is not left reserved: once the directory is back, the same creation works.
         File.Delete(sessions);
         Directory.CreateDirectory(sessions);
-        var created = await client.Connection.InvokeAsync<CreateSessionResult>("CreateSession",
-            [new CreateSessionOptions("orphan", "allocator", "cow", "weensyos", false)]);
+        var created = await client.Hub.CreateSession(new CreateSessionOptions("orphan", "allocator", "cow", "weensyos", false));
         Assert.Equal("orphan", created.Name);
         Assert.NotNull(server.Sessions.Find("orphan"));
     }
@@ -237,16 +234,15 @@ public class PersistenceTests
             configure: o => o.BeforeRestore = name => name == "slow" ? gate.Task : Task.CompletedTask);
         // Listening and answering while "slow" waits to be restored.
         await using var client = await TestClient.ConnectAsync(restarted.Url);
-        var listed = await client.Connection.InvokeAsync<SessionSummary[]>("ListSessions", []);
+        var listed = await client.Hub.ListSessions();
         var slow = Assert.Single(listed, s => s.Name == "slow");
         Assert.Equal("restoring after a server restart", slow.Halted);
         Assert.False(slow.Running);
-        var refused = await Assert.ThrowsAsync<HubInvocationException>(() => client.JoinAsync("slow", "prof", key));
-        Assert.Contains("still being restored", refused.ServerError);
-        Assert.Contains("try again", refused.ServerError);
-        var taken = await Assert.ThrowsAsync<HubInvocationException>(() => client.Connection.InvokeAsync<CreateSessionResult>("CreateSession",
-            [new CreateSessionOptions("slow", "allocator", "cow", "weensyos", false)]));
-        Assert.Contains("already exists", taken.ServerError);
+        var refused = await Assert.ThrowsAsync<HubException>(() => client.JoinAsync("slow", "prof", key));
+        Assert.Contains("still being restored", refused.Message);
+        Assert.Contains("try again", refused.Message);
+        var taken = await Assert.ThrowsAsync<HubException>(() => client.Hub.CreateSession(new CreateSessionOptions("slow", "allocator", "cow", "weensyos", false)));
+        Assert.Contains("already exists", taken.Message);
 
         gate.SetResult();
         await restarted.Sessions.Restored;

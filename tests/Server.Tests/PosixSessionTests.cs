@@ -1,5 +1,5 @@
 using Lab.Server.Sessions;
-using Lab.Shared.Client;
+using Microsoft.AspNetCore.SignalR;
 using Lab.Shared.Wire;
 
 namespace Lab.Server.Tests;
@@ -11,8 +11,7 @@ public class PosixSessionTests
     private static async Task<TestClient> CreateAsync(LabServerFixture server, string name, string program = "", int memoryMiB = 0)
     {
         var instructor = await TestClient.ConnectAsync(server.Url);
-        var created = await instructor.Connection.InvokeAsync<CreateSessionResult>("CreateSession",
-            [new CreateSessionOptions(name, program, "cow", "posix", false, memoryMiB)]);
+        var created = await instructor.Hub.CreateSession(new CreateSessionOptions(name, program, "cow", "posix", false, memoryMiB));
         await instructor.JoinAsync(name, "prof", created.InstructorKey);
         return instructor;
     }
@@ -46,14 +45,14 @@ public class PosixSessionTests
         Assert.Contains(prof.Mirror.Events, e => e.Text.Contains("prof typed \"echo hello from the lab | wc\""));
 
         // A viewer may not type.
-        var refused = await Assert.ThrowsAsync<HubInvocationException>(() => student.KeyAsync("x"));
+        var refused = await Assert.ThrowsAsync<HubException>(() => student.KeyAsync("x"));
         Assert.Contains("viewers cannot type", refused.Message);
 
         // A run of keys (a paste) goes in one call; a viewer may not, and a huge one is refused.
-        await prof.Connection.InvokeAsync("Type", ["echo pasted in one go\n"]);
+        await prof.Hub.Type("echo pasted in one go\n");
         await student.WaitForAsync(m => Screen(m).Contains("$ echo pasted in one go\npasted in one go\n$"), "the pasted line's output");
-        await Assert.ThrowsAsync<HubInvocationException>(() => student.Connection.InvokeAsync("Type", ["ls\n"]));
-        var tooMuch = await Assert.ThrowsAsync<HubInvocationException>(() => prof.Connection.InvokeAsync("Type", [new string('y', 5000)]));
+        await Assert.ThrowsAsync<HubException>(() => student.Hub.Type("ls\n"));
+        var tooMuch = await Assert.ThrowsAsync<HubException>(() => prof.Hub.Type(new string('y', 5000)));
         Assert.Contains("at most 1024", tooMuch.Message);
 
         // Backspace edits the line before the program sees it.
@@ -96,7 +95,7 @@ public class PosixSessionTests
         await using var prof = await CreateAsync(server, "vmap");
         await prof.WaitForAsync(m => m.Processes.Any(p => p.Name == "sh"), "the shell");
         int sh = prof.Mirror.Processes.First(p => p.Name == "sh").Pid;
-        await prof.Connection.InvokeAsync("ViewMemory", [sh]);
+        await prof.Hub.ViewMemory(sh);
         await prof.WaitForAsync(m => m.VirtualMap is { } v && v.Pid == sh && v.PageCount > 0, "sh's virtual map");
         var map = prof.Mirror.VirtualMap!;
         Assert.Equal(VirtualMap.WideBytesPerPage, map.EntrySize);
@@ -124,7 +123,7 @@ public class PosixSessionTests
         await using var prof = await CreateAsync(server, "debug");
         await prof.WaitForAsync(m => Screen(m).StartsWith("$"), "the prompt");
         Assert.Contains("breakpoint 1: on syscall execve", await prof.CommandAsync("break syscall execve"));
-        await Assert.ThrowsAsync<HubInvocationException>(() => prof.CommandAsync("break syscall nosuchcall"));
+        await Assert.ThrowsAsync<HubException>(() => prof.CommandAsync("break syscall nosuchcall"));
         await TypeAsync(prof, "echo hi");
         await prof.WaitForAsync(m => m.Debugger is { Stopped: true } d && d.Reason.Contains("execve"), "the break on execve");
         await prof.WaitForAsync(m => m.Status is { Running: false }, "the stopped status");
@@ -158,11 +157,10 @@ public class PosixSessionTests
         Assert.Contains("=== track report ===", Screen(prof.Mirror));
         await prof.WaitForAsync(m => m.Events.Any(e => e.Kind == EventKind.Track && e.Text.Contains("collected the track report of pid") && e.Text.Contains("(wc, exit code 0)")), "the Track event");
 
-        var bad = await Assert.ThrowsAsync<HubInvocationException>(() => prof.CommandAsync("reboot nosuch"));
+        var bad = await Assert.ThrowsAsync<HubException>(() => prof.CommandAsync("reboot nosuch"));
         Assert.Contains("unknown program 'nosuch'", bad.Message);
         await using var other = await TestClient.ConnectAsync(server.Url);
-        var refused = await Assert.ThrowsAsync<HubInvocationException>(() => other.Connection.InvokeAsync<CreateSessionResult>("CreateSession",
-            [new CreateSessionOptions("big", "sh", "cow", "posix", false, 100_000)]));
+        var refused = await Assert.ThrowsAsync<HubException>(() => other.Hub.CreateSession(new CreateSessionOptions("big", "sh", "cow", "posix", false, 100_000)));
         Assert.Contains("out of range", refused.Message);
     }
 
@@ -176,7 +174,7 @@ public class PosixSessionTests
         {
             var server = await LabServerFixture.StartAsync(data);
             var prof = await TestClient.ConnectAsync(server.Url);
-            var created = await prof.Connection.InvokeAsync<CreateSessionResult>("CreateSession", [new CreateSessionOptions("persist", "", "cow", "posix", false, 16)]);
+            var created = await prof.Hub.CreateSession(new CreateSessionOptions("persist", "", "cow", "posix", false, 16));
             key = created.InstructorKey;
             await prof.JoinAsync("persist", "prof", key);
             await prof.WaitForAsync(m => Screen(m).StartsWith("$"), "the prompt");

@@ -41,9 +41,9 @@ public class SessionLifetimeTests
         for (int round = 0; round < 3; round++)
         {
             // Flip between two pids as fast as the connection goes (within the view-change burst), then settle on one.
-            for (int i = 0; i < 5; i++) await client.Connection.InvokeAsync("ViewMemory", [pids[i % 2]]);
+            for (int i = 0; i < 5; i++) await client.Hub.ViewMemory(pids[i % 2]);
             int last = pids[round % 2];
-            await client.Connection.InvokeAsync("ViewMemory", [last]);
+            await client.Hub.ViewMemory(last);
             await client.WaitForAsync(m => m.VirtualMap is { } v && v.Pid == last && v.Entries.Length > 0, $"pid {last}'s map");
         }
     }

@@ -1,42 +1,42 @@
-using Lab.Shared.Client;
 using Lab.Shared.Wire;
+using Lab.TuiClient.Net;
 
 namespace Lab.Server.Tests;
 
-/// <summary>A real client: our .NET hub connection over a WebSocket, mirroring the session from its frames.</summary>
+/// <summary>A real client: the official SignalR .NET client (through the TUI's LabClient) over a WebSocket, mirroring the session from its frames.</summary>
 public sealed class TestClient : IAsyncDisposable
 {
-    public LabHubConnection Connection { get; }
+    /// <summary>The hub, typed: every hub method by its contract name.</summary>
+    public LabClient Hub { get; }
     public SessionMirror Mirror { get; } = new();
     public JoinResult? Joined { get; private set; }
     private readonly SemaphoreSlim _frameArrived = new(0);
 
     private TestClient(string url)
     {
-        Connection = new LabHubConnection(url + "/hubs/lab");
-        Connection.On("Frame", [typeof(Frame)], args =>
+        Hub = new LabClient(url, reconnect: false);
+        Hub.OnFrame(frame =>
         {
-            Mirror.Apply((Frame)args[0]!);
+            Mirror.Apply(frame);
             _frameArrived.Release();
-            return Task.CompletedTask;
         });
     }
 
     public static async Task<TestClient> ConnectAsync(string url)
     {
         var c = new TestClient(url);
-        await c.Connection.StartAsync();
+        await c.Hub.StartAsync();
         return c;
     }
 
     public async Task<JoinResult> JoinAsync(string session, string name, string? code = null)
     {
-        Joined = await Connection.InvokeAsync<JoinResult>("Join", [session, name, code]);
+        Joined = await Hub.Join(session, name, code);
         return Joined;
     }
 
-    public Task KeyAsync(string key) => Connection.InvokeAsync("Key", [key]);
-    public Task<string> CommandAsync(string command) => Connection.InvokeAsync<string>("Command", [command]);
+    public Task KeyAsync(string key) => Hub.Key(key);
+    public Task<string> CommandAsync(string command) => Hub.Command(command);
 
     /// <summary>Waits until <paramref name="condition"/> holds for the mirror (checked after each frame).</summary>
     public async Task WaitForAsync(Func<SessionMirror, bool> condition, string what, int timeoutSeconds = 60)
@@ -51,5 +51,5 @@ public sealed class TestClient : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync() => await Connection.DisposeAsync();
+    public async ValueTask DisposeAsync() => await Hub.DisposeAsync();
 }

@@ -12,13 +12,18 @@ const conn = new signalR.HubConnectionBuilder()
   .configureLogging(signalR.LogLevel.Warning)
   .build();
 
+// Wire format 2: every Lab type is an array indexed by its documented keys (docs/PROTOCOL.md).
 let frames = 0;
 let firstFrame = null;
 let gotFrame;
 const frameArrived = new Promise(resolve => (gotFrame = resolve));
+let madeStatus = null;
+let gotMadeFrame;
+const madeFrameArrived = new Promise(resolve => (gotMadeFrame = resolve));
 conn.on("Frame", frame => {
   frames++;
   if (!firstFrame) { firstFrame = frame; gotFrame(); }
+  if (frame[9] && frame[9][0] === "js-made") { madeStatus = frame[9]; gotMadeFrame(); }   // key 9 = Status, its key 0 = Name
 });
 
 const timeout = (ms, what) => new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms));
@@ -46,6 +51,16 @@ try {
     result.unknownMethodError = String(e.message ?? e);
   }
   result.framesSoFar = frames;
+  result.frameIsArray = Array.isArray(firstFrame) && Array.isArray(join);
+  // CreateSessionOptions written by JS as the documented array: Name, Program, Step, Profile, Private, MemoryMiB.
+  const created = await conn.invoke("CreateSession", ["js-made", "fork", "3", "weensyos", true, 0]);
+  result.createdName = created[0];
+  result.joinCode = created[2];
+  const prof = await conn.invoke("Join", "js-made", "js-prof", created[1]);    // the instructor key
+  result.madeRole = prof[1];
+  await Promise.race([madeFrameArrived, timeout(30000, "a frame of js-made")]);
+  result.madeProgram = madeStatus[1];
+  result.madeStep = madeStatus[2];
   await conn.stop();
   console.log(JSON.stringify(result));
   process.exit(0);

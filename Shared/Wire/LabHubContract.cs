@@ -1,0 +1,54 @@
+namespace Lab.Shared.Wire;
+
+// The hub's contract, in one place: the server's hub implements ILabHub and calls its clients through
+// ILabClient (SignalR's typed hub, Hub<ILabClient>); the .NET client invokes ILabHub's methods by
+// their nameof; docs/PROTOCOL.md lists the same methods (a test compares them). Arguments and results
+// are the MessagePack objects of WireTypes.cs, encoded with LabMessagePack.Options.
+
+/// <summary>Hub methods a client calls (client → server). Refusals come back as the call's error text.</summary>
+public interface ILabHub
+{
+    /// <summary>Public and private sessions with their status (private ones do not reveal codes).</summary>
+    Task<SessionSummary[]> ListSessions();
+
+    /// <summary>Creates a session; the creator receives its instructor key (and a join code if private).</summary>
+    Task<CreateSessionResult> CreateSession(CreateSessionOptions options);
+
+    /// <summary>Joins a session; <paramref name="code"/> is a private session's join code or the instructor key.</summary>
+    Task<JoinResult> Join(string session, string name, string? code);
+
+    /// <summary>Leaves the current session.</summary>
+    Task Leave();
+
+    /// <summary>This client's frames carry that pid's virtual memory map (0 stops it).</summary>
+    Task ViewMemory(int pid);
+
+    /// <summary>This client's frames carry every system call of these pids (at most 16; empty stops it).</summary>
+    Task Watch(int[] pids);
+
+    /// <summary>One key (one character, or "Enter", "Esc", "Backspace", "Tab"); drivers only.</summary>
+    Task Key(string key);
+
+    /// <summary>A run of keys (up to 1024 characters) in one call; drivers only.</summary>
+    Task Type(string text);
+
+    /// <summary>A session or debugger command ("pause", "grant p3", "step 10"...); returns a confirmation.</summary>
+    Task<string> Command(string command);
+}
+
+/// <summary>Client methods the server calls (server → client).</summary>
+public interface ILabClient
+{
+    /// <summary>What changed in the joined session since this client's previous frame (the first is full).</summary>
+    Task Frame(Frame frame);
+}
+
+/// <summary>Where the hub is served.</summary>
+public static class LabHubRoute
+{
+    /// <summary>The hub's path on the server (http://HOST:PORT/hubs/lab).</summary>
+    public const string Path = "/hubs/lab";
+
+    /// <summary>The hub URL for a server base URL such as http://localhost:5080.</summary>
+    public static string For(string baseUrl) => baseUrl.TrimEnd('/') + Path;
+}

@@ -1,0 +1,80 @@
+using Lab.Shared.Wire;
+using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Lab.TuiClient.Net;
+
+/// <summary>
+/// The .NET end of the hub: the official SignalR client (<see cref="HubConnection"/>) with the MessagePack
+/// protocol and Lab's serializer options, over WebSockets only (the server offers nothing else), and a
+/// typed face (<see cref="ILabHub"/>), so method names come from the contract and nowhere else. The TUI,
+/// the tests and the benchmarks all connect through this class.
+/// </summary>
+public sealed class LabClient : ILabHub, IAsyncDisposable
+{
+    /// <summary>The SignalR connection: its State, and the Reconnecting, Reconnected and Closed events.</summary>
+    public HubConnection Connection { get; }
+
+    /// <param name="baseUrl">The server, e.g. http://localhost:5080 (the hub path is added).</param>
+    /// <param name="reconnect">Reconnect by itself after a lost connection (<see cref="LabRetryPolicy"/>).</param>
+    public LabClient(string baseUrl, bool reconnect = true)
+    {
+        var builder = new HubConnectionBuilder()
+            .WithUrl(LabHubRoute.For(baseUrl), o => o.Transports = HttpTransportType.WebSockets)
+            .AddMessagePackProtocol(o => o.SerializerOptions = LabMessagePack.Options);
+        if (reconnect) builder.WithAutomaticReconnect(new LabRetryPolicy());
+        Connection = builder.Build();
+    }
+
+    /// <summary>Connects (negotiate, WebSocket, handshake).</summary>
+    public Task StartAsync(CancellationToken cancellation = default) => Connection.StartAsync(cancellation);
+
+    /// <summary>Calls <paramref name="onFrame"/> for every frame, in order (SignalR runs client handlers one at a time).</summary>
+    public IDisposable OnFrame(Action<Frame> onFrame) =>
+        Connection.On<Frame>(nameof(ILabClient.Frame), onFrame);
+
+    public Task<SessionSummary[]> ListSessions() =>
+        Connection.InvokeAsync<SessionSummary[]>(nameof(ILabHub.ListSessions));
+
+    public Task<CreateSessionResult> CreateSession(CreateSessionOptions options) =>
+        Connection.InvokeAsync<CreateSessionResult>(nameof(ILabHub.CreateSession), options);
+
+    public Task<JoinResult> Join(string session, string name, string? code) =>
+        Connection.InvokeAsync<JoinResult>(nameof(ILabHub.Join), session, name, code);
+
+    /// <summary><see cref="Join"/> that gives up when <paramref name="cancellation"/> fires.</summary>
+    public Task<JoinResult> Join(string session, string name, string? code, CancellationToken cancellation) =>
+        Connection.InvokeAsync<JoinResult>(nameof(ILabHub.Join), session, name, code, cancellation);
+
+    public Task Leave() => Connection.InvokeAsync(nameof(ILabHub.Leave));
+
+    public Task ViewMemory(int pid) => Connection.InvokeAsync(nameof(ILabHub.ViewMemory), pid);
+
+    public Task Watch(int[] pids) => Connection.InvokeAsync(nameof(ILabHub.Watch), pids);
+
+    public Task Key(string key) => Connection.InvokeAsync(nameof(ILabHub.Key), key);
+
+    public Task Type(string text) => Connection.InvokeAsync(nameof(ILabHub.Type), text);
+
+    public Task<string> Command(string command) => Connection.InvokeAsync<string>(nameof(ILabHub.Command), command);
+
+    public ValueTask DisposeAsync() => Connection.DisposeAsync();
+}
+
+/// <summary>
+/// When to try again after a lost connection: at once, then after 1, 2, 5 and 10 s, then every 10 s
+/// for ten minutes (a server restart or a laptop waking up should not need a person to reconnect);
+/// after that the connection closes and the TUI says so.
+/// </summary>
+public sealed class LabRetryPolicy : IRetryPolicy
+{
+    private static readonly TimeSpan[] Delays =
+        [TimeSpan.Zero, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10)];
+
+    public static readonly TimeSpan GiveUpAfter = TimeSpan.FromMinutes(10);
+
+    public TimeSpan? NextRetryDelay(RetryContext context) =>
+        context.ElapsedTime >= GiveUpAfter ? null
+        : Delays[(int)Math.Min(context.PreviousRetryCount, Delays.Length - 1)];
+}
