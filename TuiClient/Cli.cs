@@ -24,8 +24,11 @@ public static class Cli
                               watch and drive a session on a server (port 5080 by default)
           local [--weensyos allocator|fork|forkexit] [--step 0..7|cow]
           local --profile posix [--mem SIZE] [PROGRAM [ARGS...]]
+          local --kernel FILE
                               the same interface with the machine running in this process
-                              (POSIX: a console running PROGRAM, by default the shell `sh -i`)
+                              (POSIX: a console running PROGRAM, by default the shell `sh -i`;
+                              --kernel: a kernel built from C, its processes being the address
+                              spaces its user code runs in)
           sessions HOST[:PORT]          list a server's sessions
           create HOST[:PORT]/SESSION [--program allocator|fork|forkexit] [--step 0..7|cow] [--private]
           create HOST[:PORT]/SESSION --profile posix [--program "sh -i"] [--mem SIZE] [--private]

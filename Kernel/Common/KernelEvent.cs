@@ -14,6 +14,9 @@ public enum KernelEventKind : byte
     /// <summary>track_wait collected a tracked child's report (POSIX): Pid is the collector, Name the
     /// child's program, Arg the child's pid, Result its exit code.</summary>
     Track,
+    /// <summary>An exception a kernel built from C took (system mode, seen at the IDT): Name describes
+    /// it, Arg is the fault address (page faults), Result the rip.</summary>
+    Trap,
 }
 
 /// <summary>Something the kernel did, as reported to <see cref="Weensy.Core.WeensyKernel.Observer"/> and <see cref="Posix.PosixKernel.Observer"/>.</summary>
@@ -25,6 +28,7 @@ public readonly record struct KernelEvent(KernelEventKind Kind, int Pid, string 
         KernelEventKind.CopyOnWrite => $"copy-on-write fault at 0x{Arg:x} fixed",
         KernelEventKind.Killed => $"killed by {Name} at 0x{Arg:x} (rip 0x{Result:x})",
         KernelEventKind.Track => $"collected the track report of pid {Arg} ({Name}, exit code {Result})",
+        KernelEventKind.Trap => Name,
         _ => $"{Name} fault at 0x{Arg:x} (rip 0x{Result:x}): process stopped",
     };
 }

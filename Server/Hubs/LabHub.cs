@@ -60,6 +60,8 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
         string address = ClientAddress;
         if (!_addresses.TryCreate(address))
             throw new HubException("too many session creations from your address: slow down (try again in a minute)");
+        if (options.Profile == SessionSettings.KernelProfile)
+            throw new HubException("a kernel session is made from a kernel file on your machine: `tui local --kernel FILE` runs one (uploading a kernel to a server is not supported yet)");
         var settings = new SessionSettings
         {
             Name = options.Name,
@@ -236,6 +238,12 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
             case "reboot":
                 {
                     var (s, who, _) = RequireRole(Role.Driver, "reboot the machine");
+                    if (s.Settings.Profile == SessionSettings.KernelProfile)
+                    {
+                        if (words.Length > 1) throw new HubException("a kernel session reboots the kernel it was given: say just `reboot`");
+                        Post(s, new RebootCommand(who, null, null));
+                        return $"rebooting {s.Settings.Program}";
+                    }
                     bool posix = s.Settings.Profile == SessionSettings.PosixProfile;
                     // A POSIX session reboots into a command line (reboot sh -i, reboot t-fork); WeensyOS into a program and a step.
                     string? program = words.Length <= 1 ? null : posix ? string.Join(' ', words[1..]) : words[1].ToLowerInvariant();

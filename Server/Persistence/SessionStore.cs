@@ -45,8 +45,13 @@ public sealed class SessionStore
         string folder = FolderOf(settings.Name);
         CreatePrivateDirectory(folder);
         byte[] json = JsonSerializer.SerializeToUtf8Bytes(settings, Json);
+        // A kernel session's kernel file first: settings that name a kernel always find it.
+        if (settings.KernelImage is { } image) WriteAtomically(Path.Combine(folder, KernelFile), file => file.Write(image));
         WriteAtomically(Path.Combine(folder, "settings.json"), file => file.Write(json));
     }
+
+    /// <summary>The kernel file of a kernel session (settings.json does not hold it).</summary>
+    private const string KernelFile = "kernel.img";
 
     /// <summary>
     /// Writes a session's machine.bin: <paramref name="write"/> streams the machine's state into
@@ -78,6 +83,8 @@ public sealed class SessionStore
             {
                 var settings = JsonSerializer.Deserialize<SessionSettings>(File.ReadAllBytes(Path.Combine(folder, "settings.json")));
                 if (settings == null) throw new JsonException("settings.json is empty");
+                if (settings.Profile == SessionSettings.KernelProfile && File.Exists(Path.Combine(folder, KernelFile)))
+                    settings = settings with { KernelImage = File.ReadAllBytes(Path.Combine(folder, KernelFile)) };
                 if (settings.Validate() is { } invalid)
                 {
                     _log.LogError("saved session in {Folder} not restored: invalid settings ({Error})", folder, invalid);

@@ -63,7 +63,7 @@ public sealed partial class LabSession
                 BreakKind.Syscall => e.Kind == KernelEventKind.Syscall && e.Name == b.Syscall,
                 BreakKind.Fork => e.Kind == KernelEventKind.Syscall && e.Name == "fork" && (b.Pid is null || b.Pid == e.Pid),
                 BreakKind.Exit => _machine.IsExit(e) && (b.Pid is null || b.Pid == e.Pid),
-                BreakKind.Fault => e.Kind is KernelEventKind.Fault or KernelEventKind.Killed && (b.Pid is null || b.Pid == e.Pid),
+                BreakKind.Fault => e.Kind is KernelEventKind.Fault or KernelEventKind.Killed or KernelEventKind.Trap && (b.Pid is null || b.Pid == e.Pid),
                 _ => false,
             };
             if (!hit) continue;

@@ -419,7 +419,7 @@ public sealed partial class LabSession : IDisposable
 
     private void OnKernelEvent(KernelEvent e)
     {
-        bool logged = e.Kind is KernelEventKind.Fault or KernelEventKind.Killed or KernelEventKind.Track;
+        bool logged = e.Kind is KernelEventKind.Fault or KernelEventKind.Killed or KernelEventKind.Track or KernelEventKind.Trap;
         if (!logged)
         {
             // Counted at once, so the summary is exact however many calls come (a fork bomb makes
@@ -448,7 +448,7 @@ public sealed partial class LabSession : IDisposable
         int shown = 0, more = 0;
         foreach (var e in _kernelEvents)
         {
-            if (e.Kind is not (KernelEventKind.Fault or KernelEventKind.Killed or KernelEventKind.Track)) continue;
+            if (e.Kind is not (KernelEventKind.Fault or KernelEventKind.Killed or KernelEventKind.Track or KernelEventKind.Trap)) continue;
             if (shown++ < MaxSummaryLines) Log(e.Kind == KernelEventKind.Track ? EventKind.Track : EventKind.Fault, e.Pid, $"pid {e.Pid}: {e}");
             else more++;
         }
@@ -658,8 +658,8 @@ public sealed partial class LabSession : IDisposable
                     Settings = next with { Paused = false };
                     _running = true;
                     _lastProcesses = [];
-                    Log(EventKind.Action, 0, next.Profile == SessionSettings.PosixProfile
-                        ? $"{rb.By} rebooted into {next.Program}" : $"{rb.By} rebooted into {next.Program} at step {next.Step}");
+                    Log(EventKind.Action, 0, next.Profile == SessionSettings.WeensyProfile
+                        ? $"{rb.By} rebooted into {next.Program} at step {next.Step}" : $"{rb.By} rebooted into {next.Program}");
                     break;
                 }
             case SaveCommand save:

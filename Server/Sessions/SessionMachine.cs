@@ -89,6 +89,7 @@ public abstract class SessionMachine : IDisposable
     public static SessionMachine Create(SessionSettings settings) => settings.Profile switch
     {
         SessionSettings.PosixProfile => new PosixSessionMachine(settings),
+        SessionSettings.KernelProfile => new GuestSessionMachine(settings),
         _ => new WeensySessionMachine(settings),
     };
 }

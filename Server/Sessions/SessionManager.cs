@@ -95,7 +95,7 @@ public sealed class SessionManager : IHostedService, IDisposable
 
     /// <summary>What a session of these settings is charged against the memory budgets (MiB).</summary>
     public static long CostMiB(SessionSettings settings) =>
-        (settings.Profile == SessionSettings.PosixProfile ? settings.MemoryMiB : 2) + SessionOverheadMiB;
+        (settings.Profile == SessionSettings.PosixProfile ? settings.MemoryMiB : 2) + (settings.KernelImage?.Length ?? 0) / (1 << 20) + SessionOverheadMiB;
 
     /// <summary>Creates a new session on behalf of a client at <paramref name="address"/> (null: the
     /// server itself). Refused, with a text that says why, over the session cap or a memory budget, or

@@ -36,8 +36,13 @@ public sealed record SessionSettings
     public bool Paused { get; init; }
     /// <summary>Kept when nobody is connected (the built-in demo).</summary>
     public bool Pinned { get; init; }
+    /// <summary>The kernel file a <see cref="KernelProfile"/> session boots (an ELF or a WeensyOS disk
+    /// image; <see cref="Program"/> holds its file name). Stored beside the settings as kernel.img.</summary>
+    [JsonIgnore]
+    public byte[]? KernelImage { get; init; }
 
-    public const string WeensyProfile = "weensyos", PosixProfile = "posix";
+    /// <summary>WeensyOS in C# (Lab's own), the POSIX kernel, or a kernel built from C run as guest code (system mode).</summary>
+    public const string WeensyProfile = "weensyos", PosixProfile = "posix", KernelProfile = "kernel";
     public static readonly string[] Programs = ["allocator", "fork", "forkexit"];
     /// <summary>What a POSIX session runs when nobody says: an interactive shell.</summary>
     public const string PosixDefaultProgram = "sh -i";
@@ -74,7 +79,13 @@ public sealed record SessionSettings
             if (MemoryMiB is < 4 or > 1024) return $"memory of {MemoryMiB} MiB is out of range (4 to 1024)";
             return null;
         }
-        if (Profile != WeensyProfile) return $"unknown profile '{Profile}' (weensyos or posix)";
+        if (Profile == KernelProfile)
+        {
+            if (KernelImage is null) return "a kernel session needs its kernel file (an ELF such as obj/kernel, or weensyos.img)";
+            return Lab.Kernel.Guest.GuestImage.Parse(Program, KernelImage, new Lab.Kernel.Guest.GuestKernelOptions().MemorySize, out string? bad) is null
+                ? $"{Program}: {bad}" : null;
+        }
+        if (Profile != WeensyProfile) return $"unknown profile '{Profile}' (weensyos, posix or kernel)";
         if (!Programs.Contains(Program)) return $"unknown program '{Program}' (choose {string.Join(", ", Programs)})";
         if (LabSteps.Parse(Step) is null) return $"unknown lab step '{Step}' (choose {LabSteps.Choices})";
         return null;

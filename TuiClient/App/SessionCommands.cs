@@ -79,9 +79,27 @@ public static class SessionCommands
         for (; i < args.Length && args[i].StartsWith("--"); i++)
             opts[args[i][2..]] = i + 1 < args.Length ? args[++i] : null;
         var pos = args[i..].ToList();
-        string profile = opts.GetValueOrDefault("profile") ?? SessionSettings.WeensyProfile;
+        string profile = opts.GetValueOrDefault("profile") ?? (opts.ContainsKey("kernel") ? SessionSettings.KernelProfile : SessionSettings.WeensyProfile);
         var settings = new SessionSettings { Name = "local", InstructorKey = SessionSettings.NewSecret(), Profile = profile };
-        if (profile == SessionSettings.PosixProfile)
+        if (profile == SessionSettings.KernelProfile)
+        {
+            // A kernel built from C (the WeensyOS handout's obj/kernel or weensyos.img) as guest code.
+            string? file = opts.GetValueOrDefault("kernel");
+            if (file is null)
+            {
+                stderr.WriteLine("usage: tui local --kernel FILE   (e.g. obj/kernel, obj/kernel.full or weensyos.img)");
+                return 2;
+            }
+            byte[] image;
+            try { image = File.ReadAllBytes(file); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                stderr.WriteLine($"tui local: cannot read {file}: {e.Message}");
+                return 1;
+            }
+            settings = settings with { Program = Path.GetFileName(file), KernelImage = image, TicksPerSecond = SessionSettings.DefaultSpeed(profile) };
+        }
+        else if (profile == SessionSettings.PosixProfile)
         {
             ulong mem = 64UL << 20;
             if (opts.TryGetValue("mem", out var size) && (size is null || !PosixRun.TryParseSize(size, out mem)))
