@@ -32,7 +32,12 @@ public static class Cli
           sessions HOST[:PORT]          list a server's sessions
           create HOST[:PORT]/SESSION [--program allocator|fork|forkexit] [--step 0..7|cow] [--private]
           create HOST[:PORT]/SESSION --profile posix [--program "sh -i"] [--mem SIZE] [--private]
-                              create a session; prints the instructor key (and the join code)
+          create HOST[:PORT]/SESSION --kernel FILE [--private]
+                              create a session; prints the instructor key (and the join code);
+                              --kernel uploads a kernel built from C and runs it
+          push HOST[:PORT]/SESSION FILE [--key KEY | --code CODE] [--name NAME] [--reboot]
+                              replace a kernel session's kernel with a new build (drivers);
+                              `reboot` (or --reboot) boots it
         """;
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
@@ -56,6 +61,8 @@ public static class Cli
                 return App.SessionCommands.Sessions(args[1..], stdout, stderr);
             case "create":
                 return App.SessionCommands.Create(args[1..], stdout, stderr);
+            case "push":
+                return App.SessionCommands.Push(args[1..], stdout, stderr);
             default:
                 stderr.WriteLine($"tui: unknown command '{args[0]}'");
                 stderr.WriteLine(Usage);

@@ -60,8 +60,15 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
         string address = ClientAddress;
         if (!_addresses.TryCreate(address))
             throw new HubException("too many session creations from your address: slow down (try again in a minute)");
+        // A kernel session boots the file this connection uploaded (tui create --kernel FILE).
+        byte[]? kernel = null;
         if (options.Profile == SessionSettings.KernelProfile)
-            throw new HubException("a kernel session is made from a kernel file on your machine: `tui local --kernel FILE` runs one (uploading a kernel to a server is not supported yet)");
+        {
+            var upload = State.Upload is { Complete: true } ? _connections.TakeUpload(State) : null;
+            if (upload == null) throw new HubException("a kernel session needs its kernel file: upload it first (tui create HOST/SESSION --kernel FILE does both)");
+            kernel = upload.Bytes;
+            options = options with { Program = upload.Name };
+        }
         var settings = new SessionSettings
         {
             Name = options.Name,
@@ -73,6 +80,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
             Private = options.Private,
             InstructorKey = SessionSettings.NewSecret(),
             JoinCode = options.Private ? SessionSettings.NewJoinCode() : null,
+            KernelImage = kernel,
         };
         var (session, error) = _sessions.Create(settings, address);
         if (session == null) throw new HubException(error);
@@ -276,6 +284,18 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
                     s.SetFollow(new FollowState(false, "", 0, who));
                     return "follow mode off";
                 }
+            case "push":
+                {
+                    var (s, who, _) = RequireRole(Role.Driver, "push a kernel");
+                    if (s.Settings.Profile != SessionSettings.KernelProfile)
+                        throw new HubException("push replaces the kernel of a kernel session; this session runs Lab's own " + s.Settings.Profile);
+                    var upload = _connections.TakeUpload(State)
+                        ?? throw new HubException("upload the new kernel first (tui push HOST/SESSION FILE does both)");
+                    if (Lab.Kernel.Guest.GuestImage.Parse(upload.Name, upload.Bytes, new Lab.Kernel.Guest.GuestKernelOptions().MemorySize, out string? bad) is null)
+                        throw new HubException($"{upload.Name}: {bad}; the session keeps its kernel");
+                    Post(s, new PushKernelCommand(who, upload.Name, upload.Bytes));
+                    return $"pushed {upload.Name} ({upload.Bytes.Length} bytes): reboot to boot it";
+                }
             case "close":
                 {
                     var (s, _, _) = RequireRole(Role.Instructor, "close the session");
@@ -283,8 +303,34 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
                     return "closed";
                 }
             default:
-                throw new HubException($"unknown command '{verb}' (try: pause, resume, speed, reboot, grant, revoke, follow, unfollow, close; debugger: {LabSession.DebuggerHelp})");
+                throw new HubException($"unknown command '{verb}' (try: pause, resume, speed, reboot, push, grant, revoke, follow, unfollow, close; debugger: {LabSession.DebuggerHelp})");
         }
+    }
+
+    /// <summary>
+    /// One chunk of a file for a later CreateSession (profile kernel) or `push`: in order, at most
+    /// <see cref="LabHubRoute.MaxChunkBytes"/>, offset 0 (re)starts with the name and total size (at most
+    /// <see cref="LabHubRoute.MaxUploadBytes"/>). Returns how much has arrived.
+    /// </summary>
+    public Task<string> Upload(string name, int offset, byte[] chunk, int total)
+    {
+        var state = State;
+        Limit(state.Uploads, "upload chunks");
+        if (chunk is null || chunk.Length > LabHubRoute.MaxChunkBytes) throw new HubException($"upload chunks are 1 to {LabHubRoute.MaxChunkBytes} bytes");
+        if (offset == 0)
+        {
+            if (string.IsNullOrWhiteSpace(name) || name.Length > 200) throw new HubException("an upload needs a file name (at most 200 characters)");
+            if (total <= 0 || total > LabHubRoute.MaxUploadBytes)
+                throw new HubException($"a file of {total} bytes cannot be uploaded (1 byte to {LabHubRoute.MaxUploadBytes >> 20} MiB)");
+            if (!_connections.StartUpload(state, Path.GetFileName(name), total))
+                throw new HubException("the server is receiving too many uploads right now: try again in a minute");
+        }
+        var upload = state.Upload ?? throw new HubException("start the upload at offset 0");
+        if (offset != upload.Received) throw new HubException($"upload chunk at offset {offset}, expected {upload.Received}: send the chunks in order");
+        if (offset + chunk.Length > upload.Bytes.Length) throw new HubException($"the chunk goes past the announced size of {upload.Bytes.Length} bytes");
+        chunk.CopyTo(upload.Bytes, offset);
+        upload.Received += chunk.Length;
+        return Task.FromResult(upload.Complete ? $"received {upload.Name} ({upload.Received} bytes)" : $"{upload.Received} of {upload.Bytes.Length} bytes");
     }
 
     public override Task OnDisconnectedAsync(Exception? exception)

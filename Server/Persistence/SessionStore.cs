@@ -45,13 +45,20 @@ public sealed class SessionStore
         string folder = FolderOf(settings.Name);
         CreatePrivateDirectory(folder);
         byte[] json = JsonSerializer.SerializeToUtf8Bytes(settings, Json);
-        // A kernel session's kernel file first: settings that name a kernel always find it.
-        if (settings.KernelImage is { } image) WriteAtomically(Path.Combine(folder, KernelFile), file => file.Write(image));
+        // A kernel session's kernel file first (settings that name a kernel always find it), and only
+        // when it changed: a push replaces the array, the periodic saves keep it.
+        if (settings.KernelImage is { } image && !(_writtenKernels.TryGetValue(settings.Name, out var written) && ReferenceEquals(written, image)))
+        {
+            WriteAtomically(Path.Combine(folder, KernelFile), file => file.Write(image));
+            _writtenKernels[settings.Name] = image;
+        }
         WriteAtomically(Path.Combine(folder, "settings.json"), file => file.Write(json));
     }
 
     /// <summary>The kernel file of a kernel session (settings.json does not hold it).</summary>
     private const string KernelFile = "kernel.img";
+    /// <summary>The kernel image last written for each session (callers serialise saves of one session).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> _writtenKernels = new();
 
     /// <summary>
     /// Writes a session's machine.bin: <paramref name="write"/> streams the machine's state into

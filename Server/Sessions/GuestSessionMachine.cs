@@ -13,8 +13,9 @@ namespace Lab.Server.Sessions;
 /// order they were first seen; one not seen for <see cref="ForgetAfterTicks"/> timer ticks has exited;</item>
 /// <item>a process's virtual map is its page tables over the WeensyOS address space (3 MiB), and the
 /// physical map is what those tables reference: user pages are owned by the address space that maps
-/// them (refcount = how many map them), page-table pages by their address space, kernel-only pages
-/// by the kernel (-2), pages nothing maps are free;</item>
+/// them (refcount = how many map them), page-table pages by their address space, the kernel's image
+/// and kernel-only mappings by the kernel (-2), the PC's reserved pages as reserved (-1), pages nothing
+/// claims are free;</item>
 /// <item>events are what crosses the IDT: system calls (int n / syscall, with rax), hardware interrupts
 /// (summarised like system calls) and exceptions (logged one by one).</item>
 /// </list>
@@ -114,23 +115,36 @@ public sealed class GuestSessionMachine : SessionMachine, IGuestEventObserver
 
     public override bool WidePages => false;
 
-    /// <summary>Owner and refcount of every physical page, from the live address spaces' page tables.</summary>
+    /// <summary>
+    /// Owner and refcount of every physical page, from what the hardware and the page tables say: the PC's
+    /// reserved pages (page 0 and the 0xA0000-0xFFFFF hole), the kernel's own ELF segments (loaded at
+    /// their addresses, as the course's boot loader does), each live address space's page-table pages
+    /// and user pages (refcount = how many address spaces map it), and pages mapped kernel-only somewhere
+    /// other than their own address. A kernel's identity map of all memory says nothing about use, so
+    /// it is not counted; pages nothing else claims are free.
+    /// </summary>
     private (sbyte Owner, byte Refs)[] PhysicalMap()
     {
         int count = (int)(Machine.Memory.Size / 4096);
         var map = new (sbyte Owner, byte Refs)[count];
+        void Claim(ulong page, sbyte owner) { if (page < (ulong)count && map[page].Owner == 0) map[page] = (owner, 1); }
+        Claim(0, -1);
+        for (ulong page = 0xA0000 / 4096; page < 0x100000 / 4096; page++) Claim(page, -1);
+        foreach (var segment in _m.Image.Elf.Segments)
+            for (ulong page = segment.VirtualAddress / 4096; page < (segment.VirtualAddress + segment.MemorySize + 4095) / 4096; page++) Claim(page, -2);
         foreach (var space in Live())
         {
             var root = new PhysAddr(space.Cr3);
-            foreach (var (page, _) in _tables.TablePages(root))
-                if (page.PageNumber < (ulong)count) map[page.PageNumber] = ((sbyte)Math.Min(space.Pid, sbyte.MaxValue), 1);
+            sbyte pid = (sbyte)Math.Min(space.Pid, sbyte.MaxValue);
+            foreach (var (table, _) in _tables.TablePages(root)) Claim(table.PageNumber, pid);
             _tables.ForEach(root, new VirtAddr(0), new VirtAddr(VirtualSize), (in Mapping m) =>
             {
-                if (m.Pa.PageNumber >= (ulong)count) return;
-                ref var slot = ref map[m.Pa.PageNumber];
-                if (!m.User) { if (slot.Owner == 0) slot = (-2, 1); return; }
-                if (slot.Owner <= 0) slot = ((sbyte)Math.Min(space.Pid, sbyte.MaxValue), 1);
-                else if (slot.Refs < byte.MaxValue) slot.Refs++;
+                ulong page = m.Pa.PageNumber;
+                if (page >= (ulong)count) return;
+                ref var slot = ref map[page];
+                if (!m.User) { if (m.Va.Value != m.Pa.Value) Claim(page, -2); return; }
+                if (slot.Owner <= 0 && slot.Owner != -1) slot = (pid, 1);
+                else if (slot.Owner > 0 && slot.Refs < byte.MaxValue) slot.Refs++;
             });
         }
         return map;

@@ -647,6 +647,10 @@ public sealed partial class LabSession : IDisposable
                 Settings = Settings with { TicksPerSecond = s.TicksPerSecond };
                 Log(EventKind.Action, 0, $"{s.By} set the speed to {Settings.SpeedName}");
                 break;
+            case PushKernelCommand push:
+                Settings = Settings with { Program = push.Name, KernelImage = push.Image };
+                Log(EventKind.Action, 0, $"{push.By} pushed a new kernel ({push.Name}, {push.Image.Length} bytes): reboot to boot it");
+                break;
             case RebootCommand rb:
                 {
                     var next = Settings with { Program = rb.Program ?? Settings.Program, Step = rb.Step ?? Settings.Step };

@@ -13,6 +13,8 @@ public sealed record ResumeCommand(string By) : SessionCommand(By);
 public sealed record SpeedCommand(string By, double TicksPerSecond) : SessionCommand(By);
 /// <summary>Cold reboot into a program and step (null keeps the current one).</summary>
 public sealed record RebootCommand(string By, string? Program, string? Step) : SessionCommand(By);
+/// <summary>Replaces a kernel session's kernel file; the next reboot boots it (the running machine is left alone).</summary>
+public sealed record PushKernelCommand(string By, string Name, byte[] Image) : SessionCommand(By);
 /// <summary>Saves the machine for persistence on the loop thread: <see cref="Store"/> is given the
 /// machine's streaming save and writes it where it keeps it (completed on the loop thread).</summary>
 public sealed record SaveCommand(Action<Action<Stream>> Store, TaskCompletionSource<bool> Result) : SessionCommand("server");

@@ -34,6 +34,11 @@ public interface ILabHub
 
     /// <summary>A session or debugger command ("pause", "grant p3", "step 10"...); returns a confirmation.</summary>
     Task<string> Command(string command);
+
+    /// <summary>Sends a file to the server in order, in chunks of at most <see cref="LabHubRoute.MaxChunkBytes"/>
+    /// (the first at offset 0 says the name and the total size): a kernel for CreateSession with profile
+    /// "kernel", or for the command `push`. One upload per connection; a new offset 0 starts over.</summary>
+    Task<string> Upload(string name, int offset, byte[] chunk, int total);
 }
 
 /// <summary>Client methods the server calls (server → client).</summary>
@@ -48,6 +53,12 @@ public static class LabHubRoute
 {
     /// <summary>The hub's path on the server (http://HOST:PORT/hubs/lab).</summary>
     public const string Path = "/hubs/lab";
+
+    /// <summary>The largest chunk <see cref="ILabHub.Upload"/> takes (messages are limited to 32 KiB).</summary>
+    public const int MaxChunkBytes = 16 * 1024;
+
+    /// <summary>The largest file an upload may bring.</summary>
+    public const int MaxUploadBytes = 8 << 20;
 
     /// <summary>The hub URL for a server base URL such as http://localhost:5080.</summary>
     public static string For(string baseUrl) => baseUrl.TrimEnd('/') + Path;

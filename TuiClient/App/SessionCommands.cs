@@ -38,7 +38,7 @@ public static class SessionCommands
             if (args[i].StartsWith("--"))
             {
                 string name = args[i][2..];
-                bool flag = name is "private";
+                bool flag = name is "private" or "reboot";
                 options[name] = flag || i + 1 >= args.Length ? null : args[++i];
             }
             else positional.Add(args[i]);
@@ -180,10 +180,13 @@ public static class SessionCommands
         if (pos.Count != 1 || ParseTarget(pos[0]) is not { Session: not null } target)
         {
             stderr.WriteLine("usage: tui create HOST[:PORT]/SESSION [--program allocator|fork|forkexit] [--step 0..7|cow] [--private]\n" +
-                             "       tui create HOST[:PORT]/SESSION --profile posix [--program \"sh -i\"] [--mem 64M] [--private]");
+                             "       tui create HOST[:PORT]/SESSION --profile posix [--program \"sh -i\"] [--mem 64M] [--private]\n" +
+                             "       tui create HOST[:PORT]/SESSION --kernel FILE [--private]");
             return 2;
         }
-        string profile = opts.GetValueOrDefault("profile") ?? SessionSettings.WeensyProfile;
+        string profile = opts.GetValueOrDefault("profile") ?? (opts.ContainsKey("kernel") ? SessionSettings.KernelProfile : SessionSettings.WeensyProfile);
+        byte[]? kernel = null;
+        if (profile == SessionSettings.KernelProfile && (kernel = ReadKernel(opts.GetValueOrDefault("kernel"), "create", stderr)) is null) return 2;
         ulong mem = 0;
         if (opts.TryGetValue("mem", out var size) && (size is null || !PosixRun.TryParseSize(size, out mem)))
         {
@@ -195,12 +198,59 @@ public static class SessionCommands
             opts.GetValueOrDefault("step") ?? "cow", profile, opts.ContainsKey("private"), (int)Math.Min(int.MaxValue, mem >> 20));
         return WithConnection(target.BaseUrl, "create", stderr, async c =>
         {
+            if (kernel != null) await c.UploadFile(Path.GetFileName(opts["kernel"]!), kernel);
             var created = await c.CreateSession(options);
             stdout.WriteLine($"session:        {created.Name}");
             stdout.WriteLine($"instructor key: {created.InstructorKey}   (keep it secret: tui connect {pos[0]} --key {created.InstructorKey})");
             if (created.JoinCode != null) stdout.WriteLine($"join code:      {created.JoinCode}   (students: tui connect {pos[0]} --code {created.JoinCode})");
             return 0;
         });
+    }
+
+    /// <summary>`tui push HOST/SESSION FILE`: replaces a kernel session's kernel with a new build; `reboot` boots it.</summary>
+    public static int Push(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var opts = Options(args, 0, out var pos);
+        if (pos.Count != 2 || ParseTarget(pos[0]) is not { Session: not null } target)
+        {
+            stderr.WriteLine("usage: tui push HOST[:PORT]/SESSION FILE [--key INSTRUCTOR_KEY | --code JOIN_CODE] [--name NAME] [--reboot]");
+            return 2;
+        }
+        if (ReadKernel(pos[1], "push", stderr) is not { } kernel) return 2;
+        string? code = opts.GetValueOrDefault("key") ?? opts.GetValueOrDefault("code");
+        return WithConnection(target.BaseUrl, "push", stderr, async c =>
+        {
+            await c.Join(target.Session!, opts.GetValueOrDefault("name") ?? Environment.UserName, code);
+            await c.UploadFile(Path.GetFileName(pos[1]), kernel);
+            stdout.WriteLine(await c.Command("push"));
+            if (opts.ContainsKey("reboot")) stdout.WriteLine(await c.Command("reboot"));
+            return 0;
+        });
+    }
+
+    /// <summary>A kernel file's bytes, or null after saying why not.</summary>
+    private static byte[]? ReadKernel(string? file, string verb, TextWriter stderr)
+    {
+        if (file is null)
+        {
+            stderr.WriteLine($"tui {verb}: --kernel needs a file (obj/kernel, obj/kernel.full or weensyos.img)");
+            return null;
+        }
+        try
+        {
+            var bytes = File.ReadAllBytes(file);
+            if (bytes.Length is 0 or > LabHubRoute.MaxUploadBytes)
+            {
+                stderr.WriteLine($"tui {verb}: {file} is {bytes.Length} bytes; a kernel file is 1 byte to {LabHubRoute.MaxUploadBytes >> 20} MiB");
+                return null;
+            }
+            return bytes;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"tui {verb}: cannot read {file}: {e.Message}");
+            return null;
+        }
     }
 
     private static int WithConnection(string baseUrl, string verb, TextWriter stderr, Func<LabClient, Task<int>> body)

@@ -59,6 +59,19 @@ public sealed class LabClient : ILabHub, IAsyncDisposable
 
     public Task<string> Command(string command) => Connection.InvokeAsync<string>(nameof(ILabHub.Command), command);
 
+    public Task<string> Upload(string name, int offset, byte[] chunk, int total) =>
+        Connection.InvokeAsync<string>(nameof(ILabHub.Upload), name, offset, chunk, total);
+
+    /// <summary>Sends a whole file with <see cref="Upload"/>, chunk by chunk; returns the server's last answer.</summary>
+    public async Task<string> UploadFile(string name, byte[] bytes)
+    {
+        if (bytes.Length == 0) throw new ArgumentException($"{name} is empty");
+        string answer = "";
+        for (int offset = 0; offset < bytes.Length; offset += LabHubRoute.MaxChunkBytes)
+            answer = await Upload(name, offset, bytes[offset..Math.Min(bytes.Length, offset + LabHubRoute.MaxChunkBytes)], bytes.Length);
+        return answer;
+    }
+
     public ValueTask DisposeAsync() => Connection.DisposeAsync();
 }
 

@@ -84,7 +84,7 @@ public class GuestSessionTests
     }
 
     [Fact]
-    public async Task Garbage_kernels_are_refused_with_a_reason_and_the_hub_says_how_to_run_one()
+    public async Task Garbage_kernels_are_refused_with_a_reason()
     {
         await using var server = await LabServerFixture.StartAsync();
         var (session, error) = server.Sessions.Create(KernelSession("junk") with { KernelImage = [1, 2, 3, 4, 5] });
@@ -92,6 +92,49 @@ public class GuestSessionTests
         Assert.Contains("kernel", error);
         await using var c = await TestClient.ConnectAsync(server.Url);
         var refused = await Assert.ThrowsAsync<HubException>(() => c.Hub.CreateSession(new CreateSessionOptions("k", "kernel", "cow", SessionSettings.KernelProfile)));
-        Assert.Contains("tui local --kernel FILE", refused.Message);
+        Assert.Contains("upload it first", refused.Message);
+    }
+}
+
+/// <summary>Kernel sessions over the hub: created from an upload, a new build pushed, garbage refused.</summary>
+public class KernelUploadTests
+{
+    [Fact]
+    public async Task A_kernel_is_uploaded_to_create_a_session_and_a_new_build_is_pushed_and_booted()
+    {
+        await using var server = await LabServerFixture.StartAsync();
+        await using var prof = await TestClient.ConnectAsync(server.Url);
+        byte[] step4 = File.ReadAllBytes(LabKernelBuild.PathOf("step4")), step7 = File.ReadAllBytes(LabKernelBuild.PathOf("step7"));
+        Assert.True(step4.Length > LabHubRoute.MaxChunkBytes, "the test wants a kernel of several chunks");
+
+        // Without an upload the hub says what to do; out-of-order chunks are refused.
+        Assert.Contains("upload it first", (await Assert.ThrowsAsync<HubException>(() =>
+            prof.Hub.CreateSession(new CreateSessionOptions("lab4", "", "cow", SessionSettings.KernelProfile)))).Message);
+        await prof.Hub.Upload("kernel", 0, step4[..100], step4.Length);
+        Assert.Contains("expected 100", (await Assert.ThrowsAsync<HubException>(() => prof.Hub.Upload("kernel", 200, step4[200..300], step4.Length))).Message);
+        Assert.Contains("1 byte to 8 MiB", (await Assert.ThrowsAsync<HubException>(() => prof.Hub.Upload("big", 0, [1], 100 << 20))).Message);
+
+        Assert.Contains("received kernel", await prof.Hub.UploadFile("kernel", step4));
+        var created = await prof.Hub.CreateSession(new CreateSessionOptions("lab4", "", "cow", SessionSettings.KernelProfile, Private: true));
+        await prof.JoinAsync("lab4", "prof", created.InstructorKey);
+        await prof.WaitForAsync(m => m.Status is { Profile: SessionSettings.KernelProfile, Program: "kernel" } && m.ScreenText()[0].Contains("PHYSICAL MEMORY"),
+            "the uploaded kernel running");
+
+        // A student may watch but not push; a driver pushes; garbage is refused and changes nothing.
+        await using var student = await TestClient.ConnectAsync(server.Url);
+        await student.JoinAsync("lab4", "sam", created.JoinCode);
+        await student.Hub.UploadFile("kernel", step7);
+        Assert.Contains("viewers cannot push a kernel", (await Assert.ThrowsAsync<HubException>(() => student.CommandAsync("push"))).Message);
+        await prof.Hub.UploadFile("notes.txt", "not a kernel at all, just some text"u8.ToArray());
+        Assert.Contains("the session keeps its kernel", (await Assert.ThrowsAsync<HubException>(() => prof.CommandAsync("push"))).Message);
+        Assert.Contains("upload the new kernel first", (await Assert.ThrowsAsync<HubException>(() => prof.CommandAsync("push"))).Message);
+
+        await prof.Hub.UploadFile("kernel.step7", step7);
+        Assert.Contains("reboot to boot it", await prof.CommandAsync("push"));
+        await prof.WaitForAsync(m => m.Events.Any(e => e.Text.Contains("prof pushed a new kernel (kernel.step7")), "the push in the log");
+        Assert.Equal("rebooting kernel.step7", await prof.CommandAsync("reboot"));
+        await prof.WaitForAsync(m => m.Status is { Program: "kernel.step7" } && m.Events.Any(e => e.Text.Contains("rebooted into kernel.step7")), "the new build booted");
+        Assert.Contains("say just `reboot`", (await Assert.ThrowsAsync<HubException>(() => prof.CommandAsync("reboot fork"))).Message);
+        Assert.Equal(step7, server.Sessions.Find("lab4")!.Settings.KernelImage);
     }
 }
