@@ -202,6 +202,9 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
 
     public const int MaxTypedKeys = 1024;
 
+    /// <summary>The panes an instructor can lead everyone to (follow PANE [PID]).</summary>
+    public static readonly string[] FollowPanes = ["memory", "vmap", "debugger", "events", "cga"];
+
     /// <summary>
     /// A session command (see docs/PROTOCOL.md): pause, resume, speed X, reboot [program] [step],
     /// grant NAME, revoke NAME, follow PANE [PID], unfollow, close. Returns a confirmation text.
@@ -268,13 +271,17 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
                     if (words.Length != 2) throw new HubException($"usage: {verb} ID|NAME (the id, e.g. p3, is shown in the participants list)");
                     var (name, error) = s.SetRole(words[1], verb == "grant" ? Role.Driver : Role.Viewer, who);
                     if (name == null) throw new HubException(error);
-                    return $"{verb}ed {name}";
+                    return $"{(verb == "grant" ? "granted" : "revoked")} {name}";
                 }
             case "follow":
                 {
                     var (s, who, _) = RequireRole(Role.Instructor, "lead follow mode");
-                    if (words.Length < 2) throw new HubException("usage: follow PANE [PID]");
-                    int pid = words.Length > 2 && int.TryParse(words[2], out int p) ? p : 0;
+                    if (words.Length is < 2 or > 3) throw new HubException("usage: follow PANE [PID] (PANE: " + string.Join(", ", FollowPanes) + ")");
+                    if (!FollowPanes.Contains(words[1].ToLowerInvariant()))
+                        throw new HubException($"no pane named '{words[1]}' to follow (choose {string.Join(", ", FollowPanes)})");
+                    int pid = 0;
+                    if (words.Length > 2 && !(int.TryParse(words[2], out pid) && pid > 0))
+                        throw new HubException($"'{words[2]}' is not a pid");
                     s.SetFollow(new FollowState(true, words[1].ToLowerInvariant(), pid, who));
                     return "following";
                 }

@@ -161,7 +161,10 @@ public sealed partial class LabSession
             case "step":
             case "s":
                 {
-                    ulong n = w.Length > 1 && ulong.TryParse(w[1], out ulong k) && k > 0 ? Math.Min(k, 10_000_000) : 1;
+                    ulong n = 1;
+                    if (w.Length > 2 || (w.Length == 2 && !(ulong.TryParse(w[1], out n) && n > 0)))
+                        throw new ArgumentException($"usage: step [N] (N instructions, 1 to 10000000; got '{string.Join(' ', w[1..])}')");
+                    n = Math.Min(n, 10_000_000);
                     if (machineHalted) throw new ArgumentException("the machine has halted; reboot it first");
                     _running = false;
                     Settings = Settings with { Paused = true };

@@ -35,6 +35,9 @@ public class SessionTests
         Assert.Equal(Role.Viewer, (await viewer.JoinAsync("lecture", "carol")).Role);
         Assert.Equal("granted bob", await instructor.CommandAsync("grant bob"));
         await driver.WaitForAsync(m => m.Role == Role.Driver, "bob's role to become driver");
+        // Commands that cannot do what they say are refused with the reason.
+        Assert.Contains("no pane named 'nosuch'", (await Assert.ThrowsAsync<HubException>(() => instructor.CommandAsync("follow nosuch"))).Message);
+        Assert.Equal("revoked carol", await instructor.CommandAsync("revoke carol"));
 
         // The driver presses 'f' (soft reboot into p-fork); everyone sees fork's memory map.
         await driver.KeyAsync("f");
@@ -100,6 +103,7 @@ public class SessionTests
         // everyone sees who did it.
         Assert.Equal("deleted 1", await partner.CommandAsync("delete 1"));
         Assert.Equal("stepped 5 instructions", await partner.CommandAsync("step 5"));
+        Assert.Contains("usage: step [N]", (await Assert.ThrowsAsync<HubException>(() => partner.CommandAsync("step abc"))).Message);
         await instructor.WaitForAsync(m => m.Debugger is { } d && d.By == "pat" && d.Reason.StartsWith("stepped 5"), "pat's step");
 
         // Inspect: registers, memory, page-table walk of the program's text page.
