@@ -7,13 +7,7 @@ namespace Lab.TuiClient.Tests;
 /// <summary>`tui create --kernel` and `tui push` against a real server, as a student would type them.</summary>
 public class TuiKernelSessionTests
 {
-    private static (int Code, string Out, string Err) Tui(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = Cli.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Tui(params string[] args) => TuiRunTests.Tui(args);
 
     [Fact]
     public async Task A_student_creates_a_session_from_their_kernel_and_pushes_a_new_build()

@@ -5,7 +5,8 @@ namespace Lab.TuiClient.Tests;
 /// <summary>`tui run` end to end (in-process): WeensyOS screens and logs, POSIX exit statuses.</summary>
 public class TuiRunTests
 {
-    private static (int Code, string Out, string Err) Tui(params string[] args)
+    /// <summary>Runs `tui ARGS` in this process: its exit code and what it printed.</summary>
+    internal static (int Code, string Out, string Err) Tui(params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
