@@ -314,7 +314,7 @@ public sealed class TuiApp
                 }
                 else
                 {
-                    var inner = Panes.Box(_buffer, new Rect(0, bottomY, mw, Math.Min(bottomH, IsPosix ? 20 : 11)), "physical memory (pageinfo; :vmap PID for a process)", _focus == Focus.Memory);
+                    var inner = Panes.Box(_buffer, new Rect(0, bottomY, mw, Math.Min(bottomH, IsPosix ? 20 : 11)), IsGuestKernel ? "physical memory (from the page tables; :vmap PID for an address space)" : "physical memory (pageinfo; :vmap PID for a process)", _focus == Focus.Memory);
                     _memoryCells = Panes.Memory(_buffer, inner, m, _selectedPage);
                 }
                 x = mw + 1;
@@ -327,6 +327,7 @@ public sealed class TuiApp
     }
 
     private bool IsPosix => _session.Mirror.Status?.Profile == "posix";
+    private bool IsGuestKernel => _session.Mirror.Status?.Profile == "kernel";
 
     /// <summary>The character a key sends to the machine (CGA or console pane focused, no help or
     /// command bar open; ':' opens the command bar instead), or null when the key is for the UI.</summary>
