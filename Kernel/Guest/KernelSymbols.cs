@@ -94,7 +94,8 @@ public sealed class KernelSymbols
 
     private static KernelSymbol[] ReadSymbols(ElfFile elf, List<string> notes)
     {
-        var table = elf.Sections.OfType<ElfSymbolTable>().FirstOrDefault();
+        var tables = elf.Sections.OfType<ElfSymbolTable>().ToList();
+        var table = tables.FirstOrDefault(t => t.Type == ElfSectionType.SymbolTable) ?? tables.FirstOrDefault();   // .symtab over .dynsym
         if (table is null) { notes.Add("no symbol table (a stripped kernel: use obj/kernel.full)"); return Array.Empty<KernelSymbol>(); }
         var list = new List<(KernelSymbol Symbol, bool Global)>();
         foreach (var e in table.Entries)
@@ -176,12 +177,18 @@ public sealed class KernelSymbols
         return new SymbolOffset(found, address.Value - found.Address.Value);
     }
 
-    /// <summary>The source line of the code at <paramref name="address"/>, or null (no line table, or not in it).</summary>
+    /// <summary>The source line of the code at <paramref name="address"/>, or null (no line table, or not in it).
+    /// As gdb does, the line is that of the last statement row at or before the address (rows the
+    /// compiler marks as not a statement boundary do not change it).</summary>
     public SourceLine? LineAt(VirtAddr address)
     {
-        int i = LastRowAtOrBefore(address.Value);
-        if (i < 0 || _lines[i].End) return null;
-        return new SourceLine(_lines[i].File, _lines[i].Line);
+        for (int i = LastRowAtOrBefore(address.Value); i >= 0; i--)
+        {
+            var row = _lines[i];
+            if (row.End) return null;
+            if (row.IsStatement) return new SourceLine(row.File, row.Line);
+        }
+        return null;
     }
 
     private int LastRowAtOrBefore(ulong a)
