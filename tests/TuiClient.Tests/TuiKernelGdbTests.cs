@@ -1,0 +1,74 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.RegularExpressions;
+using Lab.TestSupport;
+
+namespace Lab.TuiClient.Tests;
+
+/// <summary>
+/// `tui run --kernel FILE --gdb PORT` with real gdb, as a student runs `make run-gdb`: the kernel waits
+/// at its entry, gdb attaches, breaks on a symbol, and once gdb detaches the run goes on to its end.
+/// </summary>
+public class TuiKernelGdbTests
+{
+    /// <summary>A writer that remembers everything and signals when a line matching a pattern has been written.</summary>
+    private sealed class WatchedWriter(Regex pattern) : TextWriter
+    {
+        private readonly StringBuilder _text = new();
+        public TaskCompletionSource<Match> Seen { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public override Encoding Encoding => Encoding.UTF8;
+        public override void Write(char value)
+        {
+            lock (_text)
+            {
+                _text.Append(value);
+                var m = pattern.Match(_text.ToString());
+                if (m.Success) Seen.TrySetResult(m);
+            }
+        }
+        public override string ToString() { lock (_text) return _text.ToString(); }
+    }
+
+    [Fact]
+    public void GdbAttachesToTheKernelWaitingAtItsEntryAndTheRunGoesOnAfterDetach()
+    {
+        string kernel = LabKernelBuild.PathOf("step5", full: true);
+        var stdout = new StringWriter();
+        var stderr = new WatchedWriter(new Regex(@"attach with: gdb .* -ex 'target remote 127\.0\.0\.1:(\d+)'"));
+        var run = Task.Run(() => Cli.Run(new[] { "run", "--kernel", kernel, "--gdb", "0", "--ticks", "3", "--screen",
+            "--instructions-per-second", "50000000" }, stdout, stderr));
+        Assert.True(Task.WhenAny(stderr.Seen.Task, run).Wait(TimeSpan.FromMinutes(5)));
+        Assert.True(stderr.Seen.Task.IsCompleted, stderr.ToString());
+        int port = int.Parse(stderr.Seen.Task.Result.Groups[1].Value);
+        Assert.Contains($"the kernel is stopped at its entry 0x40000; waiting for gdb on 127.0.0.1:{port}", stderr.ToString());
+        Assert.Contains($"attach with: gdb {kernel} -ex 'target remote 127.0.0.1:{port}'", stderr.ToString());
+
+        string gdb = GdbBatch.Run(kernel, port, "info registers rip", "break exception", "continue", "bt", "info registers rip", "detach");
+        Assert.Contains("entry_from_boot () at k-entry.S:", gdb);          // stopped at the entry, with its source line
+        Assert.Contains("Breakpoint 1, exception (", gdb);
+        Assert.Contains("[Inferior 1 (Remote target) detached]", gdb);
+
+        Assert.True(run.Wait(TimeSpan.FromMinutes(5)));
+        Assert.True(run.Result == 0, stderr.ToString());
+        Assert.Contains("gdb detached; the kernel runs on", stderr.ToString());
+        Assert.Contains("PHYSICAL MEMORY", stdout.ToString());              // ran its 3 ticks and drew the screen
+    }
+
+    [Fact]
+    public void ABadOrBusyPortIsAClearError()
+    {
+        string kernel = LabKernelBuild.PathOf("step5", full: true);
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        Assert.Equal(2, Cli.Run(new[] { "run", "--kernel", kernel, "--gdb", "70000" }, stdout, stderr));
+        Assert.Contains("--gdb needs a TCP port", stderr.ToString());
+
+        using var busy = new TcpListener(IPAddress.Loopback, 0);
+        busy.Start();
+        int port = ((IPEndPoint)busy.LocalEndpoint).Port;
+        stderr = new StringWriter();
+        Assert.Equal(1, Cli.Run(new[] { "run", "--kernel", kernel, "--gdb", port.ToString() }, stdout, stderr));
+        Assert.Contains($"cannot listen for gdb on 127.0.0.1:{port}", stderr.ToString());
+    }
+}
