@@ -177,6 +177,23 @@ public sealed class KernelSymbols
         return new SymbolOffset(found, address.Value - found.Address.Value);
     }
 
+    /// <summary>"kernel_fork+12" for an address in a symbol, else null: the <see cref="AddressSymbolizer"/> the disassembler takes.</summary>
+    public string? Describe(ulong address) => Lookup(new VirtAddr(address))?.ToString();
+
+    /// <summary>
+    /// Disassembles <paramref name="count"/> instructions at <paramref name="at"/> in the address space
+    /// the CPU is in, as gdb's <c>x/i</c> shows them: <c>=&gt; 0x41770 &lt;kernel&gt;:  push %rbp</c>, branch
+    /// targets and rip-relative data named, the arrow on <paramref name="rip"/>. One line saying so when
+    /// the address is not readable.
+    /// </summary>
+    public string[] Disassemble(Lab.Machine.Cpu.Cpu cpu, VirtAddr at, int count, ulong? rip = null)
+    {
+        var lines = Disassembler.DecodeVirtual(cpu, at, count, Describe);
+        if (lines is null) return [$"0x{at.Value:x}: (not readable in the current address space)"];
+        return lines.Select(l =>
+            $"{(l.Address.Value == rip ? "=>" : "  ")} 0x{l.Address.Value:x}{(l.Symbol is null ? "" : $" <{l.Symbol}>")}:  {l.Text}").ToArray();
+    }
+
     /// <summary>The source line of the code at <paramref name="address"/>, or null (no line table, or not in it).
     /// As gdb does, the line is that of the last statement row at or before the address (rows the
     /// compiler marks as not a statement boundary do not change it).</summary>

@@ -148,4 +148,32 @@ public class KernelSymbolsTests
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
+
+    [Fact]
+    public void DisassemblyNamesAddressesAndBranchTargetsAsGdbDoes()
+    {
+        // Ours reads the booted machine's memory through its page tables; gdb reads the ELF file.
+        using var m = LabKernel.Boot("step5", full: true);
+        Assert.True(Symbols.TryGetAddress("kernel", out var kernel));
+        string[] ours = Symbols.Disassemble(m.Machine.Cpu, kernel, 40, rip: kernel.Value);
+        string gdb = GdbBatch.Run(Kernel, null, "x/40i kernel");
+        var theirs = Regex.Matches(gdb, @"^\s+0x([0-9a-f]+) <([^>]+)>:\t(.*)$", RegexOptions.Multiline).ToArray();
+        Assert.Equal(40, theirs.Length);
+        Assert.StartsWith($"=> 0x{kernel.Value:x} <kernel>:  ", ours[0]);
+        int calls = 0;
+        for (int i = 0; i < 40; i++)
+        {
+            string address = theirs[i].Groups[1].Value, label = theirs[i].Groups[2].Value, text = theirs[i].Groups[3].Value;
+            Assert.Contains($" 0x{address} <{label}>:  ", ours[i]);
+            var target = Regex.Match(text, @"<([^>]+)>$");
+            if (target.Success && text.StartsWith("call", StringComparison.Ordinal))
+            {
+                calls++;
+                Assert.EndsWith($"<{target.Groups[1].Value}>", ours[i]);
+            }
+        }
+        Assert.True(calls >= 3, gdb);   // kernel() calls hardware_init, pageinfo_init ...
+        Assert.Equal("0x7fff00000000: (not readable in the current address space)",
+            Symbols.Disassemble(m.Machine.Cpu, new VirtAddr(0x7fff00000000), 4).Single());
+    }
 }
