@@ -10,7 +10,8 @@ namespace Lab.Kernel.Guest.Gdb;
 /// (without setting accessed/dirty bits, and whatever the privilege, as QEMU's debugger reads), the
 /// machine's address breakpoints (nothing is written into guest memory), stepping one instruction and
 /// running in slices so gdb's Ctrl-C is seen. The machine knows nothing of gdb.
-/// A step taken when an interrupt is due enters the interrupt handler (the machine delivers it first).
+/// A step holds external interrupts off (as QEMU steps for gdb), so `stepi`/`next` stay in the code
+/// being stepped; the interrupt is taken when the kernel runs on.
 /// </summary>
 public sealed class GuestGdbTarget : IGdbTarget
 {
@@ -168,7 +169,7 @@ public sealed class GuestGdbTarget : IGdbTarget
     public GdbStop Step()
     {
         if (EndedStop() is GdbStop ended) return CurrentStop = ended;
-        _guest.Run(1);
+        _guest.Step();
         return CurrentStop = EndedStop() ?? new GdbStop(GdbStopKind.Trap);
     }
 

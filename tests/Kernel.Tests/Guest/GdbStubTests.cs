@@ -146,3 +146,39 @@ public class GdbStubTests
         return b;
     }
 }
+
+/// <summary>Single steps hold external interrupts off (as QEMU steps for gdb): stepping never lands in the timer handler.</summary>
+public class GuestSingleStepTests
+{
+    private sealed class InterruptCounter : IGuestEventObserver
+    {
+        public int Interrupts;
+        public void OnGuestEvent(X64Machine machine, in GuestEvent e)
+        {
+            if (e.Kind == GuestEventKind.Interrupt) Interrupts++;
+        }
+    }
+
+    [Fact]
+    public void SteppingPastATimerDeadlineTakesNoInterruptUntilTheKernelRunsOn()
+    {
+        // 100,000 instructions a tick: 250,000 steps pass two timer deadlines.
+        using var m = LabKernel.Boot("step5", instructionsPerSecond: 10_000_000);
+        Assert.True(m.RunUntilTimerInterrupts(3));
+        var counter = new InterruptCounter();
+        m.AddObserver(counter);
+        ulong retired = m.Machine.InstructionsRetired;
+        bool sawInterruptsEnabled = false;
+        for (int i = 0; i < 250_000; i++)
+        {
+            sawInterruptsEnabled |= m.Machine.Cpu.InterruptsEnabled;
+            m.Step();
+        }
+        Assert.True(sawInterruptsEnabled);                              // user code ran with IF set
+        Assert.Equal(0, counter.Interrupts);
+        Assert.True(m.Machine.InstructionsRetired - retired >= 240_000);  // (a hlt idles instead of retiring)
+        Assert.True(m.Machine.Board!.Pic.InterruptPending);
+        m.RunUntilTimerInterrupts(m.TimerInterrupts + 1);
+        Assert.True(counter.Interrupts >= 1);
+    }
+}
