@@ -30,17 +30,22 @@ public class TuiKernelGdbTests
         public override string ToString() { lock (_text) return _text.ToString(); }
     }
 
+    /// <summary>Starts `tui run --kernel KERNEL --gdb 0 ARGS` on another thread and waits until it says where gdb attaches.</summary>
+    private static (Task<int> Run, int Port, StringWriter Stdout, WatchedWriter Stderr) StartTui(string kernel, params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new WatchedWriter(new Regex(@"attach with: gdb .* -ex 'target remote 127\.0\.0\.1:(\d+)'"));
+        var run = Task.Run(() => Cli.Run(new[] { "run", "--kernel", kernel, "--gdb", "0" }.Concat(args).ToArray(), stdout, stderr));
+        Assert.True(Task.WhenAny(stderr.Seen.Task, run).Wait(TimeSpan.FromMinutes(5)));
+        Assert.True(stderr.Seen.Task.IsCompleted, stderr.ToString());
+        return (run, int.Parse(stderr.Seen.Task.Result.Groups[1].Value), stdout, stderr);
+    }
+
     [Fact]
     public void GdbAttachesToTheKernelWaitingAtItsEntryAndTheRunGoesOnAfterDetach()
     {
         string kernel = LabKernelBuild.PathOf("step5", full: true);
-        var stdout = new StringWriter();
-        var stderr = new WatchedWriter(new Regex(@"attach with: gdb .* -ex 'target remote 127\.0\.0\.1:(\d+)'"));
-        var run = Task.Run(() => Cli.Run(new[] { "run", "--kernel", kernel, "--gdb", "0", "--ticks", "3", "--screen",
-            "--instructions-per-second", "50000000" }, stdout, stderr));
-        Assert.True(Task.WhenAny(stderr.Seen.Task, run).Wait(TimeSpan.FromMinutes(5)));
-        Assert.True(stderr.Seen.Task.IsCompleted, stderr.ToString());
-        int port = int.Parse(stderr.Seen.Task.Result.Groups[1].Value);
+        var (run, port, stdout, stderr) = StartTui(kernel, "--ticks", "3", "--screen", "--instructions-per-second", "50000000");
         Assert.Contains($"the kernel is stopped at its entry 0x40000; waiting for gdb on 127.0.0.1:{port}", stderr.ToString());
         Assert.Contains($"attach with: gdb {kernel} -ex 'target remote 127.0.0.1:{port}'", stderr.ToString());
 
@@ -53,6 +58,22 @@ public class TuiKernelGdbTests
         Assert.True(run.Result == 0, stderr.ToString());
         Assert.Contains("gdb detached; the kernel runs on", stderr.ToString());
         Assert.Contains("PHYSICAL MEMORY", stdout.ToString());              // ran its 3 ticks and drew the screen
+    }
+
+    [Fact]
+    public void GdbCanStepSourceLinesAndCallTheKernelsPowerOff()
+    {
+        // `call poweroff()` makes gdb set up a call (register writes), run it, and see the machine power
+        // off as the program exiting; the run then ends with the kernel's verdict (powered off: 0).
+        string kernel = LabKernelBuild.PathOf("step5", full: true);
+        var (run, port, _, stderr) = StartTui(kernel);
+        string gdb = GdbBatch.Run(kernel, port, "break kernel", "continue", "next", "next", "call poweroff()");
+        Assert.Matches(@"(?m)^\d+\t\s+pageinfo_init\(\);", gdb);      // next, next: one source line each
+        Assert.Matches(@"(?m)^\d+\t\s+console_clear\(\);", gdb);
+        Assert.Contains("[Inferior 1 (Remote target) exited normally]", gdb);
+        Assert.True(run.Wait(TimeSpan.FromMinutes(5)));
+        Assert.True(run.Result == 0, stderr.ToString());
+        Assert.Contains("the kernel ended under gdb", stderr.ToString());
     }
 
     [Fact]
