@@ -108,9 +108,11 @@ public static class KernelRunCommand
         {
             var symbols = KernelSymbols.FromImage(machine.Image);
             stderr.WriteLine($"tui run: the kernel is stopped at its entry 0x{machine.Machine.Cpu.Rip:x}; waiting for gdb on 127.0.0.1:{server.Port}");
-            stderr.WriteLine($"tui run: attach with: gdb {kernel} -ex 'target remote 127.0.0.1:{server.Port}'");
-            if (symbols.Symbols.Count == 0)
-                stderr.WriteLine($"tui run: note: {kernel} has no symbols ({symbols.Note}); give gdb the unstripped kernel (obj/kernel.full)");
+            // gdb reads symbols from an ELF: a disk image or a kernel without symbols is not the file to give it.
+            bool usable = !machine.Image.HasBootSector && symbols.Symbols.Count > 0;
+            stderr.WriteLine($"tui run: attach with: gdb {(usable ? kernel : "obj/kernel.full")} -ex 'target remote 127.0.0.1:{server.Port}'");
+            if (!usable)
+                stderr.WriteLine($"tui run: note: {kernel} is {(machine.Image.HasBootSector ? "a disk image" : $"without symbols ({symbols.Note})")}; give gdb the kernel ELF with symbols (obj/kernel.full)");
             stderr.Flush();
             var end = server.ServeOne(new GuestGdbTarget(machine));
             stderr.WriteLine(end switch
