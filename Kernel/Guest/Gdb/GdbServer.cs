@@ -30,7 +30,7 @@ public sealed class GdbServer : IDisposable
         socket.NoDelay = true;
         log?.Invoke($"gdb connected from {socket.RemoteEndPoint}");
         using var stream = new NetworkStream(socket, ownsSocket: false);
-        var connection = new GdbConnection(stream, () => socket.Available > 0 || PeerClosed(socket));
+        var connection = new GdbConnection(stream, () => Readable(socket));
         try
         {
             return new GdbStub(connection, target, log).Serve();
@@ -41,10 +41,10 @@ public sealed class GdbServer : IDisposable
         }
     }
 
-    /// <summary>A closed connection polls readable with nothing to read.</summary>
-    private static bool PeerClosed(Socket socket)
+    /// <summary>A read would not block: bytes are waiting, or the peer closed (a closed connection polls readable).</summary>
+    private static bool Readable(Socket socket)
     {
-        try { return socket.Poll(0, SelectMode.SelectRead) && socket.Available == 0; }
+        try { return socket.Available > 0 || socket.Poll(0, SelectMode.SelectRead); }
         catch (SocketException) { return true; }
         catch (ObjectDisposedException) { return true; }
     }
