@@ -133,6 +133,26 @@ public class GdbStubTests
         Assert.Equal(m.Machine.Cpu.Rip, pcs[0]);
     }
 
+    [Fact]
+    public void CtrlCInGdbStopsTheRunningKernel()
+    {
+        string elf = LabKernel.PathOf("step5", full: true);
+        using var m = LabKernel.Boot("step5", full: true);
+        using var server = new GdbServer(0);
+        var serving = Task.Run(() => server.ServeOne(new GuestGdbTarget(m)));
+        ulong start = m.Machine.Clock;
+        var (gdb, output) = GdbBatch.Start(elf, server.Port, "continue", "info registers rip", "p ticks");
+        // Once the kernel has run well past its boot (its allocators loop forever), press Ctrl-C.
+        Assert.True(SpinWait.SpinUntil(() => m.Machine.Clock > start + 50 * GuestGdbTarget.Slice, TimeSpan.FromMinutes(5)));
+        GdbBatch.Interrupt(gdb);
+        string text = GdbBatch.Finish(gdb, output);
+        Assert.True(serving.Wait(TimeSpan.FromMinutes(5)), text);
+        Assert.Equal(GdbSessionEnd.Detached, serving.Result);
+        Assert.Contains("Program received signal SIGINT, Interrupt.", text);
+        Assert.Equal(m.Machine.Cpu.Rip, GdbBatch.Register(text, "rip"));   // stopped where gdb says
+        Assert.Matches(@"\$1 = [1-9]\d*", text);                           // timer ticks went by
+    }
+
     private static byte[] CodeFromElf(Lab.Kernel.Common.ElfImage elf, ulong address, int count)
     {
         var s = elf.Segments.First(s => address >= s.VirtualAddress && address + (ulong)count <= s.VirtualAddress + s.FileSize);
