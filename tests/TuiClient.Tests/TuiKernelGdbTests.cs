@@ -77,6 +77,30 @@ public class TuiKernelGdbTests
     }
 
     [Fact]
+    public void ADiskImageNamesTheElfForGdbAndAClientThatGoesAwayEndsTheRun()
+    {
+        // weensyos.img: a boot sector, then the kernel ELF. gdb needs the ELF, so the hint names obj/kernel.full.
+        string image = Path.Combine(Path.GetTempPath(), $"lab-gdb-{Guid.NewGuid():N}.img");
+        try
+        {
+            File.WriteAllBytes(image, new byte[512].Concat(File.ReadAllBytes(LabKernelBuild.PathOf("step5"))).ToArray());
+            var (run, port, _, stderr) = StartTui(image);
+            Assert.Contains($"attach with: gdb obj/kernel.full -ex 'target remote 127.0.0.1:{port}'", stderr.ToString());
+            Assert.Contains("is a disk image; give gdb the kernel ELF with symbols (obj/kernel.full)", stderr.ToString());
+            using (var client = new TcpClient())
+            {
+                client.Connect(IPAddress.Loopback, port);
+                client.GetStream().Write("$?#3f"u8);
+                Assert.Equal((byte)'+', client.GetStream().ReadByte());
+            }
+            Assert.True(run.Wait(TimeSpan.FromMinutes(5)));
+            Assert.True(run.Result == 0, stderr.ToString());
+            Assert.Contains("gdb went away; the kernel stops", stderr.ToString());
+        }
+        finally { File.Delete(image); }
+    }
+
+    [Fact]
     public void ABadOrBusyPortIsAClearError()
     {
         string kernel = LabKernelBuild.PathOf("step5", full: true);

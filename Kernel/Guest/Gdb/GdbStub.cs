@@ -103,7 +103,7 @@ public sealed class GdbStub
     private string Query(string request)
     {
         if (request.StartsWith("qSupported", StringComparison.Ordinal))
-            return $"PacketSize={GdbConnection.MaxPacketSize:x};qXfer:features:read+;QStartNoAckMode+;vContSupported+";
+            return $"PacketSize={GdbConnection.MaxPacketSize:x};qXfer:features:read+;QStartNoAckMode+";
         if (request.StartsWith("qXfer:features:read:", StringComparison.Ordinal)) return ReadFeatures(request);
         switch (request)
         {
