@@ -128,6 +128,27 @@ public class KernelSymbolsTests
     }
 
     [Fact]
+    public void CorruptedKernelsNeverThrow()
+    {
+        // Seeded corruptions of the real kernel: random bytes anywhere, in the ELF header, in the section headers.
+        byte[] full = File.ReadAllBytes(Kernel);
+        int sectionHeaders = (int)BitConverter.ToUInt64(full, 40);
+        var random = new Random(1);
+        for (int i = 0; i < 300; i++)
+        {
+            var b = (byte[])full.Clone();
+            for (int k = random.Next(1, 20); k > 0; k--) b[random.Next(b.Length)] = (byte)random.Next(256);
+            if (i % 3 == 0) b[random.Next(64)] = (byte)random.Next(256);
+            if (i % 5 == 0) b[sectionHeaders + random.Next(64 * 15)] = (byte)random.Next(256);
+            var s = KernelSymbols.FromElf(b);
+            _ = s.Lookup(new VirtAddr(0x41775));
+            _ = s.LineAt(new VirtAddr(0x41775));
+            _ = s.AddressesOfLine("kernel.c", 30);
+            _ = s.TryResolve("kernel.c:30", out _, out _);
+        }
+    }
+
+    [Fact]
     public void ADwarf5LineTableIsReportedAndTheSymbolsStillWork()
     {
         // gcc 12's default is DWARF 5, which the library does not read: symbols only, and a note that says so.
