@@ -23,6 +23,7 @@ public sealed class GdbProtocolTests : IDisposable
     public GdbProtocolTests()
     {
         _serving = Task.Run(() => _server.ServeOne(new GuestGdbTarget(_machine)));
+        _client.NoDelay = true;   // as gdb: an ack and the next request must not wait for each other
         _client.Connect("127.0.0.1", _server.Port);
         _stream = _client.GetStream();
     }
@@ -137,6 +138,27 @@ public sealed class GdbProtocolTests : IDisposable
         SendRaw(Frame("k"));                       // no reply: the session ends
         Assert.True(_serving.Wait(TimeSpan.FromMinutes(5)));
         Assert.Equal(GdbSessionEnd.Killed, _serving.Result);
+    }
+
+    [Fact]
+    public void RandomRequestsAllGetAnswersAndTheSessionGoesOn()
+    {
+        // Requests that do not resume or end the session, with random arguments: each gets a reply.
+        var random = new Random(3);
+        const string commands = "gGpPmMZzHTqQX", junk = "0123456789abcdefxyz,:;=-+ ";
+        for (int i = 0; i < 2000; i++)
+        {
+            var sb = new StringBuilder().Append(commands[random.Next(commands.Length)]);
+            for (int n = random.Next(0, 40); n > 0; n--) sb.Append(junk[random.Next(junk.Length)]);
+            string request = sb.ToString();
+            if (request.StartsWith("QStartNoAckMode", StringComparison.Ordinal)) continue;
+            string reply = Request(request);
+            Assert.True(reply.Length == 0 || reply[0] is 'E' or 'O' or 'l' or 'm' or 'Q' || char.IsAsciiHexDigit(reply[0]), $"{request} -> {reply}");
+        }
+        Assert.Equal("S05", Request("?"));
+        Assert.Equal("OK", Request("D"));
+        Assert.True(_serving.Wait(TimeSpan.FromMinutes(5)));
+        Assert.Equal(GdbSessionEnd.Detached, _serving.Result);
     }
 
     [Fact]

@@ -134,7 +134,7 @@ public class KernelSymbolsTests
         byte[] full = File.ReadAllBytes(Kernel);
         int sectionHeaders = (int)BitConverter.ToUInt64(full, 40);
         var random = new Random(1);
-        for (int i = 0; i < 300; i++)
+        for (int i = 0; i < 150; i++)
         {
             var b = (byte[])full.Clone();
             for (int k = random.Next(1, 20); k > 0; k--) b[random.Next(b.Length)] = (byte)random.Next(256);
