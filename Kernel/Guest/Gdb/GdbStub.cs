@@ -54,7 +54,7 @@ public sealed class GdbStub
             string? reply;
             try
             {
-                reply = Handle(request, packet.Data, ref end);
+                reply = Handle(request, ref end);
             }
             catch (FormatException) { reply = "E02"; }
             catch (OverflowException) { reply = "E02"; }
@@ -65,7 +65,7 @@ public sealed class GdbStub
     }
 
     /// <summary>One request → its reply (null when already sent). Sets <paramref name="end"/> when the session ends after the reply.</summary>
-    private string? Handle(string request, byte[] raw, ref GdbSessionEnd? end)
+    private string? Handle(string request, ref GdbSessionEnd? end)
     {
         if (request.Length == 0) return "";
         switch (request[0])
