@@ -28,6 +28,8 @@ public sealed partial class X64Machine : IDeviceClock
     public bool AwaitingBoot { get; private set; }
 
     private readonly ulong[] _irqCounts = new ulong[16];
+    /// <summary>Set while <see cref="StepInstruction"/> runs: external interrupts wait.</summary>
+    private bool _holdInterrupts;
     private Action<Trap>? _nestedFault;
 
     ulong IDeviceClock.Now => Clock;
@@ -81,6 +83,20 @@ public sealed partial class X64Machine : IDeviceClock
 
     private void Observe(in GuestEvent e) => EventObserver?.OnGuestEvent(this, in e);
 
+    /// <summary>
+    /// A debugger's single step (system mode): executes one instruction with external interrupts held
+    /// off, so the step lands on the next instruction rather than in an interrupt handler (as QEMU
+    /// single-steps for gdb); a pending interrupt is taken by the next run. An exception the instruction
+    /// raises is delivered as usual. A halted CPU stays halted (one unit of idle time passes).
+    /// </summary>
+    public RunResult StepInstruction()
+    {
+        RequireBoard();
+        _holdInterrupts = true;
+        try { return RunSystem(1); }
+        finally { _holdInterrupts = false; }
+    }
+
     private RunResult RunSystem(ulong budget)
     {
         ulong start = Clock;
@@ -111,7 +127,7 @@ public sealed partial class X64Machine : IDeviceClock
                 if (Cpu.Execute(1, out trap)) DeliverSystem(in trap);
                 continue;
             }
-            if (Cpu.InterruptsEnabled && board.Pic.InterruptPending)
+            if (Cpu.InterruptsEnabled && board.Pic.InterruptPending && !_holdInterrupts)
             {
                 byte vector = board.Pic.Acknowledge(out int irq);
                 _irqCounts[irq]++;

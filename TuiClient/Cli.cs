@@ -11,9 +11,12 @@ public static class Cli
               [--log FILE] [--screen[=text|ansi]]
                               run a WeensyOS machine headless until N ticks (default 1000) or power-off
           run --kernel FILE [--ticks N] [--log FILE] [--screen[=text|ansi]] [--instructions-per-second N]
+              [--gdb PORT]
                               boot a kernel built from C (WeensyOS obj/kernel, obj/kernel.full or
                               weensyos.img) headless until it powers off, or for N timer interrupts;
-                              --log gets the parallel-port output (what the course's grader reads)
+                              --log gets the parallel-port output (what the course's grader reads);
+                              --gdb waits at the kernel's entry for gdb on 127.0.0.1:PORT
+                              (gdb obj/kernel.full -ex 'target remote :PORT'; 0 picks a port)
           run --profile posix [--mem SIZE] PROGRAM [ARGS...]
                               run a POSIX program (a /bin name or a host ELF) in the emulator;
                               console on stdout/stdin, exit status = the program's (128+signal if killed)

@@ -1,4 +1,6 @@
+using System.Net.Sockets;
 using Lab.Kernel.Guest;
+using Lab.Kernel.Guest.Gdb;
 using Lab.Machine;
 
 namespace Lab.TuiClient;
@@ -9,6 +11,9 @@ namespace Lab.TuiClient;
 /// Runs until the guest powers off, or for <c>--ticks N</c> timer interrupts; writes the
 /// parallel-port output (the kernel's log, what the course's grader reads) to <c>--log FILE</c>;
 /// optionally prints the final screen. Ports nothing answers are noted on stderr once each.
+/// With <c>--gdb PORT</c> the kernel waits at its entry for gdb on 127.0.0.1:PORT (as QEMU's
+/// <c>-S -gdb tcp::PORT</c>, the course's <c>make run-gdb</c>); once gdb detaches the run goes on as
+/// without it, a gdb that kills the kernel or goes away ends it.
 /// Exit status 0 (powered off, or the ticks ran), 1 (a bad kernel file, a triple fault, a hlt with
 /// interrupts off, or no power-off within <see cref="DefaultGuestSeconds"/> seconds of guest time
 /// without --ticks), 2 usage.
@@ -18,7 +23,7 @@ public static class KernelRunCommand
     /// <summary>Without --ticks, give up after this much guest time (a graded WeensyOS run takes 10 s).</summary>
     public const int DefaultGuestSeconds = 120;
 
-    public sealed record Arguments(string Kernel, ulong? Ticks, string? LogFile, RunCommand.ScreenFormat Screen, ulong InstructionsPerSecond);
+    public sealed record Arguments(string Kernel, ulong? Ticks, string? LogFile, RunCommand.ScreenFormat Screen, ulong InstructionsPerSecond, int? GdbPort = null);
 
     public static bool Wants(string[] args) => args.Any(a => a == "--kernel" || a.StartsWith("--kernel=", StringComparison.Ordinal));
 
@@ -48,7 +53,18 @@ public static class KernelRunCommand
             var notes = new Notes(stderr);
             machine.AddObserver(notes);
             int code;
-            if (a.Ticks is ulong ticks)
+            GdbSessionEnd? debugged = null;
+            if (a.GdbPort is int port)
+            {
+                debugged = ServeGdb(machine, a.Kernel, port, stderr);
+                if (debugged is null) return 1;
+            }
+            if (debugged is GdbSessionEnd.Killed or GdbSessionEnd.Disconnected or GdbSessionEnd.TargetEnded)
+            {
+                // gdb ended the run: report the machine as it is.
+                code = machine.ShutDown || machine.HaltedForGood ? Verdict(machine, stderr, reachedTicks: false) : 0;
+            }
+            else if (a.Ticks is ulong ticks)
             {
                 // A kernel that stops taking interrupts gets ten times the guest time the ticks would take.
                 ulong perTick = a.InstructionsPerSecond / 100;
@@ -74,6 +90,39 @@ public static class KernelRunCommand
             if (a.Screen == RunCommand.ScreenFormat.Text) ScreenRenderer.WriteText(machine.Machine.Cga, stdout);
             else if (a.Screen == RunCommand.ScreenFormat.Ansi) ScreenRenderer.WriteAnsi(machine.Machine.Cga, stdout);
             return code;
+        }
+    }
+
+    /// <summary>Serves one gdb session on 127.0.0.1:<paramref name="port"/> (0: any free port) with the
+    /// kernel stopped at its entry; null (after saying why) when the port cannot be had.</summary>
+    private static GdbSessionEnd? ServeGdb(GuestKernelMachine machine, string kernel, int port, TextWriter stderr)
+    {
+        GdbServer server;
+        try { server = new GdbServer(port); }
+        catch (SocketException e)
+        {
+            stderr.WriteLine($"tui run: cannot listen for gdb on 127.0.0.1:{port}: {e.Message}");
+            return null;
+        }
+        using (server)
+        {
+            var symbols = KernelSymbols.FromImage(machine.Image);
+            stderr.WriteLine($"tui run: the kernel is stopped at its entry 0x{machine.Machine.Cpu.Rip:x}; waiting for gdb on 127.0.0.1:{server.Port}");
+            // gdb reads symbols from an ELF: a disk image or a kernel without symbols is not the file to give it.
+            bool usable = !machine.Image.HasBootSector && symbols.Symbols.Count > 0;
+            stderr.WriteLine($"tui run: attach with: gdb {(usable ? kernel : "obj/kernel.full")} -ex 'target remote 127.0.0.1:{server.Port}'");
+            if (!usable)
+                stderr.WriteLine($"tui run: note: {kernel} is {(machine.Image.HasBootSector ? "a disk image" : $"without symbols ({symbols.Note})")}; give gdb the kernel ELF with symbols (obj/kernel.full)");
+            stderr.Flush();
+            var end = server.ServeOne(new GuestGdbTarget(machine));
+            stderr.WriteLine(end switch
+            {
+                GdbSessionEnd.Detached => "tui run: gdb detached; the kernel runs on",
+                GdbSessionEnd.Killed => "tui run: gdb killed the kernel",
+                GdbSessionEnd.TargetEnded => "tui run: the kernel ended under gdb",
+                _ => "tui run: gdb went away; the kernel stops",
+            });
+            return end;
         }
     }
 
@@ -110,6 +159,7 @@ public static class KernelRunCommand
     {
         string? kernel = null, logFile = null;
         ulong? ticks = null;
+        int? gdbPort = null;
         ulong ips = new GuestKernelOptions().InstructionsPerSecond;
         var screen = RunCommand.ScreenFormat.None;
         for (int i = 0; i < args.Length; i++)
@@ -144,10 +194,15 @@ public static class KernelRunCommand
                     if (!ulong.TryParse(Value(), out ips) || ips < 1_000_000 || ips > 100_000_000_000)
                         throw new ArgumentException("--instructions-per-second needs a number from 1000000 to 100000000000");
                     break;
+                case "--gdb":
+                    if (!int.TryParse(Value(), out int port) || port < 0 || port > 65535)
+                        throw new ArgumentException("--gdb needs a TCP port (0 to 65535; 0 picks a free one)");
+                    gdbPort = port;
+                    break;
                 default: throw new ArgumentException($"unknown option '{args[i]}' for run --kernel");
             }
         }
         if (string.IsNullOrEmpty(kernel)) throw new ArgumentException("--kernel needs a file");
-        return new Arguments(kernel, ticks, logFile, screen, ips);
+        return new Arguments(kernel, ticks, logFile, screen, ips, gdbPort);
     }
 }

@@ -117,6 +117,20 @@ public sealed class GuestKernelMachine : IDisposable
         }
     }
 
+    /// <summary>A debugger's single step: one instruction with external interrupts held off
+    /// (<see cref="X64Machine.StepInstruction"/>); a guest reset reboots the image.</summary>
+    public RunResult Step()
+    {
+        var r = Machine.StepInstruction();
+        switch (r.Exit)
+        {
+            case RunExit.Reset: BootAgain(); break;
+            case RunExit.Shutdown when Options.RebootOnTripleFault: Machine.ResetSystem(); BootAgain(); break;
+            case RunExit.Halted: HaltedForGood = true; break;
+        }
+        return r;
+    }
+
     /// <summary>
     /// Runs until exactly <paramref name="ticks"/> timer interrupts have been delivered (stopping as the
     /// last one enters the kernel), the machine stops, or <paramref name="maxUnits"/> of machine time
