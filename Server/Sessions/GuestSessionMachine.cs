@@ -31,6 +31,7 @@ public sealed class GuestSessionMachine : SessionMachine, IGuestEventObserver
 
     private readonly GuestKernelMachine _m;
     private readonly PageTables _tables;
+    private KernelSymbols _symbols;
     private readonly List<AddressSpace> _spaces = new();
     private int _nextPid = 1;
     private Action<KernelEvent>? _observer;
@@ -49,7 +50,21 @@ public sealed class GuestSessionMachine : SessionMachine, IGuestEventObserver
         _m = GuestKernelMachine.Create(settings.Program, image, new GuestKernelOptions(), out string? error)
             ?? throw new InvalidDataException(error);
         _tables = new PageTables(_m.Machine, new ChangeCounter());
+        _symbols = KernelSymbols.FromImage(_m.Image);
         _m.AddObserver(this);
+    }
+
+    /// <summary>The kernel's ELF symbols (obj/kernel keeps them; obj/kernel.full adds DWARF lines).</summary>
+    public override AddressSymbolizer? Symbolizer => _symbols.Symbols.Count > 0 ? _symbols.Describe : null;
+
+    public override string? SourceLine(ulong address) => _symbols.LineAt(new VirtAddr(address))?.ToString();
+
+    public override bool TryResolve(string text, out ulong address, out string? error)
+    {
+        bool found = _symbols.TryResolve(text, out var at, out error);
+        address = at.Value;
+        if (!found && _symbols.Symbols.Count == 0) error = null;   // no names at all: the caller reads hex
+        return found;
     }
 
     public override X64Machine Machine => _m.Machine;
@@ -217,6 +232,7 @@ public sealed class GuestSessionMachine : SessionMachine, IGuestEventObserver
         using var state = new MemoryStream();
         input.CopyTo(state);
         _m.RestoreState(state.GetBuffer().AsSpan(0, (int)state.Length));
+        _symbols = KernelSymbols.FromImage(_m.Image);
         _spaces.Clear();
     }
 

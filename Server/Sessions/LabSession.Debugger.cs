@@ -39,10 +39,10 @@ public sealed partial class LabSession
     public DebuggerState Debugger { get { lock (_stateLock) return _debug; } }
 
     public const string DebuggerHelp =
-        "step [N] | continue | break ADDR | break syscall NAME|NUMBER | break fork [PID] | break exit [PID] | break fault [PID] | delete N|all | breaks | regs | disas [ADDR] | x ADDR [N] | walk ADDR | ps";
+        "step [N] | continue | break ADDR|SYMBOL|FILE:LINE | break syscall NAME|NUMBER | break fork [PID] | break exit [PID] | break fault [PID] | delete N|all | breaks | regs | disas [ADDR] | x ADDR [N] | walk ADDR | bt | ps";
 
     public static bool IsDebuggerVerb(string verb) =>
-        verb is "step" or "s" or "continue" or "c" or "break" or "b" or "delete" or "breaks" or "regs" or "disas" or "x" or "walk" or "ps";
+        verb is "step" or "s" or "continue" or "c" or "break" or "b" or "delete" or "breaks" or "regs" or "disas" or "x" or "walk" or "bt" or "backtrace" or "ps";
 
     /// <summary>Runs a debugger command on the loop thread; returns its one-line answer (or throws with the reason).</summary>
     public async Task<string> DebugAsync(string by, string[] words)
@@ -80,7 +80,7 @@ public sealed partial class LabSession
         if (result.Exit == RunExit.Breakpoint)
         {
             var b = _breaks.Find(x => x.Kind == BreakKind.Address && x.Address == _machine.Machine.Cpu.Rip);
-            StopForDebugger($"breakpoint {(b != null ? b.ToString() : $"at 0x{_machine.Machine.Cpu.Rip:x}")}", "breakpoint");
+            StopForDebugger($"breakpoint {(b != null ? b.ToString() : $"at 0x{_machine.Machine.Cpu.Rip:x}")}{Where(_machine.Machine.Cpu.Rip)}", "breakpoint");
         }
         else if (_pendingBreak != null)
         {
@@ -145,8 +145,19 @@ public sealed partial class LabSession
         }
     }
 
-    private static ulong ParseAddress(string text)
+    /// <summary>" in kernel_fork+12 (kernel.c:123)" for a code address, when the kernel has symbols; "" otherwise.</summary>
+    private string Where(ulong address)
     {
+        string? name = _machine.Symbolizer?.Invoke(address), line = _machine.SourceLine(address);
+        return name is null && line is null ? "" : $" in {name ?? $"0x{address:x}"}{(line is null ? "" : $" ({line})")}";
+    }
+
+    /// <summary>An address a person typed: a name the kernel's symbols know (symbol, sym+off, file:line), or hex.</summary>
+    private ulong ParseAddress(string text)
+    {
+        if (_machine.TryResolve(text, out ulong resolved, out string? error)) return resolved;
+        bool hexLike = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) || text.All(Uri.IsHexDigit);
+        if (error != null && !hexLike) throw new ArgumentException(error);
         string t = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? text[2..] : text;
         if (ulong.TryParse(t, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong v)) return v;
         throw new ArgumentException($"'{text}' is not an address (hex, e.g. 0x100040)");
@@ -267,6 +278,13 @@ public sealed partial class LabSession
                     Log(EventKind.Action, 0, $"{by} walked the page tables for 0x{at:x}");
                     return $"walk of 0x{at:x}";
                 }
+            case "bt":
+            case "backtrace":
+                {
+                    var frames = Backtrace();
+                    SetDebugState(_debug.Stopped, $"{by} asked for the backtrace", by, frames);
+                    return $"{frames.Length} frames";
+                }
             case "ps":
                 {
                     var lines = _machine.ProcessListing();
@@ -281,9 +299,30 @@ public sealed partial class LabSession
     private string[] Disassemble(ulong at, int count, bool markRip)
     {
         var cpu = _machine.Machine.Cpu;
-        var lines = Disassembler.DecodeVirtual(cpu, new VirtAddr(at), count);
+        var lines = Disassembler.DecodeVirtual(cpu, new VirtAddr(at), count, _machine.Symbolizer);
         if (lines is null) return [$"0x{at:x}: (not readable in pid {CurrentPid()}'s address space)"];
-        return lines.Select(l => $"{(markRip && l.Address.Value == cpu.Rip ? "=>" : "  ")} 0x{l.Address.Value:x}: {l.Text}").ToArray();
+        return lines.Select(l => $"{(markRip && l.Address.Value == cpu.Rip ? "=>" : "  ")} 0x{l.Address.Value:x}{(l.Symbol is null ? "" : $" <{l.Symbol}>")}: {l.Text}").ToArray();
+    }
+
+    /// <summary>The call stack by the frame-pointer chain (rbp → saved rbp, return address), as far as it
+    /// reads (at most 32 frames); names and lines when the kernel has symbols. Code built without frame
+    /// pointers gives a short or wrong chain, as gdb's without unwind tables.</summary>
+    private string[] Backtrace()
+    {
+        var cpu = _machine.Machine.Cpu;
+        var frames = new List<string> { $"#0  0x{cpu.Rip:x}{Where(cpu.Rip)}" };
+        ulong rbp = cpu[Register.Rbp];
+        Span<byte> pair = stackalloc byte[16];
+        for (int depth = 1; depth < 32 && rbp != 0 && rbp % 8 == 0; depth++)
+        {
+            if (!cpu.TryReadVirtual(new VirtAddr(rbp), pair, out _)) break;
+            ulong saved = BitConverter.ToUInt64(pair), ret = BitConverter.ToUInt64(pair[8..]);
+            if (ret == 0) break;
+            frames.Add($"#{depth}  0x{ret:x}{Where(ret)}");
+            if (saved <= rbp) break;   // the chain must climb the stack
+            rbp = saved;
+        }
+        return frames.ToArray();
     }
 
     private string[] Dump(ulong at, int n)

@@ -72,6 +72,21 @@ public abstract class SessionMachine : IDisposable
     /// <summary>True for the event that ends a process (a `break exit` stops there).</summary>
     public bool IsExit(in KernelEvent e) => e.Kind == KernelEventKind.Syscall && e.Name is "exit" or "exit_group";
 
+    /// <summary>Names code addresses for the debugger (<c>kernel_fork+12</c>); null when the kernel has no symbols.</summary>
+    public virtual AddressSymbolizer? Symbolizer => null;
+
+    /// <summary>The source line of a code address (<c>kernel.c:123</c>), when the kernel has line information.</summary>
+    public virtual string? SourceLine(ulong address) => null;
+
+    /// <summary>Resolves a place a person names for the debugger (a symbol, <c>sym+off</c>, <c>file:line</c>);
+    /// false with <paramref name="error"/> null when this machine knows no names (the caller reads hex),
+    /// or with the reason when it knows names but not this one.</summary>
+    public virtual bool TryResolve(string text, out ulong address, out string? error)
+    {
+        (address, error) = (0, null);
+        return false;
+    }
+
     /// <summary>Checks the kernel's invariants (the loop calls this now and then); null when they hold.</summary>
     public abstract string? CheckInvariants();
 

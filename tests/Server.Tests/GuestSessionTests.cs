@@ -84,6 +84,29 @@ public class GuestSessionTests
     }
 
     [Fact]
+    public async Task The_shared_debugger_knows_the_kernels_symbols_and_source_lines()
+    {
+        await using var server = await LabServerFixture.StartAsync();
+        var settings = KernelSession("symbols") with { Program = "kernel.full", KernelImage = File.ReadAllBytes(LabKernelBuild.PathOf("step7", full: true)) };
+        Assert.NotNull(server.Sessions.Create(settings).Session);
+        await using var prof = await TestClient.ConnectAsync(server.Url);
+        await prof.JoinAsync("symbols", "prof", settings.InstructorKey);
+
+        Assert.Contains("no symbol", (await Assert.ThrowsAsync<HubException>(() => prof.CommandAsync("break no_such_function"))).Message);
+        // exception() runs at every trap (the timer's too).
+        await prof.CommandAsync("break exception");
+        await prof.WaitForAsync(m => m.Debugger is { Stopped: true }, "a stop");
+        var stop = prof.Mirror.Debugger!;
+        Assert.True(stop.Reason.Contains("in exception (") && stop.Reason.Contains("kernel.c:"), stop.Reason);
+        Assert.Contains(stop.Disassembly, l => l.StartsWith("=>") && l.Contains("<exception>"));
+        // The kernel is built at -O2 without frame pointers: the backtrace's first frame is sure, the rest is what the chain says.
+        await prof.CommandAsync("bt");
+        await prof.WaitForAsync(m => m.Debugger!.Output.Length >= 1 && m.Debugger.Output[0].StartsWith("#0") && m.Debugger.Output[0].Contains("exception (kernel.c:"), "a backtrace");
+        await prof.CommandAsync("disas assign_physical_page");
+        await prof.WaitForAsync(m => m.Debugger!.Output.Any(l => l.Contains("<assign_physical_page>")), "disassembly of a function by name");
+    }
+
+    [Fact]
     public async Task Garbage_kernels_are_refused_with_a_reason()
     {
         await using var server = await LabServerFixture.StartAsync();
