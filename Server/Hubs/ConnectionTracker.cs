@@ -16,6 +16,8 @@ public sealed class ConnectionState
     public RateLimiter Queries { get; } = new(perSecond: 2, burst: 10);
     /// <summary>ViewMemory and Watch (each makes the session build and send more).</summary>
     public RateLimiter Views { get; } = new(perSecond: 5, burst: 20);
+    /// <summary>ReadRegisters and ReadMemory (gdb reads in small pieces).</summary>
+    public RateLimiter Inspections { get; } = new(perSecond: 200, burst: 400);
     /// <summary>Upload chunks (16 KiB each: about 2 MB a second).</summary>
     public RateLimiter Uploads { get; } = new(perSecond: 128, burst: 256);
     /// <summary>The file this connection is sending (<see cref="Lab.Shared.Wire.ILabHub.Upload"/>), complete when Received == Bytes.Length.</summary>

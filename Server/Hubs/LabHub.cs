@@ -314,6 +314,39 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
         }
     }
 
+    /// <summary>The registers gdb's `g` packet carries (X64TargetDescription's order), read on the session's thread.</summary>
+    public Task<byte[]> ReadRegisters() => Inspect("read the registers", target =>
+    {
+        var all = new List<byte>();
+        for (int n = 0; n < target.RegisterCount; n++) all.AddRange(target.ReadRegister(n)!);
+        return all.ToArray();
+    });
+
+    /// <summary>Virtual memory as the session's CPU translates it now (gdb's `m` packet).</summary>
+    public Task<byte[]> ReadMemory(ulong address, int length) => Inspect("read memory", target =>
+    {
+        if (length is < 1 or > MaxReadBytes) throw new ArgumentException($"read 1 to {MaxReadBytes} bytes at a time");
+        var bytes = new byte[length];
+        return target.ReadMemory(address, bytes) ? bytes : throw new ArgumentException($"cannot read {length} bytes at 0x{address:x}: not mapped in the current address space");
+    });
+
+    public const int MaxReadBytes = 4096;
+
+    /// <summary>What ReadRegisters and ReadMemory share: drivers only, kernel sessions only, on the loop thread.</summary>
+    private async Task<byte[]> Inspect(string action, Func<Lab.Kernel.Guest.Gdb.IGdbTarget, byte[]> read)
+    {
+        Limit(State.Inspections, "reads");
+        var (s, who, _) = RequireRole(Role.Driver, action);
+        try
+        {
+            return await s.InspectAsync(who, m => m.GdbTarget is { } target ? read(target)
+                : throw new ArgumentException("gdb works on kernel sessions (a kernel built from C): Lab's own kernels run as C# on the host"));
+        }
+        catch (ArgumentException e) { throw new HubException(e.Message); }
+        catch (InvalidOperationException e) { throw new HubException(e.Message); }
+        catch (TimeoutException) { throw new HubException("the session did not answer in time"); }
+    }
+
     /// <summary>
     /// One chunk of a file for a later CreateSession (profile kernel) or `push`: in order, at most
     /// <see cref="LabHubRoute.MaxChunkBytes"/>, offset 0 (re)starts with the name and total size (at most

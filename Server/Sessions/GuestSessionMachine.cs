@@ -54,6 +54,11 @@ public sealed class GuestSessionMachine : SessionMachine, IGuestEventObserver
         _m.AddObserver(this);
     }
 
+    private Lab.Kernel.Guest.Gdb.GuestGdbTarget? _gdb;
+
+    /// <summary>Registers and memory for `tui gdb` (reads only go through it: runs and stops are the shared debugger's).</summary>
+    public override Lab.Kernel.Guest.Gdb.IGdbTarget GdbTarget => _gdb ??= new Lab.Kernel.Guest.Gdb.GuestGdbTarget(_m);
+
     /// <summary>The kernel's ELF symbols (obj/kernel keeps them; obj/kernel.full adds DWARF lines).</summary>
     public override AddressSymbolizer? Symbolizer => _symbols.Symbols.Count > 0 ? _symbols.Describe : null;
 

@@ -39,16 +39,24 @@ public sealed partial class LabSession
     public DebuggerState Debugger { get { lock (_stateLock) return _debug; } }
 
     public const string DebuggerHelp =
-        "step [N] | continue | break ADDR|SYMBOL|FILE:LINE | break syscall NAME|NUMBER | break fork [PID] | break exit [PID] | break fault [PID] | delete N|all | breaks | regs | disas [ADDR] | x ADDR [N] | walk ADDR | bt | ps";
+        "step [N] | continue | interrupt | break ADDR|SYMBOL|FILE:LINE | break syscall NAME|NUMBER | break fork [PID] | break exit [PID] | break fault [PID] | delete N|all | breaks | regs | disas [ADDR] | x ADDR [N] | walk ADDR | bt | ps";
 
     public static bool IsDebuggerVerb(string verb) =>
-        verb is "step" or "s" or "continue" or "c" or "break" or "b" or "delete" or "breaks" or "regs" or "disas" or "x" or "walk" or "bt" or "backtrace" or "ps";
+        verb is "step" or "s" or "continue" or "c" or "interrupt" or "break" or "b" or "delete" or "breaks" or "regs" or "disas" or "x" or "walk" or "bt" or "backtrace" or "ps";
 
     /// <summary>Runs a debugger command on the loop thread; returns its one-line answer (or throws with the reason).</summary>
     public async Task<string> DebugAsync(string by, string[] words)
     {
         var tcs = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!Post(new DebugCommand(by, words, tcs))) throw new InvalidOperationException("the session is busy: slow down");
+        return await tcs.Task.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>Reads the machine on the loop thread (for gdb); the reason when it cannot, as ArgumentException.</summary>
+    public async Task<byte[]> InspectAsync(string by, Func<SessionMachine, byte[]> read)
+    {
+        var tcs = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!Post(new InspectCommand(by, read, tcs))) throw new InvalidOperationException("the session is busy: slow down");
         return await tcs.Task.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
@@ -191,6 +199,10 @@ public sealed partial class LabSession
                     Log(EventKind.Action, CurrentPid(), $"{by} {reason}");
                     return reason;
                 }
+            case "interrupt":
+                if (_debug.Stopped) return "already stopped";
+                StopForDebugger($"interrupted by {by} at 0x{_machine.Machine.Cpu.Rip:x}{Where(_machine.Machine.Cpu.Rip)}", by);
+                return "stopped";
             case "continue":
             case "c":
                 _running = true;

@@ -356,6 +356,7 @@ public sealed partial class LabSession : IDisposable
         {
             case SaveCommand save: save.Result.TrySetException(stopped); break;
             case DebugCommand debug: debug.Result.TrySetException(stopped); break;
+            case InspectCommand inspect: inspect.Result.TrySetException(stopped); break;
             case KeyCommand key: ReleaseInput(key.Keys.Length); break;
         }
     }
@@ -670,6 +671,10 @@ public sealed partial class LabSession : IDisposable
                 try { save.Store(_machine.SaveState); save.Result.TrySetResult(true); }
                 catch (Exception e) { save.Result.TrySetException(e); }
                 return;
+            case InspectCommand inspect:
+                try { inspect.Result.TrySetResult(inspect.Read(_machine)); }
+                catch (ArgumentException e) { inspect.Result.TrySetException(e); }
+                break;
             case DebugCommand debug:
                 ApplyDebug(debug);
                 break;

@@ -19,5 +19,9 @@ public sealed record PushKernelCommand(string By, string Name, byte[] Image) : S
 /// machine's streaming save and writes it where it keeps it (completed on the loop thread).</summary>
 public sealed record SaveCommand(Action<Action<Stream>> Store, TaskCompletionSource<bool> Result) : SessionCommand("server");
 
+/// <summary>Reads the machine for a remote debugger (gdb through `tui gdb`) on the loop thread: <see cref="Read"/>
+/// answers bytes or throws ArgumentException with the reason.</summary>
+public sealed record InspectCommand(string By, Func<SessionMachine, byte[]> Read, TaskCompletionSource<byte[]> Result) : SessionCommand(By);
+
 /// <summary>A debugger command (step, break, x, walk, ...); the loop answers through <see cref="Result"/>.</summary>
 public sealed record DebugCommand(string By, string[] Words, TaskCompletionSource<string> Result) : SessionCommand(By);

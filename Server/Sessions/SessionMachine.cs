@@ -72,6 +72,10 @@ public abstract class SessionMachine : IDisposable
     /// <summary>True for the event that ends a process (a `break exit` stops there).</summary>
     public bool IsExit(in KernelEvent e) => e.Kind == KernelEventKind.Syscall && e.Name is "exit" or "exit_group";
 
+    /// <summary>The machine as gdb sees it (registers in gdb's x86-64 order, memory through CR3); null when this
+    /// profile offers no gdb (only kernels built from C do: Lab's own kernels are C# on the host).</summary>
+    public virtual Lab.Kernel.Guest.Gdb.IGdbTarget? GdbTarget => null;
+
     /// <summary>Names code addresses for the debugger (<c>kernel_fork+12</c>); null when the kernel has no symbols.</summary>
     public virtual AddressSymbolizer? Symbolizer => null;
 

@@ -35,6 +35,14 @@ public interface ILabHub
     /// <summary>A session or debugger command ("pause", "grant p3", "step 10"...); returns a confirmation.</summary>
     Task<string> Command(string command);
 
+    /// <summary>Every register of a kernel session's CPU in gdb's x86-64 order (the bytes of gdb's `g` reply:
+    /// docs/PROTOCOL.md); drivers only. For `tui gdb`.</summary>
+    Task<byte[]> ReadRegisters();
+
+    /// <summary>Up to 4096 bytes of a kernel session's virtual memory as the CPU translates it now
+    /// (through CR3); drivers only. For `tui gdb`.</summary>
+    Task<byte[]> ReadMemory(ulong address, int length);
+
     /// <summary>Sends a file to the server in order, in chunks of at most <see cref="LabHubRoute.MaxChunkBytes"/>
     /// (the first at offset 0 says the name and the total size): a kernel for CreateSession with profile
     /// "kernel", or for the command `push`. One upload per connection; a new offset 0 starts over.</summary>

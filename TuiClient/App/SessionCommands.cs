@@ -228,6 +228,64 @@ public static class SessionCommands
         });
     }
 
+    /// <summary>
+    /// `tui gdb HOST/SESSION [--port 1234]`: serves the GDB remote protocol on a loopback port, bridged to a
+    /// kernel session's shared debugger (`gdb obj/kernel.full -ex 'target remote :1234'`, as with `make
+    /// run-gdb`); everyone in the session sees gdb's stops. Serves one gdb, then ends.
+    /// </summary>
+    public static int Gdb(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var opts = Options(args, 0, out var pos);
+        if (pos.Count != 1 || ParseTarget(pos[0]) is not { Session: not null } target
+            || !int.TryParse(opts.GetValueOrDefault("port") ?? "1234", out int port) || port is < 0 or > 65535)
+        {
+            stderr.WriteLine("usage: tui gdb HOST[:PORT]/SESSION [--port 1234] [--key INSTRUCTOR_KEY | --code JOIN_CODE] [--name NAME]");
+            return 2;
+        }
+        string? code = opts.GetValueOrDefault("key") ?? opts.GetValueOrDefault("code");
+        return WithConnection(target.BaseUrl, "gdb", stderr, async c =>
+        {
+            var mirror = new SessionMirror();
+            var gdbTarget = new Net.SessionGdbTarget(c, mirror);
+            var firstFrame = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            c.OnFrame(frame =>
+            {
+                mirror.Apply(frame);
+                gdbTarget.FrameApplied();
+                firstFrame.TrySetResult();
+            });
+            var joined = await c.Join(target.Session!, opts.GetValueOrDefault("name") ?? $"gdb-{Environment.UserName}", code);
+            if (joined.Role < Role.Driver)
+            {
+                stderr.WriteLine("tui gdb: gdb drives the machine: ask the instructor to grant you driving (or use --key)");
+                return 1;
+            }
+            await firstFrame.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            if (mirror.Status?.Profile != SessionSettings.KernelProfile)
+            {
+                stderr.WriteLine($"tui gdb: {target.Session} runs Lab's own {mirror.Status?.Profile} (C# on the host); gdb works on kernel sessions (tui create --kernel FILE)");
+                return 1;
+            }
+            Lab.Kernel.Guest.Gdb.GdbServer server;
+            try { server = new Lab.Kernel.Guest.Gdb.GdbServer(port); }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                stderr.WriteLine($"tui gdb: cannot listen on 127.0.0.1:{port}: {e.Message}");
+                return 1;
+            }
+            using (server)
+            {
+                stderr.WriteLine($"tui gdb: {target.Session} (running {mirror.Status.Program}) is bridged to 127.0.0.1:{server.Port}; " +
+                                 $"attach with: gdb obj/kernel.full -ex 'target remote 127.0.0.1:{server.Port}'");
+                // The stub blocks on its socket: it runs on a thread of its own.
+                var end = await Task.Factory.StartNew(() => server.ServeOne(gdbTarget, line => stderr.WriteLine($"tui gdb: {line}")),
+                    TaskCreationOptions.LongRunning);
+                stderr.WriteLine($"tui gdb: gdb {end.ToString().ToLowerInvariant()}; the session goes on");
+            }
+            return 0;
+        });
+    }
+
     /// <summary>A kernel file's bytes, or null after saying why not.</summary>
     private static byte[]? ReadKernel(string? file, string verb, TextWriter stderr)
     {

@@ -59,6 +59,10 @@ public sealed class LabClient : ILabHub, IAsyncDisposable
 
     public Task<string> Command(string command) => Connection.InvokeAsync<string>(nameof(ILabHub.Command), command);
 
+    public Task<byte[]> ReadRegisters() => Connection.InvokeAsync<byte[]>(nameof(ILabHub.ReadRegisters));
+
+    public Task<byte[]> ReadMemory(ulong address, int length) => Connection.InvokeAsync<byte[]>(nameof(ILabHub.ReadMemory), address, length);
+
     public Task<string> Upload(string name, int offset, byte[] chunk, int total) =>
         Connection.InvokeAsync<string>(nameof(ILabHub.Upload), name, offset, chunk, total);
 
