@@ -329,7 +329,8 @@ public sealed partial class LabSession
         {
             if (!cpu.TryReadVirtual(new VirtAddr(rbp), pair, out _)) break;
             ulong saved = BitConverter.ToUInt64(pair), ret = BitConverter.ToUInt64(pair[8..]);
-            if (ret == 0) break;
+            // A return address must be a canonical address (bits 63..47 all equal): anything else is not a frame.
+            if (ret == 0 || (long)ret >> 47 is not (0 or -1)) break;
             frames.Add($"#{depth}  0x{ret:x}{Where(ret)}");
             if (saved <= rbp) break;   // the chain must climb the stack
             rbp = saved;
