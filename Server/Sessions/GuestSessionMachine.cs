@@ -86,6 +86,13 @@ public sealed class GuestSessionMachine : SessionMachine, IGuestEventObserver
 
     public override RunResult Run(ulong budget) => _m.Run(budget);
 
+    public override RunResult Step(ulong instructions)
+    {
+        var result = _m.Step();
+        for (ulong i = 1; i < instructions && result.Exit == RunExit.BudgetExhausted; i++) result = _m.Step();
+        return result;
+    }
+
     public override string? PressKey(char key) =>
         _m.PressKey(key) ? $"pressed '{SessionText.Printable(key)}'" : $"'{SessionText.Printable(key)}' has no key on a PC keyboard";
 

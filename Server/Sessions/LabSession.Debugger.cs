@@ -189,7 +189,7 @@ public sealed partial class LabSession
                     Settings = Settings with { Paused = true };
                     ulong before = _machine.Machine.InstructionsRetired;
                     _pendingBreak = null;
-                    var result = _machine.Run(n);
+                    var result = _machine.Step(n);
                     ulong done = _machine.Machine.InstructionsRetired - before;
                     string reason = result.Exit == RunExit.Breakpoint ? $"stepped {done} instructions, then reached a breakpoint at 0x{_machine.Machine.Cpu.Rip:x}"
                         : _pendingBreak != null ? $"stepped {done} instructions, then {_pendingBreak}"

@@ -45,6 +45,10 @@ public abstract class SessionMachine : IDisposable
     /// <summary>Runs at most <paramref name="budget"/> instructions (less at a halt, stop or breakpoint).</summary>
     public abstract RunResult Run(ulong budget);
 
+    /// <summary>The debugger's `step N`: N instructions of the program being debugged (a kernel built from C
+    /// holds hardware interrupts off meanwhile, as QEMU does for gdb, so a step does not land in the timer handler).</summary>
+    public virtual RunResult Step(ulong instructions) => Run(instructions);
+
     /// <summary>A key typed by a driver; returns what the event log says about it (null: nothing).</summary>
     public abstract string? PressKey(char key);
 
