@@ -17,6 +17,10 @@ public enum KernelEventKind : byte
     /// <summary>An exception a kernel built from C took (system mode, seen at the IDT): Name describes
     /// it, Arg is the fault address (page faults), Result the rip.</summary>
     Trap,
+    /// <summary>A system call or hardware interrupt a kernel built from C took (system mode, seen at the
+    /// IDT): Name is what it was ("int 52", "syscall 2", "irq 0"), Arg rdi, Result the rip it came from.
+    /// Counted and summarised like system calls.</summary>
+    GuestCall,
 }
 
 /// <summary>Something the kernel did, as reported to <see cref="Weensy.Core.WeensyKernel.Observer"/> and <see cref="Posix.PosixKernel.Observer"/>.</summary>
@@ -29,6 +33,7 @@ public readonly record struct KernelEvent(KernelEventKind Kind, int Pid, string 
         KernelEventKind.Killed => $"killed by {Name} at 0x{Arg:x} (rip 0x{Result:x})",
         KernelEventKind.Track => $"collected the track report of pid {Arg} ({Name}, exit code {Result})",
         KernelEventKind.Trap => Name,
+        KernelEventKind.GuestCall => $"{Name} from rip 0x{Result:x} (rdi 0x{Arg:x})",
         _ => $"{Name} fault at 0x{Arg:x} (rip 0x{Result:x}): process stopped",
     };
 }

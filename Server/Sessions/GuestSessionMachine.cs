@@ -108,9 +108,9 @@ public sealed class GuestSessionMachine : SessionMachine, IGuestEventObserver
         var regs = machine.Cpu;
         KernelEvent? report = e.Kind switch
         {
-            GuestEventKind.SoftwareInterrupt or GuestEventKind.Syscall => new KernelEvent(KernelEventKind.Syscall, pid,
-                e.Kind == GuestEventKind.Syscall ? $"syscall {regs[Register.Rax]}" : $"int {e.Vector}", regs[Register.Rdi], 0, false, tick),
-            GuestEventKind.Interrupt => new KernelEvent(KernelEventKind.Syscall, pid, $"irq {e.Irq}", 0, 0, false, tick),
+            GuestEventKind.SoftwareInterrupt or GuestEventKind.Syscall => new KernelEvent(KernelEventKind.GuestCall, pid,
+                e.Kind == GuestEventKind.Syscall ? $"syscall {regs[Register.Rax]}" : $"int {e.Vector}", regs[Register.Rdi], (long)e.Rip.Value, false, tick),
+            GuestEventKind.Interrupt => new KernelEvent(KernelEventKind.GuestCall, pid, $"irq {e.Irq}", regs[Register.Rdi], (long)e.Rip.Value, false, tick),
             GuestEventKind.Exception or GuestEventKind.TripleFault => new KernelEvent(KernelEventKind.Trap, pid,
                 e.ToString(), e.FaultAddress.Value, (long)e.Rip.Value, false, tick),
             _ => null,

@@ -68,7 +68,7 @@ public sealed partial class LabSession
         {
             bool hit = b.Kind switch
             {
-                BreakKind.Syscall => e.Kind == KernelEventKind.Syscall && e.Name == b.Syscall,
+                BreakKind.Syscall => e.Kind is KernelEventKind.Syscall or KernelEventKind.GuestCall && e.Name == b.Syscall,
                 BreakKind.Fork => e.Kind == KernelEventKind.Syscall && e.Name == "fork" && (b.Pid is null || b.Pid == e.Pid),
                 BreakKind.Exit => _machine.IsExit(e) && (b.Pid is null || b.Pid == e.Pid),
                 BreakKind.Fault => e.Kind is KernelEventKind.Fault or KernelEventKind.Killed or KernelEventKind.Trap && (b.Pid is null || b.Pid == e.Pid),
