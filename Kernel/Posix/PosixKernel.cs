@@ -251,6 +251,15 @@ public sealed partial class PosixKernel : ITrapHandler
         p.Restarting = true;
     }
 
+    /// <summary>Undoes <see cref="Block"/>: a call that blocked part way (readv after some buffers)
+    /// returns what it did instead of running again.</summary>
+    private void Unblock(PProcess p)
+    {
+        p.State = PState.Runnable;
+        p.Rip += 2;
+        p.Restarting = false;
+    }
+
     /// <summary>Wakes every process blocked on an event (data in a pipe, a child's exit); sleepers stay.</summary>
     private void WakeAll()
     {
