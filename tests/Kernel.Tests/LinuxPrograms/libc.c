@@ -1,4 +1,4 @@
-/* Ordinary libc use: printf of floats, malloc/free of many sizes (large ones are mmap'ed by the
+/* Ordinary libc use (floating point is floats.c): malloc/free of many sizes (large ones are mmap'ed by the
  * allocator), qsort, string functions, getopt, time and clock_gettime, getrandom, uname, and
  * identity calls. Output must equal the host's (times are checked, not printed). */
 #define _GNU_SOURCE
@@ -7,7 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <time.h>
-#include <math.h>
 #include <getopt.h>
 #include <sys/utsname.h>
 #include <sys/random.h>
@@ -23,17 +22,6 @@ static int cmp_int(const void *a, const void *b)
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void floats(void)
-{
-    double vals[] = {0.0, 1.0, -2.5, 3.14159265358979, 1e-7, 6.02214076e23, 1.0 / 3.0, 100.125};
-    for (unsigned i = 0; i < sizeof vals / sizeof *vals; i++)
-        printf("%f %.3e %g %10.4f\n", vals[i], vals[i], vals[i], vals[i]);
-    printf("sqrt(2)=%.12f pow=%.6f float=%f\n", sqrt(2.0), pow(2.0, 0.5), (double)(1.5f * 3.25f));
-    char buf[64];
-    snprintf(buf, sizeof buf, "%.2f", strtod("2.675", NULL));
-    printf("strtod %s atof %.4f\n", buf, atof("-12.5e1"));
 }
 
 static void memory(void)
@@ -169,7 +157,6 @@ static void identity(void)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOFBF, 0);
-    floats();
     memory();
     sorting();
     strings();
