@@ -31,28 +31,41 @@ public sealed partial class PosixKernel
 
     /// <summary>
     /// getrandom(buf, len, flags): fills <paramref name="buf"/> with <paramref name="len"/> bytes (at
-    /// most 32 MiB a call, as Linux) of SHA-256 output keyed by the machine seed, the pid and the
-    /// machine clock: unpredictable to the program, the same in every run of the same machine.
-    /// Never blocks. Linux: getrandom(2). Fails: -EINVAL (flags beyond GRND_NONBLOCK|GRND_RANDOM|
-    /// GRND_INSECURE), -EFAULT.
+    /// most 33,554,431 a call, as Linux) from a generator keyed (SHA-256) by the machine seed, the pid
+    /// and the machine clock: the same in every run of the same machine, different at every call.
+    /// Not cryptographic (a teaching machine that replays). Never blocks. Linux: getrandom(2).
+    /// Fails: -EINVAL (flags beyond GRND_NONBLOCK|GRND_RANDOM|GRND_INSECURE), -EFAULT (nothing written).
     /// </summary>
     private long GetRandom(PProcess p, UserPtr buf, ulong len, uint flags)
     {
         if ((flags & ~7u) != 0) return -EINVAL;
-        int n = (int)Math.Min(len, 32UL << 20);
-        var bytes = new byte[n];
-        Span<byte> key = stackalloc byte[28];
+        int n = (int)Math.Min(len, 33_554_431UL);
+        if (!CanWrite(p, buf, (ulong)n)) return -EFAULT;
+        Span<byte> key = stackalloc byte[20];
         BinaryPrimitives.WriteUInt64LittleEndian(key, RandomSeed);
         BinaryPrimitives.WriteInt32LittleEndian(key[8..], p.Pid);
         BinaryPrimitives.WriteUInt64LittleEndian(key[12..], _m.Clock);
-        Span<byte> block = stackalloc byte[32];
-        for (int i = 0; i * 32 < n; i++)
+        Span<byte> digest = stackalloc byte[32];
+        SHA256.HashData(key, digest);
+        ulong state = BinaryPrimitives.ReadUInt64LittleEndian(digest) ^ BinaryPrimitives.ReadUInt64LittleEndian(digest[8..]);
+        var chunk = new byte[Math.Min(n, (int)Page)];
+        Span<byte> word = stackalloc byte[8];
+        for (int done = 0; done < n; done += chunk.Length)
         {
-            BinaryPrimitives.WriteInt32LittleEndian(key[20..], i);
-            SHA256.HashData(key, block);
-            block[..Math.Min(32, n - i * 32)].CopyTo(bytes.AsSpan(i * 32));
+            int k = Math.Min(chunk.Length, n - done);
+            for (int i = 0; i < k; i += 8)
+            {
+                // splitmix64: a fast, well-mixed stream from the hashed key
+                ulong z = state += 0x9E3779B97F4A7C15UL;
+                z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+                z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+                z ^= z >> 31;
+                BinaryPrimitives.WriteUInt64LittleEndian(word, z);
+                word[..Math.Min(8, k - i)].CopyTo(chunk.AsSpan(i));
+            }
+            if (!CopyOut(p, buf + (ulong)done, chunk.AsSpan(0, k))) return -EFAULT;   // (checked above)
         }
-        return CopyOut(p, buf, bytes) ? n : -EFAULT;
+        return n;
     }
 
     /// <summary>sysinfo(info): struct sysinfo: uptime (machine seconds), loads 0, total and free RAM

@@ -76,24 +76,22 @@ public sealed partial class PosixKernel
     /// Unmaps [start, end) of p (page aligned), top down, dropping each page's reference. A shared
     /// leaf table is copied first; when that finds no memory it stops and returns the address from
     /// which everything up to <paramref name="end"/> is unmapped (else <paramref name="start"/>).
+    /// Only mapped pages are visited (the walker skips absent tables), so a huge range costs what is
+    /// mapped in it, not its length.
     /// </summary>
     private ulong UnmapRange(PProcess p, ulong start, ulong end)
     {
-        ulong va = end;
-        while (va > start)
+        var mapped = _pt.Mappings(p.Root, new VirtAddr(start), new VirtAddr(end));
+        for (int i = mapped.Count - 1; i >= 0; i--)
         {
-            ulong page = va - Page;
-            if (_pt.Lookup(p.Root, new VirtAddr(page)) is not null)
-            {
-                if (!UnshareLeafTable(p.Pid, p.Root, new VirtAddr(page))) break;
-                var m = _pt.Lookup(p.Root, new VirtAddr(page))!.Value;   // the table may have moved
-                _pages.Release(m.Pa);
-                _pt.SetLeaf(p.Root, m, new PhysAddr(0), 0);
-            }
-            va = page;
+            var page = mapped[i].Va;
+            if (!UnshareLeafTable(p.Pid, p.Root, page)) { _m.Cpu.FlushTlb(); return page.Value + Page; }
+            var m = _pt.Lookup(p.Root, page)!.Value;   // the table may have moved
+            _pages.Release(m.Pa);
+            _pt.SetLeaf(p.Root, m, new PhysAddr(0), 0);
         }
         _m.Cpu.FlushTlb();
-        return va;
+        return start;
     }
 
     // =========================================================================================
@@ -274,6 +272,9 @@ public sealed partial class PosixKernel
         bool shared = type != MAP_PRIVATE, anon = (flags & MAP_ANONYMOUS) != 0;
         bool atFixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) != 0;
         ulong size = (len + Page - 1) & ~(Page - 1);
+        // More than the machine's memory can never be backed (Linux's overcommit heuristic refuses it
+        // too), and would only cost page tables and time.
+        if (size > (ulong)_pages.Count * Page) return -ENOMEM;
         if (!anon && (((ulong)off & (Page - 1)) != 0 || off < 0)) return -EINVAL;
         OpenFile? file = null;
         if (!anon)
