@@ -75,6 +75,41 @@ public class LinuxBinaryTests
     public void Malloc_qsort_strings_getopt_time_and_identity_match_the_host(Libc libc) =>
         SameAsNative("libc", libc, ["-v", "-n", "bob", "-c", "7", "x", "y"]);
 
+    /// <summary>A call the kernel does not have (999 here, rseq glibc tries at start-up) returns
+    /// -ENOSYS and is reported once as a syscall event naming it; the program goes on.</summary>
+    [Fact]
+    public void An_unknown_system_call_is_ENOSYS_and_one_event_naming_it()
+    {
+        var events = new List<Lab.Kernel.Common.KernelEvent>();
+        var r = Emulate(Build("libc", Libc.Glibc), [], m => m.Kernel.Observer = events.Add);
+        Assert.Equal(0, r.Code);
+        Assert.Contains("syscall 999=-1 errno=Function not implemented\n", r.Out);
+        Assert.Single(events, e => e.Name == "syscall_999" && e.Result == -Errno.ENOSYS);
+        Assert.Contains(events, e => e.Name == "rseq" && e.Result == -Errno.ENOSYS);
+    }
+
+    /// <summary>getrandom is deterministic per machine seed: the same seed gives the same bytes, another
+    /// seed other bytes.</summary>
+    [Fact]
+    public void Getrandom_replays_for_the_same_machine_seed()
+    {
+        string bin = Build("libc", Libc.Musl);
+        string Random(ulong seed)
+        {
+            using var m = new PosixMachine(new PosixOptions { RandomSeed = seed });
+            m.Fs.WriteFile("/bin/libc", File.ReadAllBytes(bin));
+            m.Console.CloseInput();
+            Assert.Null(m.Start("/bin/libc", ["--random"]));
+            Assert.True(m.RunUntilAllExit());
+            Assert.Equal(0, m.ExitCode);
+            return m.Console.OutputText;
+        }
+        string a = Random(1), b = Random(1), c = Random(2);
+        Assert.Matches("^[0-9a-f]{48}\n$", a);
+        Assert.Equal(a, b);
+        Assert.NotEqual(a, c);
+    }
+
     // The Machine has no floating-point instructions yet (SSE's scalar and packed double/single
     // arithmetic, comparisons and conversions; x87, which musl's printf uses for long double): a
     // program reaching one dies of SIGILL. This test is the target for that Machine work.

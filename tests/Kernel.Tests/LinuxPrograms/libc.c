@@ -12,6 +12,7 @@
 #include <sys/random.h>
 #include <sys/uio.h>
 #include <errno.h>
+#include <sys/syscall.h>
 
 static int cmp_int(const void *a, const void *b)
 {
@@ -152,10 +153,21 @@ static void identity(void)
     fflush(stdout);
     ssize_t w = writev(1, iov, 3);
     printf("writev=%zd\n", w);
+    errno = 0;
+    long r = syscall(999);                  /* no such call, here or on Linux: ENOSYS */
+    printf("syscall 999=%ld errno=%s\n", r, strerror(errno));
 }
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--random") == 0)
+    {
+        unsigned char b[24];
+        if (getrandom(b, sizeof b, 0) != sizeof b) return 1;
+        for (unsigned i = 0; i < sizeof b; i++) printf("%02x", b[i]);
+        printf("\n");
+        return 0;
+    }
     setvbuf(stdout, NULL, _IOFBF, 0);
     memory();
     sorting();
