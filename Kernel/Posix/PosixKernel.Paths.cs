@@ -7,8 +7,8 @@ namespace Lab.Kernel.Posix;
 
 // The files family, second part: calls that name a file by path, in the *at forms the C libraries
 // use (openat, newfstatat, mkdirat, unlinkat, faccessat, readlinkat) and the plain ones (mkdir,
-// rmdir, access, readlink, getcwd). There is no current directory yet (chdir is a later part): a
-// relative path is relative to "/", as if every process had stayed there, and getcwd says "/".
+// rmdir, access, readlink), and the current directory (chdir, fchdir, getcwd): a relative path
+// starts at the caller's current directory (ReadPath).
 public sealed partial class PosixKernel
 {
     /// <summary>openat's "relative to the current directory" (fcntl.h).</summary>
@@ -16,18 +16,19 @@ public sealed partial class PosixKernel
     private const int AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_EACCESS = 0x200, AT_EMPTY_PATH = 0x1000;
 
     /// <summary>
-    /// The path a *at call names: <paramref name="pathPtr"/> itself when absolute or when
-    /// <paramref name="dirfd"/> is AT_FDCWD (the current directory is "/"), else that path inside the
-    /// directory open at <paramref name="dirfd"/>. 0, ReadPath's errors, -EBADF, -ENOTDIR.
+    /// The path a *at call names: <paramref name="pathPtr"/> itself when absolute, from the current
+    /// directory when <paramref name="dirfd"/> is AT_FDCWD, else inside the directory open at
+    /// <paramref name="dirfd"/>. 0, ReadPath's errors, -EBADF, -ENOTDIR.
     /// </summary>
     private long ResolveAt(PProcess p, int dirfd, UserPtr pathPtr, out string path)
     {
-        long e = ReadPath(p, pathPtr, out path);
-        if (e != 0 || path.StartsWith('/') || dirfd == AT_FDCWD) return e;
+        long e = ReadPathAsGiven(p, pathPtr, out path);
+        if (e != 0 || path.StartsWith('/')) return e;
+        if (dirfd == AT_FDCWD) { path = Under(p.Cwd, path); return 0; }
         var f = dirfd < 0 ? null : Fd(p, (ulong)dirfd);
         if (f is null) return -EBADF;
         if (f.Kind != FileKind.Dir) return -ENOTDIR;
-        path = (Fs.PathOf(f.Node!) ?? "/nonexistent-removed-directory") + "/" + path;
+        path = Under(Fs.PathOf(f.Node!) ?? "/nonexistent-removed-directory", path);
         return 0;
     }
 
@@ -133,11 +134,40 @@ public sealed partial class PosixKernel
         return Fs.Lookup(path) is null ? -ENOENT : -EINVAL;
     }
 
-    /// <summary>getcwd(buf, size): the current directory, always "/" for now, NUL-terminated; returns
-    /// its length with the NUL. Linux: getcwd(2). Fails: -ERANGE (size below 2), -EFAULT.</summary>
+    /// <summary>getcwd(buf, size): the current directory, NUL-terminated; returns its length with the
+    /// NUL. Linux: getcwd(2). Fails: -ERANGE (size too small), -ENOENT (the directory was removed),
+    /// -EFAULT.</summary>
     private long Getcwd(PProcess p, UserPtr buf, ulong size)
     {
-        if (size < 2) return -ERANGE;
-        return CopyOut(p, buf, "/\0"u8) ? 2 : -EFAULT;
+        var bytes = Encoding.UTF8.GetBytes(p.Cwd + "\0");
+        if (size < (ulong)bytes.Length) return -ERANGE;
+        if (Fs.Lookup(p.Cwd) is not { IsDir: true }) return -ENOENT;
+        return CopyOut(p, buf, bytes) ? bytes.Length : -EFAULT;
+    }
+
+    /// <summary>chdir(path): makes the directory at <paramref name="pathPtr"/> the current one.
+    /// Linux: chdir(2). Fails: ReadPath's errors, -ENOENT, -ENOTDIR.</summary>
+    private long Chdir(PProcess p, UserPtr pathPtr)
+    {
+        long e = ReadPath(p, pathPtr, out string path);
+        if (e != 0) return e;
+        var node = Fs.Lookup(path);
+        if (node is null) return -ENOENT;
+        if (!node.IsDir) return -ENOTDIR;
+        p.Cwd = PosixFs.Normalize(path)!;
+        return 0;
+    }
+
+    /// <summary>fchdir(fd): makes the directory open at <paramref name="fd"/> the current one.
+    /// Linux: fchdir(2). Fails: -EBADF, -ENOTDIR, -ENOENT (removed since it was opened).</summary>
+    private long Fchdir(PProcess p, ulong fd)
+    {
+        var f = Fd(p, fd);
+        if (f is null) return -EBADF;
+        if (f.Kind != FileKind.Dir) return -ENOTDIR;
+        var path = Fs.PathOf(f.Node!);
+        if (path is null) return -ENOENT;
+        p.Cwd = path;
+        return 0;
     }
 }

@@ -157,6 +157,7 @@ public sealed partial class PosixKernel
         c.Segments = p.Segments;
         for (int i = 0; i < MaxFds; i++) if (p.Fds[i] is { } f) { f.Refs++; c.Fds[i] = f; c.CloseOnExec[i] = p.CloseOnExec[i]; }
         c.SigMask = p.SigMask;
+        c.Cwd = p.Cwd;
         c.SigActions = p.SigActions?.ToArray();
         c.State = PState.Runnable;
         _runNext = c;               // the child runs first (it often execs or exits at once, freeing memory)
@@ -188,6 +189,7 @@ public sealed partial class PosixKernel
         e = ReadStringArray(p, envp, envs, ref total);
         if (e != 0) return e;
         string path = Encoding.UTF8.GetString(pb);
+        path = Under(p.Cwd, path);                                 // relative to the current directory
         var node = Fs.Lookup(path);
         if (node is null) return -ENOENT;
         if (node.IsDir) return -EACCES;

@@ -18,7 +18,7 @@ namespace Lab.Kernel.Posix;
 ///   console, the machine snapshot (without the contents of free pages; it runs up to the hash),
 ///   and a SHA-256 of everything before it, so that a damaged file is refused rather than half-believed.
 /// Version 2 (still read) kept every fault and length-prefixed the machine snapshot; version 3 (still
-/// read) had no per-process FD_CLOEXEC flags, clear-child-tid and robust-list addresses, signal mask
+/// read) had no per-process current directory, FD_CLOEXEC flags, clear-child-tid and robust-list addresses, signal mask
 /// and recorded signal actions (restored as none).
 /// Any state added to the kernel (a field of PosixKernel, PProcess, OpenFile, Pipe, Inode, PosixFs or
 /// ConsoleIo) must be added here too, with the version bumped; the round-trip test (save, restore,
@@ -212,6 +212,7 @@ public sealed partial class PosixKernel
         w.Write(p.TrackRecord is not null);
         if (p.TrackRecord is not null) { w.Write(p.TrackRecord.Length); w.Write(p.TrackRecord); }
         if (formatVersion < 4) return;
+        WriteString(w, p.Cwd);
         for (int fd = 0; fd < MaxFds; fd++) w.Write(p.CloseOnExec[fd]);
         w.Write(p.ClearChildTid);
         w.Write(p.RobustList);
@@ -467,6 +468,8 @@ public sealed partial class PosixKernel
             if (p.TrackRecord.Length != TrackRecordSize) throw new InvalidDataException($"pid {p.Pid}: bad track record");
         }
         if (version < 4) return p;
+        p.Cwd = s.String();
+        if (!p.Cwd.StartsWith('/') || PosixFs.Normalize(p.Cwd) != p.Cwd) throw new InvalidDataException($"pid {p.Pid}: bad current directory");
         for (int fd = 0; fd < MaxFds; fd++)
         {
             p.CloseOnExec[fd] = r.ReadBoolean();

@@ -87,6 +87,8 @@ public sealed partial class PosixKernel
         Row(63,   "uname",         Family.Identity, static (k, p, a) => k.Uname(p, a.Ptr(0))),
         Row(72,   "fcntl",         Family.Files,    static (k, p, a) => k.Fcntl(p, a[0], a.Int(1), a[2])),
         Row(79,   "getcwd",        Family.Files,    static (k, p, a) => k.Getcwd(p, a.Ptr(0), a[1])),
+        Row(80,   "chdir",         Family.Files,    static (k, p, a) => k.Chdir(p, a.Ptr(0))),
+        Row(81,   "fchdir",        Family.Files,    static (k, p, a) => k.Fchdir(p, a[0])),
         Row(83,   "mkdir",         Family.Files,    static (k, p, a) => k.MkdirAt(p, AT_FDCWD, a.Ptr(0))),
         Row(84,   "rmdir",         Family.Files,    static (k, p, a) => k.UnlinkAt(p, AT_FDCWD, a.Ptr(0), AT_REMOVEDIR)),
         Row(87,   "unlink",        Family.Files,    static (k, p, a) => k.Unlink(p, a.Ptr(0))),

@@ -22,6 +22,9 @@ public sealed class PProcess : UserContext
     /// <summary>The program it runs: the last path component of its executable.</summary>
     public string Name = "";
     internal readonly OpenFile?[] Fds = new OpenFile?[PosixKernel.MaxFds];
+    /// <summary>The current directory (absolute, normalised): relative paths start here. Inherited
+    /// by fork, kept by execve.</summary>
+    internal string Cwd = "/";
     /// <summary>FD_CLOEXEC per descriptor: execve closes those descriptors.</summary>
     internal readonly bool[] CloseOnExec = new bool[PosixKernel.MaxFds];
     /// <summary>set_tid_address / CLONE_CHILD_CLEARTID: the user address zeroed when the process exits

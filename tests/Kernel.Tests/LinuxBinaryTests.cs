@@ -125,6 +125,13 @@ public class LinuxBinaryTests
     public void Fork_wait_exec_and_pipes_match_the_host(Libc libc) =>
         SameAsNative("procs", libc, []);
 
+    /// <summary>system() and popen() go through the C library's posix_spawn (clone with
+    /// CLONE_VM|CLONE_VFORK on a stack of its own, run here as a copy-on-write fork) and /bin/sh -c:
+    /// Lab's sh in the emulator, the host's natively, with the same output.</summary>
+    [Theory, MemberData(nameof(Libcs))]
+    public void System_and_popen_run_the_shell_as_on_the_host(Libc libc) =>
+        SameAsNative("spawn", libc, []);
+
     [Theory, MemberData(nameof(Libcs))]
     public void Mmap_munmap_mprotect_copy_on_write_shared_memory_and_faults_match_the_host(Libc libc) =>
         SameAsNative("mman", libc, []);

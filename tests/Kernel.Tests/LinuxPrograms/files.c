@@ -126,6 +126,31 @@ int main(int argc, char **argv)
     closedir(dp);
     qsort(names, count, sizeof *names, cmp_str);
     for (int i = 0; i < count; i++) { printf("entry %s\n", names[i]); free(names[i]); }
+    /* the current directory: relative paths, getcwd, chdir and fchdir */
+    char cwd[512];
+    printf("chdir=%d\n", chdir(dir));
+    printf("getcwd is dir=%d\n", getcwd(cwd, sizeof cwd) && strcmp(cwd, dir) == 0);
+    f = fopen("relative.txt", "w");
+    fputs("relative\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/relative.txt", dir);
+    printf("relative file at dir=%d\n", access(path, F_OK) == 0);
+    printf("chdir sub=%d\n", chdir("sub"));
+    printf("getcwd sub=%d\n", getcwd(cwd, sizeof cwd) && strcmp(cwd + strlen(cwd) - 4, "/sub") == 0);
+    f = fopen("../relative.txt", "r");
+    printf("read via ..: %s", f && fgets(line, sizeof line, f) ? line : "(none)\n");
+    if (f) fclose(f);
+    int dfd = open("..", O_RDONLY | O_DIRECTORY);
+    printf("fchdir=%d\n", fchdir(dfd));
+    close(dfd);
+    printf("unlink relative=%d\n", unlink("relative.txt"));
+    errno = 0;
+    r = chdir("data.bin");
+    printf("chdir file=%d errno=%s\n", r, strerror(errno));
+    errno = 0;
+    char tiny[2];
+    char *got_cwd = getcwd(tiny, sizeof tiny);
+    printf("getcwd small=%s errno=%s\n", got_cwd ? "ok" : "NULL", strerror(errno));
     snprintf(path, sizeof path, "%s/sub", dir);
     dp = opendir(path);
     count = 0;
