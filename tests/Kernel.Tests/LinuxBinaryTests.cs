@@ -110,12 +110,17 @@ public class LinuxBinaryTests
         Assert.NotEqual(a, c);
     }
 
-    // The Machine has no floating-point instructions yet (SSE's scalar and packed double/single
-    // arithmetic, comparisons and conversions; x87, which musl's printf uses for long double): a
-    // program reaching one dies of SIGILL. This test is the target for that Machine work.
-    [Theory(Skip = "Machine: SSE floating point (ucomisd, addsd, cvtsi2sd, ...) and x87 are not emulated yet"), MemberData(nameof(Libcs))]
-    public void Printf_and_strtod_of_floating_point_numbers_match_the_host(Libc libc) =>
-        SameAsNative("floats", libc, []);
+    /// <summary>glibc's printf and strtod of doubles, sqrt and pow: SSE floating point, and the x87
+    /// control word glibc reads for the rounding mode.</summary>
+    [Fact]
+    public void Printf_and_strtod_of_floating_point_numbers_match_the_host_with_glibc() =>
+        SameAsNative("floats", Libc.Glibc, []);
+
+    // musl's printf formats through long double: the x87 (fldl, fmul, ...), which the Machine does
+    // not emulate yet (a program reaching it dies of SIGILL). The test is the target for that work.
+    [Fact(Skip = "Machine: x87 arithmetic is not emulated yet (musl's printf of floats uses long double)")]
+    public void Printf_and_strtod_of_floating_point_numbers_match_the_host_with_musl() =>
+        SameAsNative("floats", Libc.Musl, []);
 
     [Theory, MemberData(nameof(Libcs))]
     public void Files_directories_and_descriptors_match_the_host(Libc libc) =>
