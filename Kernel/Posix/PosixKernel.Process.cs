@@ -275,8 +275,9 @@ public sealed partial class PosixKernel
     /// child's rsp. vfork (CLONE_VM|CLONE_VFORK, as posix_spawn uses it) runs as a copy-on-write fork
     /// whose parent goes on at once: the child's writes are not seen by the parent. The exit signal
     /// (low byte) is not sent (signals are not delivered yet). Linux: clone(2).
-    /// Fails: -ENOSYS (threads: CLONE_THREAD, or a shared address space without CLONE_VFORK; sharing
-    /// files or handlers), -EINVAL (CLONE_THREAD without CLONE_SIGHAND...), then as fork.
+    /// Fails: -ENOSYS (threads, which this kernel does not have: CLONE_THREAD, CLONE_SIGHAND,
+    /// CLONE_FILES, CLONE_FS, or CLONE_VM without CLONE_VFORK; pthread_create then reports an error),
+    /// then as fork.
     /// </summary>
     private long Clone(PProcess p, ulong flags, UserPtr stack, UserPtr parentTid, UserPtr childTid, ulong tls)
     {

@@ -27,8 +27,9 @@ public sealed class PProcess : UserContext
     internal string Cwd = "/";
     /// <summary>FD_CLOEXEC per descriptor: execve closes those descriptors.</summary>
     internal readonly bool[] CloseOnExec = new bool[PosixKernel.MaxFds];
-    /// <summary>set_tid_address / CLONE_CHILD_CLEARTID: the user address zeroed when the process exits
-    /// (0 = none). set_robust_list's head, recorded (there is one thread, no futex waiter to wake).</summary>
+    /// <summary>set_tid_address / CLONE_CHILD_CLEARTID's address and set_robust_list's head: recorded
+    /// only. Linux zeroes the tid and wakes a futex at exit for the other threads; a process here has
+    /// one thread, so nobody could be waiting.</summary>
     internal ulong ClearChildTid, RobustList;
     /// <summary>rt_sigprocmask's blocked set, and rt_sigaction's recorded actions (null until the
     /// first one): recorded and returned, not delivered yet (signals still end their target).</summary>
