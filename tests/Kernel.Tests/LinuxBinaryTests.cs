@@ -198,4 +198,59 @@ public class LinuxBinaryTests
         Assert.StartsWith("hello, world\n", fromV3.Console.OutputText);
         Assert.Equal(3, fromV3.ExitCode);
     }
+
+    /// <summary>The memory views see mmap: while mman runs, its virtual pages (what the session's
+    /// virtual map draws) include the 64 written pages of its first mapping below PosixKernel.MmapTop,
+    /// user-writable and backed by frames of their own (not the zero page), and, right after it made
+    /// one PROT_NONE, a page present but not user-accessible.</summary>
+    [Fact]
+    public void The_virtual_map_shows_mmap_regions_and_PROT_NONE_pages()
+    {
+        using var m = new PosixMachine();
+        m.Fs.WriteFile("/bin/mman", File.ReadAllBytes(Build("mman", Libc.Glibc)));
+        m.Console.CloseInput();
+        Assert.Null(m.Start("/bin/mman"));
+        int pid = m.Kernel.MainPid!.Value;
+        string? stopAfter = null;
+        bool stopped = false;
+        // Stop the machine right after the write that prints a line (unbuffered: one write each), so
+        // the address space is looked at exactly where the program said what it just did.
+        m.Kernel.Observer = e =>
+        {
+            if (stopAfter is not null && e.Name == "write" && e.Pid == pid && m.Console.OutputText.EndsWith(stopAfter))
+            {
+                stopped = true;
+                m.Machine.Stop();
+            }
+        };
+        void RunUntilPrinted(string line)
+        {
+            stopAfter = line;
+            stopped = false;
+            while (!stopped)
+            {
+                Assert.False(m.Kernel.AllExited, $"finished before printing {line}");
+                m.Machine.Run(1_000_000);
+            }
+        }
+        List<(ulong Va, int Page, byte Perm)> Pages()
+        {
+            var list = new List<(ulong, int, byte)>();
+            Assert.True(m.Kernel.VisitUserPages(pid, (va, page, perm) => list.Add((va, page, perm))));
+            return list;
+        }
+        const int zeroPage = 2;     // PosixKernel's zero page, 0x2000
+        bool InMmapArea(ulong va) => va >= 0x7000_0000_0000UL && va < PosixKernel.MmapTop;
+
+        RunUntilPrinted("sum=-113022\n");                       // "mmap ok=1 aligned=1 zero=1 sum=..."
+        var mapped = Pages().Where(p => InMmapArea(p.Va)).ToList();
+        Assert.True(mapped.Count(p => p.Perm == 7 && p.Page != zeroPage) >= 64,
+            string.Join(",", mapped.Select(p => $"{p.Va:x}:{p.Page}:{p.Perm}")));       // P|W|U, own frames
+        RunUntilPrinted("mprotect none=0\n");
+        Assert.Contains(Pages(), p => InMmapArea(p.Va) && p.Perm == 1);                   // P only: PROT_NONE
+        m.Kernel.Observer = null;
+        Assert.True(m.RunUntilAllExit());
+        Assert.Equal(0, m.ExitCode);
+        Assert.Null(m.Kernel.CheckInvariants());
+    }
 }
