@@ -12,6 +12,11 @@ public sealed class ElfImage
     public byte[] Bytes { get; }
     public ulong Entry { get; }
     public IReadOnlyList<ElfSegment> Segments { get; }
+    /// <summary>e_phoff, e_phentsize, e_phnum: where the program headers are (a loader tells the
+    /// program, AT_PHDR, so its C library finds its TLS template).</summary>
+    public ulong ProgramHeaderOffset { get; private init; }
+    public int ProgramHeaderSize { get; private init; }
+    public int ProgramHeaderCount { get; private init; }
 
     private ElfImage(string name, byte[] bytes, ulong entry, List<ElfSegment> segments)
     {
@@ -51,6 +56,9 @@ public sealed class ElfImage
             { error = "segment outside the file"; return null; }
             segments.Add(seg);
         }
-        return new ElfImage(name, b, entry, segments);
+        return new ElfImage(name, b, entry, segments)
+        {
+            ProgramHeaderOffset = phoff, ProgramHeaderSize = phentsize, ProgramHeaderCount = phnum,
+        };
     }
 }

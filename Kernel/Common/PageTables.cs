@@ -57,6 +57,9 @@ public sealed class PageTables
     public const PteFlags PWU = PteFlags.Present | PteFlags.Writable | PteFlags.User;
     /// <summary>Software bit 9 (ignored by the MMU): the page is shared copy-on-write.</summary>
     public const PteFlags Cow = (PteFlags)(1UL << 9);
+    /// <summary>Software bit 10 (ignored by the MMU): the page is shared on purpose (POSIX's
+    /// MAP_SHARED), so unsharing a leaf table leaves it writable instead of copy-on-write.</summary>
+    public const PteFlags Shared = (PteFlags)(1UL << 10);
 
     private const ulong AddrMask = 0x000F_FFFF_FFFF_F000UL;
     private const ulong PermMask = (ulong)PWU;
@@ -264,7 +267,7 @@ public sealed class PageTables
     /// <see cref="ShareLeafTables"/> shared (or once shared): if other PD entries still reference it,
     /// this space gets a copy (from <paramref name="allocateTable"/>), and every writable page in both
     /// copies becomes copy-on-write (read-only with <see cref="Cow"/>: each page is now mapped by two
-    /// tables and gains a reference); a table referenced only here just gets Writable back. Flushes the
+    /// tables and gains a reference) except pages marked <see cref="Shared"/>, which stay writable; a table referenced only here just gets Writable back. Flushes the
     /// TLB when <paramref name="root"/> is in CR3. False when memory is full (nothing changed).
     /// </summary>
     public bool UnshareLeafTable(PhysAddr root, VirtAddr va, Func<PhysAddr?> allocateTable, IPageRefcounts refs)
@@ -284,7 +287,7 @@ public sealed class PageTables
             {
                 ulong e = old[i];
                 if (!Present(e)) continue;
-                if ((e & w) != 0)
+                if ((e & w) != 0 && (e & (ulong)Shared) == 0)
                 {
                     // the other sharers' PD entries are read-only, so no TLB holds a writable copy of this entry
                     e = (e & ~w) | (ulong)Cow;

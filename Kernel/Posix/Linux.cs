@@ -23,16 +23,21 @@ public static class Errno
     public const int EACCES = 13;         // Permission denied
     public const int EFAULT = 14;         // Bad address
     public const int EEXIST = 17;         // File exists
+    public const int ENODEV = 19;         // No such device (mmap of something that cannot be mapped)
     public const int ENOTDIR = 20;        // Not a directory
     public const int EISDIR = 21;         // Is a directory
+    public const int EBUSY = 16;          // Device or resource busy (rmdir of "/")
     public const int EINVAL = 22;         // Invalid argument
     public const int EMFILE = 24;         // Too many open files
+    public const int ENOTTY = 25;         // Not a typewriter (ioctl on something that is not a terminal)
     public const int EFBIG = 27;          // File too large
     public const int ENOSPC = 28;         // No space left on device
     public const int ESPIPE = 29;         // Illegal seek
     public const int EPIPE = 32;          // Broken pipe
+    public const int ERANGE = 34;         // Result too large (getcwd into a small buffer)
     public const int ENAMETOOLONG = 36;   // File name too long
     public const int ENOSYS = 38;         // Invalid system call number
+    public const int ENOTEMPTY = 39;      // Directory not empty
 }
 
 /// <summary>Signal numbers (x86-64). The kernel has no handlers yet: a signal ends the process.</summary>
@@ -104,6 +109,12 @@ public enum OpenFlags
     O_SYNC = 0x10_1000,          // 04010000 (no effect)
 }
 
+/// <summary>The one user every process runs as (getuid and friends, AT_UID): /etc/passwd's student.</summary>
+public static class Identity
+{
+    public const ulong Uid = 1000, Gid = 1000;
+}
+
 /// <summary>lseek's whence.</summary>
 public static class Seek
 {
@@ -120,5 +131,7 @@ public static class StatMode
 /// <summary>Auxiliary-vector keys execve puts on the new stack (elf.h).</summary>
 public static class AuxVector
 {
-    public const ulong AT_NULL = 0, AT_PAGESZ = 6, AT_RANDOM = 25;
+    public const ulong AT_NULL = 0, AT_PHDR = 3, AT_PHENT = 4, AT_PHNUM = 5, AT_PAGESZ = 6, AT_ENTRY = 9,
+        AT_UID = 11, AT_EUID = 12, AT_GID = 13, AT_EGID = 14, AT_PLATFORM = 15, AT_HWCAP = 16, AT_CLKTCK = 17,
+        AT_SECURE = 23, AT_RANDOM = 25, AT_EXECFN = 31;
 }

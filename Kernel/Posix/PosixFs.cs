@@ -149,6 +149,16 @@ public sealed partial class PosixFs
         return true;
     }
 
+    /// <summary>rmdir: removes an empty directory's name (the caller checked it is empty and not "/").</summary>
+    public bool RemoveDir(string path)
+    {
+        var n = Normalize(path);
+        if (n is null || n == "/" || !_nodes.TryGetValue(n, out var i) || !i.IsDir) return false;
+        _nodes.Remove(n);
+        Unlinked(i);
+        return true;
+    }
+
     private void Unlinked(Inode node)
     {
         node.Linked = false;

@@ -63,8 +63,14 @@ public sealed partial class PosixKernel
             brk = Math.Max(brk, end);
         }
 
+        // where the program headers are in memory (AT_PHDR): inside the segment that maps them
+        ulong phdr = 0;
+        foreach (var s in image.Segments)
+            if (image.ProgramHeaderOffset >= s.Offset && image.ProgramHeaderOffset < s.Offset + s.FileSize)
+                phdr = s.VirtualAddress + (image.ProgramHeaderOffset - s.Offset);
+        var aux = new ImageAux(phdr, image.ProgramHeaderSize, image.ProgramHeaderCount, image.Entry);
         ulong rsp = 0;
-        if (ok) ok = BuildStack(p, root, args, envs, out rsp);
+        if (ok) ok = BuildStack(p, root, args, envs, aux, out rsp);
         if (!ok)
         {
             FreeSpace(root);
@@ -87,19 +93,33 @@ public sealed partial class PosixKernel
         return 0;
     }
 
+    /// <summary>What the auxiliary vector says about the image: its program headers and entry.</summary>
+    private readonly record struct ImageAux(ulong Phdr, int PhEnt, int PhNum, ulong Entry);
+
     /// <summary>
     /// The System V initial stack, just below <see cref="StackTop"/> in the space at
-    /// <paramref name="root"/>: the argument and environment strings at the top, 16 AT_RANDOM bytes,
-    /// then (16-byte aligned, where rsp points) argc, argv[] and NULL, envp[] and NULL, and the
-    /// auxiliary vector (AT_PAGESZ, AT_RANDOM, AT_NULL). False when memory is full.
+    /// <paramref name="root"/>: the argument and environment strings at the top, the platform string
+    /// "x86_64", 16 AT_RANDOM bytes, then (16-byte aligned, where rsp points) argc, argv[] and NULL,
+    /// envp[] and NULL, and the auxiliary vector a C library's start-up reads (Linux's
+    /// create_elf_tables: AT_PHDR/PHENT/PHNUM for the TLS template, AT_PAGESZ, AT_ENTRY, the ids,
+    /// AT_SECURE 0, AT_RANDOM, AT_CLKTCK, AT_HWCAP 0, AT_PLATFORM, AT_EXECFN, AT_NULL; no vDSO).
+    /// False when memory is full.
     /// </summary>
-    private bool BuildStack(PProcess p, PhysAddr root, List<byte[]> args, List<byte[]> envs, out ulong rsp)
+    private bool BuildStack(PProcess p, PhysAddr root, List<byte[]> args, List<byte[]> envs, ImageAux aux, out ulong rsp)
     {
         var strAddrs = new List<ulong>();
         int strBytes = args.Sum(a => a.Length + 1) + envs.Sum(a => a.Length + 1);
         ulong strStart = StackTop - 16 - (ulong)strBytes;
-        ulong random = (strStart - 16) & ~15UL;
-        int words = 1 + args.Count + 1 + envs.Count + 1 + 6;
+        ulong platform = (strStart - 8) & ~7UL;          // "x86_64\0"
+        ulong random = (platform - 16) & ~15UL;
+        var auxv = new (ulong Key, ulong Value)[]
+        {
+            (AT_PHDR, aux.Phdr), (AT_PHENT, (ulong)aux.PhEnt), (AT_PHNUM, (ulong)aux.PhNum), (AT_PAGESZ, Page),
+            (AT_ENTRY, aux.Entry), (AT_UID, Identity.Uid), (AT_EUID, Identity.Uid), (AT_GID, Identity.Gid),
+            (AT_EGID, Identity.Gid), (AT_SECURE, 0), (AT_RANDOM, random), (AT_CLKTCK, 100), (AT_HWCAP, 0),
+            (AT_PLATFORM, platform), (AT_EXECFN, args.Count > 0 ? strStart : 0), (AT_NULL, 0),
+        };
+        int words = 1 + args.Count + 1 + envs.Count + 1 + 2 * auxv.Length;
         ulong sp = (random - (ulong)words * 8) & ~15UL;
         var stack = new byte[StackTop - sp];
         ulong cursor = strStart;
@@ -109,6 +129,7 @@ public sealed partial class PosixKernel
             a.CopyTo(stack, (int)(cursor - sp));
             cursor += (ulong)a.Length + 1;
         }
+        "x86_64"u8.CopyTo(stack.AsSpan((int)(platform - sp)));
         var rnd = new Random(p.Pid);
         rnd.NextBytes(stack.AsSpan((int)(random - sp), 16));
         int o = 0;
@@ -118,9 +139,7 @@ public sealed partial class PosixKernel
         Put(0);
         for (int i = 0; i < envs.Count; i++) Put(strAddrs[args.Count + i]);
         Put(0);
-        Put(AT_PAGESZ); Put(Page);
-        Put(AT_RANDOM); Put(random);
-        Put(AT_NULL); Put(0);
+        foreach (var (key, value) in auxv) { Put(key); Put(value); }
         rsp = sp;
         for (ulong va = sp & ~(Page - 1); va < StackTop; va += Page)
         {

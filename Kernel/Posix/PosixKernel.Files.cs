@@ -40,6 +40,7 @@ public sealed partial class PosixKernel
         var f = p.Fds[fd];
         if (f is null) return;
         p.Fds[fd] = null;
+        p.CloseOnExec[fd] = false;
         if (--f.Refs > 0) return;
         if (f.Node is not null) Fs.Closed(f.Node);
         if (f.Kind == FileKind.PipeRead) f.Pipe!.Readers--;
@@ -171,12 +172,25 @@ public sealed partial class PosixKernel
     /// </summary>
     private long Open(PProcess p, UserPtr pathPtr, ulong flagsArg)
     {
-        const OpenFlags known = O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK
-                                | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_DSYNC | O_SYNC;
-        var flags = (OpenFlags)(int)flagsArg;
-        if ((flagsArg & ~(ulong)(uint)known) != 0 || (flags & O_ACCMODE) == O_ACCMODE) return -EINVAL;
+        if (!OpenFlagsValid(flagsArg)) return -EINVAL;
         long e = ReadPath(p, pathPtr, out string path);
         if (e != 0) return e;
+        return OpenPath(p, path, flagsArg);
+    }
+
+    /// <summary>Known flags, and not both O_WRONLY and O_RDWR.</summary>
+    private static bool OpenFlagsValid(ulong flagsArg)
+    {
+        const OpenFlags known = O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK
+                                | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_DSYNC | O_SYNC;
+        return (flagsArg & ~(ulong)(uint)known) == 0 && ((OpenFlags)(int)flagsArg & O_ACCMODE) != O_ACCMODE;
+    }
+
+    /// <summary>open of a path already read from the caller (open and openat).</summary>
+    private long OpenPath(PProcess p, string path, ulong flagsArg)
+    {
+        if (!OpenFlagsValid(flagsArg)) return -EINVAL;
+        var flags = (OpenFlags)(int)flagsArg;
         int fd = LowestFreeFd(p);
         if (fd < 0) return -EMFILE;
         var node = Fs.Lookup(path);
@@ -194,13 +208,15 @@ public sealed partial class PosixKernel
         if (node.IsDir)
         {
             if (access != O_RDONLY) return -EISDIR;
-            p.Fds[fd] = new OpenFile { Kind = FileKind.Dir, Node = node, Readable = true, Flags = flags };
+            p.Fds[fd] = new OpenFile { Kind = FileKind.Dir, Node = node, Readable = true, Flags = flags & ~O_CLOEXEC };
+            p.CloseOnExec[fd] = (flags & O_CLOEXEC) != 0;
             Fs.Opened(node);
             return fd;
         }
         if ((flags & O_DIRECTORY) != 0) return -ENOTDIR;
         if ((flags & O_TRUNC) != 0 && access != O_RDONLY) Fs.Truncate(node);
-        p.Fds[fd] = new OpenFile { Kind = FileKind.File, Node = node, Flags = flags, Readable = access != O_WRONLY, Writable = access != O_RDONLY };
+        p.Fds[fd] = new OpenFile { Kind = FileKind.File, Node = node, Flags = flags & ~O_CLOEXEC, Readable = access != O_WRONLY, Writable = access != O_RDONLY };
+        p.CloseOnExec[fd] = (flags & O_CLOEXEC) != 0;
         Fs.Opened(node);
         return fd;
     }
@@ -298,7 +314,8 @@ public sealed partial class PosixKernel
         var f = Fd(p, fd);
         if (f is null) return -EBADF;
         if (f.Kind != FileKind.Dir) return -ENOTDIR;
-        var entries = Fs.List(Fs.PathOf(f.Node!) ?? "/");
+        var dirPath = Fs.PathOf(f.Node!);
+        var entries = dirPath is null ? new List<(string Name, Inode Node)>() : Fs.List(dirPath);     // removed while open: empty
         var all = new List<(string, Inode?, bool)> { (".", f.Node, true), ("..", null, true) };
         all.AddRange(entries.Select(x => (x.Name, (Inode?)x.Node, x.Node.IsDir)));
         var outBuf = new List<byte>();
@@ -346,7 +363,156 @@ public sealed partial class PosixKernel
         if (fd == fd2) return (long)fd2;
         CloseFd(p, (int)fd2);
         f.Refs++;
-        p.Fds[fd2] = f;
+        p.Fds[fd2] = f;       // CloseFd cleared FD_CLOEXEC: the new descriptor does not have it
         return (long)fd2;
+    }
+
+    /// <summary>dup3(fd, fd2, flags): as dup2, but fd equal to fd2 is an error, and O_CLOEXEC in
+    /// <paramref name="flags"/> sets FD_CLOEXEC on fd2. Linux: dup3(2). Fails: -EBADF, -EINVAL
+    /// (fd == fd2, or flags other than O_CLOEXEC).</summary>
+    private long Dup3(PProcess p, ulong fd, ulong fd2, ulong flags)
+    {
+        if ((flags & ~(ulong)O_CLOEXEC) != 0) return -EINVAL;
+        if (fd == fd2) return Fd(p, fd) is null ? -EBADF : -EINVAL;
+        long r = Dup2(p, fd, fd2);
+        if (r >= 0) p.CloseOnExec[r] = flags != 0;
+        return r;
+    }
+
+    // =========================================================================================
+    // vectored and positioned I/O
+
+    /// <summary>
+    /// readv(fd, iov, iovcnt) / writev: read or write through the iovcnt struct iovec {base, len}
+    /// at <paramref name="iov"/>, in order, as one call: returns the bytes moved. A console or pipe
+    /// read stops after the first buffer that got data; a transfer that would block after some
+    /// bytes moved returns those bytes instead (so a restarted call never repeats a part). Linux:
+    /// readv(2), writev(2). Fails: -EINVAL (iovcnt beyond 1024, or a length sum overflowing), -EFAULT
+    /// (iov unreadable), and read's or write's errors when nothing was moved.
+    /// </summary>
+    private long ReadWriteV(PProcess p, ulong fd, UserPtr iov, ulong iovcnt, bool write)
+    {
+        if (iovcnt > 1024) return -EINVAL;
+        var f = Fd(p, fd);
+        if (f is null || (write ? !f.Writable : !f.Readable)) return -EBADF;
+        var vec = new byte[16 * (int)iovcnt];
+        if (!CopyIn(p, iov, vec)) return -EFAULT;
+        long total = 0;
+        for (int i = 0; i < (int)iovcnt; i++)
+        {
+            ulong b = BinaryPrimitives.ReadUInt64LittleEndian(vec.AsSpan(16 * i)), n = BinaryPrimitives.ReadUInt64LittleEndian(vec.AsSpan(16 * i + 8));
+            if ((long)n < 0 || total + (long)n < total) return total > 0 ? total : -EINVAL;
+            if (n == 0) continue;
+            long r = write ? Write(p, fd, new UserPtr(b), n) : Read(p, fd, new UserPtr(b), n);
+            if (p.Restarting)
+            {
+                if (total == 0) return 0;       // blocked before moving anything: the call restarts whole
+                Unblock(p);
+                return total;
+            }
+            if (r < 0) return total > 0 ? total : r;
+            total += r;
+            if ((ulong)r < n) break;
+            if (!write && f.Kind is FileKind.Console or FileKind.PipeRead) break;
+        }
+        return total;
+    }
+
+    /// <summary>
+    /// pread64(fd, buf, count, off) / pwrite64: read or write at offset <paramref name="off"/> without
+    /// moving the file's offset (pwrite on an O_APPEND file appends, as Linux's does). Linux:
+    /// pread(2), pwrite(2). Fails: -EBADF, -ESPIPE (the console or a pipe), -EISDIR, -EINVAL
+    /// (a negative offset), and read's or write's errors.
+    /// </summary>
+    private long PreadPwrite(PProcess p, ulong fd, UserPtr buf, ulong count, long off, bool write)
+    {
+        var f = Fd(p, fd);
+        if (f is null || (write ? !f.Writable : !f.Readable)) return -EBADF;
+        if (f.Kind == FileKind.Dir) return -EISDIR;
+        if (f.Kind != FileKind.File) return -ESPIPE;
+        if (off < 0) return -EINVAL;
+        long saved = f.Offset;
+        f.Offset = off;
+        long r = write ? Write(p, fd, buf, count) : Read(p, fd, buf, count);
+        f.Offset = saved;
+        return r;
+    }
+
+    // =========================================================================================
+    // control: fcntl, ioctl
+
+    private const int F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_DUPFD_CLOEXEC = 1030;
+    private const int FD_CLOEXEC = 1;
+
+    /// <summary>
+    /// fcntl(fd, cmd, arg): F_DUPFD / F_DUPFD_CLOEXEC (the lowest free descriptor &gt;= arg, for the
+    /// same open file), F_GETFD / F_SETFD (FD_CLOEXEC), F_GETFL (access mode and status flags),
+    /// F_SETFL (O_APPEND and O_NONBLOCK may change; O_NONBLOCK is recorded, reads still block).
+    /// Linux: fcntl(2). Fails: -EBADF, -EINVAL (another command, arg out of range), -EMFILE.
+    /// </summary>
+    private long Fcntl(PProcess p, ulong fd, int cmd, ulong arg)
+    {
+        var f = Fd(p, fd);
+        if (f is null) return -EBADF;
+        switch (cmd)
+        {
+            case F_DUPFD or F_DUPFD_CLOEXEC:
+                if (arg >= MaxFds) return -EINVAL;
+                int n = LowestFreeFd(p, (int)arg);
+                if (n < 0) return -EMFILE;
+                f.Refs++;
+                p.Fds[n] = f;
+                p.CloseOnExec[n] = cmd == F_DUPFD_CLOEXEC;
+                return n;
+            case F_GETFD:
+                return p.CloseOnExec[fd] ? FD_CLOEXEC : 0;
+            case F_SETFD:
+                p.CloseOnExec[fd] = (arg & FD_CLOEXEC) != 0;
+                return 0;
+            case F_GETFL:
+                var access = f.Readable && f.Writable ? O_RDWR : f.Writable ? O_WRONLY : O_RDONLY;
+                return (long)(access | (f.Flags & ~(O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)));
+            case F_SETFL:
+                const OpenFlags changeable = O_APPEND | O_NONBLOCK;
+                f.Flags = (f.Flags & ~changeable) | ((OpenFlags)(int)arg & changeable);
+                return 0;
+            default:
+                return -EINVAL;
+        }
+    }
+
+    private const ulong TCGETS = 0x5401, TIOCGWINSZ = 0x5413;
+
+    /// <summary>
+    /// ioctl(fd, request, arg): on the console, TCGETS (a struct termios describing a canonical,
+    /// echoing terminal: what isatty and the C library's line buffering ask) and TIOCGWINSZ (80
+    /// columns, 25 rows); anything else, or any request on a file or pipe, -ENOTTY. Linux: ioctl(2),
+    /// ioctl_tty(2). Fails: -EBADF, -ENOTTY, -EFAULT.
+    /// </summary>
+    private long Ioctl(PProcess p, ulong fd, ulong request, UserPtr arg)
+    {
+        var f = Fd(p, fd);
+        if (f is null) return -EBADF;
+        if (f.Kind != FileKind.Console) return -ENOTTY;
+        switch (request & 0xffff_ffff)
+        {
+            case TCGETS:
+                var t = new byte[36];        // struct termios: iflag, oflag, cflag, lflag, line, cc[19]
+                BinaryPrimitives.WriteUInt32LittleEndian(t, 0x500);            // ICRNL | IXON
+                BinaryPrimitives.WriteUInt32LittleEndian(t.AsSpan(4), 0x5);    // OPOST | ONLCR
+                BinaryPrimitives.WriteUInt32LittleEndian(t.AsSpan(8), 0xBF);   // B38400 | CS8 | CREAD
+                BinaryPrimitives.WriteUInt32LittleEndian(t.AsSpan(12), 0x8A3B); // ISIG ICANON ECHO ECHOE ECHOK ECHOCTL ECHOKE IEXTEN
+                ReadOnlySpan<byte> cc = [3, 0x1c, 0x7f, 0x15, 4, 0, 1, 0, 0x11, 0x13, 0x1a, 0, 0x12, 0x0f, 0x17, 0x16, 0];
+                cc.CopyTo(t.AsSpan(17));
+                return CopyOut(p, arg, t) ? 0 : -EFAULT;
+            case TIOCGWINSZ:
+                Span<byte> ws = stackalloc byte[8];     // struct winsize: rows, cols, xpixel, ypixel
+                ws.Clear();
+                BinaryPrimitives.WriteUInt16LittleEndian(ws, 25);
+                BinaryPrimitives.WriteUInt16LittleEndian(ws[2..], 80);
+                return CopyOut(p, arg, ws) ? 0 : -EFAULT;
+            default:
+                return -ENOTTY;
+        }
     }
 }

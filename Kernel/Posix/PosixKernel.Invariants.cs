@@ -13,7 +13,7 @@ public sealed partial class PosixKernel
     /// upper-level entries referencing it, a data page's the leaf entries (in distinct leaf tables)
     /// referencing it, +1 for the reserved first MiB. A table referenced more than once must be
     /// read-only in every referencing entry, a writable leaf entry's page must have no other
-    /// reference, and exactly the free pages have owner 0.
+    /// reference (unless the entry is marked <see cref="PageTables.Shared"/>: MAP_SHARED memory), and exactly the free pages have owner 0.
     /// </summary>
     public string? CheckInvariants()
     {
@@ -33,7 +33,7 @@ public sealed partial class PosixKernel
             if (page >= (ulong)n) { error = $"table {table} entry {index} points beyond RAM"; return false; }
             expected[page]++;
             bool writable = (e & (ulong)PteFlags.Writable) != 0;
-            if (level == 1) { if (writable) writableLeaf[page] = true; return false; }
+            if (level == 1) { if (writable && (e & (ulong)PageTables.Shared) == 0) writableLeaf[page] = true; return false; }
             if (writable) writableRefs[page]++;
             if (visited[page]) return false;
             visited[page] = true;

@@ -13,8 +13,14 @@ public sealed partial class PosixKernel
     /// (the two lowest free descriptors). Linux: pipe(2).
     /// Fails: -EMFILE (fewer than two free descriptors), -EFAULT (fds not writable: nothing is opened).
     /// </summary>
-    private long Pipe(PProcess p, UserPtr fdsPtr)
+    private long Pipe(PProcess p, UserPtr fdsPtr) => Pipe2(p, fdsPtr, 0);
+
+    /// <summary>pipe2(fds, flags): pipe with flags for both ends: O_CLOEXEC (FD_CLOEXEC on both
+    /// descriptors), O_NONBLOCK (recorded in the open files; reads and writes still block). Linux:
+    /// pipe2(2). Fails: as pipe, and -EINVAL (other flags).</summary>
+    private long Pipe2(PProcess p, UserPtr fdsPtr, ulong flags)
     {
+        if ((flags & ~(ulong)(OpenFlags.O_CLOEXEC | OpenFlags.O_NONBLOCK)) != 0) return -EINVAL;
         int r = LowestFreeFd(p);
         if (r < 0) return -EMFILE;
         p.Fds[r] = new OpenFile();     // reserve
@@ -26,8 +32,10 @@ public sealed partial class PosixKernel
         BinaryPrimitives.WriteInt32LittleEndian(fds[4..], w);
         if (!CopyOut(p, fdsPtr, fds)) return -EFAULT;
         var pipe = new Pipe { Readers = 1, Writers = 1 };
-        p.Fds[r] = new OpenFile { Kind = FileKind.PipeRead, Pipe = pipe, Readable = true };
-        p.Fds[w] = new OpenFile { Kind = FileKind.PipeWrite, Pipe = pipe, Writable = true };
+        var status = (OpenFlags)(int)flags & OpenFlags.O_NONBLOCK;
+        p.Fds[r] = new OpenFile { Kind = FileKind.PipeRead, Pipe = pipe, Readable = true, Flags = status };
+        p.Fds[w] = new OpenFile { Kind = FileKind.PipeWrite, Pipe = pipe, Writable = true, Flags = status };
+        p.CloseOnExec[r] = p.CloseOnExec[w] = (flags & (ulong)OpenFlags.O_CLOEXEC) != 0;
         return 0;
     }
 

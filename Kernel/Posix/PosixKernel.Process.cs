@@ -6,7 +6,9 @@ using static Lab.Kernel.Posix.Errno;
 namespace Lab.Kernel.Posix;
 
 // The process family: the process table, starting the first program, ending a process, and the
-// system calls fork, execve, exit/exit_group, wait4, getpid, getppid and sched_yield.
+// system calls fork, clone (as fork), execve, exit/exit_group, wait4, getpid, getppid, gettid,
+// sched_yield, and what a C library's start-up asks of its one thread: arch_prctl (the FS/GS base
+// for thread-local storage), set_tid_address, set_robust_list, rseq.
 public sealed partial class PosixKernel
 {
     // =========================================================================================
@@ -153,7 +155,10 @@ public sealed partial class PosixKernel
         c.Name = p.Name;
         c.BrkStart = p.BrkStart; c.Brk = p.Brk;
         c.Segments = p.Segments;
-        for (int i = 0; i < MaxFds; i++) if (p.Fds[i] is { } f) { f.Refs++; c.Fds[i] = f; }
+        for (int i = 0; i < MaxFds; i++) if (p.Fds[i] is { } f) { f.Refs++; c.Fds[i] = f; c.CloseOnExec[i] = p.CloseOnExec[i]; }
+        c.SigMask = p.SigMask;
+        c.Cwd = p.Cwd;
+        c.SigActions = p.SigActions?.ToArray();
         c.State = PState.Runnable;
         _runNext = c;               // the child runs first (it often execs or exits at once, freeing memory)
         return c.Pid;
@@ -184,10 +189,18 @@ public sealed partial class PosixKernel
         e = ReadStringArray(p, envp, envs, ref total);
         if (e != 0) return e;
         string path = Encoding.UTF8.GetString(pb);
+        path = Under(p.Cwd, path);                                 // relative to the current directory
         var node = Fs.Lookup(path);
         if (node is null) return -ENOENT;
         if (node.IsDir) return -EACCES;
-        return BuildImage(p, PosixFs.Normalize(path)!, node, args, envs);
+        long r = BuildImage(p, PosixFs.Normalize(path)!, node, args, envs);
+        if (r != 0) return r;
+        // the new program: close-on-exec descriptors close, handlers reset (ignored stays ignored)
+        for (int fd = 0; fd < MaxFds; fd++) if (p.CloseOnExec[fd]) { CloseFd(p, fd); p.CloseOnExec[fd] = false; }
+        if (p.SigActions is { } acts)
+            for (int i = 0; i < acts.Length; i++) if (acts[i].Handler != SIG_IGN) acts[i] = default;
+        p.ClearChildTid = p.RobustList = 0;
+        return 0;
     }
 
     /// <summary>Reads a NULL-terminated array of string pointers (argv, envp) into <paramref name="list"/>,
@@ -246,5 +259,87 @@ public sealed partial class PosixKernel
         }
         Remove(zombie);
         return zombie.Pid;
+    }
+
+    // Linux's clone flags (linux/sched.h) that matter to a fork.
+    private const ulong CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800,
+        CLONE_VFORK = 0x4000, CLONE_THREAD = 0x10000, CLONE_SETTLS = 0x80000, CLONE_PARENT_SETTID = 0x100000,
+        CLONE_CHILD_CLEARTID = 0x200000, CLONE_CHILD_SETTID = 0x1000000;
+
+    /// <summary>
+    /// clone(flags, stack, parent_tid, child_tid, tls): a new process, as fork (glibc's fork is
+    /// clone(CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID|SIGCHLD, 0, ...)). CLONE_PARENT_SETTID writes the
+    /// child's pid at <paramref name="parentTid"/> (in the parent), CLONE_CHILD_SETTID at
+    /// <paramref name="childTid"/> in the child's copy, CLONE_CHILD_CLEARTID makes the child zero it
+    /// at exit, CLONE_SETTLS sets the child's FS base, a non-zero <paramref name="stack"/> is the
+    /// child's rsp. vfork (CLONE_VM|CLONE_VFORK, as posix_spawn uses it) runs as a copy-on-write fork
+    /// whose parent goes on at once: the child's writes are not seen by the parent. The exit signal
+    /// (low byte) is not sent (signals are not delivered yet). Linux: clone(2).
+    /// Fails: -ENOSYS (threads, which this kernel does not have: CLONE_THREAD, CLONE_SIGHAND,
+    /// CLONE_FILES, CLONE_FS, or CLONE_VM without CLONE_VFORK; pthread_create then reports an error),
+    /// then as fork.
+    /// </summary>
+    private long Clone(PProcess p, ulong flags, UserPtr stack, UserPtr parentTid, UserPtr childTid, ulong tls)
+    {
+        if ((flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_FILES | CLONE_FS)) != 0) return -ENOSYS;
+        if ((flags & CLONE_VM) != 0 && (flags & CLONE_VFORK) == 0) return -ENOSYS;
+        long pid = Fork(p);
+        if (pid < 0) return pid;
+        var c = _byPid[(int)pid];
+        if (!stack.IsNull) c.Regs[(int)Register.Rsp] = stack.Value;
+        if ((flags & CLONE_SETTLS) != 0) c.FsBase = tls;
+        Span<byte> tid = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(tid, (int)pid);
+        if ((flags & CLONE_PARENT_SETTID) != 0) CopyOut(p, parentTid, tid);
+        if ((flags & CLONE_CHILD_SETTID) != 0) CopyOut(c, childTid, tid);
+        if ((flags & CLONE_CHILD_CLEARTID) != 0) c.ClearChildTid = childTid.Value;
+        return pid;
+    }
+
+    /// <summary>gettid(): the caller's thread id, its pid (one thread per process). Linux: gettid(2).</summary>
+    private long GetTid(PProcess p) => p.Pid;
+
+    private const int ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
+
+    /// <summary>
+    /// arch_prctl(code, addr): ARCH_SET_FS / ARCH_SET_GS set the FS or GS base (what fs:/gs: memory
+    /// operands add: thread-local storage), ARCH_GET_FS / ARCH_GET_GS store it at
+    /// <paramref name="addr"/>. Linux: arch_prctl(2).
+    /// Fails: -EPERM (a base outside user space, as Linux), -EFAULT (GET to a bad pointer), -EINVAL
+    /// (another code).
+    /// </summary>
+    private long ArchPrctl(PProcess p, int code, ulong addr)
+    {
+        switch (code)
+        {
+            case ARCH_SET_FS or ARCH_SET_GS:
+                if (addr >= UserLimit) return -EPERM;
+                if (code == ARCH_SET_FS) p.FsBase = addr; else p.GsBase = addr;
+                return 0;
+            case ARCH_GET_FS or ARCH_GET_GS:
+                Span<byte> b = stackalloc byte[8];
+                BinaryPrimitives.WriteUInt64LittleEndian(b, code == ARCH_GET_FS ? p.FsBase : p.GsBase);
+                return CopyOut(p, new UserPtr(addr), b) ? 0 : -EFAULT;
+            default:
+                return -EINVAL;
+        }
+    }
+
+    /// <summary>set_tid_address(tidptr): records the address zeroed at exit (CLONE_CHILD_CLEARTID's);
+    /// returns the caller's tid. Linux: set_tid_address(2). Never fails.</summary>
+    private long SetTidAddress(PProcess p, UserPtr tidptr)
+    {
+        p.ClearChildTid = tidptr.Value;
+        return p.Pid;
+    }
+
+    /// <summary>set_robust_list(head, len): records the robust-futex list head (nothing walks it at
+    /// exit: there is one thread). Linux: set_robust_list(2). Fails: -EINVAL (len is not 24, the size
+    /// of struct robust_list_head).</summary>
+    private long SetRobustList(PProcess p, UserPtr head, ulong len)
+    {
+        if (len != 24) return -EINVAL;
+        p.RobustList = head.Value;
+        return 0;
     }
 }

@@ -1,12 +1,13 @@
+using System.Buffers.Binary;
 using Lab.Machine;
 using static Lab.Kernel.Posix.Errno;
 using static Lab.Kernel.Posix.Signals;
 
 namespace Lab.Kernel.Posix;
 
-// The signals family. There are no handlers yet (rt_sigaction is ENOSYS): a signal ends its target
-// as its default action would, with the wait status saying which signal. This is where signal
-// delivery, handlers, masks and rt_sigaction go.
+// The signals family. Handlers and masks are recorded (rt_sigaction, rt_sigprocmask) so C libraries
+// and programs that install them run, but nothing is delivered yet: a signal ends its target as its
+// default action would, with the wait status saying which signal. This is where delivery goes.
 public sealed partial class PosixKernel
 {
     /// <summary>Ends <paramref name="p"/> by signal <paramref name="sig"/> (the default action of every
@@ -67,5 +68,72 @@ public sealed partial class PosixKernel
             if (_procs.Count > 0) Schedule();
         }
         return n;
+    }
+
+    private const ulong SIG_IGN = 1;
+    private const int SIGSTOP = 19;
+    /// <summary>Signals no handler or mask can catch: SIGKILL and SIGSTOP.</summary>
+    private const ulong Uncatchable = (1UL << (SIGKILL - 1)) | (1UL << (SIGSTOP - 1));
+
+    /// <summary>
+    /// rt_sigaction(sig, act, oact, sigsetsize): records the new action (struct kernel_sigaction:
+    /// handler, flags, restorer, mask) and returns the old one in *oact. Recorded only: signals are not
+    /// delivered to handlers yet (a later part). Linux: rt_sigaction(2).
+    /// Fails: -EINVAL (sigsetsize not 8, sig out of 1..64, or SIGKILL/SIGSTOP with a new action),
+    /// -EFAULT.
+    /// </summary>
+    private long RtSigaction(PProcess p, int sig, UserPtr act, UserPtr oact, ulong sigsetsize)
+    {
+        if (sigsetsize != 8 || sig < 1 || sig > MaxSignal) return -EINVAL;
+        if (!act.IsNull && (sig == SIGKILL || sig == SIGSTOP)) return -EINVAL;
+        Span<byte> a = stackalloc byte[32];
+        SigAction next = default;
+        if (!act.IsNull)
+        {
+            if (!CopyIn(p, act, a)) return -EFAULT;
+            next = new SigAction(BinaryPrimitives.ReadUInt64LittleEndian(a), BinaryPrimitives.ReadUInt64LittleEndian(a[8..]),
+                BinaryPrimitives.ReadUInt64LittleEndian(a[16..]), BinaryPrimitives.ReadUInt64LittleEndian(a[24..]) & ~Uncatchable);
+        }
+        var old = p.SigActions?[sig - 1] ?? default;
+        if (!oact.IsNull)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(a, old.Handler);
+            BinaryPrimitives.WriteUInt64LittleEndian(a[8..], old.Flags);
+            BinaryPrimitives.WriteUInt64LittleEndian(a[16..], old.Restorer);
+            BinaryPrimitives.WriteUInt64LittleEndian(a[24..], old.Mask);
+            if (!CopyOut(p, oact, a)) return -EFAULT;
+        }
+        if (!act.IsNull) (p.SigActions ??= new SigAction[MaxSignal])[sig - 1] = next;
+        return 0;
+    }
+
+    private const int SIG_BLOCK = 0, SIG_UNBLOCK = 1, SIG_SETMASK = 2;
+
+    /// <summary>
+    /// rt_sigprocmask(how, set, oldset, sigsetsize): the old blocked set into *oldset, then SIG_BLOCK
+    /// adds *set, SIG_UNBLOCK removes it, SIG_SETMASK replaces it (SIGKILL and SIGSTOP never blocked).
+    /// Recorded only, as rt_sigaction. Linux: rt_sigprocmask(2).
+    /// Fails: -EINVAL (sigsetsize not 8, unknown how with a set), -EFAULT (nothing changes).
+    /// </summary>
+    private long RtSigprocmask(PProcess p, int how, UserPtr set, UserPtr oldset, ulong sigsetsize)
+    {
+        if (sigsetsize != 8) return -EINVAL;
+        ulong mask = 0;
+        if (!set.IsNull)
+        {
+            if (how is not (SIG_BLOCK or SIG_UNBLOCK or SIG_SETMASK)) return -EINVAL;
+            Span<byte> b = stackalloc byte[8];
+            if (!CopyIn(p, set, b)) return -EFAULT;
+            mask = BinaryPrimitives.ReadUInt64LittleEndian(b);
+        }
+        if (!oldset.IsNull)
+        {
+            Span<byte> o = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(o, p.SigMask);
+            if (!CopyOut(p, oldset, o)) return -EFAULT;
+        }
+        if (!set.IsNull)
+            p.SigMask = (how switch { SIG_BLOCK => p.SigMask | mask, SIG_UNBLOCK => p.SigMask & ~mask, _ => mask }) & ~Uncatchable;
+        return 0;
     }
 }

@@ -11,13 +11,15 @@ namespace Lab.Kernel.Posix;
 /// snapshot (CPU, TLB, memory, clock); restoring it continues exactly as the original would.
 ///
 /// Format (little-endian, BinaryWriter encodings; strings are an int32 byte count and UTF-8):
-///   int32 magic "LPSX", int32 version (3), uint64 memory size,
+///   int32 magic "LPSX", int32 version (4), uint64 memory size,
 ///   inodes, directory tree, pipes, open files, segment lists, processes (objects that are shared
 ///   in the kernel, as an open file shared by fork or dup, are written once and referred to by index),
 ///   kernel scalars and page refcounts, faults (int64 total, then the last FaultLog.Capacity),
 ///   console, the machine snapshot (without the contents of free pages; it runs up to the hash),
 ///   and a SHA-256 of everything before it, so that a damaged file is refused rather than half-believed.
-/// Version 2 (still read) kept every fault and length-prefixed the machine snapshot.
+/// Version 2 (still read) kept every fault and length-prefixed the machine snapshot; version 3 (still
+/// read) had no per-process current directory, FD_CLOEXEC flags, clear-child-tid and robust-list addresses, signal mask
+/// and recorded signal actions (restored as none).
 /// Any state added to the kernel (a field of PosixKernel, PProcess, OpenFile, Pipe, Inode, PosixFs or
 /// ConsoleIo) must be added here too, with the version bumped; the round-trip test (save, restore,
 /// save again gives the same bytes) cannot see a field that is saved nowhere.
@@ -25,7 +27,7 @@ namespace Lab.Kernel.Posix;
 public sealed partial class PosixKernel
 {
     private const int SnapshotMagic = 0x5853504C;   // "LPSX"
-    private const int SnapshotVersion = 3;   // 2: page owners; 3: bounded faults, machine part up to the hash
+    private const int SnapshotVersion = 4;   // 2: page owners; 3: bounded faults, machine part up to the hash; 4: cloexec, tids, signal state
     /// <summary>The oldest version <see cref="RestoreSnapshot"/> still reads.</summary>
     private const int OldestSnapshotVersion = 2;
     private const int HashSize = 32;
@@ -123,7 +125,7 @@ public sealed partial class PosixKernel
             }
 
             w.Write(_procs.Count);
-            foreach (var p in _procs) SaveProcess(w, p, files, segLists);
+            foreach (var p in _procs) SaveProcess(w, p, files, segLists, formatVersion);
 
             w.Write(_pages.Count);
             foreach (int r in _pages.Refcounts) w.Write(r);
@@ -178,7 +180,7 @@ public sealed partial class PosixKernel
     }
 
     private static void SaveProcess(BinaryWriter w, PProcess p, Indexer<OpenFile> files,
-        Indexer<List<(ulong Start, ulong End, bool Writable)>> segLists)
+        Indexer<List<(ulong Start, ulong End, bool Writable)>> segLists, int formatVersion)
     {
         w.Write(p.Pid);
         w.Write(p.Parent);
@@ -209,6 +211,15 @@ public sealed partial class PosixKernel
         w.Write(p.BytesWritten);
         w.Write(p.TrackRecord is not null);
         if (p.TrackRecord is not null) { w.Write(p.TrackRecord.Length); w.Write(p.TrackRecord); }
+        if (formatVersion < 4) return;
+        WriteString(w, p.Cwd);
+        for (int fd = 0; fd < MaxFds; fd++) w.Write(p.CloseOnExec[fd]);
+        w.Write(p.ClearChildTid);
+        w.Write(p.RobustList);
+        w.Write(p.SigMask);
+        w.Write(p.SigActions is not null);
+        if (p.SigActions is not null)
+            foreach (var a in p.SigActions) { w.Write(a.Handler); w.Write(a.Flags); w.Write(a.Restorer); w.Write(a.Mask); }
     }
 
     /// <summary>Restores a snapshot held in memory (see the stream overload).</summary>
@@ -326,7 +337,7 @@ public sealed partial class PosixKernel
         if (procCount > MaxProcs) throw new InvalidDataException($"{procCount} processes (at most {MaxProcs})");
         for (int i = 0; i < procCount; i++)
         {
-            var p = LoadProcess(r, s, files, segLists, memSize);
+            var p = LoadProcess(r, s, files, segLists, memSize, version);
             if (!byPid.TryAdd(p.Pid, p)) throw new InvalidDataException($"pid {p.Pid} twice");
             procs.Add(p);
         }
@@ -408,7 +419,7 @@ public sealed partial class PosixKernel
     }
 
     private static PProcess LoadProcess(BinaryReader r, Reader s, OpenFile[] files,
-        List<(ulong Start, ulong End, bool Writable)>[] segLists, ulong memSize)
+        List<(ulong Start, ulong End, bool Writable)>[] segLists, ulong memSize, int version)
     {
         var p = new PProcess { Pid = r.ReadInt32(), Parent = r.ReadInt32() };
         byte state = r.ReadByte();
@@ -455,6 +466,23 @@ public sealed partial class PosixKernel
         {
             p.TrackRecord = s.Bytes(s.Count("track record"));
             if (p.TrackRecord.Length != TrackRecordSize) throw new InvalidDataException($"pid {p.Pid}: bad track record");
+        }
+        if (version < 4) return p;
+        p.Cwd = s.String();
+        if (!p.Cwd.StartsWith('/') || PosixFs.Normalize(p.Cwd) != p.Cwd) throw new InvalidDataException($"pid {p.Pid}: bad current directory");
+        for (int fd = 0; fd < MaxFds; fd++)
+        {
+            p.CloseOnExec[fd] = r.ReadBoolean();
+            if (p.CloseOnExec[fd] && p.Fds[fd] is null) throw new InvalidDataException($"pid {p.Pid}: FD_CLOEXEC on closed descriptor {fd}");
+        }
+        p.ClearChildTid = r.ReadUInt64();
+        p.RobustList = r.ReadUInt64();
+        p.SigMask = r.ReadUInt64();
+        if (r.ReadBoolean())
+        {
+            p.SigActions = new SigAction[Signals.MaxSignal];
+            for (int i = 0; i < Signals.MaxSignal; i++)
+                p.SigActions[i] = new SigAction(r.ReadUInt64(), r.ReadUInt64(), r.ReadUInt64(), r.ReadUInt64());
         }
         return p;
     }

@@ -13,7 +13,14 @@ public sealed partial class PosixKernel
     /// interrupt the sleep). Linux: nanosleep(2). Fails: -EFAULT, -EINVAL (negative, or tv_nsec beyond
     /// 999,999,999).
     /// </summary>
-    private long Nanosleep(PProcess p, UserPtr req)
+    private long Nanosleep(PProcess p, UserPtr req) => ClockNanosleep(p, 0, req);
+
+    /// <summary>
+    /// clock_nanosleep(clock, flags, req, rem): as nanosleep, or with TIMER_ABSTIME (flags 1) until
+    /// the machine time *req (at once when it has passed); every clock is the machine's. rem is not
+    /// written. Linux: clock_nanosleep(2). Fails: -EFAULT, -EINVAL (bad timespec, other flags).
+    /// </summary>
+    private long ClockNanosleep(PProcess p, int flags, UserPtr req)
     {
         if (p.WakeAt != 0)
         {
@@ -22,11 +29,13 @@ public sealed partial class PosixKernel
             Block(p);
             return 0;
         }
+        if ((flags & ~1) != 0) return -EINVAL;
         Span<byte> ts = stackalloc byte[16];
         if (!CopyIn(p, req, ts)) return -EFAULT;
         long sec = BinaryPrimitives.ReadInt64LittleEndian(ts), nsec = BinaryPrimitives.ReadInt64LittleEndian(ts[8..]);
         if (sec < 0 || nsec < 0 || nsec >= 1_000_000_000) return -EINVAL;
         ulong ns = (ulong)Math.Min(sec, 1000L * 1000) * 1_000_000_000UL + (ulong)nsec;   // 1 instruction = 1 ns
+        if (flags == 1) ns = ns > _m.Clock ? ns - _m.Clock : 0;                         // TIMER_ABSTIME
         if (ns == 0) return SchedYield(p);
         p.WakeAt = _m.Clock + ns;
         Block(p);
@@ -42,5 +51,41 @@ public sealed partial class PosixKernel
         BinaryPrimitives.WriteInt64LittleEndian(t, (long)(ns / 1_000_000_000));
         BinaryPrimitives.WriteInt64LittleEndian(t[8..], (long)(ns % 1_000_000_000));
         return CopyOut(p, ts, t) ? 0 : -EFAULT;
+    }
+
+    /// <summary>clock_getres(clock, res): every clock counts nanoseconds (one per instruction); res
+    /// may be NULL. Linux: clock_getres(2). Fails: -EFAULT.</summary>
+    private long ClockGetres(PProcess p, UserPtr res)
+    {
+        if (res.IsNull) return 0;
+        Span<byte> t = stackalloc byte[16];
+        t.Clear();
+        BinaryPrimitives.WriteInt64LittleEndian(t[8..], 1);
+        return CopyOut(p, res, t) ? 0 : -EFAULT;
+    }
+
+    /// <summary>gettimeofday(tv, tz): the machine time as struct timeval (seconds, microseconds);
+    /// tz, when not NULL, gets zeros (UTC). Linux: gettimeofday(2). Fails: -EFAULT.</summary>
+    private long Gettimeofday(PProcess p, UserPtr tv, UserPtr tz)
+    {
+        ulong ns = _m.Clock;
+        Span<byte> t = stackalloc byte[16];
+        BinaryPrimitives.WriteInt64LittleEndian(t, (long)(ns / 1_000_000_000));
+        BinaryPrimitives.WriteInt64LittleEndian(t[8..], (long)(ns % 1_000_000_000 / 1000));
+        if (!tv.IsNull && !CopyOut(p, tv, t)) return -EFAULT;
+        t.Clear();
+        if (!tz.IsNull && !CopyOut(p, tz, t[..8])) return -EFAULT;
+        return 0;
+    }
+
+    /// <summary>time(t): machine seconds since boot, also stored at t unless NULL. Linux: time(2).
+    /// Fails: -EFAULT.</summary>
+    private long Time(PProcess p, UserPtr t)
+    {
+        long sec = (long)(_m.Clock / 1_000_000_000);
+        Span<byte> b = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(b, sec);
+        if (!t.IsNull && !CopyOut(p, t, b)) return -EFAULT;
+        return sec;
     }
 }

@@ -127,9 +127,18 @@ public sealed partial class PosixKernel
         }
     }
 
-    /// <summary>A path argument (getname): 0 and the path, or -EFAULT (NULL or unreadable),
-    /// -ENAMETOOLONG (over 4096 bytes), -ENOENT (empty).</summary>
+    /// <summary>A path argument (getname): 0 and the path, made absolute from the caller's current
+    /// directory when relative, or -EFAULT (NULL or unreadable), -ENAMETOOLONG (over 4096 bytes),
+    /// -ENOENT (empty).</summary>
     private long ReadPath(PProcess p, UserPtr src, out string path)
+    {
+        long e = ReadPathAsGiven(p, src, out path);
+        if (e == 0) path = Under(p.Cwd, path);
+        return e;
+    }
+
+    /// <summary>A path argument exactly as the caller wrote it (relative or not); errors as ReadPath.</summary>
+    private long ReadPathAsGiven(PProcess p, UserPtr src, out string path)
     {
         path = "";
         if (src.IsNull) return -EFAULT;
@@ -140,4 +149,8 @@ public sealed partial class PosixKernel
         path = Encoding.UTF8.GetString(b);
         return 0;
     }
+
+    /// <summary><paramref name="path"/> itself when absolute, else inside directory <paramref name="dir"/>.</summary>
+    private static string Under(string dir, string path) =>
+        path.StartsWith('/') ? path : dir == "/" ? "/" + path : dir + "/" + path;
 }

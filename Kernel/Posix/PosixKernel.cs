@@ -12,14 +12,20 @@ namespace Lab.Kernel.Posix;
 ///
 /// This file is the core: the kernel's state, the trap handler, the scheduler and page faults. The rest of the class, one file per part:
 ///   PosixKernel.Syscalls.cs   THE system-call table (number, name, handler) and the dispatch
-///   PosixKernel.Process.cs    process table; fork, execve, exit, wait4, getpid, getppid, sched_yield
-///   PosixKernel.Exec.cs       building a program image: ELF segments and the System V stack
-///   PosixKernel.Memory.cs     brk, page_alloc; address spaces: copy-on-write, shared leaf tables
-///   PosixKernel.UserMemory.cs copying to and from user memory (user pointers checked page by page)
-///   PosixKernel.Files.cs      read, write, open, close, stat, fstat, lseek, dup, dup2, unlink, getdents64
-///   PosixKernel.Pipes.cs      pipe, and reading and writing pipes
-///   PosixKernel.Signals.cs    kill, and faults that end a process with a signal
-///   PosixKernel.Time.cs       nanosleep, clock_gettime
+///   PosixKernel.Process.cs    process table; fork, clone, execve, exit, wait4, getpid, getppid, gettid,
+///                             sched_yield, arch_prctl, set_tid_address, set_robust_list
+///   PosixKernel.Exec.cs       building a program image: ELF segments, the System V stack and auxv
+///   PosixKernel.Memory.cs     brk, mmap, munmap, mprotect, madvise, page_alloc; address spaces:
+///                             copy-on-write, the zero page, shared leaf tables
+///   PosixKernel.UserMemory.cs copying to and from user memory (user pointers checked page by page), paths
+///   PosixKernel.Files.cs      read, write, readv, writev, pread64, pwrite64, open, close, stat, fstat,
+///                             lseek, dup, dup2, dup3, fcntl, ioctl, unlink, getdents64
+///   PosixKernel.Paths.cs      openat, newfstatat, mkdir(at), rmdir/unlinkat, access/faccessat,
+///                             readlink(at), chdir, fchdir, getcwd
+///   PosixKernel.Pipes.cs      pipe, pipe2, and reading and writing pipes
+///   PosixKernel.Signals.cs    kill, rt_sigaction/rt_sigprocmask (recorded), faults that end a process
+///   PosixKernel.Time.cs       nanosleep, clock_nanosleep, clock_gettime, clock_getres, gettimeofday, time
+///   PosixKernel.Identity.cs   uname, getuid and friends, getrandom, sysinfo, prlimit64/getrlimit
 ///   PosixKernel.Track.cs      Lab's process tracking (track_self, track_wait)
 ///   PosixKernel.Invariants.cs, PosixKernel.Host.cs, PosixKernel.Snapshot.cs: checks, host views, snapshots
 /// Physical pages are <see cref="PageFrames"/>; page tables are only ever read or written through
@@ -249,6 +255,15 @@ public sealed partial class PosixKernel : ITrapHandler
         p.State = PState.Blocked;
         p.Rip -= 2;              // the length of `syscall`
         p.Restarting = true;
+    }
+
+    /// <summary>Undoes <see cref="Block"/>: a call that blocked part way (readv after some buffers)
+    /// returns what it did instead of running again.</summary>
+    private void Unblock(PProcess p)
+    {
+        p.State = PState.Runnable;
+        p.Rip += 2;
+        p.Restarting = false;
     }
 
     /// <summary>Wakes every process blocked on an event (data in a pipe, a child's exit); sleepers stay.</summary>

@@ -11,6 +11,9 @@ public sealed record PosixOptions
     /// <summary>Bytes the file system may hold (files' data and metadata; writes beyond it get ENOSPC).
     /// Default: the machine's memory size, so a session costs the host at most about twice its memory.</summary>
     public ulong? FileSystemQuota { get; init; }
+    /// <summary>The seed of getrandom's bytes: machines with the same seed replay the same "random"
+    /// bytes (AT_RANDOM is keyed by the pid alone).</summary>
+    public ulong RandomSeed { get; init; }
 }
 
 /// <summary>
@@ -33,7 +36,7 @@ public sealed class PosixMachine : IDisposable
         Fs = new PosixFs((long)Math.Min(options.FileSystemQuota ?? options.MemorySize, long.MaxValue));
         foreach (var (name, bytes) in PosixFs.EmbeddedPrograms) Fs.WriteFile("/bin/" + name, bytes);
         Fs.AddDataFiles();
-        Kernel = new PosixKernel(Machine, Fs, Console);
+        Kernel = new PosixKernel(Machine, Fs, Console) { RandomSeed = options.RandomSeed };
         Machine.TrapHandler = Kernel;
         InitialFreePages = Kernel.FreePages;
     }

@@ -22,6 +22,19 @@ public sealed class PProcess : UserContext
     /// <summary>The program it runs: the last path component of its executable.</summary>
     public string Name = "";
     internal readonly OpenFile?[] Fds = new OpenFile?[PosixKernel.MaxFds];
+    /// <summary>The current directory (absolute, normalised): relative paths start here. Inherited
+    /// by fork, kept by execve.</summary>
+    internal string Cwd = "/";
+    /// <summary>FD_CLOEXEC per descriptor: execve closes those descriptors.</summary>
+    internal readonly bool[] CloseOnExec = new bool[PosixKernel.MaxFds];
+    /// <summary>set_tid_address / CLONE_CHILD_CLEARTID's address and set_robust_list's head: recorded
+    /// only. Linux zeroes the tid and wakes a futex at exit for the other threads; a process here has
+    /// one thread, so nobody could be waiting.</summary>
+    internal ulong ClearChildTid, RobustList;
+    /// <summary>rt_sigprocmask's blocked set, and rt_sigaction's recorded actions (null until the
+    /// first one): recorded and returned, not delivered yet (signals still end their target).</summary>
+    internal ulong SigMask;
+    internal SigAction[]? SigActions;
     /// <summary>The heap: from BrkStart (the end of the highest segment) up to Brk.</summary>
     internal ulong BrkStart, Brk;
     /// <summary>The ELF segments as mapped (shared by fork, replaced by execve); for the track report.</summary>
@@ -39,6 +52,10 @@ public sealed class PProcess : UserContext
     internal ulong BytesRead, BytesWritten;
     internal byte[]? TrackRecord;
 }
+
+/// <summary>One signal's action as rt_sigaction records it (struct kernel_sigaction: handler, flags,
+/// restorer, mask).</summary>
+public readonly record struct SigAction(ulong Handler, ulong Flags, ulong Restorer, ulong Mask);
 
 /// <summary>A record of a user fault that killed a process (WeensyOS reports these on the console).</summary>
 public readonly record struct PosixFault(int Pid, string Name, int Signal, string Description);

@@ -436,6 +436,11 @@ public sealed unsafe partial class Cpu
         OpKind.Pmovmskb => Pmovmskb(ref op),
         OpKind.Pextrw => Pextrw(ref op),
         OpKind.Pinsrw => Pinsrw(ref op),
+        OpKind.SseFloat => SseFloat(ref op),
+        OpKind.SseComi => SseComi(ref op),
+        OpKind.SseCvtIntToFp => SseCvtIntToFp(ref op),
+        OpKind.SseCvtFpToInt => SseCvtFpToInt(ref op),
+        OpKind.X87Control => X87Control(ref op),
 
         OpKind.Cli => Cli(),
         OpKind.Sti => Sti(),

@@ -66,6 +66,12 @@ internal enum OpKind : ushort
     SseShuffle,         // pshufd/pshuflw/pshufhw/shufps with imm8; Cond selects
     Pmovmskb,
     Pextrw, Pinsrw,
+    // --- SSE floating point (SseFloat.cs) ---
+    SseFloat,           // xmm op= xmm/m (Size = memory bytes 4/8/16, Size2 = 1 aligned); Cond = FpOp, Imm = cmp predicate
+    SseComi,            // (u)comisd/(u)comiss: EFLAGS from a compare; Cond bit 0 = double
+    SseCvtIntToFp,      // cvtsi2sd/ss xmm, r/m32|64; Size = integer size; Cond bit 0 = double
+    SseCvtFpToInt,      // cvt(t)sd2si/cvt(t)ss2si r32|64, xmm/m; Size = destination size; Size2 = memory bytes; Cond bit 0 double, bit 1 truncate
+    X87Control,         // fnstcw m16 (0), fldcw m16 (1), fnstsw ax (2), fnstsw m16 (3), fwait (4): the x87 in its reset state
 
     // --- system mode only (Ops/System.cs, Ops/Segments.cs; SystemTranslator.cs decodes them) --------
     Cli, Sti, HltSystem, PopfSystem, SyscallSystem,

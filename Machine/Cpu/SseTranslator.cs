@@ -18,7 +18,7 @@ internal enum SseOp : byte
     Pshufd, Pshuflw, Pshufhw, Shufps, Shufpd,
 }
 
-/// <summary>Translates the SSE/SSE2 integer and data-movement instructions (legacy encoding, XMM registers only).</summary>
+/// <summary>Translates the SSE/SSE2 integer, floating-point and data-movement instructions (legacy encoding, XMM registers only).</summary>
 internal static class SseTranslator
 {
     private static bool IsXmm(IcedRegister r) => r >= IcedRegister.XMM0 && r <= IcedRegister.XMM15;
@@ -133,6 +133,60 @@ internal static class SseTranslator
             case Mnemonic.Pshufhw: return Shuffle(in ins, ref op, SseOp.Pshufhw);
             case Mnemonic.Shufps: return Shuffle(in ins, ref op, SseOp.Shufps);
             case Mnemonic.Shufpd: return Shuffle(in ins, ref op, SseOp.Shufpd);
+            case Mnemonic.Addsd: return Fp(in ins, ref op, FpOp.Addsd, 8);
+            case Mnemonic.Subsd: return Fp(in ins, ref op, FpOp.Subsd, 8);
+            case Mnemonic.Mulsd: return Fp(in ins, ref op, FpOp.Mulsd, 8);
+            case Mnemonic.Divsd: return Fp(in ins, ref op, FpOp.Divsd, 8);
+            case Mnemonic.Minsd: return Fp(in ins, ref op, FpOp.Minsd, 8);
+            case Mnemonic.Maxsd: return Fp(in ins, ref op, FpOp.Maxsd, 8);
+            case Mnemonic.Sqrtsd: return Fp(in ins, ref op, FpOp.Sqrtsd, 8);
+            case Mnemonic.Addss: return Fp(in ins, ref op, FpOp.Addss, 4);
+            case Mnemonic.Subss: return Fp(in ins, ref op, FpOp.Subss, 4);
+            case Mnemonic.Mulss: return Fp(in ins, ref op, FpOp.Mulss, 4);
+            case Mnemonic.Divss: return Fp(in ins, ref op, FpOp.Divss, 4);
+            case Mnemonic.Minss: return Fp(in ins, ref op, FpOp.Minss, 4);
+            case Mnemonic.Maxss: return Fp(in ins, ref op, FpOp.Maxss, 4);
+            case Mnemonic.Sqrtss: return Fp(in ins, ref op, FpOp.Sqrtss, 4);
+            case Mnemonic.Addpd: return Fp(in ins, ref op, FpOp.Addpd, 16);
+            case Mnemonic.Subpd: return Fp(in ins, ref op, FpOp.Subpd, 16);
+            case Mnemonic.Mulpd: return Fp(in ins, ref op, FpOp.Mulpd, 16);
+            case Mnemonic.Divpd: return Fp(in ins, ref op, FpOp.Divpd, 16);
+            case Mnemonic.Minpd: return Fp(in ins, ref op, FpOp.Minpd, 16);
+            case Mnemonic.Maxpd: return Fp(in ins, ref op, FpOp.Maxpd, 16);
+            case Mnemonic.Sqrtpd: return Fp(in ins, ref op, FpOp.Sqrtpd, 16);
+            case Mnemonic.Addps: return Fp(in ins, ref op, FpOp.Addps, 16);
+            case Mnemonic.Subps: return Fp(in ins, ref op, FpOp.Subps, 16);
+            case Mnemonic.Mulps: return Fp(in ins, ref op, FpOp.Mulps, 16);
+            case Mnemonic.Divps: return Fp(in ins, ref op, FpOp.Divps, 16);
+            case Mnemonic.Minps: return Fp(in ins, ref op, FpOp.Minps, 16);
+            case Mnemonic.Maxps: return Fp(in ins, ref op, FpOp.Maxps, 16);
+            case Mnemonic.Sqrtps: return Fp(in ins, ref op, FpOp.Sqrtps, 16);
+            case Mnemonic.Cvtss2sd: return Fp(in ins, ref op, FpOp.Cvtss2sd, 4);
+            case Mnemonic.Cvtsd2ss: return Fp(in ins, ref op, FpOp.Cvtsd2ss, 8);
+            case Mnemonic.Cvtps2pd: return Fp(in ins, ref op, FpOp.Cvtps2pd, 8);
+            case Mnemonic.Cvtpd2ps: return Fp(in ins, ref op, FpOp.Cvtpd2ps, 16);
+            case Mnemonic.Cvtdq2ps: return Fp(in ins, ref op, FpOp.Cvtdq2ps, 16);
+            case Mnemonic.Cvtdq2pd: return Fp(in ins, ref op, FpOp.Cvtdq2pd, 8);
+            case Mnemonic.Cvtps2dq: return Fp(in ins, ref op, FpOp.Cvtps2dq, 16);
+            case Mnemonic.Cvttps2dq: return Fp(in ins, ref op, FpOp.Cvttps2dq, 16);
+            case Mnemonic.Cvtpd2dq: return Fp(in ins, ref op, FpOp.Cvtpd2dq, 16);
+            case Mnemonic.Cvttpd2dq: return Fp(in ins, ref op, FpOp.Cvttpd2dq, 16);
+            case Mnemonic.Cmpsd when ins.Code == Code.Cmpsd_xmm_xmmm64_imm8: return Fp(in ins, ref op, FpOp.Cmpsd, 8);
+            case Mnemonic.Cmpss: return Fp(in ins, ref op, FpOp.Cmpss, 4);
+            case Mnemonic.Cmppd: return Fp(in ins, ref op, FpOp.Cmppd, 16);
+            case Mnemonic.Cmpps: return Fp(in ins, ref op, FpOp.Cmpps, 16);
+            case Mnemonic.Ucomisd: case Mnemonic.Comisd: return Comi(in ins, ref op, dbl: true);
+            case Mnemonic.Ucomiss: case Mnemonic.Comiss: return Comi(in ins, ref op, dbl: false);
+            case Mnemonic.Cvtsi2sd: return CvtIntToFp(in ins, ref op, dbl: true);
+            case Mnemonic.Cvtsi2ss: return CvtIntToFp(in ins, ref op, dbl: false);
+            case Mnemonic.Cvttsd2si: return CvtFpToInt(in ins, ref op, dbl: true, trunc: true);
+            case Mnemonic.Cvtsd2si: return CvtFpToInt(in ins, ref op, dbl: true, trunc: false);
+            case Mnemonic.Cvttss2si: return CvtFpToInt(in ins, ref op, dbl: false, trunc: true);
+            case Mnemonic.Cvtss2si: return CvtFpToInt(in ins, ref op, dbl: false, trunc: false);
+            case Mnemonic.Fnstcw: return X87(in ins, ref op, 0);
+            case Mnemonic.Fldcw: return X87(in ins, ref op, 1);
+            case Mnemonic.Fnstsw: return X87(in ins, ref op, ins.Op0Kind == Iced.Intel.OpKind.Memory ? (byte)3 : (byte)2);
+            case Mnemonic.Wait: return X87(in ins, ref op, 4);
             case Mnemonic.Pmovmskb: return Mask(in ins, ref op, 0);
             case Mnemonic.Movmskps: return Mask(in ins, ref op, 1);
             case Mnemonic.Movmskpd: return Mask(in ins, ref op, 2);
@@ -239,6 +293,78 @@ internal static class SseTranslator
         op.R1 = OpTranslator.Gpr(ins.Op1Register);
         op.Size = (byte)ins.Op0Register.GetSize();
         op.Form = Form.RR;
+        return true;
+    }
+
+    /// <summary>An SSE floating-point op, xmm, xmm/m (m of <paramref name="memSize"/> bytes; 16-byte
+    /// operands must be aligned), with the cmpXX predicate in Imm.</summary>
+    private static bool Fp(in Instruction ins, ref Op op, FpOp f, byte memSize)
+    {
+        if (!Xmm2(in ins, ref op, OpKind.SseFloat, (byte)f, aligned: memSize == 16) || op.Form == Form.MR) return false;
+        op.Size = memSize;
+        if (ins.OpCount == 3) op.Imm = ins.Immediate8;
+        return true;
+    }
+
+    private static bool Comi(in Instruction ins, ref Op op, bool dbl)
+    {
+        if (!Xmm2(in ins, ref op, OpKind.SseComi, dbl ? (byte)1 : (byte)0, aligned: false) || op.Form == Form.MR) return false;
+        return true;
+    }
+
+    /// <summary>cvtsi2sd/ss xmm, r/m32|64.</summary>
+    private static bool CvtIntToFp(in Instruction ins, ref Op op, bool dbl)
+    {
+        if (!IsXmm(ins.Op0Register)) return false;
+        op.Kind = OpKind.SseCvtIntToFp;
+        op.Cond = dbl ? (byte)1 : (byte)0;
+        op.R0 = OpTranslator.Gpr(ins.Op0Register);
+        if (ins.Op1Kind == Iced.Intel.OpKind.Memory)
+        {
+            OpTranslator.Memory(in ins, ref op);
+            op.Size = (byte)ins.MemorySize.GetSize();
+            op.Form = Form.RM;
+        }
+        else
+        {
+            op.R1 = OpTranslator.Gpr(ins.Op1Register);
+            op.Size = (byte)ins.Op1Register.GetSize();
+            op.Form = Form.RR;
+        }
+        return op.Size is 4 or 8;
+    }
+
+    /// <summary>cvt(t)sd2si/cvt(t)ss2si r32|64, xmm/m64|m32.</summary>
+    private static bool CvtFpToInt(in Instruction ins, ref Op op, bool dbl, bool trunc)
+    {
+        op.Kind = OpKind.SseCvtFpToInt;
+        op.Cond = (byte)((dbl ? 1 : 0) | (trunc ? 2 : 0));
+        op.R0 = OpTranslator.Gpr(ins.Op0Register);
+        op.Size = (byte)ins.Op0Register.GetSize();
+        op.Size2 = dbl ? (byte)8 : (byte)4;
+        if (ins.Op1Kind == Iced.Intel.OpKind.Memory) { OpTranslator.Memory(in ins, ref op); op.Form = Form.RM; }
+        else
+        {
+            if (!IsXmm(ins.Op1Register)) return false;
+            op.R1 = OpTranslator.Gpr(ins.Op1Register);
+            op.Form = Form.RR;
+        }
+        return op.Size is 4 or 8;
+    }
+
+    /// <summary>The x87 control instructions C libraries use to read the rounding mode.</summary>
+    private static bool X87(in Instruction ins, ref Op op, byte which)
+    {
+        op.Kind = OpKind.X87Control;
+        op.Cond = which;
+        op.Size = 2;
+        if (which is 0 or 1 or 3)
+        {
+            if (ins.Op0Kind != Iced.Intel.OpKind.Memory) return false;
+            OpTranslator.Memory(in ins, ref op);
+            op.Form = which == 1 ? Form.RM : Form.MR;
+        }
+        else if (which == 2 && ins.Op0Register != IcedRegister.AX) return false;
         return true;
     }
 }

@@ -13,10 +13,11 @@ public static class Gcc
 {
     private static readonly object Lock = new();
 
-    /// <summary>Compiles (and links) <paramref name="sources"/> with <paramref name="flags"/>; returns the output path.</summary>
-    public static string Build(IReadOnlyList<string> sources, IReadOnlyList<string> flags, string outputName)
+    /// <summary>Compiles (and links) <paramref name="sources"/> with <paramref name="flags"/>; returns the output path.
+    /// <paramref name="compiler"/> is the driver to run (gcc, or musl-gcc for a musl build).</summary>
+    public static string Build(IReadOnlyList<string> sources, IReadOnlyList<string> flags, string outputName, string compiler = "gcc")
     {
-        var hash = new StringBuilder();
+        var hash = new StringBuilder(compiler).Append('\0');
         foreach (var s in sources) hash.Append(s).Append('\0').Append(File.ReadAllText(s)).Append('\0');
         foreach (var f in flags) hash.Append(f).Append('\0');
         string key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(hash.ToString())))[..16];
@@ -29,8 +30,8 @@ public static class Gcc
             string tmp = output + ".tmp" + Environment.ProcessId;
             var args = new List<string>(flags) { "-o", tmp };
             args.AddRange(sources);
-            var (code, stdout, stderr) = Run("gcc", args);
-            if (code != 0) throw new InvalidOperationException($"gcc failed ({code}) for {outputName}:\n{stderr}{stdout}");
+            var (code, stdout, stderr) = Run(compiler, args);
+            if (code != 0) throw new InvalidOperationException($"{compiler} failed ({code}) for {outputName}:\n{stderr}{stdout}");
             File.Move(tmp, output, overwrite: true);
             return output;
         }

@@ -10,7 +10,8 @@ using Register = Iced.Intel.Register;
 /// The generated case families. Each family has a fixed seed (derived from its name) and a case
 /// count; a generator fills one <see cref="CaseBuilder"/> per case. Split over files by area:
 /// DiffFamilies.cs (registry, integer ALU, shifts, bits, multiply/divide),
-/// DiffFamilies.Moves.cs (moves, stack, strings, flags, conditions, faults), DiffFamilies.Sse.cs.
+/// DiffFamilies.Moves.cs (moves, stack, strings, flags, conditions, faults), DiffFamilies.Sse.cs,
+/// DiffFamilies.SseFloat.cs.
 /// </summary>
 internal static partial class DiffFamilies
 {
@@ -41,6 +42,7 @@ internal static partial class DiffFamilies
         ("sse-arith", 3000, SseArith),
         ("sse-shift", 1500, SseShift),
         ("sse-shuffle-pack", 1500, SseShuffle),
+        ("sse-float", 3000, SseFloat),
     ];
 
     public static IEnumerable<string> Names => All.Select(f => f.Name);

@@ -30,6 +30,41 @@ public class ControlTests
         Assert.Equal(CpuFixture.StackTop, f[R.Rsp]);
     }
 
+    /// <summary>User mode (no segment descriptors): an fs: or gs: memory operand adds the FS or GS
+    /// base (what arch_prctl sets; thread-local storage at %fs:OFFSET), for loads, stores, read-modify-
+    /// write and string instructions, while lea and unprefixed operands do not.</summary>
+    [Fact]
+    public void FsAndGsOverridesAddTheirBasesInUserMode()
+    {
+        using var f = new CpuFixture();
+        const ulong fsBase = CpuFixture.DataBase + 0x1000, gsBase = CpuFixture.DataBase + 0x2000;
+        f.Cpu.FsBase = fsBase;
+        f.Cpu.GsBase = gsBase;
+        f.Machine.Memory.WriteU64(CpuFixture.DataPhys + 0x1010, 0x1122334455667788);
+        f.Machine.Memory.WriteU64(CpuFixture.DataPhys + 0x10, 0xDEAD);
+        f.Load(a =>
+        {
+            a.mov(rax, __qword_ptr.fs[0x10]);                 // the TLS load glibc's errno uses
+            a.mov(rbx, 0xABCDEF);
+            a.mov(__qword_ptr.gs[8], rbx);
+            a.mov(edi, 0x10);
+            a.add(__qword_ptr.fs[rdi], 1);                    // read-modify-write through fs
+            a.mov(rcx, __qword_ptr.fs[rdi]);
+            a.mov(rdx, __qword_ptr[CpuFixture.DataBase + 0x10]);   // no override: no base
+            a.lea(rsi, __qword_ptr.fs[0x10]);                 // lea computes the offset only
+            a.mov(rdi, CpuFixture.DataBase + 0x3000);
+            a.mov(esi, 0x10);
+            a.db(0x64, 0x48, 0xA5);                            // fs movsq: the string source through fs
+        });
+        f.RunToEnd();
+        Assert.Equal(0x1122334455667788UL, f[R.Rax]);
+        Assert.Equal(0xABCDEFUL, f.Machine.Memory.ReadU64(CpuFixture.DataPhys + 0x2008));
+        Assert.Equal(0x1122334455667789UL, f[R.Rcx]);
+        Assert.Equal(0xDEADUL, f[R.Rdx]);
+        Assert.Equal(0x10UL, f[R.Rsi] - 8);
+        Assert.Equal(0x1122334455667789UL, f.Machine.Memory.ReadU64(CpuFixture.DataPhys + 0x3000));
+    }
+
     [Fact]
     public void IndirectJumpThroughJumpTableAndIndirectCall()
     {

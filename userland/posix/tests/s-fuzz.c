@@ -44,8 +44,10 @@ int main(int argc, char **argv)
     if (argc > 1) rng ^= (unsigned long long)atol(argv[1]) * 0x2545f4914f6cdd1dULL;   /* optional seed */
     static const int nrs[] = {
         0, 1, 2, 3, 4, 5, 8, 12, 22, 24, 32, 33, 35, 39, 57, 59, 61, 62, 87, 110, 217, 228, 1002, 1003,
-        6, 9, 10, 11, 13, 14, 56, 58, 63, 100, 200, 333, 335, 500, 999, 1000, 1001, 1004, 1023, 1024,
-        4096, -1, 0x7fffffff,
+        6, 9, 10, 11, 13, 14, 16, 17, 18, 19, 20, 21, 28, 56, 63, 72, 79, 83, 84, 89, 96, 97, 99, 102,
+        104, 107, 108, 158, 186, 201, 218, 229, 230, 257, 258, 262, 263, 267, 269, 273, 292, 293, 302,
+        318, 334, 439,
+        7, 58, 100, 200, 333, 335, 500, 999, 1000, 1001, 1004, 1023, 1024, 4096, -1, 0x7fffffff,
     };
     const int nn = sizeof nrs / sizeof nrs[0];
     pid_t me = getpid(), parent = getppid();
@@ -56,19 +58,48 @@ int main(int argc, char **argv)
         for (int i = 0; i < 6; i++) a[i] = garbage();
         switch (n) {
         case 60: case 231: continue;                          /* exit */
-        case 0:                                               /* read: never from the console/pipes */
+        case 0: case 19:                                      /* read, readv: never from the console/pipes */
             if (a[0] >= 0 && a[0] < 128) a[0] = 1000 + (a[0] & 7);
             break;
-        case 1:                                               /* write: stdout clean, no full pipe */
+        case 1: case 20:                                      /* write, writev: stdout clean, no full pipe */
             if (a[0] >= 0 && a[0] < 128) a[0] = 1000;
             break;
-        case 3: case 33:                                      /* close/dup2 onto std descriptors */
+        case 3: case 33: case 292:                            /* close/dup2/dup3 onto std descriptors */
             if (a[0] >= 0 && a[0] < 3) a[0] = 500;
-            if (n == 33 && a[1] >= 0 && a[1] < 3) a[1] = 501;
+            if (n != 3 && a[1] >= 0 && a[1] < 3) a[1] = 501;
             break;
         case 35:                                              /* nanosleep: no long sleeps */
             a[0] = 0;
             break;
+        case 230:                                             /* clock_nanosleep: likewise */
+            a[2] = 0;
+            break;
+        case 9: case 10: case 11: case 28: {                  /* mmap, mprotect, munmap, madvise: */
+            /* never over this program's own image, heap or stack (that would be its own bug, not the
+             * kernel's): low addresses move up past 1 TiB, the stack's top 1 TiB moves down, lengths stay
+             * below 16 TiB; kernel-half addresses stay as they are. */
+            unsigned long lo = (unsigned long)a[0];
+            if (lo < 0x10000000000UL) lo |= 0x10000000000UL;
+            else if (lo >= 0x7f0000000000UL && lo < 0x800000000000UL) lo -= 0x100000000000UL;
+            a[0] = (long)lo;
+            if ((unsigned long)a[1] > 0xfffffffffffUL) a[1] &= 0xfffffffffffL;
+            if (n == 9) {                                     /* a mapping made is unmapped again */
+                long r = lab_syscall(9, a[0], a[1], a[2], a[3], a[4], a[5]);
+                if (r > 0 && r < 0x800000000000L) lab_syscall(11, r, a[1], 0, 0, 0, 0);
+                calls++;
+                continue;
+            }
+            break;
+        }
+        case 56: {                                            /* clone: as fork, the child exits at once */
+            a[1] = 0;                                         /* on this stack, with this TLS, so it can */
+            a[0] &= ~0x80000L;                                /* (no CLONE_SETTLS) */
+            long r = lab_syscall(56, a[0], a[1], a[2], a[3], a[4], a[5]);
+            if (r == 0) _exit(0);
+            if (r > 0) lab_syscall(61, r, 0, 0, 0, 0, 0);
+            calls++;
+            continue;
+        }
         case 57: {                                            /* fork: the child exits at once */
             long r = lab_syscall(57, 0, 0, 0, 0, 0, 0);
             if (r == 0) _exit(0);
