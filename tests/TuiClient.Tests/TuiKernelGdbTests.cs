@@ -12,24 +12,6 @@ namespace Lab.TuiClient.Tests;
 /// </summary>
 public class TuiKernelGdbTests
 {
-    /// <summary>A writer that remembers everything and signals when a line matching a pattern has been written.</summary>
-    private sealed class WatchedWriter(Regex pattern) : TextWriter
-    {
-        private readonly StringBuilder _text = new();
-        public TaskCompletionSource<Match> Seen { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public override Encoding Encoding => Encoding.UTF8;
-        public override void Write(char value)
-        {
-            lock (_text)
-            {
-                _text.Append(value);
-                var m = pattern.Match(_text.ToString());
-                if (m.Success) Seen.TrySetResult(m);
-            }
-        }
-        public override string ToString() { lock (_text) return _text.ToString(); }
-    }
-
     /// <summary>Starts `tui run --kernel KERNEL --gdb 0 ARGS` on another thread and waits until it says where gdb attaches.</summary>
     private static (Task<int> Run, int Port, StringWriter Stdout, WatchedWriter Stderr) StartTui(string kernel, params string[] args)
     {

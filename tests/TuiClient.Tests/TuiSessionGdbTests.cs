@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.RegularExpressions;
 using Lab.Server;
 using Lab.Server.Sessions;
@@ -11,24 +10,6 @@ namespace Lab.TuiClient.Tests;
 /// <summary>`tui gdb HOST/SESSION`: real gdb bridged to a kernel session's shared debugger; the others in the session see its stops.</summary>
 public class TuiSessionGdbTests
 {
-    /// <summary>A writer that signals when a line matching a pattern has been written.</summary>
-    private sealed class WatchedWriter(Regex pattern) : TextWriter
-    {
-        private readonly StringBuilder _text = new();
-        public TaskCompletionSource<Match> Seen { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public override Encoding Encoding => Encoding.UTF8;
-        public override void Write(char value)
-        {
-            lock (_text)
-            {
-                _text.Append(value);
-                var m = pattern.Match(_text.ToString());
-                if (m.Success) Seen.TrySetResult(m);
-            }
-        }
-        public override string ToString() { lock (_text) return _text.ToString(); }
-    }
-
     [Fact]
     public async Task Gdb_attaches_to_a_shared_kernel_session_and_everyone_sees_its_stops()
     {
@@ -53,9 +34,9 @@ public class TuiSessionGdbTests
 
         var stderr = new WatchedWriter(new Regex(@"attach with: gdb .* -ex 'target remote 127\.0\.0\.1:(\d+)'"));
         var bridge = Task.Run(() => Cli.Run(["gdb", $"{host}/lab4", "--port", "0", "--key", settings.InstructorKey!], TextWriter.Null, stderr));
-        Assert.True(Task.WhenAny(stderr.Seen.Task, bridge).Wait(TimeSpan.FromMinutes(2)), "tui gdb said nothing");
+        await Task.WhenAny(stderr.Seen.Task, bridge).WaitAsync(TimeSpan.FromMinutes(2));   // a failure guard, not a speed limit
         Assert.True(stderr.Seen.Task.IsCompleted, stderr.ToString());
-        int port = int.Parse(stderr.Seen.Task.Result.Groups[1].Value);
+        int port = int.Parse((await stderr.Seen.Task).Groups[1].Value);
 
         string gdb = GdbBatch.Run(kernel, port, "break exception", "continue", "info registers rip", "x/2i $pc", "stepi", "info registers rip", "bt 1", "detach");
         Assert.Contains("Breakpoint 1, exception (", gdb);
@@ -65,8 +46,7 @@ public class TuiSessionGdbTests
         Assert.NotEqual(rips[0].Groups[1].Value, rips[1].Groups[1].Value);
         Assert.Contains("<exception", gdb);
         Assert.Contains("[Inferior 1 (Remote target) detached]", gdb);
-        Assert.True(bridge.Wait(TimeSpan.FromMinutes(2)), "tui gdb did not end after gdb detached");
-        Assert.Equal(0, bridge.Result);
+        Assert.Equal(0, await bridge.WaitAsync(TimeSpan.FromMinutes(2)));   // tui gdb ends once gdb detached
 
         // The classmate saw gdb's stop in exception and its step, in the shared debugger.
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);   // a failure guard, not a speed limit
