@@ -17,9 +17,11 @@ public static class Cli
                               --log gets the parallel-port output (what the course's grader reads);
                               --gdb waits at the kernel's entry for gdb on 127.0.0.1:PORT
                               (gdb obj/kernel.full -ex 'target remote :PORT'; 0 picks a port)
-          run --profile posix [--mem SIZE] PROGRAM [ARGS...]
-                              run a POSIX program (a /bin name or a host ELF) in the emulator;
-                              console on stdout/stdin, exit status = the program's (128+signal if killed)
+          run --profile posix [--mem SIZE] [--file HOST[=GUEST]]... [--dir HOST=GUEST]... PROGRAM [ARGS...]
+                              run a POSIX program (a /bin name or a host ELF, e.g. gcc -static) in the
+                              emulator, after placing files and directories (relative guest paths
+                              start at /, the program's directory); console on stdout/stdin, exit
+                              status = the program's (128+signal if killed, and which signal)
           cc [GCC OPTIONS] FILE.c... -o OUT
                               compile a C program against the POSIX profile's libc (needs gcc);
                               run the result with `tui run --profile posix OUT`

@@ -147,10 +147,11 @@ public static class RunCommand
 }
 
 /// <summary>
-/// `tui run --profile posix [--mem SIZE] PROGRAM [ARGS...]`: boots the POSIX profile and runs
+/// `tui run --profile posix [--mem SIZE] [--file HOST[=GUEST]]... [--dir HOST=GUEST]... PROGRAM [ARGS...]`:
+/// boots the POSIX profile, places the files and directories (a test's data beside it), and runs
 /// PROGRAM (a /bin name, or a host ELF copied into the file system) with the console on
-/// stdout/stdin. Exit status: the program's, 128+signal if killed, 126 not an executable,
-/// 127 not found, 2 usage.
+/// stdout/stdin. Exit status: the program's, 128+signal if killed (and a line saying which signal, as
+/// a shell says), 126 not an executable, 127 not found, 2 usage, 1 files that cannot be placed.
 /// </summary>
 public static class PosixRun
 {
@@ -158,6 +159,7 @@ public static class PosixRun
     {
         string? profile = null;
         ulong mem = 64UL << 20;
+        var places = new List<(string Option, string Host, string? Guest)>();
         int i = 0;
         for (; i < args.Length; i++)
         {
@@ -166,6 +168,12 @@ public static class PosixRun
             else if (arg == "--profile" && i + 1 < args.Length) profile = args[++i];
             else if (arg.StartsWith("--mem=", StringComparison.Ordinal) && TryParseSize(arg[6..], out ulong m1)) mem = m1;
             else if (arg == "--mem" && i + 1 < args.Length && TryParseSize(args[i + 1], out ulong m2)) { mem = m2; i++; }
+            else if (arg is "--file" or "--dir" && i + 1 < args.Length)
+            {
+                string spec = args[++i];
+                int eq = spec.IndexOf('=');
+                places.Add((arg, eq < 0 ? spec : spec[..eq], eq < 0 ? null : spec[(eq + 1)..]));
+            }
             else if (arg.StartsWith("--", StringComparison.Ordinal))
             {
                 stderr.WriteLine($"tui run: bad option '{arg}'");
@@ -197,6 +205,12 @@ public static class PosixRun
             path = "/bin/" + program;
             if (machine.Fs.Lookup(path) is null) { stderr.WriteLine($"tui run: {program}: not found in /bin"); return 127; }
         }
+        foreach (var (option, host, guest) in places)
+            if (GuestFiles.Place(machine.Fs, option == "--dir", host, guest) is { } placeError)
+            {
+                stderr.WriteLine($"tui run: {option} {host}: {placeError}");
+                return 1;
+            }
         var data = machine.Fs.Lookup(path)!;
         if (data.Length < 4 || data.Data[0] != 0x7F || data.Data[1] != (byte)'E' || data.Data[2] != (byte)'L' || data.Data[3] != (byte)'F')
         {
@@ -244,6 +258,8 @@ public static class PosixRun
             stderr.WriteLine($"tui run: kernel error: {machine.Kernel.KernelError}");
             return 1;
         }
+        if (machine.Kernel.MainStatus is int status && (status & 0x7f) != 0)
+            stderr.WriteLine($"tui run: {program} was killed by {Lab.Kernel.Posix.Signals.Name(status & 0x7f)}");
         return machine.ExitCode ?? 1;
     }
 

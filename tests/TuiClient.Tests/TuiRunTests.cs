@@ -89,4 +89,39 @@ public class TuiRunTests
         }
         finally { File.Delete(notElf); }
     }
+
+    /// <summary>`tui run --file/--dir` places a test's data files, natively built glibc program and all; a fatal signal is named.</summary>
+    [Fact]
+    public void Tui_run_places_files_and_directories_and_names_a_fatal_signal()
+    {
+        string source = Path.Combine(Path.GetDirectoryName(ThisFile())!, "Programs", "datafiles.c");
+        string program = Gcc.Build([source], ["-static", "-O1"], "datafiles");
+        string dir = Path.Combine(Path.GetTempPath(), "lab-datafiles-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Path.Combine(dir, "tree", "sub"));
+        File.WriteAllText(Path.Combine(dir, "input.txt"), "first line\nsecond line\n");
+        File.WriteAllText(Path.Combine(dir, "tree", "a.txt"), "in a\n");
+        File.WriteAllText(Path.Combine(dir, "tree", "sub", "b.txt"), "in b\n");
+        try
+        {
+            var (code, output, err) = Tui("run", "--profile", "posix", "--file", Path.Combine(dir, "input.txt"),
+                "--dir", Path.Combine(dir, "tree") + "=data", program);
+            Assert.True(code == 0, err);
+            Assert.Equal("input.txt: first line\ninput.txt: second line\ndata/a.txt: in a\n/data/sub/b.txt: in b\n", output);
+
+            (code, output, err) = Tui("run", "--profile", "posix", "--file", Path.Combine(dir, "input.txt") + "=/data/a.txt", program, "crash");
+            Assert.Equal(139, code);
+            Assert.Contains("data/a.txt: first line", output);
+            Assert.Contains("datafiles was killed by SIGSEGV", err);
+
+            (code, _, err) = Tui("run", "--profile", "posix", "--file", Path.Combine(dir, "nope.txt"), program);
+            Assert.Equal(1, code);
+            Assert.Contains("no such file on this machine", err);
+            (code, _, err) = Tui("run", "--profile", "posix", "--file", Path.Combine(dir, "tree"), program);
+            Assert.Equal(1, code);
+            Assert.Contains("use --dir", err);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    private static string ThisFile([System.Runtime.CompilerServices.CallerFilePath] string path = "") => path;
 }
