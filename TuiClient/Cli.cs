@@ -43,6 +43,9 @@ public static class Cli
           push HOST[:PORT]/SESSION FILE [--key KEY | --code CODE] [--name NAME] [--reboot]
                               replace a kernel session's kernel with a new build (drivers);
                               `reboot` (or --reboot) boots it
+          upload HOST[:PORT]/SESSION FILE [PATH] [--key KEY | --code CODE]
+                              put a file into a POSIX session (drivers; PATH defaults to
+                              /home/student/NAME)
           gdb HOST[:PORT]/SESSION [--port 1234] [--key KEY | --code CODE]
                               serve gdb on a local port, bridged to a kernel session's shared
                               debugger (gdb obj/kernel.full -ex 'target remote :1234')
@@ -71,6 +74,8 @@ public static class Cli
                 return App.SessionCommands.Create(args[1..], stdout, stderr);
             case "push":
                 return App.SessionCommands.Push(args[1..], stdout, stderr);
+            case "upload":
+                return App.SessionCommands.UploadFile(args[1..], stdout, stderr);
             case "gdb":
                 return App.SessionCommands.Gdb(args[1..], stdout, stderr);
             default:

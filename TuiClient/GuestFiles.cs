@@ -34,7 +34,7 @@ public static class GuestFiles
 
     private static string? Tree(PosixFs fs, DirectoryInfo dir, string guest)
     {
-        if (MakeDirectories(fs, guest) is { } error) return error;
+        if (fs.MakeDirectories(guest) is { } error) return error;
         foreach (var entry in dir.EnumerateFileSystemInfos())
         {
             string inside = guest == "/" ? "/" + entry.Name : guest + "/" + entry.Name;
@@ -50,24 +50,5 @@ public static class GuestFiles
         return null;
     }
 
-    private static string? Copy(PosixFs fs, string host, string guest)
-    {
-        if (MakeDirectories(fs, PosixFs.Parent(guest)) is { } error) return error;
-        if (fs.Lookup(guest) is { IsDir: true }) return $"{guest} is a directory in the machine";
-        byte[] bytes = File.ReadAllBytes(host);
-        if (!fs.HasRoomFor(guest) || fs.Used + bytes.Length > fs.Quota)
-            return $"does not fit in the machine's file system ({fs.Quota >> 20} MiB for all files)";
-        fs.WriteFile(guest, bytes);
-        return null;
-    }
-
-    /// <summary>mkdir -p in the machine.</summary>
-    private static string? MakeDirectories(PosixFs fs, string path)
-    {
-        if (path == "/") return null;
-        if (fs.Lookup(path) is { } existing) return existing.IsDir ? null : $"{path} is a file in the machine";
-        if (MakeDirectories(fs, PosixFs.Parent(path)) is { } error) return error;
-        fs.MkDir(path);
-        return null;
-    }
+    private static string? Copy(PosixFs fs, string host, string guest) => fs.Place(guest, File.ReadAllBytes(host));
 }

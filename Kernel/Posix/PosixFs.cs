@@ -128,6 +128,38 @@ public sealed partial class PosixFs
     /// <summary>True when a new file at <paramref name="path"/> fits in the quota.</summary>
     public bool HasRoomFor(string path) => Used + MetaCost(Normalize(path) ?? path) <= Quota;
 
+    /// <summary>
+    /// Host: places a copy of <paramref name="bytes"/> at <paramref name="path"/> as a person's file
+    /// (`tui run --file`, a session upload): missing parent directories are made (mkdir -p), the copy is
+    /// charged to the quota like a file the guest wrote, and an existing file there is replaced. Returns
+    /// why not (a directory in the way, a name that is a file, the quota), or null.
+    /// </summary>
+    public string? Place(string path, byte[] bytes)
+    {
+        if (Normalize(path) is not { } n || n == "/") return $"'{path}' is not a file path";
+        if (MakeDirectories(Parent(n)) is { } error) return error;
+        if (Lookup(n) is { IsDir: true }) return $"{n} is a directory";
+        long freed = Lookup(n)?.DataBytes ?? 0;
+        if (Used - freed + bytes.Length + (Lookup(n) is null ? MetaCost(n) : 0) > Quota)
+            return $"{n} ({bytes.Length} bytes) does not fit: the file system holds {Used >> 10} of its {Quota >> 10} KiB";
+        WriteFile(n, bytes.ToArray());
+        var node = Lookup(n)!;
+        node.SharedData = false;   // the machine's own copy, charged like a file the guest wrote
+        Used += node.DataBytes;
+        return null;
+    }
+
+    /// <summary>Host: mkdir -p; returns why not (a file in the way), or null.</summary>
+    public string? MakeDirectories(string path)
+    {
+        if (Normalize(path) is not { } n) return $"'{path}' is not a path";
+        if (n == "/") return null;
+        if (Lookup(n) is { } existing) return existing.IsDir ? null : $"{n} is a file";
+        if (MakeDirectories(Parent(n)) is { } error) return error;
+        MkDir(n);
+        return null;
+    }
+
     /// <summary>Host: makes <paramref name="path"/> a file holding <paramref name="bytes"/>, which stay
     /// the caller's (shared, not charged) until the guest writes.</summary>
     public void WriteFile(string path, byte[] bytes)

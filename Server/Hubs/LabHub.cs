@@ -303,6 +303,19 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
                     Post(s, new PushKernelCommand(who, upload.Name, upload.Bytes));
                     return $"pushed {upload.Name} ({upload.Bytes.Length} bytes): reboot to boot it";
                 }
+            case "put":
+                {
+                    var (s, who, _) = RequireRole(Role.Driver, "upload files");
+                    if (words.Length > 2) throw new HubException("usage: put [PATH] (where the upload goes; default /home/student/NAME)");
+                    var upload = _connections.TakeUpload(State) ?? throw new HubException("upload the file first (tui upload HOST/SESSION FILE [PATH] does both)");
+                    string path = words.Length == 2 ? words[1] : "/home/student/" + upload.Name;
+                    if (!path.StartsWith('/')) path = "/home/student/" + path;
+                    try { await s.PutFileAsync(who, path, upload.Bytes); }
+                    catch (ArgumentException e) { throw new HubException(e.Message); }
+                    catch (InvalidOperationException e) { throw new HubException(e.Message); }
+                    catch (TimeoutException) { throw new HubException("the session did not answer in time"); }
+                    return $"uploaded {path} ({upload.Bytes.Length} bytes)";
+                }
             case "close":
                 {
                     var (s, _, _) = RequireRole(Role.Instructor, "close the session");
@@ -310,7 +323,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
                     return "closed";
                 }
             default:
-                throw new HubException($"unknown command '{verb}' (try: pause, resume, speed, reboot, push, grant, revoke, follow, unfollow, close; debugger: {LabSession.DebuggerHelp})");
+                throw new HubException($"unknown command '{verb}' (try: pause, resume, speed, reboot, push, put, grant, revoke, follow, unfollow, close; debugger: {LabSession.DebuggerHelp})");
         }
     }
 

@@ -60,6 +60,18 @@ public sealed partial class LabSession
         return await tcs.Task.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    /// <summary>Places an uploaded file in the machine (on the loop thread) and says so in the log; the
+    /// reason when it cannot, as ArgumentException.</summary>
+    public async Task PutFileAsync(string by, string path, byte[] bytes)
+    {
+        await InspectAsync(by, machine =>
+        {
+            if (machine.PlaceFile(path, bytes) is { } error) throw new ArgumentException(error);
+            Log(EventKind.Action, 0, $"{by} uploaded {path} ({bytes.Length} bytes)");
+            return [];
+        });
+    }
+
     /// <summary>Kernel events that match a break condition stop the machine (called on the loop thread).</summary>
     private void CheckBreakConditions(KernelEvent e)
     {

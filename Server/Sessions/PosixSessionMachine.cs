@@ -24,6 +24,8 @@ public sealed class PosixSessionMachine : SessionMachine
     private string? _startError;
     private string? _invariantFailure;
 
+    public override string? PlaceFile(string path, byte[] bytes) => _m.Fs.Place(path, bytes);
+
     public PosixSessionMachine(SessionSettings settings)
     {
         _m = new PosixMachine(new PosixOptions { MemorySize = (ulong)settings.MemoryMiB << 20 });

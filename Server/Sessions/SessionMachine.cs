@@ -45,6 +45,10 @@ public abstract class SessionMachine : IDisposable
     /// <summary>Runs at most <paramref name="budget"/> instructions (less at a halt, stop or breakpoint).</summary>
     public abstract RunResult Run(ulong budget);
 
+    /// <summary>Places an uploaded file in the machine's file system (mkdir -p, charged to its quota);
+    /// returns why not, or null. Only a POSIX machine has a file system to put files in.</summary>
+    public virtual string? PlaceFile(string path, byte[] bytes) => "only POSIX sessions have a file system to upload into";
+
     /// <summary>The debugger's `step N`: N instructions of the program being debugged (a kernel built from C
     /// holds hardware interrupts off meanwhile, as QEMU does for gdb, so a step does not land in the timer handler).</summary>
     public virtual RunResult Step(ulong instructions) => Run(instructions);

@@ -286,6 +286,38 @@ public static class SessionCommands
         });
     }
 
+    /// <summary>`tui upload HOST/SESSION FILE [PATH]`: puts a file into a POSIX session's file system (drivers);
+    /// PATH defaults to /home/student/NAME, and a relative PATH starts there.</summary>
+    public static int UploadFile(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var opts = Options(args, 0, out var pos);
+        if (pos.Count is < 2 or > 3 || ParseTarget(pos[0]) is not { Session: not null } target)
+        {
+            stderr.WriteLine("usage: tui upload HOST[:PORT]/SESSION FILE [PATH] [--key INSTRUCTOR_KEY | --code JOIN_CODE] [--name NAME]");
+            return 2;
+        }
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(pos[1]); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"tui upload: cannot read {pos[1]}: {e.Message}");
+            return 2;
+        }
+        if (bytes.Length is 0 or > LabHubRoute.MaxUploadBytes)
+        {
+            stderr.WriteLine($"tui upload: {pos[1]} is {bytes.Length} bytes; an upload is 1 byte to {LabHubRoute.MaxUploadBytes >> 20} MiB");
+            return 2;
+        }
+        string? code = opts.GetValueOrDefault("key") ?? opts.GetValueOrDefault("code");
+        return WithConnection(target.BaseUrl, "upload", stderr, async c =>
+        {
+            await c.Join(target.Session!, opts.GetValueOrDefault("name") ?? Environment.UserName, code);
+            await c.UploadFile(Path.GetFileName(pos[1]), bytes);
+            stdout.WriteLine(await c.Command(pos.Count == 3 ? $"put {pos[2]}" : "put"));
+            return 0;
+        });
+    }
+
     /// <summary>A kernel file's bytes, or null after saying why not.</summary>
     private static byte[]? ReadKernel(string? file, string verb, TextWriter stderr)
     {

@@ -32,6 +32,31 @@ public class PosixSessionTests
     }
 
     [Fact]
+    public async Task A_driver_uploads_a_file_that_the_shell_then_reads_and_the_log_says_so()
+    {
+        await using var server = await LabServerFixture.StartAsync();
+        await using var prof = await CreateAsync(server, "files", memoryMiB: 4);
+        await using var student = await TestClient.ConnectAsync(server.Url);
+        await student.JoinAsync("files", "ann");
+        await prof.WaitForAsync(m => Screen(m).StartsWith("$"), "the shell's prompt");
+
+        await prof.Hub.UploadFile("input.txt", "alpha\nbeta\ngamma\n"u8.ToArray());
+        Assert.Equal("uploaded /home/student/notes/input.txt (17 bytes)", await prof.CommandAsync("put notes/input.txt"));
+        await student.WaitForAsync(m => m.Events.Any(e => e.Text.Contains("prof uploaded /home/student/notes/input.txt (17 bytes)")), "the upload in the log");
+        await prof.Hub.Type("wc /home/student/notes/input.txt\n");
+        await student.WaitForAsync(m => Screen(m).Contains("      3       3      17 /home/student/notes/input.txt"), "wc of the uploaded file");
+
+        // A viewer may not upload; nothing uploaded, a file in the way, or a file too big for the machine: refused with the reason.
+        await student.Hub.UploadFile("x.txt", "x"u8.ToArray());
+        Assert.Contains("viewers cannot upload files", (await Assert.ThrowsAsync<HubException>(() => student.CommandAsync("put"))).Message);
+        Assert.Contains("upload the file first", (await Assert.ThrowsAsync<HubException>(() => prof.CommandAsync("put"))).Message);
+        await prof.Hub.UploadFile("y.txt", "y"u8.ToArray());
+        Assert.Contains("/home/student/notes/input.txt is a file", (await Assert.ThrowsAsync<HubException>(() => prof.CommandAsync("put notes/input.txt/y.txt"))).Message);
+        await prof.Hub.UploadFile("big.bin", new byte[5 << 20]);
+        Assert.Contains("does not fit", (await Assert.ThrowsAsync<HubException>(() => prof.CommandAsync("put"))).Message);
+    }
+
+    [Fact]
     public async Task A_shell_session_runs_typed_commands_and_everyone_sees_the_console()
     {
         await using var server = await LabServerFixture.StartAsync();
