@@ -18,8 +18,9 @@ public sealed class ConnectionState
     public RateLimiter Views { get; } = new(perSecond: 5, burst: 20);
     /// <summary>ReadRegisters and ReadMemory (gdb reads in small pieces).</summary>
     public RateLimiter Inspections { get; } = new(perSecond: 200, burst: 400);
-    /// <summary>Upload chunks (16 KiB each: about 2 MB a second).</summary>
-    public RateLimiter Uploads { get; } = new(perSecond: 128, burst: 256);
+    /// <summary>Upload chunks (16 KiB each: about 2 MB a second), with a burst that takes a whole file of the
+    /// largest size at once, so `tui upload` never has to slow down for one file.</summary>
+    public RateLimiter Uploads { get; } = new(perSecond: 128, burst: Lab.Shared.Wire.LabHubRoute.MaxUploadBytes / Lab.Shared.Wire.LabHubRoute.MaxChunkBytes + 16);
     /// <summary>The file this connection is sending (<see cref="Lab.Shared.Wire.ILabHub.Upload"/>), complete when Received == Bytes.Length.</summary>
     public PendingUpload? Upload { get; set; }
     /// <summary>Refusals logged for this connection: the first of a run, then one line with the count (see <see cref="RefusalLogFilter"/>).</summary>
