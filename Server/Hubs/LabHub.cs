@@ -64,7 +64,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
         byte[]? kernel = null;
         if (options.Profile == SessionSettings.KernelProfile)
         {
-            var upload = State.Upload is { Complete: true } ? _connections.TakeUpload(State) : null;
+            var upload = _connections.TakeUpload(State);
             if (upload == null) throw new HubException("a kernel session needs its kernel file: upload it first (tui create HOST/SESSION --kernel FILE does both)");
             kernel = upload.Bytes;
             options = options with { Program = upload.Name };
@@ -218,10 +218,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
         if (LabSession.IsDebuggerVerb(verb))
         {
             var (s, who, _) = RequireRole(Role.Driver, "use the debugger");
-            try { return await s.DebugAsync(who, words); }
-            catch (ArgumentException e) { throw new HubException(e.Message); }
-            catch (InvalidOperationException e) { throw new HubException(e.Message); }
-            catch (TimeoutException) { throw new HubException("the session did not answer in time"); }
+            return await AskSession(() => s.DebugAsync(who, words));
         }
         switch (verb)
         {
@@ -298,8 +295,9 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
                         throw new HubException("push replaces the kernel of a kernel session; this session runs Lab's own " + s.Settings.Profile);
                     var upload = _connections.TakeUpload(State)
                         ?? throw new HubException("upload the new kernel first (tui push HOST/SESSION FILE does both)");
-                    if (Lab.Kernel.Guest.GuestImage.Parse(upload.Name, upload.Bytes, new Lab.Kernel.Guest.GuestKernelOptions().MemorySize, out string? bad) is null)
-                        throw new HubException($"{upload.Name}: {bad}; the session keeps its kernel");
+                    // The same check a new kernel session's settings get.
+                    if ((s.Settings with { Program = upload.Name, KernelImage = upload.Bytes }).Validate() is { } bad)
+                        throw new HubException($"{bad}; the session keeps its kernel");
                     Post(s, new PushKernelCommand(who, upload.Name, upload.Bytes));
                     return $"pushed {upload.Name} ({upload.Bytes.Length} bytes): reboot to boot it";
                 }
@@ -310,10 +308,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
                     var upload = _connections.TakeUpload(State) ?? throw new HubException("upload the file first (tui upload HOST/SESSION FILE [PATH] does both)");
                     string path = words.Length == 2 ? words[1] : "/home/student/" + upload.Name;
                     if (!path.StartsWith('/')) path = "/home/student/" + path;
-                    try { await s.PutFileAsync(who, path, upload.Bytes); }
-                    catch (ArgumentException e) { throw new HubException(e.Message); }
-                    catch (InvalidOperationException e) { throw new HubException(e.Message); }
-                    catch (TimeoutException) { throw new HubException("the session did not answer in time"); }
+                    await AskSession(async () => { await s.PutFileAsync(who, path, upload.Bytes); return true; });
                     return $"uploaded {path} ({upload.Bytes.Length} bytes)";
                 }
             case "close":
@@ -350,11 +345,15 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
     {
         Limit(State.Inspections, "reads");
         var (s, who, _) = RequireRole(Role.Driver, action);
-        try
-        {
-            return await s.InspectAsync(who, m => m.GdbTarget is { } target ? read(target)
-                : throw new ArgumentException("gdb works on kernel sessions (a kernel built from C): Lab's own kernels run as C# on the host"));
-        }
+        return await AskSession(() => s.InspectAsync(who, m => m.GdbTarget is { } target ? read(target)
+            : throw new ArgumentException("gdb works on kernel sessions (a kernel built from C): Lab's own kernels run as C# on the host")));
+    }
+
+    /// <summary>Waits for something the session's loop answers (debugger commands, reads, uploads); its refusals
+    /// (ArgumentException, InvalidOperationException) and a loop that does not answer become the caller's error text.</summary>
+    private static async Task<T> AskSession<T>(Func<Task<T>> ask)
+    {
+        try { return await ask(); }
         catch (ArgumentException e) { throw new HubException(e.Message); }
         catch (InvalidOperationException e) { throw new HubException(e.Message); }
         catch (TimeoutException) { throw new HubException("the session did not answer in time"); }

@@ -152,6 +152,17 @@ public sealed class GuestSessionMachine : SessionMachine, IGuestEventObserver
     /// </summary>
     private (sbyte Owner, byte Refs)[] PhysicalMap()
     {
+        // One snapshot asks for the pages and then each viewed pid's map: walk the tables once per machine time.
+        if (_physical is { } cached && _physicalClock == Machine.Clock) return cached;
+        _physicalClock = Machine.Clock;
+        return _physical = WalkPhysicalMap();
+    }
+
+    private (sbyte Owner, byte Refs)[]? _physical;
+    private ulong _physicalClock;
+
+    private (sbyte Owner, byte Refs)[] WalkPhysicalMap()
+    {
         int count = (int)(Machine.Memory.Size / 4096);
         var map = new (sbyte Owner, byte Refs)[count];
         void Claim(ulong page, sbyte owner) { if (page < (ulong)count && map[page].Owner == 0) map[page] = (owner, 1); }
@@ -246,6 +257,7 @@ public sealed class GuestSessionMachine : SessionMachine, IGuestEventObserver
         _m.RestoreState(state.GetBuffer().AsSpan(0, (int)state.Length));
         _symbols = KernelSymbols.FromImage(_m.Image);
         _spaces.Clear();
+        _physical = null;
     }
 
     public override void Dispose() => _m.Dispose();

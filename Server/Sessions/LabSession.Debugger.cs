@@ -45,19 +45,18 @@ public sealed partial class LabSession
         verb is "step" or "s" or "continue" or "c" or "interrupt" or "break" or "b" or "delete" or "breaks" or "regs" or "disas" or "x" or "walk" or "bt" or "backtrace" or "ps";
 
     /// <summary>Runs a debugger command on the loop thread; returns its one-line answer (or throws with the reason).</summary>
-    public async Task<string> DebugAsync(string by, string[] words)
-    {
-        var tcs = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!Post(new DebugCommand(by, words, tcs))) throw new InvalidOperationException("the session is busy: slow down");
-        return await tcs.Task.WaitAsync(TimeSpan.FromSeconds(10));
-    }
+    public Task<string> DebugAsync(string by, string[] words) => AskLoopAsync<string>(answer => new DebugCommand(by, words, answer));
 
     /// <summary>Reads the machine on the loop thread (for gdb); the reason when it cannot, as ArgumentException.</summary>
-    public async Task<byte[]> InspectAsync(string by, Func<SessionMachine, byte[]> read)
+    public Task<byte[]> InspectAsync(string by, Func<SessionMachine, byte[]> read) => AskLoopAsync<byte[]>(answer => new InspectCommand(by, read, answer));
+
+    /// <summary>Posts a command the loop answers through a completion source and waits (10 s) for the answer;
+    /// a full command queue is "busy", a loop that does not answer a TimeoutException.</summary>
+    private async Task<T> AskLoopAsync<T>(Func<TaskCompletionSource<T>, SessionCommand> command)
     {
-        var tcs = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!Post(new InspectCommand(by, read, tcs))) throw new InvalidOperationException("the session is busy: slow down");
-        return await tcs.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var answer = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!Post(command(answer))) throw new InvalidOperationException("the session is busy: slow down");
+        return await answer.Task.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
     /// <summary>Places an uploaded file in the machine (on the loop thread) and says so in the log; the

@@ -296,18 +296,7 @@ public static class SessionCommands
             stderr.WriteLine("usage: tui upload HOST[:PORT]/SESSION FILE [PATH] [--key INSTRUCTOR_KEY | --code JOIN_CODE] [--name NAME]");
             return 2;
         }
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(pos[1]); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            stderr.WriteLine($"tui upload: cannot read {pos[1]}: {e.Message}");
-            return 2;
-        }
-        if (bytes.Length is 0 or > LabHubRoute.MaxUploadBytes)
-        {
-            stderr.WriteLine($"tui upload: {pos[1]} is {bytes.Length} bytes; an upload is 1 byte to {LabHubRoute.MaxUploadBytes >> 20} MiB");
-            return 2;
-        }
+        if (ReadForUpload(pos[1], "upload", "an upload", stderr) is not { } bytes) return 2;
         string? code = opts.GetValueOrDefault("key") ?? opts.GetValueOrDefault("code");
         return WithConnection(target.BaseUrl, "upload", stderr, async c =>
         {
@@ -326,12 +315,18 @@ public static class SessionCommands
             stderr.WriteLine($"tui {verb}: --kernel needs a file (obj/kernel, obj/kernel.full or weensyos.img)");
             return null;
         }
+        return ReadForUpload(file, verb, "a kernel file", stderr);
+    }
+
+    /// <summary>A file's bytes if it can be uploaded (1 byte to the server's upload limit), or null after saying why not.</summary>
+    private static byte[]? ReadForUpload(string file, string verb, string what, TextWriter stderr)
+    {
         try
         {
             var bytes = File.ReadAllBytes(file);
             if (bytes.Length is 0 or > LabHubRoute.MaxUploadBytes)
             {
-                stderr.WriteLine($"tui {verb}: {file} is {bytes.Length} bytes; a kernel file is 1 byte to {LabHubRoute.MaxUploadBytes >> 20} MiB");
+                stderr.WriteLine($"tui {verb}: {file} is {bytes.Length} bytes; {what} is 1 byte to {LabHubRoute.MaxUploadBytes >> 20} MiB");
                 return null;
             }
             return bytes;
