@@ -107,8 +107,21 @@ public class AppTests
         await using var _s = server;
         await using var _c = session;
         await app.RunCommandAsync("filter pid 2");
+        // The machine stops at each page_alloc, so pid 2's call stays the newest line of its filtered log:
+        // running on, its yields would scroll it out of the pane once memory is full.
+        await app.RunCommandAsync("break syscall page_alloc");
+        var before = session.Mirror.Debugger;
         await app.RunCommandAsync("reboot allocator");   // pid 2 allocates again after the watch began (see above)
-        await WaitFor(() => session.Mirror.Events.Any(e => e.Pid == 2 && e.Text.StartsWith("sys_page_alloc(0x") && e.Text.Contains(") = ")), "pid 2's page_alloc calls");
+        static bool Pid2Allocated(Lab.Shared.Wire.SessionMirror m) => m.Events.Any(e => e.Pid == 2 && e.Text.StartsWith("sys_page_alloc(0x") && e.Text.Contains(") = "));
+        for (int stops = 0; ; stops++)
+        {
+            await WaitFor(() => session.Mirror.Debugger is { Stopped: true } d && !ReferenceEquals(d, before), "a stop at page_alloc");
+            before = session.Mirror.Debugger;
+            if (before!.Pid == 2) break;
+            Assert.True(stops < 50, "pid 2 never called page_alloc");
+            await app.RunCommandAsync("continue");
+        }
+        await WaitFor(() => Pid2Allocated(session.Mirror), "pid 2's page_alloc calls");
         await WaitFor(() => Text(app.Draw()).Contains("sys_page_alloc(0x"), "the calls in the events pane");
     }
 
