@@ -39,4 +39,6 @@ int feof(FILE *f);
 int ferror(FILE *f);
 int fileno(FILE *f);
 void perror(const char *s);
+int remove(const char *path);
+int rename(const char *from, const char *to);
 #endif

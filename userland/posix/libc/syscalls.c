@@ -113,17 +113,6 @@ long lab_syscall(long n, long a1, long a2, long a3, long a4, long a5, long a6)
     return __sc6(n, a1, a2, a3, a4, a5, a6);
 }
 
-/* Kernel sigaction layout for x86-64 (handler, flags, restorer, mask). Only SIG_DFL/SIG_IGN. */
-struct ksigaction { void *handler; unsigned long flags; void *restorer; unsigned long mask; };
-sighandler_t signal(int sig, sighandler_t handler)
-{
-    if (handler != SIG_DFL && handler != SIG_IGN) { errno = EINVAL; return SIG_ERR; }
-    struct ksigaction act = { (void *)handler, 0, 0, 0 }, old;
-    long r = __sc4(SYS_rt_sigaction, sig, &act, &old, 8);
-    if (r < 0) { errno = (int)-r; return SIG_ERR; }
-    return (sighandler_t)old.handler;
-}
-
 int page_alloc(void *addr) { return (int)__ret(__sc1(SYS_page_alloc, addr)); }
 int track_self(void) { return (int)__ret(__sc0(SYS_track_self)); }
 int track_wait(struct track_metrics *m) { return (int)__ret(__sc1(SYS_track_wait, m)); }
