@@ -8,7 +8,9 @@ namespace Lab.Bench;
 /// guest workload userland/posix/tests/s-procs.c: fork+exit+wait per second, exec per second, and
 /// copy-on-write fork against copying fork (PosixKernel.CopyOnWriteFork = false) for a parent with
 /// 1, 8 and 64 MiB of touched heap. Each figure is (time of N operations - time of 0) / N, median of
-/// several runs, so program start-up and touching the memory are not counted.
+/// several runs, so program start-up and touching the memory are not counted. The same workload
+/// built with the host's `gcc -static` (glibc) times fork+exec+wait of an ordinary Linux binary,
+/// in the emulator and natively, so the row reads as a ratio.
 /// </summary>
 public static class ProcessesBenchmark
 {
@@ -51,32 +53,76 @@ public static class ProcessesBenchmark
             Console.WriteLine($"{"",-34} copying/cow = {copy / cow:F1}x");
             summary += $" cow_{mib}m_us={cow:F1} copy_{mib}m_us={copy:F1}";
         }
+        if (GlibcBuild() is { } glibc)
+        {
+            int n = N(300);
+            double emulated = PerOp(["spawn"], n, repeats, cow: true, mem: 64, hostBinary: glibc);
+            double native = Stats.Median(Enumerable.Range(0, repeats).Select(_ =>
+                Math.Max(0.001, (TimeNative(glibc, ["spawn", (n * 10).ToString()]) - TimeNative(glibc, ["spawn", "0"])) / (n * 10))));
+            Row("fork+exec+wait, gcc -static (glibc)", n, emulated);
+            Row("  the same natively on the host", n * 10, native);
+            Console.WriteLine($"{"",-34} emulated/native = {emulated / native:F1}x");
+            summary += $" glibc_spawn_per_s={1e6 / emulated:F0} native_spawn_per_s={1e6 / native:F0}";
+        }
+        else Console.WriteLine("fork+exec+wait, gcc -static (glibc): skipped (gcc with a static glibc is not installed)");
         Console.WriteLine(summary);
         return 0;
+    }
+
+    /// <summary>s-procs.c (copied beside the benchmark) built by the host's gcc -static, or null when
+    /// there is no gcc with a static glibc.</summary>
+    private static string? GlibcBuild()
+    {
+        string source = Path.Combine(AppContext.BaseDirectory, "s-procs.c");
+        try { return Lab.TestSupport.Gcc.Build([source], ["-static", "-O2", "-w"], "s-procs.glibc"); }
+        catch (Exception e) when (e is InvalidOperationException or FileNotFoundException)
+        {
+            Console.Error.WriteLine(e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>Wall-clock microseconds of one native run of <paramref name="binary"/>.</summary>
+    private static double TimeNative(string binary, string[] args)
+    {
+        var sw = Stopwatch.StartNew();
+        using var p = Process.Start(new ProcessStartInfo(binary, args) { RedirectStandardOutput = true })!;
+        p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new BenchmarkException($"{binary} {string.Join(' ', args)} exited {p.ExitCode} natively");
+        return sw.Elapsed.TotalMicroseconds;
     }
 
     private static void Row(string name, int n, double us) =>
         Console.WriteLine($"{name,-34} {n,6} {us,10:F1} {1e6 / us,10:F0}");
 
     /// <summary>Microseconds per operation: median over repeats of (t(N) - t(0)) / N.</summary>
-    private static double PerOp(string[] workload, int n, int repeats, bool cow, ulong mem)
+    private static double PerOp(string[] workload, int n, int repeats, bool cow, ulong mem, string? hostBinary = null)
     {
         var samples = new List<double>();
         for (int r = 0; r < repeats; r++)
         {
-            double full = Time([.. workload, n.ToString()], cow, mem);
-            double empty = Time([.. workload, "0"], cow, mem);
+            double full = Time([.. workload, n.ToString()], cow, mem, hostBinary);
+            double empty = Time([.. workload, "0"], cow, mem, hostBinary);
             samples.Add(Math.Max(0.001, (full - empty) / n));
         }
         return Stats.Median(samples);
     }
 
-    private static double Time(string[] args, bool cow, ulong memMiB)
+    /// <summary>Wall-clock microseconds of one emulated run: the embedded s-procs, or
+    /// <paramref name="hostBinary"/> placed at /bin/s-procs.</summary>
+    private static double Time(string[] args, bool cow, ulong memMiB, string? hostBinary = null)
     {
         using var m = new PosixMachine(new PosixOptions { MemorySize = memMiB << 20 });
         m.Kernel.CopyOnWriteFork = cow;
         m.Console.CloseInput();
-        if (m.Start("s-procs", args) is { } err) throw new BenchmarkException(err);
+        string program = "s-procs";
+        if (hostBinary is not null)
+        {
+            program = "/bin/s-procs";
+            m.Fs.WriteFile(program, File.ReadAllBytes(hostBinary));
+        }
+        if (m.Start(program, args) is { } err) throw new BenchmarkException(err);
         var sw = Stopwatch.StartNew();
         bool done = m.RunUntilAllExit(ulong.MaxValue / 2);
         double us = sw.Elapsed.TotalMicroseconds;
