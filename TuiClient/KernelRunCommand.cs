@@ -25,19 +25,9 @@ public static class KernelRunCommand
 
     public sealed record Arguments(string Kernel, ulong? Ticks, string? LogFile, RunCommand.ScreenFormat Screen, ulong InstructionsPerSecond, int? GdbPort = null);
 
-    public static bool Wants(string[] args) => args.Any(a => a == "--kernel" || a.StartsWith("--kernel=", StringComparison.Ordinal));
-
-    public static int Execute(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>Runs a parsed `tui run --kernel` (see <see cref="Cli"/>).</summary>
+    public static int Execute(Arguments a, TextWriter stdout, TextWriter stderr)
     {
-        Arguments a;
-        try { a = Parse(args); }
-        catch (ArgumentException e)
-        {
-            stderr.WriteLine($"tui run: {e.Message}");
-            stderr.WriteLine(Cli.Usage);
-            return 2;
-        }
-
         GuestKernelMachine machine;
         try
         {
@@ -152,57 +142,5 @@ public static class KernelRunCommand
             else if (e.Kind == GuestEventKind.TripleFault)
                 stderr.WriteLine($"tui run: {e}");
         }
-    }
-
-    /// <summary>Parses `run --kernel` options; throws ArgumentException with a message for the user.</summary>
-    public static Arguments Parse(string[] args)
-    {
-        string? kernel = null, logFile = null;
-        ulong? ticks = null;
-        int? gdbPort = null;
-        ulong ips = new GuestKernelOptions().InstructionsPerSecond;
-        var screen = RunCommand.ScreenFormat.None;
-        for (int i = 0; i < args.Length; i++)
-        {
-            string arg = args[i];
-            string? inline = null;
-            int eq = arg.IndexOf('=');
-            if (arg.StartsWith("--", StringComparison.Ordinal) && eq > 0) { inline = arg[(eq + 1)..]; arg = arg[..eq]; }
-            string Value()
-            {
-                if (inline is not null) return inline;
-                if (i + 1 >= args.Length) throw new ArgumentException($"{arg} needs a value");
-                return args[++i];
-            }
-            switch (arg)
-            {
-                case "--kernel": kernel = Value(); break;
-                case "--ticks":
-                    if (!ulong.TryParse(Value(), out ulong t) || t == 0) throw new ArgumentException("--ticks needs a positive number");
-                    ticks = t;
-                    break;
-                case "--log": logFile = Value(); break;
-                case "--screen":
-                    screen = (inline ?? "text") switch
-                    {
-                        "text" => RunCommand.ScreenFormat.Text,
-                        "ansi" => RunCommand.ScreenFormat.Ansi,
-                        var s => throw new ArgumentException($"--screen={s}: expected text or ansi"),
-                    };
-                    break;
-                case "--instructions-per-second":
-                    if (!ulong.TryParse(Value(), out ips) || ips < 1_000_000 || ips > 100_000_000_000)
-                        throw new ArgumentException("--instructions-per-second needs a number from 1000000 to 100000000000");
-                    break;
-                case "--gdb":
-                    if (!int.TryParse(Value(), out int port) || port < 0 || port > 65535)
-                        throw new ArgumentException("--gdb needs a TCP port (0 to 65535; 0 picks a free one)");
-                    gdbPort = port;
-                    break;
-                default: throw new ArgumentException($"unknown option '{args[i]}' for run --kernel");
-            }
-        }
-        if (string.IsNullOrEmpty(kernel)) throw new ArgumentException("--kernel needs a file");
-        return new Arguments(kernel, ticks, logFile, screen, ips, gdbPort);
     }
 }

@@ -15,20 +15,9 @@ public static class RunCommand
 
     public enum ScreenFormat { None, Text, Ansi }
 
-    public static int Execute(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>Runs a parsed `tui run --weensyos` (see <see cref="Cli"/>).</summary>
+    public static int Execute(Arguments a, TextWriter stdout, TextWriter stderr)
     {
-        if (args.Length > 0 && (args[0] == "--profile" || args[0].StartsWith("--profile=", StringComparison.Ordinal)))
-            return PosixRun.Execute(args, stdout, stderr, Console.OpenStandardInput);
-        if (KernelRunCommand.Wants(args)) return KernelRunCommand.Execute(args, stdout, stderr);
-        Arguments a;
-        try { a = Parse(args); }
-        catch (ArgumentException e)
-        {
-            stderr.WriteLine($"tui run: {e.Message}");
-            stderr.WriteLine(Cli.Usage);
-            return 2;
-        }
-
         using var machine = new WeensyMachine(a.Options);
         TextWriter? log = null;
         try
@@ -59,91 +48,11 @@ public static class RunCommand
             stderr.WriteLine($"tui run: kernel panic at tick {k.Ticks}: {k.PanicMessage}");
             return 1;
         }
+        // Said even when nothing else is asked for, so a bare run is not silent.
+        stderr.WriteLine($"tui run: {a.Program} ran {k.Ticks} ticks: no panic, {(a.Options.Invariants == InvariantChecks.None ? "invariants not checked" : "the kernel's invariants held")}"
+            + (a.Screen == ScreenFormat.None && a.LogFile is null ? " (--screen prints the final screen, --log FILE writes the grading log)" : ""));
         return 0;
     }
-
-    /// <summary>Parses the options of `tui run`; throws ArgumentException with a message for the user.</summary>
-    public static Arguments Parse(string[] args)
-    {
-        string? program = null;
-        LabStep step = LabStep.CopyOnWrite;
-        ulong ticks = 1000;
-        bool noSlowdown = false;
-        string? logFile = null;
-        var screen = ScreenFormat.None;
-        ulong? instructionsPerTick = null;
-        var invariants = InvariantChecks.EveryTick;
-        LabBug bug = LabBug.None;
-        var flavourInt = false;
-
-        for (int i = 0; i < args.Length; i++)
-        {
-            string arg = args[i];
-            string? inline = null;
-            int eq = arg.IndexOf('=');
-            if (arg.StartsWith("--", StringComparison.Ordinal) && eq > 0) { inline = arg[(eq + 1)..]; arg = arg[..eq]; }
-            string Value()
-            {
-                if (inline is not null) return inline;
-                if (i + 1 >= args.Length) throw new ArgumentException($"{arg} needs a value");
-                return args[++i];
-            }
-            switch (arg)
-            {
-                case "--weensyos": program = Value(); break;
-                case "--step": step = ParseStep(Value()); break;
-                case "--ticks":
-                    if (!ulong.TryParse(Value(), out ticks) || ticks == 0) throw new ArgumentException("--ticks needs a positive number");
-                    break;
-                case "--no-slowdown": noSlowdown = true; break;
-                case "--log": logFile = Value(); break;
-                case "--screen":
-                    screen = (inline ?? "text") switch
-                    {
-                        "text" => ScreenFormat.Text,
-                        "ansi" => ScreenFormat.Ansi,
-                        var s => throw new ArgumentException($"--screen={s}: expected text or ansi"),
-                    };
-                    break;
-                case "--instructions-per-tick":
-                    if (!ulong.TryParse(Value(), out ulong n) || n == 0) throw new ArgumentException("--instructions-per-tick needs a positive number");
-                    instructionsPerTick = n;
-                    break;
-                case "--bug":
-                    bug = Value() switch
-                    {
-                        "none" => LabBug.None,
-                        "fork-no-copy" => LabBug.ForkNoCopy,
-                        "fork-leaks-page-tables" => LabBug.ForkLeaksPageTables,
-                        var s => throw new ArgumentException($"--bug {s}: expected none, fork-no-copy or fork-leaks-page-tables"),
-                    };
-                    break;
-                case "--int-abi": flavourInt = true; break;
-                case "--no-invariants": invariants = InvariantChecks.None; break;
-                default: throw new ArgumentException($"unknown option '{args[i]}'");
-            }
-        }
-        if (program is null) throw new ArgumentException("--weensyos allocator|fork|forkexit is required");
-        if (program is not ("allocator" or "fork" or "forkexit") && !Lab.Kernel.Weensy.Plumbing.EmbeddedPrograms.Exists(program, ProgramFlavour.Standard))
-            throw new ArgumentException($"--weensyos {program}: expected allocator, fork or forkexit");
-        if (noSlowdown && flavourInt) throw new ArgumentException("--no-slowdown and --int-abi cannot be combined");
-
-        var options = new KernelOptions
-        {
-            Step = step,
-            Bug = bug,
-            Boot = program,
-            Flavour = flavourInt ? ProgramFlavour.IntAbi : noSlowdown ? ProgramFlavour.NoSlowdown : ProgramFlavour.Standard,
-            TickLimit = ticks,
-            Invariants = invariants,
-            InstructionsPerTick = instructionsPerTick ?? KernelOptions.DefaultInstructionsPerTick,
-        };
-        return new Arguments(program, options, logFile, screen);
-    }
-
-    /// <summary>"0".."7" or "cow" (see <see cref="LabSteps"/>).</summary>
-    public static LabStep ParseStep(string s) =>
-        LabSteps.Parse(s) ?? throw new ArgumentException($"--step {s}: expected {LabSteps.Choices}");
 }
 
 /// <summary>
@@ -155,43 +64,27 @@ public static class RunCommand
 /// </summary>
 public static class PosixRun
 {
-    public static int Execute(string[] args, TextWriter stdout, TextWriter stderr, Func<Stream> stdin)
-    {
-        string? profile = null;
-        ulong mem = 64UL << 20;
-        var places = new List<(string Option, string Host, string? Guest)>();
-        int i = 0;
-        for (; i < args.Length; i++)
-        {
-            string arg = args[i];
-            if (arg.StartsWith("--profile=", StringComparison.Ordinal)) profile = arg["--profile=".Length..];
-            else if (arg == "--profile" && i + 1 < args.Length) profile = args[++i];
-            else if (arg.StartsWith("--mem=", StringComparison.Ordinal) && TryParseSize(arg[6..], out ulong m1)) mem = m1;
-            else if (arg == "--mem" && i + 1 < args.Length && TryParseSize(args[i + 1], out ulong m2)) { mem = m2; i++; }
-            else if (arg is "--file" or "--dir" && i + 1 < args.Length)
-            {
-                string spec = args[++i];
-                int eq = spec.IndexOf('=');
-                places.Add((arg, eq < 0 ? spec : spec[..eq], eq < 0 ? null : spec[(eq + 1)..]));
-            }
-            else if (arg.StartsWith("--", StringComparison.Ordinal))
-            {
-                stderr.WriteLine($"tui run: bad option '{arg}'");
-                stderr.WriteLine(Cli.Usage);
-                return 2;
-            }
-            else break;
-        }
-        if (profile != "posix" || i >= args.Length || mem < (4UL << 20) || mem > (4UL << 30))
-        {
-            stderr.WriteLine(profile != "posix" ? $"tui run: unknown profile '{profile}' (only 'posix')"
-                : i >= args.Length ? "tui run: PROGRAM is missing" : "tui run: --mem must be between 4M and 4G");
-            stderr.WriteLine(Cli.Usage);
-            return 2;
-        }
-        string program = args[i];
-        var rest = args[(i + 1)..];
+    public const ulong DefaultMemory = 64UL << 20;
 
+    /// <summary>A file or directory tree to place before the run: `--file HOST[=GUEST]` or `--dir HOST=GUEST`.</summary>
+    public sealed record Placement(string Option, string Host, string? Guest)
+    {
+        public static Placement Of(string option, string spec)
+        {
+            int eq = spec.IndexOf('=');
+            return new Placement(option, eq < 0 ? spec : spec[..eq], eq < 0 ? null : spec[(eq + 1)..]);
+        }
+    }
+
+    /// <summary>A parsed `tui run --profile posix` (see <see cref="Cli"/>).</summary>
+    public sealed record Arguments(string Program, string[] ProgramArguments, ulong Memory, IReadOnlyList<Placement> Places);
+
+    public static int Execute(Arguments a, TextWriter stdout, TextWriter stderr, Func<Stream> stdin)
+    {
+        string program = a.Program;
+        var rest = a.ProgramArguments;
+        ulong mem = a.Memory;
+        var places = a.Places;
         using var machine = new Lab.Kernel.Posix.PosixMachine(new Lab.Kernel.Posix.PosixOptions { MemorySize = mem });
         string path;
         if (program.Contains('/'))

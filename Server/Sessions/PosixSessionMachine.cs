@@ -33,7 +33,9 @@ public sealed class PosixSessionMachine : SessionMachine
         _m.Console.Output = (_, data) => _screen.Write(data.Span);
         var words = settings.Program.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         _program = words.Length > 0 ? words[0] : "sh";
-        _startError = _m.Start(_program, words.Skip(1).ToArray());
+        foreach (var (path, bytes) in settings.StartFiles ?? new Dictionary<string, byte[]>())
+            _startError ??= _m.Fs.Place(path, bytes) is { } placeError ? $"{path}: {placeError}" : null;
+        _startError ??= _m.Start(_program, words.Skip(1).ToArray());
         if (_startError != null) _screen.Write($"cannot start {settings.Program}: {_startError}\n");
     }
 

@@ -40,6 +40,11 @@ public sealed record SessionSettings
     /// image; <see cref="Program"/> holds its file name). Stored beside the settings as kernel.img.</summary>
     [JsonIgnore]
     public byte[]? KernelImage { get; init; }
+    /// <summary>Files a new POSIX session's file system gets before its program starts (guest path →
+    /// bytes), e.g. the host program `tui local --profile posix ./a.out` runs. Not stored: once placed
+    /// they are part of the machine and its snapshots.</summary>
+    [JsonIgnore]
+    public IReadOnlyDictionary<string, byte[]>? StartFiles { get; init; }
 
     /// <summary>WeensyOS in C# (Lab's own), the POSIX kernel, or a kernel built from C run as guest code (system mode).</summary>
     public const string WeensyProfile = "weensyos", PosixProfile = "posix", KernelProfile = "kernel";
@@ -73,7 +78,7 @@ public sealed record SessionSettings
         {
             string first = Program.Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? "";
             var programs = Lab.Kernel.Posix.PosixMachine.Programs.Where(p => !p.StartsWith("t-") && !p.StartsWith("s-")).Order();
-            if (!Lab.Kernel.Posix.PosixMachine.Programs.Contains(first))
+            if (!Lab.Kernel.Posix.PosixMachine.Programs.Contains(first) && StartFiles?.ContainsKey(first) != true)
                 return $"unknown program '{first}' in /bin (choose {string.Join(", ", programs)}, a t-* test or an s-* stress program)";
             if (Program.Length > 1000) return "the command line is too long (1000 characters at most)";
             if (MemoryMiB is < 4 or > 1024) return $"memory of {MemoryMiB} MiB is out of range (4 to 1024)";

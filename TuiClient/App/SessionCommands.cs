@@ -29,38 +29,18 @@ public static class SessionCommands
         return ($"http://{uri.Host}:{uri.Port}", string.IsNullOrEmpty(session) ? null : session);
     }
 
-    private static Dictionary<string, string?> Options(string[] args, int start, out List<string> positional)
-    {
-        var options = new Dictionary<string, string?>();
-        positional = new List<string>();
-        for (int i = start; i < args.Length; i++)
-        {
-            if (args[i].StartsWith("--"))
-            {
-                string name = args[i][2..];
-                bool flag = name is "private" or "reboot";
-                options[name] = flag || i + 1 >= args.Length ? null : args[++i];
-            }
-            else positional.Add(args[i]);
-        }
-        return options;
-    }
+    /// <summary>A parsed HOST[:PORT]/SESSION: what the user typed, the server's base URL and the session.</summary>
+    public sealed record Target(string Text, string BaseUrl, string Session);
 
-    public static int Connect(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>`tui connect`: joins the session (with a join code or the instructor key) and runs the app.</summary>
+    public static int Connect(Target target, string? name, string? code, TextWriter stderr)
     {
-        var opts = Options(args, 0, out var pos);
-        if (pos.Count != 1 || ParseTarget(pos[0]) is not { Session: not null } target)
-        {
-            stderr.WriteLine("usage: tui connect HOST[:PORT]/SESSION [--name NAME] [--code CODE] [--key INSTRUCTOR_KEY]");
-            return 2;
-        }
-        string name = opts.GetValueOrDefault("name") ?? Environment.UserName;
-        string? code = opts.GetValueOrDefault("key") ?? opts.GetValueOrDefault("code");
+        name ??= Environment.UserName;
         RemoteSession session;
         try
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-            session = RemoteSession.ConnectAsync(target.BaseUrl, target.Session!, name, code, cts.Token).GetAwaiter().GetResult();
+            session = RemoteSession.ConnectAsync(target.BaseUrl, target.Session, name, code, cts.Token).GetAwaiter().GetResult();
         }
         catch (CommandFailedException e)
         {
@@ -70,60 +50,15 @@ public static class SessionCommands
         return RunInteractive(session);
     }
 
-    public static int Local(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>A parsed `tui local`: at most one of the profile (posix), a kernel file or a WeensyOS
+    /// program; the step (WeensyOS), the memory (posix) and the POSIX command line.</summary>
+    public sealed record LocalArguments(string? Profile, string? KernelFile, string? WeensyProgram, Lab.Kernel.Weensy.LabStep? Step,
+        ulong? Memory, string[] CommandLine);
+
+    /// <summary>`tui local`: the interactive app with the machine running in this process (a private server on loopback).</summary>
+    public static int Local(LocalArguments a, TextWriter stderr)
     {
-        // Options come first; for the POSIX profile everything from the first other word on is the
-        // command line to run (so its own options, like sh -i, are left alone).
-        var opts = new Dictionary<string, string?>();
-        int i = 0;
-        for (; i < args.Length && args[i].StartsWith("--"); i++)
-            opts[args[i][2..]] = i + 1 < args.Length ? args[++i] : null;
-        var pos = args[i..].ToList();
-        string profile = opts.GetValueOrDefault("profile") ?? (opts.ContainsKey("kernel") ? SessionSettings.KernelProfile : SessionSettings.WeensyProfile);
-        var settings = new SessionSettings { Name = "local", InstructorKey = SessionSettings.NewSecret(), Profile = profile };
-        if (profile == SessionSettings.KernelProfile)
-        {
-            // A kernel built from C (the WeensyOS handout's obj/kernel or weensyos.img) as guest code.
-            string? file = opts.GetValueOrDefault("kernel");
-            if (file is null)
-            {
-                stderr.WriteLine("usage: tui local --kernel FILE   (e.g. obj/kernel, obj/kernel.full or weensyos.img)");
-                return 2;
-            }
-            byte[] image;
-            try { image = File.ReadAllBytes(file); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                stderr.WriteLine($"tui local: cannot read {file}: {e.Message}");
-                return 1;
-            }
-            settings = settings with { Program = Path.GetFileName(file), KernelImage = image, TicksPerSecond = SessionSettings.DefaultSpeed(profile) };
-        }
-        else if (profile == SessionSettings.PosixProfile)
-        {
-            ulong mem = 64UL << 20;
-            if (opts.TryGetValue("mem", out var size) && (size is null || !PosixRun.TryParseSize(size, out mem)))
-            {
-                stderr.WriteLine($"tui local: --mem needs a size such as 64M (got '{size}')");
-                return 2;
-            }
-            settings = settings with
-            {
-                Program = SessionSettings.ProgramFor(profile, pos.Count > 0 ? string.Join(' ', pos) : null),
-                MemoryMiB = (int)Math.Min(int.MaxValue, mem >> 20),
-                TicksPerSecond = SessionSettings.DefaultSpeed(profile),
-            };
-        }
-        else
-        {
-            string program = opts.GetValueOrDefault("weensyos") ?? (pos.Count > 0 ? pos[0] : "forkexit");
-            settings = settings with { Program = program, Step = opts.GetValueOrDefault("step") ?? "cow" };
-        }
-        if (settings.Validate() is { } invalid)
-        {
-            stderr.WriteLine($"tui local: {invalid}");
-            return 2;
-        }
+        if (LocalSettings(a, stderr, out int failure) is not { } settings) return failure;
         LocalServer server;
         RemoteSession session;
         try
@@ -141,6 +76,69 @@ public static class SessionCommands
         finally { server.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
     }
 
+    /// <summary>The settings of the session `tui local` runs, or null (after saying why, with
+    /// <paramref name="failure"/> the exit status) when they cannot be made.</summary>
+    internal static SessionSettings? LocalSettings(LocalArguments a, TextWriter stderr, out int failure)
+    {
+        failure = 0;
+        string profile = a.Profile ?? (a.KernelFile is not null ? SessionSettings.KernelProfile : SessionSettings.WeensyProfile);
+        var settings = new SessionSettings { Name = "local", InstructorKey = SessionSettings.NewSecret(), Profile = profile };
+        if (a.KernelFile is { } file)
+        {
+            // A kernel built from C (the WeensyOS handout's obj/kernel or weensyos.img) as guest code.
+            byte[] image;
+            try { image = File.ReadAllBytes(file); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                stderr.WriteLine($"tui local: cannot read {file}: {e.Message}");
+                failure = 1;
+                return null;
+            }
+            settings = settings with { Program = Path.GetFileName(file), KernelImage = image, TicksPerSecond = SessionSettings.DefaultSpeed(profile) };
+        }
+        else if (profile == SessionSettings.PosixProfile)
+        {
+            // A host program (a path, as `tui run` takes: ./a.out, a gcc -static build) is copied in as /bin/NAME.
+            var words = a.CommandLine;
+            Dictionary<string, byte[]>? files = null;
+            if (words.Length > 0 && words[0].Contains('/'))
+            {
+                string guest = "/bin/" + Path.GetFileName(words[0]);
+                try { files = new() { [guest] = File.ReadAllBytes(words[0]) }; }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    stderr.WriteLine($"tui local: cannot read {words[0]}: {e.Message}");
+                    failure = 127;
+                    return null;
+                }
+                words = [guest, .. words[1..]];
+            }
+            settings = settings with
+            {
+                StartFiles = files,
+                Program = SessionSettings.ProgramFor(profile, words.Length > 0 ? string.Join(' ', words) : null),
+                MemoryMiB = (int)Math.Min(int.MaxValue, (a.Memory ?? PosixRun.DefaultMemory) >> 20),
+                TicksPerSecond = SessionSettings.DefaultSpeed(profile),
+            };
+        }
+        else
+        {
+            var step = a.Step ?? Lab.Kernel.Weensy.LabStep.CopyOnWrite;
+            settings = settings with
+            {
+                Program = a.WeensyProgram ?? "forkexit",
+                Step = step == Lab.Kernel.Weensy.LabStep.CopyOnWrite ? "cow" : ((int)step).ToString(),
+            };
+        }
+        if (settings.Validate() is { } invalid)
+        {
+            stderr.WriteLine($"tui local: {invalid}");
+            failure = 2;
+            return null;
+        }
+        return settings;
+    }
+
     private static int RunInteractive(ISessionSource session)
     {
         try
@@ -154,13 +152,11 @@ public static class SessionCommands
         }
     }
 
-    public static int Sessions(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>`tui sessions HOST`: one line per session.</summary>
+    public static int Sessions(string host, TextWriter stdout, TextWriter stderr)
     {
-        if (args.Length != 1 || ParseTarget(args[0]) is not { } target)
-        {
-            stderr.WriteLine("usage: tui sessions HOST[:PORT]");
-            return 2;
-        }
+        if (ParseTarget(host) is not { } target)
+            return Cli.UsageError(stderr, "sessions", $"'{host}' is not HOST[:PORT]");
         return WithConnection(target.BaseUrl, "sessions", stderr, async c =>
         {
             var list = await c.ListSessions();
@@ -174,56 +170,42 @@ public static class SessionCommands
         });
     }
 
-    public static int Create(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>A parsed `tui create`: where, the profile or kernel file, and the session's settings
+    /// (null: the server's default).</summary>
+    public sealed record CreateArguments(Target Target, string? Profile, string? KernelFile, string? Program, string? Step,
+        ulong? Memory, bool Private);
+
+    /// <summary>`tui create`: creates a session (uploading the kernel first for --kernel) and prints its secrets.</summary>
+    public static int Create(CreateArguments a, TextWriter stdout, TextWriter stderr)
     {
-        var opts = Options(args, 0, out var pos);
-        if (pos.Count != 1 || ParseTarget(pos[0]) is not { Session: not null } target)
-        {
-            stderr.WriteLine("usage: tui create HOST[:PORT]/SESSION [--program allocator|fork|forkexit] [--step 0..7|cow] [--private]\n" +
-                             "       tui create HOST[:PORT]/SESSION --profile posix [--program \"sh -i\"] [--mem 64M] [--private]\n" +
-                             "       tui create HOST[:PORT]/SESSION --kernel FILE [--private]");
-            return 2;
-        }
-        string profile = opts.GetValueOrDefault("profile") ?? (opts.ContainsKey("kernel") ? SessionSettings.KernelProfile : SessionSettings.WeensyProfile);
+        var target = a.Target;
+        string profile = a.Profile ?? (a.KernelFile is not null ? SessionSettings.KernelProfile : SessionSettings.WeensyProfile);
         byte[]? kernel = null;
-        if (profile == SessionSettings.KernelProfile && (kernel = ReadKernel(opts.GetValueOrDefault("kernel"), "create", stderr)) is null) return 2;
-        ulong mem = 0;
-        if (opts.TryGetValue("mem", out var size) && (size is null || !PosixRun.TryParseSize(size, out mem)))
-        {
-            stderr.WriteLine($"tui create: --mem needs a size such as 64M (got '{size}')");
-            return 2;
-        }
+        if (a.KernelFile is { } file && (kernel = ReadForUpload(file, "create", "a kernel file", stderr)) is null) return 2;
         // No program given: the server picks the profile's default (SessionSettings.ProgramFor).
-        var options = new CreateSessionOptions(target.Session!, opts.GetValueOrDefault("program") ?? "",
-            opts.GetValueOrDefault("step") ?? "cow", profile, opts.ContainsKey("private"), (int)Math.Min(int.MaxValue, mem >> 20));
+        var options = new CreateSessionOptions(target.Session, a.Program ?? "", a.Step ?? "cow", profile, a.Private,
+            (int)Math.Min(int.MaxValue, (a.Memory ?? 0) >> 20));
         return WithConnection(target.BaseUrl, "create", stderr, async c =>
         {
-            if (kernel != null) await c.UploadFile(Path.GetFileName(opts["kernel"]!), kernel);
+            if (kernel != null) await c.UploadFile(Path.GetFileName(a.KernelFile!), kernel);
             var created = await c.CreateSession(options);
             stdout.WriteLine($"session:        {created.Name}");
-            stdout.WriteLine($"instructor key: {created.InstructorKey}   (keep it secret: tui connect {pos[0]} --key {created.InstructorKey})");
-            if (created.JoinCode != null) stdout.WriteLine($"join code:      {created.JoinCode}   (students: tui connect {pos[0]} --code {created.JoinCode})");
+            stdout.WriteLine($"instructor key: {created.InstructorKey}   (keep it secret: tui connect {target.Text} --key {created.InstructorKey})");
+            if (created.JoinCode != null) stdout.WriteLine($"join code:      {created.JoinCode}   (students: tui connect {target.Text} --code {created.JoinCode})");
             return 0;
         });
     }
 
     /// <summary>`tui push HOST/SESSION FILE`: replaces a kernel session's kernel with a new build; `reboot` boots it.</summary>
-    public static int Push(string[] args, TextWriter stdout, TextWriter stderr)
+    public static int Push(Target target, string file, string? name, string? code, bool reboot, TextWriter stdout, TextWriter stderr)
     {
-        var opts = Options(args, 0, out var pos);
-        if (pos.Count != 2 || ParseTarget(pos[0]) is not { Session: not null } target)
-        {
-            stderr.WriteLine("usage: tui push HOST[:PORT]/SESSION FILE [--key INSTRUCTOR_KEY | --code JOIN_CODE] [--name NAME] [--reboot]");
-            return 2;
-        }
-        if (ReadKernel(pos[1], "push", stderr) is not { } kernel) return 2;
-        string? code = opts.GetValueOrDefault("key") ?? opts.GetValueOrDefault("code");
+        if (ReadForUpload(file, "push", "a kernel file", stderr) is not { } kernel) return 2;
         return WithConnection(target.BaseUrl, "push", stderr, async c =>
         {
-            await c.Join(target.Session!, opts.GetValueOrDefault("name") ?? Environment.UserName, code);
-            await c.UploadFile(Path.GetFileName(pos[1]), kernel);
+            await c.Join(target.Session, name ?? Environment.UserName, code);
+            await c.UploadFile(Path.GetFileName(file), kernel);
             stdout.WriteLine(await c.Command("push"));
-            if (opts.ContainsKey("reboot")) stdout.WriteLine(await c.Command("reboot"));
+            if (reboot) stdout.WriteLine(await c.Command("reboot"));
             return 0;
         });
     }
@@ -233,16 +215,8 @@ public static class SessionCommands
     /// kernel session's shared debugger (`gdb obj/kernel.full -ex 'target remote :1234'`, as with `make
     /// run-gdb`); everyone in the session sees gdb's stops. Serves one gdb, then ends.
     /// </summary>
-    public static int Gdb(string[] args, TextWriter stdout, TextWriter stderr)
+    public static int Gdb(Target target, int port, string? name, string? code, TextWriter stderr)
     {
-        var opts = Options(args, 0, out var pos);
-        if (pos.Count != 1 || ParseTarget(pos[0]) is not { Session: not null } target
-            || !int.TryParse(opts.GetValueOrDefault("port") ?? "1234", out int port) || port is < 0 or > 65535)
-        {
-            stderr.WriteLine("usage: tui gdb HOST[:PORT]/SESSION [--port 1234] [--key INSTRUCTOR_KEY | --code JOIN_CODE] [--name NAME]");
-            return 2;
-        }
-        string? code = opts.GetValueOrDefault("key") ?? opts.GetValueOrDefault("code");
         return WithConnection(target.BaseUrl, "gdb", stderr, async c =>
         {
             var mirror = new SessionMirror();
@@ -254,7 +228,7 @@ public static class SessionCommands
                 gdbTarget.FrameApplied();
                 firstFrame.TrySetResult();
             });
-            var joined = await c.Join(target.Session!, opts.GetValueOrDefault("name") ?? $"gdb-{Environment.UserName}", code);
+            var joined = await c.Join(target.Session, name ?? $"gdb-{Environment.UserName}", code);
             if (joined.Role < Role.Driver)
             {
                 stderr.WriteLine("tui gdb: gdb drives the machine: ask the instructor to grant you driving (or use --key)");
@@ -288,34 +262,16 @@ public static class SessionCommands
 
     /// <summary>`tui upload HOST/SESSION FILE [PATH]`: puts a file into a POSIX session's file system (drivers);
     /// PATH defaults to /home/student/NAME, and a relative PATH starts there.</summary>
-    public static int UploadFile(string[] args, TextWriter stdout, TextWriter stderr)
+    public static int UploadFile(Target target, string file, string? path, string? name, string? code, TextWriter stdout, TextWriter stderr)
     {
-        var opts = Options(args, 0, out var pos);
-        if (pos.Count is < 2 or > 3 || ParseTarget(pos[0]) is not { Session: not null } target)
-        {
-            stderr.WriteLine("usage: tui upload HOST[:PORT]/SESSION FILE [PATH] [--key INSTRUCTOR_KEY | --code JOIN_CODE] [--name NAME]");
-            return 2;
-        }
-        if (ReadForUpload(pos[1], "upload", "an upload", stderr) is not { } bytes) return 2;
-        string? code = opts.GetValueOrDefault("key") ?? opts.GetValueOrDefault("code");
+        if (ReadForUpload(file, "upload", "an upload", stderr) is not { } bytes) return 2;
         return WithConnection(target.BaseUrl, "upload", stderr, async c =>
         {
-            await c.Join(target.Session!, opts.GetValueOrDefault("name") ?? Environment.UserName, code);
-            await c.UploadFile(Path.GetFileName(pos[1]), bytes);
-            stdout.WriteLine(await c.Command(pos.Count == 3 ? $"put {pos[2]}" : "put"));
+            await c.Join(target.Session, name ?? Environment.UserName, code);
+            await c.UploadFile(Path.GetFileName(file), bytes);
+            stdout.WriteLine(await c.Command(path is not null ? $"put {path}" : "put"));
             return 0;
         });
-    }
-
-    /// <summary>A kernel file's bytes, or null after saying why not.</summary>
-    private static byte[]? ReadKernel(string? file, string verb, TextWriter stderr)
-    {
-        if (file is null)
-        {
-            stderr.WriteLine($"tui {verb}: --kernel needs a file (obj/kernel, obj/kernel.full or weensyos.img)");
-            return null;
-        }
-        return ReadForUpload(file, verb, "a kernel file", stderr);
     }
 
     /// <summary>A file's bytes if it can be uploaded (1 byte to the server's upload limit), or null after saying why not.</summary>

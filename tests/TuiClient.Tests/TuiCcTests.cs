@@ -34,7 +34,7 @@ public class TuiCcTests
             Assert.True(File.Exists(exe));
 
             var ro = new StringWriter(); var re = new StringWriter();
-            int code = PosixRun.Execute(["--profile", "posix", exe, "hi"], ro, re, () => new MemoryStream());
+            int code = Cli.Run(["run", "--profile", "posix", exe, "hi"], ro, re, () => new MemoryStream());
             Assert.Equal(42, code);
             Assert.Equal("child says hi\nparent saw 5\n", ro.ToString());
 
@@ -69,11 +69,11 @@ public class TuiCcTests
             // cannot grow, which is the kernel running out of memory, not a bad access. Linux's OOM
             // killer sends SIGKILL, so the status is 128+9, not SIGSEGV's 139.
             var ro = new StringWriter(); var re = new StringWriter();
-            int code = PosixRun.Execute(["--profile", "posix", "--mem", "6M", exe], ro, re, () => new MemoryStream());
+            int code = Cli.Run(["run", "--profile", "posix", "--mem", "6M", exe], ro, re, () => new MemoryStream());
             Assert.Equal("start\n", ro.ToString());
             Assert.Equal(137, code);
             // With room for it, the same program ends normally.
-            Assert.Equal(0, PosixRun.Execute(["--profile", "posix", "--mem", "16M", exe], new StringWriter(), new StringWriter(), () => new MemoryStream()));
+            Assert.Equal(0, Cli.Run(["run", "--profile", "posix", "--mem", "16M", exe], new StringWriter(), new StringWriter(), () => new MemoryStream()));
         }
         finally { Directory.Delete(dir, true); }
     }

@@ -73,7 +73,7 @@ public class TuiRunTests
         static (int, string) Posix(string[] args, string stdin = "")
         {
             var o = new StringWriter(); var e = new StringWriter();
-            int rc = PosixRun.Execute(args, o, e, () => new MemoryStream(System.Text.Encoding.UTF8.GetBytes(stdin)));
+            int rc = Cli.Run(["run", .. args], o, e, () => new MemoryStream(System.Text.Encoding.UTF8.GetBytes(stdin)));
             return (rc, o.ToString() + e.ToString());
         }
         Assert.Equal((0, "      1       2       9\n"), Posix(["--profile", "posix", "wc"], "hi there\n"));
