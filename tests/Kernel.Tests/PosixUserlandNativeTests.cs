@@ -77,6 +77,8 @@ public class PosixUserlandNativeTests : PosixUtilityExpectations
         { "t-pipe", "pipe-basic pipe-blocks-then-eof pipe-large-transfer pipe-epipe pipe-eof-after-last-writer" },
         { "t-faults", "fault-null-deref-sigsegv fault-kernel-address-sigsegv fault-write-text-sigsegv fault-invalid-opcode-sigill fault-divide-error-sigfpe fault-privileged-instruction-sigsegv fault-jump-into-void-sigsegv fault-bad-stack-sigsegv fault-only-kills-the-faulting-process fault-endless-loop-preempted" },
         { "t-track", "track-enosys-on-host" },
+        { "t-signals", "signals-handler-runs-and-returns signals-siginfo-names-the-sender signals-blocked-stay-pending-until-unblocked signals-sa-resethand signals-sigchld-wakes-sigsuspend signals-alarm-and-itimer-interrupt-pause signals-segv-handler-leaves-by-siglongjmp signals-kill-a-process-group signals-setsid-makes-a-new-session" },
+        { "t-dirs", "dirs-mkdir-chdir-getcwd dirs-rename dirs-hard-links dirs-symlinks dirs-truncate-fsync-cloexec dirs-readdir-remove-rmdir" },
     };
 
     [Theory]
