@@ -31,10 +31,12 @@ public sealed class PosixSessionMachine : SessionMachine
         _m = new PosixMachine(new PosixOptions { MemorySize = (ulong)settings.MemoryMiB << 20 });
         _m.Console.CaptureOutput = false;           // a session runs for days: output goes to the screen only
         _m.Console.Output = (_, data) => _screen.Write(data.Span);
-        var words = settings.Program.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var words = SessionSettings.CommandWords(settings.Program) ?? [];   // settings were validated
         _program = words.Length > 0 ? words[0] : "sh";
         foreach (var (path, bytes) in settings.StartFiles ?? new Dictionary<string, byte[]>())
             _startError ??= _m.Fs.Place(path, bytes) is { } placeError ? $"{path}: {placeError}" : null;
+        if (SessionSettings.HostProgramPath(_program) is { } hostPath && _m.Fs.Lookup("/bin/" + _program) is null)
+            _startError ??= _m.Fs.Place("/bin/" + _program, File.ReadAllBytes(hostPath)) is { } placeError ? $"{hostPath}: {placeError}" : null;
         _startError ??= _m.Start(_program, words.Skip(1).ToArray());
         if (_startError != null) _screen.Write($"cannot start {settings.Program}: {_startError}\n");
     }

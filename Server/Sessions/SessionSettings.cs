@@ -49,6 +49,57 @@ public sealed record SessionSettings
     /// <summary>WeensyOS in C# (Lab's own), the POSIX kernel, or a kernel built from C run as guest code (system mode).</summary>
     public const string WeensyProfile = "weensyos", PosixProfile = "posix", KernelProfile = "kernel";
     public static readonly string[] Programs = ["allocator", "fork", "forkexit"];
+    /// <summary>Programs of the server's host that a POSIX session may run by name: Debian's
+    /// busybox-static (its `sh` is a full POSIX shell, its applets the usual utilities). Each is copied
+    /// to /bin/NAME when the session starts, from the first of its host paths that exists.</summary>
+    public static readonly IReadOnlyDictionary<string, string[]> HostPrograms = new Dictionary<string, string[]>
+    {
+        ["busybox"] = ["/usr/bin/busybox", "/bin/busybox"],
+    };
+
+    /// <summary>Where the host has program <paramref name="name"/> of <see cref="HostPrograms"/>, or null.</summary>
+    public static string? HostProgramPath(string name) =>
+        HostPrograms.TryGetValue(name, out var paths) ? paths.FirstOrDefault(File.Exists) : null;
+
+    /// <summary>
+    /// The words of a POSIX session's command line, split as a shell splits simple words: blanks
+    /// separate words, '...' keeps everything inside, "..." keeps everything but \" and \\, and a
+    /// backslash outside quotes keeps the next character (so `busybox sh -c 'echo a; ls'` is three
+    /// arguments after the program). Null for an unbalanced quote.
+    /// </summary>
+    public static string[]? CommandWords(string line)
+    {
+        var words = new List<string>();
+        var word = new StringBuilder();
+        bool inWord = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            char c = line[i];
+            if (c is ' ' or '\t') { if (inWord) { words.Add(word.ToString()); word.Clear(); inWord = false; } continue; }
+            inWord = true;
+            if (c == '\\' && i + 1 < line.Length) word.Append(line[++i]);
+            else if (c is '\'' or '"')
+            {
+                int end = i + 1;
+                for (; end < line.Length && line[end] != c; end++)
+                {
+                    if (c == '"' && line[end] == '\\' && end + 1 < line.Length && line[end + 1] is '"' or '\\') end++;
+                    word.Append(line[end]);
+                }
+                if (end >= line.Length) return null;
+                i = end;
+            }
+            else word.Append(c);
+        }
+        if (inWord) words.Add(word.ToString());
+        return words.ToArray();
+    }
+
+    /// <summary>A command line whose <see cref="CommandWords"/> are <paramref name="words"/>: words with
+    /// blanks, quotes or backslashes are single-quoted.</summary>
+    public static string CommandLine(IEnumerable<string> words) => string.Join(' ', words.Select(w =>
+        w.Length > 0 && w.All(c => c is not (' ' or '\t' or '\'' or '"' or '\\')) ? w : "'" + w.Replace("'", "'\\''") + "'"));
+
     /// <summary>What a POSIX session runs when nobody says: an interactive shell.</summary>
     public const string PosixDefaultProgram = "sh -i";
 
@@ -76,10 +127,14 @@ public sealed record SessionSettings
         if (Private && JoinCode is null && JoinCodeHash is null) return "a private session needs a join code";
         if (Profile == PosixProfile)
         {
-            string first = Program.Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? "";
+            if (CommandWords(Program) is not { } words) return $"unbalanced quotes in the command line: {Program}";
+            string first = words.FirstOrDefault() ?? "";
             var programs = Lab.Kernel.Posix.PosixMachine.Programs.Where(p => !p.StartsWith("t-") && !p.StartsWith("s-")).Order();
-            if (!Lab.Kernel.Posix.PosixMachine.Programs.Contains(first) && StartFiles?.ContainsKey(first) != true)
-                return $"unknown program '{first}' in /bin (choose {string.Join(", ", programs)}, a t-* test or an s-* stress program)";
+            if (HostPrograms.ContainsKey(first) && HostProgramPath(first) is null)
+                return $"{first} is not installed on this server (Debian: apt-get install {first}-static)";
+            if (!Lab.Kernel.Posix.PosixMachine.Programs.Contains(first) && StartFiles?.ContainsKey(first) != true && HostProgramPath(first) is null)
+                return $"unknown program '{first}' in /bin (choose {string.Join(", ", programs)}, a t-* test or an s-* stress program" +
+                       $"{(HostProgramPath("busybox") is null ? "" : ", or busybox (e.g. busybox sh -i)")})";
             if (Program.Length > 1000) return "the command line is too long (1000 characters at most)";
             if (MemoryMiB is < 4 or > 1024) return $"memory of {MemoryMiB} MiB is out of range (4 to 1024)";
             return null;

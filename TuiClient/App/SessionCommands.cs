@@ -116,7 +116,7 @@ public static class SessionCommands
             settings = settings with
             {
                 StartFiles = files,
-                Program = SessionSettings.ProgramFor(profile, words.Length > 0 ? string.Join(' ', words) : null),
+                Program = SessionSettings.ProgramFor(profile, words.Length > 0 ? SessionSettings.CommandLine(words) : null),
                 MemoryMiB = (int)Math.Min(int.MaxValue, (a.Memory ?? PosixRun.DefaultMemory) >> 20),
                 TicksPerSecond = SessionSettings.DefaultSpeed(profile),
             };

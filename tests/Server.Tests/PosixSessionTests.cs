@@ -189,6 +189,31 @@ public class PosixSessionTests
         Assert.Contains("out of range", refused.Message);
     }
 
+    /// <summary>A session's command line is split as a shell splits words, so a quoted script stays one argument.</summary>
+    [Fact]
+    public void A_command_line_splits_like_a_shell_and_round_trips()
+    {
+        Assert.Equal(["busybox", "sh", "-c", "echo a; ls -l", "x y"], SessionSettings.CommandWords("busybox sh -c 'echo a; ls -l' \"x y\""));
+        Assert.Equal(["a\"b", "c d", "it's"], SessionSettings.CommandWords("\"a\\\"b\" c\\ d 'it'\\''s'"));
+        Assert.Null(SessionSettings.CommandWords("sh -c 'unclosed"));
+        string[] words = ["prog", "two words", "it's", "back\\slash", "\"q\"", ""];
+        Assert.Equal(words, SessionSettings.CommandWords(SessionSettings.CommandLine(words)));
+        Assert.Equal("sh -i", SessionSettings.CommandLine(["sh", "-i"]));
+    }
+
+    /// <summary>Debian's busybox-static on the server's host is offered as a POSIX session's program:
+    /// it is copied in at /bin/busybox and its sh runs a quoted script.</summary>
+    [Fact]
+    public async Task A_session_runs_the_hosts_busybox_with_a_quoted_script()
+    {
+        Assert.True(SessionSettings.HostProgramPath("busybox") is not null, "busybox-static is not installed (test.sh installs it)");
+        await using var server = await LabServerFixture.StartAsync();
+        await using var prof = await CreateAsync(server, "bb", program: "busybox sh -c \"echo 'one  two'; seq 2 3\"");
+        await prof.WaitForAsync(m => m.Status?.Halted != null, "busybox to finish");
+        Assert.Contains("busybox exited with status 0", prof.Mirror.Status!.Halted);
+        Assert.Contains("one  two\n2\n3", Screen(prof.Mirror));
+    }
+
     [Fact]
     public async Task A_restart_brings_a_posix_session_back_with_its_shell_its_files_and_its_half_typed_line()
     {
