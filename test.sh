@@ -12,7 +12,9 @@ command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)      # the TUI is tested und
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)  # the official JS SignalR client (interop test)
 command -v gdb >/dev/null 2>&1 || need_apt+=(gdb)         # real gdb attaches to the kernel stub (tui run --kernel --gdb)
 command -v musl-gcc >/dev/null 2>&1 || need_apt+=(musl-tools)  # static musl builds of the Linux programs the POSIX profile runs
-[ -x /usr/bin/busybox ] || [ -x /bin/busybox ] || need_apt+=(busybox-static)  # Debian's busybox: applets and sh run in the POSIX profile
+# Debian's busybox-static (a static ELF: the plain busybox package is dynamic, which the POSIX profile cannot load)
+static_busybox() { for b in /usr/bin/busybox /bin/busybox; do [ -x "$b" ] && ! readelf -l "$b" 2>/dev/null | grep -q interpreter && return 0; done; return 1; }
+static_busybox || need_apt+=(busybox-static)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

@@ -57,9 +57,33 @@ public sealed record SessionSettings
         ["busybox"] = ["/usr/bin/busybox", "/bin/busybox"],
     };
 
-    /// <summary>Where the host has program <paramref name="name"/> of <see cref="HostPrograms"/>, or null.</summary>
+    /// <summary>Where the host has program <paramref name="name"/> of <see cref="HostPrograms"/> as a
+    /// static ELF (Debian's plain busybox package is dynamically linked: the POSIX profile has no
+    /// dynamic loader), or null.</summary>
     public static string? HostProgramPath(string name) =>
-        HostPrograms.TryGetValue(name, out var paths) ? paths.FirstOrDefault(File.Exists) : null;
+        HostPrograms.TryGetValue(name, out var paths) ? paths.FirstOrDefault(IsStaticElf) : null;
+
+    /// <summary>The file is a 64-bit ELF without a program interpreter (PT_INTERP).</summary>
+    private static bool IsStaticElf(string path)
+    {
+        try
+        {
+            using var f = File.OpenRead(path);
+            Span<byte> header = stackalloc byte[64];
+            if (f.Read(header) != 64 || header[0] != 0x7f || header[1] != 'E' || header[2] != 'L' || header[3] != 'F' || header[4] != 2) return false;
+            long phoff = BitConverter.ToInt64(header[0x20..]);
+            int phentsize = BitConverter.ToUInt16(header[0x36..]), phnum = BitConverter.ToUInt16(header[0x38..]);
+            Span<byte> type = stackalloc byte[4];
+            for (int i = 0; i < phnum; i++)
+            {
+                f.Position = phoff + (long)i * phentsize;
+                if (f.Read(type) != 4) return false;
+                if (BitConverter.ToUInt32(type) == 3) return false;   // PT_INTERP: needs ld.so
+            }
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+    }
 
     /// <summary>
     /// The words of a POSIX session's command line, split as a shell splits simple words: blanks
@@ -131,7 +155,7 @@ public sealed record SessionSettings
             string first = words.FirstOrDefault() ?? "";
             var programs = Lab.Kernel.Posix.PosixMachine.Programs.Where(p => !p.StartsWith("t-") && !p.StartsWith("s-")).Order();
             if (HostPrograms.ContainsKey(first) && HostProgramPath(first) is null)
-                return $"{first} is not installed on this server (Debian: apt-get install {first}-static)";
+                return $"{first} (a static build) is not installed on this server (Debian: apt-get install {first}-static)";
             if (!Lab.Kernel.Posix.PosixMachine.Programs.Contains(first) && StartFiles?.ContainsKey(first) != true && HostProgramPath(first) is null)
                 return $"unknown program '{first}' in /bin (choose {string.Join(", ", programs)}, a t-* test or an s-* stress program" +
                        $"{(HostProgramPath("busybox") is null ? "" : ", or busybox (e.g. busybox sh -i)")})";
