@@ -86,7 +86,7 @@ internal readonly partial struct Float80
         if (cb == FpClass.Zero)
         {
             if (ca == FpClass.Zero) { fl |= X87Sw.IE; return Indefinite; }
-            fl |= X87Sw.ZE;
+            fl = (ushort)((fl & ~X87Sw.DE) | X87Sw.ZE);   // ZE takes precedence over DE
             return Infinity(sign);
         }
         if (ca == FpClass.Zero) return Zero(sign);

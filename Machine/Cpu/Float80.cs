@@ -247,8 +247,10 @@ internal readonly partial struct Float80 : IEquatable<Float80>
     // ------------------------------------------------------------------------------------------
     // Conversions.
 
-    /// <summary>FLD m64: exact; a denormal raises DE, an SNaN is quieted with IE.</summary>
-    public static Float80 FromDouble(ulong bits, ref ushort fl)
+    /// <summary>FLD m64: exact; a denormal raises DE, an SNaN is quieted with IE. With
+    /// <paramref name="keepSignalling"/> (an arithmetic operand) an SNaN stays signalling, without IE: the
+    /// operation sees it as the SNaN it was.</summary>
+    public static Float80 FromDouble(ulong bits, ref ushort fl, bool keepSignalling = false)
     {
         bool sign = (bits >> 63) != 0;
         int be = (int)(bits >> 52) & 0x7FF;
@@ -257,6 +259,7 @@ internal readonly partial struct Float80 : IEquatable<Float80>
         if (be == 0x7FF)
         {
             if (frac == 0) return Infinity(sign);
+            if (keepSignalling) return new((ushort)(s | 0x7FFF), IntBit | (frac << 11));
             if ((frac & (1UL << 51)) == 0) fl |= X87Sw.IE;
             return new((ushort)(s | 0x7FFF), IntBit | QuietBit | (frac << 11));
         }
@@ -271,7 +274,7 @@ internal readonly partial struct Float80 : IEquatable<Float80>
     }
 
     /// <summary>FLD m32, as <see cref="FromDouble"/>.</summary>
-    public static Float80 FromSingle(uint bits, ref ushort fl)
+    public static Float80 FromSingle(uint bits, ref ushort fl, bool keepSignalling = false)
     {
         bool sign = (bits >> 31) != 0;
         int be = (int)(bits >> 23) & 0xFF;
@@ -280,6 +283,7 @@ internal readonly partial struct Float80 : IEquatable<Float80>
         if (be == 0xFF)
         {
             if (frac == 0) return Infinity(sign);
+            if (keepSignalling) return new((ushort)(s | 0x7FFF), IntBit | (frac << 40));
             if ((frac & (1UL << 22)) == 0) fl |= X87Sw.IE;
             return new((ushort)(s | 0x7FFF), IntBit | QuietBit | (frac << 40));
         }
@@ -330,9 +334,6 @@ internal readonly partial struct Float80 : IEquatable<Float80>
             case FpClass.QNaN:
                 if (a.Class == FpClass.SNaN) fl |= X87Sw.IE;
                 return signBit | infBits | (1UL << (fracBits - 1)) | ((a.Mant << 1) >> (64 - fracBits));
-            case FpClass.Denormal:
-                fl |= X87Sw.DE;
-                break;
         }
         a.Unpack(out bool sign, out int e, out ulong sig);
         ulong r = RoundSig(sign, ref e, sig, 0, prec, emin, emax, rc, ref fl, out bool overflow);
@@ -360,7 +361,6 @@ internal readonly partial struct Float80 : IEquatable<Float80>
         FpClass c = a.Class;
         if (c == FpClass.Zero) return 0;
         if (c is FpClass.Infinity or FpClass.QNaN or FpClass.SNaN or FpClass.Unsupported) { fl |= X87Sw.IE; return indefinite; }
-        if (c == FpClass.Denormal) fl |= X87Sw.DE;
         a.Unpack(out bool sign, out int e, out ulong sig);
         if (e >= 64) { fl |= X87Sw.IE; return indefinite; }
         ushort local = 0;

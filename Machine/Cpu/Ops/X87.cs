@@ -143,8 +143,9 @@ public sealed unsafe partial class Cpu
     private int FpPrecision => Float80.Precision(_fpCw);
 
     /// <summary>Reads a memory operand of an x87 instruction as an extended value: m32/m64/m80 real
-    /// (Size 4/8/10), or m16/m32/m64 integer (Size2 = 1). False after a recorded fault.</summary>
-    private bool ReadFpMemory(ref Op op, out Float80 v, ref ushort fl)
+    /// (Size 4/8/10), or m16/m32/m64 integer (Size2 = 1). False after a recorded fault. For an operand
+    /// of arithmetic (<paramref name="operand"/>) an SNaN stays signalling (the operation raises IE).</summary>
+    private bool ReadFpMemory(ref Op op, out Float80 v, ref ushort fl, bool operand = false)
     {
         ulong ea = EA(ref op);
         ulong bits;
@@ -159,11 +160,11 @@ public sealed unsafe partial class Cpu
         {
             case 4:
                 if (!Read32(ea, out bits)) return false;
-                v = Float80.FromSingle((uint)bits, ref fl);
+                v = Float80.FromSingle((uint)bits, ref fl, operand);
                 return true;
             case 8:
                 if (!Read64(ea, out bits)) return false;
-                v = Float80.FromDouble(bits, ref fl);
+                v = Float80.FromDouble(bits, ref fl, operand);
                 return true;
             default:
                 return ReadFloat80(ea, out v);
@@ -272,10 +273,11 @@ public sealed unsafe partial class Cpu
             case 3: _fpTop = (_fpTop - 1) & 7; FpCommit(0); return true;
             case 4:
                 {
-                    if (!Condition((int)op.Imm)) return true;
-                    ReadSt(0, out _, ref fl);
-                    ReadSt(op.R0, out Float80 b, ref fl);
-                    SetSt(0, b);
+                    // an empty operand is a stack underflow whether or not the condition holds
+                    bool ok = ReadSt(0, out _, ref fl);
+                    ok &= ReadSt(op.R0, out Float80 b, ref fl);
+                    if (!ok) SetSt(0, Float80.Indefinite);
+                    else if (Condition((int)op.Imm)) SetSt(0, b);
                     FpCommit(fl);
                     return true;
                 }

@@ -23,9 +23,9 @@ public sealed unsafe partial class Cpu
     /// op ST(0), and Imm bit 1 pops.</summary>
     private bool X87Arith(ref Op op)
     {
-        ushort fl = 0;
+        ushort fl = 0, mfl = 0;
         Float80 m = default;
-        if (op.Form == Form.M && !ReadFpMemory(ref op, out m, ref fl)) return false;
+        if (op.Form == Form.M && !ReadFpMemory(ref op, out m, ref mfl, operand: true)) return false;
         int dst = op.Form == Form.R && (op.Imm & 1) != 0 ? op.R0 : 0;
         int src = op.Form == Form.R ? ((op.Imm & 1) != 0 ? 0 : op.R0) : -1;
         bool ok = ReadSt(dst, out Float80 a, ref fl);
@@ -35,6 +35,8 @@ public sealed unsafe partial class Cpu
         if (!ok) r = Float80.Indefinite;
         else
         {
+            // A denormal memory operand raises DE only when no NaN or unsupported operand decides first.
+            if (a.Class < FpClass.QNaN && b.Class < FpClass.QNaN) fl |= mfl;
             int prec = FpPrecision;
             FpRound rc = FpRc;
             r = (X87ArithOp)op.Cond switch
@@ -58,11 +60,12 @@ public sealed unsafe partial class Cpu
     /// (QNaN raises no IE); bit 3: result to ZF, PF, CF (fcomi) instead of C3, C2, C0.</summary>
     private bool X87Compare(ref Op op)
     {
-        ushort fl = 0;
+        ushort fl = 0, mfl = 0;
         Float80 b = Float80.Zero(false);
-        if (op.Form == Form.M && !ReadFpMemory(ref op, out b, ref fl)) return false;
+        if (op.Form == Form.M && !ReadFpMemory(ref op, out b, ref mfl, operand: true)) return false;
         bool ok = ReadSt(0, out Float80 a, ref fl);
         if (op.Form == Form.R) ok &= ReadSt(op.R0, out b, ref fl);
+        if (ok && a.Class < FpClass.QNaN && b.Class < FpClass.QNaN) fl |= mfl;
         FpOrder order = ok ? Float80.Compare(a, b, (op.Cond & 4) == 0, ref fl) : FpOrder.Unordered;
         int pops = op.Cond & 3;
         for (int k = 0; k < pops; k++) FpPop();
@@ -102,8 +105,8 @@ public sealed unsafe partial class Cpu
         FpRound rc = FpRc;
         switch (fn)
         {
-            case X87Fn.Chs: SetSt(0, a.Negate()); break;
-            case X87Fn.Abs: SetSt(0, a.Abs()); break;
+            case X87Fn.Chs: SetSt(0, ok ? a.Negate() : a); break;
+            case X87Fn.Abs: SetSt(0, ok ? a.Abs() : a); break;
             case X87Fn.Sqrt: SetSt(0, ok ? Float80.Sqrt(a, FpPrecision, rc, ref fl) : a); break;
             case X87Fn.Rndint: SetSt(0, ok ? Float80.RoundToInteger(a, rc, ref fl) : a); break;
             case X87Fn.F2xm1: SetSt(0, ok ? Float80.Exp2M1(a, rc, ref fl) : a); break;
