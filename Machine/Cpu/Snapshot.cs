@@ -75,7 +75,7 @@ public sealed unsafe partial class Cpu
         _retired = r.ReadUInt64();
         _extraTime = r.ReadUInt64();
         if (version >= 3) LoadX87(r);
-        else ResetX87();
+        else { ResetX87(); Mxcsr = DefaultMxcsr; }
         FlushTlb();
         int valid = r.ReadInt32();
         for (int k = 0; k < valid; k++)

@@ -92,6 +92,8 @@ internal static class X87Translator
                 if (ins.Op0Kind == Iced.Intel.OpKind.Memory) return Control(in ins, ref op, 3);
                 return ins.Op0Register == IcedRegister.AX && Control(in ins, ref op, 2);
             case Mnemonic.Wait: return Control(in ins, ref op, 4);
+            case Mnemonic.Stmxcsr: return Control(in ins, ref op, 5);
+            case Mnemonic.Ldmxcsr: return Control(in ins, ref op, 6);
 
             case Mnemonic.Fnstenv: return Env(in ins, ref op, X87EnvOp.Fnstenv);
             case Mnemonic.Fldenv: return Env(in ins, ref op, X87EnvOp.Fldenv);
@@ -226,8 +228,8 @@ internal static class X87Translator
     {
         op.Kind = OpKind.X87Control;
         op.Cond = which;
-        op.Size = 2;
-        if (which is 0 or 1 or 3)
+        op.Size = which >= 5 ? (byte)4 : (byte)2;
+        if (which is 0 or 1 or 3 or 5 or 6)
         {
             if (ins.Op0Kind != Iced.Intel.OpKind.Memory) return false;
             OpTranslator.Memory(in ins, ref op);

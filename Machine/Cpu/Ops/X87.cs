@@ -20,6 +20,8 @@ public sealed unsafe partial class Cpu
     private ushort _fpCw = X87DefaultControl;
     /// <summary>The status word without TOP (bits 11-13 are kept in <see cref="_fpTop"/>).</summary>
     private ushort _fpSw;
+    /// <summary>MXCSR as the guest last loaded it (ldmxcsr, fxrstor); see X87Control.</summary>
+    private uint _mxcsr = DefaultMxcsr;
 
     /// <summary>The x87 control word after finit: all exceptions masked, 64-bit precision, round to nearest.</summary>
     private const ushort X87DefaultControl = 0x037F;
@@ -76,6 +78,9 @@ public sealed unsafe partial class Cpu
         _fpCw = X87DefaultControl;
         _fpSw = 0;
     }
+
+    /// <summary>MXCSR as the guest sees it (stmxcsr, fxsave); SSE arithmetic always runs in the default mode.</summary>
+    public uint Mxcsr { get => _mxcsr; set => _mxcsr = value & MxcsrMask; }
 
     // ------------------------------------------------------------------------------------------
     // The register stack.
@@ -287,7 +292,8 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>fnstcw m16 (0), fldcw m16 (1), fnstsw ax (2), fnstsw m16 (3), fwait (4: no exception
-    /// pends, see the class comment).</summary>
+    /// pends, see the class comment), stmxcsr m32 (5), ldmxcsr m32 (6: reserved bits are #GP; the value
+    /// is kept and read back, but SSE arithmetic always runs in the default mode, see SseFloat.cs).</summary>
     private bool X87Control(ref Op op)
     {
         switch (op.Cond)
@@ -301,6 +307,12 @@ public sealed unsafe partial class Cpu
                 return true;
             case 2: SetReg(0, 2, X87StatusWord); return true;
             case 3: return Write(EA(ref op), 2, X87StatusWord);
+            case 5: return Write32(EA(ref op), _mxcsr);
+            case 6:
+                if (!Read32(EA(ref op), out ulong m)) return false;
+                if ((m & ~(ulong)MxcsrMask) != 0) { RecordGeneralProtection(); return false; }
+                _mxcsr = (uint)m;
+                return true;
             default: return true;
         }
     }

@@ -10,8 +10,8 @@ internal enum X87EnvOp : byte { Fnstenv, Fldenv, Fnsave, Frstor, Fxsave, Fxrstor
 /// 64-bit code uses), fnsave/frstor (the environment and the eight registers in stack order, 108 bytes),
 /// fxsave/fxrstor (512 bytes, 16-byte aligned: x87, MXCSR and XMM0-15), and the same state for the
 /// owner (a kernel's signal frames and context switches) and for snapshots. The last-instruction and
-/// last-operand pointers and the last opcode are not tracked: they are stored as zero. MXCSR is stored
-/// as the default 0x1f80 (the Machine runs SSE in that mode) and an fxrstor's value is checked, not kept.
+/// last-operand pointers and the last opcode are not tracked: they are stored as zero. MXCSR is saved
+/// and restored as the guest set it (SSE arithmetic itself always runs in the default mode).
 /// </summary>
 public sealed unsafe partial class Cpu
 {
@@ -116,31 +116,33 @@ public sealed unsafe partial class Cpu
         BinaryPrimitives.WriteUInt16LittleEndian(b, _fpCw);
         BinaryPrimitives.WriteUInt16LittleEndian(b[2..], X87StatusWord);
         b[4] = (byte)~_fpEmpty;
-        BinaryPrimitives.WriteUInt32LittleEndian(b[24..], DefaultMxcsr);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[24..], _mxcsr);
         BinaryPrimitives.WriteUInt32LittleEndian(b[28..], MxcsrMask);
         for (int i = 0; i < 8; i++) PutFloat80(b[(32 + 16 * i)..], St(i));
         for (int i = 0; i < 16; i++) BinaryPrimitives.WriteUInt128LittleEndian(b[(160 + 16 * i)..], GetXmm(i));
     }
 
     /// <summary>Loads an FXSAVE image written by <see cref="SaveFxState"/> (or by the guest): the x87
-    /// state and XMM0..15 (MXCSR stays the default).</summary>
+    /// state, MXCSR and XMM0..15.</summary>
     public void LoadFxState(ReadOnlySpan<byte> image)
     {
         ReadOnlySpan<byte> b = image[..FxStateSize];
         X87ControlWord = BinaryPrimitives.ReadUInt16LittleEndian(b);
         X87StatusWord = BinaryPrimitives.ReadUInt16LittleEndian(b[2..]);
         _fpEmpty = (byte)~b[4];
+        Mxcsr = BinaryPrimitives.ReadUInt32LittleEndian(b[24..]);
         for (int i = 0; i < 8; i++) _fpr[Phys(i)] = GetFloat80(b[(32 + 16 * i)..]);
         for (int i = 0; i < 16; i++) SetXmm(i, BinaryPrimitives.ReadUInt128LittleEndian(b[(160 + 16 * i)..]));
     }
 
-    /// <summary>Snapshot part (machine format 3): control and status words, TOP, empty mask, the eight
-    /// physical registers.</summary>
+    /// <summary>Snapshot part (machine format 3): control and status words, TOP, empty mask, MXCSR, the
+    /// eight physical registers.</summary>
     private void SaveX87(BinaryWriter w)
     {
         w.Write(_fpCw);
         w.Write(X87StatusWord);
         w.Write(_fpEmpty);
+        w.Write(_mxcsr);
         for (int i = 0; i < 8; i++) { w.Write(_fpr[i].Mant); w.Write(_fpr[i].SignExp); }
     }
 
@@ -149,6 +151,7 @@ public sealed unsafe partial class Cpu
         X87ControlWord = r.ReadUInt16();
         X87StatusWord = r.ReadUInt16();
         _fpEmpty = r.ReadByte();
+        Mxcsr = r.ReadUInt32();
         for (int i = 0; i < 8; i++)
         {
             ulong m = r.ReadUInt64();
