@@ -194,9 +194,11 @@ internal readonly partial struct Float80
     public static Float80 Remainder(Float80 a, Float80 b, bool nearest, ref ushort fl)
     {
         if (SpecialOperands(a, b, out var ca, out var cb, ref fl, out var nan)) return nan;
-        if (ca == FpClass.Infinity || cb == FpClass.Zero) { fl |= X87Sw.IE; return Indefinite; }
-        if (ca == FpClass.Zero || cb == FpClass.Infinity) return a;
-        a.Unpack(out bool sa, out int ea, out ulong ga);
+        if (ca == FpClass.Infinity || cb == FpClass.Zero) { fl = (ushort)((fl & ~X87Sw.DE) | X87Sw.IE); return Indefinite; }
+        if (ca == FpClass.Zero) return a;
+        a.Unpack(out bool sa, out int ea0, out ulong ga0);
+        if (cb == FpClass.Infinity) return PackExact(sa, ea0, ga0);   // a pseudo-denormal comes back normalised
+        a.Unpack(out sa, out int ea, out ulong ga);
         b.Unpack(out _, out int eb, out ulong gb);
         int d = ea - eb;
         if (d >= 64)

@@ -69,10 +69,17 @@ public sealed unsafe partial class Cpu
 
     public void SetX87Register(int index, ushort signExp, ulong mantissa) => _fpr[index & 7] = new(signExp, mantissa);
 
-    /// <summary>FNINIT's state (also the state at process start).</summary>
+    /// <summary>The x87 at power-on: FNINIT's state with the registers cleared as well.</summary>
     public void ResetX87()
     {
         Array.Clear(_fpr);
+        FpInit();
+    }
+
+    /// <summary>FNINIT: default control word, clear status, TOP 0, every register empty (their
+    /// contents stay, as on the hardware: fldenv can make them visible again).</summary>
+    private void FpInit()
+    {
         _fpTop = 0;
         _fpEmpty = 0xFF;
         _fpCw = X87DefaultControl;
@@ -286,7 +293,7 @@ public sealed unsafe partial class Cpu
                     FpCommit(fl);
                     return true;
                 }
-            case 5: ResetX87(); return true;
+            case 5: FpInit(); return true;
             default: _fpSw &= 0x7F00; return true;
         }
     }

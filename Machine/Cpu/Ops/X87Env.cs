@@ -45,7 +45,7 @@ public sealed unsafe partial class Cpu
                     StoreEnvironment(b);
                     for (int i = 0; i < 8; i++) PutFloat80(b[(28 + 10 * i)..], St(i));
                     if (!WriteBytes(ea, b)) return false;
-                    ResetX87();
+                    FpInit();
                     return true;
                 }
             case X87EnvOp.Frstor:

@@ -13,7 +13,8 @@ using Register = Iced.Intel.Register;
 /// the largest and smallest exponents, significands at rounding ties for each precision, random
 /// bits), runs one instruction, then stores the status word (exceptions, C0-C3, TOP) and, for the top
 /// three stack slots, fxam's class and the register's 80 bits. The data area holds all of it, so the
-/// comparison is bit for bit on results, flags and condition codes.
+/// comparison is bit for bit on results, flags and condition codes. Some cases store and reload the
+/// state (fnstenv/fldenv, fnsave/frstor, fxsave/fxrstor) and leave the image in the data area.
 /// </summary>
 internal static partial class DiffFamilies
 {
@@ -89,8 +90,38 @@ internal static partial class DiffFamilies
         var fx = FlagEffect.None;
         int sti = g.Next(1, 3);
         Register st = Register.ST0 + sti;
-        switch (g.Next(16))
+        switch (g.Next(18))
         {
+            case 16:
+                {
+                    // fnstenv/fldenv or fnsave/frstor round trip; the image stays in memory (pointers zeroed:
+                    // the Machine does not track the last instruction and operand)
+                    bool save = g.Chance(50);
+                    int img = 0x100;
+                    b.MarkData(baseOff + img, 108);
+                    if (g.Chance(50)) b.Emit(Instruction.Create(Code.Fdecstp), fx);
+                    b.Emit(Instruction.Create(save ? Code.Fnsave_m108byte : Code.Fnstenv_m28byte, At(rb, img)), fx);
+                    b.Emit(Instruction.Create(Code.Mov_rm64_imm32, At(rb, img + 12), 0), fx);
+                    b.Emit(Instruction.Create(Code.Mov_rm64_imm32, At(rb, img + 20), 0), fx);
+                    if (g.Chance(50)) b.Emit(Instruction.Create(Code.Fninit), fx);
+                    b.Emit(Instruction.Create(save ? Code.Frstor_m108byte : Code.Fldenv_m28byte, At(rb, img)), fx);
+                    break;
+                }
+            case 17:
+                {
+                    // fxsave/fxrstor round trip through a 16-byte aligned image (pointers and MXCSR_MASK zeroed)
+                    int img = 0x400;
+                    b.MarkData(baseOff + img, 512);
+                    bool wide = g.Chance(50);
+                    b.Emit(Instruction.Create(wide ? Code.Fxsave64_m512byte : Code.Fxsave_m512byte, At(rb, img)), fx);
+                    b.Emit(Instruction.Create(Code.Mov_rm16_imm16, At(rb, img + 6), 0), fx);
+                    b.Emit(Instruction.Create(Code.Mov_rm64_imm32, At(rb, img + 8), 0), fx);
+                    b.Emit(Instruction.Create(Code.Mov_rm64_imm32, At(rb, img + 16), 0), fx);
+                    b.Emit(Instruction.Create(Code.Mov_rm32_imm32, At(rb, img + 28), 0), fx);
+                    b.Emit(Instruction.Create(Code.Fninit), fx);
+                    b.Emit(Instruction.Create(wide ? Code.Fxrstor64_m512byte : Code.Fxrstor_m512byte, At(rb, img)), fx);
+                    break;
+                }
             case 0: case 1: case 2:
                 {
                     // register forms: st0 op st(i), st(i) op st0, and the popping forms

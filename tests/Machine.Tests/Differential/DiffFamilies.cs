@@ -43,7 +43,7 @@ internal static partial class DiffFamilies
         ("sse-shift", 1500, SseShift),
         ("sse-shuffle-pack", 1500, SseShuffle),
         ("sse-float", 3000, SseFloat),
-        ("x87", 6000, X87),
+        ("x87", 12000, X87),
     ];
 
     public static IEnumerable<string> Names => All.Select(f => f.Name);
