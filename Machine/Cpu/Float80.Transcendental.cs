@@ -6,8 +6,9 @@ namespace Lab.Machine.Cpu;
 /// bit-exact: each is computed in double-double arithmetic (about 106 bits, far beyond the 64 of the
 /// result) and then rounded once to extended under RC, which puts it within an ulp of the true value
 /// and of the host's. Special operands (zeros, infinities, NaNs, domain errors) follow the SDM exactly.
-/// Arguments of the trigonometric functions are reduced with π/2 to 159 bits, exact for |x| &lt; 2^30;
-/// beyond that (up to the x87's limit 2^63, where C2 reports "out of range") the reduction loses bits.
+/// Arguments of the trigonometric functions are reduced as the x87 reduces them, with π rounded to 66
+/// bits (so sin(x) near a multiple of π is the hardware's, not the true value); the reduction is exact
+/// for |x| &lt; 2^30 and loses bits beyond (up to the limit 2^63, where C2 reports "out of range").
 /// </summary>
 internal readonly partial struct Float80
 {
@@ -49,8 +50,9 @@ internal readonly partial struct Float80
 
     private static readonly DD Ln2 = new(0.6931471805599453, 2.3190468138462996e-17);
     private static readonly DD Pi = new(3.141592653589793, 1.2246467991473532e-16);
-    // π/2 in three parts for argument reduction (each part's product with a 30-bit k is exact).
-    private const double PiO2A = 1.5707963267948966, PiO2B = 6.123233995736766e-17, PiO2C = -1.4973849048591698e-33;
+    // The x87 reduces trigonometric arguments with π rounded to 66 bits (0xC90FDAA22168C234C · 2^-62),
+    // not the true π, and so does the host: π/2 at that precision, as two exact doubles (53 + 13 bits).
+    private const double PiO2A = 1.5707963267948966, PiO2B = 6.123031769111886e-17;
 
     /// <summary>A finite value as its significand in [1, 2) (a double-double, signed) and its unbiased
     /// exponent in <paramref name="scale"/>.</summary>
@@ -282,9 +284,8 @@ internal readonly partial struct Float80
         double n = Math.Round(x.Hi / PiO2A);
         k = (int)(long)n & 3;
         if (n == 0) return x;
-        // x - n·π/2 with each product split exactly
-        DD r = x - Prod(n, PiO2A) - Prod(n, PiO2B) - DD.From(n * PiO2C);
-        return r;
+        // x - n·π/2 with each product exact
+        return x - Prod(n, PiO2A) - Prod(n, PiO2B);
     }
 
     private static DD Prod(double a, double b)
