@@ -250,4 +250,52 @@ internal static partial class DiffFamilies
         }
         b.Emit(Instruction.Create(Code.Fnstsw_m2byte, At(rb, X87Sw + 8)), FlagEffect.None);
     }
+    /// <summary>Rounding: ordinary operands (random 64-bit significands, exponents that make results
+    /// overflow, underflow into denormals or cancel) through the arithmetic, square root and stores, in
+    /// every rounding mode and precision, with chains so that rounded results feed the next operation.</summary>
+    private static void X87Rounding(CaseBuilder b)
+    {
+        var g = b.G;
+        const int baseOff = 0x400;
+        int r = b.Take();
+        b.Gpr[r] = DataAddr + baseOff;
+        Register rb = Reg(r, 8);
+        b.WriteData(baseOff + X87Cw, 2, X87ControlWord(g));
+        for (int k = 0; k < 2; k++)
+        {
+            ushort sign = g.Chance(40) ? (ushort)0x8000 : (ushort)0;
+            int e = g.Next(5) switch
+            {
+                0 => g.Next(1, 80),                     // near the bottom: products and quotients underflow
+                1 => g.Next(0x7FFE - 80, 0x7FFF),       // near the top: they overflow
+                _ => 0x3FFF + g.Next(-70, 71),          // sums that cancel or round
+            };
+            ulong m = 0x8000_0000_0000_0000UL | g.U64();
+            if (g.Chance(30)) m = (m & ~0xFFFUL) | g.Pick(0x400UL, 0x800UL, 0xC00UL, 0x7FFUL, 0x001UL);
+            X87Data(b, baseOff, k == 0 ? X87A : X87B, ((ushort)(sign | e), m));
+        }
+        b.MarkData(baseOff + X87Sw, 0x90);
+        b.FillData(baseOff + X87Mem, 16);
+        b.Emit(Instruction.Create(Code.Fninit), FlagEffect.None);
+        b.Emit(Instruction.Create(Code.Fldcw_m2byte, At(rb, X87Cw)), FlagEffect.None);
+        b.Emit(Instruction.Create(Code.Fld_m80fp, At(rb, X87B)), FlagEffect.None);
+        b.Emit(Instruction.Create(Code.Fld_m80fp, At(rb, X87A)), FlagEffect.None);
+        for (int k = 0, n = g.Next(1, 4); k < n; k++)
+        {
+            switch (g.Next(5))
+            {
+                case 0: b.Emit(Instruction.Create(Code.Fsqrt), FlagEffect.None); break;
+                case 1: b.Emit(Instruction.Create(Code.Fabs), FlagEffect.None); b.Emit(Instruction.Create(Code.Fsqrt), FlagEffect.None); break;
+                default:
+                    b.Emit(Instruction.Create(C($"{g.Pick(X87ArithNames)}_st0_sti"), Register.ST0, Register.ST1), FlagEffect.None);
+                    break;
+            }
+        }
+        string store = g.Pick("Fst_m32fp", "Fst_m64fp", "Fist_m32int", "Fistp_m64int", "Fisttp_m64int", "Fstp_m80fp");
+        b.Emit(Instruction.Create(C(store), At(rb, X87Mem)), FlagEffect.None);
+        b.Emit(Instruction.Create(Code.Fnstsw_m2byte, At(rb, X87Sw)), FlagEffect.None);
+        for (int i = 0; i < 2; i++)
+            b.Emit(Instruction.Create(Code.Fstp_m80fp, At(rb, X87Out + 16 * i)), FlagEffect.None);
+        b.Emit(Instruction.Create(Code.Fnstsw_m2byte, At(rb, X87Sw + 8)), FlagEffect.None);
+    }
 }

@@ -44,6 +44,7 @@ internal static partial class DiffFamilies
         ("sse-shuffle-pack", 1500, SseShuffle),
         ("sse-float", 3000, SseFloat),
         ("x87", 12000, X87),
+        ("x87-rounding", 8000, X87Rounding),
     ];
 
     public static IEnumerable<string> Names => All.Select(f => f.Name);
