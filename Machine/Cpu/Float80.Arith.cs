@@ -196,9 +196,8 @@ internal readonly partial struct Float80
         if (SpecialOperands(a, b, out var ca, out var cb, ref fl, out var nan)) return nan;
         if (ca == FpClass.Infinity || cb == FpClass.Zero) { fl = (ushort)((fl & ~X87Sw.DE) | X87Sw.IE); return Indefinite; }
         if (ca == FpClass.Zero) return a;
-        a.Unpack(out bool sa, out int ea0, out ulong ga0);
-        if (cb == FpClass.Infinity) return PackExact(sa, ea0, ga0);   // a pseudo-denormal comes back normalised
-        a.Unpack(out sa, out int ea, out ulong ga);
+        a.Unpack(out bool sa, out int ea, out ulong ga);
+        if (cb == FpClass.Infinity) return PackExact(sa, ea, ga);   // a pseudo-denormal comes back normalised
         b.Unpack(out _, out int eb, out ulong gb);
         int d = ea - eb;
         if (d >= 64)
@@ -238,23 +237,14 @@ internal readonly partial struct Float80
         bool rsign = sa;
         if (nearest)
         {
-            // compare 2·rem with b (both at exponent re vs eb)
-            int cmp;
-            if (d < 0)
-            {
-                // |a| < |b|: round up when |a| > |b|/2, ties (|a| = |b|/2) to even q = 0
-                cmp = d < -1 ? -1 : ((UInt128)ga).CompareTo((UInt128)gb) > 0 ? 1 : ((UInt128)ga).CompareTo((UInt128)gb) == 0 ? 0 : -1;
-            }
-            else cmp = (rem << 1).CompareTo((UInt128)gb);
+            // Round the quotient to nearest even: compare the remainder with |b|/2. For d < 0 the
+            // remainder is |a| (q = 0), above half only when d = -1 and ga > gb.
+            int cmp = d >= 0 ? (rem << 1).CompareTo((UInt128)gb) : d == -1 ? ga.CompareTo(gb) : -1;
             if (cmp > 0 || (cmp == 0 && (q & 1) != 0))
             {
-                // r' = b - r at exponent eb, opposite sign
-                UInt128 full = (UInt128)gb;
-                UInt128 r0 = d < 0 ? (UInt128)ga : rem;
-                int shiftDown = d < 0 ? eb - ea : 0;   // a's significand is at a lower exponent
-                UInt128 bScaled = full << shiftDown;
-                rem = bScaled - r0;
-                re = d < 0 ? ea : eb;
+                // the remainder becomes |b| - rem with the opposite sign (for d = -1 at a's exponent,
+                // where b's significand is one bit higher)
+                rem = ((UInt128)gb << (d < 0 ? 1 : 0)) - rem;
                 rsign = !sa;
                 q++;
             }

@@ -298,4 +298,35 @@ internal static partial class DiffFamilies
             b.Emit(Instruction.Create(Code.Fstp_m80fp, At(rb, X87Out + 16 * i)), FlagEffect.None);
         b.Emit(Instruction.Create(Code.Fnstsw_m2byte, At(rb, X87Sw + 8)), FlagEffect.None);
     }
+
+    /// <summary>fprem and fprem1: exponent differences from below zero to far beyond 64 (the partial
+    /// reduction, C2 set, repeated as a program's loop would), quotients at ties, denormal divisors.</summary>
+    private static void X87Remainder(CaseBuilder b)
+    {
+        var g = b.G;
+        const int baseOff = 0x400;
+        int r = b.Take();
+        b.Gpr[r] = DataAddr + baseOff;
+        Register rb = Reg(r, 8);
+        b.WriteData(baseOff + X87Cw, 2, X87ControlWord(g));
+        int eb = g.Chance(10) ? g.Next(0, 3) : 0x3FFF + g.Next(-200, 200);
+        int ea = Math.Clamp(eb + g.Pick(g.Next(-3, 3), g.Next(0, 70), g.Next(60, 300)), 1, 0x7FFE);
+        ulong mb = 0x8000_0000_0000_0000UL | (g.Chance(30) ? 0 : g.U64());
+        ulong ma = g.Chance(20) ? mb : 0x8000_0000_0000_0000UL | g.U64();
+        X87Data(b, baseOff, X87A, ((ushort)((g.Chance(40) ? 0x8000 : 0) | ea), ma));
+        X87Data(b, baseOff, X87B, ((ushort)((g.Chance(40) ? 0x8000 : 0) | eb), eb == 0 ? mb >> 3 : mb));
+        b.MarkData(baseOff + X87Sw, 0x90);
+        b.Emit(Instruction.Create(Code.Fninit), FlagEffect.None);
+        b.Emit(Instruction.Create(Code.Fldcw_m2byte, At(rb, X87Cw)), FlagEffect.None);
+        b.Emit(Instruction.Create(Code.Fld_m80fp, At(rb, X87B)), FlagEffect.None);
+        b.Emit(Instruction.Create(Code.Fld_m80fp, At(rb, X87A)), FlagEffect.None);
+        Code rem = g.Chance(50) ? Code.Fprem : Code.Fprem1;
+        for (int k = 0, n = g.Next(1, 4); k < n; k++)
+        {
+            b.Emit(Instruction.Create(rem), FlagEffect.None);
+            b.Emit(Instruction.Create(Code.Fnstsw_m2byte, At(rb, X87Sw + 2 * k)), FlagEffect.None);
+        }
+        for (int i = 0; i < 2; i++)
+            b.Emit(Instruction.Create(Code.Fstp_m80fp, At(rb, X87Out + 16 * i)), FlagEffect.None);
+    }
 }

@@ -45,6 +45,7 @@ internal static partial class DiffFamilies
         ("sse-float", 3000, SseFloat),
         ("x87", 12000, X87),
         ("x87-rounding", 8000, X87Rounding),
+        ("x87-remainder", 3000, X87Remainder),
     ];
 
     public static IEnumerable<string> Names => All.Select(f => f.Name);
