@@ -26,8 +26,9 @@ public sealed unsafe partial class Cpu
     /// <summary>The x87 control word after finit: all exceptions masked, 64-bit precision, round to nearest.</summary>
     private const ushort X87DefaultControl = 0x037F;
 
-    /// <summary>The x87 control word.</summary>
-    public ushort X87ControlWord { get => _fpCw; set => _fpCw = (ushort)(value | 0x40); }
+    /// <summary>The x87 control word. Reserved bits 7 and 13-15 read as 0, bit 6 as 1 (as the hardware
+    /// stores them after fldcw).</summary>
+    public ushort X87ControlWord { get => _fpCw; set => _fpCw = (ushort)((value & 0x1F3F) | 0x40); }
 
     /// <summary>The x87 status word with TOP in bits 11-13.</summary>
     public ushort X87StatusWord

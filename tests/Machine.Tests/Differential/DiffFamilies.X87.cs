@@ -63,7 +63,8 @@ internal static partial class DiffFamilies
     private static ushort X87ControlWord(Gen g)
     {
         int pc = g.Next(4) switch { 0 => 0, 1 => 2, _ => 3 };
-        return (ushort)(0x7F | (pc << 8) | (g.Next(4) << 10));
+        int reserved = g.Chance(15) ? g.Next(0x10000) & 0xF080 : 0;   // bits the x87 does not keep
+        return (ushort)(0x7F | (pc << 8) | (g.Next(4) << 10) | reserved);
     }
 
     private static MemoryOperand At(Register rb, int off) => new(rb, off, 1);
@@ -249,6 +250,7 @@ internal static partial class DiffFamilies
             b.Emit(Instruction.Create(Code.Fstp_m80fp, At(rb, X87Out + 16 * i)), FlagEffect.None);
         }
         b.Emit(Instruction.Create(Code.Fnstsw_m2byte, At(rb, X87Sw + 8)), FlagEffect.None);
+        b.Emit(Instruction.Create(Code.Fnstcw_m2byte, At(rb, X87Sw + 10)), FlagEffect.None);
     }
     /// <summary>Rounding: ordinary operands (random 64-bit significands, exponents that make results
     /// overflow, underflow into denormals or cancel) through the arithmetic, square root and stores, in
@@ -297,6 +299,7 @@ internal static partial class DiffFamilies
         for (int i = 0; i < 2; i++)
             b.Emit(Instruction.Create(Code.Fstp_m80fp, At(rb, X87Out + 16 * i)), FlagEffect.None);
         b.Emit(Instruction.Create(Code.Fnstsw_m2byte, At(rb, X87Sw + 8)), FlagEffect.None);
+        b.Emit(Instruction.Create(Code.Fnstcw_m2byte, At(rb, X87Sw + 10)), FlagEffect.None);
     }
 
     /// <summary>fprem and fprem1: exponent differences from below zero to far beyond 64 (the partial
