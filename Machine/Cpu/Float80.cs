@@ -371,6 +371,36 @@ internal readonly partial struct Float80 : IEquatable<Float80>
         return bytes == 8 ? v : v & ((1UL << (bytes * 8)) - 1);
     }
 
+    /// <summary>FBLD: an 18-digit packed BCD integer (two digits a byte, low first; bit 79 the sign), exactly.
+    /// Digits above 9 are undefined on the hardware; here they count with their binary value.</summary>
+    public static Float80 FromBcd(ReadOnlySpan<byte> b)
+    {
+        ulong v = 0;
+        for (int i = 8; i >= 0; i--) v = v * 100 + (ulong)(b[i] >> 4) * 10 + (ulong)(b[i] & 15);
+        Float80 r = FromInt64((long)v);
+        return (b[9] & 0x80) != 0 ? r.WithSign(true) : r;
+    }
+
+    /// <summary>FBSTP: rounds under rc to an integer and stores it as 18 packed BCD digits with the
+    /// source's sign; a NaN, infinity, unsupported operand or magnitude beyond 10^18 - 1 raises IE and
+    /// stores the BCD indefinite.</summary>
+    public static void ToBcd(Float80 a, FpRound rc, Span<byte> b, ref ushort fl)
+    {
+        b[..10].Clear();
+        ushort local = 0;
+        long v = (long)ToInteger(a, 8, rc, ref local);
+        ulong mag = v < 0 ? (ulong)-v : (ulong)v;
+        if ((local & X87Sw.IE) != 0 || mag > 999_999_999_999_999_999UL)
+        {
+            fl |= X87Sw.IE;
+            b[7] = 0xC0; b[8] = 0xFF; b[9] = 0xFF;
+            return;
+        }
+        fl |= local;
+        for (int i = 0; i < 9; i++) { b[i] = (byte)(mag % 10 | (mag / 10 % 10) << 4); mag /= 100; }
+        if (a.Sign) b[9] = 0x80;
+    }
+
     /// <summary>The magnitude of sig · 2^(e-63) (e &lt; 64) rounded to an integer under rc; carry when
     /// the rounded magnitude is 2^64. Raises PE and C1 (rounded up).</summary>
     private static ulong RoundToIntegerMagnitude(bool sign, int e, ulong sig, FpRound rc, ref ushort fl, out bool carry)

@@ -7,7 +7,7 @@ namespace Lab.Machine.Cpu;
 /// Translates the x87 instructions to their handlers (Ops/X87.cs, X87Arith.cs, X87Env.cs). Operands
 /// follow Iced's Intel-syntax reading: the first is the destination (fsubp st(i), st(0) stores
 /// st(i) - st(0)). R0 holds the ST(i) index of a register operand; Size the memory operand's bytes;
-/// Size2 = 1 for an integer memory operand (fild, fiadd, fist ...), 2 for fisttp.
+/// Size2 = 1 for an integer memory operand (fild, fiadd, fist ...), 2 for fisttp, 3 for packed BCD (fbld, fbstp).
 /// </summary>
 internal static class X87Translator
 {
@@ -17,6 +17,8 @@ internal static class X87Translator
         {
             case Mnemonic.Fld: return Load(in ins, ref op, integer: false);
             case Mnemonic.Fild: return Load(in ins, ref op, integer: true);
+            case Mnemonic.Fbld: return Bcd(in ins, ref op, OpKind.X87Load, 0);
+            case Mnemonic.Fbstp: return Bcd(in ins, ref op, OpKind.X87Store, 1);
             case Mnemonic.Fld1: return Constant(ref op, 1);
             case Mnemonic.Fldl2t: return Constant(ref op, 2);
             case Mnemonic.Fldl2e: return Constant(ref op, 3);
@@ -133,6 +135,16 @@ internal static class X87Translator
         if (!IsSt(ins.Op0Register)) return false;
         op.Form = Form.R;
         op.R0 = St(ins.Op0Register);
+        return true;
+    }
+
+    /// <summary>fbld/fbstp m80bcd: Size 10, Size2 = 3.</summary>
+    private static bool Bcd(in Instruction ins, ref Op op, OpKind kind, byte cond)
+    {
+        op.Kind = kind;
+        op.Cond = cond;
+        if (!MemoryOperand(in ins, ref op, integer: false) || op.Size != 10) return false;
+        op.Size2 = 3;
         return true;
     }
 

@@ -163,6 +163,13 @@ public sealed unsafe partial class Cpu
         ulong ea = EA(ref op);
         ulong bits;
         v = default;
+        if (op.Size2 == 3)
+        {
+            Span<byte> b = stackalloc byte[10];
+            if (!ReadBytes(ea, b)) return false;
+            v = Float80.FromBcd(b);
+            return true;
+        }
         if (op.Size2 == 1)
         {
             if (!Read(ea, op.Size, out bits)) return false;
@@ -220,7 +227,7 @@ public sealed unsafe partial class Cpu
         return new Float80(ConstantExp[k], m);
     }
 
-    /// <summary>fld m32/m64/m80, fild m16/m32/m64, fld st(i), and the constant loads (Form None, Cond = constant).</summary>
+    /// <summary>fld m32/m64/m80, fild m16/m32/m64, fbld m80bcd, fld st(i), and the constant loads (Form None, Cond = constant).</summary>
     private bool X87Load(ref Op op)
     {
         ushort fl = 0;
@@ -233,7 +240,7 @@ public sealed unsafe partial class Cpu
         return true;
     }
 
-    /// <summary>fst/fstp m32/m64/m80 and st(i), fist/fistp m16/m32/m64, fisttp (Size2 = 2); Cond bit 0: pop.
+    /// <summary>fst/fstp m32/m64/m80 and st(i), fist/fistp m16/m32/m64, fisttp (Size2 = 2), fbstp (Size2 = 3); Cond bit 0: pop.
     /// An empty ST(0) is a stack underflow: the indefinite is stored (and the stack still pops).</summary>
     private bool X87Store(ref Op op)
     {
@@ -247,7 +254,13 @@ public sealed unsafe partial class Cpu
         {
             ulong ea = EA(ref op);
             bool ok;
-            if (op.Size2 != 0)
+            if (op.Size2 == 3)
+            {
+                Span<byte> b = stackalloc byte[10];
+                Float80.ToBcd(v, FpRc, b, ref fl);
+                ok = WriteBytes(ea, b);
+            }
+            else if (op.Size2 != 0)
             {
                 ulong r = Float80.ToInteger(v, op.Size, op.Size2 == 2 ? FpRound.Zero : FpRc, ref fl);
                 ok = Write(ea, op.Size, r);

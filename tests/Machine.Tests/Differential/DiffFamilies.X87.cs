@@ -182,14 +182,23 @@ internal static partial class DiffFamilies
                 {
                     // stores with rounding: m32/m64 real, m16/m32/m64 integer (fist, fistp, fisttp)
                     string code = g.Pick("Fst_m32fp", "Fst_m64fp", "Fstp_m32fp", "Fstp_m64fp", "Fist_m16int", "Fist_m32int",
-                        "Fistp_m16int", "Fistp_m32int", "Fistp_m64int", "Fisttp_m16int", "Fisttp_m32int", "Fisttp_m64int", "Fstp_m80fp");
+                        "Fistp_m16int", "Fistp_m32int", "Fistp_m64int", "Fisttp_m16int", "Fisttp_m32int", "Fisttp_m64int", "Fstp_m80fp",
+                        "Fbstp_m80bcd");
                     b.Emit(Instruction.Create(C(code), At(rb, X87Mem)), fx);
                     break;
                 }
             case 11:
                 {
                     // loads with conversion, and the constants (rounded under RC)
-                    int kind = g.Next(6);
+                    int kind = g.Next(7);
+                    if (kind == 6)
+                    {
+                        // packed BCD: 18 random decimal digits and a sign
+                        for (int k = 0; k < 9; k++) b.WriteData(baseOff + X87Mem + k, 1, (ulong)(g.Next(10) | g.Next(10) << 4));
+                        b.WriteData(baseOff + X87Mem + 9, 1, g.Chance(50) ? 0x80UL : 0);
+                        b.Emit(Instruction.Create(Code.Fbld_m80bcd, At(rb, X87Mem)), fx);
+                        break;
+                    }
                     if (kind == 5)
                     {
                         b.Emit(Instruction.Create(C(g.Pick("Fld1", "Fldz", "Fldpi", "Fldl2e", "Fldl2t", "Fldlg2", "Fldln2"))), fx);
