@@ -71,7 +71,16 @@ internal enum OpKind : ushort
     SseComi,            // (u)comisd/(u)comiss: EFLAGS from a compare; Cond bit 0 = double
     SseCvtIntToFp,      // cvtsi2sd/ss xmm, r/m32|64; Size = integer size; Cond bit 0 = double
     SseCvtFpToInt,      // cvt(t)sd2si/cvt(t)ss2si r32|64, xmm/m; Size = destination size; Size2 = memory bytes; Cond bit 0 double, bit 1 truncate
-    X87Control,         // fnstcw m16 (0), fldcw m16 (1), fnstsw ax (2), fnstsw m16 (3), fwait (4): the x87 in its reset state
+
+    // --- x87 (X87.cs, X87Arith.cs, X87Env.cs; X87Translator.cs decodes them) ------------------------
+    X87Load,            // fld m32/m64/m80/st(i), fild m16/m32/m64 (Size2 = 1), constants (Form None, Cond = which)
+    X87Store,           // fst(p) m32/m64/m80/st(i), fist(p) (Size2 = 1), fisttp (Size2 = 2); Cond bit 0 = pop
+    X87Arith,           // Cond = X87ArithOp; Form M: st0 op= mem; R: Imm bit 0 st(i) is the destination, bit 1 pop
+    X87Compare,         // Cond bits 0-1 pops, 2 unordered, 3 to EFLAGS; Form M, R (st(i)) or None (ftst)
+    X87Special,         // Cond = X87Fn: fchs, fabs, fsqrt, frndint, fxam, fscale, fxtract, fprem(1), transcendentals
+    X87Stack,           // fxch (0), ffree (1), fincstp (2), fdecstp (3), fcmovcc (4, Imm = cc), fninit (5), fnclex (6)
+    X87Control,         // fnstcw m16 (0), fldcw m16 (1), fnstsw ax (2), fnstsw m16 (3), fwait (4)
+    X87Env,             // Cond = X87EnvOp: fnstenv, fldenv, fnsave, frstor, fxsave(64), fxrstor(64)
 
     // --- system mode only (Ops/System.cs, Ops/Segments.cs; SystemTranslator.cs decodes them) --------
     Cli, Sti, HltSystem, PopfSystem, SyscallSystem,

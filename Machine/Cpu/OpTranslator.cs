@@ -261,7 +261,7 @@ internal static class OpTranslator
             case Mnemonic.Scasb: case Mnemonic.Scasw: case Mnemonic.Scasd: case Mnemonic.Scasq:
                 return StringOp(in ins, ref op, OpKind.Scas);
         }
-        return SseTranslator.Translate(in ins, ref op);
+        return SseTranslator.Translate(in ins, ref op) || X87Translator.Translate(in ins, ref op);
     }
 
     internal const Iced.Intel.OpKind OpKind_Register = Iced.Intel.OpKind.Register;

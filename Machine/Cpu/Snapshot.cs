@@ -2,8 +2,8 @@ namespace Lab.Machine.Cpu;
 
 /// <summary>
 /// Saving and restoring the CPU: registers, flags, control registers, counters and the TLB (both TLBs
-/// and the system state in system mode). Format 2 (machine snapshot version 2) adds the system state;
-/// format 1 snapshots (HLE machines before system mode) still load.
+/// and the system state in system mode). Format 2 (machine snapshot version 2) adds the system state,
+/// format 3 the x87 state; format 1 and 2 snapshots still load (with the x87 in its reset state).
 /// </summary>
 public sealed unsafe partial class Cpu
 {
@@ -25,6 +25,7 @@ public sealed unsafe partial class Cpu
         w.Write(_cr3);
         w.Write(_retired);
         w.Write(_extraTime);
+        SaveX87(w);
         // The TLB is architecturally visible (a stale entry may be used until invalidated), so it is
         // part of the state: valid entries as (virtual page, physical page, permissions).
         int valid = 0;
@@ -73,6 +74,8 @@ public sealed unsafe partial class Cpu
         _cr3 = r.ReadUInt64();
         _retired = r.ReadUInt64();
         _extraTime = r.ReadUInt64();
+        if (version >= 3) LoadX87(r);
+        else { ResetX87(); Mxcsr = DefaultMxcsr; }
         FlushTlb();
         int valid = r.ReadInt32();
         for (int k = 0; k < valid; k++)

@@ -183,10 +183,6 @@ internal static class SseTranslator
             case Mnemonic.Cvtsd2si: return CvtFpToInt(in ins, ref op, dbl: true, trunc: false);
             case Mnemonic.Cvttss2si: return CvtFpToInt(in ins, ref op, dbl: false, trunc: true);
             case Mnemonic.Cvtss2si: return CvtFpToInt(in ins, ref op, dbl: false, trunc: false);
-            case Mnemonic.Fnstcw: return X87(in ins, ref op, 0);
-            case Mnemonic.Fldcw: return X87(in ins, ref op, 1);
-            case Mnemonic.Fnstsw: return X87(in ins, ref op, ins.Op0Kind == Iced.Intel.OpKind.Memory ? (byte)3 : (byte)2);
-            case Mnemonic.Wait: return X87(in ins, ref op, 4);
             case Mnemonic.Pmovmskb: return Mask(in ins, ref op, 0);
             case Mnemonic.Movmskps: return Mask(in ins, ref op, 1);
             case Mnemonic.Movmskpd: return Mask(in ins, ref op, 2);
@@ -350,21 +346,5 @@ internal static class SseTranslator
             op.Form = Form.RR;
         }
         return op.Size is 4 or 8;
-    }
-
-    /// <summary>The x87 control instructions C libraries use to read the rounding mode.</summary>
-    private static bool X87(in Instruction ins, ref Op op, byte which)
-    {
-        op.Kind = OpKind.X87Control;
-        op.Cond = which;
-        op.Size = 2;
-        if (which is 0 or 1 or 3)
-        {
-            if (ins.Op0Kind != Iced.Intel.OpKind.Memory) return false;
-            OpTranslator.Memory(in ins, ref op);
-            op.Form = which == 1 ? Form.RM : Form.MR;
-        }
-        else if (which == 2 && ins.Op0Register != IcedRegister.AX) return false;
-        return true;
     }
 }

@@ -15,11 +15,15 @@ public static class Gcc
 
     /// <summary>Compiles (and links) <paramref name="sources"/> with <paramref name="flags"/>; returns the output path.
     /// <paramref name="compiler"/> is the driver to run (gcc, or musl-gcc for a musl build).</summary>
-    public static string Build(IReadOnlyList<string> sources, IReadOnlyList<string> flags, string outputName, string compiler = "gcc")
+    /// <param name="libraries">Link flags placed after the sources (a static link searches an archive
+    /// such as -lm only for what is undefined at that point).</param>
+    public static string Build(IReadOnlyList<string> sources, IReadOnlyList<string> flags, string outputName, string compiler = "gcc",
+        IReadOnlyList<string>? libraries = null)
     {
         var hash = new StringBuilder(compiler).Append('\0');
         foreach (var s in sources) hash.Append(s).Append('\0').Append(File.ReadAllText(s)).Append('\0');
         foreach (var f in flags) hash.Append(f).Append('\0');
+        foreach (var l in libraries ?? []) hash.Append("lib:").Append(l).Append('\0');
         string key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(hash.ToString())))[..16];
         string dir = Path.Combine(Path.GetTempPath(), "lab-gcc-cache", key);
         string output = Path.Combine(dir, outputName);
@@ -30,6 +34,7 @@ public static class Gcc
             string tmp = output + ".tmp" + Environment.ProcessId;
             var args = new List<string>(flags) { "-o", tmp };
             args.AddRange(sources);
+            args.AddRange(libraries ?? []);
             var (code, stdout, stderr) = Run(compiler, args);
             if (code != 0) throw new InvalidOperationException($"{compiler} failed ({code}) for {outputName}:\n{stderr}{stdout}");
             File.Move(tmp, output, overwrite: true);

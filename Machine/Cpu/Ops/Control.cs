@@ -45,7 +45,7 @@ public sealed unsafe partial class Cpu
                 break;
             case 1:
                 a = 0x00000F01;                       // family 15, model 0, stepping 1
-                d = (1u << 4) | (1u << 8) | (1u << 15) | (1u << 23) | (1u << 25) | (1u << 26); // TSC CX8 CMOV MMX-bit SSE SSE2
+                d = 1u | (1u << 4) | (1u << 8) | (1u << 15) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26); // FPU TSC CX8 CMOV MMX-bit FXSR SSE SSE2
                 d &= ~(1u << 23);                     // no MMX registers
                 c = 1u << 23;                         // POPCNT
                 break;

@@ -20,8 +20,7 @@ internal enum FpOp : byte
 /// comparisons (cmpXX predicates, comis/ucomis to EFLAGS) and conversions, executed with the host's
 /// own SSE instructions, so results, NaN propagation and rounding are the hardware's bit for bit.
 /// MXCSR is not emulated: every guest runs with the default (round to nearest, exceptions masked,
-/// no flush to zero), the state the host's runtime keeps. Of the x87 only the control instructions
-/// are here (a C library reads the rounding mode with fnstcw): the unit stays in its reset state.
+/// no flush to zero), the state the host's runtime keeps. The x87 is in X87*.cs.
 /// </summary>
 public sealed unsafe partial class Cpu
 {
@@ -169,25 +168,5 @@ public sealed unsafe partial class Cpu
                 : (trunc ? Sse.ConvertToInt32WithTruncation(s.AsSingle()) : Sse.ConvertToInt32(s.AsSingle())));
         SetReg(op.R0, op.Size, r);
         return true;
-    }
-
-    /// <summary>The x87 control word after finit: all exceptions masked, 64-bit precision, round to nearest.</summary>
-    private const ushort X87DefaultControl = 0x037F;
-
-    /// <summary>
-    /// fnstcw m16 stores the reset control word; fldcw m16 reads its operand (faults as a load would)
-    /// and keeps the reset state (no x87 arithmetic runs here, and SSE rounding is not changed by it);
-    /// fnstsw stores a clear status word (to ax or m16); fwait does nothing (no x87 exception pends).
-    /// </summary>
-    private bool X87Control(ref Op op)
-    {
-        switch (op.Cond)
-        {
-            case 0: return Write(EA(ref op), 2, X87DefaultControl);
-            case 1: return Read(EA(ref op), 2, out _);
-            case 2: SetReg(0, 2, 0); return true;
-            case 3: return Write(EA(ref op), 2, 0);
-            default: return true;
-        }
     }
 }

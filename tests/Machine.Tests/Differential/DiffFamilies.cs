@@ -11,7 +11,7 @@ using Register = Iced.Intel.Register;
 /// count; a generator fills one <see cref="CaseBuilder"/> per case. Split over files by area:
 /// DiffFamilies.cs (registry, integer ALU, shifts, bits, multiply/divide),
 /// DiffFamilies.Moves.cs (moves, stack, strings, flags, conditions, faults), DiffFamilies.Sse.cs,
-/// DiffFamilies.SseFloat.cs.
+/// DiffFamilies.SseFloat.cs, DiffFamilies.X87.cs.
 /// </summary>
 internal static partial class DiffFamilies
 {
@@ -43,6 +43,9 @@ internal static partial class DiffFamilies
         ("sse-shift", 1500, SseShift),
         ("sse-shuffle-pack", 1500, SseShuffle),
         ("sse-float", 3000, SseFloat),
+        ("x87", 12000, X87),
+        ("x87-rounding", 8000, X87Rounding),
+        ("x87-remainder", 3000, X87Remainder),
     ];
 
     public static IEnumerable<string> Names => All.Select(f => f.Name);

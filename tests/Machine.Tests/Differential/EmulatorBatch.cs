@@ -41,6 +41,9 @@ internal sealed class EmulatorBatch : IDisposable
         cpu.RFlags = (c.RFlags & 0xCD5) | 0x202;   // IF reads as 1 in user mode, as natively
         for (int i = 0; i < 16; i++) cpu.SetXmm(i, ReadXmm(c.Xmm, i));
         cpu.Rip = DiffLayout.CodeAddr;
+        // Natively each case runs after the previous one's signal handler, which Linux enters with the
+        // FPU in its initial state (registers zero, all empty) and siglongjmp leaves it so.
+        cpu.ResetX87();
 
         var r = _machine.Run(1_000_000);
         var s = new FinalState { Trap = r.Exit == RunExit.Trap ? r.Trap.Kind : TrapKind.None, Detail = r.Trap.Detail };
