@@ -141,6 +141,29 @@ public class LinuxBinaryTests
     public void Mmap_munmap_mprotect_copy_on_write_shared_memory_and_faults_match_the_host(Libc libc) =>
         SameAsNative("mman", libc, []);
 
+    public static TheoryData<Libc, string> SignalCases()
+    {
+        var data = new TheoryData<Libc, string>();
+        foreach (var libc in new[] { Libc.Glibc, Libc.Musl })
+            foreach (var c in new[] { "info", "mask", "flags", "restart", "sigchld", "sigpipe", "alarm", "groups", "segv", "stop", "suspend", "defaults", "ucontext" })
+                data.Add(libc, c);
+        return data;
+    }
+
+    /// <summary>
+    /// Signals as a C program uses them (LinuxPrograms/signals.c, one case per run): SA_SIGINFO
+    /// handlers reading si_signo/si_code/si_pid, masks and sigpending, SA_RESETHAND and SA_NODEFER,
+    /// EINTR against SA_RESTART on a pipe read and nanosleep's time left, SIGCHLD reaping in a
+    /// handler and SIGCHLD ignored, SIGPIPE's default and EPIPE, alarm/pause and a periodic
+    /// setitimer interrupting float work, kill of a process group, setpgid/setsid/getsid, a SIGSEGV
+    /// handler siglongjmp'ing out (the second time on a sigaltstack), SIGSTOP/SIGTSTP/SIGCONT seen
+    /// by waitpid WUNTRACED/WCONTINUED, sigsuspend and sigtimedwait, default actions, and a handler
+    /// editing uc_sigmask in its ucontext: the same output and status as natively.
+    /// </summary>
+    [Theory, MemberData(nameof(SignalCases))]
+    public void Signals_match_the_host(Libc libc, string which) =>
+        SameAsNative("signals", libc, [which]);
+
     public static TheoryData<Libc, string> FaultCases => new()
     {
         { Libc.Glibc, "none" }, { Libc.Glibc, "unmapped" }, { Libc.Glibc, "readonly" },
@@ -164,7 +187,8 @@ public class LinuxBinaryTests
 
     /// <summary>A glibc program saved part way (its FS base, close-on-exec descriptors, recorded
     /// signal state and mmap'ed memory are in the snapshot) and restored into a new machine finishes
-    /// exactly as the original does; a version 3 snapshot (before that state was saved) still restores.</summary>
+    /// exactly as the original does; version 3 and 4 snapshots (before that state, or signal delivery's,
+    /// was saved) still restore.</summary>
     [Theory, MemberData(nameof(Libcs))]
     public void A_program_saved_part_way_and_restored_finishes_the_same(Libc libc)
     {
@@ -176,7 +200,7 @@ public class LinuxBinaryTests
         while (!m.Console.OutputText.Contains("pipe bytes"))   // part way: after the pipe, before the exec
             Assert.False(m.RunUntilAllExit(20_000), "finished before the point to save at");
         byte[] state = m.SaveState();
-        Assert.Equal(4, BitConverter.ToInt32(state, 4));
+        Assert.Equal(5, BitConverter.ToInt32(state, 4));
         using var restored = new PosixMachine();
         restored.RestoreState(state);
         Assert.Null(restored.Kernel.CheckInvariants());
@@ -187,16 +211,19 @@ public class LinuxBinaryTests
         Assert.Contains("sum of codes=10", restored.Console.OutputText);
         Assert.Equal(m.ExitCode, restored.ExitCode);
 
-        using var older = new PosixMachine();
-        older.Fs.WriteFile("/bin/hello", File.ReadAllBytes(Build("hello", libc)));
-        older.Console.CloseInput();
-        Assert.Null(older.Start("/bin/hello"));
-        byte[] v3 = older.Kernel.SaveSnapshot(formatVersion: 3);
-        using var fromV3 = new PosixMachine();
-        fromV3.RestoreState(v3);
-        Assert.True(fromV3.RunUntilAllExit());
-        Assert.StartsWith("hello, world\n", fromV3.Console.OutputText);
-        Assert.Equal(3, fromV3.ExitCode);
+        foreach (int version in new[] { 3, 4 })
+        {
+            using var older = new PosixMachine();
+            older.Fs.WriteFile("/bin/hello", File.ReadAllBytes(Build("hello", libc)));
+            older.Console.CloseInput();
+            Assert.Null(older.Start("/bin/hello"));
+            byte[] old = older.Kernel.SaveSnapshot(formatVersion: version);
+            using var fromOld = new PosixMachine();
+            fromOld.RestoreState(old);
+            Assert.True(fromOld.RunUntilAllExit());
+            Assert.StartsWith("hello, world\n", fromOld.Console.OutputText);
+            Assert.Equal(3, fromOld.ExitCode);
+        }
     }
 
     /// <summary>The memory views see mmap: while mman runs, its virtual pages (what the session's

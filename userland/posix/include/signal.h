@@ -19,6 +19,11 @@
 #define SIGCHLD 17
 #define SIGCONT 18
 #define SIGSTOP 19
+#define SIGTSTP 20
+#define SIGTTIN 21
+#define SIGTTOU 22
+#define SIGURG 23
+#define SIGWINCH 28
 #define NSIG 65
 typedef void (*sighandler_t)(int);
 #define SIG_DFL ((sighandler_t)0)
