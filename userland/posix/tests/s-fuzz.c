@@ -120,16 +120,16 @@ int main(int argc, char **argv)
             a[2] |= 1;                                        /* WNOHANG (or EINVAL from other bits) */
             break;
         case 62: case 200:                                    /* kill, tkill: never itself or its parent */
-            if (a[0] == me || a[0] == parent || a[0] <= 0 || a[0] == 1) a[0] = 34000 + (a[0] & 0xff);
-            break;
+            if ((int)a[0] == me || (int)a[0] == parent || (int)a[0] <= 0 || (int)a[0] == 1) a[0] = 34000 + (a[0] & 0xff);
+            break;                                            /* (pid_t is an int: the kernel sees the low half) */
         case 234:                                             /* tgkill: likewise */
-            if (a[1] == me || a[1] == parent || a[1] <= 0 || a[1] == 1) a[1] = 34000 + (a[1] & 0xff);
+            if ((int)a[1] == me || (int)a[1] == parent || (int)a[1] <= 0 || (int)a[1] == 1) a[1] = 34000 + (a[1] & 0xff);
             break;
         case 13: {                                            /* rt_sigaction: only SIG_DFL or SIG_IGN */
             static struct { long handler, flags, restorer, mask; } act;   /* (a garbage handler would run) */
             act.handler = (long)(next() % 2); act.flags = (long)next(); act.restorer = (long)next(); act.mask = (long)next();
             if (a[1] >= 0 && a[1] < 0x800000000000L && a[1] != 0) a[1] = next() % 2 ? (long)&act : 0;
-            if (a[0] == 14 && a[1] == (long)&act) a[1] = 0;    /* SIGALRM stays ignored (timers below) */
+            if ((int)a[0] == 14 && a[1] == (long)&act) a[1] = 0;   /* SIGALRM stays ignored (timers below) */
             break;
         }
         case 34: case 130:                                    /* pause, sigsuspend: would wait forever */
