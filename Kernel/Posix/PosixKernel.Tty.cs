@@ -62,10 +62,12 @@ public sealed class Tty
 
 public sealed partial class ConsoleIo
 {
-    /// <summary>The console is a screen someone types at (a session): the terminal echoes typed
-    /// keys (termios ECHO). Off for a program run with its input fed by the host (tui run, tests),
-    /// whose output is then exactly what the program wrote.</summary>
-    public bool Echo { get; set; }
+    /// <summary>The console's input is typed by someone at a screen (a session): it goes through
+    /// the terminal's line discipline (echo, line editing, Ctrl-C and the other special keys). Off
+    /// (tui run, tests) the input is the host's data, as from a pipe: no byte has a special meaning,
+    /// nothing is echoed (the output is exactly what programs wrote), and a canonical read returns
+    /// at most one line of what has arrived.</summary>
+    public bool Typed { get; set; }
 }
 
 // The console as a terminal: the line discipline (canonical line editing with erase, kill and
@@ -95,7 +97,19 @@ public sealed partial class PosixKernel
     /// <see cref="Tty.MaxReady"/> bytes wait to be read: the rest stays queued, as flow control).</summary>
     private void TtyPump()
     {
-        while (Tty.ReadyBytes + Tty.Edit.Count < Tty.MaxReady && Console.TryDequeue(out byte b)) TtyInput(b);
+        if (Console.Typed)
+            while (Tty.ReadyBytes + Tty.Edit.Count < Tty.MaxReady && Console.TryDequeue(out byte b)) TtyInput(b);
+        else
+        {
+            // host data: ready as it comes, one chunk per line (a canonical read returns one line)
+            var chunk = new List<byte>();
+            while (Tty.ReadyBytes + chunk.Count < Tty.MaxReady && Console.TryDequeue(out byte b))
+            {
+                chunk.Add(b);
+                if (b == '\n') { Tty.Push(chunk.ToArray()); chunk.Clear(); }
+            }
+            if (chunk.Count > 0) Tty.Push(chunk.ToArray());
+        }
         _ttyPending = Tty.ReadyBytes + Tty.Edit.Count;
     }
 
@@ -105,7 +119,7 @@ public sealed partial class PosixKernel
 
     private void Echo(ReadOnlySpan<byte> bytes)
     {
-        if (Console.Echo && (Tty.Lflag & Tty.ECHO) != 0) Console.Write(1, bytes);
+        if ((Tty.Lflag & Tty.ECHO) != 0) Console.Write(1, bytes);
     }
 
     /// <summary>Echoes a typed byte: control characters as ^X with ECHOCTL (not tab or newline).</summary>
@@ -186,7 +200,7 @@ public sealed partial class PosixKernel
         if (c == '\n' || (c == t.Cc[Tty.VEOL] && c != 0))
         {
             if ((t.Lflag & Tty.ECHO) != 0 || (t.Lflag & Tty.ECHONL) != 0)
-                if (Console.Echo) Console.Write(1, "\n"u8);
+                Console.Write(1, "\n"u8);
             t.Push(t.Edit.ToArray());
             t.Edit.Clear();
             return;

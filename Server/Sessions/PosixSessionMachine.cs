@@ -33,7 +33,7 @@ public sealed class PosixSessionMachine : SessionMachine
     {
         _m = new PosixMachine(new PosixOptions { MemorySize = (ulong)settings.MemoryMiB << 20 });
         _m.Console.CaptureOutput = false;           // a session runs for days: output goes to the screen only
-        _m.Console.Echo = true;                     // someone types at this console: the terminal echoes
+        _m.Console.Typed = true;                    // someone types at this console: the terminal's discipline applies
         _m.Console.Output = (_, data) => _screen.Write(data.Span);
         var words = settings.Program.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         _program = words.Length > 0 ? words[0] : "sh";

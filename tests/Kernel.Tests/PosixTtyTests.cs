@@ -32,7 +32,7 @@ public class PosixTtyTests
     private static PosixMachine Terminal(string program, string[] args, Action<PosixMachine>? setup = null)
     {
         var m = new PosixMachine();
-        m.Console.Echo = true;                       // as in a session: the terminal echoes
+        m.Console.Typed = true;                      // as in a session: keys typed at the terminal
         setup?.Invoke(m);
         Assert.Null(m.Start(program, args));
         return m;
@@ -131,7 +131,7 @@ public class PosixTtyTests
         byte[] state = m.SaveState();
         using var restored = new PosixMachine();
         restored.RestoreState(state);
-        restored.Console.Echo = true;
+        restored.Console.Typed = true;
         Assert.Equal(state, restored.SaveState());
         restored.Console.Feed("ne\r\x04");
         Finish(restored);
