@@ -164,6 +164,46 @@ public class LinuxBinaryTests
     public void Signals_match_the_host(Libc libc, string which) =>
         SameAsNative("signals", libc, [which]);
 
+    public static TheoryData<string, string> SignalSnapshotPoints => new()
+    {
+        { "restart", "no SA_RESTART" },   // a child sleeping, the parent's timer armed and its read restarting
+        { "stop", "nothing more" },       // a stopped child, its stop reported
+        { "suspend", "sigsuspend=" },     // a handler that ran in sigsuspend, SIGUSR1 blocked again
+        { "alarm", "alarm left=5" },      // an alarm pending for pause
+    };
+
+    /// <summary>A program saved in the middle of its signal work (pending signals, handlers, masks,
+    /// a stopped child, armed timers, a blocked read to restart: snapshot version 5) and restored
+    /// into a new machine finishes exactly as the original does.</summary>
+    [Theory, MemberData(nameof(SignalSnapshotPoints))]
+    public void Signal_state_survives_a_snapshot(string which, string marker)
+    {
+        string bin = Build("signals", Libc.Glibc);
+        using var m = new PosixMachine();
+        m.Fs.WriteFile("/bin/signals", File.ReadAllBytes(bin));
+        m.Console.CloseInput();
+        Assert.Null(m.Start("/bin/signals", [which]));
+        while (!m.Console.OutputText.Contains(marker))
+        {
+            Assert.False(m.Kernel.AllExited, "finished before the point to save at:\n" + m.Console.OutputText);
+            m.Machine.Run(2_000);
+        }
+        byte[] state = m.SaveState();
+        using var restored = new PosixMachine();
+        restored.RestoreState(state);
+        Assert.Null(restored.Kernel.CheckInvariants());
+        Assert.Equal(state, restored.SaveState());
+        Assert.True(m.RunUntilAllExit());
+        Assert.True(restored.RunUntilAllExit());
+        Assert.Equal(m.Console.OutputText, restored.Console.OutputText);
+        Assert.Equal(m.ExitCode, restored.ExitCode);
+        Assert.Equal(restored.InitialFreePages, restored.Kernel.FreePages);
+        Assert.Equal(SameAsNativeOutput(bin, which), restored.Console.OutputText);
+    }
+
+    private static string SameAsNativeOutput(string bin, string which) =>
+        Encoding.UTF8.GetString(NativeProcess.Run(bin, [which]).Stdout);
+
     public static TheoryData<Libc, string> FaultCases => new()
     {
         { Libc.Glibc, "none" }, { Libc.Glibc, "unmapped" }, { Libc.Glibc, "readonly" },
@@ -198,7 +238,7 @@ public class LinuxBinaryTests
         m.Console.CloseInput();
         Assert.Null(m.Start("/bin/procs"));
         while (!m.Console.OutputText.Contains("pipe bytes"))   // part way: after the pipe, before the exec
-            Assert.False(m.RunUntilAllExit(20_000), "finished before the point to save at");
+            Assert.False(m.RunUntilAllExit(20_000), "finished before the point to save at:\n" + m.Console.OutputText);
         byte[] state = m.SaveState();
         Assert.Equal(5, BitConverter.ToInt32(state, 4));
         using var restored = new PosixMachine();
