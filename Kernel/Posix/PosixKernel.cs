@@ -252,6 +252,7 @@ public sealed partial class PosixKernel : ITrapHandler
                 if (q.State == PState.Blocked && input && q.TtyWait) { q.State = PState.Runnable; q.TtyWait = false; }
                 if (q.State == PState.Blocked && (q.SigPending & ~q.SigMask) != 0) q.State = PState.Runnable;
                 if (q.State != PState.Runnable) continue;
+                q.TtyWait = false;                       // (whatever woke it, it no longer waits for a key)
                 if (q.SigPending != 0 && !DeliverSignals(q)) { again = true; break; }   // it stopped or ended: look again
                 _rr = i;
                 RunProcess(q);
