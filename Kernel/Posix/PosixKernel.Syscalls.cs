@@ -7,7 +7,7 @@ using Family = Lab.Kernel.Posix.SyscallFamily;
 namespace Lab.Kernel.Posix;
 
 /// <summary>Which file of the kernel a system call's handler lives in (PosixKernel.FAMILY.cs).</summary>
-public enum SyscallFamily { Process, Memory, Files, Pipes, Signals, Time, Identity, Track }
+public enum SyscallFamily { Process, Memory, Files, Pipes, Signals, Jobs, Time, Identity, Track }
 
 /// <summary>
 /// A system call's arguments as the `syscall` instruction leaves them (Linux x86-64 ABI): rdi, rsi,
@@ -79,9 +79,9 @@ public sealed partial class PosixKernel
         Row(33,   "dup2",          Family.Files,    static (k, p, a) => k.Dup2(p, a[0], a[1])),
         Row(34,   "pause",         Family.Signals,  static (k, p, a) => k.Pause(p)),
         Row(35,   "nanosleep",     Family.Time,     static (k, p, a) => k.Nanosleep(p, a.Ptr(0))),
-        Row(36,   "getitimer",     Family.Signals,  static (k, p, a) => k.Getitimer(p, a.Int(0), a.Ptr(1))),
-        Row(37,   "alarm",         Family.Signals,  static (k, p, a) => k.Alarm(p, (uint)a[0])),
-        Row(38,   "setitimer",     Family.Signals,  static (k, p, a) => k.Setitimer(p, a.Int(0), a.Ptr(1), a.Ptr(2))),
+        Row(36,   "getitimer",     Family.Jobs,     static (k, p, a) => k.Getitimer(p, a.Int(0), a.Ptr(1))),
+        Row(37,   "alarm",         Family.Jobs,     static (k, p, a) => k.Alarm(p, (uint)a[0])),
+        Row(38,   "setitimer",     Family.Jobs,     static (k, p, a) => k.Setitimer(p, a.Int(0), a.Ptr(1), a.Ptr(2))),
         Row(39,   "getpid",        Family.Process,  static (k, p, a) => k.GetPid(p)),
         Row(56,   "clone",         Family.Process,  static (k, p, a) => k.Clone(p, a[0], a.Ptr(1), a.Ptr(2), a.Ptr(3), a[4])),
         Row(57,   "fork",          Family.Process,  static (k, p, a) => k.Fork(p)),
@@ -105,12 +105,12 @@ public sealed partial class PosixKernel
         Row(104,  "getgid",        Family.Identity, static (k, p, a) => k.GetId(p, group: true)),
         Row(107,  "geteuid",       Family.Identity, static (k, p, a) => k.GetId(p, group: false)),
         Row(108,  "getegid",       Family.Identity, static (k, p, a) => k.GetId(p, group: true)),
-        Row(109,  "setpgid",       Family.Signals,  static (k, p, a) => k.Setpgid(p, a.Int(0), a.Int(1))),
+        Row(109,  "setpgid",       Family.Jobs,     static (k, p, a) => k.Setpgid(p, a.Int(0), a.Int(1))),
         Row(110,  "getppid",       Family.Process,  static (k, p, a) => k.GetPpid(p)),
-        Row(111,  "getpgrp",       Family.Signals,  static (k, p, a) => k.Getpgid(p, 0)),
-        Row(112,  "setsid",        Family.Signals,  static (k, p, a) => k.Setsid(p)),
-        Row(121,  "getpgid",       Family.Signals,  static (k, p, a) => k.Getpgid(p, a.Int(0))),
-        Row(124,  "getsid",        Family.Signals,  static (k, p, a) => k.Getsid(p, a.Int(0))),
+        Row(111,  "getpgrp",       Family.Jobs,     static (k, p, a) => k.Getpgid(p, 0)),
+        Row(112,  "setsid",        Family.Jobs,     static (k, p, a) => k.Setsid(p)),
+        Row(121,  "getpgid",       Family.Jobs,     static (k, p, a) => k.Getpgid(p, a.Int(0))),
+        Row(124,  "getsid",        Family.Jobs,     static (k, p, a) => k.Getsid(p, a.Int(0))),
         Row(127,  "rt_sigpending", Family.Signals,  static (k, p, a) => k.RtSigpending(p, a.Ptr(0), a[1])),
         Row(128,  "rt_sigtimedwait", Family.Signals, static (k, p, a) => k.RtSigtimedwait(p, a.Ptr(0), a.Ptr(1), a.Ptr(2), a[3])),
         Row(130,  "rt_sigsuspend", Family.Signals,  static (k, p, a) => k.RtSigsuspend(p, a.Ptr(0), a[1])),
