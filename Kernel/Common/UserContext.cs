@@ -16,6 +16,10 @@ public class UserContext
     internal ulong RFlags = InitialRFlags;
     internal ulong FsBase;
     internal ulong GsBase;
+    /// <summary>The 16 XMM registers, for a kernel whose programs use SSE (the POSIX profile: C
+    /// libraries copy and format with it, so each process keeps its own, and a signal handler's
+    /// frame saves them); null where the kernel leaves them alone.</summary>
+    internal UInt128[]? Xmm;
 
     internal const ulong InitialRFlags = 0x202;
 
@@ -27,6 +31,7 @@ public class UserContext
         RFlags = cpu.RFlags;
         FsBase = cpu.FsBase;
         GsBase = cpu.GsBase;
+        if (Xmm is { } x) for (int i = 0; i < 16; i++) x[i] = cpu.GetXmm(i);
     }
 
     /// <summary>The return to user mode: loads the registers into the CPU.</summary>
@@ -37,6 +42,7 @@ public class UserContext
         cpu.RFlags = RFlags;
         cpu.FsBase = FsBase;
         cpu.GsBase = GsBase;
+        if (Xmm is { } x) for (int i = 0; i < 16; i++) cpu.SetXmm(i, x[i]);
     }
 
     /// <summary>fork: the child starts with the parent's registers.</summary>
@@ -47,6 +53,7 @@ public class UserContext
         RFlags = other.RFlags;
         FsBase = other.FsBase;
         GsBase = other.GsBase;
+        if (Xmm is not null && other.Xmm is not null) other.Xmm.CopyTo(Xmm, 0);
     }
 
     /// <summary>Cleared registers, interrupts enabled (process_init, and execve's fresh start).</summary>
@@ -56,5 +63,6 @@ public class UserContext
         Rip = 0;
         RFlags = InitialRFlags;
         FsBase = GsBase = 0;
+        if (Xmm is not null) Array.Clear(Xmm);
     }
 }

@@ -40,25 +40,53 @@ public static class Errno
     public const int ENOTEMPTY = 39;      // Directory not empty
 }
 
-/// <summary>Signal numbers (x86-64). The kernel has no handlers yet: a signal ends the process.</summary>
+/// <summary>Signal numbers (x86-64, asm/signal.h) and the facts about them the kernel needs.</summary>
 public static class Signals
 {
+    public const int SIGHUP = 1;
     public const int SIGINT = 2;     // Ctrl-C on the console
+    public const int SIGQUIT = 3;    // Ctrl-\ on the console
     public const int SIGILL = 4;     // invalid opcode
     public const int SIGTRAP = 5;    // int3
+    public const int SIGABRT = 6;
+    public const int SIGBUS = 7;
     public const int SIGFPE = 8;     // divide error
     public const int SIGKILL = 9;    // kill -9, and the out-of-memory killer
+    public const int SIGUSR1 = 10;
     public const int SIGSEGV = 11;   // a page fault the kernel cannot resolve (and any other fault)
+    public const int SIGUSR2 = 12;
+    public const int SIGPIPE = 13;   // a write to a pipe nobody reads
+    public const int SIGALRM = 14;   // alarm, setitimer(ITIMER_REAL)
     public const int SIGTERM = 15;   // kill's default
+    public const int SIGCHLD = 17;   // a child exited, stopped or continued
+    public const int SIGCONT = 18;
+    public const int SIGSTOP = 19;
+    public const int SIGTSTP = 20;   // Ctrl-Z on the console
+    public const int SIGTTIN = 21;
+    public const int SIGTTOU = 22;
+    public const int SIGURG = 23;
+    public const int SIGWINCH = 28;
 
     /// <summary>Highest signal number kill(2) accepts (Linux's _NSIG - 1).</summary>
     public const int MaxSignal = 64;
 
-    /// <summary>"SIGKILL", "SIGSEGV", ... for the signals the kernel delivers; "signal N" otherwise.</summary>
+    /// <summary>The bit of <paramref name="sig"/> in a sigset_t.</summary>
+    public static ulong Bit(int sig) => 1UL << (sig - 1);
+
+    /// <summary>Signals whose default action is to ignore them (signal(7)).</summary>
+    public static bool IgnoredByDefault(int sig) => sig is SIGCHLD or SIGCONT or SIGURG or SIGWINCH;
+
+    /// <summary>Signals whose default action stops the process.</summary>
+    public static bool Stops(int sig) => sig is SIGSTOP or SIGTSTP or SIGTTIN or SIGTTOU;
+
+    /// <summary>"SIGKILL", "SIGSEGV", ... by name for the standard signals; "signal N" otherwise.</summary>
     public static string Name(int sig) => sig switch
     {
-        SIGINT => "SIGINT", SIGILL => "SIGILL", SIGTRAP => "SIGTRAP", SIGFPE => "SIGFPE", SIGKILL => "SIGKILL",
-        SIGSEGV => "SIGSEGV", SIGTERM => "SIGTERM",
+        SIGHUP => "SIGHUP", SIGINT => "SIGINT", SIGQUIT => "SIGQUIT", SIGILL => "SIGILL", SIGTRAP => "SIGTRAP",
+        SIGABRT => "SIGABRT", SIGBUS => "SIGBUS", SIGFPE => "SIGFPE", SIGKILL => "SIGKILL", SIGUSR1 => "SIGUSR1",
+        SIGSEGV => "SIGSEGV", SIGUSR2 => "SIGUSR2", SIGPIPE => "SIGPIPE", SIGALRM => "SIGALRM", SIGTERM => "SIGTERM",
+        SIGCHLD => "SIGCHLD", SIGCONT => "SIGCONT", SIGSTOP => "SIGSTOP", SIGTSTP => "SIGTSTP", SIGTTIN => "SIGTTIN",
+        SIGTTOU => "SIGTTOU", SIGURG => "SIGURG", SIGWINCH => "SIGWINCH",
         _ => $"signal {sig}",
     };
 }
@@ -72,6 +100,12 @@ public static class WaitStatus
     /// <summary>The process was ended by signal <paramref name="sig"/>: WIFSIGNALED, WTERMSIG = sig.</summary>
     public static int Signaled(int sig) => sig & 0x7f;
 
+    /// <summary>Stopped by signal <paramref name="sig"/>: WIFSTOPPED, WSTOPSIG = sig.</summary>
+    public static int Stopped(int sig) => (sig << 8) | 0x7f;
+
+    /// <summary>Continued by SIGCONT: WIFCONTINUED.</summary>
+    public const int Continued = 0xffff;
+
     /// <summary>What a shell reports for <paramref name="status"/>: the exit code, or 128 + signal.</summary>
     public static int ShellCode(int status) => (status & 0x7f) != 0 ? 128 + (status & 0x7f) : (status >> 8) & 0xff;
 }
@@ -81,8 +115,8 @@ public static class WaitStatus
 public enum WaitOptions : ulong
 {
     WNOHANG = 1,                 // return 0 at once when no child has exited
-    WUNTRACED = 2,               // also stopped children (none stop here)
-    WCONTINUED = 8,              // also continued children (none here)
+    WUNTRACED = 2,               // also children stopped by a signal
+    WCONTINUED = 8,              // also children continued by SIGCONT
     __WALL = 0x4000_0000,        // any kind of child (all children are one kind here)
     __WCLONE = 0x8000_0000,      // clone children (none here)
 }

@@ -77,21 +77,6 @@ public sealed partial class PosixKernel
         return r;
     }
 
-    private long ReadConsole(PProcess p, UserPtr buf, int n)
-    {
-        if (!Console.HasInput)
-        {
-            if (Console.InputClosed) return 0;
-            Block(p);
-            return 0;
-        }
-        var line = new List<byte>();
-        while (line.Count < n && Console.TryDequeue(out byte b)) { line.Add(b); if (b == '\n') break; }
-        var data = line.ToArray();
-        if (!CopyOut(p, buf, data)) return -EFAULT;   // (input consumed, like a tty)
-        return data.Length;
-    }
-
     private long ReadFile(PProcess p, OpenFile f, UserPtr buf, int n)
     {
         var node = f.Node!;
@@ -481,38 +466,16 @@ public sealed partial class PosixKernel
         }
     }
 
-    private const ulong TCGETS = 0x5401, TIOCGWINSZ = 0x5413;
-
     /// <summary>
-    /// ioctl(fd, request, arg): on the console, TCGETS (a struct termios describing a canonical,
-    /// echoing terminal: what isatty and the C library's line buffering ask) and TIOCGWINSZ (80
-    /// columns, 25 rows); anything else, or any request on a file or pipe, -ENOTTY. Linux: ioctl(2),
-    /// ioctl_tty(2). Fails: -EBADF, -ENOTTY, -EFAULT.
+    /// ioctl(fd, request, arg): on the console, the terminal requests (PosixKernel.Tty.cs: TtyIoctl);
+    /// any request on a file or pipe, -ENOTTY. Linux: ioctl(2), ioctl_tty(2). Fails: -EBADF, -ENOTTY,
+    /// -EFAULT, and as TtyIoctl.
     /// </summary>
     private long Ioctl(PProcess p, ulong fd, ulong request, UserPtr arg)
     {
         var f = Fd(p, fd);
         if (f is null) return -EBADF;
         if (f.Kind != FileKind.Console) return -ENOTTY;
-        switch (request & 0xffff_ffff)
-        {
-            case TCGETS:
-                var t = new byte[36];        // struct termios: iflag, oflag, cflag, lflag, line, cc[19]
-                BinaryPrimitives.WriteUInt32LittleEndian(t, 0x500);            // ICRNL | IXON
-                BinaryPrimitives.WriteUInt32LittleEndian(t.AsSpan(4), 0x5);    // OPOST | ONLCR
-                BinaryPrimitives.WriteUInt32LittleEndian(t.AsSpan(8), 0xBF);   // B38400 | CS8 | CREAD
-                BinaryPrimitives.WriteUInt32LittleEndian(t.AsSpan(12), 0x8A3B); // ISIG ICANON ECHO ECHOE ECHOK ECHOCTL ECHOKE IEXTEN
-                ReadOnlySpan<byte> cc = [3, 0x1c, 0x7f, 0x15, 4, 0, 1, 0, 0x11, 0x13, 0x1a, 0, 0x12, 0x0f, 0x17, 0x16, 0];
-                cc.CopyTo(t.AsSpan(17));
-                return CopyOut(p, arg, t) ? 0 : -EFAULT;
-            case TIOCGWINSZ:
-                Span<byte> ws = stackalloc byte[8];     // struct winsize: rows, cols, xpixel, ypixel
-                ws.Clear();
-                BinaryPrimitives.WriteUInt16LittleEndian(ws, 25);
-                BinaryPrimitives.WriteUInt16LittleEndian(ws[2..], 80);
-                return CopyOut(p, arg, ws) ? 0 : -EFAULT;
-            default:
-                return -ENOTTY;
-        }
+        return TtyIoctl(p, request, arg);
     }
 }

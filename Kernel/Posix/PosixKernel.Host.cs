@@ -40,16 +40,13 @@ public sealed partial class PosixKernel
         return true;
     }
 
-    /// <summary>
-    /// Ctrl-C on the console: SIGINT to the foreground, as a terminal sends it to its foreground
-    /// process group. When the main program is the shell, that is what the shell started (the shell
-    /// itself stays); otherwise it is every process, the main program and all it forked. Returns the
-    /// number of processes ended. Call only between runs.
-    /// </summary>
+    /// <summary>Host control: SIGINT to the console's foreground process group, as Ctrl-C typed at
+    /// the terminal sends it (a shell that ignores SIGINT stays). Call only between runs. Returns the
+    /// number of processes signalled.</summary>
     public int Interrupt()
     {
-        bool shell = MainPid is int main && _byPid.TryGetValue(main, out var p) && p.State != PState.Zombie && p.Name == "sh";
-        return shell ? KillWhere(q => q.Pid != MainPid, Signals.SIGINT) : KillWhere(_ => true, Signals.SIGINT);
+        int fg = Tty.ForegroundPgrp;
+        return fg > 0 ? KillWhere(q => q.Pgid == fg, Signals.SIGINT) : 0;
     }
 
     /// <summary>A completed system call (<paramref name="call"/> null: a number not in the table).</summary>

@@ -58,11 +58,15 @@ public sealed partial class PosixKernel
     }
 
     /// <summary>write on a pipe's write end: as many of <paramref name="n"/> bytes as fit in the
-    /// pipe's <see cref="Posix.Pipe.Capacity"/>; blocks while it is full. -EPIPE when no read end is
-    /// open (Linux also sends SIGPIPE), -EFAULT.</summary>
+    /// pipe's <see cref="Posix.Pipe.Capacity"/>; blocks while it is full. With no read end open:
+    /// SIGPIPE to the writer (which ends it by default) and -EPIPE. -EFAULT.</summary>
     private long WritePipe(PProcess p, Pipe pipe, UserPtr buf, int n)
     {
-        if (pipe.Readers == 0) return -EPIPE;
+        if (pipe.Readers == 0)
+        {
+            SendSignal(p, Signals.SIGPIPE, new SigInfo(0, p.Pid, 0, 0));
+            return -EPIPE;
+        }
         int room = Posix.Pipe.Capacity - pipe.Buffer.Count;
         if (room == 0) { Block(p); return 0; }
         var data = new byte[Math.Min(n, room)];

@@ -72,14 +72,18 @@ public sealed partial class PosixKernel
             return err == -ENOEXEC ? $"{path}: not an ELF64 x86-64 executable" : $"{path}: exec failed ({err})";
         }
         MainPid ??= p.Pid;
+        p.Pgid = p.Sid = p.Pid;                 // a session leader, the console's foreground
+        TtyAttach(p);
         if (_cur is null) RunProcess(p);
         return null;
     }
 
     /// <summary>
     /// do_exit: ends a process with wait status <paramref name="waitStatus"/>. Its descriptors are
-    /// closed and its memory freed at once; a zombie stays for the parent's wait4. Its children go
-    /// to init (pid 1), which reaps zombies at once, as does a process whose parent is init.
+    /// closed and its memory freed at once; a zombie stays for the parent's wait4, which gets SIGCHLD
+    /// (a parent ignoring SIGCHLD has it reaped at once). Its children go to init (pid 1), which reaps
+    /// zombies at once, as does a process whose parent is init; a stopped child left so gets SIGHUP
+    /// and SIGCONT (Linux does so for a stopped process group orphaned).
     /// </summary>
     private void Terminate(PProcess p, int waitStatus, int exitCode)
     {
@@ -91,13 +95,17 @@ public sealed partial class PosixKernel
         p.State = PState.Zombie;
         p.WaitStatus = waitStatus;
         p.ExitCode = exitCode;
+        p.Stopped = false;
+        p.SigPending = 0;
+        p.AlarmAt = 0;
         if (p.Pid == MainPid) MainStatus = waitStatus;
         foreach (var c in _procs.Where(c => c.Parent == p.Pid).ToList())
         {
             c.Parent = 1;
             if (c.State == PState.Zombie) Remove(c);     // init reaps at once
+            else if (c.Stopped) { SendSignal(c, Signals.SIGHUP, default); SendSignal(c, Signals.SIGCONT, default); }
         }
-        if (p.Parent == 1) Remove(p);
+        if (!TellParentOfExit(p)) Remove(p);
         if (_cur == p) _cur = null;
         WakeAll();
     }
@@ -159,6 +167,8 @@ public sealed partial class PosixKernel
         c.SigMask = p.SigMask;
         c.Cwd = p.Cwd;
         c.SigActions = p.SigActions?.ToArray();
+        c.Pgid = p.Pgid; c.Sid = p.Sid;                       // same group and session; no pending signals, no timer
+        (c.AltStackSp, c.AltStackSize, c.AltStackFlags) = (p.AltStackSp, p.AltStackSize, p.AltStackFlags);
         c.State = PState.Runnable;
         _runNext = c;               // the child runs first (it often execs or exits at once, freeing memory)
         return c.Pid;
@@ -200,6 +210,8 @@ public sealed partial class PosixKernel
         if (p.SigActions is { } acts)
             for (int i = 0; i < acts.Length; i++) if (acts[i].Handler != SIG_IGN) acts[i] = default;
         p.ClearChildTid = p.RobustList = 0;
+        p.Execed = true;
+        (p.AltStackSp, p.AltStackSize, p.AltStackFlags) = (0, 0, SS_DISABLE);
         return 0;
     }
 
@@ -223,42 +235,47 @@ public sealed partial class PosixKernel
 
     /// <summary>
     /// wait4(pid, status, options, rusage): reaps a child that has exited (<paramref name="pid"/> &gt; 0:
-    /// that one; -1 or 0: any, all processes being in one process group), storing its wait status at
-    /// <paramref name="status"/> unless NULL, and returns its pid. Blocks while the children are all
-    /// alive; with WNOHANG returns 0 instead. rusage is not filled in. Linux: wait4(2).
-    /// Fails: -EINVAL (unknown options), -ECHILD (no such child; pid &lt; -1, another process group,
-    /// has none), -EFAULT (status not writable: the child stays a zombie).
+    /// that one; -1: any; 0: any in the caller's process group; &lt; -1: any in group -pid), storing
+    /// its wait status at <paramref name="status"/> unless NULL, and returns its pid. With WUNTRACED
+    /// a child stopped since last asked is reported (WIFSTOPPED), with WCONTINUED one continued
+    /// (WIFCONTINUED); those stay children. Blocks while there is nothing to report; with WNOHANG
+    /// returns 0 instead. rusage is not filled in. Linux: wait4(2).
+    /// Fails: -EINVAL (unknown options), -ECHILD (no such child), -EFAULT (status not writable: the
+    /// child stays a zombie), -EINTR (a signal's handler ran; SA_RESTART waits again).
     /// </summary>
     private long Wait4(PProcess p, int pid, UserPtr status, ulong options)
     {
         const WaitOptions known = WaitOptions.WNOHANG | WaitOptions.WUNTRACED | WaitOptions.WCONTINUED
                                   | WaitOptions.__WALL | WaitOptions.__WCLONE;
         if ((options & ~(ulong)known) != 0) return -EINVAL;
-        if (pid < -1) return -ECHILD;
-        PProcess? zombie = null;
+        if (pid == int.MinValue) return -ECHILD;
+        PProcess? found = null;
         bool any = false;
         foreach (var c in _procs)
         {
-            if (c.Parent != p.Pid) continue;
-            if (pid > 0 && c.Pid != pid) continue;
+            if (c.Parent != p.Pid || !WaitSelects(p, c, pid)) continue;
             any = true;
-            if (c.State == PState.Zombie) { zombie = c; break; }
+            if (c.State == PState.Zombie) { found = c; break; }
+            if (c.StateReport == WaitStatus.Continued ? (options & (ulong)WaitOptions.WCONTINUED) != 0
+                : c.StateReport != 0 && (options & (ulong)WaitOptions.WUNTRACED) != 0) { found = c; break; }
         }
         if (!any) return -ECHILD;
-        if (zombie is null)
+        if (found is null)
         {
             if ((options & (ulong)WaitOptions.WNOHANG) != 0) return 0;
             Block(p);
             return 0;
         }
+        bool zombie = found.State == PState.Zombie;
         if (!status.IsNull)
         {
             Span<byte> st = stackalloc byte[4];
-            BinaryPrimitives.WriteInt32LittleEndian(st, zombie.WaitStatus);
+            BinaryPrimitives.WriteInt32LittleEndian(st, zombie ? found.WaitStatus : found.StateReport);
             if (!CopyOut(p, status, st)) return -EFAULT;
         }
-        Remove(zombie);
-        return zombie.Pid;
+        if (zombie) Remove(found);
+        else found.StateReport = 0;
+        return found.Pid;
     }
 
     // Linux's clone flags (linux/sched.h) that matter to a fork.
@@ -274,7 +291,7 @@ public sealed partial class PosixKernel
     /// at exit, CLONE_SETTLS sets the child's FS base, a non-zero <paramref name="stack"/> is the
     /// child's rsp. vfork (CLONE_VM|CLONE_VFORK, as posix_spawn uses it) runs as a copy-on-write fork
     /// whose parent goes on at once: the child's writes are not seen by the parent. The exit signal
-    /// (low byte) is not sent (signals are not delivered yet). Linux: clone(2).
+    /// (low byte) is always SIGCHLD. Linux: clone(2).
     /// Fails: -ENOSYS (threads, which this kernel does not have: CLONE_THREAD, CLONE_SIGHAND,
     /// CLONE_FILES, CLONE_FS, or CLONE_VM without CLONE_VFORK; pthread_create then reports an error),
     /// then as fork.

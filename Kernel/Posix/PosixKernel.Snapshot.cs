@@ -27,7 +27,7 @@ namespace Lab.Kernel.Posix;
 public sealed partial class PosixKernel
 {
     private const int SnapshotMagic = 0x5853504C;   // "LPSX"
-    private const int SnapshotVersion = 4;   // 2: page owners; 3: bounded faults, machine part up to the hash; 4: cloexec, tids, signal state
+    private const int SnapshotVersion = 5;   // 2: page owners; 3: bounded faults, machine part up to the hash; 4: cloexec, tids, signal state; 5: signal delivery, jobs, terminal
     /// <summary>The oldest version <see cref="RestoreSnapshot"/> still reads.</summary>
     private const int OldestSnapshotVersion = 2;
     private const int HashSize = 32;
@@ -160,6 +160,7 @@ public sealed partial class PosixKernel
             byte[] captured = Console.CapturedBytes();
             w.Write(captured.Length);
             w.Write(captured);
+            if (formatVersion >= 5) SaveTty(w);
 
             // Free pages are left out: Alloc zeroes a page before handing it out, so what a freed page
             // still holds can never be seen again (this makes a snapshot MBs instead of all of memory).
@@ -220,6 +221,7 @@ public sealed partial class PosixKernel
         w.Write(p.SigActions is not null);
         if (p.SigActions is not null)
             foreach (var a in p.SigActions) { w.Write(a.Handler); w.Write(a.Flags); w.Write(a.Restorer); w.Write(a.Mask); }
+        if (formatVersion >= 5) SaveSignalState(w, p);
     }
 
     /// <summary>Restores a snapshot held in memory (see the stream overload).</summary>
@@ -371,6 +373,8 @@ public sealed partial class PosixKernel
         byte[] pendingInput = s.Bytes(s.Count("console input"));
         bool inputClosed = r.ReadBoolean(), capture = r.ReadBoolean();
         byte[] captured = s.Bytes(s.Count("console output"));
+        Tty? tty = version >= 5 ? LoadTty(r) : null;
+        if (version < 5) DefaultJobState(procs);
 
         // The machine part runs to the hash (version 2: after its length). It carries its own memory
         // size; a different one would make the machine reallocate its memory under the kernel's
@@ -401,6 +405,7 @@ public sealed partial class PosixKernel
 
         Fs.Replace(tree, nextIno, files);
         Console.Restore(pendingInput, inputClosed, capture, captured);
+        RestoreTty(tty ?? new Tty { Session = mainPid ?? 0, ForegroundPgrp = mainPid ?? 0 });
         _procs.Clear();
         _procs.AddRange(procs);
         _byPid.Clear();
@@ -484,6 +489,7 @@ public sealed partial class PosixKernel
             for (int i = 0; i < Signals.MaxSignal; i++)
                 p.SigActions[i] = new SigAction(r.ReadUInt64(), r.ReadUInt64(), r.ReadUInt64(), r.ReadUInt64());
         }
+        if (version >= 5) LoadSignalState(r, p);
         return p;
     }
 

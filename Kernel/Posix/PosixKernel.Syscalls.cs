@@ -7,7 +7,7 @@ using Family = Lab.Kernel.Posix.SyscallFamily;
 namespace Lab.Kernel.Posix;
 
 /// <summary>Which file of the kernel a system call's handler lives in (PosixKernel.FAMILY.cs).</summary>
-public enum SyscallFamily { Process, Memory, Files, Pipes, Signals, Time, Identity, Track }
+public enum SyscallFamily { Process, Memory, Files, Pipes, Signals, Jobs, Time, Identity, Track }
 
 /// <summary>
 /// A system call's arguments as the `syscall` instruction leaves them (Linux x86-64 ABI): rdi, rsi,
@@ -65,6 +65,7 @@ public sealed partial class PosixKernel
         Row(12,   "brk",           Family.Memory,   static (k, p, a) => k.Brk(p, a.Ptr(0))),
         Row(13,   "rt_sigaction",  Family.Signals,  static (k, p, a) => k.RtSigaction(p, a.Int(0), a.Ptr(1), a.Ptr(2), a[3])),
         Row(14,   "rt_sigprocmask", Family.Signals, static (k, p, a) => k.RtSigprocmask(p, a.Int(0), a.Ptr(1), a.Ptr(2), a[3])),
+        Row(15,   "rt_sigreturn",  Family.Signals,  static (k, p, a) => k.RtSigreturn(p)),
         Row(16,   "ioctl",         Family.Files,    static (k, p, a) => k.Ioctl(p, a[0], a[1], a.Ptr(2))),
         Row(17,   "pread64",       Family.Files,    static (k, p, a) => k.PreadPwrite(p, a[0], a.Ptr(1), a[2], a.Long(3), write: false)),
         Row(18,   "pwrite64",      Family.Files,    static (k, p, a) => k.PreadPwrite(p, a[0], a.Ptr(1), a[2], a.Long(3), write: true)),
@@ -76,7 +77,11 @@ public sealed partial class PosixKernel
         Row(28,   "madvise",       Family.Memory,   static (k, p, a) => k.Madvise(p, a.Ptr(0), a[1], a.Int(2))),
         Row(32,   "dup",           Family.Files,    static (k, p, a) => k.Dup(p, a[0])),
         Row(33,   "dup2",          Family.Files,    static (k, p, a) => k.Dup2(p, a[0], a[1])),
+        Row(34,   "pause",         Family.Signals,  static (k, p, a) => k.Pause(p)),
         Row(35,   "nanosleep",     Family.Time,     static (k, p, a) => k.Nanosleep(p, a.Ptr(0))),
+        Row(36,   "getitimer",     Family.Jobs,     static (k, p, a) => k.Getitimer(p, a.Int(0), a.Ptr(1))),
+        Row(37,   "alarm",         Family.Jobs,     static (k, p, a) => k.Alarm(p, (uint)a[0])),
+        Row(38,   "setitimer",     Family.Jobs,     static (k, p, a) => k.Setitimer(p, a.Int(0), a.Ptr(1), a.Ptr(2))),
         Row(39,   "getpid",        Family.Process,  static (k, p, a) => k.GetPid(p)),
         Row(56,   "clone",         Family.Process,  static (k, p, a) => k.Clone(p, a[0], a.Ptr(1), a.Ptr(2), a.Ptr(3), a[4])),
         Row(57,   "fork",          Family.Process,  static (k, p, a) => k.Fork(p)),
@@ -100,9 +105,19 @@ public sealed partial class PosixKernel
         Row(104,  "getgid",        Family.Identity, static (k, p, a) => k.GetId(p, group: true)),
         Row(107,  "geteuid",       Family.Identity, static (k, p, a) => k.GetId(p, group: false)),
         Row(108,  "getegid",       Family.Identity, static (k, p, a) => k.GetId(p, group: true)),
+        Row(109,  "setpgid",       Family.Jobs,     static (k, p, a) => k.Setpgid(p, a.Int(0), a.Int(1))),
         Row(110,  "getppid",       Family.Process,  static (k, p, a) => k.GetPpid(p)),
+        Row(111,  "getpgrp",       Family.Jobs,     static (k, p, a) => k.Getpgid(p, 0)),
+        Row(112,  "setsid",        Family.Jobs,     static (k, p, a) => k.Setsid(p)),
+        Row(121,  "getpgid",       Family.Jobs,     static (k, p, a) => k.Getpgid(p, a.Int(0))),
+        Row(124,  "getsid",        Family.Jobs,     static (k, p, a) => k.Getsid(p, a.Int(0))),
+        Row(127,  "rt_sigpending", Family.Signals,  static (k, p, a) => k.RtSigpending(p, a.Ptr(0), a[1])),
+        Row(128,  "rt_sigtimedwait", Family.Signals, static (k, p, a) => k.RtSigtimedwait(p, a.Ptr(0), a.Ptr(1), a.Ptr(2), a[3])),
+        Row(130,  "rt_sigsuspend", Family.Signals,  static (k, p, a) => k.RtSigsuspend(p, a.Ptr(0), a[1])),
+        Row(131,  "sigaltstack",   Family.Signals,  static (k, p, a) => k.Sigaltstack(p, a.Ptr(0), a.Ptr(1))),
         Row(158,  "arch_prctl",    Family.Process,  static (k, p, a) => k.ArchPrctl(p, a.Int(0), a[1])),
         Row(186,  "gettid",        Family.Process,  static (k, p, a) => k.GetTid(p)),
+        Row(200,  "tkill",         Family.Signals,  static (k, p, a) => k.Tgkill(p, -1, a.Int(0), a.Int(1))),
         Row(201,  "time",          Family.Time,     static (k, p, a) => k.Time(p, a.Ptr(0))),
         Row(217,  "getdents64",    Family.Files,    static (k, p, a) => k.Getdents64(p, a[0], a.Ptr(1), a[2])),
         Row(218,  "set_tid_address", Family.Process, static (k, p, a) => k.SetTidAddress(p, a.Ptr(0))),
@@ -110,6 +125,7 @@ public sealed partial class PosixKernel
         Row(229,  "clock_getres",  Family.Time,     static (k, p, a) => k.ClockGetres(p, a.Ptr(1))),
         Row(230,  "clock_nanosleep", Family.Time,   static (k, p, a) => k.ClockNanosleep(p, a.Int(1), a.Ptr(2))),
         Row(231,  "exit_group",    Family.Process,  static (k, p, a) => k.Exit(p, a.Int(0)), returns: false),
+        Row(234,  "tgkill",        Family.Signals,  static (k, p, a) => k.Tgkill(p, a.Int(0), a.Int(1), a.Int(2))),
         Row(257,  "openat",        Family.Files,    static (k, p, a) => k.OpenAt(p, a.Int(0), a.Ptr(1), a[2])),
         Row(258,  "mkdirat",       Family.Files,    static (k, p, a) => k.MkdirAt(p, a.Int(0), a.Ptr(1))),
         Row(262,  "newfstatat",    Family.Files,    static (k, p, a) => k.NewFstatAt(p, a.Int(0), a.Ptr(1), a.Ptr(2), a.Int(3))),

@@ -23,7 +23,11 @@ namespace Lab.Kernel.Posix;
 ///   PosixKernel.Paths.cs      openat, newfstatat, mkdir(at), rmdir/unlinkat, access/faccessat,
 ///                             readlink(at), chdir, fchdir, getcwd
 ///   PosixKernel.Pipes.cs      pipe, pipe2, and reading and writing pipes
-///   PosixKernel.Signals.cs    kill, rt_sigaction/rt_sigprocmask (recorded), faults that end a process
+///   PosixKernel.Signals.cs    sending signals: kill, tkill, tgkill, rt_sigaction, rt_sigprocmask,
+///                             rt_sigpending, pause, rt_sigsuspend, rt_sigtimedwait, sigaltstack, faults
+///   PosixKernel.SignalFrame.cs delivering them: default actions, handler frames, rt_sigreturn, EINTR
+///   PosixKernel.Jobs.cs       process groups and sessions, stop/continue, SIGCHLD, alarm/itimers
+///   PosixKernel.Tty.cs        the console as a terminal: termios, line discipline, job-control keys
 ///   PosixKernel.Time.cs       nanosleep, clock_nanosleep, clock_gettime, clock_getres, gettimeofday, time
 ///   PosixKernel.Identity.cs   uname, getuid and friends, getrandom, sysinfo, prlimit64/getrlimit
 ///   PosixKernel.Track.cs      Lab's process tracking (track_self, track_wait)
@@ -177,7 +181,8 @@ public sealed partial class PosixKernel : ITrapHandler
             return;
         }
         _runNext = null;
-        if (_cur == p && p.State == PState.Runnable) RunProcess(p);
+        // back to user mode: pending signals first (a handler frame, a stop, or the end)
+        if (_cur == p && p.State == PState.Runnable && (p.SigPending == 0 || DeliverSignals(p))) RunProcess(p);
         else Schedule();
     }
 
@@ -221,26 +226,44 @@ public sealed partial class PosixKernel : ITrapHandler
 
     /// <summary>
     /// Round robin from the process after the last one run: the first runnable process runs (a
-    /// sleeper whose time has come, or a reader once console input arrived, becomes runnable). With
-    /// none, the CPU idles on an empty page table until the next timer interrupt.
+    /// sleeper whose time has come, a console reader once input arrived, or a blocked process with a
+    /// signal to take becomes runnable; stopped processes wait for SIGCONT), after its pending
+    /// signals are delivered. First the console's typed keys go through the line discipline and
+    /// expired timers fire. With nothing to run, the CPU idles on an empty page table until the next
+    /// timer interrupt.
     /// </summary>
     private void Schedule()
     {
         ulong now = _m.Clock;
-        bool input = Console.HasInput || Console.InputClosed;
-        int n = _procs.Count;
-        for (int k = 1; k <= n; k++)
+        TtyPump();
+        FireTimers(now);
+        bool again = true;
+        while (again)
         {
-            int i = (_rr + k) % n;
-            var q = _procs[i];
-            if (q.State == PState.Blocked && q.WakeAt != 0 && now >= q.WakeAt) q.State = PState.Runnable;
-            if (q.State == PState.Blocked && input && q.WakeAt == 0) q.State = PState.Runnable;
-            if (q.State == PState.Runnable) { _rr = i; RunProcess(q); return; }
+            again = false;
+            bool input = TtyReadable();
+            int n = _procs.Count;
+            for (int k = 1; k <= n; k++)
+            {
+                int i = (_rr + k) % n;
+                var q = _procs[i];
+                if (q.Stopped) continue;
+                if (q.State == PState.Blocked && q.WakeAt != 0 && now >= q.WakeAt) q.State = PState.Runnable;
+                if (q.State == PState.Blocked && input && q.TtyWait) { q.State = PState.Runnable; q.TtyWait = false; }
+                if (q.State == PState.Blocked && (q.SigPending & ~q.SigMask) != 0) q.State = PState.Runnable;
+                if (q.State != PState.Runnable) continue;
+                q.TtyWait = false;                       // (whatever woke it, it no longer waits for a key)
+                if (q.SigPending != 0 && !DeliverSignals(q)) { again = true; break; }   // it stopped or ended: look again
+                _rr = i;
+                RunProcess(q);
+                return;
+            }
         }
         // nothing to run: idle until the next timer interrupt
         _cur = null;
-        // Only keyboard input can wake a blocked process now, unless one sleeps (time wakes it).
-        IdleWaitingForInput = _procs.Any(q => q.State == PState.Blocked) && !_procs.Any(q => q.State == PState.Blocked && q.WakeAt != 0);
+        // Only keyboard input can wake a blocked process now, unless one sleeps or has a timer set.
+        IdleWaitingForInput = _procs.Any(q => q.State == PState.Blocked || q.Stopped)
+            && !_procs.Any(q => (q.State == PState.Blocked && q.WakeAt != 0 && !q.Stopped) || q.AlarmAt != 0);
         _m.Cpu.Cr3 = IdleRoot;       // an empty page table: nothing user-visible is left mapped
         if (_procs.Count > 0 && _m.TimerInterval != 0) _m.WaitForTimer();
         _m.Stop();
@@ -266,9 +289,10 @@ public sealed partial class PosixKernel : ITrapHandler
         p.Restarting = false;
     }
 
-    /// <summary>Wakes every process blocked on an event (data in a pipe, a child's exit); sleepers stay.</summary>
+    /// <summary>Wakes every process blocked on an event (data in a pipe, a child's exit); sleepers
+    /// and console readers stay.</summary>
     private void WakeAll()
     {
-        foreach (var q in _procs) if (q.State == PState.Blocked && q.WakeAt == 0) q.State = PState.Runnable;
+        foreach (var q in _procs) if (q.State == PState.Blocked && q.WakeAt == 0 && !q.TtyWait) q.State = PState.Runnable;
     }
 }

@@ -14,6 +14,8 @@ public enum PState : byte { Runnable, Blocked, Zombie }
 /// </summary>
 public sealed class PProcess : UserContext
 {
+    public PProcess() => Xmm = new UInt128[16];
+
     public int Pid;
     public int Parent;
     public PState State;
@@ -31,10 +33,35 @@ public sealed class PProcess : UserContext
     /// only. Linux zeroes the tid and wakes a futex at exit for the other threads; a process here has
     /// one thread, so nobody could be waiting.</summary>
     internal ulong ClearChildTid, RobustList;
-    /// <summary>rt_sigprocmask's blocked set, and rt_sigaction's recorded actions (null until the
-    /// first one): recorded and returned, not delivered yet (signals still end their target).</summary>
+    /// <summary>rt_sigprocmask's blocked set, and rt_sigaction's actions (null until the first one).</summary>
     internal ulong SigMask;
     internal SigAction[]? SigActions;
+    /// <summary>Signals sent and not yet delivered (one of each standard signal, as Linux), and what
+    /// each one's siginfo says (null until the first).</summary>
+    internal ulong SigPending;
+    internal SigInfo[]? PendingInfo;
+    /// <summary>rt_sigsuspend: the mask to put back once a handler has run (valid while Suspended).</summary>
+    internal ulong SuspendMask;
+    internal bool Suspended;
+    /// <summary>rt_sigtimedwait: the set it waits for (0 = not waiting).</summary>
+    internal ulong WaitSet;
+    /// <summary>sigaltstack: base, size, flags (SS_DISABLE when none).</summary>
+    internal ulong AltStackSp, AltStackSize;
+    internal int AltStackFlags = PosixKernel.SS_DISABLE;
+    /// <summary>Process group and session (setpgid, setsid); inherited by fork, kept by execve.</summary>
+    public int Pgid, Sid;
+    /// <summary>execve ran since fork (setpgid on such a child fails with EACCES).</summary>
+    internal bool Execed;
+    /// <summary>Stopped by SIGSTOP/SIGTSTP/...: not scheduled until SIGCONT (or SIGKILL).</summary>
+    public bool Stopped;
+    /// <summary>A stop or continue the parent's wait4 (WUNTRACED / WCONTINUED) has not reported:
+    /// its wait status, 0 when none.</summary>
+    internal int StateReport;
+    /// <summary>ITIMER_REAL (alarm, setitimer): machine time of the next SIGALRM (0 = off) and the
+    /// reload interval, in nanoseconds of machine time.</summary>
+    internal ulong AlarmAt, AlarmInterval;
+    /// <summary>Blocked reading the console (woken by input, not by other events).</summary>
+    internal bool TtyWait;
     /// <summary>The heap: from BrkStart (the end of the highest segment) up to Brk.</summary>
     internal ulong BrkStart, Brk;
     /// <summary>The ELF segments as mapped (shared by fork, replaced by execve); for the track report.</summary>
@@ -56,6 +83,10 @@ public sealed class PProcess : UserContext
 /// <summary>One signal's action as rt_sigaction records it (struct kernel_sigaction: handler, flags,
 /// restorer, mask).</summary>
 public readonly record struct SigAction(ulong Handler, ulong Flags, ulong Restorer, ulong Mask);
+
+/// <summary>What a pending signal's siginfo_t says: who sent it and why (si_code), and for SIGCHLD
+/// the child's status, for a fault the address.</summary>
+public readonly record struct SigInfo(int Code, int Pid, int Status, ulong Addr);
 
 /// <summary>A record of a user fault that killed a process (WeensyOS reports these on the console).</summary>
 public readonly record struct PosixFault(int Pid, string Name, int Signal, string Description);

@@ -8,9 +8,10 @@ namespace Lab.Server.Sessions;
 
 /// <summary>
 /// A session running the POSIX profile: its console drawn as an 80×25 text screen in place of the
-/// CGA screen, keys going through a terminal's line discipline (echo, Backspace, Enter sends the
-/// line, Ctrl-C interrupts, Ctrl-D ends input), physical pages in the wide form (pids beyond a
-/// byte, many MiB), and virtual maps that send only the rows a process maps.
+/// CGA screen, keys going to the kernel's terminal (its line discipline echoes and edits lines,
+/// Ctrl-C interrupts the foreground, Ctrl-D ends one read, raw-mode programs get keys one by one),
+/// physical pages in the wide form (pids beyond a byte, many MiB), and virtual maps that send only
+/// the rows a process maps.
 /// </summary>
 public sealed class PosixSessionMachine : SessionMachine
 {
@@ -19,6 +20,8 @@ public sealed class PosixSessionMachine : SessionMachine
 
     private readonly PosixMachine _m;
     private ConsoleScreen _screen = new();
+    /// <summary>The text typed since the last Enter, for the event log only (the kernel's terminal
+    /// holds the line itself).</summary>
     private readonly StringBuilder _line = new();
     private readonly string _program;
     private string? _startError;
@@ -30,6 +33,7 @@ public sealed class PosixSessionMachine : SessionMachine
     {
         _m = new PosixMachine(new PosixOptions { MemorySize = (ulong)settings.MemoryMiB << 20 });
         _m.Console.CaptureOutput = false;           // a session runs for days: output goes to the screen only
+        _m.Console.Typed = true;                    // someone types at this console: the terminal's discipline applies
         _m.Console.Output = (_, data) => _screen.Write(data.Span);
         var words = SessionSettings.CommandWords(settings.Program) ?? [];   // settings were validated
         _program = words.Length > 0 ? words[0] : "sh";
@@ -60,13 +64,14 @@ public sealed class PosixSessionMachine : SessionMachine
     // programs have not read yet (exact whenever they read everything, as a shell does).
     private int _fed;
 
-    /// <summary>The console's unread input (bounded from above, see _fed) plus the line being edited.</summary>
+    /// <summary>The console's unread input: keys not yet taken by the terminal (bounded from above,
+    /// see _fed) plus what the terminal holds unread (the line being edited, lines ready).</summary>
     public override int PendingInput
     {
         get
         {
             if (!_m.Console.HasInput) _fed = 0;
-            return _fed + _line.Length;
+            return _fed + _m.Kernel.TtyPendingBytes;
         }
     }
 
@@ -83,11 +88,11 @@ public sealed class PosixSessionMachine : SessionMachine
         Halted ? new RunResult(RunExit.Stopped, default, 0) : _m.Machine.Run(budget);
 
     /// <summary>
-    /// The terminal's line discipline: printable keys are echoed and collected, Enter echoes a newline
-    /// and hands the line to the kernel (so a program's read returns a whole line, as on a tty),
-    /// Backspace edits, Ctrl-C ends the foreground programs with SIGINT, Ctrl-D sends the collected
-    /// text without a newline, or ends input when nothing was typed. Returns the event-log text, or
-    /// null for keys not worth a log line (letters of a line being typed).
+    /// A key typed at the console goes to the kernel's terminal as the byte a terminal sends: Enter
+    /// as CR (the terminal makes it a newline), Backspace as DEL (the erase character), Ctrl-C as
+    /// ETX (SIGINT to the foreground process group), Ctrl-D as EOT (end of file for one read), other
+    /// characters as their UTF-8 bytes. Echo and line editing happen in the kernel, as in Linux.
+    /// Returns the event-log text, or null for keys not worth a log line (letters of a line).
     /// </summary>
     public override string? PressKey(char key)
     {
@@ -97,42 +102,31 @@ public sealed class PosixSessionMachine : SessionMachine
                 {
                     string line = _line.ToString();
                     _line.Clear();
-                    _screen.Write("\n");
-                    Feed(line + "\n");
+                    Feed("\r");
                     return $"typed \"{line}\"";
                 }
             case '\b' or '\x7f':
-                if (_line.Length > 0)
-                {
-                    _line.Length--;
-                    _screen.Write("\b \b");
-                }
+                if (_line.Length > 0) _line.Length--;
+                Feed("\x7f");
                 return null;
             case '\x03':
-                {
-                    _line.Clear();
-                    _screen.Write("^C\n");
-                    int ended = _m.Kernel.Interrupt();
-                    return $"pressed Ctrl+C (SIGINT to {ended} process{(ended == 1 ? "" : "es")})";
-                }
-            case '\x04':
-                if (_line.Length == 0)
-                {
-                    _m.Console.CloseInput();
-                    return "pressed Ctrl+D (end of input)";
-                }
-                Feed(_line.ToString());
                 _line.Clear();
-                return "pressed Ctrl+D";
-            case >= ' ' and < '\x7f':
-                if (_line.Length < 4096)
+                Feed("\x03");
+                return "pressed Ctrl+C (SIGINT to the foreground)";
+            case '\x04':
                 {
-                    _line.Append(key);
-                    _screen.Write(key.ToString());
+                    Feed("\x04");
+                    bool empty = _line.Length == 0;
+                    _line.Clear();
+                    return empty ? "pressed Ctrl+D (end of input)" : "pressed Ctrl+D";
                 }
+            case >= ' ' and < '\x7f':
+                if (_line.Length < 4096) _line.Append(key);
+                Feed(key.ToString());
                 return null;
             default:
-                return $"pressed {SessionText.Printable(key)} (no meaning on the console)";
+                Feed(key.ToString());
+                return $"pressed {SessionText.Printable(key)}";
         }
     }
 

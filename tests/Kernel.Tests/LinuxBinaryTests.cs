@@ -148,6 +148,69 @@ public class LinuxBinaryTests
     public void Mmap_munmap_mprotect_copy_on_write_shared_memory_and_faults_match_the_host(Libc libc) =>
         SameAsNative("mman", libc, []);
 
+    public static TheoryData<Libc, string> SignalCases()
+    {
+        var data = new TheoryData<Libc, string>();
+        foreach (var libc in new[] { Libc.Glibc, Libc.Musl })
+            foreach (var c in new[] { "info", "mask", "flags", "restart", "sigchld", "sigpipe", "alarm", "groups", "segv", "stop", "suspend", "defaults", "ucontext" })
+                data.Add(libc, c);
+        return data;
+    }
+
+    /// <summary>
+    /// Signals as a C program uses them (LinuxPrograms/signals.c, one case per run): SA_SIGINFO
+    /// handlers reading si_signo/si_code/si_pid, masks and sigpending, SA_RESETHAND and SA_NODEFER,
+    /// EINTR against SA_RESTART on a pipe read and nanosleep's time left, SIGCHLD reaping in a
+    /// handler and SIGCHLD ignored, SIGPIPE's default and EPIPE, alarm/pause and a periodic
+    /// setitimer interrupting float work, kill of a process group, setpgid/setsid/getsid, a SIGSEGV
+    /// handler siglongjmp'ing out (the second time on a sigaltstack), SIGSTOP/SIGTSTP/SIGCONT seen
+    /// by waitpid WUNTRACED/WCONTINUED, sigsuspend and sigtimedwait, default actions, and a handler
+    /// editing uc_sigmask in its ucontext: the same output and status as natively.
+    /// </summary>
+    [Theory, MemberData(nameof(SignalCases))]
+    public void Signals_match_the_host(Libc libc, string which) =>
+        SameAsNative("signals", libc, [which]);
+
+    public static TheoryData<string, string> SignalSnapshotPoints => new()
+    {
+        { "restart", "no SA_RESTART" },   // a child sleeping, the parent's timer armed and its read restarting
+        { "stop", "nothing more" },       // a stopped child, its stop reported
+        { "suspend", "sigsuspend=" },     // a handler that ran in sigsuspend, SIGUSR1 blocked again
+        { "alarm", "alarm left=5" },      // an alarm pending for pause
+    };
+
+    /// <summary>A program saved in the middle of its signal work (pending signals, handlers, masks,
+    /// a stopped child, armed timers, a blocked read to restart: snapshot version 5) and restored
+    /// into a new machine finishes exactly as the original does.</summary>
+    [Theory, MemberData(nameof(SignalSnapshotPoints))]
+    public void Signal_state_survives_a_snapshot(string which, string marker)
+    {
+        string bin = Build("signals", Libc.Glibc);
+        using var m = new PosixMachine();
+        m.Fs.WriteFile("/bin/signals", File.ReadAllBytes(bin));
+        m.Console.CloseInput();
+        Assert.Null(m.Start("/bin/signals", [which]));
+        while (!m.Console.OutputText.Contains(marker))
+        {
+            Assert.False(m.Kernel.AllExited, "finished before the point to save at:\n" + m.Console.OutputText);
+            m.Machine.Run(2_000);
+        }
+        byte[] state = m.SaveState();
+        using var restored = new PosixMachine();
+        restored.RestoreState(state);
+        Assert.Null(restored.Kernel.CheckInvariants());
+        Assert.Equal(state, restored.SaveState());
+        Assert.True(m.RunUntilAllExit());
+        Assert.True(restored.RunUntilAllExit());
+        Assert.Equal(m.Console.OutputText, restored.Console.OutputText);
+        Assert.Equal(m.ExitCode, restored.ExitCode);
+        Assert.Equal(restored.InitialFreePages, restored.Kernel.FreePages);
+        Assert.Equal(SameAsNativeOutput(bin, which), restored.Console.OutputText);
+    }
+
+    private static string SameAsNativeOutput(string bin, string which) =>
+        Encoding.UTF8.GetString(NativeProcess.Run(bin, [which]).Stdout);
+
     public static TheoryData<Libc, string> FaultCases => new()
     {
         { Libc.Glibc, "none" }, { Libc.Glibc, "unmapped" }, { Libc.Glibc, "readonly" },
@@ -171,7 +234,8 @@ public class LinuxBinaryTests
 
     /// <summary>A glibc program saved part way (its FS base, close-on-exec descriptors, recorded
     /// signal state and mmap'ed memory are in the snapshot) and restored into a new machine finishes
-    /// exactly as the original does; a version 3 snapshot (before that state was saved) still restores.</summary>
+    /// exactly as the original does; version 3 and 4 snapshots (before that state, or signal delivery's,
+    /// was saved) still restore.</summary>
     [Theory, MemberData(nameof(Libcs))]
     public void A_program_saved_part_way_and_restored_finishes_the_same(Libc libc)
     {
@@ -181,9 +245,9 @@ public class LinuxBinaryTests
         m.Console.CloseInput();
         Assert.Null(m.Start("/bin/procs"));
         while (!m.Console.OutputText.Contains("pipe bytes"))   // part way: after the pipe, before the exec
-            Assert.False(m.RunUntilAllExit(20_000), "finished before the point to save at");
+            Assert.False(m.RunUntilAllExit(20_000), "finished before the point to save at:\n" + m.Console.OutputText);
         byte[] state = m.SaveState();
-        Assert.Equal(4, BitConverter.ToInt32(state, 4));
+        Assert.Equal(5, BitConverter.ToInt32(state, 4));
         using var restored = new PosixMachine();
         restored.RestoreState(state);
         Assert.Null(restored.Kernel.CheckInvariants());
@@ -194,16 +258,19 @@ public class LinuxBinaryTests
         Assert.Contains("sum of codes=10", restored.Console.OutputText);
         Assert.Equal(m.ExitCode, restored.ExitCode);
 
-        using var older = new PosixMachine();
-        older.Fs.WriteFile("/bin/hello", File.ReadAllBytes(Build("hello", libc)));
-        older.Console.CloseInput();
-        Assert.Null(older.Start("/bin/hello"));
-        byte[] v3 = older.Kernel.SaveSnapshot(formatVersion: 3);
-        using var fromV3 = new PosixMachine();
-        fromV3.RestoreState(v3);
-        Assert.True(fromV3.RunUntilAllExit());
-        Assert.StartsWith("hello, world\n", fromV3.Console.OutputText);
-        Assert.Equal(3, fromV3.ExitCode);
+        foreach (int version in new[] { 3, 4 })
+        {
+            using var older = new PosixMachine();
+            older.Fs.WriteFile("/bin/hello", File.ReadAllBytes(Build("hello", libc)));
+            older.Console.CloseInput();
+            Assert.Null(older.Start("/bin/hello"));
+            byte[] old = older.Kernel.SaveSnapshot(formatVersion: version);
+            using var fromOld = new PosixMachine();
+            fromOld.RestoreState(old);
+            Assert.True(fromOld.RunUntilAllExit());
+            Assert.StartsWith("hello, world\n", fromOld.Console.OutputText);
+            Assert.Equal(3, fromOld.ExitCode);
+        }
     }
 
     /// <summary>The memory views see mmap: while mman runs, its virtual pages (what the session's

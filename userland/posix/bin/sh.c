@@ -9,7 +9,9 @@
  * (default /bin). A failed foreground command is reported on stderr:
  *   sh: CMD: exit status N      /      sh: CMD: killed by signal N
  * Background jobs print "[PID]" on stderr when started and "[PID] done, status N" when reaped.
- * The shell exits with the status of the last foreground command (or N for `exit N`). */
+ * The shell exits with the status of the last foreground command (or N for `exit N`).
+ * Ctrl-C (SIGINT) and Ctrl-\ (SIGQUIT) do not end the shell, which ignores them, nor background
+ * jobs; a foreground command gets them (it starts with the default action). */
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include <fcntl.h>
 #include <errno.h>
 #include <sys/wait.h>
+#include <signal.h>
 
 #define MAXTOK 512
 #define MAXCMD 32
@@ -95,8 +98,9 @@ static void reap_background(void)
         fprintf(stderr, "[%d] done, status %d\n", p, status_code(st));
 }
 
-static void run_child(command *c, int in_fd, int out_fd)
+static void run_child(command *c, int in_fd, int out_fd, int background)
 {
+    if (!background) { signal(SIGINT, SIG_DFL); signal(SIGQUIT, SIG_DFL); }
     if (in_fd != 0) { dup2(in_fd, 0); close(in_fd); }
     if (out_fd != 1) { dup2(out_fd, 1); close(out_fd); }
     if (c->in) {
@@ -136,7 +140,7 @@ static int run_pipeline(command *cmds, int ncmd, int background)
         }
         if (p == 0) {
             if (fds[0] >= 0) close(fds[0]);
-            run_child(&cmds[i], in_fd, i + 1 < ncmd ? fds[1] : 1);
+            run_child(&cmds[i], in_fd, i + 1 < ncmd ? fds[1] : 1, background);
         }
         pids[i] = p;
         if (in_fd != 0) close(in_fd);
@@ -153,6 +157,7 @@ static int run_pipeline(command *cmds, int ncmd, int background)
         while (waitpid(pids[i], &st, 0) < 0 && errno == EINTR) {}
         if (i == ncmd - 1) {
             last_status = status_code(st);
+            if (WIFSIGNALED(st) && WTERMSIG(st) == SIGINT) write(2, "\n", 1);   /* after the terminal's ^C */
             report(cmds[i].argv[0], st);
         }
     }
@@ -220,6 +225,8 @@ static int read_line(int fd, char *buf, size_t cap)
 int main(int argc, char **argv)
 {
     int fd = 0;
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
     if (argc > 2 && strcmp(argv[1], "-c") == 0) {
         run_line(argv[2]);
         reap_background();

@@ -4,6 +4,7 @@
  * with valid arguments, kill of itself or its parent, blocking reads, wait for live children).
  * Kernel only (on Linux random arguments could damage the host's files): SKIP natively. */
 #include "t.h"
+#include <signal.h>
 
 static unsigned long long rng = 0x9e3779b97f4a7c15ULL;
 static unsigned long long next(void)
@@ -14,6 +15,7 @@ static unsigned long long next(void)
 
 /* Garbage pointers into buf stay in its first 8 KiB; the kernel may legitimately write a struct past
  * that (a pointer near the end of buf), so the arena keeps a guard after it. */
+static const long zero_time[2];
 static char arena[8192 * 4];
 static char *const buf = arena + 8192;
 #define BUFSZ 8192
@@ -47,10 +49,12 @@ int main(int argc, char **argv)
         6, 9, 10, 11, 13, 14, 16, 17, 18, 19, 20, 21, 28, 56, 63, 72, 79, 83, 84, 89, 96, 97, 99, 102,
         104, 107, 108, 158, 186, 201, 218, 229, 230, 257, 258, 262, 263, 267, 269, 273, 292, 293, 302,
         318, 334, 439,
+        34, 36, 37, 38, 109, 111, 112, 121, 124, 127, 128, 130, 131, 200, 234,
         7, 58, 100, 200, 333, 335, 500, 999, 1000, 1001, 1004, 1023, 1024, 4096, -1, 0x7fffffff,
     };
     const int nn = sizeof nrs / sizeof nrs[0];
     pid_t me = getpid(), parent = getppid();
+    signal(SIGALRM, SIG_IGN);                                 /* setitimer/alarm with garbage: harmless */
     long calls = 0;
     for (int round = 0; round < 60000; round++) {
         long n = nrs[next() % nn];
@@ -115,8 +119,23 @@ int main(int argc, char **argv)
         case 61:                                              /* wait4: never blocks (no live child) */
             a[2] |= 1;                                        /* WNOHANG (or EINVAL from other bits) */
             break;
-        case 62:                                              /* kill: never itself or its parent */
-            if (a[0] == me || a[0] == parent || a[0] <= 0 || a[0] == 1) a[0] = 34000 + (a[0] & 0xff);
+        case 62: case 200:                                    /* kill, tkill: never itself or its parent */
+            if ((int)a[0] == me || (int)a[0] == parent || (int)a[0] <= 0 || (int)a[0] == 1) a[0] = 34000 + (a[0] & 0xff);
+            break;                                            /* (pid_t is an int: the kernel sees the low half) */
+        case 234:                                             /* tgkill: likewise */
+            if ((int)a[1] == me || (int)a[1] == parent || (int)a[1] <= 0 || (int)a[1] == 1) a[1] = 34000 + (a[1] & 0xff);
+            break;
+        case 13: {                                            /* rt_sigaction: only SIG_DFL or SIG_IGN */
+            static struct { long handler, flags, restorer, mask; } act;   /* (a garbage handler would run) */
+            act.handler = (long)(next() % 2); act.flags = (long)next(); act.restorer = (long)next(); act.mask = (long)next();
+            if (a[1] >= 0 && a[1] < 0x800000000000L && a[1] != 0) a[1] = next() % 2 ? (long)&act : 0;
+            if ((int)a[0] == 14 && a[1] == (long)&act) a[1] = 0;   /* SIGALRM stays ignored (timers below) */
+            break;
+        }
+        case 34: case 130:                                    /* pause, sigsuspend: would wait forever */
+            continue;
+        case 128:                                             /* rt_sigtimedwait: never waits */
+            a[2] = (long)&zero_time;
             break;
         }
         if (n == 12) {                                        /* brk: put the break back afterwards */
