@@ -16,10 +16,27 @@ public class UserContext
     internal ulong RFlags = InitialRFlags;
     internal ulong FsBase;
     internal ulong GsBase;
-    /// <summary>The 16 XMM registers, for a kernel whose programs use SSE (the POSIX profile: C
-    /// libraries copy and format with it, so each process keeps its own, and a signal handler's
-    /// frame saves them); null where the kernel leaves them alone.</summary>
-    internal UInt128[]? Xmm;
+    /// <summary>The floating-point and vector state (x87, MXCSR, XMM0-15) as an FXSAVE image, the
+    /// layout of Linux's fpstate, for a kernel whose programs use them (the POSIX profile: C libraries
+    /// copy and format with SSE, long double runs on the x87, so each process keeps its own and a
+    /// signal frame carries it); null where the kernel leaves them alone (WeensyOS).</summary>
+    internal byte[]? FpState;
+
+    /// <summary>A fresh <see cref="FpState"/>: FNINIT's x87 (control word 0x37f, every register
+    /// empty) and the default MXCSR (0x1f80, all exceptions masked), as a new Linux process has.</summary>
+    internal static byte[] NewFpState()
+    {
+        var image = new byte[Machine.Cpu.Cpu.FxStateSize];
+        ResetFpState(image);
+        return image;
+    }
+
+    private static void ResetFpState(byte[] image)
+    {
+        Array.Clear(image);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(image, 0x37f);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(24), 0x1f80);
+    }
 
     internal const ulong InitialRFlags = 0x202;
 
@@ -31,7 +48,7 @@ public class UserContext
         RFlags = cpu.RFlags;
         FsBase = cpu.FsBase;
         GsBase = cpu.GsBase;
-        if (Xmm is { } x) for (int i = 0; i < 16; i++) x[i] = cpu.GetXmm(i);
+        if (FpState is { } f) cpu.SaveFxState(f);
     }
 
     /// <summary>The return to user mode: loads the registers into the CPU.</summary>
@@ -42,7 +59,7 @@ public class UserContext
         cpu.RFlags = RFlags;
         cpu.FsBase = FsBase;
         cpu.GsBase = GsBase;
-        if (Xmm is { } x) for (int i = 0; i < 16; i++) cpu.SetXmm(i, x[i]);
+        if (FpState is { } f) cpu.LoadFxState(f);
     }
 
     /// <summary>fork: the child starts with the parent's registers.</summary>
@@ -53,7 +70,7 @@ public class UserContext
         RFlags = other.RFlags;
         FsBase = other.FsBase;
         GsBase = other.GsBase;
-        if (Xmm is not null && other.Xmm is not null) other.Xmm.CopyTo(Xmm, 0);
+        if (FpState is not null && other.FpState is not null) other.FpState.CopyTo(FpState, 0);
     }
 
     /// <summary>Cleared registers, interrupts enabled (process_init, and execve's fresh start).</summary>
@@ -63,6 +80,6 @@ public class UserContext
         Rip = 0;
         RFlags = InitialRFlags;
         FsBase = GsBase = 0;
-        if (Xmm is not null) Array.Clear(Xmm);
+        if (FpState is not null) ResetFpState(FpState);
     }
 }

@@ -204,7 +204,7 @@ public sealed partial class PosixKernel
         w.Write(p.AltStackSp); w.Write(p.AltStackSize); w.Write(p.AltStackFlags);
         w.Write(p.Pgid); w.Write(p.Sid); w.Write(p.Execed); w.Write(p.Stopped); w.Write(p.StateReport);
         w.Write(p.AlarmAt); w.Write(p.AlarmInterval); w.Write(p.TtyWait);
-        foreach (var x in p.Xmm!) { w.Write((ulong)x); w.Write((ulong)(x >> 64)); }
+        w.Write(p.FpState!);
     }
 
     private static void LoadSignalState(BinaryReader r, PProcess p)
@@ -217,7 +217,7 @@ public sealed partial class PosixKernel
         p.AltStackSp = r.ReadUInt64(); p.AltStackSize = r.ReadUInt64(); p.AltStackFlags = r.ReadInt32();
         p.Pgid = r.ReadInt32(); p.Sid = r.ReadInt32(); p.Execed = r.ReadBoolean(); p.Stopped = r.ReadBoolean(); p.StateReport = r.ReadInt32();
         p.AlarmAt = r.ReadUInt64(); p.AlarmInterval = r.ReadUInt64(); p.TtyWait = r.ReadBoolean();
-        for (int i = 0; i < 16; i++) { ulong lo = r.ReadUInt64(); p.Xmm![i] = new UInt128(r.ReadUInt64(), lo); }
+        if (r.Read(p.FpState!) != p.FpState!.Length) throw new EndOfStreamException();
         if (p.AltStackFlags is not (0 or SS_DISABLE) || p.Pgid < 1 || p.Sid < 1 || p.Pgid >= MaxPid || p.Sid >= MaxPid)
             throw new InvalidDataException($"pid {p.Pid}: bad signal or job state");
     }

@@ -150,12 +150,8 @@ public sealed partial class PosixKernel
         BinaryPrimitives.WriteUInt64LittleEndian(s[(McOffset + 184)..], fp);
         BinaryPrimitives.WriteUInt64LittleEndian(s[MaskOffset..], saved);
         SigInfoBytes(sig, info).CopyTo(s[InfoOffset..]);
-        // fpstate: an fxsave image with the default x87 control word and MXCSR, and the XMM registers
-        var f = s[(int)(fp - frame)..];
-        BinaryPrimitives.WriteUInt16LittleEndian(f, 0x37f);
-        BinaryPrimitives.WriteUInt32LittleEndian(f[24..], 0x1f80);
-        BinaryPrimitives.WriteUInt32LittleEndian(f[28..], 0xffff);
-        for (int i = 0; i < 16; i++) BinaryPrimitives.WriteUInt128LittleEndian(f[(160 + 16 * i)..], p.Xmm![i]);
+        // fpstate: the interrupted code's x87, MXCSR and XMM registers, the fxsave image Linux saves
+        p.FpState.AsSpan().CopyTo(s[(int)(fp - frame)..]);
         if (!CopyOut(p, new UserPtr(frame), b)) return false;
 
         p.Regs[(int)Register.Rdi] = (ulong)sig;
@@ -173,7 +169,7 @@ public sealed partial class PosixKernel
 
     /// <summary>
     /// rt_sigreturn(): the restorer's call at the end of a handler. The frame is just above rsp (the
-    /// handler's `ret` popped pretcode): every register, rip, the user flags, the XMM state (when the
+    /// handler's `ret` popped pretcode): every register, rip, the user flags, the x87/SSE state (when the
     /// frame's fpstate pointer is set) and the blocked mask come back from it, so the interrupted code
     /// goes on as if nothing happened (or with what the handler changed in the ucontext). Returns the
     /// restored rax. Linux: rt_sigreturn(2). A frame that cannot be read ends the process (SIGSEGV).
@@ -196,7 +192,7 @@ public sealed partial class PosixKernel
                 TerminateBySignal(p, SIGSEGV);
                 return 0;
             }
-            for (int i = 0; i < 16; i++) p.Xmm![i] = BinaryPrimitives.ReadUInt128LittleEndian(f[(160 + 16 * i)..]);
+            f.CopyTo(p.FpState);
         }
         for (int i = 0; i < SigcontextOrder.Length; i++)
             p.Regs[(int)SigcontextOrder[i]] = BinaryPrimitives.ReadUInt64LittleEndian(uc[(McOffset + 8 * i)..]);

@@ -14,7 +14,7 @@ public enum PState : byte { Runnable, Blocked, Zombie }
 /// </summary>
 public sealed class PProcess : UserContext
 {
-    public PProcess() => Xmm = new UInt128[16];
+    public PProcess() => FpState = NewFpState();
 
     public int Pid;
     public int Parent;

@@ -129,6 +129,12 @@ public class LinuxBinaryTests
     public void Long_double_arithmetic_printf_strtold_and_libm_match_the_host(Libc libc) =>
         SameAsNative("ldouble", libc, []);
 
+    /// <summary>Four processes computing with long double and double at once, preempted many times
+    /// mid-loop, each get the result they get alone: every process has its own x87/SSE registers.</summary>
+    [Theory, MemberData(nameof(Libcs))]
+    public void Processes_computing_in_floating_point_at_once_keep_their_registers(Libc libc) =>
+        SameAsNative("fpswitch", libc, []);
+
     [Theory, MemberData(nameof(Libcs))]
     public void Files_directories_and_descriptors_match_the_host(Libc libc) =>
         SameAsNative("files", libc, ["/tmp/work"], dir => [dir], m => m.Fs.MkDir("/tmp/work"));
