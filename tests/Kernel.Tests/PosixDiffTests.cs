@@ -95,6 +95,8 @@ public partial class PosixDiffTests
         { "t-files", [], "" },
         { "t-pipe", [], "" },
         { "t-faults", [], "" },
+        { "t-signals", [], "" },
+        { "t-dirs", [], "" },
         { "s-forktree", [], "" },
     };
 
