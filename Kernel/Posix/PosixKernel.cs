@@ -145,6 +145,8 @@ public sealed partial class PosixKernel : ITrapHandler
             return;
         }
         p.SaveFrom(_m.Cpu);
+        if (_m.Clock > p.RanAt) p.CpuNs += _m.Clock - p.RanAt;   // its CPU time (/proc/PID/stat)
+        p.RanAt = _m.Clock;
         switch (trap.Kind)
         {
             case TrapKind.Timer:
@@ -216,6 +218,7 @@ public sealed partial class PosixKernel : ITrapHandler
         _cur = p;
         IdleWaitingForInput = false;
         p.LoadInto(_m.Cpu);
+        p.RanAt = _m.Clock;
         if (_m.Cpu.Cr3 != p.Root.Value) _m.Cpu.Cr3 = p.Root.Value;
     }
 
@@ -234,7 +237,7 @@ public sealed partial class PosixKernel : ITrapHandler
             int i = (_rr + k) % n;
             var q = _procs[i];
             if (q.State == PState.Blocked && q.WakeAt != 0 && now >= q.WakeAt) q.State = PState.Runnable;
-            if (q.State == PState.Blocked && input && q.WakeAt == 0) q.State = PState.Runnable;
+            if (q.State == PState.Blocked && input && (q.WakeAt == 0 || q.Polling)) q.State = PState.Runnable;
             if (q.State == PState.Runnable) { _rr = i; RunProcess(q); return; }
         }
         // nothing to run: idle until the next timer interrupt
@@ -269,6 +272,6 @@ public sealed partial class PosixKernel : ITrapHandler
     /// <summary>Wakes every process blocked on an event (data in a pipe, a child's exit); sleepers stay.</summary>
     private void WakeAll()
     {
-        foreach (var q in _procs) if (q.State == PState.Blocked && q.WakeAt == 0) q.State = PState.Runnable;
+        foreach (var q in _procs) if (q.State == PState.Blocked && (q.WakeAt == 0 || q.Polling)) q.State = PState.Runnable;
     }
 }

@@ -1,0 +1,50 @@
+namespace Lab.Kernel.Posix;
+
+// Snapshot version 5's part for the file system's names and /proc (PosixKernel.Snapshot.cs calls
+// these after the processes): per inode its symbolic link target, device number, permission bits,
+// times and /proc path; per process its executable, argv and CPU time.
+public sealed partial class PosixKernel
+{
+    private static void SaveNames(BinaryWriter w, IReadOnlyList<Inode> nodes, IReadOnlyList<PProcess> procs)
+    {
+        foreach (var n in nodes)
+        {
+            WriteNullableString(w, n.LinkTarget);
+            w.Write(n.Rdev);
+            w.Write(n.Perm);
+            w.Write(n.AtimeNs);
+            w.Write(n.MtimeNs);
+            WriteNullableString(w, n.ProcPath);
+        }
+        foreach (var p in procs)
+        {
+            WriteString(w, p.Exe);
+            w.Write(p.CmdLine.Length);
+            w.Write(p.CmdLine);
+            w.Write(p.CpuNs);
+        }
+    }
+
+    private static void LoadNames(BinaryReader r, Reader s, Inode[] nodes, List<PProcess> procs)
+    {
+        foreach (var n in nodes)
+        {
+            n.LinkTarget = s.NullableString();
+            n.Rdev = r.ReadInt32();
+            n.Perm = r.ReadUInt32();
+            n.AtimeNs = r.ReadInt64();
+            n.MtimeNs = r.ReadInt64();
+            n.ProcPath = s.NullableString();
+            bool knownDevice = n.Rdev is 0 or PosixFs.DevNull or PosixFs.DevZero or PosixFs.DevRandom or PosixFs.DevUrandom or PosixFs.DevTty;
+            if (!knownDevice || n.Perm > 0xFFF || (n.IsDir && (n.LinkTarget is not null || n.Rdev != 0)))
+                throw new InvalidDataException($"inode {n.Ino}: inconsistent link, device or mode");
+            if (n.ProcPath is not null) n.SharedData = true;      // /proc text costs the file system nothing
+        }
+        foreach (var p in procs)
+        {
+            p.Exe = s.String();
+            p.CmdLine = s.Bytes(s.Count("command line"));
+            p.CpuNs = r.ReadUInt64();
+        }
+    }
+}
