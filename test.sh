@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command (README): installs what a fresh machine lacks (gcc, make, tmux, gdb, musl-tools, node/npm with
+# The test command (README): installs what a fresh machine lacks (gcc, make, tmux, gdb, musl-tools, busybox-static, node/npm with
 # apt-get; the pinned npm packages with npm ci), builds everything (gcc builds the userland and the
 # test programs as part of the build) and runs every xunit project.
 set -euo pipefail
@@ -12,6 +12,7 @@ command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)      # the TUI is tested und
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)  # the official JS SignalR client (interop test)
 command -v gdb >/dev/null 2>&1 || need_apt+=(gdb)         # real gdb attaches to the kernel stub (tui run --kernel --gdb)
 command -v musl-gcc >/dev/null 2>&1 || need_apt+=(musl-tools)  # static musl builds of the Linux programs the POSIX profile runs
+[ -x /usr/bin/busybox ] || need_apt+=(busybox-static)          # Debian's static busybox: the POSIX profile runs it unchanged (BusyboxTests)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

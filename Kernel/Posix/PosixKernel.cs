@@ -21,7 +21,11 @@ namespace Lab.Kernel.Posix;
 ///   PosixKernel.Files.cs      read, write, readv, writev, pread64, pwrite64, open, close, stat, fstat,
 ///                             lseek, dup, dup2, dup3, fcntl, ioctl, unlink, getdents64
 ///   PosixKernel.Paths.cs      openat, newfstatat, mkdir(at), rmdir/unlinkat, access/faccessat,
-///                             readlink(at), chdir, fchdir, getcwd
+///                             chdir, fchdir, getcwd
+///   PosixKernel.Names.cs      path resolution through symbolic links; symlink(at), readlink(at), link(at),
+///                             rename(at, at2), truncate, ftruncate, fsync, utimensat, chmod, statfs
+///   PosixKernel.Proc.cs       /proc, made from the kernel's state on lookup
+///   PosixKernel.Poll.cs       poll, ppoll, select, pselect6
 ///   PosixKernel.Pipes.cs      pipe, pipe2, and reading and writing pipes
 ///   PosixKernel.Signals.cs    kill, rt_sigaction/rt_sigprocmask (recorded), faults that end a process
 ///   PosixKernel.Time.cs       nanosleep, clock_nanosleep, clock_gettime, clock_getres, gettimeofday, time
