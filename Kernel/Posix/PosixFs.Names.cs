@@ -23,6 +23,21 @@ public sealed partial class PosixFs
             if (Get("/dev/" + std[fd]) is null) Symlink("/dev/" + std[fd], $"/proc/self/fd/{fd}");
     }
 
+    /// <summary>After restoring a snapshot older than version 5 (which kept no device numbers nor
+    /// link targets): /dev's nodes become devices and links again, and missing ones are made.</summary>
+    internal void UpgradeDevices()
+    {
+        foreach (var (name, rdev) in new[] { ("null", DevNull), ("zero", DevZero), ("random", DevRandom), ("urandom", DevUrandom), ("tty", DevTty) })
+            if (Get("/dev/" + name) is { IsDir: false, Rdev: 0 } node) { node.Rdev = rdev; node.Perm = 0x1B6; }
+        foreach (var name in new[] { "stdin", "stdout", "stderr" })
+            if (Get("/dev/" + name) is { IsDir: false, LinkTarget: null } node)
+            {
+                node.LinkTarget = System.Text.Encoding.UTF8.GetString(node.Data, 0, node.Length);
+                node.Perm = 0x1FF;
+            }
+        if (Get("/dev") is null || Get("/dev")!.IsDir) AddDevices();
+    }
+
     /// <summary>Creates a symbolic link at <paramref name="path"/> (normalized, free, in an existing
     /// directory: the caller checked) holding <paramref name="target"/>.</summary>
     public Inode Symlink(string path, string target)

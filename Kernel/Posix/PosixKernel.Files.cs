@@ -366,6 +366,11 @@ public sealed partial class PosixKernel
         var dirPath = PathOfNode(f.Node!);
         var entries = dirPath is null ? new List<(string Name, Inode Node)>()     // removed while open: empty
             : f.Node!.ProcPath is not null ? ProcList(p, dirPath) : Fs.List(dirPath);
+        if (dirPath == "/" && ProcNode(p, "/proc") is { } proc)          // /proc is mounted on /
+        {
+            entries = [.. entries, ("proc", proc)];
+            entries.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        }
         var all = new List<(string, Inode?, bool)> { (".", f.Node, true), ("..", null, true) };
         all.AddRange(entries.Select(x => (x.Name, (Inode?)x.Node, x.Node.IsDir)));
         static byte TypeOf(Inode? node, bool isDir) =>

@@ -402,6 +402,7 @@ public sealed partial class PosixKernel
         }
 
         Fs.Replace(tree, nextIno, files);
+        if (version < 5) Fs.UpgradeDevices();
         Console.Restore(pendingInput, inputClosed, capture, captured);
         _procs.Clear();
         _procs.AddRange(procs);

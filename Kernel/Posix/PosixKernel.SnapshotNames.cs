@@ -22,6 +22,7 @@ public sealed partial class PosixKernel
             w.Write(p.CmdLine.Length);
             w.Write(p.CmdLine);
             w.Write(p.CpuNs);
+            w.Write(p.RanAt);
         }
     }
 
@@ -45,6 +46,7 @@ public sealed partial class PosixKernel
             p.Exe = s.String();
             p.CmdLine = s.Bytes(s.Count("command line"));
             p.CpuNs = r.ReadUInt64();
+            p.RanAt = r.ReadUInt64();
         }
     }
 }

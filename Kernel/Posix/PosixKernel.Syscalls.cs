@@ -82,6 +82,7 @@ public sealed partial class PosixKernel
         Row(39,   "getpid",        Family.Process,  static (k, p, a) => k.GetPid(p)),
         Row(56,   "clone",         Family.Process,  static (k, p, a) => k.Clone(p, a[0], a.Ptr(1), a.Ptr(2), a.Ptr(3), a[4])),
         Row(57,   "fork",          Family.Process,  static (k, p, a) => k.Fork(p)),
+        Row(58,   "vfork",         Family.Process,  static (k, p, a) => k.Fork(p)),      // as a copy-on-write fork (the parent does not wait for the exec)
         Row(59,   "execve",        Family.Process,  static (k, p, a) => k.Execve(p, a.Ptr(0), a.Ptr(1), a.Ptr(2))),
         Row(60,   "exit",          Family.Process,  static (k, p, a) => k.Exit(p, a.Int(0)), returns: false),
         Row(61,   "wait4",         Family.Process,  static (k, p, a) => k.Wait4(p, a.Int(0), a.Ptr(1), a[2])),
