@@ -16,7 +16,7 @@ public sealed partial class PosixKernel
 
     /// <summary>The poll bits descriptor <paramref name="fd"/> has now: a pipe's read end is
     /// readable with data and hung up (POLLHUP) with no writer left; its write end writable with
-    /// room and in error (POLLERR) with no reader; the console readable once input is queued or
+    /// room, and writable and in error (POLLERR) with no reader; the console readable once input is queued or
     /// closed; files, directories and devices always ready. A descriptor not open: POLLNVAL.</summary>
     private short Readiness(PProcess p, int fd)
     {
@@ -28,7 +28,7 @@ public sealed partial class PosixKernel
             case FileKind.PipeRead:
                 return (short)((f.Pipe!.Buffer.Count > 0 ? readable : 0) | (f.Pipe.Writers == 0 ? POLLHUP : 0));
             case FileKind.PipeWrite:
-                return f.Pipe!.Readers == 0 ? POLLERR : f.Pipe.Buffer.Count < Posix.Pipe.Capacity ? writable : (short)0;
+                return f.Pipe!.Readers == 0 ? (short)(POLLERR | writable) : f.Pipe.Buffer.Count < Posix.Pipe.Capacity ? writable : (short)0;
             case FileKind.Console:
                 return (short)((f.Readable && (Console.HasInput || Console.InputClosed) ? readable : 0) | (f.Writable ? writable : 0));
             default:
@@ -120,7 +120,7 @@ public sealed partial class PosixKernel
     /// (data, end of file, hang-up), writing (room, or an error: the write would fail at once), or
     /// an exceptional condition (never here); returns how many bits stay set. Nothing ready: waits
     /// up to the struct timeval (select) or timespec (pselect6) timeout, NULL for ever, and returns
-    /// 0. select writes back the time left, as Linux's does. pselect6's signal mask is not applied.
+    /// 0. Both write back the time left, as Linux's raw calls do. pselect6's signal mask is not applied.
     /// Linux: select(2). Fails: -EINVAL (nfds negative or beyond 1024, a bad timeout), -EBADF (a
     /// set descriptor not open), -EFAULT.
     /// </summary>
@@ -159,13 +159,14 @@ public sealed partial class PosixKernel
         if (!PollDone(p, ready, timeoutNs)) return 0;
         for (int k = 0; k < 3; k++)
             if (!ptrs[k].IsNull && !CopyOut(p, ptrs[k], result[k])) return -EFAULT;
-        if (!timespec && !timeout.IsNull)
+        if (!timeout.IsNull)
         {
-            // the time left (zero at the timeout; all of it when something was ready at once)
+            // the time left (zero at the timeout; all of it when something was ready at once), as
+            // both raw calls write it (glibc's select is pselect6 and reads it back)
             long left = deadline != 0 ? Math.Max(0, (long)(deadline - Math.Min(deadline, _m.Clock))) : Math.Max(0, timeoutNs);
             Span<byte> tv = stackalloc byte[16];
             BinaryPrimitives.WriteInt64LittleEndian(tv, left / 1_000_000_000);
-            BinaryPrimitives.WriteInt64LittleEndian(tv[8..], left % 1_000_000_000 / 1000);
+            BinaryPrimitives.WriteInt64LittleEndian(tv[8..], timespec ? left % 1_000_000_000 : left % 1_000_000_000 / 1000);
             if (!CopyOut(p, timeout, tv)) return -EFAULT;
         }
         return ready;

@@ -126,6 +126,13 @@ public class LinuxBinaryTests
     public void Files_directories_and_descriptors_match_the_host(Libc libc) =>
         SameAsNative("files", libc, ["/tmp/work"], dir => [dir], m => m.Fs.MkDir("/tmp/work"));
 
+    /// <summary>Symbolic and hard links, rename's cases, truncate, utimensat, chmod, /dev/null and
+    /// /dev/zero, and poll/select over pipes (data, end of file, no reader, timeouts, a wait for a
+    /// child's write) as on the host.</summary>
+    [Theory, MemberData(nameof(Libcs))]
+    public void Links_rename_truncate_times_devices_and_poll_match_the_host(Libc libc) =>
+        SameAsNative("names", libc, ["/tmp/work"], dir => [dir], m => m.Fs.MkDir("/tmp/work"));
+
     [Theory, MemberData(nameof(Libcs))]
     public void Fork_wait_exec_and_pipes_match_the_host(Libc libc) =>
         SameAsNative("procs", libc, []);
