@@ -338,6 +338,9 @@ public sealed class OpenFile
     public OpenFlags Flags;
     public int Refs = 1;
     public bool Readable, Writable;
+    /// <summary>A console opened through /dev/stdout, /dev/stderr (/proc/PID/fd/N): the output stream
+    /// (1 or 2) it writes to whatever its descriptor's number; -1: by the descriptor's number.</summary>
+    public int ConsoleStream = -1;
 }
 
 /// <summary>The host side of the console: output sink and an input queue.</summary>

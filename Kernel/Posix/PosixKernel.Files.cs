@@ -124,7 +124,7 @@ public sealed partial class PosixKernel
         int n = (int)Math.Min(count, MaxTransfer);
         long r = f.Kind switch
         {
-            FileKind.Console => WriteConsole(p, (int)fd, buf, n),
+            FileKind.Console => WriteConsole(p, f.ConsoleStream >= 0 ? f.ConsoleStream : (int)fd, buf, n),
             FileKind.PipeWrite => WritePipe(p, f.Pipe!, buf, n),
             FileKind.Device => n,                 // null, zero, random: the bytes vanish unread (as Linux's)
             _ => WriteFile(p, f, buf, n),
@@ -200,6 +200,12 @@ public sealed partial class PosixKernel
         int fd = LowestFreeFd(p);
         if (fd < 0) return -EMFILE;
         bool excl = (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL);
+        if (!excl && (flags & O_NOFOLLOW) == 0 && ReopenThroughFdLink(p, path, flags) is { } reopened)
+        {
+            p.Fds[fd] = reopened;
+            p.CloseOnExec[fd] = (flags & O_CLOEXEC) != 0;
+            return fd;
+        }
         long e = Resolve(p, path, follow: (flags & O_NOFOLLOW) == 0 && !excl, out string full, out var node);
         if (e != 0) return e;
         var access = flags & O_ACCMODE;

@@ -66,6 +66,40 @@ public sealed partial class PosixKernel
         return null;
     }
 
+    /// <summary>
+    /// open of a path whose links lead to /proc/PID/fd/N (/dev/stdin, /dev/stdout, /dev/stderr) where
+    /// N is the console or a pipe: a new open file on that same console (writing to N's stream) or
+    /// pipe (one more reader or writer), as Linux's magic link reopens the file itself rather than a
+    /// name. Null when the path leads elsewhere (the caller opens it by name).
+    /// </summary>
+    private OpenFile? ReopenThroughFdLink(PProcess p, string path, OpenFlags flags)
+    {
+        for (int hops = 0; hops <= MaxSymlinks; hops++)
+        {
+            if (Resolve(p, path, follow: false, out string full, out var node) != 0 || node?.LinkTarget is not { } target) return null;
+            var parts = full.Split('/');   // "", "proc", PID, "fd", N
+            if (node.ProcPath is not null && parts.Length == 5 && parts[3] == "fd" && ProcPid(parts[2]) is { } q
+                && int.TryParse(parts[4], out int n) && q.Fds[n] is { } f)
+            {
+                var access = flags & OpenFlags.O_ACCMODE;
+                bool read = access != OpenFlags.O_WRONLY, write = access != OpenFlags.O_RDONLY;
+                switch (f.Kind)
+                {
+                    case FileKind.Console:
+                        return new OpenFile { Kind = FileKind.Console, Readable = read, Writable = write, Flags = flags & ~OpenFlags.O_CLOEXEC,
+                            ConsoleStream = f.ConsoleStream >= 0 ? f.ConsoleStream : n is 1 or 2 ? n : -1 };
+                    case FileKind.PipeRead or FileKind.PipeWrite when read != write:
+                        if (read) f.Pipe!.Readers++; else f.Pipe!.Writers++;
+                        return new OpenFile { Kind = read ? FileKind.PipeRead : FileKind.PipeWrite, Pipe = f.Pipe, Readable = read, Writable = write, Flags = flags & ~OpenFlags.O_CLOEXEC };
+                    default:
+                        return null;
+                }
+            }
+            path = target.StartsWith('/') ? target : PosixFs.Parent(full) + "/" + target;
+        }
+        return null;
+    }
+
     /// <summary>The entries of the /proc directory <paramref name="dir"/> (for getdents64).</summary>
     private List<(string Name, Inode Node)> ProcList(PProcess p, string dir)
     {

@@ -126,7 +126,7 @@ public sealed partial class PosixKernel
 
             w.Write(_procs.Count);
             foreach (var p in _procs) SaveProcess(w, p, files, segLists, formatVersion);
-            if (formatVersion >= 5) SaveNames(w, nodes.Items, _procs);
+            if (formatVersion >= 5) SaveNames(w, nodes.Items, _procs, files.Items);
 
             w.Write(_pages.Count);
             foreach (int r in _pages.Refcounts) w.Write(r);
@@ -342,7 +342,7 @@ public sealed partial class PosixKernel
             if (!byPid.TryAdd(p.Pid, p)) throw new InvalidDataException($"pid {p.Pid} twice");
             procs.Add(p);
         }
-        if (version >= 5) LoadNames(r, s, nodes, procs);
+        if (version >= 5) LoadNames(r, s, nodes, procs, files);
 
         int refCount = r.ReadInt32();
         if (refCount != _pages.Count) throw new InvalidDataException($"{refCount} page refcounts for {_pages.Count} pages");

@@ -2,10 +2,10 @@ namespace Lab.Kernel.Posix;
 
 // Snapshot version 5's part for the file system's names and /proc (PosixKernel.Snapshot.cs calls
 // these after the processes): per inode its symbolic link target, device number, permission bits,
-// times and /proc path; per process its executable, argv and CPU time.
+// times and /proc path; per process its executable, argv and CPU time; per open file its console stream.
 public sealed partial class PosixKernel
 {
-    private static void SaveNames(BinaryWriter w, IReadOnlyList<Inode> nodes, IReadOnlyList<PProcess> procs)
+    private static void SaveNames(BinaryWriter w, IReadOnlyList<Inode> nodes, IReadOnlyList<PProcess> procs, IReadOnlyList<OpenFile> files)
     {
         foreach (var n in nodes)
         {
@@ -24,9 +24,10 @@ public sealed partial class PosixKernel
             w.Write(p.CpuNs);
             w.Write(p.RanAt);
         }
+        foreach (var f in files) w.Write(f.ConsoleStream);
     }
 
-    private static void LoadNames(BinaryReader r, Reader s, Inode[] nodes, List<PProcess> procs)
+    private static void LoadNames(BinaryReader r, Reader s, Inode[] nodes, List<PProcess> procs, OpenFile[] files)
     {
         foreach (var n in nodes)
         {
@@ -48,5 +49,7 @@ public sealed partial class PosixKernel
             p.CpuNs = r.ReadUInt64();
             p.RanAt = r.ReadUInt64();
         }
+        foreach (var f in files)
+            if ((f.ConsoleStream = r.ReadInt32()) is < -1 or > 2) throw new InvalidDataException("an open file's console stream is out of range");
     }
 }
