@@ -303,7 +303,9 @@ public sealed partial class PosixKernel
             : node.IsDir ? 2 + (PathOfNode(node) is { } dir ? Fs.List(dir).Count(e => e.Node.IsDir) : 0)
             : node.Links;
         long size = node is null || node.IsDir || node.Rdev != 0 || (node.ProcPath is not null && node.LinkTarget is null) ? 0 : node.Length;
-        BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(8), node?.Ino ?? 0);
+        // the console is /dev/tty's device (ttyname: readlink of /proc/self/fd/0, then the same inode and rdev)
+        var tty = node is null && kind == FileKind.Console ? Fs.Get("/dev/tty") : null;
+        BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(8), node?.Ino ?? tty?.Ino ?? 0);
         BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(16), nlink);
         BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(24), mode);
         if (node?.ProcPath is not null)         // a process's /proc files are its user's (ps shows the owner)
@@ -311,7 +313,7 @@ public sealed partial class PosixKernel
             BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(28), (uint)Identity.Uid);
             BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(32), (uint)Identity.Gid);
         }
-        BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(40), node?.Rdev ?? (kind == FileKind.Console ? 0x8800 : 0));   // the console: /dev/pts/0 (136,0)
+        BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(40), node?.Rdev ?? (kind == FileKind.Console ? PosixFs.DevTty : 0));
         BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(48), size);
         BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(56), 4096);
         BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(64), (size + 511) / 512);

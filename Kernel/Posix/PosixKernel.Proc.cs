@@ -181,7 +181,7 @@ public sealed partial class PosixKernel
         var f = new List<object>
         {
             q.Pid, $"({Comm(q)})", StateLetter(q), q.Parent, q.Pid, q.Pid,
-            0x8800, q.Pid, 0x400000,                 // tty_nr (the console, /dev/pts/0), tpgid, flags
+            PosixFs.DevTty, q.Pid, 0x400000,         // tty_nr (the console), tpgid, flags
             0, 0, 0, 0,                              // minflt cminflt majflt cmajflt
             ticks, 0, 0, 0,                          // utime stime cutime cstime
             20, 0, 1, 0,                             // priority nice num_threads itrealvalue

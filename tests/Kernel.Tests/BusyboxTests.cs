@@ -146,6 +146,16 @@ public class BusyboxTests
         Assert.Equal("38 words.txt\n/bin/busybox\n", r.Out);
     }
 
+    /// <summary>The console is a terminal, and ttyname finds it (readlink /proc/self/fd/0 gives
+    /// /dev/tty, whose inode and device number are the console's).</summary>
+    [SkippableFact]
+    public void Tty_names_the_console()
+    {
+        SkipWithoutBusybox();
+        var r = Emulated("tty; test -t 1 && echo terminal; ls -l /proc/self/fd/0 | sed 's/.* -> //'");
+        Assert.Equal("/dev/tty\nterminal\n/dev/tty\n", r.Out);
+    }
+
     /// <summary>ps and free read /proc: the same header as natively, our processes listed (the
     /// shell and ps itself), and free's numbers the machine's memory.</summary>
     [SkippableFact]
