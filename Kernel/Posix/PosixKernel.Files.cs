@@ -215,7 +215,7 @@ public sealed partial class PosixKernel
             if (InProc(full)) return -EACCES;
             if (!Fs.HasRoomFor(full)) return -ENOSPC;
             node = Fs.Create(full)!;
-            node.Perm = mode & 0xFFF & ~Umask;
+            node.Perm = mode & 0xFFF & ~p.Umask;
             node.MtimeNs = (long)_m.Clock;
         }
         else if (excl) return -EEXIST;

@@ -12,8 +12,6 @@ public sealed partial class PosixKernel
     /// <summary>Symbolic links one resolution follows at most (Linux's MAXSYMLINKS): beyond, -ELOOP.</summary>
     private const int MaxSymlinks = 40;
 
-    /// <summary>The permission bits a new file or directory loses (umask 022, Linux's default).</summary>
-    private const uint Umask = 0x12;
 
     /// <summary>
     /// Resolves the absolute path <paramref name="path"/> component by component (Linux's
@@ -80,6 +78,16 @@ public sealed partial class PosixKernel
     /// /proc's are made from the kernel's state (PosixKernel.Proc.cs), the rest are the tree's.</summary>
     private Inode? NodeAt(PProcess p, string full) =>
         full == "/proc" || full.StartsWith("/proc/", StringComparison.Ordinal) ? ProcNode(p, full) : Fs.Get(full);
+
+    /// <summary>umask(mask): the permission bits new files and directories lose become mask &amp; 0777;
+    /// returns the old mask (022 at start, inherited by fork, kept by execve). Linux: umask(2).
+    /// Never fails.</summary>
+    private static long SetUmask(PProcess p, uint mask)
+    {
+        uint old = p.Umask;
+        p.Umask = mask & 0x1FF;
+        return old;
+    }
 
     /// <summary>The path argument of a *at call (<see cref="ResolveAt"/>) resolved (<see cref="Resolve"/>).</summary>
     private long LookupAt(PProcess p, int dirfd, UserPtr pathPtr, bool follow, out string full, out Inode? node)

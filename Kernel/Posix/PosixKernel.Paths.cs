@@ -78,7 +78,7 @@ public sealed partial class PosixKernel
         if (InProc(full)) return -EACCES;
         if (!Fs.HasRoomFor(full)) return -ENOSPC;
         Fs.MkDir(full);
-        Fs.Get(full)!.Perm = mode & 0xFFF & ~Umask;
+        Fs.Get(full)!.Perm = mode & 0xFFF & ~p.Umask;
         Fs.Get(full)!.MtimeNs = (long)_m.Clock;
         return 0;
     }

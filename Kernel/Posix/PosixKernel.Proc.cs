@@ -201,7 +201,7 @@ public sealed partial class PosixKernel
         long kb = MappedPages(q) * 4;
         string state = q.State switch { PState.Zombie => "Z (zombie)", PState.Blocked => "S (sleeping)", _ => "R (running)" };
         var sb = new StringBuilder();
-        sb.Append($"Name:\t{Comm(q)}\nUmask:\t0022\nState:\t{state}\nTgid:\t{q.Pid}\nNgid:\t0\nPid:\t{q.Pid}\nPPid:\t{q.Parent}\nTracerPid:\t0\n");
+        sb.Append($"Name:\t{Comm(q)}\nUmask:\t{Convert.ToString(q.Umask, 8).PadLeft(4, '0')}\nState:\t{state}\nTgid:\t{q.Pid}\nNgid:\t0\nPid:\t{q.Pid}\nPPid:\t{q.Parent}\nTracerPid:\t0\n");
         sb.Append($"Uid:\t{Identity.Uid}\t{Identity.Uid}\t{Identity.Uid}\t{Identity.Uid}\nGid:\t{Identity.Gid}\t{Identity.Gid}\t{Identity.Gid}\t{Identity.Gid}\n");
         sb.Append($"FDSize:\t{MaxFds}\n");
         if (q.State != PState.Zombie) sb.Append($"VmPeak:\t{kb,8} kB\nVmSize:\t{kb,8} kB\nVmHWM:\t{kb,8} kB\nVmRSS:\t{kb,8} kB\n");

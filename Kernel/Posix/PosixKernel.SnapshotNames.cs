@@ -2,7 +2,7 @@ namespace Lab.Kernel.Posix;
 
 // Snapshot version 5's part for the file system's names and /proc (PosixKernel.Snapshot.cs calls
 // these after the processes): per inode its symbolic link target, device number, permission bits,
-// times and /proc path; per process its executable, argv and CPU time; per open file its console stream.
+// times and /proc path; per process its executable, argv, CPU time and umask; per open file its console stream.
 public sealed partial class PosixKernel
 {
     private static void SaveNames(BinaryWriter w, IReadOnlyList<Inode> nodes, IReadOnlyList<PProcess> procs, IReadOnlyList<OpenFile> files)
@@ -23,6 +23,7 @@ public sealed partial class PosixKernel
             w.Write(p.CmdLine);
             w.Write(p.CpuNs);
             w.Write(p.RanAt);
+            w.Write(p.Umask);
         }
         foreach (var f in files) w.Write(f.ConsoleStream);
     }
@@ -48,6 +49,7 @@ public sealed partial class PosixKernel
             p.CmdLine = s.Bytes(s.Count("command line"));
             p.CpuNs = r.ReadUInt64();
             p.RanAt = r.ReadUInt64();
+            if ((p.Umask = r.ReadUInt32()) > 0x1FF) throw new InvalidDataException($"pid {p.Pid}: bad umask");
         }
         foreach (var f in files)
             if ((f.ConsoleStream = r.ReadInt32()) is < -1 or > 2) throw new InvalidDataException("an open file's console stream is out of range");

@@ -105,6 +105,7 @@ public sealed partial class PosixKernel
         Row(89,   "readlink",      Family.Files,    static (k, p, a) => k.ReadlinkAt(p, AT_FDCWD, a.Ptr(0), a.Ptr(1), a[2])),
         Row(90,   "chmod",         Family.Files,    static (k, p, a) => k.FchmodAt(p, AT_FDCWD, a.Ptr(0), (uint)a[1], 0)),
         Row(91,   "fchmod",        Family.Files,    static (k, p, a) => k.Fchmod(p, a[0], (uint)a[1])),
+        Row(95,   "umask",         Family.Files,    static (k, p, a) => SetUmask(p, (uint)a[0])),
         Row(96,   "gettimeofday",  Family.Time,     static (k, p, a) => k.Gettimeofday(p, a.Ptr(0), a.Ptr(1))),
         Row(97,   "getrlimit",     Family.Identity, static (k, p, a) => k.Prlimit(p, 0, a.Int(0), default, a.Ptr(1))),
         Row(99,   "sysinfo",       Family.Identity, static (k, p, a) => k.Sysinfo(p, a.Ptr(0))),

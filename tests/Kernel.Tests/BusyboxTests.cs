@@ -118,6 +118,7 @@ public class BusyboxTests
         { "ls -l links times modes", "touch -d '2020-01-02 03:04:05' words.txt data.csv; chmod 640 words.txt; chmod 755 data.csv; ln -s words.txt link; touch -h -d '2021-05-06 07:08:09' link; ln data.csv hard; ls -l words.txt data.csv hard link; cat link; readlink link; rm data.csv; ls -l hard; ln -s nowhere dangling; cat dangling; echo $?; ls -l dangling | cut -c1-10" },
         { "dev null zero urandom", "echo x > /dev/null; cat /dev/null | wc -c; head -c 4 /dev/zero | od -An -tx1; head -c 16 /dev/urandom | wc -c; ls -l /dev/null /dev/zero /dev/urandom | awk '{print $1, $5, $6, $NF}'; readlink /dev/stdin; echo err > /dev/stderr; echo out > /dev/stdout; echo piped | cat /dev/stdin; echo y | wc -c /dev/stdin" },
         { "mv directories and errors", "mkdir x y; echo 1 > x/f; mv x y/; ls -R y; mv y y/x 2>&1 | sed 's/^mv: //'; mkdir e; echo 2 > g; mv g e; ls e; mv e nope/e; echo $?" },
+        { "umask", "umask 077; touch u; mkdir v; ls -ld u v | cut -c1-10; umask" },
         { "proc", "cat /proc/self/cmdline | tr '\\0' ' '; echo; readlink /proc/self/cwd; [ -r /proc/meminfo ] && echo meminfo; head -1 /proc/self/status | cut -c1-5" },
     };
 

@@ -79,6 +79,9 @@ int main(int argc, char **argv)
     stat("t", &st); printf("size %lld mode %o\n", (long long)st.st_size, st.st_mode & 07777);
     say("fsync", fsync(fd)); say("fdatasync", fdatasync(fd));
     close(fd);
+    mode_t old = umask(077);
+    put("private", "p"); stat("private", &st); printf("private mode %o\n", st.st_mode & 07777);
+    printf("umask back from %o\n", umask(old));
     say("chmod", chmod("t", 0751)); stat("t", &st); printf("mode %o\n", st.st_mode & 07777);
     struct timespec ts[2] = { { 1000, 5 }, { 2000, 7 } };
     say("utimensat", utimensat(AT_FDCWD, "t", ts, 0));
