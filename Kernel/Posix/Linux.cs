@@ -38,6 +38,7 @@ public static class Errno
     public const int ENAMETOOLONG = 36;   // File name too long
     public const int ENOSYS = 38;         // Invalid system call number
     public const int ENOTEMPTY = 39;      // Directory not empty
+    public const int ELOOP = 40;          // Too many symbolic links encountered
 }
 
 /// <summary>Signal numbers (x86-64, asm/signal.h) and the facts about them the kernel needs.</summary>
@@ -158,7 +159,7 @@ public static class Seek
 /// <summary>st_mode file types and d_type values (sys/stat.h, dirent.h).</summary>
 public static class StatMode
 {
-    public const uint S_IFIFO = 0x1000, S_IFCHR = 0x2000, S_IFDIR = 0x4000, S_IFREG = 0x8000;
+    public const uint S_IFIFO = 0x1000, S_IFCHR = 0x2000, S_IFDIR = 0x4000, S_IFREG = 0x8000, S_IFLNK = 0xA000;
     public const byte DT_DIR = 4, DT_REG = 8;
 }
 

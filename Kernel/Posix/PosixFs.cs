@@ -16,8 +16,22 @@ public sealed class Inode
     /// into /bin/ls changes its own machine's file only.</summary>
     public bool SharedData;
 
-    /// <summary>The inode has a name in the tree (unlink clears it).</summary>
-    internal bool Linked;
+    /// <summary>A symbolic link: the path it holds (readlink), followed by path resolution.</summary>
+    public string? LinkTarget;
+    /// <summary>A character device: Linux's device number (major &lt;&lt; 8 | minor, e.g. 0x103 for
+    /// /dev/null); 0 for everything else.</summary>
+    public int Rdev;
+    /// <summary>Permission bits (chmod); every check still passes: the one user owns everything.</summary>
+    public uint Perm = 0x1ED;
+    /// <summary>Access and modification times (utimensat, writes), nanoseconds of machine time.</summary>
+    public long AtimeNs, MtimeNs;
+    /// <summary>A node of /proc, made on lookup from the kernel's state: its path there (null elsewhere).</summary>
+    public string? ProcPath;
+
+    /// <summary>Names the inode has in the tree (st_nlink: link adds one, unlink takes one).</summary>
+    internal int Links;
+    /// <summary>The inode has a name in the tree.</summary>
+    internal bool Linked => Links > 0;
     /// <summary>Open files (OpenFile objects, each shared by dup and fork) that refer to it. An inode
     /// lives, and counts against the quota, while it is linked or open (as on Linux).</summary>
     internal int OpenFiles;
@@ -52,12 +66,16 @@ public sealed partial class PosixFs
     /// <summary>What an inode costs besides its data: the node and its name in the tree.</summary>
     private static long MetaCost(string path) => 256 + 2L * path.Length;
 
+    /// <summary>Gives <paramref name="node"/> the name <paramref name="path"/> (replacing what had it):
+    /// each name is charged its cost; the data once, when the inode first lives.</summary>
     private Inode Link(string path, Inode node)
     {
-        if (_nodes.Remove(path, out var old)) Unlinked(old);
-        node.Linked = true;
-        node.MetaBytes = MetaCost(path);
-        Used += node.MetaBytes + node.DataBytes;
+        if (_nodes.Remove(path, out var old)) Unlinked(old, path);
+        if (node.Links == 0 && node.OpenFiles == 0) { Used += node.DataBytes; node.MetaBytes = 0; }
+        node.Links++;
+        long cost = MetaCost(path);
+        node.MetaBytes += cost;
+        Used += cost;
         _nodes[path] = node;
         return node;
     }
@@ -177,7 +195,7 @@ public sealed partial class PosixFs
         var n = Normalize(path);
         if (n is null || !_nodes.TryGetValue(n, out var i) || i.IsDir) return false;
         _nodes.Remove(n);
-        Unlinked(i);
+        Unlinked(i, n);
         return true;
     }
 
@@ -187,13 +205,21 @@ public sealed partial class PosixFs
         var n = Normalize(path);
         if (n is null || n == "/" || !_nodes.TryGetValue(n, out var i) || !i.IsDir) return false;
         _nodes.Remove(n);
-        Unlinked(i);
+        Unlinked(i, n);
         return true;
     }
 
-    private void Unlinked(Inode node)
+    /// <summary>The name <paramref name="path"/> of <paramref name="node"/> went: its cost is given back
+    /// while other names remain (the last name's cost stays until the inode dies, as its data does).</summary>
+    private void Unlinked(Inode node, string path)
     {
-        node.Linked = false;
+        node.Links--;
+        if (node.Links > 0)
+        {
+            long cost = MetaCost(path);
+            node.MetaBytes -= cost;
+            Used -= cost;
+        }
         FreeIfDead(node);
     }
 
@@ -292,7 +318,8 @@ public sealed partial class PosixFs
     });
 }
 
-public enum FileKind { Console, File, PipeRead, PipeWrite, Dir }
+/// <summary>What an open file is. Device: /dev/null, zero, random, urandom (/dev/tty opens as the Console).</summary>
+public enum FileKind { Console, File, PipeRead, PipeWrite, Dir, Device }
 
 public sealed class Pipe
 {
@@ -311,6 +338,9 @@ public sealed class OpenFile
     public OpenFlags Flags;
     public int Refs = 1;
     public bool Readable, Writable;
+    /// <summary>A console opened through /dev/stdout, /dev/stderr (/proc/PID/fd/N): the output stream
+    /// (1 or 2) it writes to whatever its descriptor's number; -1: by the descriptor's number.</summary>
+    public int ConsoleStream = -1;
 }
 
 /// <summary>The host side of the console: output sink and an input queue.</summary>

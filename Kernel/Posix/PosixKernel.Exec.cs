@@ -87,6 +87,8 @@ public sealed partial class PosixKernel
         p.BrkStart = p.Brk = brk;
         p.Segments = segs;
         p.Name = path[(path.LastIndexOf('/') + 1)..];
+        p.Exe = path;
+        p.CmdLine = args.SelectMany(x => x.Append((byte)0)).ToArray();
         p.WakeAt = 0;
         if (p.Tracked && !p.TrackArmed) { p.TrackArmed = true; p.Counts = new long[TrackedSyscalls]; p.BytesRead = p.BytesWritten = 0; }
         p.State = PState.Runnable;

@@ -71,6 +71,7 @@ public sealed partial class PosixKernel
         {
             FileKind.Console => ReadConsole(p, buf, n),
             FileKind.PipeRead => ReadPipe(p, f.Pipe!, buf, n),
+            FileKind.Device => ReadDevice(p, f.Node!, buf, n),
             _ => ReadFile(p, f, buf, n),
         };
         if (r > 0 && p.TrackArmed) p.BytesRead += (ulong)r;
@@ -108,8 +109,9 @@ public sealed partial class PosixKernel
         int n = (int)Math.Min(count, MaxTransfer);
         long r = f.Kind switch
         {
-            FileKind.Console => WriteConsole(p, (int)fd, buf, n),
+            FileKind.Console => WriteConsole(p, f.ConsoleStream >= 0 ? f.ConsoleStream : (int)fd, buf, n),
             FileKind.PipeWrite => WritePipe(p, f.Pipe!, buf, n),
+            FileKind.Device => n,                 // null, zero, random: the bytes vanish unread (as Linux's)
             _ => WriteFile(p, f, buf, n),
         };
         if (r > 0 && p.TrackArmed) p.BytesWritten += (ulong)r;
@@ -142,6 +144,7 @@ public sealed partial class PosixKernel
         }
         data.AsSpan(0, n).CopyTo(node.Data.AsSpan((int)f.Offset));
         if (end > node.Length) node.Length = (int)end;
+        node.MtimeNs = (long)_m.Clock;
         f.Offset = end;
         return n;
     }
@@ -149,18 +152,21 @@ public sealed partial class PosixKernel
     /// <summary>
     /// open(path, flags, mode): opens (with O_CREAT creates) the file at <paramref name="path"/> and
     /// returns the lowest free descriptor. O_TRUNC empties a file opened for writing; O_EXCL with
-    /// O_CREAT refuses an existing one; a directory opens read-only (for getdents64). The mode is
-    /// ignored (no permissions here). Linux: open(2).
+    /// O_CREAT refuses an existing one; a directory opens read-only (for getdents64). Symbolic links
+    /// are followed (O_NOFOLLOW: a final link is -ELOOP). A new file gets mode's permission bits less
+    /// the umask (022), shown by stat, not enforced. /dev/tty opens as the console; /proc's files
+    /// are made from the kernel's state at open, read-only. Linux: open(2).
     /// Fails: -EINVAL (unknown flags, or O_WRONLY|O_RDWR), -EFAULT, -ENAMETOOLONG, -ENOENT, -EMFILE,
     /// -ENOTDIR (a parent is a file, or O_DIRECTORY on a file), -EEXIST, -EISDIR (a directory for
-    /// writing), -ENOSPC (no room for a new file in the file system's quota).
+    /// writing), -ENOSPC (no room for a new file in the file system's quota), -ELOOP, -EACCES
+    /// (creating or writing in /proc).
     /// </summary>
-    private long Open(PProcess p, UserPtr pathPtr, ulong flagsArg)
+    private long Open(PProcess p, UserPtr pathPtr, ulong flagsArg, uint mode)
     {
         if (!OpenFlagsValid(flagsArg)) return -EINVAL;
         long e = ReadPath(p, pathPtr, out string path);
         if (e != 0) return e;
-        return OpenPath(p, path, flagsArg);
+        return OpenPath(p, path, flagsArg, mode);
     }
 
     /// <summary>Known flags, and not both O_WRONLY and O_RDWR.</summary>
@@ -172,24 +178,41 @@ public sealed partial class PosixKernel
     }
 
     /// <summary>open of a path already read from the caller (open and openat).</summary>
-    private long OpenPath(PProcess p, string path, ulong flagsArg)
+    private long OpenPath(PProcess p, string path, ulong flagsArg, uint mode = 0x1A4)
     {
         if (!OpenFlagsValid(flagsArg)) return -EINVAL;
         var flags = (OpenFlags)(int)flagsArg;
         int fd = LowestFreeFd(p);
         if (fd < 0) return -EMFILE;
-        var node = Fs.Lookup(path);
+        bool excl = (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL);
+        if (!excl && (flags & O_NOFOLLOW) == 0 && ReopenThroughFdLink(p, path, flags) is { } reopened)
+        {
+            p.Fds[fd] = reopened;
+            p.CloseOnExec[fd] = (flags & O_CLOEXEC) != 0;
+            return fd;
+        }
+        long e = Resolve(p, path, follow: (flags & O_NOFOLLOW) == 0 && !excl, out string full, out var node);
+        if (e != 0) return e;
         var access = flags & O_ACCMODE;
         if (node is null)
         {
             if ((flags & O_CREAT) == 0) return -ENOENT;
-            var parent = Fs.Lookup(PosixFs.Parent(PosixFs.Normalize(path)!));
-            if (parent is null) return -ENOENT;
-            if (!parent.IsDir) return -ENOTDIR;
-            if (!Fs.HasRoomFor(path)) return -ENOSPC;
-            node = Fs.Create(path)!;
+            if (InProc(full)) return -EACCES;
+            if (!Fs.HasRoomFor(full)) return -ENOSPC;
+            node = Fs.Create(full)!;
+            node.Perm = mode & 0xFFF & ~p.Umask;
+            node.MtimeNs = (long)_m.Clock;
         }
-        else if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) return -EEXIST;
+        else if (excl) return -EEXIST;
+        if (node.LinkTarget is not null) return -ELOOP;          // O_NOFOLLOW on a link
+        if (node.ProcPath is not null && access != O_RDONLY) return -EACCES;
+        if (node.Rdev == PosixFs.DevTty)
+        {
+            if ((flags & O_DIRECTORY) != 0) return -ENOTDIR;
+            p.Fds[fd] = new OpenFile { Kind = FileKind.Console, Readable = access != O_WRONLY, Writable = access != O_RDONLY, Flags = flags & ~O_CLOEXEC };
+            p.CloseOnExec[fd] = (flags & O_CLOEXEC) != 0;
+            return fd;
+        }
         if (node.IsDir)
         {
             if (access != O_RDONLY) return -EISDIR;
@@ -199,8 +222,8 @@ public sealed partial class PosixKernel
             return fd;
         }
         if ((flags & O_DIRECTORY) != 0) return -ENOTDIR;
-        if ((flags & O_TRUNC) != 0 && access != O_RDONLY) Fs.Truncate(node);
-        p.Fds[fd] = new OpenFile { Kind = FileKind.File, Node = node, Flags = flags & ~O_CLOEXEC, Readable = access != O_WRONLY, Writable = access != O_RDONLY };
+        if ((flags & O_TRUNC) != 0 && access != O_RDONLY && node.Rdev == 0) Fs.Truncate(node);
+        p.Fds[fd] = new OpenFile { Kind = node.Rdev != 0 ? FileKind.Device : FileKind.File, Node = node, Flags = flags & ~O_CLOEXEC, Readable = access != O_WRONLY, Writable = access != O_RDONLY };
         p.CloseOnExec[fd] = (flags & O_CLOEXEC) != 0;
         Fs.Opened(node);
         return fd;
@@ -216,16 +239,7 @@ public sealed partial class PosixKernel
 
     /// <summary>unlink(path): removes a file's name; descriptors open on it keep working. Linux:
     /// unlink(2). Fails: -EFAULT, -ENAMETOOLONG, -ENOENT, -EISDIR (a directory: Linux says EISDIR too).</summary>
-    private long Unlink(PProcess p, UserPtr pathPtr)
-    {
-        long e = ReadPath(p, pathPtr, out string path);
-        if (e != 0) return e;
-        var node = Fs.Lookup(path);
-        if (node is null) return -ENOENT;
-        if (node.IsDir) return -EISDIR;
-        Fs.Remove(path);
-        return 0;
-    }
+    private long Unlink(PProcess p, UserPtr pathPtr) => UnlinkAt(p, AT_FDCWD, pathPtr, 0);
 
     /// <summary>
     /// lseek(fd, offset, whence): sets the file offset to <paramref name="off"/> from the start
@@ -237,6 +251,7 @@ public sealed partial class PosixKernel
     {
         var f = Fd(p, fd);
         if (f is null) return -EBADF;
+        if (f.Kind == FileKind.Device) return 0;                 // as Linux's null and zero
         if (f.Kind != FileKind.File && f.Kind != FileKind.Dir) return -ESPIPE;
         long b = whence switch { Seek.SEEK_SET => 0, Seek.SEEK_CUR => f.Offset, Seek.SEEK_END => f.Node!.Length, _ => long.MinValue };
         if (b == long.MinValue) return -EINVAL;
@@ -247,23 +262,53 @@ public sealed partial class PosixKernel
     }
 
     /// <summary>Fills a struct stat (Linux x86-64 layout, 144 bytes: st_ino at 8, st_nlink 16, st_mode
-    /// 24, st_size 48, st_blksize 56, st_blocks 64) at <paramref name="dst"/>. 0 or -EFAULT.</summary>
+    /// 24, st_rdev 40, st_size 48, st_blksize 56, st_blocks 64, st_atim 72, st_mtim 88, st_ctim 104)
+    /// at <paramref name="dst"/>: the type from the inode (symbolic link, character device with
+    /// Linux's numbers, directory, file) or the open file's kind, the permission bits chmod set,
+    /// st_nlink the names a file has (a directory: 2 and its subdirectories), /proc's files size 0
+    /// as on Linux. 0 or -EFAULT.</summary>
     private long WriteStat(PProcess p, UserPtr dst, FileKind kind, Inode? node)
     {
         var st = new byte[144];
-        uint mode = kind switch
+        uint mode = node switch
         {
-            FileKind.Console => S_IFCHR | 0x190,                        // crw--w----
-            FileKind.PipeRead or FileKind.PipeWrite => S_IFIFO | 0x180, // prw-------
-            FileKind.Dir => S_IFDIR | 0x1ED,                            // drwxr-xr-x
-            _ => S_IFREG | 0x1ED,                                       // -rwxr-xr-x
+            { LinkTarget: not null } => S_IFLNK | 0x1FF,                // lrwxrwxrwx
+            { Rdev: not 0 } => S_IFCHR | node.Perm,
+            { IsDir: true } => S_IFDIR | node.Perm,
+            not null when kind == FileKind.File => S_IFREG | node.Perm,
+            _ => kind switch
+            {
+                FileKind.Console => S_IFCHR | 0x190,                        // crw--w----
+                FileKind.PipeRead or FileKind.PipeWrite => S_IFIFO | 0x180, // prw-------
+                FileKind.Dir => S_IFDIR | 0x1ED,                            // drwxr-xr-x
+                _ => S_IFREG | 0x1ED,                                       // -rwxr-xr-x
+            },
         };
-        BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(8), node?.Ino ?? 0);
-        BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(16), 1);
+        long nlink = node is null || node.ProcPath is not null ? 1
+            : node.IsDir ? 2 + (PathOfNode(node) is { } dir ? Fs.List(dir).Count(e => e.Node.IsDir) : 0)
+            : node.Links;
+        long size = node is null || node.IsDir || node.Rdev != 0 || (node.ProcPath is not null && node.LinkTarget is null) ? 0 : node.Length;
+        // the console is /dev/tty's device (ttyname: readlink of /proc/self/fd/0, then the same inode and rdev)
+        var tty = node is null && kind == FileKind.Console ? Fs.Get("/dev/tty") : null;
+        BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(8), node?.Ino ?? tty?.Ino ?? 0);
+        BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(16), nlink);
         BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(24), mode);
-        BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(48), node is null || node.IsDir ? 0 : node.Length);
+        if (node?.ProcPath is not null)         // a process's /proc files are its user's (ps shows the owner)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(28), (uint)Identity.Uid);
+            BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(32), (uint)Identity.Gid);
+        }
+        BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(40), node?.Rdev ?? (kind == FileKind.Console ? PosixFs.DevTty : 0));
+        BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(48), size);
         BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(56), 4096);
-        BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(64), node is null ? 0 : (node.Length + 511) / 512);
+        BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(64), (size + 511) / 512);
+        long atime = node?.AtimeNs ?? 0, mtime = node?.MtimeNs ?? 0;
+        for (int i = 0; i < 3; i++)
+        {
+            long t = i == 0 ? atime : mtime;
+            BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(72 + 16 * i), t / 1_000_000_000);
+            BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(80 + 16 * i), t % 1_000_000_000);
+        }
         return CopyOut(p, dst, st) ? 0 : -EFAULT;
     }
 
@@ -278,14 +323,26 @@ public sealed partial class PosixKernel
 
     /// <summary>stat(path, st): as fstat for the file at <paramref name="pathPtr"/>. Linux: stat(2).
     /// Fails: -EFAULT, -ENAMETOOLONG, -ENOENT.</summary>
-    private long Stat(PProcess p, UserPtr pathPtr, UserPtr st)
+    private long Stat(PProcess p, UserPtr pathPtr, UserPtr st, bool follow = true) =>
+        NewFstatAt(p, AT_FDCWD, pathPtr, st, follow ? 0 : AT_SYMLINK_NOFOLLOW);
+
+    /// <summary>read of a character device: /dev/null is at its end; /dev/zero gives zeros;
+    /// /dev/random and /dev/urandom give getrandom's bytes (deterministic per machine seed).</summary>
+    private long ReadDevice(PProcess p, Inode node, UserPtr buf, int n)
     {
-        long e = ReadPath(p, pathPtr, out string path);
-        if (e != 0) return e;
-        var node = Fs.Lookup(path);
-        if (node is null) return -ENOENT;
-        return WriteStat(p, st, node.IsDir ? FileKind.Dir : FileKind.File, node);
+        switch (node.Rdev)
+        {
+            case PosixFs.DevNull: return 0;
+            case PosixFs.DevRandom or PosixFs.DevUrandom: return GetRandom(p, buf, (ulong)n, 0);
+            default:
+                if (!CanWrite(p, buf, (ulong)n)) return -EFAULT;
+                var zeros = new byte[Math.Min(n, (int)Page)];
+                for (int done = 0; done < n; done += zeros.Length)
+                    CopyOut(p, buf + (ulong)done, zeros.AsSpan(0, Math.Min(zeros.Length, n - done)));
+                return n;
+        }
     }
+
 
     /// <summary>
     /// getdents64(fd, buf, count): fills <paramref name="buf"/> with as many struct linux_dirent64
@@ -299,10 +356,18 @@ public sealed partial class PosixKernel
         var f = Fd(p, fd);
         if (f is null) return -EBADF;
         if (f.Kind != FileKind.Dir) return -ENOTDIR;
-        var dirPath = Fs.PathOf(f.Node!);
-        var entries = dirPath is null ? new List<(string Name, Inode Node)>() : Fs.List(dirPath);     // removed while open: empty
+        var dirPath = PathOfNode(f.Node!);
+        var entries = dirPath is null ? new List<(string Name, Inode Node)>()     // removed while open: empty
+            : f.Node!.ProcPath is not null ? ProcList(p, dirPath) : Fs.List(dirPath);
+        if (dirPath == "/" && ProcNode(p, "/proc") is { } proc)          // /proc is mounted on /
+        {
+            entries = [.. entries, ("proc", proc)];
+            entries.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        }
         var all = new List<(string, Inode?, bool)> { (".", f.Node, true), ("..", null, true) };
         all.AddRange(entries.Select(x => (x.Name, (Inode?)x.Node, x.Node.IsDir)));
+        static byte TypeOf(Inode? node, bool isDir) =>
+            isDir ? DT_DIR : node?.LinkTarget is not null ? (byte)10 /* DT_LNK */ : node?.Rdev is not (null or 0) ? (byte)2 /* DT_CHR */ : DT_REG;
         var outBuf = new List<byte>();
         long idx = f.Offset;
         while (idx < all.Count)
@@ -315,7 +380,7 @@ public sealed partial class PosixKernel
             BinaryPrimitives.WriteInt64LittleEndian(rec, node?.Ino ?? 1);
             BinaryPrimitives.WriteInt64LittleEndian(rec.AsSpan(8), idx + 1);
             BinaryPrimitives.WriteUInt16LittleEndian(rec.AsSpan(16), (ushort)reclen);
-            rec[18] = isDir ? DT_DIR : DT_REG;
+            rec[18] = TypeOf(node, isDir);
             nb.CopyTo(rec, 19);
             outBuf.AddRange(rec);
             idx++;

@@ -28,33 +28,33 @@ public sealed partial class PosixKernel
         var f = dirfd < 0 ? null : Fd(p, (ulong)dirfd);
         if (f is null) return -EBADF;
         if (f.Kind != FileKind.Dir) return -ENOTDIR;
-        path = Under(Fs.PathOf(f.Node!) ?? "/nonexistent-removed-directory", path);
+        path = Under(PathOfNode(f.Node!) ?? "/nonexistent-removed-directory", path);
         return 0;
     }
 
     /// <summary>openat(dirfd, path, flags, mode): open (see <see cref="Open"/>) with the path resolved
     /// by <see cref="ResolveAt"/>. Linux: openat(2). Fails: as open, and -EBADF, -ENOTDIR for dirfd.</summary>
-    private long OpenAt(PProcess p, int dirfd, UserPtr pathPtr, ulong flags)
+    private long OpenAt(PProcess p, int dirfd, UserPtr pathPtr, ulong flags, uint mode)
     {
         long e = ResolveAt(p, dirfd, pathPtr, out string path);
         if (e != 0) return e;
-        return OpenPath(p, path, flags);
+        return OpenPath(p, path, flags, mode);
     }
 
     /// <summary>
     /// newfstatat(dirfd, path, st, flags): stat of the path (resolved by <see cref="ResolveAt"/>);
-    /// with AT_EMPTY_PATH and an empty path, fstat of dirfd itself. AT_SYMLINK_NOFOLLOW changes nothing
-    /// (there are no links). Linux: newfstatat(2) (fstatat). Fails: -EINVAL (other flags), stat's
+    /// with AT_EMPTY_PATH and an empty path, fstat of dirfd itself; AT_SYMLINK_NOFOLLOW: lstat. Linux: newfstatat(2) (fstatat). Fails: -EINVAL (other flags), stat's
     /// errors, -EBADF, -ENOTDIR.
     /// </summary>
     private long NewFstatAt(PProcess p, int dirfd, UserPtr pathPtr, UserPtr st, int flags)
     {
         if ((flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | 0x800 /* AT_NO_AUTOMOUNT */)) != 0) return -EINVAL;
         if ((flags & AT_EMPTY_PATH) != 0 && !pathPtr.IsNull && ReadCString(p, pathPtr, 1, out _) is { Length: 0 })
-            return dirfd == AT_FDCWD ? StatPath(p, "/", st) : Fstat(p, (ulong)(uint)dirfd, st);
-        long e = ResolveAt(p, dirfd, pathPtr, out string path);
+            return dirfd == AT_FDCWD ? StatPath(p, p.Cwd, st) : Fstat(p, (ulong)(uint)dirfd, st);
+        long e = LookupAt(p, dirfd, pathPtr, (flags & AT_SYMLINK_NOFOLLOW) == 0, out _, out var node);
         if (e != 0) return e;
-        return StatPath(p, path, st);
+        if (node is null) return -ENOENT;
+        return WriteStat(p, st, node.IsDir ? FileKind.Dir : FileKind.File, node);
     }
 
     /// <summary>The stat of the file at <paramref name="path"/> into *st: 0, -ENOENT, -EFAULT.</summary>
@@ -70,17 +70,16 @@ public sealed partial class PosixKernel
     /// ignored: no permissions here). Linux: mkdir(2). Fails: ReadPath's errors, -EEXIST, -ENOENT (no
     /// parent), -ENOTDIR (the parent is a file), -ENOSPC (the file system's quota), -EBADF.
     /// </summary>
-    private long MkdirAt(PProcess p, int dirfd, UserPtr pathPtr)
+    private long MkdirAt(PProcess p, int dirfd, UserPtr pathPtr, uint mode)
     {
-        long e = ResolveAt(p, dirfd, pathPtr, out string path);
+        long e = LookupAt(p, dirfd, pathPtr, follow: false, out string full, out var node);
         if (e != 0) return e;
-        string full = PosixFs.Normalize(path)!;
-        if (Fs.Lookup(full) is not null) return -EEXIST;
-        var parent = Fs.Lookup(PosixFs.Parent(full));
-        if (parent is null) return -ENOENT;
-        if (!parent.IsDir) return -ENOTDIR;
+        if (node is not null) return -EEXIST;
+        if (InProc(full)) return -EACCES;
         if (!Fs.HasRoomFor(full)) return -ENOSPC;
         Fs.MkDir(full);
+        Fs.Get(full)!.Perm = mode & 0xFFF & ~p.Umask;
+        Fs.Get(full)!.MtimeNs = (long)_m.Clock;
         return 0;
     }
 
@@ -95,17 +94,18 @@ public sealed partial class PosixKernel
         if ((flags & ~AT_REMOVEDIR) != 0) return -EINVAL;
         long e = ResolveAt(p, dirfd, pathPtr, out string path);
         if (e != 0) return e;
-        var node = Fs.Lookup(path);
+        e = Resolve(p, path, follow: false, out string full, out var node);
+        if (e != 0) return e;
         if (node is null) return -ENOENT;
+        if (InProc(full)) return -EACCES;
         if ((flags & AT_REMOVEDIR) == 0)
         {
             if (node.IsDir) return -EISDIR;
-            Fs.Remove(path);
+            Fs.Remove(full);
             return 0;
         }
         if (!node.IsDir) return -ENOTDIR;
         if (path.TrimEnd('/').EndsWith("/.", StringComparison.Ordinal) || path == ".") return -EINVAL;
-        string full = PosixFs.Normalize(path)!;
         if (full == "/") return -EBUSY;
         if (Fs.List(full).Count > 0) return -ENOTEMPTY;
         Fs.RemoveDir(full);
@@ -113,25 +113,16 @@ public sealed partial class PosixKernel
     }
 
     /// <summary>faccessat(dirfd, path, mode, flags) and access(path, mode): 0 when the file exists
-    /// (every file is readable, writable and executable by its one user). Linux: access(2).
-    /// Fails: -EINVAL (mode or flags unknown), ReadPath's errors, -ENOENT, -EBADF, -ENOTDIR.</summary>
+    /// (every file is readable, writable and executable by its one user), except that nothing in
+    /// /proc is writable (-EACCES for W_OK). Linux: access(2).
+    /// Fails: -EINVAL (mode or flags unknown), resolution's errors, -ENOENT, -EBADF.</summary>
     private long FaccessAt(PProcess p, int dirfd, UserPtr pathPtr, int mode, int flags)
     {
         if ((mode & ~7) != 0 || (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) != 0) return -EINVAL;
-        long e = ResolveAt(p, dirfd, pathPtr, out string path);
+        long e = LookupAt(p, dirfd, pathPtr, (flags & AT_SYMLINK_NOFOLLOW) == 0, out string full, out var node);
         if (e != 0) return e;
-        return Fs.Lookup(path) is null ? -ENOENT : 0;
-    }
-
-    /// <summary>readlinkat(dirfd, path, buf, size) and readlink: there are no symbolic links (nor a
-    /// /proc yet), so an existing file is -EINVAL and a missing one -ENOENT, as on Linux. Linux:
-    /// readlink(2). Fails: -EINVAL (size 0 or not a link), ReadPath's errors, -ENOENT.</summary>
-    private long ReadlinkAt(PProcess p, int dirfd, UserPtr pathPtr, ulong size)
-    {
-        if ((long)size <= 0) return -EINVAL;
-        long e = ResolveAt(p, dirfd, pathPtr, out string path);
-        if (e != 0) return e;
-        return Fs.Lookup(path) is null ? -ENOENT : -EINVAL;
+        if (node is null) return -ENOENT;
+        return (mode & 2) != 0 && InProc(full) && node.LinkTarget is null ? -EACCES : 0;
     }
 
     /// <summary>getcwd(buf, size): the current directory, NUL-terminated; returns its length with the
@@ -141,7 +132,7 @@ public sealed partial class PosixKernel
     {
         var bytes = Encoding.UTF8.GetBytes(p.Cwd + "\0");
         if (size < (ulong)bytes.Length) return -ERANGE;
-        if (Fs.Lookup(p.Cwd) is not { IsDir: true }) return -ENOENT;
+        if (NodeAt(p, p.Cwd) is not { IsDir: true }) return -ENOENT;
         return CopyOut(p, buf, bytes) ? bytes.Length : -EFAULT;
     }
 
@@ -149,12 +140,11 @@ public sealed partial class PosixKernel
     /// Linux: chdir(2). Fails: ReadPath's errors, -ENOENT, -ENOTDIR.</summary>
     private long Chdir(PProcess p, UserPtr pathPtr)
     {
-        long e = ReadPath(p, pathPtr, out string path);
+        long e = LookupAt(p, AT_FDCWD, pathPtr, follow: true, out string full, out var node);
         if (e != 0) return e;
-        var node = Fs.Lookup(path);
         if (node is null) return -ENOENT;
         if (!node.IsDir) return -ENOTDIR;
-        p.Cwd = PosixFs.Normalize(path)!;
+        p.Cwd = full;
         return 0;
     }
 
@@ -165,7 +155,7 @@ public sealed partial class PosixKernel
         var f = Fd(p, fd);
         if (f is null) return -EBADF;
         if (f.Kind != FileKind.Dir) return -ENOTDIR;
-        var path = Fs.PathOf(f.Node!);
+        var path = PathOfNode(f.Node!);
         if (path is null) return -ENOENT;
         p.Cwd = path;
         return 0;

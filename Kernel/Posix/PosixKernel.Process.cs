@@ -161,6 +161,7 @@ public sealed partial class PosixKernel
         c.CopyRegistersFrom(p);
         c.Regs[(int)Register.Rax] = 0;
         c.Name = p.Name;
+        c.InheritProcInfo(p);
         c.BrkStart = p.BrkStart; c.Brk = p.Brk;
         c.Segments = p.Segments;
         for (int i = 0; i < MaxFds; i++) if (p.Fds[i] is { } f) { f.Refs++; c.Fds[i] = f; c.CloseOnExec[i] = p.CloseOnExec[i]; }
@@ -199,10 +200,10 @@ public sealed partial class PosixKernel
         e = ReadStringArray(p, envp, envs, ref total);
         if (e != 0) return e;
         string path = Encoding.UTF8.GetString(pb);
-        path = Under(p.Cwd, path);                                 // relative to the current directory
-        var node = Fs.Lookup(path);
+        long found = Resolve(p, Under(p.Cwd, path), follow: true, out path, out var node);   // relative to the current directory; links followed
+        if (found != 0) return found;
         if (node is null) return -ENOENT;
-        if (node.IsDir) return -EACCES;
+        if (node.IsDir || node.Rdev != 0 || node.ProcPath is not null) return -EACCES;
         long r = BuildImage(p, PosixFs.Normalize(path)!, node, args, envs);
         if (r != 0) return r;
         // the new program: close-on-exec descriptors close, handlers reset (ignored stays ignored)

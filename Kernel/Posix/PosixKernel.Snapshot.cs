@@ -27,7 +27,7 @@ namespace Lab.Kernel.Posix;
 public sealed partial class PosixKernel
 {
     private const int SnapshotMagic = 0x5853504C;   // "LPSX"
-    private const int SnapshotVersion = 5;   // 2: page owners; 3: bounded faults, machine part up to the hash; 4: cloexec, tids, signal state; 5: signal delivery, jobs, terminal
+    private const int SnapshotVersion = 5;   // 2: page owners; 3: bounded faults, machine part up to the hash; 4: cloexec, tids, signal state; 5: signal delivery, jobs, terminal, per-process fpstate; links, devices, modes, times, /proc state (SaveNames)
     /// <summary>The oldest version <see cref="RestoreSnapshot"/> still reads.</summary>
     private const int OldestSnapshotVersion = 2;
     private const int HashSize = 32;
@@ -126,6 +126,7 @@ public sealed partial class PosixKernel
 
             w.Write(_procs.Count);
             foreach (var p in _procs) SaveProcess(w, p, files, segLists, formatVersion);
+            if (formatVersion >= 5) SaveNames(w, nodes.Items, _procs, files.Items);
 
             w.Write(_pages.Count);
             foreach (int r in _pages.Refcounts) w.Write(r);
@@ -284,7 +285,7 @@ public sealed partial class PosixKernel
             string path = s.String();
             var node = nodes[s.Index(nodes.Length, "inode")];
             if (PosixFs.Normalize(path) != path || !paths.Add(path)) throw new InvalidDataException($"bad or repeated path '{path}'");
-            if (!inTree.Add(node)) throw new InvalidDataException($"inode at '{path}' also at another path");
+            if (!inTree.Add(node) && (version < 5 || node.IsDir)) throw new InvalidDataException($"inode at '{path}' also at another path");
             tree.Add((path, node));
         }
         if (!paths.Contains("/")) throw new InvalidDataException("no root directory");
@@ -316,7 +317,7 @@ public sealed partial class PosixKernel
             bool ok = f.Kind switch
             {
                 FileKind.Console => true,
-                FileKind.File or FileKind.Dir => f.Node is not null,
+                FileKind.File or FileKind.Dir or FileKind.Device => f.Node is not null,
                 FileKind.PipeRead or FileKind.PipeWrite => f.Pipe is not null,
                 _ => false,
             };
@@ -343,6 +344,7 @@ public sealed partial class PosixKernel
             if (!byPid.TryAdd(p.Pid, p)) throw new InvalidDataException($"pid {p.Pid} twice");
             procs.Add(p);
         }
+        if (version >= 5) LoadNames(r, s, nodes, procs, files);
 
         int refCount = r.ReadInt32();
         if (refCount != _pages.Count) throw new InvalidDataException($"{refCount} page refcounts for {_pages.Count} pages");
@@ -404,6 +406,7 @@ public sealed partial class PosixKernel
         }
 
         Fs.Replace(tree, nextIno, files);
+        if (version < 5) Fs.UpgradeDevices();
         Console.Restore(pendingInput, inputClosed, capture, captured);
         RestoreTty(tty ?? new Tty { Session = mainPid ?? 0, ForegroundPgrp = mainPid ?? 0 });
         _procs.Clear();
@@ -612,7 +615,7 @@ public sealed partial class PosixFs
         _nextIno = nextIno;
         foreach (var (path, node) in entries)
         {
-            node.Linked = false;
+            if (node.Links > 0) { Link(path, node); continue; }   // a hard link's second name
             node.OpenFiles = 0;
             ShareBootData(path, node);
             Link(path, node);

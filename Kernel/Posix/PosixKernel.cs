@@ -21,7 +21,11 @@ namespace Lab.Kernel.Posix;
 ///   PosixKernel.Files.cs      read, write, readv, writev, pread64, pwrite64, open, close, stat, fstat,
 ///                             lseek, dup, dup2, dup3, fcntl, ioctl, unlink, getdents64
 ///   PosixKernel.Paths.cs      openat, newfstatat, mkdir(at), rmdir/unlinkat, access/faccessat,
-///                             readlink(at), chdir, fchdir, getcwd
+///                             chdir, fchdir, getcwd
+///   PosixKernel.Names.cs      path resolution through symbolic links; symlink(at), readlink(at), link(at),
+///                             rename(at, at2), truncate, ftruncate, fsync, utimensat, chmod, statfs
+///   PosixKernel.Proc.cs       /proc, made from the kernel's state on lookup
+///   PosixKernel.Poll.cs       poll, ppoll, select, pselect6
 ///   PosixKernel.Pipes.cs      pipe, pipe2, and reading and writing pipes
 ///   PosixKernel.Signals.cs    sending signals: kill, tkill, tgkill, rt_sigaction, rt_sigprocmask,
 ///                             rt_sigpending, pause, rt_sigsuspend, rt_sigtimedwait, sigaltstack, faults
@@ -149,6 +153,8 @@ public sealed partial class PosixKernel : ITrapHandler
             return;
         }
         p.SaveFrom(_m.Cpu);
+        if (_m.Clock > p.RanAt) p.CpuNs += _m.Clock - p.RanAt;   // its CPU time (/proc/PID/stat)
+        p.RanAt = _m.Clock;
         switch (trap.Kind)
         {
             case TrapKind.Timer:
@@ -221,6 +227,7 @@ public sealed partial class PosixKernel : ITrapHandler
         _cur = p;
         IdleWaitingForInput = false;
         p.LoadInto(_m.Cpu);
+        p.RanAt = _m.Clock;
         if (_m.Cpu.Cr3 != p.Root.Value) _m.Cpu.Cr3 = p.Root.Value;
     }
 
@@ -250,6 +257,7 @@ public sealed partial class PosixKernel : ITrapHandler
                 if (q.Stopped) continue;
                 if (q.State == PState.Blocked && q.WakeAt != 0 && now >= q.WakeAt) q.State = PState.Runnable;
                 if (q.State == PState.Blocked && input && q.TtyWait) { q.State = PState.Runnable; q.TtyWait = false; }
+                if (q.State == PState.Blocked && input && q.Polling) q.State = PState.Runnable;   // poll/select on the console
                 if (q.State == PState.Blocked && (q.SigPending & ~q.SigMask) != 0) q.State = PState.Runnable;
                 if (q.State != PState.Runnable) continue;
                 q.TtyWait = false;                       // (whatever woke it, it no longer waits for a key)
@@ -293,6 +301,6 @@ public sealed partial class PosixKernel : ITrapHandler
     /// and console readers stay.</summary>
     private void WakeAll()
     {
-        foreach (var q in _procs) if (q.State == PState.Blocked && q.WakeAt == 0 && !q.TtyWait) q.State = PState.Runnable;
+        foreach (var q in _procs) if (q.State == PState.Blocked && ((q.WakeAt == 0 && !q.TtyWait) || q.Polling)) q.State = PState.Runnable;
     }
 }

@@ -36,6 +36,7 @@ public sealed class PosixMachine : IDisposable
         Fs = new PosixFs((long)Math.Min(options.FileSystemQuota ?? options.MemorySize, long.MaxValue));
         foreach (var (name, bytes) in PosixFs.EmbeddedPrograms) Fs.WriteFile("/bin/" + name, bytes);
         Fs.AddDataFiles();
+        Fs.AddDevices();
         Kernel = new PosixKernel(Machine, Fs, Console) { RandomSeed = options.RandomSeed };
         Machine.TrapHandler = Kernel;
         InitialFreePages = Kernel.FreePages;

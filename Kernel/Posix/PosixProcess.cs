@@ -12,7 +12,7 @@ public enum PState : byte { Runnable, Blocked, Zombie }
 /// program's segments and break), the descriptor table, what wait4 reports once it is a zombie, and
 /// the counters of process tracking.
 /// </summary>
-public sealed class PProcess : UserContext
+public sealed partial class PProcess : UserContext
 {
     public PProcess() => FpState = NewFpState();
 

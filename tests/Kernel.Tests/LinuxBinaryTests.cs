@@ -139,6 +139,43 @@ public class LinuxBinaryTests
     public void Files_directories_and_descriptors_match_the_host(Libc libc) =>
         SameAsNative("files", libc, ["/tmp/work"], dir => [dir], m => m.Fs.MkDir("/tmp/work"));
 
+    /// <summary>Symbolic and hard links, rename's cases, truncate, utimensat, chmod, /dev/null and
+    /// /dev/zero, and poll/select over pipes (data, end of file, no reader, timeouts, a wait for a
+    /// child's write) as on the host.</summary>
+    [Theory, MemberData(nameof(Libcs))]
+    public void Links_rename_truncate_times_devices_and_poll_match_the_host(Libc libc) =>
+        SameAsNative("names", libc, ["/tmp/work"], dir => [dir], m => m.Fs.MkDir("/tmp/work"));
+
+    /// <summary>Symbolic links, hard links (one inode under two names), devices, permission bits
+    /// and times are in the snapshot: names.c saved part way (after its links, before rename) and
+    /// restored finishes exactly as the original, and the restored tree has the same links.</summary>
+    [Fact]
+    public void Links_devices_and_modes_survive_a_snapshot()
+    {
+        using var m = new PosixMachine();
+        m.Fs.WriteFile("/bin/names", File.ReadAllBytes(Build("names", Libc.Glibc)));
+        m.Fs.MkDir("/tmp/work");
+        m.Console.CloseInput();
+        Assert.Null(m.Start("/bin/names", ["/tmp/work"]));
+        while (!m.Console.OutputText.Contains("nlink after link"))
+            Assert.False(m.RunUntilAllExit(20_000), "finished before the point to save at");
+        byte[] state = m.SaveState();
+        Assert.Equal(5, BitConverter.ToInt32(state, 4));
+        using var restored = new PosixMachine();
+        restored.RestoreState(state);
+        Assert.Null(restored.Kernel.CheckInvariants());
+        Assert.Equal(state, restored.SaveState());
+        Assert.Equal("file", restored.Fs.Get("/tmp/work/link")!.LinkTarget);
+        var hard = restored.Fs.Get("/tmp/work/hard")!;           // "file" may be unlinked already at this point
+        Assert.Equal(restored.Fs.Get("/tmp/work/file") is { } file ? 2 : 1, restored.Fs.LinkCount(hard));
+        Assert.True(restored.Fs.Get("/tmp/work/file") is null || ReferenceEquals(restored.Fs.Get("/tmp/work/file"), hard));
+        Assert.Equal(PosixFs.DevNull, restored.Fs.Get("/dev/null")!.Rdev);
+        Assert.True(m.RunUntilAllExit());
+        Assert.True(restored.RunUntilAllExit());
+        Assert.Equal(m.Console.OutputText, restored.Console.OutputText);
+        Assert.Contains("poll waits for a writer: 1 1\n", restored.Console.OutputText);
+    }
+
     [Theory, MemberData(nameof(Libcs))]
     public void Fork_wait_exec_and_pipes_match_the_host(Libc libc) =>
         SameAsNative("procs", libc, []);

@@ -85,6 +85,34 @@ public class PosixFileSystemTests
         Assert.Equal(empty, fs.Used);                              // gone with the last one
     }
 
+    /// <summary>Hard links share one inode (its data charged once, each name charged), rename moves a
+    /// directory with everything under it, and once every name is gone the file system holds what it
+    /// held before: nothing leaks from the quota.</summary>
+    [Fact]
+    public void Hard_links_renames_and_symlinks_are_charged_and_given_back()
+    {
+        var fs = new PosixFs(quota: 1 << 20);
+        long empty = fs.Used;
+        fs.MkDir("/tmp/d");
+        var node = fs.Create("/tmp/d/f")!;
+        Assert.True(fs.Reserve(node, 100_000));
+        long one = fs.Used;
+        fs.HardLink("/tmp/g", node);
+        Assert.Equal(2, fs.LinkCount(node));
+        Assert.InRange(fs.Used - one, 1, 1000);                    // a name, not a second copy of the data
+        fs.Symlink("/tmp/s", "d/f");
+        fs.Rename("/tmp/d", "/tmp/e");
+        Assert.Same(node, fs.Get("/tmp/e/f"));
+        Assert.Null(fs.Get("/tmp/d/f"));
+        Assert.True(fs.Remove("/tmp/e/f"));
+        Assert.Equal(1, fs.LinkCount(node));
+        Assert.True(fs.Used - empty >= 100_000);                   // /tmp/g still names it
+        Assert.True(fs.Remove("/tmp/g"));
+        Assert.True(fs.Remove("/tmp/s"));
+        Assert.True(fs.RemoveDir("/tmp/e"));
+        Assert.Equal(empty, fs.Used);
+    }
+
     [Fact]
     public void Truncating_gives_the_space_back_and_the_bytes_past_the_end_are_zero()
     {

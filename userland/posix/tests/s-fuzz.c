@@ -15,8 +15,8 @@ static unsigned long long next(void)
 
 /* Garbage pointers into buf stay in its first 8 KiB; the kernel may legitimately write a struct past
  * that (a pointer near the end of buf), so the arena keeps a guard after it. */
-static const long zero_time[2];
 static char arena[8192 * 4];
+static long zero_time[2];                                     /* a zero timeval/timespec for select and ppoll */
 static char *const buf = arena + 8192;
 #define BUFSZ 8192
 
@@ -50,7 +50,8 @@ int main(int argc, char **argv)
         104, 107, 108, 158, 186, 201, 218, 229, 230, 257, 258, 262, 263, 267, 269, 273, 292, 293, 302,
         318, 334, 439,
         34, 36, 37, 38, 109, 111, 112, 121, 124, 127, 128, 130, 131, 200, 234,
-        7, 58, 100, 200, 333, 335, 500, 999, 1000, 1001, 1004, 1023, 1024, 4096, -1, 0x7fffffff,
+        7, 23, 58, 74, 75, 76, 77, 82, 86, 88, 90, 91, 137, 138, 264, 265, 266, 268, 270, 271, 280, 316,
+        100, 200, 333, 335, 500, 999, 1000, 1001, 1004, 1023, 1024, 4096, -1, 0x7fffffff,
     };
     const int nn = sizeof nrs / sizeof nrs[0];
     pid_t me = getpid(), parent = getppid();
@@ -104,8 +105,17 @@ int main(int argc, char **argv)
             calls++;
             continue;
         }
-        case 57: {                                            /* fork: the child exits at once */
-            long r = lab_syscall(57, 0, 0, 0, 0, 0, 0);
+        case 7:                                               /* poll: never waits */
+            a[2] = 0;
+            break;
+        case 23: case 270:                                    /* select, pselect6: a zero timeout */
+            a[4] = (long)zero_time;
+            break;
+        case 271:                                             /* ppoll: likewise */
+            a[2] = (long)zero_time;
+            break;
+        case 57: case 58: {                                   /* fork, vfork: the child exits at once */
+            long r = lab_syscall(n, 0, 0, 0, 0, 0, 0);
             if (r == 0) _exit(0);
             if (r > 0) lab_syscall(61, r, 0, 0, 0, 0, 0);
             calls++;
