@@ -161,7 +161,7 @@ public sealed partial class PosixKernel
     /// <summary>The name as Linux's comm holds it: at most 15 bytes.</summary>
     private static string Comm(PProcess q) => q.Name.Length > 15 ? q.Name[..15] : q.Name;
 
-    private static char StateLetter(PProcess q) => q.State switch { PState.Zombie => 'Z', PState.Blocked => 'S', _ => 'R' };
+    private static char StateLetter(PProcess q) => q.State == PState.Zombie ? 'Z' : q.Stopped ? 'T' : q.State == PState.Blocked ? 'S' : 'R';
 
     /// <summary>Pages mapped in <paramref name="q"/>'s address space (its resident set: nothing is swapped).</summary>
     private long MappedPages(PProcess q)
@@ -172,16 +172,16 @@ public sealed partial class PosixKernel
         return n;
     }
 
-    /// <summary>/proc/PID/stat: the 52 fields of Linux's proc_pid_stat, in its order. Process groups
-    /// and sessions are the pid (this kernel has none yet); times are in clock ticks of machine time.</summary>
+    /// <summary>/proc/PID/stat: the 52 fields of Linux's proc_pid_stat, in its order (process group,
+    /// session, the console's foreground group); times are in clock ticks of machine time.</summary>
     private string PidStat(PProcess q)
     {
         long pages = MappedPages(q);
         ulong ticks = q.CpuNs / (1_000_000_000 / ClockTicksPerSecond);
         var f = new List<object>
         {
-            q.Pid, $"({Comm(q)})", StateLetter(q), q.Parent, q.Pid, q.Pid,
-            PosixFs.DevTty, q.Pid, 0x400000,         // tty_nr (the console), tpgid, flags
+            q.Pid, $"({Comm(q)})", StateLetter(q), q.Parent, q.Pgid, q.Sid,
+            PosixFs.DevTty, Tty.ForegroundPgrp, 0x400000,   // tty_nr (the console), tpgid, flags
             0, 0, 0, 0,                              // minflt cminflt majflt cmajflt
             ticks, 0, 0, 0,                          // utime stime cutime cstime
             20, 0, 1, 0,                             // priority nice num_threads itrealvalue
@@ -199,7 +199,7 @@ public sealed partial class PosixKernel
     private string PidStatus(PProcess q)
     {
         long kb = MappedPages(q) * 4;
-        string state = q.State switch { PState.Zombie => "Z (zombie)", PState.Blocked => "S (sleeping)", _ => "R (running)" };
+        string state = q.State == PState.Zombie ? "Z (zombie)" : q.Stopped ? "T (stopped)" : q.State == PState.Blocked ? "S (sleeping)" : "R (running)";
         var sb = new StringBuilder();
         sb.Append($"Name:\t{Comm(q)}\nUmask:\t{Convert.ToString(q.Umask, 8).PadLeft(4, '0')}\nState:\t{state}\nTgid:\t{q.Pid}\nNgid:\t0\nPid:\t{q.Pid}\nPPid:\t{q.Parent}\nTracerPid:\t0\n");
         sb.Append($"Uid:\t{Identity.Uid}\t{Identity.Uid}\t{Identity.Uid}\t{Identity.Uid}\nGid:\t{Identity.Gid}\t{Identity.Gid}\t{Identity.Gid}\t{Identity.Gid}\n");

@@ -129,9 +129,8 @@ public class BusyboxTests
         SameAsNative(script, Owners);
     }
 
-    /// <summary>A background job and `wait`: ash's wait sleeps in sigsuspend until SIGCHLD arrives,
-    /// which needs signal delivery (the signals part of issue 11).</summary>
-    [SkippableFact(Skip = "needs rt_sigsuspend and SIGCHLD delivery (signals helper): ash's wait spins until SIGCHLD")]
+    /// <summary>Background jobs and `wait`: ash's wait sleeps in sigsuspend until SIGCHLD arrives.</summary>
+    [SkippableFact]
     public void Background_jobs_and_wait_match_the_host() =>
         SameAsNative("sleep 0 & wait; echo bg=$?; (echo job1 > j1) & (echo job2 > j2) & wait; cat j1 j2; (exit 7) & wait $!; echo waited=$?");
 
