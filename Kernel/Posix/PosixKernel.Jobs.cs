@@ -83,7 +83,8 @@ public sealed partial class PosixKernel
         if (t != p && t.Execed) return -EACCES;
         if (t.Sid == t.Pid || t.Sid != p.Sid) return -EPERM;
         if (pgid == 0) pgid = t.Pid;
-        if (pgid != t.Pid && !_procs.Any(q => q.Pgid == pgid && q.Sid == p.Sid && q.State != PState.Zombie)) return -EPERM;
+        // a group lives while any member does, zombies included (Linux detaches a process from its group only when it is reaped)
+        if (pgid != t.Pid && !_procs.Any(q => q.Pgid == pgid && q.Sid == p.Sid)) return -EPERM;
         t.Pgid = pgid;
         return 0;
     }
@@ -108,7 +109,7 @@ public sealed partial class PosixKernel
     /// no controlling terminal. Linux: setsid(2). Fails: -EPERM (it already leads a process group).</summary>
     private long Setsid(PProcess p)
     {
-        if (_procs.Any(q => q.Pgid == p.Pid && q.State != PState.Zombie)) return -EPERM;
+        if (_procs.Any(q => q.Pgid == p.Pid)) return -EPERM;   // zombies still hold their group
         p.Pgid = p.Sid = p.Pid;
         return p.Pid;
     }

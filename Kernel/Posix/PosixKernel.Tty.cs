@@ -315,8 +315,9 @@ public sealed partial class PosixKernel
                     int pgrp = BinaryPrimitives.ReadInt32LittleEndian(b);
                     if (pgrp < 0) return -EINVAL;
                     if (p.Sid != t.Session) return -ENOTTY;
-                    if (!_procs.Any(q => q.Pgid == pgrp && q.State != PState.Zombie)) return -ESRCH;
-                    if (!_procs.Any(q => q.Pgid == pgrp && q.Sid == p.Sid && q.State != PState.Zombie)) return -EPERM;
+                    // zombies still hold their group (a pipeline's first command may have exited already)
+                    if (!_procs.Any(q => q.Pgid == pgrp)) return -ESRCH;
+                    if (!_procs.Any(q => q.Pgid == pgrp && q.Sid == p.Sid)) return -EPERM;
                     t.ForegroundPgrp = pgrp;
                     return 0;
                 }
