@@ -145,7 +145,18 @@ public static class PosixRun
             stderr.WriteLine($"tui run: {error}");
             return error.Contains("not an ELF") ? 126 : 127;
         }
-        machine.RunUntilAllExit(ulong.MaxValue, idleWait: () => { Thread.Sleep(5); return true; });
+        // Ctrl-C at the host's terminal goes to the guest, as qemu-user forwards it: SIGINT to the
+        // console's foreground process group (a program that catches or ignores it runs on).
+        int interrupts = 0;
+        ConsoleCancelEventHandler onCtrlC = (_, e) => { e.Cancel = true; Interlocked.Increment(ref interrupts); };
+        Console.CancelKeyPress += onCtrlC;
+        try
+        {
+            while (!machine.RunUntilAllExit(50_000_000, idleWait: () => { Thread.Sleep(5); return Volatile.Read(ref interrupts) == 0; })
+                   && machine.Kernel.KernelError is null)
+                if (Interlocked.Exchange(ref interrupts, 0) > 0) machine.Kernel.Interrupt();
+        }
+        finally { Console.CancelKeyPress -= onCtrlC; }
         if (machine.Kernel.KernelError is not null)
         {
             stderr.WriteLine($"tui run: kernel error: {machine.Kernel.KernelError}");

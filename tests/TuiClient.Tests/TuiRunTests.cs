@@ -123,5 +123,28 @@ public class TuiRunTests
         finally { Directory.Delete(dir, recursive: true); }
     }
 
+    /// <summary>Ctrl-C at the host's terminal (SIGINT to `tui run`) reaches the guest program as
+    /// SIGINT, as qemu-user forwards it: a program that catches it runs its handler and goes on.</summary>
+    [Fact]
+    public async Task Ctrl_C_at_the_host_terminal_is_forwarded_to_the_guest()
+    {
+        string program = Gcc.Build([Path.Combine(Path.GetDirectoryName(ThisFile())!, "Programs", "sigint.c")], ["-static", "-O1"], "sigint");
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "tui.dll"), "run", "--profile", "posix", program])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
+        };
+        using var tui = System.Diagnostics.Process.Start(start)!;
+        try
+        {
+            // (the waits are bounded so that a broken run fails instead of hanging; not a speed check)
+            Assert.Equal("ready", await tui.StandardOutput.ReadLineAsync().AsTask().WaitAsync(TimeSpan.FromMinutes(2)));   // the handler is installed
+            using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", tui.Id.ToString()])!) kill.WaitForExit();
+            Assert.Equal("got signal 2", await tui.StandardOutput.ReadLineAsync().AsTask().WaitAsync(TimeSpan.FromMinutes(2)));
+            await tui.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+            Assert.Equal(3, tui.ExitCode);                                // the program's own status: tui was not killed
+        }
+        finally { if (!tui.HasExited) tui.Kill(); }
+    }
+
     private static string ThisFile([System.Runtime.CompilerServices.CallerFilePath] string path = "") => path;
 }
