@@ -137,9 +137,9 @@ public class TuiRunTests
         try
         {
             // (the waits are bounded so that a broken run fails instead of hanging; not a speed check)
-            Assert.Equal("ready", await tui.StandardOutput.ReadLineAsync().AsTask().WaitAsync(TimeSpan.FromMinutes(2)));   // the handler is installed
+            Assert.Equal("ready", await tui.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(2)));   // the handler is installed
             using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", tui.Id.ToString()])!) kill.WaitForExit();
-            Assert.Equal("got signal 2", await tui.StandardOutput.ReadLineAsync().AsTask().WaitAsync(TimeSpan.FromMinutes(2)));
+            Assert.Equal("got signal 2", await tui.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(2)));
             await tui.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
             Assert.Equal(3, tui.ExitCode);                                // the program's own status: tui was not killed
         }
