@@ -193,7 +193,7 @@ public sealed partial class PosixKernel
 
 
     // =========================================================================================
-    // mmap, munmap, mprotect, madvise
+    // mmap, munmap, mprotect, mremap, madvise
 
     /// <summary>The reserved page (in the first MiB, never allocated, always zero) that fresh anonymous
     /// private memory maps read-only and copy-on-write until written.</summary>
@@ -365,6 +365,99 @@ public sealed partial class PosixKernel
         }
         _m.Cpu.FlushTlb();
         return 0;
+    }
+
+    private const int MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2;
+
+    /// <summary>
+    /// mremap(old, oldLen, newLen, flags, newAddr): resizes the mapping at [old, old+oldLen). Shrinking
+    /// unmaps the tail; growing maps the new pages after it when they are free (anonymous private
+    /// memory reads as zeros, shared memory gets fresh shared pages (Linux's shared object keeps its
+    /// size, and the grown part faults with SIGBUS), with the access of the mapping's last page); otherwise, with MREMAP_MAYMOVE, the pages move (their frames and their
+    /// copy-on-write or shared state, nothing is copied) to a free range, or to
+    /// <paramref name="newAddrPtr"/> with MREMAP_FIXED (what was there is unmapped). Returns the
+    /// mapping's address. glibc's realloc of a large block uses it. Linux: mremap(2).
+    /// Fails: -EINVAL (misaligned addresses, newLen 0, unknown flags, MREMAP_FIXED without MAYMOVE,
+    /// overlapping ranges, oldLen 0), -EFAULT (a page of the old range is not mapped), -ENOMEM (no
+    /// room to grow in place without MAYMOVE, no free range, or no memory; the old mapping stays).
+    /// </summary>
+    private long Mremap(PProcess p, UserPtr oldPtr, ulong oldLen, ulong newLen, int flags, UserPtr newAddrPtr)
+    {
+        ulong old = oldPtr.Value, fixedAt = newAddrPtr.Value;
+        if ((old & (Page - 1)) != 0 || newLen == 0 || oldLen == 0 || (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED)) != 0) return -EINVAL;
+        if ((flags & MREMAP_FIXED) != 0 && (flags & MREMAP_MAYMOVE) == 0) return -EINVAL;
+        ulong oldSize = (oldLen + Page - 1) & ~(Page - 1), newSize = (newLen + Page - 1) & ~(Page - 1);
+        if (old >= UserLimit || oldSize > UserLimit - old || newSize > UserLimit) return -EINVAL;
+        if (newSize > (ulong)_pages.Count * Page) return -ENOMEM;
+        for (ulong va = old; va < old + oldSize; va += Page)
+            if (_pt.Lookup(p.Root, new VirtAddr(va)) is null) return -EFAULT;
+        bool moveTo = (flags & MREMAP_FIXED) != 0;
+        if (moveTo)
+        {
+            if ((fixedAt & (Page - 1)) != 0 || fixedAt < MmapMin || fixedAt >= UserLimit || newSize > UserLimit - fixedAt) return -EINVAL;
+            if (fixedAt < old + oldSize && old < fixedAt + newSize) return -EINVAL;
+        }
+        else if (newSize <= oldSize)
+        {
+            return UnmapRange(p, old + newSize, old + oldSize) == old + newSize ? (long)old : -ENOMEM;
+        }
+        else if (old + newSize <= UserLimit && RangeFree(p, old + oldSize, old + newSize))
+        {
+            return Extend(p, old, oldSize, newSize) ? (long)old : -ENOMEM;
+        }
+        if ((flags & MREMAP_MAYMOVE) == 0) return -ENOMEM;
+
+        ulong dest = moveTo ? fixedAt : FindFreeRange(p, newSize);
+        if (dest == 0) return -ENOMEM;
+        if (moveTo && UnmapRange(p, dest, dest + newSize) != dest) return -ENOMEM;
+        ulong keep = Math.Min(oldSize, newSize);
+        const PteFlags permBits = PteFlags.Present | PteFlags.Writable | PteFlags.User | PageTables.Cow | PageTables.Shared;
+        for (ulong off = 0; off < keep; off += Page)
+        {
+            var m = _pt.Lookup(p.Root, new VirtAddr(old + off))!.Value;
+            _pages.AddRef(m.Pa);                       // the old mapping's reference goes with UnmapRange below
+            if (!MapPage(p.Pid, p.Root, new VirtAddr(dest + off), m.Pa, (PteFlags)m.Pte & permBits))
+            {
+                _pages.Release(m.Pa);
+                UnmapRange(p, dest, dest + off);
+                return -ENOMEM;
+            }
+        }
+        if (newSize > oldSize && !Extend(p, dest, oldSize, newSize))
+        {
+            UnmapRange(p, dest, dest + oldSize);
+            return -ENOMEM;
+        }
+        UnmapRange(p, old, old + oldSize);
+        return (long)dest;
+    }
+
+    /// <summary>mremap's growth: maps [at+oldSize, at+newSize) like the mapping's last page (its
+    /// access; shared memory with fresh shared pages, private memory with the zero page). False, with
+    /// nothing added, when memory is full.</summary>
+    private bool Extend(PProcess p, ulong at, ulong oldSize, ulong newSize)
+    {
+        var last = _pt.Lookup(p.Root, new VirtAddr(at + oldSize - Page))!.Value;
+        bool shared = (last.Pte & (ulong)PageTables.Shared) != 0;
+        int prot = !last.User ? 0 : last.Writable || last.IsCow ? PROT_READ | PROT_WRITE : PROT_READ;
+        if (shared && _pages.Free < (long)((newSize - oldSize) / Page) + ForkReserve) return false;
+        for (ulong va = at + oldSize; va < at + newSize; va += Page)
+        {
+            PhysAddr pa = ZeroPage;
+            if (shared)
+            {
+                if (_pages.Allocate(p.Pid) is not { } fresh) { UnmapRange(p, at + oldSize, va); return false; }
+                pa = fresh;
+            }
+            else _pages.AddRef(pa);
+            if (!MapPage(p.Pid, p.Root, new VirtAddr(va), pa, ProtPerm(prot, shared, pa)))
+            {
+                _pages.Release(pa);
+                UnmapRange(p, at + oldSize, va);
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>madvise(addr, len, advice): advice only. MADV_DONTNEED (4) and MADV_FREE (8) on private

@@ -279,6 +279,68 @@ public sealed partial class PosixKernel
         return found.Pid;
     }
 
+    private const int P_ALL = 0, P_PID = 1, P_PGID = 2;
+    private const ulong WSTOPPED = 2, WEXITED = 4, WCONTINUEDx = 8, WNOWAIT = 0x0100_0000;
+
+    /// <summary>
+    /// waitid(idtype, id, infop, options, rusage): waits for a child's change of state, as wait4 does,
+    /// and describes it in a siginfo_t at <paramref name="infop"/> (si_signo SIGCHLD, si_code
+    /// CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED or CLD_CONTINUED, si_pid, si_uid, si_status the
+    /// exit code or signal). idtype P_ALL, P_PID (that child) or P_PGID (that group; 0: the caller's).
+    /// options: WEXITED, WSTOPPED, WCONTINUED (at least one), WNOHANG (returns 0 with si_pid 0 when
+    /// nothing is ready), WNOWAIT (leaves the child waitable). Returns 0. Linux: waitid(2).
+    /// Fails: -EINVAL (unknown idtype or options, none of the three states), -ECHILD, -EFAULT, -EINTR.
+    /// </summary>
+    private long Waitid(PProcess p, int idtype, int id, UserPtr infop, ulong options)
+    {
+        const ulong known = WaitOptions_WNOHANG | WSTOPPED | WEXITED | WCONTINUEDx | WNOWAIT
+                            | (ulong)WaitOptions.__WALL | (ulong)WaitOptions.__WCLONE;
+        if ((options & ~known) != 0 || (options & (WSTOPPED | WEXITED | WCONTINUEDx)) == 0) return -EINVAL;
+        int select = idtype switch
+        {
+            P_ALL => -1,
+            P_PID when id > 0 => id,
+            P_PGID when id >= 0 => -id,       // 0: the caller's group, as wait4(0)
+            _ => int.MinValue,
+        };
+        if (select == int.MinValue) return -EINVAL;
+        PProcess? found = null;
+        bool any = false;
+        foreach (var c in _procs)
+        {
+            if (c.Parent != p.Pid || !WaitSelects(p, c, select)) continue;
+            any = true;
+            if (c.State == PState.Zombie ? (options & WEXITED) != 0
+                : c.StateReport == WaitStatus.Continued ? (options & WCONTINUEDx) != 0
+                : c.StateReport != 0 && (options & WSTOPPED) != 0) { found = c; break; }
+        }
+        if (!any) return -ECHILD;
+        Span<byte> info = stackalloc byte[128];
+        info.Clear();
+        if (found is null)
+        {
+            if ((options & WaitOptions_WNOHANG) == 0) { Block(p); return 0; }
+            return infop.IsNull || CopyOut(p, infop, info) ? 0 : -EFAULT;   // si_pid 0: nothing yet
+        }
+        bool zombie = found.State == PState.Zombie;
+        int status = zombie ? found.WaitStatus : found.StateReport;
+        (int Code, int Value) what = !zombie
+            ? status == WaitStatus.Continued ? (6 /* CLD_CONTINUED */, Signals.SIGCONT) : (5 /* CLD_STOPPED */, (status >> 8) & 0xff)
+            : (status & 0x7f) == 0 ? (1 /* CLD_EXITED */, (status >> 8) & 0xff)
+            : ((status & 0x80) != 0 ? 3 /* CLD_DUMPED */ : 2 /* CLD_KILLED */, status & 0x7f);
+        var (code, value) = what;
+        SigInfoBytes(Signals.SIGCHLD, new SigInfo(code, found.Pid, value, 0)).CopyTo(info);
+        if (!infop.IsNull && !CopyOut(p, infop, info)) return -EFAULT;
+        if ((options & WNOWAIT) == 0)
+        {
+            if (zombie) Remove(found);
+            else found.StateReport = 0;
+        }
+        return 0;
+    }
+
+    private const ulong WaitOptions_WNOHANG = (ulong)WaitOptions.WNOHANG;
+
     // Linux's clone flags (linux/sched.h) that matter to a fork.
     private const ulong CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800,
         CLONE_VFORK = 0x4000, CLONE_THREAD = 0x10000, CLONE_SETTLS = 0x80000, CLONE_PARENT_SETTID = 0x100000,

@@ -129,6 +129,12 @@ public class LinuxBinaryTests
     public void Long_double_arithmetic_printf_strtold_and_libm_match_the_host(Libc libc) =>
         SameAsNative("ldouble", libc, []);
 
+    /// <summary>mremap (in place, moved with its pages, shrunk, to a fixed address, its errors), glibc's
+    /// and musl's realloc of large blocks, and waitid (exited, killed, stopped, continued, WNOHANG,
+    /// WNOWAIT, P_PGID) as on the host.</summary>
+    [Theory, MemberData(nameof(Libcs))]
+    public void Mremap_realloc_and_waitid_match_the_host(Libc libc) => SameAsNative("remap", libc, []);
+
     /// <summary>Four processes computing with long double and double at once, preempted many times
     /// mid-loop, each get the result they get alone: every process has its own x87/SSE registers.</summary>
     [Theory, MemberData(nameof(Libcs))]

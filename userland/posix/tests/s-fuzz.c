@@ -50,7 +50,7 @@ int main(int argc, char **argv)
         104, 107, 108, 158, 186, 201, 218, 229, 230, 257, 258, 262, 263, 267, 269, 273, 292, 293, 302,
         318, 334, 439,
         34, 36, 37, 38, 109, 111, 112, 121, 124, 127, 128, 130, 131, 200, 234,
-        7, 23, 58, 74, 75, 76, 77, 82, 86, 88, 90, 91, 137, 138, 264, 265, 266, 268, 270, 271, 280, 316,
+        7, 23, 25, 58, 74, 75, 76, 77, 82, 86, 88, 90, 91, 137, 138, 264, 265, 266, 268, 270, 271, 280, 316,
         100, 200, 333, 335, 500, 999, 1000, 1001, 1004, 1023, 1024, 4096, -1, 0x7fffffff,
     };
     const int nn = sizeof nrs / sizeof nrs[0];
@@ -79,6 +79,19 @@ int main(int argc, char **argv)
         case 230:                                             /* clock_nanosleep: likewise */
             a[2] = 0;
             break;
+        case 25: {                                            /* mremap: only what the fuzzer mapped moves */
+            unsigned long lo = (unsigned long)a[0];
+            if (lo < 0x10000000000UL) lo |= 0x10000000000UL;
+            else if (lo >= 0x7f0000000000UL && lo < 0x800000000000UL) lo -= 0x100000000000UL;
+            a[0] = (long)lo;
+            a[1] &= 0xfffffffffffL;
+            a[2] &= 0xfffffffffffL;
+            a[3] &= 1;                                        /* MREMAP_MAYMOVE at most: never MREMAP_FIXED */
+            long r = lab_syscall(25, a[0], a[1], a[2], a[3], 0, 0);
+            if (r > 0 && r < 0x800000000000L) lab_syscall(11, r, a[2], 0, 0, 0, 0);
+            calls++;
+            continue;
+        }
         case 9: case 10: case 11: case 28: {                  /* mmap, mprotect, munmap, madvise: */
             /* never over this program's own image, heap or stack (that would be its own bug, not the
              * kernel's): low addresses move up past 1 TiB, the stack's top 1 TiB moves down, lengths stay
