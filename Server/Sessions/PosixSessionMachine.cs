@@ -124,6 +124,9 @@ public sealed class PosixSessionMachine : SessionMachine
                 if (_line.Length < 4096) _line.Append(key);
                 Feed(key.ToString());
                 return null;
+            case '\x1b':
+                Feed("\x1b");                          // the start of a cursor key's escape sequence: not worth a log line
+                return null;
             default:
                 Feed(key.ToString());
                 return $"pressed {SessionText.Printable(key)}";

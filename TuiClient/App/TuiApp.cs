@@ -151,6 +151,11 @@ public sealed class TuiApp
             await TypeAsync(c.ToString());
             return;
         }
+        if (ConsoleEscape(key) is { } sequence)
+        {
+            await TypeAsync(sequence);
+            return;
+        }
         if (key.Code == KeyCode.Char && key.Char == '?') _help = true;
     }
 
@@ -340,6 +345,21 @@ public sealed class TuiApp
             KeyCode.Enter => '\n',
             KeyCode.Escape => '\x1b',
             KeyCode.Backspace when IsPosix => '\x7f',
+            _ => null,
+        };
+    }
+
+    /// <summary>The escape sequence a terminal (xterm, in normal cursor mode) sends for a cursor or
+    /// editing key, for a POSIX console you drive with the console focused: line editors such as
+    /// busybox sh's move and recall history with them. Null for other keys.</summary>
+    private string? ConsoleEscape(KeyEvent key)
+    {
+        if (_help || _commandLine != null || _focus != Focus.Cga || !IsPosix) return null;
+        return key.Code switch
+        {
+            KeyCode.Up => "\x1b[A", KeyCode.Down => "\x1b[B", KeyCode.Right => "\x1b[C", KeyCode.Left => "\x1b[D",
+            KeyCode.Home => "\x1b[H", KeyCode.End => "\x1b[F", KeyCode.Delete => "\x1b[3~",
+            KeyCode.PageUp => "\x1b[5~", KeyCode.PageDown => "\x1b[6~",
             _ => null,
         };
     }

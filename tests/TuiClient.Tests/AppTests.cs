@@ -143,6 +143,38 @@ public class AppTests
         Assert.Contains("refused: unknown command 'frobnicate'", app.Draw().RowText(44));
     }
 
+    /// <summary>busybox sh as a session's shell, driven from the console pane: cursor keys reach its
+    /// line editor as a terminal's escape sequences (Left moves, Up recalls history, Home goes to the
+    /// start), and the console screen follows the editor's redraws (cursor moves, erase to the end of
+    /// the line), so what is shown is what runs.</summary>
+    [Fact]
+    public async Task Busybox_sh_in_the_console_edits_with_cursor_keys_and_recalls_history()
+    {
+        Assert.True(Lab.Server.Sessions.SessionSettings.HostProgramPath("busybox") is not null, "busybox-static is not installed (test.sh installs it)");
+        var server = await LocalServer.StartAsync(new Lab.Server.Sessions.SessionSettings
+        {
+            Name = "local", Profile = "posix", Program = "busybox sh -i", MemoryMiB = 64, TicksPerSecond = 0, InstructorKey = "k",
+        });
+        await using var _s = server;
+        var session = await server.ConnectAsync(CancellationToken.None);
+        await using var _c = session;
+        var app = new TuiApp(session);
+        app.Resize(160, 50);
+        string Screen() => string.Join("\n", session.Mirror.ScreenText().Select(l => l.TrimEnd())).TrimEnd();
+        async Task Keys(params KeyEvent[] keys) { foreach (var k in keys) await app.HandleKeyAsync(k); }
+        static KeyEvent[] Text(string s) => s.Select(KeyEvent.Printable).ToArray();
+        await WaitFor(() => Screen().Contains("/ $"), "busybox's prompt");
+        await Keys(Text("echo abc"));
+        await Keys(new KeyEvent(KeyCode.Left), new KeyEvent(KeyCode.Left), KeyEvent.Printable('X'), new KeyEvent(KeyCode.Enter));
+        await WaitFor(() => Screen().Contains("/ $ echo aXbc\naXbc\n/ $"), "the line edited with Left and its output");
+        await Keys(new KeyEvent(KeyCode.Up), new KeyEvent(KeyCode.Home), KeyEvent.Printable('#'));
+        await WaitFor(() => Screen().EndsWith("/ $ #echo aXbc"), "the recalled line redrawn with # in front");
+        await Keys(new KeyEvent(KeyCode.Enter), new KeyEvent(KeyCode.Up), new KeyEvent(KeyCode.Up));
+        await Keys(Text(" more"));
+        await Keys(new KeyEvent(KeyCode.Enter));
+        await WaitFor(() => Screen().Contains("/ $ echo aXbc more\naXbc more\n/ $"), "the first line recalled, extended and run");
+    }
+
     [Fact]
     public async Task A_posix_session_shows_a_console_and_a_scaled_memory_map_and_a_sparse_virtual_map()
     {
