@@ -19,7 +19,9 @@ public class UserContext
     /// <summary>The floating-point and vector state (x87, MXCSR, XMM0-15) as an FXSAVE image, the
     /// layout of Linux's fpstate, for a kernel whose programs use them (the POSIX profile: C libraries
     /// copy and format with SSE, long double runs on the x87, so each process keeps its own and a
-    /// signal frame carries it); null where the kernel leaves them alone (WeensyOS).</summary>
+    /// signal frame carries it); null where the kernel leaves them alone (WeensyOS). Not part of
+    /// <see cref="SaveFrom"/>/<see cref="LoadInto"/> (every trap): the kernel switches it only when
+    /// another process gets the CPU.</summary>
     internal byte[]? FpState;
 
     /// <summary>A fresh <see cref="FpState"/>: FNINIT's x87 (control word 0x37f, every register
@@ -48,7 +50,6 @@ public class UserContext
         RFlags = cpu.RFlags;
         FsBase = cpu.FsBase;
         GsBase = cpu.GsBase;
-        if (FpState is { } f) cpu.SaveFxState(f);
     }
 
     /// <summary>The return to user mode: loads the registers into the CPU.</summary>
@@ -59,7 +60,6 @@ public class UserContext
         cpu.RFlags = RFlags;
         cpu.FsBase = FsBase;
         cpu.GsBase = GsBase;
-        if (FpState is { } f) cpu.LoadFxState(f);
     }
 
     /// <summary>fork: the child starts with the parent's registers.</summary>

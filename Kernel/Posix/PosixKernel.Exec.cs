@@ -82,6 +82,7 @@ public sealed partial class PosixKernel
         p.Root = root;
         if (_cur == p) _m.Cpu.Cr3 = root.Value;
         p.ClearRegisters();
+        FpStateChanged(p);
         p.Regs[(int)Register.Rsp] = rsp;
         p.Rip = image.Entry;
         p.BrkStart = p.Brk = brk;

@@ -158,6 +158,7 @@ public sealed partial class PosixKernel
             return -ENOMEM;
         }
         _m.Cpu.FlushTlb();
+        FlushFpState();
         c.CopyRegistersFrom(p);
         c.Regs[(int)Register.Rax] = 0;
         c.Name = p.Name;

@@ -124,6 +124,7 @@ public sealed partial class PosixKernel
     private bool SetUpFrame(PProcess p, int sig, SigInfo info, SigAction act)
     {
         if ((act.Flags & SA_RESTORER) == 0 || act.Restorer == 0) return false;
+        FlushFpState();
         ulong sp = p.Regs[(int)Register.Rsp];
         bool onAlt = OnAltStack(p, sp);
         if ((act.Flags & SA_ONSTACK) != 0 && p.AltStackFlags != SS_DISABLE && !onAlt) sp = p.AltStackSp + p.AltStackSize;
@@ -193,6 +194,7 @@ public sealed partial class PosixKernel
                 return 0;
             }
             f.CopyTo(p.FpState);
+            FpStateChanged(p);
         }
         for (int i = 0; i < SigcontextOrder.Length; i++)
             p.Regs[(int)SigcontextOrder[i]] = BinaryPrimitives.ReadUInt64LittleEndian(uc[(McOffset + 8 * i)..]);

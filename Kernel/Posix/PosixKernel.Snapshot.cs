@@ -52,6 +52,7 @@ public sealed partial class PosixKernel
     internal void SaveSnapshot(Stream output, int formatVersion = SnapshotVersion)
     {
         if (formatVersion is < OldestSnapshotVersion or > SnapshotVersion) throw new ArgumentOutOfRangeException(nameof(formatVersion));
+        FlushFpState();                              // the images saved are the processes' state now
         var hashing = new HashingStream(output);    // disposed with the BufferedStream on it
         using (var buffered = new BufferedStream(hashing, 1 << 16))
         using (var w = new BinaryWriter(buffered, Encoding.UTF8, leaveOpen: true))
@@ -417,6 +418,7 @@ public sealed partial class PosixKernel
         _rr = rr;
         _nextPid = nextPid;
         _cur = cur < 0 ? null : procs[cur];
+        _fpOwner = _cur;                             // its image was flushed when saved: the CPU holds the same
         _runNext = runNext < 0 ? null : procs[runNext];
         MainPid = mainPid;
         MainStatus = mainStatus;

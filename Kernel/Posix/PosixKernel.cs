@@ -221,12 +221,41 @@ public sealed partial class PosixKernel : ITrapHandler
     // =========================================================================================
     // scheduling
 
+    /// <summary>The process whose floating-point state (<see cref="UserContext.FpState"/>) is the one
+    /// live in the CPU, its image being stale; null when every image is current. Lazy switching, as
+    /// Linux does: a trap and the return to the same process cost nothing, only a switch to another
+    /// process saves one image and loads the other.</summary>
+    private PProcess? _fpOwner;
+
+    /// <summary>Gives the CPU <paramref name="p"/>'s floating-point state, saving the previous owner's.</summary>
+    private void SwitchFpState(PProcess p)
+    {
+        if (_fpOwner == p) return;
+        if (_fpOwner?.FpState is { } previous) _m.Cpu.SaveFxState(previous);
+        _m.Cpu.LoadFxState(p.FpState!);
+        _fpOwner = p;
+    }
+
+    /// <summary>Brings the owner's image up to date, before an image is read (a signal frame, fork, a snapshot).</summary>
+    private void FlushFpState()
+    {
+        if (_fpOwner?.FpState is { } image) _m.Cpu.SaveFxState(image);
+    }
+
+    /// <summary>After <paramref name="p"/>'s image was replaced (exec, rt_sigreturn): the CPU loads it
+    /// when <paramref name="p"/> runs next.</summary>
+    private void FpStateChanged(PProcess p)
+    {
+        if (_fpOwner == p) _fpOwner = null;
+    }
+
     /// <summary>Puts <paramref name="p"/> on the CPU: its registers and its address space.</summary>
     private void RunProcess(PProcess p)
     {
         _cur = p;
         IdleWaitingForInput = false;
         p.LoadInto(_m.Cpu);
+        SwitchFpState(p);
         p.RanAt = _m.Clock;
         if (_m.Cpu.Cr3 != p.Root.Value) _m.Cpu.Cr3 = p.Root.Value;
     }
