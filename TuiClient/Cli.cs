@@ -217,7 +217,7 @@ public static class Cli
             if (pr is not null && k is not null) return UsageError(stderr, "create", "--profile and --kernel cannot be combined");
             if (pr is not null && pr != "posix") return UsageError(stderr, "create", $"unknown profile '{pr}' (only 'posix')");
             return SessionCommands.Create(new SessionCommands.CreateArguments(p.GetValue(target)!, pr, k, p.GetValue(program),
-                p.GetValue(step) is { } st ? StepName(st) : null, p.GetValue(mem), p.GetValue(isPrivate)), stdout, stderr);
+                p.GetValue(step) is { } st ? LabSteps.Name(st) : null, p.GetValue(mem), p.GetValue(isPrivate)), stdout, stderr);
         });
         return c;
     }
@@ -295,9 +295,6 @@ public static class Cli
             return null;
         },
     };
-
-    /// <summary>The text the server takes for a lab step ("0".."7" or "cow").</summary>
-    private static string StepName(LabStep step) => step == LabStep.CopyOnWrite ? "cow" : ((int)step).ToString();
 
     private static Option<ulong?> Positive(string name, string description) => new(name)
     {

@@ -12,6 +12,9 @@ public static class LabSteps
     };
 
     public const string Choices = "0..7 or cow";
+
+    /// <summary>The text <see cref="Parse"/> reads back: "0".."7" or "cow".</summary>
+    public static string Name(LabStep step) => step == LabStep.CopyOnWrite ? "cow" : ((int)step).ToString();
 }
 
 /// <summary>The WeensyOS lab steps (WEENSYOS.md §10). Each includes every step before it.</summary>

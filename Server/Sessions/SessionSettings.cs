@@ -154,9 +154,10 @@ public sealed record SessionSettings
             if (CommandWords(Program) is not { } words) return $"unbalanced quotes in the command line: {Program}";
             string first = words.FirstOrDefault() ?? "";
             var programs = Lab.Kernel.Posix.PosixMachine.Programs.Where(p => !p.StartsWith("t-") && !p.StartsWith("s-")).Order();
-            if (HostPrograms.ContainsKey(first) && HostProgramPath(first) is null)
+            string? hostProgram = HostProgramPath(first);
+            if (HostPrograms.ContainsKey(first) && hostProgram is null)
                 return $"{first} (a static build) is not installed on this server (Debian: apt-get install {first}-static)";
-            if (!Lab.Kernel.Posix.PosixMachine.Programs.Contains(first) && StartFiles?.ContainsKey(first) != true && HostProgramPath(first) is null)
+            if (!Lab.Kernel.Posix.PosixMachine.Programs.Contains(first) && StartFiles?.ContainsKey(first) != true && hostProgram is null)
                 return $"unknown program '{first}' in /bin (choose {string.Join(", ", programs)}, a t-* test or an s-* stress program" +
                        $"{(HostProgramPath("busybox") is null ? "" : ", or busybox (e.g. busybox sh -i)")})";
             if (Program.Length > 1000) return "the command line is too long (1000 characters at most)";

@@ -123,11 +123,10 @@ public static class SessionCommands
         }
         else
         {
-            var step = a.Step ?? Lab.Kernel.Weensy.LabStep.CopyOnWrite;
             settings = settings with
             {
                 Program = a.WeensyProgram ?? "forkexit",
-                Step = step == Lab.Kernel.Weensy.LabStep.CopyOnWrite ? "cow" : ((int)step).ToString(),
+                Step = Lab.Kernel.Weensy.LabSteps.Name(a.Step ?? Lab.Kernel.Weensy.LabStep.CopyOnWrite),
             };
         }
         if (settings.Validate() is { } invalid)
