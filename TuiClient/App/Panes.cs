@@ -1,37 +1,46 @@
 using Lab.Shared.Wire;
-using Lab.TuiClient.Terminal;
 
 namespace Lab.TuiClient.App;
 
-/// <summary>A rectangle of the screen a pane draws into.</summary>
-public readonly record struct Rect(int X, int Y, int Width, int Height)
-{
-    public bool IsEmpty => Width <= 0 || Height <= 0;
-}
-
-/// <summary>The panes: each draws a part of the mirror into a rectangle of the screen buffer.</summary>
+/// <summary>
+/// The panes' contents: each draws a part of the mirror onto a canvas from its top-left corner. They
+/// know nothing of Terminal.Gui (the app's views hand them a <see cref="ViewCanvas"/>; tests a
+/// <see cref="CellGrid"/>), and the ones that can be clicked say what is where.
+/// </summary>
 public static class Panes
 {
-    public const byte Grey = 7, White = 15, Black = 0, Cyan = 11, Yellow = 14, Red = 12;
+    public const byte Grey = 7, White = 15, Black = 0, Cyan = 11, Yellow = 14, Red = 12, Green = 10;
 
-    /// <summary>A frame line with a title; returns the inner rectangle.</summary>
-    public static Rect Box(ScreenBuffer buf, Rect r, string title, bool focused)
-    {
-        if (r.IsEmpty) return r;
-        byte color = focused ? Yellow : Grey;
-        buf.Fill(r.X, r.Y, r.Width, 1, new Cell('─', color, Cell.DefaultColor));
-        buf.Write(r.X + 1, r.Y, $" {title} ", focused ? Black : White, focused ? Yellow : Cell.DefaultColor, maxWidth: r.Width - 2);
-        return new Rect(r.X, r.Y + 1, r.Width, r.Height - 1);
-    }
-
-    /// <summary>The CGA screen with its exact characters and colours (code page 437).</summary>
-    public static void Cga(ScreenBuffer buf, Rect r, SessionMirror m)
+    /// <summary>The CGA screen with its exact characters and colours (code page 437), from row
+    /// <paramref name="firstRow"/> of the 25 (a terminal smaller than the screen scrolls it).</summary>
+    public static void Cga(ICanvas c, SessionMirror m, int firstRow = 0)
     {
         lock (m.SyncRoot)
         {
-            for (int row = 0; row < Math.Min(25, r.Height); row++)
-                for (int col = 0; col < Math.Min(80, r.Width); col++)
-                    buf[r.X + col, r.Y + row] = Cell.FromCga(m.Screen[row * 80 + col]);
+            for (int y = 0; y < c.Height && firstRow + y < 25; y++)
+                for (int x = 0; x < Math.Min(80, c.Width); x++)
+                    c.Put(x, y, Cell.FromCga(m.Screen[(firstRow + y) * 80 + x]));
+        }
+    }
+
+    /// <summary>The POSIX console: <paramref name="lines"/> (scrollback, then the screen), the last
+    /// visible one <paramref name="fromBottom"/> lines above the newest.</summary>
+    public static void Console(ICanvas c, IReadOnlyList<ushort[]> lines, int fromBottom)
+    {
+        // The newest line is the last one with text (a 25-row screen shown in fewer rows keeps its
+        // written part, with the cursor, in view, as a shorter terminal would).
+        int newest = lines.Count - 1;
+        while (newest >= c.Height && lines[newest].All(w => (w & 0xFF) is 0 or 0x20)) newest--;
+        int last = Math.Max(0, newest - fromBottom), first = Math.Max(0, last - c.Height + 1);
+        for (int y = 0; first + y <= last && y < c.Height; y++)
+        {
+            var row = lines[first + y];
+            for (int x = 0; x < Math.Min(row.Length, c.Width); x++) c.Put(x, y, Cell.FromCga(row[x]));
+        }
+        if (fromBottom > 0)
+        {
+            string note = $" scrollback: {fromBottom} lines up · Shift+PgDn or wheel down returns ";
+            c.Write(Math.Max(0, c.Width - note.Length), 0, note, Black, Yellow);
         }
     }
 
@@ -51,30 +60,40 @@ public static class Panes
         return new Cell(ch, color, Black);
     }
 
+    /// <summary>Where a memory map put its cells: the first cell row on the canvas, the first map row
+    /// shown, the label width and the cell count. <see cref="CellAt"/> turns a click into a cell.</summary>
+    public readonly record struct GridLayout(int Top, int FirstRow, int LabelWidth, int Count)
+    {
+        public int? CellAt(int x, int y)
+        {
+            int col = x - LabelWidth, row = y - Top;
+            if (col is < 0 or >= 64 || row < 0) return null;
+            int cell = (FirstRow + row) * 64 + col;
+            return cell < Count ? cell : null;
+        }
+    }
+
     /// <summary>
     /// Physical memory from pageinfo, 64 cells per row; the selected cell is detailed on the last line.
     /// A WeensyOS machine (512 pages) gets a cell per page. A POSIX machine has thousands of pages: each
     /// cell then stands for several (a power of two, as few as fit the pane), drawn as its most common
     /// owner, dim when any page in it is shared, '.' only when all are free.
-    /// Returns the number of cells (the range of the selection).
     /// </summary>
-    public static int Memory(ScreenBuffer buf, Rect r, SessionMirror m, int selected)
+    public static GridLayout Memory(ICanvas c, SessionMirror m, int selected)
     {
         byte[] pages, wide;
         lock (m.SyncRoot) (pages, wide) = (m.Pages.ToArray(), m.WidePages.ToArray());
-        if (wide.Length > 0) return WideMemory(buf, r, wide, selected);
+        if (wide.Length > 0) return WideMemory(c, wide, selected);
         int count = pages.Length / 2;
-        if (count == 0) { buf.Write(r.X, r.Y, "(no page information yet)", Grey); return 1; }
+        if (count == 0) { c.Write(0, 0, "(no page information yet)", Grey); return new GridLayout(0, 0, 9, 0); }
         string? detail = null;
         if (selected >= 0 && selected < count)
         {
             sbyte owner = (sbyte)pages[2 * selected];
             byte refs = pages[2 * selected + 1];
-            string who = OwnerName(owner, refs);
-            detail = $"page 0x{selected * 4096:X6}  owner {who}  refcount {refs}  (arrows move)";
+            detail = $"page 0x{selected * 4096:X6}  owner {OwnerName(owner, refs)}  refcount {refs}  (arrows or a click select)";
         }
-        PageGrid(buf, r, count, p => PageCell((sbyte)pages[2 * p], pages[2 * p + 1]), selected, detail, row => $"0x{row * 64 * 4096:X6}");
-        return count;
+        return PageGrid(c, count, p => PageCell((sbyte)pages[2 * p], pages[2 * p + 1]), selected, detail, row => $"0x{row * 64 * 4096:X6}");
     }
 
     /// <summary>How many pages one cell shows so that <paramref name="pages"/> fit <paramref name="rows"/> rows of 64.</summary>
@@ -85,10 +104,10 @@ public static class Panes
         return perCell;
     }
 
-    private static int WideMemory(ScreenBuffer buf, Rect r, byte[] wide, int selected)
+    private static GridLayout WideMemory(ICanvas c, byte[] wide, int selected)
     {
         int count = wide.Length / FrameCodec.WidePageSize;
-        int perCell = PagesPerCell(count, r.Height - 2);   // a title line and a detail line besides the rows
+        int perCell = PagesPerCell(count, c.Height - 2);   // a title line and a detail line besides the rows
         int cells = (count + perCell - 1) / perCell;
         Cell CellOf(int cell)
         {
@@ -125,9 +144,8 @@ public static class Panes
                 ? $"{range}  owner {OwnerName(firstOwner, firstRefs)}  refcount {firstRefs}"
                 : $"{range} ({last - first + 1} pages): {parts}";
         }
-        PageGrid(buf, r, cells, CellOf, selected, detail, row => $"0x{(long)row * 64 * perCell * 4096:X7}", labelWidth: 10,
+        return PageGrid(c, cells, CellOf, selected, detail, row => $"0x{(long)row * 64 * perCell * 4096:X7}", labelWidth: 10,
             title: $"{count} pages ({count / 256} MiB), {perCell} page{(perCell == 1 ? "" : "s")} per cell");
-        return cells;
     }
 
     /// <summary>A pageinfo owner in words (refcount 0 means free whatever the owner says).</summary>
@@ -139,58 +157,28 @@ public static class Panes
     /// and the selected cell's description on the line below: WeensyOS's layout, shared by the
     /// physical and the virtual map. Rows scroll so the selection stays in view.
     /// </summary>
-    private static void PageGrid(ScreenBuffer buf, Rect r, int count, Func<int, Cell> cellOf, int selected, string? detail,
+    private static GridLayout PageGrid(ICanvas c, int count, Func<int, Cell> cellOf, int selected, string? detail,
         Func<int, string> rowLabel, int labelWidth = 9, string? title = null, Func<int, byte>? labelColor = null)
     {
         int perRow = 64, rows = (count + perRow - 1) / perRow;
         int top = title != null ? 1 : 0;
-        if (title != null) buf.Write(r.X, r.Y, title, Grey, maxWidth: r.Width);
-        int visible = Math.Max(0, r.Height - 1 - top);
+        if (title != null) c.Write(0, 0, title, Grey);
+        int visible = Math.Max(0, c.Height - 1 - top);
         int first = selected >= 0 ? Math.Clamp(selected / perRow - visible + 1, 0, Math.Max(0, rows - visible)) : 0;
         for (int i = 0; i < Math.Min(rows - first, visible); i++)
         {
             int row = first + i;
-            buf.Write(r.X, r.Y + top + i, rowLabel(row), labelColor?.Invoke(row) ?? White, maxWidth: labelWidth);
-            for (int c = 0; c < perRow && row * perRow + c < count; c++)
+            c.Write(0, top + i, rowLabel(row), labelColor?.Invoke(row) ?? White, maxWidth: labelWidth);
+            for (int col = 0; col < perRow && row * perRow + col < count; col++)
             {
-                int p = row * perRow + c;
+                int p = row * perRow + col;
                 var cell = cellOf(p);
                 if (p == selected) cell = cell with { Style = CellStyle.Reverse };
-                if (labelWidth + c < r.Width) buf[r.X + labelWidth + c, r.Y + top + i] = cell;
+                c.Put(labelWidth + col, top + i, cell);
             }
         }
-        if (detail != null) buf.Write(r.X, r.Y + top + Math.Min(rows - first, visible), detail, Cyan, maxWidth: r.Width);
-    }
-
-    /// <summary>The shared debugger: why it stopped and who acted, registers, disassembly at rip, the last output, breakpoints.</summary>
-    public static void Debugger(ScreenBuffer buf, Rect r, SessionMirror m)
-    {
-        var d = m.Debugger;
-        if (d == null)
-        {
-            buf.Write(r.X, r.Y, "no debugger activity yet: try :break fork, :step 10, :regs, :walk 0x100000", Grey, maxWidth: r.Width);
-            return;
-        }
-        int y = r.Y, bottom = r.Y + r.Height;
-        buf.Write(r.X, y++, $"{(d.Stopped ? "STOPPED" : "running")} · {d.Reason}{(d.By.Length > 0 ? $" · by {d.By}" : "")} · pid {d.Pid} · tick {d.Tick}", d.Stopped ? Red : Cyan, maxWidth: r.Width);
-        for (int i = 0; i + 1 < d.Registers.Length && y < bottom; i += 4)
-        {
-            var parts = Enumerable.Range(i, Math.Min(4, d.Registers.Length - i))
-                .Select(k => $"{DebuggerState.RegisterNames[k],-6}{d.Registers[k]:x16}");
-            buf.Write(r.X, y++, string.Join(" ", parts), Grey, maxWidth: r.Width);
-        }
-        foreach (var line in d.Disassembly)
-        {
-            if (y >= bottom) return;
-            buf.Write(r.X, y++, line, line.StartsWith("=>") ? Yellow : Grey, maxWidth: r.Width);
-        }
-        foreach (var line in d.Output)
-        {
-            if (y >= bottom) return;
-            buf.Write(r.X, y++, line, White, maxWidth: r.Width);
-        }
-        if (d.Breakpoints.Length > 0 && y < bottom)
-            buf.Write(r.X, y, "breakpoints: " + string.Join("; ", d.Breakpoints), 10, maxWidth: r.Width);
+        if (detail != null) c.Write(0, top + Math.Min(rows - first, visible), detail, Cyan);
+        return new GridLayout(top, first, labelWidth, count);
     }
 
     /// <summary>
@@ -198,15 +186,15 @@ public static class Panes
     /// reverse video for user-accessible pages, dim for shared ones, blank when unmapped; the selected
     /// page's owner, refcount and permissions on the last line. A POSIX process's map holds only the
     /// rows it maps (text and heap low, the stack near the top of the 47-bit space); a row whose
-    /// address does not follow the one above is labelled in cyan (a gap). Returns the page count.
+    /// address does not follow the one above is labelled in cyan (a gap).
     /// </summary>
-    public static int VirtualMemory(ScreenBuffer buf, Rect r, SessionMirror m, int pid, int selected)
+    public static GridLayout VirtualMemory(ICanvas c, SessionMirror m, int pid, int selected)
     {
         var map = m.VirtualMap;
         if (map == null || map.Pid != pid)
         {
-            buf.Write(r.X, r.Y, $"(waiting for pid {pid}'s virtual map; :pmap shows physical memory)", Grey, maxWidth: r.Width);
-            return 1;
+            c.Write(0, 0, $"(waiting for pid {pid}'s virtual map; :pmap shows physical memory)", Grey);
+            return new GridLayout(0, 0, 9, 0);
         }
         string? detail = null;
         if (selected >= 0 && selected < map.PageCount)
@@ -217,61 +205,135 @@ public static class Panes
             detail = $"va 0x{map.AddressOf(selected):X6}  {who}  refcount {refs}{bits}";
         }
         bool sparse = map.RowStarts != null;
-        int labelWidth = sparse ? 15 : 9;
-        PageGrid(buf, r, map.PageCount, p =>
+        return PageGrid(c, map.PageCount, p =>
         {
             var (owner, refs, perm) = map[p];
             if (perm == 0) return new Cell(' ', Black, Black);
             var cell = PageCell(owner, refs);
             // User-accessible pages in reverse video, as WeensyOS draws them.
             return (perm & 4) != 0 ? cell with { Foreground = cell.Background, Background = cell.Foreground } : cell;
-        }, selected, detail, row => $"0x{map.AddressOf(row * 64):X6}", labelWidth,
+        }, selected, detail, row => $"0x{map.AddressOf(row * 64):X6}", sparse ? 15 : 9,
             labelColor: row => sparse && row > 0 && map.AddressOf(row * 64) != map.AddressOf(row * 64 - 64) + 64 * 4096 ? Cyan : White);
-        return map.PageCount;
     }
 
-    public static void Processes(ScreenBuffer buf, Rect r, SessionMirror m)
+    /// <summary>The shared debugger: why it stopped and who acted, every register in full (as many per
+    /// row as fit; never cut), disassembly at rip, the last output, breakpoints. Long lines wrap.</summary>
+    public static void Debugger(ICanvas c, SessionMirror m)
     {
-        buf.Write(r.X, r.Y, $"{"PID",4} {"PARENT",6} {"STATE",-9} {"PAGES",5} NAME", White, maxWidth: r.Width);
-        var rows = m.Processes;
-        int room = r.Height - 1, shown = rows.Length <= room ? rows.Length : Math.Max(0, room - 1);
-        if (shown < rows.Length) buf.Write(r.X, r.Y + r.Height - 1, $"… and {rows.Length - shown} more processes (:ps lists all)", Grey, maxWidth: r.Width);
-        for (int i = 0; i < shown; i++)
+        var d = m.Debugger;
+        if (d == null)
         {
-            var p = rows[i];
-            byte color = p.State == "broken" ? Red : Grey;
-            buf.Write(r.X, r.Y + 1 + i, $"{p.Pid,4} {(p.Parent == 0 ? "-" : p.Parent.ToString()),6} {p.State,-9} {p.Pages,5} {p.Name}", color, maxWidth: r.Width);
+            Wrapped(c, 0, "no debugger activity yet: try :break fork, :step 10, :regs, :walk 0x100000", Grey);
+            return;
         }
+        int y = 0;
+        y = Wrapped(c, y, $"{(d.Stopped ? "STOPPED" : "running")} · {d.Reason}{(d.By.Length > 0 && !d.Reason.Contains($"by {d.By}") ? $" · by {d.By}" : "")} · pid {d.Pid} · tick {d.Tick}", d.Stopped ? Red : Cyan);
+        const int cellWidth = 24;   // "rflags " + 16 hex digits + a space
+        int perRow = Math.Max(1, (c.Width + 1) / cellWidth);
+        for (int i = 0; i < d.Registers.Length && y < c.Height; i += perRow, y++)
+            for (int k = i; k < Math.Min(d.Registers.Length, i + perRow); k++)
+                c.Write((k - i) * cellWidth, y, $"{DebuggerState.RegisterNames[k],-6} {d.Registers[k]:x16}", Grey);
+        foreach (var line in d.Disassembly) y = Wrapped(c, y, line, line.StartsWith("=>") ? Yellow : Grey);
+        foreach (var line in d.Output) y = Wrapped(c, y, line, White);
+        if (d.Breakpoints.Length > 0) Wrapped(c, y, "breakpoints: " + string.Join("; ", d.Breakpoints), Green);
     }
 
-    public static void Participants(ScreenBuffer buf, Rect r, SessionMirror m)
+    /// <summary>Writes text from row <paramref name="y"/>, continuing on the next rows when it is wider
+    /// than the canvas; returns the row after it.</summary>
+    public static int Wrapped(ICanvas c, int y, string text, byte fg)
+    {
+        int width = Math.Max(1, c.Width);
+        for (int at = 0; at < text.Length || at == 0; at += width, y++)
+        {
+            if (y >= c.Height) return y;
+            c.Write(0, y, text.AsSpan(at, Math.Min(width, text.Length - at)), fg);
+            if (text.Length == 0) return y + 1;
+        }
+        return y;
+    }
+
+    /// <summary>The process table; the selected row (a click, or arrows with the pane focused) is in
+    /// reverse video and Enter shows its virtual memory. Returns the first process row shown.</summary>
+    public static int Processes(ICanvas c, SessionMirror m, int selected)
+    {
+        c.Write(0, 0, $"{"PID",4} {"PARENT",6} {"STATE",-9} {"PAGES",5} NAME", White);
+        var rows = m.Processes;
+        int room = Math.Max(0, c.Height - 1);
+        int first = Math.Clamp(selected - room + 1, 0, Math.Max(0, rows.Length - room));
+        for (int i = 0; i < room && first + i < rows.Length; i++)
+        {
+            var p = rows[first + i];
+            byte color = p.State == "broken" ? Red : Grey;
+            var style = first + i == selected ? CellStyle.Reverse : CellStyle.None;
+            c.Write(0, 1 + i, $"{p.Pid,4} {(p.Parent == 0 ? "-" : p.Parent.ToString()),6} {p.State,-9} {p.Pages,5} {p.Name}".PadRight(c.Width), color, style: style);
+        }
+        if (rows.Length > room && room > 0)
+            c.Write(Math.Max(0, c.Width - 16), 0, $" {first + 1}-{Math.Min(rows.Length, first + room)} of {rows.Length} ", Black, Grey);
+        return first;
+    }
+
+    /// <summary>The participants: id, name, role, "(you)" on your own line; the selected one (for the
+    /// instructor's grant, revoke and remove) in reverse video.</summary>
+    public static void Participants(ICanvas c, SessionMirror m, string? myId, int selected)
     {
         var list = m.Participants;
-        for (int i = 0; i < Math.Min(list.Length, r.Height); i++)
+        for (int i = 0; i < Math.Min(list.Length, c.Height); i++)
         {
             var p = list[i];
-            byte color = p.Role switch { Role.Instructor => Yellow, Role.Driver => 10, _ => Grey };
+            byte color = p.Role switch { Role.Instructor => Yellow, Role.Driver => Green, _ => Grey };
             // The id first: `grant p3` names exactly this participant, whatever the names look like.
-            buf.Write(r.X, r.Y + i, $"{p.Id,-3} {p.Name} ({p.Role.ToString().ToLowerInvariant()})", color, maxWidth: r.Width);
+            string line = $"{p.Id,-3} {p.Name} ({p.Role.ToString().ToLowerInvariant()}){(p.Id == myId ? " (you)" : "")}";
+            c.Write(0, i, line.PadRight(c.Width), color, style: i == selected ? CellStyle.Reverse : CellStyle.None);
         }
     }
 
-    /// <summary>The newest events that pass the filter, newest at the bottom.</summary>
-    public static void Events(ScreenBuffer buf, Rect r, SessionMirror m, EventFilter filter)
+    /// <summary>The events that pass the filter, newest at the bottom, <paramref name="fromBottom"/>
+    /// lines scrolled back; lines containing <paramref name="search"/> are highlighted. Returns how many
+    /// events pass the filter (the scroll range).</summary>
+    public static int Events(ICanvas c, SessionMirror m, EventFilter filter, int fromBottom, string? search)
     {
-        var shown = m.Events.Where(filter.Matches).TakeLast(r.Height).ToArray();
-        for (int i = 0; i < shown.Length; i++)
+        var passing = m.Events.Where(filter.Matches).ToArray();
+        int last = passing.Length - 1 - fromBottom, first = Math.Max(0, last - c.Height + 1);
+        for (int y = 0; first + y <= last && y < c.Height; y++)
         {
-            var e = shown[i];
-            byte color = e.Kind switch { EventKind.Fault => Red, EventKind.Fork => 10, EventKind.Exit => 9, EventKind.Action => Cyan, _ => Grey };
-            buf.Write(r.X, r.Y + i, $"{e.Tick,6} {e.Kind,-8} {e.Text}", color, maxWidth: r.Width);
+            var e = passing[first + y];
+            byte color = e.Kind switch { EventKind.Fault => Red, EventKind.Fork => Green, EventKind.Exit => 9, EventKind.Action => Cyan, EventKind.System => Yellow, _ => Grey };
+            string text = $"{e.Tick,6} {EventFilter.KindName(e.Kind),-8} {e.Text}";
+            bool hit = !string.IsNullOrEmpty(search) && text.Contains(search, StringComparison.OrdinalIgnoreCase);
+            c.Write(0, y, text.PadRight(c.Width), hit ? Black : color, hit ? Yellow : Cell.DefaultColor);
         }
+        if (fromBottom > 0)
+        {
+            string note = $" {fromBottom} newer below · End returns ";
+            c.Write(Math.Max(0, c.Width - note.Length), 0, note, Black, Yellow);
+        }
+        return passing.Length;
     }
 }
 
-/// <summary>Which events the log shows: all, one pid, or one kind.</summary>
-public sealed record EventFilter(int? Pid = null, EventKind? Kind = null)
+/// <summary>Which events the log shows: by default everything but the per-call syscall lines (they
+/// come faster than anyone reads: `filter syscalls` or `filter pid N` shows them); or one pid; or one kind.</summary>
+public sealed record EventFilter(int? Pid = null, EventKind? Kind = null, bool AllKinds = false)
 {
-    public bool Matches(LabEvent e) => (Pid is null || e.Pid == Pid) && (Kind is null || e.Kind == Kind);
-    public override string ToString() => Pid is { } p ? $"pid {p}" : Kind is { } k ? k.ToString().ToLowerInvariant() : "all";
+    /// <summary>The kinds by the names `filter kind K` takes.</summary>
+    public static readonly (string Name, EventKind Kind)[] Kinds =
+    [
+        ("action", EventKind.Action), ("syscall", EventKind.Syscall), ("fork", EventKind.Fork), ("exit", EventKind.Exit),
+        ("fault", EventKind.Fault), ("track", EventKind.Track), ("summary", EventKind.SyscallSummary), ("system", EventKind.System),
+    ];
+
+    public static string KindName(EventKind kind) => Kinds.FirstOrDefault(k => k.Kind == kind).Name ?? kind.ToString().ToLowerInvariant();
+
+    public static EventKind? ParseKind(string name) =>
+        Kinds.FirstOrDefault(k => string.Equals(k.Name, name, StringComparison.OrdinalIgnoreCase)) is { Name: not null } hit ? hit.Kind : null;
+
+    public bool Matches(LabEvent e)
+    {
+        if (Pid is { } p) return e.Pid == p && (Kind is null || e.Kind == Kind);
+        if (Kind is { } k) return e.Kind == k || (k == EventKind.Syscall && e.Kind == EventKind.SyscallSummary);
+        return AllKinds || e.Kind is not (EventKind.Syscall or EventKind.SyscallSummary);
+    }
+
+    public override string ToString() =>
+        Pid is { } p ? $"pid {p}" : Kind is { } k ? KindName(k) : AllKinds ? "all" : "all but syscalls";
 }

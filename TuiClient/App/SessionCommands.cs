@@ -2,7 +2,6 @@ using Lab.Server.Sessions;
 using Lab.TuiClient.Net;
 using Microsoft.AspNetCore.SignalR;
 using Lab.Shared.Wire;
-using Lab.TuiClient.Terminal;
 
 namespace Lab.TuiClient.App;
 
@@ -47,7 +46,7 @@ public static class SessionCommands
             stderr.WriteLine($"tui connect: {e.Message}");
             return 1;
         }
-        return RunInteractive(session);
+        return RunInteractive(session, isLocal: false);
     }
 
     /// <summary>A parsed `tui local`: at most one of the profile (posix), a kernel file or a WeensyOS
@@ -72,7 +71,7 @@ public static class SessionCommands
             stderr.WriteLine($"tui local: {e.Message}");
             return 1;
         }
-        try { return RunInteractive(session); }
+        try { return RunInteractive(session, isLocal: true); }
         finally { server.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
     }
 
@@ -138,17 +137,10 @@ public static class SessionCommands
         return settings;
     }
 
-    private static int RunInteractive(ISessionSource session)
+    private static int RunInteractive(ISessionSource session, bool isLocal)
     {
-        try
-        {
-            using var terminal = new TerminalHost();
-            return new TuiApp(session).RunAsync(terminal).GetAwaiter().GetResult();
-        }
-        finally
-        {
-            session.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        }
+        try { return TuiApp.Run(session, isLocal); }
+        finally { session.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
     }
 
     /// <summary>`tui sessions HOST`: one line per session.</summary>

@@ -1,402 +1,368 @@
 using Lab.Shared.Wire;
-using Lab.TuiClient.Terminal;
+using Terminal.Gui.App;
+using Terminal.Gui.Input;
+using Terminal.Gui.ViewBase;
+using Terminal.Gui.Views;
 
 namespace Lab.TuiClient.App;
 
 /// <summary>
-/// The interactive client: lays out the panes, routes keys (to the machine when the CGA pane has
-/// focus and you may drive; to the UI otherwise), runs the ':' command bar, and redraws only what
-/// changed. The same app serves `tui connect` (remote session) and `tui local`.
+/// The interactive client on Terminal.Gui: a menu bar, the panes as views, a status bar, dialogs. The
+/// same app serves `tui connect` (a remote session) and `tui local` (a machine in this process).
+///
+/// Layout: a terminal of at least <see cref="WideWidth"/>x<see cref="WideHeight"/> shows the machine's
+/// screen with the processes and participants beside it and the memory map (or the debugger) and the
+/// event log below. A smaller one, down to <see cref="MinWidth"/>x<see cref="MinHeight"/>, shows one
+/// pane at a time under a strip of tabs (F2-F7 or a click switch); below that the app says what size
+/// it needs. All state lives in <see cref="LabController"/>; this class lays out, draws and forwards
+/// keys and the mouse. Everything here runs on Terminal.Gui's main loop; frames arrive on network
+/// threads and only mark the app dirty.
 /// </summary>
 public sealed class TuiApp
 {
-    private enum Focus { Cga, Memory, Events }
+    public const int MinWidth = 80, MinHeight = 24, WideWidth = 112, WideHeight = 38;
+    private static readonly string[] TabNames = ["screen", "memory", "processes", "events", "debugger", "people"];
 
-    private readonly ISessionSource _session;
-    private readonly ScreenBuffer _buffer = new(80, 25);
-    private Focus _focus = Focus.Cga;
-    private bool _showProcesses = true, _showEvents = true, _showMemory = true, _showParticipants = true, _showDebugger;
-    private DebuggerState? _lastDebugger;
-    private int _virtualPid;                 // 0: the memory pane shows physical memory
-    private FollowState? _lastFollow;
-    private bool _help;
-    private string? _commandLine;
-    private string _message = "F1 help · Tab focus · : command · F10 quit";
-    private int _selectedPage;
-    private int _memoryCells = 1;            // cells in the memory pane as last drawn (the selection's range)
-    private EventFilter _filter = new();
-    private bool _quit;
-    private volatile bool _dirty = true;
+    private readonly LabController _c;
+    private readonly IApplication _app;
+    private readonly Runnable _window = new() { BorderStyle = Terminal.Gui.Drawing.LineStyle.None };
+    private readonly PaneView _screen, _memory, _processes, _events, _debugger, _participants, _tabs, _status, _help, _tooSmall;
+    private readonly PaneView[] _panes;
+    private readonly MenuBar _menu;
+    private int _statusRows = 1, _helpScroll;
+    private bool _helpOpen, _compact, _dirty;
+    private Pane _bottomLeft = Pane.Memory;   // wide layout: the memory map or the debugger below the screen
 
-    public TuiApp(ISessionSource session)
+    private TuiApp(ISessionSource session, bool isLocal, IApplication app)
     {
-        _session = session;
-        _session.Changed += () => _dirty = true;
+        _app = app;
+        _c = new LabController(session, isLocal)
+        {
+            Confirm = (title, text) => Task.FromResult(MessageBox.Query(_app, title, text, "_Yes", "_No") == 0),
+            ShowHelp = () => { _helpOpen = true; _helpScroll = 0; Relayout(); },
+        };
+        _c.ShowInfo = ShowInfo;
+        _c.StateChanged = MarkDirty;
+        _screen = new PaneView(c => _c.DrawPane(Pane.Screen, c)) { Wheeled = d => { _c.ScrollScreen(d * 3); Redraw(); }, Clicked = (_, _) => Focus(Pane.Screen) };
+        _memory = new PaneView(c => _c.DrawPane(Pane.Memory, c)) { Clicked = (x, y) => { _c.ClickMemory(x, y); Redraw(); } };
+        _processes = new PaneView(c => _c.DrawPane(Pane.Processes, c)) { Clicked = (_, y) => Forget(AfterAsync(_c.ClickProcessAsync(y))) };
+        _events = new PaneView(c => _c.DrawPane(Pane.Events, c)) { Wheeled = d => { _c.ScrollEvents(d * 3); Redraw(); }, Clicked = (_, _) => Focus(Pane.Events) };
+        _debugger = new PaneView(c => _c.DrawPane(Pane.Debugger, c)) { Clicked = (_, _) => Focus(Pane.Debugger) };
+        _participants = new PaneView(c => _c.DrawPane(Pane.Participants, c)) { Clicked = (_, y) => { _c.ClickParticipant(y); Redraw(); } };
+        _tabs = new PaneView(DrawTabs) { Clicked = (x, _) => ClickTab(x) };
+        _status = new PaneView(DrawStatus);
+        _help = new PaneView(c => { for (int i = _helpScroll; i < HelpLines.Length; i++) c.Write(1, i - _helpScroll, HelpLines[i], i == 0 ? Panes.Yellow : Panes.Grey); });
+        _tooSmall = new PaneView(c => Panes.Wrapped(c, 0, $"Lab needs a terminal of at least {MinWidth}x{MinHeight}; this one is {c.Width}x{c.Height}. Make it larger (F10 quits).", Panes.Yellow));
+        _panes = [_screen, _memory, _processes, _events, _debugger, _participants];
+        _menu = BuildMenu();
+        _window.Add(_menu, _tabs, _screen, _memory, _processes, _events, _debugger, _participants, _help, _status, _tooSmall);
+        _app.Keyboard.KeyDown += OnKeyDown;
+        _app.ScreenChanged += (_, _) => Relayout();
+        session.Changed += MarkDirty;
     }
 
-    public static readonly string[] HelpLines =
-    [
-        "Lab TUI — keys",
-        "",
-        "  Tab          move focus: CGA screen → memory map → event log",
-        "  keys         with the CGA screen focused, keys go to the machine (drivers only):",
-        "               WeensyOS: a allocator, f fork, e forkexit, q power off",
-        "               POSIX console: type a line, Enter sends it, Backspace edits,",
-        "               Ctrl+C interrupts the running program, Ctrl+D ends input",
-        "  arrows       memory map: move the selected page (owner, refcount shown)",
-        "  :            command bar (Enter runs, Esc cancels)",
-        "  F1 / ?       this help      F2 processes  F3 events  F4 memory  F5 participants  F6 debugger",
-        "  F10, Ctrl+C  quit (on a POSIX console you drive, Ctrl+C goes to the machine: use F10)",
-        "",
-        "Commands (':'):",
-        "  pause | resume | speed realtime|slow|max|<f>x | reboot [allocator|fork|forkexit] [0..7|cow]",
-        "  reboot COMMAND LINE (POSIX: e.g. reboot sh -i, reboot t-fork)",
-        "  grant ID|NAME | revoke ID|NAME (ids: participants pane) | follow PANE [PID] | unfollow | close  (instructor)",
-        "  filter pid N (also shows its every syscall with arguments and results) | filter kind K | filter off",
-        "  vmap PID (a process's virtual memory) | pmap (physical memory)",
-        "  follow memory|vmap|debugger|events|cga [PID] (instructor: everyone's view follows)",
-        "Debugger (drivers; everyone sees the result and who did it):",
-        "  step [N] | continue | break ADDR | break syscall NAME | break fork [PID] | break exit [PID]",
-        "  break fault [PID] | delete N|all | breaks | regs | disas [ADDR] | x ADDR [N] | walk ADDR | ps",
-        "  quit",
-        "",
-        "Every action is shown to the whole session with who did it.",
-        "Press any key to close this help.",
-    ];
-
-    public async Task<int> RunAsync(TerminalHost terminal)
+    /// <summary>Runs the app on this terminal until the user quits (F10, :quit); returns the exit status.</summary>
+    public static int Run(ISessionSource session, bool isLocal)
     {
-        _buffer.Resize(terminal.Width, terminal.Height);
-        using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(33));
-        var events = terminal.Events;
-        while (!_quit)
-        {
-            var batch = new List<TerminalEvent>();
-            while (events.TryRead(out var ev)) batch.Add(ev);
-            for (int i = 0; i < batch.Count; i++)
-            {
-                switch (batch[i])
-                {
-                    case KeyPressed k when MachineKey(k.Key) is not null:
-                        {
-                            // Keys that arrived together (typing ahead, a paste) go as one request, so a
-                            // pasted command line is neither reordered nor refused by the key rate limit.
-                            var typed = new System.Text.StringBuilder();
-                            for (; i < batch.Count && batch[i] is KeyPressed more && MachineKey(more.Key) is { } c; i++) typed.Append(c);
-                            i--;
-                            await TypeAsync(typed.ToString());
-                            break;
-                        }
-                    case KeyPressed k: await HandleKeyAsync(k.Key); break;
-                    case Resized r: _buffer.Resize(r.Width, r.Height); terminal.Invalidate(); break;
-                }
-                _dirty = true;
-            }
-            if (events.Completion.IsCompleted) break;
-            if (_dirty)
-            {
-                _dirty = false;
-                Draw();
-                terminal.Present(_buffer);
-            }
-            await tick.WaitForNextTickAsync();
-        }
+        using IApplication app = Application.Create();
+        app.Init();
+        var tui = new TuiApp(session, isLocal, app);
+        tui._c.Update();
+        tui.Relayout();
+        app.Run(tui._window);
+        session.Changed -= tui.MarkDirty;
+        tui._window.Dispose();
         return 0;
     }
 
-    /// <summary>Sets the screen size (the terminal reports it; tests choose one).</summary>
-    internal void Resize(int width, int height) => _buffer.Resize(width, height);
+    // ------------------------------------------------------------------------------------------
+    // Frames and redrawing.
+
+    /// <summary>A frame arrived (network thread): one redraw is scheduled, however many frames come before it runs.</summary>
+    private void MarkDirty()
+    {
+        lock (_panes)
+        {
+            if (_dirty) return;
+            _dirty = true;
+        }
+        _app.Invoke(() =>
+        {
+            lock (_panes) _dirty = false;
+            if (_c.Update() || _c.Mirror.Debugger is { Stopped: true }) Relayout();
+            Redraw();
+        });
+    }
+
+    private void Redraw()
+    {
+        if (_c.QuitRequested) { _app.RequestStop(_window); return; }
+        int rows = StatusRows();
+        if (rows != _statusRows) Relayout();
+        foreach (var v in _window.SubViews) v.SetNeedsDraw();
+    }
+
+    /// <summary>After a command or click that awaited the session: redraw on the main loop.</summary>
+    private async Task AfterAsync(Task work)
+    {
+        await work;
+        _app.Invoke(() => { Relayout(); Redraw(); });
+    }
+
+    /// <summary>Starts work whose outcome reaches the user through the status line (nothing awaits it).</summary>
+    private static void Forget(Task task) => task.ContinueWith(static _ => { }, TaskContinuationOptions.OnlyOnFaulted);
+
+    private void Focus(Pane pane)
+    {
+        _c.FocusPane(pane);
+        Relayout();
+        Redraw();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Layout.
+
+    /// <summary>Places the views for the terminal's size and the focused pane (see the class comment).</summary>
+    private void Relayout()
+    {
+        int w = _app.Screen.Width, h = _app.Screen.Height;
+        bool tooSmall = w < MinWidth || h < MinHeight;
+        _tooSmall.Visible = tooSmall;
+        _menu.Visible = !tooSmall;
+        if (tooSmall)
+        {
+            foreach (var v in _panes.Append(_tabs).Append(_help).Append(_status)) v.Visible = false;
+            Place(_tooSmall, 0, 0, w, h);
+            return;
+        }
+        _statusRows = StatusRows();
+        Place(_status, 0, h - _statusRows, w, _statusRows);
+        _status.Visible = true;
+        if (_c.Focus is Pane.Memory or Pane.Debugger) _bottomLeft = _c.Focus;
+        _compact = w < WideWidth || h < WideHeight;
+        int top = 1, bottom = h - _statusRows;
+        if (_helpOpen)
+        {
+            foreach (var v in _panes.Append(_tabs)) v.Visible = false;
+            Place(_help, 0, top, w, bottom - top, "help (Esc, Enter or F1 closes; arrows scroll)");
+            _help.Visible = true;
+            return;
+        }
+        _help.Visible = false;
+        if (_compact)
+        {
+            Place(_tabs, 0, top, w, 1);
+            _tabs.Visible = true;
+            foreach (var (v, i) in _panes.Select((v, i) => (v, i)))
+            {
+                v.Visible = (Pane)i == _c.Focus;
+                if (v.Visible) Place(v, 0, top + 1, w, bottom - top - 1);
+            }
+            _c.ScreenRows = Math.Min(25, bottom - top - 1);
+            return;
+        }
+        _tabs.Visible = false;
+        int screenH = Math.Min(27, bottom - top - 8), sideX = 82;
+        Place(_screen, 0, top, 82, screenH, Title(Pane.Screen));
+        _c.ScreenRows = screenH - 2;
+        int procH = Math.Max(5, (screenH * 2) / 3);
+        Place(_processes, sideX, top, w - sideX, procH, Title(Pane.Processes));
+        Place(_participants, sideX, top + procH, w - sideX, screenH - procH, Title(Pane.Participants));
+        int lowY = top + screenH, lowH = bottom - lowY, leftW = Math.Min(78, w / 2);
+        var left = _bottomLeft == Pane.Debugger ? _debugger : _memory;
+        var other = left == _debugger ? _memory : _debugger;
+        Place(left, 0, lowY, _bottomLeft == Pane.Debugger ? Math.Max(leftW, Math.Min(w - 30, 100)) : leftW, lowH, Title(_bottomLeft));
+        Place(_events, left.Frame.Width, lowY, w - left.Frame.Width, lowH, Title(Pane.Events));
+        foreach (var v in new[] { _screen, _processes, _participants, left, _events }) v.Visible = true;
+        other.Visible = false;
+    }
+
+    private static void Place(View v, int x, int y, int width, int height, string? title = null)
+    {
+        v.X = x;
+        v.Y = y;
+        v.Width = Math.Max(0, width);
+        v.Height = Math.Max(0, height);
+        v.BorderStyle = title is null ? Terminal.Gui.Drawing.LineStyle.None : Terminal.Gui.Drawing.LineStyle.Single;
+        v.Title = title ?? "";
+    }
+
+    /// <summary>A pane's title: its function key and name, what it shows, and a marker when it has the focus.</summary>
+    private string Title(Pane pane)
+    {
+        var m = _c.Mirror;
+        string what = pane switch
+        {
+            Pane.Screen => _c.IsPosix ? $"console · {_c.Session.SessionName} · {m.Status?.Program}" : $"CGA · {_c.Session.SessionName}",
+            Pane.Memory => _c.VirtualPid > 0 ? $"virtual memory of pid {_c.VirtualPid} (:pmap physical)"
+                : _c.IsGuestKernel ? "physical memory (from the page tables; :vmap PID)" : "physical memory (:vmap PID or click a process)",
+            Pane.Events => $"events: {_c.Filter}{(_c.Search is { } s ? $" · find '{s}'" : "")}",
+            Pane.Debugger => "debugger",
+            Pane.Processes => "processes (click or Enter: its memory)",
+            _ => "participants" + (_c.Mirror.Role == Role.Instructor ? " (g grant · r revoke · x remove)" : ""),
+        };
+        return $"{(_c.Focus == pane ? "▶ " : "")}F{(int)pane + 2} {what}";
+    }
 
     // ------------------------------------------------------------------------------------------
     // Keys.
 
-    internal async Task HandleKeyAsync(KeyEvent key)
+    private void OnKeyDown(object? sender, Key key)
     {
-        if (_help) { _help = false; return; }
-        if (_commandLine != null) { await CommandBarKeyAsync(key); return; }
-        if (ConsoleControlKey(key) is { } control)
+        if (_app.TopRunnableView != _window) return;   // a dialog is open: its keys are its own
+        if (_tooSmall.Visible)
         {
-            // On a POSIX console you drive, Ctrl+C and Ctrl+D belong to the program, as in a terminal.
-            try { await _session.KeyAsync(control); }
-            catch (CommandFailedException e) { _message = "refused: " + e.Message; }
+            if (key.KeyCode == Terminal.Gui.Drivers.KeyCode.F10) { _app.RequestStop(_window); key.Handled = true; }
             return;
         }
-        if (key.Code == KeyCode.F10 || (key.Code == KeyCode.Ctrl && key.Char == 'c')) { _quit = true; return; }
-        switch (key.Code)
+        if (KeyEvent.From(key) is not { } k) return;
+        if (_helpOpen)
         {
-            case KeyCode.F1: _help = true; return;
-            case KeyCode.F2: _showProcesses = !_showProcesses; return;
-            case KeyCode.F3: _showEvents = !_showEvents; return;
-            case KeyCode.F4: _showMemory = !_showMemory; return;
-            case KeyCode.F5: _showParticipants = !_showParticipants; return;
-            case KeyCode.F6: _showDebugger = !_showDebugger; return;
-            case KeyCode.Tab: _focus = (Focus)(((int)_focus + 1) % 3); return;
-        }
-        if (key.Code == KeyCode.Char && key.Char == ':' ) { _commandLine = ""; return; }
-        if (_focus == Focus.Memory)
-        {
-            int count = Math.Max(1, _memoryCells);
-            _selectedPage = key.Code switch
+            key.Handled = true;
+            if (k.Code == KeyCode.Up) _helpScroll = Math.Max(0, _helpScroll - 1);
+            else if (k.Code == KeyCode.Down) _helpScroll = Math.Min(HelpLines.Length - 1, _helpScroll + 1);
+            else if (k.Code is KeyCode.Escape or KeyCode.Enter or KeyCode.F1 or KeyCode.F10 || k.Code == KeyCode.Char && k.Char is 'q' or ' ')
             {
-                KeyCode.Left => Math.Max(0, _selectedPage - 1),
-                KeyCode.Right => Math.Min(count - 1, _selectedPage + 1),
-                KeyCode.Up => Math.Max(0, _selectedPage - 64),
-                KeyCode.Down => Math.Min(count - 1, _selectedPage + 64),
-                _ => _selectedPage,
-            };
+                _helpOpen = false;
+                Relayout();
+            }
+            Redraw();
             return;
         }
-        if (MachineKey(key) is { } c)
+        var focus = _c.Focus;
+        var handling = _c.HandleKeyAsync(k);
+        if (handling.IsCompleted)
         {
-            await TypeAsync(c.ToString());
-            return;
+            key.Handled = handling.Result;
+            if (_c.Focus != focus || _c.QuitRequested) Relayout();
+            Redraw();
         }
-        if (ConsoleEscape(key) is { } sequence)
+        else
         {
-            await TypeAsync(sequence);
-            return;
+            key.Handled = true;
+            _ = AfterAsync(handling);
         }
-        if (key.Code == KeyCode.Char && key.Char == '?') _help = true;
     }
 
-    private async Task CommandBarKeyAsync(KeyEvent key)
+    /// <summary>The session's information in a dialog; Copy puts it on the clipboard.</summary>
+    private void ShowInfo(string text)
     {
-        switch (key.Code)
-        {
-            case KeyCode.Escape: _commandLine = null; return;
-            case KeyCode.Backspace:
-                _commandLine = _commandLine!.Length > 0 ? _commandLine[..^1] : _commandLine;
-                return;
-            case KeyCode.Enter:
-                string command = _commandLine!.Trim();
-                _commandLine = null;
-                if (command.Length > 0) await RunCommandAsync(command);
-                return;
-            case KeyCode.Char:
-                if (_commandLine!.Length < 200) _commandLine += key.Char;
-                return;
-        }
+        if (MessageBox.Query(_app, "Session", text, "_Copy", "_Close") == 0)
+            _c.Say(_app.Clipboard?.TrySetClipboardData(text) == true ? "copied to the clipboard" : "this terminal offers no clipboard: select the text instead");
     }
 
-    /// <summary>Client-side commands (quit, filter) run here; everything else goes to the session.</summary>
-    internal async Task RunCommandAsync(string command)
+    private void ClickTab(int x)
     {
-        var words = command.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        switch (words[0].ToLowerInvariant())
+        int at = 0;
+        for (int i = 0; i < TabNames.Length; i++)
         {
-            case "quit" or "q" or "exit":
-                _quit = true;
-                return;
-            case "help":
-                _help = true;
-                return;
-            case "vmap" when words.Length == 2 && int.TryParse(words[1], out int vpid) && vpid > 0:
-                await ShowVirtualAsync(vpid);
-                return;
-            case "pmap":
-                await ShowVirtualAsync(0);
-                return;
-            case "filter":
-                _filter = words switch
-                {
-                    [_, "off"] or [_] => new EventFilter(),
-                    [_, "pid", var p] when int.TryParse(p, out int pid) => new EventFilter(Pid: pid),
-                    [_, "kind", var k] when Enum.TryParse<EventKind>(k, true, out var kind) => new EventFilter(Kind: kind),
-                    _ => _filter,
-                };
-                _message = $"event filter: {_filter}";
-                // A pid filter also asks for that pid's every system call, with arguments and results.
-                try { await _session.WatchAsync(_filter.Pid is { } watched ? [watched] : []); }
-                catch (CommandFailedException e) { _message = "refused: " + e.Message; }
-                return;
+            int width = TabLabel(i).Length;
+            if (x >= at && x < at + width) { Focus((Pane)i); return; }
+            at += width + 1;
         }
-        try { _message = await _session.CommandAsync(command); }
-        catch (CommandFailedException e) { _message = "refused: " + e.Message; }
     }
 
-    private async Task ShowVirtualAsync(int pid)
-    {
-        try
-        {
-            await _session.ViewMemoryAsync(pid);
-            _virtualPid = pid;
-            _showMemory = true;
-            _showDebugger = false;
-            _message = pid > 0 ? $"virtual memory of pid {pid}" : "physical memory";
-        }
-        catch (CommandFailedException e) { _message = "refused: " + e.Message; }
-    }
-
-    /// <summary>Follow mode: when someone else leads, show what they show (pane and pid).</summary>
-    private void ApplyFollow(SessionMirror m)
-    {
-        var f = m.Follow;
-        if (f == null || ReferenceEquals(f, _lastFollow)) return;
-        _lastFollow = f;
-        if (!f.Enabled || f.By == MyName(m)) return;   // the leader's own view is already what it shows
-        switch (f.Pane)
-        {
-            case "memory" or "vmap" or "virtual":
-                _ = ShowVirtualAsync(f.Pane == "memory" && f.Pid == 0 ? 0 : f.Pid);
-                break;
-            case "pmap" or "physical":
-                _ = ShowVirtualAsync(0);
-                break;
-            case "debugger":
-                _showDebugger = true;
-                break;
-            case "events":
-                _showEvents = true;
-                _filter = f.Pid > 0 ? new EventFilter(Pid: f.Pid) : new EventFilter();
-                break;
-            case "cga":
-                _focus = Focus.Cga;
-                break;
-        }
-        _message = $"following {f.By}: {f.Pane}{(f.Pid > 0 ? $" pid {f.Pid}" : "")}";
-    }
-
-    private string? MyName(SessionMirror m) => _session is RemoteSession r ? r.Joined?.Name : null;
+    private static string TabLabel(int i) => $" F{i + 2} {TabNames[i]} ";
 
     // ------------------------------------------------------------------------------------------
-    // Drawing.
+    // Drawing the app's own parts.
 
-    internal ScreenBuffer Draw()
+    private void DrawTabs(ICanvas c)
     {
-        var m = _session.Mirror;
-        ApplyFollow(m);
-        _buffer.Clear();
-        int w = _buffer.Width, h = _buffer.Height;
-        if (_help)
+        int x = 0;
+        for (int i = 0; i < TabNames.Length; i++)
         {
-            for (int i = 0; i < HelpLines.Length; i++) _buffer.Write(1, i, HelpLines[i], i == 0 ? Panes.Yellow : Panes.Grey, maxWidth: w - 2);
-            DrawStatus(m);
-            return _buffer;
+            bool current = (Pane)i == _c.Focus;
+            x += c.Write(x, 0, TabLabel(i), current ? Panes.Black : Panes.White, current ? Panes.Yellow : Cell.DefaultColor) + 1;
         }
-        // CGA screen top-left (80x25 plus a title line); side column to its right; bottom row of panes below.
-        var cga = Panes.Box(_buffer, new Rect(0, 0, Math.Min(80, w), Math.Min(26, h - 1)),
-            FollowTitle(m, IsPosix ? $"console · {_session.SessionName} · {m.Status?.Program}" : $"CGA · {_session.SessionName}"), _focus == Focus.Cga);
-        Panes.Cga(_buffer, cga, m);
-        int sideX = 81, sideW = w - sideX;
-        if (sideW >= 20)
-        {
-            int y = 0;
-            if (_showProcesses)
-            {
-                int height = Math.Min(18, h - 1);
-                Panes.Processes(_buffer, Panes.Box(_buffer, new Rect(sideX, y, sideW, height), "processes", false), m);
-                y += height;
-            }
-            if (_showParticipants && y < h - 2)
-            {
-                int height = Math.Min(8, h - 1 - y);
-                Panes.Participants(_buffer, Panes.Box(_buffer, new Rect(sideX, y, sideW, height), "participants", false), m);
-            }
-        }
-        int bottomY = 26, bottomH = h - 1 - bottomY;
-        // The debugger pane appears by itself when the machine stops for the debugger.
-        if (m.Debugger is { } dbg && !ReferenceEquals(dbg, _lastDebugger))
-        {
-            if (dbg.Stopped) _showDebugger = true;
-            _lastDebugger = dbg;
-        }
-        if (bottomH >= 3)
-        {
-            int x = 0;
-            if (_showDebugger)
-            {
-                int dw = Math.Min(90, w);
-                Panes.Debugger(_buffer, Panes.Box(_buffer, new Rect(0, bottomY, dw, bottomH), "debugger (F6)", false), m);
-                x = dw + 1;
-            }
-            else if (_showMemory)
-            {
-                int mw = Math.Min(74, w);
-                if (_virtualPid > 0)
-                {
-                    var inner = Panes.Box(_buffer, new Rect(0, bottomY, mw, Math.Min(bottomH, 15)), $"virtual memory of pid {_virtualPid} (:pmap for physical)", _focus == Focus.Memory);
-                    _memoryCells = Panes.VirtualMemory(_buffer, inner, m, _virtualPid, _selectedPage);
-                }
-                else
-                {
-                    var inner = Panes.Box(_buffer, new Rect(0, bottomY, mw, Math.Min(bottomH, IsPosix ? 20 : 11)), IsGuestKernel ? "physical memory (from the page tables; :vmap PID for an address space)" : "physical memory (pageinfo; :vmap PID for a process)", _focus == Focus.Memory);
-                    _memoryCells = Panes.Memory(_buffer, inner, m, _selectedPage);
-                }
-                x = mw + 1;
-            }
-            if (_showEvents && w - x >= 20)
-                Panes.Events(_buffer, Panes.Box(_buffer, new Rect(x, bottomY, w - x, bottomH), $"events ({_filter})", _focus == Focus.Events), m, _filter);
-        }
-        DrawStatus(m);
-        return _buffer;
     }
 
-    private bool IsPosix => _session.Mirror.Status?.Profile == "posix";
-    private bool IsGuestKernel => _session.Mirror.Status?.Profile == "kernel";
-
-    /// <summary>The character a key sends to the machine (CGA or console pane focused, no help or
-    /// command bar open; ':' opens the command bar instead), or null when the key is for the UI.</summary>
-    private char? MachineKey(KeyEvent key)
+    /// <summary>Status rows: one, or more when the message would not fit beside the fields.</summary>
+    private int StatusRows()
     {
-        if (_help || _commandLine != null || _focus != Focus.Cga) return null;
-        return key.Code switch
-        {
-            KeyCode.Char when key.Char != ':' => key.Char,
-            KeyCode.Enter => '\n',
-            KeyCode.Escape => '\x1b',
-            KeyCode.Backspace when IsPosix => '\x7f',
-            _ => null,
-        };
+        int w = Math.Max(1, _app.Screen.Width);
+        string message = _c.StatusMessage();
+        return message.Length <= Math.Max(0, w - _c.StatusFields().Length) ? 1 : 1 + Math.Min(3, (message.Length + w - 1) / w);
     }
 
-    /// <summary>The escape sequence a terminal (xterm, in normal cursor mode) sends for a cursor or
-    /// editing key, for a POSIX console you drive with the console focused: line editors such as
-    /// busybox sh's move and recall history with them. Null for other keys.</summary>
-    private string? ConsoleEscape(KeyEvent key)
+    private void DrawStatus(ICanvas c)
     {
-        if (_help || _commandLine != null || _focus != Focus.Cga || !IsPosix) return null;
-        return key.Code switch
+        c.Fill(0, 0, c.Width, c.Height, new Cell(' ', Panes.Black, Panes.Grey));
+        int y = c.Height - 1;
+        if (_c.CommandOpen)
         {
-            KeyCode.Up => "\x1b[A", KeyCode.Down => "\x1b[B", KeyCode.Right => "\x1b[C", KeyCode.Left => "\x1b[D",
-            KeyCode.Home => "\x1b[H", KeyCode.End => "\x1b[F", KeyCode.Delete => "\x1b[3~",
-            KeyCode.PageUp => "\x1b[5~", KeyCode.PageDown => "\x1b[6~",
-            _ => null,
-        };
-    }
-
-    /// <summary>Sends keys to the machine: one key as a key, several as one typed run.</summary>
-    private async Task TypeAsync(string keys)
-    {
-        try
-        {
-            if (keys.Length == 1) await _session.KeyAsync(keys[0]);
-            else await _session.TypeAsync(keys);
-        }
-        catch (CommandFailedException e) { _message = "refused: " + e.Message; }
-    }
-
-    /// <summary>Ctrl+C / Ctrl+D as console characters when they go to a POSIX machine (console focused, you drive); else null.</summary>
-    private char? ConsoleControlKey(KeyEvent key) =>
-        key.Code == KeyCode.Ctrl && key.Char is 'c' or 'd' && _focus == Focus.Cga && IsPosix && _session.Mirror.Role != Role.Viewer
-            ? (char)(key.Char - 'a' + 1) : null;
-
-    private static string FollowTitle(SessionMirror m, string title) =>
-        m.Follow is { Enabled: true } f ? $"{title} · following {f.By}: {f.Pane}{(f.Pid > 0 ? $" pid {f.Pid}" : "")}" : title;
-
-    /// <summary>The last row: session, role, tick, speed, running or paused, connection, and the message or command bar.</summary>
-    private void DrawStatus(SessionMirror m)
-    {
-        int y = _buffer.Height - 1;
-        _buffer.Fill(0, y, _buffer.Width, 1, new Cell(' ', Panes.Black, 7));
-        if (_commandLine != null)
-        {
-            _buffer.Write(0, y, ":" + _commandLine + "█", Panes.Black, 7, maxWidth: _buffer.Width);
+            var line = _c.CommandLine;
+            int shift = Math.Max(0, line.Cursor + 2 - c.Width);
+            c.Write(0, y, (":" + line.Text).AsSpan(shift), Panes.Black, Panes.Grey);
+            c.Put(1 + line.Cursor - shift, y, new Cell(line.Cursor < line.Text.Length ? line.Text[line.Cursor] : ' ', Panes.Grey, Panes.Black));
+            if (c.Height > 1) c.Write(0, 0, _c.Message, Panes.Black, Panes.Grey);
             return;
         }
-        var s = m.Status;
-        string state = s == null ? "waiting for the first frame" : s.Halted ?? (s.Running ? "running" : "paused");
-        string left = $" {_session.SessionName} │ {m.Role.ToString().ToLowerInvariant()} │ tick {m.Tick} │ {s?.Speed ?? "-"} │ {state} │ {_session.ConnectionStatus} │ ";
-        int n = _buffer.Write(0, y, left, Panes.Black, 7);
-        _buffer.Write(n, y, _message, 1, 7, maxWidth: _buffer.Width - n);
+        string fields = _c.StatusFields(), message = _c.StatusMessage();
+        int n = c.Write(0, y, fields, Panes.Black, Panes.Grey);
+        byte fg = _c.MessageIsRefusal ? (byte)4 : (byte)1;
+        if (c.Height == 1) c.Write(n, y, message, fg, Panes.Grey);
+        else
+        {
+            var wrap = new CellGrid(c.Width, c.Height - 1);
+            Panes.Wrapped(wrap, 0, message, fg);
+            for (int row = 0; row < c.Height - 1; row++) c.Write(0, row, wrap.RowText(row), fg, Panes.Grey);
+        }
     }
+
+    private MenuBar BuildMenu()
+    {
+        MenuItem Do(string text, string command) => new(text, "", () => _ = AfterAsync(_c.RunCommandAsync(command)), null);
+        MenuItem Show(string text, Pane pane) => new(text, "", () => Focus(pane), null);
+        return new MenuBar(
+        [
+            new MenuBarItem("_Session",
+            [
+                Do("_Info (join code, keys)", "info"), Do("_Pause", "pause"), Do("_Resume", "resume"), Do("Re_boot", "reboot"),
+                Do("New join _code", "code"), Do("C_lose session…", "close"), Do("_Quit", "quit"),
+            ]),
+            new MenuBarItem("_View",
+            [
+                Show("_Screen  F2", Pane.Screen), Show("_Memory  F3", Pane.Memory), Show("Pr_ocesses  F4", Pane.Processes),
+                Show("_Events  F5", Pane.Events), Show("_Debugger  F6", Pane.Debugger), Show("P_eople  F7", Pane.Participants),
+                Do("P_hysical memory", "pmap"), Do("All event _kinds", "filter all"), Do("Default event _filter", "filter off"),
+            ]),
+            new MenuBarItem("_Debug",
+            [
+                Do("_Step", "step"), Do("Step _10", "step 10"), Do("_Continue", "continue"), Do("Break on _fork", "break fork"),
+                Do("Break on e_xit", "break exit"), Do("_Registers", "regs"), Do("_Breakpoints", "breaks"), Do("_Delete all breakpoints", "delete all"),
+            ]),
+            new MenuBarItem("_Help", [new MenuItem("_Keys and commands  F1", "", () => _c.ShowHelp?.Invoke(), null)]),
+        ]);
+    }
+
+    public static readonly string[] HelpLines =
+    [
+        "Lab TUI — keys and commands",
+        "",
+        "  F1 help   F2 screen   F3 memory   F4 processes   F5 events   F6 debugger   F7 people",
+        "  F8 command bar (':' too, except on the screen you drive)   F9 menu   F10 quit",
+        "",
+        "  On the machine's screen, a driver's every key goes to the machine, as in a terminal:",
+        "    WeensyOS: a allocator, f fork, e forkexit, q power off",
+        "    POSIX console: ':' and Tab are typed; Ctrl+C interrupts, Ctrl+D ends input (of the foreground",
+        "    program, as on a Linux tty); arrows and Home/End edit the shell's line; Shift+PgUp/PgDn scroll back",
+        "  Elsewhere: Tab / Shift+Tab move between panes, ':' opens the command bar, '?' this help",
+        "  Memory: arrows or a click select a page (owner, refcount shown)   Processes: Enter or a click: its map",
+        "  Events: arrows, PgUp/PgDn, wheel scroll; End newest; '/' find, n older match, N newer",
+        "  People (instructor): arrows or a click select; g grant driving, r revoke, x remove",
+        "",
+        "Command bar: Enter runs, Esc cancels, Up/Down history, Tab completes",
+        "  pause | resume | speed realtime|slow|max|<f>x | reboot [allocator|fork|forkexit] [0..7|cow]",
+        "  reboot COMMAND LINE (POSIX: e.g. reboot sh -i)        info (join code, instructor key)",
+        "  grant ID|NAME | revoke ID|NAME | remove ID|NAME | code (new join code) | close   (instructor)",
+        "  follow memory|vmap|debugger|events|cga [PID] | unfollow   (instructor: everyone's view follows)",
+        "  filter off | all | syscalls | pid N (with each syscall's arguments) | kind K    find TEXT",
+        "    kinds: action syscall fork exit fault track summary system (default: all but syscalls)",
+        "  vmap PID (a process's virtual memory) | pmap (physical memory)",
+        "Debugger (drivers; everyone sees the result and who did it):",
+        "  step [N] | continue | break ADDR | break syscall NAME | break fork|exit|fault [PID]",
+        "  delete N|all | breaks | regs | disas [ADDR] | x ADDR [N] | walk ADDR | ps",
+        "  quit",
+    ];
 }

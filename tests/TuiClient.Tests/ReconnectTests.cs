@@ -28,14 +28,13 @@ public class ReconnectTests
         var server = Start();
         await server.StartAsync();
         await using var session = await RemoteSession.ConnectAsync(url, "demo", "sam", null, CancellationToken.None);
-        var app = new TuiApp(session);
-        app.Resize(130, 45);
+        var app = new LabController(session, isLocal: false);
         await WaitFor(() => session.Mirror.FramesApplied > 0, "a first frame");
 
         await server.StopAsync();            // the server goes away (saving its sessions)
         await server.DisposeAsync();
         await WaitFor(() => session.ConnectionStatus.Contains("reconnecting"), "the reconnecting status");
-        Assert.Contains("reconnecting", app.Draw().RowText(44));
+        Assert.Contains("reconnecting", app.StatusFields());
 
         server = Start();                    // back on the same port with the same data
         await server.StartAsync();
@@ -43,7 +42,7 @@ public class ReconnectTests
         {
             long frames = session.Mirror.FramesApplied;
             await WaitFor(() => session.ConnectionStatus == "reconnected" && session.Mirror.FramesApplied > frames, "frames after reconnecting");
-            Assert.Contains("reconnected", app.Draw().RowText(44));
+            Assert.Contains("reconnected", app.StatusFields());
         }
         finally
         {

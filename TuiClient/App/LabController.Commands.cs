@@ -1,0 +1,222 @@
+using Lab.Shared.Wire;
+
+namespace Lab.TuiClient.App;
+
+/// <summary>The command bar: client-side commands run here (quit, help, vmap, filter, find, info),
+/// the rest go to the session, which answers with a confirmation or a refusal.</summary>
+public sealed partial class LabController
+{
+    /// <summary>Every command word, for completion and help.</summary>
+    public static readonly string[] Verbs =
+    [
+        "pause", "resume", "speed", "reboot", "grant", "revoke", "remove", "code", "info", "follow", "unfollow", "close",
+        "filter", "find", "vmap", "pmap", "step", "continue", "break", "delete", "breaks", "regs", "disas", "x", "walk", "ps",
+        "help", "quit",
+    ];
+
+    public static readonly string[] FollowPanes = ["memory", "vmap", "debugger", "events", "cga"];
+
+    public void OpenCommandBar(string text = "")
+    {
+        CommandOpen = true;
+        CommandLine.Start(text);
+    }
+
+    private async Task CommandBarKeyAsync(KeyEvent key)
+    {
+        switch (key.Code)
+        {
+            case KeyCode.Escape: CommandOpen = false; return;
+            case KeyCode.Ctrl when key.Char is 'c' or 'g': CommandOpen = false; return;
+            case KeyCode.Enter:
+                CommandOpen = false;
+                string command = CommandLine.Submit();
+                if (command.Length > 0) await RunCommandAsync(command);
+                return;
+            case KeyCode.Tab:
+                var matches = CommandLine.Complete(Candidates);
+                if (matches.Count > 1) Say(string.Join("  ", matches));
+                else if (matches.Count == 0) Say("no completion");
+                return;
+        }
+        CommandLine.Edit(key);
+    }
+
+    /// <summary>What may come next after <paramref name="words"/> (the words before the one being completed).</summary>
+    private IEnumerable<string> Candidates(string[] words)
+    {
+        var m = Mirror;
+        IEnumerable<string> Pids() => m.Processes.Select(p => p.Pid.ToString());
+        IEnumerable<string> People() => m.Participants.SelectMany(p => new[] { p.Id, p.Name });
+        return words switch
+        {
+            [] => Verbs,
+            ["follow"] => FollowPanes,
+            ["follow", _] or ["vmap"] or ["filter", "pid"] => Pids(),
+            ["filter"] => ["pid", "kind", "all", "syscalls", "off"],
+            ["filter", "kind"] => EventFilter.Kinds.Select(k => k.Name),
+            ["grant" or "revoke" or "remove"] => People(),
+            ["speed"] => ["realtime", "slow", "max", "0.5x", "2x"],
+            ["break"] => ["syscall", "fork", "exit", "fault"],
+            ["break", "fork" or "exit" or "fault"] => Pids(),
+            ["reboot"] when !IsPosix && !IsGuestKernel => ["allocator", "fork", "forkexit"],
+            ["reboot", _] when !IsPosix && !IsGuestKernel => ["0", "1", "2", "3", "4", "5", "6", "7", "cow"],
+            _ => [],
+        };
+    }
+
+    /// <summary>Runs a command line: client-side ones here, the rest by the session (its answer or
+    /// refusal goes to the status line).</summary>
+    public async Task RunCommandAsync(string command)
+    {
+        var words = command.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length == 0) return;
+        switch (words[0].ToLowerInvariant())
+        {
+            case "quit" or "q" or "exit":
+                await QuitAsync();
+                return;
+            case "help" or "?":
+                ShowHelp?.Invoke();
+                return;
+            case "vmap":
+                if (words.Length != 2 || !int.TryParse(words[1], out int vpid) || vpid <= 0)
+                {
+                    Say("usage: vmap PID (a process's virtual memory; pmap for physical)", refusal: true);
+                    return;
+                }
+                await ShowMemoryAsync(vpid);
+                return;
+            case "pmap":
+                await ShowMemoryAsync(0);
+                return;
+            case "filter":
+                await FilterAsync(words);
+                return;
+            case "find" or "search":
+                if (words.Length < 2) { Search = null; Say("search cleared"); return; }
+                Search = string.Join(' ', words[1..]);
+                Focus = Pane.Events;
+                EventScroll = 0;
+                FindNext(Search, older: true);
+                return;
+            case "info":
+                await InfoAsync();
+                return;
+            case "close" when !await Confirm("Close the session", $"Close {_session.SessionName} for everyone? Its machine stops and everyone is disconnected."):
+                Say("the session stays open");
+                return;
+            case "remove" when words.Length == 2 && !await Confirm("Remove a participant", $"Remove {words[1]} from {_session.SessionName}?"):
+                Say($"{words[1]} stays");
+                return;
+        }
+        try
+        {
+            string answer = await _session.CommandAsync(command);
+            Say(answer);
+            // The leader's own view follows too (everyone else's moves with the next frame).
+            if (words[0].Equals("follow", StringComparison.OrdinalIgnoreCase) && words.Length >= 2)
+                await ApplyFollowAsync(new FollowState(true, words[1].ToLowerInvariant(), words.Length > 2 && int.TryParse(words[2], out int fp) ? fp : 0, "you"));
+        }
+        catch (CommandFailedException e) { Say(e.Message, refusal: true); }
+    }
+
+    private async Task FilterAsync(string[] words)
+    {
+        EventFilter? filter = words switch
+        {
+            [_] or [_, "off"] => new EventFilter(),
+            [_, "all"] => new EventFilter(AllKinds: true),
+            [_, "syscalls"] => new EventFilter(Kind: EventKind.Syscall),
+            [_, "pid", var p] when int.TryParse(p, out int pid) && pid > 0 => new EventFilter(Pid: pid),
+            [_, "kind", var k] when EventFilter.ParseKind(k) is { } kind => new EventFilter(Kind: kind),
+            _ => null,
+        };
+        if (filter == null)
+        {
+            string kinds = string.Join(", ", EventFilter.Kinds.Select(k => k.Name));
+            Say(words is [_, "kind", var bad]
+                ? $"no event kind '{bad}' (kinds: {kinds})"
+                : $"usage: filter off | all | syscalls | pid N | kind K (kinds: {kinds})", refusal: true);
+            return;
+        }
+        if (filter.Pid is { } watched && Mirror.Processes.All(p => p.Pid != watched))
+        {
+            Say($"no such process {watched} (processes: {string.Join(" ", Mirror.Processes.Select(p => p.Pid))})", refusal: true);
+            return;
+        }
+        Filter = filter;
+        EventScroll = 0;
+        Focus = Pane.Events;
+        Say($"event log: {Filter}");
+        // A pid filter also asks for that pid's every system call, with arguments and results.
+        try { await _session.WatchAsync(Filter.Pid is { } pid2 ? [pid2] : []); }
+        catch (CommandFailedException e) { Say(e.Message, refusal: true); }
+    }
+
+    /// <summary>Shows physical memory (pid 0) or a process's address space in the memory pane.</summary>
+    public async Task ShowMemoryAsync(int pid, bool quiet = false)
+    {
+        if (pid > 0 && Mirror.Processes.Length > 0 && Mirror.Processes.All(p => p.Pid != pid))
+        {
+            Say($"no such process {pid} (processes: {string.Join(" ", Mirror.Processes.Select(p => p.Pid))})", refusal: true);
+            return;
+        }
+        try
+        {
+            await _session.ViewMemoryAsync(pid);
+            VirtualPid = pid;
+            SelectedPage = 0;
+            Focus = Pane.Memory;
+            if (!quiet) Say(pid > 0 ? $"virtual memory of pid {pid}" : "physical memory");
+        }
+        catch (CommandFailedException e) { Say(e.Message, refusal: true); }
+    }
+
+    private async Task InfoAsync()
+    {
+        try { ShowInfo?.Invoke(await _session.CommandAsync("info")); }
+        catch (CommandFailedException e) { Say(e.Message, refusal: true); }
+    }
+}
+
+/// <summary>
+/// Keys on their way to the machine, in order: keys typed while a request is in flight (typing ahead, a
+/// paste) go together as one request, so a pasted line is neither reordered nor cut by the key rate limit.
+/// </summary>
+internal sealed class MachineKeys(ISessionSource session, Action<string> refused)
+{
+    private readonly System.Text.StringBuilder _pending = new();
+    private bool _sending;
+
+    public void Send(string text)
+    {
+        lock (_pending)
+        {
+            _pending.Append(text);
+            if (_sending) return;
+            _sending = true;
+        }
+        _ = Task.Run(DrainAsync);
+    }
+
+    private async Task DrainAsync()
+    {
+        while (true)
+        {
+            string keys;
+            lock (_pending)
+            {
+                if (_pending.Length == 0) { _sending = false; return; }
+                keys = _pending.ToString(0, Math.Min(_pending.Length, 1024));
+                _pending.Remove(0, keys.Length);
+            }
+            try
+            {
+                if (keys.Length == 1) await session.KeyAsync(keys[0]);
+                else await session.TypeAsync(keys);
+            }
+            catch (CommandFailedException e) { refused(e.Message); }
+        }
+    }
+}

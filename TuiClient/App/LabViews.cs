@@ -1,0 +1,79 @@
+using System.Text;
+using Terminal.Gui.Drawing;
+using Terminal.Gui.Input;
+using Terminal.Gui.ViewBase;
+using Attribute = Terminal.Gui.Drawing.Attribute;
+using GuiColor = Terminal.Gui.Drawing.Color;
+
+namespace Lab.TuiClient.App;
+
+/// <summary>
+/// A pane as a Terminal.Gui view: its border carries the title, its content is drawn by one of
+/// <see cref="Panes"/>' functions onto a <see cref="ViewCanvas"/>, and mouse clicks and the wheel go
+/// to the handlers the app gives it. Keys are routed by the app (see <see cref="LabController"/>).
+/// </summary>
+public sealed class PaneView : View
+{
+    private readonly Action<ICanvas> _draw;
+
+    public PaneView(Action<ICanvas> draw)
+    {
+        _draw = draw;
+        CanFocus = false;   // the controller owns the focus; views show it in their titles
+    }
+
+    /// <summary>A click (x, y inside the content), or the wheel (+1 up, -1 down).</summary>
+    public Action<int, int>? Clicked { get; set; }
+    public Action<int>? Wheeled { get; set; }
+
+    protected override bool OnDrawingContent(DrawContext? context)
+    {
+        _draw(new ViewCanvas(this));
+        return true;
+    }
+
+    protected override bool OnMouseEvent(Mouse mouse)
+    {
+        if (mouse.Flags.HasFlag(MouseFlags.WheeledUp)) { Wheeled?.Invoke(+1); return true; }
+        if (mouse.Flags.HasFlag(MouseFlags.WheeledDown)) { Wheeled?.Invoke(-1); return true; }
+        if (mouse.IsSingleClicked && mouse.Position is { } at && Clicked != null)
+        {
+            Clicked(at.X, at.Y);
+            return true;
+        }
+        return false;
+    }
+}
+
+/// <summary>A view's content area as a canvas: cells become Terminal.Gui runes and attributes in the
+/// CGA palette's exact colours (the default colour is the view's own).</summary>
+public sealed class ViewCanvas(View view) : ICanvas
+{
+    private readonly Attribute _normal = view.GetAttributeForRole(VisualRole.Normal);
+
+    public int Width => view.Viewport.Width;
+    public int Height => view.Viewport.Height;
+
+    public void Put(int x, int y, Cell cell)
+    {
+        if ((uint)x >= (uint)Width || (uint)y >= (uint)Height) return;
+        var fg = cell.Foreground == Cell.DefaultColor ? _normal.Foreground : CgaPalette.Colors[cell.Foreground & 15];
+        var bg = cell.Background == Cell.DefaultColor ? _normal.Background : CgaPalette.Colors[cell.Background & 15];
+        if (cell.Style.HasFlag(CellStyle.Reverse)) (fg, bg) = (bg, fg);
+        var style = cell.Style.HasFlag(CellStyle.Bold) ? TextStyle.Bold : cell.Style.HasFlag(CellStyle.Underline) ? TextStyle.Underline : TextStyle.None;
+        view.SetAttribute(new Attribute(fg, bg, style));
+        view.AddRune(x, y, new Rune(cell.Char));
+    }
+}
+
+/// <summary>The CGA's 16 colours exactly (brown, not dark yellow, at 6), as the WeensyOS screen shows them.</summary>
+public static class CgaPalette
+{
+    public static readonly GuiColor[] Colors =
+    [
+        new(0x00, 0x00, 0x00), new(0x00, 0x00, 0xAA), new(0x00, 0xAA, 0x00), new(0x00, 0xAA, 0xAA),
+        new(0xAA, 0x00, 0x00), new(0xAA, 0x00, 0xAA), new(0xAA, 0x55, 0x00), new(0xAA, 0xAA, 0xAA),
+        new(0x55, 0x55, 0x55), new(0x55, 0x55, 0xFF), new(0x55, 0xFF, 0x55), new(0x55, 0xFF, 0xFF),
+        new(0xFF, 0x55, 0x55), new(0xFF, 0x55, 0xFF), new(0xFF, 0xFF, 0x55), new(0xFF, 0xFF, 0xFF),
+    ];
+}
