@@ -39,7 +39,7 @@ public sealed class TuiApp
         _c = new LabController(session, isLocal)
         {
             Confirm = (title, text) => Task.FromResult(MessageBox.Query(_app, title, text, "_Yes", "_No") == 0),
-            ShowHelp = () => { _helpOpen = true; _helpScroll = 0; Relayout(); },
+            ShowHelp = () => { _helpOpen = true; _helpScroll = 0; Redraw(); },
         };
         _c.ShowInfo = ShowInfo;
         _c.StateChanged = MarkDirty;
@@ -89,7 +89,7 @@ public sealed class TuiApp
         _app.Invoke(() =>
         {
             lock (_panes) _dirty = false;
-            if (_c.Update() || _c.Mirror.Debugger is { Stopped: true }) Relayout();
+            _c.Update();
             Redraw();
         });
     }
@@ -97,16 +97,21 @@ public sealed class TuiApp
     private void Redraw()
     {
         if (_c.QuitRequested) { _app.RequestStop(_window); return; }
-        int rows = StatusRows();
-        if (rows != _statusRows) Relayout();
+        // Lay out again only when something the layout depends on changed (idle frames cost a draw, no layout).
+        if (!LayoutShape().Equals(_shape)) Relayout();
         foreach (var v in _window.SubViews) v.SetNeedsDraw();
     }
+
+    /// <summary>What the layout and the panes' titles depend on.</summary>
+    private object LayoutShape() => (_app.Screen.Size, _c.Focus, _helpOpen, StatusRows(), _c.VirtualPid, _c.Filter, _c.Search, _c.Mirror.Role, _c.Mirror.Status?.Program);
+
+    private object? _shape;
 
     /// <summary>After a command or click that awaited the session: redraw on the main loop.</summary>
     private async Task AfterAsync(Task work)
     {
         await work;
-        _app.Invoke(() => { Relayout(); Redraw(); });
+        _app.Invoke(Redraw);
     }
 
     /// <summary>Starts work whose outcome reaches the user through the status line (nothing awaits it).</summary>
@@ -115,7 +120,6 @@ public sealed class TuiApp
     private void Focus(Pane pane)
     {
         _c.FocusPane(pane);
-        Relayout();
         Redraw();
     }
 
@@ -126,6 +130,7 @@ public sealed class TuiApp
     private void Relayout()
     {
         int w = _app.Screen.Width, h = _app.Screen.Height;
+        _shape = LayoutShape();
         bool tooSmall = w < MinWidth || h < MinHeight;
         _tooSmall.Visible = tooSmall;
         _menu.Visible = !tooSmall;
@@ -156,7 +161,9 @@ public sealed class TuiApp
             foreach (var (v, i) in _panes.Select((v, i) => (v, i)))
             {
                 v.Visible = (Pane)i == _c.Focus;
-                if (v.Visible) Place(v, 0, top + 1, w, bottom - top - 1);
+                // One pane fills the width: the machine's screen needs all 80 columns and as many rows
+                // as there are; the others keep a title line (what they show: the filter, the pid).
+                if (v.Visible) Place(v, 0, top + 1, w, bottom - top - 1, (Pane)i == Pane.Screen ? null : Title((Pane)i), titleOnly: true);
             }
             _c.ScreenRows = Math.Min(25, bottom - top - 1);
             return;
@@ -177,13 +184,15 @@ public sealed class TuiApp
         other.Visible = false;
     }
 
-    private static void Place(View v, int x, int y, int width, int height, string? title = null)
+    /// <summary>Places a view; a title gives it a frame, or only a title line (<paramref name="titleOnly"/>).</summary>
+    private static void Place(View v, int x, int y, int width, int height, string? title = null, bool titleOnly = false)
     {
         v.X = x;
         v.Y = y;
         v.Width = Math.Max(0, width);
         v.Height = Math.Max(0, height);
         v.BorderStyle = title is null ? Terminal.Gui.Drawing.LineStyle.None : Terminal.Gui.Drawing.LineStyle.Single;
+        if (title is not null) v.Border!.Thickness = titleOnly ? new Terminal.Gui.Drawing.Thickness(0, 1, 0, 0) : new Terminal.Gui.Drawing.Thickness(1);
         v.Title = title ?? "";
     }
 
@@ -224,17 +233,14 @@ public sealed class TuiApp
             else if (k.Code is KeyCode.Escape or KeyCode.Enter or KeyCode.F1 or KeyCode.F10 || k.Code == KeyCode.Char && k.Char is 'q' or ' ')
             {
                 _helpOpen = false;
-                Relayout();
             }
             Redraw();
             return;
         }
-        var focus = _c.Focus;
         var handling = _c.HandleKeyAsync(k);
         if (handling.IsCompleted)
         {
             key.Handled = handling.Result;
-            if (_c.Focus != focus || _c.QuitRequested) Relayout();
             Redraw();
         }
         else
@@ -281,8 +287,8 @@ public sealed class TuiApp
     private int StatusRows()
     {
         int w = Math.Max(1, _app.Screen.Width);
-        string message = _c.StatusMessage();
-        return message.Length <= Math.Max(0, w - _c.StatusFields().Length) ? 1 : 1 + Math.Min(3, (message.Length + w - 1) / w);
+        string message = _c.Message;   // a hint never takes a row of its own; a message does
+        return _c.CommandOpen || message.Length <= Math.Max(0, w - _c.StatusFields().Length) ? 1 : 1 + Math.Min(3, (message.Length + w - 1) / w);
     }
 
     private void DrawStatus(ICanvas c)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Lab.Server;
 using Lab.Server.Sessions;
 using Lab.TestSupport;
@@ -9,7 +8,8 @@ namespace Lab.TuiClient.Tests;
 
 /// <summary>
 /// The TUI as a person uses it: a real server on loopback, `tui connect` as the instructor and as a
-/// student in two tmux panes, keys sent with send-keys, screens read with capture-pane.
+/// student in two tmux panes (or `tui local` in one), keys sent with send-keys, mouse clicks as the
+/// SGR sequences a terminal sends, screens read with capture-pane.
 /// </summary>
 public sealed class TmuxTests : IAsyncLifetime
 {
@@ -37,13 +37,21 @@ public sealed class TmuxTests : IAsyncLifetime
         return code == 0 ? stdout : stderr;
     }
 
-    private static string TuiCommand()
-    {
-        string dll = Path.Combine(AppContext.BaseDirectory, "tui.dll");
-        return $"dotnet {dll}";
-    }
+    private static string TuiCommand() => $"dotnet {Path.Combine(AppContext.BaseDirectory, "tui.dll")}";
 
     private string Pane(int index) => Tmux("capture-pane", "-p", "-t", $"{_tmux}.{index}");
+
+    private void Keys(int pane, params string[] keys) => Tmux(["send-keys", "-t", $"{_tmux}.{pane}", .. keys]);
+
+    /// <summary>Types text literally (no key names), as a paste or fast typing arrives.</summary>
+    private void Type(int pane, string text) => Tmux("send-keys", "-t", $"{_tmux}.{pane}", "-l", text);
+
+    /// <summary>A left click at a cell (0-based column and row of the pane), as an xterm in SGR mouse mode sends it.</summary>
+    private void Click(int pane, int column, int row)
+    {
+        Type(pane, $"\x1b[<0;{column + 1};{row + 1}M");
+        Type(pane, $"\x1b[<0;{column + 1};{row + 1}m");
+    }
 
     private async Task<string> WaitForPane(int index, Func<string, bool> condition, string what)
     {
@@ -57,95 +65,182 @@ public sealed class TmuxTests : IAsyncLifetime
         throw new TimeoutException($"pane {index}: timed out waiting for {what}; the pane shows:\n{text}");
     }
 
+    /// <summary>Where text first appears in a captured pane: its column and row.</summary>
+    private static (int Column, int Row) Find(string pane, string text)
+    {
+        var lines = pane.Split('\n');
+        for (int row = 0; row < lines.Length; row++)
+            if (lines[row].IndexOf(text, StringComparison.Ordinal) is var col and >= 0)
+                return (new System.Globalization.StringInfo(lines[row][..col]).LengthInTextElements, row);
+        throw new InvalidOperationException($"'{text}' is not on the screen:\n{pane}");
+    }
+
     private static string Status(string pane) => pane.TrimEnd('\n').Split('\n').Last();
 
+    /// <summary>The CGA screen inside its frame (wide layout: rows 2-26, columns 1-80).</summary>
     private static string CgaPart(string pane) =>
-        string.Join("\n", pane.Split('\n').Skip(1).Take(25).Select(l => l.Length > 80 ? l[..80] : l));
+        string.Join("\n", pane.Split('\n').Skip(2).Take(25).Select(l => l.Length > 81 ? l[1..81] : l));
 
     [Fact]
-    public async Task InstructorAndStudentDriveAndWatchTheSameSession()
+    public async Task Instructor_and_student_drive_follow_and_debug_the_same_session()
     {
         var sessions = _server!.Services.GetRequiredService<SessionManager>();
-        var (session, error) = sessions.Create(new SessionSettings { Name = "lecture", Program = "allocator", InstructorKey = "prof-key-123" });
+        var (_, error) = sessions.Create(new SessionSettings
+        {
+            Name = "lecture", Program = "allocator", InstructorKey = "prof-key-123", Private = true, JoinCode = "JOIN-4242",
+        });
         Assert.Null(error);
 
         string tui = TuiCommand();
         string target = _url.Replace("http://", "") + "/lecture";
-        Tmux("new-session", "-d", "-s", _tmux, "-x", "220", "-y", "45", $"{tui} connect {target} --name prof --key prof-key-123; sleep 30");
-        Tmux("split-window", "-h", "-t", _tmux, $"{tui} connect {target} --name student; sleep 30");
+        Tmux("new-session", "-d", "-s", _tmux, "-x", "260", "-y", "50", $"{tui} connect {target} --name prof --key prof-key-123; sleep 60");
+        Tmux("split-window", "-h", "-t", _tmux, $"{tui} connect {target} --name student --code JOIN-4242; sleep 60");
 
-        // Both see the WeensyOS screen.
+        // Both see the WeensyOS screen, each with their role on the status line and "(you)" on their line.
         await WaitForPane(0, p => p.Contains("PHYSICAL MEMORY") && Status(p).Contains("instructor"), "the instructor's screen");
         await WaitForPane(1, p => p.Contains("PHYSICAL MEMORY") && Status(p).Contains("viewer"), "the student's screen");
+        await WaitForPane(0, p => p.Contains("p2  student (viewer)") && p.Contains("prof (instructor) (you)"), "the participants");
 
         // The student is a viewer: a key is refused, and says why.
-        Tmux("send-keys", "-t", $"{_tmux}.1", "f");
-        await WaitForPane(1, p => Status(p).Contains("viewers cannot type"), "the refusal");
+        Keys(1, "f");
+        await WaitForPane(1, p => p.Contains("viewers cannot type"), "the refusal");
 
-        // The instructor grants driving; the student presses 'f' and both see fork's memory map.
-        Tmux("send-keys", "-t", $"{_tmux}.0", ":grant student", "Enter");
-        await WaitForPane(1, p => Status(p).Contains("driver"), "the driver role");
-        Tmux("send-keys", "-t", $"{_tmux}.1", "f");
+        // The instructor grants driving with the mouse and a key: click the student's line, press g.
+        var (col, row) = Find(Pane(0), "p2  student (viewer)");
+        Click(0, col, row);
+        Keys(0, "g");
+        string student = await WaitForPane(1, p => Status(p).Contains("driver") && p.Contains("you may drive now"), "the driver role replacing the refusal");
+        Assert.DoesNotContain("viewers cannot", student);
+        Keys(1, "f");
         await WaitForPane(0, p => p.Contains("student pressed 'f'"), "the key press in the instructor's log");
 
         // Pause: both panes converge on the same screen.
-        Tmux("send-keys", "-t", $"{_tmux}.0", ":pause", "Enter");
-        string a = await WaitForPane(0, p => Status(p).Contains("paused"), "pause on the instructor's side");
+        Keys(0, ":pause", "Enter");
+        await WaitForPane(0, p => Status(p).Contains("paused"), "pause on the instructor's side");
         string b = await WaitForPane(1, p => Status(p).Contains("paused") && CgaPart(p) == CgaPart(Pane(0)), "the same paused screen");
         Assert.Contains("VIRTUAL ADDRESS SPACE", CgaPart(b));
 
+        // Follow: the instructor shows pid 3's address space; the student's view and the instructor's own follow.
+        Keys(0, ":follow vmap 3", "Enter");
+        await WaitForPane(1, p => p.Contains("virtual memory of pid 3") && Status(p).Contains("following prof: vmap pid 3"), "the student following");
+        await WaitForPane(0, p => p.Contains("virtual memory of pid 3"), "the instructor's own view");
+        Keys(0, ":follow nosuch", "Enter");
+        await WaitForPane(0, p => p.Contains("nosuch"), "the refused pane");
+        Keys(0, ":unfollow", "Enter");
+        await WaitForPane(1, p => !Status(p).Contains("following") && p.Contains("prof ended follow mode"), "follow mode ended on the student's side");
+
+        // The student clicks a process: its virtual memory (a click on its line in the process table).
+        (col, row) = Find(Pane(1), "   1      - ");
+        Click(1, col + 2, row);
+        await WaitForPane(1, p => p.Contains("virtual memory of pid 1"), "pid 1's map after a click");
+
         // Pair-debug: the student steps; a breakpoint on fork set by the instructor stops the machine
         // after a reboot into p-fork, in both panes; continue runs on.
-        Tmux("send-keys", "-t", $"{_tmux}.1", ":step 3", "Enter");
-        await WaitForPane(0, p => p.Contains("stepped 3 instructions") && p.Contains("by student"), "the student's step in the instructor's debugger pane");
-        Tmux("send-keys", "-t", $"{_tmux}.0", ":break fork", "Enter");
+        Keys(1, "F8");
+        Type(1, "step 3");
+        Keys(1, "Enter");
+        await WaitForPane(0, p => p.Contains("stepped 3 instructions"), "the student's step in the instructor's debugger pane");
+        Keys(1, "F8");
+        Type(1, "step abc");
+        Keys(1, "Enter");
+        await WaitForPane(1, p => p.Contains("usage: step"), "the refused step count");
+        Keys(0, ":break fork", "Enter");
         await WaitForPane(1, p => p.Contains("breakpoints: 1: on fork"), "the breakpoint in the student's pane");
-        Tmux("send-keys", "-t", $"{_tmux}.0", ":reboot fork", "Enter");
+        Keys(0, ":reboot fork", "Enter");
         await WaitForPane(0, p => p.Contains("STOPPED") && p.Contains("breakpoint 1: on fork"), "the fork breakpoint hit (instructor)");
-        await WaitForPane(1, p => p.Contains("STOPPED") && p.Contains("breakpoint 1: on fork") && p.Contains("=> 0x"), "the fork breakpoint hit with disassembly (student)");
-        Tmux("send-keys", "-t", $"{_tmux}.1", ":delete all", "Enter");
+        string stopped = await WaitForPane(1, p => p.Contains("STOPPED") && p.Contains("breakpoint 1: on fork") && p.Contains("=> 0x"), "the fork breakpoint hit with disassembly (student)");
+        var registers = Lab.Shared.Wire.DebuggerState.RegisterNames;
+        Assert.All(registers, r => Assert.Matches($@"\b{r} +[0-9a-f]{{16}}\b", stopped));   // every register whole
+        Keys(1, "F8");
+        Type(1, "delete all");
+        Keys(1, "Enter");
         await WaitForPane(0, p => p.Contains("student deleted 1 breakpoint"), "the deleted breakpoint");
-        Tmux("send-keys", "-t", $"{_tmux}.1", ":continue", "Enter");
-        await WaitForPane(0, p => p.Contains("continued by student") && Status(p).Contains("running"), "continue");
+        Keys(1, "F8");
+        Type(1, "continue");
+        Keys(1, "Enter");
+        await WaitForPane(0, p => p.Contains("continued") && Status(p).Contains("running"), "continue");
+
+        // The instructor finds the join code again.
+        Keys(0, ":info", "Enter");
+        await WaitForPane(0, p => p.Contains("JOIN-4242") && p.Contains("prof-key-123"), "the session's secrets in a dialog");
+        Keys(0, "Escape");
+        await WaitForPane(0, p => !p.Contains("prof-key-123"), "the dialog closed");
 
         // Resize the window: the status line moves to the new bottom row.
-        Tmux("resize-window", "-t", _tmux, "-x", "200", "-y", "34");
-        await WaitForPane(0, p => p.TrimEnd('\n').Split('\n').Length <= 34 && Status(p).Contains("running"), "the status line after a resize");
+        Tmux("resize-window", "-t", _tmux, "-x", "240", "-y", "42");
+        await WaitForPane(0, p => p.TrimEnd('\n').Split('\n').Length <= 42 && Status(p).Contains("running"), "the status line after a resize");
     }
 
     [Fact]
-    public async Task A_student_uses_the_posix_shell_in_tui_local()
+    public async Task A_student_uses_the_posix_shell_in_tui_local_at_80x24()
     {
-        static string Console(string pane) => string.Join("\n", CgaPart(pane).Split('\n').Select(l => l.TrimEnd()));
-        // `tui local --profile posix` without any server: the console pane runs an interactive shell.
-        Tmux("new-session", "-d", "-s", _tmux, "-x", "160", "-y", "50", $"{TuiCommand()} local --profile posix --mem 32M; sleep 30");
-        await WaitForPane(0, p => p.Contains("console · local · sh -i") && Console(p).StartsWith("$"), "the shell prompt in the console pane");
-        Assert.Contains("8192 pages (32 MiB)", Pane(0));
+        static string Console(string pane) => string.Join("\n", pane.Split('\n').Skip(2).Take(21).Select(l => l.TrimEnd())).TrimEnd();
+        // `tui local --profile posix` without any server, in the smallest supported terminal.
+        Tmux("new-session", "-d", "-s", _tmux, "-x", "80", "-y", "24", $"{TuiCommand()} local --profile posix --mem 32M; echo TUI-ENDED; sleep 60");
+        await WaitForPane(0, p => p.Contains("F2 screen") && Console(p).StartsWith("$"), "the shell prompt on the screen tab");
 
-        Tmux("send-keys", "-t", _tmux, "echo one two | wc", "Enter");
-        await WaitForPane(0, p => Console(p).Contains("$ echo one two | wc\n      1       2       8\n$"), "the pipeline's output");
+        // ':' is typed into the console (it does not open the command bar).
+        Type(0, "echo root:x:0 | wc");
+        Keys(0, "Enter");
+        await WaitForPane(0, p => Console(p).Contains("$ echo root:x:0 | wc\n      1       1       9\n$"), "the pipeline with colons");
 
         // A typo is fixed with Backspace before the shell sees the line.
-        Tmux("send-keys", "-t", _tmux, "ecgo", "BSpace", "BSpace", "ho hi", "Enter");
+        Type(0, "ecgo");
+        Keys(0, "BSpace", "BSpace");
+        Type(0, "ho hi");
+        Keys(0, "Enter");
         await WaitForPane(0, p => Console(p).Contains("$ echo hi\nhi\n$"), "the edited command's output");
 
         // A pasted line (more keys at once than the per-key rate limit allows) arrives whole.
-        Tmux("send-keys", "-t", _tmux, "-l", "echo " + new string('x', 150));
-        Tmux("send-keys", "-t", _tmux, "Enter");
+        Type(0, "echo " + new string('x', 150));
+        Keys(0, "Enter");
         await WaitForPane(0, p => Console(p).Contains("\n" + new string('x', 80) + "\n" + new string('x', 70) + "\n$"), "the pasted command's output");
 
-        // Ctrl-C interrupts the program the shell waits for (and does not quit the TUI).
-        Tmux("send-keys", "-t", _tmux, "cat", "Enter");
+        // Ctrl+C interrupts the program the shell waits for; Ctrl+D ends cat's input, not the shell.
+        Type(0, "cat");
+        Keys(0, "Enter");
+        Keys(0, "F4");
         await WaitForPane(0, p => p.Contains(" cat") && p.Contains("blocked"), "cat waiting for input in the process table");
-        Tmux("send-keys", "-t", _tmux, "C-c");
+        Keys(0, "F2");
+        Keys(0, "C-c");
         await WaitForPane(0, p => Console(p).Contains("^C\nsh: cat: killed by signal 2\n$"), "cat interrupted");
+        Type(0, "cat");
+        Keys(0, "Enter");
+        Type(0, "typed");
+        Keys(0, "Enter", "C-d");
+        await WaitForPane(0, p => Console(p).EndsWith("$ cat\ntyped\ntyped\n$"), "cat ended by Ctrl+D");
+        Type(0, "echo still here");
+        Keys(0, "Enter");
+        await WaitForPane(0, p => Console(p).Contains("typed\ntyped\n$ echo still here\nstill here\n$"), "the shell alive after Ctrl+D");
 
-        // The scaled physical memory view shows who owns the pages under the cursor.
-        Tmux("send-keys", "-t", _tmux, "Tab");
-        await WaitForPane(0, p => p.Contains("pages): reserved ×"), "the selected cell's owners");
+        // Outside the console Ctrl+C does not quit: it says how to.
+        Keys(0, "F5");
+        Keys(0, "C-c");
+        await WaitForPane(0, p => p.Contains("F10 quits") && p.Contains("events:"), "Ctrl+C on the events tab");
 
-        // F10 quits.
-        Tmux("send-keys", "-t", _tmux, "F10");
-        await WaitForPane(0, p => !p.Contains("console · local"), "the TUI to exit");
+        // A click on a tab switches to it; a click on the memory map selects a cell.
+        var (col, row) = Find(Pane(0), "F3 memory");
+        Click(0, col + 1, row);
+        string memory = await WaitForPane(0, p => p.Contains("8192 pages (32 MiB)"), "the memory tab after a click");
+        int perCell = int.Parse(System.Text.RegularExpressions.Regex.Match(memory, @"(\d+) pages per cell").Groups[1].Value);
+        (col, row) = Find(memory, $"0x{8 * 64 * perCell * 4096:X7}");        // the ninth row's label
+        Click(0, col + 10 + 5, row);                                           // its sixth cell
+        await WaitForPane(0, p => p.Contains($"0x{(8 * 64 + 5) * perCell * 4096:X7}-"), "the clicked cell's range");
+
+        // Too small: the app says what it needs; back to 80x24 it works again.
+        Tmux("resize-window", "-t", _tmux, "-x", "70", "-y", "20");
+        await WaitForPane(0, p => p.Contains("at least 80x24; this one is 70x20"), "the size it needs");
+        Tmux("resize-window", "-t", _tmux, "-x", "80", "-y", "24");
+        await WaitForPane(0, p => p.Contains("8192 pages (32 MiB)"), "the memory tab again");
+
+        // F10 asks before throwing the machine away; No keeps it, Yes quits.
+        Keys(0, "F10");
+        await WaitForPane(0, p => p.Contains("Quit tui local?"), "the quit question");
+        Keys(0, "Escape");
+        await WaitForPane(0, p => !p.Contains("Quit tui local?") && p.Contains("8192 pages"), "the app still running");
+        Keys(0, "F10");
+        await WaitForPane(0, p => p.Contains("Quit tui local?"), "the quit question again");
+        Keys(0, "y");
+        await WaitForPane(0, p => p.Contains("TUI-ENDED"), "the TUI to exit");
     }
 }
