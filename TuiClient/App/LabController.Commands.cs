@@ -20,6 +20,7 @@ public sealed partial class LabController
     {
         CommandOpen = true;
         CommandLine.Start(text);
+        Message = "";   // what was said before is stale once a new command is being typed
     }
 
     private async Task CommandBarKeyAsync(KeyEvent key)

@@ -195,11 +195,17 @@ public sealed partial class LabController
                $"{s?.Speed ?? "-"} │ {state} │ tick {m.Tick}{follow} │ {_session.ConnectionStatus} │ ";
     }
 
-    /// <summary>The status line's message, or a hint at the keys that matter where the focus is.</summary>
-    public string StatusMessage() =>
-        CommandOpen ? "" : Message.Length > 0 ? Message : CanDrive && Focus == Pane.Screen
-            ? "keys go to the machine · F1 help · F8 command · F10 quit"
-            : "F1 help · : command · Tab/F2-F7 panes · F10 quit";
+    /// <summary>The status line's message, or else a hint at the keys that matter where the focus is,
+    /// as long a one as fits in <paramref name="room"/> columns.</summary>
+    public string StatusMessage(int room = int.MaxValue)
+    {
+        if (CommandOpen) return "";
+        if (Message.Length > 0) return Message;
+        string[] hints = CanDrive && Focus == Pane.Screen
+            ? ["keys go to the machine · F1 help · F8 command · F10 quit", "F1 help · F8 command · F10 quit", "F1 help"]
+            : ["F1 help · : command · Tab/F2-F7 panes · F10 quit", "F1 help · : command · F10 quit", "F1 help"];
+        return hints.FirstOrDefault(h => h.Length <= room) ?? "";
+    }
 
     // ------------------------------------------------------------------------------------------
     // Keys.

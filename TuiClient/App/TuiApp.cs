@@ -288,7 +288,8 @@ public sealed class TuiApp
     {
         int w = Math.Max(1, _app.Screen.Width);
         string message = _c.Message;   // a hint never takes a row of its own; a message does
-        return _c.CommandOpen || message.Length <= Math.Max(0, w - _c.StatusFields().Length) ? 1 : 1 + Math.Min(3, (message.Length + w - 1) / w);
+        if (_c.CommandOpen) return message.Length > 0 ? 2 : 1;   // completions above the command line
+        return message.Length <= Math.Max(0, w - _c.StatusFields().Length) ? 1 : 1 + Math.Min(3, (message.Length + w - 1) / w);
     }
 
     private void DrawStatus(ICanvas c)
@@ -304,7 +305,7 @@ public sealed class TuiApp
             if (c.Height > 1) c.Write(0, 0, _c.Message, Panes.Black, Panes.Grey);
             return;
         }
-        string fields = _c.StatusFields(), message = _c.StatusMessage();
+        string fields = _c.StatusFields(), message = _c.StatusMessage(c.Width - fields.Length);
         int n = c.Write(0, y, fields, Panes.Black, Panes.Grey);
         byte fg = _c.MessageIsRefusal ? (byte)4 : (byte)1;
         if (c.Height == 1) c.Write(n, y, message, fg, Panes.Grey);
