@@ -154,11 +154,13 @@ public static class Cli
     private static Command Connect(TextWriter stdout, TextWriter stderr)
     {
         var target = SessionTarget();
+        target.Arity = ArgumentArity.ZeroOrOne;   // none: a dialog asks
         var (name, code, key) = Identity();
-        var c = new Command("connect", "HOST[:PORT]/SESSION [--name NAME] [--code CODE | --key KEY]\n" +
-            "watch and drive a session on a server (port 5080 by default); a join code makes you a participant, the instructor key the instructor")
+        var c = new Command("connect", "[HOST[:PORT]/SESSION] [--name NAME] [--code CODE | --key KEY]\n" +
+            "watch and drive a session on a server (port 5080 by default); a join code makes you a participant, the instructor key the instructor; " +
+            "without a session, a dialog asks for it")
         { target, name, code, key };
-        c.SetAction(p => SessionCommands.Connect(p.GetValue(target)!, p.GetValue(name), p.GetValue(key) ?? p.GetValue(code), stderr));
+        c.SetAction(p => SessionCommands.Connect(p.GetValue(target), p.GetValue(name), p.GetValue(key) ?? p.GetValue(code), stderr));
         return c;
     }
 
@@ -272,6 +274,7 @@ public static class Cli
         Description = "the server (port 5080 by default) and the session's name",
         CustomParser = r =>
         {
+            if (r.Tokens.Count == 0) return null;
             string text = r.Tokens[0].Value;
             if (SessionCommands.ParseTarget(text) is { Session: not null } t) return new SessionCommands.Target(text, t.BaseUrl, t.Session);
             r.AddError($"'{text}' is not HOST[:PORT]/SESSION (e.g. lab.example.org/demo or localhost:5080/lab4)");

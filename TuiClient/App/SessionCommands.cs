@@ -31,22 +31,27 @@ public static class SessionCommands
     /// <summary>A parsed HOST[:PORT]/SESSION: what the user typed, the server's base URL and the session.</summary>
     public sealed record Target(string Text, string BaseUrl, string Session);
 
-    /// <summary>`tui connect`: joins the session (with a join code or the instructor key) and runs the app.</summary>
-    public static int Connect(Target target, string? name, string? code, TextWriter stderr)
+    /// <summary>`tui connect`: joins the session (with a join code or the instructor key) and runs the app;
+    /// without a target, a dialog asks for it first.</summary>
+    public static int Connect(Target? target, string? name, string? code, TextWriter stderr)
     {
-        name ??= Environment.UserName;
+        if (target is null)
+            return TuiApp.RunConnecting(name, code, a => Join(a.Target, a.Name, a.Secret));
         RemoteSession session;
-        try
-        {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-            session = RemoteSession.ConnectAsync(target.BaseUrl, target.Session, name, code, cts.Token).GetAwaiter().GetResult();
-        }
+        try { session = Join(target, name ?? Environment.UserName, code); }
         catch (CommandFailedException e)
         {
             stderr.WriteLine($"tui connect: {e.Message}");
             return 1;
         }
         return RunInteractive(session, isLocal: false);
+    }
+
+    /// <summary>Connects and joins (20 s at most); a failure is a <see cref="CommandFailedException"/> saying why.</summary>
+    private static RemoteSession Join(Target target, string name, string? code)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        return RemoteSession.ConnectAsync(target.BaseUrl, target.Session, name, code, cts.Token).GetAwaiter().GetResult();
     }
 
     /// <summary>A parsed `tui local`: at most one of the profile (posix), a kernel file or a WeensyOS

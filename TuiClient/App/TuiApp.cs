@@ -66,6 +66,21 @@ public sealed class TuiApp
     {
         using IApplication app = Application.Create();
         app.Init();
+        return RunOn(app, session, isLocal);
+    }
+
+    /// <summary>`tui connect` without a target: the connect dialog first, then the app (1 if cancelled).</summary>
+    public static int RunConnecting(string? name, string? secret, Func<ConnectDialog.Answer, ISessionSource> connect)
+    {
+        using IApplication app = Application.Create();
+        app.Init();
+        if (ConnectDialog.Connect(app, name, secret, connect) is not { } session) return 1;
+        try { return RunOn(app, session, isLocal: false); }
+        finally { session.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+    }
+
+    private static int RunOn(IApplication app, ISessionSource session, bool isLocal)
+    {
         var tui = new TuiApp(session, isLocal, app);
         tui._c.Update();
         tui.Relayout();

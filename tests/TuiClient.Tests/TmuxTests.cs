@@ -243,4 +243,24 @@ public sealed class TmuxTests : IAsyncLifetime
         Keys(0, "y");
         await WaitForPane(0, p => p.Contains("TUI-ENDED"), "the TUI to exit");
     }
+
+    [Fact]
+    public async Task Tui_connect_without_a_session_asks_in_a_dialog_and_again_after_a_failure()
+    {
+        int closed = Network.FreeLoopbackPort();
+        Tmux("new-session", "-d", "-s", _tmux, "-x", "120", "-y", "40", $"{TuiCommand()} connect --name dana; echo TUI-ENDED; sleep 60");
+        await WaitForPane(0, p => p.Contains("Connect to a Lab session") && p.Contains("localhost/demo"), "the connect dialog");
+        Keys(0, "C-u");
+        Type(0, $"127.0.0.1:{closed}/demo");
+        Keys(0, "Enter");
+        await WaitForPane(0, p => p.Contains("Cannot connect") && p.Contains($"cannot reach http://127.0.0.1:{closed}"), "the reason it failed");
+        Keys(0, "Enter");
+        await WaitForPane(0, p => p.Contains("Connect to a Lab session") && p.Contains($"127.0.0.1:{closed}/demo"), "the dialog again, as filled in");
+        Keys(0, "C-u");
+        Type(0, _url.Replace("http://", "") + "/demo");
+        Keys(0, "Enter");
+        await WaitForPane(0, p => p.Contains("PHYSICAL MEMORY") && Status(p).Contains("viewer") && p.Contains("dana (viewer) (you)"), "the demo, watched as dana");
+        Keys(0, "F10");
+        await WaitForPane(0, p => p.Contains("TUI-ENDED"), "the TUI to exit without asking (the session goes on without it)");
+    }
 }
