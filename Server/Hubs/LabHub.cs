@@ -33,7 +33,11 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
         get
         {
             var state = _connections.Get(Context.ConnectionId);
-            if (state.RemovedBy is { } by) throw new HubException($"you were removed from this session by {by}");
+            if (state.RemovedBy is { } by)
+            {
+                Limit(state.Commands, "calls");   // a removed client that keeps calling is closed like any flood
+                throw new HubException($"you were removed from this session by {by}");
+            }
             return state;
         }
     }

@@ -182,6 +182,9 @@ public sealed partial class LabSession
         throw new ArgumentException($"'{text}' is not an address (hex, e.g. 0x100040)");
     }
 
+    /// <summary>"1 frame", "3 frames", "2 processes": a count with its noun, in the plural when it is not one.</summary>
+    private static string Count(int n, string noun) => $"{n} {noun}{(n == 1 ? "" : noun.EndsWith('s') ? "es" : "s")}";
+
     /// <summary>The usage line of a debugger verb (what a refusal of bad arguments shows).</summary>
     private static string Usage(string verb) => "usage: " + verb switch
     {
@@ -313,7 +316,7 @@ public sealed partial class LabSession
             case "breaks":
                 Arguments(w, 0, 0);
                 SetDebugState(_debug.Stopped, "listed the breakpoints", by, _breaks.Select(b => b.ToString()).DefaultIfEmpty("(no breakpoints)").ToArray());
-                return $"{_breaks.Count} breakpoint(s)";
+                return Count(_breaks.Count, "breakpoint");
             case "regs":
                 {
                     Arguments(w, 0, 0);
@@ -361,14 +364,14 @@ public sealed partial class LabSession
                     Arguments(w, 0, 0);
                     var frames = Backtrace();
                     SetDebugState(_debug.Stopped, "showed the backtrace", by, frames);
-                    return $"{frames.Length} frames";
+                    return Count(frames.Length, "frame");
                 }
             case "ps":
                 {
                     Arguments(w, 0, 0);
                     var lines = _machine.ProcessListing();
                     SetDebugState(_debug.Stopped, "listed the processes", by, lines);
-                    return $"{lines.Length - 1} processes";
+                    return Count(lines.Length - 1, "process");
                 }
         }
         throw new ArgumentException($"unknown debugger command '{verb}' ({DebuggerHelp})");
