@@ -1,6 +1,7 @@
 using Lab.Shared.Wire;
 using Lab.TuiClient.App;
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Lab.Server.Tests;
 
@@ -215,12 +216,51 @@ public class ParticipantTests
         await prof.WaitForAsync(m => m.Participants.Count(p => p.Name == "student") == 1 && m.Events.Any(e => e.Text == "student rejoined as driver"), "one student, rejoined");
         Assert.Contains("join a session first", await Refusal(() => first.KeyAsync("a")));
         await second.Hub.Key("a");
+        // When the old connection closes, the participant (now the second connection's) stays.
+        var connections = server.App.Services.GetRequiredService<Lab.Server.Hubs.ConnectionTracker>();
+        int before = connections.Count;
         await first.DisposeAsync();
-        await prof.WaitForAsync(m => m.Participants.Any(p => p.Name == "student"), "the student still present after the old connection closed");
+        for (int i = 0; i < 300 && connections.Count >= before; i++) await Task.Delay(100);
+        Assert.Equal(before - 1, connections.Count);
+        Assert.Contains(server.Sessions.Find("drop")!.Participants(), p => p.Name == "student" && p.Role == Role.Driver);
+        await second.Hub.Key("b");
 
         // An unknown token joins as Join would; an empty one is refused with what to do.
         await using var third = await TestClient.ConnectAsync(server.Url);
         Assert.Equal((Role.Viewer, "newcomer"), ((await third.Hub.Rejoin("drop", "newcomer", null, "not-a-token")).Role, "newcomer"));
         Assert.Contains("Rejoin needs the rejoin token", await Refusal(() => third.Hub.Rejoin("drop", "x", null, "")));
+    }
+
+    [Fact]
+    public async Task An_older_servers_saved_session_restores_and_keeps_roles_from_then_on()
+    {
+        // settings.json as an older server wrote it: plain secrets, no roster, no sealed code.
+        string data = Path.Combine(Path.GetTempPath(), "lab-oldsettings-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Path.Combine(data, "sessions", "oldie"));
+        File.WriteAllText(Path.Combine(data, "sessions", "oldie", "settings.json"),
+            """{"Name":"oldie","Program":"forkexit","Step":"cow","Profile":"weensyos","MemoryMiB":64,"Private":true,"InstructorKey":"old-key","JoinCode":"123456","TicksPerSecond":100,"Paused":false,"Pinned":false}""");
+        string token;
+        await using (var server = await LabServerFixture.StartAsync(data))
+        {
+            await using var prof = await TestClient.ConnectAsync(server.Url);
+            Assert.Equal(Role.Instructor, (await prof.JoinAsync("oldie", "prof", "old-key")).Role);
+            Assert.Equal("123456", (await prof.Hub.Info()).JoinCode);   // its plain code was sealed with its key when it was converted
+            await using var student = await TestClient.ConnectAsync(server.Url);
+            token = (await student.JoinAsync("oldie", "student", "123456")).RejoinToken!;
+            await prof.CommandAsync("grant student");
+            string saved = File.ReadAllText(Path.Combine(data, "sessions", "oldie", "settings.json"));
+            Assert.DoesNotContain("old-key", saved);
+            Assert.DoesNotContain("123456", saved);
+            Assert.DoesNotContain(token, saved);
+        }
+        await using (var server = await LabServerFixture.StartAsync(data))
+        {
+            await using var student = await TestClient.ConnectAsync(server.Url);
+            var again = await student.Hub.Rejoin("oldie", "student", null, token);
+            Assert.Equal((Role.Driver, "p2", "student"), (again.Role, again.ParticipantId, again.Name));
+            // A newcomer gets the next id, not one of the saved participants'.
+            await using var newcomer = await TestClient.ConnectAsync(server.Url);
+            Assert.Equal("p3", (await newcomer.JoinAsync("oldie", "lee", "123456")).ParticipantId);
+        }
     }
 }
