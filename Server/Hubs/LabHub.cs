@@ -17,14 +17,26 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
     private readonly IHubContext<LabHub, ILabClient> _context;
     private readonly AddressLimits _addresses;
     private readonly ILogger<LabHub> _log;
+    private readonly IHostApplicationLifetime _lifetime;
 
-    public LabHub(SessionManager sessions, ConnectionTracker connections, IHubContext<LabHub, ILabClient> context, AddressLimits addresses, ILogger<LabHub> log)
+    public LabHub(SessionManager sessions, ConnectionTracker connections, IHubContext<LabHub, ILabClient> context, AddressLimits addresses, ILogger<LabHub> log,
+        IHostApplicationLifetime lifetime)
     {
         _sessions = sessions;
         _connections = connections;
         _context = context;
         _addresses = addresses;
         _log = log;
+        _lifetime = lifetime;
+    }
+
+    /// <summary>A server that is stopping takes no new connections: SignalR closes the open ones as it stops,
+    /// and a client reconnecting at once would otherwise hold the shutdown up for its whole timeout (30 s)
+    /// before the restarted server could have it.</summary>
+    public override Task OnConnectedAsync()
+    {
+        if (_lifetime.ApplicationStopping.IsCancellationRequested) Context.Abort();
+        return Task.CompletedTask;
     }
 
     /// <summary>This connection's state; every call of a connection whose participant was removed is refused.</summary>
