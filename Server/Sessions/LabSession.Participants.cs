@@ -113,6 +113,7 @@ public sealed partial class LabSession
             if (m == null) return (false, null, null);
             if (m.RemovedBy != null) return (true, null, $"you were removed from this session by {m.RemovedBy}");
             displaced = m.ConnectionId;
+            if (displaced != null) _viewedPids.Remove(displaced);   // that connection's view goes with it
             var others = Present.Where(x => x != m).Select(x => x.Name).ToList();
             string name = m.Name, unique = name;
             for (int i = 2; others.Contains(unique) || ParticipantNames.LookAlike(unique, others) != null; i++) unique = $"{name}{i}";
