@@ -17,7 +17,7 @@ public static class LabServerHost
     /// <summary>The name SignalR's MessagePack hub protocol announces in the handshake.</summary>
     public const string MessagePackProtocolName = "messagepack";
 
-    /// <param name="args">Command line: --urls URL, --data DIR, and ASP.NET Core's usual settings.</param>
+    /// <param name="args">Command line: --urls URL, --data DIR, --demo-key KEY, and ASP.NET Core's usual settings.</param>
     /// <param name="configure">Adjusts options after the command line (tests use it for short intervals).</param>
     /// <param name="quiet">No log output at all (the TUI hosts a server in-process for `tui local`).</param>
     /// <param name="logging">Adds log providers (tests read what the server logs).</param>
@@ -32,6 +32,7 @@ public static class LabServerHost
         var options = new LabServerOptions();
         builder.Configuration.GetSection("Lab").Bind(options);
         if (builder.Configuration["data"] is { } dataDir) options.DataDirectory = dataDir;
+        if (builder.Configuration["demo-key"] is { } demoKey) options.DemoKey = demoKey;
         configure?.Invoke(options);
 
         builder.Services.AddSingleton(options);
@@ -57,6 +58,13 @@ public static class LabServerHost
         var app = builder.Build();
         app.UseWebSockets();
         app.MapHub<LabHub>(LabHubRoute.Path, o => o.Transports = HttpTransportType.WebSockets);
+        // Whoever runs the server learns the demo's instructor key once it listens (with the address to use).
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            string url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? DefaultUrl;
+            string host = new Uri(url.Replace("[::]", "localhost").Replace("0.0.0.0", "localhost").Replace("*", "localhost").Replace("+", "localhost")).Authority;
+            app.Services.GetRequiredService<SessionManager>().LogDemoKey(host);
+        });
         app.MapGet("/", () => Results.Text("Lab server: connect with `tui connect HOST/SESSION`; the SignalR hub is at /hubs/lab (messagepack).\n"));
         return app;
     }

@@ -8,6 +8,10 @@ public sealed class ConnectionState
 {
     public LabSession? Session { get; set; }
     public ClientSender? Sender { get; set; }
+    /// <summary>The instructor key this connection joined with (verified), so Info can show it again.</summary>
+    public string? InstructorKey { get; set; }
+    /// <summary>Who removed this connection's participant from its session: every later call is refused.</summary>
+    public string? RemovedBy { get; set; }
     public RateLimiter Keys { get; } = new(perSecond: 30, burst: 60);
     public RateLimiter Commands { get; } = new(perSecond: 10, burst: 20);
     public RateLimiter Creates { get; } = new(perSecond: 0.1, burst: 3);
@@ -42,6 +46,9 @@ public sealed class ConnectionTracker
     private readonly ConcurrentDictionary<string, ConnectionState> _states = new();
 
     public ConnectionState Get(string connectionId) => _states.GetOrAdd(connectionId, _ => new ConnectionState());
+
+    /// <summary>The state of a connection that exists (null for one that is gone).</summary>
+    public ConnectionState? Find(string connectionId) => _states.TryGetValue(connectionId, out var s) ? s : null;
 
     public ConnectionState? Remove(string connectionId)
     {

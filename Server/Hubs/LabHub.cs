@@ -17,17 +17,42 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
     private readonly IHubContext<LabHub, ILabClient> _context;
     private readonly AddressLimits _addresses;
     private readonly ILogger<LabHub> _log;
+    private readonly IHostApplicationLifetime _lifetime;
 
-    public LabHub(SessionManager sessions, ConnectionTracker connections, IHubContext<LabHub, ILabClient> context, AddressLimits addresses, ILogger<LabHub> log)
+    public LabHub(SessionManager sessions, ConnectionTracker connections, IHubContext<LabHub, ILabClient> context, AddressLimits addresses, ILogger<LabHub> log,
+        IHostApplicationLifetime lifetime)
     {
         _sessions = sessions;
         _connections = connections;
         _context = context;
         _addresses = addresses;
         _log = log;
+        _lifetime = lifetime;
     }
 
-    private ConnectionState State => _connections.Get(Context.ConnectionId);
+    /// <summary>A server that is stopping takes no new connections: SignalR closes the open ones as it stops,
+    /// and a client reconnecting at once would otherwise hold the shutdown up for its whole timeout (30 s)
+    /// before the restarted server could have it.</summary>
+    public override Task OnConnectedAsync()
+    {
+        if (_lifetime.ApplicationStopping.IsCancellationRequested) Context.Abort();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>This connection's state; every call of a connection whose participant was removed is refused.</summary>
+    private ConnectionState State
+    {
+        get
+        {
+            var state = _connections.Get(Context.ConnectionId);
+            if (state.RemovedBy is { } by)
+            {
+                Limit(state.Commands, "calls");   // a removed client that keeps calling is closed like any flood
+                throw new HubException($"you were removed from this session by {by}");
+            }
+            return state;
+        }
+    }
 
     /// <summary>The caller's IP address (IPv4 as dotted quad even on a dual-stack socket): limits that a new
     /// connection must not reset are kept per address.</summary>
@@ -84,6 +109,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
         };
         var (session, error) = _sessions.Create(settings, address);
         if (session == null) throw new HubException(error);
+        session.KnowJoinCode(settings.JoinCode);
         return Task.FromResult(new CreateSessionResult(settings.Name, settings.InstructorKey, settings.JoinCode));
     }
 
@@ -92,7 +118,22 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
     /// instructor key (which makes the caller an instructor). A wrong code or key gets nothing, counts
     /// against the caller's address and the session (with a growing lockout), and is logged.
     /// </summary>
-    public Task<JoinResult> Join(string session, string name, string? code)
+    public Task<JoinResult> Join(string session, string name, string? code) => Task.FromResult(Admit(session, name, code, token: null));
+
+    /// <summary>
+    /// Joins again as the participant a rejoin token names (same name, role and id), e.g. after a lost
+    /// connection or a server restart. A token the session does not know joins as <see cref="Join"/> would;
+    /// a token voided by `remove` is refused. With a known token, <paramref name="code"/> counts only when
+    /// it is the instructor key (the caller is an instructor and Info shows the key); anything else is ignored.
+    /// </summary>
+    public Task<JoinResult> Rejoin(string session, string name, string? code, string token)
+    {
+        if (string.IsNullOrEmpty(token)) throw new HubException("Rejoin needs the rejoin token an earlier Join gave (JoinResult key 4); without one, use Join");
+        return Task.FromResult(Admit(session, name, code, token));
+    }
+
+    /// <summary>What Join and Rejoin share: find the session, check the code (or the token), admit.</summary>
+    private JoinResult Admit(string session, string name, string? code, string? token)
     {
         var state = State;
         Limit(state.Joins, "joins");
@@ -101,10 +142,23 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
             throw new HubException(_sessions.IsRestoring(session ?? "")
                 ? $"session '{session}' is still being restored after a server restart: try again in a few seconds"
                 : $"no session named '{session}' on this server");
-        if (ParticipantNames.Check(name) is { } badName) throw new HubException(badName);
-
         string address = ClientAddress;
         bool withCode = !string.IsNullOrEmpty(code);
+
+        if (token != null && target.TokenStatus(token) is { } removedBy)
+        {
+            if (removedBy.Length > 0) throw new HubException($"you were removed from this session by {removedBy}");
+            // The token admits; a code beside it counts only as the instructor key (anything else, such as a
+            // join code changed since, is ignored), and is not tried while the address is locked out.
+            string? key = withCode && _addresses.JoinRefusal(address, target.Name) is null && target.Settings.IsInstructorKey(code!) ? code : null;
+            LeaveCurrent(state);
+            var (known, again, error) = target.Rejoin(Context.ConnectionId, token, key != null ? Role.Instructor : Role.Viewer);
+            if (error != null) throw new HubException(error);
+            if (known) return Attach(state, target, again!, key);
+            // Dropped from the roster in the meantime: join as anybody would.
+        }
+
+        if (ParticipantNames.Check(name) is { } badName) throw new HubException(badName);
         if ((withCode || target.Settings.Private) && _addresses.JoinRefusal(address, target.Name) is { } locked)
             throw new HubException(locked);
         Role role;
@@ -116,13 +170,68 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
         if (withCode) _addresses.JoinSucceeded(address);
 
         LeaveCurrent(state);
-        var (participant, refused) = target.Add(Context.ConnectionId, name, role);
-        if (participant == null) throw new HubException(refused);
+        var (joined, refused) = target.Add(Context.ConnectionId, name, role);
+        if (joined == null) throw new HubException(refused);
+        return Attach(state, target, joined, role == Role.Instructor ? code : null);
+    }
+
+    /// <summary>Makes this connection the participant <paramref name="joined"/> of <paramref name="target"/>:
+    /// a connection that held the same participant until now is detached, and this one gets its sender.</summary>
+    private JoinResult Attach(ConnectionState state, LabSession target, Membership joined, string? instructorKey)
+    {
+        if (joined.Displaced is { } old && _connections.Find(old) is { } oldState)
+        {
+            oldState.Sender?.Stop();
+            oldState.Sender = null;
+            oldState.Session = null;
+        }
         state.Session = target;
+        state.InstructorKey = instructorKey;
         var connection = Context;
         state.Sender = new ClientSender(_context, target, Context.ConnectionId, () => connection.Abort());
-        return Task.FromResult(new JoinResult(target.Name, role, participant.Id, participant.Name));
+        var p = joined.Participant;
+        return new JoinResult(target.Name, p.Role, p.Id, p.Name, joined.RejoinToken);
     }
+
+    /// <summary>The joined session and who the caller is in it; instructors also get the join code (of a
+    /// private session, when the server can know it) and the instructor key (when they joined with it).</summary>
+    public Task<SessionInfo> Info()
+    {
+        var state = State;
+        Limit(state.Queries, "info requests");
+        return Task.FromResult(InfoOf(state));
+    }
+
+    private SessionInfo InfoOf(ConnectionState state)
+    {
+        var s = state.Session ?? throw new HubException("join a session first");
+        var who = s.Lookup(Context.ConnectionId) ?? throw new HubException("join a session first");
+        bool instructor = who.Role == Role.Instructor;
+        var settings = s.Settings;
+        return new SessionInfo(s.Name, settings.Profile, settings.Program, settings.Step, settings.Private, s.IdOf(Context.ConnectionId) ?? "",
+            who.Name, who.Role, instructor ? s.JoinCodeFor(state.InstructorKey) : null, instructor ? state.InstructorKey : null);
+    }
+
+    /// <summary>Session info as the `info` command says it (one line).</summary>
+    private string InfoText(SessionInfo i)
+    {
+        string what = i.Profile == SessionSettings.WeensyProfile ? $"{i.Profile} {i.Program} at step {i.Step}" : $"{i.Profile} {i.Program}";
+        var parts = new List<string>
+        {
+            $"session {i.Session}: {what}, {(i.Private ? "private" : "public")}",
+            $"you are {i.Name} ({i.ParticipantId}), {i.Role.ToString().ToLowerInvariant()}",
+        };
+        if (i.Role == Role.Instructor)
+        {
+            if (i.Private) parts.Add(i.JoinCode is { } c ? $"join code {c}" : "join code unknown (the server keeps only its hash; `code` makes a new one)");
+            parts.Add(i.InstructorKey is { } k ? $"instructor key {k} (tui connect {Host}/{i.Session} --key {k})"
+                : "instructor key not known to this connection (you did not join with it)");
+        }
+        return string.Join("; ", parts);
+    }
+
+    /// <summary>HOST:PORT as the caller reached this server (for the commands refusals suggest).</summary>
+    private string Host => Context.GetHttpContext()?.Request.Host.Value is { Length: > 0 } h ? h : "HOST";
 
     /// <summary>Counts and logs a wrong code; the refusal says when the caller may try again.</summary>
     private HubException WrongCode(LabSession target, string address, string name, string reason)
@@ -144,7 +253,8 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
     {
         Limit(State.Views, "view changes");
         var sender = State.Sender ?? throw new HubException("join a session first");
-        if (pid < 0 || pid > Lab.Kernel.Posix.PosixKernel.MaxPid) throw new HubException($"no such pid {pid}");
+        if (pid < 0) throw new HubException($"no such process {pid} (ps lists them)");
+        if (pid > 0) CheckProcess(State.Session!, pid);
         sender.ViewMemory(pid);
         State.Session?.SetViewedPid(Context.ConnectionId, pid);
         return Task.CompletedTask;
@@ -202,12 +312,19 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
 
     public const int MaxTypedKeys = 1024;
 
+    /// <summary>Refuses a pid that is not in the session's process table as last published (the hub never
+    /// touches the machine: the loop publishes the table with every snapshot).</summary>
+    private static void CheckProcess(LabSession session, int pid)
+    {
+        if (!session.Latest.Processes.Any(p => p.Pid == pid)) throw new HubException($"no such process {pid} (ps lists them)");
+    }
+
     /// <summary>The panes an instructor can lead everyone to (follow PANE [PID]).</summary>
     public static readonly string[] FollowPanes = ["memory", "vmap", "debugger", "events", "cga"];
 
     /// <summary>
-    /// A session command (see docs/PROTOCOL.md): pause, resume, speed X, reboot [program] [step],
-    /// grant NAME, revoke NAME, follow PANE [PID], unfollow, close. Returns a confirmation text.
+    /// A session command (see docs/PROTOCOL.md): info, pause, resume, speed X, reboot [program] [step],
+    /// grant NAME, revoke NAME, remove NAME, code, follow PANE [PID], unfollow, close. Returns a confirmation text.
     /// </summary>
     public async Task<string> Command(string command)
     {
@@ -268,7 +385,42 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
                     if (words.Length != 2) throw new HubException($"usage: {verb} ID|NAME (the id, e.g. p3, is shown in the participants list)");
                     var (name, error) = s.SetRole(words[1], verb == "grant" ? Role.Driver : Role.Viewer, who);
                     if (name == null) throw new HubException(error);
+                    _sessions.SaveSettings(s);   // a grant survives a crash too, not only a clean restart
                     return $"{(verb == "grant" ? "granted" : "revoked")} {name}";
+                }
+            case "remove":
+                {
+                    var (s, who, _) = RequireRole(Role.Instructor, "remove participants");
+                    if (words.Length != 2) throw new HubException("usage: remove ID|NAME (the id, e.g. p3, is shown in the participants list)");
+                    var (name, connection, error) = s.RemoveParticipant(words[1], Context.ConnectionId, who);
+                    if (name == null) throw new HubException(error);
+                    if (_connections.Find(connection!) is { } removed)
+                    {
+                        removed.RemovedBy = who;
+                        removed.Sender?.Stop();
+                        removed.Sender = null;
+                        removed.Session = null;
+                    }
+                    _sessions.SaveSettings(s);
+                    // Told after it is out (a slow or gone client must not hold this call up).
+                    try { await _context.Clients.Client(connection!).Removed(who).WaitAsync(TimeSpan.FromSeconds(2)); }
+                    catch (Exception e) when (e is TimeoutException or IOException or OperationCanceledException or InvalidOperationException) { }
+                    return $"removed {name}";
+                }
+            case "code":
+                {
+                    var (s, who, _) = RequireRole(Role.Instructor, "change the join code");
+                    if (words.Length != 1) throw new HubException("usage: code (gives a private session a new join code)");
+                    if (!s.Settings.Private)
+                        throw new HubException($"session '{s.Name}' is public: anyone may join without a code. A private session (with a join code) is created with `tui create {Host}/NAME --private`");
+                    string code = s.ChangeJoinCode(State.InstructorKey, who);
+                    _sessions.SaveSettings(s);
+                    return $"new join code {code}: the old one no longer works (who is in stays)";
+                }
+            case "info":
+                {
+                    if (words.Length != 1) throw new HubException("usage: info (the session, your role; for instructors the join code and instructor key)");
+                    return InfoText(InfoOf(State));
                 }
             case "follow":
                 {
@@ -279,6 +431,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
                     int pid = 0;
                     if (words.Length > 2 && !(int.TryParse(words[2], out pid) && pid > 0))
                         throw new HubException($"'{words[2]}' is not a pid");
+                    if (pid > 0) CheckProcess(s, pid);
                     s.SetFollow(new FollowState(true, words[1].ToLowerInvariant(), pid, who));
                     return "following";
                 }
@@ -318,7 +471,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
                     return "closed";
                 }
             default:
-                throw new HubException($"unknown command '{verb}' (try: pause, resume, speed, reboot, push, put, grant, revoke, follow, unfollow, close; debugger: {LabSession.DebuggerHelp})");
+                throw new HubException($"unknown command '{verb}' (try: info, pause, resume, speed, reboot, push, put, grant, revoke, remove, code, follow, unfollow, close; debugger: {LabSession.DebuggerHelp})");
         }
     }
 
@@ -398,6 +551,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
         state.Sender = null;
         state.Session?.Remove(Context.ConnectionId);
         state.Session = null;
+        state.InstructorKey = null;
     }
 
     private static void Post(LabSession session, SessionCommand command)
@@ -412,13 +566,25 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
         var who = session.Lookup(Context.ConnectionId) ?? throw new HubException("join a session first");
         if (who.Role < needed)
         {
-            string reason = needed == Role.Instructor
-                ? $"only the instructor may {action}"
-                : $"viewers cannot {action}: ask the instructor to grant you driving";
+            string reason = needed == Role.Instructor ? $"only the instructor may {action}" : $"viewers cannot {action}: {HowToDrive(session)}";
             session.LogRefusal(who.Name, action, who.Role);
             throw new HubException(reason);
         }
         return (session, who.Name, who.Role);
+    }
+
+    /// <summary>What a viewer can do to drive: ask the instructors present; in the demo, know that whoever runs
+    /// the server drives it; elsewhere, how the instructor role is had. And where a machine of one's own is.</summary>
+    private string HowToDrive(LabSession session)
+    {
+        var instructors = session.InstructorsPresent();
+        if (instructors.Length > 0)
+            return $"ask {string.Join(" or ", instructors)} ({(instructors.Length == 1 ? "the instructor" : "instructors")}) to grant you driving";
+        if (_sessions.IsDemo(session))
+            return "the demo is driven by whoever runs the server (its instructor key is in the server's log and in its data/demo.key); " +
+                   "for a machine of your own: tui local";
+        return $"nobody is instructor here now: the session's instructor key gives that role (tui connect {Host}/{session.Name} --key KEY); " +
+               "for a machine of your own: tui local";
     }
 
     private void Limit(RateLimiter limiter, string what)

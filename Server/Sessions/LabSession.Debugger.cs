@@ -99,22 +99,22 @@ public sealed partial class LabSession
         if (result.Exit == RunExit.Breakpoint)
         {
             var b = _breaks.Find(x => x.Kind == BreakKind.Address && x.Address == _machine.Machine.Cpu.Rip);
-            StopForDebugger($"breakpoint {(b != null ? b.ToString() : $"at 0x{_machine.Machine.Cpu.Rip:x}")}{Where(_machine.Machine.Cpu.Rip)}", "breakpoint");
+            StopForDebugger($"breakpoint {(b != null ? b.ToString() : $"at 0x{_machine.Machine.Cpu.Rip:x}")}{Where(_machine.Machine.Cpu.Rip)}", "");
         }
         else if (_pendingBreak != null)
         {
             string reason = _pendingBreak;
             _pendingBreak = null;
-            StopForDebugger(reason, "breakpoint");
+            StopForDebugger(reason, "");
         }
     }
 
     private void StopForDebugger(string reason, string by)
     {
         _running = false;
-        Settings = Settings with { Paused = true };
+        UpdateSettings(s => s with { Paused = true });
         SetDebugState(stopped: true, reason, by, output: null);
-        Log(EventKind.Action, CurrentPid(), $"stopped: {reason}");
+        Log(EventKind.Action, CurrentPid(), by.Length > 0 ? $"{by} stopped the machine: {reason}" : $"stopped: {reason}");
     }
 
     private int CurrentPid() => _machine.CurrentPid;
@@ -182,6 +182,54 @@ public sealed partial class LabSession
         throw new ArgumentException($"'{text}' is not an address (hex, e.g. 0x100040)");
     }
 
+    /// <summary>"1 frame", "3 frames", "2 processes": a count with its noun, in the plural when it is not one.</summary>
+    private static string Count(int n, string noun) => $"{n} {noun}{(n == 1 ? "" : noun.EndsWith('s') ? "es" : "s")}";
+
+    /// <summary>The usage line of a debugger verb (what a refusal of bad arguments shows).</summary>
+    private static string Usage(string verb) => "usage: " + verb switch
+    {
+        "step" or "s" => "step [N] (N instructions, 1 to 10000000)",
+        "continue" or "c" => "continue",
+        "interrupt" => "interrupt",
+        "break" or "b" => "break ADDR|SYMBOL|FILE:LINE | break syscall NAME|NUMBER | break fork [PID] | break exit [PID] | break fault [PID]",
+        "delete" => "delete N|all (N: a breakpoint's number, as breaks lists them)",
+        "breaks" => "breaks",
+        "regs" => "regs",
+        "disas" => "disas [ADDR]",
+        "x" => "x ADDR [N] (N bytes, 1 to 512)",
+        "walk" => "walk ADDR",
+        "bt" or "backtrace" => "bt",
+        "ps" => "ps",
+        _ => DebuggerHelp,
+    };
+
+    /// <summary>Refuses a command of <paramref name="min"/> to <paramref name="max"/> arguments that has another count.</summary>
+    private static void Arguments(string[] w, int min, int max)
+    {
+        int n = w.Length - 1;
+        if (n < min || n > max)
+            throw new ArgumentException($"{Usage(w[0].ToLowerInvariant())}{(n > max ? $" (unexpected '{string.Join(' ', w[(max + 1)..])}')" : "")}");
+    }
+
+    /// <summary>An address argument; a bad one is refused with the verb's usage.</summary>
+    private ulong AddressArgument(string[] w, int i)
+    {
+        try { return ParseAddress(w[i]); }
+        catch (ArgumentException e) { throw new ArgumentException($"{e.Message}; {Usage(w[0].ToLowerInvariant())}"); }
+    }
+
+    /// <summary>A positive whole-number argument up to <paramref name="max"/>; anything else is refused with the verb's usage.</summary>
+    private static long CountArgument(string[] w, int i, long max, string what)
+    {
+        if (long.TryParse(w[i], NumberStyles.None, CultureInfo.InvariantCulture, out long n) && n >= 1 && n <= max) return n;
+        throw new ArgumentException($"'{w[i]}' is not {what} (1 to {max}); {Usage(w[0].ToLowerInvariant())}");
+    }
+
+    /// <summary>
+    /// Runs one debugger command on the loop thread. Arguments are checked before anything is done: a
+    /// bad or extra one is refused with the verb's usage and changes nothing. The debugger view's
+    /// Reason says what happened, never who (that is its By).
+    /// </summary>
     private string RunDebug(string by, string[] w)
     {
         string verb = w[0].ToLowerInvariant();
@@ -191,13 +239,11 @@ public sealed partial class LabSession
             case "step":
             case "s":
                 {
-                    ulong n = 1;
-                    if (w.Length > 2 || (w.Length == 2 && !(ulong.TryParse(w[1], out n) && n > 0)))
-                        throw new ArgumentException($"usage: step [N] (N instructions, 1 to 10000000; got '{string.Join(' ', w[1..])}')");
-                    n = Math.Min(n, 10_000_000);
+                    Arguments(w, 0, 1);
+                    ulong n = w.Length == 2 ? (ulong)CountArgument(w, 1, 10_000_000, "a number of instructions") : 1;
                     if (machineHalted) throw new ArgumentException("the machine has halted; reboot it first");
                     _running = false;
-                    Settings = Settings with { Paused = true };
+                    UpdateSettings(s => s with { Paused = true });
                     ulong before = _machine.Machine.InstructionsRetired;
                     _pendingBreak = null;
                     var result = _machine.Step(n);
@@ -206,113 +252,126 @@ public sealed partial class LabSession
                         : _pendingBreak != null ? $"stepped {done} instructions, then {_pendingBreak}"
                         : $"stepped {done} instruction{(done == 1 ? "" : "s")}";
                     _pendingBreak = null;
-                    SetDebugState(true, $"{reason} (by {by})", by, null);
+                    SetDebugState(true, reason, by, null);
                     Log(EventKind.Action, CurrentPid(), $"{by} {reason}");
                     return reason;
                 }
             case "interrupt":
+                Arguments(w, 0, 0);
                 if (_debug.Stopped) return "already stopped";
-                StopForDebugger($"interrupted by {by} at 0x{_machine.Machine.Cpu.Rip:x}{Where(_machine.Machine.Cpu.Rip)}", by);
+                StopForDebugger($"interrupted at 0x{_machine.Machine.Cpu.Rip:x}{Where(_machine.Machine.Cpu.Rip)}", by);
                 return "stopped";
             case "continue":
             case "c":
+                Arguments(w, 0, 0);
                 _running = true;
-                Settings = Settings with { Paused = false };
-                SetDebugState(false, $"continued by {by}", by, null);
+                UpdateSettings(s => s with { Paused = false });
+                SetDebugState(false, "continued", by, null);
                 Log(EventKind.Action, 0, $"{by} continued");
                 return "continuing";
             case "break":
             case "b":
                 {
-                    if (w.Length < 2) throw new ArgumentException("usage: " + DebuggerHelp);
-                    if (_breaks.Count >= MaxBreakpoints)
-                        throw new ArgumentException($"this session already has {MaxBreakpoints} breakpoints, the most it may have: delete some first (delete N|all)");
+                    Arguments(w, 1, 2);
                     string what = w[1].ToLowerInvariant();
-                    int? pid = w.Length > 2 && int.TryParse(w[2], out int p) ? p : null;
+                    if (what == "syscall" && w.Length != 3) Arguments(w, 2, 2);
+                    if (what is not ("syscall" or "fork" or "exit" or "fault")) Arguments(w, 1, 1);
+                    int? pid = what is "fork" or "exit" or "fault" && w.Length > 2 ? (int)CountArgument(w, 2, int.MaxValue, "a pid") : null;
                     BreakCondition b = what switch
                     {
-                        "syscall" when w.Length > 2 => new BreakCondition(_nextBreakId, BreakKind.Syscall, 0, _machine.SyscallBreakName(w[2]), null),
+                        "syscall" => new BreakCondition(_nextBreakId, BreakKind.Syscall, 0, _machine.SyscallBreakName(w[2]), null),
                         "fork" => new BreakCondition(_nextBreakId, BreakKind.Fork, 0, null, pid),
                         "exit" => new BreakCondition(_nextBreakId, BreakKind.Exit, 0, null, pid),
                         "fault" => new BreakCondition(_nextBreakId, BreakKind.Fault, 0, null, pid),
-                        _ => new BreakCondition(_nextBreakId, BreakKind.Address, ParseAddress(w[1]), null, null),
+                        _ => new BreakCondition(_nextBreakId, BreakKind.Address, AddressArgument(w, 1), null, null),
                     };
+                    if (_breaks.Count >= MaxBreakpoints)
+                        throw new ArgumentException($"this session already has {MaxBreakpoints} breakpoints, the most it may have: delete some first (delete N|all)");
                     _nextBreakId++;
                     _breaks.Add(b);
                     if (b.Kind == BreakKind.Address) _machine.Machine.Cpu.AddBreakpoint(new VirtAddr(b.Address));
-                    SetDebugState(_debug.Stopped, $"{by} set breakpoint {b}", by, null);
+                    SetDebugState(_debug.Stopped, $"set breakpoint {b}", by, null);
                     Log(EventKind.Action, 0, $"{by} set breakpoint {b}");
                     return $"breakpoint {b}";
                 }
             case "delete":
                 {
-                    if (w.Length < 2) throw new ArgumentException("usage: delete N|all");
-                    var removed = w[1] == "all" ? _breaks.ToList() : _breaks.Where(b => b.Id.ToString() == w[1]).ToList();
-                    if (removed.Count == 0) throw new ArgumentException($"no breakpoint {w[1]}");
+                    Arguments(w, 1, 1);
+                    bool all = w[1].Equals("all", StringComparison.OrdinalIgnoreCase);
+                    long id = all ? 0 : CountArgument(w, 1, int.MaxValue, "a breakpoint number");
+                    var removed = all ? _breaks.ToList() : _breaks.Where(b => b.Id == id).ToList();
+                    if (removed.Count == 0)
+                        throw new ArgumentException(all ? "there are no breakpoints to delete" : $"no breakpoint {id} (breaks lists them)");
                     foreach (var b in removed)
                     {
                         _breaks.Remove(b);
                         if (b.Kind == BreakKind.Address && !_breaks.Any(x => x.Kind == BreakKind.Address && x.Address == b.Address))
                             _machine.Machine.Cpu.RemoveBreakpoint(new VirtAddr(b.Address));
                     }
-                    SetDebugState(_debug.Stopped, $"{by} deleted {removed.Count} breakpoint(s)", by, null);
-                    Log(EventKind.Action, 0, $"{by} deleted breakpoint {w[1]}");
+                    string deleted = removed.Count == 1 ? $"1 breakpoint ({removed[0]})" : $"{removed.Count} breakpoints";
+                    SetDebugState(_debug.Stopped, $"deleted {deleted}", by, null);
+                    Log(EventKind.Action, 0, $"{by} deleted {deleted}");
                     return $"deleted {removed.Count}";
                 }
             case "breaks":
-                SetDebugState(_debug.Stopped, $"{by} listed breakpoints", by, _breaks.Select(b => b.ToString()).DefaultIfEmpty("(no breakpoints)").ToArray());
-                return $"{_breaks.Count} breakpoint(s)";
+                Arguments(w, 0, 0);
+                SetDebugState(_debug.Stopped, "listed the breakpoints", by, _breaks.Select(b => b.ToString()).DefaultIfEmpty("(no breakpoints)").ToArray());
+                return Count(_breaks.Count, "breakpoint");
             case "regs":
                 {
+                    Arguments(w, 0, 0);
                     var cpu = _machine.Machine.Cpu;
                     var lines = new List<string> { $"pid {CurrentPid()}  rip 0x{cpu.Rip:x}  rflags 0x{cpu.RFlags:x}" };
                     var regs = new ulong[16];
                     cpu.GetRegisters(regs);
                     for (int i = 0; i < 16; i += 4)
                         lines.Add(string.Join("  ", Enumerable.Range(i, 4).Select(r => $"{DebuggerState.RegisterNames[r],-3} {regs[r]:x16}")));
-                    SetDebugState(_debug.Stopped, $"{by} showed the registers", by, lines.ToArray());
+                    SetDebugState(_debug.Stopped, "showed the registers", by, lines.ToArray());
                     Log(EventKind.Action, 0, $"{by} showed the registers");
                     return "registers";
                 }
             case "disas":
                 {
-                    ulong at = w.Length > 1 ? ParseAddress(w[1]) : _machine.Machine.Cpu.Rip;
-                    SetDebugState(_debug.Stopped, $"{by} disassembled 0x{at:x}", by, Disassemble(at, 16, markRip: true));
+                    Arguments(w, 0, 1);
+                    ulong at = w.Length > 1 ? AddressArgument(w, 1) : _machine.Machine.Cpu.Rip;
+                    SetDebugState(_debug.Stopped, $"disassembled 0x{at:x}", by, Disassemble(at, 16, markRip: true));
                     Log(EventKind.Action, 0, $"{by} disassembled 0x{at:x}");
                     return $"disassembly at 0x{at:x}";
                 }
             case "x":
                 {
-                    if (w.Length < 2) throw new ArgumentException("usage: x ADDR [N]");
-                    ulong at = ParseAddress(w[1]);
-                    int n = w.Length > 2 && int.TryParse(w[2], out int k) ? Math.Clamp(k, 1, 512) : 64;
-                    SetDebugState(_debug.Stopped, $"{by} examined 0x{at:x}", by, Dump(at, n));
+                    Arguments(w, 1, 2);
+                    ulong at = AddressArgument(w, 1);
+                    int n = w.Length > 2 ? (int)CountArgument(w, 2, 512, "a number of bytes") : 64;
+                    SetDebugState(_debug.Stopped, $"examined 0x{at:x}", by, Dump(at, n));
                     Log(EventKind.Action, 0, $"{by} examined {n} bytes at 0x{at:x}");
                     return $"{n} bytes at 0x{at:x}";
                 }
             case "walk":
                 {
-                    if (w.Length < 2) throw new ArgumentException("usage: walk ADDR");
-                    ulong at = ParseAddress(w[1]);
+                    Arguments(w, 1, 1);
+                    ulong at = AddressArgument(w, 1);
                     var steps = _machine.Machine.Cpu.DescribeWalk(new VirtAddr(at));
                     var lines = new List<string> { $"page-table walk of 0x{at:x} for pid {CurrentPid()} (cr3 0x{_machine.Machine.Cpu.Cr3:x})" };
                     lines.AddRange(steps.Select(s => s.ToString()));
-                    SetDebugState(_debug.Stopped, $"{by} walked the page tables for 0x{at:x}", by, lines.ToArray());
+                    SetDebugState(_debug.Stopped, $"walked the page tables for 0x{at:x}", by, lines.ToArray());
                     Log(EventKind.Action, 0, $"{by} walked the page tables for 0x{at:x}");
                     return $"walk of 0x{at:x}";
                 }
             case "bt":
             case "backtrace":
                 {
+                    Arguments(w, 0, 0);
                     var frames = Backtrace();
-                    SetDebugState(_debug.Stopped, $"{by} asked for the backtrace", by, frames);
-                    return $"{frames.Length} frames";
+                    SetDebugState(_debug.Stopped, "showed the backtrace", by, frames);
+                    return Count(frames.Length, "frame");
                 }
             case "ps":
                 {
+                    Arguments(w, 0, 0);
                     var lines = _machine.ProcessListing();
-                    SetDebugState(_debug.Stopped, $"{by} listed processes", by, lines);
-                    return $"{lines.Length - 1} processes";
+                    SetDebugState(_debug.Stopped, "listed the processes", by, lines);
+                    return Count(lines.Length - 1, "process");
                 }
         }
         throw new ArgumentException($"unknown debugger command '{verb}' ({DebuggerHelp})");

@@ -22,7 +22,6 @@ public sealed partial class LabSession : IDisposable
     private readonly Thread _thread;
     private readonly ILogger _log;
     private readonly object _stateLock = new();
-    private readonly List<ParticipantEntry> _participants = new();
     private readonly LabEvent?[] _events = new LabEvent?[EventRingSize];
     private long _eventSeq;
     private FollowState _follow = new(false, "", 0, "");
@@ -39,14 +38,28 @@ public sealed partial class LabSession : IDisposable
     public long ParticipantsVersion { get; private set; }
     public long FollowVersion { get; private set; }
 
-    public SessionSettings Settings { get; private set; }
+    private SessionSettings _settings;
+    /// <summary>The session's settings as they are now. Changed only through <see cref="UpdateSettings"/>
+    /// (the loop changes speed and pause, hub threads the join code): no change is lost to another.</summary>
+    public SessionSettings Settings => Volatile.Read(ref _settings);
+
+    /// <summary>Applies <paramref name="change"/> to the settings atomically (any thread).</summary>
+    private void UpdateSettings(Func<SessionSettings, SessionSettings> change)
+    {
+        while (true)
+        {
+            var before = Settings;
+            if (ReferenceEquals(Interlocked.CompareExchange(ref _settings, change(before), before), before)) return;
+        }
+    }
     public string Name => Settings.Name;
     public DateTime LastActivityUtc { get; private set; } = DateTime.UtcNow;
     public SessionSnapshot Latest => _latest;
 
     public LabSession(SessionSettings settings, Stream? restoreState, ILogger log)
     {
-        Settings = settings;
+        _settings = settings with { Roster = null };
+        LoadRoster(settings.Roster);
         _log = log;
         _machine = SessionMachine.Create(settings);
         if (restoreState != null)
@@ -71,96 +84,7 @@ public sealed partial class LabSession : IDisposable
     }
 
     // ------------------------------------------------------------------------------------------
-    // Participants and roles (called from hub threads).
-
-    private sealed record ParticipantEntry(string ConnectionId, string Id, string Name, Role Role);
-
-    public Participant[] Participants()
-    {
-        lock (_stateLock) return _participants.Select(p => new Participant(p.Id, p.Name, p.Role)).ToArray();
-    }
-
-    public int ParticipantCount { get { lock (_stateLock) return _participants.Count; } }
-
-    private int _nextParticipant;
-
-    /// <summary>
-    /// Adds a participant. Each gets a short id (p1, p2, ...) that grant and revoke accept. A name is
-    /// normalised (NFKC); the same name again gets a suffix (a second tab of the same student), but a
-    /// name that only looks like a present one (other case, look-alike letters) is refused, so nobody
-    /// can pass for somebody else. Returns the participant, or null and the reason.
-    /// </summary>
-    public (Participant? Participant, string? Error) Add(string connectionId, string name, Role role)
-    {
-        if (ParticipantNames.Check(name) is { } bad) return (null, bad);
-        name = ParticipantNames.Normalize(name);
-        Participant p;
-        lock (_stateLock)
-        {
-            string unique = name;
-            for (int i = 2; _participants.Any(x => x.Name == unique); i++) unique = $"{name}{i}";
-            if (ParticipantNames.LookAlike(unique, _participants.Select(x => x.Name)) is { } other)
-                return (null, $"the name '{unique}' looks too much like '{other}', who is already in this session: choose another");
-            var entry = new ParticipantEntry(connectionId, $"p{++_nextParticipant}", unique, role);
-            _participants.Add(entry);
-            ParticipantsVersion++;
-            p = new Participant(entry.Id, entry.Name, entry.Role);
-        }
-        LastActivityUtc = DateTime.UtcNow;
-        Log(EventKind.Action, 0, $"{p.Name} joined as {p.Role.ToString().ToLowerInvariant()}");
-        return (p, null);
-    }
-
-    public void Remove(string connectionId)
-    {
-        string? name = null;
-        lock (_stateLock)
-        {
-            int i = _participants.FindIndex(p => p.ConnectionId == connectionId);
-            if (i < 0) return;
-            name = _participants[i].Name;
-            _participants.RemoveAt(i);
-            _viewedPids.Remove(connectionId);
-            ParticipantsVersion++;
-        }
-        LastActivityUtc = DateTime.UtcNow;
-        Log(EventKind.Action, 0, $"{name} left");
-    }
-
-    public (string Name, Role Role)? Lookup(string connectionId)
-    {
-        lock (_stateLock)
-        {
-            var p = _participants.Find(x => x.ConnectionId == connectionId);
-            return p is null ? null : (p.Name, p.Role);
-        }
-    }
-
-    /// <summary>Sets a participant's role. <paramref name="who"/> is a participant id (p3) or an exact
-    /// name (names are unique in a session). Returns the participant's name, or null and why not.</summary>
-    public (string? Name, string? Error) SetRole(string who, Role role, string by)
-    {
-        string name;
-        lock (_stateLock)
-        {
-            int i = _participants.FindIndex(p => string.Equals(p.Id, who, StringComparison.OrdinalIgnoreCase));
-            if (i < 0) i = _participants.FindIndex(p => p.Name == who);
-            if (i < 0)
-            {
-                var near = _participants.Where(p => string.Equals(p.Name, who, StringComparison.OrdinalIgnoreCase)
-                                                    || ParticipantNames.Skeleton(p.Name) == ParticipantNames.Skeleton(who)).ToList();
-                return (null, near.Count == 0
-                    ? $"nobody with the id or name '{who}' is in this session (ids are shown in the participants list)"
-                    : $"nobody is named exactly '{who}'; did you mean {string.Join(" or ", near.Select(p => $"{p.Name} (id {p.Id})"))}? Use the id");
-            }
-            name = _participants[i].Name;
-            if (_participants[i].Role == Role.Instructor) return (name, null);   // instructors stay instructors
-            _participants[i] = _participants[i] with { Role = role };
-            ParticipantsVersion++;
-        }
-        Log(EventKind.Action, 0, role == Role.Driver ? $"{by} granted driving to {name}" : $"{by} revoked driving from {name}");
-        return (name, null);
-    }
+    // Participants and roles: LabSession.Participants.cs.
 
     // A refused action goes to the log once per participant and action per RefusalWindow; repeats
     // are counted into the next line (a viewer holding a key down must not bury the real events).
@@ -636,20 +560,20 @@ public sealed partial class LabSession : IDisposable
                 }
             case PauseCommand p:
                 _running = false;
-                Settings = Settings with { Paused = true };
+                UpdateSettings(s => s with { Paused = true });
                 Log(EventKind.Action, 0, $"{p.By} paused the machine at tick {_machine.Ticks}");
                 break;
             case ResumeCommand r:
                 _running = true;
-                Settings = Settings with { Paused = false };
+                UpdateSettings(s => s with { Paused = false });
                 Log(EventKind.Action, 0, $"{r.By} resumed the machine");
                 break;
             case SpeedCommand s:
-                Settings = Settings with { TicksPerSecond = s.TicksPerSecond };
+                UpdateSettings(x => x with { TicksPerSecond = s.TicksPerSecond });
                 Log(EventKind.Action, 0, $"{s.By} set the speed to {Settings.SpeedName}");
                 break;
             case PushKernelCommand push:
-                Settings = Settings with { Program = push.Name, KernelImage = push.Image };
+                UpdateSettings(s => s with { Program = push.Name, KernelImage = push.Image });
                 Log(EventKind.Action, 0, $"{push.By} pushed a new kernel ({push.Name}, {push.Image.Length} bytes): reboot to boot it");
                 break;
             case RebootCommand rb:
@@ -660,7 +584,7 @@ public sealed partial class LabSession : IDisposable
                     _machine.Observer = OnKernelEvent;
                     _reportedInvariant = null;
                     foreach (var b in _breaks.Where(b => b.Kind == BreakKind.Address)) _machine.Machine.Cpu.AddBreakpoint(new Lab.Machine.VirtAddr(b.Address));
-                    Settings = next with { Paused = false };
+                    UpdateSettings(s => s with { Program = next.Program, Step = next.Step, Paused = false });
                     _running = true;
                     _lastProcesses = [];
                     Log(EventKind.Action, 0, next.Profile == SessionSettings.WeensyProfile

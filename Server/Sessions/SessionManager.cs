@@ -26,6 +26,9 @@ public sealed class LabServerOptions
     public double CreationIntervalPerAddressSeconds { get; set; } = 3;
     /// <summary>The built-in public session created at start (null or empty: none).</summary>
     public string? DemoSession { get; set; } = "demo";
+    /// <summary>The demo's instructor key (command line --demo-key KEY, configuration Lab:DemoKey). Unset: the
+    /// key in DATA/demo.key, or a new random one written there. The server logs it at start.</summary>
+    public string? DemoKey { get; set; }
     /// <summary>Test hook: awaited before each saved session is restored (null in production).</summary>
     public Func<string, Task>? BeforeRestore { get; set; }
 }
@@ -218,7 +221,7 @@ public sealed class SessionManager : IHostedService, IDisposable
             lock (_storeLock)
             {
                 if (session.Closed) return null;
-                _store.Save(session.Settings);
+                _store.Save(session.SettingsToSave());
             }
             // The session's own thread streams its machine into machine.bin (nothing the size of the
             // machine is built in memory); it takes the same lock for the write.
@@ -282,8 +285,11 @@ public sealed class SessionManager : IHostedService, IDisposable
         }
         lock (_admission)
             foreach (var s in saved) _restoring[s.Name] = s.Settings;
-        if (!string.IsNullOrEmpty(_options.DemoSession) && !saved.Any(s => string.Equals(s.Name, _options.DemoSession, StringComparison.OrdinalIgnoreCase)))
-            CreateDemo();
+        if (!string.IsNullOrEmpty(_options.DemoSession))
+        {
+            DemoKey = ChooseDemoKey();
+            if (!saved.Any(s => IsDemoName(s.Name))) CreateDemo();
+        }
         _restore = Task.Run(() => RestoreAllAsync(saved, _stop.Token));
         _maintenance = Task.Run(() => MaintainAsync(_stop.Token));
         return Task.CompletedTask;
@@ -295,10 +301,70 @@ public sealed class SessionManager : IHostedService, IDisposable
         {
             Name = _options.DemoSession!,
             Program = "forkexit",
-            InstructorKey = SessionSettings.NewSecret(),
+            InstructorKey = DemoKey ?? SessionSettings.NewSecret(),
             Pinned = true,
         });
         if (error != null) _log.LogError("the demo session {Name} could not be created: {Error}", _options.DemoSession, error);
+    }
+
+    /// <summary>The demo's instructor key (null without a demo): the operator's --demo-key, else the one in
+    /// DATA/demo.key, else a new one. Whoever runs the server drives the demo with it.</summary>
+    public string? DemoKey { get; private set; }
+
+    /// <summary>Where the demo's key is kept for whoever runs the server (0600, beside the sessions).</summary>
+    public string DemoKeyFile => Path.Combine(_store.Directory, "demo.key");
+
+    public bool IsDemo(LabSession session) => IsDemoName(session.Name);
+
+    private bool IsDemoName(string name) => !string.IsNullOrEmpty(_options.DemoSession) && string.Equals(name, _options.DemoSession, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Decides the demo's key and writes it to <see cref="DemoKeyFile"/> when it changed (a file
+    /// that cannot be written is logged: the key is still logged at start).</summary>
+    private string ChooseDemoKey()
+    {
+        string? stored = null;
+        try { if (File.Exists(DemoKeyFile)) stored = File.ReadAllText(DemoKeyFile).Trim(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { _log.LogWarning("cannot read {File}: {Error}", DemoKeyFile, e.Message); }
+        string key = !string.IsNullOrWhiteSpace(_options.DemoKey) ? _options.DemoKey.Trim() : string.IsNullOrEmpty(stored) ? SessionSettings.NewSecret() : stored;
+        if (key != stored)
+        {
+            try
+            {
+                var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+                if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+                using (var file = new StreamWriter(new FileStream(DemoKeyFile, options))) file.WriteLine(key);
+                if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(DemoKeyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _log.LogWarning("the demo's instructor key could not be written to {File}: {Error}", DemoKeyFile, e.Message);
+            }
+        }
+        return key;
+    }
+
+    /// <summary>The one log line that tells whoever runs the server how to drive the demo (called once the
+    /// server listens, with the address it listens on).</summary>
+    public void LogDemoKey(string hostAndPort)
+    {
+        if (DemoKey is null) return;
+        _log.LogInformation("demo session: drive it as its instructor with `tui connect {Host}/{Demo} --key {Key}` (the key is also in {File})",
+            hostAndPort, _options.DemoSession, DemoKey, DemoKeyFile);
+    }
+
+    /// <summary>Writes a session's settings (its roster, a new join code) at once, without its machine; a
+    /// failure is logged and left to the next periodic save.</summary>
+    public void SaveSettings(LabSession session)
+    {
+        try
+        {
+            lock (_storeLock)
+                if (!session.Closed) _store.Save(session.SettingsToSave());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.LogWarning("session {Name}: its settings could not be saved now ({Error}); retried at the next save", session.Name, e.Message);
+        }
     }
 
     /// <summary>Restores every saved session, one at a time; a damaged or unreadable one is refused
@@ -336,7 +402,10 @@ public sealed class SessionManager : IHostedService, IDisposable
     private bool Restore(SavedSession saved)
     {
         var settings = saved.Settings.WithHashedSecrets();
-        bool plainSecrets = saved.Settings.InstructorKey != null || saved.Settings.JoinCode != null;
+        // The demo's key is the one the server logs (a saved demo of an older server had a key nobody saw).
+        bool newDemoKey = IsDemoName(saved.Name) && DemoKey is { } demoKey && !settings.IsInstructorKey(demoKey);
+        if (newDemoKey) settings = settings.WithInstructorKey(DemoKey!);
+        bool plainSecrets = saved.Settings.InstructorKey != null || saved.Settings.JoinCode != null || newDemoKey;
         try
         {
             using var state = _store.OpenMachine(saved);

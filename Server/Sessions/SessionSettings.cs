@@ -30,6 +30,12 @@ public sealed record SessionSettings
     public string? InstructorKeyHash { get; init; }
     /// <summary>Salted SHA-256 of the join code in its canonical form (see <see cref="CanonicalJoinCode"/>).</summary>
     public string? JoinCodeHash { get; init; }
+    /// <summary>The join code encrypted with the instructor key (see <see cref="SealJoinCode"/>), so an
+    /// instructor who joined with the key can read it again (hub method Info) while the disk alone gives nothing.</summary>
+    public string? JoinCodeSealed { get; init; }
+    /// <summary>The participants a session knew when it was saved (ids, names, roles, rejoin-token
+    /// hashes): who rejoins after a restart gets the same role back. Null in files of older servers.</summary>
+    public IReadOnlyList<SavedParticipant>? Roster { get; init; }
     /// <summary>Timer ticks per wall-clock second; 0 = unthrottled. WeensyOS real time is 100.</summary>
     public double TicksPerSecond { get; init; } = KernelOptions.Hz;
     /// <summary>The machine is paused (kept across restarts).</summary>
@@ -229,7 +235,54 @@ public sealed record SessionSettings
         JoinCode = null,
         InstructorKeyHash = InstructorKey is { } key ? HashSecret(key) : InstructorKeyHash,
         JoinCodeHash = JoinCode is { } code ? HashSecret(CanonicalJoinCode(code)) : JoinCodeHash,
+        JoinCodeSealed = JoinCode is { } plain && InstructorKey is { } sealer ? SealJoinCode(plain, sealer) : JoinCodeSealed,
     };
+
+    /// <summary>These settings with a new join code (hashed; sealed with <paramref name="instructorKey"/> when it
+    /// is known, else not readable back from the settings): the old code stops working.</summary>
+    public SessionSettings WithJoinCode(string code, string? instructorKey) => this with
+    {
+        JoinCode = null,
+        JoinCodeHash = HashSecret(CanonicalJoinCode(code)),
+        JoinCodeSealed = instructorKey is null ? null : SealJoinCode(code, instructorKey),
+    };
+
+    /// <summary>The instructor key replaced (the demo's, set by the server's operator): only its hash is kept.</summary>
+    public SessionSettings WithInstructorKey(string key) => this with { InstructorKey = null, InstructorKeyHash = HashSecret(key), JoinCodeSealed = null };
+
+    /// <summary>
+    /// The join code encrypted with AES-GCM under a key derived (HKDF-SHA256, random salt) from the
+    /// instructor key: "aesgcm:SALT:NONCE:TAG:CIPHER" (base64). Only someone who has the instructor key
+    /// reads it back (<see cref="UnsealJoinCode"/>); the hashes stay the only way the server checks codes.
+    /// </summary>
+    public static string SealJoinCode(string code, string instructorKey)
+    {
+        byte[] salt = RandomNumberGenerator.GetBytes(16), nonce = RandomNumberGenerator.GetBytes(AesGcm.NonceByteSizes.MaxSize);
+        byte[] plain = Encoding.UTF8.GetBytes(code), cipher = new byte[plain.Length], tag = new byte[AesGcm.TagByteSizes.MaxSize];
+        using var aes = new AesGcm(SealingKey(instructorKey, salt), tag.Length);
+        aes.Encrypt(nonce, plain, cipher, tag);
+        return $"aesgcm:{Convert.ToBase64String(salt)}:{Convert.ToBase64String(nonce)}:{Convert.ToBase64String(tag)}:{Convert.ToBase64String(cipher)}";
+    }
+
+    /// <summary>The join code this session's <see cref="JoinCodeSealed"/> holds, read with the instructor key;
+    /// null when there is none or the key does not open it.</summary>
+    public string? UnsealJoinCode(string instructorKey)
+    {
+        var parts = JoinCodeSealed?.Split(':');
+        if (parts is not { Length: 5 } || parts[0] != "aesgcm") return null;
+        try
+        {
+            byte[] salt = Convert.FromBase64String(parts[1]), nonce = Convert.FromBase64String(parts[2]),
+                tag = Convert.FromBase64String(parts[3]), cipher = Convert.FromBase64String(parts[4]), plain = new byte[cipher.Length];
+            using var aes = new AesGcm(SealingKey(instructorKey, salt), tag.Length);
+            aes.Decrypt(nonce, cipher, tag, plain);
+            return Encoding.UTF8.GetString(plain);
+        }
+        catch (Exception e) when (e is FormatException or CryptographicException or ArgumentException) { return null; }
+    }
+
+    private static byte[] SealingKey(string instructorKey, byte[] salt) =>
+        HKDF.DeriveKey(HashAlgorithmName.SHA256, Encoding.UTF8.GetBytes(instructorKey), 32, salt, "lab join code"u8.ToArray());
 
     public bool IsInstructorKey(string candidate) =>
         InstructorKey is { } plain ? FixedEquals(plain, candidate) : VerifySecret(InstructorKeyHash, candidate);

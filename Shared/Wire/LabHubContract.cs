@@ -17,6 +17,14 @@ public interface ILabHub
     /// <summary>Joins a session; <paramref name="code"/> is a private session's join code or the instructor key.</summary>
     Task<JoinResult> Join(string session, string name, string? code);
 
+    /// <summary>Joins again as the participant <paramref name="token"/> names (a <see cref="JoinResult.RejoinToken"/>
+    /// from an earlier Join or Rejoin): the same name and role, after a lost connection or a server restart.
+    /// A token the session does not know joins as Join(session, name, code) would; one voided by `remove` is refused.</summary>
+    Task<JoinResult> Rejoin(string session, string name, string? code, string token);
+
+    /// <summary>What the joined session is and who you are in it; instructors also get the join code and instructor key.</summary>
+    Task<SessionInfo> Info();
+
     /// <summary>Leaves the current session.</summary>
     Task Leave();
 
@@ -54,6 +62,10 @@ public interface ILabClient
 {
     /// <summary>What changed in the joined session since this client's previous frame (the first is full).</summary>
     Task Frame(Frame frame);
+
+    /// <summary>An instructor (<paramref name="by"/>) removed this client from its session: no more frames come,
+    /// every later call of this connection is refused, and its rejoin token no longer works.</summary>
+    Task Removed(string by);
 }
 
 /// <summary>Where the hub is served.</summary>

@@ -67,13 +67,32 @@ public sealed record SessionSummary(
     // Why the machine stopped or makes no progress (null while it runs).
     [property: Key(9)] string? Halted);
 
-/// <summary>The answer to Join: your role and participant id.</summary>
+/// <summary>The answer to Join and Rejoin: your role and participant id, and the rejoin token (a secret of
+/// this participant: <see cref="ILabHub.Rejoin"/> with it after a lost connection or a server restart
+/// gives the same name and role back). Older servers send no token (null).</summary>
 [MessagePackObject]
 public sealed record JoinResult(
     [property: Key(0)] string Session,
     [property: Key(1)] Role Role,
     [property: Key(2)] string ParticipantId,
-    [property: Key(3)] string Name);
+    [property: Key(3)] string Name,
+    [property: Key(4)] string? RejoinToken = null);
+
+/// <summary>The answer to Info: what the session is and who you are in it. <see cref="JoinCode"/> and
+/// <see cref="InstructorKey"/> are filled for instructors only (the key when this connection joined with
+/// it; the code of a private session when the server knows it).</summary>
+[MessagePackObject]
+public sealed record SessionInfo(
+    [property: Key(0)] string Session,
+    [property: Key(1)] string Profile,
+    [property: Key(2)] string Program,
+    [property: Key(3)] string Step,
+    [property: Key(4)] bool Private,
+    [property: Key(5)] string ParticipantId,
+    [property: Key(6)] string Name,
+    [property: Key(7)] Role Role,
+    [property: Key(8)] string? JoinCode,
+    [property: Key(9)] string? InstructorKey);
 
 /// <summary>One participant of a session; <see cref="Id"/> (p1, p2, ...) is what grant and revoke take.</summary>
 [MessagePackObject]

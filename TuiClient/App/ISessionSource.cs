@@ -11,7 +11,7 @@ public interface ISessionSource : IAsyncDisposable
 {
     string SessionName { get; }
     SessionMirror Mirror { get; }
-    /// <summary>"connected", "reconnecting…", "disconnected: …" or "local".</summary>
+    /// <summary>"connected", "reconnecting…", "reconnected", "disconnected: …", "removed from the session by NAME" or "local".</summary>
     string ConnectionStatus { get; }
     /// <summary>Raised (on any thread) after a frame was applied or the connection status changed.</summary>
     event Action? Changed;
@@ -24,6 +24,9 @@ public interface ISessionSource : IAsyncDisposable
     Task ViewMemoryAsync(int pid);
     /// <summary>Asks for every system call (with arguments and results) of these pids in the event log.</summary>
     Task WatchAsync(int[] pids);
+    /// <summary>The session and who this client is in it; for an instructor also the join code (private
+    /// sessions) and the instructor key. Throws <see cref="CommandFailedException"/> with the reason.</summary>
+    Task<SessionInfo> InfoAsync();
 }
 
 /// <summary>A command or key the session refused; the message says why (shown on the status line).</summary>

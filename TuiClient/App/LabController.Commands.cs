@@ -115,6 +115,7 @@ public sealed partial class LabController
         {
             string answer = await _session.CommandAsync(command);
             Say(answer);
+            if (words[0].Equals("code", StringComparison.OrdinalIgnoreCase)) await RefreshInfoAsync();
             // The leader's own view follows too (everyone else's moves with the next frame).
             if (words[0].Equals("follow", StringComparison.OrdinalIgnoreCase) && words.Length >= 2)
                 await ApplyFollowAsync(new FollowState(true, words[1].ToLowerInvariant(), words.Length > 2 && int.TryParse(words[2], out int fp) ? fp : 0, "you"));
@@ -174,10 +175,39 @@ public sealed partial class LabController
         catch (CommandFailedException e) { Say(e.Message, refusal: true); }
     }
 
+    /// <summary>Asks the session for its information again (at the start, for the instructor, and after `code`).</summary>
+    private async Task RefreshInfoAsync()
+    {
+        try { Info = await _session.InfoAsync(); }
+        catch (CommandFailedException) { }   // the status line simply shows no join code
+        StateChanged?.Invoke();
+    }
+
+    /// <summary>`info`: the session, your role and, for the instructor, the join code and instructor key
+    /// with the commands that use them, in a dialog (which can copy them).</summary>
     private async Task InfoAsync()
     {
-        try { ShowInfo?.Invoke(await _session.CommandAsync("info")); }
+        try
+        {
+            Info = await _session.InfoAsync();
+            ShowInfo?.Invoke(InfoText(Info));
+        }
         catch (CommandFailedException e) { Say(e.Message, refusal: true); }
+    }
+
+    /// <summary>The info dialog's text.</summary>
+    public string InfoText(SessionInfo i)
+    {
+        string target = (_session as RemoteSession)?.Target ?? $"HOST/{i.Session}";
+        var lines = new List<string>
+        {
+            $"session:        {i.Session} ({i.Profile}: {i.Program}{(i.Profile == "weensyos" ? $" at step {i.Step}" : "")}, {(i.Private ? "private" : "public")})",
+            $"you:            {i.Name} ({i.ParticipantId}), {i.Role.ToString().ToLowerInvariant()}",
+        };
+        if (i.JoinCode is { } code) lines.Add($"join code:      {code}   students: tui connect {target} --code {code}");
+        else if (!i.Private) lines.Add($"join code:      none (public: tui connect {target})");
+        if (i.InstructorKey is { } key) lines.Add($"instructor key: {key}   (keep it secret: tui connect {target} --key {key})");
+        return string.Join("\n", lines);
     }
 }
 

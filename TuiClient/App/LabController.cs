@@ -59,6 +59,9 @@ public sealed partial class LabController
     /// <summary>Rows the screen pane shows (fewer than 25 on a small terminal).</summary>
     public int ScreenRows { get; set; } = 25;
     public bool QuitRequested { get; private set; }
+    /// <summary>The session's information as last asked (the instructor's status line shows its join code).</summary>
+    public SessionInfo? Info { get; private set; }
+    private bool _infoAsked, _toldRemoved;
 
     /// <summary>Asks the user yes or no (the app shows a dialog; tests answer directly).</summary>
     public Func<string, string, Task<bool>> Confirm { get; set; } = (_, _) => Task.FromResult(true);
@@ -87,6 +90,16 @@ public sealed partial class LabController
             int scrolled;
             lock (m.SyncRoot) scrolled = Scrollback.Update(m.Screen);
             if (ScreenScroll > 0) ScreenScroll = Math.Min(ScreenScroll + scrolled, Scrollback.Lines.Count);   // stay on the lines being read
+        }
+        if (_session.ConnectionStatus.StartsWith("removed", StringComparison.Ordinal) && !_toldRemoved)
+        {
+            _toldRemoved = true;
+            Say($"you were {_session.ConnectionStatus}: you no longer see or drive it (F10 quits)", refusal: true);
+        }
+        if (m.Role == Role.Instructor && !_infoAsked)
+        {
+            _infoAsked = true;
+            _ = RefreshInfoAsync();
         }
         if (m.Role != _lastRole)
         {
@@ -191,6 +204,7 @@ public sealed partial class LabController
         string state = s == null ? "waiting for the first frame" : s.Halted ?? (s.Running ? "running" : "paused");
         var drivers = m.Participants.Where(p => p.Role == Role.Driver).Select(p => p.Name).ToArray();
         string follow = m.Follow is { Enabled: true } f ? $" │ following {f.By}: {FollowText(f)}" : "";
+        if (Info is { JoinCode: { } code } && m.Role == Role.Instructor) follow += $" │ code {code}";
         return $" {_session.SessionName} │ {m.Role.ToString().ToLowerInvariant()} │ drivers: {(drivers.Length == 0 ? "-" : string.Join(",", drivers))} │ " +
                $"{s?.Speed ?? "-"} │ {state} │ tick {m.Tick}{follow} │ {_session.ConnectionStatus} │ ";
     }

@@ -217,7 +217,7 @@ public static class Panes
     }
 
     /// <summary>The shared debugger: why it stopped and who acted, every register in full (as many per
-    /// row as fit; never cut), disassembly at rip, the last output, breakpoints. Long lines wrap.</summary>
+    /// row as fit; never cut), breakpoints, the last output, disassembly at rip. Long lines wrap.</summary>
     public static void Debugger(ICanvas c, SessionMirror m)
     {
         var d = m.Debugger;
@@ -233,9 +233,10 @@ public static class Panes
         for (int i = 0; i < d.Registers.Length && y < c.Height; i += perRow, y++)
             for (int k = i; k < Math.Min(d.Registers.Length, i + perRow); k++)
                 c.Write((k - i) * cellWidth, y, $"{DebuggerState.RegisterNames[k],-6} {d.Registers[k]:x16}", Grey);
-        foreach (var line in d.Disassembly) y = Wrapped(c, y, line, line.StartsWith("=>") ? Yellow : Grey);
+        // Breakpoints and the last command's output before the disassembly, which takes the rows left.
+        if (d.Breakpoints.Length > 0) y = Wrapped(c, y, "breakpoints: " + string.Join("; ", d.Breakpoints), Green);
         foreach (var line in d.Output) y = Wrapped(c, y, line, White);
-        if (d.Breakpoints.Length > 0) Wrapped(c, y, "breakpoints: " + string.Join("; ", d.Breakpoints), Green);
+        foreach (var line in d.Disassembly) y = Wrapped(c, y, line, line.StartsWith("=>") ? Yellow : Grey);
     }
 
     /// <summary>Writes text from row <paramref name="y"/>, continuing on the next rows when it is wider

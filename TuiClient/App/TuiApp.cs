@@ -30,7 +30,8 @@ public sealed class TuiApp
     private readonly PaneView[] _panes;
     private readonly MenuBar _menu;
     private int _statusRows = 1, _helpScroll;
-    private bool _helpOpen, _compact, _dirty;
+    private bool _helpOpen, _compact;
+    private volatile bool _dirty = true;
     private Pane _bottomLeft = Pane.Memory;   // wide layout: the memory map or the debugger below the screen
 
     private TuiApp(ISessionSource session, bool isLocal, IApplication app)
@@ -58,6 +59,7 @@ public sealed class TuiApp
         _window.Add(_menu, _tabs, _screen, _memory, _processes, _events, _debugger, _participants, _help, _status, _tooSmall);
         _app.Keyboard.KeyDown += OnKeyDown;
         _app.ScreenChanged += (_, _) => Relayout();
+        _app.AddTimeout(TimeSpan.FromMilliseconds(33), Tick);
         session.Changed += MarkDirty;
     }
 
@@ -93,20 +95,19 @@ public sealed class TuiApp
     // ------------------------------------------------------------------------------------------
     // Frames and redrawing.
 
-    /// <summary>A frame arrived (network thread): one redraw is scheduled, however many frames come before it runs.</summary>
-    private void MarkDirty()
+    /// <summary>A frame arrived or a key came back refused (any thread): the next tick redraws.</summary>
+    private void MarkDirty() => _dirty = true;
+
+    /// <summary>The main loop's tick (30 a second): applies what arrived since the last one and redraws,
+    /// or does nothing when nothing did. A timer rather than an Invoke per frame: frames come on network
+    /// threads, possibly before the loop runs, and many frames between two ticks cost one redraw.</summary>
+    private bool Tick()
     {
-        lock (_panes)
-        {
-            if (_dirty) return;
-            _dirty = true;
-        }
-        _app.Invoke(() =>
-        {
-            lock (_panes) _dirty = false;
-            _c.Update();
-            Redraw();
-        });
+        if (!_dirty) return true;
+        _dirty = false;
+        _c.Update();
+        Redraw();
+        return true;
     }
 
     private void Redraw()
@@ -193,7 +194,7 @@ public sealed class TuiApp
         int lowY = top + screenH, lowH = bottom - lowY, leftW = Math.Min(78, w / 2);
         var left = _bottomLeft == Pane.Debugger ? _debugger : _memory;
         var other = left == _debugger ? _memory : _debugger;
-        Place(left, 0, lowY, _bottomLeft == Pane.Debugger ? Math.Max(leftW, Math.Min(w - 30, 100)) : leftW, lowH, Title(_bottomLeft));
+        Place(left, 0, lowY, leftW, lowH, Title(_bottomLeft));
         Place(_events, left.Frame.Width, lowY, w - left.Frame.Width, lowH, Title(Pane.Events));
         foreach (var v in new[] { _screen, _processes, _participants, left, _events }) v.Visible = true;
         other.Visible = false;

@@ -47,6 +47,15 @@ public sealed class LabClient : ILabHub, IAsyncDisposable
     public Task<JoinResult> Join(string session, string name, string? code, CancellationToken cancellation) =>
         Connection.InvokeAsync<JoinResult>(nameof(ILabHub.Join), session, name, code, cancellation);
 
+    public Task<JoinResult> Rejoin(string session, string name, string? code, string token) =>
+        Connection.InvokeAsync<JoinResult>(nameof(ILabHub.Rejoin), session, name, code, token);
+
+    public Task<SessionInfo> Info() => Connection.InvokeAsync<SessionInfo>(nameof(ILabHub.Info));
+
+    /// <summary>Calls <paramref name="onRemoved"/> with the instructor's name when an instructor removes this client from its session.</summary>
+    public IDisposable OnRemoved(Action<string> onRemoved) =>
+        Connection.On<string>(nameof(ILabClient.Removed), onRemoved);
+
     public Task Leave() => Connection.InvokeAsync(nameof(ILabHub.Leave));
 
     public Task ViewMemory(int pid) => Connection.InvokeAsync(nameof(ILabHub.ViewMemory), pid);

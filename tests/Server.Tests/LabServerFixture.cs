@@ -25,11 +25,13 @@ public sealed class LabServerFixture : IAsyncDisposable
 
     /// <param name="waitForRestore">Return only once saved sessions are restored and the demo exists
     /// (the server listens before that); false for tests of the restoring phase itself.</param>
-    public static async Task<LabServerFixture> StartAsync(string? dataDirectory = null, int port = 0, Action<LabServerOptions>? configure = null, bool waitForRestore = true)
+    /// <param name="arguments">More of the server's command line (e.g. --demo-key KEY).</param>
+    public static async Task<LabServerFixture> StartAsync(string? dataDirectory = null, int port = 0, Action<LabServerOptions>? configure = null, bool waitForRestore = true,
+        string[]? arguments = null)
     {
         dataDirectory ??= Path.Combine(Path.GetTempPath(), "lab-server-test-" + Guid.NewGuid().ToString("N"));
         var log = new TestLog();
-        var app = LabServerHost.Create(["--urls", $"http://127.0.0.1:{port}", "--data", dataDirectory], configure,
+        var app = LabServerHost.Create(["--urls", $"http://127.0.0.1:{port}", "--data", dataDirectory, .. arguments ?? []], configure,
             logging: l => l.AddProvider(log));
         var fixture = new LabServerFixture(app, dataDirectory, log);
         await app.StartAsync();

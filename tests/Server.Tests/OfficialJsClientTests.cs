@@ -7,7 +7,7 @@ namespace Lab.Server.Tests;
 /// The official JavaScript SignalR client (@microsoft/signalr + @microsoft/signalr-protocol-msgpack from
 /// npm) against a real server on loopback: it connects unchanged, joins demo, receives frames, and gets
 /// a clear error when it sends a key as a viewer; it creates a private session from JS (options as the
-/// documented array) and joins it as the instructor.
+/// documented array) and joins it as the instructor, reads Info, and removes a student who rejoined with its token.
 /// </summary>
 public class OfficialJsClientTests
 {
@@ -45,5 +45,13 @@ public class OfficialJsClientTests
         Assert.Equal(2, r.GetProperty("madeRole").GetInt32());            // instructor
         Assert.Equal("fork", r.GetProperty("madeProgram").GetString());
         Assert.Equal("3", r.GetProperty("madeStep").GetString());
+        // Info, rejoin tokens and removal work from JS too.
+        Assert.True(r.GetProperty("infoKeyMatches").GetBoolean());
+        Assert.True(r.GetProperty("infoCodeMatches").GetBoolean());
+        Assert.StartsWith("session js-made: weensyos fork at step 3, private; you are js-prof (p1), instructor; join code ", r.GetProperty("infoText").GetString());
+        Assert.True(r.GetProperty("rejoinSameId").GetBoolean());
+        Assert.Equal("removed js-student", r.GetProperty("removeAnswer").GetString());
+        Assert.Equal("js-prof", r.GetProperty("removedBy").GetString());
+        Assert.Contains("you were removed from this session by js-prof", r.GetProperty("afterRemoval").GetString());
     }
 }

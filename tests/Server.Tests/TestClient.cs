@@ -20,7 +20,11 @@ public sealed class TestClient : IAsyncDisposable
             Mirror.Apply(frame);
             _frameArrived.Release();
         });
+        Hub.OnRemoved(by => RemovedBy.TrySetResult(by));
     }
+
+    /// <summary>Completes with the instructor's name when the server says this client was removed (client method Removed).</summary>
+    public TaskCompletionSource<string> RemovedBy { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public static async Task<TestClient> ConnectAsync(string url)
     {

@@ -101,6 +101,32 @@ public class WireTests
         w.Write("lab1"); w.Write("fork"); w.Write("3"); w.Write("weensyos"); w.Write(false);
         w.Flush();
         Assert.Equal(new CreateSessionOptions("lab1", "fork", "3", "weensyos", false, 0), Read<CreateSessionOptions>(shorter.WrittenSpan.ToArray()));
+
+        // An older server's JoinResult has no rejoin token (key 4): it reads as null; a newer client's
+        // token is the fifth element, which an older client (reading four) ignores.
+        var oldJoin = new System.Buffers.ArrayBufferWriter<byte>();
+        w = new MessagePackWriter(oldJoin);
+        w.WriteArrayHeader(4);
+        w.Write("demo"); w.Write(1); w.Write("p3"); w.Write("ana");
+        w.Flush();
+        Assert.Equal(new JoinResult("demo", Role.Driver, "p3", "ana", null), Read<JoinResult>(oldJoin.WrittenSpan.ToArray()));
+        var reader = new MessagePackReader(Write(new JoinResult("demo", Role.Driver, "p3", "ana", "TOKEN")));
+        Assert.Equal(5, reader.ReadArrayHeader());
+        for (int key = 0; key < 4; key++) reader.Skip();
+        Assert.Equal("TOKEN", reader.ReadString());
+    }
+
+    [Fact]
+    public void Session_info_is_the_documented_array_and_round_trips()
+    {
+        var info = new SessionInfo("lab", "weensyos", "fork", "3", true, "p1", "prof", Role.Instructor, "7K2M-9QXD-R4TB-H3WN", "KEY");
+        Assert.Equal(info, Read<SessionInfo>(Write(info)));
+        var reader = new MessagePackReader(Write(info with { JoinCode = null, InstructorKey = null, Role = Role.Viewer }));
+        Assert.Equal(10, reader.ReadArrayHeader());
+        for (int key = 0; key < 7; key++) reader.Skip();
+        Assert.Equal((int)Role.Viewer, reader.ReadInt32());
+        Assert.True(reader.TryReadNil());
+        Assert.True(reader.TryReadNil());
     }
 
     [Fact]

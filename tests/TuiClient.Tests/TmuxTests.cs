@@ -154,7 +154,7 @@ public sealed class TmuxTests : IAsyncLifetime
         Keys(1, "F8");
         Type(1, "delete all");
         Keys(1, "Enter");
-        await WaitForPane(0, p => p.Contains("student deleted 1 breakpoint"), "the deleted breakpoint");
+        await WaitForPane(0, p => p.Contains("deleted 1 breakpoint (1: on fork) · by student"), "the deleted breakpoint");
         Keys(1, "F8");
         Type(1, "continue");
         Keys(1, "Enter");
@@ -165,6 +165,20 @@ public sealed class TmuxTests : IAsyncLifetime
         await WaitForPane(0, p => p.Contains("JOIN-4242") && p.Contains("prof-key-123"), "the session's secrets in a dialog");
         Keys(0, "Escape");
         await WaitForPane(0, p => !p.Contains("prof-key-123"), "the dialog closed");
+
+        // The instructor's status line shows the join code; `code` changes it.
+        await WaitForPane(0, p => Status(p).Contains("code JOIN-4242"), "the join code on the instructor's status line");
+        Keys(0, ":code", "Enter");
+        await WaitForPane(0, p => p.Contains("new join code") && !Status(p).Contains("JOIN-4242") && Status(p).Contains("│ code "), "a new join code");
+
+        // The instructor removes the student (after a question); the student's client says so.
+        (col, row) = Find(Pane(0), "p2  student (driver)");
+        Click(0, col, row);
+        Keys(0, "x");
+        await WaitForPane(0, p => p.Contains("Remove p2 from lecture?"), "the question");
+        Keys(0, "y");
+        await WaitForPane(0, p => !p.Contains("p2  student"), "the student gone from the instructor's view");
+        await WaitForPane(1, p => Status(p).Contains("removed from the session by prof"), "the student told");
 
         // Resize the window: the status line moves to the new bottom row.
         Tmux("resize-window", "-t", _tmux, "-x", "240", "-y", "42");

@@ -61,6 +61,35 @@ try {
   await Promise.race([madeFrameArrived, timeout(30000, "a frame of js-made")]);
   result.madeProgram = madeStatus[1];
   result.madeStep = madeStatus[2];
+  // Info: the instructor reads the key and join code again (SessionInfo keys 8 and 9); `info` says the same as text.
+  const info = await conn.invoke("Info");
+  result.infoKeyMatches = info[9] === created[1];
+  result.infoCodeMatches = info[8] === created[2];
+  result.infoText = await conn.invoke("Command", "info");
+
+  // A student joins with the code, rejoins from a new connection with its token (JoinResult key 4), and is removed.
+  const student = new signalR.HubConnectionBuilder()
+    .withUrl(`${base}/hubs/lab`, { transport: signalR.HttpTransportType.WebSockets })
+    .withHubProtocol(new MessagePackHubProtocol())
+    .configureLogging(signalR.LogLevel.Warning)
+    .build();
+  let gotRemoved;
+  const removedArrived = new Promise(resolve => (gotRemoved = resolve));
+  student.on("Frame", () => {});
+  student.on("Removed", by => gotRemoved(by));
+  await student.start();
+  const studentFirst = await student.invoke("Join", "js-made", "js-student", created[2]);
+  const studentAgain = await student.invoke("Rejoin", "js-made", "js-student", null, studentFirst[4]);
+  result.rejoinSameId = studentAgain[2] === studentFirst[2] && typeof studentFirst[4] === "string" && studentFirst[4].length > 0;
+  result.removeAnswer = await conn.invoke("Command", `remove ${studentAgain[2]}`);
+  result.removedBy = await Promise.race([removedArrived, timeout(30000, "the Removed call")]);
+  try {
+    await student.invoke("Info");
+    result.afterRemoval = null;
+  } catch (e) {
+    result.afterRemoval = String(e.message ?? e);
+  }
+  await student.stop();
   await conn.stop();
   console.log(JSON.stringify(result));
   process.exit(0);
