@@ -239,17 +239,20 @@ public static class Panes
         foreach (var line in d.Disassembly) y = Wrapped(c, y, line, line.StartsWith("=>") ? Yellow : Grey);
     }
 
-    /// <summary>Writes text from row <paramref name="y"/>, continuing on the next rows when it is wider
-    /// than the canvas; returns the row after it.</summary>
+    /// <summary>Writes text from row <paramref name="y"/>, continuing on the next rows (at a space when
+    /// there is one) when it is wider than the canvas; returns the row after it.</summary>
     public static int Wrapped(ICanvas c, int y, string text, byte fg)
     {
-        int width = Math.Max(1, c.Width);
-        for (int at = 0; at < text.Length || at == 0; at += width, y++)
+        int width = Math.Max(1, c.Width), at = 0;
+        do
         {
             if (y >= c.Height) return y;
-            c.Write(0, y, text.AsSpan(at, Math.Min(width, text.Length - at)), fg);
-            if (text.Length == 0) return y + 1;
-        }
+            int take = Math.Min(width, text.Length - at);
+            if (at + take < text.Length && text.LastIndexOf(' ', at + take - 1, take) is var space and > 0 && space > at)
+                take = space - at + 1;   // break after the last space that fits
+            c.Write(0, y++, text.AsSpan(at, take).TrimEnd(), fg);
+            at += take;
+        } while (at < text.Length);
         return y;
     }
 

@@ -227,7 +227,7 @@ public static class SessionCommands
             var joined = await c.Join(target.Session, name ?? $"gdb-{Environment.UserName}", code);
             if (joined.Role < Role.Driver)
             {
-                stderr.WriteLine("tui gdb: gdb drives the machine: ask the instructor to grant you driving (or use --key)");
+                stderr.WriteLine($"tui gdb: gdb drives the machine, and a participant joining {target.Session} starts as a viewer: connect with the instructor key (--key KEY)");
                 return 1;
             }
             await firstFrame.Task.WaitAsync(TimeSpan.FromSeconds(20));

@@ -305,7 +305,8 @@ public sealed class TuiApp
         int w = Math.Max(1, _app.Screen.Width);
         string message = _c.Message;   // a hint never takes a row of its own; a message does
         if (_c.CommandOpen) return message.Length > 0 ? 2 : 1;   // completions above the command line
-        return message.Length <= Math.Max(0, w - _c.StatusFields().Length) ? 1 : 1 + Math.Min(3, (message.Length + w - 1) / w);
+        // A message never gets cut: it takes as many rows as it needs, up to a third of the terminal.
+        return message.Length <= Math.Max(0, w - _c.StatusFields().Length) ? 1 : 1 + Math.Min(Math.Max(3, _app.Screen.Height / 3), (message.Length + w - 1) / w);
     }
 
     private void DrawStatus(ICanvas c)

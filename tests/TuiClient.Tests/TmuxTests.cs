@@ -227,6 +227,13 @@ public sealed class TmuxTests : IAsyncLifetime
         Keys(0, "Enter");
         await WaitForPane(0, p => Console(p).Contains("typed\ntyped\n$ echo still here\nstill here\n$"), "the shell alive after Ctrl+D");
 
+        // A long refusal is shown whole: the status bar grows rows for it instead of cutting it.
+        Keys(0, "F8");
+        Type(0, "frobnicate");
+        Keys(0, "Enter");
+        static string Squeezed(string text) => string.Concat(text.Where(ch => !char.IsWhiteSpace(ch)));
+        await WaitForPane(0, p => Squeezed(p).Contains(Squeezed("unknown command 'frobnicate' (try: info, pause,")) && Squeezed(p).Contains(Squeezed(LabSession.DebuggerHelp + ")")), "the whole refusal");
+
         // Outside the console Ctrl+C does not quit: it says how to.
         Keys(0, "F5");
         Keys(0, "C-c");
