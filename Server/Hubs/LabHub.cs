@@ -32,10 +32,16 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
 
     /// <summary>A server that is stopping takes no new connections: SignalR closes the open ones as it stops,
     /// and a client reconnecting at once would otherwise hold the shutdown up for its whole timeout (30 s)
-    /// before the restarted server could have it.</summary>
+    /// before the restarted server could have it. The transport is cut rather than the hub connection
+    /// closed: a hub close tells the client not to reconnect, and it must go on trying until the server
+    /// is back.</summary>
     public override Task OnConnectedAsync()
     {
-        if (_lifetime.ApplicationStopping.IsCancellationRequested) Context.Abort();
+        if (_lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            if (Context.GetHttpContext() is { } http) http.Abort();
+            else Context.Abort();
+        }
         return Task.CompletedTask;
     }
 

@@ -97,6 +97,7 @@ public sealed partial class LabController
             case "find" or "search":
                 if (words.Length < 2) { Search = null; Say("search cleared"); return; }
                 Search = string.Join(' ', words[1..]);
+                if (Focus == Pane.Screen && IsPosix) { FindInConsole(Search); return; }
                 Focus = Pane.Events;
                 EventScroll = 0;
                 FindNext(Search, older: true);
@@ -173,6 +174,22 @@ public sealed partial class LabController
             if (!quiet) Say(pid > 0 ? $"virtual memory of pid {pid}" : "physical memory");
         }
         catch (CommandFailedException e) { Say(e.Message, refusal: true); }
+    }
+
+    /// <summary>`find TEXT` on the console: scrolls back to the next older line containing the text (from
+    /// the lowest line in view), so running it again goes further back.</summary>
+    private void FindInConsole(string text)
+    {
+        var lines = Scrollback.WithScreen();
+        int newest = Panes.NewestLine(lines, ScreenRows);
+        for (int i = newest - ScreenScroll - 1; i >= 0; i--)
+            if (Panes.LineText(lines[i]).Contains(text, StringComparison.OrdinalIgnoreCase))
+            {
+                ScreenScroll = newest - i;
+                Say($"'{text}' {ScreenScroll} lines up (find again goes further back; typing returns)");
+                return;
+            }
+        Say($"no older console line contains '{text}'");
     }
 
     /// <summary>Asks the session for its information again (at the start, for the instructor, and after `code`).</summary>

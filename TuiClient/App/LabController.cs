@@ -263,6 +263,31 @@ public sealed partial class LabController
         };
     }
 
+    /// <summary>
+    /// A paste (a terminal's bracketed paste): into the command bar when it is open (its first line), to
+    /// the machine when its screen is focused and you drive (line ends as Enter, control characters other
+    /// than Tab dropped, as a terminal pastes), and otherwise a note saying where pastes go.
+    /// </summary>
+    public void Paste(string text)
+    {
+        if (CommandOpen)
+        {
+            foreach (char ch in text.Split('\n', '\r')[0]) if (!char.IsControl(ch)) CommandLine.Edit(KeyEvent.Printable(ch));
+            return;
+        }
+        if (Focus != Pane.Screen || !CanDrive)
+        {
+            Say(CanDrive ? "pastes go to the machine's screen (F2) or the command bar (F8)" : "viewers cannot type into the machine: a paste goes nowhere", refusal: true);
+            return;
+        }
+        var clean = new System.Text.StringBuilder(text.Length);
+        foreach (char ch in text.Replace("\r\n", "\n").Replace('\r', '\n'))
+            if (ch is '\n' or '\t' || !char.IsControl(ch)) clean.Append(ch);
+        if (clean.Length == 0) return;
+        ScreenScroll = IsPosix ? 0 : ScreenScroll;
+        _keys.Send(clean.ToString());
+    }
+
     /// <summary>A driver's key on the machine's screen: to the machine, except Shift+PgUp/PgDn (scroll).</summary>
     private bool ScreenKey(KeyEvent key)
     {

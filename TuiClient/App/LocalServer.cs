@@ -36,7 +36,9 @@ public sealed class LocalServer : IAsyncDisposable
         var app = LabServerHost.Create(["--urls", "http://127.0.0.1:0", "--data", data], o => o.DemoSession = null, quiet: true);
         await app.StartAsync();
         string url = LabServerHost.BoundUrl(app);
-        string key = settings.InstructorKey;
+        // The user of `tui local` is its instructor: the key it connects with.
+        string key = settings.InstructorKey ?? SessionSettings.NewSecret();
+        settings = settings with { InstructorKey = key };
         var (_, error) = app.Services.GetRequiredService<SessionManager>().Create(settings with { Name = "local" });
         if (error != null)
         {

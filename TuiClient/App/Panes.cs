@@ -27,10 +27,7 @@ public static class Panes
     /// visible one <paramref name="fromBottom"/> lines above the newest.</summary>
     public static void Console(ICanvas c, IReadOnlyList<ushort[]> lines, int fromBottom)
     {
-        // The newest line is the last one with text (a 25-row screen shown in fewer rows keeps its
-        // written part, with the cursor, in view, as a shorter terminal would).
-        int newest = lines.Count - 1;
-        while (newest >= c.Height && lines[newest].All(w => (w & 0xFF) is 0 or 0x20)) newest--;
+        int newest = NewestLine(lines, c.Height);
         int last = Math.Max(0, newest - fromBottom), first = Math.Max(0, last - c.Height + 1);
         for (int y = 0; first + y <= last && y < c.Height; y++)
         {
@@ -43,6 +40,19 @@ public static class Panes
             c.Write(Math.Max(0, c.Width - note.Length), 0, note, Black, Yellow);
         }
     }
+
+    /// <summary>The console's newest line: the last one with text (a 25-row screen shown in fewer rows
+    /// keeps its written part, with the cursor, in view, as a shorter terminal would), but never one of
+    /// the first <paramref name="rows"/>.</summary>
+    public static int NewestLine(IReadOnlyList<ushort[]> lines, int rows)
+    {
+        int newest = lines.Count - 1;
+        while (newest >= rows && lines[newest].All(w => (w & 0xFF) is 0 or 0x20)) newest--;
+        return newest;
+    }
+
+    /// <summary>A console line's text.</summary>
+    public static string LineText(ushort[] line) => new(line.Select(w => CodePage437.ToChar((byte)w)).ToArray());
 
     /// <summary>The owner character and colour WeensyOS uses for a page (K kernel, R reserved, . free,
     /// 1-9A-F pids; larger POSIX pids use their last base-36 digit, the detail line says which).</summary>

@@ -59,6 +59,13 @@ public sealed class TuiApp
         _window.Add(_menu, _tabs, _screen, _memory, _processes, _events, _debugger, _participants, _help, _status, _tooSmall);
         _app.Keyboard.KeyDown += OnKeyDown;
         _app.ScreenChanged += (_, _) => Relayout();
+        _app.Paste += (_, e) =>
+        {
+            if (_app.TopRunnableView != _window || _tooSmall.Visible) return;   // a dialog's fields take their own pastes
+            _c.Paste(e.Text);
+            e.Handled = true;
+            Redraw();
+        };
         _app.AddTimeout(TimeSpan.FromMilliseconds(33), Tick);
         session.Changed += MarkDirty;
     }
@@ -381,7 +388,8 @@ public sealed class TuiApp
         "  reboot COMMAND LINE (POSIX: e.g. reboot sh -i)        info (join code, instructor key)",
         "  grant ID|NAME | revoke ID|NAME | remove ID|NAME | code (new join code) | close   (instructor)",
         "  follow memory|vmap|debugger|events|cga [PID] | unfollow   (instructor: everyone's view follows)",
-        "  filter off | all | syscalls | pid N (with each syscall's arguments) | kind K    find TEXT",
+        "  filter off | all | syscalls | pid N (with each syscall's arguments) | kind K",
+        "  find TEXT (on the POSIX console's screen: its scrollback; elsewhere: the event log)",
         "    kinds: action syscall fork exit fault track summary system (default: all but syscalls)",
         "  vmap PID (a process's virtual memory) | pmap (physical memory)",
         "Debugger (drivers; everyone sees the result and who did it):",

@@ -331,6 +331,11 @@ public class AppTests
         Assert.Contains("scrollback:", back);
         await Keys(app, "x");   // typing returns to the newest line
         Assert.DoesNotContain("scrollback:", Draw(app, Pane.Screen, 80, 25));
+        // find on the console scrolls back to the newest older line with the text; again, further back.
+        await app.RunCommandAsync("find echo line7");
+        Assert.Equal("$ echo line7", Draw(app, Pane.Screen, 80, 25).Split('\n').Last(l => l.Length > 0));
+        await app.RunCommandAsync("find line1");
+        Assert.Equal("line1", Draw(app, Pane.Screen, 80, 25).Split('\n').Last(l => l.Length > 0).Trim());
 
         string memory = Draw(app, Pane.Memory, 74, 20);
         Assert.Contains("16384 pages (64 MiB), 16 pages per cell", memory);   // 256 rows of 64 would not fit: 16 pages a cell

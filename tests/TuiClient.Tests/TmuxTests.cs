@@ -210,6 +210,12 @@ public sealed class TmuxTests : IAsyncLifetime
         Keys(0, "Enter");
         await WaitForPane(0, p => Console(p).Contains("\n" + new string('x', 80) + "\n" + new string('x', 70) + "\n$"), "the pasted command's output");
 
+        // A terminal's bracketed paste (tmux paste-buffer -p) reaches the shell too.
+        Tmux("set-buffer", "-b", _tmux, "echo from:the clipboard");
+        Tmux("paste-buffer", "-p", "-b", _tmux, "-t", $"{_tmux}.0");
+        Keys(0, "Enter");
+        await WaitForPane(0, p => Console(p).Contains("$ echo from:the clipboard\nfrom:the clipboard\n$"), "the bracketed paste's output");
+
         // Ctrl+C interrupts the program the shell waits for; Ctrl+D ends cat's input, not the shell.
         Type(0, "cat");
         Keys(0, "Enter");
