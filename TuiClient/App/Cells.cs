@@ -98,6 +98,9 @@ public sealed class CellGrid(int width, int height) : ICanvas
         if ((uint)x < (uint)Width && (uint)y < (uint)Height) _cells[y * Width + x] = cell;
     }
 
+    /// <summary>Whether another grid has the same size and cells.</summary>
+    public bool SameAs(CellGrid other) => Width == other.Width && Height == other.Height && _cells.AsSpan().SequenceEqual(other._cells);
+
     /// <summary>The characters of one row.</summary>
     public string RowText(int y) => new(Enumerable.Range(0, Width).Select(x => this[x, y].Char).ToArray());
 

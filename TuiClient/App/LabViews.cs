@@ -15,6 +15,7 @@ namespace Lab.TuiClient.App;
 public sealed class PaneView : View
 {
     private readonly Action<ICanvas> _draw;
+    private CellGrid? _content;   // what the pane shows now (drawn off screen, then copied)
 
     public PaneView(Action<ICanvas> draw)
     {
@@ -26,9 +27,31 @@ public sealed class PaneView : View
     public Action<int, int>? Clicked { get; set; }
     public Action<int>? Wheeled { get; set; }
 
+    /// <summary>Draws the pane off screen and asks Terminal.Gui to draw it only when something in it
+    /// changed: a session's frames arrive 30 times a second, and most panes stay the same.</summary>
+    public void Refresh()
+    {
+        if (!Visible) return;
+        var fresh = Render();
+        if (_content is not null && _content.SameAs(fresh)) return;
+        _content = fresh;
+        SetNeedsDraw();
+    }
+
+    private CellGrid Render()
+    {
+        var grid = new CellGrid(Viewport.Width, Viewport.Height);
+        _draw(grid);
+        return grid;
+    }
+
+    // Every cell is painted by OnDrawingContent: clearing first would make every cell look changed.
+    protected override bool OnClearingViewport() => true;
+
     protected override bool OnDrawingContent(DrawContext? context)
     {
-        _draw(new ViewCanvas(this));
+        if (_content is null || _content.Width != Viewport.Width || _content.Height != Viewport.Height) _content = Render();
+        new ViewCanvas(this).CopyChanged(_content);
         return true;
     }
 
@@ -57,12 +80,39 @@ public sealed class ViewCanvas(View view) : ICanvas
     public void Put(int x, int y, Cell cell)
     {
         if ((uint)x >= (uint)Width || (uint)y >= (uint)Height) return;
+        view.SetAttribute(AttributeOf(cell));
+        view.AddRune(x, y, new Rune(cell.Char));
+    }
+
+    /// <summary>Copies a grid of the view's size, skipping cells the terminal already shows as they are
+    /// (Terminal.Gui sends every cell written since the last output, changed or not).</summary>
+    public void CopyChanged(CellGrid grid)
+    {
+        var screen = view.App?.Driver?.Contents;
+        for (int y = 0; y < Math.Min(Height, grid.Height); y++)
+            for (int x = 0; x < Math.Min(Width, grid.Width); x++)
+            {
+                var cell = grid[x, y];
+                var attribute = AttributeOf(cell);
+                if (screen is not null)
+                {
+                    var at = view.ViewportToScreen(new System.Drawing.Point(x, y));
+                    if ((uint)at.Y < (uint)screen.GetLength(0) && (uint)at.X < (uint)screen.GetLength(1)
+                        && screen[at.Y, at.X] is { IsDirty: false, Grapheme: { Length: 1 } g } shown && g[0] == cell.Char && shown.Attribute == attribute)
+                        continue;
+                }
+                view.SetAttribute(attribute);
+                view.AddRune(x, y, new Rune(cell.Char));
+            }
+    }
+
+    private Attribute AttributeOf(Cell cell)
+    {
         var fg = cell.Foreground == Cell.DefaultColor ? _normal.Foreground : CgaPalette.Colors[cell.Foreground & 15];
         var bg = cell.Background == Cell.DefaultColor ? _normal.Background : CgaPalette.Colors[cell.Background & 15];
         if (cell.Style.HasFlag(CellStyle.Reverse)) (fg, bg) = (bg, fg);
         var style = cell.Style.HasFlag(CellStyle.Bold) ? TextStyle.Bold : cell.Style.HasFlag(CellStyle.Underline) ? TextStyle.Underline : TextStyle.None;
-        view.SetAttribute(new Attribute(fg, bg, style));
-        view.AddRune(x, y, new Rune(cell.Char));
+        return new Attribute(fg, bg, style);
     }
 }
 
