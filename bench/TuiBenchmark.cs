@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Lab.Shared.Wire;
+using Lab.TuiClient.Net;
 
 namespace Lab.Bench;
 
@@ -61,10 +63,27 @@ public static class TuiBenchmark
         string tui = $"dotnet {tuiDll}";
 
         Console.WriteLine($"tui: {Environment.ProcessorCount} cores, load average {LoadAverage()} at start; client = `{tui}`");
+        var server = ServerProcess.StartAsync("tui").GetAwaiter().GetResult();
+        try
+        {
+            Measure(o, tui, server);
+        }
+        finally
+        {
+            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+        return 0;
+    }
+
+    private static void Measure(Options o, string tui, ServerProcess server)
+    {
         var summary = new List<string>();
         var cpuRows = new List<string>();
         double captureMs = double.NaN;
         Console.WriteLine($"{"size",-7} {"key",-28} {"N",4} {"p50 ms",7} {"p90 ms",7} {"p99 ms",7} {"max ms",7} {"polls",6}");
+        var echo = new Latency(MeasureServerEcho(server, o.Samples).GetAwaiter().GetResult(), 0);
+        PrintLatency("-", "typed key, no TUI (SignalR)", echo);
+        summary.Add($"server_key_p50_ms={Stats.Percentile(echo.Ms, 0.5):F1}");
         foreach (var (w, h) in o.Sizes)
         {
             string size = $"{w}x{h}";
@@ -94,35 +113,27 @@ public static class TuiBenchmark
             var paused = MeasureCpu(pid, null, o.Seconds);
             cpuRows.Add(CpuRow(size, "tui local, machine paused", paused));
             summary.Add($"local{size}_cpu_pct={idle.ClientPercent:F1} paused{size}_cpu_pct={paused.ClientPercent:F1}");
+            QuitLocal(t, pid);
         }
 
         Console.WriteLine();
-        Console.WriteLine($"idle client CPU, {o.Seconds} s per row (% of one core; KB/s = bytes the client wrote, mostly to the terminal):");
+        Console.WriteLine($"idle client CPU, {o.Seconds} s per row (% of one core; KB/s = bytes the client wrote: the terminal, its socket and, for tui local, the in-process server's files):");
         Console.WriteLine($"{"size",-7} {"client",-28} {"CPU %",7} {"KB/s",7} {"server CPU %",13}");
         foreach (string row in cpuRows) Console.WriteLine(row);
-        var server = ServerProcess.StartAsync("tui").GetAwaiter().GetResult();
-        try
+        string target = server.Url.Replace("http://", "") + "/demo";
+        foreach (var (w, h) in o.Sizes)
         {
-            string target = server.Url.Replace("http://", "") + "/demo";
-            foreach (var (w, h) in o.Sizes)
-            {
-                string size = $"{w}x{h}";
-                using var t = new Tmux(w, h, $"{tui} connect {target} --name watcher");
-                int pid = t.FindProcess("tui.dll");
-                t.WaitFor(s => s.Contains("PHYSICAL MEMORY"), "the demo's screen in tui connect", Timeout);
-                Thread.Sleep(2000);   // measurement hygiene, not correctness: start-up and JIT out of the window
-                var watch = MeasureCpu(pid, server, o.Seconds);
-                Console.WriteLine(CpuRow(size, "tui connect, watching demo", watch));
-                summary.Add($"watch{size}_cpu_pct={watch.ClientPercent:F1} watch{size}_server_cpu_pct={watch.ServerPercent:F1}");
-            }
-        }
-        finally
-        {
-            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            string size = $"{w}x{h}";
+            using var t = new Tmux(w, h, $"{tui} connect {target} --name watcher");
+            int pid = t.FindProcess("tui.dll");
+            t.WaitFor(s => s.Contains("PHYSICAL MEMORY"), "the demo's screen in tui connect", Timeout);
+            Thread.Sleep(2000);   // measurement hygiene, not correctness: start-up and JIT out of the window
+            var watch = MeasureCpu(pid, server, o.Seconds);
+            Console.WriteLine(CpuRow(size, "tui connect, watching demo", watch));
+            summary.Add($"watch{size}_cpu_pct={watch.ClientPercent:F1} watch{size}_server_cpu_pct={watch.ServerPercent:F1}");
         }
         Console.WriteLine($"load average {LoadAverage()} at the end");
         Console.WriteLine($"tui {string.Join(' ', summary)} capture_ms={captureMs:F1}");
-        return 0;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -158,6 +169,65 @@ public static class TuiBenchmark
         t.Keys("C-u");
         t.WaitFor(s => !s.Contains("$ " + typed, StringComparison.Ordinal) && PromptLine(s) != null, "the prompt line cleared by Ctrl+U", Timeout);
         return "";
+    }
+
+    /// <summary>
+    /// The same typing without the TUI or tmux: a SignalR client (<see cref="LabClient"/>, as the TUI's)
+    /// creates a POSIX session like tui local's on <paramref name="server"/>, sends one key at a time and
+    /// times until a frame whose console shows its echo has arrived. The TUI's figure minus this one is
+    /// the share of the TUI (input, redraw), tmux and the polling.
+    /// </summary>
+    private static async Task<double[]> MeasureServerEcho(ServerProcess server, int samples)
+    {
+        await using var client = new LabClient(server.Url, reconnect: false);
+        var mirror = new SessionMirror();
+        var waiting = new object();
+        Func<string[], bool>? condition = null;
+        TaskCompletionSource? seen = null;
+        client.OnFrame(f =>
+        {
+            mirror.Apply(f);
+            lock (waiting)
+                if (condition != null && condition(mirror.ScreenText())) seen!.TrySetResult();
+        });
+        async Task Until(Func<string[], bool> what, string description)
+        {
+            var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (waiting)
+            {
+                condition = what;
+                seen = tcs;
+                if (what(mirror.ScreenText())) tcs.TrySetResult();
+            }
+            if (await Task.WhenAny(tcs.Task, Task.Delay(Timeout)) != tcs.Task)
+                throw new BenchmarkException($"no frame showed {description} within {Timeout.TotalSeconds:F0} s; the console shows:\n{string.Join('\n', mirror.ScreenText())}");
+        }
+        static bool Shows(string[] lines, string text) => lines.Any(l => l.TrimEnd().EndsWith(text, StringComparison.Ordinal));
+
+        await client.StartAsync();
+        var created = await client.CreateSession(new CreateSessionOptions("bench-keys", "sh -i", "cow", "posix", false, 32));
+        await client.Join(created.Name, "bench", created.InstructorKey);
+        await Until(lines => Shows(lines, "$"), "the shell prompt");
+        var ms = new List<double>();
+        string typed = "";
+        for (int i = 0; i < samples + 10; i++)   // the first 10 warm up (JIT), unmeasured
+        {
+            if (typed.Length == LineLength)
+            {
+                await client.Type("\u0015");
+                await Until(lines => Shows(lines, "$") && !lines.Any(l => l.Contains("$ " + typed, StringComparison.Ordinal)), "the line cleared by Ctrl+U");
+                typed = "";
+            }
+            char c = (char)('a' + (i * 7 + typed.Length) % 26);
+            string expected = "$ " + typed + c;
+            var clock = Stopwatch.StartNew();
+            await client.Key(c.ToString());
+            await Until(lines => Shows(lines, expected), $"'{c}' echoed");
+            if (i >= 10) ms.Add(clock.Elapsed.TotalMilliseconds);
+            typed += c;
+        }
+        await client.Command("close");   // the server's CPU below is the demo's and its viewer's only
+        return ms.ToArray();
     }
 
     /// <summary>F5 (focus the event log) and F2 (back to the console), alternately; each until the focus marker moves.</summary>
@@ -221,6 +291,19 @@ public static class TuiBenchmark
             .LastOrDefault(part => part == "$" || part.StartsWith("$ ", StringComparison.Ordinal));
 
     private static string StatusLine(string screen) => screen.TrimEnd('\n').Split('\n').Last();
+
+    /// <summary>
+    /// F10 and Yes to the quit question: tui local ends and removes its machine's data folder itself (the
+    /// hang-up when the tmux server is killed leaves that folder behind in /tmp).
+    /// </summary>
+    private static void QuitLocal(Tmux t, int pid)
+    {
+        using var process = Process.GetProcessById(pid);
+        t.Keys("F10");
+        t.WaitFor(s => s.Contains("Quit tui local?"), "the quit question", Timeout);
+        t.Keys("y");
+        if (!process.WaitForExit(Timeout)) throw new BenchmarkException($"tui local (pid {pid}) did not exit after F10 and y");
+    }
 
     // ------------------------------------------------------------------------------------------
     // CPU.
