@@ -22,6 +22,10 @@ namespace Lab.Bench;
 public static class TuiBenchmark
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+    // Before each CPU window: measurement hygiene, not correctness. Start-up, the typing just before and
+    // .NET's tiered compilation cost more in the first seconds (a 3 s window right after start-up read
+    // twice the steady figure).
+    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(5);
     private const int LineLength = 40;   // typed keys per line before Ctrl+U clears it (no wrap at 80 columns)
 
     private sealed record Options(int Samples, int UiSamples, int Seconds, (int W, int H)[] Sizes, int Captures, int PollMs);
@@ -104,12 +108,14 @@ public static class TuiBenchmark
             summary.Add($"key{size}_p50_ms={Stats.Percentile(typed.Ms, 0.5):F1} key{size}_p99_ms={Stats.Percentile(typed.Ms, 0.99):F1} ui{size}_p50_ms={Stats.Percentile(ui.Ms, 0.5):F1}");
 
             // The same tui local, idle: the shell waits at its prompt, then the machine is paused.
+            Thread.Sleep(Settle);
             var idle = MeasureCpu(pid, null, o.Seconds);
             cpuRows.Add(CpuRow(size, "tui local, shell at prompt", idle));
             t.Keys("F8");
             t.Type("pause");
             t.Keys("Enter");
             t.WaitFor(s => StatusLine(s).Contains("│ paused │"), "the paused status", Timeout);
+            Thread.Sleep(Settle);
             var paused = MeasureCpu(pid, null, o.Seconds);
             cpuRows.Add(CpuRow(size, "tui local, machine paused", paused));
             summary.Add($"local{size}_cpu_pct={idle.ClientPercent:F1} paused{size}_cpu_pct={paused.ClientPercent:F1}");
@@ -127,7 +133,7 @@ public static class TuiBenchmark
             using var t = new Tmux(w, h, $"{tui} connect {target} --name watcher");
             int pid = t.FindProcess("tui.dll");
             t.WaitFor(s => s.Contains("PHYSICAL MEMORY"), "the demo's screen in tui connect", Timeout);
-            Thread.Sleep(2000);   // measurement hygiene, not correctness: start-up and JIT out of the window
+            Thread.Sleep(Settle);
             var watch = MeasureCpu(pid, server, o.Seconds);
             Console.WriteLine(CpuRow(size, "tui connect, watching demo", watch));
             summary.Add($"watch{size}_cpu_pct={watch.ClientPercent:F1} watch{size}_server_cpu_pct={watch.ServerPercent:F1}");
