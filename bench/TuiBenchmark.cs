@@ -7,17 +7,19 @@ namespace Lab.Bench;
 /// <summary>
 /// `bench tui`: the interactive client as a person sees it, through tmux, with real processes (issue 13).
 ///
+/// 0. The floor: the same typing through a SignalR client without the TUI or tmux (the server's share).
 /// 1. Key-press-to-screen latency: `tui local --profile posix --mem 32M` in a detached tmux session per
 ///    terminal size; one printable key at a time goes in with send-keys -l and capture-pane is polled
 ///    back to back until the shell's echo of it is on the screen. Also a key whose effect is the UI's
 ///    own (F5 to the event log and F2 back: until the focus marker moves). The stopwatch starts before
 ///    send-keys, so each sample includes starting one tmux client and at least one capture-pane; the
 ///    cost of capture-pane alone is measured on a still screen and printed so the reader can subtract it.
-/// 2. Idle CPU: a server in a child process (this program with `tui --serve`, demo session running
-///    forkexit) and `tui connect HOST/demo` as a viewer at each size; once the demo is on the screen, the
-///    client's CPU (/proc utime+stime), the bytes it writes (mostly to the terminal) and the server's
-///    CPU over the same window. Then `tui local` (machine in the process) with the shell idle at its
-///    prompt and with the machine paused from the command bar: the client's cost when nothing changes.
+/// 2. Idle CPU: the same `tui local` (machine in the process) with the shell idle at its prompt and with
+///    the machine paused from the command bar (the client's cost when nothing changes); then, against a
+///    server in a child process (this program with `tui --serve`, the demo session running forkexit),
+///    `tui connect HOST/demo` as a viewer at each size once the demo is on the screen: the client's CPU
+///    (/proc utime+stime), the bytes it writes (mostly to the terminal) and the server's CPU over the
+///    same window.
 /// </summary>
 public static class TuiBenchmark
 {
