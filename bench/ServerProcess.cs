@@ -32,11 +32,14 @@ public sealed class ServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // Run as `dotnet Lab.Bench.dll ...` rather than through the apphost: the child needs the dll too.
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
+            psi.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()!.Location);
         foreach (string a in new[] { command, "--serve", "--urls", url, "--data", data, "--Logging:LogLevel:Default=Warning" }.Concat(extraArgs))
             psi.ArgumentList.Add(a);
         var process = Process.Start(psi) ?? throw new BenchmarkException("cannot start the server");
         _ = process.StandardOutput.ReadToEndAsync();
-        _ = process.StandardError.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
         var server = new ServerProcess(process, url, data);
         try
         {
@@ -44,7 +47,11 @@ public sealed class ServerProcess : IAsyncDisposable
             for (int i = 0; ; i++)
             {
                 try { await http.GetStringAsync(url); break; }
-                catch (HttpRequestException) when (i < 300) { await Task.Delay(100); }
+                catch (HttpRequestException) when (i < 300)
+                {
+                    if (process.HasExited) throw new BenchmarkException($"the server exited with status {process.ExitCode}: {(await stderr).Trim()}");
+                    await Task.Delay(100);
+                }
             }
             return server;
         }
