@@ -182,11 +182,13 @@ public sealed partial class LabController
     {
         var lines = Scrollback.WithScreen();
         int newest = Panes.NewestLine(lines, ScreenRows);
-        for (int i = newest - ScreenScroll - 1; i >= 0; i--)
+        int from = ConsoleFound >= 0 && ConsoleFound < lines.Count ? ConsoleFound : newest - ScreenScroll + 1;
+        for (int i = from - 1; i >= 0; i--)
             if (Panes.LineText(lines[i]).Contains(text, StringComparison.OrdinalIgnoreCase))
             {
-                ScreenScroll = newest - i;
-                Say($"'{text}' {ScreenScroll} lines up (find again goes further back; typing returns)");
+                ConsoleFound = i;
+                ScreenScroll = newest - i;   // the line found at the bottom (or as low as the oldest line allows)
+                Say($"'{text}' on line {i + 1} of {lines.Count} (find again goes further back; typing returns)");
                 return;
             }
         Say($"no older console line contains '{text}'");

@@ -52,6 +52,8 @@ public sealed partial class LabController
     /// <summary>Console lines scrolled back (POSIX), or CGA rows scrolled down (a screen shorter than 25 rows).</summary>
     public int ScreenScroll { get; private set; }
     public ConsoleScrollback Scrollback { get; } = new();
+    /// <summary>The console line `find` found last (highlighted; the next find starts above it), or -1.</summary>
+    public int ConsoleFound { get; private set; } = -1;
     /// <summary>The last memory map as drawn (for clicks and the selection's range).</summary>
     public Panes.GridLayout MemoryLayout { get; set; }
     /// <summary>The first process row the table showed (for clicks).</summary>
@@ -89,7 +91,7 @@ public sealed partial class LabController
         {
             int scrolled;
             lock (m.SyncRoot) scrolled = Scrollback.Update(m.Screen);
-            if (ScreenScroll > 0) ScreenScroll = Math.Min(ScreenScroll + scrolled, Scrollback.Lines.Count);   // stay on the lines being read
+            if (ScreenScroll > 0) ScreenScroll += scrolled;   // stay on the lines being read
         }
         if (_session.ConnectionStatus.StartsWith("removed", StringComparison.Ordinal) && !_toldRemoved)
         {
@@ -177,7 +179,7 @@ public sealed partial class LabController
         var m = Mirror;
         switch (pane)
         {
-            case Pane.Screen when IsPosix: Panes.Console(c, Scrollback.WithScreen(), ScreenScroll); break;
+            case Pane.Screen when IsPosix: Panes.Console(c, Scrollback.WithScreen(), ScreenScroll, ConsoleFound); break;
             case Pane.Screen:
                 Panes.Cga(c, m, ScreenScroll);
                 if (c.Height < 25)
@@ -298,7 +300,7 @@ public sealed partial class LabController
             return true;
         }
         if (MachineText(key, IsPosix) is not { } text) return false;
-        ScreenScroll = IsPosix ? 0 : ScreenScroll;   // typing returns the console to its newest line
+        if (IsPosix) (ScreenScroll, ConsoleFound) = (0, -1);   // typing returns the console to its newest line
         _keys.Send(text);
         return true;
     }

@@ -24,15 +24,17 @@ public static class Panes
     }
 
     /// <summary>The POSIX console: <paramref name="lines"/> (scrollback, then the screen), the last
-    /// visible one <paramref name="fromBottom"/> lines above the newest.</summary>
-    public static void Console(ICanvas c, IReadOnlyList<ushort[]> lines, int fromBottom)
+    /// visible one <paramref name="fromBottom"/> lines above the newest (as far as the oldest line allows),
+    /// line <paramref name="highlight"/> in reverse video.</summary>
+    public static void Console(ICanvas c, IReadOnlyList<ushort[]> lines, int fromBottom, int highlight = -1)
     {
         int newest = NewestLine(lines, c.Height);
-        int last = Math.Max(0, newest - fromBottom), first = Math.Max(0, last - c.Height + 1);
+        int last = Math.Max(Math.Min(newest, c.Height - 1), newest - fromBottom), first = Math.Max(0, last - c.Height + 1);
         for (int y = 0; first + y <= last && y < c.Height; y++)
         {
             var row = lines[first + y];
-            for (int x = 0; x < Math.Min(row.Length, c.Width); x++) c.Put(x, y, Cell.FromCga(row[x]));
+            var style = first + y == highlight ? CellStyle.Reverse : CellStyle.None;   // the line `find` found
+            for (int x = 0; x < Math.Min(row.Length, c.Width); x++) c.Put(x, y, Cell.FromCga(row[x]) with { Style = style });
         }
         if (fromBottom > 0)
         {

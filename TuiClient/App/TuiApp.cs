@@ -31,7 +31,7 @@ public sealed class TuiApp
     private readonly MenuBar _menu;
     private int _statusRows = 1, _helpScroll;
     private bool _helpOpen, _compact;
-    private volatile bool _dirty = true;
+    private volatile bool _dirty = true, _running;
     private Pane _bottomLeft = Pane.Memory;   // wide layout: the memory map or the debugger below the screen
 
     private TuiApp(ISessionSource session, bool isLocal, IApplication app)
@@ -101,6 +101,7 @@ public sealed class TuiApp
         var tui = new TuiApp(session, isLocal, app);
         tui._c.Update();
         tui.Relayout();
+        app.Invoke(() => tui._running = true);
         app.Run(tui._window);
         session.Changed -= tui.MarkDirty;
         tui._window.Dispose();
@@ -110,12 +111,16 @@ public sealed class TuiApp
     // ------------------------------------------------------------------------------------------
     // Frames and redrawing.
 
-    /// <summary>A frame arrived or a key came back refused (any thread): the next tick redraws.</summary>
-    private void MarkDirty() => _dirty = true;
+    /// <summary>A frame arrived or a key came back refused (any thread): the main loop redraws at once,
+    /// and the 30 Hz tick catches anything an early Invoke (before the loop ran) missed.</summary>
+    private void MarkDirty()
+    {
+        _dirty = true;
+        if (_running) _app.Invoke(() => Tick());
+    }
 
-    /// <summary>The main loop's tick (30 a second): applies what arrived since the last one and redraws,
-    /// or does nothing when nothing did. A timer rather than an Invoke per frame: frames come on network
-    /// threads, possibly before the loop runs, and many frames between two ticks cost one redraw.</summary>
+    /// <summary>The main loop's tick: applies what arrived since the last one and redraws, or does
+    /// nothing when nothing did (many frames between two ticks cost one redraw).</summary>
     private bool Tick()
     {
         if (!_dirty) return true;

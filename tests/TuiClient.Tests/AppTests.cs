@@ -331,11 +331,26 @@ public class AppTests
         Assert.Contains("scrollback:", back);
         await Keys(app, "x");   // typing returns to the newest line
         Assert.DoesNotContain("scrollback:", Draw(app, Pane.Screen, 80, 25));
+        await WaitFor(() => session.Mirror.ScreenText().Any(l => l.TrimEnd() == "$ x"), "the typed x");
         // find on the console scrolls back to the newest older line with the text; again, further back.
+        // The line found is shown (at the bottom when there are lines enough above it) in reverse video.
+        string Found()
+        {
+            var grid = new CellGrid(80, 25);
+            app.DrawPane(Pane.Screen, grid);
+            var rows = Enumerable.Range(0, 25).Where(y => grid[0, y].Style == CellStyle.Reverse).ToList();
+            Assert.Single(rows);
+            return grid.RowText(rows[0]).TrimEnd();
+        }
+        await app.RunCommandAsync("find echo line20");
+        Assert.Equal("$ echo line20", Found());
+        Assert.Equal("$ echo line20", Draw(app, Pane.Screen, 80, 25).Split('\n').Last(l => l.Length > 0));
+        await app.RunCommandAsync("find line1");            // further back: line19 … line10, then line1
+        Assert.Equal("line19", Found());
+        await app.RunCommandAsync("find no such text");
+        Assert.Contains("no older console line", app.Message);
         await app.RunCommandAsync("find echo line7");
-        Assert.Equal("$ echo line7", Draw(app, Pane.Screen, 80, 25).Split('\n').Last(l => l.Length > 0));
-        await app.RunCommandAsync("find line1");
-        Assert.Equal("line1", Draw(app, Pane.Screen, 80, 25).Split('\n').Last(l => l.Length > 0).Trim());
+        Assert.Equal("$ echo line7", Found());
 
         string memory = Draw(app, Pane.Memory, 74, 20);
         Assert.Contains("16384 pages (64 MiB), 16 pages per cell", memory);   // 256 rows of 64 would not fit: 16 pages a cell
