@@ -98,8 +98,20 @@ public sealed class CellGrid(int width, int height) : ICanvas
         if ((uint)x < (uint)Width && (uint)y < (uint)Height) _cells[y * Width + x] = cell;
     }
 
-    /// <summary>Whether another grid has the same size and cells.</summary>
-    public bool SameAs(CellGrid other) => Width == other.Width && Height == other.Height && _cells.AsSpan().SequenceEqual(other._cells);
+    /// <summary>The smallest rectangle holding every cell that differs from <paramref name="before"/> (a
+    /// grid of the same size), or null when none does.</summary>
+    public System.Drawing.Rectangle? ChangedBounds(CellGrid before)
+    {
+        int left = Width, top = Height, right = -1, bottom = -1;
+        for (int y = 0; y < Height; y++)
+            for (int x = 0; x < Width; x++)
+                if (_cells[y * Width + x] != before._cells[y * Width + x])
+                {
+                    (left, right) = (Math.Min(left, x), Math.Max(right, x));
+                    (top, bottom) = (Math.Min(top, y), Math.Max(bottom, y));
+                }
+        return right < 0 ? null : new System.Drawing.Rectangle(left, top, right - left + 1, bottom - top + 1);
+    }
 
     /// <summary>The characters of one row.</summary>
     public string RowText(int y) => new(Enumerable.Range(0, Width).Select(x => this[x, y].Char).ToArray());

@@ -33,9 +33,12 @@ public sealed class PaneView : View
     {
         if (!Visible) return;
         var fresh = Render();
-        if (_content is not null && _content.SameAs(fresh)) return;
+        var old = _content;
         _content = fresh;
-        SetNeedsDraw();
+        if (old is null || old.Width != fresh.Width || old.Height != fresh.Height) { SetNeedsDraw(); return; }
+        // Only the rectangle around what changed: redrawing the whole view would redraw its frame too,
+        // and Terminal.Gui then sends every row from one frame line to the other.
+        if (fresh.ChangedBounds(old) is { } changed) SetNeedsDraw(changed);
     }
 
     private CellGrid Render()
@@ -45,8 +48,11 @@ public sealed class PaneView : View
         return grid;
     }
 
-    // Every cell is painted by OnDrawingContent: clearing first would make every cell look changed.
+    // Every cell is painted by OnDrawingContent: clearing first (or drawing the empty Text) would make
+    // every cell look changed.
     protected override bool OnClearingViewport() => true;
+    protected override bool OnDrawingText(DrawContext? context) => true;
+    protected override bool OnDrawingText() => true;
 
     protected override bool OnDrawingContent(DrawContext? context)
     {

@@ -35,6 +35,8 @@ public static class SessionCommands
     /// without a target, a dialog asks for it first.</summary>
     public static int Connect(Target? target, string? name, string? code, TextWriter stderr)
     {
+        if (target is null && (Console.IsInputRedirected || Console.IsOutputRedirected))
+            return Cli.UsageError(stderr, "connect", "HOST[:PORT]/SESSION is missing (without it a dialog asks, which needs a terminal)");
         if (target is null)
             return TuiApp.RunConnecting(name, code, a => Join(a.Target, a.Name, a.Secret));
         RemoteSession session;

@@ -25,7 +25,7 @@ public sealed class TuiApp
 
     private readonly LabController _c;
     private readonly IApplication _app;
-    private readonly Runnable _window = new() { BorderStyle = Terminal.Gui.Drawing.LineStyle.None };
+    private readonly LabWindow _window = new() { BorderStyle = Terminal.Gui.Drawing.LineStyle.None };
     private readonly PaneView _screen, _memory, _processes, _events, _debugger, _participants, _tabs, _status, _help, _tooSmall;
     private readonly PaneView[] _panes;
     private readonly MenuBar _menu;
@@ -410,4 +410,11 @@ public sealed class TuiApp
         "  delete N|all | breaks | regs | disas [ADDR] | x ADDR [N] | walk ADDR | ps",
         "  quit",
     ];
+}
+
+/// <summary>The app's top-level view. It never clears itself: its panes paint every cell they own,
+/// and a cleared window would make Terminal.Gui send the whole screen again for every frame.</summary>
+internal sealed class LabWindow : Runnable
+{
+    protected override bool OnClearingViewport() => true;
 }

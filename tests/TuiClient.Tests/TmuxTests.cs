@@ -99,14 +99,17 @@ public sealed class TmuxTests : IAsyncLifetime
         // Both see the WeensyOS screen, each with their role on the status line and "(you)" on their line.
         await WaitForPane(0, p => p.Contains("PHYSICAL MEMORY") && Status(p).Contains("instructor"), "the instructor's screen");
         await WaitForPane(1, p => p.Contains("PHYSICAL MEMORY") && Status(p).Contains("viewer"), "the student's screen");
-        await WaitForPane(0, p => p.Contains("p2  student (viewer)") && p.Contains("prof (instructor) (you)"), "the participants");
+        // Whoever joined first got p1: the two clients start together.
+        var studentLine = new System.Text.RegularExpressions.Regex(@"p\d+  student \(viewer\)");
+        string people = await WaitForPane(0, p => studentLine.IsMatch(p) && p.Contains("prof (instructor) (you)"), "the participants");
+        string studentId = studentLine.Match(people).Value.Split(' ')[0];
 
         // The student is a viewer: a key is refused, and says why.
         Keys(1, "f");
         await WaitForPane(1, p => p.Contains("viewers cannot type"), "the refusal");
 
         // The instructor grants driving with the mouse and a key: click the student's line, press g.
-        var (col, row) = Find(Pane(0), "p2  student (viewer)");
+        var (col, row) = Find(Pane(0), $"{studentId}  student (viewer)");
         Click(0, col, row);
         Keys(0, "g");
         string student = await WaitForPane(1, p => Status(p).Contains("driver") && p.Contains("you may drive now"), "the driver role replacing the refusal");
@@ -172,12 +175,12 @@ public sealed class TmuxTests : IAsyncLifetime
         await WaitForPane(0, p => p.Contains("new join code") && !Status(p).Contains("JOIN-4242") && Status(p).Contains("│ code "), "a new join code");
 
         // The instructor removes the student (after a question); the student's client says so.
-        (col, row) = Find(Pane(0), "p2  student (driver)");
+        (col, row) = Find(Pane(0), $"{studentId}  student (driver)");
         Click(0, col, row);
         Keys(0, "x");
-        await WaitForPane(0, p => p.Contains("Remove p2 from lecture?"), "the question");
+        await WaitForPane(0, p => p.Contains($"Remove {studentId} from lecture?"), "the question");
         Keys(0, "y");
-        await WaitForPane(0, p => !p.Contains("p2  student"), "the student gone from the instructor's view");
+        await WaitForPane(0, p => !p.Contains($"{studentId}  student"), "the student gone from the instructor's view");
         await WaitForPane(1, p => Status(p).Contains("removed from the session by prof"), "the student told");
 
         // Resize the window: the status line moves to the new bottom row.

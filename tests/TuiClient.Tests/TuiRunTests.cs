@@ -54,9 +54,10 @@ public class TuiRunTests
     {
         Assert.Equal(2, Tui("run", "--weensyos", "nope").Code);
         Assert.Equal(2, Tui("run", "--weensyos", "fork", "--step", "9").Code);
+        // Without a session `tui connect` asks in a dialog, on a terminal; here (no terminal) it says what is missing.
         var (code, _, err) = Tui("connect");
         Assert.Equal(2, code);
-        Assert.Contains("usage: tui connect", err);
+        Assert.Contains("tui connect: HOST[:PORT]/SESSION is missing", err);
         // Nothing listens on port 1 of loopback: one line, no stack trace, non-zero exit.
         (code, _, err) = Tui("connect", "127.0.0.1:1/s1");
         Assert.Equal(1, code);
