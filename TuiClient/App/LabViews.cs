@@ -15,7 +15,20 @@ namespace Lab.TuiClient.App;
 public sealed class PaneView : View
 {
     private readonly Action<ICanvas> _draw;
-    private CellGrid? _content;   // what the pane shows now (drawn off screen, then copied)
+    private CellGrid? _content;   // what the pane shows now, frame included (drawn off screen, then copied)
+
+    /// <summary>The pane's frame, drawn by the pane itself (not as a Terminal.Gui border: redrawing a
+    /// border makes Terminal.Gui send its whole rows again, and a session redraws 30 times a second).</summary>
+    public PaneFrame FrameStyle { get; set; }
+    public string FrameTitle { get; set; } = "";
+
+    /// <summary>Where the content goes inside the frame.</summary>
+    private System.Drawing.Rectangle Inner(int width, int height) => FrameStyle switch
+    {
+        PaneFrame.Box => new(1, 1, Math.Max(0, width - 2), Math.Max(0, height - 2)),
+        PaneFrame.TitleLine => new(0, 1, width, Math.Max(0, height - 1)),
+        _ => new(0, 0, width, height),
+    };
 
     public PaneView(Action<ICanvas> draw)
     {
@@ -43,8 +56,24 @@ public sealed class PaneView : View
 
     private CellGrid Render()
     {
-        var grid = new CellGrid(Viewport.Width, Viewport.Height);
-        _draw(grid);
+        int w = Viewport.Width, h = Viewport.Height;
+        var grid = new CellGrid(w, h);
+        var inner = Inner(w, h);
+        if (FrameStyle == PaneFrame.Box && w >= 2 && h >= 2)
+        {
+            grid.Fill(0, 0, w, 1, new Cell('─', Panes.Grey, Cell.DefaultColor));
+            grid.Fill(0, h - 1, w, 1, new Cell('─', Panes.Grey, Cell.DefaultColor));
+            grid.Fill(0, 0, 1, h, new Cell('│', Panes.Grey, Cell.DefaultColor));
+            grid.Fill(w - 1, 0, 1, h, new Cell('│', Panes.Grey, Cell.DefaultColor));
+            grid.Put(0, 0, new Cell('┌', Panes.Grey, Cell.DefaultColor));
+            grid.Put(w - 1, 0, new Cell('┐', Panes.Grey, Cell.DefaultColor));
+            grid.Put(0, h - 1, new Cell('└', Panes.Grey, Cell.DefaultColor));
+            grid.Put(w - 1, h - 1, new Cell('┘', Panes.Grey, Cell.DefaultColor));
+        }
+        else if (FrameStyle == PaneFrame.TitleLine) grid.Fill(0, 0, w, 1, new Cell('─', Panes.Grey, Cell.DefaultColor));
+        if (FrameStyle != PaneFrame.None && FrameTitle.Length > 0 && w > 4)
+            grid.Write(1, 0, $"┤{FrameTitle}├", Panes.White, maxWidth: w - 2);
+        _draw(new SubCanvas(grid, inner));
         return grid;
     }
 
@@ -67,10 +96,26 @@ public sealed class PaneView : View
         if (mouse.Flags.HasFlag(MouseFlags.WheeledDown)) { Wheeled?.Invoke(-1); return true; }
         if (mouse.IsSingleClicked && mouse.Position is { } at && Clicked != null)
         {
-            Clicked(at.X, at.Y);
+            var inner = Inner(Viewport.Width, Viewport.Height);
+            if (inner.Contains(at.X, at.Y)) Clicked(at.X - inner.X, at.Y - inner.Y);
             return true;
         }
         return false;
+    }
+}
+
+/// <summary>How a pane is framed: not at all, a box with the title in its top line, or only a title line.</summary>
+public enum PaneFrame { None, Box, TitleLine }
+
+/// <summary>A rectangle of another canvas, with its own origin (a pane's content inside its frame).</summary>
+public sealed class SubCanvas(ICanvas outer, System.Drawing.Rectangle area) : ICanvas
+{
+    public int Width => area.Width;
+    public int Height => area.Height;
+
+    public void Put(int x, int y, Cell cell)
+    {
+        if ((uint)x < (uint)area.Width && (uint)y < (uint)area.Height) outer.Put(area.X + x, area.Y + y, cell);
     }
 }
 

@@ -215,21 +215,20 @@ public sealed class TuiApp
         var left = _bottomLeft == Pane.Debugger ? _debugger : _memory;
         var other = left == _debugger ? _memory : _debugger;
         Place(left, 0, lowY, leftW, lowH, Title(_bottomLeft));
-        Place(_events, left.Frame.Width, lowY, w - left.Frame.Width, lowH, Title(Pane.Events));
+        Place(_events, leftW, lowY, w - leftW, lowH, Title(Pane.Events));
         foreach (var v in new[] { _screen, _processes, _participants, left, _events }) v.Visible = true;
         other.Visible = false;
     }
 
-    /// <summary>Places a view; a title gives it a frame, or only a title line (<paramref name="titleOnly"/>).</summary>
-    private static void Place(View v, int x, int y, int width, int height, string? title = null, bool titleOnly = false)
+    /// <summary>Places a pane; a title gives it a frame, or only a title line (<paramref name="titleOnly"/>).</summary>
+    private static void Place(PaneView v, int x, int y, int width, int height, string? title = null, bool titleOnly = false)
     {
         v.X = x;
         v.Y = y;
         v.Width = Math.Max(0, width);
         v.Height = Math.Max(0, height);
-        v.BorderStyle = title is null ? Terminal.Gui.Drawing.LineStyle.None : Terminal.Gui.Drawing.LineStyle.Single;
-        if (title is not null) v.Border!.Thickness = titleOnly ? new Terminal.Gui.Drawing.Thickness(0, 1, 0, 0) : new Terminal.Gui.Drawing.Thickness(1);
-        v.Title = title ?? "";
+        v.FrameStyle = title is null ? PaneFrame.None : titleOnly ? PaneFrame.TitleLine : PaneFrame.Box;
+        v.FrameTitle = title ?? "";
     }
 
     /// <summary>A pane's title: its function key and name, what it shows, and a marker when it has the focus.</summary>
