@@ -14,8 +14,6 @@ public sealed partial class LabController
         "help", "quit",
     ];
 
-    public static readonly string[] FollowPanes = ["memory", "vmap", "debugger", "events", "cga"];
-
     public void OpenCommandBar(string text = "")
     {
         CommandOpen = true;
@@ -52,7 +50,7 @@ public sealed partial class LabController
         return words switch
         {
             [] => Verbs,
-            ["follow"] => FollowPanes,
+            ["follow"] => Lab.Server.Hubs.LabHub.FollowPanes,
             ["follow", _] or ["vmap"] or ["filter", "pid"] => Pids(),
             ["filter"] => ["pid", "kind", "all", "syscalls", "off"],
             ["filter", "kind"] => EventFilter.Kinds.Select(k => k.Name),

@@ -30,7 +30,7 @@ public sealed class TuiApp
     private readonly PaneView[] _panes;
     private readonly MenuBar _menu;
     private int _statusRows = 1, _helpScroll;
-    private bool _helpOpen, _compact;
+    private bool _helpOpen;
     private volatile bool _dirty = true, _running;
     private Pane _bottomLeft = Pane.Memory;   // wide layout: the memory map or the debugger below the screen
 
@@ -180,7 +180,7 @@ public sealed class TuiApp
         Place(_status, 0, h - _statusRows, w, _statusRows);
         _status.Visible = true;
         if (_c.Focus is Pane.Memory or Pane.Debugger) _bottomLeft = _c.Focus;
-        _compact = w < WideWidth || h < WideHeight;
+        bool compact = w < WideWidth || h < WideHeight;
         int top = 1, bottom = h - _statusRows;
         if (_helpOpen)
         {
@@ -190,7 +190,7 @@ public sealed class TuiApp
             return;
         }
         _help.Visible = false;
-        if (_compact)
+        if (compact)
         {
             Place(_tabs, 0, top, w, 1);
             _tabs.Visible = true;
