@@ -148,6 +148,7 @@ public class AbuseTests
         await using (var c = await TestClient.ConnectAsync(server.Url))
         {
             await c.JoinAsync("bounds", "v");
+            await c.WaitForAsync(m => m.Processes.Any(p => p.Pid == 1), "pid 1 (only a live pid's map may be asked for)");
             Assert.Contains("too many view changes", await FloodAsync(() => c.Hub.ViewMemory(1), 60));
         }
         await using (var c = await TestClient.ConnectAsync(server.Url))
