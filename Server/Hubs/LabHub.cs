@@ -185,12 +185,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
     /// a connection that held the same participant until now is detached, and this one gets its sender.</summary>
     private JoinResult Attach(ConnectionState state, LabSession target, Membership joined, string? instructorKey)
     {
-        if (joined.Displaced is { } old && _connections.Find(old) is { } oldState)
-        {
-            oldState.Sender?.Stop();
-            oldState.Sender = null;
-            oldState.Session = null;
-        }
+        if (joined.Displaced is { } old && _connections.Find(old) is { } oldState) Detach(oldState);
         state.Session = target;
         state.InstructorKey = instructorKey;
         var connection = Context;
@@ -403,9 +398,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
                     if (_connections.Find(connection!) is { } removed)
                     {
                         removed.RemovedBy = who;
-                        removed.Sender?.Stop();
-                        removed.Sender = null;
-                        removed.Session = null;
+                        Detach(removed);
                     }
                     _sessions.SaveSettings(s);
                     // Told after it is out (a slow or gone client must not hold this call up).
@@ -553,9 +546,16 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
 
     private void LeaveCurrent(ConnectionState state)
     {
+        state.Session?.Remove(Context.ConnectionId);
+        Detach(state);
+    }
+
+    /// <summary>Cuts a connection from its session: no more frames, no session, no key. (Leaving also
+    /// takes the participant out; a removed or displaced connection's participant is already out.)</summary>
+    private static void Detach(ConnectionState state)
+    {
         state.Sender?.Stop();
         state.Sender = null;
-        state.Session?.Remove(Context.ConnectionId);
         state.Session = null;
         state.InstructorKey = null;
     }

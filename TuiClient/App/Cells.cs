@@ -45,9 +45,9 @@ public static class CodePage437
 }
 
 /// <summary>
-/// Where a pane draws: a rectangle of cells. The app's views implement it over Terminal.Gui
-/// (<see cref="ViewCanvas"/>); tests and plain-text output use a <see cref="CellGrid"/>. Drawing
-/// outside is clipped, never an error.
+/// Where a pane draws: a rectangle of cells, a <see cref="CellGrid"/> (which a <see cref="PaneView"/>
+/// copies to the terminal, and tests read) or a <see cref="SubCanvas"/> of one. Drawing outside is
+/// clipped, never an error.
 /// </summary>
 public interface ICanvas
 {

@@ -158,11 +158,6 @@ public sealed partial class LabController
     /// <summary>Shows physical memory (pid 0) or a process's address space in the memory pane.</summary>
     public async Task ShowMemoryAsync(int pid, bool quiet = false)
     {
-        if (pid > 0 && Mirror.Processes.Length > 0 && Mirror.Processes.All(p => p.Pid != pid))
-        {
-            Say($"no such process {pid} (processes: {string.Join(" ", Mirror.Processes.Select(p => p.Pid))})", refusal: true);
-            return;
-        }
         try
         {
             await _session.ViewMemoryAsync(pid);

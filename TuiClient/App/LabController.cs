@@ -82,11 +82,10 @@ public sealed partial class LabController
     // Frames.
 
     /// <summary>After a frame: scrollback, follow mode, the debugger pane on a stop, a changed role;
-    /// messages that the new state makes stale are replaced. Returns true when the focus changed.</summary>
-    public bool Update()
+    /// messages that the new state makes stale are replaced.</summary>
+    public void Update()
     {
         var m = Mirror;
-        var before = Focus;
         if (IsPosix)
         {
             int scrolled;
@@ -126,20 +125,18 @@ public sealed partial class LabController
             var was = _lastDebugger;
             bool stoppedNow = d.Stopped && (was is not { Stopped: true } || was.Tick != d.Tick || was.Reason != d.Reason);
             _lastDebugger = d;
+            string why = $"{d.Reason}{(d.By.Length > 0 ? $" (by {d.By})" : "")}";
             if (stoppedNow)
             {
                 Focus = Pane.Debugger;
-                Say($"stopped: {d.Reason}{(d.By.Length > 0 ? $" (by {d.By})" : "")}");
+                Say($"stopped: {why}");
             }
-            else if (!d.Stopped && MessageIsAbout("stopped"))
-                Say($"running: {d.Reason}{(d.By.Length > 0 ? $" (by {d.By})" : "")}");
+            else if (!d.Stopped && Message.StartsWith("stopped", StringComparison.Ordinal))
+                Say($"running: {why}");
         }
         // Messages fade: a confirmation after 8 s, a refusal after 20 s (both sooner when something replaces them).
         if (Message.Length > 0 && DateTime.UtcNow - _messageAt > TimeSpan.FromSeconds(MessageIsRefusal ? 20 : 8)) Message = "";
-        return Focus != before;
     }
-
-    private bool MessageIsAbout(string start) => Message.StartsWith(start, StringComparison.Ordinal);
 
     /// <summary>Follow mode: show what the leader shows (pane and pid), the leader's own view included.</summary>
     private async Task ApplyFollowAsync(FollowState f)

@@ -8,8 +8,8 @@ using GuiColor = Terminal.Gui.Drawing.Color;
 namespace Lab.TuiClient.App;
 
 /// <summary>
-/// A pane as a Terminal.Gui view: its border carries the title, its content is drawn by one of
-/// <see cref="Panes"/>' functions onto a <see cref="ViewCanvas"/>, and mouse clicks and the wheel go
+/// A pane as a Terminal.Gui view: its frame carries the title, its content is drawn by one of
+/// <see cref="Panes"/>' functions onto a <see cref="CellGrid"/> and copied in, and mouse clicks and the wheel go
 /// to the handlers the app gives it. Keys are routed by the app (see <see cref="LabController"/>).
 /// </summary>
 public sealed class PaneView : View
@@ -86,8 +86,41 @@ public sealed class PaneView : View
     protected override bool OnDrawingContent(DrawContext? context)
     {
         if (_content is null || _content.Width != Viewport.Width || _content.Height != Viewport.Height) _content = Render();
-        new ViewCanvas(this).CopyChanged(_content);
+        CopyChanged(_content);
         return true;
+    }
+
+    /// <summary>Writes the grid's cells as Terminal.Gui runes and attributes in the CGA palette's exact
+    /// colours (the default colour is the view's own), skipping cells the terminal already shows as
+    /// they are (Terminal.Gui sends every cell written since the last output, changed or not).</summary>
+    private void CopyChanged(CellGrid grid)
+    {
+        var normal = GetAttributeForRole(VisualRole.Normal);
+        var screen = App?.Driver?.Contents;
+        for (int y = 0; y < Math.Min(Viewport.Height, grid.Height); y++)
+            for (int x = 0; x < Math.Min(Viewport.Width, grid.Width); x++)
+            {
+                var cell = grid[x, y];
+                var attribute = AttributeOf(cell, normal);
+                if (screen is not null)
+                {
+                    var at = ViewportToScreen(new System.Drawing.Point(x, y));
+                    if ((uint)at.Y < (uint)screen.GetLength(0) && (uint)at.X < (uint)screen.GetLength(1)
+                        && screen[at.Y, at.X] is { IsDirty: false, Grapheme: { Length: 1 } g } shown && g[0] == cell.Char && shown.Attribute == attribute)
+                        continue;
+                }
+                SetAttribute(attribute);
+                AddRune(x, y, new Rune(cell.Char));
+            }
+    }
+
+    private static Attribute AttributeOf(Cell cell, Attribute normal)
+    {
+        var fg = cell.Foreground == Cell.DefaultColor ? normal.Foreground : CgaPalette.Colors[cell.Foreground & 15];
+        var bg = cell.Background == Cell.DefaultColor ? normal.Background : CgaPalette.Colors[cell.Background & 15];
+        if (cell.Style.HasFlag(CellStyle.Reverse)) (fg, bg) = (bg, fg);
+        var style = cell.Style.HasFlag(CellStyle.Bold) ? TextStyle.Bold : cell.Style.HasFlag(CellStyle.Underline) ? TextStyle.Underline : TextStyle.None;
+        return new Attribute(fg, bg, style);
     }
 
     protected override bool OnMouseEvent(Mouse mouse)
@@ -116,54 +149,6 @@ public sealed class SubCanvas(ICanvas outer, System.Drawing.Rectangle area) : IC
     public void Put(int x, int y, Cell cell)
     {
         if ((uint)x < (uint)area.Width && (uint)y < (uint)area.Height) outer.Put(area.X + x, area.Y + y, cell);
-    }
-}
-
-/// <summary>A view's content area as a canvas: cells become Terminal.Gui runes and attributes in the
-/// CGA palette's exact colours (the default colour is the view's own).</summary>
-public sealed class ViewCanvas(View view) : ICanvas
-{
-    private readonly Attribute _normal = view.GetAttributeForRole(VisualRole.Normal);
-
-    public int Width => view.Viewport.Width;
-    public int Height => view.Viewport.Height;
-
-    public void Put(int x, int y, Cell cell)
-    {
-        if ((uint)x >= (uint)Width || (uint)y >= (uint)Height) return;
-        view.SetAttribute(AttributeOf(cell));
-        view.AddRune(x, y, new Rune(cell.Char));
-    }
-
-    /// <summary>Copies a grid of the view's size, skipping cells the terminal already shows as they are
-    /// (Terminal.Gui sends every cell written since the last output, changed or not).</summary>
-    public void CopyChanged(CellGrid grid)
-    {
-        var screen = view.App?.Driver?.Contents;
-        for (int y = 0; y < Math.Min(Height, grid.Height); y++)
-            for (int x = 0; x < Math.Min(Width, grid.Width); x++)
-            {
-                var cell = grid[x, y];
-                var attribute = AttributeOf(cell);
-                if (screen is not null)
-                {
-                    var at = view.ViewportToScreen(new System.Drawing.Point(x, y));
-                    if ((uint)at.Y < (uint)screen.GetLength(0) && (uint)at.X < (uint)screen.GetLength(1)
-                        && screen[at.Y, at.X] is { IsDirty: false, Grapheme: { Length: 1 } g } shown && g[0] == cell.Char && shown.Attribute == attribute)
-                        continue;
-                }
-                view.SetAttribute(attribute);
-                view.AddRune(x, y, new Rune(cell.Char));
-            }
-    }
-
-    private Attribute AttributeOf(Cell cell)
-    {
-        var fg = cell.Foreground == Cell.DefaultColor ? _normal.Foreground : CgaPalette.Colors[cell.Foreground & 15];
-        var bg = cell.Background == Cell.DefaultColor ? _normal.Background : CgaPalette.Colors[cell.Background & 15];
-        if (cell.Style.HasFlag(CellStyle.Reverse)) (fg, bg) = (bg, fg);
-        var style = cell.Style.HasFlag(CellStyle.Bold) ? TextStyle.Bold : cell.Style.HasFlag(CellStyle.Underline) ? TextStyle.Underline : TextStyle.None;
-        return new Attribute(fg, bg, style);
     }
 }
 

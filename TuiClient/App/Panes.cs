@@ -4,8 +4,8 @@ namespace Lab.TuiClient.App;
 
 /// <summary>
 /// The panes' contents: each draws a part of the mirror onto a canvas from its top-left corner. They
-/// know nothing of Terminal.Gui (the app's views hand them a <see cref="ViewCanvas"/>; tests a
-/// <see cref="CellGrid"/>), and the ones that can be clicked say what is where.
+/// know nothing of Terminal.Gui (a <see cref="PaneView"/> draws them into a <see cref="CellGrid"/> and
+/// copies what changed to the terminal; tests read such a grid), and the clickable ones say what is where.
 /// </summary>
 public static class Panes
 {
@@ -253,7 +253,7 @@ public static class Panes
 
     /// <summary>Writes text from row <paramref name="y"/>, continuing on the next rows (at a space when
     /// there is one) when it is wider than the canvas; returns the row after it.</summary>
-    public static int Wrapped(ICanvas c, int y, string text, byte fg)
+    public static int Wrapped(ICanvas c, int y, string text, byte fg, byte bg = Cell.DefaultColor)
     {
         int width = Math.Max(1, c.Width), at = 0;
         do
@@ -262,7 +262,7 @@ public static class Panes
             int take = Math.Min(width, text.Length - at);
             if (at + take < text.Length && text.LastIndexOf(' ', at + take - 1, take) is var space and > 0 && space > at)
                 take = space - at + 1;   // break after the last space that fits
-            c.Write(0, y++, text.AsSpan(at, take).TrimEnd(), fg);
+            c.Write(0, y++, text.AsSpan(at, take).TrimEnd(), fg, bg);
             at += take;
         } while (at < text.Length);
         return y;

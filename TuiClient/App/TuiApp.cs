@@ -29,7 +29,7 @@ public sealed class TuiApp
     private readonly PaneView _screen, _memory, _processes, _events, _debugger, _participants, _tabs, _status, _help, _tooSmall;
     private readonly PaneView[] _panes;
     private readonly MenuBar _menu;
-    private int _statusRows = 1, _helpScroll;
+    private int _helpScroll;
     private bool _helpOpen;
     private volatile bool _dirty = true, _running;
     private Pane _bottomLeft = Pane.Memory;   // wide layout: the memory map or the debugger below the screen
@@ -46,7 +46,7 @@ public sealed class TuiApp
         _c.StateChanged = MarkDirty;
         _screen = new PaneView(c => _c.DrawPane(Pane.Screen, c)) { Wheeled = d => { _c.ScrollScreen(d * 3); Redraw(); }, Clicked = (_, _) => Focus(Pane.Screen) };
         _memory = new PaneView(c => _c.DrawPane(Pane.Memory, c)) { Clicked = (x, y) => { _c.ClickMemory(x, y); Redraw(); } };
-        _processes = new PaneView(c => _c.DrawPane(Pane.Processes, c)) { Clicked = (_, y) => Forget(AfterAsync(_c.ClickProcessAsync(y))) };
+        _processes = new PaneView(c => _c.DrawPane(Pane.Processes, c)) { Clicked = (x, y) => _ = AfterAsync(_c.ClickProcessAsync(y)) };
         _events = new PaneView(c => _c.DrawPane(Pane.Events, c)) { Wheeled = d => { _c.ScrollEvents(d * 3); Redraw(); }, Clicked = (_, _) => Focus(Pane.Events) };
         _debugger = new PaneView(c => _c.DrawPane(Pane.Debugger, c)) { Clicked = (_, _) => Focus(Pane.Debugger) };
         _participants = new PaneView(c => _c.DrawPane(Pane.Participants, c)) { Clicked = (_, y) => { _c.ClickParticipant(y); Redraw(); } };
@@ -150,9 +150,6 @@ public sealed class TuiApp
         _app.Invoke(Redraw);
     }
 
-    /// <summary>Starts work whose outcome reaches the user through the status line (nothing awaits it).</summary>
-    private static void Forget(Task task) => task.ContinueWith(static _ => { }, TaskContinuationOptions.OnlyOnFaulted);
-
     private void Focus(Pane pane)
     {
         _c.FocusPane(pane);
@@ -176,12 +173,12 @@ public sealed class TuiApp
             Place(_tooSmall, 0, 0, w, h);
             return;
         }
-        _statusRows = StatusRows();
-        Place(_status, 0, h - _statusRows, w, _statusRows);
+        int statusRows = StatusRows();
+        Place(_status, 0, h - statusRows, w, statusRows);
         _status.Visible = true;
         if (_c.Focus is Pane.Memory or Pane.Debugger) _bottomLeft = _c.Focus;
         bool compact = w < WideWidth || h < WideHeight;
-        int top = 1, bottom = h - _statusRows;
+        int top = 1, bottom = h - statusRows;
         if (_helpOpen)
         {
             foreach (var v in _panes.Append(_tabs)) v.Visible = false;
@@ -345,12 +342,7 @@ public sealed class TuiApp
         int n = c.Write(0, y, fields, Panes.Black, Panes.Grey);
         byte fg = _c.MessageIsRefusal ? (byte)4 : (byte)1;
         if (c.Height == 1) c.Write(n, y, message, fg, Panes.Grey);
-        else
-        {
-            var wrap = new CellGrid(c.Width, c.Height - 1);
-            Panes.Wrapped(wrap, 0, message, fg);
-            for (int row = 0; row < c.Height - 1; row++) c.Write(0, row, wrap.RowText(row), fg, Panes.Grey);
-        }
+        else Panes.Wrapped(new SubCanvas(c, new System.Drawing.Rectangle(0, 0, c.Width, c.Height - 1)), 0, message, fg, Panes.Grey);
     }
 
     private MenuBar BuildMenu()

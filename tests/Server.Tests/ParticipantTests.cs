@@ -46,7 +46,7 @@ public class ParticipantTests
         Assert.Contains("you cannot remove yourself", await Refusal(() => prof.CommandAsync("remove p1")));
 
         Assert.Equal("removed student", await prof.CommandAsync("remove p2"));
-        Assert.Equal("prof", await student.RemovedBy.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal("prof", await student.RemovedBy.Task.WaitAsync(TimeSpan.FromSeconds(60)));
         await prof.WaitForAsync(m => m.Events.Any(e => e.Text == "prof removed student") && m.Participants.All(p => p.Name != "student"), "the removal in the log and the list");
         // Every later call of that connection is refused, and its frames have stopped.
         long frames = student.Mirror.FramesApplied;
