@@ -224,13 +224,19 @@ public sealed partial class LabController
 }
 
 /// <summary>
-/// Keys on their way to the machine, in order: keys typed while a request is in flight (typing ahead, a
-/// paste) go together as one request, so a pasted line is neither reordered nor cut by the key rate limit.
+/// Keys on their way to the machine, in order and in as few requests as the typing allows: keys that
+/// arrive while a request is in flight, or within <see cref="MinGap"/> of the last one, go together. A
+/// terminal hands the app a fast burst (an unbracketed paste, typing ahead) a key or a few at a time,
+/// and sent one by one those would run into the server's key rate limit (30 a second) and be refused;
+/// a key typed after a pause goes at once.
 /// </summary>
 internal sealed class MachineKeys(ISessionSource session, Action<string> refused)
 {
+    /// <summary>At most 20 requests a second: well inside the server's 30 keys a second.</summary>
+    private static readonly TimeSpan MinGap = TimeSpan.FromMilliseconds(50);
     private readonly System.Text.StringBuilder _pending = new();
     private bool _sending;
+    private DateTime _lastSent = DateTime.MinValue;
 
     public void Send(string text)
     {
@@ -247,13 +253,17 @@ internal sealed class MachineKeys(ISessionSource session, Action<string> refused
     {
         while (true)
         {
+            // Close behind the last request: let the burst gather first.
+            var wait = _lastSent + MinGap - DateTime.UtcNow;
+            if (wait > TimeSpan.Zero) await Task.Delay(wait);
             string keys;
             lock (_pending)
             {
                 if (_pending.Length == 0) { _sending = false; return; }
-                keys = _pending.ToString(0, Math.Min(_pending.Length, 1024));
+                keys = _pending.ToString(0, Math.Min(_pending.Length, Lab.Server.Hubs.LabHub.MaxTypedKeys));
                 _pending.Remove(0, keys.Length);
             }
+            _lastSent = DateTime.UtcNow;
             try
             {
                 if (keys.Length == 1) await session.KeyAsync(keys[0]);
