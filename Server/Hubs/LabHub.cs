@@ -18,10 +18,13 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
     private readonly AddressLimits _addresses;
     private readonly ILogger<LabHub> _log;
     private readonly IHostApplicationLifetime _lifetime;
+    /// <summary>This node's part in a cluster (null on a single server).</summary>
+    private readonly Cluster.ClusterNode? _cluster;
 
     public LabHub(SessionManager sessions, ConnectionTracker connections, IHubContext<LabHub, ILabClient> context, AddressLimits addresses, ILogger<LabHub> log,
-        IHostApplicationLifetime lifetime)
+        IHostApplicationLifetime lifetime, IServiceProvider services)
     {
+        _cluster = services.GetService<Cluster.ClusterNode>();
         _sessions = sessions;
         _connections = connections;
         _context = context;
@@ -77,6 +80,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
     public Task<SessionSummary[]> ListSessions()
     {
         Limit(State.Queries, "session lists");
+        if (_cluster != null) return Task.FromResult(_cluster.ListSessions());
         return Task.FromResult(_sessions.All.Select(s => s.Latest.Status with { Participants = s.ParticipantCount })
             .Concat(_sessions.RestoringSummaries()).OrderBy(s => s.Name).ToArray());
     }
@@ -114,8 +118,8 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
             KernelImage = kernel,
         };
         var (session, error) = _sessions.Create(settings, address);
-        if (session == null) throw new HubException(error);
-        session.KnowJoinCode(settings.JoinCode);
+        if (error != null) throw new HubException(error);
+        session?.KnowJoinCode(settings.JoinCode);   // null: created for another node of the cluster
         return Task.FromResult(new CreateSessionResult(settings.Name, settings.InstructorKey, settings.JoinCode));
     }
 
@@ -124,7 +128,36 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
     /// instructor key (which makes the caller an instructor). A wrong code or key gets nothing, counts
     /// against the caller's address and the session (with a growing lockout), and is logged.
     /// </summary>
-    public Task<JoinResult> Join(string session, string name, string? code) => Task.FromResult(Admit(session, name, code, token: null));
+    public Task<JoinResult> Join(string session, string name, string? code) => Joined(Admit(session, name, code, token: null));
+
+    /// <summary>In a cluster, a joined connection is in its session's group, so the node that takes the session
+    /// over can tell it where it went (through the Redis backplane).</summary>
+    private async Task<JoinResult> Joined(JoinResult result)
+    {
+        if (_cluster != null) await Groups.AddToGroupAsync(Context.ConnectionId, Cluster.ClusterNode.GroupOf(result.Session));
+        return result;
+    }
+
+    /// <summary>Where a session runs (see <see cref="ILabHub.Locate"/>).</summary>
+    public Task<SessionLocation> Locate(string session)
+    {
+        Limit(State.Queries, "session lookups");
+        if (_cluster == null)
+        {
+            if (_sessions.Find(session ?? "") is { Closed: false } here) return Task.FromResult(new SessionLocation(here.Name, null, null, null, []));
+            if (_sessions.IsRestoring(session ?? ""))
+                return Task.FromResult(new SessionLocation(session!, null, null, $"session '{session}' is still being restored after a server restart: try again in a few seconds", []));
+            throw new HubException($"no session named '{session}' on this server");
+        }
+        try
+        {
+            return Task.FromResult(_cluster.Locate(session ?? "") ?? throw new HubException($"no session named '{session}' in this cluster"));
+        }
+        catch (StackExchange.Redis.RedisException)
+        {
+            throw new HubException($"the cluster's directory (Redis) cannot be reached from this node now, and session '{session}' does not run here: try again in a moment");
+        }
+    }
 
     /// <summary>
     /// Joins again as the participant a rejoin token names (same name, role and id), e.g. after a lost
@@ -135,7 +168,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
     public Task<JoinResult> Rejoin(string session, string name, string? code, string token)
     {
         if (string.IsNullOrEmpty(token)) throw new HubException("Rejoin needs the rejoin token an earlier Join gave (JoinResult key 4); without one, use Join");
-        return Task.FromResult(Admit(session, name, code, token));
+        return Joined(Admit(session, name, code, token));
     }
 
     /// <summary>What Join and Rejoin share: find the session, check the code (or the token), admit.</summary>
@@ -144,6 +177,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
         var state = State;
         Limit(state.Joins, "joins");
         var target = _sessions.Find(session ?? "");
+        if ((target == null || target.Closed) && _cluster != null) throw new HubException(ElsewhereInCluster(session ?? ""));
         if (target == null || target.Closed)
             throw new HubException(_sessions.IsRestoring(session ?? "")
                 ? $"session '{session}' is still being restored after a server restart: try again in a few seconds"
@@ -179,6 +213,25 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
         var (joined, refused) = target.Add(Context.ConnectionId, name, role);
         if (joined == null) throw new HubException(refused);
         return Attach(state, target, joined, role == Role.Instructor ? code : null);
+    }
+
+    /// <summary>Why a session cannot be joined on this node of a cluster: where it runs instead, or why it runs nowhere now.</summary>
+    private string ElsewhereInCluster(string session)
+    {
+        try
+        {
+            return _cluster!.Locate(session) switch
+            {
+                null => $"no session named '{session}' in this cluster",
+                { Url: { } url, Node: var node } => $"session '{session}' runs on node {node} ({url}): connect there (tui connect follows this by itself)",
+                { Waiting: { } waiting } => waiting,
+                _ => $"session '{session}' is starting on this node: try again in a moment",
+            };
+        }
+        catch (StackExchange.Redis.RedisException)
+        {
+            return $"session '{session}' does not run on this node, and the cluster's directory (Redis) cannot be reached now: try again in a moment";
+        }
     }
 
     /// <summary>Makes this connection the participant <paramref name="joined"/> of <paramref name="target"/>:
@@ -300,6 +353,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
     {
         Limit(State.Keys, "keys");
         var (session, who, _) = RequireRole(Role.Driver, "type into the machine");
+        if (session.Moving is { } moving) throw new HubException(moving);
         string text = keys();
         if (!session.TryReserveInput(text.Length))
             throw new HubException($"the machine is not reading its input: at most {LabSession.MaxPendingInput / 1024} KiB of typed input may wait (is it paused?); try again when it has read some");
@@ -546,6 +600,8 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
 
     private void LeaveCurrent(ConnectionState state)
     {
+        if (_cluster != null && state.Session is { } left)
+            _ = Groups.RemoveFromGroupAsync(Context.ConnectionId, Cluster.ClusterNode.GroupOf(left.Name)).ContinueWith(_ => { }, TaskScheduler.Default);
         state.Session?.Remove(Context.ConnectionId);
         Detach(state);
     }
@@ -562,6 +618,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
 
     private static void Post(LabSession session, SessionCommand command)
     {
+        if (session.Moving is { } moving) throw new HubException(moving);
         if (!session.Post(command)) throw new HubException("the session is busy: slow down");
     }
 

@@ -18,7 +18,7 @@ public sealed record SavedSession(SessionSettings Settings, string Folder)
 /// crash mid-save never leaves a torn file; a failed write removes its temporary file and throws.
 /// Folders are 0700 and files 0600: they hold the secrets' hashes and the students' work.
 /// </summary>
-public sealed class SessionStore
+public sealed class SessionStore : ISessionStore
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
     private const UnixFileMode FolderMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
@@ -26,6 +26,7 @@ public sealed class SessionStore
     private readonly ILogger<SessionStore> _log;
 
     public string Directory { get; }
+    public string Where => Directory;
     private string SessionsDirectory => Path.Combine(Directory, "sessions");
 
     public SessionStore(string directory, ILogger<SessionStore> log)

@@ -54,6 +54,7 @@ public sealed partial class LabSession
     /// a full command queue is "busy", a loop that does not answer a TimeoutException.</summary>
     private async Task<T> AskLoopAsync<T>(Func<TaskCompletionSource<T>, SessionCommand> command)
     {
+        if (Moving is { } moving) throw new InvalidOperationException(moving);
         var answer = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!Post(command(answer))) throw new InvalidOperationException("the session is busy: slow down");
         return await answer.Task.WaitAsync(TimeSpan.FromSeconds(10));

@@ -187,10 +187,10 @@ public sealed partial class LabSession : IDisposable
     /// <summary>Saves the machine on the loop thread (for persistence): <paramref name="store"/> runs
     /// there with the machine's streaming save, which it points at its file, so nothing the size of
     /// the machine is built in memory. False when the queue is full or it did not finish in time.</summary>
-    public async Task<bool> SaveStateAsync(Action<Action<Stream>> store, TimeSpan timeout)
+    public async Task<bool> SaveStateAsync(Action<Action<Stream>> store, TimeSpan timeout, bool final = false)
     {
         var tcs = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_commands.Writer.TryWrite(new SaveCommand(store, tcs))) return false;
+        if (!_commands.Writer.TryWrite(new SaveCommand(store, tcs, final))) return false;
         _commandPosted.Set();
         try { return await tcs.Task.WaitAsync(timeout); }
         catch (TimeoutException) { return false; }
@@ -592,7 +592,12 @@ public sealed partial class LabSession : IDisposable
                     break;
                 }
             case SaveCommand save:
-                try { save.Store(_machine.SaveState); save.Result.TrySetResult(true); }
+                try
+                {
+                    save.Store(_machine.SaveState);
+                    if (save.Final) _running = false;   // what was saved is the machine's last state here
+                    save.Result.TrySetResult(true);
+                }
                 catch (Exception e) { save.Result.TrySetException(e); }
                 return;
             case InspectCommand inspect:
@@ -607,6 +612,11 @@ public sealed partial class LabSession : IDisposable
     }
 
     private static string Shorten(string text, int max) => text.Length <= max ? text : text[..(max - 1)] + "…";
+
+    /// <summary>Why the session takes no input now (it is being handed to another node), or null. Set before
+    /// its final save, so nothing typed after that save is accepted and then lost.</summary>
+    public string? Moving { get => Volatile.Read(ref _moving); set => Volatile.Write(ref _moving, value); }
+    private string? _moving;
 
     /// <summary>True once the session was closed; senders send a last frame saying so and stop.</summary>
     public bool Closed => _closing;

@@ -16,8 +16,9 @@ public sealed record RebootCommand(string By, string? Program, string? Step) : S
 /// <summary>Replaces a kernel session's kernel file; the next reboot boots it (the running machine is left alone).</summary>
 public sealed record PushKernelCommand(string By, string Name, byte[] Image) : SessionCommand(By);
 /// <summary>Saves the machine for persistence on the loop thread: <see cref="Store"/> is given the
-/// machine's streaming save and writes it where it keeps it (completed on the loop thread).</summary>
-public sealed record SaveCommand(Action<Action<Stream>> Store, TaskCompletionSource<bool> Result) : SessionCommand("server");
+/// machine's streaming save and writes it where it keeps it (completed on the loop thread). A
+/// <see cref="Final"/> save stops the machine once it is written (the session moves to another node).</summary>
+public sealed record SaveCommand(Action<Action<Stream>> Store, TaskCompletionSource<bool> Result, bool Final = false) : SessionCommand("server");
 
 /// <summary>Reads the machine for a remote debugger (gdb through `tui gdb`) on the loop thread: <see cref="Read"/>
 /// answers bytes or throws ArgumentException with the reason.</summary>

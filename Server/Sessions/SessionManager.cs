@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Lab.Server.Cluster;
 using Lab.Server.Persistence;
 using Lab.Shared.Wire;
 
@@ -29,6 +30,16 @@ public sealed class LabServerOptions
     /// <summary>The demo's instructor key (command line --demo-key KEY, configuration Lab:DemoKey). Unset: the
     /// key in DATA/demo.key, or a new random one written there. The server logs it at start.</summary>
     public string? DemoKey { get; set; }
+    /// <summary>Redis as HOST:PORT (command line --redis, configuration Lab:Redis): this server is a node of a
+    /// cluster that keeps its sessions, their directory and snapshots in that Redis. Unset: a single server.</summary>
+    public string? Redis { get; set; }
+    /// <summary>This node's name in the cluster (--node; default: the host name and port).</summary>
+    public string? NodeName { get; set; }
+    /// <summary>The base URL clients reach this node at (--public-url; default: the address it listens on).</summary>
+    public string? PublicUrl { get; set; }
+    /// <summary>How long a node's hold on its sessions lasts without renewal: a node that dies loses its
+    /// sessions to the others after this long (they are renewed every fifth of it).</summary>
+    public TimeSpan LeaseTime { get; set; } = TimeSpan.FromSeconds(5);
     /// <summary>Test hook: awaited before each saved session is restored (null in production).</summary>
     public Func<string, Task>? BeforeRestore { get; set; }
 }
@@ -39,13 +50,16 @@ public sealed class LabServerOptions
 /// logged and retried, the others go on) and at shutdown, and reaps idle ones.
 /// Admission is atomic: the session cap and the memory budgets are checked and reserved under one lock.
 /// </summary>
-public sealed class SessionManager : IHostedService, IDisposable
+public sealed partial class SessionManager : IHostedService, IDisposable
 {
     /// <summary>Host memory a session costs beyond its guest RAM (decoded code, tables, snapshots).</summary>
     public const int SessionOverheadMiB = 16;
 
     private readonly ConcurrentDictionary<string, LabSession> _sessions = new(StringComparer.OrdinalIgnoreCase);
-    private readonly SessionStore _store;
+    private readonly ISessionStore _store;
+    private readonly SessionStore _disk;
+    /// <summary>The cluster's directory in Redis (null on a single server).</summary>
+    public ClusterDirectory? Cluster { get; }
     private readonly LabServerOptions _options;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger<SessionManager> _log;
@@ -60,9 +74,11 @@ public sealed class SessionManager : IHostedService, IDisposable
     private readonly Dictionary<string, SessionSettings> _restoring = new(StringComparer.OrdinalIgnoreCase);
     private sealed record Admitted(long CostMiB, string? Address);
 
-    public SessionManager(SessionStore store, LabServerOptions options, ILoggerFactory loggers)
+    public SessionManager(SessionStore disk, LabServerOptions options, ILoggerFactory loggers, ClusterDirectory? cluster = null)
     {
-        _store = store;
+        _disk = disk;
+        Cluster = cluster;
+        _store = cluster != null ? new RedisSessionStore(cluster) : disk;
         _options = options;
         _loggers = loggers;
         _log = loggers.CreateLogger<SessionManager>();
@@ -107,6 +123,7 @@ public sealed class SessionManager : IHostedService, IDisposable
     {
         if (settings.Validate() is { } error) return (null, error);
         settings = settings.WithHashedSecrets();   // from here on only the hashes exist on the server
+        if (Cluster != null && PlaceElsewhere(settings) is { } placed) return placed;
         if (Admit(settings, address, restoring: false) is { } refused) return (null, refused);
         LabSession session;
         try
@@ -121,7 +138,17 @@ public sealed class SessionManager : IHostedService, IDisposable
         }
         try
         {
-            lock (_storeLock) _store.Save(settings);
+            if (Cluster != null)
+            {
+                // The name is taken cluster-wide and the lease this node's, in one step.
+                if (!Cluster.Register(settings, runHere: true, Cluster.Node))
+                {
+                    session.Dispose();
+                    Withdraw(settings.Name);
+                    return (null, $"a session named '{settings.Name}' already exists");
+                }
+            }
+            else lock (_storeLock) _store.Save(settings);
         }
         catch (Exception e)
         {
@@ -129,7 +156,7 @@ public sealed class SessionManager : IHostedService, IDisposable
             session.Dispose();
             Withdraw(settings.Name);
             _log.LogError("session {Name} not created: its folder cannot be written ({Error})", settings.Name, e.Message);
-            return (null, $"the server cannot save sessions right now ({e.Message}); nothing was created");
+            return (null, $"the server cannot save sessions right now ({e.Message.Split('\n')[0]}); nothing was created");
         }
         Go(session);
         _log.LogInformation("session {Name} created ({Profile} {Program}, {Cost} MiB{From})", settings.Name, settings.Profile,
@@ -186,7 +213,7 @@ public sealed class SessionManager : IHostedService, IDisposable
         session.Log(EventKind.System, 0, "the session was closed");
         session.Dispose();
         try { lock (_storeLock) _store.Delete(name); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or StackExchange.Redis.RedisException)
         {
             _log.LogWarning("session {Name} closed, but its saved files could not be deleted: {Error}", name, e.Message);
         }
@@ -272,16 +299,25 @@ public sealed class SessionManager : IHostedService, IDisposable
     {
         _log.LogInformation("session limits: {Max} sessions, {Budget} MiB of guest memory in all, {PerAddress} MiB per client address",
             _options.MaxSessions, MemoryBudgetMiB, Math.Min(_options.MemoryBudgetPerAddressMiB, MemoryBudgetMiB));
+        if (Cluster != null)
+        {
+            // A node restores nothing from disk: the cluster's sessions are in Redis, and ClusterNode adopts
+            // those nobody runs (the demo among them, or creates it).
+            if (!string.IsNullOrEmpty(_options.DemoSession)) DemoKey = Cluster.DemoKey(_options.DemoKey, SessionSettings.NewSecret());
+            _restored.TrySetResult();
+            _maintenance = Task.Run(() => MaintainAsync(_stop.Token));
+            return Task.CompletedTask;
+        }
         IReadOnlyList<SavedSession> saved = [];
         try
         {
-            int removed = _store.RemoveTemporaryFiles();
+            int removed = _disk.RemoveTemporaryFiles();
             if (removed > 0) _log.LogWarning("removed {Count} temporary files left by an interrupted save", removed);
-            saved = _store.List();
+            saved = _disk.List();
         }
         catch (Exception e)
         {
-            _log.LogError("no saved session restored: {Dir} cannot be read ({Error})", _store.Directory, e.Message);
+            _log.LogError("no saved session restored: {Dir} cannot be read ({Error})", _disk.Directory, e.Message);
         }
         lock (_admission)
             foreach (var s in saved) _restoring[s.Name] = s.Settings;
@@ -295,7 +331,8 @@ public sealed class SessionManager : IHostedService, IDisposable
         return Task.CompletedTask;
     }
 
-    private void CreateDemo()
+    /// <summary>Creates the demo session (in a cluster: on the least-loaded node, if no node has it).</summary>
+    public void CreateDemo()
     {
         var (_, error) = Create(new SessionSettings
         {
@@ -312,7 +349,7 @@ public sealed class SessionManager : IHostedService, IDisposable
     public string? DemoKey { get; private set; }
 
     /// <summary>Where the demo's key is kept for whoever runs the server (0600, beside the sessions).</summary>
-    public string DemoKeyFile => Path.Combine(_store.Directory, "demo.key");
+    public string DemoKeyFile => Path.Combine(_disk.Directory, "demo.key");
 
     public bool IsDemo(LabSession session) => IsDemoName(session.Name);
 
@@ -408,7 +445,7 @@ public sealed class SessionManager : IHostedService, IDisposable
         bool plainSecrets = saved.Settings.InstructorKey != null || saved.Settings.JoinCode != null || newDemoKey;
         try
         {
-            using var state = _store.OpenMachine(saved);
+            using var state = _disk.OpenMachine(saved);
             if (Admit(settings, null, restoring: true) is { } refused)
             {
                 _log.LogError("session {Name} not restored: {Error}", saved.Name, refused);
@@ -434,7 +471,7 @@ public sealed class SessionManager : IHostedService, IDisposable
         catch (Exception e)
         {
             string where;
-            try { where = $"its files were moved to {_store.Quarantine(saved)}"; }
+            try { where = $"its files were moved to {_disk.Quarantine(saved)}"; }
             catch (Exception q) when (q is IOException or UnauthorizedAccessException) { where = $"its files stay in {saved.Folder} ({q.Message})"; }
             _log.LogError("session {Name} not restored: {Error}; {Where}", saved.Name,
                 e is InvalidDataException or EndOfStreamException ? e.Message : $"{e.GetType().Name}: {e.Message}", where);
@@ -495,10 +532,10 @@ public sealed class SessionManager : IHostedService, IDisposable
         var failed = new List<string>();
         foreach (var s in sessions)
             if (await SaveAsync(s) is { } error) failed.Add($"{s.Name} ({error})");
-        if (failed.Count == 0) _log.LogInformation("saved {Count} sessions to {Dir}", sessions.Count, _store.Directory);
+        if (failed.Count == 0) _log.LogInformation("saved {Count} sessions to {Dir}", sessions.Count, _store.Where);
         else
             _log.LogError("saved {Saved} of {Count} sessions to {Dir}; NOT saved: {Failed}",
-                sessions.Count - failed.Count, sessions.Count, _store.Directory, string.Join(", ", failed));
+                sessions.Count - failed.Count, sessions.Count, _store.Where, string.Join(", ", failed));
     }
 
     public void Dispose()

@@ -14,6 +14,10 @@ public interface ILabHub
     /// <summary>Creates a session; the creator receives its instructor key (and a join code if private).</summary>
     Task<CreateSessionResult> CreateSession(CreateSessionOptions options);
 
+    /// <summary>Where a session runs: on this node (join here), on another node of the cluster (connect to its
+    /// URL and join there), or nowhere for a moment (being taken over: ask again). Refused when no such session exists.</summary>
+    Task<SessionLocation> Locate(string session);
+
     /// <summary>Joins a session; <paramref name="code"/> is a private session's join code or the instructor key.</summary>
     Task<JoinResult> Join(string session, string name, string? code);
 
@@ -66,6 +70,10 @@ public interface ILabClient
     /// <summary>An instructor (<paramref name="by"/>) removed this client from its session: no more frames come,
     /// every later call of this connection is refused, and its rejoin token no longer works.</summary>
     Task Removed(string by);
+
+    /// <summary>The joined session now runs on another node of the cluster (base URL <paramref name="url"/>): connect
+    /// there and rejoin with the rejoin token. Sent when a node hands its sessions over before it stops.</summary>
+    Task Moved(string url);
 }
 
 /// <summary>Where the hub is served.</summary>

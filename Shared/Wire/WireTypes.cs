@@ -65,7 +65,9 @@ public sealed record SessionSummary(
     [property: Key(7)] bool Running,
     [property: Key(8)] string Speed,
     // Why the machine stopped or makes no progress (null while it runs).
-    [property: Key(9)] string? Halted);
+    [property: Key(9)] string? Halted,
+    // The node that runs it, in a cluster (null on a single server).
+    [property: Key(10)] string? Node = null);
 
 /// <summary>The answer to Join and Rejoin: your role and participant id, and the rejoin token (a secret of
 /// this participant: <see cref="ILabHub.Rejoin"/> with it after a lost connection or a server restart
@@ -77,6 +79,19 @@ public sealed record JoinResult(
     [property: Key(2)] string ParticipantId,
     [property: Key(3)] string Name,
     [property: Key(4)] string? RejoinToken = null);
+
+/// <summary>The answer to Locate: where a session runs. <see cref="Url"/> is null when the node asked runs it
+/// (join there); otherwise the base URL of the node that does (connect there and join). <see cref="Waiting"/>
+/// says why it runs nowhere for the moment (its node stopped answering and another takes it over, or it is
+/// starting): ask again shortly. <see cref="Nodes"/> are the base URLs of every live node, for reconnecting
+/// elsewhere when this one goes away (empty on a single server).</summary>
+[MessagePackObject]
+public sealed record SessionLocation(
+    [property: Key(0)] string Session,
+    [property: Key(1)] string? Url,
+    [property: Key(2)] string? Node,
+    [property: Key(3)] string? Waiting,
+    [property: Key(4)] string[] Nodes);
 
 /// <summary>The answer to Info: what the session is and who you are in it. <see cref="JoinCode"/> and
 /// <see cref="InstructorKey"/> are filled for instructors only (the key when this connection joined with

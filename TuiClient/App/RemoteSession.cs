@@ -8,15 +8,21 @@ namespace Lab.TuiClient.App;
 /// <summary>
 /// `tui connect`: a session on a server, through the official SignalR client. It reconnects by itself and
 /// rejoins with its rejoin token, so a lost connection or a server restart gives back the same name and
-/// role (a driver stays a driver); once an instructor removed it, it stays out and says so.
+/// role (a driver stays a driver); once an instructor removed it, it stays out and says so. In a cluster it
+/// connects to the node that runs the session, and when that node goes away (or hands the session over and
+/// says where: Moved) it finds the session's new node through any node it knows.
 /// </summary>
 public sealed class RemoteSession : ISessionSource
 {
-    private readonly LabClient _client;
-    private readonly string _name, _user;
+    private volatile LabClient _client;
+    private readonly string _name, _user, _entry;
     private readonly string? _code;
     private volatile string _status = "connecting…";
     private volatile string? _removedBy;
+    private volatile string _url;
+    private volatile string[] _nodes = [];
+    private int _reconnecting;
+    private volatile bool _disposed;
 
     public string SessionName => _name;
     public SessionMirror Mirror { get; } = new();
@@ -26,44 +32,100 @@ public sealed class RemoteSession : ISessionSource
     /// <summary>HOST:PORT/SESSION, as `tui connect` takes it (for the commands the info dialog shows).</summary>
     public string Target { get; }
 
-    private RemoteSession(string baseUrl, string session, string user, string? code)
+    private RemoteSession(LabClient client, string entry, string url, string[] nodes, string session, string user, string? code)
     {
         _name = session;
-        Target = $"{new Uri(baseUrl).Authority}/{session}";
+        Target = $"{new Uri(entry).Authority}/{session}";
+        _entry = entry;
+        _url = url;
+        _nodes = nodes;
         _user = user;
         _code = code;
-        _client = new LabClient(baseUrl);
-        _client.OnFrame(frame =>
+        _client = client;
+        Attach(client);
+    }
+
+    /// <summary>Listens to a (new) connection: frames, removal, a move, and its loss.</summary>
+    private void Attach(LabClient client)
+    {
+        client.OnFrame(frame =>
         {
             Mirror.Apply(frame);
             Changed?.Invoke();
         });
-        _client.OnRemoved(by =>
+        client.OnRemoved(by =>
         {
             _removedBy = by;
             _status = $"removed from the session by {by}";
             Changed?.Invoke();
         });
-        var connection = _client.Connection;
-        connection.Reconnecting += _ =>
+        client.OnMoved(url => Reconnect(url, "the session moved to another node: following it…"));
+        client.Connection.Closed += e =>
         {
-            if (_removedBy == null) _status = "connection lost: reconnecting…";
-            Changed?.Invoke();
+            if (client != _client || _disposed) return Task.CompletedTask;   // an old connection, or ours closed on purpose
+            Reconnect(null, $"connection lost{(e != null ? ": " + ServerErrors.Innermost(e).Message : "")}: reconnecting…");
             return Task.CompletedTask;
         };
-        // A reconnected client is a new connection to the server: join again (the first frame is full).
-        connection.Reconnected += async _ =>
+    }
+
+    /// <summary>
+    /// Connects again (once at a time), to <paramref name="preferred"/> first, then the node it was on, the server
+    /// it first connected to and every node of the cluster it knows, with the delays of <see cref="LabRetryPolicy"/>
+    /// for up to its ten minutes; then rejoins. A removed client stays out.
+    /// </summary>
+    private void Reconnect(string? preferred, string status)
+    {
+        if (_removedBy != null || _disposed || Interlocked.Exchange(ref _reconnecting, 1) == 1) return;
+        _status = status;
+        Changed?.Invoke();
+        _ = Task.Run(async () =>
         {
-            if (_removedBy != null) return;   // removed: it stays out
-            await RejoinAsync();
-            Changed?.Invoke();
-        };
-        connection.Closed += e =>
-        {
-            if (_removedBy == null) _status = $"disconnected{(e != null ? ": " + ServerErrors.Innermost(e).Message : "")}";
-            Changed?.Invoke();
-            return Task.CompletedTask;
-        };
+            try
+            {
+                var policy = new LabRetryPolicy();
+                var started = DateTime.UtcNow;
+                for (int attempt = 0; !_disposed; attempt++)
+                {
+                    var delay = policy.NextRetryDelay(new Microsoft.AspNetCore.SignalR.Client.RetryContext
+                        { PreviousRetryCount = attempt, ElapsedTime = DateTime.UtcNow - started });
+                    if (delay is null) break;
+                    await Task.Delay(delay.Value);
+                    string[] servers = [.. preferred is null ? [] : new[] { preferred }, _url, _entry, .. _nodes];
+                    try
+                    {
+                        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                        var (client, url, nodes) = await LabClient.ConnectToSessionAsync(servers, _name, cts.Token, why =>
+                        {
+                            _status = $"reconnecting: {ServerErrors.Reason(why)}";
+                            Changed?.Invoke();
+                        });
+                        var old = _client;
+                        _client = client;
+                        _url = url;
+                        if (nodes.Length > 0) _nodes = nodes;
+                        Attach(client);
+                        _ = old.DisposeAsync().AsTask();
+                        await RejoinAsync();
+                        Changed?.Invoke();
+                        return;
+                    }
+                    catch (HubException e)
+                    {
+                        _status = $"reconnect failed: {ServerErrors.Reason(e.Message)}";
+                        Changed?.Invoke();
+                        return;
+                    }
+                    catch (Exception e) when (IsConnectionFailure(e))
+                    {
+                        _status = $"connection lost: reconnecting… ({ServerErrors.Innermost(e).Message})";
+                        Changed?.Invoke();
+                    }
+                }
+                if (!_disposed) _status = "disconnected: no server answered for ten minutes";
+                Changed?.Invoke();
+            }
+            finally { Volatile.Write(ref _reconnecting, 0); }
+        });
     }
 
     /// <summary>How long a rejoin waits for a session the restarted server is still restoring.</summary>
@@ -86,7 +148,7 @@ public sealed class RemoteSession : ISessionSource
                 _status = "reconnected";
                 return;
             }
-            catch (HubException e) when (e.Message.Contains("still being restored") && DateTime.UtcNow < until
+            catch (HubException e) when ((e.Message.Contains("still being restored") || e.Message.Contains("try again in a moment")) && DateTime.UtcNow < until
                                          && _client.Connection.State == HubConnectionState.Connected)
             {
                 _status = $"reconnected; {ServerErrors.Reason(e.Message)}";
@@ -112,28 +174,36 @@ public sealed class RemoteSession : ISessionSource
         }
     }
 
-    /// <summary>Connects and joins; failures throw <see cref="CommandFailedException"/> with one clear line.</summary>
+    /// <summary>Connects (to the node that runs the session, in a cluster) and joins; failures throw
+    /// <see cref="CommandFailedException"/> with one clear line.</summary>
     public static async Task<RemoteSession> ConnectAsync(string baseUrl, string session, string user, string? code, CancellationToken cancellation)
     {
-        var s = new RemoteSession(baseUrl, session, user, code);
+        LabClient client;
+        string url;
+        string[] nodes;
         try
         {
-            await s._client.StartAsync(cancellation);
+            (client, url, nodes) = await LabClient.ConnectToSessionAsync([baseUrl], session, cancellation);
+        }
+        catch (HubException e)
+        {
+            throw new CommandFailedException(ServerErrors.Reason(e.Message));
         }
         catch (Exception e) when (IsConnectionFailure(e))
         {
-            await s._client.DisposeAsync();
             throw new CommandFailedException($"cannot reach {baseUrl}: {ServerErrors.Innermost(e).Message}");
         }
+        var s = new RemoteSession(client, baseUrl, url, nodes, session, user, code);
         try
         {
-            s.Joined = await s._client.Join(session, user, code, cancellation);
+            s.Joined = await client.Join(session, user, code, cancellation);
             s._status = "connected";
             return s;
         }
         catch (HubException e)
         {
-            await s._client.DisposeAsync();
+            s._disposed = true;
+            await client.DisposeAsync();
             throw new CommandFailedException(ServerErrors.Reason(e.Message));
         }
     }
@@ -177,5 +247,9 @@ public sealed class RemoteSession : ISessionSource
         catch (Exception e) when (IsConnectionFailure(e)) { throw new CommandFailedException($"the connection was lost: {ServerErrors.Innermost(e).Message}"); }
     }
 
-    public async ValueTask DisposeAsync() => await _client.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        _disposed = true;
+        await _client.DisposeAsync();
+    }
 }

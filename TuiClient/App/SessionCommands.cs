@@ -158,11 +158,15 @@ public static class SessionCommands
         return WithConnection(target.BaseUrl, "sessions", stderr, async c =>
         {
             var list = await c.ListSessions();
-            stdout.WriteLine($"{"SESSION",-20} {"PROFILE",-8} {"PROGRAM",-14} {"STEP",-5} {"WHO",4} {"TICK",8}  STATE");
+            // A cluster says which node runs each session (a single server names none).
+            bool cluster = list.Any(s => s.Node != null);
+            int nodeWidth = cluster ? Math.Max(4, list.Max(s => s.Node?.Length ?? 1)) : 0;
+            string Node(string? node) => cluster ? (node ?? "-").PadRight(nodeWidth) + " " : "";
+            stdout.WriteLine($"{"SESSION",-20} {Node("NODE")}{"PROFILE",-8} {"PROGRAM",-14} {"STEP",-5} {"WHO",4} {"TICK",8}  STATE");
             foreach (var s in list)
             {
                 string step = s.Profile == SessionSettings.PosixProfile ? "-" : s.Step;   // lab steps are WeensyOS's
-                stdout.WriteLine($"{s.Name,-20} {s.Profile,-8} {s.Program,-14} {step,-5} {s.Participants,4} {s.Tick,8}  {(s.Halted ?? (s.Running ? "running" : "paused"))}{(s.Private ? " (private)" : "")}");
+                stdout.WriteLine($"{s.Name,-20} {Node(s.Node)}{s.Profile,-8} {s.Program,-14} {step,-5} {s.Participants,4} {s.Tick,8}  {(s.Halted ?? (s.Running ? "running" : "paused"))}{(s.Private ? " (private)" : "")}");
             }
             return 0;
         });
@@ -205,7 +209,7 @@ public static class SessionCommands
             stdout.WriteLine(await c.Command("push"));
             if (reboot) stdout.WriteLine(await c.Command("reboot"));
             return 0;
-        });
+        }, target.Session);
     }
 
     /// <summary>
@@ -255,7 +259,7 @@ public static class SessionCommands
                 stderr.WriteLine($"tui gdb: gdb {end.ToString().ToLowerInvariant()}; the session goes on");
             }
             return 0;
-        });
+        }, target.Session);
     }
 
     /// <summary>`tui upload HOST/SESSION FILE [PATH]`: puts a file into a POSIX session's file system (drivers);
@@ -269,7 +273,7 @@ public static class SessionCommands
             await c.UploadFile(Path.GetFileName(file), bytes);
             stdout.WriteLine(await c.Command(path is not null ? $"put {path}" : "put"));
             return 0;
-        });
+        }, target.Session);
     }
 
     /// <summary>A file's bytes if it can be uploaded (1 byte to the server's upload limit), or null after saying why not.</summary>
@@ -292,15 +296,23 @@ public static class SessionCommands
         }
     }
 
-    private static int WithConnection(string baseUrl, string verb, TextWriter stderr, Func<LabClient, Task<int>> body)
+    /// <summary>Runs <paramref name="body"/> on a connection to the server; with <paramref name="session"/>, to the
+    /// node of a cluster that runs that session (on a single server, the same).</summary>
+    private static int WithConnection(string baseUrl, string verb, TextWriter stderr, Func<LabClient, Task<int>> body, string? session = null)
     {
         try
         {
             return Task.Run(async () =>
             {
-                await using var c = new LabClient(baseUrl, reconnect: false);
                 using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-                await c.StartAsync(cts.Token);
+                LabClient c;
+                if (session is null)
+                {
+                    c = new LabClient(baseUrl, reconnect: false);
+                    await c.StartAsync(cts.Token);
+                }
+                else c = (await LabClient.ConnectToSessionAsync([baseUrl], session, cts.Token)).Client;
+                await using var _ = c;
                 return await body(c);
             }).GetAwaiter().GetResult();
         }

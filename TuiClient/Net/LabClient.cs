@@ -1,5 +1,6 @@
 using Lab.Shared.Wire;
 using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -39,6 +40,66 @@ public sealed class LabClient : ILabHub, IAsyncDisposable
 
     public Task<CreateSessionResult> CreateSession(CreateSessionOptions options) =>
         Connection.InvokeAsync<CreateSessionResult>(nameof(ILabHub.CreateSession), options);
+
+    public Task<SessionLocation> Locate(string session) =>
+        Connection.InvokeAsync<SessionLocation>(nameof(ILabHub.Locate), session);
+
+    /// <summary>Calls <paramref name="onMoved"/> with the base URL of the node the joined session moved to (a cluster).</summary>
+    public IDisposable OnMoved(Action<string> onMoved) =>
+        Connection.On<string>(nameof(ILabClient.Moved), onMoved);
+
+    /// <summary>
+    /// Connects to the node that runs <paramref name="session"/>: asks the first of <paramref name="servers"/> that
+    /// answers where the session runs and follows it there (a cluster node names another node's URL), waiting
+    /// while the session moves between nodes (<paramref name="waiting"/> hears why) until <paramref name="cancellation"/>.
+    /// On a single server this is one connection and one Locate. Returns the connected client and the cluster's
+    /// node URLs (for reconnecting elsewhere later). A refusal (no such session) is a HubException; when no server
+    /// answers, the last connection failure is thrown.
+    /// </summary>
+    public static async Task<(LabClient Client, string Url, string[] Nodes)> ConnectToSessionAsync(IReadOnlyList<string> servers, string session,
+        CancellationToken cancellation, Action<string>? waiting = null)
+    {
+        Exception? lastFailure = null;
+        while (true)
+        {
+            foreach (string server in servers.Distinct())
+            {
+                string url = server;
+                for (int hop = 0; hop < 4; hop++)
+                {
+                    var client = new LabClient(url, reconnect: false);
+                    try
+                    {
+                        await client.StartAsync(cancellation);
+                        var where = await client.Locate(session);
+                        while (where.Waiting is { } why)
+                        {
+                            waiting?.Invoke(why);
+                            await Task.Delay(TimeSpan.FromSeconds(1), cancellation);
+                            where = await client.Locate(session);
+                        }
+                        if (where.Url is null) return (client, url, where.Nodes);
+                        await client.DisposeAsync();
+                        url = where.Url;
+                    }
+                    catch (Exception e) when (e is not HubException && !cancellation.IsCancellationRequested)
+                    {
+                        await client.DisposeAsync();
+                        lastFailure = e;
+                        break;   // this server is gone: the next one
+                    }
+                    catch
+                    {
+                        await client.DisposeAsync();
+                        throw;
+                    }
+                }
+            }
+            if (lastFailure is not null && servers.Distinct().Count() <= 1) throw lastFailure;
+            waiting?.Invoke($"no node answers ({lastFailure?.Message ?? "the session keeps moving"}): trying again");
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellation);
+        }
+    }
 
     public Task<JoinResult> Join(string session, string name, string? code) =>
         Connection.InvokeAsync<JoinResult>(nameof(ILabHub.Join), session, name, code);
