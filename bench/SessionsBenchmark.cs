@@ -62,7 +62,7 @@ public static class SessionsBenchmark
 
     /// <summary>Busy and total jiffies of the whole machine (first line of /proc/stat), to see what other
     /// processes took during a window: the host is shared, and a build next door can sink a step.</summary>
-    private static (long Busy, long Total) MachineJiffies()
+    internal static (long Busy, long Total) MachineJiffies()
     {
         var f = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(long.Parse).ToArray();
         long total = f.Take(8).Sum();   // user nice system idle iowait irq softirq steal
