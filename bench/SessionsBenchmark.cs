@@ -31,6 +31,7 @@ public static class SessionsBenchmark
             return 0;
         }
         int viewers = 3, step = 5, max = 200, seconds = 5;
+        int[]? steps = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -39,14 +40,18 @@ public static class SessionsBenchmark
                 case "--step": step = int.Parse(args[++i]); break;
                 case "--max": max = int.Parse(args[++i]); break;
                 case "--seconds": seconds = int.Parse(args[++i]); break;
+                case "--steps": steps = args[++i].Split(',').Select(int.Parse).ToArray(); break;
                 case "--help":
-                    Console.WriteLine("usage: bench sessions [--viewers 3] [--step 5] [--max 200] [--seconds 5]");
+                    Console.WriteLine("usage: bench sessions [--viewers 3] [--step 5] [--max 200] [--seconds 5] [--steps N,N,...]");
+                    Console.WriteLine("  ramp: 1 session (the baseline), then --step, 2x--step, ... up to --max; --steps gives the counts instead (ascending; the first is the baseline)");
                     return 0;
                 default: throw new BenchmarkException($"unknown option '{args[i]}'");
             }
         }
         if (viewers < 1 || step < 1 || max < 1 || seconds < 1) throw new BenchmarkException("every option must be at least 1");
-        return RunAsync(viewers, step, max, seconds).GetAwaiter().GetResult();
+        if (steps != null && (steps.Length == 0 || steps[0] < 1 || steps.Zip(steps.Skip(1)).Any(p => p.Second <= p.First)))
+            throw new BenchmarkException("--steps must be ascending counts of at least 1");
+        return RunAsync(viewers, steps ?? Steps(step, max).ToArray(), seconds).GetAwaiter().GetResult();
     }
 
     /// <summary>The session counts to try: 1 (the baseline), then multiples of <paramref name="step"/> up to <paramref name="max"/>.</summary>
@@ -73,23 +78,23 @@ public static class SessionsBenchmark
     private const double BusyOtherPct = 10;
     private const int Attempts = 3;
 
-    private static async Task<int> RunAsync(int viewersEach, int step, int max, int seconds)
+    private static async Task<int> RunAsync(int viewersEach, int[] steps, int seconds)
     {
         int cores = Environment.ProcessorCount;
         await using var server = await ServerProcess.StartAsync("sessions", "--Lab:DemoSession=",
-            "--Lab:MaxSessions=" + (max + 8), "--Lab:CreationsPerAddressBurst=" + (max + 8),
+            "--Lab:MaxSessions=" + (steps[^1] + 8), "--Lab:CreationsPerAddressBurst=" + (steps[^1] + 8),
             "--Lab:MemoryBudgetPerAddressMiB=1000000");
         var rig = new Rig(server.Url, viewersEach);
         try
         {
             await rig.Control.StartAsync();
-            Console.WriteLine($"sessions: WeensyOS forkexit at real time ({KernelHz} ticks/s), {viewersEach} viewers each, ramp 1,{step},{2 * step},… up to {max}, {seconds} s measured per step, server in a child process, {cores} cores");
+            Console.WriteLine($"sessions: WeensyOS forkexit at real time ({KernelHz} ticks/s), {viewersEach} viewers each, ramp {string.Join(',', steps.Take(4))}{(steps.Length > 4 ? ",…" : "")} up to {steps[^1]}, {seconds} s measured per step, server in a child process, {cores} cores");
             Console.WriteLine($"load average at start: {File.ReadAllText("/proc/loadavg").Trim()}");
             Console.WriteLine($"{"sessions",8} {"viewers",8} {"fps min",8} {"fps p10",8} {"fps med",8} {"p99 ms",8} {"ticks/s",8} {"tick p10",9} {"server CPU",11} {"bench CPU",10} {"other CPU",10} {"server MB",10}  held");
             double? threshold = null;
             int perNode = 0;
             StepResult? lastHeld = null;
-            foreach (int n in Steps(step, max))
+            foreach (int n in steps)
             {
                 await rig.GrowTo(n);
                 await Task.Delay(TimeSpan.FromSeconds(2));   // settle: boot, first full frames, JIT tiering
