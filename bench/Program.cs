@@ -7,6 +7,8 @@ var commands = new Dictionary<string, (string Summary, Func<string[], int> Run)>
     ["emulator"] = ("guest MIPS of the Machine vs native and qemu-user on a C workload", EmulatorBenchmark.Run),
     ["fanout"] = ("one session, N viewers on loopback: frames/s, latency, server CPU/memory, bytes/s", FanoutBenchmark.Run),
     ["session-cost"] = ("N running WeensyOS sessions, one idle viewer each: server CPU per session, sessions per core", SessionCostBenchmark.Run),
+    ["sessions"] = ("ramp running WeensyOS sessions with a few viewers each until frames or ticks fall behind: sessions per node and per core", SessionsBenchmark.Run),
+    ["backplane"] = ("frames to viewers on another node: through SignalR's Redis backplane vs the owner node sending directly; CPU, latency, Redis bytes", BackplaneBenchmark.Run),
     ["tui"] = ("the interactive client through tmux: key-press-to-screen latency, idle CPU watching the demo and of tui local", TuiBenchmark.Run),
     ["processes"] = ("POSIX profile: fork+exit+wait/s, exec/s, copy-on-write vs copying fork at 1/8/64 MiB, glibc fork+exec vs native", ProcessesBenchmark.Run),
 };

@@ -35,7 +35,7 @@ public static class Qemu
         return Find() ?? throw new BenchmarkException("qemu-user was installed but qemu-x86_64 is still not on PATH");
     }
 
-    private static bool AptGet(params string[] args)
+    internal static bool AptGet(params string[] args)
     {
         Console.WriteLine($"$ apt-get {string.Join(' ', args)}");
         var psi = new ProcessStartInfo("apt-get") { UseShellExecute = false };
