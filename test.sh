@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command (README): installs what a fresh machine lacks (gcc, make, tmux, gdb, musl-tools, busybox-static, node/npm with
+# The test command (README): installs what a fresh machine lacks (gcc, make, tmux, gdb, redis-server, musl-tools, busybox-static, node/npm with
 # apt-get; the pinned npm packages with npm ci), builds everything (gcc builds the userland and the
 # test programs as part of the build) and runs every xunit project.
 set -euo pipefail
@@ -11,6 +11,7 @@ command -v make >/dev/null 2>&1 || need_apt+=(make)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)      # the TUI is tested under tmux, as a person uses it
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)  # the official JS SignalR client (interop test)
 command -v gdb >/dev/null 2>&1 || need_apt+=(gdb)         # real gdb attaches to the kernel stub (tui run --kernel --gdb)
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)  # the cluster tests start a real Redis and three nodes
 command -v musl-gcc >/dev/null 2>&1 || need_apt+=(musl-tools)  # static musl builds of the Linux programs the POSIX profile runs
 # Debian's busybox-static (a static ELF: the plain busybox package is dynamic, which the POSIX profile cannot load)
 static_busybox() { for b in /usr/bin/busybox /bin/busybox; do [ -x "$b" ] && ! readelf -l "$b" 2>/dev/null | grep -q interpreter && return 0; done; return 1; }

@@ -61,7 +61,7 @@ public static class LabServerHost
             if (!quiet) builder.Services.AddSingleton<IHostLifetime, ClusterLifetime>();
         }
         builder.Services.AddSingleton<ConnectionTracker>();
-        builder.Services.AddSingleton(sp => new AddressLimits(options));
+        builder.Services.AddSingleton(sp => new AddressLimits(options, cluster: cluster != null ? new ClusterLimits(cluster) : null));
         builder.Services.AddSingleton<RefusalLogFilter>();
         // SignalR's dispatcher logs every failed call (a refused key too) as an error with a stack
         // trace; RefusalLogFilter logs refusals as one line and real failures with their stack instead.

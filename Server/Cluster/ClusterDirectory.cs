@@ -61,6 +61,8 @@ public sealed class ClusterDirectory : IAsyncDisposable
             ConnectRetry = 2,
             ClientName = $"lab-{node}",
             ReconnectRetryPolicy = new LinearRetry(1000),
+            // While Redis is away a call fails at once (the node goes on with what it has) instead of waiting in a backlog.
+            BacklogPolicy = BacklogPolicy.FailFast,
         };
         try
         {

@@ -221,11 +221,18 @@ public sealed class ClusterNode : IHostedLifecycleService
         var local = Record().Summaries;
         try
         {
+            // A node's record outlives it by a few seconds: a line counts only while its node holds the session's lease.
+            var names = _directory.SessionNames();
+            var owners = _directory.Owners(names);
+            var holder = names.Select((n, i) => (n, owners[i].Lease)).ToDictionary(x => x.n, x => x.Lease, StringComparer.OrdinalIgnoreCase);
             var all = local.Concat(_directory.LiveNodes().Where(n => n.Name != Name).SelectMany(n => n.Summaries))
+                .Where(s => holder.TryGetValue(s.Name, out var h) && h == s.Node)
                 .GroupBy(s => s.Name, StringComparer.OrdinalIgnoreCase).Select(g => g.First()).ToList();
             var listed = new HashSet<string>(all.Select(s => s.Name), StringComparer.OrdinalIgnoreCase);
-            foreach (string name in _directory.SessionNames().Where(n => !listed.Contains(n)))
-                all.Add(new SessionSummary(name, "", "", "", false, 0, 0, false, "", "moving to another node: it goes on there in a few seconds"));
+            foreach (string name in names.Where(n => !listed.Contains(n)))
+                all.Add(new SessionSummary(name, "", "", "", false, 0, 0, false, "", holder[name] is { } node
+                    ? $"on node {node}, which does not answer yet or any more: it goes on on another node within seconds if that node is gone"
+                    : "moving to another node: it goes on there in a few seconds"));
             return all.OrderBy(s => s.Name, StringComparer.OrdinalIgnoreCase).ToArray();
         }
         catch (Exception e) when (e is RedisException or TimeoutException)

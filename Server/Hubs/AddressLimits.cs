@@ -6,7 +6,9 @@ namespace Lab.Server.Hubs;
 /// <summary>
 /// Limits kept per client address rather than per connection (a new connection must not bring a fresh
 /// allowance): session creations, and failed joins with a growing lockout. A singleton service;
-/// entries of addresses that went quiet are dropped now and then so the table stays small.
+/// entries of addresses that went quiet are dropped now and then so the table stays small. In a cluster the
+/// counts live in Redis (<see cref="Cluster.ClusterLimits"/>), the same for every node; while Redis is away
+/// each node counts on its own.
 /// </summary>
 public sealed class AddressLimits
 {
@@ -16,9 +18,12 @@ public sealed class AddressLimits
     private readonly Func<DateTime> _now;
     private DateTime _swept;
 
-    public AddressLimits(LabServerOptions options, Func<DateTime>? now = null)
+    private readonly Cluster.ClusterLimits? _cluster;
+
+    public AddressLimits(LabServerOptions options, Func<DateTime>? now = null, Cluster.ClusterLimits? cluster = null)
     {
         _options = options;
+        _cluster = cluster;
         _now = now ?? (() => options.Clock.GetUtcNow().UtcDateTime);
         _swept = _now();
     }
@@ -26,6 +31,9 @@ public sealed class AddressLimits
     /// <summary>Takes one session creation from the address's allowance; false when it is spent.</summary>
     public bool TryCreate(string address)
     {
+        if (_cluster != null)
+            try { return _cluster.TryCreate(address, _now(), 1 / _options.CreationIntervalPerAddressSeconds, _options.CreationsPerAddressBurst); }
+            catch (StackExchange.Redis.RedisException) { }
         Sweep();
         var limiter = _creations.GetOrAdd(address, _ => new RateLimiter(1 / _options.CreationIntervalPerAddressSeconds, _options.CreationsPerAddressBurst, _now));
         return limiter.TryTake();
@@ -67,6 +75,18 @@ public sealed class AddressLimits
     {
         Sweep();
         var now = _now();
+        if (_cluster != null)
+            try
+            {
+                var (refused, left) = _cluster.JoinRefusal(address, session, now, SessionFailuresPerMinute);
+                return refused switch
+                {
+                    1 => $"too many wrong codes from your address: try again in {Math.Ceiling(left.TotalSeconds)} s",
+                    2 => $"too many wrong codes for session '{session}' in the last minute: try again in {Math.Ceiling(left.TotalSeconds)} s",
+                    _ => null,
+                };
+            }
+            catch (StackExchange.Redis.RedisException) { }
         if (_joinFailures.TryGetValue("a:" + address, out var mine))
             lock (mine)
                 if (now < mine.LockedUntil)
@@ -85,6 +105,13 @@ public sealed class AddressLimits
     public (TimeSpan Lockout, int Failures) JoinFailed(string address, string session)
     {
         var now = _now();
+        if (_cluster != null)
+            try
+            {
+                var (failures, lockout) = _cluster.JoinFailed(address, session, now, FreeFailures, LockoutBase, LockoutMax);
+                return (lockout, failures);
+            }
+            catch (StackExchange.Redis.RedisException) { }
         var theirs = _joinFailures.GetOrAdd("s:" + session.ToLowerInvariant(), _ => new JoinFailures());
         lock (theirs)
         {
@@ -105,5 +132,11 @@ public sealed class AddressLimits
     }
 
     /// <summary>A right code: the address starts again from no failures.</summary>
-    public void JoinSucceeded(string address) => _joinFailures.TryRemove("a:" + address, out _);
+    public void JoinSucceeded(string address)
+    {
+        _joinFailures.TryRemove("a:" + address, out _);
+        if (_cluster != null)
+            try { _cluster.JoinSucceeded(address); }
+            catch (StackExchange.Redis.RedisException) { }
+    }
 }

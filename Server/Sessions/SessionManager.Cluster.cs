@@ -17,7 +17,7 @@ public sealed partial class SessionManager
     {
         var cluster = Cluster!;
         string? target;
-        try { target = LeastLoadedNode(cluster.LiveNodes()); }
+        try { target = LeastLoadedNode(WithRecentPlacements(cluster.LiveNodes())); }
         catch (StackExchange.Redis.RedisException) { target = null; }   // Redis away: this node takes it (Register then says why not)
         if (target is null || target == cluster.Node) return null;
         try
@@ -28,8 +28,23 @@ public sealed partial class SessionManager
         {
             return (null, $"the cluster cannot save sessions right now (Redis: {e.Message.Split('\n')[0]}); nothing was created");
         }
+        lock (_recentPlacements) _recentPlacements.Add((target, DateTime.UtcNow));
         _log.LogInformation("session {Name} created for node {Node}, the least loaded ({Profile} {Program})", settings.Name, target, settings.Profile, settings.Program);
         return (null, null);
+    }
+
+    /// <summary>Sessions this node placed on others in the last seconds: their records do not count them yet, and
+    /// a burst of creations (a class starting) must not all go to the node that looked emptiest a moment ago.</summary>
+    private readonly List<(string Node, DateTime At)> _recentPlacements = [];
+
+    private IEnumerable<NodeRecord> WithRecentPlacements(IEnumerable<NodeRecord> nodes)
+    {
+        lock (_recentPlacements)
+        {
+            _recentPlacements.RemoveAll(p => DateTime.UtcNow - p.At > 2 * _options.LeaseTime);
+            var recent = _recentPlacements.GroupBy(p => p.Node).ToDictionary(g => g.Key, g => g.Count());
+            return nodes.Select(n => n with { Sessions = n.Name == Cluster!.Node ? All.Count : n.Sessions + recent.GetValueOrDefault(n.Name) }).ToArray();
+        }
     }
 
     /// <summary>The live node with the most guest memory to spare (ties: fewest sessions, then name); null when none is known.</summary>

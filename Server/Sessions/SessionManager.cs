@@ -386,7 +386,7 @@ public sealed partial class SessionManager : IHostedService, IDisposable
     {
         if (DemoKey is null) return;
         _log.LogInformation("demo session: drive it as its instructor with `tui connect {Host}/{Demo} --key {Key}` (the key is also in {File})",
-            hostAndPort, _options.DemoSession, DemoKey, DemoKeyFile);
+            hostAndPort, _options.DemoSession, DemoKey, Cluster != null ? "Redis, under lab:demo-key, the same on every node" : DemoKeyFile);
     }
 
     /// <summary>Writes a session's settings (its roster, a new join code) at once, without its machine; a

@@ -60,6 +60,7 @@ public sealed class LabClient : ILabHub, IAsyncDisposable
         CancellationToken cancellation, Action<string>? waiting = null)
     {
         Exception? lastFailure = null;
+        string? lastUrl = null;
         while (true)
         {
             foreach (string server in servers.Distinct())
@@ -86,6 +87,7 @@ public sealed class LabClient : ILabHub, IAsyncDisposable
                     {
                         await client.DisposeAsync();
                         lastFailure = e;
+                        lastUrl = url;
                         break;   // this server is gone: the next one
                     }
                     catch
@@ -96,7 +98,8 @@ public sealed class LabClient : ILabHub, IAsyncDisposable
                 }
             }
             if (lastFailure is not null && servers.Distinct().Count() <= 1) throw lastFailure;
-            waiting?.Invoke($"no node answers ({lastFailure?.Message ?? "the session keeps moving"}): trying again");
+            waiting?.Invoke(lastFailure is null ? "the session keeps moving: trying again"
+                : $"{lastUrl} does not answer ({lastFailure.GetBaseException().Message}): trying again");
             await Task.Delay(TimeSpan.FromSeconds(1), cancellation);
         }
     }
