@@ -155,8 +155,11 @@ public sealed partial class SessionManager : IHostedService, IDisposable
             // A session nobody can save would vanish at the next restart with the student's work: refuse it now.
             session.Dispose();
             Withdraw(settings.Name);
-            _log.LogError("session {Name} not created: its folder cannot be written ({Error})", settings.Name, e.Message);
-            return (null, $"the server cannot save sessions right now ({e.Message.Split('\n')[0]}); nothing was created");
+            string where = Cluster != null ? $"the cluster's Redis at {Cluster.Endpoint} cannot be reached" : "its folder cannot be written";
+            _log.LogError("session {Name} not created: {Where} ({Error})", settings.Name, where, e.Message);
+            return (null, Cluster != null
+                ? $"the cluster cannot save sessions right now: its Redis at {Cluster.Endpoint} cannot be reached; nothing was created (try again when it is back)"
+                : $"the server cannot save sessions right now ({e.Message.Split('\n')[0]}); nothing was created");
         }
         Go(session);
         _log.LogInformation("session {Name} created ({Profile} {Program}, {Cost} MiB{From})", settings.Name, settings.Profile,
