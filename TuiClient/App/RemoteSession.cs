@@ -115,9 +115,9 @@ public sealed class RemoteSession : ISessionSource
                         Changed?.Invoke();
                         return;
                     }
-                    catch (Exception e) when (IsConnectionFailure(e))
+                    catch (Exception e)   // whatever a lost or restarting server throws: try again
                     {
-                        _status = $"connection lost: reconnecting… ({ServerErrors.Innermost(e).Message})";
+                        _status = $"connection lost: reconnecting… ({ServerErrors.Innermost(e).GetType().Name}: {ServerErrors.Innermost(e).Message})";
                         Changed?.Invoke();
                     }
                 }

@@ -52,10 +52,10 @@ public class WireTests
     [Fact]
     public void Types_are_arrays_indexed_by_their_documented_keys()
     {
-        // SessionSummary: [Name, Program, Step, Profile, Private, Participants, Tick, Running, Speed, Halted].
+        // SessionSummary: [Name, Program, Step, Profile, Private, Participants, Tick, Running, Speed, Halted, Node].
         var bytes = Write(new SessionSummary("demo", "forkexit", "cow", "weensyos", true, 3, 300, false, "max", "powered off"));
         var reader = new MessagePackReader(bytes);
-        Assert.Equal(10, reader.ReadArrayHeader());
+        Assert.Equal(11, reader.ReadArrayHeader());   // key 10, Node, is nil on a single server
         Assert.Equal("demo", reader.ReadString());
         Assert.Equal("forkexit", reader.ReadString());
         Assert.Equal("cow", reader.ReadString());
