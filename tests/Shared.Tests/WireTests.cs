@@ -66,6 +66,7 @@ public class WireTests
         Assert.False(reader.ReadBoolean());
         Assert.Equal("max", reader.ReadString());
         Assert.Equal("powered off", reader.ReadString());
+        Assert.True(reader.TryReadNil());
         Assert.True(reader.End);
 
         // A diff frame: absent parts are nil, enums are integers, binary parts are MessagePack bin.
