@@ -177,9 +177,9 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
         var state = State;
         Limit(state.Joins, "joins");
         var target = _sessions.Find(session ?? "");
-        if ((target == null || target.Closed) && _cluster != null) throw new HubException(ElsewhereInCluster(session ?? ""));
         if (target == null || target.Closed)
-            throw new HubException(_sessions.IsRestoring(session ?? "")
+            throw new HubException(_cluster != null ? ElsewhereInCluster(session ?? "")
+                : _sessions.IsRestoring(session ?? "")
                 ? $"session '{session}' is still being restored after a server restart: try again in a few seconds"
                 : $"no session named '{session}' on this server");
         string address = ClientAddress;

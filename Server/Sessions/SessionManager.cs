@@ -216,7 +216,7 @@ public sealed partial class SessionManager : IHostedService, IDisposable
         session.Log(EventKind.System, 0, "the session was closed");
         session.Dispose();
         try { lock (_storeLock) _store.Delete(name); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or StackExchange.Redis.RedisException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)   // Redis's errors arrive as IOException (RedisSessionStore)
         {
             _log.LogWarning("session {Name} closed, but its saved files could not be deleted: {Error}", name, e.Message);
         }
