@@ -291,6 +291,7 @@ public sealed class ClusterNode : IHostedLifecycleService
                 var owners = _directory.Owners(names);
                 _log.LogInformation("node {Node} handed over {Count} sessions: {List}", Name, names.Length,
                     string.Join(", ", names.Select((n, i) => $"{n} → {owners[i].Lease ?? "nobody yet"}")));
+                await TellViewersWhereAsync(local, owners.Select(o => o.Lease).ToArray());
             }
             else if (local.Length > 0)
                 _log.LogWarning("node {Node} stops with no other node alive: its {Count} sessions wait in Redis for the next node that starts", Name, local.Length);
@@ -301,5 +302,26 @@ public sealed class ClusterNode : IHostedLifecycleService
                 Name, e.Message.Split('\n')[0]);
         }
         foreach (var session in local) _sessions.Release(session.Name, "the session moved to another node");
+    }
+
+    /// <summary>
+    /// Tells the viewers still connected here where each handed-over session went, and waits (up to the lease
+    /// time) until they have left. The new node says so too once it runs the session, but only through the
+    /// backplane and possibly after this node has closed its connections; a client that then knew no other node
+    /// could not follow. Told here, it asks the new node, which answers "starting" until the session runs.
+    /// </summary>
+    private async Task TellViewersWhereAsync(LabSession[] sessions, string?[] holders)
+    {
+        var urls = _directory.LiveNodes().ToDictionary(n => n.Name, n => n.Url);
+        var told = new List<LabSession>();
+        for (int i = 0; i < sessions.Length; i++)
+            if (holders[i] is { } holder && holder != Name && urls.TryGetValue(holder, out var url))
+            {
+                await _hub.Clients.Group(GroupOf(sessions[i].Name)).Moved(url);
+                told.Add(sessions[i]);
+            }
+        var until = DateTime.UtcNow + _options.LeaseTime;
+        while (DateTime.UtcNow < until && told.Any(s => s.ParticipantCount > 0))
+            await Task.Delay(100, CancellationToken.None);
     }
 }

@@ -21,6 +21,7 @@ public sealed class RemoteSession : ISessionSource
     private volatile string? _removedBy;
     private volatile string _url;
     private volatile string[] _nodes = [];
+    private volatile string? _movedTo;
     private int _reconnecting;
     private volatile bool _disposed;
 
@@ -59,7 +60,11 @@ public sealed class RemoteSession : ISessionSource
             _status = $"removed from the session by {by}";
             Changed?.Invoke();
         });
-        client.OnMoved(url => Reconnect(url, "the session moved to another node: following it…"));
+        client.OnMoved(url =>
+        {
+            _movedTo = url;   // also heard by a reconnect that is already under way
+            Reconnect(url, "the session moved to another node: following it…");
+        });
         client.Connection.Closed += e =>
         {
             if (client != _client || _disposed) return Task.CompletedTask;   // an old connection, or ours closed on purpose
@@ -90,7 +95,7 @@ public sealed class RemoteSession : ISessionSource
                         { PreviousRetryCount = attempt, ElapsedTime = DateTime.UtcNow - started });
                     if (delay is null) break;
                     await Task.Delay(delay.Value);
-                    string[] servers = [.. preferred is null ? [] : new[] { preferred }, _url, _entry, .. _nodes];
+                    string[] servers = [.. (_movedTo ?? preferred) is { } first ? new[] { first } : [], _url, _entry, .. _nodes];
                     try
                     {
                         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -102,6 +107,7 @@ public sealed class RemoteSession : ISessionSource
                         var old = _client;
                         _client = client;
                         _url = url;
+                        _movedTo = null;
                         if (nodes.Length > 0) _nodes = nodes;
                         Attach(client);
                         _ = old.DisposeAsync().AsTask();
@@ -198,6 +204,7 @@ public sealed class RemoteSession : ISessionSource
         {
             s.Joined = await client.Join(session, user, code, cancellation);
             s._status = "connected";
+            if (nodes.Length > 0) _ = s.KeepNodesFreshAsync();
             return s;
         }
         catch (HubException e)
@@ -205,6 +212,27 @@ public sealed class RemoteSession : ISessionSource
             s._disposed = true;
             await client.DisposeAsync();
             throw new CommandFailedException(ServerErrors.Reason(e.Message));
+        }
+    }
+
+    /// <summary>How often a client in a cluster asks for the list of live nodes again.</summary>
+    private static readonly TimeSpan NodesRefresh = TimeSpan.FromSeconds(30);
+
+    /// <summary>In a cluster, asks its node for the live nodes every <see cref="NodesRefresh"/>, so that a
+    /// node that joined after this client connected is one it can fail over to when its own node dies.</summary>
+    private async Task KeepNodesFreshAsync()
+    {
+        while (!_disposed)
+        {
+            await Task.Delay(NodesRefresh);
+            var client = _client;
+            if (_disposed || Volatile.Read(ref _reconnecting) == 1 || client.Connection.State != HubConnectionState.Connected) continue;
+            try
+            {
+                var where = await client.Locate(_name);
+                if (where.Nodes.Length > 0) _nodes = where.Nodes;
+            }
+            catch (Exception e) when (e is HubException || IsConnectionFailure(e)) { }   // the next round, or the reconnect, deals with it
         }
     }
 
