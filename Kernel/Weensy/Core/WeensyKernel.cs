@@ -291,7 +291,7 @@ public sealed partial class WeensyKernel : ITrapHandler
         Process? p = _idle ? null : _procs[_current];
         p?.SaveFrom(Cpu);
 
-        CheckVirtualMemory();
+        CheckVirtualMemory(timer: trap.Kind == TrapKind.Timer);
         if (Failed || PoweredOff) return;
         ShowMemory();
 

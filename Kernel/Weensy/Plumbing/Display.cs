@@ -22,9 +22,15 @@ public static class Display
     /// The cell for a page with this owner and refcount (refcount 0 shows as free): 'K' light
     /// magenta, 'R' grey, '.' grey, pids 1-9 A-F cycling red, green, blue, yellow, white.
     /// </summary>
-    public static ushort OwnerCell(int owner, int refcount)
+    public static ushort OwnerCell(int owner, int refcount) =>
+        refcount == 0 ? OwnerCells[PageInfo.Free + 128] : (uint)(owner + 128) < 256 ? OwnerCells[owner + 128] : CellOf(owner);
+
+    /// <summary><see cref="OwnerCell"/> for every sbyte owner, computed once: the memory views look up
+    /// hundreds of pages on each trap.</summary>
+    private static readonly ushort[] OwnerCells = Enumerable.Range(-128, 256).Select(CellOf).ToArray();
+
+    private static ushort CellOf(int owner)
     {
-        if (refcount == 0) owner = PageInfo.Free;
         (char ch, byte attr) = owner switch
         {
             PageInfo.KernelOwner => ('K', (byte)0x0D),
