@@ -54,17 +54,27 @@ public sealed class PosixMachine : IDisposable
     }
 
     /// <summary>Runs until every process has exited, the kernel failed, or the instruction budget is used.
-    /// Returns true when all processes exited.</summary>
+    /// Returns true when all processes exited. <paramref name="idleWait"/> is called while nothing can run
+    /// until a key (or, with input closed, a signal from outside) arrives; it waits for one, and false ends
+    /// the run (without it, such a wait ends the run at once).</summary>
     public bool RunUntilAllExit(ulong maxInstructions = 20_000_000_000, Func<bool>? idleWait = null)
     {
         ulong start = Machine.Clock;
+        bool closedWhileIdle = false;
         while (!Kernel.AllExited && Kernel.KernelError is null)
         {
             if (Machine.Clock - start >= maxInstructions) return false;
-            if (Kernel.IdleWaitingForInput && !Console.HasInput && !Console.InputClosed)
+            if (Kernel.IdleWaitingForInput && !Console.HasInput)
             {
-                if (idleWait is null || !idleWait()) return false;
+                // Input closed: one more run hands the console's readers their end of file. Still idle after
+                // it, only a signal from outside (Ctrl-C) can wake anyone: wait as for a key, not spin.
+                if (!Console.InputClosed || closedWhileIdle)
+                {
+                    if (idleWait is null || !idleWait()) return false;
+                }
+                else closedWhileIdle = true;
             }
+            else closedWhileIdle = false;
             Machine.Run(Math.Min(10_000_000, maxInstructions - (Machine.Clock - start)));
         }
         return Kernel.AllExited;

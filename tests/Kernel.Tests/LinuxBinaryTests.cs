@@ -182,6 +182,31 @@ public class LinuxBinaryTests
         Assert.Contains("poll waits for a writer: 1 1\n", restored.Console.OutputText);
     }
 
+    /// <summary>A program in pause() with its input closed (`tui run prog &lt; /dev/null`) can only be woken by a
+    /// signal from outside: the run waits for one (calls idleWait) instead of burning instructions, and
+    /// the SIGINT that Ctrl-C sends ends it.</summary>
+    [Fact]
+    public void A_paused_program_with_its_input_closed_waits_for_ctrl_c_without_spinning()
+    {
+        using var m = new PosixMachine();
+        m.Fs.WriteFile("/bin/pause", File.ReadAllBytes(Build("pause", Libc.Glibc)));
+        m.Console.CloseInput();
+        Assert.Null(m.Start("/bin/pause"));
+        int waits = 0;
+        const ulong budget = 2_000_000_000;
+        ulong start = m.Machine.Clock;
+        bool done = m.RunUntilAllExit(budget, idleWait: () =>
+        {
+            if (++waits == 3) m.Kernel.Interrupt();   // the third wait: Ctrl-C at the host's terminal
+            return true;
+        });
+        Assert.True(done, $"did not end: {m.Console.OutputText}");
+        Assert.Equal(3, waits);
+        Assert.True(m.Machine.Clock - start < budget / 10, $"ran {m.Machine.Clock - start} instructions while it could only wait");
+        Assert.Equal("waiting for a signal\n", m.Console.OutputText);
+        Assert.Equal(2, m.Kernel.MainStatus & 0x7f);   // killed by SIGINT
+    }
+
     [Theory, MemberData(nameof(Libcs))]
     public void Fork_wait_exec_and_pipes_match_the_host(Libc libc) =>
         SameAsNative("procs", libc, []);
