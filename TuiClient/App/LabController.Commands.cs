@@ -141,15 +141,21 @@ public sealed partial class LabController
                 : $"usage: filter off | all | syscalls | pid N | kind K (kinds: {kinds})", refusal: true);
             return;
         }
+        // A pid that has exited still has its past events to read (a fork child's whole life, say).
+        bool exited = false;
         if (filter.Pid is { } watched && Mirror.Processes.All(p => p.Pid != watched))
         {
-            Say($"no such process {watched} (processes: {string.Join(" ", Mirror.Processes.Select(p => p.Pid))})", refusal: true);
-            return;
+            if (Mirror.Events.All(e => e.Pid != watched))
+            {
+                Say($"no such process {watched} (processes: {string.Join(" ", Mirror.Processes.Select(p => p.Pid))}; no events of it either)", refusal: true);
+                return;
+            }
+            exited = true;
         }
         Filter = filter;
         EventScroll = 0;
         Focus = Pane.Events;
-        Say($"event log: {Filter}");
+        Say($"event log: {Filter}{(exited ? " (no such process now: its past events, and its calls if the pid comes back)" : "")}");
         // A pid filter also asks for that pid's every system call, with arguments and results.
         try { await _session.WatchAsync(Filter.Pid is { } pid2 ? [pid2] : []); }
         catch (CommandFailedException e) { Say(e.Message, refusal: true); }

@@ -196,6 +196,20 @@ public class AppTests
         Assert.True(app.MessageIsRefusal);
         Assert.Contains("no event kind 'foo' (kinds: action, syscall, fork, exit, fault, track, summary, system)", app.Message);
         Assert.Equal("all but syscalls", app.Filter.ToString());
+        // A pid that exited (taken while the machine is paused, so the table stays put) still shows its past events.
+        await app.RunCommandAsync("pause");
+        await WaitFor(() => session.Mirror.Status is { Running: false }, "the pause");
+        int gone = 0;
+        await WaitFor(() => (gone = session.Mirror.Events.Where(e => e.Kind == Lab.Shared.Wire.EventKind.Exit).Select(e => e.Pid)
+            .FirstOrDefault(pid => session.Mirror.Processes.All(p => p.Pid != pid))) != 0, "an exited pid");
+        await app.RunCommandAsync($"filter pid {gone}");
+        Assert.False(app.MessageIsRefusal, app.Message);
+        Assert.Contains("no such process now: its past events", app.Message);
+        Assert.Equal($"pid {gone}", app.Filter.ToString());
+        await app.RunCommandAsync("filter pid 99");
+        Assert.True(app.MessageIsRefusal);
+        Assert.Contains("no such process 99", app.Message);
+        await app.RunCommandAsync("resume");
         await app.RunCommandAsync("filter kind fork");
         string forks = Draw(app, Pane.Events, 120, 10);
         Assert.All(forks.Split('\n').Where(l => l.Length > 0), l => Assert.Contains(" fork ", l));
