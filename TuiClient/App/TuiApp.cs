@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Lab.Shared.Wire;
 using Terminal.Gui.App;
 using Terminal.Gui.Input;
@@ -73,17 +74,29 @@ public sealed class TuiApp
     /// <summary>Runs the app on this terminal until the user quits (F10, :quit); returns the exit status.</summary>
     public static int Run(ISessionSource session, bool isLocal)
     {
-        using IApplication app = Create();
-        return RunOn(app, session, isLocal);
+        IApplication app = Create();
+        int code = RunOn(app, session, isLocal);
+        // After a hang-up Terminal.Gui's input thread spins on the dead terminal and its Dispose waits
+        // for that thread forever: leave it (the process ends right after the cleanup; see Program.cs).
+        if (code != HangUpExit) app.Dispose();
+        return code;
     }
+
+    /// <summary>The exit status after the terminal hung up (SIGHUP), as a shell reports a process it ended: 128 + 1.</summary>
+    public const int HangUpExit = 129;
 
     /// <summary>`tui connect` without a target: the connect dialog first, then the app (1 if cancelled).</summary>
     public static int RunConnecting(string? name, string? secret, Func<ConnectDialog.Answer, ISessionSource> connect)
     {
-        using IApplication app = Create();
-        if (ConnectDialog.Connect(app, name, secret, connect) is not { } session) return 1;
-        try { return RunOn(app, session, isLocal: false); }
-        finally { session.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+        IApplication app = Create();
+        int code = 1;
+        try
+        {
+            if (ConnectDialog.Connect(app, name, secret, connect) is not { } session) return code;
+            try { return code = RunOn(app, session, isLocal: false); }
+            finally { session.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+        }
+        finally { if (code != HangUpExit) app.Dispose(); }   // (see Run)
     }
 
     /// <summary>The Terminal.Gui application, its main loop at 60 iterations a second (the default 25
@@ -102,11 +115,26 @@ public sealed class TuiApp
         tui._c.Update();
         tui.Relayout();
         app.Invoke(() => tui._running = true);
+        // A closed terminal (SIGHUP) or a kill (SIGTERM) ends the app as F10 does, so what it owns is
+        // cleaned up: `tui local`'s server stops and its data directory goes; a connection leaves its session.
+        using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, tui.StopOnSignal);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, tui.StopOnSignal);
         app.Run(tui._window);
         session.Changed -= tui.MarkDirty;
+        if (tui._hungUp) return HangUpExit;
         tui._window.Dispose();
         return 0;
     }
+
+    /// <summary>SIGHUP or SIGTERM: the process does not die at once; the main loop stops and the callers' cleanup runs.</summary>
+    private void StopOnSignal(PosixSignalContext context)
+    {
+        context.Cancel = true;
+        if (context.Signal == PosixSignal.SIGHUP) _hungUp = true;
+        _app.Invoke(() => _app.RequestStop(_window));
+    }
+
+    private volatile bool _hungUp;
 
     // ------------------------------------------------------------------------------------------
     // Frames and redrawing.

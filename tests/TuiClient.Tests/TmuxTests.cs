@@ -293,4 +293,38 @@ public sealed class TmuxTests : IAsyncLifetime
         Keys(0, "F10");
         await WaitForPane(0, p => p.Contains("TUI-ENDED"), "the TUI to exit without asking (the session goes on without it)");
     }
+    /// <summary>Closing the terminal (tmux kills the pane: SIGHUP) ends `tui local` cleanly: the process
+    /// exits and the private server's data directory is gone (it used to stay in /tmp, with the process).</summary>
+    [Fact]
+    public async Task Tui_local_cleans_up_when_its_terminal_closes()
+    {
+        string tmp = Directory.CreateTempSubdirectory("lab-hangup-").FullName;
+        try
+        {
+            Tmux("new-session", "-d", "-s", _tmux, "-x", "160", "-y", "50", $"TMPDIR={tmp} exec {TuiCommand()} local");
+            await WaitForPane(0, p => p.Contains("PHYSICAL MEMORY"), "the demo machine");
+            int pid = int.Parse(Tmux("display-message", "-p", "-t", _tmux, "#{pane_pid}").Trim());
+            Assert.Single(Directory.GetDirectories(tmp, "lab-local-*"));
+            Tmux("kill-session", "-t", _tmux);
+            await WaitUntil(() => !Alive(pid), "the tui process to end after the hang-up");
+            Assert.Empty(Directory.GetDirectories(tmp, "lab-local-*"));
+        }
+        finally { Directory.Delete(tmp, recursive: true); }
+    }
+
+    private static bool Alive(int pid)
+    {
+        try { return !System.Diagnostics.Process.GetProcessById(pid).HasExited; }
+        catch (ArgumentException) { return false; }
+    }
+
+    private static async Task WaitUntil(Func<bool> condition, string what)
+    {
+        for (int i = 0; i < 300; i++)
+        {
+            if (condition()) return;
+            await Task.Delay(200);
+        }
+        throw new TimeoutException($"timed out waiting for {what}");
+    }
 }
