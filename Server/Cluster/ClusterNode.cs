@@ -121,10 +121,10 @@ public sealed class ClusterNode : IHostedLifecycleService
                     break;
                 case LeaseState.Unknown:
                     _log.LogWarning("session {Name}: Redis no longer knows it (was Redis restarted?); registering it again", session.Name);
-                    if (_directory.Register(session.SettingsToSave(), runHere: true, Name)) _ = _sessions.SaveAsync(session);
+                    if (_directory.Register(session.SettingsToSave(), runHere: true, Name)) _ = _sessions.SaveAsync(session, force: true);
                     break;
                 case LeaseState.Retaken:
-                    _ = _sessions.SaveAsync(session);   // Redis may have lost its snapshot too
+                    _ = _sessions.SaveAsync(session, force: true);   // Redis may have lost its snapshot too
                     break;
             }
         }

@@ -186,11 +186,12 @@ public sealed partial class LabSession : IDisposable
 
     /// <summary>Saves the machine on the loop thread (for persistence): <paramref name="store"/> runs
     /// there with the machine's streaming save, which it points at its file, so nothing the size of
-    /// the machine is built in memory. False when the queue is full or it did not finish in time.</summary>
-    public async Task<bool> SaveStateAsync(Action<Action<Stream>> store, TimeSpan timeout, bool final = false)
+    /// the machine is built in memory. False when the queue is full or it did not finish in time. A machine
+    /// unchanged since its last snapshot is not written again unless <paramref name="force"/>.</summary>
+    public async Task<bool> SaveStateAsync(Action<Action<Stream>> store, TimeSpan timeout, bool final = false, bool force = false)
     {
         var tcs = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_commands.Writer.TryWrite(new SaveCommand(store, tcs, final))) return false;
+        if (!_commands.Writer.TryWrite(new SaveCommand(store, tcs, final, force))) return false;
         _commandPosted.Set();
         try { return await tcs.Task.WaitAsync(timeout); }
         catch (TimeoutException) { return false; }
@@ -544,6 +545,7 @@ public sealed partial class LabSession : IDisposable
 
     private void Apply(SessionCommand command)
     {
+        if (command is not SaveCommand) _commandsApplied++;
         switch (command)
         {
             case KeyCommand k:
@@ -594,7 +596,14 @@ public sealed partial class LabSession : IDisposable
             case SaveCommand save:
                 try
                 {
-                    save.Store(_machine.SaveState);
+                    // A machine that has not run and took no command since its last snapshot (paused, or a
+                    // shell waiting at its prompt) would write the same bytes again: the stored one stands.
+                    var version = (_machine.Machine.Clock, _commandsApplied);
+                    if (save.Final || save.Force || version != _savedVersion)
+                    {
+                        save.Store(_machine.SaveState);
+                        _savedVersion = version;
+                    }
                     if (save.Final) _running = false;   // what was saved is the machine's last state here
                     save.Result.TrySetResult(true);
                 }
@@ -610,6 +619,11 @@ public sealed partial class LabSession : IDisposable
         }
         Publish();
     }
+
+    /// <summary>Commands applied (saves excepted), and the machine's clock with that count at the last snapshot
+    /// written: equal now, the machine has not changed since (session thread only).</summary>
+    private long _commandsApplied;
+    private (ulong Clock, long Commands) _savedVersion = (ulong.MaxValue, -1);
 
     private static string Shorten(string text, int max) => text.Length <= max ? text : text[..(max - 1)] + "…";
 

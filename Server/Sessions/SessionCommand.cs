@@ -18,7 +18,8 @@ public sealed record PushKernelCommand(string By, string Name, byte[] Image) : S
 /// <summary>Saves the machine for persistence on the loop thread: <see cref="Store"/> is given the
 /// machine's streaming save and writes it where it keeps it (completed on the loop thread). A
 /// <see cref="Final"/> save stops the machine once it is written (the session moves to another node).</summary>
-public sealed record SaveCommand(Action<Action<Stream>> Store, TaskCompletionSource<bool> Result, bool Final = false) : SessionCommand("server");
+/// <summary>Final: the machine stops after it (a handover). Force: written even when unchanged since the last one (a store that lost it).</summary>
+public sealed record SaveCommand(Action<Action<Stream>> Store, TaskCompletionSource<bool> Result, bool Final = false, bool Force = false) : SessionCommand("server");
 
 /// <summary>Reads the machine for a remote debugger (gdb through `tui gdb`) on the loop thread: <see cref="Read"/>
 /// answers bytes or throws ArgumentException with the reason.</summary>

@@ -239,8 +239,9 @@ public sealed partial class SessionManager : IHostedService, IDisposable
 
     /// <summary>Saves a session's settings and machine; returns null, or why it could not be saved
     /// (already logged). Never throws. A machine that cannot be snapshot keeps its last good snapshot
-    /// on disk and its settings are still written.</summary>
-    public async Task<string?> SaveAsync(LabSession session)
+    /// on disk and its settings are still written. An unchanged machine is written again only when
+    /// <paramref name="force"/> (the store lost it).</summary>
+    public async Task<string?> SaveAsync(LabSession session, bool force = false)
     {
         if (session.Closed) return null;
         var health = _saveHealth.GetOrAdd(session.Name, _ => new SaveHealth());
@@ -261,7 +262,7 @@ public sealed partial class SessionManager : IHostedService, IDisposable
                 {
                     if (!session.Closed) _store.SaveMachine(session.Name, write);
                 }
-            }, TimeSpan.FromSeconds(10));
+            }, TimeSpan.FromSeconds(10), force: force);
             if (!saved && !session.Closed) throw new TimeoutException("its machine did not answer within 10 s");
         }
         catch (Exception e) when (e is not (IOException or UnauthorizedAccessException or TimeoutException))

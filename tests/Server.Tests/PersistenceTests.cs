@@ -96,6 +96,38 @@ public class PersistenceTests
         Assert.NotNull(server.Sessions.Find("orphan"));
     }
 
+    /// <summary>A paused machine (or a shell at its prompt) is not written to disk again and again: the
+    /// snapshot stands until the machine runs or takes a command; a store that lost it gets it on request.</summary>
+    [Fact]
+    public async Task An_unchanged_machine_is_not_written_again()
+    {
+        string data = NewDataDirectory();
+        await using var server = await LabServerFixture.StartAsync(data);   // periodic saves every 30 s: none in the test
+        var (client, _) = await CreateAsync(server, "still");
+        await using var _c = client;
+        string machine = Path.Combine(data, "sessions", "still", "machine.bin");
+        var session = server.Sessions.Find("still")!;
+        await client.CommandAsync("pause");
+        await client.WaitForAsync(m => m.Status is { Running: false }, "the pause");
+        Assert.Null(await server.Sessions.SaveAsync(session));
+        byte[] snapshot = File.ReadAllBytes(machine);
+
+        // A marker in place of the file shows whether a save writes it.
+        File.WriteAllText(machine, "not rewritten");
+        Assert.Null(await server.Sessions.SaveAsync(session));
+        Assert.Equal("not rewritten", File.ReadAllText(machine));
+        Assert.Null(await server.Sessions.SaveAsync(session, force: true));
+        Assert.Equal(snapshot, File.ReadAllBytes(machine));
+
+        // It ran: written again.
+        File.WriteAllText(machine, "not rewritten");
+        await client.CommandAsync("resume");
+        ulong tick = client.Mirror.Status!.Tick;
+        await client.WaitForAsync(m => m.Status!.Tick > tick, "ticks after the resume");
+        Assert.Null(await server.Sessions.SaveAsync(session));
+        Assert.NotEqual("not rewritten", File.ReadAllText(machine));
+    }
+
     [Fact]
     public async Task A_full_disk_leaves_no_temporary_file_and_leftovers_are_removed_at_start()
     {
