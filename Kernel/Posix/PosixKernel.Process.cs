@@ -251,16 +251,9 @@ public sealed partial class PosixKernel
                                   | WaitOptions.__WALL | WaitOptions.__WCLONE;
         if ((options & ~(ulong)known) != 0) return -EINVAL;
         if (pid == int.MinValue) return -ECHILD;
-        PProcess? found = null;
-        bool any = false;
-        foreach (var c in _procs)
-        {
-            if (c.Parent != p.Pid || !WaitSelects(p, c, pid)) continue;
-            any = true;
-            if (c.State == PState.Zombie) { found = c; break; }
-            if (c.StateReport == WaitStatus.Continued ? (options & (ulong)WaitOptions.WCONTINUED) != 0
-                : c.StateReport != 0 && (options & (ulong)WaitOptions.WUNTRACED) != 0) { found = c; break; }
-        }
+        var (any, found) = FindWaitable(p, pid, options, static (c, options) => c.State == PState.Zombie
+            || (c.StateReport == WaitStatus.Continued ? (options & (ulong)WaitOptions.WCONTINUED) != 0
+                : c.StateReport != 0 && (options & (ulong)WaitOptions.WUNTRACED) != 0));
         if (!any) return -ECHILD;
         if (found is null)
         {
@@ -278,6 +271,21 @@ public sealed partial class PosixKernel
         if (zombie) Remove(found);
         else found.StateReport = 0;
         return found.Pid;
+    }
+
+    /// <summary>wait4's and waitid's search: the first child of <paramref name="p"/> that <paramref name="select"/>
+    /// picks (wait4's pid argument) and that has something to report under <paramref name="options"/>;
+    /// Any: some child was picked at all (none: the caller answers -ECHILD).</summary>
+    private (bool Any, PProcess? Found) FindWaitable(PProcess p, int select, ulong options, Func<PProcess, ulong, bool> reportable)
+    {
+        bool any = false;
+        foreach (var c in _procs)
+        {
+            if (c.Parent != p.Pid || !WaitSelects(p, c, select)) continue;
+            any = true;
+            if (reportable(c, options)) return (true, c);
+        }
+        return (any, null);
     }
 
     private const int P_ALL = 0, P_PID = 1, P_PGID = 2;
@@ -305,16 +313,9 @@ public sealed partial class PosixKernel
             _ => int.MinValue,
         };
         if (select == int.MinValue) return -EINVAL;
-        PProcess? found = null;
-        bool any = false;
-        foreach (var c in _procs)
-        {
-            if (c.Parent != p.Pid || !WaitSelects(p, c, select)) continue;
-            any = true;
-            if (c.State == PState.Zombie ? (options & WEXITED) != 0
-                : c.StateReport == WaitStatus.Continued ? (options & WCONTINUEDx) != 0
-                : c.StateReport != 0 && (options & WSTOPPED) != 0) { found = c; break; }
-        }
+        var (any, found) = FindWaitable(p, select, options, static (c, options) => c.State == PState.Zombie ? (options & WEXITED) != 0
+            : c.StateReport == WaitStatus.Continued ? (options & WCONTINUEDx) != 0
+            : c.StateReport != 0 && (options & WSTOPPED) != 0);
         if (!any) return -ECHILD;
         Span<byte> info = stackalloc byte[128];
         info.Clear();
