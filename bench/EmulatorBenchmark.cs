@@ -34,7 +34,7 @@ public static class EmulatorBenchmark
         // 1. Build the workload.
         string source = Path.Combine(AppContext.BaseDirectory, "workloads", "bench.c");
         if (!File.Exists(source)) throw new BenchmarkException($"workload source not found: {source}");
-        string elf = FreestandingGcc.Build([source], GccFlags, "bench.elf");
+        string elf = FreestandingGcc.Build([source], GccFlags, "bench.elf", headers: [Path.Combine(Path.GetDirectoryName(source)!, "rt.h")]);
         Console.WriteLine($"workload: {source}\n  gcc {string.Join(' ', FreestandingGcc.BaseFlags.Concat(GccFlags))} ... -lgcc -> {elf}");
 
         // 2. qemu-user.
