@@ -242,7 +242,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
         state.Session = target;
         state.InstructorKey = instructorKey;
         var connection = Context;
-        state.Sender = new ClientSender(_context, target, Context.ConnectionId, () => connection.Abort());
+        state.Sender = new ClientSender(_context, target, Context.ConnectionId, _sessions.Cluster?.Node, () => connection.Abort());
         var p = joined.Participant;
         return new JoinResult(target.Name, p.Role, p.Id, p.Name, joined.RejoinToken);
     }
