@@ -21,7 +21,10 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>Starts `COMMAND --serve --urls ... --data ...` plus <paramref name="extraArgs"/> and waits until it answers.</summary>
-    public static async Task<ServerProcess> StartAsync(string command, params string[] extraArgs)
+    public static Task<ServerProcess> StartAsync(string command, params string[] extraArgs) => StartAsync(command, _ => extraArgs);
+
+    /// <summary>As above, with arguments that depend on the server's own URL (a cluster node's --public-url).</summary>
+    public static async Task<ServerProcess> StartAsync(string command, Func<string, IEnumerable<string>> extraArgs)
     {
         int port = Lab.TestSupport.Network.FreeLoopbackPort();
         string url = $"http://127.0.0.1:{port}";
@@ -35,7 +38,7 @@ public sealed class ServerProcess : IAsyncDisposable
         // Run as `dotnet Lab.Bench.dll ...` rather than through the apphost: the child needs the dll too.
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
             psi.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()!.Location);
-        foreach (string a in new[] { command, "--serve", "--urls", url, "--data", data, "--Logging:LogLevel:Default=Warning" }.Concat(extraArgs))
+        foreach (string a in new[] { command, "--serve", "--urls", url, "--data", data, "--Logging:LogLevel:Default=Warning" }.Concat(extraArgs(url)))
             psi.ArgumentList.Add(a);
         var process = Process.Start(psi) ?? throw new BenchmarkException("cannot start the server");
         _ = process.StandardOutput.ReadToEndAsync();
