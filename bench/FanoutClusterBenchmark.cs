@@ -34,12 +34,13 @@ public static class FanoutClusterBenchmark
         foreach (int n in counts)
         {
             var single = await FanoutBenchmark.RunOneAsync(n, seconds, null);
+            Console.WriteLine($"{n} viewers on one server: {single.Viewers.FramesPerSecond:F1} frames/s, p99 {single.Viewers.P99Ms:F1} ms (the table follows the cluster's run)");
             var cluster = await RunClusterAsync(nodeCount, n, seconds);
             Print(n, nodeCount, single, cluster);
             lines.Add(Summary(n, nodeCount, single, cluster));
         }
         Console.WriteLine($"load average at end: {File.ReadAllText("/proc/loadavg").Trim()}");
-        Console.WriteLine("CPU: % of one core over the measured window (connect CPU: seconds of CPU while the viewers entered and joined); bench: this process, the viewers");
+        Console.WriteLine("CPU: % of one core over the measured window (connect CPU: seconds of CPU while the viewers entered and joined); bench: this process, the viewers; other: the rest of the machine, from /proc/stat");
         foreach (var line in lines) Console.WriteLine(line);
         return 0;
     }
@@ -49,10 +50,10 @@ public static class FanoutClusterBenchmark
     {
         Console.WriteLine();
         Console.WriteLine($"{viewers} viewers: one server, then {nodeCount} nodes (the demo runs on {cluster.Owner})");
-        Console.WriteLine($"{"setup",-10} {"frames/s",9} {"fps p10",8} {"p50 ms",8} {"p99 ms",8} {"KB/s/viewer",12} {"bench CPU",10} {"connect s",10}");
+        Console.WriteLine($"{"setup",-10} {"frames/s",9} {"fps p10",8} {"p50 ms",8} {"p99 ms",8} {"KB/s/viewer",12} {"bench CPU",10} {"other CPU",10} {"connect s",10}");
         void Row(string setup, FanoutViewers.Window w) =>
             Console.WriteLine($"{setup,-10} {w.Viewers.FramesPerSecond,9:F1} {w.Viewers.FramesPerSecondP10,8:F1} {w.Viewers.P50Ms,8:F1} {w.Viewers.P99Ms,8:F1} " +
-                $"{w.Viewers.KBytesPerSecond,12:F2} {w.BenchCpuPercent,9:F0}% {w.ConnectSeconds,10:F1}");
+                $"{w.Viewers.KBytesPerSecond,12:F2} {w.BenchCpuPercent,9:F0}% {w.OtherCpuPercent,9:F0}% {w.ConnectSeconds,10:F1}");
         Row("1 server", single);
         Row($"{nodeCount} nodes", cluster.Window);
         Console.WriteLine($"{"process",-16} {"entered",8} {"served",8} {"connect CPU s",14} {"CPU",7} {"MB",6}");
@@ -70,7 +71,7 @@ public static class FanoutClusterBenchmark
         return FormattableString.Invariant($"fanout_nodes nodes={nodeCount} viewers={viewers} owner={cluster.Owner} fps={v.FramesPerSecond:F1} fps_p10={v.FramesPerSecondP10:F1} ") +
             FormattableString.Invariant($"p50_ms={v.P50Ms:F1} p99_ms={v.P99Ms:F1} kbps={v.KBytesPerSecond:F2} owner_cpu_pct={owner.CpuPercent:F1}{nodes} redis_cpu_pct={cluster.RedisCpuPercent:F1} ") +
             FormattableString.Invariant($"single_fps={single.Viewers.FramesPerSecond:F1} single_fps_p10={single.Viewers.FramesPerSecondP10:F1} single_p99_ms={single.Viewers.P99Ms:F1} ") +
-            FormattableString.Invariant($"single_kbps={single.Viewers.KBytesPerSecond:F2} single_cpu_pct={single.ServerCpuPercent[0]:F1}");
+            FormattableString.Invariant($"single_kbps={single.Viewers.KBytesPerSecond:F2} single_cpu_pct={single.ServerCpuPercent[0]:F1} other_cpu_pct={cluster.Window.OtherCpuPercent:F0} single_other_cpu_pct={single.OtherCpuPercent:F0}");
     }
 
     /// <summary>Redis, <paramref name="nodeCount"/> nodes and <paramref name="viewers"/> viewers entering round-robin; one window measured.</summary>
@@ -110,6 +111,13 @@ public static class FanoutClusterBenchmark
                 Served: rig.ServedBy.Count(u => u == urls[k]),
                 connectCpu[k], window.ServerCpuPercent[k], window.ServerMegabytes[k])).ToArray();
             return new ClusterResult(window, figures, owner, redisCpu);
+        }
+        catch
+        {
+            // What the nodes said is the first thing to read when a run fails.
+            for (int k = 0; k < nodes.Count; k++)
+                foreach (var line in nodes[k].RecentLog().TakeLast(40)) Console.Error.WriteLine($"n{k + 1}: {line}");
+            throw;
         }
         finally
         {

@@ -29,8 +29,8 @@ public sealed class FanoutViewers : IAsyncDisposable
     public sealed record Figures(double FramesPerSecond, double FramesPerSecondP10, double P50Ms, double P99Ms, double KBytesPerSecond);
 
     /// <summary>A measured window: the viewers' figures, each server's CPU (% of one core) and memory, this process's CPU,
-    /// and how long connecting and joining every viewer took before.</summary>
-    public sealed record Window(Figures Viewers, double[] ServerCpuPercent, double[] ServerMegabytes, double BenchCpuPercent, double ConnectSeconds);
+    /// the rest of the machine's (other processes: the host is shared), and how long connecting every viewer took before.</summary>
+    public sealed record Window(Figures Viewers, double[] ServerCpuPercent, double[] ServerMegabytes, double BenchCpuPercent, double OtherCpuPercent, double ConnectSeconds);
 
     private readonly LabClient[] _clients;
     private readonly long[] _frames;
@@ -121,11 +121,14 @@ public sealed class FanoutViewers : IAsyncDisposable
         }
         var cpuStart = servers.Select(s => s.CpuTime).ToArray();
         var benchStart = Process.GetCurrentProcess().TotalProcessorTime;
+        var machine = SessionsBenchmark.MachineJiffies();
         var clock = Stopwatch.StartNew();
         Volatile.Write(ref _measuring, true);
         await Task.Delay(TimeSpan.FromSeconds(seconds));
         Volatile.Write(ref _measuring, false);
         double elapsed = clock.Elapsed.TotalSeconds;
+        var machineEnd = SessionsBenchmark.MachineJiffies();
+        double machineCpu = (double)(machineEnd.Busy - machine.Busy) / Math.Max(1, machineEnd.Total - machine.Total) * 100 * Environment.ProcessorCount;
         double benchCpu = (Process.GetCurrentProcess().TotalProcessorTime - benchStart).TotalSeconds / elapsed * 100;
         var cpu = servers.Select((s, i) => (s.CpuTime - cpuStart[i]).TotalSeconds / elapsed * 100).ToArray();
         var mem = servers.Select(s => s.WorkingSetMegabytes).ToArray();
@@ -135,7 +138,7 @@ public sealed class FanoutViewers : IAsyncDisposable
         var rates = _frames.Select(f => f / elapsed).ToArray();
         double kbps = _bytes.Take(Math.Min(SampledViewers, _bytes.Length)).Average() / elapsed / 1024.0;
         var figures = new Figures(rates.Average(), Stats.Percentile(rates, 0.1), P(0.5), P(0.99), kbps);
-        return new Window(figures, cpu, mem, benchCpu, ConnectSeconds);
+        return new Window(figures, cpu, mem, benchCpu, Math.Max(0, machineCpu - benchCpu - cpu.Sum()), ConnectSeconds);
     }
 
     public async ValueTask DisposeAsync() =>

@@ -12,6 +12,8 @@ public sealed class ServerProcess : IAsyncDisposable
     public Process Process { get; }
     public string Url { get; }
     private readonly string _data;
+    private readonly Queue<string> _log = new();
+    private const int LogLines = 200;
 
     private ServerProcess(Process process, string url, string data)
     {
@@ -41,9 +43,11 @@ public sealed class ServerProcess : IAsyncDisposable
         foreach (string a in new[] { command, "--serve", "--urls", url, "--data", data, "--Logging:LogLevel:Default=Warning" }.Concat(extraArgs(url)))
             psi.ArgumentList.Add(a);
         var process = Process.Start(psi) ?? throw new BenchmarkException("cannot start the server");
-        _ = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
         var server = new ServerProcess(process, url, data);
+        // Its log (warnings and errors: the console logger writes to stdout) is kept, the last lines only.
+        process.OutputDataReceived += (_, e) => server.Keep(e.Data);
+        process.BeginOutputReadLine();
+        var stderr = process.StandardError.ReadToEndAsync();
         try
         {
             using var http = new HttpClient();
@@ -63,6 +67,22 @@ public sealed class ServerProcess : IAsyncDisposable
             await server.DisposeAsync();
             throw;
         }
+    }
+
+    private void Keep(string? line)
+    {
+        if (line == null) return;
+        lock (_log)
+        {
+            _log.Enqueue(line);
+            if (_log.Count > LogLines) _log.Dequeue();
+        }
+    }
+
+    /// <summary>The last lines the server logged (its stdout).</summary>
+    public string[] RecentLog()
+    {
+        lock (_log) return _log.ToArray();
     }
 
     /// <summary>The server's CPU time so far.</summary>
