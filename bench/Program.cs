@@ -5,7 +5,7 @@ using Lab.Bench;
 var commands = new Dictionary<string, (string Summary, Func<string[], int> Run)>
 {
     ["emulator"] = ("guest MIPS of the Machine vs native and qemu-user on a C workload", EmulatorBenchmark.Run),
-    ["fanout"] = ("one session, N viewers on loopback: frames/s, latency, server CPU/memory, bytes/s", FanoutBenchmark.Run),
+    ["fanout"] = ("one session, N viewers on loopback: frames/s, latency, server CPU/memory, bytes/s; --nodes 3: over a cluster, next to one node", FanoutBenchmark.Run),
     ["session-cost"] = ("N running WeensyOS sessions, one idle viewer each: server CPU per session, sessions per core", SessionCostBenchmark.Run),
     ["sessions"] = ("ramp running WeensyOS sessions with a few viewers each until frames or ticks fall behind: sessions per node and per core", SessionsBenchmark.Run),
     ["backplane"] = ("frames to viewers on another node: through SignalR's Redis backplane vs the owner node sending directly; CPU, latency, Redis bytes", BackplaneBenchmark.Run),

@@ -12,6 +12,8 @@ public sealed class ServerProcess : IAsyncDisposable
     public Process Process { get; }
     public string Url { get; }
     private readonly string _data;
+    private readonly Queue<string> _log = new();
+    private const int LogLines = 200;
 
     private ServerProcess(Process process, string url, string data)
     {
@@ -21,7 +23,10 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>Starts `COMMAND --serve --urls ... --data ...` plus <paramref name="extraArgs"/> and waits until it answers.</summary>
-    public static async Task<ServerProcess> StartAsync(string command, params string[] extraArgs)
+    public static Task<ServerProcess> StartAsync(string command, params string[] extraArgs) => StartAsync(command, _ => extraArgs);
+
+    /// <summary>As above, with arguments that depend on the server's own URL (a cluster node's --public-url).</summary>
+    public static async Task<ServerProcess> StartAsync(string command, Func<string, IEnumerable<string>> extraArgs)
     {
         int port = Lab.TestSupport.Network.FreeLoopbackPort();
         string url = $"http://127.0.0.1:{port}";
@@ -35,12 +40,14 @@ public sealed class ServerProcess : IAsyncDisposable
         // Run as `dotnet Lab.Bench.dll ...` rather than through the apphost: the child needs the dll too.
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
             psi.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()!.Location);
-        foreach (string a in new[] { command, "--serve", "--urls", url, "--data", data, "--Logging:LogLevel:Default=Warning" }.Concat(extraArgs))
+        foreach (string a in new[] { command, "--serve", "--urls", url, "--data", data, "--Logging:LogLevel:Default=Warning" }.Concat(extraArgs(url)))
             psi.ArgumentList.Add(a);
         var process = Process.Start(psi) ?? throw new BenchmarkException("cannot start the server");
-        _ = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
         var server = new ServerProcess(process, url, data);
+        // Its log (warnings and errors: the console logger writes to stdout) is kept, the last lines only.
+        process.OutputDataReceived += (_, e) => server.Keep(e.Data);
+        process.BeginOutputReadLine();
+        var stderr = process.StandardError.ReadToEndAsync();
         try
         {
             using var http = new HttpClient();
@@ -60,6 +67,22 @@ public sealed class ServerProcess : IAsyncDisposable
             await server.DisposeAsync();
             throw;
         }
+    }
+
+    private void Keep(string? line)
+    {
+        if (line == null) return;
+        lock (_log)
+        {
+            _log.Enqueue(line);
+            if (_log.Count > LogLines) _log.Dequeue();
+        }
+    }
+
+    /// <summary>The last lines the server logged (its stdout).</summary>
+    public string[] RecentLog()
+    {
+        lock (_log) return _log.ToArray();
     }
 
     /// <summary>The server's CPU time so far.</summary>

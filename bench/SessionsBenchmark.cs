@@ -169,7 +169,7 @@ public static class SessionsBenchmark
             for (int v = 0; v < viewersEach; v++)
             {
                 var viewer = new Viewer(new LabClient(url, reconnect: false));
-                viewer.Client.Connection.On<FanoutBenchmark.FrameStamp>(nameof(ILabClient.Frame), f =>
+                viewer.Client.Connection.On<FanoutViewers.FrameStamp>(nameof(ILabClient.Frame), f =>
                 {
                     if (!_measuring) return;
                     double ms = (Frame.NowMicros() - f.ServerTimeMicros) / 1000.0;

@@ -156,16 +156,18 @@ public sealed class ClusterDirectory : IAsyncDisposable
     }
 
     /// <summary>The node holding a session's lease (null: nobody now), and whether the session exists at all.</summary>
-    public (bool Exists, string? Owner, string? Assigned) Find(string name)
+    public async Task<(bool Exists, string? Owner, string? Assigned)> FindAsync(string name)
     {
         var batch = Db.CreateBatch();
         var exists = batch.SetContainsAsync(SessionsKey, name);
         var lease = batch.StringGetAsync(LeaseKey(name));
         var assign = batch.StringGetAsync(AssignKey(name));
         batch.Execute();
-        Task.WaitAll(exists, lease, assign);
-        return (exists.Result, lease.Result, assign.Result);
+        return (await exists, await lease, await assign);
     }
+
+    /// <summary><see cref="FindAsync"/> for the heartbeat (its own loop, one call a second).</summary>
+    public (bool Exists, string? Owner, string? Assigned) Find(string name) => FindAsync(name).GetAwaiter().GetResult();
 
     /// <summary>Takes an unheld session's lease for this node; false when another node holds it.</summary>
     public bool TryAcquire(string name) => Db.StringSet(LeaseKey(name), Node, Lease, When.NotExists);

@@ -197,18 +197,22 @@ public sealed class ClusterNode : IHostedLifecycleService
     }
 
     /// <summary>Where a session runs: here (Url null), on another node, or nowhere for a moment (Waiting).
-    /// Null when no such session exists. Reads Redis; throws RedisException while it is unreachable.</summary>
-    public SessionLocation? Locate(string session)
+    /// Null when no such session exists. Reads Redis without blocking a thread (a class arriving at once sends
+    /// hundreds of lookups: blocking calls starved the thread pool and timed out); the owner's URL comes from the
+    /// node list of the last heartbeat (≤ 1 s old). Throws RedisException while Redis is unreachable,
+    /// RedisTimeoutException when it does not answer in time.</summary>
+    public async Task<SessionLocation?> LocateAsync(string session)
     {
-        var nodes = _live.Select(n => n.Url).ToArray();
+        var live = _live;
+        var nodes = live.Select(n => n.Url).ToArray();
         if (_sessions.Find(session) is { Closed: false } here) return new SessionLocation(here.Name, null, Name, null, nodes);
-        var (exists, owner, assigned) = _directory.Find(session);
+        var (exists, owner, assigned) = await _directory.FindAsync(session);
         if (!exists) return null;
         if (owner == null)
             return new SessionLocation(session, null, null, assigned != null
                 ? $"session '{session}' is starting on node {assigned}: try again in a moment"
                 : $"session '{session}' is moving to another node (its node stopped answering): try again in a moment", nodes);
-        var node = _directory.LiveNodes().FirstOrDefault(n => n.Name == owner);
+        var node = live.FirstOrDefault(n => n.Name == owner);
         if (owner == Name || node is null)
             return new SessionLocation(session, null, owner, $"session '{session}' is starting on node {owner}: try again in a moment", nodes);
         return new SessionLocation(session, node.Url, node.Name, null, nodes);

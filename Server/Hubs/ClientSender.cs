@@ -25,6 +25,7 @@ public sealed class ClientSender
     private readonly IHubContext<LabHub, ILabClient> _hub;
     private readonly LabSession _session;
     private readonly string _connectionId;
+    private readonly string? _node;
     private readonly Action _abort;
     private readonly CancellationTokenSource _stop = new();
     private readonly ushort[] _screen = new ushort[FrameCodec.ScreenCells];
@@ -62,11 +63,14 @@ public sealed class ClientSender
 
     public long FramesSent => _seq;
 
-    public ClientSender(IHubContext<LabHub, ILabClient> hub, LabSession session, string connectionId, Action abort)
+    /// <param name="node">This node's name in a cluster (the frames' Status.Node: a session runs where its
+    /// frames are sent from), null on a single server.</param>
+    public ClientSender(IHubContext<LabHub, ILabClient> hub, LabSession session, string connectionId, string? node, Action abort)
     {
         _hub = hub;
         _session = session;
         _connectionId = connectionId;
+        _node = node;
         _abort = abort;
         // A late joiner starts from the latest events, not the whole history.
         _eventSeq = Math.Max(0, session.LastEventSeq - 50);
@@ -95,7 +99,7 @@ public sealed class ClientSender
                 seen = _session.Changed.Version;
                 if (_session.Closed)
                 {
-                    var closed = _session.Latest.Status with { Running = false, Halted = "the session was closed", Participants = 0 };
+                    var closed = _session.Latest.Status with { Running = false, Halted = "the session was closed", Participants = 0, Node = _node };
                     await SendAsync(new Frame { Seq = ++_seq, Tick = _session.Latest.Tick, Status = closed, ServerTimeMicros = Frame.NowMicros() }, token);
                     return;
                 }
@@ -148,7 +152,7 @@ public sealed class ClientSender
         if (processes != null) _processes = processes;
         if ((pages != null && snap.WidePages) || (processes != null && bigTable)) _heavySentAt = DateTime.UtcNow;
         _heavyHeldBack = pagesHeld || processesHeld;
-        var status = snap.Status with { Participants = _session.ParticipantCount };
+        var status = snap.Status with { Participants = _session.ParticipantCount, Node = _node };
         SessionSummary? statusPart = full || status != _status ? status : null;
         if (statusPart != null) _status = status;
         Participant[]? participants = null;

@@ -139,23 +139,26 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
     }
 
     /// <summary>Where a session runs (see <see cref="ILabHub.Locate"/>).</summary>
-    public Task<SessionLocation> Locate(string session)
+    public async Task<SessionLocation> Locate(string session)
     {
         Limit(State.Queries, "session lookups");
         if (_cluster == null)
         {
-            if (_sessions.Find(session ?? "") is { Closed: false } here) return Task.FromResult(new SessionLocation(here.Name, null, null, null, []));
+            if (_sessions.Find(session ?? "") is { Closed: false } here) return new SessionLocation(here.Name, null, null, null, []);
             if (_sessions.IsRestoring(session ?? ""))
-                return Task.FromResult(new SessionLocation(session!, null, null, $"session '{session}' is still being restored after a server restart: try again in a few seconds", []));
+                return new SessionLocation(session!, null, null, $"session '{session}' is still being restored after a server restart: try again in a few seconds", []);
             throw new HubException($"no session named '{session}' on this server");
         }
         try
         {
-            return Task.FromResult(_cluster.Locate(session ?? "") ?? throw new HubException($"no session named '{session}' in this cluster"));
+            return await _cluster.LocateAsync(session ?? "") ?? throw new HubException($"no session named '{session}' in this cluster");
         }
-        catch (StackExchange.Redis.RedisException)
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException)
         {
-            throw new HubException($"the cluster's directory (Redis) cannot be reached from this node now, and session '{session}' does not run here: try again in a moment");
+            // Not a refusal: the client asks again (Waiting), as it does while a session moves.
+            string why = e is StackExchange.Redis.RedisTimeoutException ? "does not answer in time" : "cannot be reached";
+            return new SessionLocation(session ?? "", null, null,
+                $"the cluster's directory (Redis) {why} from this node now, and session '{session}' does not run here: trying again", []);
         }
     }
 
@@ -220,7 +223,8 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
     {
         try
         {
-            return _cluster!.Locate(session) switch
+            // Joining on a node that does not run the session is rare (clients Locate first): blocking here is fine.
+            return _cluster!.LocateAsync(session).GetAwaiter().GetResult() switch
             {
                 null => $"no session named '{session}' in this cluster",
                 { Url: { } url, Node: var node } => $"session '{session}' runs on node {node} ({url}): connect there (tui connect follows this by itself)",
@@ -228,7 +232,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
                 _ => $"session '{session}' is starting on this node: try again in a moment",
             };
         }
-        catch (StackExchange.Redis.RedisException)
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException)
         {
             return $"session '{session}' does not run on this node, and the cluster's directory (Redis) cannot be reached now: try again in a moment";
         }
@@ -242,7 +246,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
         state.Session = target;
         state.InstructorKey = instructorKey;
         var connection = Context;
-        state.Sender = new ClientSender(_context, target, Context.ConnectionId, () => connection.Abort());
+        state.Sender = new ClientSender(_context, target, Context.ConnectionId, _sessions.Cluster?.Node, () => connection.Abort());
         var p = joined.Participant;
         return new JoinResult(target.Name, p.Role, p.Id, p.Name, joined.RejoinToken);
     }

@@ -536,10 +536,11 @@ public sealed partial class SessionManager : IHostedService, IDisposable
         var failed = new List<string>();
         foreach (var s in sessions)
             if (await SaveAsync(s) is { } error) failed.Add($"{s.Name} ({error})");
-        if (failed.Count == 0) _log.LogInformation("saved {Count} sessions to {Dir}", sessions.Count, _store.Where);
-        else
+        if (failed.Count > 0)
             _log.LogError("saved {Saved} of {Count} sessions to {Dir}; NOT saved: {Failed}",
                 sessions.Count - failed.Count, sessions.Count, _store.Where, string.Join(", ", failed));
+        // A node that handed every session over (or a server with none) has nothing to report.
+        else if (sessions.Count > 0) _log.LogInformation("saved {Count} sessions to {Dir}", sessions.Count, _store.Where);
     }
 
     public void Dispose()

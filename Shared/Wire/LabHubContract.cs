@@ -15,7 +15,7 @@ public interface ILabHub
     Task<CreateSessionResult> CreateSession(CreateSessionOptions options);
 
     /// <summary>Where a session runs: on this node (join here), on another node of the cluster (connect to its
-    /// URL and join there), or nowhere for a moment (being taken over: ask again). Refused when no such session exists.</summary>
+    /// URL and join there), or nowhere for a moment (being taken over, or the node cannot reach its directory now: ask again). Refused when no such session exists.</summary>
     Task<SessionLocation> Locate(string session);
 
     /// <summary>Joins a session; <paramref name="code"/> is a private session's join code or the instructor key.</summary>

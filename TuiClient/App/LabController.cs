@@ -195,16 +195,18 @@ public sealed partial class LabController
         }
     }
 
-    /// <summary>The status line's fields: session, role, who drives, speed, state, tick, follow mode, connection.</summary>
+    /// <summary>The status line's fields: session (and in a cluster the node that runs it), role, who drives,
+    /// speed, state, tick, follow mode, connection.</summary>
     public string StatusFields()
     {
         var m = Mirror;
         var s = m.Status;
+        string node = s?.Node is { } name ? $" on node {name}" : "";
         string state = s == null ? "waiting for the first frame" : s.Halted ?? (s.Running ? "running" : "paused");
         var drivers = m.Participants.Where(p => p.Role == Role.Driver).Select(p => p.Name).ToArray();
         string follow = m.Follow is { Enabled: true } f ? $" │ following {f.By}: {FollowText(f)}" : "";
         if (Info is { JoinCode: { } code } && m.Role == Role.Instructor) follow += $" │ code {code}";
-        return $" {_session.SessionName} │ {m.Role.ToString().ToLowerInvariant()} │ drivers: {(drivers.Length == 0 ? "-" : string.Join(",", drivers))} │ " +
+        return $" {_session.SessionName}{node} │ {m.Role.ToString().ToLowerInvariant()} │ drivers: {(drivers.Length == 0 ? "-" : string.Join(",", drivers))} │ " +
                $"{s?.Speed ?? "-"} │ {state} │ tick {m.Tick}{follow} │ {_session.ConnectionStatus} │ ";
     }
 

@@ -138,6 +138,9 @@ public sealed class ClusterTests(ITestOutputHelper output)
 
             // The instructor grants the student driving; the student drives, the instructor sees it.
             await WaitForScreenAsync(prof, "$");
+            // Frames say which node runs the session, and the TUI's status line shows it.
+            Assert.Equal(owner.Name, prof.Mirror.Status?.Node);
+            Assert.StartsWith($" lecture on node {owner.Name} │ instructor │", new LabController(prof, isLocal: false).StatusFields());
             Assert.Contains("granted", await prof.CommandAsync("grant student"));
             await TypeAsync(student, "echo hello from another node\n");
             await WaitForScreenAsync(prof, "hello from another node\n$");

@@ -74,6 +74,16 @@ public class PersistenceTests
     }
 
     [Fact]
+    public async Task A_server_stopping_with_no_session_logs_no_save_summary()
+    {
+        // As a cluster node that handed all its sessions over: nothing saved, nothing to say.
+        var server = await LabServerFixture.StartAsync(NewDataDirectory(), configure: o => o.DemoSession = null);
+        await server.StopAsync();
+        Assert.DoesNotContain(server.Log.Entries, e => e.Text.StartsWith("saved") && e.Text.Contains("sessions to"));
+        await server.DisposeAsync();
+    }
+
+    [Fact]
     public async Task An_unwritable_sessions_directory_refuses_creation_and_leaves_no_session_running()
     {
         string data = NewDataDirectory();

@@ -57,6 +57,7 @@ public class AppTests
         await WaitFor(() => session.Mirror.Status is { Running: false }, "pause");
         Assert.Contains("PHYSICAL MEMORY", Draw(app, Pane.Screen, 80, 25));
         Assert.Contains("paused", app.StatusFields());
+        Assert.DoesNotContain("on node", app.StatusFields());   // a single server: no node (ClusterTests has a cluster's)
         // A 21-row screen (an 80x24 terminal) shows rows 1-21 and scrolls to the rest.
         app.ScreenRows = 21;
         Assert.Contains("rows 1-21 of 25", Draw(app, Pane.Screen, 80, 21));
