@@ -125,6 +125,22 @@ public sealed class ClientSender
     private Task SendAsync(Frame frame, CancellationToken token) =>
         _hub.Clients.Client(_connectionId).Frame(frame).WaitAsync(SendTimeout, token);
 
+    /// <summary>How many participants a viewer or driver is sent at most (the status carries the total):
+    /// instructors and drivers first, then viewers in id order, and always the client itself.
+    /// Instructors get everyone (they grant and remove by the list).</summary>
+    public const int RosterLimit = 100;
+    private Participant[]? _sentParticipants;
+
+    /// <summary>The roster as this client sees it (see <see cref="RosterLimit"/>).</summary>
+    private Participant[] RosterFor(Participant[] all)
+    {
+        if (all.Length <= RosterLimit || _session.Lookup(_connectionId)?.Role == Role.Instructor) return all;
+        string? me = _session.IdOf(_connectionId);
+        var shown = all.Where(p => p.Role != Role.Viewer).Concat(all.Where(p => p.Role == Role.Viewer)).Take(RosterLimit).ToList();
+        if (me != null && shown.All(p => p.Id != me) && all.FirstOrDefault(p => p.Id == me) is { } self) shown.Add(self);
+        return shown.ToArray();
+    }
+
     /// <summary>What changed since this client's previous frame; null when nothing did.</summary>
     private Frame? BuildFrame()
     {
@@ -150,17 +166,27 @@ public sealed class ClientSender
         bool processesHeld = processesChanged && bigTable && !heavyDue;
         ProcessRow[]? processes = processesChanged && !processesHeld ? snap.Processes : null;
         if (processes != null) _processes = processes;
-        if ((pages != null && snap.WidePages) || (processes != null && bigTable)) _heavySentAt = DateTime.UtcNow;
-        _heavyHeldBack = pagesHeld || processesHeld;
+        // The roster of a lecture hall (hundreds joining in a minute) is a heavy part too.
+        Participant[]? participants = null;
+        bool participantsHeld = false;
+        long rosterVersion = _session.ParticipantsVersion;
+        if (full || rosterVersion != _participantsVersion)
+        {
+            var all = _session.Participants();
+            participantsHeld = !full && all.Length > HeavyProcessRows && !heavyDue;
+            if (!participantsHeld)
+            {
+                _participantsVersion = rosterVersion;
+                var mine = RosterFor(all);
+                if (full || _sentParticipants is null || !mine.AsSpan().SequenceEqual(_sentParticipants)) participants = _sentParticipants = mine;
+            }
+        }
+        if ((pages != null && snap.WidePages) || (processes != null && bigTable) || (participants != null && participants.Length > HeavyProcessRows))
+            _heavySentAt = DateTime.UtcNow;
+        _heavyHeldBack = pagesHeld || processesHeld || participantsHeld;
         var status = snap.Status with { Participants = _session.ParticipantCount, Node = _node };
         SessionSummary? statusPart = full || status != _status ? status : null;
         if (statusPart != null) _status = status;
-        Participant[]? participants = null;
-        if (full || _session.ParticipantsVersion != _participantsVersion)
-        {
-            _participantsVersion = _session.ParticipantsVersion;
-            participants = _session.Participants();
-        }
         FollowState? follow = null;
         if (full || _session.FollowVersion != _followVersion)
         {

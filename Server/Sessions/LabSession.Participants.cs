@@ -28,7 +28,10 @@ public sealed partial class LabSession
     {
         public required string Id { get; init; }
         public required string TokenHash { get; init; }
-        public required string Name { get; set; }
+        public required string Name { get => _name; set => (_name, Skeleton) = (value, ParticipantNames.Skeleton(value)); }
+        private string _name = "";
+        /// <summary>What the name looks like (<see cref="ParticipantNames.Skeleton"/>), kept with it.</summary>
+        public string Skeleton { get; private set; } = "";
         public Role Role { get; set; }
         /// <summary>The connection that holds this member now; null while away.</summary>
         public string? ConnectionId { get; set; }
@@ -38,15 +41,49 @@ public sealed partial class LabSession
 
     private readonly List<Member> _members = new();   // present and away, away ones in the order they left
     private int _nextParticipant;
+    // The present members by connection and by the look of their name (unique among the present: Add and
+    // Rejoin refuse or number look-alikes). A lecture hall has hundreds: every frame to every viewer asks
+    // for the count and the viewer's own role, and each join checks the name, so none of these may scan.
+    private readonly Dictionary<string, Member> _byConnection = new();
+    private readonly Dictionary<string, Member> _presentBySkeleton = new();
 
     private IEnumerable<Member> Present => _members.Where(m => m.ConnectionId != null);
 
-    public Participant[] Participants()
+    /// <summary>Makes <paramref name="m"/> present on <paramref name="connectionId"/> (under _stateLock).</summary>
+    private void Attach(Member m, string connectionId)
     {
-        lock (_stateLock) return Present.OrderBy(m => m.Id.Length).ThenBy(m => m.Id, StringComparer.Ordinal).Select(m => m.ToWire()).ToArray();
+        if (m.ConnectionId != null) _byConnection.Remove(m.ConnectionId);
+        m.ConnectionId = connectionId;
+        _byConnection[connectionId] = m;
+        _presentBySkeleton[m.Skeleton] = m;
     }
 
-    public int ParticipantCount { get { lock (_stateLock) return _members.Count(m => m.ConnectionId != null); } }
+    /// <summary>Makes <paramref name="m"/> away (under _stateLock).</summary>
+    private void Detach(Member m)
+    {
+        if (m.ConnectionId != null) _byConnection.Remove(m.ConnectionId);
+        if (_presentBySkeleton.TryGetValue(m.Skeleton, out var same) && same == m) _presentBySkeleton.Remove(m.Skeleton);
+        m.ConnectionId = null;
+    }
+
+    /// <summary>Who is present, in id order (p1, p2, ... p10): one array per change of the roster, shared by
+    /// every frame that carries it.</summary>
+    public Participant[] Participants()
+    {
+        lock (_stateLock)
+        {
+            if (_participantsVersion != ParticipantsVersion)
+            {
+                _participants = Present.OrderBy(m => m.Id.Length).ThenBy(m => m.Id, StringComparer.Ordinal).Select(m => m.ToWire()).ToArray();
+                _participantsVersion = ParticipantsVersion;
+            }
+            return _participants;
+        }
+    }
+    private Participant[] _participants = [];
+    private long _participantsVersion = -1;
+
+    public int ParticipantCount { get { lock (_stateLock) return _byConnection.Count; } }
 
     /// <summary>The members of a restored session, all away until they rejoin.</summary>
     private void LoadRoster(IReadOnlyList<SavedParticipant>? saved)
@@ -83,10 +120,12 @@ public sealed partial class LabSession
         lock (_stateLock)
         {
             string unique = name;
-            for (int i = 2; Present.Any(x => x.Name == unique); i++) unique = $"{name}{i}";
-            if (ParticipantNames.LookAlike(unique, Present.Select(x => x.Name)) is { } other)
-                return (null, $"the name '{unique}' looks too much like '{other}', who is already in this session: choose another");
-            m = new Member { Id = $"p{++_nextParticipant}", Name = unique, Role = role, TokenHash = HashToken(token), ConnectionId = connectionId };
+            for (int i = 2; _presentBySkeleton.TryGetValue(ParticipantNames.Skeleton(unique), out var same) && same.Name == unique; i++)
+                unique = $"{name}{i}";
+            if (_presentBySkeleton.TryGetValue(ParticipantNames.Skeleton(unique), out var other))
+                return (null, $"the name '{unique}' looks too much like '{other.Name}', who is already in this session: choose another");
+            m = new Member { Id = $"p{++_nextParticipant}", Name = unique, Role = role, TokenHash = HashToken(token) };
+            Attach(m, connectionId);
             _members.Add(m);
             TrimAway();
             ParticipantsVersion++;
@@ -114,12 +153,12 @@ public sealed partial class LabSession
             if (m.RemovedBy != null) return (true, null, $"you were removed from this session by {m.RemovedBy}");
             displaced = m.ConnectionId;
             if (displaced != null) _viewedPids.Remove(displaced);   // that connection's view goes with it
-            var others = Present.Where(x => x != m).Select(x => x.Name).ToList();
+            Detach(m);
             string name = m.Name, unique = name;
-            for (int i = 2; others.Contains(unique) || ParticipantNames.LookAlike(unique, others) != null; i++) unique = $"{name}{i}";
+            for (int i = 2; _presentBySkeleton.ContainsKey(ParticipantNames.Skeleton(unique)); i++) unique = $"{name}{i}";
             m.Name = unique;
             if (atLeast > m.Role) m.Role = atLeast;
-            m.ConnectionId = connectionId;
+            Attach(m, connectionId);
             ParticipantsVersion++;
         }
         LastActivityUtc = DateTime.UtcNow;
@@ -133,8 +172,7 @@ public sealed partial class LabSession
         string name;
         lock (_stateLock)
         {
-            var m = _members.Find(x => x.ConnectionId == connectionId);
-            if (m == null) return;
+            if (!_byConnection.TryGetValue(connectionId, out var m)) return;
             name = m.Name;
             Leave(m);
         }
@@ -146,7 +184,7 @@ public sealed partial class LabSession
     private void Leave(Member m)
     {
         _viewedPids.Remove(m.ConnectionId!);
-        m.ConnectionId = null;
+        Detach(m);
         _members.Remove(m);
         _members.Add(m);
         TrimAway();
@@ -165,17 +203,13 @@ public sealed partial class LabSession
 
     public (string Name, Role Role)? Lookup(string connectionId)
     {
-        lock (_stateLock)
-        {
-            var m = _members.Find(x => x.ConnectionId == connectionId);
-            return m is null ? null : (m.Name, m.Role);
-        }
+        lock (_stateLock) return _byConnection.TryGetValue(connectionId, out var m) ? (m.Name, m.Role) : null;
     }
 
     /// <summary>The participant id of the connection (null when it is not in the session).</summary>
     public string? IdOf(string connectionId)
     {
-        lock (_stateLock) return _members.Find(x => x.ConnectionId == connectionId)?.Id;
+        lock (_stateLock) return _byConnection.TryGetValue(connectionId, out var m) ? m.Id : null;
     }
 
     /// <summary>Names of the instructors present now.</summary>

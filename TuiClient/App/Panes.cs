@@ -301,6 +301,10 @@ public static class Panes
             string line = $"{p.Id,-3} {p.Name} ({p.Role.ToString().ToLowerInvariant()}){(p.Id == myId ? " (you)" : "")}";
             c.Write(0, i, line.PadRight(c.Width), color, style: i == selected ? CellStyle.Reverse : CellStyle.None);
         }
+        // A lecture hall's viewers are not all sent to other viewers: the status has the total.
+        int more = (m.Status?.Participants ?? 0) - list.Length;
+        if (more > 0 && list.Length < c.Height)
+            c.Write(0, list.Length, $"… and {more} more viewers".PadRight(c.Width), Grey);
     }
 
     /// <summary>The events that pass the filter, newest at the bottom, <paramref name="fromBottom"/>

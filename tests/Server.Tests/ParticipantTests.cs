@@ -263,4 +263,37 @@ public class ParticipantTests
             Assert.Equal("p3", (await newcomer.JoinAsync("oldie", "lee", "123456")).ParticipantId);
         }
     }
+    /// <summary>A lecture hall: beyond <see cref="Hubs.ClientSender.RosterLimit"/> participants, a viewer is sent
+    /// the instructors, drivers and the first viewers (always itself), the instructor everyone, and the
+    /// status counts them all.</summary>
+    [Fact]
+    public async Task In_a_lecture_hall_viewers_get_part_of_the_roster_and_the_instructor_all_of_it()
+    {
+        await using var server = await LabServerFixture.StartAsync();
+        var (prof, _) = await CreateAsync(server, "lecture");
+        await using var _p = prof;
+        int hall = Hubs.ClientSender.RosterLimit + 20;
+        var students = new List<TestClient>();
+        try
+        {
+            for (int i = 0; i < hall; i++)
+            {
+                var s = await TestClient.ConnectAsync(server.Url);
+                students.Add(s);
+                await s.JoinAsync("lecture", $"student{i}");
+            }
+            await prof.WaitForAsync(m => m.Participants.Length == hall + 1, "the whole roster at the instructor's");
+            var last = students[^1];
+            await last.WaitForAsync(m => m.Status?.Participants == hall + 1 && m.Participants.Any(p => p.Name == $"student{hall - 1}"),
+                "the total and itself at the last student's");
+            Assert.Equal(Hubs.ClientSender.RosterLimit + 1, last.Mirror.Participants.Length);   // the first 100 (the instructor first) and itself
+            Assert.Equal("prof", last.Mirror.Participants[0].Name);
+            Assert.Equal(hall + 1, server.Sessions.Find("lecture")!.ParticipantCount);
+        }
+        finally
+        {
+            foreach (var s in students) await s.DisposeAsync();
+        }
+        await prof.WaitForAsync(m => m.Participants.Length == 1 && m.Status?.Participants == 1, "everyone gone but the instructor");
+    }
 }
