@@ -29,6 +29,10 @@ public sealed record StoredSession(SessionSettings Settings, byte[]? Machine);
 /// </summary>
 public sealed class ClusterDirectory : IAsyncDisposable
 {
+    /// <summary>Whether <paramref name="e"/> is Redis failing: unreachable (RedisException) or too slow to answer
+    /// (RedisTimeoutException, which is a TimeoutException and not a RedisException).</summary>
+    public static bool IsRedisFailure(Exception e) => e is RedisException or RedisTimeoutException;
+
     private static readonly JsonSerializerOptions Json = new();
     private readonly ConnectionMultiplexer _redis;
     private readonly string _prefix;

@@ -53,7 +53,8 @@ public sealed class ClusterLimits(ClusterDirectory directory)
     }
 
     /// <summary>A right code: the address starts again from no failures.</summary>
-    public void JoinSucceeded(string address) => directory.Db.KeyDelete(AddressKey(address));
+    /// <summary>Forgets the address's failures; sent without waiting for the answer (a join never waits on it).</summary>
+    public void JoinSucceeded(string address) => directory.Db.KeyDelete(AddressKey(address), CommandFlags.FireAndForget);
 
     private const string CreateScript = """
         local now = tonumber(ARGV[1]); local rate = tonumber(ARGV[2]); local burst = tonumber(ARGV[3])

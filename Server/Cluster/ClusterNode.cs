@@ -71,7 +71,7 @@ public sealed class ClusterNode : IHostedLifecycleService
                     if (_redisAway) _log.LogInformation("Redis at {Redis} is back: node {Node} announces its sessions again", _directory.Endpoint, Name);
                     _redisAway = false;
                 }
-                catch (Exception e) when (e is RedisException or TimeoutException)
+                catch (Exception e) when (ClusterDirectory.IsRedisFailure(e) || e is TimeoutException)
                 {
                     if (!_redisAway)
                         _log.LogError("Redis at {Redis} cannot be reached ({Error}): the sessions on this node keep running; the cluster heals when Redis is back",
@@ -239,7 +239,7 @@ public sealed class ClusterNode : IHostedLifecycleService
                     : "moving to another node: it goes on there in a few seconds"));
             return all.OrderBy(s => s.Name, StringComparer.OrdinalIgnoreCase).ToArray();
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e) when (ClusterDirectory.IsRedisFailure(e) || e is TimeoutException)
         {
             return local;
         }
@@ -300,7 +300,7 @@ public sealed class ClusterNode : IHostedLifecycleService
             else if (local.Length > 0)
                 _log.LogWarning("node {Node} stops with no other node alive: its {Count} sessions wait in Redis for the next node that starts", Name, local.Length);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e) when (ClusterDirectory.IsRedisFailure(e) || e is TimeoutException)
         {
             _log.LogError("node {Node} could not hand its sessions over (Redis: {Error}); another node resumes them from their last snapshots once their leases expire",
                 Name, e.Message.Split('\n')[0]);

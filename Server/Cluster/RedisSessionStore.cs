@@ -43,6 +43,6 @@ public sealed class RedisSessionStore(ClusterDirectory directory) : ISessionStor
     private static void Redis(Action write)
     {
         try { write(); }
-        catch (RedisException e) { throw new IOException($"Redis cannot be reached ({e.Message.Split('\n')[0]})", e); }
+        catch (Exception e) when (ClusterDirectory.IsRedisFailure(e)) { throw new IOException($"Redis cannot be reached ({e.Message.Split('\n')[0]})", e); }
     }
 }

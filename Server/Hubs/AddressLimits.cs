@@ -33,7 +33,7 @@ public sealed class AddressLimits
     {
         if (_cluster != null)
             try { return _cluster.TryCreate(address, _now(), 1 / _options.CreationIntervalPerAddressSeconds, _options.CreationsPerAddressBurst); }
-            catch (StackExchange.Redis.RedisException) { }
+            catch (Exception e) when (Cluster.ClusterDirectory.IsRedisFailure(e)) { }
         Sweep();
         var limiter = _creations.GetOrAdd(address, _ => new RateLimiter(1 / _options.CreationIntervalPerAddressSeconds, _options.CreationsPerAddressBurst, _now));
         return limiter.TryTake();
@@ -86,7 +86,7 @@ public sealed class AddressLimits
                     _ => null,
                 };
             }
-            catch (StackExchange.Redis.RedisException) { }
+            catch (Exception e) when (Cluster.ClusterDirectory.IsRedisFailure(e)) { }
         if (_joinFailures.TryGetValue("a:" + address, out var mine))
             lock (mine)
                 if (now < mine.LockedUntil)
@@ -111,7 +111,7 @@ public sealed class AddressLimits
                 var (failures, lockout) = _cluster.JoinFailed(address, session, now, FreeFailures, LockoutBase, LockoutMax);
                 return (lockout, failures);
             }
-            catch (StackExchange.Redis.RedisException) { }
+            catch (Exception e) when (Cluster.ClusterDirectory.IsRedisFailure(e)) { }
         var theirs = _joinFailures.GetOrAdd("s:" + session.ToLowerInvariant(), _ => new JoinFailures());
         lock (theirs)
         {
@@ -137,6 +137,6 @@ public sealed class AddressLimits
         _joinFailures.TryRemove("a:" + address, out _);
         if (_cluster != null)
             try { _cluster.JoinSucceeded(address); }
-            catch (StackExchange.Redis.RedisException) { }
+            catch (Exception e) when (Cluster.ClusterDirectory.IsRedisFailure(e)) { }
     }
 }

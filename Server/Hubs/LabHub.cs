@@ -153,7 +153,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
         {
             return await _cluster.LocateAsync(session ?? "") ?? throw new HubException($"no session named '{session}' in this cluster");
         }
-        catch (Exception e) when (e is StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException)
+        catch (Exception e) when (Cluster.ClusterDirectory.IsRedisFailure(e))
         {
             // Not a refusal: the client asks again (Waiting), as it does while a session moves.
             string why = e is StackExchange.Redis.RedisTimeoutException ? "does not answer in time" : "cannot be reached";
@@ -232,7 +232,7 @@ public sealed class LabHub : Hub<ILabClient>, ILabHub
                 _ => $"session '{session}' is starting on this node: try again in a moment",
             };
         }
-        catch (Exception e) when (e is StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException)
+        catch (Exception e) when (Cluster.ClusterDirectory.IsRedisFailure(e))
         {
             return $"session '{session}' does not run on this node, and the cluster's directory (Redis) cannot be reached now: try again in a moment";
         }

@@ -18,13 +18,13 @@ public sealed partial class SessionManager
         var cluster = Cluster!;
         string? target;
         try { target = LeastLoadedNode(WithRecentPlacements(cluster.LiveNodes())); }
-        catch (StackExchange.Redis.RedisException) { target = null; }   // Redis away: this node takes it (Register then says why not)
+        catch (Exception e) when (Lab.Server.Cluster.ClusterDirectory.IsRedisFailure(e)) { target = null; }   // Redis away: this node takes it (Register then says why not)
         if (target is null || target == cluster.Node) return null;
         try
         {
             if (!cluster.Register(settings, runHere: false, target)) return (null, $"a session named '{settings.Name}' already exists");
         }
-        catch (StackExchange.Redis.RedisException e)
+        catch (Exception e) when (Lab.Server.Cluster.ClusterDirectory.IsRedisFailure(e))
         {
             return (null, $"the cluster cannot save sessions right now (Redis: {e.Message.Split('\n')[0]}); nothing was created");
         }
