@@ -55,7 +55,7 @@ public static class SessionCostBenchmark
     private static async Task<Result> Measure(int sessions, int seconds, string program)
     {
         await using var server = await ServerProcess.StartAsync("session-cost", "--Lab:DemoSession=",
-            "--Lab:MaxSessions=" + Math.Max(64, sessions));
+            "--Lab:MaxSessions=" + Math.Max(64, sessions), "--Lab:CreationsPerAddressBurst=" + (sessions + 8));   // all from one address
         string url = server.Url;
         var viewers = new List<LabClient>();
         try
