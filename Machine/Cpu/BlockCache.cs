@@ -30,6 +30,14 @@ internal sealed class Block
     /// <summary>For blocks ending in an indirect jmp/call: several cached targets (switch dispatch).</summary>
     public Block?[]? IndirectLinks;
     public int NextIndirectSlot;
+    /// <summary>Times the dispatcher entered this block while it had no compiled code (JIT tier-up counter).</summary>
+    public int Heat;
+    /// <summary>The block compiled to IL (Jit tier), or null. Hangs off the block, so invalidating the block drops it.</summary>
+    public JitCode? Compiled;
+    /// <summary>How many leading ops the compiled code covers: Count, or fewer when a later op is outside the JIT's subset (the interpreter runs the rest).</summary>
+    public int CompiledOps;
+    /// <summary>The JIT cannot compile this block (an op outside its subset): it stays interpreted.</summary>
+    public bool JitRejected;
 }
 
 /// <summary>Decoded-block cache keyed by (virtual, physical) start address, invalidated per physical page.</summary>

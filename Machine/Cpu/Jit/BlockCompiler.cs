@@ -1,0 +1,258 @@
+using System.Reflection.Emit;
+
+namespace Lab.Machine.Cpu;
+
+/// <summary>
+/// Compiles one decoded <see cref="Block"/> to a <see cref="DynamicMethod"/> (see <see cref="JitCode"/>
+/// for the contract). Guest registers live in IL locals (loaded at entry, written back at every exit);
+/// flags are tracked at compile time (BlockCompiler.Flags.cs): a flag-setter whose result nothing
+/// observes compiles to nothing, and conditions after cmp/test/add compile to plain compares. Memory
+/// goes through the interpreter's inlined TLB fast paths (Read64 ... Write8), whose slow paths record
+/// faults; a fault leaves through a side exit that writes back exactly the interpreter's state.
+/// A block whose last instruction jumps back to its start becomes a loop inside the method.
+/// Split over files: this one (driver, prologue, exits), .Emit (IL building blocks), .Flags,
+/// .Moves, .Arith, .Control (one per instruction family).
+/// </summary>
+internal sealed unsafe partial class BlockCompiler
+{
+    private readonly Block _block;
+    private readonly Op[] _ops;
+    private readonly int _n;
+    private readonly DynamicMethod _method;
+    private readonly ILGenerator _il;
+
+    /// <summary>The block ends with a jmp/jcc to its own start: the method loops.</summary>
+    private readonly bool _loop;
+    /// <summary>Index of the op being emitted.</summary>
+    private int _i;
+
+    private readonly LocalBuilder?[] _reg = new LocalBuilder?[16];
+    private readonly bool[] _written = new bool[16];
+    private LocalBuilder? _done, _inv0;
+    private readonly Label _body;
+
+    /// <summary>A side exit taken when the memory access of op <c>Op</c> faults, with the flag state at that point.</summary>
+    private readonly record struct FaultStub(Label Label, int Op, int Setter, int Aux);
+    private readonly List<FaultStub> _faults = new();
+
+    /// <summary>The method covers only the first _n ops; the interpreter runs the rest.</summary>
+    private readonly bool _prefix;
+
+    private BlockCompiler(Block block, int ops)
+    {
+        _block = block;
+        _ops = block.Ops;
+        _n = ops;
+        _prefix = ops < block.Count;
+        Op last = _ops[_n - 1];
+        _loop = !_prefix && last.Kind is OpKind.Jmp or OpKind.Jcc && last.Imm == block.Va;
+        _method = new DynamicMethod($"jit_{block.Va:x}", typeof(int), [typeof(Cpu), typeof(ulong*), typeof(ulong).MakeByRefType()],
+            typeof(Cpu), skipVisibility: true);
+        _il = _method.GetILGenerator(256 + 64 * _n);
+        _body = _il.DefineLabel();
+        CreateTemps();
+    }
+
+    /// <summary>
+    /// Compiles the longest prefix of the block made of supported ops (<paramref name="ops"/> of them;
+    /// the interpreter runs the rest), or returns null when the first op is unsupported (the block then
+    /// stays interpreted). The returned delegate is already compiled to machine code by RyuJIT.
+    /// </summary>
+    public static JitCode? TryCompile(Block block, out int ops)
+    {
+        ops = 0;
+        while (ops < block.Count && Supports(ref block.Ops[ops])) ops++;
+        if (ops == 0) return null;
+        var c = new BlockCompiler(block, ops);
+        var code = c.Emit();
+        System.Runtime.CompilerServices.RuntimeHelpers.PrepareDelegate(code);
+        return code;
+    }
+
+    /// <summary>Whether the compiler implements this op (kind and operand form) with the interpreter's exact semantics.</summary>
+    internal static bool Supports(ref Op op)
+    {
+        switch (op.Kind)
+        {
+            case OpKind.Nop:
+            case OpKind.MovRR64: case OpKind.MovRR32: case OpKind.MovRI64: case OpKind.MovRI32:
+            case OpKind.MovRM64: case OpKind.MovRM32: case OpKind.MovMR64: case OpKind.MovMR32:
+            case OpKind.MovMI: case OpKind.MovMR: case OpKind.MovRM:
+            case OpKind.MovzxRR: case OpKind.MovzxRM: case OpKind.MovsxRR: case OpKind.MovsxRM:
+            case OpKind.Lea: case OpKind.Bswap: case OpKind.Cbw: case OpKind.Cwd:
+            case OpKind.PushR64: case OpKind.PopR64: case OpKind.Leave:
+            case OpKind.Cmov: case OpKind.Setcc:
+            case OpKind.AddRR64: case OpKind.AddRI64: case OpKind.SubRI64: case OpKind.CmpRR64: case OpKind.CmpRR32:
+            case OpKind.CmpRI64: case OpKind.CmpRI32: case OpKind.CmpRM32: case OpKind.CmpRM64:
+            case OpKind.AddRR32: case OpKind.AddRI32: case OpKind.SubRR64: case OpKind.SubRR32: case OpKind.XorRR32:
+            case OpKind.AndRI32: case OpKind.TestRR64: case OpKind.TestRR32: case OpKind.AddRM64:
+            case OpKind.AluRR64: case OpKind.AluRR32: case OpKind.AluRI64: case OpKind.AluRI32:
+            case OpKind.AluRM64: case OpKind.AluRM32: case OpKind.Alu:
+            case OpKind.IncDecR64: case OpKind.IncDecR32: case OpKind.Inc: case OpKind.Dec:
+            case OpKind.Neg: case OpKind.Not:
+            case OpKind.ShiftRI64: case OpKind.ShiftRI32:
+            case OpKind.Jmp: case OpKind.Jcc: case OpKind.Call: case OpKind.Ret:
+                return true;
+            case OpKind.Mov: case OpKind.Movzx: case OpKind.Movsx:
+                return op.Form is Form.RR or Form.RM or Form.MR or Form.RI or Form.MI;
+            case OpKind.Xchg:
+                return op.Form == Form.RR;
+            case OpKind.Push:
+                return op.Form is Form.R or Form.M or Form.I;
+            case OpKind.Pop:
+                return op.Form == Form.R;
+            case OpKind.Shift:
+                return (op.Flags & OpFlags.HasImm) != 0 && (ShiftOp)op.Cond is ShiftOp.Shl or ShiftOp.Sal or ShiftOp.Shr or ShiftOp.Sar;
+            case OpKind.Imul2: case OpKind.Imul3:
+                return op.Size is 2 or 4 or 8 && op.Form is Form.RR or Form.RM;
+            case OpKind.JmpIndirect: case OpKind.CallIndirect:
+                return op.Form is Form.R or Form.M;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Emits the whole method and creates its delegate.</summary>
+    private JitCode Emit()
+    {
+        AnalyseFlags();
+        var prologue = _il.DefineLabel();
+        _il.Emit(OpCodes.Br, prologue);
+        _il.MarkLabel(_body);
+        for (_i = 0; _i < _n; _i++)
+        {
+            ref Op op = ref _ops[_i];
+            EmitOp(ref op);
+        }
+        if (_prefix) EmitExit(() => Const(_ops[_n].Ip), JitMembers.ExitPrefix);
+        else if (!IsControl(_ops[_n - 1].Kind)) EmitExit(() => Const(_block.EndIp));   // cut by length or page end
+        EmitFaultStubs();
+        EmitPrologue(prologue);
+        return (JitCode)_method.CreateDelegate(typeof(JitCode));
+    }
+
+    private static bool IsControl(OpKind k) =>
+        k is OpKind.Jmp or OpKind.Jcc or OpKind.Call or OpKind.Ret or OpKind.JmpIndirect or OpKind.CallIndirect;
+
+    /// <summary>One op's IL, by family.</summary>
+    private void EmitOp(ref Op op)
+    {
+        switch (op.Kind)
+        {
+            case OpKind.Nop: break;
+            case OpKind.Jmp: case OpKind.Jcc: case OpKind.Call: case OpKind.Ret:
+            case OpKind.JmpIndirect: case OpKind.CallIndirect:
+                EmitControl(ref op); break;
+            case OpKind.IncDecR64: case OpKind.IncDecR32: case OpKind.Inc: case OpKind.Dec:
+                EmitIncDec(ref op); break;
+            case OpKind.Neg: EmitNeg(ref op); break;
+            case OpKind.Not: EmitNot(ref op); break;
+            case OpKind.ShiftRI64: case OpKind.ShiftRI32: case OpKind.Shift:
+                EmitShift(ref op); break;
+            case OpKind.Imul2: case OpKind.Imul3:
+                EmitImul(ref op); break;
+            default:
+                if (IsAluKind(op.Kind)) EmitAlu(ref op);
+                else EmitMove(ref op);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// The prologue, emitted last so it knows every register the body touched: loads them into locals,
+    /// remembers the code-invalidation count for looping blocks that store, and enters the body.
+    /// </summary>
+    private void EmitPrologue(Label prologue)
+    {
+        _il.MarkLabel(prologue);
+        for (int r = 0; r < 16; r++)
+        {
+            if (_reg[r] == null) continue;
+            RegAddress(r);
+            _il.Emit(OpCodes.Ldind_I8);
+            _il.Emit(OpCodes.Stloc, _reg[r]!);
+        }
+        if (_inv0 != null)
+        {
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Call, JitMembers.CodeInvalidations);
+            _il.Emit(OpCodes.Stloc, _inv0);
+        }
+        _il.Emit(OpCodes.Br, _body);
+    }
+
+    /// <summary>Pushes the address of guest register r in the register file (arg 1).</summary>
+    private void RegAddress(int r)
+    {
+        _il.Emit(OpCodes.Ldarg_1);
+        if (r != 0)
+        {
+            _il.Emit(OpCodes.Ldc_I4, r * 8);
+            _il.Emit(OpCodes.Add);
+        }
+    }
+
+    /// <summary>
+    /// Writes the architectural state back at an exit taken after <paramref name="retiredHere"/> ops of
+    /// the current iteration (plus every op of earlier iterations): registers written anywhere in the
+    /// block, the lazy flags of the last setter before this point (<paramref name="setter"/>,
+    /// <paramref name="aux"/>: op indices, -1 = none in this iteration), the retired count and the budget.
+    /// </summary>
+    private void EmitWriteBack(int retiredHere, int setter, int aux)
+    {
+        for (int r = 0; r < 16; r++)
+        {
+            if (!_written[r]) continue;
+            RegAddress(r);
+            _il.Emit(OpCodes.Ldloc, _reg[r]!);
+            _il.Emit(OpCodes.Stind_I8);
+        }
+        EmitStoreFlags(setter, aux);
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldfld, JitMembers.Retired);
+        if (_done != null) { _il.Emit(OpCodes.Ldloc, _done); _il.Emit(OpCodes.Add); }
+        if (retiredHere != 0) { Const((ulong)retiredHere); _il.Emit(OpCodes.Add); }
+        _il.Emit(OpCodes.Stfld, JitMembers.Retired);
+        _il.Emit(OpCodes.Ldarg_2);
+        _il.Emit(OpCodes.Ldarg_2);
+        _il.Emit(OpCodes.Ldind_I8);
+        if (_done != null) { _il.Emit(OpCodes.Ldloc, _done); _il.Emit(OpCodes.Sub); }
+        if (retiredHere != 0) { Const((ulong)retiredHere); _il.Emit(OpCodes.Sub); }
+        _il.Emit(OpCodes.Stind_I8);
+    }
+
+    /// <summary>A normal exit after the whole block: state written back, rip = the value pushed by <paramref name="pushRip"/>.</summary>
+    private void EmitExit(Action pushRip, int status = JitMembers.ExitNormal)
+    {
+        EmitWriteBack(_n, _curSetter, _curAux);
+        _il.Emit(OpCodes.Ldarg_0);
+        pushRip();
+        _il.Emit(OpCodes.Stfld, JitMembers.Rip);
+        _il.Emit(OpCodes.Ldc_I4, status);
+        _il.Emit(OpCodes.Ret);
+    }
+
+    /// <summary>A label to branch to when the current op's memory access fails (its fault is already recorded).</summary>
+    private Label FaultLabel()
+    {
+        var l = _il.DefineLabel();
+        _faults.Add(new FaultStub(l, _i, _curSetter, _curAux));
+        return l;
+    }
+
+    /// <summary>The side exits: state as the interpreter leaves it when op k faults (k ops retired, rip = op k).</summary>
+    private void EmitFaultStubs()
+    {
+        foreach (var f in _faults)
+        {
+            _il.MarkLabel(f.Label);
+            EmitWriteBack(f.Op, f.Setter, f.Aux);
+            _il.Emit(OpCodes.Ldarg_0);
+            Const(_ops[f.Op].Ip);
+            _il.Emit(OpCodes.Stfld, JitMembers.Rip);
+            _il.Emit(OpCodes.Ldc_I4, JitMembers.ExitFault);
+            _il.Emit(OpCodes.Ret);
+        }
+    }
+}

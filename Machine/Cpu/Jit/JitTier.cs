@@ -1,0 +1,68 @@
+using System.Diagnostics;
+
+namespace Lab.Machine.Cpu;
+
+/// <summary>
+/// Tier-up glue between the dispatcher (Interpreter.cs) and the block compiler: a block entered more
+/// than the threshold is compiled once (synchronously, on the executing thread); blocks the compiler
+/// cannot take stay interpreted. Compiled code hangs off the <see cref="Block"/>, so the per-page
+/// invalidation that drops a block drops its code too, and a snapshot never sees it.
+/// </summary>
+public sealed unsafe partial class Cpu
+{
+    /// <summary>The execution tier this CPU was built with.</summary>
+    public ExecutionTier Tier { get; }
+
+    private readonly int _jitThreshold;
+
+    /// <summary>Blocks compiled to IL since creation.</summary>
+    public long JitBlocksCompiled { get; private set; }
+    /// <summary>Blocks that reached the threshold but have an op the JIT does not implement.</summary>
+    public long JitBlocksRejected { get; private set; }
+    /// <summary>Guest instructions in the compiled blocks.</summary>
+    public long JitInstructionsCompiled { get; private set; }
+    /// <summary>Total time spent compiling (IL emission and RyuJIT).</summary>
+    public TimeSpan JitCompileTime => TimeSpan.FromTicks((long)(_jitCompileTicks * ((double)TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
+    /// <summary>Times compiled code was entered (a looping block's iterations count once).</summary>
+    public long JitEntries => _jitEntries;
+
+    private long _jitCompileTicks;
+    private long _jitEntries;
+
+    /// <summary>
+    /// Called by the dispatcher for a block without compiled code: counts an entry and compiles the
+    /// block when it reaches the threshold. Returns the compiled code, or null (not hot yet, or rejected).
+    /// </summary>
+    private JitCode? TierUp(Block b)
+    {
+        if (++b.Heat < _jitThreshold) return null;
+        long t0 = Stopwatch.GetTimestamp();
+        JitCode? code = BlockCompiler.TryCompile(b, out int ops);
+        _jitCompileTicks += Stopwatch.GetTimestamp() - t0;
+        if (code == null)
+        {
+            b.JitRejected = true;
+            JitBlocksRejected++;
+            return null;
+        }
+        b.CompiledOps = ops;
+        b.Compiled = code;
+        JitBlocksCompiled++;
+        JitInstructionsCompiled += ops;
+        return code;
+    }
+
+    /// <summary>
+    /// Runs a block's compiled code when that is exact: the budget covers the whole block and no
+    /// address breakpoint is set (breakpoints and single steps use the interpreter). Returns -1 when
+    /// the interpreter must run the block, else the code's <see cref="JitMembers"/> exit status.
+    /// </summary>
+    private int TryRunCompiled(Block b, ref ulong budget)
+    {
+        if (b.JitRejected || (ulong)b.Count > budget || _breakpoints.Count != 0) return -1;
+        JitCode? code = b.Compiled ?? TierUp(b);
+        if (code == null) return -1;
+        _jitEntries++;
+        return code(this, _regs, ref budget);
+    }
+}
