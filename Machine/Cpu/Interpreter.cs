@@ -129,6 +129,11 @@ public sealed unsafe partial class Cpu
             {
                 // Compiled code retires its instructions and charges the budget itself.
                 int status = TryRunCompiled(b, ref budget);
+                if (status == JitMembers.ExitNormal)
+                {
+                    status = RunCompiledChain(ref b, ref budget);
+                    n = b.Count;
+                }
                 if (status == JitMembers.ExitNormal) goto Retired;
                 if (status == JitMembers.ExitFault)
                 {

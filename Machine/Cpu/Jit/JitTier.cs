@@ -65,4 +65,32 @@ public sealed unsafe partial class Cpu
         _jitEntries++;
         return code(this, _regs, ref budget);
     }
+
+    /// <summary>
+    /// After compiled block <paramref name="b"/> ran to its end: runs the successors that are known
+    /// (chained from b as the dispatcher would chain them), wholly compiled and within the budget,
+    /// straight from here, until one is not or a block ends in a call or ret (the dispatcher keeps the
+    /// return predictor) or a stop is requested. <paramref name="b"/> becomes the last block run.
+    /// Returns the last exit status (normal or fault).
+    /// </summary>
+    private int RunCompiledChain(ref Block b, ref ulong budget)
+    {
+        while (b.EndKind == 0 && b.IndirectLinks == null && _exitRequest == 0)
+        {
+            ulong rip = _rip;
+            Block? next = b.LinkA;
+            if (next == null || next.Va != rip)
+            {
+                next = b.LinkB;
+                if (next == null || next.Va != rip) break;
+            }
+            JitCode? code = next.Compiled;
+            if (code == null || !next.Valid || next.CompiledOps != next.Count || (ulong)next.Count > budget) break;
+            b = next;
+            _jitEntries++;
+            int status = code(this, _regs, ref budget);
+            if (status != JitMembers.ExitNormal) return status;
+        }
+        return JitMembers.ExitNormal;
+    }
 }
