@@ -131,7 +131,7 @@ public sealed unsafe partial class Cpu
                 int status = TryRunCompiled(b, ref budget);
                 if (status == JitMembers.ExitNormal)
                 {
-                    status = RunCompiledChain(ref b, ref budget);
+                    status = RunCompiledChain(ref b, ref budget, ref rsbTop);
                     n = b.Count;
                 }
                 if (status == JitMembers.ExitNormal) goto Retired;

@@ -70,19 +70,19 @@ internal sealed unsafe partial class BlockCompiler
         _il.Emit(OpCodes.Add);
         _il.Emit(OpCodes.Stloc, _done!);
         // a stop or leave request ends the run at this block boundary, as in the dispatcher
-        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Volatile);
         _il.Emit(OpCodes.Ldfld, JitMembers.ExitRequest);
         _il.Emit(OpCodes.Brtrue, leave);
         if (_inv0 != null)
         {
-            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldarg_1);
             _il.Emit(OpCodes.Call, JitMembers.CodeInvalidations);
             _il.Emit(OpCodes.Ldloc, _inv0);
             _il.Emit(OpCodes.Bne_Un, leave);
         }
         // budget - done < n: the dispatcher runs the rest (possibly a partial block) itself
-        _il.Emit(OpCodes.Ldarg_2);
+        _il.Emit(OpCodes.Ldarg_3);
         _il.Emit(OpCodes.Ldind_I8);
         _il.Emit(OpCodes.Ldloc, _done!);
         _il.Emit(OpCodes.Sub);
@@ -92,7 +92,7 @@ internal sealed unsafe partial class BlockCompiler
         _il.MarkLabel(leave);
         // All n ops of this iteration are already counted in done.
         EmitWriteBack(0, _curSetter, _curAux);
-        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldarg_1);
         Const(_block.Va);
         _il.Emit(OpCodes.Stfld, JitMembers.Rip);
         _il.Emit(OpCodes.Ldc_I4, JitMembers.ExitNormal);

@@ -38,7 +38,7 @@ internal sealed unsafe partial class BlockCompiler
         {
             _done = _il.DeclareLocal(typeof(ulong));
             bool stores = false;
-            for (int k = 0; k < _n; k++) stores |= AccessesMemory(ref _ops[k]);
+            for (int k = 0; k < _n; k++) stores |= AccessesMemory(ref _ops[k]) || !Supports(ref _ops[k]);   // a handler may store
             if (stores) _inv0 = _il.DeclareLocal(typeof(ulong));
         }
     }
@@ -135,7 +135,7 @@ internal sealed unsafe partial class BlockCompiler
         EmitAddress(ref op);
         if (op.Seg != 0)
         {
-            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldarg_1);
             _il.Emit(OpCodes.Call, op.Seg == 1 ? JitMembers.FsBase : JitMembers.GsBase);
             _il.Emit(OpCodes.Add);
         }
@@ -144,7 +144,7 @@ internal sealed unsafe partial class BlockCompiler
     /// <summary>Reads <paramref name="size"/> bytes at the op's memory operand into <paramref name="dest"/>; a fault leaves through a side exit.</summary>
     private void Load(ref Op op, int size, LocalBuilder dest)
     {
-        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldarg_1);
         EmitEA(ref op);
         FinishLoad(size, dest);
     }
@@ -152,7 +152,7 @@ internal sealed unsafe partial class BlockCompiler
     /// <summary>Reads <paramref name="size"/> bytes at the address in <paramref name="addr"/> into <paramref name="dest"/>.</summary>
     private void LoadAt(LocalBuilder addr, int size, LocalBuilder dest)
     {
-        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldloc, addr);
         FinishLoad(size, dest);
     }
@@ -167,7 +167,7 @@ internal sealed unsafe partial class BlockCompiler
     /// <summary>Writes the low <paramref name="size"/> bytes of <paramref name="src"/> to the op's memory operand.</summary>
     private void Store(ref Op op, int size, Val src)
     {
-        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldarg_1);
         EmitEA(ref op);
         FinishStore(size, src);
     }
@@ -175,7 +175,7 @@ internal sealed unsafe partial class BlockCompiler
     /// <summary>Writes the low <paramref name="size"/> bytes of <paramref name="src"/> at the address in <paramref name="addr"/>.</summary>
     private void StoreAt(LocalBuilder addr, int size, Val src)
     {
-        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldloc, addr);
         FinishStore(size, src);
     }

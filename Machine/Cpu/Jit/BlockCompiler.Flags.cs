@@ -16,14 +16,19 @@ internal sealed unsafe partial class BlockCompiler
     /// <summary>What one op does to the flags, and what the liveness pass decided for it.</summary>
     private struct FlagUse
     {
-        public bool Sets, Aux, Reads, FaultBefore, FaultAfter, ComputeL, ComputeX, IncDec;
+        public bool Sets, Aux, Reads, FaultBefore, FaultAfter, ComputeL, ComputeX, IncDec, Helper;
         public FlagOp Kind;
         public byte Size;
     }
 
     private FlagUse[] _use = [];
-    /// <summary>Last setter / aux setter emitted so far in this iteration (-1 = none: the state is the CPU's).</summary>
+    /// <summary>
+    /// Last setter / aux setter emitted so far in this iteration: an op index, -1 = none yet (the
+    /// state is what the block was entered with, or for a looping block possibly the last setter of the
+    /// previous iteration), or <see cref="InCpu"/> after a handler call (the state is in the CPU fields).
+    /// </summary>
     private int _curSetter = -1, _curAux = -1;
+    private const int InCpu = -2;
     /// <summary>Last setter / aux setter of the block: what a looping block's earlier iteration left.</summary>
     private int _lastSetter = -1, _lastAux = -1;
     private LocalBuilder _fa = null!, _fb = null!, _fr = null!, _faux = null!;
@@ -34,8 +39,12 @@ internal sealed unsafe partial class BlockCompiler
         _use = new FlagUse[_n];
         for (int k = 0; k < _n; k++)
         {
-            _use[k] = Classify(ref _ops[k]);
-            if (_use[k].Sets) { _lastSetter = k; if (_use[k].Aux) _lastAux = k; }
+            _use[k] = Supports(ref _ops[k])
+                ? Classify(ref _ops[k])
+                : new FlagUse { Helper = true, Sets = true, Reads = true, FaultBefore = true };
+            // After a handler call the state is in the CPU fields, as at block entry.
+            if (_use[k].Helper) _lastSetter = _lastAux = -1;
+            else if (_use[k].Sets) { _lastSetter = k; if (_use[k].Aux) _lastAux = k; }
         }
         bool liveL = true, liveX = true;   // every exit observes both
         for (int k = _n - 1; k >= 0; k--)
@@ -126,24 +135,24 @@ internal sealed unsafe partial class BlockCompiler
     private void EmitStoreFlags(int setter, int aux)
     {
         if (setter >= 0) StoreL(setter);
-        else if (_loop && _lastSetter >= 0) IfLaterIteration(() => StoreL(_lastSetter));
+        else if (setter == -1 && _loop && _lastSetter >= 0) IfLaterIteration(() => StoreL(_lastSetter));
         if (aux >= 0) StoreX();
-        else if (_loop && _lastAux >= 0) IfLaterIteration(StoreX);
+        else if (aux == -1 && _loop && _lastAux >= 0) IfLaterIteration(StoreX);
     }
 
     private void StoreL(int setter)
     {
         FlagUse u = _use[setter];
-        _il.Emit(OpCodes.Ldarg_0); _il.Emit(OpCodes.Ldc_I4, (int)u.Kind); _il.Emit(OpCodes.Stfld, JitMembers.Fop);
-        _il.Emit(OpCodes.Ldarg_0); _il.Emit(OpCodes.Ldc_I4, (int)u.Size); _il.Emit(OpCodes.Stfld, JitMembers.Fsize);
-        _il.Emit(OpCodes.Ldarg_0); _il.Emit(OpCodes.Ldloc, _fa); _il.Emit(OpCodes.Stfld, JitMembers.Fa);
-        _il.Emit(OpCodes.Ldarg_0); _il.Emit(OpCodes.Ldloc, _fb); _il.Emit(OpCodes.Stfld, JitMembers.Fb);
-        _il.Emit(OpCodes.Ldarg_0); _il.Emit(OpCodes.Ldloc, _fr); _il.Emit(OpCodes.Stfld, JitMembers.Fr);
+        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldc_I4, (int)u.Kind); _il.Emit(OpCodes.Stfld, JitMembers.Fop);
+        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldc_I4, (int)u.Size); _il.Emit(OpCodes.Stfld, JitMembers.Fsize);
+        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _fa); _il.Emit(OpCodes.Stfld, JitMembers.Fa);
+        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _fb); _il.Emit(OpCodes.Stfld, JitMembers.Fb);
+        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _fr); _il.Emit(OpCodes.Stfld, JitMembers.Fr);
     }
 
     private void StoreX()
     {
-        _il.Emit(OpCodes.Ldarg_0); _il.Emit(OpCodes.Ldloc, _faux); _il.Emit(OpCodes.Stfld, JitMembers.Faux);
+        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _faux); _il.Emit(OpCodes.Stfld, JitMembers.Faux);
     }
 
     /// <summary>Emits <paramref name="body"/> guarded by "an earlier iteration of this looping block ran".</summary>
@@ -160,7 +169,7 @@ internal sealed unsafe partial class BlockCompiler
     private void EmitCondition(int cc)
     {
         if (_curSetter >= 0) { InlineCondition(_use[_curSetter], cc); return; }
-        if (!(_loop && _lastSetter >= 0)) { CallCpuCondition(cc); return; }
+        if (!(_curSetter == -1 && _loop && _lastSetter >= 0)) { CallCpuCondition(cc); return; }
         var later = _il.DefineLabel();
         var end = _il.DefineLabel();
         _il.Emit(OpCodes.Ldloc, _done!);
@@ -174,7 +183,7 @@ internal sealed unsafe partial class BlockCompiler
 
     private void CallCpuCondition(int cc)
     {
-        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldc_I4, cc);
         _il.Emit(OpCodes.Call, JitMembers.Condition);
     }
@@ -183,7 +192,7 @@ internal sealed unsafe partial class BlockCompiler
     private void EmitCarry()
     {
         if (_curSetter >= 0) { InlineCarry(_use[_curSetter]); return; }
-        if (!(_loop && _lastSetter >= 0)) { CallCpuCarry(); return; }
+        if (!(_curSetter == -1 && _loop && _lastSetter >= 0)) { CallCpuCarry(); return; }
         var later = _il.DefineLabel();
         var end = _il.DefineLabel();
         _il.Emit(OpCodes.Ldloc, _done!);
@@ -197,7 +206,7 @@ internal sealed unsafe partial class BlockCompiler
 
     private void CallCpuCarry()
     {
-        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Call, JitMembers.CarryFlag);
     }
 

@@ -31,8 +31,11 @@ internal sealed unsafe partial class BlockCompiler
     private LocalBuilder? _done, _inv0;
     private readonly Label _body;
 
-    /// <summary>A side exit taken when the memory access of op <c>Op</c> faults, with the flag state at that point.</summary>
-    private readonly record struct FaultStub(Label Label, int Op, int Setter, int Aux);
+    /// <summary>
+    /// A side exit taken when op <c>Op</c> faults, with the flag state at that point; RegsInFile: the
+    /// register file already holds the interpreter's registers (a handler call faulted).
+    /// </summary>
+    private readonly record struct FaultStub(Label Label, int Op, int Setter, int Aux, bool RegsInFile = false);
     private readonly List<FaultStub> _faults = new();
 
     /// <summary>The method covers only the first _n ops; the interpreter runs the rest.</summary>
@@ -46,11 +49,19 @@ internal sealed unsafe partial class BlockCompiler
         _prefix = ops < block.Count;
         Op last = _ops[_n - 1];
         _loop = !_prefix && last.Kind is OpKind.Jmp or OpKind.Jcc && last.Imm == block.Va;
-        _method = new DynamicMethod($"jit_{block.Va:x}", typeof(int), [typeof(Cpu), typeof(ulong*), typeof(ulong).MakeByRefType()],
+        // Argument 0 is the block's Op[] (the delegate is closed over it), for ops run by their interpreter handler.
+        _method = new DynamicMethod($"jit_{block.Va:x}", typeof(int), [typeof(Op[]), typeof(Cpu), typeof(ulong*), typeof(ulong).MakeByRefType()],
             typeof(Cpu), skipVisibility: true);
         _il = _method.GetILGenerator(256 + 64 * _n);
         _body = _il.DefineLabel();
         CreateTemps();
+        for (int k = 0; k < _n; k++)
+        {
+            if (Supports(ref _ops[k])) continue;
+            // A handler may read or write any register: keep all 16 in locals.
+            for (int r = 0; r < 16; r++) Reg(r);
+            break;
+        }
     }
 
     /// <summary>
@@ -61,8 +72,14 @@ internal sealed unsafe partial class BlockCompiler
     public static JitCode? TryCompile(Block block, out int ops)
     {
         ops = 0;
-        while (ops < block.Count && Supports(ref block.Ops[ops])) ops++;
-        if (ops == 0) return null;
+        int native = 0;
+        while (ops < block.Count && (Supports(ref block.Ops[ops]) || Interpretable(block.Ops[ops].Kind)))
+        {
+            if (Supports(ref block.Ops[ops])) native++;
+            ops++;
+        }
+        while (ops > 0 && !Supports(ref block.Ops[ops - 1])) ops--;   // no point ending on a handler call
+        if (native == 0) return null;
         var c = new BlockCompiler(block, ops);
         var code = c.Emit();
         System.Runtime.CompilerServices.RuntimeHelpers.PrepareDelegate(code);
@@ -128,15 +145,32 @@ internal sealed unsafe partial class BlockCompiler
         else if (!IsControl(_ops[_n - 1].Kind)) EmitExit(() => Const(_block.EndIp));   // cut by length or page end
         EmitFaultStubs();
         EmitPrologue(prologue);
-        return (JitCode)_method.CreateDelegate(typeof(JitCode));
+        return (JitCode)_method.CreateDelegate(typeof(JitCode), _ops);
     }
 
     private static bool IsControl(OpKind k) =>
         k is OpKind.Jmp or OpKind.Jcc or OpKind.Call or OpKind.Ret or OpKind.JmpIndirect or OpKind.CallIndirect;
 
+    /// <summary>
+    /// Ops outside the compiled subset that compiled code may still run by calling their interpreter
+    /// handler (<see cref="EmitInterpreted"/>): everything that neither transfers control, traps by
+    /// design, yields (rep strings), reads the retired count (rdtsc) nor belongs to system mode.
+    /// </summary>
+    internal static bool Interpretable(OpKind k) =>
+        k > OpKind.Rdtsc && k < OpKind.Cli
+        && k is not (OpKind.Jmp or OpKind.JmpIndirect or OpKind.Jcc or OpKind.Call or OpKind.CallIndirect or OpKind.Ret
+            or OpKind.Jrcxz or OpKind.Loop or OpKind.Popf
+            or OpKind.Movs or OpKind.Stos or OpKind.Lods or OpKind.Cmps or OpKind.Scas)
+        || k == OpKind.Cpuid;
+
     /// <summary>One op's IL, by family.</summary>
     private void EmitOp(ref Op op)
     {
+        if (!Supports(ref op))
+        {
+            EmitInterpreted();
+            return;
+        }
         switch (op.Kind)
         {
             case OpKind.Nop: break;
@@ -174,7 +208,7 @@ internal sealed unsafe partial class BlockCompiler
         }
         if (_inv0 != null)
         {
-            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldarg_1);
             _il.Emit(OpCodes.Call, JitMembers.CodeInvalidations);
             _il.Emit(OpCodes.Stloc, _inv0);
         }
@@ -184,7 +218,7 @@ internal sealed unsafe partial class BlockCompiler
     /// <summary>Pushes the address of guest register r in the register file (arg 1).</summary>
     private void RegAddress(int r)
     {
-        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_2);
         if (r != 0)
         {
             _il.Emit(OpCodes.Ldc_I4, r * 8);
@@ -198,9 +232,9 @@ internal sealed unsafe partial class BlockCompiler
     /// block, the lazy flags of the last setter before this point (<paramref name="setter"/>,
     /// <paramref name="aux"/>: op indices, -1 = none in this iteration), the retired count and the budget.
     /// </summary>
-    private void EmitWriteBack(int retiredHere, int setter, int aux)
+    private void EmitWriteBack(int retiredHere, int setter, int aux, bool regsInFile = false)
     {
-        for (int r = 0; r < 16; r++)
+        for (int r = 0; r < 16 && !regsInFile; r++)
         {
             if (!_written[r]) continue;
             RegAddress(r);
@@ -208,14 +242,14 @@ internal sealed unsafe partial class BlockCompiler
             _il.Emit(OpCodes.Stind_I8);
         }
         EmitStoreFlags(setter, aux);
-        _il.Emit(OpCodes.Ldarg_0);
-        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldfld, JitMembers.Retired);
         if (_done != null) { _il.Emit(OpCodes.Ldloc, _done); _il.Emit(OpCodes.Add); }
         if (retiredHere != 0) { Const((ulong)retiredHere); _il.Emit(OpCodes.Add); }
         _il.Emit(OpCodes.Stfld, JitMembers.Retired);
-        _il.Emit(OpCodes.Ldarg_2);
-        _il.Emit(OpCodes.Ldarg_2);
+        _il.Emit(OpCodes.Ldarg_3);
+        _il.Emit(OpCodes.Ldarg_3);
         _il.Emit(OpCodes.Ldind_I8);
         if (_done != null) { _il.Emit(OpCodes.Ldloc, _done); _il.Emit(OpCodes.Sub); }
         if (retiredHere != 0) { Const((ulong)retiredHere); _il.Emit(OpCodes.Sub); }
@@ -226,7 +260,7 @@ internal sealed unsafe partial class BlockCompiler
     private void EmitExit(Action pushRip, int status = JitMembers.ExitNormal)
     {
         EmitWriteBack(_n, _curSetter, _curAux);
-        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldarg_1);
         pushRip();
         _il.Emit(OpCodes.Stfld, JitMembers.Rip);
         _il.Emit(OpCodes.Ldc_I4, status);
@@ -234,11 +268,44 @@ internal sealed unsafe partial class BlockCompiler
     }
 
     /// <summary>A label to branch to when the current op's memory access fails (its fault is already recorded).</summary>
-    private Label FaultLabel()
+    private Label FaultLabel(bool regsInFile = false)
     {
         var l = _il.DefineLabel();
-        _faults.Add(new FaultStub(l, _i, _curSetter, _curAux));
+        _faults.Add(new FaultStub(l, _i, _curSetter, _curAux, regsInFile));
         return l;
+    }
+
+    /// <summary>
+    /// Runs the current op through its interpreter handler: registers and lazy flags are written to the
+    /// CPU first, the handler runs on them (a false return is a recorded fault: the side exit leaves
+    /// the handler's registers and flags as they are), and every register is reloaded after it; the
+    /// flags then live in the CPU fields (<see cref="InCpu"/>).
+    /// </summary>
+    private void EmitInterpreted()
+    {
+        for (int r = 0; r < 16; r++)
+        {
+            // In a looping block a register written later in the block may hold a newer value from the
+            // previous iteration: spill them all.
+            if (!_written[r] && !_loop) continue;
+            RegAddress(r);
+            _il.Emit(OpCodes.Ldloc, _reg[r]!);
+            _il.Emit(OpCodes.Stind_I8);
+        }
+        EmitStoreFlags(_curSetter, _curAux);
+        _curSetter = _curAux = InCpu;
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldc_I4, _i);
+        _il.Emit(OpCodes.Ldelema, typeof(Op));
+        _il.Emit(OpCodes.Call, JitMembers.ExecuteOp);
+        _il.Emit(OpCodes.Brfalse, FaultLabel(regsInFile: true));
+        for (int r = 0; r < 16; r++)
+        {
+            RegAddress(r);
+            _il.Emit(OpCodes.Ldind_I8);
+            _il.Emit(OpCodes.Stloc, Reg(r));
+        }
     }
 
     /// <summary>The side exits: state as the interpreter leaves it when op k faults (k ops retired, rip = op k).</summary>
@@ -247,8 +314,8 @@ internal sealed unsafe partial class BlockCompiler
         foreach (var f in _faults)
         {
             _il.MarkLabel(f.Label);
-            EmitWriteBack(f.Op, f.Setter, f.Aux);
-            _il.Emit(OpCodes.Ldarg_0);
+            EmitWriteBack(f.Op, f.Setter, f.Aux, f.RegsInFile);
+            _il.Emit(OpCodes.Ldarg_1);
             Const(_ops[f.Op].Ip);
             _il.Emit(OpCodes.Stfld, JitMembers.Rip);
             _il.Emit(OpCodes.Ldc_I4, JitMembers.ExitFault);

@@ -41,6 +41,7 @@ internal static class JitMembers
     public static readonly MethodInfo Write16 = Method("Write16");
     public static readonly MethodInfo Write8 = Method("Write8");
     public static readonly MethodInfo Condition = Method("Condition");
+    public static readonly MethodInfo ExecuteOp = Method("ExecuteOp");
     public static readonly MethodInfo CarryFlag = Method("CarryFlag");
     public static readonly MethodInfo FsBase = typeof(Cpu).GetProperty(nameof(Cpu.FsBase))!.GetMethod!;
     public static readonly MethodInfo GsBase = typeof(Cpu).GetProperty(nameof(Cpu.GsBase))!.GetMethod!;

@@ -68,24 +68,46 @@ public sealed unsafe partial class Cpu
 
     /// <summary>
     /// After compiled block <paramref name="b"/> ran to its end: runs the successors that are known
-    /// (chained from b as the dispatcher would chain them), wholly compiled and within the budget,
-    /// straight from here, until one is not or a block ends in a call or ret (the dispatcher keeps the
-    /// return predictor) or a stop is requested. <paramref name="b"/> becomes the last block run.
-    /// Returns the last exit status (normal or fault).
+    /// (chained from b exactly as the dispatcher would find them: LinkA/LinkB, or for a ret the
+    /// predicted caller's ReturnBlock), wholly compiled and within the budget, straight from here,
+    /// keeping the return-address stack (<see cref="_returnStack"/>, top <paramref name="rsbTop"/>) as
+    /// the dispatcher does. Stops at the first block whose successor is not such a block, at an
+    /// indirect jump, or on a stop request; that last block's own call/ret bookkeeping is left to the
+    /// dispatcher. <paramref name="b"/> becomes the last block run. Returns the last exit status.
     /// </summary>
-    private int RunCompiledChain(ref Block b, ref ulong budget)
+    private int RunCompiledChain(ref Block b, ref ulong budget, ref int rsbTop)
     {
-        while (b.EndKind == 0 && b.IndirectLinks == null && _exitRequest == 0)
+        Block?[] rsb = _returnStack;
+        while (b.IndirectLinks == null && _exitRequest == 0)
         {
             ulong rip = _rip;
-            Block? next = b.LinkA;
-            if (next == null || next.Va != rip)
+            Block? next;
+            if (b.EndKind == 2)
             {
-                next = b.LinkB;
+                if (rsbTop == 0) break;
+                Block? top = rsb[(rsbTop - 1) & (ReturnStackSize - 1)];
+                if (top == null || top.EndIp != rip) break;
+                next = top.ReturnBlock;
                 if (next == null || next.Va != rip) break;
+            }
+            else
+            {
+                next = b.LinkA;
+                if (next == null || next.Va != rip)
+                {
+                    next = b.LinkB;
+                    if (next == null || next.Va != rip) break;
+                }
             }
             JitCode? code = next.Compiled;
             if (code == null || !next.Valid || next.CompiledOps != next.Count || (ulong)next.Count > budget) break;
+            // b's call/ret bookkeeping, as the dispatcher does after a whole block.
+            if (b.EndKind == 1)
+            {
+                rsb[rsbTop & (ReturnStackSize - 1)] = b;
+                rsbTop++;
+            }
+            else if (b.EndKind == 2) rsbTop--;
             b = next;
             _jitEntries++;
             int status = code(this, _regs, ref budget);
