@@ -9,6 +9,7 @@ namespace Lab.Machine.Cpu;
 /// </summary>
 internal sealed unsafe partial class BlockCompiler
 {
+    /// <summary>The ALU kinds: generic Alu and every specialised form (all carry AluOp in Cond, and Form and Size).</summary>
     private static bool IsAluKind(OpKind k) => k is OpKind.Alu
         or OpKind.AddRR64 or OpKind.AddRI64 or OpKind.SubRI64 or OpKind.CmpRR64 or OpKind.CmpRR32
         or OpKind.CmpRI64 or OpKind.CmpRI32 or OpKind.CmpRM32 or OpKind.CmpRM64
@@ -81,6 +82,7 @@ internal sealed unsafe partial class BlockCompiler
         SetFlags(inc ? FlagOp.Inc : FlagOp.Dec, size, _tD, Val.Of(1), _tR, _tAux);
     }
 
+    /// <summary>neg: r = 0 - d written first, then flags (Neg, a = b = d).</summary>
     private void EmitNeg(ref Op op)
     {
         int size = op.Size;
@@ -94,6 +96,7 @@ internal sealed unsafe partial class BlockCompiler
         SetFlags(FlagOp.Neg, size, _tD, _tD, _tR);
     }
 
+    /// <summary>not: no flags.</summary>
     private void EmitNot(ref Op op)
     {
         int size = op.Size;

@@ -10,6 +10,7 @@ namespace Lab.Machine.Cpu;
 /// </summary>
 internal sealed unsafe partial class BlockCompiler
 {
+    /// <summary>The block-ending transfer: pushes/pops as the interpreter does (faults before rsp changes), then exits or loops.</summary>
     private void EmitControl(ref Op op)
     {
         ulong next = op.NextIp, target = op.Imm;

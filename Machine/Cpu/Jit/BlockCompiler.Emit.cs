@@ -43,6 +43,7 @@ internal sealed unsafe partial class BlockCompiler
         }
     }
 
+    /// <summary>Pushes a 64-bit constant.</summary>
     private void Const(ulong v) => _il.Emit(OpCodes.Ldc_I8, (long)v);
 
     /// <summary>The local holding GPR r (0..15), created on first use (the prologue loads it).</summary>
@@ -157,6 +158,7 @@ internal sealed unsafe partial class BlockCompiler
         FinishLoad(size, dest);
     }
 
+    /// <summary>Stack: cpu, address. Calls ReadN into dest; a false return goes to a fault side exit.</summary>
     private void FinishLoad(int size, LocalBuilder dest)
     {
         _il.Emit(OpCodes.Ldloca, dest);
@@ -180,6 +182,7 @@ internal sealed unsafe partial class BlockCompiler
         FinishStore(size, src);
     }
 
+    /// <summary>Stack: cpu, address. Calls WriteN with src; a false return goes to a fault side exit.</summary>
     private void FinishStore(int size, Val src)
     {
         src.Push(this);
@@ -203,6 +206,7 @@ internal sealed unsafe partial class BlockCompiler
         }
     }
 
+    /// <summary>The first operand is memory (forms M, MR, MI).</summary>
     private static bool MemoryDst(ref Op op) => op.Form is Form.M or Form.MR or Form.MI;
 
     /// <summary>Pushes the destination operand as <c>Cpu.ReadDst</c> reads it: R0 or memory.</summary>

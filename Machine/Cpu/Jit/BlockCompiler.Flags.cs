@@ -140,6 +140,7 @@ internal sealed unsafe partial class BlockCompiler
         else if (aux == -1 && _loop && _lastAux >= 0) IfLaterIteration(StoreX);
     }
 
+    /// <summary>Stores L (op and size constants of <paramref name="setter"/>, a, b, r from the locals) into the CPU.</summary>
     private void StoreL(int setter)
     {
         FlagUse u = _use[setter];
@@ -150,6 +151,7 @@ internal sealed unsafe partial class BlockCompiler
         _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _fr); _il.Emit(OpCodes.Stfld, JitMembers.Fr);
     }
 
+    /// <summary>Stores X (aux) into the CPU.</summary>
     private void StoreX()
     {
         _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _faux); _il.Emit(OpCodes.Stfld, JitMembers.Faux);
@@ -181,6 +183,7 @@ internal sealed unsafe partial class BlockCompiler
         _il.MarkLabel(end);
     }
 
+    /// <summary>Pushes Cpu.Condition(cc) on the CPU's own lazy state (valid while the block has not set flags).</summary>
     private void CallCpuCondition(int cc)
     {
         _il.Emit(OpCodes.Ldarg_1);
@@ -204,12 +207,14 @@ internal sealed unsafe partial class BlockCompiler
         _il.MarkLabel(end);
     }
 
+    /// <summary>Pushes Cpu.CarryFlag() on the CPU's own lazy state.</summary>
     private void CallCpuCarry()
     {
         _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Call, JitMembers.CarryFlag);
     }
 
+    /// <summary>CF from the locals of a setter of known kind: a compare for sub/add, 0 for logic, else the helper.</summary>
     private void InlineCarry(FlagUse s)
     {
         switch (s.Kind)
@@ -295,6 +300,7 @@ internal sealed unsafe partial class BlockCompiler
         _il.Emit(OpCodes.Ldloc, _faux);
     }
 
+    /// <summary>Pushes x OP y (an int32 0/1 compare).</summary>
     private void Cmp(LocalBuilder x, LocalBuilder y, OpCode op)
     {
         _il.Emit(OpCodes.Ldloc, x);

@@ -9,6 +9,7 @@ namespace Lab.Machine.Cpu;
 /// </summary>
 internal sealed unsafe partial class BlockCompiler
 {
+    /// <summary>The data-movement family, by kind.</summary>
     private void EmitMove(ref Op op)
     {
         switch (op.Kind)
@@ -85,6 +86,7 @@ internal sealed unsafe partial class BlockCompiler
         }
     }
 
+    /// <summary>bswap r32/r64; the undefined 16-bit form gives 0 as in the interpreter.</summary>
     private void EmitBswap(ref Op op)
     {
         if (op.Size == 8)
@@ -180,6 +182,7 @@ internal sealed unsafe partial class BlockCompiler
         _il.MarkLabel(end);
     }
 
+    /// <summary>setcc r8/m8: the condition as 0/1 (a memory destination may fault after the flags are read).</summary>
     private void EmitSetcc(ref Op op)
     {
         EmitCondition(op.Cond);

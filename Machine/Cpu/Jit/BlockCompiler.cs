@@ -41,6 +41,7 @@ internal sealed unsafe partial class BlockCompiler
     /// <summary>The method covers only the first _n ops; the interpreter runs the rest.</summary>
     private readonly bool _prefix;
 
+    /// <summary>Prepares the method for the first <paramref name="ops"/> ops of <paramref name="block"/> (locals, labels).</summary>
     private BlockCompiler(Block block, int ops)
     {
         _block = block;
@@ -148,6 +149,7 @@ internal sealed unsafe partial class BlockCompiler
         return (JitCode)_method.CreateDelegate(typeof(JitCode), _ops);
     }
 
+    /// <summary>The control transfers the compiler implements (always a block's last op).</summary>
     private static bool IsControl(OpKind k) =>
         k is OpKind.Jmp or OpKind.Jcc or OpKind.Call or OpKind.Ret or OpKind.JmpIndirect or OpKind.CallIndirect;
 
@@ -256,7 +258,7 @@ internal sealed unsafe partial class BlockCompiler
         _il.Emit(OpCodes.Stind_I8);
     }
 
-    /// <summary>A normal exit after the whole block: state written back, rip = the value pushed by <paramref name="pushRip"/>.</summary>
+    /// <summary>An exit after all compiled ops: state written back, rip = the value pushed by <paramref name="pushRip"/>; <paramref name="status"/> normal, or prefix when the interpreter runs the rest of the block.</summary>
     private void EmitExit(Action pushRip, int status = JitMembers.ExitNormal)
     {
         EmitWriteBack(_n, _curSetter, _curAux);

@@ -59,9 +59,11 @@ internal static class JitMembers
     /// <summary>The memory write helper for an access size: bool WriteN(ulong va, ulong v).</summary>
     public static MethodInfo WriteOf(int size) => size switch { 8 => Write64, 4 => Write32, 2 => Write16, _ => Write8 };
 
+    /// <summary>A CPU field by name (private fields included); missing = a build that renamed it.</summary>
     private static FieldInfo Field(string name) =>
         typeof(Cpu).GetField(name, Inst) ?? throw new MissingFieldException(nameof(Cpu), name);
 
+    /// <summary>A CPU method by name (private methods included).</summary>
     private static MethodInfo Method(string name) =>
         typeof(Cpu).GetMethod(name, Inst) ?? throw new MissingMethodException(nameof(Cpu), name);
 }
