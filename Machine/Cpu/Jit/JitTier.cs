@@ -68,20 +68,20 @@ public sealed unsafe partial class Cpu
 
     /// <summary>
     /// After compiled block <paramref name="b"/> ran to its end: runs the successors that are known
-    /// (chained from b exactly as the dispatcher would find them: LinkA/LinkB, or for a ret the
-    /// predicted caller's ReturnBlock), wholly compiled and within the budget, straight from here,
-    /// keeping the return-address stack (<see cref="_returnStack"/>, top <paramref name="rsbTop"/>) as
-    /// the dispatcher does. Stops at the first block whose successor is not such a block, at an
-    /// indirect jump, or on a stop request; that last block's own call/ret bookkeeping is left to the
-    /// dispatcher. <paramref name="b"/> becomes the last block run. Returns the last exit status.
+    /// (chained from b exactly as the dispatcher would find them: LinkA/LinkB, the indirect-target
+    /// cache, or for a ret the predicted caller's ReturnBlock), wholly compiled and within the budget,
+    /// straight from here, keeping the return-address stack (<see cref="_returnStack"/>, top
+    /// <paramref name="rsbTop"/>) as the dispatcher does. Stops at the first block whose successor is
+    /// not such a block, or on a stop request; that last block's own call/ret bookkeeping is left to
+    /// the dispatcher. <paramref name="b"/> becomes the last block run. Returns the last exit status.
     /// </summary>
     private int RunCompiledChain(ref Block b, ref ulong budget, ref int rsbTop)
     {
         Block?[] rsb = _returnStack;
-        while (b.IndirectLinks == null && _exitRequest == 0)
+        while (_exitRequest == 0)
         {
             ulong rip = _rip;
-            Block? next;
+            Block? next = null;
             if (b.EndKind == 2)
             {
                 if (rsbTop == 0) break;
@@ -89,6 +89,15 @@ public sealed unsafe partial class Cpu
                 if (top == null || top.EndIp != rip) break;
                 next = top.ReturnBlock;
                 if (next == null || next.Va != rip) break;
+            }
+            else if (b.IndirectLinks is Block?[] links)
+            {
+                for (int k = 0; k < links.Length; k++)
+                {
+                    Block? l = links[k];
+                    if (l != null && l.Va == rip) { next = l; break; }
+                }
+                if (next == null) break;
             }
             else
             {
