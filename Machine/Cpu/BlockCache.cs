@@ -38,6 +38,12 @@ internal sealed class Block
     public int CompiledOps;
     /// <summary>The JIT cannot compile this block (an op outside its subset): it stays interpreted.</summary>
     public bool JitRejected;
+    /// <summary>The compiled code when it covers the whole block (compiled code may tail-call it), else null.</summary>
+    public JitCode? Chainable;
+    /// <summary>Direct exits of the compiled code (constant targets in this page), and the compiled
+    /// block each leads to once the dispatcher has seen it (compiled code tail-calls it).</summary>
+    public ulong[]? ExitTargets;
+    public Block?[]? Exits;
 }
 
 /// <summary>Decoded-block cache keyed by (virtual, physical) start address, invalidated per physical page.</summary>

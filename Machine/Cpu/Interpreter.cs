@@ -129,6 +129,7 @@ public sealed unsafe partial class Cpu
             {
                 // Compiled code retires its instructions and charges the budget itself.
                 int status = TryRunCompiled(b, ref budget);
+                b = _jitLast!;
                 if (status == JitMembers.ExitNormal)
                 {
                     status = RunCompiledChain(ref b, ref budget, ref rsbTop);

@@ -24,7 +24,7 @@ internal sealed unsafe partial class BlockCompiler
                     var taken = _il.DefineLabel();
                     EmitCondition(op.Cond);
                     _il.Emit(OpCodes.Brtrue, taken);
-                    EmitExit(() => Const(next));
+                    EmitDirectExit(next);
                     _il.MarkLabel(taken);
                     EmitJumpTo(target);
                     break;
@@ -61,7 +61,7 @@ internal sealed unsafe partial class BlockCompiler
     {
         if (!_loop || target != _block.Va)
         {
-            EmitExit(() => Const(target));
+            EmitDirectExit(target);
             return;
         }
         var leave = _il.DefineLabel();

@@ -29,6 +29,7 @@ internal sealed unsafe partial class BlockCompiler
     private readonly LocalBuilder?[] _reg = new LocalBuilder?[16];
     private readonly bool[] _written = new bool[16];
     private LocalBuilder? _done, _inv0;
+    private LocalBuilder _next = null!;
     private readonly Label _body;
 
     /// <summary>
@@ -50,12 +51,14 @@ internal sealed unsafe partial class BlockCompiler
         _prefix = ops < block.Count;
         Op last = _ops[_n - 1];
         _loop = !_prefix && last.Kind is OpKind.Jmp or OpKind.Jcc && last.Imm == block.Va;
-        // Argument 0 is the block's Op[] (the delegate is closed over it), for ops run by their interpreter handler.
-        _method = new DynamicMethod($"jit_{block.Va:x}", typeof(int), [typeof(Op[]), typeof(Cpu), typeof(ulong*), typeof(ulong).MakeByRefType()],
+        // Argument 0 is the Block (the delegate is closed over it): its Op[] for ops run by their
+        // interpreter handler, its Exits for direct chaining.
+        _method = new DynamicMethod($"jit_{block.Va:x}", typeof(int), [typeof(Block), typeof(Cpu), typeof(ulong*), typeof(ulong).MakeByRefType()],
             typeof(Cpu), skipVisibility: true);
         _il = _method.GetILGenerator(256 + 64 * _n);
         _body = _il.DefineLabel();
         CreateTemps();
+        _next = _il.DeclareLocal(typeof(Block));
         for (int k = 0; k < _n; k++)
         {
             if (Supports(ref _ops[k])) continue;
@@ -143,10 +146,15 @@ internal sealed unsafe partial class BlockCompiler
             EmitOp(ref op);
         }
         if (_prefix) EmitExit(() => Const(_ops[_n].Ip), JitMembers.ExitPrefix);
-        else if (!IsControl(_ops[_n - 1].Kind)) EmitExit(() => Const(_block.EndIp));   // cut by length or page end
+        else if (!IsControl(_ops[_n - 1].Kind)) EmitDirectExit(_block.EndIp);   // cut by length or page end
         EmitFaultStubs();
         EmitPrologue(prologue);
-        return (JitCode)_method.CreateDelegate(typeof(JitCode), _ops);
+        if (_exitTargets.Count > 0)
+        {
+            _block.ExitTargets = _exitTargets.ToArray();
+            _block.Exits = new Block?[_exitTargets.Count];
+        }
+        return (JitCode)_method.CreateDelegate(typeof(JitCode), _block);
     }
 
     /// <summary>The control transfers the compiler implements (always a block's last op).</summary>
@@ -269,6 +277,68 @@ internal sealed unsafe partial class BlockCompiler
         _il.Emit(OpCodes.Ret);
     }
 
+    private readonly List<ulong> _exitTargets = new();
+
+    /// <summary>
+    /// A normal exit to a constant <paramref name="target"/>. Within this page (where the dispatcher
+    /// chains blocks without translating again) the exit gets a slot in <see cref="Block.Exits"/>: once
+    /// the dispatcher has seen the target block and it is wholly compiled, this code tail-calls it
+    /// directly when it is still valid, the budget covers it and no stop was requested, after writing
+    /// back exactly what a return to the dispatcher would (and noting the block in Cpu._jitLast).
+    /// </summary>
+    private void EmitDirectExit(ulong target)
+    {
+        if (((target ^ _block.Va) >> 12) != 0)
+        {
+            EmitExit(() => Const(target));
+            return;
+        }
+        int slot = _exitTargets.Count;
+        _exitTargets.Add(target);
+        EmitWriteBack(_n, _curSetter, _curAux);
+        _il.Emit(OpCodes.Ldarg_1);
+        Const(target);
+        _il.Emit(OpCodes.Stfld, JitMembers.Rip);
+        var done = _il.DefineLabel();
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldfld, JitMembers.BlockExits);
+        _il.Emit(OpCodes.Ldc_I4, slot);
+        _il.Emit(OpCodes.Ldelem_Ref);
+        _il.Emit(OpCodes.Stloc, _next);
+        _il.Emit(OpCodes.Ldloc, _next);
+        _il.Emit(OpCodes.Brfalse, done);
+        _il.Emit(OpCodes.Ldloc, _next);
+        _il.Emit(OpCodes.Ldfld, JitMembers.BlockValid);
+        _il.Emit(OpCodes.Brfalse, done);
+        _il.Emit(OpCodes.Ldloc, _next);
+        _il.Emit(OpCodes.Ldfld, JitMembers.BlockChainable);
+        _il.Emit(OpCodes.Brfalse, done);
+        _il.Emit(OpCodes.Ldarg_3);                      // budget < next.Count: back to the dispatcher
+        _il.Emit(OpCodes.Ldind_I8);
+        _il.Emit(OpCodes.Ldloc, _next);
+        _il.Emit(OpCodes.Ldfld, JitMembers.BlockCount);
+        _il.Emit(OpCodes.Conv_I8);
+        _il.Emit(OpCodes.Blt_Un, done);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Volatile);
+        _il.Emit(OpCodes.Ldfld, JitMembers.ExitRequest);
+        _il.Emit(OpCodes.Brtrue, done);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldloc, _next);
+        _il.Emit(OpCodes.Stfld, JitMembers.JitLast);
+        _il.Emit(OpCodes.Ldloc, _next);
+        _il.Emit(OpCodes.Ldfld, JitMembers.BlockChainable);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_2);
+        _il.Emit(OpCodes.Ldarg_3);
+        _il.Emit(OpCodes.Tailcall);
+        _il.Emit(OpCodes.Callvirt, JitMembers.JitCodeInvoke);
+        _il.Emit(OpCodes.Ret);
+        _il.MarkLabel(done);
+        _il.Emit(OpCodes.Ldc_I4, JitMembers.ExitNormal);
+        _il.Emit(OpCodes.Ret);
+    }
+
     /// <summary>A label to branch to when the current op's memory access fails (its fault is already recorded).</summary>
     private Label FaultLabel(bool regsInFile = false)
     {
@@ -298,6 +368,7 @@ internal sealed unsafe partial class BlockCompiler
         _curSetter = _curAux = InCpu;
         _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldfld, JitMembers.BlockOps);
         _il.Emit(OpCodes.Ldc_I4, _i);
         _il.Emit(OpCodes.Ldelema, typeof(Op));
         _il.Emit(OpCodes.Call, JitMembers.ExecuteOp);

@@ -31,6 +31,13 @@ internal static class JitMembers
     public static readonly FieldInfo Fr = Field("_fr");
     public static readonly FieldInfo Faux = Field("_faux");
     public static readonly FieldInfo ExitRequest = Field("_exitRequest");
+    public static readonly FieldInfo JitLast = Field("_jitLast");
+    public static readonly FieldInfo BlockOps = typeof(Block).GetField(nameof(Block.Ops))!;
+    public static readonly FieldInfo BlockExits = typeof(Block).GetField(nameof(Block.Exits))!;
+    public static readonly FieldInfo BlockValid = typeof(Block).GetField(nameof(Block.Valid))!;
+    public static readonly FieldInfo BlockChainable = typeof(Block).GetField(nameof(Block.Chainable))!;
+    public static readonly FieldInfo BlockCount = typeof(Block).GetField(nameof(Block.Count))!;
+    public static readonly MethodInfo JitCodeInvoke = typeof(JitCode).GetMethod("Invoke")!;
 
     public static readonly MethodInfo Read64 = Method("Read64");
     public static readonly MethodInfo Read32 = Method("Read32");

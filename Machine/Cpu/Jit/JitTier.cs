@@ -28,6 +28,8 @@ public sealed unsafe partial class Cpu
 
     private long _jitCompileTicks;
     private long _jitEntries;
+    /// <summary>The last block compiled code ran: compiled code that tail-calls a successor notes it here.</summary>
+    private Block? _jitLast;
 
     /// <summary>
     /// Called by the dispatcher for a block without compiled code: counts an entry and compiles the
@@ -47,6 +49,7 @@ public sealed unsafe partial class Cpu
         }
         b.CompiledOps = ops;
         b.Compiled = code;
+        b.Chainable = ops == b.Count ? code : null;
         JitBlocksCompiled++;
         JitInstructionsCompiled += ops;
         return code;
@@ -55,10 +58,12 @@ public sealed unsafe partial class Cpu
     /// <summary>
     /// Runs a block's compiled code when that is exact: the budget covers the whole block and no
     /// address breakpoint is set (breakpoints and single steps use the interpreter). Returns -1 when
-    /// the interpreter must run the block, else the code's <see cref="JitMembers"/> exit status.
+    /// the interpreter must run the block, else the code's <see cref="JitMembers"/> exit status;
+    /// <see cref="_jitLast"/> is then the last block run (compiled code may have tail-called others).
     /// </summary>
     private int TryRunCompiled(Block b, ref ulong budget)
     {
+        _jitLast = b;
         if (b.JitRejected || (ulong)b.Count > budget || _breakpoints.Count != 0) return -1;
         JitCode? code = b.Compiled ?? TierUp(b);
         if (code == null) return -1;
@@ -108,8 +113,9 @@ public sealed unsafe partial class Cpu
                     if (next == null || next.Va != rip) break;
                 }
             }
-            JitCode? code = next.Compiled;
-            if (code == null || !next.Valid || next.CompiledOps != next.Count || (ulong)next.Count > budget) break;
+            JitCode? code = next.Chainable;
+            if (code == null || !next.Valid || (ulong)next.Count > budget) break;
+            LinkExit(b, next);
             // b's call/ret bookkeeping, as the dispatcher does after a whole block.
             if (b.EndKind == 1)
             {
@@ -117,11 +123,21 @@ public sealed unsafe partial class Cpu
                 rsbTop++;
             }
             else if (b.EndKind == 2) rsbTop--;
-            b = next;
+            _jitLast = next;
             _jitEntries++;
             int status = code(this, _regs, ref budget);
+            b = _jitLast!;
             if (status != JitMembers.ExitNormal) return status;
         }
         return JitMembers.ExitNormal;
+    }
+
+    /// <summary>Points b's direct exit to <paramref name="next"/> (wholly compiled) when one of b's exits targets it, so b's code tail-calls it from then on.</summary>
+    private static void LinkExit(Block b, Block next)
+    {
+        ulong[]? targets = b.ExitTargets;
+        if (targets == null) return;
+        for (int e = 0; e < targets.Length; e++)
+            if (targets[e] == next.Va) b.Exits![e] = next;
     }
 }

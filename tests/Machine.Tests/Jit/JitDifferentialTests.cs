@@ -72,9 +72,10 @@ public class JitDifferentialTests
     /// <summary>
     /// A random program: <c>body; (dec ecx; jnz body;) jmp end; end: int3</c>, the body one block of
     /// 1..56 random instructions; with <paramref name="fault"/> a load from an unmapped page sits at a
-    /// random place in the body.
+    /// random place in the body; with <paramref name="split"/> a jmp to the next instruction cuts the
+    /// body into two blocks (compiled code then chains from one to the other directly).
     /// </summary>
-    private static Program MakeProgram(int seed, bool loop, bool fault)
+    private static Program MakeProgram(int seed, bool loop, bool fault, bool split = false)
     {
         var gen = new RandomBlocks(seed);
         var g = gen.G;
@@ -84,9 +85,16 @@ public class JitDifferentialTests
         a.Label(ref top);
         int count = g.Next(1, 57);
         int faultAt = fault ? g.Next(count) : -1;
+        int splitAt = split ? g.Next(count) : -1;
         for (int i = 0; i < count; i++)
         {
             if (i == faultAt) a.mov(rdx, __qword_ptr[rbx + 0x40000]);   // 0x640800: unmapped
+            if (i == splitAt)
+            {
+                var next = a.CreateLabel();
+                a.jmp(next);
+                a.Label(ref next);
+            }
             a.AddInstruction(gen.Next());
         }
         if (loop) { a.dec(ecx); a.jne(top); }
@@ -129,15 +137,17 @@ public class JitDifferentialTests
     [InlineData("loop", 1000)]
     [InlineData("fault", 2000)]
     [InlineData("fault-loop", 3000)]
+    [InlineData("split-loop", 4000)]
+    [InlineData("fault-split-loop", 6000)]
     public void RandomProgramsMatchTheInterpreter(string kind, int seedBase)
     {
         const int programs = 150;
-        bool loop = kind.Contains("loop"), fault = kind.StartsWith("fault");
+        bool loop = kind.Contains("loop"), fault = kind.StartsWith("fault"), split = kind.Contains("split");
         var failures = new List<string>();
         long compiled = 0, entries = 0;
         for (int i = 0; i < programs; i++)
         {
-            var p = MakeProgram(seedBase + i, loop, fault);
+            var p = MakeProgram(seedBase + i, loop, fault, split);
             var interp = RunOnce(ExecutionTier.Interp, p);
             var jit = RunOnce(ExecutionTier.Jit, p);
             compiled += jit.Compiled;
@@ -197,7 +207,7 @@ public class JitDifferentialTests
     {
         for (int seed = 0; seed < 20; seed++)
         {
-            var p = MakeProgram(5000 + seed, loop: true, fault: false);
+            var p = MakeProgram(5000 + seed, loop: true, fault: false, split: seed % 2 == 1);
             p.Regs[1] = 50;
             using var fi = Prepare(ExecutionTier.Interp, p);
             using var fj = Prepare(ExecutionTier.Jit, p);
@@ -220,7 +230,7 @@ public class JitDifferentialTests
     [Fact]
     public void TimerInterruptsArriveAtExactCounts()
     {
-        var p = MakeProgram(7000, loop: true, fault: false);
+        var p = MakeProgram(7000, loop: true, fault: false, split: true);
         p.Regs[1] = 40;
         List<string> Ticks(ExecutionTier tier)
         {
