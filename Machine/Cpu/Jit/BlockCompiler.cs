@@ -9,7 +9,9 @@ namespace Lab.Machine.Cpu;
 /// observes compiles to nothing, and conditions after cmp/test/add compile to plain compares. Memory
 /// goes through the interpreter's inlined TLB fast paths (Read64 ... Write8), whose slow paths record
 /// faults; a fault leaves through a side exit that writes back exactly the interpreter's state.
-/// A block whose last instruction jumps back to its start becomes a loop inside the method.
+/// A block whose last instruction jumps back to its start becomes a loop inside the method; other
+/// direct exits within the page tail-call the successor's compiled code once linked (EmitDirectExit).
+/// Ops without an emitter run through their interpreter handler (EmitInterpreted).
 /// Split over files: this one (driver, prologue, exits), .Emit (IL building blocks), .Flags,
 /// .Moves, .Arith, .Control (one per instruction family).
 /// </summary>

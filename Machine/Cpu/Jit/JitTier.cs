@@ -5,7 +5,9 @@ namespace Lab.Machine.Cpu;
 /// <summary>
 /// Tier-up glue between the dispatcher (Interpreter.cs) and the block compiler: a block entered more
 /// than the threshold is compiled once (synchronously, on the executing thread); blocks the compiler
-/// cannot take stay interpreted. Compiled code hangs off the <see cref="Block"/>, so the per-page
+/// cannot take stay interpreted. After compiled code returns, known compiled successors run straight
+/// from here (RunCompiledChain), which also links compiled blocks' direct exits to each other so the
+/// code tail-calls them next time. Compiled code hangs off the <see cref="Block"/>, so the per-page
 /// invalidation that drops a block drops its code too, and a snapshot never sees it.
 /// </summary>
 public sealed unsafe partial class Cpu
