@@ -134,11 +134,17 @@ public sealed unsafe partial class Cpu
         return JitMembers.ExitNormal;
     }
 
-    /// <summary>Points b's direct exit to <paramref name="next"/> (wholly compiled) when one of b's exits targets it, so b's code tail-calls it from then on.</summary>
+    /// <summary>
+    /// Points b's direct exit to <paramref name="next"/> (wholly compiled) when one of b's exits targets
+    /// it, so b's code tail-calls it from then on. Unlike the dispatcher's links, which it follows only
+    /// within one Execute, these persist across runs (the owner may remap pages in between): safe
+    /// because next lies in b's page, which b's own lookup verified, except for a block whose last
+    /// instruction reaches into the next page, which is therefore never linked.
+    /// </summary>
     private static void LinkExit(Block b, Block next)
     {
         ulong[]? targets = b.ExitTargets;
-        if (targets == null) return;
+        if (targets == null || next.SecondPage != ulong.MaxValue) return;
         for (int e = 0; e < targets.Length; e++)
             if (targets[e] == next.Va) b.Exits![e] = next;
     }
