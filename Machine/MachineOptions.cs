@@ -17,6 +17,15 @@ public enum MachineMode : byte
     System = 1,
 }
 
+/// <summary>Which execution tier runs hot guest code.</summary>
+public enum ExecutionTier : byte
+{
+    /// <summary>The interpreter only.</summary>
+    Interp = 0,
+    /// <summary>The interpreter, plus blocks run more than <see cref="MachineOptions.JitThreshold"/> times compiled to IL (Machine/Cpu/Jit).</summary>
+    Jit = 1,
+}
+
 /// <summary>How a machine is built. Immutable once the machine exists.</summary>
 public sealed record MachineOptions
 {
@@ -36,4 +45,33 @@ public sealed record MachineOptions
     /// 100 Hz timer fires every InstructionsPerSecond/100 instructions whatever the host's speed.
     /// </summary>
     public ulong InstructionsPerSecond { get; init; } = 100_000_000;
+
+    /// <summary>
+    /// The execution tier. Both give identical results (registers, flags, memory, instruction counts,
+    /// traps); the JIT is faster on hot code. Default: Jit, or the LAB_TIER environment variable
+    /// (interp|jit) when set, so a whole test run can be repeated on either tier.
+    /// </summary>
+    public ExecutionTier Tier { get; init; } = DefaultTier();
+
+    /// <summary>
+    /// Executions of a block before it is compiled (Jit tier). Default 1000, or LAB_JIT_THRESHOLD
+    /// when set (tests use 1 to run nearly everything compiled).
+    /// </summary>
+    public int JitThreshold { get; init; } = DefaultJitThreshold();
+
+    /// <summary>Parses a tier name as the CLI takes it (--tier interp|jit); null if unknown.</summary>
+    public static ExecutionTier? ParseTier(string? name) => name?.Trim().ToLowerInvariant() switch
+    {
+        "interp" or "interpreter" => ExecutionTier.Interp,
+        "jit" => ExecutionTier.Jit,
+        _ => null,
+    };
+
+    /// <summary>LAB_TIER if set and valid, else Jit.</summary>
+    private static ExecutionTier DefaultTier() =>
+        ParseTier(Environment.GetEnvironmentVariable("LAB_TIER")) ?? ExecutionTier.Jit;
+
+    /// <summary>LAB_JIT_THRESHOLD if set to a positive integer, else 1000.</summary>
+    private static int DefaultJitThreshold() =>
+        int.TryParse(Environment.GetEnvironmentVariable("LAB_JIT_THRESHOLD"), out int t) && t > 0 ? t : 1000;
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Lab.Machine;
 using Lab.TestSupport;
 
 namespace Lab.Bench;
@@ -12,15 +13,20 @@ namespace Lab.Bench;
 /// same output. The instruction count is the exact number our Machine retires; the program is
 /// deterministic, so the same count applies natively and under qemu. MIPS = count / median wall time.
 /// Native and qemu times are whole process runs (start-up included, reported separately); ours is
-/// the guest run only (loading excluded), after a warm-up so .NET tiering has settled.
+/// the guest run only (loading excluded), after a warm-up so .NET tiering has settled. Ours runs on
+/// each execution tier asked for (--tier interp|jit|both; default both: the interpreter and the JIT
+/// side by side); the final line is for the last of them (the JIT by default).
 /// </summary>
 public static class EmulatorBenchmark
 {
-    private sealed record Options(int Rounds, double TargetSeconds, ulong? Scale, bool AllowInstall);
+    private sealed record Options(int Rounds, double TargetSeconds, ulong? Scale, bool AllowInstall, ExecutionTier[] Tiers);
 
     private static readonly string[] GccFlags = ["-O2", "-mgeneral-regs-only"];
 
-    private enum Engine { Native, Qemu, Ours }
+    private enum Engine { Native, Qemu, Interp, Jit }
+
+    private static Engine EngineOf(ExecutionTier t) => t == ExecutionTier.Jit ? Engine.Jit : Engine.Interp;
+    private static ExecutionTier TierOf(Engine e) => e == Engine.Jit ? ExecutionTier.Jit : ExecutionTier.Interp;
 
     public static int Run(string[] args)
     {
@@ -41,30 +47,35 @@ public static class EmulatorBenchmark
         string qemu = Qemu.FindOrInstall(o.AllowInstall);
         Console.WriteLine($"qemu: {qemu} ({Qemu.Version(qemu)})");
 
-        // 3. Warm up our interpreter: .NET promotes hot methods after about 30 calls (plus a
-        //    background compile), so do at least 40 short runs and 1.5 s. Then size the workload:
-        //    a probe gives a first guess, one run at that size refines it.
-        var warm = Stopwatch.StartNew();
-        var warmMips = new List<double>();
-        while (warmMips.Count < 40 || warm.Elapsed.TotalSeconds < 1.5)
+        // 3. Warm up each of our tiers: .NET promotes hot methods after about 30 calls (plus a
+        //    background compile), so do at least 40 short runs and 1.5 s. Then size the workload for
+        //    the last tier (the one the final line reports): a probe gives a first guess, one run at
+        //    that size refines it.
+        foreach (var tier in o.Tiers)
         {
-            var (r, t) = RunOurs(elf, 1);
-            warmMips.Add(r.InstructionsRetired / t.TotalSeconds / 1e6);
+            var warm = Stopwatch.StartNew();
+            var warmMips = new List<double>();
+            while (warmMips.Count < 40 || warm.Elapsed.TotalSeconds < 1.5)
+            {
+                var (r, t, _) = RunOurs(elf, 1, tier);
+                warmMips.Add(r.InstructionsRetired / t.TotalSeconds / 1e6);
+            }
+            Console.WriteLine($"warm-up {Name(EngineOf(tier))}: {warmMips.Count} runs at scale 1 in {warm.Elapsed.TotalSeconds:F2} s; "
+                + $"MIPS first {warmMips[0]:F0}, median of the last 10 {Stats.Median(warmMips.TakeLast(10)):F0}");
         }
-        Console.WriteLine($"warm-up: {warmMips.Count} runs at scale 1 in {warm.Elapsed.TotalSeconds:F2} s; "
-            + $"MIPS first {warmMips[0]:F0}, median of the last 10 {Stats.Median(warmMips.TakeLast(10)):F0}");
 
+        ExecutionTier primary = o.Tiers[^1];
         ulong scale;
         if (o.Scale is ulong fixedScale) scale = fixedScale;
         else
         {
             const ulong probeScale = 6;
-            var (_, probe) = RunOurs(elf, probeScale);
+            var (_, probe, _) = RunOurs(elf, probeScale, primary);
             ulong guess = ScaleFor(o.TargetSeconds, probeScale, probe);
-            var (_, check) = RunOurs(elf, guess);
+            var (_, check, _) = RunOurs(elf, guess, primary);
             scale = ScaleFor(o.TargetSeconds, guess, check);
             Console.WriteLine($"calibration: scale {probeScale} took {probe.TotalSeconds:F3} s, scale {guess} took {check.TotalSeconds:F3} s; "
-                + $"using scale {scale} for ~{o.TargetSeconds:F1} s in our Machine");
+                + $"using scale {scale} for ~{o.TargetSeconds:F1} s in our Machine ({Name(EngineOf(primary))})");
         }
         string[] workloadArgs = [scale.ToString(CultureInfo.InvariantCulture)];
 
@@ -76,8 +87,9 @@ public static class EmulatorBenchmark
         // 5. Interleaved rounds.
         byte[]? expected = null;
         ulong instructions = 0;
-        var times = new Dictionary<Engine, List<double>> { [Engine.Native] = [], [Engine.Qemu] = [], [Engine.Ours] = [] };
-        Engine[] order = [Engine.Native, Engine.Qemu, Engine.Ours];
+        Engine[] order = [Engine.Native, Engine.Qemu, .. o.Tiers.Select(EngineOf)];
+        var times = order.ToDictionary(e => e, _ => new List<double>());
+        JitStats? jitStats = null;
         for (int round = 1; round <= o.Rounds; round++)
         {
             var roundTimes = new Dictionary<Engine, double>();
@@ -88,8 +100,10 @@ public static class EmulatorBenchmark
                 double seconds;
                 switch (engine)
                 {
-                    case Engine.Ours:
-                        var (r, t) = RunOurs(elf, scale);
+                    case Engine.Interp:
+                    case Engine.Jit:
+                        var (r, t, js) = RunOurs(elf, scale, TierOf(engine));
+                        if (engine == Engine.Jit) jitStats = js;
                         if (instructions != 0 && r.InstructionsRetired != instructions)
                             throw new BenchmarkException($"our instruction count changed between runs: {instructions:N0} then {r.InstructionsRetired:N0}");
                         instructions = r.InstructionsRetired;
@@ -112,12 +126,21 @@ public static class EmulatorBenchmark
             PrintTable($"round {round}/{o.Rounds} (scale {scale}, {instructions:N0} instructions)", instructions, roundTimes);
         }
 
-        Console.WriteLine($"output (identical for all three engines):\n  {Encoding.UTF8.GetString(expected!).TrimEnd().Replace("\n", "\n  ")}");
+        Console.WriteLine($"output (identical for every engine):\n  {Encoding.UTF8.GetString(expected!).TrimEnd().Replace("\n", "\n  ")}");
         var medians = times.ToDictionary(kv => kv.Key, kv => Stats.Median(kv.Value));
         PrintTable($"median of {o.Rounds} rounds", instructions, medians);
 
         double Mips(Engine e) => instructions / medians[e] / 1e6;
-        Console.WriteLine($"emulator mips={Mips(Engine.Ours):F1} qemu_mips={Mips(Engine.Qemu):F1} native_mips={Mips(Engine.Native):F1} qemu_over_ours={Mips(Engine.Qemu) / Mips(Engine.Ours):F2}");
+        if (jitStats is JitStats j)
+        {
+            Console.WriteLine($"jit (last round): {j.Blocks} blocks compiled ({j.Instructions} guest instructions, {j.Rejected} blocks left to the interpreter), "
+                + $"compile time {j.CompileTime.TotalMilliseconds:F1} ms = {j.CompileTime.TotalMicroseconds / Math.Max(1, j.Blocks):F0} µs per block, "
+                + $"{j.CompileTime.TotalMicroseconds / Math.Max(1, j.Instructions):F1} µs per guest instruction; {j.Entries:N0} entries into compiled code");
+        }
+        if (o.Tiers.Length == 2)
+            Console.WriteLine($"jit_over_interp={Mips(Engine.Jit) / Mips(Engine.Interp):F2}");
+        Engine ours = EngineOf(primary);
+        Console.WriteLine($"emulator mips={Mips(ours):F1} qemu_mips={Mips(Engine.Qemu):F1} native_mips={Mips(Engine.Native):F1} qemu_over_ours={Mips(Engine.Qemu) / Mips(ours):F2}");
         return 0;
     }
 
@@ -129,25 +152,33 @@ public static class EmulatorBenchmark
         Console.WriteLine();
         Console.WriteLine(title);
         Console.WriteLine($"  {"engine",-8} {"wall s",9} {"MIPS",10} {"vs native",10}");
-        foreach (var e in new[] { Engine.Native, Engine.Qemu, Engine.Ours })
+        foreach (var e in new[] { Engine.Native, Engine.Qemu, Engine.Interp, Engine.Jit })
         {
             if (!seconds.TryGetValue(e, out double s)) continue;
-            string name = e switch { Engine.Native => "native", Engine.Qemu => "qemu", _ => "ours" };
-            Console.WriteLine($"  {name,-8} {s,9:F3} {instructions / s / 1e6,10:F1} {s / seconds[Engine.Native],9:F2}x");
+            Console.WriteLine($"  {Name(e),-8} {s,9:F3} {instructions / s / 1e6,10:F1} {s / seconds[Engine.Native],9:F2}x");
         }
     }
 
-    /// <summary>Loads the ELF (untimed), then times only the guest run.</summary>
-    private static (BareElfResult Result, TimeSpan Time) RunOurs(string elf, ulong scale)
+    private static string Name(Engine e) => e switch
     {
-        var options = new BareElfOptions { InstructionBudget = 200_000_000_000UL };
+        Engine.Native => "native", Engine.Qemu => "qemu", Engine.Interp => "interp", _ => "jit",
+    };
+
+    /// <summary>What the JIT did in one run.</summary>
+    private readonly record struct JitStats(long Blocks, long Instructions, long Rejected, TimeSpan CompileTime, long Entries);
+
+    /// <summary>Loads the ELF (untimed), then times only the guest run (JIT compilation included) on one tier.</summary>
+    private static (BareElfResult Result, TimeSpan Time, JitStats Jit) RunOurs(string elf, ulong scale, ExecutionTier tier)
+    {
+        var options = new BareElfOptions { InstructionBudget = 200_000_000_000UL, Tier = tier };
         using var process = BareElfProcess.Load(File.ReadAllBytes(elf), ["bench", scale.ToString(CultureInfo.InvariantCulture)], options);
         var sw = Stopwatch.StartNew();
         var r = process.Run();
         sw.Stop();
         if (r.Outcome != BareElfOutcome.Exited || r.ExitCode != 0)
             throw new BenchmarkException($"the workload failed in our Machine: {r.Describe()}\n{r.StdoutText}");
-        return (r, sw.Elapsed);
+        var cpu = process.Machine.Cpu;
+        return (r, sw.Elapsed, new JitStats(cpu.JitBlocksCompiled, cpu.JitInstructionsCompiled, cpu.JitBlocksRejected, cpu.JitCompileTime, cpu.JitEntries));
     }
 
     private static NativeResult RunProcess(string program, IReadOnlyList<string> args)
@@ -174,6 +205,7 @@ public static class EmulatorBenchmark
         double seconds = 4.0;
         ulong? scale = null;
         bool install = true;
+        ExecutionTier[] tiers = [ExecutionTier.Interp, ExecutionTier.Jit];
         for (int i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new BenchmarkException($"{args[i]} needs a value");
@@ -183,19 +215,29 @@ public static class EmulatorBenchmark
                 case "--seconds": seconds = double.TryParse(Value(), CultureInfo.InvariantCulture, out double s) && s > 0 ? s : throw new BenchmarkException("--seconds takes a positive number"); break;
                 case "--scale": scale = ulong.TryParse(Value(), out ulong sc) && sc > 0 ? sc : throw new BenchmarkException("--scale takes a positive integer"); break;
                 case "--no-install": install = false; break;
+                case "--tier":
+                    {
+                        string t = Value();
+                        tiers = t == "both" ? [ExecutionTier.Interp, ExecutionTier.Jit]
+                            : MachineOptions.ParseTier(t) is ExecutionTier one ? [one]
+                            : throw new BenchmarkException("--tier takes interp, jit or both");
+                        break;
+                    }
                 case "-h" or "--help":
                     Console.WriteLine("""
-                        usage: bench emulator [--rounds N] [--seconds S] [--scale N] [--no-install]
+                        usage: bench emulator [--rounds N] [--seconds S] [--scale N] [--tier interp|jit|both] [--no-install]
                           --rounds N     interleaved rounds of native / qemu / ours (default 5); medians are reported
                           --seconds S    size the workload so our Machine runs about S seconds (default 4)
                           --scale N      use this workload scale instead of calibrating
+                          --tier T       our execution tier(s): interp, jit or both (default both, side by side)
                           --no-install   fail instead of installing qemu-user with apt-get when qemu-x86_64 is missing
                         The last line is: emulator mips=<ours> qemu_mips=<qemu-user> native_mips=<native> qemu_over_ours=<ratio>
+                        where ours is the last tier asked for (the JIT by default)
                         """);
                     return null;
                 default: throw new BenchmarkException($"unknown option '{args[i]}' (see --help)");
             }
         }
-        return new Options(rounds, seconds, scale, install);
+        return new Options(rounds, seconds, scale, install, tiers);
     }
 }

@@ -30,6 +30,20 @@ internal sealed class Block
     /// <summary>For blocks ending in an indirect jmp/call: several cached targets (switch dispatch).</summary>
     public Block?[]? IndirectLinks;
     public int NextIndirectSlot;
+    /// <summary>Times the dispatcher entered this block while it had no compiled code (JIT tier-up counter).</summary>
+    public int Heat;
+    /// <summary>The block compiled to IL (Jit tier), or null. Hangs off the block, so invalidating the block drops it.</summary>
+    public JitCode? Compiled;
+    /// <summary>How many leading ops the compiled code covers: Count, or fewer when a later op is outside the JIT's subset (the interpreter runs the rest).</summary>
+    public int CompiledOps;
+    /// <summary>The JIT cannot compile this block (an op outside its subset): it stays interpreted.</summary>
+    public bool JitRejected;
+    /// <summary>The compiled code when it covers the whole block (compiled code may tail-call it), else null.</summary>
+    public JitCode? Chainable;
+    /// <summary>Direct exits of the compiled code (constant targets in this page), and the compiled
+    /// block each leads to once the dispatcher has seen it (compiled code tail-calls it).</summary>
+    public ulong[]? ExitTargets;
+    public Block?[]? Exits;
 }
 
 /// <summary>Decoded-block cache keyed by (virtual, physical) start address, invalidated per physical page.</summary>

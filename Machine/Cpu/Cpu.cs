@@ -36,10 +36,12 @@ public sealed unsafe partial class Cpu : IDisposable
 
     private readonly PhysicalMemory _memory;
 
-    internal Cpu(PhysicalMemory memory, bool systemMode = false)
+    internal Cpu(PhysicalMemory memory, bool systemMode = false, ExecutionTier tier = ExecutionTier.Interp, int jitThreshold = 1000)
     {
         _memory = memory;
         SystemMode = systemMode;
+        Tier = tier;
+        _jitThreshold = Math.Max(1, jitThreshold);
         _regs = (ulong*)NativeMemory.AllocZeroed(256 * sizeof(ulong));
         _xmm = (Vector128<byte>*)NativeMemory.AlignedAlloc(16 * 16, 16);
         NativeMemory.Clear(_xmm, 16 * 16);

@@ -124,7 +124,31 @@ public sealed unsafe partial class Cpu
                 }
             }
 
-            int n = b.Count;
+            int n = b.Count, start = 0;
+            if (Tier == ExecutionTier.Jit)
+            {
+                // Compiled code retires its instructions and charges the budget itself.
+                int status = TryRunCompiled(b, ref budget);
+                b = _jitLast!;
+                if (status == JitMembers.ExitNormal)
+                {
+                    status = RunCompiledChain(ref b, ref budget, ref rsbTop);
+                    n = b.Count;
+                }
+                if (status == JitMembers.ExitNormal) goto Retired;
+                if (status == JitMembers.ExitFault)
+                {
+                    trap = FinishTrap(_rip, retires: false);
+                    return true;
+                }
+                if (status == JitMembers.ExitPrefix)
+                {
+                    // The first ops ran compiled; interpret the rest of the block as if from its start.
+                    start = b.CompiledOps;
+                    _retired -= (ulong)start;
+                    budget += (ulong)start;
+                }
+            }
             if ((ulong)n > budget) n = (int)budget;
             if (_breakpoints.Count != 0)
             {
@@ -141,7 +165,7 @@ public sealed unsafe partial class Cpu
             Op[] ops = b.Ops;
             _rip = n == b.Count ? b.EndIp : ops[n].Ip;
             ref Op first = ref MemoryMarshal.GetArrayDataReference(ops);
-            int i = 0;
+            int i = start;
             for (; i < n; i++)
             {
                 ref Op op = ref Unsafe.Add(ref first, i);
@@ -286,6 +310,7 @@ public sealed unsafe partial class Cpu
             }
             _retired += (ulong)n;
             budget -= (ulong)n;
+        Retired:
             prev = b;
             if (b.EndKind != 0 && n == b.Count)
             {

@@ -24,9 +24,16 @@ public sealed class CpuFixture : IDisposable
     public static readonly PhysAddr DataPhys = new(0x200000);
     public static readonly PhysAddr StackPhys = new(0x280000);
 
-    public CpuFixture()
+    /// <summary>A machine on the tier the environment selects (LAB_TIER, LAB_JIT_THRESHOLD; see MachineOptions).</summary>
+    public CpuFixture() : this(new MachineOptions { MemorySize = 8 << 20 }) { }
+
+    /// <summary>A machine on the given tier; the JIT compiles a block after <paramref name="jitThreshold"/> entries.</summary>
+    public CpuFixture(ExecutionTier tier, int jitThreshold = 1)
+        : this(new MachineOptions { MemorySize = 8 << 20, Tier = tier, JitThreshold = jitThreshold }) { }
+
+    private CpuFixture(MachineOptions options)
     {
-        Machine = new X64Machine(new MachineOptions { MemorySize = 8 << 20 });
+        Machine = new X64Machine(options);
         Tables = new PageTableBuilder(Machine.Memory, new PhysAddr(0x600000), 0x100000);
         Tables.Map(new VirtAddr(CodeBase), CodePhys, 0x10000, PteFlags.User);
         Tables.Map(new VirtAddr(DataBase), DataPhys, DataSize, PteFlags.User | PteFlags.Writable | PteFlags.NoExecute);

@@ -25,6 +25,12 @@ public sealed record BareElfOptions
 
     /// <summary>The 16 bytes AT_RANDOM points at (deterministic by default).</summary>
     public byte[]? RandomBytes { get; init; }
+
+    /// <summary>The execution tier; null = the machine's default (<see cref="MachineOptions.Tier"/>).</summary>
+    public ExecutionTier? Tier { get; init; }
+
+    /// <summary>The JIT's tier-up threshold; null = the machine's default (<see cref="MachineOptions.JitThreshold"/>).</summary>
+    public int? JitThreshold { get; init; }
 }
 
 /// <summary>How a bare ELF run ended.</summary>
@@ -126,7 +132,10 @@ public sealed class BareElfProcess : IDisposable, ITrapHandler
     {
         Image = image;
         _options = options;
-        Machine = new X64Machine(new MachineOptions { MemorySize = options.MemorySize });
+        var machineOptions = new MachineOptions { MemorySize = options.MemorySize };
+        if (options.Tier is ExecutionTier tier) machineOptions = machineOptions with { Tier = tier };
+        if (options.JitThreshold is int threshold) machineOptions = machineOptions with { JitThreshold = threshold };
+        Machine = new X64Machine(machineOptions);
         _tables = new PageTableBuilder(Machine.Memory, TableArea, TableAreaSize);
     }
 

@@ -1,0 +1,201 @@
+using System.Reflection.Emit;
+
+namespace Lab.Machine.Cpu;
+
+/// <summary>
+/// Integer arithmetic (the interpreter's Arith.cs, Specialised.cs, the immediate shifts of Shift.cs
+/// and two/three-operand imul of MulDiv.cs). The specialised ALU kinds carry the same AluOp, form and
+/// size as the generic one, so one emitter serves them all.
+/// </summary>
+internal sealed unsafe partial class BlockCompiler
+{
+    /// <summary>The ALU kinds: generic Alu and every specialised form (all carry AluOp in Cond, and Form and Size).</summary>
+    private static bool IsAluKind(OpKind k) => k is OpKind.Alu
+        or OpKind.AddRR64 or OpKind.AddRI64 or OpKind.SubRI64 or OpKind.CmpRR64 or OpKind.CmpRR32
+        or OpKind.CmpRI64 or OpKind.CmpRI32 or OpKind.CmpRM32 or OpKind.CmpRM64
+        or OpKind.AddRR32 or OpKind.AddRI32 or OpKind.SubRR64 or OpKind.SubRR32 or OpKind.XorRR32
+        or OpKind.AndRI32 or OpKind.TestRR64 or OpKind.TestRR32 or OpKind.AddRM64
+        or OpKind.AluRR64 or OpKind.AluRR32 or OpKind.AluRI64 or OpKind.AluRI32 or OpKind.AluRM64 or OpKind.AluRM32;
+
+    /// <summary>The masked shift count of an immediate shift (0 = the shift changes nothing).</summary>
+    private static int ShiftCount(ref Op op) => (int)(op.Imm & (op.Size == 8 ? 63UL : 31UL));
+
+    /// <summary>add/or/adc/sbb/and/sub/xor/cmp/test: read dst, read src, compute, set flags, write dst (memory may fault after the flags).</summary>
+    private void EmitAlu(ref Op op)
+    {
+        int size = op.Size;
+        var sub = (AluOp)op.Cond;
+        ReadDst(ref op, size); _il.Emit(OpCodes.Stloc, _tD);
+        ReadSrc(ref op, size); _il.Emit(OpCodes.Stloc, _tS);
+        if (sub is AluOp.Adc or AluOp.Sbb)
+        {
+            // CF first, on an empty stack (the loop form of EmitCarry branches).
+            EmitCarry(); _il.Emit(OpCodes.Conv_U8); _il.Emit(OpCodes.Stloc, _tAux);
+        }
+        _il.Emit(OpCodes.Ldloc, _tD);
+        _il.Emit(OpCodes.Ldloc, _tS);
+        switch (sub)
+        {
+            case AluOp.Add:
+                _il.Emit(OpCodes.Add); Truncate(size); _il.Emit(OpCodes.Stloc, _tR);
+                SetFlags(FlagOp.Add, size, _tD, _tS, _tR); break;
+            case AluOp.Sub: case AluOp.Cmp:
+                _il.Emit(OpCodes.Sub); Truncate(size); _il.Emit(OpCodes.Stloc, _tR);
+                SetFlags(FlagOp.Sub, size, _tD, _tS, _tR); break;
+            case AluOp.Or:
+                _il.Emit(OpCodes.Or); _il.Emit(OpCodes.Stloc, _tR);
+                SetFlags(FlagOp.Logic, size, Val.Of(0), Val.Of(0), _tR); break;
+            case AluOp.Xor:
+                _il.Emit(OpCodes.Xor); _il.Emit(OpCodes.Stloc, _tR);
+                SetFlags(FlagOp.Logic, size, Val.Of(0), Val.Of(0), _tR); break;
+            case AluOp.And: case AluOp.Test:
+                _il.Emit(OpCodes.And); _il.Emit(OpCodes.Stloc, _tR);
+                SetFlags(FlagOp.Logic, size, Val.Of(0), Val.Of(0), _tR); break;
+            case AluOp.Adc: case AluOp.Sbb:
+                _il.Emit(sub == AluOp.Adc ? OpCodes.Add : OpCodes.Sub);
+                _il.Emit(OpCodes.Ldloc, _tAux);
+                _il.Emit(sub == AluOp.Adc ? OpCodes.Add : OpCodes.Sub);
+                Truncate(size); _il.Emit(OpCodes.Stloc, _tR);
+                SetFlags(sub == AluOp.Adc ? FlagOp.Adc : FlagOp.Sbb, size, _tD, _tS, _tR, _tAux); break;
+        }
+        if (sub is not (AluOp.Cmp or AluOp.Test)) WriteDst(ref op, size, _tR);
+    }
+
+    /// <summary>inc/dec: the result is written first, then the flags, keeping the old CF in aux.</summary>
+    private void EmitIncDec(ref Op op)
+    {
+        int size = op.Size;
+        bool inc = _use[_i].Kind == FlagOp.Inc;
+        ReadDst(ref op, size); _il.Emit(OpCodes.Stloc, _tD);
+        _il.Emit(OpCodes.Ldloc, _tD);
+        Const(1);
+        _il.Emit(inc ? OpCodes.Add : OpCodes.Sub);
+        Truncate(size);
+        _il.Emit(OpCodes.Stloc, _tR);
+        WriteDst(ref op, size, _tR);
+        if (_use[_i].ComputeX)
+        {
+            EmitCarry();
+            _il.Emit(OpCodes.Conv_U8);
+            _il.Emit(OpCodes.Stloc, _tAux);
+        }
+        SetFlags(inc ? FlagOp.Inc : FlagOp.Dec, size, _tD, Val.Of(1), _tR, _tAux);
+    }
+
+    /// <summary>neg: r = 0 - d written first, then flags (Neg, a = b = d).</summary>
+    private void EmitNeg(ref Op op)
+    {
+        int size = op.Size;
+        ReadDst(ref op, size); _il.Emit(OpCodes.Stloc, _tD);
+        Const(0);
+        _il.Emit(OpCodes.Ldloc, _tD);
+        _il.Emit(OpCodes.Sub);
+        Truncate(size);
+        _il.Emit(OpCodes.Stloc, _tR);
+        WriteDst(ref op, size, _tR);
+        SetFlags(FlagOp.Neg, size, _tD, _tD, _tR);
+    }
+
+    /// <summary>not: no flags.</summary>
+    private void EmitNot(ref Op op)
+    {
+        int size = op.Size;
+        ReadDst(ref op, size);
+        _il.Emit(OpCodes.Not);
+        Truncate(size);
+        _il.Emit(OpCodes.Stloc, _tR);
+        WriteDst(ref op, size, _tR);
+    }
+
+    /// <summary>
+    /// shl/sal/shr/sar by an immediate, with the generic handler's formulas for r, CF and OF (the
+    /// count is a compile-time constant). A masked count of 0 changes nothing but still reads a memory
+    /// destination and zero-extends a 32-bit register.
+    /// </summary>
+    private void EmitShift(ref Op op)
+    {
+        int size = op.Size, bits = size * 8, count = ShiftCount(ref op);
+        ReadDst(ref op, size); _il.Emit(OpCodes.Stloc, _tD);
+        if (count == 0)
+        {
+            if (op.Form == Form.R && size == 4) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R0, 4); }
+            return;
+        }
+        var sop = (ShiftOp)op.Cond;
+        if (sop == ShiftOp.Sal) sop = ShiftOp.Shl;
+        // r
+        _il.Emit(OpCodes.Ldloc, _tD);
+        switch (sop)
+        {
+            case ShiftOp.Shr:
+                _il.Emit(OpCodes.Ldc_I4, count); _il.Emit(OpCodes.Shr_Un); break;
+            case ShiftOp.Sar:
+                SignExtend(size); _il.Emit(OpCodes.Ldc_I4, Math.Min(count, 63)); _il.Emit(OpCodes.Shr); Truncate(size); break;
+            default:
+                _il.Emit(OpCodes.Ldc_I4, count); _il.Emit(OpCodes.Shl); Truncate(size); break;
+        }
+        _il.Emit(OpCodes.Stloc, _tR);
+        WriteDst(ref op, size, _tR);
+        if (_use[_i].ComputeL || _use[_i].ComputeX) EmitShiftAux(sop, size, bits, count);
+        SetFlags(FlagOp.ResultAux, size, _tD, Val.Of((ulong)count), _tR, _tAux);
+    }
+
+    /// <summary>aux = CF | OF<<11 of an immediate shift, into _tAux.</summary>
+    private void EmitShiftAux(ShiftOp sop, int size, int bits, int count)
+    {
+        // CF (0/1)
+        switch (sop)
+        {
+            case ShiftOp.Shr:
+                if (count > bits) Const(0);
+                else { _il.Emit(OpCodes.Ldloc, _tD); _il.Emit(OpCodes.Ldc_I4, count - 1); _il.Emit(OpCodes.Shr_Un); Const(1); _il.Emit(OpCodes.And); }
+                break;
+            case ShiftOp.Sar:
+                _il.Emit(OpCodes.Ldloc, _tD); SignExtend(size);
+                _il.Emit(OpCodes.Ldc_I4, Math.Min(count - 1, 63)); _il.Emit(OpCodes.Shr); Const(1); _il.Emit(OpCodes.And);
+                break;
+            default:
+                if (count > bits) Const(0);
+                else { _il.Emit(OpCodes.Ldloc, _tD); _il.Emit(OpCodes.Ldc_I4, bits - count); _il.Emit(OpCodes.Shr_Un); Const(1); _il.Emit(OpCodes.And); }
+                break;
+        }
+        _il.Emit(OpCodes.Stloc, _tAux);
+        // OF (0/1): shl: sign(r) ^ CF; shr: sign(d); sar: 0.
+        if (sop == ShiftOp.Sar) return;
+        _il.Emit(OpCodes.Ldloc, sop == ShiftOp.Shr ? _tD : _tR);
+        _il.Emit(OpCodes.Ldc_I4, bits - 1);
+        _il.Emit(OpCodes.Shr_Un);
+        Const(1);
+        _il.Emit(OpCodes.And);
+        if (sop != ShiftOp.Shr) { _il.Emit(OpCodes.Ldloc, _tAux); _il.Emit(OpCodes.Xor); }
+        _il.Emit(OpCodes.Ldc_I4, 11);
+        _il.Emit(OpCodes.Shl);
+        _il.Emit(OpCodes.Ldloc, _tAux);
+        _il.Emit(OpCodes.Or);
+        _il.Emit(OpCodes.Stloc, _tAux);
+    }
+
+    /// <summary>imul r, r/m (Imul2) and imul r, r/m, imm (Imul3) through <see cref="JitHelpers.Imul"/>.</summary>
+    private void EmitImul(ref Op op)
+    {
+        int size = op.Size;
+        ReadSrc(ref op, size); _il.Emit(OpCodes.Stloc, _tS);
+        if (op.Kind == OpKind.Imul3)
+        {
+            _il.Emit(OpCodes.Ldloc, _tS); SignExtend(size);
+            Const(op.Imm & FlagMath.Mask(size)); SignExtend(size);
+        }
+        else
+        {
+            GetReg(op.R0, size); SignExtend(size);
+            _il.Emit(OpCodes.Ldloc, _tS); SignExtend(size);
+        }
+        _il.Emit(OpCodes.Ldc_I4, size);
+        _il.Emit(OpCodes.Ldloca, _tAux);
+        _il.Emit(OpCodes.Call, JitMembers.HelperImul);
+        _il.Emit(OpCodes.Stloc, _tR);
+        _il.Emit(OpCodes.Ldloc, _tR);
+        SetReg(op.R0, size);
+        SetFlags(FlagOp.ResultAux, size, Val.Of(0), Val.Of(0), _tR, _tAux);
+    }
+}

@@ -1,0 +1,233 @@
+using System.Reflection.Emit;
+
+namespace Lab.Machine.Cpu;
+
+/// <summary>
+/// IL building blocks: guest registers as locals (with the interpreter's partial-register rules),
+/// effective addresses, memory accesses through the CPU's TLB helpers with a fault side exit, operand
+/// reads and writes by form, and constants. Every value on the IL stack is a 64-bit integer (ulong).
+/// </summary>
+internal sealed unsafe partial class BlockCompiler
+{
+    // Scratch locals, each used only within one op.
+    private LocalBuilder _tD = null!, _tS = null!, _tR = null!, _tV = null!, _tA = null!, _tSet = null!, _tAux = null!;
+
+    /// <summary>A value for <see cref="SetFlags"/>: a local, or a constant when no local is given.</summary>
+    private readonly record struct Val(LocalBuilder? Local, ulong Const = 0)
+    {
+        public static implicit operator Val(LocalBuilder l) => new(l);
+        public static Val Of(ulong c) => new(null, c);
+
+        public void Push(BlockCompiler c)
+        {
+            if (Local != null) c._il.Emit(OpCodes.Ldloc, Local);
+            else c.Const(Const);
+        }
+    }
+
+    /// <summary>Declares the flag locals, the scratch locals and, for a looping block, the iteration counter.</summary>
+    private void CreateTemps()
+    {
+        _fa = _il.DeclareLocal(typeof(ulong)); _fb = _il.DeclareLocal(typeof(ulong));
+        _fr = _il.DeclareLocal(typeof(ulong)); _faux = _il.DeclareLocal(typeof(ulong));
+        _tD = _il.DeclareLocal(typeof(ulong)); _tS = _il.DeclareLocal(typeof(ulong));
+        _tR = _il.DeclareLocal(typeof(ulong)); _tV = _il.DeclareLocal(typeof(ulong));
+        _tA = _il.DeclareLocal(typeof(ulong)); _tSet = _il.DeclareLocal(typeof(ulong));
+        _tAux = _il.DeclareLocal(typeof(ulong));
+        if (_loop)
+        {
+            _done = _il.DeclareLocal(typeof(ulong));
+            bool stores = false;
+            for (int k = 0; k < _n; k++) stores |= AccessesMemory(ref _ops[k]) || !Supports(ref _ops[k]);   // a handler may store
+            if (stores) _inv0 = _il.DeclareLocal(typeof(ulong));
+        }
+    }
+
+    /// <summary>Pushes a 64-bit constant.</summary>
+    private void Const(ulong v) => _il.Emit(OpCodes.Ldc_I8, (long)v);
+
+    /// <summary>The local holding GPR r (0..15), created on first use (the prologue loads it).</summary>
+    private LocalBuilder Reg(int r) => _reg[r] ??= _il.DeclareLocal(typeof(ulong));
+
+    /// <summary>Pushes register operand r of the given size, zero-extended (r 16..19 = AH, CH, DH, BH).</summary>
+    private void GetReg(int r, int size)
+    {
+        if (size == 1 && r >= 16)
+        {
+            _il.Emit(OpCodes.Ldloc, Reg(r - 16));
+            _il.Emit(OpCodes.Ldc_I4_8);
+            _il.Emit(OpCodes.Shr_Un);
+            Truncate(1);
+            return;
+        }
+        _il.Emit(OpCodes.Ldloc, Reg(r));
+        Truncate(size);
+    }
+
+    /// <summary>Pops a value into register operand r: 64-bit replaces, 32-bit zero-extends, 8/16-bit merge.</summary>
+    private void SetReg(int r, int size)
+    {
+        switch (size)
+        {
+            case 8:
+                _il.Emit(OpCodes.Stloc, Reg(r)); break;
+            case 4:
+                Truncate(4);
+                _il.Emit(OpCodes.Stloc, Reg(r)); break;
+            default:
+                {
+                    int target = r >= 16 ? r - 16 : r;
+                    int shift = r >= 16 ? 8 : 0;
+                    ulong keep = ~(FlagMath.Mask(size) << shift);
+                    Truncate(size);
+                    if (shift != 0) { _il.Emit(OpCodes.Ldc_I4_8); _il.Emit(OpCodes.Shl); }
+                    _il.Emit(OpCodes.Stloc, _tSet);
+                    _il.Emit(OpCodes.Ldloc, Reg(target));
+                    Const(keep);
+                    _il.Emit(OpCodes.And);
+                    _il.Emit(OpCodes.Ldloc, _tSet);
+                    _il.Emit(OpCodes.Or);
+                    _il.Emit(OpCodes.Stloc, Reg(target));
+                    break;
+                }
+        }
+        _written[r >= 16 && size == 1 ? r - 16 : r] = true;
+    }
+
+    /// <summary>Zero-extends the low <paramref name="size"/> bytes of the value on the stack.</summary>
+    private void Truncate(int size)
+    {
+        switch (size)
+        {
+            case 4: _il.Emit(OpCodes.Conv_U4); _il.Emit(OpCodes.Conv_U8); break;
+            case 2: _il.Emit(OpCodes.Conv_U2); _il.Emit(OpCodes.Conv_U8); break;
+            case 1: _il.Emit(OpCodes.Conv_U1); _il.Emit(OpCodes.Conv_U8); break;
+        }
+    }
+
+    /// <summary>Sign-extends the low <paramref name="size"/> bytes of the value on the stack to 64 bits.</summary>
+    private void SignExtend(int size)
+    {
+        switch (size)
+        {
+            case 4: _il.Emit(OpCodes.Conv_I4); _il.Emit(OpCodes.Conv_I8); break;
+            case 2: _il.Emit(OpCodes.Conv_I2); _il.Emit(OpCodes.Conv_I8); break;
+            case 1: _il.Emit(OpCodes.Conv_I1); _il.Emit(OpCodes.Conv_I8); break;
+        }
+    }
+
+    /// <summary>Pushes base + index·scale + disp (no segment, with the 0x67 truncation): lea's value.</summary>
+    private void EmitAddress(ref Op op)
+    {
+        Const((ulong)op.Disp);
+        if (op.Base != Op.NoReg) { _il.Emit(OpCodes.Ldloc, Reg(op.Base)); _il.Emit(OpCodes.Add); }
+        if (op.Index != Op.NoReg)
+        {
+            _il.Emit(OpCodes.Ldloc, Reg(op.Index));
+            if (op.Scale != 0) { _il.Emit(OpCodes.Ldc_I4, (int)op.Scale); _il.Emit(OpCodes.Shl); }
+            _il.Emit(OpCodes.Add);
+        }
+        if ((op.Flags & OpFlags.Addr32) != 0) Truncate(4);
+    }
+
+    /// <summary>Pushes the effective address of the memory operand, as <c>Cpu.EA</c> computes it (segment base included).</summary>
+    private void EmitEA(ref Op op)
+    {
+        EmitAddress(ref op);
+        if (op.Seg != 0)
+        {
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Call, op.Seg == 1 ? JitMembers.FsBase : JitMembers.GsBase);
+            _il.Emit(OpCodes.Add);
+        }
+    }
+
+    /// <summary>Reads <paramref name="size"/> bytes at the op's memory operand into <paramref name="dest"/>; a fault leaves through a side exit.</summary>
+    private void Load(ref Op op, int size, LocalBuilder dest)
+    {
+        _il.Emit(OpCodes.Ldarg_1);
+        EmitEA(ref op);
+        FinishLoad(size, dest);
+    }
+
+    /// <summary>Reads <paramref name="size"/> bytes at the address in <paramref name="addr"/> into <paramref name="dest"/>.</summary>
+    private void LoadAt(LocalBuilder addr, int size, LocalBuilder dest)
+    {
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldloc, addr);
+        FinishLoad(size, dest);
+    }
+
+    /// <summary>Stack: cpu, address. Calls ReadN into dest; a false return goes to a fault side exit.</summary>
+    private void FinishLoad(int size, LocalBuilder dest)
+    {
+        _il.Emit(OpCodes.Ldloca, dest);
+        _il.Emit(OpCodes.Call, JitMembers.ReadOf(size));
+        _il.Emit(OpCodes.Brfalse, FaultLabel());
+    }
+
+    /// <summary>Writes the low <paramref name="size"/> bytes of <paramref name="src"/> to the op's memory operand.</summary>
+    private void Store(ref Op op, int size, Val src)
+    {
+        _il.Emit(OpCodes.Ldarg_1);
+        EmitEA(ref op);
+        FinishStore(size, src);
+    }
+
+    /// <summary>Writes the low <paramref name="size"/> bytes of <paramref name="src"/> at the address in <paramref name="addr"/>.</summary>
+    private void StoreAt(LocalBuilder addr, int size, Val src)
+    {
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldloc, addr);
+        FinishStore(size, src);
+    }
+
+    /// <summary>Stack: cpu, address. Calls WriteN with src; a false return goes to a fault side exit.</summary>
+    private void FinishStore(int size, Val src)
+    {
+        src.Push(this);
+        _il.Emit(OpCodes.Call, JitMembers.WriteOf(size));
+        _il.Emit(OpCodes.Brfalse, FaultLabel());
+    }
+
+    /// <summary>Pushes the source operand as <c>Cpu.ReadSrc</c> reads it: R1, memory (RM) or the immediate truncated to size.</summary>
+    private void ReadSrc(ref Op op, int size)
+    {
+        switch (op.Form)
+        {
+            case Form.RR: case Form.MR:
+                GetReg(op.R1, size); break;
+            case Form.RM:
+                Load(ref op, size, _tV);
+                _il.Emit(OpCodes.Ldloc, _tV);
+                break;
+            default:
+                Const(op.Imm & FlagMath.Mask(size)); break;
+        }
+    }
+
+    /// <summary>The first operand is memory (forms M, MR, MI).</summary>
+    private static bool MemoryDst(ref Op op) => op.Form is Form.M or Form.MR or Form.MI;
+
+    /// <summary>Pushes the destination operand as <c>Cpu.ReadDst</c> reads it: R0 or memory.</summary>
+    private void ReadDst(ref Op op, int size)
+    {
+        if (MemoryDst(ref op))
+        {
+            Load(ref op, size, _tV);
+            _il.Emit(OpCodes.Ldloc, _tV);
+        }
+        else GetReg(op.R0, size);
+    }
+
+    /// <summary>Writes <paramref name="v"/> to the destination operand as <c>Cpu.WriteDst</c> does (R0 with merge rules, or memory).</summary>
+    private void WriteDst(ref Op op, int size, LocalBuilder v)
+    {
+        if (MemoryDst(ref op)) Store(ref op, size, v);
+        else
+        {
+            _il.Emit(OpCodes.Ldloc, v);
+            SetReg(op.R0, size);
+        }
+    }
+}

@@ -1,0 +1,112 @@
+using System.Reflection;
+
+namespace Lab.Machine.Cpu;
+
+/// <summary>
+/// A compiled block. Runs the block (and, for a block that jumps back to its own start, further
+/// iterations while the budget allows) on <paramref name="cpu"/>, whose general registers are at
+/// <paramref name="regs"/>. On return the CPU's architectural state (registers, lazy flags, rip,
+/// retired count) is exactly what the interpreter would have left, and <paramref name="budget"/> is
+/// reduced by the instructions retired. Returns <see cref="JitMembers.ExitNormal"/>;
+/// <see cref="JitMembers.ExitFault"/> when an instruction faulted (the trap is recorded in the CPU and
+/// rip is the faulting instruction); or <see cref="JitMembers.ExitPrefix"/> when the code covers only
+/// the block's first <see cref="Block.CompiledOps"/> ops and ran them (rip is the next op, which the
+/// interpreter runs).
+/// </summary>
+internal unsafe delegate int JitCode(Cpu cpu, ulong* regs, ref ulong budget);
+
+/// <summary>The CPU members that compiled code reads or calls (resolved once; immutable).</summary>
+internal static class JitMembers
+{
+    public const int ExitNormal = 0, ExitFault = 1, ExitPrefix = 2;
+
+    private const BindingFlags Inst = BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public;
+
+    public static readonly FieldInfo Rip = Field("_rip");
+    public static readonly FieldInfo Retired = Field("_retired");
+    public static readonly FieldInfo Fop = Field("_fop");
+    public static readonly FieldInfo Fsize = Field("_fsize");
+    public static readonly FieldInfo Fa = Field("_fa");
+    public static readonly FieldInfo Fb = Field("_fb");
+    public static readonly FieldInfo Fr = Field("_fr");
+    public static readonly FieldInfo Faux = Field("_faux");
+    public static readonly FieldInfo ExitRequest = Field("_exitRequest");
+    public static readonly FieldInfo JitLast = Field("_jitLast");
+    public static readonly FieldInfo BlockOps = typeof(Block).GetField(nameof(Block.Ops))!;
+    public static readonly FieldInfo BlockExits = typeof(Block).GetField(nameof(Block.Exits))!;
+    public static readonly FieldInfo BlockValid = typeof(Block).GetField(nameof(Block.Valid))!;
+    public static readonly FieldInfo BlockChainable = typeof(Block).GetField(nameof(Block.Chainable))!;
+    public static readonly FieldInfo BlockCount = typeof(Block).GetField(nameof(Block.Count))!;
+    public static readonly MethodInfo JitCodeInvoke = typeof(JitCode).GetMethod("Invoke")!;
+
+    public static readonly MethodInfo Read64 = Method("Read64");
+    public static readonly MethodInfo Read32 = Method("Read32");
+    public static readonly MethodInfo Read16 = Method("Read16");
+    public static readonly MethodInfo Read8 = Method("Read8");
+    public static readonly MethodInfo Write64 = Method("Write64");
+    public static readonly MethodInfo Write32 = Method("Write32");
+    public static readonly MethodInfo Write16 = Method("Write16");
+    public static readonly MethodInfo Write8 = Method("Write8");
+    public static readonly MethodInfo Condition = Method("Condition");
+    public static readonly MethodInfo ExecuteOp = Method("ExecuteOp");
+    public static readonly MethodInfo CarryFlag = Method("CarryFlag");
+    public static readonly MethodInfo FsBase = typeof(Cpu).GetProperty(nameof(Cpu.FsBase))!.GetMethod!;
+    public static readonly MethodInfo GsBase = typeof(Cpu).GetProperty(nameof(Cpu.GsBase))!.GetMethod!;
+    public static readonly MethodInfo CodeInvalidations = typeof(Cpu).GetProperty(nameof(Cpu.CodeInvalidations))!.GetMethod!;
+
+    public static readonly MethodInfo HelperCondition = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Condition))!;
+    public static readonly MethodInfo HelperCarry = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Carry))!;
+    public static readonly MethodInfo HelperImul = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Imul))!;
+    public static readonly MethodInfo Bswap64 = typeof(System.Buffers.Binary.BinaryPrimitives).GetMethod("ReverseEndianness", [typeof(ulong)])!;
+    public static readonly MethodInfo Bswap32 = typeof(System.Buffers.Binary.BinaryPrimitives).GetMethod("ReverseEndianness", [typeof(uint)])!;
+
+    /// <summary>The memory read helper for an access size (1, 2, 4, 8): bool ReadN(ulong va, out ulong v).</summary>
+    public static MethodInfo ReadOf(int size) => size switch { 8 => Read64, 4 => Read32, 2 => Read16, _ => Read8 };
+
+    /// <summary>The memory write helper for an access size: bool WriteN(ulong va, ulong v).</summary>
+    public static MethodInfo WriteOf(int size) => size switch { 8 => Write64, 4 => Write32, 2 => Write16, _ => Write8 };
+
+    /// <summary>A CPU field by name (private fields included); missing = a build that renamed it.</summary>
+    private static FieldInfo Field(string name) =>
+        typeof(Cpu).GetField(name, Inst) ?? throw new MissingFieldException(nameof(Cpu), name);
+
+    /// <summary>A CPU method by name (private methods included).</summary>
+    private static MethodInfo Method(string name) =>
+        typeof(Cpu).GetMethod(name, Inst) ?? throw new MissingMethodException(nameof(Cpu), name);
+}
+
+/// <summary>Static helpers that compiled code calls for the rare cases it does not inline.</summary>
+internal static class JitHelpers
+{
+    /// <summary>Condition cc on the lazy flag state (kind, size, a, b, r, aux), exactly as <c>Cpu.Condition</c> evaluates it.</summary>
+    public static bool Condition(int kind, int size, ulong a, ulong b, ulong r, ulong aux, int cc) =>
+        FlagMath.Evaluate(cc, FlagMath.Compute((FlagOp)kind, size, a, b, r, aux));
+
+    /// <summary>CF of the lazy flag state (kind, size, a, b, r, aux).</summary>
+    public static bool Carry(int kind, int size, ulong a, ulong b, ulong r, ulong aux) =>
+        (FlagMath.Compute((FlagOp)kind, size, a, b, r, aux) & FlagMath.CF) != 0;
+
+    /// <summary>
+    /// Two- and three-operand imul of size 2, 4 or 8 on sign-extended operands: returns the truncated
+    /// product and sets aux to CF|OF when it overflowed, as <c>Cpu.Imul2</c> does.
+    /// </summary>
+    public static ulong Imul(long a, long b, int size, out ulong aux)
+    {
+        ulong low;
+        bool overflow;
+        if (size == 8)
+        {
+            long hi = Math.BigMul(a, b, out long lo);
+            low = (ulong)lo;
+            overflow = hi != (lo >> 63);
+        }
+        else
+        {
+            long p = a * b;
+            low = (ulong)p & FlagMath.Mask(size);
+            overflow = p != FlagMath.SignExtend(low, size);
+        }
+        aux = overflow ? FlagMath.CF | FlagMath.OF : 0;
+        return low;
+    }
+}

@@ -1,0 +1,135 @@
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+using MReg = Lab.Machine.Register;
+
+namespace Lab.Machine.Tests.Jit;
+
+/// <summary>
+/// Compiled code is a cache: a write to a page holding compiled code drops it (self-modifying code is
+/// seen at the next block boundary, as the interpreter sees it), and snapshots neither contain nor
+/// depend on it.
+/// </summary>
+public class JitInvalidationTests
+{
+    private const ulong RwxBase = 0x500000;
+    private static readonly PhysAddr RwxPhys = new(0x380000);
+
+    /// <summary>A machine with a user page at <see cref="RwxBase"/> that is writable and executable, holding the code.</summary>
+    private static CpuFixture WithRwxCode(ExecutionTier tier, Action<Assembler> build, out AssemblerResult result, out Label[] labels, int labelCount)
+    {
+        var f = new CpuFixture(tier, jitThreshold: 1);
+        f.Tables.Map(new VirtAddr(RwxBase), RwxPhys, 0x1000, PteFlags.User | PteFlags.Writable);
+        var a = new Assembler(64);
+        labels = new Label[labelCount];
+        for (int i = 0; i < labelCount; i++) labels[i] = a.CreateLabel();
+        build(a);
+        var ms = new MemoryStream();
+        result = a.Assemble(new StreamCodeWriter(ms), RwxBase, BlockEncoderOptions.ReturnNewInstructionOffsets);
+        f.Machine.Memory.Write(RwxPhys, ms.ToArray());
+        f.Cpu.Rip = RwxBase;
+        return f;
+    }
+
+    /// <summary>
+    /// A compiled function's immediate is patched after every call: each call sees the new code
+    /// (10 + 11 + 12 + 13 + 14), on both tiers.
+    /// </summary>
+    [Theory]
+    [InlineData(ExecutionTier.Interp)]
+    [InlineData(ExecutionTier.Jit)]
+    public void RewrittenCompiledFunctionIsSeen(ExecutionTier tier)
+    {
+        Label[] l = [];
+        using var f = WithRwxCode(tier, a =>
+        {
+            a.mov(ecx, 5);
+            a.Label(ref l[0]);
+            a.call(l[1]);
+            a.add(r8, rax);
+            a.add(__dword_ptr[rsi], 1);     // rsi = F + 1: the imm32 of "mov eax, imm32"
+            a.dec(ecx);
+            a.jne(l[0]);
+            a.int3();
+            a.Label(ref l[1]);
+            a.mov(eax, 10);
+            a.ret();
+        }, out var result, out l, 2);
+        f[MReg.Rsi] = result.GetLabelRIP(l[1]) + 1;
+        f.RunToEnd();
+        Assert.Equal(60UL, f[MReg.R8]);
+        if (tier == ExecutionTier.Jit)
+        {
+            Assert.True(f.Cpu.JitBlocksCompiled >= 5, $"{f.Cpu.JitBlocksCompiled} blocks compiled");
+            Assert.True(f.Cpu.CodeInvalidations >= 5);
+        }
+    }
+
+    /// <summary>
+    /// A compiled loop rewrites its own first instruction (add r8, 1 becomes add r8, 5): the current
+    /// iteration finishes with the old code, the next one runs the new code (1 + 5 + 5 + 5).
+    /// </summary>
+    [Theory]
+    [InlineData(ExecutionTier.Interp)]
+    [InlineData(ExecutionTier.Jit)]
+    public void LoopRewritingItselfSeesTheNewCodeNextIteration(ExecutionTier tier)
+    {
+        Label[] l = [];
+        using var f = WithRwxCode(tier, a =>
+        {
+            a.Label(ref l[0]);
+            a.add(r8, 1);                   // 49 83 C0 01: the immediate is the 4th byte
+            a.mov(__byte_ptr[rsi], 5);
+            a.dec(ecx);
+            a.jne(l[0]);
+            a.int3();
+        }, out var result, out l, 1);
+        f[MReg.Rsi] = result.GetLabelRIP(l[0]) + 3;
+        f[MReg.Rcx] = 4;
+        f.RunToEnd();
+        Assert.Equal(16UL, f[MReg.R8]);
+        Assert.Equal(4UL * 4 + 1, f.Cpu.InstructionsRetired);
+    }
+
+    /// <summary>
+    /// Snapshots taken at the same instruction count on both tiers are byte-identical, and a JIT
+    /// machine's snapshot restored into an interpreter machine finishes like the JIT machine.
+    /// </summary>
+    [Fact]
+    public void SnapshotsAreTheSameOnBothTiers()
+    {
+        Label[] l = [];
+        Action<Assembler> program = a =>
+        {
+            a.Label(ref l[0]);
+            a.add(rax, rdx);
+            a.imul(rdx, rax, 13);
+            a.mov(__qword_ptr[rbx], rdx);
+            a.shr(rdx, 3);
+            a.cmp(rax, 1000);
+            a.adc(rdi, 0);
+            a.inc(r9);
+            a.dec(ecx);
+            a.jne(l[0]);
+            a.int3();
+        };
+        using var fi = WithRwxCode(ExecutionTier.Interp, program, out _, out l, 1);
+        using var fj = WithRwxCode(ExecutionTier.Jit, program, out _, out l, 1);
+        foreach (var f in new[] { fi, fj })
+        {
+            f[MReg.Rcx] = 1000; f[MReg.Rax] = 1; f[MReg.Rdx] = 3; f[MReg.Rbx] = CpuFixture.DataBase;
+        }
+        for (int k = 0; k < 5; k++)
+        {
+            fi.Machine.Run(777);
+            fj.Machine.Run(777);
+            Assert.Equal(fi.Machine.SaveState(), fj.Machine.SaveState());
+        }
+        byte[] mid = fj.Machine.SaveState();
+        using var restored = new CpuFixture(ExecutionTier.Interp);
+        restored.Machine.RestoreState(mid);
+        fj.RunToEnd();
+        restored.RunToEnd();
+        Assert.Equal(fj.Machine.SaveState(), restored.Machine.SaveState());
+        Assert.True(fj.Cpu.JitEntries > 0);
+    }
+}
