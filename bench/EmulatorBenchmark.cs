@@ -19,7 +19,7 @@ namespace Lab.Bench;
 /// </summary>
 public static class EmulatorBenchmark
 {
-    private sealed record Options(int Rounds, double TargetSeconds, ulong? Scale, bool AllowInstall, ExecutionTier[] Tiers);
+    private sealed record Options(int Rounds, double TargetSeconds, ulong? Scale, bool AllowInstall, ExecutionTier[] Tiers, string Workload);
 
     private static readonly string[] GccFlags = ["-O2", "-mgeneral-regs-only"];
 
@@ -38,9 +38,12 @@ public static class EmulatorBenchmark
         Console.WriteLine($"== emulator benchmark: {Environment.ProcessorCount} CPUs, .NET {Environment.Version}, {RuntimeInfo()}");
 
         // 1. Build the workload.
-        string source = Path.Combine(AppContext.BaseDirectory, "workloads", "bench.c");
+        string source = WorkloadPath(o.Workload);
         if (!File.Exists(source)) throw new BenchmarkException($"workload source not found: {source}");
-        string elf = FreestandingGcc.Build([source], GccFlags, "bench.elf", headers: [Path.Combine(Path.GetDirectoryName(source)!, "rt.h")]);
+        // A workload anywhere may include workloads/rt.h; headers beside it or there feed the build cache's key.
+        string shared = Path.Combine(AppContext.BaseDirectory, "workloads");
+        string[] headers = [.. new[] { Path.GetDirectoryName(Path.GetFullPath(source))!, shared }.Distinct().SelectMany(d => Directory.GetFiles(d, "*.h"))];
+        string elf = FreestandingGcc.Build([source], [.. GccFlags, "-I", shared], Path.GetFileNameWithoutExtension(source) + ".elf", headers);
         Console.WriteLine($"workload: {source}\n  gcc {string.Join(' ', FreestandingGcc.BaseFlags.Concat(GccFlags))} ... -lgcc -> {elf}");
 
         // 2. qemu-user.
@@ -206,6 +209,7 @@ public static class EmulatorBenchmark
         ulong? scale = null;
         bool install = true;
         ExecutionTier[] tiers = [ExecutionTier.Interp, ExecutionTier.Jit];
+        string workload = "bench";
         for (int i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new BenchmarkException($"{args[i]} needs a value");
@@ -215,6 +219,7 @@ public static class EmulatorBenchmark
                 case "--seconds": seconds = double.TryParse(Value(), CultureInfo.InvariantCulture, out double s) && s > 0 ? s : throw new BenchmarkException("--seconds takes a positive number"); break;
                 case "--scale": scale = ulong.TryParse(Value(), out ulong sc) && sc > 0 ? sc : throw new BenchmarkException("--scale takes a positive integer"); break;
                 case "--no-install": install = false; break;
+                case "--workload": workload = Value(); break;
                 case "--tier":
                     {
                         string t = Value();
@@ -225,7 +230,10 @@ public static class EmulatorBenchmark
                     }
                 case "-h" or "--help":
                     Console.WriteLine("""
-                        usage: bench emulator [--rounds N] [--seconds S] [--scale N] [--tier interp|jit|both] [--no-install]
+                        usage: bench emulator [--workload NAME|FILE.c] [--rounds N] [--seconds S] [--scale N] [--tier interp|jit|both] [--no-install]
+                          --workload W   bench (default: sieve, fib, bytecode VM, memcpy, hash), mix (sort, matrix, tree,
+                                         search, divide, bits, compress, lexer), or a C file written like them: freestanding
+                                         (#include "rt.h" from bench/workloads, or its own _start), taking a scale argument
                           --rounds N     interleaved rounds of native / qemu / ours (default 5); medians are reported
                           --seconds S    size the workload so our Machine runs about S seconds (default 4)
                           --scale N      use this workload scale instead of calibrating
@@ -238,6 +246,11 @@ public static class EmulatorBenchmark
                 default: throw new BenchmarkException($"unknown option '{args[i]}' (see --help)");
             }
         }
-        return new Options(rounds, seconds, scale, install, tiers);
+        return new Options(rounds, seconds, scale, install, tiers, workload);
     }
+
+    /// <summary>A workload's source: a name in workloads/ (bench, mix) or a path to a C file.</summary>
+    private static string WorkloadPath(string workload) =>
+        workload.EndsWith(".c", StringComparison.Ordinal) ? Path.GetFullPath(workload)
+        : Path.Combine(AppContext.BaseDirectory, "workloads", workload + ".c");
 }
