@@ -19,7 +19,7 @@ public static class LabServerHost
     public const string MessagePackProtocolName = "messagepack";
 
     /// <param name="args">Command line: --urls URL, --data DIR, --demo-key KEY, --save-interval SECONDS, and for a
-    /// cluster --redis HOST:PORT, --node NAME, --public-url URL; and ASP.NET Core's usual settings.</param>
+    /// cluster --redis HOST:PORT, --node NAME, --public-url URL; --tier interp|jit; and ASP.NET Core's usual settings.</param>
     /// <exception cref="ClusterUnreachableException">--redis names a Redis that cannot be reached.</exception>
     /// <param name="configure">Adjusts options after the command line (tests use it for short intervals).</param>
     /// <param name="quiet">No log output at all (the TUI hosts a server in-process for `tui local`).</param>
@@ -42,6 +42,8 @@ public static class LabServerHost
         if (builder.Configuration["save-interval"] is { Length: > 0 } interval)
             options.SaveInterval = double.TryParse(interval, System.Globalization.CultureInfo.InvariantCulture, out double seconds) && seconds > 0
                 ? TimeSpan.FromSeconds(seconds) : throw new ArgumentException($"--save-interval takes a number of seconds, not '{interval}'");
+        if (builder.Configuration["tier"] is { Length: > 0 } tier)
+            options.Tier = Lab.Machine.MachineOptions.ParseTier(tier) ?? throw new ArgumentException($"--tier takes interp or jit, not '{tier}'");
         configure?.Invoke(options);
 
         builder.Services.AddSingleton(options);

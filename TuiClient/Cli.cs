@@ -93,12 +93,13 @@ public static class Cli
         var files = new Option<string[]>("--file") { Description = "--profile posix: place a host file in the guest before the run", HelpName = "HOST[=GUEST]" };
         var dirs = new Option<string[]>("--dir") { Description = "--profile posix: place a host directory tree in the guest", HelpName = "HOST=GUEST" };
         var program = new Argument<string[]>("PROGRAM") { Description = "--profile posix: the program (a /bin name or a host ELF) and its arguments", Arity = ArgumentArity.ZeroOrMore };
+        var tier = new Option<string?>("--tier") { Description = "the CPU's execution tier: jit (the default: hot blocks compiled) or interp (the interpreter alone); LAB_TIER sets the default", HelpName = "interp|jit" };
 
         var run = new Command("run", "--weensyos PROGRAM | --kernel FILE | --profile posix PROGRAM [ARGS...]\n" +
             "run a machine headless: Lab's WeensyOS until the tick limit or a panic; a kernel built from C until it powers off " +
             "(as QEMU -nographic); or a POSIX program (a /bin name or a host ELF such as gcc -static) with the console on stdin/stdout, " +
             "exiting with its status (128+signal if killed)")
-        { weensyos, kernel, profile, step, ticks, noSlowdown, log, screen, perTick, bug, intAbi, noInvariants, perSecond, gdb, mem, files, dirs, program };
+        { weensyos, kernel, profile, step, ticks, noSlowdown, log, screen, perTick, bug, intAbi, noInvariants, perSecond, gdb, mem, files, dirs, tier, program };
         run.SetAction(p =>
         {
             string? w = p.GetValue(weensyos), k = p.GetValue(kernel), pr = p.GetValue(profile);
@@ -107,6 +108,9 @@ public static class Cli
             var screenFormat = p.GetResult(screen) is null ? RunCommand.ScreenFormat.None
                 : (p.GetValue(screen) ?? "text") switch { "text" => RunCommand.ScreenFormat.Text, "ansi" => RunCommand.ScreenFormat.Ansi, _ => (RunCommand.ScreenFormat?)null };
             if (screenFormat is null) return UsageError(stderr, "run", $"--screen {p.GetValue(screen)}: expected text or ansi");
+            Lab.Machine.ExecutionTier? cpuTier = null;
+            if (p.GetValue(tier) is { } t && (cpuTier = Lab.Machine.MachineOptions.ParseTier(t)) is null)
+                return UsageError(stderr, "run", $"--tier {t}: expected interp or jit");
             string? misplaced = Misplaced(p, w is not null ? [step, noSlowdown, perTick, bug, intAbi, noInvariants, ticks, log, screen]
                 : k is not null ? [ticks, log, screen, perSecond, gdb] : [mem, files, dirs, program]);
             if (misplaced is not null) return UsageError(stderr, "run", $"{misplaced} does not apply to run {(w is not null ? "--weensyos" : k is not null ? "--kernel" : "--profile posix")}");
@@ -118,7 +122,7 @@ public static class Cli
                 if (words.Length == 0) return UsageError(stderr, "run", "PROGRAM is missing (a /bin name such as sh, or a host ELF such as ./a.out)");
                 var places = (p.GetValue(files) ?? []).Select(f => PosixRun.Placement.Of("--file", f))
                     .Concat((p.GetValue(dirs) ?? []).Select(d => PosixRun.Placement.Of("--dir", d))).ToList();
-                return PosixRun.Execute(new PosixRun.Arguments(words[0], words[1..], p.GetValue(mem) ?? PosixRun.DefaultMemory, places), stdout, stderr, stdin);
+                return PosixRun.Execute(new PosixRun.Arguments(words[0], words[1..], p.GetValue(mem) ?? PosixRun.DefaultMemory, places, cpuTier), stdout, stderr, stdin);
             }
             if (k is not null)
             {
@@ -126,7 +130,7 @@ public static class Cli
                 if (port is < 0 or > 65535) return UsageError(stderr, "run", "--gdb needs a TCP port (0 to 65535; 0 picks a free one)");
                 ulong ips = p.GetValue(perSecond) ?? new Lab.Kernel.Guest.GuestKernelOptions().InstructionsPerSecond;
                 if (ips is < 1_000_000 or > 100_000_000_000) return UsageError(stderr, "run", "--instructions-per-second needs a number from 1000000 to 100000000000");
-                return KernelRunCommand.Execute(new KernelRunCommand.Arguments(k, p.GetValue(ticks), p.GetValue(log), screenFormat.Value, ips, port), stdout, stderr);
+                return KernelRunCommand.Execute(new KernelRunCommand.Arguments(k, p.GetValue(ticks), p.GetValue(log), screenFormat.Value, ips, port, cpuTier), stdout, stderr);
             }
             if (w is not ("allocator" or "fork" or "forkexit") && !Lab.Kernel.Weensy.Plumbing.EmbeddedPrograms.Exists(w!, ProgramFlavour.Standard))
                 return UsageError(stderr, "run", $"--weensyos {w}: expected allocator, fork or forkexit");
@@ -145,6 +149,7 @@ public static class Cli
                 TickLimit = p.GetValue(ticks) ?? 1000,
                 Invariants = p.GetValue(noInvariants) ? InvariantChecks.None : InvariantChecks.EveryTick,
                 InstructionsPerTick = p.GetValue(perTick) ?? KernelOptions.DefaultInstructionsPerTick,
+                Tier = cpuTier,
             };
             return RunCommand.Execute(new RunCommand.Arguments(w!, options, p.GetValue(log), screenFormat.Value), stdout, stderr);
         });
@@ -172,9 +177,10 @@ public static class Cli
         var step = StepOption();
         var mem = SizeOption("--profile posix: guest memory (4M to 4G, default 64M)");
         var program = new Argument<string[]>("PROGRAM") { Description = "what the machine runs: a WeensyOS program, or a POSIX command line (a /bin name or a host ELF, and its arguments)", Arity = ArgumentArity.ZeroOrMore };
+        var tier = new Option<string?>("--tier") { Description = "the CPU's execution tier: jit (the default: hot blocks compiled) or interp (the interpreter alone); LAB_TIER sets the default", HelpName = "interp|jit" };
         var c = new Command("local", "[--weensyos PROGRAM [--step S] | --profile posix [--mem SIZE] [PROGRAM ARGS...] | --kernel FILE]\n" +
             "the interactive interface with the machine running in this process")
-        { weensyos, profile, kernel, step, mem, program };
+        { weensyos, profile, kernel, step, mem, tier, program };
         c.SetAction(p =>
         {
             string? pr = p.GetValue(profile), k = p.GetValue(kernel), w = p.GetValue(weensyos);
@@ -187,8 +193,11 @@ public static class Cli
             if (pr is not null && p.GetResult(step) is not null) return UsageError(stderr, "local", "--step applies to WeensyOS");
             if (w is not null && words.Length > 0) return UsageError(stderr, "local", $"--weensyos {w} already names the program; '{words[0]}' is extra");
             if (pr is null && k is null && words.Length > 1) return UsageError(stderr, "local", $"WeensyOS runs one program; '{words[1]}' is extra");
+            Lab.Machine.ExecutionTier? cpuTier = null;
+            if (p.GetValue(tier) is { } t && (cpuTier = Lab.Machine.MachineOptions.ParseTier(t)) is null)
+                return UsageError(stderr, "local", $"--tier {t}: expected interp or jit");
             return SessionCommands.Local(new SessionCommands.LocalArguments(pr, k, w ?? (pr is null && k is null && words.Length > 0 ? words[0] : null),
-                p.GetValue(step), p.GetValue(mem), words), stderr);
+                p.GetValue(step), p.GetValue(mem), words, cpuTier), stderr);
         });
         return c;
     }
@@ -331,7 +340,7 @@ public static class Cli
         {
             Symbol s = child switch { OptionResult o => o.Option, ArgumentResult a => a.Argument, _ => null! };
             if (s is null || allowed.Contains(s) || child is OptionResult { Implicit: true }) continue;
-            if (s is Option o2 && o2.Name is "--weensyos" or "--kernel" or "--profile") continue;
+            if (s is Option o2 && o2.Name is "--weensyos" or "--kernel" or "--profile" or "--tier") continue;   // every mode's
             if (child is ArgumentResult ar && ar.Tokens.Count == 0) continue;
             return s is Option opt ? opt.Name : s.Name;
         }

@@ -23,7 +23,8 @@ public static class KernelRunCommand
     /// <summary>Without --ticks, give up after this much guest time (a graded WeensyOS run takes 10 s).</summary>
     public const int DefaultGuestSeconds = 120;
 
-    public sealed record Arguments(string Kernel, ulong? Ticks, string? LogFile, RunCommand.ScreenFormat Screen, ulong InstructionsPerSecond, int? GdbPort = null);
+    public sealed record Arguments(string Kernel, ulong? Ticks, string? LogFile, RunCommand.ScreenFormat Screen, ulong InstructionsPerSecond, int? GdbPort = null,
+        Lab.Machine.ExecutionTier? Tier = null);
 
     /// <summary>Runs a parsed `tui run --kernel` (see <see cref="Cli"/>).</summary>
     public static int Execute(Arguments a, TextWriter stdout, TextWriter stderr)
@@ -31,7 +32,7 @@ public static class KernelRunCommand
         GuestKernelMachine machine;
         try
         {
-            machine = GuestKernelMachine.Load(a.Kernel, new GuestKernelOptions { InstructionsPerSecond = a.InstructionsPerSecond });
+            machine = GuestKernelMachine.Load(a.Kernel, new GuestKernelOptions { InstructionsPerSecond = a.InstructionsPerSecond, Tier = a.Tier });
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {

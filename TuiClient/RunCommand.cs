@@ -77,7 +77,8 @@ public static class PosixRun
     }
 
     /// <summary>A parsed `tui run --profile posix` (see <see cref="Cli"/>).</summary>
-    public sealed record Arguments(string Program, string[] ProgramArguments, ulong Memory, IReadOnlyList<Placement> Places);
+    public sealed record Arguments(string Program, string[] ProgramArguments, ulong Memory, IReadOnlyList<Placement> Places,
+        Lab.Machine.ExecutionTier? Tier = null);
 
     public static int Execute(Arguments a, TextWriter stdout, TextWriter stderr, Func<Stream> stdin)
     {
@@ -85,7 +86,7 @@ public static class PosixRun
         var rest = a.ProgramArguments;
         ulong mem = a.Memory;
         var places = a.Places;
-        using var machine = new Lab.Kernel.Posix.PosixMachine(new Lab.Kernel.Posix.PosixOptions { MemorySize = mem });
+        using var machine = new Lab.Kernel.Posix.PosixMachine(new Lab.Kernel.Posix.PosixOptions { MemorySize = mem, Tier = a.Tier });
         string path;
         if (program.Contains('/'))
         {

@@ -18,6 +18,8 @@ public sealed record GuestKernelOptions
 
     /// <summary>QEMU reboots on a triple fault; by default we stop (and show the last screen) instead.</summary>
     public bool RebootOnTripleFault { get; init; }
+    /// <summary>The execution tier of the machine's CPU; null: <see cref="MachineOptions.Tier"/>'s default (Jit, or LAB_TIER).</summary>
+    public ExecutionTier? Tier { get; init; }
 }
 
 /// <summary>
@@ -42,12 +44,13 @@ public sealed class GuestKernelMachine : IDisposable
     {
         Options = options;
         Image = image;
-        Machine = new X64Machine(new MachineOptions
+        var machine = new MachineOptions
         {
             MemorySize = options.MemorySize,
             Mode = MachineMode.System,
             InstructionsPerSecond = options.InstructionsPerSecond,
-        });
+        };
+        Machine = new X64Machine(options.Tier is { } tier ? machine with { Tier = tier } : machine);
         Machine.EventObserver = new Fanout(_observers);
         GuestBootLoader.Boot(Machine, Image);
     }

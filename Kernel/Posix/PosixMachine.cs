@@ -14,6 +14,8 @@ public sealed record PosixOptions
     /// <summary>The seed of getrandom's bytes: machines with the same seed replay the same "random"
     /// bytes (AT_RANDOM is keyed by the pid alone).</summary>
     public ulong RandomSeed { get; init; }
+    /// <summary>The execution tier of the machine's CPU; null: <see cref="MachineOptions.Tier"/>'s default (Jit, or LAB_TIER).</summary>
+    public ExecutionTier? Tier { get; init; }
 }
 
 /// <summary>
@@ -32,7 +34,8 @@ public sealed class PosixMachine : IDisposable
     public PosixMachine(PosixOptions? options = null)
     {
         options ??= new PosixOptions();
-        Machine = new X64Machine(new MachineOptions { MemorySize = options.MemorySize, TimerInterval = options.TimerInterval });
+        var machine = new MachineOptions { MemorySize = options.MemorySize, TimerInterval = options.TimerInterval };
+        Machine = new X64Machine(options.Tier is { } tier ? machine with { Tier = tier } : machine);
         Fs = new PosixFs((long)Math.Min(options.FileSystemQuota ?? options.MemorySize, long.MaxValue));
         foreach (var (name, bytes) in PosixFs.EmbeddedPrograms) Fs.WriteFile("/bin/" + name, bytes);
         Fs.AddDataFiles();

@@ -1,3 +1,4 @@
+using Lab.Machine;
 namespace Lab.Kernel.Weensy;
 
 /// <summary>Lab steps as people write them: "0".."7" or "cow" (also "8"), any case. The one parser
@@ -93,6 +94,9 @@ public sealed record KernelOptions
     public ulong TickLimit { get; init; }
 
     public InvariantChecks Invariants { get; init; } = InvariantChecks.None;
+
+    /// <summary>The execution tier of the machine's CPU; null: <see cref="MachineOptions.Tier"/>'s default (Jit, or LAB_TIER).</summary>
+    public ExecutionTier? Tier { get; init; }
 
     /// <summary>The default tick length, chosen so the allocator fills memory in a few simulated seconds.</summary>
     public const ulong DefaultInstructionsPerTick = 2_000;

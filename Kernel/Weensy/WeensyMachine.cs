@@ -16,11 +16,12 @@ public sealed class WeensyMachine : IDisposable
     public WeensyMachine(KernelOptions? options = null)
     {
         options ??= new KernelOptions();
-        Machine = new X64Machine(new MachineOptions
+        var machine = new MachineOptions
         {
             MemorySize = Memory.Layout.MemSizePhysical,
             TimerInterval = options.InstructionsPerTick,
-        });
+        };
+        Machine = new X64Machine(options.Tier is { } tier ? machine with { Tier = tier } : machine);
         Kernel = new WeensyKernel(Machine, options);
     }
 

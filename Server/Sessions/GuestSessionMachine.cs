@@ -44,10 +44,10 @@ public sealed class GuestSessionMachine : SessionMachine, IGuestEventObserver
         public ulong LastTick { get; set; } = firstTick;
     }
 
-    public GuestSessionMachine(SessionSettings settings)
+    public GuestSessionMachine(SessionSettings settings, ExecutionTier? tier = null)
     {
         byte[] image = settings.KernelImage ?? throw new InvalidOperationException("a kernel session needs its kernel image");
-        _m = GuestKernelMachine.Create(settings.Program, image, new GuestKernelOptions(), out string? error)
+        _m = GuestKernelMachine.Create(settings.Program, image, new GuestKernelOptions { Tier = tier }, out string? error)
             ?? throw new InvalidDataException(error);
         _tables = new PageTables(_m.Machine, new ChangeCounter());
         _symbols = KernelSymbols.FromImage(_m.Image);

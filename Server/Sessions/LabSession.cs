@@ -1,3 +1,4 @@
+using Lab.Machine;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Lab.Kernel.Common;
@@ -56,12 +57,13 @@ public sealed partial class LabSession : IDisposable
     public DateTime LastActivityUtc { get; private set; } = DateTime.UtcNow;
     public SessionSnapshot Latest => _latest;
 
-    public LabSession(SessionSettings settings, Stream? restoreState, ILogger log)
+    public LabSession(SessionSettings settings, Stream? restoreState, ILogger log, ExecutionTier? tier = null)
     {
+        _tier = tier;
         _settings = settings with { Roster = null };
         LoadRoster(settings.Roster);
         _log = log;
-        _machine = SessionMachine.Create(settings);
+        _machine = SessionMachine.Create(settings, tier);
         if (restoreState != null)
         {
             // A state that cannot be restored is refused (the manager says so and keeps the files), never
@@ -582,7 +584,7 @@ public sealed partial class LabSession : IDisposable
                 {
                     var next = Settings with { Program = rb.Program ?? Settings.Program, Step = rb.Step ?? Settings.Step };
                     _machine.Dispose();
-                    _machine = SessionMachine.Create(next);
+                    _machine = SessionMachine.Create(next, _tier);
                     _machine.Observer = OnKernelEvent;
                     _reportedInvariant = null;
                     foreach (var b in _breaks.Where(b => b.Kind == BreakKind.Address)) _machine.Machine.Cpu.AddBreakpoint(new Lab.Machine.VirtAddr(b.Address));
@@ -623,6 +625,11 @@ public sealed partial class LabSession : IDisposable
     /// <summary>Commands applied (saves excepted), and the machine's clock with that count at the last snapshot
     /// written: equal now, the machine has not changed since (session thread only).</summary>
     private long _commandsApplied;
+    /// <summary>The execution tier of this session's machines (the server's --tier; null: the default).</summary>
+    private readonly ExecutionTier? _tier;
+
+    /// <summary>The tier its machine's CPU runs on (fixed when the machine is built; any thread may read it).</summary>
+    public ExecutionTier Tier => _machine.Machine.Cpu.Tier;
     private (ulong Clock, long Commands) _savedVersion = (ulong.MaxValue, -1);
 
     private static string Shorten(string text, int max) => text.Length <= max ? text : text[..(max - 1)] + "…";

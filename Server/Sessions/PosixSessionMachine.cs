@@ -29,9 +29,9 @@ public sealed class PosixSessionMachine : SessionMachine
 
     public override string? PlaceFile(string path, byte[] bytes) => _m.Fs.Place(path, bytes);
 
-    public PosixSessionMachine(SessionSettings settings)
+    public PosixSessionMachine(SessionSettings settings, ExecutionTier? tier = null)
     {
-        _m = new PosixMachine(new PosixOptions { MemorySize = (ulong)settings.MemoryMiB << 20 });
+        _m = new PosixMachine(new PosixOptions { MemorySize = (ulong)settings.MemoryMiB << 20, Tier = tier });
         _m.Console.CaptureOutput = false;           // a session runs for days: output goes to the screen only
         _m.Console.Typed = true;                    // someone types at this console: the terminal's discipline applies
         _m.Console.Output = (_, data) => _screen.Write(data.Span);

@@ -112,11 +112,11 @@ public abstract class SessionMachine : IDisposable
 
     public abstract void Dispose();
 
-    /// <summary>Boots the machine a session's settings describe.</summary>
-    public static SessionMachine Create(SessionSettings settings) => settings.Profile switch
+    /// <summary>Boots the machine a session's settings describe, its CPU on <paramref name="tier"/> (null: the default).</summary>
+    public static SessionMachine Create(SessionSettings settings, ExecutionTier? tier = null) => settings.Profile switch
     {
-        SessionSettings.PosixProfile => new PosixSessionMachine(settings),
-        SessionSettings.KernelProfile => new GuestSessionMachine(settings),
-        _ => new WeensySessionMachine(settings),
+        SessionSettings.PosixProfile => new PosixSessionMachine(settings, tier),
+        SessionSettings.KernelProfile => new GuestSessionMachine(settings, tier),
+        _ => new WeensySessionMachine(settings, tier),
     };
 }

@@ -77,7 +77,7 @@ public sealed partial class SessionManager
         try
         {
             using Stream? state = stored.Machine is { } machine ? new MemoryStream(SnapshotFile.Unwrap(machine, out _).ToArray(), writable: false) : null;
-            session = new LabSession(settings, state, _loggers.CreateLogger($"session.{settings.Name}"));
+            session = new LabSession(settings, state, _loggers.CreateLogger($"session.{settings.Name}"), _options.Tier);
         }
         catch (Exception e)
         {

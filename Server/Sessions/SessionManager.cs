@@ -9,6 +9,9 @@ namespace Lab.Server.Sessions;
 public sealed class LabServerOptions
 {
     public string DataDirectory { get; set; } = "data";
+    /// <summary>The execution tier of every session's machine (--tier interp|jit); null: the machines' default
+    /// (the JIT, or the LAB_TIER environment variable).</summary>
+    public Lab.Machine.ExecutionTier? Tier { get; set; }
     /// <summary>The clock the per-address limits (join-code lockouts, creation allowances) read; tests
     /// replace it so a lockout cannot run out while they look at it. Not configuration.</summary>
     [Microsoft.Extensions.Configuration.ConfigurationKeyName("__clock_not_configurable")]
@@ -128,7 +131,7 @@ public sealed partial class SessionManager : IHostedService, IDisposable
         LabSession session;
         try
         {
-            session = new LabSession(settings, null, _loggers.CreateLogger($"session.{settings.Name}"));
+            session = new LabSession(settings, null, _loggers.CreateLogger($"session.{settings.Name}"), _options.Tier);
         }
         catch (Exception e)
         {
@@ -456,7 +459,7 @@ public sealed partial class SessionManager : IHostedService, IDisposable
                 return false;
             }
             LabSession session;
-            try { session = new LabSession(settings, state, _loggers.CreateLogger($"session.{settings.Name}")); }
+            try { session = new LabSession(settings, state, _loggers.CreateLogger($"session.{settings.Name}"), _options.Tier); }
             catch
             {
                 Withdraw(settings.Name);

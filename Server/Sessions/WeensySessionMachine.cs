@@ -11,7 +11,7 @@ public sealed class WeensySessionMachine : SessionMachine
 {
     private readonly WeensyMachine _m;
 
-    public WeensySessionMachine(SessionSettings settings) => _m = new WeensyMachine(settings.ToKernelOptions());
+    public WeensySessionMachine(SessionSettings settings, ExecutionTier? tier = null) => _m = new WeensyMachine(settings.ToKernelOptions() with { Tier = tier });
 
     public override X64Machine Machine => _m.Machine;
     public override ulong Ticks => _m.Ticks;

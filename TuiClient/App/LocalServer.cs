@@ -29,11 +29,12 @@ public sealed class LocalServer : IAsyncDisposable
         InstructorKey = key;
     }
 
-    /// <summary>Starts the in-process server with one session as <paramref name="settings"/> describe (name "local").</summary>
-    public static async Task<LocalServer> StartAsync(SessionSettings settings)
+    /// <summary>Starts the in-process server with one session as <paramref name="settings"/> describe (name "local"),
+    /// its machine on <paramref name="tier"/> (null: the default).</summary>
+    public static async Task<LocalServer> StartAsync(SessionSettings settings, Lab.Machine.ExecutionTier? tier = null)
     {
         string data = Path.Combine(Path.GetTempPath(), "lab-local-" + Guid.NewGuid().ToString("N"));
-        var app = LabServerHost.Create(["--urls", "http://127.0.0.1:0", "--data", data], o => o.DemoSession = null, quiet: true);
+        var app = LabServerHost.Create(["--urls", "http://127.0.0.1:0", "--data", data], o => { o.DemoSession = null; o.Tier = tier; }, quiet: true);
         await app.StartAsync();
         string url = LabServerHost.BoundUrl(app);
         // The user of `tui local` is its instructor: the key it connects with.

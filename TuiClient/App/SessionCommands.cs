@@ -59,7 +59,7 @@ public static class SessionCommands
     /// <summary>A parsed `tui local`: at most one of the profile (posix), a kernel file or a WeensyOS
     /// program; the step (WeensyOS), the memory (posix) and the POSIX command line.</summary>
     public sealed record LocalArguments(string? Profile, string? KernelFile, string? WeensyProgram, Lab.Kernel.Weensy.LabStep? Step,
-        ulong? Memory, string[] CommandLine);
+        ulong? Memory, string[] CommandLine, Lab.Machine.ExecutionTier? Tier = null);
 
     /// <summary>`tui local`: the interactive app with the machine running in this process (a private server on loopback).</summary>
     public static int Local(LocalArguments a, TextWriter stderr)
@@ -69,7 +69,7 @@ public static class SessionCommands
         RemoteSession session;
         try
         {
-            server = LocalServer.StartAsync(settings).GetAwaiter().GetResult();
+            server = LocalServer.StartAsync(settings, a.Tier).GetAwaiter().GetResult();
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
             session = server.ConnectAsync(cts.Token).GetAwaiter().GetResult();
         }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Lab.Server.Persistence;
 using Lab.Server.Sessions;
 using Microsoft.AspNetCore.SignalR;
@@ -104,6 +105,21 @@ public class PersistenceTests
         var created = await client.Hub.CreateSession(new CreateSessionOptions("orphan", "allocator", "cow", "weensyos", false));
         Assert.Equal("orphan", created.Name);
         Assert.NotNull(server.Sessions.Find("orphan"));
+    }
+
+    /// <summary>`--tier interp|jit` sets every session's execution tier; a wrong name stops the server at start.</summary>
+    [Fact]
+    public async Task The_server_runs_its_sessions_on_the_tier_it_is_given()
+    {
+        await using var server = await LabServerFixture.StartAsync(NewDataDirectory(), configure: o => o.Tier = Lab.Machine.ExecutionTier.Interp);
+        var (client, _) = await CreateAsync(server, "slow");
+        await using var _c = client;
+        Assert.Equal(Lab.Machine.ExecutionTier.Interp, server.Sessions.Find("slow")!.Tier);
+        Assert.Equal(Lab.Machine.ExecutionTier.Interp, server.App.Services.GetRequiredService<LabServerOptions>().Tier);
+        var e = Assert.Throws<ArgumentException>(() => LabServerHost.Create(["--tier", "fast", "--urls", "http://127.0.0.1:0"]));
+        Assert.Contains("--tier takes interp or jit, not 'fast'", e.Message);
+        await using var parsed = LabServerHost.Create(["--tier", "jit", "--urls", "http://127.0.0.1:0", "--data", NewDataDirectory()]);
+        Assert.Equal(Lab.Machine.ExecutionTier.Jit, parsed.Services.GetRequiredService<LabServerOptions>().Tier);
     }
 
     /// <summary>A paused machine (or a shell at its prompt) is not written to disk again and again: the

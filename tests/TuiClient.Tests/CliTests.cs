@@ -74,6 +74,25 @@ public class CliTests
         Assert.Contains("--step applies to WeensyOS", err);
     }
 
+    /// <summary>`--tier interp|jit` picks the CPU's execution tier; both give the same run, and a wrong name is refused.</summary>
+    [Fact]
+    public void Run_takes_the_execution_tier()
+    {
+        var interp = Tui("run", "--tier", "interp", "--weensyos", "forkexit", "--ticks", "300", "--screen");
+        var jit = Tui("run", "--tier", "jit", "--weensyos", "forkexit", "--ticks", "300", "--screen");
+        Assert.True(interp.Code == 0, interp.Err);
+        Assert.Equal(interp.Out, jit.Out);
+        Assert.Contains("PHYSICAL MEMORY", jit.Out);
+        var posix = Tui("run", "--tier", "interp", "--profile", "posix", "echo", "tiers");
+        Assert.Equal("tiers\n", posix.Out);
+        var (code, _, err) = Tui("run", "--tier", "fast", "--weensyos", "fork");
+        Assert.Equal(2, code);
+        Assert.Contains("--tier fast: expected interp or jit", err);
+        (code, _, err) = Tui("local", "--tier", "fast");
+        Assert.Equal(2, code);
+        Assert.Contains("tui local: --tier fast: expected interp or jit", err);
+    }
+
     [Fact]
     public void A_posix_programs_own_options_reach_it_untouched()
     {
