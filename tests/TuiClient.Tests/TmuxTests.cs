@@ -75,6 +75,10 @@ public sealed class TmuxTests : IAsyncLifetime
         throw new InvalidOperationException($"'{text}' is not on the screen:\n{pane}");
     }
 
+    /// <summary>Where text is on a pane, once it is there (a capture may catch a redraw half done).</summary>
+    private async Task<(int Column, int Row)> FindOnPane(int index, string text) =>
+        Find(await WaitForPane(index, p => p.Contains(text), $"'{text}'"), text);
+
     private static string Status(string pane) => pane.TrimEnd('\n').Split('\n').Last();
 
     /// <summary>The CGA screen inside its frame (wide layout: rows 2-26, columns 1-80).</summary>
@@ -109,7 +113,7 @@ public sealed class TmuxTests : IAsyncLifetime
         await WaitForPane(1, p => p.Contains("viewers cannot type"), "the refusal");
 
         // The instructor grants driving with the mouse and a key: click the student's line, press g.
-        var (col, row) = Find(Pane(0), $"{studentId}  student (viewer)");
+        var (col, row) = await FindOnPane(0, $"{studentId}  student (viewer)");
         Click(0, col, row);
         Keys(0, "g");
         string student = await WaitForPane(1, p => Status(p).Contains("driver") && p.Contains("you may drive now"), "the driver role replacing the refusal");
@@ -133,7 +137,7 @@ public sealed class TmuxTests : IAsyncLifetime
         await WaitForPane(1, p => !Status(p).Contains("following") && p.Contains("prof ended follow mode"), "follow mode ended on the student's side");
 
         // The student clicks a process: its virtual memory (a click on its line in the process table).
-        (col, row) = Find(Pane(1), "   1      - ");
+        (col, row) = await FindOnPane(1, "   1      - ");
         Click(1, col + 2, row);
         await WaitForPane(1, p => p.Contains("virtual memory of pid 1"), "pid 1's map after a click");
 
@@ -175,7 +179,7 @@ public sealed class TmuxTests : IAsyncLifetime
         await WaitForPane(0, p => p.Contains("new join code") && !Status(p).Contains("JOIN-4242") && Status(p).Contains("│ code "), "a new join code");
 
         // The instructor removes the student (after a question); the student's client says so.
-        (col, row) = Find(Pane(0), $"{studentId}  student (driver)");
+        (col, row) = await FindOnPane(0, $"{studentId}  student (driver)");
         Click(0, col, row);
         Keys(0, "x");
         await WaitForPane(0, p => p.Contains($"Remove {studentId} from lecture?"), "the question");
@@ -249,11 +253,15 @@ public sealed class TmuxTests : IAsyncLifetime
         await WaitForPane(0, p => p.Contains("F10 quits") && p.Contains("events:"), "Ctrl+C on the events tab");
 
         // A click on a tab switches to it; a click on the memory map selects a cell.
-        var (col, row) = Find(Pane(0), "F3 memory");
+        var (col, row) = await FindOnPane(0, "F3 memory");
         Click(0, col + 1, row);
-        string memory = await WaitForPane(0, p => p.Contains("8192 pages (32 MiB)"), "the memory tab after a click");
+        // The ninth row's label, once the tab is drawn that far (a capture can catch a redraw half done).
+        static string? NinthRow(string p) =>
+            System.Text.RegularExpressions.Regex.Match(p, @"(\d+) pages per cell") is { Success: true } m
+            && $"0x{8 * 64 * int.Parse(m.Groups[1].Value) * 4096:X7}" is var label && p.Contains(label) ? label : null;
+        string memory = await WaitForPane(0, p => p.Contains("8192 pages (32 MiB)") && NinthRow(p) is not null, "the memory tab after a click");
         int perCell = int.Parse(System.Text.RegularExpressions.Regex.Match(memory, @"(\d+) pages per cell").Groups[1].Value);
-        (col, row) = Find(memory, $"0x{8 * 64 * perCell * 4096:X7}");        // the ninth row's label
+        (col, row) = Find(memory, NinthRow(memory)!);
         Click(0, col + 10 + 5, row);                                           // its sixth cell
         await WaitForPane(0, p => p.Contains($"0x{(8 * 64 + 5) * perCell * 4096:X7}-"), "the clicked cell's range");
 
