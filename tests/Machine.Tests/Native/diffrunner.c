@@ -31,9 +31,10 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#define CODE_ADDR 0x10000000UL
+/* Above the first GiB, where Linux randomises a non-PIE program's heap (it once took 0x20000000), below 2 GiB for disp32. */
+#define CODE_ADDR 0x50000000UL
 #define CODE_SIZE 0x1000UL
-#define DATA_ADDR 0x20000000UL
+#define DATA_ADDR 0x60000000UL
 #define DATA_SIZE 0x2000UL
 
 /* Only status flags and DF may be set by a case: TF or AC would change what the code does. */
