@@ -92,20 +92,7 @@ internal static class JitHelpers
     /// </summary>
     public static ulong Imul(long a, long b, int size, out ulong aux)
     {
-        ulong low;
-        bool overflow;
-        if (size == 8)
-        {
-            long hi = Math.BigMul(a, b, out long lo);
-            low = (ulong)lo;
-            overflow = hi != (lo >> 63);
-        }
-        else
-        {
-            long p = a * b;
-            low = (ulong)p & FlagMath.Mask(size);
-            overflow = p != FlagMath.SignExtend(low, size);
-        }
+        ulong low = Cpu.SignedProduct(a, b, size, out bool overflow);
         aux = overflow ? FlagMath.CF | FlagMath.OF : 0;
         return low;
     }

@@ -97,6 +97,22 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>imul r, r/m (Imul2) and imul r, r/m, imm (Imul3): truncated signed product.</summary>
+    /// <summary>The product of sign-extended <paramref name="a"/> and <paramref name="b"/> truncated to
+    /// <paramref name="size"/> bytes (2, 4 or 8), and whether it overflowed (imul's CF and OF); shared with the JIT.</summary>
+    internal static ulong SignedProduct(long a, long b, int size, out bool overflow)
+    {
+        if (size == 8)
+        {
+            long hi = Math.BigMul(a, b, out long lo);
+            overflow = hi != (lo >> 63);
+            return (ulong)lo;
+        }
+        long p = a * b;
+        ulong low = (ulong)p & FlagMath.Mask(size);
+        overflow = p != FlagMath.SignExtend(low, size);
+        return low;
+    }
+
     private bool Imul2(ref Op op)
     {
         int size = op.Size;
@@ -106,20 +122,7 @@ public sealed unsafe partial class Cpu
         long a, b;
         if (op.Kind == OpKind.Imul3) { a = FlagMath.SignExtend(s, size); b = FlagMath.SignExtend(op.Imm, size); }
         else { a = FlagMath.SignExtend(GetReg(op.R0, size), size); b = FlagMath.SignExtend(s, size); }
-        ulong low;
-        bool overflow;
-        if (size == 8)
-        {
-            long hi = Math.BigMul(a, b, out long lo);
-            low = (ulong)lo;
-            overflow = hi != (lo >> 63);
-        }
-        else
-        {
-            long p = a * b;
-            low = (ulong)p & FlagMath.Mask(size);
-            overflow = p != FlagMath.SignExtend(low, size);
-        }
+        ulong low = SignedProduct(a, b, size, out bool overflow);
         SetReg(op.R0, size, low);
         SetMulFlags(size, low, overflow);
         return true;
