@@ -59,6 +59,9 @@ public sealed record MachineOptions
     /// </summary>
     public int JitThreshold { get; init; } = DefaultJitThreshold();
 
+    /// <summary>These options with <paramref name="tier"/> when one is given (null keeps the default).</summary>
+    public MachineOptions WithTier(ExecutionTier? tier) => tier is { } t ? this with { Tier = t } : this;
+
     /// <summary>Parses a tier name as the CLI takes it (--tier interp|jit); null if unknown.</summary>
     public static ExecutionTier? ParseTier(string? name) => name?.Trim().ToLowerInvariant() switch
     {

@@ -93,7 +93,7 @@ public static class Cli
         var files = new Option<string[]>("--file") { Description = "--profile posix: place a host file in the guest before the run", HelpName = "HOST[=GUEST]" };
         var dirs = new Option<string[]>("--dir") { Description = "--profile posix: place a host directory tree in the guest", HelpName = "HOST=GUEST" };
         var program = new Argument<string[]>("PROGRAM") { Description = "--profile posix: the program (a /bin name or a host ELF) and its arguments", Arity = ArgumentArity.ZeroOrMore };
-        var tier = new Option<string?>("--tier") { Description = "the CPU's execution tier: jit (the default: hot blocks compiled) or interp (the interpreter alone); LAB_TIER sets the default", HelpName = "interp|jit" };
+        var tier = TierOption();
 
         var run = new Command("run", "--weensyos PROGRAM | --kernel FILE | --profile posix PROGRAM [ARGS...]\n" +
             "run a machine headless: Lab's WeensyOS until the tick limit or a panic; a kernel built from C until it powers off " +
@@ -108,9 +108,7 @@ public static class Cli
             var screenFormat = p.GetResult(screen) is null ? RunCommand.ScreenFormat.None
                 : (p.GetValue(screen) ?? "text") switch { "text" => RunCommand.ScreenFormat.Text, "ansi" => RunCommand.ScreenFormat.Ansi, _ => (RunCommand.ScreenFormat?)null };
             if (screenFormat is null) return UsageError(stderr, "run", $"--screen {p.GetValue(screen)}: expected text or ansi");
-            Lab.Machine.ExecutionTier? cpuTier = null;
-            if (p.GetValue(tier) is { } t && (cpuTier = Lab.Machine.MachineOptions.ParseTier(t)) is null)
-                return UsageError(stderr, "run", $"--tier {t}: expected interp or jit");
+            if (!TryTier(p, tier, out var cpuTier, out string? badTier)) return UsageError(stderr, "run", badTier!);
             string? misplaced = Misplaced(p, w is not null ? [step, noSlowdown, perTick, bug, intAbi, noInvariants, ticks, log, screen]
                 : k is not null ? [ticks, log, screen, perSecond, gdb] : [mem, files, dirs, program]);
             if (misplaced is not null) return UsageError(stderr, "run", $"{misplaced} does not apply to run {(w is not null ? "--weensyos" : k is not null ? "--kernel" : "--profile posix")}");
@@ -177,7 +175,7 @@ public static class Cli
         var step = StepOption();
         var mem = SizeOption("--profile posix: guest memory (4M to 4G, default 64M)");
         var program = new Argument<string[]>("PROGRAM") { Description = "what the machine runs: a WeensyOS program, or a POSIX command line (a /bin name or a host ELF, and its arguments)", Arity = ArgumentArity.ZeroOrMore };
-        var tier = new Option<string?>("--tier") { Description = "the CPU's execution tier: jit (the default: hot blocks compiled) or interp (the interpreter alone); LAB_TIER sets the default", HelpName = "interp|jit" };
+        var tier = TierOption();
         var c = new Command("local", "[--weensyos PROGRAM [--step S] | --profile posix [--mem SIZE] [PROGRAM ARGS...] | --kernel FILE]\n" +
             "the interactive interface with the machine running in this process")
         { weensyos, profile, kernel, step, mem, tier, program };
@@ -193,9 +191,7 @@ public static class Cli
             if (pr is not null && p.GetResult(step) is not null) return UsageError(stderr, "local", "--step applies to WeensyOS");
             if (w is not null && words.Length > 0) return UsageError(stderr, "local", $"--weensyos {w} already names the program; '{words[0]}' is extra");
             if (pr is null && k is null && words.Length > 1) return UsageError(stderr, "local", $"WeensyOS runs one program; '{words[1]}' is extra");
-            Lab.Machine.ExecutionTier? cpuTier = null;
-            if (p.GetValue(tier) is { } t && (cpuTier = Lab.Machine.MachineOptions.ParseTier(t)) is null)
-                return UsageError(stderr, "local", $"--tier {t}: expected interp or jit");
+            if (!TryTier(p, tier, out var cpuTier, out string? badTier)) return UsageError(stderr, "local", badTier!);
             return SessionCommands.Local(new SessionCommands.LocalArguments(pr, k, w ?? (pr is null && k is null && words.Length > 0 ? words[0] : null),
                 p.GetValue(step), p.GetValue(mem), words, cpuTier), stderr);
         });
@@ -290,6 +286,24 @@ public static class Cli
             return null;
         },
     };
+
+    /// <summary>--tier for the commands that run a machine here (run, local).</summary>
+    private static Option<string?> TierOption() => new("--tier")
+    {
+        Description = "the CPU's execution tier: jit (the default: hot blocks compiled) or interp (the interpreter alone); LAB_TIER sets the default",
+        HelpName = "interp|jit",
+    };
+
+    /// <summary>The tier --tier names (null when not given); false with the usage error for an unknown name.</summary>
+    private static bool TryTier(ParseResult p, Option<string?> option, out Lab.Machine.ExecutionTier? tier, out string? error)
+    {
+        tier = null;
+        error = null;
+        if (p.GetValue(option) is not { } name) return true;
+        tier = Lab.Machine.MachineOptions.ParseTier(name);
+        if (tier is null) error = $"--tier {name}: expected interp or jit";
+        return tier is not null;
+    }
 
     private static (Option<string?> Name, Option<string?> Code, Option<string?> Key) Identity() => (
         new Option<string?>("--name") { Description = "the name others see (default: your login name)", HelpName = "NAME" },

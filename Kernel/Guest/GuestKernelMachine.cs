@@ -44,13 +44,12 @@ public sealed class GuestKernelMachine : IDisposable
     {
         Options = options;
         Image = image;
-        var machine = new MachineOptions
+        Machine = new X64Machine(new MachineOptions
         {
             MemorySize = options.MemorySize,
             Mode = MachineMode.System,
             InstructionsPerSecond = options.InstructionsPerSecond,
-        };
-        Machine = new X64Machine(options.Tier is { } tier ? machine with { Tier = tier } : machine);
+        }.WithTier(options.Tier));
         Machine.EventObserver = new Fanout(_observers);
         GuestBootLoader.Boot(Machine, Image);
     }

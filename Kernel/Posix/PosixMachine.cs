@@ -34,8 +34,7 @@ public sealed class PosixMachine : IDisposable
     public PosixMachine(PosixOptions? options = null)
     {
         options ??= new PosixOptions();
-        var machine = new MachineOptions { MemorySize = options.MemorySize, TimerInterval = options.TimerInterval };
-        Machine = new X64Machine(options.Tier is { } tier ? machine with { Tier = tier } : machine);
+        Machine = new X64Machine(new MachineOptions { MemorySize = options.MemorySize, TimerInterval = options.TimerInterval }.WithTier(options.Tier));
         Fs = new PosixFs((long)Math.Min(options.FileSystemQuota ?? options.MemorySize, long.MaxValue));
         foreach (var (name, bytes) in PosixFs.EmbeddedPrograms) Fs.WriteFile("/bin/" + name, bytes);
         Fs.AddDataFiles();

@@ -16,12 +16,11 @@ public sealed class WeensyMachine : IDisposable
     public WeensyMachine(KernelOptions? options = null)
     {
         options ??= new KernelOptions();
-        var machine = new MachineOptions
+        Machine = new X64Machine(new MachineOptions
         {
             MemorySize = Memory.Layout.MemSizePhysical,
             TimerInterval = options.InstructionsPerTick,
-        };
-        Machine = new X64Machine(options.Tier is { } tier ? machine with { Tier = tier } : machine);
+        }.WithTier(options.Tier));
         Kernel = new WeensyKernel(Machine, options);
     }
 

@@ -49,10 +49,9 @@ public sealed partial class LabSession
 
     private IEnumerable<Member> Present => _members.Where(m => m.ConnectionId != null);
 
-    /// <summary>Makes <paramref name="m"/> present on <paramref name="connectionId"/> (under _stateLock).</summary>
+    /// <summary>Makes away member <paramref name="m"/> present on <paramref name="connectionId"/> (under _stateLock).</summary>
     private void Attach(Member m, string connectionId)
     {
-        if (m.ConnectionId != null) _byConnection.Remove(m.ConnectionId);
         m.ConnectionId = connectionId;
         _byConnection[connectionId] = m;
         _presentBySkeleton[m.Skeleton] = m;

@@ -63,22 +63,22 @@ public sealed class RemoteSession : ISessionSource
         client.OnMoved(url =>
         {
             _movedTo = url;   // also heard by a reconnect that is already under way
-            Reconnect(url, "the session moved to another node: following it…");
+            Reconnect("the session moved to another node: following it…");
         });
         client.Connection.Closed += e =>
         {
             if (client != _client || _disposed) return Task.CompletedTask;   // an old connection, or ours closed on purpose
-            Reconnect(null, $"connection lost{(e != null ? ": " + ServerErrors.Innermost(e).Message : "")}: reconnecting…");
+            Reconnect($"connection lost{(e != null ? ": " + ServerErrors.Innermost(e).Message : "")}: reconnecting…");
             return Task.CompletedTask;
         };
     }
 
     /// <summary>
-    /// Connects again (once at a time), to <paramref name="preferred"/> first, then the node it was on, the server
+    /// Connects again (once at a time), to the node a Moved named first (<see cref="_movedTo"/>), then the node it was on, the server
     /// it first connected to and every node of the cluster it knows, with the delays of <see cref="LabRetryPolicy"/>
     /// for up to its ten minutes; then rejoins. A removed client stays out.
     /// </summary>
-    private void Reconnect(string? preferred, string status)
+    private void Reconnect(string status)
     {
         if (_removedBy != null || _disposed || Interlocked.Exchange(ref _reconnecting, 1) == 1) return;
         _status = status;
@@ -95,7 +95,7 @@ public sealed class RemoteSession : ISessionSource
                         { PreviousRetryCount = attempt, ElapsedTime = DateTime.UtcNow - started });
                     if (delay is null) break;
                     await Task.Delay(delay.Value);
-                    string[] servers = [.. (_movedTo ?? preferred) is { } first ? new[] { first } : [], _url, _entry, .. _nodes];
+                    string[] servers = [.. _movedTo is { } first ? new[] { first } : [], _url, _entry, .. _nodes];
                     try
                     {
                         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
