@@ -19,7 +19,7 @@ namespace Lab.Bench;
 /// </summary>
 public static class EmulatorBenchmark
 {
-    private sealed record Options(int Rounds, double TargetSeconds, ulong? Scale, bool AllowInstall, ExecutionTier[] Tiers, string Workload);
+    private sealed record Options(int Rounds, double TargetSeconds, ulong? Scale, bool AllowInstall, ExecutionTier[] Tiers, string Workload, string[] Extra);
 
     private static readonly string[] GccFlags = ["-O2", "-mgeneral-regs-only"];
 
@@ -60,7 +60,7 @@ public static class EmulatorBenchmark
             var warmMips = new List<double>();
             while (warmMips.Count < 40 || warm.Elapsed.TotalSeconds < 1.5)
             {
-                var (r, t, _) = RunOurs(elf, 1, tier);
+                var (r, t, _) = RunOurs(elf, 1, tier, o.Extra);
                 warmMips.Add(r.InstructionsRetired / t.TotalSeconds / 1e6);
             }
             Console.WriteLine($"warm-up {Name(EngineOf(tier))}: {warmMips.Count} runs at scale 1 in {warm.Elapsed.TotalSeconds:F2} s; "
@@ -73,14 +73,14 @@ public static class EmulatorBenchmark
         else
         {
             const ulong probeScale = 6;
-            var (_, probe, _) = RunOurs(elf, probeScale, primary);
+            var (_, probe, _) = RunOurs(elf, probeScale, primary, o.Extra);
             ulong guess = ScaleFor(o.TargetSeconds, probeScale, probe);
-            var (_, check, _) = RunOurs(elf, guess, primary);
+            var (_, check, _) = RunOurs(elf, guess, primary, o.Extra);
             scale = ScaleFor(o.TargetSeconds, guess, check);
             Console.WriteLine($"calibration: scale {probeScale} took {probe.TotalSeconds:F3} s, scale {guess} took {check.TotalSeconds:F3} s; "
                 + $"using scale {scale} for ~{o.TargetSeconds:F1} s in our Machine ({Name(EngineOf(primary))})");
         }
-        string[] workloadArgs = [scale.ToString(CultureInfo.InvariantCulture)];
+        string[] workloadArgs = [scale.ToString(CultureInfo.InvariantCulture), .. o.Extra];
 
         // 4. Start-up cost of a process (scale 0: load, print, exit), for reference.
         double nativeStartup = Stats.Median(Enumerable.Range(0, 5).Select(_ => RunProcess(elf, ["0"]).WallTime.TotalSeconds));
@@ -105,7 +105,7 @@ public static class EmulatorBenchmark
                 {
                     case Engine.Interp:
                     case Engine.Jit:
-                        var (r, t, js) = RunOurs(elf, scale, TierOf(engine));
+                        var (r, t, js) = RunOurs(elf, scale, TierOf(engine), o.Extra);
                         if (engine == Engine.Jit) jitStats = js;
                         if (instructions != 0 && r.InstructionsRetired != instructions)
                             throw new BenchmarkException($"our instruction count changed between runs: {instructions:N0} then {r.InstructionsRetired:N0}");
@@ -171,10 +171,10 @@ public static class EmulatorBenchmark
     private readonly record struct JitStats(long Blocks, long Instructions, long Rejected, TimeSpan CompileTime, long Entries);
 
     /// <summary>Loads the ELF (untimed), then times only the guest run (JIT compilation included) on one tier.</summary>
-    private static (BareElfResult Result, TimeSpan Time, JitStats Jit) RunOurs(string elf, ulong scale, ExecutionTier tier)
+    private static (BareElfResult Result, TimeSpan Time, JitStats Jit) RunOurs(string elf, ulong scale, ExecutionTier tier, string[] extra)
     {
         var options = new BareElfOptions { InstructionBudget = 200_000_000_000UL, Tier = tier };
-        using var process = BareElfProcess.Load(File.ReadAllBytes(elf), ["bench", scale.ToString(CultureInfo.InvariantCulture)], options);
+        using var process = BareElfProcess.Load(File.ReadAllBytes(elf), ["bench", scale.ToString(CultureInfo.InvariantCulture), .. extra], options);
         var sw = Stopwatch.StartNew();
         var r = process.Run();
         sw.Stop();
@@ -210,6 +210,7 @@ public static class EmulatorBenchmark
         bool install = true;
         ExecutionTier[] tiers = [ExecutionTier.Interp, ExecutionTier.Jit];
         string workload = "bench";
+        var extra = new List<string>();
         for (int i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new BenchmarkException($"{args[i]} needs a value");
@@ -220,6 +221,7 @@ public static class EmulatorBenchmark
                 case "--scale": scale = ulong.TryParse(Value(), out ulong sc) && sc > 0 ? sc : throw new BenchmarkException("--scale takes a positive integer"); break;
                 case "--no-install": install = false; break;
                 case "--workload": workload = Value(); break;
+                case "--arg": extra.Add(Value()); break;
                 case "--tier":
                     {
                         string t = Value();
@@ -237,6 +239,8 @@ public static class EmulatorBenchmark
                           --rounds N     interleaved rounds of native / qemu / ours (default 5); medians are reported
                           --seconds S    size the workload so our Machine runs about S seconds (default 4)
                           --scale N      use this workload scale instead of calibrating
+                          --arg A        pass A to the workload after the scale (repeatable); bench.c takes a kernel
+                                         mask (1 sieve, 2 fib, 4 interp, 8 memcpy, 16 hash), mix.c likewise
                           --tier T       our execution tier(s): interp, jit or both (default both, side by side)
                           --no-install   fail instead of installing qemu-user with apt-get when qemu-x86_64 is missing
                         The last line is: emulator mips=<ours> qemu_mips=<qemu-user> native_mips=<native> qemu_over_ours=<ratio>
@@ -246,7 +250,7 @@ public static class EmulatorBenchmark
                 default: throw new BenchmarkException($"unknown option '{args[i]}' (see --help)");
             }
         }
-        return new Options(rounds, seconds, scale, install, tiers, workload);
+        return new Options(rounds, seconds, scale, install, tiers, workload, extra.ToArray());
     }
 
     /// <summary>A workload's source: a name in workloads/ (bench, mix) or a path to a C file.</summary>

@@ -158,6 +158,9 @@ public sealed partial class LabController
                 break;
             case "cga": Focus = Pane.Screen; break;
         }
+        // Nothing else redraws a paused machine's panes: the frame answering the view change may
+        // have arrived (and been drawn) before this call returned and set VirtualPid.
+        StateChanged?.Invoke();
     }
 
     public static string FollowText(FollowState f) => $"{f.Pane}{(f.Pid > 0 ? $" pid {f.Pid}" : "")}";
