@@ -30,6 +30,16 @@ internal sealed class Block
     /// <summary>For blocks ending in an indirect jmp/call: several cached targets (switch dispatch).</summary>
     public Block?[]? IndirectLinks;
     public int NextIndirectSlot;
+    /// <summary>For blocks ending in an indirect jmp/call: every target seen in this page (up to <see cref="MaxIndirectTargets"/>), for the JIT's regions.</summary>
+    public List<ulong>? IndirectTargets;
+    public const int MaxIndirectTargets = 64;
+
+    /// <summary>Remembers a target of this block's indirect jump or call (the dispatcher's slow path).</summary>
+    public void NoteIndirectTarget(ulong va)
+    {
+        IndirectTargets ??= new List<ulong>();
+        if (IndirectTargets.Count < MaxIndirectTargets && !IndirectTargets.Contains(va)) IndirectTargets.Add(va);
+    }
     /// <summary>Times the dispatcher entered this block while it had no compiled code (JIT tier-up counter).</summary>
     public int Heat;
     /// <summary>The block compiled to IL (Jit tier), or null. Hangs off the block, so invalidating the block drops it.</summary>
@@ -40,10 +50,20 @@ internal sealed class Block
     public bool JitRejected;
     /// <summary>The compiled code when it covers the whole block (compiled code may tail-call it), else null.</summary>
     public JitCode? Chainable;
-    /// <summary>Direct exits of the compiled code (constant targets in this page), and the compiled
-    /// block each leads to once the dispatcher has seen it (compiled code tail-calls it).</summary>
-    public ulong[]? ExitTargets;
-    public Block?[]? Exits;
+}
+
+/// <summary>
+/// What compiled code is closed over (its argument 0): the region's member blocks (entry first), their
+/// ops concatenated (ops without an emitter run through their handler on these), and the direct exits
+/// (constant targets in the entry's page outside the region) with the compiled block each leads to once
+/// the dispatcher has seen it (compiled code then tail-calls it).
+/// </summary>
+internal sealed class JitRegion(Block[] blocks, Op[] ops)
+{
+    public readonly Block[] Blocks = blocks;
+    public readonly Op[] Ops = ops;
+    public ulong[] ExitTargets = [];
+    public Block?[] Exits = [];
 }
 
 /// <summary>Decoded-block cache keyed by (virtual, physical) start address, invalidated per physical page.</summary>

@@ -118,6 +118,7 @@ public sealed unsafe partial class Cpu
                     {
                         prev.IndirectLinks[prev.NextIndirectSlot] = b;
                         prev.NextIndirectSlot = (prev.NextIndirectSlot + 1) % prev.IndirectLinks.Length;
+                        prev.NoteIndirectTarget(rip);
                     }
                     else if (prev.LinkA == null || !prev.LinkA.Valid) prev.LinkA = b;
                     else prev.LinkB = b;

@@ -3,8 +3,8 @@ using System.Reflection;
 namespace Lab.Machine.Cpu;
 
 /// <summary>
-/// A compiled block. Runs the block (and, for a block that jumps back to its own start, further
-/// iterations while the budget allows) on <paramref name="cpu"/>, whose general registers are at
+/// A compiled region (RegionCompiler). Runs its entry block and then member blocks as control reaches
+/// them, while the budget covers each whole block, on <paramref name="cpu"/>, whose general registers are at
 /// <paramref name="regs"/>. On return the CPU's architectural state (registers, lazy flags, rip,
 /// retired count) is exactly what the interpreter would have left, and <paramref name="budget"/> is
 /// reduced by the instructions retired. Returns <see cref="JitMembers.ExitNormal"/>;
@@ -32,8 +32,10 @@ internal static class JitMembers
     public static readonly FieldInfo Faux = Field("_faux");
     public static readonly FieldInfo ExitRequest = Field("_exitRequest");
     public static readonly FieldInfo JitLast = Field("_jitLast");
-    public static readonly FieldInfo BlockOps = typeof(Block).GetField(nameof(Block.Ops))!;
-    public static readonly FieldInfo BlockExits = typeof(Block).GetField(nameof(Block.Exits))!;
+    public static readonly FieldInfo LastRegion = Field("_jitRegion");
+    public static readonly FieldInfo RegionBlocks = typeof(JitRegion).GetField(nameof(JitRegion.Blocks))!;
+    public static readonly FieldInfo RegionOps = typeof(JitRegion).GetField(nameof(JitRegion.Ops))!;
+    public static readonly FieldInfo RegionExits = typeof(JitRegion).GetField(nameof(JitRegion.Exits))!;
     public static readonly FieldInfo BlockValid = typeof(Block).GetField(nameof(Block.Valid))!;
     public static readonly FieldInfo BlockChainable = typeof(Block).GetField(nameof(Block.Chainable))!;
     public static readonly FieldInfo BlockCount = typeof(Block).GetField(nameof(Block.Count))!;

@@ -3,9 +3,10 @@ using System.Diagnostics;
 namespace Lab.Machine.Cpu;
 
 /// <summary>
-/// Tier-up glue between the dispatcher (Interpreter.cs) and the block compiler: a block entered more
-/// than the threshold is compiled once (synchronously, on the executing thread); blocks the compiler
-/// cannot take stay interpreted. After compiled code returns, known compiled successors run straight
+/// Tier-up glue between the dispatcher (Interpreter.cs) and the region compiler: a block entered more
+/// than the threshold is compiled once (synchronously, on the executing thread) together with the
+/// blocks of its page it reaches (<see cref="CollectRegion"/>); blocks the compiler cannot take stay
+/// interpreted. After compiled code returns, known compiled successors run straight
 /// from here (RunCompiledChain), which also links compiled blocks' direct exits to each other so the
 /// code tail-calls them next time. Compiled code hangs off the <see cref="Block"/>, so the per-page
 /// invalidation that drops a block drops its code too, and a snapshot never sees it.
@@ -30,8 +31,10 @@ public sealed unsafe partial class Cpu
 
     private long _jitCompileTicks;
     private long _jitEntries;
-    /// <summary>The last block compiled code ran: compiled code that tail-calls a successor notes it here.</summary>
+    /// <summary>The last block compiled code ran: compiled code that exits or tail-calls a successor notes it here.</summary>
     private Block? _jitLast;
+    /// <summary>The region whose normal exit was taken last (compiled code notes it with _jitLast).</summary>
+    private JitRegion? _jitRegion;
 
     /// <summary>
     /// Called by the dispatcher for a block without compiled code: counts an entry and compiles the
@@ -41,7 +44,8 @@ public sealed unsafe partial class Cpu
     {
         if (++b.Heat < _jitThreshold) return null;
         long t0 = Stopwatch.GetTimestamp();
-        JitCode? code = BlockCompiler.TryCompile(b, out int ops);
+        Block[] region = CollectRegion(b);
+        JitCode? code = RegionCompiler.TryCompile(region, out int ops);
         _jitCompileTicks += Stopwatch.GetTimestamp() - t0;
         if (code == null)
         {
@@ -53,8 +57,54 @@ public sealed unsafe partial class Cpu
         b.Compiled = code;
         b.Chainable = ops == b.Count ? code : null;
         JitBlocksCompiled++;
-        JitInstructionsCompiled += ops;
+        JitInstructionsCompiled += ops < b.Count ? ops : region.Sum(m => m.Count);
         return code;
+    }
+
+    /// <summary>
+    /// The region to compile for hot block <paramref name="entry"/>: the entry, then (breadth first) the
+    /// blocks it reaches by direct jumps and calls, by falling through, by returning to the instruction
+    /// after a call, and by the indirect jumps the dispatcher has seen, as long as they lie in the
+    /// entry's virtual page (one translation, verified by the entry's lookup; one physical page, so
+    /// invalidating it drops the entry and its code), have run already (decoded, valid, whole in the
+    /// page) and can be compiled whole; up to the compiler's size limits.
+    /// </summary>
+    private Block[] CollectRegion(Block entry)
+    {
+        var members = new List<Block> { entry };
+        if (!RegionCompiler.Compilable(entry)) return [.. members];
+        var seen = new HashSet<ulong> { entry.Va };
+        int ops = entry.Count;
+        for (int q = 0; q < members.Count && members.Count < RegionCompiler.MaxRegionBlocks; q++)
+        {
+            Block b = members[q];
+            ref Op last = ref b.Ops[b.Count - 1];
+            Span<ulong> next = stackalloc ulong[2];
+            int count = 0;
+            switch (last.Kind)
+            {
+                case OpKind.Jcc: next[count++] = last.Imm; next[count++] = last.NextIp; break;
+                case OpKind.Jmp: next[count++] = last.Imm; break;
+                case OpKind.Call: next[count++] = last.Imm; next[count++] = last.NextIp; break;
+                case OpKind.CallIndirect: next[count++] = last.NextIp; break;
+                case OpKind.Ret: case OpKind.JmpIndirect: break;
+                default: next[count++] = b.EndIp; break;
+            }
+            var targets = new List<ulong>();
+            for (int k = 0; k < count; k++) targets.Add(next[k]);
+            if (b.IndirectTargets != null) targets.AddRange(b.IndirectTargets);
+            foreach (ulong va in targets)
+            {
+                if (((va ^ entry.Va) >> 12) != 0 || !seen.Add(va)) continue;
+                ulong pa = (entry.Pa & ~0xFFFUL) | (va & 0xFFF);
+                if (!_blocks.TryGetValue((va, pa), out Block? m) || !m.Valid || m.SecondPage != ulong.MaxValue
+                    || ops + m.Count > RegionCompiler.MaxRegionOps || !RegionCompiler.Compilable(m)) continue;
+                members.Add(m);
+                ops += m.Count;
+                if (members.Count == RegionCompiler.MaxRegionBlocks) break;
+            }
+        }
+        return [.. members];
     }
 
     /// <summary>
@@ -70,6 +120,7 @@ public sealed unsafe partial class Cpu
         JitCode? code = b.Compiled ?? TierUp(b);
         if (code == null) return -1;
         _jitEntries++;
+        _jitRegion = null;
         return code(this, _regs, ref budget);
     }
 
@@ -117,7 +168,7 @@ public sealed unsafe partial class Cpu
             }
             JitCode? code = next.Chainable;
             if (code == null || !next.Valid || (ulong)next.Count > budget) break;
-            LinkExit(b, next);
+            if (_jitRegion != null) LinkExit(_jitRegion, next);
             // b's call/ret bookkeeping, as the dispatcher does after a whole block.
             if (b.EndKind == 1)
             {
@@ -126,6 +177,7 @@ public sealed unsafe partial class Cpu
             }
             else if (b.EndKind == 2) rsbTop--;
             _jitLast = next;
+            _jitRegion = null;
             _jitEntries++;
             int status = code(this, _regs, ref budget);
             b = _jitLast!;
@@ -135,17 +187,17 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>
-    /// Points b's direct exit to <paramref name="next"/> (wholly compiled) when one of b's exits targets
-    /// it, so b's code tail-calls it from then on. Unlike the dispatcher's links, which it follows only
-    /// within one Execute, these persist across runs (the owner may remap pages in between): safe
-    /// because next lies in b's page, which b's own lookup verified, except for a block whose last
-    /// instruction reaches into the next page, which is therefore never linked.
+    /// Points the region's direct exit to <paramref name="next"/> (wholly compiled) when one of its exits
+    /// targets it, so the region's code tail-calls it from then on. Unlike the dispatcher's links, which
+    /// it follows only within one Execute, these persist across runs (the owner may remap pages in
+    /// between): safe because next lies in the region's page, which the entry's own lookup verifies,
+    /// except for a block whose last instruction reaches into the next page, which is never linked.
     /// </summary>
-    private static void LinkExit(Block b, Block next)
+    private static void LinkExit(JitRegion region, Block next)
     {
-        ulong[]? targets = b.ExitTargets;
-        if (targets == null || next.SecondPage != ulong.MaxValue) return;
+        ulong[] targets = region.ExitTargets;
+        if (next.SecondPage != ulong.MaxValue) return;
         for (int e = 0; e < targets.Length; e++)
-            if (targets[e] == next.Va) b.Exits![e] = next;
+            if (targets[e] == next.Va) region.Exits[e] = next;
     }
 }

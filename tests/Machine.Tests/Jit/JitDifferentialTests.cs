@@ -11,7 +11,7 @@ namespace Lab.Machine.Tests.Jit;
 /// trap and retired-instruction count. Random straight-line blocks and loops of the ops gcc -O2 emits;
 /// a fault in the middle of a compiled block; instruction budgets that end a run inside a compiled loop.
 /// </summary>
-public class JitDifferentialTests
+public partial class JitDifferentialTests
 {
     /// <summary>Everything a run leaves that the tiers must agree on.</summary>
     private sealed record Outcome(string Trap, ulong Rip, ulong[] Regs, ulong Flags, ulong Retired, byte[] Data, byte[] Stack)
@@ -50,9 +50,9 @@ public class JitDifferentialTests
         { Compiled = f.Cpu.JitBlocksCompiled, Entries = f.Cpu.JitEntries };
     }
 
-    private static CpuFixture Prepare(ExecutionTier tier, Program p)
+    private static CpuFixture Prepare(ExecutionTier tier, Program p, int jitThreshold = 1)
     {
-        var f = new CpuFixture(tier, jitThreshold: 1);
+        var f = new CpuFixture(tier, jitThreshold);
         f.LoadBytes(p.Code);
         f.Machine.Memory.Write(CpuFixture.DataPhys, p.Data);
         f.Cpu.SetRegisters(p.Regs);
@@ -61,9 +61,9 @@ public class JitDifferentialTests
     }
 
     /// <summary>Runs to the first trap (or the budget) and captures the outcome.</summary>
-    private static Outcome RunOnce(ExecutionTier tier, Program p)
+    private static Outcome RunOnce(ExecutionTier tier, Program p, int jitThreshold = 1)
     {
-        using var f = Prepare(tier, p);
+        using var f = Prepare(tier, p, jitThreshold);
         var r = f.Machine.Run(1_000_000);
         string trap = r.Exit == RunExit.Trap ? $"{r.Trap.Kind} at 0x{r.Trap.InstructionAddress.Value:x} addr 0x{r.Trap.FaultAddress.Value:x}" : r.Exit.ToString();
         return Capture(f, trap);

@@ -24,6 +24,12 @@ internal sealed class RandomBlocks(int seed)
 
     public Random G => _g;
 
+    /// <summary>Pops what the ops so far pushed and did not pop (so a function's ret finds its return address).</summary>
+    public IEnumerable<Instruction> PopAll()
+    {
+        for (; _pushed > 0; _pushed--) yield return Instruction.Create(C("Pop_r64"), R(8));
+    }
+
     private int Size() => _g.Next(4) switch { 0 => 1, 1 => 2, 2 => 4, _ => 8 };
     private static string Bits(int size) => (size * 8).ToString();
     private int FreeReg() => Free[_g.Next(Free.Length)];

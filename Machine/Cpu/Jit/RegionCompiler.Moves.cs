@@ -7,7 +7,7 @@ namespace Lab.Machine.Cpu;
 /// lea, xchg, bswap, cbw/cwd, push/pop, leave, cmov, setcc. Same operand order and fault points as
 /// the interpreter handlers: every register write comes after the memory access that can fault.
 /// </summary>
-internal sealed unsafe partial class BlockCompiler
+internal sealed unsafe partial class RegionCompiler
 {
     /// <summary>The data-movement family, by kind.</summary>
     private void EmitMove(ref Op op)

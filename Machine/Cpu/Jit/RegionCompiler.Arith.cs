@@ -7,7 +7,7 @@ namespace Lab.Machine.Cpu;
 /// and two/three-operand imul of MulDiv.cs). The specialised ALU kinds carry the same AluOp, form and
 /// size as the generic one, so one emitter serves them all.
 /// </summary>
-internal sealed unsafe partial class BlockCompiler
+internal sealed unsafe partial class RegionCompiler
 {
     /// <summary>The ALU kinds: generic Alu and every specialised form (all carry AluOp in Cond, and Form and Size).</summary>
     private static bool IsAluKind(OpKind k) => k is OpKind.Alu
@@ -73,7 +73,7 @@ internal sealed unsafe partial class BlockCompiler
         Truncate(size);
         _il.Emit(OpCodes.Stloc, _tR);
         WriteDst(ref op, size, _tR);
-        if (_use[_i].ComputeX)
+        if (_use[_i].ComputeL)
         {
             EmitCarry();
             _il.Emit(OpCodes.Conv_U8);
@@ -136,7 +136,7 @@ internal sealed unsafe partial class BlockCompiler
         }
         _il.Emit(OpCodes.Stloc, _tR);
         WriteDst(ref op, size, _tR);
-        if (_use[_i].ComputeL || _use[_i].ComputeX) EmitShiftAux(sop, size, bits, count);
+        if (_use[_i].ComputeL) EmitShiftAux(sop, size, bits, count);
         SetFlags(FlagOp.ResultAux, size, _tD, Val.Of((ulong)count), _tR, _tAux);
     }
 

@@ -7,7 +7,7 @@ namespace Lab.Machine.Cpu;
 /// effective addresses, memory accesses through the CPU's TLB helpers with a fault side exit, operand
 /// reads and writes by form, and constants. Every value on the IL stack is a 64-bit integer (ulong).
 /// </summary>
-internal sealed unsafe partial class BlockCompiler
+internal sealed unsafe partial class RegionCompiler
 {
     // Scratch locals, each used only within one op.
     private LocalBuilder _tD = null!, _tS = null!, _tR = null!, _tV = null!, _tA = null!, _tSet = null!, _tAux = null!;
@@ -18,29 +18,29 @@ internal sealed unsafe partial class BlockCompiler
         public static implicit operator Val(LocalBuilder l) => new(l);
         public static Val Of(ulong c) => new(null, c);
 
-        public void Push(BlockCompiler c)
+        public void Push(RegionCompiler c)
         {
             if (Local != null) c._il.Emit(OpCodes.Ldloc, Local);
             else c.Const(Const);
         }
     }
 
-    /// <summary>Declares the flag locals, the scratch locals and, for a looping block, the iteration counter.</summary>
+    /// <summary>Declares the flag locals, the scratch locals, the run's counters and the epilogue's inputs.</summary>
     private void CreateTemps()
     {
+        _fop = _il.DeclareLocal(typeof(int)); _fsize = _il.DeclareLocal(typeof(int));
         _fa = _il.DeclareLocal(typeof(ulong)); _fb = _il.DeclareLocal(typeof(ulong));
         _fr = _il.DeclareLocal(typeof(ulong)); _faux = _il.DeclareLocal(typeof(ulong));
         _tD = _il.DeclareLocal(typeof(ulong)); _tS = _il.DeclareLocal(typeof(ulong));
         _tR = _il.DeclareLocal(typeof(ulong)); _tV = _il.DeclareLocal(typeof(ulong));
         _tA = _il.DeclareLocal(typeof(ulong)); _tSet = _il.DeclareLocal(typeof(ulong));
         _tAux = _il.DeclareLocal(typeof(ulong));
-        if (_loop)
-        {
-            _done = _il.DeclareLocal(typeof(ulong));
-            bool stores = false;
-            for (int k = 0; k < _n; k++) stores |= AccessesMemory(ref _ops[k]) || !Supports(ref _ops[k]);   // a handler may store
-            if (stores) _inv0 = _il.DeclareLocal(typeof(ulong));
-        }
+        _done = _il.DeclareLocal(typeof(ulong)); _budget0 = _il.DeclareLocal(typeof(ulong));
+        if (_mayStore) _inv0 = _il.DeclareLocal(typeof(long));
+        _xRip = _il.DeclareLocal(typeof(ulong)); _xRetired = _il.DeclareLocal(typeof(ulong));
+        _xStatus = _il.DeclareLocal(typeof(int)); _xBlock = _il.DeclareLocal(typeof(int));
+        _xSlot = _il.DeclareLocal(typeof(int)); _next = _il.DeclareLocal(typeof(Block));
+        _loadRegs = _il.DefineLabel(); _afterLoads = _il.DefineLabel();
     }
 
     /// <summary>Pushes a 64-bit constant.</summary>

@@ -4,62 +4,55 @@ using System.Reflection.Emit;
 namespace Lab.Machine.Cpu;
 
 /// <summary>
-/// Compile-time flag tracking. The lazy flag state has two parts: L = (op, size, a, b, r), written by
-/// every flag-setter, and X = aux, written only by setters that record one (adc/sbb, inc/dec, shifts,
-/// imul). Both are observed at every exit (the interpreter's exact representation is written back) and
-/// by flag readers (jcc, setcc, cmov, adc/sbb, and inc/dec for the CF they keep). A backward liveness
-/// pass marks which setters must compute L and X; the others compile to nothing. The op and size of a
-/// setter are constants; its values live in the locals _fa, _fb, _fr, _faux.
+/// Compile-time flag tracking. The lazy flag state is (op, size, a, b, r, aux); aux matters only after
+/// the setters that record one (adc/sbb, inc/dec, shifts, imul), which always write it. In compiled code
+/// the state lives in the locals _fop, _fsize, _fa, _fb, _fr, _faux (loaded at entry, stored at every
+/// exit and around handler calls). Within a block the current setter is known at compile time: its op
+/// and size are constants, and conditions after it compile to plain compares. At a block's start the
+/// state is whatever the predecessor left in the locals (<see cref="Dynamic"/>). A backward liveness
+/// pass over each block (its end counts as observed: a successor or an exit may read it) marks which
+/// setters must compute the state; the others compile to nothing.
 /// </summary>
-internal sealed unsafe partial class BlockCompiler
+internal sealed unsafe partial class RegionCompiler
 {
     /// <summary>What one op does to the flags, and what the liveness pass decided for it.</summary>
     private struct FlagUse
     {
-        public bool Sets, Aux, Reads, FaultBefore, FaultAfter, ComputeL, ComputeX, IncDec, Helper;
+        public bool Sets, Aux, Reads, FaultBefore, FaultAfter, ComputeL, IncDec, Helper, LastInBlock;
         public FlagOp Kind;
         public byte Size;
     }
 
     private FlagUse[] _use = [];
-    /// <summary>
-    /// Last setter / aux setter emitted so far in this iteration: an op index, -1 = none yet (the
-    /// state is what the block was entered with, or for a looping block possibly the last setter of the
-    /// previous iteration), or <see cref="InCpu"/> after a handler call (the state is in the CPU fields).
-    /// </summary>
-    private int _curSetter = -1, _curAux = -1;
-    private const int InCpu = -2;
-    /// <summary>Last setter / aux setter of the block: what a looping block's earlier iteration left.</summary>
-    private int _lastSetter = -1, _lastAux = -1;
-    private LocalBuilder _fa = null!, _fb = null!, _fr = null!, _faux = null!;
+    /// <summary>Last setter emitted so far in this block (an op index), or <see cref="Dynamic"/>.</summary>
+    private int _curSetter = Dynamic;
+    /// <summary>The flag state is in the locals with a run-time op and size (block start, after a handler call).</summary>
+    private const int Dynamic = -1;
+    private LocalBuilder _fop = null!, _fsize = null!, _fa = null!, _fb = null!, _fr = null!, _faux = null!;
 
-    /// <summary>Classifies every op and runs the backward liveness pass (see the class comment).</summary>
+    /// <summary>Classifies every op and runs the backward liveness pass over each block (see the class comment).</summary>
     private void AnalyseFlags()
     {
         _use = new FlagUse[_n];
         for (int k = 0; k < _n; k++)
-        {
             _use[k] = Supports(ref _ops[k])
                 ? Classify(ref _ops[k])
                 : new FlagUse { Helper = true, Sets = true, Reads = true, FaultBefore = true };
-            // After a handler call the state is in the CPU fields, as at block entry.
-            if (_use[k].Helper) _lastSetter = _lastAux = -1;
-            else if (_use[k].Sets) { _lastSetter = k; if (_use[k].Aux) _lastAux = k; }
-        }
-        bool liveL = true, liveX = true;   // every exit observes both
+        bool liveL = true, lastSeen = false;
         for (int k = _n - 1; k >= 0; k--)
         {
+            if (k + 1 == _n || _offset[k + 1] == 0) { liveL = true; lastSeen = false; }   // a block's end
             ref FlagUse u = ref _use[k];
-            if (u.FaultAfter) liveL = liveX = true;
-            if (u.Sets)
+            if (u.FaultAfter) liveL = true;
+            if (u.Sets && !u.Helper)
             {
                 u.ComputeL = liveL;
-                u.ComputeX = u.Aux && liveX;
+                u.LastInBlock = !lastSeen;
                 liveL = false;
-                if (u.Aux) liveX = false;
-                if (u.IncDec) u.Reads = u.ComputeX;   // inc/dec read CF only to keep it in aux
+                if (u.IncDec) u.Reads = u.ComputeL;   // inc/dec read CF only to keep it in aux
             }
-            if (u.Reads || u.FaultBefore) liveL = liveX = true;
+            if (u.Sets) lastSeen = true;
+            if (u.Reads || u.FaultBefore) liveL = true;
         }
     }
 
@@ -112,9 +105,12 @@ internal sealed unsafe partial class BlockCompiler
         _ => op.Form is Form.M or Form.RM or Form.MR or Form.MI,
     };
 
+    /// <summary>Whether a setter of this kind records aux (and the flags read it).</summary>
+    private static bool UsesAux(FlagOp kind) => kind is FlagOp.Adc or FlagOp.Sbb or FlagOp.Inc or FlagOp.Dec or FlagOp.ResultAux or FlagOp.Explicit;
+
     /// <summary>
-    /// Records the current op's flag results: L from (a, b, r) when live, X from aux when live. The
-    /// values are locals or constants; the op and size are compile-time constants.
+    /// Records the current op's flag results when live: a, b, r (and aux for the kinds that use it)
+    /// into the flag locals, and the op and size too when the state leaves the block with them.
     /// </summary>
     private void SetFlags(FlagOp kind, int size, Val a, Val b, Val r, Val aux = default)
     {
@@ -125,93 +121,70 @@ internal sealed unsafe partial class BlockCompiler
             a.Push(this); _il.Emit(OpCodes.Stloc, _fa);
             b.Push(this); _il.Emit(OpCodes.Stloc, _fb);
             r.Push(this); _il.Emit(OpCodes.Stloc, _fr);
+            if (UsesAux(kind)) { aux.Push(this); _il.Emit(OpCodes.Stloc, _faux); }
+            if (u.LastInBlock)
+            {
+                _il.Emit(OpCodes.Ldc_I4, (int)kind); _il.Emit(OpCodes.Stloc, _fop);
+                _il.Emit(OpCodes.Ldc_I4, size); _il.Emit(OpCodes.Stloc, _fsize);
+            }
         }
-        if (u.ComputeX) { aux.Push(this); _il.Emit(OpCodes.Stloc, _faux); }
         _curSetter = _i;
-        if (u.Aux) _curAux = _i;
     }
 
-    /// <summary>Stores the lazy flag state at an exit (see <see cref="EmitWriteBack"/>).</summary>
-    private void EmitStoreFlags(int setter, int aux)
+    /// <summary>Stores the lazy flag state of this point into the CPU (at an exit or before a handler call).</summary>
+    private void EmitStoreFlags(int setter)
     {
-        if (setter >= 0) StoreL(setter);
-        else if (setter == -1 && _loop && _lastSetter >= 0) IfLaterIteration(() => StoreL(_lastSetter));
-        if (aux >= 0) StoreX();
-        else if (aux == -1 && _loop && _lastAux >= 0) IfLaterIteration(StoreX);
-    }
-
-    /// <summary>Stores L (op and size constants of <paramref name="setter"/>, a, b, r from the locals) into the CPU.</summary>
-    private void StoreL(int setter)
-    {
-        FlagUse u = _use[setter];
-        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldc_I4, (int)u.Kind); _il.Emit(OpCodes.Stfld, JitMembers.Fop);
-        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldc_I4, (int)u.Size); _il.Emit(OpCodes.Stfld, JitMembers.Fsize);
+        bool known = setter >= 0;
+        FlagUse u = known ? _use[setter] : default;
+        _il.Emit(OpCodes.Ldarg_1);
+        if (known) _il.Emit(OpCodes.Ldc_I4, (int)u.Kind); else _il.Emit(OpCodes.Ldloc, _fop);
+        _il.Emit(OpCodes.Stfld, JitMembers.Fop);
+        _il.Emit(OpCodes.Ldarg_1);
+        if (known) _il.Emit(OpCodes.Ldc_I4, (int)u.Size); else _il.Emit(OpCodes.Ldloc, _fsize);
+        _il.Emit(OpCodes.Stfld, JitMembers.Fsize);
         _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _fa); _il.Emit(OpCodes.Stfld, JitMembers.Fa);
         _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _fb); _il.Emit(OpCodes.Stfld, JitMembers.Fb);
         _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _fr); _il.Emit(OpCodes.Stfld, JitMembers.Fr);
+        if (!known || UsesAux(u.Kind)) { _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _faux); _il.Emit(OpCodes.Stfld, JitMembers.Faux); }
     }
 
-    /// <summary>Stores X (aux) into the CPU.</summary>
-    private void StoreX()
+    /// <summary>Loads the CPU's lazy flag state into the flag locals (at entry and after a handler call).</summary>
+    private void LoadFlags()
     {
-        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _faux); _il.Emit(OpCodes.Stfld, JitMembers.Faux);
-    }
-
-    /// <summary>Emits <paramref name="body"/> guarded by "an earlier iteration of this looping block ran".</summary>
-    private void IfLaterIteration(Action body)
-    {
-        var skip = _il.DefineLabel();
-        _il.Emit(OpCodes.Ldloc, _done!);
-        _il.Emit(OpCodes.Brfalse, skip);
-        body();
-        _il.MarkLabel(skip);
+        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldfld, JitMembers.Fop); _il.Emit(OpCodes.Stloc, _fop);
+        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldfld, JitMembers.Fsize); _il.Emit(OpCodes.Stloc, _fsize);
+        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldfld, JitMembers.Fa); _il.Emit(OpCodes.Stloc, _fa);
+        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldfld, JitMembers.Fb); _il.Emit(OpCodes.Stloc, _fb);
+        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldfld, JitMembers.Fr); _il.Emit(OpCodes.Stloc, _fr);
+        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldfld, JitMembers.Faux); _il.Emit(OpCodes.Stloc, _faux);
     }
 
     /// <summary>Pushes condition cc (0/1, int32) on the flag state at this point, as <c>Cpu.Condition</c> would compute it.</summary>
     private void EmitCondition(int cc)
     {
         if (_curSetter >= 0) { InlineCondition(_use[_curSetter], cc); return; }
-        if (!(_curSetter == -1 && _loop && _lastSetter >= 0)) { CallCpuCondition(cc); return; }
-        var later = _il.DefineLabel();
-        var end = _il.DefineLabel();
-        _il.Emit(OpCodes.Ldloc, _done!);
-        _il.Emit(OpCodes.Brtrue, later);
-        CallCpuCondition(cc);
-        _il.Emit(OpCodes.Br, end);
-        _il.MarkLabel(later);
-        InlineCondition(_use[_lastSetter], cc);
-        _il.MarkLabel(end);
-    }
-
-    /// <summary>Pushes Cpu.Condition(cc) on the CPU's own lazy state (valid while the block has not set flags).</summary>
-    private void CallCpuCondition(int cc)
-    {
-        _il.Emit(OpCodes.Ldarg_1);
+        DynamicHelperArgs();
         _il.Emit(OpCodes.Ldc_I4, cc);
-        _il.Emit(OpCodes.Call, JitMembers.Condition);
+        _il.Emit(OpCodes.Call, JitMembers.HelperCondition);
     }
 
     /// <summary>Pushes CF (0/1, int32) on the flag state at this point, as <c>Cpu.CarryFlag</c> would compute it.</summary>
     private void EmitCarry()
     {
         if (_curSetter >= 0) { InlineCarry(_use[_curSetter]); return; }
-        if (!(_curSetter == -1 && _loop && _lastSetter >= 0)) { CallCpuCarry(); return; }
-        var later = _il.DefineLabel();
-        var end = _il.DefineLabel();
-        _il.Emit(OpCodes.Ldloc, _done!);
-        _il.Emit(OpCodes.Brtrue, later);
-        CallCpuCarry();
-        _il.Emit(OpCodes.Br, end);
-        _il.MarkLabel(later);
-        InlineCarry(_use[_lastSetter]);
-        _il.MarkLabel(end);
+        DynamicHelperArgs();
+        _il.Emit(OpCodes.Call, JitMembers.HelperCarry);
     }
 
-    /// <summary>Pushes Cpu.CarryFlag() on the CPU's own lazy state.</summary>
-    private void CallCpuCarry()
+    /// <summary>Pushes (kind, size, a, b, r, aux) from the flag locals for the flag helpers.</summary>
+    private void DynamicHelperArgs()
     {
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Call, JitMembers.CarryFlag);
+        _il.Emit(OpCodes.Ldloc, _fop);
+        _il.Emit(OpCodes.Ldloc, _fsize);
+        _il.Emit(OpCodes.Ldloc, _fa);
+        _il.Emit(OpCodes.Ldloc, _fb);
+        _il.Emit(OpCodes.Ldloc, _fr);
+        _il.Emit(OpCodes.Ldloc, _faux);
     }
 
     /// <summary>CF from the locals of a setter of known kind: a compare for sub/add, 0 for logic, else the helper.</summary>

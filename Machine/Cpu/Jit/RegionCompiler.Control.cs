@@ -1,0 +1,171 @@
+using System.Reflection.Emit;
+
+namespace Lab.Machine.Cpu;
+
+/// <summary>
+/// A block's last instruction: jmp, jcc, call, ret, indirect jmp/call. A transfer to a member block is
+/// an IL branch (EmitGoto); a ret or an indirect jump compares the target with the member blocks it may
+/// reach (the return sites of the region's calls; the targets the dispatcher saw) and branches to the
+/// one that matches. Anything else leaves through a normal exit that sets rip.
+/// </summary>
+internal sealed unsafe partial class RegionCompiler
+{
+    /// <summary>The block-ending transfer: pushes/pops as the interpreter does (faults before rsp changes), then branches or exits.</summary>
+    private void EmitControl(ref Op op)
+    {
+        ulong next = op.NextIp, target = op.Imm;
+        switch (op.Kind)
+        {
+            case OpKind.Jmp:
+                EmitGoto(target);
+                break;
+            case OpKind.Jcc:
+                {
+                    var taken = _il.DefineLabel();
+                    EmitCondition(op.Cond);
+                    _il.Emit(OpCodes.Brtrue, taken);
+                    EmitGoto(next);
+                    _il.MarkLabel(taken);
+                    EmitGoto(target);
+                    break;
+                }
+            case OpKind.Call:
+                EmitPush(8, () => Const(next));
+                EmitGoto(target);
+                break;
+            case OpKind.Ret:
+                _il.Emit(OpCodes.Ldloc, Reg(4));
+                _il.Emit(OpCodes.Stloc, _tA);
+                LoadAt(_tA, 8, _tV);
+                _il.Emit(OpCodes.Ldloc, _tA);
+                Const(8 + op.Imm);
+                _il.Emit(OpCodes.Add);
+                SetReg(4, 8);
+                _il.Emit(OpCodes.Ldloc, _tV);
+                _il.Emit(OpCodes.Stloc, _tD);
+                EmitDispatch(ReturnSites());
+                break;
+            case OpKind.JmpIndirect:
+            case OpKind.CallIndirect:
+                if (op.Form == Form.R) GetReg(op.R0, op.Size);
+                else { Load(ref op, op.Size, _tV); _il.Emit(OpCodes.Ldloc, _tV); }
+                _il.Emit(OpCodes.Stloc, _tD);
+                if (op.Kind == OpKind.CallIndirect) EmitPush(8, () => Const(next));
+                EmitDispatch(SeenTargets());
+                break;
+        }
+    }
+
+    /// <summary>
+    /// After the current block, continue at the constant <paramref name="target"/>: a member block is
+    /// reached by an IL branch once the finished block is counted in _done, provided the budget covers
+    /// the whole target block; on a backward edge (the only way round a loop) that no stop was
+    /// requested; and after a block that may store, that no code was invalidated since entry (the store
+    /// may have rewritten a member: every store is thus checked at the first edge after it, as the
+    /// dispatcher checks a block's validity before running it). Otherwise, and for targets outside the
+    /// region, the code exits.
+    /// </summary>
+    private void EmitGoto(ulong target)
+    {
+        int cur = _blockOf[_i];
+        if (_prefix || !_indexOf.TryGetValue(target, out int j))
+        {
+            EmitDirectExit(target);
+            return;
+        }
+        var leave = _il.DefineLabel();
+        _il.Emit(OpCodes.Ldloc, _done);
+        Const((ulong)(_offset[_i] + 1));
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stloc, _done);
+        if (j <= cur)
+        {
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Volatile);
+            _il.Emit(OpCodes.Ldfld, JitMembers.ExitRequest);
+            _il.Emit(OpCodes.Brtrue, leave);
+        }
+        if (_blockStores[cur])
+        {
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Call, JitMembers.CodeInvalidations);
+            _il.Emit(OpCodes.Ldloc, _inv0);
+            _il.Emit(OpCodes.Bne_Un, leave);
+        }
+        // budget0 - done < count(target): the dispatcher runs the rest (possibly a partial block) itself
+        _il.Emit(OpCodes.Ldloc, _budget0);
+        _il.Emit(OpCodes.Ldloc, _done);
+        _il.Emit(OpCodes.Sub);
+        Const((ulong)_blocks[j].Count);
+        _il.Emit(OpCodes.Blt_Un, leave);
+        _il.Emit(OpCodes.Br, _label[j]);
+        _il.MarkLabel(leave);
+        // The finished block is already counted in _done.
+        EmitLeave(() => Const(target), 0, JitMembers.ExitNormal);
+    }
+
+    /// <summary>
+    /// Continues at the address in _tD after the current block: at the member of
+    /// <paramref name="candidates"/> it equals (a binary search over their addresses), else through an
+    /// exit with rip = _tD.
+    /// </summary>
+    private void EmitDispatch(List<int> candidates)
+    {
+        candidates.Sort((x, y) => _blocks[x].Va.CompareTo(_blocks[y].Va));
+        var miss = _il.DefineLabel();
+        EmitSearch(candidates, 0, candidates.Count, miss);
+        _il.MarkLabel(miss);
+        EmitExit(_tD);
+    }
+
+    /// <summary>Branches to the member of candidates[lo..hi) (sorted by address) whose address is _tD, or to <paramref name="miss"/>.</summary>
+    private void EmitSearch(List<int> candidates, int lo, int hi, Label miss)
+    {
+        if (hi - lo <= 3)
+        {
+            for (int k = lo; k < hi; k++)
+            {
+                var next = _il.DefineLabel();
+                _il.Emit(OpCodes.Ldloc, _tD);
+                Const(_blocks[candidates[k]].Va);
+                _il.Emit(OpCodes.Bne_Un, next);
+                EmitGoto(_blocks[candidates[k]].Va);
+                _il.MarkLabel(next);
+            }
+            _il.Emit(OpCodes.Br, miss);
+            return;
+        }
+        int mid = (lo + hi) / 2;
+        var upper = _il.DefineLabel();
+        _il.Emit(OpCodes.Ldloc, _tD);
+        Const(_blocks[candidates[mid]].Va);
+        _il.Emit(OpCodes.Bge_Un, upper);
+        EmitSearch(candidates, lo, mid, miss);
+        _il.MarkLabel(upper);
+        EmitSearch(candidates, mid, hi, miss);
+    }
+
+    /// <summary>The member blocks a ret may return to: those that start right after one of the region's calls.</summary>
+    private List<int> ReturnSites()
+    {
+        var sites = new List<int>();
+        if (_prefix) return sites;
+        foreach (var b in _blocks)
+        {
+            ref Op last = ref b.Ops[b.Count - 1];
+            if (last.Kind is OpKind.Call or OpKind.CallIndirect && _indexOf.TryGetValue(last.NextIp, out int j) && !sites.Contains(j))
+                sites.Add(j);
+        }
+        return sites;
+    }
+
+    /// <summary>The member blocks the dispatcher has seen the current block's indirect jump or call reach.</summary>
+    private List<int> SeenTargets()
+    {
+        var seen = new List<int>();
+        if (_prefix || _blocks[_blockOf[_i]].IndirectTargets is not List<ulong> targets) return seen;
+        foreach (ulong va in targets)
+            if (_indexOf.TryGetValue(va, out int j) && !seen.Contains(j)) seen.Add(j);
+        return seen;
+    }
+}

@@ -1,0 +1,510 @@
+using System.Reflection.Emit;
+
+namespace Lab.Machine.Cpu;
+
+/// <summary>
+/// Compiles a region, hot blocks of one page that reach each other by direct jumps, calls, returns and
+/// indirect jumps (Cpu.CollectRegion picks them), to one <see cref="DynamicMethod"/> (see
+/// <see cref="JitCode"/> for the contract). Guest registers and the lazy flags live in IL locals for
+/// the whole region: loaded once at entry, written back only when the code leaves. A transfer between
+/// member blocks is an IL branch that first charges the finished block to the budget: it leaves
+/// instead when the budget cannot cover the next block, and on a backward edge also on a stop request
+/// or when stored code was invalidated (RegionCompiler.Control.cs). Flags are tracked at compile time
+/// inside a block (RegionCompiler.Flags.cs): a setter nothing observes compiles to nothing, conditions
+/// after cmp/test/add compile to plain compares. Memory goes through the interpreter's inlined TLB fast
+/// paths; a fault leaves through a side exit that writes back exactly the interpreter's state. Every
+/// exit goes through one epilogue (registers, retired count, budget, rip), which may tail-call the
+/// compiled block at a direct exit's target. Ops without an emitter run through their interpreter
+/// handler (EmitInterpreted). A block the region cannot take whole (an op outside the subset) is
+/// compiled alone, as its longest compilable prefix; the interpreter runs the rest.
+/// Split over files: this one (driver, prologue, exits, epilogue), .Emit (IL building blocks),
+/// .Flags, .Moves, .Arith, .Control (one per instruction family).
+/// </summary>
+internal sealed unsafe partial class RegionCompiler
+{
+    private readonly JitRegion _region;
+    private readonly Block[] _blocks;
+    private readonly Op[] _ops;
+    /// <summary>Ops compiled (all the members' ops, or the entry block's compiled prefix).</summary>
+    private readonly int _n;
+    private readonly DynamicMethod _method;
+    private readonly ILGenerator _il;
+
+    /// <summary>Per op: its block's index in the region, and its index within that block.</summary>
+    private readonly int[] _blockOf, _offset;
+    /// <summary>Per block: the index of its first op, and the label of its code.</summary>
+    private readonly int[] _first;
+    private readonly Label[] _label;
+    /// <summary>Member blocks by start address.</summary>
+    private readonly Dictionary<ulong, int> _indexOf = new();
+    /// <summary>Index of the op being emitted.</summary>
+    private int _i;
+
+    private readonly LocalBuilder?[] _reg = new LocalBuilder?[16];
+    private readonly bool[] _written = new bool[16];
+    /// <summary>Instructions retired in this run before the current block; the budget at entry; the code-invalidation count at entry (regions that may store).</summary>
+    private LocalBuilder _done = null!, _budget0 = null!, _inv0 = null!;
+    private readonly bool _mayStore;
+    /// <summary>Per block: it has an op that may write memory (so code may have changed after it).</summary>
+    private readonly bool[] _blockStores;
+    /// <summary>The epilogue's inputs: rip, instructions retired, status, the block left (for the dispatcher), direct-exit slot (-1 none).</summary>
+    private LocalBuilder _xRip = null!, _xRetired = null!, _xStatus = null!, _xBlock = null!, _xSlot = null!, _next = null!;
+    private readonly Label _epilogue;
+
+    /// <summary>
+    /// A side exit taken when op <c>Op</c> faults, with the flag state at that point; RegsInFile: the
+    /// register file already holds the interpreter's registers (a handler call faulted).
+    /// </summary>
+    private readonly record struct FaultStub(Label Label, int Op, int Setter, bool RegsInFile = false);
+    private readonly List<FaultStub> _faults = new();
+
+    /// <summary>The method covers only the entry block's first _n ops; the interpreter runs the rest.</summary>
+    private readonly bool _prefix;
+
+    /// <summary>Most blocks, and ops, in one region (RyuJIT's time grows with the method).</summary>
+    internal const int MaxRegionBlocks = 64, MaxRegionOps = 600;
+
+    /// <summary>Prepares the method for <paramref name="blocks"/> (entry first; one block when <paramref name="prefixOps"/> cuts it): op tables, locals, labels.</summary>
+    private RegionCompiler(Block[] blocks, int prefixOps)
+    {
+        _blocks = blocks;
+        _prefix = prefixOps < blocks[0].Count;
+        var ops = new List<Op>();
+        var blockOf = new List<int>();
+        var offset = new List<int>();
+        _first = new int[blocks.Length];
+        for (int j = 0; j < blocks.Length; j++)
+        {
+            _first[j] = ops.Count;
+            _indexOf[blocks[j].Va] = j;
+            int count = _prefix ? prefixOps : blocks[j].Count;
+            for (int k = 0; k < count; k++) { ops.Add(blocks[j].Ops[k]); blockOf.Add(j); offset.Add(k); }
+        }
+        _ops = ops.ToArray();
+        _n = _ops.Length;
+        _blockOf = blockOf.ToArray();
+        _offset = offset.ToArray();
+        _region = new JitRegion(blocks, _ops);
+        _method = new DynamicMethod($"jit_{blocks[0].Va:x}", typeof(int), [typeof(JitRegion), typeof(Cpu), typeof(ulong*), typeof(ulong).MakeByRefType()],
+            typeof(Cpu), skipVisibility: true);
+        _il = _method.GetILGenerator(512 + 64 * _n);
+        _label = new Label[blocks.Length];
+        for (int j = 0; j < blocks.Length; j++) _label[j] = _il.DefineLabel();
+        _epilogue = _il.DefineLabel();
+        _blockStores = new bool[blocks.Length];
+        for (int k = 0; k < _n; k++)
+        {
+            if (MayStore(ref _ops[k])) _mayStore = _blockStores[_blockOf[k]] = true;
+            if (Supports(ref _ops[k])) continue;
+            // A handler may read or write any register: keep all 16 in locals.
+            for (int r = 0; r < 16; r++) Reg(r);
+        }
+        CreateTemps();
+    }
+
+    /// <summary>Whether the op may write guest memory: a memory destination, a push (call included), or a handler (which may do anything).</summary>
+    private static bool MayStore(ref Op op) =>
+        !Supports(ref op)
+        || op.Kind is OpKind.Push or OpKind.PushR64 or OpKind.Call or OpKind.CallIndirect
+            or OpKind.MovMR64 or OpKind.MovMR32 or OpKind.MovMI or OpKind.MovMR
+        || (MemoryDst(ref op) && !(IsAluKind(op.Kind) && (AluOp)op.Cond is AluOp.Cmp or AluOp.Test));
+
+    /// <summary>Whether every op of the block can be compiled (natively or through its handler).</summary>
+    internal static bool Compilable(Block b)
+    {
+        for (int k = 0; k < b.Count; k++)
+            if (!Supports(ref b.Ops[k]) && !Interpretable(b.Ops[k].Kind)) return false;
+        return Supports(ref b.Ops[b.Count - 1]) || b.Count > 1;
+    }
+
+    /// <summary>
+    /// Compiles the region <paramref name="blocks"/> (entry first, every member <see cref="Compilable"/>),
+    /// or, for a single entry block that is not, the longest prefix of it made of supported ops
+    /// (<paramref name="ops"/> of them; the interpreter runs the rest). Returns null when not even the
+    /// first op can be compiled (the block then stays interpreted). The returned delegate is already
+    /// compiled to machine code by RyuJIT.
+    /// </summary>
+    public static JitCode? TryCompile(Block[] blocks, out int ops)
+    {
+        Block entry = blocks[0];
+        ops = 0;
+        int native = 0;
+        while (ops < entry.Count && (Supports(ref entry.Ops[ops]) || Interpretable(entry.Ops[ops].Kind)))
+        {
+            if (Supports(ref entry.Ops[ops])) native++;
+            ops++;
+        }
+        while (ops > 0 && !Supports(ref entry.Ops[ops - 1])) ops--;   // no point ending on a handler call
+        if (native == 0) return null;
+        if (ops < entry.Count) blocks = [entry];
+        var c = new RegionCompiler(blocks, ops);
+        var code = c.Emit();
+        System.Runtime.CompilerServices.RuntimeHelpers.PrepareDelegate(code);
+        return code;
+    }
+
+    /// <summary>Whether the compiler implements this op (kind and operand form) with the interpreter's exact semantics.</summary>
+    internal static bool Supports(ref Op op)
+    {
+        switch (op.Kind)
+        {
+            case OpKind.Nop:
+            case OpKind.MovRR64: case OpKind.MovRR32: case OpKind.MovRI64: case OpKind.MovRI32:
+            case OpKind.MovRM64: case OpKind.MovRM32: case OpKind.MovMR64: case OpKind.MovMR32:
+            case OpKind.MovMI: case OpKind.MovMR: case OpKind.MovRM:
+            case OpKind.MovzxRR: case OpKind.MovzxRM: case OpKind.MovsxRR: case OpKind.MovsxRM:
+            case OpKind.Lea: case OpKind.Bswap: case OpKind.Cbw: case OpKind.Cwd:
+            case OpKind.PushR64: case OpKind.PopR64: case OpKind.Leave:
+            case OpKind.Cmov: case OpKind.Setcc:
+            case OpKind.AddRR64: case OpKind.AddRI64: case OpKind.SubRI64: case OpKind.CmpRR64: case OpKind.CmpRR32:
+            case OpKind.CmpRI64: case OpKind.CmpRI32: case OpKind.CmpRM32: case OpKind.CmpRM64:
+            case OpKind.AddRR32: case OpKind.AddRI32: case OpKind.SubRR64: case OpKind.SubRR32: case OpKind.XorRR32:
+            case OpKind.AndRI32: case OpKind.TestRR64: case OpKind.TestRR32: case OpKind.AddRM64:
+            case OpKind.AluRR64: case OpKind.AluRR32: case OpKind.AluRI64: case OpKind.AluRI32:
+            case OpKind.AluRM64: case OpKind.AluRM32: case OpKind.Alu:
+            case OpKind.IncDecR64: case OpKind.IncDecR32: case OpKind.Inc: case OpKind.Dec:
+            case OpKind.Neg: case OpKind.Not:
+            case OpKind.ShiftRI64: case OpKind.ShiftRI32:
+            case OpKind.Jmp: case OpKind.Jcc: case OpKind.Call: case OpKind.Ret:
+                return true;
+            case OpKind.Mov: case OpKind.Movzx: case OpKind.Movsx:
+                return op.Form is Form.RR or Form.RM or Form.MR or Form.RI or Form.MI;
+            case OpKind.Xchg:
+                return op.Form == Form.RR;
+            case OpKind.Push:
+                return op.Form is Form.R or Form.M or Form.I;
+            case OpKind.Pop:
+                return op.Form == Form.R;
+            case OpKind.Shift:
+                return (op.Flags & OpFlags.HasImm) != 0 && (ShiftOp)op.Cond is ShiftOp.Shl or ShiftOp.Sal or ShiftOp.Shr or ShiftOp.Sar;
+            case OpKind.Imul2: case OpKind.Imul3:
+                return op.Size is 2 or 4 or 8 && op.Form is Form.RR or Form.RM;
+            case OpKind.JmpIndirect: case OpKind.CallIndirect:
+                return op.Form is Form.R or Form.M;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Emits the whole method and creates its delegate.</summary>
+    private JitCode Emit()
+    {
+        AnalyseFlags();
+        EmitPrologue();
+        for (_i = 0; _i < _n; _i++)
+        {
+            if (_offset[_i] == 0)
+            {
+                _il.MarkLabel(_label[_blockOf[_i]]);
+                _curSetter = Dynamic;   // whatever the predecessor left, in the flag locals
+            }
+            ref Op op = ref _ops[_i];
+            EmitOp(ref op);
+            bool blockEnd = _i + 1 == _n || _offset[_i + 1] == 0;
+            if (!blockEnd || IsControl(op.Kind)) continue;
+            // A block cut by its length or the page end (or the prefix) falls through.
+            if (_prefix) EmitExit(_ops[_i].NextIp, JitMembers.ExitPrefix);
+            else EmitGoto(_blocks[_blockOf[_i]].EndIp);
+        }
+        EmitFaultStubs();
+        EmitEpilogue();
+        _region.ExitTargets = _exitTargets.ToArray();
+        _region.Exits = new Block?[_exitTargets.Count];
+        return (JitCode)_method.CreateDelegate(typeof(JitCode), _region);
+    }
+
+    /// <summary>The control transfers the compiler implements (always a block's last op).</summary>
+    private static bool IsControl(OpKind k) =>
+        k is OpKind.Jmp or OpKind.Jcc or OpKind.Call or OpKind.Ret or OpKind.JmpIndirect or OpKind.CallIndirect;
+
+    /// <summary>
+    /// Ops outside the compiled subset that compiled code may still run by calling their interpreter
+    /// handler (<see cref="EmitInterpreted"/>): everything that neither transfers control, traps by
+    /// design, yields (rep strings), reads the retired count (rdtsc) nor belongs to system mode.
+    /// </summary>
+    internal static bool Interpretable(OpKind k) =>
+        k > OpKind.Rdtsc && k < OpKind.Cli
+        && k is not (OpKind.Jmp or OpKind.JmpIndirect or OpKind.Jcc or OpKind.Call or OpKind.CallIndirect or OpKind.Ret
+            or OpKind.Jrcxz or OpKind.Loop or OpKind.Popf
+            or OpKind.Movs or OpKind.Stos or OpKind.Lods or OpKind.Cmps or OpKind.Scas)
+        || k == OpKind.Cpuid;
+
+    /// <summary>One op's IL, by family.</summary>
+    private void EmitOp(ref Op op)
+    {
+        if (!Supports(ref op))
+        {
+            EmitInterpreted();
+            return;
+        }
+        switch (op.Kind)
+        {
+            case OpKind.Nop: break;
+            case OpKind.Jmp: case OpKind.Jcc: case OpKind.Call: case OpKind.Ret:
+            case OpKind.JmpIndirect: case OpKind.CallIndirect:
+                EmitControl(ref op); break;
+            case OpKind.IncDecR64: case OpKind.IncDecR32: case OpKind.Inc: case OpKind.Dec:
+                EmitIncDec(ref op); break;
+            case OpKind.Neg: EmitNeg(ref op); break;
+            case OpKind.Not: EmitNot(ref op); break;
+            case OpKind.ShiftRI64: case OpKind.ShiftRI32: case OpKind.Shift:
+                EmitShift(ref op); break;
+            case OpKind.Imul2: case OpKind.Imul3:
+                EmitImul(ref op); break;
+            default:
+                if (IsAluKind(op.Kind)) EmitAlu(ref op);
+                else EmitMove(ref op);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// The prologue: loads the registers the region uses (the loads are emitted last, when every
+    /// register the body touched is known: see <see cref="EmitRegisterLoads"/>) and the lazy flag state
+    /// into locals, notes the budget and, for a region that may store, the code-invalidation count, and
+    /// enters the entry block.
+    /// </summary>
+    private void EmitPrologue()
+    {
+        _il.Emit(OpCodes.Br, _loadRegs);
+        _il.MarkLabel(_afterLoads);
+        _il.Emit(OpCodes.Ldc_I8, 0L);
+        _il.Emit(OpCodes.Stloc, _done);
+        _il.Emit(OpCodes.Ldarg_3);
+        _il.Emit(OpCodes.Ldind_I8);
+        _il.Emit(OpCodes.Stloc, _budget0);
+        if (_mayStore)
+        {
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Call, JitMembers.CodeInvalidations);
+            _il.Emit(OpCodes.Stloc, _inv0);
+        }
+        LoadFlags();
+        _il.Emit(OpCodes.Br, _label[0]);
+    }
+
+    private Label _loadRegs, _afterLoads;
+
+    /// <summary>The register loads of the prologue, emitted last so they cover every register the body touched.</summary>
+    private void EmitRegisterLoads()
+    {
+        _il.MarkLabel(_loadRegs);
+        for (int r = 0; r < 16; r++)
+        {
+            if (_reg[r] == null) continue;
+            RegAddress(r);
+            _il.Emit(OpCodes.Ldind_I8);
+            _il.Emit(OpCodes.Stloc, _reg[r]!);
+        }
+        _il.Emit(OpCodes.Br, _afterLoads);
+    }
+
+    /// <summary>Pushes the address of guest register r in the register file (arg 2).</summary>
+    private void RegAddress(int r)
+    {
+        _il.Emit(OpCodes.Ldarg_2);
+        if (r != 0)
+        {
+            _il.Emit(OpCodes.Ldc_I4, r * 8);
+            _il.Emit(OpCodes.Add);
+        }
+    }
+
+    /// <summary>
+    /// Leaves through the epilogue after <paramref name="retiredHere"/> ops of the current block (plus
+    /// the blocks before it in this run): stores the flag state of this point, sets rip to the value
+    /// <paramref name="pushRip"/> pushes, and the status; <paramref name="slot"/> is the direct-exit slot
+    /// (-1: none); the dispatcher hears that the current block was the last one run.
+    /// </summary>
+    private void EmitLeave(Action pushRip, int retiredHere, int status, int slot = -1, bool storeFlags = true)
+    {
+        if (storeFlags) EmitStoreFlags(_curSetter);
+        pushRip();
+        _il.Emit(OpCodes.Stloc, _xRip);
+        _il.Emit(OpCodes.Ldloc, _done);
+        if (retiredHere != 0) { Const((ulong)retiredHere); _il.Emit(OpCodes.Add); }
+        _il.Emit(OpCodes.Stloc, _xRetired);
+        _il.Emit(OpCodes.Ldc_I4, status);
+        _il.Emit(OpCodes.Stloc, _xStatus);
+        _il.Emit(OpCodes.Ldc_I4, _blockOf[_i]);
+        _il.Emit(OpCodes.Stloc, _xBlock);
+        _il.Emit(OpCodes.Ldc_I4, slot);
+        _il.Emit(OpCodes.Stloc, _xSlot);
+        _il.Emit(OpCodes.Br, _epilogue);
+    }
+
+    /// <summary>An exit after the whole current block with rip = <paramref name="rip"/> (a constant).</summary>
+    private void EmitExit(ulong rip, int status = JitMembers.ExitNormal) =>
+        EmitLeave(() => Const(rip), _offset[_i] + 1, status);
+
+    /// <summary>An exit after the whole current block with rip = the value in <paramref name="rip"/>.</summary>
+    private void EmitExit(LocalBuilder rip) =>
+        EmitLeave(() => _il.Emit(OpCodes.Ldloc, rip), _offset[_i] + 1, JitMembers.ExitNormal);
+
+    private readonly List<ulong> _exitTargets = new();
+
+    /// <summary>
+    /// A normal exit after the current block to a constant <paramref name="target"/> outside the
+    /// region. Within the entry's page (where the dispatcher chains blocks without translating again)
+    /// the exit gets a slot in <see cref="JitRegion.Exits"/>: once the dispatcher has seen the target
+    /// block and it is wholly compiled, the epilogue tail-calls it (see <see cref="EmitEpilogue"/>).
+    /// </summary>
+    private void EmitDirectExit(ulong target)
+    {
+        int slot = -1;
+        if (((target ^ _blocks[0].Va) >> 12) == 0)
+        {
+            slot = _exitTargets.IndexOf(target);
+            if (slot < 0) { slot = _exitTargets.Count; _exitTargets.Add(target); }
+        }
+        EmitLeave(() => Const(target), _offset[_i] + 1, JitMembers.ExitNormal, slot);
+    }
+
+    /// <summary>
+    /// The one epilogue: writes back the registers written anywhere in the region, the retired count
+    /// and the budget, rip, and the block left (Cpu._jitLast, with this region in Cpu._jitRegion, so the
+    /// dispatcher chains and links from it). At a direct exit whose slot holds a valid, wholly compiled
+    /// block that the budget covers, with no stop requested, it then tail-calls that block's code.
+    /// </summary>
+    private void EmitEpilogue()
+    {
+        _il.MarkLabel(_epilogue);
+        for (int r = 0; r < 16; r++)
+        {
+            if (!_written[r]) continue;
+            RegAddress(r);
+            _il.Emit(OpCodes.Ldloc, _reg[r]!);
+            _il.Emit(OpCodes.Stind_I8);
+        }
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldfld, JitMembers.Retired);
+        _il.Emit(OpCodes.Ldloc, _xRetired);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stfld, JitMembers.Retired);
+        _il.Emit(OpCodes.Ldarg_3);
+        _il.Emit(OpCodes.Ldloc, _budget0);
+        _il.Emit(OpCodes.Ldloc, _xRetired);
+        _il.Emit(OpCodes.Sub);
+        _il.Emit(OpCodes.Stind_I8);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldloc, _xRip);
+        _il.Emit(OpCodes.Stfld, JitMembers.Rip);
+        var done = _il.DefineLabel();
+        _il.Emit(OpCodes.Ldloc, _xStatus);
+        _il.Emit(OpCodes.Brtrue, done);                 // faults and prefixes: the dispatcher knows the block
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldfld, JitMembers.RegionBlocks);
+        _il.Emit(OpCodes.Ldloc, _xBlock);
+        _il.Emit(OpCodes.Ldelem_Ref);
+        _il.Emit(OpCodes.Stfld, JitMembers.JitLast);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Stfld, JitMembers.LastRegion);
+        if (_exitTargets.Count > 0)
+        {
+            _il.Emit(OpCodes.Ldloc, _xSlot);
+            _il.Emit(OpCodes.Ldc_I4_0);
+            _il.Emit(OpCodes.Blt, done);
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldfld, JitMembers.RegionExits);
+            _il.Emit(OpCodes.Ldloc, _xSlot);
+            _il.Emit(OpCodes.Ldelem_Ref);
+            _il.Emit(OpCodes.Stloc, _next);
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Brfalse, done);
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Ldfld, JitMembers.BlockValid);
+            _il.Emit(OpCodes.Brfalse, done);
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Ldfld, JitMembers.BlockChainable);
+            _il.Emit(OpCodes.Brfalse, done);
+            _il.Emit(OpCodes.Ldarg_3);                      // budget < next.Count: back to the dispatcher
+            _il.Emit(OpCodes.Ldind_I8);
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Ldfld, JitMembers.BlockCount);
+            _il.Emit(OpCodes.Conv_I8);
+            _il.Emit(OpCodes.Blt_Un, done);
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Volatile);
+            _il.Emit(OpCodes.Ldfld, JitMembers.ExitRequest);
+            _il.Emit(OpCodes.Brtrue, done);
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Stfld, JitMembers.JitLast);
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Ldfld, JitMembers.BlockChainable);
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldarg_2);
+            _il.Emit(OpCodes.Ldarg_3);
+            _il.Emit(OpCodes.Tailcall);
+            _il.Emit(OpCodes.Callvirt, JitMembers.JitCodeInvoke);
+            _il.Emit(OpCodes.Ret);
+        }
+        _il.MarkLabel(done);
+        _il.Emit(OpCodes.Ldloc, _xStatus);
+        _il.Emit(OpCodes.Ret);
+        EmitRegisterLoads();
+    }
+
+    /// <summary>A label to branch to when the current op's memory access fails (its fault is already recorded).</summary>
+    private Label FaultLabel(bool regsInFile = false)
+    {
+        var l = _il.DefineLabel();
+        _faults.Add(new FaultStub(l, _i, _curSetter, regsInFile));
+        return l;
+    }
+
+    /// <summary>
+    /// Runs the current op through its interpreter handler: registers and lazy flags are written to the
+    /// CPU first, the handler runs on them (a false return is a recorded fault: the side exit leaves
+    /// the handler's registers and flags as they are), and every register and the flag state are
+    /// reloaded after it.
+    /// </summary>
+    private void EmitInterpreted()
+    {
+        for (int r = 0; r < 16; r++)
+        {
+            RegAddress(r);
+            _il.Emit(OpCodes.Ldloc, Reg(r));
+            _il.Emit(OpCodes.Stind_I8);
+        }
+        EmitStoreFlags(_curSetter);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldfld, JitMembers.RegionOps);
+        _il.Emit(OpCodes.Ldc_I4, _i);
+        _il.Emit(OpCodes.Ldelema, typeof(Op));
+        _il.Emit(OpCodes.Call, JitMembers.ExecuteOp);
+        _il.Emit(OpCodes.Brfalse, FaultLabel(regsInFile: true));
+        ReloadRegisters();
+        LoadFlags();
+        _curSetter = Dynamic;
+    }
+
+    /// <summary>Loads every register from the register file into its local.</summary>
+    private void ReloadRegisters()
+    {
+        for (int r = 0; r < 16; r++)
+        {
+            RegAddress(r);
+            _il.Emit(OpCodes.Ldind_I8);
+            _il.Emit(OpCodes.Stloc, Reg(r));
+        }
+    }
+
+    /// <summary>The side exits: state as the interpreter leaves it when op k faults (its block's first k ops retired, rip = op k).</summary>
+    private void EmitFaultStubs()
+    {
+        foreach (var f in _faults)
+        {
+            _il.MarkLabel(f.Label);
+            _i = f.Op;
+            _curSetter = f.Setter;
+            // After a faulting handler the CPU holds its registers and flags: the locals take them.
+            if (f.RegsInFile) ReloadRegisters();
+            EmitLeave(() => Const(_ops[f.Op].Ip), _offset[f.Op], JitMembers.ExitFault, storeFlags: !f.RegsInFile);
+        }
+    }
+}

@@ -1,0 +1,136 @@
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Lab.Machine.Tests.Jit;
+
+/// <summary>
+/// Regions: several hot blocks of one page compiled into one method, with registers and flags kept in
+/// locals across them. Random programs whose loop runs through a call and its return, a forward
+/// branch, and an indirect jump to one of two targets, all in one region once they are hot; optionally
+/// a load that faults on one iteration in the middle of the region. Both tiers must agree exactly,
+/// at the end and after every one of many short budgets.
+/// </summary>
+public partial class JitDifferentialTests
+{
+    /// <summary>
+    /// The program: <c>top: A; call f; B; [fault check;] [jcc over C;] C; lea/cmov/jmp rax to t0 or t1 (by rcx's low
+    /// bit); t0: D0; jmp join; t1: D1; join: dec ecx; jne top; jmp end; f: F; ret; end: int3</c>, with
+    /// A..F random ops. With <paramref name="fault"/> the code after B loads from an unmapped page when rcx
+    /// reaches a chosen count.
+    /// </summary>
+    private static Program MakeRegionProgram(int seed, bool fault)
+    {
+        var gen = new RandomBlocks(seed);
+        var g = gen.G;
+        var a = new Assembler(64);
+        Label top = a.CreateLabel(), f = a.CreateLabel(), end = a.CreateLabel(), t0 = a.CreateLabel(), t1 = a.CreateLabel(),
+            join = a.CreateLabel(), skip = a.CreateLabel(), noFault = a.CreateLabel();
+        void Ops(RandomBlocks from, int max) { for (int i = g.Next(1, max); i > 0; i--) a.AddInstruction(from.Next()); }
+        int iterations = g.Next(3, 9);
+        a.Label(ref top);
+        Ops(gen, 12);
+        a.call(f);
+        Ops(gen, 12);
+        if (fault)
+        {
+            a.cmp(ecx, g.Next(1, iterations + 1));
+            a.jne(noFault);
+            a.mov(rdx, __qword_ptr[rbx + 0x40000]);   // unmapped
+            a.Label(ref noFault);
+        }
+        if (g.Next(2) == 0) { a.cmp(rcx, g.Next(0, iterations)); a.jbe(skip); }
+        Ops(gen, 8);
+        a.Label(ref skip);
+        a.lea(rax, __[t0]);
+        a.lea(rdx, __[t1]);
+        a.test(cl, 1);
+        a.cmovne(rax, rdx);
+        a.jmp(rax);
+        a.Label(ref t0);
+        Ops(gen, 8);
+        a.jmp(join);
+        a.Label(ref t1);
+        Ops(gen, 8);
+        a.Label(ref join);
+        a.dec(ecx);
+        a.jne(top);
+        a.jmp(end);
+        a.Label(ref f);
+        var inner = new RandomBlocks(seed + 1_000_000);
+        Ops(inner, 12);
+        foreach (var pop in inner.PopAll()) a.AddInstruction(pop);
+        a.ret();
+        a.Label(ref end);
+        a.int3();
+        var ms = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(ms), CpuFixture.CodeBase);
+        byte[] code = ms.ToArray();
+
+        var regs = new ulong[16];
+        for (int r = 0; r < 16; r++) regs[r] = (ulong)g.NextInt64() ^ ((ulong)g.Next(2) << 63);
+        regs[1] = (ulong)iterations;
+        regs[3] = CpuFixture.DataBase + 0x800;
+        regs[4] = CpuFixture.StackTop - 0x100;
+        ulong flags = ((ulong)g.NextInt64() & 0x8D5) | 0x202;
+        var data = new byte[0x1000];
+        g.NextBytes(data);
+        return new Program(code, regs, flags, data, Disassemble(code));
+    }
+
+    /// <summary>
+    /// Random region programs (threshold 2: the first pass interprets and records every block, later
+    /// entries compile regions of them) end in the same state on both tiers, faults included, and
+    /// most of their instructions run in regions of several blocks.
+    /// </summary>
+    [Theory]
+    [InlineData("region", 10_000)]
+    [InlineData("region-fault", 20_000)]
+    public void RandomRegionsMatchTheInterpreter(string kind, int seedBase)
+    {
+        const int programs = 150;
+        bool fault = kind.EndsWith("fault");
+        var failures = new List<string>();
+        long compiled = 0, compiledOps = 0;
+        for (int i = 0; i < programs; i++)
+        {
+            var p = MakeRegionProgram(seedBase + i, fault);
+            var interp = RunOnce(ExecutionTier.Interp, p);
+            using var fj = Prepare(ExecutionTier.Jit, p, jitThreshold: 2);
+            var r = fj.Machine.Run(1_000_000);
+            var jit = Capture(fj, r.Exit == RunExit.Trap ? $"{r.Trap.Kind} at 0x{r.Trap.InstructionAddress.Value:x} addr 0x{r.Trap.FaultAddress.Value:x}" : r.Exit.ToString());
+            compiled += fj.Cpu.JitBlocksCompiled;
+            compiledOps += fj.Cpu.JitInstructionsCompiled;
+            string? diff = interp.Diff(jit);
+            if (diff != null && failures.Count < 5) failures.Add($"program {seedBase + i}:\n{p.Text}{diff}");
+            Assert.StartsWith(fault ? "PageFault" : "Breakpoint", interp.Trap);
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+        // Regions, not single blocks: compiled code covers several blocks' worth of instructions per compilation.
+        Assert.True(compiled > 0 && compiledOps > compiled * 12, $"{compiled} regions compiled with {compiledOps} instructions");
+    }
+
+    /// <summary>Short random budgets through region programs: after every run the two tiers agree (a region stops at a block whose whole the budget cannot cover).</summary>
+    [Fact]
+    public void BudgetsEndRegionRunsAtExactCounts()
+    {
+        for (int seed = 0; seed < 20; seed++)
+        {
+            var p = MakeRegionProgram(30_000 + seed, fault: seed % 3 == 0);
+            p.Regs[1] = 40;
+            using var fi = Prepare(ExecutionTier.Interp, p);
+            using var fj = Prepare(ExecutionTier.Jit, p, jitThreshold: 2);
+            var rng = new Random(seed);
+            for (int step = 0; step < 300; step++)
+            {
+                ulong budget = (ulong)rng.Next(1, 60);
+                var ri = fi.Machine.Run(budget);
+                var rj = fj.Machine.Run(budget);
+                Assert.Equal(ri.Exit, rj.Exit);
+                string? diff = Capture(fi, ri.Exit.ToString()).Diff(Capture(fj, rj.Exit.ToString()));
+                Assert.True(diff == null, $"program {30_000 + seed}, step {step} (budget {budget}):\n{p.Text}{diff}");
+                if (ri.Exit != RunExit.BudgetExhausted) break;
+            }
+            Assert.True(fj.Cpu.JitEntries > 0, "no compiled code ran");
+        }
+    }
+}
