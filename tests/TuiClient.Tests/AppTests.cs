@@ -105,7 +105,7 @@ public class AppTests
 
     /// <summary>Issue 13, problems 6, 7 and 9: follow mode moves the leader's view too, unknown panes
     /// and pids are refused with the reason, follow state leaves the status line with unfollow, and
-    /// each participant sees "(you)" on their own line.</summary>
+    /// each participant sees "(you)" on their own line; a removed driver's key comes back refused through StateChanged.</summary>
     [Fact]
     public async Task Virtual_memory_follow_mode_and_participants()
     {
@@ -160,6 +160,20 @@ public class AppTests
         Assert.False(viewerApp.MessageIsRefusal);
         // The instructor's own frames say so on their own connection: maybe later than the viewer's.
         await WaitFor(() => app.StatusFields().Contains("drivers: viewer"), "the new driver on the instructor's status line");
+
+        // A driver's keys go out from a pool thread: their refusal comes back through StateChanged, for the next
+        // Update (on the app's main loop) to show. Here the driver was removed (its mirror, which no frame
+        // updates any more, still says it drives).
+        await app.RunCommandAsync("remove p2");
+        await WaitFor(() => viewer.ConnectionStatus.StartsWith("removed"), "the viewer told it was removed");
+        viewerApp.Update();
+        bool refusalTold = false;
+        viewerApp.StateChanged = () => refusalTold = true;
+        await viewerApp.HandleKeyAsync(KeyEvent.Printable('f'));
+        await WaitFor(() => Volatile.Read(ref refusalTold), "the refused key reported");
+        viewerApp.Update();
+        Assert.True(viewerApp.MessageIsRefusal);
+        Assert.StartsWith("you were removed from this session by root", viewerApp.Message);
     }
 
     [Fact]
