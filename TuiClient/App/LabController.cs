@@ -23,12 +23,16 @@ public sealed partial class LabController
     private FollowState? _lastFollow;
     private DebuggerState? _lastDebugger;
     private DateTime _messageAt;
+    /// <summary>The last refusal of keys sent in the background (set on a pool thread; <see cref="Update"/> shows it).</summary>
+    private string? _keysRefused;
 
     public LabController(ISessionSource session, bool isLocal)
     {
         _session = session;
         IsLocal = isLocal;
-        _keys = new MachineKeys(session, refusal => { Say(refusal, refusal: true); StateChanged?.Invoke(); });
+        // The keys go out from a pool thread: the refusal waits for the UI thread's next Update, as a frame does
+        // (saying it there would change the message while the main loop draws the status line).
+        _keys = new MachineKeys(session, refusal => { Volatile.Write(ref _keysRefused, refusal); StateChanged?.Invoke(); });
     }
 
     public ISessionSource Session => _session;
@@ -70,7 +74,8 @@ public sealed partial class LabController
     /// <summary>Shows help, or the session's information (the app opens dialogs).</summary>
     public Action? ShowHelp { get; set; }
     public Action<string>? ShowInfo { get; set; }
-    /// <summary>Raised (on any thread) when state changed outside a key or frame (a refused key came back).</summary>
+    /// <summary>Raised (on any thread) when state changed outside a key or frame, or is waiting for the next
+    /// <see cref="Update"/> (a refused key came back): the app calls Update and redraws on its main loop.</summary>
     public Action? StateChanged { get; set; }
 
     public bool IsPosix => Mirror.Status?.Profile == "posix";
@@ -81,11 +86,12 @@ public sealed partial class LabController
     // ------------------------------------------------------------------------------------------
     // Frames.
 
-    /// <summary>After a frame: scrollback, follow mode, the debugger pane on a stop, a changed role;
-    /// messages that the new state makes stale are replaced.</summary>
+    /// <summary>After a frame (or <see cref="StateChanged"/>): a refusal of typed keys, scrollback, follow mode, the debugger
+    /// pane on a stop, a changed role; messages that the new state makes stale are replaced.</summary>
     public void Update()
     {
         var m = Mirror;
+        if (Interlocked.Exchange(ref _keysRefused, null) is { } refused) Say(refused, refusal: true);
         if (IsPosix)
         {
             int scrolled;
@@ -134,8 +140,16 @@ public sealed partial class LabController
             else if (!d.Stopped && Message.StartsWith("stopped", StringComparison.Ordinal))
                 Say($"running: {why}");
         }
-        // Messages fade: a confirmation after 8 s, a refusal after 20 s (both sooner when something replaces them).
-        if (Message.Length > 0 && DateTime.UtcNow - _messageAt > TimeSpan.FromSeconds(MessageIsRefusal ? 20 : 8)) Message = "";
+        FadeMessage();
+    }
+
+    /// <summary>Clears the message once it was shown long enough: a confirmation after 8 s, a refusal after 20 s
+    /// (both sooner when something replaces them). True when it did: the status line needs drawing again.</summary>
+    public bool FadeMessage()
+    {
+        if (Message.Length == 0 || DateTime.UtcNow - _messageAt <= TimeSpan.FromSeconds(MessageIsRefusal ? 20 : 8)) return false;
+        Message = "";
+        return true;
     }
 
     /// <summary>Follow mode: show what the leader shows (pane and pid), the leader's own view included.</summary>

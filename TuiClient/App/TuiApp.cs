@@ -17,7 +17,9 @@ namespace Lab.TuiClient.App;
 /// pane at a time under a strip of tabs (F2-F7 or a click switch); below that the app says what size
 /// it needs. All state lives in <see cref="LabController"/>; this class lays out, draws and forwards
 /// keys and the mouse. Everything here runs on Terminal.Gui's main loop; frames arrive on network
-/// threads and only mark the app dirty.
+/// threads and only mark the app dirty. The controller's awaits resume on the main loop too (Terminal.Gui's
+/// synchronization context, inside Run), but nothing redraws when they do: whatever starts one asks for the
+/// redraw after it (<see cref="AfterAsync"/> for keys, clicks and the menu; StateChanged from the controller).
 /// </summary>
 public sealed class TuiApp
 {
@@ -112,7 +114,8 @@ public sealed class TuiApp
     private static int RunOn(IApplication app, ISessionSource session, bool isLocal)
     {
         var tui = new TuiApp(session, isLocal, app);
-        tui._c.Update();
+        // No Update before Run: it may start hub calls (follow mode, the join code), and only inside Run do their
+        // continuations come back to the main loop. The first tick (dirty from the start) applies what has arrived.
         tui.Relayout();
         app.Invoke(() => tui._running = true);
         // A closed terminal (SIGHUP) or a kill (SIGTERM) ends the app as F10 does, so what it owns is
@@ -148,10 +151,15 @@ public sealed class TuiApp
     }
 
     /// <summary>The main loop's tick: applies what arrived since the last one and redraws, or does
-    /// nothing when nothing did (many frames between two ticks cost one redraw).</summary>
+    /// nothing when nothing did (many frames between two ticks cost one redraw) but fade an old message.</summary>
     private bool Tick()
     {
-        if (!_dirty) return true;
+        if (!_dirty)
+        {
+            // A paused machine sends no frames: its status line's message still goes on time.
+            if (_c.FadeMessage()) Redraw();
+            return true;
+        }
         _dirty = false;
         _c.Update();
         Redraw();

@@ -105,7 +105,7 @@ public class AppTests
 
     /// <summary>Issue 13, problems 6, 7 and 9: follow mode moves the leader's view too, unknown panes
     /// and pids are refused with the reason, follow state leaves the status line with unfollow, and
-    /// each participant sees "(you)" on their own line.</summary>
+    /// each participant sees "(you)" on their own line; a removed driver's key comes back refused through StateChanged.</summary>
     [Fact]
     public async Task Virtual_memory_follow_mode_and_participants()
     {
@@ -130,7 +130,11 @@ public class AppTests
         await app.RunCommandAsync("follow vmap 3");
         Assert.Equal(3, app.VirtualPid);
         Assert.Equal(Pane.Memory, app.Focus);
-        await WaitFor(() => { viewerApp.Update(); return viewer.Mirror.VirtualMap is { Pid: 3 }; }, "the viewer following pid 3");
+        // The viewer's pid is set when its view change returns, after the frame with pid 3's map perhaps, and no
+        // frame need follow (a paused machine sends none): the app is told to redraw then (a CI run's stale title).
+        bool toldAtPid3 = false;
+        viewerApp.StateChanged = () => toldAtPid3 |= viewerApp.VirtualPid == 3;
+        await WaitFor(() => { viewerApp.Update(); return viewer.Mirror.VirtualMap is { Pid: 3 } && Volatile.Read(ref toldAtPid3); }, "the viewer following pid 3, told to redraw");
         Assert.Equal(3, viewerApp.VirtualPid);
         Assert.Contains("following root: vmap pid 3", viewerApp.StatusFields());
         await app.RunCommandAsync("follow nosuch");
@@ -154,7 +158,22 @@ public class AppTests
         await app.RunCommandAsync("grant p2");
         await WaitFor(() => { viewerApp.Update(); return viewerApp.Message.StartsWith("you may drive now"); }, "the grant replacing the refusal");
         Assert.False(viewerApp.MessageIsRefusal);
-        Assert.Contains("drivers: viewer", app.StatusFields());
+        // The instructor's own frames say so on their own connection: maybe later than the viewer's.
+        await WaitFor(() => app.StatusFields().Contains("drivers: viewer"), "the new driver on the instructor's status line");
+
+        // A driver's keys go out from a pool thread: their refusal comes back through StateChanged, for the next
+        // Update (on the app's main loop) to show. Here the driver was removed (its mirror, which no frame
+        // updates any more, still says it drives).
+        await app.RunCommandAsync("remove p2");
+        await WaitFor(() => viewer.ConnectionStatus.StartsWith("removed"), "the viewer told it was removed");
+        viewerApp.Update();
+        bool refusalTold = false;
+        viewerApp.StateChanged = () => refusalTold = true;
+        await viewerApp.HandleKeyAsync(KeyEvent.Printable('f'));
+        await WaitFor(() => Volatile.Read(ref refusalTold), "the refused key reported");
+        viewerApp.Update();
+        Assert.True(viewerApp.MessageIsRefusal);
+        Assert.StartsWith("you were removed from this session by root", viewerApp.Message);
     }
 
     [Fact]
@@ -211,10 +230,14 @@ public class AppTests
         Assert.True(app.MessageIsRefusal);
         Assert.Contains("no such process 99", app.Message);
         await app.RunCommandAsync("resume");
+        await WaitFor(() => session.Mirror.Status is { Running: true }, "the resume");   // (so the pause below is a new one)
         await app.RunCommandAsync("filter kind fork");
         string forks = Draw(app, Pane.Events, 120, 10);
         Assert.All(forks.Split('\n').Where(l => l.Length > 0), l => Assert.Contains(" fork ", l));
         await app.RunCommandAsync("pause");
+        // The machine pauses after the answer (the session's loop takes the command): until then new forks would
+        // change the newest lines between the two draws compared below.
+        await WaitFor(() => session.Mirror.Status is { Running: false }, "the second pause");
 
         // Scrolling back shows older lines, and End returns to the newest.
         string newest = Draw(app, Pane.Events, 120, 5);
