@@ -190,10 +190,20 @@ internal sealed unsafe partial class RegionCompiler
             GetReg(op.R0, size); SignExtend(size);
             _il.Emit(OpCodes.Ldloc, _tS); SignExtend(size);
         }
-        _il.Emit(OpCodes.Ldc_I4, size);
-        _il.Emit(OpCodes.Ldloca, _tAux);
-        _il.Emit(OpCodes.Call, JitMembers.HelperImul);
-        _il.Emit(OpCodes.Stloc, _tR);
+        if (!_use[_i].ComputeL)
+        {
+            // Nothing observes CF/OF: the truncated product alone (no 128-bit overflow check).
+            _il.Emit(OpCodes.Mul);
+            Truncate(size);
+            _il.Emit(OpCodes.Stloc, _tR);
+        }
+        else
+        {
+            _il.Emit(OpCodes.Ldc_I4, size);
+            _il.Emit(OpCodes.Ldloca, _tAux);
+            _il.Emit(OpCodes.Call, JitMembers.HelperImul);
+            _il.Emit(OpCodes.Stloc, _tR);
+        }
         _il.Emit(OpCodes.Ldloc, _tR);
         SetReg(op.R0, size);
         SetFlags(FlagOp.ResultAux, size, Val.Of(0), Val.Of(0), _tR, _tAux);

@@ -58,7 +58,7 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>
     /// After the current block, continue at the constant <paramref name="target"/>: a member block is
-    /// reached by an IL branch once the finished block is counted in _done, provided the budget covers
+    /// reached by an IL branch once the finished block is charged to _left, provided the budget covers
     /// the whole target block; on a backward edge (the only way round a loop) that no stop was
     /// requested; and after a block that may store, that no code was invalidated since entry (the store
     /// may have rewritten a member: every store is thus checked at the first edge after it, as the
@@ -74,10 +74,10 @@ internal sealed unsafe partial class RegionCompiler
             return;
         }
         var leave = _il.DefineLabel();
-        _il.Emit(OpCodes.Ldloc, _done);
+        _il.Emit(OpCodes.Ldloc, _left);
         Const((ulong)(_offset[_i] + 1));
-        _il.Emit(OpCodes.Add);
-        _il.Emit(OpCodes.Stloc, _done);
+        _il.Emit(OpCodes.Sub);
+        _il.Emit(OpCodes.Stloc, _left);
         if (j <= cur)
         {
             _il.Emit(OpCodes.Ldarg_1);
@@ -92,15 +92,13 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Ldloc, _inv0);
             _il.Emit(OpCodes.Bne_Un, leave);
         }
-        // budget0 - done < count(target): the dispatcher runs the rest (possibly a partial block) itself
-        _il.Emit(OpCodes.Ldloc, _budget0);
-        _il.Emit(OpCodes.Ldloc, _done);
-        _il.Emit(OpCodes.Sub);
+        // left < count(target): the dispatcher runs the rest (possibly a partial block) itself
+        _il.Emit(OpCodes.Ldloc, _left);
         Const((ulong)_blocks[j].Count);
         _il.Emit(OpCodes.Blt_Un, leave);
         _il.Emit(OpCodes.Br, _label[j]);
         _il.MarkLabel(leave);
-        // The finished block is already counted in _done.
+        // The finished block is already counted in _left.
         EmitLeave(() => Const(target), 0, JitMembers.ExitNormal);
     }
 

@@ -11,6 +11,8 @@ internal sealed unsafe partial class RegionCompiler
 {
     // Scratch locals, each used only within one op.
     private LocalBuilder _tD = null!, _tS = null!, _tR = null!, _tV = null!, _tA = null!, _tSet = null!, _tAux = null!;
+    /// <summary>Memory access scratch: the guest address, its TLB slot, and the value a slow-path read returns (address-taken, so apart).</summary>
+    private LocalBuilder _tAddr = null!, _tEntry = null!, _tSlow = null!;
 
     /// <summary>A value for <see cref="SetFlags"/>: a local, or a constant when no local is given.</summary>
     private readonly record struct Val(LocalBuilder? Local, ulong Const = 0)
@@ -28,14 +30,15 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Declares the flag locals, the scratch locals, the run's counters and the epilogue's inputs.</summary>
     private void CreateTemps()
     {
-        _fop = _il.DeclareLocal(typeof(int)); _fsize = _il.DeclareLocal(typeof(int));
+        _fkind = _il.DeclareLocal(typeof(int));
         _fa = _il.DeclareLocal(typeof(ulong)); _fb = _il.DeclareLocal(typeof(ulong));
         _fr = _il.DeclareLocal(typeof(ulong)); _faux = _il.DeclareLocal(typeof(ulong));
         _tD = _il.DeclareLocal(typeof(ulong)); _tS = _il.DeclareLocal(typeof(ulong));
         _tR = _il.DeclareLocal(typeof(ulong)); _tV = _il.DeclareLocal(typeof(ulong));
         _tA = _il.DeclareLocal(typeof(ulong)); _tSet = _il.DeclareLocal(typeof(ulong));
         _tAux = _il.DeclareLocal(typeof(ulong));
-        _done = _il.DeclareLocal(typeof(ulong)); _budget0 = _il.DeclareLocal(typeof(ulong));
+        _tAddr = _il.DeclareLocal(typeof(ulong)); _tEntry = _il.DeclareLocal(typeof(nuint)); _tSlow = _il.DeclareLocal(typeof(ulong));
+        _left = _il.DeclareLocal(typeof(ulong));
         if (_mayStore) _inv0 = _il.DeclareLocal(typeof(long));
         _xRip = _il.DeclareLocal(typeof(ulong)); _xRetired = _il.DeclareLocal(typeof(ulong));
         _xStatus = _il.DeclareLocal(typeof(int)); _xBlock = _il.DeclareLocal(typeof(int));
@@ -145,7 +148,6 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Reads <paramref name="size"/> bytes at the op's memory operand into <paramref name="dest"/>; a fault leaves through a side exit.</summary>
     private void Load(ref Op op, int size, LocalBuilder dest)
     {
-        _il.Emit(OpCodes.Ldarg_1);
         EmitEA(ref op);
         FinishLoad(size, dest);
     }
@@ -153,23 +155,95 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Reads <paramref name="size"/> bytes at the address in <paramref name="addr"/> into <paramref name="dest"/>.</summary>
     private void LoadAt(LocalBuilder addr, int size, LocalBuilder dest)
     {
-        _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldloc, addr);
         FinishLoad(size, dest);
     }
 
-    /// <summary>Stack: cpu, address. Calls ReadN into dest; a false return goes to a fault side exit.</summary>
+    /// <summary>
+    /// Stack: address. The interpreter's TLB read fast path, inline (Cpu.Read64 ... Read8: the slot's
+    /// read tag matches the page and the access stays in it, then a host load), else Cpu.ReadSlow,
+    /// whose false return (a recorded fault) goes to a side exit. The value reaches
+    /// <paramref name="dest"/> without passing through memory, so RyuJIT keeps it in a register.
+    /// </summary>
     private void FinishLoad(int size, LocalBuilder dest)
     {
-        _il.Emit(OpCodes.Ldloca, dest);
-        _il.Emit(OpCodes.Call, JitMembers.ReadOf(size));
+        var slow = _il.DefineLabel();
+        var done = _il.DefineLabel();
+        EmitTlbHit(size, TlbReadTag, slow);
+        _il.Emit(OpCodes.Unaligned, (byte)1);
+        _il.Emit(size switch { 8 => OpCodes.Ldind_I8, 4 => OpCodes.Ldind_U4, 2 => OpCodes.Ldind_U2, _ => OpCodes.Ldind_U1 });
+        if (size != 8) _il.Emit(OpCodes.Conv_U8);
+        _il.Emit(OpCodes.Stloc, dest);
+        _il.Emit(OpCodes.Br, done);
+        _il.MarkLabel(slow);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldloc, _tAddr);
+        _il.Emit(OpCodes.Ldc_I4, size);
+        _il.Emit(OpCodes.Ldloca, _tSlow);
+        _il.Emit(OpCodes.Call, JitMembers.ReadSlow);
         _il.Emit(OpCodes.Brfalse, FaultLabel());
+        _il.Emit(OpCodes.Ldloc, _tSlow);
+        _il.Emit(OpCodes.Stloc, dest);
+        _il.MarkLabel(done);
+    }
+
+    private static readonly int TlbReadTag = (int)System.Runtime.InteropServices.Marshal.OffsetOf<TlbEntry>(nameof(TlbEntry.ReadTag));
+    private static readonly int TlbWriteTag = (int)System.Runtime.InteropServices.Marshal.OffsetOf<TlbEntry>(nameof(TlbEntry.WriteTag));
+    private static readonly int TlbAddend = (int)System.Runtime.InteropServices.Marshal.OffsetOf<TlbEntry>(nameof(TlbEntry.Addend));
+
+    /// <summary>
+    /// Stack: address (taken into _tAddr). Branches to <paramref name="slow"/> unless the TLB slot for it
+    /// holds the page under the tag at <paramref name="tagOffset"/> and a <paramref name="size"/>-byte
+    /// access stays in the page; otherwise leaves the host pointer (address + addend) on the stack.
+    /// Mirrors Cpu.TlbSlot and the ReadN/WriteN fast paths exactly.
+    /// </summary>
+    private void EmitTlbHit(int size, int tagOffset, Label slow)
+    {
+        _il.Emit(OpCodes.Stloc, _tAddr);
+        // slot = _tlb + ((a >> 12 ^ a >> 21) & (TlbSize - 1))
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldfld, JitMembers.Tlb);
+        _il.Emit(OpCodes.Ldloc, _tAddr);
+        _il.Emit(OpCodes.Ldc_I4, 12);
+        _il.Emit(OpCodes.Shr_Un);
+        _il.Emit(OpCodes.Ldloc, _tAddr);
+        _il.Emit(OpCodes.Ldc_I4, 21);
+        _il.Emit(OpCodes.Shr_Un);
+        _il.Emit(OpCodes.Xor);
+        Const((ulong)(Cpu.TlbSize - 1));
+        _il.Emit(OpCodes.And);
+        Const((ulong)sizeof(TlbEntry));
+        _il.Emit(OpCodes.Mul);
+        _il.Emit(OpCodes.Conv_U);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stloc, _tEntry);
+        _il.Emit(OpCodes.Ldloc, _tEntry);
+        if (tagOffset != 0) { _il.Emit(OpCodes.Ldc_I4, tagOffset); _il.Emit(OpCodes.Add); }
+        _il.Emit(OpCodes.Ldind_I8);
+        _il.Emit(OpCodes.Ldloc, _tAddr);
+        Const(~0xFFFUL);
+        _il.Emit(OpCodes.And);
+        _il.Emit(OpCodes.Bne_Un, slow);
+        if (size > 1)
+        {
+            _il.Emit(OpCodes.Ldloc, _tAddr);
+            Const(0xFFF);
+            _il.Emit(OpCodes.And);
+            Const((ulong)(0x1000 - size));
+            _il.Emit(OpCodes.Bgt_Un, slow);
+        }
+        _il.Emit(OpCodes.Ldloc, _tEntry);
+        _il.Emit(OpCodes.Ldc_I4, TlbAddend);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Ldind_I8);
+        _il.Emit(OpCodes.Ldloc, _tAddr);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Conv_U);
     }
 
     /// <summary>Writes the low <paramref name="size"/> bytes of <paramref name="src"/> to the op's memory operand.</summary>
     private void Store(ref Op op, int size, Val src)
     {
-        _il.Emit(OpCodes.Ldarg_1);
         EmitEA(ref op);
         FinishStore(size, src);
     }
@@ -177,17 +251,29 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Writes the low <paramref name="size"/> bytes of <paramref name="src"/> at the address in <paramref name="addr"/>.</summary>
     private void StoreAt(LocalBuilder addr, int size, Val src)
     {
-        _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldloc, addr);
         FinishStore(size, src);
     }
 
-    /// <summary>Stack: cpu, address. Calls WriteN with src; a false return goes to a fault side exit.</summary>
+    /// <summary>Stack: address. The TLB write fast path inline (as Cpu.Write64 ... Write8), else Cpu.WriteSlow, whose false return goes to a side exit.</summary>
     private void FinishStore(int size, Val src)
     {
+        var slow = _il.DefineLabel();
+        var done = _il.DefineLabel();
+        EmitTlbHit(size, TlbWriteTag, slow);
         src.Push(this);
-        _il.Emit(OpCodes.Call, JitMembers.WriteOf(size));
+        if (size != 8) _il.Emit(size == 4 ? OpCodes.Conv_U4 : size == 2 ? OpCodes.Conv_U2 : OpCodes.Conv_U1);
+        _il.Emit(OpCodes.Unaligned, (byte)1);
+        _il.Emit(size switch { 8 => OpCodes.Stind_I8, 4 => OpCodes.Stind_I4, 2 => OpCodes.Stind_I2, _ => OpCodes.Stind_I1 });
+        _il.Emit(OpCodes.Br, done);
+        _il.MarkLabel(slow);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldloc, _tAddr);
+        _il.Emit(OpCodes.Ldc_I4, size);
+        src.Push(this);
+        _il.Emit(OpCodes.Call, JitMembers.WriteSlow);
         _il.Emit(OpCodes.Brfalse, FaultLabel());
+        _il.MarkLabel(done);
     }
 
     /// <summary>Pushes the source operand as <c>Cpu.ReadSrc</c> reads it: R1, memory (RM) or the immediate truncated to size.</summary>

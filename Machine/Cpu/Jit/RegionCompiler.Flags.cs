@@ -6,7 +6,7 @@ namespace Lab.Machine.Cpu;
 /// <summary>
 /// Compile-time flag tracking. The lazy flag state is (op, size, a, b, r, aux); aux matters only after
 /// the setters that record one (adc/sbb, inc/dec, shifts, imul), which always write it. In compiled code
-/// the state lives in the locals _fop, _fsize, _fa, _fb, _fr, _faux (loaded at entry, stored at every
+/// the state lives in the locals _fkind (op and size), _fa, _fb, _fr, _faux (loaded at entry, stored at every
 /// exit and around handler calls). Within a block the current setter is known at compile time: its op
 /// and size are constants, and conditions after it compile to plain compares. At a block's start the
 /// state is whatever the predecessor left in the locals (<see cref="Dynamic"/>). A backward liveness
@@ -28,7 +28,8 @@ internal sealed unsafe partial class RegionCompiler
     private int _curSetter = Dynamic;
     /// <summary>The flag state is in the locals with a run-time op and size (block start, after a handler call).</summary>
     private const int Dynamic = -1;
-    private LocalBuilder _fop = null!, _fsize = null!, _fa = null!, _fb = null!, _fr = null!, _faux = null!;
+    /// <summary>The flag locals: op | size &lt;&lt; 8 (one local: fewer values live across a loop), a, b, r, aux.</summary>
+    private LocalBuilder _fkind = null!, _fa = null!, _fb = null!, _fr = null!, _faux = null!;
 
     /// <summary>Classifies every op and runs the backward liveness pass over each block (see the class comment).</summary>
     private void AnalyseFlags()
@@ -122,11 +123,7 @@ internal sealed unsafe partial class RegionCompiler
             b.Push(this); _il.Emit(OpCodes.Stloc, _fb);
             r.Push(this); _il.Emit(OpCodes.Stloc, _fr);
             if (UsesAux(kind)) { aux.Push(this); _il.Emit(OpCodes.Stloc, _faux); }
-            if (u.LastInBlock)
-            {
-                _il.Emit(OpCodes.Ldc_I4, (int)kind); _il.Emit(OpCodes.Stloc, _fop);
-                _il.Emit(OpCodes.Ldc_I4, size); _il.Emit(OpCodes.Stloc, _fsize);
-            }
+            if (u.LastInBlock) { _il.Emit(OpCodes.Ldc_I4, (int)kind | size << 8); _il.Emit(OpCodes.Stloc, _fkind); }
         }
         _curSetter = _i;
     }
@@ -137,10 +134,11 @@ internal sealed unsafe partial class RegionCompiler
         bool known = setter >= 0;
         FlagUse u = known ? _use[setter] : default;
         _il.Emit(OpCodes.Ldarg_1);
-        if (known) _il.Emit(OpCodes.Ldc_I4, (int)u.Kind); else _il.Emit(OpCodes.Ldloc, _fop);
-        _il.Emit(OpCodes.Stfld, JitMembers.Fop);
+        if (known) _il.Emit(OpCodes.Ldc_I4, (int)u.Kind); else _il.Emit(OpCodes.Ldloc, _fkind);
+        _il.Emit(OpCodes.Stfld, JitMembers.Fop);                          // a byte field: the low 8 bits
         _il.Emit(OpCodes.Ldarg_1);
-        if (known) _il.Emit(OpCodes.Ldc_I4, (int)u.Size); else _il.Emit(OpCodes.Ldloc, _fsize);
+        if (known) _il.Emit(OpCodes.Ldc_I4, (int)u.Size);
+        else { _il.Emit(OpCodes.Ldloc, _fkind); _il.Emit(OpCodes.Ldc_I4_8); _il.Emit(OpCodes.Shr_Un); }
         _il.Emit(OpCodes.Stfld, JitMembers.Fsize);
         _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _fa); _il.Emit(OpCodes.Stfld, JitMembers.Fa);
         _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _fb); _il.Emit(OpCodes.Stfld, JitMembers.Fb);
@@ -151,8 +149,9 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Loads the CPU's lazy flag state into the flag locals (at entry and after a handler call).</summary>
     private void LoadFlags()
     {
-        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldfld, JitMembers.Fop); _il.Emit(OpCodes.Stloc, _fop);
-        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldfld, JitMembers.Fsize); _il.Emit(OpCodes.Stloc, _fsize);
+        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldfld, JitMembers.Fop);
+        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldfld, JitMembers.Fsize); _il.Emit(OpCodes.Ldc_I4_8); _il.Emit(OpCodes.Shl);
+        _il.Emit(OpCodes.Or); _il.Emit(OpCodes.Stloc, _fkind);
         _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldfld, JitMembers.Fa); _il.Emit(OpCodes.Stloc, _fa);
         _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldfld, JitMembers.Fb); _il.Emit(OpCodes.Stloc, _fb);
         _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldfld, JitMembers.Fr); _il.Emit(OpCodes.Stloc, _fr);
@@ -179,8 +178,8 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Pushes (kind, size, a, b, r, aux) from the flag locals for the flag helpers.</summary>
     private void DynamicHelperArgs()
     {
-        _il.Emit(OpCodes.Ldloc, _fop);
-        _il.Emit(OpCodes.Ldloc, _fsize);
+        _il.Emit(OpCodes.Ldloc, _fkind); _il.Emit(OpCodes.Ldc_I4, 0xFF); _il.Emit(OpCodes.And);
+        _il.Emit(OpCodes.Ldloc, _fkind); _il.Emit(OpCodes.Ldc_I4_8); _il.Emit(OpCodes.Shr_Un);
         _il.Emit(OpCodes.Ldloc, _fa);
         _il.Emit(OpCodes.Ldloc, _fb);
         _il.Emit(OpCodes.Ldloc, _fr);

@@ -42,8 +42,8 @@ internal sealed unsafe partial class RegionCompiler
 
     private readonly LocalBuilder?[] _reg = new LocalBuilder?[16];
     private readonly bool[] _written = new bool[16];
-    /// <summary>Instructions retired in this run before the current block; the budget at entry; the code-invalidation count at entry (regions that may store).</summary>
-    private LocalBuilder _done = null!, _budget0 = null!, _inv0 = null!;
+    /// <summary>The budget left before the current block (the budget at entry less the blocks finished since); the code-invalidation count at entry (regions that may store).</summary>
+    private LocalBuilder _left = null!, _inv0 = null!;
     private readonly bool _mayStore;
     /// <summary>Per block: it has an op that may write memory (so code may have changed after it).</summary>
     private readonly bool[] _blockStores;
@@ -268,11 +268,9 @@ internal sealed unsafe partial class RegionCompiler
     {
         _il.Emit(OpCodes.Br, _loadRegs);
         _il.MarkLabel(_afterLoads);
-        _il.Emit(OpCodes.Ldc_I8, 0L);
-        _il.Emit(OpCodes.Stloc, _done);
         _il.Emit(OpCodes.Ldarg_3);
         _il.Emit(OpCodes.Ldind_I8);
-        _il.Emit(OpCodes.Stloc, _budget0);
+        _il.Emit(OpCodes.Stloc, _left);
         if (_mayStore)
         {
             _il.Emit(OpCodes.Ldarg_1);
@@ -321,7 +319,10 @@ internal sealed unsafe partial class RegionCompiler
         if (storeFlags) EmitStoreFlags(_curSetter);
         pushRip();
         _il.Emit(OpCodes.Stloc, _xRip);
-        _il.Emit(OpCodes.Ldloc, _done);
+        _il.Emit(OpCodes.Ldarg_3);                      // retired = budget at entry - left (+ this block's part)
+        _il.Emit(OpCodes.Ldind_I8);
+        _il.Emit(OpCodes.Ldloc, _left);
+        _il.Emit(OpCodes.Sub);
         if (retiredHere != 0) { Const((ulong)retiredHere); _il.Emit(OpCodes.Add); }
         _il.Emit(OpCodes.Stloc, _xRetired);
         _il.Emit(OpCodes.Ldc_I4, status);
@@ -383,7 +384,8 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Add);
         _il.Emit(OpCodes.Stfld, JitMembers.Retired);
         _il.Emit(OpCodes.Ldarg_3);
-        _il.Emit(OpCodes.Ldloc, _budget0);
+        _il.Emit(OpCodes.Ldarg_3);
+        _il.Emit(OpCodes.Ldind_I8);
         _il.Emit(OpCodes.Ldloc, _xRetired);
         _il.Emit(OpCodes.Sub);
         _il.Emit(OpCodes.Stind_I8);
