@@ -63,6 +63,7 @@ public sealed unsafe partial class Cpu
         Block?[] rsb = _returnStack;
         int rsbTop = 0;
         Block? returnFrom = null;   // the call block whose return we are resolving
+        bool interpretNext = false; // compiled code stopped before an access that missed the TLB: interpret the next block
         ulong* regs = _regs;
         while (true)
         {
@@ -126,7 +127,7 @@ public sealed unsafe partial class Cpu
             }
 
             int n = b.Count, start = 0;
-            if (Tier == ExecutionTier.Jit)
+            if (Tier == ExecutionTier.Jit && !interpretNext)
             {
                 // Compiled code retires its instructions and charges the budget itself.
                 int status = TryRunCompiled(b, ref budget);
@@ -142,6 +143,15 @@ public sealed unsafe partial class Cpu
                     trap = FinishTrap(_rip, retires: false);
                     return true;
                 }
+                if (status == JitMembers.ExitResume)
+                {
+                    // Stopped before an access that missed the TLB: the interpreter runs the block at
+                    // that instruction (one of its own; no links from a block left halfway), so an
+                    // access that always misses (a page-crossing one) still makes progress.
+                    prev = null;
+                    interpretNext = true;
+                    continue;
+                }
                 if (status == JitMembers.ExitPrefix)
                 {
                     // The first ops ran compiled; interpret the rest of the block as if from its start.
@@ -150,6 +160,7 @@ public sealed unsafe partial class Cpu
                     budget += (ulong)start;
                 }
             }
+            interpretNext = false;
             if ((ulong)n > budget) n = (int)budget;
             if (_breakpoints.Count != 0)
             {

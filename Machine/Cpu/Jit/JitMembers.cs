@@ -11,14 +11,17 @@ namespace Lab.Machine.Cpu;
 /// <see cref="JitMembers.ExitFault"/> when an instruction faulted (the trap is recorded in the CPU and
 /// rip is the faulting instruction); or <see cref="JitMembers.ExitPrefix"/> when the code covers only
 /// the block's first <see cref="Block.CompiledOps"/> ops and ran them (rip is the next op, which the
-/// interpreter runs).
+/// interpreter runs); or <see cref="JitMembers.ExitResume"/> when it stopped before an instruction
+/// whose memory access missed the TLB (rip is that instruction, which the interpreter runs from: the
+/// TLB refill, page-crossing accesses and faults all happen there, and the compiled loops keep no call
+/// on their path, so RyuJIT can keep guest registers in any host register).
 /// </summary>
 internal unsafe delegate int JitCode(Cpu cpu, ulong* regs, ref ulong budget);
 
 /// <summary>The CPU members that compiled code reads or calls (resolved once; immutable).</summary>
 internal static class JitMembers
 {
-    public const int ExitNormal = 0, ExitFault = 1, ExitPrefix = 2;
+    public const int ExitNormal = 0, ExitFault = 1, ExitPrefix = 2, ExitResume = 3;
 
     private const BindingFlags Inst = BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public;
 

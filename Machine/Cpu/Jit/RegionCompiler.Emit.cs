@@ -176,6 +176,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Stloc, dest);
         _il.Emit(OpCodes.Br, done);
         _il.MarkLabel(slow);
+        if (ResumeOnMiss()) { _il.MarkLabel(done); return; }
         _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldloc, _tAddr);
         _il.Emit(OpCodes.Ldc_I4, size);
@@ -185,6 +186,21 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldloc, _tSlow);
         _il.Emit(OpCodes.Stloc, dest);
         _il.MarkLabel(done);
+    }
+
+    /// <summary>
+    /// At a TLB miss: when the current op has changed nothing yet, leaves for the interpreter to run it
+    /// from its start (<see cref="JitMembers.ExitResume"/>), so compiled code holds no call on its path.
+    /// An op that has already set the flags (a memory destination written after them, as the generic
+    /// handler does) cannot be started again with them (adc/sbb read CF): it calls the slow path instead.
+    /// </summary>
+    private bool ResumeOnMiss()
+    {
+        if (_curSetter == _i) return false;
+        var l = _il.DefineLabel();
+        _faults.Add(new FaultStub(l, _i, _curSetter, Status: JitMembers.ExitResume));
+        _il.Emit(OpCodes.Br, l);
+        return true;
     }
 
     private static readonly int TlbReadTag = (int)System.Runtime.InteropServices.Marshal.OffsetOf<TlbEntry>(nameof(TlbEntry.ReadTag));
@@ -267,6 +283,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(size switch { 8 => OpCodes.Stind_I8, 4 => OpCodes.Stind_I4, 2 => OpCodes.Stind_I2, _ => OpCodes.Stind_I1 });
         _il.Emit(OpCodes.Br, done);
         _il.MarkLabel(slow);
+        if (ResumeOnMiss()) { _il.MarkLabel(done); return; }
         _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldloc, _tAddr);
         _il.Emit(OpCodes.Ldc_I4, size);

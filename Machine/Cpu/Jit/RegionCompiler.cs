@@ -52,10 +52,11 @@ internal sealed unsafe partial class RegionCompiler
     private readonly Label _epilogue;
 
     /// <summary>
-    /// A side exit taken when op <c>Op</c> faults, with the flag state at that point; RegsInFile: the
-    /// register file already holds the interpreter's registers (a handler call faulted).
+    /// A side exit before op <c>Op</c> finishes, with the flag state at that point: it faulted
+    /// (status ExitFault), or its access missed the TLB and the interpreter runs it (ExitResume);
+    /// RegsInFile: the register file already holds the interpreter's registers (a handler call faulted).
     /// </summary>
-    private readonly record struct FaultStub(Label Label, int Op, int Setter, bool RegsInFile = false);
+    private readonly record struct FaultStub(Label Label, int Op, int Setter, bool RegsInFile = false, int Status = JitMembers.ExitFault);
     private readonly List<FaultStub> _faults = new();
 
     /// <summary>The method covers only the entry block's first _n ops; the interpreter runs the rest.</summary>
@@ -496,7 +497,7 @@ internal sealed unsafe partial class RegionCompiler
         }
     }
 
-    /// <summary>The side exits: state as the interpreter leaves it when op k faults (its block's first k ops retired, rip = op k).</summary>
+    /// <summary>The side exits: state as the interpreter leaves it when op k faults, or before it runs op k (its block's first k ops retired, rip = op k).</summary>
     private void EmitFaultStubs()
     {
         foreach (var f in _faults)
@@ -506,7 +507,7 @@ internal sealed unsafe partial class RegionCompiler
             _curSetter = f.Setter;
             // After a faulting handler the CPU holds its registers and flags: the locals take them.
             if (f.RegsInFile) ReloadRegisters();
-            EmitLeave(() => Const(_ops[f.Op].Ip), _offset[f.Op], JitMembers.ExitFault, storeFlags: !f.RegsInFile);
+            EmitLeave(() => Const(_ops[f.Op].Ip), _offset[f.Op], f.Status, storeFlags: !f.RegsInFile);
         }
     }
 }
