@@ -140,6 +140,95 @@ internal sealed unsafe partial class RegionCompiler
         SetFlags(FlagOp.ResultAux, size, _tD, Val.Of((ulong)count), _tR, _tAux);
     }
 
+    /// <summary>A shift whose count is CL (the generic Shift kind without an immediate).</summary>
+    private static bool IsShiftByCl(ref Op op) => op.Kind == OpKind.Shift && (op.Flags & OpFlags.HasImm) == 0;
+
+    /// <summary>
+    /// shl/sal/shr/sar of a register by CL, as the interpreter's Shift: the count is masked to 5 bits
+    /// (6 for 64-bit operands); a zero count changes no flag (the state before stays, so it is put in the
+    /// flag locals first, and the state after is <see cref="Dynamic"/>) and only zero-extends a 32-bit
+    /// register; otherwise r, CF and OF by the same formulas, recorded as ResultAux.
+    /// </summary>
+    private void EmitShiftByCl(ref Op op)
+    {
+        int size = op.Size, bits = size * 8;
+        var sop = (ShiftOp)op.Cond;
+        if (sop == ShiftOp.Sal) sop = ShiftOp.Shl;
+        if (_curSetter >= 0) { _il.Emit(OpCodes.Ldc_I4, (int)_use[_curSetter].Kind | _use[_curSetter].Size << 8); _il.Emit(OpCodes.Stloc, _fkind); }
+        _curSetter = Dynamic;
+        GetReg(op.R0, size); _il.Emit(OpCodes.Stloc, _tD);
+        _il.Emit(OpCodes.Ldloc, Reg(1));
+        _il.Emit(OpCodes.Conv_I4);
+        _il.Emit(OpCodes.Ldc_I4, size == 8 ? 63 : 31);
+        _il.Emit(OpCodes.And);
+        _il.Emit(OpCodes.Stloc, _tCount);
+        var shift = _il.DefineLabel();
+        var end = _il.DefineLabel();
+        _il.Emit(OpCodes.Ldloc, _tCount);
+        _il.Emit(OpCodes.Brtrue, shift);
+        if (size == 4) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R0, 4); }
+        _il.Emit(OpCodes.Br, end);
+        _il.MarkLabel(shift);
+        // r
+        _il.Emit(OpCodes.Ldloc, _tD);
+        switch (sop)
+        {
+            case ShiftOp.Shr: _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Shr_Un); break;
+            case ShiftOp.Sar: SignExtend(size); _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Shr); Truncate(size); break;
+            default: _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Shl); Truncate(size); break;
+        }
+        _il.Emit(OpCodes.Stloc, _tR);
+        // CF
+        var cfDone = _il.DefineLabel();
+        switch (sop)
+        {
+            case ShiftOp.Shl:
+                if (size <= 2)
+                {
+                    // Counts above the width shift every bit out: CF = 0.
+                    var inRange = _il.DefineLabel();
+                    Const(0); _il.Emit(OpCodes.Stloc, _tAux);
+                    _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Ldc_I4, bits); _il.Emit(OpCodes.Bgt, cfDone);
+                    _il.MarkLabel(inRange);
+                }
+                _il.Emit(OpCodes.Ldloc, _tD);
+                _il.Emit(OpCodes.Ldc_I4, bits); _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Sub);
+                _il.Emit(OpCodes.Shr_Un);
+                break;
+            case ShiftOp.Shr:
+                // d fits in the width, so counts above it leave 0 here by themselves.
+                _il.Emit(OpCodes.Ldloc, _tD);
+                _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Ldc_I4_1); _il.Emit(OpCodes.Sub);
+                _il.Emit(OpCodes.Shr_Un);
+                break;
+            default:
+                _il.Emit(OpCodes.Ldloc, _tD); SignExtend(size);
+                _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Ldc_I4_1); _il.Emit(OpCodes.Sub);
+                _il.Emit(OpCodes.Shr);
+                break;
+        }
+        Const(1); _il.Emit(OpCodes.And); _il.Emit(OpCodes.Stloc, _tAux);
+        _il.MarkLabel(cfDone);
+        // OF (shl: sign(r) ^ CF; shr: sign(d); sar: 0), into aux bit 11
+        if (sop != ShiftOp.Sar)
+        {
+            _il.Emit(OpCodes.Ldloc, sop == ShiftOp.Shr ? _tD : _tR);
+            _il.Emit(OpCodes.Ldc_I4, bits - 1); _il.Emit(OpCodes.Shr_Un);
+            Const(1); _il.Emit(OpCodes.And);
+            if (sop == ShiftOp.Shl) { _il.Emit(OpCodes.Ldloc, _tAux); _il.Emit(OpCodes.Xor); }
+            _il.Emit(OpCodes.Ldc_I4, 11); _il.Emit(OpCodes.Shl);
+            _il.Emit(OpCodes.Ldloc, _tAux); _il.Emit(OpCodes.Or); _il.Emit(OpCodes.Stloc, _tAux);
+        }
+        _il.Emit(OpCodes.Ldloc, _tR);
+        SetReg(op.R0, size);
+        _il.Emit(OpCodes.Ldc_I4, (int)FlagOp.ResultAux | size << 8); _il.Emit(OpCodes.Stloc, _fkind);
+        _il.Emit(OpCodes.Ldloc, _tD); _il.Emit(OpCodes.Stloc, _fa);
+        _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Conv_U8); _il.Emit(OpCodes.Stloc, _fb);
+        _il.Emit(OpCodes.Ldloc, _tR); _il.Emit(OpCodes.Stloc, _fr);
+        _il.Emit(OpCodes.Ldloc, _tAux); _il.Emit(OpCodes.Stloc, _faux);
+        _il.MarkLabel(end);
+    }
+
     /// <summary>aux = CF | OF<<11 of an immediate shift, into _tAux.</summary>
     private void EmitShiftAux(ShiftOp sop, int size, int bits, int count)
     {

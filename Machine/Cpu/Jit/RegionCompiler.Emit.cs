@@ -13,6 +13,8 @@ internal sealed unsafe partial class RegionCompiler
     private LocalBuilder _tD = null!, _tS = null!, _tR = null!, _tV = null!, _tA = null!, _tSet = null!, _tAux = null!;
     /// <summary>Memory access scratch: the guest address, its TLB slot, and the value a slow-path read returns (address-taken, so apart).</summary>
     private LocalBuilder _tAddr = null!, _tEntry = null!, _tSlow = null!;
+    /// <summary>A shift count (int).</summary>
+    private LocalBuilder _tCount = null!;
 
     /// <summary>A value for <see cref="SetFlags"/>: a local, or a constant when no local is given.</summary>
     private readonly record struct Val(LocalBuilder? Local, ulong Const = 0)
@@ -37,6 +39,7 @@ internal sealed unsafe partial class RegionCompiler
         _tR = _il.DeclareLocal(typeof(ulong)); _tV = _il.DeclareLocal(typeof(ulong));
         _tA = _il.DeclareLocal(typeof(ulong)); _tSet = _il.DeclareLocal(typeof(ulong));
         _tAux = _il.DeclareLocal(typeof(ulong));
+        _tCount = _il.DeclareLocal(typeof(int));
         _tAddr = _il.DeclareLocal(typeof(ulong)); _tEntry = _il.DeclareLocal(typeof(nuint)); _tSlow = _il.DeclareLocal(typeof(ulong));
         _left = _il.DeclareLocal(typeof(ulong));
         if (_mayStore) _inv0 = _il.DeclareLocal(typeof(long));

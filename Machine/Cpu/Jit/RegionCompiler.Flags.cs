@@ -73,7 +73,9 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.Neg:
                 u.Sets = true; u.Kind = FlagOp.Neg; break;
             case OpKind.ShiftRI64: case OpKind.ShiftRI32: case OpKind.Shift:
-                if (ShiftCount(ref op) != 0) { u.Sets = u.Aux = true; u.Kind = FlagOp.ResultAux; }
+                // By CL: a zero count keeps the flags, so the state before must be in the locals.
+                if (IsShiftByCl(ref op)) u.Reads = true;
+                else if (ShiftCount(ref op) != 0) { u.Sets = u.Aux = true; u.Kind = FlagOp.ResultAux; }
                 break;
             case OpKind.Imul2: case OpKind.Imul3:
                 u.Sets = u.Aux = true; u.Kind = FlagOp.ResultAux; break;

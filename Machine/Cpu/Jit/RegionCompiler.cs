@@ -97,8 +97,7 @@ internal sealed unsafe partial class RegionCompiler
         {
             if (MayStore(ref _ops[k])) _mayStore = _blockStores[_blockOf[k]] = true;
             if (Supports(ref _ops[k])) continue;
-            // A handler may read or write any register: keep all 16 in locals.
-            for (int r = 0; r < 16; r++) Reg(r);
+            foreach (int r in HandlerRegisters(ref _ops[k])) Reg(r);
         }
         CreateTemps();
     }
@@ -177,7 +176,8 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.Pop:
                 return op.Form == Form.R;
             case OpKind.Shift:
-                return (op.Flags & OpFlags.HasImm) != 0 && (ShiftOp)op.Cond is ShiftOp.Shl or ShiftOp.Sal or ShiftOp.Shr or ShiftOp.Sar;
+                return (ShiftOp)op.Cond is ShiftOp.Shl or ShiftOp.Sal or ShiftOp.Shr or ShiftOp.Sar
+                    && ((op.Flags & OpFlags.HasImm) != 0 || op.Form == Form.R);
             case OpKind.Imul2: case OpKind.Imul3:
                 return op.Size is 2 or 4 or 8 && op.Form is Form.RR or Form.RM;
             case OpKind.JmpIndirect: case OpKind.CallIndirect:
@@ -249,7 +249,9 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.Neg: EmitNeg(ref op); break;
             case OpKind.Not: EmitNot(ref op); break;
             case OpKind.ShiftRI64: case OpKind.ShiftRI32: case OpKind.Shift:
-                EmitShift(ref op); break;
+                if (IsShiftByCl(ref op)) EmitShiftByCl(ref op);
+                else EmitShift(ref op);
+                break;
             case OpKind.Imul2: case OpKind.Imul3:
                 EmitImul(ref op); break;
             default:
@@ -467,7 +469,7 @@ internal sealed unsafe partial class RegionCompiler
     /// </summary>
     private void EmitInterpreted()
     {
-        for (int r = 0; r < 16; r++)
+        foreach (int r in HandlerRegisters(ref _ops[_i]))
         {
             RegAddress(r);
             _il.Emit(OpCodes.Ldloc, Reg(r));
@@ -481,15 +483,30 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldelema, typeof(Op));
         _il.Emit(OpCodes.Call, JitMembers.ExecuteOp);
         _il.Emit(OpCodes.Brfalse, FaultLabel(regsInFile: true));
-        ReloadRegisters();
+        ReloadRegisters(_i);
         LoadFlags();
         _curSetter = Dynamic;
     }
 
-    /// <summary>Loads every register from the register file into its local.</summary>
-    private void ReloadRegisters()
+    /// <summary>
+    /// The registers an op run through its handler may read or write: its explicit register and
+    /// address operands, and the eight legacy registers, the only ones x86 instructions use implicitly
+    /// (rax/rdx for mul, div and cwd; rcx for shift counts; rbx for cpuid and xlat; rsp and rbp for
+    /// enter; rsi/rdi). Only these are written to the register file before the call and read back after.
+    /// </summary>
+    private static IEnumerable<int> HandlerRegisters(ref Op op)
     {
-        for (int r = 0; r < 16; r++)
+        var set = new SortedSet<int> { 0, 1, 2, 3, 4, 5, 6, 7 };
+        foreach (byte r in (ReadOnlySpan<byte>)[op.R0, op.R1, op.Base, op.Index])
+            if (r < 16) set.Add(r);
+            else if (r < 20) set.Add(r - 16);   // AH, CH, DH, BH
+        return set;
+    }
+
+    /// <summary>Loads the registers op k's handler may have written from the register file into their locals.</summary>
+    private void ReloadRegisters(int k)
+    {
+        foreach (int r in HandlerRegisters(ref _ops[k]))
         {
             RegAddress(r);
             _il.Emit(OpCodes.Ldind_I8);
@@ -506,7 +523,7 @@ internal sealed unsafe partial class RegionCompiler
             _i = f.Op;
             _curSetter = f.Setter;
             // After a faulting handler the CPU holds its registers and flags: the locals take them.
-            if (f.RegsInFile) ReloadRegisters();
+            if (f.RegsInFile) ReloadRegisters(f.Op);
             EmitLeave(() => Const(_ops[f.Op].Ip), _offset[f.Op], f.Status, storeFlags: !f.RegsInFile);
         }
     }
