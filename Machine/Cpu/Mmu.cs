@@ -243,9 +243,13 @@ public sealed unsafe partial class Cpu
         else
         {
             e->Addend = (long)(ram + pa) - (long)vpage;
-            e->ReadTag = vpage;
+            // A page whose slot is also its predecessor's gets no fast data path: compiled code tests an
+            // access by comparing its last byte's page with the tag of its first byte's slot, which is
+            // exact only if no slot can hold the page after its own (1 page in 131,072 is slow instead).
+            bool sharesPredecessorSlot = TlbSlot(vpage - 0x1000) == e;
+            e->ReadTag = sharesPredecessorSlot ? NoTag : vpage;
             e->ExecTag = canExec ? vpage : NoTag;
-            e->WriteTag = canWrite && dirty && _memory.CodePages[pa >> 12] == 0 ? vpage : NoTag;
+            e->WriteTag = canWrite && dirty && _memory.CodePages[pa >> 12] == 0 && !sharesPredecessorSlot ? vpage : NoTag;
         }
         entry = e;
         return true;

@@ -214,7 +214,7 @@ internal sealed unsafe partial class RegionCompiler
     /// Stack: address (taken into _tAddr). Branches to <paramref name="slow"/> unless the TLB slot for it
     /// holds the page under the tag at <paramref name="tagOffset"/> and a <paramref name="size"/>-byte
     /// access stays in the page; otherwise leaves the host pointer (address + addend) on the stack.
-    /// Mirrors Cpu.TlbSlot and the ReadN/WriteN fast paths exactly.
+    /// Takes the same accesses as the ReadN/WriteN fast paths, with one compare instead of two.
     /// </summary>
     private void EmitTlbHit(int size, int tagOffset, Label slow)
     {
@@ -239,18 +239,14 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldloc, _tEntry);
         if (tagOffset != 0) { _il.Emit(OpCodes.Ldc_I4, tagOffset); _il.Emit(OpCodes.Add); }
         _il.Emit(OpCodes.Ldind_I8);
+        // The page of the access's last byte: a different page than the first byte's (a page-crossing
+        // access) never equals the tag of the first byte's slot, since the TLB fill leaves pages whose
+        // slot is their predecessor's without a fast path (Cpu.Walk).
         _il.Emit(OpCodes.Ldloc, _tAddr);
+        if (size > 1) { Const((ulong)(size - 1)); _il.Emit(OpCodes.Add); }
         Const(~0xFFFUL);
         _il.Emit(OpCodes.And);
         _il.Emit(OpCodes.Bne_Un, slow);
-        if (size > 1)
-        {
-            _il.Emit(OpCodes.Ldloc, _tAddr);
-            Const(0xFFF);
-            _il.Emit(OpCodes.And);
-            Const((ulong)(0x1000 - size));
-            _il.Emit(OpCodes.Bgt_Un, slow);
-        }
         _il.Emit(OpCodes.Ldloc, _tEntry);
         _il.Emit(OpCodes.Ldc_I4, TlbAddend);
         _il.Emit(OpCodes.Add);

@@ -207,4 +207,52 @@ public partial class JitDifferentialTests
                 }
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(5)));
     }
+
+    /// <summary>
+    /// Pages 0x1FFFF000 and 0x20000000 share a TLB slot. A compiled loop that reads 8 bytes across the
+    /// boundary, then touches the second page (so the slot holds it when the next round's crossing read
+    /// comes), must get the bytes of both pages, as
+    /// the interpreter does (compiled code checks one page per access; the TLB fill keeps such a page
+    /// off the fast path).
+    /// </summary>
+    [Fact]
+    public void AccessesAcrossPagesThatShareATlbSlotReadBothPages()
+    {
+        const ulong low = 0x1FFFF000, high = 0x20000000;
+        var a = new Assembler(64);
+        var top = a.CreateLabel();
+        a.Label(ref top);
+        a.mov(rax, __qword_ptr[rdi + 0xFFC]);   // 4 bytes of the low page, 4 of the high one
+        a.add(rdx, rax);
+        a.mov(rax, __qword_ptr[rsi]);           // high page: fills the shared slot for the next round
+        a.add(rdx, rax);
+        a.dec(ecx);
+        a.jne(top);
+        a.int3();
+        var ms = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(ms), CpuFixture.CodeBase);
+        var regs = new ulong[16];
+        regs[1] = 300;
+        regs[4] = CpuFixture.StackTop - 0x100;
+        regs[6] = high;
+        regs[7] = low;
+        var p = new Program(ms.ToArray(), regs, 0x202, new byte[0x1000], "");
+        var outcomes = new List<ulong>();
+        foreach (var (tier, threshold) in new[] { (ExecutionTier.Interp, 1), (ExecutionTier.Jit, 2) })
+        {
+            using var f = Prepare(tier, p, threshold);
+            f.Tables.Map(new VirtAddr(low), new PhysAddr(0x390000), 0x1000, PteFlags.User | PteFlags.Writable | PteFlags.NoExecute);
+            f.Tables.Map(new VirtAddr(high), new PhysAddr(0x3A0000), 0x1000, PteFlags.User | PteFlags.Writable | PteFlags.NoExecute);
+            var bytes = new byte[0x1000];
+            new Random(3).NextBytes(bytes);
+            f.Machine.Memory.Write(new PhysAddr(0x390000), bytes);
+            new Random(4).NextBytes(bytes);
+            f.Machine.Memory.Write(new PhysAddr(0x3A0000), bytes);
+            var r = f.Machine.Run(1_000_000);
+            Assert.Equal(RunExit.Trap, r.Exit);
+            outcomes.Add(f[Lab.Machine.Register.Rdx]);
+            if (tier == ExecutionTier.Jit) Assert.True(f.Cpu.JitEntries > 0, "no compiled code ran");
+        }
+        Assert.Equal(outcomes[0], outcomes[1]);
+    }
 }
