@@ -19,6 +19,8 @@ internal struct TlbEntry
     public ulong PhysPage;
     /// <summary>Effective permissions: bit 1 writable, bit 2 user, bit 63 no-execute, bit 6 dirty.</summary>
     public ulong Perm;
+    /// <summary>Padding to 64 bytes: a slot's offset is a shift, and an entry is one cache line.</summary>
+    private readonly ulong _pad0, _pad1;
 }
 
 /// <summary>

@@ -15,6 +15,8 @@ internal sealed unsafe partial class RegionCompiler
     private LocalBuilder _tAddr = null!, _tEntry = null!, _tSlow = null!;
     /// <summary>A shift count (int).</summary>
     private LocalBuilder _tCount = null!;
+    /// <summary>Cpu._tlb, loaded at entry and after every handler call (only a privilege change, which no compiled op makes, switches it).</summary>
+    private LocalBuilder _tlbBase = null!;
 
     /// <summary>A value for <see cref="SetFlags"/>: a local, or a constant when no local is given.</summary>
     private readonly record struct Val(LocalBuilder? Local, ulong Const = 0)
@@ -40,6 +42,7 @@ internal sealed unsafe partial class RegionCompiler
         _tA = _il.DeclareLocal(typeof(ulong)); _tSet = _il.DeclareLocal(typeof(ulong));
         _tAux = _il.DeclareLocal(typeof(ulong));
         _tCount = _il.DeclareLocal(typeof(int));
+        _tlbBase = _il.DeclareLocal(typeof(nuint));
         _tAddr = _il.DeclareLocal(typeof(ulong)); _tEntry = _il.DeclareLocal(typeof(nuint)); _tSlow = _il.DeclareLocal(typeof(ulong));
         _left = _il.DeclareLocal(typeof(ulong));
         if (_mayStore) _inv0 = _il.DeclareLocal(typeof(long));
@@ -220,8 +223,7 @@ internal sealed unsafe partial class RegionCompiler
     {
         _il.Emit(OpCodes.Stloc, _tAddr);
         // slot = _tlb + ((a >> 12 ^ a >> 21) & (TlbSize - 1))
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldfld, JitMembers.Tlb);
+        _il.Emit(OpCodes.Ldloc, _tlbBase);
         _il.Emit(OpCodes.Ldloc, _tAddr);
         _il.Emit(OpCodes.Ldc_I4, 12);
         _il.Emit(OpCodes.Shr_Un);
@@ -231,8 +233,8 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Xor);
         Const((ulong)(Cpu.TlbSize - 1));
         _il.Emit(OpCodes.And);
-        Const((ulong)sizeof(TlbEntry));
-        _il.Emit(OpCodes.Mul);
+        _il.Emit(OpCodes.Ldc_I4, System.Numerics.BitOperations.Log2((uint)sizeof(TlbEntry)));
+        _il.Emit(OpCodes.Shl);
         _il.Emit(OpCodes.Conv_U);
         _il.Emit(OpCodes.Add);
         _il.Emit(OpCodes.Stloc, _tEntry);

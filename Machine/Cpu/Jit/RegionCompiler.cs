@@ -281,6 +281,7 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Stloc, _inv0);
         }
         LoadFlags();
+        LoadTlbBase();
         _il.Emit(OpCodes.Br, _label[0]);
     }
 
@@ -485,7 +486,16 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Brfalse, FaultLabel(regsInFile: true));
         ReloadRegisters(_i);
         LoadFlags();
+        LoadTlbBase();
         _curSetter = Dynamic;
+    }
+
+    /// <summary>Loads the current TLB's address into _tlbBase.</summary>
+    private void LoadTlbBase()
+    {
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldfld, JitMembers.Tlb);
+        _il.Emit(OpCodes.Stloc, _tlbBase);
     }
 
     /// <summary>
