@@ -4,10 +4,9 @@ namespace Lab.Machine.Cpu;
 
 /// <summary>
 /// A compiled region (RegionCompiler). Runs its entry block and then member blocks as control reaches
-/// them, while the budget covers each whole block, on <paramref name="cpu"/>, whose general registers are at
-/// <paramref name="regs"/>. On return the CPU's architectural state (registers, lazy flags, rip,
-/// retired count) is exactly what the interpreter would have left, and <paramref name="budget"/> is
-/// reduced by the instructions retired. Returns <see cref="JitMembers.ExitNormal"/>;
+/// them, while the budget (Cpu._jitBudget) covers each whole block, on <paramref name="cpu"/>. On
+/// return the CPU's architectural state (registers, lazy flags, rip, retired count) is exactly what the
+/// interpreter would have left, and the budget is reduced by the instructions retired. Returns <see cref="JitMembers.ExitNormal"/>;
 /// <see cref="JitMembers.ExitFault"/> when an instruction faulted (the trap is recorded in the CPU and
 /// rip is the faulting instruction); or <see cref="JitMembers.ExitPrefix"/> when the code covers only
 /// the block's first <see cref="Block.CompiledOps"/> ops and ran them (rip is the next op, which the
@@ -16,7 +15,7 @@ namespace Lab.Machine.Cpu;
 /// TLB refill, page-crossing accesses and faults all happen there, and the compiled loops keep no call
 /// on their path, so RyuJIT can keep guest registers in any host register).
 /// </summary>
-internal unsafe delegate int JitCode(Cpu cpu, ulong* regs, ref ulong budget);
+internal delegate int JitCode(Cpu cpu);
 
 /// <summary>The CPU members that compiled code reads or calls (resolved once; immutable).</summary>
 internal static class JitMembers
@@ -26,6 +25,8 @@ internal static class JitMembers
     private const BindingFlags Inst = BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public;
 
     public static readonly FieldInfo Rip = Field("_rip");
+    public static readonly FieldInfo Regs = Field("_regs");
+    public static readonly FieldInfo Budget = Field("_jitBudget");
     public static readonly FieldInfo Retired = Field("_retired");
     public static readonly FieldInfo Fop = Field("_fop");
     public static readonly FieldInfo Fsize = Field("_fsize");

@@ -33,6 +33,8 @@ public sealed unsafe partial class Cpu
     private long _jitEntries;
     /// <summary>The last block compiled code ran: compiled code that exits or tail-calls a successor notes it here.</summary>
     private Block? _jitLast;
+    /// <summary>The instruction budget compiled code runs on (set before a call, read back after it).</summary>
+    private ulong _jitBudget;
     /// <summary>The region whose normal exit was taken last (compiled code notes it with _jitLast).</summary>
     private JitRegion? _jitRegion;
 
@@ -121,7 +123,10 @@ public sealed unsafe partial class Cpu
         if (code == null) return -1;
         _jitEntries++;
         _jitRegion = null;
-        return code(this, _regs, ref budget);
+        _jitBudget = budget;
+        int status = code(this);
+        budget = _jitBudget;
+        return status;
     }
 
     /// <summary>
@@ -179,7 +184,9 @@ public sealed unsafe partial class Cpu
             _jitLast = next;
             _jitRegion = null;
             _jitEntries++;
-            int status = code(this, _regs, ref budget);
+            _jitBudget = budget;
+            int status = code(this);
+            budget = _jitBudget;
             b = _jitLast!;
             if (status != JitMembers.ExitNormal) return status;
         }

@@ -285,6 +285,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Br, done);
         _il.MarkLabel(slow);
         if (ResumeOnMiss()) { _il.MarkLabel(done); return; }
+        _blockStores[_blockOf[_i]] = true;   // this store may rewrite code: the block's edges check
         _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldloc, _tAddr);
         _il.Emit(OpCodes.Ldc_I4, size);

@@ -45,7 +45,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>The budget left before the current block (the budget at entry less the blocks finished since); the code-invalidation count at entry (regions that may store).</summary>
     private LocalBuilder _left = null!, _inv0 = null!;
     private readonly bool _mayStore;
-    /// <summary>Per block: it has an op that may write memory (so code may have changed after it).</summary>
+    /// <summary>Per block: an op of it may have rewritten code (a handler call, or a store through the slow path).</summary>
     private readonly bool[] _blockStores;
     /// <summary>The epilogue's inputs: rip, instructions retired, status, the block left (for the dispatcher), direct-exit slot (-1 none).</summary>
     private LocalBuilder _xRip = null!, _xRetired = null!, _xStatus = null!, _xBlock = null!, _xSlot = null!, _next = null!;
@@ -86,7 +86,7 @@ internal sealed unsafe partial class RegionCompiler
         _blockOf = blockOf.ToArray();
         _offset = offset.ToArray();
         _region = new JitRegion(blocks, _ops);
-        _method = new DynamicMethod($"jit_{blocks[0].Va:x}", typeof(int), [typeof(JitRegion), typeof(Cpu), typeof(ulong*), typeof(ulong).MakeByRefType()],
+        _method = new DynamicMethod($"jit_{blocks[0].Va:x}", typeof(int), [typeof(JitRegion), typeof(Cpu)],
             typeof(Cpu), skipVisibility: true);
         _il = _method.GetILGenerator(512 + 64 * _n);
         _label = new Label[blocks.Length];
@@ -95,7 +95,11 @@ internal sealed unsafe partial class RegionCompiler
         _blockStores = new bool[blocks.Length];
         for (int k = 0; k < _n; k++)
         {
-            if (MayStore(ref _ops[k])) _mayStore = _blockStores[_blockOf[k]] = true;
+            // Stores on the TLB fast path never reach a page holding code (such pages have no fast
+            // write tag), and a store that misses leaves compiled code: only handlers, and the stores
+            // that call the slow path (FinishStore), can invalidate code while a region runs.
+            if (MayStore(ref _ops[k])) _mayStore = true;
+            if (!Supports(ref _ops[k])) _blockStores[_blockOf[k]] = true;
             if (Supports(ref _ops[k])) continue;
             foreach (int r in HandlerRegisters(ref _ops[k])) Reg(r);
         }
@@ -271,8 +275,8 @@ internal sealed unsafe partial class RegionCompiler
     {
         _il.Emit(OpCodes.Br, _loadRegs);
         _il.MarkLabel(_afterLoads);
-        _il.Emit(OpCodes.Ldarg_3);
-        _il.Emit(OpCodes.Ldind_I8);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldfld, JitMembers.Budget);
         _il.Emit(OpCodes.Stloc, _left);
         if (_mayStore)
         {
@@ -301,10 +305,11 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Br, _afterLoads);
     }
 
-    /// <summary>Pushes the address of guest register r in the register file (arg 2).</summary>
+    /// <summary>Pushes the address of guest register r in the register file (Cpu._regs: no argument stays live for it).</summary>
     private void RegAddress(int r)
     {
-        _il.Emit(OpCodes.Ldarg_2);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldfld, JitMembers.Regs);
         if (r != 0)
         {
             _il.Emit(OpCodes.Ldc_I4, r * 8);
@@ -323,8 +328,8 @@ internal sealed unsafe partial class RegionCompiler
         if (storeFlags) EmitStoreFlags(_curSetter);
         pushRip();
         _il.Emit(OpCodes.Stloc, _xRip);
-        _il.Emit(OpCodes.Ldarg_3);                      // retired = budget at entry - left (+ this block's part)
-        _il.Emit(OpCodes.Ldind_I8);
+        _il.Emit(OpCodes.Ldarg_1);                      // retired = budget at entry - left (+ this block's part)
+        _il.Emit(OpCodes.Ldfld, JitMembers.Budget);
         _il.Emit(OpCodes.Ldloc, _left);
         _il.Emit(OpCodes.Sub);
         if (retiredHere != 0) { Const((ulong)retiredHere); _il.Emit(OpCodes.Add); }
@@ -387,12 +392,12 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldloc, _xRetired);
         _il.Emit(OpCodes.Add);
         _il.Emit(OpCodes.Stfld, JitMembers.Retired);
-        _il.Emit(OpCodes.Ldarg_3);
-        _il.Emit(OpCodes.Ldarg_3);
-        _il.Emit(OpCodes.Ldind_I8);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldfld, JitMembers.Budget);
         _il.Emit(OpCodes.Ldloc, _xRetired);
         _il.Emit(OpCodes.Sub);
-        _il.Emit(OpCodes.Stind_I8);
+        _il.Emit(OpCodes.Stfld, JitMembers.Budget);
         _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldloc, _xRip);
         _il.Emit(OpCodes.Stfld, JitMembers.Rip);
@@ -426,8 +431,8 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Ldloc, _next);
             _il.Emit(OpCodes.Ldfld, JitMembers.BlockChainable);
             _il.Emit(OpCodes.Brfalse, done);
-            _il.Emit(OpCodes.Ldarg_3);                      // budget < next.Count: back to the dispatcher
-            _il.Emit(OpCodes.Ldind_I8);
+            _il.Emit(OpCodes.Ldarg_1);                      // budget < next.Count: back to the dispatcher
+            _il.Emit(OpCodes.Ldfld, JitMembers.Budget);
             _il.Emit(OpCodes.Ldloc, _next);
             _il.Emit(OpCodes.Ldfld, JitMembers.BlockCount);
             _il.Emit(OpCodes.Conv_I8);
@@ -442,8 +447,6 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Ldloc, _next);
             _il.Emit(OpCodes.Ldfld, JitMembers.BlockChainable);
             _il.Emit(OpCodes.Ldarg_1);
-            _il.Emit(OpCodes.Ldarg_2);
-            _il.Emit(OpCodes.Ldarg_3);
             _il.Emit(OpCodes.Tailcall);
             _il.Emit(OpCodes.Callvirt, JitMembers.JitCodeInvoke);
             _il.Emit(OpCodes.Ret);
