@@ -65,6 +65,7 @@ internal static class JitMembers
 
     public static readonly MethodInfo HelperCondition = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Condition))!;
     public static readonly MethodInfo HelperCarry = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Carry))!;
+    public static readonly MethodInfo HelperResult = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Result))!;
     public static readonly MethodInfo HelperImul = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Imul))!;
     public static readonly MethodInfo Bswap64 = typeof(System.Buffers.Binary.BinaryPrimitives).GetMethod("ReverseEndianness", [typeof(ulong)])!;
     public static readonly MethodInfo Bswap32 = typeof(System.Buffers.Binary.BinaryPrimitives).GetMethod("ReverseEndianness", [typeof(uint)])!;
@@ -90,6 +91,21 @@ internal static class JitHelpers
     /// <summary>Condition cc on the lazy flag state (kind, size, a, b, r, aux), exactly as <c>Cpu.Condition</c> evaluates it.</summary>
     public static bool Condition(int kind, int size, ulong a, ulong b, ulong r, ulong aux, int cc) =>
         FlagMath.Evaluate(cc, FlagMath.Compute((FlagOp)kind, size, a, b, r, aux));
+
+    /// <summary>
+    /// r of the lazy state in compiled code's flag locals (op | size &lt;&lt; 8, a, b, r): compiled add and sub
+    /// keep no r, so it is (a ± b) truncated to the size for them; other ops keep r.
+    /// </summary>
+    public static ulong Result(int kindSize, ulong a, ulong b, ulong r)
+    {
+        int size = kindSize >> 8;
+        return (FlagOp)(kindSize & 0xFF) switch
+        {
+            FlagOp.Add => (a + b) & FlagMath.Mask(size),
+            FlagOp.Sub => (a - b) & FlagMath.Mask(size),
+            _ => r,
+        };
+    }
 
     /// <summary>CF of the lazy flag state (kind, size, a, b, r, aux).</summary>
     public static bool Carry(int kind, int size, ulong a, ulong b, ulong r, ulong aux) =>

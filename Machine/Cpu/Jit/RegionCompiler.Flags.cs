@@ -123,7 +123,7 @@ internal sealed unsafe partial class RegionCompiler
         {
             a.Push(this); _il.Emit(OpCodes.Stloc, _fa);
             b.Push(this); _il.Emit(OpCodes.Stloc, _fb);
-            r.Push(this); _il.Emit(OpCodes.Stloc, _fr);
+            if (!Derived(kind)) { r.Push(this); _il.Emit(OpCodes.Stloc, _fr); }
             if (UsesAux(kind)) { aux.Push(this); _il.Emit(OpCodes.Stloc, _faux); }
             if (u.LastInBlock) { _il.Emit(OpCodes.Ldc_I4, (int)kind | size << 8); _il.Emit(OpCodes.Stloc, _fkind); }
         }
@@ -144,7 +144,9 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Stfld, JitMembers.Fsize);
         _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _fa); _il.Emit(OpCodes.Stfld, JitMembers.Fa);
         _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _fb); _il.Emit(OpCodes.Stfld, JitMembers.Fb);
-        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _fr); _il.Emit(OpCodes.Stfld, JitMembers.Fr);
+        _il.Emit(OpCodes.Ldarg_1);
+        if (known) PushResult(u); else DynamicResult();
+        _il.Emit(OpCodes.Stfld, JitMembers.Fr);
         if (!known || UsesAux(u.Kind)) { _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _faux); _il.Emit(OpCodes.Stfld, JitMembers.Faux); }
     }
 
@@ -184,8 +186,34 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldloc, _fkind); _il.Emit(OpCodes.Ldc_I4_8); _il.Emit(OpCodes.Shr_Un);
         _il.Emit(OpCodes.Ldloc, _fa);
         _il.Emit(OpCodes.Ldloc, _fb);
-        _il.Emit(OpCodes.Ldloc, _fr);
+        DynamicResult();
         _il.Emit(OpCodes.Ldloc, _faux);
+    }
+
+    /// <summary>
+    /// add and sub keep no r in the flag locals (one value fewer live across a loop): r is
+    /// (a ± b) truncated to the size, computed where it is read.
+    /// </summary>
+    private static bool Derived(FlagOp kind) => kind is FlagOp.Add or FlagOp.Sub;
+
+    /// <summary>Pushes r of a setter of known kind: derived for add/sub, else the local.</summary>
+    private void PushResult(FlagUse s)
+    {
+        if (!Derived(s.Kind)) { _il.Emit(OpCodes.Ldloc, _fr); return; }
+        _il.Emit(OpCodes.Ldloc, _fa);
+        _il.Emit(OpCodes.Ldloc, _fb);
+        _il.Emit(s.Kind == FlagOp.Add ? OpCodes.Add : OpCodes.Sub);
+        Truncate(s.Size);
+    }
+
+    /// <summary>Pushes r of the state in the flag locals whose op is known only at run time (JitHelpers.Result).</summary>
+    private void DynamicResult()
+    {
+        _il.Emit(OpCodes.Ldloc, _fkind);
+        _il.Emit(OpCodes.Ldloc, _fa);
+        _il.Emit(OpCodes.Ldloc, _fb);
+        _il.Emit(OpCodes.Ldloc, _fr);
+        _il.Emit(OpCodes.Call, JitMembers.HelperResult);
     }
 
     /// <summary>CF from the locals of a setter of known kind: a compare for sub/add, 0 for logic, else the helper.</summary>
@@ -194,7 +222,7 @@ internal sealed unsafe partial class RegionCompiler
         switch (s.Kind)
         {
             case FlagOp.Sub: Cmp(_fa, _fb, OpCodes.Clt_Un); break;
-            case FlagOp.Add: Cmp(_fr, _fa, OpCodes.Clt_Un); break;
+            case FlagOp.Add: PushResult(s); _il.Emit(OpCodes.Ldloc, _fa); _il.Emit(OpCodes.Clt_Un); break;
             case FlagOp.Logic: _il.Emit(OpCodes.Ldc_I4_0); break;
             default:
                 HelperArgs(s);
@@ -236,27 +264,27 @@ internal sealed unsafe partial class RegionCompiler
             {
                 case 0: case 2: _il.Emit(OpCodes.Ldc_I4_0); return;     // OF, CF are 0
                 case 1: case 3: _il.Emit(OpCodes.Ldc_I4_1); return;
-                case 6: ZeroTest(); return;                            // be: CF|ZF = ZF
-                case 7: ZeroTest(); Not(); return;
-                case 12: SignTest(s.Size); return;                     // l: SF != OF = SF
-                case 13: SignTest(s.Size); Not(); return;
-                case 14: ZeroTest(); SignTest(s.Size); _il.Emit(OpCodes.Or); return;
-                case 15: ZeroTest(); SignTest(s.Size); _il.Emit(OpCodes.Or); Not(); return;
+                case 6: ZeroTest(s); return;                            // be: CF|ZF = ZF
+                case 7: ZeroTest(s); Not(); return;
+                case 12: SignTest(s); return;                     // l: SF != OF = SF
+                case 13: SignTest(s); Not(); return;
+                case 14: ZeroTest(s); SignTest(s); _il.Emit(OpCodes.Or); return;
+                case 15: ZeroTest(s); SignTest(s); _il.Emit(OpCodes.Or); Not(); return;
             }
         }
         if (s.Kind == FlagOp.Add && cc is 2 or 3)
         {
-            Cmp(_fr, _fa, OpCodes.Clt_Un);
+            PushResult(s); _il.Emit(OpCodes.Ldloc, _fa); _il.Emit(OpCodes.Clt_Un);
             if (cc == 3) Not();
             return;
         }
         switch (cc)
         {
             // Every lazy op keeps r truncated to its size, so ZF and SF come straight from it.
-            case 4: ZeroTest(); return;
-            case 5: ZeroTest(); Not(); return;
-            case 8: SignTest(s.Size); return;
-            case 9: SignTest(s.Size); Not(); return;
+            case 4: ZeroTest(s); return;
+            case 5: ZeroTest(s); Not(); return;
+            case 8: SignTest(s); return;
+            case 9: SignTest(s); Not(); return;
         }
         HelperArgs(s);
         _il.Emit(OpCodes.Ldc_I4, cc);
@@ -270,7 +298,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldc_I4, (int)s.Size);
         _il.Emit(OpCodes.Ldloc, _fa);
         _il.Emit(OpCodes.Ldloc, _fb);
-        _il.Emit(OpCodes.Ldloc, _fr);
+        PushResult(s);
         _il.Emit(OpCodes.Ldloc, _faux);
     }
 
@@ -290,17 +318,18 @@ internal sealed unsafe partial class RegionCompiler
     }
 
     /// <summary>Pushes 1 if the recorded result is zero.</summary>
-    private void ZeroTest()
+    private void ZeroTest(FlagUse s)
     {
-        _il.Emit(OpCodes.Ldloc, _fr);
+        PushResult(s);
         _il.Emit(OpCodes.Ldc_I8, 0L);
         _il.Emit(OpCodes.Ceq);
     }
 
     /// <summary>Pushes 1 if the recorded result's sign bit (of the operand size) is set.</summary>
-    private void SignTest(int size)
+    private void SignTest(FlagUse s)
     {
-        _il.Emit(OpCodes.Ldloc, _fr);
+        int size = s.Size;
+        PushResult(s);
         _il.Emit(OpCodes.Ldc_I4, size * 8 - 1);
         _il.Emit(OpCodes.Shr_Un);
         _il.Emit(OpCodes.Conv_I4);
