@@ -123,10 +123,7 @@ public sealed unsafe partial class Cpu
         if (code == null) return -1;
         _jitEntries++;
         _jitRegion = null;
-        _jitBudget = budget;
-        int status = code(this);
-        budget = _jitBudget;
-        return status;
+        return RunCode(code, ref budget);
     }
 
     /// <summary>
@@ -184,13 +181,27 @@ public sealed unsafe partial class Cpu
             _jitLast = next;
             _jitRegion = null;
             _jitEntries++;
-            _jitBudget = budget;
-            int status = code(this);
-            budget = _jitBudget;
+            int status = RunCode(code, ref budget);
             b = _jitLast!;
             if (status != JitMembers.ExitNormal) return status;
         }
         return JitMembers.ExitNormal;
+    }
+
+    /// <summary>
+    /// Most instructions compiled code runs per call: its loops test no stop request (the dispatcher
+    /// does, between calls), so this bounds how long a stop waits (about 0.1 ms of guest time).
+    /// </summary>
+    internal const ulong JitSlice = 1 << 18;
+
+    /// <summary>Runs compiled code on at most <see cref="JitSlice"/> of the budget and charges what it retired.</summary>
+    private int RunCode(JitCode code, ref ulong budget)
+    {
+        ulong slice = Math.Min(budget, JitSlice);
+        _jitBudget = slice;
+        int status = code(this);
+        budget -= slice - _jitBudget;
+        return status;
     }
 
     /// <summary>

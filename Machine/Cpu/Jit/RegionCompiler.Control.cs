@@ -59,8 +59,9 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>
     /// After the current block, continue at the constant <paramref name="target"/>: a member block is
     /// reached by an IL branch once the finished block is charged to _left, provided the budget covers
-    /// the whole target block; on a backward edge (the only way round a loop) that no stop was
-    /// requested; and after a block that may store, that no code was invalidated since entry (the store
+    /// the whole target block (the dispatcher gives compiled code at most <see cref="Cpu.JitSlice"/>
+    /// instructions, so a stop request waits for no more than that); and after a block that may
+    /// rewrite code, that no code was invalidated since entry (the store
     /// may have rewritten a member: every store is thus checked at the first edge after it, as the
     /// dispatcher checks a block's validity before running it). Otherwise, and for targets outside the
     /// region, the code exits.
@@ -78,13 +79,6 @@ internal sealed unsafe partial class RegionCompiler
         Const((ulong)(_offset[_i] + 1));
         _il.Emit(OpCodes.Sub);
         _il.Emit(OpCodes.Stloc, _left);
-        if (j <= cur)
-        {
-            _il.Emit(OpCodes.Ldarg_1);
-            _il.Emit(OpCodes.Volatile);
-            _il.Emit(OpCodes.Ldfld, JitMembers.ExitRequest);
-            _il.Emit(OpCodes.Brtrue, leave);
-        }
         if (_blockStores[cur])
         {
             _il.Emit(OpCodes.Ldarg_1);

@@ -255,4 +255,27 @@ public partial class JitDifferentialTests
         }
         Assert.Equal(outcomes[0], outcomes[1]);
     }
+
+    /// <summary>
+    /// A stop from another thread ends a run inside a compiled loop that never leaves on its own
+    /// (compiled loops test no stop request; the dispatcher does between slices of the budget).
+    /// </summary>
+    [Fact]
+    public void StopFromAnotherThreadEndsACompiledEndlessLoop()
+    {
+        using var f = new CpuFixture(ExecutionTier.Jit, jitThreshold: 1);
+        f.Load(a => { var l = a.CreateLabel(); a.Label(ref l); a.inc(rax); a.add(rdx, rax); a.jmp(l); });
+        var stopper = new Thread(() =>
+        {
+            // Once compiled code has run (entries are counted on the running thread), ask for a stop.
+            while (f.Cpu.JitEntries == 0) Thread.Yield();
+            f.Machine.Stop();
+        });
+        stopper.Start();
+        var r = f.Machine.Run(ulong.MaxValue);
+        stopper.Join();
+        Assert.Equal(RunExit.Stopped, r.Exit);
+        Assert.True(f.Cpu.JitEntries > 0);
+        Assert.Equal(f.Machine.InstructionsRetired / 3, f[Lab.Machine.Register.Rax]);   // whole iterations only
+    }
 }
