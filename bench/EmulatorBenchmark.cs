@@ -136,8 +136,8 @@ public static class EmulatorBenchmark
         double Mips(Engine e) => instructions / medians[e] / 1e6;
         if (jitStats is JitStats j)
         {
-            Console.WriteLine($"jit (last round): {j.Blocks} blocks compiled ({j.Instructions} guest instructions, {j.Rejected} blocks left to the interpreter), "
-                + $"compile time {j.CompileTime.TotalMilliseconds:F1} ms = {j.CompileTime.TotalMicroseconds / Math.Max(1, j.Blocks):F0} µs per block, "
+            Console.WriteLine($"jit (last round): {j.Blocks} regions compiled ({j.Instructions} guest instructions, {j.Rejected} blocks left to the interpreter), "
+                + $"compile time {j.CompileTime.TotalMilliseconds:F1} ms = {j.CompileTime.TotalMicroseconds / Math.Max(1, j.Blocks):F0} µs per region, "
                 + $"{j.CompileTime.TotalMicroseconds / Math.Max(1, j.Instructions):F1} µs per guest instruction; {j.Entries:N0} entries into compiled code");
         }
         if (o.Tiers.Length == 2)

@@ -18,11 +18,11 @@ public sealed unsafe partial class Cpu
 
     private readonly int _jitThreshold;
 
-    /// <summary>Blocks compiled to IL since creation.</summary>
+    /// <summary>Regions (a hot block and the blocks of its page it reaches) compiled to IL since creation.</summary>
     public long JitBlocksCompiled { get; private set; }
     /// <summary>Blocks that reached the threshold but have an op the JIT does not implement.</summary>
     public long JitBlocksRejected { get; private set; }
-    /// <summary>Guest instructions in the compiled blocks.</summary>
+    /// <summary>Guest instructions in the compiled regions.</summary>
     public long JitInstructionsCompiled { get; private set; }
     /// <summary>Total time spent compiling (IL emission and RyuJIT).</summary>
     public TimeSpan JitCompileTime => TimeSpan.FromTicks((long)(_jitCompileTicks * ((double)TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
