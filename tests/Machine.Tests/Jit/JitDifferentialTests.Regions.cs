@@ -118,20 +118,7 @@ public partial class JitDifferentialTests
         {
             var p = MakeRegionProgram(30_000 + seed, fault: seed % 3 == 0);
             p.Regs[1] = 40;
-            using var fi = Prepare(ExecutionTier.Interp, p);
-            using var fj = Prepare(ExecutionTier.Jit, p, jitThreshold: 2);
-            var rng = new Random(seed);
-            for (int step = 0; step < 300; step++)
-            {
-                ulong budget = (ulong)rng.Next(1, 60);
-                var ri = fi.Machine.Run(budget);
-                var rj = fj.Machine.Run(budget);
-                Assert.Equal(ri.Exit, rj.Exit);
-                string? diff = Capture(fi, ri.Exit.ToString()).Diff(Capture(fj, rj.Exit.ToString()));
-                Assert.True(diff == null, $"program {30_000 + seed}, step {step} (budget {budget}):\n{p.Text}{diff}");
-                if (ri.Exit != RunExit.BudgetExhausted) break;
-            }
-            Assert.True(fj.Cpu.JitEntries > 0, "no compiled code ran");
+            AssertBudgetedRunsAgree(p, $"program {30_000 + seed}", new Random(seed), steps: 300, maxBudget: 59, jitThreshold: 2);
         }
     }
 

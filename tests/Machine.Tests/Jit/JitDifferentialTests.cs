@@ -209,21 +209,30 @@ public partial class JitDifferentialTests
         {
             var p = MakeProgram(5000 + seed, loop: true, fault: false, split: seed % 2 == 1);
             p.Regs[1] = 50;
-            using var fi = Prepare(ExecutionTier.Interp, p);
-            using var fj = Prepare(ExecutionTier.Jit, p);
-            var rng = new Random(seed);
-            for (int step = 0; step < 200; step++)
-            {
-                ulong budget = (ulong)rng.Next(1, 41);
-                var ri = fi.Machine.Run(budget);
-                var rj = fj.Machine.Run(budget);
-                Assert.Equal(ri.Exit, rj.Exit);
-                string? diff = Capture(fi, ri.Exit.ToString()).Diff(Capture(fj, rj.Exit.ToString()));
-                Assert.True(diff == null, $"program {5000 + seed}, step {step} (budget {budget}):\n{p.Text}{diff}");
-                if (ri.Exit != RunExit.BudgetExhausted) break;
-            }
-            Assert.True(fj.Cpu.JitEntries > 0, "no compiled code ran");
+            AssertBudgetedRunsAgree(p, $"program {5000 + seed}", new Random(seed), steps: 200, maxBudget: 40, jitThreshold: 1);
         }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="p"/> on both tiers in the same random budgets (1..maxBudget) until it stops
+    /// for another reason: after every run the exit, rip, registers, flags, count and memory agree, and
+    /// compiled code ran.
+    /// </summary>
+    private static void AssertBudgetedRunsAgree(Program p, string name, Random rng, int steps, int maxBudget, int jitThreshold)
+    {
+        using var fi = Prepare(ExecutionTier.Interp, p);
+        using var fj = Prepare(ExecutionTier.Jit, p, jitThreshold);
+        for (int step = 0; step < steps; step++)
+        {
+            ulong budget = (ulong)rng.Next(1, maxBudget + 1);
+            var ri = fi.Machine.Run(budget);
+            var rj = fj.Machine.Run(budget);
+            Assert.Equal(ri.Exit, rj.Exit);
+            string? diff = Capture(fi, ri.Exit.ToString()).Diff(Capture(fj, rj.Exit.ToString()));
+            Assert.True(diff == null, $"{name}, step {step} (budget {budget}):\n{p.Text}{diff}");
+            if (ri.Exit != RunExit.BudgetExhausted) break;
+        }
+        Assert.True(fj.Cpu.JitEntries > 0, "no compiled code ran");
     }
 
     /// <summary>Timer interrupts (every 7 instructions) arrive at the same counts, rips and register states on both tiers.</summary>
