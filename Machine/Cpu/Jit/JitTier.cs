@@ -81,19 +81,15 @@ public sealed unsafe partial class Cpu
         {
             Block b = members[q];
             ref Op last = ref b.Ops[b.Count - 1];
-            Span<ulong> next = stackalloc ulong[2];
-            int count = 0;
+            var targets = new List<ulong>();
             switch (last.Kind)
             {
-                case OpKind.Jcc: next[count++] = last.Imm; next[count++] = last.NextIp; break;
-                case OpKind.Jmp: next[count++] = last.Imm; break;
-                case OpKind.Call: next[count++] = last.Imm; next[count++] = last.NextIp; break;
-                case OpKind.CallIndirect: next[count++] = last.NextIp; break;
+                case OpKind.Jcc: case OpKind.Call: targets.Add(last.Imm); targets.Add(last.NextIp); break;
+                case OpKind.Jmp: targets.Add(last.Imm); break;
+                case OpKind.CallIndirect: targets.Add(last.NextIp); break;
                 case OpKind.Ret: case OpKind.JmpIndirect: break;
-                default: next[count++] = b.EndIp; break;
+                default: targets.Add(b.EndIp); break;
             }
-            var targets = new List<ulong>();
-            for (int k = 0; k < count; k++) targets.Add(next[k]);
             if (b.IndirectTargets != null) targets.AddRange(b.IndirectTargets);
             foreach (ulong va in targets)
             {
@@ -121,8 +117,6 @@ public sealed unsafe partial class Cpu
         if (b.JitRejected || (ulong)b.Count > budget || _breakpoints.Count != 0) return -1;
         JitCode? code = b.Compiled ?? TierUp(b);
         if (code == null) return -1;
-        _jitEntries++;
-        _jitRegion = null;
         return RunCode(code, ref budget);
     }
 
@@ -179,8 +173,6 @@ public sealed unsafe partial class Cpu
             }
             else if (b.EndKind == 2) rsbTop--;
             _jitLast = next;
-            _jitRegion = null;
-            _jitEntries++;
             int status = RunCode(code, ref budget);
             b = _jitLast!;
             if (status != JitMembers.ExitNormal) return status;
@@ -194,9 +186,11 @@ public sealed unsafe partial class Cpu
     /// </summary>
     internal const ulong JitSlice = 1 << 18;
 
-    /// <summary>Runs compiled code on at most <see cref="JitSlice"/> of the budget and charges what it retired.</summary>
+    /// <summary>Enters compiled code (counted) on at most <see cref="JitSlice"/> of the budget and charges what it retired.</summary>
     private int RunCode(JitCode code, ref ulong budget)
     {
+        _jitEntries++;
+        _jitRegion = null;   // set again by the normal exit the code takes
         ulong slice = Math.Min(budget, JitSlice);
         _jitBudget = slice;
         int status = code(this);

@@ -45,7 +45,7 @@ internal sealed unsafe partial class RegionCompiler
         _tlbBase = _il.DeclareLocal(typeof(nuint));
         _tAddr = _il.DeclareLocal(typeof(ulong)); _tEntry = _il.DeclareLocal(typeof(nuint)); _tSlow = _il.DeclareLocal(typeof(ulong));
         _left = _il.DeclareLocal(typeof(ulong));
-        if (_mayStore) _inv0 = _il.DeclareLocal(typeof(long));
+        _inv0 = _il.DeclareLocal(typeof(long));
         _xRip = _il.DeclareLocal(typeof(ulong)); _xRetired = _il.DeclareLocal(typeof(ulong));
         _xStatus = _il.DeclareLocal(typeof(int)); _xBlock = _il.DeclareLocal(typeof(int));
         _xSlot = _il.DeclareLocal(typeof(int)); _next = _il.DeclareLocal(typeof(Block));

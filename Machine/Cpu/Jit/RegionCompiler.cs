@@ -42,9 +42,8 @@ internal sealed unsafe partial class RegionCompiler
 
     private readonly LocalBuilder?[] _reg = new LocalBuilder?[16];
     private readonly bool[] _written = new bool[16];
-    /// <summary>The budget left before the current block (the budget at entry less the blocks finished since); the code-invalidation count at entry (regions that may store).</summary>
+    /// <summary>The budget left before the current block (the budget at entry less the blocks finished since); the code-invalidation count at entry.</summary>
     private LocalBuilder _left = null!, _inv0 = null!;
-    private readonly bool _mayStore;
     /// <summary>Per block: an op of it may have rewritten code (a handler call, or a store through the slow path).</summary>
     private readonly bool[] _blockStores;
     /// <summary>The epilogue's inputs: rip, instructions retired, status, the block left (for the dispatcher), direct-exit slot (-1 none).</summary>
@@ -95,23 +94,15 @@ internal sealed unsafe partial class RegionCompiler
         _blockStores = new bool[blocks.Length];
         for (int k = 0; k < _n; k++)
         {
+            if (Supports(ref _ops[k])) continue;
             // Stores on the TLB fast path never reach a page holding code (such pages have no fast
             // write tag), and a store that misses leaves compiled code: only handlers, and the stores
-            // that call the slow path (FinishStore), can invalidate code while a region runs.
-            if (MayStore(ref _ops[k])) _mayStore = true;
-            if (!Supports(ref _ops[k])) _blockStores[_blockOf[k]] = true;
-            if (Supports(ref _ops[k])) continue;
+            // that call the slow path (FinishStore marks those), can invalidate code while a region runs.
+            _blockStores[_blockOf[k]] = true;
             foreach (int r in HandlerRegisters(ref _ops[k])) Reg(r);
         }
         CreateTemps();
     }
-
-    /// <summary>Whether the op may write guest memory: a memory destination, a push (call included), or a handler (which may do anything).</summary>
-    private static bool MayStore(ref Op op) =>
-        !Supports(ref op)
-        || op.Kind is OpKind.Push or OpKind.PushR64 or OpKind.Call or OpKind.CallIndirect
-            or OpKind.MovMR64 or OpKind.MovMR32 or OpKind.MovMI or OpKind.MovMR
-        || (MemoryDst(ref op) && !(IsAluKind(op.Kind) && (AluOp)op.Cond is AluOp.Cmp or AluOp.Test));
 
     /// <summary>Whether every op of the block can be compiled (natively or through its handler).</summary>
     internal static bool Compilable(Block b)
@@ -268,7 +259,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>
     /// The prologue: loads the registers the region uses (the loads are emitted last, when every
     /// register the body touched is known: see <see cref="EmitRegisterLoads"/>) and the lazy flag state
-    /// into locals, notes the budget and, for a region that may store, the code-invalidation count, and
+    /// into locals, notes the budget and the code-invalidation count, and
     /// enters the entry block.
     /// </summary>
     private void EmitPrologue()
@@ -278,12 +269,9 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldfld, JitMembers.Budget);
         _il.Emit(OpCodes.Stloc, _left);
-        if (_mayStore)
-        {
-            _il.Emit(OpCodes.Ldarg_1);
-            _il.Emit(OpCodes.Call, JitMembers.CodeInvalidations);
-            _il.Emit(OpCodes.Stloc, _inv0);
-        }
+        _il.Emit(OpCodes.Ldarg_1);                      // a field read RyuJIT drops when no edge checks it
+        _il.Emit(OpCodes.Call, JitMembers.CodeInvalidations);
+        _il.Emit(OpCodes.Stloc, _inv0);
         LoadFlags();
         LoadTlbBase();
         _il.Emit(OpCodes.Br, _label[0]);
