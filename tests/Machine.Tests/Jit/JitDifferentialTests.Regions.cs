@@ -63,19 +63,7 @@ public partial class JitDifferentialTests
         a.ret();
         a.Label(ref end);
         a.int3();
-        var ms = new MemoryStream();
-        a.Assemble(new StreamCodeWriter(ms), CpuFixture.CodeBase);
-        byte[] code = ms.ToArray();
-
-        var regs = new ulong[16];
-        for (int r = 0; r < 16; r++) regs[r] = (ulong)g.NextInt64() ^ ((ulong)g.Next(2) << 63);
-        regs[1] = (ulong)iterations;
-        regs[3] = CpuFixture.DataBase + 0x800;
-        regs[4] = CpuFixture.StackTop - 0x100;
-        ulong flags = ((ulong)g.NextInt64() & 0x8D5) | 0x202;
-        var data = new byte[0x1000];
-        g.NextBytes(data);
-        return new Program(code, regs, flags, data, Disassemble(code));
+        return WithRandomState(Assembled(a), g, rcx: () => (ulong)iterations);
     }
 
     /// <summary>
@@ -140,15 +128,13 @@ public partial class JitDifferentialTests
         a.dec(ecx);
         a.jne(top);
         a.int3();
-        var ms = new MemoryStream();
-        a.Assemble(new StreamCodeWriter(ms), CpuFixture.CodeBase);
         var regs = new ulong[16];
         regs[1] = 5000;
         regs[3] = CpuFixture.DataBase;
         regs[4] = CpuFixture.StackTop - 0x100;
         var data = new byte[0x2000];
         new Random(7).NextBytes(data);
-        var p = new Program(ms.ToArray(), regs, 0x202, data, "");
+        var p = new Program(Assembled(a), regs, 0x202, data, "");
         var interp = RunOnce(ExecutionTier.Interp, p);
         using var fj = Prepare(ExecutionTier.Jit, p, jitThreshold: 2);
         var r = fj.Machine.Run(1_000_000);
@@ -182,13 +168,11 @@ public partial class JitDifferentialTests
                     a.inc(rdi);
                     a.Label(ref skip);
                     a.int3();
-                    var ms = new MemoryStream();
-                    a.Assemble(new StreamCodeWriter(ms), CpuFixture.CodeBase);
                     var regs = new ulong[16];
                     for (int r = 0; r < 16; r++) regs[r] = (ulong)rng.NextInt64() ^ ((ulong)rng.Next(2) << 63);
                     regs[1] = (ulong)count | 0x100;   // only CL counts
                     regs[4] = CpuFixture.StackTop - 0x100;
-                    var p = new Program(ms.ToArray(), regs, 0x202, new byte[0x1000], $"{m} r8 ({size} bytes), cl = {count}\n");
+                    var p = new Program(Assembled(a), regs, 0x202, new byte[0x1000], $"{m} r8 ({size} bytes), cl = {count}\n");
                     string? diff = RunOnce(ExecutionTier.Interp, p).Diff(RunOnce(ExecutionTier.Jit, p));
                     if (diff != null) failures.Add(p.Text + diff);
                 }
@@ -216,14 +200,12 @@ public partial class JitDifferentialTests
         a.dec(ecx);
         a.jne(top);
         a.int3();
-        var ms = new MemoryStream();
-        a.Assemble(new StreamCodeWriter(ms), CpuFixture.CodeBase);
         var regs = new ulong[16];
         regs[1] = 300;
         regs[4] = CpuFixture.StackTop - 0x100;
         regs[6] = high;
         regs[7] = low;
-        var p = new Program(ms.ToArray(), regs, 0x202, new byte[0x1000], "");
+        var p = new Program(Assembled(a), regs, 0x202, new byte[0x1000], "");
         var outcomes = new List<ulong>();
         foreach (var (tier, threshold) in new[] { (ExecutionTier.Interp, 1), (ExecutionTier.Jit, 2) })
         {

@@ -101,13 +101,27 @@ public partial class JitDifferentialTests
         a.jmp(end);
         a.Label(ref end);
         a.int3();
+        return WithRandomState(Assembled(a), g, rcx: () => loop ? (ulong)g.Next(1, 6) : 0);
+    }
+
+    /// <summary>The machine code <paramref name="a"/> holds, assembled at <see cref="CpuFixture.CodeBase"/>.</summary>
+    private static byte[] Assembled(Assembler a)
+    {
         var ms = new MemoryStream();
         a.Assemble(new StreamCodeWriter(ms), CpuFixture.CodeBase);
-        byte[] code = ms.ToArray();
+        return ms.ToArray();
+    }
 
+    /// <summary>
+    /// A program of <paramref name="code"/> with random registers (some small), flags and data page:
+    /// rcx = what <paramref name="rcx"/> gives (the loop count; asked after the other registers are
+    /// drawn), rbx in the middle of the data page, rsp on the stack.
+    /// </summary>
+    private static Program WithRandomState(byte[] code, Random g, Func<ulong> rcx)
+    {
         var regs = new ulong[16];
         for (int r = 0; r < 16; r++) regs[r] = g.Next(4) == 0 ? (ulong)g.Next(-3, 3) : (ulong)g.NextInt64() ^ ((ulong)g.Next(2) << 63);
-        regs[1] = loop ? (ulong)g.Next(1, 6) : 0;
+        regs[1] = rcx();
         regs[3] = CpuFixture.DataBase + 0x800;
         regs[4] = CpuFixture.StackTop - 0x100;
         ulong flags = ((ulong)g.NextInt64() & 0x8D5) | 0x202;
@@ -180,13 +194,11 @@ public partial class JitDifferentialTests
         a.sub(rdi, 1);            // 6
         a.jne(top);               // 7
         a.int3();
-        var ms = new MemoryStream();
-        a.Assemble(new StreamCodeWriter(ms), CpuFixture.CodeBase);
         var regs = new ulong[16];
         regs[3] = CpuFixture.DataBase;
         regs[4] = CpuFixture.StackTop;
         regs[7] = 100;
-        var p = new Program(ms.ToArray(), regs, 0x202, new byte[16], "");
+        var p = new Program(Assembled(a), regs, 0x202, new byte[16], "");
 
         var interp = RunOnce(ExecutionTier.Interp, p);
         var jit = RunOnce(ExecutionTier.Jit, p);
