@@ -66,6 +66,8 @@ internal static class JitMembers
     public static readonly MethodInfo HelperCondition = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Condition))!;
     public static readonly MethodInfo HelperCarry = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Carry))!;
     public static readonly MethodInfo HelperResult = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Result))!;
+    public static readonly MethodInfo BigMulUnsigned = typeof(Math).GetMethod(nameof(Math.BigMul), [typeof(ulong), typeof(ulong), typeof(ulong).MakeByRefType()])!;
+    public static readonly MethodInfo BigMulSigned = typeof(Math).GetMethod(nameof(Math.BigMul), [typeof(long), typeof(long), typeof(long).MakeByRefType()])!;
     public static readonly MethodInfo HelperImul = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Imul))!;
     public static readonly MethodInfo Bswap64 = typeof(System.Buffers.Binary.BinaryPrimitives).GetMethod("ReverseEndianness", [typeof(ulong)])!;
     public static readonly MethodInfo Bswap32 = typeof(System.Buffers.Binary.BinaryPrimitives).GetMethod("ReverseEndianness", [typeof(uint)])!;

@@ -77,8 +77,10 @@ internal sealed unsafe partial class RegionCompiler
                 if (IsShiftByCl(ref op)) u.Reads = true;
                 else if (ShiftCount(ref op) != 0) { u.Sets = u.Aux = true; u.Kind = FlagOp.ResultAux; }
                 break;
-            case OpKind.Imul2: case OpKind.Imul3:
+            case OpKind.Imul2: case OpKind.Imul3: case OpKind.Mul1: case OpKind.Imul1:
                 u.Sets = u.Aux = true; u.Kind = FlagOp.ResultAux; break;
+            case OpKind.Div: case OpKind.Idiv:
+                u.FaultBefore = true; break;   // #DE and the rare dividends leave for the interpreter
             default:
                 if (!IsAluKind(op.Kind)) break;
                 var sub = (AluOp)op.Cond;
@@ -111,6 +113,12 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Whether a setter of this kind records aux (and the flags read it).</summary>
     private static bool UsesAux(FlagOp kind) => kind is FlagOp.Adc or FlagOp.Sbb or FlagOp.Inc or FlagOp.Dec or FlagOp.ResultAux or FlagOp.Explicit;
 
+    /// <summary>Whether the flags of a setter of this kind depend on its a (FlagMath.Compute; r of add/sub is derived from a and b).</summary>
+    private static bool ReadsA(FlagOp kind) => kind is not (FlagOp.Logic or FlagOp.ResultAux or FlagOp.Explicit);
+
+    /// <summary>Whether the flags of a setter of this kind depend on its b.</summary>
+    private static bool ReadsB(FlagOp kind) => kind is FlagOp.Add or FlagOp.Adc or FlagOp.Sub or FlagOp.Sbb;
+
     /// <summary>
     /// Records the current op's flag results when live: a, b, r (and aux for the kinds that use it)
     /// into the flag locals, and the op and size too when the state leaves the block with them.
@@ -121,8 +129,10 @@ internal sealed unsafe partial class RegionCompiler
         Debug.Assert(u.Sets && u.Kind == kind && u.Size == size, $"flag classification disagrees at op {_i}");
         if (u.ComputeL)
         {
-            a.Push(this); _il.Emit(OpCodes.Stloc, _fa);
-            b.Push(this); _il.Emit(OpCodes.Stloc, _fb);
+            // a and b only for the kinds whose flags read them (the others leave the locals stale, as
+            // the interpreter's SetStatusFlags does): one or two moves fewer at every test/shift.
+            if (ReadsA(kind)) { a.Push(this); _il.Emit(OpCodes.Stloc, _fa); }
+            if (ReadsB(kind)) { b.Push(this); _il.Emit(OpCodes.Stloc, _fb); }
             if (!Derived(kind)) { r.Push(this); _il.Emit(OpCodes.Stloc, _fr); }
             if (UsesAux(kind)) { aux.Push(this); _il.Emit(OpCodes.Stloc, _faux); }
             if (u.LastInBlock) { _il.Emit(OpCodes.Ldc_I4, (int)kind | size << 8); _il.Emit(OpCodes.Stloc, _fkind); }

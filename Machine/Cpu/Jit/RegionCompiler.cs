@@ -18,7 +18,7 @@ namespace Lab.Machine.Cpu;
 /// handler (EmitInterpreted). A block the region cannot take whole (an op outside the subset) is
 /// compiled alone, as its longest compilable prefix; the interpreter runs the rest.
 /// Split over files: this one (driver, prologue, exits, epilogue), .Emit (IL building blocks),
-/// .Flags, .Moves, .Arith, .Control (one per instruction family).
+/// .Flags, .Moves, .Arith, .MulDiv, .Control (one per instruction family).
 /// </summary>
 internal sealed unsafe partial class RegionCompiler
 {
@@ -175,6 +175,10 @@ internal sealed unsafe partial class RegionCompiler
                     && ((op.Flags & OpFlags.HasImm) != 0 || op.Form == Form.R);
             case OpKind.Imul2: case OpKind.Imul3:
                 return op.Size is 2 or 4 or 8 && op.Form is Form.RR or Form.RM;
+            case OpKind.Mul1: case OpKind.Imul1:
+                return op.Form is Form.R or Form.M;
+            case OpKind.Div: case OpKind.Idiv:
+                return op.Form is Form.R or Form.M && CompilesDivision(ref op);
             case OpKind.JmpIndirect: case OpKind.CallIndirect:
                 return op.Form is Form.R or Form.M;
             default:
@@ -249,6 +253,10 @@ internal sealed unsafe partial class RegionCompiler
                 break;
             case OpKind.Imul2: case OpKind.Imul3:
                 EmitImul(ref op); break;
+            case OpKind.Mul1: case OpKind.Imul1:
+                EmitMulWide(ref op); break;
+            case OpKind.Div: case OpKind.Idiv:
+                EmitDivide(ref op); break;
             default:
                 if (IsAluKind(op.Kind)) EmitAlu(ref op);
                 else EmitMove(ref op);

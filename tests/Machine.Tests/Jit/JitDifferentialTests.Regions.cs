@@ -26,7 +26,7 @@ public partial class JitDifferentialTests
         var a = new Assembler(64);
         Label top = a.CreateLabel(), f = a.CreateLabel(), end = a.CreateLabel(), t0 = a.CreateLabel(), t1 = a.CreateLabel(),
             join = a.CreateLabel(), skip = a.CreateLabel(), noFault = a.CreateLabel();
-        void Ops(RandomBlocks from, int max) { for (int i = g.Next(1, max); i > 0; i--) a.AddInstruction(from.Next()); }
+        void Ops(RandomBlocks from, int max) { for (int i = g.Next(1, max); i > 0; i--) foreach (var ins in from.NextGroup()) a.AddInstruction(ins); }
         int iterations = g.Next(3, 9);
         a.Label(ref top);
         Ops(gen, 12);

@@ -95,7 +95,7 @@ public partial class JitDifferentialTests
                 a.jmp(next);
                 a.Label(ref next);
             }
-            a.AddInstruction(gen.Next());
+            foreach (var ins in gen.NextGroup()) a.AddInstruction(ins);
         }
         if (loop) { a.dec(ecx); a.jne(top); }
         a.jmp(end);

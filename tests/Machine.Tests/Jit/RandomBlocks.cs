@@ -17,6 +17,8 @@ internal sealed class RandomBlocks(int seed)
 {
     private readonly Random _g = new(seed);
     private int _pushed;
+    /// <summary>Instructions of a multi-instruction idiom (a division's setup) still to hand out.</summary>
+    private readonly Queue<Instruction> _pending = new();
 
     private static readonly int[] Free = [0, 2, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
     private static readonly string[] Alu = ["Add", "Or", "Adc", "Sbb", "And", "Sub", "Xor", "Cmp", "Test"];
@@ -45,12 +47,19 @@ internal sealed class RandomBlocks(int seed)
 
     private static Instruction I(string code, Register a, Register b) => Instruction.Create(C(code), a, b);
 
-    /// <summary>One random instruction; <paramref name="unsupported"/> allows ops the JIT leaves to the interpreter.</summary>
-    public Instruction Next(bool unsupported = true)
+    /// <summary>One random instruction, or the few of one idiom (a division and its setup), to be emitted together.</summary>
+    public IEnumerable<Instruction> NextGroup(bool unsupported = true)
+    {
+        yield return Next(unsupported);
+        while (_pending.Count > 0) yield return _pending.Dequeue();
+    }
+
+    /// <summary>One random instruction (the first of an idiom's: see <see cref="NextGroup"/>); <paramref name="unsupported"/> allows ops the JIT leaves to the interpreter.</summary>
+    private Instruction Next(bool unsupported = true)
     {
         int size = Size();
         string s = Bits(size);
-        int pick = _g.Next(unsupported ? 100 : 97);
+        int pick = _g.Next(unsupported ? 102 : 100);
         switch (pick)
         {
             case < 12:
@@ -134,14 +143,42 @@ internal sealed class RandomBlocks(int seed)
             case < 91: return Stack();
             case < 94: return HighByte();
             case < 97: return I($"Xchg_rm{s}_r{s}", R(size), R(size));
+            case < 100: return MulDiv(size);
             default:
-                return _g.Next(3) switch
+                return _g.Next(2) switch
                 {
                     0 => I("Bt_rm32_r32", R(4), R(4)),
-                    1 => Instruction.Create(C("Rol_rm32_imm8"), R(4), _g.Next(32)),
-                    _ => Instruction.Create(C("Mul_rm32"), R(4)),
+                    _ => Instruction.Create(C("Rol_rm32_imm8"), R(4), _g.Next(32)),
                 };
         }
+    }
+
+    /// <summary>
+    /// One-operand mul/imul (any size, register or memory), or div/idiv as C compiles them, set up so they
+    /// never raise #DE (the random programs end at a planned trap; JitDivisionTests covers #DE and
+    /// the wide dividends): the dividend extended into rdx (or ah) by xor/movzx or cqo/cdq/cwd/cbw, and
+    /// a register divisor with bit 0 set and bit 1 clear, so neither 0 nor -1.
+    /// </summary>
+    private Instruction MulDiv(int size)
+    {
+        string s = Bits(size);
+        int kind = _g.Next(4);
+        string m = new[] { "Mul", "Imul", "Div", "Idiv" }[kind];
+        if (kind < 2)
+            return _g.Next(4) == 0 ? Instruction.Create(C($"{m}_rm{s}"), Mem()) : Instruction.Create(C($"{m}_rm{s}"), R(size));
+        Register d = Reg(new[] { 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 }[_g.Next(11)], size);
+        _pending.Enqueue(Instruction.Create(C($"And_rm{s}_imm8"), d, -3));
+        _pending.Enqueue(Instruction.Create(C($"Or_rm{s}_imm8"), d, 1));
+        bool signed = kind == 3;
+        _pending.Enqueue(size switch
+        {
+            1 => signed ? Instruction.Create(C("Cbw")) : I("Movzx_r32_rm8", Register.EAX, Register.AL),
+            2 => signed ? Instruction.Create(C("Cwd")) : I("Xor_rm32_r32", Register.EDX, Register.EDX),
+            4 => signed ? Instruction.Create(C("Cdq")) : I("Xor_rm32_r32", Register.EDX, Register.EDX),
+            _ => signed ? Instruction.Create(C("Cqo")) : I("Xor_rm32_r32", Register.EDX, Register.EDX),
+        });
+        _pending.Enqueue(Instruction.Create(C($"{m}_rm{s}"), d));
+        return _pending.Dequeue();
     }
 
     /// <summary>movzx / movsx / movsxd from a register or memory.</summary>
