@@ -59,6 +59,14 @@ public sealed record MachineOptions
     /// </summary>
     public int JitThreshold { get; init; } = DefaultJitThreshold();
 
+    /// <summary>
+    /// Most guest instructions the JIT keeps compiled (Jit tier): a compilation that would pass it first
+    /// drops all compiled code (the garbage collector reclaims it) and hot code compiles again, as qemu
+    /// flushes its full code buffer. Default 65,536 (some 20 MB of IL and machine code at most), or
+    /// LAB_JIT_CODE_LIMIT when set.
+    /// </summary>
+    public int JitCodeLimit { get; init; } = DefaultJitCodeLimit();
+
     /// <summary>These options with <paramref name="tier"/> when one is given (null keeps the default).</summary>
     public MachineOptions WithTier(ExecutionTier? tier) => tier is { } t ? this with { Tier = t } : this;
 
@@ -73,6 +81,10 @@ public sealed record MachineOptions
     /// <summary>LAB_TIER if set and valid, else Jit.</summary>
     private static ExecutionTier DefaultTier() =>
         ParseTier(Environment.GetEnvironmentVariable("LAB_TIER")) ?? ExecutionTier.Jit;
+
+    /// <summary>LAB_JIT_CODE_LIMIT if set to a positive integer, else 65,536.</summary>
+    private static int DefaultJitCodeLimit() =>
+        int.TryParse(Environment.GetEnvironmentVariable("LAB_JIT_CODE_LIMIT"), out int t) && t > 0 ? t : 65_536;
 
     /// <summary>LAB_JIT_THRESHOLD if set to a positive integer, else 1000.</summary>
     private static int DefaultJitThreshold() =>

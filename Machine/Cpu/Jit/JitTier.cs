@@ -17,6 +17,11 @@ public sealed unsafe partial class Cpu
     public ExecutionTier Tier { get; }
 
     private readonly int _jitThreshold;
+    /// <summary>Most guest instructions kept compiled (MachineOptions.JitCodeLimit).</summary>
+    private readonly int _jitCodeLimit;
+    /// <summary>The blocks holding compiled code (region entries), and the guest instructions compiled for them.</summary>
+    private readonly List<Block> _jitCompiled = new();
+    private int _jitLiveInstructions;
 
     /// <summary>Regions (a hot block and the blocks of its page it reaches) compiled to IL since creation.</summary>
     public long JitBlocksCompiled { get; private set; }
@@ -26,6 +31,10 @@ public sealed unsafe partial class Cpu
     public long JitInstructionsCompiled { get; private set; }
     /// <summary>Total time spent compiling (IL emission and RyuJIT).</summary>
     public TimeSpan JitCompileTime => TimeSpan.FromTicks((long)(_jitCompileTicks * ((double)TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
+    /// <summary>Guest instructions in the compiled code kept now (at most MachineOptions.JitCodeLimit).</summary>
+    public long JitLiveInstructions => _jitLiveInstructions;
+    /// <summary>Times all compiled code was dropped because the limit was reached.</summary>
+    public long JitFlushes { get; private set; }
     /// <summary>Times compiled code was entered (a looping block's iterations count once).</summary>
     public long JitEntries => _jitEntries;
 
@@ -55,12 +64,41 @@ public sealed unsafe partial class Cpu
             JitBlocksRejected++;
             return null;
         }
+        int instructions = ops < b.Count ? ops : region.Sum(m => m.Count);
+        if (_jitLiveInstructions + instructions > _jitCodeLimit) FlushCompiledCode();
         b.CompiledOps = ops;
         b.Compiled = code;
         b.Chainable = ops == b.Count ? code : null;
+        _jitCompiled.Add(b);
+        _jitLiveInstructions += instructions;
         JitBlocksCompiled++;
-        JitInstructionsCompiled += ops < b.Count ? ops : region.Sum(m => m.Count);
+        JitInstructionsCompiled += instructions;
         return code;
+    }
+
+    /// <summary>The compiled code kept now, one delegate per compiled region (for diagnostics and tests).</summary>
+    internal IEnumerable<JitCode> CompiledCode() => _jitCompiled.Select(b => b.Compiled).OfType<JitCode>().ToArray();
+
+    /// <summary>
+    /// Drops every block's compiled code (the limit is reached): with nothing referring to them any
+    /// more, the garbage collector reclaims the methods. The blocks stay decoded, and their heat starts
+    /// again, so code still hot compiles again. Only the dispatcher calls this, between runs of compiled
+    /// code (none is on the stack): region exits that led to a dropped block find no code there and
+    /// return to the dispatcher.
+    /// </summary>
+    private void FlushCompiledCode()
+    {
+        foreach (Block b in _jitCompiled)
+        {
+            b.Compiled = null;
+            b.Chainable = null;
+            b.CompiledOps = 0;
+            b.Heat = 0;
+        }
+        _jitCompiled.Clear();
+        _jitLiveInstructions = 0;
+        _jitRegion = null;
+        JitFlushes++;
     }
 
     /// <summary>
