@@ -64,6 +64,7 @@ internal static class JitMembers
     public static readonly MethodInfo CodeInvalidations = typeof(Cpu).GetProperty(nameof(Cpu.CodeInvalidations))!.GetMethod!;
 
     public static readonly MethodInfo HelperCondition = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Condition))!;
+    public static readonly MethodInfo HelperStatus = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Status))!;
     public static readonly MethodInfo HelperCarry = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Carry))!;
     public static readonly MethodInfo HelperResult = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Result))!;
     public static readonly MethodInfo BigMulUnsigned = typeof(Math).GetMethod(nameof(Math.BigMul), [typeof(ulong), typeof(ulong), typeof(ulong).MakeByRefType()])!;
@@ -108,6 +109,10 @@ internal static class JitHelpers
             _ => r,
         };
     }
+
+    /// <summary>The six status flags of the lazy flag state (kind, size, a, b, r, aux), as <c>Cpu.StatusFlags</c>.</summary>
+    public static ulong Status(int kind, int size, ulong a, ulong b, ulong r, ulong aux) =>
+        FlagMath.Compute((FlagOp)kind, size, a, b, r, aux);
 
     /// <summary>CF of the lazy flag state (kind, size, a, b, r, aux).</summary>
     public static bool Carry(int kind, int size, ulong a, ulong b, ulong r, ulong aux) =>

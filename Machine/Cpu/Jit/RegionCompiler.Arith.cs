@@ -229,6 +229,60 @@ internal sealed unsafe partial class RegionCompiler
         _il.MarkLabel(end);
     }
 
+    /// <summary>rol/ror by an immediate (rotates by CL and through carry run through their handler).</summary>
+    private static bool IsRotate(ref Op op) =>
+        op.Kind == OpKind.Shift && (op.Flags & OpFlags.HasImm) != 0 && (ShiftOp)op.Cond is ShiftOp.Rol or ShiftOp.Ror;
+
+    /// <summary>
+    /// rol/ror by an immediate, as the interpreter's Rotate: r rotated by count mod the width; only CF
+    /// and OF change (rol: CF = bit 0 of r, OF = its sign ^ CF; ror: CF = the sign of r, OF = CF ^ the
+    /// bit below), so when observed the flags become Explicit: the status flags before with those two
+    /// replaced. A masked count of 0 changes nothing (a 32-bit register is still zero-extended).
+    /// </summary>
+    private void EmitRotate(ref Op op)
+    {
+        int size = op.Size, bits = size * 8, count = ShiftCount(ref op);
+        ReadDst(ref op, size); _il.Emit(OpCodes.Stloc, _tD);
+        if (count == 0)
+        {
+            if (op.Form == Form.R && size == 4) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R0, 4); }
+            return;
+        }
+        bool left = (ShiftOp)op.Cond == ShiftOp.Rol;
+        int c = count % bits;
+        _il.Emit(OpCodes.Ldloc, _tD);
+        if (c != 0)
+        {
+            _il.Emit(OpCodes.Ldc_I4, left ? c : bits - c); _il.Emit(OpCodes.Shl);
+            _il.Emit(OpCodes.Ldloc, _tD);
+            _il.Emit(OpCodes.Ldc_I4, left ? bits - c : c); _il.Emit(OpCodes.Shr_Un);
+            _il.Emit(OpCodes.Or);
+            Truncate(size);
+        }
+        _il.Emit(OpCodes.Stloc, _tR);
+        if (_use[_i].ComputeL)
+        {
+            // The flags before, read before the write (a faulting write leaves them as they were).
+            EmitStatusFlags();
+            Const(~(FlagMath.CF | FlagMath.OF));
+            _il.Emit(OpCodes.And);
+            // cf: rol bit 0 of r, ror the sign of r; of: rol sign ^ cf, ror cf ^ the bit below the sign.
+            _il.Emit(OpCodes.Ldloc, _tR); _il.Emit(OpCodes.Ldc_I4, left ? 0 : bits - 1); _il.Emit(OpCodes.Shr_Un);
+            Const(1); _il.Emit(OpCodes.And);
+            _il.Emit(OpCodes.Stloc, _tS);
+            _il.Emit(OpCodes.Ldloc, _tS);
+            _il.Emit(OpCodes.Or);
+            _il.Emit(OpCodes.Ldloc, _tR); _il.Emit(OpCodes.Ldc_I4, left ? bits - 1 : bits - 2); _il.Emit(OpCodes.Shr_Un);
+            _il.Emit(OpCodes.Ldloc, _tS); _il.Emit(OpCodes.Xor);
+            Const(1); _il.Emit(OpCodes.And);
+            _il.Emit(OpCodes.Ldc_I4, 11); _il.Emit(OpCodes.Shl);
+            _il.Emit(OpCodes.Or);
+            _il.Emit(OpCodes.Stloc, _tAux);
+        }
+        WriteDst(ref op, size, _tR);
+        SetFlags(FlagOp.Explicit, size, Val.Of(0), Val.Of(0), _tR, _tAux);
+    }
+
     /// <summary>aux = CF | OF<<11 of an immediate shift, into _tAux.</summary>
     private void EmitShiftAux(ShiftOp sop, int size, int bits, int count)
     {

@@ -18,7 +18,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>What one op does to the flags, and what the liveness pass decided for it.</summary>
     private struct FlagUse
     {
-        public bool Sets, Aux, Reads, FaultBefore, FaultAfter, ComputeL, IncDec, Helper, LastInBlock;
+        public bool Sets, Aux, Reads, FaultBefore, FaultAfter, ComputeL, Merges, Helper, LastInBlock;
         public FlagOp Kind;
         public byte Size;
     }
@@ -50,7 +50,7 @@ internal sealed unsafe partial class RegionCompiler
                 u.ComputeL = liveL;
                 u.LastInBlock = !lastSeen;
                 liveL = false;
-                if (u.IncDec) u.Reads = u.ComputeL;   // inc/dec read CF only to keep it in aux
+                if (u.Merges) u.Reads = u.ComputeL;   // inc/dec and rotates read the flags they keep only when theirs are observed
             }
             if (u.Sets) lastSeen = true;
             if (u.Reads || u.FaultBefore) liveL = true;
@@ -67,7 +67,7 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.Jcc: case OpKind.Setcc: case OpKind.Cmov:
                 u.Reads = true; break;
             case OpKind.IncDecR64: case OpKind.IncDecR32: case OpKind.Inc: case OpKind.Dec:
-                u.Sets = u.Aux = u.IncDec = true;
+                u.Sets = u.Aux = u.Merges = true;
                 u.Kind = op.Kind == OpKind.Inc || (op.Kind != OpKind.Dec && op.Cond == 0) ? FlagOp.Inc : FlagOp.Dec;
                 break;
             case OpKind.Neg:
@@ -75,7 +75,9 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.ShiftRI64: case OpKind.ShiftRI32: case OpKind.Shift:
                 // By CL: a zero count keeps the flags, so the state before must be in the locals.
                 if (IsShiftByCl(ref op)) u.Reads = true;
-                else if (ShiftCount(ref op) != 0) { u.Sets = u.Aux = true; u.Kind = FlagOp.ResultAux; }
+                else if (ShiftCount(ref op) == 0) { }
+                else if (IsRotate(ref op)) { u.Sets = u.Aux = u.Merges = true; u.Kind = FlagOp.Explicit; }
+                else { u.Sets = u.Aux = true; u.Kind = FlagOp.ResultAux; }
                 break;
             case OpKind.Imul2: case OpKind.Imul3: case OpKind.Mul1: case OpKind.Imul1:
                 u.Sets = u.Aux = true; u.Kind = FlagOp.ResultAux; break;
@@ -189,6 +191,14 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Call, JitMembers.HelperCarry);
     }
 
+    /// <summary>Pushes the six status flags (as RFLAGS bits, ulong) of the flag state at this point, as <c>Cpu.StatusFlags</c> computes them.</summary>
+    private void EmitStatusFlags()
+    {
+        if (_curSetter >= 0) HelperArgs(_use[_curSetter]);
+        else DynamicHelperArgs();
+        _il.Emit(OpCodes.Call, JitMembers.HelperStatus);
+    }
+
     /// <summary>Pushes (kind, size, a, b, r, aux) from the flag locals for the flag helpers.</summary>
     private void DynamicHelperArgs()
     {
@@ -288,13 +298,16 @@ internal sealed unsafe partial class RegionCompiler
             if (cc == 3) Not();
             return;
         }
-        switch (cc)
+        if (s.Kind != FlagOp.Explicit)
         {
-            // Every lazy op keeps r truncated to its size, so ZF and SF come straight from it.
-            case 4: ZeroTest(s); return;
-            case 5: ZeroTest(s); Not(); return;
-            case 8: SignTest(s); return;
-            case 9: SignTest(s); Not(); return;
+            switch (cc)
+            {
+                // Every lazy op keeps r truncated to its size, so ZF and SF come straight from it.
+                case 4: ZeroTest(s); return;
+                case 5: ZeroTest(s); Not(); return;
+                case 8: SignTest(s); return;
+                case 9: SignTest(s); Not(); return;
+            }
         }
         HelperArgs(s);
         _il.Emit(OpCodes.Ldc_I4, cc);

@@ -35,7 +35,7 @@ public class JitCodeLimitTests
             a.imul(rax, rax, 31 + k);
             a.add(rax, rcx);
             a.xor(rdx, rax);
-            a.rol(rdx, 7);          // an op run through its handler
+            a.rcl(rdx, 7);          // an op run through its handler
             a.dec(ecx);
             a.jne(loop);
             a.ret();

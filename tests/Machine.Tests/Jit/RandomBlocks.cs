@@ -110,7 +110,7 @@ internal sealed class RandomBlocks(int seed)
                 }
             case < 70:
                 {
-                    string m = new[] { "Shl", "Shr", "Sar", "Sal" }[_g.Next(4)];
+                    string m = new[] { "Shl", "Shr", "Sar", "Sal", "Rol", "Ror" }[_g.Next(6)];
                     int count = _g.Next(3) == 0 ? _g.Next(256) : _g.Next(1, size * 8);
                     return _g.Next(5) == 0 ? Instruction.Create(C($"{m}_rm{s}_imm8"), Mem(), count)
                         : Instruction.Create(C($"{m}_rm{s}_imm8"), R(size), count);
@@ -148,7 +148,7 @@ internal sealed class RandomBlocks(int seed)
                 return _g.Next(2) switch
                 {
                     0 => I("Bt_rm32_r32", R(4), R(4)),
-                    _ => Instruction.Create(C("Rol_rm32_imm8"), R(4), _g.Next(32)),
+                    _ => Instruction.Create(C("Rcl_rm32_imm8"), R(4), _g.Next(32)),
                 };
         }
     }
