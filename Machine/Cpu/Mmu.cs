@@ -30,7 +30,7 @@ internal struct TlbEntry
 /// </summary>
 public sealed unsafe partial class Cpu
 {
-    internal const int TlbSize = 512;
+    internal const int TlbSize = 1024;
     internal const ulong NoTag = ulong.MaxValue;
     private const ulong AddrMask = 0x000F_FFFF_FFFF_F000UL;
 
@@ -65,12 +65,16 @@ public sealed unsafe partial class Cpu
     private enum Access { Read, Write, Execute }
 
     /// <summary>
-    /// The TLB slot for a virtual address. The page number is folded (xor of its low bits with the
-    /// next bits) so that typical layouts (text at 0x400000, data at 0x600000, stack near the top)
-    /// do not all land in the same slot of a direct-mapped table.
+    /// The TLB slot index of a virtual address: the low 10 bits of its page number. With 1,024 slots
+    /// the typical layouts (text at 0x400000, data at 0x600000, a heap after them, the stack near the
+    /// top) land in different slots, and compiled code finds a slot in two instructions (a shift and a
+    /// mask), which matters on a chain of dependent loads.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private TlbEntry* TlbSlot(ulong va) => _tlb + (((va >> 12) ^ (va >> 21)) & (TlbSize - 1));
+    internal static ulong TlbIndex(ulong va) => (va >> 12) & (TlbSize - 1);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private TlbEntry* TlbSlot(ulong va) => _tlb + TlbIndex(va);
 
     /// <summary>
     /// Drops every TLB entry (CR3 write, or the kernel changed mappings). The block lookup cache
@@ -122,7 +126,7 @@ public sealed unsafe partial class Cpu
 
     private static void InvalidateSlot(TlbEntry* tlb, VirtAddr va)
     {
-        ref TlbEntry e = ref tlb[((va.Value >> 12) ^ (va.Value >> 21)) & (TlbSize - 1)];
+        ref TlbEntry e = ref tlb[TlbIndex(va.Value)];
         if (e.ReadTag == va.PageBase.Value || e.ExecTag == va.PageBase.Value || e.WriteTag == va.PageBase.Value)
             e = new TlbEntry { ReadTag = NoTag, WriteTag = NoTag, ExecTag = NoTag };
     }
@@ -247,7 +251,8 @@ public sealed unsafe partial class Cpu
             e->Addend = (long)(ram + pa) - (long)vpage;
             // A page whose slot is also its predecessor's gets no fast data path: compiled code tests an
             // access by comparing its last byte's page with the tag of its first byte's slot, which is
-            // exact only if no slot can hold the page after its own (1 page in 131,072 is slow instead).
+            // exact only if no slot can hold the page after its own (with a plain index no page's slot is
+            // its predecessor's: the rule is kept so another index function stays exact).
             bool sharesPredecessorSlot = TlbSlot(vpage - 0x1000) == e;
             e->ReadTag = sharesPredecessorSlot ? NoTag : vpage;
             e->ExecTag = canExec ? vpage : NoTag;

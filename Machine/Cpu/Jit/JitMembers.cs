@@ -69,6 +69,9 @@ internal static class JitMembers
     public static readonly MethodInfo HelperResult = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Result))!;
     public static readonly MethodInfo BigMulUnsigned = typeof(Math).GetMethod(nameof(Math.BigMul), [typeof(ulong), typeof(ulong), typeof(ulong).MakeByRefType()])!;
     public static readonly MethodInfo BigMulSigned = typeof(Math).GetMethod(nameof(Math.BigMul), [typeof(long), typeof(long), typeof(long).MakeByRefType()])!;
+    /// <summary>BitOperations.RotateLeft/RotateRight for 32-bit (uint) or 64-bit (ulong) values.</summary>
+    public static MethodInfo Rotate(bool left, int size) =>
+        typeof(System.Numerics.BitOperations).GetMethod(left ? "RotateLeft" : "RotateRight", [size == 4 ? typeof(uint) : typeof(ulong), typeof(int)])!;
     public static readonly MethodInfo HelperImul = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Imul))!;
     public static readonly MethodInfo Bswap64 = typeof(System.Buffers.Binary.BinaryPrimitives).GetMethod("ReverseEndianness", [typeof(ulong)])!;
     public static readonly MethodInfo Bswap32 = typeof(System.Buffers.Binary.BinaryPrimitives).GetMethod("ReverseEndianness", [typeof(uint)])!;

@@ -251,7 +251,15 @@ internal sealed unsafe partial class RegionCompiler
         bool left = (ShiftOp)op.Cond == ShiftOp.Rol;
         int c = count % bits;
         _il.Emit(OpCodes.Ldloc, _tD);
-        if (c != 0)
+        if (c != 0 && size >= 4)
+        {
+            // BitOperations.RotateLeft/Right: RyuJIT emits one rol/ror.
+            if (size == 4) _il.Emit(OpCodes.Conv_U4);
+            _il.Emit(OpCodes.Ldc_I4, c);
+            _il.Emit(OpCodes.Call, JitMembers.Rotate(left, size));
+            if (size == 4) _il.Emit(OpCodes.Conv_U8);
+        }
+        else if (c != 0)
         {
             _il.Emit(OpCodes.Ldc_I4, left ? c : bits - c); _il.Emit(OpCodes.Shl);
             _il.Emit(OpCodes.Ldloc, _tD);

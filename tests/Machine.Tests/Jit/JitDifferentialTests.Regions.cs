@@ -180,14 +180,15 @@ public partial class JitDifferentialTests
     }
 
     /// <summary>
-    /// Pages 0x1FFFF000 and 0x20000000 share a TLB slot. A compiled loop that reads 8 bytes across the
-    /// boundary, then touches the second page (so the slot holds it when the next round's crossing read
-    /// comes), must get the bytes of both pages, as
-    /// the interpreter does (compiled code checks one page per access; the TLB fill keeps such a page
-    /// off the fast path).
+    /// A compiled loop that reads 8 bytes across the boundary of pages 0x1FFFF000 and 0x20000000, then
+    /// touches the second page (so the TLB holds both when the next round's crossing read comes), must
+    /// get the bytes of both pages, as the interpreter does. Compiled code checks one page per access
+    /// (the page of its last byte against the tag in its first byte's slot): exact because no slot can
+    /// hold the page after its own (Cpu.TlbIndex gives adjacent pages different slots, and the TLB fill
+    /// keeps a page whose slot is its predecessor's off the fast path).
     /// </summary>
     [Fact]
-    public void AccessesAcrossPagesThatShareATlbSlotReadBothPages()
+    public void AccessesAcrossAPageBoundaryReadBothPages()
     {
         const ulong low = 0x1FFFF000, high = 0x20000000;
         var a = new Assembler(64);
