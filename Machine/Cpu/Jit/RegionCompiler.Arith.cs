@@ -115,12 +115,7 @@ internal sealed unsafe partial class RegionCompiler
     private void EmitShift(ref Op op)
     {
         int size = op.Size, bits = size * 8, count = ShiftCount(ref op);
-        ReadDst(ref op, size); _il.Emit(OpCodes.Stloc, _tD);
-        if (count == 0)
-        {
-            if (op.Form == Form.R && size == 4) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R0, 4); }
-            return;
-        }
+        if (!ReadShifted(ref op, size, count)) return;
         var sop = (ShiftOp)op.Cond;
         if (sop == ShiftOp.Sal) sop = ShiftOp.Shl;
         // r
@@ -138,6 +133,18 @@ internal sealed unsafe partial class RegionCompiler
         WriteDst(ref op, size, _tR);
         if (_use[_i].ComputeL) EmitShiftAux(sop, size, bits, count);
         SetFlags(FlagOp.ResultAux, size, _tD, Val.Of((ulong)count), _tR, _tAux);
+    }
+
+    /// <summary>
+    /// Reads a shift's or rotate's destination into _tD. With a masked count of 0 the op changes nothing
+    /// but a 32-bit register's zero extension: that is emitted here, and the answer is false (nothing more to do).
+    /// </summary>
+    private bool ReadShifted(ref Op op, int size, int count)
+    {
+        ReadDst(ref op, size); _il.Emit(OpCodes.Stloc, _tD);
+        if (count != 0) return true;
+        if (op.Form == Form.R && size == 4) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R0, 4); }
+        return false;
     }
 
     /// <summary>A shift whose count is CL (the generic Shift kind without an immediate).</summary>
@@ -242,12 +249,7 @@ internal sealed unsafe partial class RegionCompiler
     private void EmitRotate(ref Op op)
     {
         int size = op.Size, bits = size * 8, count = ShiftCount(ref op);
-        ReadDst(ref op, size); _il.Emit(OpCodes.Stloc, _tD);
-        if (count == 0)
-        {
-            if (op.Form == Form.R && size == 4) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R0, 4); }
-            return;
-        }
+        if (!ReadShifted(ref op, size, count)) return;
         bool left = (ShiftOp)op.Cond == ShiftOp.Rol;
         int c = count % bits;
         _il.Emit(OpCodes.Ldloc, _tD);

@@ -203,10 +203,16 @@ internal sealed unsafe partial class RegionCompiler
     private bool ResumeOnMiss()
     {
         if (_curSetter == _i) return false;
+        _il.Emit(OpCodes.Br, ResumeLabel());
+        return true;
+    }
+
+    /// <summary>A label that leaves compiled code before the current op, for the interpreter to run it from its start (<see cref="JitMembers.ExitResume"/>; the op must not have set the flags yet).</summary>
+    private Label ResumeLabel()
+    {
         var l = _il.DefineLabel();
         _faults.Add(new FaultStub(l, _i, _curSetter, Status: JitMembers.ExitResume));
-        _il.Emit(OpCodes.Br, l);
-        return true;
+        return l;
     }
 
     private static readonly int TlbReadTag = (int)System.Runtime.InteropServices.Marshal.OffsetOf<TlbEntry>(nameof(TlbEntry.ReadTag));

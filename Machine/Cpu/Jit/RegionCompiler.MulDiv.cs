@@ -110,8 +110,7 @@ internal sealed unsafe partial class RegionCompiler
     {
         int size = op.Size;
         bool signed = op.Kind == OpKind.Idiv;
-        var resume = _il.DefineLabel();
-        _faults.Add(new FaultStub(resume, _i, _curSetter, Status: JitMembers.ExitResume));
+        var resume = ResumeLabel();
         ReadRm(ref op, _tS);
         if (signed)
         {
