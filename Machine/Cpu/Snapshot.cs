@@ -78,21 +78,30 @@ public sealed unsafe partial class Cpu
         else { ResetX87(); Mxcsr = DefaultMxcsr; }
         FlushTlb();
         int valid = r.ReadInt32();
+        // The stored index says which TLB (user or supervisor) an entry belongs to; its slot is found
+        // again from its page, so snapshots from before the TLB's size or index changed (version < 4:
+        // 512 slots per TLB) restore exactly too.
+        int savedSize = version >= 4 ? TlbSize : 512;
         for (int k = 0; k < valid; k++)
         {
             int i = r.ReadInt32();
-            if ((uint)i >= (uint)_tlbCount) throw new InvalidDataException("bad TLB index in snapshot");
-            NoteTlbFill(_tlbUser + i);
-            ref TlbEntry e = ref _tlbUser[i];
-            e.ReadTag = r.ReadUInt64();
-            e.ExecTag = r.ReadUInt64();
+            if ((uint)i >= (uint)(SystemMode ? 2 * savedSize : savedSize)) throw new InvalidDataException("bad TLB index in snapshot");
+            ulong readTag = r.ReadUInt64(), execTag = r.ReadUInt64();
             bool fastWrite = r.ReadBoolean();
-            e.PhysPage = r.ReadUInt64();
-            e.Perm = r.ReadUInt64();
-            ulong vpage = e.ReadTag != NoTag ? e.ReadTag : e.ExecTag;
-            if ((e.PhysPage << 12) + 0x1000 > _memory.Size) throw new InvalidDataException("TLB entry beyond memory in snapshot");
-            e.Addend = (long)(_memory.Base + (e.PhysPage << 12)) - (long)vpage;
-            e.WriteTag = fastWrite ? vpage : NoTag;
+            ulong physPage = r.ReadUInt64(), perm = r.ReadUInt64();
+            ulong vpage = readTag != NoTag ? readTag : execTag;
+            if ((vpage & 0xFFF) != 0 || (execTag != NoTag && execTag != vpage)) throw new InvalidDataException("bad TLB entry in snapshot");
+            if ((physPage << 12) + 0x1000 > _memory.Size) throw new InvalidDataException("TLB entry beyond memory in snapshot");
+            TlbEntry* e = (i >= savedSize ? _tlbSupervisor : _tlbUser) + TlbIndex(vpage);
+            NoteTlbFill(e);
+            // The fill's rule: a page whose slot is also its predecessor's gets no fast data path.
+            bool sharesPredecessorSlot = TlbIndex(vpage - 0x1000) == TlbIndex(vpage);
+            e->ReadTag = sharesPredecessorSlot ? NoTag : readTag;
+            e->ExecTag = execTag;
+            e->PhysPage = physPage;
+            e->Perm = perm;
+            e->Addend = (long)(_memory.Base + (physPage << 12)) - (long)vpage;
+            e->WriteTag = fastWrite && !sharesPredecessorSlot ? vpage : NoTag;
         }
         if (SystemMode) LoadSystem(r);
         else SetCpl(3);

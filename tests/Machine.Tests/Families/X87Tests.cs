@@ -55,7 +55,7 @@ public class X87Tests
         var mid = X87State(f.Cpu);
         Assert.DoesNotContain("tw=ffff", mid);   // values are on the stack
         byte[] snapshot = f.Machine.SaveState();
-        Assert.Equal(3, BitConverter.ToInt32(snapshot, 4));
+        Assert.True(BitConverter.ToInt32(snapshot, 4) >= 3, "a snapshot format that carries the x87 (version 3 or later)");
         f.RunToEnd();
 
         using var g = new CpuFixture();
