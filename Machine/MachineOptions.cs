@@ -62,7 +62,7 @@ public sealed record MachineOptions
     /// <summary>
     /// Most guest instructions the JIT keeps compiled (Jit tier): a compilation that would pass it first
     /// drops all compiled code (the garbage collector reclaims it) and hot code compiles again, as qemu
-    /// flushes its full code buffer. Default 65,536 (some 20 MB of IL and machine code at most), or
+    /// flushes its full code buffer. Default 65,536 (about 10 MB of IL and machine code), or
     /// LAB_JIT_CODE_LIMIT when set.
     /// </summary>
     public int JitCodeLimit { get; init; } = DefaultJitCodeLimit();
