@@ -77,6 +77,14 @@ public sealed unsafe partial class Cpu
     private TlbEntry* TlbSlot(ulong va) => _tlb + TlbIndex(va);
 
     /// <summary>
+    /// Whether a page's slot is also the slot of the page before it. Such a page gets no fast data
+    /// path (filled by a walk or restored from a snapshot): compiled code's one-compare TLB test is
+    /// exact only if no slot can hold the page after its own. With TlbIndex no page's is (the rule is
+    /// kept so another index function stays exact).
+    /// </summary>
+    private static bool SharesPredecessorSlot(ulong vpage) => TlbIndex(vpage - 0x1000) == TlbIndex(vpage);
+
+    /// <summary>
     /// Drops every TLB entry (CR3 write, or the kernel changed mappings). The block lookup cache
     /// stays: every hit there is checked against the physical address that the fetch translation
     /// (through the freshly emptied TLB) gives, so it cannot run code from the old address space,
@@ -249,11 +257,7 @@ public sealed unsafe partial class Cpu
         else
         {
             e->Addend = (long)(ram + pa) - (long)vpage;
-            // A page whose slot is also its predecessor's gets no fast data path: compiled code tests an
-            // access by comparing its last byte's page with the tag of its first byte's slot, which is
-            // exact only if no slot can hold the page after its own (with a plain index no page's slot is
-            // its predecessor's: the rule is kept so another index function stays exact).
-            bool sharesPredecessorSlot = TlbSlot(vpage - 0x1000) == e;
+            bool sharesPredecessorSlot = SharesPredecessorSlot(vpage);
             e->ReadTag = sharesPredecessorSlot ? NoTag : vpage;
             e->ExecTag = canExec ? vpage : NoTag;
             e->WriteTag = canWrite && dirty && _memory.CodePages[pa >> 12] == 0 && !sharesPredecessorSlot ? vpage : NoTag;

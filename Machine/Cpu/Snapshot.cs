@@ -94,8 +94,7 @@ public sealed unsafe partial class Cpu
             if ((physPage << 12) + 0x1000 > _memory.Size) throw new InvalidDataException("TLB entry beyond memory in snapshot");
             TlbEntry* e = (i >= savedSize ? _tlbSupervisor : _tlbUser) + TlbIndex(vpage);
             NoteTlbFill(e);
-            // The fill's rule: a page whose slot is also its predecessor's gets no fast data path.
-            bool sharesPredecessorSlot = TlbIndex(vpage - 0x1000) == TlbIndex(vpage);
+            bool sharesPredecessorSlot = SharesPredecessorSlot(vpage);
             e->ReadTag = sharesPredecessorSlot ? NoTag : readTag;
             e->ExecTag = execTag;
             e->PhysPage = physPage;

@@ -74,10 +74,14 @@ internal sealed unsafe partial class RegionCompiler
                 u.Sets = true; u.Kind = FlagOp.Neg; break;
             case OpKind.ShiftRI64: case OpKind.ShiftRI32: case OpKind.Shift:
                 // By CL: a zero count keeps the flags, so the state before must be in the locals.
+                // An immediate count of 0 changes no flag.
                 if (IsShiftByCl(ref op)) u.Reads = true;
-                else if (ShiftCount(ref op) == 0) { }
-                else if (IsRotate(ref op)) { u.Sets = u.Aux = u.Merges = true; u.Kind = FlagOp.Explicit; }
-                else { u.Sets = u.Aux = true; u.Kind = FlagOp.ResultAux; }
+                else if (ShiftCount(ref op) != 0)
+                {
+                    u.Sets = u.Aux = true;
+                    u.Merges = IsRotate(ref op);
+                    u.Kind = u.Merges ? FlagOp.Explicit : FlagOp.ResultAux;
+                }
                 break;
             case OpKind.Imul2: case OpKind.Imul3: case OpKind.Mul1: case OpKind.Imul1:
                 u.Sets = u.Aux = true; u.Kind = FlagOp.ResultAux; break;

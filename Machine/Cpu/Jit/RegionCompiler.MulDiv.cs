@@ -12,13 +12,6 @@ namespace Lab.Machine.Cpu;
 /// </summary>
 internal sealed unsafe partial class RegionCompiler
 {
-    /// <summary>The operand of a one-operand op (Form R: register R0; Form M: memory), zero-extended, into <paramref name="dest"/>.</summary>
-    private void ReadRm(ref Op op, LocalBuilder dest)
-    {
-        if (op.Form == Form.R) { GetReg(op.R0, op.Size); _il.Emit(OpCodes.Stloc, dest); }
-        else Load(ref op, op.Size, dest);
-    }
-
     /// <summary>
     /// mul r/m (unsigned) and imul r/m (signed): rdx:rax (ax for bytes) = rax · operand by size; flags as
     /// the interpreter's SetMulFlags: ResultAux, r = the low half, CF = OF = the high half is not the
@@ -28,7 +21,7 @@ internal sealed unsafe partial class RegionCompiler
     {
         int size = op.Size;
         bool signed = op.Kind == OpKind.Imul1;
-        ReadRm(ref op, _tS);
+        ReadDst(ref op, size); _il.Emit(OpCodes.Stloc, _tS);   // the one operand: R0 or memory
         bool flags = _use[_i].ComputeL;
         if (size == 8)
         {
@@ -111,7 +104,7 @@ internal sealed unsafe partial class RegionCompiler
         int size = op.Size;
         bool signed = op.Kind == OpKind.Idiv;
         var resume = ResumeLabel();
-        ReadRm(ref op, _tS);
+        ReadDst(ref op, size); _il.Emit(OpCodes.Stloc, _tS);   // the one operand: R0 or memory
         if (signed)
         {
             // s as a signed value; s in {0, -1} resumes: (s + 1) as unsigned <= 1.

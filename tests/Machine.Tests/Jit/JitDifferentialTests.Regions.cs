@@ -196,7 +196,7 @@ public partial class JitDifferentialTests
         a.Label(ref top);
         a.mov(rax, __qword_ptr[rdi + 0xFFC]);   // 4 bytes of the low page, 4 of the high one
         a.add(rdx, rax);
-        a.mov(rax, __qword_ptr[rsi]);           // high page: fills the shared slot for the next round
+        a.mov(rax, __qword_ptr[rsi]);           // high page: in the TLB for the next round's crossing read
         a.add(rdx, rax);
         a.dec(ecx);
         a.jne(top);
