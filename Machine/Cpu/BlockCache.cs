@@ -64,6 +64,8 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     public readonly Op[] Ops = ops;
     public ulong[] ExitTargets = [];
     public Block?[] Exits = [];
+    /// <summary>The region's access windows (AccessWindow*, consecutive, one per compiled memory access).</summary>
+    public nint Windows;
 }
 
 /// <summary>Decoded-block cache keyed by (virtual, physical) start address, invalidated per physical page.</summary>

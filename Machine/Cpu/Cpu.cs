@@ -73,6 +73,7 @@ public sealed unsafe partial class Cpu : IDisposable
         if (_regs != null) { NativeMemory.Free(_regs); _regs = null; }
         if (_xmm != null) { NativeMemory.AlignedFree(_xmm); _xmm = null; }
         if (_tlbUser != null) { NativeMemory.AlignedFree(_tlbUser); _tlbUser = _tlbSupervisor = _tlb = null; }
+        FreeAccessWindows();
     }
 
     // ------------------------------------------------------------------------------------------

@@ -19,8 +19,10 @@ internal struct TlbEntry
     public ulong PhysPage;
     /// <summary>Effective permissions: bit 1 writable, bit 2 user, bit 63 no-execute, bit 6 dirty.</summary>
     public ulong Perm;
+    /// <summary>Equal to Cpu._windowEpoch while an access window covers the slot (AccessWindows.cs).</summary>
+    public ulong WindowEpoch;
     /// <summary>Padding to 64 bytes: a slot's offset is a shift, and an entry is one cache line.</summary>
-    private readonly ulong _pad0, _pad1;
+    private readonly ulong _pad1;
 }
 
 /// <summary>
@@ -92,6 +94,7 @@ public sealed unsafe partial class Cpu
     /// </summary>
     public void FlushTlb()
     {
+        if (_windowsListedCount != 0) InvalidateWindows();
         // Only the slots filled since the last flush can hold a translation: a kernel that
         // switches address spaces on every yield empties a handful of slots, not all of them.
         for (int k = 0; k < _tlbFilledCount; k++)
@@ -106,6 +109,7 @@ public sealed unsafe partial class Cpu
     /// <summary>Empties every slot of both TLBs, listed or not (a new TLB's memory holds garbage).</summary>
     private void ResetTlb()
     {
+        InvalidateWindows();
         for (int i = 0; i < _tlbCount; i++)
         {
             _tlbUser[i] = new TlbEntry { ReadTag = NoTag, WriteTag = NoTag, ExecTag = NoTag };
@@ -127,6 +131,8 @@ public sealed unsafe partial class Cpu
     /// <summary>Drops the TLB entries for one virtual page (invlpg), in both TLBs.</summary>
     public void InvalidatePage(VirtAddr va)
     {
+        BeforeSlotChange(_tlbUser + TlbIndex(va.Value));
+        BeforeSlotChange(_tlbSupervisor + TlbIndex(va.Value));
         InvalidateSlot(_tlbUser, va);
         if (_tlbSupervisor != _tlbUser) InvalidateSlot(_tlbSupervisor, va);
         ClearBlockLookupCache();
@@ -244,6 +250,7 @@ public sealed unsafe partial class Cpu
         ulong pa = pageBase | (va & pageMask & ~0xFFFUL);
         ulong vpage = va & ~0xFFFUL;
         TlbEntry* e = TlbSlot(va);
+        BeforeSlotChange(e);
         NoteTlbFill(e);
         e->PhysPage = pa >> 12;
         e->Perm = (writable ? (ulong)PteFlags.Writable : 0) | (user ? (ulong)PteFlags.User : 0)
@@ -497,7 +504,11 @@ public sealed unsafe partial class Cpu
     private void RevokeFastWrites(ulong page)
     {
         for (int i = 0; i < _tlbCount; i++)
-            if (_tlbUser[i].PhysPage == page) _tlbUser[i].WriteTag = NoTag;
+            if (_tlbUser[i].PhysPage == page)
+            {
+                BeforeSlotChange(_tlbUser + i);
+                _tlbUser[i].WriteTag = NoTag;
+            }
     }
 
     // ------------------------------------------------------------------------------------------

@@ -187,6 +187,7 @@ public sealed unsafe partial class Cpu
         _cpl = cpl;
         _userAccess = cpl == 3;
         _tlb = cpl == 3 ? _tlbUser : _tlbSupervisor;
+        AfterTlbSwitch();
     }
 
     /// <summary>Copies CR0.WP, CR4.SMEP and EFER.NXE into the page walk's switches.</summary>
@@ -211,6 +212,7 @@ public sealed unsafe partial class Cpu
     {
         var saved = new AccessMode((nint)_tlb, _userAccess);
         _tlb = _tlbSupervisor;
+        AfterTlbSwitch();
         _userAccess = false;
         return saved;
     }
@@ -218,6 +220,7 @@ public sealed unsafe partial class Cpu
     private void EndAccess(AccessMode saved)
     {
         _tlb = (TlbEntry*)saved.Tlb;
+        AfterTlbSwitch();
         _userAccess = saved.User;
     }
 

@@ -40,6 +40,7 @@ internal static class JitMembers
     public static readonly FieldInfo RegionBlocks = typeof(JitRegion).GetField(nameof(JitRegion.Blocks))!;
     public static readonly FieldInfo RegionOps = typeof(JitRegion).GetField(nameof(JitRegion.Ops))!;
     public static readonly FieldInfo RegionExits = typeof(JitRegion).GetField(nameof(JitRegion.Exits))!;
+    public static readonly FieldInfo RegionWindows = typeof(JitRegion).GetField(nameof(JitRegion.Windows))!;
     public static readonly FieldInfo BlockValid = typeof(Block).GetField(nameof(Block.Valid))!;
     public static readonly FieldInfo BlockChainable = typeof(Block).GetField(nameof(Block.Chainable))!;
     public static readonly FieldInfo BlockCount = typeof(Block).GetField(nameof(Block.Count))!;
@@ -47,6 +48,8 @@ internal static class JitMembers
 
     public static readonly FieldInfo Tlb = Field("_tlb");
     public static readonly MethodInfo ReadSlow = Method("ReadSlow");
+    public static readonly FieldInfo WindowPending = Field("_windowPending");
+    public static readonly FieldInfo WindowPendingVa = Field("_windowPendingVa");
     public static readonly MethodInfo WriteSlow = Method("WriteSlow");
     public static readonly MethodInfo Read64 = Method("Read64");
     public static readonly MethodInfo Read32 = Method("Read32");

@@ -56,7 +56,9 @@ public sealed unsafe partial class Cpu
         if (++b.Heat < _jitThreshold) return null;
         long t0 = Stopwatch.GetTimestamp();
         Block[] region = CollectRegion(b);
-        JitCode? code = RegionCompiler.TryCompile(region, out int ops);
+        // Flushed before compiling, not after: the new code's access windows come from the memory a flush reuses.
+        if (_jitLiveInstructions + region.Sum(m => m.Count) > _jitCodeLimit) FlushCompiledCode();
+        JitCode? code = RegionCompiler.TryCompile(this, region, out int ops);
         _jitCompileTicks += Stopwatch.GetTimestamp() - t0;
         if (code == null)
         {
@@ -65,7 +67,6 @@ public sealed unsafe partial class Cpu
             return null;
         }
         int instructions = ops < b.Count ? ops : region.Sum(m => m.Count);
-        if (_jitLiveInstructions + instructions > _jitCodeLimit) FlushCompiledCode();
         b.CompiledOps = ops;
         b.Compiled = code;
         b.Chainable = ops == b.Count ? code : null;
@@ -96,6 +97,7 @@ public sealed unsafe partial class Cpu
             b.Heat = 0;
         }
         _jitCompiled.Clear();
+        ReuseAccessWindows();
         _jitLiveInstructions = 0;
         _jitRegion = null;
         JitFlushes++;
@@ -228,6 +230,7 @@ public sealed unsafe partial class Cpu
     private int RunCode(JitCode code, ref ulong budget)
     {
         _jitEntries++;
+        if (_windowPending != 0) RefillPendingWindow();
         _jitRegion = null;   // set again by the normal exit the code takes
         ulong slice = Math.Min(budget, JitSlice);
         _jitBudget = slice;

@@ -13,10 +13,18 @@ internal sealed unsafe partial class RegionCompiler
     private LocalBuilder _tD = null!, _tS = null!, _tR = null!, _tV = null!, _tA = null!, _tSet = null!, _tAux = null!;
     /// <summary>Memory access scratch: the guest address, its TLB slot, and the value a slow-path read returns (address-taken, so apart).</summary>
     private LocalBuilder _tAddr = null!, _tEntry = null!, _tSlow = null!;
+    /// <summary>Memory access scratch: the host pointer, a window's countdown after a miss.</summary>
+    private LocalBuilder _tHost = null!, _tWinCount = null!;
+    /// <summary>Out-of-line code emitted after the region's blocks (<see cref="EmitColdPaths"/>).</summary>
+    private readonly List<Action> _cold = new();
     /// <summary>A shift count (int).</summary>
     private LocalBuilder _tCount = null!;
-    /// <summary>Cpu._tlb, loaded at entry and after every handler call (only a privilege change, which no compiled op makes, switches it).</summary>
-    private LocalBuilder _tlbBase = null!;
+    /// <summary>The region's first access window (loaded at entry), and the windows reserved for it and used so far.</summary>
+    private LocalBuilder _winBase = null!;
+    private AccessWindow* _windows;
+    private int _windowsUsed;
+    /// <summary>Most memory accesses one compiled op makes (push from memory, a read-modify-write destination).</summary>
+    private const int MaxAccessesPerOp = 2;
 
     /// <summary>A value for <see cref="SetFlags"/>: a local, or a constant when no local is given.</summary>
     private readonly record struct Val(LocalBuilder? Local, ulong Const = 0)
@@ -42,8 +50,9 @@ internal sealed unsafe partial class RegionCompiler
         _tA = _il.DeclareLocal(typeof(ulong)); _tSet = _il.DeclareLocal(typeof(ulong));
         _tAux = _il.DeclareLocal(typeof(ulong));
         _tCount = _il.DeclareLocal(typeof(int));
-        _tlbBase = _il.DeclareLocal(typeof(nuint));
+        _winBase = _il.DeclareLocal(typeof(nuint));
         _tAddr = _il.DeclareLocal(typeof(ulong)); _tEntry = _il.DeclareLocal(typeof(nuint)); _tSlow = _il.DeclareLocal(typeof(ulong));
+        _tHost = _il.DeclareLocal(typeof(nuint)); _tWinCount = _il.DeclareLocal(typeof(int));
         _left = _il.DeclareLocal(typeof(ulong));
         _inv0 = _il.DeclareLocal(typeof(long));
         _xRip = _il.DeclareLocal(typeof(ulong)); _xRetired = _il.DeclareLocal(typeof(ulong));
@@ -166,45 +175,43 @@ internal sealed unsafe partial class RegionCompiler
     }
 
     /// <summary>
-    /// Stack: address. The interpreter's TLB read fast path, inline (Cpu.Read64 ... Read8: the slot's
-    /// read tag matches the page and the access stays in it, then a host load), else Cpu.ReadSlow,
-    /// whose false return (a recorded fault) goes to a side exit. The value reaches
-    /// <paramref name="dest"/> without passing through memory, so RyuJIT keeps it in a register.
+    /// Stack: address. Reads through the access's window (<see cref="EmitFastAccess"/>); its miss path,
+    /// out of line, takes the interpreter's TLB read fast path (Cpu.Read64 ... Read8: the slot's read
+    /// tag matches the page and the access stays in it), else, when the op has changed nothing yet,
+    /// leaves for the interpreter to run it from its start (<see cref="JitMembers.ExitResume"/>), so
+    /// compiled code holds no call on its path. An op that has already set the flags (a memory
+    /// destination written after them, as the generic handler does) cannot be started again with them
+    /// (adc/sbb read CF): it calls Cpu.ReadSlow instead, whose false return (a recorded fault) goes to
+    /// a side exit. The value reaches <paramref name="dest"/> without passing through memory, so RyuJIT
+    /// keeps it in a register.
     /// </summary>
     private void FinishLoad(int size, LocalBuilder dest)
     {
-        var slow = _il.DefineLabel();
+        var hit = _il.DefineLabel();
         var done = _il.DefineLabel();
-        EmitTlbHit(size, TlbReadTag, slow);
+        Label? resume = _curSetter == _i ? null : ResumeLabel();
+        Label fault = resume ?? FaultLabel();
+        EmitFastAccess(size, write: false, hit, TlbReadTag, resume, slow =>
+        {
+            _il.MarkLabel(slow);
+            if (resume is Label r) { _il.Emit(OpCodes.Br, r); return; }
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldloc, _tAddr);
+            _il.Emit(OpCodes.Ldc_I4, size);
+            _il.Emit(OpCodes.Ldloca, _tSlow);
+            _il.Emit(OpCodes.Call, JitMembers.ReadSlow);
+            _il.Emit(OpCodes.Brfalse, fault);
+            _il.Emit(OpCodes.Ldloc, _tSlow);
+            _il.Emit(OpCodes.Stloc, dest);
+            _il.Emit(OpCodes.Br, done);
+        });
+        _il.MarkLabel(hit);
+        _il.Emit(OpCodes.Ldloc, _tHost);
         _il.Emit(OpCodes.Unaligned, (byte)1);
         _il.Emit(size switch { 8 => OpCodes.Ldind_I8, 4 => OpCodes.Ldind_U4, 2 => OpCodes.Ldind_U2, _ => OpCodes.Ldind_U1 });
         if (size != 8) _il.Emit(OpCodes.Conv_U8);
         _il.Emit(OpCodes.Stloc, dest);
-        _il.Emit(OpCodes.Br, done);
-        _il.MarkLabel(slow);
-        if (ResumeOnMiss()) { _il.MarkLabel(done); return; }
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldloc, _tAddr);
-        _il.Emit(OpCodes.Ldc_I4, size);
-        _il.Emit(OpCodes.Ldloca, _tSlow);
-        _il.Emit(OpCodes.Call, JitMembers.ReadSlow);
-        _il.Emit(OpCodes.Brfalse, FaultLabel());
-        _il.Emit(OpCodes.Ldloc, _tSlow);
-        _il.Emit(OpCodes.Stloc, dest);
         _il.MarkLabel(done);
-    }
-
-    /// <summary>
-    /// At a TLB miss: when the current op has changed nothing yet, leaves for the interpreter to run it
-    /// from its start (<see cref="JitMembers.ExitResume"/>), so compiled code holds no call on its path.
-    /// An op that has already set the flags (a memory destination written after them, as the generic
-    /// handler does) cannot be started again with them (adc/sbb read CF): it calls the slow path instead.
-    /// </summary>
-    private bool ResumeOnMiss()
-    {
-        if (_curSetter == _i) return false;
-        _il.Emit(OpCodes.Br, ResumeLabel());
-        return true;
     }
 
     /// <summary>A label that leaves compiled code before the current op, for the interpreter to run it from its start (<see cref="JitMembers.ExitResume"/>; the op must not have set the flags yet).</summary>
@@ -218,6 +225,100 @@ internal sealed unsafe partial class RegionCompiler
     private static readonly int TlbReadTag = (int)System.Runtime.InteropServices.Marshal.OffsetOf<TlbEntry>(nameof(TlbEntry.ReadTag));
     private static readonly int TlbWriteTag = (int)System.Runtime.InteropServices.Marshal.OffsetOf<TlbEntry>(nameof(TlbEntry.WriteTag));
     private static readonly int TlbAddend = (int)System.Runtime.InteropServices.Marshal.OffsetOf<TlbEntry>(nameof(TlbEntry.Addend));
+    private static readonly int WindowSpan = (int)System.Runtime.InteropServices.Marshal.OffsetOf<AccessWindow>(nameof(AccessWindow.Span));
+    private static readonly int WindowAddend = (int)System.Runtime.InteropServices.Marshal.OffsetOf<AccessWindow>(nameof(AccessWindow.Addend));
+    private static readonly int WindowCountdown = (int)System.Runtime.InteropServices.Marshal.OffsetOf<AccessWindow>(nameof(AccessWindow.Countdown));
+
+    /// <summary>
+    /// Stack: address (taken into _tAddr). Leaves the host pointer in _tHost and goes on at
+    /// <paramref name="hit"/> (which the caller marks next) when the access can take the fast path:
+    /// first through the access's own window (<see cref="AccessWindow"/>: (address - Lo) &lt; Span, host
+    /// = address + Addend), else, out of line (<see cref="EmitColdPaths"/>), through the TLB fast path
+    /// for <paramref name="tagOffset"/>; otherwise runs <paramref name="slowPath"/> (given its label to
+    /// mark). A miss counts the window's countdown down; at zero the code leaves through
+    /// <paramref name="resume"/> with the window noted in Cpu._windowPending, and the CPU rebuilds it
+    /// before compiled code next runs (<see cref="Cpu.RefillPendingWindow"/>): no call on the miss path,
+    /// so RyuJIT can keep guest registers in caller-saved host registers. An access that cannot resume
+    /// (the op already set the flags) has no window: it takes the TLB fast path inline.
+    /// </summary>
+    private void EmitFastAccess(int size, bool write, Label hit, int tagOffset, Label? resume, Action<Label> slowPath)
+    {
+        _il.Emit(OpCodes.Stloc, _tAddr);
+        if (resume is not Label leave)
+        {
+            var slowLabel = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldloc, _tAddr);
+            EmitTlbHit(size, tagOffset, slowLabel);
+            _il.Emit(OpCodes.Stloc, _tHost);
+            _il.Emit(OpCodes.Br, hit);
+            _cold.Add(() => slowPath(slowLabel));
+            return;
+        }
+        if (_windowsUsed == MaxAccessesPerOp * _n) throw new InvalidOperationException($"more than {MaxAccessesPerOp} memory accesses per op");
+        int offset = _windowsUsed * sizeof(AccessWindow);
+        AccessWindow* w = _windows + _windowsUsed++;
+        *w = AccessWindow.Empty(size, write);
+        var miss = _il.DefineLabel();
+        _il.Emit(OpCodes.Ldloc, _tAddr);
+        WindowField(offset);
+        _il.Emit(OpCodes.Sub);
+        WindowField(offset + WindowSpan);
+        _il.Emit(OpCodes.Bge_Un, miss);
+        WindowField(offset + WindowAddend);
+        _il.Emit(OpCodes.Ldloc, _tAddr);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Conv_U);
+        _il.Emit(OpCodes.Stloc, _tHost);
+        _cold.Add(() =>
+        {
+            _il.MarkLabel(miss);
+            var tlb = _il.DefineLabel();
+            var slow = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldloc, _winBase);                  // --Countdown != 0: the TLB
+            _il.Emit(OpCodes.Ldc_I4, offset + WindowCountdown);
+            _il.Emit(OpCodes.Add);
+            _il.Emit(OpCodes.Dup);
+            _il.Emit(OpCodes.Ldind_U2);
+            _il.Emit(OpCodes.Ldc_I4_1);
+            _il.Emit(OpCodes.Sub);
+            _il.Emit(OpCodes.Dup);
+            _il.Emit(OpCodes.Stloc, _tWinCount);
+            _il.Emit(OpCodes.Stind_I2);
+            _il.Emit(OpCodes.Ldloc, _tWinCount);
+            _il.Emit(OpCodes.Conv_U2);
+            _il.Emit(OpCodes.Brtrue, tlb);
+            _il.Emit(OpCodes.Ldarg_1);                          // else leave, for the CPU to rebuild it
+            _il.Emit(OpCodes.Ldloc, _winBase);
+            _il.Emit(OpCodes.Ldc_I4, offset);
+            _il.Emit(OpCodes.Add);
+            _il.Emit(OpCodes.Stfld, JitMembers.WindowPending);
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldloc, _tAddr);
+            _il.Emit(OpCodes.Stfld, JitMembers.WindowPendingVa);
+            _il.Emit(OpCodes.Br, leave);
+            _il.MarkLabel(tlb);
+            _il.Emit(OpCodes.Ldloc, _tAddr);
+            EmitTlbHit(size, tagOffset, slow);
+            _il.Emit(OpCodes.Stloc, _tHost);
+            _il.Emit(OpCodes.Br, hit);
+            slowPath(slow);
+        });
+    }
+
+    /// <summary>Pushes the 8-byte field at <paramref name="offset"/> from the region's first window.</summary>
+    private void WindowField(int offset)
+    {
+        _il.Emit(OpCodes.Ldloc, _winBase);
+        if (offset != 0) { _il.Emit(OpCodes.Ldc_I4, offset); _il.Emit(OpCodes.Add); }
+        _il.Emit(OpCodes.Ldind_I8);
+    }
+
+    /// <summary>The out-of-line paths (window misses), after the region's code, so the hot path falls straight through.</summary>
+    private void EmitColdPaths()
+    {
+        foreach (var emit in _cold) emit();
+        _cold.Clear();
+    }
 
     /// <summary>
     /// Stack: address (taken into _tAddr). Branches to <paramref name="slow"/> unless the TLB slot for it
@@ -231,7 +332,8 @@ internal sealed unsafe partial class RegionCompiler
         // slot = _tlb + ((a >> 12) & (TlbSize - 1)) * sizeof(TlbEntry) (Cpu.TlbIndex), the scaling folded
         // into the shift and the mask: (a >> (12 - k)) & ((TlbSize - 1) << k).
         int k = System.Numerics.BitOperations.Log2((uint)sizeof(TlbEntry));
-        _il.Emit(OpCodes.Ldloc, _tlbBase);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldfld, JitMembers.Tlb);
         _il.Emit(OpCodes.Ldloc, _tAddr);
         _il.Emit(OpCodes.Ldc_I4, 12 - k);
         _il.Emit(OpCodes.Shr_Un);
@@ -274,26 +376,36 @@ internal sealed unsafe partial class RegionCompiler
         FinishStore(size, src);
     }
 
-    /// <summary>Stack: address. The TLB write fast path inline (as Cpu.Write64 ... Write8), else Cpu.WriteSlow, whose false return goes to a side exit.</summary>
+    /// <summary>
+    /// Stack: address. Writes through the access's window; its miss path takes the TLB write fast path
+    /// (as Cpu.Write64 ... Write8), else leaves for the interpreter or calls Cpu.WriteSlow, whose false
+    /// return goes to a side exit (as <see cref="FinishLoad"/>).
+    /// </summary>
     private void FinishStore(int size, Val src)
     {
-        var slow = _il.DefineLabel();
+        var hit = _il.DefineLabel();
         var done = _il.DefineLabel();
-        EmitTlbHit(size, TlbWriteTag, slow);
+        Label? resume = _curSetter == _i ? null : ResumeLabel();
+        Label fault = resume ?? FaultLabel();
+        if (resume == null) _blockStores[_blockOf[_i]] = true;   // this store may rewrite code: the block's edges check
+        EmitFastAccess(size, write: true, hit, TlbWriteTag, resume, slow =>
+        {
+            _il.MarkLabel(slow);
+            if (resume is Label r) { _il.Emit(OpCodes.Br, r); return; }
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldloc, _tAddr);
+            _il.Emit(OpCodes.Ldc_I4, size);
+            src.Push(this);
+            _il.Emit(OpCodes.Call, JitMembers.WriteSlow);
+            _il.Emit(OpCodes.Brfalse, fault);
+            _il.Emit(OpCodes.Br, done);
+        });
+        _il.MarkLabel(hit);
+        _il.Emit(OpCodes.Ldloc, _tHost);
         src.Push(this);
         if (size != 8) _il.Emit(size == 4 ? OpCodes.Conv_U4 : size == 2 ? OpCodes.Conv_U2 : OpCodes.Conv_U1);
         _il.Emit(OpCodes.Unaligned, (byte)1);
         _il.Emit(size switch { 8 => OpCodes.Stind_I8, 4 => OpCodes.Stind_I4, 2 => OpCodes.Stind_I2, _ => OpCodes.Stind_I1 });
-        _il.Emit(OpCodes.Br, done);
-        _il.MarkLabel(slow);
-        if (ResumeOnMiss()) { _il.MarkLabel(done); return; }
-        _blockStores[_blockOf[_i]] = true;   // this store may rewrite code: the block's edges check
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldloc, _tAddr);
-        _il.Emit(OpCodes.Ldc_I4, size);
-        src.Push(this);
-        _il.Emit(OpCodes.Call, JitMembers.WriteSlow);
-        _il.Emit(OpCodes.Brfalse, FaultLabel());
         _il.MarkLabel(done);
     }
 

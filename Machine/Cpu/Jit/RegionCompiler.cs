@@ -22,6 +22,8 @@ namespace Lab.Machine.Cpu;
 /// </summary>
 internal sealed unsafe partial class RegionCompiler
 {
+    /// <summary>The CPU the code is for: it owns the accesses' windows.</summary>
+    private readonly Cpu _cpu;
     private readonly JitRegion _region;
     private readonly Block[] _blocks;
     private readonly Op[] _ops;
@@ -65,8 +67,9 @@ internal sealed unsafe partial class RegionCompiler
     internal const int MaxRegionBlocks = 64, MaxRegionOps = 600;
 
     /// <summary>Prepares the method for <paramref name="blocks"/> (entry first; one block when <paramref name="prefixOps"/> cuts it): op tables, locals, labels.</summary>
-    private RegionCompiler(Block[] blocks, int prefixOps)
+    private RegionCompiler(Cpu cpu, Block[] blocks, int prefixOps)
     {
+        _cpu = cpu;
         _blocks = blocks;
         _prefix = prefixOps < blocks[0].Count;
         var ops = new List<Op>();
@@ -102,6 +105,7 @@ internal sealed unsafe partial class RegionCompiler
             foreach (int r in HandlerRegisters(ref _ops[k])) Reg(r);
         }
         CreateTemps();
+        _windows = cpu.ReserveWindows(MaxAccessesPerOp * _n);
     }
 
     /// <summary>Whether every op of the block can be compiled (natively or through its handler).</summary>
@@ -119,7 +123,7 @@ internal sealed unsafe partial class RegionCompiler
     /// first op can be compiled (the block then stays interpreted). The returned delegate is already
     /// compiled to machine code by RyuJIT.
     /// </summary>
-    public static JitCode? TryCompile(Block[] blocks, out int ops)
+    public static JitCode? TryCompile(Cpu cpu, Block[] blocks, out int ops)
     {
         Block entry = blocks[0];
         ops = 0;
@@ -132,7 +136,7 @@ internal sealed unsafe partial class RegionCompiler
         while (ops > 0 && !Supports(ref entry.Ops[ops - 1])) ops--;   // no point ending on a handler call
         if (native == 0) return null;
         if (ops < entry.Count) blocks = [entry];
-        var c = new RegionCompiler(blocks, ops);
+        var c = new RegionCompiler(cpu, blocks, ops);
         var code = c.Emit();
         System.Runtime.CompilerServices.RuntimeHelpers.PrepareDelegate(code);
         return code;
@@ -207,8 +211,11 @@ internal sealed unsafe partial class RegionCompiler
             if (_prefix) EmitExit(_ops[_i].NextIp, JitMembers.ExitPrefix);
             else EmitGoto(_blocks[_blockOf[_i]].EndIp);
         }
+        EmitColdPaths();
         EmitFaultStubs();
         EmitEpilogue();
+        _cpu.CommitWindows(_windows, _windowsUsed);
+        _region.Windows = (nint)_windows;
         _region.ExitTargets = _exitTargets.ToArray();
         _region.Exits = new Block?[_exitTargets.Count];
         return (JitCode)_method.CreateDelegate(typeof(JitCode), _region);
@@ -283,7 +290,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Call, JitMembers.CodeInvalidations);
         _il.Emit(OpCodes.Stloc, _inv0);
         LoadFlags();
-        LoadTlbBase();
+        LoadWindowBase();
         _il.Emit(OpCodes.Br, _label[0]);
     }
 
@@ -487,16 +494,15 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Brfalse, FaultLabel(regsInFile: true));
         ReloadRegisters(_i);
         LoadFlags();
-        LoadTlbBase();
         _curSetter = Dynamic;
     }
 
-    /// <summary>Loads the current TLB's address into _tlbBase.</summary>
-    private void LoadTlbBase()
+    /// <summary>Loads the region's first access window (JitRegion.Windows) into _winBase: a field, so RyuJIT keeps one base register rather than a constant per access.</summary>
+    private void LoadWindowBase()
     {
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldfld, JitMembers.Tlb);
-        _il.Emit(OpCodes.Stloc, _tlbBase);
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldfld, JitMembers.RegionWindows);
+        _il.Emit(OpCodes.Stloc, _winBase);
     }
 
     /// <summary>

@@ -111,41 +111,6 @@ public partial class JitDifferentialTests
     }
 
     /// <summary>
-    /// A compiled loop whose 8-byte load and store straddle a page boundary on every iteration (they
-    /// never take the TLB fast path): compiled code hands each such instruction to the interpreter and
-    /// the loop still finishes, with the interpreter's state and count.
-    /// </summary>
-    [Fact]
-    public void AccessesAcrossPagesInACompiledLoopMakeProgress()
-    {
-        var a = new Assembler(64);
-        var top = a.CreateLabel();
-        a.Label(ref top);
-        a.mov(rax, __qword_ptr[rbx + 0xFFC]);     // rbx = a page start: bytes 0xFFC..0x1003
-        a.add(rax, rcx);
-        a.mov(__qword_ptr[rbx + 0xFFC], rax);
-        a.add(rdx, rax);
-        a.dec(ecx);
-        a.jne(top);
-        a.int3();
-        var regs = new ulong[16];
-        regs[1] = 5000;
-        regs[3] = CpuFixture.DataBase;
-        regs[4] = CpuFixture.StackTop - 0x100;
-        var data = new byte[0x2000];
-        new Random(7).NextBytes(data);
-        var p = new Program(Assembled(a), regs, 0x202, data, "");
-        var interp = RunOnce(ExecutionTier.Interp, p);
-        using var fj = Prepare(ExecutionTier.Jit, p, jitThreshold: 2);
-        var r = fj.Machine.Run(1_000_000);
-        Assert.Equal(RunExit.Trap, r.Exit);
-        var jit = Capture(fj, $"{r.Trap.Kind} at 0x{r.Trap.InstructionAddress.Value:x} addr 0x{r.Trap.FaultAddress.Value:x}");
-        Assert.Null(interp.Diff(jit));
-        Assert.StartsWith("Breakpoint", interp.Trap);
-        Assert.True(fj.Cpu.JitEntries > 1000, $"compiled code ran {fj.Cpu.JitEntries} times");
-    }
-
-    /// <summary>
     /// Shifts by CL, compiled natively: every operation, size and a spread of counts (0 keeps the
     /// flags a compare set before it; counts at and past the operand width) match the interpreter's
     /// result, CF, OF and the flags a following setc and jcc read.

@@ -65,6 +65,41 @@ public class JitInvalidationTests
     }
 
     /// <summary>
+    /// A compiled loop stores into a second page through its write window (built while that page held
+    /// no code); then it starts calling a function on that page, patching its immediate before each
+    /// call. Decoding the function revokes the page's fast writes, and with them the window, so every
+    /// later store invalidates the function and each call sees its new immediate (1 + 2 + ... + 49).
+    /// </summary>
+    [Theory]
+    [InlineData(ExecutionTier.Interp)]
+    [InlineData(ExecutionTier.Jit)]
+    public void StoresThroughAWindowStopWhenThePageGetsCode(ExecutionTier tier)
+    {
+        Label[] l = [];
+        using var f = WithRwxCode(tier, a =>
+        {
+            a.mov(ecx, 100);
+            a.Label(ref l[0]);
+            a.mov(__dword_ptr[rdi + 1], ecx);   // rdi = F: "mov eax, imm32; ret" on the next page
+            a.cmp(ecx, 50);
+            a.jae(l[1]);
+            a.call(rdi);
+            a.add(r8, rax);
+            a.Label(ref l[1]);
+            a.dec(ecx);
+            a.jne(l[0]);
+            a.int3();
+        }, out _, out l, 2);
+        ulong function = RwxBase + 0x1000;
+        f.Tables.Map(new VirtAddr(function), RwxPhys + 0x1000, 0x1000, PteFlags.User | PteFlags.Writable);
+        f.Machine.Memory.Write(RwxPhys + 0x1000, [0xB8, 0, 0, 0, 0, 0xC3]);
+        f[MReg.Rdi] = function;
+        f.RunToEnd();
+        Assert.Equal(49UL * 50 / 2, f[MReg.R8]);
+        if (tier == ExecutionTier.Jit) Assert.True(f.Cpu.CodeInvalidations >= 48, $"{f.Cpu.CodeInvalidations} code invalidations");
+    }
+
+    /// <summary>
     /// A compiled loop rewrites its own first instruction (add r8, 1 becomes add r8, 5): the current
     /// iteration finishes with the old code, the next one runs the new code (1 + 5 + 5 + 5).
     /// </summary>

@@ -1,0 +1,201 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace Lab.Machine.Cpu;
+
+/// <summary>
+/// One compiled memory access's window (32 bytes of unmanaged memory that the code addresses as a
+/// constant): a run of consecutive virtual pages that the current TLB holds, each under the access's
+/// tag (read, or fast write), mapped to consecutive host memory, so that one addend serves them all.
+/// The access tests <c>va - Lo &lt; Span</c> and adds <see cref="Addend"/>: no TLB slot on the path of
+/// a chain of dependent loads (a linked list walk), which is what qemu-user's direct mapping gives it.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct AccessWindow
+{
+    /// <summary>The run's first byte.</summary>
+    public ulong Lo;
+    /// <summary>The run's length less (access size - 1), so a hit lies wholly inside the run; 0: empty.</summary>
+    public ulong Span;
+    /// <summary>host pointer = va + Addend, for every page of the run.</summary>
+    public long Addend;
+    /// <summary>Misses left before the next attempt to rebuild the window (compiled code counts them down).</summary>
+    public ushort Countdown;
+    /// <summary>log2 of the countdown a rebuild sets: grows while rebuilt windows die young (a site that roams).</summary>
+    public byte Backoff;
+    /// <summary>The access: its size in bytes (bits 0-3), bit 4 set for a write.</summary>
+    public byte Access;
+    /// <summary>When the window was last built (Stopwatch ticks / 256, wrapping).</summary>
+    public uint Built;
+
+    public const byte WriteAccess = 0x10;
+
+    /// <summary>An empty window for an access of <paramref name="size"/> bytes; its first miss tries to build it.</summary>
+    public static AccessWindow Empty(int size, bool write) =>
+        new() { Countdown = 1, Access = (byte)(size | (write ? WriteAccess : 0)) };
+}
+
+/// <summary>
+/// The access windows of compiled code (<see cref="AccessWindow"/>). A window only ever copies what
+/// the TLB holds, so an access through it does exactly what the TLB fast path would (no walk, no A/D
+/// update, the same host bytes): the TLB stays the one cache of translations, and both tiers keep the
+/// same TLB contents. The rule that keeps it so: a slot covered by a window carries the current
+/// window epoch, and any change to such a slot (a fill, invlpg, a flush, a fast write revoked for
+/// code), or a switch to the other TLB, first empties every window (<see cref="InvalidateWindows"/>).
+/// Windows live in chunks owned by the CPU, reused when compiled code is flushed, freed with the CPU.
+/// </summary>
+public sealed unsafe partial class Cpu
+{
+    /// <summary>Windows per chunk of unmanaged memory (64 KiB).</summary>
+    private const int WindowsPerChunk = 2048;
+    /// <summary>The most pages one window covers (the TLB's slots are consecutive for consecutive pages).</summary>
+    private const int MaxWindowPages = TlbSize;
+    /// <summary>A window rebuilt sooner than this after its last build died young (Stopwatch ticks / 256).</summary>
+    private static readonly uint YoungWindow = (uint)Math.Max(1, Stopwatch.Frequency / 1_000_000 / 256 * 4);
+
+    private readonly List<nint> _windowChunks = new();
+    /// <summary>Windows handed out from the current chunk.</summary>
+    private int _windowsUsed = WindowsPerChunk, _windowChunk = -1;
+    /// <summary>Windows that are not empty (each listed once: it is listed exactly while its Span is not 0).</summary>
+    private nint[] _windowsListed = new nint[64];
+    private int _windowsListedCount;
+    /// <summary>Slots whose <see cref="TlbEntry.WindowEpoch"/> equals this are covered by a window.</summary>
+    private ulong _windowEpoch = 1;
+    /// <summary>The TLB the listed windows were built from.</summary>
+    private TlbEntry* _windowsTlb;
+
+    /// <summary>Windows built since creation (diagnostics: `bench emulator` prints it).</summary>
+    public long WindowsBuilt { get; private set; }
+    /// <summary>Times every window was emptied (a covered TLB slot changed, a flush, a TLB switch).</summary>
+    public long WindowInvalidations { get; private set; }
+
+    /// <summary>
+    /// Room for up to <paramref name="max"/> consecutive windows (a region's, which it addresses from
+    /// one base register); <see cref="CommitWindows"/> then keeps the ones used. Valid until compiled
+    /// code is flushed.
+    /// </summary>
+    internal AccessWindow* ReserveWindows(int max)
+    {
+        if (max > WindowsPerChunk) throw new ArgumentOutOfRangeException(nameof(max), $"a region has at most {WindowsPerChunk} accesses");
+        if (_windowsUsed + max > WindowsPerChunk)
+        {
+            _windowChunk++;
+            if (_windowChunk == _windowChunks.Count)
+                _windowChunks.Add((nint)NativeMemory.AlignedAlloc((nuint)(WindowsPerChunk * sizeof(AccessWindow)), 64));
+            _windowsUsed = 0;
+        }
+        return (AccessWindow*)_windowChunks[_windowChunk] + _windowsUsed;
+    }
+
+    /// <summary>Keeps the first <paramref name="used"/> windows reserved at <paramref name="start"/> (the last reservation).</summary>
+    internal void CommitWindows(AccessWindow* start, int used) =>
+        _windowsUsed = (int)(start - (AccessWindow*)_windowChunks[_windowChunk]) + used;
+
+    /// <summary>Empties every window and hands their memory out again (compiled code was flushed: no code refers to them).</summary>
+    private void ReuseAccessWindows()
+    {
+        InvalidateWindows();
+        _windowPending = 0;
+        _windowChunk = _windowChunks.Count == 0 ? -1 : 0;
+        _windowsUsed = _windowChunks.Count == 0 ? WindowsPerChunk : 0;
+    }
+
+    private void FreeAccessWindows()
+    {
+        foreach (nint chunk in _windowChunks) NativeMemory.AlignedFree((void*)chunk);
+        _windowChunks.Clear();
+        _windowsListedCount = 0;
+    }
+
+    /// <summary>Empties every window: a slot some window covers is about to change.</summary>
+    private void InvalidateWindows()
+    {
+        for (int k = 0; k < _windowsListedCount; k++) ((AccessWindow*)_windowsListed[k])->Span = 0;
+        _windowsListedCount = 0;
+        _windowEpoch++;
+        WindowInvalidations++;
+    }
+
+    /// <summary>Called before TLB slot <paramref name="e"/> changes: empties the windows if one covers it.</summary>
+    private void BeforeSlotChange(TlbEntry* e)
+    {
+        if (e->WindowEpoch == _windowEpoch) InvalidateWindows();
+    }
+
+    /// <summary>Called after the current TLB was switched (a privilege change): windows built from the other one go.</summary>
+    private void AfterTlbSwitch()
+    {
+        if (_windowsListedCount != 0 && _tlb != _windowsTlb) InvalidateWindows();
+    }
+
+    /// <summary>
+    /// The window whose countdown ran out (compiled code left before the access that missed it, at
+    /// <see cref="_windowPendingVa"/>), rebuilt by <see cref="RefillPendingWindow"/> before compiled code
+    /// next runs, after the interpreter has made that access (and so filled the TLB if it had to).
+    /// </summary>
+    private nint _windowPending;
+    private ulong _windowPendingVa;
+
+    /// <summary>Rebuilds the pending window, if any (the dispatcher calls this before entering compiled code).</summary>
+    private void RefillPendingWindow()
+    {
+        Refill((AccessWindow*)_windowPending, _windowPendingVa);
+        _windowPending = 0;
+    }
+
+    /// <summary>
+    /// Makes window <paramref name="w"/> the run of TLB slots around <paramref name="va"/>'s page that
+    /// hold consecutive pages under the access's tag with one addend. When va's page is not in the TLB,
+    /// tries again on the next miss. A window rebuilt soon after its last build lengthens the countdown
+    /// (up to 2^16 misses), so a site roaming over many pages costs little more than the TLB alone.
+    /// Changes nothing guest-visible.
+    /// </summary>
+    private void Refill(AccessWindow* w, ulong va)
+    {
+        bool write = (w->Access & AccessWindow.WriteAccess) != 0;
+        int size = w->Access & 0xF;
+        ulong page = va & ~0xFFFUL;
+        TlbEntry* e = TlbSlot(va);
+        if (Tag(e, write) != page)
+        {
+            w->Countdown = 1;
+            return;
+        }
+        long addend = e->Addend;
+        // Grow the run both ways while the neighbouring slots hold the neighbouring pages with the same addend.
+        int below = 0, above = 0;
+        while (below + above + 1 < MaxWindowPages)
+        {
+            TlbEntry* n = TlbSlot(page - (ulong)(below + 1) * 0x1000);
+            ulong want = page - (ulong)(below + 1) * 0x1000;
+            if (want > page || Tag(n, write) != want || n->Addend != addend) break;
+            below++;
+        }
+        while (below + above + 1 < MaxWindowPages)
+        {
+            ulong want = page + (ulong)(above + 1) * 0x1000;
+            TlbEntry* n = TlbSlot(want);
+            if (want < page || Tag(n, write) != want || n->Addend != addend) break;
+            above++;
+        }
+        _windowsTlb = _tlb;   // the listed windows are all from this TLB (AfterTlbSwitch)
+        for (int k = -below; k <= above; k++) TlbSlot(page + (ulong)(long)k * 0x1000)->WindowEpoch = _windowEpoch;
+        if (w->Span == 0)
+        {
+            if (_windowsListedCount == _windowsListed.Length) Array.Resize(ref _windowsListed, _windowsListed.Length * 2);
+            _windowsListed[_windowsListedCount++] = (nint)w;
+        }
+        ulong bytes = (ulong)(below + above + 1) << 12;
+        w->Lo = page - ((ulong)below << 12);
+        w->Span = bytes - (ulong)(size - 1);
+        w->Addend = addend;
+        uint now = (uint)(Stopwatch.GetTimestamp() >> 8);
+        bool young = w->Built != 0 && now - w->Built < YoungWindow;
+        w->Backoff = young ? (byte)Math.Min(w->Backoff + 2, 16) : (byte)0;
+        w->Countdown = (ushort)Math.Min(1 << w->Backoff, ushort.MaxValue);
+        w->Built = now | 1;
+        WindowsBuilt++;
+    }
+
+    private static ulong Tag(TlbEntry* e, bool write) => write ? e->WriteTag : e->ReadTag;
+}

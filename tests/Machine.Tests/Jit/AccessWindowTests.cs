@@ -1,0 +1,132 @@
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+using MReg = Lab.Machine.Register;
+
+namespace Lab.Machine.Tests.Jit;
+
+/// <summary>
+/// Compiled accesses go through windows (runs of TLB entries with one addend). A window only copies
+/// what the TLB holds, so the JIT must see exactly what the interpreter sees: a stale translation the
+/// kernel has not invalidated yet, the new one once it has, and page-crossing accesses whether or not
+/// the two pages lie next to each other in physical memory.
+/// </summary>
+public class AccessWindowTests
+{
+    /// <summary>Sums the 2,048 quadwords of the four data pages at DataBase over and over (rcx iterations, rsi the index).</summary>
+    private static byte[] SumLoop()
+    {
+        var a = new Assembler(64);
+        var top = a.CreateLabel();
+        a.Label(ref top);
+        a.mov(rax, __qword_ptr[rbx + rsi * 8]);
+        a.add(rdx, rax);
+        a.inc(esi);
+        a.and(esi, 0x7FF);
+        a.dec(rcx);
+        a.jne(top);
+        a.int3();
+        var ms = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(ms), CpuFixture.CodeBase);
+        return ms.ToArray();
+    }
+
+    private static CpuFixture Start(ExecutionTier tier)
+    {
+        var f = new CpuFixture(tier, jitThreshold: 1);
+        f.LoadBytes(SumLoop());
+        for (ulong i = 0; i < 2048; i++) f.WriteData64(i * 8, i + 1);
+        f[MReg.Rbx] = CpuFixture.DataBase;
+        f[MReg.Rcx] = 1_000_000;
+        return f;
+    }
+
+    private static void RunFor(CpuFixture f, ulong instructions) =>
+        Assert.Equal(RunExit.BudgetExhausted, f.Machine.Run(instructions).Exit);
+
+    /// <summary>
+    /// The kernel remaps the third data page to another frame (other values) between runs, first
+    /// without telling the CPU: both tiers go on reading the old frame through the translation the
+    /// TLB still holds, and agree at every step. After invlpg both read the new frame.
+    /// </summary>
+    [Fact]
+    public void StaleAndFreshTranslationsAgreeAcrossTiers()
+    {
+        using var interp = Start(ExecutionTier.Interp);
+        using var jit = Start(ExecutionTier.Jit);
+        var other = new PhysAddr(0x300000);
+        ulong third = CpuFixture.DataBase + 0x2000;
+        var seen = new List<ulong>();
+        foreach (var f in new[] { interp, jit })
+        {
+            RunFor(f, 20_000);                            // every page read, the windows built
+            for (ulong i = 0; i < 512; i++) f.Machine.Memory.WriteU64(other + i * 8, 1_000_000 + i);
+            f.Tables.MapPage(new VirtAddr(third), other, PteFlags.User | PteFlags.Writable | PteFlags.NoExecute);
+            ulong before = f[MReg.Rdx];
+            RunFor(f, 20_000);                            // stale: the old frame still
+            ulong stale = f[MReg.Rdx] - before;
+            f.Cpu.InvalidatePage(new VirtAddr(third));
+            before = f[MReg.Rdx];
+            RunFor(f, 20_000);                            // fresh: the new frame
+            ulong fresh = f[MReg.Rdx] - before;
+            seen.AddRange([stale, fresh, f.Cpu.InstructionsRetired, f[MReg.Rsi]]);
+        }
+        Assert.Equal(seen.Take(4), seen.Skip(4));
+        // 20,000 instructions are 3,333 reads, so each run passes the third page: the stale run sums
+        // old values (at most 2,048 each), the fresh run 512 new ones (over a million each) among them.
+        Assert.True(seen[0] < 100_000_000, $"the stale run read the new frame: {seen[0]}");
+        Assert.True(seen[1] > 500_000_000, $"the fresh run did not read the new frame: {seen[1]}");
+        Assert.True(jit.Cpu.WindowsBuilt > 0 && jit.Cpu.WindowInvalidations > 0,
+            $"windows built {jit.Cpu.WindowsBuilt}, emptied {jit.Cpu.WindowInvalidations}");
+    }
+
+    /// <summary>
+    /// A compiled loop whose 8-byte load and store straddle a page boundary on every iteration. With
+    /// both pages next to each other in physical memory the window covers the access and compiled
+    /// code makes it itself; with the second page elsewhere it never takes a fast path and compiled
+    /// code hands each such instruction to the interpreter. Either way the loop finishes with the
+    /// interpreter's state and count.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AccessesAcrossPagesInACompiledLoopMakeProgress(bool adjacentFrames)
+    {
+        var a = new Assembler(64);
+        var top = a.CreateLabel();
+        a.Label(ref top);
+        a.mov(rax, __qword_ptr[rbx + 0xFFC]);     // rbx = a page start: bytes 0xFFC..0x1003
+        a.add(rax, rcx);
+        a.mov(__qword_ptr[rbx + 0xFFC], rax);
+        a.add(rdx, rax);
+        a.dec(ecx);
+        a.jne(top);
+        a.int3();
+        var ms = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(ms), CpuFixture.CodeBase);
+        var results = new List<ulong>();
+        long entries = 0;
+        foreach (var tier in new[] { ExecutionTier.Interp, ExecutionTier.Jit })
+        {
+            using var f = new CpuFixture(tier, jitThreshold: 2);
+            f.LoadBytes(ms.ToArray());
+            var data = new byte[0x2000];
+            new Random(7).NextBytes(data);
+            f.Machine.Memory.Write(CpuFixture.DataPhys, data);
+            if (!adjacentFrames)
+            {
+                var far = new PhysAddr(0x300000);
+                f.Machine.Memory.Write(far, data.AsSpan(0x1000));
+                f.Tables.MapPage(new VirtAddr(CpuFixture.DataBase + 0x1000), far, PteFlags.User | PteFlags.Writable | PteFlags.NoExecute);
+            }
+            f[MReg.Rbx] = CpuFixture.DataBase;
+            f[MReg.Rcx] = 5000;
+            var trap = f.Run(1_000_000);
+            Assert.Equal(TrapKind.Breakpoint, trap.Kind);
+            results.AddRange([f[MReg.Rdx], f[MReg.Rax], f.Cpu.InstructionsRetired, f.Machine.Memory.ReadU64(CpuFixture.DataPhys + 0xFF8)]);
+            entries = f.Cpu.JitEntries;
+        }
+        Assert.Equal(results.Take(4), results.Skip(4));
+        if (adjacentFrames) Assert.True(entries < 100, $"compiled code was entered {entries} times: the crossing access left it");
+        else Assert.True(entries > 1000, $"compiled code ran {entries} times");
+    }
+}
