@@ -236,14 +236,14 @@ public static class EmulatorBenchmark
                     Console.WriteLine("""
                         usage: bench emulator [--workload NAME|FILE.c] [--rounds N] [--seconds S] [--scale N] [--tier interp|jit|both] [--no-install]
                           --workload W   bench (default: sieve, fib, bytecode VM, memcpy, hash), mix (sort, matrix, tree,
-                                         search, divide, bits, compress, lexer), hard (sha256, list, text), or a C file
-                                         written like them: freestanding
+                                         search, divide, bits, compress, lexer), hard (sha256, list, text), apps (qsort,
+                                         hash, queens, struct, lcs, heap, bignum), or a C file written like them: freestanding
                                          (#include "rt.h" from bench/workloads, or its own _start), taking a scale argument
                           --rounds N     interleaved rounds of native / qemu / ours (default 5); medians are reported
                           --seconds S    size the workload so our Machine runs about S seconds (default 4)
                           --scale N      use this workload scale instead of calibrating
                           --arg A        pass A to the workload after the scale (repeatable); bench.c takes a kernel
-                                         mask (1 sieve, 2 fib, 4 interp, 8 memcpy, 16 hash), mix.c and hard.c likewise
+                                         mask (1 sieve, 2 fib, 4 interp, 8 memcpy, 16 hash), the others likewise
                           --tier T       our execution tier(s): interp, jit or both (default both, side by side)
                           --no-install   fail instead of installing qemu-user with apt-get when qemu-x86_64 is missing
                         The last line is: emulator mips=<ours> qemu_mips=<qemu-user> native_mips=<native> qemu_over_ours=<ratio>

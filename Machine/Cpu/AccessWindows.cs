@@ -21,18 +21,18 @@ internal struct AccessWindow
     public long Addend;
     /// <summary>Misses left before the next attempt to rebuild the window (compiled code counts them down).</summary>
     public ushort Countdown;
+    /// <summary>The bytes each use covers: the access's size, or a group's whole range (at most a page).</summary>
+    public ushort Size;
     /// <summary>log2 of the countdown a rebuild sets: grows while rebuilt windows die young (a site that roams).</summary>
     public byte Backoff;
-    /// <summary>The access: its size in bytes (bits 0-3), bit 4 set for a write.</summary>
-    public byte Access;
-    /// <summary>When the window was last built (Stopwatch ticks / 256, wrapping).</summary>
-    public uint Built;
-
-    public const byte WriteAccess = 0x10;
+    /// <summary>Built from fast write tags (a write window serves reads too: a write tag implies the read tag).</summary>
+    public byte Write;
+    /// <summary>When the window was last built (Stopwatch ticks / 1024, wrapping; 0 = never).</summary>
+    public ushort Built;
 
     /// <summary>An empty window for an access of <paramref name="size"/> bytes; its first miss tries to build it.</summary>
     public static AccessWindow Empty(int size, bool write) =>
-        new() { Countdown = 1, Access = (byte)(size | (write ? WriteAccess : 0)) };
+        new() { Countdown = 1, Size = (ushort)size, Write = write ? (byte)1 : (byte)0 };
 }
 
 /// <summary>
@@ -50,8 +50,8 @@ public sealed unsafe partial class Cpu
     private const int WindowsPerChunk = 2048;
     /// <summary>The most pages one window covers (the TLB's slots are consecutive for consecutive pages).</summary>
     private const int MaxWindowPages = TlbSize;
-    /// <summary>A window rebuilt sooner than this after its last build died young (Stopwatch ticks / 256).</summary>
-    private static readonly uint YoungWindow = (uint)Math.Max(1, Stopwatch.Frequency / 1_000_000 / 256 * 4);
+    /// <summary>A window rebuilt sooner than this after its last build died young (about 2 µs, in Stopwatch ticks / 1024).</summary>
+    private static readonly int YoungWindow = (int)Math.Max(2, Stopwatch.Frequency / 1_000_000 * 2 / 1024);
 
     private readonly List<nint> _windowChunks = new();
     /// <summary>Windows handed out from the current chunk.</summary>
@@ -152,8 +152,8 @@ public sealed unsafe partial class Cpu
     /// </summary>
     private void Refill(AccessWindow* w, ulong va)
     {
-        bool write = (w->Access & AccessWindow.WriteAccess) != 0;
-        int size = w->Access & 0xF;
+        bool write = w->Write != 0;
+        int size = w->Size;
         ulong page = va & ~0xFFFUL;
         TlbEntry* e = TlbSlot(va);
         if (Tag(e, write) != page)
@@ -189,11 +189,11 @@ public sealed unsafe partial class Cpu
         w->Lo = page - ((ulong)below << 12);
         w->Span = bytes - (ulong)(size - 1);
         w->Addend = addend;
-        uint now = (uint)(Stopwatch.GetTimestamp() >> 8);
-        bool young = w->Built != 0 && now - w->Built < YoungWindow;
+        ushort now = (ushort)(Stopwatch.GetTimestamp() >> 10);
+        bool young = w->Built != 0 && (ushort)(now - w->Built) < YoungWindow;
         w->Backoff = young ? (byte)Math.Min(w->Backoff + 2, 16) : (byte)0;
         w->Countdown = (ushort)Math.Min(1 << w->Backoff, ushort.MaxValue);
-        w->Built = now | 1;
+        w->Built = (ushort)(now | 1);
         WindowsBuilt++;
     }
 

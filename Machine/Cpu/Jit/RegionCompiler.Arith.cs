@@ -49,7 +49,8 @@ internal sealed unsafe partial class RegionCompiler
                 _il.Emit(OpCodes.Xor); _il.Emit(OpCodes.Stloc, _tR);
                 SetFlags(FlagOp.Logic, size, Val.Of(0), Val.Of(0), _tR); break;
             case AluOp.And: case AluOp.Test:
-                _il.Emit(OpCodes.And); _il.Emit(OpCodes.Stloc, _tR);
+                // test r, r (the usual zero test): r itself, which RyuJIT would not fold from r & r.
+                _il.Emit(op.Form == Form.RR && op.R0 == op.R1 ? OpCodes.Pop : OpCodes.And); _il.Emit(OpCodes.Stloc, _tR);
                 SetFlags(FlagOp.Logic, size, Val.Of(0), Val.Of(0), _tR); break;
             case AluOp.Adc: case AluOp.Sbb:
                 _il.Emit(sub == AluOp.Adc ? OpCodes.Add : OpCodes.Sub);

@@ -53,6 +53,7 @@ internal sealed unsafe partial class RegionCompiler
         _winBase = _il.DeclareLocal(typeof(nuint));
         _tAddr = _il.DeclareLocal(typeof(ulong)); _tEntry = _il.DeclareLocal(typeof(nuint)); _tSlow = _il.DeclareLocal(typeof(ulong));
         _tHost = _il.DeclareLocal(typeof(nuint)); _tWinCount = _il.DeclareLocal(typeof(int));
+        _tGroupVa = _il.DeclareLocal(typeof(ulong));
         _left = _il.DeclareLocal(typeof(ulong));
         _inv0 = _il.DeclareLocal(typeof(long));
         _xRip = _il.DeclareLocal(typeof(ulong)); _xRetired = _il.DeclareLocal(typeof(ulong));
@@ -163,6 +164,18 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Reads <paramref name="size"/> bytes at the op's memory operand into <paramref name="dest"/>; a fault leaves through a side exit.</summary>
     private void Load(ref Op op, int size, LocalBuilder dest)
     {
+        if (_groupOf[_i] >= 0)
+        {
+            EmitGroupAccess(ref op, size, write: false, () =>
+            {
+                _il.Emit(OpCodes.Ldloc, _tHost);
+                _il.Emit(OpCodes.Unaligned, (byte)1);
+                _il.Emit(size switch { 8 => OpCodes.Ldind_I8, 4 => OpCodes.Ldind_U4, 2 => OpCodes.Ldind_U2, _ => OpCodes.Ldind_U1 });
+                if (size != 8) _il.Emit(OpCodes.Conv_U8);
+                _il.Emit(OpCodes.Stloc, dest);
+            });
+            return;
+        }
         EmitEA(ref op);
         FinishLoad(size, dest);
     }
@@ -254,10 +267,7 @@ internal sealed unsafe partial class RegionCompiler
             _cold.Add(() => slowPath(slowLabel));
             return;
         }
-        if (_windowsUsed == MaxAccessesPerOp * _n) throw new InvalidOperationException($"more than {MaxAccessesPerOp} memory accesses per op");
-        int offset = _windowsUsed * sizeof(AccessWindow);
-        AccessWindow* w = _windows + _windowsUsed++;
-        *w = AccessWindow.Empty(size, write);
+        int offset = NewWindow(size, write);
         var miss = _il.DefineLabel();
         _il.Emit(OpCodes.Ldloc, _tAddr);
         WindowField(offset);
@@ -274,28 +284,7 @@ internal sealed unsafe partial class RegionCompiler
             _il.MarkLabel(miss);
             var tlb = _il.DefineLabel();
             var slow = _il.DefineLabel();
-            _il.Emit(OpCodes.Ldloc, _winBase);                  // --Countdown != 0: the TLB
-            _il.Emit(OpCodes.Ldc_I4, offset + WindowCountdown);
-            _il.Emit(OpCodes.Add);
-            _il.Emit(OpCodes.Dup);
-            _il.Emit(OpCodes.Ldind_U2);
-            _il.Emit(OpCodes.Ldc_I4_1);
-            _il.Emit(OpCodes.Sub);
-            _il.Emit(OpCodes.Dup);
-            _il.Emit(OpCodes.Stloc, _tWinCount);
-            _il.Emit(OpCodes.Stind_I2);
-            _il.Emit(OpCodes.Ldloc, _tWinCount);
-            _il.Emit(OpCodes.Conv_U2);
-            _il.Emit(OpCodes.Brtrue, tlb);
-            _il.Emit(OpCodes.Ldarg_1);                          // else leave, for the CPU to rebuild it
-            _il.Emit(OpCodes.Ldloc, _winBase);
-            _il.Emit(OpCodes.Ldc_I4, offset);
-            _il.Emit(OpCodes.Add);
-            _il.Emit(OpCodes.Stfld, JitMembers.WindowPending);
-            _il.Emit(OpCodes.Ldarg_1);
-            _il.Emit(OpCodes.Ldloc, _tAddr);
-            _il.Emit(OpCodes.Stfld, JitMembers.WindowPendingVa);
-            _il.Emit(OpCodes.Br, leave);
+            EmitCountdown(offset, tlb, _tAddr, leave);
             _il.MarkLabel(tlb);
             _il.Emit(OpCodes.Ldloc, _tAddr);
             EmitTlbHit(size, tagOffset, slow);
@@ -303,6 +292,45 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Br, hit);
             slowPath(slow);
         });
+    }
+
+    /// <summary>A new empty window of the region for uses of <paramref name="size"/> bytes; returns its offset from the first.</summary>
+    private int NewWindow(int size, bool write)
+    {
+        if (_windowsUsed == MaxAccessesPerOp * _n) throw new InvalidOperationException($"more than {MaxAccessesPerOp} memory accesses per op");
+        _windows[_windowsUsed] = AccessWindow.Empty(size, write);
+        return _windowsUsed++ * sizeof(AccessWindow);
+    }
+
+    /// <summary>
+    /// A window's miss: counts its countdown down and goes on at <paramref name="next"/> while it is not
+    /// zero; at zero leaves through <paramref name="resume"/> with the window and the address in
+    /// <paramref name="va"/> noted for the CPU to rebuild it (Cpu._windowPending).
+    /// </summary>
+    private void EmitCountdown(int offset, Label next, LocalBuilder va, Label resume)
+    {
+        _il.Emit(OpCodes.Ldloc, _winBase);
+        _il.Emit(OpCodes.Ldc_I4, offset + WindowCountdown);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Dup);
+        _il.Emit(OpCodes.Ldind_U2);
+        _il.Emit(OpCodes.Ldc_I4_1);
+        _il.Emit(OpCodes.Sub);
+        _il.Emit(OpCodes.Dup);
+        _il.Emit(OpCodes.Stloc, _tWinCount);
+        _il.Emit(OpCodes.Stind_I2);
+        _il.Emit(OpCodes.Ldloc, _tWinCount);
+        _il.Emit(OpCodes.Conv_U2);
+        _il.Emit(OpCodes.Brtrue, next);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldloc, _winBase);
+        _il.Emit(OpCodes.Ldc_I4, offset);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stfld, JitMembers.WindowPending);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldloc, va);
+        _il.Emit(OpCodes.Stfld, JitMembers.WindowPendingVa);
+        _il.Emit(OpCodes.Br, resume);
     }
 
     /// <summary>Pushes the 8-byte field at <paramref name="offset"/> from the region's first window.</summary>
@@ -365,6 +393,11 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Writes the low <paramref name="size"/> bytes of <paramref name="src"/> to the op's memory operand.</summary>
     private void Store(ref Op op, int size, Val src)
     {
+        if (_groupOf[_i] >= 0)
+        {
+            EmitGroupAccess(ref op, size, write: true, () => StoreAtHost(size, src));
+            return;
+        }
         EmitEA(ref op);
         FinishStore(size, src);
     }
@@ -401,12 +434,18 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Br, done);
         });
         _il.MarkLabel(hit);
+        StoreAtHost(size, src);
+        _il.MarkLabel(done);
+    }
+
+    /// <summary>Writes the low <paramref name="size"/> bytes of <paramref name="src"/> at the host pointer in _tHost.</summary>
+    private void StoreAtHost(int size, Val src)
+    {
         _il.Emit(OpCodes.Ldloc, _tHost);
         src.Push(this);
         if (size != 8) _il.Emit(size == 4 ? OpCodes.Conv_U4 : size == 2 ? OpCodes.Conv_U2 : OpCodes.Conv_U1);
         _il.Emit(OpCodes.Unaligned, (byte)1);
         _il.Emit(size switch { 8 => OpCodes.Stind_I8, 4 => OpCodes.Stind_I4, 2 => OpCodes.Stind_I2, _ => OpCodes.Stind_I1 });
-        _il.MarkLabel(done);
     }
 
     /// <summary>Pushes the source operand as <c>Cpu.ReadSrc</c> reads it: R1, memory (RM) or the immediate truncated to size.</summary>

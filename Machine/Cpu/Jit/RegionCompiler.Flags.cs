@@ -255,6 +255,17 @@ internal sealed unsafe partial class RegionCompiler
         }
     }
 
+    /// <summary>Converts the ulong on the stack to the signed operand of a <paramref name="size"/>-byte compare: int32 below 8 bytes, else as it is.</summary>
+    private void SignedOperand(int size)
+    {
+        switch (size)
+        {
+            case 4: _il.Emit(OpCodes.Conv_I4); break;
+            case 2: _il.Emit(OpCodes.Conv_I2); break;
+            case 1: _il.Emit(OpCodes.Conv_I1); break;
+        }
+    }
+
     /// <summary>Condition cc from the locals of a setter of known kind: plain compares for the common cases, else the helper.</summary>
     private void InlineCondition(FlagUse s, int cc)
     {
@@ -272,8 +283,9 @@ internal sealed unsafe partial class RegionCompiler
         }
         if (s.Kind == FlagOp.Sub && cc >= 12)
         {
-            _il.Emit(OpCodes.Ldloc, _fa); SignExtend(s.Size);
-            _il.Emit(OpCodes.Ldloc, _fb); SignExtend(s.Size);
+            // Below 8 bytes the operands compare as int32 (conv.i4/i2/i1): one 32-bit cmp, no sign extensions.
+            _il.Emit(OpCodes.Ldloc, _fa); SignedOperand(s.Size);
+            _il.Emit(OpCodes.Ldloc, _fb); SignedOperand(s.Size);
             switch (cc)
             {
                 case 12: _il.Emit(OpCodes.Clt); return;
@@ -355,12 +367,9 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Pushes 1 if the recorded result's sign bit (of the operand size) is set.</summary>
     private void SignTest(FlagUse s)
     {
-        int size = s.Size;
         PushResult(s);
-        _il.Emit(OpCodes.Ldc_I4, size * 8 - 1);
-        _il.Emit(OpCodes.Shr_Un);
-        _il.Emit(OpCodes.Conv_I4);
-        _il.Emit(OpCodes.Ldc_I4_1);
-        _il.Emit(OpCodes.And);
+        if (s.Size == 8) _il.Emit(OpCodes.Ldc_I8, 0L);
+        else { SignedOperand(s.Size); _il.Emit(OpCodes.Ldc_I4_0); }
+        _il.Emit(OpCodes.Clt);
     }
 }

@@ -18,7 +18,7 @@ namespace Lab.Machine.Cpu;
 /// handler (EmitInterpreted). A block the region cannot take whole (an op outside the subset) is
 /// compiled alone, as its longest compilable prefix; the interpreter runs the rest.
 /// Split over files: this one (driver, prologue, exits, epilogue), .Emit (IL building blocks),
-/// .Flags, .Moves, .Arith, .MulDiv, .Control (one per instruction family).
+/// .Flags, .Moves, .Arith, .MulDiv, .Control (one per instruction family), .Groups (access groups).
 /// </summary>
 internal sealed unsafe partial class RegionCompiler
 {
@@ -195,6 +195,7 @@ internal sealed unsafe partial class RegionCompiler
     private JitCode Emit()
     {
         AnalyseFlags();
+        PlanAccessGroups();
         EmitPrologue();
         for (_i = 0; _i < _n; _i++)
         {

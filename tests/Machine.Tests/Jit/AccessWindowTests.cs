@@ -129,4 +129,72 @@ public class AccessWindowTests
         if (adjacentFrames) Assert.True(entries < 100, $"compiled code was entered {entries} times: the crossing access left it");
         else Assert.True(entries > 1000, $"compiled code ran {entries} times");
     }
+
+    public enum Layout { Adjacent, SecondPageFar, FourthPageUnmapped }
+
+    /// <summary>
+    /// A loop of struct-style accesses (loads, a store and compares from one base register, then the
+    /// base moves and a second group follows) walking 40 bytes an iteration through the data pages,
+    /// so groups straddle page boundaries: with adjacent frames the group's window covers them; with
+    /// the third page mapped far away the straddling groups miss and their members take the TLB path;
+    /// with the fourth page unmapped a member in the middle of a group faults. The JIT, compiling on
+    /// the first run, must leave exactly the interpreter's registers, flags, memory, count and trap.
+    /// </summary>
+    [Theory]
+    [InlineData(Layout.Adjacent)]
+    [InlineData(Layout.SecondPageFar)]
+    [InlineData(Layout.FourthPageUnmapped)]
+    public void GroupedAccessesAgreeWithTheInterpreter(Layout layout)
+    {
+        var a = new Assembler(64);
+        var top = a.CreateLabel();
+        a.Label(ref top);
+        a.mov(rax, __qword_ptr[rbx]);
+        a.mov(rdx, __qword_ptr[rbx + 16]);
+        a.add(rax, rdx);
+        a.mov(__qword_ptr[rbx + 8], rax);
+        a.cmp(__dword_ptr[rbx + 24], 7);
+        a.adc(rsi, 0);
+        a.add(rbx, 40);
+        a.mov(r8, __qword_ptr[rbx - 8]);
+        a.add(r8, __qword_ptr[rbx - 16]);
+        a.mov(__dword_ptr[rbx - 28], r8d);
+        a.movzx(ecx, __byte_ptr[rbx - 3]);
+        a.add(rdi, rcx);
+        a.dec(r9);
+        a.jne(top);
+        a.int3();
+        var ms = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(ms), CpuFixture.CodeBase);
+        var far = new PhysAddr(0x300000);
+        var outcomes = new List<string>();
+        foreach (var tier in new[] { ExecutionTier.Interp, ExecutionTier.Jit })
+        {
+            using var f = new CpuFixture(tier, jitThreshold: 1);
+            f.LoadBytes(ms.ToArray());
+            var data = new byte[CpuFixture.DataSize];
+            new Random(11).NextBytes(data);
+            f.Machine.Memory.Write(CpuFixture.DataPhys, data);
+            var flags = PteFlags.User | PteFlags.Writable | PteFlags.NoExecute;
+            if (layout == Layout.SecondPageFar)
+            {
+                f.Machine.Memory.Write(far, data.AsSpan(0x2000, 0x1000));
+                f.Tables.MapPage(new VirtAddr(CpuFixture.DataBase + 0x2000), far, flags);
+            }
+            if (layout == Layout.FourthPageUnmapped)
+                f.Tables.MapPage(new VirtAddr(CpuFixture.DataBase + 0x3000), new PhysAddr(0), 0);
+            f[MReg.Rbx] = CpuFixture.DataBase + 0x18;
+            f[MReg.R9] = 1500;
+            var r = f.Machine.Run(10_000_000);
+            var regs = new ulong[16];
+            f.Cpu.GetRegisters(regs);
+            var memory = f.Machine.Memory.View(CpuFixture.DataPhys, (int)CpuFixture.DataSize).ToArray()
+                .Concat(f.Machine.Memory.View(far, 0x1000).ToArray());
+            outcomes.Add($"{r.Exit} {r.Trap.Kind} at 0x{r.Trap.InstructionAddress.Value:x} addr 0x{r.Trap.FaultAddress.Value:x}; "
+                + $"rip 0x{f.Cpu.Rip:x} flags 0x{f.Cpu.RFlags:x} retired {f.Cpu.InstructionsRetired}; "
+                + $"regs {string.Join(' ', regs.Select(v => v.ToString("x")))}; memory {Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(memory.ToArray()))}");
+        }
+        Assert.Equal(outcomes[0], outcomes[1]);
+        Assert.Contains(layout == Layout.FourthPageUnmapped ? "PageFault" : "Breakpoint", outcomes[0]);
+    }
 }

@@ -1,0 +1,212 @@
+using System.Reflection.Emit;
+
+namespace Lab.Machine.Cpu;
+
+/// <summary>
+/// Access groups: the plain loads, stores and compares of one block that address memory from the
+/// same base and index registers (a stack frame, a struct's fields, a[i] and a[i+1]), while neither
+/// register changes. The group's first access tests one window for the group's whole range (at
+/// most a page); the members then add their displacement to the host pointer it gave, with no test
+/// of their own. When the range is not in the window, each member takes the TLB fast path.
+/// A group ends at anything that could change the TLB between its members: a handler call, or an
+/// access that may call the slow path (a read-modify-write of memory); every member can itself only
+/// leave compiled code when it misses (ExitResume), never call.
+/// </summary>
+internal sealed unsafe partial class RegionCompiler
+{
+    /// <summary>One access group: its key (base, index, scale), its range [MinDisp, MaxEnd) from base + index·scale, and its first member.</summary>
+    private sealed class AccessGroup
+    {
+        public int First, Members;
+        public byte Base, Index, Scale;
+        public long MinDisp, MaxEnd;
+        public bool Write;
+        /// <summary>The host pointer of base + index·scale + MinDisp, or 0 when the range was not in the window.</summary>
+        public LocalBuilder? Host;
+    }
+
+    private readonly List<AccessGroup> _groups = new();
+    /// <summary>Per op: the index of the group its access belongs to, or -1.</summary>
+    private int[] _groupOf = [];
+    /// <summary>The group's first address (base + index·scale + MinDisp), for the check and a rebuild.</summary>
+    private LocalBuilder _tGroupVa = null!;
+
+    /// <summary>The most bytes one group covers (its window then has at least one position).</summary>
+    private const int MaxGroupRange = 4096;
+
+    /// <summary>Finds the access groups of every block (members only in groups of two or more).</summary>
+    private void PlanAccessGroups()
+    {
+        _groupOf = new int[_n];
+        Array.Fill(_groupOf, -1);
+        var open = new List<int>();
+        for (int k = 0; k < _n; k++)
+        {
+            if (_offset[k] == 0) open.Clear();
+            ref Op op = ref _ops[k];
+            if (!Supports(ref op)) { open.Clear(); continue; }
+            if (MemoryOperand(ref op))
+            {
+                if (GroupAccess(ref op, out int size, out bool write)) _groupOf[k] = Join(open, ref op, size, write, k);
+                else open.Clear();
+            }
+            uint written = RegistersWritten(ref op);
+            open.RemoveAll(g => (written >> _groups[g].Base & 1) != 0 || (written >> _groups[g].Index & 1) != 0);
+        }
+        for (int k = 0; k < _n; k++)
+            if (_groupOf[k] >= 0 && _groups[_groupOf[k]].Members < 2) _groupOf[k] = -1;
+    }
+
+    /// <summary>Adds op <paramref name="k"/>'s access to an open group with its key whose range it fits in, or to a new one.</summary>
+    private int Join(List<int> open, ref Op op, int size, bool write, int k)
+    {
+        long end = op.Disp + size;
+        foreach (int id in open)
+        {
+            var g = _groups[id];
+            if (g.Base != op.Base || g.Index != op.Index || (g.Index != Op.NoReg && g.Scale != op.Scale)) continue;
+            long min = Math.Min(g.MinDisp, op.Disp), max = Math.Max(g.MaxEnd, end);
+            if (max - min > MaxGroupRange) continue;
+            g.MinDisp = min; g.MaxEnd = max; g.Write |= write; g.Members++;
+            return id;
+        }
+        _groups.Add(new AccessGroup { First = k, Members = 1, Base = op.Base, Index = op.Index, Scale = op.Scale, MinDisp = op.Disp, MaxEnd = end, Write = write });
+        open.Add(_groups.Count - 1);
+        return _groups.Count - 1;
+    }
+
+    /// <summary>The op has an explicit memory operand that it reads or writes (not lea, not a hinting nop).</summary>
+    private static bool MemoryOperand(ref Op op) =>
+        op.Form is Form.M or Form.RM or Form.MR or Form.MI && op.Kind is not (OpKind.Lea or OpKind.Nop);
+
+    /// <summary>
+    /// Whether the op's one access can be a group member: a plain load, store or compare that makes it
+    /// before changing anything (so a miss can always leave for the interpreter), through base and/or
+    /// index registers without segment or 32-bit address truncation; with its size and direction.
+    /// </summary>
+    private static bool GroupAccess(ref Op op, out int size, out bool write)
+    {
+        size = op.Size;
+        write = false;
+        if (op.Seg != 0 || (op.Flags & OpFlags.Addr32) != 0 || (op.Base == Op.NoReg && op.Index == Op.NoReg)) return false;
+        switch (op.Kind)
+        {
+            case OpKind.MovRM64: size = 8; return true;
+            case OpKind.MovRM32: size = 4; return true;
+            case OpKind.MovMR64: size = 8; write = true; return true;
+            case OpKind.MovMR32: size = 4; write = true; return true;
+            case OpKind.MovMI: case OpKind.MovMR: write = true; return true;
+            case OpKind.MovRM: return true;
+            case OpKind.Mov: write = op.Form != Form.RM; return true;
+            case OpKind.MovzxRM: case OpKind.MovsxRM: size = op.Size2; return true;
+            case OpKind.Movzx: case OpKind.Movsx: size = op.Size2; return op.Form == Form.RM;
+            case OpKind.CmpRM32: case OpKind.AluRM32: size = 4; return true;
+            case OpKind.CmpRM64: case OpKind.AluRM64: case OpKind.AddRM64: size = 8; return true;
+            case OpKind.Alu:
+                return op.Form == Form.RM || (AluOp)op.Cond is AluOp.Cmp or AluOp.Test;
+            default: return false;
+        }
+    }
+
+    /// <summary>The general registers the op may write (bit r), explicit and implicit.</summary>
+    private static uint RegistersWritten(ref Op op)
+    {
+        const uint Rax = 1, Rdx = 1 << 2, Rsp = 1 << 4, Rbp = 1 << 5;
+        uint r0 = op.R0 == Op.NoReg ? 0 : 1u << (op.R0 >= 16 ? op.R0 - 16 : op.R0 & 15);
+        uint r1 = op.R1 == Op.NoReg ? 0 : 1u << (op.R1 >= 16 ? op.R1 - 16 : op.R1 & 15);
+        switch (op.Kind)
+        {
+            case OpKind.PushR64: case OpKind.Push: case OpKind.Call: case OpKind.CallIndirect: case OpKind.Ret:
+                return Rsp;
+            case OpKind.PopR64: case OpKind.Pop: return Rsp | r0;
+            case OpKind.Leave: return Rsp | Rbp;
+            case OpKind.Mul1: case OpKind.Imul1: case OpKind.Div: case OpKind.Idiv: case OpKind.Cbw: case OpKind.Cwd:
+                return Rax | Rdx | (op.Form == Form.R ? r0 : 0);
+            case OpKind.Xchg: return r0 | r1;
+            default: return op.Form is Form.R or Form.RR or Form.RM or Form.RI ? r0 : 0;
+        }
+    }
+
+    /// <summary>
+    /// The current op's access as a member of its group: the group's first member tests the group's
+    /// window (<see cref="EmitGroupCheck"/>); then host = the group's pointer + (disp - MinDisp), or,
+    /// when the group missed, out of line the TLB fast path, else leave for the interpreter. The access
+    /// itself (<paramref name="access"/>) reads or writes at _tHost.
+    /// </summary>
+    private void EmitGroupAccess(ref Op op, int size, bool write, Action access)
+    {
+        var g = _groups[_groupOf[_i]];
+        if (_curSetter == _i) throw new InvalidOperationException($"group member at 0x{op.Ip:x} after its flags");
+        Label resume = ResumeLabel();
+        g.Host ??= _il.DeclareLocal(typeof(nuint));
+        if (g.First == _i) EmitGroupCheck(g, resume);
+        var tlb = _il.DefineLabel();
+        var hit = _il.DefineLabel();
+        _il.Emit(OpCodes.Ldloc, g.Host);
+        _il.Emit(OpCodes.Brfalse, tlb);
+        _il.Emit(OpCodes.Ldloc, g.Host);
+        _il.Emit(OpCodes.Ldc_I8, op.Disp - g.MinDisp);
+        _il.Emit(OpCodes.Conv_I);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stloc, _tHost);
+        _il.MarkLabel(hit);
+        access();
+        Op copy = op;
+        _cold.Add(() =>
+        {
+            // The address only here: the group's registers are unchanged since its check, so the
+            // hot path needs none (base and index locals still hold the op's values at this point).
+            var slow = _il.DefineLabel();
+            _il.MarkLabel(tlb);
+            EmitEA(ref copy);
+            _il.Emit(OpCodes.Stloc, _tAddr);
+            _il.Emit(OpCodes.Ldloc, _tAddr);
+            EmitTlbHit(size, write ? TlbWriteTag : TlbReadTag, slow);
+            _il.Emit(OpCodes.Stloc, _tHost);
+            _il.Emit(OpCodes.Br, hit);
+            _il.MarkLabel(slow);
+            _il.Emit(OpCodes.Br, resume);
+        });
+    }
+
+    /// <summary>
+    /// At the group's first member: when [va, va + range) lies in the group's window (va = base +
+    /// index·scale + MinDisp), the group's host pointer is va + Addend; else 0, the window's countdown
+    /// runs down, and at zero the code leaves before this op for the CPU to rebuild the window around
+    /// va (as <see cref="EmitFastAccess"/> does).
+    /// </summary>
+    private void EmitGroupCheck(AccessGroup g, Label resume)
+    {
+        Const((ulong)g.MinDisp);
+        if (g.Base != Op.NoReg) { _il.Emit(OpCodes.Ldloc, Reg(g.Base)); _il.Emit(OpCodes.Add); }
+        if (g.Index != Op.NoReg)
+        {
+            _il.Emit(OpCodes.Ldloc, Reg(g.Index));
+            if (g.Scale != 0) { _il.Emit(OpCodes.Ldc_I4, (int)g.Scale); _il.Emit(OpCodes.Shl); }
+            _il.Emit(OpCodes.Add);
+        }
+        _il.Emit(OpCodes.Stloc, _tGroupVa);
+        int offset = NewWindow((int)(g.MaxEnd - g.MinDisp), g.Write);
+        var miss = _il.DefineLabel();
+        var after = _il.DefineLabel();
+        _il.Emit(OpCodes.Ldloc, _tGroupVa);
+        WindowField(offset);
+        _il.Emit(OpCodes.Sub);
+        WindowField(offset + WindowSpan);
+        _il.Emit(OpCodes.Bge_Un, miss);
+        WindowField(offset + WindowAddend);
+        _il.Emit(OpCodes.Ldloc, _tGroupVa);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Conv_U);
+        _il.Emit(OpCodes.Stloc, g.Host!);
+        _il.MarkLabel(after);
+        _cold.Add(() =>
+        {
+            _il.MarkLabel(miss);
+            _il.Emit(OpCodes.Ldc_I4_0);
+            _il.Emit(OpCodes.Conv_U);
+            _il.Emit(OpCodes.Stloc, g.Host!);
+            EmitCountdown(offset, after, _tGroupVa, resume);
+        });
+    }
+}
