@@ -1,9 +1,9 @@
 /* The emulator benchmark's application-style workload (`bench emulator --workload apps`): the shapes of
    ordinary C programs rather than tight kernels. A quicksort through a comparator function pointer, a
-   chained hash table with string keys, n-queens by recursion, structs passed and returned by value,
-   an LCS dynamic program over a 601x601 table, a binary heap, and a schoolbook bignum multiply.
-   Usage: apps [scale [mask]] (bit k runs kernel k, in that order; default all) and prints one checksum
-   per kernel. The output is identical natively, under qemu-user and in the Machine. */
+   chained hash table with string keys, n-queens by recursion over bitmasks, structs passed and
+   returned by value, an LCS dynamic program over a 601x601 table, a binary heap, and a schoolbook
+   bignum multiply. Usage: apps [scale [mask]] (bit k runs kernel k, in that order; default all) and
+   prints one checksum per kernel. The output is identical natively, under qemu-user and in the Machine. */
 #include "rt.h"
 
 typedef struct { int key; int pad; u64 payload[3]; } rec;
@@ -68,22 +68,20 @@ static NOINLINE u64 k_hash(u64 it)
     return sum * 131 + (u64)used;
 }
 
-static int queens_cols[16];
-static NOINLINE int queens(int row, int n)
+/* n-queens with bitmasks: the free columns of a row are ~(taken | both diagonals), one bit at a time. */
+static NOINLINE int queens(u32 cols, u32 left, u32 right, u32 all)
 {
-    if (row == n) return 1;
+    if (cols == all) return 1;
     int count = 0;
-    for (int c = 0; c < n; c++) {
-        int ok = 1;
-        for (int r = 0; r < row; r++) {
-            int d = queens_cols[r] - c;
-            if (d == 0 || d == row - r || d == r - row) { ok = 0; break; }
-        }
-        if (ok) { queens_cols[row] = c; count += queens(row + 1, n); }
+    u32 open = ~(cols | left | right) & all;
+    while (open) {
+        u32 bit = open & -open;
+        open -= bit;
+        count += queens(cols | bit, (left | bit) << 1, (right | bit) >> 1, all);
     }
     return count;
 }
-static NOINLINE u64 k_queens(u64 it) { return (u64)queens(0, 8 + (int)(it & 1)); }
+static NOINLINE u64 k_queens(u64 it) { u32 n = 9 + (u32)(it & 1); return (u64)queens(0, 0, 0, (1u << n) - 1); }
 
 typedef struct { int x, y, vx, vy; u32 color; char name[44]; } particle;
 static particle parts[512], next_parts[512];

@@ -269,16 +269,7 @@ internal sealed unsafe partial class RegionCompiler
         }
         int offset = NewWindow(size, write);
         var miss = _il.DefineLabel();
-        _il.Emit(OpCodes.Ldloc, _tAddr);
-        WindowField(offset);
-        _il.Emit(OpCodes.Sub);
-        WindowField(offset + WindowSpan);
-        _il.Emit(OpCodes.Bge_Un, miss);
-        WindowField(offset + WindowAddend);
-        _il.Emit(OpCodes.Ldloc, _tAddr);
-        _il.Emit(OpCodes.Add);
-        _il.Emit(OpCodes.Conv_U);
-        _il.Emit(OpCodes.Stloc, _tHost);
+        EmitWindowTest(offset, _tAddr, miss, _tHost);
         _cold.Add(() =>
         {
             _il.MarkLabel(miss);
@@ -292,6 +283,21 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Br, hit);
             slowPath(slow);
         });
+    }
+
+    /// <summary>When <paramref name="va"/> - Lo &lt; Span for the window at <paramref name="offset"/>, <paramref name="host"/> = va + Addend; else goes to <paramref name="miss"/>.</summary>
+    private void EmitWindowTest(int offset, LocalBuilder va, Label miss, LocalBuilder host)
+    {
+        _il.Emit(OpCodes.Ldloc, va);
+        WindowField(offset);
+        _il.Emit(OpCodes.Sub);
+        WindowField(offset + WindowSpan);
+        _il.Emit(OpCodes.Bge_Un, miss);
+        WindowField(offset + WindowAddend);
+        _il.Emit(OpCodes.Ldloc, va);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Conv_U);
+        _il.Emit(OpCodes.Stloc, host);
     }
 
     /// <summary>A new empty window of the region for uses of <paramref name="size"/> bytes; returns its offset from the first.</summary>

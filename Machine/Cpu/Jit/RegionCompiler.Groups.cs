@@ -189,16 +189,7 @@ internal sealed unsafe partial class RegionCompiler
         int offset = NewWindow((int)(g.MaxEnd - g.MinDisp), g.Write);
         var miss = _il.DefineLabel();
         var after = _il.DefineLabel();
-        _il.Emit(OpCodes.Ldloc, _tGroupVa);
-        WindowField(offset);
-        _il.Emit(OpCodes.Sub);
-        WindowField(offset + WindowSpan);
-        _il.Emit(OpCodes.Bge_Un, miss);
-        WindowField(offset + WindowAddend);
-        _il.Emit(OpCodes.Ldloc, _tGroupVa);
-        _il.Emit(OpCodes.Add);
-        _il.Emit(OpCodes.Conv_U);
-        _il.Emit(OpCodes.Stloc, g.Host!);
+        EmitWindowTest(offset, _tGroupVa, miss, g.Host!);
         _il.MarkLabel(after);
         _cold.Add(() =>
         {
