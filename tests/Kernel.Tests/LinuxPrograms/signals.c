@@ -347,6 +347,9 @@ static void case_suspend(void)
 static void case_defaults(void)
 {
     int sigs[] = { SIGTERM, SIGUSR1, SIGHUP, SIGALRM, SIGQUIT, SIGABRT }, st;
+    /* The default actions are compared: a host run started under nohup (or any parent ignoring a
+       signal) inherits SIG_IGN across exec, which the emulated process, started fresh, does not. */
+    for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
     for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
         pid_t pid = fork();
         if (pid == 0) { raise(sigs[i]); _exit(0); }
