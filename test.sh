@@ -5,6 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# Tests compare programs' signal behaviour with the host's and send Ctrl-C through tmux. A run started
+# under nohup, or in the background of a non-interactive shell, inherits SIGHUP or SIGINT/SIGQUIT
+# ignored (kept across exec) and the host-side programs would show it: start from the defaults.
+if [ -z "${LAB_TEST_SIGNALS_DEFAULT:-}" ] && env --default-signal=HUP true 2>/dev/null; then
+  export LAB_TEST_SIGNALS_DEFAULT=1
+  exec env --default-signal=HUP,INT,QUIT "$0" "$@"
+fi
+
 need_apt=()
 command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
