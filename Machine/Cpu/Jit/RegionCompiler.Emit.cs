@@ -138,15 +138,21 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Pushes base + index·scale + disp (no segment, with the 0x67 truncation): lea's value.</summary>
     private void EmitAddress(ref Op op)
     {
-        Const((ulong)op.Disp);
-        if (op.Base != Op.NoReg) { _il.Emit(OpCodes.Ldloc, Reg(op.Base)); _il.Emit(OpCodes.Add); }
-        if (op.Index != Op.NoReg)
+        EmitSum(op.Disp, op.Base, op.Index, op.Scale);
+        if ((op.Flags & OpFlags.Addr32) != 0) Truncate(4);
+    }
+
+    /// <summary>Pushes disp + base + (index &lt;&lt; scale), each register only when present (64-bit, wrapping).</summary>
+    private void EmitSum(long disp, byte baseReg, byte index, byte scale)
+    {
+        Const((ulong)disp);
+        if (baseReg != Op.NoReg) { _il.Emit(OpCodes.Ldloc, Reg(baseReg)); _il.Emit(OpCodes.Add); }
+        if (index != Op.NoReg)
         {
-            _il.Emit(OpCodes.Ldloc, Reg(op.Index));
-            if (op.Scale != 0) { _il.Emit(OpCodes.Ldc_I4, (int)op.Scale); _il.Emit(OpCodes.Shl); }
+            _il.Emit(OpCodes.Ldloc, Reg(index));
+            if (scale != 0) { _il.Emit(OpCodes.Ldc_I4, (int)scale); _il.Emit(OpCodes.Shl); }
             _il.Emit(OpCodes.Add);
         }
-        if ((op.Flags & OpFlags.Addr32) != 0) Truncate(4);
     }
 
     /// <summary>Pushes the effective address of the memory operand, as <c>Cpu.EA</c> computes it (segment base included).</summary>

@@ -177,14 +177,7 @@ internal sealed unsafe partial class RegionCompiler
     /// </summary>
     private void EmitGroupCheck(AccessGroup g, Label resume)
     {
-        Const((ulong)g.MinDisp);
-        if (g.Base != Op.NoReg) { _il.Emit(OpCodes.Ldloc, Reg(g.Base)); _il.Emit(OpCodes.Add); }
-        if (g.Index != Op.NoReg)
-        {
-            _il.Emit(OpCodes.Ldloc, Reg(g.Index));
-            if (g.Scale != 0) { _il.Emit(OpCodes.Ldc_I4, (int)g.Scale); _il.Emit(OpCodes.Shl); }
-            _il.Emit(OpCodes.Add);
-        }
+        EmitSum(g.MinDisp, g.Base, g.Index, g.Scale);
         _il.Emit(OpCodes.Stloc, _tGroupVa);
         int offset = NewWindow((int)(g.MaxEnd - g.MinDisp), g.Write);
         var miss = _il.DefineLabel();
