@@ -4,8 +4,8 @@ using System.Runtime.InteropServices;
 namespace Lab.Machine.Cpu;
 
 /// <summary>
-/// One compiled memory access's window (32 bytes of unmanaged memory that the code addresses as a
-/// constant): a run of consecutive virtual pages that the current TLB holds, each under the access's
+/// One compiled memory access's window (32 bytes of unmanaged memory; a region's windows are
+/// consecutive, and its code addresses them from one base register, JitRegion.Windows): a run of consecutive virtual pages that the current TLB holds, each under the access's
 /// tag (read, or fast write), mapped to consecutive host memory, so that one addend serves them all.
 /// The access tests <c>va - Lo &lt; Span</c> and adds <see cref="Addend"/>: no TLB slot on the path of
 /// a chain of dependent loads (a linked list walk), which is what qemu-user's direct mapping gives it.
@@ -122,9 +122,10 @@ public sealed unsafe partial class Cpu
         if (e->WindowEpoch == _windowEpoch) InvalidateWindows();
     }
 
-    /// <summary>Called after the current TLB was switched (a privilege change): windows built from the other one go.</summary>
-    private void AfterTlbSwitch()
+    /// <summary>Makes <paramref name="tlb"/> the current TLB (a privilege change, an implicit supervisor access): windows built from the other one go.</summary>
+    private void SelectTlb(TlbEntry* tlb)
     {
+        _tlb = tlb;
         if (_windowsListedCount != 0 && _tlb != _windowsTlb) InvalidateWindows();
     }
 
@@ -134,7 +135,9 @@ public sealed unsafe partial class Cpu
     /// next runs, after the interpreter has made that access (and so filled the TLB if it had to).
     /// </summary>
     private nint _windowPending;
+#pragma warning disable CS0649   // written only by compiled code (JitMembers.WindowPendingVa)
     private ulong _windowPendingVa;
+#pragma warning restore CS0649
 
     /// <summary>Rebuilds the pending window, if any (the dispatcher calls this before entering compiled code).</summary>
     private void RefillPendingWindow()
@@ -166,8 +169,8 @@ public sealed unsafe partial class Cpu
         int below = 0, above = 0;
         while (below + above + 1 < MaxWindowPages)
         {
-            TlbEntry* n = TlbSlot(page - (ulong)(below + 1) * 0x1000);
             ulong want = page - (ulong)(below + 1) * 0x1000;
+            TlbEntry* n = TlbSlot(want);
             if (want > page || Tag(n, write) != want || n->Addend != addend) break;
             below++;
         }
@@ -178,7 +181,7 @@ public sealed unsafe partial class Cpu
             if (want < page || Tag(n, write) != want || n->Addend != addend) break;
             above++;
         }
-        _windowsTlb = _tlb;   // the listed windows are all from this TLB (AfterTlbSwitch)
+        _windowsTlb = _tlb;   // the listed windows are all from this TLB (SelectTlb)
         for (int k = -below; k <= above; k++) TlbSlot(page + (ulong)(long)k * 0x1000)->WindowEpoch = _windowEpoch;
         if (w->Span == 0)
         {

@@ -131,18 +131,19 @@ public sealed unsafe partial class Cpu
     /// <summary>Drops the TLB entries for one virtual page (invlpg), in both TLBs.</summary>
     public void InvalidatePage(VirtAddr va)
     {
-        BeforeSlotChange(_tlbUser + TlbIndex(va.Value));
-        BeforeSlotChange(_tlbSupervisor + TlbIndex(va.Value));
         InvalidateSlot(_tlbUser, va);
         if (_tlbSupervisor != _tlbUser) InvalidateSlot(_tlbSupervisor, va);
         ClearBlockLookupCache();
     }
 
-    private static void InvalidateSlot(TlbEntry* tlb, VirtAddr va)
+    private void InvalidateSlot(TlbEntry* tlb, VirtAddr va)
     {
-        ref TlbEntry e = ref tlb[TlbIndex(va.Value)];
-        if (e.ReadTag == va.PageBase.Value || e.ExecTag == va.PageBase.Value || e.WriteTag == va.PageBase.Value)
-            e = new TlbEntry { ReadTag = NoTag, WriteTag = NoTag, ExecTag = NoTag };
+        TlbEntry* e = tlb + TlbIndex(va.Value);
+        if (e->ReadTag == va.PageBase.Value || e->ExecTag == va.PageBase.Value || e->WriteTag == va.PageBase.Value)
+        {
+            BeforeSlotChange(e);
+            *e = new TlbEntry { ReadTag = NoTag, WriteTag = NoTag, ExecTag = NoTag };
+        }
     }
 
     private void RecordPageFault(ulong va, ulong error)

@@ -186,8 +186,7 @@ public sealed unsafe partial class Cpu
     {
         _cpl = cpl;
         _userAccess = cpl == 3;
-        _tlb = cpl == 3 ? _tlbUser : _tlbSupervisor;
-        AfterTlbSwitch();
+        SelectTlb(cpl == 3 ? _tlbUser : _tlbSupervisor);
     }
 
     /// <summary>Copies CR0.WP, CR4.SMEP and EFER.NXE into the page walk's switches.</summary>
@@ -211,16 +210,14 @@ public sealed unsafe partial class Cpu
     private AccessMode BeginSupervisorAccess()
     {
         var saved = new AccessMode((nint)_tlb, _userAccess);
-        _tlb = _tlbSupervisor;
-        AfterTlbSwitch();
+        SelectTlb(_tlbSupervisor);
         _userAccess = false;
         return saved;
     }
 
     private void EndAccess(AccessMode saved)
     {
-        _tlb = (TlbEntry*)saved.Tlb;
-        AfterTlbSwitch();
+        SelectTlb((TlbEntry*)saved.Tlb);
         _userAccess = saved.User;
     }
 

@@ -172,14 +172,7 @@ internal sealed unsafe partial class RegionCompiler
     {
         if (_groupOf[_i] >= 0)
         {
-            EmitGroupAccess(ref op, size, write: false, () =>
-            {
-                _il.Emit(OpCodes.Ldloc, _tHost);
-                _il.Emit(OpCodes.Unaligned, (byte)1);
-                _il.Emit(size switch { 8 => OpCodes.Ldind_I8, 4 => OpCodes.Ldind_U4, 2 => OpCodes.Ldind_U2, _ => OpCodes.Ldind_U1 });
-                if (size != 8) _il.Emit(OpCodes.Conv_U8);
-                _il.Emit(OpCodes.Stloc, dest);
-            });
+            EmitGroupAccess(ref op, size, write: false, () => LoadAtHost(size, dest));
             return;
         }
         EmitEA(ref op);
@@ -210,7 +203,7 @@ internal sealed unsafe partial class RegionCompiler
         var done = _il.DefineLabel();
         Label? resume = _curSetter == _i ? null : ResumeLabel();
         Label fault = resume ?? FaultLabel();
-        EmitFastAccess(size, write: false, hit, TlbReadTag, resume, slow =>
+        EmitFastAccess(size, write: false, hit, resume, slow =>
         {
             _il.MarkLabel(slow);
             if (resume is Label r) { _il.Emit(OpCodes.Br, r); return; }
@@ -225,12 +218,18 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Br, done);
         });
         _il.MarkLabel(hit);
+        LoadAtHost(size, dest);
+        _il.MarkLabel(done);
+    }
+
+    /// <summary>Reads <paramref name="size"/> bytes at the host pointer in _tHost, zero-extended, into <paramref name="dest"/>.</summary>
+    private void LoadAtHost(int size, LocalBuilder dest)
+    {
         _il.Emit(OpCodes.Ldloc, _tHost);
         _il.Emit(OpCodes.Unaligned, (byte)1);
         _il.Emit(size switch { 8 => OpCodes.Ldind_I8, 4 => OpCodes.Ldind_U4, 2 => OpCodes.Ldind_U2, _ => OpCodes.Ldind_U1 });
         if (size != 8) _il.Emit(OpCodes.Conv_U8);
         _il.Emit(OpCodes.Stloc, dest);
-        _il.MarkLabel(done);
     }
 
     /// <summary>A label that leaves compiled code before the current op, for the interpreter to run it from its start (<see cref="JitMembers.ExitResume"/>; the op must not have set the flags yet).</summary>
@@ -244,6 +243,8 @@ internal sealed unsafe partial class RegionCompiler
     private static readonly int TlbReadTag = (int)System.Runtime.InteropServices.Marshal.OffsetOf<TlbEntry>(nameof(TlbEntry.ReadTag));
     private static readonly int TlbWriteTag = (int)System.Runtime.InteropServices.Marshal.OffsetOf<TlbEntry>(nameof(TlbEntry.WriteTag));
     private static readonly int TlbAddend = (int)System.Runtime.InteropServices.Marshal.OffsetOf<TlbEntry>(nameof(TlbEntry.Addend));
+    /// <summary>The offset of the TLB entry's tag for a write or a read.</summary>
+    private static int TlbTag(bool write) => write ? TlbWriteTag : TlbReadTag;
     private static readonly int WindowSpan = (int)System.Runtime.InteropServices.Marshal.OffsetOf<AccessWindow>(nameof(AccessWindow.Span));
     private static readonly int WindowAddend = (int)System.Runtime.InteropServices.Marshal.OffsetOf<AccessWindow>(nameof(AccessWindow.Addend));
     private static readonly int WindowCountdown = (int)System.Runtime.InteropServices.Marshal.OffsetOf<AccessWindow>(nameof(AccessWindow.Countdown));
@@ -253,15 +254,16 @@ internal sealed unsafe partial class RegionCompiler
     /// <paramref name="hit"/> (which the caller marks next) when the access can take the fast path:
     /// first through the access's own window (<see cref="AccessWindow"/>: (address - Lo) &lt; Span, host
     /// = address + Addend), else, out of line (<see cref="EmitColdPaths"/>), through the TLB fast path
-    /// for <paramref name="tagOffset"/>; otherwise runs <paramref name="slowPath"/> (given its label to
+    /// for a read or a write; otherwise runs <paramref name="slowPath"/> (given its label to
     /// mark). A miss counts the window's countdown down; at zero the code leaves through
     /// <paramref name="resume"/> with the window noted in Cpu._windowPending, and the CPU rebuilds it
     /// before compiled code next runs (<see cref="Cpu.RefillPendingWindow"/>): no call on the miss path,
     /// so RyuJIT can keep guest registers in caller-saved host registers. An access that cannot resume
     /// (the op already set the flags) has no window: it takes the TLB fast path inline.
     /// </summary>
-    private void EmitFastAccess(int size, bool write, Label hit, int tagOffset, Label? resume, Action<Label> slowPath)
+    private void EmitFastAccess(int size, bool write, Label hit, Label? resume, Action<Label> slowPath)
     {
+        int tagOffset = TlbTag(write);
         _il.Emit(OpCodes.Stloc, _tAddr);
         if (resume is not Label leave)
         {
@@ -433,7 +435,7 @@ internal sealed unsafe partial class RegionCompiler
         Label? resume = _curSetter == _i ? null : ResumeLabel();
         Label fault = resume ?? FaultLabel();
         if (resume == null) _blockStores[_blockOf[_i]] = true;   // this store may rewrite code: the block's edges check
-        EmitFastAccess(size, write: true, hit, TlbWriteTag, resume, slow =>
+        EmitFastAccess(size, write: true, hit, resume, slow =>
         {
             _il.MarkLabel(slow);
             if (resume is Label r) { _il.Emit(OpCodes.Br, r); return; }

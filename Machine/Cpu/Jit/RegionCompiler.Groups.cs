@@ -159,9 +159,7 @@ internal sealed unsafe partial class RegionCompiler
             var slow = _il.DefineLabel();
             _il.MarkLabel(tlb);
             EmitEA(ref copy);
-            _il.Emit(OpCodes.Stloc, _tAddr);
-            _il.Emit(OpCodes.Ldloc, _tAddr);
-            EmitTlbHit(size, write ? TlbWriteTag : TlbReadTag, slow);
+            EmitTlbHit(size, TlbTag(write), slow);
             _il.Emit(OpCodes.Stloc, _tHost);
             _il.Emit(OpCodes.Br, hit);
             _il.MarkLabel(slow);
