@@ -66,6 +66,8 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     public Block?[] Exits = [];
     /// <summary>The region's access windows (AccessWindow*, consecutive, one per compiled memory access).</summary>
     public nint Windows;
+    /// <summary>Per op: its index within its block, and its block's index (the side exits' shared tails read them).</summary>
+    public int[] Offsets = [], BlockOf = [];
 }
 
 /// <summary>Decoded-block cache keyed by (virtual, physical) start address, invalidated per physical page.</summary>

@@ -146,24 +146,35 @@ internal sealed unsafe partial class RegionCompiler
         _curSetter = _i;
     }
 
-    /// <summary>Stores the lazy flag state of this point into the CPU (at an exit or before a handler call).</summary>
-    private void EmitStoreFlags(int setter)
+    /// <summary>
+    /// Puts the whole flag state of this point in the flag locals, for the epilogue's
+    /// <see cref="StoreFlagLocals"/>: a known setter's op and size, and r where the locals do not keep it
+    /// (add and sub; and a run-time state, whose op may be either). The locals already hold the rest:
+    /// a setter followed by anything that can leave computes its a, b, r and aux (AnalyseFlags).
+    /// </summary>
+    private void MaterializeFlags(int setter)
     {
-        bool known = setter >= 0;
-        FlagUse u = known ? _use[setter] : default;
-        _il.Emit(OpCodes.Ldarg_1);
-        if (known) _il.Emit(OpCodes.Ldc_I4, (int)u.Kind); else _il.Emit(OpCodes.Ldloc, _fkind);
-        _il.Emit(OpCodes.Stfld, JitMembers.Fop);                          // a byte field: the low 8 bits
-        _il.Emit(OpCodes.Ldarg_1);
-        if (known) _il.Emit(OpCodes.Ldc_I4, (int)u.Size);
-        else { _il.Emit(OpCodes.Ldloc, _fkind); _il.Emit(OpCodes.Ldc_I4_8); _il.Emit(OpCodes.Shr_Un); }
-        _il.Emit(OpCodes.Stfld, JitMembers.Fsize);
+        if (setter >= 0)
+        {
+            FlagUse u = _use[setter];
+            _il.Emit(OpCodes.Ldc_I4, (int)u.Kind | u.Size << 8);
+            _il.Emit(OpCodes.Stloc, _fkind);
+            if (!Derived(u.Kind)) return;
+            PushResult(u);
+        }
+        else DynamicResult();
+        _il.Emit(OpCodes.Stloc, _fr);
+    }
+
+    /// <summary>Stores the flag locals, completed by <see cref="MaterializeFlags"/>, into the CPU's lazy flag state.</summary>
+    private void StoreFlagLocals()
+    {
+        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _fkind); _il.Emit(OpCodes.Stfld, JitMembers.Fop);   // a byte field: the low 8 bits
+        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _fkind); _il.Emit(OpCodes.Ldc_I4_8); _il.Emit(OpCodes.Shr_Un); _il.Emit(OpCodes.Stfld, JitMembers.Fsize);
         _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _fa); _il.Emit(OpCodes.Stfld, JitMembers.Fa);
         _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _fb); _il.Emit(OpCodes.Stfld, JitMembers.Fb);
-        _il.Emit(OpCodes.Ldarg_1);
-        if (known) PushResult(u); else DynamicResult();
-        _il.Emit(OpCodes.Stfld, JitMembers.Fr);
-        if (!known || UsesAux(u.Kind)) { _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _faux); _il.Emit(OpCodes.Stfld, JitMembers.Faux); }
+        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _fr); _il.Emit(OpCodes.Stfld, JitMembers.Fr);
+        _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldloc, _faux); _il.Emit(OpCodes.Stfld, JitMembers.Faux);
     }
 
     /// <summary>Loads the CPU's lazy flag state into the flag locals (at entry and after a handler call).</summary>

@@ -13,7 +13,7 @@ namespace Lab.Machine.Cpu;
 /// inside a block (RegionCompiler.Flags.cs): a setter nothing observes compiles to nothing, conditions
 /// after cmp/test/add compile to plain compares. Memory goes through the interpreter's inlined TLB fast
 /// paths; a fault leaves through a side exit that writes back exactly the interpreter's state. Every
-/// exit goes through one epilogue (registers, retired count, budget, rip), which may tail-call the
+/// exit goes through one epilogue (flags, registers, retired count, budget, rip), which may tail-call the
 /// compiled block at a direct exit's target. Ops without an emitter run through their interpreter
 /// handler (EmitInterpreted). A block the region cannot take whole (an op outside the subset) is
 /// compiled alone, as its longest compilable prefix; the interpreter runs the rest.
@@ -50,7 +50,10 @@ internal sealed unsafe partial class RegionCompiler
     private readonly bool[] _blockStores;
     /// <summary>The epilogue's inputs: rip, instructions retired, status, the block left (for the dispatcher), direct-exit slot (-1 none).</summary>
     private LocalBuilder _xRip = null!, _xRetired = null!, _xStatus = null!, _xBlock = null!, _xSlot = null!, _next = null!;
-    private readonly Label _epilogue;
+    /// <summary>The op a side exit left before (its stub sets it for the shared tail).</summary>
+    private LocalBuilder _xOp = null!;
+    /// <summary>The epilogue, and its entry that first stores the flag locals into the CPU (every exit but those after a faulting handler).</summary>
+    private readonly Label _epilogue, _epilogueFlags;
 
     /// <summary>
     /// A side exit before op <c>Op</c> finishes, with the flag state at that point: it faulted
@@ -87,13 +90,14 @@ internal sealed unsafe partial class RegionCompiler
         _n = _ops.Length;
         _blockOf = blockOf.ToArray();
         _offset = offset.ToArray();
-        _region = new JitRegion(blocks, _ops);
+        _region = new JitRegion(blocks, _ops) { Offsets = _offset, BlockOf = _blockOf };
         _method = new DynamicMethod($"jit_{blocks[0].Va:x}", typeof(int), [typeof(JitRegion), typeof(Cpu)],
             typeof(Cpu), skipVisibility: true);
         _il = _method.GetILGenerator(512 + 64 * _n);
         _label = new Label[blocks.Length];
         for (int j = 0; j < blocks.Length; j++) _label[j] = _il.DefineLabel();
         _epilogue = _il.DefineLabel();
+        _epilogueFlags = _il.DefineLabel();
         _blockStores = new bool[blocks.Length];
         for (int k = 0; k < _n; k++)
         {
@@ -138,7 +142,10 @@ internal sealed unsafe partial class RegionCompiler
         if (ops < entry.Count) blocks = [entry];
         var c = new RegionCompiler(cpu, blocks, ops);
         var code = c.Emit();
+        long h1 = System.Diagnostics.Stopwatch.GetTimestamp();
         System.Runtime.CompilerServices.RuntimeHelpers.PrepareDelegate(code);
+        long h2 = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (Environment.GetEnvironmentVariable("HACKT") != null) Console.Error.WriteLine($"HACKT ops={c._n} il={c._il.ILOffset} jit={(h2-h1)/1e6:F3}");
         return code;
     }
 
@@ -325,13 +332,14 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>
     /// Leaves through the epilogue after <paramref name="retiredHere"/> ops of the current block (plus
-    /// the blocks before it in this run): stores the flag state of this point, sets rip to the value
+    /// the blocks before it in this run): puts the flag state of this point in the flag locals (the
+    /// epilogue stores them; see <see cref="MaterializeFlags"/>), sets rip to the value
     /// <paramref name="pushRip"/> pushes, and the status; <paramref name="slot"/> is the direct-exit slot
     /// (-1: none); the dispatcher hears that the current block was the last one run.
     /// </summary>
     private void EmitLeave(Action pushRip, int retiredHere, int status, int slot = -1, bool storeFlags = true)
     {
-        if (storeFlags) EmitStoreFlags(_curSetter);
+        if (storeFlags) MaterializeFlags(_curSetter);
         pushRip();
         _il.Emit(OpCodes.Stloc, _xRip);
         _il.Emit(OpCodes.Ldarg_1);                      // retired = budget at entry - left (+ this block's part)
@@ -346,7 +354,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Stloc, _xBlock);
         _il.Emit(OpCodes.Ldc_I4, slot);
         _il.Emit(OpCodes.Stloc, _xSlot);
-        _il.Emit(OpCodes.Br, _epilogue);
+        _il.Emit(OpCodes.Br, storeFlags ? _epilogueFlags : _epilogue);
     }
 
     /// <summary>An exit after the whole current block with rip = <paramref name="rip"/> (a constant).</summary>
@@ -384,6 +392,8 @@ internal sealed unsafe partial class RegionCompiler
     /// </summary>
     private void EmitEpilogue()
     {
+        _il.MarkLabel(_epilogueFlags);
+        StoreFlagLocals();
         _il.MarkLabel(_epilogue);
         for (int r = 0; r < 16; r++)
         {
@@ -485,7 +495,8 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Ldloc, Reg(r));
             _il.Emit(OpCodes.Stind_I8);
         }
-        EmitStoreFlags(_curSetter);
+        MaterializeFlags(_curSetter);
+        StoreFlagLocals();
         _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldarg_0);
         _il.Emit(OpCodes.Ldfld, JitMembers.RegionOps);
@@ -532,17 +543,57 @@ internal sealed unsafe partial class RegionCompiler
         }
     }
 
-    /// <summary>The side exits: state as the interpreter leaves it when op k faults, or before it runs op k (its block's first k ops retired, rip = op k).</summary>
+    /// <summary>
+    /// The side exits: state as the interpreter leaves it when op k faults, or before it runs op k (its
+    /// block's first k ops retired, rip = op k). Each stub only puts its flag state in the locals and
+    /// notes k; one shared tail per status looks up rip, the ops retired and the block in the region's
+    /// tables (most of a region's IL was these stubs, and RyuJIT's time grows with the IL).
+    /// </summary>
     private void EmitFaultStubs()
     {
+        var tails = new Dictionary<(int Status, bool RegsInFile), Label>();
         foreach (var f in _faults)
         {
             _il.MarkLabel(f.Label);
-            _i = f.Op;
-            _curSetter = f.Setter;
             // After a faulting handler the CPU holds its registers and flags: the locals take them.
             if (f.RegsInFile) ReloadRegisters(f.Op);
-            EmitLeave(() => Const(_ops[f.Op].Ip), _offset[f.Op], f.Status, storeFlags: !f.RegsInFile);
+            else MaterializeFlags(f.Setter);
+            _il.Emit(OpCodes.Ldc_I4, f.Op);
+            _il.Emit(OpCodes.Stloc, _xOp);
+            if (!tails.TryGetValue((f.Status, f.RegsInFile), out Label tail))
+                tails[(f.Status, f.RegsInFile)] = tail = _il.DefineLabel();
+            _il.Emit(OpCodes.Br, tail);
+        }
+        foreach (var ((status, regsInFile), tail) in tails)
+        {
+            _il.MarkLabel(tail);
+            _il.Emit(OpCodes.Ldarg_0);                      // rip = Ops[k].Ip
+            _il.Emit(OpCodes.Ldfld, JitMembers.RegionOps);
+            _il.Emit(OpCodes.Ldloc, _xOp);
+            _il.Emit(OpCodes.Ldelema, typeof(Op));
+            _il.Emit(OpCodes.Ldfld, JitMembers.OpIp);
+            _il.Emit(OpCodes.Stloc, _xRip);
+            _il.Emit(OpCodes.Ldarg_1);                      // retired = budget at entry - left + k's offset in its block
+            _il.Emit(OpCodes.Ldfld, JitMembers.Budget);
+            _il.Emit(OpCodes.Ldloc, _left);
+            _il.Emit(OpCodes.Sub);
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldfld, JitMembers.RegionOffsets);
+            _il.Emit(OpCodes.Ldloc, _xOp);
+            _il.Emit(OpCodes.Ldelem_I4);
+            _il.Emit(OpCodes.Conv_I8);
+            _il.Emit(OpCodes.Add);
+            _il.Emit(OpCodes.Stloc, _xRetired);
+            _il.Emit(OpCodes.Ldc_I4, status);
+            _il.Emit(OpCodes.Stloc, _xStatus);
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldfld, JitMembers.RegionBlockOf);
+            _il.Emit(OpCodes.Ldloc, _xOp);
+            _il.Emit(OpCodes.Ldelem_I4);
+            _il.Emit(OpCodes.Stloc, _xBlock);
+            _il.Emit(OpCodes.Ldc_I4_M1);
+            _il.Emit(OpCodes.Stloc, _xSlot);
+            _il.Emit(OpCodes.Br, regsInFile ? _epilogue : _epilogueFlags);
         }
     }
 }
