@@ -46,6 +46,8 @@ internal sealed class Block
     public JitCode? Compiled;
     /// <summary>How many leading ops the compiled code covers: Count, or fewer when a later op is outside the JIT's subset (the interpreter runs the rest).</summary>
     public int CompiledOps;
+    /// <summary>Compiled code covers this block as a member of another block's region (it tiers up later; see Cpu.TierUp).</summary>
+    public bool InRegion;
     /// <summary>The JIT cannot compile this block (an op outside its subset): it stays interpreted.</summary>
     public bool JitRejected;
     /// <summary>The compiled code when it covers the whole block (compiled code may tail-call it), else null.</summary>

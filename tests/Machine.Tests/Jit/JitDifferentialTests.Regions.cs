@@ -213,4 +213,41 @@ public partial class JitDifferentialTests
         Assert.True(f.Cpu.JitEntries > 0);
         Assert.Equal(f.Machine.InstructionsRetired / 3, f[Lab.Machine.Register.Rax]);   // whole iterations only
     }
+
+    /// <summary>
+    /// A loop that calls a function in another page: the call leaves the loop's region, and the
+    /// callee's return reaches the loop through the dispatcher at the return site, a block the loop's
+    /// region already covers. That block is compiled as an entry of its own (the loop's blocks once
+    /// more) only when it is 16 times hotter than the threshold (threshold 20 here: 320 returns); both
+    /// tiers end the same either way.
+    /// </summary>
+    [Theory]
+    [InlineData(100, 2)]    // the loop's region and the callee's
+    [InlineData(1000, 3)]   // and, past 320 returns, one from the return site
+    public void AReturnSiteTheLoopsRegionCoversCompilesAgainOnlyWhenMuchHotter(int iterations, int regions)
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel(), far = a.CreateLabel();
+        a.Label(ref top);
+        a.add(rax, 3);
+        a.call(far);
+        a.add(rdx, rax);          // the return site
+        a.dec(ecx);
+        a.jne(top);
+        a.int3();
+        a.db(Enumerable.Repeat((byte)0xCC, 4096).ToArray());   // far lies in the next page
+        a.Label(ref far);
+        a.imul(rax, rax, 5);
+        a.ret();
+        var regs = new ulong[16];
+        regs[1] = (ulong)iterations;
+        regs[4] = CpuFixture.StackTop;
+        var p = new Program(Assembled(a), regs, 0x202, new byte[16], "");
+
+        var interp = RunOnce(ExecutionTier.Interp, p);
+        var jit = RunOnce(ExecutionTier.Jit, p, jitThreshold: 20);
+        Assert.Null(interp.Diff(jit));
+        Assert.Equal((ulong)iterations * 7 + 1, jit.Retired);
+        Assert.Equal(regions, jit.Compiled);
+    }
 }
