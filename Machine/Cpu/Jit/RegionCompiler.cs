@@ -577,23 +577,26 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Ldfld, JitMembers.Budget);
             _il.Emit(OpCodes.Ldloc, _left);
             _il.Emit(OpCodes.Sub);
-            _il.Emit(OpCodes.Ldarg_0);
-            _il.Emit(OpCodes.Ldfld, JitMembers.RegionOffsets);
-            _il.Emit(OpCodes.Ldloc, _xOp);
-            _il.Emit(OpCodes.Ldelem_I4);
+            ExitOpEntry(JitMembers.RegionOffsets);
             _il.Emit(OpCodes.Conv_I8);
             _il.Emit(OpCodes.Add);
             _il.Emit(OpCodes.Stloc, _xRetired);
             _il.Emit(OpCodes.Ldc_I4, status);
             _il.Emit(OpCodes.Stloc, _xStatus);
-            _il.Emit(OpCodes.Ldarg_0);
-            _il.Emit(OpCodes.Ldfld, JitMembers.RegionBlockOf);
-            _il.Emit(OpCodes.Ldloc, _xOp);
-            _il.Emit(OpCodes.Ldelem_I4);
+            ExitOpEntry(JitMembers.RegionBlockOf);
             _il.Emit(OpCodes.Stloc, _xBlock);
             _il.Emit(OpCodes.Ldc_I4_M1);
             _il.Emit(OpCodes.Stloc, _xSlot);
             _il.Emit(OpCodes.Br, regsInFile ? _epilogue : _epilogueFlags);
         }
+    }
+
+    /// <summary>Pushes the side exit's op's entry (int) of a per-op table of the region (JitRegion.Offsets, BlockOf).</summary>
+    private void ExitOpEntry(System.Reflection.FieldInfo table)
+    {
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldfld, table);
+        _il.Emit(OpCodes.Ldloc, _xOp);
+        _il.Emit(OpCodes.Ldelem_I4);
     }
 }
