@@ -142,10 +142,7 @@ internal sealed unsafe partial class RegionCompiler
         if (ops < entry.Count) blocks = [entry];
         var c = new RegionCompiler(cpu, blocks, ops);
         var code = c.Emit();
-        long h1 = System.Diagnostics.Stopwatch.GetTimestamp();
         System.Runtime.CompilerServices.RuntimeHelpers.PrepareDelegate(code);
-        long h2 = System.Diagnostics.Stopwatch.GetTimestamp();
-        if (Environment.GetEnvironmentVariable("HACKT") != null) Console.Error.WriteLine($"HACKT ops={c._n} il={c._il.ILOffset} jit={(h2-h1)/1e6:F3}");
         return code;
     }
 
