@@ -108,12 +108,13 @@ public sealed unsafe partial class Cpu
     {
         foreach (Block b in _jitCompiled)
         {
+            if (b.Compiled?.Target is JitRegion region)
+                foreach (Block m in region.Blocks) m.InRegion = false;
             b.Compiled = null;
             b.Chainable = null;
             b.CompiledOps = 0;
             b.Heat = 0;
         }
-        foreach (Block b in _blocks.Values) b.InRegion = false;
         _jitCompiled.Clear();
         ReuseAccessWindows();
         _jitLiveInstructions = 0;
