@@ -50,9 +50,15 @@ public sealed class CpuFixture : IDisposable
         var a = new Assembler(64);
         build(a);
         a.int3();
+        LoadBytes(Assembled(a));
+    }
+
+    /// <summary>The machine code <paramref name="a"/> holds, assembled at <see cref="CodeBase"/>.</summary>
+    public static byte[] Assembled(Assembler a)
+    {
         var ms = new MemoryStream();
         a.Assemble(new StreamCodeWriter(ms), CodeBase);
-        LoadBytes(ms.ToArray());
+        return ms.ToArray();
     }
 
     public void LoadBytes(byte[] code)

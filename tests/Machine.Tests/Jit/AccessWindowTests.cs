@@ -25,9 +25,7 @@ public class AccessWindowTests
         a.dec(rcx);
         a.jne(top);
         a.int3();
-        var ms = new MemoryStream();
-        a.Assemble(new StreamCodeWriter(ms), CpuFixture.CodeBase);
-        return ms.ToArray();
+        return CpuFixture.Assembled(a);
     }
 
     private static CpuFixture Start(ExecutionTier tier)
@@ -101,14 +99,13 @@ public class AccessWindowTests
         a.dec(ecx);
         a.jne(top);
         a.int3();
-        var ms = new MemoryStream();
-        a.Assemble(new StreamCodeWriter(ms), CpuFixture.CodeBase);
+        byte[] code = CpuFixture.Assembled(a);
         var results = new List<ulong>();
         long entries = 0;
         foreach (var tier in new[] { ExecutionTier.Interp, ExecutionTier.Jit })
         {
             using var f = new CpuFixture(tier, jitThreshold: 2);
-            f.LoadBytes(ms.ToArray());
+            f.LoadBytes(code);
             var data = new byte[0x2000];
             new Random(7).NextBytes(data);
             f.Machine.Memory.Write(CpuFixture.DataPhys, data);
@@ -164,14 +161,13 @@ public class AccessWindowTests
         a.dec(r9);
         a.jne(top);
         a.int3();
-        var ms = new MemoryStream();
-        a.Assemble(new StreamCodeWriter(ms), CpuFixture.CodeBase);
+        byte[] code = CpuFixture.Assembled(a);
         var far = new PhysAddr(0x300000);
         var outcomes = new List<string>();
         foreach (var tier in new[] { ExecutionTier.Interp, ExecutionTier.Jit })
         {
             using var f = new CpuFixture(tier, jitThreshold: 1);
-            f.LoadBytes(ms.ToArray());
+            f.LoadBytes(code);
             var data = new byte[CpuFixture.DataSize];
             new Random(11).NextBytes(data);
             f.Machine.Memory.Write(CpuFixture.DataPhys, data);

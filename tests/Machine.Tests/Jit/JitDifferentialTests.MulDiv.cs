@@ -59,7 +59,7 @@ public partial class JitDifferentialTests
                         regs[4] = CpuFixture.StackTop - 0x100;
                         var data = new byte[0x1000];
                         BitConverter.GetBytes(s).CopyTo(data, 0x810);
-                        byte[] bytes = Assembled(asm);
+                        byte[] bytes = CpuFixture.Assembled(asm);
                         var p = new Program(bytes, regs, 0x202 | 0x8D5 & (a ^ s), data, Disassemble(bytes));
                         var interp = RunOnce(ExecutionTier.Interp, p);
                         var jit = RunOnce(ExecutionTier.Jit, p);

@@ -63,7 +63,7 @@ public partial class JitDifferentialTests
         a.ret();
         a.Label(ref end);
         a.int3();
-        return WithRandomState(Assembled(a), g, rcx: () => (ulong)iterations);
+        return WithRandomState(CpuFixture.Assembled(a), g, rcx: () => (ulong)iterations);
     }
 
     /// <summary>
@@ -137,7 +137,7 @@ public partial class JitDifferentialTests
                     for (int r = 0; r < 16; r++) regs[r] = (ulong)rng.NextInt64() ^ ((ulong)rng.Next(2) << 63);
                     regs[1] = (ulong)count | 0x100;   // only CL counts
                     regs[4] = CpuFixture.StackTop - 0x100;
-                    var p = new Program(Assembled(a), regs, 0x202, new byte[0x1000], $"{m} r8 ({size} bytes), cl = {count}\n");
+                    var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[0x1000], $"{m} r8 ({size} bytes), cl = {count}\n");
                     string? diff = RunOnce(ExecutionTier.Interp, p).Diff(RunOnce(ExecutionTier.Jit, p));
                     if (diff != null) failures.Add(p.Text + diff);
                 }
@@ -171,7 +171,7 @@ public partial class JitDifferentialTests
         regs[4] = CpuFixture.StackTop - 0x100;
         regs[6] = high;
         regs[7] = low;
-        var p = new Program(Assembled(a), regs, 0x202, new byte[0x1000], "");
+        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[0x1000], "");
         var outcomes = new List<ulong>();
         foreach (var (tier, threshold) in new[] { (ExecutionTier.Interp, 1), (ExecutionTier.Jit, 2) })
         {
@@ -242,7 +242,7 @@ public partial class JitDifferentialTests
         var regs = new ulong[16];
         regs[1] = (ulong)iterations;
         regs[4] = CpuFixture.StackTop;
-        var p = new Program(Assembled(a), regs, 0x202, new byte[16], "");
+        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], "");
 
         var interp = RunOnce(ExecutionTier.Interp, p);
         var jit = RunOnce(ExecutionTier.Jit, p, jitThreshold: 20);

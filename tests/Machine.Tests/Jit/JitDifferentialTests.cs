@@ -101,15 +101,7 @@ public partial class JitDifferentialTests
         a.jmp(end);
         a.Label(ref end);
         a.int3();
-        return WithRandomState(Assembled(a), g, rcx: () => loop ? (ulong)g.Next(1, 6) : 0);
-    }
-
-    /// <summary>The machine code <paramref name="a"/> holds, assembled at <see cref="CpuFixture.CodeBase"/>.</summary>
-    private static byte[] Assembled(Assembler a)
-    {
-        var ms = new MemoryStream();
-        a.Assemble(new StreamCodeWriter(ms), CpuFixture.CodeBase);
-        return ms.ToArray();
+        return WithRandomState(CpuFixture.Assembled(a), g, rcx: () => loop ? (ulong)g.Next(1, 6) : 0);
     }
 
     /// <summary>
@@ -198,7 +190,7 @@ public partial class JitDifferentialTests
         regs[3] = CpuFixture.DataBase;
         regs[4] = CpuFixture.StackTop;
         regs[7] = 100;
-        var p = new Program(Assembled(a), regs, 0x202, new byte[16], "");
+        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], "");
 
         var interp = RunOnce(ExecutionTier.Interp, p);
         var jit = RunOnce(ExecutionTier.Jit, p);
