@@ -21,8 +21,6 @@ public static class EmulatorBenchmark
 {
     private sealed record Options(int Rounds, double TargetSeconds, ulong? Scale, bool AllowInstall, ExecutionTier[] Tiers, string Workload, string[] Extra);
 
-    private static readonly string[] GccFlags = ["-O2", "-mgeneral-regs-only"];
-
     private enum Engine { Native, Qemu, Interp, Jit }
 
     private static Engine EngineOf(ExecutionTier t) => t == ExecutionTier.Jit ? Engine.Jit : Engine.Interp;
@@ -43,8 +41,16 @@ public static class EmulatorBenchmark
         // A workload anywhere may include workloads/rt.h; headers beside it or there feed the build cache's key.
         string shared = Path.Combine(AppContext.BaseDirectory, "workloads");
         string[] headers = [.. new[] { Path.GetDirectoryName(Path.GetFullPath(source))!, shared }.Distinct().SelectMany(d => Directory.GetFiles(d, "*.h"))];
-        string elf = FreestandingGcc.Build([source], [.. GccFlags, "-I", shared], Path.GetFileNameWithoutExtension(source) + ".elf", headers);
-        Console.WriteLine($"workload: {source}\n  gcc {string.Join(' ', FreestandingGcc.BaseFlags.Concat(GccFlags))} ... -lgcc -> {elf}");
+        string elf;
+        try
+        {
+            elf = FreestandingGcc.Build([source], [.. FreestandingGcc.WorkloadFlags, "-I", shared], Path.GetFileNameWithoutExtension(source) + ".elf", headers);
+        }
+        catch (InvalidOperationException e)   // gcc's own message: the user's C file does not build
+        {
+            throw new BenchmarkException(e.Message);
+        }
+        Console.WriteLine($"workload: {source}\n  gcc {string.Join(' ', FreestandingGcc.BaseFlags.Concat(FreestandingGcc.WorkloadFlags))} ... -lgcc -> {elf}");
 
         // 2. qemu-user.
         string qemu = Qemu.FindOrInstall(o.AllowInstall);
@@ -237,7 +243,8 @@ public static class EmulatorBenchmark
                         usage: bench emulator [--workload NAME|FILE.c] [--rounds N] [--seconds S] [--scale N] [--tier interp|jit|both] [--no-install]
                           --workload W   bench (default: sieve, fib, bytecode VM, memcpy, hash), mix (sort, matrix, tree,
                                          search, divide, bits, compress, lexer), hard (sha256, list, text), apps (qsort,
-                                         hash, queens, struct, lcs, heap, bignum), or a C file written like them: freestanding
+                                         hash, queens, struct, lcs, heap, bignum), float (nbody, mandel, spectral, matf, poly),
+                                         or a C file written like them (integer or floating point): freestanding
                                          (#include "rt.h" from bench/workloads, or its own _start), taking a scale argument
                           --rounds N     interleaved rounds of native / qemu / ours (default 5); medians are reported
                           --seconds S    size the workload so our Machine runs about S seconds (default 4)

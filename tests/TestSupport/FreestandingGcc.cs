@@ -19,6 +19,13 @@ public static class FreestandingGcc
         "-fno-stack-protector", "-fcf-protection=none", "-fno-asynchronous-unwind-tables",
     ];
 
+    /// <summary>
+    /// The flags the emulator benchmark's C workloads (bench/workloads, and a user's own) are built with,
+    /// after <see cref="BaseFlags"/>: -O2 as gcc's default x86-64 (so SSE2 floating point and its
+    /// vectorised loops), and sqrt inline, since no libm is linked to set errno.
+    /// </summary>
+    public static readonly IReadOnlyList<string> WorkloadFlags = ["-O2", "-fno-math-errno"];
+
     private static readonly object Lock = new();
 
     /// <summary>

@@ -50,6 +50,7 @@ internal static class JitMembers
     public static readonly MethodInfo JitCodeInvoke = typeof(JitCode).GetMethod("Invoke")!;
 
     public static readonly FieldInfo Tlb = Field("_tlb");
+    public static readonly FieldInfo Xmm = Field("_xmm");
     public static readonly MethodInfo ReadSlow = Method("ReadSlow");
     public static readonly MethodInfo WriteSlow = Method("WriteSlow");
     public static readonly FieldInfo WindowPending = Field("_windowPending");
@@ -81,6 +82,16 @@ internal static class JitMembers
     public static readonly MethodInfo HelperImul = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Imul))!;
     public static readonly MethodInfo Bswap64 = typeof(System.Buffers.Binary.BinaryPrimitives).GetMethod("ReverseEndianness", [typeof(ulong)])!;
     public static readonly MethodInfo Bswap32 = typeof(System.Buffers.Binary.BinaryPrimitives).GetMethod("ReverseEndianness", [typeof(uint)])!;
+
+    private static readonly Dictionary<string, MethodInfo> SseMathMethods =
+        typeof(SseMath).GetMethods(BindingFlags.Static | BindingFlags.Public).ToDictionary(m => m.Name);
+
+    /// <summary>The <see cref="SseMath"/> function of that name (one per instruction, no overloads).</summary>
+    public static MethodInfo SseMath(string name) =>
+        SseMathOrNull(name) ?? throw new MissingMethodException("SseMath", name);
+
+    /// <summary>The <see cref="SseMath"/> function of that name, or null when there is none.</summary>
+    public static MethodInfo? SseMathOrNull(string name) => SseMathMethods.GetValueOrDefault(name);
 
     /// <summary>The memory read helper for an access size (1, 2, 4, 8): bool ReadN(ulong va, out ulong v).</summary>
     public static MethodInfo ReadOf(int size) => size switch { 8 => Read64, 4 => Read32, 2 => Read16, _ => Read8 };

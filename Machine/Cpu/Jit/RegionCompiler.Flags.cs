@@ -86,7 +86,9 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.Imul2: case OpKind.Imul3: case OpKind.Mul1: case OpKind.Imul1:
                 u.Sets = u.Aux = true; u.Kind = FlagOp.ResultAux; break;
             case OpKind.Div: case OpKind.Idiv:
-                u.FaultBefore = true; break;   // #DE and the rare dividends leave for the interpreter
+                u.FaultBefore = true; break;
+            case OpKind.SseComi:
+                u.Sets = u.Aux = true; u.Kind = FlagOp.Explicit; u.Size = 8; break;   // #DE and the rare dividends leave for the interpreter
             default:
                 if (!IsAluKind(op.Kind)) break;
                 var sub = (AluOp)op.Cond;
@@ -280,6 +282,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Condition cc from the locals of a setter of known kind: plain compares for the common cases, else the helper.</summary>
     private void InlineCondition(FlagUse s, int cc)
     {
+        if (s.Kind == FlagOp.Explicit) { ExplicitCondition(cc); return; }
         if (s.Kind == FlagOp.Sub && cc is >= 2 and <= 7)
         {
             switch (cc)
@@ -382,5 +385,37 @@ internal sealed unsafe partial class RegionCompiler
         if (s.Size == 8) _il.Emit(OpCodes.Ldc_I8, 0L);
         else { SignedOperand(s.Size); _il.Emit(OpCodes.Ldc_I4_0); }
         _il.Emit(OpCodes.Clt);
+    }
+
+    /// <summary>
+    /// Pushes condition cc (0/1, int32) of an Explicit setter (comis, rotates), whose status flags are
+    /// aux itself: bit tests, as FlagMath.Evaluate reads them.
+    /// </summary>
+    private void ExplicitCondition(int cc)
+    {
+        const int Cf = 0, Pf = 2, Zf = 6, Sf = 7, Of = 11;
+        switch (cc >> 1)
+        {
+            case 0: FlagBit(Of); break;
+            case 1: FlagBit(Cf); break;
+            case 2: FlagBit(Zf); break;
+            case 3: FlagBit(Cf); FlagBit(Zf); _il.Emit(OpCodes.Or); break;
+            case 4: FlagBit(Sf); break;
+            case 5: FlagBit(Pf); break;
+            case 6: FlagBit(Sf); FlagBit(Of); _il.Emit(OpCodes.Xor); break;
+            default: FlagBit(Sf); FlagBit(Of); _il.Emit(OpCodes.Xor); FlagBit(Zf); _il.Emit(OpCodes.Or); break;
+        }
+        if ((cc & 1) != 0) Not();
+    }
+
+    /// <summary>Pushes bit <paramref name="bit"/> of _faux (0/1, int32).</summary>
+    private void FlagBit(int bit)
+    {
+        _il.Emit(OpCodes.Ldloc, _faux);
+        _il.Emit(OpCodes.Ldc_I4, bit);
+        _il.Emit(OpCodes.Shr_Un);
+        _il.Emit(OpCodes.Conv_I4);
+        _il.Emit(OpCodes.Ldc_I4_1);
+        _il.Emit(OpCodes.And);
     }
 }

@@ -104,7 +104,7 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.CmpRM64: case OpKind.AluRM64: case OpKind.AddRM64: size = 8; return true;
             case OpKind.Alu:
                 return op.Form == Form.RM || (AluOp)op.Cond is AluOp.Cmp or AluOp.Test;
-            default: return false;
+            default: return IsSseKind(op.Kind) && SseGroupAccess(ref op, out size, out write);
         }
     }
 
@@ -123,6 +123,9 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.Mul1: case OpKind.Imul1: case OpKind.Div: case OpKind.Idiv: case OpKind.Cbw: case OpKind.Cwd:
                 return Rax | Rdx | (op.Form == Form.R ? r0 : 0);
             case OpKind.Xchg: return r0 | r1;
+            case OpKind.SseMovdFromXmm: return op.Form == Form.RR ? r0 : 0;
+            case OpKind.SseCvtFpToInt: return r0;
+            case var k when IsSseKind(k): return 0;   // R0 is an XMM register
             default: return op.Form is Form.R or Form.RR or Form.RM or Form.RI ? r0 : 0;
         }
     }

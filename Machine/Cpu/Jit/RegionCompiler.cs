@@ -191,7 +191,7 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.JmpIndirect: case OpKind.CallIndirect:
                 return op.Form is Form.R or Form.M;
             default:
-                return false;
+                return IsSseKind(op.Kind);
         }
     }
 
@@ -250,6 +250,11 @@ internal sealed unsafe partial class RegionCompiler
             EmitInterpreted();
             return;
         }
+        if (IsSseKind(op.Kind))
+        {
+            EmitSse(ref op);
+            return;
+        }
         switch (op.Kind)
         {
             case OpKind.Nop: break;
@@ -296,6 +301,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Stloc, _inv0);
         LoadFlags();
         LoadWindowBase();
+        LoadXmmBase();
         _il.Emit(OpCodes.Br, _label[0]);
     }
 

@@ -5,7 +5,7 @@ using Lab.TestSupport;
 namespace Lab.Machine.Tests.Jit;
 
 /// <summary>
-/// The emulator benchmark's C workloads (bench/workloads: bench.c, mix.c, hard.c, apps.c), built as the
+/// The emulator benchmark's C workloads (bench/workloads: bench.c, mix.c, hard.c, apps.c, float.c), built as the
 /// benchmark builds them, print the same checksums in the Machine as on the host, with the JIT
 /// compiling blocks on their first run (single-block regions, mostly) and after 50 runs (regions of
 /// many blocks): the host CPU is the oracle for compiled code on ordinary C.
@@ -24,10 +24,12 @@ public class JitWorkloadTests
     [InlineData("hard", 50)]
     [InlineData("apps", 1)]
     [InlineData("apps", 50)]
+    [InlineData("float", 1)]
+    [InlineData("float", 50)]
     public void BenchmarkWorkloadsPrintTheHostsChecksumsOnTheJit(string workload, int threshold)
     {
         string dir = WorkloadsDir();
-        string exe = FreestandingGcc.Build([Path.Combine(dir, workload + ".c")], ["-O2", "-mgeneral-regs-only", "-I", dir],
+        string exe = FreestandingGcc.Build([Path.Combine(dir, workload + ".c")], [.. FreestandingGcc.WorkloadFlags, "-I", dir],
             workload + ".elf", headers: [Path.Combine(dir, "rt.h")]);
         string[] args = ["1"];
         var native = NativeProcess.Run(exe, args);

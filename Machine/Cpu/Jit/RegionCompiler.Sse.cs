@@ -1,0 +1,351 @@
+using System.Reflection;
+using System.Reflection.Emit;
+using V = System.Runtime.Intrinsics.Vector128<byte>;
+
+namespace Lab.Machine.Cpu;
+
+/// <summary>
+/// SSE/SSE2 in compiled code: moves, integer and logic ops, floating point, comis and conversions.
+/// The XMM registers stay in the CPU's register file (Cpu._xmm, fixed native memory): each op loads
+/// its operands from there, calls the <see cref="SseMath"/> function the interpreter's handler calls
+/// (RyuJIT inlines them into single host SSE instructions), and stores the result back, so exits and
+/// handler calls need nothing for them and results are the interpreter's bit for bit. Memory operands
+/// take the same access paths as integer ops (windows, groups, the TLB fast path; a miss leaves for the
+/// interpreter to run the op, which also raises #GP for a misaligned 16-byte operand): an SSE op
+/// changes nothing before its access, so it can always be started again.
+/// </summary>
+internal sealed unsafe partial class RegionCompiler
+{
+    /// <summary>The XMM register file's address (loaded at entry), and a 16-byte scratch value.</summary>
+    private LocalBuilder _xmmBase = null!, _tVec = null!;
+
+    /// <summary>The SSE kinds compiled here.</summary>
+    private static bool IsSseKind(OpKind k) => k is OpKind.SseMov or OpKind.SseMovq or OpKind.SseMovdToXmm
+        or OpKind.SseMovdFromXmm or OpKind.SseMovLowHigh or OpKind.SseBinary or OpKind.SseShiftImm
+        or OpKind.SseShuffle or OpKind.SseFloat or OpKind.SseComi or OpKind.SseCvtIntToFp or OpKind.SseCvtFpToInt;
+
+    /// <summary>Declares the SSE locals and loads the register file's address (in the prologue; RyuJIT drops it when unused).</summary>
+    private void LoadXmmBase()
+    {
+        _xmmBase = _il.DeclareLocal(typeof(nint));
+        _tVec = _il.DeclareLocal(typeof(V));
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldfld, JitMembers.Xmm);
+        _il.Emit(OpCodes.Stloc, _xmmBase);
+    }
+
+    /// <summary>One SSE op (see the class comment); operand encodings as SseTranslator makes them.</summary>
+    private void EmitSse(ref Op current)
+    {
+        Op op = current;   // a copy the value-building lambdas can capture
+        switch (op.Kind)
+        {
+            case OpKind.SseMov:
+                if (op.Form == Form.MR) { PushXmm(op.R1); StoreVector(ref op, aligned: op.Size2 == 1); }
+                else SetXmm(op.R0, () => PushSource(ref op));
+                break;
+            case OpKind.SseMovq:
+                if (op.Form == Form.MR) StoreLane(ref op, 8, nameof(SseMath.Low64));
+                else SetXmm(op.R0, () => { PushSource(ref op); Call(nameof(SseMath.Low64)); Call(nameof(SseMath.FromLow64)); });
+                break;
+            case OpKind.SseMovdToXmm:
+                if (op.Form == Form.RM) Load(ref op, op.Size, _tV);
+                SetXmm(op.R0, () =>
+                {
+                    if (op.Form == Form.RR) GetReg(op.R1, op.Size); else _il.Emit(OpCodes.Ldloc, _tV);
+                    Call(nameof(SseMath.FromLow64));
+                });
+                break;
+            case OpKind.SseMovdFromXmm:
+                PushXmm(op.R1);
+                Call(nameof(SseMath.Low64));
+                if (op.Size == 4) Truncate(4);
+                if (op.Form == Form.RR) SetReg(op.R0, op.Size);
+                else { _il.Emit(OpCodes.Stloc, _tV); Store(ref op, op.Size, _tV); }
+                break;
+            case OpKind.SseMovLowHigh:
+                EmitMovLowHigh(ref op);
+                break;
+            case OpKind.SseBinary:
+                var sub = (SseOp)op.Cond;
+                MethodInfo? bin = JitMembers.SseMathOrNull(sub.ToString());
+                SetXmm(op.R0, () =>
+                {
+                    if (bin == null) _il.Emit(OpCodes.Ldc_I4, (int)sub);
+                    PushXmm(op.R0);
+                    PushSource(ref op);
+                    _il.Emit(OpCodes.Call, bin ?? JitMembers.SseMath(nameof(SseMath.Binary)));
+                });
+                break;
+            case OpKind.SseShiftImm:
+                SetXmm(op.R0, () =>
+                {
+                    _il.Emit(OpCodes.Ldc_I4, (int)op.Cond);
+                    PushXmm(op.R0);
+                    _il.Emit(OpCodes.Ldc_I4, (int)(byte)op.Imm);
+                    Call(nameof(SseMath.ShiftImm));
+                });
+                break;
+            case OpKind.SseShuffle:
+                SetXmm(op.R0, () =>
+                {
+                    _il.Emit(OpCodes.Ldc_I4, (int)op.Cond);
+                    PushXmm(op.R0);
+                    PushSource(ref op);
+                    _il.Emit(OpCodes.Ldc_I4, (int)op.Imm & 0xFF);
+                    Call(nameof(SseMath.Shuffle));
+                });
+                break;
+            case OpKind.SseFloat:
+                var fp = (FpOp)op.Cond;
+                SetXmm(op.R0, () =>
+                {
+                    PushXmm(op.R0);
+                    PushSource(ref op);
+                    bool compare = fp is FpOp.Cmpsd or FpOp.Cmpss or FpOp.Cmppd or FpOp.Cmpps;
+                    if (compare) _il.Emit(OpCodes.Ldc_I4, (int)(op.Imm & 7));
+                    Call(fp.ToString());
+                });
+                break;
+            case OpKind.SseComi:
+                {
+                    bool dbl = (op.Cond & 1) != 0;
+                    PrepareSource(ref op, dbl ? 8 : 4);
+                    PushXmm(op.R0);
+                    PushSource(ref op);
+                    _il.Emit(dbl ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+                    Call(nameof(SseMath.ComiFlags));
+                    _il.Emit(OpCodes.Stloc, _tAux);
+                    SetFlags(FlagOp.Explicit, 8, Val.Of(0), Val.Of(0), Val.Of(0), _tAux);
+                    break;
+                }
+            case OpKind.SseCvtIntToFp:
+                if (op.Form == Form.RM) Load(ref op, op.Size, _tV);
+                SetXmm(op.R0, () =>
+                {
+                    PushXmm(op.R0);
+                    if (op.Form == Form.RR) GetReg(op.R1, op.Size); else _il.Emit(OpCodes.Ldloc, _tV);
+                    _il.Emit(OpCodes.Ldc_I4, (int)op.Size);
+                    _il.Emit((op.Cond & 1) != 0 ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+                    Call(nameof(SseMath.IntToFp));
+                });
+                break;
+            case OpKind.SseCvtFpToInt:
+                PrepareSource(ref op, op.Size2);
+                PushSource(ref op);
+                _il.Emit(OpCodes.Ldc_I4, (int)op.Size);
+                _il.Emit((op.Cond & 1) != 0 ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+                _il.Emit((op.Cond & 2) != 0 ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+                Call(nameof(SseMath.FpToInt));
+                SetReg(op.R0, op.Size);
+                break;
+            default:
+                throw new InvalidOperationException($"not an SSE kind: {op.Kind}");
+        }
+    }
+
+    /// <summary>movlps/movhps/movlpd/movhpd/movlhps/movhlps/movss/movsd by Cond, as Cpu.SseMovLowHigh.</summary>
+    private void EmitMovLowHigh(ref Op current)
+    {
+        Op op = current;
+        int r0 = op.R0, r1 = op.R1;
+        switch (op.Cond)
+        {
+            case 0: case 2:     // movlp/movhp load: one half from memory
+                Load(ref op, 8, _tV);
+                SetXmm(r0, () => { PushXmm(r0); _il.Emit(OpCodes.Ldloc, _tV); Call(op.Cond == 0 ? nameof(SseMath.WithLow64) : nameof(SseMath.WithHigh64)); });
+                break;
+            case 1: StoreLane(ref op, 8, nameof(SseMath.Low64)); break;
+            case 3: StoreLane(ref op, 8, nameof(SseMath.High64)); break;
+            case 4:             // movlhps
+                SetXmm(r0, () => { PushXmm(r0); PushXmm(r1); Call(nameof(SseMath.Low64)); Call(nameof(SseMath.WithHigh64)); });
+                break;
+            case 5:             // movhlps
+                SetXmm(r0, () => { PushXmm(r0); PushXmm(r1); Call(nameof(SseMath.High64)); Call(nameof(SseMath.WithLow64)); });
+                break;
+            case 6:             // movss load: upper lanes zeroed
+                Load(ref op, 4, _tV);
+                SetXmm(r0, () => { _il.Emit(OpCodes.Ldloc, _tV); _il.Emit(OpCodes.Conv_U4); Call(nameof(SseMath.FromLow32)); });
+                break;
+            case 7: StoreLane(ref op, 4, nameof(SseMath.Low32)); break;
+            case 8:             // movss xmm, xmm: the low lane merged
+                SetXmm(r0, () => { PushXmm(r0); PushXmm(r1); Call(nameof(SseMath.Low32)); Call(nameof(SseMath.WithLow32)); });
+                break;
+            case 9:             // movsd load: upper lane zeroed
+                Load(ref op, 8, _tV);
+                SetXmm(r0, () => { _il.Emit(OpCodes.Ldloc, _tV); Call(nameof(SseMath.FromLow64)); });
+                break;
+            case 10: StoreLane(ref op, 8, nameof(SseMath.Low64)); break;
+            default:            // movsd xmm, xmm: the low lane merged
+                SetXmm(r0, () => { PushXmm(r0); PushXmm(r1); Call(nameof(SseMath.Low64)); Call(nameof(SseMath.WithLow64)); });
+                break;
+        }
+    }
+
+    /// <summary>Pushes the address of XMM register r.</summary>
+    private void XmmAddress(int r)
+    {
+        _il.Emit(OpCodes.Ldloc, _xmmBase);
+        if (r != 0) { _il.Emit(OpCodes.Ldc_I4, r * 16); _il.Emit(OpCodes.Add); }
+    }
+
+    /// <summary>Pushes XMM register r's value.</summary>
+    private void PushXmm(int r)
+    {
+        XmmAddress(r);
+        _il.Emit(OpCodes.Ldobj, typeof(V));
+    }
+
+    /// <summary>
+    /// XMM register r = the value <paramref name="value"/> pushes. A memory operand the value needs
+    /// must already be loaded (its miss paths branch, and the register's address is on the stack here).
+    /// </summary>
+    private void SetXmm(int r, Action value)
+    {
+        _tVecReady = false;
+        PreloadSource();
+        XmmAddress(r);
+        value();
+        _il.Emit(OpCodes.Stobj, typeof(V));
+    }
+
+    /// <summary>Calls the SseMath function of that name.</summary>
+    private void Call(string name) => _il.Emit(OpCodes.Call, JitMembers.SseMath(name));
+
+    // --- operands -------------------------------------------------------------------------------
+    // The value-building lambdas run with the destination's address on the IL stack, where no branch
+    // may happen (the miss paths are emitted elsewhere, with an empty stack); so SetXmm first loads the
+    // op's memory source into _tVec (PreloadSource), and PushSource then only pushes it.
+
+    /// <summary>Whether _tVec holds the current op's memory source.</summary>
+    private bool _tVecReady;
+
+    /// <summary>Loads the current op's memory source into _tVec when it is one <see cref="PushSource"/> reads (see <see cref="SourceSize"/>).</summary>
+    private void PreloadSource()
+    {
+        ref Op op = ref _ops[_i];
+        if (op.Form != Form.RM) return;
+        int size = SourceSize(ref op, out bool aligned);
+        if (size == 0) return;
+        LoadVector(ref op, size, aligned);
+        _tVecReady = true;
+    }
+
+    /// <summary>The size of the op's memory source that SetXmm loads into _tVec (0: none; the op reads it itself), and whether it must be aligned.</summary>
+    private static int SourceSize(ref Op op, out bool aligned)
+    {
+        aligned = false;
+        switch (op.Kind)
+        {
+            case OpKind.SseMov: aligned = op.Size2 == 1; return 16;
+            case OpKind.SseBinary: case OpKind.SseShuffle: aligned = true; return 16;
+            case OpKind.SseFloat: aligned = op.Size == 16 && op.Size2 == 1; return op.Size;
+            case OpKind.SseMovq: return 8;
+            default: return 0;
+        }
+    }
+
+    /// <summary>Pushes the source operand: XMM R1, or the memory operand loaded into _tVec (4 or 8 bytes: upper lanes zero).</summary>
+    private void PushSource(ref Op op)
+    {
+        if (op.Form == Form.RR) { PushXmm(op.R1); return; }
+        if (!_tVecReady) throw new InvalidOperationException($"source of {op.Kind} at 0x{op.Ip:x} not loaded");
+        _il.Emit(OpCodes.Ldloc, _tVec);
+    }
+
+    /// <summary>For ops that write no XMM register (comis, cvt to integer): loads a memory source of <paramref name="size"/> bytes into _tVec.</summary>
+    private void PrepareSource(ref Op op, int size)
+    {
+        _tVecReady = false;
+        if (op.Form != Form.RM) return;
+        LoadVector(ref op, size, aligned: false);
+        _tVecReady = true;
+    }
+
+    /// <summary>
+    /// Reads <paramref name="size"/> (4, 8 or 16) bytes at the op's memory operand into _tVec (4 and 8:
+    /// zero-extended to the vector, as the interpreter's FpSource). A 16-byte operand that must be
+    /// aligned and is not leaves for the interpreter, which raises #GP.
+    /// </summary>
+    private void LoadVector(ref Op op, int size, bool aligned)
+    {
+        if (size != 16)
+        {
+            Load(ref op, size, _tV);
+            _il.Emit(OpCodes.Ldloc, _tV);
+            Call(nameof(SseMath.FromLow64));
+            _il.Emit(OpCodes.Stloc, _tVec);
+            return;
+        }
+        Action access = () =>
+        {
+            _il.Emit(OpCodes.Ldloc, _tHost);
+            _il.Emit(OpCodes.Ldobj, typeof(V));
+            _il.Emit(OpCodes.Stloc, _tVec);
+        };
+        if (_groupOf[_i] >= 0) { EmitGroupAccess(ref op, 16, write: false, access); return; }
+        AccessVector(ref op, aligned, write: false, access);
+    }
+
+    /// <summary>Writes the vector on the stack to the op's 16-byte memory operand (aligned when asked).</summary>
+    private void StoreVector(ref Op op, bool aligned)
+    {
+        _il.Emit(OpCodes.Stloc, _tVec);
+        Action access = () =>
+        {
+            _il.Emit(OpCodes.Ldloc, _tHost);
+            _il.Emit(OpCodes.Ldloc, _tVec);
+            _il.Emit(OpCodes.Stobj, typeof(V));
+        };
+        if (_groupOf[_i] >= 0) { EmitGroupAccess(ref op, 16, write: true, access); return; }
+        AccessVector(ref op, aligned, write: true, access);
+    }
+
+    /// <summary>A 16-byte access outside a group: the alignment test when asked, then the window or TLB fast path; anything else leaves for the interpreter.</summary>
+    private void AccessVector(ref Op op, bool aligned, bool write, Action access)
+    {
+        Label resume = ResumeLabel();
+        EmitEA(ref op);
+        if (aligned)
+        {
+            _il.Emit(OpCodes.Stloc, _tA);
+            _il.Emit(OpCodes.Ldloc, _tA);
+            Const(15);
+            _il.Emit(OpCodes.And);
+            _il.Emit(OpCodes.Brtrue, resume);
+            _il.Emit(OpCodes.Ldloc, _tA);
+        }
+        var hit = _il.DefineLabel();
+        EmitFastAccess(16, write, hit, resume, slow => { _il.MarkLabel(slow); _il.Emit(OpCodes.Br, resume); });
+        _il.MarkLabel(hit);
+        access();
+    }
+
+    /// <summary>Stores lane <paramref name="lane"/> (an SseMath function of XMM R1) to the op's memory operand of <paramref name="size"/> bytes.</summary>
+    private void StoreLane(ref Op op, int size, string lane)
+    {
+        PushXmm(op.R1);
+        Call(lane);
+        if (size == 4) _il.Emit(OpCodes.Conv_U8);
+        _il.Emit(OpCodes.Stloc, _tV);
+        Store(ref op, size, _tV);
+    }
+
+    /// <summary>The memory access of an SSE op as a group member (<see cref="GroupAccess"/>): its size and direction; 16-byte aligned operands stay out (their alignment test needs the address).</summary>
+    private static bool SseGroupAccess(ref Op op, out int size, out bool write)
+    {
+        write = op.Form == Form.MR;
+        size = 0;
+        switch (op.Kind)
+        {
+            case OpKind.SseMov: size = 16; return op.Size2 == 0;
+            case OpKind.SseMovq: size = 8; return true;
+            case OpKind.SseMovdToXmm: case OpKind.SseMovdFromXmm: case OpKind.SseCvtIntToFp: size = op.Size; return true;
+            case OpKind.SseMovLowHigh: size = op.Cond is 6 or 7 ? 4 : 8; return true;
+            case OpKind.SseFloat: size = op.Size; return op.Size != 16 || op.Size2 == 0;
+            case OpKind.SseComi: size = (op.Cond & 1) != 0 ? 8 : 4; return true;
+            case OpKind.SseCvtFpToInt: size = op.Size2; return true;
+            default: return false;   // SseBinary, SseShuffle: aligned 16-byte operands
+        }
+    }
+}
