@@ -14,7 +14,7 @@ namespace Lab.Machine.Tests.Jit;
 public partial class JitDifferentialTests
 {
     /// <summary>Everything a run leaves that the tiers must agree on.</summary>
-    private sealed record Outcome(string Trap, ulong Rip, ulong[] Regs, ulong Flags, ulong Retired, byte[] Data, byte[] Stack)
+    private sealed record Outcome(string Trap, ulong Rip, ulong[] Regs, ulong Flags, ulong Retired, byte[] Data, byte[] Stack, UInt128[] Xmm)
     {
         public long Compiled;
         public long Entries;
@@ -27,6 +27,8 @@ public partial class JitDifferentialTests
             if (Rip != o.Rip) sb.AppendLine($"  rip: interp 0x{Rip:x}, jit 0x{o.Rip:x}");
             for (int r = 0; r < 16; r++)
                 if (Regs[r] != o.Regs[r]) sb.AppendLine($"  {(MReg)r}: interp 0x{Regs[r]:x16}, jit 0x{o.Regs[r]:x16}");
+            for (int r = 0; r < 16; r++)
+                if (Xmm[r] != o.Xmm[r]) sb.AppendLine($"  xmm{r}: interp 0x{Xmm[r]:x32}, jit 0x{o.Xmm[r]:x32}");
             if (Flags != o.Flags) sb.AppendLine($"  rflags: interp 0x{Flags:x}, jit 0x{o.Flags:x}");
             if (Retired != o.Retired) sb.AppendLine($"  retired: interp {Retired}, jit {o.Retired}");
             for (int i = 0; i < Data.Length; i++)
@@ -46,7 +48,8 @@ public partial class JitDifferentialTests
         f.Cpu.GetRegisters(regs);
         return new Outcome(trap, f.Cpu.Rip, regs, f.Cpu.RFlags, f.Cpu.InstructionsRetired,
             f.Machine.Memory.View(CpuFixture.DataPhys, (int)CpuFixture.DataSize).ToArray(),
-            f.Machine.Memory.View(CpuFixture.StackPhys, 0x10000).ToArray())
+            f.Machine.Memory.View(CpuFixture.StackPhys, 0x10000).ToArray(),
+            Enumerable.Range(0, 16).Select(f.Cpu.GetXmm).ToArray())
         { Compiled = f.Cpu.JitBlocksCompiled, Entries = f.Cpu.JitEntries };
     }
 
