@@ -79,6 +79,9 @@ internal static class JitMembers
     /// <summary>BitOperations.RotateLeft/RotateRight for 32-bit (uint) or 64-bit (ulong) values.</summary>
     public static MethodInfo Rotate(bool left, int size) =>
         typeof(System.Numerics.BitOperations).GetMethod(left ? "RotateLeft" : "RotateRight", [size == 4 ? typeof(uint) : typeof(ulong), typeof(int)])!;
+    /// <summary>BitOperations.PopCount / TrailingZeroCount / LeadingZeroCount of a ulong (one host instruction each).</summary>
+    public static MethodInfo BitCount(string name) =>
+        typeof(System.Numerics.BitOperations).GetMethod(name, [typeof(ulong)])!;
     public static readonly MethodInfo HelperImul = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Imul))!;
     public static readonly MethodInfo Bswap64 = typeof(System.Buffers.Binary.BinaryPrimitives).GetMethod("ReverseEndianness", [typeof(ulong)])!;
     public static readonly MethodInfo Bswap32 = typeof(System.Buffers.Binary.BinaryPrimitives).GetMethod("ReverseEndianness", [typeof(uint)])!;

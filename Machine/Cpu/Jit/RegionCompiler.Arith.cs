@@ -362,4 +362,94 @@ internal sealed unsafe partial class RegionCompiler
         SetReg(op.R0, size);
         SetFlags(FlagOp.ResultAux, size, Val.Of(0), Val.Of(0), _tR, _tAux);
     }
+
+    /// <summary>
+    /// bsf/bsr/tzcnt/lzcnt/popcnt r, r/m, as the interpreter's BitScan, CountZeros and Popcnt (one host
+    /// instruction each through BitOperations). Their flags are Explicit: popcnt's ZF alone; the others
+    /// keep the status flags before (computed only when observed) with ZF, and CF for tzcnt/lzcnt,
+    /// replaced. bsf/bsr of zero leave the destination as it was (not even zero-extended).
+    /// </summary>
+    private void EmitBitCount(ref Op op)
+    {
+        int size = op.Size, bits = size * 8;
+        bool observed = _use[_i].ComputeL;
+        ReadSrc(ref op, size);
+        _il.Emit(OpCodes.Stloc, _tS);
+        if (op.Kind == OpKind.Popcnt)
+        {
+            _il.Emit(OpCodes.Ldloc, _tS);
+            _il.Emit(OpCodes.Call, JitMembers.BitCount(nameof(System.Numerics.BitOperations.PopCount)));
+            _il.Emit(OpCodes.Conv_U8);
+            SetReg(op.R0, size);
+            if (observed) { FlagIfZero(_tS, FlagMath.ZF); _il.Emit(OpCodes.Stloc, _tAux); }
+            SetFlags(FlagOp.Explicit, size, Val.Of(0), Val.Of(0), Val.Of(0), _tAux);
+            return;
+        }
+        bool counts = op.Kind is OpKind.Tzcnt or OpKind.Lzcnt;
+        if (observed)
+        {
+            EmitStatusFlags();
+            Const(~(FlagMath.ZF | (counts ? FlagMath.CF : 0)));
+            _il.Emit(OpCodes.And);
+            _il.Emit(OpCodes.Stloc, _tAux);
+        }
+        if (counts)
+        {
+            // tzcnt: a bit above the operand makes a zero source count the width; lzcnt: the count of the
+            // zero-extended source less the bits above the operand.
+            bool trailing = op.Kind == OpKind.Tzcnt;
+            _il.Emit(OpCodes.Ldloc, _tS);
+            if (trailing && size < 8) { Const(1UL << bits); _il.Emit(OpCodes.Or); }
+            _il.Emit(OpCodes.Call, JitMembers.BitCount(trailing ? nameof(System.Numerics.BitOperations.TrailingZeroCount) : nameof(System.Numerics.BitOperations.LeadingZeroCount)));
+            if (!trailing && size < 8) { _il.Emit(OpCodes.Ldc_I4, 64 - bits); _il.Emit(OpCodes.Sub); }
+            _il.Emit(OpCodes.Conv_U8);
+            _il.Emit(OpCodes.Stloc, _tR);
+            _il.Emit(OpCodes.Ldloc, _tR);
+            SetReg(op.R0, size);
+            if (observed)
+            {
+                _il.Emit(OpCodes.Ldloc, _tAux);
+                FlagIfZero(_tS, FlagMath.CF); _il.Emit(OpCodes.Or);
+                FlagIfZero(_tR, FlagMath.ZF); _il.Emit(OpCodes.Or);
+                _il.Emit(OpCodes.Stloc, _tAux);
+            }
+        }
+        else
+        {
+            var zero = _il.DefineLabel();
+            var done = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldloc, _tS);
+            _il.Emit(OpCodes.Brfalse, zero);
+            if (op.Kind == OpKind.Bsf)
+            {
+                _il.Emit(OpCodes.Ldloc, _tS);
+                _il.Emit(OpCodes.Call, JitMembers.BitCount(nameof(System.Numerics.BitOperations.TrailingZeroCount)));
+            }
+            else
+            {
+                _il.Emit(OpCodes.Ldc_I4, 63);
+                _il.Emit(OpCodes.Ldloc, _tS);
+                _il.Emit(OpCodes.Call, JitMembers.BitCount(nameof(System.Numerics.BitOperations.LeadingZeroCount)));
+                _il.Emit(OpCodes.Sub);
+            }
+            _il.Emit(OpCodes.Conv_U8);
+            SetReg(op.R0, size);
+            _il.Emit(OpCodes.Br, done);
+            _il.MarkLabel(zero);
+            if (observed) { _il.Emit(OpCodes.Ldloc, _tAux); Const(FlagMath.ZF); _il.Emit(OpCodes.Or); _il.Emit(OpCodes.Stloc, _tAux); }
+            _il.MarkLabel(done);
+        }
+        SetFlags(FlagOp.Explicit, size, Val.Of(0), Val.Of(0), Val.Of(0), _tAux);
+    }
+
+    /// <summary>Pushes <paramref name="flag"/> when <paramref name="v"/> is zero, else 0 (ulong).</summary>
+    private void FlagIfZero(LocalBuilder v, ulong flag)
+    {
+        _il.Emit(OpCodes.Ldloc, v);
+        Const(0);
+        _il.Emit(OpCodes.Ceq);
+        _il.Emit(OpCodes.Conv_U8);
+        _il.Emit(OpCodes.Ldc_I4, System.Numerics.BitOperations.TrailingZeroCount(flag));
+        _il.Emit(OpCodes.Shl);
+    }
 }

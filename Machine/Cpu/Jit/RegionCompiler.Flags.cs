@@ -88,7 +88,11 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.Div: case OpKind.Idiv:
                 u.FaultBefore = true; break;
             case OpKind.SseComi:
-                u.Sets = u.Aux = true; u.Kind = FlagOp.Explicit; u.Size = 8; break;   // #DE and the rare dividends leave for the interpreter
+                u.Sets = u.Aux = true; u.Kind = FlagOp.Explicit; u.Size = 8; break;
+            case OpKind.Bsf: case OpKind.Bsr: case OpKind.Tzcnt: case OpKind.Lzcnt:
+                u.Sets = u.Aux = u.Merges = true; u.Kind = FlagOp.Explicit; break;   // the other status flags kept
+            case OpKind.Popcnt:
+                u.Sets = u.Aux = true; u.Kind = FlagOp.Explicit; break;   // #DE and the rare dividends leave for the interpreter
             default:
                 if (!IsAluKind(op.Kind)) break;
                 var sub = (AluOp)op.Cond;

@@ -190,6 +190,8 @@ internal sealed unsafe partial class RegionCompiler
                 return op.Form is Form.R or Form.M && CompilesDivision(ref op);
             case OpKind.JmpIndirect: case OpKind.CallIndirect:
                 return op.Form is Form.R or Form.M;
+            case OpKind.Bsf: case OpKind.Bsr: case OpKind.Tzcnt: case OpKind.Lzcnt: case OpKind.Popcnt:
+                return op.Form is Form.RR or Form.RM;
             default:
                 return IsSseKind(op.Kind);
         }
@@ -233,20 +235,36 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>
     /// Ops outside the compiled subset that compiled code may still run by calling their interpreter
     /// handler (<see cref="EmitInterpreted"/>): everything that neither transfers control, traps by
-    /// design, yields (rep strings), reads the retired count (rdtsc) nor belongs to system mode.
+    /// design, yields (the rep strings but movs and stos: <see cref="GuardRepCount"/>), reads the retired
+    /// count (rdtsc) nor belongs to system mode.
     /// </summary>
     internal static bool Interpretable(OpKind k) =>
         k > OpKind.Rdtsc && k < OpKind.Cli
         && k is not (OpKind.Jmp or OpKind.JmpIndirect or OpKind.Jcc or OpKind.Call or OpKind.CallIndirect or OpKind.Ret
             or OpKind.Jrcxz or OpKind.Loop or OpKind.Popf
-            or OpKind.Movs or OpKind.Stos or OpKind.Lods or OpKind.Cmps or OpKind.Scas)
+            or OpKind.Lods or OpKind.Cmps or OpKind.Scas)
         || k == OpKind.Cpuid;
+
+    /// <summary>
+    /// Before a movs or stos runs through its handler: a rep count above one chunk (Cpu.RepChunk) would
+    /// make the handler yield halfway, which only the interpreter's loop can do, so such a count leaves
+    /// for the interpreter to run the op (as before it changes anything). Smaller counts, the zeroing
+    /// and copying of locals and structs that gcc emits as rep stos/movs, finish in the one call.
+    /// </summary>
+    private void GuardRepCount(ref Op op)
+    {
+        if ((op.Flags & (OpFlags.Rep | OpFlags.Repne)) == 0) return;
+        GetReg(1, (op.Flags & OpFlags.Addr32) != 0 ? 4 : 8);
+        Const(Cpu.RepChunk);
+        _il.Emit(OpCodes.Bgt_Un, ResumeLabel());
+    }
 
     /// <summary>One op's IL, by family.</summary>
     private void EmitOp(ref Op op)
     {
         if (!Supports(ref op))
         {
+            if (op.Kind is OpKind.Movs or OpKind.Stos) GuardRepCount(ref op);
             EmitInterpreted();
             return;
         }
@@ -276,6 +294,8 @@ internal sealed unsafe partial class RegionCompiler
                 EmitMulWide(ref op); break;
             case OpKind.Div: case OpKind.Idiv:
                 EmitDivide(ref op); break;
+            case OpKind.Bsf: case OpKind.Bsr: case OpKind.Tzcnt: case OpKind.Lzcnt: case OpKind.Popcnt:
+                EmitBitCount(ref op); break;
             default:
                 if (IsAluKind(op.Kind)) EmitAlu(ref op);
                 else EmitMove(ref op);

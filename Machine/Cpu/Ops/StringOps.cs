@@ -8,7 +8,7 @@ namespace Lab.Machine.Cpu;
 /// </summary>
 public sealed unsafe partial class Cpu
 {
-    private const int RepChunk = 4096;
+    internal const int RepChunk = 4096;
 
     private ulong StrCount(ref Op op) => (op.Flags & OpFlags.Addr32) != 0 ? (uint)_regs[1] : _regs[1];
 
@@ -57,8 +57,56 @@ public sealed unsafe partial class Cpu
         return false;
     }
 
-    private bool Movs(ref Op op) => RunString(ref op, &MovsStep, false);
-    private bool Stos(ref Op op) => RunString(ref op, &StosStep, false);
+    private bool Movs(ref Op op) => RepMovsInPage(ref op) || RunString(ref op, &MovsStep, false);
+    private bool Stos(ref Op op) => RepStosInPage(ref op) || RunString(ref op, &StosStep, false);
+
+    /// <summary>
+    /// The whole of a rep stos at once, when that is exactly what its iterations would do: forward,
+    /// 64-bit addressing, at most one chunk, and every byte in one page that the TLB holds for fast
+    /// writes (so it holds no code, and the first iteration's page fault or dirty-bit update has
+    /// already happened). False: nothing done, the iterations run one by one.
+    /// </summary>
+    private bool RepStosInPage(ref Op op)
+    {
+        if ((op.Flags & (OpFlags.Rep | OpFlags.Addr32)) != OpFlags.Rep || DirectionFlag) return false;
+        ulong n = _regs[1], dst = _regs[7], bytes = n * op.Size;
+        if (n == 0 || n > RepChunk || ((dst ^ (dst + bytes - 1)) >> 12) != 0) return false;
+        TlbEntry* e = TlbSlot(dst);
+        if (e->WriteTag != (dst & ~0xFFFUL)) return false;
+        byte* host = (byte*)((long)dst + e->Addend);
+        ulong v = _regs[0];
+        switch (op.Size)
+        {
+            case 1: new Span<byte>(host, (int)n).Fill((byte)v); break;
+            case 2: new Span<ushort>(host, (int)n).Fill((ushort)v); break;
+            case 4: new Span<uint>(host, (int)n).Fill((uint)v); break;
+            default: new Span<ulong>(host, (int)n).Fill(v); break;
+        }
+        _regs[7] = dst + bytes;
+        _regs[1] = 0;
+        return true;
+    }
+
+    /// <summary>
+    /// The whole of a rep movs at once, under RepStosInPage's conditions for the destination, with the
+    /// source in one page the TLB holds for reads, no segment override, and no overlap in which a
+    /// forward copy would read bytes it already wrote (the destination just above the source).
+    /// </summary>
+    private bool RepMovsInPage(ref Op op)
+    {
+        if ((op.Flags & (OpFlags.Rep | OpFlags.Addr32)) != OpFlags.Rep || DirectionFlag || op.Seg != 0) return false;
+        ulong n = _regs[1], src = _regs[6], dst = _regs[7], bytes = n * op.Size;
+        if (n == 0 || n > RepChunk || ((dst ^ (dst + bytes - 1)) >> 12) != 0 || ((src ^ (src + bytes - 1)) >> 12) != 0) return false;
+        TlbEntry* d = TlbSlot(dst), s = TlbSlot(src);
+        if (d->WriteTag != (dst & ~0xFFFUL) || s->ReadTag != (src & ~0xFFFUL)) return false;
+        byte* to = (byte*)((long)dst + d->Addend), from = (byte*)((long)src + s->Addend);
+        if (to > from && to < from + bytes) return false;
+        Buffer.MemoryCopy(from, to, bytes, bytes);
+        _regs[6] = src + bytes;
+        _regs[7] = dst + bytes;
+        _regs[1] = 0;
+        return true;
+    }
     private bool Lods(ref Op op) => RunString(ref op, &LodsStep, false);
     private bool Cmps(ref Op op) => RunString(ref op, &CmpsStep, true);
     private bool Scas(ref Op op) => RunString(ref op, &ScasStep, true);

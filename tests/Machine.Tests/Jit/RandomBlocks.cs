@@ -198,8 +198,9 @@ internal sealed class RandomBlocks(int seed)
     }
 
     /// <summary>bswap, cbw/cwde/cdqe, cwd/cdq/cqo, nop.</summary>
-    private Instruction Misc() => _g.Next(9) switch
+    private Instruction Misc() => _g.Next(13) switch
     {
+        9 or 10 or 11 or 12 => BitCount(),
         0 => Instruction.Create(C("Bswap_r32"), R(4)),
         1 => Instruction.Create(C("Bswap_r64"), R(8)),
         2 => Instruction.Create(C("Cbw")),
@@ -210,6 +211,17 @@ internal sealed class RandomBlocks(int seed)
         7 => Instruction.Create(C("Cqo")),
         _ => Instruction.Create(C("Nopd")),
     };
+
+    /// <summary>bsf/bsr/tzcnt/lzcnt/popcnt of 16, 32 or 64 bits from a register (sometimes zero) or memory.</summary>
+    private Instruction BitCount()
+    {
+        string m = new[] { "Bsf", "Bsr", "Tzcnt", "Lzcnt", "Popcnt" }[_g.Next(5)];
+        int size = new[] { 2, 4, 8 }[_g.Next(3)];
+        string s = Bits(size);
+        return _g.Next(3) == 0
+            ? Instruction.Create(C($"{m}_r{s}_rm{s}"), R(size), Mem())
+            : I($"{m}_r{s}_rm{s}", R(size), R(size));
+    }
 
     /// <summary>push reg/imm/mem, or pop of an earlier push.</summary>
     private Instruction Stack()
