@@ -89,7 +89,7 @@ internal sealed unsafe partial class RegionCompiler
                 u.FaultBefore = true; break;
             case OpKind.SseComi:
                 u.Sets = u.Aux = true; u.Kind = FlagOp.Explicit; u.Size = 8; break;
-            case OpKind.Bsf: case OpKind.Bsr: case OpKind.Tzcnt: case OpKind.Lzcnt:
+            case OpKind.Bsf: case OpKind.Bsr: case OpKind.Tzcnt: case OpKind.Lzcnt: case OpKind.Bt:
                 u.Sets = u.Aux = u.Merges = true; u.Kind = FlagOp.Explicit; break;   // the other status flags kept
             case OpKind.Popcnt:
                 u.Sets = u.Aux = true; u.Kind = FlagOp.Explicit; break;   // #DE and the rare dividends leave for the interpreter

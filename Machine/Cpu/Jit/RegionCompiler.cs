@@ -192,6 +192,8 @@ internal sealed unsafe partial class RegionCompiler
                 return op.Form is Form.R or Form.M;
             case OpKind.Bsf: case OpKind.Bsr: case OpKind.Tzcnt: case OpKind.Lzcnt: case OpKind.Popcnt:
                 return op.Form is Form.RR or Form.RM;
+            case OpKind.Bt:
+                return op.Form is Form.RR or Form.RI;
             default:
                 return IsSseKind(op.Kind);
         }
@@ -296,6 +298,7 @@ internal sealed unsafe partial class RegionCompiler
                 EmitDivide(ref op); break;
             case OpKind.Bsf: case OpKind.Bsr: case OpKind.Tzcnt: case OpKind.Lzcnt: case OpKind.Popcnt:
                 EmitBitCount(ref op); break;
+            case OpKind.Bt: EmitBitTest(ref op); break;
             default:
                 if (IsAluKind(op.Kind)) EmitAlu(ref op);
                 else EmitMove(ref op);

@@ -212,9 +212,18 @@ internal sealed class RandomBlocks(int seed)
         _ => Instruction.Create(C("Nopd")),
     };
 
-    /// <summary>bsf/bsr/tzcnt/lzcnt/popcnt of 16, 32 or 64 bits from a register (sometimes zero) or memory.</summary>
+    /// <summary>bsf/bsr/tzcnt/lzcnt/popcnt of 16, 32 or 64 bits from a register (sometimes zero) or memory;
+    /// or bt/bts/btr/btc on a register by a register or an immediate.</summary>
     private Instruction BitCount()
     {
+        if (_g.Next(3) == 0)
+        {
+            string t = new[] { "Bt", "Bts", "Btr", "Btc" }[_g.Next(4)];
+            string w = Bits(new[] { 2, 4, 8 }[_g.Next(3)]);
+            return _g.Next(2) == 0
+                ? I($"{t}_rm{w}_r{w}", R(w == "16" ? 2 : w == "32" ? 4 : 8), R(w == "16" ? 2 : w == "32" ? 4 : 8))
+                : Instruction.Create(C($"{t}_rm{w}_imm8"), R(w == "16" ? 2 : w == "32" ? 4 : 8), _g.Next(256));
+        }
         string m = new[] { "Bsf", "Bsr", "Tzcnt", "Lzcnt", "Popcnt" }[_g.Next(5)];
         int size = new[] { 2, 4, 8 }[_g.Next(3)];
         string s = Bits(size);
