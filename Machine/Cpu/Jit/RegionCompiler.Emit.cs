@@ -198,13 +198,13 @@ internal sealed unsafe partial class RegionCompiler
     /// a side exit. The value reaches <paramref name="dest"/> without passing through memory, so RyuJIT
     /// keeps it in a register.
     /// </summary>
-    private void FinishLoad(int size, LocalBuilder dest)
+    private void FinishLoad(int size, LocalBuilder dest, bool thenStore = false)
     {
         var hit = _il.DefineLabel();
         var done = _il.DefineLabel();
         Label? resume = _curSetter == _i ? null : ResumeLabel();
         Label fault = resume ?? FaultLabel();
-        EmitFastAccess(size, write: false, hit, resume, slow =>
+        EmitFastAccess(size, write: false, hit, resume, thenStore: thenStore, slowPath: slow =>
         {
             _il.MarkLabel(slow);
             if (resume is Label r) { _il.Emit(OpCodes.Br, r); return; }
@@ -262,7 +262,7 @@ internal sealed unsafe partial class RegionCompiler
     /// so RyuJIT can keep guest registers in caller-saved host registers. An access that cannot resume
     /// (the op already set the flags) has no window: it takes the TLB fast path inline.
     /// </summary>
-    private void EmitFastAccess(int size, bool write, Label hit, Label? resume, Action<Label> slowPath)
+    private void EmitFastAccess(int size, bool write, Label hit, Label? resume, Action<Label> slowPath, bool thenStore = false)
     {
         int tagOffset = TlbTag(write);
         _il.Emit(OpCodes.Stloc, _tAddr);
@@ -276,9 +276,15 @@ internal sealed unsafe partial class RegionCompiler
             _cold.Add(() => slowPath(slowLabel));
             return;
         }
-        int offset = NewWindow(size, write);
+        int offset = NewWindow(size, write || thenStore);
         var miss = _il.DefineLabel();
         EmitWindowTest(offset, _tAddr, miss, _tHost);
+        if (thenStore)
+        {
+            // A hit in a write window: the op's store goes to the same host address with no test.
+            _il.Emit(OpCodes.Ldloc, _tHost);
+            _il.Emit(OpCodes.Stloc, _tRmwHost);
+        }
         _cold.Add(() =>
         {
             _il.MarkLabel(miss);
@@ -487,7 +493,18 @@ internal sealed unsafe partial class RegionCompiler
     {
         if (MemoryDst(ref op))
         {
-            Load(ref op, size, _tV);
+            if (ReadModifyWrite(ref op) && _groupOf[_i] < 0)
+            {
+                // The load tests a write window; a hit leaves the host address for WriteDst (else 0).
+                _tRmwHost ??= _il.DeclareLocal(typeof(nuint));
+                _il.Emit(OpCodes.Ldc_I4_0);
+                _il.Emit(OpCodes.Conv_U);
+                _il.Emit(OpCodes.Stloc, _tRmwHost);
+                EmitEA(ref op);
+                FinishLoad(size, _tV, thenStore: true);
+                _rmwOp = _i;
+            }
+            else Load(ref op, size, _tV);
             _il.Emit(OpCodes.Ldloc, _tV);
         }
         else GetReg(op.R0, size);
@@ -496,11 +513,49 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Writes <paramref name="v"/> to the destination operand as <c>Cpu.WriteDst</c> does (R0 with merge rules, or memory).</summary>
     private void WriteDst(ref Op op, int size, LocalBuilder v)
     {
-        if (MemoryDst(ref op)) Store(ref op, size, v);
-        else
+        if (!MemoryDst(ref op))
         {
             _il.Emit(OpCodes.Ldloc, v);
             SetReg(op.R0, size);
+            return;
+        }
+        if (_rmwOp != _i)
+        {
+            Store(ref op, size, v);
+            return;
+        }
+        // The load hit a write window: the page is writable, dirty and holds no code, and nothing
+        // since could change that, so the interpreter's store would take its fast path to this address.
+        var slow = _il.DefineLabel();
+        var done = _il.DefineLabel();
+        _il.Emit(OpCodes.Ldloc, _tRmwHost!);
+        _il.Emit(OpCodes.Brfalse, slow);
+        _il.Emit(OpCodes.Ldloc, _tRmwHost!);
+        _il.Emit(OpCodes.Stloc, _tHost);
+        StoreAtHost(size, v);
+        _il.Emit(OpCodes.Br, done);
+        _il.MarkLabel(slow);
+        Store(ref op, size, v);
+        _il.MarkLabel(done);
+    }
+
+    /// <summary>The host address a read-modify-write's load found in its write window, or 0 (<see cref="ReadDst"/>).</summary>
+    private LocalBuilder? _tRmwHost;
+    /// <summary>The op whose ReadDst armed _tRmwHost.</summary>
+    private int _rmwOp = -1;
+
+    /// <summary>
+    /// Whether the op reads its memory destination and then always writes it back (the ALU ops but cmp
+    /// and test, inc/dec, neg, not, and shifts and rotates by a nonzero immediate count).
+    /// </summary>
+    private static bool ReadModifyWrite(ref Op op)
+    {
+        switch (op.Kind)
+        {
+            case OpKind.Alu: return (AluOp)op.Cond is not (AluOp.Cmp or AluOp.Test);
+            case OpKind.Inc: case OpKind.Dec: case OpKind.Neg: case OpKind.Not: return true;
+            case OpKind.Shift: return (op.Flags & OpFlags.HasImm) != 0 && ShiftCount(ref op) != 0;
+            default: return false;
         }
     }
 }
