@@ -275,23 +275,86 @@ internal sealed unsafe partial class RegionCompiler
         {
             // The flags before, read before the write (a faulting write leaves them as they were).
             EmitStatusFlags();
-            Const(~(FlagMath.CF | FlagMath.OF));
-            _il.Emit(OpCodes.And);
-            // cf: rol bit 0 of r, ror the sign of r; of: rol sign ^ cf, ror cf ^ the bit below the sign.
-            _il.Emit(OpCodes.Ldloc, _tR); _il.Emit(OpCodes.Ldc_I4, left ? 0 : bits - 1); _il.Emit(OpCodes.Shr_Un);
-            Const(1); _il.Emit(OpCodes.And);
-            _il.Emit(OpCodes.Stloc, _tS);
-            _il.Emit(OpCodes.Ldloc, _tS);
-            _il.Emit(OpCodes.Or);
-            _il.Emit(OpCodes.Ldloc, _tR); _il.Emit(OpCodes.Ldc_I4, left ? bits - 1 : bits - 2); _il.Emit(OpCodes.Shr_Un);
-            _il.Emit(OpCodes.Ldloc, _tS); _il.Emit(OpCodes.Xor);
-            Const(1); _il.Emit(OpCodes.And);
-            _il.Emit(OpCodes.Ldc_I4, 11); _il.Emit(OpCodes.Shl);
-            _il.Emit(OpCodes.Or);
+            RotateFlags(left, bits);
             _il.Emit(OpCodes.Stloc, _tAux);
         }
         WriteDst(ref op, size, _tR);
         SetFlags(FlagOp.Explicit, size, Val.Of(0), Val.Of(0), _tR, _tAux);
+    }
+
+    /// <summary>
+    /// Stack: the status flags before a rotate; replaces CF and OF with the rotate's, from its result in
+    /// _tR (rol: CF = bit 0 of r, OF = its sign ^ CF; ror: CF = the sign of r, OF = CF ^ the bit below).
+    /// </summary>
+    private void RotateFlags(bool left, int bits)
+    {
+        Const(~(FlagMath.CF | FlagMath.OF));
+        _il.Emit(OpCodes.And);
+        _il.Emit(OpCodes.Ldloc, _tR); _il.Emit(OpCodes.Ldc_I4, left ? 0 : bits - 1); _il.Emit(OpCodes.Shr_Un);
+        Const(1); _il.Emit(OpCodes.And);
+        _il.Emit(OpCodes.Stloc, _tS);
+        _il.Emit(OpCodes.Ldloc, _tS);
+        _il.Emit(OpCodes.Or);
+        _il.Emit(OpCodes.Ldloc, _tR); _il.Emit(OpCodes.Ldc_I4, left ? bits - 1 : bits - 2); _il.Emit(OpCodes.Shr_Un);
+        _il.Emit(OpCodes.Ldloc, _tS); _il.Emit(OpCodes.Xor);
+        Const(1); _il.Emit(OpCodes.And);
+        _il.Emit(OpCodes.Ldc_I4, 11); _il.Emit(OpCodes.Shl);
+        _il.Emit(OpCodes.Or);
+    }
+
+    /// <summary>rol/ror of a register by CL.</summary>
+    private static bool IsRotateByCl(ref Op op) =>
+        op.Kind == OpKind.Shift && (op.Flags & OpFlags.HasImm) == 0 && op.Form == Form.R && (ShiftOp)op.Cond is ShiftOp.Rol or ShiftOp.Ror;
+
+    /// <summary>
+    /// rol/ror of a register by CL, as the interpreter's Rotate: the count masked to 5 bits (6 for 64-bit
+    /// operands); a zero count changes nothing but a 32-bit register's zero extension; otherwise r is
+    /// rotated by count mod the width and CF and OF replaced (Explicit flags, the status before computed
+    /// only when observed; with a zero count they are that status unchanged).
+    /// </summary>
+    private void EmitRotateByCl(ref Op op)
+    {
+        int size = op.Size, bits = size * 8;
+        bool left = (ShiftOp)op.Cond == ShiftOp.Rol, observed = _use[_i].ComputeL;
+        if (observed) { EmitStatusFlags(); _il.Emit(OpCodes.Stloc, _tAux); }
+        GetReg(op.R0, size); _il.Emit(OpCodes.Stloc, _tD);
+        _il.Emit(OpCodes.Ldloc, Reg(1));
+        _il.Emit(OpCodes.Conv_I4);
+        _il.Emit(OpCodes.Ldc_I4, size == 8 ? 63 : 31);
+        _il.Emit(OpCodes.And);
+        _il.Emit(OpCodes.Stloc, _tCount);
+        var zero = _il.DefineLabel();
+        var done = _il.DefineLabel();
+        _il.Emit(OpCodes.Ldloc, _tCount);
+        _il.Emit(OpCodes.Brfalse, zero);
+        _il.Emit(OpCodes.Ldloc, _tD);
+        if (size >= 4)
+        {
+            if (size == 4) _il.Emit(OpCodes.Conv_U4);
+            _il.Emit(OpCodes.Ldloc, _tCount);
+            _il.Emit(OpCodes.Call, JitMembers.Rotate(left, size));
+            if (size == 4) _il.Emit(OpCodes.Conv_U8);
+        }
+        else
+        {
+            // c = count mod the width (0 leaves d); d is zero-extended, so the shifts need no mask but the last.
+            _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Ldc_I4, bits); _il.Emit(OpCodes.Rem_Un); _il.Emit(OpCodes.Stloc, _tCount);
+            _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(left ? OpCodes.Shl : OpCodes.Shr_Un);
+            _il.Emit(OpCodes.Ldloc, _tD);
+            _il.Emit(OpCodes.Ldc_I4, bits); _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Sub);
+            _il.Emit(left ? OpCodes.Shr_Un : OpCodes.Shl);
+            _il.Emit(OpCodes.Or);
+            Truncate(size);
+        }
+        _il.Emit(OpCodes.Stloc, _tR);
+        if (observed) { _il.Emit(OpCodes.Ldloc, _tAux); RotateFlags(left, bits); _il.Emit(OpCodes.Stloc, _tAux); }
+        _il.Emit(OpCodes.Ldloc, _tR);
+        SetReg(op.R0, size);
+        _il.Emit(OpCodes.Br, done);
+        _il.MarkLabel(zero);
+        if (size == 4) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R0, 4); }
+        _il.MarkLabel(done);
+        SetFlags(FlagOp.Explicit, size, Val.Of(0), Val.Of(0), Val.Of(0), _tAux);
     }
 
     /// <summary>aux = CF | OF<<11 of an immediate shift, into _tAux.</summary>

@@ -75,7 +75,8 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.ShiftRI64: case OpKind.ShiftRI32: case OpKind.Shift:
                 // By CL: a zero count keeps the flags, so the state before must be in the locals.
                 // An immediate count of 0 changes no flag.
-                if (IsShiftByCl(ref op)) u.Reads = true;
+                if (IsRotateByCl(ref op)) { u.Sets = u.Aux = u.Merges = true; u.Kind = FlagOp.Explicit; }
+                else if (IsShiftByCl(ref op)) u.Reads = true;
                 else if (ShiftCount(ref op) != 0)
                 {
                     u.Sets = u.Aux = true;

@@ -181,7 +181,7 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.Shift:
                 return (ShiftOp)op.Cond is ShiftOp.Shl or ShiftOp.Sal or ShiftOp.Shr or ShiftOp.Sar
                     && ((op.Flags & OpFlags.HasImm) != 0 || op.Form == Form.R)
-                    || IsRotate(ref op);
+                    || IsRotate(ref op) || IsRotateByCl(ref op);
             case OpKind.Imul2: case OpKind.Imul3:
                 return op.Size is 2 or 4 or 8 && op.Form is Form.RR or Form.RM;
             case OpKind.Mul1: case OpKind.Imul1:
@@ -286,7 +286,8 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.Neg: EmitNeg(ref op); break;
             case OpKind.Not: EmitNot(ref op); break;
             case OpKind.ShiftRI64: case OpKind.ShiftRI32: case OpKind.Shift:
-                if (IsShiftByCl(ref op)) EmitShiftByCl(ref op);
+                if (IsRotateByCl(ref op)) EmitRotateByCl(ref op);
+                else if (IsShiftByCl(ref op)) EmitShiftByCl(ref op);
                 else if (IsRotate(ref op)) EmitRotate(ref op);
                 else EmitShift(ref op);
                 break;

@@ -111,8 +111,8 @@ public partial class JitDifferentialTests
     }
 
     /// <summary>
-    /// Shifts by CL, compiled natively: every operation, size and a spread of counts (0 keeps the
-    /// flags a compare set before it; counts at and past the operand width) match the interpreter's
+    /// Shifts and rotates by CL, compiled natively: every operation, size and a spread of counts (0 keeps
+    /// the flags a compare set before it; counts at and past the operand width) match the interpreter's
     /// result, CF, OF and the flags a following setc and jcc read.
     /// </summary>
     [Fact]
@@ -120,7 +120,7 @@ public partial class JitDifferentialTests
     {
         var rng = new Random(11);
         var failures = new List<string>();
-        foreach (string m in new[] { "Shl", "Shr", "Sar", "Sal" })
+        foreach (string m in new[] { "Shl", "Shr", "Sar", "Sal", "Rol", "Ror" })
             foreach (int size in new[] { 1, 2, 4, 8 })
                 foreach (int count in new[] { 0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 255 })
                 {
