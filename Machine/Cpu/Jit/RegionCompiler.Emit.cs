@@ -283,7 +283,7 @@ internal sealed unsafe partial class RegionCompiler
         {
             // A hit in a write window: the op's store goes to the same host address with no test.
             _il.Emit(OpCodes.Ldloc, _tHost);
-            _il.Emit(OpCodes.Stloc, _tRmwHost);
+            _il.Emit(OpCodes.Stloc, _tRmwHost!);
         }
         _cold.Add(() =>
         {
