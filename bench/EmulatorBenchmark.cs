@@ -244,6 +244,7 @@ public static class EmulatorBenchmark
                           --workload W   bench (default: sieve, fib, bytecode VM, memcpy, hash), mix (sort, matrix, tree,
                                          search, divide, bits, compress, lexer), hard (sha256, list, text), apps (qsort,
                                          hash, queens, struct, lcs, heap, bignum), float (nbody, mandel, spectral, matf, poly),
+                                         idioms (bitscan, zeroed, copies, rotate, histogram, bitset, life),
                                          or a C file written like them (integer or floating point): freestanding
                                          (#include "rt.h" from bench/workloads, or its own _start), taking a scale argument
                           --rounds N     interleaved rounds of native / qemu / ours (default 5); medians are reported
