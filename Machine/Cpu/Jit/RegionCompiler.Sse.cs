@@ -77,23 +77,21 @@ internal sealed unsafe partial class RegionCompiler
                     _il.Emit(OpCodes.Call, bin ?? JitMembers.SseMath(nameof(SseMath.Binary)));
                 });
                 break;
-            case OpKind.SseShiftImm:
+            case OpKind.SseShiftImm:   // SseMath.PslldImm ...: the count a constant, one host instruction
                 SetXmm(op.R0, () =>
                 {
-                    _il.Emit(OpCodes.Ldc_I4, (int)op.Cond);
                     PushXmm(op.R0);
                     _il.Emit(OpCodes.Ldc_I4, (int)(byte)op.Imm);
-                    Call(nameof(SseMath.ShiftImm));
+                    Call((SseOp)op.Cond + "Imm");
                 });
                 break;
             case OpKind.SseShuffle:
                 SetXmm(op.R0, () =>
                 {
-                    _il.Emit(OpCodes.Ldc_I4, (int)op.Cond);
                     PushXmm(op.R0);
                     PushSource(ref op);
-                    _il.Emit(OpCodes.Ldc_I4, (int)op.Imm & 0xFF);
-                    Call(nameof(SseMath.Shuffle));
+                    _il.Emit(OpCodes.Ldc_I4, (int)(byte)op.Imm);
+                    Call((SseOp)op.Cond + "Imm");
                 });
                 break;
             case OpKind.SseFloat:

@@ -151,7 +151,7 @@ public sealed unsafe partial class Cpu
     private bool SseShuffle(ref Op op)
     {
         if (!SseSource(ref op, out V s)) return false;
-        _xmm[op.R0] = SseMath.Shuffle((SseOp)op.Cond, _xmm[op.R0], s, (int)op.Imm & 0xFF);
+        _xmm[op.R0] = SseMath.Shuffle((SseOp)op.Cond, _xmm[op.R0], s, (byte)op.Imm);
         return true;
     }
 

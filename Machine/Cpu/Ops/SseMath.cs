@@ -349,79 +349,50 @@ internal static class SseMath
         _ => throw new InvalidOperationException($"SSE binary op {sub}"),
     };
 
-    /// <summary>Shifts by an immediate count; counts past the element width give 0 (or the sign for psra).</summary>
-    public static V ShiftImm(SseOp sub, V d, byte n)
-    {
-        V r;
-        switch (sub)
-        {
-            case SseOp.Psllw: r = n > 15 ? V.Zero : Sse2.ShiftLeftLogical(d.AsUInt16(), n).AsByte(); break;
-            case SseOp.Pslld: r = n > 31 ? V.Zero : Sse2.ShiftLeftLogical(d.AsUInt32(), n).AsByte(); break;
-            case SseOp.Psllq: r = n > 63 ? V.Zero : Sse2.ShiftLeftLogical(d.AsUInt64(), n).AsByte(); break;
-            case SseOp.Psrlw: r = n > 15 ? V.Zero : Sse2.ShiftRightLogical(d.AsUInt16(), n).AsByte(); break;
-            case SseOp.Psrld: r = n > 31 ? V.Zero : Sse2.ShiftRightLogical(d.AsUInt32(), n).AsByte(); break;
-            case SseOp.Psrlq: r = n > 63 ? V.Zero : Sse2.ShiftRightLogical(d.AsUInt64(), n).AsByte(); break;
-            case SseOp.Psraw: r = Sse2.ShiftRightArithmetic(d.AsInt16(), Math.Min(n, (byte)15)).AsByte(); break;
-            case SseOp.Psrad: r = Sse2.ShiftRightArithmetic(d.AsInt32(), Math.Min(n, (byte)31)).AsByte(); break;
-            case SseOp.Pslldq: r = ShiftBytes(d, n, left: true); break;
-            default: r = ShiftBytes(d, n, left: false); break;
-        }
-        return r;
-    }
+    // --- by an immediate (SseShiftImm, SseShuffle): one function per op, so that compiled code, which
+    // calls them with a constant, gets the one host instruction with that immediate. ---------------
 
-    private static V ShiftBytes(V d, int n, bool left)
-    {
-        if (n > 15) return V.Zero;
-        Span<byte> src = stackalloc byte[16], dst = stackalloc byte[16];
-        d.CopyTo(src);
-        dst.Clear();
-        for (int i = 0; i < 16; i++)
-        {
-            int from = left ? i - n : i + n;
-            if (from >= 0 && from < 16) dst[i] = src[from];
-        }
-        return Vector128.Create((ReadOnlySpan<byte>)dst);
-    }
+    /// <summary>Shifts by an immediate count: counts past the element width give 0 (or the sign for psra).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V PsllwImm(V d, byte n) => n > 15 ? V.Zero : Sse2.ShiftLeftLogical(d.AsUInt16(), n).AsByte();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V PslldImm(V d, byte n) => n > 31 ? V.Zero : Sse2.ShiftLeftLogical(d.AsUInt32(), n).AsByte();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V PsllqImm(V d, byte n) => n > 63 ? V.Zero : Sse2.ShiftLeftLogical(d.AsUInt64(), n).AsByte();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V PsrlwImm(V d, byte n) => n > 15 ? V.Zero : Sse2.ShiftRightLogical(d.AsUInt16(), n).AsByte();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V PsrldImm(V d, byte n) => n > 31 ? V.Zero : Sse2.ShiftRightLogical(d.AsUInt32(), n).AsByte();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V PsrlqImm(V d, byte n) => n > 63 ? V.Zero : Sse2.ShiftRightLogical(d.AsUInt64(), n).AsByte();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V PsrawImm(V d, byte n) => Sse2.ShiftRightArithmetic(d.AsInt16(), Math.Min(n, (byte)15)).AsByte();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V PsradImm(V d, byte n) => Sse2.ShiftRightArithmetic(d.AsInt32(), Math.Min(n, (byte)31)).AsByte();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V PslldqImm(V d, byte n) => n > 15 ? V.Zero : Sse2.ShiftLeftLogical128BitLane(d, n);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V PsrldqImm(V d, byte n) => n > 15 ? V.Zero : Sse2.ShiftRightLogical128BitLane(d, n);
 
-    /// <summary>pshufd/pshuflw/pshufhw/shufps/shufpd with imm8.</summary>
-    public static V Shuffle(SseOp sub, V d, V s, int imm)
+    /// <summary>The interpreter's dispatch: SseOp <paramref name="sub"/> by the immediate <paramref name="n"/>.</summary>
+    public static V ShiftImm(SseOp sub, V d, byte n) => sub switch
     {
-        switch (sub)
-        {
-            case SseOp.Pshufd:
-                {
-                    var e = s.AsUInt32();
-                    d = Vector128.Create(e.GetElement(imm & 3), e.GetElement((imm >> 2) & 3),
-                        e.GetElement((imm >> 4) & 3), e.GetElement((imm >> 6) & 3)).AsByte();
-                    break;
-                }
-            case SseOp.Pshuflw:
-            case SseOp.Pshufhw:
-                {
-                    var w = s.AsUInt16();
-                    int basis = sub == SseOp.Pshuflw ? 0 : 4;
-                    var r = w;
-                    for (int i = 0; i < 4; i++) r = r.WithElement(basis + i, w.GetElement(basis + ((imm >> (2 * i)) & 3)));
-                    d = r.AsByte();
-                    break;
-                }
-            case SseOp.Shufps:
-                {
-                    var a = d.AsUInt32();
-                    var b = s.AsUInt32();
-                    d = Vector128.Create(a.GetElement(imm & 3), a.GetElement((imm >> 2) & 3),
-                        b.GetElement((imm >> 4) & 3), b.GetElement((imm >> 6) & 3)).AsByte();
-                    break;
-                }
-            default: // Shufpd
-                {
-                    var a = d.AsUInt64();
-                    var b = s.AsUInt64();
-                    d = Vector128.Create(a.GetElement(imm & 1), b.GetElement((imm >> 1) & 1)).AsByte();
-                    break;
-                }
-        }
-        return d;
-    }
+        SseOp.Psllw => PsllwImm(d, n),
+        SseOp.Pslld => PslldImm(d, n),
+        SseOp.Psllq => PsllqImm(d, n),
+        SseOp.Psrlw => PsrlwImm(d, n),
+        SseOp.Psrld => PsrldImm(d, n),
+        SseOp.Psrlq => PsrlqImm(d, n),
+        SseOp.Psraw => PsrawImm(d, n),
+        SseOp.Psrad => PsradImm(d, n),
+        SseOp.Pslldq => PslldqImm(d, n),
+        _ => PsrldqImm(d, n),
+    };
 
+    /// <summary>pshufd/pshuflw/pshufhw (lanes of s) and shufps/shufpd (lanes of d, then of s) by imm8: data movement only, so the float forms are exact on any bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V PshufdImm(V d, V s, byte imm) => Sse2.Shuffle(s.AsUInt32(), imm).AsByte();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V PshuflwImm(V d, V s, byte imm) => Sse2.ShuffleLow(s.AsUInt16(), imm).AsByte();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V PshufhwImm(V d, V s, byte imm) => Sse2.ShuffleHigh(s.AsUInt16(), imm).AsByte();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V ShufpsImm(V d, V s, byte imm) => Sse.Shuffle(d.AsSingle(), s.AsSingle(), imm).AsByte();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V ShufpdImm(V d, V s, byte imm) => Sse2.Shuffle(d.AsDouble(), s.AsDouble(), imm).AsByte();
+
+    /// <summary>The interpreter's dispatch: shuffle <paramref name="sub"/> with imm8.</summary>
+    public static V Shuffle(SseOp sub, V d, V s, byte imm) => sub switch
+    {
+        SseOp.Pshufd => PshufdImm(d, s, imm),
+        SseOp.Pshuflw => PshuflwImm(d, s, imm),
+        SseOp.Pshufhw => PshufhwImm(d, s, imm),
+        SseOp.Shufps => ShufpsImm(d, s, imm),
+        _ => ShufpdImm(d, s, imm),
+    };
 }
