@@ -6,10 +6,12 @@ namespace Lab.Machine.Cpu;
 
 /// <summary>
 /// SSE/SSE2 in compiled code: moves, integer and logic ops, floating point, comis and conversions.
-/// The XMM registers stay in the CPU's register file (Cpu._xmm, fixed native memory): each op loads
-/// its operands from there, calls the <see cref="SseMath"/> function the interpreter's handler calls
-/// (RyuJIT inlines them into single host SSE instructions), and stores the result back, so exits and
-/// handler calls need nothing for them and results are the interpreter's bit for bit. Memory operands
+/// Each op calls the <see cref="SseMath"/> function the interpreter's handler calls (RyuJIT inlines
+/// them into single host SSE instructions), so results are the interpreter's bit for bit. The XMM
+/// registers the region's SSE ops use live in Vector128 locals, loaded at entry, and every write also
+/// goes through to the CPU's register file (Cpu._xmm, fixed native memory): exits and faults need
+/// nothing for them, dependent ops do not wait on a store to reach a load, and only a handler call
+/// (which may write an XMM register) reloads the locals after it. Memory operands
 /// take the same access paths as integer ops (windows, groups, the TLB fast path; a miss leaves for the
 /// interpreter to run the op, which also raises #GP for a misaligned 16-byte operand): an SSE op
 /// changes nothing before its access, so it can always be started again.
@@ -24,7 +26,13 @@ internal sealed unsafe partial class RegionCompiler
         or OpKind.SseMovdFromXmm or OpKind.SseMovLowHigh or OpKind.SseBinary or OpKind.SseShiftImm
         or OpKind.SseShuffle or OpKind.SseFloat or OpKind.SseComi or OpKind.SseCvtIntToFp or OpKind.SseCvtFpToInt;
 
-    /// <summary>Declares the SSE locals and loads the register file's address (in the prologue; RyuJIT drops it when unused).</summary>
+    /// <summary>The local of each XMM register the region's compiled SSE ops use (null: unused).</summary>
+    private readonly LocalBuilder?[] _xmm = new LocalBuilder?[16];
+
+    /// <summary>
+    /// In the prologue: declares the SSE locals, loads the register file's address (RyuJIT drops it
+    /// when unused), and loads every XMM register a compiled SSE op of the region uses into its local.
+    /// </summary>
     private void LoadXmmBase()
     {
         _xmmBase = _il.DeclareLocal(typeof(nint));
@@ -32,7 +40,39 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldfld, JitMembers.Xmm);
         _il.Emit(OpCodes.Stloc, _xmmBase);
+        for (int k = 0; k < _n; k++)
+        {
+            ref Op op = ref _ops[k];
+            if (!IsSseKind(op.Kind) || !Supports(ref op)) continue;
+            if (XmmR0(ref op)) _xmm[op.R0] ??= _il.DeclareLocal(typeof(V));
+            if (XmmR1(ref op)) _xmm[op.R1] ??= _il.DeclareLocal(typeof(V));
+        }
+        ReloadXmm();
     }
+
+    /// <summary>Loads every XMM local from the register file (at entry, and after a handler call, which may have written one).</summary>
+    private void ReloadXmm()
+    {
+        for (int r = 0; r < 16; r++)
+        {
+            if (_xmm[r] == null) continue;
+            XmmAddress(r);
+            _il.Emit(OpCodes.Ldobj, typeof(V));
+            _il.Emit(OpCodes.Stloc, _xmm[r]!);
+        }
+    }
+
+    /// <summary>Whether the SSE op's R0 is an XMM register (not a general register, not absent).</summary>
+    private static bool XmmR0(ref Op op) =>
+        op.Form != Form.MR && op.Kind is not (OpKind.SseMovdFromXmm or OpKind.SseCvtFpToInt);
+
+    /// <summary>Whether the SSE op's R1 is an XMM register.</summary>
+    private static bool XmmR1(ref Op op) => op.Kind switch
+    {
+        OpKind.SseMovdFromXmm => true,
+        OpKind.SseMovdToXmm or OpKind.SseCvtIntToFp => false,
+        _ => op.Form is Form.RR or Form.MR,
+    };
 
     /// <summary>One SSE op (see the class comment); operand encodings as SseTranslator makes them.</summary>
     private void EmitSse(ref Op current)
@@ -187,23 +227,23 @@ internal sealed unsafe partial class RegionCompiler
         if (r != 0) { _il.Emit(OpCodes.Ldc_I4, r * 16); _il.Emit(OpCodes.Add); }
     }
 
-    /// <summary>Pushes XMM register r's value.</summary>
-    private void PushXmm(int r)
-    {
-        XmmAddress(r);
-        _il.Emit(OpCodes.Ldobj, typeof(V));
-    }
+    /// <summary>Pushes XMM register r's value (its local).</summary>
+    private void PushXmm(int r) =>
+        _il.Emit(OpCodes.Ldloc, _xmm[r] ?? throw new InvalidOperationException($"xmm{r} has no local at op {_i}"));
 
     /// <summary>
-    /// XMM register r = the value <paramref name="value"/> pushes. A memory operand the value needs
-    /// must already be loaded (its miss paths branch, and the register's address is on the stack here).
+    /// XMM register r = the value <paramref name="value"/> pushes, in its local and through to the
+    /// register file. The op's memory source is loaded first (PreloadSource: its miss paths branch,
+    /// which the value's IL must not).
     /// </summary>
     private void SetXmm(int r, Action value)
     {
         _tVecReady = false;
         PreloadSource();
-        XmmAddress(r);
         value();
+        _il.Emit(OpCodes.Stloc, _xmm[r] ?? throw new InvalidOperationException($"xmm{r} has no local at op {_i}"));
+        XmmAddress(r);
+        _il.Emit(OpCodes.Ldloc, _xmm[r]!);
         _il.Emit(OpCodes.Stobj, typeof(V));
     }
 

@@ -532,6 +532,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Call, JitMembers.ExecuteOp);
         _il.Emit(OpCodes.Brfalse, FaultLabel(regsInFile: true));
         ReloadRegisters(_i);
+        ReloadXmm();
         LoadFlags();
         _curSetter = Dynamic;
     }
