@@ -164,12 +164,7 @@ internal sealed unsafe partial class RegionCompiler
         if (sop == ShiftOp.Sal) sop = ShiftOp.Shl;
         if (_curSetter >= 0) { _il.Emit(OpCodes.Ldc_I4, (int)_use[_curSetter].Kind | _use[_curSetter].Size << 8); _il.Emit(OpCodes.Stloc, _fkind); }
         _curSetter = Dynamic;
-        GetReg(op.R0, size); _il.Emit(OpCodes.Stloc, _tD);
-        _il.Emit(OpCodes.Ldloc, Reg(1));
-        _il.Emit(OpCodes.Conv_I4);
-        _il.Emit(OpCodes.Ldc_I4, size == 8 ? 63 : 31);
-        _il.Emit(OpCodes.And);
-        _il.Emit(OpCodes.Stloc, _tCount);
+        ReadByCl(ref op, size);
         var shift = _il.DefineLabel();
         var end = _il.DefineLabel();
         _il.Emit(OpCodes.Ldloc, _tCount);
@@ -302,6 +297,17 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Or);
     }
 
+    /// <summary>For a shift or rotate of a register by CL: the register into _tD, the count masked to 5 bits (6 for 64-bit operands) into _tCount.</summary>
+    private void ReadByCl(ref Op op, int size)
+    {
+        GetReg(op.R0, size); _il.Emit(OpCodes.Stloc, _tD);
+        _il.Emit(OpCodes.Ldloc, Reg(1));
+        _il.Emit(OpCodes.Conv_I4);
+        _il.Emit(OpCodes.Ldc_I4, size == 8 ? 63 : 31);
+        _il.Emit(OpCodes.And);
+        _il.Emit(OpCodes.Stloc, _tCount);
+    }
+
     /// <summary>rol/ror of a register by CL.</summary>
     private static bool IsRotateByCl(ref Op op) =>
         op.Kind == OpKind.Shift && (op.Flags & OpFlags.HasImm) == 0 && op.Form == Form.R && (ShiftOp)op.Cond is ShiftOp.Rol or ShiftOp.Ror;
@@ -317,12 +323,7 @@ internal sealed unsafe partial class RegionCompiler
         int size = op.Size, bits = size * 8;
         bool left = (ShiftOp)op.Cond == ShiftOp.Rol, observed = _use[_i].ComputeL;
         if (observed) { EmitStatusFlags(); _il.Emit(OpCodes.Stloc, _tAux); }
-        GetReg(op.R0, size); _il.Emit(OpCodes.Stloc, _tD);
-        _il.Emit(OpCodes.Ldloc, Reg(1));
-        _il.Emit(OpCodes.Conv_I4);
-        _il.Emit(OpCodes.Ldc_I4, size == 8 ? 63 : 31);
-        _il.Emit(OpCodes.And);
-        _il.Emit(OpCodes.Stloc, _tCount);
+        ReadByCl(ref op, size);
         var zero = _il.DefineLabel();
         var done = _il.DefineLabel();
         _il.Emit(OpCodes.Ldloc, _tCount);
