@@ -124,7 +124,7 @@ internal sealed unsafe partial class RegionCompiler
                 return Rax | Rdx | (op.Form == Form.R ? r0 : 0);
             case OpKind.Xchg: return r0 | r1;
             case OpKind.SseMovdFromXmm: return op.Form == Form.RR ? r0 : 0;
-            case OpKind.SseCvtFpToInt: return r0;
+            case OpKind.SseCvtFpToInt: case OpKind.Pmovmskb: return r0;
             case var k when IsSseKind(k): return 0;   // R0 is an XMM register
             default: return op.Form is Form.R or Form.RR or Form.RM or Form.RI ? r0 : 0;
         }

@@ -24,7 +24,8 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>The SSE kinds compiled here.</summary>
     private static bool IsSseKind(OpKind k) => k is OpKind.SseMov or OpKind.SseMovq or OpKind.SseMovdToXmm
         or OpKind.SseMovdFromXmm or OpKind.SseMovLowHigh or OpKind.SseBinary or OpKind.SseShiftImm
-        or OpKind.SseShuffle or OpKind.SseFloat or OpKind.SseComi or OpKind.SseCvtIntToFp or OpKind.SseCvtFpToInt;
+        or OpKind.SseShuffle or OpKind.SseFloat or OpKind.SseComi or OpKind.SseCvtIntToFp or OpKind.SseCvtFpToInt
+        or OpKind.Pmovmskb;
 
     /// <summary>The local of each XMM register the region's compiled SSE ops use (null: unused).</summary>
     private readonly LocalBuilder?[] _xmm = new LocalBuilder?[16];
@@ -64,12 +65,12 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>Whether the SSE op's R0 is an XMM register (not a general register, not absent).</summary>
     private static bool XmmR0(ref Op op) =>
-        op.Form != Form.MR && op.Kind is not (OpKind.SseMovdFromXmm or OpKind.SseCvtFpToInt);
+        op.Form != Form.MR && op.Kind is not (OpKind.SseMovdFromXmm or OpKind.SseCvtFpToInt or OpKind.Pmovmskb);
 
     /// <summary>Whether the SSE op's R1 is an XMM register.</summary>
     private static bool XmmR1(ref Op op) => op.Kind switch
     {
-        OpKind.SseMovdFromXmm => true,
+        OpKind.SseMovdFromXmm or OpKind.Pmovmskb => true,
         OpKind.SseMovdToXmm or OpKind.SseCvtIntToFp => false,
         _ => op.Form is Form.RR or Form.MR,
     };
@@ -176,6 +177,11 @@ internal sealed unsafe partial class RegionCompiler
                 _il.Emit((op.Cond & 2) != 0 ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
                 Call(nameof(SseMath.FpToInt));
                 SetReg(op.R0, op.Size);
+                break;
+            case OpKind.Pmovmskb:       // pmovmskb / movmskps / movmskpd (Cond 0/1/2) into a general register
+                PushXmm(op.R1);
+                Call(op.Cond == 0 ? nameof(SseMath.Pmovmskb) : op.Cond == 1 ? nameof(SseMath.Movmskps) : nameof(SseMath.Movmskpd));
+                SetReg(op.R0, op.Size == 8 ? 8 : 4);
                 break;
             default:
                 throw new InvalidOperationException($"not an SSE kind: {op.Kind}");

@@ -159,11 +159,11 @@ public sealed unsafe partial class Cpu
     private bool Pmovmskb(ref Op op)
     {
         V s = _xmm[op.R1];
-        uint bits = op.Cond switch
+        ulong bits = op.Cond switch
         {
-            0 => s.ExtractMostSignificantBits(),
-            1 => s.AsUInt32().ExtractMostSignificantBits(),
-            _ => s.AsUInt64().ExtractMostSignificantBits(),
+            0 => SseMath.Pmovmskb(s),
+            1 => SseMath.Movmskps(s),
+            _ => SseMath.Movmskpd(s),
         };
         SetReg(op.R0, op.Size == 8 ? 8 : 4, bits);
         return true;

@@ -35,6 +35,16 @@ internal static class SseMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static uint Low32(V v) => v.AsUInt32().ToScalar();
 
+    /// <summary>pmovmskb / movmskps / movmskpd: the sign bit of each byte, doubleword or quadword, zero-extended.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Pmovmskb(V s) => s.ExtractMostSignificantBits();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Movmskps(V s) => s.AsUInt32().ExtractMostSignificantBits();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Movmskpd(V s) => s.AsUInt64().ExtractMostSignificantBits();
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V WithLow64(V d, ulong m) => d.AsUInt64().WithElement(0, m).AsByte();
 

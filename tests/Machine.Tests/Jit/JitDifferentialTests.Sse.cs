@@ -6,8 +6,8 @@ namespace Lab.Machine.Tests.Jit;
 /// <summary>
 /// SSE in compiled code against the interpreter: a floating-point loop of the instructions gcc emits
 /// for numeric C (scalar and packed arithmetic, moves to and from memory and general registers, a
-/// compare that branches, conversions; and ops run through their handler that read and write XMM
-/// registers in between) ends with the same XMM registers, general registers, flags,
+/// compare that branches, conversions, pmovmskb; and pinsrw, run through its handler, writing an XMM
+/// register in between) ends with the same XMM registers, general registers, flags,
 /// memory and count; and its faults, a page fault on a scalar load and #GP on a misaligned aligned
 /// load, leave from inside the compiled loop where the interpreter raises them.
 /// </summary>
@@ -41,7 +41,7 @@ public partial class JitDifferentialTests
         a.addpd(xmm6, xmm7);
         a.pinsrw(xmm6, eax, 3);                     // run through its handler: writes xmm6 in the register file
         a.mulpd(xmm6, __xmmword_ptr[r10 + 16]);     // compiled: must see pinsrw's xmm6
-        a.pmovmskb(r9d, xmm6);                      // handler: reads what compiled code wrote
+        a.pmovmskb(r9d, xmm6);                      // compiled: the sign bits into a general register
         a.add(r8, r9);
         a.minsd(xmm6, xmm2);
         a.movss(xmm8, __dword_ptr[rbx + 4]);
