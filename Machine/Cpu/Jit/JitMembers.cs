@@ -89,12 +89,9 @@ internal static class JitMembers
     private static readonly Dictionary<string, MethodInfo> SseMathMethods =
         typeof(SseMath).GetMethods(BindingFlags.Static | BindingFlags.Public).ToDictionary(m => m.Name);
 
-    /// <summary>The <see cref="SseMath"/> function of that name (one per instruction, no overloads).</summary>
+    /// <summary>The <see cref="SseMath"/> function of that name (one per instruction, no overloads); missing = our bug.</summary>
     public static MethodInfo SseMath(string name) =>
-        SseMathOrNull(name) ?? throw new MissingMethodException("SseMath", name);
-
-    /// <summary>The <see cref="SseMath"/> function of that name, or null when there is none.</summary>
-    public static MethodInfo? SseMathOrNull(string name) => SseMathMethods.GetValueOrDefault(name);
+        SseMathMethods.GetValueOrDefault(name) ?? throw new MissingMethodException("SseMath", name);
 
     /// <summary>The memory read helper for an access size (1, 2, 4, 8): bool ReadN(ulong va, out ulong v).</summary>
     public static MethodInfo ReadOf(int size) => size switch { 8 => Read64, 4 => Read32, 2 => Read16, _ => Read8 };

@@ -87,13 +87,13 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.Imul2: case OpKind.Imul3: case OpKind.Mul1: case OpKind.Imul1:
                 u.Sets = u.Aux = true; u.Kind = FlagOp.ResultAux; break;
             case OpKind.Div: case OpKind.Idiv:
-                u.FaultBefore = true; break;
+                u.FaultBefore = true; break;   // #DE and the rare dividends leave for the interpreter
             case OpKind.SseComi:
                 u.Sets = u.Aux = true; u.Kind = FlagOp.Explicit; u.Size = 8; break;
             case OpKind.Bsf: case OpKind.Bsr: case OpKind.Tzcnt: case OpKind.Lzcnt: case OpKind.Bt:
                 u.Sets = u.Aux = u.Merges = true; u.Kind = FlagOp.Explicit; break;   // the other status flags kept
             case OpKind.Popcnt:
-                u.Sets = u.Aux = true; u.Kind = FlagOp.Explicit; break;   // #DE and the rare dividends leave for the interpreter
+                u.Sets = u.Aux = true; u.Kind = FlagOp.Explicit; break;
             default:
                 if (!IsAluKind(op.Kind)) break;
                 var sub = (AluOp)op.Cond;

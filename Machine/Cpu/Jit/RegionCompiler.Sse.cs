@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Reflection.Emit;
 using V = System.Runtime.Intrinsics.Vector128<byte>;
 
@@ -107,15 +106,12 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.SseMovLowHigh:
                 EmitMovLowHigh(ref op);
                 break;
-            case OpKind.SseBinary:
-                var sub = (SseOp)op.Cond;
-                MethodInfo? bin = JitMembers.SseMathOrNull(sub.ToString());
+            case OpKind.SseBinary:     // SseMath.Paddd ...: one function per SseOp
                 SetXmm(op.R0, () =>
                 {
-                    if (bin == null) _il.Emit(OpCodes.Ldc_I4, (int)sub);
                     PushXmm(op.R0);
                     PushSource(ref op);
-                    _il.Emit(OpCodes.Call, bin ?? JitMembers.SseMath(nameof(SseMath.Binary)));
+                    Call(((SseOp)op.Cond).ToString());
                 });
                 break;
             case OpKind.SseShiftImm:   // SseMath.PslldImm ...: the count a constant, one host instruction
@@ -149,7 +145,7 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.SseComi:
                 {
                     bool dbl = (op.Cond & 1) != 0;
-                    PrepareSource(ref op, dbl ? 8 : 4);
+                    PreloadSource();
                     PushXmm(op.R0);
                     PushSource(ref op);
                     _il.Emit(dbl ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
@@ -170,7 +166,7 @@ internal sealed unsafe partial class RegionCompiler
                 });
                 break;
             case OpKind.SseCvtFpToInt:
-                PrepareSource(ref op, op.Size2);
+                PreloadSource();
                 PushSource(ref op);
                 _il.Emit(OpCodes.Ldc_I4, (int)op.Size);
                 _il.Emit((op.Cond & 1) != 0 ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
@@ -239,12 +235,10 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>
     /// XMM register r = the value <paramref name="value"/> pushes, in its local and through to the
-    /// register file. The op's memory source is loaded first (PreloadSource: its miss paths branch,
-    /// which the value's IL must not).
+    /// register file. The op's memory source is loaded first (<see cref="PreloadSource"/>).
     /// </summary>
     private void SetXmm(int r, Action value)
     {
-        _tVecReady = false;
         PreloadSource();
         value();
         _il.Emit(OpCodes.Stloc, _xmm[r] ?? throw new InvalidOperationException($"xmm{r} has no local at op {_i}"));
@@ -257,36 +251,25 @@ internal sealed unsafe partial class RegionCompiler
     private void Call(string name) => _il.Emit(OpCodes.Call, JitMembers.SseMath(name));
 
     // --- operands -------------------------------------------------------------------------------
-    // The value-building lambdas run with the destination's address on the IL stack, where no branch
-    // may happen (the miss paths are emitted elsewhere, with an empty stack); so SetXmm first loads the
-    // op's memory source into _tVec (PreloadSource), and PushSource then only pushes it.
+    // The value-building lambdas push the destination's value before the source, and IL may not
+    // branch with values on the stack where the branch's target (a miss path, emitted elsewhere) has
+    // none; so the op's memory source is loaded into _tVec first (PreloadSource), and PushSource then
+    // only pushes it.
 
     /// <summary>Whether _tVec holds the current op's memory source.</summary>
     private bool _tVecReady;
 
-    /// <summary>Loads the current op's memory source into _tVec when it is one <see cref="PushSource"/> reads (see <see cref="SourceSize"/>).</summary>
+    /// <summary>
+    /// Loads the current op's memory source into _tVec when it is a vector <see cref="PushSource"/>
+    /// reads (moves, the integer, logic and floating-point ops, shuffles, comis, cvt to integer); the
+    /// others (movd, cvtsi2sd, the half moves) load their integer themselves.
+    /// </summary>
     private void PreloadSource()
     {
         ref Op op = ref _ops[_i];
-        if (op.Form != Form.RM) return;
-        int size = SourceSize(ref op, out bool aligned);
-        if (size == 0) return;
-        LoadVector(ref op, size, aligned);
-        _tVecReady = true;
-    }
-
-    /// <summary>The size of the op's memory source that SetXmm loads into _tVec (0: none; the op reads it itself), and whether it must be aligned.</summary>
-    private static int SourceSize(ref Op op, out bool aligned)
-    {
-        aligned = false;
-        switch (op.Kind)
-        {
-            case OpKind.SseMov: aligned = op.Size2 == 1; return 16;
-            case OpKind.SseBinary: case OpKind.SseShuffle: aligned = true; return 16;
-            case OpKind.SseFloat: aligned = op.Size == 16 && op.Size2 == 1; return op.Size;
-            case OpKind.SseMovq: return 8;
-            default: return 0;
-        }
+        _tVecReady = op.Form == Form.RM && op.Kind is OpKind.SseMov or OpKind.SseMovq or OpKind.SseBinary
+            or OpKind.SseShuffle or OpKind.SseFloat or OpKind.SseComi or OpKind.SseCvtFpToInt;
+        if (_tVecReady) LoadVector(ref op, SseMemorySize(ref op, out bool aligned), aligned);
     }
 
     /// <summary>Pushes the source operand: XMM R1, or the memory operand loaded into _tVec (4 or 8 bytes: upper lanes zero).</summary>
@@ -295,15 +278,6 @@ internal sealed unsafe partial class RegionCompiler
         if (op.Form == Form.RR) { PushXmm(op.R1); return; }
         if (!_tVecReady) throw new InvalidOperationException($"source of {op.Kind} at 0x{op.Ip:x} not loaded");
         _il.Emit(OpCodes.Ldloc, _tVec);
-    }
-
-    /// <summary>For ops that write no XMM register (comis, cvt to integer): loads a memory source of <paramref name="size"/> bytes into _tVec.</summary>
-    private void PrepareSource(ref Op op, int size)
-    {
-        _tVecReady = false;
-        if (op.Form != Form.RM) return;
-        LoadVector(ref op, size, aligned: false);
-        _tVecReady = true;
     }
 
     /// <summary>
@@ -375,21 +349,29 @@ internal sealed unsafe partial class RegionCompiler
         Store(ref op, size, _tV);
     }
 
+    /// <summary>The size of the SSE op's memory operand (as SseTranslator encodes it), and whether it must be 16-byte aligned.</summary>
+    private static int SseMemorySize(ref Op op, out bool aligned)
+    {
+        aligned = false;
+        switch (op.Kind)
+        {
+            case OpKind.SseMov: aligned = op.Size2 == 1; return 16;
+            case OpKind.SseBinary: case OpKind.SseShuffle: aligned = true; return 16;
+            case OpKind.SseFloat: aligned = op.Size == 16 && op.Size2 == 1; return op.Size;
+            case OpKind.SseMovq: return 8;
+            case OpKind.SseMovdToXmm: case OpKind.SseMovdFromXmm: case OpKind.SseCvtIntToFp: return op.Size;
+            case OpKind.SseMovLowHigh: return op.Cond is 6 or 7 ? 4 : 8;
+            case OpKind.SseComi: return (op.Cond & 1) != 0 ? 8 : 4;
+            case OpKind.SseCvtFpToInt: return op.Size2;
+            default: return 0;
+        }
+    }
+
     /// <summary>The memory access of an SSE op as a group member (<see cref="GroupAccess"/>): its size and direction; 16-byte aligned operands stay out (their alignment test needs the address).</summary>
     private static bool SseGroupAccess(ref Op op, out int size, out bool write)
     {
         write = op.Form == Form.MR;
-        size = 0;
-        switch (op.Kind)
-        {
-            case OpKind.SseMov: size = 16; return op.Size2 == 0;
-            case OpKind.SseMovq: size = 8; return true;
-            case OpKind.SseMovdToXmm: case OpKind.SseMovdFromXmm: case OpKind.SseCvtIntToFp: size = op.Size; return true;
-            case OpKind.SseMovLowHigh: size = op.Cond is 6 or 7 ? 4 : 8; return true;
-            case OpKind.SseFloat: size = op.Size; return op.Size != 16 || op.Size2 == 0;
-            case OpKind.SseComi: size = (op.Cond & 1) != 0 ? 8 : 4; return true;
-            case OpKind.SseCvtFpToInt: size = op.Size2; return true;
-            default: return false;   // SseBinary, SseShuffle: aligned 16-byte operands
-        }
+        size = SseMemorySize(ref op, out bool aligned);
+        return size != 0 && !aligned;
     }
 }
