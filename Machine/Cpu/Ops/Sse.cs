@@ -62,11 +62,11 @@ public sealed unsafe partial class Cpu
     /// <summary>movq xmm, xmm/m64 (upper half zeroed) and movq xmm/m64, xmm.</summary>
     private bool SseMovq(ref Op op)
     {
-        if (op.Form == Form.MR) return Write64(EA(ref op), _xmm[op.R1].AsUInt64().GetElement(0));
+        if (op.Form == Form.MR) return Write64(EA(ref op), SseMath.Low64(_xmm[op.R1]));
         ulong lo;
-        if (op.Form == Form.RR) lo = _xmm[op.R1].AsUInt64().GetElement(0);
+        if (op.Form == Form.RR) lo = SseMath.Low64(_xmm[op.R1]);
         else if (!Read64(EA(ref op), out lo)) return false;
-        _xmm[op.R0] = Vector128.Create(lo, 0UL).AsByte();
+        _xmm[op.R0] = SseMath.FromLow64(lo);
         return true;
     }
 
@@ -75,13 +75,13 @@ public sealed unsafe partial class Cpu
         ulong v;
         if (op.Form == Form.RR) v = GetReg(op.R1, op.Size);
         else if (!Read(EA(ref op), op.Size, out v)) return false;
-        _xmm[op.R0] = Vector128.Create(v, 0UL).AsByte();
+        _xmm[op.R0] = SseMath.FromLow64(v);
         return true;
     }
 
     private bool SseMovdFromXmm(ref Op op)
     {
-        ulong v = _xmm[op.R1].AsUInt64().GetElement(0);
+        ulong v = SseMath.Low64(_xmm[op.R1]);
         if (op.Size == 4) v = (uint)v;
         if (op.Form == Form.RR) { SetReg(op.R0, op.Size, v); return true; }
         return Write(EA(ref op), op.Size, v);
@@ -97,39 +97,39 @@ public sealed unsafe partial class Cpu
             case 2:
                 {
                     if (!Read64(EA(ref op), out ulong m)) return false;
-                    _xmm[op.R0] = _xmm[op.R0].AsUInt64().WithElement(op.Cond == 0 ? 0 : 1, m).AsByte();
+                    _xmm[op.R0] = op.Cond == 0 ? SseMath.WithLow64(_xmm[op.R0], m) : SseMath.WithHigh64(_xmm[op.R0], m);
                     return true;
                 }
             case 1:
             case 3:
-                return Write64(EA(ref op), _xmm[op.R1].AsUInt64().GetElement(op.Cond == 1 ? 0 : 1));
+                return Write64(EA(ref op), op.Cond == 1 ? SseMath.Low64(_xmm[op.R1]) : SseMath.High64(_xmm[op.R1]));
             case 4:
-                _xmm[op.R0] = _xmm[op.R0].AsUInt64().WithElement(1, _xmm[op.R1].AsUInt64().GetElement(0)).AsByte();
+                _xmm[op.R0] = SseMath.WithHigh64(_xmm[op.R0], SseMath.Low64(_xmm[op.R1]));
                 return true;
             case 5:
-                _xmm[op.R0] = _xmm[op.R0].AsUInt64().WithElement(0, _xmm[op.R1].AsUInt64().GetElement(1)).AsByte();
+                _xmm[op.R0] = SseMath.WithLow64(_xmm[op.R0], SseMath.High64(_xmm[op.R1]));
                 return true;
             case 6:
                 {
                     if (!Read32(EA(ref op), out ulong m)) return false;
-                    _xmm[op.R0] = Vector128.Create((uint)m, 0u, 0u, 0u).AsByte();
+                    _xmm[op.R0] = SseMath.FromLow32((uint)m);
                     return true;
                 }
             case 7:
-                return Write32(EA(ref op), _xmm[op.R1].AsUInt32().GetElement(0));
+                return Write32(EA(ref op), SseMath.Low32(_xmm[op.R1]));
             case 8:
-                _xmm[op.R0] = _xmm[op.R0].AsUInt32().WithElement(0, _xmm[op.R1].AsUInt32().GetElement(0)).AsByte();
+                _xmm[op.R0] = SseMath.WithLow32(_xmm[op.R0], SseMath.Low32(_xmm[op.R1]));
                 return true;
             case 9:
                 {
                     if (!Read64(EA(ref op), out ulong m)) return false;
-                    _xmm[op.R0] = Vector128.Create(m, 0UL).AsByte();
+                    _xmm[op.R0] = SseMath.FromLow64(m);
                     return true;
                 }
             case 10:
-                return Write64(EA(ref op), _xmm[op.R1].AsUInt64().GetElement(0));
+                return Write64(EA(ref op), SseMath.Low64(_xmm[op.R1]));
             default:
-                _xmm[op.R0] = _xmm[op.R0].AsUInt64().WithElement(0, _xmm[op.R1].AsUInt64().GetElement(0)).AsByte();
+                _xmm[op.R0] = SseMath.WithLow64(_xmm[op.R0], SseMath.Low64(_xmm[op.R1]));
                 return true;
         }
     }

@@ -32,7 +32,7 @@ public sealed unsafe partial class Cpu
         ulong ea = EA(ref op);
         ulong m;
         bool ok = memSize == 8 ? Read64(ea, out m) : Read32(ea, out m);
-        v = ok ? Vector128.Create(m, 0UL).AsByte() : default;
+        v = ok ? SseMath.FromLow64(m) : default;
         return ok;
     }
 
