@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 
 namespace Lab.Machine.Cpu;
@@ -27,7 +26,7 @@ internal struct AccessWindow
     public byte Backoff;
     /// <summary>Built from fast write tags (a write window serves reads too: a write tag implies the read tag).</summary>
     public byte Write;
-    /// <summary>When the window was last built (Stopwatch ticks / 1024, wrapping; 0 = never).</summary>
+    /// <summary>When the window was last built (instructions retired / 1024, wrapping, with bit 0 set; 0 = never).</summary>
     public ushort Built;
 
     /// <summary>An empty window for an access of <paramref name="size"/> bytes; its first miss tries to build it.</summary>
@@ -48,10 +47,14 @@ public sealed unsafe partial class Cpu
 {
     /// <summary>Windows per chunk of unmanaged memory (64 KiB).</summary>
     private const int WindowsPerChunk = 2048;
-    /// <summary>The most pages one window covers (the TLB's slots are consecutive for consecutive pages).</summary>
-    private const int MaxWindowPages = TlbSize;
-    /// <summary>A window rebuilt sooner than this after its last build died young (about 2 µs, in Stopwatch ticks / 1024).</summary>
-    private static readonly int YoungWindow = (int)Math.Max(2, Stopwatch.Frequency / 1_000_000 * 2 / 1024);
+    /// <summary>
+    /// The most pages one window covers (1 MiB). It bounds a rebuild's cost, a scan of the slots around
+    /// the page: with 1,024, a loop streaming through a large array rebuilt its window at each new
+    /// page, scanning the whole TLB each time.
+    /// </summary>
+    private const int MaxWindowPages = 256;
+    /// <summary>A window rebuilt within this many instructions (in units of 1,024), plus 64 per miss its countdown allowed, of its last build died young.</summary>
+    private const int YoungWindow = 16;
 
     private readonly List<nint> _windowChunks = new();
     /// <summary>Windows handed out from the current chunk.</summary>
@@ -149,8 +152,9 @@ public sealed unsafe partial class Cpu
     /// <summary>
     /// Makes window <paramref name="w"/> the run of TLB slots around <paramref name="va"/>'s page that
     /// hold consecutive pages under the access's tag with one addend. When va's page is not in the TLB,
-    /// tries again on the next miss. A window rebuilt soon after its last build lengthens the countdown
-    /// (up to 2^16 misses), so a site roaming over many pages costs little more than the TLB alone.
+    /// tries again on the next miss. A window rebuilt soon after its last build (counted in guest
+    /// instructions, so the policy is the same on any host) lengthens the countdown (up to 2^16
+    /// misses), so a site roaming over many pages costs little more than the TLB alone.
     /// Changes nothing guest-visible.
     /// </summary>
     private void Refill(AccessWindow* w, ulong va)
@@ -192,11 +196,12 @@ public sealed unsafe partial class Cpu
         w->Lo = page - ((ulong)below << 12);
         w->Span = bytes - (ulong)(size - 1);
         w->Addend = addend;
-        ushort now = (ushort)(Stopwatch.GetTimestamp() >> 10);
-        bool young = w->Built != 0 && (ushort)(now - w->Built) < YoungWindow;
+        // Young: its countdown ran out at more than one miss per 64 instructions since it was built.
+        ushort now = (ushort)(_retired >> 10 | 1);
+        bool young = w->Built != 0 && (ushort)(now - w->Built) < YoungWindow + (1 << w->Backoff >> 4);
         w->Backoff = young ? (byte)Math.Min(w->Backoff + 2, 16) : (byte)0;
         w->Countdown = (ushort)Math.Min(1 << w->Backoff, ushort.MaxValue);
-        w->Built = (ushort)(now | 1);
+        w->Built = now;
         WindowsBuilt++;
     }
 

@@ -79,9 +79,9 @@ public sealed unsafe partial class Cpu
         FlushTlb();
         int valid = r.ReadInt32();
         // The stored index says which TLB (user or supervisor) an entry belongs to; its slot is found
-        // again from its page, so snapshots from before the TLB's size or index changed (version < 4:
-        // 512 slots per TLB) restore exactly too.
-        int savedSize = version >= 4 ? TlbSize : 512;
+        // again from its page, so snapshots from before the TLB's size or index changed (version 4:
+        // 1,024 slots per TLB, indexed by the page number's low bits; before it 512) restore too.
+        int savedSize = version >= 5 ? TlbSize : version == 4 ? 1024 : 512;
         for (int k = 0; k < valid; k++)
         {
             int i = r.ReadInt32();

@@ -127,6 +127,51 @@ public class AccessWindowTests
         else Assert.True(entries > 1000, $"compiled code ran {entries} times");
     }
 
+    /// <summary>
+    /// A loop copying from one array to another exactly the TLB's reach (its slots times a page)
+    /// above it, as two arrays of that size side by side in a program's data: with a TLB indexed by
+    /// the page number's low bits the two pages took one slot, each access evicted the other's
+    /// translation, and every access left compiled code for the interpreter's page walk. The copy
+    /// must agree with the interpreter and stay in compiled code.
+    /// </summary>
+    [Fact]
+    public void ACopyBetweenArraysATlbReachApartStaysInCompiledCode()
+    {
+        var a = new Assembler(64);
+        var top = a.CreateLabel();
+        a.Label(ref top);
+        a.mov(rax, __qword_ptr[rbx + rsi * 8]);
+        a.add(rax, rcx);
+        a.mov(__qword_ptr[rdi + rsi * 8], rax);
+        a.inc(esi);
+        a.and(esi, 0x1FF);
+        a.dec(rcx);
+        a.jne(top);
+        a.int3();
+        byte[] code = CpuFixture.Assembled(a);
+        ulong reach = (ulong)Cpu.Cpu.TlbSize << 12;
+        var far = new PhysAddr(0x300000);
+        var outcomes = new List<string>();
+        long entries = 0;
+        foreach (var tier in new[] { ExecutionTier.Interp, ExecutionTier.Jit })
+        {
+            using var f = new CpuFixture(tier, jitThreshold: 1);
+            f.LoadBytes(code);
+            for (ulong i = 0; i < 512; i++) f.WriteData64(i * 8, i * 0x9E3779B97F4A7C15);
+            f.Tables.MapPage(new VirtAddr(CpuFixture.DataBase + reach), far, PteFlags.User | PteFlags.Writable | PteFlags.NoExecute);
+            f[MReg.Rbx] = CpuFixture.DataBase;
+            f[MReg.Rdi] = CpuFixture.DataBase + reach;
+            f[MReg.Rcx] = 20_000;
+            var trap = f.Run(1_000_000);
+            Assert.Equal(TrapKind.Breakpoint, trap.Kind);
+            outcomes.Add($"rax {f[MReg.Rax]:x} rsi {f[MReg.Rsi]:x} retired {f.Cpu.InstructionsRetired} "
+                + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(f.Machine.Memory.View(far, 0x1000).ToArray())));
+            entries = f.Cpu.JitEntries;
+        }
+        Assert.Equal(outcomes[0], outcomes[1]);
+        Assert.True(entries < 100, $"compiled code was entered {entries} times: the two arrays' accesses left it");
+    }
+
     public enum Layout { Adjacent, SecondPageFar, FourthPageUnmapped }
 
     /// <summary>
