@@ -181,8 +181,11 @@ public static class EmulatorBenchmark
     /// <summary>Loads the ELF (untimed), then times only the guest run (JIT compilation included) on one tier.</summary>
     private static (BareElfResult Result, TimeSpan Time, JitStats Jit) RunOurs(string elf, ulong scale, ExecutionTier tier, string[] extra)
     {
+        byte[] image = File.ReadAllBytes(elf);
         var options = new BareElfOptions { InstructionBudget = 200_000_000_000UL, Tier = tier };
-        using var process = BareElfProcess.Load(File.ReadAllBytes(elf), ["bench", scale.ToString(CultureInfo.InvariantCulture), .. extra], options);
+        // RAM for whatever the workload declares (the default 64 MiB held no more than about 50 MiB of arrays).
+        options = options with { MemorySize = Math.Max(options.MemorySize, BareElfProcess.MemoryNeeded(image, options)) };
+        using var process = BareElfProcess.Load(image, ["bench", scale.ToString(CultureInfo.InvariantCulture), .. extra], options);
         var sw = Stopwatch.StartNew();
         var r = process.Run();
         sw.Stop();
@@ -245,6 +248,7 @@ public static class EmulatorBenchmark
                                          search, divide, bits, compress, lexer), hard (sha256, list, text), apps (qsort,
                                          hash, queens, struct, lcs, heap, bignum), float (nbody, mandel, spectral, matf, poly),
                                          idioms (bitscan, zeroed, copies, rotate, histogram, bitset, life),
+                                         data (sieve, hash, msort, bfs, copy: arrays of megabytes),
                                          or a C file written like them (integer or floating point): freestanding
                                          (#include "rt.h" from bench/workloads, or its own _start), taking a scale argument
                           --rounds N     interleaved rounds of native / qemu / ours (default 5); medians are reported

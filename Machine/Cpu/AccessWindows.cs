@@ -48,11 +48,11 @@ public sealed unsafe partial class Cpu
     /// <summary>Windows per chunk of unmanaged memory (64 KiB).</summary>
     private const int WindowsPerChunk = 2048;
     /// <summary>
-    /// The most pages one window covers (1 MiB). It bounds a rebuild's cost, a scan of the slots around
-    /// the page: with 1,024, a loop streaming through a large array rebuilt its window at each new
-    /// page, scanning the whole TLB each time.
+    /// The most pages one window covers (the TLB's reach). A rebuild scans the slots around the page,
+    /// so a window that keeps dying young covers less (<see cref="Refill"/>): a loop streaming through
+    /// a large array once rebuilt its window at each new page, scanning the whole TLB each time.
     /// </summary>
-    private const int MaxWindowPages = 256;
+    private const int MaxWindowPages = TlbSize;
     /// <summary>A window rebuilt within this many instructions (in units of 1,024), plus 64 per miss its countdown allowed, of its last build died young.</summary>
     private const int YoungWindow = 16;
 
@@ -169,16 +169,22 @@ public sealed unsafe partial class Cpu
             return;
         }
         long addend = e->Addend;
+        // Young: its countdown ran out at more than one miss per 64 instructions since it was built.
+        ushort now = (ushort)(_retired >> 10 | 1);
+        bool young = w->Built != 0 && (ushort)(now - w->Built) < YoungWindow + (1 << w->Backoff >> 4);
+        w->Backoff = young ? (byte)Math.Min(w->Backoff + 2, 16) : (byte)0;
+        // A site that keeps leaving its window roams: scanning far for it is wasted (4,096 pages, then 1,024, 256, 64).
+        int maxPages = MaxWindowPages >> Math.Min((int)w->Backoff, 6);
         // Grow the run both ways while the neighbouring slots hold the neighbouring pages with the same addend.
         int below = 0, above = 0;
-        while (below + above + 1 < MaxWindowPages)
+        while (below + above + 1 < maxPages)
         {
             ulong want = page - (ulong)(below + 1) * 0x1000;
             TlbEntry* n = TlbSlot(want);
             if (want > page || Tag(n, write) != want || n->Addend != addend) break;
             below++;
         }
-        while (below + above + 1 < MaxWindowPages)
+        while (below + above + 1 < maxPages)
         {
             ulong want = page + (ulong)(above + 1) * 0x1000;
             TlbEntry* n = TlbSlot(want);
@@ -196,10 +202,6 @@ public sealed unsafe partial class Cpu
         w->Lo = page - ((ulong)below << 12);
         w->Span = bytes - (ulong)(size - 1);
         w->Addend = addend;
-        // Young: its countdown ran out at more than one miss per 64 instructions since it was built.
-        ushort now = (ushort)(_retired >> 10 | 1);
-        bool young = w->Built != 0 && (ushort)(now - w->Built) < YoungWindow + (1 << w->Backoff >> 4);
-        w->Backoff = young ? (byte)Math.Min(w->Backoff + 2, 16) : (byte)0;
         w->Countdown = (ushort)Math.Min(1 << w->Backoff, ushort.MaxValue);
         w->Built = now;
         WindowsBuilt++;

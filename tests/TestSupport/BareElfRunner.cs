@@ -168,6 +168,22 @@ public sealed class BareElfProcess : IDisposable, ITrapHandler
         }
     }
 
+    /// <summary>
+    /// The RAM <paramref name="elf"/> needs under <paramref name="options"/>: the 2 MiB below the
+    /// first page the loader hands out, a page for each page its segments touch, and the stack,
+    /// rounded up to a MiB. A caller that runs programs it did not write (the emulator benchmark)
+    /// sizes the machine with it, as Linux would give a program its bss whatever its size.
+    /// </summary>
+    public static ulong MemoryNeeded(byte[] elf, BareElfOptions options)
+    {
+        var pages = new HashSet<ulong>();
+        foreach (var s in ElfImage.Parse(elf).Segments)
+            if (s.MemorySize != 0)
+                for (ulong page = s.VirtualAddress >> 12; page <= (s.VirtualAddress + s.MemorySize - 1) >> 12; page++) pages.Add(page);
+        ulong bytes = (2UL << 20) + ((ulong)pages.Count << 12) + options.StackSize;
+        return (bytes + (1UL << 20) - 1) & ~((1UL << 20) - 1);
+    }
+
     // ------------------------------------------------------------------------------------------
     // Loading.
 

@@ -242,6 +242,34 @@ public class BareElfRunnerTests
         Assert.Equal(opts.StackTop - opts.StackSize - 8, r.Trap.Value.FaultAddress.Value);
     }
 
+    /// <summary>
+    /// A program with 100 MiB of bss (a large static array) does not fit the default 64 MiB: loading
+    /// it says so; sized with <see cref="BareElfProcess.MemoryNeeded"/>, as the emulator benchmark
+    /// sizes every workload, it runs and writes the array's last word.
+    /// </summary>
+    [Fact]
+    public void AProgramWithALargeBssRunsInTheMemoryItNeeds()
+    {
+        const ulong text = 0x401000, data = 0x600000, size = 100UL << 20;
+        var code = Asm(text, a =>
+        {
+            a.mov(rax, data + size - 8);
+            a.mov(__qword_ptr[rax], 42);
+            a.mov(rdi, __qword_ptr[rax]);
+            a.mov(eax, 231);
+            a.syscall();
+        });
+        byte[] elf = MakeElf(text, new Seg(text, code, (ulong)code.Length, RX), new Seg(data, [], size, RW));
+        var tooSmall = Assert.Throws<InvalidOperationException>(() => BareElfRunner.Run(elf, ["t"]));
+        Assert.Contains("RAM are exhausted", tooSmall.Message);
+        var defaults = new BareElfOptions();
+        ulong needed = BareElfProcess.MemoryNeeded(elf, defaults);
+        Assert.InRange(needed, size + defaults.StackSize, size + defaults.StackSize + (4UL << 20));
+        var r = BareElfRunner.Run(elf, ["t"], defaults with { MemorySize = needed });
+        Assert.True(r.Outcome == BareElfOutcome.Exited, r.Describe());
+        Assert.Equal(42, r.ExitCode);
+    }
+
     [Fact]
     public void InvalidInstructionIsReported()
     {
