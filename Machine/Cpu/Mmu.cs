@@ -75,8 +75,9 @@ public sealed unsafe partial class Cpu
     /// the TLB's reach apart no longer always do: with the low bits alone, two arrays of that size
     /// side by side (a copy from a[i] to b[i]) took the same slot for every i and missed on every
     /// access. Compiled code finds a slot in four instructions (two shifts, a xor and a mask).
-    /// 4,096 slots of 64 bytes (256 KiB) reach 16 MiB, so a loop over a large array stays on the
-    /// fast paths; 1,024 slots, before, left a random walk over 32 MiB at 7 times qemu-user's time.
+    /// 4,096 slots of 64 bytes (256 KiB) reach 16 MiB, so loops over arrays of megabytes stay on the
+    /// fast paths: with 1,024 slots the benchmark's data workload (a sieve over 8 MB, a 16 MiB hash
+    /// table, a grid search) ran at 4 times qemu-user's time, 1.2 now.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static ulong TlbIndex(ulong va) => ((va >> 12) ^ (va >> (12 + TlbBits))) & (TlbSize - 1);
