@@ -176,12 +176,28 @@ public sealed class BareElfProcess : IDisposable, ITrapHandler
     /// </summary>
     public static ulong MemoryNeeded(byte[] elf, BareElfOptions options)
     {
-        var pages = new HashSet<ulong>();
-        foreach (var s in ElfImage.Parse(elf).Segments)
-            if (s.MemorySize != 0)
-                for (ulong page = s.VirtualAddress >> 12; page <= (s.VirtualAddress + s.MemorySize - 1) >> 12; page++) pages.Add(page);
-        ulong bytes = (2UL << 20) + ((ulong)pages.Count << 12) + options.StackSize;
+        ulong bytes = (2UL << 20) + ((ulong)SegmentPages(ElfImage.Parse(elf)).Count << 12) + options.StackSize;
         return (bytes + (1UL << 20) - 1) & ~((1UL << 20) - 1);
+    }
+
+    /// <summary>
+    /// Every page the image's segments touch, with the union of the flags of the segments touching it:
+    /// a page shared by text and data is both writable and executable, as it would be on Linux where
+    /// both mappings cover it.
+    /// </summary>
+    private static SortedDictionary<ulong, (bool Writable, bool Executable)> SegmentPages(ElfImage image)
+    {
+        var pages = new SortedDictionary<ulong, (bool Writable, bool Executable)>();
+        foreach (var s in image.Segments)
+        {
+            if (s.MemorySize == 0) continue;
+            for (ulong page = s.VirtualAddress >> 12; page <= (s.VirtualAddress + s.MemorySize - 1) >> 12; page++)
+            {
+                pages.TryGetValue(page, out var p);
+                pages[page] = (p.Writable | s.Writable, p.Executable | s.Executable);
+            }
+        }
+        return pages;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -190,21 +206,10 @@ public sealed class BareElfProcess : IDisposable, ITrapHandler
     private void MapSegments(byte[] elf)
     {
         ulong stackLow = _options.StackTop - _options.StackSize - 4096;   // including the guard page
-        // Union of the flags of every segment touching a page: a page shared by text and data is
-        // both writable and executable, as it would be on Linux where both mappings cover it.
-        var pages = new SortedDictionary<ulong, (bool Writable, bool Executable)>();
         foreach (var s in Image.Segments)
-        {
-            if (s.MemorySize == 0) continue;
-            if (s.VirtualAddress + s.MemorySize > stackLow && s.VirtualAddress < _options.StackTop)
+            if (s.MemorySize != 0 && s.VirtualAddress + s.MemorySize > stackLow && s.VirtualAddress < _options.StackTop)
                 throw new InvalidDataException($"ELF segment at 0x{s.VirtualAddress:x} overlaps the stack area [0x{stackLow:x}, 0x{_options.StackTop:x})");
-            for (ulong page = s.VirtualAddress >> 12; page <= (s.VirtualAddress + s.MemorySize - 1) >> 12; page++)
-            {
-                pages.TryGetValue(page, out var p);
-                pages[page] = (p.Writable | s.Writable, p.Executable | s.Executable);
-            }
-        }
-        foreach (var (page, p) in pages)
+        foreach (var (page, p) in SegmentPages(Image))
         {
             var flags = PteFlags.User;
             if (p.Writable) flags |= PteFlags.Writable;
