@@ -67,6 +67,15 @@ public sealed record MachineOptions
     /// </summary>
     public int JitCodeLimit { get; init; } = DefaultJitCodeLimit();
 
+    /// <summary>
+    /// Whether RyuJIT compiles hot regions on a thread-pool thread while the CPU goes on interpreting
+    /// (Jit tier), as the JVM's and .NET's own tiered compilers do: a program with much hot code
+    /// (CoreMark: some 30 regions at about 10 ms each) no longer stops for each. Compiled code is exact,
+    /// so only when it starts to run changes; tests that count compilations turn it off, to compile at
+    /// the threshold exactly. Default on, or LAB_JIT_BACKGROUND=0 to turn it off.
+    /// </summary>
+    public bool JitBackgroundCompile { get; init; } = Environment.GetEnvironmentVariable("LAB_JIT_BACKGROUND") != "0";
+
     /// <summary>These options with <paramref name="tier"/> when one is given (null keeps the default).</summary>
     public MachineOptions WithTier(ExecutionTier? tier) => tier is { } t ? this with { Tier = t } : this;
 

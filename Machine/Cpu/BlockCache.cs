@@ -48,8 +48,12 @@ internal sealed class Block
     public int CompiledOps;
     /// <summary>Compiled code covers this block as a member of another block's region (it tiers up later; see Cpu.TierUp).</summary>
     public bool InRegion;
+    /// <summary>The entries of the compiled regions this block belongs to from outside their entry's page (a write to its page drops their code).</summary>
+    public List<Block>? ForeignOf;
     /// <summary>The JIT cannot compile this block (an op outside its subset): it stays interpreted.</summary>
     public bool JitRejected;
+    /// <summary>A compilation of this block's region still in RyuJIT's hands (background compilation), else null.</summary>
+    public Cpu.PendingRegion? Pending;
     /// <summary>The compiled code when it covers the whole block (compiled code may tail-call it), else null.</summary>
     public JitCode? Chainable;
 }
@@ -66,6 +70,10 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     public readonly Op[] Ops = ops;
     public ulong[] ExitTargets = [];
     public Block?[] Exits = [];
+    /// <summary>The pages of member blocks outside the entry's page (virtual page, physical page number), checked as the code starts.</summary>
+    public (ulong Va, ulong Page)[] ForeignPages = [];
+    /// <summary>Starts in a row that found a foreign page unmapped (Cpu.RegionPagesMapped).</summary>
+    public int MapFailures;
     /// <summary>The region's access windows (AccessWindow*, consecutive, one per compiled memory access).</summary>
     public nint Windows;
     /// <summary>Per op: its index within its block, and its block's index (the side exits' shared tails read them).</summary>
@@ -107,6 +115,20 @@ public sealed unsafe partial class Cpu : ICodeWriteObserver
             if (b == null) return null;
         }
         _l1[slot] = b;
+        return b;
+    }
+
+    /// <summary>
+    /// The block at <paramref name="rip"/> when the lookup cache holds it and the TLB translates its
+    /// page for fetching to the block's physical page (what <see cref="LookupBlock"/> would find, without
+    /// walking, decoding or faulting), else null. A block reaching into the next page is not returned.
+    /// </summary>
+    private Block? CachedBlockAt(ulong rip)
+    {
+        TlbEntry* e = TlbSlot(rip);
+        if (e->ExecTag != (rip & ~0xFFFUL)) return null;
+        Block? b = _l1[(int)((rip ^ (rip >> 12)) & (L1Size - 1))];
+        if (b == null || b.Va != rip || b.Pa != ((e->PhysPage << 12) | (rip & 0xFFF)) || !b.Valid || b.SecondPage != ulong.MaxValue) return null;
         return b;
     }
 
@@ -222,6 +244,11 @@ public sealed unsafe partial class Cpu : ICodeWriteObserver
                 if (!b.Valid) continue;
                 b.Valid = false;
                 _blocks.Remove((b.Va, b.Pa));
+                if (b.ForeignOf != null)
+                {
+                    foreach (Block entry in b.ForeignOf) DropCompiledCode(entry);
+                    b.ForeignOf = null;
+                }
             }
         }
         _memory.CodePages[page] = 0;

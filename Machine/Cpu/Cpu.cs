@@ -36,13 +36,14 @@ public sealed unsafe partial class Cpu : IDisposable
 
     private readonly PhysicalMemory _memory;
 
-    internal Cpu(PhysicalMemory memory, bool systemMode = false, ExecutionTier tier = ExecutionTier.Interp, int jitThreshold = 1000, int jitCodeLimit = 65_536)
+    internal Cpu(PhysicalMemory memory, bool systemMode = false, ExecutionTier tier = ExecutionTier.Interp, int jitThreshold = 1000, int jitCodeLimit = 65_536, bool jitBackground = false)
     {
         _memory = memory;
         SystemMode = systemMode;
         Tier = tier;
         _jitThreshold = Math.Max(1, jitThreshold);
         _jitCodeLimit = Math.Max(1, jitCodeLimit);
+        _jitBackground = jitBackground;
         _regs = (ulong*)NativeMemory.AllocZeroed(256 * sizeof(ulong));
         _xmm = (Vector128<byte>*)NativeMemory.AlignedAlloc(16 * 16, 16);
         NativeMemory.Clear(_xmm, 16 * 16);

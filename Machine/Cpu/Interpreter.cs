@@ -113,7 +113,12 @@ public sealed unsafe partial class Cpu
                 {
                     if (((caller.Va ^ rip) >> 12) == 0 && caller.Valid) caller.ReturnBlock = b;
                 }
-                else if (prev != null && prev.Valid && ((prev.Va ^ rip) >> 12) == 0)
+                else if (prev != null && prev.Valid && ((prev.Va ^ rip) >> 12) != 0)
+                {
+                    // Links stay within a page (one translation); the JIT's regions may take the target.
+                    if (prev.IndirectLinks != null) prev.NoteIndirectTarget(rip);
+                }
+                else if (prev != null && prev.Valid)
                 {
                     if (prev.IndirectLinks != null)
                     {

@@ -27,9 +27,9 @@ public sealed class CpuFixture : IDisposable
     /// <summary>A machine on the tier the environment selects (LAB_TIER, LAB_JIT_THRESHOLD; see MachineOptions).</summary>
     public CpuFixture() : this(new MachineOptions { MemorySize = 8 << 20 }) { }
 
-    /// <summary>A machine on the given tier; the JIT compiles a block after <paramref name="jitThreshold"/> entries and keeps at most <paramref name="jitCodeLimit"/> instructions compiled.</summary>
+    /// <summary>A machine on the given tier; the JIT compiles a block after <paramref name="jitThreshold"/> entries (on the CPU's thread, so exactly then) and keeps at most <paramref name="jitCodeLimit"/> instructions compiled.</summary>
     public CpuFixture(ExecutionTier tier, int jitThreshold = 1, int jitCodeLimit = 65_536)
-        : this(new MachineOptions { MemorySize = 8 << 20, Tier = tier, JitThreshold = jitThreshold, JitCodeLimit = jitCodeLimit }) { }
+        : this(new MachineOptions { MemorySize = 8 << 20, Tier = tier, JitThreshold = jitThreshold, JitCodeLimit = jitCodeLimit, JitBackgroundCompile = false }) { }
 
     private CpuFixture(MachineOptions options)
     {

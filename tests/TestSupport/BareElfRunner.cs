@@ -29,7 +29,7 @@ public sealed record BareElfOptions
     /// <summary>The execution tier; null = the machine's default (<see cref="MachineOptions.Tier"/>).</summary>
     public ExecutionTier? Tier { get; init; }
 
-    /// <summary>The JIT's tier-up threshold; null = the machine's default (<see cref="MachineOptions.JitThreshold"/>).</summary>
+    /// <summary>The JIT's tier-up threshold, compiling on the CPU's thread; null = the machine's defaults (<see cref="MachineOptions.JitThreshold"/>, background compilation).</summary>
     public int? JitThreshold { get; init; }
 }
 
@@ -134,7 +134,8 @@ public sealed class BareElfProcess : IDisposable, ITrapHandler
         _options = options;
         var machineOptions = new MachineOptions { MemorySize = options.MemorySize };
         if (options.Tier is ExecutionTier tier) machineOptions = machineOptions with { Tier = tier };
-        if (options.JitThreshold is int threshold) machineOptions = machineOptions with { JitThreshold = threshold };
+        // A given threshold is for compiling exactly there, on the CPU's thread.
+        if (options.JitThreshold is int threshold) machineOptions = machineOptions with { JitThreshold = threshold, JitBackgroundCompile = false };
         Machine = new X64Machine(machineOptions);
         _tables = new PageTableBuilder(Machine.Memory, TableArea, TableAreaSize);
     }

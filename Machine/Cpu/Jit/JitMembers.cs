@@ -65,6 +65,7 @@ internal static class JitMembers
     public static readonly MethodInfo Write8 = Method("Write8");
     public static readonly MethodInfo Condition = Method("Condition");
     public static readonly MethodInfo ExecuteOp = Method("ExecuteOp");
+    public static readonly MethodInfo RegionPagesMapped = Method("RegionPagesMapped");
     public static readonly MethodInfo CarryFlag = Method("CarryFlag");
     public static readonly MethodInfo FsBase = typeof(Cpu).GetProperty(nameof(Cpu.FsBase))!.GetMethod!;
     public static readonly MethodInfo GsBase = typeof(Cpu).GetProperty(nameof(Cpu.GsBase))!.GetMethod!;

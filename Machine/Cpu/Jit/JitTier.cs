@@ -29,12 +29,18 @@ public sealed unsafe partial class Cpu
     public long JitBlocksRejected { get; private set; }
     /// <summary>Guest instructions in the compiled regions.</summary>
     public long JitInstructionsCompiled { get; private set; }
-    /// <summary>Total time spent compiling (IL emission and RyuJIT).</summary>
+    /// <summary>Time this CPU's thread spent compiling: IL emission, and RyuJIT unless it works in the background.</summary>
     public TimeSpan JitCompileTime => TimeSpan.FromTicks((long)(_jitCompileTicks * ((double)TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
     /// <summary>Guest instructions in the compiled code kept now (at most MachineOptions.JitCodeLimit).</summary>
     public long JitLiveInstructions => _jitLiveInstructions;
     /// <summary>Times all compiled code was dropped because the limit was reached.</summary>
-    public long JitFlushes { get; private set; }
+    public long JitFlushes => _jitFlushes;
+    private long _jitFlushes;
+    /// <summary>Time RyuJIT spent on a thread-pool thread for this CPU's regions (background compilation; not in <see cref="JitCompileTime"/>).</summary>
+    public TimeSpan JitBackgroundCompileTime => TimeSpan.FromTicks((long)(_jitBackgroundTicks * ((double)TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
+    private long _jitBackgroundTicks;
+    /// <summary>RyuJIT compiles regions on a thread-pool thread while this CPU interprets (MachineOptions.JitBackgroundCompile).</summary>
+    private readonly bool _jitBackground;
     /// <summary>Times compiled code was entered (a looping block's iterations count once).</summary>
     public long JitEntries => _jitEntries;
 
@@ -64,34 +70,107 @@ public sealed unsafe partial class Cpu
     /// <summary>
     /// Called by the dispatcher for a block without compiled code: counts an entry and compiles the
     /// block when it reaches the threshold (<see cref="MemberHeatFactor"/> times it for a block compiled
-    /// code covers already). Returns the compiled code, or null (not hot yet, or rejected).
+    /// code covers already). Returns the compiled code, or null (not hot yet, rejected, or RyuJIT still
+    /// at work on it in the background).
     /// </summary>
     private JitCode? TierUp(Block b)
     {
+        if (b.Pending is PendingRegion pending) return pending.Ready ? Install(b, pending) : null;
         if (++b.Heat < (b.InRegion ? MemberHeatFactor * _jitThreshold : _jitThreshold)) return null;
         long t0 = Stopwatch.GetTimestamp();
-        Block[] region = CollectRegion(b);
+        Block[] region = CollectRegion(b, out var foreign);
         // Flushed before compiling, not after: the new code's access windows come from the memory a flush reuses.
         if (_jitLiveInstructions + region.Sum(m => m.Count) > _jitCodeLimit) FlushCompiledCode();
-        JitCode? code = RegionCompiler.TryCompile(this, region, out int ops);
-        _jitCompileTicks += Stopwatch.GetTimestamp() - t0;
+        JitCode? code = RegionCompiler.TryEmit(this, region, foreign, out int ops);
         if (code == null)
         {
+            _jitCompileTicks += Stopwatch.GetTimestamp() - t0;
             b.JitRejected = true;
             JitBlocksRejected++;
             return null;
         }
-        int instructions = ops < b.Count ? ops : region.Sum(m => m.Count);
-        b.CompiledOps = ops;
-        b.Compiled = code;
-        b.Chainable = ops == b.Count ? code : null;
-        _jitCompiled.Add(b);
+        var p = new PendingRegion(code, region, ops, _jitFlushes);
+        // The pending code counts against the limit from now, as its access windows do.
+        _jitLiveInstructions += p.Instructions(b);
+        if (!_jitBackground)
+        {
+            p.Compile();
+            _jitCompileTicks += Stopwatch.GetTimestamp() - t0;
+            return Install(b, p);
+        }
+        _jitCompileTicks += Stopwatch.GetTimestamp() - t0;
+        b.Pending = p;
+        // Members wait as if the code were installed, or a loop's other blocks, as hot as the entry,
+        // would each queue their own copy of the region meanwhile.
         if (ops == b.Count)
             foreach (Block m in region) m.InRegion = true;
-        _jitLiveInstructions += instructions;
+        ThreadPool.UnsafeQueueUserWorkItem(static p => p.Compile(), p, preferLocal: false);
+        return null;
+    }
+
+    /// <summary>
+    /// A region whose IL is emitted (on the CPU's thread: emission reads and reserves CPU state) and
+    /// whose machine code RyuJIT produces, on a thread-pool thread when compiling in the background
+    /// (MachineOptions.JitBackgroundCompile): the CPU goes on interpreting meanwhile, and the dispatcher
+    /// installs the code the next time it reaches the entry after <see cref="Ready"/>. Compiled code is
+    /// exact, so when it starts to run changes nothing the guest can see.
+    /// </summary>
+    internal sealed class PendingRegion(JitCode code, Block[] region, int ops, long flushes)
+    {
+        public readonly JitCode Code = code;
+        public readonly Block[] Region = region;
+        /// <summary>The entry's ops the code covers (all of them unless a prefix).</summary>
+        public readonly int Ops = ops;
+        /// <summary>Cpu.JitFlushes when emitted: code emitted before a flush is dropped (its access windows were reused).</summary>
+        public readonly long Flushes = flushes;
+        /// <summary>RyuJIT's time (Stopwatch ticks), and its failure (our bug: invalid IL), rethrown on the CPU's thread.</summary>
+        public long Ticks;
+        public Exception? Error;
+        private volatile bool _ready;
+        public bool Ready => _ready;
+
+        public int Instructions(Block entry) => Ops < entry.Count ? Ops : Region.Sum(m => m.Count);
+
+        /// <summary>Has RyuJIT compile the code (on whichever thread calls it), then publishes it.</summary>
+        public void Compile()
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            try { System.Runtime.CompilerServices.RuntimeHelpers.PrepareDelegate(Code); }
+            catch (Exception e) { Error = e; }
+            Ticks = Stopwatch.GetTimestamp() - t0;
+            _ready = true;
+        }
+    }
+
+    /// <summary>
+    /// Makes a compiled region the entry's code, unless all compiled code was flushed since it was
+    /// emitted or one of its blocks was invalidated meanwhile (then it is dropped, and the entry's
+    /// heat starts again). Returns the code, or null.
+    /// </summary>
+    private JitCode? Install(Block b, PendingRegion p)
+    {
+        b.Pending = null;
+        if (p.Error != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(p.Error);
+        if (_jitBackground) _jitBackgroundTicks += p.Ticks;
+        if (p.Flushes != _jitFlushes || Array.Exists(p.Region, m => !m.Valid))
+        {
+            b.Heat = 0;
+            return null;
+        }
+        int ops = p.Ops, instructions = p.Instructions(b);
+        b.CompiledOps = ops;
+        b.Compiled = p.Code;
+        b.Chainable = ops == b.Count ? p.Code : null;
+        _jitCompiled.Add(b);
+        if (ops == b.Count)
+            foreach (Block m in p.Region)
+            {
+                m.InRegion = true;
+                if (((m.Va ^ b.Va) >> 12) != 0) (m.ForeignOf ??= new()).Add(b);
+            }
         JitBlocksCompiled++;
         JitInstructionsCompiled += instructions;
-        return code;
+        return p.Code;
     }
 
     /// <summary>The compiled code kept now, one delegate per compiled region (for diagnostics and tests).</summary>
@@ -109,7 +188,7 @@ public sealed unsafe partial class Cpu
         foreach (Block b in _jitCompiled)
         {
             if (b.Compiled?.Target is JitRegion region)
-                foreach (Block m in region.Blocks) m.InRegion = false;
+                foreach (Block m in region.Blocks) { m.InRegion = false; m.ForeignOf = null; }
             b.Compiled = null;
             b.Chainable = null;
             b.CompiledOps = 0;
@@ -119,20 +198,26 @@ public sealed unsafe partial class Cpu
         ReuseAccessWindows();
         _jitLiveInstructions = 0;
         _jitRegion = null;
-        JitFlushes++;
+        _jitFlushes++;
     }
 
     /// <summary>
     /// The region to compile for hot block <paramref name="entry"/>: the entry, then (breadth first) the
     /// blocks it reaches by direct jumps and calls, by falling through, by returning to the instruction
-    /// after a call, and by the indirect jumps the dispatcher has seen, as long as they lie in the
-    /// entry's virtual page (one translation, verified by the entry's lookup; one physical page, so
-    /// invalidating it drops the entry and its code), have run already (decoded, valid, whole in the
-    /// page) and can be compiled whole; up to the compiler's size limits.
+    /// after a call, and by the indirect jumps the dispatcher has seen, as long as they have run already
+    /// (decoded, valid, whole in their page), can be compiled whole, and lie in the entry's page or in
+    /// one of at most <see cref="RegionCompiler.MaxRegionPages"/> - 1 other pages that the TLB translates
+    /// for fetching now; up to the compiler's size limits. The entry's page is verified by the entry's
+    /// own lookup; the other pages (<paramref name="foreign"/>: virtual page, physical page number) by
+    /// the region's code each time it starts (Cpu.RegionPagesMapped), and a write to one of them drops
+    /// the region's code (Block.ForeignOf). So a call-heavy program whose functions lie on a few pages
+    /// runs its calls and returns inside one method instead of leaving compiled code at each.
     /// </summary>
-    private Block[] CollectRegion(Block entry)
+    private Block[] CollectRegion(Block entry, out (ulong Va, ulong Page)[] foreign)
     {
         var members = new List<Block> { entry };
+        var pages = new List<(ulong Va, ulong Page)>();
+        foreign = [];
         if (!RegionCompiler.Compilable(entry)) return [.. members];
         var seen = new HashSet<ulong> { entry.Va };
         int ops = entry.Count;
@@ -152,16 +237,59 @@ public sealed unsafe partial class Cpu
             if (b.IndirectTargets != null) targets.AddRange(b.IndirectTargets);
             foreach (ulong va in targets)
             {
-                if (((va ^ entry.Va) >> 12) != 0 || !seen.Add(va)) continue;
-                ulong pa = (entry.Pa & ~0xFFFUL) | (va & 0xFFF);
+                if (!seen.Add(va)) continue;
+                ulong vpage = va & ~0xFFFUL, pa;
+                if (vpage == (entry.Va & ~0xFFFUL)) pa = (entry.Pa & ~0xFFFUL) | (va & 0xFFF);
+                else
+                {
+                    TlbEntry* e = TlbSlot(va);
+                    if (e->ExecTag != vpage) continue;
+                    pa = (e->PhysPage << 12) | (va & 0xFFF);
+                    if (!pages.Contains((vpage, e->PhysPage)) && pages.Count + 1 >= RegionCompiler.MaxRegionPages) continue;
+                }
                 if (!_blocks.TryGetValue((va, pa), out Block? m) || !m.Valid || m.SecondPage != ulong.MaxValue
                     || ops + m.Count > RegionCompiler.MaxRegionOps || !RegionCompiler.Compilable(m)) continue;
+                if (vpage != (entry.Va & ~0xFFFUL) && !pages.Contains((vpage, pa >> 12))) pages.Add((vpage, pa >> 12));
                 members.Add(m);
                 ops += m.Count;
                 if (members.Count == RegionCompiler.MaxRegionBlocks) break;
             }
         }
+        foreign = [.. pages];
         return [.. members];
+    }
+
+    /// <summary>
+    /// Called by a region's code as it starts, when it has blocks outside its entry's page: whether the
+    /// TLB still translates each such page for fetching to the physical page it was compiled from. When
+    /// not (an address-space change, or the slot was reused), the code leaves before running anything
+    /// (ExitResume) and the interpreter runs the entry block, refilling the TLB when it reaches those
+    /// pages again. After many failures in a row the region's code is dropped, to compile again from
+    /// what is mapped then.
+    /// </summary>
+    internal bool RegionPagesMapped(JitRegion region)
+    {
+        (ulong Va, ulong Page)[] pages = region.ForeignPages;
+        for (int k = 0; k < pages.Length; k++)
+        {
+            TlbEntry* e = TlbSlot(pages[k].Va);
+            if (e->ExecTag != pages[k].Va || e->PhysPage != pages[k].Page)
+            {
+                if (++region.MapFailures > 64) DropCompiledCode(region.Blocks[0]);
+                return false;
+            }
+        }
+        region.MapFailures = 0;
+        return true;
+    }
+
+    /// <summary>Drops one region's code (a write to a page it covers, or its pages no longer mapped): the entry compiles again when hot.</summary>
+    private static void DropCompiledCode(Block entry)
+    {
+        entry.Compiled = null;
+        entry.Chainable = null;
+        entry.CompiledOps = 0;
+        entry.Heat = 0;
     }
 
     /// <summary>
@@ -197,11 +325,11 @@ public sealed unsafe partial class Cpu
             Block? next = null;
             if (b.EndKind == 2)
             {
-                if (rsbTop == 0) break;
-                Block? top = rsb[(rsbTop - 1) & (ReturnStackSize - 1)];
-                if (top == null || top.EndIp != rip) break;
-                next = top.ReturnBlock;
-                if (next == null || next.Va != rip) break;
+                if (rsbTop != 0)
+                {
+                    Block? top = rsb[(rsbTop - 1) & (ReturnStackSize - 1)];
+                    if (top != null && top.EndIp == rip && top.ReturnBlock is Block r && r.Va == rip) next = r;
+                }
             }
             else if (b.IndirectLinks is Block?[] links)
             {
@@ -210,7 +338,6 @@ public sealed unsafe partial class Cpu
                     Block? l = links[k];
                     if (l != null && l.Va == rip) { next = l; break; }
                 }
-                if (next == null) break;
             }
             else
             {
@@ -218,9 +345,11 @@ public sealed unsafe partial class Cpu
                 if (next == null || next.Va != rip)
                 {
                     next = b.LinkB;
-                    if (next == null || next.Va != rip) break;
+                    if (next == null || next.Va != rip) next = null;
                 }
             }
+            next ??= CachedBlockAt(rip);
+            if (next == null) break;
             JitCode? code = next.Chainable;
             if (code == null || !next.Valid || (ulong)next.Count > budget) break;
             if (_jitRegion != null) LinkExit(_jitRegion, next);
@@ -230,7 +359,7 @@ public sealed unsafe partial class Cpu
                 rsb[rsbTop & (ReturnStackSize - 1)] = b;
                 rsbTop++;
             }
-            else if (b.EndKind == 2) rsbTop--;
+            else if (b.EndKind == 2 && rsbTop > 0) rsbTop--;
             _jitLast = next;
             int status = RunCode(code, ref budget);
             b = _jitLast!;

@@ -68,6 +68,8 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>Most blocks, and ops, in one region (RyuJIT's time grows with the method).</summary>
     internal const int MaxRegionBlocks = 64, MaxRegionOps = 600;
+    /// <summary>Most pages one region's blocks lie in (the entry's and others; Cpu.CollectRegion).</summary>
+    internal const int MaxRegionPages = 4;
 
     /// <summary>Prepares the method for <paramref name="blocks"/> (entry first; one block when <paramref name="prefixOps"/> cuts it): op tables, locals, labels.</summary>
     private RegionCompiler(Cpu cpu, Block[] blocks, int prefixOps)
@@ -124,10 +126,10 @@ internal sealed unsafe partial class RegionCompiler
     /// Compiles the region <paramref name="blocks"/> (entry first, every member <see cref="Compilable"/>),
     /// or, for a single entry block that is not, the longest prefix of it made of supported ops
     /// (<paramref name="ops"/> of them; the interpreter runs the rest). Returns null when not even the
-    /// first op can be compiled (the block then stays interpreted). The returned delegate is already
-    /// compiled to machine code by RyuJIT.
+    /// first op can be compiled (the block then stays interpreted). RyuJIT compiles the returned
+    /// delegate when first called or prepared (Cpu.PendingRegion).
     /// </summary>
-    public static JitCode? TryCompile(Cpu cpu, Block[] blocks, out int ops)
+    public static JitCode? TryEmit(Cpu cpu, Block[] blocks, (ulong Va, ulong Page)[] foreign, out int ops)
     {
         Block entry = blocks[0];
         ops = 0;
@@ -140,10 +142,10 @@ internal sealed unsafe partial class RegionCompiler
         while (ops > 0 && !Supports(ref entry.Ops[ops - 1])) ops--;   // no point ending on a handler call
         if (native == 0) return null;
         if (ops < entry.Count) blocks = [entry];
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
         var c = new RegionCompiler(cpu, blocks, ops);
-        var code = c.Emit();
-        System.Runtime.CompilerServices.RuntimeHelpers.PrepareDelegate(code);
-        return code;
+        c._region.ForeignPages = foreign;
+        return c.Emit();
     }
 
     /// <summary>Whether the compiler implements this op (kind and operand form) with the interpreter's exact semantics.</summary>
@@ -315,6 +317,18 @@ internal sealed unsafe partial class RegionCompiler
     /// </summary>
     private void EmitPrologue()
     {
+        if (_region.ForeignPages.Length != 0)
+        {
+            // Before anything is loaded, so the call keeps no guest value from a host register.
+            var mapped = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Call, JitMembers.RegionPagesMapped);
+            _il.Emit(OpCodes.Brtrue, mapped);
+            _il.Emit(OpCodes.Ldc_I4, JitMembers.ExitResume);
+            _il.Emit(OpCodes.Ret);
+            _il.MarkLabel(mapped);
+        }
         _il.Emit(OpCodes.Br, _loadRegs);
         _il.MarkLabel(_afterLoads);
         _il.Emit(OpCodes.Ldarg_1);

@@ -15,9 +15,9 @@ public class JitInvalidationTests
     private static readonly PhysAddr RwxPhys = new(0x380000);
 
     /// <summary>A machine with a user page at <see cref="RwxBase"/> that is writable and executable, holding the code.</summary>
-    private static CpuFixture WithRwxCode(ExecutionTier tier, Action<Assembler> build, out AssemblerResult result, out Label[] labels, int labelCount)
+    private static CpuFixture WithRwxCode(ExecutionTier tier, Action<Assembler> build, out AssemblerResult result, out Label[] labels, int labelCount, int jitThreshold = 1)
     {
-        var f = new CpuFixture(tier, jitThreshold: 1);
+        var f = new CpuFixture(tier, jitThreshold);
         f.Tables.Map(new VirtAddr(RwxBase), RwxPhys, 0x1000, PteFlags.User | PteFlags.Writable);
         var a = new Assembler(64);
         labels = new Label[labelCount];
@@ -97,6 +97,89 @@ public class JitInvalidationTests
         f.RunToEnd();
         Assert.Equal(49UL * 50 / 2, f[MReg.R8]);
         if (tier == ExecutionTier.Jit) Assert.True(f.Cpu.CodeInvalidations >= 48, $"{f.Cpu.CodeInvalidations} code invalidations");
+    }
+
+    /// <summary>
+    /// A compiled loop calls a function on the next page, which its region covers; every tenth
+    /// iteration it patches the function's immediate. The write drops the region (its code no longer
+    /// matches the page), the next calls see the new immediate, and the region compiles again: the
+    /// sum is that of the values each call returned, on both tiers.
+    /// </summary>
+    [Theory]
+    [InlineData(ExecutionTier.Interp)]
+    [InlineData(ExecutionTier.Jit)]
+    public void AWriteToAnotherPageOfARegionDropsIt(ExecutionTier tier)
+    {
+        Label[] l = [];
+        using var f = WithRwxCode(tier, a =>
+        {
+            a.mov(ecx, 100);
+            a.Label(ref l[0]);
+            a.call(rdi);                        // rdi = F: "mov eax, imm32; ret" on the next page
+            a.add(r8, rax);
+            a.test(ecx, 7);
+            a.jne(l[1]);
+            a.mov(__dword_ptr[rdi + 1], ecx);   // every eighth iteration: F returns ecx from now on
+            a.Label(ref l[1]);
+            a.dec(ecx);
+            a.jne(l[0]);
+            a.int3();
+        }, out _, out l, 2, jitThreshold: 3);   // F has run when the loop compiles, so its region takes it
+        ulong function = RwxBase + 0x1000;
+        f.Tables.Map(new VirtAddr(function), RwxPhys + 0x1000, 0x1000, PteFlags.User | PteFlags.Writable);
+        f.Machine.Memory.Write(RwxPhys + 0x1000, [0xB8, 1, 0, 0, 0, 0xC3]);
+        f[MReg.Rdi] = function;
+        f.RunToEnd();
+        // Iterations 100..97 return 1; then each run of eight returns the ecx that patched it.
+        ulong expected = 0, value = 1;
+        for (ulong c = 100; c >= 1; c--)
+        {
+            expected += value;
+            if ((c & 7) == 0) value = c;
+        }
+        Assert.Equal(expected, f[MReg.R8]);
+        if (tier == ExecutionTier.Jit) Assert.True(f.Cpu.CodeInvalidations >= 12, $"{f.Cpu.CodeInvalidations} code invalidations");
+    }
+
+    /// <summary>
+    /// A region covers a function on another page; then the page table maps that virtual page to a
+    /// different physical page holding another function (the kernel's job, with a TLB flush, between
+    /// two runs). The region's start-up check finds the page no longer translating to the code it was
+    /// compiled from, so the interpreter runs the new function: both tiers return the new value.
+    /// </summary>
+    [Theory]
+    [InlineData(ExecutionTier.Interp)]
+    [InlineData(ExecutionTier.Jit)]
+    public void ARegionWhoseOtherPageIsRemappedRunsTheNewCode(ExecutionTier tier)
+    {
+        Label[] l = [];
+        using var f = WithRwxCode(tier, a =>
+        {
+            a.Label(ref l[0]);
+            a.call(rdi);                        // rdi = F on the next page
+            a.add(r8, rax);
+            a.dec(ecx);
+            a.jne(l[0]);
+            a.int3();
+        }, out _, out l, 1, jitThreshold: 3);
+        ulong function = RwxBase + 0x1000;
+        f.Tables.Map(new VirtAddr(function), RwxPhys + 0x1000, 0x1000, PteFlags.User);
+        f.Machine.Memory.Write(RwxPhys + 0x1000, [0xB8, 1, 0, 0, 0, 0xC3]);
+        f.Machine.Memory.Write(RwxPhys + 0x2000, [0xB8, 100, 0, 0, 0, 0xC3]);
+        f[MReg.Rdi] = function;
+        f[MReg.Rcx] = 50;
+        ulong start = f.Cpu.Rip;
+        f.RunToEnd();
+        Assert.Equal(50UL, f[MReg.R8]);
+        // One region took the loop and F: its calls and returns did not leave compiled code.
+        if (tier == ExecutionTier.Jit) Assert.True(f.Cpu.JitEntries < 10, $"{f.Cpu.JitEntries} entries into compiled code");
+
+        f.Tables.Map(new VirtAddr(function), RwxPhys + 0x2000, 0x1000, PteFlags.User);
+        f.Cpu.FlushTlb();
+        f.Cpu.Rip = start;
+        f[MReg.Rcx] = 50;
+        f.RunToEnd();
+        Assert.Equal(50UL + 50 * 100, f[MReg.R8]);
     }
 
     /// <summary>
