@@ -48,8 +48,8 @@ internal sealed class Block
     public int CompiledOps;
     /// <summary>Compiled code covers this block as a member of another block's region (it tiers up later; see Cpu.TierUp).</summary>
     public bool InRegion;
-    /// <summary>The entries of the compiled regions this block belongs to from outside their entry's page (a write to its page drops their code).</summary>
-    public List<Block>? ForeignOf;
+    /// <summary>The entries of the compiled regions whose code covers this block and that a write to its page does not invalidate by itself: the region's blocks in other pages than its entry's, or all of them when it has entries on several pages (the write drops their code).</summary>
+    public List<JitRegion>? ForeignOf;
     /// <summary>The JIT cannot compile this block (an op outside its subset): it stays interpreted.</summary>
     public bool JitRejected;
     /// <summary>A compilation of this block's region still in RyuJIT's hands (background compilation), else null.</summary>
@@ -70,7 +70,7 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     public readonly Op[] Ops = ops;
     public ulong[] ExitTargets = [];
     public Block?[] Exits = [];
-    /// <summary>The pages of member blocks outside the entry's page (virtual page, physical page number), checked as the code starts.</summary>
+    /// <summary>The pages of member blocks outside this entry's page (virtual page, physical page number), checked as the code starts.</summary>
     public (ulong Va, ulong Page)[] ForeignPages = [];
     /// <summary>Starts in a row that found a foreign page unmapped (Cpu.RegionPagesMapped).</summary>
     public int MapFailures;
@@ -78,6 +78,24 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     public nint Windows;
     /// <summary>Per op: its index within its block, and its block's index (the side exits' shared tails read them).</summary>
     public int[] Offsets = [], BlockOf = [];
+    /// <summary>Which of the method's entries this object starts at (0: the region's entry block; see <see cref="Entries"/>).</summary>
+    public int Entry;
+    /// <summary>The object of entry 0, which the region's bookkeeping hangs off.</summary>
+    public JitRegion Main = null!;
+    /// <summary>
+    /// The method's entries after entry 0: the return sites of the calls that leave the region, each
+    /// with a delegate closed over its own JitRegion (sharing this one's tables, <see cref="Entry"/> its
+    /// number), installed as that member block's code. A callee outside the region returns straight
+    /// into compiled code there instead of the interpreter running the caller's blocks up to an entry.
+    /// </summary>
+    public (Block Block, JitCode Code)[] Entries = [];
+
+    /// <summary>Another entry into the same method: a copy sharing every table, starting at entry <paramref name="entry"/>.</summary>
+    public JitRegion At(int entry, (ulong Va, ulong Page)[] foreignPages) => new(Blocks, Ops)
+    {
+        ExitTargets = ExitTargets, Exits = Exits, ForeignPages = foreignPages, Windows = Windows,
+        Offsets = Offsets, BlockOf = BlockOf, Entry = entry, Main = Main,
+    };
 }
 
 /// <summary>Decoded-block cache keyed by (virtual, physical) start address, invalidated per physical page.</summary>
@@ -246,7 +264,7 @@ public sealed unsafe partial class Cpu : ICodeWriteObserver
                 _blocks.Remove((b.Va, b.Pa));
                 if (b.ForeignOf != null)
                 {
-                    foreach (Block entry in b.ForeignOf) DropCompiledCode(entry);
+                    foreach (JitRegion region in b.ForeignOf) DropRegion(region);
                     b.ForeignOf = null;
                 }
             }

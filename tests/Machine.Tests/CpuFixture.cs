@@ -31,6 +31,10 @@ public sealed class CpuFixture : IDisposable
     public CpuFixture(ExecutionTier tier, int jitThreshold = 1, int jitCodeLimit = 65_536)
         : this(new MachineOptions { MemorySize = 8 << 20, Tier = tier, JitThreshold = jitThreshold, JitCodeLimit = jitCodeLimit, JitBackgroundCompile = false }) { }
 
+    /// <summary>A JIT machine that compiles on a thread-pool thread (MachineOptions.JitBackgroundCompile) after <paramref name="jitThreshold"/> entries.</summary>
+    public static CpuFixture CompilingInBackground(int jitThreshold) =>
+        new(new MachineOptions { MemorySize = 8 << 20, Tier = ExecutionTier.Jit, JitThreshold = jitThreshold, JitBackgroundCompile = true });
+
     private CpuFixture(MachineOptions options)
     {
         Machine = new X64Machine(options);

@@ -29,7 +29,7 @@ public sealed record BareElfOptions
     /// <summary>The execution tier; null = the machine's default (<see cref="MachineOptions.Tier"/>).</summary>
     public ExecutionTier? Tier { get; init; }
 
-    /// <summary>The JIT's tier-up threshold, compiling on the CPU's thread; null = the machine's defaults (<see cref="MachineOptions.JitThreshold"/>, background compilation).</summary>
+    /// <summary>The JIT's tier-up threshold, compiling on the CPU's thread; null = the machine's defaults (<see cref="MachineOptions.JitThreshold"/>, <see cref="MachineOptions.JitBackgroundCompile"/>).</summary>
     public int? JitThreshold { get; init; }
 }
 

@@ -40,6 +40,7 @@ internal static class JitMembers
     public static readonly FieldInfo RegionBlocks = typeof(JitRegion).GetField(nameof(JitRegion.Blocks))!;
     public static readonly FieldInfo RegionOps = typeof(JitRegion).GetField(nameof(JitRegion.Ops))!;
     public static readonly FieldInfo RegionExits = typeof(JitRegion).GetField(nameof(JitRegion.Exits))!;
+    public static readonly FieldInfo RegionEntry = typeof(JitRegion).GetField(nameof(JitRegion.Entry))!;
     public static readonly FieldInfo RegionWindows = typeof(JitRegion).GetField(nameof(JitRegion.Windows))!;
     public static readonly FieldInfo RegionOffsets = typeof(JitRegion).GetField(nameof(JitRegion.Offsets))!;
     public static readonly FieldInfo RegionBlockOf = typeof(JitRegion).GetField(nameof(JitRegion.BlockOf))!;

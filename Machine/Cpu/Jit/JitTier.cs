@@ -163,11 +163,22 @@ public sealed unsafe partial class Cpu
         b.Chainable = ops == b.Count ? p.Code : null;
         _jitCompiled.Add(b);
         if (ops == b.Count)
+        {
+            var region = (JitRegion)p.Code.Target!;
+            // With an entry on another page, a write to the entry's page must drop that entry's code too.
+            bool entriesOnSeveralPages = Array.Exists(region.Entries, e => ((e.Block.Va ^ b.Va) >> 12) != 0);
             foreach (Block m in p.Region)
             {
                 m.InRegion = true;
-                if (((m.Va ^ b.Va) >> 12) != 0) (m.ForeignOf ??= new()).Add(b);
+                if (entriesOnSeveralPages || ((m.Va ^ b.Va) >> 12) != 0) (m.ForeignOf ??= new()).Add(region);
             }
+            foreach (var (m, entryCode) in region.Entries)
+                if (m.Compiled == null && m.Pending == null)
+                {
+                    m.Compiled = m.Chainable = entryCode;
+                    m.CompiledOps = m.Count;
+                }
+        }
         JitBlocksCompiled++;
         JitInstructionsCompiled += instructions;
         return p.Code;
@@ -188,7 +199,10 @@ public sealed unsafe partial class Cpu
         foreach (Block b in _jitCompiled)
         {
             if (b.Compiled?.Target is JitRegion region)
+            {
                 foreach (Block m in region.Blocks) { m.InRegion = false; m.ForeignOf = null; }
+                DropEntries(region);
+            }
             b.Compiled = null;
             b.Chainable = null;
             b.CompiledOps = 0;
@@ -275,7 +289,7 @@ public sealed unsafe partial class Cpu
             TlbEntry* e = TlbSlot(pages[k].Va);
             if (e->ExecTag != pages[k].Va || e->PhysPage != pages[k].Page)
             {
-                if (++region.MapFailures > 64) DropCompiledCode(region.Blocks[0]);
+                if (++region.MapFailures > 64) DropRegion(region.Main);
                 return false;
             }
         }
@@ -283,13 +297,28 @@ public sealed unsafe partial class Cpu
         return true;
     }
 
-    /// <summary>Drops one region's code (a write to a page it covers, or its pages no longer mapped): the entry compiles again when hot.</summary>
-    private static void DropCompiledCode(Block entry)
+    /// <summary>Drops one region's code, all its entries (a write to a page it covers, or its pages no longer mapped): the entry block compiles again when hot.</summary>
+    private static void DropRegion(JitRegion region)
     {
+        Block entry = region.Blocks[0];
+        DropEntries(region);
+        if (entry.Compiled?.Target is not JitRegion r || r.Main != region) return;
         entry.Compiled = null;
         entry.Chainable = null;
         entry.CompiledOps = 0;
         entry.Heat = 0;
+    }
+
+    /// <summary>Takes the region's code away from the member blocks it was installed on as entries (JitRegion.Entries).</summary>
+    private static void DropEntries(JitRegion region)
+    {
+        foreach (var (m, entryCode) in region.Entries)
+            if (m.Compiled == entryCode)
+            {
+                m.Compiled = null;
+                m.Chainable = null;
+                m.CompiledOps = 0;
+            }
     }
 
     /// <summary>

@@ -93,6 +93,7 @@ internal sealed unsafe partial class RegionCompiler
         _blockOf = blockOf.ToArray();
         _offset = offset.ToArray();
         _region = new JitRegion(blocks, _ops) { Offsets = _offset, BlockOf = _blockOf };
+        _region.Main = _region;
         _method = new DynamicMethod($"jit_{blocks[0].Va:x}", typeof(int), [typeof(JitRegion), typeof(Cpu)],
             typeof(Cpu), skipVisibility: true);
         _il = _method.GetILGenerator(512 + 64 * _n);
@@ -206,6 +207,7 @@ internal sealed unsafe partial class RegionCompiler
     {
         AnalyseFlags();
         PlanAccessGroups();
+        FindEntries();
         EmitPrologue();
         for (_i = 0; _i < _n; _i++)
         {
@@ -229,7 +231,36 @@ internal sealed unsafe partial class RegionCompiler
         _region.Windows = (nint)_windows;
         _region.ExitTargets = _exitTargets.ToArray();
         _region.Exits = new Block?[_exitTargets.Count];
+        _region.Entries = new (Block, JitCode)[_entries.Count - 1];
+        for (int e = 1; e < _entries.Count; e++)
+        {
+            Block m = _blocks[_entries[e]];
+            // Entered on m's page (the dispatcher's lookup or a link verifies it): every other page of the region is checked.
+            var pages = new List<(ulong Va, ulong Page)>(_region.ForeignPages) { (_blocks[0].Va & ~0xFFFUL, _blocks[0].Pa >> 12) };
+            pages.RemoveAll(p => p.Va == (m.Va & ~0xFFFUL));
+            _region.Entries[e - 1] = (m, (JitCode)_method.CreateDelegate(typeof(JitCode), _region.At(e, [.. pages])));
+        }
         return (JitCode)_method.CreateDelegate(typeof(JitCode), _region);
+    }
+
+    /// <summary>The member blocks the method can be entered at: the entry block, then the return sites of the calls that leave the region (see <see cref="JitRegion.Entries"/>).</summary>
+    private readonly List<int> _entries = [0];
+
+    /// <summary>
+    /// Adds the return sites of the calls that leave the region to <see cref="_entries"/>. Only these:
+    /// an entry into a loop's body makes the loop irreducible and RyuJIT then allocates registers worse
+    /// (every member an entry cost mix's quicksort 15%), but a loop whose call leaves the region is no
+    /// IL loop through that call anyway.
+    /// </summary>
+    private void FindEntries()
+    {
+        if (_prefix) return;
+        foreach (Block b in _blocks)
+        {
+            ref Op last = ref b.Ops[b.Count - 1];
+            bool leaves = last.Kind == OpKind.CallIndirect || last.Kind == OpKind.Call && !_indexOf.ContainsKey(last.Imm);
+            if (leaves && _indexOf.TryGetValue(last.NextIp, out int j) && j != 0 && !_entries.Contains(j)) _entries.Add(j);
+        }
     }
 
     /// <summary>The control transfers the compiler implements (always a block's last op).</summary>
@@ -340,6 +371,12 @@ internal sealed unsafe partial class RegionCompiler
         LoadFlags();
         LoadWindowBase();
         LoadXmmBase();
+        if (_entries.Count > 1)
+        {
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldfld, JitMembers.RegionEntry);
+            _il.Emit(OpCodes.Switch, _entries.Select(j => _label[j]).ToArray());
+        }
         _il.Emit(OpCodes.Br, _label[0]);
     }
 

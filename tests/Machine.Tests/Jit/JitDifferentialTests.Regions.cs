@@ -252,4 +252,41 @@ public partial class JitDifferentialTests
         Assert.Equal(1, jit.Compiled);
         Assert.True(jit.Entries < 10, $"{jit.Entries} entries into compiled code");
     }
+
+    /// <summary>
+    /// A loop calls a function that stays interpreted (rdtsc has no compiled form), so every call
+    /// leaves the loop's region and every return comes back through the dispatcher, at the return
+    /// site. The region has that block as a second entry into its method: the return goes straight
+    /// into compiled code there, and nothing compiles the loop again from the return site (which,
+    /// before regions had such entries, the interpreter ran until it was 16 times hotter than the
+    /// threshold and compiled the loop's blocks once more). Both tiers end the same, rdtsc included.
+    /// </summary>
+    [Fact]
+    public void AReturnFromOutsideTheRegionEntersItAtTheReturnSite()
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel(), far = a.CreateLabel();
+        a.Label(ref top);
+        a.add(r9, 3);
+        a.call(far);
+        a.add(r8, r9);            // the return site
+        a.dec(ecx);
+        a.jne(top);
+        a.int3();
+        a.db(Enumerable.Repeat((byte)0xCC, 4096).ToArray());   // far lies in the next page
+        a.Label(ref far);
+        a.rdtsc();
+        a.ret();
+        var regs = new ulong[16];
+        regs[1] = 200;
+        regs[4] = CpuFixture.StackTop;
+        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], "");
+
+        var interp = RunOnce(ExecutionTier.Interp, p);
+        var jit = RunOnce(ExecutionTier.Jit, p, jitThreshold: 3);
+        Assert.Null(interp.Diff(jit));
+        Assert.Equal(200UL * 7 + 1, jit.Retired);
+        Assert.Equal(1, jit.Compiled);
+        Assert.True(jit.Entries > 190, $"{jit.Entries} entries into compiled code");
+    }
 }
