@@ -227,24 +227,7 @@ public partial class JitDifferentialTests
     [InlineData(1000)]
     public void ACallToAFunctionInTheNextPageStaysInTheLoopsRegion(int iterations)
     {
-        var a = new Assembler(64);
-        Label top = a.CreateLabel(), far = a.CreateLabel();
-        a.Label(ref top);
-        a.add(rax, 3);
-        a.call(far);
-        a.add(rdx, rax);          // the return site
-        a.dec(ecx);
-        a.jne(top);
-        a.int3();
-        a.db(Enumerable.Repeat((byte)0xCC, 4096).ToArray());   // far lies in the next page
-        a.Label(ref far);
-        a.imul(rax, rax, 5);
-        a.ret();
-        var regs = new ulong[16];
-        regs[1] = (ulong)iterations;
-        regs[4] = CpuFixture.StackTop;
-        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], "");
-
+        var p = LoopCallingTheNextPage(iterations, a => a.imul(rax, rax, 5));
         var interp = RunOnce(ExecutionTier.Interp, p);
         var jit = RunOnce(ExecutionTier.Jit, p, jitThreshold: 20);
         Assert.Null(interp.Diff(jit));
@@ -264,29 +247,37 @@ public partial class JitDifferentialTests
     [Fact]
     public void AReturnFromOutsideTheRegionEntersItAtTheReturnSite()
     {
-        var a = new Assembler(64);
-        Label top = a.CreateLabel(), far = a.CreateLabel();
-        a.Label(ref top);
-        a.add(r9, 3);
-        a.call(far);
-        a.add(r8, r9);            // the return site
-        a.dec(ecx);
-        a.jne(top);
-        a.int3();
-        a.db(Enumerable.Repeat((byte)0xCC, 4096).ToArray());   // far lies in the next page
-        a.Label(ref far);
-        a.rdtsc();
-        a.ret();
-        var regs = new ulong[16];
-        regs[1] = 200;
-        regs[4] = CpuFixture.StackTop;
-        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], "");
-
+        var p = LoopCallingTheNextPage(200, a => a.rdtsc());
         var interp = RunOnce(ExecutionTier.Interp, p);
         var jit = RunOnce(ExecutionTier.Jit, p, jitThreshold: 3);
         Assert.Null(interp.Diff(jit));
         Assert.Equal(200UL * 7 + 1, jit.Retired);
         Assert.Equal(1, jit.Compiled);
         Assert.True(jit.Entries > 190, $"{jit.Entries} entries into compiled code");
+    }
+
+    /// <summary>
+    /// <c>top: add rax, 3; call far; add rdx, rax; dec ecx; jne top; int3</c>, with <c>far: callee; ret</c>
+    /// on the next page (one instruction of <paramref name="callee"/>: 7 per iteration), rcx = <paramref name="iterations"/>.
+    /// </summary>
+    private static Program LoopCallingTheNextPage(int iterations, Action<Assembler> callee)
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel(), far = a.CreateLabel();
+        a.Label(ref top);
+        a.add(rax, 3);
+        a.call(far);
+        a.add(rdx, rax);          // the return site
+        a.dec(ecx);
+        a.jne(top);
+        a.int3();
+        a.db(Enumerable.Repeat((byte)0xCC, 4096).ToArray());   // far lies in the next page
+        a.Label(ref far);
+        callee(a);
+        a.ret();
+        var regs = new ulong[16];
+        regs[1] = (ulong)iterations;
+        regs[4] = CpuFixture.StackTop;
+        return new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], "");
     }
 }
