@@ -152,8 +152,10 @@ public sealed unsafe partial class Cpu
         b.Pending = null;
         if (p.Error != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(p.Error);
         if (_jitBackground) _jitBackgroundTicks += p.Ticks;
-        if (p.Flushes != _jitFlushes || Array.Exists(p.Region, m => !m.Valid))
+        if (p.Flushes != _jitFlushes) { b.Heat = 0; return null; }   // the flush uncounted it already
+        if (Array.Exists(p.Region, m => !m.Valid))
         {
+            _jitLiveInstructions -= p.Instructions(b);
             b.Heat = 0;
             return null;
         }

@@ -143,7 +143,6 @@ internal sealed unsafe partial class RegionCompiler
         while (ops > 0 && !Supports(ref entry.Ops[ops - 1])) ops--;   // no point ending on a handler call
         if (native == 0) return null;
         if (ops < entry.Count) blocks = [entry];
-        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
         var c = new RegionCompiler(cpu, blocks, ops);
         c._region.ForeignPages = foreign;
         return c.Emit();
