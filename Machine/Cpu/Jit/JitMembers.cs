@@ -13,7 +13,8 @@ namespace Lab.Machine.Cpu;
 /// interpreter runs); or <see cref="JitMembers.ExitResume"/> when it stopped before an instruction
 /// whose memory access missed the TLB (rip is that instruction, which the interpreter runs from: the
 /// TLB refill, page-crossing accesses and faults all happen there, and the compiled loops keep no call
-/// on their path, so RyuJIT can keep guest registers in any host register).
+/// on their path, so RyuJIT can keep guest registers in any host register), or before anything ran
+/// when one of the region's other pages no longer translates as compiled (Cpu.RegionPagesMapped).
 /// </summary>
 internal delegate int JitCode(Cpu cpu);
 
