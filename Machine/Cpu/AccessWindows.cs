@@ -39,8 +39,10 @@ internal struct AccessWindow
 /// the TLB holds, so an access through it does exactly what the TLB fast path would (no walk, no A/D
 /// update, the same host bytes): the TLB stays the one cache of translations, and both tiers keep the
 /// same TLB contents. The rule that keeps it so: a slot covered by a window carries the current
-/// window epoch, and any change to such a slot (a fill, invlpg, a flush, a fast write revoked for
-/// code), or a switch to the other TLB, first empties every window (<see cref="InvalidateWindows"/>).
+/// window epoch, and any change to such a slot (a fill, invlpg, a fast write revoked for code) first
+/// empties the windows whose run holds its page (<see cref="BeforeSlotChange"/>); a flush or a switch
+/// to the other TLB empties every window (<see cref="InvalidateWindows"/>). A window rebuilt where
+/// another's run already lies takes that run, with no scan (<see cref="SharedRun"/>).
 /// Windows live in chunks owned by the CPU, reused when compiled code is flushed, freed with the CPU.
 /// </summary>
 public sealed unsafe partial class Cpu
@@ -55,6 +57,8 @@ public sealed unsafe partial class Cpu
     private const int MaxWindowPages = TlbSize;
     /// <summary>A window rebuilt within this many instructions (in units of 1,024), plus 64 per miss its countdown allowed, of its last build died young.</summary>
     private const int YoungWindow = 16;
+    /// <summary>Above this many windows, a covered slot's change empties them all rather than look through them.</summary>
+    private const int MaxWindowsScanned = 256;
 
     private readonly List<nint> _windowChunks = new();
     /// <summary>Windows handed out from the current chunk.</summary>
@@ -69,8 +73,12 @@ public sealed unsafe partial class Cpu
 
     /// <summary>Windows built since creation (diagnostics: `bench emulator` prints it).</summary>
     public long WindowsBuilt { get; private set; }
-    /// <summary>Times every window was emptied (a covered TLB slot changed, a flush, a TLB switch).</summary>
+    /// <summary>Times every window was emptied (a flush, a TLB switch, a slot change with too many windows to look through).</summary>
     public long WindowInvalidations { get; private set; }
+    /// <summary>Windows emptied one by one, because a TLB slot in their run changed.</summary>
+    public long WindowsEmptied { get; private set; }
+    /// <summary>Windows built by taking another window's run (<see cref="SharedRun"/>), with no scan of the TLB.</summary>
+    public long WindowsShared { get; private set; }
 
     /// <summary>
     /// Room for up to <paramref name="max"/> consecutive windows (a region's, which it addresses from
@@ -119,10 +127,30 @@ public sealed unsafe partial class Cpu
         WindowInvalidations++;
     }
 
-    /// <summary>Called before TLB slot <paramref name="e"/> changes: empties the windows if one covers it.</summary>
+    /// <summary>
+    /// Called before TLB slot <paramref name="e"/> changes: empties the windows that cover it, and only
+    /// those. A window covers only slots that hold their page under its tag, so they are the windows
+    /// whose run holds the slot's page. Emptying them all instead (as before stop 22) made one slot a
+    /// random probe keeps refilling (a 16 MiB table sharing the TLB with the stack) take down every
+    /// window, and the rebuilds scanned thousands of slots each.
+    /// </summary>
     private void BeforeSlotChange(TlbEntry* e)
     {
-        if (e->WindowEpoch == _windowEpoch) InvalidateWindows();
+        if (e->WindowEpoch != _windowEpoch) return;
+        ulong page = e->ReadTag != NoTag ? e->ReadTag : e->WriteTag;
+        if (page == NoTag) return;   // an empty slot is in no window
+        if (_windowsListedCount > MaxWindowsScanned) { InvalidateWindows(); return; }
+        for (int k = 0; k < _windowsListedCount;)
+        {
+            var w = (AccessWindow*)_windowsListed[k];
+            if (page - w->Lo < w->Span + (ulong)(w->Size - 1))
+            {
+                w->Span = 0;
+                _windowsListed[k] = _windowsListed[--_windowsListedCount];
+                WindowsEmptied++;
+            }
+            else k++;
+        }
     }
 
     /// <summary>Makes <paramref name="tlb"/> the current TLB (a privilege change, an implicit supervisor access): windows built from the other one go.</summary>
@@ -173,38 +201,70 @@ public sealed unsafe partial class Cpu
         ushort now = (ushort)(_retired >> 10 | 1);
         bool young = w->Built != 0 && (ushort)(now - w->Built) < YoungWindow + (1 << w->Backoff >> 4);
         w->Backoff = young ? (byte)Math.Min(w->Backoff + 2, 16) : (byte)0;
-        // A site that keeps leaving its window roams: scanning far for it is wasted (4,096 pages, then 1,024, 256, 64).
-        int maxPages = MaxWindowPages >> Math.Min((int)w->Backoff, 6);
-        // Grow the run both ways while the neighbouring slots hold the neighbouring pages with the same addend.
-        int below = 0, above = 0;
-        while (below + above + 1 < maxPages)
+        ulong lo, bytes;
+        AccessWindow* other = SharedRun(w, page, write, addend);
+        if (other != null)
         {
-            ulong want = page - (ulong)(below + 1) * 0x1000;
-            TlbEntry* n = TlbSlot(want);
-            if (want > page || Tag(n, write) != want || n->Addend != addend) break;
-            below++;
+            // Another site's window already holds the run around the page (two accesses to one
+            // array, a load and a store to a table): take it whole, with no scan. Its slots carry
+            // the epoch already, and a change to one empties both windows.
+            lo = other->Lo;
+            bytes = other->Span + (ulong)(other->Size - 1);
+            WindowsShared++;
         }
-        while (below + above + 1 < maxPages)
+        else
         {
-            ulong want = page + (ulong)(above + 1) * 0x1000;
-            TlbEntry* n = TlbSlot(want);
-            if (want < page || Tag(n, write) != want || n->Addend != addend) break;
-            above++;
+            // A site that keeps leaving its window roams: scanning far for it is wasted (4,096 pages, then 1,024, 256, 64).
+            int maxPages = MaxWindowPages >> Math.Min((int)w->Backoff, 6);
+            // Grow the run both ways while the neighbouring slots hold the neighbouring pages with the same addend.
+            int below = 0, above = 0;
+            while (below + above + 1 < maxPages)
+            {
+                ulong want = page - (ulong)(below + 1) * 0x1000;
+                TlbEntry* n = TlbSlot(want);
+                if (want > page || Tag(n, write) != want || n->Addend != addend) break;
+                below++;
+            }
+            while (below + above + 1 < maxPages)
+            {
+                ulong want = page + (ulong)(above + 1) * 0x1000;
+                TlbEntry* n = TlbSlot(want);
+                if (want < page || Tag(n, write) != want || n->Addend != addend) break;
+                above++;
+            }
+            _windowsTlb = _tlb;   // the listed windows are all from this TLB (SelectTlb)
+            for (int k = -below; k <= above; k++) TlbSlot(page + (ulong)(long)k * 0x1000)->WindowEpoch = _windowEpoch;
+            lo = page - ((ulong)below << 12);
+            bytes = (ulong)(below + above + 1) << 12;
         }
-        _windowsTlb = _tlb;   // the listed windows are all from this TLB (SelectTlb)
-        for (int k = -below; k <= above; k++) TlbSlot(page + (ulong)(long)k * 0x1000)->WindowEpoch = _windowEpoch;
         if (w->Span == 0)
         {
             if (_windowsListedCount == _windowsListed.Length) Array.Resize(ref _windowsListed, _windowsListed.Length * 2);
             _windowsListed[_windowsListedCount++] = (nint)w;
         }
-        ulong bytes = (ulong)(below + above + 1) << 12;
-        w->Lo = page - ((ulong)below << 12);
+        w->Lo = lo;
         w->Span = bytes - (ulong)(size - 1);
         w->Addend = addend;
         w->Countdown = (ushort)Math.Min(1 << w->Backoff, ushort.MaxValue);
         w->Built = now;
         WindowsBuilt++;
+    }
+
+    /// <summary>
+    /// A listed window other than <paramref name="w"/> whose run holds <paramref name="page"/> under the
+    /// addend the page's slot has, built from tags that serve <paramref name="write"/> (a write window's
+    /// run serves reads too); null when there is none, or too many windows to look through.
+    /// </summary>
+    private AccessWindow* SharedRun(AccessWindow* w, ulong page, bool write, long addend)
+    {
+        if (_windowsListedCount > MaxWindowsScanned) return null;
+        for (int k = 0; k < _windowsListedCount; k++)
+        {
+            var o = (AccessWindow*)_windowsListed[k];
+            if (o == w || (write && o->Write == 0) || o->Addend != addend) continue;
+            if (page - o->Lo < o->Span + (ulong)(o->Size - 1)) return o;
+        }
+        return null;
     }
 
     private static ulong Tag(TlbEntry* e, bool write) => write ? e->WriteTag : e->ReadTag;

@@ -73,8 +73,64 @@ public class AccessWindowTests
         // old values (at most 2,048 each), the fresh run 512 new ones (over a million each) among them.
         Assert.True(seen[0] < 100_000_000, $"the stale run read the new frame: {seen[0]}");
         Assert.True(seen[1] > 500_000_000, $"the fresh run did not read the new frame: {seen[1]}");
-        Assert.True(jit.Cpu.WindowsBuilt > 0 && jit.Cpu.WindowInvalidations > 0,
-            $"windows built {jit.Cpu.WindowsBuilt}, emptied {jit.Cpu.WindowInvalidations}");
+        Assert.True(jit.Cpu.WindowsBuilt > 0 && jit.Cpu.WindowsEmptied > 0,
+            $"windows built {jit.Cpu.WindowsBuilt}, emptied {jit.Cpu.WindowsEmptied}");
+    }
+
+    /// <summary>
+    /// Two loads over the same four pages, half the array apart (rsi and rdi), summed into rdx and
+    /// r8: the second site's window takes the run the first one found, with no scan of the TLB. The
+    /// kernel then remaps the third page and invalidates it: exactly the windows over that page are
+    /// emptied, the page's other users included, and both sites read the new frame, as the
+    /// interpreter does.
+    /// </summary>
+    [Fact]
+    public void TwoSitesOverOneArrayShareARunAndBothSeeTheRemap()
+    {
+        var a = new Assembler(64);
+        var top = a.CreateLabel();
+        a.Label(ref top);
+        a.mov(rax, __qword_ptr[rbx + rsi * 8]);
+        a.add(rdx, rax);
+        a.mov(rax, __qword_ptr[rbx + rdi * 8]);
+        a.add(r8, rax);
+        a.inc(esi);
+        a.and(esi, 0x7FF);
+        a.inc(edi);
+        a.and(edi, 0x7FF);
+        a.dec(rcx);
+        a.jne(top);
+        a.int3();
+        byte[] code = CpuFixture.Assembled(a);
+        var other = new PhysAddr(0x300000);
+        ulong third = CpuFixture.DataBase + 0x2000;
+        var seen = new List<ulong>();
+        long emptiedByInvlpg = 0, shared = 0, invalidations = 0;
+        foreach (var tier in new[] { ExecutionTier.Interp, ExecutionTier.Jit })
+        {
+            using var f = new CpuFixture(tier, jitThreshold: 1);
+            f.LoadBytes(code);
+            for (ulong i = 0; i < 2048; i++) f.WriteData64(i * 8, i + 1);
+            f[MReg.Rbx] = CpuFixture.DataBase;
+            f[MReg.Rdi] = 1024;
+            f[MReg.Rcx] = 1_000_000;
+            RunFor(f, 40_000);                            // every page read by both sites, the windows built
+            for (ulong i = 0; i < 512; i++) f.Machine.Memory.WriteU64(other + i * 8, 1_000_000 + i);
+            f.Tables.MapPage(new VirtAddr(third), other, PteFlags.User | PteFlags.Writable | PteFlags.NoExecute);
+            long emptiedBefore = f.Cpu.WindowsEmptied, invalidationsBefore = f.Cpu.WindowInvalidations;
+            f.Cpu.InvalidatePage(new VirtAddr(third));
+            emptiedByInvlpg = f.Cpu.WindowsEmptied - emptiedBefore;
+            invalidations = f.Cpu.WindowInvalidations - invalidationsBefore;
+            ulong rdx = f[MReg.Rdx], r8 = f[MReg.R8];
+            RunFor(f, 40_000);                            // 4,000 iterations: each site passes the third page
+            seen.AddRange([f[MReg.Rdx] - rdx, f[MReg.R8] - r8, f.Cpu.InstructionsRetired, f[MReg.Rsi], f[MReg.Rdi]]);
+            shared = f.Cpu.WindowsShared;
+        }
+        Assert.Equal(seen.Take(5), seen.Skip(5));
+        Assert.True(seen[0] > 500_000_000 && seen[1] > 500_000_000, $"a site did not read the new frame: {seen[0]}, {seen[1]}");
+        Assert.Equal(2, emptiedByInvlpg);
+        Assert.Equal(0, invalidations);
+        Assert.True(shared > 0, "the second site scanned the TLB for a run the first site's window held");
     }
 
     /// <summary>
