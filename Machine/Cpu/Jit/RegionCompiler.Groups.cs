@@ -11,6 +11,9 @@ namespace Lab.Machine.Cpu;
 /// A group ends at anything that could change the TLB between its members: a handler call, or an
 /// access that may call the slow path (a read-modify-write of memory); every member can itself only
 /// leave compiled code when it misses (ExitResume), never call.
+/// A group on rsp alone also survives pushes, pops and add/sub of rsp by a constant: it tracks how far
+/// rsp has moved since its first member (<see cref="AccessGroup.Delta"/>), and pushes and pops are
+/// members too, so a function's prologue saving six registers tests one window, not six.
 /// </summary>
 internal sealed unsafe partial class RegionCompiler
 {
@@ -20,6 +23,8 @@ internal sealed unsafe partial class RegionCompiler
         public int First, Members;
         public byte Base, Index, Scale;
         public long MinDisp, MaxEnd;
+        /// <summary>How far the base register (rsp) has moved, by constants, since the group's first member.</summary>
+        public long Delta;
         public bool Write;
         /// <summary>The host pointer of base + index·scale + MinDisp, or 0 when the range was not in the window.</summary>
         public LocalBuilder? Host;
@@ -28,6 +33,8 @@ internal sealed unsafe partial class RegionCompiler
     private readonly List<AccessGroup> _groups = new();
     /// <summary>Per op: the index of the group its access belongs to, or -1.</summary>
     private int[] _groupOf = [];
+    /// <summary>Per member: its address's displacement from the group's base as it was at the group's first member.</summary>
+    private long[] _groupDisp = [];
     /// <summary>The group's first address (base + index·scale + MinDisp), for the check and a rebuild.</summary>
     private LocalBuilder _tGroupVa = null!;
 
@@ -38,6 +45,7 @@ internal sealed unsafe partial class RegionCompiler
     private void PlanAccessGroups()
     {
         _groupOf = new int[_n];
+        _groupDisp = new long[_n];
         Array.Fill(_groupOf, -1);
         var open = new List<int>();
         for (int k = 0; k < _n; k++)
@@ -47,32 +55,82 @@ internal sealed unsafe partial class RegionCompiler
             if (!Supports(ref op)) { open.Clear(); continue; }
             if (MemoryOperand(ref op))
             {
-                if (GroupAccess(ref op, out int size, out bool write)) _groupOf[k] = Join(open, ref op, size, write, k);
+                if (GroupAccess(ref op, out int size, out bool write)) _groupOf[k] = Join(open, op.Base, op.Index, op.Scale, op.Disp, size, write, k);
                 else open.Clear();
             }
+            else if (StackAccess(ref op, out int size, out bool write, out long disp))
+                _groupOf[k] = Join(open, StackPointer, Op.NoReg, 0, disp, size, write, k);
             uint written = RegistersWritten(ref op);
-            open.RemoveAll(g => (written >> _groups[g].Base & 1) != 0 || (written >> _groups[g].Index & 1) != 0);
+            long? moved = StackMove(ref op);
+            open.RemoveAll(id =>
+            {
+                var g = _groups[id];
+                if (moved is long by && g.Base == StackPointer && g.Index == Op.NoReg) { g.Delta += by; return false; }
+                return (written >> g.Base & 1) != 0 || (written >> g.Index & 1) != 0;
+            });
         }
         for (int k = 0; k < _n; k++)
             if (_groupOf[k] >= 0 && _groups[_groupOf[k]].Members < 2) _groupOf[k] = -1;
     }
 
-    /// <summary>Adds op <paramref name="k"/>'s access to an open group with its key whose range it fits in, or to a new one.</summary>
-    private int Join(List<int> open, ref Op op, int size, bool write, int k)
+    /// <summary>
+    /// Adds op <paramref name="k"/>'s access (at base + index·scale + <paramref name="disp"/>, the
+    /// registers as they are now) to an open group with its key whose range it fits in, or to a new one.
+    /// </summary>
+    private int Join(List<int> open, byte baseReg, byte index, byte scale, long disp, int size, bool write, int k)
     {
-        long end = op.Disp + size;
         foreach (int id in open)
         {
             var g = _groups[id];
-            if (g.Base != op.Base || g.Index != op.Index || (g.Index != Op.NoReg && g.Scale != op.Scale)) continue;
-            long min = Math.Min(g.MinDisp, op.Disp), max = Math.Max(g.MaxEnd, end);
+            if (g.Base != baseReg || g.Index != index || (g.Index != Op.NoReg && g.Scale != scale)) continue;
+            long at = disp + g.Delta;
+            long min = Math.Min(g.MinDisp, at), max = Math.Max(g.MaxEnd, at + size);
             if (max - min > MaxGroupRange) continue;
             g.MinDisp = min; g.MaxEnd = max; g.Write |= write; g.Members++;
+            _groupDisp[k] = at;
             return id;
         }
-        _groups.Add(new AccessGroup { First = k, Members = 1, Base = op.Base, Index = op.Index, Scale = op.Scale, MinDisp = op.Disp, MaxEnd = end, Write = write });
+        _groups.Add(new AccessGroup { First = k, Members = 1, Base = baseReg, Index = index, Scale = scale, MinDisp = disp, MaxEnd = disp + size, Write = write });
         open.Add(_groups.Count - 1);
+        _groupDisp[k] = disp;
         return _groups.Count - 1;
+    }
+
+    private const byte StackPointer = 4;
+
+    /// <summary>
+    /// A push of a register or an immediate, or a pop into a register other than rsp: its access is at
+    /// rsp + <paramref name="disp"/> (rsp before the op), as a group member on rsp.
+    /// </summary>
+    private static bool StackAccess(ref Op op, out int size, out bool write, out long disp)
+    {
+        size = op.Size;
+        write = op.Kind is OpKind.PushR64 or OpKind.Push;
+        disp = write ? -size : 0;
+        return op.Kind switch
+        {
+            OpKind.PushR64 => true,
+            OpKind.Push => op.Form != Form.M,
+            OpKind.PopR64 or OpKind.Pop => op.Form == Form.R && op.R0 != StackPointer,
+            _ => false,
+        };
+    }
+
+    /// <summary>How far the op moves rsp when that is a constant and it writes no other register the group uses (push, pop, add/sub rsp, imm); else null.</summary>
+    private static long? StackMove(ref Op op)
+    {
+        switch (op.Kind)
+        {
+            case OpKind.PushR64: return -8;
+            case OpKind.Push when op.Form != Form.M: return -op.Size;
+            case OpKind.PopR64: return op.R0 == StackPointer ? null : 8;
+            case OpKind.Pop when op.Form == Form.R: return op.R0 == StackPointer ? null : op.Size;
+            case OpKind.AddRI64: return op.R0 == StackPointer ? (long)op.Imm : null;
+            case OpKind.SubRI64: return op.R0 == StackPointer ? -(long)op.Imm : null;
+            case OpKind.Alu or OpKind.AluRI64 when op.Form == Form.RI && op.Size == 8 && op.R0 == StackPointer:
+                return (AluOp)op.Cond switch { AluOp.Add => (long)op.Imm, AluOp.Sub => -(long)op.Imm, _ => null };
+            default: return null;
+        }
     }
 
     /// <summary>The op has an explicit memory operand that it reads or writes (not lea, not a hinting nop).</summary>
@@ -134,9 +192,11 @@ internal sealed unsafe partial class RegionCompiler
     /// The current op's access as a member of its group: the group's first member tests the group's
     /// window (<see cref="EmitGroupCheck"/>); then host = the group's pointer + (disp - MinDisp), or,
     /// when the group missed, out of line the TLB fast path, else leave for the interpreter. The access
-    /// itself (<paramref name="access"/>) reads or writes at _tHost.
+    /// itself (<paramref name="access"/>) reads or writes at _tHost. <paramref name="address"/> pushes
+    /// the access's address for the out-of-line path (a push's or pop's, from rsp now); by default the
+    /// op's memory operand.
     /// </summary>
-    private void EmitGroupAccess(ref Op op, int size, bool write, Action access)
+    private void EmitGroupAccess(ref Op op, int size, bool write, Action access, Action? address = null)
     {
         var g = _groups[_groupOf[_i]];
         if (_curSetter == _i) throw new InvalidOperationException($"group member at 0x{op.Ip:x} after its flags");
@@ -148,7 +208,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldloc, g.Host);
         _il.Emit(OpCodes.Brfalse, tlb);
         _il.Emit(OpCodes.Ldloc, g.Host);
-        _il.Emit(OpCodes.Ldc_I8, op.Disp - g.MinDisp);
+        _il.Emit(OpCodes.Ldc_I8, _groupDisp[_i] - g.MinDisp);
         _il.Emit(OpCodes.Conv_I);
         _il.Emit(OpCodes.Add);
         _il.Emit(OpCodes.Stloc, _tHost);
@@ -157,11 +217,12 @@ internal sealed unsafe partial class RegionCompiler
         Op copy = op;
         _cold.Add(() =>
         {
-            // The address only here: the group's registers are unchanged since its check, so the
-            // hot path needs none (base and index locals still hold the op's values at this point).
+            // The address only here: the group's registers are unchanged since its check (or rsp moved
+            // by the constants the group tracks), so the hot path needs none.
             var slow = _il.DefineLabel();
             _il.MarkLabel(tlb);
-            EmitEA(ref copy);
+            if (address != null) address();
+            else EmitEA(ref copy);
             EmitTlbHit(size, TlbTag(write), slow);
             _il.Emit(OpCodes.Stloc, _tHost);
             _il.Emit(OpCodes.Br, hit);

@@ -106,7 +106,7 @@ internal sealed unsafe partial class RegionCompiler
         else { Const(0); SetReg(op.R0, 2); }   // 16-bit bswap: hardware gives 0
     }
 
-    /// <summary>sp = rsp - size; write the pushed value at sp (may fault); then rsp = sp.</summary>
+    /// <summary>sp = rsp - size; write the pushed value at sp (may fault); then rsp = sp. A member of a stack group writes through the group's pointer.</summary>
     private void EmitPush(int size, Action pushValue)
     {
         pushValue();
@@ -115,7 +115,12 @@ internal sealed unsafe partial class RegionCompiler
         Const((ulong)size);
         _il.Emit(OpCodes.Sub);
         _il.Emit(OpCodes.Stloc, _tA);
-        StoreAt(_tA, size, _tS);
+        if (_groupOf[_i] >= 0)
+        {
+            Op op = _ops[_i];
+            EmitGroupAccess(ref op, size, write: true, () => StoreAtHost(size, _tS), () => _il.Emit(OpCodes.Ldloc, _tA));
+        }
+        else StoreAt(_tA, size, _tS);
         _il.Emit(OpCodes.Ldloc, _tA);
         SetReg(4, 8);
     }
@@ -133,12 +138,17 @@ internal sealed unsafe partial class RegionCompiler
         EmitPush(size, () => { });
     }
 
-    /// <summary>pop r: read at rsp (may fault), rsp += size, then the register (so pop rsp loads the value).</summary>
+    /// <summary>pop r: read at rsp (may fault), rsp += size, then the register (so pop rsp loads the value). A member of a stack group reads through the group's pointer.</summary>
     private void EmitPop(int r, int size)
     {
         _il.Emit(OpCodes.Ldloc, Reg(4));
         _il.Emit(OpCodes.Stloc, _tA);
-        LoadAt(_tA, size, _tV);
+        if (_groupOf[_i] >= 0)
+        {
+            Op op = _ops[_i];
+            EmitGroupAccess(ref op, size, write: false, () => LoadAtHost(size, _tV), () => _il.Emit(OpCodes.Ldloc, _tA));
+        }
+        else LoadAt(_tA, size, _tV);
         _il.Emit(OpCodes.Ldloc, _tA);
         Const((ulong)size);
         _il.Emit(OpCodes.Add);
