@@ -56,6 +56,11 @@ internal sealed class Block
     public Cpu.PendingRegion? Pending;
     /// <summary>The compiled code when it covers the whole block (compiled code may tail-call it), else null.</summary>
     public JitCode? Chainable;
+    /// <summary>
+    /// The budget entering <see cref="Compiled"/> here needs: the most instructions its code can retire
+    /// before its next budget check (RegionCompiler.PlanBudgetChecks); set whenever Compiled is.
+    /// </summary>
+    public int JitEntryBudget;
 }
 
 /// <summary>
@@ -88,7 +93,9 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     /// number), installed as that member block's code. A callee outside the region returns straight
     /// into compiled code there instead of the interpreter running the caller's blocks up to an entry.
     /// </summary>
-    public (Block Block, JitCode Code)[] Entries = [];
+    public (Block Block, JitCode Code, int Budget)[] Entries = [];
+    /// <summary>The budget entering at the region's first block needs (<see cref="Block.JitEntryBudget"/>).</summary>
+    public int EntryBudget;
 
     /// <summary>Another entry into the same method: a copy sharing every table, starting at entry <paramref name="entry"/>.</summary>
     public JitRegion At(int entry, (ulong Va, ulong Page)[] foreignPages) => new(Blocks, Ops)

@@ -48,7 +48,7 @@ internal static class JitMembers
     public static readonly FieldInfo OpIp = typeof(Op).GetField(nameof(Op.Ip))!;
     public static readonly FieldInfo BlockValid = typeof(Block).GetField(nameof(Block.Valid))!;
     public static readonly FieldInfo BlockChainable = typeof(Block).GetField(nameof(Block.Chainable))!;
-    public static readonly FieldInfo BlockCount = typeof(Block).GetField(nameof(Block.Count))!;
+    public static readonly FieldInfo BlockEntryBudget = typeof(Block).GetField(nameof(Block.JitEntryBudget))!;
     public static readonly MethodInfo JitCodeInvoke = typeof(JitCode).GetMethod("Invoke")!;
 
     public static readonly FieldInfo Tlb = Field("_tlb");

@@ -163,6 +163,7 @@ public sealed unsafe partial class Cpu
         b.CompiledOps = ops;
         b.Compiled = p.Code;
         b.Chainable = ops == b.Count ? p.Code : null;
+        b.JitEntryBudget = ops == b.Count ? ((JitRegion)p.Code.Target!).EntryBudget : b.Count;
         _jitCompiled.Add(b);
         if (ops == b.Count)
         {
@@ -174,11 +175,12 @@ public sealed unsafe partial class Cpu
                 m.InRegion = true;
                 if (entriesOnSeveralPages || ((m.Va ^ b.Va) >> 12) != 0) (m.ForeignOf ??= new()).Add(region);
             }
-            foreach (var (m, entryCode) in region.Entries)
+            foreach (var (m, entryCode, budget) in region.Entries)
                 if (m.Compiled == null && m.Pending == null)
                 {
                     m.Compiled = m.Chainable = entryCode;
                     m.CompiledOps = m.Count;
+                    m.JitEntryBudget = budget;
                 }
         }
         JitBlocksCompiled++;
@@ -314,7 +316,7 @@ public sealed unsafe partial class Cpu
     /// <summary>Takes the region's code away from the member blocks it was installed on as entries (JitRegion.Entries).</summary>
     private static void DropEntries(JitRegion region)
     {
-        foreach (var (m, entryCode) in region.Entries)
+        foreach (var (m, entryCode, _) in region.Entries)
             if (m.Compiled == entryCode)
             {
                 m.Compiled = null;
@@ -334,7 +336,7 @@ public sealed unsafe partial class Cpu
         _jitLast = b;
         if (b.JitRejected || (ulong)b.Count > budget || _breakpoints.Count != 0) return -1;
         JitCode? code = b.Compiled ?? TierUp(b);
-        if (code == null) return -1;
+        if (code == null || (ulong)b.JitEntryBudget > budget) return -1;
         return RunCode(code, ref budget);
     }
 
@@ -382,7 +384,7 @@ public sealed unsafe partial class Cpu
             next ??= CachedBlockAt(rip);
             if (next == null) break;
             JitCode? code = next.Chainable;
-            if (code == null || !next.Valid || (ulong)next.Count > budget) break;
+            if (code == null || !next.Valid || (ulong)next.JitEntryBudget > budget) break;
             if (_jitRegion != null) LinkExit(_jitRegion, next);
             // b's call/ret bookkeeping, as the dispatcher does after a whole block.
             if (b.EndKind == 1)

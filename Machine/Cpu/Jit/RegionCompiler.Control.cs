@@ -58,8 +58,9 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>
     /// After the current block, continue at the constant <paramref name="target"/>: a member block is
-    /// reached by an IL branch once the finished block is charged to _left, provided the budget covers
-    /// the whole target block (the dispatcher gives compiled code at most <see cref="Cpu.JitSlice"/>
+    /// reached by an IL branch once the finished block is charged to _left, provided, when the target
+    /// is a budget check point, the budget covers the most the code can run from there to the next
+    /// (<see cref="PlanBudgetChecks"/>; the dispatcher gives compiled code at most <see cref="Cpu.JitSlice"/>
     /// instructions, so a stop request waits for no more than that); and after a block that may
     /// rewrite code, that no code was invalidated since entry (the store
     /// may have rewritten a member: every store is thus checked at the first edge after it, as the
@@ -86,10 +87,13 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Ldloc, _inv0);
             _il.Emit(OpCodes.Bne_Un, leave);
         }
-        // left < count(target): the dispatcher runs the rest (possibly a partial block) itself
-        _il.Emit(OpCodes.Ldloc, _left);
-        Const((ulong)_blocks[j].Count);
-        _il.Emit(OpCodes.Blt_Un, leave);
+        // At a check point, left < reach(target): the dispatcher runs the rest (possibly a partial block) itself
+        if (_checkPoint[j])
+        {
+            _il.Emit(OpCodes.Ldloc, _left);
+            Const((ulong)_reach[j]);
+            _il.Emit(OpCodes.Blt_Un, leave);
+        }
         _il.Emit(OpCodes.Br, _label[j]);
         _il.MarkLabel(leave);
         // The finished block is already counted in _left.
@@ -152,12 +156,83 @@ internal sealed unsafe partial class RegionCompiler
     }
 
     /// <summary>The member blocks the dispatcher has seen the current block's indirect jump or call reach.</summary>
-    private List<int> SeenTargets()
+    private List<int> SeenTargets() => SeenTargets(_blockOf[_i]);
+
+    /// <summary>The member blocks the dispatcher has seen block <paramref name="b"/>'s indirect jump or call reach.</summary>
+    private List<int> SeenTargets(int b)
     {
         var seen = new List<int>();
-        if (_prefix || _blocks[_blockOf[_i]].IndirectTargets is not List<ulong> targets) return seen;
+        if (_prefix || _blocks[b].IndirectTargets is not List<ulong> targets) return seen;
         foreach (ulong va in targets)
             if (_indexOf.TryGetValue(va, out int j) && !seen.Contains(j)) seen.Add(j);
         return seen;
+    }
+
+    /// <summary>Per member block: whether edges into it check the budget (an entry, or a loop's head).</summary>
+    private bool[] _checkPoint = [];
+    /// <summary>Per member block: the most instructions the code can retire from its start to the next check point or exit.</summary>
+    private int[] _reach = [];
+
+    /// <summary>
+    /// Where the budget is checked. Checking it on every edge cost three host instructions a block;
+    /// instead it is checked where code enters (the entries, whose budget the dispatcher checks) and at
+    /// the heads of the region's loops (the targets of back edges of a depth-first walk from the
+    /// entries), against the longest run of instructions from there to the next check point or exit.
+    /// Every cycle has a check point, so between two checks the code runs along an acyclic path, and
+    /// the budget at the first covers it: the count stays exact at every exit as before.
+    /// </summary>
+    private void PlanBudgetChecks()
+    {
+        int n = _blocks.Length;
+        _checkPoint = new bool[n];
+        _reach = new int[n];
+        var succ = new List<int>[n];
+        for (int j = 0; j < n; j++) succ[j] = Successors(j);
+        var state = new byte[n];   // 0 unseen, 1 on the walk's stack, 2 done
+        void Walk(int j)
+        {
+            state[j] = 1;
+            foreach (int t in succ[j])
+            {
+                if (state[t] == 1) _checkPoint[t] = true;   // a back edge: t heads a loop
+                else if (state[t] == 0) Walk(t);
+            }
+            state[j] = 2;
+        }
+        foreach (int e in _entries) { _checkPoint[e] = true; if (state[e] == 0) Walk(e); }
+        for (int j = 0; j < n; j++)
+            if (state[j] == 0) { _checkPoint[j] = true; Walk(j); }   // reached from no entry: checked anyway
+        var done = new bool[n];
+        int Reach(int j, int depth)
+        {
+            if (done[j]) return _reach[j];
+            if (depth > n) throw new InvalidOperationException("JIT: a cycle of the region has no budget check point");
+            int most = 0;
+            foreach (int t in succ[j])
+                if (!_checkPoint[t]) most = Math.Max(most, Reach(t, depth + 1));
+            _reach[j] = _blocks[j].Count + most;
+            done[j] = true;
+            return _reach[j];
+        }
+        for (int j = 0; j < n; j++) Reach(j, 0);
+    }
+
+    /// <summary>The member blocks block <paramref name="j"/> may continue at through an IL branch (as <see cref="EmitControl"/> emits them).</summary>
+    private List<int> Successors(int j)
+    {
+        var s = new List<int>();
+        if (_prefix) return s;
+        Block b = _blocks[j];
+        ref Op last = ref b.Ops[b.Count - 1];
+        void Add(ulong va) { if (_indexOf.TryGetValue(va, out int t) && !s.Contains(t)) s.Add(t); }
+        switch (last.Kind)
+        {
+            case OpKind.Jmp: case OpKind.Call: Add(last.Imm); break;
+            case OpKind.Jcc: Add(last.NextIp); Add(last.Imm); break;
+            case OpKind.Ret: foreach (int t in ReturnSites()) if (!s.Contains(t)) s.Add(t); break;
+            case OpKind.JmpIndirect: case OpKind.CallIndirect: s.AddRange(SeenTargets(j)); break;
+            default: Add(b.EndIp); break;
+        }
+        return s;
     }
 }

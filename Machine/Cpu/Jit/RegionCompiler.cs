@@ -207,6 +207,7 @@ internal sealed unsafe partial class RegionCompiler
         AnalyseFlags();
         PlanAccessGroups();
         FindEntries();
+        PlanBudgetChecks();
         EmitPrologue();
         for (_i = 0; _i < _n; _i++)
         {
@@ -230,14 +231,15 @@ internal sealed unsafe partial class RegionCompiler
         _region.Windows = (nint)_windows;
         _region.ExitTargets = _exitTargets.ToArray();
         _region.Exits = new Block?[_exitTargets.Count];
-        _region.Entries = new (Block, JitCode)[_entries.Count - 1];
+        _region.EntryBudget = _reach[0];
+        _region.Entries = new (Block, JitCode, int)[_entries.Count - 1];
         for (int e = 1; e < _entries.Count; e++)
         {
             Block m = _blocks[_entries[e]];
             // Entered on m's page (the dispatcher's lookup or a link verifies it): every other page of the region is checked.
             var pages = new List<(ulong Va, ulong Page)>(_region.ForeignPages) { (_blocks[0].Va & ~0xFFFUL, _blocks[0].Pa >> 12) };
             pages.RemoveAll(p => p.Va == (m.Va & ~0xFFFUL));
-            _region.Entries[e - 1] = (m, (JitCode)_method.CreateDelegate(typeof(JitCode), _region.At(e, [.. pages])));
+            _region.Entries[e - 1] = (m, (JitCode)_method.CreateDelegate(typeof(JitCode), _region.At(e, [.. pages])), _reach[_entries[e]]);
         }
         return (JitCode)_method.CreateDelegate(typeof(JitCode), _region);
     }
@@ -524,10 +526,10 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Ldloc, _next);
             _il.Emit(OpCodes.Ldfld, JitMembers.BlockChainable);
             _il.Emit(OpCodes.Brfalse, done);
-            _il.Emit(OpCodes.Ldarg_1);                      // budget < next.Count: back to the dispatcher
+            _il.Emit(OpCodes.Ldarg_1);                      // budget < next's entry budget: back to the dispatcher
             _il.Emit(OpCodes.Ldfld, JitMembers.Budget);
             _il.Emit(OpCodes.Ldloc, _next);
-            _il.Emit(OpCodes.Ldfld, JitMembers.BlockCount);
+            _il.Emit(OpCodes.Ldfld, JitMembers.BlockEntryBudget);
             _il.Emit(OpCodes.Conv_I8);
             _il.Emit(OpCodes.Blt_Un, done);
             _il.Emit(OpCodes.Ldarg_1);
