@@ -326,7 +326,8 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>
-    /// Runs a block's compiled code when that is exact: the budget covers the whole block and no
+    /// Runs a block's compiled code when that is exact: the budget covers the code's entry budget
+    /// (<see cref="Block.JitEntryBudget"/>: the most it runs before its next budget check) and no
     /// address breakpoint is set (breakpoints and single steps use the interpreter). Returns -1 when
     /// the interpreter must run the block, else the code's <see cref="JitMembers"/> exit status;
     /// <see cref="_jitLast"/> is then the last block run (compiled code may have tail-called others).

@@ -7,9 +7,10 @@ namespace Lab.Machine.Cpu;
 /// indirect jumps (Cpu.CollectRegion picks them), to one <see cref="DynamicMethod"/> (see
 /// <see cref="JitCode"/> for the contract). Guest registers and the lazy flags live in IL locals for
 /// the whole region: loaded once at entry, written back only when the code leaves. A transfer between
-/// member blocks is an IL branch that first charges the finished block to the budget: it leaves
-/// instead when the budget cannot cover the next block, and on a backward edge also on a stop request
-/// or when stored code was invalidated (RegionCompiler.Control.cs). Flags are tracked at compile time
+/// member blocks is an IL branch that first charges the finished block to the budget; into an entry
+/// or a loop's head it leaves instead when the budget cannot cover the longest run to the next such
+/// check (PlanBudgetChecks), and after a block that stores, when stored code was invalidated
+/// (RegionCompiler.Control.cs). Flags are tracked at compile time
 /// inside a block (RegionCompiler.Flags.cs): a setter nothing observes compiles to nothing, conditions
 /// after cmp/test/add compile to plain compares. Memory goes through the interpreter's inlined TLB fast
 /// paths; a fault leaves through a side exit that writes back exactly the interpreter's state. Every
