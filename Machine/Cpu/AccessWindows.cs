@@ -143,7 +143,7 @@ public sealed unsafe partial class Cpu
         for (int k = 0; k < _windowsListedCount;)
         {
             var w = (AccessWindow*)_windowsListed[k];
-            if (page - w->Lo < w->Span + (ulong)(w->Size - 1))
+            if (RunHolds(w, page))
             {
                 w->Span = 0;
                 _windowsListed[k] = _windowsListed[--_windowsListedCount];
@@ -209,7 +209,7 @@ public sealed unsafe partial class Cpu
             // array, a load and a store to a table): take it whole, with no scan. Its slots carry
             // the epoch already, and a change to one empties both windows.
             lo = other->Lo;
-            bytes = other->Span + (ulong)(other->Size - 1);
+            bytes = RunBytes(other);
             WindowsShared++;
         }
         else
@@ -262,10 +262,16 @@ public sealed unsafe partial class Cpu
         {
             var o = (AccessWindow*)_windowsListed[k];
             if (o == w || (write && o->Write == 0) || o->Addend != addend) continue;
-            if (page - o->Lo < o->Span + (ulong)(o->Size - 1)) return o;
+            if (RunHolds(o, page)) return o;
         }
         return null;
     }
+
+    /// <summary>The bytes of the run a non-empty window was built from (its Span counts only where an access may start).</summary>
+    private static ulong RunBytes(AccessWindow* w) => w->Span + (ulong)(w->Size - 1);
+
+    /// <summary>Whether window <paramref name="w"/>'s run holds page <paramref name="page"/> (never, when it is empty).</summary>
+    private static bool RunHolds(AccessWindow* w, ulong page) => w->Span != 0 && page - w->Lo < RunBytes(w);
 
     private static ulong Tag(TlbEntry* e, bool write) => write ? e->WriteTag : e->ReadTag;
 }

@@ -229,8 +229,8 @@ internal sealed unsafe partial class RegionCompiler
         {
             case OpKind.Jmp: case OpKind.Call: Add(last.Imm); break;
             case OpKind.Jcc: Add(last.NextIp); Add(last.Imm); break;
-            case OpKind.Ret: foreach (int t in ReturnSites()) if (!s.Contains(t)) s.Add(t); break;
-            case OpKind.JmpIndirect: case OpKind.CallIndirect: s.AddRange(SeenTargets(j)); break;
+            case OpKind.Ret: return ReturnSites();
+            case OpKind.JmpIndirect: case OpKind.CallIndirect: return SeenTargets(j);
             default: Add(b.EndIp); break;
         }
         return s;

@@ -107,13 +107,8 @@ internal sealed unsafe partial class RegionCompiler
         size = op.Size;
         write = op.Kind is OpKind.PushR64 or OpKind.Push;
         disp = write ? -size : 0;
-        return op.Kind switch
-        {
-            OpKind.PushR64 => true,
-            OpKind.Push => op.Form != Form.M,
-            OpKind.PopR64 or OpKind.Pop => op.Form == Form.R && op.R0 != StackPointer,
-            _ => false,
-        };
+        // The pushes and pops that move rsp by a constant (StackMove) are exactly these.
+        return op.Kind is OpKind.PushR64 or OpKind.Push or OpKind.PopR64 or OpKind.Pop && StackMove(ref op) != null;
     }
 
     /// <summary>How far the op moves rsp when that is a constant and it writes no other register the group uses (push, pop, add/sub rsp, imm); else null.</summary>
