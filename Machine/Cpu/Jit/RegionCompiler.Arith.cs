@@ -25,6 +25,11 @@ internal sealed unsafe partial class RegionCompiler
     {
         int size = op.Size;
         var sub = (AluOp)op.Cond;
+        if (size <= 2 && sub is AluOp.Or or AluOp.Xor or AluOp.And && op.Form is Form.RR or Form.RI or Form.RM && op.R0 < 16)
+        {
+            EmitNarrowLogic(ref op, sub);
+            return;
+        }
         ReadDst(ref op, size); _il.Emit(OpCodes.Stloc, _tD);
         ReadSrc(ref op, size); _il.Emit(OpCodes.Stloc, _tS);
         if (sub is AluOp.Adc or AluOp.Sbb)
@@ -60,6 +65,29 @@ internal sealed unsafe partial class RegionCompiler
                 SetFlags(sub == AluOp.Adc ? FlagOp.Adc : FlagOp.Sbb, size, _tD, _tS, _tR, _tAux); break;
         }
         if (sub is not (AluOp.Cmp or AluOp.Test)) WriteDst(ref op, size, _tR);
+    }
+
+    /// <summary>
+    /// or/xor/and into a byte or word register (AL..R15B, AX..R15W): one 64-bit op on the whole register
+    /// leaves its other bits as they were (the source zero-extended for or/xor, padded with ones for and),
+    /// instead of the narrow result merged back into it (three more host instructions: CRC and hash
+    /// loops on u16/u8 are full of them). The flags take the narrow result.
+    /// </summary>
+    private void EmitNarrowLogic(ref Op op, AluOp sub)
+    {
+        int size = op.Size;
+        ReadSrc(ref op, size);
+        if (sub == AluOp.And) { Const(~FlagMath.Mask(size)); _il.Emit(OpCodes.Or); }
+        _il.Emit(OpCodes.Stloc, _tS);
+        _il.Emit(OpCodes.Ldloc, Reg(op.R0));
+        _il.Emit(OpCodes.Ldloc, _tS);
+        _il.Emit(sub == AluOp.Or ? OpCodes.Or : sub == AluOp.Xor ? OpCodes.Xor : OpCodes.And);
+        _il.Emit(OpCodes.Stloc, Reg(op.R0));
+        _written[op.R0] = true;
+        _il.Emit(OpCodes.Ldloc, Reg(op.R0));
+        Truncate(size);
+        _il.Emit(OpCodes.Stloc, _tR);
+        SetFlags(FlagOp.Logic, size, Val.Of(0), Val.Of(0), _tR);
     }
 
     /// <summary>inc/dec: the result is written first, then the flags, keeping the old CF in aux.</summary>

@@ -97,7 +97,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Br, _label[j]);
         _il.MarkLabel(leave);
         // The finished block is already counted in _left.
-        EmitLeave(() => Const(target), 0, JitMembers.ExitNormal);
+        EmitLeave(target, 0, JitMembers.ExitNormal);
     }
 
     /// <summary>

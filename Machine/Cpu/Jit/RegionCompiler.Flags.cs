@@ -323,8 +323,8 @@ internal sealed unsafe partial class RegionCompiler
                 case 7: ZeroTest(s); Not(); return;
                 case 12: SignTest(s); return;                     // l: SF != OF = SF
                 case 13: SignTest(s); Not(); return;
-                case 14: ZeroTest(s); SignTest(s); _il.Emit(OpCodes.Or); return;
-                case 15: ZeroTest(s); SignTest(s); _il.Emit(OpCodes.Or); Not(); return;
+                case 14: ResultVersusZero(s, OpCodes.Cgt); Not(); return;     // le: ZF | SF = r <= 0 (signed)
+                case 15: ResultVersusZero(s, OpCodes.Cgt); return;            // g: r > 0
             }
         }
         if (s.Kind == FlagOp.Add && cc is 2 or 3)
@@ -384,12 +384,15 @@ internal sealed unsafe partial class RegionCompiler
     }
 
     /// <summary>Pushes 1 if the recorded result's sign bit (of the operand size) is set.</summary>
-    private void SignTest(FlagUse s)
+    private void SignTest(FlagUse s) => ResultVersusZero(s, OpCodes.Clt);
+
+    /// <summary>Pushes the recorded result, signed at the operand size, compared (clt, cgt) with zero.</summary>
+    private void ResultVersusZero(FlagUse s, OpCode compare)
     {
         PushResult(s);
         if (s.Size == 8) _il.Emit(OpCodes.Ldc_I8, 0L);
         else { SignedOperand(s.Size); _il.Emit(OpCodes.Ldc_I4_0); }
-        _il.Emit(OpCodes.Clt);
+        _il.Emit(compare);
     }
 
     /// <summary>

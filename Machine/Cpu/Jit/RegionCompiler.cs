@@ -51,8 +51,8 @@ internal sealed unsafe partial class RegionCompiler
     private readonly bool[] _blockStores;
     /// <summary>The epilogue's inputs: rip, instructions retired, status, the block left (for the dispatcher), direct-exit slot (-1 none).</summary>
     private LocalBuilder _xRip = null!, _xRetired = null!, _xStatus = null!, _xBlock = null!, _xSlot = null!, _next = null!;
-    /// <summary>The op a side exit left before (its stub sets it for the shared tail).</summary>
-    private LocalBuilder _xOp = null!;
+    /// <summary>The op a side exit left before (its stub sets it for the shared tail); the row of a normal exit (EmitLeave).</summary>
+    private LocalBuilder _xOp = null!, _xLeave = null!;
     /// <summary>The epilogue, and its entry that first stores the flag locals into the CPU (every exit but those after a faulting handler).</summary>
     private readonly Label _epilogue, _epilogueFlags;
 
@@ -102,6 +102,8 @@ internal sealed unsafe partial class RegionCompiler
         for (int j = 0; j < blocks.Length; j++) _label[j] = _il.DefineLabel();
         _epilogue = _il.DefineLabel();
         _epilogueFlags = _il.DefineLabel();
+        _leaveTail = _il.DefineLabel();
+        _leaveTailDynamic = _il.DefineLabel();
         _blockStores = new bool[blocks.Length];
         for (int k = 0; k < _n; k++)
         {
@@ -227,10 +229,12 @@ internal sealed unsafe partial class RegionCompiler
         }
         EmitColdPaths();
         EmitFaultStubs();
+        EmitLeaveTail();
         EmitEpilogue();
         _cpu.CommitWindows(_windows, _windowsUsed);
         _region.Windows = (nint)_windows;
         _region.ExitTargets = _exitTargets.ToArray();
+        _region.Leaves = _leaves.ToArray();
         _region.Exits = new Block?[_exitTargets.Count];
         _region.EntryBudget = _reach[0];
         _region.Entries = new (Block, JitCode, int)[_entries.Count - 1];
@@ -413,37 +417,75 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>
     /// Leaves through the epilogue after <paramref name="retiredHere"/> ops of the current block (plus
     /// the blocks before it in this run): puts the flag state of this point in the flag locals (the
-    /// epilogue stores them; see <see cref="MaterializeFlags"/>), sets rip to the value
-    /// <paramref name="pushRip"/> pushes, and the status; <paramref name="slot"/> is the direct-exit slot
-    /// (-1: none); the dispatcher hears that the current block was the last one run.
+    /// epilogue stores them; see <see cref="MaterializeFlags"/>), sets rip to <paramref name="rip"/>
+    /// (or the value in <paramref name="dynamicRip"/>), and the status; <paramref name="slot"/> is the
+    /// direct-exit slot (-1: none); the dispatcher hears that the current block was the last one run.
+    /// The exit itself only notes its row of <see cref="JitRegion.Leaves"/>: one shared tail reads the
+    /// rest (a region has hundreds of exits, and RyuJIT's time and the code grow with what each sets).
     /// </summary>
-    private void EmitLeave(Action pushRip, int retiredHere, int status, int slot = -1, bool storeFlags = true)
+    private void EmitLeave(ulong rip, int retiredHere, int status, int slot = -1, LocalBuilder? dynamicRip = null)
     {
-        if (storeFlags) MaterializeFlags(_curSetter);
-        pushRip();
+        MaterializeFlags(_curSetter);
+        if (dynamicRip != null)
+        {
+            _il.Emit(OpCodes.Ldloc, dynamicRip);
+            _il.Emit(OpCodes.Stloc, _xRip);
+        }
+        _il.Emit(OpCodes.Ldc_I4, _leaves.Count);
+        _il.Emit(OpCodes.Stloc, _xLeave);
+        _leaves.Add(new JitLeave(rip, retiredHere, status, _blockOf[_i], slot));
+        _il.Emit(OpCodes.Br, dynamicRip != null ? _leaveTailDynamic : _leaveTail);
+    }
+
+    /// <summary>The exits of <see cref="EmitLeave"/> so far: row k is the exit that set _xLeave to k.</summary>
+    private readonly List<JitLeave> _leaves = new();
+    private Label _leaveTail, _leaveTailDynamic;
+
+    /// <summary>
+    /// The shared tail of the normal exits: rip (unless the exit set it), the instructions retired
+    /// (budget at entry - left + the row's part of its block), the status, the block left and the
+    /// direct-exit slot, from the exit's row of <see cref="JitRegion.Leaves"/>.
+    /// </summary>
+    private void EmitLeaveTail()
+    {
+        _il.MarkLabel(_leaveTail);
+        LeaveField(nameof(JitLeave.Rip));
         _il.Emit(OpCodes.Stloc, _xRip);
-        _il.Emit(OpCodes.Ldarg_1);                      // retired = budget at entry - left (+ this block's part)
+        _il.MarkLabel(_leaveTailDynamic);
+        _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldfld, JitMembers.Budget);
         _il.Emit(OpCodes.Ldloc, _left);
         _il.Emit(OpCodes.Sub);
-        if (retiredHere != 0) { Const((ulong)retiredHere); _il.Emit(OpCodes.Add); }
+        LeaveField(nameof(JitLeave.Retired));
+        _il.Emit(OpCodes.Conv_I8);
+        _il.Emit(OpCodes.Add);
         _il.Emit(OpCodes.Stloc, _xRetired);
-        _il.Emit(OpCodes.Ldc_I4, status);
+        LeaveField(nameof(JitLeave.Status));
         _il.Emit(OpCodes.Stloc, _xStatus);
-        _il.Emit(OpCodes.Ldc_I4, _blockOf[_i]);
+        LeaveField(nameof(JitLeave.Block));
         _il.Emit(OpCodes.Stloc, _xBlock);
-        _il.Emit(OpCodes.Ldc_I4, slot);
+        LeaveField(nameof(JitLeave.Slot));
         _il.Emit(OpCodes.Stloc, _xSlot);
-        _il.Emit(OpCodes.Br, storeFlags ? _epilogueFlags : _epilogue);
+        _il.Emit(OpCodes.Br, _epilogueFlags);
+    }
+
+    /// <summary>Pushes a field of the exit's row: JitRegion.Leaves[_xLeave].<paramref name="field"/>.</summary>
+    private void LeaveField(string field)
+    {
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldfld, JitMembers.RegionLeaves);
+        _il.Emit(OpCodes.Ldloc, _xLeave);
+        _il.Emit(OpCodes.Ldelema, typeof(JitLeave));
+        _il.Emit(OpCodes.Ldfld, typeof(JitLeave).GetField(field)!);
     }
 
     /// <summary>An exit after the whole current block with rip = <paramref name="rip"/> (a constant).</summary>
     private void EmitExit(ulong rip, int status = JitMembers.ExitNormal) =>
-        EmitLeave(() => Const(rip), _offset[_i] + 1, status);
+        EmitLeave(rip, _offset[_i] + 1, status);
 
     /// <summary>An exit after the whole current block with rip = the value in <paramref name="rip"/>.</summary>
     private void EmitExit(LocalBuilder rip) =>
-        EmitLeave(() => _il.Emit(OpCodes.Ldloc, rip), _offset[_i] + 1, JitMembers.ExitNormal);
+        EmitLeave(0, _offset[_i] + 1, JitMembers.ExitNormal, dynamicRip: rip);
 
     private readonly List<ulong> _exitTargets = new();
 
@@ -461,7 +503,7 @@ internal sealed unsafe partial class RegionCompiler
             slot = _exitTargets.IndexOf(target);
             if (slot < 0) { slot = _exitTargets.Count; _exitTargets.Add(target); }
         }
-        EmitLeave(() => Const(target), _offset[_i] + 1, JitMembers.ExitNormal, slot);
+        EmitLeave(target, _offset[_i] + 1, JitMembers.ExitNormal, slot);
     }
 
     /// <summary>

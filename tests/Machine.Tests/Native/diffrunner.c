@@ -64,11 +64,17 @@ void enter_guest(void);
 
 /* Loads the guest state and jumps to the code. Never returns: the code ends in a trap. Everything
  * is addressed RIP-relative through globals, so no register is needed once rsp is replaced. popfq
- * comes first (it still uses the host stack); the movs after it do not change flags. */
+ * comes first (it still uses the host stack); the movs after it do not change flags.
+ * cpuid first: the case's code was just written, and if this thread moved to another CPU since,
+ * that CPU may still hold the old bytes decoded (cross-modifying code needs a serializing
+ * instruction on the executing CPU; a return to user mode through sysret is none). Without it, one
+ * case in some thousands ran the previous case's bytes (pop rsp; int3 trapped #UD at the int3). */
 __asm__(
     ".text\n"
     ".globl enter_guest\n"
     "enter_guest:\n"
+    "  xorl %eax, %eax\n"
+    "  cpuid\n"
     "  movdqu g_in+136+0*16(%rip), %xmm0\n"
     "  movdqu g_in+136+1*16(%rip), %xmm1\n"
     "  movdqu g_in+136+2*16(%rip), %xmm2\n"
