@@ -257,6 +257,52 @@ public partial class JitDifferentialTests
     }
 
     /// <summary>
+    /// A hot loop whose first successor (a branch never taken in the loop) leads to a call through a
+    /// register that reached 64 different one-shot stubs earlier: taken breadth first, those stubs
+    /// filled the region's 64 blocks before the loop's own callee, so every call left the region.
+    /// Blocks that ran often come first now (Cpu.CollectRegion): the callee joins the loop's region and
+    /// the loop runs in one method, with a handful of entries. Both tiers end the same.
+    /// </summary>
+    [Fact]
+    public void AHotCalleeJoinsTheRegionBeforeBlocksThatRanOnce()
+    {
+        var a = new Assembler(64);
+        Label warm = a.CreateLabel(), top = a.CreateLabel(), f = a.CreateLabel(), f2 = a.CreateLabel(), stubs = a.CreateLabel();
+        a.xor(esi, esi);
+        a.Label(ref warm);            // call stub number rsi (each: inc esi; ret), 64 of them once each
+        a.lea(rdx, __[stubs]);
+        a.mov(rax, rsi);
+        a.shl(rax, 4);
+        a.add(rdx, rax);
+        a.call(rdx);
+        a.cmp(esi, 64);
+        a.jb(warm);
+        a.Label(ref top);             // the hot loop
+        a.cmp(ecx, -1);
+        a.je(warm);                   // never taken here
+        a.call(f);
+        a.dec(ecx);
+        a.jne(top);
+        a.int3();
+        a.Label(ref f);               // the hot callee: two blocks
+        a.add(rax, 3);
+        a.jmp(f2);
+        a.Label(ref f2);
+        a.imul(rax, rax, 5);
+        a.ret();
+        a.Label(ref stubs);
+        for (int i = 0; i < 64; i++) a.db([0xFF, 0xC6, 0xC3, .. Enumerable.Repeat((byte)0xCC, 13)]);   // inc esi; ret; int3 padding
+        var regs = new ulong[16];
+        regs[1] = 500;
+        regs[4] = CpuFixture.StackTop;
+        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], "");
+        var interp = RunOnce(ExecutionTier.Interp, p);
+        var jit = RunOnce(ExecutionTier.Jit, p, jitThreshold: 100);
+        Assert.Null(interp.Diff(jit));
+        Assert.True(jit.Entries < 20, $"{jit.Entries} entries into compiled code");
+    }
+
+    /// <summary>
     /// <c>top: add rax, 3; call far; add rdx, rax; dec ecx; jne top; int3</c>, with <c>far: callee; ret</c>
     /// on the next page (one instruction of <paramref name="callee"/>: 7 per iteration), rcx = <paramref name="iterations"/>.
     /// </summary>
