@@ -81,9 +81,7 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     public int MapFailures;
     /// <summary>The region's access windows (AccessWindow*, consecutive, one per compiled memory access).</summary>
     public nint Windows;
-    /// <summary>Per op: its index within its block, and its block's index (the side exits' shared tails read them).</summary>
-    public int[] Offsets = [], BlockOf = [];
-    /// <summary>The normal exits (RegionCompiler.EmitLeave): each notes its row, and the shared tail reads the rest.</summary>
+    /// <summary>The exits of the code, normal and side (RegionCompiler.Exits.cs): each notes its row, and a shared tail reads the rest.</summary>
     public JitLeave[] Leaves = [];
     /// <summary>Which of the method's entries this object starts at (0: the region's entry block; see <see cref="Entries"/>).</summary>
     public int Entry;
@@ -103,13 +101,13 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     public JitRegion At(int entry, (ulong Va, ulong Page)[] foreignPages) => new(Blocks, Ops)
     {
         ExitTargets = ExitTargets, Exits = Exits, ForeignPages = foreignPages, Windows = Windows,
-        Offsets = Offsets, BlockOf = BlockOf, Leaves = Leaves, Entry = entry, Main = Main,
+        Leaves = Leaves, Entry = entry, Main = Main,
     };
 }
 
 /// <summary>
-/// A normal exit of a region's code: rip (unless the exit computes it), the ops of its block retired
-/// before it, the status, the block left (an index into JitRegion.Blocks) and the direct-exit slot (-1: none).
+/// An exit of a region's code: rip (unless the exit computes it), the ops of its block retired before
+/// it, the status, the block left (an index into JitRegion.Blocks) and the direct-exit slot (-1: none).
 /// </summary>
 internal readonly struct JitLeave(ulong rip, int retired, int status, int block, int slot)
 {

@@ -43,10 +43,7 @@ internal static class JitMembers
     public static readonly FieldInfo RegionExits = typeof(JitRegion).GetField(nameof(JitRegion.Exits))!;
     public static readonly FieldInfo RegionEntry = typeof(JitRegion).GetField(nameof(JitRegion.Entry))!;
     public static readonly FieldInfo RegionWindows = typeof(JitRegion).GetField(nameof(JitRegion.Windows))!;
-    public static readonly FieldInfo RegionOffsets = typeof(JitRegion).GetField(nameof(JitRegion.Offsets))!;
-    public static readonly FieldInfo RegionBlockOf = typeof(JitRegion).GetField(nameof(JitRegion.BlockOf))!;
     public static readonly FieldInfo RegionLeaves = typeof(JitRegion).GetField(nameof(JitRegion.Leaves))!;
-    public static readonly FieldInfo OpIp = typeof(Op).GetField(nameof(Op.Ip))!;
     public static readonly FieldInfo BlockValid = typeof(Block).GetField(nameof(Block.Valid))!;
     public static readonly FieldInfo BlockChainable = typeof(Block).GetField(nameof(Block.Chainable))!;
     public static readonly FieldInfo BlockEntryBudget = typeof(Block).GetField(nameof(Block.JitEntryBudget))!;

@@ -51,8 +51,8 @@ internal sealed unsafe partial class RegionCompiler
     private readonly bool[] _blockStores;
     /// <summary>The epilogue's inputs: rip, instructions retired, status, the block left (for the dispatcher), direct-exit slot (-1 none).</summary>
     private LocalBuilder _xRip = null!, _xRetired = null!, _xStatus = null!, _xBlock = null!, _xSlot = null!, _next = null!;
-    /// <summary>The op a side exit left before (its stub sets it for the shared tail); the row of a normal exit (EmitLeave).</summary>
-    private LocalBuilder _xOp = null!, _xLeave = null!;
+    /// <summary>The exit's row of JitRegion.Leaves (each exit sets it for the shared tails).</summary>
+    private LocalBuilder _xLeave = null!;
     /// <summary>The epilogue, and its entry that first stores the flag locals into the CPU (every exit but those after a faulting handler).</summary>
     private readonly Label _epilogue, _epilogueFlags;
 
@@ -93,7 +93,7 @@ internal sealed unsafe partial class RegionCompiler
         _n = _ops.Length;
         _blockOf = blockOf.ToArray();
         _offset = offset.ToArray();
-        _region = new JitRegion(blocks, _ops) { Offsets = _offset, BlockOf = _blockOf };
+        _region = new JitRegion(blocks, _ops);
         _region.Main = _region;
         _method = new DynamicMethod($"jit_{blocks[0].Va:x}", typeof(int), [typeof(JitRegion), typeof(Cpu)],
             typeof(Cpu), skipVisibility: true);
@@ -104,6 +104,7 @@ internal sealed unsafe partial class RegionCompiler
         _epilogueFlags = _il.DefineLabel();
         _leaveTail = _il.DefineLabel();
         _leaveTailDynamic = _il.DefineLabel();
+        _leaveTailRegsInFile = _il.DefineLabel();
         _blockStores = new bool[blocks.Length];
         for (int k = 0; k < _n; k++)
         {
@@ -229,7 +230,7 @@ internal sealed unsafe partial class RegionCompiler
         }
         EmitColdPaths();
         EmitFaultStubs();
-        EmitLeaveTail();
+        EmitLeaveTails();
         EmitEpilogue();
         _cpu.CommitWindows(_windows, _windowsUsed);
         _region.Windows = (nint)_windows;
@@ -415,98 +416,6 @@ internal sealed unsafe partial class RegionCompiler
     }
 
     /// <summary>
-    /// Leaves through the epilogue after <paramref name="retiredHere"/> ops of the current block (plus
-    /// the blocks before it in this run): puts the flag state of this point in the flag locals (the
-    /// epilogue stores them; see <see cref="MaterializeFlags"/>), sets rip to <paramref name="rip"/>
-    /// (or the value in <paramref name="dynamicRip"/>), and the status; <paramref name="slot"/> is the
-    /// direct-exit slot (-1: none); the dispatcher hears that the current block was the last one run.
-    /// The exit itself only notes its row of <see cref="JitRegion.Leaves"/>: one shared tail reads the
-    /// rest (a region has hundreds of exits, and RyuJIT's time and the code grow with what each sets).
-    /// </summary>
-    private void EmitLeave(ulong rip, int retiredHere, int status, int slot = -1, LocalBuilder? dynamicRip = null)
-    {
-        MaterializeFlags(_curSetter);
-        if (dynamicRip != null)
-        {
-            _il.Emit(OpCodes.Ldloc, dynamicRip);
-            _il.Emit(OpCodes.Stloc, _xRip);
-        }
-        _il.Emit(OpCodes.Ldc_I4, _leaves.Count);
-        _il.Emit(OpCodes.Stloc, _xLeave);
-        _leaves.Add(new JitLeave(rip, retiredHere, status, _blockOf[_i], slot));
-        _il.Emit(OpCodes.Br, dynamicRip != null ? _leaveTailDynamic : _leaveTail);
-    }
-
-    /// <summary>The exits of <see cref="EmitLeave"/> so far: row k is the exit that set _xLeave to k.</summary>
-    private readonly List<JitLeave> _leaves = new();
-    private Label _leaveTail, _leaveTailDynamic;
-
-    /// <summary>
-    /// The shared tail of the normal exits: rip (unless the exit set it), the instructions retired
-    /// (budget at entry - left + the row's part of its block), the status, the block left and the
-    /// direct-exit slot, from the exit's row of <see cref="JitRegion.Leaves"/>.
-    /// </summary>
-    private void EmitLeaveTail()
-    {
-        _il.MarkLabel(_leaveTail);
-        LeaveField(nameof(JitLeave.Rip));
-        _il.Emit(OpCodes.Stloc, _xRip);
-        _il.MarkLabel(_leaveTailDynamic);
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldfld, JitMembers.Budget);
-        _il.Emit(OpCodes.Ldloc, _left);
-        _il.Emit(OpCodes.Sub);
-        LeaveField(nameof(JitLeave.Retired));
-        _il.Emit(OpCodes.Conv_I8);
-        _il.Emit(OpCodes.Add);
-        _il.Emit(OpCodes.Stloc, _xRetired);
-        LeaveField(nameof(JitLeave.Status));
-        _il.Emit(OpCodes.Stloc, _xStatus);
-        LeaveField(nameof(JitLeave.Block));
-        _il.Emit(OpCodes.Stloc, _xBlock);
-        LeaveField(nameof(JitLeave.Slot));
-        _il.Emit(OpCodes.Stloc, _xSlot);
-        _il.Emit(OpCodes.Br, _epilogueFlags);
-    }
-
-    /// <summary>Pushes a field of the exit's row: JitRegion.Leaves[_xLeave].<paramref name="field"/>.</summary>
-    private void LeaveField(string field)
-    {
-        _il.Emit(OpCodes.Ldarg_0);
-        _il.Emit(OpCodes.Ldfld, JitMembers.RegionLeaves);
-        _il.Emit(OpCodes.Ldloc, _xLeave);
-        _il.Emit(OpCodes.Ldelema, typeof(JitLeave));
-        _il.Emit(OpCodes.Ldfld, typeof(JitLeave).GetField(field)!);
-    }
-
-    /// <summary>An exit after the whole current block with rip = <paramref name="rip"/> (a constant).</summary>
-    private void EmitExit(ulong rip, int status = JitMembers.ExitNormal) =>
-        EmitLeave(rip, _offset[_i] + 1, status);
-
-    /// <summary>An exit after the whole current block with rip = the value in <paramref name="rip"/>.</summary>
-    private void EmitExit(LocalBuilder rip) =>
-        EmitLeave(0, _offset[_i] + 1, JitMembers.ExitNormal, dynamicRip: rip);
-
-    private readonly List<ulong> _exitTargets = new();
-
-    /// <summary>
-    /// A normal exit after the current block to a constant <paramref name="target"/> outside the
-    /// region. Within the entry's page (where the dispatcher chains blocks without translating again)
-    /// the exit gets a slot in <see cref="JitRegion.Exits"/>: once the dispatcher has seen the target
-    /// block and it is wholly compiled, the epilogue tail-calls it (see <see cref="EmitEpilogue"/>).
-    /// </summary>
-    private void EmitDirectExit(ulong target)
-    {
-        int slot = -1;
-        if (((target ^ _blocks[0].Va) >> 12) == 0)
-        {
-            slot = _exitTargets.IndexOf(target);
-            if (slot < 0) { slot = _exitTargets.Count; _exitTargets.Add(target); }
-        }
-        EmitLeave(target, _offset[_i] + 1, JitMembers.ExitNormal, slot);
-    }
-
-    /// <summary>
     /// The one epilogue: writes back the registers written anywhere in the region, the retired count
     /// and the budget, rip, and the block left (Cpu._jitLast, with this region in Cpu._jitRegion, so the
     /// dispatcher chains and links from it). At a direct exit whose slot holds a valid, wholly compiled
@@ -595,14 +504,6 @@ internal sealed unsafe partial class RegionCompiler
         EmitRegisterLoads();
     }
 
-    /// <summary>A label to branch to when the current op's memory access fails (its fault is already recorded).</summary>
-    private Label FaultLabel(bool regsInFile = false)
-    {
-        var l = _il.DefineLabel();
-        _faults.Add(new FaultStub(l, _i, _curSetter, regsInFile));
-        return l;
-    }
-
     /// <summary>
     /// Runs the current op through its interpreter handler: registers and lazy flags are written to the
     /// CPU first, the handler runs on them (a false return is a recorded fault: the side exit leaves
@@ -664,62 +565,5 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Ldind_I8);
             _il.Emit(OpCodes.Stloc, Reg(r));
         }
-    }
-
-    /// <summary>
-    /// The side exits: state as the interpreter leaves it when op k faults, or before it runs op k (its
-    /// block's first k ops retired, rip = op k). Each stub only puts its flag state in the locals and
-    /// notes k; one shared tail per status looks up rip, the ops retired and the block in the region's
-    /// tables (most of a region's IL was these stubs, and RyuJIT's time grows with the IL).
-    /// </summary>
-    private void EmitFaultStubs()
-    {
-        var tails = new Dictionary<(int Status, bool RegsInFile), Label>();
-        foreach (var f in _faults)
-        {
-            _il.MarkLabel(f.Label);
-            // After a faulting handler the CPU holds its registers and flags: the locals take them.
-            if (f.RegsInFile) ReloadRegisters(f.Op);
-            else MaterializeFlags(f.Setter);
-            _il.Emit(OpCodes.Ldc_I4, f.Op);
-            _il.Emit(OpCodes.Stloc, _xOp);
-            if (!tails.TryGetValue((f.Status, f.RegsInFile), out Label tail))
-                tails[(f.Status, f.RegsInFile)] = tail = _il.DefineLabel();
-            _il.Emit(OpCodes.Br, tail);
-        }
-        foreach (var ((status, regsInFile), tail) in tails)
-        {
-            _il.MarkLabel(tail);
-            _il.Emit(OpCodes.Ldarg_0);                      // rip = Ops[k].Ip
-            _il.Emit(OpCodes.Ldfld, JitMembers.RegionOps);
-            _il.Emit(OpCodes.Ldloc, _xOp);
-            _il.Emit(OpCodes.Ldelema, typeof(Op));
-            _il.Emit(OpCodes.Ldfld, JitMembers.OpIp);
-            _il.Emit(OpCodes.Stloc, _xRip);
-            _il.Emit(OpCodes.Ldarg_1);                      // retired = budget at entry - left + k's offset in its block
-            _il.Emit(OpCodes.Ldfld, JitMembers.Budget);
-            _il.Emit(OpCodes.Ldloc, _left);
-            _il.Emit(OpCodes.Sub);
-            ExitOpEntry(JitMembers.RegionOffsets);
-            _il.Emit(OpCodes.Conv_I8);
-            _il.Emit(OpCodes.Add);
-            _il.Emit(OpCodes.Stloc, _xRetired);
-            _il.Emit(OpCodes.Ldc_I4, status);
-            _il.Emit(OpCodes.Stloc, _xStatus);
-            ExitOpEntry(JitMembers.RegionBlockOf);
-            _il.Emit(OpCodes.Stloc, _xBlock);
-            _il.Emit(OpCodes.Ldc_I4_M1);
-            _il.Emit(OpCodes.Stloc, _xSlot);
-            _il.Emit(OpCodes.Br, regsInFile ? _epilogue : _epilogueFlags);
-        }
-    }
-
-    /// <summary>Pushes the side exit's op's entry (int) of a per-op table of the region (JitRegion.Offsets, BlockOf).</summary>
-    private void ExitOpEntry(System.Reflection.FieldInfo table)
-    {
-        _il.Emit(OpCodes.Ldarg_0);
-        _il.Emit(OpCodes.Ldfld, table);
-        _il.Emit(OpCodes.Ldloc, _xOp);
-        _il.Emit(OpCodes.Ldelem_I4);
     }
 }

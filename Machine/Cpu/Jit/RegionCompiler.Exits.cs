@@ -1,0 +1,147 @@
+using System.Reflection.Emit;
+
+namespace Lab.Machine.Cpu;
+
+/// <summary>
+/// How compiled code leaves: every exit, normal or side, puts its flag state in the flag locals, notes
+/// its row of <see cref="JitRegion.Leaves"/> (rip, the ops of its block retired before it, status,
+/// block, direct-exit slot) and branches to a shared tail that reads the row and goes on to the
+/// epilogue. A region has hundreds of exits, and RyuJIT's time and the code grow with what each
+/// sets (most of a region's IL was such code before the exits shared their tails).
+/// </summary>
+internal sealed unsafe partial class RegionCompiler
+{
+    /// <summary>The exits so far: row k is the exit that set _xLeave to k.</summary>
+    private readonly List<JitLeave> _leaves = new();
+    /// <summary>
+    /// The tails: rip from the row, then the rest (<c>_leaveTailDynamic</c>, for exits that computed
+    /// rip), to the epilogue that stores the flag locals; and the tail of the side exits after a
+    /// faulting handler call (the CPU holds the flags already), to the epilogue after that store.
+    /// </summary>
+    private Label _leaveTail, _leaveTailDynamic, _leaveTailRegsInFile;
+
+    /// <summary>Sets _xLeave to a new row (the caller branches to a tail).</summary>
+    private void NoteLeave(JitLeave row)
+    {
+        _il.Emit(OpCodes.Ldc_I4, _leaves.Count);
+        _il.Emit(OpCodes.Stloc, _xLeave);
+        _leaves.Add(row);
+    }
+
+    /// <summary>
+    /// Leaves through the epilogue after <paramref name="retiredHere"/> ops of the current block (plus
+    /// the blocks before it in this run): puts the flag state of this point in the flag locals (the
+    /// epilogue stores them; see <see cref="MaterializeFlags"/>), sets rip to <paramref name="rip"/>
+    /// (or the value in <paramref name="dynamicRip"/>), and the status; <paramref name="slot"/> is the
+    /// direct-exit slot (-1: none); the dispatcher hears that the current block was the last one run.
+    /// </summary>
+    private void EmitLeave(ulong rip, int retiredHere, int status, int slot = -1, LocalBuilder? dynamicRip = null)
+    {
+        MaterializeFlags(_curSetter);
+        if (dynamicRip != null)
+        {
+            _il.Emit(OpCodes.Ldloc, dynamicRip);
+            _il.Emit(OpCodes.Stloc, _xRip);
+        }
+        NoteLeave(new JitLeave(rip, retiredHere, status, _blockOf[_i], slot));
+        _il.Emit(OpCodes.Br, dynamicRip != null ? _leaveTailDynamic : _leaveTail);
+    }
+
+    /// <summary>An exit after the whole current block with rip = <paramref name="rip"/> (a constant).</summary>
+    private void EmitExit(ulong rip, int status = JitMembers.ExitNormal) =>
+        EmitLeave(rip, _offset[_i] + 1, status);
+
+    /// <summary>An exit after the whole current block with rip = the value in <paramref name="rip"/>.</summary>
+    private void EmitExit(LocalBuilder rip) =>
+        EmitLeave(0, _offset[_i] + 1, JitMembers.ExitNormal, dynamicRip: rip);
+
+    private readonly List<ulong> _exitTargets = new();
+
+    /// <summary>
+    /// A normal exit after the current block to a constant <paramref name="target"/> outside the
+    /// region. Within the entry's page (where the dispatcher chains blocks without translating again)
+    /// the exit gets a slot in <see cref="JitRegion.Exits"/>: once the dispatcher has seen the target
+    /// block and it is wholly compiled, the epilogue tail-calls it (see <see cref="EmitEpilogue"/>).
+    /// </summary>
+    private void EmitDirectExit(ulong target)
+    {
+        int slot = -1;
+        if (((target ^ _blocks[0].Va) >> 12) == 0)
+        {
+            slot = _exitTargets.IndexOf(target);
+            if (slot < 0) { slot = _exitTargets.Count; _exitTargets.Add(target); }
+        }
+        EmitLeave(target, _offset[_i] + 1, JitMembers.ExitNormal, slot);
+    }
+
+    /// <summary>A label to branch to when the current op's memory access fails (its fault is already recorded).</summary>
+    private Label FaultLabel(bool regsInFile = false)
+    {
+        var l = _il.DefineLabel();
+        _faults.Add(new FaultStub(l, _i, _curSetter, regsInFile));
+        return l;
+    }
+
+    /// <summary>
+    /// The side exits: state as the interpreter leaves it when op k faults, or before it runs op k (its
+    /// block's first k ops retired, rip = op k). Each stub puts its flag state in the locals (or, after
+    /// a faulting handler, takes the registers the handler left) and notes its row.
+    /// </summary>
+    private void EmitFaultStubs()
+    {
+        foreach (var f in _faults)
+        {
+            _il.MarkLabel(f.Label);
+            // After a faulting handler the CPU holds its registers and flags: the locals take them.
+            if (f.RegsInFile) ReloadRegisters(f.Op);
+            else MaterializeFlags(f.Setter);
+            NoteLeave(new JitLeave(_ops[f.Op].Ip, _offset[f.Op], f.Status, _blockOf[f.Op], -1));
+            _il.Emit(OpCodes.Br, f.RegsInFile ? _leaveTailRegsInFile : _leaveTail);
+        }
+    }
+
+    /// <summary>The shared tails of the exits (see <see cref="_leaveTail"/>).</summary>
+    private void EmitLeaveTails()
+    {
+        EmitLeaveTail(_leaveTail, _leaveTailDynamic, _epilogueFlags);
+        EmitLeaveTail(_leaveTailRegsInFile, null, _epilogue);
+    }
+
+    /// <summary>
+    /// One tail: rip (skipped when entered at <paramref name="dynamic"/>), the instructions retired
+    /// (budget at entry - left + the row's part of its block), the status, the block left and the
+    /// direct-exit slot, from the exit's row; then <paramref name="epilogue"/>.
+    /// </summary>
+    private void EmitLeaveTail(Label start, Label? dynamic, Label epilogue)
+    {
+        _il.MarkLabel(start);
+        LeaveField(nameof(JitLeave.Rip));
+        _il.Emit(OpCodes.Stloc, _xRip);
+        if (dynamic is Label d) _il.MarkLabel(d);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldfld, JitMembers.Budget);
+        _il.Emit(OpCodes.Ldloc, _left);
+        _il.Emit(OpCodes.Sub);
+        LeaveField(nameof(JitLeave.Retired));
+        _il.Emit(OpCodes.Conv_I8);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stloc, _xRetired);
+        LeaveField(nameof(JitLeave.Status));
+        _il.Emit(OpCodes.Stloc, _xStatus);
+        LeaveField(nameof(JitLeave.Block));
+        _il.Emit(OpCodes.Stloc, _xBlock);
+        LeaveField(nameof(JitLeave.Slot));
+        _il.Emit(OpCodes.Stloc, _xSlot);
+        _il.Emit(OpCodes.Br, epilogue);
+    }
+
+    /// <summary>Pushes a field of the exit's row: JitRegion.Leaves[_xLeave].<paramref name="field"/>.</summary>
+    private void LeaveField(string field)
+    {
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldfld, JitMembers.RegionLeaves);
+        _il.Emit(OpCodes.Ldloc, _xLeave);
+        _il.Emit(OpCodes.Ldelema, typeof(JitLeave));
+        _il.Emit(OpCodes.Ldfld, typeof(JitLeave).GetField(field)!);
+    }
+}
