@@ -303,6 +303,44 @@ public partial class JitDifferentialTests
     }
 
     /// <summary>
+    /// A loop calls a function longer than a region (80 blocks), so the loop's region holds only the
+    /// function's first part: each call leaves it, the function's second part runs in a region of its
+    /// own, and its ret comes back through the dispatcher to the loop's return site. That return site
+    /// is an entry of the loop's region (RegionCompiler.FindEntries), so the loop's code goes on there;
+    /// before, the return site ran interpreted until it was hot enough to root a copy of the loop's
+    /// region (CoreMark compiled its main loop five times so). Both tiers end the same.
+    /// </summary>
+    [Fact]
+    public void TheReturnSiteOfACalleeThatLeavesTheRegionIsAnEntry()
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel(), f = a.CreateLabel();
+        a.Label(ref top);
+        a.call(f);
+        a.add(rdx, rax);              // the return site
+        a.dec(ecx);
+        a.jne(top);
+        a.int3();
+        a.Label(ref f);
+        for (int i = 0; i < Lab.Machine.Cpu.RegionCompiler.MaxRegionBlocks + 16; i++)
+        {
+            Label next = a.CreateLabel();
+            a.add(rax, i + 1);
+            a.jmp(next);
+            a.Label(ref next);
+        }
+        a.ret();
+        var regs = new ulong[16];
+        regs[1] = 3000;
+        regs[4] = CpuFixture.StackTop;
+        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], "");
+        var interp = RunOnce(ExecutionTier.Interp, p);
+        var jit = RunOnce(ExecutionTier.Jit, p, jitThreshold: 100);
+        Assert.Null(interp.Diff(jit));
+        Assert.True(jit.Compiled <= 2, $"{jit.Compiled} regions compiled: the loop's region was compiled again from its return site");
+    }
+
+    /// <summary>
     /// <c>top: add rax, 3; call far; add rdx, rax; dec ecx; jne top; int3</c>, with <c>far: callee; ret</c>
     /// on the next page (one instruction of <paramref name="callee"/>: 7 per iteration), rcx = <paramref name="iterations"/>.
     /// </summary>
