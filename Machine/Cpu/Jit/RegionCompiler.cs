@@ -280,7 +280,9 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>
     /// Whether code entered at member block <paramref name="callee"/> may leave the region before it
     /// returns: a path from it (through the calls it makes, not past its returns) reaches a call or a
-    /// jump to a block outside the region, or an indirect jump or call.
+    /// jump to a block outside the region, or an indirect jump or call. A block outside that has not
+    /// run yet counts too: a later phase of the program may run it (counting only blocks that had run,
+    /// CoreMark compiled 31 regions and entered compiled code 11 million times instead of 22 and 0.5).
     /// </summary>
     private bool CalleeMayLeave(int callee)
     {
