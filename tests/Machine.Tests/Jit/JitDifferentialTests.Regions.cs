@@ -292,14 +292,21 @@ public partial class JitDifferentialTests
         a.ret();
         a.Label(ref stubs);
         for (int i = 0; i < 64; i++) a.db([0xFF, 0xC6, 0xC3, .. Enumerable.Repeat((byte)0xCC, 13)]);   // inc esi; ret; int3 padding
+        var jit = RunOnBothTiersAlike(a, rcx: 500, jitThreshold: 100);
+        Assert.True(jit.Entries < 20, $"{jit.Entries} entries into compiled code");
+    }
+
+    /// <summary>Runs the assembled program (rcx = <paramref name="rcx"/>, a stack) on both tiers, asserts they end alike, and returns the JIT's outcome.</summary>
+    private static Outcome RunOnBothTiersAlike(Assembler a, ulong rcx, int jitThreshold)
+    {
         var regs = new ulong[16];
-        regs[1] = 500;
+        regs[1] = rcx;
         regs[4] = CpuFixture.StackTop;
         var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], "");
         var interp = RunOnce(ExecutionTier.Interp, p);
-        var jit = RunOnce(ExecutionTier.Jit, p, jitThreshold: 100);
+        var jit = RunOnce(ExecutionTier.Jit, p, jitThreshold);
         Assert.Null(interp.Diff(jit));
-        Assert.True(jit.Entries < 20, $"{jit.Entries} entries into compiled code");
+        return jit;
     }
 
     /// <summary>
@@ -330,13 +337,7 @@ public partial class JitDifferentialTests
             a.Label(ref next);
         }
         a.ret();
-        var regs = new ulong[16];
-        regs[1] = 3000;
-        regs[4] = CpuFixture.StackTop;
-        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], "");
-        var interp = RunOnce(ExecutionTier.Interp, p);
-        var jit = RunOnce(ExecutionTier.Jit, p, jitThreshold: 100);
-        Assert.Null(interp.Diff(jit));
+        var jit = RunOnBothTiersAlike(a, rcx: 3000, jitThreshold: 100);
         Assert.True(jit.Compiled <= 2, $"{jit.Compiled} regions compiled: the loop's region was compiled again from its return site");
     }
 
