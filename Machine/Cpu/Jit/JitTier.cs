@@ -93,6 +93,10 @@ public sealed unsafe partial class Cpu
             return null;
         }
         var p = new PendingRegion(code, region, ops, _jitFlushes);
+        // A return site another region covers already is left to that region: its code holds the
+        // site's callee whole, while this one's may be a cut copy that the code would bounce out of
+        // (binary trees' recursive mk, reached from a driver region: 0.9 million entries, not 26,000).
+        p.CoveredElsewhere = Array.ConvertAll(((JitRegion)code.Target!).Entries, e => e.Block.InRegion);
         // The pending code counts against the limit from now, as its access windows do.
         _jitLiveInstructions += p.Instructions(b);
         if (!_jitBackground)
@@ -126,6 +130,8 @@ public sealed unsafe partial class Cpu
         public readonly int Ops = ops;
         /// <summary>Cpu.JitFlushes when emitted: code emitted before a flush is dropped (its access windows were reused).</summary>
         public readonly long Flushes = flushes;
+        /// <summary>Per entry of the region (JitRegion.Entries): whether its block was a member of a compiled region already when emitted; such entries are not installed.</summary>
+        public bool[] CoveredElsewhere = [];
         /// <summary>RyuJIT's time (Stopwatch ticks), and its failure (our bug: invalid IL), rethrown on the CPU's thread.</summary>
         public long Ticks;
         public Exception? Error;
@@ -178,13 +184,16 @@ public sealed unsafe partial class Cpu
                 m.InRegion = true;
                 if (entriesOnSeveralPages || ((m.Va ^ b.Va) >> 12) != 0) (m.ForeignOf ??= new()).Add(region);
             }
-            foreach (var (m, entryCode, budget) in region.Entries)
-                if (m.Compiled == null && m.Pending == null)
+            for (int e = 0; e < region.Entries.Length; e++)
+            {
+                var (m, entryCode, budget) = region.Entries[e];
+                if (!p.CoveredElsewhere[e] && m.Compiled == null && m.Pending == null)
                 {
                     m.Compiled = m.Chainable = entryCode;
                     m.CompiledOps = m.Count;
                     m.JitEntryBudget = budget;
                 }
+            }
         }
         JitBlocksCompiled++;
         JitInstructionsCompiled += instructions;
