@@ -34,6 +34,25 @@ internal sealed class Block
     public List<ulong>? IndirectTargets;
     public const int MaxIndirectTargets = 64;
 
+    /// <summary>
+    /// The addresses the block's end continues at that the code itself names: a jcc's target and next
+    /// instruction, a call's target and return site, a jmp's target, an indirect call's return site, the
+    /// next instruction of a block cut by its length or the page end; none for a ret or an indirect jmp.
+    /// Returns how many it wrote to <paramref name="into"/> (room for 2).
+    /// </summary>
+    public int DirectSuccessors(Span<ulong> into)
+    {
+        ref Op last = ref Ops[Count - 1];
+        switch (last.Kind)
+        {
+            case OpKind.Jcc: case OpKind.Call: into[0] = last.Imm; into[1] = last.NextIp; return 2;
+            case OpKind.Jmp: into[0] = last.Imm; return 1;
+            case OpKind.CallIndirect: into[0] = last.NextIp; return 1;
+            case OpKind.Ret: case OpKind.JmpIndirect: return 0;
+            default: into[0] = EndIp; return 1;
+        }
+    }
+
     /// <summary>Remembers a target of this block's indirect jump or call (the dispatcher's slow path).</summary>
     public void NoteIndirectTarget(ulong va)
     {

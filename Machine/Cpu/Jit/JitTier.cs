@@ -93,10 +93,6 @@ public sealed unsafe partial class Cpu
             return null;
         }
         var p = new PendingRegion(code, region, ops, _jitFlushes);
-        // A return site another region covers already is left to that region: its code holds the
-        // site's callee whole, while this one's may be a cut copy that the code would bounce out of
-        // (binary trees' recursive mk, reached from a driver region: 0.9 million entries, not 26,000).
-        p.CoveredElsewhere = Array.ConvertAll(((JitRegion)code.Target!).Entries, e => e.Block.InRegion);
         // The pending code counts against the limit from now, as its access windows do.
         _jitLiveInstructions += p.Instructions(b);
         if (!_jitBackground)
@@ -130,8 +126,14 @@ public sealed unsafe partial class Cpu
         public readonly int Ops = ops;
         /// <summary>Cpu.JitFlushes when emitted: code emitted before a flush is dropped (its access windows were reused).</summary>
         public readonly long Flushes = flushes;
-        /// <summary>Per entry of the region (JitRegion.Entries): whether its block was a member of a compiled region already when emitted; such entries are not installed.</summary>
-        public bool[] CoveredElsewhere = [];
+        /// <summary>
+        /// Per entry of the region (JitRegion.Entries): whether its block was a member of a compiled
+        /// region already when this one was emitted (before its own members are marked). Such an entry
+        /// is not installed: the other region's code holds the return site's callee whole, while this
+        /// one may hold a cut copy that the code would bounce out of (binary trees' recursive mk,
+        /// reached from a driver region: 0.9 million entries, not 26,000).
+        /// </summary>
+        public readonly bool[] CoveredElsewhere = Array.ConvertAll(((JitRegion)code.Target!).Entries, e => e.Block.InRegion);
         /// <summary>RyuJIT's time (Stopwatch ticks), and its failure (our bug: invalid IL), rethrown on the CPU's thread.</summary>
         public long Ticks;
         public Exception? Error;
@@ -255,22 +257,15 @@ public sealed unsafe partial class Cpu
         if (!RegionCompiler.Compilable(entry)) return [.. members];
         var seen = new HashSet<ulong> { entry.Va };
         int ops = entry.Count;
+        Span<ulong> direct = stackalloc ulong[2];
         // Two passes: first only blocks that ran often in the interpreter (or that compiled code covers
         // already), then the rest, so rarely run blocks do not take the room of hot ones.
         for (int pass = 0; pass < 2; pass++)
         for (int q = 0; q < members.Count && members.Count < RegionCompiler.MaxRegionBlocks; q++)
         {
             Block b = members[q];
-            ref Op last = ref b.Ops[b.Count - 1];
             var targets = new List<ulong>();
-            switch (last.Kind)
-            {
-                case OpKind.Jcc: case OpKind.Call: targets.Add(last.Imm); targets.Add(last.NextIp); break;
-                case OpKind.Jmp: targets.Add(last.Imm); break;
-                case OpKind.CallIndirect: targets.Add(last.NextIp); break;
-                case OpKind.Ret: case OpKind.JmpIndirect: break;
-                default: targets.Add(b.EndIp); break;
-            }
+            foreach (ulong va in direct[..b.DirectSuccessors(direct)]) targets.Add(va);
             if (b.IndirectTargets != null) targets.AddRange(b.IndirectTargets);
             foreach (ulong va in targets)
             {

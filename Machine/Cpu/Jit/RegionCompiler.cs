@@ -290,21 +290,14 @@ internal sealed unsafe partial class RegionCompiler
     {
         var seen = new bool[_blocks.Length];
         var work = new Stack<int>();
+        Span<ulong> next = stackalloc ulong[2];
         seen[callee] = true;
         work.Push(callee);
         while (work.Count > 0)
         {
             Block b = _blocks[work.Pop()];
-            ref Op last = ref b.Ops[b.Count - 1];
-            ulong first = b.EndIp, second = b.EndIp;
-            switch (last.Kind)
-            {
-                case OpKind.Ret: continue;
-                case OpKind.JmpIndirect: case OpKind.CallIndirect: return true;
-                case OpKind.Jmp: first = second = last.Imm; break;
-                case OpKind.Jcc: case OpKind.Call: first = last.Imm; second = last.NextIp; break;
-            }
-            foreach (ulong va in (ReadOnlySpan<ulong>)[first, second])
+            if (b.Ops[b.Count - 1].Kind is OpKind.JmpIndirect or OpKind.CallIndirect) return true;
+            foreach (ulong va in next[..b.DirectSuccessors(next)])   // none after a ret
             {
                 if (!_indexOf.TryGetValue(va, out int t)) return true;
                 if (!seen[t]) { seen[t] = true; work.Push(t); }
