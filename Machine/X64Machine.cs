@@ -165,7 +165,7 @@ public sealed partial class X64Machine : IDisposable
     {
         using var w = new BinaryWriter(output, System.Text.Encoding.UTF8, leaveOpen: true);
         w.Write(0x4D42414C); // "LABM"
-        w.Write(5);          // format version (2: CPU mode and system state, devices; 3: the x87; 4: 1,024 TLB slots per TLB; 5: 4,096)
+        w.Write(6);          // format version (2: CPU mode and system state, devices; 3: the x87; 4: 1,024 TLB slots per TLB; 5: 4,096; 6: the TLB's size saved)
         w.Write(Memory.Size);
         w.Write(TimerInterval);
         w.Write(NextTimerAt);
@@ -193,7 +193,7 @@ public sealed partial class X64Machine : IDisposable
         using var r = new BinaryReader(input, System.Text.Encoding.UTF8, leaveOpen: true);
         if (r.ReadInt32() != 0x4D42414C) throw new InvalidDataException("not a Lab machine snapshot");
         int version = r.ReadInt32();
-        if (version is not (1 or 2 or 3 or 4 or 5)) throw new InvalidDataException($"unsupported machine snapshot version {version}");
+        if (version is not (1 or 2 or 3 or 4 or 5 or 6)) throw new InvalidDataException($"unsupported machine snapshot version {version}");
         ulong memSize = r.ReadUInt64();
         if (memSize != Memory.Size)
         {

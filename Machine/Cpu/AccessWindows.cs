@@ -50,11 +50,13 @@ public sealed unsafe partial class Cpu
     /// <summary>Windows per chunk of unmanaged memory (64 KiB).</summary>
     private const int WindowsPerChunk = 2048;
     /// <summary>
-    /// The most pages one window covers (the TLB's reach). A rebuild scans the slots around the page,
-    /// so a window that keeps dying young covers less (<see cref="Refill"/>): a loop streaming through
-    /// a large array once rebuilt its window at each new page, scanning the whole TLB each time.
+    /// The most pages one window covers (the TLB's reach). Until stop 25 a window that kept dying young
+    /// scanned less (down to a 64th of this), so that a loop streaming through a large array would not
+    /// scan the whole TLB at each new page; a random access over 32 MiB then stayed with a window of a
+    /// few MiB for good, and missed it nearly every time. A rebuild now steps over the window's own
+    /// run instead (<see cref="Refill"/>).
     /// </summary>
-    private const int MaxWindowPages = TlbSize;
+    private int MaxWindowPages => _tlbSize;
     /// <summary>A window rebuilt within this many instructions (in units of 1,024), plus 64 per miss its countdown allowed, of its last build died young.</summary>
     private const int YoungWindow = 16;
     /// <summary>Above this many windows, a covered slot's change empties them all rather than look through them.</summary>
@@ -79,6 +81,14 @@ public sealed unsafe partial class Cpu
     public long WindowsEmptied { get; private set; }
     /// <summary>Windows built by taking another window's run (<see cref="SharedRun"/>), with no scan of the TLB.</summary>
     public long WindowsShared { get; private set; }
+
+    /// <summary>The bytes of the longest run a window holds now (diagnostics and tests: 0 when every window is empty).</summary>
+    internal ulong LongestWindowBytes()
+    {
+        ulong longest = 0;
+        for (int k = 0; k < _windowsListedCount; k++) longest = Math.Max(longest, RunBytes((AccessWindow*)_windowsListed[k]));
+        return longest;
+    }
 
     /// <summary>
     /// Room for up to <paramref name="max"/> consecutive windows (a region's, which it addresses from
@@ -214,26 +224,36 @@ public sealed unsafe partial class Cpu
         }
         else
         {
-            // A site that keeps leaving its window roams: scanning far for it is wasted (4,096 pages, then 1,024, 256, 64).
-            int maxPages = MaxWindowPages >> Math.Min((int)w->Backoff, 6);
+            // The window's own run, when it still holds one under this addend, is known good (a change
+            // to any of its slots would have emptied it): the scan steps over it, and its slots carry
+            // the epoch already. A loop streaming through a large array extends its window by the new
+            // page at each rebuild instead of scanning back over every page it covers.
+            bool keep = w->Span != 0 && w->Addend == addend;
+            ulong keptLo = keep ? w->Lo : 0, keptEnd = keep ? w->Lo + RunBytes(w) : 0;
             // Grow the run both ways while the neighbouring slots hold the neighbouring pages with the same addend.
             int below = 0, above = 0;
-            while (below + above + 1 < maxPages)
+            while (below + above + 1 < MaxWindowPages)
             {
                 ulong want = page - (ulong)(below + 1) * 0x1000;
+                if (keep && want + 0x1000 == keptEnd) { below += (int)((want + 0x1000 - keptLo) >> 12); continue; }
                 TlbEntry* n = TlbSlot(want);
                 if (want > page || Tag(n, write) != want || n->Addend != addend) break;
                 below++;
             }
-            while (below + above + 1 < maxPages)
+            while (below + above + 1 < MaxWindowPages)
             {
                 ulong want = page + (ulong)(above + 1) * 0x1000;
+                if (keep && want == keptLo) { above += (int)((keptEnd - want) >> 12); continue; }
                 TlbEntry* n = TlbSlot(want);
                 if (want < page || Tag(n, write) != want || n->Addend != addend) break;
                 above++;
             }
             _windowsTlb = _tlb;   // the listed windows are all from this TLB (SelectTlb)
-            for (int k = -below; k <= above; k++) TlbSlot(page + (ulong)(long)k * 0x1000)->WindowEpoch = _windowEpoch;
+            for (int k = -below; k <= above; k++)
+            {
+                ulong p = page + (ulong)(long)k * 0x1000;
+                if (p - keptLo >= keptEnd - keptLo) TlbSlot(p)->WindowEpoch = _windowEpoch;
+            }
             lo = page - ((ulong)below << 12);
             bytes = (ulong)(below + above + 1) << 12;
         }

@@ -49,11 +49,13 @@ public sealed unsafe partial class Cpu : IDisposable
         NativeMemory.Clear(_xmm, 16 * 16);
         // System mode keeps a second TLB for supervisor (CPL 0-2) accesses, so a translation cached
         // for the kernel never grants user code anything; a privilege change only switches _tlb.
-        _tlbCount = systemMode ? 2 * TlbSize : TlbSize;
+        _tlbBits = TlbBitsFor(memory.Size);
+        _tlbSize = 1 << _tlbBits;
+        _tlbCount = systemMode ? 2 * _tlbSize : _tlbSize;
         _tlbUser = (TlbEntry*)NativeMemory.AlignedAlloc((nuint)(_tlbCount * sizeof(TlbEntry)), 64);
-        _tlbSupervisor = systemMode ? _tlbUser + TlbSize : _tlbUser;
+        _tlbSupervisor = systemMode ? _tlbUser + _tlbSize : _tlbUser;
         _tlb = _tlbUser;
-        _tlbFilled = new ushort[_tlbCount];
+        _tlbFilled = new int[_tlbCount];
         _tlbListed = new bool[_tlbCount];
         if (systemMode) ResetSystemState();
         ResetTlb();

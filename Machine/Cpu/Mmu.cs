@@ -32,9 +32,10 @@ internal struct TlbEntry
 /// </summary>
 public sealed unsafe partial class Cpu
 {
-    /// <summary>log2 of the slots per TLB.</summary>
-    internal const int TlbBits = 12;
-    internal const int TlbSize = 1 << TlbBits;
+    /// <summary>log2 of the fewest and the most slots a TLB has (<see cref="TlbBitsFor"/>).</summary>
+    internal const int MinTlbBits = 12, MaxTlbBits = 16;
+    /// <summary>log2 of the slots per TLB, and the slots per TLB (<see cref="TlbBitsFor"/>; fixed for the CPU's life).</summary>
+    private readonly int _tlbBits, _tlbSize;
     internal const ulong NoTag = ulong.MaxValue;
     private const ulong AddrMask = 0x000F_FFFF_FFFF_F000UL;
 
@@ -55,7 +56,7 @@ public sealed unsafe partial class Cpu
     /// <summary>CR4.SMEP: the supervisor may not fetch from user pages.</summary>
     private bool _smep;
     /// <summary>Slots (of both TLBs, counted from _tlbUser) filled since the last flush, each listed once; see <see cref="FlushTlb"/>.</summary>
-    private readonly ushort[] _tlbFilled;
+    private readonly int[] _tlbFilled;
     private readonly bool[] _tlbListed;
     private int _tlbFilledCount;
 
@@ -69,18 +70,32 @@ public sealed unsafe partial class Cpu
     private enum Access { Read, Write, Execute }
 
     /// <summary>
-    /// The TLB slot index of a virtual address: its page number's low 12 bits XORed with the next 12
-    /// (the page number folded once). The 4,096 pages of one aligned 16 MiB block still take 4,096
-    /// different slots, so a run of consecutive pages never shares a slot, but pages a multiple of
-    /// the TLB's reach apart no longer always do: with the low bits alone, two arrays of that size
-    /// side by side (a copy from a[i] to b[i]) took the same slot for every i and missed on every
-    /// access. Compiled code finds a slot in four instructions (two shifts, a xor and a mask).
-    /// 4,096 slots of 64 bytes (256 KiB) reach 16 MiB, so loops over arrays of megabytes stay on the
-    /// fast paths: with 1,024 slots the benchmark's data workload (a sieve over 8 MB, a 16 MiB hash
-    /// table, a grid search) ran at 4 times qemu-user's time, 1.2 now.
+    /// The TLB's size for a machine with <paramref name="memoryBytes"/> of RAM: a slot per page of RAM
+    /// (rounded up to a power of two), at least 4,096 slots (256 KiB, reaching 16 MiB) and at most
+    /// 65,536 (4 MiB, reaching 256 MiB). A slot is 64 bytes per 4 KiB page, 1.6% of the RAM it
+    /// reaches. A program whose working set is larger than the TLB's reach (random accesses over 32
+    /// MiB: a hash table, a histogram, a tree of nodes from a large heap) left compiled code on each
+    /// miss for the interpreter's walk, and ran at 2.5 to 6 times qemu-user's time; with every page
+    /// of RAM in the TLB, a compiled access's window (AccessWindows.cs) grows over the whole array.
+    /// </summary>
+    internal static int TlbBitsFor(ulong memoryBytes) =>
+        Math.Clamp(64 - System.Numerics.BitOperations.LeadingZeroCount(Math.Max(memoryBytes >> 12, 1) - 1), MinTlbBits, MaxTlbBits);
+
+    /// <summary>log2 of the slots per TLB (compiled code folds it into its slot computation).</summary>
+    internal int TlbBits => _tlbBits;
+
+    /// <summary>
+    /// The TLB slot index of a virtual address: its page number's low <see cref="TlbBits"/> bits XORed
+    /// with the next as many (the page number folded once). The pages of one aligned block of the
+    /// TLB's reach still take different slots, so a run of consecutive pages never shares a slot, but
+    /// pages a multiple of the TLB's reach apart no longer always do: with the low bits alone, two
+    /// arrays of that size side by side (a copy from a[i] to b[i]) took the same slot for every i and
+    /// missed on every access. Compiled code finds a slot in four instructions (two shifts, a xor and
+    /// a mask). With 1,024 slots the benchmark's data workload (a sieve over 8 MB, a 16 MiB hash
+    /// table, a grid search) ran at 4 times qemu-user's time, 1.2 with 4,096.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong TlbIndex(ulong va) => ((va >> 12) ^ (va >> (12 + TlbBits))) & (TlbSize - 1);
+    internal ulong TlbIndex(ulong va) => ((va >> 12) ^ (va >> (12 + _tlbBits))) & (ulong)(_tlbSize - 1);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private TlbEntry* TlbSlot(ulong va) => _tlb + TlbIndex(va);
@@ -89,9 +104,10 @@ public sealed unsafe partial class Cpu
     /// Whether a page's slot is also the slot of the page before it. Such a page gets no fast data
     /// path (filled by a walk or restored from a snapshot): compiled code's one-compare TLB test is
     /// exact only if no slot can hold the page after its own. With TlbIndex that is only the first page
-    /// of a 16 MiB block at a multiple of 32 GiB (a page number whose folded bits are 0 or 2,048).
+    /// of a block of the TLB's reach at some multiples of its square (4,096 slots: 16 MiB blocks at
+    /// multiples of 32 GiB, a page number whose folded bits are 0 or 2,048).
     /// </summary>
-    private static bool SharesPredecessorSlot(ulong vpage) => TlbIndex(vpage - 0x1000) == TlbIndex(vpage);
+    private bool SharesPredecessorSlot(ulong vpage) => TlbIndex(vpage - 0x1000) == TlbIndex(vpage);
 
     /// <summary>
     /// Drops every TLB entry (CR3 write, or the kernel changed mappings). The block lookup cache
@@ -132,7 +148,7 @@ public sealed unsafe partial class Cpu
         int i = (int)(e - _tlbUser);
         if (_tlbListed[i]) return;
         _tlbListed[i] = true;
-        _tlbFilled[_tlbFilledCount++] = (ushort)i;
+        _tlbFilled[_tlbFilledCount++] = i;
     }
 
     /// <summary>Drops the TLB entries for one virtual page (invlpg), in both TLBs.</summary>

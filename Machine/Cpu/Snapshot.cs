@@ -30,6 +30,7 @@ public sealed unsafe partial class Cpu
         // part of the state: valid entries as (virtual page, physical page, permissions).
         int valid = 0;
         for (int i = 0; i < _tlbCount; i++) if (_tlbUser[i].ReadTag != NoTag || _tlbUser[i].ExecTag != NoTag) valid++;
+        w.Write(_tlbSize);
         w.Write(valid);
         for (int i = 0; i < _tlbCount; i++)
         {
@@ -77,11 +78,13 @@ public sealed unsafe partial class Cpu
         if (version >= 3) LoadX87(r);
         else { ResetX87(); Mxcsr = DefaultMxcsr; }
         FlushTlb();
-        int valid = r.ReadInt32();
         // The stored index says which TLB (user or supervisor) an entry belongs to; its slot is found
-        // again from its page, so snapshots from before the TLB's size or index changed (version 4:
-        // 1,024 slots per TLB, indexed by the page number's low bits; before it 512) restore too.
-        int savedSize = version >= 5 ? TlbSize : version == 4 ? 1024 : 512;
+        // again from its page, so snapshots from before the TLB's size or index changed (version 6
+        // writes the saved TLB's size, sized to the RAM; 5: 4,096 slots per TLB; 4: 1,024, indexed by
+        // the page number's low bits; before it 512) restore too.
+        int savedSize = version >= 6 ? r.ReadInt32() : version == 5 ? 4096 : version == 4 ? 1024 : 512;
+        if (savedSize is < 1 or > 1 << MaxTlbBits) throw new InvalidDataException("bad TLB size in snapshot");
+        int valid = r.ReadInt32();
         for (int k = 0; k < valid; k++)
         {
             int i = r.ReadInt32();

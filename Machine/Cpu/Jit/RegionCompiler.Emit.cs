@@ -378,19 +378,19 @@ internal sealed unsafe partial class RegionCompiler
     private void EmitTlbHit(int size, int tagOffset, Label slow)
     {
         _il.Emit(OpCodes.Stloc, _tAddr);
-        // slot = _tlb + (((a >> 12) ^ (a >> (12 + TlbBits))) & (TlbSize - 1)) * sizeof(TlbEntry) (Cpu.TlbIndex),
-        // the scaling folded into the shifts and the mask: ((a >> (12 - k)) ^ (a >> (12 + TlbBits - k))) & ((TlbSize - 1) << k).
-        int k = System.Numerics.BitOperations.Log2((uint)sizeof(TlbEntry));
+        // slot = _tlb + (((a >> 12) ^ (a >> (12 + bits))) & (2^bits - 1)) * sizeof(TlbEntry) (Cpu.TlbIndex),
+        // the scaling folded into the shifts and the mask: ((a >> (12 - k)) ^ (a >> (12 + bits - k))) & ((2^bits - 1) << k).
+        int k = System.Numerics.BitOperations.Log2((uint)sizeof(TlbEntry)), bits = _cpu.TlbBits;
         _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldfld, JitMembers.Tlb);
         _il.Emit(OpCodes.Ldloc, _tAddr);
         _il.Emit(OpCodes.Ldc_I4, 12 - k);
         _il.Emit(OpCodes.Shr_Un);
         _il.Emit(OpCodes.Ldloc, _tAddr);
-        _il.Emit(OpCodes.Ldc_I4, 12 + Cpu.TlbBits - k);
+        _il.Emit(OpCodes.Ldc_I4, 12 + bits - k);
         _il.Emit(OpCodes.Shr_Un);
         _il.Emit(OpCodes.Xor);
-        Const((ulong)(Cpu.TlbSize - 1) << k);
+        Const(((1UL << bits) - 1) << k);
         _il.Emit(OpCodes.And);
         _il.Emit(OpCodes.Conv_U);
         _il.Emit(OpCodes.Add);

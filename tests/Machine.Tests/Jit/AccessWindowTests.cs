@@ -205,13 +205,13 @@ public class AccessWindowTests
         a.jne(top);
         a.int3();
         byte[] code = CpuFixture.Assembled(a);
-        ulong reach = (ulong)Cpu.Cpu.TlbSize << 12;
         var far = new PhysAddr(0x300000);
         var outcomes = new List<string>();
         long entries = 0;
         foreach (var tier in new[] { ExecutionTier.Interp, ExecutionTier.Jit })
         {
             using var f = new CpuFixture(tier, jitThreshold: 1);
+            ulong reach = 1UL << (12 + f.Cpu.TlbBits);
             f.LoadBytes(code);
             for (ulong i = 0; i < 512; i++) f.WriteData64(i * 8, i * 0x9E3779B97F4A7C15);
             f.Tables.MapPage(new VirtAddr(CpuFixture.DataBase + reach), far, PteFlags.User | PteFlags.Writable | PteFlags.NoExecute);
@@ -293,5 +293,87 @@ public class AccessWindowTests
         }
         Assert.Equal(outcomes[0], outcomes[1]);
         Assert.Contains(layout == Layout.FourthPageUnmapped ? "PageFault" : "Breakpoint", outcomes[0]);
+    }
+
+    private const ulong HistogramVa = 16 << 20, HistogramBytes = 32 << 20;   // above the code, data and stack: no page shares a TLB slot with theirs
+    private static readonly PhysAddr HistogramPhys = new(16 << 20);
+
+    /// <summary>A machine of 64 MiB running <paramref name="count"/> random increments of quadwords in a 32 MiB array (xorshift64 in rdi), to the final int3.</summary>
+    private static CpuFixture Histogram(ExecutionTier tier, ulong count)
+    {
+        var a = new Assembler(64);
+        var top = a.CreateLabel();
+        a.Label(ref top);
+        // xorshift64 in rdi; rax = its low bits as an 8-byte aligned offset into the array.
+        a.mov(rax, rdi); a.shl(rax, 13); a.xor(rdi, rax);
+        a.mov(rax, rdi); a.shr(rax, 7); a.xor(rdi, rax);
+        a.mov(rax, rdi); a.shl(rax, 17); a.xor(rdi, rax);
+        a.mov(rax, rdi);
+        a.and(eax, (int)(HistogramBytes - 8));
+        a.add(__qword_ptr[rbx + rax], 1);
+        a.dec(rcx);
+        a.jne(top);
+        a.int3();
+        var f = new CpuFixture(tier, jitThreshold: 1, memorySize: 64 << 20);
+        f.LoadBytes(CpuFixture.Assembled(a));
+        f.Tables.Map(new VirtAddr(HistogramVa), HistogramPhys, HistogramBytes, PteFlags.User | PteFlags.Writable | PteFlags.NoExecute);
+        f[MReg.Rbx] = HistogramVa;
+        f[MReg.Rdi] = 0x9E3779B97F4A7C15;
+        f[MReg.Rcx] = count;
+        return f;
+    }
+
+    /// <summary>The histogram's outcome: the generator's state, the instructions retired and a hash of the counts.</summary>
+    private static string HistogramOutcome(CpuFixture f) =>
+        $"rdi {f[MReg.Rdi]:x} retired {f.Cpu.InstructionsRetired} "
+        + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(f.Machine.Memory.View(HistogramPhys, (int)HistogramBytes).ToArray()));
+
+    /// <summary>
+    /// A histogram over 32 MiB (random increments, as a hash table or a counting sort makes) in a
+    /// machine with 64 MiB of RAM. The TLB has a slot for every page of RAM, so once every page has
+    /// been touched the accesses stay in compiled code, through one window over the whole array. With
+    /// a TLB of 16 MiB's reach every other access missed it and left compiled code for the
+    /// interpreter's walk, and a window that kept dying while the TLB filled stayed a few MiB long
+    /// for good. Both tiers must end with the same counts.
+    /// </summary>
+    [Fact]
+    public void RandomAccessesOverMoreThanSixteenMiBStayInCompiledCode()
+    {
+        var outcomes = new List<string>();
+        long entries = 0, windows = 0;
+        ulong longestWindow = 0;
+        foreach (var tier in new[] { ExecutionTier.Interp, ExecutionTier.Jit })
+        {
+            using var f = Histogram(tier, 1_000_000);
+            Assert.Equal(TrapKind.Breakpoint, f.Run(20_000_000).Kind);
+            outcomes.Add(HistogramOutcome(f));
+            entries = f.Cpu.JitEntries;
+            windows = f.Cpu.WindowsBuilt;
+            longestWindow = f.Cpu.LongestWindowBytes();
+        }
+        Assert.Equal(outcomes[0], outcomes[1]);
+        // Each of the 8,192 pages is walked once (its first access leaves compiled code); with a TLB
+        // of 16 MiB's reach half the million accesses left it.
+        Assert.True(entries < 20_000, $"compiled code was entered {entries} times ({windows} windows built): accesses left it after their page was in the TLB");
+        Assert.True(longestWindow == HistogramBytes, $"the longest window holds {longestWindow >> 20} MiB ({windows} windows built): the access's window did not come to cover the array");
+    }
+
+    /// <summary>
+    /// The TLB is part of a snapshot, and its size follows the RAM: a snapshot of the 64 MiB machine
+    /// taken mid-run, restored into a machine of 8 MiB (which takes the snapshot's RAM and so its TLB
+    /// size), finishes exactly as the original does.
+    /// </summary>
+    [Fact]
+    public void ASnapshotRestoresTheTlbOfALargerMachine()
+    {
+        using var f = Histogram(ExecutionTier.Jit, 200_000);
+        Assert.Equal(RunExit.BudgetExhausted, f.Machine.Run(1_234_567).Exit);
+        byte[] snapshot = f.Machine.SaveState();
+        using var g = new CpuFixture(ExecutionTier.Jit, jitThreshold: 1);
+        g.Machine.RestoreState(snapshot);
+        Assert.Equal(f.Cpu.TlbBits, g.Cpu.TlbBits);
+        Assert.Equal(TrapKind.Breakpoint, f.Run(10_000_000).Kind);
+        Assert.Equal(TrapKind.Breakpoint, g.Run(10_000_000).Kind);
+        Assert.Equal(HistogramOutcome(f), HistogramOutcome(g));
     }
 }
