@@ -27,6 +27,8 @@ public sealed unsafe partial class Cpu
     public long JitBlocksCompiled { get; private set; }
     /// <summary>Blocks that reached the threshold but have an op the JIT does not implement.</summary>
     public long JitBlocksRejected { get; private set; }
+    /// <summary>Regions cut to fewer blocks because their IL was over RyuJIT's limit for optimising (RegionCompiler.MaxILInstructions).</summary>
+    public long JitRegionsCut { get; internal set; }
     /// <summary>Guest instructions in the compiled regions.</summary>
     public long JitInstructionsCompiled { get; private set; }
     /// <summary>Time this CPU's thread spent compiling: IL emission, and RyuJIT unless it works in the background.</summary>
@@ -84,7 +86,7 @@ public sealed unsafe partial class Cpu
         Block[] region = CollectRegion(b, out var foreign);
         // Flushed before compiling, not after: the new code's access windows come from the memory a flush reuses.
         if (_jitLiveInstructions + region.Sum(m => m.Count) > _jitCodeLimit) FlushCompiledCode();
-        JitCode? code = RegionCompiler.TryEmit(this, region, foreign, out int ops);
+        JitCode? code = RegionCompiler.TryEmit(this, ref region, ref foreign, out int ops);
         if (code == null)
         {
             _jitCompileTicks += Stopwatch.GetTimestamp() - t0;

@@ -31,7 +31,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Ops compiled (all the members' ops, or the entry block's compiled prefix).</summary>
     private readonly int _n;
     private readonly DynamicMethod _method;
-    private readonly ILGenerator _il;
+    private readonly CountingILGenerator _il;
 
     /// <summary>Per op: its block's index in the region, and its index within that block.</summary>
     private readonly int[] _blockOf, _offset;
@@ -97,7 +97,7 @@ internal sealed unsafe partial class RegionCompiler
         _region.Main = _region;
         _method = new DynamicMethod($"jit_{blocks[0].Va:x}", typeof(int), [typeof(JitRegion), typeof(Cpu)],
             typeof(Cpu), skipVisibility: true);
-        _il = _method.GetILGenerator(512 + 64 * _n);
+        _il = new CountingILGenerator(_method.GetILGenerator(512 + 64 * _n));
         _label = new Label[blocks.Length];
         for (int j = 0; j < blocks.Length; j++) _label[j] = _il.DefineLabel();
         _epilogue = _il.DefineLabel();
@@ -134,7 +134,7 @@ internal sealed unsafe partial class RegionCompiler
     /// first op can be compiled (the block then stays interpreted). RyuJIT compiles the returned
     /// delegate when first called or prepared (Cpu.PendingRegion).
     /// </summary>
-    public static JitCode? TryEmit(Cpu cpu, Block[] blocks, (ulong Va, ulong Page)[] foreign, out int ops)
+    public static JitCode? TryEmit(Cpu cpu, ref Block[] blocks, ref (ulong Va, ulong Page)[] foreign, out int ops)
     {
         Block entry = blocks[0];
         ops = 0;
@@ -147,10 +147,28 @@ internal sealed unsafe partial class RegionCompiler
         while (ops > 0 && !Supports(ref entry.Ops[ops - 1])) ops--;   // no point ending on a handler call
         if (native == 0) return null;
         if (ops < entry.Count) blocks = [entry];
-        var c = new RegionCompiler(cpu, blocks, ops);
-        c._region.ForeignPages = foreign;
-        return c.Emit();
+        while (true)
+        {
+            var c = new RegionCompiler(cpu, blocks, ops);
+            c._region.ForeignPages = foreign;
+            if (c.Emit() is JitCode code) return code;
+            // Over RyuJIT's size limit (MaxILInstructions): the same region without its last members
+            // (CollectRegion lists the warm blocks first), at most as many as the limit leaves room for.
+            cpu.JitRegionsCut++;
+            int keep = Math.Min(blocks.Length - 1, (int)((long)blocks.Length * MaxILInstructions * 9 / 10 / c._il.Instructions));
+            blocks = blocks[..Math.Max(1, keep)];
+            ulong entryPage = entry.Va & ~0xFFFUL;
+            foreign = [.. blocks.Where(m => (m.Va & ~0xFFFUL) != entryPage).Select(m => (m.Va & ~0xFFFUL, m.Pa >> 12)).Distinct()];
+        }
     }
+
+    /// <summary>
+    /// The most IL instructions a region's method may have. RyuJIT compiles a method of more than
+    /// 20,000 with MinOpts (DEFAULT_MIN_OPTS_INSTR_COUNT; see <see cref="CountingILGenerator"/>): an
+    /// unrolled table cipher's loop (575 guest instructions, 20,849 IL instructions) ran 4 times slower
+    /// than in a region cut below the limit. Our workloads' largest regions take about 16,000.
+    /// </summary>
+    internal const int MaxILInstructions = 18_000;
 
     /// <summary>Whether the compiler implements this op (kind and operand form) with the interpreter's exact semantics.</summary>
     internal static bool Supports(ref Op op)
@@ -205,8 +223,8 @@ internal sealed unsafe partial class RegionCompiler
         }
     }
 
-    /// <summary>Emits the whole method and creates its delegate.</summary>
-    private JitCode Emit()
+    /// <summary>Emits the whole method and creates its delegate; null when a region of several blocks comes out over <see cref="MaxILInstructions"/>.</summary>
+    private JitCode? Emit()
     {
         AnalyseFlags();
         PlanAccessGroups();
@@ -232,6 +250,8 @@ internal sealed unsafe partial class RegionCompiler
         EmitFaultStubs();
         EmitLeaveTails();
         EmitEpilogue();
+        // Too big for RyuJIT to optimise: TryEmit cuts the region (the windows reserved are not kept).
+        if (_il.Instructions > MaxILInstructions && _n > _blocks[0].Count) return null;
         _cpu.CommitWindows(_windows, _windowsUsed);
         _region.Windows = (nint)_windows;
         _region.ExitTargets = _exitTargets.ToArray();

@@ -310,6 +310,44 @@ public partial class JitDifferentialTests
     }
 
     /// <summary>
+    /// An unrolled loop of table lookups (as a table cipher's rounds are: 560 instructions, 140 loads
+    /// from a 1 KiB table at DataBase) is more IL than RyuJIT optimises (over 20,000 instructions, and
+    /// it then compiles with MinOpts: an unrolled cipher ran 4 times slower). The region is cut below
+    /// the limit (RegionCompiler.MaxILInstructions) and its rest compiled as another region; both tiers
+    /// end the same.
+    /// </summary>
+    [Fact]
+    public void ARegionTooLargeForRyuJitIsCutAndStaysExact()
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel();
+        a.Label(ref top);
+        for (int k = 0; k < 140; k++)
+        {
+            a.movzx(eax, dl);
+            a.mov(eax, __dword_ptr[rbx + rax * 4]);
+            a.xor(edx, eax);
+            a.rol(edx, (byte)(k % 31 + 1));
+        }
+        a.dec(ecx);
+        a.jne(top);
+        a.int3();
+        var regs = new ulong[16];
+        regs[1] = 300;                          // rcx: iterations
+        regs[2] = 0x12345678;                   // rdx
+        regs[3] = CpuFixture.DataBase;          // rbx: the table
+        regs[4] = CpuFixture.StackTop;
+        var table = new byte[1024];
+        new Random(15).NextBytes(table);
+        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, table, "");
+        var interp = RunOnce(ExecutionTier.Interp, p);
+        var jit = RunOnce(ExecutionTier.Jit, p, 20);
+        Assert.Null(interp.Diff(jit));
+        Assert.True(jit.Cut > 0, $"no region was cut ({jit.Compiled} compiled)");
+        Assert.True(jit.Compiled >= 2, $"{jit.Compiled} regions compiled: the loop's rest was not compiled");
+    }
+
+    /// <summary>
     /// A loop calls a function longer than a region (80 blocks), so the loop's region holds only the
     /// function's first part: each call leaves it, the function's second part runs in a region of its
     /// own, and its ret comes back through the dispatcher to the loop's return site. That return site

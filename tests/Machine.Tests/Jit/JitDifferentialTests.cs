@@ -18,6 +18,8 @@ public partial class JitDifferentialTests
     {
         public long Compiled;
         public long Entries;
+        /// <summary>Regions cut to fit RyuJIT's size limit (Cpu.JitRegionsCut).</summary>
+        public long Cut;
 
         /// <summary>Null when equal, else what differs.</summary>
         public string? Diff(Outcome o)
@@ -50,7 +52,7 @@ public partial class JitDifferentialTests
             f.Machine.Memory.View(CpuFixture.DataPhys, (int)CpuFixture.DataSize).ToArray(),
             f.Machine.Memory.View(CpuFixture.StackPhys, 0x10000).ToArray(),
             Enumerable.Range(0, 16).Select(f.Cpu.GetXmm).ToArray())
-        { Compiled = f.Cpu.JitBlocksCompiled, Entries = f.Cpu.JitEntries };
+        { Compiled = f.Cpu.JitBlocksCompiled, Entries = f.Cpu.JitEntries, Cut = f.Cpu.JitRegionsCut };
     }
 
     private static CpuFixture Prepare(ExecutionTier tier, Program p, int jitThreshold = 1)
