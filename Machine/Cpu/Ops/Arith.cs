@@ -85,15 +85,22 @@ public sealed unsafe partial class Cpu
         return true;
     }
 
-    /// <summary>xadd: dest = dest + src, src = old dest.</summary>
+    /// <summary>
+    /// xadd: dest = dest + src, src = old dest. A memory destination is written before the register, so
+    /// a write that faults (a read-only or copy-on-write page) leaves the register as it was and the
+    /// instruction restarts with it: setting it first, a forked child's atomic add on a copy-on-write
+    /// page added the old value to itself after the kernel copied the page. A register destination is
+    /// written last, so <c>xadd rax, rax</c> leaves the sum.
+    /// </summary>
     private bool Xadd(ref Op op)
     {
         int size = op.Size;
         if (!ReadDst(ref op, out ulong d, out ulong ea)) return false;
         ulong s = GetReg(op.R1, size);
         ulong r = (d + s) & FlagMath.Mask(size);
-        SetReg(op.R1, size, d);
+        if (op.Form == Form.RR) SetReg(op.R1, size, d);
         if (!WriteDst(ref op, ea, r)) return false;
+        if (op.Form != Form.RR) SetReg(op.R1, size, d);
         SetFlags(FlagOp.Add, size, d, s, r);
         return true;
     }

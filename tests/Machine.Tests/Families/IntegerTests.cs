@@ -224,6 +224,32 @@ public class IntegerTests
         Assert.Equal(1UL, f[R.R11]);
     }
 
+    /// <summary>
+    /// xadd and cmpxchg on a read-only page (a copy-on-write page after fork) fault with every register
+    /// as it was, so the instruction restarts from the same state once the kernel has copied the page;
+    /// xadd of a register to itself leaves the sum.
+    /// </summary>
+    [Fact]
+    public void AtomicReadModifyWritesFaultBeforeChangingRegisters()
+    {
+        using var f = new CpuFixture();
+        f.Load(a => { a.mov(edx, 5); a.@lock.xadd(__qword_ptr[CpuFixture.CodeBase], rdx); });
+        var t = f.Run();
+        Assert.Equal(TrapKind.PageFault, t.Kind);
+        Assert.Equal(CpuFixture.CodeBase, t.FaultAddress.Value);
+        Assert.Equal(5UL, f[R.Rdx]);
+
+        f.Load(a => { a.mov(rax, 0); a.mov(ecx, 7); a.@lock.cmpxchg(__qword_ptr[CpuFixture.CodeBase + 0x800], rcx); });
+        f.Machine.Memory.WriteU64(CpuFixture.CodePhys + 0x800, 0);
+        t = f.Run();
+        Assert.Equal(TrapKind.PageFault, t.Kind);
+        Assert.Equal(0UL, f[R.Rax]);
+
+        f.Load(a => { a.mov(eax, 21); a.xadd(rax, rax); });
+        f.RunToEnd();
+        Assert.Equal(42UL, f[R.Rax]);
+    }
+
     [Fact]
     public void ExtensionsAndAccumulatorSignExtension()
     {
