@@ -68,7 +68,7 @@ public class PosixUserlandNativeTests : PosixUtilityExpectations
     public static TheoryData<string, string> Programs => new()
     {
         { "t-printf", "printf-formats stdio-output string stdlib malloc headers" },
-        { "t-fork", "fork-returns fork-private-memory fork-shared-offset fork-interleave-no-duplicates fork-tree-255" },
+        { "t-fork", "fork-returns fork-private-memory fork-shared-offset fork-interleave-no-duplicates fork-atomics-on-copied-pages fork-tree-255" },
         { "t-wait", "wait-exit-status wait-wnohang wait-any-blocks wait-twice-echild wait-not-a-child-echild wait-bad-options-einval wait-efault wait-null-status wait-2000-zombies" },
         { "t-pids", "pids-monotonic pids-not-reused-while-zombie pids-absurd-absent" },
         { "t-orphan", "orphan-keeps-running" },

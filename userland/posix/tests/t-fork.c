@@ -109,6 +109,20 @@ int main(void)
     CHECK(total == KIDS * BYTES);
     pass("fork-interleave-no-duplicates");
 
+    /* atomic read-modify-writes as the child's first writes to copy-on-write pages: each faults,
+       the kernel copies the page and the instruction restarts with its registers as they were */
+    static struct { long add; char pad[4096 - sizeof(long)]; long cas; } __attribute__((aligned(4096))) atomics = { 100, { 0 }, 7 };
+    p = fork();
+    CHECK(p >= 0);
+    if (p == 0) {
+        long old = __sync_fetch_and_add(&atomics.add, 5);            /* lock xadd: a page of its own */
+        long seen = __sync_val_compare_and_swap(&atomics.cas, 7, 9);  /* lock cmpxchg: the next page */
+        _exit(old == 100 && atomics.add == 105 && seen == 7 && atomics.cas == 9 ? 0 : 1);
+    }
+    CHECK(exit_code_of(p) == 0);
+    CHECK(atomics.add == 100 && atomics.cas == 7);
+    pass("fork-atomics-on-copied-pages");
+
     /* a tree of 255 processes */
     CHECK(tree(7) == 255);
     pass("fork-tree-255");
