@@ -125,6 +125,27 @@ internal sealed unsafe partial class RegionCompiler
         SetFlags(FlagOp.Neg, size, _tD, _tD, _tR);
     }
 
+    /// <summary>
+    /// xadd (lock xadd: atomics are plain on one CPU): r = d + s, then as Cpu.Xadd: a memory destination
+    /// written before the source register (a write fault leaves both as they were), a register one after
+    /// it (<c>xadd rax, rax</c> leaves the sum); the flags of the add last.
+    /// </summary>
+    private void EmitXadd(ref Op op)
+    {
+        int size = op.Size;
+        ReadDst(ref op, size); _il.Emit(OpCodes.Stloc, _tD);
+        GetReg(op.R1, size); _il.Emit(OpCodes.Stloc, _tS);
+        _il.Emit(OpCodes.Ldloc, _tD);
+        _il.Emit(OpCodes.Ldloc, _tS);
+        _il.Emit(OpCodes.Add);
+        Truncate(size);
+        _il.Emit(OpCodes.Stloc, _tR);
+        if (op.Form == Form.RR) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R1, size); }
+        WriteDst(ref op, size, _tR);
+        if (op.Form != Form.RR) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R1, size); }
+        SetFlags(FlagOp.Add, size, _tD, _tS, _tR);
+    }
+
     /// <summary>not: no flags.</summary>
     private void EmitNot(ref Op op)
     {

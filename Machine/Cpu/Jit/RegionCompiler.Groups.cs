@@ -176,6 +176,7 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.Mul1: case OpKind.Imul1: case OpKind.Div: case OpKind.Idiv: case OpKind.Cbw: case OpKind.Cwd:
                 return Rax | Rdx | (op.Form == Form.R ? r0 : 0);
             case OpKind.Xchg: return r0 | r1;
+            case OpKind.Xadd: return (op.Form == Form.RR ? r0 : 0) | r1;
             case OpKind.SseMovdFromXmm: return op.Form == Form.RR ? r0 : 0;
             case OpKind.SseCvtFpToInt: case OpKind.Pmovmskb: return r0;
             case var k when IsSseKind(k): return 0;   // R0 is an XMM register

@@ -198,6 +198,8 @@ internal sealed unsafe partial class RegionCompiler
                 return op.Form is Form.RR or Form.RM or Form.MR or Form.RI or Form.MI;
             case OpKind.Xchg:
                 return op.Form == Form.RR;
+            case OpKind.Xadd:
+                return op.Form is Form.RR or Form.MR;
             case OpKind.Push:
                 return op.Form is Form.R or Form.M or Form.I;
             case OpKind.Pop:
@@ -380,6 +382,7 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.IncDecR64: case OpKind.IncDecR32: case OpKind.Inc: case OpKind.Dec:
                 EmitIncDec(ref op); break;
             case OpKind.Neg: EmitNeg(ref op); break;
+            case OpKind.Xadd: EmitXadd(ref op); break;
             case OpKind.Not: EmitNot(ref op); break;
             case OpKind.ShiftRI64: case OpKind.ShiftRI32: case OpKind.Shift:
                 if (IsRotateByCl(ref op)) EmitRotateByCl(ref op);
