@@ -157,8 +157,8 @@ internal sealed unsafe partial class RegionCompiler
             cpu.JitRegionsCut++;
             int keep = Math.Min(blocks.Length - 1, (int)((long)blocks.Length * MaxILInstructions * 9 / 10 / c._il.Instructions));
             blocks = blocks[..Math.Max(1, keep)];
-            ulong entryPage = entry.Va & ~0xFFFUL;
-            foreign = [.. blocks.Where(m => (m.Va & ~0xFFFUL) != entryPage).Select(m => (m.Va & ~0xFFFUL, m.Pa >> 12)).Distinct()];
+            var kept = blocks;
+            foreign = [.. foreign.Where(p => kept.Any(m => (m.Va & ~0xFFFUL) == p.Va))];   // the pages its members still lie on
         }
     }
 
