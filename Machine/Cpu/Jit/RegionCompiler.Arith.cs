@@ -146,6 +146,56 @@ internal sealed unsafe partial class RegionCompiler
         SetFlags(FlagOp.Add, size, _tD, _tS, _tR);
     }
 
+    /// <summary>
+    /// cmpxchg (lock cmpxchg: plain on one CPU), as Cpu.Cmpxchg: the accumulator compared with the
+    /// destination; equal, the destination takes the source; else the accumulator takes the destination,
+    /// and a memory destination is written back unchanged first (a locked write faults on a read-only or
+    /// copy-on-write page before anything changes). A register destination is written only when equal.
+    /// The flags are those of acc - d.
+    /// </summary>
+    private void EmitCmpxchg(ref Op op)
+    {
+        int size = op.Size;
+        ReadDst(ref op, size); _il.Emit(OpCodes.Stloc, _tD);
+        GetReg(0, size); _il.Emit(OpCodes.Stloc, _tS);          // the accumulator: the flags' a
+        var differ = _il.DefineLabel();
+        var done = _il.DefineLabel();
+        if (MemoryDst(ref op))
+        {
+            // One store of (equal ? source : destination), then the accumulator when they differ.
+            var pick = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldloc, _tD);
+            _il.Emit(OpCodes.Stloc, _tR);
+            _il.Emit(OpCodes.Ldloc, _tS);
+            _il.Emit(OpCodes.Ldloc, _tD);
+            _il.Emit(OpCodes.Bne_Un, pick);
+            GetReg(op.R1, size); _il.Emit(OpCodes.Stloc, _tR);
+            _il.MarkLabel(pick);
+            WriteDst(ref op, size, _tR);
+            _il.Emit(OpCodes.Ldloc, _tS);
+            _il.Emit(OpCodes.Ldloc, _tD);
+            _il.Emit(OpCodes.Beq, done);
+            _il.Emit(OpCodes.Ldloc, _tD); SetReg(0, size);
+        }
+        else
+        {
+            _il.Emit(OpCodes.Ldloc, _tS);
+            _il.Emit(OpCodes.Ldloc, _tD);
+            _il.Emit(OpCodes.Bne_Un, differ);
+            GetReg(op.R1, size); SetReg(op.R0, size);
+            _il.Emit(OpCodes.Br, done);
+            _il.MarkLabel(differ);
+            _il.Emit(OpCodes.Ldloc, _tD); SetReg(0, size);
+        }
+        _il.MarkLabel(done);
+        _il.Emit(OpCodes.Ldloc, _tS);
+        _il.Emit(OpCodes.Ldloc, _tD);
+        _il.Emit(OpCodes.Sub);
+        Truncate(size);
+        _il.Emit(OpCodes.Stloc, _tR);
+        SetFlags(FlagOp.Sub, size, _tS, _tD, _tR);
+    }
+
     /// <summary>not: no flags.</summary>
     private void EmitNot(ref Op op)
     {

@@ -550,7 +550,7 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>
     /// Whether the op reads its memory destination and then always writes it back (the ALU ops but cmp
-    /// and test, inc/dec, neg, not, and shifts and rotates by a nonzero immediate count).
+    /// and test, inc/dec, neg, not, xadd, cmpxchg, and shifts and rotates by a nonzero immediate count).
     /// </summary>
     private static bool ReadModifyWrite(ref Op op)
     {
@@ -558,6 +558,7 @@ internal sealed unsafe partial class RegionCompiler
         {
             case OpKind.Alu: return (AluOp)op.Cond is not (AluOp.Cmp or AluOp.Test);
             case OpKind.Inc: case OpKind.Dec: case OpKind.Neg: case OpKind.Not: return true;
+            case OpKind.Xadd: case OpKind.Cmpxchg: return true;   // cmpxchg writes back even when unequal
             case OpKind.Shift: return (op.Flags & OpFlags.HasImm) != 0 && ShiftCount(ref op) != 0;
             default: return false;
         }

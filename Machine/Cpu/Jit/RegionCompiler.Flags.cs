@@ -74,6 +74,8 @@ internal sealed unsafe partial class RegionCompiler
                 u.Sets = true; u.Kind = FlagOp.Neg; break;
             case OpKind.Xadd:
                 u.Sets = true; u.Kind = FlagOp.Add; break;
+            case OpKind.Cmpxchg:
+                u.Sets = true; u.Kind = FlagOp.Sub; break;
             case OpKind.ShiftRI64: case OpKind.ShiftRI32: case OpKind.Shift:
                 // By CL: a zero count keeps the flags, so the state before must be in the locals.
                 // An immediate count of 0 changes no flag.

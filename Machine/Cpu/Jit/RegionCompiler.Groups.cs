@@ -177,6 +177,7 @@ internal sealed unsafe partial class RegionCompiler
                 return Rax | Rdx | (op.Form == Form.R ? r0 : 0);
             case OpKind.Xchg: return r0 | r1;
             case OpKind.Xadd: return (op.Form == Form.RR ? r0 : 0) | r1;
+            case OpKind.Cmpxchg: return (op.Form == Form.RR ? r0 : 0) | Rax;
             case OpKind.SseMovdFromXmm: return op.Form == Form.RR ? r0 : 0;
             case OpKind.SseCvtFpToInt: case OpKind.Pmovmskb: return r0;
             case var k when IsSseKind(k): return 0;   // R0 is an XMM register

@@ -198,7 +198,7 @@ internal sealed unsafe partial class RegionCompiler
                 return op.Form is Form.RR or Form.RM or Form.MR or Form.RI or Form.MI;
             case OpKind.Xchg:
                 return op.Form == Form.RR;
-            case OpKind.Xadd:
+            case OpKind.Xadd: case OpKind.Cmpxchg:
                 return op.Form is Form.RR or Form.MR;
             case OpKind.Push:
                 return op.Form is Form.R or Form.M or Form.I;
@@ -383,6 +383,7 @@ internal sealed unsafe partial class RegionCompiler
                 EmitIncDec(ref op); break;
             case OpKind.Neg: EmitNeg(ref op); break;
             case OpKind.Xadd: EmitXadd(ref op); break;
+            case OpKind.Cmpxchg: EmitCmpxchg(ref op); break;
             case OpKind.Not: EmitNot(ref op); break;
             case OpKind.ShiftRI64: case OpKind.ShiftRI32: case OpKind.Shift:
                 if (IsRotateByCl(ref op)) EmitRotateByCl(ref op);
