@@ -14,6 +14,10 @@ namespace Lab.Machine.Cpu;
 /// A group on rsp alone also survives pushes, pops and add/sub of rsp by a constant: it tracks how far
 /// rsp has moved since its first member (<see cref="AccessGroup.Delta"/>), and pushes and pops are
 /// members too, so a function's prologue saving six registers tests one window, not six.
+/// A table lookup whose index register has a known bound (a byte zero-extended, a shift right, an and
+/// with a constant: <see cref="TrackBounds"/>) joins the group of its base alone (or of no register:
+/// a static table) with the whole range the index can reach, and adds index·scale at run time: a
+/// T-table cipher's 16 lookups a round, through as many index registers, test two windows, not 16.
 /// </summary>
 internal sealed unsafe partial class RegionCompiler
 {
@@ -35,6 +39,8 @@ internal sealed unsafe partial class RegionCompiler
     private int[] _groupOf = [];
     /// <summary>Per member: its address's displacement from the group's base as it was at the group's first member.</summary>
     private long[] _groupDisp = [];
+    /// <summary>Per member: it joined through its index register's bound, so its address adds index·scale to its displacement.</summary>
+    private bool[] _groupIndexed = [];
     /// <summary>The group's first address (base + index·scale + MinDisp), for the check and a rebuild.</summary>
     private LocalBuilder _tGroupVa = null!;
 
@@ -46,21 +52,30 @@ internal sealed unsafe partial class RegionCompiler
     {
         _groupOf = new int[_n];
         _groupDisp = new long[_n];
+        _groupIndexed = new bool[_n];
         Array.Fill(_groupOf, -1);
         var open = new List<int>();
+        Span<ulong> bound = stackalloc ulong[16];
         for (int k = 0; k < _n; k++)
         {
-            if (_offset[k] == 0) open.Clear();
+            if (_offset[k] == 0) { open.Clear(); bound.Fill(ulong.MaxValue); }
             ref Op op = ref _ops[k];
-            if (!Supports(ref op)) { open.Clear(); continue; }
+            if (!Supports(ref op)) { open.Clear(); bound.Fill(ulong.MaxValue); continue; }
             if (MemoryOperand(ref op))
             {
-                if (GroupAccess(ref op, out int size, out bool write)) _groupOf[k] = Join(open, op.Base, op.Index, op.Scale, op.Disp, size, write, k);
-                else open.Clear();
+                if (!GroupAccess(ref op, out int size, out bool write)) open.Clear();
+                else if (op.Index < 16 && bound[op.Index] <= MaxGroupRange && (long)(bound[op.Index] << op.Scale) + size <= MaxGroupRange)
+                {
+                    // index·scale in [0, bound·scale]: the access lies in base + [disp, disp + bound·scale + size).
+                    _groupIndexed[k] = true;
+                    _groupOf[k] = Join(open, op.Base, Op.NoReg, 0, op.Disp, size + (int)(bound[op.Index] << op.Scale), write, k);
+                }
+                else _groupOf[k] = Join(open, op.Base, op.Index, op.Scale, op.Disp, size, write, k);
             }
             else if (StackAccess(ref op, out int size, out bool write, out long disp))
                 _groupOf[k] = Join(open, StackPointer, Op.NoReg, 0, disp, size, write, k);
             uint written = RegistersWritten(ref op);
+            TrackBounds(ref op, written, bound);
             long? moved = StackMove(ref op);
             open.RemoveAll(id =>
             {
@@ -71,6 +86,43 @@ internal sealed unsafe partial class RegionCompiler
         }
         for (int k = 0; k < _n; k++)
             if (_groupOf[k] >= 0 && _groups[_groupOf[k]].Members < 2) _groupOf[k] = -1;
+    }
+
+    /// <summary>
+    /// After op <paramref name="op"/> (writing <paramref name="written"/>): the most each register can
+    /// hold (ulong.MaxValue: unknown), within one block. Only a few ops set a bound: movzx of a byte or
+    /// a word into a 32- or 64-bit register, shr by a constant, and with a constant, mov of a 32-bit
+    /// constant or register, mov of a 64-bit register; any other write forgets the register's bound.
+    /// A bound lets a table lookup join a group (<see cref="PlanAccessGroups"/>), so it must hold on every
+    /// path: an op the compiler does not implement forgets every bound (the caller's reset).
+    /// </summary>
+    private static void TrackBounds(ref Op op, uint written, Span<ulong> bound)
+    {
+        const ulong Unknown = ulong.MaxValue;
+        ulong value = Unknown;
+        switch (op.Kind)
+        {
+            case OpKind.MovzxRR:
+                value = op.Size2 == 1 ? 0xFF : op.Size2 == 2 ? 0xFFFF : Unknown; break;
+            case OpKind.ShiftRI32 when (ShiftOp)op.Cond == ShiftOp.Shr:
+                value = 0xFFFF_FFFFUL >> (int)(op.Imm & 31); break;
+            case OpKind.ShiftRI64 when (ShiftOp)op.Cond == ShiftOp.Shr:
+                value = Unknown >> (int)(op.Imm & 63); break;
+            case OpKind.AndRI32:
+            case OpKind.AluRI32 when (AluOp)op.Cond == AluOp.And:
+                value = (uint)op.Imm; break;
+            case OpKind.AluRI64 when (AluOp)op.Cond == AluOp.And && (long)op.Imm >= 0:
+                value = op.Imm; break;
+            case OpKind.MovRI32:
+                value = (uint)op.Imm; break;
+            case OpKind.MovRR32:
+                value = op.R1 < 16 ? Math.Min(bound[op.R1], 0xFFFF_FFFFUL) : Unknown; break;
+            case OpKind.MovRR64:
+                value = op.R1 < 16 ? bound[op.R1] : Unknown; break;
+        }
+        for (int r = 0; r < 16; r++)
+            if ((written >> r & 1) != 0) bound[r] = Unknown;
+        if (value != Unknown && op.R0 < 16 && written == 1u << op.R0) bound[op.R0] = value;
     }
 
     /// <summary>
@@ -135,13 +187,14 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>
     /// Whether the op's one access can be a group member: a plain load, store or compare that makes it
     /// before changing anything (so a miss can always leave for the interpreter), through base and/or
-    /// index registers without segment or 32-bit address truncation; with its size and direction.
+    /// index registers or at a constant address, without segment or 32-bit address truncation; with its
+    /// size and direction.
     /// </summary>
     private static bool GroupAccess(ref Op op, out int size, out bool write)
     {
         size = op.Size;
         write = false;
-        if (op.Seg != 0 || (op.Flags & OpFlags.Addr32) != 0 || (op.Base == Op.NoReg && op.Index == Op.NoReg)) return false;
+        if (op.Seg != 0 || (op.Flags & OpFlags.Addr32) != 0) return false;
         switch (op.Kind)
         {
             case OpKind.MovRM64: size = 8; return true;
@@ -208,6 +261,13 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldc_I8, _groupDisp[_i] - g.MinDisp);
         _il.Emit(OpCodes.Conv_I);
         _il.Emit(OpCodes.Add);
+        if (_groupIndexed[_i])
+        {
+            _il.Emit(OpCodes.Ldloc, Reg(op.Index));   // at most its bound: the group's range covers it
+            if (op.Scale != 0) { _il.Emit(OpCodes.Ldc_I4, (int)op.Scale); _il.Emit(OpCodes.Shl); }
+            _il.Emit(OpCodes.Conv_U);
+            _il.Emit(OpCodes.Add);
+        }
         _il.Emit(OpCodes.Stloc, _tHost);
         _il.MarkLabel(hit);
         access();

@@ -295,6 +295,86 @@ public class AccessWindowTests
         Assert.Contains(layout == Layout.FourthPageUnmapped ? "PageFault" : "Breakpoint", outcomes[0]);
     }
 
+    /// <summary>
+    /// Table lookups as a T-table cipher or a CRC makes them: indexes bounded by a zero-extended byte
+    /// (al and ah), a shift right by 24 and an and with 0xff (copied by a 32-bit mov), through a base
+    /// register and at a constant address, loads and a store. Compiled, they share one window test
+    /// per table group (their index's bound gives the range). The first table straddles the first two
+    /// data pages; with the second page mapped far away (to other values) the group's range is not in
+    /// one window and each lookup takes the TLB path; with the fourth page unmapped the stores into the last table,
+    /// which straddles the third and fourth pages, fault at the first index that reaches it. Two lookups
+    /// whose index went through an op the tracker does not know (lea) reach from the first page into
+    /// the second: given a byte's bound they would share a window over the first page alone. The JIT
+    /// must leave exactly the interpreter's registers, flags, memory, count and trap.
+    /// </summary>
+    [Theory]
+    [InlineData(Layout.Adjacent)]
+    [InlineData(Layout.SecondPageFar)]
+    [InlineData(Layout.FourthPageUnmapped)]
+    public void BoundedIndexLookupsAgreeWithTheInterpreter(Layout layout)
+    {
+        const int StaticTable = (int)CpuFixture.DataBase + 0x1800;
+        var a = new Assembler(64);
+        var top = a.CreateLabel();
+        a.Label(ref top);
+        a.mov(eax, r10d);
+        a.movzx(ecx, al);
+        a.mov(ecx, __dword_ptr[rbx + rcx * 4]);             // T0: rbx + [0, 0x400), across pages 0 and 1
+        a.mov(edx, r10d);
+        a.shr(edx, 24);
+        a.xor(ecx, __dword_ptr[rbx + rdx * 4 + 0x400]);     // T1
+        a.movzx(edx, ah);
+        a.xor(ecx, __dword_ptr[rdx * 4 + StaticTable]);     // a static table: no base register
+        a.mov(edx, r10d);
+        a.and(edx, 0xFF);
+        a.mov(r11d, edx);
+        a.mov(__dword_ptr[rbx + r11 * 4 + 0x2000], ecx);    // T2: across pages 2 and 3
+        a.lea(edx, __dword_ptr[rdx + rdx * 2]);             // no known bound now: up to 765
+        a.add(ecx, __dword_ptr[rdx * 4 + (int)CpuFixture.DataBase + 0x800]);   // reaches the second page
+        a.xor(ecx, __dword_ptr[rdx * 4 + (int)CpuFixture.DataBase + 0x804]);
+        a.imul(r10d, r10d, 0x3B9ACA07);
+        a.add(r10d, ecx);
+        a.add(rsi, rcx);
+        a.dec(r9);
+        a.jne(top);
+        a.int3();
+        byte[] code = CpuFixture.Assembled(a);
+        var far = new PhysAddr(0x300000);
+        var outcomes = new List<string>();
+        foreach (var tier in new[] { ExecutionTier.Interp, ExecutionTier.Jit })
+        {
+            using var f = new CpuFixture(tier, jitThreshold: 1);
+            f.LoadBytes(code);
+            var data = new byte[CpuFixture.DataSize];
+            new Random(5).NextBytes(data);
+            f.Machine.Memory.Write(CpuFixture.DataPhys, data);
+            var flags = PteFlags.User | PteFlags.Writable | PteFlags.NoExecute;
+            if (layout == Layout.SecondPageFar)
+            {
+                // Other values than the frame it replaces: a lookup read through the wrong one shows.
+                var other = new byte[0x1000];
+                new Random(6).NextBytes(other);
+                f.Machine.Memory.Write(far, other);
+                f.Tables.MapPage(new VirtAddr(CpuFixture.DataBase + 0x1000), far, flags);
+            }
+            if (layout == Layout.FourthPageUnmapped)
+                f.Tables.MapPage(new VirtAddr(CpuFixture.DataBase + 0x3000), new PhysAddr(0), 0);
+            f[MReg.Rbx] = CpuFixture.DataBase + 0xE00;
+            f[MReg.R10] = 0x12345678;
+            f[MReg.R9] = 3000;
+            var r = f.Machine.Run(10_000_000);
+            var regs = new ulong[16];
+            f.Cpu.GetRegisters(regs);
+            var memory = f.Machine.Memory.View(CpuFixture.DataPhys, (int)CpuFixture.DataSize).ToArray()
+                .Concat(f.Machine.Memory.View(far, 0x1000).ToArray());
+            outcomes.Add($"{r.Exit} {r.Trap.Kind} at 0x{r.Trap.InstructionAddress.Value:x} addr 0x{r.Trap.FaultAddress.Value:x}; "
+                + $"rip 0x{f.Cpu.Rip:x} flags 0x{f.Cpu.RFlags:x} retired {f.Cpu.InstructionsRetired}; "
+                + $"regs {string.Join(' ', regs.Select(v => v.ToString("x")))}; memory {Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(memory.ToArray()))}");
+        }
+        Assert.Equal(outcomes[0], outcomes[1]);
+        Assert.Contains(layout == Layout.FourthPageUnmapped ? "PageFault" : "Breakpoint", outcomes[0]);
+    }
+
     private const ulong HistogramVa = 16 << 20, HistogramBytes = 32 << 20;   // above the code, data and stack: no page shares a TLB slot with theirs
     private static readonly PhysAddr HistogramPhys = new(16 << 20);
 
