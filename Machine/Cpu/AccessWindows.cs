@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Lab.Machine.Cpu;
 
 /// <summary>
-/// One compiled memory access's window (32 bytes of unmanaged memory; a region's windows are
+/// One compiled memory access's window (48 bytes of unmanaged memory; a region's windows are
 /// consecutive, and its code addresses them from one base register, JitRegion.Windows): a run of consecutive virtual pages that the current TLB holds, each under the access's
 /// tag (read, or fast write), mapped to consecutive host memory, so that one addend serves them all.
 /// The access tests <c>va - Lo &lt; Span</c> and adds <see cref="Addend"/>: no TLB slot on the path of
@@ -28,6 +28,8 @@ internal struct AccessWindow
     public byte Write;
     /// <summary>When the window was last built (instructions retired / 1024, wrapping, with bit 0 set; 0 = never).</summary>
     public ushort Built;
+    /// <summary>The run the window held before its last build, [PrevLo, PrevEnd): a rebuild back into it is a site alternating between two places.</summary>
+    public ulong PrevLo, PrevEnd;
 
     /// <summary>An empty window for an access of <paramref name="size"/> bytes; its first miss tries to build it.</summary>
     public static AccessWindow Empty(int size, bool write) =>
@@ -208,8 +210,12 @@ public sealed unsafe partial class Cpu
         }
         long addend = e->Addend;
         // Young: its countdown ran out at more than one miss per 64 instructions since it was built.
+        // Or back: va lies in the run it held before, a site that alternates between two places (a
+        // memset of a stack buffer and of a static one, call after call): each rebuild leaves compiled
+        // code, while a miss takes the TLB fast path, so such a site's countdown grows as a young one's.
         ushort now = (ushort)(_retired >> 10 | 1);
-        bool young = w->Built != 0 && (ushort)(now - w->Built) < YoungWindow + (1 << w->Backoff >> 4);
+        bool young = w->Built != 0 && (ushort)(now - w->Built) < YoungWindow + (1 << w->Backoff >> 4)
+            || va - w->PrevLo < w->PrevEnd - w->PrevLo;
         w->Backoff = young ? (byte)Math.Min(w->Backoff + 2, 16) : (byte)0;
         ulong lo, bytes;
         AccessWindow* other = SharedRun(w, page, write, addend);
@@ -262,6 +268,7 @@ public sealed unsafe partial class Cpu
             if (_windowsListedCount == _windowsListed.Length) Array.Resize(ref _windowsListed, _windowsListed.Length * 2);
             _windowsListed[_windowsListedCount++] = (nint)w;
         }
+        if (w->Span != 0 && (lo != w->Lo || w->Addend != addend)) { w->PrevLo = w->Lo; w->PrevEnd = w->Lo + RunBytes(w); }
         w->Lo = lo;
         w->Span = bytes - (ulong)(size - 1);
         w->Addend = addend;
