@@ -262,35 +262,11 @@ public class AccessWindowTests
         a.dec(r9);
         a.jne(top);
         a.int3();
-        byte[] code = CpuFixture.Assembled(a);
-        var far = new PhysAddr(0x300000);
-        var outcomes = new List<string>();
-        foreach (var tier in new[] { ExecutionTier.Interp, ExecutionTier.Jit })
+        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 11, farPage: 2, data => data.AsSpan(0x2000, 0x1000).ToArray(), f =>
         {
-            using var f = new CpuFixture(tier, jitThreshold: 1);
-            f.LoadBytes(code);
-            var data = new byte[CpuFixture.DataSize];
-            new Random(11).NextBytes(data);
-            f.Machine.Memory.Write(CpuFixture.DataPhys, data);
-            var flags = PteFlags.User | PteFlags.Writable | PteFlags.NoExecute;
-            if (layout == Layout.SecondPageFar)
-            {
-                f.Machine.Memory.Write(far, data.AsSpan(0x2000, 0x1000));
-                f.Tables.MapPage(new VirtAddr(CpuFixture.DataBase + 0x2000), far, flags);
-            }
-            if (layout == Layout.FourthPageUnmapped)
-                f.Tables.MapPage(new VirtAddr(CpuFixture.DataBase + 0x3000), new PhysAddr(0), 0);
             f[MReg.Rbx] = CpuFixture.DataBase + 0x18;
             f[MReg.R9] = 1500;
-            var r = f.Machine.Run(10_000_000);
-            var regs = new ulong[16];
-            f.Cpu.GetRegisters(regs);
-            var memory = f.Machine.Memory.View(CpuFixture.DataPhys, (int)CpuFixture.DataSize).ToArray()
-                .Concat(f.Machine.Memory.View(far, 0x1000).ToArray());
-            outcomes.Add($"{r.Exit} {r.Trap.Kind} at 0x{r.Trap.InstructionAddress.Value:x} addr 0x{r.Trap.FaultAddress.Value:x}; "
-                + $"rip 0x{f.Cpu.Rip:x} flags 0x{f.Cpu.RFlags:x} retired {f.Cpu.InstructionsRetired}; "
-                + $"regs {string.Join(' ', regs.Select(v => v.ToString("x")))}; memory {Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(memory.ToArray()))}");
-        }
+        });
         Assert.Equal(outcomes[0], outcomes[1]);
         Assert.Contains(layout == Layout.FourthPageUnmapped ? "PageFault" : "Breakpoint", outcomes[0]);
     }
@@ -338,7 +314,29 @@ public class AccessWindowTests
         a.dec(r9);
         a.jne(top);
         a.int3();
-        byte[] code = CpuFixture.Assembled(a);
+        // The far frame holds other values than the one it replaces: a lookup read through the wrong one shows.
+        var other = new byte[0x1000];
+        new Random(6).NextBytes(other);
+        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 5, farPage: 1, _ => other, f =>
+        {
+            f[MReg.Rbx] = CpuFixture.DataBase + 0xE00;
+            f[MReg.R10] = 0x12345678;
+            f[MReg.R9] = 3000;
+        });
+        Assert.Equal(outcomes[0], outcomes[1]);
+        Assert.Contains(layout == Layout.FourthPageUnmapped ? "PageFault" : "Breakpoint", outcomes[0]);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="code"/> on both tiers (the JIT compiling on its first run) over the data
+    /// pages filled from <paramref name="seed"/>, after <paramref name="setup"/> sets the registers, up
+    /// to the final int3 or a fault: with Layout.SecondPageFar data page <paramref name="farPage"/> is
+    /// mapped to a distant frame holding <paramref name="farContent"/> (of the data), with
+    /// Layout.FourthPageUnmapped the fourth data page is unmapped. Returns each tier's outcome: the
+    /// exit and trap, rip, flags, the count, the registers and a hash of the memory.
+    /// </summary>
+    private static List<string> OutcomesOnBothTiers(byte[] code, Layout layout, int seed, int farPage, Func<byte[], byte[]> farContent, Action<CpuFixture> setup)
+    {
         var far = new PhysAddr(0x300000);
         var outcomes = new List<string>();
         foreach (var tier in new[] { ExecutionTier.Interp, ExecutionTier.Jit })
@@ -346,22 +344,17 @@ public class AccessWindowTests
             using var f = new CpuFixture(tier, jitThreshold: 1);
             f.LoadBytes(code);
             var data = new byte[CpuFixture.DataSize];
-            new Random(5).NextBytes(data);
+            new Random(seed).NextBytes(data);
             f.Machine.Memory.Write(CpuFixture.DataPhys, data);
             var flags = PteFlags.User | PteFlags.Writable | PteFlags.NoExecute;
             if (layout == Layout.SecondPageFar)
             {
-                // Other values than the frame it replaces: a lookup read through the wrong one shows.
-                var other = new byte[0x1000];
-                new Random(6).NextBytes(other);
-                f.Machine.Memory.Write(far, other);
-                f.Tables.MapPage(new VirtAddr(CpuFixture.DataBase + 0x1000), far, flags);
+                f.Machine.Memory.Write(far, farContent(data));
+                f.Tables.MapPage(new VirtAddr(CpuFixture.DataBase + (ulong)farPage * 0x1000), far, flags);
             }
             if (layout == Layout.FourthPageUnmapped)
                 f.Tables.MapPage(new VirtAddr(CpuFixture.DataBase + 0x3000), new PhysAddr(0), 0);
-            f[MReg.Rbx] = CpuFixture.DataBase + 0xE00;
-            f[MReg.R10] = 0x12345678;
-            f[MReg.R9] = 3000;
+            setup(f);
             var r = f.Machine.Run(10_000_000);
             var regs = new ulong[16];
             f.Cpu.GetRegisters(regs);
@@ -371,8 +364,7 @@ public class AccessWindowTests
                 + $"rip 0x{f.Cpu.Rip:x} flags 0x{f.Cpu.RFlags:x} retired {f.Cpu.InstructionsRetired}; "
                 + $"regs {string.Join(' ', regs.Select(v => v.ToString("x")))}; memory {Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(memory.ToArray()))}");
         }
-        Assert.Equal(outcomes[0], outcomes[1]);
-        Assert.Contains(layout == Layout.FourthPageUnmapped ? "PageFault" : "Breakpoint", outcomes[0]);
+        return outcomes;
     }
 
     private const ulong HistogramVa = 16 << 20, HistogramBytes = 32 << 20;   // above the code, data and stack: no page shares a TLB slot with theirs
