@@ -395,7 +395,16 @@ internal static partial class DiffFamilies
                         delta += 8;
                         break;
                     }
-                case 8: b.Emit(Instruction.Create(Code.Pop_r64, Register.RSP), FlagEffect.None); return;
+                case 8 when delta == 0:
+                    {
+                        // pop rsp of an address in the data area. A random (non-canonical) rsp before
+                        // the final int3 once made the host report #UD at the int3 instead of #BP (a
+                        // fresh-clone CI run); real code never pops one.
+                        b.WriteData((int)(b.Gpr[4] - DataAddr), 8, DataAddr + 0x800 + (ulong)g.Next(0x100) * 8);
+                        b.Emit(Instruction.Create(Code.Pop_r64, Register.RSP), FlagEffect.None);
+                        return;
+                    }
+                case 8: b.Emit(Instruction.Create(Code.Leaveq), FlagEffect.None); return;
                 case 9: b.Emit(Instruction.Create(Code.Leaveq), FlagEffect.None); return;
                 case 10:
                     {
