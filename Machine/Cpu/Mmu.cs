@@ -100,6 +100,14 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private TlbEntry* TlbSlot(ulong va) => _tlb + TlbIndex(va);
 
+    /// <summary>Whether the TLB holds every page of [lo, hi) with a fast write tag now (the JIT's grouping of static data asks: see RegionCompiler.Join).</summary>
+    internal bool FastWritableNow(ulong lo, ulong hi)
+    {
+        for (ulong page = lo & ~0xFFFUL; page < hi; page += 0x1000)
+            if (TlbSlot(page)->WriteTag != page) return false;
+        return true;
+    }
+
     /// <summary>
     /// Whether a page's slot is also the slot of the page before it. Such a page gets no fast data
     /// path (filled by a walk or restored from a snapshot): compiled code's one-compare TLB test is

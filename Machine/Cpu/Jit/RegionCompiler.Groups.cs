@@ -138,6 +138,10 @@ internal sealed unsafe partial class RegionCompiler
             long at = disp + g.Delta;
             long min = Math.Min(g.MinDisp, at), max = Math.Max(g.MaxEnd, at + size);
             if (max - min > MaxGroupRange) continue;
+            // Without registers (static tables and globals) loads and stores share a group only when
+            // every page of its range takes fast writes now: a store makes the group's window a write
+            // window, which a read-only table's page never gets (every member would miss, always).
+            if (baseReg == Op.NoReg && index == Op.NoReg && g.Write != write && !_cpu.FastWritableNow((ulong)min, (ulong)max)) continue;
             g.MinDisp = min; g.MaxEnd = max; g.Write |= write; g.Members++;
             _groupDisp[k] = at;
             return id;

@@ -280,7 +280,8 @@ public class AccessWindowTests
     /// one window and each lookup takes the TLB path; with the fourth page unmapped the stores into the last table,
     /// which straddles the third and fourth pages, fault at the first index that reaches it. Two lookups
     /// whose index went through an op the tracker does not know (lea) reach from the first page into
-    /// the second: given a byte's bound they would share a window over the first page alone. The JIT
+    /// the second: given a byte's bound they would share a window over the first page alone. Two loads
+    /// and a store at constant addresses across the first two pages form a group of no register. The JIT
     /// must leave exactly the interpreter's registers, flags, memory, count and trap.
     /// </summary>
     [Theory]
@@ -308,9 +309,13 @@ public class AccessWindowTests
         a.lea(edx, __dword_ptr[rdx + rdx * 2]);             // no known bound now: up to 765
         a.add(ecx, __dword_ptr[rdx * 4 + (int)CpuFixture.DataBase + 0x800]);   // reaches the second page
         a.xor(ecx, __dword_ptr[rdx * 4 + (int)CpuFixture.DataBase + 0x804]);
+        a.mov(r8d, __dword_ptr[(int)CpuFixture.DataBase + 0xFFC]);   // constant addresses: one group across pages 0 and 1
+        a.add(r8d, __dword_ptr[(int)CpuFixture.DataBase + 0x1004]);
+        a.mov(__dword_ptr[(int)CpuFixture.DataBase + 0x1000], r8d);
         a.imul(r10d, r10d, 0x3B9ACA07);
         a.add(r10d, ecx);
         a.add(rsi, rcx);
+        a.add(rdi, r8);
         a.dec(r9);
         a.jne(top);
         a.int3();
