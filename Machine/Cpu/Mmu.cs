@@ -104,7 +104,7 @@ public sealed unsafe partial class Cpu
     internal bool FastWritableNow(ulong lo, ulong hi)
     {
         for (ulong page = lo & ~0xFFFUL; page < hi; page += 0x1000)
-            if (TlbSlot(page)->WriteTag != page) return false;
+            if (Tag(TlbSlot(page), write: true) != page) return false;
         return true;
     }
 

@@ -158,7 +158,6 @@ internal sealed unsafe partial class RegionCompiler
         int size = op.Size;
         ReadDst(ref op, size); _il.Emit(OpCodes.Stloc, _tD);
         GetReg(0, size); _il.Emit(OpCodes.Stloc, _tS);          // the accumulator: the flags' a
-        var differ = _il.DefineLabel();
         var done = _il.DefineLabel();
         if (MemoryDst(ref op))
         {
@@ -179,6 +178,7 @@ internal sealed unsafe partial class RegionCompiler
         }
         else
         {
+            var differ = _il.DefineLabel();
             _il.Emit(OpCodes.Ldloc, _tS);
             _il.Emit(OpCodes.Ldloc, _tD);
             _il.Emit(OpCodes.Bne_Un, differ);

@@ -262,16 +262,10 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldloc, g.Host);
         _il.Emit(OpCodes.Brfalse, tlb);
         _il.Emit(OpCodes.Ldloc, g.Host);
-        _il.Emit(OpCodes.Ldc_I8, _groupDisp[_i] - g.MinDisp);
+        // The member's offset in the group's range; an indexed member adds index·scale, at most its bound.
+        EmitSum(_groupDisp[_i] - g.MinDisp, Op.NoReg, _groupIndexed[_i] ? op.Index : Op.NoReg, op.Scale);
         _il.Emit(OpCodes.Conv_I);
         _il.Emit(OpCodes.Add);
-        if (_groupIndexed[_i])
-        {
-            _il.Emit(OpCodes.Ldloc, Reg(op.Index));   // at most its bound: the group's range covers it
-            if (op.Scale != 0) { _il.Emit(OpCodes.Ldc_I4, (int)op.Scale); _il.Emit(OpCodes.Shl); }
-            _il.Emit(OpCodes.Conv_U);
-            _il.Emit(OpCodes.Add);
-        }
         _il.Emit(OpCodes.Stloc, _tHost);
         _il.MarkLabel(hit);
         access();
