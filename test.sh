@@ -41,6 +41,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Lab.sln -c Release -nologo -v q
 dotnet test Lab.sln -c Release --no-build -nologo -v q --logger "console;verbosity=minimal" "$@"
 # The Machine tests again on each tier: the interpreter alone, and the JIT compiling every block on its
-# first run (the default threshold leaves most short tests interpreted).
+# first run (the default threshold leaves most short tests interpreted), its quick code replaced by
+# optimised code once it has retired its own length (whenever the compile worker is done: both agree).
 LAB_TIER=interp dotnet test tests/Machine.Tests -c Release --no-build -nologo -v q --logger "console;verbosity=minimal" "$@"
-LAB_TIER=jit LAB_JIT_THRESHOLD=1 dotnet test tests/Machine.Tests -c Release --no-build -nologo -v q --logger "console;verbosity=minimal" "$@"
+LAB_TIER=jit LAB_JIT_THRESHOLD=1 LAB_JIT_PROMOTE=1 dotnet test tests/Machine.Tests -c Release --no-build -nologo -v q --logger "console;verbosity=minimal" "$@"

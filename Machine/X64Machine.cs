@@ -46,7 +46,7 @@ public sealed partial class X64Machine : IDisposable
     {
         Options = options ?? new MachineOptions();
         Memory = new PhysicalMemory(Options.MemorySize);
-        Cpu = new Cpu.Cpu(Memory, Options.Mode == MachineMode.System, Options.Tier, Options.JitThreshold, Options.JitCodeLimit, Options.JitBackgroundCompile);
+        Cpu = new Cpu.Cpu(Memory, Options.Mode == MachineMode.System, Options.Tier, Options.JitThreshold, Options.JitCodeLimit, Options.JitBackgroundCompile, Options.JitPromoteAfter);
         Cga = new CgaText(Memory);
         TimerInterval = Options.TimerInterval;
         NextTimerAt = TimerInterval;
@@ -200,7 +200,7 @@ public sealed partial class X64Machine : IDisposable
             Cpu.Dispose();
             Memory.Dispose();
             Memory = new PhysicalMemory(memSize);
-            Cpu = new Cpu.Cpu(Memory, Board is not null, Options.Tier, Options.JitThreshold, Options.JitCodeLimit, Options.JitBackgroundCompile);
+            Cpu = new Cpu.Cpu(Memory, Board is not null, Options.Tier, Options.JitThreshold, Options.JitCodeLimit, Options.JitBackgroundCompile, Options.JitPromoteAfter);
             Cga = new CgaText(Memory);
             if (Board is not null) Cpu.Ports = Board;
         }

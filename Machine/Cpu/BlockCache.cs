@@ -115,12 +115,19 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     public (Block Block, JitCode Code, int Budget)[] Entries = [];
     /// <summary>The budget entering at the region's first block needs (<see cref="Block.JitEntryBudget"/>).</summary>
     public int EntryBudget;
+    /// <summary>Compiled with RyuJIT's MinOpts, to be compiled again optimised when hot (Cpu.Promote).</summary>
+    public bool Quick;
+    /// <summary>
+    /// Quick code (on <see cref="Main"/>): the instructions its code may still retire before it is
+    /// compiled again, optimised (Cpu.Promote); every exit of the code subtracts what it retired.
+    /// </summary>
+    public long PromoteCredit;
 
     /// <summary>Another entry into the same method: a copy sharing every table, starting at entry <paramref name="entry"/>.</summary>
     public JitRegion At(int entry, (ulong Va, ulong Page)[] foreignPages) => new(Blocks, Ops)
     {
         ExitTargets = ExitTargets, Exits = Exits, ForeignPages = foreignPages, Windows = Windows,
-        Leaves = Leaves, Entry = entry, Main = Main,
+        Leaves = Leaves, Entry = entry, Main = Main, Quick = Quick,
     };
 }
 

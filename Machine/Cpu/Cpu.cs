@@ -36,7 +36,7 @@ public sealed unsafe partial class Cpu : IDisposable
 
     private readonly PhysicalMemory _memory;
 
-    internal Cpu(PhysicalMemory memory, bool systemMode = false, ExecutionTier tier = ExecutionTier.Interp, int jitThreshold = 1000, int jitCodeLimit = 65_536, bool jitBackground = false)
+    internal Cpu(PhysicalMemory memory, bool systemMode = false, ExecutionTier tier = ExecutionTier.Interp, int jitThreshold = 1000, int jitCodeLimit = 65_536, bool jitBackground = false, int jitPromoteAfter = 0)
     {
         _memory = memory;
         SystemMode = systemMode;
@@ -44,6 +44,8 @@ public sealed unsafe partial class Cpu : IDisposable
         _jitThreshold = Math.Max(1, jitThreshold);
         _jitCodeLimit = Math.Max(1, jitCodeLimit);
         _jitBackground = jitBackground;
+        // A region compiled in the background costs the CPU's thread nothing: no quick first compile.
+        _jitPromoteAfter = jitBackground ? 0 : Math.Max(0, jitPromoteAfter);
         _regs = (ulong*)NativeMemory.AllocZeroed(256 * sizeof(ulong));
         _xmm = (Vector128<byte>*)NativeMemory.AlignedAlloc(16 * 16, 16);
         NativeMemory.Clear(_xmm, 16 * 16);

@@ -27,9 +27,18 @@ public sealed class CpuFixture : IDisposable
     /// <summary>A machine on the tier the environment selects (LAB_TIER, LAB_JIT_THRESHOLD; see MachineOptions).</summary>
     public CpuFixture() : this(new MachineOptions { MemorySize = 8 << 20 }) { }
 
-    /// <summary>A machine on the given tier; the JIT compiles a block after <paramref name="jitThreshold"/> entries (on the CPU's thread, so exactly then) and keeps at most <paramref name="jitCodeLimit"/> instructions compiled. 8 MiB of RAM unless <paramref name="memorySize"/> says otherwise.</summary>
-    public CpuFixture(ExecutionTier tier, int jitThreshold = 1, int jitCodeLimit = 65_536, ulong memorySize = 8 << 20)
-        : this(new MachineOptions { MemorySize = memorySize, Tier = tier, JitThreshold = jitThreshold, JitCodeLimit = jitCodeLimit, JitBackgroundCompile = false }) { }
+    /// <summary>
+    /// A machine on the given tier; the JIT compiles a block after <paramref name="jitThreshold"/> entries
+    /// (on the CPU's thread, so exactly then) and keeps at most <paramref name="jitCodeLimit"/> instructions
+    /// compiled. 8 MiB of RAM unless <paramref name="memorySize"/> says otherwise. Quick code is compiled
+    /// again optimised as <paramref name="jitPromoteAfter"/> says (MachineOptions.JitPromoteAfter; null: the
+    /// environment's default, LAB_JIT_PROMOTE).
+    /// </summary>
+    public CpuFixture(ExecutionTier tier, int jitThreshold = 1, int jitCodeLimit = 65_536, ulong memorySize = 8 << 20, int? jitPromoteAfter = null)
+        : this(WithPromotion(new MachineOptions { MemorySize = memorySize, Tier = tier, JitThreshold = jitThreshold, JitCodeLimit = jitCodeLimit, JitBackgroundCompile = false }, jitPromoteAfter)) { }
+
+    private static MachineOptions WithPromotion(MachineOptions o, int? promoteAfter) =>
+        promoteAfter is int p ? o with { JitPromoteAfter = p } : o;
 
     /// <summary>A JIT machine that compiles on a thread-pool thread (MachineOptions.JitBackgroundCompile) after <paramref name="jitThreshold"/> entries.</summary>
     public static CpuFixture CompilingInBackground(int jitThreshold) =>

@@ -31,6 +31,8 @@ public sealed record BareElfOptions
 
     /// <summary>The JIT's tier-up threshold, compiling on the CPU's thread; null = the machine's defaults (<see cref="MachineOptions.JitThreshold"/>, <see cref="MachineOptions.JitBackgroundCompile"/>).</summary>
     public int? JitThreshold { get; init; }
+    /// <summary>When quick code is compiled again optimised (<see cref="MachineOptions.JitPromoteAfter"/>); null = the machine's default.</summary>
+    public int? JitPromoteAfter { get; init; }
 }
 
 /// <summary>How a bare ELF run ended.</summary>
@@ -136,6 +138,7 @@ public sealed class BareElfProcess : IDisposable, ITrapHandler
         if (options.Tier is ExecutionTier tier) machineOptions = machineOptions with { Tier = tier };
         // A given threshold is for compiling exactly there, on the CPU's thread.
         if (options.JitThreshold is int threshold) machineOptions = machineOptions with { JitThreshold = threshold, JitBackgroundCompile = false };
+        if (options.JitPromoteAfter is int promote) machineOptions = machineOptions with { JitPromoteAfter = promote };
         Machine = new X64Machine(machineOptions);
         _tables = new PageTableBuilder(Machine.Memory, TableArea, TableAreaSize);
     }

@@ -42,6 +42,9 @@ internal static class JitMembers
     public static readonly FieldInfo RegionOps = typeof(JitRegion).GetField(nameof(JitRegion.Ops))!;
     public static readonly FieldInfo RegionExits = typeof(JitRegion).GetField(nameof(JitRegion.Exits))!;
     public static readonly FieldInfo RegionEntry = typeof(JitRegion).GetField(nameof(JitRegion.Entry))!;
+    public static readonly FieldInfo RegionMain = typeof(JitRegion).GetField(nameof(JitRegion.Main))!;
+    public static readonly FieldInfo RegionPromoteCredit = typeof(JitRegion).GetField(nameof(JitRegion.PromoteCredit))!;
+    public static readonly FieldInfo Promote = Field("_jitPromote");
     public static readonly FieldInfo RegionWindows = typeof(JitRegion).GetField(nameof(JitRegion.Windows))!;
     public static readonly FieldInfo RegionLeaves = typeof(JitRegion).GetField(nameof(JitRegion.Leaves))!;
     public static readonly FieldInfo BlockValid = typeof(Block).GetField(nameof(Block.Valid))!;

@@ -23,13 +23,13 @@ public sealed unsafe partial class Cpu
     private readonly List<Block> _jitCompiled = new();
     private int _jitLiveInstructions;
 
-    /// <summary>Regions (a hot block and the blocks of its page it reaches) compiled to IL since creation.</summary>
+    /// <summary>Regions (a hot block and the blocks of its page it reaches) compiled to IL since creation (a quick region's second compile counts in <see cref="JitRegionsPromoted"/> instead).</summary>
     public long JitBlocksCompiled { get; private set; }
     /// <summary>Blocks that reached the threshold but have an op the JIT does not implement.</summary>
     public long JitBlocksRejected { get; private set; }
     /// <summary>Regions cut to fewer blocks because their IL was over RyuJIT's limit for optimising (RegionCompiler.MaxILInstructions).</summary>
     public long JitRegionsCut { get; internal set; }
-    /// <summary>Guest instructions in the compiled regions.</summary>
+    /// <summary>Guest instructions in the compiled regions, second compiles of quick regions included.</summary>
     public long JitInstructionsCompiled { get; private set; }
     /// <summary>Time this CPU's thread spent compiling: IL emission, and RyuJIT unless it works in the background.</summary>
     public TimeSpan JitCompileTime => TimeSpan.FromTicks((long)(_jitCompileTicks * ((double)TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
@@ -38,10 +38,10 @@ public sealed unsafe partial class Cpu
     /// <summary>Times all compiled code was dropped because the limit was reached.</summary>
     public long JitFlushes => _jitFlushes;
     private long _jitFlushes;
-    /// <summary>Time RyuJIT spent on a thread-pool thread for this CPU's regions (background compilation; not in <see cref="JitCompileTime"/>).</summary>
+    /// <summary>Time RyuJIT spent on the compile worker for this CPU's regions (background compilation; not in <see cref="JitCompileTime"/>).</summary>
     public TimeSpan JitBackgroundCompileTime => TimeSpan.FromTicks((long)(_jitBackgroundTicks * ((double)TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
     private long _jitBackgroundTicks;
-    /// <summary>RyuJIT compiles regions on a thread-pool thread while this CPU interprets (MachineOptions.JitBackgroundCompile).</summary>
+    /// <summary>RyuJIT compiles regions on a compile worker thread while this CPU interprets (MachineOptions.JitBackgroundCompile).</summary>
     private readonly bool _jitBackground;
     /// <summary>Times compiled code was entered (a looping block's iterations count once).</summary>
     public long JitEntries => _jitEntries;
@@ -83,10 +83,11 @@ public sealed unsafe partial class Cpu
         if (b.Pending is PendingRegion pending) return pending.Ready ? Install(b, pending) : null;
         if (++b.Heat < (b.InRegion ? MemberHeatFactor * _jitThreshold : _jitThreshold)) return null;
         long t0 = Stopwatch.GetTimestamp();
+        bool quick = _jitPromoteAfter != 0;
         Block[] region = CollectRegion(b, out var foreign);
         // Flushed before compiling, not after: the new code's access windows come from the memory a flush reuses.
         if (_jitLiveInstructions + region.Sum(m => m.Count) > _jitCodeLimit) FlushCompiledCode();
-        JitCode? code = RegionCompiler.TryEmit(this, ref region, ref foreign, out int ops);
+        JitCode? code = RegionCompiler.TryEmit(this, ref region, ref foreign, quick, out int ops);
         if (code == null)
         {
             _jitCompileTicks += Stopwatch.GetTimestamp() - t0;
@@ -94,9 +95,10 @@ public sealed unsafe partial class Cpu
             JitBlocksRejected++;
             return null;
         }
-        var p = new PendingRegion(code, region, ops, _jitFlushes);
+        var p = new PendingRegion(code, region, ops, _jitFlushes, replacing: null);
         // The pending code counts against the limit from now, as its access windows do.
         _jitLiveInstructions += p.Instructions(b);
+        if (quick) ((JitRegion)code.Target!).PromoteCredit = (long)_jitPromoteAfter * p.Instructions(b);
         if (!_jitBackground)
         {
             p.Compile();
@@ -109,18 +111,126 @@ public sealed unsafe partial class Cpu
         // would each queue their own copy of the region meanwhile.
         if (ops == b.Count)
             foreach (Block m in region) m.InRegion = true;
-        ThreadPool.UnsafeQueueUserWorkItem(static p => p.Compile(), p, preferLocal: false);
+        CompileInBackground(p);
         return null;
+    }
+
+    /// <summary>Retired instructions per guest instruction after which quick code is compiled again, optimised (MachineOptions.JitPromoteAfter; 0: no quick code).</summary>
+    private readonly int _jitPromoteAfter;
+    /// <summary>The quick region whose code ran out of credit (its epilogue notes it and returns instead of chaining on).</summary>
+    private JitRegion? _jitPromote;
+    /// <summary>Promotions under way: the quick region, and its optimised code that RyuJIT compiles on the compile worker.</summary>
+    private readonly List<(JitRegion Quick, PendingRegion Full)> _jitPromotions = new();
+    /// <summary>Promotions whose optimised code is not installed yet (for tests).</summary>
+    internal int JitPromotionsPending => _jitPromotions.Count;
+    /// <summary>Quick regions replaced by optimised code.</summary>
+    public long JitRegionsPromoted { get; private set; }
+
+    /// <summary>
+    /// Starts the second compile of quick region <paramref name="region"/>, whose code has retired its
+    /// credit: the region of its entry block is collected again (from what has run by now) and its IL
+    /// emitted here, and RyuJIT optimises it on the compile worker while the quick code goes on
+    /// running; <see cref="InstallPromotions"/> swaps the code when it is ready. So the CPU's thread
+    /// pays only the quick compile and the IL. Called by the dispatcher between runs of compiled code.
+    /// Nothing when the quick code was dropped meanwhile (a write to its page, a flush).
+    /// </summary>
+    private void Promote(JitRegion region)
+    {
+        _jitPromote = null;
+        region.PromoteCredit = long.MaxValue;   // promoted once
+        Block entry = region.Blocks[0];
+        if (!QuickCodeInstalled(region)) return;
+        long t0 = Stopwatch.GetTimestamp();
+        Block[] blocks = CollectRegion(entry, out var foreign);
+        // Over the limit the flush drops the quick code too; the entry compiles again when hot.
+        if (_jitLiveInstructions + blocks.Sum(m => m.Count) > _jitCodeLimit) FlushCompiledCode();
+        else if (RegionCompiler.TryEmit(this, ref blocks, ref foreign, quick: false, out int ops) is JitCode code)
+        {
+            var p = new PendingRegion(code, blocks, ops, _jitFlushes, replacing: region);
+            _jitLiveInstructions += p.Instructions(entry);
+            _jitPromotions.Add((region, p));
+            CompileInBackground(p);
+        }
+        _jitCompileTicks += Stopwatch.GetTimestamp() - t0;
+    }
+
+    /// <summary>Whether quick region <paramref name="region"/>'s code is still its entry block's code.</summary>
+    private static bool QuickCodeInstalled(JitRegion region) =>
+        region.Blocks[0] is { Valid: true, Compiled.Target: JitRegion r } && r.Main == region;
+
+    /// <summary>
+    /// Replaces quick code by its optimised code where RyuJIT has finished (<see cref="Promote"/>). The
+    /// optimised code is dropped instead when the quick code is gone (a write to one of its pages: the
+    /// new code may hold the old bytes) or a block of it was invalidated meanwhile. Called by the
+    /// dispatcher between runs of compiled code.
+    /// </summary>
+    private void InstallPromotions()
+    {
+        for (int k = _jitPromotions.Count - 1; k >= 0; k--)
+        {
+            var (quick, full) = _jitPromotions[k];
+            if (!full.Ready) continue;
+            _jitPromotions.RemoveAt(k);
+            Block entry = quick.Blocks[0];
+            if (!QuickCodeInstalled(quick) || Array.Exists(full.Region, m => !m.Valid))
+            {
+                _jitLiveInstructions -= full.Instructions(entry);
+                _jitBackgroundTicks += full.Ticks;
+                if (full.Error != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(full.Error);
+                continue;
+            }
+            DropRegion(quick);
+            _jitCompiled.Remove(entry);
+            Install(entry, full, promotion: true);
+        }
+    }
+
+    /// <summary>Regions waiting for the compile worker, and whether a worker runs (both under the queue's lock).</summary>
+    private readonly Queue<PendingRegion> _compileQueue = new();
+    private bool _compileWorkerRunning;
+
+    /// <summary>
+    /// Has RyuJIT compile <paramref name="p"/> on this CPU's compile worker: a thread of its own that
+    /// compiles the queued regions one after another and ends when the queue is empty, so it exists
+    /// only while there is work. Not the thread pool: the server's pool threads serve connections, and
+    /// a compile queued behind busy pool threads waited over a second (a test saw 14 regions wait while
+    /// the CPU ran 10^9 instructions of quick code); and one compile at a time per CPU leaves the
+    /// other cores to other sessions.
+    /// </summary>
+    private void CompileInBackground(PendingRegion p)
+    {
+        p.MarkInBackground();
+        lock (_compileQueue)
+        {
+            _compileQueue.Enqueue(p);
+            if (_compileWorkerRunning) return;
+            _compileWorkerRunning = true;
+        }
+        new Thread(CompileWorker) { IsBackground = true, Name = "Lab JIT compile" }.Start();
+    }
+
+    /// <summary>The compile worker's loop (<see cref="CompileInBackground"/>).</summary>
+    private void CompileWorker()
+    {
+        while (true)
+        {
+            PendingRegion p;
+            lock (_compileQueue)
+            {
+                if (!_compileQueue.TryDequeue(out p!)) { _compileWorkerRunning = false; return; }
+            }
+            p.Compile();
+        }
     }
 
     /// <summary>
     /// A region whose IL is emitted (on the CPU's thread: emission reads and reserves CPU state) and
-    /// whose machine code RyuJIT produces, on a thread-pool thread when compiling in the background
+    /// whose machine code RyuJIT produces, on the CPU's compile worker when compiling in the background
     /// (MachineOptions.JitBackgroundCompile): the CPU goes on interpreting meanwhile, and the dispatcher
     /// installs the code the next time it reaches the entry after <see cref="Ready"/>. Compiled code is
     /// exact, so when it starts to run changes nothing the guest can see.
     /// </summary>
-    internal sealed class PendingRegion(JitCode code, Block[] region, int ops, long flushes)
+    internal sealed class PendingRegion(JitCode code, Block[] region, int ops, long flushes, JitRegion? replacing)
     {
         public readonly JitCode Code = code;
         public readonly Block[] Region = region;
@@ -133,14 +243,18 @@ public sealed unsafe partial class Cpu
         /// region already when this one was emitted (before its own members are marked). Such an entry
         /// is not installed: the other region's code holds the return site's callee whole, while this
         /// one may hold a cut copy that the code would bounce out of (binary trees' recursive mk,
-        /// reached from a driver region: 0.9 million entries, not 26,000).
+        /// reached from a driver region: 0.9 million entries, not 26,000). The quick region this code
+        /// replaces (<paramref name="replacing"/>) does not count.
         /// </summary>
-        public readonly bool[] CoveredElsewhere = Array.ConvertAll(((JitRegion)code.Target!).Entries, e => e.Block.InRegion);
+        public readonly bool[] CoveredElsewhere = Array.ConvertAll(((JitRegion)code.Target!).Entries,
+            e => e.Block.InRegion && (replacing == null || Array.IndexOf(replacing.Blocks, e.Block) < 0));
         /// <summary>RyuJIT's time (Stopwatch ticks), and its failure (our bug: invalid IL), rethrown on the CPU's thread.</summary>
         public long Ticks;
         public Exception? Error;
         private volatile bool _ready;
         public bool Ready => _ready;
+        /// <summary>RyuJIT works on the CPU's compile worker (its time counts as Cpu.JitBackgroundCompileTime).</summary>
+        public bool InBackground { get; private set; }
 
         public int Instructions(Block entry) => Ops < entry.Count ? Ops : Region.Sum(m => m.Count);
 
@@ -153,18 +267,22 @@ public sealed unsafe partial class Cpu
             Ticks = Stopwatch.GetTimestamp() - t0;
             _ready = true;
         }
+
+        /// <summary>Marks the code as compiled by the CPU's compile worker (<see cref="Cpu.CompileInBackground"/>).</summary>
+        public void MarkInBackground() => InBackground = true;
     }
 
     /// <summary>
     /// Makes a compiled region the entry's code, unless all compiled code was flushed since it was
     /// emitted or one of its blocks was invalidated meanwhile (then it is dropped, and the entry's
-    /// heat starts again). Returns the code, or null.
+    /// heat starts again). Returns the code, or null. <paramref name="promotion"/>: the code is a quick
+    /// region's optimised second compile (counted in <see cref="JitRegionsPromoted"/>).
     /// </summary>
-    private JitCode? Install(Block b, PendingRegion p)
+    private JitCode? Install(Block b, PendingRegion p, bool promotion = false)
     {
         b.Pending = null;
         if (p.Error != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(p.Error);
-        if (_jitBackground) _jitBackgroundTicks += p.Ticks;
+        if (p.InBackground) _jitBackgroundTicks += p.Ticks;
         if (p.Flushes != _jitFlushes) { b.Heat = 0; return null; }   // the flush uncounted it already
         if (Array.Exists(p.Region, m => !m.Valid))
         {
@@ -199,7 +317,8 @@ public sealed unsafe partial class Cpu
                 }
             }
         }
-        JitBlocksCompiled++;
+        if (promotion) JitRegionsPromoted++;
+        else JitBlocksCompiled++;
         JitInstructionsCompiled += instructions;
         return p.Code;
     }
@@ -229,6 +348,7 @@ public sealed unsafe partial class Cpu
             b.Heat = 0;
         }
         _jitCompiled.Clear();
+        _jitPromotions.Clear();   // their code is dropped with the rest (and was emitted for windows reused now)
         ReuseAccessWindows();
         _jitLiveInstructions = 0;
         _jitRegion = null;
@@ -437,6 +557,8 @@ public sealed unsafe partial class Cpu
         _jitBudget = slice;
         int status = code(this);
         budget -= slice - _jitBudget;
+        if (_jitPromote != null) Promote(_jitPromote);
+        if (_jitPromotions.Count != 0) InstallPromotions();
         return status;
     }
 

@@ -59,6 +59,7 @@ internal sealed unsafe partial class RegionCompiler
         _xRip = _il.DeclareLocal(typeof(ulong)); _xRetired = _il.DeclareLocal(typeof(ulong));
         _xStatus = _il.DeclareLocal(typeof(int)); _xBlock = _il.DeclareLocal(typeof(int));
         _xSlot = _il.DeclareLocal(typeof(int)); _next = _il.DeclareLocal(typeof(Block));
+        _xCredit = _il.DeclareLocal(typeof(long));
         _xLeave = _il.DeclareLocal(typeof(int));
         _loadRegs = _il.DefineLabel(); _afterLoads = _il.DefineLabel();
     }

@@ -19,7 +19,8 @@ namespace Lab.Machine.Cpu;
 /// handler (EmitInterpreted). A block the region cannot take whole (an op outside the subset) is
 /// compiled alone, as its longest compilable prefix; the interpreter runs the rest.
 /// Split over files: this one (driver, prologue, exits, epilogue), .Emit (IL building blocks),
-/// .Flags, .Moves, .Arith, .MulDiv, .Control (one per instruction family), .Groups (access groups).
+/// .Flags, .Moves, .Arith, .MulDiv, .Control (one per instruction family), .Groups (access groups),
+/// .Quick (quick code: the MinOpts padding and the credit count).
 /// </summary>
 internal sealed unsafe partial class RegionCompiler
 {
@@ -53,6 +54,8 @@ internal sealed unsafe partial class RegionCompiler
     private LocalBuilder _xRip = null!, _xRetired = null!, _xStatus = null!, _xBlock = null!, _xSlot = null!, _next = null!;
     /// <summary>The exit's row of JitRegion.Leaves (each exit sets it for the shared tails).</summary>
     private LocalBuilder _xLeave = null!;
+    /// <summary>Quick code's credit left after this exit (EmitPromoteCount).</summary>
+    private LocalBuilder _xCredit = null!;
     /// <summary>The epilogue, and its entry that first stores the flag locals into the CPU (every exit but those after a faulting handler).</summary>
     private readonly Label _epilogue, _epilogueFlags;
 
@@ -66,6 +69,8 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>The method covers only the entry block's first _n ops; the interpreter runs the rest.</summary>
     private readonly bool _prefix;
+    /// <summary>Quick code: compiled by RyuJIT with MinOpts (<see cref="PadForMinOpts"/>), counting what it retires until Cpu.Promote compiles it again.</summary>
+    private readonly bool _quick;
 
     /// <summary>Most blocks, and ops, in one region (RyuJIT's time grows with the method).</summary>
     internal const int MaxRegionBlocks = 64, MaxRegionOps = 600;
@@ -73,9 +78,10 @@ internal sealed unsafe partial class RegionCompiler
     internal const int MaxRegionPages = 4;
 
     /// <summary>Prepares the method for <paramref name="blocks"/> (entry first; one block when <paramref name="prefixOps"/> cuts it): op tables, locals, labels.</summary>
-    private RegionCompiler(Cpu cpu, Block[] blocks, int prefixOps)
+    private RegionCompiler(Cpu cpu, Block[] blocks, int prefixOps, bool quick)
     {
         _cpu = cpu;
+        _quick = quick;
         _blocks = blocks;
         _prefix = prefixOps < blocks[0].Count;
         var ops = new List<Op>();
@@ -95,6 +101,7 @@ internal sealed unsafe partial class RegionCompiler
         _offset = offset.ToArray();
         _region = new JitRegion(blocks, _ops);
         _region.Main = _region;
+        _region.Quick = quick;
         _method = new DynamicMethod($"jit_{blocks[0].Va:x}", typeof(int), [typeof(JitRegion), typeof(Cpu)],
             typeof(Cpu), skipVisibility: true);
         _il = new CountingILGenerator(_method.GetILGenerator(512 + 64 * _n));
@@ -132,9 +139,12 @@ internal sealed unsafe partial class RegionCompiler
     /// or, for a single entry block that is not, the longest prefix of it made of supported ops
     /// (<paramref name="ops"/> of them; the interpreter runs the rest). Returns null when not even the
     /// first op can be compiled (the block then stays interpreted). RyuJIT compiles the returned
-    /// delegate when first called or prepared (Cpu.PendingRegion).
+    /// delegate when first called or prepared (Cpu.PendingRegion); <paramref name="quick"/> code with
+    /// MinOpts. Quick regions are cut for size as optimised ones are (their IL but the padding), so a
+    /// region keeps its shape when promoted: uncut quick regions left different blocks to regions of
+    /// their own, and Embench's edn ran 0.60 → 0.75 s.
     /// </summary>
-    public static JitCode? TryEmit(Cpu cpu, ref Block[] blocks, ref (ulong Va, ulong Page)[] foreign, out int ops)
+    public static JitCode? TryEmit(Cpu cpu, ref Block[] blocks, ref (ulong Va, ulong Page)[] foreign, bool quick, out int ops)
     {
         Block entry = blocks[0];
         ops = 0;
@@ -149,13 +159,13 @@ internal sealed unsafe partial class RegionCompiler
         if (ops < entry.Count) blocks = [entry];
         while (true)
         {
-            var c = new RegionCompiler(cpu, blocks, ops);
+            var c = new RegionCompiler(cpu, blocks, ops, quick);
             c._region.ForeignPages = foreign;
             if (c.Emit() is JitCode code) return code;
             // Over RyuJIT's size limit (MaxILInstructions): the same region without its last members
             // (CollectRegion lists the warm blocks first), at most as many as the limit leaves room for.
             cpu.JitRegionsCut++;
-            int keep = Math.Min(blocks.Length - 1, (int)((long)blocks.Length * MaxILInstructions * 9 / 10 / c._il.Instructions));
+            int keep = Math.Min(blocks.Length - 1, (int)((long)blocks.Length * MaxILInstructions * 9 / 10 / c.BodyILInstructions));
             blocks = blocks[..Math.Max(1, keep)];
             var kept = blocks;
             foreign = [.. foreign.Where(p => kept.Any(m => (m.Va & ~0xFFFUL) == p.Va))];   // the pages its members still lie on
@@ -232,6 +242,7 @@ internal sealed unsafe partial class RegionCompiler
         PlanAccessGroups();
         FindEntries();
         PlanBudgetChecks();
+        if (_quick) PadForMinOpts();
         EmitPrologue();
         for (_i = 0; _i < _n; _i++)
         {
@@ -253,7 +264,7 @@ internal sealed unsafe partial class RegionCompiler
         EmitLeaveTails();
         EmitEpilogue();
         // Too big for RyuJIT to optimise: TryEmit cuts the region (the windows reserved are not kept).
-        if (_il.Instructions > MaxILInstructions && _n > _blocks[0].Count) return null;
+        if (BodyILInstructions > MaxILInstructions && _n > _blocks[0].Count) return null;
         _cpu.CommitWindows(_windows, _windowsUsed);
         _region.Windows = (nint)_windows;
         _region.ExitTargets = _exitTargets.ToArray();
@@ -509,6 +520,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldloc, _xRip);
         _il.Emit(OpCodes.Stfld, JitMembers.Rip);
         var done = _il.DefineLabel();
+        if (_quick) EmitPromoteCount();
         _il.Emit(OpCodes.Ldloc, _xStatus);
         _il.Emit(OpCodes.Brtrue, done);                 // faults and prefixes: the dispatcher knows the block
         _il.Emit(OpCodes.Ldarg_1);
@@ -548,6 +560,12 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Volatile);
             _il.Emit(OpCodes.Ldfld, JitMembers.ExitRequest);
             _il.Emit(OpCodes.Brtrue, done);
+            if (_quick)
+            {
+                _il.Emit(OpCodes.Ldarg_1);                  // a region to promote: back to the dispatcher
+                _il.Emit(OpCodes.Ldfld, JitMembers.Promote);
+                _il.Emit(OpCodes.Brtrue, done);
+            }
             _il.Emit(OpCodes.Ldarg_1);
             _il.Emit(OpCodes.Ldloc, _next);
             _il.Emit(OpCodes.Stfld, JitMembers.JitLast);

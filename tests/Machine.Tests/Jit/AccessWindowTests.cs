@@ -108,7 +108,8 @@ public class AccessWindowTests
         long emptiedByInvlpg = 0, shared = 0, invalidations = 0;
         foreach (var tier in new[] { ExecutionTier.Interp, ExecutionTier.Jit })
         {
-            using var f = new CpuFixture(tier, jitThreshold: 1);
+            // One compile of the loop (no quick code promoted meanwhile): the windows counted are its two.
+            using var f = new CpuFixture(tier, jitThreshold: 1, jitPromoteAfter: 0);
             f.LoadBytes(code);
             for (ulong i = 0; i < 2048; i++) f.WriteData64(i * 8, i + 1);
             f[MReg.Rbx] = CpuFixture.DataBase;

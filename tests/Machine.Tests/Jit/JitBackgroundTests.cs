@@ -6,7 +6,7 @@ namespace Lab.Machine.Tests.Jit;
 
 /// <summary>
 /// Background compilation (MachineOptions.JitBackgroundCompile): RyuJIT compiles a region on a
-/// thread-pool thread while the CPU goes on interpreting, and the dispatcher installs the code when
+/// worker thread of its own while the CPU goes on interpreting, and the dispatcher installs the code when
 /// it next reaches the entry. When that happens depends on the host; what the guest sees must not.
 /// </summary>
 public class JitBackgroundTests
