@@ -84,8 +84,9 @@ public sealed record MachineOptions
     /// compile time, code about 3 times slower); once its code has retired this many instructions per
     /// guest instruction it holds, RyuJIT optimises it again on a worker thread while the quick
     /// code goes on running, and the optimised code replaces it when ready. A program that runs
-    /// briefly pays only the quick compiles. 0 compiles every region once, optimised, on the CPU's
-    /// thread. Default 1,000, or LAB_JIT_PROMOTE when set.
+    /// briefly pays only the quick compiles (stop 27: Embench's nsichneu 0.64 → 0.37 s, picojpeg
+    /// 0.91 → 0.66 s; CoreMark 4% slower, its quick code running while the worker catches up). 0
+    /// compiles every region once, optimised, on the CPU's thread. Default 1,000, or LAB_JIT_PROMOTE.
     /// </summary>
     public int JitPromoteAfter { get; init; } = DefaultJitPromoteAfter();
 
