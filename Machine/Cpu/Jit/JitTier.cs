@@ -86,7 +86,7 @@ public sealed unsafe partial class Cpu
         bool quick = _jitPromoteAfter != 0;
         Block[] region = CollectRegion(b, out var foreign);
         // Flushed before compiling, not after: the new code's access windows come from the memory a flush reuses.
-        if (_jitLiveInstructions + region.Sum(m => m.Count) > _jitCodeLimit) FlushCompiledCode();
+        if (OverCodeLimit(region)) FlushCompiledCode();
         JitCode? code = RegionCompiler.TryEmit(this, ref region, ref foreign, quick, out int ops);
         if (code == null)
         {
@@ -143,7 +143,7 @@ public sealed unsafe partial class Cpu
         long t0 = Stopwatch.GetTimestamp();
         Block[] blocks = CollectRegion(entry, out var foreign);
         // Over the limit the flush drops the quick code too; the entry compiles again when hot.
-        if (_jitLiveInstructions + blocks.Sum(m => m.Count) > _jitCodeLimit) FlushCompiledCode();
+        if (OverCodeLimit(blocks)) FlushCompiledCode();
         else if (RegionCompiler.TryEmit(this, ref blocks, ref foreign, quick: false, out int ops) is JitCode code)
         {
             var p = new PendingRegion(code, blocks, ops, _jitFlushes, replacing: region);
@@ -153,6 +153,9 @@ public sealed unsafe partial class Cpu
         }
         _jitCompileTicks += Stopwatch.GetTimestamp() - t0;
     }
+
+    /// <summary>Whether compiling <paramref name="region"/> would pass the limit on compiled code (MachineOptions.JitCodeLimit): then all of it is flushed first.</summary>
+    private bool OverCodeLimit(Block[] region) => _jitLiveInstructions + region.Sum(m => m.Count) > _jitCodeLimit;
 
     /// <summary>Whether quick region <paramref name="region"/>'s code is still its entry block's code.</summary>
     private static bool QuickCodeInstalled(JitRegion region) =>
@@ -174,9 +177,8 @@ public sealed unsafe partial class Cpu
             Block entry = quick.Blocks[0];
             if (!QuickCodeInstalled(quick) || Array.Exists(full.Region, m => !m.Valid))
             {
+                TakeOutcome(full);
                 _jitLiveInstructions -= full.Instructions(entry);
-                _jitBackgroundTicks += full.Ticks;
-                if (full.Error != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(full.Error);
                 continue;
             }
             DropRegion(quick);
@@ -199,7 +201,7 @@ public sealed unsafe partial class Cpu
     /// </summary>
     private void CompileInBackground(PendingRegion p)
     {
-        p.MarkInBackground();
+        p.InBackground = true;
         lock (_compileQueue)
         {
             _compileQueue.Enqueue(p);
@@ -254,7 +256,7 @@ public sealed unsafe partial class Cpu
         private volatile bool _ready;
         public bool Ready => _ready;
         /// <summary>RyuJIT works on the CPU's compile worker (its time counts as Cpu.JitBackgroundCompileTime).</summary>
-        public bool InBackground { get; private set; }
+        public bool InBackground;
 
         public int Instructions(Block entry) => Ops < entry.Count ? Ops : Region.Sum(m => m.Count);
 
@@ -267,9 +269,13 @@ public sealed unsafe partial class Cpu
             Ticks = Stopwatch.GetTimestamp() - t0;
             _ready = true;
         }
+    }
 
-        /// <summary>Marks the code as compiled by the CPU's compile worker (<see cref="Cpu.CompileInBackground"/>).</summary>
-        public void MarkInBackground() => InBackground = true;
+    /// <summary>RyuJIT's outcome for compiled region <paramref name="p"/>, on the CPU's thread: its failure (our bug) rethrown, its time on the compile worker counted.</summary>
+    private void TakeOutcome(PendingRegion p)
+    {
+        if (p.Error != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(p.Error);
+        if (p.InBackground) _jitBackgroundTicks += p.Ticks;
     }
 
     /// <summary>
@@ -281,8 +287,7 @@ public sealed unsafe partial class Cpu
     private JitCode? Install(Block b, PendingRegion p, bool promotion = false)
     {
         b.Pending = null;
-        if (p.Error != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(p.Error);
-        if (p.InBackground) _jitBackgroundTicks += p.Ticks;
+        TakeOutcome(p);
         if (p.Flushes != _jitFlushes) { b.Heat = 0; return null; }   // the flush uncounted it already
         if (Array.Exists(p.Region, m => !m.Valid))
         {
