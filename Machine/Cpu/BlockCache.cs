@@ -67,6 +67,14 @@ internal sealed class Block
     public int CompiledOps;
     /// <summary>Compiled code covers this block as a member of another block's region (it tiers up later; see Cpu.TierUp).</summary>
     public bool InRegion;
+    /// <summary>
+    /// The dispatcher kept entering this block, a member of compiled code but no entry of it (Cpu.Reenter):
+    /// a region that covers it makes it an entry (RegionCompiler.FindEntries), and a region rooted
+    /// elsewhere stops before it when another region's code has that entry (Cpu.CollectRegion).
+    /// </summary>
+    public bool WantsEntry;
+    /// <summary>The last compiled region (its entry-0 object) installed with this block as a member, or null (Cpu.Reenter).</summary>
+    public JitRegion? Home;
     /// <summary>The entries of the compiled regions whose code covers this block and that a write to its page does not invalidate by itself: the region's blocks in other pages than its entry's, or all of them when it has entries on several pages (the write drops their code).</summary>
     public List<JitRegion>? ForeignOf;
     /// <summary>The JIT cannot compile this block (an op outside its subset): it stays interpreted.</summary>
@@ -122,6 +130,8 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     /// compiled again, optimised (Cpu.Promote); every exit of the code subtracts what it retired.
     /// </summary>
     public long PromoteCredit;
+    /// <summary>On <see cref="Main"/>: the code is being compiled again to replace it (Cpu.Replace), so no second replacement starts.</summary>
+    public bool Replaced;
 
     /// <summary>Another entry into the same method: a copy sharing every table, starting at entry <paramref name="entry"/>.</summary>
     public JitRegion At(int entry, (ulong Va, ulong Page)[] foreignPages) => new(Blocks, Ops)

@@ -58,8 +58,9 @@ public sealed unsafe partial class Cpu
     /// <summary>
     /// A block that compiled code already covers as a member of another region is reached by the
     /// dispatcher only after an exit (a callee returning, a budget cut, an access the interpreter
-    /// finished), and from there the interpreter soon reaches compiled code again. Compiling it as an
-    /// entry of its own compiles its region's blocks again (about 5 ms, the time to interpret some 10^6
+    /// finished), and from there the interpreter soon reaches compiled code again. Compiling its region
+    /// again with it as an entry (<see cref="Reenter"/>), or a region rooted at it, compiles blocks again
+    /// (about 5 ms, the time to interpret some 10^6
     /// instructions), so it waits for this many times the threshold: qsort-like and hash-table code
     /// compiled the same blocks up to six times. (bench emulator, 16 against 1: apps compiled 28 regions
     /// in 131 ms instead of 51 in 237 ms and ran 1.14 instead of 1.21 times qemu's time; mix 26 in 55 ms
@@ -82,6 +83,7 @@ public sealed unsafe partial class Cpu
     {
         if (b.Pending is PendingRegion pending) return pending.Ready ? Install(b, pending) : null;
         if (++b.Heat < (b.InRegion ? MemberHeatFactor * _jitThreshold : _jitThreshold)) return null;
+        if (b.InRegion && Reenter(b)) return null;
         long t0 = Stopwatch.GetTimestamp();
         bool quick = _jitPromoteAfter != 0;
         Block[] region = CollectRegion(b, out var foreign);
@@ -120,11 +122,15 @@ public sealed unsafe partial class Cpu
     /// <summary>The quick region whose code ran out of credit (its epilogue notes it and returns instead of chaining on).</summary>
     private JitRegion? _jitPromote;
     /// <summary>Promotions under way: the quick region, and its optimised code that RyuJIT compiles on the compile worker.</summary>
-    private readonly List<(JitRegion Quick, PendingRegion Full)> _jitPromotions = new();
+    private readonly List<(JitRegion Old, PendingRegion New, bool Reentry)> _jitPromotions = new();
     /// <summary>Promotions whose optimised code is not installed yet (for tests).</summary>
     internal int JitPromotionsPending => _jitPromotions.Count;
     /// <summary>Quick regions replaced by optimised code.</summary>
     public long JitRegionsPromoted { get; private set; }
+    /// <summary>Regions replaced by their code compiled again with more entries (<see cref="Reenter"/>).</summary>
+    public long JitRegionsReentered { get; private set; }
+    /// <summary>Such compiles started (for tests: when they start depends only on the guest's run).</summary>
+    internal long JitReentriesStarted { get; private set; }
 
     /// <summary>
     /// Starts the second compile of quick region <paramref name="region"/>, whose code has retired its
@@ -138,27 +144,102 @@ public sealed unsafe partial class Cpu
     {
         _jitPromote = null;
         region.PromoteCredit = long.MaxValue;   // promoted once
-        Block entry = region.Blocks[0];
-        if (!QuickCodeInstalled(region)) return;
-        long t0 = Stopwatch.GetTimestamp();
-        Block[] blocks = CollectRegion(entry, out var foreign);
-        // Over the limit the flush drops the quick code too; the entry compiles again when hot.
-        if (OverCodeLimit(blocks)) FlushCompiledCode();
-        else if (RegionCompiler.TryEmit(this, ref blocks, ref foreign, quick: false, out int ops) is JitCode code)
+        if (InstalledRegion(region) && !region.Replaced) Replace(region, mustHold: null);
+    }
+
+    /// <summary>
+    /// Member block <paramref name="b"/> reached the member threshold: the dispatcher keeps entering
+    /// the code of its region in the middle, where a path out of the region comes back into it (an
+    /// if's body laid out on another page, an out-of-line cold path). A region rooted at b would copy
+    /// most of that region, and its own end would land in the middle of another one: Embench's
+    /// nsichneu compiled 362 regions so, 72% of its run. Instead b's home region (Block.Home) is
+    /// compiled again with b, and every member the dispatcher entered as often as the threshold, as
+    /// entries (Block.WantsEntry), to replace its code when RyuJIT is done (as a promotion does).
+    /// False when b has no installed home, or the home's region collected again does not hold b: b
+    /// then roots a region of its own.
+    /// </summary>
+    private bool Reenter(Block b)
+    {
+        JitRegion? home = b.Home;
+        if (home == null || !InstalledRegion(home) || OnLoop(home.Blocks, b)) return false;
+        b.Heat = 0;
+        if (home.Replaced) return true;   // wait for the code being compiled now
+        b.WantsEntry = true;
+        foreach (Block m in home.Blocks)
+            if (m.InRegion && m.Compiled == null && m.Heat >= _jitThreshold && !OnLoop(home.Blocks, m)) m.WantsEntry = true;
+        return Replace(home, mustHold: b);
+    }
+
+    /// <summary>
+    /// Whether member <paramref name="b"/> lies on a loop of <paramref name="members"/> (it reaches
+    /// itself through their direct jumps, fall-throughs, calls and seen indirect targets). An entry there
+    /// would make the loop irreducible, and RyuJIT allocates registers worse in such loops: Embench's
+    /// edn ran 10 to 14% slower with one than with a region rooted at the loop's entered block.
+    /// </summary>
+    private static bool OnLoop(Block[] members, Block b)
+    {
+        var byVa = new Dictionary<ulong, Block>(members.Length);
+        foreach (Block m in members) byVa.TryAdd(m.Va, m);
+        var seen = new HashSet<Block>();
+        var work = new Stack<Block>();
+        work.Push(b);
+        Span<ulong> direct = stackalloc ulong[2];
+        while (work.Count != 0)
         {
+            Block m = work.Pop();
+            int n = m.DirectSuccessors(direct);
+            IEnumerable<ulong> targets = m.IndirectTargets is { } indirect ? [.. direct[..n], .. indirect] : direct[..n].ToArray();
+            foreach (ulong va in targets)
+            {
+                if (!byVa.TryGetValue(va, out Block? next)) continue;
+                if (next == b) return true;
+                if (seen.Add(next)) work.Push(next);
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Compiles installed region <paramref name="region"/> again: optimised for a promotion, as the old
+    /// code was for a reentry (<paramref name="mustHold"/> set). Collects its entry's region again
+    /// (from what has run by now), emits its IL here and has RyuJIT compile it on the compile worker
+    /// while the old code goes on running; <see cref="InstallPromotions"/> swaps the code
+    /// when it is ready. So the CPU's thread pays only the IL. False, and nothing compiled, when the
+    /// region collected again lacks <paramref name="mustHold"/>, or the code limit flushed all code.
+    /// </summary>
+    private bool Replace(JitRegion region, Block? mustHold)
+    {
+        Block entry = region.Blocks[0];
+        long t0 = Stopwatch.GetTimestamp();
+        Block[] blocks = CollectRegion(entry, out var foreign, replacing: region);
+        bool quick = mustHold != null && region.Quick;
+        bool Holds(Block[] members) => mustHold == null || Array.IndexOf(members, mustHold) >= 0;
+        bool queued = false;
+        if (!Holds(blocks)) return false;
+        // Over the limit the flush drops the old code too; the entry compiles again when hot.
+        if (OverCodeLimit(blocks)) FlushCompiledCode();
+        // (TryEmit may cut the region for size: the windows it reserved then wait for the next flush.)
+        // A promotion compiles optimised code; a reentry compiles code like the old (quick code keeps its credit).
+        else if (RegionCompiler.TryEmit(this, ref blocks, ref foreign, quick, out int ops) is JitCode code && Holds(blocks))
+        {
+            if (quick) ((JitRegion)code.Target!).PromoteCredit = region.PromoteCredit;
             var p = new PendingRegion(code, blocks, ops, _jitFlushes, replacing: region);
             _jitLiveInstructions += p.Instructions(entry);
-            _jitPromotions.Add((region, p));
+            _jitPromotions.Add((region, p, Reentry: mustHold != null));
+            region.Replaced = true;
+            if (mustHold != null) JitReentriesStarted++;
             CompileInBackground(p);
+            queued = true;
         }
         _jitCompileTicks += Stopwatch.GetTimestamp() - t0;
+        return queued;
     }
 
     /// <summary>Whether compiling <paramref name="region"/> would pass the limit on compiled code (MachineOptions.JitCodeLimit): then all of it is flushed first.</summary>
     private bool OverCodeLimit(Block[] region) => _jitLiveInstructions + region.Sum(m => m.Count) > _jitCodeLimit;
 
-    /// <summary>Whether quick region <paramref name="region"/>'s code is still its entry block's code.</summary>
-    private static bool QuickCodeInstalled(JitRegion region) =>
+    /// <summary>Whether region <paramref name="region"/>'s code is still its entry block's code.</summary>
+    private static bool InstalledRegion(JitRegion region) =>
         region.Blocks[0] is { Valid: true, Compiled.Target: JitRegion r } && r.Main == region;
 
     /// <summary>
@@ -171,19 +252,22 @@ public sealed unsafe partial class Cpu
     {
         for (int k = _jitPromotions.Count - 1; k >= 0; k--)
         {
-            var (quick, full) = _jitPromotions[k];
+            var (old, full, reentry) = _jitPromotions[k];
             if (!full.Ready) continue;
             _jitPromotions.RemoveAt(k);
-            Block entry = quick.Blocks[0];
-            if (!QuickCodeInstalled(quick) || Array.Exists(full.Region, m => !m.Valid))
+            Block entry = old.Blocks[0];
+            if (!InstalledRegion(old) || Array.Exists(full.Region, m => !m.Valid))
             {
                 TakeOutcome(full);
                 _jitLiveInstructions -= full.Instructions(entry);
+                old.Replaced = false;   // if the old code is still there, it may be replaced again
                 continue;
             }
-            DropRegion(quick);
+            DropRegion(old);
             _jitCompiled.Remove(entry);
-            Install(entry, full, promotion: true);
+            if (Install(entry, full, replacement: true) == null) continue;
+            if (reentry) JitRegionsReentered++;
+            else JitRegionsPromoted++;
         }
     }
 
@@ -281,10 +365,11 @@ public sealed unsafe partial class Cpu
     /// <summary>
     /// Makes a compiled region the entry's code, unless all compiled code was flushed since it was
     /// emitted or one of its blocks was invalidated meanwhile (then it is dropped, and the entry's
-    /// heat starts again). Returns the code, or null. <paramref name="promotion"/>: the code is a quick
-    /// region's optimised second compile (counted in <see cref="JitRegionsPromoted"/>).
+    /// heat starts again). Returns the code, or null. <paramref name="replacement"/>: the code replaces
+    /// a region's (<see cref="Replace"/>; the caller counts it), else it is a first compile (counted in
+    /// <see cref="JitBlocksCompiled"/>).
     /// </summary>
-    private JitCode? Install(Block b, PendingRegion p, bool promotion = false)
+    private JitCode? Install(Block b, PendingRegion p, bool replacement = false)
     {
         b.Pending = null;
         TakeOutcome(p);
@@ -309,6 +394,7 @@ public sealed unsafe partial class Cpu
             foreach (Block m in p.Region)
             {
                 m.InRegion = true;
+                m.Home = region;
                 if (entriesOnSeveralPages || ((m.Va ^ b.Va) >> 12) != 0) (m.ForeignOf ??= new()).Add(region);
             }
             for (int e = 0; e < region.Entries.Length; e++)
@@ -322,8 +408,7 @@ public sealed unsafe partial class Cpu
                 }
             }
         }
-        if (promotion) JitRegionsPromoted++;
-        else JitBlocksCompiled++;
+        if (!replacement) JitBlocksCompiled++;
         JitInstructionsCompiled += instructions;
         return p.Code;
     }
@@ -366,7 +451,7 @@ public sealed unsafe partial class Cpu
     /// after a call, and by the indirect jumps the dispatcher has seen, as long as they have run already
     /// (decoded, valid, whole in their page), can be compiled whole, and lie in the entry's page or in
     /// one of at most <see cref="RegionCompiler.MaxRegionPages"/> - 1 other pages that the TLB translates
-    /// for fetching now; up to the compiler's size limits. The entry's page is verified by the entry's
+    /// for fetching now; up to the compiler's size limits and the code limit (MachineOptions.JitCodeLimit: a region bigger than it would break it alone). The entry's page is verified by the entry's
     /// own lookup; the other pages (<paramref name="foreign"/>: virtual page, physical page number) by
     /// the region's code each time it starts (Cpu.RegionPagesMapped), and a write to one of them drops
     /// the region's code (Block.ForeignOf). So a call-heavy program whose functions lie on a few pages
@@ -376,7 +461,7 @@ public sealed unsafe partial class Cpu
     /// callee (CoreMark's state machine loop left its region at each call: 22% fewer entries into
     /// compiled code).
     /// </summary>
-    private Block[] CollectRegion(Block entry, out (ulong Va, ulong Page)[] foreign)
+    private Block[] CollectRegion(Block entry, out (ulong Va, ulong Page)[] foreign, JitRegion? replacing = null)
     {
         var members = new List<Block> { entry };
         var pages = new List<(ulong Va, ulong Page)>();
@@ -410,7 +495,9 @@ public sealed unsafe partial class Cpu
                 if (pass == 0 && m.Heat < WarmHeat && !m.InRegion) continue;
                 seen.Add(va);
                 if (!m.Valid || m.SecondPage != ulong.MaxValue
-                    || ops + m.Count > RegionCompiler.MaxRegionOps || !RegionCompiler.Compilable(m)) continue;
+                    || ops + m.Count > Math.Min(RegionCompiler.MaxRegionOps, _jitCodeLimit) || !RegionCompiler.Compilable(m)) continue;
+                // Another region's code has an entry here that the dispatcher kept using: exit to it.
+                if (m.WantsEntry && m.Chainable?.Target is JitRegion other && other.Main != replacing) continue;
                 if (vpage != (entry.Va & ~0xFFFUL) && !pages.Contains((vpage, pa >> 12))) pages.Add((vpage, pa >> 12));
                 members.Add(m);
                 ops += m.Count;

@@ -283,7 +283,7 @@ internal sealed unsafe partial class RegionCompiler
         return (JitCode)_method.CreateDelegate(typeof(JitCode), _region);
     }
 
-    /// <summary>The member blocks the method can be entered at: the entry block, then the return sites of the calls that leave the region (see <see cref="JitRegion.Entries"/>).</summary>
+    /// <summary>The member blocks the method can be entered at: the entry block, then the members the dispatcher kept entering, then the return sites of the calls that leave the region (see <see cref="JitRegion.Entries"/>).</summary>
     private readonly List<int> _entries = [0];
 
     /// <summary>
@@ -298,11 +298,15 @@ internal sealed unsafe partial class RegionCompiler
     /// return sites of every call, recursive tak 30%), but a loop whose call leaves the region is no IL
     /// loop through that call anyway. The price: a loop calling helpers with an error branch that is
     /// never taken (a call out of the region) gets entries in its body too, 5 to 8% slower on such
-    /// probes (stop 24, best of several runs; CoreMark 19% faster).
+    /// probes (stop 24, best of several runs; CoreMark 19% faster). Before them, the members the
+    /// dispatcher kept entering without code (Block.WantsEntry, set by Cpu.Reenter): a path that left
+    /// the region comes back there, and is better served by an entry than by a copy of the region.
     /// </summary>
     private void FindEntries()
     {
         if (_prefix) return;
+        for (int j = 1; j < _blocks.Length; j++)
+            if (_blocks[j].WantsEntry) _entries.Add(j);
         foreach (Block b in _blocks)
         {
             ref Op last = ref b.Ops[b.Count - 1];
