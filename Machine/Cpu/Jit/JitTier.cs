@@ -173,8 +173,8 @@ public sealed unsafe partial class Cpu
     /// <summary>
     /// Whether member <paramref name="b"/> lies on a loop of <paramref name="members"/> (it reaches
     /// itself through their direct jumps, fall-throughs, calls and seen indirect targets). An entry there
-    /// would make the loop irreducible, and RyuJIT allocates registers worse in such loops: Embench's
-    /// edn ran 10 to 14% slower with one than with a region rooted at the loop's entered block.
+    /// would make the loop irreducible, and RyuJIT allocates registers worse in such loops: with
+    /// entries on loops, CoreMark ran 1.90 → 2.30 s (stop 28); a region rooted at the block serves it.
     /// </summary>
     private static bool OnLoop(Block[] members, Block b)
     {
