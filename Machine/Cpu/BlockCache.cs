@@ -73,7 +73,7 @@ internal sealed class Block
     /// elsewhere stops before it when another region's code has that entry (Cpu.CollectRegion).
     /// </summary>
     public bool WantsEntry;
-    /// <summary>The last compiled region (its entry-0 object) installed with this block as a member, or null (Cpu.Reenter).</summary>
+    /// <summary>The last compiled region (its entry-0 object) installed with this block as a member, or null (Cpu.Reenter); cleared when that code is dropped, which it would keep alive.</summary>
     public JitRegion? Home;
     /// <summary>The entries of the compiled regions whose code covers this block and that a write to its page does not invalidate by itself: the region's blocks in other pages than its entry's, or all of them when it has entries on several pages (the write drops their code).</summary>
     public List<JitRegion>? ForeignOf;

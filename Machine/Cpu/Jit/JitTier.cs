@@ -429,7 +429,7 @@ public sealed unsafe partial class Cpu
         {
             if (b.Compiled?.Target is JitRegion region)
             {
-                foreach (Block m in region.Blocks) { m.InRegion = false; m.ForeignOf = null; }
+                foreach (Block m in region.Blocks) { m.InRegion = false; m.ForeignOf = null; m.Home = null; }
                 DropEntries(region);
             }
             b.Compiled = null;
@@ -537,6 +537,9 @@ public sealed unsafe partial class Cpu
     {
         Block entry = region.Blocks[0];
         DropEntries(region);
+        // A home would keep the dropped code alive (its entries' delegates).
+        foreach (Block m in region.Blocks)
+            if (m.Home == region) m.Home = null;
         if (entry.Compiled?.Target is not JitRegion r || r.Main != region) return;
         entry.Compiled = null;
         entry.Chainable = null;

@@ -101,6 +101,18 @@ public class JitReentryTests
         using var interp = Start(new CpuFixture(ExecutionTier.Interp), code);
         interp.Machine.Run(jit.Cpu.InstructionsRetired);
         AssertSameState(interp, jit);
+
+        // A write to every page of the code (each byte rewritten unchanged) drops all of its code,
+        // entries included; what compiles again still runs as the interpreter does.
+        long compiled = jit.Cpu.JitBlocksCompiled;
+        foreach (var f in new[] { jit, interp })
+        {
+            for (int page = 0; page * 4096 < code.Length; page++)
+                f.Machine.Memory.WriteU8(CpuFixture.CodePhys + (ulong)page * 4096, code[page * 4096]);
+            f.Machine.Run(1_000_003);
+        }
+        AssertSameState(interp, jit);
+        Assert.True(jit.Cpu.JitBlocksCompiled > compiled, "the writes dropped no compiled code");
     }
 
     /// <summary>The same retired count and the same machine state (registers, flags, rip, memory: the snapshot, which holds no compiled code).</summary>
