@@ -215,7 +215,11 @@ public sealed unsafe partial class Cpu
         bool quick = mustHold != null && region.Quick;
         bool Holds(Block[] members) => mustHold == null || Array.IndexOf(members, mustHold) >= 0;
         bool queued = false;
-        if (!Holds(blocks)) return false;
+        if (!Holds(blocks))
+        {
+            _jitCompileTicks += Stopwatch.GetTimestamp() - t0;
+            return false;
+        }
         // Over the limit the flush drops the old code too; the entry compiles again when hot.
         if (OverCodeLimit(blocks)) FlushCompiledCode();
         // (TryEmit may cut the region for size: the windows it reserved then wait for the next flush.)
