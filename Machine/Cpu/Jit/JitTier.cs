@@ -58,9 +58,9 @@ public sealed unsafe partial class Cpu
     /// <summary>
     /// A block that compiled code already covers as a member of another region is reached by the
     /// dispatcher only after an exit (a callee returning, a budget cut, an access the interpreter
-    /// finished), and from there the interpreter soon reaches compiled code again. Compiling its region
-    /// again with it as an entry (<see cref="Reenter"/>), or a region rooted at it, compiles blocks again
-    /// (about 5 ms, the time to interpret some 10^6
+    /// finished, a path out of the region that comes back into it), and from there the interpreter soon
+    /// reaches compiled code again. Compiling its region again with it as an entry (<see cref="Reenter"/>),
+    /// or a region rooted at it, compiles blocks again (about 5 ms, the time to interpret some 10^6
     /// instructions), so it waits for this many times the threshold: qsort-like and hash-table code
     /// compiled the same blocks up to six times. (bench emulator, 16 against 1: apps compiled 28 regions
     /// in 131 ms instead of 51 in 237 ms and ran 1.14 instead of 1.21 times qemu's time; mix 26 in 55 ms
@@ -455,8 +455,10 @@ public sealed unsafe partial class Cpu
     /// after a call, and by the indirect jumps the dispatcher has seen, as long as they have run already
     /// (decoded, valid, whole in their page), can be compiled whole, and lie in the entry's page or in
     /// one of at most <see cref="RegionCompiler.MaxRegionPages"/> - 1 other pages that the TLB translates
-    /// for fetching now; up to the compiler's size limits and the code limit (MachineOptions.JitCodeLimit: a region bigger than it would break it alone). The entry's page is verified by the entry's
-    /// own lookup; the other pages (<paramref name="foreign"/>: virtual page, physical page number) by
+    /// for fetching now; up to the compiler's size limits and the code limit (MachineOptions.JitCodeLimit:
+    /// a region bigger than it would break it alone); not a block where another region's code has an
+    /// entry that the dispatcher kept using (Block.WantsEntry): the region exits to it instead of
+    /// copying what follows. The entry's page is verified by the entry's own lookup; the other pages (<paramref name="foreign"/>: virtual page, physical page number) by
     /// the region's code each time it starts (Cpu.RegionPagesMapped), and a write to one of them drops
     /// the region's code (Block.ForeignOf). So a call-heavy program whose functions lie on a few pages
     /// runs its calls and returns inside one method instead of leaving compiled code at each. Warm
