@@ -53,6 +53,18 @@ internal sealed class Block
         }
     }
 
+    /// <summary>
+    /// Puts in <paramref name="into"/> (cleared first) where control may go from this block's end: its
+    /// direct successors (<see cref="DirectSuccessors"/>), then the indirect targets the dispatcher has seen.
+    /// </summary>
+    public void Successors(List<ulong> into)
+    {
+        into.Clear();
+        Span<ulong> direct = stackalloc ulong[2];
+        foreach (ulong va in direct[..DirectSuccessors(direct)]) into.Add(va);
+        if (IndirectTargets != null) into.AddRange(IndirectTargets);
+    }
+
     /// <summary>Remembers a target of this block's indirect jump or call (the dispatcher's slow path).</summary>
     public void NoteIndirectTarget(ulong va)
     {
@@ -130,8 +142,6 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     /// compiled again, optimised (Cpu.Promote); every exit of the code subtracts what it retired.
     /// </summary>
     public long PromoteCredit;
-    /// <summary>On <see cref="Main"/>: the code is being compiled again to replace it (Cpu.Replace), so no second replacement starts.</summary>
-    public bool Replaced;
 
     /// <summary>Another entry into the same method: a copy sharing every table, starting at entry <paramref name="entry"/>.</summary>
     public JitRegion At(int entry, (ulong Va, ulong Page)[] foreignPages) => new(Blocks, Ops)

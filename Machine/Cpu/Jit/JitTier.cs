@@ -121,10 +121,10 @@ public sealed unsafe partial class Cpu
     private readonly int _jitPromoteAfter;
     /// <summary>The quick region whose code ran out of credit (its epilogue notes it and returns instead of chaining on).</summary>
     private JitRegion? _jitPromote;
-    /// <summary>Promotions under way: the quick region, and its optimised code that RyuJIT compiles on the compile worker.</summary>
-    private readonly List<(JitRegion Old, PendingRegion New, bool Reentry)> _jitPromotions = new();
-    /// <summary>Promotions whose optimised code is not installed yet (for tests).</summary>
-    internal int JitPromotionsPending => _jitPromotions.Count;
+    /// <summary>Replacements under way (<see cref="Replace"/>): the region, the code RyuJIT compiles for it on the compile worker, and whether it is a reentry (else a promotion).</summary>
+    private readonly List<(JitRegion Old, PendingRegion New, bool Reentry)> _jitReplacements = new();
+    /// <summary>Replacements (promotions and reentries) whose code is not installed yet (for tests).</summary>
+    internal int JitReplacementsPending => _jitReplacements.Count;
     /// <summary>Quick regions replaced by optimised code.</summary>
     public long JitRegionsPromoted { get; private set; }
     /// <summary>Regions replaced by their code compiled again with more entries (<see cref="Reenter"/>).</summary>
@@ -136,7 +136,7 @@ public sealed unsafe partial class Cpu
     /// Starts the second compile of quick region <paramref name="region"/>, whose code has retired its
     /// credit: the region of its entry block is collected again (from what has run by now) and its IL
     /// emitted here, and RyuJIT optimises it on the compile worker while the quick code goes on
-    /// running; <see cref="InstallPromotions"/> swaps the code when it is ready. So the CPU's thread
+    /// running; <see cref="InstallReplacements"/> swaps the code when it is ready. So the CPU's thread
     /// pays only the quick compile and the IL. Called by the dispatcher between runs of compiled code.
     /// Nothing when the quick code was dropped meanwhile (a write to its page, a flush).
     /// </summary>
@@ -144,7 +144,7 @@ public sealed unsafe partial class Cpu
     {
         _jitPromote = null;
         region.PromoteCredit = long.MaxValue;   // promoted once
-        if (InstalledRegion(region) && !region.Replaced) Replace(region, mustHold: null);
+        if (InstalledRegion(region) && !BeingReplaced(region)) Replace(region, mustHold: null);
     }
 
     /// <summary>
@@ -161,37 +161,36 @@ public sealed unsafe partial class Cpu
     private bool Reenter(Block b)
     {
         JitRegion? home = b.Home;
-        if (home == null || !InstalledRegion(home) || OnLoop(home.Blocks, b)) return false;
+        if (home == null || !InstalledRegion(home)) return false;
+        var byVa = new Dictionary<ulong, Block>(home.Blocks.Length);
+        foreach (Block m in home.Blocks) byVa.TryAdd(m.Va, m);
+        if (OnLoop(byVa, b)) return false;
         b.Heat = 0;
-        if (home.Replaced) return true;   // wait for the code being compiled now
+        if (BeingReplaced(home)) return true;   // wait for the code being compiled now
         b.WantsEntry = true;
         foreach (Block m in home.Blocks)
-            if (m.InRegion && m.Compiled == null && m.Heat >= _jitThreshold && !OnLoop(home.Blocks, m)) m.WantsEntry = true;
+            if (m.InRegion && m.Compiled == null && m.Heat >= _jitThreshold && !OnLoop(byVa, m)) m.WantsEntry = true;
         return Replace(home, mustHold: b);
     }
 
     /// <summary>
-    /// Whether member <paramref name="b"/> lies on a loop of <paramref name="members"/> (it reaches
-    /// itself through their direct jumps, fall-throughs, calls and seen indirect targets). An entry there
+    /// Whether member <paramref name="b"/> lies on a loop of a region's members (<paramref name="members"/>,
+    /// by address): it reaches itself through their successors (<see cref="Block.Successors"/>). An entry there
     /// would make the loop irreducible, and RyuJIT allocates registers worse in such loops: with
     /// entries on loops, CoreMark ran 1.90 → 2.30 s (stop 28); a region rooted at the block serves it.
     /// </summary>
-    private static bool OnLoop(Block[] members, Block b)
+    private static bool OnLoop(Dictionary<ulong, Block> members, Block b)
     {
-        var byVa = new Dictionary<ulong, Block>(members.Length);
-        foreach (Block m in members) byVa.TryAdd(m.Va, m);
         var seen = new HashSet<Block>();
         var work = new Stack<Block>();
+        var targets = new List<ulong>();
         work.Push(b);
-        Span<ulong> direct = stackalloc ulong[2];
         while (work.Count != 0)
         {
-            Block m = work.Pop();
-            int n = m.DirectSuccessors(direct);
-            IEnumerable<ulong> targets = m.IndirectTargets is { } indirect ? [.. direct[..n], .. indirect] : direct[..n].ToArray();
+            work.Pop().Successors(targets);
             foreach (ulong va in targets)
             {
-                if (!byVa.TryGetValue(va, out Block? next)) continue;
+                if (!members.TryGetValue(va, out Block? next)) continue;
                 if (next == b) return true;
                 if (seen.Add(next)) work.Push(next);
             }
@@ -203,7 +202,7 @@ public sealed unsafe partial class Cpu
     /// Compiles installed region <paramref name="region"/> again: optimised for a promotion, as the old
     /// code was for a reentry (<paramref name="mustHold"/> set). Collects its entry's region again
     /// (from what has run by now), emits its IL here and has RyuJIT compile it on the compile worker
-    /// while the old code goes on running; <see cref="InstallPromotions"/> swaps the code
+    /// while the old code goes on running; <see cref="InstallReplacements"/> swaps the code
     /// when it is ready. So the CPU's thread pays only the IL. False, and nothing compiled, when the
     /// region collected again lacks <paramref name="mustHold"/>, or the code limit flushed all code.
     /// </summary>
@@ -229,8 +228,7 @@ public sealed unsafe partial class Cpu
             if (quick) ((JitRegion)code.Target!).PromoteCredit = region.PromoteCredit;
             var p = new PendingRegion(code, blocks, ops, _jitFlushes, replacing: region);
             _jitLiveInstructions += p.Instructions(entry);
-            _jitPromotions.Add((region, p, Reentry: mustHold != null));
-            region.Replaced = true;
+            _jitReplacements.Add((region, p, Reentry: mustHold != null));
             if (mustHold != null) JitReentriesStarted++;
             CompileInBackground(p);
             queued = true;
@@ -242,29 +240,31 @@ public sealed unsafe partial class Cpu
     /// <summary>Whether compiling <paramref name="region"/> would pass the limit on compiled code (MachineOptions.JitCodeLimit): then all of it is flushed first.</summary>
     private bool OverCodeLimit(Block[] region) => _jitLiveInstructions + region.Sum(m => m.Count) > _jitCodeLimit;
 
+    /// <summary>Whether <paramref name="region"/>'s code is being compiled again to replace it (<see cref="Replace"/>): then no second replacement starts.</summary>
+    private bool BeingReplaced(JitRegion region) => _jitReplacements.Exists(r => r.Old == region);
+
     /// <summary>Whether region <paramref name="region"/>'s code is still its entry block's code.</summary>
     private static bool InstalledRegion(JitRegion region) =>
         region.Blocks[0] is { Valid: true, Compiled.Target: JitRegion r } && r.Main == region;
 
     /// <summary>
-    /// Replaces quick code by its optimised code where RyuJIT has finished (<see cref="Promote"/>). The
-    /// optimised code is dropped instead when the quick code is gone (a write to one of its pages: the
-    /// new code may hold the old bytes) or a block of it was invalidated meanwhile. Called by the
+    /// Replaces code by the code compiled to replace it where RyuJIT has finished (<see cref="Replace"/>:
+    /// a promotion or a reentry). The new code is dropped instead when the old is gone (a write to one
+    /// of its pages: the new code may hold the old bytes) or a block of it was invalidated meanwhile. Called by the
     /// dispatcher between runs of compiled code.
     /// </summary>
-    private void InstallPromotions()
+    private void InstallReplacements()
     {
-        for (int k = _jitPromotions.Count - 1; k >= 0; k--)
+        for (int k = _jitReplacements.Count - 1; k >= 0; k--)
         {
-            var (old, full, reentry) = _jitPromotions[k];
+            var (old, full, reentry) = _jitReplacements[k];
             if (!full.Ready) continue;
-            _jitPromotions.RemoveAt(k);
+            _jitReplacements.RemoveAt(k);
             Block entry = old.Blocks[0];
             if (!InstalledRegion(old) || Array.Exists(full.Region, m => !m.Valid))
             {
                 TakeOutcome(full);
                 _jitLiveInstructions -= full.Instructions(entry);
-                old.Replaced = false;   // if the old code is still there, it may be replaced again
                 continue;
             }
             DropRegion(old);
@@ -333,7 +333,7 @@ public sealed unsafe partial class Cpu
         /// region already when this one was emitted (before its own members are marked). Such an entry
         /// is not installed: the other region's code holds the return site's callee whole, while this
         /// one may hold a cut copy that the code would bounce out of (binary trees' recursive mk,
-        /// reached from a driver region: 0.9 million entries, not 26,000). The quick region this code
+        /// reached from a driver region: 0.9 million entries, not 26,000). The region this code
         /// replaces (<paramref name="replacing"/>) does not count.
         /// </summary>
         public readonly bool[] CoveredElsewhere = Array.ConvertAll(((JitRegion)code.Target!).Entries,
@@ -442,7 +442,7 @@ public sealed unsafe partial class Cpu
             b.Heat = 0;
         }
         _jitCompiled.Clear();
-        _jitPromotions.Clear();   // their code is dropped with the rest (and was emitted for windows reused now)
+        _jitReplacements.Clear();   // their code is dropped with the rest (and was emitted for windows reused now)
         ReuseAccessWindows();
         _jitLiveInstructions = 0;
         _jitRegion = null;
@@ -458,8 +458,8 @@ public sealed unsafe partial class Cpu
     /// for fetching now; up to the compiler's size limits and the code limit (MachineOptions.JitCodeLimit:
     /// a region bigger than it would break it alone); not a block where another region's code has an
     /// entry that the dispatcher kept using (Block.WantsEntry): the region exits to it instead of
-    /// copying what follows. The entry's page is verified by the entry's own lookup; the other pages (<paramref name="foreign"/>: virtual page, physical page number) by
-    /// the region's code each time it starts (Cpu.RegionPagesMapped), and a write to one of them drops
+    /// copying what follows. The entry's page is verified by the entry's own lookup; the other pages
+    /// (<paramref name="foreign"/>: virtual page, physical page number) by the region's code each time it starts (Cpu.RegionPagesMapped), and a write to one of them drops
     /// the region's code (Block.ForeignOf). So a call-heavy program whose functions lie on a few pages
     /// runs its calls and returns inside one method instead of leaving compiled code at each. Warm
     /// blocks (run <see cref="WarmHeat"/> times in the interpreter, or covered by compiled code) are
@@ -475,16 +475,14 @@ public sealed unsafe partial class Cpu
         if (!RegionCompiler.Compilable(entry)) return [.. members];
         var seen = new HashSet<ulong> { entry.Va };
         int ops = entry.Count;
-        Span<ulong> direct = stackalloc ulong[2];
+        var targets = new List<ulong>();
         // Two passes: first only blocks that ran often in the interpreter (or that compiled code covers
         // already), then the rest, so rarely run blocks do not take the room of hot ones.
         for (int pass = 0; pass < 2; pass++)
         for (int q = 0; q < members.Count && members.Count < RegionCompiler.MaxRegionBlocks; q++)
         {
             Block b = members[q];
-            var targets = new List<ulong>();
-            foreach (ulong va in direct[..b.DirectSuccessors(direct)]) targets.Add(va);
-            if (b.IndirectTargets != null) targets.AddRange(b.IndirectTargets);
+            b.Successors(targets);
             foreach (ulong va in targets)
             {
                 if (seen.Contains(va)) continue;
@@ -659,7 +657,7 @@ public sealed unsafe partial class Cpu
         int status = code(this);
         budget -= slice - _jitBudget;
         if (_jitPromote != null) Promote(_jitPromote);
-        if (_jitPromotions.Count != 0) InstallPromotions();
+        if (_jitReplacements.Count != 0) InstallReplacements();
         return status;
     }
 

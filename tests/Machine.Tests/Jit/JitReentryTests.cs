@@ -89,10 +89,10 @@ public class JitReentryTests
         Assert.True(jit.Cpu.JitReentriesStarted > 0, $"no code is compiled again with entries: {jit.Cpu.InstructionsRetired} retired, {jit.Cpu.JitBlocksCompiled} regions");
         // When it is installed depends on the compile worker: wait for the condition, not for a time; the
         // cap only stops a broken build from looping forever.
-        for (int slice = 0; (jit.Cpu.JitRegionsReentered == 0 || jit.Cpu.JitPromotionsPending != 0) && slice < 1_000_000; slice++)
+        for (int slice = 0; (jit.Cpu.JitRegionsReentered == 0 || jit.Cpu.JitReplacementsPending != 0) && slice < 1_000_000; slice++)
             jit.Machine.Run(9_973);
         Assert.True(jit.Cpu.JitRegionsReentered > 0, $"no code compiled again with entries was installed: {jit.Cpu.InstructionsRetired} retired");
-        Assert.Equal(0, jit.Cpu.JitPromotionsPending);
+        Assert.Equal(0, jit.Cpu.JitReplacementsPending);
 
         Cpu.JitRegion[] regions = [.. jit.Cpu.CompiledCode().Select(c => (Cpu.JitRegion)c.Target!)];
         Assert.Contains(regions, r => r.Entries.Any(e => rejoins.Contains(e.Block.Va)));
