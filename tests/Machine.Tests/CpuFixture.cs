@@ -95,6 +95,13 @@ public sealed class CpuFixture : IDisposable
         Assert.True(t.Kind == TrapKind.Breakpoint, $"expected to reach int3, got {t}");
     }
 
+    /// <summary>Asserts this machine ended where <paramref name="expected"/> did: the same retired count and the same state (registers, flags, rip, memory: the snapshot, which holds no compiled code).</summary>
+    public void AssertSameStateAs(CpuFixture expected)
+    {
+        Assert.Equal(expected.Cpu.InstructionsRetired, Cpu.InstructionsRetired);
+        Assert.Equal(expected.Machine.SaveState(), Machine.SaveState());
+    }
+
     public ulong this[MReg r] { get => Cpu[r]; set => Cpu[r] = value; }
 
     public ulong Flags => Cpu.RFlags;

@@ -57,11 +57,7 @@ public class JitCodeLimitTests
         using var interp = Run(ExecutionTier.Interp, 65_536);
         using var unbounded = Run(ExecutionTier.Jit, 65_536);
         using var bounded = Run(ExecutionTier.Jit, 40);
-        foreach (var f in new[] { unbounded, bounded })
-        {
-            Assert.Equal(interp.Machine.SaveState(), f.Machine.SaveState());
-            Assert.Equal(interp.Cpu.InstructionsRetired, f.Cpu.InstructionsRetired);
-        }
+        foreach (var f in new[] { unbounded, bounded }) f.AssertSameStateAs(interp);
         Assert.Equal(0, unbounded.Cpu.JitFlushes);
         Assert.True(bounded.Cpu.JitFlushes > 10, $"{bounded.Cpu.JitFlushes} flushes");
         Assert.True(bounded.Cpu.JitLiveInstructions <= 40, $"{bounded.Cpu.JitLiveInstructions} instructions kept");

@@ -79,13 +79,6 @@ public class JitPromotionTests
         while (f.Cpu.InstructionsRetired < total) f.Machine.Run(Math.Min(9_973, total - f.Cpu.InstructionsRetired));
     }
 
-    /// <summary>The same retired count and the same machine state (registers, flags, rip, memory: the snapshot, which holds no compiled code).</summary>
-    private static void AssertSameState(CpuFixture expected, CpuFixture actual)
-    {
-        Assert.Equal(expected.Cpu.InstructionsRetired, actual.Cpu.InstructionsRetired);
-        Assert.Equal(expected.Machine.SaveState(), actual.Machine.SaveState());
-    }
-
     private static bool IsQuick(Cpu.JitCode code) => ((Cpu.JitRegion)code.Target!).Quick;
 
     /// <summary>
@@ -114,7 +107,7 @@ public class JitPromotionTests
         }
         using var interp = Start(new CpuFixture(ExecutionTier.Interp));
         interp.Machine.Run(jit.Cpu.InstructionsRetired);
-        AssertSameState(interp, jit);
+        jit.AssertSameStateAs(interp);
 
         Cpu.JitCode[] live = [.. jit.Cpu.CompiledCode()];
         Assert.NotEmpty(live);
@@ -147,8 +140,8 @@ public class JitPromotionTests
             f.Machine.Memory.WriteU8(CpuFixture.CodePhys + 0x100, 0xCC);
             f.Machine.Run(Total - f.Cpu.InstructionsRetired);
         }
-        AssertSameState(interp, jit);
-        AssertSameState(interp, unwritten);
+        jit.AssertSameStateAs(interp);
+        unwritten.AssertSameStateAs(interp);
         Assert.True(jit.Cpu.JitBlocksCompiled > unwritten.Cpu.JitBlocksCompiled, "the write dropped no compiled code");
         Assert.Equal(0, jit.Cpu.JitRegionsPromoted);
         Assert.All(jit.Cpu.CompiledCode(), c => Assert.True(IsQuick(c)));

@@ -100,7 +100,7 @@ public class JitReentryTests
         jit.Machine.Run(1_000_003);   // and the new code runs
         using var interp = Start(new CpuFixture(ExecutionTier.Interp), code);
         interp.Machine.Run(jit.Cpu.InstructionsRetired);
-        AssertSameState(interp, jit);
+        jit.AssertSameStateAs(interp);
 
         // A write to every page of the code (each byte rewritten unchanged) drops all of its code,
         // entries included; what compiles again still runs as the interpreter does.
@@ -111,14 +111,7 @@ public class JitReentryTests
                 f.Machine.Memory.WriteU8(CpuFixture.CodePhys + (ulong)page * 4096, code[page * 4096]);
             f.Machine.Run(1_000_003);
         }
-        AssertSameState(interp, jit);
+        jit.AssertSameStateAs(interp);
         Assert.True(jit.Cpu.JitBlocksCompiled > compiled, "the writes dropped no compiled code");
-    }
-
-    /// <summary>The same retired count and the same machine state (registers, flags, rip, memory: the snapshot, which holds no compiled code).</summary>
-    private static void AssertSameState(CpuFixture expected, CpuFixture actual)
-    {
-        Assert.Equal(expected.Cpu.InstructionsRetired, actual.Cpu.InstructionsRetired);
-        Assert.Equal(expected.Machine.SaveState(), actual.Machine.SaveState());
     }
 }
