@@ -27,7 +27,7 @@ public sealed unsafe partial class Cpu
     public long JitBlocksCompiled { get; private set; }
     /// <summary>Blocks that reached the threshold but have an op the JIT does not implement.</summary>
     public long JitBlocksRejected { get; private set; }
-    /// <summary>Regions cut to fewer blocks because their IL was over RyuJIT's limit for optimising (RegionCompiler.MaxILInstructions).</summary>
+    /// <summary>Regions cut to fewer blocks because their IL was over RyuJIT's limits for optimising (RegionCompiler.MaxILInstructions).</summary>
     public long JitRegionsCut { get; internal set; }
     /// <summary>Guest instructions in the compiled regions, second compiles of quick regions included.</summary>
     public long JitInstructionsCompiled { get; private set; }

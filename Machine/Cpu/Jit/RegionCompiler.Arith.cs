@@ -30,6 +30,11 @@ internal sealed unsafe partial class RegionCompiler
             EmitNarrowLogic(ref op, sub);
             return;
         }
+        if (size >= 4 && op.Form is Form.RR or Form.RI or Form.RM && sub is not (AluOp.Adc or AluOp.Sbb))
+        {
+            if (_use[_i].ComputeL) { EmitAluObserved(ref op, sub); return; }
+            if (sub is not (AluOp.Cmp or AluOp.Test)) { EmitAluUnobserved(ref op, sub); return; }
+        }
         ReadDst(ref op, size); _il.Emit(OpCodes.Stloc, _tD);
         ReadSrc(ref op, size); _il.Emit(OpCodes.Stloc, _tS);
         if (sub is AluOp.Adc or AluOp.Sbb)
@@ -65,6 +70,62 @@ internal sealed unsafe partial class RegionCompiler
                 SetFlags(sub == AluOp.Adc ? FlagOp.Adc : FlagOp.Sbb, size, _tD, _tS, _tR, _tAux); break;
         }
         if (sub is not (AluOp.Cmp or AluOp.Test)) WriteDst(ref op, size, _tR);
+    }
+
+    /// <summary>
+    /// add/sub/and/or/xor into a 32- or 64-bit register when nothing observes the flags: the source
+    /// straight into the register's local, the result truncated once (its low half depends only on the
+    /// operands' low halves), without the temporaries and the operands' zero extensions the flags would
+    /// need. RyuJIT emitted a <c>mov r32, r32</c> for each zero extension: SHA-256's rounds, all 32-bit
+    /// adds and xors, were a third register moves.
+    /// </summary>
+    private void EmitAluUnobserved(ref Op op, AluOp sub)
+    {
+        int size = op.Size;
+        if (op.Form == Form.RM) Load(ref op, size, _tV);   // first: it may fault, leaving the register as it was
+        _il.Emit(OpCodes.Ldloc, Reg(op.R0));
+        ReadSrcLoaded(ref op);
+        _il.Emit(sub switch { AluOp.Add => OpCodes.Add, AluOp.Sub => OpCodes.Sub, AluOp.And => OpCodes.And, AluOp.Or => OpCodes.Or, _ => OpCodes.Xor });
+        SetReg(op.R0, size);
+        FlagOp kind = sub switch { AluOp.Add => FlagOp.Add, AluOp.Sub => FlagOp.Sub, _ => FlagOp.Logic };
+        SetFlags(kind, size, Val.Of(0), Val.Of(0), Val.Of(0));   // records the setter; computes nothing
+    }
+
+    /// <summary>
+    /// add/sub/cmp/and/or/xor/test of a 32- or 64-bit register whose flags are observed: the operands
+    /// go straight into the flag locals a and b (add, sub, cmp), or the result into the register and
+    /// the flag local r (the logic ops), with no temporaries in between.
+    /// </summary>
+    private void EmitAluObserved(ref Op op, AluOp sub)
+    {
+        int size = op.Size;
+        if (op.Form == Form.RM) Load(ref op, size, _tV);   // first: it may fault, leaving everything as it was
+        if (sub is AluOp.Add or AluOp.Sub or AluOp.Cmp)
+        {
+            GetReg(op.R0, size); _il.Emit(OpCodes.Stloc, _fa);
+            ReadSrcLoaded(ref op);
+            Truncate(size);
+            _il.Emit(OpCodes.Stloc, _fb);
+            if (sub != AluOp.Cmp)
+            {
+                _il.Emit(OpCodes.Ldloc, _fa); _il.Emit(OpCodes.Ldloc, _fb);
+                _il.Emit(sub == AluOp.Add ? OpCodes.Add : OpCodes.Sub);
+                SetReg(op.R0, size);
+            }
+            SetFlags(sub == AluOp.Add ? FlagOp.Add : FlagOp.Sub, size, _fa, _fb, Val.Of(0));
+            return;
+        }
+        if (sub == AluOp.Test && op.Form == Form.RR && op.R0 == op.R1) GetReg(op.R0, size);   // test r, r: r itself
+        else
+        {
+            _il.Emit(OpCodes.Ldloc, Reg(op.R0));
+            ReadSrcLoaded(ref op);
+            _il.Emit(sub == AluOp.Or ? OpCodes.Or : sub == AluOp.Xor ? OpCodes.Xor : OpCodes.And);
+            Truncate(size);
+        }
+        if (sub == AluOp.Test) _il.Emit(OpCodes.Stloc, _fr);
+        else { SetReg(op.R0, size, zeroExtended: true); _il.Emit(OpCodes.Ldloc, Reg(op.R0)); _il.Emit(OpCodes.Stloc, _fr); }
+        SetFlags(FlagOp.Logic, size, Val.Of(0), Val.Of(0), _fr);
     }
 
     /// <summary>
@@ -233,6 +294,48 @@ internal sealed unsafe partial class RegionCompiler
         WriteDst(ref op, size, _tR);
         if (_use[_i].ComputeL) EmitShiftAux(sop, size, bits, count);
         SetFlags(FlagOp.ResultAux, size, _tD, Val.Of((ulong)count), _tR, _tAux);
+    }
+
+    /// <summary>
+    /// shl/shr/sar/rol/ror of a 32- or 64-bit register by an immediate when nothing observes the flags:
+    /// straight from the register's local into it, the source zero- or sign-extended only where the
+    /// result's low bytes depend on its upper ones (shr, sar), without the temporaries the flags need.
+    /// A masked count of 0 changes nothing but a 32-bit register's zero extension (and the flags).
+    /// </summary>
+    private void EmitShiftUnobserved(ref Op op)
+    {
+        int size = op.Size, bits = size * 8, count = ShiftCount(ref op);
+        var sop = (ShiftOp)op.Cond;
+        bool rotate = IsRotate(ref op);
+        _il.Emit(OpCodes.Ldloc, Reg(op.R0));
+        if (count == 0) { SetReg(op.R0, size); return; }   // no flag changes: not a setter (Classify)
+        if (rotate)
+        {
+            // BitOperations.RotateLeft/Right: RyuJIT emits one rol/ror.
+            if (size == 4) _il.Emit(OpCodes.Conv_U4);
+            _il.Emit(OpCodes.Ldc_I4, count % bits);
+            _il.Emit(OpCodes.Call, JitMembers.Rotate(sop == ShiftOp.Rol, size));
+            if (size == 4) _il.Emit(OpCodes.Conv_U8);
+            SetReg(op.R0, size, zeroExtended: true);
+        }
+        else if (sop == ShiftOp.Shr)
+        {
+            Truncate(size);
+            _il.Emit(OpCodes.Ldc_I4, count); _il.Emit(OpCodes.Shr_Un);
+            SetReg(op.R0, size, zeroExtended: true);
+        }
+        else if (sop == ShiftOp.Sar)
+        {
+            SignExtend(size);
+            _il.Emit(OpCodes.Ldc_I4, Math.Min(count, 63)); _il.Emit(OpCodes.Shr);
+            SetReg(op.R0, size);
+        }
+        else
+        {
+            _il.Emit(OpCodes.Ldc_I4, count); _il.Emit(OpCodes.Shl);
+            SetReg(op.R0, size);
+        }
+        SetFlags(rotate ? FlagOp.Explicit : FlagOp.ResultAux, size, Val.Of(0), Val.Of(0), Val.Of(0));   // records the setter; computes nothing
     }
 
     /// <summary>

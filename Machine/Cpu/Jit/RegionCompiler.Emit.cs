@@ -15,8 +15,11 @@ internal sealed unsafe partial class RegionCompiler
     private LocalBuilder _tAddr = null!, _tEntry = null!, _tSlow = null!;
     /// <summary>Memory access scratch: the host pointer, a window's countdown after a miss.</summary>
     private LocalBuilder _tHost = null!, _tWinCount = null!;
-    /// <summary>Out-of-line code emitted after the region's blocks (<see cref="EmitColdPaths"/>).</summary>
-    private readonly List<Action> _cold = new();
+    /// <summary>Out-of-line code emitted after the region's blocks (<see cref="EmitColdPaths"/>), and the op that added it.</summary>
+    private readonly List<(int Op, Action Emit)> _cold = new();
+
+    /// <summary>Adds out-of-line code for the current op.</summary>
+    private void Cold(Action emit) => _cold.Add((_i, emit));
     /// <summary>A shift count (int).</summary>
     private LocalBuilder _tCount = null!;
     /// <summary>The region's first access window (loaded at entry), and the windows reserved for it and used so far.</summary>
@@ -85,22 +88,26 @@ internal sealed unsafe partial class RegionCompiler
         Truncate(size);
     }
 
-    /// <summary>Pops a value into register operand r: 64-bit replaces, 32-bit zero-extends, 8/16-bit merge.</summary>
-    private void SetReg(int r, int size)
+    /// <summary>
+    /// Pops a value into register operand r: 64-bit replaces, 32-bit zero-extends, 8/16-bit merge.
+    /// <paramref name="zeroExtended"/>: the value is zero-extended from the size already (no truncation:
+    /// RyuJIT emits a <c>mov r32, r32</c> for each, and a copy it could otherwise coalesce).
+    /// </summary>
+    private void SetReg(int r, int size, bool zeroExtended = false)
     {
         switch (size)
         {
             case 8:
                 _il.Emit(OpCodes.Stloc, Reg(r)); break;
             case 4:
-                Truncate(4);
+                if (!zeroExtended) Truncate(4);
                 _il.Emit(OpCodes.Stloc, Reg(r)); break;
             default:
                 {
                     int target = r >= 16 ? r - 16 : r;
                     int shift = r >= 16 ? 8 : 0;
                     ulong keep = ~(FlagMath.Mask(size) << shift);
-                    Truncate(size);
+                    if (!zeroExtended) Truncate(size);
                     if (shift != 0) { _il.Emit(OpCodes.Ldc_I4_8); _il.Emit(OpCodes.Shl); }
                     _il.Emit(OpCodes.Stloc, _tSet);
                     _il.Emit(OpCodes.Ldloc, Reg(target));
@@ -274,7 +281,7 @@ internal sealed unsafe partial class RegionCompiler
             EmitTlbHit(size, tagOffset, slowLabel);
             _il.Emit(OpCodes.Stloc, _tHost);
             _il.Emit(OpCodes.Br, hit);
-            _cold.Add(() => slowPath(slowLabel));
+            Cold(() => slowPath(slowLabel));
             return;
         }
         int offset = NewWindow(size, write || thenStore);
@@ -286,7 +293,7 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Ldloc, _tHost);
             _il.Emit(OpCodes.Stloc, _tRmwHost!);
         }
-        _cold.Add(() =>
+        Cold(() =>
         {
             _il.MarkLabel(miss);
             var tlb = _il.DefineLabel();
@@ -366,7 +373,12 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>The out-of-line paths (window misses), after the region's code, so the hot path falls straight through.</summary>
     private void EmitColdPaths()
     {
-        foreach (var emit in _cold) emit();
+        foreach (var (op, emit) in _cold)
+        {
+            ILSize before = Size;
+            emit();
+            _blockSize[_blockOf[op]] += Size - before;
+        }
         _cold.Clear();
     }
 
@@ -490,6 +502,21 @@ internal sealed unsafe partial class RegionCompiler
         }
     }
 
+    /// <summary>
+    /// Pushes the source operand of an RR, RI or RM op, not zero-extended: R1's whole local, the
+    /// immediate as decoded (sign-extended), or the value an RM op loaded into _tV before. For ops whose
+    /// result's low bytes depend only on the operands' low bytes, truncated once after.
+    /// </summary>
+    private void ReadSrcLoaded(ref Op op)
+    {
+        switch (op.Form)
+        {
+            case Form.RR: _il.Emit(OpCodes.Ldloc, Reg(op.R1)); break;
+            case Form.RI: Const(op.Imm); break;
+            default: _il.Emit(OpCodes.Ldloc, _tV); break;
+        }
+    }
+
     /// <summary>The first operand is memory (forms M, MR, MI).</summary>
     private static bool MemoryDst(ref Op op) => op.Form is Form.M or Form.MR or Form.MI;
 
@@ -515,13 +542,13 @@ internal sealed unsafe partial class RegionCompiler
         else GetReg(op.R0, size);
     }
 
-    /// <summary>Writes <paramref name="v"/> to the destination operand as <c>Cpu.WriteDst</c> does (R0 with merge rules, or memory).</summary>
+    /// <summary>Writes <paramref name="v"/>, zero-extended from the size, to the destination operand as <c>Cpu.WriteDst</c> does (R0 with merge rules, or memory).</summary>
     private void WriteDst(ref Op op, int size, LocalBuilder v)
     {
         if (!MemoryDst(ref op))
         {
             _il.Emit(OpCodes.Ldloc, v);
-            SetReg(op.R0, size);
+            SetReg(op.R0, size, zeroExtended: true);
             return;
         }
         if (_rmwOp != _i)

@@ -91,12 +91,14 @@ internal sealed unsafe partial class RegionCompiler
     {
         foreach (var f in _faults)
         {
+            ILSize before = Size;
             _il.MarkLabel(f.Label);
             // After a faulting handler the CPU holds its registers and flags: the locals take them.
             if (f.RegsInFile) ReloadRegisters(f.Op);
             else MaterializeFlags(f.Setter);
             NoteLeave(new JitLeave(_ops[f.Op].Ip, _offset[f.Op], f.Status, _blockOf[f.Op], -1));
             _il.Emit(OpCodes.Br, f.RegsInFile ? _leaveTailRegsInFile : _leaveTail);
+            _blockSize[_blockOf[f.Op]] += Size - before;
         }
     }
 

@@ -31,7 +31,14 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>The flag locals: op | size &lt;&lt; 8 (one local: fewer values live across a loop), a, b, r, aux.</summary>
     private LocalBuilder _fkind = null!, _fa = null!, _fb = null!, _fr = null!, _faux = null!;
 
-    /// <summary>Classifies every op and runs the backward liveness pass over each block (see the class comment).</summary>
+    /// <summary>
+    /// Classifies every op and runs the backward liveness pass over each block (see the class comment),
+    /// from the blocks' ends: a block's end is observed when the code may leave there
+    /// (<see cref="MayLeaveAtEnd"/>) or a member it continues at observes its start. A block cut by its
+    /// length or the page end inside a straight run (an unrolled hash's rounds: SHA-256's loop is 12
+    /// blocks of 64) thus computes no flags that the next block sets again before reading them: a rotate
+    /// last in such a block called FlagMath.Compute for the status flags it keeps.
+    /// </summary>
     private void AnalyseFlags()
     {
         _use = new FlagUse[_n];
@@ -39,10 +46,39 @@ internal sealed unsafe partial class RegionCompiler
             _use[k] = Supports(ref _ops[k])
                 ? Classify(ref _ops[k])
                 : new FlagUse { Helper = true, Sets = true, Reads = true, FaultBefore = true };
-        bool liveL = true, lastSeen = false;
-        for (int k = _n - 1; k >= 0; k--)
+        int n = _blocks.Length;
+        var successors = new List<int>[n];
+        var leaves = new bool[n];
+        for (int j = 0; j < n; j++)
         {
-            if (k + 1 == _n || _offset[k + 1] == 0) { liveL = true; lastSeen = false; }   // a block's end
+            successors[j] = Successors(j);
+            leaves[j] = MayLeaveAtEnd(j, successors[j]);
+        }
+        // Liveness only grows (an end observed stays observed), so this ends; a region's blocks mostly
+        // run forward, so one or two passes from the last block do.
+        var liveIn = new bool[n];
+        for (bool changed = true; changed;)
+        {
+            changed = false;
+            for (int j = n - 1; j >= 0; j--)
+            {
+                bool liveOut = leaves[j] || successors[j].Exists(t => liveIn[t]);
+                if (AnalyseBlock(j, liveOut) && !liveIn[j]) liveIn[j] = changed = true;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The backward liveness pass over block <paramref name="j"/>'s ops, from its end observed or not
+    /// (<paramref name="liveOut"/>): marks which setters compute the flag state. Returns whether the
+    /// block's start observes the state its predecessor left.
+    /// </summary>
+    private bool AnalyseBlock(int j, bool liveOut)
+    {
+        bool liveL = liveOut, lastSeen = false;
+        int end = j + 1 < _blocks.Length ? _first[j + 1] : _n;
+        for (int k = Math.Min(end, _n) - 1; k >= _first[j]; k--)
+        {
             ref FlagUse u = ref _use[k];
             if (u.FaultAfter) liveL = true;
             if (u.Sets && !u.Helper)
@@ -55,6 +91,32 @@ internal sealed unsafe partial class RegionCompiler
             if (u.Sets) lastSeen = true;
             if (u.Reads || u.FaultBefore) liveL = true;
         }
+        return liveL;
+    }
+
+    /// <summary>
+    /// Whether the code may leave the region at block <paramref name="j"/>'s end, so the flag state must
+    /// be whole there: a prefix, a ret or an indirect jump (whose target is known only at run time), a
+    /// target outside the region, a budget check point (<see cref="PlanBudgetChecks"/>), or a store that
+    /// may rewrite code (the edge checks; a memory destination whose flags are set before the write takes
+    /// the slow path when it misses, see FinishStore).
+    /// </summary>
+    private bool MayLeaveAtEnd(int j, List<int> successors)
+    {
+        if (_prefix || _blockStores[j]) return true;
+        Block b = _blocks[j];
+        ref Op last = ref b.Ops[b.Count - 1];
+        int targets = last.Kind switch
+        {
+            OpKind.Jmp or OpKind.Call => 1,
+            OpKind.Jcc => last.Imm == last.NextIp ? 1 : 2,
+            OpKind.Ret or OpKind.JmpIndirect or OpKind.CallIndirect => -1,
+            _ => 1,
+        };
+        if (targets < 0 || successors.Count < targets || successors.Exists(t => _checkPoint[t])) return true;
+        for (int k = _first[j]; k < _first[j] + b.Count; k++)
+            if (_use[k].Sets && _ops[k].Form is Form.M or Form.MR or Form.MI) return true;
+        return false;
     }
 
     /// <summary>The flag effect of one op, mirroring its interpreter handler's order of reads, writes and SetFlags.</summary>
@@ -148,9 +210,10 @@ internal sealed unsafe partial class RegionCompiler
         {
             // a and b only for the kinds whose flags read them (the others leave the locals stale, as
             // the interpreter's SetStatusFlags does): one or two moves fewer at every test/shift.
-            if (ReadsA(kind)) { a.Push(this); _il.Emit(OpCodes.Stloc, _fa); }
-            if (ReadsB(kind)) { b.Push(this); _il.Emit(OpCodes.Stloc, _fb); }
-            if (!Derived(kind)) { r.Push(this); _il.Emit(OpCodes.Stloc, _fr); }
+            // (An emitter may have put a value in its flag local already: a, b or r is then that local.)
+            if (ReadsA(kind) && a.Local != _fa) { a.Push(this); _il.Emit(OpCodes.Stloc, _fa); }
+            if (ReadsB(kind) && b.Local != _fb) { b.Push(this); _il.Emit(OpCodes.Stloc, _fb); }
+            if (!Derived(kind) && r.Local != _fr) { r.Push(this); _il.Emit(OpCodes.Stloc, _fr); }
             if (UsesAux(kind)) { aux.Push(this); _il.Emit(OpCodes.Stloc, _faux); }
             if (u.LastInBlock) { _il.Emit(OpCodes.Ldc_I4, (int)kind | size << 8); _il.Emit(OpCodes.Stloc, _fkind); }
         }

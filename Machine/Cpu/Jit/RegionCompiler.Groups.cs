@@ -270,7 +270,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.MarkLabel(hit);
         access();
         Op copy = op;
-        _cold.Add(() =>
+        Cold(() =>
         {
             // The address only here: the group's registers are unchanged since its check (or rsp moved
             // by the constants the group tracks), so the hot path needs none.
@@ -301,7 +301,7 @@ internal sealed unsafe partial class RegionCompiler
         var after = _il.DefineLabel();
         EmitWindowTest(offset, _tGroupVa, miss, g.Host!);
         _il.MarkLabel(after);
-        _cold.Add(() =>
+        Cold(() =>
         {
             _il.MarkLabel(miss);
             _il.Emit(OpCodes.Ldc_I4_0);

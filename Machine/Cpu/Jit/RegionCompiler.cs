@@ -113,6 +113,7 @@ internal sealed unsafe partial class RegionCompiler
         _leaveTailDynamic = _il.DefineLabel();
         _leaveTailRegsInFile = _il.DefineLabel();
         _blockStores = new bool[blocks.Length];
+        _blockSize = new ILSize[blocks.Length];
         for (int k = 0; k < _n; k++)
         {
             if (Supports(ref _ops[k])) continue;
@@ -162,10 +163,10 @@ internal sealed unsafe partial class RegionCompiler
             var c = new RegionCompiler(cpu, blocks, ops, quick);
             c._region.ForeignPages = foreign;
             if (c.Emit() is JitCode code) return code;
-            // Over RyuJIT's size limit (MaxILInstructions): the same region without its last members
-            // (CollectRegion lists the warm blocks first), at most as many as the limit leaves room for.
+            // Over RyuJIT's limits for optimising (SizeOverLimits): the same region without its last members
+            // (CollectRegion lists the warm blocks first), at most as many as the limits leave room for.
             cpu.JitRegionsCut++;
-            int keep = Math.Min(blocks.Length - 1, (int)((long)blocks.Length * MaxILInstructions * 9 / 10 / c.BodyILInstructions));
+            int keep = Math.Min(blocks.Length - 1, c.BlocksThatFit());
             blocks = blocks[..Math.Max(1, keep)];
             var kept = blocks;
             foreign = [.. foreign.Where(p => kept.Any(m => (m.Va & ~0xFFFUL) == p.Va))];   // the pages its members still lie on
@@ -173,12 +174,58 @@ internal sealed unsafe partial class RegionCompiler
     }
 
     /// <summary>
-    /// The most IL instructions a region's method may have. RyuJIT compiles a method of more than
-    /// 20,000 with MinOpts (DEFAULT_MIN_OPTS_INSTR_COUNT; see <see cref="CountingILGenerator"/>): an
-    /// unrolled table cipher's loop (575 guest instructions, 20,849 IL instructions) ran 4 times slower
-    /// than in a region cut below the limit. Our workloads' largest regions take about 16,000.
+    /// The most IL instructions, references to locals and arguments, and bytes of IL a region's method
+    /// may have: RyuJIT compiles a method with MinOpts when it has more than 20,000 instructions, 8,000
+    /// references or 60,000 bytes (DEFAULT_MIN_OPTS_INSTR_COUNT, _LV_REF_COUNT, _CODE_SIZE; see
+    /// <see cref="CountingILGenerator"/>). An unrolled table cipher's loop (575 guest instructions, 20,849
+    /// IL instructions) ran 4 times slower than in a region cut below the limit. A region takes about 20
+    /// IL instructions per guest instruction, 45% of them references: until stop 29 only the instructions
+    /// were counted, and SHA-256's largest region (564 guest instructions, 16,376 IL instructions) was
+    /// 7,281 references from MinOpts.
     /// </summary>
-    internal const int MaxILInstructions = 18_000;
+    internal const int MaxILInstructions = 18_000, MaxLocalReferences = 7_600, MaxILBytes = 56_000;
+
+    /// <summary>An amount of IL: instructions, references to locals and arguments, bytes.</summary>
+    private readonly record struct ILSize(int Instructions, int References, int Bytes)
+    {
+        public static ILSize operator +(ILSize a, ILSize b) => new(a.Instructions + b.Instructions, a.References + b.References, a.Bytes + b.Bytes);
+        public static ILSize operator -(ILSize a, ILSize b) => new(a.Instructions - b.Instructions, a.References - b.References, a.Bytes - b.Bytes);
+
+        /// <summary>This size against the nearest of RyuJIT's limits for optimising (above 1: over it).</summary>
+        public double OverLimits => Math.Max(Math.Max((double)Instructions / MaxILInstructions,
+            (double)References / MaxLocalReferences), (double)Bytes / MaxILBytes);
+    }
+
+    /// <summary>The method's IL so far, but the MinOpts padding of quick code.</summary>
+    private ILSize Size => new(BodyILInstructions, _il.LocalReferences, _il.ILOffset - (_quick ? MinOptsPad : 0));
+
+    /// <summary>Per member block: the IL of its ops, their out-of-line paths and their fault stubs.</summary>
+    private readonly ILSize[] _blockSize;
+
+    /// <summary>The method's size against the nearest of RyuJIT's limits for optimising (above 1: over it).</summary>
+    private double SizeOverLimits => Size.OverLimits;
+
+    /// <summary>
+    /// For a region over the limits: how many of its first members fit, by what each member's IL took
+    /// (<see cref="_blockSize"/>) and the rest of the method (prologue, exits, epilogue), with a little
+    /// room for what a cut changes (an edge to a member dropped becomes an exit). Before stop 29 the cut
+    /// kept a share of the blocks in proportion to the IL, and a region whose last members were the
+    /// heavy ones was cut far below the limits.
+    /// </summary>
+    private int BlocksThatFit()
+    {
+        ILSize members = default;
+        foreach (ILSize b in _blockSize) members += b;
+        ILSize size = Size - members;
+        int fit = 1;
+        for (int j = 0; j < _blockSize.Length; j++)
+        {
+            size += _blockSize[j];
+            if (size.OverLimits > 0.95) break;
+            fit = j + 1;
+        }
+        return fit;
+    }
 
     /// <summary>Whether the compiler implements this op (kind and operand form) with the interpreter's exact semantics.</summary>
     internal static bool Supports(ref Op op)
@@ -235,13 +282,13 @@ internal sealed unsafe partial class RegionCompiler
         }
     }
 
-    /// <summary>Emits the whole method and creates its delegate; null when a region of several blocks comes out over <see cref="MaxILInstructions"/>.</summary>
+    /// <summary>Emits the whole method and creates its delegate; null when a region of several blocks comes out over RyuJIT's limits (<see cref="MaxILInstructions"/>).</summary>
     private JitCode? Emit()
     {
-        AnalyseFlags();
         PlanAccessGroups();
         FindEntries();
         PlanBudgetChecks();
+        AnalyseFlags();   // after the check points: a block ending at one must leave the flags whole
         if (_quick) PadForMinOpts();
         EmitPrologue();
         for (_i = 0; _i < _n; _i++)
@@ -252,19 +299,23 @@ internal sealed unsafe partial class RegionCompiler
                 _curSetter = Dynamic;   // whatever the predecessor left, in the flag locals
             }
             ref Op op = ref _ops[_i];
+            ILSize before = Size;
             EmitOp(ref op);
             bool blockEnd = _i + 1 == _n || _offset[_i + 1] == 0;
-            if (!blockEnd || IsControl(op.Kind)) continue;
-            // A block cut by its length or the page end (or the prefix) falls through.
-            if (_prefix) EmitExit(_ops[_i].NextIp, JitMembers.ExitPrefix);
-            else EmitGoto(_blocks[_blockOf[_i]].EndIp);
+            if (blockEnd && !IsControl(op.Kind))
+            {
+                // A block cut by its length or the page end (or the prefix) falls through.
+                if (_prefix) EmitExit(_ops[_i].NextIp, JitMembers.ExitPrefix);
+                else EmitGoto(_blocks[_blockOf[_i]].EndIp);
+            }
+            _blockSize[_blockOf[_i]] += Size - before;
         }
         EmitColdPaths();
         EmitFaultStubs();
         EmitLeaveTails();
         EmitEpilogue();
         // Too big for RyuJIT to optimise: TryEmit cuts the region (the windows reserved are not kept).
-        if (BodyILInstructions > MaxILInstructions && _n > _blocks[0].Count) return null;
+        if (SizeOverLimits > 1 && _n > _blocks[0].Count) return null;
         _cpu.CommitWindows(_windows, _windowsUsed);
         _region.Windows = (nint)_windows;
         _region.ExitTargets = _exitTargets.ToArray();
@@ -403,6 +454,7 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.ShiftRI64: case OpKind.ShiftRI32: case OpKind.Shift:
                 if (IsRotateByCl(ref op)) EmitRotateByCl(ref op);
                 else if (IsShiftByCl(ref op)) EmitShiftByCl(ref op);
+                else if (op.Form == Form.R && op.Size >= 4 && !_use[_i].ComputeL) EmitShiftUnobserved(ref op);
                 else if (IsRotate(ref op)) EmitRotate(ref op);
                 else EmitShift(ref op);
                 break;
