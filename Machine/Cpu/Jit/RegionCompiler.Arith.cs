@@ -156,6 +156,16 @@ internal sealed unsafe partial class RegionCompiler
     {
         int size = op.Size;
         bool inc = _use[_i].Kind == FlagOp.Inc;
+        if (!_use[_i].ComputeL && size >= 4 && op.Form == Form.R)
+        {
+            // Nothing observes the flags (nor, then, the CF kept): straight into the register's local.
+            _il.Emit(OpCodes.Ldloc, Reg(op.R0));
+            Const(1);
+            _il.Emit(inc ? OpCodes.Add : OpCodes.Sub);
+            SetReg(op.R0, size);
+            SetFlags(inc ? FlagOp.Inc : FlagOp.Dec, size, Val.Of(0), Val.Of(0), Val.Of(0));
+            return;
+        }
         ReadDst(ref op, size); _il.Emit(OpCodes.Stloc, _tD);
         _il.Emit(OpCodes.Ldloc, _tD);
         Const(1);

@@ -145,6 +145,74 @@ public partial class JitDifferentialTests
     }
 
     /// <summary>
+    /// Flags across a block cut by its length (64 instructions, as an unrolled hash's rounds are cut):
+    /// the block ends with a flag setter (a rotate, whose flags keep the status before it; an add; an
+    /// and), and the next block reads those flags first (setc, seto, adc, jcc), faults on an unmapped
+    /// page before anything sets them (the trap's flags are the setter's), or sets them again at once
+    /// (the setter then computes nothing). In each case the loop's state, flags included, is the
+    /// interpreter's after it ran compiled.
+    /// </summary>
+    [Theory]
+    [InlineData("rol", "read"), InlineData("rol", "fault"), InlineData("rol", "overwrite")]
+    [InlineData("add", "read"), InlineData("add", "fault"), InlineData("add", "overwrite")]
+    [InlineData("and", "read"), InlineData("and", "fault"), InlineData("and", "overwrite")]
+    public void FlagsAcrossABlockCutByItsLengthMatchTheInterpreter(string setter, string next)
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel(), skip = a.CreateLabel();
+        a.Label(ref top);
+        a.cmp(esi, edi);                                 // flags a rotate keeps (ZF, SF, PF)
+        for (int k = 0; k < 31; k++)
+        {
+            a.add(eax, ebx);
+            a.rol(ebx, (byte)(k % 13 + 1));
+        }
+        switch (setter)                                  // the 64th instruction: the block ends here
+        {
+            case "rol": a.rol(eax, 7); break;
+            case "add": a.add(eax, edx); break;
+            default: a.and(eax, edx); break;
+        }
+        switch (next)
+        {
+            case "read":
+                a.setc(r8b);
+                a.seto(r9b);
+                a.sete(r10b);
+                a.adc(r11d, 0);
+                a.js(skip);
+                a.inc(r12d);
+                break;
+            case "fault":
+                a.mov(r9, __qword_ptr[r14]);             // r14 is unmapped on the third-last pass
+                break;
+            default:
+                a.xor(r8d, eax);
+                break;
+        }
+        a.Label(ref skip);
+        a.add(edx, unchecked((int)0x9E3779B9));
+        a.cmp(ecx, 4);
+        a.cmove(r14, r15);
+        a.dec(ecx);
+        a.jne(top);
+        a.int3();
+        var regs = new ulong[16];
+        regs[0] = 0x0123_4567_89AB_CDEF; regs[2] = 0xF0F0_1234_5678_9ABC; regs[3] = 0x1357_9BDF;
+        regs[6] = 7; regs[7] = 7;
+        regs[14] = CpuFixture.DataBase;
+        regs[15] = CpuFixture.DataBase + 0x40000;       // unmapped
+        regs[1] = 40;                                    // rcx: passes
+        regs[4] = CpuFixture.StackTop;
+        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], "");
+        var interp = RunOnce(ExecutionTier.Interp, p);
+        var jit = RunOnce(ExecutionTier.Jit, p, 2);
+        Assert.Null(interp.Diff(jit));
+        Assert.True(jit.Compiled > 0, "the loop was not compiled");
+        if (next == "fault") Assert.StartsWith("PageFault", interp.Trap);
+    }
+
+    /// <summary>
     /// A compiled loop that reads 8 bytes across the boundary of pages 0x1FFFF000 and 0x20000000, then
     /// touches the second page (so the TLB holds both when the next round's crossing read comes), must
     /// get the bytes of both pages, as the interpreter does. Compiled code checks one page per access
