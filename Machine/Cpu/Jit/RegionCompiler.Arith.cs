@@ -211,9 +211,9 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Add);
         Truncate(size);
         _il.Emit(OpCodes.Stloc, _tR);
-        if (op.Form == Form.RR) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R1, size); }
+        if (op.Form == Form.RR) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R1, size, zeroExtended: true); }
         WriteDst(ref op, size, _tR);
-        if (op.Form != Form.RR) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R1, size); }
+        if (op.Form != Form.RR) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R1, size, zeroExtended: true); }
         SetFlags(FlagOp.Add, size, _tD, _tS, _tR);
     }
 
@@ -245,7 +245,7 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Ldloc, _tS);
             _il.Emit(OpCodes.Ldloc, _tD);
             _il.Emit(OpCodes.Beq, done);
-            _il.Emit(OpCodes.Ldloc, _tD); SetReg(0, size);
+            _il.Emit(OpCodes.Ldloc, _tD); SetReg(0, size, zeroExtended: true);
         }
         else
         {
@@ -253,10 +253,10 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Ldloc, _tS);
             _il.Emit(OpCodes.Ldloc, _tD);
             _il.Emit(OpCodes.Bne_Un, differ);
-            GetReg(op.R1, size); SetReg(op.R0, size);
+            GetReg(op.R1, size); SetReg(op.R0, size, zeroExtended: true);
             _il.Emit(OpCodes.Br, done);
             _il.MarkLabel(differ);
-            _il.Emit(OpCodes.Ldloc, _tD); SetReg(0, size);
+            _il.Emit(OpCodes.Ldloc, _tD); SetReg(0, size, zeroExtended: true);
         }
         _il.MarkLabel(done);
         _il.Emit(OpCodes.Ldloc, _tS);
@@ -356,7 +356,7 @@ internal sealed unsafe partial class RegionCompiler
     {
         ReadDst(ref op, size); _il.Emit(OpCodes.Stloc, _tD);
         if (count != 0) return true;
-        if (op.Form == Form.R && size == 4) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R0, 4); }
+        if (op.Form == Form.R && size == 4) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R0, 4, zeroExtended: true); }
         return false;
     }
 
@@ -381,7 +381,7 @@ internal sealed unsafe partial class RegionCompiler
         var end = _il.DefineLabel();
         _il.Emit(OpCodes.Ldloc, _tCount);
         _il.Emit(OpCodes.Brtrue, shift);
-        if (size == 4) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R0, 4); }
+        if (size == 4) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R0, 4, zeroExtended: true); }
         _il.Emit(OpCodes.Br, end);
         _il.MarkLabel(shift);
         // r
@@ -565,7 +565,7 @@ internal sealed unsafe partial class RegionCompiler
         SetReg(op.R0, size);
         _il.Emit(OpCodes.Br, done);
         _il.MarkLabel(zero);
-        if (size == 4) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R0, 4); }
+        if (size == 4) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R0, 4, zeroExtended: true); }
         _il.MarkLabel(done);
         SetFlags(FlagOp.Explicit, size, Val.Of(0), Val.Of(0), Val.Of(0), _tAux);
     }
@@ -635,7 +635,7 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Stloc, _tR);
         }
         _il.Emit(OpCodes.Ldloc, _tR);
-        SetReg(op.R0, size);
+        SetReg(op.R0, size, zeroExtended: true);
         SetFlags(FlagOp.ResultAux, size, Val.Of(0), Val.Of(0), _tR, _tAux);
     }
 }

@@ -27,7 +27,7 @@ internal sealed unsafe partial class RegionCompiler
                 GetReg(op.R1, op.Size); _il.Emit(OpCodes.Stloc, _tS);
                 Store(ref op, op.Size, _tS);
                 break;
-            case OpKind.MovRM: Load(ref op, op.Size, _tV); _il.Emit(OpCodes.Ldloc, _tV); SetReg(op.R0, op.Size); break;
+            case OpKind.MovRM: Load(ref op, op.Size, _tV); _il.Emit(OpCodes.Ldloc, _tV); SetReg(op.R0, op.Size, zeroExtended: true); break;
             case OpKind.Mov:
                 ReadSrc(ref op, op.Size);
                 _il.Emit(OpCodes.Stloc, _tS);
@@ -56,8 +56,8 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.Xchg:
                 GetReg(op.R0, op.Size); _il.Emit(OpCodes.Stloc, _tD);
                 GetReg(op.R1, op.Size); _il.Emit(OpCodes.Stloc, _tS);
-                _il.Emit(OpCodes.Ldloc, _tS); SetReg(op.R0, op.Size);
-                _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R1, op.Size);
+                _il.Emit(OpCodes.Ldloc, _tS); SetReg(op.R0, op.Size, zeroExtended: true);
+                _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R1, op.Size, zeroExtended: true);
                 break;
             case OpKind.Bswap: EmitBswap(ref op); break;
             case OpKind.Cbw:
