@@ -26,6 +26,17 @@ public sealed class ClusterTests(ITestOutputHelper output)
         return nodes;
     }
 
+    /// <summary>
+    /// On a failure, each node's own output (its log: a hub method's unexpected exception is logged there,
+    /// and the client sees only "an unexpected error") into the test's output; false, so the exception
+    /// goes on as it was.
+    /// </summary>
+    private bool WriteNodeOutputs(IEnumerable<NodeProcess> nodes)
+    {
+        foreach (var n in nodes) output.WriteLine($"--- node {n.Name} ({n.Url}):\n{n.Output}");
+        return false;
+    }
+
     private static async Task DisposeAllAsync(IEnumerable<NodeProcess> nodes)
     {
         foreach (var n in nodes) await n.DisposeAsync();
@@ -155,6 +166,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
             output.WriteLine($"lab1 on {lab1Owner.Name}, lab2 on {lab2Owner.Name}: {locked.Message}");
             Assert.NotNull(lab1.JoinCode);
         }
+        catch (Exception) when (WriteNodeOutputs(nodes)) { throw; }   // never caught: the filter only writes
         finally { await DisposeAllAsync(nodes); }
     }
 
@@ -195,6 +207,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
             Assert.Equal(Role.Instructor, prof.Mirror.Role);
             Assert.Equal(successor.Name, (string?)await db.StringGetAsync("lab:lease:work"));
         }
+        catch (Exception) when (WriteNodeOutputs(nodes)) { throw; }   // never caught: the filter only writes
         finally { await DisposeAllAsync(nodes); }
     }
 
@@ -225,6 +238,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
             await WaitForScreenAsync(prof, "$ cat /tmp/g\nthe-last-line\n$");
             Assert.Contains("runs session essay now (from its last snapshot)", successor.Output);
         }
+        catch (Exception) when (WriteNodeOutputs(nodes)) { throw; }   // never caught: the filter only writes
         finally { await DisposeAllAsync(nodes); }
     }
 
@@ -261,6 +275,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
             Assert.Equal(owner.Name, (string?)await db.StringGetAsync("lab:lease:steady"));
             await viewer.WaitForAsync(m => m.Tick > tick + 200, "the machine still running");
         }
+        catch (Exception) when (WriteNodeOutputs(nodes)) { throw; }   // never caught: the filter only writes
         finally { await DisposeAllAsync(nodes); }
     }
 
