@@ -85,11 +85,20 @@ internal sealed unsafe partial class RegionCompiler
         if (op.Form == Form.RM) Load(ref op, size, _tV);   // first: it may fault, leaving the register as it was
         _il.Emit(OpCodes.Ldloc, Reg(op.R0));
         ReadSrcLoaded(ref op);
-        _il.Emit(sub switch { AluOp.Add => OpCodes.Add, AluOp.Sub => OpCodes.Sub, AluOp.And => OpCodes.And, AluOp.Or => OpCodes.Or, _ => OpCodes.Xor });
+        _il.Emit(AluOpCode(sub));
         SetReg(op.R0, size);
-        FlagOp kind = sub switch { AluOp.Add => FlagOp.Add, AluOp.Sub => FlagOp.Sub, _ => FlagOp.Logic };
-        SetFlags(kind, size, Val.Of(0), Val.Of(0), Val.Of(0));   // records the setter; computes nothing
+        UnobservedSetter();
     }
+
+    /// <summary>The IL op of an ALU op without carry (cmp subtracts, test ands).</summary>
+    private static OpCode AluOpCode(AluOp sub) => sub switch
+    {
+        AluOp.Add => OpCodes.Add,
+        AluOp.Sub or AluOp.Cmp => OpCodes.Sub,
+        AluOp.Or => OpCodes.Or,
+        AluOp.Xor => OpCodes.Xor,
+        _ => OpCodes.And,
+    };
 
     /// <summary>
     /// add/sub/cmp/and/or/xor/test of a 32- or 64-bit register whose flags are observed: the operands
@@ -109,7 +118,7 @@ internal sealed unsafe partial class RegionCompiler
             if (sub != AluOp.Cmp)
             {
                 _il.Emit(OpCodes.Ldloc, _fa); _il.Emit(OpCodes.Ldloc, _fb);
-                _il.Emit(sub == AluOp.Add ? OpCodes.Add : OpCodes.Sub);
+                _il.Emit(AluOpCode(sub));
                 SetReg(op.R0, size);
             }
             SetFlags(sub == AluOp.Add ? FlagOp.Add : FlagOp.Sub, size, _fa, _fb, Val.Of(0));
@@ -120,7 +129,7 @@ internal sealed unsafe partial class RegionCompiler
         {
             _il.Emit(OpCodes.Ldloc, Reg(op.R0));
             ReadSrcLoaded(ref op);
-            _il.Emit(sub == AluOp.Or ? OpCodes.Or : sub == AluOp.Xor ? OpCodes.Xor : OpCodes.And);
+            _il.Emit(AluOpCode(sub));
             Truncate(size);
         }
         if (sub == AluOp.Test) _il.Emit(OpCodes.Stloc, _fr);
@@ -142,7 +151,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Stloc, _tS);
         _il.Emit(OpCodes.Ldloc, Reg(op.R0));
         _il.Emit(OpCodes.Ldloc, _tS);
-        _il.Emit(sub == AluOp.Or ? OpCodes.Or : sub == AluOp.Xor ? OpCodes.Xor : OpCodes.And);
+        _il.Emit(AluOpCode(sub));
         _il.Emit(OpCodes.Stloc, Reg(op.R0));
         _written[op.R0] = true;
         _il.Emit(OpCodes.Ldloc, Reg(op.R0));
@@ -163,7 +172,7 @@ internal sealed unsafe partial class RegionCompiler
             Const(1);
             _il.Emit(inc ? OpCodes.Add : OpCodes.Sub);
             SetReg(op.R0, size);
-            SetFlags(inc ? FlagOp.Inc : FlagOp.Dec, size, Val.Of(0), Val.Of(0), Val.Of(0));
+            UnobservedSetter();
             return;
         }
         ReadDst(ref op, size); _il.Emit(OpCodes.Stloc, _tD);
@@ -345,7 +354,7 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Ldc_I4, count); _il.Emit(OpCodes.Shl);
             SetReg(op.R0, size);
         }
-        SetFlags(rotate ? FlagOp.Explicit : FlagOp.ResultAux, size, Val.Of(0), Val.Of(0), Val.Of(0));   // records the setter; computes nothing
+        UnobservedSetter();
     }
 
     /// <summary>

@@ -221,6 +221,16 @@ internal sealed unsafe partial class RegionCompiler
     }
 
     /// <summary>
+    /// The current op sets the flags and nothing observes them (AnalyseFlags): it becomes the block's
+    /// setter, as <see cref="SetFlags"/> records one, with nothing to compute.
+    /// </summary>
+    private void UnobservedSetter()
+    {
+        Debug.Assert(_use[_i].Sets && !_use[_i].ComputeL, $"op {_i} has observed flags");
+        _curSetter = _i;
+    }
+
+    /// <summary>
     /// Puts the whole flag state of this point in the flag locals, for the epilogue's
     /// <see cref="StoreFlagLocals"/>: a known setter's op and size, and r where the locals do not keep it
     /// (add and sub; and a run-time state, whose op may be either). The locals already hold the rest:

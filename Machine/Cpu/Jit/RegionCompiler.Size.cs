@@ -36,9 +36,6 @@ internal sealed partial class RegionCompiler
     /// <summary>Per member block: the IL of its ops, their out-of-line paths and their fault stubs.</summary>
     private readonly ILSize[] _blockSize;
 
-    /// <summary>The method's size against the nearest of RyuJIT's limits for optimising (above 1: over it).</summary>
-    private double SizeOverLimits => Size.OverLimits;
-
     /// <summary>
     /// For a region over the limits: how many of its first members fit, by what each member's IL took
     /// (<see cref="_blockSize"/>) and the rest of the method (prologue, exits, epilogue), with a little

@@ -164,7 +164,7 @@ internal sealed unsafe partial class RegionCompiler
             var c = new RegionCompiler(cpu, blocks, ops, quick);
             c._region.ForeignPages = foreign;
             if (c.Emit() is JitCode code) return code;
-            // Over RyuJIT's limits for optimising (SizeOverLimits): the same region without its last members
+            // Over RyuJIT's limits for optimising (ILSize.OverLimits): the same region without its last members
             // (CollectRegion lists the warm blocks first), at most as many as the limits leave room for.
             cpu.JitRegionsCut++;
             int keep = Math.Min(blocks.Length - 1, c.BlocksThatFit());
@@ -262,7 +262,7 @@ internal sealed unsafe partial class RegionCompiler
         EmitLeaveTails();
         EmitEpilogue();
         // Too big for RyuJIT to optimise: TryEmit cuts the region (the windows reserved are not kept).
-        if (SizeOverLimits > 1 && _n > _blocks[0].Count) return null;
+        if (Size.OverLimits > 1 && _n > _blocks[0].Count) return null;
         _cpu.CommitWindows(_windows, _windowsUsed);
         _region.Windows = (nint)_windows;
         _region.ExitTargets = _exitTargets.ToArray();
