@@ -13,8 +13,23 @@ internal sealed unsafe partial class RegionCompiler
     private LocalBuilder _tD = null!, _tS = null!, _tR = null!, _tV = null!, _tA = null!, _tSet = null!, _tAux = null!;
     /// <summary>Memory access scratch: the guest address, its TLB slot, and the value a slow-path read returns (address-taken, so apart).</summary>
     private LocalBuilder _tAddr = null!, _tEntry = null!, _tSlow = null!;
-    /// <summary>Memory access scratch: the host pointer, a window's countdown after a miss.</summary>
-    private LocalBuilder _tHost = null!, _tWinCount = null!;
+    /// <summary>Memory access scratch: a host pointer, the addend of an access through its own window or the TLB (<see cref="PushHost"/>), a window's countdown after a miss.</summary>
+    private LocalBuilder _tHost = null!, _tAddend = null!, _tWinCount = null!;
+
+    /// <summary>How <see cref="PushHost"/> forms the host pointer of the access being emitted.</summary>
+    private enum HostForm : byte
+    {
+        /// <summary>_tHost (a group member that missed its group, out of line; a read-modify-write's store).</summary>
+        Local,
+        /// <summary>_tAddr + _tAddend: an access through its own window or the TLB.</summary>
+        AddrPlusAddend,
+        /// <summary>The group's pointer + the member's offset in the group's range (<see cref="_member"/>).</summary>
+        GroupMember,
+    }
+
+    private HostForm _hostForm;
+    /// <summary>For <see cref="HostForm.GroupMember"/>: the group's pointer and the member's offset from it (a displacement, and index·scale for an indexed member).</summary>
+    private (LocalBuilder Host, long Offset, byte Index, byte Scale) _member;
     /// <summary>Out-of-line code emitted after the region's blocks (<see cref="EmitColdPaths"/>), and the op that added it.</summary>
     private readonly List<(int Op, Action Emit)> _cold = new();
 
@@ -55,7 +70,7 @@ internal sealed unsafe partial class RegionCompiler
         _tCount = _il.DeclareLocal(typeof(int));
         _winBase = _il.DeclareLocal(typeof(nuint));
         _tAddr = _il.DeclareLocal(typeof(ulong)); _tEntry = _il.DeclareLocal(typeof(nuint)); _tSlow = _il.DeclareLocal(typeof(ulong));
-        _tHost = _il.DeclareLocal(typeof(nuint)); _tWinCount = _il.DeclareLocal(typeof(int));
+        _tHost = _il.DeclareLocal(typeof(nuint)); _tAddend = _il.DeclareLocal(typeof(ulong)); _tWinCount = _il.DeclareLocal(typeof(int));
         _tGroupVa = _il.DeclareLocal(typeof(ulong));
         _left = _il.DeclareLocal(typeof(ulong));
         _inv0 = _il.DeclareLocal(typeof(long));
@@ -231,10 +246,38 @@ internal sealed unsafe partial class RegionCompiler
         _il.MarkLabel(done);
     }
 
-    /// <summary>Reads <paramref name="size"/> bytes at the host pointer in _tHost, zero-extended, into <paramref name="dest"/>.</summary>
+    /// <summary>
+    /// Pushes the host pointer of the access being emitted (<see cref="_hostForm"/>) as a sum in the
+    /// load's or store's own expression, so RyuJIT folds the add into its address ([base + index],
+    /// [base + disp]) and the addend's load stays off the address's dependency chain (a table lookup's
+    /// or a pointer chase's: one cycle less per load there). Through a local, it was an add of its own.
+    /// </summary>
+    private void PushHost()
+    {
+        switch (_hostForm)
+        {
+            case HostForm.AddrPlusAddend:
+                _il.Emit(OpCodes.Ldloc, _tAddr);
+                _il.Emit(OpCodes.Ldloc, _tAddend);
+                _il.Emit(OpCodes.Add);
+                _il.Emit(OpCodes.Conv_U);
+                break;
+            case HostForm.GroupMember:
+                _il.Emit(OpCodes.Ldloc, _member.Host);
+                EmitSum(_member.Offset, Op.NoReg, _member.Index, _member.Scale);
+                _il.Emit(OpCodes.Conv_I);
+                _il.Emit(OpCodes.Add);
+                break;
+            default:
+                _il.Emit(OpCodes.Ldloc, _tHost);
+                break;
+        }
+    }
+
+    /// <summary>Reads <paramref name="size"/> bytes at the host pointer (<see cref="PushHost"/>), zero-extended, into <paramref name="dest"/>.</summary>
     private void LoadAtHost(int size, LocalBuilder dest)
     {
-        _il.Emit(OpCodes.Ldloc, _tHost);
+        PushHost();
         _il.Emit(OpCodes.Unaligned, (byte)1);
         _il.Emit(size switch { 8 => OpCodes.Ldind_I8, 4 => OpCodes.Ldind_U4, 2 => OpCodes.Ldind_U2, _ => OpCodes.Ldind_U1 });
         if (size != 8) _il.Emit(OpCodes.Conv_U8);
@@ -259,7 +302,8 @@ internal sealed unsafe partial class RegionCompiler
     private static readonly int WindowCountdown = (int)System.Runtime.InteropServices.Marshal.OffsetOf<AccessWindow>(nameof(AccessWindow.Countdown));
 
     /// <summary>
-    /// Stack: address (taken into _tAddr). Leaves the host pointer in _tHost and goes on at
+    /// Stack: address (taken into _tAddr). Leaves the host pointer's addend in _tAddend (the access then
+    /// reads or writes at <see cref="PushHost"/>) and goes on at
     /// <paramref name="hit"/> (which the caller marks next) when the access can take the fast path:
     /// first through the access's own window (<see cref="AccessWindow"/>: (address - Lo) &lt; Span, host
     /// = address + Addend), else, out of line (<see cref="EmitColdPaths"/>), through the TLB fast path
@@ -273,24 +317,25 @@ internal sealed unsafe partial class RegionCompiler
     private void EmitFastAccess(int size, bool write, Label hit, Label? resume, Action<Label> slowPath, bool thenStore = false)
     {
         int tagOffset = TlbTag(write);
+        _hostForm = HostForm.AddrPlusAddend;
         _il.Emit(OpCodes.Stloc, _tAddr);
         if (resume is not Label leave)
         {
             var slowLabel = _il.DefineLabel();
             _il.Emit(OpCodes.Ldloc, _tAddr);
-            EmitTlbHit(size, tagOffset, slowLabel);
-            _il.Emit(OpCodes.Stloc, _tHost);
+            EmitTlbHit(size, tagOffset, slowLabel, addendOnly: true);
+            _il.Emit(OpCodes.Stloc, _tAddend);
             _il.Emit(OpCodes.Br, hit);
             Cold(() => slowPath(slowLabel));
             return;
         }
         int offset = NewWindow(size, write || thenStore);
         var miss = _il.DefineLabel();
-        EmitWindowTest(offset, _tAddr, miss, _tHost);
+        EmitWindowTest(offset, _tAddr, miss, _tAddend, addendOnly: true);
         if (thenStore)
         {
             // A hit in a write window: the op's store goes to the same host address with no test.
-            _il.Emit(OpCodes.Ldloc, _tHost);
+            PushHost();
             _il.Emit(OpCodes.Stloc, _tRmwHost!);
         }
         Cold(() =>
@@ -301,15 +346,15 @@ internal sealed unsafe partial class RegionCompiler
             EmitCountdown(offset, tlb, _tAddr, leave);
             _il.MarkLabel(tlb);
             _il.Emit(OpCodes.Ldloc, _tAddr);
-            EmitTlbHit(size, tagOffset, slow);
-            _il.Emit(OpCodes.Stloc, _tHost);
+            EmitTlbHit(size, tagOffset, slow, addendOnly: true);
+            _il.Emit(OpCodes.Stloc, _tAddend);
             _il.Emit(OpCodes.Br, hit);
             slowPath(slow);
         });
     }
 
-    /// <summary>When <paramref name="va"/> - Lo &lt; Span for the window at <paramref name="offset"/>, <paramref name="host"/> = va + Addend; else goes to <paramref name="miss"/>.</summary>
-    private void EmitWindowTest(int offset, LocalBuilder va, Label miss, LocalBuilder host)
+    /// <summary>When <paramref name="va"/> - Lo &lt; Span for the window at <paramref name="offset"/>, <paramref name="host"/> = va + Addend (or Addend alone); else goes to <paramref name="miss"/>.</summary>
+    private void EmitWindowTest(int offset, LocalBuilder va, Label miss, LocalBuilder host, bool addendOnly = false)
     {
         _il.Emit(OpCodes.Ldloc, va);
         WindowField(offset);
@@ -317,9 +362,12 @@ internal sealed unsafe partial class RegionCompiler
         WindowField(offset + WindowSpan);
         _il.Emit(OpCodes.Bge_Un, miss);
         WindowField(offset + WindowAddend);
-        _il.Emit(OpCodes.Ldloc, va);
-        _il.Emit(OpCodes.Add);
-        _il.Emit(OpCodes.Conv_U);
+        if (!addendOnly)
+        {
+            _il.Emit(OpCodes.Ldloc, va);
+            _il.Emit(OpCodes.Add);
+            _il.Emit(OpCodes.Conv_U);
+        }
         _il.Emit(OpCodes.Stloc, host);
     }
 
@@ -385,10 +433,11 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>
     /// Stack: address (taken into _tAddr). Branches to <paramref name="slow"/> unless the TLB slot for it
     /// holds the page under the tag at <paramref name="tagOffset"/> and a <paramref name="size"/>-byte
-    /// access stays in the page; otherwise leaves the host pointer (address + addend) on the stack.
+    /// access stays in the page; otherwise leaves the host pointer (address + addend) on the stack, or
+    /// the addend alone (<paramref name="addendOnly"/>).
     /// Takes the same accesses as the ReadN/WriteN fast paths, with one compare instead of two.
     /// </summary>
-    private void EmitTlbHit(int size, int tagOffset, Label slow)
+    private void EmitTlbHit(int size, int tagOffset, Label slow, bool addendOnly = false)
     {
         _il.Emit(OpCodes.Stloc, _tAddr);
         // slot = _tlb + (((a >> 12) ^ (a >> (12 + bits))) & (2^bits - 1)) * sizeof(TlbEntry) (Cpu.TlbIndex),
@@ -423,6 +472,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldc_I4, TlbAddend);
         _il.Emit(OpCodes.Add);
         _il.Emit(OpCodes.Ldind_I8);
+        if (addendOnly) return;
         _il.Emit(OpCodes.Ldloc, _tAddr);
         _il.Emit(OpCodes.Add);
         _il.Emit(OpCodes.Conv_U);
@@ -476,10 +526,10 @@ internal sealed unsafe partial class RegionCompiler
         _il.MarkLabel(done);
     }
 
-    /// <summary>Writes the low <paramref name="size"/> bytes of <paramref name="src"/> at the host pointer in _tHost.</summary>
+    /// <summary>Writes the low <paramref name="size"/> bytes of <paramref name="src"/> at the host pointer (<see cref="PushHost"/>).</summary>
     private void StoreAtHost(int size, Val src)
     {
-        _il.Emit(OpCodes.Ldloc, _tHost);
+        PushHost();
         src.Push(this);
         if (size != 8) _il.Emit(size == 4 ? OpCodes.Conv_U4 : size == 2 ? OpCodes.Conv_U2 : OpCodes.Conv_U1);
         _il.Emit(OpCodes.Unaligned, (byte)1);
@@ -564,6 +614,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Brfalse, slow);
         _il.Emit(OpCodes.Ldloc, _tRmwHost!);
         _il.Emit(OpCodes.Stloc, _tHost);
+        _hostForm = HostForm.Local;
         StoreAtHost(size, v);
         _il.Emit(OpCodes.Br, done);
         _il.MarkLabel(slow);

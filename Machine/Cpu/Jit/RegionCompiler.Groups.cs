@@ -246,7 +246,7 @@ internal sealed unsafe partial class RegionCompiler
     /// The current op's access as a member of its group: the group's first member tests the group's
     /// window (<see cref="EmitGroupCheck"/>); then host = the group's pointer + (disp - MinDisp), or,
     /// when the group missed, out of line the TLB fast path, else leave for the interpreter. The access
-    /// itself (<paramref name="access"/>) reads or writes at _tHost. <paramref name="address"/> pushes
+    /// itself (<paramref name="access"/>, emitted on both paths) reads or writes at <see cref="PushHost"/>. <paramref name="address"/> pushes
     /// the access's address for the out-of-line path (a push's or pop's, from rsp now); by default the
     /// op's memory operand.
     /// </summary>
@@ -258,29 +258,29 @@ internal sealed unsafe partial class RegionCompiler
         g.Host ??= _il.DeclareLocal(typeof(nuint));
         if (g.First == _i) EmitGroupCheck(g, resume);
         var tlb = _il.DefineLabel();
-        var hit = _il.DefineLabel();
+        var done = _il.DefineLabel();
         _il.Emit(OpCodes.Ldloc, g.Host);
         _il.Emit(OpCodes.Brfalse, tlb);
-        _il.Emit(OpCodes.Ldloc, g.Host);
         // The member's offset in the group's range; an indexed member adds index·scale, at most its bound.
-        EmitSum(_groupDisp[_i] - g.MinDisp, Op.NoReg, _groupIndexed[_i] ? op.Index : Op.NoReg, op.Scale);
-        _il.Emit(OpCodes.Conv_I);
-        _il.Emit(OpCodes.Add);
-        _il.Emit(OpCodes.Stloc, _tHost);
-        _il.MarkLabel(hit);
+        _hostForm = HostForm.GroupMember;
+        _member = (g.Host, _groupDisp[_i] - g.MinDisp, _groupIndexed[_i] ? op.Index : Op.NoReg, op.Scale);
         access();
+        _il.MarkLabel(done);
         Op copy = op;
         Cold(() =>
         {
             // The address only here: the group's registers are unchanged since its check (or rsp moved
-            // by the constants the group tracks), so the hot path needs none.
+            // by the constants the group tracks), so the hot path needs none. The access is emitted
+            // again here, at the pointer the TLB gave.
             var slow = _il.DefineLabel();
             _il.MarkLabel(tlb);
             if (address != null) address();
             else EmitEA(ref copy);
             EmitTlbHit(size, TlbTag(write), slow);
             _il.Emit(OpCodes.Stloc, _tHost);
-            _il.Emit(OpCodes.Br, hit);
+            _hostForm = HostForm.Local;
+            access();
+            _il.Emit(OpCodes.Br, done);
             _il.MarkLabel(slow);
             _il.Emit(OpCodes.Br, resume);
         });

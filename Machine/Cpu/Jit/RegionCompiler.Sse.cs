@@ -297,7 +297,7 @@ internal sealed unsafe partial class RegionCompiler
         }
         Action access = () =>
         {
-            _il.Emit(OpCodes.Ldloc, _tHost);
+            PushHost();
             _il.Emit(OpCodes.Ldobj, typeof(V));
             _il.Emit(OpCodes.Stloc, _tVec);
         };
@@ -311,7 +311,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Stloc, _tVec);
         Action access = () =>
         {
-            _il.Emit(OpCodes.Ldloc, _tHost);
+            PushHost();
             _il.Emit(OpCodes.Ldloc, _tVec);
             _il.Emit(OpCodes.Stobj, typeof(V));
         };
