@@ -311,7 +311,7 @@ internal sealed unsafe partial class RegionCompiler
         }
         _il.Emit(OpCodes.Stloc, _tR);
         WriteDst(ref op, size, _tR);
-        if (_use[_i].ComputeL) EmitShiftAux(sop, size, bits, count);
+        if (_use[_i].ComputeL && !_use[_i].AuxAtExit) EmitShiftAux(ref op, _tD, _tR, _tAux);
         SetFlags(FlagOp.ResultAux, size, _tD, Val.Of((ulong)count), _tR, _tAux);
     }
 
@@ -579,39 +579,42 @@ internal sealed unsafe partial class RegionCompiler
         SetFlags(FlagOp.Explicit, size, Val.Of(0), Val.Of(0), Val.Of(0), _tAux);
     }
 
-    /// <summary>aux = CF | OF<<11 of an immediate shift, into _tAux.</summary>
-    private void EmitShiftAux(ShiftOp sop, int size, int bits, int count)
+    /// <summary>aux = CF | OF&lt;&lt;11 of immediate shift <paramref name="op"/> of operand <paramref name="d"/> with result <paramref name="r"/>, into <paramref name="aux"/>.</summary>
+    private void EmitShiftAux(ref Op op, LocalBuilder d, LocalBuilder r, LocalBuilder aux)
     {
+        int size = op.Size, bits = size * 8, count = ShiftCount(ref op);
+        var sop = (ShiftOp)op.Cond;
+        if (sop == ShiftOp.Sal) sop = ShiftOp.Shl;
         // CF (0/1)
         switch (sop)
         {
             case ShiftOp.Shr:
                 if (count > bits) Const(0);
-                else { _il.Emit(OpCodes.Ldloc, _tD); _il.Emit(OpCodes.Ldc_I4, count - 1); _il.Emit(OpCodes.Shr_Un); Const(1); _il.Emit(OpCodes.And); }
+                else { _il.Emit(OpCodes.Ldloc, d); _il.Emit(OpCodes.Ldc_I4, count - 1); _il.Emit(OpCodes.Shr_Un); Const(1); _il.Emit(OpCodes.And); }
                 break;
             case ShiftOp.Sar:
-                _il.Emit(OpCodes.Ldloc, _tD); SignExtend(size);
+                _il.Emit(OpCodes.Ldloc, d); SignExtend(size);
                 _il.Emit(OpCodes.Ldc_I4, Math.Min(count - 1, 63)); _il.Emit(OpCodes.Shr); Const(1); _il.Emit(OpCodes.And);
                 break;
             default:
                 if (count > bits) Const(0);
-                else { _il.Emit(OpCodes.Ldloc, _tD); _il.Emit(OpCodes.Ldc_I4, bits - count); _il.Emit(OpCodes.Shr_Un); Const(1); _il.Emit(OpCodes.And); }
+                else { _il.Emit(OpCodes.Ldloc, d); _il.Emit(OpCodes.Ldc_I4, bits - count); _il.Emit(OpCodes.Shr_Un); Const(1); _il.Emit(OpCodes.And); }
                 break;
         }
-        _il.Emit(OpCodes.Stloc, _tAux);
+        _il.Emit(OpCodes.Stloc, aux);
         // OF (0/1): shl: sign(r) ^ CF; shr: sign(d); sar: 0.
         if (sop == ShiftOp.Sar) return;
-        _il.Emit(OpCodes.Ldloc, sop == ShiftOp.Shr ? _tD : _tR);
+        _il.Emit(OpCodes.Ldloc, sop == ShiftOp.Shr ? d : r);
         _il.Emit(OpCodes.Ldc_I4, bits - 1);
         _il.Emit(OpCodes.Shr_Un);
         Const(1);
         _il.Emit(OpCodes.And);
-        if (sop != ShiftOp.Shr) { _il.Emit(OpCodes.Ldloc, _tAux); _il.Emit(OpCodes.Xor); }
+        if (sop != ShiftOp.Shr) { _il.Emit(OpCodes.Ldloc, aux); _il.Emit(OpCodes.Xor); }
         _il.Emit(OpCodes.Ldc_I4, 11);
         _il.Emit(OpCodes.Shl);
-        _il.Emit(OpCodes.Ldloc, _tAux);
+        _il.Emit(OpCodes.Ldloc, aux);
         _il.Emit(OpCodes.Or);
-        _il.Emit(OpCodes.Stloc, _tAux);
+        _il.Emit(OpCodes.Stloc, aux);
     }
 
     /// <summary>imul r, r/m (Imul2) and imul r, r/m, imm (Imul3) through <see cref="JitHelpers.Imul"/>.</summary>

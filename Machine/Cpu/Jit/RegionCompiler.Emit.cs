@@ -191,16 +191,20 @@ internal sealed unsafe partial class RegionCompiler
         }
     }
 
-    /// <summary>Reads <paramref name="size"/> bytes at the op's memory operand into <paramref name="dest"/>; a fault leaves through a side exit.</summary>
-    private void Load(ref Op op, int size, LocalBuilder dest)
+    /// <summary>
+    /// Reads <paramref name="size"/> bytes at the op's memory operand into <paramref name="dest"/>,
+    /// zero-extended (sign-extended when <paramref name="signed"/>: one movsx from memory); a fault
+    /// leaves through a side exit.
+    /// </summary>
+    private void Load(ref Op op, int size, LocalBuilder dest, bool signed = false)
     {
         if (_groupOf[_i] >= 0)
         {
-            EmitGroupAccess(ref op, size, write: false, () => LoadAtHost(size, dest));
+            EmitGroupAccess(ref op, size, write: false, () => LoadAtHost(size, dest, signed));
             return;
         }
         EmitEA(ref op);
-        FinishLoad(size, dest);
+        FinishLoad(size, dest, signed: signed);
     }
 
     /// <summary>Reads <paramref name="size"/> bytes at the address in <paramref name="addr"/> into <paramref name="dest"/>.</summary>
@@ -221,7 +225,7 @@ internal sealed unsafe partial class RegionCompiler
     /// a side exit. The value reaches <paramref name="dest"/> without passing through memory, so RyuJIT
     /// keeps it in a register.
     /// </summary>
-    private void FinishLoad(int size, LocalBuilder dest, bool thenStore = false)
+    private void FinishLoad(int size, LocalBuilder dest, bool thenStore = false, bool signed = false)
     {
         var hit = _il.DefineLabel();
         var done = _il.DefineLabel();
@@ -238,11 +242,12 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Call, JitMembers.ReadSlow);
             _il.Emit(OpCodes.Brfalse, fault);
             _il.Emit(OpCodes.Ldloc, _tSlow);
+            if (signed) SignExtend(size);
             _il.Emit(OpCodes.Stloc, dest);
             _il.Emit(OpCodes.Br, done);
         });
         _il.MarkLabel(hit);
-        LoadAtHost(size, dest);
+        LoadAtHost(size, dest, signed);
         _il.MarkLabel(done);
     }
 
@@ -274,13 +279,21 @@ internal sealed unsafe partial class RegionCompiler
         }
     }
 
-    /// <summary>Reads <paramref name="size"/> bytes at the host pointer (<see cref="PushHost"/>), zero-extended, into <paramref name="dest"/>.</summary>
-    private void LoadAtHost(int size, LocalBuilder dest)
+    /// <summary>Reads <paramref name="size"/> bytes at the host pointer (<see cref="PushHost"/>), zero- or sign-extended, into <paramref name="dest"/>.</summary>
+    private void LoadAtHost(int size, LocalBuilder dest, bool signed = false)
     {
         PushHost();
         _il.Emit(OpCodes.Unaligned, (byte)1);
-        _il.Emit(size switch { 8 => OpCodes.Ldind_I8, 4 => OpCodes.Ldind_U4, 2 => OpCodes.Ldind_U2, _ => OpCodes.Ldind_U1 });
-        if (size != 8) _il.Emit(OpCodes.Conv_U8);
+        if (signed && size != 8)
+        {
+            _il.Emit(size switch { 4 => OpCodes.Ldind_I4, 2 => OpCodes.Ldind_I2, _ => OpCodes.Ldind_I1 });
+            _il.Emit(OpCodes.Conv_I8);
+        }
+        else
+        {
+            _il.Emit(size switch { 8 => OpCodes.Ldind_I8, 4 => OpCodes.Ldind_U4, 2 => OpCodes.Ldind_U2, _ => OpCodes.Ldind_U1 });
+            if (size != 8) _il.Emit(OpCodes.Conv_U8);
+        }
         _il.Emit(OpCodes.Stloc, dest);
     }
 

@@ -19,6 +19,15 @@ internal sealed unsafe partial class RegionCompiler
     private struct FlagUse
     {
         public bool Sets, Aux, Reads, FaultBefore, FaultAfter, ComputeL, Merges, Helper, LastInBlock;
+        /// <summary>An immediate shift, whose aux (CF, OF) follows from its operand and count.</summary>
+        public bool AuxFromOperand;
+        /// <summary>
+        /// Its flags are observed only where the code may leave before the next setter (a memory
+        /// access's miss or fault, a handler call), never by an op: the hot path keeps the operand in
+        /// _fa, and <see cref="MaterializeFlags"/> computes aux at the exit (crc32's shr: 7 instructions
+        /// a byte fewer).
+        /// </summary>
+        public bool AuxAtExit;
         public FlagOp Kind;
         public byte Size;
     }
@@ -75,7 +84,8 @@ internal sealed unsafe partial class RegionCompiler
     /// </summary>
     private bool AnalyseBlock(int j, bool liveOut)
     {
-        bool liveL = liveOut, lastSeen = false;
+        // readByOp: an op (or the block's end, into the flag locals) reads the state, not only an exit.
+        bool liveL = liveOut, lastSeen = false, readByOp = liveOut;
         int end = j + 1 < _blocks.Length ? _first[j + 1] : _n;
         for (int k = Math.Min(end, _n) - 1; k >= _first[j]; k--)
         {
@@ -85,11 +95,13 @@ internal sealed unsafe partial class RegionCompiler
             {
                 u.ComputeL = liveL;
                 u.LastInBlock = !lastSeen;
-                liveL = false;
+                u.AuxAtExit = u.AuxFromOperand && liveL && !readByOp;
+                liveL = readByOp = false;
                 if (u.Merges) u.Reads = u.ComputeL;   // inc/dec and rotates read the flags they keep only when theirs are observed
             }
             if (u.Sets) lastSeen = true;
             if (u.Reads || u.FaultBefore) liveL = true;
+            if (u.Reads) readByOp = true;
         }
         return liveL;
     }
@@ -148,6 +160,7 @@ internal sealed unsafe partial class RegionCompiler
                     u.Sets = u.Aux = true;
                     u.Merges = IsRotate(ref op);
                     u.Kind = u.Merges ? FlagOp.Explicit : FlagOp.ResultAux;
+                    u.AuxFromOperand = !u.Merges;
                 }
                 break;
             case OpKind.Imul2: case OpKind.Imul3: case OpKind.Mul1: case OpKind.Imul1:
@@ -211,10 +224,11 @@ internal sealed unsafe partial class RegionCompiler
             // a and b only for the kinds whose flags read them (the others leave the locals stale, as
             // the interpreter's SetStatusFlags does): one or two moves fewer at every test/shift.
             // (An emitter may have put a value in its flag local already: a, b or r is then that local.)
-            if (ReadsA(kind) && a.Local != _fa) { a.Push(this); _il.Emit(OpCodes.Stloc, _fa); }
+            // (A shift whose aux waits for an exit keeps its operand in _fa instead: FlagUse.AuxAtExit.)
+            if ((ReadsA(kind) || u.AuxAtExit) && a.Local != _fa) { a.Push(this); _il.Emit(OpCodes.Stloc, _fa); }
             if (ReadsB(kind) && b.Local != _fb) { b.Push(this); _il.Emit(OpCodes.Stloc, _fb); }
             if (!Derived(kind) && r.Local != _fr) { r.Push(this); _il.Emit(OpCodes.Stloc, _fr); }
-            if (UsesAux(kind)) { aux.Push(this); _il.Emit(OpCodes.Stloc, _faux); }
+            if (UsesAux(kind) && !u.AuxAtExit) { aux.Push(this); _il.Emit(OpCodes.Stloc, _faux); }
             if (u.LastInBlock) { _il.Emit(OpCodes.Ldc_I4, (int)kind | size << 8); _il.Emit(OpCodes.Stloc, _fkind); }
         }
         _curSetter = _i;
@@ -243,6 +257,7 @@ internal sealed unsafe partial class RegionCompiler
             FlagUse u = _use[setter];
             _il.Emit(OpCodes.Ldc_I4, (int)u.Kind | u.Size << 8);
             _il.Emit(OpCodes.Stloc, _fkind);
+            if (u.AuxAtExit) EmitShiftAux(ref _ops[setter], _fa, _fr, _faux);
             if (!Derived(u.Kind)) return;
             PushResult(u);
         }

@@ -49,7 +49,7 @@ internal sealed unsafe partial class RegionCompiler
                 SetReg(op.R0, op.Size == 8 ? 8 : 4);
                 break;
             case OpKind.MovsxRM:
-                Load(ref op, op.Size2, _tV); _il.Emit(OpCodes.Ldloc, _tV); SignExtend(op.Size2);
+                Load(ref op, op.Size2, _tV, signed: true); _il.Emit(OpCodes.Ldloc, _tV);
                 SetReg(op.R0, op.Size == 8 ? 8 : 4);
                 break;
             case OpKind.Lea: EmitAddress(ref op); SetReg(op.R0, op.Size); break;

@@ -213,6 +213,53 @@ public partial class JitDifferentialTests
     }
 
     /// <summary>
+    /// A shift by an immediate whose flags only a fault could see (the load after it faults on an
+    /// unmapped page on the third-last pass; the xor after the load sets the flags again): compiled code
+    /// keeps the shift's operand and computes CF and OF only on the way out (FlagUse.AuxAtExit). The
+    /// trap's flags, CF and OF included, are the interpreter's, for shl, shr and sar of 32- and 64-bit
+    /// registers by counts whose last bit out and sign differ.
+    /// </summary>
+    [Theory]
+    [InlineData("shl", 4, 1), InlineData("shl", 4, 7), InlineData("shl", 4, 31), InlineData("shl", 8, 1), InlineData("shl", 8, 63)]
+    [InlineData("shr", 4, 1), InlineData("shr", 4, 8), InlineData("shr", 4, 31), InlineData("shr", 8, 1), InlineData("shr", 8, 63)]
+    [InlineData("sar", 4, 1), InlineData("sar", 4, 9), InlineData("sar", 8, 1), InlineData("sar", 8, 62)]
+    public void AShiftsFlagsSeenOnlyByAFaultMatchTheInterpreter(string shift, int size, int count)
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel();
+        a.Label(ref top);
+        a.imul(rax, rax, 0x2545F491);                     // a new operand each pass, both signs
+        a.add(rax, rdx);
+        a.mov(rbx, rax);
+        switch (shift)
+        {
+            case "shl": if (size == 8) a.shl(rbx, (byte)count); else a.shl(ebx, (byte)count); break;
+            case "shr": if (size == 8) a.shr(rbx, (byte)count); else a.shr(ebx, (byte)count); break;
+            default: if (size == 8) a.sar(rbx, (byte)count); else a.sar(ebx, (byte)count); break;
+        }
+        a.mov(r9, __qword_ptr[r14]);                      // r14 is unmapped on the third-last pass
+        a.xor(r8, rbx);
+        a.add(r8, r9);
+        a.cmp(ecx, 4);
+        a.cmove(r14, r15);
+        a.dec(ecx);
+        a.jne(top);
+        a.int3();
+        var regs = new ulong[16];
+        regs[0] = 0x8123_4567_89AB_CDEF; regs[2] = 0x7F0F_1234_5678_9ABC;
+        regs[14] = CpuFixture.DataBase;
+        regs[15] = CpuFixture.DataBase + 0x40000;       // unmapped
+        regs[1] = 40;                                    // rcx: passes
+        regs[4] = CpuFixture.StackTop;
+        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], "");
+        var interp = RunOnce(ExecutionTier.Interp, p);
+        var jit = RunOnce(ExecutionTier.Jit, p, 2);
+        Assert.Null(interp.Diff(jit));
+        Assert.True(jit.Compiled > 0, "the loop was not compiled");
+        Assert.StartsWith("PageFault", interp.Trap);
+    }
+
+    /// <summary>
     /// A compiled loop that reads 8 bytes across the boundary of pages 0x1FFFF000 and 0x20000000, then
     /// touches the second page (so the TLB holds both when the next round's crossing read comes), must
     /// get the bytes of both pages, as the interpreter does. Compiled code checks one page per access
