@@ -78,6 +78,48 @@ internal sealed unsafe partial class RegionCompiler
     }
 
     /// <summary>
+    /// Per block: the setter whose flags are the state at the block's start when that is known at
+    /// compile time, else <see cref="Dynamic"/> (<see cref="PlanKnownSetters"/>).
+    /// </summary>
+    private int[] _setterIn = [];
+
+    /// <summary>
+    /// Finds the blocks whose flag state at the start is a known setter's: a block that is no entry
+    /// and has one predecessor in the region, which ends with that setter (its last op that sets the
+    /// flags, with no handler call or shift by CL after it). Such a block's conditions then compile to
+    /// plain compares of the flag locals, as within one block: sglib's <c>cmp; js; jne</c>, where the
+    /// jne begins a block of its own, called JitHelpers.Result and FlagMath.Compute for ZF. The
+    /// predecessor's setter computes its state whenever the block reads it (AnalyseFlags).
+    /// </summary>
+    private void PlanKnownSetters()
+    {
+        int n = _blocks.Length;
+        _setterIn = new int[n];
+        Array.Fill(_setterIn, Dynamic);
+        if (_prefix) return;
+        var predecessors = new int[n];
+        var from = new int[n];
+        for (int p = 0; p < n; p++)
+            foreach (int t in Successors(p)) { predecessors[t]++; from[t] = p; }
+        var entry = new bool[n];
+        foreach (int e in _entries) entry[e] = true;
+        for (int j = 0; j < n; j++)
+            if (predecessors[j] == 1 && !entry[j] && from[j] != j) _setterIn[j] = SetterAtEnd(from[j]);
+    }
+
+    /// <summary>The op whose flags are the state at block <paramref name="p"/>'s end as its emission leaves <see cref="_curSetter"/>, or <see cref="Dynamic"/> (unknown, or none in the block).</summary>
+    private int SetterAtEnd(int p)
+    {
+        int end = p + 1 < _blocks.Length ? _first[p + 1] : _n;
+        for (int k = end - 1; k >= _first[p]; k--)
+        {
+            if (_use[k].Helper || IsShiftByCl(ref _ops[k])) return Dynamic;
+            if (_use[k].Sets) return k;
+        }
+        return Dynamic;
+    }
+
+    /// <summary>
     /// The backward liveness pass over block <paramref name="j"/>'s ops, from its end observed or not
     /// (<paramref name="liveOut"/>): marks which setters compute the flag state. Returns whether the
     /// block's start observes the state its predecessor left.

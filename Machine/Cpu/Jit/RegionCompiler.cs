@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Reflection.Emit;
 
 namespace Lab.Machine.Cpu;
@@ -236,6 +237,7 @@ internal sealed unsafe partial class RegionCompiler
         FindEntries();
         PlanBudgetChecks();
         AnalyseFlags();   // after the check points: a block ending at one must leave the flags whole
+        PlanKnownSetters();
         if (_quick) PadForMinOpts();
         EmitPrologue();
         for (_i = 0; _i < _n; _i++)
@@ -243,12 +245,14 @@ internal sealed unsafe partial class RegionCompiler
             if (_offset[_i] == 0)
             {
                 _il.MarkLabel(_label[_blockOf[_i]]);
-                _curSetter = Dynamic;   // whatever the predecessor left, in the flag locals
+                _curSetter = _setterIn[_blockOf[_i]];   // the predecessor's setter, or whatever it left in the flag locals
             }
             ref Op op = ref _ops[_i];
             ILSize before = Size;
             EmitOp(ref op);
             bool blockEnd = _i + 1 == _n || _offset[_i + 1] == 0;
+            Debug.Assert(!blockEnd || SetterAtEnd(_blockOf[_i]) < 0 || _curSetter == SetterAtEnd(_blockOf[_i]),
+                $"block {_blockOf[_i]} ends with setter {_curSetter}, PlanKnownSetters said {SetterAtEnd(_blockOf[_i])}");
             if (blockEnd && !IsControl(op.Kind))
             {
                 // A block cut by its length or the page end (or the prefix) falls through.

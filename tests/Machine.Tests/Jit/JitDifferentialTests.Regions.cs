@@ -213,6 +213,80 @@ public partial class JitDifferentialTests
     }
 
     /// <summary>
+    /// A block whose one predecessor in the region ends with a flag setter and a jcc (sglib's
+    /// <c>cmp; js; jne</c>: the jne begins a block of its own) reads that setter's flags first, with
+    /// every condition, and with setc and adc: compiled as compares of the setter's operands
+    /// (PlanKnownSetters), the outcome must be the interpreter's for subtractions, additions, logic ops,
+    /// inc and shifts of both sizes, on operands that hit the signed, unsigned and zero edge cases.
+    /// </summary>
+    [Theory]
+    [InlineData("cmp32"), InlineData("cmp64"), InlineData("sub32"), InlineData("add32"), InlineData("add64")]
+    [InlineData("and32"), InlineData("test64"), InlineData("inc32"), InlineData("dec64"), InlineData("shl32"), InlineData("sar64")]
+    public void ASetterThenAJccAcrossBlocksMatchesTheInterpreter(string setter)
+    {
+        var failures = new List<string>();
+        for (int cc = 0; cc < 16; cc++)
+        {
+            var a = new Assembler(64);
+            Label top = a.CreateLabel(), first = a.CreateLabel(), second = a.CreateLabel(), next = a.CreateLabel();
+            a.Label(ref top);
+            a.mov(rax, __qword_ptr[r14]);                // operands from a table: edge cases in turn
+            a.mov(rbx, __qword_ptr[r14 + 8]);
+            a.add(r14, 16);
+            switch (setter)
+            {
+                case "cmp32": a.cmp(eax, ebx); break;
+                case "cmp64": a.cmp(rax, rbx); break;
+                case "sub32": a.sub(eax, ebx); break;
+                case "add32": a.add(eax, ebx); break;
+                case "add64": a.add(rax, rbx); break;
+                case "and32": a.and(eax, ebx); break;
+                case "test64": a.test(rax, rbx); break;
+                case "inc32": a.inc(eax); break;
+                case "dec64": a.dec(rax); break;
+                case "shl32": a.shl(eax, 1); break;
+                default: a.sar(rax, 3); break;
+            }
+            a.AddInstruction(Instruction.CreateBranch(CaseBuilder.C($"J{Cc[(cc + 1) % 16]}_rel32_64"), first.Id));   // ends the block
+            a.AddInstruction(Instruction.CreateBranch(CaseBuilder.C($"J{Cc[cc]}_rel32_64"), second.Id));           // begins the next one
+            a.inc(r8);
+            a.jmp(next);
+            a.Label(ref first);
+            a.inc(r9);
+            a.jmp(next);
+            a.Label(ref second);
+            a.setc(r10b);
+            a.adc(r11, 0);
+            a.Label(ref next);
+            a.dec(ecx);
+            a.jne(top);
+            a.int3();
+            ulong[] edges = [0, 1, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 0x1_0000_0000, 0x7FFF_FFFF_FFFF_FFFF, 0x8000_0000_0000_0000, ulong.MaxValue, 5, 0xFFFF_FFFE];
+            var data = new byte[16 * edges.Length * edges.Length];
+            int k = 0;
+            foreach (ulong x in edges)
+                foreach (ulong y in edges)
+                {
+                    BitConverter.TryWriteBytes(data.AsSpan(k), x);
+                    BitConverter.TryWriteBytes(data.AsSpan(k + 8), y);
+                    k += 16;
+                }
+            var regs = new ulong[16];
+            regs[1] = (ulong)(edges.Length * edges.Length);   // rcx: one pass per pair
+            regs[4] = CpuFixture.StackTop;
+            regs[14] = CpuFixture.DataBase;
+            var p = new Program(CpuFixture.Assembled(a), regs, 0x202, data, $"{setter}, then j{Cc[(cc + 1) % 16]} and j{Cc[cc]}\n");
+            var jit = RunOnce(ExecutionTier.Jit, p, 2);
+            string? diff = RunOnce(ExecutionTier.Interp, p).Diff(jit);
+            if (diff != null) failures.Add(p.Text + diff);
+            else if (jit.Compiled == 0) failures.Add(p.Text + "the loop was not compiled");
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures.Take(5)));
+    }
+
+    private static readonly string[] Cc = ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"];
+
+    /// <summary>
     /// A shift by an immediate whose flags only a fault could see (the load after it faults on an
     /// unmapped page on the third-last pass; the xor after the load sets the flags again): compiled code
     /// keeps the shift's operand and computes CF and OF only on the way out (FlagUse.AuxAtExit). The
