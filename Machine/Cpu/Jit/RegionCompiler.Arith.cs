@@ -108,6 +108,12 @@ internal sealed unsafe partial class RegionCompiler
     private void EmitAluObserved(ref Op op, AluOp sub)
     {
         int size = op.Size;
+        if (_use[_i].StateAtExit)
+        {
+            // cmp/test of registers before the block's jcc: the jcc and the exits read the registers (FlagUse.StateAtExit).
+            SetFlags(sub == AluOp.Cmp ? FlagOp.Sub : FlagOp.Logic, size, Val.Of(0), Val.Of(0), Val.Of(0));
+            return;
+        }
         if (op.Form == Form.RM) Load(ref op, size, _tV);   // first: it may fault, leaving everything as it was
         if (sub is AluOp.Add or AluOp.Sub or AluOp.Cmp)
         {

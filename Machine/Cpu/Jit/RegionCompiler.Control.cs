@@ -94,6 +94,8 @@ internal sealed unsafe partial class RegionCompiler
             Const((ulong)_reach[j]);
             _il.Emit(OpCodes.Blt_Un, leave);
         }
+        // A cmp or test whose state waits in its registers: into the flag locals for a member that observes it.
+        if (_curSetter >= 0 && _use[_curSetter].StateAtExit && _flagsLiveIn[j]) MaterializeFlags(_curSetter);
         _il.Emit(OpCodes.Br, _label[j]);
         _il.MarkLabel(leave);
         // The finished block is already counted in _left.

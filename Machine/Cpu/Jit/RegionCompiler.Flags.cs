@@ -28,11 +28,26 @@ internal sealed unsafe partial class RegionCompiler
         /// a byte fewer).
         /// </summary>
         public bool AuxAtExit;
+        /// <summary>A cmp or test of 32- or 64-bit registers (or a register and an immediate): its operands stay where they are.</summary>
+        public bool OperandsInRegisters;
+        /// <summary>
+        /// The block's last setter, a cmp or test followed by nothing but the block's jcc: it writes no
+        /// flag local; its jcc compares the registers themselves, and <see cref="MaterializeFlags"/> copies
+        /// them into the flag locals on the way out, and on the edges to members that observe the state
+        /// (<see cref="EmitGoto"/>), not on the others. A loop's closing cmp stored its operands every
+        /// pass (statemate's memset: two stores a byte), for the loop's exit alone.
+        /// </summary>
+        public bool StateAtExit;
+        /// <summary>With <see cref="OperandsInRegisters"/>: the registers of a and b (b: <see cref="Op.NoReg"/> for the immediate ImmB).</summary>
+        public byte RegA, RegB;
+        public ulong ImmB;
         public FlagOp Kind;
         public byte Size;
     }
 
     private FlagUse[] _use = [];
+    /// <summary>Per block: its start observes the flag state its predecessor left (AnalyseFlags).</summary>
+    private bool[] _flagsLiveIn = [];
     /// <summary>Last setter emitted so far in this block (an op index), or <see cref="Dynamic"/>.</summary>
     private int _curSetter = Dynamic;
     /// <summary>The flag state is in the locals with a run-time op and size (block start, after a handler call).</summary>
@@ -65,7 +80,7 @@ internal sealed unsafe partial class RegionCompiler
         }
         // Liveness only grows (an end observed stays observed), so this ends; a region's blocks mostly
         // run forward, so one or two passes from the last block do.
-        var liveIn = new bool[n];
+        var liveIn = _flagsLiveIn = new bool[n];
         for (bool changed = true; changed;)
         {
             changed = false;
@@ -104,7 +119,12 @@ internal sealed unsafe partial class RegionCompiler
         var entry = new bool[n];
         foreach (int e in _entries) entry[e] = true;
         for (int j = 0; j < n; j++)
-            if (predecessors[j] == 1 && !entry[j] && from[j] != j) _setterIn[j] = SetterAtEnd(from[j]);
+        {
+            if (predecessors[j] != 1 || entry[j] || from[j] == j) continue;
+            int setter = SetterAtEnd(from[j]);
+            // A state in registers reaches a member through the flag locals (its registers change there).
+            _setterIn[j] = setter >= 0 && _use[setter].StateAtExit ? Dynamic : setter;
+        }
     }
 
     /// <summary>The op whose flags are the state at block <paramref name="p"/>'s end as its emission leaves <see cref="_curSetter"/>, or <see cref="Dynamic"/> (unknown, or none in the block).</summary>
@@ -129,7 +149,8 @@ internal sealed unsafe partial class RegionCompiler
         // readByOp: an op (or the block's end, into the flag locals) reads the state, not only an exit.
         bool liveL = liveOut, lastSeen = false, readByOp = liveOut;
         int end = j + 1 < _blocks.Length ? _first[j + 1] : _n;
-        for (int k = Math.Min(end, _n) - 1; k >= _first[j]; k--)
+        int last = Math.Min(end, _n) - 1;
+        for (int k = last; k >= _first[j]; k--)
         {
             ref FlagUse u = ref _use[k];
             if (u.FaultAfter) liveL = true;
@@ -138,6 +159,8 @@ internal sealed unsafe partial class RegionCompiler
                 u.ComputeL = liveL;
                 u.LastInBlock = !lastSeen;
                 u.AuxAtExit = u.AuxFromOperand && liveL && !readByOp;
+                u.StateAtExit = liveL && u.OperandsInRegisters && !_prefix
+                    && (k == last || (k == last - 1 && _ops[last].Kind == OpKind.Jcc));
                 liveL = readByOp = false;
                 if (u.Merges) u.Reads = u.ComputeL;   // inc/dec and rotates read the flags they keep only when theirs are observed
             }
@@ -228,6 +251,13 @@ internal sealed unsafe partial class RegionCompiler
                     _ => FlagOp.Logic,
                 };
                 u.Aux = u.Reads = sub is AluOp.Adc or AluOp.Sbb;
+                if (sub is AluOp.Cmp or AluOp.Test && op.Size >= 4 && op.Form is Form.RR or Form.RI && op.R0 < 16)
+                {
+                    u.OperandsInRegisters = true;
+                    u.RegA = op.R0;
+                    u.RegB = op.Form == Form.RR ? op.R1 : Op.NoReg;
+                    u.ImmB = op.Imm & FlagMath.Mask(op.Size);
+                }
                 // The generic handler sets the flags before it writes a memory destination.
                 u.FaultAfter = memDst && sub is not (AluOp.Cmp or AluOp.Test);
                 break;
@@ -261,7 +291,7 @@ internal sealed unsafe partial class RegionCompiler
     {
         ref FlagUse u = ref _use[_i];
         Debug.Assert(u.Sets && u.Kind == kind && u.Size == size, $"flag classification disagrees at op {_i}");
-        if (u.ComputeL)
+        if (u.ComputeL && !u.StateAtExit)
         {
             // a and b only for the kinds whose flags read them (the others leave the locals stale, as
             // the interpreter's SetStatusFlags does): one or two moves fewer at every test/shift.
@@ -300,6 +330,8 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Ldc_I4, (int)u.Kind | u.Size << 8);
             _il.Emit(OpCodes.Stloc, _fkind);
             if (u.AuxAtExit) EmitShiftAux(ref _ops[setter], _fa, _fr, _faux);
+            if (u.StateAtExit && u.Kind == FlagOp.Logic) { PushResult(u); _il.Emit(OpCodes.Stloc, _fr); return; }
+            if (u.StateAtExit) { PushA(u); _il.Emit(OpCodes.Stloc, _fa); PushB(u); _il.Emit(OpCodes.Stloc, _fb); }
             if (!Derived(u.Kind)) return;
             PushResult(u);
         }
@@ -372,12 +404,20 @@ internal sealed unsafe partial class RegionCompiler
     /// </summary>
     private static bool Derived(FlagOp kind) => kind is FlagOp.Add or FlagOp.Sub;
 
-    /// <summary>Pushes r of a setter of known kind: derived for add/sub, else the local.</summary>
+    /// <summary>Pushes r of a setter of known kind: derived for add/sub (and for a test whose state waits for an exit: a &amp; b), else the local.</summary>
     private void PushResult(FlagUse s)
     {
+        if (s.StateAtExit && s.Kind == FlagOp.Logic)
+        {
+            PushA(s);
+            if (s.RegB == s.RegA) return;   // test r, r
+            PushB(s);
+            _il.Emit(OpCodes.And);
+            return;
+        }
         if (!Derived(s.Kind)) { _il.Emit(OpCodes.Ldloc, _fr); return; }
-        _il.Emit(OpCodes.Ldloc, _fa);
-        _il.Emit(OpCodes.Ldloc, _fb);
+        PushA(s);
+        PushB(s);
         _il.Emit(s.Kind == FlagOp.Add ? OpCodes.Add : OpCodes.Sub);
         Truncate(s.Size);
     }
@@ -397,8 +437,8 @@ internal sealed unsafe partial class RegionCompiler
     {
         switch (s.Kind)
         {
-            case FlagOp.Sub: Cmp(_fa, _fb, OpCodes.Clt_Un); break;
-            case FlagOp.Add: PushResult(s); _il.Emit(OpCodes.Ldloc, _fa); _il.Emit(OpCodes.Clt_Un); break;
+            case FlagOp.Sub: Cmp(s, OpCodes.Clt_Un); break;
+            case FlagOp.Add: PushResult(s); PushA(s); _il.Emit(OpCodes.Clt_Un); break;
             case FlagOp.Logic: _il.Emit(OpCodes.Ldc_I4_0); break;
             default:
                 HelperArgs(s);
@@ -426,19 +466,19 @@ internal sealed unsafe partial class RegionCompiler
         {
             switch (cc)
             {
-                case 2: Cmp(_fa, _fb, OpCodes.Clt_Un); return;
-                case 3: Cmp(_fa, _fb, OpCodes.Clt_Un); Not(); return;
-                case 4: Cmp(_fa, _fb, OpCodes.Ceq); return;
-                case 5: Cmp(_fa, _fb, OpCodes.Ceq); Not(); return;
-                case 6: Cmp(_fa, _fb, OpCodes.Cgt_Un); Not(); return;
-                default: Cmp(_fa, _fb, OpCodes.Cgt_Un); return;
+                case 2: Cmp(s, OpCodes.Clt_Un); return;
+                case 3: Cmp(s, OpCodes.Clt_Un); Not(); return;
+                case 4: Cmp(s, OpCodes.Ceq); return;
+                case 5: Cmp(s, OpCodes.Ceq); Not(); return;
+                case 6: Cmp(s, OpCodes.Cgt_Un); Not(); return;
+                default: Cmp(s, OpCodes.Cgt_Un); return;
             }
         }
         if (s.Kind == FlagOp.Sub && cc >= 12)
         {
             // Below 8 bytes the operands compare as int32 (conv.i4/i2/i1): one 32-bit cmp, no sign extensions.
-            _il.Emit(OpCodes.Ldloc, _fa); SignedOperand(s.Size);
-            _il.Emit(OpCodes.Ldloc, _fb); SignedOperand(s.Size);
+            PushA(s); SignedOperand(s.Size);
+            PushB(s); SignedOperand(s.Size);
             switch (cc)
             {
                 case 12: _il.Emit(OpCodes.Clt); return;
@@ -463,7 +503,7 @@ internal sealed unsafe partial class RegionCompiler
         }
         if (s.Kind == FlagOp.Add && cc is 2 or 3)
         {
-            PushResult(s); _il.Emit(OpCodes.Ldloc, _fa); _il.Emit(OpCodes.Clt_Un);
+            PushResult(s); PushA(s); _il.Emit(OpCodes.Clt_Un);
             if (cc == 3) Not();
             return;
         }
@@ -488,18 +528,33 @@ internal sealed unsafe partial class RegionCompiler
     {
         _il.Emit(OpCodes.Ldc_I4, (int)s.Kind);
         _il.Emit(OpCodes.Ldc_I4, (int)s.Size);
-        _il.Emit(OpCodes.Ldloc, _fa);
-        _il.Emit(OpCodes.Ldloc, _fb);
+        PushA(s);
+        PushB(s);
         PushResult(s);
         _il.Emit(OpCodes.Ldloc, _faux);
     }
 
-    /// <summary>Pushes x OP y (an int32 0/1 compare).</summary>
-    private void Cmp(LocalBuilder x, LocalBuilder y, OpCode op)
+    /// <summary>Pushes a OP b of known setter <paramref name="s"/> (an int32 0/1 compare).</summary>
+    private void Cmp(FlagUse s, OpCode op)
     {
-        _il.Emit(OpCodes.Ldloc, x);
-        _il.Emit(OpCodes.Ldloc, y);
+        PushA(s);
+        PushB(s);
         _il.Emit(op);
+    }
+
+    /// <summary>Pushes a of known setter <paramref name="s"/>: _fa, or the register itself (<see cref="FlagUse.StateAtExit"/>).</summary>
+    private void PushA(FlagUse s)
+    {
+        if (s.StateAtExit) GetReg(s.RegA, s.Size);
+        else _il.Emit(OpCodes.Ldloc, _fa);
+    }
+
+    /// <summary>Pushes b of known setter <paramref name="s"/>: _fb, or the register or immediate itself (<see cref="FlagUse.StateAtExit"/>).</summary>
+    private void PushB(FlagUse s)
+    {
+        if (!s.StateAtExit) _il.Emit(OpCodes.Ldloc, _fb);
+        else if (s.RegB == Op.NoReg) Const(s.ImmB);
+        else GetReg(s.RegB, s.Size);
     }
 
     /// <summary>Logical not of the int32 0/1 on the stack.</summary>
