@@ -192,14 +192,26 @@ public partial class JitDifferentialTests
         }
         a.Label(ref skip);
         a.add(edx, unchecked((int)0x9E3779B9));
+        var regs = new ulong[16];
+        regs[0] = 0x0123_4567_89AB_CDEF; regs[2] = 0xF0F0_1234_5678_9ABC; regs[3] = 0x1357_9BDF;
+        regs[6] = 7; regs[7] = 7;
+        var interp = LoopUntilR14Faults(a, top, regs);
+        if (next == "fault") Assert.StartsWith("PageFault", interp.Trap);
+    }
+
+    /// <summary>
+    /// Closes the loop at <paramref name="top"/> for 40 passes; on the third-last, r14 (the data page)
+    /// becomes an unmapped page, so a load at [r14] in the body faults there. Runs it on both tiers
+    /// (compiling after two runs) and asserts the same outcome, with the loop compiled; returns the
+    /// interpreter's.
+    /// </summary>
+    private static Outcome LoopUntilR14Faults(Assembler a, Label top, ulong[] regs)
+    {
         a.cmp(ecx, 4);
         a.cmove(r14, r15);
         a.dec(ecx);
         a.jne(top);
         a.int3();
-        var regs = new ulong[16];
-        regs[0] = 0x0123_4567_89AB_CDEF; regs[2] = 0xF0F0_1234_5678_9ABC; regs[3] = 0x1357_9BDF;
-        regs[6] = 7; regs[7] = 7;
         regs[14] = CpuFixture.DataBase;
         regs[15] = CpuFixture.DataBase + 0x40000;       // unmapped
         regs[1] = 40;                                    // rcx: passes
@@ -209,7 +221,7 @@ public partial class JitDifferentialTests
         var jit = RunOnce(ExecutionTier.Jit, p, 2);
         Assert.Null(interp.Diff(jit));
         Assert.True(jit.Compiled > 0, "the loop was not compiled");
-        if (next == "fault") Assert.StartsWith("PageFault", interp.Trap);
+        return interp;
     }
 
     /// <summary>
@@ -314,23 +326,9 @@ public partial class JitDifferentialTests
         a.mov(r9, __qword_ptr[r14]);                      // r14 is unmapped on the third-last pass
         a.xor(r8, rbx);
         a.add(r8, r9);
-        a.cmp(ecx, 4);
-        a.cmove(r14, r15);
-        a.dec(ecx);
-        a.jne(top);
-        a.int3();
         var regs = new ulong[16];
         regs[0] = 0x8123_4567_89AB_CDEF; regs[2] = 0x7F0F_1234_5678_9ABC;
-        regs[14] = CpuFixture.DataBase;
-        regs[15] = CpuFixture.DataBase + 0x40000;       // unmapped
-        regs[1] = 40;                                    // rcx: passes
-        regs[4] = CpuFixture.StackTop;
-        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], "");
-        var interp = RunOnce(ExecutionTier.Interp, p);
-        var jit = RunOnce(ExecutionTier.Jit, p, 2);
-        Assert.Null(interp.Diff(jit));
-        Assert.True(jit.Compiled > 0, "the loop was not compiled");
-        Assert.StartsWith("PageFault", interp.Trap);
+        Assert.StartsWith("PageFault", LoopUntilR14Faults(a, top, regs).Trap);
     }
 
     /// <summary>
