@@ -110,8 +110,16 @@ internal sealed unsafe partial class RegionCompiler
         int size = op.Size;
         if (_use[_i].StateAtExit)
         {
-            // cmp/test of registers before the block's jcc: the jcc and the exits read the registers (FlagUse.StateAtExit).
-            SetFlags(sub == AluOp.Cmp ? FlagOp.Sub : FlagOp.Logic, size, Val.Of(0), Val.Of(0), Val.Of(0));
+            // cmp/test of registers before the block's jcc, add/sub of an immediate before exits only:
+            // the jcc and the exits read the registers (FlagUse.StateAtExit).
+            if (sub is AluOp.Add or AluOp.Sub)
+            {
+                GetReg(op.R0, size);
+                Const(op.Imm & FlagMath.Mask(size));
+                _il.Emit(AluOpCode(sub));
+                SetReg(op.R0, size);
+            }
+            SetFlags(sub switch { AluOp.Add => FlagOp.Add, AluOp.Sub or AluOp.Cmp => FlagOp.Sub, _ => FlagOp.Logic }, size, Val.Of(0), Val.Of(0), Val.Of(0));
             return;
         }
         if (op.Form == Form.RM) Load(ref op, size, _tV);   // first: it may fault, leaving everything as it was

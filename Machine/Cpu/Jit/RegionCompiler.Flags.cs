@@ -30,12 +30,16 @@ internal sealed unsafe partial class RegionCompiler
         public bool AuxAtExit;
         /// <summary>A cmp or test of 32- or 64-bit registers (or a register and an immediate): its operands stay where they are.</summary>
         public bool OperandsInRegisters;
+        /// <summary>An add or sub of an immediate to a 32- or 64-bit register: a is the register's new value ∓ the immediate.</summary>
+        public bool OperandRecoverable;
         /// <summary>
         /// The block's last setter, a cmp or test followed by nothing but the block's jcc: it writes no
         /// flag local; its jcc compares the registers themselves, and <see cref="MaterializeFlags"/> copies
         /// them into the flag locals on the way out, and on the edges to members that observe the state
         /// (<see cref="EmitGoto"/>), not on the others. A loop's closing cmp stored its operands every
-        /// pass (statemate's memset: two stores a byte), for the loop's exit alone.
+        /// pass (statemate's memset: two stores a byte), for the loop's exit alone. Also an add or sub of
+        /// an immediate whose flags only exits read, while its register stays unchanged (memset's
+        /// <c>add $1, %rcx</c> before its store: a = rcx - 1 there).
         /// </summary>
         public bool StateAtExit;
         /// <summary>With <see cref="OperandsInRegisters"/>: the registers of a and b (b: <see cref="Op.NoReg"/> for the immediate ImmB).</summary>
@@ -147,7 +151,9 @@ internal sealed unsafe partial class RegionCompiler
     private bool AnalyseBlock(int j, bool liveOut)
     {
         // readByOp: an op (or the block's end, into the flag locals) reads the state, not only an exit.
+        // written: the registers the ops after this point write, up to the next setter.
         bool liveL = liveOut, lastSeen = false, readByOp = liveOut;
+        uint written = 0;
         int end = j + 1 < _blocks.Length ? _first[j + 1] : _n;
         int last = Math.Min(end, _n) - 1;
         for (int k = last; k >= _first[j]; k--)
@@ -159,11 +165,14 @@ internal sealed unsafe partial class RegionCompiler
                 u.ComputeL = liveL;
                 u.LastInBlock = !lastSeen;
                 u.AuxAtExit = u.AuxFromOperand && liveL && !readByOp;
-                u.StateAtExit = liveL && u.OperandsInRegisters && !_prefix
-                    && (k == last || (k == last - 1 && _ops[last].Kind == OpKind.Jcc));
+                u.StateAtExit = liveL && !_prefix
+                    && (u.OperandsInRegisters && (k == last || (k == last - 1 && _ops[last].Kind == OpKind.Jcc))
+                        || u.OperandRecoverable && !readByOp && (written & 1u << u.RegA) == 0);
+                written = 0;
                 liveL = readByOp = false;
                 if (u.Merges) u.Reads = u.ComputeL;   // inc/dec and rotates read the flags they keep only when theirs are observed
             }
+            else written |= RegistersWritten(ref _ops[k]);
             if (u.Sets) lastSeen = true;
             if (u.Reads || u.FaultBefore) liveL = true;
             if (u.Reads) readByOp = true;
@@ -251,6 +260,13 @@ internal sealed unsafe partial class RegionCompiler
                     _ => FlagOp.Logic,
                 };
                 u.Aux = u.Reads = sub is AluOp.Adc or AluOp.Sbb;
+                if (sub is AluOp.Add or AluOp.Sub && op.Size >= 4 && op.Form == Form.RI && op.R0 < 16)
+                {
+                    u.OperandRecoverable = true;
+                    u.RegA = op.R0;
+                    u.RegB = Op.NoReg;
+                    u.ImmB = op.Imm & FlagMath.Mask(op.Size);
+                }
                 if (sub is AluOp.Cmp or AluOp.Test && op.Size >= 4 && op.Form is Form.RR or Form.RI && op.R0 < 16)
                 {
                     u.OperandsInRegisters = true;
@@ -542,11 +558,15 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(op);
     }
 
-    /// <summary>Pushes a of known setter <paramref name="s"/>: _fa, or the register itself (<see cref="FlagUse.StateAtExit"/>).</summary>
+    /// <summary>Pushes a of known setter <paramref name="s"/>: _fa, or from the register itself (<see cref="FlagUse.StateAtExit"/>).</summary>
     private void PushA(FlagUse s)
     {
-        if (s.StateAtExit) GetReg(s.RegA, s.Size);
-        else _il.Emit(OpCodes.Ldloc, _fa);
+        if (!s.StateAtExit) { _il.Emit(OpCodes.Ldloc, _fa); return; }
+        GetReg(s.RegA, s.Size);
+        if (!s.OperandRecoverable) return;
+        Const(s.ImmB);                                   // the register holds r = a ± b
+        _il.Emit(s.Kind == FlagOp.Add ? OpCodes.Sub : OpCodes.Add);
+        Truncate(s.Size);
     }
 
     /// <summary>Pushes b of known setter <paramref name="s"/>: _fb, or the register or immediate itself (<see cref="FlagUse.StateAtExit"/>).</summary>

@@ -299,17 +299,21 @@ public partial class JitDifferentialTests
     private static readonly string[] Cc = ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"];
 
     /// <summary>
-    /// A shift by an immediate whose flags only a fault could see (the load after it faults on an
-    /// unmapped page on the third-last pass; the xor after the load sets the flags again): compiled code
-    /// keeps the shift's operand and computes CF and OF only on the way out (FlagUse.AuxAtExit). The
-    /// trap's flags, CF and OF included, are the interpreter's, for shl, shr and sar of 32- and 64-bit
-    /// registers by counts whose last bit out and sign differ.
+    /// A shift by an immediate, or an add or sub of one, whose flags only a fault could see (the load
+    /// after it faults on an unmapped page on the third-last pass; the xor after the load sets the
+    /// flags again): compiled code keeps the shift's operand and computes CF and OF only on the way out
+    /// (FlagUse.AuxAtExit), and recovers the add's or sub's first operand from the register's new value
+    /// (FlagUse.StateAtExit). The trap's flags, CF and OF included, are the interpreter's, for shl, shr
+    /// and sar of 32- and 64-bit registers by counts whose last bit out and sign differ, and for add and
+    /// sub of immediates that carry, borrow and overflow on some passes.
     /// </summary>
     [Theory]
     [InlineData("shl", 4, 1), InlineData("shl", 4, 7), InlineData("shl", 4, 31), InlineData("shl", 8, 1), InlineData("shl", 8, 63)]
     [InlineData("shr", 4, 1), InlineData("shr", 4, 8), InlineData("shr", 4, 31), InlineData("shr", 8, 1), InlineData("shr", 8, 63)]
     [InlineData("sar", 4, 1), InlineData("sar", 4, 9), InlineData("sar", 8, 1), InlineData("sar", 8, 62)]
-    public void AShiftsFlagsSeenOnlyByAFaultMatchTheInterpreter(string shift, int size, int count)
+    [InlineData("add", 4, 1), InlineData("add", 4, 0x7FFF_FFFF), InlineData("add", 8, -1), InlineData("add", 8, 0x4000_0000)]
+    [InlineData("sub", 4, 1), InlineData("sub", 4, -0x8000_0000), InlineData("sub", 8, 0x7FFF_FFFF), InlineData("sub", 8, -3)]
+    public void AnImmediateSettersFlagsSeenOnlyByAFaultMatchTheInterpreter(string shift, int size, int count)
     {
         var a = new Assembler(64);
         Label top = a.CreateLabel();
@@ -321,7 +325,9 @@ public partial class JitDifferentialTests
         {
             case "shl": if (size == 8) a.shl(rbx, (byte)count); else a.shl(ebx, (byte)count); break;
             case "shr": if (size == 8) a.shr(rbx, (byte)count); else a.shr(ebx, (byte)count); break;
-            default: if (size == 8) a.sar(rbx, (byte)count); else a.sar(ebx, (byte)count); break;
+            case "sar": if (size == 8) a.sar(rbx, (byte)count); else a.sar(ebx, (byte)count); break;
+            case "add": if (size == 8) a.add(rbx, count); else a.add(ebx, count); break;
+            default: if (size == 8) a.sub(rbx, count); else a.sub(ebx, count); break;
         }
         a.mov(r9, __qword_ptr[r14]);                      // r14 is unmapped on the third-last pass
         a.xor(r8, rbx);
