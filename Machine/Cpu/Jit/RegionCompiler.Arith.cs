@@ -115,11 +115,11 @@ internal sealed unsafe partial class RegionCompiler
             if (sub is AluOp.Add or AluOp.Sub)
             {
                 GetReg(op.R0, size);
-                Const(op.Imm & FlagMath.Mask(size));
+                Const(_use[_i].ImmB);
                 _il.Emit(AluOpCode(sub));
                 SetReg(op.R0, size);
             }
-            SetFlags(sub switch { AluOp.Add => FlagOp.Add, AluOp.Sub or AluOp.Cmp => FlagOp.Sub, _ => FlagOp.Logic }, size, Val.Of(0), Val.Of(0), Val.Of(0));
+            SetterAtExit();
             return;
         }
         if (op.Form == Form.RM) Load(ref op, size, _tV);   // first: it may fault, leaving everything as it was

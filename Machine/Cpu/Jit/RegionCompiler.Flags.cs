@@ -42,7 +42,7 @@ internal sealed unsafe partial class RegionCompiler
         /// <c>add $1, %rcx</c> before its store: a = rcx - 1 there).
         /// </summary>
         public bool StateAtExit;
-        /// <summary>With <see cref="OperandsInRegisters"/>: the registers of a and b (b: <see cref="Op.NoReg"/> for the immediate ImmB).</summary>
+        /// <summary>With <see cref="OperandsInRegisters"/> or <see cref="OperandRecoverable"/>: the registers of a and b (b: <see cref="Op.NoReg"/> for the immediate ImmB).</summary>
         public byte RegA, RegB;
         public ulong ImmB;
         public FlagOp Kind;
@@ -52,6 +52,8 @@ internal sealed unsafe partial class RegionCompiler
     private FlagUse[] _use = [];
     /// <summary>Per block: its start observes the flag state its predecessor left (AnalyseFlags).</summary>
     private bool[] _flagsLiveIn = [];
+    /// <summary>Per block: the members it continues at (<see cref="Successors"/>, listed once by AnalyseFlags).</summary>
+    private List<int>[] _successors = [];
     /// <summary>Last setter emitted so far in this block (an op index), or <see cref="Dynamic"/>.</summary>
     private int _curSetter = Dynamic;
     /// <summary>The flag state is in the locals with a run-time op and size (block start, after a handler call).</summary>
@@ -75,7 +77,7 @@ internal sealed unsafe partial class RegionCompiler
                 ? Classify(ref _ops[k])
                 : new FlagUse { Helper = true, Sets = true, Reads = true, FaultBefore = true };
         int n = _blocks.Length;
-        var successors = new List<int>[n];
+        var successors = _successors = new List<int>[n];
         var leaves = new bool[n];
         for (int j = 0; j < n; j++)
         {
@@ -119,7 +121,7 @@ internal sealed unsafe partial class RegionCompiler
         var predecessors = new int[n];
         var from = new int[n];
         for (int p = 0; p < n; p++)
-            foreach (int t in Successors(p)) { predecessors[t]++; from[t] = p; }
+            foreach (int t in _successors[p]) { predecessors[t]++; from[t] = p; }
         var entry = new bool[n];
         foreach (int e in _entries) entry[e] = true;
         for (int j = 0; j < n; j++)
@@ -260,20 +262,12 @@ internal sealed unsafe partial class RegionCompiler
                     _ => FlagOp.Logic,
                 };
                 u.Aux = u.Reads = sub is AluOp.Adc or AluOp.Sbb;
-                if (sub is AluOp.Add or AluOp.Sub && op.Size >= 4 && op.Form == Form.RI && op.R0 < 16)
-                {
-                    u.OperandRecoverable = true;
-                    u.RegA = op.R0;
-                    u.RegB = Op.NoReg;
-                    u.ImmB = op.Imm & FlagMath.Mask(op.Size);
-                }
-                if (sub is AluOp.Cmp or AluOp.Test && op.Size >= 4 && op.Form is Form.RR or Form.RI && op.R0 < 16)
-                {
-                    u.OperandsInRegisters = true;
-                    u.RegA = op.R0;
-                    u.RegB = op.Form == Form.RR ? op.R1 : Op.NoReg;
-                    u.ImmB = op.Imm & FlagMath.Mask(op.Size);
-                }
+                bool wideRegister = op.Size >= 4 && op.R0 < 16;   // a 32- or 64-bit register first
+                u.OperandsInRegisters = wideRegister && sub is AluOp.Cmp or AluOp.Test && op.Form is Form.RR or Form.RI;
+                u.OperandRecoverable = wideRegister && sub is AluOp.Add or AluOp.Sub && op.Form == Form.RI;
+                u.RegA = op.R0;
+                u.RegB = op.Form == Form.RR ? op.R1 : Op.NoReg;
+                u.ImmB = op.Imm & FlagMath.Mask(op.Size);
                 // The generic handler sets the flags before it writes a memory destination.
                 u.FaultAfter = memDst && sub is not (AluOp.Cmp or AluOp.Test);
                 break;
@@ -306,8 +300,8 @@ internal sealed unsafe partial class RegionCompiler
     private void SetFlags(FlagOp kind, int size, Val a, Val b, Val r, Val aux = default)
     {
         ref FlagUse u = ref _use[_i];
-        Debug.Assert(u.Sets && u.Kind == kind && u.Size == size, $"flag classification disagrees at op {_i}");
-        if (u.ComputeL && !u.StateAtExit)
+        Debug.Assert(u.Sets && u.Kind == kind && u.Size == size && !u.StateAtExit, $"flag classification disagrees at op {_i}");
+        if (u.ComputeL)
         {
             // a and b only for the kinds whose flags read them (the others leave the locals stale, as
             // the interpreter's SetStatusFlags does): one or two moves fewer at every test/shift.
@@ -329,6 +323,16 @@ internal sealed unsafe partial class RegionCompiler
     private void UnobservedSetter()
     {
         Debug.Assert(_use[_i].Sets && !_use[_i].ComputeL, $"op {_i} has observed flags");
+        _curSetter = _i;
+    }
+
+    /// <summary>
+    /// The current op's flag state waits in its registers (<see cref="FlagUse.StateAtExit"/>): it
+    /// becomes the block's setter, with nothing written to the flag locals.
+    /// </summary>
+    private void SetterAtExit()
+    {
+        Debug.Assert(_use[_i].StateAtExit, $"op {_i} keeps no state in its registers");
         _curSetter = _i;
     }
 
