@@ -15,283 +15,19 @@ namespace Lab.Machine.Cpu;
 /// </summary>
 internal sealed unsafe partial class RegionCompiler
 {
-    /// <summary>What one op does to the flags, and what the liveness pass decided for it.</summary>
-    private struct FlagUse
-    {
-        public bool Sets, Aux, Reads, FaultBefore, FaultAfter, ComputeL, Merges, Helper, LastInBlock;
-        /// <summary>An immediate shift, whose aux (CF, OF) follows from its operand and count.</summary>
-        public bool AuxFromOperand;
-        /// <summary>
-        /// Its flags are observed only where the code may leave before the next setter (a memory
-        /// access's miss or fault, a handler call), never by an op: the hot path keeps the operand in
-        /// _fa, and <see cref="MaterializeFlags"/> computes aux at the exit (crc32's shr: 7 instructions
-        /// a byte fewer).
-        /// </summary>
-        public bool AuxAtExit;
-        /// <summary>A cmp or test of 32- or 64-bit registers (or a register and an immediate): its operands stay where they are.</summary>
-        public bool OperandsInRegisters;
-        /// <summary>An add or sub of an immediate to a 32- or 64-bit register: a is the register's new value ∓ the immediate.</summary>
-        public bool OperandRecoverable;
-        /// <summary>
-        /// The block's last setter, a cmp or test followed by nothing but the block's jcc: it writes no
-        /// flag local; its jcc compares the registers themselves, and <see cref="MaterializeFlags"/> copies
-        /// them into the flag locals on the way out, and on the edges to members that observe the state
-        /// (<see cref="EmitGoto"/>), not on the others. A loop's closing cmp stored its operands every
-        /// pass (statemate's memset: two stores a byte), for the loop's exit alone. Also an add or sub of
-        /// an immediate whose flags only exits read, while its register stays unchanged (memset's
-        /// <c>add $1, %rcx</c> before its store: a = rcx - 1 there).
-        /// </summary>
-        public bool StateAtExit;
-        /// <summary>With <see cref="OperandsInRegisters"/> or <see cref="OperandRecoverable"/>: the registers of a and b (b: <see cref="Op.NoReg"/> for the immediate ImmB).</summary>
-        public byte RegA, RegB;
-        public ulong ImmB;
-        public FlagOp Kind;
-        public byte Size;
-    }
-
-    private FlagUse[] _use = [];
-    /// <summary>Per block: its start observes the flag state its predecessor left (AnalyseFlags).</summary>
-    private bool[] _flagsLiveIn = [];
-    /// <summary>Per block: the members it continues at (<see cref="Successors"/>, listed once by AnalyseFlags).</summary>
-    private List<int>[] _successors = [];
-    /// <summary>Last setter emitted so far in this block (an op index), or <see cref="Dynamic"/>.</summary>
+    /// <summary>Last setter emitted so far in this block (an op index), <see cref="Dynamic"/>, or <see cref="SelectedAt"/>.</summary>
     private int _curSetter = Dynamic;
     /// <summary>The flag state is in the locals with a run-time op and size (block start, after a handler call).</summary>
     private const int Dynamic = -1;
+    /// <summary>
+    /// The state at block <paramref name="j"/>'s start, before its first setter, when the edge taken
+    /// chose it (<see cref="_selectIn"/>): one of the setters listed there, by _fsel, else the locals'.
+    /// </summary>
+    private static int SelectedAt(int j) => -2 - j;
+    /// <summary>The edge's choice at a block's start (<see cref="_selectIn"/>): 0 for the flag locals, else the setter's op index + 1.</summary>
+    private LocalBuilder _fsel = null!;
     /// <summary>The flag locals: op | size &lt;&lt; 8 (one local: fewer values live across a loop), a, b, r, aux.</summary>
     private LocalBuilder _fkind = null!, _fa = null!, _fb = null!, _fr = null!, _faux = null!;
-
-    /// <summary>
-    /// Classifies every op and runs the backward liveness pass over each block (see the class comment),
-    /// from the blocks' ends: a block's end is observed when the code may leave there
-    /// (<see cref="MayLeaveAtEnd"/>) or a member it continues at observes its start. A block cut by its
-    /// length or the page end inside a straight run (an unrolled hash's rounds: SHA-256's loop is 12
-    /// blocks of 64) thus computes no flags that the next block sets again before reading them: a rotate
-    /// last in such a block called FlagMath.Compute for the status flags it keeps.
-    /// </summary>
-    private void AnalyseFlags()
-    {
-        _use = new FlagUse[_n];
-        for (int k = 0; k < _n; k++)
-            _use[k] = Supports(ref _ops[k])
-                ? Classify(ref _ops[k])
-                : new FlagUse { Helper = true, Sets = true, Reads = true, FaultBefore = true };
-        int n = _blocks.Length;
-        var successors = _successors = new List<int>[n];
-        var leaves = new bool[n];
-        for (int j = 0; j < n; j++)
-        {
-            successors[j] = Successors(j);
-            leaves[j] = MayLeaveAtEnd(j, successors[j]);
-        }
-        // Liveness only grows (an end observed stays observed), so this ends; a region's blocks mostly
-        // run forward, so one or two passes from the last block do.
-        var liveIn = _flagsLiveIn = new bool[n];
-        for (bool changed = true; changed;)
-        {
-            changed = false;
-            for (int j = n - 1; j >= 0; j--)
-            {
-                bool liveOut = leaves[j] || successors[j].Exists(t => liveIn[t]);
-                if (AnalyseBlock(j, liveOut) && !liveIn[j]) liveIn[j] = changed = true;
-            }
-        }
-    }
-
-    /// <summary>
-    /// Per block: the setter whose flags are the state at the block's start when that is known at
-    /// compile time, else <see cref="Dynamic"/> (<see cref="PlanKnownSetters"/>).
-    /// </summary>
-    private int[] _setterIn = [];
-
-    /// <summary>
-    /// Finds the blocks whose flag state at the start is a known setter's: a block that is no entry
-    /// and has one predecessor in the region, which ends with that setter (its last op that sets the
-    /// flags, with no handler call or shift by CL after it). Such a block's conditions then compile to
-    /// plain compares of the flag locals, as within one block: sglib's <c>cmp; js; jne</c>, where the
-    /// jne begins a block of its own, called JitHelpers.Result and FlagMath.Compute for ZF. The
-    /// predecessor's setter computes its state whenever the block reads it (AnalyseFlags).
-    /// </summary>
-    private void PlanKnownSetters()
-    {
-        int n = _blocks.Length;
-        _setterIn = new int[n];
-        Array.Fill(_setterIn, Dynamic);
-        if (_prefix) return;
-        var predecessors = new int[n];
-        var from = new int[n];
-        for (int p = 0; p < n; p++)
-            foreach (int t in _successors[p]) { predecessors[t]++; from[t] = p; }
-        var entry = new bool[n];
-        foreach (int e in _entries) entry[e] = true;
-        for (int j = 0; j < n; j++)
-        {
-            if (predecessors[j] != 1 || entry[j] || from[j] == j) continue;
-            int setter = SetterAtEnd(from[j]);
-            // A state in registers reaches a member through the flag locals (its registers change there).
-            _setterIn[j] = setter >= 0 && _use[setter].StateAtExit ? Dynamic : setter;
-        }
-    }
-
-    /// <summary>The op whose flags are the state at block <paramref name="p"/>'s end as its emission leaves <see cref="_curSetter"/>, or <see cref="Dynamic"/> (unknown, or none in the block).</summary>
-    private int SetterAtEnd(int p)
-    {
-        int end = p + 1 < _blocks.Length ? _first[p + 1] : _n;
-        for (int k = end - 1; k >= _first[p]; k--)
-        {
-            if (_use[k].Helper || IsShiftByCl(ref _ops[k])) return Dynamic;
-            if (_use[k].Sets) return k;
-        }
-        return Dynamic;
-    }
-
-    /// <summary>
-    /// The backward liveness pass over block <paramref name="j"/>'s ops, from its end observed or not
-    /// (<paramref name="liveOut"/>): marks which setters compute the flag state. Returns whether the
-    /// block's start observes the state its predecessor left.
-    /// </summary>
-    private bool AnalyseBlock(int j, bool liveOut)
-    {
-        // readByOp: an op (or the block's end, into the flag locals) reads the state, not only an exit.
-        // written: the registers the ops after this point write, up to the next setter.
-        bool liveL = liveOut, lastSeen = false, readByOp = liveOut;
-        uint written = 0;
-        int end = j + 1 < _blocks.Length ? _first[j + 1] : _n;
-        int last = Math.Min(end, _n) - 1;
-        for (int k = last; k >= _first[j]; k--)
-        {
-            ref FlagUse u = ref _use[k];
-            if (u.FaultAfter) liveL = true;
-            if (u.Sets && !u.Helper)
-            {
-                u.ComputeL = liveL;
-                u.LastInBlock = !lastSeen;
-                u.AuxAtExit = u.AuxFromOperand && liveL && !readByOp;
-                u.StateAtExit = liveL && !_prefix
-                    && (u.OperandsInRegisters && (k == last || (k == last - 1 && _ops[last].Kind == OpKind.Jcc))
-                        || u.OperandRecoverable && !readByOp && (written & 1u << u.RegA) == 0);
-                written = 0;
-                liveL = readByOp = false;
-                if (u.Merges) u.Reads = u.ComputeL;   // inc/dec and rotates read the flags they keep only when theirs are observed
-            }
-            else written |= RegistersWritten(ref _ops[k]);
-            if (u.Sets) lastSeen = true;
-            if (u.Reads || u.FaultBefore) liveL = true;
-            if (u.Reads) readByOp = true;
-        }
-        return liveL;
-    }
-
-    /// <summary>
-    /// Whether the code may leave the region at block <paramref name="j"/>'s end, so the flag state must
-    /// be whole there: a prefix, a ret or an indirect jump (whose target is known only at run time), a
-    /// target outside the region, a budget check point (<see cref="PlanBudgetChecks"/>), or a store that
-    /// may rewrite code (the edge checks; a memory destination whose flags are set before the write takes
-    /// the slow path when it misses, see FinishStore).
-    /// </summary>
-    private bool MayLeaveAtEnd(int j, List<int> successors)
-    {
-        if (_prefix || _blockStores[j]) return true;
-        Block b = _blocks[j];
-        ref Op last = ref b.Ops[b.Count - 1];
-        int targets = last.Kind switch
-        {
-            OpKind.Jmp or OpKind.Call => 1,
-            OpKind.Jcc => last.Imm == last.NextIp ? 1 : 2,
-            OpKind.Ret or OpKind.JmpIndirect or OpKind.CallIndirect => -1,
-            _ => 1,
-        };
-        if (targets < 0 || successors.Count < targets || successors.Exists(t => _checkPoint[t])) return true;
-        for (int k = _first[j]; k < _first[j] + b.Count; k++)
-            if (_use[k].Sets && _ops[k].Form is Form.M or Form.MR or Form.MI) return true;
-        return false;
-    }
-
-    /// <summary>The flag effect of one op, mirroring its interpreter handler's order of reads, writes and SetFlags.</summary>
-    private static FlagUse Classify(ref Op op)
-    {
-        var u = new FlagUse { FaultBefore = AccessesMemory(ref op), Size = op.Size };
-        bool memDst = op.Form is Form.M or Form.MR or Form.MI;
-        switch (op.Kind)
-        {
-            case OpKind.Jcc: case OpKind.Setcc: case OpKind.Cmov:
-                u.Reads = true; break;
-            case OpKind.IncDecR64: case OpKind.IncDecR32: case OpKind.Inc: case OpKind.Dec:
-                u.Sets = u.Aux = u.Merges = true;
-                u.Kind = op.Kind == OpKind.Inc || (op.Kind != OpKind.Dec && op.Cond == 0) ? FlagOp.Inc : FlagOp.Dec;
-                break;
-            case OpKind.Neg:
-                u.Sets = true; u.Kind = FlagOp.Neg; break;
-            case OpKind.Xadd:
-                u.Sets = true; u.Kind = FlagOp.Add; break;
-            case OpKind.Cmpxchg:
-                u.Sets = true; u.Kind = FlagOp.Sub; break;
-            case OpKind.ShiftRI64: case OpKind.ShiftRI32: case OpKind.Shift:
-                // By CL: a zero count keeps the flags, so the state before must be in the locals.
-                // An immediate count of 0 changes no flag.
-                if (IsRotateByCl(ref op)) { u.Sets = u.Aux = u.Merges = true; u.Kind = FlagOp.Explicit; }
-                else if (IsShiftByCl(ref op)) u.Reads = true;
-                else if (ShiftCount(ref op) != 0)
-                {
-                    u.Sets = u.Aux = true;
-                    u.Merges = IsRotate(ref op);
-                    u.Kind = u.Merges ? FlagOp.Explicit : FlagOp.ResultAux;
-                    u.AuxFromOperand = !u.Merges;
-                }
-                break;
-            case OpKind.Imul2: case OpKind.Imul3: case OpKind.Mul1: case OpKind.Imul1:
-                u.Sets = u.Aux = true; u.Kind = FlagOp.ResultAux; break;
-            case OpKind.Div: case OpKind.Idiv:
-                u.FaultBefore = true; break;   // #DE and the rare dividends leave for the interpreter
-            case OpKind.SseComi:
-                u.Sets = u.Aux = true; u.Kind = FlagOp.Explicit; u.Size = 8; break;
-            case OpKind.Bsf: case OpKind.Bsr: case OpKind.Tzcnt: case OpKind.Lzcnt: case OpKind.Bt:
-                u.Sets = u.Aux = u.Merges = true; u.Kind = FlagOp.Explicit; break;   // the other status flags kept
-            case OpKind.Popcnt:
-                u.Sets = u.Aux = true; u.Kind = FlagOp.Explicit; break;
-            default:
-                if (!IsAluKind(op.Kind)) break;
-                var sub = (AluOp)op.Cond;
-                u.Sets = true;
-                u.Kind = sub switch
-                {
-                    AluOp.Add => FlagOp.Add,
-                    AluOp.Adc => FlagOp.Adc,
-                    AluOp.Sbb => FlagOp.Sbb,
-                    AluOp.Sub or AluOp.Cmp => FlagOp.Sub,
-                    _ => FlagOp.Logic,
-                };
-                u.Aux = u.Reads = sub is AluOp.Adc or AluOp.Sbb;
-                bool wideRegister = op.Size >= 4 && op.R0 < 16;   // a 32- or 64-bit register first
-                u.OperandsInRegisters = wideRegister && sub is AluOp.Cmp or AluOp.Test && op.Form is Form.RR or Form.RI;
-                u.OperandRecoverable = wideRegister && sub is AluOp.Add or AluOp.Sub && op.Form == Form.RI;
-                u.RegA = op.R0;
-                u.RegB = op.Form == Form.RR ? op.R1 : Op.NoReg;
-                u.ImmB = op.Imm & FlagMath.Mask(op.Size);
-                // The generic handler sets the flags before it writes a memory destination.
-                u.FaultAfter = memDst && sub is not (AluOp.Cmp or AluOp.Test);
-                break;
-        }
-        return u;
-    }
-
-    /// <summary>Whether the op touches guest memory (so it can fault).</summary>
-    private static bool AccessesMemory(ref Op op) => op.Kind switch
-    {
-        OpKind.Push or OpKind.PushR64 or OpKind.Pop or OpKind.PopR64 or OpKind.Leave
-            or OpKind.Call or OpKind.Ret or OpKind.CallIndirect => true,
-        OpKind.Lea or OpKind.Nop or OpKind.Jmp or OpKind.Jcc => false,
-        _ => op.Form is Form.M or Form.RM or Form.MR or Form.MI,
-    };
-
-    /// <summary>Whether a setter of this kind records aux (and the flags read it).</summary>
-    private static bool UsesAux(FlagOp kind) => kind is FlagOp.Adc or FlagOp.Sbb or FlagOp.Inc or FlagOp.Dec or FlagOp.ResultAux or FlagOp.Explicit;
-
-    /// <summary>Whether the flags of a setter of this kind depend on its a (FlagMath.Compute; r of add/sub is derived from a and b).</summary>
-    private static bool ReadsA(FlagOp kind) => kind is not (FlagOp.Logic or FlagOp.ResultAux or FlagOp.Explicit);
-
-    /// <summary>Whether the flags of a setter of this kind depend on its b.</summary>
-    private static bool ReadsB(FlagOp kind) => kind is FlagOp.Add or FlagOp.Adc or FlagOp.Sub or FlagOp.Sbb;
 
     /// <summary>
     /// Records the current op's flag results when live: a, b, r (and aux for the kinds that use it)
@@ -341,9 +77,29 @@ internal sealed unsafe partial class RegionCompiler
     /// <see cref="StoreFlagLocals"/>: a known setter's op and size, and r where the locals do not keep it
     /// (add and sub; and a run-time state, whose op may be either). The locals already hold the rest:
     /// a setter followed by anything that can leave computes its a, b, r and aux (AnalyseFlags).
+    /// <paramref name="forMember"/>: for an edge to a member, which reads a run-time state's r through
+    /// JitHelpers.Result: add's and sub's r is then left out.
     /// </summary>
-    private void MaterializeFlags(int setter)
+    private void MaterializeFlags(int setter, bool forMember = false)
     {
+        if (setter < Dynamic)
+        {
+            // The edge taken chose the state (_selectIn): one of these setters', else the locals'.
+            var done = _il.DefineLabel();
+            foreach (int s in _selectIn[-2 - setter]!)
+            {
+                var other = _il.DefineLabel();
+                _il.Emit(OpCodes.Ldloc, _fsel);
+                _il.Emit(OpCodes.Ldc_I4, s + 1);
+                _il.Emit(OpCodes.Bne_Un, other);
+                MaterializeFlags(s);
+                _il.Emit(OpCodes.Br, done);
+                _il.MarkLabel(other);
+            }
+            MaterializeFlags(Dynamic);
+            _il.MarkLabel(done);
+            return;
+        }
         if (setter >= 0)
         {
             FlagUse u = _use[setter];
@@ -352,7 +108,7 @@ internal sealed unsafe partial class RegionCompiler
             if (u.AuxAtExit) EmitShiftAux(ref _ops[setter], _fa, _fr, _faux);
             if (u.StateAtExit && u.Kind == FlagOp.Logic) { PushResult(u); _il.Emit(OpCodes.Stloc, _fr); return; }
             if (u.StateAtExit) { PushA(u); _il.Emit(OpCodes.Stloc, _fa); PushB(u); _il.Emit(OpCodes.Stloc, _fb); }
-            if (!Derived(u.Kind)) return;
+            if (!Derived(u.Kind) || forMember) return;
             PushResult(u);
         }
         else DynamicResult();
@@ -385,6 +141,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Pushes condition cc (0/1, int32) on the flag state at this point, as <c>Cpu.Condition</c> would compute it.</summary>
     private void EmitCondition(int cc)
     {
+        Debug.Assert(_curSetter >= Dynamic, "an op reads a state the edge chose");
         if (_curSetter >= 0) { InlineCondition(_use[_curSetter], cc); return; }
         DynamicHelperArgs();
         _il.Emit(OpCodes.Ldc_I4, cc);
@@ -394,6 +151,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Pushes CF (0/1, int32) on the flag state at this point, as <c>Cpu.CarryFlag</c> would compute it.</summary>
     private void EmitCarry()
     {
+        Debug.Assert(_curSetter >= Dynamic, "an op reads a state the edge chose");
         if (_curSetter >= 0) { InlineCarry(_use[_curSetter]); return; }
         DynamicHelperArgs();
         _il.Emit(OpCodes.Call, JitMembers.HelperCarry);
@@ -402,6 +160,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Pushes the six status flags (as RFLAGS bits, ulong) of the flag state at this point, as <c>Cpu.StatusFlags</c> computes them.</summary>
     private void EmitStatusFlags()
     {
+        Debug.Assert(_curSetter >= Dynamic, "an op reads a state the edge chose");
         if (_curSetter >= 0) HelperArgs(_use[_curSetter]);
         else DynamicHelperArgs();
         _il.Emit(OpCodes.Call, JitMembers.HelperStatus);

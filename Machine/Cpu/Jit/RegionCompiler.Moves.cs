@@ -23,8 +23,11 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.MovMR64: Store(ref op, 8, Reg(op.R1)); break;
             case OpKind.MovMR32: Store(ref op, 4, Reg(op.R1)); break;
             case OpKind.MovMI: Store(ref op, op.Size, Val.Of(op.Imm)); break;
+            case OpKind.MovMR when op.R1 < 16:
+                Store(ref op, op.Size, Reg(op.R1));   // the store writes the low bytes: no copy to truncate first
+                break;
             case OpKind.MovMR:
-                GetReg(op.R1, op.Size); _il.Emit(OpCodes.Stloc, _tS);
+                GetReg(op.R1, op.Size); _il.Emit(OpCodes.Stloc, _tS);   // ah, ch, dh, bh: bits 8..15
                 Store(ref op, op.Size, _tS);
                 break;
             case OpKind.MovRM: Load(ref op, op.Size, _tV); _il.Emit(OpCodes.Ldloc, _tV); SetReg(op.R0, op.Size, zeroExtended: true); break;

@@ -1,0 +1,110 @@
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+using Lab.Machine.Tests.Differential;
+using Xunit;
+
+namespace Lab.Machine.Tests.Jit;
+
+/// <summary>Flag states that reach a block along its edges: each edge's setter, chosen at run time.</summary>
+public partial class JitDifferentialTests
+{
+    /// <summary>
+    /// An inner loop whose head is a load (memcpy's <c>movzbl (%rsi,%rcx)</c>) is reached from before
+    /// the loop and from its back edge, each ending with a compare whose state waits in its registers;
+    /// the load faults on the inner loop's first pass (the state is the one before the loop) or its
+    /// third (the back edge's compare), on one outer pass near the end. Compiled from the outer loop's
+    /// head, the inner head is no entry of the region, so compiled code notes which edge it came by
+    /// instead of copying the compare's operands into the flag state every pass; the trap's flags must
+    /// still be the interpreter's, for compares of 32- and 64-bit registers and immediates and tests.
+    /// </summary>
+    [Theory]
+    [InlineData("cmp32", 0), InlineData("cmp32", 2), InlineData("cmp64", 2), InlineData("cmpimm", 2)]
+    [InlineData("test32", 0), InlineData("test32", 2), InlineData("cmp64", 1)]
+    public void ALoopHeadsLoadFaultingAfterEitherEdgeMatchesTheInterpreter(string compare, int faultingPass)
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel(), inner = a.CreateLabel(), skip = a.CreateLabel();
+        a.Label(ref top);
+        a.mov(edx, 3);                                   // inner passes; 1 on the first two outer passes, so the
+        a.cmp(ecx, 38);                                  // inner head has run (its block exists) but is not hot
+        a.cmova(edx, r13d);                              // when the outer head compiles, with it as a member
+        a.xor(esi, esi);
+        a.test(rdx, rdx);                                // before the loop: the state the first pass's fault sees
+        a.je(skip);
+        a.Label(ref inner);
+        a.mov(r9, __qword_ptr[r14 + rsi * 8]);           // the loop head: faults where r14 points near the end of the data
+        a.add(r8, r9);
+        a.add(esi, 1);
+        switch (compare)
+        {
+            case "cmp32": a.cmp(esi, edx); break;
+            case "cmp64": a.cmp(rsi, rdx); break;
+            case "cmpimm": a.cmp(esi, 3); break;
+            default: a.test(esi, 3); break;              // nonzero for esi = 1..3 (edx unused: 4 passes, 1 at first)
+        }
+        a.jne(inner);
+        a.Label(ref skip);
+        a.cmp(ecx, 4);
+        a.cmove(r14, r15);
+        a.dec(ecx);
+        a.jne(top);
+        a.int3();
+        var regs = new ulong[16];
+        regs[1] = 40;                                    // rcx: outer passes
+        regs[13] = 1;
+        regs[4] = CpuFixture.StackTop;
+        // r14 moves to r15 on the third-last outer pass: both in the data's last page (one access window),
+        // r15 so close to its end that the load faults on the given inner pass.
+        regs[14] = CpuFixture.DataBase + CpuFixture.DataSize - 0x100;
+        regs[15] = CpuFixture.DataBase + CpuFixture.DataSize - 8 * (ulong)faultingPass;
+        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], $"{compare}, fault on pass {faultingPass}\n");
+        var interp = RunOnce(ExecutionTier.Interp, p);
+        var jit = RunOnce(ExecutionTier.Jit, p, 2);
+        Assert.Null(interp.Diff(jit));
+        Assert.True(jit.Compiled > 0, "the loop was not compiled");
+        Assert.StartsWith("PageFault", interp.Trap);
+    }
+
+    /// <summary>
+    /// A block whose one predecessor ends with <c>cmp; jl</c> reads the compare from its registers
+    /// (PlanKnownSetters); when it begins with a shift by CL, a zero count keeps that state, so the
+    /// shift must first copy it into the flag locals, where the setcc and adc after the shift read it.
+    /// With counts 0 to 3 in turn and operands from a generator, the state matches the interpreter's.
+    /// </summary>
+    [Fact]
+    public void AShiftByClOfZeroAfterACompareInThePredecessorKeepsTheCompare()
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel(), skip = a.CreateLabel();
+        a.Label(ref top);
+        a.imul(eax, eax, 0x2545F491);                    // a new operand each pass, both signs
+        a.add(eax, 0x3C6EF35F);
+        a.mov(ebx, eax);
+        a.ror(ebx, 7);
+        a.mov(ecx, esi);
+        a.and(ecx, 3);
+        a.cmp(eax, ebx);
+        a.jl(skip);                                      // ends the block: the compare waits in eax, ebx
+        a.shl(edx, cl);                                  // by 0 on every fourth pass
+        a.setc(r8b);
+        a.seto(r9b);
+        a.sete(r10b);
+        a.sets(r11b);
+        a.adc(r12, r8);
+        a.add(r13, r9);
+        a.Label(ref skip);
+        a.add(r13, r11);
+        a.dec(esi);
+        a.jne(top);
+        a.int3();
+        var regs = new ulong[16];
+        regs[0] = 0x1234_5678; regs[2] = 0x8765_4321;
+        regs[4] = CpuFixture.StackTop;
+        regs[6] = 200;                                   // rsi: passes
+        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], "");
+        var interp = RunOnce(ExecutionTier.Interp, p);
+        var jit = RunOnce(ExecutionTier.Jit, p, 2);
+        Assert.Null(interp.Diff(jit));
+        Assert.True(jit.Compiled > 0, "the loop was not compiled");
+    }
+}
