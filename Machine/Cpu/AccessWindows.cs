@@ -168,6 +168,7 @@ public sealed unsafe partial class Cpu
     /// <summary>Makes <paramref name="tlb"/> the current TLB (a privilege change, an implicit supervisor access): windows built from the other one go.</summary>
     private void SelectTlb(TlbEntry* tlb)
     {
+        if (_tlb != tlb) _tlbGeneration++;
         _tlb = tlb;
         if (_windowsListedCount != 0 && _tlb != _windowsTlb) InvalidateWindows();
     }

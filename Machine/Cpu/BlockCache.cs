@@ -118,6 +118,8 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     public (ulong Va, ulong Page)[] ForeignPages = [];
     /// <summary>Starts in a row that found a foreign page unmapped (Cpu.RegionPagesMapped).</summary>
     public int MapFailures;
+    /// <summary>Cpu._tlbGeneration when Cpu.RegionPagesMapped last found every foreign page mapped (none yet: ulong.MaxValue).</summary>
+    public ulong MappedGeneration = ulong.MaxValue;
     /// <summary>The region's access windows (AccessWindow*, consecutive, one per compiled memory access).</summary>
     public nint Windows;
     /// <summary>The exits of the code, normal and side (RegionCompiler.Exits.cs): each notes its row, and a shared tail reads the rest.</summary>

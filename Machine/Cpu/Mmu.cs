@@ -45,6 +45,12 @@ public sealed unsafe partial class Cpu
     private TlbEntry* _tlbUser, _tlbSupervisor;
     /// <summary>Entries in both TLBs together (one block starting at _tlbUser).</summary>
     private readonly int _tlbCount;
+    /// <summary>
+    /// Counts changes to the TLB's translations: every fill, invalidation and flush, and a switch of the
+    /// current TLB. A compiled region that found its pages mapped at one count need not look again
+    /// while it stays (<see cref="RegionPagesMapped"/>).
+    /// </summary>
+    private ulong _tlbGeneration;
 
     // What the page walk checks. HLE: always a user access, NX always honoured, as before system mode.
     /// <summary>Accesses are made with user privilege (CPL 3); false for CPL 0-2 and implicit supervisor accesses.</summary>
@@ -125,6 +131,7 @@ public sealed unsafe partial class Cpu
     /// </summary>
     public void FlushTlb()
     {
+        _tlbGeneration++;
         if (_windowsListedCount != 0) InvalidateWindows();
         // Only the slots filled since the last flush can hold a translation: a kernel that
         // switches address spaces on every yield empties a handful of slots, not all of them.
@@ -140,6 +147,7 @@ public sealed unsafe partial class Cpu
     /// <summary>Empties every slot of both TLBs, listed or not (a new TLB's memory holds garbage).</summary>
     private void ResetTlb()
     {
+        _tlbGeneration++;
         InvalidateWindows();
         for (int i = 0; i < _tlbCount; i++)
         {
@@ -153,6 +161,7 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void NoteTlbFill(TlbEntry* e)
     {
+        _tlbGeneration++;
         int i = (int)(e - _tlbUser);
         if (_tlbListed[i]) return;
         _tlbListed[i] = true;
@@ -174,6 +183,7 @@ public sealed unsafe partial class Cpu
         {
             BeforeSlotChange(e);
             *e = new TlbEntry { ReadTag = NoTag, WriteTag = NoTag, ExecTag = NoTag };
+            _tlbGeneration++;
         }
     }
 

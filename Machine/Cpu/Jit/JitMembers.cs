@@ -47,6 +47,8 @@ internal static class JitMembers
     public static readonly FieldInfo Promote = Field("_jitPromote");
     public static readonly FieldInfo RegionWindows = typeof(JitRegion).GetField(nameof(JitRegion.Windows))!;
     public static readonly FieldInfo RegionLeaves = typeof(JitRegion).GetField(nameof(JitRegion.Leaves))!;
+    public static readonly FieldInfo RegionMappedGeneration = typeof(JitRegion).GetField(nameof(JitRegion.MappedGeneration))!;
+    public static readonly FieldInfo TlbGeneration = Field("_tlbGeneration");
     public static readonly FieldInfo BlockValid = typeof(Block).GetField(nameof(Block.Valid))!;
     public static readonly FieldInfo BlockChainable = typeof(Block).GetField(nameof(Block.Chainable))!;
     public static readonly FieldInfo BlockEntryBudget = typeof(Block).GetField(nameof(Block.JitEntryBudget))!;

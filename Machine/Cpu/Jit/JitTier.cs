@@ -533,6 +533,7 @@ public sealed unsafe partial class Cpu
             }
         }
         region.MapFailures = 0;
+        region.MappedGeneration = _tlbGeneration;
         return true;
     }
 

@@ -437,8 +437,14 @@ internal sealed unsafe partial class RegionCompiler
     {
         if (_region.ForeignPages.Length != 0)
         {
-            // Before anything is loaded, so the call keeps no guest value from a host register.
+            // Before anything is loaded, so the call keeps no guest value from a host register. Not
+            // again while no translation changed since it last found them mapped (1.5% of sglib's run).
             var mapped = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldfld, JitMembers.RegionMappedGeneration);
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldfld, JitMembers.TlbGeneration);
+            _il.Emit(OpCodes.Beq, mapped);
             _il.Emit(OpCodes.Ldarg_1);
             _il.Emit(OpCodes.Ldarg_0);
             _il.Emit(OpCodes.Call, JitMembers.RegionPagesMapped);
