@@ -25,6 +25,20 @@ internal sealed unsafe partial class RegionCompiler
     {
         int size = op.Size;
         var sub = (AluOp)op.Cond;
+        if (_use[_i].StateAtExit)
+        {
+            // cmp/test of registers, or add/sub of an immediate, whose flags only the block's jcc or
+            // exits read: they read the registers (FlagUse.StateAtExit).
+            if (sub is AluOp.Add or AluOp.Sub)
+            {
+                GetReg(op.R0, size);
+                Const(_use[_i].ImmB);
+                _il.Emit(AluOpCode(sub));
+                SetReg(op.R0, size);
+            }
+            SetterAtExit();
+            return;
+        }
         if (size <= 2 && sub is AluOp.Or or AluOp.Xor or AluOp.And && op.Form is Form.RR or Form.RI or Form.RM && op.R0 < 16)
         {
             EmitNarrowLogic(ref op, sub);
@@ -108,20 +122,6 @@ internal sealed unsafe partial class RegionCompiler
     private void EmitAluObserved(ref Op op, AluOp sub)
     {
         int size = op.Size;
-        if (_use[_i].StateAtExit)
-        {
-            // cmp/test of registers before the block's jcc, add/sub of an immediate before exits only:
-            // the jcc and the exits read the registers (FlagUse.StateAtExit).
-            if (sub is AluOp.Add or AluOp.Sub)
-            {
-                GetReg(op.R0, size);
-                Const(_use[_i].ImmB);
-                _il.Emit(AluOpCode(sub));
-                SetReg(op.R0, size);
-            }
-            SetterAtExit();
-            return;
-        }
         if (op.Form == Form.RM) Load(ref op, size, _tV);   // first: it may fault, leaving everything as it was
         if (sub is AluOp.Add or AluOp.Sub or AluOp.Cmp)
         {

@@ -21,12 +21,13 @@ internal sealed unsafe partial class RegionCompiler
         /// a byte fewer).
         /// </summary>
         public bool AuxAtExit;
-        /// <summary>A cmp or test of 32- or 64-bit registers (or a register and an immediate): its operands stay where they are.</summary>
+        /// <summary>A cmp or test of registers (or a register and an immediate; any size, not ah..bh): its operands stay where they are.</summary>
         public bool OperandsInRegisters;
-        /// <summary>An add or sub of an immediate to a 32- or 64-bit register: a is the register's new value ∓ the immediate.</summary>
+        /// <summary>An add or sub of an immediate to a register (any size, not ah..bh): a is the register's new value ∓ the immediate, r the register.</summary>
         public bool OperandRecoverable;
         /// <summary>
-        /// The block's last setter, a cmp or test followed by nothing but the block's jcc: it writes no
+        /// The block's last setter, a cmp or test (or an add or sub of an immediate: CoreMark's crcu8
+        /// loop closes with <c>sub $1, %dl; jne</c>) followed by nothing but the block's jcc: it writes no
         /// flag local; its jcc compares the registers themselves, and <see cref="MaterializeFlags"/> copies
         /// them into the flag locals on the way out, and on the edges to members that observe the state
         /// (<see cref="EmitGoto"/>), not on the others. A loop's closing cmp stored its operands every
@@ -208,7 +209,7 @@ internal sealed unsafe partial class RegionCompiler
                 u.LastInBlock = !lastSeen;
                 u.AuxAtExit = u.AuxFromOperand && liveL && !readByOp;
                 u.StateAtExit = liveL && !_prefix
-                    && (u.OperandsInRegisters && (k == last || (k == last - 1 && _ops[last].Kind == OpKind.Jcc))
+                    && ((u.OperandsInRegisters || u.OperandRecoverable) && (k == last || (k == last - 1 && _ops[last].Kind == OpKind.Jcc))
                         || u.OperandRecoverable && !readByOp && (written & 1u << u.RegA) == 0);
                 written = 0;
                 liveL = readByOp = false;
@@ -302,9 +303,10 @@ internal sealed unsafe partial class RegionCompiler
                     _ => FlagOp.Logic,
                 };
                 u.Aux = u.Reads = sub is AluOp.Adc or AluOp.Sbb;
-                bool wideRegister = op.Size >= 4 && op.R0 < 16;   // a 32- or 64-bit register first
-                u.OperandsInRegisters = wideRegister && sub is AluOp.Cmp or AluOp.Test && op.Form is Form.RR or Form.RI;
-                u.OperandRecoverable = wideRegister && sub is AluOp.Add or AluOp.Sub && op.Form == Form.RI;
+                // Registers whose local holds the operand in its low bytes (no ah, ch, dh, bh).
+                bool inRegisters = op.R0 < 16 && (op.Form == Form.RI || op.Form == Form.RR && op.R1 < 16);
+                u.OperandsInRegisters = inRegisters && sub is AluOp.Cmp or AluOp.Test;
+                u.OperandRecoverable = inRegisters && sub is AluOp.Add or AluOp.Sub && op.Form == Form.RI;
                 u.RegA = op.R0;
                 u.RegB = op.Form == Form.RR ? op.R1 : Op.NoReg;
                 u.ImmB = op.Imm & FlagMath.Mask(op.Size);

@@ -195,6 +195,7 @@ internal sealed unsafe partial class RegionCompiler
             return;
         }
         if (!Derived(s.Kind)) { _il.Emit(OpCodes.Ldloc, _fr); return; }
+        if (s.StateAtExit && s.OperandRecoverable) { GetReg(s.RegA, s.Size); return; }   // r is the register's value
         PushA(s);
         PushB(s);
         _il.Emit(s.Kind == FlagOp.Add ? OpCodes.Add : OpCodes.Sub);

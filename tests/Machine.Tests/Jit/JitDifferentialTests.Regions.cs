@@ -234,6 +234,7 @@ public partial class JitDifferentialTests
     [Theory]
     [InlineData("cmp32"), InlineData("cmp64"), InlineData("sub32"), InlineData("add32"), InlineData("add64")]
     [InlineData("and32"), InlineData("test64"), InlineData("inc32"), InlineData("dec64"), InlineData("shl32"), InlineData("sar64")]
+    [InlineData("cmp8"), InlineData("test16"), InlineData("sub8imm"), InlineData("add16imm"), InlineData("sub32imm")]
     public void ASetterThenAJccAcrossBlocksMatchesTheInterpreter(string setter)
     {
         var failures = new List<string>();
@@ -257,6 +258,11 @@ public partial class JitDifferentialTests
                 case "inc32": a.inc(eax); break;
                 case "dec64": a.dec(rax); break;
                 case "shl32": a.shl(eax, 1); break;
+                case "cmp8": a.cmp(al, bl); break;
+                case "test16": a.test(ax, bx); break;
+                case "sub8imm": a.sub(al, 0x81); break;
+                case "add16imm": a.add(ax, 0x7FFF); break;
+                case "sub32imm": a.sub(eax, 1); break;
                 default: a.sar(rax, 3); break;
             }
             a.AddInstruction(Instruction.CreateBranch(CaseBuilder.C($"J{Cc[(cc + 1) % 16]}_rel32_64"), first.Id));   // ends the block
@@ -313,6 +319,7 @@ public partial class JitDifferentialTests
     [InlineData("sar", 4, 1), InlineData("sar", 4, 9), InlineData("sar", 8, 1), InlineData("sar", 8, 62)]
     [InlineData("add", 4, 1), InlineData("add", 4, 0x7FFF_FFFF), InlineData("add", 8, -1), InlineData("add", 8, 0x4000_0000)]
     [InlineData("sub", 4, 1), InlineData("sub", 4, -0x8000_0000), InlineData("sub", 8, 0x7FFF_FFFF), InlineData("sub", 8, -3)]
+    [InlineData("add", 1, 0x7F), InlineData("sub", 1, 1), InlineData("add", 2, -1), InlineData("sub", 2, 0x4000)]
     public void AnImmediateSettersFlagsSeenOnlyByAFaultMatchTheInterpreter(string shift, int size, int count)
     {
         var a = new Assembler(64);
@@ -326,8 +333,14 @@ public partial class JitDifferentialTests
             case "shl": if (size == 8) a.shl(rbx, (byte)count); else a.shl(ebx, (byte)count); break;
             case "shr": if (size == 8) a.shr(rbx, (byte)count); else a.shr(ebx, (byte)count); break;
             case "sar": if (size == 8) a.sar(rbx, (byte)count); else a.sar(ebx, (byte)count); break;
-            case "add": if (size == 8) a.add(rbx, count); else a.add(ebx, count); break;
-            default: if (size == 8) a.sub(rbx, count); else a.sub(ebx, count); break;
+            case "add":
+                if (size == 8) a.add(rbx, count); else if (size == 4) a.add(ebx, count);
+                else if (size == 2) a.add(bx, (short)count); else a.add(bl, (sbyte)count);
+                break;
+            default:
+                if (size == 8) a.sub(rbx, count); else if (size == 4) a.sub(ebx, count);
+                else if (size == 2) a.sub(bx, (short)count); else a.sub(bl, (sbyte)count);
+                break;
         }
         a.mov(r9, __qword_ptr[r14]);                      // r14 is unmapped on the third-last pass
         a.xor(r8, rbx);
