@@ -30,6 +30,8 @@ internal sealed class Block
     /// <summary>For blocks ending in an indirect jmp/call: several cached targets (switch dispatch).</summary>
     public Block?[]? IndirectLinks;
     public int NextIndirectSlot;
+    /// <summary>Times the region rooted at this block was compiled again for an indirect target it lacked (Cpu.NoteIndirectMiss).</summary>
+    public int IndirectRecompiles;
     /// <summary>For blocks ending in an indirect jmp/call: every target seen in this page (up to <see cref="MaxIndirectTargets"/>), for the JIT's regions.</summary>
     public List<ulong>? IndirectTargets;
     public const int MaxIndirectTargets = 64;
@@ -144,6 +146,11 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     /// compiled again, optimised (Cpu.Promote); every exit of the code subtracts what it retired.
     /// </summary>
     public long PromoteCredit;
+    /// <summary>
+    /// On <see cref="Main"/>: exits of the code at an indirect jump or call to a target outside it,
+    /// which the dispatcher then ran (Cpu.NoteIndirectMiss).
+    /// </summary>
+    public int IndirectMisses;
 
     /// <summary>Another entry into the same method: a copy sharing every table, starting at entry <paramref name="entry"/>.</summary>
     public JitRegion At(int entry, (ulong Va, ulong Page)[] foreignPages) => new(Blocks, Ops)

@@ -625,7 +625,11 @@ public sealed unsafe partial class Cpu
             if (next == null) break;
             JitCode? code = next.Chainable;
             if (code == null || !next.Valid || (ulong)next.JitEntryBudget > budget) break;
-            if (_jitRegion != null) LinkExit(_jitRegion, next);
+            if (_jitRegion != null)
+            {
+                LinkExit(_jitRegion, next);
+                if (b.IndirectLinks != null) NoteIndirectMiss(_jitRegion, b, next);
+            }
             // b's call/ret bookkeeping, as the dispatcher does after a whole block.
             if (b.EndKind == 1)
             {
@@ -661,6 +665,36 @@ public sealed unsafe partial class Cpu
         if (_jitReplacements.Count != 0) InstallReplacements();
         return status;
     }
+
+    /// <summary>Exits at an indirect jump or call after which a region is compiled again with the targets seen by then (<see cref="NoteIndirectMiss"/>).</summary>
+    private const int IndirectMissesToRecompile = 1024;
+    /// <summary>Most such compiles of the region rooted at one block: a call site with many targets (an interpreter's handlers) keeps its exits.</summary>
+    private const int MaxIndirectRecompiles = 2;
+
+    /// <summary>
+    /// Compiled code of <paramref name="region"/> left it at block <paramref name="b"/>'s indirect jump or
+    /// call, for <paramref name="target"/>: a target the region did not hold when it was compiled
+    /// (a sort's comparator passed as a pointer, the other one on the next call), so each call and its
+    /// return went through the dispatcher (a fifth of such a heapsort's run). After
+    /// <see cref="IndirectMissesToRecompile"/> such exits the region is compiled again with the
+    /// targets seen since (<see cref="Replace"/>, as a reentry), at most
+    /// <see cref="MaxIndirectRecompiles"/> times per entry block.
+    /// </summary>
+    private void NoteIndirectMiss(JitRegion region, Block b, Block target)
+    {
+        JitRegion main = region.Main;
+        if (++main.IndirectMisses < IndirectMissesToRecompile) return;
+        main.IndirectMisses = 0;
+        Block entry = main.Blocks[0];
+        if (entry.IndirectRecompiles >= MaxIndirectRecompiles || !InstalledRegion(main) || BeingReplaced(main)) return;
+        b.NoteIndirectTarget(target.Va);   // a target the chain found, not the dispatcher's slow path
+        if (!Replace(main, mustHold: target)) return;
+        entry.IndirectRecompiles++;
+        JitIndirectRecompilesStarted++;
+    }
+
+    /// <summary>Regions compiled again for their indirect targets (<see cref="NoteIndirectMiss"/>; for tests: when they start depends only on the guest's run).</summary>
+    internal long JitIndirectRecompilesStarted { get; private set; }
 
     /// <summary>
     /// Points the region's direct exit to <paramref name="next"/> (wholly compiled) when one of its exits
