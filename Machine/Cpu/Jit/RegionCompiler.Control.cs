@@ -95,16 +95,9 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Blt_Un, leave);
         }
         // A cmp or test whose state waits in its registers: into the flag locals for a member that
-        // observes it, unless the member reads the registers too (PlanKnownSetters), or its exits
-        // choose them by _fsel (_selectIn).
-        bool chosen = _selectIn[j] is List<int> choices && _curSetter >= 0 && choices.Contains(_curSetter);
-        if (_curSetter >= 0 && _use[_curSetter].StateAtExit && _flagsLiveIn[j] && _setterIn[j] != _curSetter && !chosen)
+        // observes it, unless the member reads the registers too (PlanKnownSetters).
+        if (_curSetter >= 0 && _use[_curSetter].StateAtExit && _flagsLiveIn[j] && _setterIn[j] != _curSetter)
             MaterializeFlags(_curSetter, forMember: true);
-        if (_selectIn[j] != null)
-        {
-            _il.Emit(OpCodes.Ldc_I4, chosen ? _curSetter + 1 : 0);
-            _il.Emit(OpCodes.Stloc, _fsel);
-        }
         _il.Emit(OpCodes.Br, _label[j]);
         _il.MarkLabel(leave);
         // The finished block is already counted in _left.

@@ -60,7 +60,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Declares the flag locals, the scratch locals, the run's counters and the epilogue's inputs.</summary>
     private void CreateTemps()
     {
-        _fkind = _il.DeclareLocal(typeof(int)); _fsel = _il.DeclareLocal(typeof(int));
+        _fkind = _il.DeclareLocal(typeof(int));
         _fa = _il.DeclareLocal(typeof(ulong)); _fb = _il.DeclareLocal(typeof(ulong));
         _fr = _il.DeclareLocal(typeof(ulong)); _faux = _il.DeclareLocal(typeof(ulong));
         _tD = _il.DeclareLocal(typeof(ulong)); _tS = _il.DeclareLocal(typeof(ulong));

@@ -93,73 +93,36 @@ internal sealed unsafe partial class RegionCompiler
     private int[] _setterIn = [];
 
     /// <summary>
-    /// Per block, or null: the predecessors' setters whose state waits in their registers
-    /// (<see cref="FlagUse.StateAtExit"/>) and reaches the block's start that way, the edge from each
-    /// setting _fsel instead of copying the registers into the flag locals (the other edges set 0).
-    /// For a loop whose head begins with a load, whose miss may leave (memcpy's <c>movzbl (%rsi,%rcx)</c>
-    /// after the back edge's <c>cmp; jne</c>): the back edge wrote the flag op, a and b every pass, for
-    /// that exit alone. Only where no op reads the state before the block's first setter: the exits
-    /// choose by _fsel in <see cref="MaterializeFlags"/>.
-    /// </summary>
-    private List<int>?[] _selectIn = [];
-
-    /// <summary>
     /// Finds the blocks whose flag state at the start is a known setter's: a block that is no entry
     /// and has one predecessor in the region, which ends with that setter (its last op that sets the
     /// flags, with no handler call or shift by CL after it). Such a block's conditions then compile to
     /// plain compares of the flag locals (or of the setter's registers, while the block leaves them
     /// alone), as within one block: sglib's <c>cmp; js; jne</c>, where the jne begins a block of its
     /// own, called JitHelpers.Result and FlagMath.Compute for ZF. The predecessor's setter computes its
-    /// state whenever the block reads it (AnalyseFlags). For a block with more predecessors, lists
-    /// the setters whose state in registers the edges choose by _fsel (<see cref="_selectIn"/>).
+    /// state whenever the block reads it (AnalyseFlags).
     /// </summary>
     private void PlanKnownSetters()
     {
         int n = _blocks.Length;
         _setterIn = new int[n];
         Array.Fill(_setterIn, Dynamic);
-        _selectIn = new List<int>?[n];
         if (_prefix) return;
-        var predecessors = new List<int>[n];
-        for (int j = 0; j < n; j++) predecessors[j] = [];
+        var predecessors = new int[n];
+        var from = new int[n];
         for (int p = 0; p < n; p++)
-            foreach (int t in _successors[p]) predecessors[t].Add(p);
+            foreach (int t in _successors[p]) { predecessors[t]++; from[t] = p; }
         var entry = new bool[n];
         foreach (int e in _entries) entry[e] = true;
         for (int j = 0; j < n; j++)
         {
-            if (entry[j]) continue;
-            uint written = WrittenBeforeSetter(j);
-            if (predecessors[j] is [int from] && from != j)
-            {
-                int setter = SetterAtEnd(from);
-                // A state in registers stays there while the member leaves them alone up to its own
-                // setter (sglib's cmp; js | jne: the jne compares the registers); else it reaches the
-                // member through the flag locals (EmitGoto).
-                _setterIn[j] = setter >= 0 && _use[setter].StateAtExit && (written & SetterRegisters(_use[setter])) != 0
-                    ? Dynamic : setter;
-                continue;
-            }
-            if (!_flagsLiveIn[j] || !StartObservedOnlyByExits(j)) continue;
-            foreach (int p in predecessors[j])
-            {
-                int setter = SetterAtEnd(p);
-                if (setter >= 0 && _use[setter].StateAtExit && (written & SetterRegisters(_use[setter])) == 0)
-                    (_selectIn[j] ??= []).Add(setter);
-            }
+            if (predecessors[j] != 1 || entry[j] || from[j] == j) continue;
+            int setter = SetterAtEnd(from[j]);
+            // A state in registers stays there while the member leaves them alone up to its own setter
+            // (sglib's cmp; js | jne: the jne compares the registers); else it reaches the member
+            // through the flag locals (EmitGoto).
+            _setterIn[j] = setter >= 0 && _use[setter].StateAtExit && (WrittenBeforeSetter(j) & SetterRegisters(_use[setter])) != 0
+                ? Dynamic : setter;
         }
-    }
-
-    /// <summary>Whether block <paramref name="j"/> has an op that sets the flags without reading them, and no op before it reads them.</summary>
-    private bool StartObservedOnlyByExits(int j)
-    {
-        int end = j + 1 < _blocks.Length ? _first[j + 1] : _n;
-        for (int k = _first[j]; k < end; k++)
-        {
-            if (_use[k].Reads) return false;   // a jcc, cmov, adc, shift by CL, handler call, or a setter that keeps some flags
-            if (_use[k].Sets) return true;
-        }
-        return false;
     }
 
     /// <summary>The registers block <paramref name="j"/> writes before its first op that sets the flags (or in all of it, without one).</summary>

@@ -15,17 +15,10 @@ namespace Lab.Machine.Cpu;
 /// </summary>
 internal sealed unsafe partial class RegionCompiler
 {
-    /// <summary>Last setter emitted so far in this block (an op index), <see cref="Dynamic"/>, or <see cref="SelectedAt"/>.</summary>
+    /// <summary>Last setter emitted so far in this block (an op index), or <see cref="Dynamic"/>.</summary>
     private int _curSetter = Dynamic;
     /// <summary>The flag state is in the locals with a run-time op and size (block start, after a handler call).</summary>
     private const int Dynamic = -1;
-    /// <summary>
-    /// The state at block <paramref name="j"/>'s start, before its first setter, when the edge taken
-    /// chose it (<see cref="_selectIn"/>): one of the setters listed there, by _fsel, else the locals'.
-    /// </summary>
-    private static int SelectedAt(int j) => -2 - j;
-    /// <summary>The edge's choice at a block's start (<see cref="_selectIn"/>): 0 for the flag locals, else the setter's op index + 1.</summary>
-    private LocalBuilder _fsel = null!;
     /// <summary>The flag locals: op | size &lt;&lt; 8 (one local: fewer values live across a loop), a, b, r, aux.</summary>
     private LocalBuilder _fkind = null!, _fa = null!, _fb = null!, _fr = null!, _faux = null!;
 
@@ -82,24 +75,6 @@ internal sealed unsafe partial class RegionCompiler
     /// </summary>
     private void MaterializeFlags(int setter, bool forMember = false)
     {
-        if (setter < Dynamic)
-        {
-            // The edge taken chose the state (_selectIn): one of these setters', else the locals'.
-            var done = _il.DefineLabel();
-            foreach (int s in _selectIn[-2 - setter]!)
-            {
-                var other = _il.DefineLabel();
-                _il.Emit(OpCodes.Ldloc, _fsel);
-                _il.Emit(OpCodes.Ldc_I4, s + 1);
-                _il.Emit(OpCodes.Bne_Un, other);
-                MaterializeFlags(s);
-                _il.Emit(OpCodes.Br, done);
-                _il.MarkLabel(other);
-            }
-            MaterializeFlags(Dynamic);
-            _il.MarkLabel(done);
-            return;
-        }
         if (setter >= 0)
         {
             FlagUse u = _use[setter];
@@ -141,7 +116,6 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Pushes condition cc (0/1, int32) on the flag state at this point, as <c>Cpu.Condition</c> would compute it.</summary>
     private void EmitCondition(int cc)
     {
-        Debug.Assert(_curSetter >= Dynamic, "an op reads a state the edge chose");
         if (_curSetter >= 0) { InlineCondition(_use[_curSetter], cc); return; }
         DynamicHelperArgs();
         _il.Emit(OpCodes.Ldc_I4, cc);
@@ -151,7 +125,6 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Pushes CF (0/1, int32) on the flag state at this point, as <c>Cpu.CarryFlag</c> would compute it.</summary>
     private void EmitCarry()
     {
-        Debug.Assert(_curSetter >= Dynamic, "an op reads a state the edge chose");
         if (_curSetter >= 0) { InlineCarry(_use[_curSetter]); return; }
         DynamicHelperArgs();
         _il.Emit(OpCodes.Call, JitMembers.HelperCarry);
@@ -160,7 +133,6 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Pushes the six status flags (as RFLAGS bits, ulong) of the flag state at this point, as <c>Cpu.StatusFlags</c> computes them.</summary>
     private void EmitStatusFlags()
     {
-        Debug.Assert(_curSetter >= Dynamic, "an op reads a state the edge chose");
         if (_curSetter >= 0) HelperArgs(_use[_curSetter]);
         else DynamicHelperArgs();
         _il.Emit(OpCodes.Call, JitMembers.HelperStatus);

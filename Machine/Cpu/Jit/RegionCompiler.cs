@@ -245,9 +245,7 @@ internal sealed unsafe partial class RegionCompiler
             if (_offset[_i] == 0)
             {
                 _il.MarkLabel(_label[_blockOf[_i]]);
-                int j = _blockOf[_i];
-                // The predecessor's setter, or the one the edge chose, or whatever it left in the flag locals.
-                _curSetter = _selectIn[j] != null ? SelectedAt(j) : _setterIn[j];
+                _curSetter = _setterIn[_blockOf[_i]];   // the predecessor's setter, or whatever it left in the flag locals
             }
             ref Op op = ref _ops[_i];
             ILSize before = Size;
