@@ -1,0 +1,201 @@
+using System.Diagnostics;
+
+namespace Lab.Machine.Cpu;
+
+/// <summary>
+/// Compiling a region again while its code runs (JitTier.cs compiles it the first time): quick code
+/// promoted to optimised code once it has run enough (<see cref="Promote"/>), a region given the
+/// entries the dispatcher kept entering it at (<see cref="Reenter"/>), or the indirect targets it
+/// kept leaving for (<see cref="NoteIndirectMiss"/>). <see cref="Replace"/> emits the IL here and
+/// RyuJIT compiles it on the compile worker; <see cref="InstallReplacements"/> swaps the code when it is ready.
+/// </summary>
+public sealed unsafe partial class Cpu
+{
+    /// <summary>Retired instructions per guest instruction after which quick code is compiled again, optimised (MachineOptions.JitPromoteAfter; 0: no quick code).</summary>
+    private readonly int _jitPromoteAfter;
+    /// <summary>The quick region whose code ran out of credit (its epilogue notes it and returns instead of chaining on).</summary>
+    private JitRegion? _jitPromote;
+    /// <summary>Replacements under way (<see cref="Replace"/>): the region, the code RyuJIT compiles for it on the compile worker, and whether it is a reentry (else a promotion).</summary>
+    private readonly List<(JitRegion Old, PendingRegion New, bool Reentry)> _jitReplacements = new();
+    /// <summary>Replacements (promotions and reentries) whose code is not installed yet (for tests).</summary>
+    internal int JitReplacementsPending => _jitReplacements.Count;
+    /// <summary>Quick regions replaced by optimised code.</summary>
+    public long JitRegionsPromoted { get; private set; }
+    /// <summary>Regions replaced by their code compiled again with more entries (<see cref="Reenter"/>).</summary>
+    public long JitRegionsReentered { get; private set; }
+    /// <summary>Such compiles started (for tests: when they start depends only on the guest's run).</summary>
+    internal long JitReentriesStarted { get; private set; }
+
+    /// <summary>
+    /// Starts the second compile of quick region <paramref name="region"/>, whose code has retired its
+    /// credit: the region of its entry block is collected again (from what has run by now) and its IL
+    /// emitted here, and RyuJIT optimises it on the compile worker while the quick code goes on
+    /// running; <see cref="InstallReplacements"/> swaps the code when it is ready. So the CPU's thread
+    /// pays only the quick compile and the IL. Called by the dispatcher between runs of compiled code.
+    /// Nothing when the quick code was dropped meanwhile (a write to its page, a flush).
+    /// </summary>
+    private void Promote(JitRegion region)
+    {
+        _jitPromote = null;
+        region.PromoteCredit = long.MaxValue;   // promoted once
+        if (InstalledRegion(region) && !BeingReplaced(region)) Replace(region, mustHold: null);
+    }
+
+    /// <summary>
+    /// Member block <paramref name="b"/> reached the member threshold: the dispatcher keeps entering
+    /// the code of its region in the middle, where a path out of the region comes back into it (an
+    /// if's body laid out on another page, an out-of-line cold path). A region rooted at b would copy
+    /// most of that region, and its own end would land in the middle of another one: Embench's
+    /// nsichneu compiled 362 regions so, 72% of its run. Instead b's home region (Block.Home) is
+    /// compiled again with b, and every member the dispatcher entered as often as the threshold, as
+    /// entries (Block.WantsEntry), to replace its code when RyuJIT is done (as a promotion does).
+    /// False when b has no installed home, or the home's region collected again does not hold b: b
+    /// then roots a region of its own.
+    /// </summary>
+    private bool Reenter(Block b)
+    {
+        JitRegion? home = b.Home;
+        if (home == null || !InstalledRegion(home)) return false;
+        var byVa = new Dictionary<ulong, Block>(home.Blocks.Length);
+        foreach (Block m in home.Blocks) byVa.TryAdd(m.Va, m);
+        if (OnLoop(byVa, b)) return false;
+        b.Heat = 0;
+        if (BeingReplaced(home)) return true;   // wait for the code being compiled now
+        b.WantsEntry = true;
+        foreach (Block m in home.Blocks)
+            if (m.InRegion && m.Compiled == null && m.Heat >= _jitThreshold && !OnLoop(byVa, m)) m.WantsEntry = true;
+        return Replace(home, mustHold: b);
+    }
+
+    /// <summary>
+    /// Whether member <paramref name="b"/> lies on a loop of a region's members (<paramref name="members"/>,
+    /// by address): it reaches itself through their successors (<see cref="Block.Successors"/>). An entry there
+    /// would make the loop irreducible, and RyuJIT allocates registers worse in such loops: with
+    /// entries on loops, CoreMark ran 1.90 → 2.30 s (stop 28); a region rooted at the block serves it.
+    /// </summary>
+    private static bool OnLoop(Dictionary<ulong, Block> members, Block b)
+    {
+        var seen = new HashSet<Block>();
+        var work = new Stack<Block>();
+        var targets = new List<ulong>();
+        work.Push(b);
+        while (work.Count != 0)
+        {
+            work.Pop().Successors(targets);
+            foreach (ulong va in targets)
+            {
+                if (!members.TryGetValue(va, out Block? next)) continue;
+                if (next == b) return true;
+                if (seen.Add(next)) work.Push(next);
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Compiles installed region <paramref name="region"/> again: optimised for a promotion, as the old
+    /// code was for a reentry (<paramref name="mustHold"/> set). Collects its entry's region again
+    /// (from what has run by now), emits its IL here and has RyuJIT compile it on the compile worker
+    /// while the old code goes on running; <see cref="InstallReplacements"/> swaps the code
+    /// when it is ready. So the CPU's thread pays only the IL. False, and nothing compiled, when the
+    /// region collected again lacks <paramref name="mustHold"/>, or the code limit flushed all code.
+    /// </summary>
+    private bool Replace(JitRegion region, Block? mustHold)
+    {
+        Block entry = region.Blocks[0];
+        long t0 = Stopwatch.GetTimestamp();
+        Block[] blocks = CollectRegion(entry, out var foreign, replacing: region);
+        bool quick = mustHold != null && region.Quick;
+        bool Holds(Block[] members) => mustHold == null || Array.IndexOf(members, mustHold) >= 0;
+        bool queued = false;
+        if (!Holds(blocks))
+        {
+            _jitCompileTicks += Stopwatch.GetTimestamp() - t0;
+            return false;
+        }
+        // Over the limit the flush drops the old code too; the entry compiles again when hot.
+        if (OverCodeLimit(blocks)) FlushCompiledCode();
+        // (TryEmit may cut the region for size: the windows it reserved then wait for the next flush.)
+        // A promotion compiles optimised code; a reentry compiles code like the old (quick code keeps its credit).
+        else if (RegionCompiler.TryEmit(this, ref blocks, ref foreign, quick, out int ops) is JitCode code && Holds(blocks))
+        {
+            if (quick) ((JitRegion)code.Target!).PromoteCredit = region.PromoteCredit;
+            var p = new PendingRegion(code, blocks, ops, _jitFlushes, replacing: region);
+            _jitLiveInstructions += p.Instructions(entry);
+            _jitReplacements.Add((region, p, Reentry: mustHold != null));
+            if (mustHold != null) JitReentriesStarted++;
+            CompileInBackground(p);
+            queued = true;
+        }
+        _jitCompileTicks += Stopwatch.GetTimestamp() - t0;
+        return queued;
+    }
+
+    /// <summary>Whether compiling <paramref name="region"/> would pass the limit on compiled code (MachineOptions.JitCodeLimit): then all of it is flushed first.</summary>
+    private bool OverCodeLimit(Block[] region) => _jitLiveInstructions + region.Sum(m => m.Count) > _jitCodeLimit;
+
+    /// <summary>Whether <paramref name="region"/>'s code is being compiled again to replace it (<see cref="Replace"/>): then no second replacement starts.</summary>
+    private bool BeingReplaced(JitRegion region) => _jitReplacements.Exists(r => r.Old == region);
+
+    /// <summary>Whether region <paramref name="region"/>'s code is still its entry block's code.</summary>
+    private static bool InstalledRegion(JitRegion region) =>
+        region.Blocks[0] is { Valid: true, Compiled.Target: JitRegion r } && r.Main == region;
+
+    /// <summary>
+    /// Replaces code by the code compiled to replace it where RyuJIT has finished (<see cref="Replace"/>:
+    /// a promotion or a reentry). The new code is dropped instead when the old is gone (a write to one
+    /// of its pages: the new code may hold the old bytes) or a block of it was invalidated meanwhile. Called by the
+    /// dispatcher between runs of compiled code.
+    /// </summary>
+    private void InstallReplacements()
+    {
+        for (int k = _jitReplacements.Count - 1; k >= 0; k--)
+        {
+            var (old, full, reentry) = _jitReplacements[k];
+            if (!full.Ready) continue;
+            _jitReplacements.RemoveAt(k);
+            Block entry = old.Blocks[0];
+            if (!InstalledRegion(old) || Array.Exists(full.Region, m => !m.Valid))
+            {
+                TakeOutcome(full);
+                _jitLiveInstructions -= full.Instructions(entry);
+                continue;
+            }
+            DropRegion(old);
+            _jitCompiled.Remove(entry);
+            if (Install(entry, full, replacement: true) == null) continue;
+            if (reentry) JitRegionsReentered++;
+            else JitRegionsPromoted++;
+        }
+    }
+
+    /// <summary>Exits at an indirect jump or call after which a region is compiled again with the targets seen by then (<see cref="NoteIndirectMiss"/>).</summary>
+    private const int IndirectMissesToRecompile = 1024;
+    /// <summary>Most such compiles of the region rooted at one block: a call site with many targets (an interpreter's handlers) keeps its exits.</summary>
+    private const int MaxIndirectRecompiles = 2;
+
+    /// <summary>
+    /// Compiled code of <paramref name="region"/> left it at block <paramref name="b"/>'s indirect jump or
+    /// call, for <paramref name="target"/>: a target the region did not hold when it was compiled
+    /// (a sort's comparator passed as a pointer, the other one on the next call), so each call and its
+    /// return went through the dispatcher (a fifth of such a heapsort's run). After
+    /// <see cref="IndirectMissesToRecompile"/> such exits the region is compiled again with the
+    /// targets seen since (<see cref="Replace"/>, as a reentry), at most
+    /// <see cref="MaxIndirectRecompiles"/> times per entry block.
+    /// </summary>
+    private void NoteIndirectMiss(JitRegion region, Block b, Block target)
+    {
+        JitRegion main = region.Main;
+        if (++main.IndirectMisses < IndirectMissesToRecompile) return;
+        main.IndirectMisses = 0;
+        Block entry = main.Blocks[0];
+        if (entry.IndirectRecompiles >= MaxIndirectRecompiles || !InstalledRegion(main) || BeingReplaced(main)) return;
+        b.NoteIndirectTarget(target.Va);   // a target the chain found, not the dispatcher's slow path
+        if (!Replace(main, mustHold: target)) return;
+        entry.IndirectRecompiles++;
+        JitIndirectRecompilesStarted++;
+    }
+
+    /// <summary>Regions compiled again for their indirect targets (<see cref="NoteIndirectMiss"/>; for tests: when they start depends only on the guest's run).</summary>
+    internal long JitIndirectRecompilesStarted { get; private set; }
+}
