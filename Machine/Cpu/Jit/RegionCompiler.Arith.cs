@@ -397,8 +397,7 @@ internal sealed unsafe partial class RegionCompiler
         int size = op.Size, bits = size * 8;
         var sop = (ShiftOp)op.Cond;
         if (sop == ShiftOp.Sal) sop = ShiftOp.Shl;
-        if (_curSetter >= 0 && _use[_curSetter].StateAtExit) MaterializeFlags(_curSetter);   // a predecessor's, in its registers
-        else if (_curSetter >= 0) { _il.Emit(OpCodes.Ldc_I4, (int)_use[_curSetter].Kind | _use[_curSetter].Size << 8); _il.Emit(OpCodes.Stloc, _fkind); }
+        if (_curSetter >= 0) MaterializeFlags(_curSetter, forRunTimeReaders: true);
         _curSetter = Dynamic;
         ReadByCl(ref op, size);
         var shift = _il.DefineLabel();

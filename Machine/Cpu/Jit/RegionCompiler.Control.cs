@@ -97,7 +97,7 @@ internal sealed unsafe partial class RegionCompiler
         // A cmp or test whose state waits in its registers: into the flag locals for a member that
         // observes it, unless the member reads the registers too (PlanKnownSetters).
         if (_curSetter >= 0 && _use[_curSetter].StateAtExit && _flagsLiveIn[j] && _setterIn[j] != _curSetter)
-            MaterializeFlags(_curSetter, forMember: true);
+            MaterializeFlags(_curSetter, forRunTimeReaders: true);
         _il.Emit(OpCodes.Br, _label[j]);
         _il.MarkLabel(leave);
         // The finished block is already counted in _left.

@@ -125,12 +125,14 @@ internal sealed unsafe partial class RegionCompiler
         }
     }
 
+    /// <summary>The index after block <paramref name="j"/>'s last op in <see cref="_ops"/>.</summary>
+    private int OpsEnd(int j) => j + 1 < _blocks.Length ? _first[j + 1] : _n;
+
     /// <summary>The registers block <paramref name="j"/> writes before its first op that sets the flags (or in all of it, without one).</summary>
     private uint WrittenBeforeSetter(int j)
     {
         uint written = 0;
-        int end = j + 1 < _blocks.Length ? _first[j + 1] : _n;
-        for (int k = _first[j]; k < end && !_use[k].Sets; k++) written |= RegistersWritten(ref _ops[k]);
+        for (int k = _first[j]; k < OpsEnd(j) && !_use[k].Sets; k++) written |= RegistersWritten(ref _ops[k]);
         return written;
     }
 
@@ -140,8 +142,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>The op whose flags are the state at block <paramref name="p"/>'s end as its emission leaves <see cref="_curSetter"/>, or <see cref="Dynamic"/> (unknown, or none in the block).</summary>
     private int SetterAtEnd(int p)
     {
-        int end = p + 1 < _blocks.Length ? _first[p + 1] : _n;
-        for (int k = end - 1; k >= _first[p]; k--)
+        for (int k = OpsEnd(p) - 1; k >= _first[p]; k--)
         {
             if (_use[k].Helper || IsShiftByCl(ref _ops[k])) return Dynamic;
             if (_use[k].Sets) return k;
@@ -160,8 +161,7 @@ internal sealed unsafe partial class RegionCompiler
         // written: the registers the ops after this point write, up to the next setter.
         bool liveL = liveOut, lastSeen = false, readByOp = liveOut;
         uint written = 0;
-        int end = j + 1 < _blocks.Length ? _first[j + 1] : _n;
-        int last = Math.Min(end, _n) - 1;
+        int last = OpsEnd(j) - 1;
         for (int k = last; k >= _first[j]; k--)
         {
             ref FlagUse u = ref _use[k];
@@ -173,7 +173,7 @@ internal sealed unsafe partial class RegionCompiler
                 u.AuxAtExit = u.AuxFromOperand && liveL && !readByOp;
                 u.StateAtExit = liveL && !_prefix
                     && ((u.OperandsInRegisters || u.OperandRecoverable) && (k == last || (k == last - 1 && _ops[last].Kind == OpKind.Jcc))
-                        || u.OperandRecoverable && !readByOp && (written & 1u << u.RegA) == 0);
+                        || u.OperandRecoverable && !readByOp && (written & SetterRegisters(u)) == 0);
                 written = 0;
                 liveL = readByOp = false;
                 if (u.Merges) u.Reads = u.ComputeL;   // inc/dec and rotates read the flags they keep only when theirs are observed

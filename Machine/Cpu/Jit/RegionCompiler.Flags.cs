@@ -9,9 +9,10 @@ namespace Lab.Machine.Cpu;
 /// the state lives in the locals _fkind (op and size), _fa, _fb, _fr, _faux (loaded at entry, stored at every
 /// exit and around handler calls). Within a block the current setter is known at compile time: its op
 /// and size are constants, and conditions after it compile to plain compares. At a block's start the
-/// state is whatever the predecessor left in the locals (<see cref="Dynamic"/>). A backward liveness
-/// pass over each block (its end counts as observed: a successor or an exit may read it) marks which
-/// setters must compute the state; the others compile to nothing.
+/// state is its one predecessor's known setter, or whatever the predecessors left in the locals
+/// (<see cref="Dynamic"/>). A backward liveness pass over each block (its end counts as observed: a
+/// successor or an exit may read it) marks which setters must compute the state; the others compile
+/// to nothing (RegionCompiler.FlagPlan.cs).
 /// </summary>
 internal sealed unsafe partial class RegionCompiler
 {
@@ -70,10 +71,11 @@ internal sealed unsafe partial class RegionCompiler
     /// <see cref="StoreFlagLocals"/>: a known setter's op and size, and r where the locals do not keep it
     /// (add and sub; and a run-time state, whose op may be either). The locals already hold the rest:
     /// a setter followed by anything that can leave computes its a, b, r and aux (AnalyseFlags).
-    /// <paramref name="forMember"/>: for an edge to a member, which reads a run-time state's r through
-    /// JitHelpers.Result: add's and sub's r is then left out.
+    /// <paramref name="forRunTimeReaders"/>: the state is read next as a run-time one (at a member's
+    /// start, or after a shift by CL whose zero count kept it), whose r JitHelpers.Result derives: add's
+    /// and sub's r is then left out.
     /// </summary>
-    private void MaterializeFlags(int setter, bool forMember = false)
+    private void MaterializeFlags(int setter, bool forRunTimeReaders = false)
     {
         if (setter >= 0)
         {
@@ -83,7 +85,7 @@ internal sealed unsafe partial class RegionCompiler
             if (u.AuxAtExit) EmitShiftAux(ref _ops[setter], _fa, _fr, _faux);
             if (u.StateAtExit && u.Kind == FlagOp.Logic) { PushResult(u); _il.Emit(OpCodes.Stloc, _fr); return; }
             if (u.StateAtExit) { PushA(u); _il.Emit(OpCodes.Stloc, _fa); PushB(u); _il.Emit(OpCodes.Stloc, _fb); }
-            if (!Derived(u.Kind) || forMember) return;
+            if (!Derived(u.Kind) || forRunTimeReaders) return;
             PushResult(u);
         }
         else DynamicResult();
