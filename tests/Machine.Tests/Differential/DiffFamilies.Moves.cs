@@ -738,8 +738,10 @@ internal static partial class DiffFamilies
                 }
             case 4:
                 {
-                    // #PF: unmapped data (read or write).
-                    b.Gpr[r] = g.Pick<ulong>(0x3000_0000UL, DataAddr + DataSize, DataAddr - 8, 0);
+                    // #PF: unmapped data (read or write). Not below 0x4040_0000: Linux starts a non-PIE
+                    // program's heap anywhere in the GiB above it (measured here: 0x442000 to 0x403e6000),
+                    // and once the native runner's heap held 0x3000_0000, so its reads did not fault.
+                    b.Gpr[r] = g.Pick<ulong>(0x4800_0000UL, DataAddr + DataSize, DataAddr - 8, 0);
                     int v = b.Take();
                     b.Emit(g.Chance(50)
                         ? Instruction.Create(Code.Mov_r32_rm32, Reg(v, 4), new MemoryOperand(Reg(r, 8)))
