@@ -241,7 +241,7 @@ public sealed unsafe partial class Cpu
             {
                 m.InRegion = true;
                 m.Home = region;
-                if (entriesOnSeveralPages || ((m.Va ^ b.Va) >> 12) != 0) (m.ForeignOf ??= new()).Add(region);
+                if (entriesOnSeveralPages || ((m.Va ^ b.Va) >> 12) != 0 || m.SecondPage != ulong.MaxValue) (m.ForeignOf ??= new()).Add(region);
             }
             for (int e = 0; e < region.Entries.Length; e++)
             {
@@ -315,6 +315,9 @@ public sealed unsafe partial class Cpu
         var pages = new List<(ulong Va, ulong Page)>();
         foreign = [];
         if (!RegionCompiler.Compilable(entry)) return [.. members];
+        // An entry reaching into the next page: that page too is checked at every start, so the code
+        // that branches back to the entry from another entry of the region runs its bytes only while mapped.
+        if (entry.SecondPage != ulong.MaxValue) pages.Add(((entry.Va & ~0xFFFUL) + 0x1000, entry.SecondPage));
         var seen = new HashSet<ulong> { entry.Va };
         int ops = entry.Count;
         var targets = new List<ulong>();
@@ -335,16 +338,23 @@ public sealed unsafe partial class Cpu
                     TlbEntry* e = TlbSlot(va);
                     if (e->ExecTag != vpage) continue;
                     pa = (e->PhysPage << 12) | (va & 0xFFF);
-                    if (!pages.Contains((vpage, e->PhysPage)) && pages.Count + 1 >= RegionCompiler.MaxRegionPages) continue;
                 }
                 if (!_blocks.TryGetValue((va, pa), out Block? m)) continue;
                 if (pass == 0 && m.Heat < WarmHeat && !m.InRegion) continue;
                 seen.Add(va);
-                if (!m.Valid || m.SecondPage != ulong.MaxValue
-                    || ops + m.Count > Math.Min(RegionCompiler.MaxRegionOps, _jitCodeLimit) || !RegionCompiler.Compilable(m)) continue;
+                if (!m.Valid) continue;
+                if (m.SecondPage != ulong.MaxValue)
+                {
+                    // Not a member (taken as members, such blocks moved the cuts between the regions of
+                    // sha256's unrolled rounds, and it ran 2.5% slower), but its pages are checked while
+                    // there is room, so the exit to it can be linked (LinkExit).
+                    TakePages(m, entry, pages, RegionCompiler.MaxRegionPages - 1);
+                    continue;
+                }
+                if (ops + m.Count > Math.Min(RegionCompiler.MaxRegionOps, _jitCodeLimit) || !RegionCompiler.Compilable(m)) continue;
                 // Another region's code has an entry here that the dispatcher kept using: exit to it.
                 if (m.WantsEntry && m.Chainable?.Target is JitRegion other && other.Main != replacing) continue;
-                if (vpage != (entry.Va & ~0xFFFUL) && !pages.Contains((vpage, pa >> 12))) pages.Add((vpage, pa >> 12));
+                if (!TakePages(m, entry, pages, RegionCompiler.MaxRegionPages)) continue;
                 members.Add(m);
                 ops += m.Count;
                 if (members.Count == RegionCompiler.MaxRegionBlocks) break;
@@ -352,6 +362,36 @@ public sealed unsafe partial class Cpu
         }
         foreign = [.. pages];
         return [.. members];
+    }
+
+    /// <summary>
+    /// Adds to <paramref name="pages"/> the pages of member <paramref name="m"/> (its own, and the next
+    /// one when its last instruction reaches into it) other than the entry's, as the TLB translates them
+    /// for fetching now; false, adding none, when one is not so mapped (or, the entry's page, maps
+    /// elsewhere than the block was decoded from) or the region would have <paramref name="limit"/> pages or more.
+    /// </summary>
+    private bool TakePages(Block m, Block entry, List<(ulong Va, ulong Page)> pages, int limit)
+    {
+        ulong entryPage = entry.Va & ~0xFFFUL, vpage = m.Va & ~0xFFFUL;
+        Span<(ulong Va, ulong Page)> need = stackalloc (ulong, ulong)[2];
+        int n = 0;
+        if (vpage != entryPage) need[n++] = (vpage, m.Pa >> 12);
+        if (m.SecondPage != ulong.MaxValue)
+        {
+            if (vpage + 0x1000 == entryPage) { if (m.SecondPage != entry.Pa >> 12) return false; }
+            else need[n++] = (vpage + 0x1000, m.SecondPage);
+        }
+        int added = 0;
+        for (int k = 0; k < n; k++)
+        {
+            TlbEntry* e = TlbSlot(need[k].Va);
+            if (e->ExecTag != need[k].Va || e->PhysPage != need[k].Page) return false;
+            if (!pages.Contains(need[k])) added++;
+        }
+        if (added != 0 && pages.Count + 1 + added > limit) return false;
+        for (int k = 0; k < n; k++)
+            if (!pages.Contains(need[k])) pages.Add(need[k]);
+        return true;
     }
 
     /// <summary>
@@ -512,14 +552,30 @@ public sealed unsafe partial class Cpu
     /// Points the region's direct exit to <paramref name="next"/> (wholly compiled) when one of its exits
     /// targets it, so the region's code tail-calls it from then on. Unlike the dispatcher's links, which
     /// it follows only within one Execute, these persist across runs (the owner may remap pages in
-    /// between): safe because next lies in the region's page, which the entry's own lookup verifies,
-    /// except for a block whose last instruction reaches into the next page, which is never linked.
+    /// between): safe because next lies in the region's pages, mapped as now whenever its code runs
+    /// (<see cref="RegionMaps"/>), and so does the next page when next's last instruction reaches into it.
     /// </summary>
     private static void LinkExit(JitRegion region, Block next)
     {
         ulong[] targets = region.ExitTargets;
-        if (next.SecondPage != ulong.MaxValue) return;
+        JitRegion main = region.Main;
+        if (!RegionMaps(main, next.Va & ~0xFFFUL, next.Pa >> 12)) return;
+        if (next.SecondPage != ulong.MaxValue && !RegionMaps(main, (next.Va & ~0xFFFUL) + 0x1000, next.SecondPage)) return;
         for (int e = 0; e < targets.Length; e++)
             if (targets[e] == next.Va) region.Exits[e] = next;
+    }
+
+    /// <summary>
+    /// Whether the region's code runs only while virtual page <paramref name="vpage"/> maps to physical
+    /// page <paramref name="page"/>: the entry's page (each entry's lookup, or the page check of an entry
+    /// elsewhere, verifies it) or one of the pages its code checks as it starts (ForeignPages).
+    /// </summary>
+    private static bool RegionMaps(JitRegion main, ulong vpage, ulong page)
+    {
+        Block entry = main.Blocks[0];
+        if (vpage == (entry.Va & ~0xFFFUL)) return page == entry.Pa >> 12;
+        foreach (var (va, mapped) in main.ForeignPages)
+            if (va == vpage) return mapped == page;
+        return false;
     }
 }
