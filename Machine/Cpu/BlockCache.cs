@@ -106,16 +106,27 @@ internal sealed class Block
 
 /// <summary>
 /// What compiled code is closed over (its argument 0): the region's member blocks (entry first), their
-/// ops concatenated (ops without an emitter run through their handler on these), and the direct exits
-/// (constant targets in the entry's page outside the region) with the compiled block each leads to once
-/// the dispatcher has seen it (compiled code then tail-calls it).
+/// ops concatenated (ops without an emitter run through their handler on these), and the exit slots
+/// (each direct exit's target outside the region, and each return that leaves it) with the compiled
+/// block each led to when the dispatcher last ran it (compiled code then tail-calls it).
 /// </summary>
 internal sealed class JitRegion(Block[] blocks, Op[] ops)
 {
     public readonly Block[] Blocks = blocks;
     public readonly Op[] Ops = ops;
+    /// <summary>Per exit slot: the direct exit's target, or <see cref="ReturnSlot"/> for a return's.</summary>
     public ulong[] ExitTargets = [];
+    /// <summary>Per exit slot: the block the dispatcher last ran after it (Cpu.LinkExit), or null.</summary>
     public Block?[] Exits = [];
+    /// <summary>Per exit slot: whether its block lies outside the pages the code's entries and start-up check verify, so the exit first asks the TLB whether that page still maps there (Cpu.FetchMapped).</summary>
+    public bool[] ExitsUnverified = [];
+    /// <summary>
+    /// The <see cref="ExitTargets"/> of a return's slot, whose target is the address popped: it is
+    /// followed by <see cref="ReturnWays"/> - 1 more slots (<see cref="ReturnWay"/>), the blocks the
+    /// dispatcher ran after it most recently first (a function called from several sites).
+    /// </summary>
+    public const ulong ReturnSlot = ulong.MaxValue, ReturnWay = ulong.MaxValue - 1;
+    public const int ReturnWays = 4;
     /// <summary>The pages of member blocks outside this entry's page (virtual page, physical page number), checked as the code starts.</summary>
     public (ulong Va, ulong Page)[] ForeignPages = [];
     /// <summary>Starts in a row that found a foreign page unmapped (Cpu.RegionPagesMapped).</summary>
@@ -155,7 +166,7 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     /// <summary>Another entry into the same method: a copy sharing every table, starting at entry <paramref name="entry"/>.</summary>
     public JitRegion At(int entry, (ulong Va, ulong Page)[] foreignPages) => new(Blocks, Ops)
     {
-        ExitTargets = ExitTargets, Exits = Exits, ForeignPages = foreignPages, Windows = Windows,
+        ExitTargets = ExitTargets, Exits = Exits, ExitsUnverified = ExitsUnverified, ForeignPages = foreignPages, Windows = Windows,
         Leaves = Leaves, Entry = entry, Main = Main, Quick = Quick,
     };
 }

@@ -38,9 +38,11 @@ internal static class JitMembers
     public static readonly FieldInfo ExitRequest = Field("_exitRequest");
     public static readonly FieldInfo JitLast = Field("_jitLast");
     public static readonly FieldInfo LastRegion = Field("_jitRegion");
+    public static readonly FieldInfo ExitSlot = Field("_jitExitSlot");
     public static readonly FieldInfo RegionBlocks = typeof(JitRegion).GetField(nameof(JitRegion.Blocks))!;
     public static readonly FieldInfo RegionOps = typeof(JitRegion).GetField(nameof(JitRegion.Ops))!;
     public static readonly FieldInfo RegionExits = typeof(JitRegion).GetField(nameof(JitRegion.Exits))!;
+    public static readonly FieldInfo RegionExitsUnverified = typeof(JitRegion).GetField(nameof(JitRegion.ExitsUnverified))!;
     public static readonly FieldInfo RegionEntry = typeof(JitRegion).GetField(nameof(JitRegion.Entry))!;
     public static readonly FieldInfo RegionMain = typeof(JitRegion).GetField(nameof(JitRegion.Main))!;
     public static readonly FieldInfo RegionPromoteCredit = typeof(JitRegion).GetField(nameof(JitRegion.PromoteCredit))!;
@@ -50,6 +52,7 @@ internal static class JitMembers
     public static readonly FieldInfo RegionMappedGeneration = typeof(JitRegion).GetField(nameof(JitRegion.MappedGeneration))!;
     public static readonly FieldInfo TlbGeneration = Field("_tlbGeneration");
     public static readonly FieldInfo BlockValid = typeof(Block).GetField(nameof(Block.Valid))!;
+    public static readonly FieldInfo BlockVa = typeof(Block).GetField(nameof(Block.Va))!;
     public static readonly FieldInfo BlockChainable = typeof(Block).GetField(nameof(Block.Chainable))!;
     public static readonly FieldInfo BlockEntryBudget = typeof(Block).GetField(nameof(Block.JitEntryBudget))!;
     public static readonly MethodInfo JitCodeInvoke = typeof(JitCode).GetMethod("Invoke")!;
@@ -71,6 +74,8 @@ internal static class JitMembers
     public static readonly MethodInfo Condition = Method("Condition");
     public static readonly MethodInfo ExecuteOp = Method("ExecuteOp");
     public static readonly MethodInfo RegionPagesMapped = Method("RegionPagesMapped");
+    public static readonly MethodInfo FetchMapped = Method("FetchMapped");
+    public static readonly MethodInfo ReturnWayOf = typeof(Cpu).GetMethod("ReturnWayOf", BindingFlags.NonPublic | BindingFlags.Static)!;
     public static readonly MethodInfo CarryFlag = Method("CarryFlag");
     public static readonly MethodInfo FsBase = typeof(Cpu).GetProperty(nameof(Cpu.FsBase))!.GetMethod!;
     public static readonly MethodInfo GsBase = typeof(Cpu).GetProperty(nameof(Cpu.GsBase))!.GetMethod!;

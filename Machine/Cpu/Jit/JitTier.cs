@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace Lab.Machine.Cpu;
 
@@ -54,6 +55,8 @@ public sealed unsafe partial class Cpu
     private ulong _jitBudget;
     /// <summary>The region whose normal exit was taken last (compiled code notes it with _jitLast).</summary>
     private JitRegion? _jitRegion;
+    /// <summary>The exit slot of that exit (JitRegion.Exits), -1 for none.</summary>
+    private int _jitExitSlot;
 
     /// <summary>
     /// A block that compiled code already covers as a member of another region is reached by the
@@ -509,7 +512,7 @@ public sealed unsafe partial class Cpu
             if (code == null || !next.Valid || (ulong)next.JitEntryBudget > budget) break;
             if (_jitRegion != null)
             {
-                LinkExit(_jitRegion, next);
+                LinkExit(_jitRegion, _jitExitSlot, next);
                 if (b.IndirectLinks != null) NoteIndirectMiss(_jitRegion, b, next);
             }
             // b's call/ret bookkeeping, as the dispatcher does after a whole block.
@@ -549,20 +552,62 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>
-    /// Points the region's direct exit to <paramref name="next"/> (wholly compiled) when one of its exits
-    /// targets it, so the region's code tail-calls it from then on. Unlike the dispatcher's links, which
-    /// it follows only within one Execute, these persist across runs (the owner may remap pages in
-    /// between): safe because next lies in the region's pages, mapped as now whenever its code runs
-    /// (<see cref="RegionMaps"/>), and so does the next page when next's last instruction reaches into it.
+    /// Points the region's exit slot <paramref name="slot"/> (the exit it took last; -1 none) to
+    /// <paramref name="next"/> (wholly compiled, the block the dispatcher runs after it), so the code
+    /// tail-calls next from then on: at a direct exit always, at a return when it pops next's address.
+    /// Unlike the dispatcher's links, which it follows only within one Execute, these persist across
+    /// runs (the owner may remap pages in between): next on a page the region's code verifies
+    /// (<see cref="RegionMaps"/>) is safe as it is; on another page the exit first asks the TLB
+    /// (<see cref="FetchMapped"/>); a block whose last instruction reaches into the next page is linked
+    /// only when the region verifies both its pages.
     /// </summary>
-    private static void LinkExit(JitRegion region, Block next)
+    private static void LinkExit(JitRegion region, int slot, Block next)
     {
-        ulong[] targets = region.ExitTargets;
+        if ((uint)slot >= (uint)region.Exits.Length) return;
+        ulong target = region.ExitTargets[slot];
+        if (target is not (JitRegion.ReturnSlot or JitRegion.ReturnWay) && target != next.Va) return;
         JitRegion main = region.Main;
-        if (!RegionMaps(main, next.Va & ~0xFFFUL, next.Pa >> 12)) return;
-        if (next.SecondPage != ulong.MaxValue && !RegionMaps(main, (next.Va & ~0xFFFUL) + 0x1000, next.SecondPage)) return;
-        for (int e = 0; e < targets.Length; e++)
-            if (targets[e] == next.Va) region.Exits[e] = next;
+        bool verified = RegionMaps(main, next.Va & ~0xFFFUL, next.Pa >> 12);
+        if (next.SecondPage != ulong.MaxValue && !(verified && RegionMaps(main, (next.Va & ~0xFFFUL) + 0x1000, next.SecondPage))) return;
+        if (target is JitRegion.ReturnSlot or JitRegion.ReturnWay)
+        {
+            // A return: next becomes its first way, the others move down (the least recent drops out).
+            while (region.ExitTargets[slot] != JitRegion.ReturnSlot) slot--;
+            int way = 0;
+            while (way < JitRegion.ReturnWays - 1 && region.Exits[slot + way] != next) way++;
+            for (; way > 0; way--)
+            {
+                region.Exits[slot + way] = region.Exits[slot + way - 1];
+                region.ExitsUnverified[slot + way] = region.ExitsUnverified[slot + way - 1];
+            }
+        }
+        region.Exits[slot] = next;
+        region.ExitsUnverified[slot] = !verified;
+    }
+
+    /// <summary>
+    /// Called by a region's code when the block in exit slot <paramref name="slot"/> does not start at
+    /// <paramref name="rip"/>: for a return's slot, the way (slot index) whose block starts there, else -1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]   // out of the regions' methods: RyuJIT's time grows with them
+    internal static int ReturnWayOf(JitRegion region, int slot, ulong rip)
+    {
+        if (region.ExitTargets[slot] != JitRegion.ReturnSlot) return -1;
+        for (int way = 1; way < JitRegion.ReturnWays; way++)
+            if (region.Exits[slot + way] is Block b && b.Va == rip) return slot + way;
+        return -1;
+    }
+
+    /// <summary>
+    /// Called by a region's code before it tail-calls a block linked on a page the region does not
+    /// verify: whether the TLB translates that page for fetching to the block's physical page (as the
+    /// dispatcher's cache lookup asks).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]   // out of the regions' methods: RyuJIT's time grows with them
+    internal bool FetchMapped(Block next)
+    {
+        TlbEntry* e = TlbSlot(next.Va);
+        return e->ExecTag == (next.Va & ~0xFFFUL) && e->PhysPage == next.Pa >> 12;
     }
 
     /// <summary>

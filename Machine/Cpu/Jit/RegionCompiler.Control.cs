@@ -43,7 +43,7 @@ internal sealed unsafe partial class RegionCompiler
                 SetReg(4, 8);
                 _il.Emit(OpCodes.Ldloc, _tV);
                 _il.Emit(OpCodes.Stloc, _tD);
-                EmitDispatch(ReturnSites());
+                EmitDispatch(ReturnSites(), linked: true);
                 break;
             case OpKind.JmpIndirect:
             case OpKind.CallIndirect:
@@ -107,15 +107,17 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>
     /// Continues at the address in _tD after the current block: at the member of
     /// <paramref name="candidates"/> it equals (a binary search over their addresses), else through an
-    /// exit with rip = _tD.
+    /// exit with rip = _tD, with a slot of its own when <paramref name="linked"/> (a return's: the
+    /// caller's code is tail-called when the address is the one the dispatcher last ran after it; not
+    /// an indirect jump's or call's, whose exits the dispatcher counts to learn new targets).
     /// </summary>
-    private void EmitDispatch(List<int> candidates)
+    private void EmitDispatch(List<int> candidates, bool linked = false)
     {
         candidates.Sort((x, y) => _blocks[x].Va.CompareTo(_blocks[y].Va));
         var miss = _il.DefineLabel();
         EmitSearch(candidates, 0, candidates.Count, miss);
         _il.MarkLabel(miss);
-        EmitExit(_tD);
+        EmitExit(_tD, linked);
     }
 
     /// <summary>Branches to the member of candidates[lo..hi) (sorted by address) whose address is _tD, or to <paramref name="miss"/>.</summary>

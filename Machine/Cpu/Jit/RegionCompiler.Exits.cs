@@ -51,29 +51,33 @@ internal sealed unsafe partial class RegionCompiler
     private void EmitExit(ulong rip, int status = JitMembers.ExitNormal) =>
         EmitLeave(rip, _offset[_i] + 1, status);
 
-    /// <summary>An exit after the whole current block with rip = the value in <paramref name="rip"/>.</summary>
-    private void EmitExit(LocalBuilder rip) =>
-        EmitLeave(0, _offset[_i] + 1, JitMembers.ExitNormal, dynamicRip: rip);
+    /// <summary>An exit after the whole current block with rip = the value in <paramref name="rip"/>; a return's (<paramref name="linked"/>) has an exit slot of its own.</summary>
+    private void EmitExit(LocalBuilder rip, bool linked = false)
+    {
+        int slot = -1;
+        if (linked)
+        {
+            slot = _exitTargets.Count;
+            _exitTargets.Add(JitRegion.ReturnSlot);
+            for (int k = 1; k < JitRegion.ReturnWays; k++) _exitTargets.Add(JitRegion.ReturnWay);
+        }
+        EmitLeave(0, _offset[_i] + 1, JitMembers.ExitNormal, slot, dynamicRip: rip);
+    }
 
     private readonly List<ulong> _exitTargets = new();
 
     /// <summary>
     /// A normal exit after the current block to a constant <paramref name="target"/> outside the
-    /// region. Within the region's pages (the entry's, and the others its code checks as it starts) the
-    /// exit gets a slot in <see cref="JitRegion.Exits"/>: once the dispatcher has seen the target
-    /// block and it is wholly compiled, the epilogue tail-calls it (see <see cref="EmitEpilogue"/> and
-    /// Cpu.LinkExit). Embench's sha256, whose unrolled rounds run over page boundaries, entered compiled
-    /// code from the dispatcher 1.69 million times in a short run when only the entry's page counted, 0.38 million now.
+    /// region, through its slot in <see cref="JitRegion.Exits"/>: once the dispatcher has run the target
+    /// block after it and the block is wholly compiled, the epilogue tail-calls it (see
+    /// <see cref="EmitEpilogue"/> and Cpu.LinkExit). Embench's sha256, whose unrolled rounds run over
+    /// page boundaries, entered compiled code from the dispatcher 1.69 million times in a short run when
+    /// only exits within the entry's page had slots, 0.38 million with the region's other pages (stop 32).
     /// </summary>
     private void EmitDirectExit(ulong target)
     {
-        int slot = -1;
-        ulong vpage = target & ~0xFFFUL;
-        if (vpage == (_blocks[0].Va & ~0xFFFUL) || Array.Exists(_region.ForeignPages, p => p.Va == vpage))
-        {
-            slot = _exitTargets.IndexOf(target);
-            if (slot < 0) { slot = _exitTargets.Count; _exitTargets.Add(target); }
-        }
+        int slot = _exitTargets.IndexOf(target);
+        if (slot < 0) { slot = _exitTargets.Count; _exitTargets.Add(target); }
         EmitLeave(target, _offset[_i] + 1, JitMembers.ExitNormal, slot);
     }
 

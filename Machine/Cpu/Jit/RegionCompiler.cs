@@ -272,6 +272,7 @@ internal sealed unsafe partial class RegionCompiler
         _region.ExitTargets = _exitTargets.ToArray();
         _region.Leaves = _leaves.ToArray();
         _region.Exits = new Block?[_exitTargets.Count];
+        _region.ExitsUnverified = new bool[_exitTargets.Count];
         _region.EntryBudget = _reach[0];
         _region.Entries = new (Block, JitCode, int)[_entries.Count - 1];
         for (int e = 1; e < _entries.Count; e++)
@@ -547,6 +548,9 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Stfld, JitMembers.LastRegion);
         if (_exitTargets.Count > 0)
         {
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldloc, _xSlot);
+            _il.Emit(OpCodes.Stfld, JitMembers.ExitSlot);
             _il.Emit(OpCodes.Ldloc, _xSlot);
             _il.Emit(OpCodes.Ldc_I4_0);
             _il.Emit(OpCodes.Blt, done);
@@ -557,6 +561,25 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Stloc, _next);
             _il.Emit(OpCodes.Ldloc, _next);
             _il.Emit(OpCodes.Brfalse, done);
+            var found = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldloc, _next);                 // a return's slot: its block, if the address popped is its
+            _il.Emit(OpCodes.Ldfld, JitMembers.BlockVa);
+            _il.Emit(OpCodes.Ldloc, _xRip);
+            _il.Emit(OpCodes.Beq, found);
+            _il.Emit(OpCodes.Ldarg_0);                      // else one of the return's other ways (none for a direct exit)
+            _il.Emit(OpCodes.Ldloc, _xSlot);
+            _il.Emit(OpCodes.Ldloc, _xRip);
+            _il.Emit(OpCodes.Call, JitMembers.ReturnWayOf);
+            _il.Emit(OpCodes.Dup);
+            _il.Emit(OpCodes.Stloc, _xSlot);
+            _il.Emit(OpCodes.Ldc_I4_0);
+            _il.Emit(OpCodes.Blt, done);
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldfld, JitMembers.RegionExits);
+            _il.Emit(OpCodes.Ldloc, _xSlot);
+            _il.Emit(OpCodes.Ldelem_Ref);
+            _il.Emit(OpCodes.Stloc, _next);
+            _il.MarkLabel(found);
             _il.Emit(OpCodes.Ldloc, _next);
             _il.Emit(OpCodes.Ldfld, JitMembers.BlockValid);
             _il.Emit(OpCodes.Brfalse, done);
@@ -579,6 +602,17 @@ internal sealed unsafe partial class RegionCompiler
                 _il.Emit(OpCodes.Ldfld, JitMembers.Promote);
                 _il.Emit(OpCodes.Brtrue, done);
             }
+            var mapped = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldarg_0);                      // a block on a page the region does not check: the TLB must still map it there
+            _il.Emit(OpCodes.Ldfld, JitMembers.RegionExitsUnverified);
+            _il.Emit(OpCodes.Ldloc, _xSlot);
+            _il.Emit(OpCodes.Ldelem_U1);
+            _il.Emit(OpCodes.Brfalse, mapped);
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Call, JitMembers.FetchMapped);
+            _il.Emit(OpCodes.Brfalse, done);
+            _il.MarkLabel(mapped);
             _il.Emit(OpCodes.Ldarg_1);
             _il.Emit(OpCodes.Ldloc, _next);
             _il.Emit(OpCodes.Stfld, JitMembers.JitLast);
