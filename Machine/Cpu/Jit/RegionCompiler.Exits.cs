@@ -5,8 +5,8 @@ namespace Lab.Machine.Cpu;
 /// <summary>
 /// How compiled code leaves: every exit, normal or side, puts its flag state in the flag locals, notes
 /// its row of <see cref="JitRegion.Leaves"/> (rip, the ops of its block retired before it, status,
-/// block, direct-exit slot) and branches to a shared tail that reads the row and goes on to the
-/// epilogue. A region has hundreds of exits, and RyuJIT's time and the code grow with what each
+/// block, exit slot) and branches to a shared tail that reads the row and goes on to the one
+/// epilogue, which tail-calls the code an exit slot is linked to. A region has hundreds of exits, and RyuJIT's time and the code grow with what each
 /// sets (most of a region's IL was such code before the exits shared their tails).
 /// </summary>
 internal sealed unsafe partial class RegionCompiler
@@ -152,5 +152,137 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldloc, _xLeave);
         _il.Emit(OpCodes.Ldelema, typeof(JitLeave));
         _il.Emit(OpCodes.Ldfld, typeof(JitLeave).GetField(field)!);
+    }
+
+    /// <summary>
+    /// The one epilogue: writes back the registers written anywhere in the region, the retired count
+    /// and the budget, rip, and the block left (Cpu._jitLast, with this region in Cpu._jitRegion, so the
+    /// dispatcher chains and links from it, and the exit slot in Cpu._jitExitSlot). At an exit whose slot
+    /// holds the block at rip (a return's: one of its ways), valid, wholly compiled, covered by the budget,
+    /// on a page mapped as when linked, with no stop requested, it then tail-calls that block's code.
+    /// </summary>
+    private void EmitEpilogue()
+    {
+        _il.MarkLabel(_epilogueFlags);
+        StoreFlagLocals();
+        _il.MarkLabel(_epilogue);
+        for (int r = 0; r < 16; r++)
+        {
+            if (!_written[r]) continue;
+            RegAddress(r);
+            _il.Emit(OpCodes.Ldloc, _reg[r]!);
+            _il.Emit(OpCodes.Stind_I8);
+        }
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldfld, JitMembers.Retired);
+        _il.Emit(OpCodes.Ldloc, _xRetired);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stfld, JitMembers.Retired);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldfld, JitMembers.Budget);
+        _il.Emit(OpCodes.Ldloc, _xRetired);
+        _il.Emit(OpCodes.Sub);
+        _il.Emit(OpCodes.Stfld, JitMembers.Budget);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldloc, _xRip);
+        _il.Emit(OpCodes.Stfld, JitMembers.Rip);
+        var done = _il.DefineLabel();
+        if (_quick) EmitPromoteCount();
+        _il.Emit(OpCodes.Ldloc, _xStatus);
+        _il.Emit(OpCodes.Brtrue, done);                 // faults and prefixes: the dispatcher knows the block
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldfld, JitMembers.RegionBlocks);
+        _il.Emit(OpCodes.Ldloc, _xBlock);
+        _il.Emit(OpCodes.Ldelem_Ref);
+        _il.Emit(OpCodes.Stfld, JitMembers.JitLast);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Stfld, JitMembers.LastRegion);
+        if (_exitTargets.Count > 0)
+        {
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldloc, _xSlot);
+            _il.Emit(OpCodes.Stfld, JitMembers.ExitSlot);
+            _il.Emit(OpCodes.Ldloc, _xSlot);
+            _il.Emit(OpCodes.Ldc_I4_0);
+            _il.Emit(OpCodes.Blt, done);
+            LoadLinkedExit();
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Brfalse, done);
+            var found = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldloc, _next);                 // a return's slot: its block, if the address popped is its
+            _il.Emit(OpCodes.Ldfld, JitMembers.BlockVa);
+            _il.Emit(OpCodes.Ldloc, _xRip);
+            _il.Emit(OpCodes.Beq, found);
+            _il.Emit(OpCodes.Ldarg_0);                      // else one of the return's other ways (none for a direct exit)
+            _il.Emit(OpCodes.Ldloc, _xSlot);
+            _il.Emit(OpCodes.Ldloc, _xRip);
+            _il.Emit(OpCodes.Call, JitMembers.ReturnWayOf);
+            _il.Emit(OpCodes.Dup);
+            _il.Emit(OpCodes.Stloc, _xSlot);
+            _il.Emit(OpCodes.Ldc_I4_0);
+            _il.Emit(OpCodes.Blt, done);
+            LoadLinkedExit();
+            _il.MarkLabel(found);
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Ldfld, JitMembers.BlockValid);
+            _il.Emit(OpCodes.Brfalse, done);
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Ldfld, JitMembers.BlockChainable);
+            _il.Emit(OpCodes.Brfalse, done);
+            _il.Emit(OpCodes.Ldarg_1);                      // budget < next's entry budget: back to the dispatcher
+            _il.Emit(OpCodes.Ldfld, JitMembers.Budget);
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Ldfld, JitMembers.BlockEntryBudget);
+            _il.Emit(OpCodes.Conv_I8);
+            _il.Emit(OpCodes.Blt_Un, done);
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Volatile);
+            _il.Emit(OpCodes.Ldfld, JitMembers.ExitRequest);
+            _il.Emit(OpCodes.Brtrue, done);
+            if (_quick)
+            {
+                _il.Emit(OpCodes.Ldarg_1);                  // a region to promote: back to the dispatcher
+                _il.Emit(OpCodes.Ldfld, JitMembers.Promote);
+                _il.Emit(OpCodes.Brtrue, done);
+            }
+            var mapped = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldarg_0);                      // a block on a page the region does not check: the TLB must still map it there
+            _il.Emit(OpCodes.Ldfld, JitMembers.RegionExitsUnverified);
+            _il.Emit(OpCodes.Ldloc, _xSlot);
+            _il.Emit(OpCodes.Ldelem_U1);
+            _il.Emit(OpCodes.Brfalse, mapped);
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Call, JitMembers.FetchMapped);
+            _il.Emit(OpCodes.Brfalse, done);
+            _il.MarkLabel(mapped);
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Stfld, JitMembers.JitLast);
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Ldfld, JitMembers.BlockChainable);
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Tailcall);
+            _il.Emit(OpCodes.Callvirt, JitMembers.JitCodeInvoke);
+            _il.Emit(OpCodes.Ret);
+        }
+        _il.MarkLabel(done);
+        _il.Emit(OpCodes.Ldloc, _xStatus);
+        _il.Emit(OpCodes.Ret);
+        EmitRegisterLoads();
+    }
+
+    /// <summary>_next = JitRegion.Exits[_xSlot].</summary>
+    private void LoadLinkedExit()
+    {
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldfld, JitMembers.RegionExits);
+        _il.Emit(OpCodes.Ldloc, _xSlot);
+        _il.Emit(OpCodes.Ldelem_Ref);
+        _il.Emit(OpCodes.Stloc, _next);
     }
 }

@@ -19,8 +19,9 @@ namespace Lab.Machine.Cpu;
 /// compiled block at a direct exit's target. Ops without an emitter run through their interpreter
 /// handler (EmitInterpreted). A block the region cannot take whole (an op outside the subset) is
 /// compiled alone, as its longest compilable prefix; the interpreter runs the rest.
-/// Split over files: this one (driver, prologue, exits, epilogue), .Emit (IL building blocks),
-/// .Flags, .Moves, .Arith, .MulDiv, .Control (one per instruction family), .Groups (access groups),
+/// Split over files: this one (driver, prologue), .Exits (exits, their tails, the epilogue),
+/// .Emit (IL building blocks), .Flags and .FlagPlan (lazy flags), .Moves, .Arith, .MulDiv, .Control
+/// (one per instruction family), .Groups (access groups),
 /// .Quick (quick code: the MinOpts padding and the credit count), .Size (the IL against RyuJIT's
 /// limits, and the cut of a region over them).
 /// </summary>
@@ -498,135 +499,6 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Ldc_I4, r * 8);
             _il.Emit(OpCodes.Add);
         }
-    }
-
-    /// <summary>
-    /// The one epilogue: writes back the registers written anywhere in the region, the retired count
-    /// and the budget, rip, and the block left (Cpu._jitLast, with this region in Cpu._jitRegion, so the
-    /// dispatcher chains and links from it). At a direct exit whose slot holds a valid, wholly compiled
-    /// block that the budget covers, with no stop requested, it then tail-calls that block's code.
-    /// </summary>
-    private void EmitEpilogue()
-    {
-        _il.MarkLabel(_epilogueFlags);
-        StoreFlagLocals();
-        _il.MarkLabel(_epilogue);
-        for (int r = 0; r < 16; r++)
-        {
-            if (!_written[r]) continue;
-            RegAddress(r);
-            _il.Emit(OpCodes.Ldloc, _reg[r]!);
-            _il.Emit(OpCodes.Stind_I8);
-        }
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldfld, JitMembers.Retired);
-        _il.Emit(OpCodes.Ldloc, _xRetired);
-        _il.Emit(OpCodes.Add);
-        _il.Emit(OpCodes.Stfld, JitMembers.Retired);
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldfld, JitMembers.Budget);
-        _il.Emit(OpCodes.Ldloc, _xRetired);
-        _il.Emit(OpCodes.Sub);
-        _il.Emit(OpCodes.Stfld, JitMembers.Budget);
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldloc, _xRip);
-        _il.Emit(OpCodes.Stfld, JitMembers.Rip);
-        var done = _il.DefineLabel();
-        if (_quick) EmitPromoteCount();
-        _il.Emit(OpCodes.Ldloc, _xStatus);
-        _il.Emit(OpCodes.Brtrue, done);                 // faults and prefixes: the dispatcher knows the block
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldarg_0);
-        _il.Emit(OpCodes.Ldfld, JitMembers.RegionBlocks);
-        _il.Emit(OpCodes.Ldloc, _xBlock);
-        _il.Emit(OpCodes.Ldelem_Ref);
-        _il.Emit(OpCodes.Stfld, JitMembers.JitLast);
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldarg_0);
-        _il.Emit(OpCodes.Stfld, JitMembers.LastRegion);
-        if (_exitTargets.Count > 0)
-        {
-            _il.Emit(OpCodes.Ldarg_1);
-            _il.Emit(OpCodes.Ldloc, _xSlot);
-            _il.Emit(OpCodes.Stfld, JitMembers.ExitSlot);
-            _il.Emit(OpCodes.Ldloc, _xSlot);
-            _il.Emit(OpCodes.Ldc_I4_0);
-            _il.Emit(OpCodes.Blt, done);
-            _il.Emit(OpCodes.Ldarg_0);
-            _il.Emit(OpCodes.Ldfld, JitMembers.RegionExits);
-            _il.Emit(OpCodes.Ldloc, _xSlot);
-            _il.Emit(OpCodes.Ldelem_Ref);
-            _il.Emit(OpCodes.Stloc, _next);
-            _il.Emit(OpCodes.Ldloc, _next);
-            _il.Emit(OpCodes.Brfalse, done);
-            var found = _il.DefineLabel();
-            _il.Emit(OpCodes.Ldloc, _next);                 // a return's slot: its block, if the address popped is its
-            _il.Emit(OpCodes.Ldfld, JitMembers.BlockVa);
-            _il.Emit(OpCodes.Ldloc, _xRip);
-            _il.Emit(OpCodes.Beq, found);
-            _il.Emit(OpCodes.Ldarg_0);                      // else one of the return's other ways (none for a direct exit)
-            _il.Emit(OpCodes.Ldloc, _xSlot);
-            _il.Emit(OpCodes.Ldloc, _xRip);
-            _il.Emit(OpCodes.Call, JitMembers.ReturnWayOf);
-            _il.Emit(OpCodes.Dup);
-            _il.Emit(OpCodes.Stloc, _xSlot);
-            _il.Emit(OpCodes.Ldc_I4_0);
-            _il.Emit(OpCodes.Blt, done);
-            _il.Emit(OpCodes.Ldarg_0);
-            _il.Emit(OpCodes.Ldfld, JitMembers.RegionExits);
-            _il.Emit(OpCodes.Ldloc, _xSlot);
-            _il.Emit(OpCodes.Ldelem_Ref);
-            _il.Emit(OpCodes.Stloc, _next);
-            _il.MarkLabel(found);
-            _il.Emit(OpCodes.Ldloc, _next);
-            _il.Emit(OpCodes.Ldfld, JitMembers.BlockValid);
-            _il.Emit(OpCodes.Brfalse, done);
-            _il.Emit(OpCodes.Ldloc, _next);
-            _il.Emit(OpCodes.Ldfld, JitMembers.BlockChainable);
-            _il.Emit(OpCodes.Brfalse, done);
-            _il.Emit(OpCodes.Ldarg_1);                      // budget < next's entry budget: back to the dispatcher
-            _il.Emit(OpCodes.Ldfld, JitMembers.Budget);
-            _il.Emit(OpCodes.Ldloc, _next);
-            _il.Emit(OpCodes.Ldfld, JitMembers.BlockEntryBudget);
-            _il.Emit(OpCodes.Conv_I8);
-            _il.Emit(OpCodes.Blt_Un, done);
-            _il.Emit(OpCodes.Ldarg_1);
-            _il.Emit(OpCodes.Volatile);
-            _il.Emit(OpCodes.Ldfld, JitMembers.ExitRequest);
-            _il.Emit(OpCodes.Brtrue, done);
-            if (_quick)
-            {
-                _il.Emit(OpCodes.Ldarg_1);                  // a region to promote: back to the dispatcher
-                _il.Emit(OpCodes.Ldfld, JitMembers.Promote);
-                _il.Emit(OpCodes.Brtrue, done);
-            }
-            var mapped = _il.DefineLabel();
-            _il.Emit(OpCodes.Ldarg_0);                      // a block on a page the region does not check: the TLB must still map it there
-            _il.Emit(OpCodes.Ldfld, JitMembers.RegionExitsUnverified);
-            _il.Emit(OpCodes.Ldloc, _xSlot);
-            _il.Emit(OpCodes.Ldelem_U1);
-            _il.Emit(OpCodes.Brfalse, mapped);
-            _il.Emit(OpCodes.Ldarg_1);
-            _il.Emit(OpCodes.Ldloc, _next);
-            _il.Emit(OpCodes.Call, JitMembers.FetchMapped);
-            _il.Emit(OpCodes.Brfalse, done);
-            _il.MarkLabel(mapped);
-            _il.Emit(OpCodes.Ldarg_1);
-            _il.Emit(OpCodes.Ldloc, _next);
-            _il.Emit(OpCodes.Stfld, JitMembers.JitLast);
-            _il.Emit(OpCodes.Ldloc, _next);
-            _il.Emit(OpCodes.Ldfld, JitMembers.BlockChainable);
-            _il.Emit(OpCodes.Ldarg_1);
-            _il.Emit(OpCodes.Tailcall);
-            _il.Emit(OpCodes.Callvirt, JitMembers.JitCodeInvoke);
-            _il.Emit(OpCodes.Ret);
-        }
-        _il.MarkLabel(done);
-        _il.Emit(OpCodes.Ldloc, _xStatus);
-        _il.Emit(OpCodes.Ret);
-        EmitRegisterLoads();
     }
 
     /// <summary>

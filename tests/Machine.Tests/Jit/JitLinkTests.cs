@@ -61,20 +61,29 @@ public class JitLinkTests
     }
 
     /// <summary>
+    /// Runs until F's region has been compiled again with F's last block as an entry (Cpu.Reenter, on
+    /// the compile worker): the test waits for that, not for a time (the cap only stops a broken build).
+    /// </summary>
+    private static void UntilFsLastBlockIsAnEntry(CpuFixture jit)
+    {
+        jit.Machine.Run(100 * 1_204);
+        while ((jit.Cpu.JitReentriesStarted == 0 || jit.Cpu.JitReplacementsPending != 0) && jit.Cpu.InstructionsRetired < 100_000_000)
+            jit.Machine.Run(9_973);
+        Assert.True(jit.Cpu.JitReentriesStarted > 0 && jit.Cpu.JitReplacementsPending == 0, $"no reentry compiled: {jit.Cpu.InstructionsRetired} retired");
+    }
+
+    /// <summary>
     /// The loop's region exits into F's last block, which the region of F makes an entry when compiled
-    /// again (Cpu.Reenter, on the compile worker: the test waits for it, not for a time). From then on
-    /// a million instructions enter compiled code a few times: F's return tail-calls the loop's code at
-    /// whichever of its two sites it returns to (each return went through the dispatcher before: 1,660
-    /// entries). The state is the interpreter's.
+    /// again (<see cref="UntilFsLastBlockIsAnEntry"/>). From then on a million instructions enter
+    /// compiled code a few times: F's return tail-calls the loop's code at whichever of its two sites
+    /// it returns to (each return went through the dispatcher before: 1,660 entries). The state is the
+    /// interpreter's.
     /// </summary>
     [Fact]
     public void AReturnLeavingItsRegionTailCallsTheCallersCode()
     {
         using var jit = CallsFromTwoSites(ExecutionTier.Jit, 1UL << 40);
-        jit.Machine.Run(100 * 1_204);
-        while ((jit.Cpu.JitReentriesStarted == 0 || jit.Cpu.JitReplacementsPending != 0) && jit.Cpu.InstructionsRetired < 100_000_000)
-            jit.Machine.Run(9_973);
-        Assert.True(jit.Cpu.JitReentriesStarted > 0 && jit.Cpu.JitReplacementsPending == 0, $"no reentry compiled: {jit.Cpu.InstructionsRetired} retired");
+        UntilFsLastBlockIsAnEntry(jit);
 
         long entries = jit.Cpu.JitEntries;
         jit.Machine.Run(1_000_003);
@@ -96,9 +105,7 @@ public class JitLinkTests
     public void AReturnLinkedToAPageMappedElsewhereRunsTheNewCode()
     {
         using var jit = CallsFromTwoSites(ExecutionTier.Jit, 1UL << 40);
-        jit.Machine.Run(100 * 1_204);
-        while ((jit.Cpu.JitReentriesStarted == 0 || jit.Cpu.JitReplacementsPending != 0) && jit.Cpu.InstructionsRetired < 100_000_000)
-            jit.Machine.Run(9_973);
+        UntilFsLastBlockIsAnEntry(jit);
         jit.Machine.Run(200_003);
         ulong before = jit.Cpu.InstructionsRetired;
         Remap(jit);
