@@ -6,7 +6,11 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Server.Tests;
 
-/// <summary>A real Lab server (Kestrel on a free loopback port) with its own data directory.</summary>
+/// <summary>
+/// A real Lab server (Kestrel on a free loopback port) with its own data directory: a new one under
+/// the temp directory, deleted when the fixture is disposed, unless the test passes one (a restart
+/// test reuses it across fixtures, and deletes nothing).
+/// </summary>
 public sealed class LabServerFixture : IAsyncDisposable
 {
     public WebApplication App { get; }
@@ -16,10 +20,14 @@ public sealed class LabServerFixture : IAsyncDisposable
     /// <summary>Everything the server logged.</summary>
     public TestLog Log { get; }
 
-    private LabServerFixture(WebApplication app, string dataDirectory, TestLog log)
+    /// <summary>Whether the fixture chose <see cref="DataDirectory"/>, and so deletes it when disposed.</summary>
+    private readonly bool _ownsDataDirectory;
+
+    private LabServerFixture(WebApplication app, string dataDirectory, bool ownsDataDirectory, TestLog log)
     {
         App = app;
         DataDirectory = dataDirectory;
+        _ownsDataDirectory = ownsDataDirectory;
         Log = log;
     }
 
@@ -29,11 +37,12 @@ public sealed class LabServerFixture : IAsyncDisposable
     public static async Task<LabServerFixture> StartAsync(string? dataDirectory = null, int port = 0, Action<LabServerOptions>? configure = null, bool waitForRestore = true,
         string[]? arguments = null)
     {
+        bool owns = dataDirectory == null;
         dataDirectory ??= Path.Combine(Path.GetTempPath(), "lab-server-test-" + Guid.NewGuid().ToString("N"));
         var log = new TestLog();
         var app = LabServerHost.Create(["--urls", $"http://127.0.0.1:{port}", "--data", dataDirectory, .. arguments ?? []], configure,
             logging: l => l.AddProvider(log));
-        var fixture = new LabServerFixture(app, dataDirectory, log);
+        var fixture = new LabServerFixture(app, dataDirectory, owns, log);
         await app.StartAsync();
         fixture.Url = LabServerHost.BoundUrl(app);
         if (waitForRestore) await fixture.Sessions.Restored;
@@ -49,5 +58,6 @@ public sealed class LabServerFixture : IAsyncDisposable
     {
         try { await App.StopAsync(); } catch (ObjectDisposedException) { }
         await App.DisposeAsync();
+        if (_ownsDataDirectory && Directory.Exists(DataDirectory)) Directory.Delete(DataDirectory, recursive: true);
     }
 }
