@@ -106,6 +106,14 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private TlbEntry* TlbSlot(ulong va) => _tlb + TlbIndex(va);
 
+    /// <summary>Whether the TLB translates virtual page <paramref name="vpage"/> for fetching to physical page number <paramref name="page"/> now (no walk, no fill).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool FetchTranslates(ulong vpage, ulong page)
+    {
+        TlbEntry* e = TlbSlot(vpage);
+        return e->ExecTag == vpage && e->PhysPage == page;
+    }
+
     /// <summary>Whether the TLB holds every page of [lo, hi) with a fast write tag now (the JIT's grouping of static data asks: see RegionCompiler.Join).</summary>
     internal bool FastWritableNow(ulong lo, ulong hi)
     {

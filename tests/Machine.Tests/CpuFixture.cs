@@ -66,11 +66,11 @@ public sealed class CpuFixture : IDisposable
         LoadBytes(Assembled(a));
     }
 
-    /// <summary>The machine code <paramref name="a"/> holds, assembled at <see cref="CodeBase"/>.</summary>
-    public static byte[] Assembled(Assembler a)
+    /// <summary>The machine code <paramref name="a"/> holds, assembled at <paramref name="rip"/> (<see cref="CodeBase"/> by default).</summary>
+    public static byte[] Assembled(Assembler a, ulong rip = CodeBase)
     {
         var ms = new MemoryStream();
-        a.Assemble(new StreamCodeWriter(ms), CodeBase);
+        a.Assemble(new StreamCodeWriter(ms), rip);
         return ms.ToArray();
     }
 

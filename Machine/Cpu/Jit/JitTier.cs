@@ -387,8 +387,7 @@ public sealed unsafe partial class Cpu
         int added = 0;
         for (int k = 0; k < n; k++)
         {
-            TlbEntry* e = TlbSlot(need[k].Va);
-            if (e->ExecTag != need[k].Va || e->PhysPage != need[k].Page) return false;
+            if (!FetchTranslates(need[k].Va, need[k].Page)) return false;
             if (!pages.Contains(need[k])) added++;
         }
         if (added != 0 && pages.Count + 1 + added > limit) return false;
@@ -410,8 +409,7 @@ public sealed unsafe partial class Cpu
         (ulong Va, ulong Page)[] pages = region.ForeignPages;
         for (int k = 0; k < pages.Length; k++)
         {
-            TlbEntry* e = TlbSlot(pages[k].Va);
-            if (e->ExecTag != pages[k].Va || e->PhysPage != pages[k].Page)
+            if (!FetchTranslates(pages[k].Va, pages[k].Page))
             {
                 if (++region.MapFailures > 64) DropRegion(region.Main);
                 return false;
@@ -564,15 +562,16 @@ public sealed unsafe partial class Cpu
     private static void LinkExit(JitRegion region, int slot, Block next)
     {
         if ((uint)slot >= (uint)region.Exits.Length) return;
-        ulong target = region.ExitTargets[slot];
-        if (target is not (JitRegion.ReturnSlot or JitRegion.ReturnWay) && target != next.Va) return;
+        // The slot the exit left through: a return's first (the epilogue notes it before looking at the
+        // other ways), or a direct exit's, whose target is next.
+        bool isReturn = region.ExitTargets[slot] == JitRegion.ReturnSlot;
+        if (!isReturn && region.ExitTargets[slot] != next.Va) return;
         JitRegion main = region.Main;
         bool verified = RegionMaps(main, next.Va & ~0xFFFUL, next.Pa >> 12);
         if (next.SecondPage != ulong.MaxValue && !(verified && RegionMaps(main, (next.Va & ~0xFFFUL) + 0x1000, next.SecondPage))) return;
-        if (target is JitRegion.ReturnSlot or JitRegion.ReturnWay)
+        if (isReturn)
         {
-            // A return: next becomes its first way, the others move down (the least recent drops out).
-            while (region.ExitTargets[slot] != JitRegion.ReturnSlot) slot--;
+            // next becomes the return's first way, the others move down (the least recent drops out).
             int way = 0;
             while (way < JitRegion.ReturnWays - 1 && region.Exits[slot + way] != next) way++;
             for (; way > 0; way--)
@@ -604,11 +603,7 @@ public sealed unsafe partial class Cpu
     /// dispatcher's cache lookup asks).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]   // out of the regions' methods: RyuJIT's time grows with them
-    internal bool FetchMapped(Block next)
-    {
-        TlbEntry* e = TlbSlot(next.Va);
-        return e->ExecTag == (next.Va & ~0xFFFUL) && e->PhysPage == next.Pa >> 12;
-    }
+    internal bool FetchMapped(Block next) => FetchTranslates(next.Va & ~0xFFFUL, next.Pa >> 12);
 
     /// <summary>
     /// Whether the region's code runs only while virtual page <paramref name="vpage"/> maps to physical

@@ -6,8 +6,9 @@ namespace Lab.Machine.Cpu;
 /// How compiled code leaves: every exit, normal or side, puts its flag state in the flag locals, notes
 /// its row of <see cref="JitRegion.Leaves"/> (rip, the ops of its block retired before it, status,
 /// block, exit slot) and branches to a shared tail that reads the row and goes on to the one
-/// epilogue, which tail-calls the code an exit slot is linked to. A region has hundreds of exits, and RyuJIT's time and the code grow with what each
-/// sets (most of a region's IL was such code before the exits shared their tails).
+/// epilogue, which tail-calls the code an exit slot is linked to. A region has hundreds of exits, and
+/// RyuJIT's time and the code grow with what each sets (most of a region's IL was such code before
+/// the exits shared their tails).
 /// </summary>
 internal sealed unsafe partial class RegionCompiler
 {

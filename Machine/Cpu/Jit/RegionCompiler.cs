@@ -16,7 +16,7 @@ namespace Lab.Machine.Cpu;
 /// after cmp/test/add compile to plain compares. Memory goes through the interpreter's inlined TLB fast
 /// paths; a fault leaves through a side exit that writes back exactly the interpreter's state. Every
 /// exit goes through one epilogue (flags, registers, retired count, budget, rip), which may tail-call the
-/// compiled block at a direct exit's target. Ops without an emitter run through their interpreter
+/// compiled block its exit slot is linked to (a direct exit's target, or the block a return pops). Ops without an emitter run through their interpreter
 /// handler (EmitInterpreted). A block the region cannot take whole (an op outside the subset) is
 /// compiled alone, as its longest compilable prefix; the interpreter runs the rest.
 /// Split over files: this one (driver, prologue), .Exits (exits, their tails, the epilogue),

@@ -14,13 +14,6 @@ public class JitLinkTests
     private const ulong Base = 0x500000;
     private static readonly PhysAddr Phys = new(0x380000);
 
-    private static byte[] Assemble(Assembler a, ulong rip)
-    {
-        var ms = new MemoryStream();
-        a.Assemble(new StreamCodeWriter(ms), rip);
-        return ms.ToArray();
-    }
-
     /// <summary>
     /// A loop calls F from two sites; F (599 instructions, on the next page) is too big to share a
     /// region with the loop, whose region takes F's first blocks: the region of the rest of F returns
@@ -37,7 +30,7 @@ public class JitLinkTests
         fn.mov(rax, r8);
         for (int k = 0; k < 597; k++) fn.add(rax, k % 100 + 1);
         fn.ret();
-        f.Machine.Memory.Write(Phys + 0x1000, Assemble(fn, F));
+        f.Machine.Memory.Write(Phys + 0x1000, CpuFixture.Assembled(fn, F));
         f.Cpu.Rip = Base;
         f[MReg.Rcx] = passes;
         f[MReg.R8] = 7;
@@ -57,7 +50,7 @@ public class JitLinkTests
         loop.dec(rcx);
         loop.jne(top);
         loop.int3();
-        return Assemble(loop, Base);
+        return CpuFixture.Assembled(loop, Base);
     }
 
     /// <summary>

@@ -29,7 +29,7 @@ public class JitPageCrossingTests
         var t = new Assembler(64);
         for (int k = 0; k < 60; k++) t.add(r8, k + 1);
         t.jmp(Straddling);
-        f.Machine.Memory.Write(Phys, Assemble(t, Base));
+        f.Machine.Memory.Write(Phys, CpuFixture.Assembled(t, Base));
         var m = new Assembler(64);
         Label skip = m.CreateLabel();
         m.mov(rax, 0x1122334455667788);         // 0xFFA..0x1003: a block of its own, on both pages
@@ -45,17 +45,10 @@ public class JitPageCrossingTests
         m.dec(rcx);
         m.jne(Base);
         m.int3();
-        f.Machine.Memory.Write(Phys + (Straddling - Base), Assemble(m, Straddling));
+        f.Machine.Memory.Write(Phys + (Straddling - Base), CpuFixture.Assembled(m, Straddling));
         f.Cpu.Rip = Base;
         f[MReg.Rcx] = passes;
         return f;
-    }
-
-    private static byte[] Assemble(Assembler a, ulong rip)
-    {
-        var ms = new MemoryStream();
-        a.Assemble(new StreamCodeWriter(ms), rip);
-        return ms.ToArray();
     }
 
     /// <summary>
