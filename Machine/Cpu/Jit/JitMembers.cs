@@ -36,7 +36,7 @@ internal static class JitMembers
     public static readonly FieldInfo Fr = Field("_fr");
     public static readonly FieldInfo Faux = Field("_faux");
     public static readonly FieldInfo ExitRequest = Field("_exitRequest");
-    public static readonly FieldInfo JitLast = Field("_jitLast");
+    public static readonly FieldInfo ExitBlock = Field("_jitExitBlock");
     public static readonly FieldInfo LastRegion = Field("_jitRegion");
     public static readonly FieldInfo ExitSlot = Field("_jitExitSlot");
     public static readonly FieldInfo RegionBlocks = typeof(JitRegion).GetField(nameof(JitRegion.Blocks))!;

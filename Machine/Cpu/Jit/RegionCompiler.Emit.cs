@@ -78,7 +78,8 @@ internal sealed unsafe partial class RegionCompiler
         _xStatus = _il.DeclareLocal(typeof(int)); _xBlock = _il.DeclareLocal(typeof(int));
         _xSlot = _il.DeclareLocal(typeof(int)); _next = _il.DeclareLocal(typeof(Block));
         _xCredit = _il.DeclareLocal(typeof(long));
-        _xLeave = _il.DeclareLocal(typeof(int));
+        _xLeave = _il.DeclareLocal(typeof(int)); _xRow = _il.DeclareLocal(typeof(JitLeave).MakeByRefType());
+        _xRegs = _il.DeclareLocal(typeof(ulong*));
         _loadRegs = _il.DefineLabel(); _afterLoads = _il.DefineLabel();
     }
 

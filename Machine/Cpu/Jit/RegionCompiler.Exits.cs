@@ -125,9 +125,13 @@ internal sealed unsafe partial class RegionCompiler
     private void EmitLeaveTail(Label start, Label? dynamic, Label epilogue)
     {
         _il.MarkLabel(start);
+        LoadLeaveRow();
         LeaveField(nameof(JitLeave.Rip));
         _il.Emit(OpCodes.Stloc, _xRip);
-        if (dynamic is Label d) _il.MarkLabel(d);
+        var rowLoaded = _il.DefineLabel();
+        _il.Emit(OpCodes.Br, rowLoaded);
+        if (dynamic is Label d) { _il.MarkLabel(d); LoadLeaveRow(); }
+        _il.MarkLabel(rowLoaded);
         _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldfld, JitMembers.Budget);
         _il.Emit(OpCodes.Ldloc, _left);
@@ -145,20 +149,28 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Br, epilogue);
     }
 
-    /// <summary>Pushes a field of the exit's row: JitRegion.Leaves[_xLeave].<paramref name="field"/>.</summary>
-    private void LeaveField(string field)
+    /// <summary>_xRow = ref JitRegion.Leaves[_xLeave]: one bounds check for the row's five fields (RyuJIT checked each load again).</summary>
+    private void LoadLeaveRow()
     {
         _il.Emit(OpCodes.Ldarg_0);
         _il.Emit(OpCodes.Ldfld, JitMembers.RegionLeaves);
         _il.Emit(OpCodes.Ldloc, _xLeave);
         _il.Emit(OpCodes.Ldelema, typeof(JitLeave));
+        _il.Emit(OpCodes.Stloc, _xRow);
+    }
+
+    /// <summary>Pushes a field of the exit's row (<see cref="LoadLeaveRow"/>).</summary>
+    private void LeaveField(string field)
+    {
+        _il.Emit(OpCodes.Ldloc, _xRow);
         _il.Emit(OpCodes.Ldfld, typeof(JitLeave).GetField(field)!);
     }
 
     /// <summary>
     /// The one epilogue: writes back the registers written anywhere in the region, the retired count
-    /// and the budget, rip, and the block left (Cpu._jitLast, with this region in Cpu._jitRegion, so the
-    /// dispatcher chains and links from it, and the exit slot in Cpu._jitExitSlot). At an exit whose slot
+    /// and the budget, rip, and, at a normal exit, this region (Cpu._jitRegion), the index of the block
+    /// left in it and the exit slot (Cpu._jitExitBlock, _jitExitSlot: ints, no GC write barrier), so the
+    /// dispatcher chains and links from them. At an exit whose slot
     /// holds the block at rip (a return's: one of its ways), valid, wholly compiled, covered by the budget,
     /// on a page mapped as when linked, with no stop requested, it then tail-calls that block's code.
     /// </summary>
@@ -167,10 +179,16 @@ internal sealed unsafe partial class RegionCompiler
         _il.MarkLabel(_epilogueFlags);
         StoreFlagLocals();
         _il.MarkLabel(_epilogue);
+        // The register file's address once: loaded for each store, RyuJIT loaded it again after each
+        // (a store through it might have changed the field, as far as it knows).
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldfld, JitMembers.Regs);
+        _il.Emit(OpCodes.Stloc, _xRegs);
         for (int r = 0; r < 16; r++)
         {
             if (!_written[r]) continue;
-            RegAddress(r);
+            _il.Emit(OpCodes.Ldloc, _xRegs);
+            if (r != 0) { _il.Emit(OpCodes.Ldc_I4, r * 8); _il.Emit(OpCodes.Add); }
             _il.Emit(OpCodes.Ldloc, _reg[r]!);
             _il.Emit(OpCodes.Stind_I8);
         }
@@ -194,11 +212,8 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldloc, _xStatus);
         _il.Emit(OpCodes.Brtrue, done);                 // faults and prefixes: the dispatcher knows the block
         _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldarg_0);
-        _il.Emit(OpCodes.Ldfld, JitMembers.RegionBlocks);
         _il.Emit(OpCodes.Ldloc, _xBlock);
-        _il.Emit(OpCodes.Ldelem_Ref);
-        _il.Emit(OpCodes.Stfld, JitMembers.JitLast);
+        _il.Emit(OpCodes.Stfld, JitMembers.ExitBlock);
         _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldarg_0);
         _il.Emit(OpCodes.Stfld, JitMembers.LastRegion);
@@ -261,9 +276,6 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Call, JitMembers.FetchMapped);
             _il.Emit(OpCodes.Brfalse, done);
             _il.MarkLabel(mapped);
-            _il.Emit(OpCodes.Ldarg_1);
-            _il.Emit(OpCodes.Ldloc, _next);
-            _il.Emit(OpCodes.Stfld, JitMembers.JitLast);
             _il.Emit(OpCodes.Ldloc, _next);
             _il.Emit(OpCodes.Ldfld, JitMembers.BlockChainable);
             _il.Emit(OpCodes.Ldarg_1);

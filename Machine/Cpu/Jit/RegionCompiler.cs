@@ -57,6 +57,8 @@ internal sealed unsafe partial class RegionCompiler
     private LocalBuilder _xRip = null!, _xRetired = null!, _xStatus = null!, _xBlock = null!, _xSlot = null!, _next = null!;
     /// <summary>The exit's row of JitRegion.Leaves (each exit sets it for the shared tails).</summary>
     private LocalBuilder _xLeave = null!;
+    /// <summary>In the shared tails, a reference to that row; in the epilogue, the register file's address.</summary>
+    private LocalBuilder _xRow = null!, _xRegs = null!;
     /// <summary>Quick code's credit left after this exit (EmitPromoteCount).</summary>
     private LocalBuilder _xCredit = null!;
     /// <summary>The epilogue, and its entry that first stores the flag locals into the CPU (every exit but those after a faulting handler).</summary>
