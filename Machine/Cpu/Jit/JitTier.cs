@@ -53,15 +53,11 @@ public sealed unsafe partial class Cpu
     private Block? _jitLast;
     /// <summary>The instruction budget compiled code runs on (set before a call, read back after it).</summary>
     private ulong _jitBudget;
-    /// <summary>The region whose normal exit was taken last (compiled code notes it with _jitLast).</summary>
+    /// <summary>The region whose normal exit returned to the dispatcher last (null after other exits).</summary>
     private JitRegion? _jitRegion;
     /// <summary>The exit slot of that exit (JitRegion.Exits), -1 for none.</summary>
     private int _jitExitSlot;
-    /// <summary>
-    /// The block that exit left, as its index in the region's Blocks. An index, not the block: compiled
-    /// code stored the block, and at each tail call the next one, through a GC write barrier, three
-    /// barrier calls per pass between two regions' code with the region's own (3% of sglib's run).
-    /// </summary>
+    /// <summary>The block that exit left, as its index in the region's Blocks (an int: no GC write barrier; RunCode finds the block).</summary>
     private int _jitExitBlock;
 
     /// <summary>

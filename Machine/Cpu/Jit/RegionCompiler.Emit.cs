@@ -76,7 +76,7 @@ internal sealed unsafe partial class RegionCompiler
         _inv0 = _il.DeclareLocal(typeof(long));
         _xRip = _il.DeclareLocal(typeof(ulong)); _xRetired = _il.DeclareLocal(typeof(ulong));
         _xStatus = _il.DeclareLocal(typeof(int)); _xBlock = _il.DeclareLocal(typeof(int));
-        _xSlot = _il.DeclareLocal(typeof(int)); _next = _il.DeclareLocal(typeof(Block));
+        _xSlot = _il.DeclareLocal(typeof(int)); _xWay = _il.DeclareLocal(typeof(int)); _next = _il.DeclareLocal(typeof(Block));
         _xCredit = _il.DeclareLocal(typeof(long));
         _xLeave = _il.DeclareLocal(typeof(int)); _xRow = _il.DeclareLocal(typeof(JitLeave).MakeByRefType());
         _xRegs = _il.DeclareLocal(typeof(ulong*));

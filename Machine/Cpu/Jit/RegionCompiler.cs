@@ -55,6 +55,8 @@ internal sealed unsafe partial class RegionCompiler
     private readonly bool[] _blockStores;
     /// <summary>The epilogue's inputs: rip, instructions retired, status, the block left (for the dispatcher), direct-exit slot (-1 none).</summary>
     private LocalBuilder _xRip = null!, _xRetired = null!, _xStatus = null!, _xBlock = null!, _xSlot = null!, _next = null!;
+    /// <summary>The slot whose block the epilogue tail-calls: the exit's own, or one of a return's ways.</summary>
+    private LocalBuilder _xWay = null!;
     /// <summary>The exit's row of JitRegion.Leaves (each exit sets it for the shared tails).</summary>
     private LocalBuilder _xLeave = null!;
     /// <summary>In the shared tails, a reference to that row; in the epilogue, the register file's address.</summary>
