@@ -37,6 +37,7 @@ internal static class JitMembers
     public static readonly FieldInfo Faux = Field("_faux");
     public static readonly FieldInfo ExitRequest = Field("_exitRequest");
     public static readonly FieldInfo ExitBlock = Field("_jitExitBlock");
+    public static readonly FieldInfo Passes = Field("_jitPasses");
     public static readonly FieldInfo LastRegion = Field("_jitRegion");
     public static readonly FieldInfo ExitSlot = Field("_jitExitSlot");
     public static readonly FieldInfo RegionBlocks = typeof(JitRegion).GetField(nameof(JitRegion.Blocks))!;

@@ -46,6 +46,9 @@ public sealed unsafe partial class Cpu
     private readonly bool _jitBackground;
     /// <summary>Times compiled code was entered (a looping block's iterations count once).</summary>
     public long JitEntries => _jitEntries;
+    /// <summary>Times compiled code tail-called another region's code (a linked exit or return), without the dispatcher.</summary>
+    public long JitPasses => _jitPasses;
+    private long _jitPasses;
 
     private long _jitCompileTicks;
     private long _jitEntries;

@@ -272,6 +272,13 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Call, JitMembers.FetchMapped);
             _il.Emit(OpCodes.Brfalse, unlinked);
             _il.MarkLabel(mapped);
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Dup);
+            _il.Emit(OpCodes.Ldfld, JitMembers.Passes);
+            _il.Emit(OpCodes.Ldc_I4_1);
+            _il.Emit(OpCodes.Conv_I8);
+            _il.Emit(OpCodes.Add);
+            _il.Emit(OpCodes.Stfld, JitMembers.Passes);
             // The code tail-called notes its own exit: nothing of this one's is stored.
             _il.Emit(OpCodes.Ldloc, _next);
             _il.Emit(OpCodes.Ldfld, JitMembers.BlockChainable);

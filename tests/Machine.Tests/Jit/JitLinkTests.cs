@@ -69,8 +69,8 @@ public class JitLinkTests
     /// The loop's region exits into F's last block, which the region of F makes an entry when compiled
     /// again (<see cref="UntilFsLastBlockIsAnEntry"/>). From then on a million instructions enter
     /// compiled code a few times: F's return tail-calls the loop's code at whichever of its two sites
-    /// it returns to (each return went through the dispatcher before: 1,660 entries). The state is the
-    /// interpreter's.
+    /// it returns to (each return went through the dispatcher before: 1,660 entries), and the loop's
+    /// exit into F's rest tail-calls that region: passes, not entries. The state is the interpreter's.
     /// </summary>
     [Fact]
     public void AReturnLeavingItsRegionTailCallsTheCallersCode()
@@ -78,9 +78,11 @@ public class JitLinkTests
         using var jit = CallsFromTwoSites(ExecutionTier.Jit, 1UL << 40);
         UntilFsLastBlockIsAnEntry(jit);
 
-        long entries = jit.Cpu.JitEntries;
+        long entries = jit.Cpu.JitEntries, passes = jit.Cpu.JitPasses;
         jit.Machine.Run(1_000_003);
         Assert.True(jit.Cpu.JitEntries - entries < 50, $"{jit.Cpu.JitEntries - entries} entries into compiled code");
+        // About 1,660 calls of F, each into the region of F's rest and back: two passes each (3,318), one without linked returns.
+        Assert.True(jit.Cpu.JitPasses - passes > 2_500, $"{jit.Cpu.JitPasses - passes} passes between regions' code");
 
         using var interp = CallsFromTwoSites(ExecutionTier.Interp, 1UL << 40);
         interp.Machine.Run(jit.Cpu.InstructionsRetired);
