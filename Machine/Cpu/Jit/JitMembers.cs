@@ -40,7 +40,6 @@ internal static class JitMembers
     public static readonly FieldInfo Passes = Field("_jitPasses");
     public static readonly FieldInfo LastRegion = Field("_jitRegion");
     public static readonly FieldInfo ExitSlot = Field("_jitExitSlot");
-    public static readonly FieldInfo RegionBlocks = typeof(JitRegion).GetField(nameof(JitRegion.Blocks))!;
     public static readonly FieldInfo RegionOps = typeof(JitRegion).GetField(nameof(JitRegion.Ops))!;
     public static readonly FieldInfo RegionExits = typeof(JitRegion).GetField(nameof(JitRegion.Exits))!;
     public static readonly FieldInfo RegionExitsUnverified = typeof(JitRegion).GetField(nameof(JitRegion.ExitsUnverified))!;
