@@ -48,7 +48,9 @@ public sealed unsafe partial class Cpu
     public long JitEntries => _jitEntries;
     /// <summary>Times compiled code tail-called another region's code (a linked exit or return), without the dispatcher.</summary>
     public long JitPasses => _jitPasses;
+#pragma warning disable CS0649   // written by compiled code (IL stfld), which the C# compiler does not see
     private long _jitPasses;
+#pragma warning restore CS0649
 
     private long _jitCompileTicks;
     private long _jitEntries;
@@ -58,10 +60,12 @@ public sealed unsafe partial class Cpu
     private ulong _jitBudget;
     /// <summary>The region whose normal exit returned to the dispatcher last (null after other exits).</summary>
     private JitRegion? _jitRegion;
+#pragma warning disable CS0649   // written by compiled code (IL stfld), which the C# compiler does not see
     /// <summary>The exit slot of that exit (JitRegion.Exits), -1 for none.</summary>
     private int _jitExitSlot;
     /// <summary>The block that exit left, as its index in the region's Blocks (an int: no GC write barrier; RunCode finds the block).</summary>
     private int _jitExitBlock;
+#pragma warning restore CS0649
 
     /// <summary>
     /// A block that compiled code already covers as a member of another region is reached by the
