@@ -577,8 +577,8 @@ public sealed unsafe partial class Cpu
     private static void LinkExit(JitRegion region, int slot, Block next)
     {
         if ((uint)slot >= (uint)region.Exits.Length) return;
-        // The slot the exit left through: a return's first (the epilogue notes it before looking at the
-        // other ways), or a direct exit's, whose target is next.
+        // The slot the exit left through: a return's first (the epilogue notes that one whichever of
+        // the return's ways matched), or a direct exit's, whose target is next.
         bool isReturn = region.ExitTargets[slot] == JitRegion.ReturnSlot;
         if (!isReturn && region.ExitTargets[slot] != next.Va) return;
         JitRegion main = region.Main;

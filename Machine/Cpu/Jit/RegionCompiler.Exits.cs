@@ -189,8 +189,7 @@ internal sealed unsafe partial class RegionCompiler
         for (int r = 0; r < 16; r++)
         {
             if (!_written[r]) continue;
-            _il.Emit(OpCodes.Ldloc, _xRegs);
-            if (r != 0) { _il.Emit(OpCodes.Ldc_I4, r * 8); _il.Emit(OpCodes.Add); }
+            RegAddress(r, _xRegs);
             _il.Emit(OpCodes.Ldloc, _reg[r]!);
             _il.Emit(OpCodes.Stind_I8);
         }

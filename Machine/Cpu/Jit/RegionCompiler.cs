@@ -493,11 +493,18 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Br, _afterLoads);
     }
 
-    /// <summary>Pushes the address of guest register r in the register file (Cpu._regs: no argument stays live for it).</summary>
-    private void RegAddress(int r)
+    /// <summary>
+    /// Pushes the address of guest register r in the register file: from Cpu._regs (no argument stays
+    /// live for it), or from <paramref name="file"/> holding that address (the epilogue's stores).
+    /// </summary>
+    private void RegAddress(int r, LocalBuilder? file = null)
     {
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldfld, JitMembers.Regs);
+        if (file != null) _il.Emit(OpCodes.Ldloc, file);
+        else
+        {
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldfld, JitMembers.Regs);
+        }
         if (r != 0)
         {
             _il.Emit(OpCodes.Ldc_I4, r * 8);
