@@ -196,7 +196,7 @@ internal sealed unsafe partial class RegionCompiler
         Truncate(size);
         _il.Emit(OpCodes.Stloc, _tR);
         WriteDst(ref op, size, _tR);
-        if (_use[_i].ComputeL)
+        if (_use[_i].KeptObserved)   // CF kept: no read of the state before when only the others are observed
         {
             EmitCarry();
             _il.Emit(OpCodes.Conv_U8);
@@ -390,13 +390,16 @@ internal sealed unsafe partial class RegionCompiler
     /// shl/sal/shr/sar of a register by CL, as the interpreter's Shift: the count is masked to 5 bits
     /// (6 for 64-bit operands); a zero count changes no flag (the state before stays, so it is put in the
     /// flag locals first, and the state after is <see cref="Dynamic"/>) and only zero-extends a 32-bit
-    /// register; otherwise r, CF and OF by the same formulas, recorded as ResultAux.
+    /// register; otherwise r, CF and OF by the same formulas, recorded as ResultAux. When nothing observes
+    /// the flags after it (<see cref="FlagUse.ComputeL"/>: qrduino's <c>sar %cl, %esi; and $1, %esi</c>),
+    /// only r.
     /// </summary>
     private void EmitShiftByCl(ref Op op)
     {
         int size = op.Size, bits = size * 8;
         var sop = (ShiftOp)op.Cond;
         if (sop == ShiftOp.Sal) sop = ShiftOp.Shl;
+        if (!_use[_i].ComputeL) { EmitShiftByClUnobserved(ref op, sop); return; }
         if (_curSetter >= 0) MaterializeFlags(_curSetter, forRunTimeReaders: true);
         _curSetter = Dynamic;
         ReadByCl(ref op, size);
@@ -467,6 +470,26 @@ internal sealed unsafe partial class RegionCompiler
         _il.MarkLabel(end);
     }
 
+    /// <summary>
+    /// A shift of a register by CL whose flags nothing observes: r alone (a zero count leaves the
+    /// register, zero-extended if 32-bit: shifting by 0 gives that). The state after it is
+    /// <see cref="Dynamic"/> as for the observed form; nothing reads it before the next setter.
+    /// </summary>
+    private void EmitShiftByClUnobserved(ref Op op, ShiftOp sop)
+    {
+        int size = op.Size;
+        _curSetter = Dynamic;
+        ReadByCl(ref op, size);
+        _il.Emit(OpCodes.Ldloc, _tD);
+        switch (sop)
+        {
+            case ShiftOp.Shr: _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Shr_Un); break;
+            case ShiftOp.Sar: SignExtend(size); _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Shr); Truncate(size); break;
+            default: _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Shl); Truncate(size); break;
+        }
+        SetReg(op.R0, size);
+    }
+
     /// <summary>rol/ror by an immediate (rotates by CL and through carry run through their handler).</summary>
     private static bool IsRotate(ref Op op) =>
         op.Kind == OpKind.Shift && (op.Flags & OpFlags.HasImm) != 0 && (ShiftOp)op.Cond is ShiftOp.Rol or ShiftOp.Ror;
@@ -503,8 +526,9 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Stloc, _tR);
         if (_use[_i].ComputeL)
         {
-            // The flags before, read before the write (a faulting write leaves them as they were).
-            EmitStatusFlags();
+            // The flags before, read before the write (a faulting write leaves them as they were), when
+            // the ones the rotate keeps are observed.
+            KeptStatusFlags();
             RotateFlags(left, bits);
             _il.Emit(OpCodes.Stloc, _tAux);
         }

@@ -35,7 +35,7 @@ internal sealed unsafe partial class RegionCompiler
         bool counts = op.Kind is OpKind.Tzcnt or OpKind.Lzcnt;
         if (observed)
         {
-            EmitStatusFlags();
+            KeptStatusFlags();
             Const(~(FlagMath.ZF | (counts ? FlagMath.CF : 0)));
             _il.Emit(OpCodes.And);
             _il.Emit(OpCodes.Stloc, _tAux);
@@ -122,7 +122,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Stloc, _tCount);
         if (_use[_i].ComputeL)
         {
-            EmitStatusFlags();
+            KeptStatusFlags();
             Const(~FlagMath.CF);
             _il.Emit(OpCodes.And);
             _il.Emit(OpCodes.Ldloc, _tD);

@@ -12,6 +12,17 @@ internal sealed unsafe partial class RegionCompiler
     private struct FlagUse
     {
         public bool Sets, Aux, Reads, FaultBefore, FaultAfter, ComputeL, Merges, Helper, LastInBlock;
+        /// <summary>
+        /// A reader's status flags (RFLAGS bits; <see cref="AllStatus"/> unless set): jb/jae and adc/sbb
+        /// read CF alone, je/jne ZF alone. A merging setter's own flags: the ones it replaces (bt: CF).
+        /// </summary>
+        public ulong Mask;
+        /// <summary>
+        /// A merging setter (<see cref="Merges"/>): some of the flags it keeps from the state before are
+        /// observed, so that state's status flags are computed. bt followed by jb computes CF alone
+        /// (qrduino's bit tests called FlagMath.Compute for each: 10% of its run).
+        /// </summary>
+        public bool KeptObserved;
         /// <summary>An immediate shift, whose aux (CF, OF) follows from its operand and count.</summary>
         public bool AuxFromOperand;
         /// <summary>
@@ -63,7 +74,7 @@ internal sealed unsafe partial class RegionCompiler
         for (int k = 0; k < _n; k++)
             _use[k] = Supports(ref _ops[k])
                 ? Classify(ref _ops[k])
-                : new FlagUse { Helper = true, Sets = true, Reads = true, FaultBefore = true };
+                : new FlagUse { Helper = true, Sets = true, Reads = true, FaultBefore = true, Mask = AllStatus };
         int n = _blocks.Length;
         var successors = _successors = new List<int>[n];
         var leaves = new bool[n];
@@ -159,16 +170,20 @@ internal sealed unsafe partial class RegionCompiler
     {
         // readByOp: an op (or the block's end, into the flag locals) reads the state, not only an exit.
         // written: the registers the ops after this point write, up to the next setter.
+        // live: the status flags observed from this point (RFLAGS bits); liveL: whether any is.
         bool liveL = liveOut, lastSeen = false, readByOp = liveOut;
+        ulong live = liveOut ? AllStatus : 0;
         uint written = 0;
         int last = OpsEnd(j) - 1;
         for (int k = last; k >= _first[j]; k--)
         {
             ref FlagUse u = ref _use[k];
-            if (u.FaultAfter) liveL = true;
+            if (u.FaultAfter) { liveL = true; live = AllStatus; }
             if (u.Sets && !u.Helper)
             {
                 u.ComputeL = liveL;
+                ulong kept = u.Merges ? live & ~u.Mask : 0;
+                u.KeptObserved = kept != 0;
                 u.LastInBlock = !lastSeen;
                 u.AuxAtExit = u.AuxFromOperand && liveL && !readByOp;
                 u.StateAtExit = liveL && !_prefix
@@ -176,12 +191,16 @@ internal sealed unsafe partial class RegionCompiler
                         || u.OperandRecoverable && !readByOp && (written & SetterRegisters(u)) == 0);
                 written = 0;
                 liveL = readByOp = false;
-                if (u.Merges) u.Reads = u.ComputeL;   // inc/dec and rotates read the flags they keep only when theirs are observed
+                live = 0;
+                // inc/dec, rotates and bit tests read the flags they keep only when those are observed.
+                if (u.Merges) { u.Reads = u.KeptObserved; live = kept; liveL = readByOp = u.Reads; }
             }
             else written |= RegistersWritten(ref _ops[k]);
             if (u.Sets) lastSeen = true;
-            if (u.Reads || u.FaultBefore) liveL = true;
-            if (u.Reads) readByOp = true;
+            // A shift by CL reads the state before (a zero count keeps it) only when its own is observed.
+            if (!u.Sets && IsShiftByCl(ref _ops[k])) u.ComputeL = liveL;
+            if (u.Reads && !u.Merges && (u.Sets || u.ComputeL || !IsShiftByCl(ref _ops[k]))) { live |= u.Mask; liveL = readByOp = true; }
+            if (u.FaultBefore) { live = AllStatus; liveL = true; }
         }
         return liveL;
     }
@@ -219,9 +238,9 @@ internal sealed unsafe partial class RegionCompiler
         switch (op.Kind)
         {
             case OpKind.Jcc: case OpKind.Setcc: case OpKind.Cmov:
-                u.Reads = true; break;
+                u.Reads = true; u.Mask = ConditionFlags(op.Cond); break;
             case OpKind.IncDecR64: case OpKind.IncDecR32: case OpKind.Inc: case OpKind.Dec:
-                u.Sets = u.Aux = u.Merges = true;
+                u.Sets = u.Aux = u.Merges = true; u.Mask = AllStatus & ~FlagMath.CF;
                 u.Kind = op.Kind == OpKind.Inc || (op.Kind != OpKind.Dec && op.Cond == 0) ? FlagOp.Inc : FlagOp.Dec;
                 break;
             case OpKind.Neg:
@@ -233,12 +252,14 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.ShiftRI64: case OpKind.ShiftRI32: case OpKind.Shift:
                 // By CL: a zero count keeps the flags, so the state before must be in the locals.
                 // An immediate count of 0 changes no flag.
+                // A rotate by CL keeps every flag when the count is zero (Mask 0).
                 if (IsRotateByCl(ref op)) { u.Sets = u.Aux = u.Merges = true; u.Kind = FlagOp.Explicit; }
-                else if (IsShiftByCl(ref op)) u.Reads = true;
+                else if (IsShiftByCl(ref op)) { u.Reads = true; u.Mask = AllStatus; }
                 else if (ShiftCount(ref op) != 0)
                 {
                     u.Sets = u.Aux = true;
                     u.Merges = IsRotate(ref op);
+                    u.Mask = FlagMath.CF | FlagMath.OF;
                     u.Kind = u.Merges ? FlagOp.Explicit : FlagOp.ResultAux;
                     u.AuxFromOperand = !u.Merges;
                 }
@@ -250,7 +271,9 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.SseComi:
                 u.Sets = u.Aux = true; u.Kind = FlagOp.Explicit; u.Size = 8; break;
             case OpKind.Bsf: case OpKind.Bsr: case OpKind.Tzcnt: case OpKind.Lzcnt: case OpKind.Bt:
-                u.Sets = u.Aux = u.Merges = true; u.Kind = FlagOp.Explicit; break;   // the other status flags kept
+                u.Sets = u.Aux = u.Merges = true; u.Kind = FlagOp.Explicit;   // the other status flags kept
+                u.Mask = op.Kind switch { OpKind.Bt => FlagMath.CF, OpKind.Bsf or OpKind.Bsr => FlagMath.ZF, _ => FlagMath.CF | FlagMath.ZF };
+                break;
             case OpKind.Popcnt:
                 u.Sets = u.Aux = true; u.Kind = FlagOp.Explicit; break;
             default:
@@ -266,6 +289,7 @@ internal sealed unsafe partial class RegionCompiler
                     _ => FlagOp.Logic,
                 };
                 u.Aux = u.Reads = sub is AluOp.Adc or AluOp.Sbb;
+                u.Mask = FlagMath.CF;
                 // Registers whose local holds the operand in its low bytes (no ah, ch, dh, bh).
                 bool inRegisters = op.R0 < 16 && (op.Form == Form.RI || op.Form == Form.RR && op.R1 < 16);
                 u.OperandsInRegisters = inRegisters && sub is AluOp.Cmp or AluOp.Test;
@@ -279,6 +303,22 @@ internal sealed unsafe partial class RegionCompiler
         }
         return u;
     }
+
+    /// <summary>The six status flags (RFLAGS bits), all of which an exit or a handler observes.</summary>
+    private const ulong AllStatus = FlagMath.CF | FlagMath.PF | FlagMath.AF | FlagMath.ZF | FlagMath.SF | FlagMath.OF;
+
+    /// <summary>The status flags condition <paramref name="cc"/> reads (jcc, setcc, cmovcc), as FlagMath.Evaluate.</summary>
+    private static ulong ConditionFlags(int cc) => (cc >> 1) switch
+    {
+        0 => FlagMath.OF,
+        1 => FlagMath.CF,
+        2 => FlagMath.ZF,
+        3 => FlagMath.CF | FlagMath.ZF,
+        4 => FlagMath.SF,
+        5 => FlagMath.PF,
+        6 => FlagMath.SF | FlagMath.OF,
+        _ => FlagMath.ZF | FlagMath.SF | FlagMath.OF,
+    };
 
     /// <summary>Whether the op touches guest memory (so it can fault).</summary>
     private static bool AccessesMemory(ref Op op) => op.Kind switch

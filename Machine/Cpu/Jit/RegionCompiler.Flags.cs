@@ -140,6 +140,16 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Call, JitMembers.HelperStatus);
     }
 
+    /// <summary>
+    /// For a merging setter (bt, bsf, a rotate): pushes the status flags before it when the ones it
+    /// keeps are observed (<see cref="FlagUse.KeptObserved"/>), else 0 (bt; jb reads CF alone).
+    /// </summary>
+    private void KeptStatusFlags()
+    {
+        if (_use[_i].KeptObserved) EmitStatusFlags();
+        else Const(0);
+    }
+
     /// <summary>Pushes (kind, size, a, b, r, aux) from the flag locals for the flag helpers.</summary>
     private void DynamicHelperArgs()
     {

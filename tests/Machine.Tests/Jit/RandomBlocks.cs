@@ -111,6 +111,10 @@ internal sealed class RandomBlocks(int seed)
             case < 70:
                 {
                     string m = new[] { "Shl", "Shr", "Sar", "Sal", "Rol", "Ror" }[_g.Next(6)];
+                    // By CL: the loop counter's low byte (0 on the last pass: no flag changes).
+                    if (_g.Next(4) == 0)
+                        return _g.Next(5) == 0 ? Instruction.Create(C($"{m}_rm{s}_CL"), Mem(), Register.CL)
+                            : Instruction.Create(C($"{m}_rm{s}_CL"), R(size), Register.CL);
                     int count = _g.Next(3) == 0 ? _g.Next(256) : _g.Next(1, size * 8);
                     return _g.Next(5) == 0 ? Instruction.Create(C($"{m}_rm{s}_imm8"), Mem(), count)
                         : Instruction.Create(C($"{m}_rm{s}_imm8"), R(size), count);
