@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Reflection;
 
 namespace Lab.Machine.Cpu;
@@ -122,9 +123,55 @@ internal static class JitMembers
 /// <summary>Static helpers that compiled code calls for the rare cases it does not inline.</summary>
 internal static class JitHelpers
 {
-    /// <summary>Condition cc on the lazy flag state (kind, size, a, b, r, aux), exactly as <c>Cpu.Condition</c> evaluates it.</summary>
-    public static bool Condition(int kind, int size, ulong a, ulong b, ulong r, ulong aux, int cc) =>
-        FlagMath.Evaluate(cc, FlagMath.Compute((FlagOp)kind, size, a, b, r, aux));
+    /// <summary>
+    /// Condition cc on the lazy flag state (kind, size, a, b, r, aux), exactly as <c>Cpu.Condition</c>
+    /// evaluates it. Inlined with cc a constant: a cmp's or a test's state (the kinds a block entered
+    /// from outside its region mostly finds: slre's <c>cmp; je | ja</c>, the ja a region's entry) is
+    /// one compare; PF and the other kinds compute the status word.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Condition(int kind, int size, ulong a, ulong b, ulong r, ulong aux, int cc)
+    {
+        if (cc >> 1 != 5)
+        {
+            if ((FlagOp)kind == FlagOp.Sub) return SubCondition(cc, size, a & FlagMath.Mask(size), b & FlagMath.Mask(size));
+            if ((FlagOp)kind == FlagOp.Logic) return LogicCondition(cc, size, r & FlagMath.Mask(size));
+        }
+        return FlagMath.Evaluate(cc, FlagMath.Compute((FlagOp)kind, size, a, b, r, aux));
+    }
+
+    /// <summary>Condition cc (not p/np) after a sub or cmp of a and b (truncated to the size), as FlagMath.Compute's flags give it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool SubCondition(int cc, int size, ulong a, ulong b)
+    {
+        int shift = 64 - size * 8;   // signed compares on the operands moved to the top of the word
+        bool r = (cc >> 1) switch
+        {
+            0 => (long)(((a ^ b) & (a ^ (a - b))) << shift) < 0,   // OF
+            1 => a < b,
+            2 => a == b,
+            3 => a <= b,
+            4 => (long)((a - b) << shift) < 0,
+            6 => (long)(a << shift) < (long)(b << shift),
+            _ => (long)(a << shift) <= (long)(b << shift),
+        };
+        return r ^ ((cc & 1) != 0);
+    }
+
+    /// <summary>Condition cc (not p/np) after a logic op with result r (truncated to the size): CF = OF = 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool LogicCondition(int cc, int size, ulong r)
+    {
+        bool sign = (long)(r << (64 - size * 8)) < 0;
+        bool v = (cc >> 1) switch
+        {
+            0 or 1 => false,
+            2 or 3 => r == 0,
+            4 or 6 => sign,
+            _ => r == 0 || sign,
+        };
+        return v ^ ((cc & 1) != 0);
+    }
 
     /// <summary>
     /// r of the lazy state in compiled code's flag locals (op | size &lt;&lt; 8, a, b, r): compiled add and sub

@@ -108,4 +108,66 @@ public partial class JitDifferentialTests
         Assert.Null(interp.Diff(jit));
         Assert.True(jit.Compiled > 0, "the loop was not compiled");
     }
+
+    /// <summary>
+    /// A block reached from eight predecessors, each ending with a different compare or test (8, 16,
+    /// 32 and 64 bits, registers and immediates, equal operands on some passes, zero, negative and
+    /// positive results), has a flag state
+    /// known only at run time; its sixteen setcc evaluate every condition on it (JitHelpers.Condition's
+    /// compares for cmp and test states). Each pass's bytes fold into r12: the interpreter's sums.
+    /// </summary>
+    [Fact]
+    public void EveryConditionOnAStateFromSeveralPredecessorsMatchesTheInterpreter()
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel(), differ = a.CreateLabel(), join = a.CreateLabel();
+        var path = new Label[8];
+        for (int k = 0; k < path.Length; k++) path[k] = a.CreateLabel();
+        a.Label(ref top);
+        a.imul(eax, eax, 0x2545F491);                    // a new operand each pass, both signs
+        a.add(eax, 0x3C6EF35F);
+        a.mov(ebx, eax);
+        a.ror(ebx, 11);
+        a.test(esi, 7);
+        a.jne(differ);
+        a.mov(ebx, eax);                                 // every eighth pass: equal operands
+        a.Label(ref differ);
+        a.mov(edx, esi);
+        a.and(edx, 7);
+        for (int k = 0; k < 7; k++) { a.cmp(edx, k); a.je(path[k]); }
+        a.jmp(path[7]);
+        a.Label(ref path[0]); a.cmp(eax, ebx); a.jmp(join);
+        a.Label(ref path[1]); a.cmp(al, bl); a.jmp(join);
+        a.Label(ref path[2]); a.movsxd(r8, eax); a.movsxd(r9, ebx); a.cmp(r8, r9); a.jmp(join);
+        a.Label(ref path[3]); a.test(ax, bx); a.jmp(join);
+        a.Label(ref path[4]); a.cmp(bx, 0x1234); a.jmp(join);
+        a.Label(ref path[5]); a.test(ebx, 0); a.jmp(join);                       // zero
+        a.Label(ref path[6]); a.movsxd(r8, eax); a.test(r8, r8); a.jmp(join);     // either sign
+        a.Label(ref path[7]); a.test(bl, 0x80); a.jmp(join);
+        a.Label(ref join);
+        var conditions = new Action<AssemblerMemoryOperand>[]
+        {
+            m => a.seto(m), m => a.setno(m), m => a.setb(m), m => a.setae(m), m => a.sete(m), m => a.setne(m),
+            m => a.setbe(m), m => a.seta(m), m => a.sets(m), m => a.setns(m), m => a.setp(m), m => a.setnp(m),
+            m => a.setl(m), m => a.setge(m), m => a.setle(m), m => a.setg(m),
+        };
+        for (int cc = 0; cc < 16; cc++) conditions[cc](__byte_ptr[rdi + cc]);
+        a.imul(r12, r12, 31);
+        a.add(r12, __qword_ptr[rdi]);
+        a.rol(r12, 7);
+        a.xor(r12, __qword_ptr[rdi + 8]);
+        a.dec(esi);
+        a.jne(top);
+        a.int3();
+        var regs = new ulong[16];
+        regs[0] = 0x1234_5678;
+        regs[4] = CpuFixture.StackTop;
+        regs[6] = 400;                                   // rsi: passes
+        regs[7] = CpuFixture.DataBase;
+        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], "");
+        var interp = RunOnce(ExecutionTier.Interp, p);
+        var jit = RunOnce(ExecutionTier.Jit, p, 2);
+        Assert.Null(interp.Diff(jit));
+        Assert.True(jit.Compiled > 0, "the loop was not compiled");
+    }
 }
