@@ -320,7 +320,8 @@ public sealed unsafe partial class Cpu
     /// the region's code (Block.ForeignOf). So a call-heavy program whose functions lie on a few pages
     /// runs its calls and returns inside one method instead of leaving compiled code at each. Warm
     /// blocks (run <see cref="WarmHeat"/> times in the interpreter, or covered by compiled code) are
-    /// taken first and the rest after them, so blocks that ran once do not take the room of a hot
+    /// taken first (up to RegionCompiler.MaxRegionBlocks) and the rest after them (while the region
+    /// has fewer than RegionCompiler.MaxColdFillBlocks), so blocks that ran once do not take the room of a hot
     /// callee (CoreMark's state machine loop left its region at each call: 22% fewer entries into
     /// compiled code).
     /// </summary>
@@ -337,9 +338,11 @@ public sealed unsafe partial class Cpu
         int ops = entry.Count;
         var targets = new List<ulong>();
         // Two passes: first only blocks that ran often in the interpreter (or that compiled code covers
-        // already), then the rest, so rarely run blocks do not take the room of hot ones.
+        // already), then the rest while there is room for them, so rarely run blocks do not take the
+        // room of hot ones.
         for (int pass = 0; pass < 2; pass++)
-        for (int q = 0; q < members.Count && members.Count < RegionCompiler.MaxRegionBlocks; q++)
+        for (int q = 0, room = pass == 0 ? RegionCompiler.MaxRegionBlocks : RegionCompiler.MaxColdFillBlocks;
+             q < members.Count && members.Count < room; q++)
         {
             Block b = members[q];
             b.Successors(targets);
@@ -373,7 +376,7 @@ public sealed unsafe partial class Cpu
                 if (!TakePages(m, entry, pages, RegionCompiler.MaxRegionPages)) continue;
                 members.Add(m);
                 ops += m.Count;
-                if (members.Count == RegionCompiler.MaxRegionBlocks) break;
+                if (members.Count == room) break;
             }
         }
         foreign = [.. pages];

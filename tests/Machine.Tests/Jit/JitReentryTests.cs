@@ -14,7 +14,7 @@ namespace Lab.Machine.Tests.Jit;
 public class JitReentryTests
 {
     /// <summary>More blocks than a region holds (RegionCompiler.MaxRegionBlocks), so no region holds the whole loop.</summary>
-    private const int Tests = 70;
+    private const int Tests = Lab.Machine.Cpu.RegionCompiler.MaxRegionBlocks + 10;
     /// <summary>The taken sides run only from this iteration (counted in r14) on: the loop compiles before they ever ran.</summary>
     private const int Late = 2_000;
 
