@@ -410,14 +410,7 @@ internal sealed unsafe partial class RegionCompiler
         if (size == 4) { _il.Emit(OpCodes.Ldloc, _tD); SetReg(op.R0, 4, zeroExtended: true); }
         _il.Emit(OpCodes.Br, end);
         _il.MarkLabel(shift);
-        // r
-        _il.Emit(OpCodes.Ldloc, _tD);
-        switch (sop)
-        {
-            case ShiftOp.Shr: _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Shr_Un); break;
-            case ShiftOp.Sar: SignExtend(size); _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Shr); Truncate(size); break;
-            default: _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Shl); Truncate(size); break;
-        }
+        PushShiftedByCl(sop, size);
         _il.Emit(OpCodes.Stloc, _tR);
         // CF
         var cfDone = _il.DefineLabel();
@@ -480,6 +473,13 @@ internal sealed unsafe partial class RegionCompiler
         int size = op.Size;
         _curSetter = Dynamic;
         ReadByCl(ref op, size);
+        PushShiftedByCl(sop, size);
+        SetReg(op.R0, size);
+    }
+
+    /// <summary>Pushes r of a shift by CL: _tD shifted by _tCount (ReadByCl), truncated to the size.</summary>
+    private void PushShiftedByCl(ShiftOp sop, int size)
+    {
         _il.Emit(OpCodes.Ldloc, _tD);
         switch (sop)
         {
@@ -487,7 +487,6 @@ internal sealed unsafe partial class RegionCompiler
             case ShiftOp.Sar: SignExtend(size); _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Shr); Truncate(size); break;
             default: _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Shl); Truncate(size); break;
         }
-        SetReg(op.R0, size);
     }
 
     /// <summary>rol/ror by an immediate (rotates by CL and through carry run through their handler).</summary>

@@ -13,8 +13,9 @@ internal sealed unsafe partial class RegionCompiler
     {
         public bool Sets, Aux, Reads, FaultBefore, FaultAfter, ComputeL, Merges, Helper, LastInBlock;
         /// <summary>
-        /// A reader's status flags (RFLAGS bits; <see cref="AllStatus"/> unless set): jb/jae and adc/sbb
-        /// read CF alone, je/jne ZF alone. A merging setter's own flags: the ones it replaces (bt: CF).
+        /// A reader's status flags (RFLAGS bits, set with <see cref="Reads"/>): jb/jae and adc/sbb read CF
+        /// alone, je/jne ZF alone, a handler or a shift by CL all. A merging setter's own flags: the
+        /// ones it replaces (bt: CF; a rotate by CL none, a zero count keeping all).
         /// </summary>
         public ulong Mask;
         /// <summary>
@@ -198,8 +199,9 @@ internal sealed unsafe partial class RegionCompiler
             else written |= RegistersWritten(ref _ops[k]);
             if (u.Sets) lastSeen = true;
             // A shift by CL reads the state before (a zero count keeps it) only when its own is observed.
-            if (!u.Sets && IsShiftByCl(ref _ops[k])) u.ComputeL = liveL;
-            if (u.Reads && !u.Merges && (u.Sets || u.ComputeL || !IsShiftByCl(ref _ops[k]))) { live |= u.Mask; liveL = readByOp = true; }
+            bool shiftByCl = !u.Sets && IsShiftByCl(ref _ops[k]);
+            if (shiftByCl) u.ComputeL = liveL;
+            if (u.Reads && !u.Merges && (!shiftByCl || u.ComputeL)) { live |= u.Mask; liveL = readByOp = true; }
             if (u.FaultBefore) { live = AllStatus; liveL = true; }
         }
         return liveL;
