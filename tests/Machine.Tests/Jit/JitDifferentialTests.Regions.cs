@@ -508,6 +508,12 @@ public partial class JitDifferentialTests
         var regs = new ulong[16];
         regs[1] = rcx;
         regs[4] = CpuFixture.StackTop;
+        return RunOnBothTiersAlike(a, regs, jitThreshold);
+    }
+
+    /// <summary>Runs the assembled program from registers <paramref name="regs"/> on both tiers, asserts they end alike, and returns the JIT's outcome.</summary>
+    private static Outcome RunOnBothTiersAlike(Assembler a, ulong[] regs, int jitThreshold)
+    {
         var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], "");
         var interp = RunOnce(ExecutionTier.Interp, p);
         var jit = RunOnce(ExecutionTier.Jit, p, jitThreshold);

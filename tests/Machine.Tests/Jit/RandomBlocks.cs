@@ -111,7 +111,7 @@ internal sealed class RandomBlocks(int seed)
             case < 70:
                 {
                     string m = new[] { "Shl", "Shr", "Sar", "Sal", "Rol", "Ror" }[_g.Next(6)];
-                    // By CL: the loop counter's low byte (0 on the last pass: no flag changes).
+                    // By CL: the loop count (1 to 5 in loops; 0 in straight programs, which changes no flag).
                     if (_g.Next(4) == 0)
                         return _g.Next(5) == 0 ? Instruction.Create(C($"{m}_rm{s}_CL"), Mem(), Register.CL)
                             : Instruction.Create(C($"{m}_rm{s}_CL"), R(size), Register.CL);
