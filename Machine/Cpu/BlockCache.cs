@@ -157,6 +157,13 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     /// compiled again, optimised (Cpu.Promote); every exit of the code subtracts what it retired.
     /// </summary>
     public long PromoteCredit;
+    /// <summary>Quick code (on <see cref="Main"/>): the credit it was given, and the exits its code took since (Cpu.Promote reads how often it left).</summary>
+    public long QuickCredit, QuickLeaves;
+    /// <summary>
+    /// On <see cref="Main"/>: most warm blocks the region's compiles collect (Cpu.CollectRegion):
+    /// RegionCompiler.RegionBlocks, or MaxRegionBlocks once its quick code left it often (Cpu.Promote).
+    /// </summary>
+    public int WarmBlockLimit = RegionCompiler.MaxRegionBlocks;
     /// <summary>
     /// On <see cref="Main"/>: exits of the code at an indirect jump or call to a target outside it,
     /// which the dispatcher then ran (Cpu.NoteIndirectMiss).

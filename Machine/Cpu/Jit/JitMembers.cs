@@ -47,6 +47,7 @@ internal static class JitMembers
     public static readonly FieldInfo RegionEntry = typeof(JitRegion).GetField(nameof(JitRegion.Entry))!;
     public static readonly FieldInfo RegionMain = typeof(JitRegion).GetField(nameof(JitRegion.Main))!;
     public static readonly FieldInfo RegionPromoteCredit = typeof(JitRegion).GetField(nameof(JitRegion.PromoteCredit))!;
+    public static readonly FieldInfo RegionQuickLeaves = typeof(JitRegion).GetField(nameof(JitRegion.QuickLeaves))!;
     public static readonly FieldInfo Promote = Field("_jitPromote");
     public static readonly FieldInfo RegionWindows = typeof(JitRegion).GetField(nameof(JitRegion.Windows))!;
     public static readonly FieldInfo RegionLeaves = typeof(JitRegion).GetField(nameof(JitRegion.Leaves))!;

@@ -19,6 +19,11 @@ public sealed unsafe partial class Cpu
     private readonly List<(JitRegion Old, PendingRegion New, bool Reentry)> _jitReplacements = new();
     /// <summary>Replacements (promotions and reentries) whose code is not installed yet (for tests).</summary>
     internal int JitReplacementsPending => _jitReplacements.Count;
+    /// <summary>
+    /// Quick code that left its region (for another region's code or the dispatcher) at least once
+    /// every this many instructions retired is promoted to a bigger region (<see cref="Promote"/>).
+    /// </summary>
+    private const int InstructionsPerLeaveToGrow = 300;
     /// <summary>Quick regions replaced by optimised code.</summary>
     public long JitRegionsPromoted { get; private set; }
     /// <summary>Regions replaced by their code compiled again with more entries (<see cref="Reenter"/>).</summary>
@@ -32,11 +37,15 @@ public sealed unsafe partial class Cpu
     /// emitted here, and RyuJIT optimises it on the compile worker while the quick code goes on
     /// running; <see cref="InstallReplacements"/> swaps the code when it is ready. So the CPU's thread
     /// pays only the quick compile and the IL. Called by the dispatcher between runs of compiled code.
-    /// Nothing when the quick code was dropped meanwhile (a write to its page, a flush).
+    /// Nothing when the quick code was dropped meanwhile (a write to its page, a flush). A region whose
+    /// quick code left it more often than every <see cref="InstructionsPerLeaveToGrow"/> instructions
+    /// retired takes up to RegionCompiler.MaxRegionBlocks hot blocks from now on, others RegionBlocks.
     /// </summary>
     private void Promote(JitRegion region)
     {
         _jitPromote = null;
+        long retired = region.QuickCredit - region.PromoteCredit;
+        if (region.QuickLeaves * InstructionsPerLeaveToGrow > retired) region.WarmBlockLimit = RegionCompiler.MaxRegionBlocks;
         region.PromoteCredit = long.MaxValue;   // promoted once
         if (InstalledRegion(region) && !BeingReplaced(region)) Replace(region, mustHold: null);
     }
@@ -104,7 +113,12 @@ public sealed unsafe partial class Cpu
     {
         Block entry = region.Blocks[0];
         long t0 = Stopwatch.GetTimestamp();
-        Block[] blocks = CollectRegion(entry, out var foreign, replacing: region);
+        Block[] blocks = CollectRegion(entry, out var foreign, region.WarmBlockLimit, replacing: region);
+        if (blocks.Length > RegionCompiler.RegionBlocks && !GrowthClosesLoop(blocks))
+        {
+            region.WarmBlockLimit = RegionCompiler.RegionBlocks;
+            blocks = CollectRegion(entry, out foreign, region.WarmBlockLimit, replacing: region);
+        }
         bool quick = mustHold != null && region.Quick;
         bool Holds(Block[] members) => mustHold == null || Array.IndexOf(members, mustHold) >= 0;
         bool queued = false;
@@ -119,7 +133,9 @@ public sealed unsafe partial class Cpu
         // A promotion compiles optimised code; a reentry compiles code like the old (quick code keeps its credit).
         else if (RegionCompiler.TryEmit(this, ref blocks, ref foreign, quick, out int ops) is JitCode code && Holds(blocks))
         {
-            if (quick) ((JitRegion)code.Target!).PromoteCredit = region.PromoteCredit;
+            var compiled = (JitRegion)code.Target!;
+            compiled.WarmBlockLimit = region.WarmBlockLimit;
+            if (quick) (compiled.PromoteCredit, compiled.QuickCredit, compiled.QuickLeaves) = (region.PromoteCredit, region.QuickCredit, region.QuickLeaves);
             var p = new PendingRegion(code, blocks, ops, _jitFlushes, replacing: region);
             _jitLiveInstructions += p.Instructions(entry);
             _jitReplacements.Add((region, p, Reentry: mustHold != null));
@@ -129,6 +145,25 @@ public sealed unsafe partial class Cpu
         }
         _jitCompileTicks += Stopwatch.GetTimestamp() - t0;
         return queued;
+    }
+
+    /// <summary>
+    /// Whether a region collected past RegionCompiler.RegionBlocks (<paramref name="members"/>, in
+    /// CollectRegion's order: the first RegionBlocks are what the usual limit takes) grew to hold a loop: a
+    /// block past them lies on a cycle of members. Else the growth only copies the start of the code that
+    /// follows, which other regions hold already, and its exits land in their middle: Embench's
+    /// nsichneu (a state machine of 1,300 straight blocks run in turn) compiled 64 regions instead of 13
+    /// and ran twice as long in a short run. slre's regex matcher, whose loops close past 64 blocks, grows.
+    /// (A block past them that only jumps back to one of the first is no loop: an if's body joining the
+    /// path that breadth-first order took first.)
+    /// </summary>
+    private static bool GrowthClosesLoop(Block[] members)
+    {
+        var byVa = new Dictionary<ulong, Block>(members.Length);
+        foreach (Block m in members) byVa.TryAdd(m.Va, m);
+        for (int k = RegionCompiler.RegionBlocks; k < members.Length; k++)
+            if (OnLoop(byVa, members[k])) return true;
+        return false;
     }
 
     /// <summary>Whether compiling <paramref name="region"/> would pass the limit on compiled code (MachineOptions.JitCodeLimit): then all of it is flushed first.</summary>

@@ -98,7 +98,9 @@ public sealed unsafe partial class Cpu
         if (b.InRegion && Reenter(b)) return null;
         long t0 = Stopwatch.GetTimestamp();
         bool quick = _jitPromoteAfter != 0;
-        Block[] region = CollectRegion(b, out var foreign);
+        // Quick code starts at the usual size; how often it leaves decides its optimised code's (Promote).
+        int warmLimit = quick ? RegionCompiler.RegionBlocks : RegionCompiler.MaxRegionBlocks;
+        Block[] region = CollectRegion(b, out var foreign, warmLimit);
         // Flushed before compiling, not after: the new code's access windows come from the memory a flush reuses.
         if (OverCodeLimit(region)) FlushCompiledCode();
         JitCode? code = RegionCompiler.TryEmit(this, ref region, ref foreign, quick, out int ops);
@@ -112,7 +114,9 @@ public sealed unsafe partial class Cpu
         var p = new PendingRegion(code, region, ops, _jitFlushes, replacing: null);
         // The pending code counts against the limit from now, as its access windows do.
         _jitLiveInstructions += p.Instructions(b);
-        if (quick) ((JitRegion)code.Target!).PromoteCredit = (long)_jitPromoteAfter * p.Instructions(b);
+        var compiled = (JitRegion)code.Target!;
+        compiled.WarmBlockLimit = warmLimit;
+        if (quick) compiled.PromoteCredit = compiled.QuickCredit = (long)_jitPromoteAfter * p.Instructions(b);
         if (!_jitBackground)
         {
             p.Compile();
@@ -320,12 +324,12 @@ public sealed unsafe partial class Cpu
     /// the region's code (Block.ForeignOf). So a call-heavy program whose functions lie on a few pages
     /// runs its calls and returns inside one method instead of leaving compiled code at each. Warm
     /// blocks (run <see cref="WarmHeat"/> times in the interpreter, or covered by compiled code) are
-    /// taken first (up to RegionCompiler.MaxRegionBlocks) and the rest after them (while the region
-    /// has fewer than RegionCompiler.MaxColdFillBlocks), so blocks that ran once do not take the room of a hot
+    /// taken first (up to <paramref name="warmLimit"/>) and the rest after them (while the region
+    /// has fewer than RegionCompiler.RegionBlocks), so blocks that ran once do not take the room of a hot
     /// callee (CoreMark's state machine loop left its region at each call: 22% fewer entries into
     /// compiled code).
     /// </summary>
-    private Block[] CollectRegion(Block entry, out (ulong Va, ulong Page)[] foreign, JitRegion? replacing = null)
+    private Block[] CollectRegion(Block entry, out (ulong Va, ulong Page)[] foreign, int warmLimit, JitRegion? replacing = null)
     {
         var members = new List<Block> { entry };
         var pages = new List<(ulong Va, ulong Page)>();
@@ -341,7 +345,7 @@ public sealed unsafe partial class Cpu
         // already), then the rest while there is room for them, so rarely run blocks do not take the
         // room of hot ones.
         for (int pass = 0; pass < 2; pass++)
-        for (int q = 0, room = pass == 0 ? RegionCompiler.MaxRegionBlocks : RegionCompiler.MaxColdFillBlocks;
+        for (int q = 0, room = pass == 0 ? warmLimit : Math.Min(warmLimit, RegionCompiler.RegionBlocks);
              q < members.Count && members.Count < room; q++)
         {
             Block b = members[q];

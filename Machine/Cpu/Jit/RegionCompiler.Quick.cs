@@ -9,7 +9,7 @@ namespace Lab.Machine.Cpu;
 internal sealed unsafe partial class RegionCompiler
 {
     /// <summary>
-    /// Quick code's count in the epilogue: subtracts the instructions retired from the region's credit
+    /// Quick code's count in the epilogue: counts the exit (JitRegion.QuickLeaves), subtracts the instructions retired from the region's credit
     /// (JitRegion.PromoteCredit, on the entry-0 object that every entry shares) and, when it runs out,
     /// notes the region in Cpu._jitPromote, so the code returns to the dispatcher instead of chaining on
     /// and the dispatcher compiles the region again (Cpu.Promote).
@@ -19,6 +19,13 @@ internal sealed unsafe partial class RegionCompiler
         var enough = _il.DefineLabel();
         _il.Emit(OpCodes.Ldarg_0);
         _il.Emit(OpCodes.Ldfld, JitMembers.RegionMain);
+        _il.Emit(OpCodes.Dup);
+        _il.Emit(OpCodes.Dup);                          // one more exit
+        _il.Emit(OpCodes.Ldfld, JitMembers.RegionQuickLeaves);
+        _il.Emit(OpCodes.Ldc_I4_1);
+        _il.Emit(OpCodes.Conv_I8);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stfld, JitMembers.RegionQuickLeaves);
         _il.Emit(OpCodes.Dup);
         _il.Emit(OpCodes.Ldfld, JitMembers.RegionPromoteCredit);
         _il.Emit(OpCodes.Ldloc, _xRetired);

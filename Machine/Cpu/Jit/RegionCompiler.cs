@@ -80,14 +80,16 @@ internal sealed unsafe partial class RegionCompiler
     private readonly bool _quick;
 
     /// <summary>
-    /// Most blocks, and ops, in one region (RyuJIT's time grows with the method). Blocks that barely
-    /// ran in the interpreter join a region only while it has fewer than <see cref="MaxColdFillBlocks"/>
-    /// (Cpu.CollectRegion): a big function whose hot paths alone are more than 64 blocks (slre's
-    /// recursive regex matcher) left its region every 36 instructions in 64-block regions, and ran 35%
-    /// faster in regions of its hot blocks up to 128 (the size limit cuts them near 85); filled up
-    /// with cold blocks to 128, matmult's regions ran 23% slower.
+    /// Most blocks, and ops, in one region (RyuJIT's time grows with the method). A region takes up to
+    /// <see cref="RegionBlocks"/> blocks that ran often in the interpreter, and blocks that barely ran
+    /// only while it has fewer than that (Cpu.CollectRegion: filled up with cold blocks to 128,
+    /// matmult's regions ran 23% slower). A region whose quick code left it often (Cpu.Promote) takes
+    /// up to <see cref="MaxRegionBlocks"/> hot blocks when optimised: a big function whose hot paths
+    /// alone are more than 64 blocks (slre's recursive regex matcher) left its region every 36
+    /// instructions in 64-block regions, and ran 35% faster in regions of 128 (the size limit cuts them
+    /// near 85); but huffbench's hot loop, which 64 blocks hold, ran 7% slower in regions of 77.
     /// </summary>
-    internal const int MaxRegionBlocks = 128, MaxColdFillBlocks = 64, MaxRegionOps = 600;
+    internal const int MaxRegionBlocks = 128, RegionBlocks = 64, MaxRegionOps = 600;
     /// <summary>Most pages one region's blocks lie in (the entry's and others; Cpu.CollectRegion).</summary>
     internal const int MaxRegionPages = 4;
 

@@ -580,7 +580,7 @@ public partial class JitDifferentialTests
         a.jne(top);
         a.int3();
         a.Label(ref f);
-        for (int i = 0; i < Lab.Machine.Cpu.RegionCompiler.MaxRegionBlocks + 16; i++)
+        for (int i = 0; i < Lab.Machine.Cpu.RegionCompiler.RegionBlocks + 16; i++)
         {
             Label next = a.CreateLabel();
             a.add(rax, i + 1);
