@@ -164,4 +164,42 @@ public partial class JitDifferentialTests
         var jit = RunOnBothTiersAlike(a, regs, jitThreshold: 2);
         Assert.True(jit.Compiled > 0, "the loop was not compiled");
     }
+
+    /// <summary>
+    /// A register op whose flags only a fault sees: add, sub, and, or, xor of two registers (8 to 64
+    /// bits) or of a register and an immediate, then a load from [r14] (unmapped on the third-last
+    /// pass), then an op that sets the flags again. Compiled code computes the op's flag state for the
+    /// load's fault path alone (from the registers, FlagUse.StateAtExit, where they still hold it). The
+    /// trap's flags and registers are the interpreter's.
+    /// </summary>
+    [Theory]
+    [InlineData("add64"), InlineData("sub32"), InlineData("add8"), InlineData("sub16"), InlineData("and32")]
+    [InlineData("or64"), InlineData("xor8"), InlineData("xor32imm"), InlineData("and16imm"), InlineData("xor32self")]
+    public void FlagsOfARegisterOpThatOnlyAFaultSeesMatchTheInterpreter(string setter)
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel();
+        a.Label(ref top);
+        a.add(edx, unchecked((int)0x9E3779B9));          // operands that change every pass
+        a.rol(rax, 13);
+        switch (setter)
+        {
+            case "add64": a.add(rax, rdx); break;
+            case "sub32": a.sub(eax, edx); break;
+            case "add8": a.add(al, dl); break;
+            case "sub16": a.sub(ax, dx); break;
+            case "and32": a.and(eax, edx); break;
+            case "or64": a.or(rax, rdx); break;
+            case "xor8": a.xor(al, dl); break;
+            case "xor32imm": a.xor(eax, unchecked((int)0x80000001)); break;
+            case "and16imm": a.and(ax, unchecked((short)0x8001)); break;
+            default: a.xor(eax, eax); a.add(rax, rdx); a.xor(eax, eax); break;
+        }
+        a.mov(r9, __qword_ptr[r14]);                     // r14 is unmapped on the third-last pass
+        a.add(r8, rax);
+        var regs = new ulong[16];
+        regs[0] = 0x8000_0000_7FFF_FF80; regs[2] = 0x7FFF_FFFF_8000_0080;
+        var interp = LoopUntilR14Faults(a, top, regs);
+        Assert.StartsWith("PageFault", interp.Trap);
+    }
 }
