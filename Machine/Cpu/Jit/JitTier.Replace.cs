@@ -113,12 +113,7 @@ public sealed unsafe partial class Cpu
     {
         Block entry = region.Blocks[0];
         long t0 = Stopwatch.GetTimestamp();
-        Block[] blocks = CollectRegion(entry, out var foreign, region.WarmBlockLimit, replacing: region);
-        if (blocks.Length > RegionCompiler.RegionBlocks && !GrowthClosesLoop(blocks))
-        {
-            region.WarmBlockLimit = RegionCompiler.RegionBlocks;
-            blocks = CollectRegion(entry, out foreign, region.WarmBlockLimit, replacing: region);
-        }
+        Block[] blocks = CollectSizedRegion(entry, out var foreign, ref region.WarmBlockLimit, replacing: region);
         bool quick = mustHold != null && region.Quick;
         bool Holds(Block[] members) => mustHold == null || Array.IndexOf(members, mustHold) >= 0;
         bool queued = false;
@@ -145,6 +140,19 @@ public sealed unsafe partial class Cpu
         }
         _jitCompileTicks += Stopwatch.GetTimestamp() - t0;
         return queued;
+    }
+
+    /// <summary>
+    /// <see cref="CollectRegion"/> with up to <paramref name="warmLimit"/> warm blocks, but more than
+    /// RegionCompiler.RegionBlocks only when the blocks past them close a loop (<see cref="GrowthClosesLoop"/>);
+    /// else the region of the usual size, and <paramref name="warmLimit"/> becomes that size.
+    /// </summary>
+    private Block[] CollectSizedRegion(Block entry, out (ulong Va, ulong Page)[] foreign, ref int warmLimit, JitRegion? replacing = null)
+    {
+        Block[] blocks = CollectRegion(entry, out foreign, warmLimit, replacing);
+        if (blocks.Length <= RegionCompiler.RegionBlocks || GrowthClosesLoop(blocks)) return blocks;
+        warmLimit = RegionCompiler.RegionBlocks;
+        return CollectRegion(entry, out foreign, warmLimit, replacing);
     }
 
     /// <summary>

@@ -100,7 +100,7 @@ public sealed unsafe partial class Cpu
         bool quick = _jitPromoteAfter != 0;
         // Quick code starts at the usual size; how often it leaves decides its optimised code's (Promote).
         int warmLimit = quick ? RegionCompiler.RegionBlocks : RegionCompiler.MaxRegionBlocks;
-        Block[] region = CollectRegion(b, out var foreign, warmLimit);
+        Block[] region = CollectSizedRegion(b, out var foreign, ref warmLimit);
         // Flushed before compiling, not after: the new code's access windows come from the memory a flush reuses.
         if (OverCodeLimit(region)) FlushCompiledCode();
         JitCode? code = RegionCompiler.TryEmit(this, ref region, ref foreign, quick, out int ops);

@@ -83,8 +83,9 @@ internal sealed unsafe partial class RegionCompiler
     /// Most blocks, and ops, in one region (RyuJIT's time grows with the method). A region takes up to
     /// <see cref="RegionBlocks"/> blocks that ran often in the interpreter, and blocks that barely ran
     /// only while it has fewer than that (Cpu.CollectRegion: filled up with cold blocks to 128,
-    /// matmult's regions ran 23% slower). A region whose quick code left it often (Cpu.Promote) takes
-    /// up to <see cref="MaxRegionBlocks"/> hot blocks when optimised: a big function whose hot paths
+    /// matmult's regions ran 23% slower). A region whose quick code left it often (Cpu.Promote; every
+    /// region without quick code) takes up to <see cref="MaxRegionBlocks"/> hot blocks when optimised,
+    /// if the blocks past the usual limit close a loop (Cpu.GrowthClosesLoop): a big function whose hot paths
     /// alone are more than 64 blocks (slre's recursive regex matcher) left its region every 36
     /// instructions in 64-block regions, and ran 35% faster in regions of 128 (the size limit cuts them
     /// near 85); but huffbench's hot loop, which 64 blocks hold, ran 7% slower in regions of 77.
