@@ -39,7 +39,8 @@ public sealed unsafe partial class Cpu
     /// pays only the quick compile and the IL. Called by the dispatcher between runs of compiled code.
     /// Nothing when the quick code was dropped meanwhile (a write to its page, a flush). A region whose
     /// quick code left it more often than every <see cref="InstructionsPerLeaveToGrow"/> instructions
-    /// retired takes up to RegionCompiler.MaxRegionBlocks hot blocks from now on, others RegionBlocks.
+    /// retired takes up to RegionCompiler.MaxRegionBlocks hot blocks from now on when they close a loop
+    /// (<see cref="CollectSizedRegion"/>), others RegionBlocks.
     /// </summary>
     private void Promote(JitRegion region)
     {

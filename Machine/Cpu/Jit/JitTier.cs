@@ -345,7 +345,7 @@ public sealed unsafe partial class Cpu
         // already), then the rest while there is room for them, so rarely run blocks do not take the
         // room of hot ones.
         for (int pass = 0; pass < 2; pass++)
-        for (int q = 0, room = pass == 0 ? warmLimit : Math.Min(warmLimit, RegionCompiler.RegionBlocks);
+        for (int q = 0, room = pass == 0 ? warmLimit : RegionCompiler.RegionBlocks;
              q < members.Count && members.Count < room; q++)
         {
             Block b = members[q];

@@ -9,8 +9,9 @@ namespace Lab.Machine.Cpu;
 internal sealed unsafe partial class RegionCompiler
 {
     /// <summary>
-    /// Quick code's count in the epilogue: counts the exit (JitRegion.QuickLeaves), subtracts the instructions retired from the region's credit
-    /// (JitRegion.PromoteCredit, on the entry-0 object that every entry shares) and, when it runs out,
+    /// Quick code's count in the epilogue: counts the exit (JitRegion.QuickLeaves), subtracts the
+    /// instructions retired from the region's credit (JitRegion.PromoteCredit; both on the entry-0
+    /// object that every entry shares) and, when it runs out,
     /// notes the region in Cpu._jitPromote, so the code returns to the dispatcher instead of chaining on
     /// and the dispatcher compiles the region again (Cpu.Promote).
     /// </summary>

@@ -109,9 +109,9 @@ public partial class JitDifferentialTests
     /// <summary>
     /// A block reached from eight predecessors, each ending with a different compare or test (8, 16,
     /// 32 and 64 bits, registers and immediates, equal operands on some passes, zero, negative and
-    /// positive results), has a flag state
-    /// known only at run time; its sixteen setcc evaluate every condition on it (JitHelpers.Condition's
-    /// compares for cmp and test states). Each pass's bytes fold into r12: the interpreter's sums.
+    /// positive results), has a flag state known only at run time; its sixteen setcc evaluate every
+    /// condition on it (JitHelpers.Condition's compares for cmp and test states). Each pass's bytes
+    /// fold into r12: the interpreter's sums.
     /// </summary>
     [Fact]
     public void EveryConditionOnAStateFromSeveralPredecessorsMatchesTheInterpreter()
@@ -168,9 +168,9 @@ public partial class JitDifferentialTests
     /// <summary>
     /// A register op whose flags only a fault sees: add, sub, and, or, xor of two registers (8 to 64
     /// bits) or of a register and an immediate, then a load from [r14] (unmapped on the third-last
-    /// pass), then an op that sets the flags again. Compiled code computes the op's flag state for the
-    /// load's fault path alone (from the registers, FlagUse.StateAtExit, where they still hold it). The
-    /// trap's flags and registers are the interpreter's.
+    /// pass), then an op that sets the flags again. Compiled code keeps the op's flag state for the
+    /// load's fault path alone (an add or sub of an immediate in its register, FlagUse.StateAtExit;
+    /// the others in the flag locals). The trap's flags and registers are the interpreter's.
     /// </summary>
     [Theory]
     [InlineData("add64"), InlineData("sub32"), InlineData("add8"), InlineData("sub16"), InlineData("and32")]
