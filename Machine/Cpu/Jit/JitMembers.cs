@@ -61,8 +61,6 @@ internal static class JitMembers
 
     public static readonly FieldInfo Tlb = Field("_tlb");
     public static readonly FieldInfo Xmm = Field("_xmm");
-    public static readonly MethodInfo ReadSlow = Method("ReadSlow");
-    public static readonly MethodInfo WriteSlow = Method("WriteSlow");
     public static readonly FieldInfo WindowPending = Field("_windowPending");
     public static readonly FieldInfo WindowPendingVa = Field("_windowPendingVa");
     public static readonly MethodInfo Read64 = Method("Read64");

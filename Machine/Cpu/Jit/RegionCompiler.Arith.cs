@@ -60,30 +60,29 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldloc, _tS);
         switch (sub)
         {
-            case AluOp.Add:
-                _il.Emit(OpCodes.Add); Truncate(size); _il.Emit(OpCodes.Stloc, _tR);
-                SetFlags(FlagOp.Add, size, _tD, _tS, _tR); break;
-            case AluOp.Sub: case AluOp.Cmp:
-                _il.Emit(OpCodes.Sub); Truncate(size); _il.Emit(OpCodes.Stloc, _tR);
-                SetFlags(FlagOp.Sub, size, _tD, _tS, _tR); break;
-            case AluOp.Or:
-                _il.Emit(OpCodes.Or); _il.Emit(OpCodes.Stloc, _tR);
-                SetFlags(FlagOp.Logic, size, Val.Of(0), Val.Of(0), _tR); break;
-            case AluOp.Xor:
-                _il.Emit(OpCodes.Xor); _il.Emit(OpCodes.Stloc, _tR);
-                SetFlags(FlagOp.Logic, size, Val.Of(0), Val.Of(0), _tR); break;
+            case AluOp.Add: _il.Emit(OpCodes.Add); Truncate(size); break;
+            case AluOp.Sub: case AluOp.Cmp: _il.Emit(OpCodes.Sub); Truncate(size); break;
+            case AluOp.Or: _il.Emit(OpCodes.Or); break;
+            case AluOp.Xor: _il.Emit(OpCodes.Xor); break;
             case AluOp.And: case AluOp.Test:
                 // test r, r (the usual zero test): r itself, which RyuJIT would not fold from r & r.
-                _il.Emit(op.Form == Form.RR && op.R0 == op.R1 ? OpCodes.Pop : OpCodes.And); _il.Emit(OpCodes.Stloc, _tR);
-                SetFlags(FlagOp.Logic, size, Val.Of(0), Val.Of(0), _tR); break;
+                _il.Emit(op.Form == Form.RR && op.R0 == op.R1 ? OpCodes.Pop : OpCodes.And); break;
             case AluOp.Adc: case AluOp.Sbb:
                 _il.Emit(sub == AluOp.Adc ? OpCodes.Add : OpCodes.Sub);
                 _il.Emit(OpCodes.Ldloc, _tAux);
                 _il.Emit(sub == AluOp.Adc ? OpCodes.Add : OpCodes.Sub);
-                Truncate(size); _il.Emit(OpCodes.Stloc, _tR);
-                SetFlags(sub == AluOp.Adc ? FlagOp.Adc : FlagOp.Sbb, size, _tD, _tS, _tR, _tAux); break;
+                Truncate(size); break;
         }
+        _il.Emit(OpCodes.Stloc, _tR);
+        // The destination before the flags, as Cpu.Alu: a store that faults leaves them as they were.
         if (sub is not (AluOp.Cmp or AluOp.Test)) WriteDst(ref op, size, _tR);
+        switch (sub)
+        {
+            case AluOp.Add: SetFlags(FlagOp.Add, size, _tD, _tS, _tR); break;
+            case AluOp.Sub: case AluOp.Cmp: SetFlags(FlagOp.Sub, size, _tD, _tS, _tR); break;
+            case AluOp.Adc: case AluOp.Sbb: SetFlags(sub == AluOp.Adc ? FlagOp.Adc : FlagOp.Sbb, size, _tD, _tS, _tR, _tAux); break;
+            default: SetFlags(FlagOp.Logic, size, Val.Of(0), Val.Of(0), _tR); break;
+        }
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Reflection.Emit;
 
 namespace Lab.Machine.Cpu;
@@ -11,8 +12,8 @@ internal sealed unsafe partial class RegionCompiler
 {
     // Scratch locals, each used only within one op.
     private LocalBuilder _tD = null!, _tS = null!, _tR = null!, _tV = null!, _tA = null!, _tSet = null!, _tAux = null!;
-    /// <summary>Memory access scratch: the guest address, its TLB slot, and the value a slow-path read returns (address-taken, so apart).</summary>
-    private LocalBuilder _tAddr = null!, _tEntry = null!, _tSlow = null!;
+    /// <summary>Memory access scratch: the guest address and its TLB slot.</summary>
+    private LocalBuilder _tAddr = null!, _tEntry = null!;
     /// <summary>Memory access scratch: a host pointer, the addend of an access through its own window or the TLB (<see cref="PushHost"/>), a window's countdown after a miss.</summary>
     private LocalBuilder _tHost = null!, _tAddend = null!, _tWinCount = null!;
 
@@ -69,7 +70,7 @@ internal sealed unsafe partial class RegionCompiler
         _tAux = _il.DeclareLocal(typeof(ulong));
         _tCount = _il.DeclareLocal(typeof(int));
         _winBase = _il.DeclareLocal(typeof(nuint));
-        _tAddr = _il.DeclareLocal(typeof(ulong)); _tEntry = _il.DeclareLocal(typeof(nuint)); _tSlow = _il.DeclareLocal(typeof(ulong));
+        _tAddr = _il.DeclareLocal(typeof(ulong)); _tEntry = _il.DeclareLocal(typeof(nuint));
         _tHost = _il.DeclareLocal(typeof(nuint)); _tAddend = _il.DeclareLocal(typeof(ulong)); _tWinCount = _il.DeclareLocal(typeof(int));
         _tGroupVa = _il.DeclareLocal(typeof(ulong));
         _left = _il.DeclareLocal(typeof(ulong));
@@ -218,38 +219,18 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>
     /// Stack: address. Reads through the access's window (<see cref="EmitFastAccess"/>); its miss path,
     /// out of line, takes the interpreter's TLB read fast path (Cpu.Read64 ... Read8: the slot's read
-    /// tag matches the page and the access stays in it), else, when the op has changed nothing yet,
-    /// leaves for the interpreter to run it from its start (<see cref="JitMembers.ExitResume"/>), so
-    /// compiled code holds no call on its path. An op that has already set the flags (a memory
-    /// destination written after them, as the generic handler does) cannot be started again with them
-    /// (adc/sbb read CF): it calls Cpu.ReadSlow instead, whose false return (a recorded fault) goes to
-    /// a side exit. The value reaches <paramref name="dest"/> without passing through memory, so RyuJIT
-    /// keeps it in a register.
+    /// tag matches the page and the access stays in it), else leaves for the interpreter to run the op
+    /// from its start (<see cref="JitMembers.ExitResume"/>: every op reads before it changes anything),
+    /// so compiled code holds no call on its path. The value reaches <paramref name="dest"/> without
+    /// passing through memory, so RyuJIT keeps it in a register.
     /// </summary>
     private void FinishLoad(int size, LocalBuilder dest, bool thenStore = false, bool signed = false)
     {
+        Debug.Assert(_curSetter != _i, "an op set the flags before its load: it could not start again");
         var hit = _il.DefineLabel();
-        var done = _il.DefineLabel();
-        Label? resume = _curSetter == _i ? null : ResumeLabel();
-        Label fault = resume ?? FaultLabel();
-        EmitFastAccess(size, write: false, hit, resume, thenStore: thenStore, slowPath: slow =>
-        {
-            _il.MarkLabel(slow);
-            if (resume is Label r) { _il.Emit(OpCodes.Br, r); return; }
-            _il.Emit(OpCodes.Ldarg_1);
-            _il.Emit(OpCodes.Ldloc, _tAddr);
-            _il.Emit(OpCodes.Ldc_I4, size);
-            _il.Emit(OpCodes.Ldloca, _tSlow);
-            _il.Emit(OpCodes.Call, JitMembers.ReadSlow);
-            _il.Emit(OpCodes.Brfalse, fault);
-            _il.Emit(OpCodes.Ldloc, _tSlow);
-            if (signed) SignExtend(size);
-            _il.Emit(OpCodes.Stloc, dest);
-            _il.Emit(OpCodes.Br, done);
-        });
+        EmitFastAccess(size, write: false, hit, ResumeLabel(), thenStore: thenStore);
         _il.MarkLabel(hit);
         LoadAtHost(size, dest, signed);
-        _il.MarkLabel(done);
     }
 
     /// <summary>
@@ -321,28 +302,17 @@ internal sealed unsafe partial class RegionCompiler
     /// <paramref name="hit"/> (which the caller marks next) when the access can take the fast path:
     /// first through the access's own window (<see cref="AccessWindow"/>: (address - Lo) &lt; Span, host
     /// = address + Addend), else, out of line (<see cref="EmitColdPaths"/>), through the TLB fast path
-    /// for a read or a write; otherwise runs <paramref name="slowPath"/> (given its label to
-    /// mark). A miss counts the window's countdown down; at zero the code leaves through
+    /// for a read or a write; otherwise leaves through <paramref name="resume"/> for the interpreter to
+    /// run the op. A miss counts the window's countdown down; at zero the code leaves through
     /// <paramref name="resume"/> with the window noted in Cpu._windowPending, and the CPU rebuilds it
     /// before compiled code next runs (<see cref="Cpu.RefillPendingWindow"/>): no call on the miss path,
-    /// so RyuJIT can keep guest registers in caller-saved host registers. An access that cannot resume
-    /// (the op already set the flags) has no window: it takes the TLB fast path inline.
+    /// so RyuJIT can keep guest registers in caller-saved host registers.
     /// </summary>
-    private void EmitFastAccess(int size, bool write, Label hit, Label? resume, Action<Label> slowPath, bool thenStore = false)
+    private void EmitFastAccess(int size, bool write, Label hit, Label resume, bool thenStore = false)
     {
         int tagOffset = TlbTag(write);
         _hostForm = HostForm.AddrPlusAddend;
         _il.Emit(OpCodes.Stloc, _tAddr);
-        if (resume is not Label leave)
-        {
-            var slowLabel = _il.DefineLabel();
-            _il.Emit(OpCodes.Ldloc, _tAddr);
-            EmitTlbHit(size, tagOffset, slowLabel, addendOnly: true);
-            _il.Emit(OpCodes.Stloc, _tAddend);
-            _il.Emit(OpCodes.Br, hit);
-            Cold(() => slowPath(slowLabel));
-            return;
-        }
         int offset = NewWindow(size, write || thenStore);
         var miss = _il.DefineLabel();
         EmitWindowTest(offset, _tAddr, miss, _tAddend, addendOnly: true);
@@ -356,14 +326,12 @@ internal sealed unsafe partial class RegionCompiler
         {
             _il.MarkLabel(miss);
             var tlb = _il.DefineLabel();
-            var slow = _il.DefineLabel();
-            EmitCountdown(offset, tlb, _tAddr, leave);
+            EmitCountdown(offset, tlb, _tAddr, resume);
             _il.MarkLabel(tlb);
             _il.Emit(OpCodes.Ldloc, _tAddr);
-            EmitTlbHit(size, tagOffset, slow, addendOnly: true);
+            EmitTlbHit(size, tagOffset, resume, addendOnly: true);
             _il.Emit(OpCodes.Stloc, _tAddend);
             _il.Emit(OpCodes.Br, hit);
-            slowPath(slow);
         });
     }
 
@@ -513,31 +481,18 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>
     /// Stack: address. Writes through the access's window; its miss path takes the TLB write fast path
-    /// (as Cpu.Write64 ... Write8), else leaves for the interpreter or calls Cpu.WriteSlow, whose false
-    /// return goes to a side exit (as <see cref="FinishLoad"/>).
+    /// (as Cpu.Write64 ... Write8), else leaves for the interpreter to run the op from its start: every
+    /// op stores before it changes anything else (as its handler does), so a store that faults leaves
+    /// the state as it was, and no store in compiled code can rewrite code (a page holding code has no
+    /// fast write tag).
     /// </summary>
     private void FinishStore(int size, Val src)
     {
+        Debug.Assert(_curSetter != _i, "an op set the flags before its store: it could not start again");
         var hit = _il.DefineLabel();
-        var done = _il.DefineLabel();
-        Label? resume = _curSetter == _i ? null : ResumeLabel();
-        Label fault = resume ?? FaultLabel();
-        if (resume == null) _blockStores[_blockOf[_i]] = true;   // this store may rewrite code: the block's edges check
-        EmitFastAccess(size, write: true, hit, resume, slow =>
-        {
-            _il.MarkLabel(slow);
-            if (resume is Label r) { _il.Emit(OpCodes.Br, r); return; }
-            _il.Emit(OpCodes.Ldarg_1);
-            _il.Emit(OpCodes.Ldloc, _tAddr);
-            _il.Emit(OpCodes.Ldc_I4, size);
-            src.Push(this);
-            _il.Emit(OpCodes.Call, JitMembers.WriteSlow);
-            _il.Emit(OpCodes.Brfalse, fault);
-            _il.Emit(OpCodes.Br, done);
-        });
+        EmitFastAccess(size, write: true, hit, ResumeLabel());
         _il.MarkLabel(hit);
         StoreAtHost(size, src);
-        _il.MarkLabel(done);
     }
 
     /// <summary>Writes the low <paramref name="size"/> bytes of <paramref name="src"/> at the host pointer (<see cref="PushHost"/>).</summary>

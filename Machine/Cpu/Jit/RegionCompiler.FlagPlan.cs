@@ -11,7 +11,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>What one op does to the flags, and what the liveness pass decided for it.</summary>
     private struct FlagUse
     {
-        public bool Sets, Aux, Reads, FaultBefore, FaultAfter, ComputeL, Merges, Helper, LastInBlock;
+        public bool Sets, Aux, Reads, FaultBefore, ComputeL, Merges, Helper, LastInBlock;
         /// <summary>
         /// A reader's status flags (RFLAGS bits, set with <see cref="Reads"/>): jb/jae and adc/sbb read CF
         /// alone, je/jne ZF alone, a handler or a shift by CL all. A merging setter's own flags: the
@@ -179,7 +179,6 @@ internal sealed unsafe partial class RegionCompiler
         for (int k = last; k >= _first[j]; k--)
         {
             ref FlagUse u = ref _use[k];
-            if (u.FaultAfter) { liveL = true; live = AllStatus; }
             if (u.Sets && !u.Helper)
             {
                 u.ComputeL = liveL;
@@ -210,9 +209,8 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>
     /// Whether the code may leave the region at block <paramref name="j"/>'s end, so the flag state must
     /// be whole there: a prefix, a ret or an indirect jump (whose target is known only at run time), a
-    /// target outside the region, a budget check point (<see cref="PlanBudgetChecks"/>), or a store that
-    /// may rewrite code (the edge checks; a memory destination whose flags are set before the write takes
-    /// the slow path when it misses, see FinishStore).
+    /// target outside the region, a budget check point (<see cref="PlanBudgetChecks"/>), or a handler
+    /// that may rewrite code (the edge checks).
     /// </summary>
     private bool MayLeaveAtEnd(int j, List<int> successors)
     {
@@ -226,17 +224,13 @@ internal sealed unsafe partial class RegionCompiler
             OpKind.Ret or OpKind.JmpIndirect or OpKind.CallIndirect => -1,
             _ => 1,
         };
-        if (targets < 0 || successors.Count < targets || successors.Exists(t => _checkPoint[t])) return true;
-        for (int k = _first[j]; k < _first[j] + b.Count; k++)
-            if (_use[k].Sets && _ops[k].Form is Form.M or Form.MR or Form.MI) return true;
-        return false;
+        return targets < 0 || successors.Count < targets || successors.Exists(t => _checkPoint[t]);
     }
 
     /// <summary>The flag effect of one op, mirroring its interpreter handler's order of reads, writes and SetFlags.</summary>
     private static FlagUse Classify(ref Op op)
     {
         var u = new FlagUse { FaultBefore = AccessesMemory(ref op), Size = op.Size };
-        bool memDst = op.Form is Form.M or Form.MR or Form.MI;
         switch (op.Kind)
         {
             case OpKind.Jcc: case OpKind.Setcc: case OpKind.Cmov:
@@ -299,8 +293,6 @@ internal sealed unsafe partial class RegionCompiler
                 u.RegA = op.R0;
                 u.RegB = op.Form == Form.RR ? op.R1 : Op.NoReg;
                 u.ImmB = op.Imm & FlagMath.Mask(op.Size);
-                // The generic handler sets the flags before it writes a memory destination.
-                u.FaultAfter = memDst && sub is not (AluOp.Cmp or AluOp.Test);
                 break;
         }
         return u;

@@ -334,7 +334,7 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Ldloc, _tA);
         }
         var hit = _il.DefineLabel();
-        EmitFastAccess(16, write, hit, resume, slow => { _il.MarkLabel(slow); _il.Emit(OpCodes.Br, resume); });
+        EmitFastAccess(16, write, hit, resume);
         _il.MarkLabel(hit);
         access();
     }

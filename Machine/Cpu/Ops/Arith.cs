@@ -3,39 +3,36 @@ namespace Lab.Machine.Cpu;
 /// <summary>Integer arithmetic and logic: add/or/adc/sbb/and/sub/xor/cmp/test, inc/dec, neg, not, cmpxchg, xadd.</summary>
 public sealed unsafe partial class Cpu
 {
-    /// <summary>The generic ALU handler for every size and form; Cond holds the <see cref="AluOp"/>.</summary>
+    /// <summary>
+    /// The generic ALU handler for every size and form; Cond holds the <see cref="AluOp"/>. The
+    /// destination is written before the flags: a write that faults (a read-only or copy-on-write page)
+    /// leaves them as they were, and the instruction runs again from the same state (adc and sbb read CF).
+    /// </summary>
     private bool Alu(ref Op op)
     {
         int size = op.Size;
         if (!ReadDst(ref op, out ulong d, out ulong ea)) return false;
         if (!ReadSrc(ref op, size, out ulong s)) return false;
         ulong mask = FlagMath.Mask(size);
-        ulong r;
+        ulong r, carry = 0;
+        FlagOp kind;
         switch ((AluOp)op.Cond)
         {
-            case AluOp.Add: r = (d + s) & mask; SetFlags(FlagOp.Add, size, d, s, r); break;
-            case AluOp.Or: r = d | s; SetFlags(FlagOp.Logic, size, 0, 0, r); break;
-            case AluOp.Adc:
-                {
-                    ulong c = CarryFlag() ? 1UL : 0UL;
-                    r = (d + s + c) & mask;
-                    SetFlagsAux(FlagOp.Adc, size, d, s, r, c);
-                    break;
-                }
-            case AluOp.Sbb:
-                {
-                    ulong c = CarryFlag() ? 1UL : 0UL;
-                    r = (d - s - c) & mask;
-                    SetFlagsAux(FlagOp.Sbb, size, d, s, r, c);
-                    break;
-                }
-            case AluOp.And: r = d & s; SetFlags(FlagOp.Logic, size, 0, 0, r); break;
-            case AluOp.Sub: r = (d - s) & mask; SetFlags(FlagOp.Sub, size, d, s, r); break;
-            case AluOp.Xor: r = d ^ s; SetFlags(FlagOp.Logic, size, 0, 0, r); break;
+            case AluOp.Add: r = (d + s) & mask; kind = FlagOp.Add; break;
+            case AluOp.Or: r = d | s; kind = FlagOp.Logic; break;
+            case AluOp.Adc: carry = CarryFlag() ? 1UL : 0UL; r = (d + s + carry) & mask; kind = FlagOp.Adc; break;
+            case AluOp.Sbb: carry = CarryFlag() ? 1UL : 0UL; r = (d - s - carry) & mask; kind = FlagOp.Sbb; break;
+            case AluOp.And: r = d & s; kind = FlagOp.Logic; break;
+            case AluOp.Sub: r = (d - s) & mask; kind = FlagOp.Sub; break;
+            case AluOp.Xor: r = d ^ s; kind = FlagOp.Logic; break;
             case AluOp.Cmp: SetFlags(FlagOp.Sub, size, d, s, (d - s) & mask); return true;
             default: SetFlags(FlagOp.Logic, size, 0, 0, d & s); return true;   // test
         }
-        return WriteDst(ref op, ea, r);
+        if (!WriteDst(ref op, ea, r)) return false;
+        if (kind == FlagOp.Logic) SetFlags(FlagOp.Logic, size, 0, 0, r);
+        else if (kind is FlagOp.Adc or FlagOp.Sbb) SetFlagsAux(kind, size, d, s, r, carry);
+        else SetFlags(kind, size, d, s, r);
+        return true;
     }
 
     /// <summary>inc / dec: CF keeps its old value.</summary>

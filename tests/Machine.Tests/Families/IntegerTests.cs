@@ -250,6 +250,48 @@ public class IntegerTests
         Assert.Equal(42UL, f[R.Rax]);
     }
 
+    /// <summary>
+    /// add, adc, and, or, sbb, sub and xor to memory on a read-only page (a copy-on-write page after
+    /// fork) fault with the flags as they were, as the processor's faults are precise: the kernel copies
+    /// the page and the instruction runs again from the same state. adc and sbb read CF, so a
+    /// restart after flags set by the faulting attempt added the wrong carry (stc; adc $0, mem made
+    /// mem + 0 instead of mem + 1 in a forked child).
+    /// </summary>
+    [Theory]
+    [InlineData(0)]   // add
+    [InlineData(1)]   // or
+    [InlineData(2)]   // adc
+    [InlineData(3)]   // sbb
+    [InlineData(4)]   // and
+    [InlineData(5)]   // sub
+    [InlineData(6)]   // xor
+    public void AluToAReadOnlyPageFaultsWithTheFlagsAsTheyWere(int alu)
+    {
+        using var f = new CpuFixture();
+        var ro = __qword_ptr[CpuFixture.CodeBase + 0x800];
+        f.Load(a =>
+        {
+            a.mov(eax, 1); a.cmp(eax, 2);   // CF, SF, AF, PF set; ZF, OF clear
+            a.mov(ecx, 1);
+            switch (alu)
+            {
+                case 0: a.add(ro, rcx); break;
+                case 1: a.or(ro, 1); break;
+                case 2: a.adc(ro, rcx); break;
+                case 3: a.sbb(ro, 1); break;
+                case 4: a.and(ro, rcx); break;
+                case 5: a.sub(ro, 1); break;
+                default: a.xor(ro, rcx); break;
+            }
+        });
+        f.Machine.Memory.WriteU64(CpuFixture.CodePhys + 0x800, 0x7FFF_FFFF_FFFF_FFFF);
+        var t = f.Run();
+        Assert.Equal(TrapKind.PageFault, t.Kind);
+        Assert.Equal(CpuFixture.CodeBase + 0x800, t.FaultAddress.Value);
+        Assert.Equal(0x95UL, f.Flags & 0x8D5);   // CF, PF, AF, SF of 1 - 2
+        Assert.Equal(0x7FFF_FFFF_FFFF_FFFFUL, f.Machine.Memory.ReadU64(CpuFixture.CodePhys + 0x800));
+    }
+
     [Fact]
     public void ExtensionsAndAccumulatorSignExtension()
     {

@@ -202,4 +202,42 @@ public partial class JitDifferentialTests
         var interp = LoopUntilR14Faults(a, top, regs);
         Assert.StartsWith("PageFault", interp.Trap);
     }
+
+    /// <summary>
+    /// An ALU op with a memory destination whose write faults after its read succeeded (a read-only or
+    /// copy-on-write page: the code page here, near the loop's end) leaves the flags as they were, as
+    /// the interpreter does: compiled code that set them before its store left the op's own flags in
+    /// the trap, and adc or sbb restarted after the kernel copied the page added the wrong carry. The
+    /// destination alternates between the data and the stack page, so its window misses often and
+    /// compiled code takes the TLB path itself rather than leaving for the interpreter at each miss.
+    /// </summary>
+    [Theory]
+    [InlineData("add64"), InlineData("adc64"), InlineData("sbb32imm"), InlineData("sub8"), InlineData("or16imm")]
+    [InlineData("and32"), InlineData("xor64imm"), InlineData("adc8imm")]
+    public void AnAluToMemoryWhoseWriteFaultsLeavesTheFlagsAsTheInterpreter(string setter)
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel();
+        a.Label(ref top);
+        a.xchg(r14, r13);
+        a.add(edx, unchecked((int)0x9E3779B9));          // flags that change every pass
+        switch (setter)
+        {
+            case "add64": a.add(__qword_ptr[r14], rdx); break;
+            case "adc64": a.adc(__qword_ptr[r14], rdx); break;
+            case "sbb32imm": a.sbb(__dword_ptr[r14], 0x1234); break;
+            case "sub8": a.sub(__byte_ptr[r14], dl); break;
+            case "or16imm": a.or(__word_ptr[r14], 0x101); break;
+            case "and32": a.and(__dword_ptr[r14], edx); break;
+            case "xor64imm": a.xor(__qword_ptr[r14], 0x55); break;
+            default: a.adc(__byte_ptr[r14], 1); break;
+        }
+        a.mov(rax, __qword_ptr[r14]);
+        a.add(r8, rax);
+        var regs = new ulong[16];
+        regs[2] = 0x7FFF_FFFF_8000_0080;
+        regs[13] = CpuFixture.StackTop - 0x100;
+        var interp = LoopUntilR14Faults(a, top, regs, faultAt: CpuFixture.CodeBase + 0x800);
+        Assert.StartsWith("PageFault", interp.Trap);
+    }
 }
