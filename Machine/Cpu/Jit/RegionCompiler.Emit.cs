@@ -20,7 +20,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>How <see cref="PushHost"/> forms the host pointer of the access being emitted.</summary>
     private enum HostForm : byte
     {
-        /// <summary>_tHost (a group member that missed its group, out of line; a read-modify-write's store).</summary>
+        /// <summary>_tHost (a group member that missed its group, out of line).</summary>
         Local,
         /// <summary>_tAddr + _tAddend: an access through its own window or the TLB.</summary>
         AddrPlusAddend,
@@ -222,7 +222,8 @@ internal sealed unsafe partial class RegionCompiler
     /// tag matches the page and the access stays in it), else leaves for the interpreter to run the op
     /// from its start (<see cref="JitMembers.ExitResume"/>: every op reads before it changes anything),
     /// so compiled code holds no call on its path. The value reaches <paramref name="dest"/> without
-    /// passing through memory, so RyuJIT keeps it in a register.
+    /// passing through memory, so RyuJIT keeps it in a register. <paramref name="thenStore"/>: a
+    /// read-modify-write's load, through a writable address only, which the op's store reuses (WriteDst).
     /// </summary>
     private void FinishLoad(int size, LocalBuilder dest, bool thenStore = false, bool signed = false)
     {
@@ -310,18 +311,15 @@ internal sealed unsafe partial class RegionCompiler
     /// </summary>
     private void EmitFastAccess(int size, bool write, Label hit, Label resume, bool thenStore = false)
     {
-        int tagOffset = TlbTag(write);
+        // A read-modify-write's load (thenStore) takes only a writable host address, which its store
+        // then uses with no test of its own: the window is a write window, the TLB path tests the write
+        // tag (a page with one is mapped, writable, dirty and holds no code, so reads there are plain too).
+        int tagOffset = TlbTag(write || thenStore);
         _hostForm = HostForm.AddrPlusAddend;
         _il.Emit(OpCodes.Stloc, _tAddr);
         int offset = NewWindow(size, write || thenStore);
         var miss = _il.DefineLabel();
         EmitWindowTest(offset, _tAddr, miss, _tAddend, addendOnly: true);
-        if (thenStore)
-        {
-            // A hit in a write window: the op's store goes to the same host address with no test.
-            PushHost();
-            _il.Emit(OpCodes.Stloc, _tRmwHost!);
-        }
         Cold(() =>
         {
             _il.MarkLabel(miss);
@@ -546,11 +544,7 @@ internal sealed unsafe partial class RegionCompiler
         {
             if (ReadModifyWrite(ref op) && _groupOf[_i] < 0)
             {
-                // The load tests a write window; a hit leaves the host address for WriteDst (else 0).
-                _tRmwHost ??= _il.DeclareLocal(typeof(nuint));
-                _il.Emit(OpCodes.Ldc_I4_0);
-                _il.Emit(OpCodes.Conv_U);
-                _il.Emit(OpCodes.Stloc, _tRmwHost);
+                // The load takes a writable host address (_tAddr + _tAddend), which WriteDst stores to.
                 EmitEA(ref op);
                 FinishLoad(size, _tV, thenStore: true);
                 _rmwOp = _i;
@@ -575,25 +569,13 @@ internal sealed unsafe partial class RegionCompiler
             Store(ref op, size, v);
             return;
         }
-        // The load hit a write window: the page is writable, dirty and holds no code, and nothing
-        // since could change that, so the interpreter's store would take its fast path to this address.
-        var slow = _il.DefineLabel();
-        var done = _il.DefineLabel();
-        _il.Emit(OpCodes.Ldloc, _tRmwHost!);
-        _il.Emit(OpCodes.Brfalse, slow);
-        _il.Emit(OpCodes.Ldloc, _tRmwHost!);
-        _il.Emit(OpCodes.Stloc, _tHost);
-        _hostForm = HostForm.Local;
+        // The load found the address writable (a write window, or the TLB's write tag), and nothing since
+        // could change that, so the interpreter's store would take its fast path to this address.
+        _hostForm = HostForm.AddrPlusAddend;
         StoreAtHost(size, v);
-        _il.Emit(OpCodes.Br, done);
-        _il.MarkLabel(slow);
-        Store(ref op, size, v);
-        _il.MarkLabel(done);
     }
 
-    /// <summary>The host address a read-modify-write's load found in its write window, or 0 (<see cref="ReadDst"/>).</summary>
-    private LocalBuilder? _tRmwHost;
-    /// <summary>The op whose ReadDst armed _tRmwHost.</summary>
+    /// <summary>The op whose ReadDst loaded through a writable host address (_tAddr + _tAddend) for WriteDst.</summary>
     private int _rmwOp = -1;
 
     /// <summary>
