@@ -61,11 +61,10 @@ internal sealed unsafe partial class RegionCompiler
     /// reached by an IL branch once the finished block is charged to _left, provided, when the target
     /// is a budget check point, the budget covers the most the code can run from there to the next
     /// (<see cref="PlanBudgetChecks"/>; the dispatcher gives compiled code at most <see cref="Cpu.JitSlice"/>
-    /// instructions, so a stop request waits for no more than that); and after a block that may
-    /// rewrite code, that no code was invalidated since entry (the store
-    /// may have rewritten a member: every store is thus checked at the first edge after it, as the
-    /// dispatcher checks a block's validity before running it). Otherwise, and for targets outside the
-    /// region, the code exits.
+    /// instructions, so a stop request waits for no more than that); and after a block whose handler
+    /// call may rewrite code, that no code was invalidated since entry (the handler may have rewritten
+    /// a member: it is thus checked at the first edge after it, as the dispatcher checks a block's
+    /// validity before running it). Otherwise, and for targets outside the region, the code exits.
     /// </summary>
     private void EmitGoto(ulong target)
     {

@@ -51,7 +51,7 @@ internal sealed unsafe partial class RegionCompiler
     private readonly bool[] _written = new bool[16];
     /// <summary>The budget left before the current block (the budget at entry less the blocks finished since); the code-invalidation count at entry.</summary>
     private LocalBuilder _left = null!, _inv0 = null!;
-    /// <summary>Per block: an op of it may have rewritten code (a handler call, or a store through the slow path).</summary>
+    /// <summary>Per block: an op of it may have rewritten code (a handler call).</summary>
     private readonly bool[] _blockStores;
     /// <summary>The epilogue's inputs: rip, instructions retired, status, the block left (for the dispatcher), direct-exit slot (-1 none).</summary>
     private LocalBuilder _xRip = null!, _xRetired = null!, _xStatus = null!, _xBlock = null!, _xSlot = null!, _next = null!;
@@ -135,8 +135,8 @@ internal sealed unsafe partial class RegionCompiler
         {
             if (Supports(ref _ops[k])) continue;
             // Stores on the TLB fast path never reach a page holding code (such pages have no fast
-            // write tag), and a store that misses leaves compiled code: only handlers, and the stores
-            // that call the slow path (FinishStore marks those), can invalidate code while a region runs.
+            // write tag), and a store that misses leaves compiled code: only handlers can invalidate
+            // code while a region runs.
             _blockStores[_blockOf[k]] = true;
             foreach (int r in HandlerRegisters(ref _ops[k])) Reg(r);
         }
