@@ -1,5 +1,6 @@
 /* Processes the ordinary way: fork and wait, exit statuses and signals, execv of this same program,
- * pipes between parent and child (pipe and pipe2), dup2 onto stdout, and stdio buffers across fork. */
+ * pipes between parent and child (pipe and pipe2), dup2 onto stdout, stdio buffers across fork, and a
+ * child's adc/sbb to a page still shared copy-on-write. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,23 @@ int main(int argc, char **argv)
     if (pid == 0) { *counter = 99; printf("in child counter=%d\n", *counter); exit(0); }
     wait(NULL);
     printf("in parent counter=%d\n", *counter);
+
+    /* a read-modify-write in the child to a page it still shares with the parent: the write faults,
+       the kernel copies the page, and the instruction runs again from the flags it started with (an
+       adc or sbb that ran again after setting CF itself added the wrong carry) */
+    static long shared[1024] __attribute__((aligned(4096)));
+    shared[0] = 41;
+    shared[512] = 43;
+    pid = fork();
+    if (pid == 0)
+    {
+        __asm__ volatile("stc\n\tadcq $0, %0" : "+m"(shared[0]) : : "cc");
+        __asm__ volatile("stc\n\tsbbq $0, %0" : "+m"(shared[512]) : : "cc");
+        printf("in child adc=%ld sbb=%ld\n", shared[0], shared[512]);
+        exit(0);
+    }
+    wait(NULL);
+    printf("in parent adc=%ld sbb=%ld\n", shared[0], shared[512]);
 
     /* a child killed by a signal */
     pid = fork();
