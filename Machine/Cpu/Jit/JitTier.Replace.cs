@@ -66,8 +66,7 @@ public sealed unsafe partial class Cpu
     {
         JitRegion? home = b.Home;
         if (home == null || !InstalledRegion(home)) return false;
-        var byVa = new Dictionary<ulong, Block>(home.Blocks.Length);
-        foreach (Block m in home.Blocks) byVa.TryAdd(m.Va, m);
+        var byVa = ByVa(home.Blocks);
         if (OnLoop(byVa, b)) return false;
         b.Heat = 0;
         if (BeingReplaced(home)) return true;   // wait for the code being compiled now
@@ -75,6 +74,14 @@ public sealed unsafe partial class Cpu
         foreach (Block m in home.Blocks)
             if (m.InRegion && m.Compiled == null && m.Heat >= _jitThreshold && !OnLoop(byVa, m)) m.WantsEntry = true;
         return Replace(home, mustHold: b);
+    }
+
+    /// <summary>A region's members by address (the first of two at one address), for <see cref="OnLoop"/>.</summary>
+    private static Dictionary<ulong, Block> ByVa(Block[] members)
+    {
+        var byVa = new Dictionary<ulong, Block>(members.Length);
+        foreach (Block m in members) byVa.TryAdd(m.Va, m);
+        return byVa;
     }
 
     /// <summary>
@@ -168,8 +175,7 @@ public sealed unsafe partial class Cpu
     /// </summary>
     private static bool GrowthClosesLoop(Block[] members)
     {
-        var byVa = new Dictionary<ulong, Block>(members.Length);
-        foreach (Block m in members) byVa.TryAdd(m.Va, m);
+        var byVa = ByVa(members);
         for (int k = RegionCompiler.RegionBlocks; k < members.Length; k++)
             if (OnLoop(byVa, members[k])) return true;
         return false;

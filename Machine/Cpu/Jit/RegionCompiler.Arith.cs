@@ -76,13 +76,10 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Stloc, _tR);
         // The destination before the flags, as Cpu.Alu: a store that faults leaves them as they were.
         if (sub is not (AluOp.Cmp or AluOp.Test)) WriteDst(ref op, size, _tR);
-        switch (sub)
-        {
-            case AluOp.Add: SetFlags(FlagOp.Add, size, _tD, _tS, _tR); break;
-            case AluOp.Sub: case AluOp.Cmp: SetFlags(FlagOp.Sub, size, _tD, _tS, _tR); break;
-            case AluOp.Adc: case AluOp.Sbb: SetFlags(sub == AluOp.Adc ? FlagOp.Adc : FlagOp.Sbb, size, _tD, _tS, _tR, _tAux); break;
-            default: SetFlags(FlagOp.Logic, size, Val.Of(0), Val.Of(0), _tR); break;
-        }
+        FlagOp kind = _use[_i].Kind;   // Classify's: Add, Sub (cmp too), Adc, Sbb or Logic (and, or, xor, test)
+        if (kind == FlagOp.Logic) SetFlags(kind, size, Val.Of(0), Val.Of(0), _tR);
+        else if (kind is FlagOp.Adc or FlagOp.Sbb) SetFlags(kind, size, _tD, _tS, _tR, _tAux);
+        else SetFlags(kind, size, _tD, _tS, _tR);
     }
 
     /// <summary>

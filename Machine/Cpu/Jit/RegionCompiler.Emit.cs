@@ -284,7 +284,7 @@ internal sealed unsafe partial class RegionCompiler
     private Label ResumeLabel()
     {
         var l = _il.DefineLabel();
-        _faults.Add(new FaultStub(l, _i, _curSetter, Status: JitMembers.ExitResume));
+        _faults.Add(new FaultStub(l, _i, _curSetter, HandlerFaulted: false));
         return l;
     }
 

@@ -82,18 +82,18 @@ internal sealed unsafe partial class RegionCompiler
         EmitLeave(target, _offset[_i] + 1, JitMembers.ExitNormal, slot);
     }
 
-    /// <summary>A label to branch to when the current op's memory access fails (its fault is already recorded).</summary>
-    private Label FaultLabel(bool regsInFile = false)
+    /// <summary>A label to branch to when the current op's handler call fails (its fault is already recorded).</summary>
+    private Label HandlerFaultLabel()
     {
         var l = _il.DefineLabel();
-        _faults.Add(new FaultStub(l, _i, _curSetter, regsInFile));
+        _faults.Add(new FaultStub(l, _i, _curSetter, HandlerFaulted: true));
         return l;
     }
 
     /// <summary>
-    /// The side exits: state as the interpreter leaves it when op k faults, or before it runs op k (its
-    /// block's first k ops retired, rip = op k). Each stub puts its flag state in the locals (or, after
-    /// a faulting handler, takes the registers the handler left) and notes its row.
+    /// The side exits: state as the interpreter leaves it when op k's handler faults, or before it runs
+    /// op k (its block's first k ops retired, rip = op k). Each stub puts its flag state in the locals
+    /// (or, after a faulting handler, takes the registers the handler left) and notes its row.
     /// </summary>
     private void EmitFaultStubs()
     {
@@ -102,10 +102,11 @@ internal sealed unsafe partial class RegionCompiler
             ILSize before = Size;
             _il.MarkLabel(f.Label);
             // After a faulting handler the CPU holds its registers and flags: the locals take them.
-            if (f.RegsInFile) ReloadRegisters(f.Op);
+            if (f.HandlerFaulted) ReloadRegisters(f.Op);
             else MaterializeFlags(f.Setter);
-            NoteLeave(new JitLeave(_ops[f.Op].Ip, _offset[f.Op], f.Status, _blockOf[f.Op], -1));
-            _il.Emit(OpCodes.Br, f.RegsInFile ? _leaveTailRegsInFile : _leaveTail);
+            int status = f.HandlerFaulted ? JitMembers.ExitFault : JitMembers.ExitResume;
+            NoteLeave(new JitLeave(_ops[f.Op].Ip, _offset[f.Op], status, _blockOf[f.Op], -1));
+            _il.Emit(OpCodes.Br, f.HandlerFaulted ? _leaveTailRegsInFile : _leaveTail);
             _blockSize[_blockOf[f.Op]] += Size - before;
         }
     }

@@ -67,11 +67,12 @@ internal sealed unsafe partial class RegionCompiler
     private readonly Label _epilogue, _epilogueFlags;
 
     /// <summary>
-    /// A side exit before op <c>Op</c> finishes, with the flag state at that point: it faulted
-    /// (status ExitFault), or its access missed the TLB and the interpreter runs it (ExitResume);
-    /// RegsInFile: the register file already holds the interpreter's registers (a handler call faulted).
+    /// A side exit before op <c>Op</c> finishes: its handler call faulted (<c>HandlerFaulted</c>: status
+    /// ExitFault, the register file already holds the interpreter's registers and flags), or its access
+    /// missed and the interpreter runs it from its start (ExitResume, with the flag state of
+    /// <c>Setter</c>: every compiled op accesses memory before it changes anything).
     /// </summary>
-    private readonly record struct FaultStub(Label Label, int Op, int Setter, bool RegsInFile = false, int Status = JitMembers.ExitFault);
+    private readonly record struct FaultStub(Label Label, int Op, int Setter, bool HandlerFaulted);
     private readonly List<FaultStub> _faults = new();
 
     /// <summary>The method covers only the entry block's first _n ops; the interpreter runs the rest.</summary>
@@ -544,7 +545,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldc_I4, _i);
         _il.Emit(OpCodes.Ldelema, typeof(Op));
         _il.Emit(OpCodes.Call, JitMembers.ExecuteOp);
-        _il.Emit(OpCodes.Brfalse, FaultLabel(regsInFile: true));
+        _il.Emit(OpCodes.Brfalse, HandlerFaultLabel());
         ReloadRegisters(_i);
         ReloadXmm();
         LoadFlags();

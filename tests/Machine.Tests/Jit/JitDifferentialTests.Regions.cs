@@ -201,9 +201,9 @@ public partial class JitDifferentialTests
 
     /// <summary>
     /// Closes the loop at <paramref name="top"/> for 40 passes; on the third-last, r14 (the data page)
-    /// becomes an unmapped page (or <paramref name="faultAt"/>), so a load at [r14] in the body faults there. Runs it on both tiers
-    /// (compiling after two runs) and asserts the same outcome, with the loop compiled; returns the
-    /// interpreter's.
+    /// becomes <paramref name="faultAt"/> (an unmapped page by default; a read-only one faults only a
+    /// write), so an access at [r14] in the body faults there. Runs it on both tiers (compiling after
+    /// two runs) and asserts the same outcome, with the loop compiled; returns the interpreter's.
     /// </summary>
     private static Outcome LoopUntilR14Faults(Assembler a, Label top, ulong[] regs, ulong faultAt = CpuFixture.DataBase + 0x40000)
     {
@@ -213,7 +213,7 @@ public partial class JitDifferentialTests
         a.jne(top);
         a.int3();
         regs[14] = CpuFixture.DataBase;
-        regs[15] = faultAt;                              // unmapped by default
+        regs[15] = faultAt;
         regs[1] = 40;                                    // rcx: passes
         regs[4] = CpuFixture.StackTop;
         var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], "");
