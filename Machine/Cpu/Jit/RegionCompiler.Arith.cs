@@ -388,14 +388,14 @@ internal sealed unsafe partial class RegionCompiler
     /// flag locals first, and the state after is <see cref="Dynamic"/>) and only zero-extends a 32-bit
     /// register; otherwise r, CF and OF by the same formulas, recorded as ResultAux. When nothing observes
     /// the flags after it (<see cref="FlagUse.ComputeL"/>: qrduino's <c>sar %cl, %esi; and $1, %esi</c>),
-    /// only r.
+    /// only r; when only exits do (<see cref="FlagUse.ShiftAtExit"/>), r, with the state left for them.
     /// </summary>
     private void EmitShiftByCl(ref Op op)
     {
-        int size = op.Size, bits = size * 8;
-        var sop = (ShiftOp)op.Cond;
-        if (sop == ShiftOp.Sal) sop = ShiftOp.Shl;
+        int size = op.Size;
+        var sop = ShiftByClOp(ref op);
         if (!_use[_i].ComputeL) { EmitShiftByClUnobserved(ref op, sop); return; }
+        if (_use[_i].ShiftAtExit) { EmitShiftByClAtExit(ref op, sop); return; }
         if (_curSetter >= 0) MaterializeFlags(_curSetter, forRunTimeReaders: true);
         _curSetter = Dynamic;
         ReadByCl(ref op, size);
@@ -408,6 +408,22 @@ internal sealed unsafe partial class RegionCompiler
         _il.MarkLabel(shift);
         PushShiftedByCl(sop, size);
         _il.Emit(OpCodes.Stloc, _tR);
+        _il.Emit(OpCodes.Ldloc, _tR);
+        SetReg(op.R0, size);
+        ShiftByClState(sop, size);
+        _il.MarkLabel(end);
+    }
+
+    /// <summary>The shift of a shift by CL, sal as shl.</summary>
+    private static ShiftOp ShiftByClOp(ref Op op) => (ShiftOp)op.Cond == ShiftOp.Sal ? ShiftOp.Shl : (ShiftOp)op.Cond;
+
+    /// <summary>
+    /// The flag state of a shift by CL of a nonzero count into the flag locals (ResultAux: a = d, b = the
+    /// count, r, and CF and OF in aux), from d in _tD, the count in _tCount and r in _tR; uses _tAux.
+    /// </summary>
+    private void ShiftByClState(ShiftOp sop, int size)
+    {
+        int bits = size * 8;
         // CF
         var cfDone = _il.DefineLabel();
         switch (sop)
@@ -449,14 +465,59 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Ldc_I4, 11); _il.Emit(OpCodes.Shl);
             _il.Emit(OpCodes.Ldloc, _tAux); _il.Emit(OpCodes.Or); _il.Emit(OpCodes.Stloc, _tAux);
         }
-        _il.Emit(OpCodes.Ldloc, _tR);
-        SetReg(op.R0, size);
         _il.Emit(OpCodes.Ldc_I4, (int)FlagOp.ResultAux | size << 8); _il.Emit(OpCodes.Stloc, _fkind);
         _il.Emit(OpCodes.Ldloc, _tD); _il.Emit(OpCodes.Stloc, _fa);
         _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Conv_U8); _il.Emit(OpCodes.Stloc, _fb);
         _il.Emit(OpCodes.Ldloc, _tR); _il.Emit(OpCodes.Stloc, _fr);
         _il.Emit(OpCodes.Ldloc, _tAux); _il.Emit(OpCodes.Stloc, _faux);
-        _il.MarkLabel(end);
+    }
+
+    /// <summary>Per shift by CL whose state waits for the exits (<see cref="FlagUse.ShiftAtExit"/>): the locals that keep its d and count.</summary>
+    private readonly Dictionary<int, (LocalBuilder D, LocalBuilder Count)> _shiftAtExit = new();
+
+    /// <summary>
+    /// A shift of a register by CL whose flags only exits observe (<see cref="FlagUse.ShiftAtExit"/>:
+    /// qrduino's <c>sar %cl, %ebx; xor %bl, (%rdx)</c>, whose load may leave before the xor sets the
+    /// flags): r alone, and d and the count kept in locals of its own; it becomes the current setter,
+    /// and an exit (<see cref="MaterializeShiftAtExit"/>) computes its state from them, or takes the
+    /// state before it (<see cref="FlagUse.SetterBefore"/>, still in the flag locals) for a zero count.
+    /// The branch on the count, CF, OF and five flag-local stores left the hot path.
+    /// </summary>
+    private void EmitShiftByClAtExit(ref Op op, ShiftOp sop)
+    {
+        int size = op.Size;
+        var kept = (D: _il.DeclareLocal(typeof(ulong)), Count: _il.DeclareLocal(typeof(int)));
+        _shiftAtExit[_i] = kept;
+        _use[_i].SetterBefore = _curSetter;
+        ReadByCl(ref op, size);
+        _il.Emit(OpCodes.Ldloc, _tD); _il.Emit(OpCodes.Stloc, kept.D);
+        _il.Emit(OpCodes.Ldloc, _tCount); _il.Emit(OpCodes.Stloc, kept.Count);
+        PushShiftedByCl(sop, size);
+        SetReg(op.R0, size);
+        _curSetter = _i;
+    }
+
+    /// <summary>
+    /// At an exit after shift by CL <paramref name="k"/> whose state waits for the exits: its state into
+    /// the flag locals, or for a zero count the state before it (see <see cref="MaterializeFlags"/>).
+    /// </summary>
+    private void MaterializeShiftAtExit(int k, bool forRunTimeReaders)
+    {
+        var kept = _shiftAtExit[k];
+        var shifted = _il.DefineLabel();
+        var done = _il.DefineLabel();
+        _il.Emit(OpCodes.Ldloc, kept.Count);
+        _il.Emit(OpCodes.Brtrue, shifted);
+        MaterializeFlags(_use[k].SetterBefore, forRunTimeReaders);
+        _il.Emit(OpCodes.Br, done);
+        _il.MarkLabel(shifted);
+        var sop = ShiftByClOp(ref _ops[k]);
+        _il.Emit(OpCodes.Ldloc, kept.D); _il.Emit(OpCodes.Stloc, _tD);
+        _il.Emit(OpCodes.Ldloc, kept.Count); _il.Emit(OpCodes.Stloc, _tCount);
+        PushShiftedByCl(sop, _ops[k].Size);
+        _il.Emit(OpCodes.Stloc, _tR);
+        ShiftByClState(sop, _ops[k].Size);
+        _il.MarkLabel(done);
     }
 
     /// <summary>

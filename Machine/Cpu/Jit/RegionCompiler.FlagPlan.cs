@@ -33,6 +33,13 @@ internal sealed unsafe partial class RegionCompiler
         /// a byte fewer).
         /// </summary>
         public bool AuxAtExit;
+        /// <summary>
+        /// A shift by CL whose flags only exits observe (as <see cref="AuxAtExit"/>): it keeps d and the
+        /// count, and the exits compute its state (or take <see cref="SetterBefore"/>'s for a zero count).
+        /// </summary>
+        public bool ShiftAtExit;
+        /// <summary>With <see cref="ShiftAtExit"/>: the setter before the shift as emission found it (or <see cref="Dynamic"/>).</summary>
+        public int SetterBefore;
         /// <summary>A cmp or test of registers (or a register and an immediate; any size, not ah..bh): its operands stay where they are.</summary>
         public bool OperandsInRegisters;
         /// <summary>An add or sub of an immediate to a register (any size, not ah..bh): a is the register's new value ∓ the immediate, r the register.</summary>
@@ -199,7 +206,7 @@ internal sealed unsafe partial class RegionCompiler
             if (u.Sets) lastSeen = true;
             // A shift by CL reads the state before (a zero count keeps it) only when its own is observed.
             bool shiftByCl = !u.Sets && IsShiftByCl(ref _ops[k]);
-            if (shiftByCl) u.ComputeL = liveL;
+            if (shiftByCl) { u.ComputeL = liveL; u.ShiftAtExit = liveL && !readByOp && !_prefix; }
             if (u.Reads && !u.Merges && (!shiftByCl || u.ComputeL)) { live |= u.Mask; liveL = readByOp = true; }
             if (u.FaultBefore) { live = AllStatus; liveL = true; }
         }

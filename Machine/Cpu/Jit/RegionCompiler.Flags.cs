@@ -77,6 +77,7 @@ internal sealed unsafe partial class RegionCompiler
     /// </summary>
     private void MaterializeFlags(int setter, bool forRunTimeReaders = false)
     {
+        if (setter >= 0 && _use[setter].ShiftAtExit) { MaterializeShiftAtExit(setter, forRunTimeReaders); return; }
         if (setter >= 0)
         {
             FlagUse u = _use[setter];
@@ -118,6 +119,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Pushes condition cc (0/1, int32) on the flag state at this point, as <c>Cpu.Condition</c> would compute it.</summary>
     private void EmitCondition(int cc)
     {
+        Debug.Assert(_curSetter < 0 || !_use[_curSetter].ShiftAtExit, $"op {_i} reads the state of shift {_curSetter}, left for the exits");
         if (_curSetter >= 0) { InlineCondition(_use[_curSetter], cc); return; }
         DynamicHelperArgs();
         _il.Emit(OpCodes.Ldc_I4, cc);
@@ -127,6 +129,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Pushes CF (0/1, int32) on the flag state at this point, as <c>Cpu.CarryFlag</c> would compute it.</summary>
     private void EmitCarry()
     {
+        Debug.Assert(_curSetter < 0 || !_use[_curSetter].ShiftAtExit, $"op {_i} reads the state of shift {_curSetter}, left for the exits");
         if (_curSetter >= 0) { InlineCarry(_use[_curSetter]); return; }
         DynamicHelperArgs();
         _il.Emit(OpCodes.Call, JitMembers.HelperCarry);
@@ -135,9 +138,82 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Pushes the six status flags (as RFLAGS bits, ulong) of the flag state at this point, as <c>Cpu.StatusFlags</c> computes them.</summary>
     private void EmitStatusFlags()
     {
-        if (_curSetter >= 0) HelperArgs(_use[_curSetter]);
-        else DynamicHelperArgs();
+        Debug.Assert(_curSetter < 0 || !_use[_curSetter].ShiftAtExit, $"op {_i} reads the state of shift {_curSetter}, left for the exits");
+        if (_curSetter >= 0) { InlineStatus(_use[_curSetter]); return; }
+        DynamicHelperArgs();
         _il.Emit(OpCodes.Call, JitMembers.HelperStatus);
+    }
+
+    /// <summary>Scratch of <see cref="InlineStatus"/>: a, b and r of the setter.</summary>
+    private LocalBuilder _sA = null!, _sB = null!, _sR = null!;
+
+    /// <summary>
+    /// Pushes the six status flags (RFLAGS bits, ulong) of known setter <paramref name="s"/>, as
+    /// FlagMath.Compute: in IL for the kinds compiled code sets (no call, around which RyuJIT would save
+    /// the guest registers it keeps in caller-saved host registers: qrduino's <c>and; ...; bt; jb</c>,
+    /// whose exits observe the flags bt keeps, called the helper at every bt), else through the helper.
+    /// </summary>
+    private void InlineStatus(FlagUse s)
+    {
+        if (s.Kind == FlagOp.Explicit) { _il.Emit(OpCodes.Ldloc, _faux); Const(FlagMath.StatusMask); _il.Emit(OpCodes.And); return; }
+        if (s.Kind is not (FlagOp.Logic or FlagOp.ResultAux or FlagOp.Add or FlagOp.Sub or FlagOp.Inc or FlagOp.Dec))
+        {
+            HelperArgs(s);
+            _il.Emit(OpCodes.Call, JitMembers.HelperStatus);
+            return;
+        }
+        LocalBuilder a = _sA, b = _sB, r = _sR;
+        int bits = s.Size * 8;
+        PushResult(s); _il.Emit(OpCodes.Stloc, r);
+        if (s.Kind != FlagOp.Logic && s.Kind != FlagOp.ResultAux) { PushA(s); _il.Emit(OpCodes.Stloc, a); }
+        if (s.Kind is FlagOp.Add or FlagOp.Sub) { PushB(s); _il.Emit(OpCodes.Stloc, b); }
+        // ZF | SF | PF from r (truncated to the size).
+        _il.Emit(OpCodes.Ldloc, r); _il.Emit(OpCodes.Ldc_I8, 0L); _il.Emit(OpCodes.Ceq); _il.Emit(OpCodes.Conv_U8);
+        _il.Emit(OpCodes.Ldc_I4, 6); _il.Emit(OpCodes.Shl);
+        _il.Emit(OpCodes.Ldloc, r); SignBitTo(bits, FlagMath.SF); _il.Emit(OpCodes.Or);
+        _il.Emit(OpCodes.Ldloc, r); Const(0xFF); _il.Emit(OpCodes.And);
+        _il.Emit(OpCodes.Call, JitMembers.BitCount(nameof(System.Numerics.BitOperations.PopCount)));
+        _il.Emit(OpCodes.Not); _il.Emit(OpCodes.Ldc_I4_1); _il.Emit(OpCodes.And);
+        _il.Emit(OpCodes.Ldc_I4_2); _il.Emit(OpCodes.Shl); _il.Emit(OpCodes.Conv_U8);   // PF: an even count
+        _il.Emit(OpCodes.Or);
+        switch (s.Kind)
+        {
+            case FlagOp.Logic: return;
+            case FlagOp.ResultAux:
+                _il.Emit(OpCodes.Ldloc, _faux); Const(FlagMath.CF | FlagMath.OF); _il.Emit(OpCodes.And); _il.Emit(OpCodes.Or);
+                return;
+            case FlagOp.Add or FlagOp.Sub:
+                bool add = s.Kind == FlagOp.Add;
+                // CF: add r < a, sub a < b.
+                _il.Emit(OpCodes.Ldloc, add ? r : a); _il.Emit(OpCodes.Ldloc, add ? a : b); _il.Emit(OpCodes.Clt_Un);
+                _il.Emit(OpCodes.Conv_U8); _il.Emit(OpCodes.Or);
+                // OF: add (a ^ r) & (b ^ r), sub (a ^ b) & (a ^ r), at the sign bit.
+                _il.Emit(OpCodes.Ldloc, a); _il.Emit(OpCodes.Ldloc, add ? r : b); _il.Emit(OpCodes.Xor);
+                _il.Emit(OpCodes.Ldloc, add ? b : a); _il.Emit(OpCodes.Ldloc, r); _il.Emit(OpCodes.Xor);
+                _il.Emit(OpCodes.And); SignBitTo(bits, FlagMath.OF); _il.Emit(OpCodes.Or);
+                // AF: a ^ b ^ r.
+                _il.Emit(OpCodes.Ldloc, a); _il.Emit(OpCodes.Ldloc, b); _il.Emit(OpCodes.Xor); _il.Emit(OpCodes.Ldloc, r); _il.Emit(OpCodes.Xor);
+                Const(FlagMath.AF); _il.Emit(OpCodes.And); _il.Emit(OpCodes.Or);
+                return;
+            default:
+                // inc/dec: CF kept in aux; OF when inc's r or dec's a is the sign bit alone; AF from a ^ 1 ^ r.
+                _il.Emit(OpCodes.Ldloc, _faux); Const(FlagMath.CF); _il.Emit(OpCodes.And); _il.Emit(OpCodes.Or);
+                _il.Emit(OpCodes.Ldloc, s.Kind == FlagOp.Inc ? r : a); Const(FlagMath.SignBit(s.Size)); _il.Emit(OpCodes.Ceq);
+                _il.Emit(OpCodes.Conv_U8); _il.Emit(OpCodes.Ldc_I4, 11); _il.Emit(OpCodes.Shl); _il.Emit(OpCodes.Or);
+                _il.Emit(OpCodes.Ldloc, a); Const(1); _il.Emit(OpCodes.Xor); _il.Emit(OpCodes.Ldloc, r); _il.Emit(OpCodes.Xor);
+                Const(FlagMath.AF); _il.Emit(OpCodes.And); _il.Emit(OpCodes.Or);
+                return;
+        }
+    }
+
+    /// <summary>Stack: a ulong; replaces it by its sign bit (of a <paramref name="bits"/>-bit operand) moved to <paramref name="flag"/>'s position, other bits 0.</summary>
+    private void SignBitTo(int bits, ulong flag)
+    {
+        int shift = bits - 1 - System.Numerics.BitOperations.TrailingZeroCount(flag);
+        if (shift > 0) { _il.Emit(OpCodes.Ldc_I4, shift); _il.Emit(OpCodes.Shr_Un); }
+        else if (shift < 0) { _il.Emit(OpCodes.Ldc_I4, -shift); _il.Emit(OpCodes.Shl); }
+        Const(flag);
+        _il.Emit(OpCodes.And);
     }
 
     /// <summary>

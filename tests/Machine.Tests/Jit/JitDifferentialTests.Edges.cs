@@ -240,4 +240,47 @@ public partial class JitDifferentialTests
         var interp = LoopUntilR14Faults(a, top, regs, faultAt: CpuFixture.CodeBase + 0x800);
         Assert.StartsWith("PageFault", interp.Trap);
     }
+
+    /// <summary>
+    /// A shift of a register by CL whose flags only a fault sees (qrduino's <c>sar %cl, %ebx; xor %bl,
+    /// (%rdx)</c>): compiled code keeps its operand and count and computes its state at the exit alone
+    /// (FlagUse.ShiftAtExit), or, for a zero count, leaves the state before it (an add's or an and's,
+    /// still in the flag locals). The load after it faults on the third-last pass, with a count of
+    /// 3 + <paramref name="countDelta"/> there (masked to the width's 5 or 6 bits); the trap's flags and
+    /// registers are the interpreter's, for zero counts, counts within the width and beyond 8 and 16 bits.
+    /// </summary>
+    [Theory]
+    [InlineData("shl", 4, 5, "add"), InlineData("shl", 4, -3, "add"), InlineData("sar", 8, -3, "and"), InlineData("sar", 8, 57, "add")]
+    [InlineData("shr", 2, 10, "and"), InlineData("shl", 1, 9, "add"), InlineData("sar", 1, 2, "add"), InlineData("shr", 8, -3, "add")]
+    [InlineData("shr", 4, 29, "and"), InlineData("shl", 2, -3, "and")]
+    public void AShiftByClWhoseFlagsOnlyAFaultSeesMatchesTheInterpreter(string shift, int size, int countDelta, string before)
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel();
+        a.Label(ref top);
+        a.add(edx, unchecked((int)0x9E3779B9));          // flags that change every pass
+        if (before == "and") a.and(edx, unchecked((int)0x8000_00FF));
+        a.rol(rax, 13);                                  // an operand that changes every pass
+        a.mov(r10, rcx);
+        a.lea(ecx, __[rcx + countDelta]);
+        AssemblerRegister64 d64 = rax;
+        switch ((shift, size))
+        {
+            case ("shl", 1): a.shl(al, cl); break;
+            case ("shl", 2): a.shl(ax, cl); break;
+            case ("shl", 4): a.shl(eax, cl); break;
+            case ("shr", 2): a.shr(ax, cl); break;
+            case ("shr", 4): a.shr(eax, cl); break;
+            case ("shr", 8): a.shr(d64, cl); break;
+            case ("sar", 1): a.sar(al, cl); break;
+            default: a.sar(d64, cl); break;
+        }
+        a.mov(rcx, r10);
+        a.mov(r9, __qword_ptr[r14]);                     // r14 is unmapped on the third-last pass
+        a.add(r8, rax);
+        var regs = new ulong[16];
+        regs[0] = 0x8000_0000_7FFF_FF80; regs[2] = 0x7FFF_FFFF_8000_0080;
+        var interp = LoopUntilR14Faults(a, top, regs);
+        Assert.StartsWith("PageFault", interp.Trap);
+    }
 }
