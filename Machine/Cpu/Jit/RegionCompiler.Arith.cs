@@ -27,12 +27,13 @@ internal sealed unsafe partial class RegionCompiler
         var sub = (AluOp)op.Cond;
         if (_use[_i].StateAtExit)
         {
-            // cmp/test of registers, or add/sub of an immediate, whose flags only the block's jcc or
-            // exits read: they read the registers (FlagUse.StateAtExit).
-            if (sub is AluOp.Add or AluOp.Sub)
+            // cmp/test of registers, or add/sub/and/or/xor to a register, whose flags only the block's
+            // jcc or exits read: they read the registers (FlagUse.StateAtExit).
+            if (sub is not (AluOp.Cmp or AluOp.Test))
             {
                 GetReg(op.R0, size);
-                Const(_use[_i].ImmB);
+                if (op.Form == Form.RR) GetReg(op.R1, size);
+                else Const(_use[_i].ImmB);
                 _il.Emit(AluOpCode(sub));
                 SetReg(op.R0, size);
             }

@@ -42,7 +42,11 @@ internal sealed unsafe partial class RegionCompiler
         public int SetterBefore;
         /// <summary>A cmp or test of registers (or a register and an immediate; any size, not ah..bh): its operands stay where they are.</summary>
         public bool OperandsInRegisters;
-        /// <summary>An add or sub of an immediate to a register (any size, not ah..bh): a is the register's new value ∓ the immediate, r the register.</summary>
+        /// <summary>
+        /// An add, sub, and, or or xor of an immediate or a register to a register (any size, not ah..bh;
+        /// add and sub of two distinct registers): r is the register's new value, and add's or sub's a
+        /// is r ∓ b, b the immediate or the other register.
+        /// </summary>
         public bool OperandRecoverable;
         /// <summary>
         /// The block's last setter, a cmp or test (or an add or sub of an immediate: CoreMark's crcu8
@@ -177,11 +181,13 @@ internal sealed unsafe partial class RegionCompiler
     private bool AnalyseBlock(int j, bool liveOut)
     {
         // readByOp: an op (or the block's end, into the flag locals) reads the state, not only an exit.
-        // written: the registers the ops after this point write, up to the next setter.
+        // written[c]: the registers whose low 2^c bytes the ops after this point may change before an
+        // exit that can still see this point's state (a write after the last such exit, even by the
+        // faulting op itself, is too late to matter), up to the next setter.
         // live: the status flags observed from this point (RFLAGS bits); liveL: whether any is.
-        bool liveL = liveOut, lastSeen = false, readByOp = liveOut;
+        bool liveL = liveOut, lastSeen = false, readByOp = liveOut, exitAfter = false;
         ulong live = liveOut ? AllStatus : 0;
-        uint written = 0;
+        Span<uint> written = stackalloc uint[4];
         int last = OpsEnd(j) - 1;
         for (int k = last; k >= _first[j]; k--)
         {
@@ -195,22 +201,42 @@ internal sealed unsafe partial class RegionCompiler
                 u.AuxAtExit = u.AuxFromOperand && liveL && !readByOp;
                 u.StateAtExit = liveL && !_prefix
                     && ((u.OperandsInRegisters || u.OperandRecoverable) && (k == last || (k == last - 1 && _ops[last].Kind == OpKind.Jcc))
-                        || u.OperandRecoverable && !readByOp && (written & SetterRegisters(u)) == 0);
-                written = 0;
+                        || u.OperandRecoverable && !readByOp && (written[System.Numerics.BitOperations.Log2(u.Size)] & SetterRegisters(u)) == 0);
+                written.Clear();
+                exitAfter = false;
                 liveL = readByOp = false;
                 live = 0;
                 // inc/dec, rotates and bit tests read the flags they keep only when those are observed.
                 if (u.Merges) { u.Reads = u.KeptObserved; live = kept; liveL = readByOp = u.Reads; }
             }
-            else written |= RegistersWritten(ref _ops[k]);
+            else if (exitAfter) NoteWritten(ref _ops[k], written);
             if (u.Sets) lastSeen = true;
             // A shift by CL reads the state before (a zero count keeps it) only when its own is observed.
             bool shiftByCl = !u.Sets && IsShiftByCl(ref _ops[k]);
             if (shiftByCl) { u.ComputeL = liveL; u.ShiftAtExit = liveL && !readByOp && !_prefix; }
             if (u.Reads && !u.Merges && (!shiftByCl || u.ComputeL)) { live |= u.Mask; liveL = readByOp = true; }
-            if (u.FaultBefore) { live = AllStatus; liveL = true; }
+            if (u.FaultBefore) { live = AllStatus; liveL = true; exitAfter = true; }
         }
         return liveL;
+    }
+
+    /// <summary>
+    /// Adds the registers <paramref name="op"/> writes to <paramref name="written"/> (per size class c:
+    /// the registers whose low 2^c bytes may change), less those whose low bytes it keeps: a sign or
+    /// zero extension of a register into itself (<c>add %ebx, %edx; movslq %edx, %rdx</c>, C's int
+    /// index, keeps the add's 32-bit result in edx).
+    /// </summary>
+    private static void NoteWritten(ref Op op, Span<uint> written)
+    {
+        uint regs = RegistersWritten(ref op);
+        int kept = op.Kind switch
+        {
+            OpKind.MovsxRR or OpKind.MovzxRR or OpKind.Movsx or OpKind.Movzx when op.Form == Form.RR && op.R0 == op.R1 && op.R0 < 16 => op.Size2,
+            OpKind.MovRR32 when op.R0 == op.R1 && op.R0 < 16 => 4,
+            _ => 0,
+        };
+        for (int c = 0; c < written.Length; c++)
+            written[c] |= (1 << c) <= kept ? regs & ~(1u << op.R0) : regs;
     }
 
     /// <summary>
@@ -296,7 +322,9 @@ internal sealed unsafe partial class RegionCompiler
                 // Registers whose local holds the operand in its low bytes (no ah, ch, dh, bh).
                 bool inRegisters = op.R0 < 16 && (op.Form == Form.RI || op.Form == Form.RR && op.R1 < 16);
                 u.OperandsInRegisters = inRegisters && sub is AluOp.Cmp or AluOp.Test;
-                u.OperandRecoverable = inRegisters && sub is AluOp.Add or AluOp.Sub && op.Form == Form.RI;
+                // add/sub of an immediate or another register: a = r ∓ b; and/or/xor: r is the register.
+                u.OperandRecoverable = inRegisters && sub is AluOp.Add or AluOp.Sub or AluOp.And or AluOp.Or or AluOp.Xor
+                    && (op.Form == Form.RI || sub is not (AluOp.Add or AluOp.Sub) || op.R1 != op.R0);
                 u.RegA = op.R0;
                 u.RegB = op.Form == Form.RR ? op.R1 : Op.NoReg;
                 u.ImmB = op.Imm & FlagMath.Mask(op.Size);

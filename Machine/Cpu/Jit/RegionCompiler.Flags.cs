@@ -246,6 +246,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Pushes r of a setter of known kind: derived for add/sub (and for a test whose state waits for an exit: a &amp; b), else the local.</summary>
     private void PushResult(FlagUse s)
     {
+        if (s.StateAtExit && s.OperandRecoverable) { GetReg(s.RegA, s.Size); return; }   // r is the register's value
         if (s.StateAtExit && s.Kind == FlagOp.Logic)
         {
             PushA(s);
@@ -255,7 +256,6 @@ internal sealed unsafe partial class RegionCompiler
             return;
         }
         if (!Derived(s.Kind)) { _il.Emit(OpCodes.Ldloc, _fr); return; }
-        if (s.StateAtExit && s.OperandRecoverable) { GetReg(s.RegA, s.Size); return; }   // r is the register's value
         PushA(s);
         PushB(s);
         _il.Emit(s.Kind == FlagOp.Add ? OpCodes.Add : OpCodes.Sub);
@@ -387,8 +387,8 @@ internal sealed unsafe partial class RegionCompiler
     {
         if (!s.StateAtExit) { _il.Emit(OpCodes.Ldloc, _fa); return; }
         GetReg(s.RegA, s.Size);
-        if (!s.OperandRecoverable) return;
-        Const(s.ImmB);                                   // the register holds r = a ± b
+        if (!s.OperandRecoverable || s.Kind == FlagOp.Logic) return;   // a logic op's flags read r alone
+        PushB(s);                                        // the register holds r = a ± b
         _il.Emit(s.Kind == FlagOp.Add ? OpCodes.Sub : OpCodes.Add);
         Truncate(s.Size);
     }

@@ -283,4 +283,46 @@ public partial class JitDifferentialTests
         var interp = LoopUntilR14Faults(a, top, regs);
         Assert.StartsWith("PageFault", interp.Trap);
     }
+
+    /// <summary>
+    /// A register op whose flags only a later load's fault sees, with its registers written in between
+    /// or by the load: compiled code reads such a state from the registers at the exit
+    /// (FlagUse.StateAtExit) only while they still hold it: C's int index (<c>add %ebx, %edx; movslq
+    /// %edx, %rdx; movzbl (%r10,%rdx), %edx</c>) keeps the add's 32-bit result in edx up to the load,
+    /// whose own write comes after its fault; a write that changes the low bytes (a 64-bit add before
+    /// movslq, a zero extension of fewer bytes, b's register, a load before another) must leave the
+    /// state in the flag locals. The trap's flags and registers are the interpreter's.
+    /// </summary>
+    [Theory]
+    [InlineData("movsxd"), InlineData("loadWritesDst"), InlineData("clobbered"), InlineData("sub8movzx"), InlineData("add64movsxd")]
+    [InlineData("xor32movzx8"), InlineData("bWritten"), InlineData("sub32movself"), InlineData("or16imm")]
+    public void ARegisterOpsStateReadFromItsRegistersAtAFaultMatchesTheInterpreter(string shape)
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel();
+        a.Label(ref top);
+        a.rol(rdx, 13);                                  // operands that change every pass
+        a.lea(rbx, __[rbx + rdx * 2 + 0x3C6E_F35F]);
+        switch (shape)
+        {
+            case "movsxd": a.add(edx, ebx); a.movsxd(rdx, edx); a.mov(r9, __qword_ptr[r14]); break;
+            case "loadWritesDst": a.add(edx, ebx); a.movsxd(rdx, edx); a.movzx(edx, __byte_ptr[r14 + 3]); break;
+            case "clobbered": a.sub(edx, ebx); a.mov(edx, __dword_ptr[rsp - 8]); a.mov(r9, __qword_ptr[r14]); break;
+            case "sub8movzx": a.sub(dl, bl); a.movzx(edx, dl); a.mov(r9, __qword_ptr[r14]); break;
+            case "add64movsxd":                          // r = 2^63 + dx: SF set, not in the low 32 bits
+                a.mov(rbx, 0x8000_0000_0000_0000UL); a.movzx(edx, dx);
+                a.add(rdx, rbx); a.movsxd(rdx, edx); a.mov(r9, __qword_ptr[r14]); break;
+            case "xor32movzx8":                          // r = 0x100: ZF clear, not in the low byte
+                a.mov(ebx, edx); a.xor(ebx, 0x100);
+                a.xor(edx, ebx); a.movzx(edx, dl); a.mov(r9, __qword_ptr[r14]); break;
+            case "bWritten": a.add(edx, ebx); a.mov(ebx, 0x1234_5678); a.mov(r9, __qword_ptr[r14]); break;
+            case "sub32movself": a.sub(edx, ebx); a.mov(edx, edx); a.mov(r9, __qword_ptr[r14]); break;
+            default: a.or(dx, unchecked((short)0x8001)); a.movsx(edx, dx); a.mov(r9, __qword_ptr[r14]); break;
+        }
+        a.add(r8, rdx);
+        var regs = new ulong[16];
+        regs[2] = 0x7FFF_FFFF_8000_0080; regs[3] = 0x8000_0000_7FFF_FF80;
+        var interp = LoopUntilR14Faults(a, top, regs);
+        Assert.StartsWith("PageFault", interp.Trap);
+    }
 }
