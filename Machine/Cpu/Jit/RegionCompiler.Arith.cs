@@ -348,6 +348,15 @@ internal sealed unsafe partial class RegionCompiler
             if (size == 4) _il.Emit(OpCodes.Conv_U8);
             SetReg(op.R0, size, zeroExtended: true);
         }
+        else if (sop is ShiftOp.Shr or ShiftOp.Sar && size == 4)
+        {
+            // In 32 bits: one shr/sar of the 32-bit register, no extension to 64 bits and back.
+            _il.Emit(OpCodes.Conv_U4);
+            _il.Emit(OpCodes.Ldc_I4, count);
+            _il.Emit(sop == ShiftOp.Shr ? OpCodes.Shr_Un : OpCodes.Shr);
+            _il.Emit(OpCodes.Conv_U8);
+            SetReg(op.R0, size, zeroExtended: true);
+        }
         else if (sop == ShiftOp.Shr)
         {
             Truncate(size);
