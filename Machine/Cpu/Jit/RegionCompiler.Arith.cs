@@ -37,6 +37,8 @@ internal sealed unsafe partial class RegionCompiler
                 _il.Emit(AluOpCode(sub));
                 SetReg(op.R0, size);
             }
+            else if (op.Form is Form.RM or Form.MR or Form.MI)
+                Load(ref op, size, _memoryOperand);   // written only once the load succeeds: a miss leaves the state before
             SetterAtExit();
             return;
         }

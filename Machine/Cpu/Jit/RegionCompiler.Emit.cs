@@ -69,6 +69,7 @@ internal sealed unsafe partial class RegionCompiler
         _tA = _il.DeclareLocal(typeof(ulong)); _tSet = _il.DeclareLocal(typeof(ulong));
         _tAux = _il.DeclareLocal(typeof(ulong));
         _sA = _il.DeclareLocal(typeof(ulong)); _sB = _il.DeclareLocal(typeof(ulong)); _sR = _il.DeclareLocal(typeof(ulong));
+        _memoryOperand = _il.DeclareLocal(typeof(ulong));
         _tCount = _il.DeclareLocal(typeof(int));
         _winBase = _il.DeclareLocal(typeof(nuint));
         _tAddr = _il.DeclareLocal(typeof(ulong)); _tEntry = _il.DeclareLocal(typeof(nuint));

@@ -40,7 +40,11 @@ internal sealed unsafe partial class RegionCompiler
         public bool ShiftAtExit;
         /// <summary>With <see cref="ShiftAtExit"/>: the setter before the shift as emission found it (or <see cref="Dynamic"/>).</summary>
         public int SetterBefore;
-        /// <summary>A cmp or test of registers (or a register and an immediate; any size, not ah..bh): its operands stay where they are.</summary>
+        /// <summary>
+        /// A cmp or test of registers (or a register and an immediate; any size, not ah..bh): its operands
+        /// stay where they are. Also one of a register or an immediate with memory: the loaded operand
+        /// stays in a local of its own (RegA or RegB is then <see cref="InMemoryLocal"/>).
+        /// </summary>
         public bool OperandsInRegisters;
         /// <summary>
         /// An add, sub, and, or or xor of an immediate or a register to a register (any size, not ah..bh;
@@ -160,7 +164,15 @@ internal sealed unsafe partial class RegionCompiler
     }
 
     /// <summary>The registers a setter whose state waits in its registers (<see cref="FlagUse.StateAtExit"/>) reads it from.</summary>
-    private static uint SetterRegisters(in FlagUse u) => 1u << u.RegA | (u.RegB == Op.NoReg ? 0 : 1u << u.RegB);
+    private static uint SetterRegisters(in FlagUse u) =>
+        (u.RegA < 16 ? 1u << u.RegA : 0) | (u.RegB < 16 ? 1u << u.RegB : 0);
+
+    /// <summary>
+    /// <see cref="FlagUse.RegA"/> or <see cref="FlagUse.RegB"/> of a cmp or test with memory whose state
+    /// waits for its jcc and the exits: the operand loaded into <see cref="_memoryOperand"/>. Only such
+    /// a setter writes that local, so it keeps the operand until the next one, itself a setter.
+    /// </summary>
+    private const byte InMemoryLocal = 0xFE;
 
     /// <summary>The op whose flags are the state at block <paramref name="p"/>'s end as its emission leaves <see cref="_curSetter"/>, or <see cref="Dynamic"/> (unknown, or none in the block).</summary>
     private int SetterAtEnd(int p)
@@ -322,6 +334,18 @@ internal sealed unsafe partial class RegionCompiler
                 // Registers whose local holds the operand in its low bytes (no ah, ch, dh, bh).
                 bool inRegisters = op.R0 < 16 && (op.Form == Form.RI || op.Form == Form.RR && op.R1 < 16);
                 u.OperandsInRegisters = inRegisters && sub is AluOp.Cmp or AluOp.Test;
+                // cmp/test of memory with a register or an immediate (xgboost's `cmp %cl, (%r9,%rdx); jb`
+                // closing its tree walk): the loaded operand in its local, the other in place.
+                bool memoryWithRegister = sub is AluOp.Cmp or AluOp.Test && op.Seg == 0
+                    && (op.Form == Form.RM && op.R0 < 16 || op.Form == Form.MR && op.R1 < 16 || op.Form == Form.MI);
+                if (memoryWithRegister)
+                {
+                    u.OperandsInRegisters = true;
+                    u.RegA = op.Form == Form.RM ? op.R0 : InMemoryLocal;
+                    u.RegB = op.Form == Form.RM ? InMemoryLocal : op.Form == Form.MR ? op.R1 : Op.NoReg;
+                    u.ImmB = op.Imm & FlagMath.Mask(op.Size);
+                    break;
+                }
                 // add/sub of an immediate or another register: a = r ∓ b; and/or/xor: r is the register.
                 u.OperandRecoverable = inRegisters && sub is AluOp.Add or AluOp.Sub or AluOp.And or AluOp.Or or AluOp.Xor
                     && (op.Form == Form.RI || sub is not (AluOp.Add or AluOp.Sub) || op.R1 != op.R0);

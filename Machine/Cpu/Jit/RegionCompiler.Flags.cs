@@ -144,6 +144,9 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Call, JitMembers.HelperStatus);
     }
 
+    /// <summary>The memory operand of a cmp or test whose state waits for its jcc and the exits (<see cref="InMemoryLocal"/>).</summary>
+    private LocalBuilder _memoryOperand = null!;
+
     /// <summary>Scratch of <see cref="InlineStatus"/>: a, b and r of the setter.</summary>
     private LocalBuilder _sA = null!, _sB = null!, _sR = null!;
 
@@ -382,11 +385,18 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(op);
     }
 
+    /// <summary>Pushes operand register <paramref name="r"/> of a setter whose state waits in place: the register, or the loaded memory operand (<see cref="InMemoryLocal"/>).</summary>
+    private void PushOperand(byte r, int size)
+    {
+        if (r == InMemoryLocal) _il.Emit(OpCodes.Ldloc, _memoryOperand);
+        else GetReg(r, size);
+    }
+
     /// <summary>Pushes a of known setter <paramref name="s"/>: _fa, or from the register itself (<see cref="FlagUse.StateAtExit"/>).</summary>
     private void PushA(FlagUse s)
     {
         if (!s.StateAtExit) { _il.Emit(OpCodes.Ldloc, _fa); return; }
-        GetReg(s.RegA, s.Size);
+        PushOperand(s.RegA, s.Size);
         if (!s.OperandRecoverable || s.Kind == FlagOp.Logic) return;   // a logic op's flags read r alone
         PushB(s);                                        // the register holds r = a ± b
         _il.Emit(s.Kind == FlagOp.Add ? OpCodes.Sub : OpCodes.Add);
@@ -398,7 +408,7 @@ internal sealed unsafe partial class RegionCompiler
     {
         if (!s.StateAtExit) _il.Emit(OpCodes.Ldloc, _fb);
         else if (s.RegB == Op.NoReg) Const(s.ImmB);
-        else GetReg(s.RegB, s.Size);
+        else PushOperand(s.RegB, s.Size);
     }
 
     /// <summary>Logical not of the int32 0/1 on the stack.</summary>

@@ -325,4 +325,57 @@ public partial class JitDifferentialTests
         var interp = LoopUntilR14Faults(a, top, regs);
         Assert.StartsWith("PageFault", interp.Trap);
     }
+
+    /// <summary>
+    /// A compare of memory with a register or an immediate closing its block before the jcc (xgboost's
+    /// <c>cmp %cl, (%r9,%rdx); jb</c>) keeps the loaded operand in a local rather than the flag locals
+    /// (FlagUse.StateAtExit); the block on either side of the jcc starts with a load that faults on
+    /// one pass near the end: the fall-through block (one predecessor: the compare's state read in
+    /// place) or the join after it (two: the state copied into the flag locals on the taken edge).
+    /// The trap's flags and registers are the interpreter's, for both operand orders, tests and
+    /// immediates, at 8 to 64 bits, with unsigned, signed, zero and sign conditions.
+    /// </summary>
+    [Theory]
+    [InlineData("cmp32rm", "jb"), InlineData("cmp64mr", "jl"), InlineData("cmp8mi", "jae"), InlineData("test32mr", "je")]
+    [InlineData("cmp16mi", "jg"), InlineData("test8mi", "js"), InlineData("cmp64rm", "jbe"), InlineData("cmp32mr", "jo")]
+    public void ACompareWithMemoryBeforeItsJccMatchesTheInterpreterAtAFault(string compare, string jcc)
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel(), skip = a.CreateLabel();
+        a.Label(ref top);
+        a.rol(rdx, 13);                                  // a memory operand that changes every pass
+        a.mov(__qword_ptr[r13], rdx);
+        a.add(ebx, unchecked((int)0x9E3779B9));
+        switch (compare)
+        {
+            case "cmp32rm": a.cmp(ebx, __dword_ptr[r13]); break;
+            case "cmp64mr": a.cmp(__qword_ptr[r13], rbx); break;
+            case "cmp8mi": a.cmp(__byte_ptr[r13], 0x80); break;
+            case "test32mr": a.test(__dword_ptr[r13], ebx); break;
+            case "cmp16mi": a.cmp(__word_ptr[r13], 0x1234); break;
+            case "test8mi": a.test(__byte_ptr[r13], 0x81); break;
+            case "cmp64rm": a.cmp(rbx, __qword_ptr[r13]); break;
+            default: a.cmp(__dword_ptr[r13], ebx); break;
+        }
+        switch (jcc)
+        {
+            case "jb": a.jb(skip); break;
+            case "jl": a.jl(skip); break;
+            case "jae": a.jae(skip); break;
+            case "je": a.je(skip); break;
+            case "jg": a.jg(skip); break;
+            case "js": a.js(skip); break;
+            case "jbe": a.jbe(skip); break;
+            default: a.jo(skip); break;
+        }
+        a.mov(r9, __qword_ptr[r14]);                     // r14 is unmapped on the third-last pass
+        a.Label(ref skip);
+        a.mov(r10, __qword_ptr[r14 + 8]);
+        a.add(r8, r10);
+        var regs = new ulong[16];
+        regs[2] = 0x7FFF_FFFF_8000_0080; regs[3] = 0x8000_0000_7FFF_FF80;
+        regs[13] = CpuFixture.StackTop - 0x100;
+        var interp = LoopUntilR14Faults(a, top, regs);
+        Assert.StartsWith("PageFault", interp.Trap);
+    }
 }
