@@ -427,7 +427,16 @@ internal sealed unsafe partial class RegionCompiler
     }
 
     /// <summary>Pushes 1 if the recorded result's sign bit (of the operand size) is set.</summary>
-    private void SignTest(FlagUse s) => ResultVersusZero(s, OpCodes.Clt);
+    private void SignTest(FlagUse s)
+    {
+        if (s.Size >= 4) { ResultVersusZero(s, OpCodes.Clt); return; }
+        // A byte or word: a test of the sign bit, not a sign extension and a compare (xgboost's `test %al, %al; js`).
+        PushResult(s);
+        Const(FlagMath.SignBit(s.Size));
+        _il.Emit(OpCodes.And);
+        _il.Emit(OpCodes.Ldc_I8, 0L);
+        _il.Emit(OpCodes.Cgt_Un);
+    }
 
     /// <summary>Pushes the recorded result, signed at the operand size, compared (clt, cgt) with zero.</summary>
     private void ResultVersusZero(FlagUse s, OpCode compare)
