@@ -421,9 +421,24 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Pushes 1 if the recorded result is zero.</summary>
     private void ZeroTest(FlagUse s)
     {
+        if (s.Size < 8 && PushRegisterMasked(s, FlagMath.Mask(s.Size))) { _il.Emit(OpCodes.Ldc_I8, 0L); _il.Emit(OpCodes.Ceq); return; }
         PushResult(s);
         _il.Emit(OpCodes.Ldc_I8, 0L);
         _il.Emit(OpCodes.Ceq);
+    }
+
+    /// <summary>
+    /// For a <c>test r, r</c> whose state waits in its register (any size below 8): pushes the register's
+    /// local and <paramref name="mask"/>, with no truncation first (one <c>test r8, r8</c> or <c>test
+    /// r8, imm</c> where the truncation added a movzx), and returns true; else pushes nothing.
+    /// </summary>
+    private bool PushRegisterMasked(FlagUse s, ulong mask)
+    {
+        if (!(s.StateAtExit && s.Kind == FlagOp.Logic && s.OperandsInRegisters && s.RegA == s.RegB && s.RegA < 16)) return false;
+        _il.Emit(OpCodes.Ldloc, Reg(s.RegA));
+        Const(mask);
+        _il.Emit(OpCodes.And);
+        return true;
     }
 
     /// <summary>Pushes 1 if the recorded result's sign bit (of the operand size) is set.</summary>
@@ -431,9 +446,12 @@ internal sealed unsafe partial class RegionCompiler
     {
         if (s.Size >= 4) { ResultVersusZero(s, OpCodes.Clt); return; }
         // A byte or word: a test of the sign bit, not a sign extension and a compare (xgboost's `test %al, %al; js`).
-        PushResult(s);
-        Const(FlagMath.SignBit(s.Size));
-        _il.Emit(OpCodes.And);
+        if (!PushRegisterMasked(s, FlagMath.SignBit(s.Size)))
+        {
+            PushResult(s);
+            Const(FlagMath.SignBit(s.Size));
+            _il.Emit(OpCodes.And);
+        }
         _il.Emit(OpCodes.Ldc_I8, 0L);
         _il.Emit(OpCodes.Cgt_Un);
     }
