@@ -31,9 +31,14 @@ internal sealed unsafe partial class RegionCompiler
             // jcc or exits read: they read the registers (FlagUse.StateAtExit).
             if (sub is not (AluOp.Cmp or AluOp.Test))
             {
-                GetReg(op.R0, size);
-                if (op.Form == Form.RR) GetReg(op.R1, size);
-                else Const(_use[_i].ImmB);
+                // 32 and 64 bits as EmitAluUnobserved: the operands' locals as they are, truncated once.
+                if (size >= 4) { _il.Emit(OpCodes.Ldloc, Reg(op.R0)); ReadSrcLoaded(ref op); }
+                else
+                {
+                    GetReg(op.R0, size);
+                    if (op.Form == Form.RR) GetReg(op.R1, size);
+                    else Const(_use[_i].ImmB);
+                }
                 _il.Emit(AluOpCode(sub));
                 SetReg(op.R0, size);
             }
