@@ -195,12 +195,21 @@ public partial class JitDifferentialTests
             case "and16imm": a.and(ax, unchecked((short)0x8001)); break;
             default: a.xor(eax, eax); a.add(rax, rdx); a.xor(eax, eax); break;
         }
-        a.mov(r9, __qword_ptr[r14]);                     // r14 is unmapped on the third-last pass
+        EndWithALoadThatFaults(a, top);
+    }
+
+    /// <summary>
+    /// Ends a loop body with a load from [r14] (unmapped on the third-last pass) and an add that sets
+    /// the flags again, runs it on both tiers (<see cref="LoopUntilR14Faults"/>, rax and rdx starting
+    /// at values on both sides of the sign bits) and asserts that the load faulted.
+    /// </summary>
+    private static void EndWithALoadThatFaults(Assembler a, Label top)
+    {
+        a.mov(r9, __qword_ptr[r14]);
         a.add(r8, rax);
         var regs = new ulong[16];
         regs[0] = 0x8000_0000_7FFF_FF80; regs[2] = 0x7FFF_FFFF_8000_0080;
-        var interp = LoopUntilR14Faults(a, top, regs);
-        Assert.StartsWith("PageFault", interp.Trap);
+        Assert.StartsWith("PageFault", LoopUntilR14Faults(a, top, regs).Trap);
     }
 
     /// <summary>
@@ -276,12 +285,7 @@ public partial class JitDifferentialTests
             default: a.sar(d64, cl); break;
         }
         a.mov(rcx, r10);
-        a.mov(r9, __qword_ptr[r14]);                     // r14 is unmapped on the third-last pass
-        a.add(r8, rax);
-        var regs = new ulong[16];
-        regs[0] = 0x8000_0000_7FFF_FF80; regs[2] = 0x7FFF_FFFF_8000_0080;
-        var interp = LoopUntilR14Faults(a, top, regs);
-        Assert.StartsWith("PageFault", interp.Trap);
+        EndWithALoadThatFaults(a, top);
     }
 
     /// <summary>
