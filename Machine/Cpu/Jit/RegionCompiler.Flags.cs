@@ -116,10 +116,15 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldfld, JitMembers.Faux); _il.Emit(OpCodes.Stloc, _faux);
     }
 
+    /// <summary>An op reads the flag state here: it is no shift by CL's left for the exits (AnalyseFlags marks those only when no op reads them).</summary>
+    [Conditional("DEBUG")]
+    private void AssertStateReadable() =>
+        Debug.Assert(_curSetter < 0 || !_use[_curSetter].ShiftAtExit, $"op {_i} reads the state of shift {_curSetter}, left for the exits");
+
     /// <summary>Pushes condition cc (0/1, int32) on the flag state at this point, as <c>Cpu.Condition</c> would compute it.</summary>
     private void EmitCondition(int cc)
     {
-        Debug.Assert(_curSetter < 0 || !_use[_curSetter].ShiftAtExit, $"op {_i} reads the state of shift {_curSetter}, left for the exits");
+        AssertStateReadable();
         if (_curSetter >= 0) { InlineCondition(_use[_curSetter], cc); return; }
         DynamicHelperArgs();
         _il.Emit(OpCodes.Ldc_I4, cc);
@@ -129,7 +134,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Pushes CF (0/1, int32) on the flag state at this point, as <c>Cpu.CarryFlag</c> would compute it.</summary>
     private void EmitCarry()
     {
-        Debug.Assert(_curSetter < 0 || !_use[_curSetter].ShiftAtExit, $"op {_i} reads the state of shift {_curSetter}, left for the exits");
+        AssertStateReadable();
         if (_curSetter >= 0) { InlineCarry(_use[_curSetter]); return; }
         DynamicHelperArgs();
         _il.Emit(OpCodes.Call, JitMembers.HelperCarry);
@@ -138,7 +143,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Pushes the six status flags (as RFLAGS bits, ulong) of the flag state at this point, as <c>Cpu.StatusFlags</c> computes them.</summary>
     private void EmitStatusFlags()
     {
-        Debug.Assert(_curSetter < 0 || !_use[_curSetter].ShiftAtExit, $"op {_i} reads the state of shift {_curSetter}, left for the exits");
+        AssertStateReadable();
         if (_curSetter >= 0) { InlineStatus(_use[_curSetter]); return; }
         DynamicHelperArgs();
         _il.Emit(OpCodes.Call, JitMembers.HelperStatus);
@@ -167,9 +172,17 @@ internal sealed unsafe partial class RegionCompiler
         }
         LocalBuilder a = _sA, b = _sB, r = _sR;
         int bits = s.Size * 8;
-        PushResult(s); _il.Emit(OpCodes.Stloc, r);
         if (s.Kind != FlagOp.Logic && s.Kind != FlagOp.ResultAux) { PushA(s); _il.Emit(OpCodes.Stloc, a); }
         if (s.Kind is FlagOp.Add or FlagOp.Sub) { PushB(s); _il.Emit(OpCodes.Stloc, b); }
+        if (Derived(s.Kind) && !(s.StateAtExit && s.OperandRecoverable))
+        {
+            // add's and sub's r from the a and b just read, not read again through PushResult.
+            _il.Emit(OpCodes.Ldloc, a); _il.Emit(OpCodes.Ldloc, b);
+            _il.Emit(s.Kind == FlagOp.Add ? OpCodes.Add : OpCodes.Sub);
+            Truncate(s.Size);
+        }
+        else PushResult(s);
+        _il.Emit(OpCodes.Stloc, r);
         // ZF | SF | PF from r (truncated to the size).
         _il.Emit(OpCodes.Ldloc, r); _il.Emit(OpCodes.Ldc_I8, 0L); _il.Emit(OpCodes.Ceq); _il.Emit(OpCodes.Conv_U8);
         _il.Emit(OpCodes.Ldc_I4, 6); _il.Emit(OpCodes.Shl);

@@ -40,8 +40,8 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>
     /// shl/shr/sar/rol/ror of a 32- or 64-bit register by an immediate when nothing observes the flags:
-    /// straight from the register's local into it, the source zero- or sign-extended only where the
-    /// result's low bytes depend on its upper ones (shr, sar), without the temporaries the flags need.
+    /// straight from the register's local into it, one host shift or rotate at the operand's width,
+    /// without the temporaries the flags need.
     /// A masked count of 0 changes nothing but a 32-bit register's zero extension (and the flags).
     /// </summary>
     private void EmitShiftUnobserved(ref Op op)
@@ -60,26 +60,15 @@ internal sealed unsafe partial class RegionCompiler
             if (size == 4) _il.Emit(OpCodes.Conv_U8);
             SetReg(op.R0, size, zeroExtended: true);
         }
-        else if (sop is ShiftOp.Shr or ShiftOp.Sar && size == 4)
+        else if (sop is ShiftOp.Shr or ShiftOp.Sar)
         {
-            // In 32 bits: one shr/sar of the 32-bit register, no extension to 64 bits and back.
-            _il.Emit(OpCodes.Conv_U4);
+            // One shr/sar at the operand's width: a 32-bit register's low half as an int32, with no
+            // extension to 64 bits and back (stop 37; before, a sign or zero extension, the shift, a truncation).
+            if (size == 4) _il.Emit(OpCodes.Conv_U4);
             _il.Emit(OpCodes.Ldc_I4, count);
             _il.Emit(sop == ShiftOp.Shr ? OpCodes.Shr_Un : OpCodes.Shr);
-            _il.Emit(OpCodes.Conv_U8);
+            if (size == 4) _il.Emit(OpCodes.Conv_U8);
             SetReg(op.R0, size, zeroExtended: true);
-        }
-        else if (sop == ShiftOp.Shr)
-        {
-            Truncate(size);
-            _il.Emit(OpCodes.Ldc_I4, count); _il.Emit(OpCodes.Shr_Un);
-            SetReg(op.R0, size, zeroExtended: true);
-        }
-        else if (sop == ShiftOp.Sar)
-        {
-            SignExtend(size);
-            _il.Emit(OpCodes.Ldc_I4, Math.Min(count, 63)); _il.Emit(OpCodes.Shr);
-            SetReg(op.R0, size);
         }
         else
         {
