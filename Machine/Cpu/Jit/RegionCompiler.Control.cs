@@ -95,7 +95,7 @@ internal sealed unsafe partial class RegionCompiler
         }
         // A cmp or test whose state waits in its registers: into the flag locals for a member that
         // observes it, unless the member reads the registers too (PlanKnownSetters).
-        if (_curSetter >= 0 && _use[_curSetter].StateAtExit && _flagsLiveIn[j] && _setterIn[j] != _curSetter)
+        if (_curSetter >= 0 && _use[_curSetter].StateAtExit && _flagsLiveIn[j] && !SameState(_setterIn[j], _curSetter))
             MaterializeFlags(_curSetter, forRunTimeReaders: true);
         _il.Emit(OpCodes.Br, _label[j]);
         _il.MarkLabel(leave);
@@ -173,18 +173,21 @@ internal sealed unsafe partial class RegionCompiler
         return seen;
     }
 
-    /// <summary>Per member block: whether edges into it check the budget (an entry, or a loop's head).</summary>
+    /// <summary>Per member block: whether edges into it check the budget (a block on the region's cycles, see <see cref="PlanBudgetChecks"/>).</summary>
     private bool[] _checkPoint = [];
     /// <summary>Per member block: the most instructions the code can retire from its start to the next check point or exit.</summary>
     private int[] _reach = [];
 
     /// <summary>
     /// Where the budget is checked. Checking it on every edge cost three host instructions a block;
-    /// instead it is checked where code enters (the entries, whose budget the dispatcher checks) and at
-    /// the heads of the region's loops (the targets of back edges of a depth-first walk from the
-    /// entries), against the longest run of instructions from there to the next check point or exit.
-    /// Every cycle has a check point, so between two checks the code runs along an acyclic path, and
-    /// the budget at the first covers it: the count stays exact at every exit as before.
+    /// instead it is checked at blocks that break every cycle of the region (first the targets of back
+    /// edges of a depth-first walk from the entries, then moved to colder blocks by
+    /// <see cref="MoveCheckPointsToColderBlocks"/>), against the longest run of instructions from there
+    /// to the next check point or exit. Every cycle has a check point, so between two checks the code
+    /// runs along an acyclic path, and the budget at the first covers it: the count stays exact at
+    /// every exit as before. An entry needs no check point of its own: the dispatcher enters it only
+    /// with the budget for its reach (<see cref="JitRegion.Entries"/>), and an edge into it from inside
+    /// the region is covered by the check before that edge.
     /// </summary>
     private void PlanBudgetChecks()
     {
@@ -204,9 +207,10 @@ internal sealed unsafe partial class RegionCompiler
             }
             state[j] = 2;
         }
-        foreach (int e in _entries) { _checkPoint[e] = true; if (state[e] == 0) Walk(e); }
+        foreach (int e in _entries) if (state[e] == 0) Walk(e);
         for (int j = 0; j < n; j++)
             if (state[j] == 0) { _checkPoint[j] = true; Walk(j); }   // reached from no entry: checked anyway
+        MoveCheckPointsToColderBlocks(succ);
         var done = new bool[n];
         int Reach(int j, int depth)
         {
@@ -220,6 +224,64 @@ internal sealed unsafe partial class RegionCompiler
             return _reach[j];
         }
         for (int j = 0; j < n; j++) Reach(j, 0);
+    }
+
+    /// <summary>
+    /// Moves each check point to a colder block that breaks the same cycles. A region rooted in an inner
+    /// loop is entered in the middle of the outer one, so the walk meets the outer loop's back edge at
+    /// a block of the inner loop (Dijkstra's minimum search: its second block, run on every pass,
+    /// where a check costs a compare, a branch and the flags made whole on every edge into it). Heat
+    /// (the interpreter's runs of the block before compiled code covered it) stands for how often a
+    /// block runs; the root counts as the hottest. A check point moves only to a block run less than
+    /// half as often, so a loop whose blocks all ran alike keeps its check at its head. The coldest
+    /// check points move first: a hot one moved first could land where it breaks its cycles only
+    /// together with another hot one, which then could not move (both checks stay in the inner loop).
+    /// </summary>
+    private void MoveCheckPointsToColderBlocks(List<int>[] succ)
+    {
+        int n = _blocks.Length;
+        var heat = new long[n];
+        for (int j = 0; j < n; j++) heat[j] = _blocks[j].Heat;
+        heat[0] = heat.Max();
+        var points = Enumerable.Range(0, n).Where(j => _checkPoint[j]).OrderBy(j => heat[j]).ToList();
+        var colder = Enumerable.Range(0, n).OrderBy(j => heat[j]).ToArray();
+        foreach (int p in points)
+        {
+            _checkPoint[p] = false;
+            if (Acyclic(succ)) continue;   // the other check points break its cycles already
+            _checkPoint[p] = true;
+            foreach (int c in colder)
+            {
+                if (2 * heat[c] >= heat[p]) break;
+                if (_checkPoint[c]) continue;
+                _checkPoint[c] = true;
+                _checkPoint[p] = false;
+                if (Acyclic(succ)) break;
+                _checkPoint[c] = false;
+                _checkPoint[p] = true;
+            }
+        }
+    }
+
+    /// <summary>Whether the region's edges into blocks that are no check point form no cycle.</summary>
+    private bool Acyclic(List<int>[] succ)
+    {
+        int n = succ.Length;
+        var state = new byte[n];   // 0 unseen, 1 on the walk's stack, 2 done
+        bool Walk(int j)
+        {
+            state[j] = 1;
+            foreach (int t in succ[j])
+            {
+                if (_checkPoint[t]) continue;
+                if (state[t] == 1 || state[t] == 0 && !Walk(t)) return false;
+            }
+            state[j] = 2;
+            return true;
+        }
+        for (int j = 0; j < n; j++)
+            if (state[j] == 0 && !Walk(j)) return false;
+        return true;
     }
 
     /// <summary>The member blocks block <paramref name="j"/> may continue at through an IL branch (as <see cref="EmitControl"/> emits them).</summary>

@@ -126,7 +126,11 @@ internal sealed unsafe partial class RegionCompiler
     /// plain compares of the flag locals (or of the setter's registers, while the block leaves them
     /// alone), as within one block: sglib's <c>cmp; js; jne</c>, where the jne begins a block of its
     /// own, called JitHelpers.Result and FlagMath.Compute for ZF. The predecessor's setter computes its
-    /// state whenever the block reads it (AnalyseFlags).
+    /// state whenever the block reads it (AnalyseFlags). A block with several predecessors (none of
+    /// them itself) has one too when they all end with setters whose state waits in the same registers
+    /// (<see cref="SameState"/>): a loop gcc rotated tests its condition before the loop and again at
+    /// its bottom, and the body's first block, which may leave at its first load, then made the flags
+    /// whole on every pass (Dijkstra's <c>test %edx, %edx; je</c>: two stores).
     /// </summary>
     private void PlanKnownSetters()
     {
@@ -134,22 +138,44 @@ internal sealed unsafe partial class RegionCompiler
         _setterIn = new int[n];
         Array.Fill(_setterIn, Dynamic);
         if (_prefix) return;
-        var predecessors = new int[n];
-        var from = new int[n];
+        var predecessors = new List<int>[n];
+        for (int j = 0; j < n; j++) predecessors[j] = [];
         for (int p = 0; p < n; p++)
-            foreach (int t in _successors[p]) { predecessors[t]++; from[t] = p; }
+            foreach (int t in _successors[p]) predecessors[t].Add(p);
         var entry = new bool[n];
         foreach (int e in _entries) entry[e] = true;
         for (int j = 0; j < n; j++)
         {
-            if (predecessors[j] != 1 || entry[j] || from[j] == j) continue;
-            int setter = SetterAtEnd(from[j]);
+            List<int> from = predecessors[j];
+            if (from.Count == 0 || entry[j] || from.Contains(j)) continue;
+            int setter = SetterAtEnd(from[0]);
+            if (from.Count > 1)
+            {
+                if (setter < 0 || !_use[setter].StateAtExit || !from.TrueForAll(p => SameState(SetterAtEnd(p), setter))) continue;
+            }
             // A state in registers stays there while the member leaves them alone up to its own setter
             // (sglib's cmp; js | jne: the jne compares the registers); else it reaches the member
             // through the flag locals (EmitGoto).
             _setterIn[j] = setter >= 0 && _use[setter].StateAtExit && (WrittenBeforeSetter(j) & SetterRegisters(_use[setter])) != 0
                 ? Dynamic : setter;
         }
+    }
+
+    /// <summary>
+    /// Whether setters <paramref name="a"/> and <paramref name="b"/> leave one flag state, read the same
+    /// way: the same op (or both <see cref="Dynamic"/>), or two whose state waits in the same registers
+    /// (or immediate), of one kind and size: what the code emits to read a state in registers depends on
+    /// these alone (PushA, PushB, PushResult), so a block after either reads it as after one of them.
+    /// </summary>
+    private bool SameState(int a, int b)
+    {
+        if (a == b) return true;
+        if (a < 0 || b < 0) return false;
+        FlagUse x = _use[a], y = _use[b];
+        return x.StateAtExit && y.StateAtExit && !x.AuxAtExit && !y.AuxAtExit && !x.ShiftAtExit && !y.ShiftAtExit
+            && !x.Merges && !y.Merges && x.Kind == y.Kind && x.Size == y.Size
+            && x.OperandsInRegisters == y.OperandsInRegisters && x.OperandRecoverable == y.OperandRecoverable
+            && x.RegA == y.RegA && x.RegB == y.RegB && (x.RegB != Op.NoReg || x.ImmB == y.ImmB);
     }
 
     /// <summary>The index after block <paramref name="j"/>'s last op in <see cref="_ops"/>.</summary>

@@ -67,6 +67,88 @@ public partial class JitDifferentialTests
     }
 
     /// <summary>
+    /// A loop as gcc rotates it: its condition tested before the loop and again at its bottom, both
+    /// compares whose state waits in their registers, and a head that begins with a load (faulting on
+    /// the first pass, whose state is the compare before the loop, or the third, the bottom's). When
+    /// both compares read the same registers (or immediate), the head reads the state from them
+    /// whichever edge came (PlanKnownSetters, SameState); when they differ in a register or the
+    /// immediate, it must come through the flag locals. "toptested": a loop tested at its top, whose
+    /// head's compare also ends the block before it (the code before falls into the head), and whose
+    /// body begins with the load. The trap's flags are the interpreter's.
+    /// </summary>
+    [Theory]
+    [InlineData("same32", 0), InlineData("same32", 2), InlineData("same64", 2), InlineData("sameimm", 0)]
+    [InlineData("sametest", 2), InlineData("otherreg", 0), InlineData("otherreg", 2), InlineData("otherimm", 0)]
+    [InlineData("otherimm", 2), InlineData("toptested", 0), InlineData("toptested", 2)]
+    public void ARotatedLoopsHeadLoadFaultingAfterEitherCompareMatchesTheInterpreter(string compares, int faultingPass)
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel(), inner = a.CreateLabel(), even = a.CreateLabel(), skip = a.CreateLabel();
+        a.Label(ref top);
+        a.mov(edx, 3);                                   // inner passes; 1 on the first two outer passes, so the
+        a.cmp(ecx, 38);                                  // inner head has run but is no entry of the region
+        a.cmova(edx, r13d);                              // compiled from the outer head
+        a.lea(r10d, __dword_ptr[rdx + 1]);
+        a.xor(esi, esi);
+        void Compare(bool bottom)
+        {
+            switch (compares)
+            {
+                case "same32": case "toptested": a.cmp(esi, edx); break;
+                case "same64": a.cmp(rsi, rdx); break;
+                case "sameimm": a.cmp(esi, 3); break;
+                case "sametest": a.test(edx, edx); break;
+                case "otherreg": if (bottom) a.cmp(esi, r10d); else a.cmp(esi, edx); break;   // r10d = edx + 1: PF differs
+                default: a.cmp(esi, bottom ? 4 : 3); break;
+            }
+        }
+        if (compares == "toptested")
+        {
+            a.Label(ref inner);
+            Compare(bottom: false);
+            a.jge(skip);
+        }
+        else
+        {
+            Compare(bottom: false);
+            if (compares == "sametest") a.je(skip); else a.jge(skip);
+            a.Label(ref inner);
+        }
+        a.mov(r9, __qword_ptr[r14 + rsi * 8]);           // faults where r14 points near the end of the data
+        a.add(r8, r9);
+        a.test(r9b, 1);                                  // (never odd) a block of its own for the loop's bottom
+        a.je(even);
+        a.add(r11, 1);
+        a.Label(ref even);
+        a.add(esi, 1);
+        if (compares == "toptested") a.jmp(inner);
+        else
+        {
+            if (compares == "sametest") a.lea(edx, __dword_ptr[rdx - 1]);   // no flags: the test sets them
+            Compare(bottom: true);
+            if (compares == "sametest") a.jne(inner); else a.jl(inner);
+        }
+        a.Label(ref skip);
+        a.cmp(ecx, 4);
+        a.cmove(r14, r15);
+        a.dec(ecx);
+        a.jne(top);
+        a.int3();
+        var regs = new ulong[16];
+        regs[1] = 40;                                    // rcx: outer passes
+        regs[13] = 1;
+        regs[4] = CpuFixture.StackTop;
+        regs[14] = CpuFixture.DataBase + CpuFixture.DataSize - 0x100;
+        regs[15] = CpuFixture.DataBase + CpuFixture.DataSize - 8 * (ulong)faultingPass;
+        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], $"{compares}, fault on pass {faultingPass}\n");
+        var interp = RunOnce(ExecutionTier.Interp, p);
+        var jit = RunOnce(ExecutionTier.Jit, p, 2);
+        Assert.Null(interp.Diff(jit));
+        Assert.True(jit.Compiled > 0, "the loop was not compiled");
+        Assert.StartsWith("PageFault", interp.Trap);
+    }
+
+    /// <summary>
     /// A block whose one predecessor ends with <c>cmp; jl</c> reads the compare from its registers
     /// (PlanKnownSetters); when it begins with a shift by CL, a zero count keeps that state, so the
     /// shift must first copy it into the flag locals, where the setcc and adc after the shift read it.

@@ -223,6 +223,45 @@ public partial class JitDifferentialTests
     }
 
     /// <summary>
+    /// Runs of random lengths through nested loops compiled from the inner loop's head (it is hot first),
+    /// as Dijkstra's minimum search: the region enters the outer loop in its middle, whose budget check
+    /// then moves from a block of the inner loop to a colder block of the outer one
+    /// (RegionCompiler.MoveCheckPointsToColderBlocks). Every run ends at the interpreter's count and state.
+    /// </summary>
+    [Fact]
+    public void BudgetsEndRunsInNestedLoopsCompiledFromTheInnerOne()
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel(), inner = a.CreateLabel(), skip = a.CreateLabel();
+        a.Label(ref top);
+        a.mov(edx, 12);
+        a.xor(esi, esi);
+        a.Label(ref inner);
+        a.movzx(r9d, __byte_ptr[r14 + rsi]);
+        a.test(r9d, r9d);
+        a.jne(skip);
+        a.cmp(r8, rsi);                                  // a data-dependent select, as the minimum search's
+        a.cmovg(r8, rsi);
+        a.Label(ref skip);
+        a.add(esi, 1);
+        a.cmp(esi, edx);
+        a.jl(inner);
+        a.add(r8, 1);
+        a.dec(ecx);
+        a.jne(top);
+        a.int3();
+        var data = new byte[16];
+        for (int k = 0; k < data.Length; k++) data[k] = (byte)(k % 3 == 0 ? 1 : 0);
+        var regs = new ulong[16];
+        regs[1] = 200;                                   // rcx: outer passes
+        regs[4] = CpuFixture.StackTop;
+        regs[14] = CpuFixture.DataBase;
+        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, data, "nested loops\n");
+        for (int seed = 0; seed < 5; seed++)
+            AssertBudgetedRunsAgree(p, $"seed {seed}", new Random(seed), steps: 300, maxBudget: 60, jitThreshold: 40);
+    }
+
+    /// <summary>
     /// Runs <paramref name="p"/> on both tiers in the same random budgets (1..maxBudget) until it stops
     /// for another reason: after every run the exit, rip, registers, flags, count and memory agree, and
     /// compiled code ran.
