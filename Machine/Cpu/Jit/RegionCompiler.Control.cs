@@ -173,7 +173,7 @@ internal sealed unsafe partial class RegionCompiler
         return seen;
     }
 
-    /// <summary>Per member block: whether edges into it check the budget (a block on the region's cycles, see <see cref="PlanBudgetChecks"/>).</summary>
+    /// <summary>Per member block: whether edges into it check the budget (an entry, or a block that breaks cycles of the region, see <see cref="PlanBudgetChecks"/>).</summary>
     private bool[] _checkPoint = [];
     /// <summary>Per member block: the most instructions the code can retire from its start to the next check point or exit.</summary>
     private int[] _reach = [];
@@ -181,13 +181,11 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>
     /// Where the budget is checked. Checking it on every edge cost three host instructions a block;
     /// instead it is checked at blocks that break every cycle of the region (first the targets of back
-    /// edges of a depth-first walk from the entries, then moved to colder blocks by
-    /// <see cref="MoveCheckPointsToColderBlocks"/>), against the longest run of instructions from there
+    /// edges of a depth-first walk from the entries, then moved out of inner loops by
+    /// <see cref="MoveCheckPointsOutward"/>), against the longest run of instructions from there
     /// to the next check point or exit. Every cycle has a check point, so between two checks the code
     /// runs along an acyclic path, and the budget at the first covers it: the count stays exact at
-    /// every exit as before. An entry needs no check point of its own: the dispatcher enters it only
-    /// with the budget for its reach (<see cref="JitRegion.Entries"/>), and an edge into it from inside
-    /// the region is covered by the check before that edge.
+    /// every exit as before. The entries are check points too (the dispatcher checks their budget).
     /// </summary>
     private void PlanBudgetChecks()
     {
@@ -197,20 +195,21 @@ internal sealed unsafe partial class RegionCompiler
         var succ = new List<int>[n];
         for (int j = 0; j < n; j++) succ[j] = Successors(j);
         var state = new byte[n];   // 0 unseen, 1 on the walk's stack, 2 done
+        var backEdges = new List<(int From, int Head)>();
         void Walk(int j)
         {
             state[j] = 1;
             foreach (int t in succ[j])
             {
-                if (state[t] == 1) _checkPoint[t] = true;   // a back edge: t heads a loop
+                if (state[t] == 1) { _checkPoint[t] = true; backEdges.Add((j, t)); }   // a back edge: t heads a loop
                 else if (state[t] == 0) Walk(t);
             }
             state[j] = 2;
         }
-        foreach (int e in _entries) if (state[e] == 0) Walk(e);
+        foreach (int e in _entries) { _checkPoint[e] = true; if (state[e] == 0) Walk(e); }
         for (int j = 0; j < n; j++)
             if (state[j] == 0) { _checkPoint[j] = true; Walk(j); }   // reached from no entry: checked anyway
-        MoveCheckPointsToColderBlocks(succ);
+        MoveCheckPointsOutward(succ, LoopDepths(succ, backEdges));
         var done = new bool[n];
         int Reach(int j, int depth)
         {
@@ -227,61 +226,120 @@ internal sealed unsafe partial class RegionCompiler
     }
 
     /// <summary>
-    /// Moves each check point to a colder block that breaks the same cycles. A region rooted in an inner
-    /// loop is entered in the middle of the outer one, so the walk meets the outer loop's back edge at
-    /// a block of the inner loop (Dijkstra's minimum search: its second block, run on every pass,
-    /// where a check costs a compare, a branch and the flags made whole on every edge into it). Heat
-    /// (the interpreter's runs of the block before compiled code covered it) stands for how often a
-    /// block runs; the root counts as the hottest. A check point moves only to a block run less than
-    /// half as often, so a loop whose blocks all ran alike keeps its check at its head. The coldest
-    /// check points move first: a hot one moved first could land where it breaks its cycles only
-    /// together with another hot one, which then could not move (both checks stay in the inner loop).
+    /// Moves each check point to a block of fewer loops that breaks the same cycles. A region rooted in
+    /// an inner loop is entered in the middle of the outer one, so the walk meets the outer loop's back
+    /// edge at a block of the inner loop (Dijkstra's minimum search: its second block, run on every
+    /// pass, where a check cost a compare, a branch and the flags made whole on every edge into it);
+    /// a block of the outer loop alone breaks the outer cycles as well, and runs once per outer pass.
+    /// The check points in the fewest loops move first: one in an inner loop moved first could land
+    /// where it breaks its cycles only together with another of the inner loop, which then could not
+    /// move. Entries stay check points, and so does a point whose cycles the others break already:
+    /// dropping those (the root's among them) made qrduino 10% slower (stop 38, best of 6 runs; its
+    /// hot code the same, the regions it formed not), so only moves are made.
     /// </summary>
-    private void MoveCheckPointsToColderBlocks(List<int>[] succ)
+    private void MoveCheckPointsOutward(List<int>[] succ, int[] depth)
     {
         int n = _blocks.Length;
-        var heat = new long[n];
-        for (int j = 0; j < n; j++) heat[j] = _blocks[j].Heat;
-        heat[0] = heat.Max();
-        var points = Enumerable.Range(0, n).Where(j => _checkPoint[j]).OrderBy(j => heat[j]).ToList();
-        var colder = Enumerable.Range(0, n).OrderBy(j => heat[j]).ToArray();
+        var pred = Predecessors(succ);
+        var points = Enumerable.Range(0, n).Where(j => _checkPoint[j] && !_entries.Contains(j)).OrderBy(j => depth[j]).ToList();
+        var forward = new bool[n];
+        var backward = new bool[n];
+        var state = new byte[n];
         foreach (int p in points)
         {
+            // Without p, a cycle with no check point passes p (the others break the rest): it lies in
+            // p's strongly connected part of the blocks that are no check point, so the candidates are
+            // taken and tested there alone.
             _checkPoint[p] = false;
-            if (Acyclic(succ)) continue;   // the other check points break its cycles already
+            Mark(p, succ, forward);
+            Mark(p, pred, backward);
+            var cycle = Enumerable.Range(0, n).Where(j => forward[j] && backward[j]).ToArray();
+            bool breaksOne = cycle.Length > 1 || succ[p].Contains(p);
             _checkPoint[p] = true;
-            foreach (int c in colder)
+            if (!breaksOne) continue;   // kept (see above)
+            foreach (int c in cycle.Where(c => depth[c] < depth[p]).OrderBy(c => depth[c]))
             {
-                if (2 * heat[c] >= heat[p]) break;
-                if (_checkPoint[c]) continue;
                 _checkPoint[c] = true;
                 _checkPoint[p] = false;
-                if (Acyclic(succ)) break;
+                if (Acyclic(succ, cycle, state)) break;
                 _checkPoint[c] = false;
                 _checkPoint[p] = true;
             }
         }
     }
 
-    /// <summary>Whether the region's edges into blocks that are no check point form no cycle.</summary>
-    private bool Acyclic(List<int>[] succ)
+    /// <summary>Marks in <paramref name="seen"/> (cleared first) the blocks reached from <paramref name="from"/> along <paramref name="edges"/> without entering a check point.</summary>
+    private void Mark(int from, List<int>[] edges, bool[] seen)
     {
-        int n = succ.Length;
-        var state = new byte[n];   // 0 unseen, 1 on the walk's stack, 2 done
+        Array.Clear(seen);
+        var work = new Stack<int>();
+        work.Push(from);
+        while (work.Count > 0)
+        {
+            int j = work.Pop();
+            if (seen[j]) continue;
+            seen[j] = true;
+            foreach (int t in edges[j]) if (!_checkPoint[t] && !seen[t]) work.Push(t);
+        }
+    }
+
+    /// <summary>Whether the edges among <paramref name="blocks"/> into blocks that are no check point form no cycle.</summary>
+    private bool Acyclic(List<int>[] succ, int[] blocks, byte[] state)
+    {
+        foreach (int j in blocks) state[j] = 3;   // 3 unseen member, 1 on the walk's stack, 2 done; others 0: outside
         bool Walk(int j)
         {
             state[j] = 1;
             foreach (int t in succ[j])
             {
-                if (_checkPoint[t]) continue;
-                if (state[t] == 1 || state[t] == 0 && !Walk(t)) return false;
+                if (_checkPoint[t] || state[t] == 0 || state[t] == 2) continue;
+                if (state[t] == 1 || !Walk(t)) return false;
             }
             state[j] = 2;
             return true;
         }
-        for (int j = 0; j < n; j++)
-            if (state[j] == 0 && !Walk(j)) return false;
-        return true;
+        bool acyclic = true;
+        foreach (int j in blocks)
+            if (state[j] == 3 && !Walk(j)) { acyclic = false; break; }
+        foreach (int j in blocks) state[j] = 0;
+        return acyclic;
+    }
+
+    /// <summary>Per member block: the members that continue at it.</summary>
+    private static List<int>[] Predecessors(List<int>[] succ)
+    {
+        var pred = new List<int>[succ.Length];
+        for (int j = 0; j < succ.Length; j++) pred[j] = [];
+        for (int j = 0; j < succ.Length; j++)
+            foreach (int t in succ[j]) pred[t].Add(j);
+        return pred;
+    }
+
+    /// <summary>
+    /// Per member block: how many of the region's loops hold it. A loop is a head with the back edges
+    /// into it (<paramref name="backEdges"/>, from the walk) and the blocks that reach one of those
+    /// edges without passing the head.
+    /// </summary>
+    private static int[] LoopDepths(List<int>[] succ, List<(int From, int Head)> backEdges)
+    {
+        int n = succ.Length;
+        var pred = Predecessors(succ);
+        var depth = new int[n];
+        foreach (int head in backEdges.Select(e => e.Head).Distinct())
+        {
+            var inLoop = new bool[n];
+            inLoop[head] = true;
+            var work = new Stack<int>(backEdges.Where(e => e.Head == head).Select(e => e.From));
+            while (work.Count > 0)
+            {
+                int j = work.Pop();
+                if (inLoop[j]) continue;
+                inLoop[j] = true;
+                foreach (int q in pred[j]) work.Push(q);
+            }
+            for (int j = 0; j < n; j++) if (inLoop[j]) depth[j]++;
+        }
+        return depth;
     }
 
     /// <summary>The member blocks block <paramref name="j"/> may continue at through an IL branch (as <see cref="EmitControl"/> emits them).</summary>
