@@ -45,6 +45,18 @@ public partial class JitDifferentialTests
         }
         a.jne(inner);
         a.Label(ref skip);
+        EndTheOuterLoopAndFaultOnInnerPass(a, top, faultingPass, compare);
+    }
+
+    /// <summary>
+    /// Closes the outer loop of <see cref="ALoopHeadsLoadFaultingAfterEitherEdgeMatchesTheInterpreter"/>
+    /// and its kind (an inner loop that loads from [r14 + rsi * 8], with ecx outer passes, edx inner
+    /// passes and 1 in r13), runs it on both tiers and asserts that they agree and the load faulted.
+    /// r14 moves to r15 on the third-last outer pass: both in the data's last page (one access window),
+    /// r15 so close to its end that the load faults on inner pass <paramref name="faultingPass"/>.
+    /// </summary>
+    private static void EndTheOuterLoopAndFaultOnInnerPass(Assembler a, Label top, int faultingPass, string name)
+    {
         a.cmp(ecx, 4);
         a.cmove(r14, r15);
         a.dec(ecx);
@@ -54,11 +66,9 @@ public partial class JitDifferentialTests
         regs[1] = 40;                                    // rcx: outer passes
         regs[13] = 1;
         regs[4] = CpuFixture.StackTop;
-        // r14 moves to r15 on the third-last outer pass: both in the data's last page (one access window),
-        // r15 so close to its end that the load faults on the given inner pass.
         regs[14] = CpuFixture.DataBase + CpuFixture.DataSize - 0x100;
         regs[15] = CpuFixture.DataBase + CpuFixture.DataSize - 8 * (ulong)faultingPass;
-        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], $"{compare}, fault on pass {faultingPass}\n");
+        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], $"{name}, fault on pass {faultingPass}\n");
         var interp = RunOnce(ExecutionTier.Interp, p);
         var jit = RunOnce(ExecutionTier.Jit, p, 2);
         Assert.Null(interp.Diff(jit));
@@ -129,23 +139,7 @@ public partial class JitDifferentialTests
             if (compares == "sametest") a.jne(inner); else a.jl(inner);
         }
         a.Label(ref skip);
-        a.cmp(ecx, 4);
-        a.cmove(r14, r15);
-        a.dec(ecx);
-        a.jne(top);
-        a.int3();
-        var regs = new ulong[16];
-        regs[1] = 40;                                    // rcx: outer passes
-        regs[13] = 1;
-        regs[4] = CpuFixture.StackTop;
-        regs[14] = CpuFixture.DataBase + CpuFixture.DataSize - 0x100;
-        regs[15] = CpuFixture.DataBase + CpuFixture.DataSize - 8 * (ulong)faultingPass;
-        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, new byte[16], $"{compares}, fault on pass {faultingPass}\n");
-        var interp = RunOnce(ExecutionTier.Interp, p);
-        var jit = RunOnce(ExecutionTier.Jit, p, 2);
-        Assert.Null(interp.Diff(jit));
-        Assert.True(jit.Compiled > 0, "the loop was not compiled");
-        Assert.StartsWith("PageFault", interp.Trap);
+        EndTheOuterLoopAndFaultOnInnerPass(a, top, faultingPass, compares);
     }
 
     /// <summary>
