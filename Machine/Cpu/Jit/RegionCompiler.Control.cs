@@ -234,8 +234,8 @@ internal sealed unsafe partial class RegionCompiler
     /// The check points in the fewest loops move first: one in an inner loop moved first could land
     /// where it breaks its cycles only together with another of the inner loop, which then could not
     /// move. Entries stay check points, and so does a point whose cycles the others break already:
-    /// dropping those (the root's among them) made qrduino 10% slower (stop 38, best of 6 runs; its
-    /// hot code the same, the regions it formed not), so only moves are made.
+    /// dropping those (the root's among them) made qrduino 10% slower (stop 38, best of 6 runs, with
+    /// the code of its two hottest regions unchanged; not understood), so only moves are made.
     /// </summary>
     private void MoveCheckPointsOutward(List<int>[] succ, int[] depth)
     {
