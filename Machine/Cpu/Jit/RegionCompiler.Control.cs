@@ -192,8 +192,9 @@ internal sealed unsafe partial class RegionCompiler
         int n = _blocks.Length;
         _checkPoint = new bool[n];
         _reach = new int[n];
-        var succ = new List<int>[n];
+        var succ = _successors = new List<int>[n];
         for (int j = 0; j < n; j++) succ[j] = Successors(j);
+        var pred = _predecessors = Predecessors(succ);
         var state = new byte[n];   // 0 unseen, 1 on the walk's stack, 2 done
         var backEdges = new List<(int From, int Head)>();
         void Walk(int j)
@@ -209,7 +210,7 @@ internal sealed unsafe partial class RegionCompiler
         foreach (int e in _entries) { _checkPoint[e] = true; if (state[e] == 0) Walk(e); }
         for (int j = 0; j < n; j++)
             if (state[j] == 0) { _checkPoint[j] = true; Walk(j); }   // reached from no entry: checked anyway
-        MoveCheckPointsOutward(succ, LoopDepths(succ, backEdges));
+        MoveCheckPointsOutward(succ, pred, LoopDepths(pred, backEdges));
         var done = new bool[n];
         int Reach(int j, int depth)
         {
@@ -237,10 +238,9 @@ internal sealed unsafe partial class RegionCompiler
     /// dropping those (the root's among them) made qrduino 10% slower (stop 38, best of 6 runs, with
     /// the code of its two hottest regions unchanged; not understood), so only moves are made.
     /// </summary>
-    private void MoveCheckPointsOutward(List<int>[] succ, int[] depth)
+    private void MoveCheckPointsOutward(List<int>[] succ, List<int>[] pred, int[] depth)
     {
         int n = _blocks.Length;
-        var pred = Predecessors(succ);
         var points = Enumerable.Range(0, n).Where(j => _checkPoint[j] && !_entries.Contains(j)).OrderBy(j => depth[j]).ToList();
         var forward = new bool[n];
         var backward = new bool[n];
@@ -318,12 +318,11 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>
     /// Per member block: how many of the region's loops hold it. A loop is a head with the back edges
     /// into it (<paramref name="backEdges"/>, from the walk) and the blocks that reach one of those
-    /// edges without passing the head.
+    /// edges without passing the head (found backwards along <paramref name="pred"/>).
     /// </summary>
-    private static int[] LoopDepths(List<int>[] succ, List<(int From, int Head)> backEdges)
+    private static int[] LoopDepths(List<int>[] pred, List<(int From, int Head)> backEdges)
     {
-        int n = succ.Length;
-        var pred = Predecessors(succ);
+        int n = pred.Length;
         var depth = new int[n];
         foreach (int head in backEdges.Select(e => e.Head).Distinct())
         {

@@ -73,8 +73,10 @@ internal sealed unsafe partial class RegionCompiler
     private FlagUse[] _use = [];
     /// <summary>Per block: its start observes the flag state its predecessor left (AnalyseFlags).</summary>
     private bool[] _flagsLiveIn = [];
-    /// <summary>Per block: the members it continues at (<see cref="Successors"/>, listed once by AnalyseFlags).</summary>
+    /// <summary>Per block: the members it continues at (<see cref="Successors"/>, listed once by PlanBudgetChecks).</summary>
     private List<int>[] _successors = [];
+    /// <summary>Per block: the members that continue at it (<see cref="_successors"/> reversed, by PlanBudgetChecks).</summary>
+    private List<int>[] _predecessors = [];
 
     /// <summary>
     /// Classifies every op and runs the backward liveness pass over each block (see the class comment),
@@ -92,13 +94,9 @@ internal sealed unsafe partial class RegionCompiler
                 ? Classify(ref _ops[k])
                 : new FlagUse { Helper = true, Sets = true, Reads = true, FaultBefore = true, Mask = AllStatus };
         int n = _blocks.Length;
-        var successors = _successors = new List<int>[n];
+        var successors = _successors;   // PlanBudgetChecks made them
         var leaves = new bool[n];
-        for (int j = 0; j < n; j++)
-        {
-            successors[j] = Successors(j);
-            leaves[j] = MayLeaveAtEnd(j, successors[j]);
-        }
+        for (int j = 0; j < n; j++) leaves[j] = MayLeaveAtEnd(j, successors[j]);
         // Liveness only grows (an end observed stays observed), so this ends; a region's blocks mostly
         // run forward, so one or two passes from the last block do.
         var liveIn = _flagsLiveIn = new bool[n];
@@ -138,10 +136,7 @@ internal sealed unsafe partial class RegionCompiler
         _setterIn = new int[n];
         Array.Fill(_setterIn, Dynamic);
         if (_prefix) return;
-        var predecessors = new List<int>[n];
-        for (int j = 0; j < n; j++) predecessors[j] = [];
-        for (int p = 0; p < n; p++)
-            foreach (int t in _successors[p]) predecessors[t].Add(p);
+        var predecessors = _predecessors;
         var entry = new bool[n];
         foreach (int e in _entries) entry[e] = true;
         for (int j = 0; j < n; j++)
