@@ -8,6 +8,7 @@ namespace Lab.Machine.Cpu;
 /// register changes. The group's first access tests one window for the group's whole range (at
 /// most a page); the members then add their displacement to the host pointer it gave, with no test
 /// of their own. When the range is not in the window, each member takes the TLB fast path.
+/// A block reached only from blocks before it carries on the groups open at all their ends (<see cref="CarryInto"/>).
 /// A group ends at a handler call (it could change the TLB between its members) and at any other
 /// access (a read-modify-write of memory, a push from memory): those call nothing either since stop 36,
 /// but groups kept open across them ran 4-5% slower (edn, statemate: longer-lived group pointers).
@@ -48,7 +49,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>The most bytes one group covers (its window then has at least one position).</summary>
     private const int MaxGroupRange = 4096;
 
-    /// <summary>Finds the access groups of every block (members only in groups of two or more).</summary>
+    /// <summary>Finds the access groups of every block (members only in groups of two or more; a block may carry on its predecessors').</summary>
     private void PlanAccessGroups()
     {
         _groupOf = new int[_n];
@@ -57,9 +58,16 @@ internal sealed unsafe partial class RegionCompiler
         Array.Fill(_groupOf, -1);
         var open = new List<int>();
         Span<ulong> bound = stackalloc ulong[16];
+        var atEnd = new (List<(int Id, long Delta)> Open, ulong[] Bound)?[_blocks.Length];
         for (int k = 0; k < _n; k++)
         {
-            if (_offset[k] == 0) { open.Clear(); bound.Fill(ulong.MaxValue); }
+            if (_offset[k] == 0)
+            {
+                if (k > 0) atEnd[_blockOf[k - 1]] = ([.. open.Select(id => (id, _groups[id].Delta))], bound.ToArray());
+                open.Clear();
+                bound.Fill(ulong.MaxValue);
+                CarryInto(_blockOf[k], atEnd, open, bound);
+            }
             ref Op op = ref _ops[k];
             if (!Supports(ref op)) { open.Clear(); bound.Fill(ulong.MaxValue); continue; }
             if (MemoryOperand(ref op))
@@ -87,6 +95,33 @@ internal sealed unsafe partial class RegionCompiler
         }
         for (int k = 0; k < _n; k++)
             if (_groupOf[k] >= 0 && _groups[_groupOf[k]].Members < 2) _groupOf[k] = -1;
+    }
+
+    /// <summary>
+    /// Opens at the start of block <paramref name="j"/> the groups open at the end of each of its
+    /// predecessors (<paramref name="atEnd"/>: each group with how far rsp had moved since its first
+    /// member), and sets the index bounds every predecessor's end ensures, when the block is no entry
+    /// and all its predecessors were planned before it (no loop's back edge comes in). Compiled code
+    /// then reaches the block only from the end of one of them, after its every op, so each group's
+    /// registers and host pointer are as its first member left them on every path (or rsp moved by the
+    /// same constant). A structure's fields read on both sides of an if and after it, or a static
+    /// array indexed by one register in a loop's body split by branches, then test one window, not one per block.
+    /// </summary>
+    private void CarryInto(int j, (List<(int Id, long Delta)> Open, ulong[] Bound)?[] atEnd, List<int> open, Span<ulong> bound)
+    {
+        List<int> from = _predecessors[j];
+        if (_prefix || from.Count == 0 || _entries.Contains(j) || from.Exists(p => p >= j)) return;
+        var (groups, bounds) = atEnd[from[0]]!.Value;
+        foreach (var (id, delta) in groups)
+        {
+            if (!from.TrueForAll(p => atEnd[p]!.Value.Open.Contains((id, delta)))) continue;
+            // rsp moved as at each predecessor's end (a sibling planned since may have moved it further).
+            _groups[id].Delta = delta;
+            open.Add(id);
+        }
+        bounds.CopyTo(bound);
+        foreach (int p in from)
+            for (int r = 0; r < 16; r++) bound[r] = Math.Max(bound[r], atEnd[p]!.Value.Bound[r]);
     }
 
     /// <summary>

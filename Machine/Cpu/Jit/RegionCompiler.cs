@@ -249,9 +249,9 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Emits the whole method and creates its delegate; null when a region of several blocks comes out over RyuJIT's limits (<see cref="MaxILInstructions"/>).</summary>
     private JitCode? Emit()
     {
-        PlanAccessGroups();
         FindEntries();
         PlanBudgetChecks();
+        PlanAccessGroups();   // after the predecessors: a block with one carries on its groups
         AnalyseFlags();   // after the check points: a block ending at one must leave the flags whole
         PlanKnownSetters();
         if (_quick) PadForMinOpts();

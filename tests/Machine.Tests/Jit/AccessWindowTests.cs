@@ -273,6 +273,74 @@ public class AccessWindowTests
     }
 
     /// <summary>
+    /// Groups carried from a block into the two blocks only it reaches (the two sides of an if) and on
+    /// into the block where they join: the first block reads through rbx, rsp and r13 and bounds ecx by
+    /// a byte; one side reads through rbx and rsp with rsp where the first block left it, bounds ecx
+    /// by 15 and pushes, the other pushes, reads through both (the rsp member 8 bytes further from rsp)
+    /// and pushes again. The join block looks up r13's table by ecx (as far as the larger bound, 255,
+    /// reaches), reads through rbx, and reads the top of the stack, 8 or 16 bytes below the first
+    /// block's rsp (its two sides moved rsp unlike: that group does not go on). rbx walks 40 bytes an
+    /// iteration, so the carried range straddles pages; r13's table reaches from the first data page
+    /// into the second. With the second page far away the first block's window tests fail for those
+    /// and the members on either side and after take the TLB path; with the fourth page unmapped a
+    /// member on one side faults after the test passed for none. The JIT must leave exactly the
+    /// interpreter's registers, flags, memory, count and trap.
+    /// </summary>
+    [Theory]
+    [InlineData(Layout.Adjacent)]
+    [InlineData(Layout.SecondPageFar)]
+    [InlineData(Layout.FourthPageUnmapped)]
+    public void GroupsCarriedThroughAnIfAgreeWithTheInterpreter(Layout layout)
+    {
+        var a = new Assembler(64);
+        var top = a.CreateLabel();
+        var even = a.CreateLabel();
+        var join = a.CreateLabel();
+        a.Label(ref top);
+        a.mov(rax, __qword_ptr[rbx]);
+        a.mov(r11, __qword_ptr[rsp]);
+        a.mov(r10d, __dword_ptr[r13]);
+        a.movzx(ecx, al);                     // at most 255
+        a.test(al, 1);
+        a.jz(even);
+        a.mov(rdx, __qword_ptr[rbx + 24]);    // one side: rsp as the first block left it
+        a.add(rdx, __qword_ptr[rsp]);
+        a.mov(__qword_ptr[rbx + 8], rdx);
+        a.and(ecx, 15);                       // at most 15 on this side
+        a.push(rdx);                          // rsp 8 lower
+        a.jmp(join);
+        a.Label(ref even);
+        a.push(rcx);                          // the other: rsp 8 lower first
+        a.mov(rdx, __qword_ptr[rbx + 16]);
+        a.add(rdx, __qword_ptr[rsp + 8]);     // the first block's [rsp]
+        a.mov(__qword_ptr[rbx + 8], rdx);
+        a.push(rax);                          // rsp 16 lower
+        a.jmp(join);
+        a.Label(ref join);                    // two predecessors, rsp unlike
+        a.add(r10d, __dword_ptr[r13 + rcx * 4 + 4]);
+        a.add(rdx, __qword_ptr[rbx + 32]);
+        a.mov(rcx, __qword_ptr[rsp]);
+        a.mov(rsp, r12);
+        a.add(rsi, rcx);
+        a.add(rsi, rdx);
+        a.add(rdi, r11);
+        a.add(rdi, r10);
+        a.add(rbx, 40);
+        a.dec(r9);
+        a.jne(top);
+        a.int3();
+        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 13, farPage: 1, data => data.AsSpan(0x2000, 0x1000).ToArray(), f =>
+        {
+            f[MReg.Rbx] = CpuFixture.DataBase + 0x10;
+            f[MReg.R13] = CpuFixture.DataBase + 0xF00;
+            f[MReg.Rsp] = f[MReg.R12] = CpuFixture.StackTop - 0x100;
+            f[MReg.R9] = 1500;
+        }, jitThreshold: 20);   // the loop's head compiles after every block has run: one region holds them all
+        Assert.Equal(outcomes[0], outcomes[1]);
+        Assert.Contains(layout == Layout.FourthPageUnmapped ? "PageFault" : "Breakpoint", outcomes[0]);
+    }
+
+    /// <summary>
     /// Table lookups as a T-table cipher or a CRC makes them: indexes bounded by a zero-extended byte
     /// (al and ah), a shift right by 24 and an and with 0xff (copied by a 32-bit mov), through a base
     /// register and at a constant address, loads and a store. Compiled, they share one window test
@@ -334,20 +402,20 @@ public class AccessWindowTests
     }
 
     /// <summary>
-    /// Runs <paramref name="code"/> on both tiers (the JIT compiling on its first run) over the data
+    /// Runs <paramref name="code"/> on both tiers (the JIT compiling a block on its <paramref name="jitThreshold"/>th run) over the data
     /// pages filled from <paramref name="seed"/>, after <paramref name="setup"/> sets the registers, up
     /// to the final int3 or a fault: with Layout.SecondPageFar data page <paramref name="farPage"/> is
     /// mapped to a distant frame holding <paramref name="farContent"/> (of the data), with
     /// Layout.FourthPageUnmapped the fourth data page is unmapped. Returns each tier's outcome: the
     /// exit and trap, rip, flags, the count, the registers and a hash of the memory.
     /// </summary>
-    private static List<string> OutcomesOnBothTiers(byte[] code, Layout layout, int seed, int farPage, Func<byte[], byte[]> farContent, Action<CpuFixture> setup)
+    private static List<string> OutcomesOnBothTiers(byte[] code, Layout layout, int seed, int farPage, Func<byte[], byte[]> farContent, Action<CpuFixture> setup, int jitThreshold = 1)
     {
         var far = new PhysAddr(0x300000);
         var outcomes = new List<string>();
         foreach (var tier in new[] { ExecutionTier.Interp, ExecutionTier.Jit })
         {
-            using var f = new CpuFixture(tier, jitThreshold: 1);
+            using var f = new CpuFixture(tier, jitThreshold);
             f.LoadBytes(code);
             var data = new byte[CpuFixture.DataSize];
             new Random(seed).NextBytes(data);
