@@ -97,7 +97,7 @@ internal sealed unsafe partial class RegionCompiler
         // observes it, unless the member reads the registers too (PlanKnownSetters).
         if (_curSetter >= 0 && _use[_curSetter].StateAtExit && _flagsLiveIn[j] && !SameState(_setterIn[j], _curSetter))
             MaterializeFlags(_curSetter, forRunTimeReaders: true);
-        _il.Emit(OpCodes.Br, _label[j]);
+        _il.Emit(OpCodes.Br, BlockLabel(cur, j));
         _il.MarkLabel(leave);
         // The finished block is already counted in _left.
         EmitLeave(target, 0, JitMembers.ExitNormal);

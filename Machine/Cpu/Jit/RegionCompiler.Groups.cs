@@ -8,10 +8,13 @@ namespace Lab.Machine.Cpu;
 /// register changes. The group's first access tests one window for the group's whole range (at
 /// most a page); the members then add their displacement to the host pointer it gave, with no test
 /// of their own. When the range is not in the window, each member takes the TLB fast path.
-/// A block reached only from blocks before it carries on the groups open at all their ends (<see cref="CarryInto"/>).
+/// A block reached only from blocks before it carries on the groups open at all their ends (<see cref="CarryInto"/>),
+/// and a loop's head tests before it the groups a back edge keeps open, which that edge then skips
+/// (<see cref="GroupsKeptAroundLoops"/>).
 /// A group ends at a handler call (it could change the TLB between its members) and at any other
 /// access (a read-modify-write of memory, a push from memory): those call nothing either since stop 36,
-/// but groups kept open across them ran 4-5% slower (edn, statemate: longer-lived group pointers).
+/// but groups kept open across them ran 4-5% slower (edn, statemate: longer-lived group pointers);
+/// a group tested before a loop's head stays open across them (it is to last the loop).
 /// Every member can itself only leave compiled code when it misses (ExitResume), never call.
 /// A group on rsp alone also survives pushes, pops and add/sub of rsp by a constant: it tracks how far
 /// rsp has moved since its first member (<see cref="AccessGroup.Delta"/>), and pushes and pops are
@@ -32,6 +35,10 @@ internal sealed unsafe partial class RegionCompiler
         /// <summary>How far the base register (rsp) has moved, by constants, since the group's first member.</summary>
         public long Delta;
         public bool Write;
+        /// <summary>How far rsp had moved since the start of the first member's block when it was made (null: not by constants).</summary>
+        public long? MovedBefore;
+        /// <summary>The loop head before which the group is tested (its reference point that block's start; First is -1), or -1.</summary>
+        public int HoistedAt = -1;
         /// <summary>The host pointer of base + index·scale + MinDisp, or 0 when the range was not in the window.</summary>
         public LocalBuilder? Host;
     }
@@ -43,15 +50,44 @@ internal sealed unsafe partial class RegionCompiler
     private long[] _groupDisp = [];
     /// <summary>Per member: it joined through its index register's bound, so its address adds index·scale to its displacement.</summary>
     private bool[] _groupIndexed = [];
+    /// <summary>Per block: the groups tested before it (<see cref="GroupsKeptAroundLoops"/>), and the predecessors whose edges skip those tests.</summary>
+    private List<int>[]? _hoisted, _testsSkippedFrom;
+    /// <summary>Per block with groups tested before it: the label after the tests.</summary>
+    private readonly Dictionary<int, Label> _afterTests = new();
     /// <summary>The group's first address (base + index·scale + MinDisp), for the check and a rebuild.</summary>
     private LocalBuilder _tGroupVa = null!;
 
     /// <summary>The most bytes one group covers (its window then has at least one position).</summary>
     private const int MaxGroupRange = 4096;
 
-    /// <summary>Finds the access groups of every block (members only in groups of two or more; a block may carry on its predecessors').</summary>
+    /// <summary>
+    /// Finds the access groups of every block (members only in groups of two or more, or one for a
+    /// group tested before a loop's head; a block may carry on its predecessors'), in two plans when
+    /// a loop's head has groups its back edges keep open (<see cref="GroupsKeptAroundLoops"/>).
+    /// </summary>
     private void PlanAccessGroups()
     {
+        var atEnd = PlanGroups(hoist: null);
+        if (GroupsKeptAroundLoops(atEnd) is not List<AccessGroup>[] hoist) return;
+        atEnd = PlanGroups(hoist);
+        // A back edge that keeps every hoisted group of its head open skips the head's tests.
+        _hoisted = new List<int>[_blocks.Length];
+        _testsSkippedFrom = new List<int>[_blocks.Length];
+        for (int j = 0; j < _blocks.Length; j++)
+        {
+            _hoisted[j] = [.. Enumerable.Range(0, _groups.Count).Where(id => _groups[id].HoistedAt == j && _groups[id].Members > 0)];
+            _testsSkippedFrom[j] = _hoisted[j].Count == 0 ? [] : [.. _predecessors[j].Where(p => _hoisted[j].TrueForAll(id => atEnd[p]!.Value.Open.Contains((id, 0))))];
+        }
+    }
+
+    /// <summary>
+    /// One plan of the groups, op by op in region order; <paramref name="hoist"/> (per block, or null)
+    /// names groups of the first plan to open anew at a loop head's start. Returns each block's end:
+    /// the groups open there (with how far rsp moved since each one's reference point) and the index bounds.
+    /// </summary>
+    private (List<(int Id, long Delta)> Open, ulong[] Bound)?[] PlanGroups(List<AccessGroup>[]? hoist)
+    {
+        _groups.Clear();
         _groupOf = new int[_n];
         _groupDisp = new long[_n];
         _groupIndexed = new bool[_n];
@@ -59,6 +95,7 @@ internal sealed unsafe partial class RegionCompiler
         var open = new List<int>();
         Span<ulong> bound = stackalloc ulong[16];
         var atEnd = new (List<(int Id, long Delta)> Open, ulong[] Bound)?[_blocks.Length];
+        long? movedInBlock = 0;   // how far rsp moved since the block's start (null: not by constants)
         for (int k = 0; k < _n; k++)
         {
             if (_offset[k] == 0)
@@ -66,13 +103,24 @@ internal sealed unsafe partial class RegionCompiler
                 if (k > 0) atEnd[_blockOf[k - 1]] = ([.. open.Select(id => (id, _groups[id].Delta))], bound.ToArray());
                 open.Clear();
                 bound.Fill(ulong.MaxValue);
+                movedInBlock = 0;
                 CarryInto(_blockOf[k], atEnd, open, bound);
+                if (hoist?[_blockOf[k]] is List<AccessGroup> kept)
+                    foreach (var g in kept)
+                    {
+                        // Empty until members join it; its reference point is the head's start.
+                        _groups.Add(new AccessGroup { First = -1, HoistedAt = _blockOf[k], Base = g.Base, Index = g.Index, Scale = g.Scale, MinDisp = long.MaxValue, MaxEnd = long.MinValue });
+                        open.Add(_groups.Count - 1);
+                    }
             }
             ref Op op = ref _ops[k];
-            if (!Supports(ref op)) { open.Clear(); bound.Fill(ulong.MaxValue); continue; }
+            if (!Supports(ref op)) { open.Clear(); bound.Fill(ulong.MaxValue); movedInBlock = null; continue; }
+            int made = _groups.Count;
             if (MemoryOperand(ref op))
             {
-                if (!GroupAccess(ref op, out int size, out bool write)) open.Clear();
+                // Another access ends the groups (it calls nothing: see the class comment), not those
+                // tested before a loop's head, which are to last the whole loop.
+                if (!GroupAccess(ref op, out int size, out bool write)) open.RemoveAll(id => _groups[id].HoistedAt < 0);
                 else if (op.Index < 16 && bound[op.Index] <= MaxGroupRange && (long)(bound[op.Index] << op.Scale) + size <= MaxGroupRange)
                 {
                     // index·scale in [0, bound·scale]: the access lies in base + [disp, disp + bound·scale + size).
@@ -83,9 +131,11 @@ internal sealed unsafe partial class RegionCompiler
             }
             else if (StackAccess(ref op, out int size, out bool write, out long disp))
                 _groupOf[k] = Join(open, StackPointer, Op.NoReg, 0, disp, size, write, k);
+            if (_groups.Count > made) _groups[^1].MovedBefore = movedInBlock;
             uint written = RegistersWritten(ref op);
             TrackBounds(ref op, written, bound);
             long? moved = StackMove(ref op);
+            movedInBlock = moved is long m ? movedInBlock + m : (written >> StackPointer & 1) != 0 ? null : movedInBlock;
             open.RemoveAll(id =>
             {
                 var g = _groups[id];
@@ -93,8 +143,39 @@ internal sealed unsafe partial class RegionCompiler
                 return (written >> g.Base & 1) != 0 || (written >> g.Index & 1) != 0;
             });
         }
+        if (_n > 0) atEnd[_blockOf[_n - 1]] = ([.. open.Select(id => (id, _groups[id].Delta))], bound.ToArray());
         for (int k = 0; k < _n; k++)
-            if (_groupOf[k] >= 0 && _groups[_groupOf[k]].Members < 2) _groupOf[k] = -1;
+            if (_groupOf[k] >= 0 && _groups[_groupOf[k]].Members < (_groups[_groupOf[k]].HoistedAt >= 0 ? 1 : 2)) _groupOf[k] = -1;
+        return atEnd;
+    }
+
+    /// <summary>
+    /// Per block, the groups of the first plan (<paramref name="atEnd"/>) to test before it instead of
+    /// at their first member, or null when there are none: a group whose first member lies in a loop's
+    /// head (a block with a predecessor planned at or after it: a back edge), that a back edge into the
+    /// head keeps open with rsp where it was at the head's start (the others, and the edges from before
+    /// the loop, test it at the head's start). Its registers then hold the same
+    /// values on every pass, so one test before the loop serves them all: matmult's store of the sum
+    /// through the destination's pointer, a cipher's table lookups, a spilled local on the stack. The
+    /// second plan opens such a group at the head's start, and only edges that keep it open skip the
+    /// test there (so a back edge that closed it in the second plan tests it again: correct either way).
+    /// </summary>
+    private List<AccessGroup>[]? GroupsKeptAroundLoops((List<(int Id, long Delta)> Open, ulong[] Bound)?[] atEnd)
+    {
+        if (_prefix) return null;
+        List<AccessGroup>[]? hoist = null;
+        for (int id = 0; id < _groups.Count; id++)
+        {
+            AccessGroup g = _groups[id];
+            int j = _blockOf[g.First];
+            var back = _predecessors[j].Where(p => p >= j).ToList();
+            if (g.First < 0 || back.Count == 0 || g.MovedBefore is not long before) continue;
+            long kept = g.Base == StackPointer && g.Index == Op.NoReg ? -before : 0;   // rsp back at the head's start
+            if (!back.Exists(p => atEnd[p]!.Value.Open.Contains((id, kept)))) continue;
+            hoist ??= new List<AccessGroup>[_blocks.Length];
+            (hoist[j] ??= []).Add(g);
+        }
+        return hoist;
     }
 
     /// <summary>
@@ -321,6 +402,29 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Br, resume);
         });
     }
+
+    /// <summary>
+    /// At the start of block <paramref name="j"/>: the tests of the groups tested before it
+    /// (<see cref="GroupsKeptAroundLoops"/>), which edges from the blocks that keep them open skip
+    /// (<see cref="BlockLabel"/>). A miss leaves before the block's first op when the window is due a rebuild.
+    /// </summary>
+    private void EmitHoistedTests(int j)
+    {
+        if (_hoisted == null || _hoisted[j].Count == 0) return;
+        foreach (int id in _hoisted[j])
+        {
+            var g = _groups[id];
+            g.Host ??= _il.DeclareLocal(typeof(nuint));
+            EmitGroupCheck(g, ResumeLabel());
+        }
+        var after = _il.DefineLabel();
+        _il.MarkLabel(after);
+        _afterTests[j] = after;
+    }
+
+    /// <summary>Where an edge from block <paramref name="from"/> into member <paramref name="j"/> goes: past the tests before j when it keeps their groups open.</summary>
+    private Label BlockLabel(int from, int j) =>
+        _testsSkippedFrom != null && _testsSkippedFrom[j].Contains(from) ? _afterTests[j] : _label[j];
 
     /// <summary>
     /// At the group's first member: when [va, va + range) lies in the group's window (va = base +

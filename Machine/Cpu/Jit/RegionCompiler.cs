@@ -265,6 +265,7 @@ internal sealed unsafe partial class RegionCompiler
             }
             ref Op op = ref _ops[_i];
             ILSize before = Size;
+            if (_offset[_i] == 0) EmitHoistedTests(_blockOf[_i]);
             EmitOp(ref op);
             bool blockEnd = _i + 1 == _n || _offset[_i + 1] == 0;
             Debug.Assert(!blockEnd || SetterAtEnd(_blockOf[_i]) < 0 || _curSetter == SetterAtEnd(_blockOf[_i]),

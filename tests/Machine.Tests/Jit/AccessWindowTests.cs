@@ -341,6 +341,57 @@ public class AccessWindowTests
     }
 
     /// <summary>
+    /// Groups tested once before a loop's head instead of on every pass: a table looked up through
+    /// rbx by a bounded index, a structure through r13 read, written and updated in place (the update
+    /// ends no group), and a stack slot read between a push and a pop. The inner back edge keeps them
+    /// all and skips the tests; every eighth pass a second back edge comes after a push that leaves
+    /// rsp lower for good, and every sixteenth a third after r13 moved 24 bytes on: both must test
+    /// again. r13 walks through the data pages, so the structure's range straddles pages: with the
+    /// second page far away the head's test fails and the members take the TLB path; with the fourth
+    /// page unmapped a member in the loop faults. The JIT must leave exactly the interpreter's
+    /// registers, flags, memory, count and trap.
+    /// </summary>
+    [Theory]
+    [InlineData(Layout.Adjacent)]
+    [InlineData(Layout.SecondPageFar)]
+    [InlineData(Layout.FourthPageUnmapped)]
+    public void GroupsTestedBeforeALoopAgreeWithTheInterpreter(Layout layout)
+    {
+        var a = new Assembler(64);
+        var top = a.CreateLabel();
+        a.Label(ref top);
+        a.mov(eax, r8d);
+        a.and(eax, 255);
+        a.mov(rax, __qword_ptr[rbx + rax * 8]);
+        a.add(__qword_ptr[r13], rax);
+        a.mov(__qword_ptr[r13 + 8], rax);
+        a.push(rax);
+        a.mov(rdx, __qword_ptr[rsp + 16]);
+        a.pop(rcx);
+        a.add(rdx, __qword_ptr[r13 + 16]);
+        a.add(rsi, rdx);
+        a.inc(r8);
+        a.test(r8b, 7);
+        a.jnz(top);                           // keeps every group
+        a.push(rcx);                          // rsp 8 lower from now on
+        a.test(r8b, 8);
+        a.jnz(top);
+        a.add(r13, 24);                       // the structure moves on
+        a.dec(r9);
+        a.jnz(top);
+        a.int3();
+        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 17, farPage: 1, data => data.AsSpan(0x2000, 0x1000).ToArray(), f =>
+        {
+            f[MReg.Rbx] = CpuFixture.DataBase + 0x4C00;
+            f[MReg.R13] = CpuFixture.DataBase + 0x10;
+            f[MReg.Rsp] = CpuFixture.StackTop - 0x100;
+            f[MReg.R9] = 700;
+        }, jitThreshold: 20);   // the head compiles after the other blocks have run: one region holds them all
+        Assert.Equal(outcomes[0], outcomes[1]);
+        Assert.Contains(layout == Layout.FourthPageUnmapped ? "PageFault" : "Breakpoint", outcomes[0]);
+    }
+
+    /// <summary>
     /// Table lookups as a T-table cipher or a CRC makes them: indexes bounded by a zero-extended byte
     /// (al and ah), a shift right by 24 and an and with 0xff (copied by a 32-bit mov), through a base
     /// register and at a constant address, loads and a store. Compiled, they share one window test
