@@ -154,8 +154,8 @@ internal sealed unsafe partial class RegionCompiler
     /// at their first member, or null when there are none: a group whose first member lies in a loop's
     /// head (a block with a predecessor planned at or after it: a back edge), that a back edge into the
     /// head keeps open with rsp where it was at the head's start (the others, and the edges from before
-    /// the loop, test it at the head's start). Its registers then hold the same
-    /// values on every pass, so one test before the loop serves them all: matmult's store of the sum
+    /// the loop, test it at the head's start). Its registers then hold the same values on every pass,
+    /// so one test before the loop serves them all: matmult's store of the sum
     /// through the destination's pointer, a cipher's table lookups, a spilled local on the stack. The
     /// second plan opens such a group at the head's start, and only edges that keep it open skip the
     /// test there (so a back edge that closed it in the second plan tests it again: correct either way).
@@ -167,9 +167,10 @@ internal sealed unsafe partial class RegionCompiler
         for (int id = 0; id < _groups.Count; id++)
         {
             AccessGroup g = _groups[id];
+            if (g.MovedBefore is not long before) continue;
             int j = _blockOf[g.First];
             var back = _predecessors[j].Where(p => p >= j).ToList();
-            if (g.First < 0 || back.Count == 0 || g.MovedBefore is not long before) continue;
+            if (back.Count == 0) continue;
             long kept = g.Base == StackPointer && g.Index == Op.NoReg ? -before : 0;   // rsp back at the head's start
             if (!back.Exists(p => atEnd[p]!.Value.Open.Contains((id, kept)))) continue;
             hoist ??= new List<AccessGroup>[_blocks.Length];
