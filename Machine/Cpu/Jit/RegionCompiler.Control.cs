@@ -251,8 +251,10 @@ internal sealed unsafe partial class RegionCompiler
             // p's strongly connected part of the blocks that are no check point, so the candidates are
             // taken and tested there alone.
             _checkPoint[p] = false;
-            Mark(p, succ, forward);
-            Mark(p, pred, backward);
+            Array.Clear(forward);
+            Array.Clear(backward);
+            MarkReached([p], succ, forward, t => _checkPoint[t]);
+            MarkReached([p], pred, backward, t => _checkPoint[t]);
             var cycle = Enumerable.Range(0, n).Where(j => forward[j] && backward[j]).ToArray();
             bool breaksOne = cycle.Length > 1 || succ[p].Contains(p);
             _checkPoint[p] = true;
@@ -268,18 +270,20 @@ internal sealed unsafe partial class RegionCompiler
         }
     }
 
-    /// <summary>Marks in <paramref name="seen"/> (cleared first) the blocks reached from <paramref name="from"/> along <paramref name="edges"/> without entering a check point.</summary>
-    private void Mark(int from, List<int>[] edges, bool[] seen)
+    /// <summary>
+    /// Marks in <paramref name="seen"/> the blocks reached from <paramref name="from"/> (marked
+    /// themselves) along <paramref name="edges"/>, entering no block marked already or that
+    /// <paramref name="stop"/> holds.
+    /// </summary>
+    private static void MarkReached(IEnumerable<int> from, List<int>[] edges, bool[] seen, Func<int, bool> stop)
     {
-        Array.Clear(seen);
-        var work = new Stack<int>();
-        work.Push(from);
+        var work = new Stack<int>(from);
         while (work.Count > 0)
         {
             int j = work.Pop();
             if (seen[j]) continue;
             seen[j] = true;
-            foreach (int t in edges[j]) if (!_checkPoint[t] && !seen[t]) work.Push(t);
+            foreach (int t in edges[j]) if (!seen[t] && !stop(t)) work.Push(t);
         }
     }
 
@@ -327,15 +331,8 @@ internal sealed unsafe partial class RegionCompiler
         foreach (int head in backEdges.Select(e => e.Head).Distinct())
         {
             var inLoop = new bool[n];
-            inLoop[head] = true;
-            var work = new Stack<int>(backEdges.Where(e => e.Head == head).Select(e => e.From));
-            while (work.Count > 0)
-            {
-                int j = work.Pop();
-                if (inLoop[j]) continue;
-                inLoop[j] = true;
-                foreach (int q in pred[j]) work.Push(q);
-            }
+            inLoop[head] = true;   // the walk back from the back edges stops at the head
+            MarkReached(backEdges.Where(e => e.Head == head).Select(e => e.From), pred, inLoop, _ => false);
             for (int j = 0; j < n; j++) if (inLoop[j]) depth[j]++;
         }
         return depth;

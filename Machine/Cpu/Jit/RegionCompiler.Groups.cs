@@ -43,6 +43,9 @@ internal sealed unsafe partial class RegionCompiler
         public LocalBuilder? Host;
     }
 
+    /// <summary>A block's end in a plan: the groups open there (each with how far rsp moved since its reference point) and the index bounds.</summary>
+    private readonly record struct BlockEnd(List<(int Id, long Delta)> Open, ulong[] Bound);
+
     private readonly List<AccessGroup> _groups = new();
     /// <summary>Per op: the index of the group its access belongs to, or -1.</summary>
     private int[] _groupOf = [];
@@ -73,11 +76,11 @@ internal sealed unsafe partial class RegionCompiler
         // A back edge that keeps every hoisted group of its head open skips the head's tests.
         _hoisted = new List<int>[_blocks.Length];
         _testsSkippedFrom = new List<int>[_blocks.Length];
+        for (int j = 0; j < _blocks.Length; j++) _hoisted[j] = [];
+        for (int id = 0; id < _groups.Count; id++)
+            if (_groups[id].HoistedAt >= 0 && _groups[id].Members > 0) _hoisted[_groups[id].HoistedAt].Add(id);
         for (int j = 0; j < _blocks.Length; j++)
-        {
-            _hoisted[j] = [.. Enumerable.Range(0, _groups.Count).Where(id => _groups[id].HoistedAt == j && _groups[id].Members > 0)];
             _testsSkippedFrom[j] = _hoisted[j].Count == 0 ? [] : [.. _predecessors[j].Where(p => _hoisted[j].TrueForAll(id => atEnd[p]!.Value.Open.Contains((id, 0))))];
-        }
     }
 
     /// <summary>
@@ -85,7 +88,7 @@ internal sealed unsafe partial class RegionCompiler
     /// names groups of the first plan to open anew at a loop head's start. Returns each block's end:
     /// the groups open there (with how far rsp moved since each one's reference point) and the index bounds.
     /// </summary>
-    private (List<(int Id, long Delta)> Open, ulong[] Bound)?[] PlanGroups(List<AccessGroup>[]? hoist)
+    private BlockEnd?[] PlanGroups(List<AccessGroup>[]? hoist)
     {
         _groups.Clear();
         _groupOf = new int[_n];
@@ -94,13 +97,14 @@ internal sealed unsafe partial class RegionCompiler
         Array.Fill(_groupOf, -1);
         var open = new List<int>();
         Span<ulong> bound = stackalloc ulong[16];
-        var atEnd = new (List<(int Id, long Delta)> Open, ulong[] Bound)?[_blocks.Length];
+        var atEnd = new BlockEnd?[_blocks.Length];
+        BlockEnd EndState(List<int> open, Span<ulong> bound) => new([.. open.Select(id => (id, _groups[id].Delta))], bound.ToArray());
         long? movedInBlock = 0;   // how far rsp moved since the block's start (null: not by constants)
         for (int k = 0; k < _n; k++)
         {
             if (_offset[k] == 0)
             {
-                if (k > 0) atEnd[_blockOf[k - 1]] = ([.. open.Select(id => (id, _groups[id].Delta))], bound.ToArray());
+                if (k > 0) atEnd[_blockOf[k - 1]] = EndState(open, bound);
                 open.Clear();
                 bound.Fill(ulong.MaxValue);
                 movedInBlock = 0;
@@ -143,7 +147,7 @@ internal sealed unsafe partial class RegionCompiler
                 return (written >> g.Base & 1) != 0 || (written >> g.Index & 1) != 0;
             });
         }
-        if (_n > 0) atEnd[_blockOf[_n - 1]] = ([.. open.Select(id => (id, _groups[id].Delta))], bound.ToArray());
+        if (_n > 0) atEnd[_blockOf[_n - 1]] = EndState(open, bound);
         for (int k = 0; k < _n; k++)
             if (_groupOf[k] >= 0 && _groups[_groupOf[k]].Members < (_groups[_groupOf[k]].HoistedAt >= 0 ? 1 : 2)) _groupOf[k] = -1;
         return atEnd;
@@ -160,7 +164,7 @@ internal sealed unsafe partial class RegionCompiler
     /// second plan opens such a group at the head's start, and only edges that keep it open skip the
     /// test there (so a back edge that closed it in the second plan tests it again: correct either way).
     /// </summary>
-    private List<AccessGroup>[]? GroupsKeptAroundLoops((List<(int Id, long Delta)> Open, ulong[] Bound)?[] atEnd)
+    private List<AccessGroup>[]? GroupsKeptAroundLoops(BlockEnd?[] atEnd)
     {
         if (_prefix) return null;
         List<AccessGroup>[]? hoist = null;
@@ -189,7 +193,7 @@ internal sealed unsafe partial class RegionCompiler
     /// same constant). A structure's fields read on both sides of an if and after it, or a static
     /// array indexed by one register in a loop's body split by branches, then test one window, not one per block.
     /// </summary>
-    private void CarryInto(int j, (List<(int Id, long Delta)> Open, ulong[] Bound)?[] atEnd, List<int> open, Span<ulong> bound)
+    private void CarryInto(int j, BlockEnd?[] atEnd, List<int> open, Span<ulong> bound)
     {
         List<int> from = _predecessors[j];
         if (_prefix || from.Count == 0 || _entries.Contains(j) || from.Exists(p => p >= j)) return;

@@ -251,7 +251,7 @@ internal sealed unsafe partial class RegionCompiler
     {
         FindEntries();
         PlanBudgetChecks();
-        PlanAccessGroups();   // after the predecessors: a block with one carries on its groups
+        PlanAccessGroups();   // after the predecessors: a block may carry on theirs
         AnalyseFlags();   // after the check points: a block ending at one must leave the flags whole
         PlanKnownSetters();
         if (_quick) PadForMinOpts();

@@ -225,7 +225,7 @@ public partial class JitDifferentialTests
     /// <summary>
     /// Runs of random lengths through nested loops compiled from the inner loop's head (it is hot first),
     /// as Dijkstra's minimum search: the region enters the outer loop in its middle, whose budget check
-    /// then moves from a block of the inner loop to a colder block of the outer one
+    /// then moves from a block of the inner loop to a block of the outer one alone
     /// (RegionCompiler.MoveCheckPointsOutward). Every run ends at the interpreter's count and state.
     /// </summary>
     [Fact]
