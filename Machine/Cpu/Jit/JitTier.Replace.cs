@@ -195,7 +195,12 @@ public sealed unsafe partial class Cpu
     /// Replaces code by the code compiled to replace it where RyuJIT has finished (<see cref="Replace"/>:
     /// a promotion or a reentry). The new code is dropped instead when the old is gone (a write to one
     /// of its pages: the new code may hold the old bytes) or a block of it was invalidated meanwhile. Called by the
-    /// dispatcher between runs of compiled code.
+    /// dispatcher between runs of compiled code. (Stop 40 tried installing at a set retired count
+    /// instead, the worker modelled as 2,000 instructions per IL instruction and the CPU waiting for it
+    /// when slower, so that every run forms the same regions: guest speed (1 to 3 instructions per ns)
+    /// and RyuJIT's (1 to 3 µs per IL instruction) vary too much for one figure; aha-mont64 waited 40 to
+    /// 60 ms a run, and a figure that never waits would keep nsichneu's optimised code back for a
+    /// billion instructions.)
     /// </summary>
     private void InstallReplacements()
     {

@@ -319,7 +319,13 @@ public sealed unsafe partial class Cpu
     /// copying what follows, unless it ends in a return (a function's shared epilogue: nothing follows
     /// it to copy, and the exit and the return each cost a pass between two regions' code; sglib's
     /// recursive red-black insert left its region 12.7 million times in a long run so, 7.0 million
-    /// without, 7% faster). The entry's page is verified by the entry's own lookup; the other pages
+    /// without, 7% faster), or it is a member of the region compiled again (<paramref name="replacing"/>):
+    /// a promotion that dropped such members dropped the blocks reached only through them, and with
+    /// them entries of the old code the dispatcher used; those blocks then rooted small regions of their
+    /// own, and promoting those dropped members the same way. Whether that happened depended on which
+    /// other region's code the compile worker had installed first: Embench's nsichneu formed 16 or 29
+    /// regions (25 or 50 million passes between them, 2.1 or 2.6 s) about half and half between runs,
+    /// and now 16 every time (stop 40). The entry's page is verified by the entry's own lookup; the other pages
     /// (<paramref name="foreign"/>: virtual page, physical page number) by the region's code each time it starts (Cpu.RegionPagesMapped), and a write to one of them drops
     /// the region's code (Block.ForeignOf). So a call-heavy program whose functions lie on a few pages
     /// runs its calls and returns inside one method instead of leaving compiled code at each. Warm
@@ -374,9 +380,10 @@ public sealed unsafe partial class Cpu
                     continue;
                 }
                 if (ops + m.Count > Math.Min(RegionCompiler.MaxRegionOps, _jitCodeLimit) || !RegionCompiler.Compilable(m)) continue;
-                // Another region's code has an entry here that the dispatcher kept using: exit to it.
+                // Another region's code has an entry here that the dispatcher kept using: exit to it
+                // (but a region compiled again keeps its members: see the summary).
                 if (m.WantsEntry && m.Chainable?.Target is JitRegion other && other.Main != replacing
-                    && m.Ops[m.Count - 1].Kind != OpKind.Ret) continue;
+                    && m.Ops[m.Count - 1].Kind != OpKind.Ret && !Array.Exists(replacing?.Blocks ?? [], r => r == m)) continue;
                 if (!TakePages(m, entry, pages, RegionCompiler.MaxRegionPages)) continue;
                 members.Add(m);
                 ops += m.Count;
