@@ -96,7 +96,15 @@ internal sealed unsafe partial class RegionCompiler
         // A cmp or test whose state waits in its registers: into the flag locals for a member that
         // observes it, unless the member reads the registers too (PlanKnownSetters).
         if (_curSetter >= 0 && _use[_curSetter].StateAtExit && _flagsLiveIn[j] && !SameState(_setterIn[j], _curSetter))
-            MaterializeFlags(_curSetter, forRunTimeReaders: true);
+        {
+            // Only exits read it there: they make it whole from the registers (PlanDeferredStates).
+            if (_deferredIn[j] >= 0 && SameState(_deferredIn[j], _curSetter))
+            {
+                _il.Emit(OpCodes.Ldc_I4, DeferredKind(_deferredIn[j]));
+                _il.Emit(OpCodes.Stloc, _fkind);
+            }
+            else MaterializeFlags(_curSetter, forRunTimeReaders: true);
+        }
         _il.Emit(OpCodes.Br, BlockLabel(cur, j));
         _il.MarkLabel(leave);
         // The finished block is already counted in _left.

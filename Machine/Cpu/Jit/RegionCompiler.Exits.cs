@@ -103,7 +103,7 @@ internal sealed unsafe partial class RegionCompiler
             _il.MarkLabel(f.Label);
             // After a faulting handler the CPU holds its registers and flags: the locals take them.
             if (f.HandlerFaulted) ReloadRegisters(f.Op);
-            else MaterializeFlags(f.Setter);
+            else MaterializeFlags(f.Setter, at: f.Op);
             int status = f.HandlerFaulted ? JitMembers.ExitFault : JitMembers.ExitResume;
             NoteLeave(new JitLeave(_ops[f.Op].Ip, _offset[f.Op], status, _blockOf[f.Op], -1));
             _il.Emit(OpCodes.Br, f.HandlerFaulted ? _leaveTailRegsInFile : _leaveTail);

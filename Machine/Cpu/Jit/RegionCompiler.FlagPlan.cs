@@ -157,6 +157,68 @@ internal sealed unsafe partial class RegionCompiler
     }
 
     /// <summary>
+    /// Per block: the setter whose state an edge into the block may leave in its registers, noting only
+    /// that in the flag locals (<see cref="DeferredKind"/>), or <see cref="Dynamic"/> (<see cref="PlanDeferredStates"/>).
+    /// </summary>
+    private int[] _deferredIn = [];
+    /// <summary>Per block: its first op that sets the flags (<see cref="PlanDeferredStates"/>; -1 when none is planned).</summary>
+    private int[] _firstSetter = [];
+
+    /// <summary>
+    /// The flag kind an edge stores for a state it leaves in <paramref name="setter"/>'s registers: no
+    /// real kind (those fit in 16 bits), and made whole before anything reads the locals (MaterializeFlags).
+    /// </summary>
+    private static int DeferredKind(int setter) => 0x4000_0000 | setter;
+
+    /// <summary>
+    /// Finds the blocks a loop's back edge enters with a state it can leave in registers. A loop whose
+    /// head starts with a load (<c>mov (%rsi), %rdx</c>) and whose back edge is a closing cmp or test
+    /// (<see cref="FlagUse.StateAtExit"/>) observes that state only at the head's exits (a miss or a
+    /// fault before its first setter), but the head's other predecessor leaves another one, so the edge
+    /// copied the cmp's kind and operands into the flag locals on every pass (matmult: three moves and a
+    /// spill in an eight-instruction loop). Instead the edge stores only <see cref="DeferredKind"/>, and
+    /// the exits before the head's first setter make the state whole from the registers, which nothing
+    /// before that setter writes. So for block j whose start observes a state known only at run time:
+    /// one predecessor (the last planned, a back edge first) ends with such a setter, whose operands are
+    /// registers or an immediate; and up to j's first setter no op reads the flags, calls a handler or
+    /// writes those registers, and that setter replaces every flag (no merge, no shift by CL).
+    /// </summary>
+    private void PlanDeferredStates()
+    {
+        int n = _blocks.Length;
+        _deferredIn = new int[n];
+        Array.Fill(_deferredIn, Dynamic);
+        _firstSetter = new int[n];
+        Array.Fill(_firstSetter, -1);
+        if (_prefix) return;
+        for (int j = 0; j < n; j++)
+        {
+            if (!_flagsLiveIn[j] || _setterIn[j] != Dynamic) continue;
+            int first = -1;
+            bool clean = true;
+            for (int k = _first[j]; k < OpsEnd(j) && clean; k++)
+            {
+                FlagUse u = _use[k];
+                clean = !u.Reads && !u.Helper && !IsShiftByCl(ref _ops[k]);
+                if (u.Sets) { first = k; clean &= !u.Merges; break; }
+            }
+            if (!clean || first < 0) continue;
+            uint written = WrittenBeforeSetter(j);
+            for (int q = _predecessors[j].Count - 1; q >= 0; q--)
+            {
+                int s = SetterAtEnd(_predecessors[j][q]);
+                if (s < 0) continue;
+                FlagUse u = _use[s];
+                if (!u.StateAtExit || u.AuxAtExit || u.ShiftAtExit || u.Merges || u.RegA == InMemoryLocal || u.RegB == InMemoryLocal
+                    || (written & SetterRegisters(u)) != 0) continue;
+                _deferredIn[j] = s;
+                _firstSetter[j] = first;
+                break;
+            }
+        }
+    }
+
+    /// <summary>
     /// Whether setters <paramref name="a"/> and <paramref name="b"/> leave one flag state, read the same
     /// way: the same op (or both <see cref="Dynamic"/>), or two whose state waits in the same registers
     /// (or immediate), of one kind and size: what the code emits to read a state in registers depends on

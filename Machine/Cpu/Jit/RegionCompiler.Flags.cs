@@ -75,9 +75,10 @@ internal sealed unsafe partial class RegionCompiler
     /// start, or after a shift by CL whose zero count kept it), whose r JitHelpers.Result derives: add's
     /// and sub's r is then left out.
     /// </summary>
-    private void MaterializeFlags(int setter, bool forRunTimeReaders = false)
+    private void MaterializeFlags(int setter, bool forRunTimeReaders = false, int at = -1)
     {
         if (setter >= 0 && _use[setter].ShiftAtExit) { MaterializeShiftAtExit(setter, forRunTimeReaders); return; }
+        if (setter < 0) CompleteDeferredState(at < 0 ? _i : at);
         if (setter >= 0)
         {
             FlagUse u = _use[setter];
@@ -91,6 +92,23 @@ internal sealed unsafe partial class RegionCompiler
         }
         else DynamicResult();
         _il.Emit(OpCodes.Stloc, _fr);
+    }
+
+    /// <summary>
+    /// Before op <paramref name="at"/> of a block an edge may enter with its state left in registers
+    /// (PlanDeferredStates), up to the block's first setter: when the flag locals hold that setter's
+    /// <see cref="DeferredKind"/>, puts its state in them from the registers, unchanged since.
+    /// </summary>
+    private void CompleteDeferredState(int at)
+    {
+        int j = _blockOf[at], s = _deferredIn[j];
+        if (s < 0 || at > _firstSetter[j]) return;
+        var whole = _il.DefineLabel();
+        _il.Emit(OpCodes.Ldloc, _fkind);
+        _il.Emit(OpCodes.Ldc_I4, DeferredKind(s));
+        _il.Emit(OpCodes.Bne_Un, whole);
+        MaterializeFlags(s, forRunTimeReaders: true);
+        _il.MarkLabel(whole);
     }
 
     /// <summary>Stores the flag locals, completed by <see cref="MaterializeFlags"/>, into the CPU's lazy flag state.</summary>

@@ -219,7 +219,7 @@ internal sealed unsafe partial class RegionCompiler
         var done = _il.DefineLabel();
         _il.Emit(OpCodes.Ldloc, kept.Count);
         _il.Emit(OpCodes.Brtrue, shifted);
-        MaterializeFlags(_use[k].SetterBefore, forRunTimeReaders);
+        MaterializeFlags(_use[k].SetterBefore, forRunTimeReaders, at: k);   // the state before shift k
         _il.Emit(OpCodes.Br, done);
         _il.MarkLabel(shifted);
         var sop = ShiftByClOp(ref _ops[k]);

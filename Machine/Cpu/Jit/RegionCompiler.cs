@@ -254,6 +254,7 @@ internal sealed unsafe partial class RegionCompiler
         PlanAccessGroups();   // after the predecessors: a block may carry on theirs
         AnalyseFlags();   // after the check points: a block ending at one must leave the flags whole
         PlanKnownSetters();
+        PlanDeferredStates();   // after the known setters: only blocks that start with a state known at run time
         if (_quick) PadForMinOpts();
         EmitPrologue();
         for (_i = 0; _i < _n; _i++)

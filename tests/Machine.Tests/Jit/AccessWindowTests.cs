@@ -448,6 +448,52 @@ public class AccessWindowTests
         AssertTiersAgree(layout, outcomes);
     }
 
+    /// <summary>
+    /// A loop as matmult's inner one: its head loads through two pointers that walk the data pages
+    /// (rsi by 8, rdi by 24) before its first setter, and its back edge closes with <c>cmp rsi, r11;
+    /// jne</c>; the loop is entered after a <c>test</c> that leaves other flags, and an outer loop
+    /// moves r11 on. The back edge leaves the cmp's state in its registers and the head's exits make
+    /// it whole (PlanDeferredStates): with the second page far away the loads miss their windows and
+    /// take the TLB path, with the fourth unmapped the first load faults after a back edge, and the
+    /// trap must see the cmp's flags. The JIT must leave exactly the interpreter's registers, flags,
+    /// memory, count and trap.
+    /// </summary>
+    [Theory]
+    [InlineData(Layout.Adjacent)]
+    [InlineData(Layout.SecondPageFar)]
+    [InlineData(Layout.FourthPageUnmapped)]
+    public void ALoopHeadsExitsSeeItsBackEdgesFlags(Layout layout)
+    {
+        var a = new Assembler(64);
+        Label outer = a.CreateLabel(), top = a.CreateLabel();
+        a.Label(ref outer);
+        a.lea(r11, __qword_ptr[rsi + 0x80]);   // 16 passes of the inner loop
+        a.test(r9b, 3);                        // other flags into the head, some of the time
+        a.jnz(top);
+        a.add(rcx, 1);
+        a.Label(ref top);
+        a.mov(rdx, __qword_ptr[rsi]);
+        a.imul(rdx, __qword_ptr[rdi]);
+        a.add(rsi, 8);
+        a.add(rdi, 24);
+        a.add(rcx, rdx);
+        a.mov(__qword_ptr[rbx], rcx);
+        a.cmp(rsi, r11);
+        a.jne(top);
+        a.sub(rdi, 0x180);                     // rdi back to its start: only rsi walks on, into the fourth page
+        a.dec(r9);
+        a.jnz(outer);
+        a.int3();
+        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 23, farPage: 1, data => data.AsSpan(0x2000, 0x1000).ToArray(), f =>
+        {
+            f[MReg.Rsi] = CpuFixture.DataBase + 0x10;
+            f[MReg.Rdi] = CpuFixture.DataBase + 0x8;
+            f[MReg.Rbx] = CpuFixture.DataBase + 0x7F8;
+            f[MReg.R9] = 100;
+        }, jitThreshold: 20);
+        AssertTiersAgree(layout, outcomes);
+    }
+
     /// <summary>Both tiers left the same state, ending at the fault when the fourth page is unmapped and at the final int3 otherwise.</summary>
     private static void AssertTiersAgree(Layout layout, List<string> outcomes)
     {
