@@ -383,7 +383,7 @@ public sealed unsafe partial class Cpu
                 // Another region's code has an entry here that the dispatcher kept using: exit to it
                 // (but a region compiled again keeps its members: see the summary).
                 if (m.WantsEntry && m.Chainable?.Target is JitRegion other && other.Main != replacing
-                    && m.Ops[m.Count - 1].Kind != OpKind.Ret && !Array.Exists(replacing?.Blocks ?? [], r => r == m)) continue;
+                    && m.Ops[m.Count - 1].Kind != OpKind.Ret && (replacing == null || Array.IndexOf(replacing.Blocks, m) < 0)) continue;
                 if (!TakePages(m, entry, pages, RegionCompiler.MaxRegionPages)) continue;
                 members.Add(m);
                 ops += m.Count;

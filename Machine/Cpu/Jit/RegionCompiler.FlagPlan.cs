@@ -209,8 +209,7 @@ internal sealed unsafe partial class RegionCompiler
                 int s = SetterAtEnd(_predecessors[j][q]);
                 if (s < 0) continue;
                 FlagUse u = _use[s];
-                if (!u.StateAtExit || u.AuxAtExit || u.ShiftAtExit || u.Merges || u.RegA == InMemoryLocal || u.RegB == InMemoryLocal
-                    || (written & SetterRegisters(u)) != 0) continue;
+                if (!StateInRegisters(u) || u.RegA == InMemoryLocal || u.RegB == InMemoryLocal || (written & SetterRegisters(u)) != 0) continue;
                 _deferredIn[j] = s;
                 _firstSetter[j] = first;
                 break;
@@ -229,11 +228,13 @@ internal sealed unsafe partial class RegionCompiler
         if (a == b) return true;
         if (a < 0 || b < 0) return false;
         FlagUse x = _use[a], y = _use[b];
-        return x.StateAtExit && y.StateAtExit && !x.AuxAtExit && !y.AuxAtExit && !x.ShiftAtExit && !y.ShiftAtExit
-            && !x.Merges && !y.Merges && x.Kind == y.Kind && x.Size == y.Size
+        return StateInRegisters(x) && StateInRegisters(y) && x.Kind == y.Kind && x.Size == y.Size
             && x.OperandsInRegisters == y.OperandsInRegisters && x.OperandRecoverable == y.OperandRecoverable
             && x.RegA == y.RegA && x.RegB == y.RegB && (x.RegB != Op.NoReg || x.ImmB == y.ImmB);
     }
+
+    /// <summary>A setter whose whole state waits in its registers (or its immediate) and nothing else: read there by PushA, PushB and PushResult alone.</summary>
+    private static bool StateInRegisters(in FlagUse u) => u.StateAtExit && !u.AuxAtExit && !u.ShiftAtExit && !u.Merges;
 
     /// <summary>The index after block <paramref name="j"/>'s last op in <see cref="_ops"/>.</summary>
     private int OpsEnd(int j) => j + 1 < _blocks.Length ? _first[j + 1] : _n;
