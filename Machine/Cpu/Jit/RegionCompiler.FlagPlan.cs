@@ -38,7 +38,14 @@ internal sealed unsafe partial class RegionCompiler
         /// count, and the exits compute its state (or take <see cref="SetterBefore"/>'s for a zero count).
         /// </summary>
         public bool ShiftAtExit;
-        /// <summary>With <see cref="ShiftAtExit"/>: the setter before the shift as emission found it (or <see cref="Dynamic"/>).</summary>
+        /// <summary>
+        /// A rol or ror of a register by an immediate whose flags only exits observe (as
+        /// <see cref="AuxAtExit"/>): it computes r alone; the exits take the status flags of the setter
+        /// before it (<see cref="SetterBefore"/>, through any such rotates between) and CF and OF from
+        /// its register, unchanged up to the last of them (RegionCompiler.Rotates.cs).
+        /// </summary>
+        public bool RotateAtExit;
+        /// <summary>With <see cref="ShiftAtExit"/> or <see cref="RotateAtExit"/>: the setter before the shift as emission found it (or <see cref="Dynamic"/>).</summary>
         public int SetterBefore;
         /// <summary>
         /// A cmp or test of registers (or a register and an immediate; any size, not ah..bh): its operands
@@ -288,6 +295,19 @@ internal sealed unsafe partial class RegionCompiler
         for (int k = last; k >= _first[j]; k--)
         {
             ref FlagUse u = ref _use[k];
+            if (liveL && !readByOp && RotateLeftForExits(j, k, live, written))
+            {
+                // Only exits read its state, and they read the state before it too: the registers that
+                // state waits in must hold up to them, so what the ops after it write still counts.
+                u.RotateAtExit = u.ComputeL = true;
+                u.KeptObserved = u.Reads = (live & ~u.Mask) != 0;
+                u.LastInBlock = !lastSeen;
+                lastSeen = true;
+                live &= ~u.Mask;
+                liveL = u.Reads;
+                if (exitAfter) NoteWritten(ref _ops[k], written);
+                continue;
+            }
             if (u.Sets && !u.Helper)
             {
                 u.ComputeL = liveL;
@@ -314,6 +334,23 @@ internal sealed unsafe partial class RegionCompiler
             if (u.FaultBefore) { live = AllStatus; liveL = true; exitAfter = true; }
         }
         return liveL;
+    }
+
+    /// <summary>
+    /// Whether op <paramref name="k"/> of block <paramref name="j"/>, whose state only exits observe
+    /// (<paramref name="live"/> the flags they do), can leave it for them (<see cref="FlagUse.RotateAtExit"/>):
+    /// a rol or ror of a 32- or 64-bit register by an immediate, after another setter in its block (the
+    /// state it keeps is then one the exits can make whole), whose register the ops up to those exits
+    /// leave alone when they observe its own CF or OF.
+    /// </summary>
+    private bool RotateLeftForExits(int j, int k, ulong live, Span<uint> written)
+    {
+        ref Op op = ref _ops[k];
+        if (_prefix || !IsRotate(ref op) || op.Form != Form.R || op.R0 >= 16 || op.Size < 4 || ShiftCount(ref op) == 0) return false;
+        if ((live & _use[k].Mask) != 0 && (written[System.Numerics.BitOperations.Log2(op.Size)] & (1u << op.R0)) != 0) return false;
+        for (int p = k - 1; p >= _first[j]; p--)
+            if (_use[p].Sets) return true;
+        return false;
     }
 
     /// <summary>

@@ -78,6 +78,7 @@ internal sealed unsafe partial class RegionCompiler
     private void MaterializeFlags(int setter, bool forRunTimeReaders = false, int at = -1)
     {
         if (setter >= 0 && _use[setter].ShiftAtExit) { MaterializeShiftAtExit(setter, forRunTimeReaders); return; }
+        if (setter >= 0 && _use[setter].RotateAtExit) { MaterializeRotateAtExit(setter); return; }
         if (setter < 0) CompleteDeferredState(at < 0 ? _i : at);
         if (setter >= 0)
         {
@@ -134,10 +135,10 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldarg_1); _il.Emit(OpCodes.Ldfld, JitMembers.Faux); _il.Emit(OpCodes.Stloc, _faux);
     }
 
-    /// <summary>An op reads the flag state here: it is no shift by CL's left for the exits (AnalyseFlags marks those only when no op reads them).</summary>
+    /// <summary>An op reads the flag state here: it is no shift's or rotate's left for the exits (AnalyseFlags marks those only when no op reads them).</summary>
     [Conditional("DEBUG")]
     private void AssertStateReadable() =>
-        Debug.Assert(_curSetter < 0 || !_use[_curSetter].ShiftAtExit, $"op {_i} reads the state of shift {_curSetter}, left for the exits");
+        Debug.Assert(_curSetter < 0 || !(_use[_curSetter].ShiftAtExit || _use[_curSetter].RotateAtExit), $"op {_i} reads the state of shift {_curSetter}, left for the exits");
 
     /// <summary>Pushes condition cc (0/1, int32) on the flag state at this point, as <c>Cpu.Condition</c> would compute it.</summary>
     private void EmitCondition(int cc)

@@ -291,6 +291,13 @@ internal sealed unsafe partial class RegionCompiler
             Truncate(size);
         }
         _il.Emit(OpCodes.Stloc, _tR);
+        if (_use[_i].RotateAtExit)
+        {
+            _use[_i].SetterBefore = _curSetter;
+            WriteDst(ref op, size, _tR);
+            _curSetter = _i;
+            return;
+        }
         if (_use[_i].ComputeL)
         {
             // The flags before, read before the write (a faulting write leaves them as they were), when
@@ -301,6 +308,36 @@ internal sealed unsafe partial class RegionCompiler
         }
         WriteDst(ref op, size, _tR);
         SetFlags(FlagOp.Explicit, size, Val.Of(0), Val.Of(0), _tR, _tAux);
+    }
+
+    /// <summary>
+    /// At an exit after rotate <paramref name="k"/>, whose state waits for the exits
+    /// (<see cref="FlagUse.RotateAtExit"/>: SHA-256's <c>rol $15, %r15d; rol $13, %r14d; add 0x14(%r11),
+    /// %edi</c>, whose load may leave before the add sets the flags, computed the status flags of the
+    /// setter before both rotates at each of them): its state into the flag locals, as Explicit. The
+    /// status flags it keeps are those of the setter before it, or before the rotates like it in
+    /// between (each replaces CF and OF alone); its CF and OF come from its register.
+    /// </summary>
+    private void MaterializeRotateAtExit(int k)
+    {
+        ref Op op = ref _ops[k];
+        int before = _use[k].SetterBefore;
+        while (before >= 0 && _use[before].RotateAtExit) before = _use[before].SetterBefore;
+        if (!_use[k].KeptObserved) Const(0);
+        else if (before >= 0 && !_use[before].ShiftAtExit) InlineStatus(_use[before]);
+        else
+        {
+            // A state known only at run time, or a shift by CL's, which the exits make whole first.
+            if (before >= 0) MaterializeFlags(before, forRunTimeReaders: true, at: k);
+            DynamicHelperArgs();
+            _il.Emit(OpCodes.Call, JitMembers.HelperStatus);
+        }
+        GetReg(op.R0, op.Size);
+        _il.Emit(OpCodes.Stloc, _tR);
+        RotateFlags((ShiftOp)op.Cond == ShiftOp.Rol, op.Size * 8);
+        _il.Emit(OpCodes.Stloc, _faux);
+        _il.Emit(OpCodes.Ldc_I4, (int)FlagOp.Explicit | op.Size << 8);
+        _il.Emit(OpCodes.Stloc, _fkind);
     }
 
     /// <summary>

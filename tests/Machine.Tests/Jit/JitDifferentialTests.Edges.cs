@@ -365,6 +365,36 @@ public partial class JitDifferentialTests
     }
 
     /// <summary>
+    /// A rol or ror by an immediate whose flags only a fault sees (SHA-256's <c>rol $15, %r10d; rol $13,
+    /// %r11d</c> before a load): compiled code computes the rotate alone and the exit takes the status
+    /// flags of the setter before it (through the rotates between) and CF and OF from the rotate's
+    /// register (FlagUse.RotateAtExit), unless an op writes that register first; the setter's own
+    /// registers may change after the rotate too. The trap's flags and registers are the interpreter's.
+    /// </summary>
+    [Theory]
+    [InlineData("sha"), InlineData("ror64"), InlineData("regWritten"), InlineData("firstWritten"), InlineData("baseWritten")]
+    [InlineData("rotateFirst"), InlineData("afterAnd64"), InlineData("afterShiftByCl")]
+    public void ARotateWhoseFlagsOnlyAFaultSeesMatchesTheInterpreter(string shape)
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel();
+        a.Label(ref top);
+        if (shape != "rotateFirst") a.add(edx, unchecked((int)0x9E3779B9));   // flags that change every pass
+        switch (shape)
+        {
+            case "sha": a.mov(r10d, eax); a.mov(r11d, eax); a.rol(r10d, 15); a.rol(r11d, 13); break;
+            case "ror64": a.sub(rdx, rax); a.ror(rax, 7); break;
+            case "regWritten": a.rol(eax, 9); a.mov(eax, edx); break;
+            case "firstWritten": a.rol(r10d, 7); a.rol(eax, 9); a.mov(r10d, edx); break;
+            case "baseWritten": a.add(edx, 0x1234); a.rol(eax, 9); a.mov(edx, 5); break;
+            case "rotateFirst": a.rol(eax, 9); break;
+            case "afterAnd64": a.and(rdx, rax); a.rol(rax, 33); break;
+            default: a.mov(r10, rcx); a.mov(ecx, edx); a.shl(ebx, cl); a.mov(rcx, r10); a.ror(eax, 3); break;
+        }
+        EndWithALoadThatFaults(a, top);
+    }
+
+    /// <summary>
     /// A register op whose flags only a later load's fault sees, with its registers written in between
     /// or by the load: compiled code reads such a state from the registers at the exit
     /// (FlagUse.StateAtExit) only while they still hold it: C's int index (<c>add %ebx, %edx; movslq
