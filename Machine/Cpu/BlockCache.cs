@@ -93,6 +93,11 @@ internal sealed class Block
     public List<JitRegion>? ForeignOf;
     /// <summary>The JIT cannot compile this block (an op outside its subset): it stays interpreted.</summary>
     public bool JitRejected;
+    /// <summary>
+    /// Regions rooted at this block test their access groups' host pointer at each member (Cpu.NoteGroupMiss:
+    /// a group here kept missing both its window and the TLB, a range across two pages that lie apart).
+    /// </summary>
+    public bool GroupMembersTested;
     /// <summary>A compilation of this block's region still in RyuJIT's hands (background compilation), else null.</summary>
     public Cpu.PendingRegion? Pending;
     /// <summary>The compiled code when it covers the whole block (compiled code may tail-call it), else null.</summary>
@@ -169,6 +174,11 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     /// which the dispatcher then ran (Cpu.NoteIndirectMiss).
     /// </summary>
     public int IndirectMisses;
+    /// <summary>Compiled with a test of the group's host pointer at every access group member (RegionCompiler._memberTests).</summary>
+    public bool GroupMembersTested;
+    /// <summary>On <see cref="Main"/>: group checks that found neither the window nor the TLB holding the group's range since retired count <see cref="GroupMissesSince"/> (Cpu.NoteGroupMiss).</summary>
+    public int GroupMisses;
+    public ulong GroupMissesSince;
 
     /// <summary>Another entry into the same method: a copy sharing every table, starting at entry <paramref name="entry"/>.</summary>
     public JitRegion At(int entry, (ulong Va, ulong Page)[] foreignPages) => new(Blocks, Ops)

@@ -49,6 +49,7 @@ internal static class JitMembers
     public static readonly FieldInfo RegionPromoteCredit = typeof(JitRegion).GetField(nameof(JitRegion.PromoteCredit))!;
     public static readonly FieldInfo RegionQuickLeaves = typeof(JitRegion).GetField(nameof(JitRegion.QuickLeaves))!;
     public static readonly FieldInfo Promote = Field("_jitPromote");
+    public static readonly FieldInfo GroupMissed = Field("_jitGroupMissed");
     public static readonly FieldInfo RegionWindows = typeof(JitRegion).GetField(nameof(JitRegion.Windows))!;
     public static readonly FieldInfo RegionLeaves = typeof(JitRegion).GetField(nameof(JitRegion.Leaves))!;
     public static readonly FieldInfo RegionMappedGeneration = typeof(JitRegion).GetField(nameof(JitRegion.MappedGeneration))!;

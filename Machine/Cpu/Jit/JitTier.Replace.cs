@@ -76,6 +76,35 @@ public sealed unsafe partial class Cpu
         return Replace(home, mustHold: b);
     }
 
+    /// <summary>The region whose access group check found neither its window nor the TLB holding the group's range, and left (RegionCompiler.EmitGroupCheck).</summary>
+    private JitRegion? _jitGroupMissed;
+    /// <summary>Such misses of one region within <see cref="GroupMissSpan"/> retired instructions after which its code is compiled again with member tests.</summary>
+    private const int GroupMissesToTest = 32;
+    private const ulong GroupMissSpan = 1_000_000;
+    /// <summary>Regions replaced by their code compiled again with member tests (<see cref="NoteGroupMiss"/>).</summary>
+    public long JitRegionsRetested { get; private set; }
+
+    /// <summary>
+    /// A group check of <see cref="_jitGroupMissed"/>'s code left for the interpreter: its range lay in
+    /// neither the window nor one page of the TLB (a TLB flush, or a range across two pages that lie
+    /// apart in memory, which no window holds: a stack frame across a page boundary, the pages
+    /// faulted in downwards). When that keeps happening (<see cref="GroupMissesToTest"/> within
+    /// <see cref="GroupMissSpan"/> instructions) the region's entry tests the group's pointer at each
+    /// member from then on (Block.GroupMembersTested: each member takes the TLB fast path itself when
+    /// the check misses), and the region is compiled again so.
+    /// </summary>
+    private void NoteGroupMiss()
+    {
+        JitRegion main = _jitGroupMissed!.Main;
+        _jitGroupMissed = null;
+        if (main.GroupMembersTested) return;
+        if (_retired - main.GroupMissesSince > GroupMissSpan) (main.GroupMisses, main.GroupMissesSince) = (0, _retired);
+        if (++main.GroupMisses < GroupMissesToTest) return;
+        main.GroupMisses = 0;
+        main.Blocks[0].GroupMembersTested = true;
+        if (InstalledRegion(main) && !BeingReplaced(main)) Replace(main, mustHold: null);
+    }
+
     /// <summary>A region's members by address (the first of two at one address), for <see cref="OnLoop"/>.</summary>
     private static Dictionary<ulong, Block> ByVa(Block[] members)
     {
@@ -220,6 +249,7 @@ public sealed unsafe partial class Cpu
             _jitCompiled.Remove(entry);
             if (Install(entry, full, replacement: true) == null) continue;
             if (reentry) JitRegionsReentered++;
+            else if (((JitRegion)full.Code.Target!).GroupMembersTested && !old.GroupMembersTested) JitRegionsRetested++;
             else JitRegionsPromoted++;
         }
     }

@@ -574,6 +574,7 @@ public sealed unsafe partial class Cpu
         // Other exits leave _jitLast the block entered: a prefix's status needs it, the others none.
         if (status == JitMembers.ExitNormal) _jitLast = _jitRegion!.Blocks[_jitExitBlock];
         if (_jitPromote != null) Promote(_jitPromote);
+        if (_jitGroupMissed != null) NoteGroupMiss();
         if (_jitReplacements.Count != 0) InstallReplacements();
         return status;
     }

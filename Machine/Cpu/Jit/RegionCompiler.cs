@@ -77,6 +77,13 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>The method covers only the entry block's first _n ops; the interpreter runs the rest.</summary>
     private readonly bool _prefix;
+    /// <summary>
+    /// Each access group member tests the group's host pointer, 0 when the group's check found neither
+    /// its window nor the TLB holding its range, and then takes the TLB fast path itself; else the check
+    /// leaves when neither holds it (<see cref="EmitGroupCheck"/>). From the entry block
+    /// (Block.GroupMembersTested, Cpu.NoteGroupMiss).
+    /// </summary>
+    private readonly bool _memberTests;
     /// <summary>Quick code: compiled by RyuJIT with MinOpts (<see cref="PadForMinOpts"/>), counting what it retires until Cpu.Promote compiles it again.</summary>
     private readonly bool _quick;
 
@@ -101,6 +108,7 @@ internal sealed unsafe partial class RegionCompiler
         _cpu = cpu;
         _quick = quick;
         _blocks = blocks;
+        _memberTests = blocks[0].GroupMembersTested;
         _prefix = prefixOps < blocks[0].Count;
         var ops = new List<Op>();
         var blockOf = new List<int>();
@@ -120,6 +128,7 @@ internal sealed unsafe partial class RegionCompiler
         _region = new JitRegion(blocks, _ops);
         _region.Main = _region;
         _region.Quick = quick;
+        _region.GroupMembersTested = _memberTests;
         _method = new DynamicMethod($"jit_{blocks[0].Va:x}", typeof(int), [typeof(JitRegion), typeof(Cpu)],
             typeof(Cpu), skipVisibility: true);
         _il = new CountingILGenerator(_method.GetILGenerator(512 + 64 * _n));

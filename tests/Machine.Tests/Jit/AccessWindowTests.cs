@@ -185,6 +185,60 @@ public class AccessWindowTests
     }
 
     /// <summary>
+    /// A group of accesses through one register whose range crosses a page boundary (a stack frame
+    /// across two pages), each access within one page: with the two frames adjacent the group's
+    /// window holds the range; with the second elsewhere no window or TLB entry does, the check
+    /// leaves for the interpreter, and after a few such exits the region is compiled again with a
+    /// test at each member, whose accesses then take the TLB path each in compiled code. Either way
+    /// the loop ends with the interpreter's state and count, and stays in compiled code.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AGroupAcrossPagesThatLieApartStaysInCompiledCode(bool adjacentFrames)
+    {
+        var a = new Assembler(64);
+        var top = a.CreateLabel();
+        a.Label(ref top);
+        a.mov(rax, __qword_ptr[rbx + 0xFF8]);     // rbx = a page start: the group spans 0xFF0..0x1010
+        a.add(rax, __qword_ptr[rbx + 0x1008]);
+        a.mov(__qword_ptr[rbx + 0x1000], rax);
+        a.mov(__qword_ptr[rbx + 0xFF0], rdx);      // (a write group's window needs both pages written)
+        a.add(rdx, rax);
+        a.dec(ecx);
+        a.jne(top);
+        a.int3();
+        byte[] code = CpuFixture.Assembled(a);
+        var results = new List<ulong>();
+        long entries = 0, retested = 0;
+        foreach (var tier in new[] { ExecutionTier.Interp, ExecutionTier.Jit })
+        {
+            using var f = new CpuFixture(tier, jitThreshold: 2);
+            f.LoadBytes(code);
+            var data = new byte[0x2000];
+            new Random(9).NextBytes(data);
+            f.Machine.Memory.Write(CpuFixture.DataPhys, data);
+            if (!adjacentFrames)
+            {
+                var far = new PhysAddr(0x300000);
+                f.Machine.Memory.Write(far, data.AsSpan(0x1000));
+                f.Tables.MapPage(new VirtAddr(CpuFixture.DataBase + 0x1000), far, PteFlags.User | PteFlags.Writable | PteFlags.NoExecute);
+            }
+            f[MReg.Rbx] = CpuFixture.DataBase;
+            f[MReg.Rcx] = 20_000;
+            var trap = f.Run(1_000_000);
+            Assert.Equal(TrapKind.Breakpoint, trap.Kind);
+            PhysAddr second = adjacentFrames ? CpuFixture.DataPhys + 0x1000 : new PhysAddr(0x300000);
+            results.AddRange([f[MReg.Rdx], f[MReg.Rax], f.Cpu.InstructionsRetired, f.Machine.Memory.ReadU64(second)]);
+            entries = f.Cpu.JitEntries;
+            retested = f.Cpu.JitRegionsRetested;
+        }
+        Assert.Equal(results.Take(4), results.Skip(4));
+        Assert.True(entries < 500, $"compiled code was entered {entries} times: the group's check kept leaving it");
+        Assert.Equal(adjacentFrames ? 0 : 1, retested);
+    }
+
+    /// <summary>
     /// A loop copying from one array to another exactly the TLB's reach (its slots times a page)
     /// above it, as two arrays of that size side by side in a program's data: with a TLB indexed by
     /// the page number's low bits the two pages took one slot, each access evicted the other's
