@@ -42,7 +42,7 @@ internal sealed unsafe partial class RegionCompiler
         /// A rol or ror of a register by an immediate whose flags only exits observe (as
         /// <see cref="AuxAtExit"/>): it computes r alone; the exits take the status flags of the setter
         /// before it (<see cref="SetterBefore"/>, through any such rotates between) and CF and OF from
-        /// its register, unchanged up to the last of them (RegionCompiler.Rotates.cs).
+        /// its register, unchanged up to the last of them (<see cref="MaterializeRotateAtExit"/>).
         /// </summary>
         public bool RotateAtExit;
         /// <summary>With <see cref="ShiftAtExit"/> or <see cref="RotateAtExit"/>: the setter before the shift as emission found it (or <see cref="Dynamic"/>).</summary>

@@ -138,7 +138,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>An op reads the flag state here: it is no shift's or rotate's left for the exits (AnalyseFlags marks those only when no op reads them).</summary>
     [Conditional("DEBUG")]
     private void AssertStateReadable() =>
-        Debug.Assert(_curSetter < 0 || !(_use[_curSetter].ShiftAtExit || _use[_curSetter].RotateAtExit), $"op {_i} reads the state of shift {_curSetter}, left for the exits");
+        Debug.Assert(_curSetter < 0 || !(_use[_curSetter].ShiftAtExit || _use[_curSetter].RotateAtExit), $"op {_i} reads the state of shift or rotate {_curSetter}, left for the exits");
 
     /// <summary>Pushes condition cc (0/1, int32) on the flag state at this point, as <c>Cpu.Condition</c> would compute it.</summary>
     private void EmitCondition(int cc)
