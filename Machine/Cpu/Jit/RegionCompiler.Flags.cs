@@ -163,7 +163,13 @@ internal sealed unsafe partial class RegionCompiler
     private void EmitStatusFlags()
     {
         AssertStateReadable();
-        if (_curSetter >= 0) { InlineStatus(_use[_curSetter]); return; }
+        StatusFlagsOf(_curSetter);
+    }
+
+    /// <summary>Pushes the six status flags (RFLAGS bits, ulong) of setter <paramref name="setter"/>'s state: inline for a known setter, else from the flag locals through the helper.</summary>
+    private void StatusFlagsOf(int setter)
+    {
+        if (setter >= 0) { InlineStatus(_use[setter]); return; }
         DynamicHelperArgs();
         _il.Emit(OpCodes.Call, JitMembers.HelperStatus);
     }

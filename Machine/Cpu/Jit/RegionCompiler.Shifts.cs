@@ -324,14 +324,13 @@ internal sealed unsafe partial class RegionCompiler
         int before = _use[k].SetterBefore;
         while (before >= 0 && _use[before].RotateAtExit) before = _use[before].SetterBefore;
         if (!_use[k].KeptObserved) Const(0);
-        else if (before >= 0 && !_use[before].ShiftAtExit) InlineStatus(_use[before]);
-        else
+        else if (before >= 0 && _use[before].ShiftAtExit)
         {
-            // A state known only at run time, or a shift by CL's, which the exits make whole first.
-            if (before >= 0) MaterializeFlags(before, forRunTimeReaders: true, at: k);
-            DynamicHelperArgs();
-            _il.Emit(OpCodes.Call, JitMembers.HelperStatus);
+            // A shift by CL's state, which the exits make whole first: then one known only at run time.
+            MaterializeFlags(before, forRunTimeReaders: true, at: k);
+            StatusFlagsOf(Dynamic);
         }
+        else StatusFlagsOf(before);
         GetReg(op.R0, op.Size);
         _il.Emit(OpCodes.Stloc, _tR);
         RotateFlags((ShiftOp)op.Cond == ShiftOp.Rol, op.Size * 8);
