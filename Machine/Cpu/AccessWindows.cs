@@ -20,7 +20,7 @@ internal struct AccessWindow
     public long Addend;
     /// <summary>Misses left before the next attempt to rebuild the window (compiled code counts them down).</summary>
     public ushort Countdown;
-    /// <summary>The bytes each use covers: the access's size, or a group's whole range (at most a page).</summary>
+    /// <summary>The bytes each use covers: the access's size, or a group's whole range (at most four pages).</summary>
     public ushort Size;
     /// <summary>log2 of the countdown a rebuild sets: grows while rebuilt windows die young (a site that roams).</summary>
     public byte Backoff;
@@ -263,6 +263,15 @@ public sealed unsafe partial class Cpu
             }
             lo = page - ((ulong)below << 12);
             bytes = (ulong)(below + above + 1) << 12;
+        }
+        if (bytes < (ulong)size)
+        {
+            // A group's range over pages that do not lie in one run (one of them maps elsewhere, or
+            // is not in the TLB yet): no window can hold it. The window stays as it was, and its
+            // countdown grows as a young one's; the check meanwhile takes its other paths.
+            w->Backoff = (byte)Math.Min(w->Backoff + 2, 16);
+            w->Countdown = (ushort)Math.Min(1 << w->Backoff, ushort.MaxValue);
+            return;
         }
         if (w->Span == 0)
         {

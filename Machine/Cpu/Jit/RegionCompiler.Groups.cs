@@ -6,8 +6,9 @@ namespace Lab.Machine.Cpu;
 /// Access groups: the plain loads, stores and compares of one block that address memory from the
 /// same base and index registers (a stack frame, a struct's fields, a[i] and a[i+1]), while neither
 /// register changes. The group's first access tests one window for the group's whole range (at
-/// most a page); the members then add their displacement to the host pointer it gave, with no test
-/// of their own. When the range is not in the window, each member takes the TLB fast path.
+/// most four pages); the members then add their displacement to the host pointer it gave, with no
+/// test of their own. When the range is not in the window, the check takes the TLB's pointer when
+/// one page holds the range, and otherwise leaves (<see cref="EmitGroupCheck"/>).
 /// A block reached only from blocks before it carries on the groups open at all their ends (<see cref="CarryInto"/>),
 /// and a loop's head tests before it the groups a back edge keeps open, which that edge then skips
 /// (<see cref="GroupsKeptAroundLoops"/>).
@@ -60,8 +61,14 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>The group's first address (base + index·scale + MinDisp), for the check and a rebuild.</summary>
     private LocalBuilder _tGroupVa = null!;
 
-    /// <summary>The most bytes one group covers (its window then has at least one position).</summary>
-    private const int MaxGroupRange = 4096;
+    /// <summary>
+    /// The most bytes one group covers. Up to a page until stop 42; a tree ensemble's tables 6 KiB
+    /// apart, read through the same two registers (xgboost), then tested one window each, and ran 7%
+    /// slower (huffbench 5-9%). A range over pages is held only by a window (one run of pages with
+    /// one addend), never by the TLB alone, so a group over pages that lie apart leaves often and its
+    /// region then tests at each member (Cpu.NoteGroupMiss).
+    /// </summary>
+    private const int MaxGroupRange = 16384;
 
     /// <summary>
     /// Finds the access groups of every block (members only in groups of two or more, or one for a
@@ -70,9 +77,13 @@ internal sealed unsafe partial class RegionCompiler
     /// </summary>
     private void PlanAccessGroups()
     {
-        var atEnd = PlanGroups(hoist: null);
-        if (GroupsKeptAroundLoops(atEnd) is not List<AccessGroup>[] hoist) return;
-        atEnd = PlanGroups(hoist);
+        // The first plan only finds what a loop's back edges keep open: there another access (an
+        // update in place) does not end a group, as it does not end one tested before the loop's head.
+        // edn's and nettle-aes's regions then test half as many groups again before their loops' heads
+        // (edn 3.5% faster, best of five; aes within the noise).
+        var candidates = GroupsKeptAroundLoops(PlanGroups(hoist: null, forHoisting: true));
+        var atEnd = PlanGroups(candidates, forHoisting: false);
+        if (candidates is not List<AccessGroup>[] hoist) return;
         // A back edge that keeps every hoisted group of its head open skips the head's tests.
         _hoisted = new List<int>[_blocks.Length];
         _testsSkippedFrom = new List<int>[_blocks.Length];
@@ -85,10 +96,11 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>
     /// One plan of the groups, op by op in region order; <paramref name="hoist"/> (per block, or null)
-    /// names groups of the first plan to open anew at a loop head's start. Returns each block's end:
+    /// names groups of the first plan to open anew at a loop head's start; <paramref name="forHoisting"/>:
+    /// a plan only to find them, in which another access ends no group. Returns each block's end:
     /// the groups open there (with how far rsp moved since each one's reference point) and the index bounds.
     /// </summary>
-    private BlockEnd?[] PlanGroups(List<AccessGroup>[]? hoist)
+    private BlockEnd?[] PlanGroups(List<AccessGroup>[]? hoist, bool forHoisting)
     {
         _groups.Clear();
         _groupOf = new int[_n];
@@ -124,7 +136,7 @@ internal sealed unsafe partial class RegionCompiler
             {
                 // Another access ends the groups (it calls nothing: see the class comment), not those
                 // tested before a loop's head, which are to last the whole loop.
-                if (!GroupAccess(ref op, out int size, out bool write)) open.RemoveAll(id => _groups[id].HoistedAt < 0);
+                if (!GroupAccess(ref op, out int size, out bool write)) { if (!forHoisting) open.RemoveAll(id => _groups[id].HoistedAt < 0); }
                 else if (op.Index < 16 && bound[op.Index] <= MaxGroupRange && (long)(bound[op.Index] << op.Scale) + size <= MaxGroupRange)
                 {
                     // index·scale in [0, bound·scale]: the access lies in base + [disp, disp + bound·scale + size).

@@ -561,6 +561,51 @@ public class AccessWindowTests
         AssertTiersAgree(layout, outcomes);
     }
 
+    /// <summary>
+    /// Groups whose range covers several pages (up to four): two tables 6 KiB apart read through the
+    /// same base and index registers, as a tree ensemble's node arrays are, with a store 12 KiB on
+    /// through them too, and a loop around globals at constant addresses 9 KiB apart that also
+    /// increments a counter in memory (another access, which ends no group tested before the loop's
+    /// head). With adjacent frames one window holds each range; with the second page far away no
+    /// window can, and the checks leave until the region tests at each member; with the fourth
+    /// page unmapped the store faults at its first pass. The JIT must leave exactly the
+    /// interpreter's registers, flags, memory, count and trap.
+    /// </summary>
+    [Theory]
+    [InlineData(Layout.Adjacent)]
+    [InlineData(Layout.SecondPageFar)]
+    [InlineData(Layout.FourthPageUnmapped)]
+    public void GroupsOverSeveralPagesAgreeWithTheInterpreter(Layout layout)
+    {
+        var a = new Assembler(64);
+        var top = a.CreateLabel();
+        var odd = a.CreateLabel();
+        a.Label(ref top);
+        a.movzx(eax, __byte_ptr[rbx + rsi + 0x100]);      // page 0
+        a.movzx(edx, __byte_ptr[rbx + rsi + 0x1900]);     // page 1: 6 KiB on, the same registers
+        a.add(eax, edx);
+        a.mov(__byte_ptr[rbx + rsi + 0x3100], al);        // page 3
+        a.add(rdi, rax);
+        a.mov(ecx, __dword_ptr[(int)CpuFixture.DataBase + 0x40]);
+        a.add(ecx, __dword_ptr[(int)CpuFixture.DataBase + 0x2440]);  // 9 KiB on: one group of no register
+        a.add(__dword_ptr[rbx + rsi * 4 + 0x200], ecx);    // a counter updated in place
+        a.test(esi, 1);
+        a.jnz(odd);
+        a.add(r10, rcx);
+        a.Label(ref odd);
+        a.inc(esi);
+        a.and(esi, 0xFF);
+        a.dec(r9);
+        a.jnz(top);
+        a.int3();
+        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 23, farPage: 1, data => data.AsSpan(0x2000, 0x1000).ToArray(), f =>
+        {
+            f[MReg.Rbx] = CpuFixture.DataBase;
+            f[MReg.R9] = 3000;
+        });
+        AssertTiersAgree(layout, outcomes);
+    }
+
     /// <summary>Both tiers left the same state, ending at the fault when the fourth page is unmapped and at the final int3 otherwise.</summary>
     private static void AssertTiersAgree(Layout layout, List<string> outcomes)
     {
