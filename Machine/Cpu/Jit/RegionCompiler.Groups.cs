@@ -62,7 +62,8 @@ internal sealed unsafe partial class RegionCompiler
     private LocalBuilder _tGroupVa = null!;
 
     /// <summary>
-    /// The most bytes one group covers. Up to a page until stop 42; a tree ensemble's tables 6 KiB
+    /// The most bytes one group covers (over a page, a group of loads only: see <see cref="Join"/>).
+    /// Up to a page until stop 42; a tree ensemble's tables 6 KiB
     /// apart, read through the same two registers (xgboost), then tested one window each, and ran 7%
     /// slower (huffbench 5-9%). A range over pages is held only by a window (one run of pages with
     /// one addend), never by the TLB alone, so a group over pages that lie apart leaves often and its
@@ -272,6 +273,10 @@ internal sealed unsafe partial class RegionCompiler
             long at = disp + g.Delta;
             long min = Math.Min(g.MinDisp, at), max = Math.Max(g.MaxEnd, at + size);
             if (max - min > MaxGroupRange) continue;
+            // Over a page, loads only: a store makes the group's window a write window, whose every
+            // page must take fast writes, and a read-only table's page never does (out[i] = table[i]
+            // through one index register would miss always, and its region would test at each member).
+            if (max - min > 0x1000 && (g.Write || write)) continue;
             // Without registers (static tables and globals) loads and stores share a group only when
             // every page of its range takes fast writes now: a store makes the group's window a write
             // window, which a read-only table's page never gets (every member would miss, always).

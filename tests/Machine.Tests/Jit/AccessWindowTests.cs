@@ -296,6 +296,56 @@ public class AccessWindowTests
         Assert.True(entries < 100, $"compiled code was entered {entries} times: the two arrays' accesses left it");
     }
 
+    /// <summary>
+    /// out[i] = table[i] + 1 through one index register, the table on a read-only page and the output
+    /// 6 KiB on, as a program's .rodata and .bss lie. Loads and stores through the same registers
+    /// make one group only within a page: a group over both would need a write window over the
+    /// read-only page, which no window can be, so its check would leave every time until the region
+    /// tested at each member. The loop must stay in compiled code without that, and agree with the
+    /// interpreter.
+    /// </summary>
+    [Fact]
+    public void ACopyFromAReadOnlyTableStaysInCompiledCode()
+    {
+        var a = new Assembler(64);
+        var top = a.CreateLabel();
+        a.Label(ref top);
+        a.mov(eax, __dword_ptr[rbx + rsi * 4 + 0x100]);
+        a.inc(eax);
+        a.mov(__dword_ptr[rbx + rsi * 4 + 0x1900], eax);
+        a.inc(esi);
+        a.and(esi, 0x1FF);
+        a.dec(rcx);
+        a.jne(top);
+        a.int3();
+        byte[] code = CpuFixture.Assembled(a);
+        CpuFixture Start(ExecutionTier tier)
+        {
+            var f = new CpuFixture(tier, jitThreshold: 2);
+            f.LoadBytes(code);
+            for (ulong i = 0; i < 1024; i++) f.WriteData64(i * 8, i * 0x9E3779B97F4A7C15);
+            f.Tables.MapPage(new VirtAddr(CpuFixture.DataBase), CpuFixture.DataPhys, PteFlags.User | PteFlags.NoExecute);
+            f[MReg.Rbx] = CpuFixture.DataBase;
+            f[MReg.Rcx] = 1UL << 40;
+            return f;
+        }
+        string Outcome(CpuFixture f) =>
+            $"retired {f.Cpu.InstructionsRetired} rax {f[MReg.Rax]:x} rsi {f[MReg.Rsi]:x} rcx {f[MReg.Rcx]:x} flags 0x{f.Cpu.RFlags:x} "
+            + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(f.Machine.Memory.View(CpuFixture.DataPhys, 0x3000).ToArray()));
+        using var jit = Start(ExecutionTier.Jit);
+        // The cap only stops a broken build from looping forever.
+        for (int slice = 0; slice < 100_000 && (jit.Cpu.InstructionsRetired < 1_000_000 || jit.Cpu.JitReplacementsPending != 0); slice++)
+            jit.Machine.Run(9_973);
+        long entries = jit.Cpu.JitEntries;
+        Assert.Equal(RunExit.BudgetExhausted, jit.Machine.Run(1_400_000).Exit);   // 200,000 passes
+        entries = jit.Cpu.JitEntries - entries;
+        Assert.True(entries < 1_000, $"compiled code was entered {entries} times in 200,000 passes: a check kept leaving it");
+        Assert.Equal(0, jit.Cpu.JitRegionsRetested);
+        using var interp = Start(ExecutionTier.Interp);
+        Assert.Equal(RunExit.BudgetExhausted, interp.Machine.Run(jit.Cpu.InstructionsRetired).Exit);
+        Assert.Equal(Outcome(interp), Outcome(jit));
+    }
+
     public enum Layout { Adjacent, SecondPageFar, FourthPageUnmapped }
 
     /// <summary>
@@ -564,7 +614,8 @@ public class AccessWindowTests
     /// <summary>
     /// Groups whose range covers several pages (up to four): two tables 6 KiB apart read through the
     /// same base and index registers, as a tree ensemble's node arrays are, with a store 12 KiB on
-    /// through them too, and a loop around globals at constant addresses 9 KiB apart that also
+    /// through them too (a group of its own: over a page, a group is loads only), and globals at
+    /// constant addresses 9 KiB apart, in a loop that also
     /// increments a counter in memory (another access, which ends no group tested before the loop's
     /// head). With adjacent frames one window holds each range; with the second page far away no
     /// window can, and the checks leave until the region tests at each member; with the fourth
