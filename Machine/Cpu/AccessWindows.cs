@@ -206,7 +206,13 @@ public sealed unsafe partial class Cpu
         TlbEntry* e = TlbSlot(va);
         if (Tag(e, write) != page)
         {
-            w->Countdown = 1;
+            // A write window over a page the TLB holds for reads only (not written yet, or read-only:
+            // a group of a load from a table's end and a store past it) grows its countdown as a young
+            // window, so the check takes its other paths between rebuilds (the TLB, or for a group,
+            // leaving until its region tests at each member); it left for a rebuild at every pass.
+            bool readable = write && e->ReadTag == page;
+            if (readable) w->Backoff = (byte)Math.Min(w->Backoff + 2, 16);
+            w->Countdown = readable ? (ushort)Math.Min(1 << w->Backoff, ushort.MaxValue) : (ushort)1;
             return;
         }
         long addend = e->Addend;
