@@ -297,12 +297,13 @@ public class AccessWindowTests
     }
 
     /// <summary>
-    /// out[i] = table[i] + 1 through one index register, the table on a read-only page and the output
-    /// 6 KiB on, as a program's .rodata and .bss lie. Loads and stores through the same registers
-    /// make one group only within a page: a group over both would need a write window over the
-    /// read-only page, which no window can be, so its check would leave every time until the region
-    /// tested at each member. The loop must stay in compiled code without that, and agree with the
-    /// interpreter.
+    /// A copy from a read-only page (a program's .rodata) to a writable one through one base register:
+    /// from 0x100 to 6 KiB on, where loads and stores make one group only within a page (a group over
+    /// both would need a write window over the read-only page, which no window can be), and from the
+    /// page's last bytes to just past it, one group within a page whose write window can never be
+    /// built: its check must not leave for a rebuild at every pass, but go on leaving until its
+    /// region is compiled again with a test at each member. Both must stay in compiled code and agree
+    /// with the interpreter.
     /// </summary>
     [Theory]
     [InlineData(0x100, 0x1900, 0)]
