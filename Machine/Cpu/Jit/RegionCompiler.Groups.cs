@@ -138,8 +138,10 @@ internal sealed unsafe partial class RegionCompiler
                 // Another access ends the groups (it calls nothing: see the class comment), not those
                 // tested before a loop's head, which are to last the whole loop.
                 if (!GroupAccess(ref op, out int size, out bool write)) { if (!forHoisting) open.RemoveAll(id => _groups[id].HoistedAt < 0); }
-                else if (op.Index < 16 && bound[op.Index] <= MaxGroupRange && (long)(bound[op.Index] << op.Scale) + size <= MaxGroupRange)
+                else if (op.Index < 16 && bound[op.Index] <= 0x1000 && (long)(bound[op.Index] << op.Scale) + size <= 0x1000)
                 {
+                    // (Within a page: a bound says how far the index may reach, not how far the
+                    // table goes, and a range past its mapped pages would leave at every check.)
                     // index·scale in [0, bound·scale]: the access lies in base + [disp, disp + bound·scale + size).
                     _groupIndexed[k] = true;
                     _groupOf[k] = Join(open, op.Base, Op.NoReg, 0, op.Disp, size + (int)(bound[op.Index] << op.Scale), write, k);
