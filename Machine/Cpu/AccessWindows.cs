@@ -210,9 +210,8 @@ public sealed unsafe partial class Cpu
             // a group of a load from a table's end and a store past it) grows its countdown as a young
             // window, so the check takes its other paths between rebuilds (the TLB, or for a group,
             // leaving until its region tests at each member); it left for a rebuild at every pass.
-            bool readable = write && e->ReadTag == page;
-            if (readable) w->Backoff = (byte)Math.Min(w->Backoff + 2, 16);
-            w->Countdown = readable ? (ushort)Math.Min(1 << w->Backoff, ushort.MaxValue) : (ushort)1;
+            if (write && e->ReadTag == page) PostponeRebuild(w);
+            else w->Countdown = 1;
             return;
         }
         long addend = e->Addend;
@@ -275,8 +274,7 @@ public sealed unsafe partial class Cpu
             // A group's range over pages that do not lie in one run (one of them maps elsewhere, or
             // is not in the TLB yet): no window can hold it. The window stays as it was, and its
             // countdown grows as a young one's; the check meanwhile takes its other paths.
-            w->Backoff = (byte)Math.Min(w->Backoff + 2, 16);
-            w->Countdown = (ushort)Math.Min(1 << w->Backoff, ushort.MaxValue);
+            PostponeRebuild(w);
             return;
         }
         if (w->Span == 0)
@@ -291,6 +289,13 @@ public sealed unsafe partial class Cpu
         w->Countdown = (ushort)Math.Min(1 << w->Backoff, ushort.MaxValue);
         w->Built = now;
         WindowsBuilt++;
+    }
+
+    /// <summary>A window that cannot be built now: its next attempt waits for a countdown grown as a young window's.</summary>
+    private static void PostponeRebuild(AccessWindow* w)
+    {
+        w->Backoff = (byte)Math.Min(w->Backoff + 2, 16);
+        w->Countdown = (ushort)Math.Min(1 << w->Backoff, ushort.MaxValue);
     }
 
     /// <summary>

@@ -70,6 +70,8 @@ internal sealed unsafe partial class RegionCompiler
     /// region then tests at each member (Cpu.NoteGroupMiss).
     /// </summary>
     private const int MaxGroupRange = 16384;
+    /// <summary>The most bytes a group that stores covers, and a table lookup's range from its index's bound: a page.</summary>
+    private const int MaxPageGroupRange = 4096;
 
     /// <summary>
     /// Finds the access groups of every block (members only in groups of two or more, or one for a
@@ -138,7 +140,7 @@ internal sealed unsafe partial class RegionCompiler
                 // Another access ends the groups (it calls nothing: see the class comment), not those
                 // tested before a loop's head, which are to last the whole loop.
                 if (!GroupAccess(ref op, out int size, out bool write)) { if (!forHoisting) open.RemoveAll(id => _groups[id].HoistedAt < 0); }
-                else if (op.Index < 16 && bound[op.Index] <= 0x1000 && (long)(bound[op.Index] << op.Scale) + size <= 0x1000)
+                else if (op.Index < 16 && bound[op.Index] <= MaxPageGroupRange && (long)(bound[op.Index] << op.Scale) + size <= MaxPageGroupRange)
                 {
                     // (Within a page: a bound says how far the index may reach, not how far the
                     // table goes, and a range past its mapped pages would leave at every check.)
@@ -278,7 +280,7 @@ internal sealed unsafe partial class RegionCompiler
             // Over a page, loads only: a store makes the group's window a write window, whose every
             // page must take fast writes, and a read-only table's page never does (out[i] = table[i]
             // through one index register would miss always, and its region would test at each member).
-            if (max - min > 0x1000 && (g.Write || write)) continue;
+            if (max - min > MaxPageGroupRange && (g.Write || write)) continue;
             // Without registers (static tables and globals) loads and stores share a group only when
             // every page of its range takes fast writes now: a store makes the group's window a write
             // window, which a read-only table's page never gets (every member would miss, always).

@@ -186,6 +186,22 @@ public class AccessWindowTests
     }
 
     /// <summary>
+    /// Runs the guest (an endless loop) in slices until it has retired a million instructions,
+    /// <paramref name="ready"/> holds and no region compiled on the worker waits to be installed (the
+    /// code under test is installed while the guest runs, so the test waits for that, not for a time),
+    /// then <paramref name="instructions"/> more. Returns the entries into compiled code during those.
+    /// </summary>
+    private static long EntriesOnceInstalled(CpuFixture jit, ulong instructions, Func<bool> ready)
+    {
+        // The cap only stops a broken build from looping forever.
+        for (int slice = 0; slice < 100_000 && (jit.Cpu.InstructionsRetired < 1_000_000 || !ready() || jit.Cpu.JitReplacementsPending != 0); slice++)
+            jit.Machine.Run(9_973);
+        long entries = jit.Cpu.JitEntries;
+        Assert.Equal(RunExit.BudgetExhausted, jit.Machine.Run(instructions).Exit);
+        return jit.Cpu.JitEntries - entries;
+    }
+
+    /// <summary>
     /// Loads <paramref name="code"/> and two pages of random data, the second adjacent to the first or
     /// mapped far away (a copy of the same bytes); rbx = the first page. Returns the second page's frame.
     /// </summary>
@@ -235,13 +251,7 @@ public class AccessWindowTests
         using var jit = new CpuFixture(ExecutionTier.Jit, jitThreshold: 2);
         OnTwoPages(jit, code, adjacentFrames, seed: 9);
         jit[MReg.Rcx] = 1UL << 40;
-        // The cap only stops a broken build from looping forever.
-        for (int slice = 0; slice < 100_000 && (jit.Cpu.InstructionsRetired < 1_000_000
-            || !adjacentFrames && jit.Cpu.JitRegionsRetested == 0 || jit.Cpu.JitReplacementsPending != 0); slice++)
-            jit.Machine.Run(9_973);
-        long entries = jit.Cpu.JitEntries;
-        jit.Machine.Run(1_200_000);                 // 200,000 passes
-        entries = jit.Cpu.JitEntries - entries;
+        long entries = EntriesOnceInstalled(jit, 1_200_000, () => adjacentFrames || jit.Cpu.JitRegionsRetested != 0);   // 200,000 passes
         Assert.True(entries < 1_000, $"compiled code was entered {entries} times in 200,000 passes: the group's check kept leaving it");
         Assert.Equal(adjacentFrames ? 0 : 1, jit.Cpu.JitRegionsRetested);
         using var interp = new CpuFixture(ExecutionTier.Interp);
@@ -335,12 +345,7 @@ public class AccessWindowTests
             $"retired {f.Cpu.InstructionsRetired} rax {f[MReg.Rax]:x} rsi {f[MReg.Rsi]:x} rcx {f[MReg.Rcx]:x} flags 0x{f.Cpu.RFlags:x} "
             + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(f.Machine.Memory.View(CpuFixture.DataPhys, 0x3000).ToArray()));
         using var jit = Start(ExecutionTier.Jit);
-        // The cap only stops a broken build from looping forever.
-        for (int slice = 0; slice < 100_000 && (jit.Cpu.InstructionsRetired < 1_000_000 || jit.Cpu.JitReplacementsPending != 0); slice++)
-            jit.Machine.Run(9_973);
-        long entries = jit.Cpu.JitEntries;
-        Assert.Equal(RunExit.BudgetExhausted, jit.Machine.Run(1_400_000).Exit);   // 200,000 passes
-        entries = jit.Cpu.JitEntries - entries;
+        long entries = EntriesOnceInstalled(jit, 1_400_000, () => true);   // 200,000 passes
         Assert.True(entries < 1_000, $"compiled code was entered {entries} times in 200,000 passes: a check kept leaving it");
         Assert.Equal(retested, jit.Cpu.JitRegionsRetested);
         using var interp = Start(ExecutionTier.Interp);
