@@ -114,11 +114,11 @@ public sealed unsafe partial class Cpu
         return e->ExecTag == vpage && e->PhysPage == page;
     }
 
-    /// <summary>Whether the TLB holds every page of [lo, hi) with a fast write tag now (the JIT's grouping of static data asks: see RegionCompiler.Join).</summary>
-    internal bool FastWritableNow(ulong lo, ulong hi)
+    /// <summary>Whether the TLB holds every page of [lo, hi) with a fast read (or, <paramref name="write"/>, write) tag now (the JIT's grouping of static data asks: see RegionCompiler.Join).</summary>
+    internal bool FastAccessibleNow(ulong lo, ulong hi, bool write)
     {
         for (ulong page = lo & ~0xFFFUL; page < hi; page += 0x1000)
-            if (Tag(TlbSlot(page), write: true) != page) return false;
+            if (Tag(TlbSlot(page), write) != page) return false;
         return true;
     }
 

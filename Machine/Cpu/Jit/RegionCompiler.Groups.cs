@@ -24,6 +24,8 @@ namespace Lab.Machine.Cpu;
 /// with a constant: <see cref="TrackBounds"/>) joins the group of its base alone (or of no register:
 /// a static table) with the whole range the index can reach, and adds index·scale at run time: a
 /// T-table cipher's 16 lookups a round, through as many index registers, test two windows, not 16.
+/// So does a lookup in a static table through a bounded base and no index (<see cref="BoundedLookup"/>):
+/// a DES round's eight, through registers masked with 0xfc, tested a window each until stop 43.
 /// </summary>
 internal sealed unsafe partial class RegionCompiler
 {
@@ -52,8 +54,8 @@ internal sealed unsafe partial class RegionCompiler
     private int[] _groupOf = [];
     /// <summary>Per member: its address's displacement from the group's base as it was at the group's first member.</summary>
     private long[] _groupDisp = [];
-    /// <summary>Per member: it joined through its index register's bound, so its address adds index·scale to its displacement.</summary>
-    private bool[] _groupIndexed = [];
+    /// <summary>Per member: the register it joined through by its bound (its index, or a base without index), whose value (index·scale) its address adds to its displacement; Op.NoReg for none.</summary>
+    private byte[] _groupAdds = [];
     /// <summary>Per block: the groups tested before it (<see cref="GroupsKeptAroundLoops"/>), and the predecessors whose edges skip those tests.</summary>
     private List<int>[]? _hoisted, _testsSkippedFrom;
     /// <summary>Per block with groups tested before it: the label after the tests.</summary>
@@ -108,7 +110,8 @@ internal sealed unsafe partial class RegionCompiler
         _groups.Clear();
         _groupOf = new int[_n];
         _groupDisp = new long[_n];
-        _groupIndexed = new bool[_n];
+        _groupAdds = new byte[_n];
+        Array.Fill(_groupAdds, Op.NoReg);
         Array.Fill(_groupOf, -1);
         var open = new List<int>();
         Span<ulong> bound = stackalloc ulong[16];
@@ -140,13 +143,11 @@ internal sealed unsafe partial class RegionCompiler
                 // Another access ends the groups (it calls nothing: see the class comment), not those
                 // tested before a loop's head, which are to last the whole loop.
                 if (!GroupAccess(ref op, out int size, out bool write)) { if (!forHoisting) open.RemoveAll(id => _groups[id].HoistedAt < 0); }
-                else if (op.Index < 16 && bound[op.Index] <= MaxPageGroupRange && (long)(bound[op.Index] << op.Scale) + size <= MaxPageGroupRange)
+                else if (BoundedLookup(ref op, bound, size, write) is (byte added, byte rest, int reach))
                 {
-                    // (Within a page: a bound says how far the index may reach, not how far the
-                    // table goes, and a range past its mapped pages would leave at every check.)
-                    // index·scale in [0, bound·scale]: the access lies in base + [disp, disp + bound·scale + size).
-                    _groupIndexed[k] = true;
-                    _groupOf[k] = Join(open, op.Base, Op.NoReg, 0, op.Disp, size + (int)(bound[op.Index] << op.Scale), write, k);
+                    // The bounded register in [0, bound]: the access lies in rest + [disp, disp + reach).
+                    _groupAdds[k] = added;
+                    _groupOf[k] = Join(open, rest, Op.NoReg, 0, op.Disp, reach, write, k);
                 }
                 else _groupOf[k] = Join(open, op.Base, op.Index, op.Scale, op.Disp, size, write, k);
             }
@@ -228,6 +229,30 @@ internal sealed unsafe partial class RegionCompiler
     }
 
     /// <summary>
+    /// A table lookup: an access through a register with a known bound (<see cref="TrackBounds"/>), its
+    /// index (base + index·scale + disp: a[i] with i a byte), or its base when it has no index
+    /// (disp + base: gcc's `movzbl sbox(%rax)` and `mov SP(%rsi)` with rsi = x &amp; 0xfc for a cipher's
+    /// byte-offset tables). Returns the bounded register, the register the rest of the address is from
+    /// (the base, or none: a static table), and the bytes the access may reach from disp; null when the
+    /// op is no such lookup. The reach stays within a page: a bound says how far the index may go, not
+    /// how far the table goes, and a range past its mapped pages would leave at every check. For a
+    /// static table the range must also be in the TLB with the access's rights now (else its window
+    /// could never be built, and the region would test at each member).
+    /// </summary>
+    private (byte Added, byte From, int Reach)? BoundedLookup(ref Op op, ReadOnlySpan<ulong> bound, int size, bool write)
+    {
+        byte added, rest;
+        int scale;
+        if (op.Index < 16) (added, rest, scale) = (op.Index, op.Base, op.Scale);
+        else if (op.Index == Op.NoReg && op.Base < 16) (added, rest, scale) = (op.Base, Op.NoReg, 0);
+        else return null;
+        if (bound[added] > MaxPageGroupRange || (long)(bound[added] << scale) + size > MaxPageGroupRange) return null;
+        int reach = size + (int)(bound[added] << scale);
+        if (rest == Op.NoReg && (op.Disp < 0 || !_cpu.FastAccessibleNow((ulong)op.Disp, (ulong)(op.Disp + reach), write))) return null;
+        return (added, rest, reach);
+    }
+
+    /// <summary>
     /// After op <paramref name="op"/> (writing <paramref name="written"/>): the most each register can
     /// hold (ulong.MaxValue: unknown), within one block. Only a few ops set a bound: movzx of a byte or
     /// a word into a 32- or 64-bit register, shr by a constant, and with a constant, mov of a 32-bit
@@ -284,7 +309,7 @@ internal sealed unsafe partial class RegionCompiler
             // Without registers (static tables and globals) loads and stores share a group only when
             // every page of its range takes fast writes now: a store makes the group's window a write
             // window, which a read-only table's page never gets (every member would miss, always).
-            if (baseReg == Op.NoReg && index == Op.NoReg && g.Write != write && !_cpu.FastWritableNow((ulong)min, (ulong)max)) continue;
+            if (baseReg == Op.NoReg && index == Op.NoReg && g.Write != write && !_cpu.FastAccessibleNow((ulong)min, (ulong)max, write: true)) continue;
             g.MinDisp = min; g.MaxEnd = max; g.Write |= write; g.Members++;
             _groupDisp[k] = at;
             return id;
@@ -403,7 +428,8 @@ internal sealed unsafe partial class RegionCompiler
         if (g.First == _i) EmitGroupCheck(g, resume!.Value);
         // The member's offset in the group's range; an indexed member adds index·scale, at most its bound.
         _hostForm = HostForm.GroupMember;
-        _member = (g.Host, _groupDisp[_i] - g.MinDisp, _groupIndexed[_i] ? op.Index : Op.NoReg, op.Scale);
+        byte adds = _groupAdds[_i];
+        _member = (g.Host, _groupDisp[_i] - g.MinDisp, adds, adds != Op.NoReg && adds == op.Index ? op.Scale : (byte)0);
         if (!_memberTests)
         {
             access();   // the check left unless the window or the TLB held the group's range

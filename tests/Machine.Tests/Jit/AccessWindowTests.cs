@@ -573,6 +573,105 @@ public class AccessWindowTests
     }
 
     /// <summary>
+    /// Lookups in static tables through a bounded base register and no index, as gcc emits them for
+    /// byte offsets (<c>and $0xfc, %esi; mov SP(%rsi), %esi</c> in a DES round, <c>movzbl sbox(%rax)</c>):
+    /// the register is both the lookup's base and its destination, a table straddles the first two
+    /// data pages, a byte table sits in the second, a store goes through one into a table that
+    /// straddles the third and fourth pages, and a compare reads through one. Compiled, the loads
+    /// form one group of no register. With the second page far away no window holds the range; with
+    /// the fourth page unmapped the store faults at the first offset that reaches it. The JIT must
+    /// leave exactly the interpreter's registers, flags, memory, count and trap.
+    /// </summary>
+    [Theory]
+    [InlineData(Layout.Adjacent)]
+    [InlineData(Layout.SecondPageFar)]
+    [InlineData(Layout.FourthPageUnmapped)]
+    public void BoundedBaseLookupsAgreeWithTheInterpreter(Layout layout)
+    {
+        int table = (int)CpuFixture.DataBase;
+        var a = new Assembler(64);
+        var top = a.CreateLabel();
+        a.Label(ref top);
+        a.mov(esi, r10d);
+        a.and(esi, 0xFC);
+        a.mov(esi, __dword_ptr[rsi + table + 0xF80]);      // across pages 0 and 1
+        a.mov(edx, r10d);
+        a.shr(edx, 8);
+        a.and(edx, 0xFC);
+        a.xor(esi, __dword_ptr[rdx + table + 0x1100]);
+        a.mov(eax, r10d);
+        a.shr(eax, 16);
+        a.movzx(ecx, al);
+        a.movzx(ecx, __byte_ptr[rcx + table + 0x1800]);    // a byte table
+        a.add(esi, ecx);
+        a.mov(edx, r10d);
+        a.shr(edx, 24);
+        a.mov(__byte_ptr[rdx + table + 0x2F80], sil);      // a store across pages 2 and 3
+        a.movzx(eax, ah);
+        a.cmp(esi, __dword_ptr[rax + table + 0x1C00]);
+        a.adc(rdi, rsi);
+        a.imul(r10d, r10d, 0x3B9ACA07);
+        a.add(r10d, esi);
+        a.dec(r9);
+        a.jne(top);
+        a.int3();
+        var other = new byte[0x1000];
+        new Random(8).NextBytes(other);
+        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 29, farPage: 1, _ => other, f =>
+        {
+            f[MReg.R10] = 0x9ABCDEF1;
+            f[MReg.R9] = 3000;
+        }, jitThreshold: 20);   // the tables are in the TLB when the loop compiles
+        AssertTiersAgree(layout, outcomes);
+    }
+
+    /// <summary>
+    /// A DES round's eight lookups: each through a register bounded by <c>and $0xfc</c> as the
+    /// lookup's base, into eight static tables of one page. Compiled, they test one window a pass
+    /// (one group of no register), not one each: the loop builds a window or two, not eight.
+    /// </summary>
+    [Fact]
+    public void ACiphersByteOffsetLookupsShareOneWindow()
+    {
+        int tables = (int)CpuFixture.DataBase + 0x1000;
+        var a = new Assembler(64);
+        var top = a.CreateLabel();
+        a.Label(ref top);
+        a.xor(ecx, ecx);
+        for (int t = 0; t < 8; t++)
+        {
+            a.mov(esi, r10d);
+            if (t % 4 != 0) a.shr(esi, (byte)(8 * (t % 4)));
+            a.and(esi, 0xFC);
+            a.xor(ecx, __dword_ptr[rsi + tables + t * 0x100]);
+        }
+        a.imul(r10d, r10d, 0x3B9ACA07);
+        a.add(r10d, ecx);
+        a.dec(r9);
+        a.jne(top);
+        a.int3();
+        long windows = 0;
+        var results = new List<ulong>();
+        foreach (var tier in new[] { ExecutionTier.Interp, ExecutionTier.Jit })
+        {
+            using var f = new CpuFixture(tier, jitThreshold: 20);
+            f.LoadBytes(CpuFixture.Assembled(a));
+            var data = new byte[CpuFixture.DataSize];
+            new Random(31).NextBytes(data);
+            f.Machine.Memory.Write(CpuFixture.DataPhys, data);
+            f[MReg.R10] = 0x13579BDF;
+            f[MReg.R9] = 20_000;
+            Assert.Equal(TrapKind.Breakpoint, f.Run(10_000_000).Kind);
+            results.Add(f[MReg.R10]);
+            results.Add(f.Cpu.InstructionsRetired);
+            windows = f.Cpu.WindowsBuilt;
+        }
+        Assert.Equal(results[0], results[2]);
+        Assert.Equal(results[1], results[3]);
+        Assert.True(windows <= 2, $"{windows} access windows built: the eight lookups did not share one");
+    }
+
+    /// <summary>
     /// A loop as matmult's inner one: its head loads through two pointers that walk the data pages
     /// (rsi by 8, rdi by 24) before its first setter, and its back edge closes with <c>cmp rsi, r11;
     /// jne</c>; the loop is entered after a <c>test</c> that leaves other flags, and an outer loop
