@@ -256,7 +256,8 @@ internal sealed unsafe partial class RegionCompiler
     /// After op <paramref name="op"/> (writing <paramref name="written"/>): the most each register can
     /// hold (ulong.MaxValue: unknown), within one block. Only a few ops set a bound: movzx of a byte or
     /// a word into a 32- or 64-bit register, shr by a constant, and with a constant, mov of a 32-bit
-    /// constant or register, mov of a 64-bit register; any other write forgets the register's bound.
+    /// constant or register, mov of a 64-bit register, movsx of a register whose bound leaves its sign
+    /// bit clear (gcc's <c>movzbl %ah, %ebp; movslq %ebp, %r11</c>); any other write forgets the register's bound.
     /// A bound lets a table lookup join a group (<see cref="PlanAccessGroups"/>), so it must hold on every
     /// path: an op the compiler does not implement forgets every bound (the caller's reset).
     /// </summary>
@@ -268,6 +269,8 @@ internal sealed unsafe partial class RegionCompiler
         {
             case OpKind.MovzxRR:
                 value = op.Size2 == 1 ? 0xFF : op.Size2 == 2 ? 0xFFFF : Unknown; break;
+            case OpKind.MovsxRR when op.R1 < 16 && bound[op.R1] < 1UL << (8 * op.Size2 - 1):
+                value = bound[op.R1]; break;   // the sign bit clear: the value itself (movslq of a byte zero-extended)
             case OpKind.ShiftRI32 when (ShiftOp)op.Cond == ShiftOp.Shr:
                 value = 0xFFFF_FFFFUL >> (int)(op.Imm & 31); break;
             case OpKind.ShiftRI64 when (ShiftOp)op.Cond == ShiftOp.Shr:

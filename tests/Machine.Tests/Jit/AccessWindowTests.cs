@@ -577,7 +577,8 @@ public class AccessWindowTests
     /// byte offsets (<c>and $0xfc, %esi; mov SP(%rsi), %esi</c> in a DES round, <c>movzbl sbox(%rax)</c>):
     /// the register is both the lookup's base and its destination, a table straddles the first two
     /// data pages, a byte table sits in the second, a store goes through one into a table that
-    /// straddles the third and fourth pages, and a compare reads through one. Compiled, the loads
+    /// straddles the third and fourth pages, a compare reads through one, and a lookup's index is a
+    /// byte sign-extended (<c>movslq</c>, whose bound is the byte's). Compiled, the loads
     /// form one group of no register. With the second page far away no window holds the range; with
     /// the fourth page unmapped the store faults at the first offset that reaches it. The JIT must
     /// leave exactly the interpreter's registers, flags, memory, count and trap.
@@ -609,6 +610,11 @@ public class AccessWindowTests
         a.mov(__byte_ptr[rdx + table + 0x2F80], sil);      // a store across pages 2 and 3
         a.movzx(eax, ah);
         a.cmp(esi, __dword_ptr[rax + table + 0x1C00]);
+        a.mov(ecx, r10d);
+        a.movzx(ecx, ch);
+        a.movsxd(r11, ecx);                                 // sign-extended, still bounded by the byte
+        a.sub(esi, __dword_ptr[rbx + r11 * 4]);             // rbx: across pages 0 and 1
+        a.xor(esi, __dword_ptr[rbx + r11 * 4 + 0x40]);
         a.adc(rdi, rsi);
         a.imul(r10d, r10d, 0x3B9ACA07);
         a.add(r10d, esi);
@@ -620,6 +626,7 @@ public class AccessWindowTests
         var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 29, farPage: 1, _ => other, f =>
         {
             f[MReg.R10] = 0x9ABCDEF1;
+            f[MReg.Rbx] = CpuFixture.DataBase + 0xE00;
             f[MReg.R9] = 3000;
         }, jitThreshold: 20);   // the tables are in the TLB when the loop compiles
         AssertTiersAgree(layout, outcomes);
