@@ -94,7 +94,7 @@ internal static class JitMembers
     /// <summary>BitOperations.PopCount / TrailingZeroCount / LeadingZeroCount of a ulong (one host instruction each).</summary>
     public static MethodInfo BitCount(string name) =>
         typeof(System.Numerics.BitOperations).GetMethod(name, [typeof(ulong)])!;
-    public static readonly MethodInfo HelperImul = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Imul))!;
+    public static readonly MethodInfo HelperImulAux = typeof(JitHelpers).GetMethod(nameof(JitHelpers.ImulAux))!;
     public static readonly MethodInfo Bswap64 = typeof(System.Buffers.Binary.BinaryPrimitives).GetMethod("ReverseEndianness", [typeof(ulong)])!;
     public static readonly MethodInfo Bswap32 = typeof(System.Buffers.Binary.BinaryPrimitives).GetMethod("ReverseEndianness", [typeof(uint)])!;
 
@@ -197,13 +197,13 @@ internal static class JitHelpers
         (FlagMath.Compute((FlagOp)kind, size, a, b, r, aux) & FlagMath.CF) != 0;
 
     /// <summary>
-    /// Two- and three-operand imul of size 2, 4 or 8 on sign-extended operands: returns the truncated
-    /// product and sets aux to CF|OF when it overflowed, as <c>Cpu.Imul2</c> does.
+    /// The aux of a two- or three-operand imul of size 2, 4 or 8 on sign-extended operands: CF|OF when
+    /// the product overflowed, as <c>Cpu.Imul2</c> sets it. No out parameter: a local whose address
+    /// compiled code took would live in memory for the whole region.
     /// </summary>
-    public static ulong Imul(long a, long b, int size, out ulong aux)
+    public static ulong ImulAux(long a, long b, int size)
     {
-        ulong low = Cpu.SignedProduct(a, b, size, out bool overflow);
-        aux = overflow ? FlagMath.CF | FlagMath.OF : 0;
-        return low;
+        Cpu.SignedProduct(a, b, size, out bool overflow);
+        return overflow ? FlagMath.CF | FlagMath.OF : 0;
     }
 }

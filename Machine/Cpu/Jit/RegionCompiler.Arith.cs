@@ -305,7 +305,20 @@ internal sealed unsafe partial class RegionCompiler
         WriteDst(ref op, size, _tR);
     }
 
-    /// <summary>imul r, r/m (Imul2) and imul r, r/m, imm (Imul3) through <see cref="JitHelpers.Imul"/>.</summary>
+    /// <summary>Two- or three-operand imul, whose aux waits for the exits as its operands (FlagUse.AuxAtExit).</summary>
+    private static bool IsImul(ref Op op) => op.Kind is OpKind.Imul2 or OpKind.Imul3;
+
+    /// <summary>aux (CF|OF when the product overflowed) of the imul whose sign-extended operands are in _fa and _fb, into <paramref name="aux"/>: at an exit when only exits see it (FlagUse.AuxAtExit, into _faux).</summary>
+    private void EmitImulAux(int size, LocalBuilder aux)
+    {
+        _il.Emit(OpCodes.Ldloc, _fa);
+        _il.Emit(OpCodes.Ldloc, _fb);
+        _il.Emit(OpCodes.Ldc_I4, size);
+        _il.Emit(OpCodes.Call, JitMembers.HelperImulAux);
+        _il.Emit(OpCodes.Stloc, aux);
+    }
+
+    /// <summary>imul r, r/m (Imul2) and imul r, r/m, imm (Imul3): the truncated product, and its overflow through <see cref="JitHelpers.ImulAux"/> where the flags are observed.</summary>
     private void EmitImul(ref Op op)
     {
         int size = op.Size;
@@ -326,16 +339,23 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Mul);
             Truncate(size);
             _il.Emit(OpCodes.Stloc, _tR);
+            _il.Emit(OpCodes.Ldloc, _tR);
+            SetReg(op.R0, size, zeroExtended: true);
+            SetFlags(FlagOp.ResultAux, size, Val.Of(0), Val.Of(0), _tR);
+            return;
         }
-        else
-        {
-            _il.Emit(OpCodes.Ldc_I4, size);
-            _il.Emit(OpCodes.Ldloca, _tAux);
-            _il.Emit(OpCodes.Call, JitMembers.HelperImul);
-            _il.Emit(OpCodes.Stloc, _tR);
-        }
+        // The operands wait in _fa and _fb: when only exits see CF/OF (FlagUse.AuxAtExit) an exit tests
+        // the overflow (EmitImulAux); else it is tested here. (Its flags read neither a nor b.)
+        _il.Emit(OpCodes.Stloc, _fb);
+        _il.Emit(OpCodes.Stloc, _fa);
+        _il.Emit(OpCodes.Ldloc, _fa);
+        _il.Emit(OpCodes.Ldloc, _fb);
+        _il.Emit(OpCodes.Mul);
+        Truncate(size);
+        _il.Emit(OpCodes.Stloc, _tR);
+        if (!_use[_i].AuxAtExit) EmitImulAux(size, _tAux);
         _il.Emit(OpCodes.Ldloc, _tR);
         SetReg(op.R0, size, zeroExtended: true);
-        SetFlags(FlagOp.ResultAux, size, Val.Of(0), Val.Of(0), _tR, _tAux);
+        SetFlags(FlagOp.ResultAux, size, _fa, _fb, _tR, _tAux);
     }
 }

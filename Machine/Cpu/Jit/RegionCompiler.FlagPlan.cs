@@ -24,13 +24,14 @@ internal sealed unsafe partial class RegionCompiler
         /// (qrduino's bit tests called FlagMath.Compute for each: 10% of its run).
         /// </summary>
         public bool KeptObserved;
-        /// <summary>An immediate shift, whose aux (CF, OF) follows from its operand and count.</summary>
+        /// <summary>An immediate shift, whose aux (CF, OF) follows from its operand and count; a two- or three-operand imul, whose aux follows from its operands.</summary>
         public bool AuxFromOperand;
         /// <summary>
         /// Its flags are observed only where the code may leave before the next setter (a memory
         /// access's miss or fault, a handler call), never by an op: the hot path keeps the operand in
-        /// _fa, and <see cref="MaterializeFlags"/> computes aux at the exit (crc32's shr: 7 instructions
-        /// a byte fewer).
+        /// _fa (an imul's two in _fa and _fb), and <see cref="MaterializeFlags"/> computes aux at the
+        /// exit (crc32's shr: 7 instructions a byte fewer; a 64-bit imul's overflow test, a 128-bit
+        /// product, for a 2-D array's index before a load).
         /// </summary>
         public bool AuxAtExit;
         /// <summary>
@@ -426,7 +427,11 @@ internal sealed unsafe partial class RegionCompiler
                     u.AuxFromOperand = !u.Merges;
                 }
                 break;
-            case OpKind.Imul2: case OpKind.Imul3: case OpKind.Mul1: case OpKind.Imul1:
+            case OpKind.Imul2: case OpKind.Imul3:
+                u.Sets = u.Aux = true; u.Kind = FlagOp.ResultAux;
+                u.AuxFromOperand = true;   // CF = OF = the product overflowed: from the operands it keeps
+                break;
+            case OpKind.Mul1: case OpKind.Imul1:
                 u.Sets = u.Aux = true; u.Kind = FlagOp.ResultAux; break;
             case OpKind.Div: case OpKind.Idiv:
                 u.FaultBefore = true; break;   // #DE and the rare dividends leave for the interpreter

@@ -38,7 +38,7 @@ internal sealed unsafe partial class RegionCompiler
             // (An emitter may have put a value in its flag local already: a, b or r is then that local.)
             // (A shift whose aux waits for an exit keeps its operand in _fa instead: FlagUse.AuxAtExit.)
             if ((ReadsA(kind) || u.AuxAtExit) && a.Local != _fa) { a.Push(this); _il.Emit(OpCodes.Stloc, _fa); }
-            if (ReadsB(kind) && b.Local != _fb) { b.Push(this); _il.Emit(OpCodes.Stloc, _fb); }
+            if ((ReadsB(kind) || u.AuxAtExit && IsImul(ref _ops[_i])) && b.Local != _fb) { b.Push(this); _il.Emit(OpCodes.Stloc, _fb); }
             if (!Derived(kind) && r.Local != _fr) { r.Push(this); _il.Emit(OpCodes.Stloc, _fr); }
             if (UsesAux(kind) && !u.AuxAtExit) { aux.Push(this); _il.Emit(OpCodes.Stloc, _faux); }
             if (u.LastInBlock) { _il.Emit(OpCodes.Ldc_I4, (int)kind | size << 8); _il.Emit(OpCodes.Stloc, _fkind); }
@@ -85,7 +85,8 @@ internal sealed unsafe partial class RegionCompiler
             FlagUse u = _use[setter];
             _il.Emit(OpCodes.Ldc_I4, (int)u.Kind | u.Size << 8);
             _il.Emit(OpCodes.Stloc, _fkind);
-            if (u.AuxAtExit) EmitShiftAux(ref _ops[setter], _fa, _fr, _faux);
+            if (u.AuxAtExit && IsImul(ref _ops[setter])) EmitImulAux(u.Size, _faux);
+            else if (u.AuxAtExit) EmitShiftAux(ref _ops[setter], _fa, _fr, _faux);
             if (u.StateAtExit && u.Kind == FlagOp.Logic) { PushResult(u); _il.Emit(OpCodes.Stloc, _fr); return; }
             if (u.StateAtExit) { PushA(u); _il.Emit(OpCodes.Stloc, _fa); PushB(u); _il.Emit(OpCodes.Stloc, _fb); }
             if (!Derived(u.Kind) || forRunTimeReaders) return;

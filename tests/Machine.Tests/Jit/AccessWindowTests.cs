@@ -679,6 +679,60 @@ public class AccessWindowTests
     }
 
     /// <summary>
+    /// imul's flags (CF = OF = the product overflowed) seen only by the exits of the loads after it,
+    /// as a 2-D array's index is computed before the load: compiled code keeps the operands for the
+    /// exits and multiplies once. Two- and three-operand imul of 16, 32 and 64 bits, overflowing on
+    /// some passes and not on others, each followed by a load that walks the data pages: with the
+    /// second page far away the loads miss their windows and leave, with the fourth unmapped the
+    /// walk faults, and the trap must see the imul's flags. The JIT must leave exactly the
+    /// interpreter's registers, flags, memory, count and trap.
+    /// </summary>
+    [Theory]
+    [InlineData(Layout.Adjacent, 8)]
+    [InlineData(Layout.SecondPageFar, 8)]
+    [InlineData(Layout.FourthPageUnmapped, 8)]
+    [InlineData(Layout.FourthPageUnmapped, 4)]
+    [InlineData(Layout.FourthPageUnmapped, 2)]
+    public void ImulFlagsSeenOnlyByExitsAgreeWithTheInterpreter(Layout layout, int size)
+    {
+        var a = new Assembler(64);
+        var top = a.CreateLabel();
+        a.Label(ref top);
+        a.mov(r11, rcx);
+        switch (size)
+        {
+            case 8: a.imul(r11, r8); break;
+            case 4: a.imul(r11d, r8d); break;
+            default: a.imul(r11w, r8w); break;
+        }
+        a.mov(eax, __dword_ptr[rsi]);                 // the walk: misses, or faults in the fourth page
+        a.add(rdi, r11);
+        switch (size)
+        {
+            case 8: a.imul(r10, rax, 0x3B9ACA07); break;
+            case 4: a.imul(r10d, eax, 0x3B9ACA07); break;
+            default: a.imul(r10w, ax, 0x3B9A); break;
+        }
+        a.mov(edx, __dword_ptr[rsi + 4]);
+        a.add(rdi, r10);
+        a.add(rdi, rdx);
+        a.add(rsi, 8);
+        a.add(rcx, 0x1F3);                            // small products first, overflowing ones later
+        a.imul(r8, r8, 3);
+        a.dec(r9);
+        a.jnz(top);
+        a.int3();
+        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 37, farPage: 1, data => data.AsSpan(0x2000, 0x1000).ToArray(), f =>
+        {
+            f[MReg.Rsi] = CpuFixture.DataBase + 0x10;
+            f[MReg.Rcx] = 7;
+            f[MReg.R8] = 5;
+            f[MReg.R9] = 1900;
+        }, jitThreshold: 20);
+        AssertTiersAgree(layout, outcomes);
+    }
+
+    /// <summary>
     /// A loop as matmult's inner one: its head loads through two pointers that walk the data pages
     /// (rsi by 8, rdi by 24) before its first setter, and its back edge closes with <c>cmp rsi, r11;
     /// jne</c>; the loop is entered after a <c>test</c> that leaves other flags, and an outer loop
