@@ -86,8 +86,8 @@ internal static class JitMembers
     public static readonly MethodInfo HelperStatus = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Status))!;
     public static readonly MethodInfo HelperCarry = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Carry))!;
     public static readonly MethodInfo HelperResult = typeof(JitHelpers).GetMethod(nameof(JitHelpers.Result))!;
-    public static readonly MethodInfo BigMulUnsigned = typeof(Math).GetMethod(nameof(Math.BigMul), [typeof(ulong), typeof(ulong), typeof(ulong).MakeByRefType()])!;
-    public static readonly MethodInfo BigMulSigned = typeof(Math).GetMethod(nameof(Math.BigMul), [typeof(long), typeof(long), typeof(long).MakeByRefType()])!;
+    public static readonly MethodInfo MultiplyHigh = typeof(JitHelpers).GetMethod(nameof(JitHelpers.MultiplyHigh))!;
+    public static readonly MethodInfo MultiplyHighSigned = typeof(JitHelpers).GetMethod(nameof(JitHelpers.MultiplyHighSigned))!;
     /// <summary>BitOperations.RotateLeft/RotateRight for 32-bit (uint) or 64-bit (ulong) values.</summary>
     public static MethodInfo Rotate(bool left, int size) =>
         typeof(System.Numerics.BitOperations).GetMethod(left ? "RotateLeft" : "RotateRight", [size == 4 ? typeof(uint) : typeof(ulong), typeof(int)])!;
@@ -195,6 +195,14 @@ internal static class JitHelpers
     /// <summary>CF of the lazy flag state (kind, size, a, b, r, aux).</summary>
     public static bool Carry(int kind, int size, ulong a, ulong b, ulong r, ulong aux) =>
         (FlagMath.Compute((FlagOp)kind, size, a, b, r, aux) & FlagMath.CF) != 0;
+
+    /// <summary>The high half of the unsigned 128-bit product a·b (mulx, no pointer to a low half).</summary>
+    public static ulong MultiplyHigh(ulong a, ulong b) =>
+        System.Runtime.Intrinsics.X86.Bmi2.X64.IsSupported ? System.Runtime.Intrinsics.X86.Bmi2.X64.MultiplyNoFlags(a, b) : Math.BigMul(a, b, out _);
+
+    /// <summary>The high half of the signed 128-bit product a·b: the unsigned one less b when a is negative and a when b is.</summary>
+    public static long MultiplyHighSigned(long a, long b) =>
+        (long)MultiplyHigh((ulong)a, (ulong)b) - ((a >> 63) & b) - ((b >> 63) & a);
 
     /// <summary>
     /// The aux of a two- or three-operand imul of size 2, 4 or 8 on sign-extended operands: CF|OF when

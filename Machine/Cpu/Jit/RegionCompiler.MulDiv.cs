@@ -25,13 +25,18 @@ internal sealed unsafe partial class RegionCompiler
         bool flags = _use[_i].ComputeL;
         if (size == 8)
         {
-            // hi = BigMul(rax, s, out lo): RyuJIT emits one mul/imul.
+            // lo = rax · s, hi = the high half (JitHelpers.MultiplyHigh: mulx): two multiplies in
+            // registers. (Math.BigMul's low half goes out through a pointer to a local, which RyuJIT
+            // then keeps in memory: a store and a load at every 64-bit mul, as gcc's unsigned division
+            // by a constant is.)
             _il.Emit(OpCodes.Ldloc, Reg(0));
             _il.Emit(OpCodes.Ldloc, _tS);
-            _il.Emit(OpCodes.Ldloca, MulLow());
-            _il.Emit(OpCodes.Call, signed ? JitMembers.BigMulSigned : JitMembers.BigMulUnsigned);
+            _il.Emit(OpCodes.Mul);
+            _il.Emit(OpCodes.Stloc, _tR);
+            _il.Emit(OpCodes.Ldloc, Reg(0));
+            _il.Emit(OpCodes.Ldloc, _tS);
+            _il.Emit(OpCodes.Call, signed ? JitMembers.MultiplyHighSigned : JitMembers.MultiplyHigh);
             _il.Emit(OpCodes.Stloc, _tD);
-            _il.Emit(OpCodes.Ldloc, MulLow()); _il.Emit(OpCodes.Stloc, _tR);
             _il.Emit(OpCodes.Ldloc, _tR); SetReg(0, 8);
             _il.Emit(OpCodes.Ldloc, _tD); SetReg(2, 8);
             if (flags)
@@ -72,11 +77,6 @@ internal sealed unsafe partial class RegionCompiler
         }
         SetFlags(FlagOp.ResultAux, size, Val.Of(0), Val.Of(0), _tR, _tAux);
     }
-
-    private LocalBuilder? _tMulLow;
-
-    /// <summary>BigMul's low half (its address is taken, so it has a local of its own: RyuJIT keeps such locals in memory).</summary>
-    private LocalBuilder MulLow() => _tMulLow ??= _il.DeclareLocal(typeof(ulong));
 
     /// <summary>Stack: x, y. aux = CF | OF when x != y, else 0, into _tAux.</summary>
     private void OverflowAux()
