@@ -561,9 +561,7 @@ public class AccessWindowTests
         a.jne(top);
         a.int3();
         // The far frame holds other values than the one it replaces: a lookup read through the wrong one shows.
-        var other = new byte[0x1000];
-        new Random(6).NextBytes(other);
-        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 5, farPage: 1, _ => other, f =>
+        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 5, farPage: 1, _ => RandomPage(6), f =>
         {
             f[MReg.Rbx] = CpuFixture.DataBase + 0xE00;
             f[MReg.R10] = 0x12345678;
@@ -621,9 +619,7 @@ public class AccessWindowTests
         a.dec(r9);
         a.jne(top);
         a.int3();
-        var other = new byte[0x1000];
-        new Random(8).NextBytes(other);
-        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 29, farPage: 1, _ => other, f =>
+        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 29, farPage: 1, _ => RandomPage(8), f =>
         {
             f[MReg.R10] = 0x9ABCDEF1;
             f[MReg.Rbx] = CpuFixture.DataBase + 0xE00;
@@ -822,6 +818,14 @@ public class AccessWindowTests
             f[MReg.R9] = 3000;
         });
         AssertTiersAgree(layout, outcomes);
+    }
+
+    /// <summary>A page of bytes from <paramref name="seed"/>: a far frame's contents unlike the frame it replaces.</summary>
+    private static byte[] RandomPage(int seed)
+    {
+        var page = new byte[0x1000];
+        new Random(seed).NextBytes(page);
+        return page;
     }
 
     /// <summary>Both tiers left the same state, ending at the fault when the fourth page is unmapped and at the final int3 otherwise.</summary>
