@@ -36,9 +36,10 @@ internal sealed unsafe partial class RegionCompiler
             // a and b only for the kinds whose flags read them (the others leave the locals stale, as
             // the interpreter's SetStatusFlags does): one or two moves fewer at every test/shift.
             // (An emitter may have put a value in its flag local already: a, b or r is then that local.)
-            // (A shift whose aux waits for an exit keeps its operand in _fa instead: FlagUse.AuxAtExit.)
+            // (A shift whose aux waits for an exit keeps its operand in _fa instead: FlagUse.AuxAtExit;
+            // an imul puts both its operands in _fa and _fb itself, RegionCompiler.EmitImul.)
             if ((ReadsA(kind) || u.AuxAtExit) && a.Local != _fa) { a.Push(this); _il.Emit(OpCodes.Stloc, _fa); }
-            if ((ReadsB(kind) || u.AuxAtExit && IsImul(ref _ops[_i])) && b.Local != _fb) { b.Push(this); _il.Emit(OpCodes.Stloc, _fb); }
+            if (ReadsB(kind) && b.Local != _fb) { b.Push(this); _il.Emit(OpCodes.Stloc, _fb); }
             if (!Derived(kind) && r.Local != _fr) { r.Push(this); _il.Emit(OpCodes.Stloc, _fr); }
             if (UsesAux(kind) && !u.AuxAtExit) { aux.Push(this); _il.Emit(OpCodes.Stloc, _faux); }
             if (u.LastInBlock) { _il.Emit(OpCodes.Ldc_I4, (int)kind | size << 8); _il.Emit(OpCodes.Stloc, _fkind); }

@@ -143,11 +143,11 @@ internal sealed unsafe partial class RegionCompiler
                 // Another access ends the groups (it calls nothing: see the class comment), not those
                 // tested before a loop's head, which are to last the whole loop.
                 if (!GroupAccess(ref op, out int size, out bool write)) { if (!forHoisting) open.RemoveAll(id => _groups[id].HoistedAt < 0); }
-                else if (BoundedLookup(ref op, bound, size, write) is (byte added, byte rest, int reach))
+                else if (BoundedLookup(ref op, bound, size, write) is (byte added, byte from, int reach))
                 {
-                    // The bounded register in [0, bound]: the access lies in rest + [disp, disp + reach).
+                    // The bounded register in [0, bound]: the access lies in from + [disp, disp + reach).
                     _groupAdds[k] = added;
-                    _groupOf[k] = Join(open, rest, Op.NoReg, 0, op.Disp, reach, write, k);
+                    _groupOf[k] = Join(open, from, Op.NoReg, 0, op.Disp, reach, write, k);
                 }
                 else _groupOf[k] = Join(open, op.Base, op.Index, op.Scale, op.Disp, size, write, k);
             }
@@ -241,15 +241,15 @@ internal sealed unsafe partial class RegionCompiler
     /// </summary>
     private (byte Added, byte From, int Reach)? BoundedLookup(ref Op op, ReadOnlySpan<ulong> bound, int size, bool write)
     {
-        byte added, rest;
+        byte added, from;
         int scale;
-        if (op.Index < 16) (added, rest, scale) = (op.Index, op.Base, op.Scale);
-        else if (op.Index == Op.NoReg && op.Base < 16) (added, rest, scale) = (op.Base, Op.NoReg, 0);
+        if (op.Index < 16) (added, from, scale) = (op.Index, op.Base, op.Scale);
+        else if (op.Index == Op.NoReg && op.Base < 16) (added, from, scale) = (op.Base, Op.NoReg, 0);
         else return null;
         if (bound[added] > MaxPageGroupRange || (long)(bound[added] << scale) + size > MaxPageGroupRange) return null;
         int reach = size + (int)(bound[added] << scale);
-        if (rest == Op.NoReg && (op.Disp < 0 || !_cpu.FastAccessibleNow((ulong)op.Disp, (ulong)(op.Disp + reach), write))) return null;
-        return (added, rest, reach);
+        if (from == Op.NoReg && (op.Disp < 0 || !_cpu.FastAccessibleNow((ulong)op.Disp, (ulong)(op.Disp + reach), write))) return null;
+        return (added, from, reach);
     }
 
     /// <summary>
