@@ -166,9 +166,25 @@ public static class EmulatorBenchmark
     }
 
     /// <summary>
+    /// Most a calibration run may multiply the largest scale run so far by: a fit of two runs whose times
+    /// are close (noise) extrapolates far, and a run it sized could take minutes. Five runs still reach
+    /// a scale of 10^8 from the probe's 6, for a workload whose unit takes a few nanoseconds.
+    /// </summary>
+    private const double MaxScaleStep = 100;
+
+    /// <summary>
+    /// Largest scale the bench asks of a workload (rt.h's parse_u64 takes any u64). Until stop 44 this
+    /// was 100,000, so a workload whose unit of scale runs under 40 µs ran shorter than asked and
+    /// measured mostly its start-up and compiling (BEEBS programs without a repeat: 0.02 to 0.2 s for
+    /// a 4 s target).
+    /// </summary>
+    private const ulong MaxScale = 1_000_000_000_000;
+
+    /// <summary>
     /// The scale expected to run <paramref name="targetSeconds"/>: from the last two runs, a fixed
     /// time plus a time per unit of scale (when the two runs differ in scale and the longer took
-    /// longer), else in proportion to the last run alone.
+    /// longer), else in proportion to the last run alone; at most <see cref="MaxScaleStep"/> times the
+    /// largest scale run so far.
     /// </summary>
     private static ulong ScaleFor(double targetSeconds, IReadOnlyList<(ulong Scale, double Seconds)> runs)
     {
@@ -180,7 +196,9 @@ public static class EmulatorBenchmark
             double slope = (t1 - t0) / ((double)s1 - s0);
             if (s1 != s0 && slope > 0 && t1 - slope * s1 >= 0) (perUnit, fixedPart) = (slope, t1 - slope * s1);
         }
-        return (ulong)Math.Clamp(Math.Round(Math.Max(targetSeconds - fixedPart, targetSeconds / 4) / perUnit), 1, 100_000);
+        double largest = runs.Max(r => (double)r.Scale);
+        double scale = Math.Round(Math.Max(targetSeconds - fixedPart, targetSeconds / 4) / perUnit);
+        return (ulong)Math.Clamp(scale, 1, Math.Min(MaxScale, largest * MaxScaleStep));
     }
 
     private static void PrintTable(string title, ulong instructions, IReadOnlyDictionary<Engine, double> seconds)
