@@ -292,6 +292,7 @@ public static class EmulatorBenchmark
                                          hash, queens, struct, lcs, heap, bignum), float (nbody, mandel, spectral, matf, poly),
                                          idioms (bitscan, zeroed, copies, rotate, histogram, bitset, life),
                                          data (sieve, hash, msort, bfs, copy: arrays of megabytes),
+                                         loops (matmul ijk/ikj, floyd, stencil, prefix, transpose: integer arrays),
                                          or a C file written like them (integer or floating point): freestanding
                                          (#include "rt.h" from bench/workloads, or its own _start), taking a scale argument
                           --rounds N     interleaved rounds of native / qemu / ours (default 5); medians are reported

@@ -5,7 +5,7 @@ using Lab.TestSupport;
 namespace Lab.Machine.Tests.Jit;
 
 /// <summary>
-/// The emulator benchmark's C workloads (bench/workloads: bench.c, mix.c, hard.c, apps.c, float.c, idioms.c, data.c), built as the
+/// The emulator benchmark's C workloads (bench/workloads: bench.c, mix.c, hard.c, apps.c, float.c, idioms.c, data.c, loops.c), built as the
 /// benchmark builds them, print the same checksums in the Machine as on the host, with the JIT
 /// compiling blocks on their first run (single-block regions, mostly; fully optimised at once) and
 /// after 50 runs (regions of many blocks; quick code first, compiled again optimised after it retired
@@ -32,6 +32,8 @@ public class JitWorkloadTests
     [InlineData("idioms", 50)]
     [InlineData("data", 1)]
     [InlineData("data", 50)]
+    [InlineData("loops", 1)]
+    [InlineData("loops", 50)]
     public void BenchmarkWorkloadsPrintTheHostsChecksumsOnTheJit(string workload, int threshold)
     {
         string dir = WorkloadsDir();
