@@ -167,8 +167,8 @@ public static class EmulatorBenchmark
 
     /// <summary>
     /// Most a calibration run may multiply the largest scale run so far by: a fit of two runs whose times
-    /// are close (noise) extrapolates far, and a run it sized could take minutes. Five runs still reach
-    /// a scale of 10^8 from the probe's 6, for a workload whose unit takes a few nanoseconds.
+    /// are close (noise) extrapolates far, and a run it sized could take minutes. The five calibration
+    /// runs still reach a scale of 6·10^8 from the probe's 6, for a workload whose unit takes nanoseconds.
     /// </summary>
     private const double MaxScaleStep = 100;
 
