@@ -86,6 +86,8 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Ldloc, _inv0);
             _il.Emit(OpCodes.Bne_Un, leave);
         }
+        // A self-loop's fast copy goes round again while its pass count lasts (no budget check: the count allows for it).
+        if (_fastCopy != null && j == cur) EmitNextPass(() => FlagsInto(j));
         // At a check point, left < reach(target): the dispatcher runs the rest (possibly a partial block) itself
         if (_checkPoint[j])
         {
@@ -93,22 +95,27 @@ internal sealed unsafe partial class RegionCompiler
             Const((ulong)_reach[j]);
             _il.Emit(OpCodes.Blt_Un, leave);
         }
-        // A cmp or test whose state waits in its registers: into the flag locals for a member that
-        // observes it, unless the member reads the registers too (PlanKnownSetters).
-        if (_curSetter >= 0 && _use[_curSetter].StateAtExit && _flagsLiveIn[j] && !SameState(_setterIn[j], _curSetter))
-        {
-            // Only exits read it there: they make it whole from the registers (PlanDeferredStates).
-            if (_deferredIn[j] >= 0 && SameState(_deferredIn[j], _curSetter))
-            {
-                _il.Emit(OpCodes.Ldc_I4, DeferredKind(_deferredIn[j]));
-                _il.Emit(OpCodes.Stloc, _fkind);
-            }
-            else MaterializeFlags(_curSetter, forRunTimeReaders: true);
-        }
+        FlagsInto(j);
         _il.Emit(OpCodes.Br, BlockLabel(cur, j));
         _il.MarkLabel(leave);
         // The finished block is already counted in _left.
         EmitLeave(target, 0, JitMembers.ExitNormal);
+    }
+
+    /// <summary>
+    /// On an edge into member <paramref name="j"/>: a cmp or test whose state waits in its registers
+    /// goes into the flag locals when j observes it, unless j reads the registers too (PlanKnownSetters).
+    /// </summary>
+    private void FlagsInto(int j)
+    {
+        if (_curSetter < 0 || !_use[_curSetter].StateAtExit || !_flagsLiveIn[j] || SameState(_setterIn[j], _curSetter)) return;
+        // Only exits read it there: they make it whole from the registers (PlanDeferredStates).
+        if (_deferredIn[j] >= 0 && SameState(_deferredIn[j], _curSetter))
+        {
+            _il.Emit(OpCodes.Ldc_I4, DeferredKind(_deferredIn[j]));
+            _il.Emit(OpCodes.Stloc, _fkind);
+        }
+        else MaterializeFlags(_curSetter, forRunTimeReaders: true);
     }
 
     /// <summary>

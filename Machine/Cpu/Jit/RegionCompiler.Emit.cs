@@ -320,6 +320,13 @@ internal sealed unsafe partial class RegionCompiler
         _hostForm = HostForm.AddrPlusAddend;
         _il.Emit(OpCodes.Stloc, _tAddr);
         int offset = NewWindow(size, write || thenStore);
+        if (Unchecked(offset))
+        {
+            // A self-loop's fast copy: the pass count found this pass's address in the window.
+            WindowField(offset + WindowAddend);
+            _il.Emit(OpCodes.Stloc, _tAddend);
+            return;
+        }
         var miss = _il.DefineLabel();
         EmitWindowTest(offset, _tAddr, miss, _tAddend, addendOnly: true);
         Cold(() =>
@@ -356,8 +363,10 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>A new empty window of the region for uses of <paramref name="size"/> bytes; returns its offset from the first.</summary>
     private int NewWindow(int size, bool write)
     {
+        if (_fastCopy != null) return _fastCopy.Windows[_replayAt++];   // a self-loop's fast copy shares its checked copy's
         if (_windowsUsed == MaxAccessesPerOp * _n) throw new InvalidOperationException($"more than {MaxAccessesPerOp} memory accesses per op");
         _windows[_windowsUsed] = AccessWindow.Empty(size, write);
+        _checkedCopy?.Windows.Add(_windowsUsed * sizeof(AccessWindow));
         return _windowsUsed++ * sizeof(AccessWindow);
     }
 

@@ -504,6 +504,16 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Stloc, _tGroupVa);
         int range = (int)(g.MaxEnd - g.MinDisp);
         int offset = NewWindow(range, g.Write);
+        if (UncheckedGroup(_groups.IndexOf(g), offset))
+        {
+            // A self-loop's fast copy: the pass count found this pass's range in the window.
+            WindowField(offset + WindowAddend);
+            _il.Emit(OpCodes.Ldloc, _tGroupVa);
+            _il.Emit(OpCodes.Add);
+            _il.Emit(OpCodes.Conv_U);
+            _il.Emit(OpCodes.Stloc, g.Host!);
+            return;
+        }
         var miss = _il.DefineLabel();
         var after = _il.DefineLabel();
         EmitWindowTest(offset, _tGroupVa, miss, g.Host!);

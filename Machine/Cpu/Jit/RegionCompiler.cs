@@ -261,6 +261,7 @@ internal sealed unsafe partial class RegionCompiler
         FindEntries();
         PlanBudgetChecks();
         PlanAccessGroups();   // after the predecessors: a block may carry on theirs
+        PlanStridedLoops();   // after the check points and the groups: accesses outside groups
         AnalyseFlags();   // after the check points: a block ending at one must leave the flags whole
         PlanKnownSetters();
         PlanDeferredStates();   // after the known setters: only blocks that start with a state known at run time
@@ -275,7 +276,11 @@ internal sealed unsafe partial class RegionCompiler
             }
             ref Op op = ref _ops[_i];
             ILSize before = Size;
-            if (_offset[_i] == 0) EmitHoistedTests(_blockOf[_i]);
+            if (_offset[_i] == 0)
+            {
+                EmitHoistedTests(_blockOf[_i]);
+                EnterStridedLoop(_blockOf[_i]);
+            }
             EmitOp(ref op);
             bool blockEnd = _i + 1 == _n || _offset[_i + 1] == 0;
             Debug.Assert(!blockEnd || SetterAtEnd(_blockOf[_i]) < 0 || _curSetter == SetterAtEnd(_blockOf[_i]),
@@ -287,6 +292,7 @@ internal sealed unsafe partial class RegionCompiler
                 else EmitGoto(_blocks[_blockOf[_i]].EndIp);
             }
             _blockSize[_blockOf[_i]] += Size - before;
+            if (blockEnd) EmitFastCopy(_blockOf[_i]);
         }
         EmitColdPaths();
         EmitFaultStubs();
@@ -295,6 +301,7 @@ internal sealed unsafe partial class RegionCompiler
         // Too big for RyuJIT to optimise: TryEmit cuts the region (the windows reserved are not kept).
         if (Size.OverLimits > 1 && _n > _blocks[0].Count) return null;
         _cpu.CommitWindows(_windows, _windowsUsed);
+        _cpu.JitCountedLoops += _strided.Count(loop => loop != null);
         _region.Windows = (nint)_windows;
         _region.ExitTargets = _exitTargets.ToArray();
         _region.Leaves = _leaves.ToArray();

@@ -829,7 +829,7 @@ public class AccessWindowTests
     }
 
     /// <summary>Both tiers left the same state, ending at the fault when the fourth page is unmapped and at the final int3 otherwise.</summary>
-    private static void AssertTiersAgree(Layout layout, List<string> outcomes)
+    internal static void AssertTiersAgree(Layout layout, List<string> outcomes)
     {
         Assert.Equal(outcomes[0], outcomes[1]);
         Assert.Contains(layout == Layout.FourthPageUnmapped ? "PageFault" : "Breakpoint", outcomes[0]);
@@ -840,16 +840,18 @@ public class AccessWindowTests
     /// pages filled from <paramref name="seed"/>, after <paramref name="setup"/> sets the registers, up
     /// to the final int3 or a fault: with Layout.SecondPageFar data page <paramref name="farPage"/> is
     /// mapped to a distant frame holding <paramref name="farContent"/> (of the data), with
-    /// Layout.FourthPageUnmapped the fourth data page is unmapped. Returns each tier's outcome: the
-    /// exit and trap, rip, flags, the count, the registers and a hash of the memory.
+    /// Layout.FourthPageUnmapped the fourth data page is unmapped. <paramref name="inspect"/> sees each
+    /// machine after its run; <paramref name="promoteAfter"/> is MachineOptions.JitPromoteAfter (null: the
+    /// environment's). Returns each tier's outcome: the exit and trap, rip, flags, the count, the
+    /// registers and a hash of the memory.
     /// </summary>
-    private static List<string> OutcomesOnBothTiers(byte[] code, Layout layout, int seed, int farPage, Func<byte[], byte[]> farContent, Action<CpuFixture> setup, int jitThreshold = 1)
+    internal static List<string> OutcomesOnBothTiers(byte[] code, Layout layout, int seed, int farPage, Func<byte[], byte[]> farContent, Action<CpuFixture> setup, int jitThreshold = 1, Action<CpuFixture>? inspect = null, int? promoteAfter = null)
     {
         var far = new PhysAddr(0x300000);
         var outcomes = new List<string>();
         foreach (var tier in new[] { ExecutionTier.Interp, ExecutionTier.Jit })
         {
-            using var f = new CpuFixture(tier, jitThreshold);
+            using var f = new CpuFixture(tier, jitThreshold, jitPromoteAfter: promoteAfter);
             f.LoadBytes(code);
             var data = new byte[CpuFixture.DataSize];
             new Random(seed).NextBytes(data);
@@ -864,6 +866,7 @@ public class AccessWindowTests
                 f.Tables.MapPage(new VirtAddr(CpuFixture.DataBase + 0x3000), new PhysAddr(0), 0);
             setup(f);
             var r = f.Machine.Run(10_000_000);
+            inspect?.Invoke(f);
             var regs = new ulong[16];
             f.Cpu.GetRegisters(regs);
             var memory = f.Machine.Memory.View(CpuFixture.DataPhys, (int)CpuFixture.DataSize).ToArray()
