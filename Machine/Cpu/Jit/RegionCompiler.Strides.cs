@@ -8,7 +8,7 @@ namespace Lab.Machine.Cpu;
 /// memory by constants. qemu-user addresses guest memory directly; here each access tests its window
 /// (<see cref="EmitFastAccess"/>) on every pass, three or four host instructions and a branch each.
 /// Such a block is emitted twice: the checked copy (as any block) and a fast copy whose strided
-/// accesses (loads, stores and compares of their own, and access groups' checks, RegionCompiler.Groups.cs)
+/// accesses (loads, stores, compares and read-modify-writes of their own, and access groups' checks, RegionCompiler.Groups.cs)
 /// take their window's addend with no test. Before either, a pass count (<see
 /// cref="EmitPassCount"/>) works out from each strided access's address and stride how many passes
 /// stay in its window, and from the budget how many the budget covers; the fast copy runs that many
@@ -61,8 +61,8 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>
     /// Finds the self-loops worth a fast copy: optimised code of whole blocks, the block a budget check
     /// point (every self-loop is one: PlanBudgetChecks), every op compiled, and at least one strided
-    /// access, through registers each stepped by a constant or unwritten in the block: a plain load,
-    /// store or compare outside any access group (<see cref="GroupAccess"/>), or an access group's
+    /// access, through registers each stepped by a constant or unwritten in the block: an access
+    /// outside any access group (<see cref="AtItsOperand"/>), or an access group's
     /// check (the group's whole range), of a group that starts in the block or is tested before it
     /// (the group's registers then step too, or the back edge would keep it open and skip its test).
     /// </summary>
@@ -97,7 +97,7 @@ internal sealed unsafe partial class RegionCompiler
                 ref Op op = ref _ops[k];
                 if (!Supports(ref op)) { whole = false; break; }
                 int id = _groupOf[k];
-                if (id < 0 && MemoryOperand(ref op) && GroupAccess(ref op, out _, out _))
+                if (id < 0 && AtItsOperand(ref op))
                     found.Add(new StridedAccess { Op = k, Group = -1, Base = op.Base, Index = op.Index, Scale = op.Scale, Disp = AtStart(step, op.Disp, op.Base, op.Index, op.Scale) });
                 else if (id >= 0 && _groups[id].First == k && _groups[id].Base != StackPointer)
                 {
@@ -134,6 +134,16 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>The displacement from the registers at the block's start of disp + base + index·scale now (the steps made so far added).</summary>
     private static long AtStart(Span<long> step, long disp, byte baseReg, byte index, byte scale) =>
         unchecked(disp + Moved(step, baseReg) + (Moved(step, index) << scale));
+
+    /// <summary>
+    /// Whether the op's memory accesses are at its memory operand's address: every op with one but
+    /// pushes, pops and indirect calls and jumps (which also access the stack), and no segment or
+    /// 32-bit address (the pass count adds neither). Its window test is skipped only when it makes one
+    /// (a load, a store, a compare, a read-modify-write through the load's writable address: <see cref="Unchecked(int)"/>).
+    /// </summary>
+    private static bool AtItsOperand(ref Op op) =>
+        MemoryOperand(ref op) && op.Seg == 0 && (op.Flags & OpFlags.Addr32) == 0
+        && op.Kind is not (OpKind.Push or OpKind.Pop or OpKind.CallIndirect or OpKind.JmpIndirect);
 
     /// <summary>A cmp or test, which writes no register (RegistersWritten counts its first operand: groups end there).</summary>
     private static bool Compares(ref Op op) => op.Kind switch

@@ -14,10 +14,10 @@ public class JitInvalidationTests
     private const ulong RwxBase = 0x500000;
     private static readonly PhysAddr RwxPhys = new(0x380000);
 
-    /// <summary>A machine with a user page at <see cref="RwxBase"/> that is writable and executable, holding the code.</summary>
-    private static CpuFixture WithRwxCode(ExecutionTier tier, Action<Assembler> build, out AssemblerResult result, out Label[] labels, int labelCount, int jitThreshold = 1)
+    /// <summary>A machine with a user page at <see cref="RwxBase"/> that is writable and executable, holding the code (<paramref name="promoteAfter"/>: MachineOptions.JitPromoteAfter, null the environment's).</summary>
+    private static CpuFixture WithRwxCode(ExecutionTier tier, Action<Assembler> build, out AssemblerResult result, out Label[] labels, int labelCount, int jitThreshold = 1, int? promoteAfter = null)
     {
-        var f = new CpuFixture(tier, jitThreshold);
+        var f = new CpuFixture(tier, jitThreshold, jitPromoteAfter: promoteAfter);
         f.Tables.Map(new VirtAddr(RwxBase), RwxPhys, 0x1000, PteFlags.User | PteFlags.Writable);
         var a = new Assembler(64);
         labels = new Label[labelCount];
@@ -210,6 +210,55 @@ public class JitInvalidationTests
         f.RunToEnd();
         Assert.Equal(16UL, f[MReg.R8]);
         Assert.Equal(4UL * 4 + 1, f.Cpu.InstructionsRetired);
+    }
+
+    /// <summary>
+    /// A compiled byte fill (a self-loop: its store through rdi stepped by one, which the fast copy
+    /// makes with no window test while its pass count keeps it in its window) runs from a page
+    /// without code into the page of a function called, and compiled, before: it overwrites the
+    /// function's first 256 bytes with nops, so the next call slides into the second function behind
+    /// them (1, then 0x1234). The code page never takes a fast write, so no window holds it and the
+    /// count stops at its edge; the stores into it go through the slow path, which drops the code.
+    /// </summary>
+    [Theory]
+    [InlineData(ExecutionTier.Interp)]
+    [InlineData(ExecutionTier.Jit)]
+    public void AFillRunningIntoCompiledCodeIsSeenByTheNextCall(ExecutionTier tier)
+    {
+        ulong data = RwxBase + 0x1000, function = RwxBase + 0x2000;
+        Label[] l = [];
+        using var f = WithRwxCode(tier, a =>
+        {
+            a.mov(ecx, 3);
+            a.Label(ref l[0]);
+            a.call(function);                // the function compiles (threshold 1)
+            a.dec(ecx);
+            a.jnz(l[0]);
+            a.add(r8, rax);
+            a.lea(rdi, __[rbx + 0xE00]);       // the fill: 0x200 bytes on the data page, 0x100 on the function's
+            a.mov(ecx, 0x300);
+            a.mov(edx, 0x90);
+            a.Label(ref l[1]);
+            a.mov(__byte_ptr[rdi], dl);
+            a.inc(rdi);
+            a.dec(ecx);
+            a.jnz(l[1]);
+            a.call(function);
+            a.add(r8, rax);
+            a.int3();
+        }, out _, out l, 2, promoteAfter: 0);
+        f.Tables.Map(new VirtAddr(data), RwxPhys + 0x1000, 0x2000, PteFlags.User | PteFlags.Writable);
+        f.Machine.Memory.Write(RwxPhys + 0x2000, [0xB8, 1, 0, 0, 0, 0xC3]);                 // mov eax, 1; ret
+        f.Machine.Memory.Write(RwxPhys + 0x2100, [0xB8, 0x34, 0x12, 0, 0, 0xC3]);           // mov eax, 0x1234; ret
+        f[MReg.Rbx] = data;
+        f.RunToEnd();
+        Assert.Equal(1UL + 0x1234, f[MReg.R8]);
+        Assert.Equal(0x90, f.Machine.Memory.View(RwxPhys + 0x1E00, 1)[0]);
+        if (tier == ExecutionTier.Jit)
+        {
+            Assert.True(f.Cpu.CodeInvalidations >= 1, $"{f.Cpu.CodeInvalidations} code invalidations");
+            Assert.True(f.Cpu.JitCountedLoops > 0, "the fill compiled with counted passes");
+        }
     }
 
     /// <summary>

@@ -104,6 +104,49 @@ public class StridedLoopTests
     }
 
     /// <summary>
+    /// A product's inner loop with an imul from memory (a column walked 192 bytes a pass) and a
+    /// read-modify-write accumulation (add to memory through rdi), both strided accesses of their own:
+    /// the imul's load and the add's load, whose writable address its store reuses, skip their tests
+    /// in the fast copy. The column crosses from the first data page into the far second and on; the
+    /// accumulation walks from the third page into the fourth.
+    /// </summary>
+    [Theory]
+    [InlineData(Layout.Adjacent)]
+    [InlineData(Layout.SecondPageFar)]
+    [InlineData(Layout.FourthPageUnmapped)]
+    public void ImulLoadsAndReadModifyWritesAgreeWithTheInterpreter(Layout layout)
+    {
+        var a = new Assembler(64);
+        var outer = a.CreateLabel();
+        var top = a.CreateLabel();
+        a.Label(ref outer);
+        a.lea(rsi, __[rbx + 0x4000]);
+        a.lea(rdx, __[rbx + r11 * 4]);
+        a.lea(rdi, __[rbx + 0x2E00]);
+        a.mov(ecx, 100);
+        a.Label(ref top);
+        a.mov(eax, __dword_ptr[rsi]);
+        a.imul(eax, __dword_ptr[rdx]);
+        a.add(__dword_ptr[rdi], eax);
+        a.add(rsi, 4);
+        a.add(rdx, 192);
+        a.add(rdi, 4);
+        a.dec(ecx);
+        a.jnz(top);
+        a.dec(r11);
+        a.jnz(outer);
+        a.int3();
+        long counted = 0;
+        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 59, farPage: 1, _ => OtherPage(60), f =>
+        {
+            f[MReg.Rbx] = CpuFixture.DataBase;
+            f[MReg.R11] = 12;
+        }, inspect: f => counted = f.Cpu.JitCountedLoops, promoteAfter: 0);
+        AssertTiersAgree(layout, outcomes);
+        Assert.True(counted > 0, "the inner loop compiled with counted passes");
+    }
+
+    /// <summary>
     /// A three-point stencil: the loads of a[i-1], a[i] and a[i+1] form one access group, whose check
     /// the fast copy makes with no test (the pass count tests the group's whole range), after the
     /// index's step (inc first: the range is worked out from the index as the block starts); the store
