@@ -29,8 +29,10 @@ internal sealed unsafe partial class RegionCompiler
     {
         /// <summary>The op (a group's first member), or -1 for a group tested before the head; the group, or -1 for an access of its own.</summary>
         public int Op, Group;
-        public long Disp, Stride;
-        public byte Base, Index, Scale;
+        /// <summary>The address (a group's first) from the registers at the block's start; Unknown when it is not of that form.</summary>
+        public Affine At;
+        /// <summary>How far the address moves a pass.</summary>
+        public long Stride;
         /// <summary>The window its checked copy tests (an offset from the region's first), -1 before it is emitted.</summary>
         public int Window = -1;
         /// <summary>How many window tests the checked copy (or the tests before the head) made for it (the fast copy skips the test only when one).</summary>
@@ -72,14 +74,13 @@ internal sealed unsafe partial class RegionCompiler
         _stridedAt = new StridedAccess?[_n];
         _stridedGroup = new StridedAccess?[_groups.Count];
         if (_prefix || _quick) return;
-        Span<long> step = stackalloc long[16];
+        Span<Affine> value = stackalloc Affine[16];
         for (int j = 0; j < _blocks.Length; j++)
         {
             int first = _first[j], end = first + _blocks[j].Count;
             ref Op last = ref _ops[end - 1];
             if (last.Kind != OpKind.Jcc || last.Imm != _blocks[j].Va || !_checkPoint[j] || _blockStores[j]) continue;
-            step.Clear();
-            uint varying = 0;
+            for (byte r = 0; r < 16; r++) value[r] = Affine.Of(r);
             var found = new List<StridedAccess>();
             // The groups tested before the head that the back edge does not keep open: tested again at
             // every pass, so the fast copy (whose back edge skips the head's tests) takes their pointers
@@ -89,7 +90,7 @@ internal sealed unsafe partial class RegionCompiler
                 foreach (int id in _hoisted![j])
                 {
                     var g = _groups[id];
-                    found.Add(new StridedAccess { Op = -1, Group = id, Base = g.Base, Index = g.Index, Scale = g.Scale, Disp = g.MinDisp });
+                    found.Add(new StridedAccess { Op = -1, Group = id, At = new Affine(g.Base, g.Index, g.Scale, g.MinDisp) });
                 }
             bool whole = true;
             for (int k = first; k < end; k++)
@@ -98,25 +99,19 @@ internal sealed unsafe partial class RegionCompiler
                 if (!Supports(ref op)) { whole = false; break; }
                 int id = _groupOf[k];
                 if (id < 0 && AtItsOperand(ref op))
-                    found.Add(new StridedAccess { Op = k, Group = -1, Base = op.Base, Index = op.Index, Scale = op.Scale, Disp = AtStart(step, op.Disp, op.Base, op.Index, op.Scale) });
+                    found.Add(new StridedAccess { Op = k, Group = -1, At = Affine.Sum(op.Disp, op.Base, op.Index, op.Scale, value) });
                 else if (id >= 0 && _groups[id].First == k && _groups[id].Base != StackPointer)
                 {
                     var g = _groups[id];
-                    found.Add(new StridedAccess { Op = k, Group = id, Base = g.Base, Index = g.Index, Scale = g.Scale, Disp = AtStart(step, g.MinDisp, g.Base, g.Index, g.Scale) });
+                    found.Add(new StridedAccess { Op = k, Group = id, At = Affine.Sum(g.MinDisp, g.Base, g.Index, g.Scale, value) });
                 }
-                uint written = Compares(ref op) ? 0 : RegistersWritten(ref op);
-                for (int r = 0; r < 16; r++)
-                {
-                    if ((written >> r & 1) == 0) continue;
-                    if (written == 1u << r && ConstantStep(ref op, r) is long by) step[r] = unchecked(step[r] + by);
-                    else varying |= 1u << r;
-                }
+                TrackValues(ref op, value);
             }
-            bool Steady(StridedAccess a) => (a.Base == Op.NoReg || (varying >> a.Base & 1) == 0) && (a.Index == Op.NoReg || (varying >> a.Index & 1) == 0);
             foreach (var a in found)
-                a.Stride = unchecked(Moved(step, a.Base) + (Moved(step, a.Index) << a.Scale));
+                if (a.At.Known && Step(a.At.Base, value) is long b && Step(a.At.Index, value) is long i) a.Stride = unchecked(b + (i << a.At.Scale));
+                else a.At = Affine.Unknown;
             // A stride beyond 2^40 (a register stepped by a huge constant) is left to the checked copy.
-            bool Fits(StridedAccess a) => Steady(a) && a.Stride is <= 1L << 40 and >= -(1L << 40);
+            static bool Fits(StridedAccess a) => a.At.Known && a.Stride is <= 1L << 40 and >= -(1L << 40);
             // Every group tested before the head must be one (the fast copy cannot skip its test otherwise).
             if (!whole || (!kept && !found.TrueForAll(a => a.Op >= 0 || Fits(a)))) continue;
             found.RemoveAll(a => !Fits(a));
@@ -128,12 +123,9 @@ internal sealed unsafe partial class RegionCompiler
         }
     }
 
-    /// <summary>How far the block has stepped register <paramref name="r"/> so far (0 for none).</summary>
-    private static long Moved(Span<long> step, byte r) => r == Op.NoReg ? 0 : step[r];
-
-    /// <summary>The displacement from the registers at the block's start of disp + base + index·scale now (the steps made so far added).</summary>
-    private static long AtStart(Span<long> step, long disp, byte baseReg, byte index, byte scale) =>
-        unchecked(disp + Moved(step, baseReg) + (Moved(step, index) << scale));
+    /// <summary>How far a pass steps register <paramref name="r"/> (by its <paramref name="value"/> at the block's end: itself at the start plus a constant); 0 for none; null when it is not so.</summary>
+    private static long? Step(byte r, Span<Affine> value) =>
+        r == Op.NoReg ? 0 : value[r] is { Known: true, Index: Op.NoReg } v && v.Base == r ? v.Disp : null;
 
     /// <summary>
     /// Whether the op's memory accesses are at its memory operand's address: every op with one but
@@ -155,7 +147,75 @@ internal sealed unsafe partial class RegionCompiler
         _ => false,
     };
 
-    /// <summary>The constant the op adds to 64-bit register <paramref name="r"/> when that is all it does to it (add, sub, inc, dec, lea r, [r + c]); else null.</summary>
+    /// <summary>
+    /// A register's value as disp + base + index·2^scale of the registers at the block's start (either
+    /// may be Op.NoReg), or unknown (Scale 0xFF).
+    /// </summary>
+    private readonly record struct Affine(byte Base, byte Index, byte Scale, long Disp)
+    {
+        public static readonly Affine Unknown = new(Op.NoReg, Op.NoReg, 0xFF, 0);
+        public bool Known => Scale != 0xFF;
+        /// <summary>Register r as the block starts.</summary>
+        public static Affine Of(byte r) => new(r, Op.NoReg, 0, 0);
+
+        /// <summary>disp + base + index·2^scale with the registers' current <paramref name="value"/>s, when that is again of the form.</summary>
+        public static Affine Sum(long disp, byte baseReg, byte index, byte scale, Span<Affine> value)
+        {
+            byte r0 = Op.NoReg, s0 = 0, r1 = Op.NoReg, s1 = 0;
+            int n = 0;
+            bool Add(byte reg, byte s, ref byte ra, ref byte sa, ref byte rb, ref byte sb)
+            {
+                if (reg == Op.NoReg) return true;
+                if (n == 2) return false;
+                if (n++ == 0) { ra = reg; sa = s; } else { rb = reg; sb = s; }
+                return true;
+            }
+            long d = disp;
+            if (baseReg != Op.NoReg)
+            {
+                Affine b = value[baseReg];
+                if (!b.Known) return Unknown;
+                d = unchecked(d + b.Disp);
+                if (!Add(b.Base, 0, ref r0, ref s0, ref r1, ref s1) || !Add(b.Index, b.Scale, ref r0, ref s0, ref r1, ref s1)) return Unknown;
+            }
+            if (index != Op.NoReg)
+            {
+                Affine i = value[index];
+                if (!i.Known || i.Index != Op.NoReg) return Unknown;
+                d = unchecked(d + (i.Disp << scale));
+                if (!Add(i.Base, scale, ref r0, ref s0, ref r1, ref s1)) return Unknown;
+            }
+            return n switch
+            {
+                0 => new(Op.NoReg, Op.NoReg, 0, d),
+                1 => s0 == 0 ? new(r0, Op.NoReg, 0, d) : new(Op.NoReg, r0, s0, d),
+                _ => s0 == 0 ? new(r0, r1, s1, d) : s1 == 0 ? new(r1, r0, s0, d) : Unknown,
+            };
+        }
+    }
+
+    /// <summary>
+    /// The registers' values after the op: a constant step (add, sub, inc, dec of a 64-bit register),
+    /// a 64-bit lea of known values, or a 64-bit mov keeps them known; any other write forgets them.
+    /// </summary>
+    private static void TrackValues(ref Op op, Span<Affine> value)
+    {
+        uint written = Compares(ref op) ? 0 : RegistersWritten(ref op);
+        if (written == 0) return;
+        Affine next = Affine.Unknown;
+        if (op.R0 < 16 && written == 1u << op.R0)
+        {
+            Affine now = value[op.R0];
+            if (ConstantStep(ref op, op.R0) is long by) next = now.Known ? now with { Disp = unchecked(now.Disp + by) } : Affine.Unknown;
+            else if (op.Kind == OpKind.Lea && op.Size == 8 && (op.Flags & OpFlags.Addr32) == 0) next = Affine.Sum(op.Disp, op.Base, op.Index, op.Scale, value);
+            else if (op.Kind == OpKind.MovRR64 && op.R1 < 16) next = value[op.R1];
+        }
+        for (int r = 0; r < 16; r++)
+            if ((written >> r & 1) != 0) value[r] = Affine.Unknown;
+        if (next.Known) value[op.R0] = next;
+    }
+
+    /// <summary>The constant the op adds to 64-bit register <paramref name="r"/> when that is all it does to it (add, sub, inc, dec); else null.</summary>
     private static long? ConstantStep(ref Op op, int r)
     {
         if (op.R0 != r) return null;
@@ -167,8 +227,6 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.Alu when op.Form == Form.RI && op.Size == 8 && op.Seg == 0:
                 return (AluOp)op.Cond switch { AluOp.Add => (long)op.Imm, AluOp.Sub => unchecked(-(long)op.Imm), _ => null };
             case OpKind.IncDecR64: return op.Cond == 0 ? 1 : -1;
-            case OpKind.Lea when op.Size == 8 && op.Base == r && op.Index == Op.NoReg && (op.Flags & OpFlags.Addr32) == 0:
-                return op.Disp;
             default: return null;
         }
     }
@@ -266,7 +324,7 @@ internal sealed unsafe partial class RegionCompiler
         {
             if (a.Accesses != 1) continue;   // tested in both copies
             // d = va - Lo: in the window when d < Span.
-            EmitSum(a.Disp, a.Base, a.Index, a.Scale);
+            EmitSum(a.At.Disp, a.At.Base, a.At.Index, a.At.Scale);
             WindowField(a.Window);
             _il.Emit(OpCodes.Sub);
             _il.Emit(OpCodes.Stloc, _tAddr);

@@ -21,7 +21,7 @@ namespace Lab.Machine.Cpu;
 /// compiled alone, as its longest compilable prefix; the interpreter runs the rest.
 /// Split over files: this one (driver, prologue), .Exits (exits, their tails, the epilogue),
 /// .Emit (IL building blocks), .Flags and .FlagPlan (lazy flags), .Moves, .Arith, .MulDiv, .Control
-/// (one per instruction family), .Groups (access groups),
+/// (one per instruction family), .Groups (access groups), .Strides (counted passes of self-loops),
 /// .Quick (quick code: the MinOpts padding and the credit count), .Size (the IL against RyuJIT's
 /// limits, and the cut of a region over them).
 /// </summary>

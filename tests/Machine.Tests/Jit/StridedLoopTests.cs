@@ -147,6 +147,53 @@ public class StridedLoopTests
     }
 
     /// <summary>
+    /// Floyd-Warshall's inner loop as gcc -O2 compiles it, walking down: one row's element is read
+    /// through a register rewritten every pass (<c>lea (%rdx,%rsi),%r8</c>, rdx stepped by -4, rsi
+    /// the rows' distance), the other through a copy of rdx (mov), so their addresses are worked out
+    /// from the registers at the block's start; a cmov keeps the minimum, stored back through rdx. The
+    /// copy crosses from the third data page down into the far second; the lea's row from the fifth
+    /// into the fourth (unmapped: the fault comes at the first pass that reaches it).
+    /// </summary>
+    [Theory]
+    [InlineData(Layout.Adjacent)]
+    [InlineData(Layout.SecondPageFar)]
+    [InlineData(Layout.FourthPageUnmapped)]
+    public void AddressesRecomputedEveryPassAgreeWithTheInterpreter(Layout layout)
+    {
+        var a = new Assembler(64);
+        var outer = a.CreateLabel();
+        var top = a.CreateLabel();
+        a.Label(ref outer);
+        a.lea(rdx, __[rbx + 0x2200]);
+        a.mov(rsi, 0x1F00);
+        a.mov(ecx, 200);
+        a.mov(r9d, 5);
+        a.Label(ref top);
+        a.lea(r8, __[rdx + rsi]);
+        a.mov(eax, __dword_ptr[r8]);
+        a.mov(r10, rdx);
+        a.add(eax, r9d);
+        a.mov(edi, __dword_ptr[r10 - 8]);   // the lowest address: it reaches each page's edge first
+        a.cmp(eax, edi);
+        a.cmovg(eax, edi);
+        a.mov(__dword_ptr[rdx], eax);
+        a.sub(rdx, 4);
+        a.dec(ecx);
+        a.jnz(top);
+        a.dec(r11);
+        a.jnz(outer);
+        a.int3();
+        long counted = 0;
+        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 61, farPage: 1, _ => OtherPage(62), f =>
+        {
+            f[MReg.Rbx] = CpuFixture.DataBase;
+            f[MReg.R11] = 12;
+        }, inspect: f => counted = f.Cpu.JitCountedLoops, promoteAfter: 0);
+        AssertTiersAgree(layout, outcomes);
+        Assert.True(counted > 0, "the inner loop compiled with counted passes");
+    }
+
+    /// <summary>
     /// A three-point stencil: the loads of a[i-1], a[i] and a[i+1] form one access group, whose check
     /// the fast copy makes with no test (the pass count tests the group's whole range), after the
     /// index's step (inc first: the range is worked out from the index as the block starts); the store
@@ -179,7 +226,7 @@ public class StridedLoopTests
         long counted = 0;
         var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 53, farPage: 1, _ => OtherPage(54), f =>
         {
-            f[MReg.Rbx] = CpuFixture.DataBase + 0x800;
+            f[MReg.Rbx] = CpuFixture.DataBase + 0x804;   // not 8-aligned: a range worked out 7 bytes off reaches past its window
             f[MReg.Rdi] = CpuFixture.DataBase + 0x2800;
             f[MReg.R9] = 1000;
             f[MReg.R11] = 12;
