@@ -39,7 +39,7 @@ internal sealed unsafe partial class RegionCompiler
         public int Accesses;
     }
 
-    /// <summary>A self-loop emitted twice: its strided accesses, the pass count's label, each copy's start, and the passes the fast copy may still run after the current one.</summary>
+    /// <summary>A self-loop emitted twice: its strided accesses, the pass count's label, each copy's start, and the passes the fast copy may still run, the current one included.</summary>
     private sealed class StridedLoop
     {
         public required List<StridedAccess> Accesses;
@@ -292,11 +292,11 @@ internal sealed unsafe partial class RegionCompiler
     }
 
     /// <summary>
-    /// The pass count before a self-loop's pass: Passes = how many more passes after this one the fast
-    /// copy may run, the least of the budget's (each pass entered with the budget still covering
-    /// reach: what the check at the back edge ensures) and each strided access's (the passes whose
-    /// address lies in its window: va - Lo &lt; Span, and va moves by the stride a pass). When an access
-    /// lies outside its window now, the checked copy runs the pass.
+    /// The pass count before a self-loop's pass: Passes = how many passes the fast copy may run, this
+    /// one and as many after it as the least of the budget's (each pass entered with the budget still
+    /// covering reach: what the check at the back edge ensures) and each strided access's (the passes
+    /// whose address lies in its window: va - Lo &lt; Span, and va moves by the stride a pass). When an
+    /// access lies outside its window now, the checked copy runs the pass.
     /// </summary>
     private void EmitPassCount(int j, StridedLoop loop)
     {
@@ -357,12 +357,17 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Stloc, passes);
             _il.MarkLabel(keep);
         }
+        // Counted with this one: the back edge's decrement then tests for zero at once (dec; jne).
+        _il.Emit(OpCodes.Ldloc, passes);
+        Const(1);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stloc, passes);
         _il.Emit(OpCodes.Br, loop.Fast);
     }
 
     /// <summary>
-    /// The fast copy's back edge (the block charged to _left already): while passes are left, counts
-    /// one down and goes round again with no budget check (the flags made whole first when the head
+    /// The fast copy's back edge (the block charged to _left already): counts the pass done, and while
+    /// passes are left goes round again with no budget check (the flags made whole first when the head
     /// reads them: <paramref name="flags"/>); on the last, goes on as any edge into the head (its budget
     /// check, its flags), to the pass count.
     /// </summary>
@@ -371,11 +376,11 @@ internal sealed unsafe partial class RegionCompiler
         var lastPass = _il.DefineLabel();
         var passes = _fastCopy!.Passes;
         _il.Emit(OpCodes.Ldloc, passes);
-        _il.Emit(OpCodes.Brfalse, lastPass);
-        _il.Emit(OpCodes.Ldloc, passes);
         Const(1);
         _il.Emit(OpCodes.Sub);
+        _il.Emit(OpCodes.Dup);
         _il.Emit(OpCodes.Stloc, passes);
+        _il.Emit(OpCodes.Brfalse, lastPass);
         flags();
         _il.Emit(OpCodes.Br, _fastCopy.Fast);
         _il.MarkLabel(lastPass);
