@@ -74,13 +74,13 @@ internal sealed unsafe partial class RegionCompiler
         _stridedAt = new StridedAccess?[_n];
         _stridedGroup = new StridedAccess?[_groups.Count];
         if (_prefix || _quick) return;
-        Span<Affine> value = stackalloc Affine[16];
+        Span<Affine> value = stackalloc Affine[16], start = stackalloc Affine[16];
         for (int j = 0; j < _blocks.Length; j++)
         {
             int first = _first[j], end = first + _blocks[j].Count;
             ref Op last = ref _ops[end - 1];
             if (last.Kind != OpKind.Jcc || last.Imm != _blocks[j].Va || !_checkPoint[j] || _blockStores[j]) continue;
-            for (byte r = 0; r < 16; r++) value[r] = Affine.Of(r);
+            for (byte r = 0; r < 16; r++) value[r] = start[r] = Affine.Of(r);
             var found = new List<StridedAccess>();
             // The groups tested before the head that the back edge does not keep open: tested again at
             // every pass, so the fast copy (whose back edge skips the head's tests) takes their pointers
@@ -90,7 +90,7 @@ internal sealed unsafe partial class RegionCompiler
                 foreach (int id in _hoisted![j])
                 {
                     var g = _groups[id];
-                    found.Add(new StridedAccess { Op = -1, Group = id, At = new Affine(g.Base, g.Index, g.Scale, g.MinDisp) });
+                    found.Add(new StridedAccess { Op = -1, Group = id, At = Affine.Sum(g.MinDisp, g.Base, g.Index, g.Scale, start) });
                 }
             bool whole = true;
             for (int k = first; k < end; k++)
@@ -107,11 +107,11 @@ internal sealed unsafe partial class RegionCompiler
                 }
                 TrackValues(ref op, value);
             }
-            foreach (var a in found)
-                if (a.At.Known && Step(a.At.Base, value) is long b && Step(a.At.Index, value) is long i) a.Stride = unchecked(b + (i << a.At.Scale));
-                else a.At = Affine.Unknown;
             // A stride beyond 2^40 (a register stepped by a huge constant) is left to the checked copy.
-            static bool Fits(StridedAccess a) => a.At.Known && a.Stride is <= 1L << 40 and >= -(1L << 40);
+            foreach (var a in found)
+                if (Stride(a.At, value) is long stride && stride is <= 1L << 40 and >= -(1L << 40)) a.Stride = stride;
+                else a.At = Affine.Unknown;
+            static bool Fits(StridedAccess a) => a.At.Known;
             // Every group tested before the head must be one (the fast copy cannot skip its test otherwise).
             if (!whole || (!kept && !found.TrueForAll(a => a.Op >= 0 || Fits(a)))) continue;
             found.RemoveAll(a => !Fits(a));
@@ -123,9 +123,36 @@ internal sealed unsafe partial class RegionCompiler
         }
     }
 
-    /// <summary>How far a pass steps register <paramref name="r"/> (by its <paramref name="value"/> at the block's end: itself at the start plus a constant); 0 for none; null when it is not so.</summary>
-    private static long? Step(byte r, Span<Affine> value) =>
-        r == Op.NoReg ? 0 : value[r] is { Known: true, Index: Op.NoReg } v && v.Base == r ? v.Disp : null;
+    /// <summary>
+    /// How far a pass moves <paramref name="at"/>: the sum of its registers' steps (each register's
+    /// <paramref name="value"/> at the block's end must be itself at the start plus a constant), or
+    /// null when it is unknown or one of them is not stepped so.
+    /// </summary>
+    private static long? Stride(Affine at, Span<Affine> value)
+    {
+        if (!at.Known) return null;
+        long stride = 0;
+        for (int k = 0; k < at.Terms; k++)
+        {
+            var (r, s) = at.Term(k);
+            if (value[r] is not { Terms: 1, S0: 0 } v || v.R0 != r) return null;
+            stride = unchecked(stride + (v.Disp << s));
+        }
+        return stride;
+    }
+
+    /// <summary>Pushes the value <paramref name="at"/> of the registers now (the pass count's: the block's start).</summary>
+    private void EmitValue(Affine at)
+    {
+        Const((ulong)at.Disp);
+        for (int k = 0; k < at.Terms; k++)
+        {
+            var (r, s) = at.Term(k);
+            _il.Emit(OpCodes.Ldloc, Reg(r));
+            if (s != 0) { _il.Emit(OpCodes.Ldc_I4, (int)s); _il.Emit(OpCodes.Shl); }
+            _il.Emit(OpCodes.Add);
+        }
+    }
 
     /// <summary>
     /// Whether the op's memory accesses are at its memory operand's address: every op with one but
@@ -148,49 +175,45 @@ internal sealed unsafe partial class RegionCompiler
     };
 
     /// <summary>
-    /// A register's value as disp + base + index·2^scale of the registers at the block's start (either
-    /// may be Op.NoReg), or unknown (Scale 0xFF).
+    /// A value as disp + Σ r·2^s over up to three terms (r, s) of the registers at the block's start
+    /// (Floyd-Warshall's row, `(%rcx,%r9)` after `lea (%rdx,%rsi),%rcx`, has three), or unknown.
     /// </summary>
-    private readonly record struct Affine(byte Base, byte Index, byte Scale, long Disp)
+    private readonly record struct Affine(long Disp, byte Terms, byte R0, byte S0, byte R1, byte S1, byte R2, byte S2)
     {
-        public static readonly Affine Unknown = new(Op.NoReg, Op.NoReg, 0xFF, 0);
-        public bool Known => Scale != 0xFF;
+        public static readonly Affine Unknown = new(0, 0xFF, 0, 0, 0, 0, 0, 0);
+        public bool Known => Terms != 0xFF;
         /// <summary>Register r as the block starts.</summary>
-        public static Affine Of(byte r) => new(r, Op.NoReg, 0, 0);
+        public static Affine Of(byte r) => new(0, 1, r, 0, 0, 0, 0, 0);
+        /// <summary>Term k (k &lt; Terms): its register and shift.</summary>
+        public (byte Reg, byte Shift) Term(int k) => k == 0 ? (R0, S0) : k == 1 ? (R1, S1) : (R2, S2);
 
-        /// <summary>disp + base + index·2^scale with the registers' current <paramref name="value"/>s, when that is again of the form.</summary>
+        /// <summary>This value with <paramref name="other"/>·2^<paramref name="shift"/> added, unknown past three terms or a shift of 8.</summary>
+        public Affine Plus(Affine other, int shift)
+        {
+            if (!Known || !other.Known) return Unknown;
+            var sum = this with { Disp = unchecked(Disp + (other.Disp << shift)) };
+            for (int k = 0; k < other.Terms; k++)
+            {
+                var (r, s) = other.Term(k);
+                if (sum.Terms == 3 || s + shift > 7) return Unknown;
+                byte t = (byte)(s + shift);
+                sum = sum.Terms switch
+                {
+                    0 => sum with { Terms = 1, R0 = r, S0 = t },
+                    1 => sum with { Terms = 2, R1 = r, S1 = t },
+                    _ => sum with { Terms = 3, R2 = r, S2 = t },
+                };
+            }
+            return sum;
+        }
+
+        /// <summary>disp + base + index·2^scale with the registers' current <paramref name="value"/>s (Op.NoReg: none).</summary>
         public static Affine Sum(long disp, byte baseReg, byte index, byte scale, Span<Affine> value)
         {
-            byte r0 = Op.NoReg, s0 = 0, r1 = Op.NoReg, s1 = 0;
-            int n = 0;
-            bool Add(byte reg, byte s, ref byte ra, ref byte sa, ref byte rb, ref byte sb)
-            {
-                if (reg == Op.NoReg) return true;
-                if (n == 2) return false;
-                if (n++ == 0) { ra = reg; sa = s; } else { rb = reg; sb = s; }
-                return true;
-            }
-            long d = disp;
-            if (baseReg != Op.NoReg)
-            {
-                Affine b = value[baseReg];
-                if (!b.Known) return Unknown;
-                d = unchecked(d + b.Disp);
-                if (!Add(b.Base, 0, ref r0, ref s0, ref r1, ref s1) || !Add(b.Index, b.Scale, ref r0, ref s0, ref r1, ref s1)) return Unknown;
-            }
-            if (index != Op.NoReg)
-            {
-                Affine i = value[index];
-                if (!i.Known || i.Index != Op.NoReg) return Unknown;
-                d = unchecked(d + (i.Disp << scale));
-                if (!Add(i.Base, scale, ref r0, ref s0, ref r1, ref s1)) return Unknown;
-            }
-            return n switch
-            {
-                0 => new(Op.NoReg, Op.NoReg, 0, d),
-                1 => s0 == 0 ? new(r0, Op.NoReg, 0, d) : new(Op.NoReg, r0, s0, d),
-                _ => s0 == 0 ? new(r0, r1, s1, d) : s1 == 0 ? new(r1, r0, s0, d) : Unknown,
-            };
+            var sum = new Affine(disp, 0, 0, 0, 0, 0, 0, 0);
+            if (baseReg != Op.NoReg) sum = sum.Plus(value[baseReg], 0);
+            if (index != Op.NoReg) sum = sum.Plus(value[index], scale);
+            return sum;
         }
     }
 
@@ -324,7 +347,7 @@ internal sealed unsafe partial class RegionCompiler
         {
             if (a.Accesses != 1) continue;   // tested in both copies
             // d = va - Lo: in the window when d < Span.
-            EmitSum(a.At.Disp, a.At.Base, a.At.Index, a.At.Scale);
+            EmitValue(a.At);
             WindowField(a.Window);
             _il.Emit(OpCodes.Sub);
             _il.Emit(OpCodes.Stloc, _tAddr);

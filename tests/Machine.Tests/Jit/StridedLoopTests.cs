@@ -148,9 +148,9 @@ public class StridedLoopTests
 
     /// <summary>
     /// Floyd-Warshall's inner loop as gcc -O2 compiles it, walking down: one row's element is read
-    /// through a register rewritten every pass (<c>lea (%rdx,%rsi),%r8</c>, rdx stepped by -4, rsi
-    /// the rows' distance), the other through a copy of rdx (mov), so their addresses are worked out
-    /// from the registers at the block's start; a cmov keeps the minimum, stored back through rdx. The
+    /// at r8 + r12 through a register rewritten every pass (<c>lea (%rdx,%rsi),%r8</c>, rdx stepped by
+    /// -4, rsi and r12 the rows' distance: three registers), the other through a copy of rdx (mov), so
+    /// their addresses are worked out from the registers at the block's start; a cmov keeps the minimum, stored back through rdx. The
     /// copy crosses from the third data page down into the far second; the lea's row from the fifth
     /// into the fourth (unmapped: the fault comes at the first pass that reaches it).
     /// </summary>
@@ -165,12 +165,13 @@ public class StridedLoopTests
         var top = a.CreateLabel();
         a.Label(ref outer);
         a.lea(rdx, __[rbx + 0x2200]);
-        a.mov(rsi, 0x1F00);
+        a.mov(rsi, 0x1E00);
+        a.mov(r12, 0x100);
         a.mov(ecx, 200);
         a.mov(r9d, 5);
         a.Label(ref top);
         a.lea(r8, __[rdx + rsi]);
-        a.mov(eax, __dword_ptr[r8]);
+        a.mov(eax, __dword_ptr[r8 + r12]);   // three registers: rdx + rsi + r12
         a.mov(r10, rdx);
         a.add(eax, r9d);
         a.mov(edi, __dword_ptr[r10 - 8]);   // the lowest address: it reaches each page's edge first
