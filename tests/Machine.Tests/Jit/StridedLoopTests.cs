@@ -50,15 +50,12 @@ public class StridedLoopTests
         a.dec(r11);
         a.jnz(outer);
         a.int3();
-        long counted = 0;
-        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 31, farPage: 1, _ => OtherPage(32), f =>
+        AssertAgreesWithCountedPasses(a, layout, seed: 31, farPage: 1, f =>
         {
             f[MReg.Rbx] = CpuFixture.DataBase;
             f[MReg.R9] = 650;
             f[MReg.R11] = 12;
-        }, inspect: f => counted = f.Cpu.JitCountedLoops, promoteAfter: 0);
-        AssertTiersAgree(layout, outcomes);
-        Assert.True(counted > 0, "the inner loop compiled with counted passes");
+        });
     }
 
     /// <summary>
@@ -93,14 +90,11 @@ public class StridedLoopTests
         a.dec(r11);
         a.jnz(outer);
         a.int3();
-        long counted = 0;
-        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 37, farPage: 3, _ => OtherPage(38), f =>
+        AssertAgreesWithCountedPasses(a, layout, seed: 37, farPage: 3, f =>
         {
             f[MReg.Rbx] = CpuFixture.DataBase;
             f[MReg.R11] = 12;
-        }, inspect: f => counted = f.Cpu.JitCountedLoops, promoteAfter: 0);
-        AssertTiersAgree(layout, outcomes);
-        Assert.True(counted > 0, "the inner loop compiled with counted passes");
+        });
     }
 
     /// <summary>
@@ -136,14 +130,11 @@ public class StridedLoopTests
         a.dec(r11);
         a.jnz(outer);
         a.int3();
-        long counted = 0;
-        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 59, farPage: 1, _ => OtherPage(60), f =>
+        AssertAgreesWithCountedPasses(a, layout, seed: 59, farPage: 1, f =>
         {
             f[MReg.Rbx] = CpuFixture.DataBase;
             f[MReg.R11] = 12;
-        }, inspect: f => counted = f.Cpu.JitCountedLoops, promoteAfter: 0);
-        AssertTiersAgree(layout, outcomes);
-        Assert.True(counted > 0, "the inner loop compiled with counted passes");
+        });
     }
 
     /// <summary>
@@ -184,14 +175,11 @@ public class StridedLoopTests
         a.dec(r11);
         a.jnz(outer);
         a.int3();
-        long counted = 0;
-        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 61, farPage: 1, _ => OtherPage(62), f =>
+        AssertAgreesWithCountedPasses(a, layout, seed: 61, farPage: 1, f =>
         {
             f[MReg.Rbx] = CpuFixture.DataBase;
             f[MReg.R11] = 12;
-        }, inspect: f => counted = f.Cpu.JitCountedLoops, promoteAfter: 0);
-        AssertTiersAgree(layout, outcomes);
-        Assert.True(counted > 0, "the inner loop compiled with counted passes");
+        });
     }
 
     /// <summary>
@@ -224,16 +212,13 @@ public class StridedLoopTests
         a.dec(r11);
         a.jnz(outer);
         a.int3();
-        long counted = 0;
-        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 53, farPage: 1, _ => OtherPage(54), f =>
+        AssertAgreesWithCountedPasses(a, layout, seed: 53, farPage: 1, f =>
         {
             f[MReg.Rbx] = CpuFixture.DataBase + 0x804;   // not 8-aligned: a range worked out 7 bytes off reaches past its window
             f[MReg.Rdi] = CpuFixture.DataBase + 0x2800;
             f[MReg.R9] = 1000;
             f[MReg.R11] = 12;
-        }, inspect: f => counted = f.Cpu.JitCountedLoops, promoteAfter: 0);
-        AssertTiersAgree(layout, outcomes);
-        Assert.True(counted > 0, "the inner loop compiled with counted passes");
+        });
     }
 
     /// <summary>
@@ -267,12 +252,11 @@ public class StridedLoopTests
         a.dec(r12);
         a.jnz(outer);
         a.int3();
-        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 47, farPage: 1, _ => OtherPage(48), f =>
+        AssertAgreesWithCountedPasses(a, layout, seed: 47, farPage: 1, f =>
         {
             f[MReg.Rbx] = CpuFixture.DataBase;
             f[MReg.R12] = 5;
-        }, promoteAfter: 0);
-        AssertTiersAgree(layout, outcomes);
+        });
     }
 
     /// <summary>
@@ -305,12 +289,11 @@ public class StridedLoopTests
         a.dec(r11);
         a.jnz(outer);
         a.int3();
-        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 43, farPage: 1, _ => OtherPage(44), f =>
+        AssertAgreesWithCountedPasses(a, layout, seed: 43, farPage: 1, f =>
         {
             f[MReg.Rbx] = CpuFixture.DataBase;
             f[MReg.R11] = 12;
-        }, promoteAfter: 0);
-        AssertTiersAgree(layout, outcomes);
+        });
     }
 
     /// <summary>
@@ -404,6 +387,21 @@ public class StridedLoopTests
         Assert.Equal(traces[0].Count, traces[1].Count);
         for (int k = 0; k < traces[0].Count; k++) Assert.Equal(traces[0][k], traces[1][k]);
         Assert.True(traces[0].Count > 100, $"{traces[0].Count} slices");
+        Assert.True(counted > 0, "the inner loop compiled with counted passes");
+    }
+
+    /// <summary>
+    /// Runs the loop program <paramref name="a"/> on both tiers (AccessWindowTests' layouts, the data from
+    /// <paramref name="seed"/>, data page <paramref name="farPage"/> holding other values when mapped far
+    /// away; every region optimised at once) and asserts they leave the same state, and that the JIT
+    /// compiled a self-loop with counted passes.
+    /// </summary>
+    private static void AssertAgreesWithCountedPasses(Assembler a, Layout layout, int seed, int farPage, Action<CpuFixture> setup)
+    {
+        long counted = 0;
+        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed, farPage, _ => OtherPage(seed + 1), setup,
+            inspect: f => counted = f.Cpu.JitCountedLoops, promoteAfter: 0);
+        AssertTiersAgree(layout, outcomes);
         Assert.True(counted > 0, "the inner loop compiled with counted passes");
     }
 
