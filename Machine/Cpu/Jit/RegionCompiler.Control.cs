@@ -87,7 +87,7 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Bne_Un, leave);
         }
         // A self-loop's fast copy goes round again while its pass count lasts (no budget check: the count allows for it).
-        if (_fastCopy != null && j == cur) EmitNextPass(() => FlagsInto(j));
+        if (_fastCopy != null && j == cur) EmitNextPass(j);
         // At a check point, left < reach(target): the dispatcher runs the rest (possibly a partial block) itself
         if (_checkPoint[j])
         {

@@ -323,8 +323,7 @@ internal sealed unsafe partial class RegionCompiler
         if (Unchecked(offset))
         {
             // A self-loop's fast copy: the pass count found this pass's address in the window.
-            WindowField(offset + WindowAddend);
-            _il.Emit(OpCodes.Stloc, _tAddend);
+            StoreWindowHost(offset, _tAddr, _tAddend, addendOnly: true);
             return;
         }
         var miss = _il.DefineLabel();
@@ -350,6 +349,12 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Sub);
         WindowField(offset + WindowSpan);
         _il.Emit(OpCodes.Bge_Un, miss);
+        StoreWindowHost(offset, va, host, addendOnly);
+    }
+
+    /// <summary><paramref name="host"/> = <paramref name="va"/> + the Addend of the window at <paramref name="offset"/> (or the Addend alone), with no test.</summary>
+    private void StoreWindowHost(int offset, LocalBuilder va, LocalBuilder host, bool addendOnly = false)
+    {
         WindowField(offset + WindowAddend);
         if (!addendOnly)
         {

@@ -507,11 +507,7 @@ internal sealed unsafe partial class RegionCompiler
         if (UncheckedGroup(_groups.IndexOf(g), offset))
         {
             // A self-loop's fast copy: the pass count found this pass's range in the window.
-            WindowField(offset + WindowAddend);
-            _il.Emit(OpCodes.Ldloc, _tGroupVa);
-            _il.Emit(OpCodes.Add);
-            _il.Emit(OpCodes.Conv_U);
-            _il.Emit(OpCodes.Stloc, g.Host!);
+            StoreWindowHost(offset, _tGroupVa, g.Host!);
             return;
         }
         var miss = _il.DefineLabel();

@@ -18,9 +18,10 @@ namespace Lab.Machine.Cpu;
 /// count. So no access of the fast copy can reach outside its window, whatever the loop's exit
 /// condition, stride sign or trip count: a loop that leaves early (a search) only wastes the count.
 /// Only blocks whose every op is compiled (no handler call: the windows then cannot change while the
-/// loop runs, see <see cref="Cpu.BeforeSlotChange"/>) and only accesses through registers that the
-/// block steps by constants (add, sub, inc, dec, lea of a constant to a 64-bit register) or does not
-/// write. The two copies share their windows (<see cref="NewWindow"/> replays the checked copy's).
+/// loop runs, see <see cref="Cpu.BeforeSlotChange"/>) and only accesses whose address is up to three
+/// registers of the block's start plus a constant (<see cref="Affine"/>, followed through add, sub,
+/// inc, dec, 64-bit lea and mov), each register stepped by a constant a pass or not written. The two
+/// copies share their windows (<see cref="NewWindow"/> replays the checked copy's).
 /// </summary>
 internal sealed unsafe partial class RegionCompiler
 {
@@ -111,10 +112,9 @@ internal sealed unsafe partial class RegionCompiler
             foreach (var a in found)
                 if (Stride(a.At, value) is long stride && stride is <= 1L << 40 and >= -(1L << 40)) a.Stride = stride;
                 else a.At = Affine.Unknown;
-            static bool Fits(StridedAccess a) => a.At.Known;
             // Every group tested before the head must be one (the fast copy cannot skip its test otherwise).
-            if (!whole || (!kept && !found.TrueForAll(a => a.Op >= 0 || Fits(a)))) continue;
-            found.RemoveAll(a => !Fits(a));
+            if (!whole || (!kept && !found.TrueForAll(a => a.Op >= 0 || a.At.Known))) continue;
+            found.RemoveAll(a => !a.At.Known);
             if (found.Count == 0) continue;
             _strided[j] = new StridedLoop { Accesses = found, Count = _il.DefineLabel(), Checked = _il.DefineLabel(), Fast = _il.DefineLabel(), Passes = _il.DeclareLocal(typeof(ulong)) };
             foreach (var a in found)
@@ -283,10 +283,8 @@ internal sealed unsafe partial class RegionCompiler
                 // A group tested before the head, in its window this pass (the pass count): its pointer.
                 var g = _groups[a.Group];
                 EmitSum(g.MinDisp, g.Base, g.Index, g.Scale);
-                WindowField(a.Window + WindowAddend);
-                _il.Emit(OpCodes.Add);
-                _il.Emit(OpCodes.Conv_U);
-                _il.Emit(OpCodes.Stloc, g.Host!);
+                _il.Emit(OpCodes.Stloc, _tGroupVa);
+                StoreWindowHost(a.Window, _tGroupVa, g.Host!);
             }
         for (_i = _first[j]; _i <= last; _i++) EmitOp(ref _ops[_i]);
         if (_replayAt != loop.Windows.Count) throw new InvalidOperationException($"the fast copy of 0x{_blocks[j].Va:x} took {_replayAt} windows, its checked copy {loop.Windows.Count}");
@@ -390,11 +388,11 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>
     /// The fast copy's back edge (the block charged to _left already): counts the pass done, and while
-    /// passes are left goes round again with no budget check (the flags made whole first when the head
-    /// reads them: <paramref name="flags"/>); on the last, goes on as any edge into the head (its budget
+    /// passes are left goes round again with no budget check (the flags made whole first when head
+    /// <paramref name="j"/> reads them); on the last, goes on as any edge into the head (its budget
     /// check, its flags), to the pass count.
     /// </summary>
-    private void EmitNextPass(Action flags)
+    private void EmitNextPass(int j)
     {
         var lastPass = _il.DefineLabel();
         var passes = _fastCopy!.Passes;
@@ -404,7 +402,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Dup);
         _il.Emit(OpCodes.Stloc, passes);
         _il.Emit(OpCodes.Brfalse, lastPass);
-        flags();
+        FlagsInto(j);
         _il.Emit(OpCodes.Br, _fastCopy.Fast);
         _il.MarkLabel(lastPass);
     }
