@@ -150,7 +150,7 @@ public static class EmulatorBenchmark
         double Mips(Engine e) => instructions / medians[e] / 1e6;
         if (jitStats is JitStats j)
         {
-            Console.WriteLine($"jit (last round): {j.Blocks} regions compiled ({j.Instructions} guest instructions, {j.Rejected} blocks left to the interpreter, {j.Cut} cut to fit RyuJIT's size limit, {j.Promoted} quick regions compiled again optimised, {j.Reentered} compiled again with entries where the dispatcher kept entering them, {j.Retested} with a test at each access group member, {j.CountedLoops} self-loops with counted passes), "
+            Console.WriteLine($"jit (last round): {j.Blocks} regions compiled ({j.Instructions} guest instructions, {j.Rejected} blocks left to the interpreter, {j.Cut} cut to fit RyuJIT's size limit, {j.Promoted} quick regions compiled again optimised, {j.Reentered} compiled again with entries where the dispatcher kept entering them, {j.Retested} with a test at each access group member, {j.CountedLoops} loops with counted passes), "
                 + $"compile time {(j.CompileTime + j.BackgroundTime).TotalMilliseconds:F1} ms = {(j.CompileTime + j.BackgroundTime).TotalMicroseconds / Math.Max(1, j.Blocks + j.Promoted + j.Reentered + j.Retested):F0} µs per compile, "
                 + $"{(j.CompileTime + j.BackgroundTime).TotalMicroseconds / Math.Max(1, j.Instructions):F1} µs per guest instruction "
                 + $"({j.CompileTime.TotalMilliseconds:F1} ms on the CPU's thread, {j.CompileTime / j.RunTime:P0} of that run; {j.BackgroundTime.TotalMilliseconds:F1} ms by RyuJIT in the background); "

@@ -30,7 +30,7 @@ public sealed unsafe partial class Cpu
     public long JitBlocksRejected { get; private set; }
     /// <summary>Regions cut to fewer blocks because their IL was over RyuJIT's limits for optimising (RegionCompiler.MaxILInstructions).</summary>
     public long JitRegionsCut { get; internal set; }
-    /// <summary>Self-loops compiled with counted passes: a fast copy whose strided accesses take no window test (RegionCompiler.Strides.cs).</summary>
+    /// <summary>Loops compiled with counted passes: a fast copy whose strided accesses take no window test (RegionCompiler.Strides.cs).</summary>
     public long JitCountedLoops { get; internal set; }
     /// <summary>Guest instructions in the compiled regions, second compiles of quick regions included.</summary>
     public long JitInstructionsCompiled { get; private set; }

@@ -86,8 +86,14 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Ldloc, _inv0);
             _il.Emit(OpCodes.Bne_Un, leave);
         }
-        // A self-loop's fast copy goes round again while its pass count lasts (no budget check: the count allows for it).
-        if (_fastCopy != null && j == cur) EmitNextPass(j);
+        // A loop's fast copy goes round again while its pass count lasts (no budget check: the count
+        // allows for it), and stays in the fast copy inside the loop.
+        var to = BlockLabel(cur, j);
+        if (_fastCopy != null && _loopOf[j] == _fastCopy)
+        {
+            if (j == _fastCopy.Head) EmitNextPass(j);
+            else to = _fastCopy.Fast[j];
+        }
         // At a check point, left < reach(target): the dispatcher runs the rest (possibly a partial block) itself
         if (_checkPoint[j])
         {
@@ -96,7 +102,7 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Blt_Un, leave);
         }
         FlagsInto(j);
-        _il.Emit(OpCodes.Br, BlockLabel(cur, j));
+        _il.Emit(OpCodes.Br, to);
         _il.MarkLabel(leave);
         // The finished block is already counted in _left.
         EmitLeave(target, 0, JitMembers.ExitNormal);

@@ -322,7 +322,7 @@ internal sealed unsafe partial class RegionCompiler
         int offset = NewWindow(size, write || thenStore);
         if (Unchecked(offset))
         {
-            // A self-loop's fast copy: the pass count found this pass's address in the window.
+            // A loop's fast copy: the pass count found this pass's address in the window.
             StoreWindowHost(offset, _tAddr, _tAddend, addendOnly: true);
             return;
         }
@@ -368,7 +368,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>A new empty window of the region for uses of <paramref name="size"/> bytes; returns its offset from the first.</summary>
     private int NewWindow(int size, bool write)
     {
-        if (_fastCopy != null) return _fastCopy.Windows[_replayAt++];   // a self-loop's fast copy shares its checked copy's
+        if (_fastCopy != null) return _fastCopy.Windows[_replayAt++];   // a loop's fast copy shares its checked copy's
         if (_windowsUsed == MaxAccessesPerOp * _n) throw new InvalidOperationException($"more than {MaxAccessesPerOp} memory accesses per op");
         _windows[_windowsUsed] = AccessWindow.Empty(size, write);
         _checkedCopy?.Windows.Add(_windowsUsed * sizeof(AccessWindow));

@@ -506,7 +506,7 @@ internal sealed unsafe partial class RegionCompiler
         int offset = NewWindow(range, g.Write);
         if (UncheckedGroup(_groups.IndexOf(g), offset))
         {
-            // A self-loop's fast copy: the pass count found this pass's range in the window.
+            // A loop's fast copy: the pass count found this pass's range in the window.
             StoreWindowHost(offset, _tGroupVa, g.Host!);
             return;
         }

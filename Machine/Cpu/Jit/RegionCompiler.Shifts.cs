@@ -197,7 +197,7 @@ internal sealed unsafe partial class RegionCompiler
     private void EmitShiftByClAtExit(ref Op op, ShiftOp sop)
     {
         int size = op.Size;
-        // A self-loop's two copies share the locals: the exits, emitted last, find them by op.
+        // A loop's two copies share the locals: the exits, emitted last, find them by op.
         if (!_shiftAtExit.TryGetValue(_i, out var kept)) kept = (D: _il.DeclareLocal(typeof(ulong)), Count: _il.DeclareLocal(typeof(int)));
         _shiftAtExit[_i] = kept;
         _use[_i].SetterBefore = _curSetter;

@@ -21,7 +21,7 @@ namespace Lab.Machine.Cpu;
 /// compiled alone, as its longest compilable prefix; the interpreter runs the rest.
 /// Split over files: this one (driver, prologue), .Exits (exits, their tails, the epilogue),
 /// .Emit (IL building blocks), .Flags and .FlagPlan (lazy flags), .Moves, .Arith, .MulDiv, .Control
-/// (one per instruction family), .Groups (access groups), .Strides (counted passes of self-loops),
+/// (one per instruction family), .Groups (access groups), .Strides (counted passes of loops),
 /// .Quick (quick code: the MinOpts padding and the credit count), .Size (the IL against RyuJIT's
 /// limits, and the cut of a region over them).
 /// </summary>
@@ -292,7 +292,7 @@ internal sealed unsafe partial class RegionCompiler
                 else EmitGoto(_blocks[_blockOf[_i]].EndIp);
             }
             _blockSize[_blockOf[_i]] += Size - before;
-            if (blockEnd) EmitFastCopy(_blockOf[_i]);
+            if (blockEnd) EmitFastCopy(_blockOf[_i]);   // after a loop's last block; ends its checked copy's
         }
         EmitColdPaths();
         EmitFaultStubs();
@@ -301,7 +301,7 @@ internal sealed unsafe partial class RegionCompiler
         // Too big for RyuJIT to optimise: TryEmit cuts the region (the windows reserved are not kept).
         if (Size.OverLimits > 1 && _n > _blocks[0].Count) return null;
         _cpu.CommitWindows(_windows, _windowsUsed);
-        _cpu.JitCountedLoops += _strided.Count(loop => loop != null);
+        _cpu.JitCountedLoops += _loopOf.Where(loop => loop != null).Distinct().Count();
         _region.Windows = (nint)_windows;
         _region.ExitTargets = _exitTargets.ToArray();
         _region.Leaves = _leaves.ToArray();

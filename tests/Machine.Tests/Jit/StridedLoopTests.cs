@@ -361,15 +361,30 @@ public class StridedLoopTests
         a.dec(r11);
         a.jnz(outer);
         a.int3();
+        AssertSlicesAgree(a, f =>
+        {
+            f[MReg.Rbx] = CpuFixture.DataBase;
+            f[MReg.R11] = 30;
+        });
+    }
+
+    /// <summary>
+    /// Runs the loop program <paramref name="a"/> on both tiers in slices of the budget (sizes from a
+    /// seeded generator, 1 to 400 instructions, as timer interrupts would cut it; every region
+    /// optimised at once) and asserts that at the end of every slice both have retired the same
+    /// instructions and hold the same registers, that the memory agrees at the end, and that the JIT
+    /// compiled a loop with counted passes.
+    /// </summary>
+    internal static void AssertSlicesAgree(Assembler a, Action<CpuFixture> setup, int jitThreshold = 1)
+    {
         byte[] code = CpuFixture.Assembled(a);
         var traces = new List<List<string>>();
         long counted = 0;
         foreach (var tier in new[] { ExecutionTier.Interp, ExecutionTier.Jit })
         {
-            using var f = new CpuFixture(tier, jitThreshold: 1, jitPromoteAfter: 0);
+            using var f = new CpuFixture(tier, jitThreshold, jitPromoteAfter: 0);
             f.LoadBytes(code);
-            f[MReg.Rbx] = CpuFixture.DataBase;
-            f[MReg.R11] = 30;
+            setup(f);
             var slices = new Random(5);
             var trace = new List<string>();
             var regs = new ulong[16];
@@ -396,17 +411,17 @@ public class StridedLoopTests
     /// away; every region optimised at once) and asserts they leave the same state, and that the JIT
     /// compiled a self-loop with counted passes.
     /// </summary>
-    private static void AssertAgreesWithCountedPasses(Assembler a, Layout layout, int seed, int farPage, Action<CpuFixture> setup)
+    internal static void AssertAgreesWithCountedPasses(Assembler a, Layout layout, int seed, int farPage, Action<CpuFixture> setup, int jitThreshold = 1)
     {
         long counted = 0;
         var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed, farPage, _ => OtherPage(seed + 1), setup,
-            inspect: f => counted = f.Cpu.JitCountedLoops, promoteAfter: 0);
+            jitThreshold, inspect: f => counted = f.Cpu.JitCountedLoops, promoteAfter: 0);
         AssertTiersAgree(layout, outcomes);
         Assert.True(counted > 0, "the inner loop compiled with counted passes");
     }
 
     /// <summary>A page of bytes from <paramref name="seed"/>: the far frame holds other values than the frame it replaces, so a load through the wrong one is seen.</summary>
-    private static byte[] OtherPage(int seed)
+    internal static byte[] OtherPage(int seed)
     {
         var page = new byte[0x1000];
         new Random(seed).NextBytes(page);
