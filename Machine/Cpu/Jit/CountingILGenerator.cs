@@ -22,6 +22,16 @@ internal sealed class CountingILGenerator(ILGenerator il) : ILGenerator
     /// <summary>Of those, the loads, stores and address-takings of locals and arguments (RyuJIT's lvRefCount).</summary>
     public int LocalReferences { get; private set; }
 
+    /// <summary>
+    /// The guest registers' locals (set by the compiler), and the registers whose locals hold a value
+    /// zero-extended from 32 bits on every way to the IL emitted next: the compiler sets a bit after a
+    /// 32-bit write (<see cref="RegionCompiler"/>.SetReg); any other store to the local, or taking its
+    /// address, clears it, and a label clears them all (other ways may join there). A 32-bit read of
+    /// such a register needs no truncation: RyuJIT made a <c>mov r32, r32</c> of each.
+    /// </summary>
+    public LocalBuilder?[] Registers = [];
+    public uint ZeroExtended;
+
     private void Count(OpCode opcode)
     {
         Instructions++;
@@ -48,7 +58,14 @@ internal sealed class CountingILGenerator(ILGenerator il) : ILGenerator
     public override void Emit(OpCode opcode, double arg) { Count(opcode); il.Emit(opcode, arg); }
     public override void Emit(OpCode opcode, Label label) { Count(opcode); il.Emit(opcode, label); }
     public override void Emit(OpCode opcode, Label[] labels) { Count(opcode); il.Emit(opcode, labels); }
-    public override void Emit(OpCode opcode, LocalBuilder local) { Count(opcode); il.Emit(opcode, local); }
+    public override void Emit(OpCode opcode, LocalBuilder local)
+    {
+        Count(opcode);
+        il.Emit(opcode, local);
+        if (ZeroExtended != 0 && opcode != OpCodes.Ldloc && opcode != OpCodes.Ldloc_S)
+            for (int r = 0; r < Registers.Length; r++)
+                if (Registers[r] == local) ZeroExtended &= ~(1u << r);
+    }
     public override void Emit(OpCode opcode, SignatureHelper signature) { Count(opcode); il.Emit(opcode, signature); }
     public override void Emit(OpCode opcode, FieldInfo field) { Count(opcode); il.Emit(opcode, field); }
     public override void Emit(OpCode opcode, MethodInfo meth) { Count(opcode); il.Emit(opcode, meth); }
@@ -60,6 +77,8 @@ internal sealed class CountingILGenerator(ILGenerator il) : ILGenerator
     public override void EmitCalli(OpCode opcode, System.Runtime.InteropServices.CallingConvention unmanagedCallConv, Type? returnType, Type[]? parameterTypes) { Count(opcode); il.EmitCalli(opcode, unmanagedCallConv, returnType, parameterTypes); }
     public override void EndExceptionBlock() => il.EndExceptionBlock();
     public override void EndScope() => il.EndScope();
-    public override void MarkLabel(Label loc) => il.MarkLabel(loc);
+    public override void MarkLabel(Label loc) { ZeroExtended = 0; il.MarkLabel(loc); }
+    /// <summary>Marks a label that only ways storing to no guest register since the code before it branch to (an access's hit after its out-of-line TLB path): <see cref="ZeroExtended"/> holds on.</summary>
+    public void MarkJoin(Label loc) => il.MarkLabel(loc);
     public override void UsingNamespace(string usingNamespace) => il.UsingNamespace(usingNamespace);
 }

@@ -104,7 +104,7 @@ internal sealed unsafe partial class RegionCompiler
             return;
         }
         _il.Emit(OpCodes.Ldloc, Reg(r));
-        Truncate(size);
+        if (size != 4 || (_il.ZeroExtended >> r & 1) == 0) Truncate(size);
     }
 
     /// <summary>
@@ -120,7 +120,9 @@ internal sealed unsafe partial class RegionCompiler
                 _il.Emit(OpCodes.Stloc, Reg(r)); break;
             case 4:
                 if (!zeroExtended) Truncate(4);
-                _il.Emit(OpCodes.Stloc, Reg(r)); break;
+                _il.Emit(OpCodes.Stloc, Reg(r));
+                _il.ZeroExtended |= 1u << r;
+                break;
             default:
                 {
                     int target = r >= 16 ? r - 16 : r;
@@ -232,7 +234,7 @@ internal sealed unsafe partial class RegionCompiler
         Debug.Assert(_curSetter != _i, "an op set the flags before its load: it could not start again");
         var hit = _il.DefineLabel();
         EmitFastAccess(size, write: false, hit, ResumeLabel(), thenStore: thenStore);
-        _il.MarkLabel(hit);
+        _il.MarkJoin(hit);
         LoadAtHost(size, dest, signed);
     }
 
@@ -505,7 +507,7 @@ internal sealed unsafe partial class RegionCompiler
         Debug.Assert(_curSetter != _i, "an op set the flags before its store: it could not start again");
         var hit = _il.DefineLabel();
         EmitFastAccess(size, write: true, hit, ResumeLabel());
-        _il.MarkLabel(hit);
+        _il.MarkJoin(hit);
         StoreAtHost(size, src);
     }
 

@@ -513,7 +513,7 @@ internal sealed unsafe partial class RegionCompiler
         var miss = _il.DefineLabel();
         var after = _il.DefineLabel();
         EmitWindowTest(offset, _tGroupVa, miss, g.Host!);
-        _il.MarkLabel(after);
+        _il.MarkJoin(after);   // the miss path stores no guest register
         Cold(() =>
         {
             _il.MarkLabel(miss);

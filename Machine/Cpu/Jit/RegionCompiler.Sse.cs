@@ -335,7 +335,7 @@ internal sealed unsafe partial class RegionCompiler
         }
         var hit = _il.DefineLabel();
         EmitFastAccess(16, write, hit, resume);
-        _il.MarkLabel(hit);
+        _il.MarkJoin(hit);
         access();
     }
 

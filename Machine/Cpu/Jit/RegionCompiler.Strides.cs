@@ -475,6 +475,7 @@ internal sealed unsafe partial class RegionCompiler
         foreach (int c in loop.Blocks)
         {
             _il.MarkLabel(loop.Fast[c]);
+            _il.ZeroExtended = _zeroExtendedIn[c];
             _curSetter = _setterIn[c];
             if (c == loop.Head)
                 foreach (var a in loop.Accesses)

@@ -132,6 +132,7 @@ internal sealed unsafe partial class RegionCompiler
         _method = new DynamicMethod($"jit_{blocks[0].Va:x}", typeof(int), [typeof(JitRegion), typeof(Cpu)],
             typeof(Cpu), skipVisibility: true);
         _il = new CountingILGenerator(_method.GetILGenerator(512 + 64 * _n));
+        _il.Registers = _reg;
         _label = new Label[blocks.Length];
         for (int j = 0; j < blocks.Length; j++) _label[j] = _il.DefineLabel();
         _epilogue = _il.DefineLabel();
@@ -265,6 +266,7 @@ internal sealed unsafe partial class RegionCompiler
         AnalyseFlags();   // after the check points: a block ending at one must leave the flags whole
         PlanKnownSetters();
         PlanDeferredStates();   // after the known setters: only blocks that start with a state known at run time
+        PlanZeroExtended();
         if (_quick) PadForMinOpts();
         EmitPrologue();
         for (_i = 0; _i < _n; _i++)
@@ -280,6 +282,7 @@ internal sealed unsafe partial class RegionCompiler
             {
                 EmitHoistedTests(_blockOf[_i]);
                 EnterStridedLoop(_blockOf[_i]);
+                _il.ZeroExtended = _zeroExtendedIn[_blockOf[_i]];   // after the labels those mark
             }
             EmitOp(ref op);
             bool blockEnd = _i + 1 == _n || _offset[_i + 1] == 0;
