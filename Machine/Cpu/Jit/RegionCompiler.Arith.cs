@@ -130,8 +130,12 @@ internal sealed unsafe partial class RegionCompiler
         if (sub is AluOp.Add or AluOp.Sub or AluOp.Cmp)
         {
             GetReg(op.R0, size); _il.Emit(OpCodes.Stloc, _fa);
-            ReadSrcLoaded(ref op);
-            Truncate(size);
+            if (op.Form == Form.RR) GetReg(op.R1, size);   // no truncation when zero-extended already
+            else
+            {
+                ReadSrcLoaded(ref op);
+                if (op.Form != Form.RM) Truncate(size);   // a load is zero-extended from its size
+            }
             _il.Emit(OpCodes.Stloc, _fb);
             if (sub != AluOp.Cmp)
             {
@@ -148,7 +152,8 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Ldloc, Reg(op.R0));
             ReadSrcLoaded(ref op);
             _il.Emit(AluOpCode(sub));
-            Truncate(size);
+            // and/or/xor of two values zero-extended from 32 bits is one too.
+            if (!(size == 4 && ZeroExtended(op.R0) && (op.Form == Form.RM || op.Form == Form.RR && ZeroExtended(op.R1)))) Truncate(size);
         }
         if (sub == AluOp.Test) _il.Emit(OpCodes.Stloc, _fr);
         else { SetReg(op.R0, size, zeroExtended: true); _il.Emit(OpCodes.Ldloc, Reg(op.R0)); _il.Emit(OpCodes.Stloc, _fr); }

@@ -104,8 +104,11 @@ internal sealed unsafe partial class RegionCompiler
             return;
         }
         _il.Emit(OpCodes.Ldloc, Reg(r));
-        if (size != 4 || (_il.ZeroExtended >> r & 1) == 0) Truncate(size);
+        if (size != 4 || !ZeroExtended(r)) Truncate(size);
     }
+
+    /// <summary>Whether register r's local holds a value zero-extended from 32 bits here (RegionCompiler.ZeroExtend.cs).</summary>
+    private bool ZeroExtended(int r) => r < 16 && (_il.ZeroExtended >> r & 1) != 0;
 
     /// <summary>
     /// Pops a value into register operand r: 64-bit replaces, 32-bit zero-extends, 8/16-bit merge.
@@ -199,18 +202,19 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>
     /// Reads <paramref name="size"/> bytes at the op's memory operand into <paramref name="dest"/>,
-    /// zero-extended (sign-extended when <paramref name="signed"/>: one movsx from memory); a fault
+    /// zero-extended (sign-extended when <paramref name="signed"/>: one movsx from memory; to 32 bits
+    /// only, then zero-extended, when <paramref name="to32"/>: a movsx into a 32-bit register); a fault
     /// leaves through a side exit.
     /// </summary>
-    private void Load(ref Op op, int size, LocalBuilder dest, bool signed = false)
+    private void Load(ref Op op, int size, LocalBuilder dest, bool signed = false, bool to32 = false)
     {
         if (_groupOf[_i] >= 0)
         {
-            EmitGroupAccess(ref op, size, write: false, () => LoadAtHost(size, dest, signed));
+            EmitGroupAccess(ref op, size, write: false, () => LoadAtHost(size, dest, signed, to32));
             return;
         }
         EmitEA(ref op);
-        FinishLoad(size, dest, signed: signed);
+        FinishLoad(size, dest, signed: signed, to32: to32);
     }
 
     /// <summary>Reads <paramref name="size"/> bytes at the address in <paramref name="addr"/> into <paramref name="dest"/>.</summary>
@@ -229,13 +233,13 @@ internal sealed unsafe partial class RegionCompiler
     /// passing through memory, so RyuJIT keeps it in a register. <paramref name="thenStore"/>: a
     /// read-modify-write's load, through a writable address only, which the op's store reuses (WriteDst).
     /// </summary>
-    private void FinishLoad(int size, LocalBuilder dest, bool thenStore = false, bool signed = false)
+    private void FinishLoad(int size, LocalBuilder dest, bool thenStore = false, bool signed = false, bool to32 = false)
     {
         Debug.Assert(_curSetter != _i, "an op set the flags before its load: it could not start again");
         var hit = _il.DefineLabel();
         EmitFastAccess(size, write: false, hit, ResumeLabel(), thenStore: thenStore);
         _il.MarkJoin(hit);
-        LoadAtHost(size, dest, signed);
+        LoadAtHost(size, dest, signed, to32);
     }
 
     /// <summary>
@@ -267,14 +271,15 @@ internal sealed unsafe partial class RegionCompiler
     }
 
     /// <summary>Reads <paramref name="size"/> bytes at the host pointer (<see cref="PushHost"/>), zero- or sign-extended, into <paramref name="dest"/>.</summary>
-    private void LoadAtHost(int size, LocalBuilder dest, bool signed = false)
+    private void LoadAtHost(int size, LocalBuilder dest, bool signed = false, bool to32 = false)
     {
         PushHost();
         _il.Emit(OpCodes.Unaligned, (byte)1);
         if (signed && size != 8)
         {
+            // The int32 the load pushes, sign-extended from the size; to 64 bits, or zero-extended from 32.
             _il.Emit(size switch { 4 => OpCodes.Ldind_I4, 2 => OpCodes.Ldind_I2, _ => OpCodes.Ldind_I1 });
-            _il.Emit(OpCodes.Conv_I8);
+            _il.Emit(to32 ? OpCodes.Conv_U8 : OpCodes.Conv_I8);
         }
         else
         {

@@ -52,8 +52,8 @@ internal sealed unsafe partial class RegionCompiler
                 SetReg(op.R0, op.Size == 8 ? 8 : 4);
                 break;
             case OpKind.MovsxRM:
-                Load(ref op, op.Size2, _tV, signed: true); _il.Emit(OpCodes.Ldloc, _tV);
-                SetReg(op.R0, op.Size == 8 ? 8 : 4);
+                Load(ref op, op.Size2, _tV, signed: true, to32: op.Size != 8); _il.Emit(OpCodes.Ldloc, _tV);
+                SetReg(op.R0, op.Size == 8 ? 8 : 4, zeroExtended: true);
                 break;
             case OpKind.Lea: EmitAddress(ref op); SetReg(op.R0, op.Size); break;
             case OpKind.Xchg:
