@@ -64,6 +64,14 @@ internal sealed unsafe partial class RegionCompiler
         {
             // One shr/sar at the operand's width: a 32-bit register's low half as an int32, with no
             // extension to 64 bits and back (stop 37; before, a sign or zero extension, the shift, a truncation).
+            // A shr of a register zero-extended already is the 64-bit one.
+            if (size == 4 && sop == ShiftOp.Shr && ZeroExtended(op.R0))
+            {
+                _il.Emit(OpCodes.Ldc_I4, count);
+                _il.Emit(OpCodes.Shr_Un);
+                SetReg(op.R0, size, zeroExtended: true);
+                return;
+            }
             if (size == 4) _il.Emit(OpCodes.Conv_U4);
             _il.Emit(OpCodes.Ldc_I4, count);
             _il.Emit(sop == ShiftOp.Shr ? OpCodes.Shr_Un : OpCodes.Shr);
