@@ -100,7 +100,7 @@ internal sealed unsafe partial class RegionCompiler
             if (!_checkPoint[h] || _loopOf[h] != null) continue;
             StridedLoop? best = null;
             foreach (var body in LoopBodies(h))
-                if (Ordered(h, body) is int[] order && PlanLoop(h, order) is StridedLoop loop
+                if (Ordered(h, body) is int[] order && PlanLoop(h, order, body) is StridedLoop loop
                     && (best == null || loop.Accesses.Count > best.Accesses.Count)) best = loop;
             if (best == null) continue;
             best.Count = _il.DefineLabel();
@@ -131,39 +131,24 @@ internal sealed unsafe partial class RegionCompiler
     private IEnumerable<bool[]> LoopBodies(int h)
     {
         int n = _blocks.Length;
-        bool[] Reached(Func<int, bool> stop)
-        {
-            var seen = new bool[n];
-            seen[h] = true;
-            var work = new Stack<int>(_successors[h].Where(t => t != h));
-            while (work.Count > 0)
-            {
-                int b = work.Pop();
-                if (seen[b]) continue;
-                seen[b] = true;
-                if (!stop(b)) foreach (int t in _successors[b]) if (!seen[t]) work.Push(t);
-            }
-            return seen;
-        }
-        var anyWay = Reached(_ => false);
+        var anyWay = new bool[n];
+        anyWay[h] = true;
+        MarkReached(_successors[h], _successors, anyWay, _ => false);
         var latches = _predecessors[h].Where(p => anyWay[p]).ToList();
-        var forward = Reached(latches.Contains);
+        if (latches.Count == 0) yield break;
+        // Reached from h through no latch: the latches' own edges are left out.
+        var forward = new bool[n];
+        forward[h] = true;
+        MarkReached(_successors[h], [.. _successors.Select((next, b) => latches.Contains(b) ? [] : next)], forward, _ => false);
+        latches.RemoveAll(l => !forward[l]);   // reached only through another latch: no way of its own
         var ways = new List<bool[]>();
         foreach (int l in latches)
         {
             var way = new bool[n];
             way[h] = true;
-            var work = new Stack<int>([l]);
-            while (work.Count > 0)
-            {
-                int b = work.Pop();
-                if (way[b] || !forward[b]) continue;
-                way[b] = true;
-                foreach (int p in _predecessors[b]) if (!way[p]) work.Push(p);
-            }
+            MarkReached([l], _predecessors, way, p => !forward[p]);
             ways.Add(way);
         }
-        if (latches.Count == 0) yield break;
         var all = new bool[n];
         var inner = new bool[n];
         for (int k = 0; k < latches.Count; k++)
@@ -220,17 +205,15 @@ internal sealed unsafe partial class RegionCompiler
     }
 
     /// <summary>
-    /// The plan of the loop whose blocks are <paramref name="order"/> (h first, each after the blocks
-    /// that continue at it): each register's value at each block's start from the registers at h's
+    /// The plan of the loop whose blocks are <paramref name="inBody"/>, in <paramref name="order"/> (h
+    /// first, each after the blocks that continue at it): each register's value at each block's start from the registers at h's
     /// (a register two ways into a block bring different values of is unknown there), the strided
     /// accesses of the blocks every pass runs, each one's stride (the steps of its registers, the same
     /// at every edge back to h), and the most instructions a pass can retire; null when no access strides.
     /// </summary>
-    private StridedLoop? PlanLoop(int h, int[] order)
+    private StridedLoop? PlanLoop(int h, int[] order, bool[] inBody)
     {
         int n = _blocks.Length;
-        var inBody = new bool[n];
-        foreach (int b in order) inBody[b] = true;
         var latches = _predecessors[h].Where(p => inBody[p]).ToList();
         var valueIn = new Affine[n][];
         valueIn[h] = new Affine[16];
@@ -257,10 +240,9 @@ internal sealed unsafe partial class RegionCompiler
             {
                 ref Op op = ref _ops[k];
                 int id = _groupOf[k];
-                if (!everyPass) { }
-                else if (id < 0 && AtItsOperand(ref op))
+                if (everyPass && id < 0 && AtItsOperand(ref op))
                     found.Add(new StridedAccess { Op = k, Group = -1, At = Affine.Sum(op.Disp, op.Base, op.Index, op.Scale, value) });
-                else if (id >= 0 && _groups[id].First == k && _groups[id].Base != StackPointer)
+                else if (everyPass && id >= 0 && _groups[id].First == k && _groups[id].Base != StackPointer)
                 {
                     var g = _groups[id];
                     found.Add(new StridedAccess { Op = k, Group = id, At = Affine.Sum(g.MinDisp, g.Base, g.Index, g.Scale, value) });
@@ -301,16 +283,8 @@ internal sealed unsafe partial class RegionCompiler
         if (d == h) return true;
         var seen = new bool[_blocks.Length];
         seen[d] = true;
-        var work = new Stack<int>([h]);
-        while (work.Count > 0)
-        {
-            int b = work.Pop();
-            if (seen[b]) continue;
-            seen[b] = true;
-            if (latches.Contains(b)) return false;
-            foreach (int t in _successors[b]) if (inBody[t] && t != h && !seen[t]) work.Push(t);
-        }
-        return true;
+        MarkReached([h], _successors, seen, t => !inBody[t] || t == h);
+        return !latches.Exists(l => l != d && seen[l]);
     }
 
     /// <summary>
