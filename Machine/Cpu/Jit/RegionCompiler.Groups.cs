@@ -428,7 +428,7 @@ internal sealed unsafe partial class RegionCompiler
         // (Without member tests only the group's check can leave: no side exit of the member's own.)
         Label? resume = g.First == _i || _memberTests ? ResumeLabel() : null;
         g.Host ??= _il.DeclareLocal(typeof(nuint));
-        if (g.First == _i) EmitGroupCheck(g, resume!.Value);
+        if (g.First == _i) EmitGroupCheck(_groupOf[_i], resume!.Value);
         // The member's offset in the group's range; an indexed member adds index·scale, at most its bound.
         _hostForm = HostForm.GroupMember;
         byte adds = _groupAdds[_i];
@@ -476,7 +476,7 @@ internal sealed unsafe partial class RegionCompiler
         {
             var g = _groups[id];
             g.Host ??= _il.DeclareLocal(typeof(nuint));
-            EmitGroupCheck(g, ResumeLabel());
+            EmitGroupCheck(id, ResumeLabel());
         }
         var after = _il.DefineLabel();
         _il.MarkLabel(after);
@@ -498,13 +498,14 @@ internal sealed unsafe partial class RegionCompiler
     /// A test at every member cut the hot code into a block per access, and RyuJIT allocated registers
     /// worse across them: SHA-256 ran about 15% faster without them.
     /// </summary>
-    private void EmitGroupCheck(AccessGroup g, Label resume)
+    private void EmitGroupCheck(int id, Label resume)
     {
+        var g = _groups[id];
         EmitSum(g.MinDisp, g.Base, g.Index, g.Scale);
         _il.Emit(OpCodes.Stloc, _tGroupVa);
         int range = (int)(g.MaxEnd - g.MinDisp);
         int offset = NewWindow(range, g.Write);
-        if (UncheckedGroup(_groups.IndexOf(g), offset))
+        if (UncheckedGroup(id, offset))
         {
             // A loop's fast copy: the pass count found this pass's range in the window.
             StoreWindowHost(offset, _tGroupVa, g.Host!);
