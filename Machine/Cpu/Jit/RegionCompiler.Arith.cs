@@ -327,6 +327,21 @@ internal sealed unsafe partial class RegionCompiler
     private void EmitImul(ref Op op)
     {
         int size = op.Size;
+        if (!_use[_i].ComputeL)
+        {
+            // Nothing observes CF/OF: the truncated product alone (no 128-bit overflow check), whose low
+            // bytes depend only on the operands' low bytes (no truncation or extension before it).
+            if (op.Form == Form.RM) Load(ref op, size, _tV);
+            if (op.Kind == OpKind.Imul3) { ReadSrcLoaded(ref op); Const(op.Imm); }
+            else { _il.Emit(OpCodes.Ldloc, Reg(op.R0)); ReadSrcLoaded(ref op); }
+            _il.Emit(OpCodes.Mul);
+            Truncate(size);
+            _il.Emit(OpCodes.Stloc, _tR);
+            _il.Emit(OpCodes.Ldloc, _tR);
+            SetReg(op.R0, size, zeroExtended: true);
+            SetFlags(FlagOp.ResultAux, size, Val.Of(0), Val.Of(0), _tR);
+            return;
+        }
         ReadSrc(ref op, size); _il.Emit(OpCodes.Stloc, _tS);
         if (op.Kind == OpKind.Imul3)
         {
@@ -335,19 +350,8 @@ internal sealed unsafe partial class RegionCompiler
         }
         else
         {
-            GetReg(op.R0, size); SignExtend(size);
+            GetRegSigned(op.R0, size);
             _il.Emit(OpCodes.Ldloc, _tS); SignExtend(size);
-        }
-        if (!_use[_i].ComputeL)
-        {
-            // Nothing observes CF/OF: the truncated product alone (no 128-bit overflow check).
-            _il.Emit(OpCodes.Mul);
-            Truncate(size);
-            _il.Emit(OpCodes.Stloc, _tR);
-            _il.Emit(OpCodes.Ldloc, _tR);
-            SetReg(op.R0, size, zeroExtended: true);
-            SetFlags(FlagOp.ResultAux, size, Val.Of(0), Val.Of(0), _tR);
-            return;
         }
         // The operands wait in _fa and _fb: when only exits see CF/OF (FlagUse.AuxAtExit) an exit tests
         // the overflow (EmitImulAux); else it is tested here. (Its flags read neither a nor b.)

@@ -107,6 +107,18 @@ internal sealed unsafe partial class RegionCompiler
         if (size != 4 || !ZeroExtended(r)) Truncate(size);
     }
 
+    /// <summary>
+    /// Pushes register operand r's low <paramref name="size"/> bytes sign-extended to 64 bits. Not
+    /// GetReg then SignExtend: the sign extension reads only the low bytes, and RyuJIT emits the
+    /// truncation GetReg adds as a <c>mov r32, r32</c> before the <c>movsxd</c> (every movslq of a C int).
+    /// </summary>
+    private void GetRegSigned(int r, int size)
+    {
+        _il.Emit(OpCodes.Ldloc, Reg(r >= 16 && size == 1 ? r - 16 : r));
+        if (r >= 16 && size == 1) { _il.Emit(OpCodes.Ldc_I4_8); _il.Emit(OpCodes.Shr_Un); }
+        SignExtend(size);
+    }
+
     /// <summary>Whether register r's local holds a value zero-extended from 32 bits here (RegionCompiler.ZeroExtend.cs).</summary>
     private bool ZeroExtended(int r) => r < 16 && (_il.ZeroExtended >> r & 1) != 0;
 

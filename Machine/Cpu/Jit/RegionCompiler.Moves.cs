@@ -41,14 +41,14 @@ internal sealed unsafe partial class RegionCompiler
                 SetReg(op.R0, op.Size);
                 break;
             case OpKind.Movsx:
-                ReadSrc(ref op, op.Size2);
-                SignExtend(op.Size2);
+                if (op.Form == Form.RR) GetRegSigned(op.R1, op.Size2);
+                else { ReadSrc(ref op, op.Size2); SignExtend(op.Size2); }
                 SetReg(op.R0, op.Size);   // SetReg truncates to the destination size
                 break;
             case OpKind.MovzxRR: GetReg(op.R1, op.Size2); SetReg(op.R0, 8); break;
             case OpKind.MovzxRM: Load(ref op, op.Size2, _tV); _il.Emit(OpCodes.Ldloc, _tV); SetReg(op.R0, 8); break;
             case OpKind.MovsxRR:
-                GetReg(op.R1, op.Size2); SignExtend(op.Size2);
+                GetRegSigned(op.R1, op.Size2);
                 SetReg(op.R0, op.Size == 8 ? 8 : 4);
                 break;
             case OpKind.MovsxRM:
@@ -64,12 +64,12 @@ internal sealed unsafe partial class RegionCompiler
                 break;
             case OpKind.Bswap: EmitBswap(ref op); break;
             case OpKind.Cbw:
-                GetReg(0, op.Size / 2); SignExtend(op.Size / 2);
+                GetRegSigned(0, op.Size / 2);
                 SetReg(0, op.Size);
                 break;
             case OpKind.Cwd:
                 // rdx (of the size) = all ones when the accumulator is negative, else 0.
-                GetReg(0, op.Size); SignExtend(op.Size);
+                GetRegSigned(0, op.Size);
                 _il.Emit(OpCodes.Ldc_I4, 63); _il.Emit(OpCodes.Shr);
                 SetReg(2, op.Size);
                 break;

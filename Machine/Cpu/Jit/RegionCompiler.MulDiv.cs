@@ -50,8 +50,7 @@ internal sealed unsafe partial class RegionCompiler
             return;
         }
         // p = rax · s in 64 bits (operands zero- or sign-extended from the size): exact for 8/16/32-bit.
-        GetReg(0, size);
-        if (signed) SignExtend(size);
+        if (signed) GetRegSigned(0, size); else GetReg(0, size);
         _il.Emit(OpCodes.Ldloc, _tS);
         if (signed) SignExtend(size);
         _il.Emit(OpCodes.Mul);
