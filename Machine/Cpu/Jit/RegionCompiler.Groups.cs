@@ -407,7 +407,7 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.Xadd: return (op.Form == Form.RR ? r0 : 0) | r1;
             case OpKind.Cmpxchg: return (op.Form == Form.RR ? r0 : 0) | Rax;
             case OpKind.SseMovdFromXmm: return op.Form == Form.RR ? r0 : 0;
-            case OpKind.SseCvtFpToInt: case OpKind.Pmovmskb: return r0;
+            case OpKind.SseCvtFpToInt: case OpKind.Pmovmskb: case OpKind.Pextrw: return r0;
             case var k when IsSseKind(k): return 0;   // R0 is an XMM register
             default: return op.Form is Form.R or Form.RR or Form.RM or Form.RI ? r0 : 0;
         }

@@ -24,7 +24,7 @@ internal sealed unsafe partial class RegionCompiler
     private static bool IsSseKind(OpKind k) => k is OpKind.SseMov or OpKind.SseMovq or OpKind.SseMovdToXmm
         or OpKind.SseMovdFromXmm or OpKind.SseMovLowHigh or OpKind.SseBinary or OpKind.SseShiftImm
         or OpKind.SseShuffle or OpKind.SseFloat or OpKind.SseComi or OpKind.SseCvtIntToFp or OpKind.SseCvtFpToInt
-        or OpKind.Pmovmskb;
+        or OpKind.Pmovmskb or OpKind.Pinsrw or OpKind.Pextrw;
 
     /// <summary>The local of each XMM register the region's compiled SSE ops use (null: unused).</summary>
     private readonly LocalBuilder?[] _xmm = new LocalBuilder?[16];
@@ -64,13 +64,13 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>Whether the SSE op's R0 is an XMM register (not a general register, not absent).</summary>
     private static bool XmmR0(ref Op op) =>
-        op.Form != Form.MR && op.Kind is not (OpKind.SseMovdFromXmm or OpKind.SseCvtFpToInt or OpKind.Pmovmskb);
+        op.Form != Form.MR && op.Kind is not (OpKind.SseMovdFromXmm or OpKind.SseCvtFpToInt or OpKind.Pmovmskb or OpKind.Pextrw);
 
     /// <summary>Whether the SSE op's R1 is an XMM register.</summary>
     private static bool XmmR1(ref Op op) => op.Kind switch
     {
-        OpKind.SseMovdFromXmm or OpKind.Pmovmskb => true,
-        OpKind.SseMovdToXmm or OpKind.SseCvtIntToFp => false,
+        OpKind.SseMovdFromXmm or OpKind.Pmovmskb or OpKind.Pextrw => true,
+        OpKind.SseMovdToXmm or OpKind.SseCvtIntToFp or OpKind.Pinsrw => false,
         _ => op.Form is Form.RR or Form.MR,
     };
 
@@ -178,6 +178,22 @@ internal sealed unsafe partial class RegionCompiler
                 PushXmm(op.R1);
                 Call(op.Cond == 0 ? nameof(SseMath.Pmovmskb) : op.Cond == 1 ? nameof(SseMath.Movmskps) : nameof(SseMath.Movmskpd));
                 SetReg(op.R0, op.Size == 8 ? 8 : 4);
+                break;
+            case OpKind.Pinsrw:         // pinsrw xmm, r32/m16, imm8: one word of the register replaced
+                if (op.Form == Form.RM) Load(ref op, 2, _tV);
+                SetXmm(op.R0, () =>
+                {
+                    PushXmm(op.R0);
+                    _il.Emit(OpCodes.Ldloc, op.Form == Form.RM ? _tV : Reg(op.R1));
+                    _il.Emit(OpCodes.Ldc_I4, (int)(op.Imm & 7));
+                    Call(nameof(SseMath.Pinsrw));
+                });
+                break;
+            case OpKind.Pextrw:         // pextrw r32, xmm, imm8: one word, zero-extended
+                PushXmm(op.R1);
+                _il.Emit(OpCodes.Ldc_I4, (int)(op.Imm & 7));
+                Call(nameof(SseMath.Pextrw));
+                SetReg(op.R0, 4, zeroExtended: true);
                 break;
             default:
                 throw new InvalidOperationException($"not an SSE kind: {op.Kind}");
@@ -363,6 +379,7 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.SseMovLowHigh: return op.Cond is 6 or 7 ? 4 : 8;
             case OpKind.SseComi: return (op.Cond & 1) != 0 ? 8 : 4;
             case OpKind.SseCvtFpToInt: return op.Size2;
+            case OpKind.Pinsrw: return 2;
             default: return 0;
         }
     }

@@ -171,8 +171,7 @@ public sealed unsafe partial class Cpu
 
     private bool Pextrw(ref Op op)
     {
-        ushort w = _xmm[op.R1].AsUInt16().GetElement((int)(op.Imm & 7));
-        SetReg(op.R0, 4, w);
+        SetReg(op.R0, 4, SseMath.Pextrw(_xmm[op.R1], (int)op.Imm));
         return true;
     }
 
@@ -181,7 +180,7 @@ public sealed unsafe partial class Cpu
         ulong v;
         if (op.Form == Form.RR) v = GetReg(op.R1, 4);
         else if (!Read16(EA(ref op), out v)) return false;
-        _xmm[op.R0] = _xmm[op.R0].AsUInt16().WithElement((int)(op.Imm & 7), (ushort)v).AsByte();
+        _xmm[op.R0] = SseMath.Pinsrw(_xmm[op.R0], v, (int)op.Imm);
         return true;
     }
 }

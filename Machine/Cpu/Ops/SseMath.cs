@@ -54,6 +54,14 @@ internal static class SseMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V WithLow32(V d, uint m) => d.AsUInt32().WithElement(0, m).AsByte();
 
+    /// <summary>pinsrw: <paramref name="d"/> with word <paramref name="index"/> (0-7) replaced by the low 16 bits of <paramref name="w"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V Pinsrw(V d, ulong w, int index) => d.AsUInt16().WithElement(index & 7, (ushort)w).AsByte();
+
+    /// <summary>pextrw: word <paramref name="index"/> (0-7) of <paramref name="s"/>, zero-extended.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Pextrw(V s, int index) => s.AsUInt16().GetElement(index & 7);
+
     // --- floating point (FpOp): scalar and packed arithmetic, conversions --------------------------
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V Addsd(V d, V s) => Sse2.AddScalar(d.AsDouble(), s.AsDouble()).AsByte();

@@ -6,8 +6,8 @@ namespace Lab.Machine.Tests.Jit;
 /// <summary>
 /// SSE in compiled code against the interpreter: a floating-point loop of the instructions gcc emits
 /// for numeric C (scalar and packed arithmetic, moves to and from memory and general registers, a
-/// compare that branches, conversions, pmovmskb; and pinsrw, run through its handler, writing an XMM
-/// register in between) ends with the same XMM registers, general registers, flags,
+/// compare that branches, conversions, pmovmskb, pinsrw and pextrw; and fxsave64/fxrstor64, run
+/// through their handlers, writing an XMM register in between) ends with the same XMM registers, general registers, flags,
 /// memory and count; and its faults, a page fault on a scalar load and #GP on a misaligned aligned
 /// load, leave from inside the compiled loop where the interpreter raises them.
 /// </summary>
@@ -39,8 +39,14 @@ public partial class JitDifferentialTests
         if (misalign) { a.cmp(rdi, 90); a.setb(r11b); a.shl(r11d, 3); }
         a.movapd(xmm7, __xmmword_ptr[r10 + r11]);   // #GP when r10 + r11 is not 16-byte aligned
         a.addpd(xmm6, xmm7);
-        a.pinsrw(xmm6, eax, 3);                     // run through its handler: writes xmm6 in the register file
-        a.mulpd(xmm6, __xmmword_ptr[r10 + 16]);     // compiled: must see pinsrw's xmm6
+        a.pinsrw(xmm6, eax, 3);                     // compiled: one word of xmm6 from a general register
+        a.pextrw(r9d, xmm6, 2);                     // compiled: and one back
+        a.add(r8, r9);
+        a.lea(r12, __[rsp - 0x400]);
+        a.fxsave64(__[r12]);                        // run through their handlers: fxrstor64 writes xmm6 in the
+        a.mov(__qword_ptr[r12 + 256 + 8], rax);     // register file (its high quadword, changed in the image)
+        a.fxrstor64(__[r12]);
+        a.mulpd(xmm6, __xmmword_ptr[r10 + 16]);     // compiled: must see fxrstor64's xmm6
         a.pmovmskb(r9d, xmm6);                      // compiled: the sign bits into a general register
         a.add(r8, r9);
         a.minsd(xmm6, xmm2);
