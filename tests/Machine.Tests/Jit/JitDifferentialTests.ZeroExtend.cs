@@ -25,6 +25,8 @@ public partial class JitDifferentialTests
     [InlineData("64-bit not")]
     [InlineData("64-bit shift")]
     [InlineData("sign extension")]
+    [InlineData("high byte sign-extended")]
+    [InlineData("pextrw")]
     [InlineData("pop")]
     [InlineData("xchg")]
     [InlineData("32-bit add")]
@@ -54,6 +56,8 @@ public partial class JitDifferentialTests
             case "64-bit not": a.mov(eax, 9); a.not(rax); break;
             case "64-bit shift": a.mov(eax, 9); a.shl(rax, 40); break;
             case "sign extension": a.mov(eax, 9); a.movsxd(rax, edx); break;
+            case "high byte sign-extended": a.movsx(eax, dh); break;
+            case "pextrw": a.movq(xmm1, r8); a.pextrw(eax, xmm1, 3); break;
             case "pop": a.mov(eax, 9); a.push(r8); a.pop(rax); break;
             case "xchg": a.xchg(eax, edx); break;
             case "32-bit add": case "same block": a.add(eax, edx); break;
