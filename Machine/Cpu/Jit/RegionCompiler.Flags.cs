@@ -345,6 +345,14 @@ internal sealed unsafe partial class RegionCompiler
     private void InlineCondition(FlagUse s, int cc)
     {
         if (s.Kind == FlagOp.Explicit) { ExplicitCondition(cc); return; }
+        if (s.Kind == FlagOp.Sub && cc is 4 or 5 && s.StateAtExit && s.OperandRecoverable)
+        {
+            // The register holds r = a - b: ZF is r == 0, a test RyuJIT folds into the sub's own flags
+            // (a loop's `sub $1, %edx; jne`: dec; jne). a == b recomputed a as r + b first (lea; cmp).
+            ZeroTest(s);
+            if (cc == 5) Not();
+            return;
+        }
         if (s.Kind == FlagOp.Sub && cc is >= 2 and <= 7)
         {
             switch (cc)
