@@ -176,23 +176,29 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>
     /// cmovcc: the source is always read; a 32-bit destination is zero-extended even when the condition
-    /// is false. Branch-free (dst ^ ((dst ^ src) &amp; -cond)): gcc picks cmov for conditions it expects to be
-    /// unpredictable (a max in a DP table, a CRC's bit), and RyuJIT neither emits cmov inside loops nor
-    /// predicts such a branch; as a branch a random condition cost a misprediction every other time.
+    /// is false. Branch-free ((src &amp; m) | (dst &amp; ~m), m = -cond): gcc picks cmov for conditions it
+    /// expects to be unpredictable (a max in a DP table, a CRC's bit), and RyuJIT neither emits cmov
+    /// inside loops nor predicts such a branch; as a branch a random condition cost a misprediction
+    /// every other time. An and, an andn and an or: two cycles from the mask or either value to the
+    /// result, where dst ^ ((dst ^ src) &amp; m) took three from the values (a bitwise CRC-16, whose
+    /// cmov carries the loop: 4-8% faster).
     /// </summary>
     private void EmitCmov(ref Op op)
     {
         ReadSrc(ref op, op.Size);
         _il.Emit(OpCodes.Stloc, _tS);
-        _il.Emit(OpCodes.Ldloc, Reg(op.R0));
-        _il.Emit(OpCodes.Ldloc, Reg(op.R0));
-        _il.Emit(OpCodes.Ldloc, _tS);
-        _il.Emit(OpCodes.Xor);
         EmitCondition(op.Cond);
         _il.Emit(OpCodes.Conv_U8);
         _il.Emit(OpCodes.Neg);
+        _il.Emit(OpCodes.Stloc, _tD);
+        _il.Emit(OpCodes.Ldloc, _tS);
+        _il.Emit(OpCodes.Ldloc, _tD);
         _il.Emit(OpCodes.And);
-        _il.Emit(OpCodes.Xor);
+        _il.Emit(OpCodes.Ldloc, Reg(op.R0));
+        _il.Emit(OpCodes.Ldloc, _tD);
+        _il.Emit(OpCodes.Not);
+        _il.Emit(OpCodes.And);
+        _il.Emit(OpCodes.Or);
         SetReg(op.R0, op.Size);
     }
 
