@@ -353,6 +353,20 @@ internal sealed unsafe partial class RegionCompiler
             if (cc == 5) Not();
             return;
         }
+        if (s.Kind == FlagOp.Sub && cc is 2 or 3 && s.StateAtExit && s.OperandRecoverable && s.RegB == Op.NoReg)
+        {
+            // The register holds r = a - imm: a borrow (a < imm) wraps r into the top imm values,
+            // so CF is r > mask - imm (one compare; a < imm recomputed a as r + imm first). A
+            // countdown's `sub $1, %r8d; jae`: r != all ones.
+            GetReg(s.RegA, s.Size);
+            ulong top = FlagMath.Mask(s.Size) - s.ImmB;
+            // Below 8 bytes a 32-bit compare: its immediate (0xfffffffe) is encodable where a 64-bit one's is not.
+            if (s.Size < 8) { _il.Emit(OpCodes.Conv_U4); _il.Emit(OpCodes.Ldc_I4, (int)(uint)top); }
+            else Const(top);
+            _il.Emit(OpCodes.Cgt_Un);
+            if (cc == 3) Not();
+            return;
+        }
         if (s.Kind == FlagOp.Sub && cc is >= 2 and <= 7)
         {
             switch (cc)
