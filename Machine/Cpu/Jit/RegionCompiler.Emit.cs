@@ -95,16 +95,8 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>Pushes register operand r of the given size, zero-extended (r 16..19 = AH, CH, DH, BH).</summary>
     private void GetReg(int r, int size)
     {
-        if (size == 1 && r >= 16)
-        {
-            _il.Emit(OpCodes.Ldloc, Reg(r - 16));
-            _il.Emit(OpCodes.Ldc_I4_8);
-            _il.Emit(OpCodes.Shr_Un);
-            Truncate(1);
-            return;
-        }
-        _il.Emit(OpCodes.Ldloc, Reg(r));
-        if (size != 4 || !ZeroExtended(r)) Truncate(size);
+        PushRegBits(r, size);
+        if (size != 4 || !ZeroExtended(r)) Truncate(size);   // never zero-extended: ah..bh
     }
 
     /// <summary>
@@ -114,9 +106,16 @@ internal sealed unsafe partial class RegionCompiler
     /// </summary>
     private void GetRegSigned(int r, int size)
     {
-        _il.Emit(OpCodes.Ldloc, Reg(r >= 16 && size == 1 ? r - 16 : r));
-        if (r >= 16 && size == 1) { _il.Emit(OpCodes.Ldc_I4_8); _il.Emit(OpCodes.Shr_Un); }
+        PushRegBits(r, size);
         SignExtend(size);
+    }
+
+    /// <summary>Pushes the local of register operand r with the operand in its low <paramref name="size"/> bytes (shifted down for AH..BH), the bits above it as they are.</summary>
+    private void PushRegBits(int r, int size)
+    {
+        bool high = size == 1 && r >= 16;
+        _il.Emit(OpCodes.Ldloc, Reg(high ? r - 16 : r));
+        if (high) { _il.Emit(OpCodes.Ldc_I4_8); _il.Emit(OpCodes.Shr_Un); }
     }
 
     /// <summary>Whether register r's local holds a value zero-extended from 32 bits here (RegionCompiler.ZeroExtend.cs).</summary>
