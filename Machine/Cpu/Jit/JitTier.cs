@@ -32,6 +32,8 @@ public sealed unsafe partial class Cpu
     public long JitRegionsCut { get; internal set; }
     /// <summary>Loops compiled with counted passes: a fast copy whose strided accesses take no window test (RegionCompiler.Strides.cs).</summary>
     public long JitCountedLoops { get; internal set; }
+    /// <summary>Guest registers compiled regions keep in the register file rather than in locals: used only outside their region's hottest loops (RegionCompiler.ColdRegisters.cs).</summary>
+    public long JitRegistersInFile { get; internal set; }
     /// <summary>Guest instructions in the compiled regions, second compiles of quick regions included.</summary>
     public long JitInstructionsCompiled { get; private set; }
     /// <summary>Time this CPU's thread spent compiling: IL emission, and RyuJIT unless it works in the background.</summary>

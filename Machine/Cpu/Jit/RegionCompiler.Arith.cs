@@ -32,7 +32,7 @@ internal sealed unsafe partial class RegionCompiler
             if (sub is not (AluOp.Cmp or AluOp.Test))
             {
                 // 32 and 64 bits as EmitAluUnobserved: the operands' locals as they are, truncated once.
-                if (size >= 4) { _il.Emit(OpCodes.Ldloc, Reg(op.R0)); ReadSrcLoaded(ref op); }
+                if (size >= 4) { LoadReg(op.R0); ReadSrcLoaded(ref op); }
                 else
                 {
                     GetReg(op.R0, size);
@@ -101,7 +101,7 @@ internal sealed unsafe partial class RegionCompiler
     {
         int size = op.Size;
         if (op.Form == Form.RM) Load(ref op, size, _tV);   // first: it may fault, leaving the register as it was
-        _il.Emit(OpCodes.Ldloc, Reg(op.R0));
+        LoadReg(op.R0);
         ReadSrcLoaded(ref op);
         _il.Emit(AluOpCode(sub));
         SetReg(op.R0, size);
@@ -149,14 +149,14 @@ internal sealed unsafe partial class RegionCompiler
         if (sub == AluOp.Test && op.Form == Form.RR && op.R0 == op.R1) GetReg(op.R0, size);   // test r, r: r itself
         else
         {
-            _il.Emit(OpCodes.Ldloc, Reg(op.R0));
+            LoadReg(op.R0);
             ReadSrcLoaded(ref op);
             _il.Emit(AluOpCode(sub));
             // and/or/xor of two values zero-extended from 32 bits is one too.
             if (!(size == 4 && ZeroExtended(op.R0) && (op.Form == Form.RM || op.Form == Form.RR && ZeroExtended(op.R1)))) Truncate(size);
         }
         if (sub == AluOp.Test) _il.Emit(OpCodes.Stloc, _fr);
-        else { SetReg(op.R0, size, zeroExtended: true); _il.Emit(OpCodes.Ldloc, Reg(op.R0)); _il.Emit(OpCodes.Stloc, _fr); }
+        else { SetReg(op.R0, size, zeroExtended: true); LoadReg(op.R0); _il.Emit(OpCodes.Stloc, _fr); }
         SetFlags(FlagOp.Logic, size, Val.Of(0), Val.Of(0), _fr);
     }
 
@@ -172,12 +172,12 @@ internal sealed unsafe partial class RegionCompiler
         ReadSrc(ref op, size);
         if (sub == AluOp.And) { Const(~FlagMath.Mask(size)); _il.Emit(OpCodes.Or); }
         _il.Emit(OpCodes.Stloc, _tS);
-        _il.Emit(OpCodes.Ldloc, Reg(op.R0));
+        LoadReg(op.R0);
         _il.Emit(OpCodes.Ldloc, _tS);
         _il.Emit(AluOpCode(sub));
-        _il.Emit(OpCodes.Stloc, Reg(op.R0));
+        StoreReg(op.R0);
         _written[op.R0] = true;
-        _il.Emit(OpCodes.Ldloc, Reg(op.R0));
+        LoadReg(op.R0);
         Truncate(size);
         _il.Emit(OpCodes.Stloc, _tR);
         SetFlags(FlagOp.Logic, size, Val.Of(0), Val.Of(0), _tR);
@@ -191,7 +191,7 @@ internal sealed unsafe partial class RegionCompiler
         if (!_use[_i].ComputeL && size >= 4 && op.Form == Form.R)
         {
             // Nothing observes the flags (nor, then, the CF kept): straight into the register's local.
-            _il.Emit(OpCodes.Ldloc, Reg(op.R0));
+            LoadReg(op.R0);
             Const(1);
             _il.Emit(inc ? OpCodes.Add : OpCodes.Sub);
             SetReg(op.R0, size);
@@ -333,7 +333,7 @@ internal sealed unsafe partial class RegionCompiler
             // bytes depend only on the operands' low bytes (no truncation or extension before it).
             if (op.Form == Form.RM) Load(ref op, size, _tV);
             if (op.Kind == OpKind.Imul3) { ReadSrcLoaded(ref op); Const(op.Imm); }
-            else { _il.Emit(OpCodes.Ldloc, Reg(op.R0)); ReadSrcLoaded(ref op); }
+            else { LoadReg(op.R0); ReadSrcLoaded(ref op); }
             _il.Emit(OpCodes.Mul);
             Truncate(size);
             _il.Emit(OpCodes.Stloc, _tR);

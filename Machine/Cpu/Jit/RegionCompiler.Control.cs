@@ -34,7 +34,7 @@ internal sealed unsafe partial class RegionCompiler
                 EmitGoto(target);
                 break;
             case OpKind.Ret:
-                _il.Emit(OpCodes.Ldloc, Reg(4));
+                LoadReg(4);
                 _il.Emit(OpCodes.Stloc, _tA);
                 LoadAt(_tA, 8, _tV);
                 _il.Emit(OpCodes.Ldloc, _tA);

@@ -90,7 +90,9 @@ internal sealed unsafe partial class RegionCompiler
     private void Const(ulong v) => _il.Emit(OpCodes.Ldc_I8, (long)v);
 
     /// <summary>The local holding GPR r (0..15), created on first use (the prologue loads it).</summary>
-    private LocalBuilder Reg(int r) => _reg[r] ??= _il.DeclareLocal(typeof(ulong));
+    private LocalBuilder Reg(int r) =>
+        _inFile[r] ? throw new InvalidOperationException($"JIT: register {r} is cold (in the register file), it has no local")
+        : _reg[r] ??= _il.DeclareLocal(typeof(ulong));
 
     /// <summary>Pushes register operand r of the given size, zero-extended (r 16..19 = AH, CH, DH, BH).</summary>
     private void GetReg(int r, int size)
@@ -114,12 +116,12 @@ internal sealed unsafe partial class RegionCompiler
     private void PushRegBits(int r, int size)
     {
         bool high = size == 1 && r >= 16;
-        _il.Emit(OpCodes.Ldloc, Reg(high ? r - 16 : r));
+        LoadReg(high ? r - 16 : r);
         if (high) { _il.Emit(OpCodes.Ldc_I4_8); _il.Emit(OpCodes.Shr_Un); }
     }
 
     /// <summary>Whether register r's local holds a value zero-extended from 32 bits here (RegionCompiler.ZeroExtend.cs).</summary>
-    private bool ZeroExtended(int r) => r < 16 && (_il.ZeroExtended >> r & 1) != 0;
+    private bool ZeroExtended(int r) => r < 16 && !_inFile[r] && (_il.ZeroExtended >> r & 1) != 0;
 
     /// <summary>
     /// Pops a value into register operand r: 64-bit replaces, 32-bit zero-extends, 8/16-bit merge.
@@ -131,10 +133,10 @@ internal sealed unsafe partial class RegionCompiler
         switch (size)
         {
             case 8:
-                _il.Emit(OpCodes.Stloc, Reg(r)); break;
+                StoreReg(r); break;
             case 4:
                 if (!zeroExtended) Truncate(4);
-                _il.Emit(OpCodes.Stloc, Reg(r));
+                StoreReg(r);
                 _il.ZeroExtended |= 1u << r;
                 break;
             default:
@@ -145,12 +147,12 @@ internal sealed unsafe partial class RegionCompiler
                     if (!zeroExtended) Truncate(size);
                     if (shift != 0) { _il.Emit(OpCodes.Ldc_I4_8); _il.Emit(OpCodes.Shl); }
                     _il.Emit(OpCodes.Stloc, _tSet);
-                    _il.Emit(OpCodes.Ldloc, Reg(target));
+                    LoadReg(target);
                     Const(keep);
                     _il.Emit(OpCodes.And);
                     _il.Emit(OpCodes.Ldloc, _tSet);
                     _il.Emit(OpCodes.Or);
-                    _il.Emit(OpCodes.Stloc, Reg(target));
+                    StoreReg(target);
                     break;
                 }
         }
@@ -190,10 +192,10 @@ internal sealed unsafe partial class RegionCompiler
     private void EmitSum(long disp, byte baseReg, byte index, byte scale)
     {
         Const((ulong)disp);
-        if (baseReg != Op.NoReg) { _il.Emit(OpCodes.Ldloc, Reg(baseReg)); _il.Emit(OpCodes.Add); }
+        if (baseReg != Op.NoReg) { LoadReg(baseReg); _il.Emit(OpCodes.Add); }
         if (index != Op.NoReg)
         {
-            _il.Emit(OpCodes.Ldloc, Reg(index));
+            LoadReg(index);
             if (scale != 0) { _il.Emit(OpCodes.Ldc_I4, (int)scale); _il.Emit(OpCodes.Shl); }
             _il.Emit(OpCodes.Add);
         }
@@ -562,7 +564,7 @@ internal sealed unsafe partial class RegionCompiler
     {
         switch (op.Form)
         {
-            case Form.RR: _il.Emit(OpCodes.Ldloc, Reg(op.R1)); break;
+            case Form.RR: LoadReg(op.R1); break;
             case Form.RI: Const(op.Imm); break;
             default: _il.Emit(OpCodes.Ldloc, _tV); break;
         }

@@ -189,7 +189,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Stloc, _xRegs);
         for (int r = 0; r < 16; r++)
         {
-            if (!_written[r]) continue;
+            if (!_written[r] || _inFile[r]) continue;   // a cold register was stored where written
             RegAddress(r, _xRegs);
             _il.Emit(OpCodes.Ldloc, _reg[r]!);
             _il.Emit(OpCodes.Stind_I8);

@@ -497,7 +497,7 @@ internal sealed unsafe partial class RegionCompiler
     private bool PushRegisterMasked(FlagUse s, ulong mask)
     {
         if (!(s.StateAtExit && s.Kind == FlagOp.Logic && s.OperandsInRegisters && s.RegA == s.RegB && s.RegA < 16)) return false;
-        _il.Emit(OpCodes.Ldloc, Reg(s.RegA));
+        LoadReg(s.RegA);
         Const(mask);
         _il.Emit(OpCodes.And);
         return true;

@@ -20,11 +20,11 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.MovRI32: Const((uint)op.Imm); SetReg(op.R0, 8); break;
             case OpKind.MovRM64: Load(ref op, 8, _tV); _il.Emit(OpCodes.Ldloc, _tV); SetReg(op.R0, 8); break;
             case OpKind.MovRM32: Load(ref op, 4, _tV); _il.Emit(OpCodes.Ldloc, _tV); SetReg(op.R0, 8); break;
-            case OpKind.MovMR64: Store(ref op, 8, Reg(op.R1)); break;
-            case OpKind.MovMR32: Store(ref op, 4, Reg(op.R1)); break;
+            case OpKind.MovMR64: Store(ref op, 8, RegValue(op.R1)); break;
+            case OpKind.MovMR32: Store(ref op, 4, RegValue(op.R1)); break;
             case OpKind.MovMI: Store(ref op, op.Size, Val.Of(op.Imm)); break;
             case OpKind.MovMR when op.R1 < 16:
-                Store(ref op, op.Size, Reg(op.R1));   // the store writes the low bytes: no copy to truncate first
+                Store(ref op, op.Size, RegValue(op.R1));   // the store writes the low bytes: no copy to truncate first
                 break;
             case OpKind.MovMR:
                 GetReg(op.R1, op.Size); _il.Emit(OpCodes.Stloc, _tS);   // ah, ch, dh, bh: bits 8..15
@@ -75,7 +75,7 @@ internal sealed unsafe partial class RegionCompiler
                 break;
             case OpKind.PushR64:
                 {
-                    LocalBuilder src = Reg(op.R0);
+                    LocalBuilder src = RegValue(op.R0);
                     EmitPush(8, () => _il.Emit(OpCodes.Ldloc, src));
                     break;
                 }
@@ -94,13 +94,13 @@ internal sealed unsafe partial class RegionCompiler
     {
         if (op.Size == 8)
         {
-            _il.Emit(OpCodes.Ldloc, Reg(op.R0));
+            LoadReg(op.R0);
             _il.Emit(OpCodes.Call, JitMembers.Bswap64);
             SetReg(op.R0, 8);
         }
         else if (op.Size == 4)
         {
-            _il.Emit(OpCodes.Ldloc, Reg(op.R0));
+            LoadReg(op.R0);
             _il.Emit(OpCodes.Conv_U4);
             _il.Emit(OpCodes.Call, JitMembers.Bswap32);
             _il.Emit(OpCodes.Conv_U8);
@@ -114,7 +114,7 @@ internal sealed unsafe partial class RegionCompiler
     {
         pushValue();
         _il.Emit(OpCodes.Stloc, _tS);
-        _il.Emit(OpCodes.Ldloc, Reg(4));
+        LoadReg(4);
         Const((ulong)size);
         _il.Emit(OpCodes.Sub);
         _il.Emit(OpCodes.Stloc, _tA);
@@ -144,7 +144,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>pop r: read at rsp (may fault), rsp += size, then the register (so pop rsp loads the value). A member of a stack group reads through the group's pointer.</summary>
     private void EmitPop(int r, int size)
     {
-        _il.Emit(OpCodes.Ldloc, Reg(4));
+        LoadReg(4);
         _il.Emit(OpCodes.Stloc, _tA);
         if (_groupOf[_i] >= 0)
         {
@@ -163,7 +163,7 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>leave: rbp's saved value is read at rbp (may fault); rsp = rbp + 8; rbp = that value.</summary>
     private void EmitLeave()
     {
-        _il.Emit(OpCodes.Ldloc, Reg(5));
+        LoadReg(5);
         _il.Emit(OpCodes.Stloc, _tA);
         LoadAt(_tA, 8, _tV);
         _il.Emit(OpCodes.Ldloc, _tA);
@@ -194,7 +194,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldloc, _tS);
         _il.Emit(OpCodes.Ldloc, _tD);
         _il.Emit(OpCodes.And);
-        _il.Emit(OpCodes.Ldloc, Reg(op.R0));
+        LoadReg(op.R0);
         _il.Emit(OpCodes.Ldloc, _tD);
         _il.Emit(OpCodes.Not);
         _il.Emit(OpCodes.And);

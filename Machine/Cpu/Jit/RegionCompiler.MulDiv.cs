@@ -29,11 +29,11 @@ internal sealed unsafe partial class RegionCompiler
             // registers. (Math.BigMul's low half goes out through a pointer to a local, which RyuJIT
             // then keeps in memory: a store and a load at every 64-bit mul, as gcc's unsigned division
             // by a constant is.)
-            _il.Emit(OpCodes.Ldloc, Reg(0));
+            LoadReg(0);
             _il.Emit(OpCodes.Ldloc, _tS);
             _il.Emit(OpCodes.Mul);
             _il.Emit(OpCodes.Stloc, _tR);
-            _il.Emit(OpCodes.Ldloc, Reg(0));
+            LoadReg(0);
             _il.Emit(OpCodes.Ldloc, _tS);
             _il.Emit(OpCodes.Call, signed ? JitMembers.MultiplyHighSigned : JitMembers.MultiplyHigh);
             _il.Emit(OpCodes.Stloc, _tD);
@@ -120,16 +120,16 @@ internal sealed unsafe partial class RegionCompiler
         if (size == 8)
         {
             // div: rdx must be 0; idiv: rdx must be rax's sign (cqo). Then n = rax.
-            _il.Emit(OpCodes.Ldloc, Reg(2));
-            if (signed) { _il.Emit(OpCodes.Ldloc, Reg(0)); _il.Emit(OpCodes.Ldc_I4, 63); _il.Emit(OpCodes.Shr); _il.Emit(OpCodes.Bne_Un, resume); }
+            LoadReg(2);
+            if (signed) { LoadReg(0); _il.Emit(OpCodes.Ldc_I4, 63); _il.Emit(OpCodes.Shr); _il.Emit(OpCodes.Bne_Un, resume); }
             else _il.Emit(OpCodes.Brtrue, resume);
-            _il.Emit(OpCodes.Ldloc, Reg(0));
+            LoadReg(0);
             _il.Emit(OpCodes.Stloc, _tD);
         }
         else
         {
             // n = edx:eax (as a signed 64-bit value for idiv).
-            _il.Emit(OpCodes.Ldloc, Reg(2)); _il.Emit(OpCodes.Ldc_I4, 32); _il.Emit(OpCodes.Shl);
+            LoadReg(2); _il.Emit(OpCodes.Ldc_I4, 32); _il.Emit(OpCodes.Shl);
             GetReg(0, 4);
             _il.Emit(OpCodes.Or);
             _il.Emit(OpCodes.Stloc, _tD);

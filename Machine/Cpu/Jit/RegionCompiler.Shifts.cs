@@ -49,7 +49,7 @@ internal sealed unsafe partial class RegionCompiler
         int size = op.Size, bits = size * 8, count = ShiftCount(ref op);
         var sop = (ShiftOp)op.Cond;
         bool rotate = IsRotate(ref op);
-        _il.Emit(OpCodes.Ldloc, Reg(op.R0));
+        LoadReg(op.R0);
         if (count == 0) { SetReg(op.R0, size); return; }   // no flag changes: not a setter (Classify)
         if (rotate)
         {
@@ -372,7 +372,7 @@ internal sealed unsafe partial class RegionCompiler
     private void ReadByCl(ref Op op, int size)
     {
         GetReg(op.R0, size); _il.Emit(OpCodes.Stloc, _tD);
-        _il.Emit(OpCodes.Ldloc, Reg(1));
+        LoadReg(1);
         _il.Emit(OpCodes.Conv_I4);
         _il.Emit(OpCodes.Ldc_I4, size == 8 ? 63 : 31);
         _il.Emit(OpCodes.And);

@@ -184,7 +184,7 @@ internal sealed unsafe partial class RegionCompiler
                 SetXmm(op.R0, () =>
                 {
                     PushXmm(op.R0);
-                    _il.Emit(OpCodes.Ldloc, op.Form == Form.RM ? _tV : Reg(op.R1));
+                    _il.Emit(OpCodes.Ldloc, op.Form == Form.RM ? _tV : RegValue(op.R1));
                     _il.Emit(OpCodes.Ldc_I4, (int)(op.Imm & 7));
                     Call(nameof(SseMath.Pinsrw));
                 });

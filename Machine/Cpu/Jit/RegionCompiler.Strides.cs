@@ -312,7 +312,7 @@ internal sealed unsafe partial class RegionCompiler
         for (int k = 0; k < at.Terms; k++)
         {
             var (r, s) = at.Term(k);
-            _il.Emit(OpCodes.Ldloc, Reg(r));
+            LoadReg(r);
             if (s != 0) { _il.Emit(OpCodes.Ldc_I4, (int)s); _il.Emit(OpCodes.Shl); }
             _il.Emit(OpCodes.Add);
         }

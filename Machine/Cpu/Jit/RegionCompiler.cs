@@ -149,9 +149,7 @@ internal sealed unsafe partial class RegionCompiler
             // write tag), and a store that misses leaves compiled code: only handlers can invalidate
             // code while a region runs.
             _blockStores[_blockOf[k]] = true;
-            foreach (int r in HandlerRegisters(ref _ops[k])) Reg(r);
         }
-        CreateTemps();
         _windows = cpu.ReserveWindows(MaxAccessesPerOp * _n);
     }
 
@@ -261,6 +259,11 @@ internal sealed unsafe partial class RegionCompiler
     {
         FindEntries();
         PlanBudgetChecks();
+        PlanColdRegisters();   // after the loop depths, before any register's local is made
+        for (int k = 0; k < _n; k++)
+            if (!Supports(ref _ops[k]))
+                foreach (int r in HandlerRegisters(ref _ops[k])) if (!_inFile[r]) Reg(r);
+        CreateTemps();   // after those, as before the cold registers: RyuJIT's code depends on the locals' order
         PlanAccessGroups();   // after the predecessors: a block may carry on theirs
         PlanStridedLoops();   // after the check points and the groups: accesses outside groups
         AnalyseFlags();   // after the check points: a block ending at one must leave the flags whole
@@ -305,6 +308,7 @@ internal sealed unsafe partial class RegionCompiler
         if (Size.OverLimits > 1 && _n > _blocks[0].Count) return null;
         _cpu.CommitWindows(_windows, _windowsUsed);
         _cpu.JitCountedLoops += _loopOf.Where(loop => loop != null).Distinct().Count();
+        _cpu.JitRegistersInFile += _inFile.Count(c => c);
         _region.Windows = (nint)_windows;
         _region.ExitTargets = _exitTargets.ToArray();
         _region.Leaves = _leaves.ToArray();
@@ -554,8 +558,9 @@ internal sealed unsafe partial class RegionCompiler
     {
         foreach (int r in HandlerRegisters(ref _ops[_i]))
         {
+            if (_inFile[r]) continue;   // in the file already
             RegAddress(r);
-            _il.Emit(OpCodes.Ldloc, Reg(r));
+            LoadReg(r);
             _il.Emit(OpCodes.Stind_I8);
         }
         MaterializeFlags(_curSetter);
@@ -601,9 +606,10 @@ internal sealed unsafe partial class RegionCompiler
     {
         foreach (int r in HandlerRegisters(ref _ops[k]))
         {
+            if (_inFile[r]) continue;   // read from the file where used
             RegAddress(r);
             _il.Emit(OpCodes.Ldind_I8);
-            _il.Emit(OpCodes.Stloc, Reg(r));
+            StoreReg(r);
         }
     }
 }

@@ -20,6 +20,8 @@ public partial class JitDifferentialTests
         public long Entries;
         /// <summary>Regions cut to fit RyuJIT's size limit (Cpu.JitRegionsCut).</summary>
         public long Cut;
+        /// <summary>Registers compiled regions kept in the register file (Cpu.JitRegistersInFile).</summary>
+        public long InFile;
 
         /// <summary>Null when equal, else what differs.</summary>
         public string? Diff(Outcome o)
@@ -52,12 +54,12 @@ public partial class JitDifferentialTests
             f.Machine.Memory.View(CpuFixture.DataPhys, (int)CpuFixture.DataSize).ToArray(),
             f.Machine.Memory.View(CpuFixture.StackPhys, 0x10000).ToArray(),
             Enumerable.Range(0, 16).Select(f.Cpu.GetXmm).ToArray())
-        { Compiled = f.Cpu.JitBlocksCompiled, Entries = f.Cpu.JitEntries, Cut = f.Cpu.JitRegionsCut };
+        { Compiled = f.Cpu.JitBlocksCompiled, Entries = f.Cpu.JitEntries, Cut = f.Cpu.JitRegionsCut, InFile = f.Cpu.JitRegistersInFile };
     }
 
-    private static CpuFixture Prepare(ExecutionTier tier, Program p, int jitThreshold = 1)
+    private static CpuFixture Prepare(ExecutionTier tier, Program p, int jitThreshold = 1, int? promoteAfter = null)
     {
-        var f = new CpuFixture(tier, jitThreshold);
+        var f = new CpuFixture(tier, jitThreshold, jitPromoteAfter: promoteAfter);
         f.LoadBytes(p.Code);
         f.Machine.Memory.Write(CpuFixture.DataPhys, p.Data);
         f.Cpu.SetRegisters(p.Regs);
@@ -65,10 +67,10 @@ public partial class JitDifferentialTests
         return f;
     }
 
-    /// <summary>Runs to the first trap (or the budget) and captures the outcome.</summary>
-    private static Outcome RunOnce(ExecutionTier tier, Program p, int jitThreshold = 1)
+    /// <summary>Runs to the first trap (or the budget) and captures the outcome; quick code is promoted as <paramref name="promoteAfter"/> says (null: the environment's default).</summary>
+    private static Outcome RunOnce(ExecutionTier tier, Program p, int jitThreshold = 1, int? promoteAfter = null)
     {
-        using var f = Prepare(tier, p, jitThreshold);
+        using var f = Prepare(tier, p, jitThreshold, promoteAfter);
         var r = f.Machine.Run(1_000_000);
         string trap = r.Exit == RunExit.Trap ? $"{r.Trap.Kind} at 0x{r.Trap.InstructionAddress.Value:x} addr 0x{r.Trap.FaultAddress.Value:x}" : r.Exit.ToString();
         return Capture(f, trap);
