@@ -120,8 +120,9 @@ internal sealed unsafe partial class RegionCompiler
             foreach (var (site, callee) in calls)
             {
                 int d = Math.Min(depth[site] + around[site], 8);
-                foreach (var (v, inside) in reached[callee].Select((inside, v) => (v, inside)))
-                    if (inside && around[v] < d) { around[v] = d; changed = true; }
+                bool[] inside = reached[callee];
+                for (int v = 0; v < n; v++)
+                    if (inside[v] && around[v] < d) { around[v] = d; changed = true; }
             }
         }
         return Array.ConvertAll(at, v => depth[v] + around[v]);
