@@ -341,32 +341,41 @@ internal sealed unsafe partial class RegionCompiler
         }
     }
 
+    /// <summary>
+    /// Condition cc of a sub whose register holds its result r = a - b (the state kept for the exits),
+    /// tested on r itself where recomputing a as r + b first cost a lea: ZF, and CF after a sub of an
+    /// immediate. Returns false, emitting nothing, for the other conditions.
+    /// </summary>
+    private bool SubResultCondition(FlagUse s, int cc)
+    {
+        switch (cc)
+        {
+            case 4 or 5:
+                // ZF is r == 0, a test RyuJIT folds into the sub's own flags (a loop's `sub $1, %edx; jne`: dec; jne).
+                ZeroTest(s);
+                if (cc == 5) Not();
+                return true;
+            case 2 or 3 when s.RegB == Op.NoReg:
+                // A borrow (a < imm) wraps r into the top imm values, so CF is r > mask - imm (one
+                // compare). A countdown's `sub $1, %r8d; jae`: r != all ones.
+                GetReg(s.RegA, s.Size);
+                ulong top = FlagMath.Mask(s.Size) - s.ImmB;
+                // Below 8 bytes a 32-bit compare: its immediate (0xfffffffe) is encodable where a 64-bit one's is not.
+                if (s.Size < 8) { _il.Emit(OpCodes.Conv_U4); _il.Emit(OpCodes.Ldc_I4, (int)(uint)top); }
+                else Const(top);
+                _il.Emit(OpCodes.Cgt_Un);
+                if (cc == 3) Not();
+                return true;
+            default:
+                return false;
+        }
+    }
+
     /// <summary>Condition cc from the locals of a setter of known kind: plain compares for the common cases, else the helper.</summary>
     private void InlineCondition(FlagUse s, int cc)
     {
         if (s.Kind == FlagOp.Explicit) { ExplicitCondition(cc); return; }
-        if (s.Kind == FlagOp.Sub && cc is 4 or 5 && s.StateAtExit && s.OperandRecoverable)
-        {
-            // The register holds r = a - b: ZF is r == 0, a test RyuJIT folds into the sub's own flags
-            // (a loop's `sub $1, %edx; jne`: dec; jne). a == b recomputed a as r + b first (lea; cmp).
-            ZeroTest(s);
-            if (cc == 5) Not();
-            return;
-        }
-        if (s.Kind == FlagOp.Sub && cc is 2 or 3 && s.StateAtExit && s.OperandRecoverable && s.RegB == Op.NoReg)
-        {
-            // The register holds r = a - imm: a borrow (a < imm) wraps r into the top imm values,
-            // so CF is r > mask - imm (one compare; a < imm recomputed a as r + imm first). A
-            // countdown's `sub $1, %r8d; jae`: r != all ones.
-            GetReg(s.RegA, s.Size);
-            ulong top = FlagMath.Mask(s.Size) - s.ImmB;
-            // Below 8 bytes a 32-bit compare: its immediate (0xfffffffe) is encodable where a 64-bit one's is not.
-            if (s.Size < 8) { _il.Emit(OpCodes.Conv_U4); _il.Emit(OpCodes.Ldc_I4, (int)(uint)top); }
-            else Const(top);
-            _il.Emit(OpCodes.Cgt_Un);
-            if (cc == 3) Not();
-            return;
-        }
+        if (s.Kind == FlagOp.Sub && s.StateAtExit && s.OperandRecoverable && SubResultCondition(s, cc)) return;
         if (s.Kind == FlagOp.Sub && cc is >= 2 and <= 7)
         {
             switch (cc)
