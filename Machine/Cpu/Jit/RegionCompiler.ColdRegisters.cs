@@ -95,18 +95,9 @@ internal sealed unsafe partial class RegionCompiler
                 default: Edge(at[k], _blocks[_blockOf[k]].EndIp); break;
             }
         }
-        var state = new byte[n];   // 0 unseen, 1 on the walk's stack, 2 done
+        var state = new byte[n];
         var backEdges = new List<(int From, int Head)>();
-        void Walk(int v)
-        {
-            state[v] = 1;
-            foreach (int t in succ[v])
-                if (state[t] == 1) backEdges.Add((v, t));
-                else if (state[t] == 0) Walk(t);
-            state[v] = 2;
-        }
-        foreach (var (_, v) in node.OrderBy(e => e.Key))
-            if (state[v] == 0) Walk(v);
+        foreach (var (_, v) in node.OrderBy(e => e.Key)) WalkDepthFirst(v, succ, state, backEdges);
         int[] depth = LoopDepths(Predecessors(succ), backEdges);
         // The loops around the calls: each callee's instructions (those its entry reaches) take the
         // deepest call site's depth, which may itself lie in a callee; recursion stops at the cap.

@@ -216,21 +216,12 @@ internal sealed unsafe partial class RegionCompiler
         var succ = _successors = new List<int>[n];
         for (int j = 0; j < n; j++) succ[j] = Successors(j);
         var pred = _predecessors = Predecessors(succ);
-        var state = new byte[n];   // 0 unseen, 1 on the walk's stack, 2 done
+        var state = new byte[n];
         var backEdges = new List<(int From, int Head)>();
-        void Walk(int j)
-        {
-            state[j] = 1;
-            foreach (int t in succ[j])
-            {
-                if (state[t] == 1) { _checkPoint[t] = true; backEdges.Add((j, t)); }   // a back edge: t heads a loop
-                else if (state[t] == 0) Walk(t);
-            }
-            state[j] = 2;
-        }
-        foreach (int e in _entries) { _checkPoint[e] = true; if (state[e] == 0) Walk(e); }
+        foreach (int e in _entries) { _checkPoint[e] = true; WalkDepthFirst(e, succ, state, backEdges); }
         for (int j = 0; j < n; j++)
-            if (state[j] == 0) { _checkPoint[j] = true; Walk(j); }   // reached from no entry: checked anyway
+            if (state[j] == 0) { _checkPoint[j] = true; WalkDepthFirst(j, succ, state, backEdges); }   // reached from no entry: checked anyway
+        foreach (var (_, head) in backEdges) _checkPoint[head] = true;   // t heads a loop
         MoveCheckPointsOutward(succ, pred, LoopDepths(pred, backEdges));
         var done = new bool[n];
         int Reach(int j, int depth)
@@ -245,6 +236,26 @@ internal sealed unsafe partial class RegionCompiler
             return _reach[j];
         }
         for (int j = 0; j < n; j++) Reach(j, 0);
+    }
+
+    /// <summary>
+    /// A depth-first walk along <paramref name="succ"/> from <paramref name="root"/> unless
+    /// <paramref name="state"/> has seen it (0 unseen, 1 on the walk's stack, 2 done; shared by walks
+    /// from several roots): adds to <paramref name="backEdges"/> each edge into a node on the walk's
+    /// stack, whose target heads a loop.
+    /// </summary>
+    private static void WalkDepthFirst(int root, List<int>[] succ, byte[] state, List<(int From, int Head)> backEdges)
+    {
+        if (state[root] != 0) return;
+        void Walk(int j)
+        {
+            state[j] = 1;
+            foreach (int t in succ[j])
+                if (state[t] == 1) backEdges.Add((j, t));
+                else if (state[t] == 0) Walk(t);
+            state[j] = 2;
+        }
+        Walk(root);
     }
 
     /// <summary>

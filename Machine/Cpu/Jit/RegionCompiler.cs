@@ -142,14 +142,6 @@ internal sealed unsafe partial class RegionCompiler
         _leaveTailRegsInFile = _il.DefineLabel();
         _blockStores = new bool[blocks.Length];
         _blockSize = new ILSize[blocks.Length];
-        for (int k = 0; k < _n; k++)
-        {
-            if (Supports(ref _ops[k])) continue;
-            // Stores on the TLB fast path never reach a page holding code (such pages have no fast
-            // write tag), and a store that misses leaves compiled code: only handlers can invalidate
-            // code while a region runs.
-            _blockStores[_blockOf[k]] = true;
-        }
         _windows = cpu.ReserveWindows(MaxAccessesPerOp * _n);
     }
 
@@ -261,8 +253,14 @@ internal sealed unsafe partial class RegionCompiler
         PlanBudgetChecks();
         PlanColdRegisters();   // after the loop depths, before any register's local is made
         for (int k = 0; k < _n; k++)
-            if (!Supports(ref _ops[k]))
-                foreach (int r in HandlerRegisters(ref _ops[k])) if (!_inFile[r]) Reg(r);
+        {
+            if (Supports(ref _ops[k])) continue;
+            // Stores on the TLB fast path never reach a page holding code (such pages have no fast
+            // write tag), and a store that misses leaves compiled code: only handlers can invalidate
+            // code while a region runs.
+            _blockStores[_blockOf[k]] = true;
+            foreach (int r in HandlerRegisters(ref _ops[k])) if (!_inFile[r]) Reg(r);
+        }
         CreateTemps();   // after those, as before the cold registers: RyuJIT's code depends on the locals' order
         PlanAccessGroups();   // after the predecessors: a block may carry on theirs
         PlanStridedLoops();   // after the check points and the groups: accesses outside groups
