@@ -256,8 +256,17 @@ public sealed unsafe partial class Cpu
 
     /// <summary>Exits at an indirect jump or call after which a region is compiled again with the targets seen by then (<see cref="NoteIndirectMiss"/>).</summary>
     private const int IndirectMissesToRecompile = 1024;
-    /// <summary>Most such compiles of the region rooted at one block: a call site with many targets (an interpreter's handlers) keeps its exits.</summary>
+    /// <summary>Most such compiles of the region rooted at one block when the site has more than <see cref="FewIndirectTargets"/> targets: a call site with many targets (an interpreter's handlers) keeps its exits.</summary>
     private const int MaxIndirectRecompiles = 2;
+    /// <summary>
+    /// A site with at most this many targets seen so far gets up to <see cref="MaxFewTargetRecompiles"/>
+    /// such compiles: targets that come one phase at a time (MiBench's bitcount calls each of its seven
+    /// counters through one pointer for 75,000 counts, then the next) join one per compile; with two
+    /// compiles, five of the seven phases left compiled code at each call (twice as slow).
+    /// </summary>
+    private const int FewIndirectTargets = 8;
+    /// <summary>See <see cref="FewIndirectTargets"/>.</summary>
+    private const int MaxFewTargetRecompiles = 8;
 
     /// <summary>
     /// Compiled code of <paramref name="region"/> left it at block <paramref name="b"/>'s indirect jump or
@@ -265,8 +274,8 @@ public sealed unsafe partial class Cpu
     /// (a sort's comparator passed as a pointer, the other one on the next call), so each call and its
     /// return went through the dispatcher (a fifth of such a heapsort's run). After
     /// <see cref="IndirectMissesToRecompile"/> such exits the region is compiled again with the
-    /// targets seen since (<see cref="Replace"/>, as a reentry), at most
-    /// <see cref="MaxIndirectRecompiles"/> times per entry block.
+    /// targets seen since (<see cref="Replace"/>, as a reentry), at most <see cref="MaxIndirectRecompiles"/>
+    /// or, while the site has few targets, <see cref="MaxFewTargetRecompiles"/> times per entry block.
     /// </summary>
     private void NoteIndirectMiss(JitRegion region, Block b, Block target)
     {
@@ -274,13 +283,14 @@ public sealed unsafe partial class Cpu
         if (++main.IndirectMisses < IndirectMissesToRecompile) return;
         main.IndirectMisses = 0;
         Block entry = main.Blocks[0];
-        if (entry.IndirectRecompiles >= MaxIndirectRecompiles || !InstalledRegion(main) || BeingReplaced(main)) return;
         b.NoteIndirectTarget(target.Va);   // a target the chain found, not the dispatcher's slow path
+        int limit = b.IndirectTargets!.Count <= FewIndirectTargets ? MaxFewTargetRecompiles : MaxIndirectRecompiles;
+        if (entry.IndirectRecompiles >= limit || !InstalledRegion(main) || BeingReplaced(main)) return;
         if (!Replace(main, mustHold: target)) return;
         entry.IndirectRecompiles++;
         JitIndirectRecompilesStarted++;
     }
 
-    /// <summary>Regions compiled again for their indirect targets (<see cref="NoteIndirectMiss"/>; for tests: when they start depends only on the guest's run).</summary>
-    internal long JitIndirectRecompilesStarted { get; private set; }
+    /// <summary>Regions compiled again for their indirect targets (<see cref="NoteIndirectMiss"/>; when they start depends only on the guest's run).</summary>
+    public long JitIndirectRecompilesStarted { get; private set; }
 }

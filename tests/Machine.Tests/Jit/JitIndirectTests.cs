@@ -77,4 +77,80 @@ public class JitIndirectTests
         interp.Machine.Run(jit.Cpu.InstructionsRetired - 200_000);
         jit.AssertSameStateAs(interp);
     }
+
+    /// <summary>
+    /// A loop calls through a table of five functions, one of them for a long phase, then the next
+    /// (MiBench's bitcount times each of its counters so): each new target is one more compile of
+    /// the loop's region, beyond the two such compiles a site with many targets gets.
+    /// </summary>
+    private static byte[] PhasedProgram()
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel();
+        var f = new Label[5];
+        for (int k = 0; k < f.Length; k++) f[k] = a.CreateLabel();
+        a.sub(rsp, 64);
+        for (int k = 0; k < f.Length; k++)
+        {
+            a.lea(rax, __[f[k]]);
+            a.mov(__[rsp + 8 * k], rax);
+        }
+        a.Label(ref top);
+        a.mov(rdi, r8);
+        a.call(__qword_ptr[rsp + r14 * 8]);
+        a.add(r8, rax);
+        a.dec(r15);
+        a.jne(top);
+        a.int3();
+        for (int k = 0; k < f.Length; k++)
+        {
+            a.Label(ref f[k]);
+            a.lea(rax, __[rdi * 2 + (k + 1)]);
+            a.ret();
+        }
+        return CpuFixture.Assembled(a);
+    }
+
+    /// <summary>
+    /// After five phases, each calling one more of the table's functions, the loop's region holds all
+    /// five: a million instructions of the last phase enter compiled code a handful of times (tens of
+    /// thousands of times when the region stopped learning after two new targets), and the state is
+    /// the interpreter's.
+    /// </summary>
+    [Fact]
+    public void EachPhasesTargetOfAnIndirectCallJoinsTheRegion()
+    {
+        using var jit = new CpuFixture(ExecutionTier.Jit, jitThreshold: 2, jitPromoteAfter: 0);
+        jit.LoadBytes(PhasedProgram());
+        jit[MReg.R15] = 1UL << 40;
+        jit.Machine.Run(200_000);                      // compiled with f0 as the only target
+        var phaseEnds = new List<long>();
+        for (ulong phase = 1; phase < 5; phase++)
+        {
+            phaseEnds.Add((long)jit.Cpu.InstructionsRetired);
+            jit[MReg.R14] = phase;
+            long started = jit.Cpu.JitIndirectRecompilesStarted;
+            // Wait for the condition (the caps only stop a broken build from looping forever).
+            while (jit.Cpu.JitIndirectRecompilesStarted == started && jit.Cpu.InstructionsRetired < 50_000_000 * phase) jit.Machine.Run(9_973);
+            Assert.True(jit.Cpu.JitIndirectRecompilesStarted > started, $"phase {phase}: the region was not compiled again");
+            for (int slice = 0; jit.Cpu.JitReplacementsPending != 0 && slice < 1_000_000; slice++) jit.Machine.Run(9_973);
+            Assert.Equal(0, jit.Cpu.JitReplacementsPending);
+        }
+        long entries = jit.Cpu.JitEntries;
+        jit.Machine.Run(1_000_003);
+        Assert.True(jit.Cpu.JitEntries - entries < 100, $"{jit.Cpu.JitEntries - entries} entries into compiled code");
+
+        using var interp = new CpuFixture(ExecutionTier.Interp);
+        interp.LoadBytes(PhasedProgram());
+        interp[MReg.R15] = 1UL << 40;
+        long done = 0;
+        for (int phase = 0; phase < 5; phase++)
+        {
+            long end = phase < 4 ? phaseEnds[phase] : (long)jit.Cpu.InstructionsRetired;
+            interp[MReg.R14] = (ulong)phase;
+            interp.Machine.Run((ulong)(end - done));
+            done = end;
+        }
+        jit.AssertSameStateAs(interp);
+    }
 }
