@@ -101,12 +101,14 @@ internal sealed unsafe partial class RegionCompiler
         {
             ILSize before = Size;
             _il.MarkLabel(f.Label);
-            // After a faulting handler the CPU holds its registers and flags: the locals take them.
-            if (f.HandlerFaulted) ReloadRegisters(f.Op);
-            else MaterializeFlags(f.Setter, at: f.Op);
+            // After a faulting handler the CPU holds its registers and flags: the locals take them
+            // (after an x87 handler the locals hold them still, flags made whole before the call).
+            bool regsInFile = f.HandlerFaulted && !f.StateInLocals;
+            if (regsInFile) ReloadRegisters(f.Op);
+            else if (!f.StateInLocals) MaterializeFlags(f.Setter, at: f.Op);
             int status = f.HandlerFaulted ? JitMembers.ExitFault : JitMembers.ExitResume;
             NoteLeave(new JitLeave(_ops[f.Op].Ip, _offset[f.Op], status, _blockOf[f.Op], -1));
-            _il.Emit(OpCodes.Br, f.HandlerFaulted ? _leaveTailRegsInFile : _leaveTail);
+            _il.Emit(OpCodes.Br, regsInFile ? _leaveTailRegsInFile : _leaveTail);
             _blockSize[_blockOf[f.Op]] += Size - before;
         }
     }

@@ -68,11 +68,12 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>
     /// A side exit before op <c>Op</c> finishes: its handler call faulted (<c>HandlerFaulted</c>: status
-    /// ExitFault, the register file already holds the interpreter's registers and flags), or its access
-    /// missed and the interpreter runs it from its start (ExitResume, with the flag state of
+    /// ExitFault, the register file already holds the interpreter's registers and flags, or, after an
+    /// x87 handler (<c>StateInLocals</c>, see <see cref="X87Only"/>), the locals still hold them), or its
+    /// access missed and the interpreter runs it from its start (ExitResume, with the flag state of
     /// <c>Setter</c>: every compiled op accesses memory before it changes anything).
     /// </summary>
-    private readonly record struct FaultStub(Label Label, int Op, int Setter, bool HandlerFaulted);
+    private readonly record struct FaultStub(Label Label, int Op, int Setter, bool HandlerFaulted, bool StateInLocals = false);
     private readonly List<FaultStub> _faults = new();
 
     /// <summary>The method covers only the entry block's first _n ops; the interpreter runs the rest.</summary>
@@ -554,6 +555,7 @@ internal sealed unsafe partial class RegionCompiler
     /// </summary>
     private void EmitInterpreted()
     {
+        if (X87Only(ref _ops[_i])) { EmitInterpretedX87(); return; }
         foreach (int r in HandlerRegisters(ref _ops[_i]))
         {
             if (_inFile[r]) continue;   // in the file already
@@ -576,6 +578,51 @@ internal sealed unsafe partial class RegionCompiler
         _curSetter = Dynamic;
     }
 
+    /// <summary>
+    /// Whether op's handler works on the x87 state and memory alone: it reads no general register but
+    /// its address's base and index, writes none, and leaves EFLAGS and the XMM registers alone. Not
+    /// fcomi (it sets ZF, PF and CF), fcmov (it reads them), fnstsw ax, nor the environment ops
+    /// (fxsave and fxrstor move the XMM registers).
+    /// </summary>
+    private static bool X87Only(ref Op op) => op.Kind switch
+    {
+        OpKind.X87Load or OpKind.X87Store or OpKind.X87Arith or OpKind.X87Special => true,
+        OpKind.X87Compare => (op.Cond & 8) == 0,
+        OpKind.X87Stack => op.Cond != 4,
+        OpKind.X87Control => op.Cond != 2,
+        _ => false,
+    };
+
+    /// <summary>
+    /// An x87 op through its handler (<see cref="X87Only"/>): only its address's registers go to the
+    /// register file first, and nothing comes back after it: the flags stay in their locals (made
+    /// whole there, as after any handler), the registers and XMM registers in theirs. A handler that
+    /// faults leaves them so too; its side exit stores them (FaultStub.StateInLocals). Each x87
+    /// instruction of MiBench's basicmath (long double) wrote and read back eight registers, the flags
+    /// and the XMM registers around its call.
+    /// </summary>
+    private void EmitInterpretedX87()
+    {
+        foreach (int r in HandlerRegisters(ref _ops[_i]))
+        {
+            if (_inFile[r]) continue;   // in the file already
+            RegAddress(r);
+            LoadReg(r);
+            _il.Emit(OpCodes.Stind_I8);
+        }
+        MaterializeFlags(_curSetter);
+        var faulted = _il.DefineLabel();
+        _faults.Add(new FaultStub(faulted, _i, Dynamic, HandlerFaulted: true, StateInLocals: true));
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldfld, JitMembers.RegionOps);
+        _il.Emit(OpCodes.Ldc_I4, _i);
+        _il.Emit(OpCodes.Ldelema, typeof(Op));
+        _il.Emit(OpCodes.Call, JitMembers.ExecuteOp);
+        _il.Emit(OpCodes.Brfalse, faulted);
+        _curSetter = Dynamic;
+    }
+
     /// <summary>Loads the region's first access window (JitRegion.Windows) into _winBase: a field, so RyuJIT keeps one base register rather than a constant per access.</summary>
     private void LoadWindowBase()
     {
@@ -588,11 +635,12 @@ internal sealed unsafe partial class RegionCompiler
     /// The registers an op run through its handler may read or write: its explicit register and
     /// address operands, and the eight legacy registers, the only ones x86 instructions use implicitly
     /// (rax/rdx for mul, div and cwd; rcx for shift counts; rbx for cpuid and xlat; rsp and rbp for
-    /// enter; rsi/rdi). Only these are written to the register file before the call and read back after.
+    /// enter; rsi/rdi); for an x87 op (<see cref="X87Only"/>) its address's base and index alone. Only
+    /// these are written to the register file before the call and read back after.
     /// </summary>
     private static IEnumerable<int> HandlerRegisters(ref Op op)
     {
-        var set = new SortedSet<int> { 0, 1, 2, 3, 4, 5, 6, 7 };
+        var set = X87Only(ref op) ? new SortedSet<int>() : new SortedSet<int> { 0, 1, 2, 3, 4, 5, 6, 7 };
         foreach (byte r in (ReadOnlySpan<byte>)[op.R0, op.R1, op.Base, op.Index])
             if (r < 16) set.Add(r);
             else if (r < 20) set.Add(r - 16);   // AH, CH, DH, BH
