@@ -50,7 +50,7 @@ internal struct Op
     public OpFlags Flags;
     /// <summary>Displacement; the absolute address for RIP-relative operands.</summary>
     public long Disp;
-    /// <summary>Immediate (sign-extended), or the branch target.</summary>
+    /// <summary>Immediate (sign-extended), or the branch target; for a cmov, which has none, its <see cref="CmovProfile"/>.</summary>
     public ulong Imm;
     /// <summary>Address of this instruction.</summary>
     public ulong Ip;
@@ -71,4 +71,31 @@ internal enum OpFlags : byte
     Addr32 = 4,
     /// <summary>The immediate operand is the second source (three-operand imul, shld/shrd count).</summary>
     HasImm = 8,
+}
+
+/// <summary>
+/// How a cmov's condition went while the interpreter ran it, kept in the op's Imm (a cmov has no
+/// immediate): bits 0-31 the runs, 32-62 the flips (runs whose outcome differed from the one before),
+/// bit 63 the last outcome. The JIT branches instead of selecting where the condition rarely flips
+/// (RegionCompiler.EmitCmov); no result depends on it.
+/// </summary>
+internal static class CmovProfile
+{
+    private const ulong Last = 1UL << 63, OneFlip = 1UL << 32;
+
+    /// <summary>Notes one run with outcome <paramref name="taken"/> (counting stops at 2^31 - 1 runs, so the flips fit).</summary>
+    public static void Note(ref ulong profile, bool taken)
+    {
+        ulong p = profile;
+        if ((uint)p >= int.MaxValue) return;
+        p++;
+        if (taken != ((p & Last) != 0)) p = (p + OneFlip) ^ Last;
+        profile = p;
+    }
+
+    /// <summary>The runs noted.</summary>
+    public static uint Runs(ulong profile) => (uint)profile;
+
+    /// <summary>The flips noted (the first taken run counts as one).</summary>
+    public static uint Flips(ulong profile) => (uint)((profile & ~Last) >> 32);
 }

@@ -34,6 +34,8 @@ public sealed unsafe partial class Cpu
     public long JitCountedLoops { get; internal set; }
     /// <summary>Guest registers compiled regions keep in the register file rather than in locals: used only outside their region's hottest loops (RegionCompiler.ColdRegisters.cs).</summary>
     public long JitRegistersInFile { get; internal set; }
+    /// <summary>cmovs compiled as a branch around a move rather than branch-free: their condition rarely flipped, or their result soon becomes an address (RegionCompiler.CmovAsBranch).</summary>
+    public long JitCmovBranches { get; internal set; }
     /// <summary>Guest instructions in the compiled regions, second compiles of quick regions included.</summary>
     public long JitInstructionsCompiled { get; private set; }
     /// <summary>Time this CPU's thread spent compiling: IL emission, and RyuJIT unless it works in the background.</summary>

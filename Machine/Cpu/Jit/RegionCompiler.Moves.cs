@@ -176,15 +176,17 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>
     /// cmovcc: the source is always read; a 32-bit destination is zero-extended even when the condition
-    /// is false. Branch-free ((src &amp; m) | (dst &amp; ~m), m = -cond): gcc picks cmov for conditions it
-    /// expects to be unpredictable (a max in a DP table, a CRC's bit), and RyuJIT neither emits cmov
-    /// inside loops nor predicts such a branch; as a branch a random condition cost a misprediction
-    /// every other time. An and, an andn and an or: two cycles from the mask or either value to the
-    /// result, where dst ^ ((dst ^ src) &amp; m) took three from the values (a bitwise CRC-16, whose
-    /// cmov carries the loop: 4-8% faster).
+    /// is false. Two forms, chosen per cmov (<see cref="CmovAsBranch"/>). Branch-free ((src &amp; m) |
+    /// (dst &amp; ~m), m = -cond): gcc picks cmov for conditions it expects to be unpredictable (a max in
+    /// a DP table, a CRC's bit), and RyuJIT neither emits cmov inside loops nor predicts such a branch;
+    /// as a branch a random condition cost a misprediction every other time. An and, an andn and an or:
+    /// two cycles from the mask or either value to the result, where dst ^ ((dst ^ src) &amp; m) took
+    /// three from the values (a bitwise CRC-16, whose cmov carries the loop: 4-8% faster). Or a branch
+    /// around a move (<see cref="EmitCmovBranch"/>).
     /// </summary>
     private void EmitCmov(ref Op op)
     {
+        if (CmovAsBranch(_i)) { EmitCmovBranch(ref op); return; }
         ReadSrc(ref op, op.Size);
         _il.Emit(OpCodes.Stloc, _tS);
         EmitCondition(op.Cond);
@@ -202,6 +204,56 @@ internal sealed unsafe partial class RegionCompiler
         SetReg(op.R0, op.Size);
     }
 
+    /// <summary>
+    /// cmovcc as a branch around the move: the memory source read first (it faults whatever the
+    /// condition), then the condition; not taken, a 32-bit destination is still zero-extended. No mask
+    /// and no value of the source held in a temporary across it: in a region whose guest registers fill
+    /// the host's, RyuJIT spilled the branch-free form's two temporaries and reloaded them at once, each
+    /// reload waiting for its store (ADPCM's clamps of the predicted value, three cmovs in a row).
+    /// </summary>
+    private void EmitCmovBranch(ref Op op)
+    {
+        if (op.Form == Form.RM) Load(ref op, op.Size, _tV);
+        var notTaken = _il.DefineLabel();
+        var done = _il.DefineLabel();
+        EmitCondition(op.Cond);
+        _il.Emit(OpCodes.Brfalse, notTaken);
+        if (op.Form == Form.RM) _il.Emit(OpCodes.Ldloc, _tV);
+        else GetReg(op.R1, op.Size);
+        SetReg(op.R0, op.Size);
+        _il.Emit(OpCodes.Br, done);
+        _il.MarkLabel(notTaken);
+        if (op.Size == 4)
+        {
+            LoadReg(op.R0);
+            SetReg(op.R0, 4);
+        }
+        _il.MarkLabel(done);
+    }
+
+    /// <summary>Runs of a cmov the interpreter must have profiled before its flips count (<see cref="CmovAsBranch"/>).</summary>
+    private const int CmovMinRuns = 32;
+
+    /// <summary>
+    /// Whether cmov k compiles as a branch (<see cref="EmitCmovBranch"/>): when its condition flipped in
+    /// fewer than one of eight of the runs the interpreter profiled (<see cref="CmovProfile"/>; at least
+    /// <see cref="CmovMinRuns"/> of them), or when its result soon becomes an address
+    /// (<see cref="CmovFeedsAddress"/>): a heap's sift-down picks the larger child with a cmov and loads
+    /// it next, and a predicted branch lets the host start that load before the compare that picks it
+    /// (BEEBS sglib-arrayheapsort 17% faster, though the child flips every other time). Else
+    /// branch-free: a condition that flips often (a bitwise CRC's top bit) costs a misprediction each
+    /// time as a branch (hard.c's CRC-16 50% slower, huffbench 17%). Measured, best of three: ADPCM 14% and
+    /// huffbench 3 to 12% faster, CoreMark (every cmov branch-free) unchanged.
+    /// </summary>
+    private bool CmovAsBranch(int k)
+    {
+        ref Op op = ref _ops[k];
+        uint runs = CmovProfile.Runs(op.Imm), flips = CmovProfile.Flips(op.Imm);
+        if (!(runs >= CmovMinRuns && flips * 8 < runs) && !CmovFeedsAddress(k)) return false;
+        _cmovBranches.Add(k);
+        return true;
+    }
+
     /// <summary>setcc r8/m8: the condition as 0/1 (a memory destination may fault after the flags are read).</summary>
     private void EmitSetcc(ref Op op)
     {
@@ -214,5 +266,39 @@ internal sealed unsafe partial class RegionCompiler
             SetReg(op.R0, 1);
         }
         else Store(ref op, 1, _tS);
+    }
+
+    /// <summary>
+    /// Whether cmov k's destination, or a copy, extension or lea of it, is the base or index of a memory
+    /// access within the next 12 ops along the fall-through path (through the region's member blocks;
+    /// not past a jump, call or return), before something else overwrites it.
+    /// </summary>
+    private bool CmovFeedsAddress(int k)
+    {
+        uint mask = 1u << _ops[k].R0;
+        int i = k + 1;
+        for (int steps = 0; steps < 12 && mask != 0; steps++, i++)
+        {
+            int b = _blockOf[i - 1];
+            if (i >= OpsEnd(b))
+            {
+                ref Op last = ref _ops[i - 1];
+                if (last.Kind is OpKind.Jmp or OpKind.Ret or OpKind.JmpIndirect or OpKind.CallIndirect or OpKind.Call) return false;
+                if (!_indexOf.TryGetValue(last.NextIp, out int j)) return false;
+                i = _first[j];
+            }
+            ref Op op = ref _ops[i];
+            if (AccessesMemory(ref op) && op.Kind != OpKind.Lea
+                && (op.Base < 16 && (mask & (1u << op.Base)) != 0 || op.Index < 16 && (mask & (1u << op.Index)) != 0)) return true;
+            bool copy = op.Kind is OpKind.MovRR64 or OpKind.MovRR32 or OpKind.MovsxRR or OpKind.MovzxRR
+                || op.Kind is OpKind.Mov or OpKind.Movsx or OpKind.Movzx && op.Form == Form.RR;
+            if (copy && op.R1 < 16 && (mask & (1u << op.R1)) != 0) { if (op.R0 < 16) mask |= 1u << op.R0; continue; }
+            if (op.Kind is OpKind.Lea && (op.Base < 16 && (mask & (1u << op.Base)) != 0 || op.Index < 16 && (mask & (1u << op.Index)) != 0))
+            { if (op.R0 < 16) mask |= 1u << op.R0; continue; }
+            bool reads = op.Kind is OpKind.CmpRR64 or OpKind.CmpRR32 or OpKind.CmpRI64 or OpKind.CmpRI32 or OpKind.CmpRM32 or OpKind.CmpRM64
+                or OpKind.TestRR64 or OpKind.TestRR32 or OpKind.Jcc or OpKind.Nop || AccessesMemory(ref op) && op.Form == Form.MR;
+            if (!reads && op.R0 < 16) mask &= ~(1u << op.R0);
+        }
+        return false;
     }
 }

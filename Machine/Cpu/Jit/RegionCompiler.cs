@@ -75,6 +75,8 @@ internal sealed unsafe partial class RegionCompiler
     /// </summary>
     private readonly record struct FaultStub(Label Label, int Op, int Setter, bool HandlerFaulted, bool StateInLocals = false);
     private readonly List<FaultStub> _faults = new();
+    /// <summary>The cmovs compiled as branches (<see cref="CmovAsBranch"/>; a loop's fast copy emits some twice).</summary>
+    private readonly HashSet<int> _cmovBranches = new();
 
     /// <summary>The method covers only the entry block's first _n ops; the interpreter runs the rest.</summary>
     private readonly bool _prefix;
@@ -308,6 +310,7 @@ internal sealed unsafe partial class RegionCompiler
         _cpu.CommitWindows(_windows, _windowsUsed);
         _cpu.JitCountedLoops += _loopOf.Where(loop => loop != null).Distinct().Count();
         _cpu.JitRegistersInFile += _inFile.Count(c => c);
+        _cpu.JitCmovBranches += _cmovBranches.Count;
         _region.Windows = (nint)_windows;
         _region.ExitTargets = _exitTargets.ToArray();
         _region.Leaves = _leaves.ToArray();

@@ -139,8 +139,10 @@ public sealed unsafe partial class Cpu
     private bool Cmov(ref Op op)
     {
         if (!ReadSrc(ref op, op.Size, out ulong v)) return false;
-        if (Condition(op.Cond)) SetReg(op.R0, op.Size, v);
+        bool taken = Condition(op.Cond);
+        if (taken) SetReg(op.R0, op.Size, v);
         else if (op.Size == 4) _regs[op.R0] = (uint)_regs[op.R0];
+        CmovProfile.Note(ref op.Imm, taken);
         return true;
     }
 

@@ -22,6 +22,8 @@ public partial class JitDifferentialTests
         public long Cut;
         /// <summary>Registers compiled regions kept in the register file (Cpu.JitRegistersInFile).</summary>
         public long InFile;
+        /// <summary>cmovs compiled as branches (Cpu.JitCmovBranches).</summary>
+        public long CmovBranches;
 
         /// <summary>Null when equal, else what differs.</summary>
         public string? Diff(Outcome o)
@@ -54,7 +56,7 @@ public partial class JitDifferentialTests
             f.Machine.Memory.View(CpuFixture.DataPhys, (int)CpuFixture.DataSize).ToArray(),
             f.Machine.Memory.View(CpuFixture.StackPhys, 0x10000).ToArray(),
             Enumerable.Range(0, 16).Select(f.Cpu.GetXmm).ToArray())
-        { Compiled = f.Cpu.JitBlocksCompiled, Entries = f.Cpu.JitEntries, Cut = f.Cpu.JitRegionsCut, InFile = f.Cpu.JitRegistersInFile };
+        { Compiled = f.Cpu.JitBlocksCompiled, Entries = f.Cpu.JitEntries, Cut = f.Cpu.JitRegionsCut, InFile = f.Cpu.JitRegistersInFile, CmovBranches = f.Cpu.JitCmovBranches };
     }
 
     private static CpuFixture Prepare(ExecutionTier tier, Program p, int jitThreshold = 1, int? promoteAfter = null)

@@ -1,0 +1,73 @@
+using Iced.Intel;
+using Lab.Machine.Cpu;
+using Xunit;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Lab.Machine.Tests.Jit;
+
+/// <summary>
+/// cmovs compiled as a branch around a move (RegionCompiler.CmovAsBranch): those whose condition the
+/// interpreter saw rarely flip, and those whose result becomes an address. Taken or not, each must
+/// leave what the interpreter leaves: a 32-bit destination zero-extended either way, a 16-bit one
+/// merged, a memory source read (and faulting) whatever the condition.
+/// </summary>
+public partial class JitDifferentialTests
+{
+    /// <summary>
+    /// A loop of 300 passes, compiled after 64 (the interpreter profiles the cmovs first): a 32-bit
+    /// cmov taken once (pass 100), a 16-bit one taken at the last pass, a 64-bit one from memory taken
+    /// in the last four, and a heap's pick of the larger of two neighbours that indexes the next load.
+    /// With <paramref name="fault"/>, the memory cmov's source is unmapped at pass 7 from the end,
+    /// where its condition is false.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void CmovsCompiledAsBranchesStayExact(bool fault)
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel();
+        a.mov(ecx, 300);
+        a.mov(r10, fault ? 0x640000UL : CpuFixture.DataBase);
+        a.Label(ref top);
+        a.mov(eax, ecx);
+        a.and(eax, 63);
+        a.mov(rdx, -1L);                          // upper half set: zero-extended taken or not
+        a.cmp(ecx, 100);
+        a.cmove(edx, ecx);
+        a.add(r8, rdx);
+        a.mov(r9, 0x1111_2222_3333_4444);
+        a.cmp(ecx, 2);
+        a.cmovb(r9w, cx);                         // a 16-bit merge
+        a.add(r8, r9);
+        a.mov(rdi, rsi);
+        a.cmp(ecx, 7);
+        a.cmove(rdi, r10);                        // the memory source's base: unmapped at pass 7 with a fault
+        a.cmp(ecx, 5);
+        a.cmovl(r11, __qword_ptr[rdi + rax * 8]); // read, and faulting, whatever the condition
+        a.add(r12, r11);
+        a.mov(r13d, eax);
+        a.lea(r14d, __[rax + 1]);
+        a.and(r14d, 63);
+        a.mov(r15d, __dword_ptr[rsi + r13 * 4 + 0x200]);
+        a.cmp(r15d, __dword_ptr[rsi + r14 * 4 + 0x200]);
+        a.cmovl(r13d, r14d);                      // the larger neighbour's index
+        a.movsxd(rbx, r13d);
+        a.mov(edi, __dword_ptr[rsi + rbx * 4 + 0x200]);
+        a.add(rbp, rdi);
+        a.dec(ecx);
+        a.jne(top);
+        a.int3();
+        var regs = new ulong[16];
+        regs[4] = CpuFixture.StackTop;
+        regs[6] = CpuFixture.DataBase;            // rsi
+        var data = new byte[0x1000];
+        new Random(50).NextBytes(data);
+        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, data, "");
+        var interp = RunOnce(ExecutionTier.Interp, p);
+        var jit = RunOnce(ExecutionTier.Jit, p, jitThreshold: 64, promoteAfter: 0);
+        Assert.Null(interp.Diff(jit));
+        Assert.Equal(fault ? "PageFault" : "Breakpoint", interp.Trap.Split(' ')[0]);
+        Assert.True(jit.CmovBranches >= 4, $"{jit.CmovBranches} cmovs compiled as branches");
+    }
+}
