@@ -74,6 +74,16 @@ internal static class JitMembers
     public static readonly MethodInfo Write8 = Method("Write8");
     public static readonly MethodInfo Condition = Method("Condition");
     public static readonly MethodInfo ExecuteOp = Method("ExecuteOp");
+    /// <summary>The interpreter's handler of an x87 kind that RegionCompiler.X87Only lets compiled code call directly (ExecuteOp's dispatch skipped).</summary>
+    public static MethodInfo X87Handler(OpKind kind) => kind switch
+    {
+        OpKind.X87Load => X87Load, OpKind.X87Store => X87Store, OpKind.X87Arith => X87Arith,
+        OpKind.X87Compare => X87Compare, OpKind.X87Special => X87Special, OpKind.X87Stack => X87Stack,
+        OpKind.X87Control => X87Control,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not an x87 kind compiled code calls directly"),
+    };
+    private static readonly MethodInfo X87Load = Method("X87Load"), X87Store = Method("X87Store"), X87Arith = Method("X87Arith"),
+        X87Compare = Method("X87Compare"), X87Special = Method("X87Special"), X87Stack = Method("X87Stack"), X87Control = Method("X87Control");
     public static readonly MethodInfo RegionPagesMapped = Method("RegionPagesMapped");
     public static readonly MethodInfo FetchMapped = Method("FetchMapped");
     public static readonly MethodInfo ReturnWayOf = typeof(Cpu).GetMethod("ReturnWayOf", BindingFlags.NonPublic | BindingFlags.Static)!;

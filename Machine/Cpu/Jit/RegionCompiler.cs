@@ -597,8 +597,8 @@ internal sealed unsafe partial class RegionCompiler
     };
 
     /// <summary>
-    /// An x87 op through its handler (<see cref="X87Only"/>): only its address's registers go to the
-    /// register file first, and nothing comes back after it: the flags stay in their locals (made
+    /// An x87 op through its handler, called directly (<see cref="X87Only"/>): only its address's
+    /// registers go to the register file first, and nothing comes back after it: the flags stay in their locals (made
     /// whole there, as after any handler), the registers and XMM registers in theirs. A handler that
     /// faults leaves them so too; its side exit stores them (FaultStub.StateInLocals). Each x87
     /// instruction of MiBench's basicmath (long double) wrote and read back eight registers, the flags
@@ -621,7 +621,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldfld, JitMembers.RegionOps);
         _il.Emit(OpCodes.Ldc_I4, _i);
         _il.Emit(OpCodes.Ldelema, typeof(Op));
-        _il.Emit(OpCodes.Call, JitMembers.ExecuteOp);
+        _il.Emit(OpCodes.Call, JitMembers.X87Handler(_ops[_i].Kind));
         _il.Emit(OpCodes.Brfalse, faulted);
         _curSetter = Dynamic;
     }
