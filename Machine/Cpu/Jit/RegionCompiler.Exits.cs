@@ -82,11 +82,11 @@ internal sealed unsafe partial class RegionCompiler
         EmitLeave(target, _offset[_i] + 1, JitMembers.ExitNormal, slot);
     }
 
-    /// <summary>A label to branch to when the current op's handler call fails (its fault is already recorded).</summary>
-    private Label HandlerFaultLabel()
+    /// <summary>A label to branch to when the current op's handler call fails (its fault is already recorded; <paramref name="stateInLocals"/>: an x87 handler's, the locals still hold the registers and flags).</summary>
+    private Label HandlerFaultLabel(bool stateInLocals = false)
     {
         var l = _il.DefineLabel();
-        _faults.Add(new FaultStub(l, _i, _curSetter, HandlerFaulted: true));
+        _faults.Add(new FaultStub(l, _i, _curSetter, HandlerFaulted: true, stateInLocals));
         return l;
     }
 
