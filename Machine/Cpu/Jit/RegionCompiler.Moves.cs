@@ -288,17 +288,17 @@ internal sealed unsafe partial class RegionCompiler
                 i = _first[j];
             }
             ref Op op = ref _ops[i];
-            if (AccessesMemory(ref op) && op.Kind != OpKind.Lea
-                && (op.Base < 16 && (mask & (1u << op.Base)) != 0 || op.Index < 16 && (mask & (1u << op.Index)) != 0)) return true;
+            bool inAddress = Tracked(op.Base) || Tracked(op.Index);
+            if (inAddress && op.Kind != OpKind.Lea && AccessesMemory(ref op)) return true;
             bool copy = op.Kind is OpKind.MovRR64 or OpKind.MovRR32 or OpKind.MovsxRR or OpKind.MovzxRR
                 || op.Kind is OpKind.Mov or OpKind.Movsx or OpKind.Movzx && op.Form == Form.RR;
-            if (copy && op.R1 < 16 && (mask & (1u << op.R1)) != 0) { if (op.R0 < 16) mask |= 1u << op.R0; continue; }
-            if (op.Kind is OpKind.Lea && (op.Base < 16 && (mask & (1u << op.Base)) != 0 || op.Index < 16 && (mask & (1u << op.Index)) != 0))
-            { if (op.R0 < 16) mask |= 1u << op.R0; continue; }
+            if (copy && Tracked(op.R1) || op.Kind == OpKind.Lea && inAddress) { if (op.R0 < 16) mask |= 1u << op.R0; continue; }
             bool reads = op.Kind is OpKind.CmpRR64 or OpKind.CmpRR32 or OpKind.CmpRI64 or OpKind.CmpRI32 or OpKind.CmpRM32 or OpKind.CmpRM64
                 or OpKind.TestRR64 or OpKind.TestRR32 or OpKind.Jcc or OpKind.Nop || AccessesMemory(ref op) && op.Form == Form.MR;
             if (!reads && op.R0 < 16) mask &= ~(1u << op.R0);
         }
         return false;
+
+        bool Tracked(byte r) => r < 16 && (mask & (1u << r)) != 0;
     }
 }
