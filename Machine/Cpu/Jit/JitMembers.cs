@@ -64,6 +64,9 @@ internal static class JitMembers
     public static readonly FieldInfo Xmm = Field("_xmm");
     public static readonly FieldInfo WindowPending = Field("_windowPending");
     public static readonly FieldInfo WindowPendingVa = Field("_windowPendingVa");
+    public static readonly FieldInfo BulkPasses = Field("_jitBulkPasses");
+    public static readonly MethodInfo BulkMove = typeof(JitHelpers).GetMethod(nameof(JitHelpers.BulkMove))!;
+    public static readonly MethodInfo BulkFill = typeof(JitHelpers).GetMethod(nameof(JitHelpers.BulkFill))!;
     public static readonly MethodInfo Read64 = Method("Read64");
     public static readonly MethodInfo Read32 = Method("Read32");
     public static readonly MethodInfo Read16 = Method("Read16");
@@ -131,8 +134,29 @@ internal static class JitMembers
 }
 
 /// <summary>Static helpers that compiled code calls for the rare cases it does not inline.</summary>
-internal static class JitHelpers
+internal static unsafe class JitHelpers
 {
+    /// <summary>The passes of a copy loop at once (RegionCompiler.Bulk.cs): <paramref name="bytes"/> from host address <paramref name="from"/> to <paramref name="to"/>, as memmove (the loop's own order gives the same bytes: overlap that would not is left to the passes).</summary>
+    public static void BulkMove(ulong from, ulong to, ulong bytes) => Buffer.MemoryCopy((void*)from, (void*)to, bytes, bytes);
+
+    /// <summary>The passes of a fill loop at once: <paramref name="count"/> elements of <paramref name="size"/> bytes (1, 2, 4, 8) at host address <paramref name="to"/>, each the low bytes of <paramref name="value"/>.</summary>
+    public static void BulkFill(ulong to, ulong count, ulong value, int size)
+    {
+        while (count != 0)
+        {
+            int n = (int)Math.Min(count, 1 << 24);
+            switch (size)
+            {
+                case 1: new Span<byte>((void*)to, n).Fill((byte)value); break;
+                case 2: new Span<ushort>((void*)to, n).Fill((ushort)value); break;
+                case 4: new Span<uint>((void*)to, n).Fill((uint)value); break;
+                default: new Span<ulong>((void*)to, n).Fill(value); break;
+            }
+            to += (ulong)(n * size);
+            count -= (ulong)n;
+        }
+    }
+
     /// <summary>
     /// Condition cc on the lazy flag state (kind, size, a, b, r, aux), exactly as <c>Cpu.Condition</c>
     /// evaluates it. Inlined with cc a constant: a cmp's or a test's state (the kinds a block entered

@@ -58,6 +58,8 @@ internal sealed unsafe partial class RegionCompiler
         public Label Count, Checked;
         public readonly Dictionary<int, Label> Fast = new();
         public LocalBuilder Passes = null!;
+        /// <summary>A copy or fill loop's plan to run passes at once (RegionCompiler.Bulk.cs), else null.</summary>
+        public BulkPlan? Bulk;
         /// <summary>The windows the checked copy's ops took, in order, for the fast copy to take again.</summary>
         public readonly List<int> Windows = new();
     }
@@ -114,6 +116,7 @@ internal sealed unsafe partial class RegionCompiler
             foreach (var a in best.Accesses)
                 if (a.Group >= 0) _stridedGroup[a.Group] = a;
                 else _stridedAt[a.Op] = a;
+            best.Bulk = PlanBulk(best);
         }
     }
 
@@ -563,6 +566,7 @@ internal sealed unsafe partial class RegionCompiler
         Const(1);
         _il.Emit(OpCodes.Add);
         _il.Emit(OpCodes.Stloc, passes);
+        if (loop.Bulk != null) EmitBulk(loop, loop.Bulk);
         _il.Emit(OpCodes.Br, loop.Fast[j]);
     }
 

@@ -11,11 +11,11 @@ namespace Lab.Machine.Tests.Jit;
 /// </summary>
 public class JitInvalidationTests
 {
-    private const ulong RwxBase = 0x500000;
-    private static readonly PhysAddr RwxPhys = new(0x380000);
+    internal const ulong RwxBase = 0x500000;
+    internal static readonly PhysAddr RwxPhys = new(0x380000);
 
     /// <summary>A machine with a user page at <see cref="RwxBase"/> that is writable and executable, holding the code (<paramref name="promoteAfter"/>: MachineOptions.JitPromoteAfter, null the environment's).</summary>
-    private static CpuFixture WithRwxCode(ExecutionTier tier, Action<Assembler> build, out AssemblerResult result, out Label[] labels, int labelCount, int jitThreshold = 1, int? promoteAfter = null)
+    internal static CpuFixture WithRwxCode(ExecutionTier tier, Action<Assembler> build, out AssemblerResult result, out Label[] labels, int labelCount, int jitThreshold = 1, int? promoteAfter = null)
     {
         var f = new CpuFixture(tier, jitThreshold, jitPromoteAfter: promoteAfter);
         f.Tables.Map(new VirtAddr(RwxBase), RwxPhys, 0x1000, PteFlags.User | PteFlags.Writable);

@@ -373,9 +373,9 @@ public class StridedLoopTests
     /// seeded generator, 1 to 400 instructions, as timer interrupts would cut it; every region
     /// optimised at once) and asserts that at the end of every slice both have retired the same
     /// instructions and hold the same registers, that the memory agrees at the end, and that the JIT
-    /// compiled a loop with counted passes.
+    /// compiled a loop with counted passes (<paramref name="inspectJit"/> sees the JIT's machine at the end).
     /// </summary>
-    internal static void AssertSlicesAgree(Assembler a, Action<CpuFixture> setup, int jitThreshold = 1)
+    internal static void AssertSlicesAgree(Assembler a, Action<CpuFixture> setup, int jitThreshold = 1, Action<CpuFixture>? inspectJit = null)
     {
         byte[] code = CpuFixture.Assembled(a);
         var traces = new List<List<string>>();
@@ -397,7 +397,7 @@ public class StridedLoopTests
             }
             trace.Add(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(f.Machine.Memory.View(CpuFixture.DataPhys, (int)CpuFixture.DataSize).ToArray())));
             traces.Add(trace);
-            if (tier == ExecutionTier.Jit) counted = f.Cpu.JitCountedLoops;
+            if (tier == ExecutionTier.Jit) { counted = f.Cpu.JitCountedLoops; inspectJit?.Invoke(f); }
         }
         Assert.Equal(traces[0].Count, traces[1].Count);
         for (int k = 0; k < traces[0].Count; k++) Assert.Equal(traces[0][k], traces[1][k]);

@@ -1,0 +1,325 @@
+using System.Numerics;
+using System.Reflection.Emit;
+
+namespace Lab.Machine.Cpu;
+
+/// <summary>
+/// Copy and fill loops run at once. A freestanding program's memcpy, memmove and memset (WeensyOS's
+/// lib.c, a course's runtime, gcc told not to call the library) are loops of one block moving one
+/// element a pass: `movzbl (%rsi,%rcx),%edi; mov %dil,(%rax,%rcx); add $1,%rcx; cmp %rcx,%rdx; jne`.
+/// Their fast copy (RegionCompiler.Strides.cs) still runs ~20 host instructions an element; here, at
+/// the pass count, the passes that the windows and the budget allow and that go round again (worked
+/// out from the exit test: the stepped register's distance to what it is compared with) are done as
+/// one memmove or fill of the host memory, their registers stepped and their instructions charged,
+/// and the last pass (or the one that leaves) runs as compiled code, so the registers it writes and
+/// the flags are the loop's own. Exactly the interpreter's result: the passes' stores and loads all lie
+/// in their windows (no fault, no code page: a write window holds none); a copy whose stores would
+/// reach a later pass's load (a forward copy onto its own source just ahead: it repeats a pattern)
+/// is left to the passes, as are fewer than <see cref="MinBulkPasses"/>.
+/// </summary>
+internal sealed unsafe partial class RegionCompiler
+{
+    /// <summary>
+    /// A loop of one block moving one element a pass: its store and load (null: a fill of the register
+    /// <see cref="FillReg"/>'s low bytes or of <see cref="FillImm"/>), the element's bytes, the exit
+    /// test (the loop goes round while <see cref="Counter"/>, stepped by <see cref="CounterStep"/> a
+    /// pass, differs from register <see cref="TargetReg"/> or the constant <see cref="TargetImm"/>), and
+    /// the registers each pass steps by a constant (<see cref="Steps"/>).
+    /// </summary>
+    private sealed class BulkPlan
+    {
+        public required StridedAccess Store;
+        public StridedAccess? Load;
+        public required int Size;
+        public byte FillReg = Op.NoReg;
+        public ulong FillImm;
+        public required Affine Counter;
+        public required long CounterStep;
+        public byte TargetReg = Op.NoReg;
+        public ulong TargetImm;
+        public required List<(byte Reg, long Step)> Steps;
+    }
+
+    /// <summary>Fewer passes than this run as passes (the call costs about as much as that many).</summary>
+    private const int MinBulkPasses = 16;
+
+    /// <summary>
+    /// The bulk plan of a strided loop, or null: one block (its head) ending in a jcc back to itself,
+    /// whose ops are one store and at most one load before it (a copy: the store writes the register
+    /// the load wrote, of the same size, both stepping by the size the same way), register steps
+    /// (add, sub of a constant, lea, mov), compares, and as its last flag setter before the jcc a
+    /// test of a register stepped by a power of two (<see cref="ExitTest"/>); every register the block
+    /// writes either stepped by a constant a pass or written before it is read (the last pass writes it again).
+    /// </summary>
+    private BulkPlan? PlanBulk(StridedLoop loop)
+    {
+        if (loop.Blocks.Length != 1) return null;
+        int h = loop.Head, first = _first[h], n = _blocks[h].Count;
+        ref Op jcc = ref _ops[first + n - 1];
+        if (jcc.Kind != OpKind.Jcc || jcc.Imm != _blocks[h].Va || n < 3) return null;
+        Span<Affine> value = stackalloc Affine[16];
+        for (byte r = 0; r < 16; r++) value[r] = Affine.Of(r);
+        uint written = 0, readFirst = 0;
+        StridedAccess? load = null, store = null;
+        int size = 0;
+        byte loaded = Op.NoReg, fillReg = Op.NoReg;
+        ulong fillImm = 0;
+        for (int k = first; k < first + n - 1; k++)
+        {
+            ref Op op = ref _ops[k];
+            uint reads = BulkReads(ref op);
+            if (reads == uint.MaxValue) return null;
+            readFirst |= reads & ~written;
+            if (MemoryOperand(ref op))
+            {
+                if (_stridedAt[k] is not StridedAccess a || _groupOf[k] >= 0) return null;
+                if (op.Kind is OpKind.MovMR or OpKind.MovMR32 or OpKind.MovMR64 or OpKind.MovMI)
+                {
+                    if (store != null || op.R1 >= 16 && op.Kind != OpKind.MovMI) return null;
+                    store = a;
+                    if (load != null && (op.Kind == OpKind.MovMI || op.R1 != loaded || op.Size != size)) return null;
+                    size = op.Size;
+                    if (op.Kind == OpKind.MovMI) fillImm = op.Imm;
+                    else fillReg = op.R1;
+                }
+                else
+                {
+                    if (load != null || store != null || op.R0 >= 16) return null;
+                    load = a;
+                    loaded = op.R0;
+                    size = op.Kind is OpKind.MovzxRM or OpKind.MovsxRM ? op.Size2 : op.Size;
+                }
+            }
+            TrackValues(ref op, value);
+            uint writes = Compares(ref op) ? 0 : RegistersWritten(ref op);
+            if (load != null && loaded < 16 && (writes >> loaded & 1) != 0 && !ReferenceEquals(_stridedAt[k], load)) return null;   // the stored value must be the loaded one
+            written |= writes;
+        }
+        if (store == null || store.Stride != size && store.Stride != -size || load != null && load.Stride != store.Stride) return null;
+        if (load == null && fillReg != Op.NoReg && (written >> fillReg & 1) != 0) return null;   // a fill of a register the loop changes
+        if (load != null && (readFirst >> loaded & 1) != 0) return null;
+        var steps = new List<(byte, long)>();
+        for (byte r = 0; r < 16; r++)
+        {
+            if ((written >> r & 1) == 0 || (readFirst >> r & 1) == 0) continue;   // unwritten, or written first each pass
+            if (value[r] is not { Terms: 1, S0: 0 } v || v.R0 != r) return null;
+            steps.Add((r, v.Disp));
+        }
+        if (ExitTest(first + n - 2, jcc.Cond, written) is not var (counter, target, targetReg)) return null;
+        long step = counter.Terms == 1 ? steps.Find(s => s.Item1 == counter.R0).Item2 : 0;
+        if (step == 0 || !BitOperations.IsPow2(Math.Abs(step))) return null;
+        return new BulkPlan
+        {
+            Store = store, Load = load, Size = size, FillReg = fillReg, FillImm = fillImm,
+            Counter = counter, CounterStep = step, TargetReg = targetReg, TargetImm = target, Steps = steps,
+        };
+    }
+
+    /// <summary>
+    /// The exit test of a bulk loop's jcc (condition <paramref name="cc"/>) after op <paramref name="k"/>
+    /// (which must set every flag it reads): the loop goes round while the value of register R at op k
+    /// (R as the pass starts plus a constant, R stepped each pass) differs from an unwritten register
+    /// or a constant. jne after cmp, test r,r, add or sub (the result against 0); jae after sub 1 and jb
+    /// after add -1 (the value before against 0: the borrow or carry tells it was 0). Null otherwise.
+    /// </summary>
+    private (Affine Counter, ulong Target, byte TargetReg)? ExitTest(int k, byte cc, uint written)
+    {
+        ref Op op = ref _ops[k];
+        var value = new Affine[16];
+        for (byte r = 0; r < 16; r++) value[r] = Affine.Of(r);
+        for (int i = _first[_blockOf[k]]; i < k; i++) TrackValues(ref _ops[i], value);
+        bool Unwritten(byte r) => r < 16 && (written >> r & 1) == 0;
+        bool Stepped(Affine a) => a is { Terms: 1, S0: 0 } && (written >> a.R0 & 1) != 0;
+        const byte Below = 2, AboveOrEqual = 3, NotEqual = 5;
+        long? by = op.Size == 8 && op.R0 < 16 ? ConstantStep(ref op, op.R0) : null;
+        if (cc == NotEqual)
+        {
+            if (op.Kind == OpKind.CmpRR64 || op.Kind == OpKind.AluRR64 && (AluOp)op.Cond == AluOp.Cmp)
+            {
+                if (op.R0 >= 16 || op.R1 >= 16) return null;
+                if (Stepped(value[op.R0]) && Unwritten(op.R1)) return (value[op.R0], 0, op.R1);
+                if (Stepped(value[op.R1]) && Unwritten(op.R0)) return (value[op.R1], 0, op.R0);
+                return null;
+            }
+            if (op.Kind == OpKind.CmpRI64 || op.Kind == OpKind.AluRI64 && (AluOp)op.Cond == AluOp.Cmp)
+                return op.R0 < 16 && Stepped(value[op.R0]) ? (value[op.R0], op.Imm, Op.NoReg) : null;
+            if (op.Kind == OpKind.TestRR64 && op.R0 == op.R1)
+                return op.R0 < 16 && Stepped(value[op.R0]) ? (value[op.R0], 0, Op.NoReg) : null;
+            if (by is long add && op.Kind != OpKind.IncDecR64 && Stepped(value[op.R0]))
+                return (value[op.R0] with { Disp = unchecked(value[op.R0].Disp + add) }, 0, Op.NoReg);
+            return null;
+        }
+        // sub $1 then jae, add $-1 then jb: round again while the value before was not 0.
+        bool borrowTest = cc == AboveOrEqual && by == -1 && op.Kind != OpKind.IncDecR64 && !IsAddOfMinusOne(ref op)
+            || cc == Below && by == -1 && IsAddOfMinusOne(ref op);
+        return borrowTest && Stepped(value[op.R0]) ? (value[op.R0], 0, Op.NoReg) : null;
+    }
+
+    /// <summary>Whether the op is add $-1 (whose carry is set unless the register was 0), not sub $1 (whose borrow is set only when it was).</summary>
+    private static bool IsAddOfMinusOne(ref Op op) =>
+        op.Kind == OpKind.AddRI64 || op.Kind == OpKind.AluRI64 && (AluOp)op.Cond == AluOp.Add
+        || op.Kind == OpKind.Alu && (AluOp)op.Cond == AluOp.Add;
+
+    /// <summary>
+    /// The registers a bulk loop's op reads (bit r), or all ones when the op may not be in one: plain
+    /// loads and stores, 64-bit register steps, lea, mov, cmp and test (inc and dec keep the carry,
+    /// which a skipped pass would not leave as it was, so they are not among them).
+    /// </summary>
+    private static uint BulkReads(ref Op op)
+    {
+        uint Bit(byte r) => r < 16 ? 1u << r : 0;
+        uint address = Bit(op.Base) | Bit(op.Index);
+        bool plain = op.Seg == 0 && (op.Flags & OpFlags.Addr32) == 0;
+        switch (op.Kind)
+        {
+            case OpKind.MovzxRM or OpKind.MovsxRM when plain && op.Size2 is 1 or 2: return address;
+            case OpKind.MovRM32 or OpKind.MovRM64: return address;
+            case OpKind.MovRM when op.Size is 1 or 2: return address;
+            case OpKind.MovMR32 or OpKind.MovMR64: return address | Bit(op.R1);
+            case OpKind.MovMR when op.Size is 1 or 2: return address | Bit(op.R1);
+            case OpKind.MovMI: return address;
+            case OpKind.Lea when op.Size == 8 && plain: return address;
+            case OpKind.MovRR64: return Bit(op.R1);
+            case OpKind.AddRI64 or OpKind.SubRI64 or OpKind.CmpRI64: return Bit(op.R0);
+            case OpKind.CmpRR64 or OpKind.TestRR64: return Bit(op.R0) | Bit(op.R1);
+            case OpKind.AluRI64 when (AluOp)op.Cond is AluOp.Add or AluOp.Sub or AluOp.Cmp: return Bit(op.R0);
+            case OpKind.AluRR64 when (AluOp)op.Cond == AluOp.Cmp: return Bit(op.R0) | Bit(op.R1);
+            default: return uint.MaxValue;
+        }
+    }
+
+    /// <summary>
+    /// At a bulk loop's pass count (Passes counted, its windows hold every counted pass): runs
+    /// min(Passes - 1, passes before the exit) passes at once when at least <see cref="MinBulkPasses"/>
+    /// and the copy's stores reach no later load; their registers stepped, their instructions charged
+    /// to _left, Passes less them. The fast copy then runs the rest.
+    /// </summary>
+    private void EmitBulk(StridedLoop loop, BulkPlan plan)
+    {
+        if (plan.Store.Accesses != 1 || plan.Load is { Accesses: not 1 }) return;   // tested in both copies: no window to trust
+        var skip = _il.DefineLabel();
+        var passes = loop.Passes;
+        var go = _il.DeclareLocal(typeof(ulong));
+        var to = _il.DeclareLocal(typeof(ulong));
+        var from = _il.DeclareLocal(typeof(ulong));
+        var bytes = _il.DeclareLocal(typeof(ulong));
+        // Passes round again before the exit: the distance from the counter to its target, in steps
+        // (none reach it when the distance is not a multiple: then all go round).
+        if (plan.TargetReg != Op.NoReg) LoadReg(plan.TargetReg); else Const(plan.TargetImm);
+        EmitValue(plan.Counter);
+        _il.Emit(OpCodes.Sub);
+        if (plan.CounterStep < 0) _il.Emit(OpCodes.Neg);
+        _il.Emit(OpCodes.Stloc, go);
+        ulong stride = (ulong)Math.Abs(plan.CounterStep);
+        if (stride > 1)
+        {
+            var exact = _il.DefineLabel();
+            var done = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldloc, go);
+            Const(stride - 1);
+            _il.Emit(OpCodes.And);
+            _il.Emit(OpCodes.Brfalse, exact);
+            Const(ulong.MaxValue);
+            _il.Emit(OpCodes.Stloc, go);
+            _il.Emit(OpCodes.Br, done);
+            _il.MarkLabel(exact);
+            _il.Emit(OpCodes.Ldloc, go);
+            _il.Emit(OpCodes.Ldc_I4, BitOperations.Log2(stride));
+            _il.Emit(OpCodes.Shr_Un);
+            _il.Emit(OpCodes.Stloc, go);
+            _il.MarkLabel(done);
+        }
+        // go = min(go, Passes - 1): the last counted pass runs as code.
+        var fewer = _il.DefineLabel();
+        _il.Emit(OpCodes.Ldloc, go);
+        _il.Emit(OpCodes.Ldloc, passes);
+        Const(1);
+        _il.Emit(OpCodes.Sub);
+        _il.Emit(OpCodes.Blt_Un, fewer);
+        _il.Emit(OpCodes.Ldloc, passes);
+        Const(1);
+        _il.Emit(OpCodes.Sub);
+        _il.Emit(OpCodes.Stloc, go);
+        _il.MarkLabel(fewer);
+        _il.Emit(OpCodes.Ldloc, go);
+        Const(MinBulkPasses);
+        _il.Emit(OpCodes.Blt_Un, skip);
+        // The first pass's host addresses, then the lowest element's when the loop walks down.
+        _il.Emit(OpCodes.Ldloc, go);
+        Const((ulong)plan.Size);
+        _il.Emit(OpCodes.Mul);
+        _il.Emit(OpCodes.Stloc, bytes);
+        EmitHost(plan.Store, to);
+        if (plan.Load != null) EmitHost(plan.Load, from);
+        if (plan.Store.Stride < 0)
+            foreach (var host in plan.Load != null ? new[] { to, from } : [to])
+            {
+                _il.Emit(OpCodes.Ldloc, host);
+                _il.Emit(OpCodes.Ldloc, bytes);
+                _il.Emit(OpCodes.Sub);
+                Const((ulong)plan.Size);
+                _il.Emit(OpCodes.Add);
+                _il.Emit(OpCodes.Stloc, host);
+            }
+        if (plan.Load != null)
+        {
+            // A store reaching a later pass's load: 0 < to - from < bytes going up, 0 < from - to < bytes going down.
+            _il.Emit(OpCodes.Ldloc, plan.Store.Stride > 0 ? to : from);
+            _il.Emit(OpCodes.Ldloc, plan.Store.Stride > 0 ? from : to);
+            _il.Emit(OpCodes.Sub);
+            Const(1);
+            _il.Emit(OpCodes.Sub);
+            _il.Emit(OpCodes.Ldloc, bytes);
+            Const(1);
+            _il.Emit(OpCodes.Sub);
+            _il.Emit(OpCodes.Blt_Un, skip);
+            _il.Emit(OpCodes.Ldloc, from);
+            _il.Emit(OpCodes.Ldloc, to);
+            _il.Emit(OpCodes.Ldloc, bytes);
+            _il.Emit(OpCodes.Call, JitMembers.BulkMove);
+        }
+        else
+        {
+            _il.Emit(OpCodes.Ldloc, to);
+            _il.Emit(OpCodes.Ldloc, go);
+            if (plan.FillReg != Op.NoReg) LoadReg(plan.FillReg); else Const(plan.FillImm);
+            _il.Emit(OpCodes.Ldc_I4, plan.Size);
+            _il.Emit(OpCodes.Call, JitMembers.BulkFill);
+        }
+        foreach (var (r, step) in plan.Steps)
+        {
+            LoadReg(r);
+            _il.Emit(OpCodes.Ldloc, go);
+            Const((ulong)step);
+            _il.Emit(OpCodes.Mul);
+            _il.Emit(OpCodes.Add);
+            StoreReg(r);
+        }
+        _il.Emit(OpCodes.Ldloc, _left);
+        _il.Emit(OpCodes.Ldloc, go);
+        Const((ulong)loop.LongestPass);
+        _il.Emit(OpCodes.Mul);
+        _il.Emit(OpCodes.Sub);
+        _il.Emit(OpCodes.Stloc, _left);
+        _il.Emit(OpCodes.Ldloc, passes);
+        _il.Emit(OpCodes.Ldloc, go);
+        _il.Emit(OpCodes.Sub);
+        _il.Emit(OpCodes.Stloc, passes);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldfld, JitMembers.BulkPasses);
+        _il.Emit(OpCodes.Ldloc, go);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stfld, JitMembers.BulkPasses);
+        _il.MarkLabel(skip);
+    }
+
+    /// <summary><paramref name="host"/> = the host address of the strided access <paramref name="a"/>'s first pass (its window's addend added).</summary>
+    private void EmitHost(StridedAccess a, LocalBuilder host)
+    {
+        EmitValue(a.At);
+        WindowField(a.Window + WindowAddend);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stloc, host);
+    }
+}

@@ -1,0 +1,307 @@
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+using static Lab.Machine.Tests.Jit.AccessWindowTests;
+using MReg = Lab.Machine.Register;
+
+namespace Lab.Machine.Tests.Jit;
+
+/// <summary>
+/// Copy and fill loops (a freestanding memcpy, memmove, memset as gcc -O2 compiles them) run their
+/// passes at once: one memmove or fill of host memory, the registers stepped, the instructions
+/// charged (RegionCompiler.Bulk.cs). The passes' count comes from the exit test, so each shape of
+/// test is here (cmp with a register or a constant then jne, sub then jne, sub 1 then jae, add -1
+/// then jb, test then jne), each element size, both directions, over page boundaries into a page
+/// mapped far away or not at all, copies onto their own source, budgets of every size and a fill
+/// running into compiled code; both tiers must leave exactly the same state, and the JIT must have
+/// run passes at once.
+/// </summary>
+public class BulkLoopTests
+{
+    public enum Shape { ForwardIndexCopy, BackwardIndexCopy, PointerFillOfAConstant, WordFillOfARegister, DwordCopyCountedDown, QwordCopyDownByAddOfMinusOne, WordCopyWithATest }
+
+    public static TheoryData<Shape, Layout> ShapesAndLayouts()
+    {
+        var data = new TheoryData<Shape, Layout>();
+        foreach (var shape in Enum.GetValues<Shape>())
+            foreach (var layout in Enum.GetValues<Layout>()) data.Add(shape, layout);
+        return data;
+    }
+
+    /// <summary>
+    /// Each shape in an outer loop whose pass moves the source, the destination and the length: the
+    /// source crosses from the first data page into the second (far away in one layout), the
+    /// destination from the third into the fourth (unmapped in one layout: the store faults there).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ShapesAndLayouts))]
+    public void CopyAndFillLoopsAgreeWithTheInterpreter(Shape shape, Layout layout)
+    {
+        var a = new Assembler(64);
+        var outer = a.CreateLabel();
+        var top = a.CreateLabel();
+        a.Label(ref outer);
+        switch (shape)
+        {
+            case Shape.ForwardIndexCopy:       // the corpus runtime's memmove going up
+                a.lea(rsi, __[rbx + r11 + 0x0C00]);
+                a.lea(rax, __[rbx + r11 * 2 + 0x2A00]);
+                a.lea(rdx, __[r11 * 8 + 0x700]);
+                a.xor(ecx, ecx);
+                a.Label(ref top);
+                a.movzx(edi, __byte_ptr[rsi + rcx]);
+                a.mov(__byte_ptr[rax + rcx], dil);
+                a.add(rcx, 1);
+                a.cmp(rdx, rcx);
+                a.jne(top);
+                a.add(r10, rdi);
+                break;
+            case Shape.BackwardIndexCopy:      // and going down: sub 1, jae
+                a.lea(rsi, __[rbx + r11 + 0x0C00]);
+                a.lea(rax, __[rbx + r11 * 2 + 0x2A00]);
+                a.lea(rcx, __[r11 * 8 + 0x6FF]);
+                a.Label(ref top);
+                a.movzx(edx, __byte_ptr[rsi + rcx]);
+                a.mov(__byte_ptr[rax + rcx], dl);
+                a.sub(rcx, 1);
+                a.jae(top);
+                a.add(r10, rdx);
+                break;
+            case Shape.PointerFillOfAConstant:  // memset(p, 0xA5, n) through a pointer up to an end pointer
+                a.lea(rdi, __[rbx + r11 + 0x2A00]);
+                a.lea(rdx, __[rdi + r11 * 8 + 0x700]);
+                a.Label(ref top);
+                a.mov(__byte_ptr[rdi], 0xA5);
+                a.add(rdi, 1);
+                a.cmp(rdi, rdx);
+                a.jne(top);
+                break;
+            case Shape.WordFillOfARegister:     // 16-bit elements, the bound a constant
+                a.lea(rax, __[r11 * 4 + 0x1234]);
+                a.lea(rdi, __[rbx + r11 * 2 + 0x2A00]);
+                a.xor(ecx, ecx);
+                a.Label(ref top);
+                a.mov(__word_ptr[rdi + rcx * 2], ax);
+                a.add(rcx, 1);
+                a.cmp(rcx, 0x400);
+                a.jne(top);
+                break;
+            case Shape.DwordCopyCountedDown:    // pointers stepped by 4, a count down to zero: sub, jne
+                a.lea(rsi, __[rbx + r11 * 4 + 0x0C00]);
+                a.lea(rdi, __[rbx + r11 * 4 + 0x2A00]);
+                a.lea(rdx, __[r11 * 2 + 0x200]);
+                a.Label(ref top);
+                a.mov(eax, __dword_ptr[rsi]);
+                a.mov(__dword_ptr[rdi], eax);
+                a.add(rsi, 4);
+                a.add(rdi, 4);
+                a.sub(rdx, 1);
+                a.jne(top);
+                a.add(r10, rax);
+                break;
+            case Shape.QwordCopyDownByAddOfMinusOne:   // add -1 sets the carry unless the index was 0: jb
+                a.lea(rsi, __[rbx + r11 * 8 + 0x0C00]);
+                a.lea(rdi, __[rbx + r11 * 8 + 0x2A00]);
+                a.lea(rcx, __[r11 + 0x17F]);
+                a.Label(ref top);
+                a.mov(r8, __qword_ptr[rsi + rcx * 8]);
+                a.mov(__qword_ptr[rdi + rcx * 8], r8);
+                a.add(rcx, -1);
+                a.jb(top);
+                a.add(r10, r8);
+                break;
+            case Shape.WordCopyWithATest:       // sub, then test of the count, then jne
+                a.lea(rsi, __[rbx + r11 * 2 + 0x0C01]);
+                a.lea(rdi, __[rbx + r11 * 4 + 0x2A03]);
+                a.lea(rdx, __[r11 + 0x3F0]);
+                a.Label(ref top);
+                a.movzx(eax, __word_ptr[rsi]);
+                a.mov(__word_ptr[rdi], ax);
+                a.add(rsi, 2);
+                a.lea(rdi, __[rdi + 2]);
+                a.sub(rdx, 1);
+                a.test(rdx, rdx);
+                a.jne(top);
+                a.add(r10, rax);
+                break;
+        }
+        a.dec(r11);
+        a.jnz(outer);
+        a.int3();
+        long bulk = 0;
+        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 71 + (int)shape, farPage: 1, _ => StridedLoopTests.OtherPage(72), f =>
+        {
+            f[MReg.Rbx] = CpuFixture.DataBase;
+            f[MReg.R11] = 12;
+        }, inspect: f => bulk = f.Cpu.JitBulkPasses, promoteAfter: 0);
+        AssertTiersAgree(layout, outcomes);
+        // Going down, the first store of the unmapped layout faults: no pass runs at all.
+        if (layout != Layout.FourthPageUnmapped || shape is not (Shape.BackwardIndexCopy or Shape.QwordCopyDownByAddOfMinusOne))
+            Assert.True(bulk > 0, "no passes ran at once");
+    }
+
+    /// <summary>
+    /// A byte copy onto its own buffer, the destination <paramref name="distance"/> bytes after the
+    /// source (negative: before), going up or down: where a pass's store reaches a later pass's load
+    /// (the destination just ahead of the source going up, just behind it going down) the loop
+    /// repeats a pattern, which a memmove would not; elsewhere the passes may run at once.
+    /// </summary>
+    [Theory]
+    [InlineData(1, true)]
+    [InlineData(7, true)]
+    [InlineData(0x500, true)]
+    [InlineData(-1, true)]
+    [InlineData(-0x300, true)]
+    [InlineData(1, false)]
+    [InlineData(-1, false)]
+    [InlineData(-7, false)]
+    [InlineData(0x300, false)]
+    public void ACopyOntoItsOwnSourceAgreesWithTheInterpreter(int distance, bool up)
+    {
+        var a = new Assembler(64);
+        var outer = a.CreateLabel();
+        var top = a.CreateLabel();
+        a.Label(ref outer);
+        a.lea(rsi, __[rbx + r11 * 4 + 0x1800]);
+        a.lea(rax, __[rsi + distance]);
+        if (up) a.xor(ecx, ecx);
+        else a.mov(ecx, 0x5FF);
+        a.Label(ref top);
+        a.movzx(edi, __byte_ptr[rsi + rcx]);
+        a.mov(__byte_ptr[rax + rcx], dil);
+        if (up)
+        {
+            a.add(rcx, 1);
+            a.cmp(rcx, 0x600);
+            a.jne(top);
+        }
+        else
+        {
+            a.sub(rcx, 1);
+            a.jae(top);
+        }
+        a.add(r10, rdi);
+        a.dec(r11);
+        a.jnz(outer);
+        a.int3();
+        long bulk = 0;
+        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), Layout.Adjacent, seed: 81, farPage: 1, _ => StridedLoopTests.OtherPage(82), f =>
+        {
+            f[MReg.Rbx] = CpuFixture.DataBase;
+            f[MReg.R11] = 10;
+        }, inspect: f => bulk = f.Cpu.JitBulkPasses, promoteAfter: 0);
+        AssertTiersAgree(Layout.Adjacent, outcomes);
+        bool repeats = up ? distance is > 0 and < 0x600 : distance is < 0 and > -0x600;
+        if (!repeats) Assert.True(bulk > 0, "no passes ran at once");
+    }
+
+    /// <summary>
+    /// A fill whose pointer steps by 4 towards an end 2 bytes off its stride never meets it: every
+    /// pass goes round again (none is the exit) until the store leaves the mapped data and faults.
+    /// </summary>
+    [Fact]
+    public void AFillThatNeverMeetsItsBoundRunsToTheFault()
+    {
+        var a = new Assembler(64);
+        var top = a.CreateLabel();
+        a.lea(rdi, __[rbx + 0x100]);
+        a.lea(rdx, __[rbx + 0x202]);
+        a.mov(eax, 0x01020304);
+        a.Label(ref top);
+        a.mov(__dword_ptr[rdi], eax);
+        a.add(rdi, 4);
+        a.cmp(rdi, rdx);
+        a.jne(top);
+        a.int3();
+        long bulk = 0;
+        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), Layout.Adjacent, seed: 91, farPage: 1, _ => StridedLoopTests.OtherPage(92), f =>
+        {
+            f[MReg.Rbx] = CpuFixture.DataBase;
+        }, inspect: f => bulk = f.Cpu.JitBulkPasses, promoteAfter: 0);
+        Assert.Equal(outcomes[0], outcomes[1]);
+        Assert.Contains("PageFault", outcomes[0]);
+        Assert.True(bulk > 0, "no passes ran at once");
+    }
+
+    /// <summary>
+    /// The forward copy run in slices of the budget (1 to 400 instructions, as timer interrupts cut
+    /// it): at the end of every slice both tiers have retired the same instructions and hold the same
+    /// registers, so the passes run at once stop at the budget exactly as the passes would.
+    /// </summary>
+    [Fact]
+    public void BudgetsOfEverySizeStopACopyExactly()
+    {
+        var a = new Assembler(64);
+        var outer = a.CreateLabel();
+        var top = a.CreateLabel();
+        a.Label(ref outer);
+        a.lea(rsi, __[rbx + r11 + 0x0C00]);
+        a.lea(rax, __[rbx + r11 * 2 + 0x2A00]);
+        a.mov(edx, 0x900);
+        a.xor(ecx, ecx);
+        a.Label(ref top);
+        a.movzx(edi, __byte_ptr[rsi + rcx]);
+        a.mov(__byte_ptr[rax + rcx], dil);
+        a.add(rcx, 1);
+        a.cmp(rdx, rcx);
+        a.jne(top);
+        a.dec(r11);
+        a.jnz(outer);
+        a.int3();
+        long bulk = 0;
+        StridedLoopTests.AssertSlicesAgree(a, f =>
+        {
+            f[MReg.Rbx] = CpuFixture.DataBase;
+            f[MReg.R11] = 8;
+        }, inspectJit: f => bulk = f.Cpu.JitBulkPasses);
+        Assert.True(bulk > 0, "no passes ran at once");
+    }
+
+    /// <summary>
+    /// A fill of nops (add 1 to the pointer, sub 1 from the count, jne) runs from a data page into the
+    /// page of a function called, and compiled, before: its first 256 bytes become nops and the next
+    /// call slides into the second function behind them (1, then 0x1234). The passes on the data page
+    /// run at once; the code page never takes a fast write, so no window holds it and the passes
+    /// there store through the slow path, which drops the function's code.
+    /// </summary>
+    [Theory]
+    [InlineData(ExecutionTier.Interp)]
+    [InlineData(ExecutionTier.Jit)]
+    public void AFillRunningIntoCompiledCodeIsSeenByTheNextCall(ExecutionTier tier)
+    {
+        ulong data = JitInvalidationTests.RwxBase + 0x1000, function = JitInvalidationTests.RwxBase + 0x2000;
+        Label[] l = [];
+        using var f = JitInvalidationTests.WithRwxCode(tier, a =>
+        {
+            a.mov(ecx, 3);
+            a.Label(ref l[0]);
+            a.call(function);
+            a.dec(ecx);
+            a.jnz(l[0]);
+            a.add(r8, rax);
+            a.lea(rdi, __[rbx + 0xE00]);       // 0x200 bytes on the data page, 0x100 on the function's
+            a.mov(ecx, 0x300);
+            a.mov(edx, 0x90);
+            a.Label(ref l[1]);
+            a.mov(__byte_ptr[rdi], dl);
+            a.add(rdi, 1);
+            a.sub(rcx, 1);
+            a.jne(l[1]);
+            a.call(function);
+            a.add(r8, rax);
+            a.int3();
+        }, out _, out l, 2, promoteAfter: 0);
+        f.Tables.Map(new VirtAddr(data), JitInvalidationTests.RwxPhys + 0x1000, 0x2000, PteFlags.User | PteFlags.Writable);
+        f.Machine.Memory.Write(JitInvalidationTests.RwxPhys + 0x2000, [0xB8, 1, 0, 0, 0, 0xC3]);         // mov eax, 1; ret
+        f.Machine.Memory.Write(JitInvalidationTests.RwxPhys + 0x2100, [0xB8, 0x34, 0x12, 0, 0, 0xC3]);   // mov eax, 0x1234; ret
+        f[MReg.Rbx] = data;
+        f.RunToEnd();
+        Assert.Equal(1UL + 0x1234, f[MReg.R8]);
+        Assert.Equal(0x90, f.Machine.Memory.View(JitInvalidationTests.RwxPhys + 0x1E00, 1)[0]);
+        Assert.Equal(0x300UL, f[MReg.Rdi] - data - 0xE00);
+        if (tier == ExecutionTier.Jit)
+        {
+            Assert.True(f.Cpu.CodeInvalidations >= 1, $"{f.Cpu.CodeInvalidations} code invalidations");
+            Assert.True(f.Cpu.JitBulkPasses > 0, "no passes ran at once");
+        }
+    }
+}
