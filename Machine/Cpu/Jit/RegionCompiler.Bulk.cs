@@ -23,8 +23,9 @@ internal sealed unsafe partial class RegionCompiler
     /// A loop of one block moving one element a pass: its store and load (null: a fill of the register
     /// <see cref="FillReg"/>'s low bytes or of <see cref="FillImm"/>), the element's bytes, the exit
     /// test (the loop goes round while <see cref="Counter"/>, stepped by <see cref="CounterStep"/> a
-    /// pass, differs from register <see cref="TargetReg"/> or the constant <see cref="TargetImm"/>), and
-    /// the registers each pass steps by a constant (<see cref="Steps"/>).
+    /// pass, differs from register <see cref="TargetReg"/> or the constant <see cref="TargetImm"/>, or
+    /// stands to it as <see cref="While"/> says, unsigned), and the registers each pass steps by a
+    /// constant (<see cref="Steps"/>).
     /// </summary>
     private sealed class BulkPlan
     {
@@ -37,8 +38,12 @@ internal sealed unsafe partial class RegionCompiler
         public required long CounterStep;
         public byte TargetReg = Op.NoReg;
         public ulong TargetImm;
+        public required RoundWhile While;
         public required List<(byte Reg, long Step)> Steps;
     }
+
+    /// <summary>How a bulk loop's counter stands to its target while the loop goes round: unequal, or below, at most, above, at least (unsigned).</summary>
+    private enum RoundWhile : byte { Unequal, Below, AtMost, Above, AtLeast }
 
     /// <summary>Fewer passes than this run as passes (the call costs about as much as that many).</summary>
     private const int MinBulkPasses = 16;
@@ -48,7 +53,8 @@ internal sealed unsafe partial class RegionCompiler
     /// whose ops are one store and at most one load before it (a copy: the store writes the register
     /// the load wrote, of the same size, both stepping by the size the same way), register steps
     /// (add, sub of a constant, lea, mov), compares, and as its last flag setter before the jcc a
-    /// test of a register stepped by a power of two (<see cref="ExitTest"/>); every register the block
+    /// test of a stepped register: against its target by a power of two, or in order stepping towards
+    /// it (<see cref="ExitTest"/>); every register the block
     /// writes either stepped by a constant a pass or written before it is read (the last pass writes it again).
     /// </summary>
     private BulkPlan? PlanBulk(StridedLoop loop)
@@ -105,13 +111,15 @@ internal sealed unsafe partial class RegionCompiler
             if (value[r] is not { Terms: 1, S0: 0 } v || v.R0 != r) return null;
             steps.Add((r, v.Disp));
         }
-        if (ExitTest(first + n - 2, jcc.Cond, written) is not var (counter, target, targetReg)) return null;
+        if (ExitTest(first + n - 2, jcc.Cond, written) is not var (counter, target, targetReg, round)) return null;
         long step = counter.Terms == 1 ? steps.Find(s => s.Item1 == counter.R0).Item2 : 0;
-        if (step == 0 || !BitOperations.IsPow2(Math.Abs(step))) return null;
+        if (step == 0 || step is < -(1L << 40) or > 1L << 40) return null;
+        if (round == RoundWhile.Unequal ? !BitOperations.IsPow2(Math.Abs(step))
+            : round is RoundWhile.Below or RoundWhile.AtMost ? step < 0 : step > 0) return null;   // stepping away: it would wrap round
         return new BulkPlan
         {
             Store = store, Load = load, Size = size, FillReg = fillReg, FillImm = fillImm,
-            Counter = counter, CounterStep = step, TargetReg = targetReg, TargetImm = target, Steps = steps,
+            Counter = counter, CounterStep = step, TargetReg = targetReg, TargetImm = target, While = round, Steps = steps,
         };
     }
 
@@ -119,10 +127,11 @@ internal sealed unsafe partial class RegionCompiler
     /// The exit test of a bulk loop's jcc (condition <paramref name="cc"/>) after op <paramref name="k"/>
     /// (which must set every flag it reads): the loop goes round while the value of register R at op k
     /// (R as the pass starts plus a constant, R stepped each pass) differs from an unwritten register
-    /// or a constant. jne after cmp, test r,r, add or sub (the result against 0); jae after sub 1 and jb
-    /// after add -1 (the value before against 0: the borrow or carry tells it was 0). Null otherwise.
+    /// or a constant, or stands to it in an unsigned order. jne after cmp, test r,r, add or sub (the
+    /// result against 0); jb, jae, jbe, ja after cmp (either operand the counter); jae after sub 1 and
+    /// jb after add -1 (the value before against 0: the borrow or carry tells it was 0). Null otherwise.
     /// </summary>
-    private (Affine Counter, ulong Target, byte TargetReg)? ExitTest(int k, byte cc, uint written)
+    private (Affine Counter, ulong Target, byte TargetReg, RoundWhile While)? ExitTest(int k, byte cc, uint written)
     {
         ref Op op = ref _ops[k];
         var value = new Affine[16];
@@ -130,29 +139,42 @@ internal sealed unsafe partial class RegionCompiler
         for (int i = _first[_blockOf[k]]; i < k; i++) TrackValues(ref _ops[i], value);
         bool Unwritten(byte r) => r < 16 && (written >> r & 1) == 0;
         bool Stepped(Affine a) => a is { Terms: 1, S0: 0 } && (written >> a.R0 & 1) != 0;
-        const byte Below = 2, AboveOrEqual = 3, NotEqual = 5;
+        const byte Below = 2, AboveOrEqual = 3, NotEqual = 5, BelowOrEqual = 6, Above = 7;
+        // cmp a, b: the loop goes round while a < b (jb), a >= b (jae), a <= b (jbe), a > b (ja), or a != b.
+        RoundWhile? order = cc switch
+        {
+            NotEqual => RoundWhile.Unequal, Below => RoundWhile.Below, AboveOrEqual => RoundWhile.AtLeast,
+            BelowOrEqual => RoundWhile.AtMost, Above => RoundWhile.Above, _ => null,
+        };
+        // The same with the operands swapped (the counter is b): b > a, b <= a, b >= a, b < a.
+        RoundWhile? Swapped(RoundWhile w) => w switch
+        {
+            RoundWhile.Below => RoundWhile.Above, RoundWhile.AtLeast => RoundWhile.AtMost,
+            RoundWhile.AtMost => RoundWhile.AtLeast, RoundWhile.Above => RoundWhile.Below, _ => w,
+        };
+        bool compare = op.Kind == OpKind.CmpRR64 || op.Kind == OpKind.AluRR64 && (AluOp)op.Cond == AluOp.Cmp;
+        bool compareImm = op.Kind == OpKind.CmpRI64 || op.Kind == OpKind.AluRI64 && (AluOp)op.Cond == AluOp.Cmp;
+        if (order is RoundWhile w && (compare || compareImm))
+        {
+            if (op.R0 >= 16 || compare && op.R1 >= 16) return null;
+            if (compareImm) return Stepped(value[op.R0]) ? (value[op.R0], op.Imm, Op.NoReg, w) : null;
+            if (Stepped(value[op.R0]) && Unwritten(op.R1)) return (value[op.R0], 0, op.R1, w);
+            if (Stepped(value[op.R1]) && Unwritten(op.R0)) return (value[op.R1], 0, op.R0, Swapped(w)!.Value);
+            return null;
+        }
         long? by = op.Size == 8 && op.R0 < 16 ? ConstantStep(ref op, op.R0) : null;
         if (cc == NotEqual)
         {
-            if (op.Kind == OpKind.CmpRR64 || op.Kind == OpKind.AluRR64 && (AluOp)op.Cond == AluOp.Cmp)
-            {
-                if (op.R0 >= 16 || op.R1 >= 16) return null;
-                if (Stepped(value[op.R0]) && Unwritten(op.R1)) return (value[op.R0], 0, op.R1);
-                if (Stepped(value[op.R1]) && Unwritten(op.R0)) return (value[op.R1], 0, op.R0);
-                return null;
-            }
-            if (op.Kind == OpKind.CmpRI64 || op.Kind == OpKind.AluRI64 && (AluOp)op.Cond == AluOp.Cmp)
-                return op.R0 < 16 && Stepped(value[op.R0]) ? (value[op.R0], op.Imm, Op.NoReg) : null;
             if (op.Kind == OpKind.TestRR64 && op.R0 == op.R1)
-                return op.R0 < 16 && Stepped(value[op.R0]) ? (value[op.R0], 0, Op.NoReg) : null;
+                return op.R0 < 16 && Stepped(value[op.R0]) ? (value[op.R0], 0, Op.NoReg, RoundWhile.Unequal) : null;
             if (by is long add && op.Kind != OpKind.IncDecR64 && Stepped(value[op.R0]))
-                return (value[op.R0] with { Disp = unchecked(value[op.R0].Disp + add) }, 0, Op.NoReg);
+                return (value[op.R0] with { Disp = unchecked(value[op.R0].Disp + add) }, 0, Op.NoReg, RoundWhile.Unequal);
             return null;
         }
         // sub $1 then jae, add $-1 then jb: round again while the value before was not 0.
         bool borrowTest = cc == AboveOrEqual && by == -1 && op.Kind != OpKind.IncDecR64 && !IsAddOfMinusOne(ref op)
             || cc == Below && by == -1 && IsAddOfMinusOne(ref op);
-        return borrowTest && Stepped(value[op.R0]) ? (value[op.R0], 0, Op.NoReg) : null;
+        return borrowTest && Stepped(value[op.R0]) ? (value[op.R0], 0, Op.NoReg, RoundWhile.Unequal) : null;
     }
 
     /// <summary>Whether the op is add $-1 (whose carry is set unless the register was 0), not sub $1 (whose borrow is set only when it was).</summary>
@@ -198,19 +220,49 @@ internal sealed unsafe partial class RegionCompiler
     {
         if (plan.Store.Accesses != 1 || plan.Load is { Accesses: not 1 }) return;   // tested in both copies: no window to trust
         var skip = _il.DefineLabel();
-        var passes = loop.Passes;
         var go = _il.DeclareLocal(typeof(ulong));
-        var to = _il.DeclareLocal(typeof(ulong));
-        var from = _il.DeclareLocal(typeof(ulong));
-        var bytes = _il.DeclareLocal(typeof(ulong));
-        // Passes round again before the exit: the distance from the counter to its target, in steps
-        // (none reach it when the distance is not a multiple: then all go round).
-        if (plan.TargetReg != Op.NoReg) LoadReg(plan.TargetReg); else Const(plan.TargetImm);
+        EmitPassesBeforeTheExit(plan, go, skip);
+        EmitBulkPasses(loop, plan, go, skip);
+        _il.MarkLabel(skip);
+    }
+
+    /// <summary>
+    /// go = the passes that go round again before the exit test fails: the distance from the counter
+    /// (its value now) to its target in steps. Unequal: none reach it when the distance is not a
+    /// multiple (then every pass goes round). In order: none when the first pass already leaves;
+    /// leaves for <paramref name="skip"/> (no pass at once) when the counter could wrap round before
+    /// it passes the target.
+    /// </summary>
+    private void EmitPassesBeforeTheExit(BulkPlan plan, LocalBuilder go, Label skip)
+    {
+        ulong stride = (ulong)Math.Abs(plan.CounterStep);
+        void Target() { if (plan.TargetReg != Op.NoReg) LoadReg(plan.TargetReg); else Const(plan.TargetImm); }
+        if (plan.While != RoundWhile.Unequal)
+        {
+            bool up = plan.While is RoundWhile.Below or RoundWhile.AtMost, inclusive = plan.While is RoundWhile.AtMost or RoundWhile.AtLeast;
+            // Going up, the counter passes the target below 2^64 when target + stride does not wrap; going down, above 0 when target >= stride.
+            Target();
+            Const(up ? ulong.MaxValue - stride : stride);
+            _il.Emit(up ? OpCodes.Bgt_Un : OpCodes.Blt_Un, skip);
+            // The first pass leaves: the counter is already past (or, exclusive, at) the target.
+            EmitValue(plan.Counter);
+            Target();
+            _il.Emit((up, inclusive) switch { (true, false) => OpCodes.Bge_Un, (true, true) => OpCodes.Bgt_Un, (false, false) => OpCodes.Ble_Un, _ => OpCodes.Blt_Un }, skip);
+            // go = |target - counter| / stride, rounded up (exclusive) or plus one (inclusive).
+            if (up) { Target(); EmitValue(plan.Counter); } else { EmitValue(plan.Counter); Target(); }
+            _il.Emit(OpCodes.Sub);
+            if (!inclusive) { Const(stride - 1); _il.Emit(OpCodes.Add); }
+            Const(stride);
+            _il.Emit(OpCodes.Div_Un);
+            if (inclusive) { Const(1); _il.Emit(OpCodes.Add); }
+            _il.Emit(OpCodes.Stloc, go);
+            return;
+        }
+        Target();
         EmitValue(plan.Counter);
         _il.Emit(OpCodes.Sub);
         if (plan.CounterStep < 0) _il.Emit(OpCodes.Neg);
         _il.Emit(OpCodes.Stloc, go);
-        ulong stride = (ulong)Math.Abs(plan.CounterStep);
         if (stride > 1)
         {
             var exact = _il.DefineLabel();
@@ -229,6 +281,15 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Stloc, go);
             _il.MarkLabel(done);
         }
+    }
+
+    /// <summary>Runs min(go, Passes - 1) passes at once when at least <see cref="MinBulkPasses"/> (else on to <paramref name="skip"/>).</summary>
+    private void EmitBulkPasses(StridedLoop loop, BulkPlan plan, LocalBuilder go, Label skip)
+    {
+        var passes = loop.Passes;
+        var to = _il.DeclareLocal(typeof(ulong));
+        var from = _il.DeclareLocal(typeof(ulong));
+        var bytes = _il.DeclareLocal(typeof(ulong));
         // go = min(go, Passes - 1): the last counted pass runs as code.
         var fewer = _il.DefineLabel();
         _il.Emit(OpCodes.Ldloc, go);
@@ -311,7 +372,6 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldloc, go);
         _il.Emit(OpCodes.Add);
         _il.Emit(OpCodes.Stfld, JitMembers.BulkPasses);
-        _il.MarkLabel(skip);
     }
 
     /// <summary><paramref name="host"/> = the host address of the strided access <paramref name="a"/>'s first pass (its window's addend added).</summary>

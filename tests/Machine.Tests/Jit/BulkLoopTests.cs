@@ -10,14 +10,15 @@ namespace Lab.Machine.Tests.Jit;
 /// passes at once: one memmove or fill of host memory, the registers stepped, the instructions
 /// charged (RegionCompiler.Bulk.cs). The passes' count comes from the exit test, so each shape of
 /// test is here (cmp with a register or a constant then jne, sub then jne, sub 1 then jae, add -1
-/// then jb, test then jne), each element size, both directions, over page boundaries into a page
+/// then jb, test then jne, cmp then jb, ja, jae, jbe with the counter either operand), each element size, both directions, over page boundaries into a page
 /// mapped far away or not at all, copies onto their own source, budgets of every size and a fill
 /// running into compiled code; both tiers must leave exactly the same state, and the JIT must have
 /// run passes at once.
 /// </summary>
 public class BulkLoopTests
 {
-    public enum Shape { ForwardIndexCopy, BackwardIndexCopy, PointerFillOfAConstant, WordFillOfARegister, DwordCopyCountedDown, QwordCopyDownByAddOfMinusOne, WordCopyWithATest }
+    public enum Shape { ForwardIndexCopy, BackwardIndexCopy, PointerFillOfAConstant, WordFillOfARegister, DwordCopyCountedDown, QwordCopyDownByAddOfMinusOne, WordCopyWithATest,
+        QwordFillBelowAnEnd, ByteCopyWhileTheEndIsAbove, DwordCopyDownWhileAtLeast, WordFillUpToAtMost }
 
     public static TheoryData<Shape, Layout> ShapesAndLayouts()
     {
@@ -123,6 +124,50 @@ public class BulkLoopTests
                 a.jne(top);
                 a.add(r10, rax);
                 break;
+            case Shape.QwordFillBelowAnEnd:     // zeroing to an end pointer not a multiple of 8 away: jb
+                a.lea(rax, __[rbx + r11 * 8 + 0x2A00]);
+                a.lea(r8, __[rax + r11 + 0x7F3]);
+                a.Label(ref top);
+                a.mov(__qword_ptr[rax], 0);
+                a.add(rax, 8);
+                a.cmp(rax, r8);
+                a.jb(top);
+                break;
+            case Shape.ByteCopyWhileTheEndIsAbove:   // the counter is cmp's second operand: ja
+                a.lea(rdi, __[rbx + r11 + 0x0C00]);
+                a.lea(rdx, __[rbx + r11 * 2 + 0x2A00]);
+                a.lea(rsi, __[r11 * 8 + 0x700]);
+                a.xor(eax, eax);
+                a.Label(ref top);
+                a.movzx(ecx, __byte_ptr[rdi + rax]);
+                a.mov(__byte_ptr[rdx + rax], cl);
+                a.add(rax, 1);
+                a.cmp(rsi, rax);
+                a.ja(top);
+                a.add(r10, rcx);
+                break;
+            case Shape.DwordCopyDownWhileAtLeast:    // down to a constant: sub, cmp, jae
+                a.lea(rsi, __[rbx + r11 * 4 + 0x0C00]);
+                a.lea(rdi, __[rbx + r11 * 4 + 0x2A00]);
+                a.lea(rcx, __[r11 + 0x1FF]);
+                a.Label(ref top);
+                a.mov(eax, __dword_ptr[rsi + rcx * 4]);
+                a.mov(__dword_ptr[rdi + rcx * 4], eax);
+                a.sub(rcx, 1);
+                a.cmp(rcx, 5);
+                a.jae(top);
+                a.add(r10, rax);
+                break;
+            case Shape.WordFillUpToAtMost:      // up to a constant, that last one included: jbe
+                a.lea(rax, __[r11 * 8 + 0x4321]);
+                a.lea(rdi, __[rbx + r11 * 2 + 0x2A00]);
+                a.mov(rcx, r11);
+                a.Label(ref top);
+                a.mov(__word_ptr[rdi + rcx * 2], ax);
+                a.add(rcx, 1);
+                a.cmp(rcx, 0x3FF);
+                a.jbe(top);
+                break;
         }
         a.dec(r11);
         a.jnz(outer);
@@ -135,7 +180,7 @@ public class BulkLoopTests
         }, inspect: f => bulk = f.Cpu.JitBulkPasses, promoteAfter: 0);
         AssertTiersAgree(layout, outcomes);
         // Going down, the first store of the unmapped layout faults: no pass runs at all.
-        if (layout != Layout.FourthPageUnmapped || shape is not (Shape.BackwardIndexCopy or Shape.QwordCopyDownByAddOfMinusOne))
+        if (layout != Layout.FourthPageUnmapped || shape is not (Shape.BackwardIndexCopy or Shape.QwordCopyDownByAddOfMinusOne or Shape.DwordCopyDownWhileAtLeast))
             Assert.True(bulk > 0, "no passes ran at once");
     }
 
