@@ -67,6 +67,7 @@ internal static class JitMembers
     public static readonly FieldInfo BulkPasses = Field("_jitBulkPasses");
     public static readonly MethodInfo BulkMove = typeof(JitHelpers).GetMethod(nameof(JitHelpers.BulkMove))!;
     public static readonly MethodInfo BulkFill = typeof(JitHelpers).GetMethod(nameof(JitHelpers.BulkFill))!;
+    public static readonly MethodInfo BulkFillVector = typeof(JitHelpers).GetMethod(nameof(JitHelpers.BulkFillVector))!;
     public static readonly MethodInfo Read64 = Method("Read64");
     public static readonly MethodInfo Read32 = Method("Read32");
     public static readonly MethodInfo Read16 = Method("Read16");
@@ -155,6 +156,12 @@ internal static unsafe class JitHelpers
             to += (ulong)(n * size);
             count -= (ulong)n;
         }
+    }
+
+    /// <summary>The passes of an XMM fill loop at once: <paramref name="count"/> copies of the 16 bytes <paramref name="value"/> at host address <paramref name="to"/>.</summary>
+    public static void BulkFillVector(ulong to, ulong count, System.Runtime.Intrinsics.Vector128<byte> value)
+    {
+        for (; count != 0; count--, to += 16) System.Runtime.Intrinsics.Vector128.StoreUnsafe(value, ref *(byte*)to);
     }
 
     /// <summary>

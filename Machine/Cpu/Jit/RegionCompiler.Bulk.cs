@@ -12,7 +12,9 @@ namespace Lab.Machine.Cpu;
 /// out from the exit test: the stepped register's distance to what it is compared with) are done as
 /// one memmove or fill of the host memory, their registers stepped and their instructions charged,
 /// and the last pass (or the one that leaves) runs as compiled code, so the registers it writes and
-/// the flags are the loop's own. Exactly the interpreter's result: the passes' stores and loads all lie
+/// the flags are the loop's own. Elements of 1 to 8 bytes through a general register, or of 16 through
+/// an XMM register (gcc's vectorised zeroing: `movups %xmm0,(%rax); add $16,%rax; cmp %rax,%rdx; jne`).
+/// Exactly the interpreter's result: the passes' stores and loads all lie
 /// in their windows (no fault, no code page: a write window holds none); a copy whose stores would
 /// reach a later pass's load (a forward copy onto its own source just ahead: it repeats a pattern)
 /// is left to the passes, as are fewer than <see cref="MinBulkPasses"/>.
@@ -32,6 +34,8 @@ internal sealed unsafe partial class RegionCompiler
         public required StridedAccess Store;
         public StridedAccess? Load;
         public required int Size;
+        /// <summary>16-byte elements through an XMM register (movups, movaps, movdqa, movdqu); the aligned forms' addresses must be multiples of 16.</summary>
+        public bool Xmm, AlignedLoad, AlignedStore;
         public byte FillReg = Op.NoReg;
         public ulong FillImm;
         public required Affine Counter;
@@ -70,6 +74,7 @@ internal sealed unsafe partial class RegionCompiler
         int size = 0;
         byte loaded = Op.NoReg, fillReg = Op.NoReg;
         ulong fillImm = 0;
+        bool xmm = false, alignedLoad = false, alignedStore = false;
         for (int k = first; k < first + n - 1; k++)
         {
             ref Op op = ref _ops[k];
@@ -79,6 +84,18 @@ internal sealed unsafe partial class RegionCompiler
             if (MemoryOperand(ref op))
             {
                 if (_stridedAt[k] is not StridedAccess a || _groupOf[k] >= 0) return null;
+                if (op.Kind == OpKind.SseMov)
+                {
+                    // 16 bytes through an XMM register, which only these two ops of the loop touch.
+                    if (op.Form == Form.MR ? store != null || load != null && (!xmm || op.R1 != loaded) : load != null || store != null) return null;
+                    if (op.Form == Form.MR) { store = a; fillReg = op.R1; alignedStore = op.Size2 == 1; }
+                    else { load = a; loaded = op.R0; alignedLoad = op.Size2 == 1; }
+                    xmm = true;
+                    size = 16;
+                    TrackValues(ref op, value);
+                    continue;
+                }
+                if (xmm) return null;
                 if (op.Kind is OpKind.MovMR or OpKind.MovMR32 or OpKind.MovMR64 or OpKind.MovMI)
                 {
                     if (store != null || op.R1 >= 16 && op.Kind != OpKind.MovMI) return null;
@@ -102,8 +119,8 @@ internal sealed unsafe partial class RegionCompiler
             written |= writes;
         }
         if (store == null || store.Stride != size && store.Stride != -size || load != null && load.Stride != store.Stride) return null;
-        if (load == null && fillReg != Op.NoReg && (written >> fillReg & 1) != 0) return null;   // a fill of a register the loop changes
-        if (load != null && (readFirst >> loaded & 1) != 0) return null;
+        if (!xmm && load == null && fillReg != Op.NoReg && (written >> fillReg & 1) != 0) return null;   // a fill of a register the loop changes
+        if (!xmm && load != null && (readFirst >> loaded & 1) != 0) return null;
         var steps = new List<(byte, long)>();
         for (byte r = 0; r < 16; r++)
         {
@@ -118,7 +135,7 @@ internal sealed unsafe partial class RegionCompiler
             : round is RoundWhile.Below or RoundWhile.AtMost ? step < 0 : step > 0) return null;   // stepping away: it would wrap round
         return new BulkPlan
         {
-            Store = store, Load = load, Size = size, FillReg = fillReg, FillImm = fillImm,
+            Store = store, Load = load, Size = size, FillReg = fillReg, FillImm = fillImm, Xmm = xmm, AlignedLoad = alignedLoad, AlignedStore = alignedStore,
             Counter = counter, CounterStep = step, TargetReg = targetReg, TargetImm = target, While = round, Steps = steps,
         };
     }
@@ -200,6 +217,7 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.MovMR32 or OpKind.MovMR64: return address | Bit(op.R1);
             case OpKind.MovMR when op.Size is 1 or 2: return address | Bit(op.R1);
             case OpKind.MovMI: return address;
+            case OpKind.SseMov when plain && op.Form is Form.RM or Form.MR: return address;
             case OpKind.Lea when op.Size == 8 && plain: return address;
             case OpKind.MovRR64: return Bit(op.R1);
             case OpKind.AddRI64 or OpKind.SubRI64 or OpKind.CmpRI64: return Bit(op.R0);
@@ -305,6 +323,15 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldloc, go);
         Const(MinBulkPasses);
         _il.Emit(OpCodes.Blt_Un, skip);
+        // An aligned XMM access faults when its address is not a multiple of 16: every pass's is, or none is.
+        foreach (var (a, aligned) in new[] { (plan.Store, plan.AlignedStore), (plan.Load, plan.AlignedLoad) })
+            if (aligned && a != null)
+            {
+                EmitValue(a.At);
+                Const(15);
+                _il.Emit(OpCodes.And);
+                _il.Emit(OpCodes.Brtrue, skip);
+            }
         // The first pass's host addresses, then the lowest element's when the loop walks down.
         _il.Emit(OpCodes.Ldloc, go);
         Const((ulong)plan.Size);
@@ -343,9 +370,17 @@ internal sealed unsafe partial class RegionCompiler
         {
             _il.Emit(OpCodes.Ldloc, to);
             _il.Emit(OpCodes.Ldloc, go);
-            if (plan.FillReg != Op.NoReg) LoadReg(plan.FillReg); else Const(plan.FillImm);
-            _il.Emit(OpCodes.Ldc_I4, plan.Size);
-            _il.Emit(OpCodes.Call, JitMembers.BulkFill);
+            if (plan.Xmm)
+            {
+                PushXmm(plan.FillReg);
+                _il.Emit(OpCodes.Call, JitMembers.BulkFillVector);
+            }
+            else
+            {
+                if (plan.FillReg != Op.NoReg) LoadReg(plan.FillReg); else Const(plan.FillImm);
+                _il.Emit(OpCodes.Ldc_I4, plan.Size);
+                _il.Emit(OpCodes.Call, JitMembers.BulkFill);
+            }
         }
         foreach (var (r, step) in plan.Steps)
         {

@@ -18,7 +18,8 @@ namespace Lab.Machine.Tests.Jit;
 public class BulkLoopTests
 {
     public enum Shape { ForwardIndexCopy, BackwardIndexCopy, PointerFillOfAConstant, WordFillOfARegister, DwordCopyCountedDown, QwordCopyDownByAddOfMinusOne, WordCopyWithATest,
-        QwordFillBelowAnEnd, ByteCopyWhileTheEndIsAbove, DwordCopyDownWhileAtLeast, WordFillUpToAtMost }
+        QwordFillBelowAnEnd, ByteCopyWhileTheEndIsAbove, DwordCopyDownWhileAtLeast, WordFillUpToAtMost,
+        XmmFillOfARegister, XmmCopyAligned }
 
     public static TheoryData<Shape, Layout> ShapesAndLayouts()
     {
@@ -157,6 +158,29 @@ public class BulkLoopTests
                 a.cmp(rcx, 5);
                 a.jae(top);
                 a.add(r10, rax);
+                break;
+            case Shape.XmmFillOfARegister:     // gcc's vectorised zeroing, here of 16 bytes loaded before
+                a.movdqu(xmm0, __xmmword_ptr[rbx + r11 * 8 + 0x40]);
+                a.lea(rax, __[rbx + r11 * 8 + 0x2A00]);
+                a.lea(rdx, __[rax + 0x800]);
+                a.Label(ref top);
+                a.movups(__xmmword_ptr[rax], xmm0);
+                a.add(rax, 16);
+                a.cmp(rax, rdx);
+                a.jne(top);
+                break;
+            case Shape.XmmCopyAligned:         // movdqa then movaps: every address a multiple of 16
+                a.lea(rsi, __[rbx + r11 * 8 + 0x0C00]);
+                a.and(rsi, -16);
+                a.lea(rdi, __[rbx + r11 * 8 + 0x2A00]);
+                a.and(rdi, -16);
+                a.xor(eax, eax);
+                a.Label(ref top);
+                a.movdqa(xmm1, __xmmword_ptr[rsi + rax]);
+                a.movaps(__xmmword_ptr[rdi + rax], xmm1);
+                a.add(rax, 16);
+                a.cmp(rax, 0x700);
+                a.jne(top);
                 break;
             case Shape.WordFillUpToAtMost:      // up to a constant, that last one included: jbe
                 a.lea(rax, __[r11 * 8 + 0x4321]);
@@ -348,5 +372,38 @@ public class BulkLoopTests
             Assert.True(f.Cpu.CodeInvalidations >= 1, $"{f.Cpu.CodeInvalidations} code invalidations");
             Assert.True(f.Cpu.JitBulkPasses > 0, "no passes ran at once");
         }
+    }
+
+    /// <summary>
+    /// An aligned XMM fill (movaps) whose address the outer loop makes a multiple of 16 on its first
+    /// pass and 8 off it on the second: that fill's first store raises #GP, on both tiers, with
+    /// nothing of it run at once.
+    /// </summary>
+    [Fact]
+    public void AnAlignedFillOffItsAlignmentFaultsAtItsFirstStore()
+    {
+        var a = new Assembler(64);
+        var outer = a.CreateLabel();
+        var top = a.CreateLabel();
+        a.movdqu(xmm2, __xmmword_ptr[rbx + 0x80]);
+        a.Label(ref outer);
+        a.lea(rax, __[rbx + r11 * 8 + 0x2A00]);
+        a.lea(rdx, __[rax + 0x400]);
+        a.Label(ref top);
+        a.movaps(__xmmword_ptr[rax], xmm2);
+        a.add(rax, 16);
+        a.cmp(rax, rdx);
+        a.jne(top);
+        a.add(r11, 1);
+        a.jmp(outer);
+        long bulk = 0;
+        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), Layout.Adjacent, seed: 95, farPage: 1, _ => StridedLoopTests.OtherPage(96), f =>
+        {
+            f[MReg.Rbx] = CpuFixture.DataBase;
+            f[MReg.R11] = 0;
+        }, inspect: f => bulk = f.Cpu.JitBulkPasses, promoteAfter: 0);
+        Assert.Equal(outcomes[0], outcomes[1]);
+        Assert.Contains("GeneralProtection", outcomes[0]);
+        Assert.True(bulk > 0, "no passes ran at once");
     }
 }
