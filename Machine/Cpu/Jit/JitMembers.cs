@@ -68,6 +68,7 @@ internal static class JitMembers
     public static readonly MethodInfo BulkMove = typeof(JitHelpers).GetMethod(nameof(JitHelpers.BulkMove))!;
     public static readonly MethodInfo BulkFill = typeof(JitHelpers).GetMethod(nameof(JitHelpers.BulkFill))!;
     public static readonly MethodInfo BulkFillVector = typeof(JitHelpers).GetMethod(nameof(JitHelpers.BulkFillVector))!;
+    public static readonly MethodInfo BulkSearch = typeof(JitHelpers).GetMethod(nameof(JitHelpers.BulkSearch))!;
     public static readonly MethodInfo Read64 = Method("Read64");
     public static readonly MethodInfo Read32 = Method("Read32");
     public static readonly MethodInfo Read16 = Method("Read16");
@@ -156,6 +157,21 @@ internal static unsafe class JitHelpers
             to += (ulong)(n * size);
             count -= (ulong)n;
         }
+    }
+
+    /// <summary>
+    /// The passes of a loop of byte loads before the one whose byte ends it, of at most
+    /// <paramref name="count"/>: from host address <paramref name="at"/> walking up (or
+    /// <paramref name="down"/>), the first byte equal to <paramref name="value"/> (or, <paramref name="whileEqual"/>, not equal); <paramref name="count"/> when none is.
+    /// </summary>
+    public static ulong BulkSearch(ulong at, ulong count, bool down, int value, bool whileEqual)
+    {
+        int n = (int)Math.Min(count, int.MaxValue);
+        var bytes = new ReadOnlySpan<byte>((void*)(down ? at - (ulong)n + 1 : at), n);
+        int i = down
+            ? (whileEqual ? bytes.LastIndexOfAnyExcept((byte)value) : bytes.LastIndexOf((byte)value))
+            : (whileEqual ? bytes.IndexOfAnyExcept((byte)value) : bytes.IndexOf((byte)value));
+        return i < 0 ? (ulong)n : down ? (ulong)(n - 1 - i) : (ulong)i;
     }
 
     /// <summary>The passes of an XMM fill loop at once: <paramref name="count"/> copies of the 16 bytes <paramref name="value"/> at host address <paramref name="to"/>.</summary>

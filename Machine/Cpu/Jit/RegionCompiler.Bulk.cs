@@ -31,7 +31,7 @@ internal sealed unsafe partial class RegionCompiler
     /// </summary>
     private sealed class BulkPlan
     {
-        public required StridedAccess Store;
+        public StridedAccess? Store;
         public StridedAccess? Load;
         public required int Size;
         /// <summary>16-byte elements through an XMM register (movups, movaps, movdqa, movdqu); the aligned forms' addresses must be multiples of 16.</summary>
@@ -44,6 +44,12 @@ internal sealed unsafe partial class RegionCompiler
         public ulong TargetImm;
         public required RoundWhile While;
         public required List<(byte Reg, long Step)> Steps;
+        /// <summary>
+        /// The exit test reads the loaded byte instead (strlen, a copy up to the NUL, a skip of spaces):
+        /// the loop goes round while the byte differs from <see cref="SearchByte"/> (or, <see cref="WhileEqual"/>, equals it).
+        /// </summary>
+        public bool DataExit, WhileEqual;
+        public byte SearchByte;
     }
 
     /// <summary>How a bulk loop's counter stands to its target while the loop goes round: unequal, or below, at most, above, at least (unsigned).</summary>
@@ -71,7 +77,7 @@ internal sealed unsafe partial class RegionCompiler
         for (byte r = 0; r < 16; r++) value[r] = Affine.Of(r);
         uint written = 0, readFirst = 0;
         StridedAccess? load = null, store = null;
-        int size = 0;
+        int size = 0, loadAt = -1;
         byte loaded = Op.NoReg, fillReg = Op.NoReg;
         ulong fillImm = 0;
         bool xmm = false, alignedLoad = false, alignedStore = false;
@@ -96,6 +102,16 @@ internal sealed unsafe partial class RegionCompiler
                     continue;
                 }
                 if (xmm) return null;
+                if (op.Kind == OpKind.Alu && op.Form == Form.MI)
+                {
+                    // cmpb $imm,(mem): a load whose byte only the exit test reads.
+                    if (load != null || store != null) return null;
+                    load = a;
+                    loadAt = k;
+                    size = 1;
+                    TrackValues(ref op, value);
+                    continue;
+                }
                 if (op.Kind is OpKind.MovMR or OpKind.MovMR32 or OpKind.MovMR64 or OpKind.MovMI)
                 {
                     if (store != null || op.R1 >= 16 && op.Kind != OpKind.MovMI) return null;
@@ -109,6 +125,7 @@ internal sealed unsafe partial class RegionCompiler
                 {
                     if (load != null || store != null || op.R0 >= 16) return null;
                     load = a;
+                    loadAt = k;
                     loaded = op.R0;
                     size = op.Kind is OpKind.MovzxRM or OpKind.MovsxRM ? op.Size2 : op.Size;
                 }
@@ -118,9 +135,11 @@ internal sealed unsafe partial class RegionCompiler
             if (load != null && loaded < 16 && (writes >> loaded & 1) != 0 && !ReferenceEquals(_stridedAt[k], load)) return null;   // the stored value must be the loaded one
             written |= writes;
         }
-        if (store == null || store.Stride != size && store.Stride != -size || load != null && load.Stride != store.Stride) return null;
+        var data = load != null && size == 1 && load.Stride is 1 or -1 ? DataExit(first + n - 2, jcc.Cond, loadAt, loaded) : null;
+        if (store == null && data == null) return null;
+        if (store != null && (store.Stride != size && store.Stride != -size || load != null && load.Stride != store.Stride)) return null;
         if (!xmm && load == null && fillReg != Op.NoReg && (written >> fillReg & 1) != 0) return null;   // a fill of a register the loop changes
-        if (!xmm && load != null && (readFirst >> loaded & 1) != 0) return null;
+        if (!xmm && loaded < 16 && (readFirst >> loaded & 1) != 0) return null;
         var steps = new List<(byte, long)>();
         for (byte r = 0; r < 16; r++)
         {
@@ -128,7 +147,13 @@ internal sealed unsafe partial class RegionCompiler
             if (value[r] is not { Terms: 1, S0: 0 } v || v.R0 != r) return null;
             steps.Add((r, v.Disp));
         }
-        if (ExitTest(first + n - 2, jcc.Cond, written) is not var (counter, target, targetReg, round)) return null;
+        if (data is var (searchByte, whileEqual))
+            return new BulkPlan
+            {
+                Store = store, Load = load, Size = size, FillReg = fillReg, Counter = Affine.Unknown, CounterStep = 0, While = RoundWhile.Unequal,
+                Steps = steps, DataExit = true, SearchByte = searchByte, WhileEqual = whileEqual,
+            };
+        if (store == null || ExitTest(first + n - 2, jcc.Cond, written) is not var (counter, target, targetReg, round)) return null;
         long step = counter.Terms == 1 ? steps.Find(s => s.Item1 == counter.R0).Item2 : 0;
         if (step == 0 || step is < -(1L << 40) or > 1L << 40) return null;
         if (round == RoundWhile.Unequal ? !BitOperations.IsPow2(Math.Abs(step))
@@ -194,6 +219,34 @@ internal sealed unsafe partial class RegionCompiler
         return borrowTest && Stepped(value[op.R0]) ? (value[op.R0], 0, Op.NoReg, RoundWhile.Unequal) : null;
     }
 
+    /// <summary>
+    /// The exit test of a loop of byte loads (the load op <paramref name="loadAt"/>, into register
+    /// <paramref name="loaded"/>, or a cmpb of memory itself) when the jcc (condition
+    /// <paramref name="cc"/>: jne or je) reads the loaded byte through op <paramref name="k"/>: cmpb
+    /// $imm of the memory, test of the byte register with itself (of its 32 or 64 bits after a movzbl),
+    /// cmp $imm of the byte register (of its 32 bits after a movzbl, imm a byte). The byte searched
+    /// for and whether the loop goes round while the byte equals it (je) or differs (jne); else null.
+    /// </summary>
+    private (byte Value, bool WhileEqual)? DataExit(int k, byte cc, int loadAt, byte loaded)
+    {
+        const byte Equal = 4, NotEqual = 5;
+        if (cc is not (Equal or NotEqual)) return null;
+        bool whileEqual = cc == Equal;
+        ref Op op = ref _ops[k];
+        ref Op load = ref _ops[loadAt];
+        bool zeroExtendedByte = load.Kind == OpKind.MovzxRM && load.Size2 == 1;
+        if (k == loadAt) return op.Kind == OpKind.Alu && op.Form == Form.MI && (AluOp)op.Cond == AluOp.Cmp && op.Size == 1 ? ((byte)op.Imm, whileEqual) : null;
+        if (loaded >= 16 || op.R0 != loaded) return null;
+        if (op.Kind == OpKind.Alu && op.Form == Form.RR && (AluOp)op.Cond == AluOp.Test && op.Size == 1 && op.R1 == loaded
+            || op.Kind is OpKind.TestRR32 or OpKind.TestRR64 && op.R1 == loaded && zeroExtendedByte)
+            return (0, whileEqual);
+        if (op.Kind == OpKind.Alu && op.Form == Form.RI && (AluOp)op.Cond == AluOp.Cmp && op.Size == 1)
+            return ((byte)op.Imm, whileEqual);
+        if (op.Kind == OpKind.CmpRI32 && zeroExtendedByte && op.Imm <= 0xFF)
+            return ((byte)op.Imm, whileEqual);
+        return null;
+    }
+
     /// <summary>Whether the op is add $-1 (whose carry is set unless the register was 0), not sub $1 (whose borrow is set only when it was).</summary>
     private static bool IsAddOfMinusOne(ref Op op) =>
         op.Kind == OpKind.AddRI64 || op.Kind == OpKind.AluRI64 && (AluOp)op.Cond == AluOp.Add
@@ -218,6 +271,11 @@ internal sealed unsafe partial class RegionCompiler
             case OpKind.MovMR when op.Size is 1 or 2: return address | Bit(op.R1);
             case OpKind.MovMI: return address;
             case OpKind.SseMov when plain && op.Form is Form.RM or Form.MR: return address;
+            case OpKind.Alu when plain && op.Form == Form.MI && op.Size == 1 && (AluOp)op.Cond == AluOp.Cmp: return address;
+            case OpKind.Alu when op.Form == Form.RR && op.Size == 1 && (AluOp)op.Cond == AluOp.Test && op.R0 == op.R1: return Bit(op.R0);
+            case OpKind.Alu when op.Form == Form.RI && op.Size == 1 && (AluOp)op.Cond == AluOp.Cmp: return Bit(op.R0);
+            case OpKind.TestRR32 when op.R0 == op.R1: return Bit(op.R0);
+            case OpKind.CmpRI32: return Bit(op.R0);
             case OpKind.Lea when op.Size == 8 && plain: return address;
             case OpKind.MovRR64: return Bit(op.R1);
             case OpKind.AddRI64 or OpKind.SubRI64 or OpKind.CmpRI64: return Bit(op.R0);
@@ -236,10 +294,11 @@ internal sealed unsafe partial class RegionCompiler
     /// </summary>
     private void EmitBulk(StridedLoop loop, BulkPlan plan)
     {
-        if (plan.Store.Accesses != 1 || plan.Load is { Accesses: not 1 }) return;   // tested in both copies: no window to trust
+        if (plan.Store is { Accesses: not 1 } || plan.Load is { Accesses: not 1 }) return;   // tested in both copies: no window to trust
         var skip = _il.DefineLabel();
         var go = _il.DeclareLocal(typeof(ulong));
-        EmitPassesBeforeTheExit(plan, go, skip);
+        if (plan.DataExit) EmitPassesBeforeTheByte(loop, plan, go, skip);
+        else EmitPassesBeforeTheExit(plan, go, skip);
         EmitBulkPasses(loop, plan, go, skip);
         _il.MarkLabel(skip);
     }
@@ -301,13 +360,34 @@ internal sealed unsafe partial class RegionCompiler
         }
     }
 
+    /// <summary>
+    /// go = the passes that go round again before the loaded byte ends the loop, of the counted passes
+    /// but the last: the first such byte in the host memory the load walks (up or down), found by one search.
+    /// </summary>
+    private void EmitPassesBeforeTheByte(StridedLoop loop, BulkPlan plan, LocalBuilder go, Label skip)
+    {
+        _il.Emit(OpCodes.Ldloc, loop.Passes);
+        Const(1);
+        _il.Emit(OpCodes.Sub);
+        _il.Emit(OpCodes.Dup);
+        _il.Emit(OpCodes.Stloc, go);
+        Const(MinBulkPasses);
+        _il.Emit(OpCodes.Blt_Un, skip);
+        var from = _il.DeclareLocal(typeof(ulong));
+        EmitHost(plan.Load!, from);
+        _il.Emit(OpCodes.Ldloc, from);
+        _il.Emit(OpCodes.Ldloc, go);
+        _il.Emit(plan.Load!.Stride < 0 ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+        _il.Emit(OpCodes.Ldc_I4, (int)plan.SearchByte);
+        _il.Emit(plan.WhileEqual ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+        _il.Emit(OpCodes.Call, JitMembers.BulkSearch);
+        _il.Emit(OpCodes.Stloc, go);
+    }
+
     /// <summary>Runs min(go, Passes - 1) passes at once when at least <see cref="MinBulkPasses"/> (else on to <paramref name="skip"/>).</summary>
     private void EmitBulkPasses(StridedLoop loop, BulkPlan plan, LocalBuilder go, Label skip)
     {
         var passes = loop.Passes;
-        var to = _il.DeclareLocal(typeof(ulong));
-        var from = _il.DeclareLocal(typeof(ulong));
-        var bytes = _il.DeclareLocal(typeof(ulong));
         // go = min(go, Passes - 1): the last counted pass runs as code.
         var fewer = _il.DefineLabel();
         _il.Emit(OpCodes.Ldloc, go);
@@ -323,8 +403,46 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldloc, go);
         Const(MinBulkPasses);
         _il.Emit(OpCodes.Blt_Un, skip);
+        if (plan.Store != null) EmitBulkMemory(plan, go, skip);
+        foreach (var (r, step) in plan.Steps)
+        {
+            LoadReg(r);
+            _il.Emit(OpCodes.Ldloc, go);
+            Const((ulong)step);
+            _il.Emit(OpCodes.Mul);
+            _il.Emit(OpCodes.Add);
+            StoreReg(r);
+        }
+        _il.Emit(OpCodes.Ldloc, _left);
+        _il.Emit(OpCodes.Ldloc, go);
+        Const((ulong)loop.LongestPass);
+        _il.Emit(OpCodes.Mul);
+        _il.Emit(OpCodes.Sub);
+        _il.Emit(OpCodes.Stloc, _left);
+        _il.Emit(OpCodes.Ldloc, passes);
+        _il.Emit(OpCodes.Ldloc, go);
+        _il.Emit(OpCodes.Sub);
+        _il.Emit(OpCodes.Stloc, passes);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldfld, JitMembers.BulkPasses);
+        _il.Emit(OpCodes.Ldloc, go);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stfld, JitMembers.BulkPasses);
+    }
+
+    /// <summary>
+    /// The memory of go passes of a copy or fill (when the aligned forms' first addresses are
+    /// multiples of 16, and a copy's stores reach no later pass's load; else on to <paramref name="skip"/>).
+    /// </summary>
+    private void EmitBulkMemory(BulkPlan plan, LocalBuilder go, Label skip)
+    {
+        var store = plan.Store!;
+        var to = _il.DeclareLocal(typeof(ulong));
+        var from = _il.DeclareLocal(typeof(ulong));
+        var bytes = _il.DeclareLocal(typeof(ulong));
         // An aligned XMM access faults when its address is not a multiple of 16: every pass's is, or none is.
-        foreach (var (a, aligned) in new[] { (plan.Store, plan.AlignedStore), (plan.Load, plan.AlignedLoad) })
+        foreach (var (a, aligned) in new[] { (store, plan.AlignedStore), (plan.Load, plan.AlignedLoad) })
             if (aligned && a != null)
             {
                 EmitValue(a.At);
@@ -337,9 +455,9 @@ internal sealed unsafe partial class RegionCompiler
         Const((ulong)plan.Size);
         _il.Emit(OpCodes.Mul);
         _il.Emit(OpCodes.Stloc, bytes);
-        EmitHost(plan.Store, to);
+        EmitHost(store, to);
         if (plan.Load != null) EmitHost(plan.Load, from);
-        if (plan.Store.Stride < 0)
+        if (store.Stride < 0)
             foreach (var host in plan.Load != null ? new[] { to, from } : [to])
             {
                 _il.Emit(OpCodes.Ldloc, host);
@@ -352,8 +470,8 @@ internal sealed unsafe partial class RegionCompiler
         if (plan.Load != null)
         {
             // A store reaching a later pass's load: 0 < to - from < bytes going up, 0 < from - to < bytes going down.
-            _il.Emit(OpCodes.Ldloc, plan.Store.Stride > 0 ? to : from);
-            _il.Emit(OpCodes.Ldloc, plan.Store.Stride > 0 ? from : to);
+            _il.Emit(OpCodes.Ldloc, store.Stride > 0 ? to : from);
+            _il.Emit(OpCodes.Ldloc, store.Stride > 0 ? from : to);
             _il.Emit(OpCodes.Sub);
             Const(1);
             _il.Emit(OpCodes.Sub);
@@ -382,31 +500,6 @@ internal sealed unsafe partial class RegionCompiler
                 _il.Emit(OpCodes.Call, JitMembers.BulkFill);
             }
         }
-        foreach (var (r, step) in plan.Steps)
-        {
-            LoadReg(r);
-            _il.Emit(OpCodes.Ldloc, go);
-            Const((ulong)step);
-            _il.Emit(OpCodes.Mul);
-            _il.Emit(OpCodes.Add);
-            StoreReg(r);
-        }
-        _il.Emit(OpCodes.Ldloc, _left);
-        _il.Emit(OpCodes.Ldloc, go);
-        Const((ulong)loop.LongestPass);
-        _il.Emit(OpCodes.Mul);
-        _il.Emit(OpCodes.Sub);
-        _il.Emit(OpCodes.Stloc, _left);
-        _il.Emit(OpCodes.Ldloc, passes);
-        _il.Emit(OpCodes.Ldloc, go);
-        _il.Emit(OpCodes.Sub);
-        _il.Emit(OpCodes.Stloc, passes);
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldfld, JitMembers.BulkPasses);
-        _il.Emit(OpCodes.Ldloc, go);
-        _il.Emit(OpCodes.Add);
-        _il.Emit(OpCodes.Stfld, JitMembers.BulkPasses);
     }
 
     /// <summary><paramref name="host"/> = the host address of the strided access <paramref name="a"/>'s first pass (its window's addend added).</summary>

@@ -208,6 +208,95 @@ public class BulkLoopTests
             Assert.True(bulk > 0, "no passes ran at once");
     }
 
+    public enum StringShape { Strlen, SkipSpaces, CopyUpToTheNul, TrimZerosDown }
+
+    public static TheoryData<StringShape, Layout> StringShapesAndLayouts()
+    {
+        var data = new TheoryData<StringShape, Layout>();
+        foreach (var shape in Enum.GetValues<StringShape>())
+            foreach (var layout in Enum.GetValues<Layout>()) data.Add(shape, layout);
+        return data;
+    }
+
+    /// <summary>
+    /// Loops whose exit test reads the loaded byte (strlen, a skip of spaces, strcpy's copy up to the
+    /// NUL, a trim of trailing zeros going down): the passes before the byte that ends them run at once,
+    /// found by one search of the host memory. A rep stosb fills 8 KiB from the first data page's middle
+    /// into the third with the byte the loop goes round on; each outer pass plants the byte that ends
+    /// it somewhere else (and the far page of one layout holds random bytes instead).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(StringShapesAndLayouts))]
+    public void LoopsLeavingOnALoadedByteAgreeWithTheInterpreter(StringShape shape, Layout layout)
+    {
+        var a = new Assembler(64);
+        var outer = a.CreateLabel();
+        var top = a.CreateLabel();
+        a.lea(rdi, __[rbx + 0x800]);
+        a.mov(ecx, 0x2000);
+        a.mov(eax, shape switch { StringShape.SkipSpaces => 0x20, StringShape.TrimZerosDown => 0x30, _ => 0x41 });
+        a.rep.stosb();
+        a.Label(ref outer);
+        switch (shape)
+        {
+            case StringShape.Strlen:
+                a.lea(rdi, __[rbx + r11 + 0x800]);
+                a.mov(__byte_ptr[rdi + r11 * 8 + 0x500], 0);
+                a.xor(eax, eax);
+                a.Label(ref top);
+                a.add(rax, 1);
+                a.cmp(__byte_ptr[rdi + rax], 0);
+                a.jne(top);
+                a.add(r10, rax);
+                break;
+            case StringShape.SkipSpaces:
+                a.lea(rdx, __[rbx + r11 + 0x7FF]);
+                a.mov(__byte_ptr[rbx + r11 * 8 + 0xD00], 0x78);
+                a.Label(ref top);
+                a.movzx(eax, __byte_ptr[rdx + 1]);
+                a.add(rdx, 1);
+                a.cmp(al, 0x20);
+                a.je(top);
+                a.add(r10, rdx);
+                break;
+            case StringShape.CopyUpToTheNul:
+                a.lea(rsi, __[rbx + r11 + 0x800]);
+                a.mov(__byte_ptr[rsi + r11 * 8 + 0x700], 0);
+                a.lea(rdi, __[rbx + r11 * 4 + 0x2A00]);
+                a.xor(eax, eax);
+                a.Label(ref top);
+                a.movzx(edx, __byte_ptr[rsi + rax]);
+                a.mov(__byte_ptr[rdi + rax], dl);
+                a.add(rax, 1);
+                a.test(dl, dl);
+                a.jne(top);
+                a.add(r10, rax);
+                break;
+            case StringShape.TrimZerosDown:
+                a.lea(rax, __[rbx + r11 * 8 + 0x2000]);
+                a.mov(__byte_ptr[rbx + r11 * 4 + 0x900], 0x31);
+                a.Label(ref top);
+                a.mov(r15, rax);
+                a.sub(rax, 1);
+                a.cmp(__byte_ptr[rax], 0x30);
+                a.je(top);
+                a.add(r10, r15);
+                break;
+        }
+        a.dec(r11);
+        a.jnz(outer);
+        a.int3();
+        long bulk = 0;
+        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 101 + (int)shape, farPage: 1, _ => StridedLoopTests.OtherPage(102), f =>
+        {
+            f[MReg.Rbx] = CpuFixture.DataBase;
+            f[MReg.R11] = 12;
+        }, inspect: f => bulk = f.Cpu.JitBulkPasses, promoteAfter: 0);
+        Assert.Equal(outcomes[0], outcomes[1]);
+        Assert.Contains(layout == Layout.FourthPageUnmapped && shape == StringShape.CopyUpToTheNul ? "PageFault" : "Breakpoint", outcomes[0]);
+        Assert.True(bulk > 0, "no passes ran at once");
+    }
+
     /// <summary>
     /// A byte copy onto its own buffer, the destination <paramref name="distance"/> bytes after the
     /// source (negative: before), going up or down: where a pass's store reaches a later pass's load
