@@ -375,6 +375,32 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Blt_Un, skip);
         var from = _il.DeclareLocal(typeof(ulong));
         EmitHost(plan.Load!, from);
+        // The byte among the first 16 (in the window: at least 16 passes are) ends the loop before
+        // any pass could run at once: two 8-byte tests inline, so a short string costs no call.
+        const ulong Ones = 0x0101_0101_0101_0101, Highs = 0x8080_8080_8080_8080;
+        for (int word = 0; word < 2; word++)
+        {
+            _il.Emit(OpCodes.Ldloc, from);
+            if (plan.Load!.Stride < 0) { Const((ulong)(8 * word + 7)); _il.Emit(OpCodes.Sub); }
+            else if (word != 0) { Const(8); _il.Emit(OpCodes.Add); }
+            _il.Emit(OpCodes.Conv_U);
+            _il.Emit(OpCodes.Unaligned, (byte)1);
+            _il.Emit(OpCodes.Ldind_I8);
+            Const(plan.SearchByte * Ones);
+            _il.Emit(OpCodes.Xor);   // x: a zero byte where the byte is the one searched for
+            if (plan.WhileEqual) { _il.Emit(OpCodes.Brtrue, skip); continue; }   // a byte that differs
+            var x = _il.DeclareLocal(typeof(ulong));
+            _il.Emit(OpCodes.Stloc, x);
+            _il.Emit(OpCodes.Ldloc, x);
+            Const(Ones);
+            _il.Emit(OpCodes.Sub);
+            _il.Emit(OpCodes.Ldloc, x);
+            _il.Emit(OpCodes.Not);
+            _il.Emit(OpCodes.And);
+            Const(Highs);
+            _il.Emit(OpCodes.And);
+            _il.Emit(OpCodes.Brtrue, skip);   // (x - 0x01..) & ~x & 0x80..: exactly when x has a zero byte
+        }
         _il.Emit(OpCodes.Ldloc, from);
         _il.Emit(OpCodes.Ldloc, go);
         _il.Emit(plan.Load!.Stride < 0 ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
