@@ -21,12 +21,31 @@ public class BulkLoopTests
         QwordFillBelowAnEnd, ByteCopyWhileTheEndIsAbove, DwordCopyDownWhileAtLeast, WordFillUpToAtMost,
         XmmFillOfARegister, XmmCopyAligned }
 
-    public static TheoryData<Shape, Layout> ShapesAndLayouts()
+    public static TheoryData<Shape, Layout> ShapesAndLayouts() => WithEveryLayout<Shape>();
+
+    /// <summary>Every value of <typeparamref name="T"/> with every layout.</summary>
+    private static TheoryData<T, Layout> WithEveryLayout<T>() where T : struct, Enum
     {
-        var data = new TheoryData<Shape, Layout>();
-        foreach (var shape in Enum.GetValues<Shape>())
+        var data = new TheoryData<T, Layout>();
+        foreach (var shape in Enum.GetValues<T>())
             foreach (var layout in Enum.GetValues<Layout>()) data.Add(shape, layout);
         return data;
+    }
+
+    /// <summary>
+    /// Runs the program on both tiers (AccessWindowTests' layouts, the data from <paramref name="seed"/>,
+    /// every region optimised at once), rbx the data and r11 <paramref name="outerPasses"/>: each tier's
+    /// outcome, and the passes the JIT ran at once.
+    /// </summary>
+    private static (List<string> Outcomes, long Bulk) OnBothTiers(Assembler a, Layout layout, int seed, ulong outerPasses)
+    {
+        long bulk = 0;
+        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed, farPage: 1, _ => StridedLoopTests.OtherPage(seed + 1), f =>
+        {
+            f[MReg.Rbx] = CpuFixture.DataBase;
+            f[MReg.R11] = outerPasses;
+        }, inspect: f => bulk = f.Cpu.JitBulkPasses, promoteAfter: 0);
+        return (outcomes, bulk);
     }
 
     /// <summary>
@@ -196,12 +215,7 @@ public class BulkLoopTests
         a.dec(r11);
         a.jnz(outer);
         a.int3();
-        long bulk = 0;
-        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 71 + (int)shape, farPage: 1, _ => StridedLoopTests.OtherPage(72), f =>
-        {
-            f[MReg.Rbx] = CpuFixture.DataBase;
-            f[MReg.R11] = 12;
-        }, inspect: f => bulk = f.Cpu.JitBulkPasses, promoteAfter: 0);
+        var (outcomes, bulk) = OnBothTiers(a, layout, seed: 71 + (int)shape, outerPasses: 12);
         AssertTiersAgree(layout, outcomes);
         // Going down, the first store of the unmapped layout faults: no pass runs at all.
         if (layout != Layout.FourthPageUnmapped || shape is not (Shape.BackwardIndexCopy or Shape.QwordCopyDownByAddOfMinusOne or Shape.DwordCopyDownWhileAtLeast))
@@ -210,13 +224,7 @@ public class BulkLoopTests
 
     public enum StringShape { Strlen, SkipSpaces, CopyUpToTheNul, TrimZerosDown }
 
-    public static TheoryData<StringShape, Layout> StringShapesAndLayouts()
-    {
-        var data = new TheoryData<StringShape, Layout>();
-        foreach (var shape in Enum.GetValues<StringShape>())
-            foreach (var layout in Enum.GetValues<Layout>()) data.Add(shape, layout);
-        return data;
-    }
+    public static TheoryData<StringShape, Layout> StringShapesAndLayouts() => WithEveryLayout<StringShape>();
 
     /// <summary>
     /// Loops whose exit test reads the loaded byte (strlen, a skip of spaces, strcpy's copy up to the
@@ -286,12 +294,7 @@ public class BulkLoopTests
         a.dec(r11);
         a.jnz(outer);
         a.int3();
-        long bulk = 0;
-        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), layout, seed: 101 + (int)shape, farPage: 1, _ => StridedLoopTests.OtherPage(102), f =>
-        {
-            f[MReg.Rbx] = CpuFixture.DataBase;
-            f[MReg.R11] = 12;
-        }, inspect: f => bulk = f.Cpu.JitBulkPasses, promoteAfter: 0);
+        var (outcomes, bulk) = OnBothTiers(a, layout, seed: 101 + (int)shape, outerPasses: 12);
         Assert.Equal(outcomes[0], outcomes[1]);
         Assert.Contains(layout == Layout.FourthPageUnmapped && shape == StringShape.CopyUpToTheNul ? "PageFault" : "Breakpoint", outcomes[0]);
         Assert.True(bulk > 0, "no passes ran at once");
@@ -341,12 +344,7 @@ public class BulkLoopTests
         a.dec(r11);
         a.jnz(outer);
         a.int3();
-        long bulk = 0;
-        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), Layout.Adjacent, seed: 81, farPage: 1, _ => StridedLoopTests.OtherPage(82), f =>
-        {
-            f[MReg.Rbx] = CpuFixture.DataBase;
-            f[MReg.R11] = 10;
-        }, inspect: f => bulk = f.Cpu.JitBulkPasses, promoteAfter: 0);
+        var (outcomes, bulk) = OnBothTiers(a, Layout.Adjacent, seed: 81, outerPasses: 10);
         AssertTiersAgree(Layout.Adjacent, outcomes);
         bool repeats = up ? distance is > 0 and < 0x600 : distance is < 0 and > -0x600;
         if (!repeats) Assert.True(bulk > 0, "no passes ran at once");
@@ -370,11 +368,7 @@ public class BulkLoopTests
         a.cmp(rdi, rdx);
         a.jne(top);
         a.int3();
-        long bulk = 0;
-        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), Layout.Adjacent, seed: 91, farPage: 1, _ => StridedLoopTests.OtherPage(92), f =>
-        {
-            f[MReg.Rbx] = CpuFixture.DataBase;
-        }, inspect: f => bulk = f.Cpu.JitBulkPasses, promoteAfter: 0);
+        var (outcomes, bulk) = OnBothTiers(a, Layout.Adjacent, seed: 91, outerPasses: 0);
         Assert.Equal(outcomes[0], outcomes[1]);
         Assert.Contains("PageFault", outcomes[0]);
         Assert.True(bulk > 0, "no passes ran at once");
@@ -485,12 +479,7 @@ public class BulkLoopTests
         a.jne(top);
         a.add(r11, 1);
         a.jmp(outer);
-        long bulk = 0;
-        var outcomes = OutcomesOnBothTiers(CpuFixture.Assembled(a), Layout.Adjacent, seed: 95, farPage: 1, _ => StridedLoopTests.OtherPage(96), f =>
-        {
-            f[MReg.Rbx] = CpuFixture.DataBase;
-            f[MReg.R11] = 0;
-        }, inspect: f => bulk = f.Cpu.JitBulkPasses, promoteAfter: 0);
+        var (outcomes, bulk) = OnBothTiers(a, Layout.Adjacent, seed: 95, outerPasses: 0);
         Assert.Equal(outcomes[0], outcomes[1]);
         Assert.Contains("GeneralProtection", outcomes[0]);
         Assert.True(bulk > 0, "no passes ran at once");
