@@ -458,9 +458,10 @@ public class BulkLoopTests
     }
 
     /// <summary>
-    /// An aligned XMM fill (movaps) whose address the outer loop makes a multiple of 16 on its first
-    /// pass and 8 off it on the second: that fill's first store raises #GP, on both tiers, with
-    /// nothing of it run at once.
+    /// An aligned XMM fill (movaps) run twenty times at multiples of 16, its passes run at once, and
+    /// then, through the same code (an offset the outer block works out with setae), 8 off: that
+    /// fill's first store raises #GP, on both tiers, and nothing of it runs at once (its windows are
+    /// built, so only the alignment test stops the count).
     /// </summary>
     [Fact]
     public void AnAlignedFillOffItsAlignmentFaultsAtItsFirstStore()
@@ -470,8 +471,14 @@ public class BulkLoopTests
         var top = a.CreateLabel();
         a.movdqu(xmm2, __xmmword_ptr[rbx + 0x80]);
         a.Label(ref outer);
-        a.lea(rax, __[rbx + r11 * 8 + 0x2A00]);
+        a.lea(rax, __[rbx + 0x2A00]);
+        a.cmp(r11, 20);
+        a.setae(cl);
+        a.movzx(ecx, cl);
+        a.lea(rax, __[rax + rcx * 8]);  // 8 off a multiple of 16 from the twenty-first pass
         a.lea(rdx, __[rax + 0x400]);
+        a.jmp(top);                     // into the loop through its head (its pass count), not a copy of its first pass
+        a.int3();
         a.Label(ref top);
         a.movaps(__xmmword_ptr[rax], xmm2);
         a.add(rax, 16);
