@@ -54,7 +54,7 @@ public sealed unsafe partial class Cpu
     public long JitEntries => _jitEntries;
     /// <summary>Times compiled code tail-called another region's code (a linked exit or return), without the dispatcher.</summary>
     public long JitPasses => _jitPasses;
-/// <summary>Passes of copy and fill loops run at once, as one memmove or fill (RegionCompiler.Bulk.cs).</summary>
+    /// <summary>Passes of copy, fill and byte-search loops run at once, as one memmove, fill or search (RegionCompiler.Bulk.cs).</summary>
     public long JitBulkPasses => _jitBulkPasses;
 #pragma warning disable CS0649   // written by compiled code (IL stfld), which the C# compiler does not see
     private long _jitPasses;

@@ -81,9 +81,11 @@ internal sealed unsafe partial class RegionCompiler
         byte loaded = Op.NoReg, fillReg = Op.NoReg;
         ulong fillImm = 0;
         bool xmm = false, alignedLoad = false, alignedStore = false;
+        var atExitTest = new Affine[16];   // the registers' values as the op before the jcc starts (ExitTest)
         for (int k = first; k < first + n - 1; k++)
         {
             ref Op op = ref _ops[k];
+            if (k == first + n - 2) value.CopyTo(atExitTest);
             uint reads = BulkReads(ref op);
             if (reads == uint.MaxValue) return null;
             readFirst |= reads & ~written;
@@ -132,7 +134,7 @@ internal sealed unsafe partial class RegionCompiler
             }
             TrackValues(ref op, value);
             uint writes = Compares(ref op) ? 0 : RegistersWritten(ref op);
-            if (load != null && loaded < 16 && (writes >> loaded & 1) != 0 && !ReferenceEquals(_stridedAt[k], load)) return null;   // the stored value must be the loaded one
+            if (loaded < 16 && (writes >> loaded & 1) != 0 && k != loadAt) return null;   // the stored value must be the loaded one
             written |= writes;
         }
         var data = load != null && size == 1 && load.Stride is 1 or -1 ? DataExit(first + n - 2, jcc.Cond, loadAt, loaded) : null;
@@ -153,7 +155,7 @@ internal sealed unsafe partial class RegionCompiler
                 Store = store, Load = load, Size = size, FillReg = fillReg, Counter = Affine.Unknown, CounterStep = 0, While = RoundWhile.Unequal,
                 Steps = steps, DataExit = true, SearchByte = searchByte, WhileEqual = whileEqual,
             };
-        if (store == null || ExitTest(first + n - 2, jcc.Cond, written) is not var (counter, target, targetReg, round)) return null;
+        if (store == null || ExitTest(first + n - 2, jcc.Cond, written, atExitTest) is not var (counter, target, targetReg, round)) return null;
         long step = counter.Terms == 1 ? steps.Find(s => s.Item1 == counter.R0).Item2 : 0;
         if (step == 0 || step is < -(1L << 40) or > 1L << 40) return null;
         if (round == RoundWhile.Unequal ? !BitOperations.IsPow2(Math.Abs(step))
@@ -167,18 +169,16 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>
     /// The exit test of a bulk loop's jcc (condition <paramref name="cc"/>) after op <paramref name="k"/>
-    /// (which must set every flag it reads): the loop goes round while the value of register R at op k
+    /// (which must set every flag it reads; <paramref name="value"/> the registers' values as it starts,
+    /// from those at the pass's start): the loop goes round while the value of register R at op k
     /// (R as the pass starts plus a constant, R stepped each pass) differs from an unwritten register
     /// or a constant, or stands to it in an unsigned order. jne after cmp, test r,r, add or sub (the
     /// result against 0); jb, jae, jbe, ja after cmp (either operand the counter); jae after sub 1 and
     /// jb after add -1 (the value before against 0: the borrow or carry tells it was 0). Null otherwise.
     /// </summary>
-    private (Affine Counter, ulong Target, byte TargetReg, RoundWhile While)? ExitTest(int k, byte cc, uint written)
+    private (Affine Counter, ulong Target, byte TargetReg, RoundWhile While)? ExitTest(int k, byte cc, uint written, Affine[] value)
     {
         ref Op op = ref _ops[k];
-        var value = new Affine[16];
-        for (byte r = 0; r < 16; r++) value[r] = Affine.Of(r);
-        for (int i = _first[_blockOf[k]]; i < k; i++) TrackValues(ref _ops[i], value);
         bool Unwritten(byte r) => r < 16 && (written >> r & 1) == 0;
         bool Stepped(Affine a) => a is { Terms: 1, S0: 0 } && (written >> a.R0 & 1) != 0;
         const byte Below = 2, AboveOrEqual = 3, NotEqual = 5, BelowOrEqual = 6, Above = 7;

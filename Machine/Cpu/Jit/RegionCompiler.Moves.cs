@@ -293,9 +293,7 @@ internal sealed unsafe partial class RegionCompiler
             bool copy = op.Kind is OpKind.MovRR64 or OpKind.MovRR32 or OpKind.MovsxRR or OpKind.MovzxRR
                 || op.Kind is OpKind.Mov or OpKind.Movsx or OpKind.Movzx && op.Form == Form.RR;
             if (copy && Tracked(op.R1) || op.Kind == OpKind.Lea && inAddress) { if (op.R0 < 16) mask |= 1u << op.R0; continue; }
-            bool reads = op.Kind is OpKind.CmpRR64 or OpKind.CmpRR32 or OpKind.CmpRI64 or OpKind.CmpRI32 or OpKind.CmpRM32 or OpKind.CmpRM64
-                or OpKind.TestRR64 or OpKind.TestRR32 or OpKind.Jcc or OpKind.Nop || AccessesMemory(ref op) && op.Form == Form.MR;
-            if (!reads && op.R0 < 16) mask &= ~(1u << op.R0);
+            mask &= ~(Compares(ref op) ? 0 : RegistersWritten(ref op));   // overwritten: no longer the cmov's value
         }
         return false;
 
