@@ -78,7 +78,7 @@ internal sealed unsafe partial class RegionCompiler
         uint written = 0, readFirst = 0;
         StridedAccess? load = null, store = null;
         int size = 0, loadAt = -1;
-        byte loaded = Op.NoReg, fillReg = Op.NoReg;
+        byte loaded = Op.NoReg, loadedXmm = Op.NoReg, fillReg = Op.NoReg;   // loaded: a general register
         ulong fillImm = 0;
         bool xmm = false, alignedLoad = false, alignedStore = false;
         var atExitTest = new Affine[16];   // the registers' values as the op before the jcc starts (ExitTest)
@@ -95,9 +95,9 @@ internal sealed unsafe partial class RegionCompiler
                 if (op.Kind == OpKind.SseMov)
                 {
                     // 16 bytes through an XMM register, which only these two ops of the loop touch.
-                    if (op.Form == Form.MR ? store != null || load != null && (!xmm || op.R1 != loaded) : load != null || store != null) return null;
+                    if (op.Form == Form.MR ? store != null || load != null && op.R1 != loadedXmm : load != null || store != null) return null;
                     if (op.Form == Form.MR) { store = a; fillReg = op.R1; alignedStore = op.Size2 == 1; }
-                    else { load = a; loaded = op.R0; alignedLoad = op.Size2 == 1; }
+                    else { load = a; loadedXmm = op.R0; alignedLoad = op.Size2 == 1; }
                     xmm = true;
                     size = 16;
                     TrackValues(ref op, value);
@@ -141,7 +141,7 @@ internal sealed unsafe partial class RegionCompiler
         if (store == null && data == null) return null;
         if (store != null && (store.Stride != size && store.Stride != -size || load != null && load.Stride != store.Stride)) return null;
         if (!xmm && load == null && fillReg != Op.NoReg && (written >> fillReg & 1) != 0) return null;   // a fill of a register the loop changes
-        if (!xmm && loaded < 16 && (readFirst >> loaded & 1) != 0) return null;
+        if (loaded < 16 && (readFirst >> loaded & 1) != 0) return null;
         var steps = new List<(byte, long)>();
         for (byte r = 0; r < 16; r++)
         {

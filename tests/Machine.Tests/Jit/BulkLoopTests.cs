@@ -188,15 +188,15 @@ public class BulkLoopTests
                 a.cmp(rax, rdx);
                 a.jne(top);
                 break;
-            case Shape.XmmCopyAligned:         // movdqa then movaps: every address a multiple of 16
+            case Shape.XmmCopyAligned:         // movdqa then movaps: every address a multiple of 16; xmm0 beside rax (both register 0)
                 a.lea(rsi, __[rbx + r11 * 8 + 0x0C00]);
                 a.and(rsi, -16);
                 a.lea(rdi, __[rbx + r11 * 8 + 0x2A00]);
                 a.and(rdi, -16);
                 a.xor(eax, eax);
                 a.Label(ref top);
-                a.movdqa(xmm1, __xmmword_ptr[rsi + rax]);
-                a.movaps(__xmmword_ptr[rdi + rax], xmm1);
+                a.movdqa(xmm0, __xmmword_ptr[rsi + rax]);
+                a.movaps(__xmmword_ptr[rdi + rax], xmm0);
                 a.add(rax, 16);
                 a.cmp(rax, 0x700);
                 a.jne(top);
