@@ -3,11 +3,12 @@ using System.Runtime.InteropServices;
 namespace Lab.Machine.Cpu;
 
 /// <summary>
-/// One compiled memory access's window (48 bytes of unmanaged memory; a region's windows are
+/// One compiled memory access's window (56 bytes of unmanaged memory; a region's windows are
 /// consecutive, and its code addresses them from one base register, JitRegion.Windows): a run of consecutive virtual pages that the current TLB holds, each under the access's
 /// tag (read, or fast write), mapped to consecutive host memory, so that one addend serves them all.
-/// The access tests <c>va - Lo &lt; Span</c> and adds <see cref="Addend"/>: no TLB slot on the path of
-/// a chain of dependent loads (a linked list walk), which is what qemu-user's direct mapping gives it.
+/// The access tests <c>d = va - Lo &lt; Span</c> and reads or writes at <c>d + HostLo</c>: no TLB slot on
+/// the path of a chain of dependent loads (a linked list walk), which is what qemu-user's direct mapping
+/// gives it.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct AccessWindow
@@ -18,6 +19,12 @@ internal struct AccessWindow
     public ulong Span;
     /// <summary>host pointer = va + Addend, for every page of the run.</summary>
     public long Addend;
+    /// <summary>
+    /// The host pointer of Lo (Lo + Addend): compiled code goes on from d = va - Lo, the value its test
+    /// compared, so va need not stay live past the test (in a region whose guest registers fill the
+    /// host's, RyuJIT kept va on the stack: a store and a reload on every access's path).
+    /// </summary>
+    public long HostLo;
     /// <summary>Misses left before the next attempt to rebuild the window (compiled code counts them down).</summary>
     public ushort Countdown;
     /// <summary>The bytes each use covers: the access's size, or a group's whole range (at most four pages).</summary>
@@ -286,6 +293,7 @@ public sealed unsafe partial class Cpu
         w->Lo = lo;
         w->Span = bytes - (ulong)(size - 1);
         w->Addend = addend;
+        w->HostLo = (long)lo + addend;
         w->Countdown = (ushort)Math.Min(1 << w->Backoff, ushort.MaxValue);
         w->Built = now;
         WindowsBuilt++;

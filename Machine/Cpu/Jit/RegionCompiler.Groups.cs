@@ -513,7 +513,7 @@ internal sealed unsafe partial class RegionCompiler
         }
         var miss = _il.DefineLabel();
         var after = _il.DefineLabel();
-        EmitWindowTest(offset, _tGroupVa, miss, g.Host!);
+        EmitWindowTest(offset, _tGroupVa, miss, g.Host!, crowded: false);
         _il.MarkJoin(after);   // the miss path stores no guest register
         Cold(() =>
         {
