@@ -387,21 +387,9 @@ internal sealed unsafe partial class RegionCompiler
         }
         WindowField(offset + WindowSpan);
         _il.Emit(OpCodes.Bge_Un, miss);
-        if (!fromOffset)
-        {
-            StoreWindowHost(offset, va, host, addendOnly);
-            return false;
-        }
-        _crowdedTests++;
-        WindowField(offset + WindowHostLo);
-        if (!addendOnly)
-        {
-            _il.Emit(OpCodes.Ldloc, va);
-            _il.Emit(OpCodes.Add);
-            _il.Emit(OpCodes.Conv_U);
-        }
-        _il.Emit(OpCodes.Stloc, host);
-        return true;
+        if (fromOffset) _crowdedTests++;
+        StoreWindowHost(offset, va, host, addendOnly, fromLo: fromOffset);
+        return fromOffset;
     }
 
     /// <summary>On the miss path of a window test that went on from d (<see cref="EmitWindowTest"/>): <paramref name="va"/> = d + Lo, the address again.</summary>
@@ -413,10 +401,10 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Stloc, va);
     }
 
-    /// <summary><paramref name="host"/> = <paramref name="va"/> + the Addend of the window at <paramref name="offset"/> (or the Addend alone), with no test.</summary>
-    private void StoreWindowHost(int offset, LocalBuilder va, LocalBuilder host, bool addendOnly = false)
+    /// <summary><paramref name="host"/> = <paramref name="va"/> + the Addend of the window at <paramref name="offset"/> (or the Addend alone), with no test; <paramref name="fromLo"/>: <paramref name="va"/> holds d = va - Lo, and HostLo stands for the Addend.</summary>
+    private void StoreWindowHost(int offset, LocalBuilder va, LocalBuilder host, bool addendOnly = false, bool fromLo = false)
     {
-        WindowField(offset + WindowAddend);
+        WindowField(offset + (fromLo ? WindowHostLo : WindowAddend));
         if (!addendOnly)
         {
             _il.Emit(OpCodes.Ldloc, va);
