@@ -6,9 +6,9 @@ namespace Lab.Machine.Cpu;
 /// One compiled memory access's window (56 bytes of unmanaged memory; a region's windows are
 /// consecutive, and its code addresses them from one base register, JitRegion.Windows): a run of consecutive virtual pages that the current TLB holds, each under the access's
 /// tag (read, or fast write), mapped to consecutive host memory, so that one addend serves them all.
-/// The access tests <c>d = va - Lo &lt; Span</c> and reads or writes at <c>d + HostLo</c>: no TLB slot on
-/// the path of a chain of dependent loads (a linked list walk), which is what qemu-user's direct mapping
-/// gives it.
+/// The access tests <c>va - Lo &lt; Span</c> and adds <see cref="Addend"/> (in a crowded loop it goes on
+/// from d = va - Lo at <see cref="HostLo"/>): no TLB slot on the path of a chain of dependent loads (a
+/// linked list walk), which is what qemu-user's direct mapping gives it.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct AccessWindow
@@ -20,9 +20,9 @@ internal struct AccessWindow
     /// <summary>host pointer = va + Addend, for every page of the run.</summary>
     public long Addend;
     /// <summary>
-    /// The host pointer of Lo (Lo + Addend): compiled code goes on from d = va - Lo, the value its test
-    /// compared, so va need not stay live past the test (in a region whose guest registers fill the
-    /// host's, RyuJIT kept va on the stack: a store and a reload on every access's path).
+    /// The host pointer of Lo (Lo + Addend): in a loop whose guest registers crowd the host's, compiled
+    /// code goes on from d = va - Lo, the value its test compared, so va need not stay live past the
+    /// test (RyuJIT kept it on the stack there: a store and a reload on every access's path).
     /// </summary>
     public long HostLo;
     /// <summary>Misses left before the next attempt to rebuild the window (compiled code counts them down).</summary>

@@ -370,9 +370,11 @@ internal sealed unsafe partial class RegionCompiler
     /// HostLo (or HostLo alone: the access adds d); the miss path then starts with
     /// <see cref="RestoreVa"/>, and the method returns true. Adding to va kept va live past the test,
     /// and where the guest's registers crowd the host's RyuJIT kept it on the stack there: a store and a
-    /// reload on every access's path (BEEBS levenshtein 7% slower). Where they do not, va stays in a
-    /// register and the addend's load is off the address's chain: from d, a chain of dependent loads
-    /// waits for the subtraction at each (a linked list's insertion sort 13% slower).
+    /// reload on every access's path (BEEBS levenshtein 8 to 10% slower). Where they do not, va stays
+    /// in a register and the addend's load is off the address's chain: from d, a chain of dependent
+    /// loads waits for the subtraction at each (a linked list's insertion sort 13% slower).
+    /// <paramref name="crowded"/> false: from va in any op (a group's check: its va is a temporary only
+    /// the check reads, not a load's or store's address kept for the access; left as it was, unmeasured).
     /// </summary>
     private bool EmitWindowTest(int offset, LocalBuilder va, Label miss, LocalBuilder host, bool addendOnly = false, bool crowded = true)
     {
