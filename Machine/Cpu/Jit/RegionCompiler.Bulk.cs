@@ -297,9 +297,10 @@ internal sealed unsafe partial class RegionCompiler
         if (plan.Store is { Accesses: not 1 } || plan.Load is { Accesses: not 1 }) return;   // tested in both copies: no window to trust
         var skip = _il.DefineLabel();
         var go = _il.DeclareLocal(typeof(ulong));
-        if (plan.DataExit) EmitPassesBeforeTheByte(loop, plan, go, skip);
+        LocalBuilder? loadHost = null;
+        if (plan.DataExit) loadHost = EmitPassesBeforeTheByte(loop, plan, go, skip);
         else EmitPassesBeforeTheExit(plan, go, skip);
-        EmitBulkPasses(loop, plan, go, skip);
+        EmitBulkPasses(loop, plan, go, skip, loadHost);
         _il.MarkLabel(skip);
     }
 
@@ -363,8 +364,9 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>
     /// go = the passes that go round again before the loaded byte ends the loop, of the counted passes
     /// but the last: the first such byte in the host memory the load walks (up or down), found by one search.
+    /// Returns the local holding the load's first host address (a copy up to the NUL copies from there).
     /// </summary>
-    private void EmitPassesBeforeTheByte(StridedLoop loop, BulkPlan plan, LocalBuilder go, Label skip)
+    private LocalBuilder EmitPassesBeforeTheByte(StridedLoop loop, BulkPlan plan, LocalBuilder go, Label skip)
     {
         _il.Emit(OpCodes.Ldloc, loop.Passes);
         Const(1);
@@ -378,6 +380,7 @@ internal sealed unsafe partial class RegionCompiler
         // The byte among the first 16 (in the window: at least 16 passes are) ends the loop before
         // any pass could run at once: two 8-byte tests inline, so a short string costs no call.
         const ulong Ones = 0x0101_0101_0101_0101, Highs = 0x8080_8080_8080_8080;
+        var x = _il.DeclareLocal(typeof(ulong));
         for (int word = 0; word < 2; word++)
         {
             _il.Emit(OpCodes.Ldloc, from);
@@ -389,7 +392,6 @@ internal sealed unsafe partial class RegionCompiler
             Const(plan.SearchByte * Ones);
             _il.Emit(OpCodes.Xor);   // x: a zero byte where the byte is the one searched for
             if (plan.WhileEqual) { _il.Emit(OpCodes.Brtrue, skip); continue; }   // a byte that differs
-            var x = _il.DeclareLocal(typeof(ulong));
             _il.Emit(OpCodes.Stloc, x);
             _il.Emit(OpCodes.Ldloc, x);
             Const(Ones);
@@ -408,10 +410,11 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(plan.WhileEqual ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
         _il.Emit(OpCodes.Call, JitMembers.BulkSearch);
         _il.Emit(OpCodes.Stloc, go);
+        return from;
     }
 
     /// <summary>Runs min(go, Passes - 1) passes at once when at least <see cref="MinBulkPasses"/> (else on to <paramref name="skip"/>).</summary>
-    private void EmitBulkPasses(StridedLoop loop, BulkPlan plan, LocalBuilder go, Label skip)
+    private void EmitBulkPasses(StridedLoop loop, BulkPlan plan, LocalBuilder go, Label skip, LocalBuilder? loadHost)
     {
         var passes = loop.Passes;
         // go = min(go, Passes - 1): the last counted pass runs as code.
@@ -429,7 +432,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldloc, go);
         Const(MinBulkPasses);
         _il.Emit(OpCodes.Blt_Un, skip);
-        if (plan.Store != null) EmitBulkMemory(plan, go, skip);
+        if (plan.Store != null) EmitBulkMemory(plan, go, skip, loadHost);
         foreach (var (r, step) in plan.Steps)
         {
             LoadReg(r);
@@ -460,12 +463,13 @@ internal sealed unsafe partial class RegionCompiler
     /// <summary>
     /// The memory of go passes of a copy or fill (when the aligned forms' first addresses are
     /// multiples of 16, and a copy's stores reach no later pass's load; else on to <paramref name="skip"/>).
+    /// <paramref name="loadHost"/>: the load's first host address, when the byte search worked it out already.
     /// </summary>
-    private void EmitBulkMemory(BulkPlan plan, LocalBuilder go, Label skip)
+    private void EmitBulkMemory(BulkPlan plan, LocalBuilder go, Label skip, LocalBuilder? loadHost)
     {
         var store = plan.Store!;
         var to = _il.DeclareLocal(typeof(ulong));
-        var from = _il.DeclareLocal(typeof(ulong));
+        var from = loadHost ?? _il.DeclareLocal(typeof(ulong));
         var bytes = _il.DeclareLocal(typeof(ulong));
         // An aligned XMM access faults when its address is not a multiple of 16: every pass's is, or none is.
         foreach (var (a, aligned) in new[] { (store, plan.AlignedStore), (plan.Load, plan.AlignedLoad) })
@@ -482,7 +486,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Mul);
         _il.Emit(OpCodes.Stloc, bytes);
         EmitHost(store, to);
-        if (plan.Load != null) EmitHost(plan.Load, from);
+        if (plan.Load != null && loadHost == null) EmitHost(plan.Load, from);
         if (store.Stride < 0)
             foreach (var host in plan.Load != null ? new[] { to, from } : [to])
             {

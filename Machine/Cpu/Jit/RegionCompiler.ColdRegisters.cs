@@ -46,15 +46,15 @@ internal sealed unsafe partial class RegionCompiler
         Span<int> used = stackalloc int[8];
         for (int k = 0; k < _n; k++)
             foreach (int r in used[..UsedRegisters(ref _ops[k], used)]) deepestUse[r] = Math.Max(deepestUse[r], depth[k]);
+        int deepest = depth.Length == 0 ? 0 : depth.Max();
         if (deepestUse.Count(d => d >= 0) >= ColdPressure)
         {
-            int deepest = depth.Max();
             // Not rsp: each push, pop, call and ret through the file would wait for the last one's store
             // to forward (BEEBS levenshtein, whose short loops run between calls, 6% slower).
             for (int r = 0; r < 16; r++)
                 _inFile[r] = deepestUse[r] >= 0 && deepestUse[r] <= deepest - ColdLevels && r != StackPointer;
         }
-        PlanCrowdedOps(depth, deepestUse);
+        PlanCrowdedOps(depth, deepest, deepestUse);
     }
 
     /// <summary>Registers in locals used in a region's deepest loops from which their accesses go on from va - Lo (<see cref="_crowded"/>).</summary>
@@ -71,9 +71,9 @@ internal sealed unsafe partial class RegionCompiler
     private int _crowdedTests;
 
     /// <summary>Fills <see cref="_crowded"/>: the ops of the region's deepest loops, when those use <see cref="CrowdedRegisters"/> or more registers in locals.</summary>
-    private void PlanCrowdedOps(int[] depth, int[] deepestUse)
+    private void PlanCrowdedOps(int[] depth, int deepest, int[] deepestUse)
     {
-        int deepest = depth.Length == 0 ? 0 : depth.Max(), registers = 0;
+        int registers = 0;
         for (int r = 0; r < 16; r++) if (!_inFile[r] && deepestUse[r] >= deepest) registers++;
         if (deepest == 0 || registers < CrowdedRegisters) return;
         _crowded = new bool[_n];
