@@ -150,7 +150,7 @@ public static class EmulatorBenchmark
         double Mips(Engine e) => instructions / medians[e] / 1e6;
         if (jitStats is JitStats j)
         {
-            Console.WriteLine($"jit (last round): {j.Blocks} regions compiled ({j.Instructions} guest instructions, {j.Rejected} blocks left to the interpreter, {j.Cut} cut to fit RyuJIT's size limit, {j.Promoted} quick regions compiled again optimised, {j.Reentered} compiled again with entries where the dispatcher kept entering them or for new targets of indirect calls and jumps ({j.IndirectRecompiles} such compiles started), {j.Retested} with a test at each access group member, {j.CountedLoops} loops with counted passes, {j.RegistersInFile} registers kept in the register file, used only outside their region's hottest loops, {j.CmovBranches} cmovs compiled as branches, {j.CrowdedAccesses} accesses in crowded loops tested from va - Lo), {j.BulkPasses:N0} passes of copy and fill loops run at once, "
+            Console.WriteLine($"jit (last round): {j.Blocks} regions compiled ({j.Instructions} guest instructions, {j.Rejected} blocks left to the interpreter, {j.Cut} cut to fit RyuJIT's size limit, {j.Promoted} quick regions compiled again optimised, {j.Reentered} compiled again with entries where the dispatcher kept entering them, for new targets of indirect calls and jumps or for the target of an exit they kept leaving by ({j.IndirectRecompiles} and {j.HotExitRecompiles} such compiles started), {j.Retested} with a test at each access group member, {j.CountedLoops} loops with counted passes, {j.RegistersInFile} registers kept in the register file, used only outside their region's hottest loops, {j.CmovBranches} cmovs compiled as branches, {j.CrowdedAccesses} accesses in crowded loops tested from va - Lo), {j.BulkPasses:N0} passes of copy and fill loops run at once, "
                 + $"compile time {(j.CompileTime + j.BackgroundTime).TotalMilliseconds:F1} ms = {(j.CompileTime + j.BackgroundTime).TotalMicroseconds / Math.Max(1, j.Blocks + j.Promoted + j.Reentered + j.Retested):F0} µs per compile, "
                 + $"{(j.CompileTime + j.BackgroundTime).TotalMicroseconds / Math.Max(1, j.Instructions):F1} µs per guest instruction "
                 + $"({j.CompileTime.TotalMilliseconds:F1} ms on the CPU's thread, {j.CompileTime / j.RunTime:P0} of that run; {j.BackgroundTime.TotalMilliseconds:F1} ms by RyuJIT in the background); "
@@ -219,7 +219,7 @@ public static class EmulatorBenchmark
     };
 
     /// <summary>What the JIT did in one run.</summary>
-    private readonly record struct JitStats(long Blocks, long Instructions, long Rejected, long Cut, long Promoted, long Reentered, long IndirectRecompiles, long Retested, TimeSpan CompileTime, TimeSpan BackgroundTime, long Entries, long Passes, long Flushes, long WindowsBuilt, long WindowInvalidations, long WindowsEmptied, long WindowsShared, long CountedLoops, long RegistersInFile, long CmovBranches, long CrowdedAccesses, long BulkPasses, TimeSpan RunTime);
+    private readonly record struct JitStats(long Blocks, long Instructions, long Rejected, long Cut, long Promoted, long Reentered, long IndirectRecompiles, long HotExitRecompiles, long Retested, TimeSpan CompileTime, TimeSpan BackgroundTime, long Entries, long Passes, long Flushes, long WindowsBuilt, long WindowInvalidations, long WindowsEmptied, long WindowsShared, long CountedLoops, long RegistersInFile, long CmovBranches, long CrowdedAccesses, long BulkPasses, TimeSpan RunTime);
 
     /// <summary>Loads the ELF (untimed), then times only the guest run (JIT compilation included) on one tier.</summary>
     private static (BareElfResult Result, TimeSpan Time, JitStats Jit) RunOurs(string elf, ulong scale, ExecutionTier tier, string[] extra)
@@ -235,7 +235,7 @@ public static class EmulatorBenchmark
         if (r.Outcome != BareElfOutcome.Exited || r.ExitCode != 0)
             throw new BenchmarkException($"the workload failed in our Machine: {r.Describe()}\n{r.StdoutText}");
         var cpu = process.Machine.Cpu;
-        return (r, sw.Elapsed, new JitStats(cpu.JitBlocksCompiled, cpu.JitInstructionsCompiled, cpu.JitBlocksRejected, cpu.JitRegionsCut, cpu.JitRegionsPromoted, cpu.JitRegionsReentered, cpu.JitIndirectRecompilesStarted, cpu.JitRegionsRetested, cpu.JitCompileTime, cpu.JitBackgroundCompileTime, cpu.JitEntries, cpu.JitPasses, cpu.JitFlushes, cpu.WindowsBuilt, cpu.WindowInvalidations, cpu.WindowsEmptied, cpu.WindowsShared, cpu.JitCountedLoops, cpu.JitRegistersInFile, cpu.JitCmovBranches, cpu.JitCrowdedAccesses, cpu.JitBulkPasses, sw.Elapsed));
+        return (r, sw.Elapsed, new JitStats(cpu.JitBlocksCompiled, cpu.JitInstructionsCompiled, cpu.JitBlocksRejected, cpu.JitRegionsCut, cpu.JitRegionsPromoted, cpu.JitRegionsReentered, cpu.JitIndirectRecompilesStarted, cpu.JitHotExitRecompilesStarted, cpu.JitRegionsRetested, cpu.JitCompileTime, cpu.JitBackgroundCompileTime, cpu.JitEntries, cpu.JitPasses, cpu.JitFlushes, cpu.WindowsBuilt, cpu.WindowInvalidations, cpu.WindowsEmptied, cpu.WindowsShared, cpu.JitCountedLoops, cpu.JitRegistersInFile, cpu.JitCmovBranches, cpu.JitCrowdedAccesses, cpu.JitBulkPasses, sw.Elapsed));
     }
 
     private static NativeResult RunProcess(string program, IReadOnlyList<string> args)

@@ -91,6 +91,8 @@ internal sealed class Block
     public JitRegion? Home;
     /// <summary>The entries of the compiled regions whose code covers this block and that a write to its page does not invalidate by itself: the region's blocks in other pages than its entry's, or all of them when it has entries on several pages (the write drops their code).</summary>
     public List<JitRegion>? ForeignOf;
+    /// <summary>Regions rooted at this block compiled again to take in an exit's target (Cpu.NoteHotExit).</summary>
+    public int HotExitRecompiles;
     /// <summary>The JIT cannot compile this block (an op outside its subset): it stays interpreted.</summary>
     public bool JitRejected;
     /// <summary>
@@ -123,6 +125,8 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     public ulong[] ExitTargets = [];
     /// <summary>Per exit slot: the block the dispatcher last ran after it (Cpu.LinkExit), or null.</summary>
     public Block?[] Exits = [];
+    /// <summary>On <see cref="Main"/>, per row of <see cref="Leaves"/>: the instructions retired when its JitLeave.Hits last reached Cpu.HotExitPasses (0: never), or null.</summary>
+    public ulong[]? HitsSince;
     /// <summary>Per exit slot: whether its block lies outside the pages the code's entries and start-up check verify, so the exit first asks the TLB whether that page still maps there (Cpu.FetchMapped).</summary>
     public bool[] ExitsUnverified = [];
     /// <summary>
@@ -190,12 +194,19 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
 
 /// <summary>
 /// An exit of a region's code: rip (unless the exit computes it), the ops of its block retired before
-/// it, the status, the block left (an index into JitRegion.Blocks) and the direct-exit slot (-1: none).
+/// it, the status, the block left (an index into JitRegion.Blocks) and the direct-exit slot (-1: none);
+/// and the times the code left by it through a slot.
 /// </summary>
-internal readonly struct JitLeave(ulong rip, int retired, int status, int block, int slot)
+internal struct JitLeave(ulong rip, int retired, int status, int block, int slot)
 {
     public readonly ulong Rip = rip;
     public readonly int Retired = retired, Status = status, Block = block, Slot = slot;
+    /// <summary>
+    /// Times the code left by this exit through its slot (linked or not), counted by the epilogue on
+    /// the row it reads anyway: at Cpu.HotExitPasses the code returns to the dispatcher, which counts
+    /// again from 0 and may compile the region again with the target as a member (Cpu.NoteHotExit).
+    /// </summary>
+    public int Hits;
 }
 
 /// <summary>Decoded-block cache keyed by (virtual, physical) start address, invalidated per physical page.</summary>

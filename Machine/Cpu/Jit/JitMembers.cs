@@ -43,6 +43,8 @@ internal static class JitMembers
     public static readonly FieldInfo ExitSlot = Field("_jitExitSlot");
     public static readonly FieldInfo RegionOps = typeof(JitRegion).GetField(nameof(JitRegion.Ops))!;
     public static readonly FieldInfo RegionExits = typeof(JitRegion).GetField(nameof(JitRegion.Exits))!;
+    public static readonly FieldInfo LeaveHits = typeof(JitLeave).GetField(nameof(JitLeave.Hits))!;
+    public static readonly FieldInfo HotRow = Field("_jitHotRow");
     public static readonly FieldInfo RegionExitsUnverified = typeof(JitRegion).GetField(nameof(JitRegion.ExitsUnverified))!;
     public static readonly FieldInfo RegionEntry = typeof(JitRegion).GetField(nameof(JitRegion.Entry))!;
     public static readonly FieldInfo RegionMain = typeof(JitRegion).GetField(nameof(JitRegion.Main))!;

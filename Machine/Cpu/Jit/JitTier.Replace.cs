@@ -291,6 +291,44 @@ public sealed unsafe partial class Cpu
         JitIndirectRecompilesStarted++;
     }
 
+    /// <summary>Times a region's code leaves by one direct exit, within <see cref="HotExitSpan"/> instructions retired, before the region is compiled again with the exit's target as a member (<see cref="NoteHotExit"/>).</summary>
+    internal const int HotExitPasses = 1 << 14;
+    /// <summary>At least one such exit every 256 instructions: a pass costs about a hundred host instructions.</summary>
+    private const ulong HotExitSpan = (ulong)HotExitPasses * 256;
+    /// <summary>Most such compiles of the region rooted at one block.</summary>
+    private const int MaxHotExitRecompiles = 4;
+    /// <summary>Regions compiled again to take in the target of an exit they kept leaving by (<see cref="NoteHotExit"/>; when they start depends only on the guest's run).</summary>
+    public long JitHotExitRecompilesStarted { get; private set; }
+
+    /// <summary>
+    /// <paramref name="region"/>'s code left <see cref="HotExitPasses"/> times more by the direct exit
+    /// of row <paramref name="row"/> (JitLeave.Hits), to a block that was cold or not yet run when the
+    /// region was collected (malloc's free-list path, taken only once frees begin): each pass writes
+    /// back the registers and tail-calls the target's own code. When the last such count took at most
+    /// <see cref="HotExitSpan"/> instructions, the region is compiled again (<see cref="Replace"/>, as a
+    /// reentry) with the target as a member if its collection now takes it; at most
+    /// <see cref="MaxHotExitRecompiles"/> times per entry block. A rarer exit stays: MiBench's blowfish
+    /// leaves its caller's region for the decryption path once per buffer, and taking that path in
+    /// made it 5% slower. The first count only starts the clock.
+    /// </summary>
+    private void NoteHotExit(JitRegion region, int row)
+    {
+        _jitHotRow = -1;
+        JitRegion main = region.Main;
+        ref JitLeave leave = ref main.Leaves[row];
+        ulong va = main.ExitTargets[leave.Slot];
+        Block entry = main.Blocks[0];
+        if (va >= JitRegion.ReturnWay || entry.HotExitRecompiles >= MaxHotExitRecompiles || !InstalledRegion(main) || BeingReplaced(main)) return;
+        main.HitsSince ??= new ulong[main.Leaves.Length];
+        ulong since = main.HitsSince[row];
+        (main.HitsSince[row], leave.Hits) = (_retired, 0);
+        if (since == 0 || _retired - since > HotExitSpan) return;
+        if (MemberAt(va, entry) is not Block target || !target.Valid) return;
+        if (!Replace(main, mustHold: target)) return;
+        entry.HotExitRecompiles++;
+        JitHotExitRecompilesStarted++;
+    }
+
     /// <summary>Regions compiled again for their indirect targets (<see cref="NoteIndirectMiss"/>; when they start depends only on the guest's run).</summary>
     public long JitIndirectRecompilesStarted { get; private set; }
 }

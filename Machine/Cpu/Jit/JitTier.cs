@@ -74,6 +74,8 @@ public sealed unsafe partial class Cpu
 #pragma warning disable CS0649   // written by compiled code (IL stfld), which the C# compiler does not see
     /// <summary>The exit slot of that exit (JitRegion.Exits), -1 for none.</summary>
     private int _jitExitSlot;
+    /// <summary>The row of <see cref="_jitRegion"/>'s exit whose count just reached HotExitPasses (JitLeave.Hits), else -1.</summary>
+    private int _jitHotRow = -1;
     /// <summary>The block that exit left, as its index in the region's Blocks (an int: no GC write barrier; RunCode finds the block).</summary>
     private int _jitExitBlock;
 #pragma warning restore CS0649
@@ -370,15 +372,7 @@ public sealed unsafe partial class Cpu
             foreach (ulong va in targets)
             {
                 if (seen.Contains(va)) continue;
-                ulong vpage = va & ~0xFFFUL, pa;
-                if (vpage == (entry.Va & ~0xFFFUL)) pa = (entry.Pa & ~0xFFFUL) | (va & 0xFFF);
-                else
-                {
-                    TlbEntry* e = TlbSlot(va);
-                    if (e->ExecTag != vpage) continue;
-                    pa = (e->PhysPage << 12) | (va & 0xFFF);
-                }
-                if (!_blocks.TryGetValue((va, pa), out Block? m)) continue;
+                if (MemberAt(va, entry) is not Block m) continue;
                 if (pass == 0 && m.Heat < WarmHeat && !m.InRegion) continue;
                 seen.Add(va);
                 if (!m.Valid) continue;
@@ -403,6 +397,20 @@ public sealed unsafe partial class Cpu
         }
         foreign = [.. pages];
         return [.. members];
+    }
+
+    /// <summary>The block decoded at <paramref name="va"/> as the TLB maps it for fetching now (the entry's page as the entry was decoded), or null.</summary>
+    private Block? MemberAt(ulong va, Block entry)
+    {
+        ulong vpage = va & ~0xFFFUL, pa;
+        if (vpage == (entry.Va & ~0xFFFUL)) pa = (entry.Pa & ~0xFFFUL) | (va & 0xFFF);
+        else
+        {
+            TlbEntry* e = TlbSlot(va);
+            if (e->ExecTag != vpage) return null;
+            pa = (e->PhysPage << 12) | (va & 0xFFF);
+        }
+        return _blocks.TryGetValue((va, pa), out Block? m) ? m : null;
     }
 
     /// <summary>
@@ -583,7 +591,11 @@ public sealed unsafe partial class Cpu
         int status = code(this);
         budget -= slice - _jitBudget;
         // Other exits leave _jitLast the block entered: a prefix's status needs it, the others none.
-        if (status == JitMembers.ExitNormal) _jitLast = _jitRegion!.Blocks[_jitExitBlock];
+        if (status == JitMembers.ExitNormal)
+        {
+            _jitLast = _jitRegion!.Blocks[_jitExitBlock];
+            if (_jitHotRow >= 0) NoteHotExit(_jitRegion, _jitHotRow);
+        }
         if (_jitPromote != null) Promote(_jitPromote);
         if (_jitGroupMissed != null) NoteGroupMiss();
         if (_jitReplacements.Count != 0) InstallReplacements();

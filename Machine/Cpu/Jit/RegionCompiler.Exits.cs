@@ -223,6 +223,7 @@ internal sealed unsafe partial class RegionCompiler
             _il.Emit(OpCodes.Stloc, _xWay);
             _il.Emit(OpCodes.Ldc_I4_0);
             _il.Emit(OpCodes.Blt, unlinked);
+            EmitExitHit(unlinked);
             LoadLinkedExit();
             _il.Emit(OpCodes.Ldloc, _next);
             _il.Emit(OpCodes.Brfalse, unlinked);
@@ -305,6 +306,33 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldloc, _xStatus);
         _il.Emit(OpCodes.Ret);
         EmitRegisterLoads();
+    }
+
+    /// <summary>
+    /// Counts the exit in its row's JitLeave.Hits; at Cpu.HotExitPasses it notes the row
+    /// (Cpu._jitHotRow) and goes to <paramref name="dispatcher"/> (back to the dispatcher: Cpu.NoteHotExit).
+    /// </summary>
+    private void EmitExitHit(Label dispatcher)
+    {
+        var hits = _il.DeclareLocal(typeof(int));
+        var counted = _il.DefineLabel();
+        _il.Emit(OpCodes.Ldloc, _xRow);
+        _il.Emit(OpCodes.Ldflda, JitMembers.LeaveHits);
+        _il.Emit(OpCodes.Dup);
+        _il.Emit(OpCodes.Ldind_I4);
+        _il.Emit(OpCodes.Ldc_I4_1);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Dup);
+        _il.Emit(OpCodes.Stloc, hits);
+        _il.Emit(OpCodes.Stind_I4);
+        _il.Emit(OpCodes.Ldloc, hits);
+        _il.Emit(OpCodes.Ldc_I4, Cpu.HotExitPasses);
+        _il.Emit(OpCodes.Bne_Un, counted);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldloc, _xLeave);
+        _il.Emit(OpCodes.Stfld, JitMembers.HotRow);
+        _il.Emit(OpCodes.Br, dispatcher);
+        _il.MarkLabel(counted);
     }
 
     /// <summary>_next = JitRegion.Exits[_xWay].</summary>
