@@ -427,6 +427,18 @@ internal sealed unsafe partial class RegionCompiler
         return _windowsUsed++ * sizeof(AccessWindow);
     }
 
+    /// <summary>Adds <paramref name="delta"/> to the counter at the address on the stack (read with <paramref name="load"/>, written with <paramref name="store"/>); the new value is left in <paramref name="result"/>.</summary>
+    private void AddInPlace(OpCode load, OpCode store, int delta, LocalBuilder result)
+    {
+        _il.Emit(OpCodes.Dup);
+        _il.Emit(load);
+        _il.Emit(OpCodes.Ldc_I4, delta);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Dup);
+        _il.Emit(OpCodes.Stloc, result);
+        _il.Emit(store);
+    }
+
     /// <summary>
     /// A window's miss: counts its countdown down and goes on at <paramref name="next"/> while it is not
     /// zero; at zero leaves through <paramref name="resume"/> with the window and the address in
@@ -437,13 +449,7 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldloc, _winBase);
         _il.Emit(OpCodes.Ldc_I4, offset + WindowCountdown);
         _il.Emit(OpCodes.Add);
-        _il.Emit(OpCodes.Dup);
-        _il.Emit(OpCodes.Ldind_U2);
-        _il.Emit(OpCodes.Ldc_I4_1);
-        _il.Emit(OpCodes.Sub);
-        _il.Emit(OpCodes.Dup);
-        _il.Emit(OpCodes.Stloc, _tWinCount);
-        _il.Emit(OpCodes.Stind_I2);
+        AddInPlace(OpCodes.Ldind_U2, OpCodes.Stind_I2, -1, _tWinCount);
         _il.Emit(OpCodes.Ldloc, _tWinCount);
         _il.Emit(OpCodes.Conv_U2);
         _il.Emit(OpCodes.Brtrue, next);

@@ -318,13 +318,7 @@ internal sealed unsafe partial class RegionCompiler
         var counted = _il.DefineLabel();
         _il.Emit(OpCodes.Ldloc, _xRow);
         _il.Emit(OpCodes.Ldflda, JitMembers.LeaveHits);
-        _il.Emit(OpCodes.Dup);
-        _il.Emit(OpCodes.Ldind_I4);
-        _il.Emit(OpCodes.Ldc_I4_1);
-        _il.Emit(OpCodes.Add);
-        _il.Emit(OpCodes.Dup);
-        _il.Emit(OpCodes.Stloc, hits);
-        _il.Emit(OpCodes.Stind_I4);
+        AddInPlace(OpCodes.Ldind_I4, OpCodes.Stind_I4, 1, hits);
         _il.Emit(OpCodes.Ldloc, hits);
         _il.Emit(OpCodes.Ldc_I4, Cpu.HotExitPasses);
         _il.Emit(OpCodes.Bne_Un, counted);
