@@ -125,8 +125,6 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     public ulong[] ExitTargets = [];
     /// <summary>Per exit slot: the block the dispatcher last ran after it (Cpu.LinkExit), or null.</summary>
     public Block?[] Exits = [];
-    /// <summary>On <see cref="Main"/>, per row of <see cref="Leaves"/>: the instructions retired when its JitLeave.Hits last reached Cpu.HotExitPasses (0: never), or null.</summary>
-    public ulong[]? HitsSince;
     /// <summary>Per exit slot: whether its block lies outside the pages the code's entries and start-up check verify, so the exit first asks the TLB whether that page still maps there (Cpu.FetchMapped).</summary>
     public bool[] ExitsUnverified = [];
     /// <summary>
@@ -195,7 +193,7 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
 /// <summary>
 /// An exit of a region's code: rip (unless the exit computes it), the ops of its block retired before
 /// it, the status, the block left (an index into JitRegion.Blocks) and the direct-exit slot (-1: none);
-/// and the times the code left by it through a slot.
+/// and the times the code left by it through a slot, and since when.
 /// </summary>
 internal struct JitLeave(ulong rip, int retired, int status, int block, int slot)
 {
@@ -207,6 +205,8 @@ internal struct JitLeave(ulong rip, int retired, int status, int block, int slot
     /// again from 0 and may compile the region again with the target as a member (Cpu.NoteHotExit).
     /// </summary>
     public int Hits;
+    /// <summary>The instructions retired when <see cref="Hits"/> last reached Cpu.HotExitPasses (0: never).</summary>
+    public ulong HitsSince;
 }
 
 /// <summary>Decoded-block cache keyed by (virtual, physical) start address, invalidated per physical page.</summary>

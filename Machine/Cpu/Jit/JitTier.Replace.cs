@@ -319,9 +319,8 @@ public sealed unsafe partial class Cpu
         ulong va = main.ExitTargets[leave.Slot];
         Block entry = main.Blocks[0];
         if (va >= JitRegion.ReturnWay || entry.HotExitRecompiles >= MaxHotExitRecompiles || !InstalledRegion(main) || BeingReplaced(main)) return;
-        main.HitsSince ??= new ulong[main.Leaves.Length];
-        ulong since = main.HitsSince[row];
-        (main.HitsSince[row], leave.Hits) = (_retired, 0);
+        ulong since = leave.HitsSince;
+        (leave.HitsSince, leave.Hits) = (_retired, 0);
         if (since == 0 || _retired - since > HotExitSpan) return;
         if (MemberAt(va, entry) is not Block target || !target.Valid) return;
         if (!Replace(main, mustHold: target)) return;
