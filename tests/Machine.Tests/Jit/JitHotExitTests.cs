@@ -79,7 +79,7 @@ public class JitHotExitTests
         Cpu.JitRegion[] regions = [.. jit.Cpu.CompiledCode().Select(c => (Cpu.JitRegion)c.Target!)];
         Assert.Contains(regions, r => r.Blocks.Length > 1 && r.Blocks.Any(b => b.Va == latePath));
 
-        // An iteration is 15 instructions: leaving for the late path's code and coming back was two passes each.
+        // An iteration is 16 instructions: leaving for the late path's code and coming back was two passes each.
         long passes = jit.Cpu.JitPasses + jit.Cpu.JitEntries;
         jit.Machine.Run(1_100_000);
         long left = jit.Cpu.JitPasses + jit.Cpu.JitEntries - passes;
