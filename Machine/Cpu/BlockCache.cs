@@ -178,6 +178,17 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     public int IndirectMisses;
     /// <summary>Compiled with a test of the group's host pointer at every access group member (RegionCompiler._memberTests).</summary>
     public bool GroupMembersTested;
+    /// <summary>
+    /// Quick code: per member block (an index into <see cref="Blocks"/>), the times its code began
+    /// (RegionCompiler.EmitRunCount); shared by every entry's object. Cpu.Promote reads them.
+    /// </summary>
+    public long[] BlockRuns = [];
+    /// <summary>
+    /// Code compiled since its region's quick code ran: the runs that code counted, by block address
+    /// (<see cref="BlockRuns"/>), which weigh its registers (RegionCompiler.PlanColdRegisters), kept for
+    /// the region's later compiles (reentries, hot exits). Null: none counted (no quick tier).
+    /// </summary>
+    public IReadOnlyDictionary<ulong, long>? Runs;
     /// <summary>On <see cref="Main"/>: group checks that found neither the window nor the TLB holding the group's range since retired count <see cref="GroupMissesSince"/> (Cpu.NoteGroupMiss).</summary>
     public int GroupMisses;
     public ulong GroupMissesSince;
@@ -186,7 +197,7 @@ internal sealed class JitRegion(Block[] blocks, Op[] ops)
     public JitRegion At(int entry, (ulong Va, ulong Page)[] foreignPages) => new(Blocks, Ops)
     {
         ExitTargets = ExitTargets, Exits = Exits, ExitsUnverified = ExitsUnverified, ForeignPages = foreignPages, Windows = Windows,
-        Leaves = Leaves, Entry = entry, Main = Main, Quick = Quick,
+        Leaves = Leaves, Entry = entry, Main = Main, Quick = Quick, BlockRuns = BlockRuns, Runs = Runs,
     };
 }
 

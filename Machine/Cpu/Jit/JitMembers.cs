@@ -50,6 +50,7 @@ internal static class JitMembers
     public static readonly FieldInfo RegionMain = typeof(JitRegion).GetField(nameof(JitRegion.Main))!;
     public static readonly FieldInfo RegionPromoteCredit = typeof(JitRegion).GetField(nameof(JitRegion.PromoteCredit))!;
     public static readonly FieldInfo RegionQuickLeaves = typeof(JitRegion).GetField(nameof(JitRegion.QuickLeaves))!;
+    public static readonly FieldInfo RegionBlockRuns = typeof(JitRegion).GetField(nameof(JitRegion.BlockRuns))!;
     public static readonly FieldInfo Promote = Field("_jitPromote");
     public static readonly FieldInfo GroupMissed = Field("_jitGroupMissed");
     public static readonly FieldInfo RegionWindows = typeof(JitRegion).GetField(nameof(JitRegion.Windows))!;

@@ -163,11 +163,17 @@ public sealed unsafe partial class Cpu
         if (OverCodeLimit(blocks)) FlushCompiledCode();
         // (TryEmit may cut the region for size: the windows it reserved then wait for the next flush.)
         // A promotion compiles optimised code; a reentry compiles code like the old (quick code keeps its credit).
-        else if (RegionCompiler.TryEmit(this, ref blocks, ref foreign, quick, out int ops) is JitCode code && Holds(blocks))
+        else if (RegionCompiler.TryEmit(this, ref blocks, ref foreign, quick, out int ops, quick ? null : region.Runs ?? CountedRuns(region)) is JitCode code
+            && Holds(blocks))
         {
             var compiled = (JitRegion)code.Target!;
             compiled.WarmBlockLimit = region.WarmBlockLimit;
-            if (quick) (compiled.PromoteCredit, compiled.QuickCredit, compiled.QuickLeaves) = (region.PromoteCredit, region.QuickCredit, region.QuickLeaves);
+            if (quick)
+            {
+                (compiled.PromoteCredit, compiled.QuickCredit, compiled.QuickLeaves) = (region.PromoteCredit, region.QuickCredit, region.QuickLeaves);
+                if (CountedRuns(region) is { } runs)   // the count goes on
+                    for (int j = 0; j < compiled.BlockRuns.Length; j++) compiled.BlockRuns[j] = runs.GetValueOrDefault(compiled.Blocks[j].Va);
+            }
             var p = new PendingRegion(code, blocks, ops, _jitFlushes, replacing: region);
             _jitLiveInstructions += p.Instructions(entry);
             _jitReplacements.Add((region, p, Reentry: mustHold != null));
@@ -177,6 +183,15 @@ public sealed unsafe partial class Cpu
         }
         _jitCompileTicks += Stopwatch.GetTimestamp() - t0;
         return queued;
+    }
+
+    /// <summary>The runs quick region <paramref name="quick"/>'s code counted, by block address (JitRegion.BlockRuns); null for other code.</summary>
+    private static Dictionary<ulong, long>? CountedRuns(JitRegion quick)
+    {
+        if (quick.BlockRuns.Length == 0) return null;
+        var runs = new Dictionary<ulong, long>(quick.BlockRuns.Length);
+        for (int j = 0; j < quick.BlockRuns.Length; j++) runs[quick.Blocks[j].Va] = quick.BlockRuns[j];
+        return runs;
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Reflection.Emit;
 
 namespace Lab.Machine.Cpu;
@@ -11,6 +12,8 @@ namespace Lab.Machine.Cpu;
 /// instructions were stack moves). A register the region uses only outside its hottest loops
 /// (<see cref="PlanColdRegisters"/>) is read from and written to the register file where it is used,
 /// like memory, and is no local at all: nothing keeps it live across the loops that do not use it.
+/// Which registers those are, the loop depths say, and in a crowded region also the runs of its
+/// blocks that its quick code counted (<see cref="ColdByRuns"/>).
 /// </summary>
 internal sealed unsafe partial class RegionCompiler
 {
@@ -26,13 +29,18 @@ internal sealed unsafe partial class RegionCompiler
 
     /// <summary>Fewer registers used than this: all in locals (RyuJIT has host registers for them all).</summary>
     private const int ColdPressure = 9;
-    /// <summary>A register is cold when all its uses lie at least this many loop levels out from the region's deepest loop.</summary>
+    /// <summary>Without counted runs: a register is cold when all its uses lie at least this many loop levels out from the region's deepest loop.</summary>
     private const int ColdLevels = 2;
+    /// <summary>With counted runs (<see cref="ColdByRuns"/>): the share of the instructions run, and of the hottest block's runs, a cold register's uses stay within.</summary>
+    private const int ColdShare = 64, ColdRuns = 4;
+    /// <summary>With counted runs: the registers the blocks that ran often use (more than one time in <see cref="ColdRuns"/> of the hottest's runs) from which they crowd the host's.</summary>
+    private const int HotCrowd = 12;
 
     /// <summary>
     /// Picks the cold registers: when the region uses at least <see cref="ColdPressure"/> registers,
     /// those whose every use lies <see cref="ColdLevels"/> or more loop levels out from the region's
-    /// deepest loop (<see cref="OpLoopDepths"/>): a harness's loop around the loops of a sort. Quick
+    /// deepest loop (<see cref="OpLoopDepths"/>): a harness's loop around the loops of a sort; and
+    /// those the counted runs show to be cold in a crowded region (<see cref="ColdByRuns"/>). Quick
     /// regions (MinOpts: no register allocation across statements) and prefixes keep locals. The
     /// choice only moves cost: a cold register is exact wherever it is used, and one wrongly thought
     /// cold (an implicit use <see cref="UsedRegisters"/> does not know) costs a load or store there.
@@ -49,12 +57,47 @@ internal sealed unsafe partial class RegionCompiler
         int deepest = depth.Length == 0 ? 0 : depth.Max();
         if (deepestUse.Count(d => d >= 0) >= ColdPressure)
         {
+            bool[]? coldByRuns = _runs != null ? ColdByRuns(used) : null;
             // Not rsp: each push, pop, call and ret through the file would wait for the last one's store
             // to forward (BEEBS levenshtein, whose short loops run between calls, 6% slower).
             for (int r = 0; r < 16; r++)
-                _inFile[r] = deepestUse[r] >= 0 && deepestUse[r] <= deepest - ColdLevels && r != StackPointer;
+                _inFile[r] = deepestUse[r] >= 0 && r != StackPointer
+                    && (deepestUse[r] <= deepest - ColdLevels || coldByRuns?[r] == true);
         }
         PlanCrowdedOps(depth, deepest, deepestUse);
+    }
+
+    /// <summary>
+    /// The cold registers by the runs the region's quick code counted (<see cref="_runs"/>), or null
+    /// (nothing counted, or the region's often-run blocks, those that ran more than one time in
+    /// <see cref="ColdRuns"/> of its hottest block's runs, use fewer than <see cref="HotCrowd"/>
+    /// registers: RyuJIT has host registers for them and the rest). Cold: used by none of those blocks
+    /// and by at most one in <see cref="ColdShare"/> of the instructions the region ran. A block the
+    /// count does not know (a member new since) counts as the hottest.
+    /// </summary>
+    private bool[]? ColdByRuns(Span<int> used)
+    {
+        var runs = new long[_blocks.Length];
+        for (int j = 0; j < runs.Length; j++) runs[j] = _runs!.GetValueOrDefault(_blocks[j].Va, -1);
+        long hottest = runs.Max();
+        if (hottest <= 0) return null;
+        long total = 0;
+        var uses = new long[16];
+        uint often = 0;   // the registers of the often-run blocks
+        for (int k = 0; k < _n; k++)
+        {
+            long w = runs[_blockOf[k]] < 0 ? hottest : runs[_blockOf[k]];
+            total += w;
+            foreach (int r in used[..UsedRegisters(ref _ops[k], used)])
+            {
+                uses[r] += w;
+                if (w * ColdRuns > hottest) often |= 1u << r;
+            }
+        }
+        if (BitOperations.PopCount(often) < HotCrowd) return null;
+        var cold = new bool[16];
+        for (int r = 0; r < 16; r++) cold[r] = (often >> r & 1) == 0 && uses[r] * ColdShare <= total;
+        return cold;
     }
 
     /// <summary>Registers in locals used in a region's deepest loops from which their accesses go on from va - Lo (<see cref="_crowded"/>).</summary>

@@ -4,7 +4,8 @@ namespace Lab.Machine.Cpu;
 
 /// <summary>
 /// Quick code (Cpu.Promote has the policy): the padding that makes RyuJIT compile a region with MinOpts,
-/// and the epilogue's count of what the code retires against the region's credit.
+/// the epilogue's count of what the code retires against the region's credit, and each block's count
+/// of its runs, which its optimised compile reads.
 /// </summary>
 internal sealed unsafe partial class RegionCompiler
 {
@@ -43,6 +44,24 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Ldfld, JitMembers.RegionMain);
         _il.Emit(OpCodes.Stfld, JitMembers.Promote);
         _il.MarkLabel(enough);
+    }
+
+    /// <summary>
+    /// Quick code's count of block <paramref name="j"/>'s runs, at its start (JitRegion.BlockRuns):
+    /// the profile the region's optimised compile weighs its registers by (<see cref="PlanColdRegisters"/>).
+    /// </summary>
+    private void EmitRunCount(int j)
+    {
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldfld, JitMembers.RegionBlockRuns);
+        _il.Emit(OpCodes.Ldc_I4, j);
+        _il.Emit(OpCodes.Ldelema, typeof(long));
+        _il.Emit(OpCodes.Dup);
+        _il.Emit(OpCodes.Ldind_I8);
+        _il.Emit(OpCodes.Ldc_I4_1);
+        _il.Emit(OpCodes.Conv_I8);
+        _il.Emit(OpCodes.Add);
+        _il.Emit(OpCodes.Stind_I8);
     }
 
     /// <summary>The nops that make RyuJIT compile quick code with MinOpts (<see cref="PadForMinOpts"/>).</summary>

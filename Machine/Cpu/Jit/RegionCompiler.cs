@@ -22,7 +22,7 @@ namespace Lab.Machine.Cpu;
 /// Split over files: this one (driver, prologue), .Exits (exits, their tails, the epilogue),
 /// .Emit (IL building blocks), .Flags and .FlagPlan (lazy flags), .Moves, .Arith, .MulDiv, .Control
 /// (one per instruction family), .Groups (access groups), .Strides (counted passes of loops),
-/// .Quick (quick code: the MinOpts padding and the credit count), .Size (the IL against RyuJIT's
+/// .Quick (quick code: the MinOpts padding, the credit count and the blocks' runs), .Size (the IL against RyuJIT's
 /// limits, and the cut of a region over them).
 /// </summary>
 internal sealed unsafe partial class RegionCompiler
@@ -89,6 +89,8 @@ internal sealed unsafe partial class RegionCompiler
     private readonly bool _memberTests;
     /// <summary>Quick code: compiled by RyuJIT with MinOpts (<see cref="PadForMinOpts"/>), counting what it retires until Cpu.Promote compiles it again.</summary>
     private readonly bool _quick;
+    /// <summary>The runs of the region's blocks its quick code counted, by address (JitRegion.Runs), or null.</summary>
+    private readonly IReadOnlyDictionary<ulong, long>? _runs;
 
     /// <summary>
     /// Most blocks, and ops, in one region (RyuJIT's time grows with the method). A region takes up to
@@ -106,10 +108,11 @@ internal sealed unsafe partial class RegionCompiler
     internal const int MaxRegionPages = 4;
 
     /// <summary>Prepares the method for <paramref name="blocks"/> (entry first; one block when <paramref name="prefixOps"/> cuts it): op tables, locals, labels.</summary>
-    private RegionCompiler(Cpu cpu, Block[] blocks, int prefixOps, bool quick)
+    private RegionCompiler(Cpu cpu, Block[] blocks, int prefixOps, bool quick, IReadOnlyDictionary<ulong, long>? runs)
     {
         _cpu = cpu;
         _quick = quick;
+        _runs = runs;
         _blocks = blocks;
         _memberTests = blocks[0].GroupMembersTested;
         _prefix = prefixOps < blocks[0].Count;
@@ -130,6 +133,7 @@ internal sealed unsafe partial class RegionCompiler
         _offset = offset.ToArray();
         _region = new JitRegion(blocks, _ops);
         _region.Main = _region;
+        if (quick && !_prefix) _region.BlockRuns = new long[blocks.Length];
         _region.Quick = quick;
         _region.GroupMembersTested = _memberTests;
         _method = new DynamicMethod($"jit_{blocks[0].Va:x}", typeof(int), [typeof(JitRegion), typeof(Cpu)],
@@ -166,7 +170,8 @@ internal sealed unsafe partial class RegionCompiler
     /// region keeps its shape when promoted: uncut quick regions left different blocks to regions of
     /// their own, and Embench's edn ran 0.60 → 0.75 s.
     /// </summary>
-    public static JitCode? TryEmit(Cpu cpu, ref Block[] blocks, ref (ulong Va, ulong Page)[] foreign, bool quick, out int ops)
+    public static JitCode? TryEmit(Cpu cpu, ref Block[] blocks, ref (ulong Va, ulong Page)[] foreign, bool quick, out int ops,
+        IReadOnlyDictionary<ulong, long>? runs = null)
     {
         Block entry = blocks[0];
         ops = 0;
@@ -181,8 +186,9 @@ internal sealed unsafe partial class RegionCompiler
         if (ops < entry.Count) blocks = [entry];
         while (true)
         {
-            var c = new RegionCompiler(cpu, blocks, ops, quick);
+            var c = new RegionCompiler(cpu, blocks, ops, quick, runs);
             c._region.ForeignPages = foreign;
+            c._region.Runs = runs;
             if (c.Emit() is JitCode code) return code;
             // Over RyuJIT's limits for optimising (ILSize.OverLimits): the same region without its last members
             // (CollectRegion lists the warm blocks first), at most as many as the limits leave room for.
@@ -286,6 +292,7 @@ internal sealed unsafe partial class RegionCompiler
             {
                 EmitHoistedTests(_blockOf[_i]);
                 EnterStridedLoop(_blockOf[_i]);
+                if (_quick && !_prefix) EmitRunCount(_blockOf[_i]);   // after the label of the edges that skip the tests (BlockLabel)
                 _il.ZeroExtended = _zeroExtendedIn[_blockOf[_i]];   // after the labels those mark
             }
             EmitOp(ref op);
