@@ -40,7 +40,9 @@ internal sealed unsafe partial class RegionCompiler
     /// Picks the cold registers: when the region uses at least <see cref="ColdPressure"/> registers,
     /// those whose every use lies <see cref="ColdLevels"/> or more loop levels out from the region's
     /// deepest loop (<see cref="OpLoopDepths"/>): a harness's loop around the loops of a sort; and
-    /// those the counted runs show to be cold in a crowded region (<see cref="ColdByRuns"/>). Quick
+    /// those the counted runs show to be cold in a crowded region (<see cref="ColdByRuns"/>) that the
+    /// deepest loops do not use (in the file, Embench qrduino's rbx, used on a path of its inner loop
+    /// that few passes take, added a load on the way to an address there). Quick
     /// regions (MinOpts: no register allocation across statements) and prefixes keep locals. The
     /// choice only moves cost: a cold register is exact wherever it is used, and one wrongly thought
     /// cold (an implicit use <see cref="UsedRegisters"/> does not know) costs a load or store there.
@@ -62,7 +64,7 @@ internal sealed unsafe partial class RegionCompiler
             // to forward (BEEBS levenshtein, whose short loops run between calls, 6% slower).
             for (int r = 0; r < 16; r++)
                 _inFile[r] = deepestUse[r] >= 0 && r != StackPointer
-                    && (deepestUse[r] <= deepest - ColdLevels || coldByRuns?[r] == true);
+                    && (deepestUse[r] <= deepest - ColdLevels || coldByRuns?[r] == true && deepestUse[r] < deepest);
         }
         PlanCrowdedOps(depth, deepest, deepestUse);
     }
