@@ -88,6 +88,16 @@ public sealed class CpuFixture : IDisposable
         return r.Trap;
     }
 
+    /// <summary>
+    /// Runs in slices of <paramref name="slice"/> instructions while <paramref name="waiting"/> holds:
+    /// for a condition that depends on the compile worker, waited for as a condition, not for a time.
+    /// The cap (a million slices) only stops a broken build from looping forever; the caller asserts.
+    /// </summary>
+    public void RunWhile(Func<bool> waiting, ulong slice = 9_973)
+    {
+        for (int k = 0; waiting() && k < 1_000_000; k++) Machine.Run(slice);
+    }
+
     /// <summary>Runs and asserts the code reached the final int3.</summary>
     public void RunToEnd()
     {

@@ -83,12 +83,13 @@ internal sealed unsafe partial class RegionCompiler
         for (int j = 0; j < runs.Length; j++) runs[j] = _runs!.GetValueOrDefault(_blocks[j].Va, -1);
         long hottest = runs.Max();
         if (hottest <= 0) return null;
+        for (int j = 0; j < runs.Length; j++) if (runs[j] < 0) runs[j] = hottest;
         long total = 0;
         var uses = new long[16];
         uint often = 0;   // the registers of the often-run blocks
         for (int k = 0; k < _n; k++)
         {
-            long w = runs[_blockOf[k]] < 0 ? hottest : runs[_blockOf[k]];
+            long w = runs[_blockOf[k]];
             total += w;
             foreach (int r in used[..UsedRegisters(ref _ops[k], used)])
             {

@@ -134,6 +134,7 @@ internal sealed unsafe partial class RegionCompiler
         _region = new JitRegion(blocks, _ops);
         _region.Main = _region;
         if (quick && !_prefix) _region.BlockRuns = new long[blocks.Length];
+        _region.Runs = runs;
         _region.Quick = quick;
         _region.GroupMembersTested = _memberTests;
         _method = new DynamicMethod($"jit_{blocks[0].Va:x}", typeof(int), [typeof(JitRegion), typeof(Cpu)],
@@ -188,7 +189,6 @@ internal sealed unsafe partial class RegionCompiler
         {
             var c = new RegionCompiler(cpu, blocks, ops, quick, runs);
             c._region.ForeignPages = foreign;
-            c._region.Runs = runs;
             if (c.Emit() is JitCode code) return code;
             // Over RyuJIT's limits for optimising (ILSize.OverLimits): the same region without its last members
             // (CollectRegion lists the warm blocks first), at most as many as the limits leave room for.

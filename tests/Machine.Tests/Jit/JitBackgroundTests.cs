@@ -52,8 +52,7 @@ public class JitBackgroundTests
     public void CodeInstalledWheneverItIsReadyLeavesTheSameState()
     {
         using var jit = Start(CpuFixture.CompilingInBackground(jitThreshold: 50));
-        // Wait for the condition (compiled code has run), not for a time; the cap only stops a broken build from looping forever.
-        for (int slice = 0; jit.Cpu.JitEntries == 0 && slice < 1_000_000; slice++) jit.Machine.Run(10_000);
+        jit.RunWhile(() => jit.Cpu.JitEntries == 0, slice: 10_000);   // until compiled code has run
         Assert.True(jit.Cpu.JitEntries > 0, "the background compilation never landed");
         Assert.True(jit.Cpu.JitBlocksCompiled >= 1);
         Assert.True(jit.Cpu.JitBackgroundCompileTime > TimeSpan.Zero, "RyuJIT ran on the CPU's thread");

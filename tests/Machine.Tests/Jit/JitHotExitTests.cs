@@ -72,9 +72,7 @@ public class JitHotExitTests
         // When the compile starts depends only on the run: HotExitPasses iterations after the late path starts.
         while (jit.Cpu.JitHotExitRecompilesStarted == 0 && jit.Cpu.InstructionsRetired < 50_000_000) jit.Machine.Run(9_973);
         Assert.True(jit.Cpu.JitHotExitRecompilesStarted > 0, $"no region is compiled again with its hot exit's target: {jit.Cpu.InstructionsRetired} retired, {jit.Cpu.JitBlocksCompiled} regions");
-        // When it is installed depends on the compile worker: wait for the condition, not for a time; the
-        // cap only stops a broken build from looping forever.
-        for (int slice = 0; jit.Cpu.JitReplacementsPending != 0 && slice < 1_000_000; slice++) jit.Machine.Run(9_973);
+        jit.RunWhile(() => jit.Cpu.JitReplacementsPending != 0);   // when it is installed depends on the compile worker
         Assert.Equal(0, jit.Cpu.JitReplacementsPending);
         Cpu.JitRegion[] regions = [.. jit.Cpu.CompiledCode().Select(c => (Cpu.JitRegion)c.Target!)];
         Assert.Contains(regions, r => r.Blocks.Length > 1 && r.Blocks.Any(b => b.Va == latePath));

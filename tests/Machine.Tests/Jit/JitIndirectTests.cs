@@ -64,7 +64,7 @@ public class JitIndirectTests
         // wait for the condition, not for a time (the caps only stop a broken build from looping forever).
         while (jit.Cpu.JitIndirectRecompilesStarted == 0 && jit.Cpu.InstructionsRetired < 50_000_000) jit.Machine.Run(9_973);
         Assert.True(jit.Cpu.JitIndirectRecompilesStarted > 0, $"the region was not compiled again: {jit.Cpu.InstructionsRetired} retired");
-        for (int slice = 0; jit.Cpu.JitReplacementsPending != 0 && slice < 1_000_000; slice++) jit.Machine.Run(9_973);
+        jit.RunWhile(() => jit.Cpu.JitReplacementsPending != 0);
         Assert.Equal(0, jit.Cpu.JitReplacementsPending);
 
         long entries = jit.Cpu.JitEntries;
@@ -133,7 +133,7 @@ public class JitIndirectTests
             // Wait for the condition (the caps only stop a broken build from looping forever).
             while (jit.Cpu.JitIndirectRecompilesStarted == started && jit.Cpu.InstructionsRetired < 50_000_000 * phase) jit.Machine.Run(9_973);
             Assert.True(jit.Cpu.JitIndirectRecompilesStarted > started, $"phase {phase}: the region was not compiled again");
-            for (int slice = 0; jit.Cpu.JitReplacementsPending != 0 && slice < 1_000_000; slice++) jit.Machine.Run(9_973);
+            jit.RunWhile(() => jit.Cpu.JitReplacementsPending != 0);
             Assert.Equal(0, jit.Cpu.JitReplacementsPending);
         }
         long entries = jit.Cpu.JitEntries;

@@ -98,9 +98,7 @@ public class JitPromotionTests
         RunInSlices(jit, Total);
         if (promoteAfter is > 0 and < 1_000_000_000)
         {
-            // Wait for the condition, not for a time; the cap only stops a broken build from looping forever.
-            for (int slice = 0; (jit.Cpu.JitRegionsPromoted == 0 || jit.Cpu.JitReplacementsPending != 0) && slice < 1_000_000; slice++)
-                jit.Machine.Run(9_973);
+            jit.RunWhile(() => jit.Cpu.JitRegionsPromoted == 0 || jit.Cpu.JitReplacementsPending != 0);
             Assert.True(jit.Cpu.JitRegionsPromoted > 0, $"no quick code was replaced: {jit.Cpu.InstructionsRetired} retired, {jit.Cpu.JitReplacementsPending} pending, {jit.Cpu.JitBlocksCompiled} compiled, rip {jit.Cpu.Rip:x}");
             Assert.Equal(0, jit.Cpu.JitReplacementsPending);
             jit.Machine.Run(100_000);   // and the optimised code runs

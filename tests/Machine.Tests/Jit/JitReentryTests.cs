@@ -87,10 +87,7 @@ public class JitReentryTests
         // When the compile starts depends only on the run: a few thousand iterations after the taken sides start.
         while (jit.Cpu.JitReentriesStarted == 0 && jit.Cpu.InstructionsRetired < 50_000_000) jit.Machine.Run(9_973);
         Assert.True(jit.Cpu.JitReentriesStarted > 0, $"no code is compiled again with entries: {jit.Cpu.InstructionsRetired} retired, {jit.Cpu.JitBlocksCompiled} regions");
-        // When it is installed depends on the compile worker: wait for the condition, not for a time; the
-        // cap only stops a broken build from looping forever.
-        for (int slice = 0; (jit.Cpu.JitRegionsReentered == 0 || jit.Cpu.JitReplacementsPending != 0) && slice < 1_000_000; slice++)
-            jit.Machine.Run(9_973);
+        jit.RunWhile(() => jit.Cpu.JitRegionsReentered == 0 || jit.Cpu.JitReplacementsPending != 0);   // when it is installed depends on the compile worker
         Assert.True(jit.Cpu.JitRegionsReentered > 0, $"no code compiled again with entries was installed: {jit.Cpu.InstructionsRetired} retired");
         Assert.Equal(0, jit.Cpu.JitReplacementsPending);
 

@@ -66,9 +66,7 @@ public class JitRunCountTests
         jit.Machine.Run(2_000_000);
         if (promoteAfter > 0)
         {
-            // Wait for the condition, not for a time; the cap only stops a broken build from looping forever.
-            for (int slice = 0; (jit.Cpu.JitRegionsPromoted == 0 || jit.Cpu.JitReplacementsPending != 0) && slice < 1_000_000; slice++)
-                jit.Machine.Run(9_973);
+            jit.RunWhile(() => jit.Cpu.JitRegionsPromoted == 0 || jit.Cpu.JitReplacementsPending != 0);
             Assert.True(jit.Cpu.JitRegionsPromoted > 0, $"no quick code was replaced: {jit.Cpu.InstructionsRetired} retired");
             Assert.Equal(0, jit.Cpu.JitReplacementsPending);
             Assert.True(jit.Cpu.JitRegistersInFile > 0, "the promoted code kept no register in the file");
