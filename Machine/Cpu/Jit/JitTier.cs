@@ -36,6 +36,8 @@ public sealed unsafe partial class Cpu
     public long JitRegistersInFile { get; internal set; }
     /// <summary>cmovs compiled as a branch around a move rather than branch-free: their condition rarely flipped, or their result soon becomes an address (RegionCompiler.CmovAsBranch).</summary>
     public long JitCmovBranches { get; internal set; }
+    /// <summary>Branch-free cmovs compiled without temporaries, in regions whose registers crowd the host's (RegionCompiler.EmitCmovXor).</summary>
+    public long JitCmovXors { get; internal set; }
     /// <summary>Window tests in crowded loops compiled to go on from va - Lo, so va needs no host register past them (RegionCompiler.EmitWindowTest).</summary>
     public long JitCrowdedAccesses { get; internal set; }
     /// <summary>Guest instructions in the compiled regions, second compiles of quick regions included.</summary>

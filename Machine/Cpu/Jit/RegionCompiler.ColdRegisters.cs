@@ -35,6 +35,10 @@ internal sealed unsafe partial class RegionCompiler
     private const int ColdShare = 64, ColdRuns = 4;
     /// <summary>With counted runs: the registers the blocks that ran often use (more than one time in <see cref="ColdRuns"/> of the hottest's runs) from which they crowd the host's.</summary>
     private const int HotCrowd = 12;
+    /// <summary>Guest registers in locals from which a region's optimised code is crowded (<see cref="_manyLocals"/>).</summary>
+    private const int ManyLocals = 10;
+    /// <summary>The region's optimised code keeps <see cref="ManyLocals"/> or more guest registers in locals: its cmovs take no temporaries (<see cref="EmitCmovXor"/>).</summary>
+    private bool _manyLocals;
 
     /// <summary>
     /// Picks the cold registers: when the region uses at least <see cref="ColdPressure"/> registers,
@@ -66,6 +70,9 @@ internal sealed unsafe partial class RegionCompiler
                 _inFile[r] = deepestUse[r] >= 0 && r != StackPointer
                     && (deepestUse[r] <= deepest - ColdLevels || coldByRuns?[r] == true && deepestUse[r] < deepest);
         }
+        int locals = 0;
+        for (int r = 0; r < 16; r++) if (deepestUse[r] >= 0 && !_inFile[r]) locals++;
+        _manyLocals = locals >= ManyLocals;
         PlanCrowdedOps(depth, deepest, deepestUse);
     }
 

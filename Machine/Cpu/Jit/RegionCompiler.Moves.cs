@@ -187,6 +187,7 @@ internal sealed unsafe partial class RegionCompiler
     private void EmitCmov(ref Op op)
     {
         if (CmovAsBranch(_i)) { EmitCmovBranch(ref op); return; }
+        if (_manyLocals) { EmitCmovXor(ref op); return; }
         ReadSrc(ref op, op.Size);
         _il.Emit(OpCodes.Stloc, _tS);
         EmitCondition(op.Cond);
@@ -201,6 +202,30 @@ internal sealed unsafe partial class RegionCompiler
         _il.Emit(OpCodes.Not);
         _il.Emit(OpCodes.And);
         _il.Emit(OpCodes.Or);
+        SetReg(op.R0, op.Size);
+    }
+
+    /// <summary>
+    /// Branch-free cmovcc in a region whose registers crowd the host's (<see cref="_manyLocals"/>):
+    /// dst ^ ((dst ^ src) &amp; m), in locals only a memory source (the read comes first). The and,
+    /// andn and or form holds the mask in a local and src &amp; m while it computes dst &amp; ~m, one
+    /// value more than this, and in such regions RyuJIT spilled both to the stack at every pass and
+    /// reloaded them at once (nbench fpemu's shift of its mantissas, a cmov carrying the bit out of
+    /// each 16-bit word: four stack accesses per cmov, now at most two).
+    /// </summary>
+    private void EmitCmovXor(ref Op op)
+    {
+        _cmovXors++;
+        if (op.Form == Form.RM) Load(ref op, op.Size, _tV);   // the read first: it faults whatever the condition
+        EmitCondition(op.Cond);
+        _il.Emit(OpCodes.Conv_U8);
+        _il.Emit(OpCodes.Neg);
+        LoadReg(op.R0);
+        ReadSrcLoaded(ref op);   // only the low bytes count: SetReg truncates or merges
+        _il.Emit(OpCodes.Xor);
+        _il.Emit(OpCodes.And);
+        LoadReg(op.R0);
+        _il.Emit(OpCodes.Xor);
         SetReg(op.R0, op.Size);
     }
 
@@ -230,6 +255,9 @@ internal sealed unsafe partial class RegionCompiler
         }
         _il.MarkLabel(done);
     }
+
+    /// <summary>The cmovs compiled by <see cref="EmitCmovXor"/> (Cpu.JitCmovXors).</summary>
+    private int _cmovXors;
 
     /// <summary>Runs of a cmov the interpreter must have profiled before its flips count (<see cref="CmovAsBranch"/>).</summary>
     private const int CmovMinRuns = 32;

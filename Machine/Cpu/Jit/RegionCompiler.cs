@@ -318,6 +318,7 @@ internal sealed unsafe partial class RegionCompiler
         _cpu.JitCountedLoops += _loopOf.Where(loop => loop != null).Distinct().Count();
         _cpu.JitRegistersInFile += _inFile.Count(c => c);
         _cpu.JitCmovBranches += _cmovBranches.Count;
+        _cpu.JitCmovXors += _cmovXors;
         _cpu.JitCrowdedAccesses += _crowdedTests;
         _region.Windows = (nint)_windows;
         _region.ExitTargets = _exitTargets.ToArray();

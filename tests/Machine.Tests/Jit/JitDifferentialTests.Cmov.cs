@@ -70,4 +70,59 @@ public partial class JitDifferentialTests
         Assert.Equal(fault ? "PageFault" : "Breakpoint", interp.Trap.Split(' ')[0]);
         Assert.True(jit.CmovBranches >= 4, $"{jit.CmovBranches} cmovs compiled as branches");
     }
+
+    /// <summary>
+    /// Branch-free cmovs in a loop of fourteen registers (RegionCompiler.EmitCmovXor): conditions that
+    /// flip every pass or at random, a 32-bit destination zero-extended taken or not, a 16-bit one
+    /// merged, 64- and 32-bit memory sources read whatever the condition, and with
+    /// <paramref name="fault"/> the 64-bit one's source unmapped at pass 9 from the end.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void CmovsWithoutTemporariesInACrowdedLoopStayExact(bool fault)
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel();
+        a.mov(ecx, 300);
+        a.mov(r10, fault ? 0x640000UL : CpuFixture.DataBase);
+        a.Label(ref top);
+        a.mov(eax, ecx);
+        a.and(eax, 63);
+        a.mov(edx, __dword_ptr[rsi + rax * 4]);   // random data
+        a.mov(r9, -1L);                           // upper half set: zero-extended taken or not
+        a.test(ecx, 1);
+        a.cmovne(r9d, edx);                       // every other pass
+        a.add(r8, r9);
+        a.mov(r11, 0x1111_2222_3333_4444);
+        a.cmp(edx, __dword_ptr[rsi + rax * 4 + 4]);
+        a.cmovl(r11w, cx);                        // a 16-bit merge, at random
+        a.xor(r12, r11);
+        a.mov(rdi, rsi);
+        a.cmp(ecx, 9);
+        a.cmove(rdi, r10);                        // the memory source's base: unmapped at pass 9 with a fault
+        a.test(edx, 4);
+        a.cmovne(r13, __qword_ptr[rdi + rax * 8]);   // read, and faulting, whatever the condition
+        a.add(r14, r13);
+        a.test(edx, 0x100);
+        a.cmove(r15d, __dword_ptr[rsi + rax * 4 + 0x100]);
+        a.add(rbx, r15);
+        a.rol(rbp, 7);
+        a.xor(rbp, rbx);
+        a.dec(ecx);
+        a.jne(top);
+        a.int3();
+        var regs = new ulong[16];
+        regs[4] = CpuFixture.StackTop;
+        regs[6] = CpuFixture.DataBase;            // rsi
+        regs[15] = 0xAAAA_BBBB_CCCC_DDDD;
+        var data = new byte[0x1000];
+        new Random(54).NextBytes(data);
+        var p = new Program(CpuFixture.Assembled(a), regs, 0x202, data, "");
+        var interp = RunOnce(ExecutionTier.Interp, p);
+        var jit = RunOnce(ExecutionTier.Jit, p, jitThreshold: 64, promoteAfter: 0);
+        Assert.Null(interp.Diff(jit));
+        Assert.Equal(fault ? "PageFault" : "Breakpoint", interp.Trap.Split(' ')[0]);
+        Assert.True(jit.CmovXors >= 4, $"{jit.CmovXors} cmovs compiled without temporaries, {jit.CmovBranches} as branches");
+    }
 }

@@ -24,6 +24,8 @@ public partial class JitDifferentialTests
         public long InFile;
         /// <summary>cmovs compiled as branches (Cpu.JitCmovBranches).</summary>
         public long CmovBranches;
+        /// <summary>Branch-free cmovs compiled without temporaries (Cpu.JitCmovXors).</summary>
+        public long CmovXors;
 
         /// <summary>Null when equal, else what differs.</summary>
         public string? Diff(Outcome o)
@@ -56,7 +58,7 @@ public partial class JitDifferentialTests
             f.Machine.Memory.View(CpuFixture.DataPhys, (int)CpuFixture.DataSize).ToArray(),
             f.Machine.Memory.View(CpuFixture.StackPhys, 0x10000).ToArray(),
             Enumerable.Range(0, 16).Select(f.Cpu.GetXmm).ToArray())
-        { Compiled = f.Cpu.JitBlocksCompiled, Entries = f.Cpu.JitEntries, Cut = f.Cpu.JitRegionsCut, InFile = f.Cpu.JitRegistersInFile, CmovBranches = f.Cpu.JitCmovBranches };
+        { Compiled = f.Cpu.JitBlocksCompiled, Entries = f.Cpu.JitEntries, Cut = f.Cpu.JitRegionsCut, InFile = f.Cpu.JitRegistersInFile, CmovBranches = f.Cpu.JitCmovBranches, CmovXors = f.Cpu.JitCmovXors };
     }
 
     private static CpuFixture Prepare(ExecutionTier tier, Program p, int jitThreshold = 1, int? promoteAfter = null)
