@@ -181,8 +181,9 @@ internal sealed unsafe partial class RegionCompiler
     /// a DP table, a CRC's bit), and RyuJIT neither emits cmov inside loops nor predicts such a branch;
     /// as a branch a random condition cost a misprediction every other time. An and, an andn and an or:
     /// two cycles from the mask or either value to the result, where dst ^ ((dst ^ src) &amp; m) took
-    /// three from the values (a bitwise CRC-16, whose cmov carries the loop: 4-8% faster). Or a branch
-    /// around a move (<see cref="EmitCmovBranch"/>).
+    /// three from the values (a bitwise CRC-16, whose cmov carries the loop: 4-8% faster), except in a
+    /// region crowded with register locals, where it holds one value too many (<see cref="EmitCmovXor"/>).
+    /// Or a branch around a move (<see cref="EmitCmovBranch"/>).
     /// </summary>
     private void EmitCmov(ref Op op)
     {
