@@ -89,13 +89,15 @@ public sealed class CpuFixture : IDisposable
     }
 
     /// <summary>
-    /// Runs in slices of <paramref name="slice"/> instructions while <paramref name="waiting"/> holds:
-    /// for a condition that depends on the compile worker, waited for as a condition, not for a time.
-    /// The cap (a million slices) only stops a broken build from looping forever; the caller asserts.
+    /// Runs in slices of <paramref name="slice"/> instructions while <paramref name="waiting"/> holds,
+    /// and while fewer than <paramref name="retiredBelow"/> instructions have retired: for a condition
+    /// that depends on the compile worker, waited for as a condition, not for a time; or for one the run
+    /// alone decides, within the instructions it should take. The cap of a million slices only stops a
+    /// broken build from looping forever; the caller asserts.
     /// </summary>
-    public void RunWhile(Func<bool> waiting, ulong slice = 9_973)
+    public void RunWhile(Func<bool> waiting, ulong slice = 9_973, ulong retiredBelow = ulong.MaxValue)
     {
-        for (int k = 0; waiting() && k < 1_000_000; k++) Machine.Run(slice);
+        for (int k = 0; waiting() && Cpu.InstructionsRetired < retiredBelow && k < 1_000_000; k++) Machine.Run(slice);
     }
 
     /// <summary>Runs and asserts the code reached the final int3.</summary>

@@ -70,7 +70,7 @@ public class JitHotExitTests
         var (code, latePath) = Program();
         using var jit = Start(new CpuFixture(ExecutionTier.Jit, jitThreshold: 2, jitPromoteAfter: promoteAfter), code);
         // When the compile starts depends only on the run: HotExitPasses iterations after the late path starts.
-        while (jit.Cpu.JitHotExitRecompilesStarted == 0 && jit.Cpu.InstructionsRetired < 50_000_000) jit.Machine.Run(9_973);
+        jit.RunWhile(() => jit.Cpu.JitHotExitRecompilesStarted == 0, retiredBelow: 50_000_000);
         Assert.True(jit.Cpu.JitHotExitRecompilesStarted > 0, $"no region is compiled again with its hot exit's target: {jit.Cpu.InstructionsRetired} retired, {jit.Cpu.JitBlocksCompiled} regions");
         jit.RunWhile(() => jit.Cpu.JitReplacementsPending != 0);   // when it is installed depends on the compile worker
         Assert.Equal(0, jit.Cpu.JitReplacementsPending);

@@ -62,7 +62,7 @@ public class JitIndirectTests
         jit[MReg.R14] = 1;
         // When the compile starts depends only on the run; when it is installed, on the compile worker:
         // wait for the condition, not for a time (the caps only stop a broken build from looping forever).
-        while (jit.Cpu.JitIndirectRecompilesStarted == 0 && jit.Cpu.InstructionsRetired < 50_000_000) jit.Machine.Run(9_973);
+        jit.RunWhile(() => jit.Cpu.JitIndirectRecompilesStarted == 0, retiredBelow: 50_000_000);
         Assert.True(jit.Cpu.JitIndirectRecompilesStarted > 0, $"the region was not compiled again: {jit.Cpu.InstructionsRetired} retired");
         jit.RunWhile(() => jit.Cpu.JitReplacementsPending != 0);
         Assert.Equal(0, jit.Cpu.JitReplacementsPending);
@@ -131,7 +131,7 @@ public class JitIndirectTests
             jit[MReg.R14] = phase;
             long started = jit.Cpu.JitIndirectRecompilesStarted;
             // Wait for the condition (the caps only stop a broken build from looping forever).
-            while (jit.Cpu.JitIndirectRecompilesStarted == started && jit.Cpu.InstructionsRetired < 50_000_000 * phase) jit.Machine.Run(9_973);
+            jit.RunWhile(() => jit.Cpu.JitIndirectRecompilesStarted == started, retiredBelow: 50_000_000 * phase);
             Assert.True(jit.Cpu.JitIndirectRecompilesStarted > started, $"phase {phase}: the region was not compiled again");
             jit.RunWhile(() => jit.Cpu.JitReplacementsPending != 0);
             Assert.Equal(0, jit.Cpu.JitReplacementsPending);

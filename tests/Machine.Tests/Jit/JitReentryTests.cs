@@ -85,7 +85,7 @@ public class JitReentryTests
         var (code, rejoins) = Program();
         using var jit = Start(new CpuFixture(ExecutionTier.Jit, jitThreshold: 2, jitPromoteAfter: promoteAfter), code);
         // When the compile starts depends only on the run: a few thousand iterations after the taken sides start.
-        while (jit.Cpu.JitReentriesStarted == 0 && jit.Cpu.InstructionsRetired < 50_000_000) jit.Machine.Run(9_973);
+        jit.RunWhile(() => jit.Cpu.JitReentriesStarted == 0, retiredBelow: 50_000_000);
         Assert.True(jit.Cpu.JitReentriesStarted > 0, $"no code is compiled again with entries: {jit.Cpu.InstructionsRetired} retired, {jit.Cpu.JitBlocksCompiled} regions");
         jit.RunWhile(() => jit.Cpu.JitRegionsReentered == 0 || jit.Cpu.JitReplacementsPending != 0);   // when it is installed depends on the compile worker
         Assert.True(jit.Cpu.JitRegionsReentered > 0, $"no code compiled again with entries was installed: {jit.Cpu.InstructionsRetired} retired");
