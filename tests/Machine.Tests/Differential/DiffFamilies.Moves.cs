@@ -528,7 +528,15 @@ internal static partial class DiffFamilies
         // Start addresses: the first element, or the last one when DF counts down.
         ulong rsi = DataAddr + (ulong)(down ? src + len - size : src);
         ulong rdi = DataAddr + (ulong)(down ? dst + len - size : dst);
-        if (addr32)
+        if (addr32 && count == 0)
+        {
+            // A rep with a 32-bit address size and ecx = 0 runs no iteration, and whether it clears the
+            // upper halves of rcx, rsi and rdi is the host's own: this machine's Xeon clears rcx's (and
+            // rsi's and rdi's for movs and stos) while the CPUs of earlier runs left them, as the Machine
+            // does. The case starts them at zero, so any CPU ends alike.
+            b.Gpr[6] = rsi; b.Gpr[7] = rdi; b.Gpr[1] = 0;
+        }
+        else if (addr32)
         {
             b.Set(6, 4, rsi); b.Set(7, 4, rdi); b.Set(1, 4, (ulong)count);
         }
