@@ -43,7 +43,7 @@ internal sealed unsafe partial class RegionCompiler
                 SetReg(4, 8);
                 _il.Emit(OpCodes.Ldloc, _tV);
                 _il.Emit(OpCodes.Stloc, _tD);
-                EmitDispatch(ReturnSites(), linked: true);
+                EmitDispatch(ReturnSites(_blockOf[_i]), linked: true);
                 break;
             case OpKind.JmpIndirect:
             case OpKind.CallIndirect:
@@ -167,16 +167,53 @@ internal sealed unsafe partial class RegionCompiler
         EmitSearch(candidates, mid, hi, miss);
     }
 
-    /// <summary>The member blocks a ret may return to: those that start right after one of the region's calls.</summary>
-    private List<int> ReturnSites()
+    /// <summary>The member blocks block <paramref name="j"/>'s ret may return to (<see cref="PlanReturnSites"/>), in a list of the caller's own.</summary>
+    private List<int> ReturnSites(int j) => [.. (_returnSites ??= PlanReturnSites())[j]];
+
+    /// <summary>Per member block ending in a ret: the return sites its ret is searched for (<see cref="PlanReturnSites"/>); null until planned.</summary>
+    private List<int>[]? _returnSites;
+
+    /// <summary>
+    /// For each member block ending in a ret, the return sites of the region's calls whose callee it
+    /// belongs to: the blocks a call's target reaches within the region, stepping over the callee's own
+    /// calls to their return sites, up to its rets. Until stop 55 every ret searched the return sites
+    /// of all the region's calls, and the root function's ret, which returns outside the region, searched
+    /// them all before it left (a recursive-descent parser's regions: calls to a dozen helpers, and each
+    /// helper's ret compared its address with every one of their return sites). A ret that returns
+    /// elsewhere all the same (its callee left the region and came back through an entry, or the
+    /// return address was rewritten) still leaves through its exit, to whatever code runs there.
+    /// </summary>
+    private List<int>[] PlanReturnSites()
     {
-        var sites = new List<int>();
+        int n = _blocks.Length;
+        var sites = new List<int>[n];
+        for (int j = 0; j < n; j++) sites[j] = [];
         if (_prefix) return sites;
-        foreach (var b in _blocks)
+        var reached = new bool[n];
+        var walk = new Stack<int>();
+        void Visit(ulong va) { if (_indexOf.TryGetValue(va, out int t) && !reached[t]) { reached[t] = true; walk.Push(t); } }
+        for (int c = 0; c < n; c++)
         {
-            ref Op last = ref b.Ops[b.Count - 1];
-            if (last.Kind is OpKind.Call or OpKind.CallIndirect && _indexOf.TryGetValue(last.NextIp, out int j) && !sites.Contains(j))
-                sites.Add(j);
+            ref Op call = ref _blocks[c].Ops[_blocks[c].Count - 1];
+            if (call.Kind is not (OpKind.Call or OpKind.CallIndirect) || !_indexOf.TryGetValue(call.NextIp, out int site)) continue;
+            Array.Clear(reached);
+            if (call.Kind == OpKind.Call) Visit(call.Imm);
+            else foreach (int t in SeenTargets(c)) Visit(_blocks[t].Va);
+            while (walk.Count > 0)
+            {
+                int x = walk.Pop();
+                Block b = _blocks[x];
+                ref Op last = ref b.Ops[b.Count - 1];
+                switch (last.Kind)
+                {
+                    case OpKind.Ret: if (!sites[x].Contains(site)) sites[x].Add(site); break;
+                    case OpKind.Call or OpKind.CallIndirect: Visit(last.NextIp); break;   // the callee's callee returns there
+                    case OpKind.Jmp: Visit(last.Imm); break;
+                    case OpKind.Jcc: Visit(last.NextIp); Visit(last.Imm); break;
+                    case OpKind.JmpIndirect: foreach (int t in SeenTargets(x)) Visit(_blocks[t].Va); break;
+                    default: Visit(b.EndIp); break;
+                }
+            }
         }
         return sites;
     }
@@ -382,7 +419,7 @@ internal sealed unsafe partial class RegionCompiler
         {
             case OpKind.Jmp: case OpKind.Call: Add(last.Imm); break;
             case OpKind.Jcc: Add(last.NextIp); Add(last.Imm); break;
-            case OpKind.Ret: return ReturnSites();
+            case OpKind.Ret: return ReturnSites(j);
             case OpKind.JmpIndirect: case OpKind.CallIndirect: return SeenTargets(j);
             default: Add(b.EndIp); break;
         }

@@ -625,6 +625,43 @@ public partial class JitDifferentialTests
     }
 
     /// <summary>
+    /// A ret searches only the return sites of the calls to its own function (RegionCompiler.PlanReturnSites):
+    /// <c>top: call f; s1: add rdx, rax; call g; s2: add rsi, rdx; call f; s3: dec ecx; jne top; int3</c>,
+    /// where f's ret comes back to s1 or s3, and g's to s2 or, on odd passes (it rewrites its return
+    /// address), to s3: the site of a call to f, not among g's. That return leaves the region and the
+    /// code goes on at s3 all the same; both tiers end alike, counts and registers.
+    /// </summary>
+    [Fact]
+    public void AReturnToAnotherFunctionsCallSiteStaysExact()
+    {
+        var a = new Assembler(64);
+        Label top = a.CreateLabel(), f = a.CreateLabel(), g = a.CreateLabel(), s3 = a.CreateLabel(), plain = a.CreateLabel();
+        a.Label(ref top);
+        a.call(f);
+        a.add(rdx, rax);              // s1
+        a.call(g);
+        a.add(rsi, rdx);              // s2
+        a.call(f);
+        a.Label(ref s3);
+        a.dec(ecx);
+        a.jne(top);
+        a.int3();
+        a.Label(ref f);
+        a.add(rax, 5);
+        a.ret();
+        a.Label(ref g);
+        a.add(rax, 7);
+        a.test(cl, 1);
+        a.je(plain);
+        a.lea(r8, __[s3]);
+        a.mov(__qword_ptr[rsp], r8);  // return to s3, skipping s2 and the second call to f
+        a.Label(ref plain);
+        a.ret();
+        var jit = RunOnBothTiersAlike(a, rcx: 3000, jitThreshold: 50);
+        Assert.True(jit.Compiled >= 1, "nothing was compiled");
+    }
+
+    /// <summary>
     /// <c>top: add rax, 3; call far; add rdx, rax; dec ecx; jne top; int3</c>, with <c>far: callee; ret</c>
     /// on the next page (one instruction of <paramref name="callee"/>: 7 per iteration), rcx = <paramref name="iterations"/>.
     /// </summary>
