@@ -191,28 +191,23 @@ internal sealed unsafe partial class RegionCompiler
         if (_prefix) return sites;
         var reached = new bool[n];
         var walk = new Stack<int>();
-        void Visit(ulong va) { if (_indexOf.TryGetValue(va, out int t) && !reached[t]) { reached[t] = true; walk.Push(t); } }
+        void Visit(int t) { if (!reached[t]) { reached[t] = true; walk.Push(t); } }
         for (int c = 0; c < n; c++)
         {
             ref Op call = ref _blocks[c].Ops[_blocks[c].Count - 1];
             if (call.Kind is not (OpKind.Call or OpKind.CallIndirect) || !_indexOf.TryGetValue(call.NextIp, out int site)) continue;
             Array.Clear(reached);
-            if (call.Kind == OpKind.Call) Visit(call.Imm);
-            else foreach (int t in SeenTargets(c)) Visit(_blocks[t].Va);
+            foreach (int t in Successors(c)) Visit(t);   // the callee's first blocks
             while (walk.Count > 0)
             {
                 int x = walk.Pop();
-                Block b = _blocks[x];
-                ref Op last = ref b.Ops[b.Count - 1];
-                switch (last.Kind)
+                ref Op last = ref _blocks[x].Ops[_blocks[x].Count - 1];
+                if (last.Kind == OpKind.Ret) { if (!sites[x].Contains(site)) sites[x].Add(site); }
+                else if (last.Kind is OpKind.Call or OpKind.CallIndirect)
                 {
-                    case OpKind.Ret: if (!sites[x].Contains(site)) sites[x].Add(site); break;
-                    case OpKind.Call or OpKind.CallIndirect: Visit(last.NextIp); break;   // the callee's callee returns there
-                    case OpKind.Jmp: Visit(last.Imm); break;
-                    case OpKind.Jcc: Visit(last.NextIp); Visit(last.Imm); break;
-                    case OpKind.JmpIndirect: foreach (int t in SeenTargets(x)) Visit(_blocks[t].Va); break;
-                    default: Visit(b.EndIp); break;
+                    if (_indexOf.TryGetValue(last.NextIp, out int back)) Visit(back);   // the callee's callee returns there
                 }
+                else foreach (int t in Successors(x)) Visit(t);
             }
         }
         return sites;
